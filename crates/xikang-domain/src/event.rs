@@ -1,0 +1,383 @@
+//! The authority log: every fact that can change a colour or a duty is an event with an
+//! actor, a time, a basis, and the hash of the previous event. The log is append-only; the
+//! per-person facts the policy reads are a projection of it ([`crate::facts`]).
+//!
+//! The hash covers the sequence number, time, actor, basis, the body's canonical JSON and
+//! the previous hash, so that changing, removing or reordering any stored event breaks every
+//! link after it.
+
+use crate::ids::{CaseId, EventSeq, OrderId, PersonId, ZoneId};
+use crate::model::{GridCell, TestOutcome};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How a case was classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    Confirmed,
+    Asymptomatic,
+    Suspected,
+}
+
+/// What kind of contact a designation names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKind {
+    /// 密接
+    Close,
+    /// 次密接
+    Secondary,
+    /// 时空伴随
+    Companion,
+    /// 一般接触者
+    General,
+}
+
+/// The kind of a quarantine order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuarantineKind {
+    /// 集中隔离
+    Centralized,
+    /// 居家隔离
+    HomeIsolation,
+    /// 居家健康监测
+    HealthMonitoring,
+    /// 闭环管理 (inbound travellers)
+    ClosedLoop,
+}
+
+/// Why a quarantine order was issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuarantineReason {
+    CloseContact,
+    SecondaryContact,
+    HighRiskArrival,
+    MediumRiskArrival,
+    Inbound,
+    AfterQuarantine,
+    AfterDischarge,
+    Other,
+}
+
+/// Zone levels, both the three-zone model and the high/medium/low model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneLevel {
+    /// 封控区
+    Sealed,
+    /// 管控区
+    Controlled,
+    /// 防范区
+    Precaution,
+    High,
+    Medium,
+    Low,
+}
+
+/// Risk level of an arrival's origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    High,
+    Medium,
+    Low,
+}
+
+/// What a sentinel (哨点) reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SentinelKind {
+    /// Bought a drug of one of the four classes (fever, cough, antiviral, antibiotic).
+    Pharmacy,
+    /// Visited a fever clinic.
+    FeverClinic,
+}
+
+/// The body of an authority event: what happened. Each variant that concerns one person
+/// names that person, so the projection can route it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A test result for one person (single tube, or a pooled tube that was negative).
+    TestResulted {
+        person: PersonId,
+        sampled_at: Timestamp,
+        resulted_at: Timestamp,
+        outcome: TestOutcome,
+        /// How many people's swabs the tube held (1 = single tube).
+        pool_size: u8,
+        tube: String,
+    },
+    /// The person's pooled tube was positive: they are held until a single-tube retest.
+    PoolPositive {
+        person: PersonId,
+        sampled_at: Timestamp,
+        tube: String,
+    },
+    /// A case was registered.
+    CaseRegistered {
+        case: CaseId,
+        person: PersonId,
+        case_kind: CaseKind,
+        onset: Option<Timestamp>,
+        sampled_at: Option<Timestamp>,
+        isolated_at: Option<Timestamp>,
+    },
+    /// A case was discharged from treatment or observation.
+    CaseDischarged {
+        case: CaseId,
+        person: PersonId,
+        at: Timestamp,
+    },
+    /// A person was designated a contact of a case.
+    ContactDesignated {
+        person: PersonId,
+        case: CaseId,
+        contact_kind: ContactKind,
+        last_exposure: Timestamp,
+    },
+    /// A designation was lifted (dismissed by a tracer, or released).
+    ContactReleased {
+        person: PersonId,
+        case: CaseId,
+        reason: String,
+    },
+    /// A quarantine order was issued.
+    QuarantineOrdered {
+        order: OrderId,
+        person: PersonId,
+        quarantine_kind: QuarantineKind,
+        reason: QuarantineReason,
+        start: Timestamp,
+        planned_end: Timestamp,
+    },
+    /// A quarantine order ended (released, or replaced by another order).
+    QuarantineEnded {
+        order: OrderId,
+        person: PersonId,
+        at: Timestamp,
+    },
+    /// A zone was drawn or its level changed; `cells` are the grid cells it covers.
+    ZoneSet {
+        zone: ZoneId,
+        level: ZoneLevel,
+        cells: Vec<GridCell>,
+        name: String,
+    },
+    /// A zone was lifted (approved by an official).
+    ZoneLifted {
+        zone: ZoneId,
+        approver: String,
+    },
+    /// A person arrived from an area of some risk level.
+    Arrived {
+        person: PersonId,
+        origin: String,
+        origin_risk: RiskLevel,
+        at: Timestamp,
+    },
+    /// A sentinel reported a person.
+    SentinelReported {
+        person: PersonId,
+        sentinel_kind: SentinelKind,
+        at: Timestamp,
+    },
+    /// A mandated test was missed.
+    TestMissed {
+        person: PersonId,
+        due_at: Timestamp,
+    },
+    /// A hold (弹窗) placed by two officials: only an official can clear it.
+    HoldPlaced {
+        person: PersonId,
+        proposer: String,
+        approver: String,
+        expires_at: Timestamp,
+    },
+    /// A hold cleared by an official.
+    HoldCleared {
+        person: PersonId,
+        by: String,
+    },
+    /// A policy version became active; `sha256` is the hash of the file's bytes.
+    PolicyActivated {
+        version: String,
+        sha256: String,
+    },
+    /// Someone read a person's unmasked personal data.
+    PersonalDataRead {
+        person: PersonId,
+        purpose: String,
+    },
+}
+
+impl EventBody {
+    /// The one person this event concerns, if any.
+    pub fn person(&self) -> Option<PersonId> {
+        use EventBody::*;
+        match self {
+            TestResulted { person, .. }
+            | PoolPositive { person, .. }
+            | CaseRegistered { person, .. }
+            | CaseDischarged { person, .. }
+            | ContactDesignated { person, .. }
+            | ContactReleased { person, .. }
+            | QuarantineOrdered { person, .. }
+            | QuarantineEnded { person, .. }
+            | Arrived { person, .. }
+            | SentinelReported { person, .. }
+            | TestMissed { person, .. }
+            | HoldPlaced { person, .. }
+            | HoldCleared { person, .. }
+            | PersonalDataRead { person, .. } => Some(*person),
+            ZoneSet { .. } | ZoneLifted { .. } | PolicyActivated { .. } => None,
+        }
+    }
+
+    /// The event's kind as stored in its own column (`test_resulted`, …).
+    pub fn kind(&self) -> &'static str {
+        use EventBody::*;
+        match self {
+            TestResulted { .. } => "test_resulted",
+            PoolPositive { .. } => "pool_positive",
+            CaseRegistered { .. } => "case_registered",
+            CaseDischarged { .. } => "case_discharged",
+            ContactDesignated { .. } => "contact_designated",
+            ContactReleased { .. } => "contact_released",
+            QuarantineOrdered { .. } => "quarantine_ordered",
+            QuarantineEnded { .. } => "quarantine_ended",
+            ZoneSet { .. } => "zone_set",
+            ZoneLifted { .. } => "zone_lifted",
+            Arrived { .. } => "arrived",
+            SentinelReported { .. } => "sentinel_reported",
+            TestMissed { .. } => "test_missed",
+            HoldPlaced { .. } => "hold_placed",
+            HoldCleared { .. } => "hold_cleared",
+            PolicyActivated { .. } => "policy_activated",
+            PersonalDataRead { .. } => "personal_data_read",
+        }
+    }
+
+    /// Canonical JSON of the body: the bytes that are stored and hashed.
+    pub fn to_json(&self) -> String {
+        // Serializing a plain enum of plain fields cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// An event as written to the log, before the store gives it a sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// When the fact happened or was recorded.
+    pub at: Timestamp,
+    /// Who recorded it: a user or device name, or `system:…` for rule-driven events.
+    pub actor: String,
+    /// The legal or rule basis (policy rule id, notice, lab report number…).
+    pub basis: String,
+    pub body: EventBody,
+}
+
+/// An event as stored: sequence number and hash chain added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub seq: EventSeq,
+    pub at: Timestamp,
+    pub actor: String,
+    pub basis: String,
+    pub body: EventBody,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+/// The hash before the first event.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// The chain hash of one event. Fields are length-prefixed so that no two different events
+/// serialize to the same bytes.
+pub fn chain_hash(
+    prev: &[u8; 32],
+    seq: EventSeq,
+    at: Timestamp,
+    actor: &str,
+    basis: &str,
+    body_json: &str,
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"xikang-event-v1");
+    h.update(prev);
+    h.update(seq.0.to_be_bytes());
+    h.update(at.0.to_be_bytes());
+    for part in [actor, basis, body_json] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Where a chain of stored events first fails to verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("event {seq}: prev_hash does not match the hash of the event before it")]
+    BrokenLink { seq: EventSeq },
+    #[error("event {seq}: stored hash does not match its contents (altered)")]
+    Altered { seq: EventSeq },
+    #[error("event {seq}: expected sequence number {expected} (an event is missing)")]
+    Gap { seq: EventSeq, expected: u64 },
+    #[error("event {seq}: body is not a valid event ({reason})")]
+    Unreadable { seq: EventSeq, reason: String },
+}
+
+/// Verifies stored events in order, carrying the running state between calls so that a
+/// store can stream a long log through it.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    prev: [u8; 32],
+    next_seq: u64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier { prev: GENESIS_HASH, next_seq: 1 }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next stored event, given the raw columns as stored.
+    pub fn check(
+        &mut self,
+        seq: EventSeq,
+        at: Timestamp,
+        actor: &str,
+        basis: &str,
+        body_json: &str,
+        prev_hash: &[u8; 32],
+        hash: &[u8; 32],
+    ) -> Result<(), ChainError> {
+        if seq.0 != self.next_seq {
+            return Err(ChainError::Gap { seq, expected: self.next_seq });
+        }
+        if prev_hash != &self.prev {
+            return Err(ChainError::BrokenLink { seq });
+        }
+        if &chain_hash(prev_hash, seq, at, actor, basis, body_json) != hash {
+            return Err(ChainError::Altered { seq });
+        }
+        self.prev = *hash;
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// How many events have verified so far.
+    pub fn verified(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// The hash of the last verified event.
+    pub fn head(&self) -> [u8; 32] {
+        self.prev
+    }
+}

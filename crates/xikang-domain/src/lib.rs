@@ -1,0 +1,16 @@
+//! xikang's pure domain: typed ids, ID numbers and masking, the things the system knows
+//! about, the authority-log events, per-person facts and the policy engine that turns facts
+//! into a colour. No I/O and no clock reads: every function that needs the time takes `now`.
+
+pub mod event;
+pub mod facts;
+pub mod idnumber;
+pub mod ids;
+pub mod mask;
+pub mod model;
+pub mod policy;
+pub mod time;
+
+pub use ids::*;
+pub use model::*;
+pub use time::{CivilDay, Timestamp};
