@@ -169,10 +169,7 @@ pub enum EventBody {
         name: String,
     },
     /// A zone was lifted (approved by an official).
-    ZoneLifted {
-        zone: ZoneId,
-        approver: String,
-    },
+    ZoneLifted { zone: ZoneId, approver: String },
     /// A person arrived from an area of some risk level.
     Arrived {
         person: PersonId,
@@ -187,10 +184,7 @@ pub enum EventBody {
         at: Timestamp,
     },
     /// A mandated test was missed.
-    TestMissed {
-        person: PersonId,
-        due_at: Timestamp,
-    },
+    TestMissed { person: PersonId, due_at: Timestamp },
     /// A hold (弹窗) placed by two officials: only an official can clear it.
     HoldPlaced {
         person: PersonId,
@@ -199,20 +193,11 @@ pub enum EventBody {
         expires_at: Timestamp,
     },
     /// A hold cleared by an official.
-    HoldCleared {
-        person: PersonId,
-        by: String,
-    },
+    HoldCleared { person: PersonId, by: String },
     /// A policy version became active; `sha256` is the hash of the file's bytes.
-    PolicyActivated {
-        version: String,
-        sha256: String,
-    },
+    PolicyActivated { version: String, sha256: String },
     /// Someone read a person's unmasked personal data.
-    PersonalDataRead {
-        person: PersonId,
-        purpose: String,
-    },
+    PersonalDataRead { person: PersonId, purpose: String },
 }
 
 impl EventBody {
@@ -341,12 +326,19 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        ChainVerifier { prev: GENESIS_HASH, next_seq: 1 }
+        ChainVerifier {
+            prev: GENESIS_HASH,
+            next_seq: 1,
+        }
     }
 }
 
 impl ChainVerifier {
     /// Checks the next stored event, given the raw columns as stored.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per stored column, read straight from a row"
+    )]
     pub fn check(
         &mut self,
         seq: EventSeq,
@@ -358,7 +350,10 @@ impl ChainVerifier {
         hash: &[u8; 32],
     ) -> Result<(), ChainError> {
         if seq.0 != self.next_seq {
-            return Err(ChainError::Gap { seq, expected: self.next_seq });
+            return Err(ChainError::Gap {
+                seq,
+                expected: self.next_seq,
+            });
         }
         if prev_hash != &self.prev {
             return Err(ChainError::BrokenLink { seq });

@@ -59,8 +59,8 @@ impl IdNumber {
         }
         let upper = s.to_ascii_uppercase();
         let b = upper.as_bytes();
-        let digits_ok = b[..17].iter().all(u8::is_ascii_digit)
-            && (b[17].is_ascii_digit() || b[17] == b'X');
+        let digits_ok =
+            b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X');
         if !digits_ok {
             return Err(IdNumberError::Characters);
         }
@@ -168,13 +168,19 @@ mod tests {
         // The worked example of GB 11643: 11010519491231002X.
         assert!(IdNumber::parse("11010519491231002X").is_ok());
         assert!(IdNumber::parse("11010519491231002x").is_ok());
-        assert_eq!(IdNumber::parse("110105194912310021"), Err(IdNumberError::CheckDigit));
+        assert_eq!(
+            IdNumber::parse("110105194912310021"),
+            Err(IdNumberError::CheckDigit)
+        );
     }
 
     #[test]
     fn bad_numbers_are_refused_with_the_reason() {
         assert_eq!(IdNumber::parse("1234"), Err(IdNumberError::Length(4)));
-        assert_eq!(IdNumber::parse("11010519491231002Y"), Err(IdNumberError::Characters));
+        assert_eq!(
+            IdNumber::parse("11010519491231002Y"),
+            Err(IdNumberError::Characters)
+        );
         // 2021-02-29 does not exist; fix the check char so only the date is wrong.
         let mut first = *b"32021320210229123";
         let c = check_char(&first);

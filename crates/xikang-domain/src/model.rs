@@ -2,8 +2,8 @@
 //! (ID number, name, phone) lives only in [`Person`]; everything else refers to people by
 //! [`PersonId`].
 
-use crate::ids::{HouseholdId, PersonId, VenueId, WorkplaceId};
 use crate::idnumber::IdNumber;
+use crate::ids::{HouseholdId, PersonId, VenueId, WorkplaceId};
 use crate::mask::PhoneNumber;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -138,7 +138,9 @@ pub struct AreaCodeError(pub String);
 
 /// A grid cell (网格): the smallest administrative unit, with one grid worker. Also the
 /// unit of location for companions (800 m cells in the default policy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct GridCell(pub u32);
 
@@ -152,7 +154,8 @@ impl PlaceCode {
     /// Parses a place code.
     pub fn parse(s: &str) -> Result<PlaceCode, PlaceCodeError> {
         let ok = (6..=24).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
         if ok {
             Ok(PlaceCode(s.to_owned()))
         } else {
@@ -200,7 +203,8 @@ pub struct VenueCategory(String);
 impl VenueCategory {
     /// Parses a category name.
     pub fn parse(s: &str) -> Result<VenueCategory, CategoryError> {
-        let ok = (1..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let ok =
+            (1..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         if ok {
             Ok(VenueCategory(s.to_owned()))
         } else {

@@ -67,9 +67,10 @@ impl CivilDay {
 
     /// `YYYYMMDD`, as used in partition names.
     pub fn compact(self) -> String {
-        let d = jiff::civil::Date::new(1970, 1, 1)
-            .ok()
-            .and_then(|d| d.checked_add(jiff::Span::new().days(i64::from(self.0))).ok());
+        let d = jiff::civil::Date::new(1970, 1, 1).ok().and_then(|d| {
+            d.checked_add(jiff::Span::new().days(i64::from(self.0)))
+                .ok()
+        });
         match d {
             Some(d) => format!("{:04}{:02}{:02}", d.year(), d.month(), d.day()),
             None => format!("d{}", self.0),

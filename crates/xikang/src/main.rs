@@ -1,1 +1,5 @@
-fn main() {}
+//! The `xikang` command. See `xikang --help`.
+
+fn main() -> std::process::ExitCode {
+    xikang::cli::main()
+}

@@ -1,0 +1,357 @@
+//! The policy engine: versioned, effective-dated rules (TOML, see `policies/README.md`)
+//! that turn a person's facts into a colour, with the evidence, a zh-CN and English
+//! explanation and the way back to green.
+//!
+//! The Rust side knows only the fact kinds ([`crate::facts::FactTag`]) and a few generic
+//! exits (the fact ends, N days pass, N negative tests); which facts colour whom, in which
+//! colour, for how long and with which words is all in the policy file. Loading another file
+//! changes colours without a release.
+
+mod eval;
+mod parse;
+
+pub use eval::{EntryDecision, Evaluation, FiredRule, GreenStep, check_entry, evaluate};
+pub use parse::PolicyError;
+
+use crate::event::{
+    CaseKind, ContactKind, QuarantineKind, QuarantineReason, RiskLevel, SentinelKind, ZoneLevel,
+};
+use crate::facts::{FactKind, FactTag};
+use crate::model::{Colour, VenueCategory};
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// The default policy shipped with xikang (PROTOCOL.md §1, 第九版 and Wuxi Sep 2022).
+pub const DEFAULT_POLICY_TOML: &str = include_str!("../../policies/default.toml");
+/// The 二十条 (11 Nov 2022) edition: no secondary contacts, 5+3, high/low zones only.
+pub const ERSHITIAO_POLICY_TOML: &str = include_str!("../../policies/ershitiao-2022-11.toml");
+
+/// A parsed, validated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    version: String,
+    effective_from: Timestamp,
+    title_zh: String,
+    title_en: String,
+    retention_days: u32,
+    code_ttl_secs: u32,
+    parameters: BTreeMap<String, u32>,
+    venue_default: VenueSpec,
+    venues: BTreeMap<VenueCategory, VenueSpec>,
+    rules: Vec<Rule>,
+}
+
+/// One colour rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    id: String,
+    colour: Colour,
+    when: Vec<Matcher>,
+    until: Exit,
+    /// Index into the policy's rules of the rule that follows this one's natural end.
+    then: Option<usize>,
+    zh: String,
+    en: String,
+    to_green_zh: String,
+    to_green_en: String,
+}
+
+/// Which facts a rule applies to: one fact kind, optionally narrowed by its details. Each
+/// filter is a bit set over the detail enum's variants (all bits set = any).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Matcher {
+    pub(crate) tag: FactTag,
+    pub(crate) case_kind: u16,
+    pub(crate) contact_kind: u16,
+    pub(crate) quarantine_kind: u16,
+    pub(crate) reason: u16,
+    pub(crate) zone_level: u16,
+    pub(crate) risk: u16,
+    pub(crate) sentinel_kind: u16,
+    /// Overrides the rule's exit for facts matched by this entry.
+    pub(crate) until: Option<Exit>,
+}
+
+/// Any value passes a filter with every bit set.
+pub(crate) const ANY: u16 = u16::MAX;
+
+fn has(mask: u16, variant: impl VariantBit) -> bool {
+    mask & variant.bit() != 0
+}
+
+impl Matcher {
+    pub(crate) fn matches(&self, kind: &FactKind) -> bool {
+        if kind.tag() != self.tag {
+            return false;
+        }
+        match *kind {
+            FactKind::Case { case_kind, .. } => has(self.case_kind, case_kind),
+            FactKind::Contact { contact_kind, .. } => has(self.contact_kind, contact_kind),
+            FactKind::Quarantine {
+                quarantine_kind,
+                reason,
+                ..
+            } => has(self.quarantine_kind, quarantine_kind) && has(self.reason, reason),
+            FactKind::Zone { level, .. } => has(self.zone_level, level),
+            FactKind::Arrival { risk } => has(self.risk, risk),
+            FactKind::Sentinel { sentinel_kind } => has(self.sentinel_kind, sentinel_kind),
+            FactKind::PoolPositive
+            | FactKind::PositiveTest
+            | FactKind::MissedTest
+            | FactKind::Hold => true,
+        }
+    }
+}
+
+/// When a rule stops applying: every listed condition must hold (a conjunction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Exit {
+    /// The fact has ended naturally (a point fact ends the moment it happens; in a `then`
+    /// step the fact has already ended).
+    pub(crate) fact_ends: bool,
+    /// This many days have passed since the rule began applying.
+    pub(crate) days: Option<u32>,
+    /// Enough negative tests sampled since the rule began applying.
+    pub(crate) negatives: Option<NegativesExit>,
+}
+
+/// "N negative tests at least H hours apart, all within D days, sampled after the fact".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NegativesExit {
+    pub(crate) count: u32,
+    pub(crate) apart_secs: i64,
+    pub(crate) within_secs: Option<i64>,
+    pub(crate) single_tube: bool,
+}
+
+/// A venue category's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VenueSpec {
+    pub(crate) dwell_minutes: u32,
+    pub(crate) admit: Colour,
+    pub(crate) max_test_age_hours: Option<u32>,
+    pub(crate) sampling_receipt_hours: Option<u32>,
+}
+
+/// A venue category's entry requirement beyond the colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct VenueRequirement {
+    /// A negative test sampled at most this many hours ago.
+    pub max_test_age_hours: u32,
+    /// Or, where set (Wuxi, Sep 2022), a sampling receipt at most this many hours old.
+    pub sampling_receipt_hours: Option<u32>,
+    /// The worst colour admitted (green at most venues).
+    pub admit: Colour,
+}
+
+impl Policy {
+    /// Parses and validates a policy file. Errors name the line and column.
+    pub fn parse(toml_text: &str) -> Result<Policy, PolicyError> {
+        parse::parse(toml_text)
+    }
+
+    /// The shipped default policy (`policies/default.toml`).
+    pub fn default_policy() -> Policy {
+        match Policy::parse(DEFAULT_POLICY_TOML) {
+            Ok(p) => p,
+            // The file is compiled in and a unit test parses it: this cannot happen in a
+            // tested build, and there is no colour without a policy.
+            Err(e) => panic!("the built-in default policy is invalid: {e}"),
+        }
+    }
+
+    /// The version string, e.g. `xikang-default-2022.09`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// From when this policy applies.
+    pub fn effective_from(&self) -> Timestamp {
+        self.effective_from
+    }
+
+    /// The policy's title in Chinese.
+    pub fn title_zh(&self) -> &str {
+        &self.title_zh
+    }
+
+    /// The policy's title in English.
+    pub fn title_en(&self) -> &str {
+        &self.title_en
+    }
+
+    /// The rules, in the file's order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// A rule by id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// A named parameter from `[parameters]`.
+    pub fn parameter(&self, name: &str) -> Option<u32> {
+        self.parameters.get(name).copied()
+    }
+
+    /// Every named parameter.
+    pub fn parameters(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.parameters.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// Whether any rule of this policy applies to such a fact. A projection may skip facts
+    /// no rule reads (a precaution zone covering a county, general contacts) to save
+    /// memory, at the price of rebuilding from the log when a policy that reads them is
+    /// activated.
+    pub fn reads_fact(&self, kind: &FactKind) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.when.iter().any(|m| m.matches(kind)))
+    }
+
+    fn venue(&self, category: &VenueCategory) -> &VenueSpec {
+        self.venues.get(category).unwrap_or(&self.venue_default)
+    }
+
+    /// The category's test requirement; `None` = no test requirement.
+    pub fn venue_requirement(&self, category: &VenueCategory) -> Option<VenueRequirement> {
+        let v = self.venue(category);
+        v.max_test_age_hours.map(|h| VenueRequirement {
+            max_test_age_hours: h,
+            sampling_receipt_hours: v.sampling_receipt_hours,
+            admit: v.admit,
+        })
+    }
+
+    /// The worst colour a venue of this category admits.
+    pub fn admits(&self, category: &VenueCategory) -> Colour {
+        self.venue(category).admit
+    }
+
+    /// Default dwell for presence without exit scan (used by tracing).
+    pub fn dwell_minutes(&self, category: &VenueCategory) -> u32 {
+        self.venue(category).dwell_minutes
+    }
+
+    /// How many days check-ins are kept.
+    pub fn retention_days(&self) -> u32 {
+        self.retention_days
+    }
+
+    /// How long a health-code token is valid, in seconds.
+    pub fn code_ttl_secs(&self) -> u32 {
+        self.code_ttl_secs
+    }
+
+    /// Categories known to the policy.
+    pub fn categories(&self) -> impl Iterator<Item = &VenueCategory> {
+        self.venues.keys()
+    }
+}
+
+impl Rule {
+    /// The rule's id, e.g. `close_contact_quarantine`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The colour it gives.
+    pub fn colour(&self) -> Colour {
+        self.colour
+    }
+
+    /// What the rule means, in Chinese.
+    pub fn zh(&self) -> &str {
+        &self.zh
+    }
+
+    /// What the rule means, in English.
+    pub fn en(&self) -> &str {
+        &self.en
+    }
+
+    /// How to leave it, in Chinese.
+    pub fn to_green_zh(&self) -> &str {
+        &self.to_green_zh
+    }
+
+    /// How to leave it, in English.
+    pub fn to_green_en(&self) -> &str {
+        &self.to_green_en
+    }
+
+    /// Fact kinds this rule applies to directly (empty for a rule reached only by `then`).
+    pub fn fact_kinds(&self) -> impl Iterator<Item = FactTag> + '_ {
+        self.when.iter().map(|m| m.tag)
+    }
+}
+
+/// The policy in force at `now`: the one with the latest `effective_from` not after `now`.
+pub fn active_at(policies: &[Policy], now: Timestamp) -> Option<&Policy> {
+    policies
+        .iter()
+        .filter(|p| p.effective_from <= now)
+        .max_by_key(|p| p.effective_from)
+}
+
+/// The detail enums a [`Matcher`] filters on: each variant is one bit of a filter.
+pub(crate) trait VariantBit: Copy {
+    fn bit(self) -> u16;
+}
+
+macro_rules! variant_bit {
+    ($($t:ty),*) => {$(
+        impl VariantBit for $t {
+            fn bit(self) -> u16 {
+                1u16 << (self as u8)
+            }
+        }
+    )*};
+}
+variant_bit!(
+    CaseKind,
+    ContactKind,
+    QuarantineKind,
+    QuarantineReason,
+    ZoneLevel,
+    RiskLevel,
+    SentinelKind
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_default_policy_parses() {
+        let p = Policy::default_policy();
+        assert_eq!(p.version(), "xikang-default-2022.09");
+        assert_eq!(p.retention_days(), 21);
+        assert_eq!(p.code_ttl_secs(), 300);
+        assert!(p.rules().len() >= 16, "{} rules", p.rules().len());
+    }
+
+    #[test]
+    fn the_default_policy_reads_sealed_zones_but_not_precaution_zones() {
+        let p = Policy::default_policy();
+        let zone = |level| FactKind::Zone {
+            zone: crate::ids::ZoneId(1),
+            level,
+        };
+        assert!(p.reads_fact(&zone(ZoneLevel::Sealed)));
+        assert!(!p.reads_fact(&zone(ZoneLevel::Precaution)));
+        let general = FactKind::Contact {
+            case: crate::ids::CaseId(1),
+            contact_kind: ContactKind::General,
+        };
+        assert!(!p.reads_fact(&general));
+    }
+
+    #[test]
+    fn the_shipped_ershitiao_policy_parses() {
+        let p = Policy::parse(ERSHITIAO_POLICY_TOML).unwrap();
+        assert_eq!(p.version(), "xikang-ershitiao-2022.11");
+        assert!(p.rule("secondary_contact_home_isolation").is_none());
+    }
+}

@@ -1,0 +1,35 @@
+//! JSON bodies in and out, with our error envelope instead of the framework's plain-text
+//! rejections.
+
+use crate::error::AppError;
+use axum::http::{HeaderMap, header::CONTENT_TYPE};
+use serde::Deserialize;
+
+/// Fails with 415 unless the request says `application/json`.
+pub fn check_json(headers: &HeaderMap) -> Result<(), AppError> {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(AppError::UnsupportedMediaType)
+    }
+}
+
+/// Parses a JSON body, mapping syntax and shape errors to 400 `invalid_json`.
+pub fn body_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, AppError> {
+    if body.is_empty() {
+        return Err(AppError::bad("invalid_json", "the request body is empty"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::bad("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+/// Content type check and parse in one.
+pub fn parse<'a, T: Deserialize<'a>>(headers: &HeaderMap, body: &'a [u8]) -> Result<T, AppError> {
+    check_json(headers)?;
+    body_json(body)
+}

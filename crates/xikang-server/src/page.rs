@@ -1,0 +1,167 @@
+//! The first web page: look a person up with a staff token and see their code as a QR and
+//! the explanation of its colour. Server-rendered HTML, no script, no CDN: a plain form post
+//! (the token travels in the body, never in a URL). The full web interface comes later.
+
+use crate::auth::{Caller, Role, token_digest};
+use crate::state::AppState;
+use crate::wire::parse_person_id;
+use axum::extract::{Form, State};
+use axum::response::Html;
+use serde::Deserialize;
+use std::fmt::Write;
+use std::sync::Arc;
+use xikang_domain::Colour;
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>锡康 xikang</title>
+<style>
+body{{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;max-width:46rem;margin:1.5rem auto;padding:0 1rem;color:#1a1a1a}}
+label{{display:block;margin:.6rem 0 .2rem}} input{{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}}
+button{{margin-top:.8rem;font-size:1rem;padding:.5rem 1.2rem}}
+.code{{border-radius:.6rem;padding:1rem;margin:1rem 0;color:#fff}}
+.green{{background:#1b7f3b}} .yellow{{background:#8a6d00}} .red{{background:#b3261e}}
+.qr{{background:#fff;display:inline-block;padding:.5rem;border-radius:.4rem}} .qr svg{{width:16rem;height:16rem}}
+.err{{background:#fde7e9;border:1px solid #b3261e;padding:.6rem;border-radius:.4rem}}
+</style></head><body><h1>锡康码查询 <small>Health code lookup</small></h1>{body}</body></html>"#
+    ))
+}
+
+const FORM: &str = r#"<form method="post" action="/lookup">
+<label for="token">工作人员令牌 Staff token</label><input id="token" name="token" type="password" autocomplete="off" required>
+<label for="person">人员编号 Person id (e.g. P12)</label><input id="person" name="person" required>
+<button type="submit">查询 Look up</button></form>"#;
+
+/// `GET /`: the lookup form.
+pub async fn index() -> Html<String> {
+    page(FORM)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LookupForm {
+    token: String,
+    person: String,
+}
+
+/// `POST /lookup`: the person's code, QR and explanation.
+pub async fn lookup(State(state): State<Arc<AppState>>, Form(f): Form<LookupForm>) -> Html<String> {
+    match render(&state, &f).await {
+        Ok(html) => page(&html),
+        Err(e) => page(&format!("<p class=\"err\">{}</p>{FORM}", esc(&e))),
+    }
+}
+
+async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
+    let digest = token_digest(f.token.trim());
+    let store = state.store.clone();
+    let token = tokio::task::spawn_blocking(move || store.api_token(&digest))
+        .await
+        .map_err(|_| "内部错误 internal error".to_owned())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "token lookup failed");
+            "内部错误 internal error".to_owned()
+        })?
+        .ok_or("令牌无效 Unknown token")?;
+    let role = Role::parse(&token.role).ok_or("令牌无效 Unknown token")?;
+    let caller = Caller {
+        name: token.name,
+        role,
+        area: token.area,
+        venue: token.venue,
+        person: token.person,
+        id_lookup: token.id_lookup,
+    };
+    let person =
+        parse_person_id(f.person.trim()).ok_or("人员编号格式错误 A person id looks like P12")?;
+    let area = state.person_area(person).ok_or("查无此人 No such person")?;
+    let allowed = match caller.role {
+        Role::Resident => caller.person == Some(person),
+        Role::VenueDevice => false,
+        _ => caller.covers(&area),
+    };
+    if !allowed {
+        return Err("无权查看 Outside your jurisdiction".into());
+    }
+    let now = crate::now();
+    let (eval, _) = state
+        .evaluate(person, now)
+        .ok_or("查无此人 No such person")?;
+    let code = state.code(person, &eval, now);
+    let class = match eval.colour {
+        Colour::Green => "green",
+        Colour::Yellow => "yellow",
+        Colour::Red => "red",
+    };
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<div class=\"code {class}\"><h2>{} {}</h2><p>{}</p><p>{}</p><div class=\"qr\">{}</div><p>有效期至 valid until {}</p></div>",
+        eval.colour.zh(),
+        esc(eval.colour.as_str()),
+        esc(&eval.explanation_zh),
+        esc(&eval.explanation_en),
+        xikang_code::qr_svg(&code.token),
+        esc(&code.claims.expires_at.to_rfc3339()),
+    );
+    match eval.test_age_days {
+        Some(d) => {
+            let _ = write!(
+                html,
+                "<p>核酸天数 Days since last negative test: <strong>{d}</strong></p>"
+            );
+        }
+        None => html.push_str("<p>无核酸阴性记录 No negative test on record</p>"),
+    }
+    if !eval.fired.is_empty() {
+        html.push_str("<h3>依据 Rules applied</h3><ul>");
+        for r in &eval.fired {
+            let _ = write!(
+                html,
+                "<li>{} — {} <small>({}, {})</small></li>",
+                esc(&r.zh),
+                esc(&r.en),
+                esc(&r.rule),
+                r.event
+            );
+        }
+        html.push_str("</ul>");
+    }
+    if !eval.to_green.is_empty() {
+        html.push_str("<h3>转绿条件 Back to green</h3><ul>");
+        for s in &eval.to_green {
+            let _ = write!(html, "<li>{} — {}</li>", esc(&s.zh), esc(&s.en));
+        }
+        html.push_str("</ul>");
+        if let Some(t) = eval.earliest_green {
+            let _ = write!(
+                html,
+                "<p>最早转绿 Earliest green: {}</p>",
+                esc(&t.to_rfc3339())
+            );
+        }
+    }
+    let _ = write!(
+        html,
+        "<p><small>政策版本 Policy {}</small></p>{FORM}",
+        esc(&eval.policy_version)
+    );
+    Ok(html)
+}

@@ -1,0 +1,447 @@
+//! Venue scans: `POST /api/v1/scans`. A scan is verified (signature once per token, then
+//! cached), evaluated against the policy at scan time including the venue category's test
+//! requirement, and its check-in written durably by the group-commit writer **before** the
+//! answer is sent: an acknowledged scan survives `kill -9`.
+
+use crate::auth::{Caller, Role};
+use crate::error::AppError;
+use crate::json::{body_json, check_json};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use xikang_code::VerifyError;
+use xikang_domain::idnumber::IdNumber;
+use xikang_domain::policy::check_entry;
+use xikang_domain::time::DAY;
+use xikang_domain::{CheckIn, PersonId, PlaceCode, ScanDirection, Timestamp, Venue};
+use xikang_store::Store;
+
+/// Scans written in one transaction at most.
+const MAX_GROUP: usize = 20_000;
+/// Jobs waiting for the writer before new scans are refused with 503.
+const QUEUE: usize = 4_096;
+
+struct Job {
+    checkins: Vec<CheckIn>,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// Group commit: one thread takes every batch waiting in its queue, writes them in one
+/// transaction (one fsync) and then acknowledges each. Throughput grows with load while a
+/// lone scan still commits at once.
+#[derive(Debug, Clone)]
+pub struct ScanWriter {
+    tx: SyncSender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Job({} check-ins)", self.checkins.len())
+    }
+}
+
+impl ScanWriter {
+    /// Starts the writer thread.
+    pub fn start(store: Arc<dyn Store>) -> ScanWriter {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("scan-writer".into())
+            .spawn(move || writer_loop(store.as_ref(), rx))
+            .unwrap_or_else(|e| panic!("cannot start the scan writer thread: {e}"));
+        ScanWriter { tx }
+    }
+
+    /// Writes check-ins durably; returns once they are committed.
+    pub async fn write(&self, checkins: Vec<CheckIn>) -> Result<(), AppError> {
+        if checkins.is_empty() {
+            return Ok(());
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        match self.tx.try_send(Job { checkins, done }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(AppError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(AppError::Internal("scan writer stopped".into()));
+            }
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(AppError::Internal(format!("writing check-ins: {e}"))),
+            Err(_) => Err(AppError::Internal("scan writer dropped a job".into())),
+        }
+    }
+}
+
+fn writer_loop(store: &dyn Store, rx: Receiver<Job>) {
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut rows: Vec<CheckIn> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        rows.extend_from_slice(&first.checkins);
+        jobs.push(first);
+        while rows.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => {
+                    rows.extend_from_slice(&j.checkins);
+                    jobs.push(j);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let result = store.insert_checkins(&rows).map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, rows = rows.len(), "check-in group commit failed");
+        }
+        for j in jobs.drain(..) {
+            let _ = j.done.send(result.clone());
+        }
+        rows.clear();
+    }
+}
+
+/// One scan as a device sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanItem {
+    place_code: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    id_number: Option<String>,
+    #[serde(default)]
+    direction: Option<ScanDirection>,
+    /// When the scan happened, for scans queued offline; default now.
+    #[serde(default)]
+    at: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    scans: Option<Vec<&'a RawValue>>,
+}
+
+/// The answer for one accepted scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanAnswer {
+    pub decision: &'static str,
+    pub colour: xikang_domain::Colour,
+    pub hours_since_negative: Option<u32>,
+    pub reason: &'static str,
+}
+
+/// An item-level refusal: stable code and message.
+#[derive(Debug, Clone)]
+struct ItemError {
+    code: &'static str,
+    message: String,
+}
+
+fn item_err(code: &'static str, message: impl Into<String>) -> ItemError {
+    ItemError {
+        code,
+        message: message.into(),
+    }
+}
+
+/// A scan whose identity is still to be resolved.
+struct Pending<'a> {
+    venue: &'a Venue,
+    direction: ScanDirection,
+    at: Timestamp,
+    who: Who,
+}
+
+enum Who {
+    Person(PersonId),
+    Token(String),
+    IdNumber(IdNumber),
+}
+
+fn parse_item<'s>(
+    state: &'s AppState,
+    caller: &Caller,
+    raw: &str,
+    now: Timestamp,
+) -> Result<Pending<'s>, ItemError> {
+    let item: ScanItem = serde_json::from_str(raw)
+        .map_err(|e| item_err("invalid_scan", format!("not a valid scan: {e}")))?;
+    let code = PlaceCode::parse(&item.place_code)
+        .map_err(|e| item_err("invalid_place_code", e.to_string()))?;
+    let venue_id = *state.venues.by_code.get(&code).ok_or_else(|| {
+        item_err(
+            "unknown_place_code",
+            format!("no venue has place code {code}"),
+        )
+    })?;
+    let venue = state
+        .venues
+        .get(venue_id)
+        .ok_or_else(|| item_err("unknown_place_code", "venue missing"))?;
+    let allowed = match caller.role {
+        Role::Admin => caller.covers(&venue.area),
+        Role::VenueDevice => caller
+            .venue
+            .map_or(caller.covers(&venue.area), |v| v == venue.id),
+        _ => false,
+    };
+    if !allowed {
+        return Err(item_err(
+            "venue_not_allowed",
+            format!("this device may not scan for venue {code}"),
+        ));
+    }
+    let at = match &item.at {
+        None => now,
+        Some(s) => {
+            let t = Timestamp::parse_rfc3339(s)
+                .map_err(|e| item_err("invalid_scan_time", e.to_string()))?;
+            let oldest = now.plus(-i64::from(state.policy().retention_days()) * DAY);
+            if t > now.plus(300) || t < oldest {
+                return Err(item_err(
+                    "invalid_scan_time",
+                    "scan time is in the future or beyond the retention period",
+                ));
+            }
+            t
+        }
+    };
+    let who = match (item.token, item.id_number) {
+        (Some(t), None) => Who::Token(t),
+        (None, Some(n)) => {
+            if !caller.id_lookup {
+                return Err(item_err(
+                    "id_lookup_not_allowed",
+                    "this device may not look people up by ID number",
+                ));
+            }
+            let id = IdNumber::parse(&n).map_err(|e| item_err(e.code(), e.to_string()))?;
+            Who::IdNumber(id)
+        }
+        _ => {
+            return Err(item_err(
+                "invalid_scan",
+                "give exactly one of token or id_number",
+            ));
+        }
+    };
+    Ok(Pending {
+        venue,
+        direction: item.direction.unwrap_or(ScanDirection::Entry),
+        at,
+        who,
+    })
+}
+
+fn verify_error(e: &VerifyError) -> ItemError {
+    item_err(e.code(), e.to_string())
+}
+
+/// Resolves tokens to people: cached ones at once, the rest verified as one batch.
+fn resolve_tokens(
+    state: &AppState,
+    pending: &mut [Result<Pending<'_>, ItemError>],
+    now: Timestamp,
+) {
+    let hasher = &state.token_hasher;
+    let mut misses: Vec<usize> = Vec::new();
+    for (i, p) in pending.iter_mut().enumerate() {
+        let Ok(p) = p else { continue };
+        if let Who::Token(t) = &p.who {
+            match state.verified.get(&hasher.hash_one(t)) {
+                Some((person, exp)) if exp > p.at => p.who = Who::Person(person),
+                Some(_) => {}
+                None => misses.push(i),
+            }
+        }
+    }
+    if misses.is_empty() {
+        return;
+    }
+    let tokens: Vec<&str> = misses
+        .iter()
+        .filter_map(|&i| match &pending[i] {
+            Ok(Pending {
+                who: Who::Token(t), ..
+            }) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    let results = state
+        .verifier
+        .verify_batch(&tokens, Some(&state.config.jurisdiction), now);
+    let resolved: Vec<(usize, Result<(u64, PersonId, Timestamp), ItemError>)> = misses
+        .iter()
+        .zip(results)
+        .map(|(&i, r)| {
+            let key = match &pending[i] {
+                Ok(Pending {
+                    who: Who::Token(t), ..
+                }) => hasher.hash_one(t),
+                _ => 0,
+            };
+            let r = r.map_err(|e| verify_error(&e)).and_then(|claims| {
+                state
+                    .pseudonyms
+                    .person_of(&claims.subject)
+                    .filter(|p| state.person_exists(*p))
+                    .map(|p| (key, p, claims.expires_at))
+                    .ok_or_else(|| {
+                        item_err(
+                            "unknown_person",
+                            "the code's subject is not a resident here",
+                        )
+                    })
+            });
+            (i, r)
+        })
+        .collect();
+    for (i, r) in resolved {
+        match r {
+            Ok((key, person, exp)) => {
+                state.verified.put(key, (person, exp));
+                if let Ok(p) = &mut pending[i] {
+                    p.who = Who::Person(person);
+                }
+            }
+            Err(e) => pending[i] = Err(e),
+        }
+    }
+}
+
+/// `POST /api/v1/scans`: one scan, or `{"scans": [...]}` of at most `max_batch`.
+pub async fn post_scans(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::VenueDevice, Role::Admin], "scanning codes")?;
+    check_json(&headers)?;
+    let now = crate::now();
+    let probe: Probe<'_> = body_json(&body)?;
+    let batch = probe.scans.is_some();
+    let raws: Vec<&str> = match &probe.scans {
+        Some(list) => list.iter().map(|r| r.get()).collect(),
+        None => vec![
+            std::str::from_utf8(&body)
+                .map_err(|_| AppError::bad("invalid_json", "body is not UTF-8"))?,
+        ],
+    };
+    if raws.is_empty() {
+        return Err(AppError::bad(
+            "empty_batch",
+            "a batch needs at least one scan",
+        ));
+    }
+    if raws.len() > state.config.max_batch {
+        return Err(AppError::TooLarge(format!(
+            "a batch holds at most {} scans, this one has {}",
+            state.config.max_batch,
+            raws.len()
+        )));
+    }
+
+    let mut pending: Vec<Result<Pending<'_>, ItemError>> = raws
+        .iter()
+        .map(|raw| parse_item(&state, &caller, raw, now))
+        .collect();
+    resolve_tokens(&state, &mut pending, now);
+    // ID-number lookups (residents without a phone) go to the store.
+    for p in pending.iter_mut() {
+        let Ok(pp) = p else { continue };
+        if let Who::IdNumber(id) = &pp.who {
+            let hash = id.keyed_hash(&state.secrets.id_hash_key);
+            let store = state.store.clone();
+            let found =
+                tokio::task::spawn_blocking(move || store.person_by_id_hash(&hash)).await??;
+            match found {
+                Some(person) => pp.who = Who::Person(person),
+                None => *p = Err(item_err("unknown_person", "no resident has this ID number")),
+            }
+        }
+    }
+
+    let policy = state.policy();
+    let mut checkins = Vec::with_capacity(pending.len());
+    let answers: Vec<Result<ScanAnswer, ItemError>> = pending
+        .into_iter()
+        .map(|p| {
+            let p = p?;
+            let Who::Person(person) = p.who else {
+                return Err(item_err("invalid_scan", "identity not resolved"));
+            };
+            let (eval, last_sample) = state
+                .evaluate(person, p.at)
+                .ok_or_else(|| item_err("unknown_person", "not a resident here"))?;
+            let entry = check_entry(&policy, &eval, &p.venue.category, last_sample, p.at);
+            if entry.allow || p.direction == ScanDirection::Exit {
+                checkins.push(CheckIn {
+                    person,
+                    venue: p.venue.id,
+                    at: p.at,
+                    direction: p.direction,
+                });
+            }
+            Ok(ScanAnswer {
+                decision: if entry.allow { "allow" } else { "deny" },
+                colour: eval.colour,
+                hours_since_negative: entry.hours_since_negative,
+                reason: entry.reason,
+            })
+        })
+        .collect();
+    let recorded = checkins.len();
+    state.writer.write(checkins).await?;
+
+    if !batch {
+        return match answers.into_iter().next() {
+            Some(Ok(a)) => Ok(axum::Json(a).into_response()),
+            Some(Err(e)) => Err(single_error(e)),
+            None => Err(AppError::bad("empty_batch", "no scan")),
+        };
+    }
+    let accepted = answers.iter().filter(|a| a.is_ok()).count();
+    let results: Vec<Value> = answers
+        .into_iter()
+        .enumerate()
+        .map(|(index, a)| match a {
+            Ok(a) => json!({"index": index, "decision": a.decision, "colour": a.colour,
+                            "hours_since_negative": a.hours_since_negative, "reason": a.reason}),
+            Err(e) => json!({"index": index, "error": {"code": e.code, "message": e.message}}),
+        })
+        .collect();
+    if accepted == 0 {
+        return Err(AppError::Unprocessable {
+            code: "no_valid_scans",
+            message: "every scan in the batch was refused".into(),
+            details: Some(json!({"results": results})),
+        });
+    }
+    Ok(
+        axum::Json(json!({"accepted": accepted, "recorded": recorded, "results": results}))
+            .into_response(),
+    )
+}
+
+fn single_error(e: ItemError) -> AppError {
+    match e.code {
+        "unknown_place_code" | "unknown_person" => AppError::NotFound {
+            code: e.code,
+            message: e.message,
+        },
+        "venue_not_allowed" | "id_lookup_not_allowed" => AppError::Forbidden(e.code),
+        _ => AppError::BadRequest {
+            code: e.code,
+            message: e.message,
+            details: None,
+        },
+    }
+}

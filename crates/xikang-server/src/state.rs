@@ -1,0 +1,444 @@
+//! The server's state: the store, the active policy and keys, and the in-memory projection
+//! of the authority log (one compact slot per resident) that code display and scans read
+//! without touching the database.
+
+use crate::auth::Caller;
+use crate::cache::BoundedCache;
+use crate::scan::ScanWriter;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use xikang_code::{CodeClaims, PseudonymKey, SigningKey, TrustList, Verifier};
+use xikang_domain::event::{CaseKind, EventBody, StoredEvent, ZoneLevel};
+use xikang_domain::facts::PersonFacts;
+use xikang_domain::policy::{Evaluation, Policy, evaluate};
+use xikang_domain::time::DAY;
+use xikang_domain::{
+    AreaCode, CaseId, GridCell, PersonId, PlaceCode, Timestamp, Venue, VenueId, ZoneId,
+};
+use xikang_store::{Store, StoreError, StoredKey};
+
+/// Settings keys under which the server keeps its secrets in the store.
+const ID_HASH_KEY: &str = "id_hash_key";
+const PSEUDONYM_KEY: &str = "pseudonym_key";
+
+/// Secrets shared by every process that writes to one store: the key of the ID-number hash
+/// (the generator needs it to insert people) and the key of subject pseudonyms.
+#[derive(Clone)]
+pub struct Secrets {
+    pub id_hash_key: Vec<u8>,
+    pub pseudonym_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets { .. }")
+    }
+}
+
+fn setting_or_create(store: &dyn Store, key: &str) -> Result<Vec<u8>, StoreError> {
+    if let Some(v) = store.setting(key)? {
+        return Ok(v);
+    }
+    let mut bytes = vec![0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    store.put_setting(key, &bytes)?;
+    // Re-read: if another process created it first, theirs wins only if put_setting did not
+    // overwrite; either way everyone uses what is stored now.
+    Ok(store.setting(key)?.unwrap_or(bytes))
+}
+
+/// Loads the store's secrets, creating them on first use.
+pub fn load_or_create_secrets(store: &dyn Store) -> Result<Secrets, StoreError> {
+    Ok(Secrets {
+        id_hash_key: setting_or_create(store, ID_HASH_KEY)?,
+        pseudonym_key: setting_or_create(store, PSEUDONYM_KEY)?,
+    })
+}
+
+/// The signing keys in the store, creating a first one (valid one year) if there is none.
+/// The newest valid key signs; every stored key is in the trust list until it expires.
+pub fn load_or_create_keys(
+    store: &dyn Store,
+    jurisdiction: &str,
+    now: Timestamp,
+) -> Result<(SigningKey, TrustList), StoreError> {
+    let mut keys: Vec<SigningKey> = store
+        .signing_keys()?
+        .into_iter()
+        .map(|(_, k)| SigningKey::from_secret(k.secret, &k.jurisdiction, k.not_before, k.not_after))
+        .collect();
+    let usable = |k: &SigningKey| {
+        k.jurisdiction() == jurisdiction && k.not_before() <= now && now < k.not_after()
+    };
+    if !keys.iter().any(usable) {
+        let k = SigningKey::generate(jurisdiction, now.plus(-DAY), now.plus(366 * DAY));
+        store.put_signing_key(
+            k.kid(),
+            &StoredKey {
+                secret: k.secret_bytes(),
+                jurisdiction: k.jurisdiction().to_owned(),
+                not_before: k.not_before(),
+                not_after: k.not_after(),
+            },
+        )?;
+        keys.push(k);
+    }
+    let trust = TrustList {
+        entries: keys
+            .iter()
+            .filter(|k| now < k.not_after())
+            .map(SigningKey::trust_entry)
+            .collect(),
+    };
+    keys.retain(usable);
+    keys.sort_by_key(|k| k.not_before());
+    let signer = keys
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("no usable signing key".into()))?;
+    Ok((signer, trust))
+}
+
+/// What the server holds per resident: their facts and where they live. Kept small: a
+/// million residents must fit in a few hundred megabytes.
+#[derive(Debug, Clone, Default)]
+pub struct PersonSlot {
+    pub facts: PersonFacts,
+    /// Index into [`AppState::communities`]; `u32::MAX` for an unused id.
+    pub community: u32,
+    pub home_cell: GridCell,
+}
+
+/// A case as the server lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseRecord {
+    pub id: CaseId,
+    pub person: PersonId,
+    pub kind: CaseKind,
+    pub onset: Option<Timestamp>,
+    pub sampled_at: Option<Timestamp>,
+    pub isolated_at: Option<Timestamp>,
+    pub registered_at: Timestamp,
+    pub discharged_at: Option<Timestamp>,
+}
+
+/// A signed code, cached so that an unchanged code is not re-signed on every display.
+#[derive(Debug, Clone)]
+pub struct IssuedCode {
+    pub token: Arc<str>,
+    pub claims: CodeClaims,
+    pub policy_version: Arc<str>,
+}
+
+/// Venues, fixed after start.
+#[derive(Debug, Default)]
+pub struct Venues {
+    pub list: Vec<Venue>,
+    pub by_code: HashMap<PlaceCode, VenueId>,
+}
+
+impl Venues {
+    /// The venue with this id.
+    pub fn get(&self, id: VenueId) -> Option<&Venue> {
+        self.list.get(id.0 as usize).filter(|v| v.id == id)
+    }
+}
+
+/// Server settings that do not come from the store.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Issuer of codes: the city's GB/T 2260 code.
+    pub jurisdiction: String,
+    /// At most this many scans in one batch.
+    pub max_batch: usize,
+    /// Concurrent requests admitted on the priority lane (scans, codes, trust).
+    pub priority_permits: usize,
+    /// Concurrent requests admitted for everything else.
+    pub other_permits: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            jurisdiction: "320200".into(),
+            max_batch: 1000,
+            priority_permits: 512,
+            other_permits: 64,
+        }
+    }
+}
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: ServerConfig,
+    pub secrets: Secrets,
+    pub policy: RwLock<Arc<Policy>>,
+    pub signer: SigningKey,
+    pub trust: TrustList,
+    /// The trust list parsed once for verifying scanned tokens.
+    pub verifier: Verifier,
+    pub trust_json: String,
+    /// Subject pseudonyms, keyed once.
+    pub pseudonyms: PseudonymKey,
+    pub people: RwLock<Vec<PersonSlot>>,
+    pub communities: Vec<AreaCode>,
+    pub venues: Venues,
+    pub cases: RwLock<BTreeMap<CaseId, CaseRecord>>,
+    pub zones: RwLock<HashMap<ZoneId, (ZoneLevel, Vec<GridCell>)>>,
+    pub auth_cache: BoundedCache<[u8; 32], Option<Caller>>,
+    /// Tokens already verified: hash of the token → (person, expiry).
+    pub verified: BoundedCache<u64, (PersonId, Timestamp)>,
+    pub codes: BoundedCache<PersonId, Arc<IssuedCode>>,
+    /// Keyed hasher for the verified-token cache (random per process).
+    pub token_hasher: std::hash::RandomState,
+    pub writer: ScanWriter,
+    /// Serialises authority appends with their projection, so the projection applies events
+    /// in log order.
+    pub record_lock: tokio::sync::Mutex<()>,
+    pub shed: crate::shed::Shed,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("backend", &self.store.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a lock, recovering from poisoning (a panicked writer leaves valid data here: every
+/// update is a single assignment).
+pub fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes a lock, recovering from poisoning.
+pub fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AppState {
+    /// Builds the state from a store: loads people, venues and the whole authority log.
+    /// Blocking; call before serving.
+    pub fn load(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        policy: Policy,
+        now: Timestamp,
+    ) -> Result<AppState, StoreError> {
+        let secrets = load_or_create_secrets(store.as_ref())?;
+        let (signer, trust) = load_or_create_keys(store.as_ref(), &config.jurisdiction, now)?;
+        let trust_json = serde_json::to_string(&trust).unwrap_or_default();
+        let verifier = trust
+            .verifier()
+            .map_err(|e| StoreError::Corrupt(format!("trust list: {e}")))?;
+        let pseudonyms = PseudonymKey::new(&secrets.pseudonym_key);
+
+        let mut slots: Vec<PersonSlot> = Vec::new();
+        let mut communities: Vec<AreaCode> = Vec::new();
+        let mut community_ix: HashMap<AreaCode, u32> = HashMap::new();
+        store.for_each_person_brief(&mut |p| {
+            let next = communities.len() as u32;
+            let ix = *community_ix.entry(p.area.clone()).or_insert_with(|| {
+                communities.push(p.area.clone());
+                next
+            });
+            let i = p.id.0 as usize;
+            if slots.len() <= i {
+                slots.resize(
+                    i + 1,
+                    PersonSlot {
+                        community: u32::MAX,
+                        ..PersonSlot::default()
+                    },
+                );
+            }
+            slots[i] = PersonSlot {
+                facts: PersonFacts::default(),
+                community: ix,
+                home_cell: p.home_cell,
+            };
+        })?;
+        slots.shrink_to_fit();
+
+        let list = store.all_venues()?;
+        let by_code = list.iter().map(|v| (v.place_code.clone(), v.id)).collect();
+
+        let state = AppState {
+            store: store.clone(),
+            writer: ScanWriter::start(store.clone()),
+            secrets,
+            policy: RwLock::new(Arc::new(policy)),
+            signer,
+            trust,
+            verifier,
+            trust_json,
+            pseudonyms,
+            people: RwLock::new(slots),
+            communities,
+            venues: Venues { list, by_code },
+            cases: RwLock::new(BTreeMap::new()),
+            zones: RwLock::new(HashMap::new()),
+            auth_cache: BoundedCache::new(100_000),
+            verified: BoundedCache::new(1_000_000),
+            codes: BoundedCache::new(1_000_000),
+            token_hasher: std::hash::RandomState::new(),
+            record_lock: tokio::sync::Mutex::new(()),
+            shed: crate::shed::Shed::new(config.priority_permits, config.other_permits),
+            config,
+        };
+        store.for_each_event(&mut |e| state.apply(&e))?;
+        Ok(state)
+    }
+
+    /// The active policy.
+    pub fn policy(&self) -> Arc<Policy> {
+        read(&self.policy).clone()
+    }
+
+    /// Whether `person` is a known resident.
+    pub fn person_exists(&self, person: PersonId) -> bool {
+        read(&self.people)
+            .get(person.0 as usize)
+            .is_some_and(|s| s.community != u32::MAX)
+    }
+
+    /// The community a person lives in.
+    pub fn person_area(&self, person: PersonId) -> Option<AreaCode> {
+        let people = read(&self.people);
+        let slot = people.get(person.0 as usize)?;
+        self.communities.get(slot.community as usize).cloned()
+    }
+
+    /// Evaluates a person's colour now. `None` for an unknown person.
+    pub fn evaluate(
+        &self,
+        person: PersonId,
+        now: Timestamp,
+    ) -> Option<(Evaluation, Option<Timestamp>)> {
+        let policy = self.policy();
+        let people = read(&self.people);
+        let slot = people
+            .get(person.0 as usize)
+            .filter(|s| s.community != u32::MAX)?;
+        Some((
+            evaluate(&policy, &slot.facts, now),
+            slot.facts.last_sample(),
+        ))
+    }
+
+    /// The person's signed code: re-used while the colour, last negative test and policy are
+    /// unchanged and more than half its lifetime remains; signed afresh otherwise.
+    pub fn code(&self, person: PersonId, eval: &Evaluation, now: Timestamp) -> Arc<IssuedCode> {
+        if let Some(c) = self.codes.get(&person) {
+            let half = (c.claims.expires_at.0 - c.claims.issued_at.0) / 2;
+            let fresh = c.claims.expires_at.0 - now.0 > half && c.claims.issued_at <= now;
+            if fresh
+                && c.claims.colour == eval.colour
+                && c.claims.last_negative == eval.last_negative
+                && *c.policy_version == *eval.policy_version
+            {
+                return c;
+            }
+        }
+        let ttl = i64::from(self.policy().code_ttl_secs());
+        let claims = CodeClaims {
+            issuer: self.signer.jurisdiction().to_owned(),
+            subject: self.pseudonyms.pseudonym(person),
+            colour: eval.colour,
+            last_negative: eval.last_negative,
+            issued_at: now,
+            expires_at: now.plus(ttl),
+        };
+        let token: Arc<str> = self.signer.issue(&claims).into();
+        let issued = Arc::new(IssuedCode {
+            token,
+            claims,
+            policy_version: eval.policy_version.as_str().into(),
+        });
+        self.codes.put(person, issued.clone());
+        issued
+    }
+
+    /// Folds one stored event into the projection.
+    pub fn apply(&self, e: &StoredEvent) {
+        match &e.body {
+            EventBody::ZoneSet {
+                zone, level, cells, ..
+            } => {
+                let old = write(&self.zones).insert(*zone, (*level, cells.clone()));
+                let mut people = write(&self.people);
+                for slot in people.iter_mut() {
+                    if old
+                        .as_ref()
+                        .is_some_and(|(_, c)| c.contains(&slot.home_cell))
+                    {
+                        slot.facts.leave_zone(e.seq, *zone, e.at);
+                    }
+                    if cells.contains(&slot.home_cell) {
+                        slot.facts.enter_zone(e.seq, *zone, *level, e.at);
+                    }
+                }
+            }
+            EventBody::ZoneLifted { zone, .. } => {
+                if let Some((_, cells)) = write(&self.zones).remove(zone) {
+                    let mut people = write(&self.people);
+                    for slot in people.iter_mut().filter(|s| cells.contains(&s.home_cell)) {
+                        slot.facts.leave_zone(e.seq, *zone, e.at);
+                    }
+                }
+            }
+            body => {
+                if let EventBody::CaseRegistered {
+                    case,
+                    person,
+                    case_kind,
+                    onset,
+                    sampled_at,
+                    isolated_at,
+                } = body
+                {
+                    write(&self.cases).insert(
+                        *case,
+                        CaseRecord {
+                            id: *case,
+                            person: *person,
+                            kind: *case_kind,
+                            onset: *onset,
+                            sampled_at: *sampled_at,
+                            isolated_at: *isolated_at,
+                            registered_at: e.at,
+                            discharged_at: None,
+                        },
+                    );
+                }
+                if let EventBody::CaseDischarged { case, at, .. } = body {
+                    if let Some(c) = write(&self.cases).get_mut(case) {
+                        c.discharged_at = Some(*at);
+                    }
+                }
+                if let Some(p) = body.person() {
+                    if let Some(slot) = write(&self.people).get_mut(p.0 as usize) {
+                        slot.facts.apply(e.seq, e.at, body);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends authority events and applies them, in log order.
+    pub async fn record(
+        &self,
+        events: Vec<xikang_domain::event::NewEvent>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let _guard = self.record_lock.lock().await;
+        let store = self.store.clone();
+        let stored = tokio::task::spawn_blocking(move || store.append_events(&events))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("append task failed: {e}")))??;
+        for e in &stored {
+            self.apply(e);
+        }
+        Ok(stored)
+    }
+}

@@ -1,0 +1,901 @@
+//! The PostgreSQL backend, on the synchronous `postgres` client. One writer connection
+//! behind a mutex (check-in batches and the authority log are serialized in-process, and
+//! the log also across processes by `lock table events in exclusive mode`), plus a small
+//! pool of reader connections. Bulk writes are one statement each: `insert … select * from
+//! unnest($1::bigint[], …)`, which stays within the portable subset of SQL that sharded
+//! PostgreSQL-compatible engines accept.
+
+use crate::error::{Result, StoreError};
+use crate::pool::{Pool, Pooled};
+use crate::row::{
+    self, BriefRow, ChainWalk, EVENT_COLUMNS, EventRow, KeyRow, PersonRow, TokenRow, VenueRow,
+    WorkplaceRow, checkin_of, checkin_table, dir_code,
+};
+use crate::{ApiToken, ChainReport, PersonBrief, Store, StoredKey};
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row};
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use xikang_domain::event::{GENESIS_HASH, NewEvent, StoredEvent, chain_hash};
+use xikang_domain::{
+    AreaCode, CheckIn, CivilDay, EventSeq, Person, PersonId, Timestamp, Venue, VenueId, Workplace,
+    WorkplaceId,
+};
+
+/// The migrations, in order. Never edit one that has been released; add the next.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+/// Rows fetched per round trip when streaming.
+const FETCH: i32 = 10_000;
+/// Rows per bulk-insert statement for reference data (bounds the size of one message).
+const BULK: usize = 10_000;
+/// Rows handed to a `for_each_checkin` callback at a time.
+const CHUNK: usize = 65_536;
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    config: Config,
+    schema: Option<String>,
+    writer: Mutex<Writer>,
+    readers: Pool<Client>,
+}
+
+struct Writer {
+    client: Client,
+    known_days: HashSet<i32>,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The config holds the password: show only where the data is.
+        f.debug_struct("PgStore")
+            .field("hosts", &self.config.get_hosts())
+            .field("dbname", &self.config.get_dbname())
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits our own `schema=NAME` query parameter off a URL (the driver rejects unknown
+/// parameters). Returns the URL without it and the schema name, if any.
+pub(crate) fn split_schema(url: &str) -> Result<(String, Option<String>)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut schema = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.strip_prefix("schema=") {
+            Some(name) => schema = Some(name.to_owned()),
+            None => rest.push(pair),
+        }
+    }
+    if let Some(name) = &schema {
+        let ok = (1..=63).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !name.as_bytes()[0].is_ascii_digit();
+        if !ok {
+            return Err(StoreError::Target(format!(
+                "schema name {name:?} must be lower-case letters, digits and underscores"
+            )));
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, schema))
+}
+
+/// The URL with any password replaced by `***`, for messages and `Debug`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(start) = url.find("://").map(|i| i + 3) {
+        let end = url[start..]
+            .find(['/', '?'])
+            .map_or(url.len(), |i| start + i);
+        if let Some(at) = url[start..end].rfind('@').map(|i| start + i)
+            && let Some(colon) = url[start..at].find(':').map(|i| start + i)
+        {
+            out = format!("{}***{}", &url[..=colon], &url[at..]);
+        }
+    }
+    // Key-value form and `password=` query parameters.
+    let sep = |c: char| c == ' ' || c == '&' || c == '?';
+    let mut redacted = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("password=") {
+        let value_start = i + "password=".len();
+        redacted.push_str(&rest[..value_start]);
+        redacted.push_str("***");
+        let tail = &rest[value_start..];
+        rest = tail.find(sep).map_or("", |j| &tail[j..]);
+    }
+    redacted.push_str(rest);
+    redacted
+}
+
+impl PgStore {
+    /// Connects, creates the schema named by `schema=` if missing, and applies pending
+    /// migrations.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let (url, schema) = split_schema(url)?;
+        let mut config = Config::from_str(&url)
+            .map_err(|e| StoreError::Target(format!("{} ({e})", redact_url(&url))))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let mut client = config.connect(NoTls)?;
+        if let Some(s) = &schema {
+            client.batch_execute(&format!("create schema if not exists \"{s}\""))?;
+        }
+        let store_schema = schema.clone();
+        configure(&mut client, schema.as_deref())?;
+        migrate(&mut client)?;
+        let known_days = client
+            .query("select day from checkin_days", &[])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        Ok(PgStore {
+            config,
+            schema: store_schema,
+            writer: Mutex::new(Writer { client, known_days }),
+            readers: Pool::new(4),
+        })
+    }
+
+    fn connect(&self) -> Result<Client> {
+        let mut client = self.config.connect(NoTls)?;
+        configure(&mut client, self.schema.as_deref())?;
+        Ok(client)
+    }
+
+    fn write(&self) -> Result<MutexGuard<'_, Writer>> {
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if w.client.is_closed() {
+            // The server restarted or the connection broke: the next write gets a new one.
+            w.client = self.connect()?;
+        }
+        Ok(w)
+    }
+
+    fn read(&self) -> Result<Pooled<'_, Client>> {
+        self.readers.get(|c| !c.is_closed(), || self.connect())
+    }
+}
+
+fn configure(client: &mut Client, schema: Option<&str>) -> Result<()> {
+    // Commit waits for the WAL flush: an acknowledged write survives a crash. This is the
+    // server default; setting it here protects against a database configured otherwise.
+    client.batch_execute("set synchronous_commit to on")?;
+    if let Some(s) = schema {
+        client.batch_execute(&format!("set search_path to \"{s}\""))?;
+    }
+    Ok(())
+}
+
+fn migrate(client: &mut Client) -> Result<()> {
+    client.batch_execute(
+        "create table if not exists schema_migrations (
+            version integer primary key, name text not null, applied_at bigint not null)",
+    )?;
+    let mut tx = client.transaction()?;
+    tx.batch_execute("lock table schema_migrations in exclusive mode")?;
+    let applied: HashSet<i32> = tx
+        .query("select version from schema_migrations", &[])?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let known = MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
+    if let Some(newer) = applied.iter().find(|v| **v > known) {
+        return Err(StoreError::Migration(format!(
+            "the database has migration {newer}, this build knows up to {known}: upgrade xikang"
+        )));
+    }
+    for (version, name, sql) in MIGRATIONS {
+        if !applied.contains(version) {
+            tx.batch_execute(sql)?;
+            tx.execute(
+                "insert into schema_migrations (version, name, applied_at) values ($1, $2, $3)",
+                &[version, name, &row::now_secs()],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn checkin_ddl(table: &str) -> String {
+    format!(
+        "create table if not exists {table} (
+            venue bigint not null, at bigint not null, person bigint not null, dir smallint not null,
+            primary key (venue, at, person, dir));
+         create index if not exists {table}_person on {table} (person, at);"
+    )
+}
+
+const PERSON_COLUMNS: &str = "id, id_number, name, phone, household, workplace, area, home_cell";
+const VENUE_COLUMNS: &str = "id, place_code, name, category, area, cell, lat, lon";
+
+fn person_row(r: &Row) -> Result<PersonRow> {
+    Ok(PersonRow {
+        id: r.try_get(0)?,
+        id_number: r.try_get(1)?,
+        name: r.try_get(2)?,
+        phone: r.try_get(3)?,
+        household: r.try_get(4)?,
+        workplace: r.try_get(5)?,
+        area: r.try_get(6)?,
+        home_cell: r.try_get(7)?,
+    })
+}
+
+fn venue_row(r: &Row) -> Result<VenueRow> {
+    Ok(VenueRow {
+        id: r.try_get(0)?,
+        place_code: r.try_get(1)?,
+        name: r.try_get(2)?,
+        category: r.try_get(3)?,
+        area: r.try_get(4)?,
+        cell: r.try_get(5)?,
+        lat: r.try_get(6)?,
+        lon: r.try_get(7)?,
+    })
+}
+
+fn event_row(r: &Row) -> Result<EventRow> {
+    Ok(EventRow {
+        seq: r.try_get(0)?,
+        at: r.try_get(1)?,
+        actor: r.try_get(2)?,
+        basis: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        person: r.try_get(5)?,
+        body: r.try_get(6)?,
+        prev_hash: r.try_get(7)?,
+        hash: r.try_get(8)?,
+    })
+}
+
+fn checkin_row(r: &Row) -> Result<CheckIn> {
+    let dir: i16 = r.try_get(3)?;
+    checkin_of(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, i64::from(dir))
+}
+
+fn is_undefined_table(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNDEFINED_TABLE)
+}
+
+/// Streams the rows of `sql` through `f`, `FETCH` rows per round trip, inside a read
+/// transaction (portals only live inside one).
+fn stream(
+    client: &mut Client,
+    sql: &str,
+    params: &Params<'_>,
+    f: &mut dyn FnMut(&Row) -> Result<bool>,
+) -> Result<()> {
+    let mut tx = client.transaction()?;
+    let portal = tx.bind(sql, params)?;
+    loop {
+        let rows = tx.query_portal(&portal, FETCH)?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            if !f(r)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+impl PgStore {
+    fn checkins_where(
+        &self,
+        column: &str,
+        key: u32,
+        from: Timestamp,
+        to: Timestamp,
+        order: &str,
+    ) -> Result<Vec<CheckIn>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let mut client = self.read()?;
+        let days: Vec<i32> = client
+            .query(
+                "select day from checkin_days where day between $1 and $2 order by day",
+                &[&from.shanghai_day().0, &to.shanghai_day().0],
+            )?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for day in days {
+            let table = checkin_table(CivilDay(day))?;
+            let sql = format!(
+                "select venue, at, person, dir from {table} where {column} = $1 and at between $2 and $3 order by {order}"
+            );
+            match client.query(&sql, &[&i64::from(key), &from.0, &to.0]) {
+                Ok(rows) => {
+                    for r in &rows {
+                        out.push(checkin_row(r)?);
+                    }
+                }
+                // Retention dropped the day after we listed it: its rows are gone, as asked.
+                Err(e) if is_undefined_table(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let row = self
+            .read()?
+            .query_opt("select value from settings where name = $1", &[&key])?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    fn put_setting(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.write()?.client.execute(
+            "insert into settings (name, value) values ($1, $2)
+             on conflict (name) do update set value = excluded.value",
+            &[&key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn insert_people(&self, people: &[(Person, [u8; 16])]) -> Result<()> {
+        let mut w = self.write()?;
+        let mut tx = w.client.transaction()?;
+        for chunk in people.chunks(BULK) {
+            let ids: Vec<i64> = chunk.iter().map(|(p, _)| i64::from(p.id.get())).collect();
+            let numbers: Vec<&str> = chunk.iter().map(|(p, _)| p.id_number.expose()).collect();
+            let hashes: Vec<&[u8]> = chunk.iter().map(|(_, h)| &h[..]).collect();
+            let names: Vec<&str> = chunk.iter().map(|(p, _)| p.name.as_str()).collect();
+            let phones: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|(p, _)| p.phone.as_ref().map(|ph| ph.expose()))
+                .collect();
+            let households: Vec<i64> = chunk
+                .iter()
+                .map(|(p, _)| i64::from(p.household.get()))
+                .collect();
+            let workplaces: Vec<Option<i64>> = chunk
+                .iter()
+                .map(|(p, _)| p.workplace.map(|w| i64::from(w.get())))
+                .collect();
+            let areas: Vec<&str> = chunk.iter().map(|(p, _)| p.area.as_str()).collect();
+            let cells: Vec<i64> = chunk
+                .iter()
+                .map(|(p, _)| i64::from(p.home_cell.0))
+                .collect();
+            tx.execute(
+                "insert into people (id, id_number, id_hash, name, phone, household, workplace, area, home_cell)
+                 select * from unnest($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::text[],
+                                      $6::bigint[], $7::bigint[], $8::text[], $9::bigint[])",
+                &[&ids, &numbers, &hashes, &names, &phones, &households, &workplaces, &areas, &cells],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn insert_workplaces(&self, ws: &[Workplace]) -> Result<()> {
+        let mut w = self.write()?;
+        let mut tx = w.client.transaction()?;
+        for chunk in ws.chunks(BULK) {
+            let ids: Vec<i64> = chunk.iter().map(|w| i64::from(w.id.get())).collect();
+            let names: Vec<&str> = chunk.iter().map(|w| w.name.as_str()).collect();
+            let schools: Vec<bool> = chunk.iter().map(|w| w.is_school).collect();
+            let areas: Vec<&str> = chunk.iter().map(|w| w.area.as_str()).collect();
+            let cells: Vec<i64> = chunk.iter().map(|w| i64::from(w.cell.0)).collect();
+            tx.execute(
+                "insert into workplaces (id, name, is_school, area, cell)
+                 select * from unnest($1::bigint[], $2::text[], $3::boolean[], $4::text[], $5::bigint[])",
+                &[&ids, &names, &schools, &areas, &cells],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn insert_venues(&self, vs: &[Venue]) -> Result<()> {
+        let mut w = self.write()?;
+        let mut tx = w.client.transaction()?;
+        for chunk in vs.chunks(BULK) {
+            let ids: Vec<i64> = chunk.iter().map(|v| i64::from(v.id.get())).collect();
+            let codes: Vec<&str> = chunk.iter().map(|v| v.place_code.as_str()).collect();
+            let names: Vec<&str> = chunk.iter().map(|v| v.name.as_str()).collect();
+            let categories: Vec<&str> = chunk.iter().map(|v| v.category.as_str()).collect();
+            let areas: Vec<&str> = chunk.iter().map(|v| v.area.as_str()).collect();
+            let cells: Vec<i64> = chunk.iter().map(|v| i64::from(v.cell.0)).collect();
+            let lats: Vec<f64> = chunk.iter().map(|v| v.lat).collect();
+            let lons: Vec<f64> = chunk.iter().map(|v| v.lon).collect();
+            tx.execute(
+                "insert into venues (id, place_code, name, category, area, cell, lat, lon)
+                 select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                      $6::bigint[], $7::double precision[], $8::double precision[])",
+                &[&ids, &codes, &names, &categories, &areas, &cells, &lats, &lons],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn person(&self, id: PersonId) -> Result<Option<Person>> {
+        let row = self.read()?.query_opt(
+            &format!("select {PERSON_COLUMNS} from people where id = $1"),
+            &[&i64::from(id.get())],
+        )?;
+        row.map(|r| person_row(&r)?.into_person()).transpose()
+    }
+
+    fn person_by_id_hash(&self, h: &[u8; 16]) -> Result<Option<PersonId>> {
+        let row = self
+            .read()?
+            .query_opt("select id from people where id_hash = $1", &[&&h[..]])?;
+        match row {
+            Some(r) => Ok(Some(PersonId(row::u32_of(r.try_get(0)?, "person id")?))),
+            None => Ok(None),
+        }
+    }
+
+    fn list_people(
+        &self,
+        area: &AreaCode,
+        after: Option<PersonId>,
+        limit: u32,
+    ) -> Result<Vec<Person>> {
+        let (lo, hi) = row::area_range(area);
+        let after = after.map_or(-1, |p| i64::from(p.get()));
+        let rows = self.read()?.query(
+            &format!(
+                "select {PERSON_COLUMNS} from people where area between $1 and $2 and id > $3 order by id limit $4"
+            ),
+            &[&lo, &hi, &after, &i64::from(limit)],
+        )?;
+        rows.iter().map(|r| person_row(r)?.into_person()).collect()
+    }
+
+    fn for_each_person_brief(&self, f: &mut dyn FnMut(PersonBrief)) -> Result<()> {
+        let mut client = self.read()?;
+        stream(
+            &mut client,
+            "select id, household, workplace, area, home_cell, id_hash from people order by id",
+            &[],
+            &mut |r| {
+                let brief = BriefRow {
+                    id: r.try_get(0)?,
+                    household: r.try_get(1)?,
+                    workplace: r.try_get(2)?,
+                    area: r.try_get(3)?,
+                    home_cell: r.try_get(4)?,
+                    id_hash: r.try_get(5)?,
+                }
+                .into_brief()?;
+                f(brief);
+                Ok(true)
+            },
+        )
+    }
+
+    fn count_people(&self) -> Result<u64> {
+        let n: i64 = self
+            .read()?
+            .query_one("select count(*) from people", &[])?
+            .try_get(0)?;
+        Ok(n.unsigned_abs())
+    }
+
+    fn venue(&self, id: VenueId) -> Result<Option<Venue>> {
+        let row = self.read()?.query_opt(
+            &format!("select {VENUE_COLUMNS} from venues where id = $1"),
+            &[&i64::from(id.get())],
+        )?;
+        row.map(|r| venue_row(&r)?.into_venue()).transpose()
+    }
+
+    fn all_venues(&self) -> Result<Vec<Venue>> {
+        let rows = self.read()?.query(
+            &format!("select {VENUE_COLUMNS} from venues order by id"),
+            &[],
+        )?;
+        rows.iter().map(|r| venue_row(r)?.into_venue()).collect()
+    }
+
+    fn workplace(&self, id: WorkplaceId) -> Result<Option<Workplace>> {
+        let row = self.read()?.query_opt(
+            "select id, name, is_school, area, cell from workplaces where id = $1",
+            &[&i64::from(id.get())],
+        )?;
+        match row {
+            Some(r) => Ok(Some(
+                WorkplaceRow {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    is_school: r.try_get(2)?,
+                    area: r.try_get(3)?,
+                    cell: r.try_get(4)?,
+                }
+                .into_workplace()?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn append_events(&self, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
+        let mut w = self.write()?;
+        let mut tx = w.client.transaction()?;
+        // Exclusive mode still lets plain reads through but blocks every other writer of the
+        // log, in this process or any other, until we commit: the head we read stays the head.
+        tx.batch_execute("lock table events in exclusive mode")?;
+        let head = tx.query_opt(
+            "select seq, hash from events order by seq desc limit 1",
+            &[],
+        )?;
+        let (mut seq, mut prev) = match head {
+            Some(r) => {
+                let s: i64 = r.try_get(0)?;
+                let h: &[u8] = r.try_get(1)?;
+                (s.unsigned_abs(), row::array_of::<32>(h, "head hash")?)
+            }
+            None => (0, GENESIS_HASH),
+        };
+        let mut stored = Vec::with_capacity(events.len());
+        let mut bodies = Vec::with_capacity(events.len());
+        for e in events {
+            seq += 1;
+            let body = e.body.to_json();
+            let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
+            stored.push(StoredEvent {
+                seq: EventSeq(seq),
+                at: e.at,
+                actor: e.actor.clone(),
+                basis: e.basis.clone(),
+                body: e.body.clone(),
+                prev_hash: prev,
+                hash,
+            });
+            bodies.push(body);
+            prev = hash;
+        }
+        if !stored.is_empty() {
+            let seqs: Vec<i64> = stored
+                .iter()
+                .map(|e| i64::try_from(e.seq.0).unwrap_or(i64::MAX))
+                .collect();
+            let ats: Vec<i64> = stored.iter().map(|e| e.at.0).collect();
+            let actors: Vec<&str> = stored.iter().map(|e| e.actor.as_str()).collect();
+            let bases: Vec<&str> = stored.iter().map(|e| e.basis.as_str()).collect();
+            let kinds: Vec<&str> = stored.iter().map(|e| e.body.kind()).collect();
+            let persons: Vec<Option<i64>> = stored
+                .iter()
+                .map(|e| e.body.person().map(|p| i64::from(p.get())))
+                .collect();
+            let prevs: Vec<&[u8]> = stored.iter().map(|e| &e.prev_hash[..]).collect();
+            let hashes: Vec<&[u8]> = stored.iter().map(|e| &e.hash[..]).collect();
+            tx.execute(
+                &format!(
+                    "insert into events ({EVENT_COLUMNS})
+                     select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                          $6::bigint[], $7::text[], $8::bytea[], $9::bytea[])"
+                ),
+                &[&seqs, &ats, &actors, &bases, &kinds, &persons, &bodies, &prevs, &hashes],
+            )?;
+        }
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn events_after(&self, after: EventSeq, limit: u32) -> Result<Vec<StoredEvent>> {
+        let after = i64::try_from(after.0).unwrap_or(i64::MAX);
+        let rows = self.read()?.query(
+            &format!("select {EVENT_COLUMNS} from events where seq > $1 order by seq limit $2"),
+            &[&after, &i64::from(limit)],
+        )?;
+        rows.iter().map(|r| event_row(r)?.into_event()).collect()
+    }
+
+    fn for_each_event(&self, f: &mut dyn FnMut(StoredEvent)) -> Result<()> {
+        let mut client = self.read()?;
+        stream(
+            &mut client,
+            &format!("select {EVENT_COLUMNS} from events order by seq"),
+            &[],
+            &mut |r| {
+                f(event_row(r)?.into_event()?);
+                Ok(true)
+            },
+        )
+    }
+
+    fn events_of_person(&self, person: PersonId) -> Result<Vec<StoredEvent>> {
+        let rows = self.read()?.query(
+            &format!("select {EVENT_COLUMNS} from events where person = $1 order by seq"),
+            &[&i64::from(person.get())],
+        )?;
+        rows.iter().map(|r| event_row(r)?.into_event()).collect()
+    }
+
+    fn verify_chain(&self) -> Result<ChainReport> {
+        let mut client = self.read()?;
+        let mut walk = ChainWalk::default();
+        stream(
+            &mut client,
+            &format!("select {EVENT_COLUMNS} from events order by seq"),
+            &[],
+            &mut |r| Ok(walk.feed(&event_row(r)?)),
+        )?;
+        Ok(walk.report())
+    }
+
+    fn insert_checkins(&self, batch: &[CheckIn]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let groups = row::by_day(batch);
+        let mut w = self.write()?;
+        let Writer { client, known_days } = &mut *w;
+        let mut tx = client.transaction()?;
+        let mut created = Vec::new();
+        for (day, rows) in &groups {
+            let table = checkin_table(*day)?;
+            if !known_days.contains(&day.0) {
+                // The registry row is taken first: a second process creating the same day
+                // waits on it until we commit, then finds the table there.
+                tx.execute("insert into checkin_days (day, row_count) values ($1, 0) on conflict do nothing", &[&day.0])?;
+                tx.batch_execute(&checkin_ddl(&table))?;
+                created.push(day.0);
+            }
+            let venues: Vec<i64> = rows.iter().map(|c| i64::from(c.venue.get())).collect();
+            let ats: Vec<i64> = rows.iter().map(|c| c.at.0).collect();
+            let persons: Vec<i64> = rows.iter().map(|c| i64::from(c.person.get())).collect();
+            let dirs: Vec<i16> = rows.iter().map(|c| dir_code(c.direction)).collect();
+            let added = tx.execute(
+                &format!(
+                    "insert into {table} (venue, at, person, dir)
+                     select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[])
+                     on conflict do nothing"
+                ),
+                &[&venues, &ats, &persons, &dirs],
+            )?;
+            tx.execute(
+                "update checkin_days set row_count = row_count + $1 where day = $2",
+                &[&i64::try_from(added).unwrap_or(i64::MAX), &day.0],
+            )?;
+        }
+        tx.commit()?;
+        known_days.extend(created);
+        Ok(())
+    }
+
+    fn checkins_of_person(
+        &self,
+        person: PersonId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<CheckIn>> {
+        self.checkins_where("person", person.get(), from, to, "at, venue, dir")
+    }
+
+    fn checkins_at_venue(
+        &self,
+        venue: VenueId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<CheckIn>> {
+        self.checkins_where("venue", venue.get(), from, to, "at, person, dir")
+    }
+
+    fn checkin_days(&self) -> Result<Vec<(CivilDay, u64)>> {
+        let rows = self
+            .read()?
+            .query("select day, row_count from checkin_days order by day", &[])?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    CivilDay(r.try_get(0)?),
+                    r.try_get::<_, i64>(1)?.unsigned_abs(),
+                ))
+            })
+            .collect()
+    }
+
+    fn drop_checkin_days_before(&self, day: CivilDay) -> Result<Vec<CivilDay>> {
+        let mut w = self.write()?;
+        let Writer { client, known_days } = &mut *w;
+        let mut tx = client.transaction()?;
+        let days: Vec<CivilDay> = tx
+            .query(
+                "select day from checkin_days where day < $1 order by day for update",
+                &[&day.0],
+            )?
+            .iter()
+            .map(|r| r.try_get(0).map(CivilDay))
+            .collect::<Result<_, _>>()?;
+        for d in &days {
+            tx.batch_execute(&format!("drop table if exists {}", checkin_table(*d)?))?;
+        }
+        tx.execute("delete from checkin_days where day < $1", &[&day.0])?;
+        tx.commit()?;
+        for d in &days {
+            known_days.remove(&d.0);
+        }
+        Ok(days)
+    }
+
+    fn for_each_checkin(&self, f: &mut dyn FnMut(&[CheckIn])) -> Result<()> {
+        let mut client = self.read()?;
+        let days: Vec<i32> = client
+            .query("select day from checkin_days order by day", &[])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for day in days {
+            let sql = format!(
+                "select venue, at, person, dir from {}",
+                checkin_table(CivilDay(day))?
+            );
+            let streamed = stream(&mut client, &sql, &[], &mut |r| {
+                chunk.push(checkin_row(r)?);
+                if chunk.len() == CHUNK {
+                    f(&chunk);
+                    chunk.clear();
+                }
+                Ok(true)
+            });
+            match streamed {
+                Ok(()) => {}
+                // Dropped by retention after we listed it.
+                Err(StoreError::Postgres(e)) if is_undefined_table(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !chunk.is_empty() {
+            f(&chunk);
+        }
+        Ok(())
+    }
+
+    fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<()> {
+        self.write()?.client.execute(
+            "insert into api_tokens (token_sha256, name, role, area, venue, person, id_lookup)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (token_sha256) do update set
+                name = excluded.name, role = excluded.role, area = excluded.area, venue = excluded.venue,
+                person = excluded.person, id_lookup = excluded.id_lookup",
+            &[
+                &&token_sha256[..],
+                &token.name,
+                &token.role,
+                &token.area.as_str(),
+                &token.venue.map(|v| i64::from(v.get())),
+                &token.person.map(|p| i64::from(p.get())),
+                &token.id_lookup,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn api_token(&self, token_sha256: &[u8; 32]) -> Result<Option<ApiToken>> {
+        let row = self.read()?.query_opt(
+            "select name, role, area, venue, person, id_lookup from api_tokens where token_sha256 = $1",
+            &[&&token_sha256[..]],
+        )?;
+        match row {
+            Some(r) => Ok(Some(
+                TokenRow {
+                    name: r.try_get(0)?,
+                    role: r.try_get(1)?,
+                    area: r.try_get(2)?,
+                    venue: r.try_get(3)?,
+                    person: r.try_get(4)?,
+                    id_lookup: r.try_get(5)?,
+                }
+                .into_token()?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn put_signing_key(&self, kid: [u8; 8], key: &StoredKey) -> Result<()> {
+        self.write()?.client.execute(
+            "insert into signing_keys (kid, secret, jurisdiction, not_before, not_after) values ($1, $2, $3, $4, $5)
+             on conflict (kid) do update set secret = excluded.secret, jurisdiction = excluded.jurisdiction,
+                not_before = excluded.not_before, not_after = excluded.not_after",
+            &[&&kid[..], &&key.secret[..], &key.jurisdiction, &key.not_before.0, &key.not_after.0],
+        )?;
+        Ok(())
+    }
+
+    fn signing_keys(&self) -> Result<Vec<([u8; 8], StoredKey)>> {
+        let rows = self.read()?.query(
+            "select kid, secret, jurisdiction, not_before, not_after from signing_keys order by not_before, kid",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                KeyRow {
+                    kid: r.try_get(0)?,
+                    secret: r.try_get(1)?,
+                    jurisdiction: r.try_get(2)?,
+                    not_before: r.try_get(3)?,
+                    not_after: r.try_get(4)?,
+                }
+                .into_key()
+            })
+            .collect()
+    }
+
+    fn execute_raw_for_tests(&self, sql: &str) -> Result<u64> {
+        Ok(self.write()?.client.execute(sql, &[])?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_parameter_is_taken_off_the_url() {
+        let (url, schema) =
+            split_schema("postgres://u@h/db?schema=xk_test_1&sslmode=disable").unwrap();
+        assert_eq!(url, "postgres://u@h/db?sslmode=disable");
+        assert_eq!(schema.as_deref(), Some("xk_test_1"));
+        let (url, schema) = split_schema("postgres://u@h/db?schema=abc").unwrap();
+        assert_eq!(
+            (url.as_str(), schema.as_deref()),
+            ("postgres://u@h/db", Some("abc"))
+        );
+        assert_eq!(split_schema("postgres://u@h/db").unwrap().1, None);
+    }
+
+    #[test]
+    fn a_schema_name_that_could_inject_sql_is_refused() {
+        for bad in ["x\";drop table people;--", "Upper", "1abc", ""] {
+            let err = split_schema(&format!("postgres://h/db?schema={bad}")).unwrap_err();
+            assert_eq!(err.code(), "invalid_store_target", "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted_in_every_url_form() {
+        assert_eq!(
+            redact_url("postgres://alice:pw@h:5432/db"),
+            "postgres://alice:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://alice@h/db"), "postgres://alice@h/db");
+        assert_eq!(
+            redact_url("postgres://h/db?user=a&password=pw&x=1"),
+            "postgres://h/db?user=a&password=***&x=1"
+        );
+        assert_eq!(
+            redact_url("host=h password=pw dbname=d"),
+            "host=h password=*** dbname=d"
+        );
+    }
+}

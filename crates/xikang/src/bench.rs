@@ -1,0 +1,404 @@
+//! `xikang bench`: the HTTP benchmark anyone can run. It generates a city, starts `xikang
+//! serve` as a separate process, and loads it from this process over loopback: a trivial
+//! endpoint (the stack's ceiling), code display, scans in batches of 100, single scans, and
+//! single scans paced at a fixed rate for latency. It prints throughput, latency
+//! percentiles and the ratio of each to the trivial endpoint measured in the same run.
+
+use crate::httpc::Conn;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use xikang_store::Target;
+
+/// Options of `xikang bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Residents in the generated city.
+    #[arg(long, default_value_t = 100_000)]
+    pub people: u32,
+    /// Days of generated check-ins.
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Pace of the latency phase, single scans per second.
+    #[arg(long, default_value_t = 10_000)]
+    pub rate: u32,
+    /// Residents whose codes are fetched and then scanned.
+    #[arg(long, default_value_t = 20_000)]
+    pub scanned: u32,
+    /// Use this data directory (kept) instead of a temporary one.
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(data: &std::path::Path, admin: &str) -> Result<Server> {
+    let exe = std::env::current_exe().context("finding the xikang executable")?;
+    let mut child = Command::new(exe)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            admin,
+            "--data",
+        ])
+        .arg(data)
+        .env("XIKANG_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting xikang serve")?;
+    let out = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("xikang serving on http://") {
+            let addr = rest.trim_end_matches('/').to_owned();
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return Ok(Server { child, addr });
+        }
+    }
+    bail!("the server exited before listening")
+}
+
+/// One phase's result.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: &'static str,
+    pub requests: u64,
+    pub items: u64,
+    pub errors: u64,
+    pub secs: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+}
+
+impl Phase {
+    fn items_per_sec(&self) -> f64 {
+        self.items as f64 / self.secs
+    }
+}
+
+/// A request the load loop sends: method, path, body.
+type Req = (&'static str, String, Option<Arc<Vec<u8>>>);
+
+async fn load(
+    addr: &str,
+    token: &str,
+    name: &'static str,
+    connections: usize,
+    duration: Duration,
+    per_sec: Option<u32>,
+    items_per_req: u64,
+    reqs: Arc<Vec<Req>>,
+) -> Result<Phase> {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (addr, token, reqs) = (addr.to_owned(), token.to_owned(), reqs.clone());
+        // Open-loop pacing: each connection sends at its share of the rate, and latency counts
+        // from when the request was due, so a stalled server cannot hide its queueing.
+        let interval =
+            per_sec.map(|r| Duration::from_secs_f64(connections as f64 / f64::from(r.max(1))));
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::connect(&addr).await?;
+            let mut lat = Vec::with_capacity(1 << 16);
+            let (mut n, mut errors) = (0u64, 0u64);
+            let mut i = c * 7919;
+            let mut due = Instant::now()
+                + interval.map_or(Duration::ZERO, |iv| {
+                    iv.mul_f64(c as f64 / connections as f64)
+                });
+            while Instant::now() < deadline {
+                if interval.is_some() {
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let sent = if interval.is_some() {
+                    due
+                } else {
+                    Instant::now()
+                };
+                let (method, path, body) = &reqs[i % reqs.len()];
+                i += 1;
+                let r = match body {
+                    Some(b) => {
+                        conn.request(method, path, Some(&token), Some("application/json"), b)
+                            .await?
+                    }
+                    None => conn.request(method, path, Some(&token), None, b"").await?,
+                };
+                lat.push(sent.elapsed().as_micros() as u64);
+                if r.status == 200 {
+                    n += 1
+                } else {
+                    errors += 1
+                }
+                if let Some(iv) = interval {
+                    due += iv;
+                }
+            }
+            Ok::<_, anyhow::Error>((n, errors, lat))
+        }));
+    }
+    let (mut requests, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+    for t in tasks {
+        let (n, e, l) = t.await??;
+        requests += n;
+        errors += e;
+        lat.extend(l);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    Ok(Phase {
+        name,
+        requests,
+        items: requests * items_per_req,
+        errors,
+        secs,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+    })
+}
+
+/// Runs the benchmark.
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    let tmp;
+    let data = match &args.data {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().context("creating a temporary data directory")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let store = xikang_store::open(&Target::Sqlite(data.clone()))?;
+    if store.count_people()? == 0 {
+        let cfg = xikang_sim::CityConfig {
+            people: args.people,
+            days: args.days,
+            seed: 1,
+            first_day: xikang_domain::CivilDay(
+                xikang_server::now().shanghai_day().0 - args.days as i32 + 1,
+            ),
+        };
+        eprintln!("generating {} people × {} days…", cfg.people, cfg.days);
+        let r = crate::load::generate_into(store.as_ref(), &cfg)?;
+        eprintln!("generated {} check-ins in {:.1} s", r.checkins, r.seconds);
+    }
+    drop(store);
+    let admin = xikang_server::auth::new_token();
+    let server = start_server(&data, &admin)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let phases = rt.block_on(drive(args, &server.addr, &admin))?;
+    print_report(args, &phases, &server);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> {
+    let mut c = Conn::connect(addr).await?;
+    let r = c
+        .post_json(
+            "/api/v1/tokens",
+            Some(admin),
+            &json!({"name": "bench-device", "role": "venue_device", "area": "320200"}),
+        )
+        .await?;
+    let device = r.json()["token"]
+        .as_str()
+        .context("creating a device token")?
+        .to_owned();
+    let mut places = Vec::new();
+    let mut after: Option<String> = None;
+    while places.len() < 2000 {
+        let path = match &after {
+            Some(a) => format!("/api/v1/venues?limit=500&after={a}"),
+            None => "/api/v1/venues?limit=500".to_owned(),
+        };
+        let v = c.get(&path, Some(admin)).await?.json();
+        for item in v["items"].as_array().into_iter().flatten() {
+            if item["category"] != "train_station"
+                && item["category"] != "airport"
+                && item["category"] != "coach_station"
+            {
+                places.push(item["place_code"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        match v["next_after"].as_str() {
+            Some(a) => after = Some(a.to_owned()),
+            None => break,
+        }
+    }
+    let n = args.scanned.min(args.people);
+    eprintln!("fetching {n} codes to scan…");
+    let mut tokens = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let v = c
+            .get(&format!("/api/v1/people/P{i}/code"), Some(admin))
+            .await?
+            .json();
+        if let Some(t) = v["token"].as_str() {
+            tokens.push(t.to_owned());
+        }
+    }
+    if tokens.is_empty() || places.is_empty() {
+        bail!("no codes or venues to scan");
+    }
+    let scan = |k: usize| json!({"place_code": places[k % places.len()], "token": tokens[(k * 31) % tokens.len()]});
+    let singles: Arc<Vec<Req>> = Arc::new(
+        (0..4096)
+            .map(|k| {
+                (
+                    "POST",
+                    "/api/v1/scans".to_owned(),
+                    Some(Arc::new(scan(k).to_string().into_bytes())),
+                )
+            })
+            .collect(),
+    );
+    let batches: Arc<Vec<Req>> = Arc::new(
+        (0..512)
+            .map(|b| {
+                let items: Vec<Value> = (0..100).map(|k| scan(b * 100 + k)).collect();
+                (
+                    "POST",
+                    "/api/v1/scans".to_owned(),
+                    Some(Arc::new(json!({"scans": items}).to_string().into_bytes())),
+                )
+            })
+            .collect(),
+    );
+    let codes: Arc<Vec<Req>> = Arc::new(
+        (0..4096u32)
+            .map(|k| {
+                (
+                    "GET",
+                    format!("/api/v1/people/P{}/code", (k * 7919) % args.people),
+                    None,
+                )
+            })
+            .collect(),
+    );
+    let trivial: Arc<Vec<Req>> = Arc::new(vec![("GET", "/healthz".to_owned(), None)]);
+    let d = Duration::from_secs(args.duration);
+    let conns = args.connections;
+    let mut out = Vec::new();
+    eprintln!("phase: trivial endpoint");
+    out.push(
+        load(
+            addr,
+            admin,
+            "trivial GET /healthz",
+            conns,
+            d,
+            None,
+            1,
+            trivial,
+        )
+        .await?,
+    );
+    eprintln!("phase: code display");
+    out.push(load(addr, admin, "code display", conns, d, None, 1, codes).await?);
+    eprintln!("phase: scans in batches of 100");
+    out.push(
+        load(
+            addr,
+            &device,
+            "scans, batches of 100",
+            conns,
+            d,
+            None,
+            100,
+            batches,
+        )
+        .await?,
+    );
+    eprintln!("phase: single scans");
+    out.push(
+        load(
+            addr,
+            &device,
+            "scans, single",
+            conns,
+            d,
+            None,
+            1,
+            singles.clone(),
+        )
+        .await?,
+    );
+    eprintln!("phase: single scans paced at {}/s", args.rate);
+    out.push(
+        load(
+            addr,
+            &device,
+            "scans, single, paced",
+            conns,
+            d,
+            Some(args.rate),
+            1,
+            singles,
+        )
+        .await?,
+    );
+    Ok(out)
+}
+
+fn print_report(args: &BenchArgs, phases: &[Phase], server: &Server) {
+    let ceiling = phases.first().map_or(1.0, Phase::items_per_sec);
+    println!();
+    println!(
+        "xikang bench — {} people, {} connections, {} s per phase, server pid {}",
+        args.people,
+        args.connections,
+        args.duration,
+        server.child.id()
+    );
+    println!(
+        "{:<26} {:>12} {:>12} {:>9} {:>9} {:>8} {:>10}",
+        "phase", "requests/s", "items/s", "p50 ms", "p99 ms", "errors", "vs trivial"
+    );
+    for p in phases {
+        println!(
+            "{:<26} {:>12.0} {:>12.0} {:>9.2} {:>9.2} {:>8} {:>9.2}x",
+            p.name,
+            p.requests as f64 / p.secs,
+            p.items_per_sec(),
+            p.p50_us as f64 / 1000.0,
+            p.p99_us as f64 / 1000.0,
+            p.errors,
+            p.items_per_sec() / ceiling
+        );
+    }
+    println!(
+        "(items/s: scans for scan phases; every scan acknowledged only after its group commit)"
+    );
+}

@@ -1,0 +1,462 @@
+//! The command line: `serve`, `demo`, `gen`, `verify`, `audit verify`, `token create`,
+//! `policy check`, `bench`.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use xikang_domain::policy::Policy;
+use xikang_domain::time::DAY;
+use xikang_domain::{AreaCode, CivilDay, PersonId, Timestamp, VenueId};
+use xikang_server::auth::{Role, token_digest};
+use xikang_server::state::AppState;
+use xikang_server::{ServerConfig, now};
+use xikang_sim::CityConfig;
+use xikang_store::{ApiToken, Store, Target};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "xikang",
+    version,
+    about = "锡康 xikang: outbreak control for a city — health codes, scans, tracing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives: a SQLite data directory (default) or a PostgreSQL URL.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory for the embedded SQLite store.
+    #[arg(long, default_value = "xikang-data", env = "XIKANG_DATA")]
+    pub data: PathBuf,
+    /// PostgreSQL URL (postgres://…); overrides --data.
+    #[arg(long, env = "XIKANG_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// Opens the store (applying migrations).
+    pub fn open(&self) -> Result<Arc<dyn Store>> {
+        let target = Target::from_args(Some(&self.data), self.database_url.as_deref());
+        let store = xikang_store::open(&target).with_context(|| match &self.database_url {
+            Some(_) => "opening the PostgreSQL store".to_owned(),
+            None => format!("opening the data directory {}", self.data.display()),
+        })?;
+        Ok(Arc::from(store))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "XIKANG_LISTEN")]
+    listen: String,
+    /// A policy file to use instead of the shipped default.
+    #[arg(long, env = "XIKANG_POLICY")]
+    policy: Option<PathBuf>,
+    /// Ensure this admin token exists (for scripts); otherwise one is created and printed.
+    #[arg(long, env = "XIKANG_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Jurisdiction code that issues codes (GB/T 2260).
+    #[arg(long, default_value = "320200")]
+    jurisdiction: String,
+}
+
+#[derive(Debug, Clone, Args)]
+struct CityArgs {
+    /// Residents to generate.
+    #[arg(long, default_value_t = 20_000)]
+    people: u32,
+    /// Days of check-ins, ending today.
+    #[arg(long, default_value_t = 14)]
+    days: u32,
+    /// Seed: the same seed gives the same city.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// First simulated day (YYYY-MM-DD); default so that the last day is today.
+    #[arg(long)]
+    first_day: Option<String>,
+}
+
+impl CityArgs {
+    fn config(&self) -> Result<CityConfig> {
+        let first_day = match &self.first_day {
+            Some(d) => CivilDay::parse(d).map_err(|e| anyhow::anyhow!("{e}"))?,
+            None => CivilDay(now().shanghai_day().0 - self.days.saturating_sub(1) as i32),
+        };
+        if self.people == 0 || self.days == 0 {
+            bail!("--people and --days must be at least 1");
+        }
+        Ok(CityConfig {
+            people: self.people,
+            days: self.days,
+            seed: self.seed,
+            first_day,
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve an existing data directory or database.
+    Serve(ServeArgs),
+    /// Generate a small synthetic city (unless the data directory has one) and serve it.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        #[command(flatten)]
+        city: CityArgs,
+    },
+    /// Generate a synthetic city into a data directory or database.
+    Gen {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        city: CityArgs,
+    },
+    /// Verify a health-code token offline against a trust list file.
+    Verify {
+        /// Trust list JSON (as served at /api/v1/trust).
+        #[arg(long)]
+        trust: PathBuf,
+        /// Expected issuer (jurisdiction code).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The token (XK1:…).
+        token: String,
+    },
+    /// Audit the authority log.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCmd,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        what: TokenCmd,
+    },
+    /// Check a policy file.
+    Policy {
+        #[command(subcommand)]
+        what: PolicyCmd,
+    },
+    /// Drop check-in days older than the policy's retention period.
+    Retention {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Run the HTTP benchmark: starts a server on a generated city and loads it.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCmd {
+    /// Walk the hash chain and name the first broken link.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Create an API token and print it (only its digest is stored).
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        name: String,
+        /// admin, tracer, lab, venue_device, grid_worker or resident.
+        #[arg(long)]
+        role: String,
+        /// Jurisdiction: area code (city, district or street).
+        #[arg(long, default_value = "320200")]
+        area: String,
+        /// For a venue device bound to one venue.
+        #[arg(long)]
+        venue: Option<u32>,
+        /// For a resident.
+        #[arg(long)]
+        person: Option<u32>,
+        /// May look people up by ID number.
+        #[arg(long)]
+        id_lookup: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCmd {
+    /// Parse a policy file and print its version, or the error with its line.
+    Check { file: PathBuf },
+    /// Print the shipped default policy.
+    Default,
+}
+
+/// Entry point: parses arguments, runs, maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("XIKANG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Serve(args) => serve(&args, None),
+        Command::Demo { serve: args, city } => {
+            let store = args.store.open()?;
+            if store.count_people()? == 0 {
+                let cfg = city.config()?;
+                eprintln!(
+                    "generating a synthetic city: {} people × {} days (seed {})…",
+                    cfg.people, cfg.days, cfg.seed
+                );
+                let r = crate::load::generate_into(store.as_ref(), &cfg)?;
+                eprintln!(
+                    "generated {} people, {} venues, {} check-ins, {} test results in {:.1} s",
+                    r.people, r.venues, r.checkins, r.test_results, r.seconds
+                );
+            }
+            serve(&args, Some(store))
+        }
+        Command::Gen { store, city } => {
+            let store = store.open()?;
+            if store.count_people()? > 0 {
+                bail!("the store already holds a city; use an empty data directory or database");
+            }
+            let cfg = city.config()?;
+            let r = crate::load::generate_into(store.as_ref(), &cfg)?;
+            println!(
+                "generated {} people, {} venues, {} check-ins, {} test results in {:.1} s ({:.0} check-ins/s)",
+                r.people,
+                r.venues,
+                r.checkins,
+                r.test_results,
+                r.seconds,
+                r.checkins as f64 / r.seconds.max(1e-9)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            trust,
+            issuer,
+            token,
+        } => verify(&trust, issuer.as_deref(), &token),
+        Command::Audit {
+            what: AuditCmd::Verify { store },
+        } => {
+            let store = store.open()?;
+            let r = store.verify_chain()?;
+            match r.first_error {
+                None => {
+                    println!(
+                        "authority log OK: {} events, head {}",
+                        r.verified,
+                        hex_short(&r.head)
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(e) => {
+                    println!("authority log BROKEN after {} good events: {e}", r.verified);
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Token {
+            what:
+                TokenCmd::Create {
+                    store,
+                    name,
+                    role,
+                    area,
+                    venue,
+                    person,
+                    id_lookup,
+                },
+        } => {
+            let store = store.open()?;
+            let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
+            let area = AreaCode::parse(&area)?;
+            let token = xikang_server::auth::new_token();
+            let row = ApiToken {
+                name,
+                role: role.as_str().into(),
+                area,
+                venue: venue.map(VenueId),
+                person: person.map(PersonId),
+                id_lookup,
+            };
+            store.put_api_token(token_digest(&token), &row)?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy {
+            what: PolicyCmd::Check { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            match Policy::parse(&text) {
+                Ok(p) => {
+                    println!(
+                        "{}: policy {} effective from {}",
+                        file.display(),
+                        p.version(),
+                        p.effective_from()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", file.display());
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Policy {
+            what: PolicyCmd::Default,
+        } => {
+            print!("{}", xikang_domain::policy::DEFAULT_POLICY_TOML);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Retention { store } => {
+            let store = store.open()?;
+            let days = i64::from(Policy::default_policy().retention_days());
+            let cutoff = now().plus(-days * DAY).shanghai_day();
+            let dropped = store.drop_checkin_days_before(cutoff)?;
+            println!(
+                "dropped {} day(s) of check-ins before {}",
+                dropped.len(),
+                cutoff.compact()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => crate::bench::run(&args),
+    }
+}
+
+fn hex_short(h: &[u8; 32]) -> String {
+    h[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn verify(trust: &Path, issuer: Option<&str>, token: &str) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(trust).with_context(|| format!("reading {}", trust.display()))?;
+    let list = xikang_code::TrustList::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("invalid trust list: {e}"))?;
+    match list.verify(token.trim(), issuer, now()) {
+        Ok(c) => {
+            println!(
+                "valid: issuer {} subject {} colour {} issued {} expires {}",
+                c.issuer,
+                c.subject,
+                c.colour.as_str(),
+                c.issued_at,
+                c.expires_at
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("invalid ({}): {e}", e.code());
+            // Distinct exit codes let scripts tell the failures apart without parsing text.
+            let code = match e {
+                xikang_code::VerifyError::Malformed(_) => 10,
+                xikang_code::VerifyError::Tampered => 11,
+                xikang_code::VerifyError::Expired { .. } => 12,
+                xikang_code::VerifyError::UnknownKey => 13,
+                xikang_code::VerifyError::WrongIssuer { .. } => 14,
+                _ => 15,
+            };
+            Ok(ExitCode::from(code))
+        }
+    }
+}
+
+fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
+    let store = match store {
+        Some(s) => s,
+        None => args.store.open()?,
+    };
+    let policy = match &args.policy {
+        Some(f) => {
+            let text =
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+            Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?
+        }
+        None => Policy::default_policy(),
+    };
+    let admin = match &args.admin_token {
+        Some(t) => t.clone(),
+        None => xikang_server::auth::new_token(),
+    };
+    store.put_api_token(
+        token_digest(&admin),
+        &ApiToken {
+            name: "admin".into(),
+            role: "admin".into(),
+            area: AreaCode::parse(&args.jurisdiction)?,
+            venue: None,
+            person: None,
+            id_lookup: true,
+        },
+    )?;
+    let config = ServerConfig {
+        jurisdiction: args.jurisdiction.clone(),
+        ..ServerConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let state = Arc::new(
+        AppState::load(store, config, policy, now()).context("loading state from the store")?,
+    );
+    let people = xikang_server::state::read(&state.people).len();
+    tracing::info!(
+        people,
+        venues = state.venues.list.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "state loaded"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        println!("xikang serving on http://{addr}/");
+        println!("admin token: {admin}");
+        println!(
+            "try: curl -H 'authorization: Bearer {admin}' http://{addr}/api/v1/people/P1/code"
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        xikang_server::serve(listener, state, shutdown)
+            .await
+            .context("serving")?;
+        Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
+    })
+}
+
+/// For tests: a timestamp `days` before now.
+pub fn days_ago(days: i64) -> Timestamp {
+    now().plus(-days * DAY)
+}

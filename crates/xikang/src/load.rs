@@ -1,0 +1,79 @@
+//! Writing a synthetic city into a store, with a progress bar on a terminal.
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::time::Instant;
+use xikang_domain::CivilDay;
+use xikang_sim::{CityConfig, generate_city};
+use xikang_store::Store;
+
+/// What was generated.
+#[derive(Debug, Clone, Copy)]
+pub struct GenReport {
+    pub people: usize,
+    pub venues: usize,
+    pub checkins: u64,
+    pub test_results: usize,
+    pub seconds: f64,
+}
+
+/// Generates the city of `cfg` into `store` (people, workplaces, venues, every day's
+/// check-ins, a few test results). The store must be empty of people.
+pub fn generate_into(store: &dyn Store, cfg: &CityConfig) -> Result<GenReport> {
+    let started = Instant::now();
+    let secrets = xikang_server::load_or_create_secrets(store).context("loading store secrets")?;
+    let bar = ProgressBar::new(u64::from(cfg.days) + 2);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:28} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("city: people and venues");
+    let city = generate_city(cfg);
+    let rows: Vec<_> = city
+        .people
+        .iter()
+        .map(|p| (p.clone(), p.id_number.keyed_hash(&secrets.id_hash_key)))
+        .collect();
+    for chunk in rows.chunks(50_000) {
+        store.insert_people(chunk).context("inserting people")?;
+    }
+    drop(rows);
+    store
+        .insert_workplaces(&city.workplaces)
+        .context("inserting workplaces")?;
+    store
+        .insert_venues(&city.venues)
+        .context("inserting venues")?;
+    bar.inc(1);
+    let mut checkins = 0u64;
+    for day in 0..cfg.days {
+        bar.set_message(format!(
+            "check-ins: {}",
+            CivilDay(cfg.first_day.0 + day as i32).compact()
+        ));
+        let rows = city.checkins_for_day(cfg, day);
+        checkins += rows.len() as u64;
+        for chunk in rows.chunks(200_000) {
+            store
+                .insert_checkins(chunk)
+                .context("inserting check-ins")?;
+        }
+        bar.inc(1);
+    }
+    bar.set_message("test results");
+    let results = city.test_results(cfg);
+    for chunk in results.chunks(20_000) {
+        store
+            .append_events(chunk)
+            .context("recording test results")?;
+    }
+    bar.inc(1);
+    bar.finish_and_clear();
+    Ok(GenReport {
+        people: city.people_count(),
+        venues: city.venue_count(),
+        checkins,
+        test_results: results.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

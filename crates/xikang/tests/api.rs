@@ -1,0 +1,541 @@
+//! The HTTP API end to end: the real server on port 0 over a real SQLite store.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_openapi_are_served_and_every_documented_path_is_routed() {
+    let app = spawn_app().await;
+    let mut c = app.conn().await;
+    assert_eq!(c.get("/healthz", None).await.unwrap().status, 200);
+    let doc = c.get("/api/v1/openapi.json", None).await.unwrap().json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 15);
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            let concrete = path
+                .replace("/people/{id}", "/people/P1")
+                .replace("/venues/{id}", "/venues/V1")
+                .replace("/cases/{id}", "/cases/C999");
+            let r = if method == "get" {
+                c.get(&concrete, Some(&app.admin)).await.unwrap()
+            } else {
+                c.request(
+                    "POST",
+                    &concrete,
+                    Some(&app.admin),
+                    Some("application/json"),
+                    b"{}",
+                )
+                .await
+                .unwrap()
+            };
+            // A routed path answers with its own status; the router's fallback says not_found.
+            let fallback = r.status == 404 && r.json()["error"]["code"] == "not_found";
+            assert!(
+                !fallback && r.status != 405,
+                "{method} {concrete} is documented but not routed: {}",
+                r.status
+            );
+            assert!(r.status < 500, "{method} {concrete}: {}", r.text());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_is_signed_verifiable_and_explained() {
+    let app = spawn_app().await;
+    let mut c = app.conn().await;
+    let r = c
+        .get("/api/v1/people/P3/code", Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let token = v["token"].as_str().unwrap();
+    assert!(token.starts_with("XK1:"));
+    assert!(!v["explanation"]["zh"].as_str().unwrap().is_empty());
+    assert!(!v["explanation"]["en"].as_str().unwrap().is_empty());
+    assert!(v["policy_version"].as_str().is_some_and(|s| !s.is_empty()));
+    let trust = c.get("/api/v1/trust", None).await.unwrap();
+    let list = xikang_code::TrustList::from_json(&trust.text()).unwrap();
+    let claims = list
+        .verify(token, Some("320200"), xikang_server::now())
+        .unwrap();
+    assert_eq!(claims.colour.as_str(), v["colour"].as_str().unwrap());
+    // Displaying again re-uses the signed code rather than signing anew.
+    let again = c
+        .get("/api/v1/people/P3/code", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(again["token"], v["token"]);
+    let svg = c
+        .get("/api/v1/people/P3/code.svg", Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    assert!(svg.text().contains("<svg"));
+    let png = c
+        .get("/api/v1/people/P3/code.png", Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(&png.body[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_is_answered_and_its_check_in_is_recorded() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let token = app.code_token("P5").await;
+    let place = app.plain_venue();
+    let mut c = app.conn().await;
+    let r = c
+        .post_json(
+            "/api/v1/scans",
+            Some(&device),
+            &json!({"place_code": place, "token": token}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["colour"], "green");
+    let scans = c
+        .get("/api/v1/scans?person=P5", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    let venue = app
+        .state
+        .venues
+        .by_code
+        .get(&xikang_domain::PlaceCode::parse(&place).unwrap())
+        .unwrap()
+        .to_string();
+    assert!(
+        scans["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["venue"] == venue.as_str()),
+        "{scans}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_records_the_good_scans_and_reports_each_bad_one_by_index() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let place = app.plain_venue();
+    let good = app.code_token("P7").await;
+    let mut tampered = app.code_token("P8").await.into_bytes();
+    let last = tampered.len() - 3;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let body = json!({"scans": [
+        {"place_code": place, "token": good},
+        {"place_code": "NOSUCHPLACE1", "token": good},
+        {"place_code": place, "token": tampered},
+        {"place_code": place, "token": "XK1:not base45!"},
+        {"place_code": place, "id_number": "110105194912310021"},
+        {"place_code": "bad code", "token": good},
+        {"place_code": place},
+    ]});
+    let mut c = app.conn().await;
+    let r = c
+        .post_json("/api/v1/scans", Some(&device), &body)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["accepted"], 1);
+    assert_eq!(v["recorded"], 1);
+    let codes: Vec<String> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["error"]["code"].as_str().unwrap_or("ok").to_owned())
+        .collect();
+    assert_eq!(codes[0], "ok");
+    assert_eq!(codes[1], "unknown_place_code");
+    assert!(
+        codes[2] == "token_tampered" || codes[2] == "token_malformed",
+        "{codes:?}"
+    );
+    assert_eq!(codes[3], "token_malformed");
+    assert_eq!(codes[4], "id_lookup_not_allowed");
+    assert_eq!(codes[5], "invalid_place_code");
+    assert_eq!(codes[6], "invalid_scan");
+    for (i, x) in v["results"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(x["index"], i);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_stable_error_codes_and_change_nothing() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let place = app.plain_venue();
+    let events_before = app
+        .store
+        .events_after(xikang_domain::EventSeq(0), 100_000)
+        .unwrap()
+        .len();
+    let mut c = app.conn().await;
+    let cases: Vec<(&str, &[u8], Option<&str>, u16, &str)> = vec![
+        ("/api/v1/scans", b"{not json", Some("application/json"), 400, "invalid_json"),
+        ("/api/v1/scans", b"{}", Some("text/plain"), 415, "unsupported_media_type"),
+        ("/api/v1/scans", b"{\"scans\": []}", Some("application/json"), 400, "empty_batch"),
+        ("/api/v1/scans", b"", Some("application/json"), 400, "invalid_json"),
+        ("/api/v1/cases", b"{\"person\": \"P1\", \"kind\": \"confirmed\"}", Some("application/json"), 400, "onset_or_sampling_required"),
+        ("/api/v1/cases", b"{\"person\": \"P1\", \"kind\": \"confirmed\", \"onset\": \"2999-01-01T00:00:00Z\"}", Some("application/json"), 400, "time_in_future"),
+        ("/api/v1/cases", b"{\"person\": \"P99999999\", \"kind\": \"confirmed\", \"onset\": \"2022-01-01T00:00:00Z\"}", Some("application/json"), 404, "unknown_person"),
+        ("/api/v1/people/lookup", b"{\"id_number\": \"110105194912310021\"}", Some("application/json"), 400, "invalid_id_check_digit"),
+        ("/api/v1/people/lookup", b"{\"id_number\": \"320213202102291233\"}", Some("application/json"), 400, "invalid_id_birth_date"),
+        ("/api/v1/test-results", b"{\"results\": [{\"person\": \"P1\", \"sampled_at\": \"x\", \"resulted_at\": \"y\", \"outcome\": \"negative\", \"tube\": \"T1\"}]}", Some("application/json"), 422, "invalid_results"),
+    ];
+    for (path, body, ct, status, code) in cases {
+        let token = if path == "/api/v1/scans" {
+            &device
+        } else {
+            &app.admin
+        };
+        let r = c
+            .request("POST", path, Some(token), ct, body)
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status,
+            status,
+            "{path} {}: {}",
+            String::from_utf8_lossy(body),
+            r.text()
+        );
+        assert_eq!(r.json()["error"]["code"], code, "{path}: {}", r.text());
+    }
+    let too_many: Vec<_> = (0..1001)
+        .map(|_| json!({"place_code": place, "token": "XK1:X"}))
+        .collect();
+    let r = c
+        .post_json("/api/v1/scans", Some(&device), &json!({"scans": too_many}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["error"]["code"], "too_large");
+    let r = c
+        .post_json(
+            "/api/v1/scans",
+            Some(&device),
+            &json!({"place_code": "NOSUCHPLACE1", "token": "XK1:X"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (404, Some("unknown_place_code"))
+    );
+    let r = c.get("/api/v1/people/P1/code", None).await.unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let r = c
+        .get("/api/v1/people/P1/code", Some("xk_wrong"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    let r = c
+        .get("/api/v1/people/not-an-id/code", Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (400, Some("invalid_person_id"))
+    );
+    let r = c
+        .get("/api/v1/events?after=abc", Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]["code"].is_string(),
+        "framework rejections use the envelope too: {}",
+        r.text()
+    );
+    let r = c
+        .request("DELETE", "/api/v1/scans", Some(&device), None, b"")
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    let events_after = app
+        .store
+        .events_after(xikang_domain::EventSeq(0), 100_000)
+        .unwrap()
+        .len();
+    assert_eq!(
+        events_before, events_after,
+        "refused requests must not write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_jurisdictions_are_enforced() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let mut c = app.conn().await;
+    // A venue device cannot read people's codes or register cases.
+    let r = c
+        .get("/api/v1/people/P1/code", Some(&device))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+    let r = c
+        .post_json(
+            "/api/v1/cases",
+            Some(&device),
+            &json!({"person": "P1", "kind": "confirmed", "onset": "2022-01-01T00:00:00Z"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+    // A tracer of another district cannot see a person outside it.
+    let area = app.state.person_area(xikang_domain::PersonId(1)).unwrap();
+    let other = [
+        "320213", "320205", "320206", "320211", "320214", "320281", "320282",
+    ]
+    .into_iter()
+    .find(|d| !area.as_str().starts_with(d))
+    .unwrap();
+    let tracer = app
+        .token(json!({"name": "t1", "role": "tracer", "area": other}))
+        .await;
+    let r = c
+        .get("/api/v1/people/P1/code", Some(&tracer))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+    // A resident sees their own code only.
+    let me = app
+        .token(json!({"name": "r1", "role": "resident", "area": "320200", "person": "P1"}))
+        .await;
+    assert_eq!(
+        c.get("/api/v1/people/P1/code", Some(&me))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        c.get("/api/v1/people/P2/code", Some(&me))
+            .await
+            .unwrap()
+            .status,
+        403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_case_turns_the_code_red_and_the_venue_denies_entry() {
+    let app = spawn_app().await;
+    let device = app.device().await;
+    let place = app.plain_venue();
+    let mut c = app.conn().await;
+    let onset = xikang_server::now().plus(-86_400).to_rfc3339();
+    let r = c
+        .post_json(
+            "/api/v1/cases",
+            Some(&app.admin),
+            &json!({"person": "P9", "kind": "confirmed", "onset": onset}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let case = r.json()["id"].as_str().unwrap().to_owned();
+    let code = c
+        .get("/api/v1/people/P9/code", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(code["colour"], "red");
+    let reason = &code["reasons"][0];
+    assert!(
+        reason["event"].as_str().unwrap().starts_with('E'),
+        "the reason names the event: {code}"
+    );
+    let r = c
+        .post_json(
+            "/api/v1/scans",
+            Some(&device),
+            &json!({"place_code": place, "token": code["token"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.json()["decision"], "deny", "{}", r.text());
+    assert_eq!(r.json()["colour"], "red");
+    // Registering the same person again is refused.
+    let r = c
+        .post_json(
+            "/api/v1/cases",
+            Some(&app.admin),
+            &json!({"person": "P9", "kind": "confirmed", "onset": onset}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (409, Some("case_exists"))
+    );
+    let got = c
+        .get(&format!("/api/v1/cases/{case}"), Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(got["person"], "P9");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lab_result_updates_the_test_age_and_a_positive_pool_holds_its_members() {
+    let app = spawn_app().await;
+    let lab = app
+        .token(json!({"name": "lab-1", "role": "lab", "area": "320200"}))
+        .await;
+    let now = xikang_server::now();
+    let mut c = app.conn().await;
+    let body = json!({"results": [
+        {"person": "P11", "sampled_at": now.plus(-3600).to_rfc3339(), "resulted_at": now.plus(-60).to_rfc3339(), "outcome": "negative", "tube": "T-11"},
+        {"person": "P12", "sampled_at": now.plus(-3600).to_rfc3339(), "resulted_at": now.plus(-60).to_rfc3339(), "outcome": "positive", "pool_size": 10, "tube": "T-POOL"}
+    ]});
+    let r = c
+        .post_json("/api/v1/test-results", Some(&lab), &body)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let code = c
+        .get("/api/v1/people/P11/code", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(code["test_age_days"], 0, "{code}");
+    assert_eq!(code["last_negative"], now.plus(-3600).to_rfc3339());
+    let held = c
+        .get("/api/v1/people/P12/code", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_ne!(
+        held["colour"], "green",
+        "a member of a positive pool is held: {held}"
+    );
+    let results = c
+        .get("/api/v1/test-results?person=P11", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert!(
+        results["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["tube"] == "T-11")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_are_masked_by_default_and_unmasking_is_logged() {
+    let app = spawn_app().await;
+    let mut c = app.conn().await;
+    let p = c
+        .get("/api/v1/people/P2", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert!(
+        p["id_number"].as_str().unwrap().contains("**********"),
+        "{p}"
+    );
+    assert_eq!(p["masked"], true);
+    let r = c
+        .get("/api/v1/people/P2?unmask=true", Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (400, Some("purpose_required"))
+    );
+    let p = c
+        .get(
+            "/api/v1/people/P2?unmask=true&purpose=case%20investigation",
+            Some(&app.admin),
+        )
+        .await
+        .unwrap()
+        .json();
+    assert!(!p["id_number"].as_str().unwrap().contains('*'));
+    let events = c
+        .get("/api/v1/events", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["body"]["kind"] == "personal_data_read" && e["body"]["person"] == 2)
+    );
+    let list = c
+        .get("/api/v1/people?limit=5", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 5);
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["id_number"].as_str().unwrap().contains('*'))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lookup_page_shows_the_code_and_its_explanation() {
+    let app = spawn_app().await;
+    let mut c = app.conn().await;
+    let index = c.get("/", None).await.unwrap();
+    assert!(index.text().contains("<form"));
+    let body = format!("token={}&person=P4", app.admin);
+    let r = c
+        .request(
+            "POST",
+            "/lookup",
+            None,
+            Some("application/x-www-form-urlencoded"),
+            body.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let html = r.text();
+    assert!(html.contains("<svg"), "QR shown");
+    assert!(html.contains("绿码") || html.contains("黄码") || html.contains("红码"));
+    let bad = c
+        .request(
+            "POST",
+            "/lookup",
+            None,
+            Some("application/x-www-form-urlencoded"),
+            b"token=nope&person=P4",
+        )
+        .await
+        .unwrap();
+    assert!(bad.text().contains("令牌无效"));
+}

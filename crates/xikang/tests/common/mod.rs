@@ -1,0 +1,129 @@
+//! Shared test helpers: `spawn_app()` starts the real server on port 0 over a fresh SQLite
+//! store holding a small generated city.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use xikang::httpc::Conn;
+use xikang_domain::{AreaCode, CivilDay};
+use xikang_server::ServerConfig;
+use xikang_server::auth::token_digest;
+use xikang_server::state::AppState;
+use xikang_store::{ApiToken, Store, Target};
+
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: String,
+    pub admin: String,
+    pub store: Arc<dyn Store>,
+    pub state: Arc<AppState>,
+    pub dir: tempfile::TempDir,
+}
+
+pub const PEOPLE: u32 = 400;
+
+pub fn city_config() -> xikang_sim::CityConfig {
+    xikang_sim::CityConfig {
+        people: PEOPLE,
+        days: 2,
+        seed: 7,
+        first_day: CivilDay(xikang_server::now().shanghai_day().0 - 1),
+    }
+}
+
+/// A data directory with a small city in it.
+pub fn city_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap();
+    xikang::load::generate_into(store.as_ref(), &city_config()).unwrap();
+    dir
+}
+
+pub fn put_token(store: &dyn Store, token: &str, role: &str, area: &str) {
+    store
+        .put_api_token(
+            token_digest(token),
+            &ApiToken {
+                name: role.into(),
+                role: role.into(),
+                area: AreaCode::parse(area).unwrap(),
+                venue: None,
+                person: None,
+                id_lookup: role == "admin",
+            },
+        )
+        .unwrap();
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(ServerConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+    let dir = city_dir();
+    let store: Arc<dyn Store> =
+        Arc::from(xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap());
+    let admin = "xk_test_admin".to_owned();
+    put_token(store.as_ref(), &admin, "admin", "320200");
+    let policy = xikang_domain::policy::Policy::default_policy();
+    let state =
+        Arc::new(AppState::load(store.clone(), config, policy, xikang_server::now()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let s = state.clone();
+    tokio::spawn(async move { xikang_server::serve(listener, s, std::future::pending()).await });
+    TestApp {
+        addr,
+        admin,
+        store,
+        state,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub async fn conn(&self) -> Conn {
+        Conn::connect(&self.addr).await.unwrap()
+    }
+
+    /// Creates a token through the API.
+    pub async fn token(&self, body: serde_json::Value) -> String {
+        let r = self
+            .conn()
+            .await
+            .post_json("/api/v1/tokens", Some(&self.admin), &body)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn device(&self) -> String {
+        self.token(serde_json::json!({"name": "door-1", "role": "venue_device", "area": "320200"}))
+            .await
+    }
+
+    /// A venue whose category has no test requirement.
+    pub fn plain_venue(&self) -> String {
+        let policy = self.state.policy();
+        self.state
+            .venues
+            .list
+            .iter()
+            .find(|v| policy.venue_requirement(&v.category).is_none())
+            .unwrap()
+            .place_code
+            .to_string()
+    }
+
+    pub async fn code_token(&self, person: &str) -> String {
+        let r = self
+            .conn()
+            .await
+            .get(&format!("/api/v1/people/{person}/code"), Some(&self.admin))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+}
