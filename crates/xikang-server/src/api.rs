@@ -547,13 +547,13 @@ pub async fn post_case(
             ));
         }
     }
-    if let (Some(iso), Some(start)) = (isolated_at, onset.or(sampled_at)) {
-        if iso.plus(14 * DAY) < start {
-            return Err(AppError::bad(
-                "isolation_before_onset",
-                "isolation is recorded long before onset or sampling",
-            ));
-        }
+    if let (Some(iso), Some(start)) = (isolated_at, onset.or(sampled_at))
+        && iso.plus(14 * DAY) < start
+    {
+        return Err(AppError::bad(
+            "isolation_before_onset",
+            "isolation is recorded long before onset or sampling",
+        ));
     }
     if crate::state::read(&state.cases)
         .values()

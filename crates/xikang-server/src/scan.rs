@@ -244,68 +244,71 @@ fn verify_error(e: &VerifyError) -> ItemError {
     item_err(e.code(), e.to_string())
 }
 
-/// Resolves tokens to people: cached ones at once, the rest verified as one batch.
+/// Resolves tokens to people: cached ones at once, the rest verified as one batch (scans
+/// queued offline with their own time are verified one by one at that time).
 fn resolve_tokens(
     state: &AppState,
     pending: &mut [Result<Pending<'_>, ItemError>],
     now: Timestamp,
 ) {
     let hasher = &state.token_hasher;
-    let mut misses: Vec<usize> = Vec::new();
+    // (index, cache key) of tokens not verified before.
+    let mut misses: Vec<(usize, u64)> = Vec::new();
     for (i, p) in pending.iter_mut().enumerate() {
         let Ok(p) = p else { continue };
         if let Who::Token(t) = &p.who {
-            match state.verified.get(&hasher.hash_one(t)) {
+            let key = hasher.hash_one(t);
+            match state.verified.get(&key) {
                 Some((person, exp)) if exp > p.at => p.who = Who::Person(person),
-                Some(_) => {}
-                None => misses.push(i),
+                _ => misses.push((i, key)),
             }
         }
     }
     if misses.is_empty() {
         return;
     }
-    let tokens: Vec<&str> = misses
+    let token_of = |i: usize| match &pending[i] {
+        Ok(Pending {
+            who: Who::Token(t),
+            at,
+            ..
+        }) => Some((t.as_str(), *at)),
+        _ => None,
+    };
+    let issuer = Some(state.config.jurisdiction.as_str());
+    let live: Vec<&str> = misses
         .iter()
-        .filter_map(|&i| match &pending[i] {
-            Ok(Pending {
-                who: Who::Token(t), ..
-            }) => Some(t.as_str()),
-            _ => None,
-        })
+        .filter_map(|&(i, _)| token_of(i))
+        .filter(|(_, at)| *at == now)
+        .map(|(t, _)| t)
         .collect();
-    let results = state
-        .verifier
-        .verify_batch(&tokens, Some(&state.config.jurisdiction), now);
-    let resolved: Vec<(usize, Result<(u64, PersonId, Timestamp), ItemError>)> = misses
+    let mut live_results = state.verifier.verify_batch(&live, issuer, now).into_iter();
+    let outcomes: Vec<Result<(PersonId, Timestamp), ItemError>> = misses
         .iter()
-        .zip(results)
-        .map(|(&i, r)| {
-            let key = match &pending[i] {
-                Ok(Pending {
-                    who: Who::Token(t), ..
-                }) => hasher.hash_one(t),
-                _ => 0,
+        .map(|&(i, _)| {
+            let (token, at) = token_of(i).ok_or_else(|| item_err("invalid_scan", "no token"))?;
+            let verdict = if at == now {
+                live_results.next().unwrap_or(Err(VerifyError::Tampered))
+            } else {
+                state.verifier.verify(token, issuer, at)
             };
-            let r = r.map_err(|e| verify_error(&e)).and_then(|claims| {
-                state
-                    .pseudonyms
-                    .person_of(&claims.subject)
-                    .filter(|p| state.person_exists(*p))
-                    .map(|p| (key, p, claims.expires_at))
-                    .ok_or_else(|| {
-                        item_err(
-                            "unknown_person",
-                            "the code's subject is not a resident here",
-                        )
-                    })
-            });
-            (i, r)
+            let claims = verdict.map_err(|e| verify_error(&e))?;
+            state
+                .pseudonyms
+                .person_of(&claims.subject)
+                .filter(|p| state.person_exists(*p))
+                .map(|p| (p, claims.expires_at))
+                .ok_or_else(|| {
+                    item_err(
+                        "unknown_person",
+                        "the code's subject is not a resident here",
+                    )
+                })
         })
         .collect();
-    for (i, r) in resolved {
-        match r {
-            Ok((key, person, exp)) => {
+    for ((i, key), outcome) in misses.into_iter().zip(outcomes) {
+        match outcome {
+            Ok((person, exp)) => {
                 state.verified.put(key, (person, exp));
                 if let Ok(p) = &mut pending[i] {
                     p.who = Who::Person(person);

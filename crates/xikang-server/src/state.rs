@@ -412,15 +412,15 @@ impl AppState {
                         },
                     );
                 }
-                if let EventBody::CaseDischarged { case, at, .. } = body {
-                    if let Some(c) = write(&self.cases).get_mut(case) {
-                        c.discharged_at = Some(*at);
-                    }
+                if let EventBody::CaseDischarged { case, at, .. } = body
+                    && let Some(c) = write(&self.cases).get_mut(case)
+                {
+                    c.discharged_at = Some(*at);
                 }
-                if let Some(p) = body.person() {
-                    if let Some(slot) = write(&self.people).get_mut(p.0 as usize) {
-                        slot.facts.apply(e.seq, e.at, body);
-                    }
+                if let Some(p) = body.person()
+                    && let Some(slot) = write(&self.people).get_mut(p.0 as usize)
+                {
+                    slot.facts.apply(e.seq, e.at, body);
                 }
             }
         }

@@ -104,16 +104,27 @@ impl Phase {
 /// A request the load loop sends: method, path, body.
 type Req = (&'static str, String, Option<Arc<Vec<u8>>>);
 
-async fn load(
-    addr: &str,
-    token: &str,
-    name: &'static str,
+/// Where and how hard to load.
+#[derive(Debug, Clone, Copy)]
+struct Plan<'a> {
+    addr: &'a str,
     connections: usize,
     duration: Duration,
+}
+
+async fn load(
+    plan: Plan<'_>,
+    token: &str,
+    name: &'static str,
     per_sec: Option<u32>,
     items_per_req: u64,
     reqs: Arc<Vec<Req>>,
 ) -> Result<Phase> {
+    let Plan {
+        addr,
+        connections,
+        duration,
+    } = plan;
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -308,61 +319,26 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
             .collect(),
     );
     let trivial: Arc<Vec<Req>> = Arc::new(vec![("GET", "/healthz".to_owned(), None)]);
-    let d = Duration::from_secs(args.duration);
-    let conns = args.connections;
+    let plan = Plan {
+        addr,
+        connections: args.connections,
+        duration: Duration::from_secs(args.duration),
+    };
     let mut out = Vec::new();
     eprintln!("phase: trivial endpoint");
-    out.push(
-        load(
-            addr,
-            admin,
-            "trivial GET /healthz",
-            conns,
-            d,
-            None,
-            1,
-            trivial,
-        )
-        .await?,
-    );
+    out.push(load(plan, admin, "trivial GET /healthz", None, 1, trivial).await?);
     eprintln!("phase: code display");
-    out.push(load(addr, admin, "code display", conns, d, None, 1, codes).await?);
+    out.push(load(plan, admin, "code display", None, 1, codes).await?);
     eprintln!("phase: scans in batches of 100");
-    out.push(
-        load(
-            addr,
-            &device,
-            "scans, batches of 100",
-            conns,
-            d,
-            None,
-            100,
-            batches,
-        )
-        .await?,
-    );
+    out.push(load(plan, &device, "scans, batches of 100", None, 100, batches).await?);
     eprintln!("phase: single scans");
-    out.push(
-        load(
-            addr,
-            &device,
-            "scans, single",
-            conns,
-            d,
-            None,
-            1,
-            singles.clone(),
-        )
-        .await?,
-    );
+    out.push(load(plan, &device, "scans, single", None, 1, singles.clone()).await?);
     eprintln!("phase: single scans paced at {}/s", args.rate);
     out.push(
         load(
-            addr,
+            plan,
             &device,
             "scans, single, paced",
-            conns,
-            d,
             Some(args.rate),
             1,
             singles,

@@ -187,7 +187,9 @@ async fn bad_requests_get_stable_error_codes_and_change_nothing() {
         .unwrap()
         .len();
     let mut c = app.conn().await;
-    let cases: Vec<(&str, &[u8], Option<&str>, u16, &str)> = vec![
+    // (path, body, content type, expected status, expected error code)
+    type Case<'a> = (&'a str, &'a [u8], Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("/api/v1/scans", b"{not json", Some("application/json"), 400, "invalid_json"),
         ("/api/v1/scans", b"{}", Some("text/plain"), 415, "unsupported_media_type"),
         ("/api/v1/scans", b"{\"scans\": []}", Some("application/json"), 400, "empty_batch"),

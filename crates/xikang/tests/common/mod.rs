@@ -1,7 +1,14 @@
 //! Shared test helpers: `spawn_app()` starts the real server on port 0 over a fresh SQLite
 //! store holding a small generated city.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the helpers"
+)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failure should fail the test at once"
+)]
 
 use std::sync::Arc;
 use xikang::httpc::Conn;
