@@ -5,9 +5,7 @@ use crate::auth::{Caller, Role, new_token, token_digest};
 use crate::error::AppError;
 use crate::json::parse;
 use crate::state::AppState;
-use crate::wire::{
-    CaseOut, CodeOut, PersonOut, VenueOut, parse_case_id, parse_person_id, parse_venue_id,
-};
+use crate::wire::{CaseOut, PersonOut, VenueOut, parse_case_id, parse_person_id, parse_venue_id};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -61,7 +59,11 @@ pub async fn get_code(
         .evaluate(person, now)
         .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
     let code = state.code(person, &eval, now);
-    Ok(Json(CodeOut::new(person, &eval, &code)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        code.json.clone(),
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/people/{id}/code.svg` and `.png`: the code as a QR image.

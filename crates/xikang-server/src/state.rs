@@ -8,7 +8,7 @@ use crate::scan::ScanWriter;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use xikang_code::{CodeClaims, PseudonymKey, SigningKey, TrustList, Verifier};
-use xikang_domain::event::{CaseKind, EventBody, StoredEvent, ZoneLevel};
+use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent, ZoneLevel};
 use xikang_domain::facts::PersonFacts;
 use xikang_domain::policy::{Evaluation, Policy, evaluate};
 use xikang_domain::time::DAY;
@@ -45,6 +45,12 @@ fn setting_or_create(store: &dyn Store, key: &str) -> Result<Vec<u8>, StoreError
     // Re-read: if another process created it first, theirs wins only if put_setting did not
     // overwrite; either way everyone uses what is stored now.
     Ok(store.setting(key)?.unwrap_or(bytes))
+}
+
+/// SHA-256 (hex) of a policy file's bytes, as recorded when it is activated.
+pub fn policy_sha256(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// Loads the store's secrets, creating them on first use.
@@ -121,12 +127,17 @@ pub struct CaseRecord {
     pub discharged_at: Option<Timestamp>,
 }
 
-/// A signed code, cached so that an unchanged code is not re-signed on every display.
+/// A signed code, cached so that an unchanged code is not re-signed (nor its answer
+/// re-serialized) on every display: it is re-used while the evaluation is unchanged and more
+/// than half of its lifetime remains.
 #[derive(Debug, Clone)]
 pub struct IssuedCode {
     pub token: Arc<str>,
     pub claims: CodeClaims,
-    pub policy_version: Arc<str>,
+    /// The evaluation the code was issued for.
+    pub eval: Evaluation,
+    /// The JSON answer of `GET /people/{id}/code`, serialized once.
+    pub json: axum::body::Bytes,
 }
 
 /// Venues, fixed after start.
@@ -224,6 +235,7 @@ impl AppState {
         store: Arc<dyn Store>,
         config: ServerConfig,
         policy: Policy,
+        policy_sha256: &str,
         now: Timestamp,
     ) -> Result<AppState, StoreError> {
         let secrets = load_or_create_secrets(store.as_ref())?;
@@ -281,13 +293,36 @@ impl AppState {
             zones: RwLock::new(HashMap::new()),
             auth_cache: BoundedCache::new(100_000),
             verified: BoundedCache::new(1_000_000),
-            codes: BoundedCache::new(1_000_000),
+            // Entries are about 1 KB: bounded to the working set of people displaying codes.
+            codes: BoundedCache::new(100_000),
             token_hasher: std::hash::RandomState::new(),
             record_lock: tokio::sync::Mutex::new(()),
             shed: crate::shed::Shed::new(config.priority_permits, config.other_permits),
             config,
         };
-        store.for_each_event(&mut |e| state.apply(&e))?;
+        let mut active: Option<(String, String)> = None;
+        store.for_each_event(&mut |e| {
+            if let EventBody::PolicyActivated { version, sha256 } = &e.body {
+                active = Some((version.clone(), sha256.clone()));
+            }
+            state.apply(&e);
+        })?;
+        // Every colour names its policy version; the log says when each version took effect.
+        let current = (
+            state.policy().version().to_owned(),
+            policy_sha256.to_owned(),
+        );
+        if active.as_ref() != Some(&current) {
+            store.append_events(&[NewEvent {
+                at: now,
+                actor: "system:serve".into(),
+                basis: "policy file loaded at start".into(),
+                body: EventBody::PolicyActivated {
+                    version: current.0,
+                    sha256: current.1,
+                },
+            }])?;
+        }
         Ok(state)
     }
 
@@ -333,11 +368,7 @@ impl AppState {
         if let Some(c) = self.codes.get(&person) {
             let half = (c.claims.expires_at.0 - c.claims.issued_at.0) / 2;
             let fresh = c.claims.expires_at.0 - now.0 > half && c.claims.issued_at <= now;
-            if fresh
-                && c.claims.colour == eval.colour
-                && c.claims.last_negative == eval.last_negative
-                && *c.policy_version == *eval.policy_version
-            {
+            if fresh && c.eval == *eval {
                 return c;
             }
         }
@@ -351,10 +382,14 @@ impl AppState {
             expires_at: now.plus(ttl),
         };
         let token: Arc<str> = self.signer.issue(&claims).into();
+        let json = serde_json::to_vec(&crate::wire::CodeOut::new(person, eval, &token, &claims))
+            .unwrap_or_default()
+            .into();
         let issued = Arc::new(IssuedCode {
             token,
             claims,
-            policy_version: eval.policy_version.as_str().into(),
+            eval: eval.clone(),
+            json,
         });
         self.codes.put(person, issued.clone());
         issued

@@ -170,7 +170,8 @@ impl<'a> CodeOut<'a> {
     pub fn new(
         person: xikang_domain::PersonId,
         eval: &'a Evaluation,
-        code: &'a crate::state::IssuedCode,
+        token: &'a str,
+        claims: &xikang_code::CodeClaims,
     ) -> Self {
         CodeOut {
             person: person.to_string(),
@@ -186,9 +187,9 @@ impl<'a> CodeOut<'a> {
             last_negative: rfc(eval.last_negative),
             test_age_days: eval.test_age_days,
             policy_version: &eval.policy_version,
-            token: &code.token,
-            issued_at: code.claims.issued_at.to_rfc3339(),
-            expires_at: code.claims.expires_at.to_rfc3339(),
+            token,
+            issued_at: claims.issued_at.to_rfc3339(),
+            expires_at: claims.expires_at.to_rfc3339(),
         }
     }
 }

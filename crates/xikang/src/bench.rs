@@ -348,6 +348,14 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
     Ok(out)
 }
 
+/// Resident set size of a process, from /proc (Linux).
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 fn print_report(args: &BenchArgs, phases: &[Phase], server: &Server) {
     let ceiling = phases.first().map_or(1.0, Phase::items_per_sec);
     println!();

@@ -394,14 +394,14 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
         Some(s) => s,
         None => args.store.open()?,
     };
-    let policy = match &args.policy {
+    let text = match &args.policy {
         Some(f) => {
-            let text =
-                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-            Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
         }
-        None => Policy::default_policy(),
+        None => xikang_domain::policy::DEFAULT_POLICY_TOML.to_owned(),
     };
+    let policy = Policy::parse(&text).map_err(|e| anyhow::anyhow!("policy file: {e}"))?;
+    let policy_sha = xikang_server::state::policy_sha256(&text);
     let admin = match &args.admin_token {
         Some(t) => t.clone(),
         None => xikang_server::auth::new_token(),
@@ -423,7 +423,8 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
     };
     let started = std::time::Instant::now();
     let state = Arc::new(
-        AppState::load(store, config, policy, now()).context("loading state from the store")?,
+        AppState::load(store, config, policy, &policy_sha, now())
+            .context("loading state from the store")?,
     );
     let people = xikang_server::state::read(&state.people).len();
     tracing::info!(

@@ -541,3 +541,32 @@ async fn the_lookup_page_shows_the_code_and_its_explanation() {
         .unwrap();
     assert!(bad.text().contains("令牌无效"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_active_policy_is_recorded_once_in_the_authority_log() {
+    let app = spawn_app().await;
+    let count = |store: &dyn xikang_store::Store| {
+        store
+            .events_after(xikang_domain::EventSeq(0), 100_000)
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e.body, xikang_domain::event::EventBody::PolicyActivated { .. }))
+            .count()
+    };
+    assert_eq!(count(app.store.as_ref()), 1);
+    // Restarting with the same policy file records nothing new.
+    let sha = xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML);
+    let policy = xikang_domain::policy::Policy::default_policy();
+    let again = xikang_server::state::AppState::load(
+        app.store.clone(),
+        xikang_server::ServerConfig::default(),
+        policy,
+        &sha,
+        xikang_server::now(),
+    )
+    .unwrap();
+    drop(again);
+    assert_eq!(count(app.store.as_ref()), 1);
+    let v = app.conn().await.get("/api/v1/policy", Some(&app.admin)).await.unwrap().json();
+    assert_eq!(v["version"], xikang_domain::policy::Policy::default_policy().version());
+}

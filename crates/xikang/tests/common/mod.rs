@@ -73,8 +73,16 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     let admin = "xk_test_admin".to_owned();
     put_token(store.as_ref(), &admin, "admin", "320200");
     let policy = xikang_domain::policy::Policy::default_policy();
-    let state =
-        Arc::new(AppState::load(store.clone(), config, policy, xikang_server::now()).unwrap());
+    let state = Arc::new(
+        AppState::load(
+            store.clone(),
+            config,
+            policy,
+            &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
+            xikang_server::now(),
+        )
+        .unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let s = state.clone();
