@@ -85,7 +85,25 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    tokio::spawn(retention_loop(state.clone()));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Applies the retention period at start and then every hour.
+async fn retention_loop(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.enforce_retention(now())).await {
+            Ok(Ok(days)) if !days.is_empty() => {
+                tracing::info!(days = days.len(), "dropped check-in days past retention")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention failed; will retry"),
+            Err(e) => tracing::warn!(error = %e, "retention task failed"),
+        }
+    }
 }

@@ -28,6 +28,11 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// An SVG document as an element to inline in HTML (without its XML prolog).
+fn inline_svg(svg: &str) -> &str {
+    svg.find("<svg").map_or(svg, |i| &svg[i..])
+}
+
 fn page(body: &str) -> Html<String> {
     Html(format!(
         r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
@@ -118,7 +123,7 @@ async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
         esc(eval.colour.as_str()),
         esc(&eval.explanation_zh),
         esc(&eval.explanation_en),
-        xikang_code::qr_svg(&code.token),
+        inline_svg(&xikang_code::qr_svg(&code.token)),
         esc(&code.claims.expires_at.to_rfc3339()),
     );
     match eval.test_age_days {

@@ -395,6 +395,18 @@ impl AppState {
         issued
     }
 
+    /// Drops whole days of check-ins older than the policy's retention period (PIPL art. 47:
+    /// delete once the purpose is met). Returns the days dropped.
+    pub fn enforce_retention(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<xikang_domain::CivilDay>, StoreError> {
+        let keep = i64::from(self.policy().retention_days());
+        // A day is dropped once all of it is older than the retention period.
+        let cutoff = now.plus(-keep * DAY).shanghai_day();
+        self.store.drop_checkin_days_before(cutoff)
+    }
+
     /// Folds one stored event into the projection.
     pub fn apply(&self, e: &StoredEvent) {
         match &e.body {

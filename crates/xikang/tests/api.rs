@@ -550,7 +550,12 @@ async fn the_active_policy_is_recorded_once_in_the_authority_log() {
             .events_after(xikang_domain::EventSeq(0), 100_000)
             .unwrap()
             .iter()
-            .filter(|e| matches!(e.body, xikang_domain::event::EventBody::PolicyActivated { .. }))
+            .filter(|e| {
+                matches!(
+                    e.body,
+                    xikang_domain::event::EventBody::PolicyActivated { .. }
+                )
+            })
             .count()
     };
     assert_eq!(count(app.store.as_ref()), 1);
@@ -567,6 +572,54 @@ async fn the_active_policy_is_recorded_once_in_the_authority_log() {
     .unwrap();
     drop(again);
     assert_eq!(count(app.store.as_ref()), 1);
-    let v = app.conn().await.get("/api/v1/policy", Some(&app.admin)).await.unwrap().json();
-    assert_eq!(v["version"], xikang_domain::policy::Policy::default_policy().version());
+    let v = app
+        .conn()
+        .await
+        .get("/api/v1/policy", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        v["version"],
+        xikang_domain::policy::Policy::default_policy().version()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_ins_past_the_retention_period_are_dropped_by_whole_days() {
+    let app = spawn_app().await;
+    let now = xikang_server::now();
+    let retention = i64::from(app.state.policy().retention_days());
+    let old = now.plus(-(retention + 3) * 86_400);
+    let recent = now.plus(-(retention - 3) * 86_400);
+    let rows: Vec<_> = [old, recent]
+        .into_iter()
+        .map(|at| xikang_domain::CheckIn {
+            person: xikang_domain::PersonId(1),
+            venue: xikang_domain::VenueId(1),
+            at,
+            direction: xikang_domain::ScanDirection::Entry,
+        })
+        .collect();
+    app.store.insert_checkins(&rows).unwrap();
+    // The server's own hourly retention task may have run first; either way the old day goes.
+    let dropped = app.state.enforce_retention(now).unwrap();
+    assert!(
+        dropped.iter().all(|d| *d == old.shanghai_day()),
+        "{dropped:?}"
+    );
+    let days: Vec<_> = app
+        .store
+        .checkin_days()
+        .unwrap()
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    assert!(!days.contains(&old.shanghai_day()));
+    assert!(days.contains(&recent.shanghai_day()));
+    let left = app
+        .store
+        .checkins_of_person(xikang_domain::PersonId(1), old.plus(-60), recent.plus(60))
+        .unwrap();
+    assert!(left.iter().all(|c| c.at != old) && left.iter().any(|c| c.at == recent));
 }
