@@ -4,7 +4,7 @@
 use crate::auth::{Caller, Role, new_token, token_digest};
 use crate::error::AppError;
 use crate::json::parse;
-use crate::state::AppState;
+use crate::state::{AppState, IssuedCode};
 use crate::wire::{CaseOut, PersonOut, VenueOut, parse_case_id, parse_person_id, parse_venue_id};
 use axum::Json;
 use axum::body::Bytes;
@@ -29,11 +29,7 @@ fn visible_person(state: &AppState, caller: &Caller, id: &str) -> Result<PersonI
     let area = state
         .person_area(person)
         .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
-    let allowed = match caller.role {
-        Role::Resident => caller.person == Some(person),
-        Role::Admin | Role::Tracer | Role::GridWorker | Role::Lab => caller.covers(&area),
-        Role::VenueDevice => false,
-    };
+    let allowed = caller.may_see(person, &area);
     if allowed {
         Ok(person)
     } else {
@@ -47,18 +43,23 @@ fn blocking_err(e: tokio::task::JoinError) -> AppError {
     AppError::Internal(format!("blocking task: {e}"))
 }
 
+/// The person's code now, if the caller may see it.
+fn current_code(state: &AppState, caller: &Caller, id: &str) -> Result<Arc<IssuedCode>, AppError> {
+    let person = visible_person(state, caller, id)?;
+    let now = crate::now();
+    let (eval, _) = state
+        .evaluate(person, now)
+        .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
+    Ok(state.code(person, &eval, now))
+}
+
 /// `GET /api/v1/people/{id}/code`: colour, reasons, token, expiry.
 pub async fn get_code(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let person = visible_person(&state, &caller, &id)?;
-    let now = crate::now();
-    let (eval, _) = state
-        .evaluate(person, now)
-        .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
-    let code = state.code(person, &eval, now);
+    let code = current_code(&state, &caller, &id)?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         code.json.clone(),
@@ -72,12 +73,7 @@ pub async fn get_code_image(
     caller: Caller,
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let person = visible_person(&state, &caller, &id)?;
-    let now = crate::now();
-    let (eval, _) = state
-        .evaluate(person, now)
-        .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
-    let code = state.code(person, &eval, now);
+    let code = current_code(&state, &caller, &id)?;
     let mut resp = match format.as_str() {
         "code.svg" => xikang_code::qr_svg(&code.token).into_response(),
         "code.png" => xikang_code::qr_png(&code.token, 6).into_response(),

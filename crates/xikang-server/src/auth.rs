@@ -80,6 +80,16 @@ impl Caller {
         self.area.contains(area)
     }
 
+    /// Whether the caller may see a person who lives in `area`: staff inside their
+    /// jurisdiction, a resident only themselves, a venue device nobody.
+    pub fn may_see(&self, person: PersonId, area: &AreaCode) -> bool {
+        match self.role {
+            Role::Resident => self.person == Some(person),
+            Role::Admin | Role::Tracer | Role::GridWorker | Role::Lab => self.covers(area),
+            Role::VenueDevice => false,
+        }
+    }
+
     /// The actor name written into authority events.
     pub fn actor(&self) -> String {
         format!("{}:{}", self.role.as_str(), self.name)
@@ -98,7 +108,8 @@ pub fn new_token() -> String {
     format!("xk_{}", hex::encode(bytes))
 }
 
-fn caller_from(t: ApiToken) -> Option<Caller> {
+/// The caller a stored token stands for (`None` for an unknown role).
+pub fn caller_from(t: ApiToken) -> Option<Caller> {
     Some(Caller {
         name: t.name,
         role: Role::parse(&t.role)?,

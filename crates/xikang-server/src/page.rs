@@ -2,7 +2,7 @@
 //! the explanation of its colour. Server-rendered HTML, no script, no CDN: a plain form post
 //! (the token travels in the body, never in a URL). The full web interface comes later.
 
-use crate::auth::{Caller, Role, token_digest};
+use crate::auth::{caller_from, token_digest};
 use crate::state::AppState;
 use crate::wire::parse_person_id;
 use axum::extract::{Form, State};
@@ -85,23 +85,11 @@ async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
             "内部错误 internal error".to_owned()
         })?
         .ok_or("令牌无效 Unknown token")?;
-    let role = Role::parse(&token.role).ok_or("令牌无效 Unknown token")?;
-    let caller = Caller {
-        name: token.name,
-        role,
-        area: token.area,
-        venue: token.venue,
-        person: token.person,
-        id_lookup: token.id_lookup,
-    };
+    let caller = caller_from(token).ok_or("令牌无效 Unknown token")?;
     let person =
         parse_person_id(f.person.trim()).ok_or("人员编号格式错误 A person id looks like P12")?;
     let area = state.person_area(person).ok_or("查无此人 No such person")?;
-    let allowed = match caller.role {
-        Role::Resident => caller.person == Some(person),
-        Role::VenueDevice => false,
-        _ => caller.covers(&area),
-    };
+    let allowed = caller.may_see(person, &area);
     if !allowed {
         return Err("无权查看 Outside your jurisdiction".into());
     }
