@@ -205,7 +205,8 @@ pub trait Store: Send + Sync + fmt::Debug {
 /// Where the data lives.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A data directory; the database file is `DIR/xikang.db`, created if missing.
+    /// A data directory; the database file is `DIR/xikang.db` (and check-ins waiting to be
+    /// merged are in `DIR/checkins-staging.db`), created if missing.
     Sqlite(PathBuf),
     /// A PostgreSQL URL (`postgres://…`). An optional `schema=NAME` query parameter (or the
     /// standard `options=-csearch_path%3DNAME`) selects the schema.

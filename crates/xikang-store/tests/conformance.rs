@@ -700,6 +700,47 @@ fn scenario_small_and_large_batches_agree(store: &dyn Store) {
     assert_eq!(streamed, 140_000);
 }
 
+fn scenario_acknowledged_checkins_stay_visible_while_merging(store: &dyn Store) {
+    // Many small batches, as the server's group commit writes them: enough to make a backend
+    // that stages them (SQLite) merge in the background several times while this test reads.
+    // After each acknowledged batch, every acknowledged scan at venue 0 must be readable,
+    // whatever a merge is doing at that moment.
+    const ROWS: u32 = 150_000;
+    const BATCH: u32 = 1_000;
+    let start = ts("2022-07-01T00:00:00Z");
+    let all: Vec<CheckIn> = (0..ROWS)
+        .map(|i| CheckIn {
+            person: PersonId(i % 10_007),
+            venue: VenueId(i % 50),
+            at: start.plus(i64::from(i)),
+            direction: ScanDirection::Entry,
+        })
+        .collect();
+    let end = start.plus(i64::from(ROWS));
+    for (n, batch) in all.chunks(BATCH as usize).enumerate() {
+        store.insert_checkins(batch).unwrap();
+        let acknowledged = (n + 1) * BATCH as usize;
+        let seen = store.checkins_at_venue(VenueId(0), start, end).unwrap();
+        assert_eq!(seen.len(), acknowledged.div_ceil(50), "after batch {n}");
+        if n % 25 == 0 {
+            let of_3 = store.checkins_of_person(PersonId(3), start, end).unwrap();
+            let expected: Vec<CheckIn> = all[..acknowledged]
+                .iter()
+                .filter(|c| c.person == PersonId(3))
+                .copied()
+                .collect();
+            assert_eq!(of_3, expected, "after batch {n}");
+        }
+    }
+    let total: u64 = store.checkin_days().unwrap().iter().map(|d| d.1).sum();
+    assert_eq!(total, u64::from(ROWS));
+    let mut streamed = 0usize;
+    store
+        .for_each_checkin(&mut |chunk| streamed += chunk.len())
+        .unwrap();
+    assert_eq!(streamed, ROWS as usize);
+}
+
 fn scenario_api_tokens(store: &dyn Store) {
     let key = [7u8; 32];
     assert_eq!(store.api_token(&key).unwrap(), None);
@@ -900,6 +941,11 @@ fn checkins_are_stored_per_day_queried_deduplicated_and_dropped_by_whole_days() 
 #[test]
 fn small_and_large_checkin_batches_store_each_scan_once() {
     on_both(scenario_small_and_large_batches_agree);
+}
+
+#[test]
+fn acknowledged_checkins_stay_readable_while_small_batches_are_merged() {
+    on_both(scenario_acknowledged_checkins_stay_visible_while_merging);
 }
 
 #[test]

@@ -62,15 +62,9 @@ create table checkin_days (
     row_count integer not null default 0
 );
 
--- check-ins arrive in small group-commit batches: they are appended here first (rowid
--- order, so a commit writes a few pages at the end) and merged into their day table in
--- large sorted batches. readers look at both.
-create table checkin_staging (
-    venue integer not null,
-    at integer not null,
-    person integer not null,
-    dir integer not null
-);
+-- small check-in batches are staged in a second file, checkins-staging.db, which the store
+-- creates itself (see src/sqlite.rs), and merged into their day table in large sorted
+-- batches. readers look at both.
 
 create table api_tokens (
     token_sha256 blob primary key,
