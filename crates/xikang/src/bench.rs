@@ -226,11 +226,22 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     drop(store);
     let admin = xikang_server::auth::new_token();
     let server = start_server(&data, &admin)?;
+    let idle_rss = rss_bytes(server.child.id());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let phases = rt.block_on(drive(args, &server.addr, &admin))?;
     print_report(args, &phases, &server);
+    let people = f64::from(args.people.max(1));
+    if let (Some(idle), Some(busy)) = (idle_rss, rss_bytes(server.child.id())) {
+        println!(
+            "server memory: {:.0} MB after start ({:.0} bytes/resident); {:.0} MB after the run ({:.0} bytes/resident, caches included)",
+            idle as f64 / 1e6,
+            idle as f64 / people,
+            busy as f64 / 1e6,
+            busy as f64 / people
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
