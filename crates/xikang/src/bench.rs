@@ -40,9 +40,11 @@ pub struct BenchArgs {
     pub data: Option<std::path::PathBuf>,
 }
 
-struct Server {
-    child: Child,
-    addr: String,
+/// A `xikang serve` child process on a loopback port; killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
 }
 
 impl Drop for Server {
@@ -52,35 +54,37 @@ impl Drop for Server {
     }
 }
 
-fn start_server(data: &std::path::Path, admin: &str) -> Result<Server> {
-    let exe = std::env::current_exe().context("finding the xikang executable")?;
-    let mut child = Command::new(exe)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-token",
-            admin,
-            "--data",
-        ])
-        .arg(data)
-        .env("XIKANG_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting xikang serve")?;
-    let out = child.stdout.take().context("server stdout")?;
-    let mut lines = BufReader::new(out).lines();
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix("xikang serving on http://") {
-            let addr = rest.trim_end_matches('/').to_owned();
-            // Keep draining stdout so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return Ok(Server { child, addr });
+impl Server {
+    /// Starts `exe serve` on `data` with an admin token and waits until it listens.
+    pub fn start(exe: &std::path::Path, data: &std::path::Path, admin: &str) -> Result<Server> {
+        let mut child = Command::new(exe)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-token",
+                admin,
+                "--data",
+            ])
+            .arg(data)
+            .env("XIKANG_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting xikang serve")?;
+        let out = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(out).lines();
+        for line in lines.by_ref() {
+            let line = line?;
+            if let Some(rest) = line.strip_prefix("xikang serving on http://") {
+                let addr = rest.trim_end_matches('/').to_owned();
+                // Keep draining stdout so the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return Ok(Server { child, addr });
+            }
         }
+        bail!("the server exited before listening")
     }
-    bail!("the server exited before listening")
 }
 
 /// One phase's result.
@@ -225,7 +229,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
     drop(store);
     let admin = xikang_server::auth::new_token();
-    let server = start_server(&data, &admin)?;
+    let exe = std::env::current_exe().context("finding the xikang executable")?;
+    let server = Server::start(&exe, &data, &admin)?;
     let idle_rss = rss_bytes(server.child.id());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,8 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use xikang::httpc::Conn;
 use xikang_code::{CodeClaims, SigningKey, TrustList};
@@ -23,30 +22,10 @@ fn xikang() -> Command {
 fn every_acknowledged_scan_survives_kill_9() {
     let dir = city_dir();
     let admin = "xk_test_admin_kill";
-    let mut child = xikang()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-token",
-            admin,
-            "--data",
-        ])
-        .arg(dir.path())
-        .env("XIKANG_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.strip_prefix("xikang serving on http://")
-                .map(|a| a.trim_end_matches('/').to_owned())
-        })
-        .expect("server address");
-    std::thread::spawn(move || for _ in lines {});
+    let mut server =
+        xikang::bench::Server::start(env!("CARGO_BIN_EXE_xikang").as_ref(), dir.path(), admin)
+            .unwrap();
+    let addr = server.addr.clone();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -117,8 +96,8 @@ fn every_acknowledged_scan_survives_kill_9() {
             }));
         }
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        child.kill().unwrap(); // SIGKILL: no shutdown, no flush
-        child.wait().unwrap();
+        server.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+        server.child.wait().unwrap();
         for t in tasks {
             let _ = t.await;
         }
