@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use xikang_domain::policy::Policy;
 use xikang_domain::time::DAY;
-use xikang_domain::{AreaCode, CivilDay, PersonId, Timestamp, VenueId};
+use xikang_domain::{AreaCode, CivilDay, PersonId, VenueId};
 use xikang_server::auth::{Role, token_digest};
 use xikang_server::state::AppState;
 use xikang_server::{ServerConfig, now};
@@ -455,9 +455,4 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
             .context("serving")?;
         Ok::<_, anyhow::Error>(ExitCode::SUCCESS)
     })
-}
-
-/// For tests: a timestamp `days` before now.
-pub fn days_ago(days: i64) -> Timestamp {
-    now().plus(-days * DAY)
 }
