@@ -172,8 +172,8 @@ impl Default for ServerConfig {
         ServerConfig {
             jurisdiction: "320200".into(),
             max_batch: 1000,
-            priority_permits: 512,
-            other_permits: 64,
+            priority_permits: 128,
+            other_permits: 32,
         }
     }
 }

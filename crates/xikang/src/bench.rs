@@ -29,6 +29,9 @@ pub struct BenchArgs {
     /// Concurrent connections.
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
+    /// Connections of the overload phase (more than the server admits at once).
+    #[arg(long, default_value_t = 1500)]
+    pub overload_connections: usize,
     /// Pace of the latency phase, single scans per second.
     #[arg(long, default_value_t = 10_000)]
     pub rate: u32,
@@ -165,11 +168,20 @@ async fn load(
                     }
                     None => conn.request(method, path, Some(&token), None, b"").await?,
                 };
-                lat.push(sent.elapsed().as_micros() as u64);
+                // Latency is that of admitted requests; refusals are counted, and must be quick.
                 if r.status == 200 {
+                    lat.push(sent.elapsed().as_micros() as u64);
                     n += 1
                 } else {
-                    errors += 1
+                    errors += 1;
+                    // A well-behaved device backs off as told (venue devices queue scans).
+                    if let Some(secs) = r.header("retry-after").and_then(|v| v.parse::<u64>().ok())
+                    {
+                        tokio::time::sleep(
+                            Duration::from_secs(secs).min(deadline - Instant::now()),
+                        )
+                        .await;
+                    }
                 }
                 if let Some(iv) = interval {
                     due += iv;
@@ -349,6 +361,25 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
     out.push(load(plan, &device, "scans, batches of 100", None, 100, batches).await?);
     eprintln!("phase: single scans");
     out.push(load(plan, &device, "scans, single", None, 1, singles.clone()).await?);
+    eprintln!(
+        "phase: overload, single scans from {} connections",
+        args.overload_connections
+    );
+    let flood = Plan {
+        connections: args.overload_connections,
+        ..plan
+    };
+    out.push(
+        load(
+            flood,
+            &device,
+            "overload (errors = 503s)",
+            None,
+            1,
+            singles.clone(),
+        )
+        .await?,
+    );
     eprintln!("phase: single scans paced at {}/s", args.rate);
     out.push(
         load(
