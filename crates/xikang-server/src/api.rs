@@ -43,6 +43,12 @@ fn blocking_err(e: tokio::task::JoinError) -> AppError {
     AppError::Internal(format!("blocking task: {e}"))
 }
 
+/// An optional RFC 3339 time from a request, refused as `invalid_time`.
+fn parse_time(s: Option<&str>) -> Result<Option<Timestamp>, AppError> {
+    s.map(|s| Timestamp::parse_rfc3339(s).map_err(|e| AppError::bad("invalid_time", e.to_string())))
+        .transpose()
+}
+
 /// The person's code now, if the caller may see it.
 fn current_code(state: &AppState, caller: &Caller, id: &str) -> Result<Arc<IssuedCode>, AppError> {
     let person = visible_person(state, caller, id)?;
@@ -304,15 +310,8 @@ pub async fn list_scans(
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "reading check-ins")?;
     let now = crate::now();
-    let time = |s: &Option<String>, default: Timestamp| -> Result<Timestamp, AppError> {
-        match s {
-            Some(s) => Timestamp::parse_rfc3339(s)
-                .map_err(|e| AppError::bad("invalid_time", e.to_string())),
-            None => Ok(default),
-        }
-    };
-    let from = time(&q.from, now.plus(-DAY))?;
-    let to = time(&q.to, now.plus(60))?;
+    let from = parse_time(q.from.as_deref())?.unwrap_or(now.plus(-DAY));
+    let to = parse_time(q.to.as_deref())?.unwrap_or(now.plus(60));
     if to < from {
         return Err(AppError::bad("invalid_time", "to is before from"));
     }
@@ -521,16 +520,11 @@ pub async fn post_case(
     let b: CaseIn = parse(&headers, &body)?;
     let person = visible_person(&state, &caller, &b.person)?;
     let now = crate::now();
-    let time = |s: &Option<String>| -> Result<Option<Timestamp>, AppError> {
-        s.as_deref()
-            .map(|s| {
-                Timestamp::parse_rfc3339(s)
-                    .map_err(|e| AppError::bad("invalid_time", e.to_string()))
-            })
-            .transpose()
-    };
-    let (onset, sampled_at, isolated_at) =
-        (time(&b.onset)?, time(&b.sampled_at)?, time(&b.isolated_at)?);
+    let (onset, sampled_at, isolated_at) = (
+        parse_time(b.onset.as_deref())?,
+        parse_time(b.sampled_at.as_deref())?,
+        parse_time(b.isolated_at.as_deref())?,
+    );
     if onset.is_none() && sampled_at.is_none() {
         return Err(AppError::bad(
             "onset_or_sampling_required",

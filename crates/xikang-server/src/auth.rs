@@ -120,6 +120,20 @@ pub fn caller_from(t: ApiToken) -> Option<Caller> {
     })
 }
 
+/// The caller a presented token stands for: cached by digest (unknown tokens too, so a
+/// flood of bad tokens does not reach the store), else looked up in the store.
+pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Option<Caller>, AppError> {
+    let digest = token_digest(token.trim());
+    if let Some(hit) = state.auth_cache.get(&digest) {
+        return Ok(hit);
+    }
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || store.api_token(&digest)).await??;
+    let caller = found.and_then(caller_from);
+    state.auth_cache.put(digest, caller.clone());
+    Ok(caller)
+}
+
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = AppError;
 
@@ -134,14 +148,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let token = header
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or(AppError::Unauthorized)?;
-        let digest = token_digest(token.trim());
-        if let Some(hit) = state.auth_cache.get(&digest) {
-            return hit.ok_or(AppError::Unauthorized);
-        }
-        let store = state.store.clone();
-        let found = tokio::task::spawn_blocking(move || store.api_token(&digest)).await??;
-        let caller = found.and_then(caller_from);
-        state.auth_cache.put(digest, caller.clone());
-        caller.ok_or(AppError::Unauthorized)
+        caller_for_token(state, token)
+            .await?
+            .ok_or(AppError::Unauthorized)
     }
 }

@@ -2,7 +2,7 @@
 //! the explanation of its colour. Server-rendered HTML, no script, no CDN: a plain form post
 //! (the token travels in the body, never in a URL). The full web interface comes later.
 
-use crate::auth::{caller_from, token_digest};
+use crate::auth::caller_for_token;
 use crate::state::AppState;
 use crate::wire::parse_person_id;
 use axum::extract::{Form, State};
@@ -75,17 +75,13 @@ pub async fn lookup(State(state): State<Arc<AppState>>, Form(f): Form<LookupForm
 }
 
 async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
-    let digest = token_digest(f.token.trim());
-    let store = state.store.clone();
-    let token = tokio::task::spawn_blocking(move || store.api_token(&digest))
+    let caller = caller_for_token(state, &f.token)
         .await
-        .map_err(|_| "内部错误 internal error".to_owned())?
         .map_err(|e| {
-            tracing::error!(error = %e, "token lookup failed");
+            tracing::error!(error = ?e, "token lookup failed");
             "内部错误 internal error".to_owned()
         })?
         .ok_or("令牌无效 Unknown token")?;
-    let caller = caller_from(token).ok_or("令牌无效 Unknown token")?;
     let person =
         parse_person_id(f.person.trim()).ok_or("人员编号格式错误 A person id looks like P12")?;
     let area = state.person_area(person).ok_or("查无此人 No such person")?;

@@ -382,7 +382,7 @@ pub async fn post_scans(
                 return Err(item_err("invalid_scan", "identity not resolved"));
             };
             let (eval, last_sample) = state
-                .evaluate(person, p.at)
+                .evaluate_under(&policy, person, p.at)
                 .ok_or_else(|| item_err("unknown_person", "not a resident here"))?;
             let entry = check_entry(&policy, &eval, &p.venue.category, last_sample, p.at);
             if entry.allow || p.direction == ScanDirection::Exit {

@@ -351,15 +351,22 @@ impl AppState {
         person: PersonId,
         now: Timestamp,
     ) -> Option<(Evaluation, Option<Timestamp>)> {
-        let policy = self.policy();
+        self.evaluate_under(&self.policy(), person, now)
+    }
+
+    /// [`AppState::evaluate`] under a policy the caller already holds (a batch of scans
+    /// reads the active policy once).
+    pub fn evaluate_under(
+        &self,
+        policy: &Policy,
+        person: PersonId,
+        now: Timestamp,
+    ) -> Option<(Evaluation, Option<Timestamp>)> {
         let people = read(&self.people);
         let slot = people
             .get(person.0 as usize)
             .filter(|s| s.community != u32::MAX)?;
-        Some((
-            evaluate(&policy, &slot.facts, now),
-            slot.facts.last_sample(),
-        ))
+        Some((evaluate(policy, &slot.facts, now), slot.facts.last_sample()))
     }
 
     /// The person's signed code: re-used while the colour, last negative test and policy are

@@ -200,12 +200,10 @@ fn migrate(client: &mut Client) -> Result<()> {
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
-    let known = MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
-    if let Some(newer) = applied.iter().find(|v| **v > known) {
-        return Err(StoreError::Migration(format!(
-            "the database has migration {newer}, this build knows up to {known}: upgrade xikang"
-        )));
-    }
+    row::refuse_newer(
+        applied.iter().copied().map(i64::from),
+        MIGRATIONS.iter().map(|m| i64::from(m.0)),
+    )?;
     for (version, name, sql) in MIGRATIONS {
         if !applied.contains(version) {
             tx.batch_execute(sql)?;

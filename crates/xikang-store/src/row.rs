@@ -367,6 +367,21 @@ impl ChainWalk {
 }
 
 /// The current time in epoch seconds, for `schema_migrations.applied_at` only.
+/// Refuses a database that records a migration newer than any this build knows: running
+/// old code on a newer schema could corrupt it.
+pub(crate) fn refuse_newer(
+    applied: impl Iterator<Item = i64>,
+    known: impl Iterator<Item = i64>,
+) -> Result<()> {
+    let known = known.max().unwrap_or(0);
+    match applied.filter(|v| *v > known).max() {
+        Some(newer) => Err(StoreError::Migration(format!(
+            "the database has migration {newer}, this build knows up to {known}: upgrade xikang"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -587,12 +587,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         stmt.query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?
     };
-    let known = MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
-    if let Some(newer) = applied.iter().find(|v| **v > known) {
-        return Err(StoreError::Migration(format!(
-            "the database has migration {newer}, this build knows up to {known}: upgrade xikang"
-        )));
-    }
+    row::refuse_newer(applied.iter().copied(), MIGRATIONS.iter().map(|m| m.0))?;
     for (version, name, sql) in MIGRATIONS {
         if !applied.contains(version) {
             tx.execute_batch(sql)?;
