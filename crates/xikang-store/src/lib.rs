@@ -160,30 +160,34 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A broken chain is a report, not an `Err`: `Err` means the walk itself failed.
     fn verify_chain(&self) -> Result<ChainReport>;
 
-    /// Stores check-ins, each in the table of its Asia/Shanghai day. A repeat of the same
-    /// (venue, second, person, direction) is ignored. Durable when the call returns.
+    /// Appends check-ins, each to the table of its Asia/Shanghai day. Durable when the call
+    /// returns. A repeat of the same (venue, second, person, direction), e.g. a device
+    /// re-sending its queue, is stored again (the append path checks no unique key) and
+    /// reported once by every read.
     fn insert_checkins(&self, batch: &[CheckIn]) -> Result<()>;
-    /// A person's check-ins with `from <= at <= to`, ordered by time.
+    /// A person's check-ins with `from <= at <= to`, ordered by time, each once. Scans the
+    /// day tables in range on SQLite: the server answers these from its tracing index.
     fn checkins_of_person(
         &self,
         person: PersonId,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<CheckIn>>;
-    /// A venue's check-ins with `from <= at <= to`, ordered by time then person.
+    /// A venue's check-ins with `from <= at <= to`, ordered by time then person, each once.
     fn checkins_at_venue(
         &self,
         venue: VenueId,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<CheckIn>>;
-    /// The days that hold check-ins and how many rows each holds, oldest first.
+    /// The days that hold check-ins and how many rows each holds (repeats included), oldest
+    /// first.
     fn checkin_days(&self) -> Result<Vec<(CivilDay, u64)>>;
     /// Drops every day strictly before `day`, whole table by whole table. Returns the days
     /// dropped, oldest first.
     fn drop_checkin_days_before(&self, day: CivilDay) -> Result<Vec<CivilDay>>;
-    /// Streams every stored check-in in chunks, day by day (oldest first); the order within
-    /// a day is unspecified.
+    /// Streams every stored row in chunks, day by day (oldest first), repeats included; the
+    /// order within a day is unspecified.
     fn for_each_checkin(&self, f: &mut dyn FnMut(&[CheckIn])) -> Result<()>;
 
     /// Stores (or replaces) an API token under the SHA-256 of its secret value.
@@ -205,8 +209,7 @@ pub trait Store: Send + Sync + fmt::Debug {
 /// Where the data lives.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A data directory; the database file is `DIR/xikang.db` (and check-ins waiting to be
-    /// merged are in `DIR/checkins-staging.db`), created if missing.
+    /// A data directory; the database file is `DIR/xikang.db`, created if missing.
     Sqlite(PathBuf),
     /// A PostgreSQL URL (`postgres://…`). An optional `schema=NAME` query parameter (or the
     /// standard `options=-csearch_path%3DNAME`) selects the schema.

@@ -217,11 +217,14 @@ fn migrate(client: &mut Client) -> Result<()> {
     Ok(())
 }
 
+/// A day of check-ins: a plain heap with two indexes, no uniqueness (as on SQLite: a re-sent
+/// scan is stored again and readers report it once). Tables made by builds before 0.2 have a
+/// primary key instead; `on conflict do nothing` keeps inserts into those working.
 fn checkin_ddl(table: &str) -> String {
     format!(
         "create table if not exists {table} (
-            venue bigint not null, at bigint not null, person bigint not null, dir smallint not null,
-            primary key (venue, at, person, dir));
+            venue bigint not null, at bigint not null, person bigint not null, dir smallint not null);
+         create index if not exists {table}_venue on {table} (venue, at);
          create index if not exists {table}_person on {table} (person, at);"
     )
 }
@@ -327,7 +330,7 @@ impl PgStore {
         for day in days {
             let table = checkin_table(CivilDay(day))?;
             let sql = format!(
-                "select venue, at, person, dir from {table} where {column} = $1 and at between $2 and $3 order by {order}"
+                "select distinct venue, at, person, dir from {table} where {column} = $1 and at between $2 and $3 order by {order}"
             );
             match client.query(&sql, &[&i64::from(key), &from.0, &to.0]) {
                 Ok(rows) => {

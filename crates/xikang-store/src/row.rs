@@ -388,12 +388,12 @@ pub(crate) fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Groups a batch of check-ins by day, each group sorted by primary key so that inserts
-/// walk the table's B-tree in order.
+/// Groups a batch of check-ins by day, each group in the batch's order (the order scans
+/// arrived in).
 pub(crate) fn by_day(batch: &[CheckIn]) -> Vec<(CivilDay, Vec<CheckIn>)> {
     let mut sorted: Vec<(CivilDay, CheckIn)> =
         batch.iter().map(|c| (c.at.shanghai_day(), *c)).collect();
-    sorted.sort_unstable_by_key(|(d, c)| (*d, c.venue, c.at, c.person, dir_code(c.direction)));
+    sorted.sort_by_key(|(d, _)| *d);
     let mut out: Vec<(CivilDay, Vec<CheckIn>)> = Vec::new();
     for (day, c) in sorted {
         match out.last_mut() {

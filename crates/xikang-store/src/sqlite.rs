@@ -4,13 +4,12 @@
 //! writer at a time anyway, and `begin immediate` also serializes against other processes);
 //! readers come from a small pool of read-only connections.
 //!
-//! Small check-in batches are appended to a second file, `checkins-staging.db`, with its
-//! own writer connection and mutex, so that a scan's commit never waits for the main file's
-//! write lock. A background merger thread moves staged rows into the indexed day tables of
-//! the main file in bulk. Two staging tables take turns: appends go to the current one while
-//! the merger copies the other, so a merge never holds the staging file for more than the
-//! few milliseconds it takes to empty a table (see `docs/storage.md` for the protocol and
-//! the measurements behind it).
+//! Check-ins go into one plain rowid table per day, appended in arrival order with no index:
+//! a commit writes the few pages at the table's end, never pages scattered over B-trees keyed
+//! by venue or person. Per-person and per-venue questions at scale are answered by the
+//! server's in-memory tracing index; the store's own per-person and per-venue reads scan the
+//! day tables in range. A checkpointer thread copies the WAL into the database file every
+//! second, so no scan's commit pays for a checkpoint (see `docs/storage.md`).
 
 use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
@@ -27,7 +26,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use xikang_domain::event::{GENESIS_HASH, NewEvent, StoredEvent, chain_hash};
 use xikang_domain::{
     AreaCode, CheckIn, CivilDay, EventSeq, Person, PersonId, Timestamp, Venue, VenueId, Workplace,
@@ -44,13 +43,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "xikang.db";
 
-/// The staging file for check-ins inside the data directory (see the module doc).
-pub const STAGING_FILE: &str = "checkins-staging.db";
-
-/// The two staging tables, as the staging file names them and as readers (which attach the
-/// file as `stg`) name them.
-const STAGING: [&str; 2] = ["staging_0", "staging_1"];
-const STAGING_ATTACHED: [&str; 2] = ["stg.staging_0", "stg.staging_1"];
+/// The check-in staging file of builds before 0.2 (see [`adopt_legacy_staging`]).
+const LEGACY_STAGING_FILE: &str = "checkins-staging.db";
 
 /// How long a connection waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,50 +52,26 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rows handed to a `for_each_checkin` callback at a time.
 const CHUNK: usize = 65_536;
 
-/// The merger moves the staged check-ins into their day tables once this many are waiting.
-/// Big enough that a merge writes each touched page of a day table once for many rows;
-/// small enough that readers, which scan the unindexed staging tables, stay at a few ms.
-const MERGE_AT: u64 = 65_536;
+/// How often the checkpointer thread copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// Fewer staged rows are merged too once this long has passed since the last merge, so
-/// that a quiet server's scans reach the indexed tables soon.
-const MERGE_IDLE: Duration = Duration::from_secs(10);
+/// Rows per multi-row `insert` into a day table: one statement per row costs a statement
+/// step per row.
+const ROWS_PER_STATEMENT: usize = 64;
 
-/// How often the merger looks at the staging file when nobody nudges it; each look also
-/// checkpoints the staging file's WAL.
-const TICK: Duration = Duration::from_secs(1);
-
-/// At most this many staged rows are merged in one transaction (only reached when merges
-/// failed for a long while), which bounds the merger's memory.
-const MERGE_CAP: u64 = 1_048_576;
-
-/// Batches at least this big skip staging and go straight into the day tables: they
-/// amortize the scattered index pages on their own (bulk loads, never a scan's commit).
-const DIRECT_AT: usize = 131_072;
-
-/// Rows per multi-row `insert` into a staging table: one statement per row would also pay
-/// the per-statement `autoincrement` bookkeeping once per row.
-const STAGE_ROWS_PER_STATEMENT: usize = 64;
-
-/// The SQLite store. Dropping it stops the merger thread (after the merge in progress, if
-/// any); whatever is still staged is merged at the next open.
+/// The SQLite store. Dropping it stops the checkpointer thread.
 pub struct SqliteStore {
     shared: Arc<Shared>,
-    merger: Option<JoinHandle<()>>,
+    checkpointer: Option<JoinHandle<()>>,
 }
 
-/// What the store and its merger thread share.
+/// What the store and its checkpointer thread share.
 struct Shared {
     path: PathBuf,
     writer: Mutex<Writer>,
-    staging: Mutex<Staging>,
-    /// A connection to the staging file used only by merges (to read the table being merged)
-    /// and by the merger's checkpoints. Holding it is what makes merges one at a time.
-    merging: Mutex<Connection>,
-    /// Read-only connections to the main file, with the staging file attached as `stg`.
+    /// Read-only connections.
     readers: Pool<Connection>,
-    staging_path: String,
-    signal: Mutex<Signal>,
+    stop: Mutex<bool>,
     wake: Condvar,
 }
 
@@ -110,33 +80,6 @@ struct Shared {
 struct Writer {
     conn: Connection,
     known_days: HashSet<i32>,
-}
-
-/// The staging file's writer connection and which table takes appends.
-struct Staging {
-    conn: Connection,
-    /// Index into [`STAGING`] of the table appends go to.
-    current: usize,
-    /// Rows in each staging table as far as this process knows (counted at open; only a
-    /// trigger for merging, never used for results).
-    rows: [u64; 2],
-}
-
-/// Wake-ups for the merger thread.
-#[derive(Default)]
-struct Signal {
-    stop: bool,
-    due: bool,
-}
-
-/// Where a merge step stands when it calls its hook (tests use the hook to hold a merge in
-/// place or to simulate a crash at that point).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MergePoint {
-    /// The rows are written to the day tables but not committed; the main writer is held.
-    Copied,
-    /// The day tables are committed; the staging table is not emptied yet.
-    Committed,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -148,16 +91,9 @@ impl fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `DIR/xikang.db` and `DIR/checkins-staging.db`, applies
-    /// pending migrations, merges whatever a previous run left staged, and starts the merger
-    /// thread.
+    /// Opens (creating if needed) `DIR/xikang.db`, applies pending migrations, adopts
+    /// check-ins an older build left staged, and starts the checkpointer thread.
     pub fn open(dir: &Path) -> Result<SqliteStore> {
-        SqliteStore::open_with(dir, true)
-    }
-
-    /// [`SqliteStore::open`], with or without the background merger (unit tests drive
-    /// merges by hand).
-    fn open_with(dir: &Path, background: bool) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
@@ -169,58 +105,24 @@ impl SqliteStore {
                 .collect::<Result<HashSet<_>, _>>()?
         };
         let mut writer = Writer { conn, known_days };
-        adopt_legacy_staging(&mut writer)?;
-
-        let staging_path = dir.join(STAGING_FILE);
-        let staging_path = staging_path
-            .to_str()
-            .ok_or_else(|| {
-                StoreError::Target(format!(
-                    "the data directory {} is not valid UTF-8",
-                    dir.display()
-                ))
-            })?
-            .to_owned();
-        let staging_conn = Connection::open(&staging_path)?;
-        configure_staging(&staging_conn)?;
-        let mut rows = [0u64; 2];
-        for (n, table) in rows.iter_mut().zip(STAGING) {
-            let count: i64 =
-                staging_conn
-                    .query_row(&format!("select count(*) from {table}"), [], |r| r.get(0))?;
-            *n = count.unsigned_abs();
-        }
-        let merging = Connection::open(&staging_path)?;
-        merging.busy_timeout(BUSY_TIMEOUT)?;
-
+        adopt_legacy_staging(&mut writer, dir)?;
+        let checkpoints = Connection::open(&path)?;
+        checkpoints.busy_timeout(BUSY_TIMEOUT)?;
         let shared = Arc::new(Shared {
             path,
             writer: Mutex::new(writer),
-            staging: Mutex::new(Staging {
-                conn: staging_conn,
-                current: 0,
-                rows,
-            }),
-            merging: Mutex::new(merging),
             readers: Pool::new(8),
-            staging_path,
-            signal: Mutex::new(Signal::default()),
+            stop: Mutex::new(false),
             wake: Condvar::new(),
         });
-        // Crash recovery: rows a previous run acknowledged but did not merge. Synchronous,
-        // so the store starts with empty staging tables.
-        shared.merge_all()?;
-        let merger = if background {
-            let for_thread = Arc::clone(&shared);
-            Some(
-                std::thread::Builder::new()
-                    .name("xikang-merge".into())
-                    .spawn(move || merger_loop(&for_thread))?,
-            )
-        } else {
-            None
-        };
-        Ok(SqliteStore { shared, merger })
+        let for_thread = Arc::clone(&shared);
+        let checkpointer = std::thread::Builder::new()
+            .name("xikang-checkpoint".into())
+            .spawn(move || checkpointer_loop(&for_thread, &checkpoints))?;
+        Ok(SqliteStore {
+            shared,
+            checkpointer: Some(checkpointer),
+        })
     }
 
     /// The database file.
@@ -229,22 +131,30 @@ impl SqliteStore {
     }
 
     fn write(&self) -> MutexGuard<'_, Writer> {
-        self.shared.write()
+        lock(&self.shared.writer)
     }
 
     fn read(&self) -> Result<Pooled<'_, Connection>> {
-        self.shared.read()
+        self.shared.readers.get(
+            |_| true,
+            || {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(&self.shared.path, flags)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                Ok(conn)
+            },
+        )
     }
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        lock(&self.shared.signal).stop = true;
+        *lock(&self.shared.stop) = true;
         self.shared.wake.notify_all();
-        if let Some(merger) = self.merger.take()
-            && merger.join().is_err()
+        if let Some(t) = self.checkpointer.take()
+            && t.join().is_err()
         {
-            tracing::warn!("the check-in merger thread panicked");
+            tracing::warn!("the checkpointer thread panicked");
         }
     }
 }
@@ -255,40 +165,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Shared {
-    fn write(&self) -> MutexGuard<'_, Writer> {
-        lock(&self.writer)
-    }
-
-    fn staging(&self) -> MutexGuard<'_, Staging> {
-        lock(&self.staging)
-    }
-
-    fn read(&self) -> Result<Pooled<'_, Connection>> {
-        self.readers.get(
-            |_| true,
-            || {
-                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | OpenFlags::SQLITE_OPEN_URI;
-                let conn = Connection::open_with_flags(&self.path, flags)?;
-                conn.busy_timeout(BUSY_TIMEOUT)?;
-                // Attached with the same (read-only) flags.
-                conn.execute("attach database ?1 as stg", [&self.staging_path])?;
-                Ok(conn)
-            },
-        )
-    }
-
-    #[cfg(test)]
-    fn known_days_for_tests(&self) -> HashSet<i32> {
-        self.write().known_days.clone()
-    }
-
-    /// Wakes the merger thread early.
-    fn nudge(&self) {
-        lock(&self.signal).due = true;
-        self.wake.notify_one();
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`], from its own
+/// connection and without waiting for anyone (`passive`): the writer goes on committing
+/// meanwhile, and once a checkpoint has caught up, the next commit starts the WAL afresh.
+/// Done here, a commit never pays for a checkpoint (`wal_autocheckpoint` on the writer is
+/// only a safety net for when this thread falls behind).
+fn checkpointer_loop(shared: &Shared, conn: &Connection) {
+    let mut stop = lock(&shared.stop);
+    while !*stop {
+        stop = shared
+            .wake
+            .wait_timeout(stop, CHECKPOINT_EVERY)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        if *stop {
+            return;
+        }
+        drop(stop);
+        if let Err(e) = conn.query_row("pragma wal_checkpoint(passive)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpointing the database failed; will retry");
+        }
+        stop = lock(&shared.stop);
     }
 }
 
@@ -307,49 +204,13 @@ fn configure_writer(conn: &Connection) -> Result<()> {
     // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss
     // as well as kill -9 (NORMAL would only survive the latter).
     conn.pragma_update(None, "synchronous", "full")?;
-    // 64 MiB page cache for the writer: the (person, at) index of a check-in table takes
-    // random inserts, which stay in memory between commits.
-    conn.pragma_update(None, "cache_size", -65_536)?;
-    // Checkpoint every 64 MiB of WAL rather than every 4 MiB: a page rewritten by several
-    // commits between checkpoints is copied into the database file once (measured: +60 %
-    // check-in throughput). The WAL file is cut back to that size after each checkpoint.
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    // The checkpointer thread keeps the WAL short; a commit checkpoints by itself only when
+    // 64 MiB have piled up (a bulk load, or the thread falling behind). The WAL file is cut
+    // back to that size after each checkpoint.
     conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     Ok(())
-}
-
-/// The staging file: WAL and `synchronous=FULL` like the main file (a staged row is an
-/// acknowledged scan), and its two tables.
-fn configure_staging(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Target(format!(
-            "the file system refused WAL mode (got {mode})"
-        )));
-    }
-    conn.pragma_update(None, "synchronous", "full")?;
-    // The merger checkpoints this file every tick from its own connection, so appends do
-    // not pay for checkpoints; this only bounds the WAL should the merger fall behind.
-    conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    for table in STAGING {
-        // `autoincrement`: ids are never reused, even after a table was emptied, so "the
-        // rows up to id N" always means the rows a merge copied (see `Shared::merge_step`).
-        conn.execute_batch(&format!(
-            "create table if not exists {table} (
-                id integer primary key autoincrement,
-                venue integer not null, at integer not null, person integer not null,
-                dir integer not null)"
-        ))?;
-    }
-    Ok(())
-}
-
-/// `insert into TABLE (…) values (?, ?, ?, ?), …` for `rows` rows.
-fn staging_insert_sql(table: &str, rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
-    format!("insert into {table} (venue, at, person, dir) values {values}")
 }
 
 fn checkin_values(c: &CheckIn) -> [i64; 4] {
@@ -361,219 +222,71 @@ fn checkin_values(c: &CheckIn) -> [i64; 4] {
     ]
 }
 
-/// Development builds before the staging file kept staged rows in a `checkin_staging`
-/// table of the main file: move them into their day tables and drop that table.
-fn adopt_legacy_staging(w: &mut Writer) -> Result<()> {
-    let exists: bool = w.conn.query_row(
+/// Builds before 0.2 staged small check-in batches, first in a `checkin_staging` table of
+/// the main file, then in a separate file with tables `staging_0` and `staging_1`, and
+/// merged them into the day tables later. Rows a stopped or crashed server left there are
+/// moved into their day tables here, and the table or file removed. (A crash after the
+/// commit and before the removal would move them again: readers report a row once.)
+fn adopt_legacy_staging(w: &mut Writer, dir: &Path) -> Result<()> {
+    let staging_file = dir.join(LEGACY_STAGING_FILE);
+    let has_file = staging_file.exists();
+    let Writer { conn, known_days } = w;
+    let has_table: bool = conn.query_row(
         "select exists (select 1 from sqlite_master where type = 'table' and name = 'checkin_staging')",
         [],
         |r| r.get(0),
     )?;
-    if !exists {
+    if !has_file && !has_table {
         return Ok(());
     }
-    let Writer { conn, known_days } = w;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut sources = Vec::new();
+    if has_table {
+        sources.push("main.checkin_staging");
+    }
+    if has_file {
+        let path = staging_file.to_str().ok_or_else(|| {
+            StoreError::Target(format!("{} is not valid UTF-8", staging_file.display()))
+        })?;
+        conn.execute("attach database ?1 as stg", [path])?;
+        for (table, attached) in [
+            ("staging_0", "stg.staging_0"),
+            ("staging_1", "stg.staging_1"),
+        ] {
+            let exists: bool = conn.query_row(
+                "select exists (select 1 from stg.sqlite_master where type = 'table' and name = ?1)",
+                [table],
+                |r| r.get(0),
+            )?;
+            if exists {
+                sources.push(attached);
+            }
+        }
+    }
     let mut rows = Vec::new();
-    read_checkins(
-        &mut tx.prepare("select venue, at, person, dir from checkin_staging")?,
-        [],
-        &mut rows,
-    )?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for source in &sources {
+        read_checkins(
+            &mut tx.prepare(&format!("select venue, at, person, dir from {source}"))?,
+            [],
+            &mut rows,
+        )?;
+    }
     let created = write_day_tables(&tx, known_days, &rows)?;
-    tx.execute_batch("drop table checkin_staging")?;
+    if has_table {
+        tx.execute_batch("drop table checkin_staging")?;
+    }
     tx.commit()?;
     known_days.extend(created);
+    if has_file {
+        conn.execute_batch("detach database stg")?;
+        for suffix in ["", "-wal", "-shm"] {
+            let f = dir.join(format!("{LEGACY_STAGING_FILE}{suffix}"));
+            if f.exists() {
+                std::fs::remove_file(f)?;
+            }
+        }
+    }
     Ok(())
-}
-
-impl Shared {
-    /// Appends a batch to the current staging table: one small transaction in the staging
-    /// file, whatever is staged or being merged.
-    fn append_staged(&self, batch: &[CheckIn]) -> Result<()> {
-        let mut s = self.staging();
-        let current = s.current;
-        let table = STAGING[current];
-        let tx = s
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut chunks = batch.chunks_exact(STAGE_ROWS_PER_STATEMENT);
-            let mut many =
-                tx.prepare_cached(&staging_insert_sql(table, STAGE_ROWS_PER_STATEMENT))?;
-            for chunk in &mut chunks {
-                many.execute(params_from_iter(chunk.iter().flat_map(checkin_values)))?;
-            }
-            let mut one = tx.prepare_cached(&staging_insert_sql(table, 1))?;
-            for c in chunks.remainder() {
-                one.execute(params_from_iter(checkin_values(c)))?;
-            }
-        }
-        tx.commit()?;
-        s.rows[current] += batch.len() as u64;
-        let due = s.rows[current] >= MERGE_AT;
-        drop(s);
-        if due {
-            self.nudge();
-        }
-        Ok(())
-    }
-
-    /// Rows staged in both tables, as far as this process knows.
-    fn staged(&self) -> u64 {
-        let s = self.staging();
-        s.rows[0] + s.rows[1]
-    }
-
-    /// Merges one staging table into the day tables and returns how many staged rows it
-    /// took (0: nothing was staged).
-    ///
-    /// 1. Under the staging mutex, in memory only: pick the table. Normally that is the
-    ///    current one, and appends flip to the other; a table left over by a failed merge
-    ///    goes first, without a flip.
-    /// 2. Read the picked table (one statement: one snapshot) up to its newest id `N`, and
-    ///    write the rows into the day tables in one transaction of the main file (under the
-    ///    main writer mutex, which only appends to the authority log and other rare writes
-    ///    share). Commit.
-    /// 3. Only then, under the staging mutex, delete the rows up to `N` from the staging
-    ///    table: without a `where` (SQLite's truncation, a few pages) when nothing newer was
-    ///    added, which is always the case within one process.
-    ///
-    /// A reader looks at the staging file first and the main file second, each at the
-    /// snapshot of its first statement, so a row is in at least one of its snapshots at any
-    /// time; one in both is reported once. A crash between 2 and 3 leaves rows in both
-    /// places, and merging them again adds nothing (`insert or ignore`, and the registry
-    /// counts only what was added). Because ids are never reused, this also holds when
-    /// another process (a command-line tool opening the same directory) merges or appends
-    /// at the same time: its rows are never deleted uncopied.
-    fn merge_step(&self, hook: &mut dyn FnMut(MergePoint) -> Result<()>) -> Result<u64> {
-        let merging = lock(&self.merging);
-        let which = {
-            let mut s = self.staging();
-            let other = 1 - s.current;
-            if s.rows[other] > 0 {
-                other
-            } else if s.rows[s.current] > 0 {
-                s.current = other;
-                1 - other
-            } else {
-                return Ok(0);
-            }
-        };
-        let table = STAGING[which];
-        let started = Instant::now();
-        let mut rows = Vec::new();
-        let mut newest = None;
-        {
-            let mut stmt = merging.prepare_cached(&format!(
-                "select id, venue, at, person, dir from {table} order by id limit ?1"
-            ))?;
-            let mut found = stmt.query([MERGE_CAP])?;
-            while let Some(r) = found.next()? {
-                newest = Some(r.get::<_, i64>(0)?);
-                rows.push(checkin_of(r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)?);
-            }
-        }
-        let Some(newest) = newest else {
-            // Another process merged it: nothing to do.
-            self.staging().rows[which] = 0;
-            return Ok(0);
-        };
-        {
-            let mut w = self.write();
-            let Writer { conn, known_days } = &mut *w;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let created = write_day_tables(&tx, known_days, &rows)?;
-            hook(MergePoint::Copied)?;
-            tx.commit()?;
-            // Only now are the new partitions real: a failed merge rolled their DDL back.
-            known_days.extend(created);
-        }
-        hook(MergePoint::Committed)?;
-        {
-            let mut s = self.staging();
-            let tx = s
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let max: Option<i64> =
-                tx.query_row(&format!("select max(id) from {table}"), [], |r| r.get(0))?;
-            let everything = max.is_none_or(|m| m <= newest);
-            if everything {
-                // Without a `where`, SQLite truncates the table instead of deleting row by row.
-                tx.execute(&format!("delete from {table}"), [])?;
-            } else {
-                tx.execute(&format!("delete from {table} where id <= ?1"), [newest])?;
-            }
-            tx.commit()?;
-            s.rows[which] = if everything {
-                0
-            } else {
-                s.rows[which].saturating_sub(rows.len() as u64)
-            };
-        }
-        tracing::debug!(
-            rows = rows.len(),
-            ms = started.elapsed().as_millis(),
-            "merged staged check-ins"
-        );
-        Ok(rows.len() as u64)
-    }
-
-    /// Merges everything staged when called (rows appended meanwhile may stay staged:
-    /// readers see them there).
-    fn merge_all(&self) -> Result<()> {
-        let mut left = self.staged();
-        while left > 0 {
-            let merged = self.merge_step(&mut |_| Ok(()))?;
-            if merged == 0 {
-                break;
-            }
-            left = left.saturating_sub(merged);
-        }
-        Ok(())
-    }
-
-    /// Checkpoints the staging file's WAL without waiting for anyone (appends go on).
-    fn checkpoint_staging(&self) -> Result<()> {
-        let merging = lock(&self.merging);
-        merging.query_row("pragma wal_checkpoint(passive)", [], |_| Ok(()))?;
-        Ok(())
-    }
-}
-
-/// The merger thread: merges when enough rows are staged (or some have waited long enough)
-/// and checkpoints the staging file, until the store is dropped. A failed merge leaves the
-/// rows staged (readers still see them) and is retried at the next tick.
-fn merger_loop(shared: &Shared) {
-    let mut last_merge = Instant::now();
-    loop {
-        {
-            let mut signal = lock(&shared.signal);
-            if !signal.stop && !signal.due {
-                signal = shared
-                    .wake
-                    .wait_timeout(signal, TICK)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-            if signal.stop {
-                return;
-            }
-            signal.due = false;
-        }
-        let staged = shared.staged();
-        if staged >= MERGE_AT || (staged > 0 && last_merge.elapsed() >= MERGE_IDLE) {
-            match shared.merge_step(&mut |_| Ok(())) {
-                Ok(_) => last_merge = Instant::now(),
-                Err(e) => {
-                    tracing::warn!(error = %e, code = e.code(), "merging staged check-ins failed; will retry");
-                }
-            }
-        }
-        if let Err(e) = shared.checkpoint_staging() {
-            tracing::warn!(error = %e, code = e.code(), "checkpointing the check-in staging file failed");
-        }
-    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -601,12 +314,13 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// A day of check-ins: a rowid table in arrival order, no index (see the module doc). Tables
+/// made by builds before 0.2 are keyed `(venue, at, person, dir)` instead; every statement
+/// here works on both.
 fn checkin_ddl(table: &str) -> String {
     format!(
         "create table if not exists {table} (
-            venue integer not null, at integer not null, person integer not null, dir integer not null,
-            primary key (venue, at, person, dir)) without rowid;
-         create index if not exists {table}_person on {table} (person, at);"
+            venue integer not null, at integer not null, person integer not null, dir integer not null)"
     )
 }
 
@@ -675,25 +389,6 @@ fn days_between(conn: &Connection, from: Timestamp, to: Timestamp) -> Result<Vec
     Ok(days)
 }
 
-/// Whether a check-in is already in its day table (`days` says whether there is one).
-fn in_day_table(conn: &Connection, days: &HashSet<i32>, c: &CheckIn) -> Result<bool> {
-    let day = c.at.shanghai_day();
-    if !days.contains(&day.0) {
-        return Ok(false);
-    }
-    let found = conn
-        .prepare_cached(&format!(
-            "select 1 from {} where venue = ?1 and at = ?2 and person = ?3 and dir = ?4",
-            checkin_table(day)?
-        ))?
-        .query_row(
-            params![c.venue.get(), c.at.0, c.person.get(), dir_code(c.direction)],
-            |_| Ok(()),
-        )
-        .optional()?;
-    Ok(found.is_some())
-}
-
 fn read_checkins(
     stmt: &mut rusqlite::Statement<'_>,
     params: impl rusqlite::Params,
@@ -707,9 +402,9 @@ fn read_checkins(
     Ok(())
 }
 
-/// Inserts check-ins straight into their day tables (sorted by primary key), creating
-/// tables as needed and keeping the registry's row counts. Returns the days whose tables
-/// this transaction created.
+/// Appends check-ins to their day tables, creating tables as needed and keeping the
+/// registry's row counts. Returns the days whose tables this transaction created (they are
+/// real only once it commits).
 fn write_day_tables(
     tx: &Connection,
     known_days: &HashSet<i32>,
@@ -726,19 +421,22 @@ fn write_day_tables(
             tx.execute_batch(&checkin_ddl(&table))?;
             created.push(day.0);
         }
+        // `or ignore` matters only for the keyed tables of older builds.
+        let insert = |n: usize| {
+            let values = vec!["(?, ?, ?, ?)"; n].join(", ");
+            format!("insert or ignore into {table} (venue, at, person, dir) values {values}")
+        };
         let mut added = 0usize;
+        let mut chunks = rows.chunks_exact(ROWS_PER_STATEMENT);
         {
-            let mut stmt = tx.prepare_cached(&format!(
-                "insert or ignore into {table} (venue, at, person, dir) values (?1, ?2, ?3, ?4)"
-            ))?;
-            for c in &rows {
-                added += stmt.execute(params![
-                    c.venue.get(),
-                    c.at.0,
-                    c.person.get(),
-                    dir_code(c.direction)
-                ])?;
+            let mut many = tx.prepare_cached(&insert(ROWS_PER_STATEMENT))?;
+            for chunk in &mut chunks {
+                added += many.execute(params_from_iter(chunk.iter().flat_map(checkin_values)))?;
             }
+        }
+        let mut one = tx.prepare_cached(&insert(1))?;
+        for c in chunks.remainder() {
+            added += one.execute(params_from_iter(checkin_values(c)))?;
         }
         tx.prepare_cached("update checkin_days set row_count = row_count + ?1 where day = ?2")?
             .execute(params![added, day.0])?;
@@ -747,6 +445,8 @@ fn write_day_tables(
 }
 
 impl SqliteStore {
+    /// The check-ins with `filter = key` in `[from, to]`: a scan of each day table in range
+    /// (they have no index), sorted by `sort_key`, each row once.
     fn checkins_where(
         &self,
         filter: &str,
@@ -759,20 +459,9 @@ impl SqliteStore {
             return Ok(Vec::new());
         }
         let mut conn = self.read()?;
-        // One read transaction, with the staging file read FIRST: its snapshot is then
-        // older than the main file's, so a row a merge moves meanwhile is in at least one of
-        // them (see `Shared::merge_step`).
+        // One read transaction: the registry and the tables agree.
         let tx = conn.transaction()?;
         let mut out = Vec::new();
-        let mut stmt = tx.prepare_cached(&format!(
-            "select venue, at, person, dir from {s0} where {filter} = ?1 and at between ?2 and ?3
-             union all
-             select venue, at, person, dir from {s1} where {filter} = ?1 and at between ?2 and ?3",
-            s0 = STAGING_ATTACHED[0],
-            s1 = STAGING_ATTACHED[1],
-        ))?;
-        read_checkins(&mut stmt, params![key, from.0, to.0], &mut out)?;
-        drop(stmt);
         for day in days_between(&tx, from, to)? {
             let table = checkin_table(day)?;
             let mut stmt = tx.prepare_cached(&format!(
@@ -780,8 +469,7 @@ impl SqliteStore {
             ))?;
             read_checkins(&mut stmt, params![key, from.0, to.0], &mut out)?;
         }
-        // A staged row may repeat one already merged (a re-sent scan, or a merge between the
-        // two snapshots): report it once.
+        // A device may re-send a scan it was not sure had arrived: report it once.
         out.sort_unstable_by_key(sort_key);
         out.dedup();
         Ok(out)
@@ -1091,24 +779,13 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        if batch.len() >= DIRECT_AT {
-            // Big enough to amortize the scattered index pages on its own: straight in,
-            // skipping the second write that staging costs.
-            let mut w = self.write();
-            let Writer { conn, known_days } = &mut *w;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let created = write_day_tables(&tx, known_days, batch)?;
-            tx.commit()?;
-            known_days.extend(created);
-            return Ok(());
-        }
-        // Smaller batches (the usual group commit) are appended to the current staging table
-        // in the staging file: a commit writes a few pages at its end, where inserting them
-        // straight into the indexed day table would dirty pages all over two B-trees and
-        // write them all to the WAL at every commit (measured: 35 k rows/s at 5 000 per
-        // batch, against 200 k+ this way). This takes neither the main file's lock nor
-        // waits for a merge: the merger thread moves the rows on later.
-        self.shared.append_staged(batch)
+        let mut w = self.write();
+        let Writer { conn, known_days } = &mut *w;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let created = write_day_tables(&tx, known_days, batch)?;
+        tx.commit()?;
+        known_days.extend(created);
+        Ok(())
     }
 
     fn checkins_of_person(
@@ -1134,8 +811,6 @@ impl Store for SqliteStore {
     }
 
     fn checkin_days(&self) -> Result<Vec<(CivilDay, u64)>> {
-        // Exact counts need the staged rows deduplicated, which is what a merge does.
-        self.shared.merge_all()?;
         let conn = self.read()?;
         let mut stmt =
             conn.prepare_cached("select day, row_count from checkin_days order by day")?;
@@ -1146,8 +821,6 @@ impl Store for SqliteStore {
     }
 
     fn drop_checkin_days_before(&self, day: CivilDay) -> Result<Vec<CivilDay>> {
-        // Staged rows of the days being dropped must go too: merge them first.
-        self.shared.merge_all()?;
         let mut w = self.write();
         let Writer { conn, known_days } = &mut *w;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1179,23 +852,8 @@ impl Store for SqliteStore {
     }
 
     fn for_each_checkin(&self, f: &mut dyn FnMut(&[CheckIn])) -> Result<()> {
-        // Merge first so the walk reads indexed day tables, not long staging tables.
-        self.shared.merge_all()?;
         let mut conn = self.read()?;
         let tx = conn.transaction()?;
-        // Rows staged since the merge above (few), read before the main file for the
-        // snapshot order explained in `Shared::merge_step`; each once.
-        let mut staged = Vec::new();
-        read_checkins(
-            &mut tx.prepare(&format!(
-                "select venue, at, person, dir from {} union all select venue, at, person, dir from {}",
-                STAGING_ATTACHED[0], STAGING_ATTACHED[1]
-            ))?,
-            [],
-            &mut staged,
-        )?;
-        staged.sort_unstable_by_key(|c| (c.at, c.venue, c.person, dir_code(c.direction)));
-        staged.dedup();
         let days: Vec<CivilDay> = {
             let mut stmt = tx.prepare("select day from checkin_days order by day")?;
             stmt.query_map([], |r| r.get(0).map(CivilDay))?
@@ -1211,17 +869,6 @@ impl Store for SqliteStore {
             while let Some(r) = rows.next()? {
                 let (v, at, p, d) = checkin_row(r)?;
                 chunk.push(checkin_of(v, at, p, d)?);
-                if chunk.len() == CHUNK {
-                    f(&chunk);
-                    chunk.clear();
-                }
-            }
-        }
-        // Staged rows last, and only those not merged yet.
-        let days: HashSet<i32> = days.iter().map(|d| d.0).collect();
-        for c in staged {
-            if !in_day_table(&tx, &days, &c)? {
-                chunk.push(c);
                 if chunk.len() == CHUNK {
                     f(&chunk);
                     chunk.clear();
@@ -1313,7 +960,6 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc;
     use xikang_domain::ScanDirection;
 
     /// `n` distinct scans at venue 1 starting at `first` seconds after 2022-07-01 00:00 in
@@ -1337,166 +983,69 @@ mod tests {
             .unwrap()
     }
 
-    fn staged_rows(store: &SqliteStore) -> [u64; 2] {
-        store.shared.staging().rows
+    fn day() -> CivilDay {
+        CivilDay::parse("2022-07-01").unwrap()
     }
 
-    fn sorted(mut v: Vec<CheckIn>) -> Vec<CheckIn> {
-        v.sort_by_key(|c| (c.at, c.person));
-        v
-    }
-
-    /// The whole test body runs while a merge holds the main writer mid-transaction. The
-    /// append runs on its own thread and the test waits for it with a generous bound, so
-    /// that a regression fails the test instead of hanging it (a deadlock guard, not a
-    /// timing assertion).
+    /// The point of the layout: a scan's commit appends at the end of one table and
+    /// touches no index.
     #[test]
-    fn appends_and_reads_go_on_while_a_merge_holds_the_main_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_with(dir.path(), false).unwrap();
-        let first = scans(0, 1_000);
-        let second = scans(1_000, 10);
-        store.insert_checkins(&first).unwrap();
-        assert_eq!(staged_rows(&store), [1_000, 0]);
-
-        let (holding_tx, holding_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let (appended_tx, appended_rx) = mpsc::channel();
-        std::thread::scope(|s| {
-            let store = &store;
-            let merge = s.spawn(move || {
-                store.shared.merge_step(&mut |point| {
-                    if point == MergePoint::Copied {
-                        holding_tx.send(()).unwrap();
-                        release_rx.recv().unwrap();
-                    }
-                    Ok(())
-                })
-            });
-            holding_rx.recv().unwrap();
-            // The merge really holds the main writer now.
-            assert!(store.shared.writer.try_lock().is_err());
-            let second = &second;
-            s.spawn(move || {
-                store.insert_checkins(second).unwrap();
-                appended_tx.send(()).unwrap();
-            });
-            let appended = appended_rx.recv_timeout(Duration::from_secs(120));
-            // Readers see the rows being merged (still staged) and the new ones.
-            let seen = if appended.is_ok() {
-                Some(at_venue_1(store))
-            } else {
-                None
-            };
-            let staged_meanwhile = staged_rows(store);
-            release_tx.send(()).unwrap();
-            assert!(
-                appended.is_ok(),
-                "insert_checkins waited for the merge holding the main file"
-            );
-            let all: Vec<CheckIn> = first.iter().chain(second).copied().collect();
-            assert_eq!(seen.unwrap(), all);
-            // The merge flipped: the new rows went to the other table.
-            assert_eq!(staged_meanwhile, [1_000, 10]);
-            assert_eq!(merge.join().unwrap().unwrap(), 1_000);
-        });
-        assert_eq!(staged_rows(&store), [0, 10]);
-        let all: Vec<CheckIn> = first.iter().chain(&second).copied().collect();
-        assert_eq!(at_venue_1(&store), all);
-        let day = CivilDay::parse("2022-07-01").unwrap();
-        assert_eq!(store.checkin_days().unwrap(), vec![(day, 1_010)]);
-        assert_eq!(staged_rows(&store), [0, 0]);
-    }
-
-    #[test]
-    fn a_crash_before_a_merge_commits_loses_no_staged_row() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = scans(0, 500);
-        let second = scans(400, 300); // overlaps the first: 100 repeats
-        {
-            let store = SqliteStore::open_with(dir.path(), false).unwrap();
-            store.insert_checkins(&first).unwrap();
-            let failed = store.shared.merge_step(&mut |point| match point {
-                MergePoint::Copied => Err(StoreError::Target("simulated crash".into())),
-                MergePoint::Committed => Ok(()),
-            });
-            assert!(failed.is_err());
-            store.insert_checkins(&second).unwrap();
-            // Rows in both staging tables, none in a day table.
-            assert_eq!(staged_rows(&store), [500, 300]);
-            assert!(store.shared.known_days_for_tests().is_empty());
-            assert_eq!(at_venue_1(&store), scans(0, 700));
-            // Like kill -9: no destructor, no checkpoint, no close.
-            std::mem::forget(store);
-        }
-        let store = SqliteStore::open_with(dir.path(), false).unwrap();
-        assert_eq!(staged_rows(&store), [0, 0]);
-        assert_eq!(at_venue_1(&store), scans(0, 700));
-        let day = CivilDay::parse("2022-07-01").unwrap();
-        assert_eq!(store.checkin_days().unwrap(), vec![(day, 700)]);
-    }
-
-    #[test]
-    fn a_crash_between_a_merge_commit_and_emptying_staging_counts_each_row_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = scans(0, 500);
-        let second = scans(400, 300);
-        {
-            let store = SqliteStore::open_with(dir.path(), false).unwrap();
-            store.insert_checkins(&first).unwrap();
-            let failed = store.shared.merge_step(&mut |point| match point {
-                MergePoint::Copied => Ok(()),
-                MergePoint::Committed => Err(StoreError::Target("simulated crash".into())),
-            });
-            assert!(failed.is_err());
-            store.insert_checkins(&second).unwrap();
-            // The first rows are merged and still staged; readers report each row once.
-            assert_eq!(staged_rows(&store), [500, 300]);
-            assert_eq!(store.shared.known_days_for_tests().len(), 1);
-            assert_eq!(at_venue_1(&store), scans(0, 700));
-            let mut streamed = Vec::new();
-            store
-                .for_each_checkin(&mut |chunk| streamed.extend_from_slice(chunk))
-                .unwrap();
-            assert_eq!(sorted(streamed), scans(0, 700));
-            std::mem::forget(store);
-        }
-        let store = SqliteStore::open_with(dir.path(), false).unwrap();
-        assert_eq!(staged_rows(&store), [0, 0]);
-        assert_eq!(at_venue_1(&store), scans(0, 700));
-        let day = CivilDay::parse("2022-07-01").unwrap();
-        assert_eq!(store.checkin_days().unwrap(), vec![(day, 700)]);
-    }
-
-    #[test]
-    fn the_background_merger_empties_staging_once_enough_rows_wait() {
+    fn day_tables_are_appended_in_arrival_order_without_an_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let rows = u32::try_from(MERGE_AT).unwrap() + 1_000;
-        for first in (0..rows).step_by(2_000) {
-            store
-                .insert_checkins(&scans(first, 2_000.min(rows - first)))
-                .unwrap();
-        }
-        // Nothing here merges by itself: wait (no timing assertion) until the merger has
-        // taken the big table, i.e. fewer rows than the threshold are left staged.
-        while store.shared.staged() >= MERGE_AT {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!store.shared.known_days_for_tests().is_empty());
-        assert_eq!(at_venue_1(&store), scans(0, rows));
+        let mut batch = scans(0, 200);
+        batch.reverse();
+        store.insert_checkins(&batch).unwrap();
+        let conn = store.read().unwrap();
+        let indexes: i64 = conn
+            .query_row(
+                "select count(*) from sqlite_master where type = 'index' and tbl_name = 'checkins_20220701'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0);
+        let mut stmt = conn
+            .prepare("select person from checkins_20220701 order by rowid")
+            .unwrap();
+        let persons: Vec<u32> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(persons, (0..200).rev().collect::<Vec<_>>());
+        drop(stmt);
+        drop(conn);
+        assert_eq!(at_venue_1(&store), scans(0, 200));
+    }
+
+    #[test]
+    fn a_keyed_day_table_of_an_older_build_still_takes_appends_and_ignores_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store
+            .execute_raw_for_tests(
+                "create table checkins_20220701 (venue integer not null, at integer not null,
+                 person integer not null, dir integer not null,
+                 primary key (venue, at, person, dir)) without rowid",
+            )
+            .unwrap();
+        store
+            .execute_raw_for_tests("insert into checkin_days (day, row_count) values (19174, 0)")
+            .unwrap();
         drop(store);
-        // Dropping stopped the merger cleanly: the directory opens again with everything.
         let store = SqliteStore::open(dir.path()).unwrap();
-        let total: u64 = store.checkin_days().unwrap().iter().map(|d| d.1).sum();
-        assert_eq!(total, u64::from(rows));
+        store.insert_checkins(&scans(0, 10)).unwrap();
+        store.insert_checkins(&scans(5, 10)).unwrap();
+        assert_eq!(at_venue_1(&store), scans(0, 15));
+        assert_eq!(store.checkin_days().unwrap(), vec![(day(), 15)]);
     }
 
     #[test]
-    fn rows_staged_in_the_main_file_by_an_older_build_are_adopted_at_open() {
+    fn rows_staged_by_older_builds_are_adopted_at_open() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = SqliteStore::open_with(dir.path(), false).unwrap();
+            let store = SqliteStore::open(dir.path()).unwrap();
             store
                 .execute_raw_for_tests(
                     "create table checkin_staging (venue integer not null, at integer not null,
@@ -1513,11 +1062,38 @@ mod tests {
                     .unwrap();
             }
         }
-        let store = SqliteStore::open_with(dir.path(), false).unwrap();
-        assert_eq!(at_venue_1(&store), scans(0, 3));
-        let day = CivilDay::parse("2022-07-01").unwrap();
-        assert_eq!(store.checkin_days().unwrap(), vec![(day, 3)]);
-        let gone = store.execute_raw_for_tests("select * from checkin_staging");
-        assert!(gone.is_err());
+        {
+            // The separate staging file of the build after that, with rows in both tables.
+            let staging = Connection::open(dir.path().join(LEGACY_STAGING_FILE)).unwrap();
+            staging.pragma_update(None, "journal_mode", "wal").unwrap();
+            for (table, first) in [("staging_0", 3), ("staging_1", 5)] {
+                staging
+                    .execute_batch(&format!(
+                        "create table {table} (id integer primary key autoincrement,
+                         venue integer not null, at integer not null, person integer not null,
+                         dir integer not null)"
+                    ))
+                    .unwrap();
+                for c in scans(first, 2) {
+                    staging
+                        .execute(
+                            &format!(
+                                "insert into {table} (venue, at, person, dir) values (1, ?1, ?2, 0)"
+                            ),
+                            params![c.at.0, c.person.get()],
+                        )
+                        .unwrap();
+                }
+            }
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(at_venue_1(&store), scans(0, 7));
+        assert_eq!(store.checkin_days().unwrap(), vec![(day(), 7)]);
+        assert!(
+            store
+                .execute_raw_for_tests("select * from checkin_staging")
+                .is_err()
+        );
+        assert!(!dir.path().join(LEGACY_STAGING_FILE).exists());
     }
 }
