@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod export;
 pub mod json;
 pub mod openapi;
 pub mod page;
