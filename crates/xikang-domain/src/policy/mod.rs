@@ -299,6 +299,12 @@ impl Policy {
         self.venue(category).dwell_minutes * 60
     }
 
+    /// Seconds of presence assumed at a venue whose category the policy does not list
+    /// (`[venue_defaults]`).
+    pub fn default_dwell_secs(&self) -> u32 {
+        self.venue_default.dwell_minutes * 60
+    }
+
     /// How many days check-ins are kept.
     pub fn retention_days(&self) -> u32 {
         self.retention_days
