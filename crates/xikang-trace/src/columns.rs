@@ -44,8 +44,8 @@ fn pack(td: u32, other: u32) -> u64 {
     (u64::from(td) << 32) | u64::from(other)
 }
 
-/// A tail this large is sealed into a segment. Small enough that scanning a key's tail rows
-/// is trivial and a copy-on-write of the tail (when a snapshot holds it) is cheap.
+/// A tail this large is sealed into a segment. Small enough that a copy-on-write of the
+/// tail (when a snapshot holds it) is cheap, large enough that live scans seal rarely.
 const TAIL_MAX: usize = 8_192;
 /// A day with more segments than this has its newest ones merged regardless of size.
 const MAX_SEGMENTS: usize = 12;
@@ -310,13 +310,29 @@ impl Day {
 }
 
 /// The day-partitioned row store. `Clone` shares every segment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Columns {
     days: BTreeMap<i32, Day>,
     len: usize,
+    tail_max: usize,
+}
+
+impl Default for Columns {
+    fn default() -> Columns {
+        Columns::with_tail_limit(TAIL_MAX)
+    }
 }
 
 impl Columns {
+    /// An empty store whose tails are sealed at `tail_max` rows (at least 1).
+    pub(crate) fn with_tail_limit(tail_max: usize) -> Columns {
+        Columns {
+            days: BTreeMap::new(),
+            len: 0,
+            tail_max: tail_max.max(1),
+        }
+    }
+
     /// Adds rows in any order; rows already present are ignored.
     pub(crate) fn append(&mut self, rows: impl IntoIterator<Item = (i32, Row)>) {
         let mut by_day: BTreeMap<i32, Vec<Row>> = BTreeMap::new();
@@ -325,7 +341,7 @@ impl Columns {
         }
         for (day, rows) in by_day {
             let d = self.days.entry(day).or_default();
-            if rows.len() + d.tail.len >= TAIL_MAX {
+            if rows.len() + d.tail.len >= self.tail_max {
                 // A bulk load (a whole day at start-up) or a tail that is full: straight
                 // into a sorted segment.
                 self.len += d.seal(rows);
@@ -472,9 +488,9 @@ mod tests {
 
     #[test]
     fn many_small_seals_stay_few_segments_and_lose_nothing() {
-        let mut c = Columns::default();
-        let n = 40 * TAIL_MAX as u32;
-        for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
+        let mut c = Columns::with_tail_limit(256);
+        let n = 200 * 256;
+        for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
             c.append(
                 chunk
                     .iter()

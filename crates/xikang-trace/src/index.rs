@@ -44,6 +44,14 @@ impl TraceIndex {
         TraceIndex::default()
     }
 
+    /// An empty index that seals its per-day tails at `rows` rows instead of the default
+    /// 8,192: for tests that want many small segments, and for tuning.
+    pub fn with_tail_limit(rows: usize) -> TraceIndex {
+        TraceIndex {
+            columns: Columns::with_tail_limit(rows),
+        }
+    }
+
     /// Adds check-ins, in any order. Duplicates (of each other or of check-ins already held)
     /// are kept once.
     pub fn append(&mut self, checkins: &[CheckIn]) {
