@@ -4,7 +4,7 @@
 use crate::index::{Scan, TraceIndex};
 use crate::population::Population;
 use crate::presence::{Interval, MAX_STAY, Overlap, clip, overlap, presence, touching};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use xikang_domain::event::CaseKind;
 use xikang_domain::policy::TracingPolicy;
 use xikang_domain::time::DAY;
@@ -65,8 +65,10 @@ pub struct Evidence {
     pub rule: ContactRule,
     /// The venue shared (venue rule) or the workplace's venue (workplace rule).
     pub venue: Option<VenueId>,
-    /// The case's presence that counts: at the venue, overlapping the contact (venue rule);
-    /// at work (workplace rule); the whole window (household rule).
+    /// The case's presence at the venue that overlaps the contact's (venue rule only; for
+    /// the workplace rule the case's presence at work is in
+    /// [`CloseContacts::case_presence`] under the workplace's venue, for the household rule
+    /// the exposure is the whole [`CloseContacts::window`]).
     pub case_presence: Vec<Interval>,
     /// The contact's presence at the venue that overlaps the case's (venue rule only).
     pub contact_presence: Vec<Interval>,
@@ -139,26 +141,39 @@ impl CloseContacts {
     }
 }
 
-/// One reason a person is a secondary contact: they share a household or workplace with a
-/// close contact, during that contact's exposure.
+/// A household or workplace shared with one or more close contacts during their exposure:
+/// everyone else in it is a secondary contact. Kept once per group, so a workplace of 500
+/// with 40 close contacts in it is one group, not 20,000 pieces of evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecondaryEvidence {
-    /// The close contact through whom.
-    pub via: PersonId,
+pub struct SharedGroup {
+    /// Household or workplace.
     pub rule: ContactRule,
+    /// The workplace's venue (workplace groups).
     pub venue: Option<VenueId>,
+    /// The close contacts in this group, sorted.
+    pub via: Vec<PersonId>,
+    /// From the earliest close contact's first exposure (household) or presence at work
+    /// (workplace) to the latest end of it.
     pub first: Timestamp,
     pub last: Timestamp,
 }
 
-/// A secondary contact: one record per person, all evidence merged.
+/// A secondary contact: one record per person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecondaryContact {
     pub person: PersonId,
     pub first_exposure: Timestamp,
     pub last_exposure: Timestamp,
-    /// Sorted by close contact, then rule.
-    pub evidence: Vec<SecondaryEvidence>,
+    /// Indexes into [`SecondaryContacts::groups`], sorted.
+    pub groups: Vec<usize>,
+}
+
+/// The secondary contacts of a case and the groups they share with close contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecondaryContacts {
+    pub groups: Vec<SharedGroup>,
+    /// Sorted by person; never the case or a close contact.
+    pub contacts: Vec<SecondaryContact>,
 }
 
 /// Someone who was at a venue with the case during the incubation period before onset.
@@ -336,7 +351,7 @@ impl<'a> Tracer<'a> {
                     evidence.entry(p).or_default().push(Evidence {
                         rule: ContactRule::Household,
                         venue: None,
-                        case_presence: vec![window],
+                        case_presence: Vec::new(),
                         contact_presence: Vec::new(),
                         overlap_secs: 0,
                         first: window.start,
@@ -350,13 +365,12 @@ impl<'a> Tracer<'a> {
                 let worked = case_presence.iter().find(|(v, _)| *v == work.0);
                 if let Some((_, ivs)) = worked {
                     let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
-                    let at_work: Vec<Interval> = ivs.iter().map(|&iv| Interval::of(iv)).collect();
                     for &p in self.population.workplace_members(case.person) {
                         if p != me {
                             evidence.entry(p).or_default().push(Evidence {
                                 rule: ContactRule::Workplace,
                                 venue: Some(work),
-                                case_presence: at_work.clone(),
+                                case_presence: Vec::new(),
                                 contact_presence: Vec::new(),
                                 overlap_secs: 0,
                                 first: Timestamp(first),
@@ -380,37 +394,63 @@ impl<'a> Tracer<'a> {
 
     /// The secondary contacts of a case: the household and workplace of each close contact,
     /// from the contact's first exposure until `quarantined(contact)` (or `now` when not
-    /// known). Nobody who is the case or a close contact is a secondary contact. Empty when
-    /// the policy has secondary contacts off; the policy's household and workplace switches
-    /// apply here too.
+    /// known); the workplace only if the contact was at work in that time. Nobody who is the
+    /// case or a close contact is a secondary contact. Empty when the policy has secondary
+    /// contacts off; the policy's household and workplace switches apply here too.
     pub fn secondary_contacts(
         &self,
         close: &CloseContacts,
         quarantined: impl Fn(PersonId) -> Option<Timestamp>,
         now: Timestamp,
-    ) -> Vec<SecondaryContact> {
+    ) -> SecondaryContacts {
+        let mut out = SecondaryContacts::default();
         if !self.policy.secondary_contacts {
-            return Vec::new();
+            return out;
         }
-        let excluded = |p: u32| p == close.case.0 || close.contains(PersonId(p));
-        let mut evidence: BTreeMap<u32, Vec<SecondaryEvidence>> = BTreeMap::new();
+        // A person is in one household and at most one workplace, so (rule, first member)
+        // names a group.
+        let mut groups: HashMap<(ContactRule, u32), usize> = HashMap::new();
+        let mut members: Vec<&[u32]> = Vec::new();
+        let mut join = |out: &mut SecondaryContacts,
+                        rule,
+                        venue,
+                        slice: &'a [u32],
+                        via: PersonId,
+                        first: i64,
+                        last: i64| {
+            let Some(&key) = slice.first() else { return };
+            let i = *groups.entry((rule, key)).or_insert_with(|| {
+                out.groups.push(SharedGroup {
+                    rule,
+                    venue,
+                    via: Vec::new(),
+                    first: Timestamp(first),
+                    last: Timestamp(last),
+                });
+                members.push(slice);
+                out.groups.len() - 1
+            });
+            let g = &mut out.groups[i];
+            g.via.push(via);
+            g.first = g.first.min(Timestamp(first));
+            g.last = g.last.max(Timestamp(last));
+        };
         for c in &close.contacts {
             let (lo, hi) = (c.first_exposure.0, quarantined(c.person).unwrap_or(now).0);
             if hi <= lo {
                 continue;
             }
             if self.policy.household {
-                for &p in self.population.household_members(c.person) {
-                    if p != c.person.0 && !excluded(p) {
-                        evidence.entry(p).or_default().push(SecondaryEvidence {
-                            via: c.person,
-                            rule: ContactRule::Household,
-                            venue: None,
-                            first: Timestamp(lo),
-                            last: Timestamp(hi),
-                        });
-                    }
-                }
+                let slice = self.population.household_members(c.person);
+                join(
+                    &mut out,
+                    ContactRule::Household,
+                    None,
+                    slice,
+                    c.person,
+                    lo,
+                    hi,
+                );
             }
             if self.policy.workplace {
                 let Some(work) = self.population.workplace_venue(c.person) else {
@@ -420,32 +460,42 @@ impl<'a> Tracer<'a> {
                 let Some((_, ivs)) = presence.iter().find(|(v, _)| *v == work.0) else {
                     continue;
                 };
-                let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
-                for &p in self.population.workplace_members(c.person) {
-                    if p != c.person.0 && !excluded(p) {
-                        evidence.entry(p).or_default().push(SecondaryEvidence {
-                            via: c.person,
-                            rule: ContactRule::Workplace,
-                            venue: Some(work),
-                            first: Timestamp(first),
-                            last: Timestamp(last),
-                        });
-                    }
-                }
+                let slice = self.population.workplace_members(c.person);
+                join(
+                    &mut out,
+                    ContactRule::Workplace,
+                    Some(work),
+                    slice,
+                    c.person,
+                    ivs[0].0,
+                    ivs[ivs.len() - 1].1,
+                );
             }
         }
-        evidence
-            .into_iter()
-            .map(|(p, mut ev)| {
-                ev.sort_by_key(|e| (e.via, e.rule, e.first));
-                SecondaryContact {
+        let excluded: HashSet<u32> = close
+            .contacts
+            .iter()
+            .map(|c| c.person.0)
+            .chain([close.case.0])
+            .collect();
+        let mut by_person: HashMap<u32, SecondaryContact> = HashMap::new();
+        for (i, (g, slice)) in out.groups.iter_mut().zip(&members).enumerate() {
+            g.via.sort_unstable();
+            for &p in slice.iter().filter(|p| !excluded.contains(p)) {
+                let s = by_person.entry(p).or_insert_with(|| SecondaryContact {
                     person: PersonId(p),
-                    first_exposure: ev.iter().map(|e| e.first).min().unwrap_or(Timestamp(0)),
-                    last_exposure: ev.iter().map(|e| e.last).max().unwrap_or(Timestamp(0)),
-                    evidence: ev,
-                }
-            })
-            .collect()
+                    first_exposure: g.first,
+                    last_exposure: g.last,
+                    groups: Vec::new(),
+                });
+                s.first_exposure = s.first_exposure.min(g.first);
+                s.last_exposure = s.last_exposure.max(g.last);
+                s.groups.push(i);
+            }
+        }
+        out.contacts = by_person.into_values().collect();
+        out.contacts.sort_unstable_by_key(|s| s.person);
+        out
     }
 
     /// Source tracing: everyone who was at a venue with the case in the incubation period

@@ -22,8 +22,8 @@ mod presence;
 
 pub use cluster::{Cluster, ClusterEdge, Link, clusters, to_dot};
 pub use contact::{
-    Case, CloseContacts, Contact, ContactRule, Evidence, SecondaryContact, SecondaryEvidence,
-    SourceCandidate, TraceError, Tracer,
+    Case, CloseContacts, Contact, ContactRule, Evidence, SecondaryContact, SecondaryContacts,
+    SharedGroup, SourceCandidate, TraceError, Tracer,
 };
 pub use index::TraceIndex;
 pub use ping::{Companion, CompanionCell, Ping, PingIndex, companions};

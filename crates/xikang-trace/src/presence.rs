@@ -4,7 +4,13 @@
 //! A person is at a venue from an entry scan until their next exit scan there, if that exit
 //! comes within [`MAX_STAY`] and before another entry there; otherwise until the entry plus
 //! the venue's dwell time. An exit scan no entry claims means presence from the dwell time
-//! before it until it. With a dwell time of 0 a lone scan therefore gives no presence.
+//! before it until it.
+//!
+//! A venue whose category has a dwell time of 0 gives no presence at all, not even between
+//! an entry and an exit scan: such scans record passing a gate (the shipped policies use 0
+//! for residential compounds, where an evening entry and the next morning's exit would
+//! otherwise put a whole compound "at the gate" together overnight). People who live
+//! together are found by the household rule instead.
 
 use crate::index::Scan;
 use xikang_domain::Timestamp;
@@ -37,6 +43,9 @@ impl Interval {
 /// Appends the presence intervals that `scans` (one person at one venue, sorted by time with
 /// entries before exits in the same second) give, merged and non-empty, sorted.
 pub(crate) fn presence(scans: &[Scan], dwell: i64, out: &mut Vec<(i64, i64)>) {
+    if dwell <= 0 {
+        return;
+    }
     let first = out.len();
     let mut open: Option<i64> = None;
     for s in scans {
@@ -176,10 +185,11 @@ mod tests {
     }
 
     #[test]
-    fn with_no_dwell_time_only_an_entry_and_exit_pair_gives_presence() {
+    fn a_venue_with_no_dwell_time_gives_no_presence_even_between_entry_and_exit() {
         assert!(run(&[entry(100)], 0).is_empty());
         assert!(run(&[exit(100)], 0).is_empty());
-        assert_eq!(run(&[entry(100), exit(200)], 0), vec![(100, 200)]);
+        assert!(run(&[entry(100), exit(200)], 0).is_empty());
+        assert_eq!(run(&[entry(100), exit(200)], 1), vec![(100, 200)]);
     }
 
     #[test]

@@ -146,6 +146,10 @@ fn index(c: &City) -> TraceIndex {
 
 /// Presence of `person` at `venue`, unmerged, from the whole flat list.
 fn ref_presence(all: &[CheckIn], person: u32, venue: u32, dwell: i64) -> Vec<(i64, i64)> {
+    // A venue without dwell time records passages, never presence.
+    if dwell == 0 {
+        return Vec::new();
+    }
     let mut scans: Vec<(i64, bool)> = all
         .iter()
         .filter(|c| c.person.0 == person && c.venue.0 == venue)
@@ -333,11 +337,14 @@ proptest! {
         let close = tracer.close_contacts(&c.case, now).unwrap();
         // Quarantine one day after first exposure for even people, unknown for odd.
         let quarantined = |p: PersonId| (p.0 % 2 == 0).then_some(Timestamp(T0 + 3 * 86_400));
-        let got: BTreeSet<(u32, u32, ContactRule)> = tracer
-            .secondary_contacts(&close, quarantined, now)
-            .iter()
-            .flat_map(|s| s.evidence.iter().map(move |e| (s.person.0, e.via.0, e.rule)))
-            .collect();
+        let secondary = tracer.secondary_contacts(&close, quarantined, now);
+        let mut got: BTreeSet<(u32, u32, ContactRule)> = BTreeSet::new();
+        for s in &secondary.contacts {
+            for &g in &s.groups {
+                let g = &secondary.groups[g];
+                got.extend(g.via.iter().map(|v| (s.person.0, v.0, g.rule)));
+            }
+        }
         let me = c.case.person.0;
         let closes: BTreeSet<u32> = ref_close(&c, &pol, now.0).keys().copied().collect();
         let mut want = BTreeSet::new();
