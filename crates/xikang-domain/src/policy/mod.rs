@@ -39,6 +39,59 @@ pub struct Policy {
     venue_default: VenueSpec,
     venues: BTreeMap<VenueCategory, VenueSpec>,
     rules: Vec<Rule>,
+    tracing: TracingPolicy,
+}
+
+/// The contact-tracing rules of a policy (`[tracing]`, PROTOCOL.md §2): who counts as a close
+/// contact, a secondary contact or a companion, and how far back source tracing looks. Every
+/// number is a parameter; a file without the section gets [`TracingPolicy::default`], which
+/// is what the shipped default policy writes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TracingPolicy {
+    /// Exposure runs from this many days before onset (or sampling, for an asymptomatic
+    /// infection) until the case is isolated.
+    pub exposure_window_days: u32,
+    /// Cumulative overlap at one venue, in minutes, that makes a close contact.
+    pub close_contact_minutes: u32,
+    /// Whether a case's household members are close contacts.
+    pub household: bool,
+    /// Whether a case's colleagues or schoolmates are close contacts (on days the case worked).
+    pub workplace: bool,
+    /// Whether secondary contacts (次密接) are identified at all (the 二十条 stopped it).
+    pub secondary_contacts: bool,
+    /// Source tracing looks this many days back from onset.
+    pub incubation_days: u32,
+    /// Side of a companion grid cell, in metres.
+    pub companion_cell_metres: u32,
+    /// A companion shares a cell with the case for more than this many minutes …
+    pub companion_minutes: u32,
+    /// … and either of them spent more than this many hours in that cell …
+    pub companion_cell_hours: u32,
+    /// … in the last this many days.
+    pub companion_cell_days: u32,
+    /// A location ping places a person in its cell until the next ping, but for at most this
+    /// many minutes (a phone that stops reporting is not assumed to stay put).
+    pub companion_ping_gap_minutes: u32,
+}
+
+impl Default for TracingPolicy {
+    /// PROTOCOL.md §2 (第九版 and Chengdu's companion rule); see `policies/README.md` for why
+    /// 15 minutes.
+    fn default() -> TracingPolicy {
+        TracingPolicy {
+            exposure_window_days: 4,
+            close_contact_minutes: 15,
+            household: true,
+            workplace: true,
+            secondary_contacts: true,
+            incubation_days: 14,
+            companion_cell_metres: 800,
+            companion_minutes: 10,
+            companion_cell_hours: 30,
+            companion_cell_days: 14,
+            companion_ping_gap_minutes: 30,
+        }
+    }
 }
 
 /// One colour rule.
@@ -234,6 +287,24 @@ impl Policy {
         self.venue(category).dwell_minutes
     }
 
+    /// The contact-tracing rules (`[tracing]`).
+    pub fn tracing(&self) -> &TracingPolicy {
+        &self.tracing
+    }
+
+    /// Seconds of presence assumed after an entry scan without exit scan at a venue of this
+    /// category (the category's `dwell_minutes` × 60; categories the file does not list get
+    /// `[venue_defaults]`).
+    pub fn dwell_secs(&self, category: &VenueCategory) -> u32 {
+        self.venue(category).dwell_minutes * 60
+    }
+
+    /// Seconds of presence assumed at a venue whose category the policy does not list
+    /// (`[venue_defaults]`).
+    pub fn default_dwell_secs(&self) -> u32 {
+        self.venue_default.dwell_minutes * 60
+    }
+
     /// How many days check-ins are kept.
     pub fn retention_days(&self) -> u32 {
         self.retention_days
@@ -353,5 +424,60 @@ mod tests {
         let p = Policy::parse(ERSHITIAO_POLICY_TOML).unwrap();
         assert_eq!(p.version(), "xikang-ershitiao-2022.11");
         assert!(p.rule("secondary_contact_home_isolation").is_none());
+        assert!(!p.tracing().secondary_contacts);
+        assert_eq!(p.tracing().exposure_window_days, 4);
+    }
+
+    #[test]
+    fn the_default_policy_writes_out_every_tracing_default() {
+        let p = Policy::default_policy();
+        assert_eq!(*p.tracing(), TracingPolicy::default());
+        assert!(DEFAULT_POLICY_TOML.contains("[tracing]"));
+    }
+
+    #[test]
+    fn a_policy_without_a_tracing_section_gets_the_protocol_defaults() {
+        let text = DEFAULT_POLICY_TOML.replace("[tracing]", "[tracing_removed]");
+        let cut = text.find("[tracing_removed]").unwrap();
+        let end = text[cut..].find("\n\n").map_or(text.len(), |e| cut + e);
+        let text = format!("{}{}", &text[..cut], &text[end..]);
+        let p = Policy::parse(&text).unwrap();
+        assert_eq!(*p.tracing(), TracingPolicy::default());
+    }
+
+    #[test]
+    fn tracing_numbers_may_name_parameters_and_are_range_checked_with_a_line() {
+        let text = DEFAULT_POLICY_TOML
+            .replace(
+                "close_contact_minutes = 15",
+                "close_contact_minutes = \"cc_minutes\"",
+            )
+            .replace("[parameters]\n", "[parameters]\ncc_minutes = 30\n");
+        assert_eq!(
+            Policy::parse(&text)
+                .unwrap()
+                .tracing()
+                .close_contact_minutes,
+            30
+        );
+
+        let bad =
+            DEFAULT_POLICY_TOML.replace("close_contact_minutes = 15", "close_contact_minutes = 0");
+        let e = Policy::parse(&bad).unwrap_err();
+        let line = DEFAULT_POLICY_TOML
+            .lines()
+            .position(|l| l.starts_with("close_contact_minutes"))
+            .unwrap()
+            + 1;
+        assert_eq!(e.line(), line, "{e}");
+        assert!(e.message().contains("close_contact_minutes"), "{e}");
+
+        let unknown =
+            DEFAULT_POLICY_TOML.replace("household = true", "household = true\nfamily = true");
+        let e = Policy::parse(&unknown).unwrap_err();
+        assert!(e.message().contains("family"), "{e}");
+
+        let wrong_type = DEFAULT_POLICY_TOML.replace("household = true", "household = \"yes\"");
+        assert!(Policy::parse(&wrong_type).is_err());
     }
 }

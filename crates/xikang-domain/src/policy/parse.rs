@@ -3,7 +3,9 @@
 //! and column it refers to, because the people who edit policy files are officials with a
 //! text editor, not programmers with a debugger.
 
-use super::{ANY, Exit, Matcher, NegativesExit, Policy, Rule, VariantBit, VenueSpec};
+use super::{
+    ANY, Exit, Matcher, NegativesExit, Policy, Rule, TracingPolicy, VariantBit, VenueSpec,
+};
 use crate::facts::FactTag;
 use crate::model::{Colour, VenueCategory};
 use crate::time::{DAY, HOUR, Timestamp};
@@ -72,6 +74,8 @@ const MAX_HOURS: u32 = 24 * 3650;
 const MAX_NEGATIVES: u32 = 8;
 const MAX_DWELL_MINUTES: u32 = 7 * 24 * 60;
 const MAX_PARAMETER: i64 = 1_000_000;
+/// Tracing looks back over check-ins, which are kept for weeks, not years.
+const MAX_TRACE_DAYS: u32 = 60;
 
 // ---------------------------------------------------------------------------------------
 // Raw file structure, as serde reads it.
@@ -92,6 +96,23 @@ struct RawPolicy {
     venue: BTreeMap<Spanned<String>, Spanned<RawVenue>>,
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
+    tracing: Option<Spanned<RawTracing>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTracing {
+    exposure_window_days: Option<Spanned<RawNum>>,
+    close_contact_minutes: Option<Spanned<RawNum>>,
+    household: Option<bool>,
+    workplace: Option<bool>,
+    secondary_contacts: Option<bool>,
+    incubation_days: Option<Spanned<RawNum>>,
+    companion_cell_metres: Option<Spanned<RawNum>>,
+    companion_minutes: Option<Spanned<RawNum>>,
+    companion_cell_hours: Option<Spanned<RawNum>>,
+    companion_cell_days: Option<Spanned<RawNum>>,
+    companion_ping_gap_minutes: Option<Spanned<RawNum>>,
 }
 
 #[derive(Deserialize)]
@@ -290,6 +311,10 @@ impl Builder<'_> {
         }
 
         let rules = self.rules(&raw.rule)?;
+        let tracing = match &raw.tracing {
+            Some(t) => self.tracing(t.get_ref())?,
+            None => TracingPolicy::default(),
+        };
 
         Ok(Policy {
             version,
@@ -302,6 +327,77 @@ impl Builder<'_> {
             venue_default,
             venues,
             rules,
+            tracing,
+        })
+    }
+
+    fn tracing(&self, raw: &RawTracing) -> Result<TracingPolicy, PolicyError> {
+        let d = TracingPolicy::default();
+        let num = |v: &Option<Spanned<RawNum>>, what: &str, min: u32, max: u32, def: u32| {
+            v.as_ref().map_or(Ok(def), |v| self.num(v, what, min, max))
+        };
+        Ok(TracingPolicy {
+            exposure_window_days: num(
+                &raw.exposure_window_days,
+                "exposure_window_days",
+                0,
+                MAX_TRACE_DAYS,
+                d.exposure_window_days,
+            )?,
+            // At least a minute: an overlap of "0 minutes" would make everyone who ever
+            // touched the same second a close contact.
+            close_contact_minutes: num(
+                &raw.close_contact_minutes,
+                "close_contact_minutes",
+                1,
+                MAX_DWELL_MINUTES,
+                d.close_contact_minutes,
+            )?,
+            household: raw.household.unwrap_or(d.household),
+            workplace: raw.workplace.unwrap_or(d.workplace),
+            secondary_contacts: raw.secondary_contacts.unwrap_or(d.secondary_contacts),
+            incubation_days: num(
+                &raw.incubation_days,
+                "incubation_days",
+                1,
+                MAX_TRACE_DAYS,
+                d.incubation_days,
+            )?,
+            companion_cell_metres: num(
+                &raw.companion_cell_metres,
+                "companion_cell_metres",
+                10,
+                100_000,
+                d.companion_cell_metres,
+            )?,
+            companion_minutes: num(
+                &raw.companion_minutes,
+                "companion_minutes",
+                0,
+                MAX_DWELL_MINUTES,
+                d.companion_minutes,
+            )?,
+            companion_cell_hours: num(
+                &raw.companion_cell_hours,
+                "companion_cell_hours",
+                0,
+                MAX_TRACE_DAYS * 24,
+                d.companion_cell_hours,
+            )?,
+            companion_cell_days: num(
+                &raw.companion_cell_days,
+                "companion_cell_days",
+                1,
+                MAX_TRACE_DAYS,
+                d.companion_cell_days,
+            )?,
+            companion_ping_gap_minutes: num(
+                &raw.companion_ping_gap_minutes,
+                "companion_ping_gap_minutes",
+                1,
+                24 * 60,
+                d.companion_ping_gap_minutes,
+            )?,
         })
     }
 

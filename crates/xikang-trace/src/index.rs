@@ -1,0 +1,165 @@
+//! The check-in index: who was at which venue when, by person and by venue.
+
+use crate::columns::{Columns, Row, split_time};
+use xikang_domain::{CheckIn, CivilDay, PersonId, ScanDirection, Timestamp, VenueId};
+
+/// All check-ins kept for tracing, in memory, in at most 24 bytes each (see
+/// [`TraceIndex::heap_bytes`]).
+///
+/// Check-ins may be appended in any order (live scans, late offline uploads, a day-by-day
+/// load at start-up); a check-in equal to one already held (same person, venue, second and
+/// direction) is ignored. `Clone` is cheap — sealed segments are shared — so a server keeps
+/// one index behind a lock for appends and hands clones ([`TraceIndex::snapshot`]) to
+/// queries, which then run without the lock.
+#[derive(Debug, Clone, Default)]
+pub struct TraceIndex {
+    columns: Columns,
+}
+
+fn direction_flag(d: ScanDirection) -> u32 {
+    match d {
+        ScanDirection::Entry => 0,
+        ScanDirection::Exit => 1,
+    }
+}
+
+fn direction_of(exit: bool) -> ScanDirection {
+    if exit {
+        ScanDirection::Exit
+    } else {
+        ScanDirection::Entry
+    }
+}
+
+/// One scan as the algorithms see it: the time and whether it was an exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Scan {
+    pub(crate) at: i64,
+    pub(crate) exit: bool,
+}
+
+impl TraceIndex {
+    /// An empty index.
+    pub fn new() -> TraceIndex {
+        TraceIndex::default()
+    }
+
+    /// An empty index that seals its per-day tails at `rows` rows instead of the default
+    /// 8,192: for tests that want many small segments, and for tuning.
+    pub fn with_tail_limit(rows: usize) -> TraceIndex {
+        TraceIndex {
+            columns: Columns::with_tail_limit(rows),
+        }
+    }
+
+    /// Adds check-ins, in any order. Duplicates (of each other or of check-ins already held)
+    /// are kept once.
+    pub fn append(&mut self, checkins: &[CheckIn]) {
+        self.columns.append(checkins.iter().map(|c| {
+            let (day, sec) = split_time(c.at.0);
+            (
+                day,
+                Row {
+                    a: c.person.0,
+                    b: c.venue.0,
+                    td: (sec << 1) | direction_flag(c.direction),
+                },
+            )
+        }));
+    }
+
+    /// Forgets every check-in of an Asia/Shanghai day before `day` (retention).
+    pub fn drop_days_before(&mut self, day: CivilDay) {
+        self.columns.drop_days_before(day.0);
+    }
+
+    /// A consistent read-only view that later appends do not change; as cheap as `clone`.
+    pub fn snapshot(&self) -> TraceIndex {
+        self.clone()
+    }
+
+    /// Distinct check-ins held.
+    pub fn len(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Whether the index holds no check-in.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes held by the index (rows, offsets, unsealed tails, bookkeeping). Divide by
+    /// [`TraceIndex::len`] for bytes per check-in.
+    pub fn heap_bytes(&self) -> usize {
+        self.columns.heap_bytes()
+    }
+
+    /// The Asia/Shanghai days that hold check-ins, oldest first.
+    pub fn days(&self) -> Vec<CivilDay> {
+        self.columns.days().map(CivilDay).collect()
+    }
+
+    /// A person's check-ins with `from <= at <= to`, sorted by time (entries before exits
+    /// in the same second, then by venue), each once.
+    pub fn checkins_of_person(
+        &self,
+        person: PersonId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Vec<CheckIn> {
+        let mut out = Vec::new();
+        self.columns
+            .visit_a(person.0, from.0, to.0, |venue, at, exit| {
+                out.push(CheckIn {
+                    person,
+                    venue: VenueId(venue),
+                    at: Timestamp(at),
+                    direction: direction_of(exit),
+                })
+            });
+        out.sort_unstable_by_key(|c| (c.at, direction_flag(c.direction), c.venue));
+        out
+    }
+
+    /// A venue's check-ins with `from <= at <= to`, sorted by time (entries before exits in
+    /// the same second, then by person), each once.
+    pub fn checkins_at_venue(
+        &self,
+        venue: VenueId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Vec<CheckIn> {
+        let mut out = Vec::new();
+        self.columns
+            .visit_b(venue.0, from.0, to.0, |person, at, exit| {
+                out.push(CheckIn {
+                    person: PersonId(person),
+                    venue,
+                    at: Timestamp(at),
+                    direction: direction_of(exit),
+                })
+            });
+        out.sort_unstable_by_key(|c| (c.at, direction_flag(c.direction), c.person));
+        out
+    }
+
+    /// A person's scans in `[from, to]`, grouped by venue: sorted by (venue, time, entry
+    /// before exit).
+    pub(crate) fn person_scans(&self, person: u32, from: i64, to: i64, out: &mut Vec<(u32, Scan)>) {
+        out.clear();
+        self.columns.visit_a(person, from, to, |venue, at, exit| {
+            out.push((venue, Scan { at, exit }))
+        });
+        out.sort_unstable();
+    }
+
+    /// A venue's scans in `[from, to]`, grouped by person: sorted by (person, time, entry
+    /// before exit).
+    pub(crate) fn venue_scans(&self, venue: u32, from: i64, to: i64, out: &mut Vec<(u32, Scan)>) {
+        out.clear();
+        self.columns.visit_b(venue, from, to, |person, at, exit| {
+            out.push((person, Scan { at, exit }))
+        });
+        out.sort_unstable();
+    }
+}
