@@ -258,6 +258,9 @@ pub struct Workplace {
     pub is_school: bool,
     pub area: AreaCode,
     pub cell: GridCell,
+    /// The venue its people scan in at, if it has one (tracing's workplace rule uses it to
+    /// tell the days a case worked).
+    pub venue: Option<VenueId>,
 }
 
 /// A venue that scans codes at its door.

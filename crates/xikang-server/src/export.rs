@@ -246,7 +246,8 @@ impl ZipWriter {
         self.out.extend_from_slice(name.as_bytes());
         self.out.extend_from_slice(data);
 
-        self.central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        self.central
+            .extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         self.central.extend_from_slice(&20u16.to_le_bytes()); // made by
         common(&mut self.central);
         self.central.extend_from_slice(&[0; 6]); // comment len, disk, internal attrs
@@ -279,7 +280,11 @@ mod tests {
         Table {
             headers: vec!["姓名".into(), "note".into(), "minutes".into()],
             rows: vec![
-                vec!["张三".into(), "=HYPERLINK(\"http://x\")".into(), 15u32.into()],
+                vec![
+                    "张三".into(),
+                    "=HYPERLINK(\"http://x\")".into(),
+                    15u32.into(),
+                ],
                 vec!["李,四".into(), "-2+3".into(), 7u32.into()],
                 vec!["@SUM(A1)".into(), "\tx".into(), 0u32.into()],
             ],

@@ -161,7 +161,6 @@ pub struct City {
     /// Every grid cell, indexed by its id.
     pub cells: Vec<CellSite>,
     pub(crate) routines: Vec<Routine>,
-    pub(crate) workplace_venue: Vec<VenueId>,
     pub(crate) hubs: Vec<Hubs>,
     pub(crate) airport: u32,
 }
@@ -199,7 +198,7 @@ impl City {
 
     /// The venue (office or school) where a workplace's people scan in.
     pub fn workplace_venue(&self, workplace: WorkplaceId) -> Option<VenueId> {
-        self.workplace_venue.get(workplace.0 as usize).copied()
+        self.workplaces.get(workplace.0 as usize)?.venue
     }
 
     /// The residential venue (community gate) of a resident's home cell.
@@ -624,6 +623,7 @@ impl<'a> Builder<'a> {
             is_school,
             area,
             cell: GridCell(cell),
+            venue: None,
         });
         self.workplace_district
             .push(self.cells[cell as usize].district);
@@ -812,6 +812,7 @@ impl<'a> Builder<'a> {
             let cat = if is_school { Cat::School } else { Cat::Office };
             let v = self.add_venue(name, cat, cell, &mut rng);
             self.workplace_venue.push(VenueId(v));
+            self.workplaces[w].venue = Some(VenueId(v));
         }
         self.gates = vec![NONE; self.cells.len()];
         for cell in 0..self.cells.len() as u32 {
@@ -1044,7 +1045,6 @@ impl<'a> Builder<'a> {
             households: self.households,
             cells: self.sites,
             routines: self.routines,
-            workplace_venue: self.workplace_venue,
             hubs: self.hubs,
             airport: self.airport,
         }

@@ -144,6 +144,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn all_venues(&self) -> Result<Vec<Venue>>;
     /// One workplace.
     fn workplace(&self, id: WorkplaceId) -> Result<Option<Workplace>>;
+    /// Every workplace, by id.
+    fn all_workplaces(&self) -> Result<Vec<Workplace>>;
 
     /// Appends events to the authority log atomically. Appends are serialized (also across
     /// processes sharing the database): sequence numbers continue from the head and each

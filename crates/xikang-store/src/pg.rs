@@ -9,7 +9,7 @@ use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
 use crate::row::{
     self, BriefRow, ChainWalk, EVENT_COLUMNS, EventRow, KeyRow, PersonRow, TokenRow, VenueRow,
-    WorkplaceRow, checkin_of, checkin_table, dir_code,
+    WORKPLACE_COLUMNS, WorkplaceRow, checkin_of, checkin_table, dir_code,
 };
 use crate::{ApiToken, ChainReport, PersonBrief, Store, StoredKey};
 use postgres::error::SqlState;
@@ -27,11 +27,18 @@ use xikang_domain::{
 };
 
 /// The migrations, in order. Never edit one that has been released; add the next.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        4,
+        "workplace_venue",
+        include_str!("../migrations/postgres/0004_workplace_venue.sql"),
+    ),
+];
 
 /// Rows fetched per round trip when streaming.
 const FETCH: i32 = 10_000;
@@ -245,6 +252,17 @@ fn person_row(r: &Row) -> Result<PersonRow> {
     })
 }
 
+fn workplace_row(r: &Row) -> Result<WorkplaceRow> {
+    Ok(WorkplaceRow {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        is_school: r.try_get(2)?,
+        area: r.try_get(3)?,
+        cell: r.try_get(4)?,
+        venue: r.try_get(5)?,
+    })
+}
+
 fn venue_row(r: &Row) -> Result<VenueRow> {
     Ok(VenueRow {
         id: r.try_get(0)?,
@@ -413,10 +431,14 @@ impl Store for PgStore {
             let schools: Vec<bool> = chunk.iter().map(|w| w.is_school).collect();
             let areas: Vec<&str> = chunk.iter().map(|w| w.area.as_str()).collect();
             let cells: Vec<i64> = chunk.iter().map(|w| i64::from(w.cell.0)).collect();
+            let venues: Vec<Option<i64>> = chunk
+                .iter()
+                .map(|w| w.venue.map(|v| i64::from(v.get())))
+                .collect();
             tx.execute(
-                "insert into workplaces (id, name, is_school, area, cell)
-                 select * from unnest($1::bigint[], $2::text[], $3::boolean[], $4::text[], $5::bigint[])",
-                &[&ids, &names, &schools, &areas, &cells],
+                "insert into workplaces (id, name, is_school, area, cell, venue)
+                 select * from unnest($1::bigint[], $2::text[], $3::boolean[], $4::text[], $5::bigint[], $6::bigint[])",
+                &[&ids, &names, &schools, &areas, &cells, &venues],
             )?;
         }
         tx.commit()?;
@@ -529,22 +551,20 @@ impl Store for PgStore {
 
     fn workplace(&self, id: WorkplaceId) -> Result<Option<Workplace>> {
         let row = self.read()?.query_opt(
-            "select id, name, is_school, area, cell from workplaces where id = $1",
+            &format!("select {WORKPLACE_COLUMNS} from workplaces where id = $1"),
             &[&i64::from(id.get())],
         )?;
-        match row {
-            Some(r) => Ok(Some(
-                WorkplaceRow {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    is_school: r.try_get(2)?,
-                    area: r.try_get(3)?,
-                    cell: r.try_get(4)?,
-                }
-                .into_workplace()?,
-            )),
-            None => Ok(None),
-        }
+        row.map(|r| workplace_row(&r)?.into_workplace()).transpose()
+    }
+
+    fn all_workplaces(&self) -> Result<Vec<Workplace>> {
+        let rows = self.read()?.query(
+            &format!("select {WORKPLACE_COLUMNS} from workplaces order by id"),
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| workplace_row(r)?.into_workplace())
+            .collect()
     }
 
     fn append_events(&self, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {

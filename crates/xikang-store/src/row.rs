@@ -147,6 +147,7 @@ pub(crate) struct WorkplaceRow {
     pub is_school: bool,
     pub area: String,
     pub cell: i64,
+    pub venue: Option<i64>,
 }
 
 impl WorkplaceRow {
@@ -157,9 +158,16 @@ impl WorkplaceRow {
             is_school: self.is_school,
             area: area_of(&self.area)?,
             cell: GridCell(u32_of(self.cell, "grid cell")?),
+            venue: self
+                .venue
+                .map(|v| u32_of(v, "venue id").map(VenueId))
+                .transpose()?,
         })
     }
 }
+
+/// The columns of a [`WorkplaceRow`], in its field order.
+pub(crate) const WORKPLACE_COLUMNS: &str = "id, name, is_school, area, cell, venue";
 
 /// A venue as stored.
 pub(crate) struct VenueRow {

@@ -15,7 +15,7 @@ use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
 use crate::row::{
     self, BriefRow, ChainWalk, EVENT_COLUMNS, EventRow, KeyRow, PersonRow, TokenRow, VenueRow,
-    WorkplaceRow, checkin_of, checkin_table, dir_code,
+    WORKPLACE_COLUMNS, WorkplaceRow, checkin_of, checkin_table, dir_code,
 };
 use crate::{ApiToken, ChainReport, PersonBrief, Store, StoredKey};
 use rusqlite::{
@@ -34,11 +34,18 @@ use xikang_domain::{
 };
 
 /// The migrations, in order. Never edit one that has been released; add the next.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        4,
+        "workplace_venue",
+        include_str!("../migrations/sqlite/0004_workplace_venue.sql"),
+    ),
+];
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "xikang.db";
@@ -339,6 +346,17 @@ fn person_row(r: &Row<'_>) -> rusqlite::Result<PersonRow> {
 
 const PERSON_COLUMNS: &str = "id, id_number, name, phone, household, workplace, area, home_cell";
 
+fn workplace_row(r: &Row<'_>) -> rusqlite::Result<WorkplaceRow> {
+    Ok(WorkplaceRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        is_school: r.get(2)?,
+        area: r.get(3)?,
+        cell: r.get(4)?,
+        venue: r.get(5)?,
+    })
+}
+
 fn venue_row(r: &Row<'_>) -> rusqlite::Result<VenueRow> {
     Ok(VenueRow {
         id: r.get(0)?,
@@ -534,7 +552,7 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
-                "insert into workplaces (id, name, is_school, area, cell) values (?1, ?2, ?3, ?4, ?5)",
+                "insert into workplaces (id, name, is_school, area, cell, venue) values (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for wp in ws {
                 stmt.execute(params![
@@ -542,7 +560,8 @@ impl Store for SqliteStore {
                     wp.name,
                     wp.is_school,
                     wp.area.as_str(),
-                    wp.cell.0
+                    wp.cell.0,
+                    wp.venue.map(VenueId::get),
                 ])?;
             }
         }
@@ -663,18 +682,25 @@ impl Store for SqliteStore {
     fn workplace(&self, id: WorkplaceId) -> Result<Option<Workplace>> {
         let conn = self.read()?;
         let row = conn
-            .prepare_cached("select id, name, is_school, area, cell from workplaces where id = ?1")?
-            .query_row([id.get()], |r| {
-                Ok(WorkplaceRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    is_school: r.get(2)?,
-                    area: r.get(3)?,
-                    cell: r.get(4)?,
-                })
-            })
+            .prepare_cached(&format!(
+                "select {WORKPLACE_COLUMNS} from workplaces where id = ?1"
+            ))?
+            .query_row([id.get()], workplace_row)
             .optional()?;
         row.map(WorkplaceRow::into_workplace).transpose()
+    }
+
+    fn all_workplaces(&self) -> Result<Vec<Workplace>> {
+        let conn = self.read()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "select {WORKPLACE_COLUMNS} from workplaces order by id"
+        ))?;
+        let rows = stmt.query_map([], workplace_row)?;
+        rows.map(|r| {
+            r.map_err(StoreError::from)
+                .and_then(WorkplaceRow::into_workplace)
+        })
+        .collect()
     }
 
     fn append_events(&self, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {

@@ -342,16 +342,19 @@ fn scenario_venues_and_workplaces(store: &dyn Store) {
         is_school: true,
         area: area("320213001"),
         cell: GridCell(42),
+        venue: Some(VenueId(3)),
     };
     let w2 = Workplace {
         id: WorkplaceId(6),
         name: "工厂".into(),
         is_school: false,
+        venue: None,
         ..w.clone()
     };
     store.insert_workplaces(&[w.clone(), w2.clone()]).unwrap();
-    assert_eq!(store.workplace(WorkplaceId(5)).unwrap(), Some(w));
-    assert_eq!(store.workplace(WorkplaceId(6)).unwrap(), Some(w2));
+    assert_eq!(store.workplace(WorkplaceId(5)).unwrap(), Some(w.clone()));
+    assert_eq!(store.workplace(WorkplaceId(6)).unwrap(), Some(w2.clone()));
+    assert_eq!(store.all_workplaces().unwrap(), vec![w, w2]);
     assert_eq!(store.workplace(WorkplaceId(7)).unwrap(), None);
 }
 
@@ -827,16 +830,19 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     let store = open(target).unwrap();
     let again = open(target).unwrap();
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
-    // Migration 1 is recorded exactly once: recording it again is a conflict.
-    let err = store
-        .execute_raw_for_tests(
-            "insert into schema_migrations (version, name, applied_at) values (1, 'init', 0)",
-        )
-        .unwrap_err();
-    assert_eq!(err.code(), "conflict");
+    // Each migration is recorded exactly once: recording one again is a conflict, and there
+    // is nothing beyond the newest.
+    for version in [1, 4] {
+        let err = store
+            .execute_raw_for_tests(&format!(
+                "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
+            ))
+            .unwrap_err();
+        assert_eq!(err.code(), "conflict");
+    }
     assert_eq!(
         store
-            .execute_raw_for_tests("delete from schema_migrations where version > 1")
+            .execute_raw_for_tests("delete from schema_migrations where version > 4")
             .unwrap(),
         0
     );
