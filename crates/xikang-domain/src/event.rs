@@ -198,6 +198,15 @@ pub enum EventBody {
     PolicyActivated { version: String, sha256: String },
     /// Someone read a person's unmasked personal data.
     PersonalDataRead { person: PersonId, purpose: String },
+    /// A tracer told a designated contact of their designation and duties.
+    ContactNotified { person: PersonId, case: CaseId },
+    /// A case's contact list was exported for the people who phone contacts; `unmasked`
+    /// when it carried full names, phone and ID numbers.
+    ContactListExported {
+        case: CaseId,
+        rows: u32,
+        unmasked: bool,
+    },
 }
 
 impl EventBody {
@@ -218,8 +227,12 @@ impl EventBody {
             | TestMissed { person, .. }
             | HoldPlaced { person, .. }
             | HoldCleared { person, .. }
-            | PersonalDataRead { person, .. } => Some(*person),
-            ZoneSet { .. } | ZoneLifted { .. } | PolicyActivated { .. } => None,
+            | PersonalDataRead { person, .. }
+            | ContactNotified { person, .. } => Some(*person),
+            ZoneSet { .. }
+            | ZoneLifted { .. }
+            | PolicyActivated { .. }
+            | ContactListExported { .. } => None,
         }
     }
 
@@ -244,6 +257,8 @@ impl EventBody {
             HoldCleared { .. } => "hold_cleared",
             PolicyActivated { .. } => "policy_activated",
             PersonalDataRead { .. } => "personal_data_read",
+            ContactNotified { .. } => "contact_notified",
+            ContactListExported { .. } => "contact_list_exported",
         }
     }
 

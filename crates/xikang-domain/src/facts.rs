@@ -409,7 +409,9 @@ impl PersonFacts {
             EventBody::ZoneSet { .. }
             | EventBody::ZoneLifted { .. }
             | EventBody::PolicyActivated { .. }
-            | EventBody::PersonalDataRead { .. } => {}
+            | EventBody::PersonalDataRead { .. }
+            | EventBody::ContactNotified { .. }
+            | EventBody::ContactListExported { .. } => {}
         }
     }
 

@@ -38,6 +38,8 @@ pub enum AppError {
     },
     /// 503: shed under overload; the client should retry after a second.
     Overloaded,
+    /// 503: not ready yet (e.g. the tracing index is still loading); retry in a few seconds.
+    Unavailable { code: &'static str, message: String },
     /// 500: our fault. The string is logged, never sent.
     Internal(String),
 }
@@ -113,6 +115,9 @@ impl AppError {
                 "the server is at capacity; retry shortly".into(),
                 None,
             ),
+            AppError::Unavailable { code, message } => {
+                (StatusCode::SERVICE_UNAVAILABLE, code, message.clone(), None)
+            }
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -137,6 +142,10 @@ impl IntoResponse for AppError {
         if matches!(self, AppError::Overloaded) {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if matches!(self, AppError::Unavailable { .. }) {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         resp
     }

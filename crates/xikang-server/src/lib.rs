@@ -12,6 +12,7 @@ pub mod page;
 pub mod scan;
 pub mod shed;
 pub mod state;
+pub mod trace;
 pub mod wire;
 
 use axum::Router;
@@ -61,6 +62,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/cases", post(api::post_case).get(api::list_cases))
         .route("/cases/{id}", get(api::get_case))
+        .route("/cases/{id}/contacts", get(trace::get_contacts))
+        .route("/cases/{id}/contacts/export", get(trace::export_contacts))
+        .route("/cases/{id}/contacts/{person}", post(trace::act_on_contact))
+        .route("/cases/{id}/sources", get(trace::get_sources))
+        .route("/clusters", get(trace::list_clusters))
+        .route("/clusters/{id}", get(trace::get_cluster))
         .route("/events", get(api::list_events))
         .route("/audit", get(api::get_audit))
         .route("/tokens", post(api::post_token))
@@ -86,6 +93,7 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    trace::start_loading(state.clone());
     tokio::spawn(retention_loop(state.clone()));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)

@@ -15,14 +15,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use xikang_code::VerifyError;
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::policy::check_entry;
 use xikang_domain::time::DAY;
 use xikang_domain::{CheckIn, PersonId, PlaceCode, ScanDirection, Timestamp, Venue};
+use std::sync::{Arc, Mutex, PoisonError};
 use xikang_store::Store;
+use xikang_trace::TraceIndex;
 
 /// Scans written in one transaction at most.
 const MAX_GROUP: usize = 20_000;
@@ -50,11 +51,12 @@ impl std::fmt::Debug for Job {
 
 impl ScanWriter {
     /// Starts the writer thread.
-    pub fn start(store: Arc<dyn Store>) -> ScanWriter {
+    /// Starts the writer thread; committed check-ins are also appended to `index`.
+    pub fn start(store: Arc<dyn Store>, index: Arc<Mutex<TraceIndex>>) -> ScanWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("scan-writer".into())
-            .spawn(move || writer_loop(store.as_ref(), rx))
+            .spawn(move || writer_loop(store.as_ref(), &index, rx))
             .unwrap_or_else(|e| panic!("cannot start the scan writer thread: {e}"));
         ScanWriter { tx }
     }
@@ -80,7 +82,7 @@ impl ScanWriter {
     }
 }
 
-fn writer_loop(store: &dyn Store, rx: Receiver<Job>) {
+fn writer_loop(store: &dyn Store, index: &Mutex<TraceIndex>, rx: Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::new();
     let mut rows: Vec<CheckIn> = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -101,6 +103,13 @@ fn writer_loop(store: &dyn Store, rx: Receiver<Job>) {
         }
         for j in jobs.drain(..) {
             let _ = j.done.send(result.clone());
+        }
+        // After the answers: the index is a view of what is durable, read by tracers.
+        if result.is_ok() {
+            index
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .append(&rows);
         }
         rows.clear();
     }

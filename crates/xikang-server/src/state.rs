@@ -13,8 +13,10 @@ use xikang_domain::facts::PersonFacts;
 use xikang_domain::policy::{Evaluation, Policy, evaluate};
 use xikang_domain::time::DAY;
 use xikang_domain::{
-    AreaCode, CaseId, GridCell, PersonId, PlaceCode, Timestamp, Venue, VenueId, ZoneId,
+    AreaCode, CaseId, GridCell, HouseholdId, PersonId, PlaceCode, Timestamp, Venue, VenueId,
+    WorkplaceId, ZoneId,
 };
+use xikang_trace::Population;
 use xikang_store::{Store, StoreError, StoredKey};
 
 /// Settings keys under which the server keeps its secrets in the store.
@@ -203,6 +205,8 @@ pub struct AppState {
     /// Keyed hasher for the verified-token cache (random per process).
     pub token_hasher: std::hash::RandomState,
     pub writer: ScanWriter,
+    /// The tracing index, population and tracer workflow.
+    pub tracing: crate::trace::Tracing,
     /// Serialises authority appends with their projection, so the projection applies events
     /// in log order.
     pub record_lock: tokio::sync::Mutex<()>,
@@ -247,6 +251,8 @@ impl AppState {
         let pseudonyms = PseudonymKey::new(&secrets.pseudonym_key);
 
         let mut slots: Vec<PersonSlot> = Vec::new();
+        let mut households: Vec<HouseholdId> = Vec::new();
+        let mut workplaces: Vec<Option<WorkplaceId>> = Vec::new();
         let mut communities: Vec<AreaCode> = Vec::new();
         let mut community_ix: HashMap<AreaCode, u32> = HashMap::new();
         store.for_each_person_brief(&mut |p| {
@@ -270,15 +276,49 @@ impl AppState {
                 community: ix,
                 home_cell: p.home_cell,
             };
+            if households.len() <= i {
+                households.resize(i + 1, HouseholdId(u32::MAX));
+                workplaces.resize(i + 1, None);
+            }
+            households[i] = p.household;
+            workplaces[i] = p.workplace;
         })?;
         slots.shrink_to_fit();
 
         let list = store.all_venues()?;
         let by_code = list.iter().map(|v| (v.place_code.clone(), v.id)).collect();
+        let population = {
+            let mut workplace_venues = Vec::new();
+            for w in store.all_workplaces()? {
+                let i = w.id.0 as usize;
+                if workplace_venues.len() <= i {
+                    workplace_venues.resize(i + 1, None);
+                }
+                workplace_venues[i] = w.venue;
+            }
+            let mut dwell = Vec::new();
+            for v in &list {
+                let i = v.id.0 as usize;
+                if dwell.len() <= i {
+                    dwell.resize(i + 1, policy.default_dwell_secs());
+                }
+                dwell[i] = policy.dwell_secs(&v.category);
+            }
+            Population::new(
+                &households,
+                &workplaces,
+                &workplace_venues,
+                dwell,
+                policy.default_dwell_secs(),
+            )
+            .map_err(|e| StoreError::Corrupt(format!("population: {e}")))?
+        };
+        let tracing = crate::trace::Tracing::new(population);
 
         let state = AppState {
             store: store.clone(),
-            writer: ScanWriter::start(store.clone()),
+            writer: ScanWriter::start(store.clone(), tracing.index.clone()),
+            tracing,
             secrets,
             policy: RwLock::new(Arc::new(policy)),
             signer,
@@ -411,11 +451,18 @@ impl AppState {
         let keep = i64::from(self.policy().retention_days());
         // A day is dropped once all of it is older than the retention period.
         let cutoff = now.plus(-keep * DAY).shanghai_day();
-        self.store.drop_checkin_days_before(cutoff)
+        let dropped = self.store.drop_checkin_days_before(cutoff)?;
+        self.tracing
+            .index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drop_days_before(cutoff);
+        Ok(dropped)
     }
 
     /// Folds one stored event into the projection.
     pub fn apply(&self, e: &StoredEvent) {
+        self.tracing.apply(e);
         match &e.body {
             EventBody::ZoneSet {
                 zone, level, cells, ..
