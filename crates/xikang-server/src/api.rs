@@ -23,7 +23,11 @@ use xikang_store::ApiToken;
 const STAFF: &[Role] = &[Role::Admin, Role::Tracer, Role::GridWorker];
 
 /// Finds a person the caller may see.
-pub(crate) fn visible_person(state: &AppState, caller: &Caller, id: &str) -> Result<PersonId, AppError> {
+pub(crate) fn visible_person(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<PersonId, AppError> {
     let person = parse_person_id(id)
         .ok_or_else(|| AppError::bad("invalid_person_id", "a person id looks like P123"))?;
     let area = state

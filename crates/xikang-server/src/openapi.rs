@@ -105,6 +105,48 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
     ("get", "/api/v1/cases/{id}", "One case", "cases", true),
     (
         "get",
+        "/api/v1/cases/{id}/contacts",
+        "A case's contacts with evidence (filters: status, district, rule, kind)",
+        "tracing",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/cases/{id}/contacts/export",
+        "The contact list as CSV or XLSX (?format=, ?unmask=true&purpose= for tracers), logged",
+        "tracing",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/cases/{id}/contacts/{person}",
+        "A tracer's step on one contact: confirm, notify, quarantine or dismiss",
+        "tracing",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/cases/{id}/sources",
+        "Source tracing: co-presence in the incubation period before onset",
+        "tracing",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/clusters",
+        "Clusters of linked cases",
+        "tracing",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/clusters/{id}",
+        "One cluster's transmission graph (?format=dot for Graphviz)",
+        "tracing",
+        true,
+    ),
+    (
+        "get",
         "/api/v1/events",
         "The authority log (admins)",
         "audit",
@@ -142,8 +184,13 @@ pub fn document() -> Value {
         if *auth {
             op["security"] = json!([{"bearer": []}]);
         }
-        if path.contains("{id}") {
-            op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        let params: Vec<Value> = ["id", "person", "format"]
+            .iter()
+            .filter(|p| path.contains(&format!("{{{p}}}")))
+            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
         }
         if *method == "post" {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});

@@ -16,12 +16,12 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::hash::BuildHasher;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
 use xikang_code::VerifyError;
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::policy::check_entry;
 use xikang_domain::time::DAY;
 use xikang_domain::{CheckIn, PersonId, PlaceCode, ScanDirection, Timestamp, Venue};
-use std::sync::{Arc, Mutex, PoisonError};
 use xikang_store::Store;
 use xikang_trace::TraceIndex;
 

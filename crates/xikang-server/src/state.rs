@@ -16,8 +16,8 @@ use xikang_domain::{
     AreaCode, CaseId, GridCell, HouseholdId, PersonId, PlaceCode, Timestamp, Venue, VenueId,
     WorkplaceId, ZoneId,
 };
-use xikang_trace::Population;
 use xikang_store::{Store, StoreError, StoredKey};
+use xikang_trace::Population;
 
 /// Settings keys under which the server keeps its secrets in the store.
 const ID_HASH_KEY: &str = "id_hash_key";

@@ -198,12 +198,9 @@ impl Tracing {
                     reason,
                     QuarantineReason::CloseContact | QuarantineReason::SecondaryContact
                 ) {
-                    for (_, d) in write(&self.workflow)
-                        .iter_mut()
-                        .filter(|((_, p), d)| {
-                            p == person && matches!(d.status, Status::Confirmed | Status::Notified)
-                        })
-                    {
+                    for (_, d) in write(&self.workflow).iter_mut().filter(|((_, p), d)| {
+                        p == person && matches!(d.status, Status::Confirmed | Status::Notified)
+                    }) {
                         d.status = Status::Quarantined;
                         d.order = Some(*order);
                         d.quarantined_at = Some(e.at);
@@ -244,8 +241,8 @@ pub fn case_of(c: &CaseRecord) -> Case {
 /// A case the caller may read.
 fn visible_case(state: &AppState, caller: &Caller, id: &str) -> Result<CaseRecord, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "reading contact lists")?;
-    let id =
-        parse_case_id(id).ok_or_else(|| AppError::bad("invalid_case_id", "a case id looks like C1"))?;
+    let id = parse_case_id(id)
+        .ok_or_else(|| AppError::bad("invalid_case_id", "a case id looks like C1"))?;
     let c = read(&state.cases)
         .get(&id)
         .cloned()
@@ -254,7 +251,9 @@ fn visible_case(state: &AppState, caller: &Caller, id: &str) -> Result<CaseRecor
         .person_area(c.person)
         .is_some_and(|a| caller.covers(&a))
     {
-        return Err(AppError::Forbidden("this case is outside your jurisdiction"));
+        return Err(AppError::Forbidden(
+            "this case is outside your jurisdiction",
+        ));
     }
     Ok(c)
 }
@@ -589,9 +588,7 @@ pub async fn export_contacts(
     };
     let name = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     for (r, p) in rows.iter().zip(&people) {
-        let out = p
-            .as_ref()
-            .map(|p| crate::wire::PersonOut::new(p, q.unmask));
+        let out = p.as_ref().map(|p| crate::wire::PersonOut::new(p, q.unmask));
         let venues: Vec<String> = r
             .evidence
             .iter()
@@ -600,7 +597,8 @@ pub async fn export_contacts(
             .collect();
         table.rows.push(vec![
             Cell::from(r.person.as_str()),
-            out.as_ref().map_or(Cell::from(""), |o| o.name.clone().into()),
+            out.as_ref()
+                .map_or(Cell::from(""), |o| o.name.clone().into()),
             out.as_ref()
                 .map_or(Cell::from(""), |o| o.id_number.clone().into()),
             out.as_ref()
@@ -613,7 +611,12 @@ pub async fn export_contacts(
                 ContactKind::Companion => "时空伴随 companion",
                 ContactKind::General => "一般接触 general",
             }),
-            Cell::from(serde_json::to_value(r.status).ok().map(|v| name(&v)).unwrap_or_default()),
+            Cell::from(
+                serde_json::to_value(r.status)
+                    .ok()
+                    .map(|v| name(&v))
+                    .unwrap_or_default(),
+            ),
             Cell::from(r.rules.join(" ")),
             Cell::from(r.first_exposure.as_str()),
             Cell::from(r.last_exposure.as_str()),
@@ -976,7 +979,10 @@ pub async fn get_cluster(
     Query(q): Query<ClusterQuery>,
 ) -> Result<Response, AppError> {
     if !id.starts_with('K') || id[1..].parse::<u64>().is_err() {
-        return Err(AppError::bad("invalid_cluster_id", "a cluster id looks like K1"));
+        return Err(AppError::bad(
+            "invalid_cluster_id",
+            "a cluster id looks like K1",
+        ));
     }
     let all = computed_clusters(&state, &caller).await?;
     let (_, k) = all

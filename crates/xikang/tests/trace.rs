@@ -1,0 +1,536 @@
+//! Contact tracing over HTTP: the real server on a small generated city, its tracing index
+//! loaded from the store, the tracer's workflow as authority events, and the exports.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "tests: a failure should fail the test at once"
+)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use xikang_domain::{PersonId, Timestamp};
+
+async fn ready(app: &TestApp) {
+    // Loading 400 people's check-ins takes milliseconds; this only waits for the thread.
+    for _ in 0..500 {
+        if app.state.tracing.is_ready() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the tracing index did not become ready");
+}
+
+/// The person with the most check-ins in the generated city who lives with someone.
+fn busy_person(app: &TestApp) -> PersonId {
+    let now = xikang_server::now();
+    (0..PEOPLE)
+        .map(PersonId)
+        .filter(|p| {
+            let me = app.store.person(*p).unwrap().unwrap();
+            (0..PEOPLE).any(|q| {
+                q != p.0
+                    && app.store.person(PersonId(q)).unwrap().unwrap().household == me.household
+            })
+        })
+        .max_by_key(|p| {
+            app.store
+                .checkins_of_person(*p, now.plus(-5 * 86_400), now)
+                .unwrap()
+                .len()
+        })
+        .unwrap()
+}
+
+async fn register(app: &TestApp, person: PersonId) -> String {
+    register_with_onset(app, person, xikang_server::now().plus(-86_400)).await
+}
+
+async fn register_with_onset(app: &TestApp, person: PersonId, onset: Timestamp) -> String {
+    let onset = onset.to_rfc3339();
+    let r = app
+        .conn()
+        .await
+        .post_json(
+            "/api/v1/cases",
+            Some(&app.admin),
+            &json!({"person": person.to_string(), "kind": "confirmed", "onset": onset}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_owned()
+}
+
+async fn contacts(app: &TestApp, case: &str, query: &str) -> Value {
+    let r = app
+        .conn()
+        .await
+        .get(
+            &format!("/api/v1/cases/{case}/contacts{query}"),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+async fn act(app: &TestApp, case: &str, person: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .conn()
+        .await
+        .post_json(
+            &format!("/api/v1/cases/{case}/contacts/{person}"),
+            Some(&app.admin),
+            &body,
+        )
+        .await
+        .unwrap();
+    (r.status, r.json())
+}
+
+fn ts(v: &Value) -> Timestamp {
+    Timestamp::parse_rfc3339(v.as_str().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
+    let app = spawn_app().await;
+    ready(&app).await;
+    let person = busy_person(&app);
+    let case = register(&app, person).await;
+    let list = contacts(&app, &case, "").await;
+    assert_eq!(list["policy_version"], "xikang-default-2022.09");
+    let items = list["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "{list}");
+    let me = app.store.person(person).unwrap().unwrap();
+    let mut household = BTreeSet::new();
+    for it in items {
+        assert_ne!(
+            it["person"],
+            person.to_string(),
+            "the case is not its own contact"
+        );
+        let p = xikang_server::wire::parse_person_id(it["person"].as_str().unwrap()).unwrap();
+        let them = app.store.person(p).unwrap().unwrap();
+        for e in it["evidence"].as_array().unwrap() {
+            match e["rule"].as_str().unwrap() {
+                "household" => {
+                    assert_eq!(them.household, me.household);
+                    household.insert(p);
+                }
+                "venue" => {
+                    // Both were scanned at that venue, near the overlap the server reports.
+                    let venue =
+                        xikang_server::wire::parse_venue_id(e["venue"].as_str().unwrap()).unwrap();
+                    let (first, last) = (ts(&e["first"]), ts(&e["last"]));
+                    assert!(first < last);
+                    assert!(e["overlap_minutes"].as_i64().unwrap() >= 15, "{e}");
+                    let around = |who: PersonId| {
+                        app.store
+                            .checkins_at_venue(venue, first.plus(-86_400), last.plus(86_400))
+                            .unwrap()
+                            .iter()
+                            .any(|c| c.person == who)
+                    };
+                    assert!(around(person) && around(p), "{e}");
+                    assert!(!e["case_presence"].as_array().unwrap().is_empty());
+                    assert!(!e["contact_presence"].as_array().unwrap().is_empty());
+                }
+                "workplace" => assert_eq!(them.workplace, me.workplace),
+                "secondary" => assert_eq!(it["kind"], "secondary"),
+                other => panic!("unexpected rule {other}"),
+            }
+        }
+        assert_eq!(it["status"], "candidate");
+    }
+    // Everyone the case lives with is a close contact by the household rule.
+    let expected: BTreeSet<PersonId> = (0..PEOPLE)
+        .map(PersonId)
+        .filter(|q| *q != person)
+        .filter(|q| app.store.person(*q).unwrap().unwrap().household == me.household)
+        .collect();
+    assert_eq!(household, expected);
+
+    // Filters.
+    let by_rule = contacts(&app, &case, "?rule=household").await;
+    assert_eq!(by_rule["count"].as_u64().unwrap() as usize, expected.len());
+    let none = contacts(&app, &case, "?status=quarantined").await;
+    assert_eq!(none["count"], 0);
+    let r = app
+        .conn()
+        .await
+        .get(
+            &format!("/api/v1/cases/{case}/contacts?rule=telepathy"),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!("invalid_rule"))
+    );
+
+    // GET /scans is answered from the same index and agrees with the store.
+    let now = xikang_server::now();
+    let r = app
+        .conn()
+        .await
+        .get(
+            &format!(
+                "/api/v1/scans?person={person}&from={}&to={}",
+                now.plus(-3 * 86_400).to_rfc3339(),
+                now.to_rfc3339()
+            ),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let stored = app
+        .store
+        .checkins_of_person(person, now.plus(-3 * 86_400), now)
+        .unwrap();
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), stored.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tracer_workflow_is_a_chain_of_authority_events_and_the_colour_follows() {
+    let app = spawn_app().await;
+    ready(&app).await;
+    let case = register(&app, busy_person(&app)).await;
+    let list = contacts(&app, &case, "?kind=close").await;
+    let items = list["items"].as_array().unwrap();
+    assert!(items.len() >= 2, "{list}");
+    let a = items[0]["person"].as_str().unwrap().to_owned();
+    let b = items[1]["person"].as_str().unwrap().to_owned();
+    let colour = |p: String| {
+        let app = &app;
+        async move {
+            app.conn()
+                .await
+                .get(&format!("/api/v1/people/{p}/code"), Some(&app.admin))
+                .await
+                .unwrap()
+                .json()["colour"]
+                .clone()
+        }
+    };
+    assert_eq!(colour(a.clone()).await, "green");
+
+    // Out of order: a candidate cannot be notified or quarantined.
+    let (status, body) = act(&app, &case, &a, json!({"action": "notify"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("contact_status"))
+    );
+    let (status, _) = act(&app, &case, &a, json!({"action": "quarantine"})).await;
+    assert_eq!(status, 409);
+
+    let (status, body) = act(&app, &case, &a, json!({"action": "confirm"})).await;
+    assert_eq!(
+        (status, body["status"].clone()),
+        (200, json!("confirmed")),
+        "{body}"
+    );
+    // The designation turns the close contact's code red (the default policy).
+    assert_eq!(colour(a.clone()).await, "red");
+    let (status, _) = act(&app, &case, &a, json!({"action": "confirm"})).await;
+    assert_eq!(status, 409, "confirmed twice");
+    let (status, body) = act(&app, &case, &a, json!({"action": "notify"})).await;
+    assert_eq!((status, body["status"].clone()), (200, json!("notified")));
+    let (status, body) = act(&app, &case, &a, json!({"action": "quarantine"})).await;
+    assert_eq!(
+        (status, body["status"].clone()),
+        (200, json!("quarantined")),
+        "{body}"
+    );
+    assert!(body["order"].as_str().unwrap().starts_with('Q'), "{body}");
+
+    // Dismissing needs a reason; with one, the candidate leaves the open list.
+    let (status, body) = act(&app, &case, &b, json!({"action": "dismiss"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("reason_required"))
+    );
+    let (status, body) = act(
+        &app,
+        &case,
+        &b,
+        json!({"action": "dismiss", "reason": "wore a mask, outdoors"}),
+    )
+    .await;
+    assert_eq!((status, body["status"].clone()), (200, json!("dismissed")));
+
+    // Someone the data does not show as a contact cannot be confirmed.
+    let listed: BTreeSet<String> = contacts(&app, &case, "").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["person"].as_str().unwrap().to_owned())
+        .collect();
+    let stranger = (0..PEOPLE)
+        .map(|p| format!("P{p}"))
+        .find(|p| !listed.contains(p) && *p != a)
+        .unwrap();
+    let (status, body) = act(&app, &case, &stranger, json!({"action": "confirm"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("not_a_contact"))
+    );
+    let (status, body) = act(&app, &case, &a, json!({"action": "teleport"})).await;
+    assert_eq!(status, 400, "{body}");
+
+    let quarantined = contacts(&app, &case, "?status=quarantined").await;
+    assert_eq!(quarantined["count"], 1);
+    assert_eq!(quarantined["items"][0]["person"], a.as_str());
+    let dismissed = contacts(&app, &case, "?status=dismissed").await;
+    assert_eq!(
+        dismissed["items"][0]["dismissed_reason"],
+        "wore a mask, outdoors"
+    );
+
+    // Each step is in the authority log, in order.
+    let log = app
+        .conn()
+        .await
+        .get("/api/v1/events?limit=1000", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    let kinds: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            let p = format!("P{}", e["body"]["person"]);
+            p == a || p == b
+        })
+        .map(|e| e["body"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "contact_designated",
+            "contact_notified",
+            "quarantine_ordered",
+            "contact_released"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_are_masked_unless_a_tracer_gives_a_purpose_and_each_is_logged() {
+    let app = spawn_app().await;
+    ready(&app).await;
+    let case = register(&app, busy_person(&app)).await;
+    let count = contacts(&app, &case, "").await["count"].as_u64().unwrap() as usize;
+    let mut c = app.conn().await;
+    let r = c
+        .get(
+            &format!("/api/v1/cases/{case}/contacts/export?format=csv"),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/csv"));
+    let csv = r.text();
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), count + 1, "a header and one line per contact");
+    let first = app
+        .store
+        .person(xikang_server::wire::parse_person_id(lines[1].split(',').next().unwrap()).unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(!csv.contains(&first.name), "names are masked by default");
+    assert!(!csv.contains(first.id_number.expose()));
+    assert!(csv.contains(&first.id_number.masked()));
+
+    // Unmasking needs a purpose, and then shows the real values.
+    let r = c
+        .get(
+            &format!("/api/v1/cases/{case}/contacts/export?format=csv&unmask=true"),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!("purpose_required"))
+    );
+    let r = c
+        .get(
+            &format!("/api/v1/cases/{case}/contacts/export?format=xlsx&unmask=true&purpose=phone%20contacts"),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..2], b"PK", "an XLSX file is a zip");
+
+    // Not for other roles.
+    let lab = app
+        .token(json!({"name": "lab-1", "role": "lab", "area": "320200"}))
+        .await;
+    let r = c
+        .get(&format!("/api/v1/cases/{case}/contacts/export"), Some(&lab))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+
+    let log = c
+        .get("/api/v1/events?limit=1000", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    let exports: Vec<&Value> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["body"]["kind"] == "contact_list_exported")
+        .collect();
+    assert_eq!(exports.len(), 2);
+    assert_eq!(exports[0]["body"]["unmasked"], false);
+    assert_eq!(exports[1]["body"]["unmasked"], true);
+    assert_eq!(exports[1]["basis"], "phone contacts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linked_cases_form_a_cluster_and_sources_rank_known_cases() {
+    let app = spawn_app().await;
+    ready(&app).await;
+    let first = busy_person(&app);
+    let case1 = register(&app, first).await;
+    let close = contacts(&app, &case1, "?kind=close&rule=venue").await;
+    let second = close["items"][0]["person"].as_str().unwrap().to_owned();
+    let second = xikang_server::wire::parse_person_id(&second).unwrap();
+    // Onset now: the whole generated history is in its incubation period.
+    let case2 = register_with_onset(&app, second, xikang_server::now()).await;
+
+    let mut c = app.conn().await;
+    let list = c
+        .get("/api/v1/clusters", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let k = c
+        .get(&format!("/api/v1/clusters/{id}"), Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    let cases: BTreeSet<&str> = k["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(cases, BTreeSet::from([case1.as_str(), case2.as_str()]));
+    assert!(!k["edges"].as_array().unwrap().is_empty());
+    for e in k["edges"].as_array().unwrap() {
+        assert!(
+            e["first"].is_string() && e["overlap_minutes"].is_i64(),
+            "{e}"
+        );
+        if let Some(v) = e["venue"].as_str() {
+            assert!(xikang_server::wire::parse_venue_id(v).is_some());
+        }
+    }
+    let dot = c
+        .get(
+            &format!("/api/v1/clusters/{id}?format=dot"),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert!(dot.text().starts_with("graph") || dot.text().starts_with("digraph"));
+    assert!(dot.text().contains(&case1) && dot.text().contains(&case2));
+    let r = c
+        .get("/api/v1/clusters/K999", Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404);
+
+    // The second case's sources include the first case, flagged as a known case.
+    let sources = c
+        .get(&format!("/api/v1/cases/{case2}/sources"), Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    let items = sources["items"].as_array().unwrap();
+    let found = items
+        .iter()
+        .find(|s| s["person"] == first.to_string())
+        .unwrap_or_else(|| panic!("{sources}"));
+    assert_eq!(found["case"], case1.as_str());
+    assert!(found["overlap_minutes"].as_i64().unwrap() > 0);
+    // Ranked by exposure, most first.
+    let minutes: Vec<i64> = items
+        .iter()
+        .map(|s| s["overlap_minutes"].as_i64().unwrap())
+        .collect();
+    assert!(minutes.windows(2).all(|w| w[0] >= w[1]), "{minutes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_case_registrations_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let mut c = app.conn().await;
+    let now = xikang_server::now();
+    let post = |body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .conn()
+                .await
+                .post_json("/api/v1/cases", Some(&app.admin), &body)
+                .await
+                .unwrap();
+            (
+                r.status,
+                r.json()["error"]["code"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    };
+    let day = |d: i64| now.plus(d * 86_400).to_rfc3339();
+    assert_eq!(
+        post(json!({"person": "P99999", "kind": "confirmed", "onset": day(-1)})).await,
+        (404, "unknown_person".into())
+    );
+    assert_eq!(
+        post(json!({"person": "P1", "kind": "confirmed", "onset": day(2)})).await,
+        (400, "time_in_future".into())
+    );
+    assert_eq!(
+        post(
+            json!({"person": "P1", "kind": "confirmed", "onset": day(-1), "isolated_at": day(-2)})
+        )
+        .await,
+        (400, "isolation_before_onset".into())
+    );
+    assert_eq!(
+        post(json!({"person": "P1", "kind": "confirmed"})).await,
+        (400, "onset_or_sampling_required".into())
+    );
+    let cases = c
+        .get("/api/v1/cases", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(cases["items"].as_array().unwrap().len(), 0);
+    let r = c
+        .get("/api/v1/cases/C1/contacts", Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (404, json!("unknown_case"))
+    );
+}
