@@ -152,6 +152,8 @@ enum Command {
     },
     /// Run the HTTP benchmark: starts a server on a generated city and loads it.
     Bench(crate::bench::BenchArgs),
+    /// Print a case's contacts with evidence, or a cluster (`--dot` for Graphviz).
+    Trace(crate::trace_cmd::TraceArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +223,7 @@ fn init_logging() {
 
 fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
+        Command::Trace(args) => crate::trace_cmd::run(&args),
         Command::Serve(args) => serve(&args, None),
         Command::Demo { serve: args, city } => {
             let store = args.store.open()?;

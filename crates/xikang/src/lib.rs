@@ -5,3 +5,4 @@ pub mod bench;
 pub mod cli;
 pub mod httpc;
 pub mod load;
+pub mod trace_cmd;

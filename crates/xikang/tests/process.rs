@@ -312,3 +312,89 @@ fn a_code_png_is_read_back_by_zbarimg() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), token);
 }
+
+#[test]
+fn trace_prints_a_case_s_contacts_and_a_cluster_as_dot() {
+    let dir = city_dir();
+    let store = xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap();
+    let now = xikang_server::now();
+    // Two people of one household are cases: one cluster by the household rule.
+    let household = |p: u32| store.person(PersonId(p)).unwrap().unwrap().household;
+    let (first, mate) = (0..PEOPLE)
+        .flat_map(|a| (a + 1..PEOPLE).map(move |b| (a, b)))
+        .find(|(a, b)| household(*a) == household(*b))
+        .map(|(a, b)| (PersonId(a), PersonId(b)))
+        .unwrap();
+    let cases = [first, mate];
+    let events: Vec<NewEvent> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| NewEvent {
+            at: now,
+            actor: "tracer:test".into(),
+            basis: "case report".into(),
+            body: EventBody::CaseRegistered {
+                case: xikang_domain::CaseId(i as u64 + 1),
+                person: *p,
+                case_kind: xikang_domain::event::CaseKind::Confirmed,
+                onset: Some(now.plus(-86_400)),
+                sampled_at: None,
+                isolated_at: None,
+            },
+        })
+        .collect();
+    store.append_events(&events).unwrap();
+    drop(store);
+
+    let out = xikang()
+        .args(["trace", "--case", "C1", "--json", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["case"], "C1");
+    let items = v["items"].as_array().unwrap();
+    let row = items
+        .iter()
+        .find(|r| r["person"] == mate.to_string())
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        row["rules"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("household"))
+    );
+
+    let out = xikang()
+        .args(["trace", "--cluster", "K1", "--dot", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.contains("C1") && dot.contains("C2"), "{dot}");
+    assert!(dot.trim_end().ends_with('}'));
+    // A human-readable table by default; an unknown case is an error.
+    let out = xikang()
+        .args(["trace", "--case", "C1", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exposure window"));
+    let out = xikang()
+        .args(["trace", "--case", "C99", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no case C99"));
+}
