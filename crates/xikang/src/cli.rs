@@ -154,6 +154,8 @@ enum Command {
     Bench(crate::bench::BenchArgs),
     /// Print a case's contacts with evidence, or a cluster (`--dot` for Graphviz).
     Trace(crate::trace_cmd::TraceArgs),
+    /// Tracing benchmark: xikang's index against PostgreSQL and DuckDB on a stored city.
+    BenchTrace(crate::trace_bench::TraceBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +226,7 @@ fn init_logging() {
 fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Trace(args) => crate::trace_cmd::run(&args),
+        Command::BenchTrace(args) => crate::trace_bench::run(&args),
         Command::Serve(args) => serve(&args, None),
         Command::Demo { serve: args, city } => {
             let store = args.store.open()?;

@@ -5,4 +5,5 @@ pub mod bench;
 pub mod cli;
 pub mod httpc;
 pub mod load;
+pub mod trace_bench;
 pub mod trace_cmd;
