@@ -581,11 +581,28 @@ pub async fn post_case(
             },
         }])
         .await?;
-    let cases = crate::state::read(&state.cases);
-    let c = cases
+    let case = crate::state::read(&state.cases)
         .get(&id)
+        .cloned()
         .ok_or_else(|| AppError::Internal("case vanished after recording".into()))?;
-    Ok((axum::http::StatusCode::CREATED, Json(CaseOut::from(c))).into_response())
+    // Tracing starts at once: the answer says how many contacts the data shows (the list
+    // itself is at /cases/{id}/contacts). While the index is still loading, it says so.
+    let contacts = match state.tracing.snapshot() {
+        Ok(index) => {
+            let (s, c) = (state.clone(), case.clone());
+            let t = tokio::task::spawn_blocking(move || {
+                crate::trace::trace_case(&s, &index, &s.policy(), &c, now)
+            })
+            .await
+            .map_err(blocking_err)??;
+            json!({"close": t.close.contacts.len(), "secondary": t.secondary.contacts.len()})
+        }
+        Err(_) => json!(null),
+    };
+    let mut out = serde_json::to_value(CaseOut::from(&case))
+        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
+    out["contacts"] = contacts;
+    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
 }
 
 /// `GET /api/v1/cases`.

@@ -46,10 +46,14 @@ fn busy_person(app: &TestApp) -> PersonId {
 }
 
 async fn register(app: &TestApp, person: PersonId) -> String {
-    register_with_onset(app, person, xikang_server::now().plus(-86_400)).await
+    register_with_onset(app, person, xikang_server::now().plus(-86_400)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
-async fn register_with_onset(app: &TestApp, person: PersonId, onset: Timestamp) -> String {
+/// Registers a case and returns the answer.
+async fn register_with_onset(app: &TestApp, person: PersonId, onset: Timestamp) -> Value {
     let onset = onset.to_rfc3339();
     let r = app
         .conn()
@@ -62,7 +66,7 @@ async fn register_with_onset(app: &TestApp, person: PersonId, onset: Timestamp) 
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_str().unwrap().to_owned()
+    r.json()
 }
 
 async fn contacts(app: &TestApp, case: &str, query: &str) -> Value {
@@ -102,8 +106,26 @@ async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
     let app = spawn_app().await;
     ready(&app).await;
     let person = busy_person(&app);
-    let case = register(&app, person).await;
+    let registered = register_with_onset(&app, person, xikang_server::now().plus(-86_400)).await;
+    let case = registered["id"].as_str().unwrap().to_owned();
     let list = contacts(&app, &case, "").await;
+    // Tracing started at registration: the answer counted what the list now shows.
+    let count = |kind: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == kind)
+            .count() as u64
+    };
+    assert_eq!(
+        registered["contacts"]["close"].as_u64(),
+        Some(count("close"))
+    );
+    assert_eq!(
+        registered["contacts"]["secondary"].as_u64(),
+        Some(count("secondary"))
+    );
     assert_eq!(list["policy_version"], "xikang-default-2022.09");
     let items = list["items"].as_array().unwrap();
     assert!(!items.is_empty(), "{list}");
@@ -410,7 +432,10 @@ async fn linked_cases_form_a_cluster_and_sources_rank_known_cases() {
     let second = close["items"][0]["person"].as_str().unwrap().to_owned();
     let second = xikang_server::wire::parse_person_id(&second).unwrap();
     // Onset now: the whole generated history is in its incubation period.
-    let case2 = register_with_onset(&app, second, xikang_server::now()).await;
+    let case2 = register_with_onset(&app, second, xikang_server::now()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let mut c = app.conn().await;
     let list = c
