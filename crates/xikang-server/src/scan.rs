@@ -7,6 +7,7 @@ use crate::auth::{Caller, Role};
 use crate::error::AppError;
 use crate::json::{body_json, check_json};
 use crate::state::AppState;
+use crate::trace::Live;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -16,14 +17,13 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::hash::BuildHasher;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use xikang_code::VerifyError;
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::policy::check_entry;
 use xikang_domain::time::DAY;
 use xikang_domain::{CheckIn, PersonId, PlaceCode, ScanDirection, Timestamp, Venue};
 use xikang_store::Store;
-use xikang_trace::TraceIndex;
 
 /// Scans written in one transaction at most.
 const MAX_GROUP: usize = 20_000;
@@ -51,8 +51,8 @@ impl std::fmt::Debug for Job {
 
 impl ScanWriter {
     /// Starts the writer thread.
-    /// Starts the writer thread; committed check-ins are also appended to `index`.
-    pub fn start(store: Arc<dyn Store>, index: Arc<Mutex<TraceIndex>>) -> ScanWriter {
+    /// Starts the writer thread; committed check-ins are also appended to the tracing index.
+    pub fn start(store: Arc<dyn Store>, index: Arc<Mutex<Live>>) -> ScanWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("scan-writer".into())
@@ -82,7 +82,7 @@ impl ScanWriter {
     }
 }
 
-fn writer_loop(store: &dyn Store, index: &Mutex<TraceIndex>, rx: Receiver<Job>) {
+fn writer_loop(store: &dyn Store, index: &Mutex<Live>, rx: Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::new();
     let mut rows: Vec<CheckIn> = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -106,10 +106,7 @@ fn writer_loop(store: &dyn Store, index: &Mutex<TraceIndex>, rx: Receiver<Job>) 
         }
         // After the answers: the index is a view of what is durable, read by tracers.
         if result.is_ok() {
-            index
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .append(&rows);
+            crate::trace::lock(index).append(&rows);
         }
         rows.clear();
     }

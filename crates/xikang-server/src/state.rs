@@ -317,7 +317,7 @@ impl AppState {
 
         let state = AppState {
             store: store.clone(),
-            writer: ScanWriter::start(store.clone(), tracing.index.clone()),
+            writer: ScanWriter::start(store.clone(), tracing.live.clone()),
             tracing,
             secrets,
             policy: RwLock::new(Arc::new(policy)),
@@ -452,11 +452,7 @@ impl AppState {
         // A day is dropped once all of it is older than the retention period.
         let cutoff = now.plus(-keep * DAY).shanghai_day();
         let dropped = self.store.drop_checkin_days_before(cutoff)?;
-        self.tracing
-            .index
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .drop_days_before(cutoff);
+        crate::trace::lock(&self.tracing.live).drop_days_before(cutoff);
         Ok(dropped)
     }
 

@@ -29,7 +29,7 @@ use xikang_domain::event::{
 };
 use xikang_domain::policy::Policy;
 use xikang_domain::time::DAY;
-use xikang_domain::{CaseId, OrderId, PersonId, Timestamp};
+use xikang_domain::{CaseId, CheckIn, CivilDay, OrderId, PersonId, Timestamp};
 use xikang_store::{Store, StoreError};
 use xikang_trace::{
     Case, CloseContacts, Cluster, Interval, Link, Population, SecondaryContacts, TraceIndex,
@@ -64,10 +64,37 @@ pub struct Designation {
     pub quarantined_at: Option<Timestamp>,
 }
 
+/// The index as the scan writer and readers share it.
+#[derive(Debug)]
+pub struct Live {
+    pub index: TraceIndex,
+    /// While the stored check-ins are loading, committed scans wait here (the loader builds
+    /// its index without this lock, then adds these); `None` once loaded.
+    pending: Option<Vec<CheckIn>>,
+}
+
+impl Live {
+    /// Adds committed check-ins (the scan writer, after each commit).
+    pub fn append(&mut self, rows: &[CheckIn]) {
+        match &mut self.pending {
+            Some(p) => p.extend_from_slice(rows),
+            None => self.index.append(rows),
+        }
+    }
+
+    /// Forgets the check-ins of days before `day` (retention).
+    pub fn drop_days_before(&mut self, day: CivilDay) {
+        self.index.drop_days_before(day);
+        if let Some(p) = &mut self.pending {
+            p.retain(|c| c.at.shanghai_day() >= day);
+        }
+    }
+}
+
 /// The server's tracing state.
 pub struct Tracing {
-    /// Appended by the loader and the scan writer; readers take a snapshot.
-    pub index: Arc<Mutex<TraceIndex>>,
+    /// Fed by the scan writer; readers take a snapshot.
+    pub live: Arc<Mutex<Live>>,
     ready: AtomicBool,
     population: Population,
     workflow: RwLock<BTreeMap<(CaseId, PersonId), Designation>>,
@@ -82,7 +109,8 @@ impl std::fmt::Debug for Tracing {
     }
 }
 
-fn lock(m: &Mutex<TraceIndex>) -> std::sync::MutexGuard<'_, TraceIndex> {
+/// Locks the live index, also after a panic of another holder (appends are whole).
+pub fn lock(m: &Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -90,7 +118,10 @@ impl Tracing {
     /// An empty index (not ready until [`Tracing::load`] has run) over `population`.
     pub fn new(population: Population) -> Tracing {
         Tracing {
-            index: Arc::new(Mutex::new(TraceIndex::new())),
+            live: Arc::new(Mutex::new(Live {
+                index: TraceIndex::new(),
+                pending: Some(Vec::new()),
+            })),
             ready: AtomicBool::new(false),
             population,
             workflow: RwLock::new(BTreeMap::new()),
@@ -98,16 +129,52 @@ impl Tracing {
         }
     }
 
-    /// Streams every stored check-in into the index, then marks it ready. Scans committed
-    /// meanwhile are appended by the scan writer as well; the index keeps each once.
+    /// Builds the index from every stored check-in, then marks it ready. The store streams
+    /// day by day; each whole day is handed to a second thread that sorts it into one
+    /// segment while the next day is read. Scans committed meanwhile wait in
+    /// [`Live::pending`] and are added at the end (a scan both stored and pending is kept
+    /// once).
     pub fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        store.for_each_checkin(&mut |chunk| lock(&self.index).append(chunk))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<CheckIn>>(1);
+        let mut loaded = std::thread::scope(|s| {
+            let builder = s.spawn(move || {
+                let mut index = TraceIndex::new();
+                for day in rx {
+                    index.append(&day);
+                }
+                index
+            });
+            let mut day: Vec<CheckIn> = Vec::new();
+            let mut current = None;
+            let read = store.for_each_checkin(&mut |chunk| {
+                for c in chunk {
+                    let d = c.at.shanghai_day();
+                    if current != Some(d) && !day.is_empty() {
+                        let _ = tx.send(std::mem::take(&mut day));
+                    }
+                    current = Some(d);
+                    day.push(*c);
+                }
+            });
+            if !day.is_empty() {
+                let _ = tx.send(day);
+            }
+            drop(tx);
+            let index = builder
+                .join()
+                .map_err(|_| StoreError::Corrupt("the index builder panicked".into()))?;
+            read.map(|()| index)
+        })?;
+        let mut live = lock(&self.live);
+        if let Some(pending) = live.pending.take() {
+            loaded.append(&pending);
+        }
+        live.index = loaded;
         self.ready.store(true, Ordering::Release);
-        let index = lock(&self.index);
         tracing::info!(
-            checkins = index.len(),
-            bytes = index.heap_bytes(),
+            checkins = live.index.len(),
+            bytes = live.index.heap_bytes(),
             ms = started.elapsed().as_millis(),
             "tracing index ready"
         );
@@ -127,7 +194,7 @@ impl Tracing {
                 message: "the tracing index is still loading; retry in a few seconds".into(),
             });
         }
-        Ok(lock(&self.index).snapshot())
+        Ok(lock(&self.live).index.snapshot())
     }
 
     pub fn population(&self) -> &Population {
@@ -1000,5 +1067,59 @@ pub async fn get_cluster(
             Ok(resp)
         }
         Some(_) => Err(AppError::bad("invalid_format", "format is json or dot")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xikang_domain::{HouseholdId, ScanDirection, VenueId};
+
+    fn scan(person: u32, at: i64) -> CheckIn {
+        CheckIn {
+            person: PersonId(person),
+            venue: VenueId(0),
+            at: Timestamp(at),
+            direction: ScanDirection::Entry,
+        }
+    }
+
+    /// Scans committed while the stored ones load are neither lost nor counted twice.
+    #[test]
+    fn scans_committed_during_the_load_are_kept_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            xikang_store::open(&xikang_store::Target::Sqlite(dir.path().into())).expect("open");
+        let t0 = 1_656_640_800; // 2022-07-01 10:00 in Shanghai
+        let stored: Vec<CheckIn> = (0..3).map(|p| scan(p, t0 + i64::from(p))).collect();
+        store.insert_checkins(&stored).expect("insert");
+        let population = Population::new(
+            &[
+                HouseholdId(0),
+                HouseholdId(1),
+                HouseholdId(2),
+                HouseholdId(3),
+            ],
+            &[None; 4],
+            &[],
+            vec![3_600],
+            3_600,
+        )
+        .expect("population");
+        let tracing = Tracing::new(population);
+        assert!(tracing.snapshot().is_err(), "not ready before the load");
+        // Committed meanwhile: one new scan, and one the store already holds.
+        lock(&tracing.live).append(&[scan(3, t0 + 10), stored[0]]);
+        tracing.load(store.as_ref()).expect("load");
+        let index = tracing.snapshot().expect("ready");
+        assert_eq!(index.len(), 4);
+        let seen = index.checkins_at_venue(VenueId(0), Timestamp(t0), Timestamp(t0 + 10));
+        assert_eq!(
+            seen.iter().map(|c| c.person.0).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        // After the load, appends go straight into the index.
+        lock(&tracing.live).append(&[scan(3, t0 + 20)]);
+        assert_eq!(tracing.snapshot().expect("ready").len(), 5);
     }
 }

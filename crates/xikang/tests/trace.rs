@@ -13,17 +13,6 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use xikang_domain::{PersonId, Timestamp};
 
-async fn ready(app: &TestApp) {
-    // Loading 400 people's check-ins takes milliseconds; this only waits for the thread.
-    for _ in 0..500 {
-        if app.state.tracing.is_ready() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("the tracing index did not become ready");
-}
-
 /// The person with the most check-ins in the generated city who lives with someone.
 fn busy_person(app: &TestApp) -> PersonId {
     let now = xikang_server::now();
@@ -104,7 +93,6 @@ fn ts(v: &Value) -> Timestamp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
     let app = spawn_app().await;
-    ready(&app).await;
     let person = busy_person(&app);
     let registered = register_with_onset(&app, person, xikang_server::now().plus(-86_400)).await;
     let case = registered["id"].as_str().unwrap().to_owned();
@@ -223,7 +211,6 @@ async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tracer_workflow_is_a_chain_of_authority_events_and_the_colour_follows() {
     let app = spawn_app().await;
-    ready(&app).await;
     let case = register(&app, busy_person(&app)).await;
     let list = contacts(&app, &case, "?kind=close").await;
     let items = list["items"].as_array().unwrap();
@@ -348,7 +335,6 @@ async fn the_tracer_workflow_is_a_chain_of_authority_events_and_the_colour_follo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_are_masked_unless_a_tracer_gives_a_purpose_and_each_is_logged() {
     let app = spawn_app().await;
-    ready(&app).await;
     let case = register(&app, busy_person(&app)).await;
     let count = contacts(&app, &case, "").await["count"].as_u64().unwrap() as usize;
     let mut c = app.conn().await;
@@ -425,7 +411,6 @@ async fn exports_are_masked_unless_a_tracer_gives_a_purpose_and_each_is_logged()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linked_cases_form_a_cluster_and_sources_rank_known_cases() {
     let app = spawn_app().await;
-    ready(&app).await;
     let first = busy_person(&app);
     let case1 = register(&app, first).await;
     let close = contacts(&app, &case1, "?kind=close&rule=venue").await;

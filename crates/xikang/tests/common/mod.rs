@@ -87,6 +87,14 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     let addr = listener.local_addr().unwrap().to_string();
     let s = state.clone();
     tokio::spawn(async move { xikang_server::serve(listener, s, std::future::pending()).await });
+    // Tracing answers 503 until its index is loaded (milliseconds for this city).
+    for _ in 0..1_000 {
+        if state.tracing.is_ready() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(state.tracing.is_ready(), "the tracing index did not load");
     TestApp {
         addr,
         admin,
