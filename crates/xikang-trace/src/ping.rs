@@ -85,10 +85,12 @@ impl PingIndex {
         gap: i64,
     ) -> BTreeMap<u32, Vec<(i64, i64)>> {
         let mut pings: Vec<(i64, u32)> = Vec::new();
-        self.columns
-            .visit_a(person, from - gap, to + gap, |cell, at, _| {
-                pings.push((at, cell))
-            });
+        self.columns.visit_a(
+            person,
+            from.saturating_sub(gap),
+            to.saturating_add(gap),
+            |cell, at, _| pings.push((at, cell)),
+        );
         pings.sort_unstable();
         pings.dedup();
         let mut out: BTreeMap<u32, Vec<(i64, i64)>> = BTreeMap::new();
@@ -163,7 +165,7 @@ pub fn companions(
     let gap = i64::from(policy.companion_ping_gap_minutes) * 60;
     let min_overlap = i64::from(policy.companion_minutes) * 60;
     let min_in_cell = i64::from(policy.companion_cell_hours) * 3_600;
-    let since = hi - i64::from(policy.companion_cell_days) * DAY;
+    let since = hi.saturating_sub(i64::from(policy.companion_cell_days) * DAY);
     let earliest = lo.min(since);
     let me = case.person.0;
     let case_cells = pings.cells_of(me, earliest, hi, gap);
@@ -184,7 +186,7 @@ pub fn companions(
         candidates.clear();
         pings
             .columns
-            .visit_b(cell, first.0 - gap, last.1, |p, at, _| {
+            .visit_b(cell, first.0.saturating_sub(gap), last.1, |p, at, _| {
                 candidates.push((p, at))
             });
         candidates.sort_unstable();
