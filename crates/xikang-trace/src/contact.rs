@@ -395,10 +395,14 @@ impl<'a> Tracer<'a> {
                 }
             }
         }
-        if self.policy.workplace {
-            if let Some(work) = self.population.workplace_venue(case.person) {
-                let worked = case_presence.iter().find(|(v, _)| *v == work.0);
-                if let Some((_, ivs)) = worked {
+        // "Worked" = had presence at the workplace's venue inside the window.
+        let work = self
+            .population
+            .workplace_venue(case.person)
+            .filter(|_| self.policy.workplace);
+        if let Some(work) = work {
+            {
+                if let Some((_, ivs)) = case_presence.iter().find(|(v, _)| *v == work.0) {
                     let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
                     for &p in self.population.workplace_members(case.person) {
                         if p != me {

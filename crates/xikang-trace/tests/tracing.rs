@@ -1,6 +1,10 @@
 //! The tracing rules on hand-made cities: window borders, repeated visits, missing exits,
 //! asymptomatic cases, venues without dwell time, contacts who are cases, retention, the
 //! policy switches, companions, sources, clusters and the memory budget.
+#![expect(
+    clippy::unwrap_used,
+    reason = "fixtures and scenarios: a failed unwrap is a failed test"
+)]
 
 use std::collections::HashSet;
 use xikang_domain::event::CaseKind;
