@@ -297,6 +297,29 @@ impl<'a> Tracer<'a> {
         })
     }
 
+    /// `person`'s presence at one venue, cut to `[lo, hi)`.
+    fn presence_at(&self, person: u32, venue: u32, lo: i64, hi: i64) -> Vec<(i64, i64)> {
+        with_scratch(|sc| {
+            let packed = self.index.person_scans(
+                person,
+                lo.saturating_sub(self.reach),
+                hi.saturating_add(self.reach),
+                &mut sc.scans,
+            );
+            sc.one.clear();
+            sc.one.extend(
+                sc.scans
+                    .iter()
+                    .filter(|&&p| Packed::key(p) == venue)
+                    .map(|&p| packed.scan(p)),
+            );
+            let mut ivs = Vec::new();
+            presence(&sc.one, self.population.dwell_secs(venue), &mut ivs);
+            clip(&mut ivs, lo, hi);
+            ivs
+        })
+    }
+
     /// Everyone (but `case`) whose presence at one of the case's venues overlaps the case's
     /// there by at least `min_secs` (and at least a second).
     fn copresent(
@@ -503,8 +526,8 @@ impl<'a> Tracer<'a> {
                 let Some(work) = self.population.workplace_venue(c.person) else {
                     continue;
                 };
-                let presence = self.presence_of(c.person.0, lo, hi);
-                let Some((_, ivs)) = presence.iter().find(|(v, _)| *v == work.0) else {
+                let presence = self.presence_at(c.person.0, work.0, lo, hi);
+                let (Some(first), Some(last)) = (presence.first(), presence.last()) else {
                     continue;
                 };
                 let slice = self.population.workplace_members(c.person);
@@ -514,8 +537,8 @@ impl<'a> Tracer<'a> {
                     Some(work),
                     slice,
                     c.person,
-                    ivs[0].0,
-                    ivs[ivs.len() - 1].1,
+                    first.0,
+                    last.1,
                 );
             }
         }
@@ -525,23 +548,29 @@ impl<'a> Tracer<'a> {
             .map(|c| c.person.0)
             .chain([close.case.0])
             .collect();
-        let mut by_person: HashMap<u32, SecondaryContact> = HashMap::new();
+        // (person, group) pairs, sorted: one record per person without a map of 100,000s.
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
         for (i, (g, slice)) in out.groups.iter_mut().zip(&members).enumerate() {
             g.via.sort_unstable();
-            for &p in slice.iter().filter(|p| !excluded.contains(p)) {
-                let s = by_person.entry(p).or_insert_with(|| SecondaryContact {
-                    person: PersonId(p),
-                    first_exposure: g.first,
-                    last_exposure: g.last,
-                    groups: Vec::new(),
-                });
-                s.first_exposure = s.first_exposure.min(g.first);
-                s.last_exposure = s.last_exposure.max(g.last);
-                s.groups.push(i);
-            }
+            pairs.extend(
+                slice
+                    .iter()
+                    .filter(|p| !excluded.contains(p))
+                    .map(|&p| (p, i as u32)),
+            );
         }
-        out.contacts = by_person.into_values().collect();
-        out.contacts.sort_unstable_by_key(|s| s.person);
+        pairs.sort_unstable();
+        for run in pairs.chunk_by(|x, y| x.0 == y.0) {
+            let groups: Vec<usize> = run.iter().map(|&(_, g)| g as usize).collect();
+            let first = groups.iter().map(|&g| out.groups[g].first).min();
+            let last = groups.iter().map(|&g| out.groups[g].last).max();
+            out.contacts.push(SecondaryContact {
+                person: PersonId(run[0].0),
+                first_exposure: first.unwrap_or(Timestamp(0)),
+                last_exposure: last.unwrap_or(Timestamp(0)),
+                groups,
+            });
+        }
         out
     }
 
