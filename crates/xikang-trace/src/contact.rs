@@ -423,26 +423,23 @@ impl<'a> Tracer<'a> {
             .population
             .workplace_venue(case.person)
             .filter(|_| self.policy.workplace);
-        if let Some(work) = work {
-            {
-                if let Some((_, ivs)) = case_presence.iter().find(|(v, _)| *v == work.0) {
-                    let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
-                    for &p in self.population.workplace_members(case.person) {
-                        if p != me {
-                            evidence.push((
-                                p,
-                                Evidence {
-                                    rule: ContactRule::Workplace,
-                                    venue: Some(work),
-                                    case_presence: Vec::new(),
-                                    contact_presence: Vec::new(),
-                                    overlap_secs: 0,
-                                    first: Timestamp(first),
-                                    last: Timestamp(last),
-                                },
-                            ));
-                        }
-                    }
+        let at_work = work.and_then(|w| case_presence.iter().find(|(v, _)| *v == w.0));
+        if let (Some(work), Some((_, ivs))) = (work, at_work) {
+            let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
+            for &p in self.population.workplace_members(case.person) {
+                if p != me {
+                    evidence.push((
+                        p,
+                        Evidence {
+                            rule: ContactRule::Workplace,
+                            venue: Some(work),
+                            case_presence: Vec::new(),
+                            contact_presence: Vec::new(),
+                            overlap_secs: 0,
+                            first: Timestamp(first),
+                            last: Timestamp(last),
+                        },
+                    ));
                 }
             }
         }
