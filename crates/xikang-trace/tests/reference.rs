@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use xikang_domain::event::CaseKind;
 use xikang_domain::policy::TracingPolicy;
 use xikang_domain::{
-    CheckIn, GridCell, HouseholdId, PersonId, ScanDirection, Timestamp, VenueId, WorkplaceId,
+    CaseId, CheckIn, GridCell, HouseholdId, PersonId, ScanDirection, Timestamp, VenueId,
+    WorkplaceId,
 };
 use xikang_trace::{
-    Case, ContactRule, Ping, PingIndex, Population, TraceIndex, Tracer, companions,
+    Case, ContactRule, Ping, PingIndex, Population, TraceIndex, Tracer, clusters, companions,
 };
 
 /// 2022-07-01 00:00 Asia/Shanghai.
@@ -459,6 +460,83 @@ proptest! {
                 }
             }
         }
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn clusters_match_the_naive_reference(c in city(), second in 1u32..4, third in 1u32..4) {
+        let pol = policy(15, 2);
+        let now = Timestamp(T0 + 4 * 86_400);
+        let idx = index(&c);
+        let pop = population(&c);
+        let tracer = Tracer::new(&idx, &pop, &pol);
+        let n = c.households.len() as u32;
+        let people = [c.case.person.0, (c.case.person.0 + second) % n, (c.case.person.0 + second + third) % n];
+        let cases: Vec<Case> = people.iter().enumerate().map(|(i, &p)| Case {
+            person: PersonId(p),
+            // Staggered onsets, so the windows differ.
+            onset: c.case.onset.map(|t| t.plus(i as i64 * 3_600 * 7)),
+            sampled: c.case.sampled.plus(i as i64 * 3_600 * 7),
+            ..c.case
+        }).collect();
+        let traced: Vec<_> = cases.iter().map(|k| tracer.close_contacts(k, now).unwrap()).collect();
+        let input: Vec<(CaseId, &xikang_trace::CloseContacts)> =
+            traced.iter().enumerate().map(|(i, t)| (CaseId(i as u64), t)).collect();
+        let got: BTreeSet<Vec<u64>> = clusters(&input)
+            .iter()
+            .map(|cl| cl.cases.iter().map(|id| id.0).collect())
+            .collect();
+
+        // Reference: contacts from the naive close-contact computation, co-presence from
+        // naive presence cut to each case's own window.
+        let windows: Vec<(i64, i64)> = cases
+            .iter()
+            .map(|k| {
+                let w = k.exposure_window(2, now);
+                (w.start.0, w.end.0)
+            })
+            .collect();
+        let contacts: Vec<BTreeSet<u32>> = cases
+            .iter()
+            .map(|k| ref_close(&City { case: *k, ..c.clone() }, &pol, now.0).keys().copied().collect())
+            .collect();
+        let mut parent = [0usize, 1, 2];
+        fn root(parent: &mut [usize; 3], mut i: usize) -> usize {
+            while parent[i] != i {
+                i = parent[i];
+            }
+            i
+        }
+        for a in 0..3 {
+            for b in 0..3 {
+                if a == b || people[a] == people[b] {
+                    continue;
+                }
+                let mut linked = contacts[a].contains(&people[b]);
+                for v in 0..c.dwell.len() as u32 {
+                    let d = i64::from(c.dwell[v as usize]);
+                    let (lo, hi) = windows[a];
+                    let mine: Vec<(i64, i64)> = ref_presence(&c.checkins, people[a], v, d)
+                        .into_iter()
+                        .map(|(s, e)| (s.max(lo), e.min(hi)))
+                        .filter(|(s, e)| s < e)
+                        .collect();
+                    let theirs = ref_presence(&c.checkins, people[b], v, d);
+                    let (lo_b, hi_b) = windows[b];
+                    linked |= ref_overlap(&theirs, &mine, lo_b, hi_b).0 > 0;
+                }
+                if linked {
+                    let (x, y) = (root(&mut parent, a), root(&mut parent, b));
+                    parent[x.max(y)] = x.min(y);
+                }
+            }
+        }
+        let mut want: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+        for i in 0..3 {
+            let r = root(&mut parent, i);
+            want.entry(r).or_default().push(i as u64);
+        }
+        let want: BTreeSet<Vec<u64>> = want.into_values().filter(|v| v.len() >= 2).collect();
         prop_assert_eq!(got, want);
     }
 }
