@@ -100,6 +100,20 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
+/// Resident memory of this process in bytes (`VmRSS`), 0 where unavailable.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kb| kb * 1_024)
+}
+
 fn mean(v: &[Duration]) -> f64 {
     v.iter().map(|d| ms(*d)).sum::<f64>() / v.len().max(1) as f64
 }
@@ -144,6 +158,7 @@ fn main() {
 
     let mut index = TraceIndex::new();
     let mut build_cpu = 0.0;
+    let rss_before = rss_bytes();
     let mut pings = PingIndex::new();
     let mut build = Duration::ZERO;
     let mut ping_build = Duration::ZERO;
@@ -191,6 +206,7 @@ fn main() {
         eprint!("\rday {}/{}: {} check-ins", d + 1, a.days, index.len());
     }
     eprintln!();
+    let rss_after = rss_bytes();
     let n = index.len();
     println!(
         "index: {n} check-ins over {} days built in {:.2} s wall, {:.2} s CPU ({:.1} M rows/s; generating them took {:.1} s, not counted)",
@@ -201,9 +217,15 @@ fn main() {
         generating.as_secs_f64()
     );
     println!(
-        "index memory: {:.0} MB, {:.2} bytes per check-in (budget 24)",
+        "index memory: {:.0} MB, {:.2} bytes per check-in (budget 24); the process grew by {:.0} MB while building the index{}",
         index.heap_bytes() as f64 / 1e6,
-        index.heap_bytes() as f64 / n.max(1) as f64
+        index.heap_bytes() as f64 / n.max(1) as f64,
+        rss_after.saturating_sub(rss_before) as f64 / 1e6,
+        if a.ping_share > 0.0 {
+            " and the ping index"
+        } else {
+            ""
+        }
     );
     if !pings.is_empty() {
         println!(
