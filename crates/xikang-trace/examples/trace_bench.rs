@@ -74,8 +74,48 @@ fn cpu_secs() -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (nanoseconds on a
+/// core; zero where that is not available). The kernel brings it up to date at scheduler
+/// ticks, so one short call's figure is coarse but a sum over many calls is exact: the bench
+/// reports CPU time as a mean.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
+/// Runs `f`, returning its result, its wall time and the calling thread's CPU time.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
+    let (t, c) = (Instant::now(), thread_cpu());
+    let out = f();
+    (out, t.elapsed(), thread_cpu().saturating_sub(c))
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
+}
+
+/// Resident memory of this process in bytes (`VmRSS`), 0 where unavailable.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kb| kb * 1_024)
+}
+
+fn mean(v: &[Duration]) -> f64 {
+    v.iter().map(|d| ms(*d)).sum::<f64>() / v.len().max(1) as f64
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -118,6 +158,7 @@ fn main() {
 
     let mut index = TraceIndex::new();
     let mut build_cpu = 0.0;
+    let rss_before = rss_bytes();
     let mut pings = PingIndex::new();
     let mut build = Duration::ZERO;
     let mut ping_build = Duration::ZERO;
@@ -165,6 +206,7 @@ fn main() {
         eprint!("\rday {}/{}: {} check-ins", d + 1, a.days, index.len());
     }
     eprintln!();
+    let rss_after = rss_bytes();
     let n = index.len();
     println!(
         "index: {n} check-ins over {} days built in {:.2} s wall, {:.2} s CPU ({:.1} M rows/s; generating them took {:.1} s, not counted)",
@@ -175,9 +217,15 @@ fn main() {
         generating.as_secs_f64()
     );
     println!(
-        "index memory: {:.0} MB, {:.2} bytes per check-in (budget 24)",
+        "index memory: {:.0} MB, {:.2} bytes per check-in (budget 24); the process grew by {:.0} MB while building the index{}",
         index.heap_bytes() as f64 / 1e6,
-        index.heap_bytes() as f64 / n.max(1) as f64
+        index.heap_bytes() as f64 / n.max(1) as f64,
+        rss_after.saturating_sub(rss_before) as f64 / 1e6,
+        if a.ping_share > 0.0 {
+            " and the ping index"
+        } else {
+            ""
+        }
     );
     if !pings.is_empty() {
         println!(
@@ -209,21 +257,22 @@ fn main() {
 
     // One case at a time, single-threaded: the latency a tracer sees.
     let mut singles = Vec::with_capacity(cases.len());
+    let mut single_cpu = Vec::with_capacity(cases.len());
     let mut total_contacts = 0usize;
-    let cpu = cpu_secs();
     for c in &cases {
-        let t = Instant::now();
-        let r = tracer.close_contacts(c, now);
-        singles.push(t.elapsed());
+        let (r, wall, cpu) = timed(|| tracer.close_contacts(c, now));
+        singles.push(wall);
+        single_cpu.push(cpu);
         total_contacts += r.map_or(0, |r| r.contacts.len());
     }
-    let cpu_per_case = (cpu_secs() - cpu) * 1_000.0 / cases.len().max(1) as f64;
     singles.sort_unstable();
     println!(
-        "close contacts, one case: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, mean CPU {cpu_per_case:.2} ms (target ≤ 20 ms); {:.0} contacts per case on average",
+        "close contacts, one case (target ≤ 20 ms), {} cases: wall p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; mean CPU {:.2} ms; {:.0} contacts per case on average",
+        singles.len(),
         percentile(&singles, 0.5),
         percentile(&singles, 0.99),
         percentile(&singles, 1.0),
+        mean(&single_cpu),
         total_contacts as f64 / cases.len().max(1) as f64
     );
 
@@ -246,21 +295,25 @@ fn main() {
         by_rule(ContactRule::Workplace)
     );
     let mut sec_times = Vec::new();
+    let mut sec_cpu = Vec::new();
     let mut secondary_count = 0;
-    for c in cases.iter().take(100) {
+    for c in cases.iter().take(200) {
         let Ok(cc) = tracer.close_contacts(c, now) else {
             continue;
         };
-        let t = Instant::now();
-        let s = tracer.secondary_contacts(&cc, |_| None, now);
-        sec_times.push(t.elapsed());
+        let (s, wall, cpu) = timed(|| tracer.secondary_contacts(&cc, |_| None, now));
+        sec_times.push(wall);
+        sec_cpu.push(cpu);
         secondary_count += s.contacts.len();
     }
     sec_times.sort_unstable();
     println!(
-        "secondary contacts, one case (given its close contacts): p50 {:.2} ms, p99 {:.2} ms (target ≤ 100 ms); {:.0} per case",
+        "secondary contacts, one case, given its close contacts (target ≤ 100 ms), {} cases: wall p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; mean CPU {:.2} ms; {:.0} per case",
+        sec_times.len(),
         percentile(&sec_times, 0.5),
         percentile(&sec_times, 0.99),
+        percentile(&sec_times, 1.0),
+        mean(&sec_cpu),
         secondary_count as f64 / sec_times.len().max(1) as f64,
     );
 
@@ -280,11 +333,12 @@ fn main() {
     );
 
     let known: HashSet<PersonId> = cases.iter().map(|c| c.person).collect();
-    let t = Instant::now();
-    let sources = tracer.sources(first, &known).map(|s| s.len()).unwrap_or(0);
+    let (sources, wall, cpu) =
+        timed(|| tracer.sources(first, &known).map(|s| s.len()).unwrap_or(0));
     println!(
-        "sources of one case (14 days): {:.2} ms, {sources} candidates",
-        ms(t.elapsed())
+        "sources of one case (14 days): {:.2} ms wall, {:.2} ms CPU, {sources} candidates",
+        ms(wall),
+        ms(cpu)
     );
 
     if !pings.is_empty() {
@@ -293,11 +347,11 @@ fn main() {
             person: PersonId(first.person.0 - first.person.0 % ping_every),
             ..*first
         };
-        let t = Instant::now();
-        let found = companions(&pings, &tracing, &pinged, now);
+        let (found, wall, cpu) = timed(|| companions(&pings, &tracing, &pinged, now));
         println!(
-            "companions of one case: {:.2} ms, {} companions",
-            ms(t.elapsed()),
+            "companions of one case: {:.2} ms wall, {:.2} ms CPU, {} companions",
+            ms(wall),
+            ms(cpu),
             found.len()
         );
     }

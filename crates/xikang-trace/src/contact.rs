@@ -1,7 +1,7 @@
 //! Close contacts (密接), secondary contacts (次密接) and source tracing of a case, over a
 //! snapshot of the check-in index and the population (PROTOCOL.md §2).
 
-use crate::index::{Scan, TraceIndex};
+use crate::index::{Packed, Scan, TraceIndex};
 use crate::population::Population;
 use crate::presence::{Interval, MAX_STAY, Overlap, clip, overlap, presence, touching};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -100,8 +100,8 @@ impl Contact {
         self.evidence.iter().any(|e| e.rule == rule)
     }
 
-    fn from_evidence(person: u32, mut evidence: Vec<Evidence>) -> Contact {
-        evidence.sort_by_key(|e| (e.rule, e.venue, e.first));
+    /// A contact from its evidence, already sorted by rule, venue and time.
+    fn from_evidence(person: u32, evidence: Vec<Evidence>) -> Contact {
         let first = evidence
             .iter()
             .map(|e| e.first)
@@ -217,6 +217,29 @@ pub struct Tracer<'a> {
     reach: i64,
 }
 
+/// Buffers one thread reuses from case to case: a busy venue's scans over a week are
+/// hundreds of kilobytes, and allocating them afresh for every case costs more (in page
+/// faults) than the tracing itself.
+#[derive(Default)]
+struct Scratch {
+    scans: Vec<u64>,
+    one: Vec<Scan>,
+    ivs: Vec<(i64, i64)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers (taken out of the cell, so a nested call
+/// just gets fresh ones).
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    let mut sc = SCRATCH.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    let out = f(&mut sc);
+    SCRATCH.with(|c| *c.borrow_mut() = sc);
+    out
+}
+
 /// One venue's co-presence with a person, found by [`Tracer::copresent`].
 struct Shared {
     person: u32,
@@ -251,22 +274,50 @@ impl<'a> Tracer<'a> {
 
     /// `person`'s presence at each venue, cut to `[lo, hi)`, sorted by venue.
     pub(crate) fn presence_of(&self, person: u32, lo: i64, hi: i64) -> Vec<(u32, Vec<(i64, i64)>)> {
-        let mut scans = Vec::new();
-        self.index
-            .person_scans(person, lo - self.reach, hi + self.reach, &mut scans);
-        let mut out = Vec::new();
-        let mut one: Vec<Scan> = Vec::new();
-        for run in scans.chunk_by(|x, y| x.0 == y.0) {
-            one.clear();
-            one.extend(run.iter().map(|s| s.1));
-            let mut ivs = Vec::new();
-            presence(&one, self.population.dwell_secs(run[0].0), &mut ivs);
-            clip(&mut ivs, lo, hi);
-            if !ivs.is_empty() {
-                out.push((run[0].0, ivs));
+        with_scratch(|sc| {
+            let packed = self.index.person_scans(
+                person,
+                lo.saturating_sub(self.reach),
+                hi.saturating_add(self.reach),
+                &mut sc.scans,
+            );
+            let mut out = Vec::new();
+            for run in sc.scans.chunk_by(|x, y| Packed::key(*x) == Packed::key(*y)) {
+                let venue = Packed::key(run[0]);
+                sc.one.clear();
+                sc.one.extend(run.iter().map(|&p| packed.scan(p)));
+                let mut ivs = Vec::new();
+                presence(&sc.one, self.population.dwell_secs(venue), &mut ivs);
+                clip(&mut ivs, lo, hi);
+                if !ivs.is_empty() {
+                    out.push((venue, ivs));
+                }
             }
-        }
-        out
+            out
+        })
+    }
+
+    /// `person`'s presence at one venue, cut to `[lo, hi)`.
+    fn presence_at(&self, person: u32, venue: u32, lo: i64, hi: i64) -> Vec<(i64, i64)> {
+        with_scratch(|sc| {
+            let packed = self.index.person_scans(
+                person,
+                lo.saturating_sub(self.reach),
+                hi.saturating_add(self.reach),
+                &mut sc.scans,
+            );
+            sc.one.clear();
+            sc.one.extend(
+                sc.scans
+                    .iter()
+                    .filter(|&&p| Packed::key(p) == venue)
+                    .map(|&p| packed.scan(p)),
+            );
+            let mut ivs = Vec::new();
+            presence(&sc.one, self.population.dwell_secs(venue), &mut ivs);
+            clip(&mut ivs, lo, hi);
+            ivs
+        })
     }
 
     /// Everyone (but `case`) whose presence at one of the case's venues overlaps the case's
@@ -278,41 +329,40 @@ impl<'a> Tracer<'a> {
         min_secs: i64,
         mut found: impl FnMut(Shared),
     ) {
-        let mut scans = Vec::new();
-        let mut one: Vec<Scan> = Vec::new();
-        let mut ivs = Vec::new();
-        for (venue, case_ivs) in presence_by_venue {
-            let (Some(first), Some(last)) = (case_ivs.first(), case_ivs.last()) else {
-                continue;
-            };
-            self.index.venue_scans(
-                *venue,
-                first.0 - self.reach,
-                last.1 + self.reach,
-                &mut scans,
-            );
-            let dwell = self.population.dwell_secs(*venue);
-            for run in scans.chunk_by(|x, y| x.0 == y.0) {
-                let person = run[0].0;
-                if person == case {
+        with_scratch(|sc| {
+            for (venue, case_ivs) in presence_by_venue {
+                let (Some(first), Some(last)) = (case_ivs.first(), case_ivs.last()) else {
                     continue;
-                }
-                one.clear();
-                one.extend(run.iter().map(|s| s.1));
-                ivs.clear();
-                presence(&one, dwell, &mut ivs);
-                let o = overlap(case_ivs, &ivs);
-                if o.secs > 0 && o.secs >= min_secs {
-                    found(Shared {
-                        person,
-                        venue: *venue,
-                        case_presence: touching(case_ivs, &ivs),
-                        contact_presence: touching(&ivs, case_ivs),
-                        overlap: o,
-                    });
+                };
+                let packed = self.index.venue_scans(
+                    *venue,
+                    first.0.saturating_sub(self.reach),
+                    last.1.saturating_add(self.reach),
+                    &mut sc.scans,
+                );
+                let dwell = self.population.dwell_secs(*venue);
+                for run in sc.scans.chunk_by(|x, y| Packed::key(*x) == Packed::key(*y)) {
+                    let person = Packed::key(run[0]);
+                    if person == case {
+                        continue;
+                    }
+                    sc.one.clear();
+                    sc.one.extend(run.iter().map(|&p| packed.scan(p)));
+                    sc.ivs.clear();
+                    presence(&sc.one, dwell, &mut sc.ivs);
+                    let o = overlap(case_ivs, &sc.ivs);
+                    if o.secs > 0 && o.secs >= min_secs {
+                        found(Shared {
+                            person,
+                            venue: *venue,
+                            case_presence: touching(case_ivs, &sc.ivs),
+                            contact_presence: touching(&sc.ivs, case_ivs),
+                            overlap: o,
+                        });
+                    }
                 }
             }
-        }
+        })
     }
 
     /// The close contacts of `case`, with evidence. `now` ends the window of a case not yet
@@ -332,59 +382,76 @@ impl<'a> Tracer<'a> {
             return Ok(result);
         }
         let case_presence = self.presence_of(me, lo, hi);
-        let mut evidence: BTreeMap<u32, Vec<Evidence>> = BTreeMap::new();
+        // Evidence is gathered flat and grouped by person at the end: one sort instead of a
+        // map entry per contact (a case at a school has thousands).
+        let mut evidence: Vec<(u32, Evidence)> = Vec::new();
         let min_secs = i64::from(self.policy.close_contact_minutes) * 60;
         self.copresent(me, &case_presence, min_secs, |s| {
-            evidence.entry(s.person).or_default().push(Evidence {
-                rule: ContactRule::Venue,
-                venue: Some(VenueId(s.venue)),
-                case_presence: s.case_presence,
-                contact_presence: s.contact_presence,
-                overlap_secs: s.overlap.secs,
-                first: Timestamp(s.overlap.first),
-                last: Timestamp(s.overlap.last),
-            });
+            evidence.push((
+                s.person,
+                Evidence {
+                    rule: ContactRule::Venue,
+                    venue: Some(VenueId(s.venue)),
+                    case_presence: s.case_presence,
+                    contact_presence: s.contact_presence,
+                    overlap_secs: s.overlap.secs,
+                    first: Timestamp(s.overlap.first),
+                    last: Timestamp(s.overlap.last),
+                },
+            ));
         });
         if self.policy.household {
             for &p in self.population.household_members(case.person) {
                 if p != me {
-                    evidence.entry(p).or_default().push(Evidence {
-                        rule: ContactRule::Household,
-                        venue: None,
-                        case_presence: Vec::new(),
-                        contact_presence: Vec::new(),
-                        overlap_secs: 0,
-                        first: window.start,
-                        last: window.end,
-                    });
+                    evidence.push((
+                        p,
+                        Evidence {
+                            rule: ContactRule::Household,
+                            venue: None,
+                            case_presence: Vec::new(),
+                            contact_presence: Vec::new(),
+                            overlap_secs: 0,
+                            first: window.start,
+                            last: window.end,
+                        },
+                    ));
                 }
             }
         }
-        if self.policy.workplace {
-            if let Some(work) = self.population.workplace_venue(case.person) {
-                let worked = case_presence.iter().find(|(v, _)| *v == work.0);
-                if let Some((_, ivs)) = worked {
-                    let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
-                    for &p in self.population.workplace_members(case.person) {
-                        if p != me {
-                            evidence.entry(p).or_default().push(Evidence {
-                                rule: ContactRule::Workplace,
-                                venue: Some(work),
-                                case_presence: Vec::new(),
-                                contact_presence: Vec::new(),
-                                overlap_secs: 0,
-                                first: Timestamp(first),
-                                last: Timestamp(last),
-                            });
-                        }
-                    }
+        // "Worked" = had presence at the workplace's venue inside the window.
+        let work = self
+            .population
+            .workplace_venue(case.person)
+            .filter(|_| self.policy.workplace);
+        let at_work = work.and_then(|w| case_presence.iter().find(|(v, _)| *v == w.0));
+        if let (Some(work), Some((_, ivs))) = (work, at_work) {
+            let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
+            for &p in self.population.workplace_members(case.person) {
+                if p != me {
+                    evidence.push((
+                        p,
+                        Evidence {
+                            rule: ContactRule::Workplace,
+                            venue: Some(work),
+                            case_presence: Vec::new(),
+                            contact_presence: Vec::new(),
+                            overlap_secs: 0,
+                            first: Timestamp(first),
+                            last: Timestamp(last),
+                        },
+                    ));
                 }
             }
         }
-        result.contacts = evidence
-            .into_iter()
-            .map(|(p, ev)| Contact::from_evidence(p, ev))
-            .collect();
+        evidence.sort_unstable_by_key(|(p, e)| (*p, e.rule, e.venue, e.first));
+        let mut evidence = evidence.into_iter().peekable();
+        while let Some((p, e)) = evidence.next() {
+            let mut all = vec![e];
+            while let Some((_, e)) = evidence.next_if(|(q, _)| *q == p) {
+                all.push(e);
+            }
+            result.contacts.push(Contact::from_evidence(p, all));
+        }
         result.case_presence = case_presence
             .into_iter()
             .map(|(v, ivs)| (VenueId(v), ivs.into_iter().map(Interval::of).collect()))
@@ -456,8 +523,8 @@ impl<'a> Tracer<'a> {
                 let Some(work) = self.population.workplace_venue(c.person) else {
                     continue;
                 };
-                let presence = self.presence_of(c.person.0, lo, hi);
-                let Some((_, ivs)) = presence.iter().find(|(v, _)| *v == work.0) else {
+                let presence = self.presence_at(c.person.0, work.0, lo, hi);
+                let (Some(first), Some(last)) = (presence.first(), presence.last()) else {
                     continue;
                 };
                 let slice = self.population.workplace_members(c.person);
@@ -467,8 +534,8 @@ impl<'a> Tracer<'a> {
                     Some(work),
                     slice,
                     c.person,
-                    ivs[0].0,
-                    ivs[ivs.len() - 1].1,
+                    first.0,
+                    last.1,
                 );
             }
         }
@@ -478,23 +545,29 @@ impl<'a> Tracer<'a> {
             .map(|c| c.person.0)
             .chain([close.case.0])
             .collect();
-        let mut by_person: HashMap<u32, SecondaryContact> = HashMap::new();
+        // (person, group) pairs, sorted: one record per person without a map of 100,000s.
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
         for (i, (g, slice)) in out.groups.iter_mut().zip(&members).enumerate() {
             g.via.sort_unstable();
-            for &p in slice.iter().filter(|p| !excluded.contains(p)) {
-                let s = by_person.entry(p).or_insert_with(|| SecondaryContact {
-                    person: PersonId(p),
-                    first_exposure: g.first,
-                    last_exposure: g.last,
-                    groups: Vec::new(),
-                });
-                s.first_exposure = s.first_exposure.min(g.first);
-                s.last_exposure = s.last_exposure.max(g.last);
-                s.groups.push(i);
-            }
+            pairs.extend(
+                slice
+                    .iter()
+                    .filter(|p| !excluded.contains(p))
+                    .map(|&p| (p, i as u32)),
+            );
         }
-        out.contacts = by_person.into_values().collect();
-        out.contacts.sort_unstable_by_key(|s| s.person);
+        pairs.sort_unstable();
+        for run in pairs.chunk_by(|x, y| x.0 == y.0) {
+            let groups: Vec<usize> = run.iter().map(|&(_, g)| g as usize).collect();
+            let first = groups.iter().map(|&g| out.groups[g].first).min();
+            let last = groups.iter().map(|&g| out.groups[g].last).max();
+            out.contacts.push(SecondaryContact {
+                person: PersonId(run[0].0),
+                first_exposure: first.unwrap_or(Timestamp(0)),
+                last_exposure: last.unwrap_or(Timestamp(0)),
+                groups,
+            });
+        }
         out
     }
 
@@ -508,7 +581,7 @@ impl<'a> Tracer<'a> {
     ) -> Result<Vec<SourceCandidate>, TraceError> {
         self.check(case.person)?;
         let hi = case.anchor().0;
-        let lo = hi - i64::from(self.policy.incubation_days) * DAY;
+        let lo = hi.saturating_sub(i64::from(self.policy.incubation_days) * DAY);
         let case_presence = self.presence_of(case.person.0, lo, hi);
         let mut by_person: BTreeMap<u32, SourceCandidate> = BTreeMap::new();
         self.copresent(case.person.0, &case_presence, 1, |s| {

@@ -143,23 +143,67 @@ impl TraceIndex {
         out
     }
 
-    /// A person's scans in `[from, to]`, grouped by venue: sorted by (venue, time, entry
-    /// before exit).
-    pub(crate) fn person_scans(&self, person: u32, from: i64, to: i64, out: &mut Vec<(u32, Scan)>) {
+    /// A person's scans in `[from, to]`, packed for a fast sort (see [`Packed`]), sorted by
+    /// (venue, time, entry before exit).
+    pub(crate) fn person_scans(
+        &self,
+        person: u32,
+        from: i64,
+        to: i64,
+        out: &mut Vec<u64>,
+    ) -> Packed {
+        let packed = Packed::new(from, to);
         out.clear();
-        self.columns.visit_a(person, from, to, |venue, at, exit| {
-            out.push((venue, Scan { at, exit }))
-        });
+        self.columns
+            .visit_a(person, packed.from, to, |venue, at, exit| {
+                out.push(packed.pack(venue, at, exit))
+            });
         out.sort_unstable();
+        packed
     }
 
-    /// A venue's scans in `[from, to]`, grouped by person: sorted by (person, time, entry
-    /// before exit).
-    pub(crate) fn venue_scans(&self, venue: u32, from: i64, to: i64, out: &mut Vec<(u32, Scan)>) {
+    /// A venue's scans in `[from, to]`, packed, sorted by (person, time, entry before exit).
+    pub(crate) fn venue_scans(&self, venue: u32, from: i64, to: i64, out: &mut Vec<u64>) -> Packed {
+        let packed = Packed::new(from, to);
         out.clear();
-        self.columns.visit_b(venue, from, to, |person, at, exit| {
-            out.push((person, Scan { at, exit }))
-        });
+        self.columns
+            .visit_b(venue, packed.from, to, |person, at, exit| {
+                out.push(packed.pack(person, at, exit))
+            });
         out.sort_unstable();
+        packed
+    }
+}
+
+/// Scans packed into one `u64` each, so that sorting them is a sort of integers: the other
+/// id in the high 32 bits, then the seconds since `from` (31 bits: 68 years) and the exit flag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Packed {
+    from: i64,
+}
+
+impl Packed {
+    /// A packing for `[from, to]`; a range longer than 68 years (no index holds one) is cut
+    /// at its start.
+    fn new(from: i64, to: i64) -> Packed {
+        Packed {
+            from: from.max(to.saturating_sub(i64::from(i32::MAX))),
+        }
+    }
+
+    fn pack(self, key: u32, at: i64, exit: bool) -> u64 {
+        (u64::from(key) << 32) | (((at - self.from) as u64) << 1) | u64::from(exit)
+    }
+
+    /// The id a packed scan is grouped by.
+    pub(crate) fn key(p: u64) -> u32 {
+        (p >> 32) as u32
+    }
+
+    pub(crate) fn scan(self, p: u64) -> Scan {
+        Scan {
+            at: self.from + ((p & 0xFFFF_FFFF) >> 1) as i64,
+            exit: p & 1 == 1,
+        }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! A ping places a person in its cell from its time until their next ping (in any cell), but
 //! for at most the policy's `companion_ping_gap_minutes`. Cells are ids the caller computed
-//! for the policy's `companion_cell_metres` (the synthetic city's grid cells are 800 m).
+//! with [`companion_cell`] for the policy's `companion_cell_metres` (or any other grid: the
+//! synthetic city's grid cells are already about 800 m).
 
 use crate::columns::{Columns, Row, split_time};
 use crate::contact::Case;
@@ -13,6 +14,29 @@ use std::collections::BTreeMap;
 use xikang_domain::policy::TracingPolicy;
 use xikang_domain::time::DAY;
 use xikang_domain::{CivilDay, GridCell, PersonId, Timestamp};
+
+/// The companion cell (a square of `metres` × `metres`, the policy's
+/// `companion_cell_metres`) that a WGS-84 position lies in.
+///
+/// Rows are bands of latitude `metres` high; inside a row, columns are `metres` wide at the
+/// row's middle latitude, so cells are square to within a fraction of a percent at city
+/// scale. The id packs row and column in 16 bits each: ids of two places repeat only when
+/// they are 65,536 cells apart in both directions (over 650 km even at 10 m cells), which no
+/// city's data spans. Positions that are not finite map to cell 0.
+pub fn companion_cell(lat: f64, lon: f64, metres: u32) -> GridCell {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+    if !(lat.is_finite() && lon.is_finite()) || metres == 0 {
+        return GridCell(0);
+    }
+    let size = f64::from(metres);
+    let row = ((lat.clamp(-90.0, 90.0) + 90.0) * METRES_PER_DEGREE / size).floor();
+    let middle = (row + 0.5) * size / METRES_PER_DEGREE - 90.0;
+    let width = METRES_PER_DEGREE * middle.to_radians().cos().max(1e-6) / size;
+    let col = ((lon.clamp(-180.0, 180.0) + 180.0) * width).floor();
+    // Both are finite and non-negative; the casts keep the low 16 bits.
+    let (row, col) = (row as u64 as u32 & 0xFFFF, col as u64 as u32 & 0xFFFF);
+    GridCell((row << 16) | col)
+}
 
 /// A phone's position report: who, when, in which grid cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,10 +109,12 @@ impl PingIndex {
         gap: i64,
     ) -> BTreeMap<u32, Vec<(i64, i64)>> {
         let mut pings: Vec<(i64, u32)> = Vec::new();
-        self.columns
-            .visit_a(person, from - gap, to + gap, |cell, at, _| {
-                pings.push((at, cell))
-            });
+        self.columns.visit_a(
+            person,
+            from.saturating_sub(gap),
+            to.saturating_add(gap),
+            |cell, at, _| pings.push((at, cell)),
+        );
         pings.sort_unstable();
         pings.dedup();
         let mut out: BTreeMap<u32, Vec<(i64, i64)>> = BTreeMap::new();
@@ -163,7 +189,7 @@ pub fn companions(
     let gap = i64::from(policy.companion_ping_gap_minutes) * 60;
     let min_overlap = i64::from(policy.companion_minutes) * 60;
     let min_in_cell = i64::from(policy.companion_cell_hours) * 3_600;
-    let since = hi - i64::from(policy.companion_cell_days) * DAY;
+    let since = hi.saturating_sub(i64::from(policy.companion_cell_days) * DAY);
     let earliest = lo.min(since);
     let me = case.person.0;
     let case_cells = pings.cells_of(me, earliest, hi, gap);
@@ -184,7 +210,7 @@ pub fn companions(
         candidates.clear();
         pings
             .columns
-            .visit_b(cell, first.0 - gap, last.1, |p, at, _| {
+            .visit_b(cell, first.0.saturating_sub(gap), last.1, |p, at, _| {
                 candidates.push((p, at))
             });
         candidates.sort_unstable();
@@ -231,4 +257,34 @@ pub fn companions(
             cells,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn companion_cells_are_squares_of_the_given_side() {
+        // Wuxi, 梁溪区.
+        let (lat, lon) = (31.57, 120.30);
+        let here = companion_cell(lat, lon, 800);
+        // 300 m north or east: usually the same cell, never more than one away.
+        let north = companion_cell(lat + 300.0 / 111_320.0, lon, 800);
+        assert!((north.0 >> 16).abs_diff(here.0 >> 16) <= 1);
+        // 2 km north: a different row, two or three cells up; 2 km east: another column.
+        let far_north = companion_cell(lat + 2_000.0 / 111_320.0, lon, 800);
+        let rows = (far_north.0 >> 16) - (here.0 >> 16);
+        assert!((2..=3).contains(&rows), "{rows}");
+        let east = companion_cell(
+            lat,
+            lon + 2_000.0 / (111_320.0 * lat.to_radians().cos()),
+            800,
+        );
+        let cols = (east.0 & 0xFFFF) - (here.0 & 0xFFFF);
+        assert!((2..=3).contains(&cols), "{cols}");
+        // Bigger cells: fewer of them between the same two points.
+        let big = companion_cell(lat + 2_000.0 / 111_320.0, lon, 4_000).0 >> 16;
+        assert!(big - (companion_cell(lat, lon, 4_000).0 >> 16) <= 1);
+        assert_eq!(companion_cell(f64::NAN, lon, 800), GridCell(0));
+    }
 }

@@ -1,16 +1,21 @@
 //! Property tests: on random small cities, the indexed algorithms give exactly what a naive
 //! reference gives — computed from a flat list of check-ins, pings and a brute-force sweep
 //! over interval boundaries, sharing no code with the crate.
+#![expect(
+    clippy::unwrap_used,
+    reason = "fixtures and scenarios: a failed unwrap is a failed test"
+)]
 
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use xikang_domain::event::CaseKind;
 use xikang_domain::policy::TracingPolicy;
 use xikang_domain::{
-    CheckIn, GridCell, HouseholdId, PersonId, ScanDirection, Timestamp, VenueId, WorkplaceId,
+    CaseId, CheckIn, GridCell, HouseholdId, PersonId, ScanDirection, Timestamp, VenueId,
+    WorkplaceId,
 };
 use xikang_trace::{
-    Case, ContactRule, Ping, PingIndex, Population, TraceIndex, Tracer, companions,
+    Case, ContactRule, Ping, PingIndex, Population, TraceIndex, Tracer, clusters, companions,
 };
 
 /// 2022-07-01 00:00 Asia/Shanghai.
@@ -246,17 +251,13 @@ fn ref_close(c: &City, policy: &TracingPolicy, now: i64) -> BTreeMap<u32, Expect
             out.entry(p).or_default().household = true;
         }
     }
-    if policy.workplace {
-        if let Some(w) = c.workplaces[me as usize] {
-            if let Some(Some(v)) = c.workplace_venues.get(w as usize) {
-                let at_work = ref_presence(&c.checkins, me, *v, dwell(*v));
-                let whole = [(i64::MIN / 4, i64::MAX / 4)];
-                if ref_overlap(&at_work, &whole, lo, hi).0 > 0 {
-                    for p in (0..people).filter(|&p| p != me && c.workplaces[p as usize] == Some(w))
-                    {
-                        out.entry(p).or_default().workplace = true;
-                    }
-                }
+    let work = c.workplaces[me as usize].filter(|_| policy.workplace);
+    if let Some((w, Some(v))) = work.map(|w| (w, c.workplace_venues[w as usize])) {
+        let at_work = ref_presence(&c.checkins, me, v, dwell(v));
+        let whole = [(i64::MIN / 4, i64::MAX / 4)];
+        if ref_overlap(&at_work, &whole, lo, hi).0 > 0 {
+            for p in (0..people).filter(|&p| p != me && c.workplaces[p as usize] == Some(w)) {
+                out.entry(p).or_default().workplace = true;
             }
         }
     }
@@ -336,7 +337,7 @@ proptest! {
         let tracer = Tracer::new(&idx, &pop, &pol);
         let close = tracer.close_contacts(&c.case, now).unwrap();
         // Quarantine one day after first exposure for even people, unknown for odd.
-        let quarantined = |p: PersonId| (p.0 % 2 == 0).then_some(Timestamp(T0 + 3 * 86_400));
+        let quarantined = |p: PersonId| p.0.is_multiple_of(2).then_some(Timestamp(T0 + 3 * 86_400));
         let secondary = tracer.secondary_contacts(&close, quarantined, now);
         let mut got: BTreeSet<(u32, u32, ContactRule)> = BTreeSet::new();
         for s in &secondary.contacts {
@@ -362,14 +363,12 @@ proptest! {
                 if c.households[p as usize] == c.households[kp as usize] {
                     want.insert((p, kp, ContactRule::Household));
                 }
-                let work = c.workplaces[kp as usize];
-                if let Some(w) = work {
-                    if let Some(Some(v)) = c.workplace_venues.get(w as usize) {
-                        let at_work = ref_presence(&c.checkins, kp, *v, i64::from(c.dwell[*v as usize]));
-                        let whole = [(i64::MIN / 4, i64::MAX / 4)];
-                        if c.workplaces[p as usize] == Some(w) && ref_overlap(&at_work, &whole, lo, hi).0 > 0 {
-                            want.insert((p, kp, ContactRule::Workplace));
-                        }
+                let work = c.workplaces[kp as usize].map(|w| (w, c.workplace_venues[w as usize]));
+                if let Some((w, Some(v))) = work {
+                    let at_work = ref_presence(&c.checkins, kp, v, i64::from(c.dwell[v as usize]));
+                    let whole = [(i64::MIN / 4, i64::MAX / 4)];
+                    if c.workplaces[p as usize] == Some(w) && ref_overlap(&at_work, &whole, lo, hi).0 > 0 {
+                        want.insert((p, kp, ContactRule::Workplace));
                     }
                 }
             }
@@ -461,6 +460,83 @@ proptest! {
                 }
             }
         }
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn clusters_match_the_naive_reference(c in city(), second in 1u32..4, third in 1u32..4) {
+        let pol = policy(15, 2);
+        let now = Timestamp(T0 + 4 * 86_400);
+        let idx = index(&c);
+        let pop = population(&c);
+        let tracer = Tracer::new(&idx, &pop, &pol);
+        let n = c.households.len() as u32;
+        let people = [c.case.person.0, (c.case.person.0 + second) % n, (c.case.person.0 + second + third) % n];
+        let cases: Vec<Case> = people.iter().enumerate().map(|(i, &p)| Case {
+            person: PersonId(p),
+            // Staggered onsets, so the windows differ.
+            onset: c.case.onset.map(|t| t.plus(i as i64 * 3_600 * 7)),
+            sampled: c.case.sampled.plus(i as i64 * 3_600 * 7),
+            ..c.case
+        }).collect();
+        let traced: Vec<_> = cases.iter().map(|k| tracer.close_contacts(k, now).unwrap()).collect();
+        let input: Vec<(CaseId, &xikang_trace::CloseContacts)> =
+            traced.iter().enumerate().map(|(i, t)| (CaseId(i as u64), t)).collect();
+        let got: BTreeSet<Vec<u64>> = clusters(&input)
+            .iter()
+            .map(|cl| cl.cases.iter().map(|id| id.0).collect())
+            .collect();
+
+        // Reference: contacts from the naive close-contact computation, co-presence from
+        // naive presence cut to each case's own window.
+        let windows: Vec<(i64, i64)> = cases
+            .iter()
+            .map(|k| {
+                let w = k.exposure_window(2, now);
+                (w.start.0, w.end.0)
+            })
+            .collect();
+        let contacts: Vec<BTreeSet<u32>> = cases
+            .iter()
+            .map(|k| ref_close(&City { case: *k, ..c.clone() }, &pol, now.0).keys().copied().collect())
+            .collect();
+        let mut parent = [0usize, 1, 2];
+        fn root(parent: &mut [usize; 3], mut i: usize) -> usize {
+            while parent[i] != i {
+                i = parent[i];
+            }
+            i
+        }
+        for a in 0..3 {
+            for b in 0..3 {
+                if a == b || people[a] == people[b] {
+                    continue;
+                }
+                let mut linked = contacts[a].contains(&people[b]);
+                for v in 0..c.dwell.len() as u32 {
+                    let d = i64::from(c.dwell[v as usize]);
+                    let (lo, hi) = windows[a];
+                    let mine: Vec<(i64, i64)> = ref_presence(&c.checkins, people[a], v, d)
+                        .into_iter()
+                        .map(|(s, e)| (s.max(lo), e.min(hi)))
+                        .filter(|(s, e)| s < e)
+                        .collect();
+                    let theirs = ref_presence(&c.checkins, people[b], v, d);
+                    let (lo_b, hi_b) = windows[b];
+                    linked |= ref_overlap(&theirs, &mine, lo_b, hi_b).0 > 0;
+                }
+                if linked {
+                    let (x, y) = (root(&mut parent, a), root(&mut parent, b));
+                    parent[x.max(y)] = x.min(y);
+                }
+            }
+        }
+        let mut want: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+        for i in 0..3 {
+            let r = root(&mut parent, i);
+            want.entry(r).or_default().push(i as u64);
+        }
+        let want: BTreeSet<Vec<u64>> = want.into_values().filter(|v| v.len() >= 2).collect();
         prop_assert_eq!(got, want);
     }
 }
