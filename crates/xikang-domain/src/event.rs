@@ -6,7 +6,7 @@
 //! the previous hash, so that changing, removing or reordering any stored event breaks every
 //! link after it.
 
-use crate::ids::{CaseId, EventSeq, OrderId, PersonId, ZoneId};
+use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, ZoneId};
 use crate::model::{GridCell, TestOutcome};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -198,6 +198,16 @@ pub enum EventBody {
     PolicyActivated { version: String, sha256: String },
     /// Someone read a person's unmasked personal data.
     PersonalDataRead { person: PersonId, purpose: String },
+    /// A person under an order was moved to another quarantine site (转运).
+    QuarantineTransferred {
+        order: OrderId,
+        person: PersonId,
+        from_site: Option<SiteId>,
+        to_site: SiteId,
+    },
+    /// A daily health report showed fever or symptoms: a test is arranged and the person is
+    /// flagged to a tracer (SORMAS: follow-up).
+    FollowUpFlagged { person: PersonId, reason: String },
 }
 
 impl EventBody {
@@ -218,7 +228,9 @@ impl EventBody {
             | TestMissed { person, .. }
             | HoldPlaced { person, .. }
             | HoldCleared { person, .. }
-            | PersonalDataRead { person, .. } => Some(*person),
+            | PersonalDataRead { person, .. }
+            | QuarantineTransferred { person, .. }
+            | FollowUpFlagged { person, .. } => Some(*person),
             ZoneSet { .. } | ZoneLifted { .. } | PolicyActivated { .. } => None,
         }
     }
@@ -244,6 +256,8 @@ impl EventBody {
             HoldCleared { .. } => "hold_cleared",
             PolicyActivated { .. } => "policy_activated",
             PersonalDataRead { .. } => "personal_data_read",
+            QuarantineTransferred { .. } => "quarantine_transferred",
+            FollowUpFlagged { .. } => "follow_up_flagged",
         }
     }
 

@@ -409,7 +409,10 @@ impl PersonFacts {
             EventBody::ZoneSet { .. }
             | EventBody::ZoneLifted { .. }
             | EventBody::PolicyActivated { .. }
-            | EventBody::PersonalDataRead { .. } => {}
+            | EventBody::PersonalDataRead { .. }
+            // Duties, not colour facts: the order's own events carry what the policy reads.
+            | EventBody::QuarantineTransferred { .. }
+            | EventBody::FollowUpFlagged { .. } => {}
         }
     }
 

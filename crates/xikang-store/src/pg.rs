@@ -5,6 +5,8 @@
 //! unnest($1::bigint[], …)`, which stays within the portable subset of SQL that sharded
 //! PostgreSQL-compatible engines accept.
 
+mod duties;
+
 use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
 use crate::row::{
@@ -27,11 +29,18 @@ use xikang_domain::{
 };
 
 /// The migrations, in order. Never edit one that has been released; add the next.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        3,
+        "duties",
+        include_str!("../migrations/postgres/0003_duties.sql"),
+    ),
+];
 
 /// Rows fetched per round trip when streaming.
 const FETCH: i32 = 10_000;

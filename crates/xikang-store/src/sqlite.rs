@@ -12,6 +12,8 @@
 //! few milliseconds it takes to empty a table (see `docs/storage.md` for the protocol and
 //! the measurements behind it).
 
+mod duties;
+
 use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
 use crate::row::{
@@ -35,11 +37,18 @@ use xikang_domain::{
 };
 
 /// The migrations, in order. Never edit one that has been released; add the next.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        3,
+        "duties",
+        include_str!("../migrations/sqlite/0003_duties.sql"),
+    ),
+];
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "xikang.db";

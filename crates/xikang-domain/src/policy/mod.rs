@@ -39,6 +39,7 @@ pub struct Policy {
     venue_default: VenueSpec,
     venues: BTreeMap<VenueCategory, VenueSpec>,
     rules: Vec<Rule>,
+    duties: crate::duties::DutyRules,
 }
 
 /// One colour rule.
@@ -242,6 +243,11 @@ impl Policy {
     /// How long a health-code token is valid, in seconds.
     pub fn code_ttl_secs(&self) -> u32 {
         self.code_ttl_secs
+    }
+
+    /// The `[duties]` section: quarantine regimes, arrivals, zone lifting, health reports.
+    pub fn duties(&self) -> &crate::duties::DutyRules {
+        &self.duties
     }
 
     /// Categories known to the policy.

@@ -92,6 +92,8 @@ struct RawPolicy {
     venue: BTreeMap<Spanned<String>, Spanned<RawVenue>>,
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
+    /// Read by [`crate::duties::DutyRules::from_toml`].
+    duties: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -290,6 +292,16 @@ impl Builder<'_> {
         }
 
         let rules = self.rules(&raw.rule)?;
+        let duties = match raw.duties {
+            None => crate::duties::DutyRules::default(),
+            Some(d) => {
+                let span = d.span();
+                crate::duties::DutyRules::from_toml(d.into_inner(), &|n| {
+                    self.parameters.get(n).copied()
+                })
+                .map_err(|m| self.src.invalid(span, m))?
+            }
+        };
 
         Ok(Policy {
             version,
@@ -302,6 +314,7 @@ impl Builder<'_> {
             venue_default,
             venues,
             rules,
+            duties,
         })
     }
 
