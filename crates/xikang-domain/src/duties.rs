@@ -558,6 +558,156 @@ pub fn all_hold(conditions: &[LiftCondition]) -> bool {
     conditions.iter().all(|c| c.holds)
 }
 
+// ---------------------------------------------------------------------------------------
+// Zone polygons.
+
+/// Most vertices a zone polygon may have (a hand-drawn zone has tens).
+pub const MAX_POLYGON_VERTICES: usize = 2_000;
+
+/// Why a polygon was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PolygonError(pub String);
+
+/// A simple polygon (one ring, WGS-84 longitude/latitude), validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polygon {
+    ring: Vec<(f64, f64)>,
+}
+
+impl Polygon {
+    /// Parses a GeoJSON `Polygon` geometry (or a `Feature` holding one) with a single
+    /// outer ring: at least 4 positions, closed, finite coordinates in range, no repeated
+    /// vertex and no two edges crossing (a self-intersecting ring has no well-defined
+    /// inside, so it is refused rather than guessed).
+    pub fn from_geojson(v: &serde_json::Value) -> Result<Polygon, PolygonError> {
+        let err = |m: &str| PolygonError(m.to_owned());
+        let geometry = if v.get("type").and_then(|t| t.as_str()) == Some("Feature") {
+            v.get("geometry")
+                .ok_or_else(|| err("a Feature needs a geometry"))?
+        } else {
+            v
+        };
+        if geometry.get("type").and_then(|t| t.as_str()) != Some("Polygon") {
+            return Err(err("the geometry must be a GeoJSON Polygon"));
+        }
+        let rings = geometry
+            .get("coordinates")
+            .and_then(|c| c.as_array())
+            .ok_or_else(|| err("a Polygon needs coordinates: an array of rings"))?;
+        if rings.len() != 1 {
+            return Err(err("a zone polygon has exactly one ring (no holes)"));
+        }
+        let positions = rings[0]
+            .as_array()
+            .ok_or_else(|| err("a ring is an array of positions"))?;
+        if positions.len() < 4 {
+            return Err(err(
+                "a ring needs at least 4 positions (3 corners and the closing one)",
+            ));
+        }
+        if positions.len() > MAX_POLYGON_VERTICES + 1 {
+            return Err(PolygonError(format!(
+                "a ring may have at most {MAX_POLYGON_VERTICES} vertices"
+            )));
+        }
+        let mut ring = Vec::with_capacity(positions.len());
+        for p in positions {
+            let xy = p.as_array().filter(|a| a.len() >= 2);
+            let (x, y) = match xy.map(|a| (a[0].as_f64(), a[1].as_f64())) {
+                Some((Some(x), Some(y))) => (x, y),
+                _ => return Err(err("a position is [longitude, latitude]")),
+            };
+            if !(x.is_finite()
+                && y.is_finite()
+                && (-180.0..=180.0).contains(&x)
+                && (-90.0..=90.0).contains(&y))
+            {
+                return Err(err(
+                    "a position is out of range (longitude ±180, latitude ±90)",
+                ));
+            }
+            ring.push((x, y));
+        }
+        if ring.first() != ring.last() {
+            return Err(err(
+                "the ring is not closed: its last position must equal its first",
+            ));
+        }
+        ring.pop();
+        for a in 0..ring.len() {
+            for b in a + 1..ring.len() {
+                if ring[a] == ring[b] {
+                    return Err(err("the ring repeats a vertex"));
+                }
+            }
+        }
+        let n = ring.len();
+        for a in 0..n {
+            for b in a + 1..n {
+                // Adjacent edges share a vertex by construction.
+                if b == a + 1 || (a == 0 && b == n - 1) {
+                    continue;
+                }
+                if segments_cross(ring[a], ring[(a + 1) % n], ring[b], ring[(b + 1) % n]) {
+                    return Err(err("the polygon intersects itself"));
+                }
+            }
+        }
+        let area2: f64 = (0..n)
+            .map(|k| {
+                let (p, q) = (ring[k], ring[(k + 1) % n]);
+                p.0 * q.1 - q.0 * p.1
+            })
+            .sum();
+        if area2.abs() < 1e-12 {
+            return Err(err("the polygon has no area"));
+        }
+        Ok(Polygon { ring })
+    }
+
+    /// Whether a point (longitude, latitude) lies inside (even-odd rule).
+    pub fn contains(&self, lon: f64, lat: f64) -> bool {
+        let n = self.ring.len();
+        let mut inside = false;
+        let mut j = n - 1;
+        for i in 0..n {
+            let (xi, yi) = self.ring[i];
+            let (xj, yj) = self.ring[j];
+            if (yi > lat) != (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi {
+                inside = !inside;
+            }
+            j = i;
+        }
+        inside
+    }
+}
+
+fn orientation(p: (f64, f64), q: (f64, f64), r: (f64, f64)) -> f64 {
+    (q.0 - p.0) * (r.1 - p.1) - (q.1 - p.1) * (r.0 - p.0)
+}
+
+fn on_segment(p: (f64, f64), q: (f64, f64), r: (f64, f64)) -> bool {
+    r.0 >= p.0.min(q.0) && r.0 <= p.0.max(q.0) && r.1 >= p.1.min(q.1) && r.1 <= p.1.max(q.1)
+}
+
+/// Whether segments p1–p2 and q1–q2 touch or cross.
+fn segments_cross(p1: (f64, f64), p2: (f64, f64), q1: (f64, f64), q2: (f64, f64)) -> bool {
+    let d1 = orientation(q1, q2, p1);
+    let d2 = orientation(q1, q2, p2);
+    let d3 = orientation(p1, p2, q1);
+    let d4 = orientation(p1, p2, q2);
+    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
+        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
+    {
+        return true;
+    }
+    (d1 == 0.0 && on_segment(q1, q2, p1))
+        || (d2 == 0.0 && on_segment(q1, q2, p2))
+        || (d3 == 0.0 && on_segment(p1, p2, q1))
+        || (d4 == 0.0 && on_segment(p1, p2, q2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,5 +888,29 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("unknown regime"), "{e}");
+    }
+
+    #[test]
+    fn a_square_contains_its_centre_and_a_bow_tie_is_refused() {
+        let square = serde_json::json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [120.1, 31.0], [120.1, 31.1], [120.0, 31.1], [120.0, 31.0]]]});
+        let p = Polygon::from_geojson(&square).unwrap_or_else(|e| panic!("{e}"));
+        assert!(p.contains(120.05, 31.05));
+        assert!(!p.contains(120.2, 31.05));
+        let bow_tie = serde_json::json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [120.1, 31.1], [120.1, 31.0], [120.0, 31.1], [120.0, 31.0]]]});
+        let e = Polygon::from_geojson(&bow_tie)
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert!(e.contains("intersects itself"), "{e}");
+        let open = serde_json::json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [120.1, 31.0], [120.1, 31.1], [120.0, 31.1]]]});
+        let e = Polygon::from_geojson(&open)
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert!(e.contains("not closed"), "{e}");
+        let point = serde_json::json!({"type": "Point", "coordinates": [120.0, 31.0]});
+        assert!(Polygon::from_geojson(&point).is_err());
+        let nan = serde_json::json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [999.0, 31.0], [120.1, 31.1], [120.0, 31.0]]]});
+        assert!(Polygon::from_geojson(&nan).is_err());
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod duties;
 pub mod error;
 pub mod json;
 pub mod openapi;
@@ -63,6 +64,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/events", get(api::list_events))
         .route("/audit", get(api::get_audit))
         .route("/tokens", post(api::post_token))
+        .merge(duties::routes())
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -152,6 +152,24 @@ enum Command {
     },
     /// Run the HTTP benchmark: starts a server on a generated city and loads it.
     Bench(crate::bench::BenchArgs),
+    /// The administrative grid (cells, communities, grid workers).
+    Grid {
+        #[command(subcommand)]
+        what: GridCmd,
+    },
+    /// Benchmark duties: seal and lift a zone, a grid worker's task list at scale.
+    BenchDuties(crate::duties::DutyBenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum GridCmd {
+    /// Import grid cells from CSV: cell,community,name,lat,lon,worker (replaces those cells).
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The CSV file.
+        csv: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -349,6 +367,18 @@ fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(&args),
+        Command::Grid {
+            what: GridCmd::Import { store, csv },
+        } => {
+            let store = store.open()?;
+            let n = crate::duties::import_grid_csv(store.as_ref(), &csv)?;
+            println!("imported {n} grid cell(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchDuties(args) => {
+            crate::duties::bench(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -3,5 +3,6 @@
 
 pub mod bench;
 pub mod cli;
+pub mod duties;
 pub mod httpc;
 pub mod load;
