@@ -727,6 +727,10 @@ struct OrderIn {
 /// Issues an order under a regime: the order row, its `QuarantineOrdered` event and (for
 /// orders at home) the test tasks, in one transaction. A full site refuses with the
 /// nearest site with room.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per field of the order a handler has already validated"
+)]
 pub async fn issue_order(
     state: &AppState,
     actor: String,
