@@ -1359,6 +1359,26 @@ pub async fn sweep_missed_reports(state: &AppState, now: Timestamp) -> Result<u6
     Ok(n)
 }
 
+/// Runs the sweep every ten minutes: missed daily reports become tasks, and the system
+/// proposes the zone changes whose conditions hold (an official still approves them).
+pub async fn duty_loop(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        let now = crate::now();
+        match sweep_missed_reports(&state, now).await {
+            Ok(n) if n > 0 => tracing::info!(tasks = n, "missed daily reports turned into tasks"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "duty sweep failed; will retry"),
+        }
+        match propose_zone_changes(&state, now).await {
+            Ok(n) if n > 0 => tracing::info!(proposals = n, "zone changes proposed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "zone proposals failed; will retry"),
+        }
+    }
+}
+
 async fn sweep(
     State(state): State<Arc<AppState>>,
     caller: Caller,

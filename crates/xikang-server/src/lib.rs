@@ -88,6 +88,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(retention_loop(state.clone()));
+    tokio::spawn(duties::duty_loop(state.clone()));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
