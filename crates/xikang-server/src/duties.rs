@@ -726,7 +726,8 @@ struct OrderIn {
 
 /// Issues an order under a regime: the order row, its `QuarantineOrdered` event and (for
 /// orders at home) the test tasks, in one transaction. A full site refuses with the
-/// nearest site with room.
+/// nearest site with room. `before` (row changes and events, e.g. the arrival that causes
+/// the order) commit in the same transaction, ahead of the order.
 #[expect(
     clippy::too_many_arguments,
     reason = "one argument per field of the order a handler has already validated"
@@ -740,6 +741,7 @@ pub async fn issue_order(
     start: Timestamp,
     now: Timestamp,
     basis: String,
+    before: (Vec<DutyOp>, Vec<NewEvent>),
 ) -> Result<OrderRecord, AppError> {
     let kind = regime.kind.ok_or_else(|| {
         unprocessable(
@@ -783,7 +785,8 @@ pub async fn issue_order(
         follows: None,
         then_phase: false,
     };
-    let mut ops = vec![DutyOp::InsertOrder(order.clone())];
+    let (mut ops, mut events) = before;
+    ops.push(DutyOp::InsertOrder(order.clone()));
     if kind != QuarantineKind::Centralized {
         ops.push(DutyOp::InsertTasks(test_tasks(
             person,
@@ -807,7 +810,8 @@ pub async fn issue_order(
             planned_end: order.planned_end,
         },
     };
-    match commit(state, ops, vec![event]).await {
+    events.push(event);
+    match commit(state, ops, events).await {
         Err(AppError::Conflict {
             code: "site_full", ..
         }) => Err(site_full_error(state, site.unwrap_or(SiteId(0))).await),
@@ -878,6 +882,7 @@ async fn post_order(
         start,
         now,
         format!("policy {} regime {}", policy.version(), regime.name),
+        (Vec::new(), Vec::new()),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(order_json(&order, Some(&regime)))).into_response())
@@ -2223,32 +2228,39 @@ async fn arrived(
             at: now,
         },
     };
-    let mut ops = vec![DutyOp::MarkArrived {
+    let mark = DutyOp::MarkArrived {
         arrival: id,
         at: now,
-    }];
-    if regime.kind.is_none() {
-        ops.push(DutyOp::InsertTasks(test_tasks(
-            a.person,
-            cell,
-            &regime.test_days,
-            now,
-            now,
-            &id.to_string(),
-        )));
-    }
-    commit(&state, ops, vec![arrived_event]).await?;
+    };
+    // The arrival and the order it causes commit together: an arrival is never recorded
+    // without its regime.
     let order = match regime.kind {
-        None => None,
+        None => {
+            let tasks = test_tasks(a.person, cell, &regime.test_days, now, now, &id.to_string());
+            commit(
+                &state,
+                vec![mark, DutyOp::InsertTasks(tasks)],
+                vec![arrived_event],
+            )
+            .await?;
+            None
+        }
         Some(kind) => {
             let site = match (kind, parse_site(b.site.as_deref())?) {
                 (QuarantineKind::Centralized, None) => {
                     let store = state.store.clone();
                     let sites = blocking(move || store.sites()).await?;
-                    sites
+                    let site = sites
                         .iter()
                         .find(|s| s.kind == SiteKind::Centralized && s.occupancy < s.capacity)
-                        .map(|s| s.id)
+                        .map(|s| s.id);
+                    Some(site.ok_or_else(|| {
+                        unprocessable(
+                            "no_site_with_room",
+                            "no centralized quarantine site has room; nothing was recorded",
+                            None,
+                        )
+                    })?)
                 }
                 (_, s) => s,
             };
@@ -2262,6 +2274,7 @@ async fn arrived(
                     now,
                     now,
                     format!("policy {} arrival regime {}", policy.version(), regime.name),
+                    (vec![mark], vec![arrived_event]),
                 )
                 .await?,
             )
