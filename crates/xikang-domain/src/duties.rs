@@ -666,6 +666,21 @@ impl Polygon {
         Ok(Polygon { ring })
     }
 
+    /// The centroid (longitude, latitude) of the polygon's area.
+    pub fn centroid(&self) -> (f64, f64) {
+        let n = self.ring.len();
+        let (mut a, mut cx, mut cy) = (0.0, 0.0, 0.0);
+        for k in 0..n {
+            let (p, q) = (self.ring[k], self.ring[(k + 1) % n]);
+            let cross = p.0 * q.1 - q.0 * p.1;
+            a += cross;
+            cx += (p.0 + q.0) * cross;
+            cy += (p.1 + q.1) * cross;
+        }
+        // A validated polygon has a non-zero area.
+        (cx / (3.0 * a), cy / (3.0 * a))
+    }
+
     /// Whether a point (longitude, latitude) lies inside (even-odd rule).
     pub fn contains(&self, lon: f64, lat: f64) -> bool {
         let n = self.ring.len();
@@ -895,6 +910,8 @@ mod tests {
         let square = serde_json::json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [120.1, 31.0], [120.1, 31.1], [120.0, 31.1], [120.0, 31.0]]]});
         let p = Polygon::from_geojson(&square).unwrap_or_else(|e| panic!("{e}"));
         assert!(p.contains(120.05, 31.05));
+        let (cx, cy) = p.centroid();
+        assert!((cx - 120.05).abs() < 1e-9 && (cy - 31.05).abs() < 1e-9);
         assert!(!p.contains(120.2, 31.05));
         let bow_tie = serde_json::json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [120.1, 31.1], [120.1, 31.0], [120.0, 31.1], [120.0, 31.0]]]});
         let e = Polygon::from_geojson(&bow_tie)

@@ -163,11 +163,12 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum GridCmd {
-    /// Import grid cells from CSV: cell,community,name,lat,lon,worker (replaces those cells).
+    /// Import grid cells (replacing those cells) from CSV (cell,community,name,lat,lon,worker)
+    /// or from a GeoJSON FeatureCollection of cell polygons (.geojson).
     Import {
         #[command(flatten)]
         store: StoreArgs,
-        /// The CSV file.
+        /// The CSV or GeoJSON file.
         csv: PathBuf,
     },
 }

@@ -117,11 +117,69 @@ pub fn parse_grid_csv(text: &str) -> Result<Vec<GridCellRecord>, String> {
     Ok(out)
 }
 
-/// `xikang grid import`: reads and checks the whole file, then writes it.
+/// Parses a GeoJSON `FeatureCollection` of grid cells: each feature a cell polygon with
+/// properties `cell`, `community`, `name` and optionally `worker`; the cell's point is the
+/// polygon's centroid. Invalid or self-intersecting polygons are refused.
+pub fn parse_grid_geojson(text: &str) -> Result<Vec<GridCellRecord>, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if v["type"] != "FeatureCollection" {
+        return Err("the file must be a GeoJSON FeatureCollection".into());
+    }
+    let features = v["features"]
+        .as_array()
+        .ok_or("a FeatureCollection needs features")?;
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (k, f) in features.iter().enumerate() {
+        let at = |m: &str| format!("feature {k}: {m}");
+        let props = &f["properties"];
+        let cell = props["cell"]
+            .as_u64()
+            .and_then(|c| u32::try_from(c).ok())
+            .ok_or_else(|| at("properties.cell must be a whole number"))?;
+        let community = props["community"]
+            .as_str()
+            .ok_or_else(|| at("properties.community"))?;
+        let name = props["name"]
+            .as_str()
+            .ok_or_else(|| at("properties.name"))?;
+        let poly = xikang_domain::duties::Polygon::from_geojson(f).map_err(|e| at(&e.0))?;
+        let (lon, lat) = poly.centroid();
+        let rec = xikang_server::duties::grid_record(
+            cell,
+            community,
+            name,
+            lat,
+            lon,
+            props["worker"].as_str(),
+        )
+        .map_err(|e| at(&e))?;
+        if !seen.insert(cell) {
+            return Err(at(&format!("cell {cell} appears twice")));
+        }
+        out.push(rec);
+    }
+    if out.is_empty() {
+        return Err("no features".into());
+    }
+    Ok(out)
+}
+
+/// `xikang grid import`: reads and checks the whole file (CSV, or GeoJSON when it ends in
+/// `.geojson` or `.json`), then writes it.
 pub fn import_grid_csv(store: &dyn Store, path: &Path) -> Result<usize> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let rows = parse_grid_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let geo = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("geojson") || e.eq_ignore_ascii_case("json"));
+    let rows = if geo {
+        parse_grid_geojson(&text)
+    } else {
+        parse_grid_csv(&text)
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     for chunk in rows.chunks(10_000) {
         store.put_grid_cells(chunk).context("writing grid cells")?;
     }
@@ -387,5 +445,22 @@ mod tests {
                 .contains("twice")
         );
         assert!(parse_grid_csv("a,b\n").is_err());
+    }
+
+    #[test]
+    fn a_geojson_grid_takes_each_cells_centroid_and_refuses_a_self_intersecting_cell() {
+        let square = r#"{"type": "FeatureCollection", "features": [{"type": "Feature",
+            "properties": {"cell": 7, "community": "320213001001", "name": "第7网格", "worker": "gw7"},
+            "geometry": {"type": "Polygon", "coordinates": [[[120.0, 31.0], [120.1, 31.0], [120.1, 31.1], [120.0, 31.1], [120.0, 31.0]]]}}]}"#;
+        let rows = parse_grid_geojson(square).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows[0].cell, GridCell(7));
+        assert!((rows[0].lon - 120.05).abs() < 1e-9 && (rows[0].lat - 31.05).abs() < 1e-9);
+        assert_eq!(rows[0].worker.as_deref(), Some("gw7"));
+        let bow_tie = square.replace(
+            "[120.1, 31.0], [120.1, 31.1]",
+            "[120.1, 31.1], [120.1, 31.0]",
+        );
+        let e = parse_grid_geojson(&bow_tie).err().unwrap_or_default();
+        assert!(e.contains("intersects itself"), "{e}");
     }
 }
