@@ -140,7 +140,12 @@ fn store_err(e: StoreError) -> AppError {
                 ),
                 "proposal_decided" => ("proposal_decided", "the proposal was already decided"),
                 "arrived" => ("already_arrived", "the arrival was already recorded"),
-                _ => return AppError::Internal(format!("store conflict: {c}")),
+                // Any other unique key (e.g. two reports of one person in the same second)
+                // is the caller's repeat, not our failure.
+                _ => (
+                    "conflict",
+                    "this conflicts with a record already stored; nothing was changed",
+                ),
             };
             conflict(code, message)
         }

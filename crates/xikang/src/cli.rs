@@ -159,6 +159,15 @@ enum Command {
     },
     /// Benchmark duties: seal and lift a zone, a grid worker's task list at scale.
     BenchDuties(crate::duties::DutyBenchArgs),
+    /// Duty reference data (sites, origin risk list, sentinels) and task lists. Changes that
+    /// colour people (orders, zones, arrivals, reports) go through the API, where the server
+    /// records them as authority events.
+    Duties {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        what: crate::duties::DutyCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -374,6 +383,11 @@ fn run(cmd: Command) -> Result<ExitCode> {
             let store = store.open()?;
             let n = crate::duties::import_grid_csv(store.as_ref(), &csv)?;
             println!("imported {n} grid cell(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Duties { store, what } => {
+            let store = store.open()?;
+            crate::duties::run(store.as_ref(), what)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::BenchDuties(args) => {

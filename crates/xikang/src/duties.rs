@@ -186,6 +186,149 @@ pub fn import_grid_csv(store: &dyn Store, path: &Path) -> Result<usize> {
     Ok(rows.len())
 }
 
+/// `xikang duties …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum DutyCmd {
+    /// Register a quarantine site (集中隔离点 or 健康驿站).
+    SiteAdd {
+        #[arg(long)]
+        name: String,
+        /// centralized or health_station.
+        #[arg(long, default_value = "centralized")]
+        kind: String,
+        /// Area code of the site.
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        lat: f64,
+        #[arg(long)]
+        lon: f64,
+        #[arg(long)]
+        capacity: u32,
+        /// The site manager's user name.
+        #[arg(long)]
+        manager: Option<String>,
+    },
+    /// List quarantine sites with capacity and occupancy.
+    Sites,
+    /// Set an origin's risk level on the list arrivals are checked against.
+    OriginSet {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// high, medium or low.
+        #[arg(long)]
+        risk: String,
+    },
+    /// Register a venue (by id) as a sentinel: pharmacy or fever_clinic.
+    SentinelAdd {
+        #[arg(long)]
+        venue: u32,
+        #[arg(long)]
+        kind: String,
+    },
+    /// A grid worker's open tasks, earliest due first.
+    Tasks {
+        #[arg(long)]
+        worker: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+/// Runs a `xikang duties` subcommand against the store.
+pub fn run(store: &dyn Store, cmd: DutyCmd) -> Result<()> {
+    use xikang_domain::duties::{SiteKind, variant};
+    let now = xikang_server::now();
+    match cmd {
+        DutyCmd::SiteAdd {
+            name,
+            kind,
+            area,
+            lat,
+            lon,
+            capacity,
+            manager,
+        } => {
+            let kind = SiteKind::parse(&kind).context("kind is centralized or health_station")?;
+            if name.trim().is_empty() || capacity == 0 || !(lat.abs() <= 90.0 && lon.abs() <= 180.0)
+            {
+                bail!("a site needs a name, a capacity of at least 1 and a position in range");
+            }
+            let id = xikang_domain::SiteId(store.next_duty_id("site")?);
+            store.put_site(&xikang_store::SiteRecord {
+                id,
+                name: name.trim().to_owned(),
+                kind,
+                area: xikang_domain::AreaCode::parse(&area)?,
+                lat,
+                lon,
+                capacity,
+                occupancy: 0,
+                manager,
+            })?;
+            println!("site {id} registered");
+        }
+        DutyCmd::Sites => {
+            for s in store.sites()? {
+                println!(
+                    "{}\t{}\t{}\t{}/{}\t{}",
+                    s.id,
+                    s.kind.as_str(),
+                    s.area,
+                    s.occupancy,
+                    s.capacity,
+                    s.name
+                );
+            }
+        }
+        DutyCmd::OriginSet { code, name, risk } => {
+            xikang_domain::AreaCode::parse(&code)?;
+            let risk = variant(&risk).context("risk is high, medium or low")?;
+            store.put_origin(&xikang_store::OriginRecord {
+                code: code.clone(),
+                name,
+                risk,
+                updated_at: now,
+                updated_by: "cli".into(),
+            })?;
+            println!("origin {code} set");
+        }
+        DutyCmd::SentinelAdd { venue, kind } => {
+            let venue = xikang_domain::VenueId(venue);
+            if store.venue(venue)?.is_none() {
+                bail!("no venue {venue}");
+            }
+            let kind = variant(&kind).context("kind is pharmacy or fever_clinic")?;
+            store.put_sentinel(&xikang_store::SentinelRecord {
+                venue,
+                kind,
+                registered_at: now,
+                registered_by: "cli".into(),
+            })?;
+            println!("sentinel {venue} registered");
+        }
+        DutyCmd::Tasks { worker, limit } => {
+            let cells = store.cells_of_worker(&worker)?;
+            if cells.is_empty() {
+                bail!("{worker} is assigned to no grid cell");
+            }
+            for t in store.open_tasks_of_cells(&cells, limit.clamp(1, 500))? {
+                println!(
+                    "{}\tcell {}\tdue {}\t{}\t{}",
+                    t.id,
+                    t.cell.0,
+                    t.due_at,
+                    t.kind.as_str(),
+                    t.detail
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Arguments of `xikang bench-duties`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DutyBenchArgs {
