@@ -80,6 +80,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/grid/tasks", get(list_tasks))
         .route("/grid/tasks/{id}/complete", post(complete_task))
         .route("/grid/overdue", get(overdue))
+        .route("/grid/unsampled", post(unsampled))
         .route("/quarantine/sites", get(list_sites).post(post_site))
         .route("/quarantine/orders", get(list_orders).post(post_order))
         .route("/quarantine/orders/{id}", get(get_order))
@@ -563,6 +564,80 @@ async fn overdue(
         per_cell
     };
     Ok(Json(overdue_rollup(&cells, &per_cell, &caller.area)))
+}
+
+#[derive(Debug, Deserialize)]
+struct UnsampledIn {
+    /// When the screening round began.
+    since: String,
+    cells: Vec<u32>,
+}
+
+/// Residents of the given cells not sampled since a screening round began become
+/// `unsampled_resident` tasks for their grid worker (once per person and round).
+async fn unsampled(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin, Role::Tracer], "screening-round follow-up")?;
+    let b: UnsampledIn = parse(&headers, &body)?;
+    let since =
+        Timestamp::parse_rfc3339(&b.since).map_err(|e| bad("invalid_time", e.to_string()))?;
+    let now = crate::now();
+    if since > now || since < now.plus(-14 * DAY) {
+        return Err(bad(
+            "invalid_since",
+            "a round that began within the last 14 days",
+        ));
+    }
+    if b.cells.is_empty() || b.cells.len() > 50_000 {
+        return Err(bad("invalid_cells", "name 1 to 50,000 grid cells"));
+    }
+    let store = state.store.clone();
+    let grid = blocking(move || store.grid_cells()).await?;
+    let known: HashMap<GridCell, &GridCellRecord> = grid.iter().map(|c| (c.cell, c)).collect();
+    let mut cells = HashSet::new();
+    for c in &b.cells {
+        let rec = known.get(&GridCell(*c)).ok_or_else(|| {
+            unprocessable(
+                "unknown_cell",
+                format!("grid cell {c} is not in the grid"),
+                None,
+            )
+        })?;
+        if !caller.covers(&rec.community) {
+            return Err(AppError::Forbidden("a cell lies outside your jurisdiction"));
+        }
+        cells.insert(GridCell(*c));
+    }
+    let due = now.plus(i64::from(state.policy().duties().task_due_hours) * HOUR);
+    let tasks: Vec<NewTask> = read(&state.people)
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.community != u32::MAX && cells.contains(&s.home_cell))
+        .filter(|(_, s)| s.facts.last_sample().is_none_or(|t| t < since))
+        .map(|(i, s)| {
+            let p = PersonId(i as u32);
+            NewTask {
+                cell: s.home_cell,
+                kind: TaskKind::UnsampledResident,
+                person: Some(p),
+                household: None,
+                detail: format!(
+                    "{p} has not been sampled in the round that began {}",
+                    since.to_rfc3339()
+                ),
+                created_at: now,
+                due_at: due,
+                dedupe: Some(format!("unsampled:{p}:{}", since.0)),
+            }
+        })
+        .collect();
+    let n = tasks.len();
+    commit(&state, vec![DutyOp::InsertTasks(tasks)], Vec::new()).await?;
+    Ok((StatusCode::CREATED, Json(json!({"unsampled": n}))).into_response())
 }
 
 // ---------------------------------------------------------------------------------------

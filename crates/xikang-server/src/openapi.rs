@@ -327,6 +327,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         "sentinels",
         true,
     ),
+    (
+        "post",
+        "/api/v1/grid/unsampled",
+        "Tasks for residents of cells not sampled since a screening round began",
+        "grid",
+        true,
+    ),
 ];
 
 /// The document.

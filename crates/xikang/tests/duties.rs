@@ -814,3 +814,61 @@ async fn a_registered_sentinel_turns_the_person_yellow_with_a_48_hour_task_and_a
     let created = Timestamp::parse_rfc3339(task["created_at"].as_str().unwrap()).unwrap();
     assert_eq!(due.0 - created.0, 48 * HOUR);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residents_not_sampled_since_a_round_began_become_tasks_once() {
+    let app = spawn_app().await;
+    let cell = cell_of(&app, 13);
+    let since = xikang_server::now().plus(-8 * HOUR);
+    post_negative(&app, 13, xikang_server::now().plus(-7 * HOUR), "T13").await;
+    // Residents of the cell without a sample since the round began (the generated city's
+    // routine screening may have sampled some of them already).
+    let (residents, expected) = {
+        let people = read(&app.state.people);
+        let here: Vec<_> = people
+            .iter()
+            .filter(|s| s.community != u32::MAX && s.home_cell == GridCell(cell))
+            .collect();
+        let unsampled = here
+            .iter()
+            .filter(|s| s.facts.last_sample().is_none_or(|t| t < since))
+            .count();
+        (here.len(), unsampled)
+    };
+    assert!(expected < residents, "P13 was sampled in the round");
+    let body = json!({"since": since.to_rfc3339(), "cells": [cell]});
+    let (s, v) = post(&app, &app.admin, "/api/v1/grid/unsampled", body.clone()).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        v["unsampled"].as_u64().unwrap() as usize,
+        residents - 1,
+        "P13 was sampled"
+    );
+    post(&app, &app.admin, "/api/v1/grid/unsampled", body).await;
+    let (_, t) = get(
+        &app,
+        &app.admin,
+        &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
+    )
+    .await;
+    let tasks: Vec<&Value> = t["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "unsampled_resident")
+        .collect();
+    assert_eq!(
+        tasks.len(),
+        (residents - 1).min(500),
+        "one task per resident and round"
+    );
+    assert!(tasks.iter().all(|t| t["person"] != "P13"));
+    let (s, _) = post(
+        &app,
+        &app.admin,
+        "/api/v1/grid/unsampled",
+        json!({"since": since.to_rfc3339(), "cells": [999999]}),
+    )
+    .await;
+    assert_eq!(s, 422);
+}
