@@ -6,7 +6,7 @@
 //! the previous hash, so that changing, removing or reordering any stored event breaks every
 //! link after it.
 
-use crate::ids::{CaseId, EventSeq, OrderId, PersonId, ZoneId};
+use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, ZoneId};
 use crate::model::{GridCell, TestOutcome};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -207,6 +207,16 @@ pub enum EventBody {
         rows: u32,
         unmasked: bool,
     },
+    /// A person under an order was moved to another quarantine site (转运).
+    QuarantineTransferred {
+        order: OrderId,
+        person: PersonId,
+        from_site: Option<SiteId>,
+        to_site: SiteId,
+    },
+    /// A daily health report showed fever or symptoms: a test is arranged and the person is
+    /// flagged to a tracer (SORMAS: follow-up).
+    FollowUpFlagged { person: PersonId, reason: String },
 }
 
 impl EventBody {
@@ -228,7 +238,9 @@ impl EventBody {
             | HoldPlaced { person, .. }
             | HoldCleared { person, .. }
             | PersonalDataRead { person, .. }
-            | ContactNotified { person, .. } => Some(*person),
+            | ContactNotified { person, .. }
+            | QuarantineTransferred { person, .. }
+            | FollowUpFlagged { person, .. } => Some(*person),
             ZoneSet { .. }
             | ZoneLifted { .. }
             | PolicyActivated { .. }
@@ -259,6 +271,8 @@ impl EventBody {
             PersonalDataRead { .. } => "personal_data_read",
             ContactNotified { .. } => "contact_notified",
             ContactListExported { .. } => "contact_list_exported",
+            QuarantineTransferred { .. } => "quarantine_transferred",
+            FollowUpFlagged { .. } => "follow_up_flagged",
         }
     }
 

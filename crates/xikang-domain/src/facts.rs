@@ -411,7 +411,10 @@ impl PersonFacts {
             | EventBody::PolicyActivated { .. }
             | EventBody::PersonalDataRead { .. }
             | EventBody::ContactNotified { .. }
-            | EventBody::ContactListExported { .. } => {}
+            | EventBody::ContactListExported { .. }
+            // Duties, not colour facts: the order's own events carry what the policy reads.
+            | EventBody::QuarantineTransferred { .. }
+            | EventBody::FollowUpFlagged { .. } => {}
         }
     }
 

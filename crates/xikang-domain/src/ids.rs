@@ -54,3 +54,15 @@ typed_id!(
 typed_id!(
     /// A venue scanning device.
     DeviceId, u64, "D");
+typed_id!(
+    /// A quarantine site (集中隔离点, 健康驿站).
+    SiteId, u64, "S");
+typed_id!(
+    /// A grid worker's task.
+    TaskId, u64, "T");
+typed_id!(
+    /// A zone change proposed for approval.
+    ProposalId, u64, "ZP");
+typed_id!(
+    /// An arrival registration (入锡申报).
+    ArrivalId, u64, "A");

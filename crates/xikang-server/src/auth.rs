@@ -21,6 +21,8 @@ pub enum Role {
     VenueDevice,
     GridWorker,
     Resident,
+    /// Manages one or more quarantine sites (sites name their manager).
+    SiteManager,
 }
 
 impl Role {
@@ -33,6 +35,7 @@ impl Role {
             "venue_device" => Role::VenueDevice,
             "grid_worker" => Role::GridWorker,
             "resident" => Role::Resident,
+            "site_manager" => Role::SiteManager,
             _ => return None,
         })
     }
@@ -46,6 +49,7 @@ impl Role {
             Role::VenueDevice => "venue_device",
             Role::GridWorker => "grid_worker",
             Role::Resident => "resident",
+            Role::SiteManager => "site_manager",
         }
     }
 }
@@ -86,7 +90,8 @@ impl Caller {
         match self.role {
             Role::Resident => self.person == Some(person),
             Role::Admin | Role::Tracer | Role::GridWorker | Role::Lab => self.covers(area),
-            Role::VenueDevice => false,
+            // A site manager sees their site's people through the quarantine endpoints.
+            Role::VenueDevice | Role::SiteManager => false,
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod duties;
 pub mod error;
 pub mod export;
 pub mod json;
@@ -71,6 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/events", get(api::list_events))
         .route("/audit", get(api::get_audit))
         .route("/tokens", post(api::post_token))
+        .merge(duties::routes())
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -95,6 +97,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     trace::start_loading(state.clone());
     tokio::spawn(retention_loop(state.clone()));
+    tokio::spawn(duties::duty_loop(state.clone()));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -211,6 +211,8 @@ pub struct AppState {
     /// in log order.
     pub record_lock: tokio::sync::Mutex<()>,
     pub shed: crate::shed::Shed,
+    /// What the duty code keeps in memory (follow-ups, contacts' exposures).
+    pub duties: crate::duties::DutyState,
 }
 
 impl std::fmt::Debug for AppState {
@@ -338,6 +340,7 @@ impl AppState {
             token_hasher: std::hash::RandomState::new(),
             record_lock: tokio::sync::Mutex::new(()),
             shed: crate::shed::Shed::new(config.priority_permits, config.other_permits),
+            duties: crate::duties::DutyState::default(),
             config,
         };
         let mut active: Option<(String, String)> = None;
@@ -459,6 +462,7 @@ impl AppState {
     /// Folds one stored event into the projection.
     pub fn apply(&self, e: &StoredEvent) {
         self.tracing.apply(e);
+        crate::duties::observe(self, e);
         match &e.body {
             EventBody::ZoneSet {
                 zone, level, cells, ..

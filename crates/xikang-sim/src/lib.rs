@@ -11,6 +11,7 @@
 mod atlas;
 mod calendar;
 mod city;
+mod grid;
 mod names;
 mod rng;
 mod routine;
@@ -20,6 +21,7 @@ pub use city::{
     CellSite, City, CityConfig, Community, District, Role, Street, VENUE_CATEGORIES, WUXI,
     generate_city,
 };
+pub use grid::{GridRow, grid_rows, worker_of};
 pub use routine::{DAY_END, Stop};
 pub use screening::{ROUTINE_SCREENING_BASIS, ROUTINE_SCREENING_DAILY_SHARE};
 

@@ -11,12 +11,18 @@
 //! The API is synchronous on purpose: the async server calls it from blocking threads, and
 //! both drivers used here block. See `docs/storage.md` for the schema and durability choices.
 
+mod duties;
 mod error;
 mod pg;
 mod pool;
 mod row;
 mod sqlite;
 
+pub use duties::{
+    ArrivalRecord, DutyOp, DutyStore, GridCellRecord, NewTask, OrderFilter, OrderRecord,
+    OrderStatus, OriginRecord, ProposalAction, ProposalRecord, ProposalStatus, ReportRecord,
+    SentinelRecord, SiteRecord, TaskRecord, ZoneRecord,
+};
 pub use error::{Result, StoreError};
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;
@@ -105,7 +111,7 @@ impl ChainReport {
 ///
 /// Callbacks passed to the `for_each_*` methods run while a read is open: they must not
 /// call back into the same store for writes they wait on (reads are fine).
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait Store: DutyStore + Send + Sync + fmt::Debug {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

@@ -5,6 +5,8 @@
 //! unnest($1::bigint[], …)`, which stays within the portable subset of SQL that sharded
 //! PostgreSQL-compatible engines accept.
 
+mod duties;
+
 use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
 use crate::row::{
@@ -32,6 +34,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         1,
         "init",
         include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        3,
+        "duties",
+        include_str!("../migrations/postgres/0003_duties.sql"),
     ),
     (
         4,

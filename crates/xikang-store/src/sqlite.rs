@@ -11,6 +11,8 @@
 //! day tables in range. A checkpointer thread copies the WAL into the database file every
 //! second, so no scan's commit pays for a checkpoint (see `docs/storage.md`).
 
+mod duties;
+
 use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
 use crate::row::{
@@ -39,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         1,
         "init",
         include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        3,
+        "duties",
+        include_str!("../migrations/sqlite/0003_duties.sql"),
     ),
     (
         4,

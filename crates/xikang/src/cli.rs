@@ -156,6 +156,34 @@ enum Command {
     Trace(crate::trace_cmd::TraceArgs),
     /// Tracing benchmark: xikang's index against PostgreSQL and DuckDB on a stored city.
     BenchTrace(crate::trace_bench::TraceBenchArgs),
+    /// The administrative grid (cells, communities, grid workers).
+    Grid {
+        #[command(subcommand)]
+        what: GridCmd,
+    },
+    /// Benchmark duties: seal and lift a zone, a grid worker's task list at scale.
+    BenchDuties(crate::duties::DutyBenchArgs),
+    /// Duty reference data (sites, origin risk list, sentinels) and task lists. Changes that
+    /// colour people (orders, zones, arrivals, reports) go through the API, where the server
+    /// records them as authority events.
+    Duties {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        what: crate::duties::DutyCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GridCmd {
+    /// Import grid cells (replacing those cells) from CSV (cell,community,name,lat,lon,worker)
+    /// or from a GeoJSON FeatureCollection of cell polygons (.geojson).
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The CSV or GeoJSON file.
+        csv: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -355,6 +383,23 @@ fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(&args),
+        Command::Grid {
+            what: GridCmd::Import { store, csv },
+        } => {
+            let store = store.open()?;
+            let n = crate::duties::import_grid_csv(store.as_ref(), &csv)?;
+            println!("imported {n} grid cell(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Duties { store, what } => {
+            let store = store.open()?;
+            crate::duties::run(store.as_ref(), what)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchDuties(args) => {
+            crate::duties::bench(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

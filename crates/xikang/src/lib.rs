@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod duties;
 pub mod httpc;
 pub mod load;
 pub mod trace_bench;

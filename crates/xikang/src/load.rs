@@ -44,6 +44,7 @@ pub fn generate_into(store: &dyn Store, cfg: &CityConfig) -> Result<GenReport> {
     store
         .insert_venues(&city.venues)
         .context("inserting venues")?;
+    crate::duties::insert_grid(store, &city).context("inserting the grid")?;
     bar.inc(1);
     let mut checkins = 0u64;
     for day in 0..cfg.days {

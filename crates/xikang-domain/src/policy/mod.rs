@@ -40,6 +40,7 @@ pub struct Policy {
     venues: BTreeMap<VenueCategory, VenueSpec>,
     rules: Vec<Rule>,
     tracing: TracingPolicy,
+    duties: crate::duties::DutyRules,
 }
 
 /// The contact-tracing rules of a policy (`[tracing]`, PROTOCOL.md §2): who counts as a close
@@ -313,6 +314,11 @@ impl Policy {
     /// How long a health-code token is valid, in seconds.
     pub fn code_ttl_secs(&self) -> u32 {
         self.code_ttl_secs
+    }
+
+    /// The `[duties]` section: quarantine regimes, arrivals, zone lifting, health reports.
+    pub fn duties(&self) -> &crate::duties::DutyRules {
+        &self.duties
     }
 
     /// Categories known to the policy.

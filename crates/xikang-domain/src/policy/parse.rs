@@ -97,6 +97,8 @@ struct RawPolicy {
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
     tracing: Option<Spanned<RawTracing>>,
+    /// Read by [`crate::duties::DutyRules::from_toml`].
+    duties: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -315,6 +317,16 @@ impl Builder<'_> {
             Some(t) => self.tracing(t.get_ref())?,
             None => TracingPolicy::default(),
         };
+        let duties = match raw.duties {
+            None => crate::duties::DutyRules::default(),
+            Some(d) => {
+                let span = d.span();
+                crate::duties::DutyRules::from_toml(d.into_inner(), &|n| {
+                    self.parameters.get(n).copied()
+                })
+                .map_err(|m| self.src.invalid(span, m))?
+            }
+        };
 
         Ok(Policy {
             version,
@@ -328,6 +340,7 @@ impl Builder<'_> {
             venues,
             rules,
             tracing,
+            duties,
         })
     }
 

@@ -1,0 +1,874 @@
+//! Duties end to end (issue 5): the real server on port 0 over a real SQLite store holding a
+//! small generated city with its grid. Every refusal is checked to change nothing.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "API tests: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use xikang_domain::duties::TaskKind;
+use xikang_domain::time::{DAY, HOUR};
+use xikang_domain::{CivilDay, GridCell, PersonId, Timestamp};
+use xikang_server::state::read;
+use xikang_store::{DutyOp, NewTask};
+
+fn cell_of(app: &TestApp, p: u32) -> u32 {
+    read(&app.state.people)[p as usize].home_cell.0
+}
+
+/// Another resident of the same home cell as `p`.
+fn neighbour(app: &TestApp, p: u32) -> u32 {
+    let people = read(&app.state.people);
+    let cell = people[p as usize].home_cell;
+    (0..people.len() as u32)
+        .find(|q| {
+            *q != p
+                && people[*q as usize].home_cell == cell
+                && people[*q as usize].community != u32::MAX
+        })
+        .unwrap()
+}
+
+async fn colour(app: &TestApp, p: u32) -> String {
+    let r = app
+        .conn()
+        .await
+        .get(&format!("/api/v1/people/P{p}/code"), Some(&app.admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["colour"].as_str().unwrap().to_owned()
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .conn()
+        .await
+        .post_json(path, Some(token), &body)
+        .await
+        .unwrap();
+    let v = if r.text().is_empty() {
+        Value::Null
+    } else {
+        r.json()
+    };
+    (r.status, v)
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    let r = app.conn().await.get(path, Some(token)).await.unwrap();
+    (r.status, r.json())
+}
+
+fn events(app: &TestApp) -> u64 {
+    app.store.verify_chain().unwrap().verified
+}
+
+async fn site(app: &TestApp, name: &str, capacity: u32, lat: f64, manager: &str) -> String {
+    let (s, v) = post(
+        app,
+        &app.admin,
+        "/api/v1/quarantine/sites",
+        json!({"name": name, "kind": "centralized", "area": "320213", "lat": lat, "lon": 120.3,
+               "capacity": capacity, "manager": manager}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_site_refuses_admission_suggests_the_nearest_site_with_room_and_changes_nothing() {
+    let app = spawn_app().await;
+    let a = site(&app, "A", 1, 31.50, "mgr-a").await;
+    let _far = site(&app, "far", 5, 32.50, "mgr-far").await;
+    let near = site(&app, "near", 5, 31.51, "mgr-near").await;
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/quarantine/orders",
+        json!({"person": "P1", "reason": "close_contact", "site": a}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["kind"], "centralized");
+    let days: Vec<u64> = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["day"].as_u64().unwrap())
+        .collect();
+    assert_eq!(days, vec![1, 2, 3, 5, 7], "第九版 test days");
+    assert_eq!(colour(&app, 1).await, "red");
+
+    let before = events(&app);
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/quarantine/orders",
+        json!({"person": "P2", "reason": "close_contact", "site": a}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("site_full")),
+        "{v}"
+    );
+    assert_eq!(
+        v["error"]["details"]["nearest"]["id"].as_str(),
+        Some(near.as_str())
+    );
+    assert_eq!(events(&app), before, "a refused admission appends no event");
+    assert_eq!(colour(&app, 2).await, "green");
+    let (_, orders) = get(&app, &app.admin, "/api/v1/quarantine/orders?person=P2").await;
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 0);
+
+    // Transfer (转运) to the near site frees A; the move is an authority event.
+    let order = get(&app, &app.admin, "/api/v1/quarantine/orders?person=P1")
+        .await
+        .1["orders"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/quarantine/orders/{order}/transfer"),
+        json!({"site": near}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, sites) = get(&app, &app.admin, "/api/v1/quarantine/sites").await;
+    let occ: Vec<u64> = sites["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["occupancy"].as_u64().unwrap())
+        .collect();
+    assert_eq!(occ, vec![0, 0, 1]);
+    let log = app.store.events_of_person(PersonId(1)).unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.body.kind() == "quarantine_transferred")
+    );
+
+    // A site manager sees their own site's orders only.
+    let mgr = app
+        .token(json!({"name": "mgr-a", "role": "site_manager", "area": "320200"}))
+        .await;
+    let (s, _) = get(
+        &app,
+        &mgr,
+        &format!("/api/v1/quarantine/orders?site={near}"),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, v) = get(&app, &mgr, &format!("/api/v1/quarantine/orders?site={a}")).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+async fn post_negative(app: &TestApp, p: u32, sampled: Timestamp, tube: &str) {
+    let (s, v) = post(
+        app,
+        &app.admin,
+        "/api/v1/test-results",
+        json!({"results": [{
+        "person": format!("P{p}"), "sampled_at": sampled.to_rfc3339(),
+        "resulted_at": sampled.plus(6 * HOUR).to_rfc3339(), "outcome": "negative", "tube": tube}]}),
+    )
+    .await;
+    assert!(s == 200 || s == 201, "{s} {v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise_the_order_is_extended()
+ {
+    let app = spawn_app().await;
+    let s1 = site(&app, "S", 10, 31.5, "m").await;
+    let today = xikang_server::now().shanghai_day().0;
+    let start = CivilDay(today - 8).start().plus(9 * HOUR);
+
+    // P3: every scheduled test negative → released into 3 days' home health monitoring.
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/quarantine/orders",
+        json!({"person": "P3", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let o3 = v["id"].as_str().unwrap().to_owned();
+    for d in [1, 2, 3, 5, 7] {
+        post_negative(
+            &app,
+            3,
+            CivilDay(today - 8 + d - 1).start().plus(12 * HOUR),
+            &format!("T3-{d}"),
+        )
+        .await;
+    }
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/quarantine/orders/{o3}/release"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, v["outcome"].as_str()), (200, Some("released")), "{v}");
+    assert_eq!(v["next"]["kind"], "health_monitoring");
+    assert_eq!(v["next"]["tests"][0]["day"], 3, "home day 3");
+    assert_eq!(colour(&app, 3).await, "yellow");
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/quarantine/orders/{o3}/release"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("order_not_active"))
+    );
+
+    // P4: the day-5 test is missing → extended by the policy's day, a retest task, and
+    // then a release before the new end is refused.
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/quarantine/orders",
+        json!({"person": "P4", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let o4 = v["id"].as_str().unwrap().to_owned();
+    for d in [1, 2, 3, 7] {
+        post_negative(
+            &app,
+            4,
+            CivilDay(today - 8 + d - 1).start().plus(12 * HOUR),
+            &format!("T4-{d}"),
+        )
+        .await;
+    }
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/quarantine/orders/{o4}/release"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, v["outcome"].as_str()), (200, Some("extended")), "{v}");
+    assert_eq!(v["missing_days"], json!([5]));
+    assert_eq!(
+        colour(&app, 4).await,
+        "red",
+        "still under the extended order"
+    );
+    let before = events(&app);
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/quarantine/orders/{o4}/release"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("release_too_early")),
+        "{v}"
+    );
+    assert_eq!(events(&app), before);
+    let cell = cell_of(&app, 4);
+    let (_, tasks) = get(&app, &app.admin, &format!("/api/v1/grid/tasks?cell={cell}")).await;
+    assert!(
+        tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["kind"] == "retest" && t["person"] == "P4")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_task() {
+    let app = spawn_app().await;
+    // Home isolation (secondary contact): tests are tasks on the home cell.
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/quarantine/orders",
+        json!({"person": "P5", "reason": "secondary_contact"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(colour(&app, 5).await, "yellow");
+    let worker = format!("gw{}", cell_of(&app, 5));
+    let gw = app
+        .token(json!({"name": worker, "role": "grid_worker", "area": "320200"}))
+        .await;
+    let (s, v) = get(&app, &gw, "/api/v1/grid/tasks").await;
+    assert_eq!(s, 200, "{v}");
+    let tests = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "arrange_test")
+        .count();
+    assert_eq!(tests, 3, "secondary contacts test on days 1, 4, 7: {v}");
+
+    let me = app
+        .token(json!({"name": "p5", "role": "resident", "area": "320200", "person": "P5"}))
+        .await;
+    let (s, v) = post(
+        &app,
+        &me,
+        "/api/v1/quarantine/reports",
+        json!({"person": "P5", "temperature_c": 99.0}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_temperature"))
+    );
+    let (s, _) = post(
+        &app,
+        &me,
+        "/api/v1/quarantine/reports",
+        json!({"person": "P6", "temperature_c": 36.5}),
+    )
+    .await;
+    assert_eq!(s, 422, "P6 is under no order");
+    let (s, v) = post(
+        &app,
+        &me,
+        "/api/v1/quarantine/reports",
+        json!({"person": "P5", "temperature_c": 38.2, "symptoms": ["cough"]}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["fever"].as_bool(), v["flagged"].as_bool()),
+        (201, Some(true), Some(true)),
+        "{v}"
+    );
+    let (_, f) = get(&app, &app.admin, "/api/v1/quarantine/follow-ups").await;
+    assert_eq!(f["follow_ups"][0]["person"], "P5");
+    assert_eq!(f["follow_ups"][0]["reason"], "fever");
+    let (_, v) = get(&app, &gw, "/api/v1/grid/tasks").await;
+    assert!(
+        v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["detail"].as_str().unwrap().contains("health report"))
+    );
+
+    // P7 under an order that began yesterday never reported: the sweep makes one task, once.
+    let yesterday = xikang_server::now().plus(-DAY - HOUR);
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/quarantine/orders",
+        json!({"person": "P7", "reason": "secondary_contact", "start": yesterday.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["missed_report_tasks"].as_u64().unwrap() >= 1, "{v}");
+    let cell7 = cell_of(&app, 7);
+    let missed = |v: &Value| {
+        v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"] == "health_report_missed" && t["person"] == "P7")
+            .count()
+    };
+    let (_, v) = get(
+        &app,
+        &app.admin,
+        &format!("/api/v1/grid/tasks?cell={cell7}&limit=500"),
+    )
+    .await;
+    assert_eq!(missed(&v), 1);
+    post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
+    let (_, v) = get(
+        &app,
+        &app.admin,
+        &format!("/api/v1/grid/tasks?cell={cell7}&limit=500"),
+    )
+    .await;
+    assert_eq!(missed(&v), 1, "the same missed report is one task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_worker_sees_and_completes_only_the_tasks_of_their_cells() {
+    let app = spawn_app().await;
+    let (c1, c2) = {
+        let (_, v) = get(&app, &app.admin, "/api/v1/grid/cells").await;
+        let cells = v["cells"].as_array().unwrap();
+        assert!(cells.len() >= 2, "{v}");
+        (
+            cells[0]["cell"].as_u64().unwrap() as u32,
+            cells[1]["cell"].as_u64().unwrap() as u32,
+        )
+    };
+    let now = xikang_server::now();
+    let task = |cell: u32, due: Timestamp| NewTask {
+        cell: GridCell(cell),
+        kind: TaskKind::Delivery,
+        person: None,
+        household: None,
+        detail: "deliver".into(),
+        created_at: now,
+        due_at: due,
+        dedupe: None,
+    };
+    app.store
+        .commit_duties(
+            &[DutyOp::InsertTasks(vec![
+                task(c1, now.plus(-HOUR)),
+                task(c1, now.plus(HOUR)),
+                task(c2, now.plus(-HOUR)),
+            ])],
+            &[],
+        )
+        .unwrap();
+    let gw = app
+        .token(json!({"name": format!("gw{c1}"), "role": "grid_worker", "area": "320200"}))
+        .await;
+    let (s, v) = get(&app, &gw, "/api/v1/grid/tasks").await;
+    assert_eq!(s, 200);
+    let mine = v["tasks"].as_array().unwrap();
+    assert_eq!(mine.len(), 2);
+    assert!(mine.iter().all(|t| t["cell"] == c1));
+    let (s, _) = get(&app, &gw, &format!("/api/v1/grid/tasks?cell={c2}")).await;
+    assert_eq!(s, 403);
+    let other = app.store.open_tasks_of_cells(&[GridCell(c2)], 10).unwrap()[0].id;
+    let (s, _) = post(
+        &app,
+        &gw,
+        &format!("/api/v1/grid/tasks/{other}/complete"),
+        json!({"note": "x"}),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let id = mine[0]["id"].as_str().unwrap();
+    let (s, v) = post(
+        &app,
+        &gw,
+        &format!("/api/v1/grid/tasks/{id}/complete"),
+        json!({"note": "  "}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_note"))
+    );
+    let (s, _) = post(
+        &app,
+        &gw,
+        &format!("/api/v1/grid/tasks/{id}/complete"),
+        json!({"note": "送达 delivered"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = post(
+        &app,
+        &gw,
+        &format!("/api/v1/grid/tasks/{id}/complete"),
+        json!({"note": "again"}),
+    )
+    .await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("task_done")));
+
+    // The overdue roll-up: one overdue task left in each cell, summed per street and district.
+    let (s, v) = get(&app, &app.admin, "/api/v1/grid/overdue").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["total"], 1, "{v}");
+    let streets: u64 = v["streets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["overdue"].as_u64().unwrap())
+        .sum();
+    let districts: u64 = v["districts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["overdue"].as_u64().unwrap())
+        .sum();
+    assert_eq!((streets, districts), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zones_colour_their_residents_and_change_only_with_a_second_officials_approval() {
+    let app = spawn_app().await;
+    let cell = cell_of(&app, 8);
+    let other = neighbour(&app, 8);
+    let before = events(&app);
+    let bow_tie = json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [121.0, 32.0], [121.0, 31.0], [120.0, 32.0], [120.0, 31.0]]]});
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/zones",
+        json!({"name": "bad", "level": "sealed", "polygon": bow_tie}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_polygon")),
+        "{v}"
+    );
+    let (s, _) = post(
+        &app,
+        &app.admin,
+        "/api/v1/zones",
+        json!({"name": "bad", "level": "sealed", "cells": [999999]}),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert_eq!(events(&app), before, "refused zones append nothing");
+
+    // A controlled zone: a case inside proposes sealing it.
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/zones",
+        json!({"name": "管控区", "level": "controlled", "cells": [cell]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let zone = v["zone"].as_str().unwrap().to_owned();
+    assert_eq!(
+        colour(&app, other).await,
+        "green",
+        "the default policy does not colour controlled zones"
+    );
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/zones/{zone}/proposals"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("conditions_not_met")),
+        "{v}"
+    );
+    let onset = xikang_server::now().plus(-HOUR).to_rfc3339();
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/cases",
+        json!({"person": "P8", "kind": "confirmed", "onset": onset}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/zones/{zone}/proposals"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (v["action"].as_str(), v["to_level"].as_str()),
+        (Some("set_level"), Some("sealed"))
+    );
+    let proposal = v["id"].as_str().unwrap().to_owned();
+    let before = events(&app);
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/zones/proposals/{proposal}/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("same_official")),
+        "{v}"
+    );
+    assert_eq!(events(&app), before);
+    assert_eq!(colour(&app, other).await, "green");
+    let second = app
+        .token(json!({"name": "second", "role": "admin", "area": "320200"}))
+        .await;
+    let (s, v) = post(
+        &app,
+        &second,
+        &format!("/api/v1/zones/proposals/{proposal}/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["tasks"].as_u64().unwrap() >= 2,
+        "screening and deliveries: {v}"
+    );
+    assert_eq!(
+        colour(&app, other).await,
+        "red",
+        "a sealed zone's resident is red"
+    );
+    let last = app
+        .store
+        .events_after(xikang_domain::EventSeq(before), 10)
+        .unwrap();
+    let zone_set = last.iter().find(|e| e.body.kind() == "zone_set").unwrap();
+    assert_eq!(zone_set.actor, "admin:second");
+    assert!(
+        zone_set.basis.contains("\"proposer\":\"admin:admin\""),
+        "{}",
+        zone_set.basis
+    );
+    let gw = app
+        .token(json!({"name": format!("gw{cell}"), "role": "grid_worker", "area": "320200"}))
+        .await;
+    let (_, t) = get(&app, &gw, "/api/v1/grid/tasks?limit=500").await;
+    let kinds: Vec<&str> = t["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"door_to_door_screening") && kinds.contains(&"delivery"),
+        "{kinds:?}"
+    );
+    // Lifting is not proposed while the conditions (14 days without a case…) do not hold.
+    let (s, v) = post(&app, &app.admin, "/api/v1/zones/proposals/run", json!({})).await;
+    assert_eq!((s, v["proposed"].as_u64()), (200, Some(0)), "{v}");
+    let (_, c) = get(
+        &app,
+        &app.admin,
+        &format!("/api/v1/zones/{zone}/conditions"),
+    )
+    .await;
+    assert_eq!(c["all_hold"], false, "{c}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrivals_follow_their_origins_risk_and_an_unknown_origin_is_refused() {
+    let app = spawn_app().await;
+    let _s = site(&app, "arrivals", 5, 31.5, "m").await;
+    let planned = xikang_server::now().plus(HOUR).to_rfc3339();
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/arrivals",
+        json!({"person": "P10", "origin": "310101", "planned_at": planned}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("unknown_origin")),
+        "{v}"
+    );
+    for (code, risk) in [("310101", "high"), ("110105", "low")] {
+        let (s, v) = post(
+            &app,
+            &app.admin,
+            "/api/v1/arrivals/origins",
+            json!({"code": code, "name": code, "risk": risk}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/arrivals",
+        json!({"person": "P10", "origin": "310101", "planned_at": planned}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (v["regime"].as_str(), v["order_kind"].as_str()),
+        (Some("high_risk_arrival"), Some("centralized"))
+    );
+    let id = v["id"].as_str().unwrap().to_owned();
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/arrivals/{id}/arrived"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["order"]["reason"], "high_risk_arrival");
+    assert_eq!(colour(&app, 10).await, "red");
+    let (s, _) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/arrivals/{id}/arrived"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 409);
+
+    // Low risk: 3天3检, no order, three test tasks on the home cell, colour unchanged.
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/arrivals",
+        json!({"person": "P11", "origin": "110105", "planned_at": planned}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/arrivals/{id}/arrived"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, v["order"].is_null()), (200, true), "{v}");
+    let cell = cell_of(&app, 11);
+    let (_, t) = get(
+        &app,
+        &app.admin,
+        &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
+    )
+    .await;
+    let tests = t["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["person"] == "P11" && t["kind"] == "arrange_test")
+        .count();
+    assert_eq!(tests, 3);
+    assert_eq!(colour(&app, 11).await, "green");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_sentinel_turns_the_person_yellow_with_a_48_hour_task_and_an_unregistered_one_is_refused()
+ {
+    let app = spawn_app().await;
+    let pharmacy = {
+        let venues = &app.state.venues.list;
+        venues
+            .iter()
+            .find(|v| v.category.as_str() == "pharmacy")
+            .unwrap_or(&venues[0])
+            .id
+    };
+    let device = app.token(json!({"name": "pharmacy-1", "role": "venue_device", "area": "320200", "venue": pharmacy.to_string()})).await;
+    let token = app.code_token("P12").await;
+    let before = events(&app);
+    let (s, v) = post(
+        &app,
+        &device,
+        "/api/v1/sentinels/reports",
+        json!({"token": token}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("unregistered_sentinel")),
+        "{v}"
+    );
+    assert_eq!(events(&app), before);
+    assert_eq!(colour(&app, 12).await, "green");
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/sentinels",
+        json!({"venue": pharmacy.to_string(), "kind": "pharmacy"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = post(
+        &app,
+        &device,
+        "/api/v1/sentinels/reports",
+        json!({"token": token}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["test_due_within_hours"], 48);
+    assert_eq!(colour(&app, 12).await, "yellow");
+    let cell = cell_of(&app, 12);
+    let (_, t) = get(
+        &app,
+        &app.admin,
+        &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
+    )
+    .await;
+    let task = t["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["person"] == "P12")
+        .unwrap()
+        .clone();
+    let due = Timestamp::parse_rfc3339(task["due_at"].as_str().unwrap()).unwrap();
+    let created = Timestamp::parse_rfc3339(task["created_at"].as_str().unwrap()).unwrap();
+    assert_eq!(due.0 - created.0, 48 * HOUR);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn residents_not_sampled_since_a_round_began_become_tasks_once() {
+    let app = spawn_app().await;
+    let cell = cell_of(&app, 13);
+    let since = xikang_server::now().plus(-8 * HOUR);
+    post_negative(&app, 13, xikang_server::now().plus(-7 * HOUR), "T13").await;
+    // Residents of the cell without a sample since the round began (the generated city's
+    // routine screening may have sampled some of them already).
+    let (residents, expected) = {
+        let people = read(&app.state.people);
+        let here: Vec<_> = people
+            .iter()
+            .filter(|s| s.community != u32::MAX && s.home_cell == GridCell(cell))
+            .collect();
+        let unsampled = here
+            .iter()
+            .filter(|s| s.facts.last_sample().is_none_or(|t| t < since))
+            .count();
+        (here.len(), unsampled)
+    };
+    assert!(expected < residents, "P13 was sampled in the round");
+    let body = json!({"since": since.to_rfc3339(), "cells": [cell]});
+    let (s, v) = post(&app, &app.admin, "/api/v1/grid/unsampled", body.clone()).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        v["unsampled"].as_u64().unwrap() as usize,
+        residents - 1,
+        "P13 was sampled"
+    );
+    post(&app, &app.admin, "/api/v1/grid/unsampled", body).await;
+    let (_, t) = get(
+        &app,
+        &app.admin,
+        &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
+    )
+    .await;
+    let tasks: Vec<&Value> = t["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "unsampled_resident")
+        .collect();
+    assert_eq!(
+        tasks.len(),
+        (residents - 1).min(500),
+        "one task per resident and round"
+    );
+    assert!(tasks.iter().all(|t| t["person"] != "P13"));
+    let (s, _) = post(
+        &app,
+        &app.admin,
+        "/api/v1/grid/unsampled",
+        json!({"since": since.to_rfc3339(), "cells": [999999]}),
+    )
+    .await;
+    assert_eq!(s, 422);
+}
