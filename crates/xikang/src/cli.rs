@@ -145,7 +145,7 @@ enum Command {
         #[command(subcommand)]
         what: PolicyCmd,
     },
-    /// Drop check-in days older than the policy's retention period.
+    /// Drop check-in and location-ping days older than the policy's retention period.
     Retention {
         #[command(flatten)]
         store: StoreArgs,
@@ -347,9 +347,11 @@ fn run(cmd: Command) -> Result<ExitCode> {
             let days = i64::from(Policy::default_policy().retention_days());
             let cutoff = now().plus(-days * DAY).shanghai_day();
             let dropped = store.drop_checkin_days_before(cutoff)?;
+            let pings = store.drop_ping_days_before(cutoff)?;
             println!(
-                "dropped {} day(s) of check-ins before {}",
+                "dropped {} day(s) of check-ins and {} day(s) of location pings before {}",
                 dropped.len(),
+                pings.len(),
                 cutoff.compact()
             );
             Ok(ExitCode::SUCCESS)
