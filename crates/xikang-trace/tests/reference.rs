@@ -2,6 +2,11 @@
 //! reference gives — computed from a flat list of check-ins, pings and a brute-force sweep
 //! over interval boundaries, sharing no code with the crate.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "fixtures and helpers: a failed unwrap is a failed test"
+)]
+
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use xikang_domain::event::CaseKind;
@@ -246,17 +251,15 @@ fn ref_close(c: &City, policy: &TracingPolicy, now: i64) -> BTreeMap<u32, Expect
             out.entry(p).or_default().household = true;
         }
     }
-    if policy.workplace {
-        if let Some(w) = c.workplaces[me as usize] {
-            if let Some(Some(v)) = c.workplace_venues.get(w as usize) {
-                let at_work = ref_presence(&c.checkins, me, *v, dwell(*v));
-                let whole = [(i64::MIN / 4, i64::MAX / 4)];
-                if ref_overlap(&at_work, &whole, lo, hi).0 > 0 {
-                    for p in (0..people).filter(|&p| p != me && c.workplaces[p as usize] == Some(w))
-                    {
-                        out.entry(p).or_default().workplace = true;
-                    }
-                }
+    if policy.workplace
+        && let Some(w) = c.workplaces[me as usize]
+        && let Some(Some(v)) = c.workplace_venues.get(w as usize)
+    {
+        let at_work = ref_presence(&c.checkins, me, *v, dwell(*v));
+        let whole = [(i64::MIN / 4, i64::MAX / 4)];
+        if ref_overlap(&at_work, &whole, lo, hi).0 > 0 {
+            for p in (0..people).filter(|&p| p != me && c.workplaces[p as usize] == Some(w)) {
+                out.entry(p).or_default().workplace = true;
             }
         }
     }
@@ -336,7 +339,7 @@ proptest! {
         let tracer = Tracer::new(&idx, &pop, &pol);
         let close = tracer.close_contacts(&c.case, now).unwrap();
         // Quarantine one day after first exposure for even people, unknown for odd.
-        let quarantined = |p: PersonId| (p.0 % 2 == 0).then_some(Timestamp(T0 + 3 * 86_400));
+        let quarantined = |p: PersonId| p.0.is_multiple_of(2).then_some(Timestamp(T0 + 3 * 86_400));
         let secondary = tracer.secondary_contacts(&close, quarantined, now);
         let mut got: BTreeSet<(u32, u32, ContactRule)> = BTreeSet::new();
         for s in &secondary.contacts {
@@ -363,13 +366,13 @@ proptest! {
                     want.insert((p, kp, ContactRule::Household));
                 }
                 let work = c.workplaces[kp as usize];
-                if let Some(w) = work {
-                    if let Some(Some(v)) = c.workplace_venues.get(w as usize) {
-                        let at_work = ref_presence(&c.checkins, kp, *v, i64::from(c.dwell[*v as usize]));
-                        let whole = [(i64::MIN / 4, i64::MAX / 4)];
-                        if c.workplaces[p as usize] == Some(w) && ref_overlap(&at_work, &whole, lo, hi).0 > 0 {
-                            want.insert((p, kp, ContactRule::Workplace));
-                        }
+                if let Some(w) = work
+                    && let Some(Some(v)) = c.workplace_venues.get(w as usize)
+                {
+                    let at_work = ref_presence(&c.checkins, kp, *v, i64::from(c.dwell[*v as usize]));
+                    let whole = [(i64::MIN / 4, i64::MAX / 4)];
+                    if c.workplaces[p as usize] == Some(w) && ref_overlap(&at_work, &whole, lo, hi).0 > 0 {
+                        want.insert((p, kp, ContactRule::Workplace));
                     }
                 }
             }

@@ -355,7 +355,7 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
     // not isolated yet (the window runs to "now" = the end of the last day).
     let last_day = *index.days().last().ok_or_else(|| anyhow!("no days"))?;
     let end = Timestamp(last_day.start().0 + DAY);
-    let tp = state.policy().tracing().clone();
+    let tp = *state.policy().tracing();
     let questions: Vec<Question> = (0..args.cases.max(args.single))
         .map(|i| {
             let person = PersonId(((i as u64 * 7_919 + 13) % u64::from(people)) as u32);
@@ -422,7 +422,7 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
             .venues
             .list
             .iter()
-            .map(|v| i64::from(state.tracing.population().dwell_secs(v.id.0)))
+            .map(|v| state.tracing.population().dwell_secs(v.id.0))
             .max()
             .unwrap_or(0),
     );
