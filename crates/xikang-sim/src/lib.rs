@@ -1,7 +1,8 @@
 //! The synthetic Wuxi-like city xikang is demonstrated and benchmarked on: seven districts
 //! with their GB/T 2260 codes, streets, communities, grid cells, households, workplaces,
 //! schools and venues ([`generate_city`]), each resident's daily stops and the check-ins they
-//! produce ([`City::checkins_for_day`]), and routine-screening test results
+//! produce ([`City::checkins_for_day`]), the location pings of a share of them
+//! ([`City::checkins_and_pings_for_day`]), and routine-screening test results
 //! ([`City::test_results`]).
 //!
 //! Pure generation: no I/O, no clock. Everything is deterministic for the seed; the city does
@@ -12,6 +13,7 @@ mod atlas;
 mod calendar;
 mod city;
 mod names;
+mod ping;
 mod rng;
 mod routine;
 mod screening;
@@ -20,6 +22,7 @@ pub use city::{
     CellSite, City, CityConfig, Community, District, Role, Street, VENUE_CATEGORIES, WUXI,
     generate_city,
 };
+pub use ping::{DEFAULT_PING_SHARE_PERMILLE, PingPlan};
 pub use routine::{DAY_END, Stop};
 pub use screening::{ROUTINE_SCREENING_BASIS, ROUTINE_SCREENING_DAILY_SHARE};
 
