@@ -8,7 +8,7 @@
 
 use crate::columns::{Columns, Row, split_time};
 use crate::contact::Case;
-use crate::presence::{clip, overlap};
+use crate::presence::{Interval, clip, overlap};
 use std::collections::BTreeMap;
 use xikang_domain::policy::TracingPolicy;
 use xikang_domain::time::DAY;
@@ -136,6 +136,19 @@ pub struct CompanionCell {
     pub companion_secs_in_cell: i64,
     pub first: Timestamp,
     pub last: Timestamp,
+    /// The case's and the companion's time in the cell inside the exposure window (the
+    /// evidence a tracer reads).
+    pub case_presence: Vec<Interval>,
+    pub companion_presence: Vec<Interval>,
+}
+
+fn intervals(v: &[(i64, i64)]) -> Vec<Interval> {
+    v.iter()
+        .map(|&(start, end)| Interval {
+            start: Timestamp(start),
+            end: Timestamp(end),
+        })
+        .collect()
 }
 
 /// A time-space companion: one record per person, every qualifying cell.
@@ -211,6 +224,8 @@ pub fn companions(
             clip(&mut their_recent, since, hi);
             let their_secs = total(&their_recent);
             if case_secs > min_in_cell || their_secs > min_in_cell {
+                let mut their_window = their.clone();
+                clip(&mut their_window, lo, hi);
                 found.entry(person).or_default().push(CompanionCell {
                     cell: GridCell(cell),
                     overlap_secs: o.secs,
@@ -218,6 +233,8 @@ pub fn companions(
                     companion_secs_in_cell: their_secs,
                     first: Timestamp(o.first),
                     last: Timestamp(o.last),
+                    case_presence: intervals(&in_window),
+                    companion_presence: intervals(&their_window),
                 });
             }
         }
