@@ -21,6 +21,8 @@ pub enum Role {
     VenueDevice,
     GridWorker,
     Resident,
+    /// A mobile carrier's feed: posts location pings, reads nothing.
+    Carrier,
 }
 
 impl Role {
@@ -33,6 +35,7 @@ impl Role {
             "venue_device" => Role::VenueDevice,
             "grid_worker" => Role::GridWorker,
             "resident" => Role::Resident,
+            "carrier" => Role::Carrier,
             _ => return None,
         })
     }
@@ -46,6 +49,7 @@ impl Role {
             Role::VenueDevice => "venue_device",
             Role::GridWorker => "grid_worker",
             Role::Resident => "resident",
+            Role::Carrier => "carrier",
         }
     }
 }
@@ -86,7 +90,7 @@ impl Caller {
         match self.role {
             Role::Resident => self.person == Some(person),
             Role::Admin | Role::Tracer | Role::GridWorker | Role::Lab => self.covers(area),
-            Role::VenueDevice => false,
+            Role::VenueDevice | Role::Carrier => false,
         }
     }
 

@@ -188,7 +188,7 @@ enum TokenCmd {
         store: StoreArgs,
         #[arg(long)]
         name: String,
-        /// admin, tracer, lab, venue_device, grid_worker or resident.
+        /// admin, tracer, lab, venue_device, grid_worker, resident or carrier.
         #[arg(long)]
         role: String,
         /// Jurisdiction: area code (city, district or street).
