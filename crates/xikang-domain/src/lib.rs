@@ -5,6 +5,7 @@
 pub mod duties;
 pub mod event;
 pub mod facts;
+pub mod geo;
 pub mod idnumber;
 pub mod ids;
 pub mod mask;
@@ -12,6 +13,7 @@ pub mod model;
 pub mod policy;
 pub mod time;
 
+pub use geo::{Position, PositionError, companion_cell};
 pub use ids::*;
 pub use model::*;
 pub use time::{CivilDay, Timestamp};

@@ -296,6 +296,16 @@ pub struct CheckIn {
     pub direction: ScanDirection,
 }
 
+/// A phone's position report from a carrier feed (基站 / 信令 data), the input of the
+/// companion rule (时空伴随). High-volume data kept for the retention period like check-ins,
+/// not an authority event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LocationPing {
+    pub person: PersonId,
+    pub at: Timestamp,
+    pub position: crate::geo::Position,
+}
+
 /// The result of a test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -595,7 +595,11 @@ pub async fn post_case(
             })
             .await
             .map_err(blocking_err)??;
-            json!({"close": t.close.contacts.len(), "secondary": t.secondary.contacts.len()})
+            json!({
+                "close": t.close.contacts.len(),
+                "secondary": t.secondary.contacts.len(),
+                "companions": t.companion_cell_metres.map(|_| t.companions.len()),
+            })
         }
         Err(_) => json!(null),
     };

@@ -23,6 +23,8 @@ pub enum Role {
     Resident,
     /// Manages one or more quarantine sites (sites name their manager).
     SiteManager,
+    /// A mobile carrier's feed: posts location pings, reads nothing.
+    Carrier,
 }
 
 impl Role {
@@ -36,6 +38,7 @@ impl Role {
             "grid_worker" => Role::GridWorker,
             "resident" => Role::Resident,
             "site_manager" => Role::SiteManager,
+            "carrier" => Role::Carrier,
             _ => return None,
         })
     }
@@ -50,6 +53,7 @@ impl Role {
             Role::GridWorker => "grid_worker",
             Role::Resident => "resident",
             Role::SiteManager => "site_manager",
+            Role::Carrier => "carrier",
         }
     }
 }
@@ -90,8 +94,7 @@ impl Caller {
         match self.role {
             Role::Resident => self.person == Some(person),
             Role::Admin | Role::Tracer | Role::GridWorker | Role::Lab => self.covers(area),
-            // A site manager sees their site's people through the quarantine endpoints.
-            Role::VenueDevice | Role::SiteManager => false,
+            Role::VenueDevice | Role::SiteManager | Role::Carrier => false,
         }
     }
 

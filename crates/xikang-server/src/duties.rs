@@ -235,7 +235,7 @@ async fn may_act_for(
             Some(s) => managed_sites(state, caller).await?.contains(&s),
             None => false,
         },
-        Role::Lab | Role::VenueDevice => false,
+        Role::Lab | Role::VenueDevice | Role::Carrier => false,
     };
     if ok {
         Ok(())

@@ -10,6 +10,7 @@ pub mod export;
 pub mod json;
 pub mod openapi;
 pub mod page;
+pub mod ping;
 pub mod scan;
 pub mod shed;
 pub mod state;
@@ -57,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/venues", get(api::list_venues))
         .route("/venues/{id}", get(api::get_venue))
         .route("/scans", post(scan::post_scans).get(api::list_scans))
+        .route("/pings", post(ping::post_pings))
         .route(
             "/test-results",
             post(api::post_results).get(api::list_results),

@@ -88,6 +88,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
     ),
     (
         "post",
+        "/api/v1/pings",
+        "Store a batch of location pings {\"pings\": [{person, at, lat, lon}]} (carrier feed or admin; at most 1000)",
+        "tracing",
+        true,
+    ),
+    (
+        "post",
         "/api/v1/test-results",
         "Post test results (labs)",
         "tests",

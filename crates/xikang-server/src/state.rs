@@ -445,8 +445,9 @@ impl AppState {
         issued
     }
 
-    /// Drops whole days of check-ins older than the policy's retention period (PIPL art. 47:
-    /// delete once the purpose is met). Returns the days dropped.
+    /// Drops whole days of check-ins and location pings older than the policy's retention
+    /// period (PIPL art. 47: delete once the purpose is met). Returns the check-in days
+    /// dropped.
     pub fn enforce_retention(
         &self,
         now: Timestamp,
@@ -456,6 +457,9 @@ impl AppState {
         let cutoff = now.plus(-keep * DAY).shanghai_day();
         let dropped = self.store.drop_checkin_days_before(cutoff)?;
         crate::trace::lock(&self.tracing.live).drop_days_before(cutoff);
+        // Location pings follow the same retention period.
+        self.store.drop_ping_days_before(cutoff)?;
+        self.tracing.pings.drop_days_before(cutoff);
         Ok(dropped)
     }
 

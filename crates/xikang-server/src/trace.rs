@@ -2,7 +2,8 @@
 //! background at start, fed by the scan writer after each commit), the population it traces
 //! over, the tracer's workflow (candidate → confirmed → notified → quarantined, or
 //! dismissed), and the `/cases/{id}/contacts`, `/cases/{id}/sources` and `/clusters`
-//! handlers.
+//! handlers. Companions (时空伴随) come from the ping index (`crate::ping`), loaded after the
+//! check-in index.
 //!
 //! Contact lists are computed from the index on every request (milliseconds): what is
 //! stored is only what tracers decided, as authority events.
@@ -32,8 +33,8 @@ use xikang_domain::time::DAY;
 use xikang_domain::{CaseId, CheckIn, CivilDay, OrderId, PersonId, Timestamp};
 use xikang_store::{Store, StoreError};
 use xikang_trace::{
-    Case, CloseContacts, Cluster, Interval, Link, Population, SecondaryContacts, TraceIndex,
-    Tracer, clusters, to_dot,
+    Case, CloseContacts, Cluster, Companion, Interval, Link, Population, SecondaryContacts,
+    TraceIndex, Tracer, clusters, companions, to_dot,
 };
 
 /// Where a contact stands in the tracer's workflow.
@@ -96,6 +97,8 @@ pub struct Tracing {
     /// Fed by the scan writer; readers take a snapshot.
     pub live: Arc<Mutex<Live>>,
     ready: AtomicBool,
+    /// Location pings for companions, loaded after the check-ins.
+    pub pings: crate::ping::Pings,
     population: Population,
     workflow: RwLock<BTreeMap<(CaseId, PersonId), Designation>>,
     next_order: AtomicU64,
@@ -123,6 +126,7 @@ impl Tracing {
                 pending: Some(Vec::new()),
             })),
             ready: AtomicBool::new(false),
+            pings: crate::ping::Pings::new(),
             population,
             workflow: RwLock::new(BTreeMap::new()),
             next_order: AtomicU64::new(1),
@@ -287,6 +291,11 @@ pub fn start_loading(state: Arc<AppState>) {
             if let Err(e) = state.tracing.load(state.store.as_ref()) {
                 tracing::error!(error = %e, "loading the tracing index failed");
             }
+            // After the check-ins: close contacts are ready first, companions follow.
+            let metres = state.policy().tracing().companion_cell_metres;
+            if let Err(e) = state.tracing.pings.load(state.store.as_ref(), metres) {
+                tracing::error!(error = %e, "loading the ping index failed");
+            }
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the tracing index loader");
@@ -325,11 +334,15 @@ fn visible_case(state: &AppState, caller: &Caller, id: &str) -> Result<CaseRecor
     Ok(c)
 }
 
-/// Close and secondary contacts of one case.
+/// Close and secondary contacts and companions of one case.
 #[derive(Debug)]
 pub struct Traced {
     pub close: CloseContacts,
     pub secondary: SecondaryContacts,
+    pub companions: Vec<Companion>,
+    /// The cell side of the ping index the companions come from; `None` while it loads
+    /// (the list then has no companions yet).
+    pub companion_cell_metres: Option<u32>,
 }
 
 /// Traces one case over a snapshot: close contacts, then secondary contacts up to each
@@ -352,7 +365,19 @@ pub fn trace_case(
             .and_then(|d| d.quarantined_at)
     };
     let secondary = tracer.secondary_contacts(&close, quarantined, now);
-    Ok(Traced { close, secondary })
+    let (companions, companion_cell_metres) = match state.tracing.pings.snapshot() {
+        Some((pings, metres)) => (
+            companions(&pings, policy.tracing(), &case_of(case), now),
+            Some(metres),
+        ),
+        None => (Vec::new(), None),
+    };
+    Ok(Traced {
+        close,
+        secondary,
+        companions,
+        companion_cell_metres,
+    })
 }
 
 fn rfc(t: Timestamp) -> String {
@@ -466,6 +491,55 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
                 .collect(),
         });
     }
+    // Companions: a person already listed (a close contact who was also in the case's cell)
+    // keeps one row, with the companion evidence and rule added to it.
+    let at: BTreeMap<PersonId, usize> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| crate::wire::parse_person_id(&r.person).map(|p| (p, i)))
+        .collect();
+    for c in &t.companions {
+        let evidence: Vec<Value> = c
+            .cells
+            .iter()
+            .map(|cell| {
+                json!({
+                    "rule": "companion",
+                    "cell": cell.cell.0,
+                    "cell_metres": t.companion_cell_metres,
+                    "case_presence": intervals(&cell.case_presence),
+                    "contact_presence": intervals(&cell.companion_presence),
+                    "overlap_minutes": minutes(cell.overlap_secs),
+                    "case_hours_in_cell": cell.case_secs_in_cell / 3_600,
+                    "contact_hours_in_cell": cell.companion_secs_in_cell / 3_600,
+                    "first": rfc(cell.first),
+                    "last": rfc(cell.last),
+                })
+            })
+            .collect();
+        let overlap: i64 = c.cells.iter().map(|x| x.overlap_secs).sum();
+        if let Some(&i) = at.get(&c.person) {
+            let row = &mut rows[i];
+            row.rules.push("companion");
+            row.evidence.extend(evidence);
+            continue;
+        }
+        let d = status(c.person);
+        listed.insert(c.person);
+        rows.push(ContactRow {
+            person: c.person.to_string(),
+            district: district(c.person),
+            kind: ContactKind::Companion,
+            status: d.as_ref().map_or(Status::Candidate, |d| d.status),
+            rules: vec!["companion"],
+            first_exposure: rfc(c.first_exposure),
+            last_exposure: rfc(c.last_exposure),
+            overlap_minutes: minutes(overlap),
+            dismissed_reason: d.as_ref().and_then(|d| d.reason.clone()),
+            order: d.as_ref().and_then(|d| d.order.map(|o| o.to_string())),
+            evidence,
+        });
+    }
     // Designations whose evidence the data no longer shows (retention dropped the days, or
     // the policy changed) stay on the list: a decision is never silently lost.
     for ((c, p), d) in read(&state.tracing.workflow).range((case.id, PersonId(0))..) {
@@ -525,7 +599,7 @@ impl ContactQuery {
     }
 }
 
-const RULES: &[&str] = &["venue", "household", "workplace", "secondary"];
+const RULES: &[&str] = &["venue", "household", "workplace", "secondary", "companion"];
 
 /// Computes the filtered rows of a case's contact list.
 async fn listed(
@@ -582,6 +656,10 @@ pub async fn get_contacts(
         "policy_version": state.policy().version(),
         "window": {"start": rfc(t.close.window.start), "end": rfc(t.close.window.end)},
         "case_presence": case_presence,
+        "companions": {
+            "ready": t.companion_cell_metres.is_some(),
+            "cell_metres": t.companion_cell_metres,
+        },
         "count": rows.len(),
         "items": rows,
     }))
@@ -789,7 +867,12 @@ pub async fn act_on_contact(
                     .iter()
                     .find(|c| c.person == person)
                     .map(|c| (ContactKind::Secondary, c.last_exposure));
-                Ok::<_, AppError>(close.or(secondary))
+                let companion = t
+                    .companions
+                    .iter()
+                    .find(|c| c.person == person)
+                    .map(|c| (ContactKind::Companion, c.last_exposure));
+                Ok::<_, AppError>(close.or(secondary).or(companion))
             })
             .await
             .map_err(blocking_err)??;
@@ -828,6 +911,17 @@ pub async fn act_on_contact(
             else {
                 return Err(conflict("quarantine"));
             };
+            if d.kind == ContactKind::Companion {
+                // The policy colours a companion yellow until their tests clear it
+                // (PROTOCOL.md §1); no quarantine order follows from the companion rule.
+                return Err(AppError::Conflict {
+                    code: "companion_not_quarantined",
+                    message: format!(
+                        "{person} is a companion in {}: the policy's tests clear them, not a quarantine",
+                        case.id
+                    ),
+                });
+            }
             let policy = state.policy();
             let (kind, reason, days) = match d.kind {
                 ContactKind::Secondary => (

@@ -1,7 +1,8 @@
 //! The synthetic Wuxi-like city xikang is demonstrated and benchmarked on: seven districts
 //! with their GB/T 2260 codes, streets, communities, grid cells, households, workplaces,
 //! schools and venues ([`generate_city`]), each resident's daily stops and the check-ins they
-//! produce ([`City::checkins_for_day`]), and routine-screening test results
+//! produce ([`City::checkins_for_day`]), the location pings of a share of them
+//! ([`City::checkins_and_pings_for_day`]), and routine-screening test results
 //! ([`City::test_results`]).
 //!
 //! Pure generation: no I/O, no clock. Everything is deterministic for the seed; the city does
@@ -13,6 +14,7 @@ mod calendar;
 mod city;
 mod grid;
 mod names;
+mod ping;
 mod rng;
 mod routine;
 mod screening;
@@ -22,6 +24,7 @@ pub use city::{
     generate_city,
 };
 pub use grid::{GridRow, grid_rows, worker_of};
+pub use ping::{DEFAULT_PING_SHARE_PERMILLE, PingPlan};
 pub use routine::{DAY_END, Stop};
 pub use screening::{ROUTINE_SCREENING_BASIS, ROUTINE_SCREENING_DAILY_SHARE};
 

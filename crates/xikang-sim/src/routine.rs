@@ -10,8 +10,9 @@
 
 use crate::calendar::is_weekend;
 use crate::city::{City, CityConfig, GYM_GOER, LUNCH_OUT, NONE, Role, Routine, WEEKEND_SHIFT};
+use crate::ping::PingPlan;
 use crate::rng::{Purpose, Rng, mix};
-use xikang_domain::{CheckIn, PersonId, ScanDirection, Timestamp, VenueId};
+use xikang_domain::{CheckIn, LocationPing, PersonId, ScanDirection, Timestamp, VenueId};
 
 /// Seconds in a minute and an hour.
 const MIN: u32 = 60;
@@ -528,12 +529,41 @@ impl City {
     /// All check-ins of simulated day `day_index` (0-based from `cfg.first_day`), sorted by
     /// time. Deterministic for `(seed, day_index)`.
     pub fn checkins_for_day(&self, cfg: &CityConfig, day_index: u32) -> Vec<CheckIn> {
+        self.day_rows(cfg, day_index, None)
+    }
+
+    /// The check-ins of simulated day `day_index` (as [`City::checkins_for_day`]) and the
+    /// location pings of the residents `plan` selects (by person, then time), from one pass
+    /// over the day plans.
+    pub fn checkins_and_pings_for_day(
+        &self,
+        cfg: &CityConfig,
+        day_index: u32,
+        plan: &PingPlan,
+    ) -> (Vec<CheckIn>, Vec<LocationPing>) {
+        let mut pings = Vec::new();
+        let checkins = self.day_rows(cfg, day_index, Some((plan, &mut pings)));
+        (checkins, pings)
+    }
+
+    fn day_rows(
+        &self,
+        cfg: &CityConfig,
+        day_index: u32,
+        mut pings: Option<(&PingPlan, &mut Vec<LocationPing>)>,
+    ) -> Vec<CheckIn> {
         let start = cfg.day(day_index).start();
+        let day_key = crate::ping::ping_day_key(cfg, day_index);
         // Generated person by person, then put in time order by a counting sort on the second
         // of the day: linear, and stable, so equal times keep person order.
         let mut raw: Vec<CheckIn> = Vec::with_capacity(self.people.len() * 6);
         let mut counts = vec![0u32; DAY_END as usize + 1];
         self.day_plans(cfg, day_index, |person, stops| {
+            if let Some((plan, out)) = &mut pings
+                && self.pings(cfg, plan, person)
+            {
+                self.pings_of_day(plan, (day_key, start), person, stops, out);
+            }
             for s in stops {
                 if s.scan_entry {
                     counts[s.arrive as usize] += 1;

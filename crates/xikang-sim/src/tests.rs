@@ -603,3 +603,103 @@ fn a_city_can_be_shared_between_threads_generating_different_days() {
     });
     assert_eq!(a, b);
 }
+
+// ---------------------------------------------------------------------------------------
+// Location pings
+
+#[test]
+fn pings_come_from_about_the_configured_share_of_residents_and_are_deterministic() {
+    let (cfg, city) = shared();
+    let plan = crate::PingPlan::default();
+    let (checkins, pings) = city.checkins_and_pings_for_day(cfg, 0, &plan);
+    // One pass gives the same check-ins as the check-in generator alone.
+    assert_eq!(checkins, city.checkins_for_day(cfg, 0));
+    assert_eq!(pings, city.pings_for_day(cfg, 0, &plan));
+    let people: HashSet<u32> = pings.iter().map(|p| p.person.0).collect();
+    let share = people.len() as f64 / city.people_count() as f64;
+    assert!((0.04..0.06).contains(&share), "share {share}");
+    // The same phones every day; another seed picks other phones.
+    let day1: HashSet<u32> = city
+        .pings_for_day(cfg, 1, &plan)
+        .iter()
+        .map(|p| p.person.0)
+        .collect();
+    assert_eq!(people, day1);
+    let other = config(30_000, 8);
+    assert!((0..30_000).any(|p| {
+        let p = xikang_domain::PersonId(p);
+        city.pings(cfg, &plan, p) != city.pings(&other, &plan, p)
+    }));
+    // No one pings with a share of zero; everyone with a thousand per thousand.
+    let none = crate::PingPlan {
+        share_permille: 0,
+        ..plan
+    };
+    assert!(city.pings_for_day(cfg, 0, &none).is_empty());
+    let all = crate::PingPlan {
+        share_permille: 1_000,
+        ..plan
+    };
+    assert!((0..100).all(|p| city.pings(cfg, &all, xikang_domain::PersonId(p))));
+}
+
+#[test]
+fn a_pinging_phone_reports_about_every_half_hour_while_awake() {
+    let (cfg, city) = shared();
+    let plan = crate::PingPlan::default();
+    let pings = city.pings_for_day(cfg, 2, &plan);
+    let start = cfg.day(2).start();
+    let mut by_person: HashMap<u32, Vec<i64>> = HashMap::new();
+    for p in &pings {
+        let secs = p.at.0 - start.0;
+        assert!(
+            (7 * HOUR..23 * HOUR).contains(&secs),
+            "ping at {secs} s of the day"
+        );
+        by_person.entry(p.person.0).or_default().push(p.at.0);
+    }
+    for times in by_person.values() {
+        // 07:00–23:00 in 30-minute slots: 32 pings, in time order, 24–36 minutes apart.
+        assert_eq!(times.len(), 32);
+        assert!(
+            times
+                .windows(2)
+                .all(|w| (24 * 60..=36 * 60).contains(&(w[1] - w[0])))
+        );
+    }
+}
+
+#[test]
+fn pings_lie_near_the_venue_the_day_plan_puts_the_person_at() {
+    let (cfg, city) = shared();
+    let plan = crate::PingPlan::default();
+    let start = cfg.day(0).start();
+    let mut plans: HashMap<u32, Vec<Stop>> = HashMap::new();
+    city.day_plans(cfg, 0, |p, stops| {
+        if city.pings(cfg, &plan, p) {
+            plans.insert(p.0, stops.to_vec());
+        }
+    });
+    let pings = city.pings_for_day(cfg, 0, &plan);
+    let mut checked = 0;
+    for p in &pings {
+        let t = (p.at.0 - start.0) as u32;
+        let Some(stop) = plans[&p.person.0]
+            .iter()
+            .find(|s| s.arrive <= t && t < s.leave)
+        else {
+            continue;
+        };
+        let v = &city.venues[stop.venue.0 as usize];
+        let dlat = (f64::from(p.position.lat_e6()) - v.lat * 1e6).abs();
+        let dlon = (f64::from(p.position.lon_e6()) - v.lon * 1e6).abs();
+        // Within the jitter (500 micro-degrees, about 55 m) of the venue.
+        assert!(dlat <= 501.0 && dlon <= 501.0, "{dlat} {dlon}");
+        checked += 1;
+    }
+    assert!(
+        checked * 10 > pings.len() * 8,
+        "{checked} of {}",
+        pings.len()
+    );
+}

@@ -6,7 +6,9 @@
 //! - reference data (people, workplaces, venues, API tokens, signing keys, settings);
 //! - the authority log: append-only events chained by hash ([`xikang_domain::event`]);
 //! - check-ins: high-volume scans, one table per Asia/Shanghai day, dropped whole when they
-//!   pass the retention period.
+//!   pass the retention period;
+//! - location pings ([`PingStore`]): phones' positions for the companion rule, kept like
+//!   check-ins in day tables of their own.
 //!
 //! The API is synchronous on purpose: the async server calls it from blocking threads, and
 //! both drivers used here block. See `docs/storage.md` for the schema and durability choices.
@@ -14,6 +16,9 @@
 mod duties;
 mod error;
 mod pg;
+mod ping;
+mod ping_pg;
+mod ping_sqlite;
 mod pool;
 mod row;
 mod sqlite;
@@ -25,6 +30,7 @@ pub use duties::{
 };
 pub use error::{Result, StoreError};
 pub use pg::PgStore;
+pub use ping::PingStore;
 pub use sqlite::SqliteStore;
 
 use std::fmt;
@@ -111,7 +117,7 @@ impl ChainReport {
 ///
 /// Callbacks passed to the `for_each_*` methods run while a read is open: they must not
 /// call back into the same store for writes they wait on (reads are fine).
-pub trait Store: DutyStore + Send + Sync + fmt::Debug {
+pub trait Store: DutyStore + PingStore + Send + Sync + fmt::Debug {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

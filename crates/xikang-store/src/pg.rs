@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "workplace_venue",
         include_str!("../migrations/postgres/0004_workplace_venue.sql"),
     ),
+    (
+        6,
+        "ping_days",
+        include_str!("../migrations/postgres/0006_ping_days.sql"),
+    ),
 ];
 
 /// Rows fetched per round trip when streaming.
@@ -64,9 +69,11 @@ pub struct PgStore {
     readers: Pool<Client>,
 }
 
-struct Writer {
-    client: Client,
+pub(crate) struct Writer {
+    pub(crate) client: Client,
     known_days: HashSet<i32>,
+    /// The same for location pings (`ping_pg.rs`).
+    pub(crate) known_ping_days: HashSet<i32>,
 }
 
 impl fmt::Debug for PgStore {
@@ -164,10 +171,19 @@ impl PgStore {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
+        let known_ping_days = client
+            .query("select day from ping_days", &[])?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
         Ok(PgStore {
             config,
             schema: store_schema,
-            writer: Mutex::new(Writer { client, known_days }),
+            writer: Mutex::new(Writer {
+                client,
+                known_days,
+                known_ping_days,
+            }),
             readers: Pool::new(4),
         })
     }
@@ -178,7 +194,7 @@ impl PgStore {
         Ok(client)
     }
 
-    fn write(&self) -> Result<MutexGuard<'_, Writer>> {
+    pub(crate) fn write(&self) -> Result<MutexGuard<'_, Writer>> {
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         if w.client.is_closed() {
             // The server restarted or the connection broke: the next write gets a new one.
@@ -187,7 +203,7 @@ impl PgStore {
         Ok(w)
     }
 
-    fn read(&self) -> Result<Pooled<'_, Client>> {
+    pub(crate) fn read(&self) -> Result<Pooled<'_, Client>> {
         self.readers.get(|c| !c.is_closed(), || self.connect())
     }
 }
@@ -302,13 +318,13 @@ fn checkin_row(r: &Row) -> Result<CheckIn> {
     checkin_of(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, i64::from(dir))
 }
 
-fn is_undefined_table(e: &postgres::Error) -> bool {
+pub(crate) fn is_undefined_table(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNDEFINED_TABLE)
 }
 
 /// Streams the rows of `sql` through `f`, `FETCH` rows per round trip, inside a read
 /// transaction (portals only live inside one).
-fn stream(
+pub(crate) fn stream(
     client: &mut Client,
     sql: &str,
     params: &Params<'_>,
@@ -686,7 +702,9 @@ impl Store for PgStore {
         }
         let groups = row::by_day(batch);
         let mut w = self.write()?;
-        let Writer { client, known_days } = &mut *w;
+        let Writer {
+            client, known_days, ..
+        } = &mut *w;
         let mut tx = client.transaction()?;
         let mut created = Vec::new();
         for (day, rows) in &groups {
@@ -754,7 +772,9 @@ impl Store for PgStore {
 
     fn drop_checkin_days_before(&self, day: CivilDay) -> Result<Vec<CivilDay>> {
         let mut w = self.write()?;
-        let Writer { client, known_days } = &mut *w;
+        let Writer {
+            client, known_days, ..
+        } = &mut *w;
         let mut tx = client.transaction()?;
         let days: Vec<CivilDay> = tx
             .query(

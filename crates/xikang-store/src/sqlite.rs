@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "workplace_venue",
         include_str!("../migrations/sqlite/0004_workplace_venue.sql"),
     ),
+    (
+        6,
+        "ping_days",
+        include_str!("../migrations/sqlite/0006_ping_days.sql"),
+    ),
 ];
 
 /// The database file inside the data directory.
@@ -91,9 +96,11 @@ struct Shared {
 
 /// The writer connection and what it knows about the check-in partitions, so that a batch
 /// into an existing day costs no DDL.
-struct Writer {
-    conn: Connection,
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
     known_days: HashSet<i32>,
+    /// The same for location pings (`ping_sqlite.rs`).
+    pub(crate) known_ping_days: HashSet<i32>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -118,7 +125,16 @@ impl SqliteStore {
             stmt.query_map([], |r| r.get::<_, i32>(0))?
                 .collect::<Result<HashSet<_>, _>>()?
         };
-        let mut writer = Writer { conn, known_days };
+        let known_ping_days = {
+            let mut stmt = conn.prepare("select day from ping_days")?;
+            stmt.query_map([], |r| r.get::<_, i32>(0))?
+                .collect::<Result<HashSet<_>, _>>()?
+        };
+        let mut writer = Writer {
+            conn,
+            known_days,
+            known_ping_days,
+        };
         adopt_legacy_staging(&mut writer, dir)?;
         let checkpoints = Connection::open(&path)?;
         checkpoints.busy_timeout(BUSY_TIMEOUT)?;
@@ -144,11 +160,11 @@ impl SqliteStore {
         &self.shared.path
     }
 
-    fn write(&self) -> MutexGuard<'_, Writer> {
+    pub(crate) fn write(&self) -> MutexGuard<'_, Writer> {
         lock(&self.shared.writer)
     }
 
-    fn read(&self) -> Result<Pooled<'_, Connection>> {
+    pub(crate) fn read(&self) -> Result<Pooled<'_, Connection>> {
         self.shared.readers.get(
             |_| true,
             || {
@@ -244,7 +260,9 @@ fn checkin_values(c: &CheckIn) -> [i64; 4] {
 fn adopt_legacy_staging(w: &mut Writer, dir: &Path) -> Result<()> {
     let staging_file = dir.join(LEGACY_STAGING_FILE);
     let has_file = staging_file.exists();
-    let Writer { conn, known_days } = w;
+    let Writer {
+        conn, known_days, ..
+    } = w;
     let has_table: bool = conn.query_row(
         "select exists (select 1 from sqlite_master where type = 'table' and name = 'checkin_staging')",
         [],
@@ -813,7 +831,9 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut w = self.write();
-        let Writer { conn, known_days } = &mut *w;
+        let Writer {
+            conn, known_days, ..
+        } = &mut *w;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let created = write_day_tables(&tx, known_days, batch)?;
         tx.commit()?;
@@ -855,7 +875,9 @@ impl Store for SqliteStore {
 
     fn drop_checkin_days_before(&self, day: CivilDay) -> Result<Vec<CivilDay>> {
         let mut w = self.write();
-        let Writer { conn, known_days } = &mut *w;
+        let Writer {
+            conn, known_days, ..
+        } = &mut *w;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let days: Vec<CivilDay> = {
             let mut stmt =

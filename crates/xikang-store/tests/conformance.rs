@@ -18,9 +18,9 @@ use xikang_domain::event::{ChainError, EventBody, GENESIS_HASH, NewEvent, ZoneLe
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::mask::PhoneNumber;
 use xikang_domain::{
-    AreaCode, CheckIn, CivilDay, EventSeq, GridCell, HouseholdId, Person, PersonId, PlaceCode,
-    ScanDirection, TestOutcome, Timestamp, Venue, VenueCategory, VenueId, Workplace, WorkplaceId,
-    ZoneId,
+    AreaCode, CheckIn, CivilDay, EventSeq, GridCell, HouseholdId, LocationPing, Person, PersonId,
+    PlaceCode, Position, ScanDirection, TestOutcome, Timestamp, Venue, VenueCategory, VenueId,
+    Workplace, WorkplaceId, ZoneId,
 };
 use xikang_store::{ApiToken, Store, StoreError, StoredKey, Target, open};
 
@@ -832,7 +832,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 3, 4] {
+    for version in [1, 3, 4, 6] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -842,7 +842,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     }
     assert_eq!(
         store
-            .execute_raw_for_tests("delete from schema_migrations where version > 4")
+            .execute_raw_for_tests("delete from schema_migrations where version > 6")
             .unwrap(),
         0
     );
@@ -904,8 +904,163 @@ fn scenario_acknowledged_writes_survive_a_reopen(target: &Target) {
     );
 }
 
+fn ping(person: u32, at: &str, lat_e6: i32, lon_e6: i32) -> LocationPing {
+    LocationPing {
+        person: PersonId(person),
+        at: ts(at),
+        position: Position::new(lat_e6, lon_e6).unwrap(),
+    }
+}
+
+fn scenario_pings_are_partitioned_by_shanghai_day(store: &dyn Store) {
+    assert!(store.ping_days().unwrap().is_empty());
+    // 2022-07-01 ends at 16:00 UTC in Shanghai.
+    let day1 = [
+        ping(1, "2022-07-01T01:00:00Z", 31_500_000, 120_300_000),
+        ping(2, "2022-07-01T01:30:00Z", -33_868_800, 151_209_300),
+        ping(1, "2022-07-01T15:59:59Z", 31_500_100, 120_300_100),
+    ];
+    let day2 = [
+        ping(1, "2022-07-01T16:00:00Z", 90_000_000, -180_000_000),
+        ping(3, "2022-07-02T03:00:00Z", 31_600_000, 120_400_000),
+    ];
+    let mut all: Vec<LocationPing> = day1.iter().chain(&day2).copied().collect();
+    all.reverse(); // any order in a batch
+    store.insert_pings(&all).unwrap();
+    // A re-sent batch is stored again but read once.
+    store.insert_pings(&day1[..1]).unwrap();
+    let (d1, d2) = (
+        CivilDay::parse("2022-07-01").unwrap(),
+        CivilDay::parse("2022-07-02").unwrap(),
+    );
+    assert_eq!(store.ping_days().unwrap(), vec![(d1, 4), (d2, 2)]);
+    let of_1 = store
+        .pings_of_person(
+            PersonId(1),
+            ts("2022-07-01T00:00:00Z"),
+            ts("2022-07-03T00:00:00Z"),
+        )
+        .unwrap();
+    assert_eq!(
+        of_1,
+        vec![day1[0], day1[2], day2[0]],
+        "exact positions, once"
+    );
+    // The range is inclusive at both ends and reads only the days it covers.
+    let edge = store
+        .pings_of_person(PersonId(1), day1[2].at, day2[0].at)
+        .unwrap();
+    assert_eq!(edge, vec![day1[2], day2[0]]);
+    assert!(
+        store
+            .pings_of_person(PersonId(1), day2[0].at, day1[2].at)
+            .unwrap()
+            .is_empty()
+    );
+    // Pings and check-ins are separate: no check-in day appeared.
+    assert!(store.checkin_days().unwrap().is_empty());
+    // Streaming yields every stored row, oldest day first.
+    let mut streamed = Vec::new();
+    store
+        .for_each_ping(&mut |chunk| streamed.extend_from_slice(chunk))
+        .unwrap();
+    assert_eq!(streamed.len(), 6);
+    assert!(
+        streamed
+            .windows(2)
+            .all(|w| { w[0].at.shanghai_day() <= w[1].at.shanghai_day() })
+    );
+    let mut distinct = streamed.clone();
+    distinct.sort_by_key(|p| (p.at, p.person));
+    distinct.dedup();
+    assert_eq!(distinct.len(), 5);
+
+    // Retention drops whole days, and a dropped table is gone.
+    assert_eq!(store.drop_ping_days_before(d2).unwrap(), vec![d1]);
+    assert_eq!(store.ping_days().unwrap(), vec![(d2, 2)]);
+    assert!(
+        store
+            .execute_raw_for_tests(
+                "insert into pings_20220701 (person, at, lat, lon) values (1, 1, 1, 1)"
+            )
+            .is_err()
+    );
+    assert_eq!(
+        store
+            .pings_of_person(
+                PersonId(1),
+                ts("2022-07-01T00:00:00Z"),
+                ts("2022-07-03T00:00:00Z")
+            )
+            .unwrap(),
+        vec![day2[0]]
+    );
+    assert!(store.drop_ping_days_before(d2).unwrap().is_empty());
+    // A dropped day can be written again (a late feed) and starts from scratch.
+    store.insert_pings(&day1[1..2]).unwrap();
+    assert_eq!(store.ping_days().unwrap(), vec![(d1, 1), (d2, 2)]);
+}
+
+fn scenario_a_corrupt_stored_position_is_an_error_not_a_panic(store: &dyn Store) {
+    store
+        .insert_pings(&[ping(1, "2022-07-01T01:00:00Z", 1, 1)])
+        .unwrap();
+    tamper(store, "update pings_20220701 set lat = 95000000");
+    let read = store.pings_of_person(
+        PersonId(1),
+        ts("2022-07-01T00:00:00Z"),
+        ts("2022-07-02T00:00:00Z"),
+    );
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+    assert!(matches!(
+        store.for_each_ping(&mut |_| {}),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+fn scenario_pings_survive_a_reopen(target: &Target) {
+    let first = ping(1, "2022-07-01T01:00:00Z", 31_500_000, 120_300_000);
+    {
+        let store = open(target).unwrap();
+        store.insert_pings(&[first]).unwrap();
+    }
+    let store = open(target).unwrap();
+    // The day known before the reopen takes more pings.
+    let second = ping(1, "2022-07-01T02:00:00Z", 31_500_000, 120_300_000);
+    store.insert_pings(&[second]).unwrap();
+    assert_eq!(
+        store
+            .pings_of_person(
+                PersonId(1),
+                ts("2022-07-01T00:00:00Z"),
+                ts("2022-07-02T00:00:00Z")
+            )
+            .unwrap(),
+        vec![first, second]
+    );
+    assert_eq!(
+        store.ping_days().unwrap(),
+        vec![(CivilDay::parse("2022-07-01").unwrap(), 2)]
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Tests: each scenario on both backends.
+
+#[test]
+fn pings_are_stored_per_day_queried_deduplicated_and_dropped_by_whole_days() {
+    on_both(scenario_pings_are_partitioned_by_shanghai_day);
+}
+
+#[test]
+fn a_corrupt_stored_position_is_reported_as_corruption() {
+    on_both(scenario_a_corrupt_stored_position_is_an_error_not_a_panic);
+}
+
+#[test]
+fn acknowledged_pings_survive_dropping_the_store_and_reopening() {
+    on_both_targets(&scenario_pings_survive_a_reopen);
+}
 
 #[test]
 fn people_round_trip_and_are_found_by_id_hash_and_listed_by_area_in_pages() {

@@ -26,6 +26,6 @@ pub use contact::{
     SharedGroup, SourceCandidate, TraceError, Tracer,
 };
 pub use index::TraceIndex;
-pub use ping::{Companion, CompanionCell, Ping, PingIndex, companion_cell, companions};
+pub use ping::{Companion, CompanionCell, Ping, PingIndex, companions};
 pub use population::{Population, PopulationError};
 pub use presence::{Interval, MAX_STAY};

@@ -9,34 +9,11 @@
 
 use crate::columns::{Columns, Row, split_time};
 use crate::contact::Case;
-use crate::presence::{clip, overlap};
+use crate::presence::{Interval, clip, overlap};
 use std::collections::BTreeMap;
 use xikang_domain::policy::TracingPolicy;
 use xikang_domain::time::DAY;
 use xikang_domain::{CivilDay, GridCell, PersonId, Timestamp};
-
-/// The companion cell (a square of `metres` × `metres`, the policy's
-/// `companion_cell_metres`) that a WGS-84 position lies in.
-///
-/// Rows are bands of latitude `metres` high; inside a row, columns are `metres` wide at the
-/// row's middle latitude, so cells are square to within a fraction of a percent at city
-/// scale. The id packs row and column in 16 bits each: ids of two places repeat only when
-/// they are 65,536 cells apart in both directions (over 650 km even at 10 m cells), which no
-/// city's data spans. Positions that are not finite map to cell 0.
-pub fn companion_cell(lat: f64, lon: f64, metres: u32) -> GridCell {
-    const METRES_PER_DEGREE: f64 = 111_320.0;
-    if !(lat.is_finite() && lon.is_finite()) || metres == 0 {
-        return GridCell(0);
-    }
-    let size = f64::from(metres);
-    let row = ((lat.clamp(-90.0, 90.0) + 90.0) * METRES_PER_DEGREE / size).floor();
-    let middle = (row + 0.5) * size / METRES_PER_DEGREE - 90.0;
-    let width = METRES_PER_DEGREE * middle.to_radians().cos().max(1e-6) / size;
-    let col = ((lon.clamp(-180.0, 180.0) + 180.0) * width).floor();
-    // Both are finite and non-negative; the casts keep the low 16 bits.
-    let (row, col) = (row as u64 as u32 & 0xFFFF, col as u64 as u32 & 0xFFFF);
-    GridCell((row << 16) | col)
-}
 
 /// A phone's position report: who, when, in which grid cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,6 +139,19 @@ pub struct CompanionCell {
     pub companion_secs_in_cell: i64,
     pub first: Timestamp,
     pub last: Timestamp,
+    /// The case's and the companion's time in the cell inside the exposure window (the
+    /// evidence a tracer reads).
+    pub case_presence: Vec<Interval>,
+    pub companion_presence: Vec<Interval>,
+}
+
+fn intervals(v: &[(i64, i64)]) -> Vec<Interval> {
+    v.iter()
+        .map(|&(start, end)| Interval {
+            start: Timestamp(start),
+            end: Timestamp(end),
+        })
+        .collect()
 }
 
 /// A time-space companion: one record per person, every qualifying cell.
@@ -237,6 +227,8 @@ pub fn companions(
             clip(&mut their_recent, since, hi);
             let their_secs = total(&their_recent);
             if case_secs > min_in_cell || their_secs > min_in_cell {
+                let mut their_window = their.clone();
+                clip(&mut their_window, lo, hi);
                 found.entry(person).or_default().push(CompanionCell {
                     cell: GridCell(cell),
                     overlap_secs: o.secs,
@@ -244,6 +236,8 @@ pub fn companions(
                     companion_secs_in_cell: their_secs,
                     first: Timestamp(o.first),
                     last: Timestamp(o.last),
+                    case_presence: intervals(&in_window),
+                    companion_presence: intervals(&their_window),
                 });
             }
         }
@@ -257,34 +251,4 @@ pub fn companions(
             cells,
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn companion_cells_are_squares_of_the_given_side() {
-        // Wuxi, 梁溪区.
-        let (lat, lon) = (31.57, 120.30);
-        let here = companion_cell(lat, lon, 800);
-        // 300 m north or east: usually the same cell, never more than one away.
-        let north = companion_cell(lat + 300.0 / 111_320.0, lon, 800);
-        assert!((north.0 >> 16).abs_diff(here.0 >> 16) <= 1);
-        // 2 km north: a different row, two or three cells up; 2 km east: another column.
-        let far_north = companion_cell(lat + 2_000.0 / 111_320.0, lon, 800);
-        let rows = (far_north.0 >> 16) - (here.0 >> 16);
-        assert!((2..=3).contains(&rows), "{rows}");
-        let east = companion_cell(
-            lat,
-            lon + 2_000.0 / (111_320.0 * lat.to_radians().cos()),
-            800,
-        );
-        let cols = (east.0 & 0xFFFF) - (here.0 & 0xFFFF);
-        assert!((2..=3).contains(&cols), "{cols}");
-        // Bigger cells: fewer of them between the same two points.
-        let big = companion_cell(lat + 2_000.0 / 111_320.0, lon, 4_000).0 >> 16;
-        assert!(big - (companion_cell(lat, lon, 4_000).0 >> 16) <= 1);
-        assert_eq!(companion_cell(f64::NAN, lon, 800), GridCell(0));
-    }
 }

@@ -544,6 +544,19 @@ fn companions_need_more_than_the_minutes_and_a_long_stay_in_the_cell() {
     );
     assert_eq!(found[0].cells[0].cell, GridCell(7));
     assert_eq!(found[0].cells[0].overlap_secs, 20 * MIN);
+    // The evidence: the case's 20 minutes in the cell, and 3's presence there around it
+    // (clipped to the exposure window, which ends now).
+    let c = &found[0].cells[0];
+    let span =
+        |v: &[xikang_trace::Interval]| v.iter().map(|i| (i.start.0, i.end.0)).collect::<Vec<_>>();
+    assert_eq!(span(&c.case_presence), vec![(t, t + 20 * MIN)]);
+    assert!(
+        c.companion_presence
+            .iter()
+            .any(|i| i.start.0 <= t && i.end.0 >= t + 20 * MIN),
+        "{:?}",
+        c.companion_presence
+    );
 
     // With the hours threshold at 0, 4 qualifies too (15 > 10 minutes), 5 still does not.
     let lax = TracingPolicy {

@@ -81,6 +81,9 @@ struct CityArgs {
     /// First simulated day (YYYY-MM-DD); default so that the last day is today.
     #[arg(long)]
     first_day: Option<String>,
+    /// Residents whose phones send location pings (for companions), per thousand.
+    #[arg(long, default_value_t = xikang_sim::DEFAULT_PING_SHARE_PERMILLE)]
+    ping_permille: u32,
 }
 
 impl CityArgs {
@@ -97,6 +100,16 @@ impl CityArgs {
             days: self.days,
             seed: self.seed,
             first_day,
+        })
+    }
+
+    fn ping_plan(&self) -> Result<xikang_sim::PingPlan> {
+        if self.ping_permille > 1_000 {
+            bail!("--ping-permille is at most 1000");
+        }
+        Ok(xikang_sim::PingPlan {
+            share_permille: self.ping_permille,
+            ..xikang_sim::PingPlan::default()
         })
     }
 }
@@ -145,7 +158,7 @@ enum Command {
         #[command(subcommand)]
         what: PolicyCmd,
     },
-    /// Drop check-in days older than the policy's retention period.
+    /// Drop check-in and location-ping days older than the policy's retention period.
     Retention {
         #[command(flatten)]
         store: StoreArgs,
@@ -203,7 +216,7 @@ enum TokenCmd {
         store: StoreArgs,
         #[arg(long)]
         name: String,
-        /// admin, tracer, lab, venue_device, grid_worker or resident.
+        /// admin, tracer, lab, venue_device, grid_worker, resident or carrier.
         #[arg(long)]
         role: String,
         /// Jurisdiction: area code (city, district or street).
@@ -264,10 +277,10 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     "generating a synthetic city: {} people × {} days (seed {})…",
                     cfg.people, cfg.days, cfg.seed
                 );
-                let r = crate::load::generate_into(store.as_ref(), &cfg)?;
+                let r = crate::load::generate_into_with(store.as_ref(), &cfg, &city.ping_plan()?)?;
                 eprintln!(
-                    "generated {} people, {} venues, {} check-ins, {} test results in {:.1} s",
-                    r.people, r.venues, r.checkins, r.test_results, r.seconds
+                    "generated {} people, {} venues, {} check-ins, {} location pings, {} test results in {:.1} s",
+                    r.people, r.venues, r.checkins, r.pings, r.test_results, r.seconds
                 );
             }
             serve(&args, Some(store))
@@ -278,12 +291,13 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 bail!("the store already holds a city; use an empty data directory or database");
             }
             let cfg = city.config()?;
-            let r = crate::load::generate_into(store.as_ref(), &cfg)?;
+            let r = crate::load::generate_into_with(store.as_ref(), &cfg, &city.ping_plan()?)?;
             println!(
-                "generated {} people, {} venues, {} check-ins, {} test results in {:.1} s ({:.0} check-ins/s)",
+                "generated {} people, {} venues, {} check-ins, {} location pings, {} test results in {:.1} s ({:.0} check-ins/s)",
                 r.people,
                 r.venues,
                 r.checkins,
+                r.pings,
                 r.test_results,
                 r.seconds,
                 r.checkins as f64 / r.seconds.max(1e-9)
@@ -375,9 +389,11 @@ fn run(cmd: Command) -> Result<ExitCode> {
             let days = i64::from(Policy::default_policy().retention_days());
             let cutoff = now().plus(-days * DAY).shanghai_day();
             let dropped = store.drop_checkin_days_before(cutoff)?;
+            let pings = store.drop_ping_days_before(cutoff)?;
             println!(
-                "dropped {} day(s) of check-ins before {}",
+                "dropped {} day(s) of check-ins and {} day(s) of location pings before {}",
                 dropped.len(),
+                pings.len(),
                 cutoff.compact()
             );
             Ok(ExitCode::SUCCESS)

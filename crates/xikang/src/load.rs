@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Instant;
 use xikang_domain::CivilDay;
-use xikang_sim::{CityConfig, generate_city};
+use xikang_sim::{CityConfig, PingPlan, generate_city};
 use xikang_store::Store;
 
 /// What was generated.
@@ -13,13 +13,25 @@ pub struct GenReport {
     pub people: usize,
     pub venues: usize,
     pub checkins: u64,
+    /// Location pings of the residents whose phones are in the feed.
+    pub pings: u64,
     pub test_results: usize,
     pub seconds: f64,
 }
 
 /// Generates the city of `cfg` into `store` (people, workplaces, venues, every day's
-/// check-ins, a few test results). The store must be empty of people.
+/// check-ins and the default share's location pings, a few test results). The store must be
+/// empty of people.
 pub fn generate_into(store: &dyn Store, cfg: &CityConfig) -> Result<GenReport> {
+    generate_into_with(store, cfg, &PingPlan::default())
+}
+
+/// [`generate_into`] with the pings of `plan` (a share of zero stores none).
+pub fn generate_into_with(
+    store: &dyn Store,
+    cfg: &CityConfig,
+    plan: &PingPlan,
+) -> Result<GenReport> {
     let started = Instant::now();
     let secrets = xikang_server::load_or_create_secrets(store).context("loading store secrets")?;
     let bar = ProgressBar::new(u64::from(cfg.days) + 2);
@@ -47,17 +59,25 @@ pub fn generate_into(store: &dyn Store, cfg: &CityConfig) -> Result<GenReport> {
     crate::duties::insert_grid(store, &city).context("inserting the grid")?;
     bar.inc(1);
     let mut checkins = 0u64;
+    let mut pings = 0u64;
     for day in 0..cfg.days {
         bar.set_message(format!(
             "check-ins: {}",
             CivilDay(cfg.first_day.0 + day as i32).compact()
         ));
-        let rows = city.checkins_for_day(cfg, day);
+        let (rows, day_pings) = city.checkins_and_pings_for_day(cfg, day, plan);
         checkins += rows.len() as u64;
         for chunk in rows.chunks(200_000) {
             store
                 .insert_checkins(chunk)
                 .context("inserting check-ins")?;
+        }
+        drop(rows);
+        pings += day_pings.len() as u64;
+        for chunk in day_pings.chunks(200_000) {
+            store
+                .insert_pings(chunk)
+                .context("inserting location pings")?;
         }
         bar.inc(1);
     }
@@ -74,6 +94,7 @@ pub fn generate_into(store: &dyn Store, cfg: &CityConfig) -> Result<GenReport> {
         people: city.people_count(),
         venues: city.venue_count(),
         checkins,
+        pings,
         test_results: results.len(),
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -22,7 +22,7 @@ use xikang_domain::{PersonId, Timestamp};
 use xikang_server::state::{AppState, CaseRecord};
 use xikang_server::trace::case_of;
 use xikang_server::{ServerConfig, now};
-use xikang_trace::{Case, MAX_STAY, Tracer};
+use xikang_trace::{Case, MAX_STAY, Tracer, companions};
 
 /// Options of `xikang bench-trace`.
 #[derive(Debug, Clone, Args)]
@@ -416,6 +416,35 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
         batch_secs,
         total_contacts
     );
+
+    // Companions: the ping index (loaded after the check-ins, as the server does) and one
+    // case's companions over the same cases.
+    let t = Instant::now();
+    state
+        .tracing
+        .pings
+        .load(store.as_ref(), policy.tracing().companion_cell_metres)?;
+    let pings_secs = t.elapsed().as_secs_f64();
+    if let Some((pings, _)) = state.tracing.pings.snapshot() {
+        let mut times = Vec::new();
+        let mut found = 0usize;
+        for q in &questions[..args.single] {
+            let t = Instant::now();
+            found += companions(&pings, policy.tracing(), &q.case, end).len();
+            times.push(t.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "companions: ping index {:.1} s for {} pings ({:.1} bytes each); one case p50 {} ms, p99 {} ms ({} companions over {} cases)",
+            pings_secs,
+            pings.len(),
+            pings.heap_bytes() as f64 / pings.len().max(1) as f64,
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99)),
+            found,
+            args.single
+        );
+    }
 
     let reach = MAX_STAY.max(
         state

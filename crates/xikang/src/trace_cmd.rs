@@ -93,6 +93,11 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
         .cloned()
         .ok_or_else(|| anyhow!("no case {id}"))?;
     let policy = state.policy();
+    // Companions come from the location pings, as in the server.
+    state
+        .tracing
+        .pings
+        .load(store.as_ref(), policy.tracing().companion_cell_metres)?;
     let traced = trace_case(&state, &index, &policy, &case, now)
         .map_err(|e| anyhow!("tracing {id}: {e:?}"))?;
     let rows = contact_rows(&state, &case, &traced);
@@ -125,6 +130,9 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
             .evidence
             .iter()
             .filter_map(|e| {
+                if e["rule"] == "companion" {
+                    return Some(format!("cell {}", e["cell"]));
+                }
                 e.get("venue_name")
                     .and_then(|v| v.as_str())
                     .map(String::from)

@@ -95,6 +95,17 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(state.tracing.is_ready(), "the tracing index did not load");
+    // The ping index loads right after it.
+    for _ in 0..1_000 {
+        if state.tracing.pings.is_ready() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        state.tracing.pings.is_ready(),
+        "the ping index did not load"
+    );
     TestApp {
         addr,
         admin,

@@ -1,0 +1,183 @@
+//! Location pings on SQLite: one plain rowid table per day, appended in arrival order with
+//! no index, exactly like the check-in tables (see `sqlite.rs` and `docs/storage.md`): a
+//! commit writes only the pages at each table's end. Per-person reads scan the day tables
+//! in range; the server answers companions from its in-memory ping index instead.
+
+use crate::error::Result;
+use crate::ping::{CHUNK, PingStore, by_day, ping_of, ping_table, ping_values, sort_dedup};
+use crate::sqlite::{SqliteStore, Writer};
+use rusqlite::{Connection, TransactionBehavior, params, params_from_iter};
+use xikang_domain::{CivilDay, LocationPing, PersonId, Timestamp};
+
+/// Rows per multi-row `insert` into a day table.
+const ROWS_PER_STATEMENT: usize = 64;
+
+fn ping_ddl(table: &str) -> String {
+    format!(
+        "create table if not exists {table} (
+            person integer not null, at integer not null, lat integer not null, lon integer not null)"
+    )
+}
+
+fn days(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<CivilDay>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let days = stmt
+        .query_map(p, |r| r.get(0).map(CivilDay))?
+        .collect::<Result<_, _>>()?;
+    Ok(days)
+}
+
+fn read_pings(
+    stmt: &mut rusqlite::Statement<'_>,
+    p: impl rusqlite::Params,
+    f: &mut dyn FnMut(LocationPing),
+) -> Result<()> {
+    let mut rows = stmt.query(p)?;
+    while let Some(r) = rows.next()? {
+        f(ping_of(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)?);
+    }
+    Ok(())
+}
+
+impl PingStore for SqliteStore {
+    fn insert_pings(&self, batch: &[LocationPing]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.write();
+        let Writer {
+            conn,
+            known_ping_days,
+            ..
+        } = &mut *w;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut created = Vec::new();
+        for (day, rows) in by_day(batch) {
+            let table = ping_table(day)?;
+            if !known_ping_days.contains(&day.0) {
+                tx.execute(
+                    "insert or ignore into ping_days (day, row_count) values (?1, 0)",
+                    [day.0],
+                )?;
+                tx.execute_batch(&ping_ddl(&table))?;
+                created.push(day.0);
+            }
+            let insert = |n: usize| {
+                let values = vec!["(?, ?, ?, ?)"; n].join(", ");
+                format!("insert into {table} (person, at, lat, lon) values {values}")
+            };
+            let mut added = 0usize;
+            let mut chunks = rows.chunks_exact(ROWS_PER_STATEMENT);
+            {
+                let mut many = tx.prepare_cached(&insert(ROWS_PER_STATEMENT))?;
+                for chunk in &mut chunks {
+                    added += many.execute(params_from_iter(chunk.iter().flat_map(ping_values)))?;
+                }
+            }
+            let mut one = tx.prepare_cached(&insert(1))?;
+            for p in chunks.remainder() {
+                added += one.execute(params_from_iter(ping_values(p)))?;
+            }
+            tx.prepare_cached("update ping_days set row_count = row_count + ?1 where day = ?2")?
+                .execute(params![added, day.0])?;
+        }
+        tx.commit()?;
+        known_ping_days.extend(created);
+        Ok(())
+    }
+
+    fn pings_of_person(
+        &self,
+        person: PersonId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<LocationPing>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.read()?;
+        // One read transaction: the registry and the tables agree.
+        let tx = conn.transaction()?;
+        let mut out = Vec::new();
+        let in_range = days(
+            &tx,
+            "select day from ping_days where day between ?1 and ?2 order by day",
+            params![from.shanghai_day().0, to.shanghai_day().0],
+        )?;
+        for day in in_range {
+            let mut stmt = tx.prepare_cached(&format!(
+                "select person, at, lat, lon from {} where person = ?1 and at between ?2 and ?3",
+                ping_table(day)?
+            ))?;
+            read_pings(&mut stmt, params![person.get(), from.0, to.0], &mut |p| {
+                out.push(p)
+            })?;
+        }
+        sort_dedup(&mut out);
+        Ok(out)
+    }
+
+    fn ping_days(&self) -> Result<Vec<(CivilDay, u64)>> {
+        let conn = self.read()?;
+        let mut stmt = conn.prepare_cached("select day, row_count from ping_days order by day")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((CivilDay(r.get(0)?), r.get::<_, i64>(1)?.unsigned_abs()))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn drop_ping_days_before(&self, day: CivilDay) -> Result<Vec<CivilDay>> {
+        let mut w = self.write();
+        let Writer {
+            conn,
+            known_ping_days,
+            ..
+        } = &mut *w;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let dropped = days(
+            &tx,
+            "select day from ping_days where day < ?1 order by day",
+            [day.0],
+        )?;
+        for d in &dropped {
+            tx.execute_batch(&format!("drop table if exists {}", ping_table(*d)?))?;
+        }
+        tx.execute("delete from ping_days where day < ?1", [day.0])?;
+        tx.commit()?;
+        for d in &dropped {
+            known_ping_days.remove(&d.0);
+        }
+        conn.flush_prepared_statement_cache();
+        if !dropped.is_empty() {
+            // As for check-ins: deleted positions go back to the file system (PIPL art. 47).
+            let mut stmt = conn.prepare("pragma incremental_vacuum")?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+        }
+        Ok(dropped)
+    }
+
+    fn for_each_ping(&self, f: &mut dyn FnMut(&[LocationPing])) -> Result<()> {
+        let mut conn = self.read()?;
+        let tx = conn.transaction()?;
+        let all = days(&tx, "select day from ping_days order by day", [])?;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for day in &all {
+            let mut stmt = tx.prepare(&format!(
+                "select person, at, lat, lon from {}",
+                ping_table(*day)?
+            ))?;
+            read_pings(&mut stmt, [], &mut |p| {
+                chunk.push(p);
+                if chunk.len() == CHUNK {
+                    f(&chunk);
+                    chunk.clear();
+                }
+            })?;
+        }
+        if !chunk.is_empty() {
+            f(&chunk);
+        }
+        Ok(())
+    }
+}
