@@ -198,6 +198,14 @@ pub enum EventBody {
     PolicyActivated { version: String, sha256: String },
     /// Someone read a person's unmasked personal data.
     PersonalDataRead { person: PersonId, purpose: String },
+    /// A negative tube: one event for all its members (a 10-in-1 pool of a screening round
+    /// is one event, not ten). `members.len()` is the pool size; a single tube has one.
+    TubeNegative {
+        tube: String,
+        members: Vec<PersonId>,
+        sampled_at: Timestamp,
+        resulted_at: Timestamp,
+    },
 }
 
 impl EventBody {
@@ -220,6 +228,8 @@ impl EventBody {
             | HoldCleared { person, .. }
             | PersonalDataRead { person, .. } => Some(*person),
             ZoneSet { .. } | ZoneLifted { .. } | PolicyActivated { .. } => None,
+            // Several people: see [`EventBody::people`].
+            TubeNegative { .. } => None,
         }
     }
 
@@ -244,6 +254,40 @@ impl EventBody {
             HoldCleared { .. } => "hold_cleared",
             PolicyActivated { .. } => "policy_activated",
             PersonalDataRead { .. } => "personal_data_read",
+            TubeNegative { .. } => "tube_negative",
+        }
+    }
+
+    /// Every person this event concerns: the one of [`EventBody::person`], or all members
+    /// of a tube.
+    pub fn people(&self) -> &[PersonId] {
+        match self {
+            EventBody::TubeNegative { members, .. } => members,
+            _ => match self.person_ref() {
+                Some(p) => std::slice::from_ref(p),
+                None => &[],
+            },
+        }
+    }
+
+    fn person_ref(&self) -> Option<&PersonId> {
+        use EventBody::*;
+        match self {
+            TestResulted { person, .. }
+            | PoolPositive { person, .. }
+            | CaseRegistered { person, .. }
+            | CaseDischarged { person, .. }
+            | ContactDesignated { person, .. }
+            | ContactReleased { person, .. }
+            | QuarantineOrdered { person, .. }
+            | QuarantineEnded { person, .. }
+            | Arrived { person, .. }
+            | SentinelReported { person, .. }
+            | TestMissed { person, .. }
+            | HoldPlaced { person, .. }
+            | HoldCleared { person, .. }
+            | PersonalDataRead { person, .. } => Some(person),
+            _ => None,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod mask;
 pub mod model;
 pub mod policy;
+pub mod testing;
 pub mod time;
 
 pub use ids::*;

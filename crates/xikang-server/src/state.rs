@@ -471,10 +471,15 @@ impl AppState {
                 {
                     c.discharged_at = Some(*at);
                 }
-                if let Some(p) = body.person()
-                    && let Some(slot) = write(&self.people).get_mut(p.0 as usize)
-                {
-                    slot.facts.apply(e.seq, e.at, body);
+                // One person, or every member of a tube.
+                let concerned = body.people();
+                if !concerned.is_empty() {
+                    let mut people = write(&self.people);
+                    for p in concerned {
+                        if let Some(slot) = people.get_mut(p.0 as usize) {
+                            slot.facts.apply(e.seq, e.at, body);
+                        }
+                    }
                 }
             }
         }

@@ -12,12 +12,14 @@
 //! both drivers used here block. See `docs/storage.md` for the schema and durability choices.
 
 mod error;
+mod lab;
 mod pg;
 mod pool;
 mod row;
 mod sqlite;
 
 pub use error::{Result, StoreError};
+pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -105,7 +107,7 @@ impl ChainReport {
 ///
 /// Callbacks passed to the `for_each_*` methods run while a read is open: they must not
 /// call back into the same store for writes they wait on (reads are fine).
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait Store: LabStore + Send + Sync + fmt::Debug {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

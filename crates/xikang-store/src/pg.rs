@@ -27,11 +27,18 @@ use xikang_domain::{
 };
 
 /// The migrations, in order. Never edit one that has been released; add the next.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "lab",
+        include_str!("../migrations/postgres/0002_lab.sql"),
+    ),
+];
 
 /// Rows fetched per round trip when streaming.
 const FETCH: i32 = 10_000;
@@ -897,3 +904,6 @@ mod tests {
         );
     }
 }
+
+/// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
+mod lab;

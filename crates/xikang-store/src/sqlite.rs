@@ -35,11 +35,14 @@ use xikang_domain::{
 };
 
 /// The migrations, in order. Never edit one that has been released; add the next.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (2, "lab", include_str!("../migrations/sqlite/0002_lab.sql")),
+];
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "xikang.db";
@@ -1521,3 +1524,6 @@ mod tests {
         assert!(gone.is_err());
     }
 }
+
+/// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
+mod lab;
