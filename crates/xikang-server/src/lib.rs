@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod json;
+pub mod lab;
 pub mod openapi;
 pub mod page;
 pub mod scan;
@@ -63,6 +64,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/events", get(api::list_events))
         .route("/audit", get(api::get_audit))
         .route("/tokens", post(api::post_token))
+        .merge(lab::http::routes())
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

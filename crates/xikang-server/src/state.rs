@@ -207,6 +207,8 @@ pub struct AppState {
     /// in log order.
     pub record_lock: tokio::sync::Mutex<()>,
     pub shed: crate::shed::Shed,
+    /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
+    pub lab: crate::lab::LabIndex,
 }
 
 impl std::fmt::Debug for AppState {
@@ -299,6 +301,7 @@ impl AppState {
             record_lock: tokio::sync::Mutex::new(()),
             shed: crate::shed::Shed::new(config.priority_permits, config.other_permits),
             config,
+            lab: crate::lab::LabIndex::default(),
         };
         let mut active: Option<(String, String)> = None;
         store.for_each_event(&mut |e| {
@@ -307,6 +310,7 @@ impl AppState {
             }
             state.apply(&e);
         })?;
+        state.lab.load(&state)?;
         // Every colour names its policy version; the log says when each version took effect.
         let current = (
             state.policy().version().to_owned(),
