@@ -13,7 +13,7 @@
 pub mod http;
 
 use crate::error::AppError;
-use crate::state::{AppState, read};
+use crate::state::{AppState, PersonSlot, read};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -55,6 +55,8 @@ struct RoundMem {
     round: Round,
     tube_of: Vec<u32>,
     cells: BTreeMap<GridCell, CellProgress>,
+    /// Whether each community (by index) lies in the round's area.
+    covered: Vec<bool>,
 }
 
 /// Everything the lab operations check against.
@@ -68,7 +70,7 @@ struct Lab {
     batches: BTreeMap<BatchId, Batch>,
     open_tasks: HashMap<PersonId, Vec<LabTask>>,
     next_task: u64,
-    /// Highest dose number per person (indexed by person id).
+    /// Dose numbers recorded per person, bit n-1 for dose n (indexed by person id).
     doses: Vec<u8>,
     /// Birth date packed as `year << 9 | month << 5 | day` per person (0 = unknown).
     births: Vec<u32>,
@@ -92,14 +94,6 @@ fn unpack_birth(v: u32) -> (i32, u8, u8) {
     ((v >> 9) as i32, ((v >> 5) & 0xF) as u8, (v & 0x1F) as u8)
 }
 
-/// Where a person lives, as the round coverage needs it.
-fn home_of(state: &AppState, person: PersonId) -> Option<(AreaCode, GridCell)> {
-    let people = read(&state.people);
-    let slot = people.get(person.0 as usize)?;
-    let area = state.communities.get(slot.community as usize)?.clone();
-    Some((area, slot.home_cell))
-}
-
 impl Lab {
     fn tube(&self, id: TubeId) -> Option<&TubeMem> {
         self.tubes.get((id.0 as usize).checked_sub(1)?)
@@ -115,7 +109,7 @@ impl Lab {
 
     fn progress(
         &mut self,
-        state: &AppState,
+        people: &[PersonSlot],
         round: RoundId,
         person: PersonId,
         f: impl FnOnce(&mut CellProgress),
@@ -123,16 +117,21 @@ impl Lab {
         let Some(r) = self.rounds.get_mut(&round) else {
             return;
         };
-        if let Some((area, cell)) = home_of(state, person)
-            && r.round.covers(&area, cell)
+        if let Some(slot) = people.get(person.0 as usize)
+            && r.covered
+                .get(slot.community as usize)
+                .copied()
+                .unwrap_or(false)
+            && (r.round.cells.is_empty() || r.round.cells.contains(&slot.home_cell))
         {
-            f(r.cells.entry(cell).or_default());
+            f(r.cells.entry(slot.home_cell).or_default());
         }
     }
 
     /// Folds a write that the store has committed into the index, keeping the per-cell
     /// counters in step with the state changes it makes. Also used to load at start.
     fn absorb(&mut self, state: &AppState, w: &LabWrite) {
+        let people = read(&state.people);
         for s in &w.sites {
             self.sites.insert(s.id, s.clone());
         }
@@ -140,7 +139,7 @@ impl Lab {
             match self.rounds.get_mut(&r.id) {
                 Some(m) => m.round = r.clone(),
                 None => {
-                    let mem = new_round_mem(state, r.clone());
+                    let mem = new_round_mem(state, &people, r.clone());
                     self.rounds.insert(r.id, mem);
                 }
             }
@@ -155,7 +154,7 @@ impl Lab {
                 {
                     *slot = s.tube.0;
                 }
-                self.progress(state, round, s.person, |c| c.sampled += 1);
+                self.progress(&people, round, s.person, |c| c.sampled += 1);
             }
         }
         for t in &w.tubes {
@@ -194,7 +193,7 @@ impl Lab {
                     })
                     .unwrap_or_default();
                 for (p, _) in members.into_iter().filter(|(_, in_round)| *in_round) {
-                    self.progress(state, round, p, |c| {
+                    self.progress(&people, round, p, |c| {
                         c.resulted += 1;
                         if o == LabOutcome::Positive {
                             c.abnormal += 1;
@@ -227,7 +226,7 @@ impl Lab {
                     .and_then(|id| self.tube(id))
                     .and_then(|m| m.tube.round);
                 if let Some(round) = round {
-                    self.progress(state, round, t.person, |c| {
+                    self.progress(&people, round, t.person, |c| {
                         c.abnormal = c.abnormal.saturating_sub(1)
                     });
                 }
@@ -238,13 +237,23 @@ impl Lab {
             if self.doses.len() <= ix {
                 self.doses.resize(ix + 1, 0);
             }
-            self.doses[ix] = self.doses[ix].max(d.dose);
+            self.doses[ix] |= dose_bit(d.dose);
         }
     }
 }
 
-fn new_round_mem(state: &AppState, round: Round) -> RoundMem {
-    let people = read(&state.people);
+/// The bit of a dose number (1-8) in [`Lab::doses`].
+fn dose_bit(dose: u8) -> u8 {
+    1u8.checked_shl(u32::from(dose.saturating_sub(1)))
+        .unwrap_or(0)
+}
+
+/// The highest dose recorded in a bit set of [`Lab::doses`].
+fn highest_dose(bits: u8) -> u8 {
+    (8 - bits.leading_zeros()) as u8
+}
+
+fn new_round_mem(state: &AppState, people: &[PersonSlot], round: Round) -> RoundMem {
     let mut cells: BTreeMap<GridCell, CellProgress> = BTreeMap::new();
     let covered: Vec<bool> = state
         .communities
@@ -265,6 +274,7 @@ fn new_round_mem(state: &AppState, round: Round) -> RoundMem {
         round,
         tube_of: vec![0; people.len()],
         cells,
+        covered,
     }
 }
 
@@ -861,6 +871,8 @@ pub async fn bind(
         // Changes made by earlier items of this request.
         let mut fill: HashMap<TubeId, (Tube, usize)> = HashMap::new();
         let mut taken: HashMap<(RoundId, PersonId), ()> = HashMap::new();
+        let mut added: std::collections::HashSet<(TubeId, PersonId)> =
+            std::collections::HashSet::new();
         for (barcode, who) in items {
             let r = (|| {
                 let person = who?;
@@ -899,10 +911,7 @@ pub async fn bind(
                         "this person's retest must go into a single tube",
                     ));
                 }
-                let in_tube = mem.members.contains(&person)
-                    || w.samples
-                        .iter()
-                        .any(|s| s.tube == tube.id && s.person == person);
+                let in_tube = mem.members.contains(&person) || added.contains(&(tube.id, person));
                 if in_tube {
                     return Err(item_err(
                         "already_in_tube",
@@ -935,6 +944,7 @@ pub async fn bind(
                 }
                 let id = tube.id;
                 fill.insert(id, (tube, count));
+                added.insert((id, person));
                 w.samples.push(Sample {
                     tube: id,
                     person,
@@ -1426,27 +1436,7 @@ pub async fn record_doses(
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
-        let store = state.store.clone();
-        let people: Vec<PersonId> = items
-            .iter()
-            .filter_map(|d| d.as_ref().ok().map(|d| d.person))
-            .collect();
-        // Doses already stored for these people (one read; the index keeps only maxima).
-        let existing: std::collections::HashSet<(PersonId, u8)> =
-            tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-                let wanted: std::collections::HashSet<PersonId> = people.into_iter().collect();
-                let mut found = std::collections::HashSet::new();
-                if wanted.is_empty() {
-                    return Ok(found);
-                }
-                store.for_each_dose(&mut |d| {
-                    if wanted.contains(&d.person) {
-                        found.insert((d.person, d.dose));
-                    }
-                })?;
-                Ok(found)
-            })
-            .await??;
+        let lab = state.lab.lock();
         let mut seen = std::collections::HashSet::new();
         for d in items {
             let r = (|| {
@@ -1459,7 +1449,11 @@ pub async fn record_doses(
                         format!("no person {}", d.person),
                     ));
                 }
-                if existing.contains(&(d.person, d.dose)) || !seen.insert((d.person, d.dose)) {
+                let recorded = lab
+                    .doses
+                    .get(d.person.0 as usize)
+                    .is_some_and(|b| b & dose_bit(d.dose) != 0);
+                if recorded || !seen.insert((d.person, d.dose)) {
                     return Err(item_err(
                         "dose_recorded",
                         format!("dose {} of {} is already recorded", d.dose, d.person),
@@ -1480,13 +1474,15 @@ pub async fn record_doses(
 /// A person's vaccination status.
 pub fn vaccination_status(state: &AppState, person: PersonId) -> VaccinationStatus {
     VaccinationStatus {
-        doses: state
-            .lab
-            .lock()
-            .doses
-            .get(person.0 as usize)
-            .copied()
-            .unwrap_or(0),
+        doses: highest_dose(
+            state
+                .lab
+                .lock()
+                .doses
+                .get(person.0 as usize)
+                .copied()
+                .unwrap_or(0),
+        ),
     }
 }
 
@@ -1528,7 +1524,9 @@ pub fn vaccination_coverage(
         }
         let band = AgeBand::of_age(age) as usize;
         let doses = lab.doses.get(i).copied().unwrap_or(0);
-        table[usize::from(*d) * bands + band].add(VaccinationStatus { doses });
+        table[usize::from(*d) * bands + band].add(VaccinationStatus {
+            doses: highest_dose(doses),
+        });
     }
     let mut out = Vec::new();
     for (di, district) in lab.districts.iter().enumerate() {
@@ -1578,7 +1576,7 @@ pub async fn outreach(
                 age -= 1;
             }
             let status = VaccinationStatus {
-                doses: lab.doses.get(i).copied().unwrap_or(0),
+                doses: highest_dose(lab.doses.get(i).copied().unwrap_or(0)),
             };
             if !AgeBand::of_age(age).is_60_plus() || status.full_course() {
                 continue;

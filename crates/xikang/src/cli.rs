@@ -152,6 +152,8 @@ enum Command {
     },
     /// Run the HTTP benchmark: starts a server on a generated city and loads it.
     Bench(crate::bench::BenchArgs),
+    #[command(flatten)]
+    Lab(crate::lab_cli::LabCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -349,6 +351,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(&args),
+        Command::Lab(cmd) => crate::lab_cli::run(cmd),
     }
 }
 

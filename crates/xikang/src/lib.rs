@@ -4,4 +4,5 @@
 pub mod bench;
 pub mod cli;
 pub mod httpc;
+pub mod lab_cli;
 pub mod load;
