@@ -1431,6 +1431,7 @@ pub fn open_tasks(
 pub async fn record_doses(
     state: &AppState,
     items: Vec<Result<Dose, ItemError>>,
+    now: Timestamp,
 ) -> Result<Vec<Result<(), ItemError>>, AppError> {
     let _op = state.lab.op.lock().await;
     let mut out = Vec::with_capacity(items.len());
@@ -1458,6 +1459,17 @@ pub async fn record_doses(
                         "dose_recorded",
                         format!("dose {} of {} is already recorded", d.dose, d.person),
                     ));
+                }
+                // A full course answers the person's outreach task.
+                if d.dose >= xikang_domain::testing::FULL_COURSE_DOSES {
+                    for t in lab.open_tasks.get(&d.person).into_iter().flatten() {
+                        if t.kind == TaskKind::VaccinationOutreach {
+                            w.tasks.push(LabTask {
+                                done_at: Some(now),
+                                ..t.clone()
+                            });
+                        }
+                    }
                 }
                 w.doses.push(d);
                 Ok(())

@@ -1208,6 +1208,23 @@ mod lab {
         assert_eq!(doses, vec![dose(1, 1), dose(1, 2)]);
     }
 
+    pub(super) fn scenario_many_samples(store: &dyn Store) {
+        let tubes: Vec<Tube> = (1..=15).map(|i| tube(i, &format!("WX-M-{i:03}"))).collect();
+        let samples: Vec<Sample> = (0..150).map(|p| sample(1 + p / 10, p)).collect();
+        store
+            .write_lab(&LabWrite {
+                tubes,
+                samples: samples.clone(),
+                ..LabWrite::default()
+            })
+            .unwrap();
+        assert_eq!(all_samples(store), samples);
+        assert_eq!(
+            store.samples_of_person(PersonId(149)).unwrap(),
+            vec![samples[149]]
+        );
+    }
+
     pub(super) fn scenario_births(store: &dyn Store) {
         let rows: Vec<_> = people()
             .into_iter()
@@ -1231,6 +1248,11 @@ mod lab {
 #[test]
 fn lab_writes_are_atomic_with_their_events_and_refuse_duplicates() {
     on_both(lab::scenario_lab);
+}
+
+#[test]
+fn a_large_lab_write_stores_every_sample_once() {
+    on_both(lab::scenario_many_samples);
 }
 
 #[test]

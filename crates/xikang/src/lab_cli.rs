@@ -99,7 +99,7 @@ fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<E
 
 /// Sends the file in chunks as `text/csv`; prints each refused line with its number in the
 /// file. Exit code 0 when every line was accepted, 2 when some were refused.
-async fn import(file: &std::path::Path, server: &ServerArgs, path: &str) -> Result<ExitCode> {
+pub async fn import(file: &std::path::Path, server: &ServerArgs, path: &str) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     // (line number in the file, line) of the data lines.
@@ -568,7 +568,7 @@ fn bench_on(args: &BenchLabArgs, target: &xikang_store::Target) -> Result<()> {
                 }));
             }
             if batch.len() >= args.batch * 5 || p + 1 == n {
-                let r = lab::record_doses(&state, std::mem::take(&mut batch))
+                let r = lab::record_doses(&state, std::mem::take(&mut batch), xikang_server::now())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 if r.iter().any(|x| x.is_err()) {

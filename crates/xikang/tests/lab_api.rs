@@ -503,4 +503,50 @@ async fn vaccinations_import_per_line_and_coverage_and_outreach_follow() {
     assert_eq!(v["total"].as_u64().unwrap(), total_before - 1);
     let tasks = t.get("/api/v1/lab-tasks?kind=vaccination_outreach").await;
     assert_eq!(tasks["count"].as_u64().unwrap(), total_before - 1);
+    // The second dose of the other one closes their outreach task.
+    let line = format!("{b},2,CoronaVac,2021-06-01,梁溪接种点\n");
+    let (s, v) = t.csv("/api/v1/vaccinations", &line).await;
+    assert_eq!(s, 200, "{v}");
+    let tasks = t.get("/api/v1/lab-tasks?kind=vaccination_outreach").await;
+    assert_eq!(tasks["count"].as_u64().unwrap(), total_before - 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lab_csv_import_keeps_the_good_lines_and_reports_the_bad_ones_by_file_line() {
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    t.open("WX-I-1", &site, None, 10).await;
+    t.open("WX-I-2", &site, None, 10).await;
+    t.bind("WX-I-1", &[30, 31]).await;
+    t.bind("WX-I-2", &[32]).await;
+    t.post("/api/v1/tubes/seal", json!({"tubes": ["WX-I-1", "WX-I-2"]}))
+        .await;
+    t.ship_and_receive(&["WX-I-1", "WX-I-2"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results.csv");
+    std::fs::write(
+        &file,
+        "barcode,outcome,ct\n\nWX-I-1,negative\nWX-I-9,negative\nWX-I-2,negative,abc\n",
+    )
+    .unwrap();
+    let server = xikang::lab_cli::ServerArgs {
+        server: t.app.addr.clone(),
+        token: t.lab.clone(),
+    };
+    let code = xikang::lab_cli::import(&file, &server, "/api/v1/lab-results")
+        .await
+        .unwrap();
+    assert_eq!(
+        code,
+        std::process::ExitCode::from(2),
+        "some lines were refused"
+    );
+    let tube = t.get("/api/v1/tubes/WX-I-1").await;
+    assert_eq!(tube["state"], "resulted", "the good line was kept: {tube}");
+    let tube = t.get("/api/v1/tubes/WX-I-2").await;
+    assert_eq!(
+        tube["state"], "received",
+        "the bad line changed nothing: {tube}"
+    );
+    assert_eq!(t.colour("P30").await["test_age_days"], 0);
 }

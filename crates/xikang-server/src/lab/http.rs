@@ -964,7 +964,7 @@ async fn post_vaccinations(
             })
         })
         .collect();
-    let results = super::record_doses(&state, doses)
+    let results = super::record_doses(&state, doses, crate::now())
         .await?
         .into_iter()
         .map(|r| r.map(|()| json!({"recorded": true})))

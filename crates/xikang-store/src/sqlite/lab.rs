@@ -133,17 +133,39 @@ fn put_tubes(tx: &Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     Ok(())
 }
 
+/// Samples per multi-row `insert`: one statement per row would pay the statement overhead
+/// ten million times in a city-wide round.
+const SAMPLE_ROWS_PER_STATEMENT: usize = 64;
+
 fn insert_samples(tx: &Transaction<'_>, samples: &[Sample]) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "insert into lab_samples (tube, person, round, sampled_at) values (?1, ?2, ?3, ?4)",
-    )?;
-    for s in samples {
-        stmt.execute(params![
-            s.tube.0,
-            s.person.0,
-            s.round.map(|r| r.0),
-            s.sampled_at.0
-        ])?;
+    let sql = |rows: usize| {
+        let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
+        format!("insert into lab_samples (tube, person, round, sampled_at) values {values}")
+    };
+    let mut full = tx.prepare_cached(&sql(SAMPLE_ROWS_PER_STATEMENT))?;
+    let mut chunks = samples.chunks_exact(SAMPLE_ROWS_PER_STATEMENT);
+    let mut values: Vec<Option<i64>> = Vec::with_capacity(4 * SAMPLE_ROWS_PER_STATEMENT);
+    let push = |values: &mut Vec<Option<i64>>, s: &Sample| {
+        values.push(Some(i64::from(s.tube.0)));
+        values.push(Some(i64::from(s.person.0)));
+        values.push(s.round.map(|r| i64::from(r.0)));
+        values.push(Some(s.sampled_at.0));
+    };
+    for chunk in chunks.by_ref() {
+        values.clear();
+        for s in chunk {
+            push(&mut values, s);
+        }
+        full.execute(rusqlite::params_from_iter(values.iter()))?;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        values.clear();
+        for s in rest {
+            push(&mut values, s);
+        }
+        tx.prepare_cached(&sql(rest.len()))?
+            .execute(rusqlite::params_from_iter(values.iter()))?;
     }
     Ok(())
 }
