@@ -428,7 +428,7 @@ fn bench_on(args: &BenchLabArgs, target: &xikang_store::Target) -> Result<()> {
         ));
         lap = Instant::now();
         // The last tube may not be full: the sampler closes it.
-        if n % pool != 0 {
+        if !n.is_multiple_of(pool) {
             let r = lab::seal(&state, vec![barcode(tubes - 1)], xikang_server::now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
