@@ -818,7 +818,7 @@ pub async fn resolve(
             })
             .collect();
         let issuer = Some(state.config.jurisdiction.as_str());
-        let verdicts = state.verifier.verify_batch(&tokens, issuer, now);
+        let verdicts = verify_parallel(state, &tokens, issuer, now)?;
         for ((i, key), v) in misses.into_iter().zip(verdicts) {
             out[i] = Some(match v {
                 Err(e) => Err(item_err(e.code(), e.to_string())),
@@ -843,6 +843,45 @@ pub async fn resolve(
         .into_iter()
         .map(|o| o.unwrap_or_else(|| Err(item_err("invalid_sample", "not resolved"))))
         .collect())
+}
+
+/// Verifies tokens in batches on every core, off the async workers: a sampling site's
+/// upload of thousands of scanned codes is CPU work (Ed25519 batch verification), which
+/// must neither stall other requests nor leave the second core idle.
+fn verify_parallel(
+    state: &AppState,
+    tokens: &[&str],
+    issuer: Option<&str>,
+    now: Timestamp,
+) -> Result<Vec<Result<xikang_code::CodeClaims, xikang_code::VerifyError>>, AppError> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let parts = cores.min(tokens.len() / 512).max(1);
+    let verify = || -> Result<Vec<_>, AppError> {
+        if parts == 1 {
+            return Ok(state.verifier.verify_batch(tokens, issuer, now));
+        }
+        let size = tokens.len().div_ceil(parts);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = tokens
+                .chunks(size)
+                .map(|chunk| scope.spawn(move || state.verifier.verify_batch(chunk, issuer, now)))
+                .collect();
+            let mut all = Vec::with_capacity(tokens.len());
+            for h in handles {
+                all.extend(
+                    h.join()
+                        .map_err(|_| AppError::Internal("a verification thread panicked".into()))?,
+                );
+            }
+            Ok(all)
+        })
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(verify)
+        }
+        _ => verify(),
+    }
 }
 
 /// What binding one swab did.
