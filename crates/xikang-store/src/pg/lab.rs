@@ -137,37 +137,61 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     if tubes.is_empty() {
         return Ok(());
     }
-    let stmt = tx.prepare(&format!(
-        "insert into lab_tubes ({TUBE_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         on conflict (id) do update set barcode = excluded.barcode, site = excluded.site,
-           round = excluded.round, capacity = excluded.capacity, state = excluded.state,
-           opened_at = excluded.opened_at, sealed_at = excluded.sealed_at, batch = excluded.batch,
-           shipped_at = excluded.shipped_at, received_at = excluded.received_at,
-           resulted_at = excluded.resulted_at, outcome = excluded.outcome, ct = excluded.ct,
-           lab = excluded.lab"
-    ))?;
-    for t in tubes {
-        tx.execute(
-            &stmt,
-            &[
-                &i64::from(t.id.0),
-                &t.barcode.as_str(),
-                &i64::from(t.site.0),
-                &t.round.map(|r| i64::from(r.0)),
-                &i32::from(t.capacity),
-                &i32::from(t.state.code()),
-                &t.opened_at.0,
-                &t.sealed_at.map(|x| x.0),
-                &t.batch.map(|b| i64::from(b.0)),
-                &t.shipped_at.map(|x| x.0),
-                &t.received_at.map(|x| x.0),
-                &t.resulted_at.map(|x| x.0),
-                &t.outcome.map(|o| i32::from(o.code())),
-                &t.ct,
-                &t.lab,
-            ],
-        )?;
+    // One statement for the whole set (a city-wide round moves a million tubes through each
+    // state). `on conflict do update` may touch a row once per statement: keep the last
+    // version of a tube listed twice.
+    let mut last: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for (i, t) in tubes.iter().enumerate() {
+        last.insert(t.id.0, i);
     }
+    let rows: Vec<&Tube> = tubes
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| last.get(&t.id.0) == Some(i))
+        .map(|(_, t)| t)
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|t| i64::from(t.id.0)).collect();
+    let barcodes: Vec<&str> = rows.iter().map(|t| t.barcode.as_str()).collect();
+    let sites: Vec<i64> = rows.iter().map(|t| i64::from(t.site.0)).collect();
+    let rounds: Vec<Option<i64>> = rows
+        .iter()
+        .map(|t| t.round.map(|r| i64::from(r.0)))
+        .collect();
+    let capacities: Vec<i32> = rows.iter().map(|t| i32::from(t.capacity)).collect();
+    let states: Vec<i32> = rows.iter().map(|t| i32::from(t.state.code())).collect();
+    let opened: Vec<i64> = rows.iter().map(|t| t.opened_at.0).collect();
+    let sealed: Vec<Option<i64>> = rows.iter().map(|t| t.sealed_at.map(|x| x.0)).collect();
+    let batches: Vec<Option<i64>> = rows
+        .iter()
+        .map(|t| t.batch.map(|b| i64::from(b.0)))
+        .collect();
+    let shipped: Vec<Option<i64>> = rows.iter().map(|t| t.shipped_at.map(|x| x.0)).collect();
+    let received: Vec<Option<i64>> = rows.iter().map(|t| t.received_at.map(|x| x.0)).collect();
+    let resulted: Vec<Option<i64>> = rows.iter().map(|t| t.resulted_at.map(|x| x.0)).collect();
+    let outcomes: Vec<Option<i32>> = rows
+        .iter()
+        .map(|t| t.outcome.map(|o| i32::from(o.code())))
+        .collect();
+    let cts: Vec<Option<f32>> = rows.iter().map(|t| t.ct).collect();
+    let labs: Vec<Option<&str>> = rows.iter().map(|t| t.lab.as_deref()).collect();
+    tx.execute(
+        &format!(
+            "insert into lab_tubes ({TUBE_COLUMNS})
+             select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[],
+                                  $6::integer[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+                                  $11::bigint[], $12::bigint[], $13::integer[], $14::real[], $15::text[])
+             on conflict (id) do update set barcode = excluded.barcode, site = excluded.site,
+               round = excluded.round, capacity = excluded.capacity, state = excluded.state,
+               opened_at = excluded.opened_at, sealed_at = excluded.sealed_at, batch = excluded.batch,
+               shipped_at = excluded.shipped_at, received_at = excluded.received_at,
+               resulted_at = excluded.resulted_at, outcome = excluded.outcome, ct = excluded.ct,
+               lab = excluded.lab"
+        ),
+        &[
+            &ids, &barcodes, &sites, &rounds, &capacities, &states, &opened, &sealed, &batches,
+            &shipped, &received, &resulted, &outcomes, &cts, &labs,
+        ],
+    )?;
     Ok(())
 }
 
@@ -214,43 +238,49 @@ fn put_rest(tx: &mut Transaction<'_>, w: &LabWrite) -> Result<()> {
         }
     }
     if !w.tasks.is_empty() {
-        let stmt = tx.prepare(
+        // Last version of a task listed twice (one statement may update a row once).
+        let mut last: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        for (i, t) in w.tasks.iter().enumerate() {
+            last.insert(t.id, i);
+        }
+        let rows: Vec<&LabTask> = w
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| last.get(&t.id) == Some(i))
+            .map(|(_, t)| t)
+            .collect();
+        let ids = rows
+            .iter()
+            .map(|t| i64::try_from(t.id).map_err(|_| StoreError::Corrupt("task id".into())))
+            .collect::<Result<Vec<i64>>>()?;
+        let people: Vec<i64> = rows.iter().map(|t| i64::from(t.person.0)).collect();
+        let kinds: Vec<&str> = rows.iter().map(|t| t.kind.as_str()).collect();
+        let tubes: Vec<Option<i64>> = rows
+            .iter()
+            .map(|t| t.tube.map(|x| i64::from(x.0)))
+            .collect();
+        let created: Vec<i64> = rows.iter().map(|t| t.created_at.0).collect();
+        let done: Vec<Option<i64>> = rows.iter().map(|t| t.done_at.map(|x| x.0)).collect();
+        tx.execute(
             "insert into lab_tasks (id, person, kind, tube, created_at, done_at)
-             values ($1, $2, $3, $4, $5, $6)
+             select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
              on conflict (id) do update set person = excluded.person, kind = excluded.kind,
                tube = excluded.tube, created_at = excluded.created_at, done_at = excluded.done_at",
+            &[&ids, &people, &kinds, &tubes, &created, &done],
         )?;
-        for t in &w.tasks {
-            let id = i64::try_from(t.id).map_err(|_| StoreError::Corrupt("task id".into()))?;
-            tx.execute(
-                &stmt,
-                &[
-                    &id,
-                    &i64::from(t.person.0),
-                    &t.kind.as_str(),
-                    &t.tube.map(|x| i64::from(x.0)),
-                    &t.created_at.0,
-                    &t.done_at.map(|x| x.0),
-                ],
-            )?;
-        }
     }
     if !w.doses.is_empty() {
-        let stmt = tx.prepare(
-            "insert into vaccinations (person, dose, vaccine, given_on, site) values ($1, $2, $3, $4, $5)",
+        let people: Vec<i64> = w.doses.iter().map(|d| i64::from(d.person.0)).collect();
+        let numbers: Vec<i32> = w.doses.iter().map(|d| i32::from(d.dose)).collect();
+        let vaccines: Vec<&str> = w.doses.iter().map(|d| d.vaccine.as_str()).collect();
+        let days: Vec<i32> = w.doses.iter().map(|d| d.given_on.0).collect();
+        let sites: Vec<&str> = w.doses.iter().map(|d| d.site.as_str()).collect();
+        tx.execute(
+            "insert into vaccinations (person, dose, vaccine, given_on, site)
+             select * from unnest($1::bigint[], $2::integer[], $3::text[], $4::integer[], $5::text[])",
+            &[&people, &numbers, &vaccines, &days, &sites],
         )?;
-        for d in &w.doses {
-            tx.execute(
-                &stmt,
-                &[
-                    &i64::from(d.person.0),
-                    &i32::from(d.dose),
-                    &d.vaccine,
-                    &d.given_on.0,
-                    &d.site,
-                ],
-            )?;
-        }
     }
     Ok(())
 }
