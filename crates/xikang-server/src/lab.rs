@@ -647,6 +647,64 @@ pub async fn close_round(
     Ok(missed.len())
 }
 
+/// Checks a mandated periodic test (e.g. every 72 h for everyone in an area during a
+/// period): every resident of `area` whose last sample is older than `every_hours` gets a
+/// missed-test event, unless one was already recorded since their last sample. The policy
+/// decides what a missed test means (pop-up type 4 by default, cleared by a negative).
+/// Returns how many were recorded.
+pub async fn check_mandated(
+    state: &AppState,
+    area: &AreaCode,
+    every_hours: u32,
+    actor: String,
+    now: Timestamp,
+) -> Result<usize, AppError> {
+    let _op = state.lab.op.lock().await;
+    let cutoff = now.plus(-i64::from(every_hours) * 3600);
+    let due: Vec<PersonId> = {
+        let people = read(&state.people);
+        let covered: Vec<bool> = state.communities.iter().map(|c| area.contains(c)).collect();
+        people
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| covered.get(s.community as usize).copied().unwrap_or(false))
+            .filter(|(_, s)| {
+                let last = s.facts.last_sample();
+                let overdue = last.is_none_or(|t| t < cutoff);
+                let flagged = s.facts.facts().iter().any(|f| {
+                    f.kind == xikang_domain::facts::FactKind::MissedTest
+                        && last.is_none_or(|t| f.start > t)
+                });
+                overdue && !flagged
+            })
+            .map(|(i, _)| PersonId(i as u32))
+            .collect()
+    };
+    for chunk in due.chunks(100_000) {
+        let events = chunk
+            .iter()
+            .map(|p| NewEvent {
+                at: now,
+                actor: actor.clone(),
+                basis: format!("mandated test every {every_hours} h in {area}"),
+                body: EventBody::TestMissed {
+                    person: *p,
+                    due_at: now,
+                },
+            })
+            .collect();
+        commit(
+            state,
+            LabWrite {
+                events,
+                ..LabWrite::default()
+            },
+        )
+        .await?;
+    }
+    Ok(due.len())
+}
+
 // ---------------------------------------------------------------------------------------
 // Tubes and binding
 

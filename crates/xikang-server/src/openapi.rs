@@ -271,6 +271,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         "tests",
         true,
     ),
+    (
+        "post",
+        "/api/v1/test-requirements/check",
+        "Record missed mandated tests (every N hours) in an area",
+        "tests",
+        true,
+    ),
 ];
 
 /// The document.

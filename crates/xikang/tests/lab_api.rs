@@ -550,3 +550,43 @@ async fn the_lab_csv_import_keeps_the_good_lines_and_reports_the_bad_ones_by_fil
     );
     assert_eq!(t.colour("P30").await["test_age_days"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mandated_periodic_test_flags_the_overdue_once_and_a_negative_clears_it() {
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    // P40 is tested now; everyone else in the city was last sampled more than an hour ago
+    // or never.
+    t.open("WX-M-1", &site, None, 1).await;
+    t.bind("WX-M-1", &[40]).await;
+    t.ship_and_receive(&["WX-M-1"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-M-1,negative\n").await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = t
+        .admin_post("/api/v1/test-requirements/check", json!({"every_hours": 1}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let first = v["missed_tests_recorded"].as_u64().unwrap();
+    assert!(first > 0 && first < u64::from(PEOPLE), "{v}");
+    assert_eq!(t.colour("P40").await["colour"], "green");
+    assert_eq!(t.colour("P41").await["colour"], "yellow");
+    // Checking again records nothing new for the same lapse.
+    let (_, v) = t
+        .admin_post("/api/v1/test-requirements/check", json!({"every_hours": 1}))
+        .await;
+    assert_eq!(v["missed_tests_recorded"], 0, "{v}");
+    // No period in force and none given: refused.
+    let (s, v) = t
+        .admin_post("/api/v1/test-requirements/check", json!({}))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("every_hours_required"))
+    );
+    // A negative clears the pop-up.
+    t.open("WX-M-2", &site, None, 1).await;
+    t.bind("WX-M-2", &[41]).await;
+    t.ship_and_receive(&["WX-M-2"]).await;
+    t.csv("/api/v1/lab-results", "WX-M-2,negative\n").await;
+    assert_eq!(t.colour("P41").await["colour"], "green");
+}

@@ -51,6 +51,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             post(post_outreach).get(get_outreach),
         )
         .route("/people/{id}/vaccination", get(get_person_vaccination))
+        .route("/test-requirements/check", post(post_check_mandated))
 }
 
 fn err_json(e: &ItemError) -> Value {
@@ -1088,4 +1089,46 @@ async fn get_person_vaccination(
                    "full_course": s.full_course(), "booster": s.booster()}),
     )
     .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MandatedIn {
+    #[serde(default)]
+    area: Option<String>,
+    /// Hours between mandated tests; the policy's `mandated_test_every_hours` when absent.
+    #[serde(default)]
+    every_hours: Option<u32>,
+}
+
+/// `POST /api/v1/test-requirements/check`: records missed mandated tests in an area.
+async fn post_check_mandated(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin], "checking mandated tests")?;
+    let b: MandatedIn = parse(&headers, &body)?;
+    let area = query_area(&caller, &AreaQuery { area: b.area })?;
+    let every = b
+        .every_hours
+        .or_else(|| state.policy().parameter("mandated_test_every_hours"))
+        .ok_or_else(|| {
+            AppError::bad(
+                "every_hours_required",
+                "no mandated test period in force: give every_hours",
+            )
+        })?;
+    if !(1..=24 * 30).contains(&every) {
+        return Err(AppError::bad(
+            "invalid_every_hours",
+            "every_hours is 1 to 720",
+        ));
+    }
+    let n = super::check_mandated(&state, &area, every, caller.actor(), crate::now()).await?;
+    Ok(
+        Json(json!({"area": area, "every_hours": every, "missed_tests_recorded": n}))
+            .into_response(),
+    )
 }
