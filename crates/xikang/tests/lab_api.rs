@@ -356,6 +356,37 @@ async fn bad_tubes_are_refused_per_item_and_stuck_tubes_are_listed() {
     assert_eq!(stuck["items"][0]["barcode"], "WX-A-1");
     let stuck = t.get("/api/v1/tubes/stuck").await;
     assert_eq!(stuck["count"], 0, "{stuck}");
+    // A sampler of another district may neither open tubes at this site nor bind into them.
+    let other = t
+        .app
+        .token(json!({"name": "lab-2", "role": "lab", "area": "320205"}))
+        .await;
+    let r =
+        t.c.post_json(
+            "/api/v1/tubes",
+            Some(&other),
+            &json!({"tubes": [{"barcode": "WX-B-1", "site": site, "capacity": 1}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, errors(&r.json())[0].1.as_str()),
+        (422, "site_not_allowed")
+    );
+    t.open("WX-B-2", &site, None, 10).await;
+    let token = t.app.code_token("P21").await;
+    let r =
+        t.c.post_json(
+            "/api/v1/samples",
+            Some(&other),
+            &json!({"samples": [{"tube": "WX-B-2", "token": token}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, errors(&r.json())[0].1.as_str()),
+        (422, "site_not_allowed")
+    );
     // Shipping an open or unknown tube is refused.
     let (s, v) = t
         .post(

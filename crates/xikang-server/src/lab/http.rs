@@ -370,6 +370,21 @@ async fn post_tubes(
             })
         })());
     }
+    // Samplers act only at sites inside their jurisdiction.
+    let sites = super::sites(&state);
+    for p in parsed.iter_mut() {
+        if let Ok(t) = p
+            && sites
+                .iter()
+                .find(|s| s.id == t.site)
+                .is_some_and(|s| !caller.covers(&s.area))
+        {
+            *p = Err(item_err(
+                "site_not_allowed",
+                format!("site {} is outside your jurisdiction", t.site),
+            ));
+        }
+    }
     let good: Vec<NewTube> = parsed
         .iter()
         .filter_map(|p| p.as_ref().ok().cloned())
@@ -452,6 +467,21 @@ async fn post_samples(
                 who.push(Swabbed::Person(PersonId(u32::MAX)));
                 pre.push(Some(item_err("invalid_sample", e.to_string())));
             }
+        }
+    }
+    // Swabs go only into tubes opened at sites inside the caller's jurisdiction.
+    let sites = super::sites(&state);
+    for (t, p) in tubes.iter().zip(pre.iter_mut()) {
+        let outside = TubeBarcode::parse(t)
+            .ok()
+            .and_then(|b| super::tube(&state, &b))
+            .and_then(|(tube, _)| sites.iter().find(|s| s.id == tube.site).cloned())
+            .is_some_and(|s| !caller.covers(&s.area));
+        if p.is_none() && outside {
+            *p = Some(item_err(
+                "site_not_allowed",
+                format!("tube {t} belongs to a site outside your jurisdiction"),
+            ));
         }
     }
     let resolved = super::resolve(&state, who, caller.id_lookup, now).await?;
