@@ -217,35 +217,20 @@ pub enum EventBody {
     /// A daily health report showed fever or symptoms: a test is arranged and the person is
     /// flagged to a tracer (SORMAS: follow-up).
     FollowUpFlagged { person: PersonId, reason: String },
+    /// A negative tube: one event for all its members (a 10-in-1 pool of a screening round
+    /// is one event, not ten). `members.len()` is the pool size; a single tube has one.
+    TubeNegative {
+        tube: String,
+        members: Vec<PersonId>,
+        sampled_at: Timestamp,
+        resulted_at: Timestamp,
+    },
 }
 
 impl EventBody {
     /// The one person this event concerns, if any.
     pub fn person(&self) -> Option<PersonId> {
-        use EventBody::*;
-        match self {
-            TestResulted { person, .. }
-            | PoolPositive { person, .. }
-            | CaseRegistered { person, .. }
-            | CaseDischarged { person, .. }
-            | ContactDesignated { person, .. }
-            | ContactReleased { person, .. }
-            | QuarantineOrdered { person, .. }
-            | QuarantineEnded { person, .. }
-            | Arrived { person, .. }
-            | SentinelReported { person, .. }
-            | TestMissed { person, .. }
-            | HoldPlaced { person, .. }
-            | HoldCleared { person, .. }
-            | PersonalDataRead { person, .. }
-            | ContactNotified { person, .. }
-            | QuarantineTransferred { person, .. }
-            | FollowUpFlagged { person, .. } => Some(*person),
-            ZoneSet { .. }
-            | ZoneLifted { .. }
-            | PolicyActivated { .. }
-            | ContactListExported { .. } => None,
-        }
+        self.person_ref().copied()
     }
 
     /// The event's kind as stored in its own column (`test_resulted`, …).
@@ -273,6 +258,47 @@ impl EventBody {
             ContactListExported { .. } => "contact_list_exported",
             QuarantineTransferred { .. } => "quarantine_transferred",
             FollowUpFlagged { .. } => "follow_up_flagged",
+            TubeNegative { .. } => "tube_negative",
+        }
+    }
+
+    /// Every person this event concerns: the one of [`EventBody::person`], or all members
+    /// of a tube.
+    pub fn people(&self) -> &[PersonId] {
+        match self {
+            EventBody::TubeNegative { members, .. } => members,
+            _ => match self.person_ref() {
+                Some(p) => std::slice::from_ref(p),
+                None => &[],
+            },
+        }
+    }
+
+    fn person_ref(&self) -> Option<&PersonId> {
+        use EventBody::*;
+        match self {
+            TestResulted { person, .. }
+            | PoolPositive { person, .. }
+            | CaseRegistered { person, .. }
+            | CaseDischarged { person, .. }
+            | ContactDesignated { person, .. }
+            | ContactReleased { person, .. }
+            | QuarantineOrdered { person, .. }
+            | QuarantineEnded { person, .. }
+            | Arrived { person, .. }
+            | SentinelReported { person, .. }
+            | TestMissed { person, .. }
+            | HoldPlaced { person, .. }
+            | HoldCleared { person, .. }
+            | PersonalDataRead { person, .. }
+            | ContactNotified { person, .. }
+            | QuarantineTransferred { person, .. }
+            | FollowUpFlagged { person, .. } => Some(person),
+            ZoneSet { .. }
+            | ZoneLifted { .. }
+            | PolicyActivated { .. }
+            | ContactListExported { .. }
+            | TubeNegative { .. } => None,
         }
     }
 

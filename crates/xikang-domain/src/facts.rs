@@ -406,6 +406,15 @@ impl PersonFacts {
             EventBody::HoldCleared { .. } => {
                 self.close_where(at, seq, EndKind::Dismissed, |k| matches!(k, FactKind::Hold));
             }
+            EventBody::TubeNegative {
+                sampled_at,
+                ref members,
+                ..
+            } => {
+                // Called once per member by the projection.
+                self.note_sample(sampled_at);
+                self.note_negative(sampled_at, members.len() <= 1);
+            }
             EventBody::ZoneSet { .. }
             | EventBody::ZoneLifted { .. }
             | EventBody::PolicyActivated { .. }

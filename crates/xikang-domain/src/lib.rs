@@ -11,6 +11,7 @@ pub mod ids;
 pub mod mask;
 pub mod model;
 pub mod policy;
+pub mod testing;
 pub mod time;
 
 pub use geo::{Position, PositionError, companion_cell};

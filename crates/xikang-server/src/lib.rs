@@ -8,6 +8,7 @@ pub mod duties;
 pub mod error;
 pub mod export;
 pub mod json;
+pub mod lab;
 pub mod openapi;
 pub mod page;
 pub mod ping;
@@ -75,6 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/audit", get(api::get_audit))
         .route("/tokens", post(api::post_token))
         .merge(duties::routes())
+        .merge(lab::http::routes())
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

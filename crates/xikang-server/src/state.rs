@@ -213,6 +213,8 @@ pub struct AppState {
     pub shed: crate::shed::Shed,
     /// What the duty code keeps in memory (follow-ups, contacts' exposures).
     pub duties: crate::duties::DutyState,
+    /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
+    pub lab: crate::lab::LabIndex,
 }
 
 impl std::fmt::Debug for AppState {
@@ -342,6 +344,7 @@ impl AppState {
             shed: crate::shed::Shed::new(config.priority_permits, config.other_permits),
             duties: crate::duties::DutyState::default(),
             config,
+            lab: crate::lab::LabIndex::default(),
         };
         let mut active: Option<(String, String)> = None;
         store.for_each_event(&mut |e| {
@@ -350,6 +353,7 @@ impl AppState {
             }
             state.apply(&e);
         })?;
+        state.lab.load(&state)?;
         // Every colour names its policy version; the log says when each version took effect.
         let current = (
             state.policy().version().to_owned(),
@@ -522,10 +526,15 @@ impl AppState {
                 {
                     c.discharged_at = Some(*at);
                 }
-                if let Some(p) = body.person()
-                    && let Some(slot) = write(&self.people).get_mut(p.0 as usize)
-                {
-                    slot.facts.apply(e.seq, e.at, body);
+                // One person, or every member of a tube.
+                let concerned = body.people();
+                if !concerned.is_empty() {
+                    let mut people = write(&self.people);
+                    for p in concerned {
+                        if let Some(slot) = people.get_mut(p.0 as usize) {
+                            slot.facts.apply(e.seq, e.at, body);
+                        }
+                    }
                 }
             }
         }

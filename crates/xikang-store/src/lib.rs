@@ -15,6 +15,7 @@
 
 mod duties;
 mod error;
+mod lab;
 mod pg;
 mod ping;
 mod ping_pg;
@@ -29,6 +30,7 @@ pub use duties::{
     SentinelRecord, SiteRecord, TaskRecord, ZoneRecord,
 };
 pub use error::{Result, StoreError};
+pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;
 pub use sqlite::SqliteStore;
@@ -117,7 +119,7 @@ impl ChainReport {
 ///
 /// Callbacks passed to the `for_each_*` methods run while a read is open: they must not
 /// call back into the same store for writes they wait on (reads are fine).
-pub trait Store: DutyStore + PingStore + Send + Sync + fmt::Debug {
+pub trait Store: LabStore + DutyStore + PingStore + Send + Sync + fmt::Debug {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

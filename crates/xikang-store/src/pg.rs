@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/postgres/0001_init.sql"),
     ),
     (
+        2,
+        "lab",
+        include_str!("../migrations/postgres/0002_lab.sql"),
+    ),
+    (
         3,
         "duties",
         include_str!("../migrations/postgres/0003_duties.sql"),
@@ -947,3 +952,6 @@ mod tests {
         );
     }
 }
+
+/// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
+mod lab;

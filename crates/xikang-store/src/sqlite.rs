@@ -42,6 +42,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "init",
         include_str!("../migrations/sqlite/0001_init.sql"),
     ),
+    (2, "lab", include_str!("../migrations/sqlite/0002_lab.sql")),
     (
         3,
         "duties",
@@ -1152,3 +1153,6 @@ mod tests {
         assert!(!dir.path().join(LEGACY_STAGING_FILE).exists());
     }
 }
+
+/// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
+mod lab;

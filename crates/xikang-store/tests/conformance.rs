@@ -832,7 +832,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 3, 4, 6] {
+    for version in [1, 2, 3, 4, 6] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -1140,4 +1140,286 @@ fn a_database_migrated_by_a_newer_build_is_refused() {
 #[test]
 fn acknowledged_writes_survive_dropping_the_store_and_reopening() {
     on_both_targets(&scenario_acknowledged_writes_survive_a_reopen);
+}
+
+// ---------------------------------------------------------------------------------------
+// Testing and vaccination (LabStore)
+
+mod lab {
+    use super::*;
+    use xikang_domain::testing::{
+        Batch, BatchId, Dose, LabOutcome, LabTask, PoolSizes, Round, RoundId, Sample, SamplingSite,
+        SiteId, TaskKind, Tube, TubeBarcode, TubeId, TubeState,
+    };
+    use xikang_store::LabWrite;
+
+    fn tube(id: u32, barcode: &str) -> Tube {
+        Tube {
+            id: TubeId(id),
+            barcode: TubeBarcode::parse(barcode).unwrap(),
+            site: SiteId(1),
+            round: Some(RoundId(1)),
+            capacity: 10,
+            state: TubeState::Open,
+            opened_at: ts("2022-07-01T01:00:00Z"),
+            sealed_at: None,
+            batch: None,
+            shipped_at: None,
+            received_at: None,
+            resulted_at: None,
+            outcome: None,
+            ct: None,
+            lab: None,
+        }
+    }
+
+    fn sample(tube: u32, person: u32) -> Sample {
+        Sample {
+            tube: TubeId(tube),
+            person: PersonId(person),
+            round: Some(RoundId(1)),
+            sampled_at: ts("2022-07-01T01:05:00Z"),
+        }
+    }
+
+    fn all_tubes(store: &dyn Store) -> Vec<Tube> {
+        let mut out = Vec::new();
+        store.for_each_tube(&mut |t| out.push(t)).unwrap();
+        out
+    }
+
+    fn all_samples(store: &dyn Store) -> Vec<Sample> {
+        let mut out = Vec::new();
+        store
+            .for_each_sample(&mut |c| out.extend_from_slice(c))
+            .unwrap();
+        out
+    }
+
+    pub(super) fn scenario_lab(store: &dyn Store) {
+        let site = SamplingSite {
+            id: SiteId(1),
+            name: "广场采样点".into(),
+            area: area("320213001001"),
+            cell: GridCell(1001),
+        };
+        let round = Round {
+            id: RoundId(1),
+            name: "第一轮".into(),
+            area: area("320213"),
+            cells: vec![GridCell(1001), GridCell(1002)],
+            starts_at: ts("2022-07-01T00:00:00Z"),
+            deadline: ts("2022-07-02T00:00:00Z"),
+            pools: PoolSizes {
+                sealed: 1,
+                controlled: 10,
+                other: 20,
+            },
+            closed_at: None,
+        };
+        let mut first = LabWrite {
+            sites: vec![site.clone()],
+            rounds: vec![round.clone()],
+            tubes: vec![tube(1, "WX-0001"), tube(2, "WX-0002")],
+            samples: vec![sample(1, 1), sample(1, 2), sample(2, 3)],
+            ..LabWrite::default()
+        };
+        assert!(store.write_lab(&first).unwrap().is_empty());
+        assert_eq!(store.sampling_sites().unwrap(), vec![site]);
+        assert_eq!(store.rounds().unwrap(), vec![round.clone()]);
+        assert_eq!(
+            all_tubes(store),
+            vec![tube(1, "WX-0001"), tube(2, "WX-0002")]
+        );
+        assert_eq!(
+            all_samples(store),
+            vec![sample(1, 1), sample(1, 2), sample(2, 3)]
+        );
+        assert_eq!(
+            store.samples_of_person(PersonId(2)).unwrap(),
+            vec![sample(1, 2)]
+        );
+
+        // A person bound twice in one round fails the whole write: the tube update in the
+        // same write is not applied either.
+        let mut sealed = tube(1, "WX-0001");
+        sealed.state = TubeState::Sealed;
+        sealed.sealed_at = Some(ts("2022-07-01T01:30:00Z"));
+        first = LabWrite {
+            tubes: vec![sealed.clone()],
+            samples: vec![sample(2, 1)],
+            ..LabWrite::default()
+        };
+        assert!(matches!(
+            store.write_lab(&first),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(all_tubes(store)[0].state, TubeState::Open);
+        assert_eq!(all_samples(store).len(), 3);
+
+        // A reused barcode on a new tube is a conflict.
+        let reuse = LabWrite {
+            tubes: vec![tube(3, "WX-0001")],
+            ..LabWrite::default()
+        };
+        assert!(matches!(
+            store.write_lab(&reuse),
+            Err(StoreError::Conflict(_))
+        ));
+
+        // Results: tube states, tasks and authority events in one write, chained on the log.
+        store.append_events(&[zone_event(1)]).unwrap();
+        let mut resulted = sealed;
+        resulted.state = TubeState::Resulted;
+        resulted.batch = Some(BatchId(1));
+        resulted.shipped_at = Some(ts("2022-07-01T02:00:00Z"));
+        resulted.received_at = Some(ts("2022-07-01T03:00:00Z"));
+        resulted.resulted_at = Some(ts("2022-07-01T06:00:00Z"));
+        resulted.outcome = Some(LabOutcome::Positive);
+        resulted.ct = Some(31.5);
+        resulted.lab = Some("lab:kingmed".into());
+        let task = LabTask {
+            id: 1,
+            person: PersonId(1),
+            kind: TaskKind::SingleTubeRetest,
+            tube: Some(TubeId(1)),
+            created_at: ts("2022-07-01T06:00:00Z"),
+            done_at: None,
+        };
+        let batch = Batch {
+            id: BatchId(1),
+            courier: "顺丰-01".into(),
+            lab: "kingmed".into(),
+            handed_at: ts("2022-07-01T02:00:00Z"),
+            received_at: Some(ts("2022-07-01T03:00:00Z")),
+            tubes: 1,
+        };
+        let hold = NewEvent {
+            at: ts("2022-07-01T06:00:00Z"),
+            actor: "lab:kingmed".into(),
+            basis: "lab report".into(),
+            body: EventBody::PoolPositive {
+                person: PersonId(1),
+                sampled_at: ts("2022-07-01T01:05:00Z"),
+                tube: "WX-0001".into(),
+            },
+        };
+        let negative = NewEvent {
+            at: ts("2022-07-01T06:00:00Z"),
+            actor: "lab:kingmed".into(),
+            basis: "lab report".into(),
+            body: EventBody::TubeNegative {
+                tube: "WX-0002".into(),
+                members: vec![PersonId(3)],
+                sampled_at: ts("2022-07-01T01:05:00Z"),
+                resulted_at: ts("2022-07-01T06:00:00Z"),
+            },
+        };
+        let stored = store
+            .write_lab(&LabWrite {
+                tubes: vec![resulted.clone()],
+                batches: vec![batch.clone()],
+                tasks: vec![task.clone()],
+                events: vec![hold, negative.clone()],
+                ..LabWrite::default()
+            })
+            .unwrap();
+        assert_eq!(
+            stored.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [EventSeq(2), EventSeq(3)]
+        );
+        assert_eq!(stored[1].body, negative.body);
+        assert!(store.verify_chain().unwrap().is_ok());
+        assert_eq!(store.events_of_person(PersonId(1)).unwrap().len(), 1);
+        assert_eq!(all_tubes(store)[0], resulted);
+        assert_eq!(store.batches().unwrap(), vec![batch]);
+        assert_eq!(store.tasks(false).unwrap(), vec![task.clone()]);
+        let mut done = task;
+        done.done_at = Some(ts("2022-07-02T01:00:00Z"));
+        store
+            .write_lab(&LabWrite {
+                tasks: vec![done.clone()],
+                ..LabWrite::default()
+            })
+            .unwrap();
+        assert!(store.tasks(false).unwrap().is_empty());
+        assert_eq!(store.tasks(true).unwrap(), vec![done]);
+
+        // Doses: a dose recorded twice fails the write.
+        let dose = |person, n| Dose {
+            person: PersonId(person),
+            dose: n,
+            vaccine: "Sinovac CoronaVac".into(),
+            given_on: CivilDay::parse("2021-06-01").unwrap(),
+            site: "梁溪区接种点".into(),
+        };
+        store
+            .write_lab(&LabWrite {
+                doses: vec![dose(1, 1), dose(1, 2)],
+                ..LabWrite::default()
+            })
+            .unwrap();
+        let again = LabWrite {
+            doses: vec![dose(2, 1), dose(1, 2)],
+            ..LabWrite::default()
+        };
+        assert!(matches!(
+            store.write_lab(&again),
+            Err(StoreError::Conflict(_))
+        ));
+        let mut doses = Vec::new();
+        store.for_each_dose(&mut |d| doses.push(d)).unwrap();
+        assert_eq!(doses, vec![dose(1, 1), dose(1, 2)]);
+    }
+
+    pub(super) fn scenario_many_samples(store: &dyn Store) {
+        let tubes: Vec<Tube> = (1..=15).map(|i| tube(i, &format!("WX-M-{i:03}"))).collect();
+        let samples: Vec<Sample> = (0..150).map(|p| sample(1 + p / 10, p)).collect();
+        store
+            .write_lab(&LabWrite {
+                tubes,
+                samples: samples.clone(),
+                ..LabWrite::default()
+            })
+            .unwrap();
+        assert_eq!(all_samples(store), samples);
+        assert_eq!(
+            store.samples_of_person(PersonId(149)).unwrap(),
+            vec![samples[149]]
+        );
+    }
+
+    pub(super) fn scenario_births(store: &dyn Store) {
+        let rows: Vec<_> = people()
+            .into_iter()
+            .map(|p| {
+                let h = id_hash(&p);
+                (p, h)
+            })
+            .collect();
+        store.insert_people(&rows).unwrap();
+        let mut births = Vec::new();
+        store.for_each_birth(&mut |b| births.push(b)).unwrap();
+        assert_eq!(births.len(), rows.len());
+        let p3 = &rows[2].0;
+        assert_eq!(births[2].id, p3.id);
+        assert_eq!(births[2].home_cell, p3.home_cell);
+        assert_eq!(births[2].area, p3.area);
+        assert_eq!(births[2].born, (1983, 4, 4));
+    }
+}
+
+#[test]
+fn lab_writes_are_atomic_with_their_events_and_refuse_duplicates() {
+    on_both(lab::scenario_lab);
+}
+
+#[test]
+fn a_large_lab_write_stores_every_sample_once() {
+    on_both(lab::scenario_many_samples);
+}
+
+#[test]
+fn birth_dates_and_homes_stream_from_the_people_table() {
+    on_both(lab::scenario_births);
 }

@@ -185,6 +185,8 @@ enum Command {
         #[command(subcommand)]
         what: crate::duties::DutyCmd,
     },
+    #[command(flatten)]
+    Lab(crate::lab_cli::LabCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -416,6 +418,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
             crate::duties::bench(&args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Lab(cmd) => crate::lab_cli::run(cmd),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cli;
 pub mod duties;
 pub mod httpc;
+pub mod lab_cli;
 pub mod load;
 pub mod trace_bench;
 pub mod trace_cmd;

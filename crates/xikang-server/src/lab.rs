@@ -1,0 +1,1724 @@
+//! Testing and vaccination: sampling sites, tubes bound to people by scanning their code,
+//! pools sized by the policy, transport batches, lab results (API and CSV), positive pools
+//! fanned out into holds and retest tasks, screening rounds with coverage per grid cell,
+//! vaccination records and coverage. See `docs/testing.md`.
+//!
+//! The live state is an in-memory index ([`LabIndex`]) rebuilt from the store at start: every
+//! check a request needs (is this barcode taken, is the tube full, was this person already
+//! sampled in this round, has the tube been received) is answered from memory, and the
+//! store write that follows is one transaction with its authority events
+//! ([`xikang_store::LabStore::write_lab`]). Lab operations are serialized by one async lock
+//! (validate → write → absorb), so what was validated is what is written.
+
+pub mod http;
+
+use crate::error::AppError;
+use crate::state::{AppState, PersonSlot, read};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent, ZoneLevel};
+use xikang_domain::testing::{
+    AgeBand, Batch, BatchId, CellProgress, Coverage, Dose, LabOutcome, LabTask, MAX_POOL,
+    PoolSizes, ResultLine, Round, RoundId, Sample, SamplingSite, SiteId, TaskKind, Tube,
+    TubeBarcode, TubeId, TubeState, VaccinationStatus,
+};
+use xikang_domain::{AreaCode, CaseId, CivilDay, GridCell, PersonId, TestOutcome, Timestamp};
+use xikang_store::{LabWrite, StoreError};
+
+/// An item of a batch request that was refused: stable code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Shorthand for an [`ItemError`].
+pub fn item_err(code: &'static str, message: impl Into<String>) -> ItemError {
+    ItemError {
+        code,
+        message: message.into(),
+    }
+}
+
+/// A tube in memory: the stored row and its members in binding order.
+#[derive(Debug, Clone)]
+struct TubeMem {
+    tube: Tube,
+    members: Vec<PersonId>,
+}
+
+/// A round in memory: the row, which tube holds each resident's sample (0 = none, indexed by
+/// person id) and the progress per grid cell, kept up to date as samples and results arrive.
+#[derive(Debug)]
+struct RoundMem {
+    round: Round,
+    tube_of: Vec<u32>,
+    cells: BTreeMap<GridCell, CellProgress>,
+    /// Whether each community (by index) lies in the round's area.
+    covered: Vec<bool>,
+}
+
+/// Everything the lab operations check against.
+#[derive(Debug, Default)]
+struct Lab {
+    sites: BTreeMap<SiteId, SamplingSite>,
+    rounds: BTreeMap<RoundId, RoundMem>,
+    /// Indexed by tube id - 1 (ids are dense from 1).
+    tubes: Vec<TubeMem>,
+    by_barcode: HashMap<TubeBarcode, TubeId>,
+    batches: BTreeMap<BatchId, Batch>,
+    open_tasks: HashMap<PersonId, Vec<LabTask>>,
+    next_task: u64,
+    /// Dose numbers recorded per person, bit n-1 for dose n (indexed by person id).
+    doses: Vec<u8>,
+    /// Birth date packed as `year << 9 | month << 5 | day` per person (0 = unknown).
+    births: Vec<u32>,
+    /// District index per community index, and the districts.
+    district_of_community: Vec<u16>,
+    districts: Vec<AreaCode>,
+}
+
+/// The lab's in-memory index and the lock that serializes lab writes.
+#[derive(Debug, Default)]
+pub struct LabIndex {
+    inner: Mutex<Lab>,
+    op: tokio::sync::Mutex<()>,
+}
+
+fn pack_birth(b: (i16, u8, u8)) -> u32 {
+    (u32::from(b.0.unsigned_abs()) << 9) | (u32::from(b.1) << 5) | u32::from(b.2)
+}
+
+fn unpack_birth(v: u32) -> (i32, u8, u8) {
+    ((v >> 9) as i32, ((v >> 5) & 0xF) as u8, (v & 0x1F) as u8)
+}
+
+impl Lab {
+    fn tube(&self, id: TubeId) -> Option<&TubeMem> {
+        self.tubes.get((id.0 as usize).checked_sub(1)?)
+    }
+
+    fn tube_by_barcode(&self, b: &TubeBarcode) -> Option<&TubeMem> {
+        self.by_barcode.get(b).and_then(|id| self.tube(*id))
+    }
+
+    fn next_tube_id(&self) -> u32 {
+        self.tubes.len() as u32 + 1
+    }
+
+    fn progress(
+        &mut self,
+        people: &[PersonSlot],
+        round: RoundId,
+        person: PersonId,
+        f: impl FnOnce(&mut CellProgress),
+    ) {
+        let Some(r) = self.rounds.get_mut(&round) else {
+            return;
+        };
+        if let Some(slot) = people.get(person.0 as usize)
+            && r.covered
+                .get(slot.community as usize)
+                .copied()
+                .unwrap_or(false)
+            && (r.round.cells.is_empty() || r.round.cells.contains(&slot.home_cell))
+        {
+            f(r.cells.entry(slot.home_cell).or_default());
+        }
+    }
+
+    /// Folds a write that the store has committed into the index, keeping the per-cell
+    /// counters in step with the state changes it makes. Also used to load at start.
+    fn absorb(&mut self, state: &AppState, w: &LabWrite) {
+        let people = read(&state.people);
+        for s in &w.sites {
+            self.sites.insert(s.id, s.clone());
+        }
+        for r in &w.rounds {
+            match self.rounds.get_mut(&r.id) {
+                Some(m) => m.round = r.clone(),
+                None => {
+                    let mem = new_round_mem(state, &people, r.clone());
+                    self.rounds.insert(r.id, mem);
+                }
+            }
+        }
+        for s in &w.samples {
+            if let Some(t) = self.tubes.get_mut((s.tube.0 as usize).wrapping_sub(1)) {
+                t.members.push(s.person);
+            }
+            if let Some(round) = s.round {
+                if let Some(r) = self.rounds.get_mut(&round)
+                    && let Some(slot) = r.tube_of.get_mut(s.person.0 as usize)
+                {
+                    *slot = s.tube.0;
+                }
+                self.progress(&people, round, s.person, |c| c.sampled += 1);
+            }
+        }
+        for t in &w.tubes {
+            let ix = t.id.0 as usize - 1;
+            let before = self.tubes.get(ix).and_then(|m| m.tube.outcome);
+            if ix == self.tubes.len() {
+                self.tubes.push(TubeMem {
+                    tube: t.clone(),
+                    members: Vec::new(),
+                });
+                self.by_barcode.insert(t.barcode.clone(), t.id);
+            } else if let Some(m) = self.tubes.get_mut(ix) {
+                m.tube = t.clone();
+            }
+            let newly = match (before, t.outcome) {
+                (None, Some(o)) => Some(o),
+                _ => None,
+            };
+            if let (Some(o), Some(round)) = (newly, t.round)
+                && o != LabOutcome::Invalid
+            {
+                let members: Vec<(PersonId, bool)> = self
+                    .tube(t.id)
+                    .map(|m| {
+                        let tubes_of = self.rounds.get(&round).map(|r| &r.tube_of);
+                        m.members
+                            .iter()
+                            .map(|p| {
+                                // Only the member whose round sample is this tube counts.
+                                let in_round = tubes_of
+                                    .and_then(|v| v.get(p.0 as usize))
+                                    .is_some_and(|x| *x == t.id.0);
+                                (*p, in_round)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for (p, _) in members.into_iter().filter(|(_, in_round)| *in_round) {
+                    self.progress(&people, round, p, |c| {
+                        c.resulted += 1;
+                        if o == LabOutcome::Positive {
+                            c.abnormal += 1;
+                        }
+                    });
+                }
+            }
+        }
+        for b in &w.batches {
+            self.batches.insert(b.id, b.clone());
+        }
+        for t in &w.tasks {
+            self.next_task = self.next_task.max(t.id + 1);
+            let was_open = {
+                let list = self.open_tasks.entry(t.person).or_default();
+                let was_open = list.iter().any(|x| x.id == t.id);
+                list.retain(|x| x.id != t.id);
+                if t.done_at.is_none() {
+                    list.push(t.clone());
+                }
+                if list.is_empty() {
+                    self.open_tasks.remove(&t.person);
+                }
+                was_open
+            };
+            if t.done_at.is_some() && was_open && t.kind == TaskKind::SingleTubeRetest {
+                // The retest is in: the member no longer counts as abnormal in its round.
+                let round = t
+                    .tube
+                    .and_then(|id| self.tube(id))
+                    .and_then(|m| m.tube.round);
+                if let Some(round) = round {
+                    self.progress(&people, round, t.person, |c| {
+                        c.abnormal = c.abnormal.saturating_sub(1)
+                    });
+                }
+            }
+        }
+        for d in &w.doses {
+            let ix = d.person.0 as usize;
+            if self.doses.len() <= ix {
+                self.doses.resize(ix + 1, 0);
+            }
+            self.doses[ix] |= dose_bit(d.dose);
+        }
+    }
+}
+
+/// The bit of a dose number (1-8) in [`Lab::doses`].
+fn dose_bit(dose: u8) -> u8 {
+    1u8.checked_shl(u32::from(dose.saturating_sub(1)))
+        .unwrap_or(0)
+}
+
+/// The highest dose recorded in a bit set of [`Lab::doses`].
+fn highest_dose(bits: u8) -> u8 {
+    (8 - bits.leading_zeros()) as u8
+}
+
+fn new_round_mem(state: &AppState, people: &[PersonSlot], round: Round) -> RoundMem {
+    let mut cells: BTreeMap<GridCell, CellProgress> = BTreeMap::new();
+    let covered: Vec<bool> = state
+        .communities
+        .iter()
+        .map(|a| round.area.contains(a))
+        .collect();
+    for slot in people.iter() {
+        if covered
+            .get(slot.community as usize)
+            .copied()
+            .unwrap_or(false)
+            && (round.cells.is_empty() || round.cells.contains(&slot.home_cell))
+        {
+            cells.entry(slot.home_cell).or_default().expected += 1;
+        }
+    }
+    RoundMem {
+        round,
+        tube_of: vec![0; people.len()],
+        cells,
+        covered,
+    }
+}
+
+impl LabIndex {
+    fn lock(&self) -> MutexGuard<'_, Lab> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Rebuilds the index from the store (blocking; call at start, after the people are
+    /// loaded).
+    pub fn load(&self, state: &AppState) -> Result<(), StoreError> {
+        let store = state.store.as_ref();
+        let mut w = LabWrite {
+            sites: store.sampling_sites()?,
+            rounds: store.rounds()?,
+            batches: store.batches()?,
+            ..LabWrite::default()
+        };
+        store.for_each_tube(&mut |t| w.tubes.push(t))?;
+        w.tasks = store.tasks(true)?;
+        let mut lab = self.lock();
+        // Tubes first (without outcomes), then samples, then the tubes again with their
+        // outcomes: the counters see the same order of changes as when they happened.
+        let finished = std::mem::take(&mut w.tubes);
+        w.tubes = finished
+            .iter()
+            .map(|t| Tube {
+                outcome: None,
+                ..t.clone()
+            })
+            .collect();
+        let tasks = std::mem::take(&mut w.tasks);
+        lab.absorb(state, &w);
+        let mut samples = LabWrite::default();
+        store.for_each_sample(&mut |chunk| {
+            samples.samples.clear();
+            samples.samples.extend_from_slice(chunk);
+            lab.absorb(state, &samples);
+        })?;
+        // Open tasks are absorbed before results so that closing them later counts; done
+        // tasks after the results, in the order they were made.
+        let (open, done): (Vec<_>, Vec<_>) = tasks.into_iter().partition(|t| t.done_at.is_none());
+        let done_as_open: Vec<LabTask> = done
+            .iter()
+            .map(|t| LabTask {
+                done_at: None,
+                ..t.clone()
+            })
+            .collect();
+        lab.absorb(
+            state,
+            &LabWrite {
+                tubes: finished,
+                tasks: done_as_open.into_iter().chain(open).collect(),
+                ..LabWrite::default()
+            },
+        );
+        lab.absorb(
+            state,
+            &LabWrite {
+                tasks: done,
+                ..LabWrite::default()
+            },
+        );
+        let mut doses = LabWrite::default();
+        store.for_each_dose(&mut |d| doses.doses.push(d))?;
+        lab.absorb(state, &doses);
+
+        // Districts per community, and birth dates for the age bands.
+        let mut districts: Vec<AreaCode> = Vec::new();
+        lab.district_of_community = state
+            .communities
+            .iter()
+            .map(|c| {
+                let d = c.district();
+                match districts.iter().position(|x| *x == d) {
+                    Some(i) => i as u16,
+                    None => {
+                        districts.push(d);
+                        (districts.len() - 1) as u16
+                    }
+                }
+            })
+            .collect();
+        lab.districts = districts;
+        let n = read(&state.people).len();
+        let mut births = vec![0u32; n];
+        store.for_each_birth(&mut |b| {
+            if let Some(slot) = births.get_mut(b.id.0 as usize) {
+                *slot = pack_birth(b.born);
+            }
+        })?;
+        lab.births = births;
+        Ok(())
+    }
+}
+
+/// Writes a lab change with its events (holding the log's lock so the projection applies
+/// events in log order), then folds it into the index. The caller holds the lab lock.
+async fn commit(state: &AppState, w: LabWrite) -> Result<(LabWrite, Vec<StoredEvent>), AppError> {
+    let _log = state.record_lock.lock().await;
+    let store = state.store.clone();
+    let (w, result) = tokio::task::spawn_blocking(move || {
+        let r = store.write_lab(&w);
+        (w, r)
+    })
+    .await?;
+    let stored = match result {
+        Ok(s) => s,
+        // The index said the write was valid; the store disagrees (another process wrote
+        // to the same database). Nothing was written.
+        Err(StoreError::Conflict(what)) => {
+            return Err(AppError::Conflict {
+                code: "conflict",
+                message: format!("the store refused the write ({what}); nothing was recorded"),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state.lab.lock().absorb(state, &w);
+    for e in &stored {
+        state.apply(e);
+    }
+    Ok((w, stored))
+}
+
+/// The strictest zone level covering a grid cell, if any.
+fn zone_level_at(state: &AppState, cell: GridCell) -> Option<ZoneLevel> {
+    let rank = |l: ZoneLevel| match l {
+        ZoneLevel::Sealed | ZoneLevel::High => 0,
+        ZoneLevel::Controlled | ZoneLevel::Medium => 1,
+        ZoneLevel::Precaution | ZoneLevel::Low => 2,
+    };
+    read(&state.zones)
+        .values()
+        .filter(|(_, cells)| cells.contains(&cell))
+        .map(|(l, _)| *l)
+        .min_by_key(|l| rank(*l))
+}
+
+// ---------------------------------------------------------------------------------------
+// Sites and rounds
+
+/// Registers (or renames) a sampling site.
+pub async fn put_site(state: &AppState, site: SamplingSite) -> Result<SamplingSite, AppError> {
+    let _op = state.lab.op.lock().await;
+    commit(
+        state,
+        LabWrite {
+            sites: vec![site.clone()],
+            ..LabWrite::default()
+        },
+    )
+    .await?;
+    Ok(site)
+}
+
+/// The next free site id.
+pub fn next_site_id(state: &AppState) -> SiteId {
+    SiteId(
+        state
+            .lab
+            .lock()
+            .sites
+            .keys()
+            .next_back()
+            .map_or(1, |s| s.0 + 1),
+    )
+}
+
+/// Every sampling site.
+pub fn sites(state: &AppState) -> Vec<SamplingSite> {
+    state.lab.lock().sites.values().cloned().collect()
+}
+
+/// What a new round needs.
+#[derive(Debug, Clone)]
+pub struct NewRound {
+    pub name: String,
+    pub area: AreaCode,
+    pub cells: Vec<GridCell>,
+    pub starts_at: Timestamp,
+    pub deadline: Timestamp,
+    /// Pool sizes; the policy's when absent.
+    pub pools: Option<PoolSizes>,
+}
+
+/// Creates a screening round; the expected residents per grid cell are counted now.
+pub async fn create_round(state: &AppState, r: NewRound) -> Result<Round, AppError> {
+    let pools = r
+        .pools
+        .unwrap_or_else(|| PoolSizes::from_policy(&state.policy()));
+    if !pools.is_valid() {
+        return Err(AppError::bad(
+            "invalid_pool_size",
+            format!("pool sizes must be 1 to {MAX_POOL}: pooling pooled tubes is refused"),
+        ));
+    }
+    if r.deadline <= r.starts_at {
+        return Err(AppError::bad(
+            "invalid_time",
+            "the deadline must be after the start",
+        ));
+    }
+    let _op = state.lab.op.lock().await;
+    let id = RoundId(
+        state
+            .lab
+            .lock()
+            .rounds
+            .keys()
+            .next_back()
+            .map_or(1, |x| x.0 + 1),
+    );
+    let round = Round {
+        id,
+        name: r.name,
+        area: r.area,
+        cells: r.cells,
+        starts_at: r.starts_at,
+        deadline: r.deadline,
+        pools,
+        closed_at: None,
+    };
+    commit(
+        state,
+        LabWrite {
+            rounds: vec![round.clone()],
+            ..LabWrite::default()
+        },
+    )
+    .await?;
+    Ok(round)
+}
+
+/// A round's progress: totals and per grid cell.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoundStatus {
+    pub round: Round,
+    pub total: CellProgress,
+    pub cells: Vec<(GridCell, CellProgress)>,
+}
+
+/// The round's progress now, restricted to cells whose residents the caller covers when
+/// `area` is narrower than the round's.
+pub fn round_status(state: &AppState, id: RoundId) -> Option<RoundStatus> {
+    let lab = state.lab.lock();
+    let r = lab.rounds.get(&id)?;
+    let mut total = CellProgress::default();
+    for c in r.cells.values() {
+        total.expected += c.expected;
+        total.sampled += c.sampled;
+        total.resulted += c.resulted;
+        total.abnormal += c.abnormal;
+    }
+    Some(RoundStatus {
+        round: r.round.clone(),
+        total,
+        cells: r.cells.iter().map(|(k, v)| (*k, *v)).collect(),
+    })
+}
+
+/// Residents of a cell expected in the round and not sampled yet, by id (at most `limit`).
+pub fn unsampled(
+    state: &AppState,
+    id: RoundId,
+    cell: GridCell,
+    limit: usize,
+) -> Option<Vec<PersonId>> {
+    let lab = state.lab.lock();
+    let r = lab.rounds.get(&id)?;
+    let people = read(&state.people);
+    let covered: Vec<bool> = state
+        .communities
+        .iter()
+        .map(|a| r.round.area.contains(a))
+        .collect();
+    Some(
+        people
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                s.home_cell == cell
+                    && covered.get(s.community as usize).copied().unwrap_or(false)
+                    && (r.round.cells.is_empty() || r.round.cells.contains(&cell))
+                    && r.tube_of.get(*i).is_some_and(|t| *t == 0)
+            })
+            .take(limit)
+            .map(|(i, _)| PersonId(i as u32))
+            .collect(),
+    )
+}
+
+/// Closes a round after its deadline: every expected resident not sampled gets a missed
+/// mandated test (the policy decides what that means; pop-up type 4 by default), which a
+/// negative result clears. Returns how many were recorded.
+pub async fn close_round(
+    state: &AppState,
+    id: RoundId,
+    actor: String,
+    now: Timestamp,
+) -> Result<usize, AppError> {
+    let _op = state.lab.op.lock().await;
+    let round = {
+        let lab = state.lab.lock();
+        lab.rounds
+            .get(&id)
+            .map(|r| r.round.clone())
+            .ok_or_else(|| AppError::not_found("unknown_round", format!("no round {id}")))?
+    };
+    if round.closed_at.is_some() {
+        return Err(AppError::Conflict {
+            code: "round_closed",
+            message: format!("round {id} is already closed"),
+        });
+    }
+    if now < round.deadline {
+        return Err(AppError::Conflict {
+            code: "round_open",
+            message: "the round's deadline has not passed".into(),
+        });
+    }
+    let missed: Vec<PersonId> = {
+        let lab = state.lab.lock();
+        let r = lab
+            .rounds
+            .get(&id)
+            .ok_or_else(|| AppError::not_found("unknown_round", "gone"))?;
+        let people = read(&state.people);
+        let covered: Vec<bool> = state
+            .communities
+            .iter()
+            .map(|a| r.round.area.contains(a))
+            .collect();
+        people
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                s.community != u32::MAX
+                    && covered.get(s.community as usize).copied().unwrap_or(false)
+                    && (r.round.cells.is_empty() || r.round.cells.contains(&s.home_cell))
+                    && r.tube_of.get(*i).is_some_and(|t| *t == 0)
+            })
+            .map(|(i, _)| PersonId(i as u32))
+            .collect()
+    };
+    let events = missed
+        .iter()
+        .map(|p| NewEvent {
+            at: now,
+            actor: actor.clone(),
+            basis: format!("screening round {id} ({}) deadline", round.name),
+            body: EventBody::TestMissed {
+                person: *p,
+                due_at: round.deadline,
+            },
+        })
+        .collect();
+    let mut closed = round;
+    closed.closed_at = Some(now);
+    commit(
+        state,
+        LabWrite {
+            rounds: vec![closed],
+            events,
+            ..LabWrite::default()
+        },
+    )
+    .await?;
+    Ok(missed.len())
+}
+
+/// Checks a mandated periodic test (e.g. every 72 h for everyone in an area during a
+/// period): every resident of `area` whose last sample is older than `every_hours` gets a
+/// missed-test event, unless one was already recorded since their last sample. The policy
+/// decides what a missed test means (pop-up type 4 by default, cleared by a negative).
+/// Returns how many were recorded.
+pub async fn check_mandated(
+    state: &AppState,
+    area: &AreaCode,
+    every_hours: u32,
+    actor: String,
+    now: Timestamp,
+) -> Result<usize, AppError> {
+    let _op = state.lab.op.lock().await;
+    let cutoff = now.plus(-i64::from(every_hours) * 3600);
+    let due: Vec<PersonId> = {
+        let people = read(&state.people);
+        let covered: Vec<bool> = state.communities.iter().map(|c| area.contains(c)).collect();
+        people
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| covered.get(s.community as usize).copied().unwrap_or(false))
+            .filter(|(_, s)| {
+                let last = s.facts.last_sample();
+                let overdue = last.is_none_or(|t| t < cutoff);
+                let flagged = s.facts.facts().iter().any(|f| {
+                    f.kind == xikang_domain::facts::FactKind::MissedTest
+                        && last.is_none_or(|t| f.start > t)
+                });
+                overdue && !flagged
+            })
+            .map(|(i, _)| PersonId(i as u32))
+            .collect()
+    };
+    for chunk in due.chunks(100_000) {
+        let events = chunk
+            .iter()
+            .map(|p| NewEvent {
+                at: now,
+                actor: actor.clone(),
+                basis: format!("mandated test every {every_hours} h in {area}"),
+                body: EventBody::TestMissed {
+                    person: *p,
+                    due_at: now,
+                },
+            })
+            .collect();
+        commit(
+            state,
+            LabWrite {
+                events,
+                ..LabWrite::default()
+            },
+        )
+        .await?;
+    }
+    Ok(due.len())
+}
+
+// ---------------------------------------------------------------------------------------
+// Tubes and binding
+
+/// A tube to open at a site.
+#[derive(Debug, Clone)]
+pub struct NewTube {
+    pub barcode: String,
+    pub site: SiteId,
+    pub round: Option<RoundId>,
+    pub capacity: u8,
+}
+
+/// Opens tubes; each item succeeds or fails on its own (a reused barcode, an unknown site or
+/// round, a pool beyond what the site's zone allows).
+pub async fn open_tubes(
+    state: &AppState,
+    items: Vec<NewTube>,
+    now: Timestamp,
+) -> Result<Vec<Result<TubeId, ItemError>>, AppError> {
+    let _op = state.lab.op.lock().await;
+    let mut out = Vec::with_capacity(items.len());
+    let mut w = LabWrite::default();
+    {
+        let lab = state.lab.lock();
+        let mut next = lab.next_tube_id();
+        let mut seen: HashMap<TubeBarcode, ()> = HashMap::new();
+        for it in items {
+            let r = (|| {
+                let barcode = TubeBarcode::parse(&it.barcode)
+                    .map_err(|e| item_err(e.code(), e.to_string()))?;
+                if lab.by_barcode.contains_key(&barcode) || seen.contains_key(&barcode) {
+                    return Err(item_err(
+                        "barcode_reused",
+                        format!("tube barcode {barcode} is already in use"),
+                    ));
+                }
+                let site = lab.sites.get(&it.site).ok_or_else(|| {
+                    item_err("unknown_site", format!("no sampling site {}", it.site))
+                })?;
+                let pools = match it.round {
+                    Some(r) => {
+                        let m = lab
+                            .rounds
+                            .get(&r)
+                            .ok_or_else(|| item_err("unknown_round", format!("no round {r}")))?;
+                        if m.round.closed_at.is_some() {
+                            return Err(item_err("round_closed", format!("round {r} is closed")));
+                        }
+                        m.round.pools
+                    }
+                    None => PoolSizes::from_policy(&state.policy()),
+                };
+                if it.capacity == 0 || it.capacity > MAX_POOL {
+                    return Err(item_err(
+                        "invalid_pool_size",
+                        format!(
+                            "a tube holds 1 to {MAX_POOL} swabs: pooling pooled tubes is refused"
+                        ),
+                    ));
+                }
+                let limit = pools.limit(zone_level_at(state, site.cell));
+                if it.capacity > limit {
+                    return Err(item_err(
+                        "pool_too_large",
+                        format!("at this site a tube may hold at most {limit} swabs"),
+                    ));
+                }
+                seen.insert(barcode.clone(), ());
+                let id = TubeId(next);
+                next += 1;
+                w.tubes.push(Tube {
+                    id,
+                    barcode,
+                    site: it.site,
+                    round: it.round,
+                    capacity: it.capacity,
+                    state: TubeState::Open,
+                    opened_at: now,
+                    sealed_at: None,
+                    batch: None,
+                    shipped_at: None,
+                    received_at: None,
+                    resulted_at: None,
+                    outcome: None,
+                    ct: None,
+                    lab: None,
+                });
+                Ok(id)
+            })();
+            out.push(r);
+        }
+    }
+    if !w.tubes.is_empty() {
+        commit(state, w).await?;
+    }
+    Ok(out)
+}
+
+/// Who a swab belongs to, as the sampler's device sends it.
+#[derive(Debug, Clone)]
+pub enum Swabbed {
+    /// The person's health-code token, scanned at the site.
+    Token(String),
+    /// An ID number, for residents without a code (devices allowed to look up only).
+    IdNumber(String),
+    /// Already resolved (the benchmark's and the server's own callers).
+    Person(PersonId),
+}
+
+/// Resolves scanned codes to people: cached tokens at once, the rest verified as one batch
+/// (the same cache and verifier as venue scans).
+pub async fn resolve(
+    state: &AppState,
+    who: Vec<Swabbed>,
+    id_lookup: bool,
+    now: Timestamp,
+) -> Result<Vec<Result<PersonId, ItemError>>, AppError> {
+    let mut out: Vec<Option<Result<PersonId, ItemError>>> = vec![None; who.len()];
+    let mut misses: Vec<(usize, u64)> = Vec::new();
+    for (i, w) in who.iter().enumerate() {
+        match w {
+            Swabbed::Person(p) => {
+                out[i] = Some(if state.person_exists(*p) {
+                    Ok(*p)
+                } else {
+                    Err(item_err("unknown_person", format!("no person {p}")))
+                })
+            }
+            Swabbed::Token(t) => {
+                let key = state.token_hasher.hash_one(t);
+                match state.verified.get(&key) {
+                    Some((p, exp)) if exp > now => out[i] = Some(Ok(p)),
+                    _ => misses.push((i, key)),
+                }
+            }
+            Swabbed::IdNumber(n) => {
+                if !id_lookup {
+                    out[i] = Some(Err(item_err(
+                        "id_lookup_not_allowed",
+                        "this device may not identify people by ID number",
+                    )));
+                    continue;
+                }
+                let r = match xikang_domain::idnumber::IdNumber::parse(n) {
+                    Err(e) => Err(item_err(e.code(), e.to_string())),
+                    Ok(id) => {
+                        let hash = id.keyed_hash(&state.secrets.id_hash_key);
+                        let store = state.store.clone();
+                        match tokio::task::spawn_blocking(move || store.person_by_id_hash(&hash))
+                            .await??
+                        {
+                            Some(p) => Ok(p),
+                            None => {
+                                Err(item_err("unknown_person", "no resident has this ID number"))
+                            }
+                        }
+                    }
+                };
+                out[i] = Some(r);
+            }
+        }
+    }
+    if !misses.is_empty() {
+        let tokens: Vec<&str> = misses
+            .iter()
+            .filter_map(|(i, _)| match &who[*i] {
+                Swabbed::Token(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        let issuer = Some(state.config.jurisdiction.as_str());
+        let verdicts = verify_parallel(state, &tokens, issuer, now)?;
+        for ((i, key), v) in misses.into_iter().zip(verdicts) {
+            out[i] = Some(match v {
+                Err(e) => Err(item_err(e.code(), e.to_string())),
+                Ok(claims) => match state
+                    .pseudonyms
+                    .person_of(&claims.subject)
+                    .filter(|p| state.person_exists(*p))
+                {
+                    Some(p) => {
+                        state.verified.put(key, (p, claims.expires_at));
+                        Ok(p)
+                    }
+                    None => Err(item_err(
+                        "unknown_person",
+                        "the code's subject is not a resident here",
+                    )),
+                },
+            });
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(item_err("invalid_sample", "not resolved"))))
+        .collect())
+}
+
+/// Verifies tokens in batches on every core, off the async workers: a sampling site's
+/// upload of thousands of scanned codes is CPU work (Ed25519 batch verification), which
+/// must neither stall other requests nor leave the second core idle.
+fn verify_parallel(
+    state: &AppState,
+    tokens: &[&str],
+    issuer: Option<&str>,
+    now: Timestamp,
+) -> Result<Vec<Result<xikang_code::CodeClaims, xikang_code::VerifyError>>, AppError> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let parts = cores.min(tokens.len() / 512).max(1);
+    let verify = || -> Result<Vec<_>, AppError> {
+        if parts == 1 {
+            return Ok(state.verifier.verify_batch(tokens, issuer, now));
+        }
+        let size = tokens.len().div_ceil(parts);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = tokens
+                .chunks(size)
+                .map(|chunk| scope.spawn(move || state.verifier.verify_batch(chunk, issuer, now)))
+                .collect();
+            let mut all = Vec::with_capacity(tokens.len());
+            for h in handles {
+                all.extend(
+                    h.join()
+                        .map_err(|_| AppError::Internal("a verification thread panicked".into()))?,
+                );
+            }
+            Ok(all)
+        })
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(verify)
+        }
+        _ => verify(),
+    }
+}
+
+/// What binding one swab did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Bound {
+    pub tube: TubeId,
+    /// Swabs in the tube now.
+    pub filled: u8,
+    /// Whether this swab filled the tube and sealed it.
+    pub sealed: bool,
+}
+
+/// Binds swabs to tubes. Each item succeeds or fails on its own: an unknown or not-open
+/// tube, a full tube, a person already sampled in the tube's round, a retest into a pooled
+/// tube. A tube is sealed when its last place is taken.
+pub async fn bind(
+    state: &AppState,
+    items: Vec<(String, Result<PersonId, ItemError>)>,
+    now: Timestamp,
+) -> Result<Vec<Result<Bound, ItemError>>, AppError> {
+    let _op = state.lab.op.lock().await;
+    let mut out = Vec::with_capacity(items.len());
+    let mut w = LabWrite::default();
+    {
+        let lab = state.lab.lock();
+        // Changes made by earlier items of this request.
+        let mut fill: HashMap<TubeId, (Tube, usize)> = HashMap::new();
+        let mut taken: HashMap<(RoundId, PersonId), ()> = HashMap::new();
+        let mut added: std::collections::HashSet<(TubeId, PersonId)> =
+            std::collections::HashSet::new();
+        for (barcode, who) in items {
+            let r = (|| {
+                let person = who?;
+                let barcode =
+                    TubeBarcode::parse(&barcode).map_err(|e| item_err(e.code(), e.to_string()))?;
+                let mem = lab.tube_by_barcode(&barcode).ok_or_else(|| {
+                    item_err("unknown_tube", format!("no tube {barcode} was opened"))
+                })?;
+                let (tube, count) = fill
+                    .get(&mem.tube.id)
+                    .cloned()
+                    .unwrap_or_else(|| (mem.tube.clone(), mem.members.len()));
+                if tube.state != TubeState::Open {
+                    return Err(item_err(
+                        "tube_not_open",
+                        format!("tube {barcode} is {}", tube.state.as_str()),
+                    ));
+                }
+                if count >= usize::from(tube.capacity) {
+                    return Err(item_err(
+                        "tube_full",
+                        format!("tube {barcode} already holds {count} swabs"),
+                    ));
+                }
+                let retest = lab.open_tasks.get(&person).is_some_and(|ts| {
+                    ts.iter()
+                        .any(|t| matches!(t.kind, TaskKind::SingleTubeRetest | TaskKind::Resample))
+                });
+                let single_needed = lab
+                    .open_tasks
+                    .get(&person)
+                    .is_some_and(|ts| ts.iter().any(|t| t.kind == TaskKind::SingleTubeRetest));
+                if single_needed && tube.capacity > 1 {
+                    return Err(item_err(
+                        "retest_needs_single_tube",
+                        "this person's retest must go into a single tube",
+                    ));
+                }
+                let in_tube = mem.members.contains(&person) || added.contains(&(tube.id, person));
+                if in_tube {
+                    return Err(item_err(
+                        "already_in_tube",
+                        "this person's swab is already in this tube",
+                    ));
+                }
+                // A retest or resample is outside the round's count: the round keeps the
+                // person's first sample.
+                let round = if retest { None } else { tube.round };
+                if let Some(rid) = round {
+                    let before = lab
+                        .rounds
+                        .get(&rid)
+                        .and_then(|m| m.tube_of.get(person.0 as usize))
+                        .is_some_and(|t| *t != 0);
+                    if before || taken.contains_key(&(rid, person)) {
+                        return Err(item_err(
+                            "already_sampled",
+                            format!("this person was already sampled in round {rid}"),
+                        ));
+                    }
+                    taken.insert((rid, person), ());
+                }
+                let mut tube = tube;
+                let count = count + 1;
+                let sealed = count >= usize::from(tube.capacity);
+                if sealed {
+                    tube.state = TubeState::Sealed;
+                    tube.sealed_at = Some(now);
+                }
+                let id = tube.id;
+                fill.insert(id, (tube, count));
+                added.insert((id, person));
+                w.samples.push(Sample {
+                    tube: id,
+                    person,
+                    round,
+                    sampled_at: now,
+                });
+                Ok(Bound {
+                    tube: id,
+                    filled: count as u8,
+                    sealed,
+                })
+            })();
+            out.push(r);
+        }
+        w.tubes = fill
+            .into_values()
+            .filter(|(t, _)| t.state == TubeState::Sealed)
+            .map(|(t, _)| t)
+            .collect();
+        w.tubes.sort_by_key(|t| t.id);
+    }
+    if !w.samples.is_empty() {
+        commit(state, w).await?;
+    }
+    Ok(out)
+}
+
+/// Seals tubes the sampler closes before they are full (an empty tube cannot be sealed).
+pub async fn seal(
+    state: &AppState,
+    barcodes: Vec<String>,
+    now: Timestamp,
+) -> Result<Vec<Result<TubeId, ItemError>>, AppError> {
+    transition(
+        state,
+        barcodes,
+        |lab, tube| {
+            if tube.state != TubeState::Open {
+                return Err(item_err(
+                    "tube_not_open",
+                    format!("tube {} is {}", tube.barcode, tube.state.as_str()),
+                ));
+            }
+            if lab.tube(tube.id).is_none_or(|m| m.members.is_empty()) {
+                return Err(item_err(
+                    "tube_empty",
+                    format!("tube {} holds no swab", tube.barcode),
+                ));
+            }
+            tube.state = TubeState::Sealed;
+            tube.sealed_at = Some(now);
+            Ok(())
+        },
+        None,
+    )
+    .await
+    .map(|(r, _)| r)
+}
+
+/// Applies a per-tube state change to each barcode, then writes the changed tubes (and the
+/// batch, if any) in one transaction.
+async fn transition(
+    state: &AppState,
+    barcodes: Vec<String>,
+    mut step: impl FnMut(&Lab, &mut Tube) -> Result<(), ItemError> + Send,
+    batch: Option<Batch>,
+) -> Result<(Vec<Result<TubeId, ItemError>>, LabWrite), AppError> {
+    let _op = state.lab.op.lock().await;
+    let mut out = Vec::with_capacity(barcodes.len());
+    let mut w = LabWrite::default();
+    {
+        let lab = state.lab.lock();
+        let mut done: HashMap<TubeId, ()> = HashMap::new();
+        for b in barcodes {
+            let r = (|| {
+                let barcode =
+                    TubeBarcode::parse(&b).map_err(|e| item_err(e.code(), e.to_string()))?;
+                let mem = lab
+                    .tube_by_barcode(&barcode)
+                    .ok_or_else(|| item_err("unknown_tube", format!("no tube {barcode}")))?;
+                if done.contains_key(&mem.tube.id) {
+                    return Err(item_err(
+                        "duplicate_item",
+                        format!("tube {barcode} is listed twice"),
+                    ));
+                }
+                let mut tube = mem.tube.clone();
+                step(&lab, &mut tube)?;
+                done.insert(tube.id, ());
+                let id = tube.id;
+                w.tubes.push(tube);
+                Ok(id)
+            })();
+            out.push(r);
+        }
+    }
+    if let Some(mut b) = batch {
+        b.tubes = w.tubes.len() as u32;
+        if b.tubes > 0 {
+            w.batches.push(b);
+        }
+    }
+    if !w.tubes.is_empty() {
+        let (w2, _) = commit(state, w).await?;
+        w = w2;
+    }
+    Ok((out, w))
+}
+
+/// Hands sealed tubes to a courier in a new batch (transport handover logged).
+pub async fn ship(
+    state: &AppState,
+    courier: String,
+    lab_name: String,
+    barcodes: Vec<String>,
+    now: Timestamp,
+) -> Result<(Option<BatchId>, Vec<Result<TubeId, ItemError>>), AppError> {
+    let id = BatchId(
+        state
+            .lab
+            .lock()
+            .batches
+            .keys()
+            .next_back()
+            .map_or(1, |b| b.0 + 1),
+    );
+    let batch = Batch {
+        id,
+        courier,
+        lab: lab_name,
+        handed_at: now,
+        received_at: None,
+        tubes: 0,
+    };
+    let (results, w) = transition(
+        state,
+        barcodes,
+        |_, tube| {
+            if tube.state != TubeState::Sealed {
+                return Err(item_err(
+                    "tube_not_sealed",
+                    format!("tube {} is {}", tube.barcode, tube.state.as_str()),
+                ));
+            }
+            tube.state = TubeState::InTransport;
+            tube.batch = Some(id);
+            tube.shipped_at = Some(now);
+            Ok(())
+        },
+        Some(batch),
+    )
+    .await?;
+    Ok((w.batches.first().map(|b| b.id), results))
+}
+
+/// The lab receives tubes of a batch (all of it when `barcodes` is empty). Tubes of the
+/// batch not received stay in transport, where the stuck list shows them.
+pub async fn receive(
+    state: &AppState,
+    batch: BatchId,
+    barcodes: Vec<String>,
+    now: Timestamp,
+) -> Result<Vec<Result<TubeId, ItemError>>, AppError> {
+    let (b, list) = {
+        let lab = state.lab.lock();
+        let b = lab
+            .batches
+            .get(&batch)
+            .cloned()
+            .ok_or_else(|| AppError::not_found("unknown_batch", format!("no batch {batch}")))?;
+        let list = if barcodes.is_empty() {
+            lab.tubes
+                .iter()
+                .filter(|m| m.tube.batch == Some(batch) && m.tube.state == TubeState::InTransport)
+                .map(|m| m.tube.barcode.to_string())
+                .collect()
+        } else {
+            barcodes
+        };
+        (b, list)
+    };
+    let mut received = b;
+    received.received_at = Some(now);
+    let (results, _) = transition(
+        state,
+        list,
+        |_, tube| {
+            if tube.batch != Some(batch) {
+                return Err(item_err(
+                    "not_in_batch",
+                    format!("tube {} is not in batch {batch}", tube.barcode),
+                ));
+            }
+            if tube.state != TubeState::InTransport {
+                return Err(item_err(
+                    "tube_not_in_transport",
+                    format!("tube {} is {}", tube.barcode, tube.state.as_str()),
+                ));
+            }
+            tube.state = TubeState::Received;
+            tube.received_at = Some(now);
+            Ok(())
+        },
+        Some(received),
+    )
+    .await?;
+    Ok(results)
+}
+
+// ---------------------------------------------------------------------------------------
+// Results
+
+/// What posting one result did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Resulted {
+    pub tube: TubeId,
+    pub members: usize,
+    /// Holds placed (members of a positive pool).
+    pub holds: usize,
+    /// Retest or resample tasks created.
+    pub tasks: usize,
+    /// A suspected case registered for a tracer (positive single tube).
+    pub suspected: Option<CaseId>,
+}
+
+/// Posts results for received tubes. Each line succeeds or fails on its own (unknown tube,
+/// not yet received, already resulted, listed twice); the good ones are written in one
+/// transaction with their authority events:
+///
+/// - negative: one `tube_negative` event for all members; retest tasks of members close;
+/// - positive pool: `pool_positive` for every member (held; the policy decides the colour)
+///   and a single-tube retest task for each;
+/// - positive single tube: the result and a suspected case for a tracer to confirm;
+/// - invalid: no event; every member gets a resample task.
+pub async fn post_results(
+    state: &AppState,
+    actor: &str,
+    lines: Vec<Result<ResultLine, ItemError>>,
+    now: Timestamp,
+) -> Result<Vec<Result<Resulted, ItemError>>, AppError> {
+    let _op = state.lab.op.lock().await;
+    let mut out = Vec::with_capacity(lines.len());
+    let mut w = LabWrite::default();
+    {
+        let lab = state.lab.lock();
+        let mut seen: HashMap<TubeId, ()> = HashMap::new();
+        let mut next_task = lab.next_task.max(1);
+        let mut next_case = read(&state.cases).keys().next_back().map_or(1, |c| c.0 + 1);
+        let mut closing: HashMap<u64, ()> = HashMap::new();
+        for line in lines {
+            let r = (|| {
+                let line = line?;
+                let mem = lab
+                    .tube_by_barcode(&line.barcode)
+                    .ok_or_else(|| item_err("unknown_tube", format!("no tube {}", line.barcode)))?;
+                let tube = &mem.tube;
+                if seen.contains_key(&tube.id) {
+                    return Err(item_err(
+                        "duplicate_item",
+                        format!("tube {} is listed twice", tube.barcode),
+                    ));
+                }
+                match tube.state {
+                    TubeState::Received => {}
+                    TubeState::Resulted | TubeState::Invalid => {
+                        return Err(item_err(
+                            "already_resulted",
+                            format!("tube {} already has a result", tube.barcode),
+                        ));
+                    }
+                    s => {
+                        return Err(item_err(
+                            "tube_not_received",
+                            format!(
+                                "tube {} is {}: the lab has not received it",
+                                tube.barcode,
+                                s.as_str()
+                            ),
+                        ));
+                    }
+                }
+                let resulted_at = line.resulted_at.unwrap_or(now);
+                let received = tube.received_at.unwrap_or(tube.opened_at);
+                if resulted_at < received || resulted_at > now.plus(300) {
+                    return Err(item_err(
+                        "invalid_time",
+                        "the result time must be after receipt and not in the future",
+                    ));
+                }
+                seen.insert(tube.id, ());
+                let sampled_at = tube.opened_at;
+                let members = mem.members.clone();
+                let basis = format!("lab report, tube {}", tube.barcode);
+                let mut done = Resulted {
+                    tube: tube.id,
+                    members: members.len(),
+                    holds: 0,
+                    tasks: 0,
+                    suspected: None,
+                };
+                let single = members.len() <= 1;
+                let event = |body| NewEvent {
+                    at: resulted_at,
+                    actor: actor.to_owned(),
+                    basis: basis.clone(),
+                    body,
+                };
+                match line.outcome {
+                    LabOutcome::Negative => {
+                        w.events.push(event(EventBody::TubeNegative {
+                            tube: tube.barcode.to_string(),
+                            members: members.clone(),
+                            sampled_at,
+                            resulted_at,
+                        }));
+                    }
+                    LabOutcome::Positive if !single => {
+                        for p in &members {
+                            w.events.push(event(EventBody::PoolPositive {
+                                person: *p,
+                                sampled_at,
+                                tube: tube.barcode.to_string(),
+                            }));
+                            w.tasks.push(LabTask {
+                                id: next_task,
+                                person: *p,
+                                kind: TaskKind::SingleTubeRetest,
+                                tube: Some(tube.id),
+                                created_at: resulted_at,
+                                done_at: None,
+                            });
+                            next_task += 1;
+                        }
+                        done.holds = members.len();
+                        done.tasks = members.len();
+                    }
+                    LabOutcome::Positive => {
+                        for p in &members {
+                            w.events.push(event(EventBody::TestResulted {
+                                person: *p,
+                                sampled_at,
+                                resulted_at,
+                                outcome: TestOutcome::Positive,
+                                pool_size: 1,
+                                tube: tube.barcode.to_string(),
+                            }));
+                            let open_case = read(&state.cases)
+                                .values()
+                                .any(|c| c.person == *p && c.discharged_at.is_none());
+                            if !open_case {
+                                let case = CaseId(next_case);
+                                next_case += 1;
+                                w.events.push(event(EventBody::CaseRegistered {
+                                    case,
+                                    person: *p,
+                                    case_kind: CaseKind::Suspected,
+                                    onset: None,
+                                    sampled_at: Some(sampled_at),
+                                    isolated_at: None,
+                                }));
+                                done.suspected = Some(case);
+                            }
+                        }
+                    }
+                    LabOutcome::Invalid => {
+                        for p in &members {
+                            w.tasks.push(LabTask {
+                                id: next_task,
+                                person: *p,
+                                kind: TaskKind::Resample,
+                                tube: Some(tube.id),
+                                created_at: resulted_at,
+                                done_at: None,
+                            });
+                            next_task += 1;
+                        }
+                        done.tasks = members.len();
+                    }
+                }
+                // A single-tube result (or any result of a resample) answers the person's
+                // open retest and resample tasks.
+                for p in &members {
+                    for t in lab.open_tasks.get(p).into_iter().flatten() {
+                        let answers = match t.kind {
+                            TaskKind::SingleTubeRetest => {
+                                single && line.outcome != LabOutcome::Invalid
+                            }
+                            TaskKind::Resample => {
+                                line.outcome != LabOutcome::Invalid && t.tube != Some(tube.id)
+                            }
+                            TaskKind::VaccinationOutreach => false,
+                        };
+                        if answers && closing.insert(t.id, ()).is_none() {
+                            w.tasks.push(LabTask {
+                                done_at: Some(resulted_at),
+                                ..t.clone()
+                            });
+                        }
+                    }
+                }
+                let mut t = tube.clone();
+                t.state = if line.outcome == LabOutcome::Invalid {
+                    TubeState::Invalid
+                } else {
+                    TubeState::Resulted
+                };
+                t.resulted_at = Some(resulted_at);
+                t.outcome = Some(line.outcome);
+                t.ct = line.ct;
+                t.lab = Some(actor.to_owned());
+                w.tubes.push(t);
+                Ok(done)
+            })();
+            out.push(r);
+        }
+    }
+    if !w.tubes.is_empty() {
+        commit(state, w).await?;
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading tubes
+
+/// A tube with its members count, for the API.
+pub fn tube(state: &AppState, barcode: &TubeBarcode) -> Option<(Tube, usize)> {
+    let lab = state.lab.lock();
+    lab.tube_by_barcode(barcode)
+        .map(|m| (m.tube.clone(), m.members.len()))
+}
+
+/// How many tubes are in each state.
+pub fn state_counts(state: &AppState) -> BTreeMap<&'static str, u64> {
+    let lab = state.lab.lock();
+    let mut counts: BTreeMap<&'static str, u64> =
+        TubeState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    for m in &lab.tubes {
+        *counts.entry(m.tube.state.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+/// Tubes stuck on the way: sealed or in transport for more than `transport_hours` since
+/// sealing, or received but not resulted for more than `lab_hours`.
+pub fn stuck(state: &AppState, now: Timestamp, transport_hours: u32, lab_hours: u32) -> Vec<Tube> {
+    let lab = state.lab.lock();
+    let t_cut = now.plus(-i64::from(transport_hours) * 3600);
+    let l_cut = now.plus(-i64::from(lab_hours) * 3600);
+    lab.tubes
+        .iter()
+        .map(|m| &m.tube)
+        .filter(|t| match t.state {
+            TubeState::Sealed | TubeState::InTransport => t.sealed_at.is_some_and(|s| s <= t_cut),
+            TubeState::Received => t.received_at.is_some_and(|r| r <= l_cut),
+            _ => false,
+        })
+        .cloned()
+        .collect()
+}
+
+/// Open tasks, optionally of one kind, for people the `visible` filter allows.
+pub fn open_tasks(
+    state: &AppState,
+    kind: Option<TaskKind>,
+    visible: impl Fn(PersonId) -> bool,
+) -> Vec<LabTask> {
+    let lab = state.lab.lock();
+    let mut v: Vec<LabTask> = lab
+        .open_tasks
+        .values()
+        .flatten()
+        .filter(|t| kind.is_none_or(|k| t.kind == k) && visible(t.person))
+        .cloned()
+        .collect();
+    v.sort_by_key(|t| t.id);
+    v
+}
+
+// ---------------------------------------------------------------------------------------
+// Vaccination
+
+/// Records doses; each item on its own (unknown person, invalid fields, dose recorded twice).
+pub async fn record_doses(
+    state: &AppState,
+    items: Vec<Result<Dose, ItemError>>,
+    now: Timestamp,
+) -> Result<Vec<Result<(), ItemError>>, AppError> {
+    let _op = state.lab.op.lock().await;
+    let mut out = Vec::with_capacity(items.len());
+    let mut w = LabWrite::default();
+    {
+        let lab = state.lab.lock();
+        let mut seen = std::collections::HashSet::new();
+        for d in items {
+            let r = (|| {
+                let d = d?;
+                d.validate()
+                    .map_err(|e| item_err(e.code(), e.to_string()))?;
+                if !state.person_exists(d.person) {
+                    return Err(item_err(
+                        "unknown_person",
+                        format!("no person {}", d.person),
+                    ));
+                }
+                let recorded = lab
+                    .doses
+                    .get(d.person.0 as usize)
+                    .is_some_and(|b| b & dose_bit(d.dose) != 0);
+                if recorded || !seen.insert((d.person, d.dose)) {
+                    return Err(item_err(
+                        "dose_recorded",
+                        format!("dose {} of {} is already recorded", d.dose, d.person),
+                    ));
+                }
+                // A full course answers the person's outreach task.
+                if d.dose >= xikang_domain::testing::FULL_COURSE_DOSES {
+                    for t in lab.open_tasks.get(&d.person).into_iter().flatten() {
+                        if t.kind == TaskKind::VaccinationOutreach {
+                            w.tasks.push(LabTask {
+                                done_at: Some(now),
+                                ..t.clone()
+                            });
+                        }
+                    }
+                }
+                w.doses.push(d);
+                Ok(())
+            })();
+            out.push(r);
+        }
+    }
+    if !w.doses.is_empty() {
+        commit(state, w).await?;
+    }
+    Ok(out)
+}
+
+/// A person's vaccination status.
+pub fn vaccination_status(state: &AppState, person: PersonId) -> VaccinationStatus {
+    VaccinationStatus {
+        doses: highest_dose(
+            state
+                .lab
+                .lock()
+                .doses
+                .get(person.0 as usize)
+                .copied()
+                .unwrap_or(0),
+        ),
+    }
+}
+
+/// Coverage per district and age band, for residents of communities inside `area`, on `day`.
+pub fn vaccination_coverage(
+    state: &AppState,
+    area: &AreaCode,
+    day: CivilDay,
+) -> Vec<(AreaCode, AgeBand, Coverage)> {
+    let lab = state.lab.lock();
+    let people = read(&state.people);
+    let (ty, tm, td) = xikang_domain::testing::civil_of(day);
+    let covered: Vec<Option<u16>> = state
+        .communities
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            area.contains(c)
+                .then(|| lab.district_of_community.get(i).copied())
+                .flatten()
+        })
+        .collect();
+    let bands = AgeBand::ALL.len();
+    let mut table = vec![Coverage::default(); lab.districts.len() * bands];
+    for (i, slot) in people.iter().enumerate() {
+        let Some(Some(d)) = covered.get(slot.community as usize) else {
+            continue;
+        };
+        let Some(&born) = lab.births.get(i) else {
+            continue;
+        };
+        if born == 0 {
+            continue;
+        }
+        let (y, m, dd) = unpack_birth(born);
+        let mut age = ty - y;
+        if (tm, td) < (m, dd) {
+            age -= 1;
+        }
+        let band = AgeBand::of_age(age) as usize;
+        let doses = lab.doses.get(i).copied().unwrap_or(0);
+        table[usize::from(*d) * bands + band].add(VaccinationStatus {
+            doses: highest_dose(doses),
+        });
+    }
+    let mut out = Vec::new();
+    for (di, district) in lab.districts.iter().enumerate() {
+        for (bi, band) in AgeBand::ALL.iter().enumerate() {
+            let c = table[di * bands + bi];
+            if c.people > 0 {
+                out.push((district.clone(), *band, c));
+            }
+        }
+    }
+    out
+}
+
+/// Residents aged 60+ in `area` without a full course, grouped by grid cell; with `create`,
+/// an outreach task is opened for each who has none yet. Returns (cell, people) pairs.
+pub async fn outreach(
+    state: &AppState,
+    area: &AreaCode,
+    day: CivilDay,
+    create: bool,
+    now: Timestamp,
+) -> Result<Vec<(GridCell, Vec<PersonId>)>, AppError> {
+    let _op = state.lab.op.lock().await;
+    let (list, tasks) = {
+        let lab = state.lab.lock();
+        let people = read(&state.people);
+        let (ty, tm, td) = xikang_domain::testing::civil_of(day);
+        let covered: Vec<bool> = state.communities.iter().map(|c| area.contains(c)).collect();
+        let mut by_cell: BTreeMap<GridCell, Vec<PersonId>> = BTreeMap::new();
+        let mut tasks = Vec::new();
+        let mut next = lab.next_task.max(1);
+        for (i, slot) in people.iter().enumerate() {
+            if !covered
+                .get(slot.community as usize)
+                .copied()
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            let born = lab.births.get(i).copied().unwrap_or(0);
+            if born == 0 {
+                continue;
+            }
+            let (y, m, d) = unpack_birth(born);
+            let mut age = ty - y;
+            if (tm, td) < (m, d) {
+                age -= 1;
+            }
+            let status = VaccinationStatus {
+                doses: highest_dose(lab.doses.get(i).copied().unwrap_or(0)),
+            };
+            if !AgeBand::of_age(age).is_60_plus() || status.full_course() {
+                continue;
+            }
+            let p = PersonId(i as u32);
+            by_cell.entry(slot.home_cell).or_default().push(p);
+            let has_task = lab
+                .open_tasks
+                .get(&p)
+                .is_some_and(|ts| ts.iter().any(|t| t.kind == TaskKind::VaccinationOutreach));
+            if create && !has_task {
+                tasks.push(LabTask {
+                    id: next,
+                    person: p,
+                    kind: TaskKind::VaccinationOutreach,
+                    tube: None,
+                    created_at: now,
+                    done_at: None,
+                });
+                next += 1;
+            }
+        }
+        (by_cell.into_iter().collect::<Vec<_>>(), tasks)
+    };
+    if !tasks.is_empty() {
+        commit(
+            state,
+            LabWrite {
+                tasks,
+                ..LabWrite::default()
+            },
+        )
+        .await?;
+    }
+    Ok(list)
+}

@@ -1,0 +1,511 @@
+//! [`LabStore`] for PostgreSQL: every lab write is one transaction on the writer
+//! connection, with its authority events appended in the same transaction (under the same
+//! exclusive lock of the log as `Store::append_events`).
+
+use super::PgStore;
+use crate::error::{Result, StoreError};
+use crate::lab::{
+    LabStore, LabWrite, PersonBirth, ROUND_COLUMNS, RoundRow, TUBE_COLUMNS, TubeRow, batch_of,
+    birth_of, cells_text, dose_of, sample_of, site_of, task_of,
+};
+use crate::row::{self, EVENT_COLUMNS};
+use postgres::Transaction;
+use xikang_domain::EventSeq;
+use xikang_domain::PersonId;
+use xikang_domain::event::{GENESIS_HASH, NewEvent, StoredEvent, chain_hash};
+use xikang_domain::testing::{Dose, LabTask, Round, Sample, SamplingSite, Tube};
+
+/// Samples handed to a `for_each_sample` callback at a time.
+const CHUNK: usize = 65_536;
+
+fn append_in(tx: &mut Transaction<'_>, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    tx.batch_execute("lock table events in exclusive mode")?;
+    let head = tx.query_opt(
+        "select seq, hash from events order by seq desc limit 1",
+        &[],
+    )?;
+    let (mut seq, mut prev) = match head {
+        Some(r) => {
+            let s: i64 = r.try_get(0)?;
+            let h: &[u8] = r.try_get(1)?;
+            (s.unsigned_abs(), row::array_of::<32>(h, "head hash")?)
+        }
+        None => (0, GENESIS_HASH),
+    };
+    let mut stored = Vec::with_capacity(events.len());
+    let mut bodies = Vec::with_capacity(events.len());
+    for e in events {
+        seq += 1;
+        let body = e.body.to_json();
+        let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
+        stored.push(StoredEvent {
+            seq: EventSeq(seq),
+            at: e.at,
+            actor: e.actor.clone(),
+            basis: e.basis.clone(),
+            body: e.body.clone(),
+            prev_hash: prev,
+            hash,
+        });
+        bodies.push(body);
+        prev = hash;
+    }
+    let seqs: Vec<i64> = stored
+        .iter()
+        .map(|e| i64::try_from(e.seq.0).unwrap_or(i64::MAX))
+        .collect();
+    let ats: Vec<i64> = stored.iter().map(|e| e.at.0).collect();
+    let actors: Vec<&str> = stored.iter().map(|e| e.actor.as_str()).collect();
+    let bases: Vec<&str> = stored.iter().map(|e| e.basis.as_str()).collect();
+    let kinds: Vec<&str> = stored.iter().map(|e| e.body.kind()).collect();
+    let persons: Vec<Option<i64>> = stored
+        .iter()
+        .map(|e| e.body.person().map(|p| i64::from(p.get())))
+        .collect();
+    let prevs: Vec<&[u8]> = stored.iter().map(|e| &e.prev_hash[..]).collect();
+    let hashes: Vec<&[u8]> = stored.iter().map(|e| &e.hash[..]).collect();
+    tx.execute(
+        &format!(
+            "insert into events ({EVENT_COLUMNS})
+             select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                  $6::bigint[], $7::text[], $8::bytea[], $9::bytea[])"
+        ),
+        &[
+            &seqs, &ats, &actors, &bases, &kinds, &persons, &bodies, &prevs, &hashes,
+        ],
+    )?;
+    Ok(stored)
+}
+
+fn put_sites(tx: &mut Transaction<'_>, sites: &[SamplingSite]) -> Result<()> {
+    if sites.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx.prepare(
+        "insert into lab_sites (id, name, area, cell) values ($1, $2, $3, $4)
+         on conflict (id) do update set name = excluded.name, area = excluded.area, cell = excluded.cell",
+    )?;
+    for s in sites {
+        tx.execute(
+            &stmt,
+            &[
+                &i64::from(s.id.0),
+                &s.name,
+                &s.area.as_str(),
+                &i64::from(s.cell.0),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn put_rounds(tx: &mut Transaction<'_>, rounds: &[Round]) -> Result<()> {
+    if rounds.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx.prepare(&format!(
+        "insert into lab_rounds ({ROUND_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         on conflict (id) do update set name = excluded.name, area = excluded.area,
+           cells = excluded.cells, starts_at = excluded.starts_at, deadline = excluded.deadline,
+           pool_sealed = excluded.pool_sealed, pool_controlled = excluded.pool_controlled,
+           pool_other = excluded.pool_other, closed_at = excluded.closed_at"
+    ))?;
+    for r in rounds {
+        tx.execute(
+            &stmt,
+            &[
+                &i64::from(r.id.0),
+                &r.name,
+                &r.area.as_str(),
+                &cells_text(&r.cells),
+                &r.starts_at.0,
+                &r.deadline.0,
+                &i32::from(r.pools.sealed),
+                &i32::from(r.pools.controlled),
+                &i32::from(r.pools.other),
+                &r.closed_at.map(|t| t.0),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
+    if tubes.is_empty() {
+        return Ok(());
+    }
+    // One statement for the whole set (a city-wide round moves a million tubes through each
+    // state). `on conflict do update` may touch a row once per statement: keep the last
+    // version of a tube listed twice.
+    let mut last: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for (i, t) in tubes.iter().enumerate() {
+        last.insert(t.id.0, i);
+    }
+    let rows: Vec<&Tube> = tubes
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| last.get(&t.id.0) == Some(i))
+        .map(|(_, t)| t)
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|t| i64::from(t.id.0)).collect();
+    let barcodes: Vec<&str> = rows.iter().map(|t| t.barcode.as_str()).collect();
+    let sites: Vec<i64> = rows.iter().map(|t| i64::from(t.site.0)).collect();
+    let rounds: Vec<Option<i64>> = rows
+        .iter()
+        .map(|t| t.round.map(|r| i64::from(r.0)))
+        .collect();
+    let capacities: Vec<i32> = rows.iter().map(|t| i32::from(t.capacity)).collect();
+    let states: Vec<i32> = rows.iter().map(|t| i32::from(t.state.code())).collect();
+    let opened: Vec<i64> = rows.iter().map(|t| t.opened_at.0).collect();
+    let sealed: Vec<Option<i64>> = rows.iter().map(|t| t.sealed_at.map(|x| x.0)).collect();
+    let batches: Vec<Option<i64>> = rows
+        .iter()
+        .map(|t| t.batch.map(|b| i64::from(b.0)))
+        .collect();
+    let shipped: Vec<Option<i64>> = rows.iter().map(|t| t.shipped_at.map(|x| x.0)).collect();
+    let received: Vec<Option<i64>> = rows.iter().map(|t| t.received_at.map(|x| x.0)).collect();
+    let resulted: Vec<Option<i64>> = rows.iter().map(|t| t.resulted_at.map(|x| x.0)).collect();
+    let outcomes: Vec<Option<i32>> = rows
+        .iter()
+        .map(|t| t.outcome.map(|o| i32::from(o.code())))
+        .collect();
+    let cts: Vec<Option<f32>> = rows.iter().map(|t| t.ct).collect();
+    let labs: Vec<Option<&str>> = rows.iter().map(|t| t.lab.as_deref()).collect();
+    tx.execute(
+        &format!(
+            "insert into lab_tubes ({TUBE_COLUMNS})
+             select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[],
+                                  $6::integer[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+                                  $11::bigint[], $12::bigint[], $13::integer[], $14::real[], $15::text[])
+             on conflict (id) do update set barcode = excluded.barcode, site = excluded.site,
+               round = excluded.round, capacity = excluded.capacity, state = excluded.state,
+               opened_at = excluded.opened_at, sealed_at = excluded.sealed_at, batch = excluded.batch,
+               shipped_at = excluded.shipped_at, received_at = excluded.received_at,
+               resulted_at = excluded.resulted_at, outcome = excluded.outcome, ct = excluded.ct,
+               lab = excluded.lab"
+        ),
+        &[
+            &ids, &barcodes, &sites, &rounds, &capacities, &states, &opened, &sealed, &batches,
+            &shipped, &received, &resulted, &outcomes, &cts, &labs,
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_samples(tx: &mut Transaction<'_>, samples: &[Sample]) -> Result<()> {
+    if samples.is_empty() {
+        return Ok(());
+    }
+    let tubes: Vec<i64> = samples.iter().map(|s| i64::from(s.tube.0)).collect();
+    let people: Vec<i64> = samples.iter().map(|s| i64::from(s.person.0)).collect();
+    let rounds: Vec<Option<i64>> = samples
+        .iter()
+        .map(|s| s.round.map(|r| i64::from(r.0)))
+        .collect();
+    let ats: Vec<i64> = samples.iter().map(|s| s.sampled_at.0).collect();
+    tx.execute(
+        "insert into lab_samples (tube, person, round, sampled_at)
+         select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])",
+        &[&tubes, &people, &rounds, &ats],
+    )?;
+    Ok(())
+}
+
+fn put_rest(tx: &mut Transaction<'_>, w: &LabWrite) -> Result<()> {
+    if !w.batches.is_empty() {
+        let stmt = tx.prepare(
+            "insert into lab_batches (id, courier, lab, handed_at, received_at, tubes)
+             values ($1, $2, $3, $4, $5, $6)
+             on conflict (id) do update set courier = excluded.courier, lab = excluded.lab,
+               handed_at = excluded.handed_at, received_at = excluded.received_at, tubes = excluded.tubes",
+        )?;
+        for b in &w.batches {
+            let tubes = i32::try_from(b.tubes).unwrap_or(i32::MAX);
+            tx.execute(
+                &stmt,
+                &[
+                    &i64::from(b.id.0),
+                    &b.courier,
+                    &b.lab,
+                    &b.handed_at.0,
+                    &b.received_at.map(|t| t.0),
+                    &tubes,
+                ],
+            )?;
+        }
+    }
+    if !w.tasks.is_empty() {
+        // Last version of a task listed twice (one statement may update a row once).
+        let mut last: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        for (i, t) in w.tasks.iter().enumerate() {
+            last.insert(t.id, i);
+        }
+        let rows: Vec<&LabTask> = w
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| last.get(&t.id) == Some(i))
+            .map(|(_, t)| t)
+            .collect();
+        let ids = rows
+            .iter()
+            .map(|t| i64::try_from(t.id).map_err(|_| StoreError::Corrupt("task id".into())))
+            .collect::<Result<Vec<i64>>>()?;
+        let people: Vec<i64> = rows.iter().map(|t| i64::from(t.person.0)).collect();
+        let kinds: Vec<&str> = rows.iter().map(|t| t.kind.as_str()).collect();
+        let tubes: Vec<Option<i64>> = rows
+            .iter()
+            .map(|t| t.tube.map(|x| i64::from(x.0)))
+            .collect();
+        let created: Vec<i64> = rows.iter().map(|t| t.created_at.0).collect();
+        let done: Vec<Option<i64>> = rows.iter().map(|t| t.done_at.map(|x| x.0)).collect();
+        tx.execute(
+            "insert into lab_tasks (id, person, kind, tube, created_at, done_at)
+             select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+             on conflict (id) do update set person = excluded.person, kind = excluded.kind,
+               tube = excluded.tube, created_at = excluded.created_at, done_at = excluded.done_at",
+            &[&ids, &people, &kinds, &tubes, &created, &done],
+        )?;
+    }
+    if !w.doses.is_empty() {
+        let people: Vec<i64> = w.doses.iter().map(|d| i64::from(d.person.0)).collect();
+        let numbers: Vec<i32> = w.doses.iter().map(|d| i32::from(d.dose)).collect();
+        let vaccines: Vec<&str> = w.doses.iter().map(|d| d.vaccine.as_str()).collect();
+        let days: Vec<i32> = w.doses.iter().map(|d| d.given_on.0).collect();
+        let sites: Vec<&str> = w.doses.iter().map(|d| d.site.as_str()).collect();
+        tx.execute(
+            "insert into vaccinations (person, dose, vaccine, given_on, site)
+             select * from unnest($1::bigint[], $2::integer[], $3::text[], $4::integer[], $5::text[])",
+            &[&people, &numbers, &vaccines, &days, &sites],
+        )?;
+    }
+    Ok(())
+}
+
+fn tube_row(r: &postgres::Row) -> Result<TubeRow> {
+    let small = |i: usize| -> Result<i64> { Ok(i64::from(r.try_get::<_, i32>(i)?)) };
+    let opt_small =
+        |i: usize| -> Result<Option<i64>> { Ok(r.try_get::<_, Option<i32>>(i)?.map(i64::from)) };
+    Ok(TubeRow {
+        id: r.try_get(0)?,
+        barcode: r.try_get(1)?,
+        site: r.try_get(2)?,
+        round: r.try_get(3)?,
+        capacity: small(4)?,
+        state: small(5)?,
+        opened_at: r.try_get(6)?,
+        sealed_at: r.try_get(7)?,
+        batch: r.try_get(8)?,
+        shipped_at: r.try_get(9)?,
+        received_at: r.try_get(10)?,
+        resulted_at: r.try_get(11)?,
+        outcome: opt_small(12)?,
+        ct: r.try_get(13)?,
+        lab: r.try_get(14)?,
+    })
+}
+
+impl LabStore for PgStore {
+    fn write_lab(&self, w: &LabWrite) -> Result<Vec<StoredEvent>> {
+        if w.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut writer = self.write()?;
+        let mut tx = writer.client.transaction()?;
+        put_sites(&mut tx, &w.sites)?;
+        put_rounds(&mut tx, &w.rounds)?;
+        put_tubes(&mut tx, &w.tubes)?;
+        insert_samples(&mut tx, &w.samples)?;
+        put_rest(&mut tx, w)?;
+        let stored = append_in(&mut tx, &w.events)?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn sampling_sites(&self) -> Result<Vec<SamplingSite>> {
+        let mut c = self.read()?;
+        c.query(
+            "select id, name, area, cell from lab_sites order by id",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            let area: &str = r.try_get(2)?;
+            site_of(r.try_get(0)?, r.try_get(1)?, area, r.try_get(3)?)
+        })
+        .collect()
+    }
+
+    fn rounds(&self) -> Result<Vec<Round>> {
+        let mut c = self.read()?;
+        c.query(
+            &format!("select {ROUND_COLUMNS} from lab_rounds order by id"),
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            RoundRow {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                area: r.try_get(2)?,
+                cells: r.try_get(3)?,
+                starts_at: r.try_get(4)?,
+                deadline: r.try_get(5)?,
+                pools: [
+                    i64::from(r.try_get::<_, i32>(6)?),
+                    i64::from(r.try_get::<_, i32>(7)?),
+                    i64::from(r.try_get::<_, i32>(8)?),
+                ],
+                closed_at: r.try_get(9)?,
+            }
+            .into_round()
+        })
+        .collect()
+    }
+
+    fn batches(&self) -> Result<Vec<xikang_domain::testing::Batch>> {
+        let mut c = self.read()?;
+        c.query(
+            "select id, courier, lab, handed_at, received_at, tubes from lab_batches order by id",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            batch_of(
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                i64::from(r.try_get::<_, i32>(5)?),
+            )
+        })
+        .collect()
+    }
+
+    fn for_each_tube(&self, f: &mut dyn FnMut(Tube)) -> Result<()> {
+        let mut c = self.read()?;
+        let mut tx = c.transaction()?;
+        let portal = tx.bind(
+            &format!("select {TUBE_COLUMNS} from lab_tubes order by id"),
+            &[],
+        )?;
+        loop {
+            let rows = tx.query_portal(&portal, CHUNK as i32)?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                f(tube_row(r)?.into_tube()?);
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn for_each_sample(&self, f: &mut dyn FnMut(&[Sample])) -> Result<()> {
+        let mut c = self.read()?;
+        let mut tx = c.transaction()?;
+        let portal = tx.bind(
+            "select tube, person, round, sampled_at from lab_samples order by tube, person",
+            &[],
+        )?;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        loop {
+            let rows = tx.query_portal(&portal, CHUNK as i32)?;
+            if rows.is_empty() {
+                break;
+            }
+            chunk.clear();
+            for r in &rows {
+                chunk.push(sample_of(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                )?);
+            }
+            f(&chunk);
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn samples_of_person(&self, person: PersonId) -> Result<Vec<Sample>> {
+        let mut c = self.read()?;
+        c.query(
+            "select tube, person, round, sampled_at from lab_samples where person = $1
+             order by sampled_at, tube",
+            &[&i64::from(person.0)],
+        )?
+        .iter()
+        .map(|r| sample_of(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+        .collect()
+    }
+
+    fn tasks(&self, include_done: bool) -> Result<Vec<LabTask>> {
+        let mut c = self.read()?;
+        let sql = if include_done {
+            "select id, person, kind, tube, created_at, done_at from lab_tasks order by id"
+        } else {
+            "select id, person, kind, tube, created_at, done_at from lab_tasks
+             where done_at is null order by id"
+        };
+        c.query(sql, &[])?
+            .iter()
+            .map(|r| {
+                let kind: &str = r.try_get(2)?;
+                task_of(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    kind,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                )
+            })
+            .collect()
+    }
+
+    fn for_each_dose(&self, f: &mut dyn FnMut(Dose)) -> Result<()> {
+        let mut c = self.read()?;
+        for r in c.query(
+            "select person, dose, vaccine, given_on, site from vaccinations order by person, dose",
+            &[],
+        )? {
+            f(dose_of(
+                r.try_get(0)?,
+                i64::from(r.try_get::<_, i32>(1)?),
+                r.try_get(2)?,
+                i64::from(r.try_get::<_, i32>(3)?),
+                r.try_get(4)?,
+            )?);
+        }
+        Ok(())
+    }
+
+    fn for_each_birth(&self, f: &mut dyn FnMut(PersonBirth)) -> Result<()> {
+        let mut c = self.read()?;
+        let mut tx = c.transaction()?;
+        let portal = tx.bind(
+            "select id, id_number, area, home_cell from people order by id",
+            &[],
+        )?;
+        loop {
+            let rows = tx.query_portal(&portal, CHUNK as i32)?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let id_number: &str = r.try_get(1)?;
+                let area: &str = r.try_get(2)?;
+                f(birth_of(r.try_get(0)?, id_number, area, r.try_get(3)?)?);
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,636 @@
+//! Testing and vaccination on the command line: `xikang tests import FILE`, `xikang
+//! vaccinations import FILE` and `xikang round status ID` talk to a running server (so its
+//! in-memory index sees every change), and `xikang bench-lab` measures a city-wide
+//! screening round end to end in one process over a real store.
+
+use crate::httpc::Conn;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Lines per request of an import (well inside the server's 1 MiB body limit).
+const IMPORT_CHUNK: usize = 5_000;
+
+/// The testing and vaccination subcommands (flattened into the main command).
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Lab results.
+    Tests {
+        #[command(subcommand)]
+        what: ImportCmd,
+    },
+    /// Vaccination records.
+    Vaccinations {
+        #[command(subcommand)]
+        what: ImportCmd,
+    },
+    /// Screening rounds.
+    Round {
+        #[command(subcommand)]
+        what: RoundCmd,
+    },
+    /// Benchmark a city-wide screening round end to end and the coverage queries.
+    BenchLab(BenchLabArgs),
+}
+
+/// Which server to talk to, and as whom.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The server's address (host:port).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "XIKANG_SERVER")]
+    pub server: String,
+    /// A bearer token (lab or admin).
+    #[arg(long, env = "XIKANG_TOKEN")]
+    pub token: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Import a CSV file, reporting every refused line. Lab results:
+    /// `barcode,outcome[,ct[,resulted_at]]`; vaccinations: `id_number,dose,vaccine,date,site`.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoundCmd {
+    /// Print a round's progress: sampled / results / abnormal, per grid cell.
+    Status {
+        /// The round id, e.g. R1.
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print every grid cell, not only the totals.
+        #[arg(long)]
+        cells: bool,
+    },
+}
+
+/// Runs a testing or vaccination subcommand.
+pub fn run(cmd: LabCommand) -> Result<ExitCode> {
+    match cmd {
+        LabCommand::Tests {
+            what: ImportCmd::Import { file, server },
+        } => block_on(import(&file, &server, "/api/v1/lab-results")),
+        LabCommand::Vaccinations {
+            what: ImportCmd::Import { file, server },
+        } => block_on(import(&file, &server, "/api/v1/vaccinations")),
+        LabCommand::Round {
+            what: RoundCmd::Status { id, server, cells },
+        } => block_on(round_status(&id, &server, cells)),
+        LabCommand::BenchLab(args) => bench(&args),
+    }
+}
+
+fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(f)
+}
+
+/// Sends the file in chunks as `text/csv`; prints each refused line with its number in the
+/// file. Exit code 0 when every line was accepted, 2 when some were refused.
+pub async fn import(file: &std::path::Path, server: &ServerArgs, path: &str) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    // (line number in the file, line) of the data lines.
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| {
+            let t = l.trim().to_ascii_lowercase();
+            !(t.is_empty()
+                || t.starts_with('#')
+                || t.starts_with("barcode")
+                || t.starts_with("id_number"))
+        })
+        .collect();
+    if lines.is_empty() {
+        bail!("{} holds no data lines", file.display());
+    }
+    let mut conn = Conn::connect(&server.server)
+        .await
+        .with_context(|| format!("connecting to {}", server.server))?;
+    let bar = ProgressBar::new(lines.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} lines {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("importing");
+    let (mut accepted, mut refused) = (0u64, 0u64);
+    for chunk in lines.chunks(IMPORT_CHUNK) {
+        let body: String = chunk.iter().map(|(_, l)| *l).collect::<Vec<_>>().join("\n");
+        let r = conn
+            .request(
+                "POST",
+                path,
+                Some(&server.token),
+                Some("text/csv"),
+                body.as_bytes(),
+            )
+            .await
+            .context("sending a chunk")?;
+        let v = r.json();
+        let results = match r.status {
+            200 => v["results"].clone(),
+            422 => v["error"]["details"]["results"].clone(),
+            s => bail!("the server refused the import ({s}): {}", r.text()),
+        };
+        for item in results.as_array().into_iter().flatten() {
+            match item.get("error") {
+                None => accepted += 1,
+                Some(e) => {
+                    refused += 1;
+                    let at = item["line"]
+                        .as_u64()
+                        .and_then(|n| chunk.get((n as usize).wrapping_sub(1)))
+                        .map_or(0, |(n, _)| *n);
+                    bar.suspend(|| {
+                        println!(
+                            "line {at}: {}: {}",
+                            e["code"].as_str().unwrap_or("?"),
+                            e["message"].as_str().unwrap_or("")
+                        )
+                    });
+                }
+            }
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    println!("{accepted} line(s) accepted, {refused} refused");
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn round_status(id: &str, server: &ServerArgs, cells: bool) -> Result<ExitCode> {
+    let mut conn = Conn::connect(&server.server)
+        .await
+        .with_context(|| format!("connecting to {}", server.server))?;
+    let r = conn
+        .get(&format!("/api/v1/rounds/{id}"), Some(&server.token))
+        .await
+        .context("asking for the round")?;
+    if r.status != 200 {
+        bail!("the server answered {}: {}", r.status, r.text());
+    }
+    let v = r.json();
+    println!(
+        "{} {} ({}), deadline {}",
+        v["id"].as_str().unwrap_or(id),
+        v["name"].as_str().unwrap_or(""),
+        v["area"].as_str().unwrap_or(""),
+        v["deadline"].as_str().unwrap_or("")
+    );
+    let t = &v["total"];
+    println!(
+        "expected {}  {}",
+        t["expected"],
+        v["published"].as_str().unwrap_or("")
+    );
+    if cells {
+        println!(
+            "{:>10} {:>9} {:>8} {:>8} {:>8}",
+            "cell", "expected", "sampled", "results", "abnormal"
+        );
+        for c in v["cells"].as_array().into_iter().flatten() {
+            println!(
+                "{:>10} {:>9} {:>8} {:>8} {:>8}",
+                c["cell"], c["expected"], c["sampled"], c["resulted"], c["abnormal"]
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------
+// Benchmark
+
+/// `xikang bench-lab`: a screening round of `--people` residents in `--pool`-in-1 tubes.
+#[derive(Debug, Clone, Args)]
+pub struct BenchLabArgs {
+    /// Residents (all expected in the round).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub people: u32,
+    /// Swabs per tube.
+    #[arg(long, default_value_t = 10)]
+    pub pool: u8,
+    /// Share of tubes that come back positive.
+    #[arg(long, default_value_t = 0.01)]
+    pub positive_share: f64,
+    /// Items per request (tubes opened, swabs bound, results posted).
+    #[arg(long, default_value_t = 10_000)]
+    pub batch: usize,
+    /// Data directory for the SQLite store (default: a temporary directory, deleted after).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Also run on PostgreSQL at this URL, in a fresh schema `xk_bench_lab_<pid>` that is
+    /// left for inspection (drop it afterwards).
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+/// A synthetic resident for the benchmark: Wuxi districts, 500 residents per grid cell,
+/// birth years spread over 0–95 years of age.
+fn bench_person(i: u32) -> xikang_domain::Person {
+    const DISTRICTS: [u32; 7] = [320213, 320205, 320206, 320211, 320214, 320281, 320282];
+    let d = DISTRICTS[(i / 1000) as usize % DISTRICTS.len()];
+    let community = format!("{d}{:03}{:03}", 1 + (i / 20_000) % 30, 1 + (i / 2_000) % 10);
+    // A distinct (birth date, sequence) per resident below 32 M, ages spread over 0-95.
+    let rest = i / 999;
+    let year = 1927 + rest % 96;
+    let month = 1 + (rest / 96) % 12;
+    let day = 1 + (rest / (96 * 12)) % 28;
+    let id_number = xikang_domain::idnumber::IdNumber::compose(
+        d,
+        year as i16,
+        month as i8,
+        day as i8,
+        (i % 999) as u16,
+    );
+    xikang_domain::Person {
+        id: xikang_domain::PersonId(i),
+        id_number: id_number.unwrap_or_else(|| unreachable!("valid parts")),
+        name: "测试".into(),
+        phone: None,
+        household: xikang_domain::HouseholdId(i / 3),
+        workplace: None,
+        area: xikang_domain::AreaCode::parse(&community)
+            .unwrap_or_else(|_| unreachable!("12 digits")),
+        home_cell: xikang_domain::GridCell(i / 500),
+    }
+}
+
+fn bench(args: &BenchLabArgs) -> Result<ExitCode> {
+    let dir = match &args.data {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            None
+        }
+        None => Some(tempfile::tempdir().context("temporary directory")?),
+    };
+    let path = args
+        .data
+        .clone()
+        .or_else(|| dir.as_ref().map(|d| d.path().to_path_buf()))
+        .context("no data directory")?;
+    let target = xikang_store::Target::Sqlite(path);
+    bench_on(args, &target)?;
+    if let Some(url) = &args.database_url {
+        let schema = format!("xk_bench_lab_{}", std::process::id());
+        let sep = if url.contains('?') { '&' } else { '?' };
+        bench_on(
+            args,
+            &xikang_store::Target::Postgres(format!("{url}{sep}schema={schema}")),
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_on(args: &BenchLabArgs, target: &xikang_store::Target) -> Result<()> {
+    use xikang_domain::testing::{LabOutcome, ResultLine, SiteId, TubeBarcode};
+    use xikang_server::lab::{self, NewRound, NewTube};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    println!(
+        "== bench-lab on {target}: {} residents, {}-in-1 tubes ==",
+        args.people, args.pool
+    );
+    let store: Arc<dyn xikang_store::Store> = Arc::from(xikang_store::open(target)?);
+
+    // Setup (not timed): residents in the store, the server state loaded from it.
+    let t = Instant::now();
+    if store.count_people()? < u64::from(args.people) {
+        let secrets = xikang_server::load_or_create_secrets(store.as_ref())?;
+        let bar = ProgressBar::new(u64::from(args.people));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} residents [{bar:30}] {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let mut next = 0u32;
+        while next < args.people {
+            let end = (next + 100_000).min(args.people);
+            let rows: Vec<_> = (next..end)
+                .map(|i| {
+                    let p = bench_person(i);
+                    let h = p.id_number.keyed_hash(&secrets.id_hash_key);
+                    (p, h)
+                })
+                .collect();
+            store.insert_people(&rows)?;
+            bar.inc(rows.len() as u64);
+            next = end;
+        }
+        bar.finish_and_clear();
+    }
+    let setup_people = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let now = xikang_server::now();
+    let state = Arc::new(xikang_server::state::AppState::load(
+        store.clone(),
+        xikang_server::ServerConfig::default(),
+        xikang_domain::policy::Policy::default_policy(),
+        &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
+        now,
+    )?);
+    let setup_load = t.elapsed().as_secs_f64();
+    println!(
+        "setup: residents stored in {setup_people:.1} s, server state loaded in {setup_load:.1} s"
+    );
+
+    let n = args.people as usize;
+    let pool = usize::from(args.pool.max(1));
+    let tubes = n.div_ceil(pool);
+    let positive_every = if args.positive_share > 0.0 {
+        (1.0 / args.positive_share).round().max(1.0) as usize
+    } else {
+        usize::MAX
+    };
+    let started = Instant::now();
+    let mut phases: Vec<(&str, f64)> = Vec::new();
+    let mut errors = 0usize;
+    rt.block_on(async {
+        let mut lap = Instant::now();
+        let site = lab::put_site(
+            &state,
+            xikang_domain::testing::SamplingSite {
+                id: SiteId(1),
+                name: "bench".into(),
+                area: xikang_domain::AreaCode::parse("320200")?,
+                cell: xikang_domain::GridCell(0),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let round = lab::create_round(
+            &state,
+            NewRound {
+                name: "bench round".into(),
+                area: xikang_domain::AreaCode::parse("320200")?,
+                cells: Vec::new(),
+                starts_at: now.plus(-3600),
+                deadline: now.plus(86_400),
+                pools: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        phases.push((
+            "round created (expected residents counted)",
+            lap.elapsed().as_secs_f64(),
+        ));
+        lap = Instant::now();
+        let barcode = |i: usize| format!("WXB-{i:08}");
+        for chunk in (0..tubes).collect::<Vec<_>>().chunks(args.batch) {
+            let items = chunk
+                .iter()
+                .map(|&i| NewTube {
+                    barcode: barcode(i),
+                    site: site.id,
+                    round: Some(round.id),
+                    capacity: args.pool,
+                })
+                .collect();
+            let r = lab::open_tubes(&state, items, xikang_server::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            errors += r.iter().filter(|x| x.is_err()).count();
+        }
+        phases.push(("tubes opened", lap.elapsed().as_secs_f64()));
+        lap = Instant::now();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(args.batch) {
+            let items = chunk
+                .iter()
+                .map(|&p| (barcode(p / pool), Ok(xikang_domain::PersonId(p as u32))))
+                .collect();
+            let r = lab::bind(&state, items, xikang_server::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            errors += r.iter().filter(|x| x.is_err()).count();
+        }
+        phases.push((
+            "swabs bound (tubes seal when full)",
+            lap.elapsed().as_secs_f64(),
+        ));
+        lap = Instant::now();
+        // The last tube may not be full: the sampler closes it.
+        if !n.is_multiple_of(pool) {
+            let r = lab::seal(&state, vec![barcode(tubes - 1)], xikang_server::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            errors += r.iter().filter(|x| x.is_err()).count();
+        }
+        for chunk in (0..tubes).collect::<Vec<_>>().chunks(args.batch) {
+            let list: Vec<String> = chunk.iter().map(|&i| barcode(i)).collect();
+            let (batch, r) = lab::ship(
+                &state,
+                "bench courier".into(),
+                "bench lab".into(),
+                list,
+                xikang_server::now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            errors += r.iter().filter(|x| x.is_err()).count();
+            let batch = batch.context("a batch")?;
+            let r = lab::receive(&state, batch, Vec::new(), xikang_server::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            errors += r.iter().filter(|x| x.is_err()).count();
+        }
+        phases.push((
+            "shipped and received in batches",
+            lap.elapsed().as_secs_f64(),
+        ));
+        lap = Instant::now();
+        for chunk in (0..tubes).collect::<Vec<_>>().chunks(args.batch) {
+            let lines = chunk
+                .iter()
+                .map(|&i| {
+                    Ok(ResultLine {
+                        barcode: TubeBarcode::parse(&barcode(i))
+                            .map_err(|e| lab::item_err(e.code(), e.to_string()))?,
+                        outcome: if i % positive_every == positive_every / 2 {
+                            LabOutcome::Positive
+                        } else {
+                            LabOutcome::Negative
+                        },
+                        ct: None,
+                        resulted_at: None,
+                    })
+                })
+                .collect();
+            let r = lab::post_results(&state, "lab:bench", lines, xikang_server::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            errors += r.iter().filter(|x| x.is_err()).count();
+        }
+        phases.push((
+            "results posted (holds, retest tasks, releases)",
+            lap.elapsed().as_secs_f64(),
+        ));
+        anyhow::Ok(())
+    })?;
+    let total = started.elapsed().as_secs_f64();
+    for (name, secs) in &phases {
+        println!("  {name:<48} {secs:>7.2} s");
+    }
+    println!(
+        "end to end: {n} swabs in {tubes} tubes bound, shipped, received and resulted in {total:.1} s (target ≤ 60 s) {}",
+        if total <= 60.0 { "✓" } else { "✗" }
+    );
+    if errors > 0 {
+        bail!("{errors} item(s) were refused during the benchmark");
+    }
+
+    // Colours afterwards: every member of a positive pool held, everyone else green.
+    let eval_now = xikang_server::now();
+    let (mut held, mut green, mut wrong) = (0usize, 0usize, 0usize);
+    for p in (0..n).step_by((n / 200_000).max(1)) {
+        let tube = p / pool;
+        let expect_held = tube % positive_every == positive_every / 2;
+        let (e, _) = state
+            .evaluate(xikang_domain::PersonId(p as u32), eval_now)
+            .context("resident")?;
+        match (expect_held, e.colour) {
+            (true, xikang_domain::Colour::Yellow) => held += 1,
+            (false, xikang_domain::Colour::Green) => green += 1,
+            _ => wrong += 1,
+        }
+    }
+    let tasks = lab::open_tasks(
+        &state,
+        Some(xikang_domain::testing::TaskKind::SingleTubeRetest),
+        |_| true,
+    )
+    .len();
+    println!(
+        "colours checked on a sample: {held} held (yellow), {green} green, {wrong} wrong; {tasks} single-tube retest tasks open"
+    );
+    if wrong > 0 {
+        bail!("{wrong} sampled resident(s) have the wrong colour");
+    }
+
+    // The identity step of binding, measured apart: each swab's scanned code is a signed
+    // token verified with the trust list (in batches, as venue scans are).
+    let sample = 20_000.min(n);
+    let mut tokens = Vec::with_capacity(sample);
+    for p in 0..sample {
+        let pid = xikang_domain::PersonId(p as u32);
+        let (e, _) = state.evaluate(pid, eval_now).context("resident")?;
+        tokens.push(lab::Swabbed::Token(
+            state.code(pid, &e, eval_now).token.to_string(),
+        ));
+    }
+    let t = Instant::now();
+    let resolved = rt
+        .block_on(lab::resolve(&state, tokens, false, eval_now))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let secs = t.elapsed().as_secs_f64();
+    let ok = resolved
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r.as_ref().ok() == Some(&xikang_domain::PersonId(*i as u32)))
+        .count();
+    if ok != sample {
+        bail!(
+            "{} scanned code(s) did not resolve to their resident",
+            sample - ok
+        );
+    }
+    let rate = sample as f64 / secs.max(1e-9);
+    println!(
+        "scanned-code verification (not in the timed path): {sample} codes in {secs:.2} s = {rate:.0}/s; {n} codes would add {:.0} s on this machine",
+        n as f64 / rate
+    );
+
+    // Coverage per grid cell for the round, and vaccination coverage.
+    let round = xikang_domain::testing::RoundId(1);
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let t = Instant::now();
+        let s = lab::round_status(&state, round).context("round")?;
+        std::hint::black_box(&s);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let s = lab::round_status(&state, round).context("round")?;
+    println!(
+        "round coverage per grid cell ({} cells; {}): median {:.2} ms, max {:.2} ms (target ≤ 50 ms)",
+        s.cells.len(),
+        s.total.published(),
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+    // Doses for 70 % (first), 60 % (full course) and 30 % (booster) of residents.
+    let t = Instant::now();
+    rt.block_on(async {
+        let mut batch = Vec::new();
+        for p in 0..n {
+            let h = (p as u32).wrapping_mul(2_246_822_519) % 100;
+            let doses = if h < 30 {
+                3
+            } else if h < 60 {
+                2
+            } else if h < 70 {
+                1
+            } else {
+                0
+            };
+            for d in 1..=doses {
+                batch.push(Ok(xikang_domain::testing::Dose {
+                    person: xikang_domain::PersonId(p as u32),
+                    dose: d,
+                    vaccine: "CoronaVac".into(),
+                    given_on: xikang_domain::CivilDay(18_800 + i32::from(d) * 30),
+                    site: "bench".into(),
+                }));
+            }
+            if batch.len() >= args.batch * 5 || p + 1 == n {
+                let r = lab::record_doses(&state, std::mem::take(&mut batch), xikang_server::now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                if r.iter().any(|x| x.is_err()) {
+                    bail!("a dose was refused");
+                }
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    let import = t.elapsed().as_secs_f64();
+    let city = xikang_domain::AreaCode::parse("320200")?;
+    let day = xikang_server::now().shanghai_day();
+    let mut times = Vec::new();
+    let mut rows = Vec::new();
+    for _ in 0..11 {
+        let t = Instant::now();
+        rows = lab::vaccination_coverage(&state, &city, day);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let people: u64 = rows.iter().map(|(_, _, c)| c.people).sum();
+    let full: u64 = rows.iter().map(|(_, _, c)| c.full_course).sum();
+    println!(
+        "vaccination: doses imported in {import:.1} s; coverage by district × age band for {people} residents ({} rows, {:.1} % full course): median {:.1} ms, max {:.1} ms (target ≤ 50 ms)",
+        rows.len(),
+        100.0 * full as f64 / people.max(1) as f64,
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+    Ok(())
+}

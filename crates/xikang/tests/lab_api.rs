@@ -1,0 +1,623 @@
+//! Testing and vaccination end to end: the real server on port 0 over a real SQLite store.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "end-to-end tests: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use xikang::httpc::Conn;
+use xikang_domain::testing::RoundId;
+
+struct Lab {
+    app: TestApp,
+    lab: String,
+    c: Conn,
+}
+
+impl Lab {
+    async fn new() -> Lab {
+        let app = spawn_app().await;
+        let lab = app
+            .token(json!({"name": "lab-1", "role": "lab", "area": "320200"}))
+            .await;
+        let c = app.conn().await;
+        Lab { app, lab, c }
+    }
+
+    async fn post(&mut self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .c
+            .post_json(path, Some(&self.lab), &body)
+            .await
+            .unwrap();
+        (r.status, r.json())
+    }
+
+    async fn admin_post(&mut self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .c
+            .post_json(path, Some(&self.app.admin), &body)
+            .await
+            .unwrap();
+        (r.status, r.json())
+    }
+
+    async fn get(&mut self, path: &str) -> Value {
+        let r = self.c.get(path, Some(&self.app.admin)).await.unwrap();
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.json()
+    }
+
+    async fn csv(&mut self, path: &str, text: &str) -> (u16, Value) {
+        let r = self
+            .c
+            .request(
+                "POST",
+                path,
+                Some(&self.lab),
+                Some("text/csv"),
+                text.as_bytes(),
+            )
+            .await
+            .unwrap();
+        (r.status, r.json())
+    }
+
+    async fn colour(&mut self, person: &str) -> Value {
+        self.get(&format!("/api/v1/people/{person}/code")).await
+    }
+
+    async fn site(&mut self) -> String {
+        let (s, v) = self
+            .admin_post(
+                "/api/v1/sampling-sites",
+                json!({"name": "广场采样点", "area": "320200", "cell": 1}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn round(&mut self, deadline_secs: i64) -> String {
+        let now = xikang_server::now();
+        let (s, v) = self
+            .admin_post(
+                "/api/v1/rounds",
+                json!({"name": "第一轮全员核酸", "area": "320200",
+                       "starts_at": now.plus(-7200).to_rfc3339(),
+                       "deadline": now.plus(deadline_secs).to_rfc3339()}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn open(&mut self, barcode: &str, site: &str, round: Option<&str>, capacity: u8) {
+        let (s, v) = self
+            .post(
+                "/api/v1/tubes",
+                json!({"tubes": [{"barcode": barcode, "site": site, "round": round, "capacity": capacity}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["accepted"], 1, "{v}");
+    }
+
+    async fn bind(&mut self, barcode: &str, people: &[u32]) -> Value {
+        let mut samples = Vec::new();
+        for p in people {
+            let token = self.app.code_token(&format!("P{p}")).await;
+            samples.push(json!({"tube": barcode, "token": token}));
+        }
+        let (s, v) = self
+            .post("/api/v1/samples", json!({"samples": samples}))
+            .await;
+        assert!(s == 200 || s == 422, "{v}");
+        v
+    }
+
+    async fn ship_and_receive(&mut self, barcodes: &[&str]) {
+        let (s, v) = self
+            .post(
+                "/api/v1/batches",
+                json!({"courier": "顺丰-07", "lab": "kingmed", "tubes": barcodes}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["accepted"], barcodes.len(), "{v}");
+        let batch = v["batch"].as_str().unwrap().to_owned();
+        let (s, v) = self
+            .post(&format!("/api/v1/batches/{batch}/receive"), json!({}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["accepted"], barcodes.len(), "{v}");
+    }
+}
+
+fn errors(v: &Value) -> Vec<(u64, String)> {
+    let list = v["results"]
+        .as_array()
+        .or_else(|| v["error"]["details"]["results"].as_array())
+        .unwrap();
+    list.iter()
+        .filter(|x| x.get("error").is_some())
+        .map(|x| {
+            (
+                x["index"].as_u64().unwrap(),
+                x["error"]["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_round_binds_by_code_fans_out_a_positive_pool_and_releases_on_the_retest() {
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    let round = t.round(3600).await;
+    t.open("WX-POOL-1", &site, Some(&round), 10).await;
+    t.open("WX-NEG-1", &site, Some(&round), 10).await;
+
+    // Ten swabs fill the pooled tube, which seals itself on the tenth.
+    let v = t.bind("WX-POOL-1", &(1..=10).collect::<Vec<_>>()).await;
+    assert_eq!(v["accepted"], 10, "{v}");
+    assert_eq!(v["results"][9]["sealed"], true, "{v}");
+    assert_eq!(v["results"][8]["sealed"], false, "{v}");
+    // Bad items are refused one by one, the good ones kept.
+    let token1 = t.app.code_token("P1").await;
+    let token11 = t.app.code_token("P11").await;
+    let token12 = t.app.code_token("P12").await;
+    let (s, v) = t
+        .post(
+            "/api/v1/samples",
+            json!({"samples": [
+                {"tube": "WX-NEG-1", "token": token11},
+                {"tube": "WX-NEG-1", "token": token1},
+                {"tube": "WX-POOL-1", "token": token12},
+                {"tube": "WX-NOPE-1", "token": token12},
+                {"tube": "WX-NEG-1", "token": "XK1:not-a-code"},
+                {"tube": "WX-NEG-1", "token": token12},
+            ]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["accepted"], 2, "{v}");
+    let errs = errors(&v);
+    assert_eq!(
+        errs.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(errs[0].1, "already_sampled");
+    assert_eq!(errs[1].1, "tube_not_open");
+    assert_eq!(errs[2].1, "unknown_tube");
+    let (s, v) = t
+        .post("/api/v1/tubes/seal", json!({"tubes": ["WX-NEG-1"]}))
+        .await;
+    assert_eq!((s, v["accepted"].clone()), (200, json!(1)), "{v}");
+
+    // A result before the lab has received the tube is refused.
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-NEG-1,negative\n").await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(errors(&v)[0].1, "tube_not_received");
+
+    t.ship_and_receive(&["WX-POOL-1", "WX-NEG-1"]).await;
+    let (s, v) = t
+        .csv(
+            "/api/v1/lab-results",
+            "barcode,outcome,ct,resulted_at\nWX-POOL-1,positive,31.2\nWX-NEG-1,阴性\nWX-GONE-9,negative\nWX-NEG-1,maybe\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["accepted"], 2, "{v}");
+    assert_eq!(v["results"][0]["holds"], 10, "{v}");
+    assert_eq!(v["results"][0]["line"], 2, "{v}");
+    assert_eq!(v["results"][2]["error"]["code"], "unknown_tube", "{v}");
+    assert_eq!(v["results"][3]["line"], 5, "{v}");
+    assert_eq!(v["results"][3]["error"]["code"], "invalid_outcome", "{v}");
+    // The same result again is refused: nothing is applied twice.
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-NEG-1,negative\n").await;
+    assert_eq!((s, errors(&v)[0].1.as_str()), (422, "already_resulted"));
+
+    // Colours: the pool is held (yellow by the default policy), the negative tube released.
+    let held = t.colour("P3").await;
+    assert_eq!(held["colour"], "yellow", "{held}");
+    let released = t.colour("P11").await;
+    assert_eq!(released["colour"], "green", "{released}");
+    assert_eq!(released["test_age_days"], 0, "{released}");
+    let tasks = t.get("/api/v1/lab-tasks?kind=single_tube_retest").await;
+    assert_eq!(tasks["count"], 10, "{tasks}");
+
+    // Coverage, in the published form.
+    let status = t.get(&format!("/api/v1/rounds/{round}")).await;
+    assert_eq!(status["total"]["sampled"], 12, "{status}");
+    assert_eq!(status["total"]["resulted"], 12, "{status}");
+    assert_eq!(status["total"]["abnormal"], 10, "{status}");
+    assert_eq!(status["total"]["expected"], PEOPLE, "{status}");
+    assert!(
+        status["published"]
+            .as_str()
+            .unwrap()
+            .contains("异常待复核 10")
+    );
+
+    // The retest goes into a single tube: a pooled one is refused for a held member.
+    t.open("WX-POOL-2", &site, None, 10).await;
+    let v = t.bind("WX-POOL-2", &[3]).await;
+    assert_eq!(errors(&v)[0].1, "retest_needs_single_tube", "{v}");
+    t.open("WX-RE-3", &site, None, 1).await;
+    let v = t.bind("WX-RE-3", &[3]).await;
+    assert_eq!(v["results"][0]["sealed"], true, "{v}");
+    t.ship_and_receive(&["WX-RE-3"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-RE-3,negative\n").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(t.colour("P3").await["colour"], "green");
+    assert_eq!(
+        t.get("/api/v1/lab-tasks?kind=single_tube_retest").await["count"],
+        9
+    );
+    let status = t.get(&format!("/api/v1/rounds/{round}")).await;
+    assert_eq!(status["total"]["abnormal"], 9, "{status}");
+
+    // A positive single tube makes a suspected case for a tracer, and the code red.
+    t.open("WX-RE-4", &site, None, 1).await;
+    t.bind("WX-RE-4", &[4]).await;
+    t.ship_and_receive(&["WX-RE-4"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-RE-4,positive,24\n").await;
+    assert_eq!(s, 200, "{v}");
+    let case = v["results"][0]["suspected_case"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c = t.get(&format!("/api/v1/cases/{case}")).await;
+    assert_eq!(
+        (c["person"].as_str(), c["kind"].as_str()),
+        (Some("P4"), Some("suspected")),
+        "{c}"
+    );
+    assert_eq!(t.colour("P4").await["colour"], "red");
+
+    // Tube states and turnaround.
+    let tube = t.get("/api/v1/tubes/WX-POOL-1").await;
+    assert_eq!(
+        (tube["state"].as_str(), tube["members"].as_u64()),
+        (Some("resulted"), Some(10))
+    );
+    assert!(
+        tube["turnaround_secs"]["received_to_resulted"].is_i64(),
+        "{tube}"
+    );
+    let states = t.get("/api/v1/tubes").await;
+    assert_eq!(states["states"]["resulted"], 4, "{states}");
+    assert_eq!(states["states"]["open"], 1, "{states}");
+
+    // The authority log holds one event for the negative tube, not one per member, and the
+    // chain still verifies.
+    let audit = t.get("/api/v1/audit").await;
+    assert_eq!(audit["ok"], true, "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tubes_are_refused_per_item_and_stuck_tubes_are_listed() {
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    let round = t.round(3600).await;
+    let (s, v) = t
+        .post(
+            "/api/v1/tubes",
+            json!({"tubes": [
+                {"barcode": "WX-A-1", "site": site, "round": round, "capacity": 10},
+                {"barcode": "WX-A-1", "site": site, "round": round, "capacity": 10},
+                {"barcode": "WX-A-2", "site": site, "round": round, "capacity": 30},
+                {"barcode": "wx a", "site": site, "capacity": 1},
+                {"barcode": "WX-A-3", "site": "S99", "capacity": 1},
+                {"barcode": "WX-A-4", "site": site, "round": "R99", "capacity": 1},
+                {"barcode": "WX-A-5", "site": site, "capacity": 5, "colour": "red"},
+            ]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["accepted"], 1);
+    let codes: Vec<String> = errors(&v).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        codes,
+        [
+            "barcode_reused",
+            "invalid_pool_size",
+            "invalid_barcode",
+            "unknown_site",
+            "unknown_round",
+            "invalid_tube"
+        ]
+    );
+    // Every item bad: 422, nothing recorded.
+    let (s, v) = t
+        .post(
+            "/api/v1/tubes",
+            json!({"tubes": [{"barcode": "WX-A-1", "site": site, "capacity": 1}]}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("no_valid_items"))
+    );
+    // A sealed tube never shipped is stuck after the policy's hours (0 here: at once).
+    t.bind("WX-A-1", &[20]).await;
+    t.post("/api/v1/tubes/seal", json!({"tubes": ["WX-A-1"]}))
+        .await;
+    let stuck = t
+        .get("/api/v1/tubes/stuck?transport_hours=0&lab_hours=0")
+        .await;
+    assert_eq!(stuck["count"], 1, "{stuck}");
+    assert_eq!(stuck["items"][0]["barcode"], "WX-A-1");
+    let stuck = t.get("/api/v1/tubes/stuck").await;
+    assert_eq!(stuck["count"], 0, "{stuck}");
+    // A sampler of another district may neither open tubes at this site nor bind into them.
+    let other = t
+        .app
+        .token(json!({"name": "lab-2", "role": "lab", "area": "320205"}))
+        .await;
+    let r =
+        t.c.post_json(
+            "/api/v1/tubes",
+            Some(&other),
+            &json!({"tubes": [{"barcode": "WX-B-1", "site": site, "capacity": 1}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, errors(&r.json())[0].1.as_str()),
+        (422, "site_not_allowed")
+    );
+    t.open("WX-B-2", &site, None, 10).await;
+    let token = t.app.code_token("P21").await;
+    let r =
+        t.c.post_json(
+            "/api/v1/samples",
+            Some(&other),
+            &json!({"samples": [{"tube": "WX-B-2", "token": token}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, errors(&r.json())[0].1.as_str()),
+        (422, "site_not_allowed")
+    );
+    // Shipping an open or unknown tube is refused.
+    let (s, v) = t
+        .post(
+            "/api/v1/batches",
+            json!({"courier": "c", "lab": "l", "tubes": ["WX-NONE"]}),
+        )
+        .await;
+    assert_eq!((s, errors(&v)[0].1.as_str()), (422, "unknown_tube"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_round_records_missed_tests_that_a_negative_clears_and_a_restart_keeps_coverage()
+{
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    let round = t.round(-1).await;
+    t.open("WX-C-1", &site, Some(&round), 10).await;
+    t.bind("WX-C-1", &[1, 2]).await;
+    let status = t.get(&format!("/api/v1/rounds/{round}")).await;
+    let cell = status["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["sampled"].as_u64() == Some(0))
+        .unwrap()["cell"]
+        .as_u64()
+        .unwrap();
+    let unsampled = t
+        .get(&format!("/api/v1/rounds/{round}/unsampled?cell={cell}"))
+        .await;
+    let someone = unsampled["people"][0].as_str().unwrap().to_owned();
+    assert!(unsampled["count"].as_u64().unwrap() >= 1);
+
+    let (s, v) = t
+        .admin_post(&format!("/api/v1/rounds/{round}/close"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["missed_tests_recorded"], PEOPLE - 2, "{v}");
+    let (s, _) = t
+        .admin_post(&format!("/api/v1/rounds/{round}/close"), json!({}))
+        .await;
+    assert_eq!(s, 409);
+    let missed = t.colour(&someone).await;
+    assert_eq!(missed["colour"], "yellow", "{missed}");
+    // A negative result clears it.
+    t.open("WX-C-2", &site, None, 1).await;
+    let id: u32 = someone[1..].parse().unwrap();
+    t.bind("WX-C-2", &[id]).await;
+    t.ship_and_receive(&["WX-C-2"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-C-2,negative\n").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(t.colour(&someone).await["colour"], "green");
+
+    // A restart rebuilds the same coverage from the store.
+    let before = xikang_server::lab::round_status(&t.app.state, RoundId(1)).unwrap();
+    let reloaded = Arc::new(
+        xikang_server::state::AppState::load(
+            t.app.store.clone(),
+            xikang_server::ServerConfig::default(),
+            xikang_domain::policy::Policy::default_policy(),
+            &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
+            xikang_server::now(),
+        )
+        .unwrap(),
+    );
+    let after = xikang_server::lab::round_status(&reloaded, RoundId(1)).unwrap();
+    assert_eq!(before.total, after.total);
+    assert_eq!(before.cells, after.cells);
+    assert_eq!(
+        xikang_server::lab::state_counts(&reloaded),
+        xikang_server::lab::state_counts(&t.app.state)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vaccinations_import_per_line_and_coverage_and_outreach_follow() {
+    let mut t = Lab::new().await;
+    // Find residents 60+ from the store's ID numbers.
+    let mut old = Vec::new();
+    for i in 0..PEOPLE {
+        let p = t
+            .app
+            .store
+            .person(xikang_domain::PersonId(i))
+            .unwrap()
+            .unwrap();
+        let born = xikang_domain::testing::birth_date(&p.id_number).unwrap();
+        if born.0 < 1955 {
+            old.push(p);
+        }
+        if old.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(old.len(), 2, "the synthetic city has residents over 60");
+    let (a, b) = (old[0].id_number.expose(), old[1].id_number.expose());
+    let before = t.get("/api/v1/vaccinations/outreach").await;
+    let total_before = before["total"].as_u64().unwrap();
+    let csv = format!(
+        "id_number,dose,vaccine,date,site\n{a},1,CoronaVac,2021-05-01,梁溪接种点\n{a},2,CoronaVac,2021-06-01,梁溪接种点\n{b},1,CoronaVac,2021-05-01,梁溪接种点\n{a},2,CoronaVac,2021-06-01,梁溪接种点\n320213199001011234,1,X,2021-05-01,S\n{b},9,CoronaVac,2021-05-01,S\n"
+    );
+    let (s, v) = t.csv("/api/v1/vaccinations", &csv).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["accepted"], 3, "{v}");
+    let codes: Vec<(u64, String)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x.get("error").is_some())
+        .map(|x| {
+            (
+                x["line"].as_u64().unwrap(),
+                x["error"]["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(codes[0], (5, "dose_recorded".to_owned()));
+    assert_eq!(codes[1].0, 6);
+    assert_eq!(codes[2], (7, "invalid_dose".to_owned()));
+
+    let status = t
+        .get(&format!("/api/v1/people/{}/vaccination", old[0].id))
+        .await;
+    assert_eq!(
+        (status["full_course"].as_bool(), status["booster"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let cov = t.get("/api/v1/vaccinations/coverage").await;
+    let items = cov["items"].as_array().unwrap();
+    let people: u64 = items.iter().map(|x| x["people"].as_u64().unwrap()).sum();
+    let first: u64 = items
+        .iter()
+        .map(|x| x["first_dose"].as_u64().unwrap())
+        .sum();
+    let full: u64 = items
+        .iter()
+        .map(|x| x["full_course"].as_u64().unwrap())
+        .sum();
+    assert_eq!((people, first, full), (u64::from(PEOPLE), 2, 1));
+    // One of the two has a full course now: the outreach list shrinks by one.
+    let (s, v) = t
+        .admin_post("/api/v1/vaccinations/outreach", json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["total"].as_u64().unwrap(), total_before - 1);
+    let tasks = t.get("/api/v1/lab-tasks?kind=vaccination_outreach").await;
+    assert_eq!(tasks["count"].as_u64().unwrap(), total_before - 1);
+    // The second dose of the other one closes their outreach task.
+    let line = format!("{b},2,CoronaVac,2021-06-01,梁溪接种点\n");
+    let (s, v) = t.csv("/api/v1/vaccinations", &line).await;
+    assert_eq!(s, 200, "{v}");
+    let tasks = t.get("/api/v1/lab-tasks?kind=vaccination_outreach").await;
+    assert_eq!(tasks["count"].as_u64().unwrap(), total_before - 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lab_csv_import_keeps_the_good_lines_and_reports_the_bad_ones_by_file_line() {
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    t.open("WX-I-1", &site, None, 10).await;
+    t.open("WX-I-2", &site, None, 10).await;
+    t.bind("WX-I-1", &[30, 31]).await;
+    t.bind("WX-I-2", &[32]).await;
+    t.post("/api/v1/tubes/seal", json!({"tubes": ["WX-I-1", "WX-I-2"]}))
+        .await;
+    t.ship_and_receive(&["WX-I-1", "WX-I-2"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results.csv");
+    std::fs::write(
+        &file,
+        "barcode,outcome,ct\n\nWX-I-1,negative\nWX-I-9,negative\nWX-I-2,negative,abc\n",
+    )
+    .unwrap();
+    let server = xikang::lab_cli::ServerArgs {
+        server: t.app.addr.clone(),
+        token: t.lab.clone(),
+    };
+    let code = xikang::lab_cli::import(&file, &server, "/api/v1/lab-results")
+        .await
+        .unwrap();
+    assert_eq!(
+        code,
+        std::process::ExitCode::from(2),
+        "some lines were refused"
+    );
+    let tube = t.get("/api/v1/tubes/WX-I-1").await;
+    assert_eq!(tube["state"], "resulted", "the good line was kept: {tube}");
+    let tube = t.get("/api/v1/tubes/WX-I-2").await;
+    assert_eq!(
+        tube["state"], "received",
+        "the bad line changed nothing: {tube}"
+    );
+    assert_eq!(t.colour("P30").await["test_age_days"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mandated_periodic_test_flags_the_overdue_once_and_a_negative_clears_it() {
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    // P40 is tested now; everyone else in the city was last sampled more than an hour ago
+    // or never.
+    t.open("WX-M-1", &site, None, 1).await;
+    t.bind("WX-M-1", &[40]).await;
+    t.ship_and_receive(&["WX-M-1"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-M-1,negative\n").await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = t
+        .admin_post("/api/v1/test-requirements/check", json!({"every_hours": 1}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let first = v["missed_tests_recorded"].as_u64().unwrap();
+    assert!(first > 0 && first < u64::from(PEOPLE), "{v}");
+    assert_eq!(t.colour("P40").await["colour"], "green");
+    assert_eq!(t.colour("P41").await["colour"], "yellow");
+    // Checking again records nothing new for the same lapse.
+    let (_, v) = t
+        .admin_post("/api/v1/test-requirements/check", json!({"every_hours": 1}))
+        .await;
+    assert_eq!(v["missed_tests_recorded"], 0, "{v}");
+    // No period in force and none given: refused.
+    let (s, v) = t
+        .admin_post("/api/v1/test-requirements/check", json!({}))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("every_hours_required"))
+    );
+    // A negative clears the pop-up.
+    t.open("WX-M-2", &site, None, 1).await;
+    t.bind("WX-M-2", &[41]).await;
+    t.ship_and_receive(&["WX-M-2"]).await;
+    t.csv("/api/v1/lab-results", "WX-M-2,negative\n").await;
+    assert_eq!(t.colour("P41").await["colour"], "green");
+}
