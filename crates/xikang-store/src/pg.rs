@@ -252,6 +252,73 @@ fn migrate(client: &mut Client) -> Result<()> {
     Ok(())
 }
 
+/// Appends events to the authority log inside an open transaction (which it locks against
+/// every other writer of the log), chained on the stored head.
+pub(crate) fn append_events_in(
+    tx: &mut postgres::Transaction<'_>,
+    events: &[NewEvent],
+) -> Result<Vec<StoredEvent>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    tx.batch_execute("lock table events in exclusive mode")?;
+    let head = tx.query_opt(
+        "select seq, hash from events order by seq desc limit 1",
+        &[],
+    )?;
+    let (mut seq, mut prev) = match head {
+        Some(r) => {
+            let s: i64 = r.try_get(0)?;
+            let h: &[u8] = r.try_get(1)?;
+            (s.unsigned_abs(), row::array_of::<32>(h, "head hash")?)
+        }
+        None => (0, GENESIS_HASH),
+    };
+    let mut stored = Vec::with_capacity(events.len());
+    let mut bodies = Vec::with_capacity(events.len());
+    for e in events {
+        seq += 1;
+        let body = e.body.to_json();
+        let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
+        stored.push(StoredEvent {
+            seq: EventSeq(seq),
+            at: e.at,
+            actor: e.actor.clone(),
+            basis: e.basis.clone(),
+            body: e.body.clone(),
+            prev_hash: prev,
+            hash,
+        });
+        bodies.push(body);
+        prev = hash;
+    }
+    let seqs: Vec<i64> = stored
+        .iter()
+        .map(|e| i64::try_from(e.seq.0).unwrap_or(i64::MAX))
+        .collect();
+    let ats: Vec<i64> = stored.iter().map(|e| e.at.0).collect();
+    let actors: Vec<&str> = stored.iter().map(|e| e.actor.as_str()).collect();
+    let bases: Vec<&str> = stored.iter().map(|e| e.basis.as_str()).collect();
+    let kinds: Vec<&str> = stored.iter().map(|e| e.body.kind()).collect();
+    let persons: Vec<Option<i64>> = stored
+        .iter()
+        .map(|e| e.body.person().map(|p| i64::from(p.get())))
+        .collect();
+    let prevs: Vec<&[u8]> = stored.iter().map(|e| &e.prev_hash[..]).collect();
+    let hashes: Vec<&[u8]> = stored.iter().map(|e| &e.hash[..]).collect();
+    tx.execute(
+        &format!(
+            "insert into events ({EVENT_COLUMNS})
+             select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                  $6::bigint[], $7::text[], $8::bytea[], $9::bytea[])"
+        ),
+        &[
+            &seqs, &ats, &actors, &bases, &kinds, &persons, &bodies, &prevs, &hashes,
+        ],
+    )?;
+    Ok(stored)
+}
+
 /// A day of check-ins: a plain heap with two indexes, no uniqueness (as on SQLite: a re-sent
 /// scan is stored again and readers report it once). Tables made by builds before 0.2 have a
 /// primary key instead; `on conflict do nothing` keeps inserts into those working.
@@ -598,63 +665,7 @@ impl Store for PgStore {
     fn append_events(&self, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
         let mut w = self.write()?;
         let mut tx = w.client.transaction()?;
-        // Exclusive mode still lets plain reads through but blocks every other writer of the
-        // log, in this process or any other, until we commit: the head we read stays the head.
-        tx.batch_execute("lock table events in exclusive mode")?;
-        let head = tx.query_opt(
-            "select seq, hash from events order by seq desc limit 1",
-            &[],
-        )?;
-        let (mut seq, mut prev) = match head {
-            Some(r) => {
-                let s: i64 = r.try_get(0)?;
-                let h: &[u8] = r.try_get(1)?;
-                (s.unsigned_abs(), row::array_of::<32>(h, "head hash")?)
-            }
-            None => (0, GENESIS_HASH),
-        };
-        let mut stored = Vec::with_capacity(events.len());
-        let mut bodies = Vec::with_capacity(events.len());
-        for e in events {
-            seq += 1;
-            let body = e.body.to_json();
-            let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
-            stored.push(StoredEvent {
-                seq: EventSeq(seq),
-                at: e.at,
-                actor: e.actor.clone(),
-                basis: e.basis.clone(),
-                body: e.body.clone(),
-                prev_hash: prev,
-                hash,
-            });
-            bodies.push(body);
-            prev = hash;
-        }
-        if !stored.is_empty() {
-            let seqs: Vec<i64> = stored
-                .iter()
-                .map(|e| i64::try_from(e.seq.0).unwrap_or(i64::MAX))
-                .collect();
-            let ats: Vec<i64> = stored.iter().map(|e| e.at.0).collect();
-            let actors: Vec<&str> = stored.iter().map(|e| e.actor.as_str()).collect();
-            let bases: Vec<&str> = stored.iter().map(|e| e.basis.as_str()).collect();
-            let kinds: Vec<&str> = stored.iter().map(|e| e.body.kind()).collect();
-            let persons: Vec<Option<i64>> = stored
-                .iter()
-                .map(|e| e.body.person().map(|p| i64::from(p.get())))
-                .collect();
-            let prevs: Vec<&[u8]> = stored.iter().map(|e| &e.prev_hash[..]).collect();
-            let hashes: Vec<&[u8]> = stored.iter().map(|e| &e.hash[..]).collect();
-            tx.execute(
-                &format!(
-                    "insert into events ({EVENT_COLUMNS})
-                     select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                                          $6::bigint[], $7::text[], $8::bytea[], $9::bytea[])"
-                ),
-                &[&seqs, &ats, &actors, &bases, &kinds, &persons, &bodies, &prevs, &hashes],
-            )?;
-        }
+        let stored = append_events_in(&mut tx, events)?;
         tx.commit()?;
         Ok(stored)
     }

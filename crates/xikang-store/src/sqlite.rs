@@ -347,6 +347,57 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// Appends events to the authority log inside an open transaction (which must have been
+/// begun `immediate`, so that no other writer appends between our read of the head and our
+/// inserts), chained on the stored head.
+pub(crate) fn append_events_in(tx: &Connection, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head: Option<(i64, Vec<u8>)> = tx
+        .query_row(
+            "select seq, hash from events order by seq desc limit 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (mut seq, mut prev) = match head {
+        Some((s, h)) => (s.unsigned_abs(), row::array_of::<32>(&h, "head hash")?),
+        None => (0, GENESIS_HASH),
+    };
+    let mut stmt = tx.prepare_cached(&format!(
+        "insert into events ({EVENT_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?;
+    let mut stored = Vec::with_capacity(events.len());
+    for e in events {
+        seq += 1;
+        let body = e.body.to_json();
+        let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
+        stmt.execute(params![
+            seq,
+            e.at.0,
+            e.actor,
+            e.basis,
+            e.body.kind(),
+            e.body.person().map(PersonId::get),
+            body,
+            &prev[..],
+            &hash[..],
+        ])?;
+        stored.push(StoredEvent {
+            seq: EventSeq(seq),
+            at: e.at,
+            actor: e.actor.clone(),
+            basis: e.basis.clone(),
+            body: e.body.clone(),
+            prev_hash: prev,
+            hash,
+        });
+        prev = hash;
+    }
+    Ok(stored)
+}
+
 /// A day of check-ins: a rowid table in arrival order, no index (see the module doc). Tables
 /// made by builds before 0.2 are keyed `(venue, at, person, dir)` instead; every statement
 /// here works on both.
@@ -736,49 +787,7 @@ impl Store for SqliteStore {
         let tx = w
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let head: Option<(i64, Vec<u8>)> = tx
-            .query_row(
-                "select seq, hash from events order by seq desc limit 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (mut seq, mut prev) = match head {
-            Some((s, h)) => (s.unsigned_abs(), row::array_of::<32>(&h, "head hash")?),
-            None => (0, GENESIS_HASH),
-        };
-        let mut stored = Vec::with_capacity(events.len());
-        {
-            let mut stmt = tx.prepare_cached(&format!(
-                "insert into events ({EVENT_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            ))?;
-            for e in events {
-                seq += 1;
-                let body = e.body.to_json();
-                let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
-                stmt.execute(params![
-                    seq,
-                    e.at.0,
-                    e.actor,
-                    e.basis,
-                    e.body.kind(),
-                    e.body.person().map(PersonId::get),
-                    body,
-                    &prev[..],
-                    &hash[..],
-                ])?;
-                stored.push(StoredEvent {
-                    seq: EventSeq(seq),
-                    at: e.at,
-                    actor: e.actor.clone(),
-                    basis: e.basis.clone(),
-                    body: e.body.clone(),
-                    prev_hash: prev,
-                    hash,
-                });
-                prev = hash;
-            }
-        }
+        let stored = append_events_in(&tx, events)?;
         tx.commit()?;
         Ok(stored)
     }

@@ -8,77 +8,13 @@ use crate::lab::{
     LabStore, LabWrite, PersonBirth, ROUND_COLUMNS, RoundRow, TUBE_COLUMNS, TubeRow, batch_of,
     birth_of, cells_text, dose_of, sample_of, site_of, task_of,
 };
-use crate::row::{self, EVENT_COLUMNS};
 use postgres::Transaction;
-use xikang_domain::EventSeq;
 use xikang_domain::PersonId;
-use xikang_domain::event::{GENESIS_HASH, NewEvent, StoredEvent, chain_hash};
+use xikang_domain::event::StoredEvent;
 use xikang_domain::testing::{Dose, LabTask, Round, Sample, SamplingSite, Tube};
 
 /// Samples handed to a `for_each_sample` callback at a time.
 const CHUNK: usize = 65_536;
-
-fn append_in(tx: &mut Transaction<'_>, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    tx.batch_execute("lock table events in exclusive mode")?;
-    let head = tx.query_opt(
-        "select seq, hash from events order by seq desc limit 1",
-        &[],
-    )?;
-    let (mut seq, mut prev) = match head {
-        Some(r) => {
-            let s: i64 = r.try_get(0)?;
-            let h: &[u8] = r.try_get(1)?;
-            (s.unsigned_abs(), row::array_of::<32>(h, "head hash")?)
-        }
-        None => (0, GENESIS_HASH),
-    };
-    let mut stored = Vec::with_capacity(events.len());
-    let mut bodies = Vec::with_capacity(events.len());
-    for e in events {
-        seq += 1;
-        let body = e.body.to_json();
-        let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
-        stored.push(StoredEvent {
-            seq: EventSeq(seq),
-            at: e.at,
-            actor: e.actor.clone(),
-            basis: e.basis.clone(),
-            body: e.body.clone(),
-            prev_hash: prev,
-            hash,
-        });
-        bodies.push(body);
-        prev = hash;
-    }
-    let seqs: Vec<i64> = stored
-        .iter()
-        .map(|e| i64::try_from(e.seq.0).unwrap_or(i64::MAX))
-        .collect();
-    let ats: Vec<i64> = stored.iter().map(|e| e.at.0).collect();
-    let actors: Vec<&str> = stored.iter().map(|e| e.actor.as_str()).collect();
-    let bases: Vec<&str> = stored.iter().map(|e| e.basis.as_str()).collect();
-    let kinds: Vec<&str> = stored.iter().map(|e| e.body.kind()).collect();
-    let persons: Vec<Option<i64>> = stored
-        .iter()
-        .map(|e| e.body.person().map(|p| i64::from(p.get())))
-        .collect();
-    let prevs: Vec<&[u8]> = stored.iter().map(|e| &e.prev_hash[..]).collect();
-    let hashes: Vec<&[u8]> = stored.iter().map(|e| &e.hash[..]).collect();
-    tx.execute(
-        &format!(
-            "insert into events ({EVENT_COLUMNS})
-             select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                                  $6::bigint[], $7::text[], $8::bytea[], $9::bytea[])"
-        ),
-        &[
-            &seqs, &ats, &actors, &bases, &kinds, &persons, &bodies, &prevs, &hashes,
-        ],
-    )?;
-    Ok(stored)
-}
 
 fn put_sites(tx: &mut Transaction<'_>, sites: &[SamplingSite]) -> Result<()> {
     if sites.is_empty() {
@@ -320,7 +256,7 @@ impl LabStore for PgStore {
         put_tubes(&mut tx, &w.tubes)?;
         insert_samples(&mut tx, &w.samples)?;
         put_rest(&mut tx, w)?;
-        let stored = append_in(&mut tx, &w.events)?;
+        let stored = super::append_events_in(&mut tx, &w.events)?;
         tx.commit()?;
         Ok(stored)
     }

@@ -7,65 +7,13 @@ use crate::lab::{
     LabStore, LabWrite, PersonBirth, ROUND_COLUMNS, RoundRow, TUBE_COLUMNS, TubeRow, batch_of,
     birth_of, cells_text, dose_of, sample_of, site_of, task_of,
 };
-use crate::row::{self, EVENT_COLUMNS};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
-use xikang_domain::EventSeq;
+use rusqlite::{Transaction, TransactionBehavior, params};
 use xikang_domain::PersonId;
-use xikang_domain::event::{GENESIS_HASH, NewEvent, StoredEvent, chain_hash};
+use xikang_domain::event::StoredEvent;
 use xikang_domain::testing::{Batch, Dose, LabTask, Round, Sample, SamplingSite, Tube};
 
 /// Samples handed to a `for_each_sample` callback at a time.
 const CHUNK: usize = 65_536;
-
-/// Appends events inside an open transaction, chaining on the stored head (the same steps
-/// as `Store::append_events`, which owns its transaction).
-fn append_in(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let head: Option<(i64, Vec<u8>)> = tx
-        .query_row(
-            "select seq, hash from events order by seq desc limit 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (mut seq, mut prev) = match head {
-        Some((s, h)) => (s.unsigned_abs(), row::array_of::<32>(&h, "head hash")?),
-        None => (0, GENESIS_HASH),
-    };
-    let mut stmt = tx.prepare_cached(&format!(
-        "insert into events ({EVENT_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    ))?;
-    let mut stored = Vec::with_capacity(events.len());
-    for e in events {
-        seq += 1;
-        let body = e.body.to_json();
-        let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
-        stmt.execute(params![
-            seq,
-            e.at.0,
-            e.actor,
-            e.basis,
-            e.body.kind(),
-            e.body.person().map(PersonId::get),
-            body,
-            &prev[..],
-            &hash[..],
-        ])?;
-        stored.push(StoredEvent {
-            seq: EventSeq(seq),
-            at: e.at,
-            actor: e.actor.clone(),
-            basis: e.basis.clone(),
-            body: e.body.clone(),
-            prev_hash: prev,
-            hash,
-        });
-        prev = hash;
-    }
-    Ok(stored)
-}
 
 fn put_sites(tx: &Transaction<'_>, sites: &[SamplingSite]) -> Result<()> {
     let mut stmt = tx.prepare_cached(
@@ -253,7 +201,7 @@ impl LabStore for SqliteStore {
         put_batches(&tx, &w.batches)?;
         put_tasks(&tx, &w.tasks)?;
         insert_doses(&tx, &w.doses)?;
-        let stored = append_in(&tx, &w.events)?;
+        let stored = super::append_events_in(&tx, &w.events)?;
         tx.commit()?;
         Ok(stored)
     }
