@@ -319,6 +319,40 @@ pub(crate) fn append_events_in(
     Ok(stored)
 }
 
+/// Drops every table of `tables` for a day before `day` and its registry row, in one
+/// transaction; forgets them in `known`. Returns the days dropped.
+pub(crate) fn drop_days_before(
+    client: &mut postgres::Client,
+    known: &mut HashSet<i32>,
+    tables: row::DayTables,
+    day: CivilDay,
+) -> Result<Vec<CivilDay>> {
+    let mut tx = client.transaction()?;
+    let days: Vec<CivilDay> = tx
+        .query(
+            &format!(
+                "select day from {} where day < $1 order by day for update",
+                tables.registry
+            ),
+            &[&day.0],
+        )?
+        .iter()
+        .map(|r| r.try_get(0).map(CivilDay))
+        .collect::<Result<_, _>>()?;
+    for d in &days {
+        tx.batch_execute(&format!("drop table if exists {}", tables.table(*d)?))?;
+    }
+    tx.execute(
+        &format!("delete from {} where day < $1", tables.registry),
+        &[&day.0],
+    )?;
+    tx.commit()?;
+    for d in &days {
+        known.remove(&d.0);
+    }
+    Ok(days)
+}
+
 /// A day of check-ins: a plain heap with two indexes, no uniqueness (as on SQLite: a re-sent
 /// scan is stored again and readers report it once). Tables made by builds before 0.2 have a
 /// primary key instead; `on conflict do nothing` keeps inserts into those working.
@@ -791,24 +825,7 @@ impl Store for PgStore {
         let Writer {
             client, known_days, ..
         } = &mut *w;
-        let mut tx = client.transaction()?;
-        let days: Vec<CivilDay> = tx
-            .query(
-                "select day from checkin_days where day < $1 order by day for update",
-                &[&day.0],
-            )?
-            .iter()
-            .map(|r| r.try_get(0).map(CivilDay))
-            .collect::<Result<_, _>>()?;
-        for d in &days {
-            tx.batch_execute(&format!("drop table if exists {}", checkin_table(*d)?))?;
-        }
-        tx.execute("delete from checkin_days where day < $1", &[&day.0])?;
-        tx.commit()?;
-        for d in &days {
-            known_days.remove(&d.0);
-        }
-        Ok(days)
+        drop_days_before(client, known_days, row::CHECKINS, day)
     }
 
     fn for_each_checkin(&self, f: &mut dyn FnMut(&[CheckIn])) -> Result<()> {

@@ -42,16 +42,14 @@ pub(crate) const CHUNK: usize = 65_536;
 /// The name of a day's ping table, e.g. `pings_20220701`. Only ever built from a
 /// `CivilDay`, so it is safe to splice into SQL.
 pub(crate) fn ping_table(day: CivilDay) -> Result<String> {
-    let compact = day.compact();
-    if compact.len() == 8 && compact.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(format!("pings_{compact}"))
-    } else {
-        Err(StoreError::Corrupt(format!(
-            "day {} has no partition name",
-            day.0
-        )))
-    }
+    PINGS.table(day)
 }
+
+/// Pings: `pings_YYYYMMDD`, registry `ping_days`.
+pub(crate) const PINGS: crate::row::DayTables = crate::row::DayTables {
+    prefix: "pings",
+    registry: "ping_days",
+};
 
 /// A stored row back into a ping; a value out of range is corruption, not a panic.
 pub(crate) fn ping_of(person: i64, at: i64, lat: i64, lon: i64) -> Result<LocationPing> {

@@ -128,24 +128,7 @@ impl PingStore for PgStore {
             known_ping_days,
             ..
         } = &mut *w;
-        let mut tx = client.transaction()?;
-        let days: Vec<CivilDay> = tx
-            .query(
-                "select day from ping_days where day < $1 order by day for update",
-                &[&day.0],
-            )?
-            .iter()
-            .map(|r| r.try_get(0).map(CivilDay))
-            .collect::<Result<_, _>>()?;
-        for d in &days {
-            tx.batch_execute(&format!("drop table if exists {}", ping_table(*d)?))?;
-        }
-        tx.execute("delete from ping_days where day < $1", &[&day.0])?;
-        tx.commit()?;
-        for d in &days {
-            known_ping_days.remove(&d.0);
-        }
-        Ok(days)
+        crate::pg::drop_days_before(client, known_ping_days, crate::ping::PINGS, day)
     }
 
     fn for_each_ping(&self, f: &mut dyn FnMut(&[LocationPing])) -> Result<()> {

@@ -133,28 +133,7 @@ impl PingStore for SqliteStore {
             known_ping_days,
             ..
         } = &mut *w;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let dropped = days(
-            &tx,
-            "select day from ping_days where day < ?1 order by day",
-            [day.0],
-        )?;
-        for d in &dropped {
-            tx.execute_batch(&format!("drop table if exists {}", ping_table(*d)?))?;
-        }
-        tx.execute("delete from ping_days where day < ?1", [day.0])?;
-        tx.commit()?;
-        for d in &dropped {
-            known_ping_days.remove(&d.0);
-        }
-        conn.flush_prepared_statement_cache();
-        if !dropped.is_empty() {
-            // As for check-ins: deleted positions go back to the file system (PIPL art. 47).
-            let mut stmt = conn.prepare("pragma incremental_vacuum")?;
-            let mut rows = stmt.query([])?;
-            while rows.next()?.is_some() {}
-        }
-        Ok(dropped)
+        crate::sqlite::drop_days_before(conn, known_ping_days, crate::ping::PINGS, day)
     }
 
     fn for_each_ping(&self, f: &mut dyn FnMut(&[LocationPing])) -> Result<()> {

@@ -53,12 +53,37 @@ pub(crate) fn checkin_of(venue: i64, at: i64, person: i64, dir: i64) -> Result<C
     })
 }
 
-/// The name of a day's check-in table, e.g. `checkins_20220701`. Only ever built from a
-/// `CivilDay`, so it is safe to splice into SQL.
+/// A family of day-partitioned tables: `{prefix}_YYYYMMDD`, one per Asia/Shanghai day,
+/// listed in the registry table `{registry} (day, row_count)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DayTables {
+    pub prefix: &'static str,
+    pub registry: &'static str,
+}
+
+/// Check-ins: `checkins_YYYYMMDD`, registry `checkin_days`.
+pub(crate) const CHECKINS: DayTables = DayTables {
+    prefix: "checkins",
+    registry: "checkin_days",
+};
+
+impl DayTables {
+    /// The name of a day's table, e.g. `checkins_20220701`. Only ever built from a
+    /// `CivilDay`, so it is safe to splice into SQL.
+    pub(crate) fn table(self, day: CivilDay) -> Result<String> {
+        day_table(self.prefix, day)
+    }
+}
+
+/// The name of a day's check-in table, e.g. `checkins_20220701`.
 pub(crate) fn checkin_table(day: CivilDay) -> Result<String> {
+    CHECKINS.table(day)
+}
+
+fn day_table(prefix: &str, day: CivilDay) -> Result<String> {
     let compact = day.compact();
     if compact.len() == 8 && compact.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(format!("checkins_{compact}"))
+        Ok(format!("{prefix}_{compact}"))
     } else {
         Err(StoreError::Corrupt(format!(
             "day {} has no partition name",

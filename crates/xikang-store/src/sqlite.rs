@@ -398,6 +398,47 @@ pub(crate) fn append_events_in(tx: &Connection, events: &[NewEvent]) -> Result<V
     Ok(stored)
 }
 
+/// Drops every table of `tables` for a day before `day` and its registry row, in one
+/// transaction; forgets them in `known`. Returns the days dropped.
+pub(crate) fn drop_days_before(
+    conn: &mut Connection,
+    known: &mut HashSet<i32>,
+    tables: row::DayTables,
+    day: CivilDay,
+) -> Result<Vec<CivilDay>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let days: Vec<CivilDay> = {
+        let mut stmt = tx.prepare(&format!(
+            "select day from {} where day < ?1 order by day",
+            tables.registry
+        ))?;
+        stmt.query_map([day.0], |r| r.get(0).map(CivilDay))?
+            .collect::<Result<_, _>>()?
+    };
+    for d in &days {
+        tx.execute_batch(&format!("drop table if exists {}", tables.table(*d)?))?;
+    }
+    tx.execute(
+        &format!("delete from {} where day < ?1", tables.registry),
+        [day.0],
+    )?;
+    tx.commit()?;
+    for d in &days {
+        known.remove(&d.0);
+    }
+    // Statements prepared against the dropped tables are useless now.
+    conn.flush_prepared_statement_cache();
+    if !days.is_empty() {
+        // Retention is a deletion duty (PIPL art. 47): give the freed pages back to the
+        // file system rather than leaving old rows readable in the free list.
+        // Each step of this pragma frees pages, so it must run to completion.
+        let mut stmt = conn.prepare("pragma incremental_vacuum")?;
+        let mut rows = stmt.query([])?;
+        while rows.next()?.is_some() {}
+    }
+    Ok(days)
+}
+
 /// A day of check-ins: a rowid table in arrival order, no index (see the module doc). Tables
 /// made by builds before 0.2 are keyed `(venue, at, person, dir)` instead; every statement
 /// here works on both.
@@ -888,32 +929,7 @@ impl Store for SqliteStore {
         let Writer {
             conn, known_days, ..
         } = &mut *w;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let days: Vec<CivilDay> = {
-            let mut stmt =
-                tx.prepare("select day from checkin_days where day < ?1 order by day")?;
-            stmt.query_map([day.0], |r| r.get(0).map(CivilDay))?
-                .collect::<Result<_, _>>()?
-        };
-        for d in &days {
-            tx.execute_batch(&format!("drop table if exists {}", checkin_table(*d)?))?;
-        }
-        tx.execute("delete from checkin_days where day < ?1", [day.0])?;
-        tx.commit()?;
-        for d in &days {
-            known_days.remove(&d.0);
-        }
-        // Statements prepared against the dropped tables are useless now.
-        conn.flush_prepared_statement_cache();
-        if !days.is_empty() {
-            // Retention is a deletion duty (PIPL art. 47): give the freed pages back to the
-            // file system rather than leaving old scans readable in the free list.
-            // Each step of this pragma frees pages, so it must run to completion.
-            let mut stmt = conn.prepare("pragma incremental_vacuum")?;
-            let mut rows = stmt.query([])?;
-            while rows.next()?.is_some() {}
-        }
-        Ok(days)
+        drop_days_before(conn, known_days, row::CHECKINS, day)
     }
 
     fn for_each_checkin(&self, f: &mut dyn FnMut(&[CheckIn])) -> Result<()> {
