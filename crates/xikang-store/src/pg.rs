@@ -5,6 +5,8 @@
 //! unnest($1::bigint[], …)`, which stays within the portable subset of SQL that sharded
 //! PostgreSQL-compatible engines accept.
 
+mod user;
+
 use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
 use crate::row::{
@@ -37,6 +39,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         4,
         "workplace_venue",
         include_str!("../migrations/postgres/0004_workplace_venue.sql"),
+    ),
+    (
+        5,
+        "users",
+        include_str!("../migrations/postgres/0005_users.sql"),
     ),
 ];
 
