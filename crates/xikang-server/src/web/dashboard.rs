@@ -1,7 +1,8 @@
 //! The command dashboard (指挥部): today's figures and a fortnight's trends as SVG charts,
 //! refreshed in place by a small script of our own every 15 s. Its data are computed at
 //! most once per [`FIGURES_TTL`] however many dashboards are open (the cache below), on a
-//! blocking thread, so open dashboards do not compete with scans.
+//! blocking thread, and stale figures are served while fresh ones are computed, so open
+//! dashboards neither wait nor compete with scans.
 //!
 //! The bulletin accumulator follows the authority log: each call reads only the events
 //! appended since the last one.
@@ -19,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use xikang_domain::bulletin::{Accumulator, Bulletin};
@@ -58,14 +60,20 @@ pub struct Figures {
 #[derive(Debug)]
 pub struct FigureCache {
     follow: Mutex<(EventSeq, Accumulator)>,
-    cached: tokio::sync::Mutex<Option<(Instant, Arc<Figures>)>>,
+    cached: Mutex<Option<(Instant, Arc<Figures>)>>,
+    /// Held while the first figures are computed, so concurrent first requests wait for
+    /// one computation instead of each starting their own.
+    first: tokio::sync::Mutex<()>,
+    refreshing: AtomicBool,
 }
 
 impl Default for FigureCache {
     fn default() -> Self {
         FigureCache {
             follow: Mutex::new((EventSeq(0), Accumulator::new(IMPORTED_WINDOW_DAYS))),
-            cached: tokio::sync::Mutex::new(None),
+            cached: Mutex::new(None),
+            first: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
         }
     }
 }
@@ -99,26 +107,57 @@ impl FigureCache {
         tokio::task::spawn_blocking(move || me.with_log(&s, |acc| acc.bulletin(day))).await?
     }
 
-    /// The dashboard figures, computed at most once per [`FIGURES_TTL`].
+    fn current(&self) -> Option<(Instant, Arc<Figures>)> {
+        self.cached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn store(&self, f: Arc<Figures>) {
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), f));
+    }
+
+    /// The dashboard figures, computed at most once per [`FIGURES_TTL`]. Stale figures are
+    /// answered at once while one background task computes fresh ones, so no request waits
+    /// for a computation except the very first.
     pub async fn figures(
         self: &Arc<Self>,
         state: &Arc<AppState>,
     ) -> Result<Arc<Figures>, AppError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((at, f)) = cached.as_ref()
-            && at.elapsed() < FIGURES_TTL
-        {
-            return Ok(f.clone());
+        match self.current() {
+            Some((at, f)) if at.elapsed() < FIGURES_TTL => Ok(f),
+            Some((_, f)) => {
+                if !self.refreshing.swap(true, Ordering::AcqRel) {
+                    let (me, s) = (self.clone(), state.clone());
+                    tokio::task::spawn_blocking(move || {
+                        match compute(&me, &s) {
+                            Ok(fresh) => me.store(Arc::new(fresh)),
+                            Err(e) => {
+                                tracing::warn!(error = ?e, "dashboard figures failed; serving the previous ones")
+                            }
+                        }
+                        me.refreshing.store(false, Ordering::Release);
+                    });
+                }
+                Ok(f)
+            }
+            None => {
+                let _first = self.first.lock().await;
+                if let Some((_, f)) = self.current() {
+                    return Ok(f);
+                }
+                let (me, s) = (self.clone(), state.clone());
+                let fresh = Arc::new(tokio::task::spawn_blocking(move || compute(&me, &s)).await??);
+                self.store(fresh.clone());
+                Ok(fresh)
+            }
         }
-        let (me, s) = (self.clone(), state.clone());
-        let figures = tokio::task::spawn_blocking(move || compute(&me, &s)).await??;
-        let figures = Arc::new(figures);
-        *cached = Some((Instant::now(), figures.clone()));
-        Ok(figures)
     }
 }
 
 fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
+    let started = Instant::now();
     let now = crate::now();
     let today = now.shanghai_day();
     let days: Vec<CivilDay> = (0..TREND_DAYS)
@@ -153,6 +192,11 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
                 .or_insert(0) += 1;
         }
     }
+    tracing::info!(
+        ms = started.elapsed().as_millis(),
+        residents,
+        "dashboard figures computed"
+    );
     Ok(Figures {
         computed_at: now.to_rfc3339(),
         today: bulletins.last().cloned().unwrap_or_default(),
