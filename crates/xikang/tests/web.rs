@@ -399,6 +399,10 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
         }
     }
     let (loc, page) = case_page.expect("some case in the city has contacts");
+    // Under one page of 500, every contact counted is listed once.
+    let count: usize = attr(&page, "data-count=\"").unwrap().parse().unwrap();
+    assert!(count < 500);
+    assert_eq!(page.matches("<tr data-person=").count(), count);
     // The row of the first candidate: its `data-person` attribute precedes its status.
     let row = page.find("data-status=\"Candidate\"").unwrap();
     let start = page[..row].rfind("data-person=\"").unwrap();

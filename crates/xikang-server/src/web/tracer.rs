@@ -16,8 +16,10 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::fmt::Write;
 use std::sync::Arc;
+use xikang_domain::PersonId;
 use xikang_domain::event::{CaseKind, ContactKind};
 
 const TRACERS: &[Role] = &[Role::Tracer, Role::Admin];
@@ -373,14 +375,97 @@ pub async fn case(
     State(state): State<Arc<AppState>>,
     user: WebUser,
     Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
-    render_case(&state, &user, &id, None).await
+    render_case(&state, &user, &id, q.start.unwrap_or(0), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    start: Option<usize>,
+}
+
+fn slot(s: Status) -> usize {
+    match s {
+        Status::Candidate => 0,
+        Status::Confirmed => 1,
+        Status::Notified => 2,
+        Status::Quarantined => 3,
+        Status::Dismissed => 4,
+    }
+}
+
+/// One page of a contact list and the figures of the whole list.
+struct Listing {
+    window: xikang_trace::Interval,
+    rows: Vec<ContactRow>,
+    total: usize,
+    /// By [`slot`] of the status.
+    counts: [usize; 5],
+}
+
+/// Builds the rows of one page only: a list of 78,000 contacts (a busy case in the
+/// 1,000,000-resident city) costs ~100 ms to turn into rows, one page of 500 about 1 ms.
+/// The counts by status cover the whole list.
+fn page_of(state: &AppState, case: &CaseRecord, mut t: trace::Traced, start: usize) -> Listing {
+    let window = t.close.window;
+    let everyone: HashSet<PersonId> = t
+        .close
+        .contacts
+        .iter()
+        .map(|c| c.person)
+        .chain(t.secondary.contacts.iter().map(|c| c.person))
+        .collect();
+    let mut counts = [0; 5];
+    for p in &everyone {
+        let s = state
+            .tracing
+            .designation(case.id, *p)
+            .map_or(Status::Candidate, |d| d.status);
+        counts[slot(s)] += 1;
+    }
+    // Close contacts come first, then secondary ones, as `contact_rows` lists them.
+    let n_close = t.close.contacts.len();
+    let close_range = start.min(n_close)..(start + MAX_ROWS).min(n_close);
+    t.close.contacts = t.close.contacts.drain(close_range).collect();
+    let n_sec = t.secondary.contacts.len();
+    let sec_start = start.saturating_sub(n_close);
+    let sec_len = MAX_ROWS - t.close.contacts.len();
+    let sec_range = sec_start.min(n_sec)..(sec_start + sec_len).min(n_sec);
+    t.secondary.contacts = t.secondary.contacts.drain(sec_range).collect();
+    let on_page: HashSet<PersonId> = t
+        .close
+        .contacts
+        .iter()
+        .map(|c| c.person)
+        .chain(t.secondary.contacts.iter().map(|c| c.person))
+        .collect();
+    let mut rows = trace::contact_rows(state, case, &t);
+    // `contact_rows` appends decisions about people not on the (shortened) lists: keep those
+    // whose evidence the data no longer shows (first page only), drop those listed on
+    // another page.
+    rows.retain(|r| {
+        crate::wire::parse_person_id(&r.person)
+            .is_some_and(|p| on_page.contains(&p) || (start == 0 && !everyone.contains(&p)))
+    });
+    let extra = rows
+        .iter()
+        .filter(|r| crate::wire::parse_person_id(&r.person).is_some_and(|p| !everyone.contains(&p)))
+        .count();
+    Listing {
+        window,
+        rows,
+        total: everyone.len() + extra,
+        counts,
+    }
 }
 
 async fn render_case(
     state: &Arc<AppState>,
     user: &WebUser,
     id: &str,
+    start: usize,
     notice: Option<(bool, String)>,
 ) -> Response {
     let lang = user.lang;
@@ -398,11 +483,15 @@ async fn render_case(
     let (s, c2, now) = (state.clone(), case.clone(), crate::now());
     let traced = tokio::task::spawn_blocking(move || {
         let t = trace::trace_case(&s, &index, &s.policy(), &c2, now)?;
-        let rows = trace::contact_rows(&s, &c2, &t);
-        Ok::<_, AppError>((t.close.window, rows))
+        Ok::<_, AppError>(page_of(&s, &c2, t, start))
     })
     .await;
-    let (window, rows) = match traced {
+    let Listing {
+        window,
+        rows,
+        total,
+        counts,
+    } = match traced {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return error_page(lang, Some(user), &e),
         Err(e) => return error_page(lang, Some(user), &AppError::from(e)),
@@ -426,10 +515,10 @@ async fn render_case(
         esc(&shanghai(window.end)),
         p = case.person,
     );
-    let count = |s: Status| rows.iter().filter(|r| r.status == s).count();
+    let count = |s: Status| counts[slot(s)];
     let _ = write!(
         h,
-        "<p id=\"contact-count\" data-count=\"{n}\">{}: <strong>{n}</strong> · {} {} · {} {} · {} {}</p>",
+        "<p id=\"contact-count\" data-count=\"{total}\">{}: <strong>{total}</strong> · {} {} · {} {} · {} {}</p>",
         lang.t("接触者", "Contacts"),
         lang.t("待确认", "candidates"),
         count(Status::Candidate),
@@ -437,7 +526,6 @@ async fn render_case(
         count(Status::Confirmed) + count(Status::Notified),
         lang.t("已隔离", "quarantined"),
         count(Status::Quarantined),
-        n = rows.len(),
     );
     let _ = write!(
         h,
@@ -460,7 +548,7 @@ async fn render_case(
         lang.t("证据", "Evidence"),
         lang.t("操作", "Action"),
     );
-    for r in rows.iter().take(MAX_ROWS) {
+    for r in &rows {
         let last = xikang_domain::Timestamp::parse_rfc3339(&r.last_exposure)
             .map(shanghai)
             .unwrap_or_default();
@@ -478,13 +566,33 @@ async fn render_case(
         );
     }
     h.push_str("</tbody></table></div>");
-    if rows.len() > MAX_ROWS {
+    if total > MAX_ROWS {
         let _ = write!(
             h,
-            "<p>{} {MAX_ROWS} / {}</p>",
-            lang.t("仅显示前", "Showing the first"),
-            rows.len()
+            "<p>{} {}–{} / {total}",
+            lang.t("显示", "Showing"),
+            (start + 1).min(total),
+            (start + rows.len()).min(total),
         );
+        if start > 0 {
+            let _ = write!(
+                h,
+                " · <a href=\"/web/cases/{}?start={}\">{}</a>",
+                case.id,
+                start.saturating_sub(MAX_ROWS),
+                lang.t("上一页", "Previous")
+            );
+        }
+        if start + MAX_ROWS < total {
+            let _ = write!(
+                h,
+                " · <a href=\"/web/cases/{}?start={}\">{}</a>",
+                case.id,
+                start + MAX_ROWS,
+                lang.t("下一页", "Next")
+            );
+        }
+        h.push_str("</p>");
     }
     let title = format!("{} {}", lang.t("病例", "Case"), case.id);
     html(
@@ -540,6 +648,7 @@ pub async fn act(
                 &state,
                 &user,
                 &id,
+                0,
                 Some((
                     false,
                     format!("{person}: {}", super::i18n::error_text(lang, code, &msg)),
