@@ -87,7 +87,9 @@ pub fn clusters(cases: &[(CaseId, &CloseContacts)]) -> Vec<Cluster> {
             }
         }
     }
-    let mut at_venue: BTreeMap<VenueId, Vec<(usize, Vec<(i64, i64)>)>> = BTreeMap::new();
+    // Venue → (case index, the case's presence there as (start, end) seconds).
+    type Presence = Vec<(usize, Vec<(i64, i64)>)>;
+    let mut at_venue: BTreeMap<VenueId, Presence> = BTreeMap::new();
     for (i, (_, c)) in cases.iter().enumerate() {
         for (v, ivs) in &c.case_presence {
             let ivs = ivs.iter().map(|iv| (iv.start.0, iv.end.0)).collect();
@@ -121,7 +123,7 @@ pub fn clusters(cases: &[(CaseId, &CloseContacts)]) -> Vec<Cluster> {
         }
     }
     let mut groups: BTreeMap<usize, Cluster> = BTreeMap::new();
-    for i in 0..cases.len() {
+    for (i, case) in cases.iter().enumerate() {
         let root = find(&mut parent, i);
         groups
             .entry(root)
@@ -131,7 +133,7 @@ pub fn clusters(cases: &[(CaseId, &CloseContacts)]) -> Vec<Cluster> {
                 edges: Vec::new(),
             })
             .cases
-            .push(cases[i].0);
+            .push(case.0);
     }
     for (i, j, link) in edges {
         let root = find(&mut parent, i);

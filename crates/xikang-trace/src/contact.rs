@@ -360,23 +360,23 @@ impl<'a> Tracer<'a> {
                 }
             }
         }
-        if self.policy.workplace {
-            if let Some(work) = self.population.workplace_venue(case.person) {
-                let worked = case_presence.iter().find(|(v, _)| *v == work.0);
-                if let Some((_, ivs)) = worked {
-                    let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
-                    for &p in self.population.workplace_members(case.person) {
-                        if p != me {
-                            evidence.entry(p).or_default().push(Evidence {
-                                rule: ContactRule::Workplace,
-                                venue: Some(work),
-                                case_presence: Vec::new(),
-                                contact_presence: Vec::new(),
-                                overlap_secs: 0,
-                                first: Timestamp(first),
-                                last: Timestamp(last),
-                            });
-                        }
+        if self.policy.workplace
+            && let Some(work) = self.population.workplace_venue(case.person)
+        {
+            let worked = case_presence.iter().find(|(v, _)| *v == work.0);
+            if let Some((_, ivs)) = worked {
+                let (first, last) = (ivs[0].0, ivs[ivs.len() - 1].1);
+                for &p in self.population.workplace_members(case.person) {
+                    if p != me {
+                        evidence.entry(p).or_default().push(Evidence {
+                            rule: ContactRule::Workplace,
+                            venue: Some(work),
+                            case_presence: Vec::new(),
+                            contact_presence: Vec::new(),
+                            overlap_secs: 0,
+                            first: Timestamp(first),
+                            last: Timestamp(last),
+                        });
                     }
                 }
             }

@@ -2,6 +2,13 @@
 //! reference gives — computed from a flat list of check-ins, pings and a brute-force sweep
 //! over interval boundaries, sharing no code with the crate.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::collapsible_if,
+    clippy::manual_is_multiple_of,
+    reason = "the naive reference is written plainly on purpose; a failed unwrap fails the test"
+)]
+
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use xikang_domain::event::CaseKind;

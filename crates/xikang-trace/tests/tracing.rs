@@ -2,6 +2,11 @@
 //! asymptomatic cases, venues without dwell time, contacts who are cases, retention, the
 //! policy switches, companions, sources, clusters and the memory budget.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "fixtures: a failed unwrap is a failed test"
+)]
+
 use std::collections::HashSet;
 use xikang_domain::event::CaseKind;
 use xikang_domain::policy::{ERSHITIAO_POLICY_TOML, Policy, TracingPolicy};
