@@ -240,6 +240,23 @@ async fn a_user_logs_in_with_the_right_password_only_into_an_httponly_strict_ses
 }
 
 #[tokio::test]
+async fn repeated_wrong_passwords_throttle_that_name_but_not_others() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    add_user(&app, "li", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(b.login("wang", "not-the-password").await.status, 401);
+    }
+    // Now even the right password is refused for this name, without a session.
+    let r = b.login("wang", PW).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("登录失败次数过多"));
+    assert!(!b.cookies.contains_key("xk_session"));
+    assert_eq!(Browser::new(&app).login("li", PW).await.status, 303);
+}
+
+#[tokio::test]
 async fn pages_send_strangers_to_login_and_logout_ends_the_session() {
     let app = spawn_app().await;
     add_user(&app, "wang", "tracer", "320200", None, None);

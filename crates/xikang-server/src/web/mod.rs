@@ -75,6 +75,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 #[derive(Debug, Default)]
 pub struct WebState {
     pub figures: Arc<dashboard::FigureCache>,
+    pub logins: session::LoginThrottle,
 }
 
 /// `GET /web`: the home page of the user's role.

@@ -24,6 +24,61 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use xikang_store::{Session, User};
 
+/// Failed logins allowed per user name within [`THROTTLE_WINDOW`] before further attempts
+/// for that name are refused without checking the password.
+pub const MAX_FAILURES: u32 = 5;
+/// How long failures are remembered (and a throttled name stays throttled).
+pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Failed logins per user name, in memory (per server process; bounded). Argon2 makes each
+/// guess slow; this bounds guesses per name to [`MAX_FAILURES`] per window. The cost: an
+/// attacker can lock a name out for the window, which an admin sees in the logs.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+impl LoginThrottle {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, std::time::Instant)>>
+    {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `name` may try now.
+    pub fn allows(&self, name: &str) -> bool {
+        self.map()
+            .get(name)
+            .is_none_or(|(n, since)| *n < MAX_FAILURES || since.elapsed() > THROTTLE_WINDOW)
+    }
+
+    /// Counts a failure.
+    pub fn failed(&self, name: &str) {
+        let mut m = self.map();
+        if m.len() > 100_000 {
+            m.retain(|_, (_, since)| since.elapsed() <= THROTTLE_WINDOW);
+            if m.len() > 100_000 {
+                m.clear();
+            }
+        }
+        let e = m
+            .entry(name.to_owned())
+            .or_insert((0, std::time::Instant::now()));
+        if e.1.elapsed() > THROTTLE_WINDOW {
+            *e = (0, std::time::Instant::now());
+        }
+        e.0 += 1;
+    }
+
+    /// Forgets the failures of a name after a successful login.
+    pub fn succeeded(&self, name: &str) {
+        self.map().remove(name);
+    }
+}
+
 /// How long a session lasts: one working shift and a half.
 pub const SESSION_SECS: i64 = 12 * 3600;
 
@@ -249,6 +304,7 @@ pub struct LoginForm {
 /// `POST /web/login`: checks the password, starts a session, goes to `next`.
 pub async fn login(
     State(state): State<Arc<AppState>>,
+    axum::Extension(web): axum::Extension<Arc<super::WebState>>,
     lang: Lang,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
@@ -266,6 +322,7 @@ pub async fn login(
             code,
             match code {
                 "csrf" => "the form is out of date; reload the page and retry",
+                "too_many_logins" => "too many failed logins for this name; wait 15 minutes",
                 _ => "wrong user name or password",
             },
         );
@@ -281,8 +338,13 @@ pub async fn login(
     if pre.is_empty() || !same(&pre, &f.csrf) {
         return refuse("csrf", StatusCode::BAD_REQUEST);
     }
+    let login_name = f.name.trim().to_owned();
+    if !web.logins.allows(&login_name) {
+        tracing::warn!("web login refused: too many failures for one name");
+        return refuse("too_many_logins", StatusCode::TOO_MANY_REQUESTS);
+    }
     let store = state.store.clone();
-    let (name, pw) = (f.name.trim().to_owned(), f.password.clone());
+    let (name, pw) = (login_name.clone(), f.password.clone());
     let checked = tokio::task::spawn_blocking(move || {
         let user = store.user(&name)?;
         Ok::<_, xikang_store::StoreError>(match user {
@@ -298,12 +360,14 @@ pub async fn login(
     let user = match checked {
         Ok(Ok(Some(u))) => u,
         Ok(Ok(None)) => {
+            web.logins.failed(&login_name);
             tracing::info!("web login refused");
             return refuse("bad_login", StatusCode::UNAUTHORIZED);
         }
         Ok(Err(e)) => return error_page(lang, None, &AppError::from(e)),
         Err(e) => return error_page(lang, None, &AppError::from(e)),
     };
+    web.logins.succeeded(&login_name);
     let value = random_hex();
     let now = crate::now();
     let session = Session {
