@@ -5,7 +5,8 @@
   if (live) {
     setInterval(function () {
       fetch(live.getAttribute('data-refresh'), { credentials: 'same-origin' })
-        .then(function (r) { return r.ok ? r.text() : null; })
+        // A redirect means the session ended: reload, which leads to the login page.
+        .then(function (r) { if (r.redirected) { location.reload(); return null; } return r.ok ? r.text() : null; })
         .then(function (html) { if (html !== null) { live.innerHTML = html; } })
         .catch(function () {});
     }, 15000);
