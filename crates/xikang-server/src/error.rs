@@ -62,6 +62,13 @@ impl AppError {
         }
     }
 
+    /// Status, stable code and the message meant for the caller (the web pages show these
+    /// next to a form; an `Internal` detail stays private).
+    pub fn summary(&self) -> (StatusCode, &'static str, String) {
+        let (status, code, message, _) = self.parts();
+        (status, code, message)
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, String, Option<&Value>) {
         match self {
             AppError::BadRequest {
@@ -168,11 +175,11 @@ impl From<tokio::task::JoinError> for AppError {
 /// method) into the envelope, so clients see one error shape everywhere.
 pub async fn envelope_errors(resp: Response) -> Response {
     let status = resp.status();
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // JSON is already our envelope; HTML is a web page's own error page (see `web`).
+    let is_ours = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || is_ours {
         return resp;
     }
     let code = match status {

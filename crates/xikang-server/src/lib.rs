@@ -1,5 +1,5 @@
 //! xikang's HTTP server: the `/api/v1` API, bearer-token roles, load shedding with a
-//! priority lane for scans and codes, and the first web page.
+//! priority lane for scans and codes, and the web pages ([`web`]).
 
 pub mod api;
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod scan;
 pub mod shed;
 pub mod state;
 pub mod trace;
+pub mod web;
 pub mod wire;
 
 use axum::Router;
@@ -83,6 +84,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(page::index))
         .route("/lookup", post(page::lookup))
         .nest("/api/v1", api)
+        .merge(web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(error::envelope_errors))

@@ -53,7 +53,8 @@ button{{margin-top:.8rem;font-size:1rem;padding:.5rem 1.2rem}}
 const FORM: &str = r#"<form method="post" action="/lookup">
 <label for="token">工作人员令牌 Staff token</label><input id="token" name="token" type="password" autocomplete="off" required>
 <label for="person">人员编号 Person id (e.g. P12)</label><input id="person" name="person" required>
-<button type="submit">查询 Look up</button></form>"#;
+<button type="submit">查询 Look up</button></form>
+<p><a href="/web/login">工作人员与居民登录 Log in to the web pages</a></p>"#;
 
 /// `GET /`: the lookup form.
 pub async fn index() -> Html<String> {

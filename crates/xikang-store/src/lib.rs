@@ -3,7 +3,8 @@
 //! own migrations, embedded in the binary and applied at [`open`]. The store owns three
 //! kinds of data:
 //!
-//! - reference data (people, workplaces, venues, API tokens, signing keys, settings);
+//! - reference data (people, workplaces, venues, API tokens, signing keys, settings, web
+//!   users and sessions: [`UserStore`]);
 //! - the authority log: append-only events chained by hash ([`xikang_domain::event`]);
 //! - check-ins: high-volume scans, one table per Asia/Shanghai day, dropped whole when they
 //!   pass the retention period;
@@ -23,6 +24,7 @@ mod ping_sqlite;
 mod pool;
 mod row;
 mod sqlite;
+mod user;
 
 pub use duties::{
     ArrivalRecord, DutyOp, DutyStore, GridCellRecord, NewTask, OrderFilter, OrderRecord,
@@ -34,6 +36,7 @@ pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;
 pub use sqlite::SqliteStore;
+pub use user::{Session, User, UserStore};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -119,7 +122,7 @@ impl ChainReport {
 ///
 /// Callbacks passed to the `for_each_*` methods run while a read is open: they must not
 /// call back into the same store for writes they wait on (reads are fine).
-pub trait Store: LabStore + DutyStore + PingStore + Send + Sync + fmt::Debug {
+pub trait Store: LabStore + DutyStore + PingStore + UserStore + Send + Sync + fmt::Debug {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

@@ -6,6 +6,7 @@
 //! PostgreSQL-compatible engines accept.
 
 mod duties;
+mod user;
 
 use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
@@ -49,6 +50,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         4,
         "workplace_venue",
         include_str!("../migrations/postgres/0004_workplace_venue.sql"),
+    ),
+    (
+        5,
+        "users",
+        include_str!("../migrations/postgres/0005_users.sql"),
     ),
     (
         6,

@@ -23,7 +23,7 @@ pub(crate) fn array_of<const N: usize>(v: &[u8], what: &str) -> Result<[u8; N]> 
         .map_err(|_| StoreError::Corrupt(format!("{what} has {} bytes, expected {N}", v.len())))
 }
 
-fn area_of(s: &str) -> Result<AreaCode> {
+pub(crate) fn area_of(s: &str) -> Result<AreaCode> {
     AreaCode::parse(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

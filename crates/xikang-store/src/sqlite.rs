@@ -12,6 +12,7 @@
 //! second, so no scan's commit pays for a checkpoint (see `docs/storage.md`).
 
 mod duties;
+mod user;
 
 use crate::error::{Result, StoreError};
 use crate::pool::{Pool, Pooled};
@@ -52,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "workplace_venue",
         include_str!("../migrations/sqlite/0004_workplace_venue.sql"),
+    ),
+    (
+        5,
+        "users",
+        include_str!("../migrations/sqlite/0005_users.sql"),
     ),
     (
         6,
@@ -236,6 +242,8 @@ fn configure_writer(conn: &Connection) -> Result<()> {
     // as well as kill -9 (NORMAL would only survive the latter).
     conn.pragma_update(None, "synchronous", "full")?;
     conn.pragma_update(None, "cache_size", -16_384)?;
+    // Sessions reference their user (migration 0005): SQLite checks that only when asked.
+    conn.pragma_update(None, "foreign_keys", "on")?;
     // The checkpointer thread keeps the WAL short; a commit checkpoints by itself only when
     // 64 MiB have piled up (a bulk load, or the thread falling behind). The WAL file is cut
     // back to that size after each checkpoint.

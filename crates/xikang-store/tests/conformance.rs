@@ -22,7 +22,7 @@ use xikang_domain::{
     PlaceCode, Position, ScanDirection, TestOutcome, Timestamp, Venue, VenueCategory, VenueId,
     Workplace, WorkplaceId, ZoneId,
 };
-use xikang_store::{ApiToken, Store, StoreError, StoredKey, Target, open};
+use xikang_store::{ApiToken, Session, Store, StoreError, StoredKey, Target, User, open};
 
 // ---------------------------------------------------------------------------------------
 // Harness
@@ -773,6 +773,89 @@ fn scenario_api_tokens(store: &dyn Store) {
     assert_eq!(store.api_token(&[8u8; 32]).unwrap(), None);
 }
 
+fn scenario_users_and_sessions(store: &dyn Store) {
+    assert_eq!(store.user("wang").unwrap(), None);
+    let wang = User {
+        name: "wang".into(),
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        role: "tracer".into(),
+        area: area("320213"),
+        venue: None,
+        person: None,
+        id_lookup: false,
+        disabled: false,
+        created_at: ts("2022-07-01T08:00:00Z"),
+    };
+    store.insert_user(&wang).unwrap();
+    assert_eq!(store.user("wang").unwrap(), Some(wang.clone()));
+    let again = store.insert_user(&wang).unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
+    let li = User {
+        name: "li".into(),
+        role: "resident".into(),
+        area: area("320213001"),
+        person: Some(PersonId(9)),
+        venue: Some(VenueId(3)),
+        id_lookup: true,
+        ..wang.clone()
+    };
+    store.insert_user(&li).unwrap();
+    let names: Vec<String> = store.users().unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(names, ["li", "wang"]);
+    assert_eq!(store.user("li").unwrap(), Some(li));
+
+    store.set_password_hash("wang", "$argon2id$new").unwrap();
+    assert_eq!(
+        store.user("wang").unwrap().unwrap().password_hash,
+        "$argon2id$new"
+    );
+    assert!(matches!(
+        store.set_password_hash("nobody", "x"),
+        Err(StoreError::NotFound)
+    ));
+
+    let now = ts("2022-07-01T09:00:00Z");
+    let s = Session {
+        user: "wang".into(),
+        created_at: now,
+        expires_at: now.plus(3600),
+    };
+    store.insert_session([1; 32], &s).unwrap();
+    store
+        .insert_session(
+            [2; 32],
+            &Session {
+                expires_at: now.plus(10),
+                ..s.clone()
+            },
+        )
+        .unwrap();
+    assert_eq!(store.session(&[1; 32], now).unwrap(), Some(s.clone()));
+    assert_eq!(store.session(&[3; 32], now).unwrap(), None);
+    // An expired session is not returned, and is deleted by the sweep.
+    assert_eq!(store.session(&[2; 32], now.plus(10)).unwrap(), None);
+    assert_eq!(store.delete_expired_sessions(now.plus(10)).unwrap(), 1);
+    store.delete_session(&[1; 32]).unwrap();
+    assert_eq!(store.session(&[1; 32], now).unwrap(), None);
+    store.delete_session(&[1; 32]).unwrap();
+
+    // Disabling a user ends their sessions.
+    store.insert_session([4; 32], &s).unwrap();
+    store.set_user_disabled("wang", true).unwrap();
+    assert!(store.user("wang").unwrap().unwrap().disabled);
+    assert_eq!(store.session(&[4; 32], now).unwrap(), None);
+    assert!(matches!(
+        store.set_user_disabled("nobody", true),
+        Err(StoreError::NotFound)
+    ));
+    // A session for an unknown user is refused by the foreign key.
+    let orphan = Session {
+        user: "nobody".into(),
+        ..s
+    };
+    assert!(store.insert_session([5; 32], &orphan).is_err());
+}
+
 fn scenario_signing_keys(store: &dyn Store) {
     assert!(store.signing_keys().unwrap().is_empty());
     let later = StoredKey {
@@ -832,7 +915,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 2, 3, 4, 6] {
+    for version in [1, 2, 3, 4, 5, 6] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -1115,6 +1198,11 @@ fn acknowledged_checkins_are_readable_at_once() {
 #[test]
 fn api_tokens_are_stored_and_replaced() {
     on_both(scenario_api_tokens);
+}
+
+#[test]
+fn users_and_sessions_are_stored_expired_and_ended_with_the_user() {
+    on_both(scenario_users_and_sessions);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `gen`, `verify`, `audit verify`, `token create`,
-//! `policy check`, `bench`.
+//! `user create`, `policy check`, `bench`.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -11,6 +11,7 @@ use xikang_domain::time::DAY;
 use xikang_domain::{AreaCode, CivilDay, PersonId, VenueId};
 use xikang_server::auth::{Role, token_digest};
 use xikang_server::state::AppState;
+use xikang_server::web;
 use xikang_server::{ServerConfig, now};
 use xikang_sim::CityConfig;
 use xikang_store::{ApiToken, Store, Target};
@@ -65,6 +66,10 @@ struct ServeArgs {
     /// Jurisdiction code that issues codes (GB/T 2260).
     #[arg(long, default_value = "320200")]
     jurisdiction: String,
+    /// Password of the web user `admin` (created or reset). Without it, `admin` is created
+    /// with a random password, printed once, if it does not exist yet.
+    #[arg(long, env = "XIKANG_ADMIN_PASSWORD")]
+    admin_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -153,6 +158,11 @@ enum Command {
         #[command(subcommand)]
         what: TokenCmd,
     },
+    /// Manage web users.
+    User {
+        #[command(subcommand)]
+        what: UserCmd,
+    },
     /// Check a policy file.
     Policy {
         #[command(subcommand)]
@@ -233,6 +243,33 @@ enum TokenCmd {
         /// May look people up by ID number.
         #[arg(long)]
         id_lookup: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Create a web user. The password is read from stdin with --password-stdin, else a
+    /// random one is generated and printed once.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        name: String,
+        /// admin, tracer, lab, venue_device, grid_worker or resident.
+        #[arg(long)]
+        role: String,
+        /// Jurisdiction: area code (city, district or street).
+        #[arg(long, default_value = "320200")]
+        area: String,
+        /// For a venue user: the venue (V12).
+        #[arg(long, default_value = "")]
+        venue: String,
+        /// For a resident: the person they are (P12).
+        #[arg(long, default_value = "")]
+        person: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -359,6 +396,43 @@ fn run(cmd: Command) -> Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::User {
+            what:
+                UserCmd::Create {
+                    store,
+                    name,
+                    role,
+                    area,
+                    venue,
+                    person,
+                    password_stdin,
+                },
+        } => {
+            let store = store.open()?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (web::password::generate(), true)
+            };
+            let spec = web::admin::parse_user(&name, &password, &role, &area, &venue, &person)
+                .map_err(|(field, _, msg)| anyhow::anyhow!("--{field}: {msg}"))?;
+            let user = web::admin::user_of(&spec, &password, web::password::Cost::Standard, now())
+                .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+            match store.insert_user(&user) {
+                Err(xikang_store::StoreError::Conflict(_)) => bail!("a user named {name:?} exists"),
+                r => r?,
+            }
+            if generated {
+                println!("user {} created; password: {password}", spec.name);
+            } else {
+                println!("user {} created", spec.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Policy {
             what: PolicyCmd::Check { file },
         } => {
@@ -420,6 +494,27 @@ fn run(cmd: Command) -> Result<ExitCode> {
         }
         Command::Lab(cmd) => crate::lab_cli::run(cmd),
     }
+}
+
+/// Makes sure the web user `admin` exists: with `--admin-password` it is created or its
+/// password reset; otherwise it is created with a random password, which is returned to be
+/// printed once. Returns `None` when nothing needs printing.
+fn ensure_admin_user(store: &dyn Store, args: &ServeArgs) -> Result<Option<String>> {
+    let existing = store.user("admin")?;
+    let (password, print) = match (&args.admin_password, &existing) {
+        (Some(pw), _) => (pw.clone(), false),
+        (None, Some(_)) => return Ok(None),
+        (None, None) => (web::password::generate(), true),
+    };
+    let spec = web::admin::parse_user("admin", &password, "admin", &args.jurisdiction, "", "")
+        .map_err(|(field, _, msg)| anyhow::anyhow!("admin user ({field}): {msg}"))?;
+    let user = web::admin::user_of(&spec, &password, web::password::Cost::Standard, now())
+        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    match existing {
+        Some(_) => store.set_password_hash("admin", &user.password_hash)?,
+        None => store.insert_user(&user)?,
+    }
+    Ok(print.then_some(password))
 }
 
 fn hex_short(h: &[u8; 32]) -> String {
@@ -487,6 +582,7 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
             id_lookup: true,
         },
     )?;
+    let admin_password = ensure_admin_user(store.as_ref(), args)?;
     let config = ServerConfig {
         jurisdiction: args.jurisdiction.clone(),
         ..ServerConfig::default()
@@ -514,6 +610,10 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
         let addr = listener.local_addr()?;
         println!("xikang serving on http://{addr}/");
         println!("admin token: {admin}");
+        println!("web pages: http://{addr}/web/login");
+        if let Some(pw) = &admin_password {
+            println!("web user admin created; password: {pw}");
+        }
         println!(
             "try: curl -H 'authorization: Bearer {admin}' http://{addr}/api/v1/people/P1/code"
         );

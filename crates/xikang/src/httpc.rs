@@ -63,12 +63,28 @@ impl Conn {
         content_type: Option<&str>,
         body: &[u8],
     ) -> io::Result<Reply> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", self.host);
-        if let Some(t) = token {
-            head.push_str(&format!("authorization: Bearer {t}\r\n"));
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = Vec::new();
+        if let Some(a) = &auth {
+            headers.push(("authorization", a.as_str()));
         }
         if let Some(ct) = content_type {
-            head.push_str(&format!("content-type: {ct}\r\n"));
+            headers.push(("content-type", ct));
+        }
+        self.request_with(method, path, &headers, body).await
+    }
+
+    /// Sends a request with the given headers (e.g. a cookie) and reads the whole response.
+    pub async fn request_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<Reply> {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", self.host);
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
         let mut out = head.into_bytes();

@@ -1,6 +1,6 @@
 //! The `xikang` binary as a process: crash durability of acknowledged scans under
-//! `kill -9`, the audit and verify commands' exit codes, and QR codes read back by a
-//! standard decoder.
+//! `kill -9`, the audit and verify commands' exit codes, `user create`, and QR codes read
+//! back by a standard decoder.
 
 mod common;
 
@@ -243,6 +243,82 @@ fn verify_exits_with_a_distinct_code_for_each_kind_of_bad_token() {
     let (code, msg) = run("hello");
     assert_eq!(code, Some(10));
     assert!(msg.contains("token_malformed"), "{msg}");
+}
+
+#[test]
+fn user_create_stores_an_argon2_hash_and_refuses_a_taken_name_or_a_weak_password() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let create = |name: &str, password: &str| {
+        let mut child = xikang()
+            .args([
+                "user",
+                "create",
+                "--role",
+                "tracer",
+                "--area",
+                "320213",
+                "--password-stdin",
+            ])
+            .arg("--data")
+            .arg(&data)
+            .args(["--name", name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = create("wang", "a long enough password");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(!printed.contains("a long enough password"), "{printed}");
+    let again = create("wang", "another long password");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    let weak = create("li", "short");
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("--password"));
+    // Without --password-stdin a random password is printed once.
+    let out = xikang()
+        .args([
+            "user", "create", "--role", "resident", "--person", "P3", "--name", "zhao",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let generated = printed.trim().rsplit(' ').next().unwrap().to_owned();
+    let store = xikang_store::open(&Target::Sqlite(data)).unwrap();
+    let wang = store.user("wang").unwrap().unwrap();
+    assert_eq!(
+        (wang.role.as_str(), wang.area.as_str()),
+        ("tracer", "320213")
+    );
+    assert!(xikang_server::web::password::verify(
+        "a long enough password",
+        &wang.password_hash
+    ));
+    let zhao = store.user("zhao").unwrap().unwrap();
+    assert_eq!(zhao.person, Some(PersonId(3)));
+    assert!(
+        xikang_server::web::password::verify(&generated, &zhao.password_hash),
+        "{printed}"
+    );
+    assert!(store.user("li").unwrap().is_none());
 }
 
 #[test]

@@ -1,0 +1,399 @@
+//! Admin pages: users (list, create) and policy versions (as the authority log records
+//! their activation). Creating a user is itself logged (`tracing`, without the password).
+
+use super::password::{self, Cost};
+use super::session::WebUser;
+use super::{error_page, esc, html, layout, shanghai};
+use crate::auth::Role;
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::fmt::Write;
+use std::sync::Arc;
+use xikang_domain::event::EventBody;
+use xikang_domain::{AreaCode, EventSeq};
+use xikang_store::{StoreError, User};
+
+/// A new user as the form sends it.
+#[derive(Debug, Default, Deserialize)]
+pub struct NewUser {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    area: String,
+    #[serde(default)]
+    venue: String,
+    #[serde(default)]
+    person: String,
+}
+
+/// A validated new user (before hashing). Shared by the form and `xikang user create`.
+#[derive(Debug)]
+pub struct UserSpec {
+    pub name: String,
+    pub role: Role,
+    pub area: AreaCode,
+    pub venue: Option<xikang_domain::VenueId>,
+    pub person: Option<xikang_domain::PersonId>,
+}
+
+/// Checks a new user's fields: `Err((field, code, message))`.
+pub fn parse_user(
+    name: &str,
+    password: &str,
+    role: &str,
+    area: &str,
+    venue: &str,
+    person: &str,
+) -> Result<UserSpec, (&'static str, &'static str, String)> {
+    let name = name.trim();
+    let name_ok = (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.@".contains(c));
+    if !name_ok {
+        return Err((
+            "name",
+            "invalid_user",
+            "a user name is 1–64 letters, digits, - _ . @".into(),
+        ));
+    }
+    if password.chars().count() < password::MIN_LENGTH {
+        return Err((
+            "password",
+            "weak_password",
+            format!(
+                "a password has at least {} characters",
+                password::MIN_LENGTH
+            ),
+        ));
+    }
+    let role =
+        Role::parse(role.trim()).ok_or(("role", "invalid_user", "unknown role".to_owned()))?;
+    let area = AreaCode::parse(area.trim()).map_err(|e| ("area", "invalid_user", e.to_string()))?;
+    let venue = match venue.trim() {
+        "" => None,
+        v => Some(crate::wire::parse_venue_id(v).ok_or((
+            "venue",
+            "invalid_user",
+            "a venue id looks like V12".to_owned(),
+        ))?),
+    };
+    let person = match person.trim() {
+        "" => None,
+        p => Some(crate::wire::parse_person_id(p).ok_or((
+            "person",
+            "invalid_user",
+            "a person id looks like P12".to_owned(),
+        ))?),
+    };
+    if role == Role::Resident && person.is_none() {
+        return Err((
+            "person",
+            "invalid_user",
+            "a resident user names the person they are".into(),
+        ));
+    }
+    Ok(UserSpec {
+        name: name.to_owned(),
+        role,
+        area,
+        venue,
+        person,
+    })
+}
+
+/// The stored user for a spec, with the password hashed at `cost`.
+pub fn user_of(
+    spec: &UserSpec,
+    password: &str,
+    cost: Cost,
+    now: xikang_domain::Timestamp,
+) -> Result<User, String> {
+    Ok(User {
+        name: spec.name.clone(),
+        password_hash: password::hash(password, cost)?,
+        role: spec.role.as_str().to_owned(),
+        area: spec.area.clone(),
+        venue: spec.venue,
+        person: spec.person,
+        id_lookup: matches!(spec.role, Role::Admin),
+        disabled: false,
+        created_at: now,
+    })
+}
+
+const ROLES: &[(&str, &str, &str)] = &[
+    ("admin", "管理员", "admin"),
+    ("tracer", "流调队员", "tracer"),
+    ("lab", "实验室", "lab"),
+    ("venue_device", "场所", "venue"),
+    ("grid_worker", "网格员", "grid worker"),
+    ("resident", "居民", "resident"),
+];
+
+fn users_page(
+    state: &AppState,
+    user: &WebUser,
+    users: &[User],
+    f: &NewUser,
+    error: Option<(&str, String)>,
+    status: StatusCode,
+) -> Response {
+    let lang = user.lang;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<table id=\"users\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t("用户名", "Name"),
+        lang.t("角色", "Role"),
+        lang.t("辖区", "Jurisdiction"),
+        lang.t("绑定", "Bound to"),
+        lang.t("状态", "State"),
+    );
+    for u in users {
+        let bound = u
+            .venue
+            .map(|v| v.to_string())
+            .or(u.person.map(|p| p.to_string()))
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&u.name),
+            esc(&u.role),
+            esc(u.area.as_str()),
+            esc(&bound),
+            if u.disabled {
+                lang.t("已停用", "disabled")
+            } else {
+                lang.t("有效", "active")
+            }
+        );
+    }
+    h.push_str("</tbody></table>");
+    let err_for = |field: &str| match &error {
+        Some((f, m)) if *f == field => format!(
+            "<p class=\"err\" role=\"alert\" id=\"{field}-error\">{}</p>",
+            esc(m)
+        ),
+        _ => String::new(),
+    };
+    let mut roles = String::new();
+    for (v, zh, en) in ROLES {
+        let sel = if f.role == *v { " selected" } else { "" };
+        let _ = write!(
+            roles,
+            "<option value=\"{v}\"{sel}>{}</option>",
+            lang.t(zh, en)
+        );
+    }
+    let _ = write!(
+        h,
+        r#"<h2>{title}</h2><form method="post" action="/web/admin/users" class="narrow">{csrf}
+<label for="name">{l_name}</label>{e_name}<input id="name" name="name" required value="{name}" autocomplete="off">
+<label for="password">{l_pw}</label>{e_pw}<input id="password" name="password" type="password" required minlength="{min}" autocomplete="new-password">
+<label for="role">{l_role}</label>{e_role}<select id="role" name="role">{roles}</select>
+<label for="area">{l_area}</label>{e_area}<input id="area" name="area" required value="{area}" inputmode="numeric">
+<label for="venue">{l_venue}</label>{e_venue}<input id="venue" name="venue" value="{venue}" placeholder="V12">
+<label for="person">{l_person}</label>{e_person}<input id="person" name="person" value="{person}" placeholder="P12">
+<button type="submit">{l_go}</button></form>"#,
+        title = lang.t("新建用户", "New user"),
+        csrf = user.csrf_field(),
+        l_name = lang.t("用户名", "User name"),
+        e_name = err_for("name"),
+        name = esc(&f.name),
+        l_pw = lang.t(
+            "初始密码（至少 10 个字符）",
+            "Initial password (at least 10 characters)"
+        ),
+        e_pw = err_for("password"),
+        min = password::MIN_LENGTH,
+        l_role = lang.t("角色", "Role"),
+        e_role = err_for("role"),
+        l_area = lang.t("辖区代码", "Jurisdiction code"),
+        e_area = err_for("area"),
+        area = esc(if f.area.is_empty() {
+            state.config.jurisdiction.as_str()
+        } else {
+            f.area.as_str()
+        }),
+        l_venue = lang.t("场所（场所用户）", "Venue (venue users)"),
+        e_venue = err_for("venue"),
+        venue = esc(&f.venue),
+        l_person = lang.t("人员（居民用户）", "Person (resident users)"),
+        e_person = err_for("person"),
+        person = esc(&f.person),
+        l_go = lang.t("创建", "Create"),
+    );
+    html(
+        status,
+        layout(
+            lang,
+            lang.t("用户", "Users"),
+            Some(user),
+            "/web/admin/users",
+            &h,
+        ),
+    )
+}
+
+async fn all_users(state: &AppState) -> Result<Vec<User>, AppError> {
+    let store = state.store.clone();
+    Ok(tokio::task::spawn_blocking(move || store.users()).await??)
+}
+
+/// `GET /web/admin/users`.
+pub async fn users(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
+    if let Some(r) = user.forbid_unless(&[Role::Admin], "managing users") {
+        return r;
+    }
+    match all_users(&state).await {
+        Ok(list) => users_page(
+            &state,
+            &user,
+            &list,
+            &NewUser {
+                role: "tracer".into(),
+                ..NewUser::default()
+            },
+            None,
+            StatusCode::OK,
+        ),
+        Err(e) => error_page(user.lang, Some(&user), &e),
+    }
+}
+
+/// `POST /web/admin/users`: creates a user inside the admin's jurisdiction.
+pub async fn create_user(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Form(f): Form<NewUser>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(&[Role::Admin], "managing users") {
+        return r;
+    }
+    if let Err(e) = user.check_csrf(&f.csrf) {
+        return error_page(lang, Some(&user), &e);
+    }
+    let list = match all_users(&state).await {
+        Ok(l) => l,
+        Err(e) => return error_page(lang, Some(&user), &e),
+    };
+    let refuse = |field: &str, code: &str, msg: &str, status: StatusCode| {
+        let text = super::i18n::error_text(lang, code, msg);
+        users_page(&state, &user, &list, &f, Some((field, text)), status)
+    };
+    let spec = match parse_user(&f.name, &f.password, &f.role, &f.area, &f.venue, &f.person) {
+        Ok(s) => s,
+        Err((field, code, msg)) => return refuse(field, code, &msg, StatusCode::BAD_REQUEST),
+    };
+    if !user.caller.covers(&spec.area) {
+        return refuse(
+            "area",
+            "forbidden",
+            "the area is outside your jurisdiction",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let (store, pw, now) = (state.store.clone(), f.password.clone(), crate::now());
+    let made = tokio::task::spawn_blocking(move || {
+        let u = user_of(&spec, &pw, Cost::Standard, now).map_err(StoreError::Corrupt)?;
+        store.insert_user(&u)
+    })
+    .await;
+    match made {
+        Ok(Ok(())) => {
+            tracing::info!(by = %user.name, "web user created");
+            Redirect::to("/web/admin/users").into_response()
+        }
+        Ok(Err(StoreError::Conflict(_))) => refuse(
+            "name",
+            "user_exists",
+            "that user name is taken",
+            StatusCode::CONFLICT,
+        ),
+        Ok(Err(e)) => error_page(lang, Some(&user), &AppError::from(e)),
+        Err(e) => error_page(lang, Some(&user), &AppError::from(e)),
+    }
+}
+
+/// `GET /web/admin/policy`: the active policy and every activation in the log.
+pub async fn policy(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(&[Role::Admin], "policy versions") {
+        return r;
+    }
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let mut after = EventSeq(0);
+        loop {
+            let batch = store.events_after(after, 10_000)?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            out.extend(
+                batch
+                    .into_iter()
+                    .filter(|e| matches!(e.body, EventBody::PolicyActivated { .. })),
+            );
+        }
+        Ok::<_, StoreError>(out)
+    })
+    .await;
+    let events = match found {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return error_page(lang, Some(&user), &AppError::from(e)),
+        Err(e) => return error_page(lang, Some(&user), &AppError::from(e)),
+    };
+    let p = state.policy();
+    let mut h = format!(
+        "<p>{}: <strong id=\"active-policy\">{}</strong> ({} {})</p>",
+        lang.t("当前政策版本", "Active policy"),
+        esc(p.version()),
+        lang.t("生效日期", "effective from"),
+        esc(&p.effective_from().to_string())
+    );
+    let _ = write!(
+        h,
+        "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">SHA-256</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t("事件", "Event"),
+        lang.t("版本", "Version"),
+        lang.t("启用时间", "Activated"),
+        lang.t("操作人", "By")
+    );
+    for e in events.iter().rev() {
+        if let EventBody::PolicyActivated { version, sha256 } = &e.body {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                e.seq,
+                esc(version),
+                esc(sha256.get(..16).unwrap_or(sha256)),
+                esc(&shanghai(e.at)),
+                esc(&e.actor)
+            );
+        }
+    }
+    h.push_str("</tbody></table>");
+    html(
+        StatusCode::OK,
+        layout(
+            lang,
+            lang.t("政策版本", "Policy versions"),
+            Some(&user),
+            "/web/admin/policy",
+            &h,
+        ),
+    )
+}

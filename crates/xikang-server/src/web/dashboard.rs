@@ -1,0 +1,397 @@
+//! The command dashboard (指挥部): today's figures and a fortnight's trends as SVG charts,
+//! refreshed in place by a small script of our own every 15 s. Its data are computed at
+//! most once per [`FIGURES_TTL`] however many dashboards are open (the cache below), on a
+//! blocking thread, and stale figures are served while fresh ones are computed, so open
+//! dashboards neither wait nor compete with scans.
+//!
+//! The bulletin accumulator follows the authority log: each call reads only the events
+//! appended since the last one.
+
+use super::session::WebUser;
+use super::svg::bar_chart;
+use super::{Lang, error_page, esc, html, layout};
+use crate::auth::Role;
+use crate::error::AppError;
+use crate::state::{AppState, read};
+use axum::Extension;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use xikang_domain::bulletin::{Accumulator, Bulletin};
+use xikang_domain::{CivilDay, Colour, EventSeq};
+
+/// How long computed figures are served before they are computed again.
+pub const FIGURES_TTL: Duration = Duration::from_secs(10);
+
+/// A case is imported when its person arrived from elsewhere this many days before.
+pub const IMPORTED_WINDOW_DAYS: u32 = 14;
+
+/// Days shown in the trend charts.
+const TREND_DAYS: i32 = 14;
+
+const VIEWERS: &[Role] = &[Role::Admin, Role::Tracer];
+
+/// The figures of the dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub computed_at: String,
+    pub today: Bulletin,
+    /// Oldest first.
+    pub days: Vec<String>,
+    pub new_cases: Vec<u64>,
+    pub new_close_contacts: Vec<u64>,
+    pub under_observation: Vec<u64>,
+    pub scans: Vec<u64>,
+    pub residents: u64,
+    pub green: u64,
+    pub yellow: u64,
+    pub red: u64,
+    /// Open cases per district code.
+    pub open_cases_by_district: BTreeMap<String, u64>,
+}
+
+/// The log follower and the cached figures.
+#[derive(Debug)]
+pub struct FigureCache {
+    follow: Mutex<(EventSeq, Accumulator)>,
+    cached: Mutex<Option<(Instant, Arc<Figures>)>>,
+    /// Held while the first figures are computed, so concurrent first requests wait for
+    /// one computation instead of each starting their own.
+    first: tokio::sync::Mutex<()>,
+    refreshing: AtomicBool,
+}
+
+impl Default for FigureCache {
+    fn default() -> Self {
+        FigureCache {
+            follow: Mutex::new((EventSeq(0), Accumulator::new(IMPORTED_WINDOW_DAYS))),
+            cached: Mutex::new(None),
+            first: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
+        }
+    }
+}
+
+impl FigureCache {
+    /// Reads the events appended since the last call into the accumulator, then runs `f`.
+    fn with_log<R>(
+        &self,
+        state: &AppState,
+        f: impl FnOnce(&Accumulator) -> R,
+    ) -> Result<R, AppError> {
+        let mut g = self.follow.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let batch = state.store.events_after(g.0, 10_000)?;
+            let Some(last) = batch.last() else { break };
+            g.0 = last.seq;
+            for e in &batch {
+                g.1.add(e);
+            }
+        }
+        Ok(f(&g.1))
+    }
+
+    /// The bulletin of one day (always fresh: it reads the log's tail).
+    pub async fn bulletin(
+        self: &Arc<Self>,
+        state: &Arc<AppState>,
+        day: CivilDay,
+    ) -> Result<Bulletin, AppError> {
+        let (me, s) = (self.clone(), state.clone());
+        tokio::task::spawn_blocking(move || me.with_log(&s, |acc| acc.bulletin(day))).await?
+    }
+
+    fn current(&self) -> Option<(Instant, Arc<Figures>)> {
+        self.cached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn store(&self, f: Arc<Figures>) {
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), f));
+    }
+
+    /// The dashboard figures, computed at most once per [`FIGURES_TTL`]. Stale figures are
+    /// answered at once while one background task computes fresh ones, so no request waits
+    /// for a computation except the very first.
+    pub async fn figures(
+        self: &Arc<Self>,
+        state: &Arc<AppState>,
+    ) -> Result<Arc<Figures>, AppError> {
+        match self.current() {
+            Some((at, f)) if at.elapsed() < FIGURES_TTL => Ok(f),
+            Some((_, f)) => {
+                if !self.refreshing.swap(true, Ordering::AcqRel) {
+                    let (me, s) = (self.clone(), state.clone());
+                    tokio::task::spawn_blocking(move || {
+                        match compute(&me, &s) {
+                            Ok(fresh) => me.store(Arc::new(fresh)),
+                            Err(e) => {
+                                tracing::warn!(error = ?e, "dashboard figures failed; serving the previous ones")
+                            }
+                        }
+                        me.refreshing.store(false, Ordering::Release);
+                    });
+                }
+                Ok(f)
+            }
+            None => {
+                let _first = self.first.lock().await;
+                if let Some((_, f)) = self.current() {
+                    return Ok(f);
+                }
+                let (me, s) = (self.clone(), state.clone());
+                let fresh = Arc::new(tokio::task::spawn_blocking(move || compute(&me, &s)).await??);
+                self.store(fresh.clone());
+                Ok(fresh)
+            }
+        }
+    }
+}
+
+fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
+    let started = Instant::now();
+    let now = crate::now();
+    let today = now.shanghai_day();
+    let days: Vec<CivilDay> = (0..TREND_DAYS)
+        .rev()
+        .map(|i| CivilDay(today.0 - i))
+        .collect();
+    let bulletins: Vec<Bulletin> =
+        cache.with_log(state, |acc| days.iter().map(|d| acc.bulletin(*d)).collect())?;
+    let scans_by_day: BTreeMap<CivilDay, u64> = state.store.checkin_days()?.into_iter().collect();
+    // Colour counts: one evaluation per resident under the active policy.
+    let policy = state.policy();
+    let (mut green, mut yellow, mut red, mut residents) = (0, 0, 0, 0);
+    {
+        let people = read(&state.people);
+        for slot in people.iter().filter(|s| s.community != u32::MAX) {
+            residents += 1;
+            match xikang_domain::policy::evaluate(&policy, &slot.facts, now).colour {
+                Colour::Green => green += 1,
+                Colour::Yellow => yellow += 1,
+                Colour::Red => red += 1,
+            }
+        }
+    }
+    let mut open_cases_by_district = BTreeMap::new();
+    for c in read(&state.cases)
+        .values()
+        .filter(|c| c.discharged_at.is_none())
+    {
+        if let Some(a) = state.person_area(c.person) {
+            *open_cases_by_district
+                .entry(a.district().to_string())
+                .or_insert(0) += 1;
+        }
+    }
+    tracing::info!(
+        ms = started.elapsed().as_millis(),
+        residents,
+        "dashboard figures computed"
+    );
+    Ok(Figures {
+        computed_at: now.to_rfc3339(),
+        today: bulletins.last().cloned().unwrap_or_default(),
+        days: days.iter().map(|d| d.compact()).collect(),
+        new_cases: bulletins
+            .iter()
+            .map(|b| b.new_confirmed.total() + b.new_asymptomatic.total())
+            .collect(),
+        new_close_contacts: bulletins.iter().map(|b| b.new_close_contacts).collect(),
+        under_observation: bulletins
+            .iter()
+            .map(|b| b.close_contacts_under_observation)
+            .collect(),
+        scans: days
+            .iter()
+            .map(|d| scans_by_day.get(d).copied().unwrap_or(0))
+            .collect(),
+        residents,
+        green,
+        yellow,
+        red,
+        open_cases_by_district,
+    })
+}
+
+fn short(day: &str) -> String {
+    format!(
+        "{}-{}",
+        day.get(4..6).unwrap_or(""),
+        day.get(6..8).unwrap_or("")
+    )
+}
+
+/// The part of the page the script refreshes.
+fn live_html(lang: Lang, f: &Figures) -> String {
+    let labels: Vec<String> = f.days.iter().map(|d| short(d)).collect();
+    let card = |id: &str, zh: &str, en: &str, v: u64| {
+        format!(
+            "<div class=\"card\"><span class=\"label\">{}</span><span class=\"num\" id=\"{id}\">{v}</span></div>",
+            lang.t(zh, en)
+        )
+    };
+    let t = &f.today;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<div class=\"cards\">{}{}{}{}{}{}{}</div>",
+        card(
+            "fig-new-cases",
+            "今日新增感染者",
+            "New infections today",
+            t.new_confirmed.total() + t.new_asymptomatic.total()
+        ),
+        card(
+            "fig-under-treatment",
+            "现有在治",
+            "Under treatment",
+            t.under_treatment
+        ),
+        card(
+            "fig-new-contacts",
+            "今日新增密接",
+            "New close contacts today",
+            t.new_close_contacts
+        ),
+        card(
+            "fig-observation",
+            "尚在医学观察",
+            "Under observation",
+            t.close_contacts_under_observation
+        ),
+        card("fig-red", "红码", "Red codes", f.red),
+        card("fig-yellow", "黄码", "Yellow codes", f.yellow),
+        card("fig-green", "绿码", "Green codes", f.green),
+    );
+    let _ = write!(
+        h,
+        "<div class=\"charts\"><figure>{}<figcaption>{}</figcaption></figure><figure>{}<figcaption>{}</figcaption></figure><figure>{}<figcaption>{}</figcaption></figure></div>",
+        bar_chart(
+            lang.t("每日新增感染者", "New infections per day"),
+            &labels,
+            &f.new_cases,
+            "#b3261e"
+        ),
+        lang.t(
+            "每日新增感染者（确诊与无症状）",
+            "New infections per day (confirmed and asymptomatic)"
+        ),
+        bar_chart(
+            lang.t("尚在医学观察的密接", "Close contacts under observation"),
+            &labels,
+            &f.under_observation,
+            "#8a6d00"
+        ),
+        lang.t(
+            "每日24时尚在医学观察的密接",
+            "Close contacts under observation at 24:00"
+        ),
+        bar_chart(
+            lang.t("每日扫码次数", "Scans per day"),
+            &labels,
+            &f.scans,
+            "#1d5fa8"
+        ),
+        lang.t("每日场所扫码次数", "Venue scans per day"),
+    );
+    let _ = write!(
+        h,
+        "<h2>{}</h2><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t("各区在治病例", "Open cases by district"),
+        lang.t("区县", "District"),
+        lang.t("病例", "Cases")
+    );
+    for (d, n) in &f.open_cases_by_district {
+        let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(d));
+    }
+    let _ = write!(
+        h,
+        "</tbody></table><p><small>{} {} · {} {}</small></p>",
+        lang.t("居民", "Residents"),
+        f.residents,
+        lang.t("数据时间", "Computed at"),
+        esc(&super::shanghai(
+            xikang_domain::Timestamp::parse_rfc3339(&f.computed_at)
+                .unwrap_or(xikang_domain::Timestamp(0))
+        )),
+    );
+    h
+}
+
+/// `GET /web/dashboard`.
+pub async fn page(
+    State(state): State<Arc<AppState>>,
+    Extension(web): Extension<Arc<super::WebState>>,
+    user: WebUser,
+) -> Response {
+    if let Some(r) = user.forbid_unless(VIEWERS, "the dashboard") {
+        return r;
+    }
+    let lang = user.lang;
+    match web.figures.figures(&state).await {
+        Ok(f) => {
+            let body = format!(
+                "<div id=\"live\" data-refresh=\"/web/dashboard/live?lang={}\" aria-live=\"polite\">{}</div><script src=\"/web/static/live.js\"></script>",
+                lang.code(),
+                live_html(lang, &f)
+            );
+            html(
+                StatusCode::OK,
+                layout(
+                    lang,
+                    lang.t("指挥部", "Command dashboard"),
+                    Some(&user),
+                    "/web/dashboard",
+                    &body,
+                ),
+            )
+        }
+        Err(e) => error_page(lang, Some(&user), &e),
+    }
+}
+
+/// `GET /web/dashboard/live`: the refreshed fragment.
+pub async fn live(
+    State(state): State<Arc<AppState>>,
+    Extension(web): Extension<Arc<super::WebState>>,
+    user: WebUser,
+) -> Response {
+    if let Some(r) = user.forbid_unless(VIEWERS, "the dashboard") {
+        return r;
+    }
+    match web.figures.figures(&state).await {
+        Ok(f) => html(StatusCode::OK, live_html(user.lang, &f)),
+        Err(e) => error_page(user.lang, Some(&user), &e),
+    }
+}
+
+/// `GET /web/dashboard/data.json`: the same figures as JSON (cached).
+pub async fn data(
+    State(state): State<Arc<AppState>>,
+    Extension(web): Extension<Arc<super::WebState>>,
+    user: WebUser,
+) -> Response {
+    if let Some(r) = user.forbid_unless(VIEWERS, "the dashboard") {
+        return r;
+    }
+    match web.figures.figures(&state).await {
+        Ok(f) => {
+            let mut r = axum::Json(&*f).into_response();
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=10"),
+            );
+            r
+        }
+        Err(e) => error_page(user.lang, Some(&user), &e),
+    }
+}

@@ -1,0 +1,158 @@
+//! Languages: zh-CN by default, English on request (`?lang=en` for one page, or the
+//! `xk_lang` cookie set by `/web/lang/{zh|en}`), and the texts of error codes.
+
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// A page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// Parses `zh` or `en`.
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh" | "zh-CN" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Picks the text in this language.
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.t("zh", "en")
+    }
+
+    /// The HTML `lang` attribute.
+    pub fn html(self) -> &'static str {
+        self.t("zh-CN", "en")
+    }
+
+    pub fn other(self) -> Lang {
+        self.t_lang(Lang::En, Lang::Zh)
+    }
+
+    fn t_lang(self, zh: Lang, en: Lang) -> Lang {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// The language's own name.
+    pub fn name(self) -> &'static str {
+        self.t("中文", "English")
+    }
+
+    /// The language of a request: `?lang=` wins, then the cookie, then Chinese.
+    pub fn of(parts: &Parts) -> Lang {
+        let query = parts.uri.query().unwrap_or("");
+        let from_query = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("lang="))
+            .and_then(Lang::parse);
+        from_query
+            .or_else(|| {
+                super::session::cookie(&parts.headers, "xk_lang").and_then(|v| Lang::parse(&v))
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Self::Rejection> {
+        Ok(Lang::of(parts))
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Next {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Only our own pages are a place to go back to (no open redirect).
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with("/web") && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/web",
+    }
+}
+
+/// `GET /web/lang/{zh|en}?next=/web/…`: remembers the language in a cookie and goes back.
+pub async fn switch(
+    axum::extract::Path(lang): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Next>,
+) -> Response {
+    let lang = Lang::parse(&lang).unwrap_or_default();
+    let mut r = Redirect::to(safe_next(q.next.as_deref())).into_response();
+    if let Ok(v) = format!(
+        "xk_lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    )
+    .parse()
+    {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The text of an error code in `lang`; English falls back to the API's message.
+pub fn error_text(lang: Lang, code: &str, message: &str) -> String {
+    let zh = match code {
+        "forbidden" => "无权操作：您的角色或辖区不允许",
+        "unauthorized" => "请先登录",
+        "unknown_person" => "查无此人",
+        "invalid_person_id" => "人员编号格式错误（例如 P12）",
+        "unknown_case" => "查无此病例",
+        "invalid_case_id" => "病例编号格式错误（例如 C1）",
+        "onset_or_sampling_required" => "请填写发病时间；无症状感染者请填写采样时间",
+        "time_in_future" => "时间不能晚于现在",
+        "invalid_time" => "时间格式错误",
+        "isolation_before_onset" => "隔离时间不能早于发病（或采样）时间",
+        "case_exists" => "此人已有未结案的病例",
+        "contact_status" => "当前状态下不能进行此操作",
+        "not_a_contact" => "数据显示此人不是该病例的接触者",
+        "reason_required" => "请填写原因",
+        "purpose_required" => "请填写查看用途",
+        "index_loading" => "流调索引正在加载，请稍后重试",
+        "invalid_place_code" => "场所码格式错误",
+        "unknown_place_code" => "没有此场所码的场所",
+        "venue_not_allowed" => "本设备不能为此场所查验",
+        "token_malformed" => "无法识别的健康码",
+        "token_tampered" => "健康码签名无效",
+        "token_expired" => "健康码已过期，请刷新",
+        "token_unknown_key" | "token_key_not_valid" => "健康码签发密钥无效",
+        "token_wrong_issuer" => "非本市签发的健康码",
+        "token_not_yet_valid" => "健康码尚未生效",
+        "invalid_scan" => "请扫描或粘贴健康码",
+        "csrf" => "页面已过期，请刷新后重试",
+        "bad_login" => "用户名或密码错误",
+        "too_many_logins" => "此用户名登录失败次数过多，请 15 分钟后再试",
+        "weak_password" => "密码至少 10 个字符",
+        "invalid_user" => "用户信息不完整或格式错误",
+        "user_exists" => "用户名已存在",
+        "invalid_day" => "日期格式应为 YYYY-MM-DD",
+        "overloaded" => "系统繁忙，请稍后重试",
+        "internal" => "内部错误，已记录",
+        _ => return message.to_owned(),
+    };
+    match lang {
+        Lang::Zh => zh.to_owned(),
+        Lang::En => message.to_owned(),
+    }
+}

@@ -1,0 +1,401 @@
+//! The resident's page (their own code as a QR, the colour explained, the way back to
+//! green, test results) and the same page for staff looking a person up, with personal data
+//! masked unless an admin or tracer unmasks it for a stated purpose — a logged act
+//! (`PersonalDataRead` in the authority log).
+
+use super::session::WebUser;
+use super::{Lang, call_api, error_page, esc, html, layout, shanghai, urlencode};
+use crate::api;
+use crate::auth::Role;
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{Redirect, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt::Write;
+use std::sync::Arc;
+use xikang_domain::{Colour, PersonId};
+
+/// The CSS class and plain-words meaning of a colour.
+pub fn colour_words(lang: Lang, c: Colour) -> (&'static str, &'static str) {
+    match c {
+        Colour::Green => (
+            "green",
+            lang.t(
+                "绿码：可以正常通行。",
+                "Green: you may enter venues and travel as usual.",
+            ),
+        ),
+        Colour::Yellow => (
+            "yellow",
+            lang.t(
+                "黄码：需要居家或完成指定核酸检测，公共场所可能不允许进入。",
+                "Yellow: stay home or take the required test; venues may refuse entry.",
+            ),
+        ),
+        Colour::Red => (
+            "red",
+            lang.t(
+                "红码：需要隔离或治疗，不能进入公共场所。",
+                "Red: you must be isolated or treated and may not enter venues.",
+            ),
+        ),
+    }
+}
+
+/// `GET /web/me`: a resident's own page.
+pub async fn me(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
+    match user.caller.person {
+        Some(p) if user.caller.role == Role::Resident => {
+            render(&state, &user, p, None, "/web/me").await
+        }
+        _ => error_page(
+            user.lang,
+            Some(&user),
+            &AppError::Forbidden("only a resident has an own code page"),
+        ),
+    }
+}
+
+/// `GET /web/people/{id}`: a person's page for staff (or a resident's own).
+pub async fn person(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Response {
+    match api::visible_person(&state, &user.caller, &id) {
+        Ok(p) => render(&state, &user, p, None, "").await,
+        Err(e) => error_page(user.lang, Some(&user), &e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UnmaskForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    purpose: String,
+}
+
+/// `POST /web/people/{id}/unmask`: shows the full personal data once, after logging the
+/// read with its purpose.
+pub async fn unmask(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Form(f): Form<UnmaskForm>,
+) -> Response {
+    if let Err(e) = user.check_csrf(&f.csrf) {
+        return error_page(user.lang, Some(&user), &e);
+    }
+    let person = match api::visible_person(&state, &user.caller, &id) {
+        Ok(p) => p,
+        Err(e) => return error_page(user.lang, Some(&user), &e),
+    };
+    let uri: Uri = match format!("/?unmask=true&purpose={}", urlencode(f.purpose.trim())).parse() {
+        Ok(u) => u,
+        Err(_) => {
+            return error_page(
+                user.lang,
+                Some(&user),
+                &AppError::bad("purpose_required", "purpose"),
+            );
+        }
+    };
+    let q = match Query::try_from_uri(&uri) {
+        Ok(q) => q,
+        Err(_) => {
+            return error_page(
+                user.lang,
+                Some(&user),
+                &AppError::bad("purpose_required", "purpose"),
+            );
+        }
+    };
+    let read = call_api(api::get_person(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(person.to_string()),
+        q,
+    ))
+    .await;
+    match read {
+        Ok(v) => render(&state, &user, person, Some(v), "").await,
+        Err(e) => render_with_error(&state, &user, person, &e).await,
+    }
+}
+
+async fn render_with_error(
+    state: &Arc<AppState>,
+    user: &WebUser,
+    p: PersonId,
+    e: &AppError,
+) -> Response {
+    let (status, code, msg) = e.summary();
+    let mut r = render(state, user, p, None, "").await;
+    if status.is_client_error() && code != "forbidden" {
+        // Re-render with the message next to the purpose field.
+        let note = super::i18n::error_text(user.lang, code, &msg);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&body).replace(
+            "<!--purpose-error-->",
+            &format!(
+                "<p class=\"err\" role=\"alert\" id=\"purpose-error\">{}</p>",
+                esc(&note)
+            ),
+        );
+        r = html(status, text);
+        return r;
+    }
+    error_page(user.lang, Some(user), e)
+}
+
+/// A query with one value for an API handler.
+fn query_of<T: serde::de::DeserializeOwned>(s: &str) -> Result<Query<T>, AppError> {
+    let uri: Uri = s
+        .parse()
+        .map_err(|_| AppError::Internal("building an API query".into()))?;
+    Query::try_from_uri(&uri).map_err(|e| AppError::Internal(format!("API query: {e}")))
+}
+
+async fn render(
+    state: &Arc<AppState>,
+    user: &WebUser,
+    person: PersonId,
+    unmasked: Option<Value>,
+    here: &str,
+) -> Response {
+    let lang = user.lang;
+    let now = crate::now();
+    let Some((eval, _)) = state.evaluate(person, now) else {
+        return error_page(
+            lang,
+            Some(user),
+            &AppError::not_found("unknown_person", "no such person"),
+        );
+    };
+    let code = state.code(person, &eval, now);
+    let data = match unmasked {
+        Some(v) => Ok(v),
+        None => {
+            call_api(api::get_person(
+                State(state.clone()),
+                user.caller.clone(),
+                Path(person.to_string()),
+                match query_of("/?unmask=false") {
+                    Ok(q) => q,
+                    Err(e) => return error_page(lang, Some(user), &e),
+                },
+            ))
+            .await
+        }
+    };
+    let data = match data {
+        Ok(d) => d,
+        Err(e) => return error_page(lang, Some(user), &e),
+    };
+    let results = match query_of(&format!("/?person={person}")) {
+        Ok(q) => {
+            call_api(api::list_results(
+                State(state.clone()),
+                user.caller.clone(),
+                q,
+            ))
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let (class, words) = colour_words(lang, eval.colour);
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        r#"<section class="code {class}" aria-labelledby="colour"><h2 id="colour" data-colour="{colour}">{zh} {en}</h2><p>{words}</p>
+<div class="qr" role="img" aria-label="{qr_label}">{qr}</div>
+<p>{why}: {explanation}</p><p>{valid}: {until}</p></section>"#,
+        colour = eval.colour.as_str(),
+        zh = eval.colour.zh(),
+        en = esc(eval.colour.as_str()),
+        qr_label = lang.t("健康码二维码", "Health code QR"),
+        qr = inline_svg(&xikang_code::qr_svg(&code.token)),
+        why = lang.t("原因", "Why"),
+        explanation = esc(lang.t(&eval.explanation_zh, &eval.explanation_en)),
+        valid = lang.t("有效期至", "Valid until"),
+        until = esc(&shanghai(code.claims.expires_at)),
+    );
+    let _ = write!(
+        h,
+        "<details><summary>{}</summary><p class=\"token\" id=\"token\">{}</p></details>",
+        lang.t(
+            "健康码文本（无法扫码时粘贴）",
+            "Code text (paste it where a scanner fails)"
+        ),
+        esc(&code.token)
+    );
+    match eval.test_age_days {
+        Some(d) => {
+            let _ = write!(
+                h,
+                "<p>{}: <strong>{d}</strong></p>",
+                lang.t(
+                    "核酸天数（距最近一次阴性采样）",
+                    "Days since the last negative test"
+                )
+            );
+        }
+        None => {
+            let _ = write!(
+                h,
+                "<p>{}</p>",
+                lang.t("无核酸阴性记录", "No negative test on record")
+            );
+        }
+    }
+    if !eval.fired.is_empty() {
+        let _ = write!(h, "<h2>{}</h2><ul>", lang.t("依据", "Rules applied"));
+        for r in &eval.fired {
+            let _ = write!(
+                h,
+                "<li>{} <small>({}, {} {})</small></li>",
+                esc(lang.t(&r.zh, &r.en)),
+                esc(&r.rule),
+                lang.t("事件", "event"),
+                r.event
+            );
+        }
+        h.push_str("</ul>");
+    }
+    let _ = write!(
+        h,
+        "<h2>{}</h2>",
+        lang.t("如何转绿", "How to get back to green")
+    );
+    if eval.to_green.is_empty() {
+        let _ = write!(h, "<p>{}</p>", lang.t("已是绿码。", "The code is green."));
+    } else {
+        h.push_str("<ol>");
+        for s in &eval.to_green {
+            let _ = write!(h, "<li>{}</li>", esc(lang.t(&s.zh, &s.en)));
+        }
+        h.push_str("</ol>");
+        if let Some(t) = eval.earliest_green {
+            let _ = write!(
+                h,
+                "<p>{}: {}</p>",
+                lang.t("最早转绿时间", "Earliest green"),
+                esc(&shanghai(t))
+            );
+        }
+    }
+    let _ = write!(h, "<h2>{}</h2>", lang.t("核酸检测结果", "Test results"));
+    match results {
+        Ok(v) => {
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                let _ = write!(h, "<p>{}</p>", lang.t("暂无记录", "None on record"));
+            } else {
+                let _ = write!(
+                    h,
+                    "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+                    lang.t("采样时间", "Sampled"),
+                    lang.t("结果", "Result"),
+                    lang.t("混检", "Pool"),
+                );
+                for i in items.iter().rev().take(20) {
+                    let sampled = i["sampled_at"]
+                        .as_str()
+                        .and_then(|s| xikang_domain::Timestamp::parse_rfc3339(s).ok())
+                        .map(shanghai)
+                        .unwrap_or_default();
+                    let outcome = match i["outcome"].as_str().unwrap_or("") {
+                        "negative" => lang.t("阴性", "negative"),
+                        "positive" => lang.t("阳性", "positive"),
+                        "pool_positive" => {
+                            lang.t("混管阳性，待复核", "pool positive, retest pending")
+                        }
+                        other => other,
+                    }
+                    .to_owned();
+                    let _ = write!(
+                        h,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        esc(&sampled),
+                        esc(&outcome),
+                        i["pool_size"]
+                            .as_u64()
+                            .map_or(String::new(), |n| format!("{n}:1"))
+                    );
+                }
+                h.push_str("</tbody></table>");
+            }
+        }
+        Err(e) => {
+            let (_, c, m) = e.summary();
+            let _ = write!(
+                h,
+                "<p class=\"err\">{}</p>",
+                esc(&super::i18n::error_text(lang, c, &m))
+            );
+        }
+    }
+    // Personal data, masked unless unmasked just now.
+    let masked = data["masked"].as_bool().unwrap_or(true);
+    let _ = write!(
+        h,
+        "<h2>{}</h2><dl class=\"pd\"><dt>{}</dt><dd id=\"pd-name\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+        lang.t("个人信息", "Personal data"),
+        lang.t("姓名", "Name"),
+        esc(data["name"].as_str().unwrap_or("")),
+        lang.t("身份证号", "ID number"),
+        esc(data["id_number"].as_str().unwrap_or("")),
+        lang.t("手机", "Phone"),
+        esc(data["phone"].as_str().unwrap_or("—")),
+        lang.t("社区", "Community"),
+        esc(data["area"].as_str().unwrap_or("")),
+    );
+    if masked && matches!(user.caller.role, Role::Admin | Role::Tracer) {
+        let _ = write!(
+            h,
+            r#"<form method="post" action="/web/people/{person}/unmask" class="inline">{csrf}
+<label for="purpose">{l_purpose}</label><!--purpose-error--><input id="purpose" name="purpose" required aria-describedby="purpose-help">
+<small id="purpose-help">{help}</small><button type="submit">{l_go}</button></form>"#,
+            csrf = user.csrf_field(),
+            l_purpose = lang.t("查看完整信息的用途", "Purpose of viewing the full data"),
+            help = lang.t(
+                "此操作将记入审计日志。",
+                "This is recorded in the audit log."
+            ),
+            l_go = lang.t("显示完整信息", "Show full data"),
+        );
+    } else if !masked {
+        let _ = write!(
+            h,
+            "<p class=\"note\">{}</p>",
+            lang.t(
+                "已显示完整信息，此次查看已记入审计日志。",
+                "Full data shown; this read was recorded in the audit log."
+            )
+        );
+    }
+    let _ = write!(
+        h,
+        "<p><small>{} {}</small></p>",
+        lang.t("政策版本", "Policy"),
+        esc(&eval.policy_version)
+    );
+    let title = format!("{} {}", lang.t("锡康码", "Health code"), person);
+    html(StatusCode::OK, layout(lang, &title, Some(user), here, &h))
+}
+
+/// An SVG document as an element to inline in HTML (without its XML prolog).
+pub fn inline_svg(svg: &str) -> &str {
+    svg.find("<svg").map_or(svg, |i| &svg[i..])
+}
+
+/// `Redirect` to a person's page (after an action elsewhere).
+pub fn to_person(p: PersonId) -> Redirect {
+    Redirect::to(&format!("/web/people/{p}"))
+}

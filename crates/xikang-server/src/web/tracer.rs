@@ -1,0 +1,694 @@
+//! The tracer's pages: the list of cases with a form to register one, and a case's contact
+//! list with its evidence and the workflow buttons (confirm → notify → quarantine, or
+//! dismiss with a reason), plus the CSV/XLSX export links. Decisions go through the API's
+//! handlers, so each is the same authority event the API writes.
+
+use super::session::WebUser;
+use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout, shanghai};
+use crate::api;
+use crate::auth::Role;
+use crate::error::AppError;
+use crate::state::{AppState, CaseRecord, read};
+use crate::trace::{self, ContactRow, Status};
+use crate::wire::parse_case_id;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::fmt::Write;
+use std::sync::Arc;
+use xikang_domain::PersonId;
+use xikang_domain::event::{CaseKind, ContactKind};
+
+const TRACERS: &[Role] = &[Role::Tracer, Role::Admin];
+
+/// Rows shown on one page of a contact list (the export has them all).
+const MAX_ROWS: usize = 500;
+
+fn kind_text(lang: Lang, k: CaseKind) -> &'static str {
+    match k {
+        CaseKind::Confirmed => lang.t("确诊", "confirmed"),
+        CaseKind::Asymptomatic => lang.t("无症状感染者", "asymptomatic"),
+        CaseKind::Suspected => lang.t("疑似", "suspected"),
+    }
+}
+
+fn status_text(lang: Lang, s: Status) -> &'static str {
+    match s {
+        Status::Candidate => lang.t("待确认", "candidate"),
+        Status::Confirmed => lang.t("已确认", "confirmed"),
+        Status::Notified => lang.t("已通知", "notified"),
+        Status::Quarantined => lang.t("已隔离", "quarantined"),
+        Status::Dismissed => lang.t("已排除", "dismissed"),
+    }
+}
+
+fn contact_kind_text(lang: Lang, k: ContactKind) -> &'static str {
+    match k {
+        ContactKind::Close => lang.t("密接", "close"),
+        ContactKind::Secondary => lang.t("次密接", "secondary"),
+        ContactKind::Companion => lang.t("时空伴随", "companion"),
+        ContactKind::General => lang.t("一般接触", "general"),
+    }
+}
+
+/// What the user typed into the case form, kept when it is refused.
+#[derive(Debug, Default, Deserialize)]
+pub struct CaseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    person: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    onset: String,
+    #[serde(default)]
+    sampled_at: String,
+    #[serde(default)]
+    isolated_at: String,
+}
+
+/// Which field an error code belongs next to.
+fn field_of(code: &str) -> &'static str {
+    match code {
+        "invalid_person_id" | "unknown_person" | "case_exists" | "forbidden" => "person",
+        "isolation_before_onset" => "isolated_at",
+        "invalid_kind" => "kind",
+        _ => "onset",
+    }
+}
+
+fn case_form(user: &WebUser, f: &CaseForm, error: Option<(&str, String)>) -> String {
+    let lang = user.lang;
+    let err_for = |field: &str| match &error {
+        Some((f, msg)) if *f == field => format!(
+            "<p class=\"err\" role=\"alert\" id=\"{field}-error\">{}</p>",
+            esc(msg)
+        ),
+        _ => String::new(),
+    };
+    let invalid = |field: &str| match &error {
+        Some((f, _)) if *f == field => {
+            format!(" aria-invalid=\"true\" aria-describedby=\"{field}-error\"")
+        }
+        _ => String::new(),
+    };
+    let option = |v: &str, label: &str| {
+        let sel = if f.kind == v { " selected" } else { "" };
+        format!("<option value=\"{v}\"{sel}>{label}</option>")
+    };
+    format!(
+        r#"<form method="post" action="/web/cases" class="case-form">{csrf}
+<label for="person">{l_person}</label>{e_person}<input id="person" name="person" required value="{person}" placeholder="P12"{i_person}>
+<label for="kind">{l_kind}</label>{e_kind}<select id="kind" name="kind"{i_kind}>{o1}{o2}{o3}</select>
+<label for="onset">{l_onset}</label>{e_onset}<input id="onset" name="onset" type="datetime-local" value="{onset}"{i_onset}>
+<label for="sampled_at">{l_sampled}</label><input id="sampled_at" name="sampled_at" type="datetime-local" value="{sampled}">
+<label for="isolated_at">{l_isolated}</label>{e_iso}<input id="isolated_at" name="isolated_at" type="datetime-local" value="{isolated}"{i_iso}>
+<small>{l_tz}</small><button type="submit">{l_go}</button></form>"#,
+        csrf = user.csrf_field(),
+        l_person = lang.t("人员编号", "Person id"),
+        e_person = err_for("person"),
+        i_person = invalid("person"),
+        person = esc(&f.person),
+        l_kind = lang.t("类型", "Kind"),
+        e_kind = err_for("kind"),
+        i_kind = invalid("kind"),
+        o1 = option("confirmed", kind_text(lang, CaseKind::Confirmed)),
+        o2 = option("asymptomatic", kind_text(lang, CaseKind::Asymptomatic)),
+        o3 = option("suspected", kind_text(lang, CaseKind::Suspected)),
+        l_onset = lang.t("发病时间", "Symptom onset"),
+        e_onset = err_for("onset"),
+        i_onset = invalid("onset"),
+        onset = esc(&f.onset),
+        l_sampled = lang.t(
+            "采样时间（无症状者必填）",
+            "Sampled (required if asymptomatic)"
+        ),
+        sampled = esc(&f.sampled_at),
+        l_isolated = lang.t("隔离时间", "Isolated"),
+        e_iso = err_for("isolated_at"),
+        i_iso = invalid("isolated_at"),
+        isolated = esc(&f.isolated_at),
+        l_tz = lang.t("时间均为北京时间。", "Times are Beijing time."),
+        l_go = lang.t("登记病例", "Register the case"),
+    )
+}
+
+fn cases_page(
+    state: &AppState,
+    user: &WebUser,
+    f: &CaseForm,
+    error: Option<(&str, String)>,
+    status: StatusCode,
+) -> Response {
+    let lang = user.lang;
+    let mut h = String::new();
+    let _ = write!(h, "<h2>{}</h2>", lang.t("登记病例", "Register a case"));
+    h.push_str(&case_form(user, f, error));
+    let cases: Vec<CaseRecord> = read(&state.cases)
+        .values()
+        .rev()
+        .filter(|c| {
+            state
+                .person_area(c.person)
+                .is_some_and(|a| user.caller.covers(&a))
+        })
+        .take(200)
+        .cloned()
+        .collect();
+    let _ = write!(
+        h,
+        "<h2>{}</h2><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t("病例", "Cases"),
+        lang.t("编号", "Case"),
+        lang.t("人员", "Person"),
+        lang.t("类型", "Kind"),
+        lang.t("登记时间", "Registered"),
+        lang.t("状态", "State"),
+    );
+    for c in &cases {
+        let _ = write!(
+            h,
+            "<tr><td><a href=\"/web/cases/{id}\">{id}</a></td><td><a href=\"/web/people/{p}\">{p}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            kind_text(lang, c.kind),
+            esc(&shanghai(c.registered_at)),
+            if c.discharged_at.is_some() {
+                lang.t("已出院", "discharged")
+            } else {
+                lang.t("在治", "open")
+            },
+            id = c.id,
+            p = c.person,
+        );
+    }
+    h.push_str("</tbody></table>");
+    if cases.is_empty() {
+        let _ = write!(h, "<p>{}</p>", lang.t("暂无病例", "No cases yet"));
+    }
+    html(
+        status,
+        layout(
+            lang,
+            lang.t("流调", "Tracing"),
+            Some(user),
+            "/web/cases",
+            &h,
+        ),
+    )
+}
+
+/// `GET /web/cases`.
+pub async fn cases(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
+    if let Some(r) = user.forbid_unless(TRACERS, "tracing") {
+        return r;
+    }
+    cases_page(
+        &state,
+        &user,
+        &CaseForm {
+            kind: "confirmed".into(),
+            ..CaseForm::default()
+        },
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /web/cases`: registers a case and opens its contact list.
+pub async fn register(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Form(f): Form<CaseForm>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(TRACERS, "tracing") {
+        return r;
+    }
+    if let Err(e) = user.check_csrf(&f.csrf) {
+        return error_page(lang, Some(&user), &e);
+    }
+    let refuse = |field: &str, code: &str, msg: &str, status: StatusCode| {
+        let text = super::i18n::error_text(lang, code, msg);
+        cases_page(&state, &user, &f, Some((field, text)), status)
+    };
+    let mut times = Vec::new();
+    for (field, v) in [
+        ("onset", &f.onset),
+        ("onset", &f.sampled_at),
+        ("isolated_at", &f.isolated_at),
+    ] {
+        match super::local_time(v) {
+            Ok(t) => times.push(t),
+            Err(super::BadTime) => {
+                return refuse(
+                    field,
+                    "invalid_time",
+                    "not a date and time",
+                    StatusCode::BAD_REQUEST,
+                );
+            }
+        }
+    }
+    if !matches!(f.kind.as_str(), "confirmed" | "asymptomatic" | "suspected") {
+        return refuse(
+            "kind",
+            "invalid_kind",
+            "choose a kind",
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let body = json!({
+        "person": f.person.trim(),
+        "kind": f.kind,
+        "onset": times[0],
+        "sampled_at": times[1],
+        "isolated_at": times[2],
+    });
+    let made = call_api(api::post_case(
+        State(state.clone()),
+        user.caller.clone(),
+        json_headers(),
+        json_body(&body),
+    ))
+    .await;
+    match made {
+        Ok(v) => {
+            Redirect::to(&format!("/web/cases/{}", v["id"].as_str().unwrap_or(""))).into_response()
+        }
+        Err(e) => {
+            let (status, code, msg) = e.summary();
+            if status.is_server_error() {
+                return error_page(lang, Some(&user), &e);
+            }
+            refuse(field_of(code), code, &msg, status)
+        }
+    }
+}
+
+/// The case a tracer may open.
+fn visible_case(state: &AppState, user: &WebUser, id: &str) -> Result<CaseRecord, AppError> {
+    let id = parse_case_id(id)
+        .ok_or_else(|| AppError::bad("invalid_case_id", "a case id looks like C1"))?;
+    let c = read(&state.cases)
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_case", format!("no case {id}")))?;
+    if !state
+        .person_area(c.person)
+        .is_some_and(|a| user.caller.covers(&a))
+    {
+        return Err(AppError::Forbidden(
+            "this case is outside your jurisdiction",
+        ));
+    }
+    Ok(c)
+}
+
+fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
+    let lang = user.lang;
+    let button = |action: &str, label: &str, extra: &str| {
+        format!(
+            "<form method=\"post\" action=\"/web/cases/{}/contacts/{}\" class=\"act\">{}<input type=\"hidden\" name=\"action\" value=\"{action}\">{extra}<button type=\"submit\" data-action=\"{action}\">{label}</button></form>",
+            case.id,
+            esc(&row.person),
+            user.csrf_field()
+        )
+    };
+    let dismiss = || {
+        let id = format!("reason-{}", esc(&row.person));
+        button(
+            "dismiss",
+            lang.t("排除", "Dismiss"),
+            &format!(
+                "<label for=\"{id}\" class=\"sr\">{}</label><input id=\"{id}\" name=\"reason\" required placeholder=\"{}\">",
+                lang.t("排除原因", "Reason for dismissing"),
+                lang.t("原因", "reason")
+            ),
+        )
+    };
+    match row.status {
+        Status::Candidate => format!(
+            "{}{}",
+            button("confirm", lang.t("确认", "Confirm"), ""),
+            dismiss()
+        ),
+        Status::Confirmed => format!(
+            "{}{}{}",
+            button("notify", lang.t("已通知", "Notified"), ""),
+            button("quarantine", lang.t("隔离", "Quarantine"), ""),
+            dismiss()
+        ),
+        Status::Notified => format!(
+            "{}{}",
+            button("quarantine", lang.t("隔离", "Quarantine"), ""),
+            dismiss()
+        ),
+        Status::Quarantined | Status::Dismissed => String::new(),
+    }
+}
+
+fn evidence_text(row: &ContactRow) -> String {
+    let mut parts: Vec<String> = row
+        .evidence
+        .iter()
+        .take(3)
+        .map(|e: &Value| {
+            let rule = e["rule"].as_str().unwrap_or("");
+            let place = e["venue_name"].as_str().unwrap_or("");
+            let mins = e["overlap_minutes"]
+                .as_i64()
+                .map_or(String::new(), |m| format!(" {m}′"));
+            format!("{rule} {place}{mins}")
+        })
+        .collect();
+    if row.evidence.len() > 3 {
+        parts.push(format!("+{}", row.evidence.len() - 3));
+    }
+    parts.join("; ")
+}
+
+/// `GET /web/cases/{id}`: the contact list with evidence and the workflow buttons.
+pub async fn case(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    render_case(&state, &user, &id, q.start.unwrap_or(0), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    start: Option<usize>,
+}
+
+fn slot(s: Status) -> usize {
+    match s {
+        Status::Candidate => 0,
+        Status::Confirmed => 1,
+        Status::Notified => 2,
+        Status::Quarantined => 3,
+        Status::Dismissed => 4,
+    }
+}
+
+/// One page of a contact list and the figures of the whole list.
+struct Listing {
+    window: xikang_trace::Interval,
+    rows: Vec<ContactRow>,
+    total: usize,
+    /// By [`slot`] of the status.
+    counts: [usize; 5],
+}
+
+/// Builds the rows of one page only: a list of 78,000 contacts (a busy case in the
+/// 1,000,000-resident city) costs ~100 ms to turn into rows, one page of 500 about 1 ms.
+/// The counts by status cover the whole list.
+fn page_of(state: &AppState, case: &CaseRecord, mut t: trace::Traced, start: usize) -> Listing {
+    let window = t.close.window;
+    let everyone: HashSet<PersonId> = t
+        .close
+        .contacts
+        .iter()
+        .map(|c| c.person)
+        .chain(t.secondary.contacts.iter().map(|c| c.person))
+        .collect();
+    let mut counts = [0; 5];
+    for p in &everyone {
+        let s = state
+            .tracing
+            .designation(case.id, *p)
+            .map_or(Status::Candidate, |d| d.status);
+        counts[slot(s)] += 1;
+    }
+    // Close contacts come first, then secondary ones, as `contact_rows` lists them.
+    let n_close = t.close.contacts.len();
+    let close_range = start.min(n_close)..(start + MAX_ROWS).min(n_close);
+    t.close.contacts = t.close.contacts.drain(close_range).collect();
+    let n_sec = t.secondary.contacts.len();
+    let sec_start = start.saturating_sub(n_close);
+    let sec_len = MAX_ROWS - t.close.contacts.len();
+    let sec_range = sec_start.min(n_sec)..(sec_start + sec_len).min(n_sec);
+    t.secondary.contacts = t.secondary.contacts.drain(sec_range).collect();
+    let on_page: HashSet<PersonId> = t
+        .close
+        .contacts
+        .iter()
+        .map(|c| c.person)
+        .chain(t.secondary.contacts.iter().map(|c| c.person))
+        .collect();
+    let mut rows = trace::contact_rows(state, case, &t);
+    // `contact_rows` appends decisions about people not on the (shortened) lists: keep those
+    // whose evidence the data no longer shows (first page only), drop those listed on
+    // another page.
+    rows.retain(|r| {
+        crate::wire::parse_person_id(&r.person)
+            .is_some_and(|p| on_page.contains(&p) || (start == 0 && !everyone.contains(&p)))
+    });
+    let extra = rows
+        .iter()
+        .filter(|r| crate::wire::parse_person_id(&r.person).is_some_and(|p| !everyone.contains(&p)))
+        .count();
+    Listing {
+        window,
+        rows,
+        total: everyone.len() + extra,
+        counts,
+    }
+}
+
+async fn render_case(
+    state: &Arc<AppState>,
+    user: &WebUser,
+    id: &str,
+    start: usize,
+    notice: Option<(bool, String)>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(TRACERS, "tracing") {
+        return r;
+    }
+    let case = match visible_case(state, user, id) {
+        Ok(c) => c,
+        Err(e) => return error_page(lang, Some(user), &e),
+    };
+    let index = match state.tracing.snapshot() {
+        Ok(i) => i,
+        Err(e) => return error_page(lang, Some(user), &e),
+    };
+    let (s, c2, now) = (state.clone(), case.clone(), crate::now());
+    let traced = tokio::task::spawn_blocking(move || {
+        let t = trace::trace_case(&s, &index, &s.policy(), &c2, now)?;
+        Ok::<_, AppError>(page_of(&s, &c2, t, start))
+    })
+    .await;
+    let Listing {
+        window,
+        rows,
+        total,
+        counts,
+    } = match traced {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return error_page(lang, Some(user), &e),
+        Err(e) => return error_page(lang, Some(user), &AppError::from(e)),
+    };
+    let mut h = String::new();
+    if let Some((ok, msg)) = notice {
+        let _ = write!(
+            h,
+            "<p class=\"{}\" role=\"status\">{}</p>",
+            if ok { "ok" } else { "err" },
+            esc(&msg)
+        );
+    }
+    let _ = write!(
+        h,
+        "<p>{} <a href=\"/web/people/{p}\">{p}</a> · {} · {}: {} – {}</p>",
+        lang.t("病例人员", "Case person"),
+        kind_text(lang, case.kind),
+        lang.t("暴露窗口", "Exposure window"),
+        esc(&shanghai(window.start)),
+        esc(&shanghai(window.end)),
+        p = case.person,
+    );
+    let count = |s: Status| counts[slot(s)];
+    let _ = write!(
+        h,
+        "<p id=\"contact-count\" data-count=\"{total}\">{}: <strong>{total}</strong> · {} {} · {} {} · {} {}</p>",
+        lang.t("接触者", "Contacts"),
+        lang.t("待确认", "candidates"),
+        count(Status::Candidate),
+        lang.t("已确认", "confirmed"),
+        count(Status::Confirmed) + count(Status::Notified),
+        lang.t("已隔离", "quarantined"),
+        count(Status::Quarantined),
+    );
+    let _ = write!(
+        h,
+        "<p>{}: <a href=\"/web/cases/{id}/export?format=csv\">CSV</a> · <a href=\"/web/cases/{id}/export?format=xlsx\">XLSX</a> <small>{}</small></p>",
+        lang.t(
+            "导出（个人信息已脱敏，导出记入审计日志）",
+            "Export (personal data masked; every export is logged)"
+        ),
+        lang.t("", ""),
+        id = case.id,
+    );
+    let _ = write!(
+        h,
+        "<div class=\"scroll\"><table id=\"contacts\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t("人员", "Person"),
+        lang.t("类别", "Kind"),
+        lang.t("状态", "Status"),
+        lang.t("最后暴露", "Last exposure"),
+        lang.t("重叠（分钟）", "Overlap (min)"),
+        lang.t("证据", "Evidence"),
+        lang.t("操作", "Action"),
+    );
+    for r in &rows {
+        let last = xikang_domain::Timestamp::parse_rfc3339(&r.last_exposure)
+            .map(shanghai)
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr data-person=\"{p}\" data-status=\"{st:?}\"><td><a href=\"/web/people/{p}\">{p}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            contact_kind_text(lang, r.kind),
+            status_text(lang, r.status),
+            esc(&last),
+            r.overlap_minutes,
+            esc(&evidence_text(r)),
+            actions(user, &case, r),
+            p = esc(&r.person),
+            st = r.status,
+        );
+    }
+    h.push_str("</tbody></table></div>");
+    if total > MAX_ROWS {
+        let _ = write!(
+            h,
+            "<p>{} {}–{} / {total}",
+            lang.t("显示", "Showing"),
+            (start + 1).min(total),
+            (start + rows.len()).min(total),
+        );
+        if start > 0 {
+            let _ = write!(
+                h,
+                " · <a href=\"/web/cases/{}?start={}\">{}</a>",
+                case.id,
+                start.saturating_sub(MAX_ROWS),
+                lang.t("上一页", "Previous")
+            );
+        }
+        if start + MAX_ROWS < total {
+            let _ = write!(
+                h,
+                " · <a href=\"/web/cases/{}?start={}\">{}</a>",
+                case.id,
+                start + MAX_ROWS,
+                lang.t("下一页", "Next")
+            );
+        }
+        h.push_str("</p>");
+    }
+    let title = format!("{} {}", lang.t("病例", "Case"), case.id);
+    html(
+        StatusCode::OK,
+        layout(lang, &title, Some(user), "/web/cases", &h),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /web/cases/{id}/contacts/{person}`: one workflow step.
+pub async fn act(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Path((id, person)): Path<(String, String)>,
+    Form(f): Form<ActForm>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(TRACERS, "tracing") {
+        return r;
+    }
+    if let Err(e) = user.check_csrf(&f.csrf) {
+        return error_page(lang, Some(&user), &e);
+    }
+    let mut body = json!({"action": f.action});
+    if !f.reason.trim().is_empty() {
+        body["reason"] = json!(f.reason.trim());
+    }
+    let done = call_api(trace::act_on_contact(
+        State(state.clone()),
+        user.caller.clone(),
+        Path((id.clone(), person.clone())),
+        json_headers(),
+        json_body(&body),
+    ))
+    .await;
+    match done {
+        Ok(_) => Redirect::to(&format!("/web/cases/{id}#contacts")).into_response(),
+        Err(e) => {
+            let (status, code, msg) = e.summary();
+            if status.is_server_error() || code == "forbidden" {
+                return error_page(lang, Some(&user), &e);
+            }
+            let mut r = render_case(
+                &state,
+                &user,
+                &id,
+                0,
+                Some((
+                    false,
+                    format!("{person}: {}", super::i18n::error_text(lang, code, &msg)),
+                )),
+            )
+            .await;
+            *r.status_mut() = status;
+            r
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /web/cases/{id}/export?format=csv|xlsx`: the masked export, as the API makes it
+/// (and logs it).
+pub async fn export(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Response {
+    let format = q.format.unwrap_or_else(|| "csv".into());
+    let uri: Result<Uri, _> = format!("/?format={}", super::urlencode(&format)).parse();
+    let query = match uri.ok().and_then(|u| Query::try_from_uri(&u).ok()) {
+        Some(q) => q,
+        None => {
+            return error_page(
+                user.lang,
+                Some(&user),
+                &AppError::bad("invalid_format", "format is csv or xlsx"),
+            );
+        }
+    };
+    match trace::export_contacts(State(state), user.caller.clone(), Path(id), query).await {
+        Ok(r) => r,
+        Err(e) => error_page(user.lang, Some(&user), &e),
+    }
+}

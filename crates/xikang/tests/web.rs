@@ -1,0 +1,795 @@
+//! The web pages over real HTTP: login and sessions, CSRF, roles and jurisdictions, masking
+//! and its audit trail, the tracer's workflow through forms, the venue scan page, the
+//! bulletin and the dashboard. Each test starts the real server on port 0.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use common::{TestApp, spawn_app};
+use std::collections::BTreeMap;
+use xikang::httpc::Reply;
+use xikang_domain::event::EventBody;
+use xikang_domain::{AreaCode, EventSeq, PersonId, Timestamp, VenueId};
+use xikang_server::web::password::{Cost, hash};
+use xikang_store::User;
+
+const PW: &str = "correct-horse-battery";
+
+fn add_user(
+    app: &TestApp,
+    name: &str,
+    role: &str,
+    area: &str,
+    venue: Option<u32>,
+    person: Option<u32>,
+) {
+    app.store
+        .insert_user(&User {
+            name: name.into(),
+            password_hash: hash(PW, Cost::CheapForTests).unwrap(),
+            role: role.into(),
+            area: AreaCode::parse(area).unwrap(),
+            venue: venue.map(VenueId),
+            person: person.map(PersonId),
+            id_lookup: false,
+            disabled: false,
+            created_at: xikang_server::now(),
+        })
+        .unwrap();
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A browser: keeps cookies, does not follow redirects.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Browser {
+            app,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, r: &Reply) {
+        for (k, v) in &r.headers {
+            if k == "set-cookie" {
+                let pair = v.split(';').next().unwrap();
+                let (name, value) = pair.split_once('=').unwrap();
+                if value.is_empty() || v.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.into(), value.into());
+                }
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        let cookie = self.cookie_header();
+        let r = self
+            .app
+            .conn()
+            .await
+            .request_with("GET", path, &[("cookie", &cookie)], b"")
+            .await
+            .unwrap();
+        self.keep(&r);
+        r
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let cookie = self.cookie_header();
+        let r = self
+            .app
+            .conn()
+            .await
+            .request_with(
+                "POST",
+                path,
+                &[
+                    ("cookie", &cookie),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                body.as_bytes(),
+            )
+            .await
+            .unwrap();
+        self.keep(&r);
+        r
+    }
+
+    async fn login(&mut self, name: &str, password: &str) -> Reply {
+        let page = self.get("/web/login").await;
+        let pre = attr(&page.text(), "name=\"csrf\" value=\"").unwrap();
+        self.post(
+            "/web/login",
+            &[
+                ("csrf", &pre),
+                ("next", "/web"),
+                ("name", name),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// The CSRF token of the current session, read from a page's form.
+    async fn csrf(&mut self, page: &str) -> String {
+        let r = self.get(page).await;
+        attr(&r.text(), "name=\"csrf\" value=\"").unwrap()
+    }
+}
+
+/// The text after `prefix` up to the next `"`.
+fn attr(html: &str, prefix: &str) -> Option<String> {
+    let start = html.find(prefix)? + prefix.len();
+    Some(html[start..].split('"').next()?.to_owned())
+}
+
+fn events_after(app: &TestApp, seq: EventSeq) -> Vec<EventBody> {
+    app.store
+        .events_after(seq, 10_000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.body)
+        .collect()
+}
+
+fn head(app: &TestApp) -> EventSeq {
+    let mut last = EventSeq(0);
+    loop {
+        let b = app.store.events_after(last, 10_000).unwrap();
+        match b.last() {
+            Some(e) => last = e.seq,
+            None => return last,
+        }
+    }
+}
+
+async fn wait_for_index(app: &TestApp) {
+    for _ in 0..200 {
+        if app.state.tracing.is_ready() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("tracing index never became ready");
+}
+
+fn shanghai_local(t: Timestamp) -> String {
+    let s = Timestamp(t.0 + 8 * 3600).to_rfc3339();
+    s[..16].to_owned()
+}
+
+#[tokio::test]
+async fn a_user_logs_in_with_the_right_password_only_into_an_httponly_strict_session() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    let bad = b.login("wang", "wrong-password!").await;
+    assert_eq!(bad.status, 401, "{}", bad.text());
+    assert!(
+        bad.text().contains("用户名或密码错误"),
+        "error shown in Chinese"
+    );
+    assert!(
+        bad.text().contains("value=\"wang\""),
+        "the typed name is kept"
+    );
+    assert!(!b.cookies.contains_key("xk_session"));
+
+    let ok = b.login("wang", PW).await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(
+        ok.header("location"),
+        Some("/web/cases"),
+        "a tracer starts at tracing"
+    );
+    let set = ok
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("xk_session="))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    // Only the digest is stored: the cookie value itself is not a key in the store.
+    let value = b.cookies["xk_session"].clone();
+    let now = xikang_server::now();
+    assert!(app.store.session(&[0; 32], now).unwrap().is_none());
+    let digest: [u8; 32] = xikang_server::auth::token_digest(&value);
+    assert_eq!(
+        app.store.session(&digest, now).unwrap().unwrap().user,
+        "wang"
+    );
+    let page = b.get("/web/cases").await;
+    assert_eq!(page.status, 200);
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_throttle_that_name_but_not_others() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    add_user(&app, "li", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(b.login("wang", "not-the-password").await.status, 401);
+    }
+    // Now even the right password is refused for this name, without a session.
+    let r = b.login("wang", PW).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("登录失败次数过多"));
+    assert!(!b.cookies.contains_key("xk_session"));
+    assert_eq!(Browser::new(&app).login("li", PW).await.status, 303);
+}
+
+#[tokio::test]
+async fn pages_send_strangers_to_login_and_logout_ends_the_session() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    let r = b.get("/web/cases").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/web/login?next=/web/cases"));
+    b.login("wang", PW).await;
+    let old = b.cookies["xk_session"].clone();
+    let csrf = b.csrf("/web/cases").await;
+    let out = b.post("/web/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    assert!(!b.cookies.contains_key("xk_session"));
+    // The old cookie no longer works even if replayed.
+    b.cookies.insert("xk_session".into(), old);
+    assert_eq!(b.get("/web/cases").await.status, 303);
+}
+
+#[tokio::test]
+async fn a_disabled_user_can_neither_log_in_nor_keep_a_session() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("wang", PW).await;
+    assert_eq!(b.get("/web/cases").await.status, 200);
+    app.store.set_user_disabled("wang", true).unwrap();
+    assert_eq!(b.get("/web/cases").await.status, 303);
+    assert_eq!(Browser::new(&app).login("wang", PW).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_csrf_token_changes_nothing() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("wang", PW).await;
+    let before = head(&app);
+    let onset = shanghai_local(xikang_server::now().plus(-2 * 86_400));
+    for csrf in ["", "0123456789abcdef0123456789abcdef"] {
+        let r = b
+            .post(
+                "/web/cases",
+                &[
+                    ("csrf", csrf),
+                    ("person", "P5"),
+                    ("kind", "confirmed"),
+                    ("onset", &onset),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("页面已过期"), "{}", r.text());
+    }
+    assert_eq!(head(&app), before, "nothing was recorded");
+    // The login form refuses a post without its own cookie too.
+    let r = Browser::new(&app)
+        .post(
+            "/web/login",
+            &[("csrf", "x"), ("name", "wang"), ("password", PW)],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        !r.headers
+            .iter()
+            .any(|(k, v)| k == "set-cookie" && v.starts_with("xk_session="))
+    );
+}
+
+#[tokio::test]
+async fn a_bad_case_form_shows_the_error_next_to_its_field_and_keeps_the_input() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("wang", PW).await;
+    let csrf = b.csrf("/web/cases").await;
+    let before = head(&app);
+    let r = b
+        .post(
+            "/web/cases",
+            &[
+                ("csrf", &csrf),
+                ("person", "Q12<script>"),
+                ("kind", "confirmed"),
+                ("onset", "2022-07-01T08:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let html = r.text();
+    assert!(
+        html.contains("id=\"person-error\">人员编号格式错误"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"Q12&lt;script&gt;\""),
+        "kept and escaped: {html}"
+    );
+    assert!(html.contains("value=\"2022-07-01T08:00\""));
+    let r = b
+        .post(
+            "/web/cases",
+            &[
+                ("csrf", &csrf),
+                ("person", "P5"),
+                ("kind", "confirmed"),
+                ("onset", "tomorrow"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("id=\"onset-error\">时间格式错误"));
+    let r = b
+        .post(
+            "/web/cases?lang=en",
+            &[("csrf", &csrf), ("person", "P5"), ("kind", "confirmed")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("id=\"onset-error\">give the onset"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(head(&app), before);
+}
+
+#[tokio::test]
+async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red() {
+    let app = spawn_app().await;
+    wait_for_index(&app).await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("wang", PW).await;
+    let csrf = b.csrf("/web/cases").await;
+    let onset = shanghai_local(xikang_server::now().plus(-86_400));
+    let mut case_page = None;
+    for p in 1..60 {
+        let person = format!("P{p}");
+        let r = b
+            .post(
+                "/web/cases",
+                &[
+                    ("csrf", &csrf),
+                    ("person", &person),
+                    ("kind", "confirmed"),
+                    ("onset", &onset),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text());
+        let loc = r.header("location").unwrap().to_owned();
+        let page = b.get(&loc).await.text();
+        if page.contains("data-status=\"Candidate\"") {
+            case_page = Some((loc, page));
+            break;
+        }
+    }
+    let (loc, page) = case_page.expect("some case in the city has contacts");
+    // Under one page of 500, every contact counted is listed once.
+    let count: usize = attr(&page, "data-count=\"").unwrap().parse().unwrap();
+    assert!(count < 500);
+    assert_eq!(page.matches("<tr data-person=").count(), count);
+    // The row of the first candidate: its `data-person` attribute precedes its status.
+    let row = page.find("data-status=\"Candidate\"").unwrap();
+    let start = page[..row].rfind("data-person=\"").unwrap();
+    let contact = attr(&page[start..], "data-person=\"").unwrap();
+    let before = head(&app);
+    let r = b
+        .post(
+            &format!("{loc}/contacts/{contact}"),
+            &[("csrf", &csrf), ("action", "confirm")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let new = events_after(&app, before);
+    assert!(
+        new.iter().any(|e| matches!(e, EventBody::ContactDesignated { person, .. } if person.to_string() == contact)),
+        "{new:?}"
+    );
+    let person_page = b.get(&format!("/web/people/{contact}")).await.text();
+    assert!(person_page.contains("data-colour=\"red\""), "{person_page}");
+    // Confirming twice is a conflict shown on the case page; nothing more is recorded.
+    let seq = head(&app);
+    let again = b
+        .post(
+            &format!("{loc}/contacts/{contact}"),
+            &[("csrf", &csrf), ("action", "confirm")],
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    assert!(again.text().contains("当前状态下不能进行此操作"));
+    assert_eq!(head(&app), seq);
+    // Dismissing needs a reason.
+    let r = b
+        .post(
+            &format!("{loc}/contacts/{contact}"),
+            &[("csrf", &csrf), ("action", "dismiss"), ("reason", " ")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // The export link works from the browser session and is logged.
+    let csv = b.get(&format!("{loc}/export?format=csv")).await;
+    assert_eq!(csv.status, 200);
+    assert!(events_after(&app, seq).iter().any(|e| matches!(
+        e,
+        EventBody::ContactListExported {
+            unmasked: false,
+            ..
+        }
+    )));
+}
+
+#[tokio::test]
+async fn staff_see_only_their_jurisdiction_and_a_resident_only_themselves() {
+    let app = spawn_app().await;
+    let area = app.state.person_area(PersonId(1)).unwrap();
+    let other = (1..common::PEOPLE)
+        .map(PersonId)
+        .find(|p| {
+            app.state
+                .person_area(*p)
+                .is_some_and(|a| a.district() != area.district())
+        })
+        .unwrap();
+    add_user(
+        &app,
+        "local",
+        "tracer",
+        &area.district().to_string(),
+        None,
+        None,
+    );
+    add_user(&app, "me", "resident", &area.to_string(), None, Some(1));
+    let mut t = Browser::new(&app);
+    t.login("local", PW).await;
+    assert_eq!(t.get("/web/people/P1").await.status, 200);
+    let far = t.get(&format!("/web/people/{other}")).await;
+    assert_eq!(far.status, 403, "{}", far.text());
+    assert!(far.text().contains("无权操作"));
+    assert_eq!(t.get("/web/admin/users").await.status, 403);
+
+    let mut r = Browser::new(&app);
+    let login = r.login("me", PW).await;
+    assert_eq!(login.header("location"), Some("/web/me"));
+    let mine = r.get("/web/me").await;
+    assert_eq!(mine.status, 200);
+    assert!(mine.text().contains("<svg"), "the code as a QR");
+    assert!(mine.text().contains("如何转绿"));
+    assert_eq!(r.get("/web/people/P2").await.status, 403);
+    assert_eq!(r.get("/web/cases").await.status, 403);
+    assert_eq!(r.get("/web/dashboard").await.status, 403);
+}
+
+#[tokio::test]
+async fn personal_data_is_masked_until_a_tracer_unmasks_it_with_a_purpose_which_is_logged() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let person = app.store.person(PersonId(3)).unwrap().unwrap();
+    let mut b = Browser::new(&app);
+    b.login("wang", PW).await;
+    let page = b.get("/web/people/P3").await.text();
+    assert!(!page.contains(&person.name), "name shown masked");
+    assert!(!page.contains(person.id_number.expose()));
+    assert!(page.contains(&person.id_number.masked()));
+    let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
+    let before = head(&app);
+    let r = b
+        .post("/web/people/P3/unmask", &[("csrf", &csrf), ("purpose", "")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("id=\"purpose-error\""), "{}", r.text());
+    assert_eq!(head(&app), before, "a refused unmask is not logged");
+    let r = b
+        .post(
+            "/web/people/P3/unmask",
+            &[("csrf", &csrf), ("purpose", "phoning a close contact")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains(&person.name));
+    let new = events_after(&app, before);
+    assert!(
+        new.iter().any(|e| matches!(e, EventBody::PersonalDataRead { person: p, purpose } if *p == PersonId(3) && purpose == "phoning a close contact")),
+        "{new:?}"
+    );
+    // A grid worker may see the person but not unmask.
+    add_user(&app, "grid", "grid_worker", "320200", None, None);
+    let mut g = Browser::new(&app);
+    g.login("grid", PW).await;
+    let page = g.get("/web/people/P3").await.text();
+    assert!(!page.contains("/unmask"));
+    let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
+    let r = g
+        .post(
+            "/web/people/P3/unmask",
+            &[("csrf", &csrf), ("purpose", "curious")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn the_venue_page_denies_a_red_code_and_allows_a_green_one() {
+    let app = spawn_app().await;
+    wait_for_index(&app).await;
+    let place = app.plain_venue();
+    let venue = app
+        .state
+        .venues
+        .list
+        .iter()
+        .find(|v| v.place_code.as_str() == place)
+        .unwrap()
+        .id;
+    add_user(&app, "door", "venue_device", "320200", Some(venue.0), None);
+    let green = app.code_token("P2").await;
+    let mut b = Browser::new(&app);
+    let login = b.login("door", PW).await;
+    assert_eq!(login.header("location"), Some("/web/venue"));
+    let csrf = b.csrf("/web/venue").await;
+    let r = b
+        .post("/web/venue", &[("csrf", &csrf), ("code", &green)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("data-decision=\"allow\""), "{}", r.text());
+    // Make P2 red: a confirmed case.
+    let conn_body = serde_json::json!({"person": "P2", "kind": "confirmed", "onset": xikang_server::now().plus(-3600).to_rfc3339()});
+    let made = app
+        .conn()
+        .await
+        .post_json("/api/v1/cases", Some(&app.admin), &conn_body)
+        .await
+        .unwrap();
+    assert_eq!(made.status, 201, "{}", made.text());
+    let red = app.code_token("P2").await;
+    let r = b
+        .post("/web/venue", &[("csrf", &csrf), ("code", &red)])
+        .await;
+    assert!(r.text().contains("data-decision=\"deny\""), "{}", r.text());
+    assert!(r.text().contains("禁止进入"));
+    let r = b
+        .post("/web/venue", &[("csrf", &csrf), ("code", "XK1:garbage")])
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("data-decision=\"error\""));
+    // The poster of the device's venue prints its place code.
+    let poster = b.get(&format!("/web/venues/{venue}/poster")).await;
+    assert_eq!(poster.status, 200);
+    assert!(poster.text().contains(&place));
+}
+
+#[tokio::test]
+async fn the_bulletin_counts_what_the_log_holds_in_html_text_and_json() {
+    let app = spawn_app().await;
+    wait_for_index(&app).await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("wang", PW).await;
+    let zero = b.get("/web/bulletin?format=json").await.json();
+    assert_eq!(zero["cumulative_confirmed"], 0);
+    let onset = xikang_server::now().plus(-3600).to_rfc3339();
+    for (p, kind) in [
+        ("P2", "confirmed"),
+        ("P3", "confirmed"),
+        ("P4", "asymptomatic"),
+    ] {
+        let body =
+            serde_json::json!({"person": p, "kind": kind, "onset": onset, "sampled_at": onset});
+        let r = app
+            .conn()
+            .await
+            .post_json("/api/v1/cases", Some(&app.admin), &body)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let j = b.get("/web/bulletin?format=json").await.json();
+    assert_eq!(j["new_confirmed"]["local"], 2, "{j}");
+    assert_eq!(j["new_asymptomatic"]["local"], 1);
+    assert_eq!(j["cumulative_confirmed"], 2);
+    assert_eq!(j["under_treatment"], 3);
+    let txt = b.get("/web/bulletin?format=txt").await.text();
+    assert!(
+        txt.contains("全市新增本土确诊病例2例、本土无症状感染者1例"),
+        "{txt}"
+    );
+    assert!(
+        txt.contains("2 new local confirmed cases and 1 new local asymptomatic"),
+        "{txt}"
+    );
+    let html = b.get("/web/bulletin").await.text();
+    assert!(html.contains("id=\"cumulative-confirmed\">2<"), "{html}");
+    // Yesterday had none of them.
+    let yesterday = xikang_server::now().plus(-86_400).shanghai_day().compact();
+    let y = format!(
+        "{}-{}-{}",
+        &yesterday[..4],
+        &yesterday[4..6],
+        &yesterday[6..]
+    );
+    let j = b
+        .get(&format!("/web/bulletin?format=json&day={y}"))
+        .await
+        .json();
+    assert_eq!(j["cumulative_confirmed"], 0, "{j}");
+    assert_eq!(b.get("/web/bulletin?day=2022-13-40").await.status, 400);
+    assert_eq!(b.get("/web/bulletin?day=2999-01-01").await.status, 400);
+}
+
+#[tokio::test]
+async fn the_dashboard_draws_svg_charts_and_serves_cached_figures() {
+    let app = spawn_app().await;
+    add_user(&app, "boss", "admin", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("boss", PW).await;
+    let page = b.get("/web/dashboard").await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 3, "{html}");
+    assert!(html.contains("data-refresh=\"/web/dashboard/live?lang=zh\""));
+    let a = b.get("/web/dashboard/data.json").await.json();
+    assert_eq!(a["residents"], u64::from(common::PEOPLE));
+    assert_eq!(
+        a["green"].as_u64().unwrap() + a["yellow"].as_u64().unwrap() + a["red"].as_u64().unwrap(),
+        u64::from(common::PEOPLE)
+    );
+    assert_eq!(a["days"].as_array().unwrap().len(), 14);
+    // A scan day of the generated city shows in the scans series.
+    assert!(
+        a["scans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v.as_u64().unwrap() > 0),
+        "{a}"
+    );
+    let again = b.get("/web/dashboard/data.json").await.json();
+    assert_eq!(
+        a["computed_at"], again["computed_at"],
+        "served from the cache"
+    );
+    let live = b.get("/web/dashboard/live").await;
+    assert!(live.text().starts_with("<div class=\"cards\">"));
+}
+
+#[tokio::test]
+async fn english_is_chosen_by_query_or_by_the_language_cookie() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    let zh = b.get("/web/login").await.text();
+    assert!(zh.contains("<html lang=\"zh-CN\">") && zh.contains("用户名"));
+    let en = b.get("/web/login?lang=en").await.text();
+    assert!(en.contains("<html lang=\"en\">") && en.contains("User name"));
+    let r = b.get("/web/lang/en?next=/web/login").await;
+    assert_eq!(r.header("location"), Some("/web/login"));
+    assert!(b.get("/web/login").await.text().contains("User name"));
+    // No open redirect.
+    let r = b.get("/web/lang/zh?next=https://evil.example/").await;
+    assert_eq!(r.header("location"), Some("/web"));
+}
+
+#[tokio::test]
+async fn an_admin_creates_users_in_their_jurisdiction_with_strong_passwords() {
+    let app = spawn_app().await;
+    add_user(&app, "boss", "admin", "320213", None, None);
+    let mut b = Browser::new(&app);
+    b.login("boss", PW).await;
+    let csrf = b.csrf("/web/admin/users").await;
+    let r = b
+        .post(
+            "/web/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "li"),
+                ("password", "short"),
+                ("role", "tracer"),
+                ("area", "320213"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("id=\"password-error\""));
+    let r = b
+        .post(
+            "/web/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "li"),
+                ("password", "long-enough-pw"),
+                ("role", "tracer"),
+                ("area", "320214"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "another district");
+    assert!(app.store.user("li").unwrap().is_none());
+    let r = b
+        .post(
+            "/web/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "li"),
+                ("password", "long-enough-pw"),
+                ("role", "tracer"),
+                ("area", "320213"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let li = app.store.user("li").unwrap().unwrap();
+    assert!(li.password_hash.starts_with("$argon2id$"));
+    assert!(!li.password_hash.contains("long-enough-pw"));
+    let r = b
+        .post(
+            "/web/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "li"),
+                ("password", "long-enough-pw"),
+                ("role", "tracer"),
+                ("area", "320213"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        Browser::new(&app)
+            .login("li", "long-enough-pw")
+            .await
+            .status,
+        303
+    );
+    let policy = b.get("/web/admin/policy").await.text();
+    assert!(policy.contains("id=\"active-policy\""));
+}

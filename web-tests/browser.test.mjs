@@ -1,0 +1,200 @@
+// Browser tests of the xikang web pages: Debian's chromium driven by playwright-core.
+// Started by run.sh against a demo server; needs XIKANG_URL and XIKANG_ADMIN_PASSWORD.
+// Screenshots go to $SCREENSHOTS (default web-tests/screenshots).
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+
+const base = process.env.XIKANG_URL;
+const adminPassword = process.env.XIKANG_ADMIN_PASSWORD;
+const shots = process.env.SCREENSHOTS || new URL('./screenshots', import.meta.url).pathname;
+assert.ok(base && adminPassword, 'XIKANG_URL and XIKANG_ADMIN_PASSWORD are required');
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+
+let passed = 0;
+let failed = 0;
+async function step(name, fn) {
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`not ok - ${name}\n  ${String(e.stack || e).split('\n').join('\n  ')}`);
+    throw e;
+  }
+}
+
+async function login(page, name, password) {
+  await page.goto(`${base}/web/login`);
+  await page.getByLabel('用户名').fill(name);
+  await page.getByLabel('密码').fill(password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForLoadState('load');
+}
+
+/** Every visible form control has a label (accessibility). */
+async function assertLabelled(page) {
+  const unlabelled = await page.$$eval('input:not([type=hidden]), select', (els) =>
+    els.filter((e) => !e.labels || e.labels.length === 0).map((e) => e.outerHTML));
+  assert.deepEqual(unlabelled, [], `unlabelled controls on ${page.url()}`);
+}
+
+function localTime(offsetHours) {
+  // Beijing wall time for a datetime-local input.
+  const d = new Date(Date.now() + (8 + offsetHours) * 3600 * 1000);
+  return d.toISOString().slice(0, 16);
+}
+
+const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+let casesRegistered = 0;
+let contact = null;
+let contactKind = null;
+let caseUrl = null;
+
+try {
+  await step('an admin logs in and lands on the dashboard with its charts', async () => {
+    await login(page, 'admin', 'not the password');
+    await assert.doesNotReject(page.getByRole('alert').waitFor());
+    assert.match(await page.getByRole('alert').innerText(), /用户名或密码错误/);
+    await login(page, 'admin', adminPassword);
+    assert.ok(page.url().endsWith('/web/dashboard'), page.url());
+    assert.equal(await page.locator('svg.chart').count(), 3);
+    await page.screenshot({ path: `${shots}/dashboard.png`, fullPage: true });
+  });
+
+  await step('a tracer registers a case and sees its contacts with evidence', async () => {
+    for (let p = 1; p < 80 && !contact; p += 1) {
+      await page.goto(`${base}/web/cases`);
+      await assertLabelled(page);
+      await page.getByLabel('人员编号').fill(`P${p}`);
+      await page.getByLabel('类型').selectOption('confirmed');
+      await page.getByLabel('发病时间').fill(localTime(-24));
+      await page.getByRole('button', { name: '登记病例' }).click();
+      await page.waitForLoadState('load');
+      if (!/\/web\/cases\/C\d+/.test(page.url())) continue; // e.g. the index still loading
+      casesRegistered += 1;
+      // The tracing index may still be loading right after start: retry the page.
+      for (let i = 0; i < 20 && (await page.locator('#contact-count').count()) === 0; i += 1) {
+        await page.waitForTimeout(500);
+        await page.reload();
+      }
+      const row = page.locator('tr[data-status="Candidate"]').first();
+      if ((await row.count()) > 0) {
+        contact = await row.getAttribute('data-person');
+        contactKind = await row.locator('td').nth(1).innerText();
+        caseUrl = page.url();
+      }
+    }
+    assert.ok(contact, 'some case has contacts');
+    const n = Number(await page.locator('#contact-count').getAttribute('data-count'));
+    assert.ok(n > 0, `contacts listed: ${n}`);
+    await page.screenshot({ path: `${shots}/case-contacts.png` });
+  });
+
+  await step('confirming a contact turns their code red on their page', async () => {
+    const row = page.locator(`tr[data-person="${contact}"]`);
+    await row.locator('button[data-action="confirm"]').click();
+    await page.waitForLoadState('load');
+    assert.equal(await page.locator(`tr[data-person="${contact}"]`).getAttribute('data-status'), 'Confirmed');
+    await page.goto(`${base}/web/people/${contact}`);
+    assert.equal(await page.locator('#colour').getAttribute('data-colour'), 'red');
+    assert.match(await page.locator('#colour').innerText(), /红码/);
+    await page.screenshot({ path: `${shots}/person-red.png`, fullPage: true });
+  });
+
+  let redToken = null;
+  await step('the resident sees their own red code on a phone', async () => {
+    await page.goto(`${base}/web/admin/users`);
+    await assertLabelled(page);
+    await page.getByLabel('用户名').fill('res1');
+    await page.getByLabel(/初始密码/).fill('resident-password-1');
+    await page.getByLabel('角色').selectOption('resident');
+    await page.getByLabel(/人员/).fill(contact);
+    await page.getByRole('button', { name: '创建' }).click();
+    await page.waitForLoadState('load');
+    assert.ok(page.url().endsWith('/web/admin/users'), page.url());
+    const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
+    const p = await phone.newPage();
+    await login(p, 'res1', 'resident-password-1');
+    assert.ok(p.url().endsWith('/web/me'), p.url());
+    assert.equal(await p.locator('#colour').getAttribute('data-colour'), 'red');
+    assert.match(await p.content(), /如何转绿/);
+    // Nothing overflows the phone's width.
+    const wide = await p.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 375, `page is ${wide}px wide`);
+    redToken = (await p.locator('#token').textContent()).trim();
+    await p.screenshot({ path: `${shots}/resident-phone.png`, fullPage: true });
+    await phone.close();
+  });
+
+  await step('a venue scan of the red code says deny, large and in colour', async () => {
+    await page.goto(`${base}/web/admin/users`);
+    await page.getByLabel('用户名').fill('door1');
+    await page.getByLabel(/初始密码/).fill('door-password-1');
+    await page.getByLabel('角色').selectOption('venue_device');
+    await page.getByLabel(/场所/).fill('V1');
+    await page.getByRole('button', { name: '创建' }).click();
+    await page.waitForLoadState('load');
+    const door = await browser.newContext({ locale: 'zh-CN' });
+    const d = await door.newPage();
+    await login(d, 'door1', 'door-password-1');
+    assert.ok(d.url().endsWith('/web/venue'), d.url());
+    await assertLabelled(d);
+    // A scanner gun types the code and presses Enter.
+    await d.getByLabel(/健康码/).fill(redToken);
+    await d.keyboard.press('Enter');
+    await d.waitForLoadState('load');
+    const verdict = d.locator('.verdict');
+    assert.equal(await verdict.getAttribute('data-decision'), 'deny');
+    assert.match(await verdict.innerText(), /禁止进入/);
+    const bg = await verdict.evaluate((e) => getComputedStyle(e).backgroundColor);
+    assert.equal(bg, 'rgb(179, 38, 30)');
+    // The code field has the focus again for the next person.
+    assert.equal(await d.evaluate(() => document.activeElement.id), 'code');
+    await d.screenshot({ path: `${shots}/venue-deny.png` });
+    await door.close();
+  });
+
+  await step('the bulletin shows the figures of the day', async () => {
+    await page.goto(`${base}/web/bulletin`);
+    assert.equal(Number(await page.locator('#cumulative-confirmed').innerText()), casesRegistered);
+    assert.equal(Number(await page.locator('#new-local-confirmed').innerText()), casesRegistered);
+    if (contactKind === '密接') {
+      assert.equal(Number(await page.locator('#close-contacts-traced').innerText()), 1);
+      assert.equal(Number(await page.locator('#close-contacts-under-observation').innerText()), 1);
+    }
+    assert.match(await page.locator('article').innerText(), new RegExp(`全市新增本土确诊病例${casesRegistered}例`));
+    await page.screenshot({ path: `${shots}/bulletin-zh.png`, fullPage: true });
+    await page.getByRole('link', { name: 'English' }).click();
+    await page.waitForLoadState('load');
+    assert.equal(await page.locator('h1').innerText(), 'Daily bulletin');
+    await page.screenshot({ path: `${shots}/bulletin-en.png`, fullPage: true });
+  });
+
+  await step('the keyboard reaches the login form and the skip link', async () => {
+    const k = await browser.newContext({ locale: 'zh-CN' });
+    const p = await k.newPage();
+    await p.goto(`${base}/web/login`);
+    await p.keyboard.press('Tab');
+    assert.equal(await p.evaluate(() => document.activeElement.className), 'skip');
+    await p.keyboard.press('Tab');
+    await p.keyboard.press('Tab');
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'name');
+    await k.close();
+  });
+} catch {
+  // reported by step()
+} finally {
+  await browser.close();
+}
+
+console.log(`browser tests: ${passed} passed, ${failed} failed; screenshots in ${shots}`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
