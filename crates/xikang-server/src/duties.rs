@@ -901,7 +901,7 @@ pub async fn issue_order(
     }
 }
 
-fn parse_site(s: Option<&str>) -> Result<Option<SiteId>, AppError> {
+pub(crate) fn parse_site(s: Option<&str>) -> Result<Option<SiteId>, AppError> {
     s.map(|s| parse_id(s, "S", "invalid_site_id").map(SiteId))
         .transpose()
 }

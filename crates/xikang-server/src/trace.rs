@@ -23,13 +23,10 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use xikang_domain::event::{
-    ContactKind, EventBody, NewEvent, QuarantineKind, QuarantineReason, StoredEvent,
-};
+use xikang_domain::event::{ContactKind, EventBody, NewEvent, QuarantineReason, StoredEvent};
 use xikang_domain::policy::Policy;
-use xikang_domain::time::DAY;
 use xikang_domain::{CaseId, CheckIn, CivilDay, OrderId, PersonId, Timestamp};
 use xikang_store::{Store, StoreError};
 use xikang_trace::{
@@ -101,7 +98,6 @@ pub struct Tracing {
     pub pings: crate::ping::Pings,
     population: Population,
     workflow: RwLock<BTreeMap<(CaseId, PersonId), Designation>>,
-    next_order: AtomicU64,
 }
 
 impl std::fmt::Debug for Tracing {
@@ -129,7 +125,6 @@ impl Tracing {
             pings: crate::ping::Pings::new(),
             population,
             workflow: RwLock::new(BTreeMap::new()),
-            next_order: AtomicU64::new(1),
         }
     }
 
@@ -205,11 +200,6 @@ impl Tracing {
         &self.population
     }
 
-    /// A fresh quarantine order id.
-    pub fn next_order(&self) -> OrderId {
-        OrderId(self.next_order.fetch_add(1, Ordering::Relaxed))
-    }
-
     /// The tracer's decision about `person` in `case`, if any.
     pub fn designation(&self, case: CaseId, person: PersonId) -> Option<Designation> {
         read(&self.workflow).get(&(case, person)).cloned()
@@ -264,7 +254,6 @@ impl Tracing {
                 reason,
                 ..
             } => {
-                self.next_order.fetch_max(order.0 + 1, Ordering::Relaxed);
                 if matches!(
                     reason,
                     QuarantineReason::CloseContact | QuarantineReason::SecondaryContact
@@ -800,6 +789,9 @@ pub struct ActionIn {
     action: Action,
     #[serde(default)]
     reason: Option<String>,
+    /// For `quarantine` under a centralized regime: the quarantine site (S1, …).
+    #[serde(default)]
+    site: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -922,33 +914,43 @@ pub async fn act_on_contact(
                     ),
                 });
             }
-            let policy = state.policy();
-            let (kind, reason, days) = match d.kind {
-                ContactKind::Secondary => (
-                    QuarantineKind::HomeIsolation,
-                    QuarantineReason::SecondaryContact,
-                    policy.parameter("secondary_contact_isolation_days"),
-                ),
-                _ => (
-                    QuarantineKind::Centralized,
-                    QuarantineReason::CloseContact,
-                    policy.parameter("close_contact_quarantine_days"),
-                ),
+            let reason = if d.kind == ContactKind::Secondary {
+                QuarantineReason::SecondaryContact
+            } else {
+                QuarantineReason::CloseContact
             };
-            // The policy counts quarantine days from the last exposure.
-            let start = d.last_exposure.unwrap_or(now);
-            let planned_end = start.plus(i64::from(days.unwrap_or(7)) * DAY).max(now);
-            vec![event(
-                "tracer ordered quarantine of a designated contact",
-                EventBody::QuarantineOrdered {
-                    order: state.tracing.next_order(),
-                    person,
-                    quarantine_kind: kind,
-                    reason,
-                    start: now,
-                    planned_end,
-                },
-            )]
+            // The order system of the duties (sites, capacity, test days, release) issues
+            // it; its `quarantine_ordered` event moves the contact to "quarantined".
+            let policy = state.policy();
+            let regime = policy.duties().regime_for(reason).cloned().ok_or_else(|| {
+                AppError::Unprocessable {
+                    code: "no_regime",
+                    message: format!(
+                        "the policy in force ({}) has no quarantine regime for {reason:?}",
+                        policy.version()
+                    ),
+                    details: None,
+                }
+            })?;
+            let site = crate::duties::parse_site(b.site.as_deref())?;
+            crate::duties::issue_order(
+                &state,
+                actor.clone(),
+                person,
+                &regime,
+                site,
+                now,
+                now,
+                format!(
+                    "contact of {} confirmed by a tracer; policy {} regime {}",
+                    case.id,
+                    policy.version(),
+                    regime.name
+                ),
+                (Vec::new(), Vec::new()),
+            )
+            .await?;
+            Vec::new()
         }
         Action::Dismiss => {
             let reason = b.reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| {

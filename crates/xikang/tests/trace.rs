@@ -254,13 +254,50 @@ async fn the_tracer_workflow_is_a_chain_of_authority_events_and_the_colour_follo
     assert_eq!(status, 409, "confirmed twice");
     let (status, body) = act(&app, &case, &a, json!({"action": "notify"})).await;
     assert_eq!((status, body["status"].clone()), (200, json!("notified")));
+    // Centralized quarantine needs a site; the order comes from the duties' order system.
     let (status, body) = act(&app, &case, &a, json!({"action": "quarantine"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("site_required"))
+    );
+    let r = app
+        .conn()
+        .await
+        .post_json(
+            "/api/v1/quarantine/sites",
+            Some(&app.admin),
+            &json!({"name": "梁溪隔离点", "kind": "centralized", "area": "320213", "lat": 31.57,
+                    "lon": 120.3, "capacity": 10, "manager": "site-1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let site = r.json()["id"].as_str().unwrap().to_owned();
+    let (status, body) = act(
+        &app,
+        &case,
+        &a,
+        json!({"action": "quarantine", "site": site}),
+    )
+    .await;
     assert_eq!(
         (status, body["status"].clone()),
         (200, json!("quarantined")),
         "{body}"
     );
-    assert!(body["order"].as_str().unwrap().starts_with('Q'), "{body}");
+    let order = body["order"].as_str().unwrap().to_owned();
+    assert!(order.starts_with('Q'), "{body}");
+    // The same order, with its plan, in the quarantine API.
+    let r = app
+        .conn()
+        .await
+        .get(
+            &format!("/api/v1/quarantine/orders/{order}"),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
 
     // Dismissing needs a reason; with one, the candidate leaves the open list.
     let (status, body) = act(&app, &case, &b, json!({"action": "dismiss"})).await;

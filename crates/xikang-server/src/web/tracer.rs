@@ -329,6 +329,20 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
             ),
         )
     };
+    // Centralized quarantine (close contacts) needs a site: S1, S2, … (站点 of the quarantine
+    // pages); home isolation (secondary contacts) does not.
+    let quarantine = || {
+        let id = format!("site-{}", esc(&row.person));
+        button(
+            "quarantine",
+            lang.t("隔离", "Quarantine"),
+            &format!(
+                "<label for=\"{id}\" class=\"sr\">{}</label><input id=\"{id}\" name=\"site\" size=\"4\" placeholder=\"{}\">",
+                lang.t("隔离点", "Quarantine site"),
+                lang.t("隔离点 S1", "site S1")
+            ),
+        )
+    };
     match row.status {
         Status::Candidate => format!(
             "{}{}",
@@ -338,14 +352,10 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
         Status::Confirmed => format!(
             "{}{}{}",
             button("notify", lang.t("已通知", "Notified"), ""),
-            button("quarantine", lang.t("隔离", "Quarantine"), ""),
+            quarantine(),
             dismiss()
         ),
-        Status::Notified => format!(
-            "{}{}",
-            button("quarantine", lang.t("隔离", "Quarantine"), ""),
-            dismiss()
-        ),
+        Status::Notified => format!("{}{}", quarantine(), dismiss()),
         Status::Quarantined | Status::Dismissed => String::new(),
     }
 }
@@ -609,6 +619,8 @@ pub struct ActForm {
     action: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    site: String,
 }
 
 /// `POST /web/cases/{id}/contacts/{person}`: one workflow step.
@@ -628,6 +640,9 @@ pub async fn act(
     let mut body = json!({"action": f.action});
     if !f.reason.trim().is_empty() {
         body["reason"] = json!(f.reason.trim());
+    }
+    if !f.site.trim().is_empty() {
+        body["site"] = json!(f.site.trim());
     }
     let done = call_api(trace::act_on_contact(
         State(state.clone()),
