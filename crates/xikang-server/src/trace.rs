@@ -571,7 +571,16 @@ pub struct ContactQuery {
     unmask: bool,
     #[serde(default)]
     purpose: Option<String>,
+    /// Paging of the JSON list (a case at a school has tens of thousands of contacts):
+    /// rows `offset..offset + limit`, limit at most [`MAX_PAGE`] (default 1,000).
+    #[serde(default)]
+    offset: Option<usize>,
+    #[serde(default)]
+    limit: Option<usize>,
 }
+
+/// The most rows one page of a contact list holds.
+pub const MAX_PAGE: usize = 10_000;
 
 impl ContactQuery {
     fn keeps(&self, r: &ContactRow) -> bool {
@@ -619,7 +628,8 @@ async fn listed(
 }
 
 /// `GET /api/v1/cases/{id}/contacts`: the contact list with evidence, filterable by
-/// `status`, `district` (prefix), `rule` and `kind`.
+/// `status`, `district` (prefix), `rule` and `kind`, paged by `offset` and `limit`; `count`
+/// is the length of the whole filtered list.
 pub async fn get_contacts(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -627,7 +637,17 @@ pub async fn get_contacts(
     Query(q): Query<ContactQuery>,
 ) -> Result<Response, AppError> {
     let case = visible_case(&state, &caller, &id)?;
+    let limit = q.limit.unwrap_or(1_000);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(AppError::bad(
+            "invalid_limit",
+            format!("limit is between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let offset = q.offset.unwrap_or(0);
     let (t, rows) = listed(&state, &case, &q).await?;
+    let count = rows.len();
+    let page: Vec<ContactRow> = rows.into_iter().skip(offset).take(limit).collect();
     let case_presence: Vec<Value> = t
         .close
         .case_presence
@@ -649,8 +669,9 @@ pub async fn get_contacts(
             "ready": t.companion_cell_metres.is_some(),
             "cell_metres": t.companion_cell_metres,
         },
-        "count": rows.len(),
-        "items": rows,
+        "count": count,
+        "offset": offset,
+        "items": page,
     }))
     .into_response())
 }

@@ -168,6 +168,34 @@ async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
         .collect();
     assert_eq!(household, expected);
 
+    // Paging: the pages put together are the list.
+    let total = list["count"].as_u64().unwrap() as usize;
+    assert!(total >= 3, "{list}");
+    let first = contacts(&app, &case, "?limit=2").await;
+    let rest = contacts(&app, &case, "?offset=2&limit=10000").await;
+    assert_eq!(first["count"].as_u64(), Some(total as u64));
+    let paged: Vec<Value> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["items"].as_array().unwrap())
+        .cloned()
+        .collect();
+    assert_eq!(&paged, list["items"].as_array().unwrap());
+    let r = app
+        .conn()
+        .await
+        .get(
+            &format!("/api/v1/cases/{case}/contacts?limit=0"),
+            Some(&app.admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!("invalid_limit"))
+    );
+
     // Filters.
     let by_rule = contacts(&app, &case, "?rule=household").await;
     assert_eq!(by_rule["count"].as_u64().unwrap() as usize, expected.len());
