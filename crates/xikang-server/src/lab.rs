@@ -711,6 +711,50 @@ pub async fn check_mandated(
     Ok(due.len())
 }
 
+/// The server's own run of the mandated-test check, as `POST /test-requirements/check` does
+/// it for the whole jurisdiction: while the policy in force sets `mandated_test_every_hours`
+/// (a period of mandated periodic testing), everyone overdue gets a missed-test event, once
+/// per lapse. Returns `None` when no period is in force. [`mandated_test_loop`] calls it every
+/// ten minutes, like the duty sweep; a check is idempotent, so an official's manual check in
+/// between does no harm.
+pub async fn check_mandated_now(
+    state: &AppState,
+    now: Timestamp,
+) -> Result<Option<usize>, AppError> {
+    let Some(every) = state.policy().parameter("mandated_test_every_hours") else {
+        return Ok(None);
+    };
+    // The same bounds as the HTTP check: 0 would flag everyone at every run.
+    if !(1..=24 * 30).contains(&every) {
+        tracing::warn!(
+            every_hours = every,
+            "mandated_test_every_hours is outside 1 to 720; the periodic check does not run"
+        );
+        return Ok(None);
+    }
+    let area = AreaCode::parse(&state.config.jurisdiction).map_err(|e| {
+        AppError::Internal(format!(
+            "the server's jurisdiction is not an area code: {e}"
+        ))
+    })?;
+    check_mandated(state, &area, every, "system:mandated_tests".to_owned(), now)
+        .await
+        .map(Some)
+}
+
+/// Runs [`check_mandated_now`] at start and then every ten minutes.
+pub async fn mandated_test_loop(state: std::sync::Arc<AppState>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match check_mandated_now(&state, crate::now()).await {
+            Ok(Some(n)) if n > 0 => tracing::info!(missed = n, "missed mandated tests recorded"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "mandated test check failed; will retry"),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Tubes and binding
 

@@ -778,3 +778,78 @@ async fn a_policy_requiring_a_full_course_at_a_venue_category_turns_the_unvaccin
         assert_eq!(a["colour"], "green", "{a}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_periodic_mandated_test_check_runs_only_while_the_policy_sets_a_period() {
+    let mut t = Lab::new().await;
+    let state = t.app.state.clone();
+    // The shipped policy sets no period: the timer's run does nothing.
+    let now = xikang_server::now();
+    assert_eq!(
+        xikang_server::lab::check_mandated_now(&state, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(t.colour("P71").await["colour"], "green");
+
+    let site = t.site().await;
+    t.open("WX-T-1", &site, None, 1).await;
+    t.bind("WX-T-1", &[70]).await;
+    t.ship_and_receive(&["WX-T-1"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-T-1,negative\n").await;
+    assert_eq!(s, 200, "{v}");
+
+    // A policy file with a period of mandated tests every 72 h.
+    let text = xikang_domain::policy::DEFAULT_POLICY_TOML
+        .replace(
+            "version = \"xikang-default-2022.09\"",
+            "version = \"xikang-72h-test\"",
+        )
+        .replace(
+            "[parameters]\n",
+            "[parameters]\nmandated_test_every_hours = 72\n",
+        );
+    let policy = xikang_domain::policy::Policy::parse(&text).unwrap();
+    *state.policy.write().unwrap() = Arc::new(policy);
+    let first = xikang_server::lab::check_mandated_now(&state, xikang_server::now())
+        .await
+        .unwrap()
+        .unwrap();
+    // Most of the city was not sampled in the last 72 h; the resident sampled now was.
+    assert!(
+        first > PEOPLE as usize / 2 && first < PEOPLE as usize,
+        "{first}"
+    );
+    assert_eq!(t.colour("P70").await["colour"], "green");
+    assert_eq!(t.colour("P71").await["colour"], "yellow");
+    // The next run flags no lapse twice, and an official's check finds what the timer did.
+    assert_eq!(
+        xikang_server::lab::check_mandated_now(&state, xikang_server::now())
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    let (s, v) = t
+        .admin_post("/api/v1/test-requirements/check", json!({}))
+        .await;
+    assert_eq!((s, v["every_hours"].as_u64()), (200, Some(72)), "{v}");
+    assert_eq!(v["missed_tests_recorded"], 0, "{v}");
+    // 73 h on, the resident tested now is overdue too (with the few the city had sampled
+    // in the last days), and turns yellow then.
+    let later = xikang_server::now().plus(73 * 3600);
+    let again = xikang_server::lab::check_mandated_now(&state, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!((1..10).contains(&again), "{again}");
+    let (eval, _) = state.evaluate(xikang_domain::PersonId(70), later).unwrap();
+    assert_eq!(eval.colour, xikang_domain::Colour::Yellow);
+    // The missed tests are authority events of the system.
+    let events = t.get("/api/v1/events?limit=10000").await.to_string();
+    assert_eq!(
+        events.matches("system:mandated_tests").count(),
+        first + again,
+        "one missed test per resident and lapse"
+    );
+}
