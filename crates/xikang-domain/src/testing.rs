@@ -605,6 +605,48 @@ impl VaccinationStatus {
     }
 }
 
+/// A vaccination level a venue category may require at the door (policy key
+/// `require_vaccination`): at least a first dose, a full course or a booster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VaccinationLevel {
+    FirstDose,
+    FullCourse,
+    Booster,
+}
+
+impl VaccinationLevel {
+    /// Every level, weakest first.
+    pub const ALL: [VaccinationLevel; 3] = [
+        VaccinationLevel::FirstDose,
+        VaccinationLevel::FullCourse,
+        VaccinationLevel::Booster,
+    ];
+
+    /// The policy file's name of the level.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VaccinationLevel::FirstDose => "first_dose",
+            VaccinationLevel::FullCourse => "full_course",
+            VaccinationLevel::Booster => "booster",
+        }
+    }
+
+    /// The level named `s` in a policy file.
+    pub fn parse(s: &str) -> Option<VaccinationLevel> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// Whether a person with this status meets the level.
+    pub fn met_by(self, s: VaccinationStatus) -> bool {
+        match self {
+            VaccinationLevel::FirstDose => s.first_dose(),
+            VaccinationLevel::FullCourse => s.full_course(),
+            VaccinationLevel::Booster => s.booster(),
+        }
+    }
+}
+
 /// Coverage of one group: people, and how many have a first dose, a full course, a booster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Coverage {

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use xikang_domain::event::{ContactKind, QuarantineKind, QuarantineReason, RiskLevel, ZoneLevel};
 use xikang_domain::facts::PersonFacts;
 use xikang_domain::policy::{ERSHITIAO_POLICY_TOML, Policy, active_at, check_entry, evaluate};
+use xikang_domain::testing::VaccinationStatus;
 use xikang_domain::{Colour, EventSeq, Timestamp, VenueCategory};
 
 /// One rule's three stories.
@@ -632,12 +633,26 @@ fn a_train_station_admits_a_47_hour_negative_and_refuses_a_49_hour_one() {
     p.negative(0);
 
     let e = p.eval(&policy, 47);
-    let d = check_entry(&policy, &e, &station, Some(h(0)), h(47));
+    let d = check_entry(
+        &policy,
+        &e,
+        &station,
+        Some(h(0)),
+        VaccinationStatus::default(),
+        h(47),
+    );
     assert!(d.allow);
     assert_eq!((d.reason, d.hours_since_negative), ("ok", Some(47)));
 
     let e = p.eval(&policy, 49);
-    let d = check_entry(&policy, &e, &station, Some(h(0)), h(49));
+    let d = check_entry(
+        &policy,
+        &e,
+        &station,
+        Some(h(0)),
+        VaccinationStatus::default(),
+        h(49),
+    );
     assert!(!d.allow);
     assert_eq!(
         (d.reason, d.hours_since_negative),
@@ -645,7 +660,14 @@ fn a_train_station_admits_a_47_hour_negative_and_refuses_a_49_hour_one() {
     );
 
     let never = evaluate(&policy, &PersonFacts::default(), h(49));
-    let d = check_entry(&policy, &never, &station, None, h(49));
+    let d = check_entry(
+        &policy,
+        &never,
+        &station,
+        None,
+        VaccinationStatus::default(),
+        h(49),
+    );
     assert_eq!(
         (d.allow, d.reason, d.hours_since_negative),
         (false, "no_test", None)
@@ -660,17 +682,42 @@ fn a_hotel_also_accepts_a_recent_sampling_receipt() {
     p.negative(0);
     let e = p.eval(&policy, 80);
     assert!(
-        check_entry(&policy, &e, &hotel, Some(h(70)), h(80)).allow,
+        check_entry(
+            &policy,
+            &e,
+            &hotel,
+            Some(h(70)),
+            VaccinationStatus::default(),
+            h(80)
+        )
+        .allow,
         "sampled 10 h ago"
     );
-    let d = check_entry(&policy, &e, &hotel, Some(h(50)), h(80));
+    let d = check_entry(
+        &policy,
+        &e,
+        &hotel,
+        Some(h(50)),
+        VaccinationStatus::default(),
+        h(80),
+    );
     assert_eq!(
         (d.allow, d.reason),
         (false, "test_too_old"),
         "receipt 30 h old"
     );
     // A train station takes no receipt.
-    assert!(!check_entry(&policy, &e, &category("train_station"), Some(h(70)), h(80)).allow);
+    assert!(
+        !check_entry(
+            &policy,
+            &e,
+            &category("train_station"),
+            Some(h(70)),
+            VaccinationStatus::default(),
+            h(80)
+        )
+        .allow
+    );
 }
 
 #[test]
@@ -680,19 +727,65 @@ fn venues_refuse_colours_above_their_threshold() {
     p.sentinel(0);
     let yellow = p.eval(&policy, 1);
     let shop = category("supermarket");
-    let d = check_entry(&policy, &yellow, &shop, None, h(1));
+    let d = check_entry(
+        &policy,
+        &yellow,
+        &shop,
+        None,
+        VaccinationStatus::default(),
+        h(1),
+    );
     assert_eq!((d.allow, d.reason), (false, "colour_yellow"));
-    assert!(check_entry(&policy, &yellow, &category("hospital"), None, h(1)).allow);
-    assert!(!check_entry(&policy, &yellow, &category("unheard_of"), None, h(1)).allow);
+    assert!(
+        check_entry(
+            &policy,
+            &yellow,
+            &category("hospital"),
+            None,
+            VaccinationStatus::default(),
+            h(1)
+        )
+        .allow
+    );
+    assert!(
+        !check_entry(
+            &policy,
+            &yellow,
+            &category("unheard_of"),
+            None,
+            VaccinationStatus::default(),
+            h(1)
+        )
+        .allow
+    );
 
     p.enter_zone(0, ZoneLevel::Sealed);
     let red = p.eval(&policy, 1);
     assert_eq!(
-        check_entry(&policy, &red, &category("hospital"), None, h(1)).reason,
+        check_entry(
+            &policy,
+            &red,
+            &category("hospital"),
+            None,
+            VaccinationStatus::default(),
+            h(1)
+        )
+        .reason,
         "colour_red"
     );
     let green = evaluate(&policy, &PersonFacts::default(), h(1));
-    assert_eq!(check_entry(&policy, &green, &shop, None, h(1)).reason, "ok");
+    assert_eq!(
+        check_entry(
+            &policy,
+            &green,
+            &shop,
+            None,
+            VaccinationStatus::default(),
+            h(1)
+        )
+        .reason,
+        "ok"
+    );
 }
 
 #[test]
@@ -763,4 +856,67 @@ fn person_facts_fit_in_forty_bytes_and_test_results_stay_off_the_heap() {
     assert_eq!(p.facts.last_negative(), Some(h(29 * 24)));
     p.sentinel(800);
     assert!(!p.facts.is_plain());
+}
+
+#[test]
+fn a_venue_category_may_require_a_vaccination_level_and_neither_shipped_policy_does() {
+    let shipped = [
+        Policy::default_policy(),
+        Policy::parse(ERSHITIAO_POLICY_TOML).unwrap(),
+    ];
+    for p in &shipped {
+        for c in p.categories() {
+            assert_eq!(p.vaccination_required(c), None, "{}", c.as_str());
+        }
+        assert_eq!(p.vaccination_required(&category("unheard_of")), None);
+    }
+    let text = xikang_domain::policy::DEFAULT_POLICY_TOML.replace(
+        "[venue.gym]\n",
+        "[venue.gym]\nrequire_vaccination = \"full_course\"\n",
+    );
+    let policy = Policy::parse(&text).unwrap();
+    let gym = category("gym");
+    let green = evaluate(&policy, &PersonFacts::default(), h(1));
+    let status = |doses| VaccinationStatus { doses };
+    let d = check_entry(&policy, &green, &gym, None, status(1), h(1));
+    assert_eq!((d.allow, d.reason), (false, "vaccination_required"));
+    assert!(check_entry(&policy, &green, &gym, None, status(2), h(1)).allow);
+    assert!(check_entry(&policy, &green, &gym, None, status(3), h(1)).allow);
+    // Only that category: a supermarket still admits the unvaccinated.
+    assert!(
+        check_entry(
+            &policy,
+            &green,
+            &category("supermarket"),
+            None,
+            status(0),
+            h(1)
+        )
+        .allow
+    );
+    // The colour is checked first: a yellow code is refused for its colour.
+    let mut p = Person::new();
+    p.sentinel(0);
+    let yellow = p.eval(&policy, 1);
+    assert_eq!(
+        check_entry(&policy, &yellow, &gym, None, status(0), h(1)).reason,
+        "colour_yellow"
+    );
+
+    let booster = text.replace("\"full_course\"", "\"booster\"");
+    let policy = Policy::parse(&booster).unwrap();
+    assert_eq!(
+        check_entry(&policy, &green, &gym, None, status(2), h(1)).reason,
+        "vaccination_required"
+    );
+
+    let bad = text.replace("\"full_course\"", "\"two_doses\"");
+    let e = Policy::parse(&bad).unwrap_err();
+    assert!(e.message().contains("two_doses"), "{e}");
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("require_vaccination"))
+        .unwrap()
+        + 1;
+    assert_eq!(e.line(), line, "{e}");
 }

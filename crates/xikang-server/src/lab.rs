@@ -13,10 +13,10 @@
 pub mod http;
 
 use crate::error::AppError;
-use crate::state::{AppState, PersonSlot, read};
+use crate::state::{AppState, PersonSlot, read, write};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent, ZoneLevel};
 use xikang_domain::testing::{
     AgeBand, Batch, BatchId, CellProgress, Coverage, Dose, LabOutcome, LabTask, MAX_POOL,
@@ -70,8 +70,6 @@ struct Lab {
     batches: BTreeMap<BatchId, Batch>,
     open_tasks: HashMap<PersonId, Vec<LabTask>>,
     next_task: u64,
-    /// Dose numbers recorded per person, bit n-1 for dose n (indexed by person id).
-    doses: Vec<u8>,
     /// Birth date packed as `year << 9 | month << 5 | day` per person (0 = unknown).
     births: Vec<u32>,
     /// District index per community index, and the districts.
@@ -84,6 +82,10 @@ struct Lab {
 pub struct LabIndex {
     inner: Mutex<Lab>,
     op: tokio::sync::Mutex<()>,
+    /// Dose numbers recorded per person, bit n-1 for dose n (indexed by person id). Outside
+    /// the lab's mutex: the code display and every venue scan read it, and must not wait
+    /// behind a round's bulk binding or results (lock order: lab mutex, then this).
+    doses: RwLock<Vec<u8>>,
 }
 
 fn pack_birth(b: (i16, u8, u8)) -> u32 {
@@ -232,23 +234,27 @@ impl Lab {
                 }
             }
         }
-        for d in &w.doses {
-            let ix = d.person.0 as usize;
-            if self.doses.len() <= ix {
-                self.doses.resize(ix + 1, 0);
+        if !w.doses.is_empty() {
+            drop(people);
+            let mut doses = write(&state.lab.doses);
+            for d in &w.doses {
+                let ix = d.person.0 as usize;
+                if doses.len() <= ix {
+                    doses.resize(ix + 1, 0);
+                }
+                doses[ix] |= dose_bit(d.dose);
             }
-            self.doses[ix] |= dose_bit(d.dose);
         }
     }
 }
 
-/// The bit of a dose number (1-8) in [`Lab::doses`].
+/// The bit of a dose number (1-8) in [`LabIndex::doses`].
 fn dose_bit(dose: u8) -> u8 {
     1u8.checked_shl(u32::from(dose.saturating_sub(1)))
         .unwrap_or(0)
 }
 
-/// The highest dose recorded in a bit set of [`Lab::doses`].
+/// The highest dose recorded in a bit set of [`LabIndex::doses`].
 fn highest_dose(bits: u8) -> u8 {
     (8 - bits.leading_zeros()) as u8
 }
@@ -703,6 +709,50 @@ pub async fn check_mandated(
         .await?;
     }
     Ok(due.len())
+}
+
+/// The server's own run of the mandated-test check, as `POST /test-requirements/check` does
+/// it for the whole jurisdiction: while the policy in force sets `mandated_test_every_hours`
+/// (a period of mandated periodic testing), everyone overdue gets a missed-test event, once
+/// per lapse. Returns `None` when no period is in force. [`mandated_test_loop`] calls it every
+/// ten minutes, like the duty sweep; a check is idempotent, so an official's manual check in
+/// between does no harm.
+pub async fn check_mandated_now(
+    state: &AppState,
+    now: Timestamp,
+) -> Result<Option<usize>, AppError> {
+    let Some(every) = state.policy().parameter("mandated_test_every_hours") else {
+        return Ok(None);
+    };
+    // The same bounds as the HTTP check: 0 would flag everyone at every run.
+    if !(1..=24 * 30).contains(&every) {
+        tracing::warn!(
+            every_hours = every,
+            "mandated_test_every_hours is outside 1 to 720; the periodic check does not run"
+        );
+        return Ok(None);
+    }
+    let area = AreaCode::parse(&state.config.jurisdiction).map_err(|e| {
+        AppError::Internal(format!(
+            "the server's jurisdiction is not an area code: {e}"
+        ))
+    })?;
+    check_mandated(state, &area, every, "system:mandated_tests".to_owned(), now)
+        .await
+        .map(Some)
+}
+
+/// Runs [`check_mandated_now`] at start and then every ten minutes.
+pub async fn mandated_test_loop(state: std::sync::Arc<AppState>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match check_mandated_now(&state, crate::now()).await {
+            Ok(Some(n)) if n > 0 => tracing::info!(missed = n, "missed mandated tests recorded"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "mandated test check failed; will retry"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1535,6 +1585,7 @@ pub async fn record_doses(
     let mut w = LabWrite::default();
     {
         let lab = state.lab.lock();
+        let doses = read(&state.lab.doses);
         let mut seen = std::collections::HashSet::new();
         for d in items {
             let r = (|| {
@@ -1547,8 +1598,7 @@ pub async fn record_doses(
                         format!("no person {}", d.person),
                     ));
                 }
-                let recorded = lab
-                    .doses
+                let recorded = doses
                     .get(d.person.0 as usize)
                     .is_some_and(|b| b & dose_bit(d.dose) != 0);
                 if recorded || !seen.insert((d.person, d.dose)) {
@@ -1580,14 +1630,12 @@ pub async fn record_doses(
     Ok(out)
 }
 
-/// A person's vaccination status.
+/// A person's vaccination status, from memory (no store read, no wait for the lab's lock):
+/// the code display and venue scans show it.
 pub fn vaccination_status(state: &AppState, person: PersonId) -> VaccinationStatus {
     VaccinationStatus {
         doses: highest_dose(
-            state
-                .lab
-                .lock()
-                .doses
+            read(&state.lab.doses)
                 .get(person.0 as usize)
                 .copied()
                 .unwrap_or(0),
@@ -1603,6 +1651,7 @@ pub fn vaccination_coverage(
 ) -> Vec<(AreaCode, AgeBand, Coverage)> {
     let lab = state.lab.lock();
     let people = read(&state.people);
+    let dose_bits = read(&state.lab.doses);
     let (ty, tm, td) = xikang_domain::testing::civil_of(day);
     let covered: Vec<Option<u16>> = state
         .communities
@@ -1632,7 +1681,7 @@ pub fn vaccination_coverage(
             age -= 1;
         }
         let band = AgeBand::of_age(age) as usize;
-        let doses = lab.doses.get(i).copied().unwrap_or(0);
+        let doses = dose_bits.get(i).copied().unwrap_or(0);
         table[usize::from(*d) * bands + band].add(VaccinationStatus {
             doses: highest_dose(doses),
         });
@@ -1662,6 +1711,7 @@ pub async fn outreach(
     let (list, tasks) = {
         let lab = state.lab.lock();
         let people = read(&state.people);
+        let dose_bits = read(&state.lab.doses);
         let (ty, tm, td) = xikang_domain::testing::civil_of(day);
         let covered: Vec<bool> = state.communities.iter().map(|c| area.contains(c)).collect();
         let mut by_cell: BTreeMap<GridCell, Vec<PersonId>> = BTreeMap::new();
@@ -1685,7 +1735,7 @@ pub async fn outreach(
                 age -= 1;
             }
             let status = VaccinationStatus {
-                doses: highest_dose(lab.doses.get(i).copied().unwrap_or(0)),
+                doses: highest_dose(dose_bits.get(i).copied().unwrap_or(0)),
             };
             if !AgeBand::of_age(age).is_60_plus() || status.full_course() {
                 continue;

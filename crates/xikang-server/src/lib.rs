@@ -104,6 +104,7 @@ pub async fn serve(
     trace::start_loading(state.clone());
     tokio::spawn(retention_loop(state.clone()));
     tokio::spawn(duties::duty_loop(state.clone()));
+    tokio::spawn(lab::mandated_test_loop(state.clone()));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

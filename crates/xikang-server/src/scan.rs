@@ -141,6 +141,8 @@ pub struct ScanAnswer {
     pub colour: xikang_domain::Colour,
     pub hours_since_negative: Option<u32>,
     pub reason: &'static str,
+    /// Shown at the door as Wuxi's 门铃码 did: doses, full course, booster.
+    pub vaccination: crate::wire::VaccinationOut,
 }
 
 /// An item-level refusal: stable code and message.
@@ -390,7 +392,16 @@ pub async fn post_scans(
             let (eval, last_sample) = state
                 .evaluate_under(&policy, person, p.at)
                 .ok_or_else(|| item_err("unknown_person", "not a resident here"))?;
-            let entry = check_entry(&policy, &eval, &p.venue.category, last_sample, p.at);
+            // From memory, like the colour: a scan never reads the store for it.
+            let vaccination = crate::lab::vaccination_status(&state, person);
+            let entry = check_entry(
+                &policy,
+                &eval,
+                &p.venue.category,
+                last_sample,
+                vaccination,
+                p.at,
+            );
             if entry.allow || p.direction == ScanDirection::Exit {
                 checkins.push(CheckIn {
                     person,
@@ -404,6 +415,7 @@ pub async fn post_scans(
                 colour: eval.colour,
                 hours_since_negative: entry.hours_since_negative,
                 reason: entry.reason,
+                vaccination: vaccination.into(),
             })
         })
         .collect();
@@ -423,7 +435,8 @@ pub async fn post_scans(
         .enumerate()
         .map(|(index, a)| match a {
             Ok(a) => json!({"index": index, "decision": a.decision, "colour": a.colour,
-                            "hours_since_negative": a.hours_since_negative, "reason": a.reason}),
+                            "hours_since_negative": a.hours_since_negative, "reason": a.reason,
+                            "vaccination": a.vaccination}),
             Err(e) => json!({"index": index, "error": {"code": e.code, "message": e.message}}),
         })
         .collect();

@@ -11,6 +11,7 @@ use xikang_code::{CodeClaims, PseudonymKey, SigningKey, TrustList, Verifier};
 use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent, ZoneLevel};
 use xikang_domain::facts::PersonFacts;
 use xikang_domain::policy::{Evaluation, Policy, evaluate};
+use xikang_domain::testing::VaccinationStatus;
 use xikang_domain::time::DAY;
 use xikang_domain::{
     AreaCode, CaseId, GridCell, HouseholdId, PersonId, PlaceCode, Timestamp, Venue, VenueId,
@@ -138,6 +139,9 @@ pub struct IssuedCode {
     pub claims: CodeClaims,
     /// The evaluation the code was issued for.
     pub eval: Evaluation,
+    /// The vaccination status shown with it (not in the signed token, whose format is
+    /// fixed: verifiers read the colour; the status travels in the answer, as 门铃码 showed it).
+    pub vaccination: VaccinationStatus,
     /// The JSON answer of `GET /people/{id}/code`, serialized once.
     pub json: axum::body::Bytes,
 }
@@ -419,10 +423,11 @@ impl AppState {
     /// The person's signed code: re-used while the colour, last negative test and policy are
     /// unchanged and more than half its lifetime remains; signed afresh otherwise.
     pub fn code(&self, person: PersonId, eval: &Evaluation, now: Timestamp) -> Arc<IssuedCode> {
+        let vaccination = crate::lab::vaccination_status(self, person);
         if let Some(c) = self.codes.get(&person) {
             let half = (c.claims.expires_at.0 - c.claims.issued_at.0) / 2;
             let fresh = c.claims.expires_at.0 - now.0 > half && c.claims.issued_at <= now;
-            if fresh && c.eval == *eval {
+            if fresh && c.eval == *eval && c.vaccination == vaccination {
                 return c;
             }
         }
@@ -436,13 +441,20 @@ impl AppState {
             expires_at: now.plus(ttl),
         };
         let token: Arc<str> = self.signer.issue(&claims).into();
-        let json = serde_json::to_vec(&crate::wire::CodeOut::new(person, eval, &token, &claims))
-            .unwrap_or_default()
-            .into();
+        let json = serde_json::to_vec(&crate::wire::CodeOut::new(
+            person,
+            eval,
+            vaccination,
+            &token,
+            &claims,
+        ))
+        .unwrap_or_default()
+        .into();
         let issued = Arc::new(IssuedCode {
             token,
             claims,
             eval: eval.clone(),
+            vaccination,
             json,
         });
         self.codes.put(person, issued.clone());

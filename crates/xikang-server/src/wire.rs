@@ -5,6 +5,7 @@ use crate::state::CaseRecord;
 use serde::Serialize;
 use xikang_domain::mask::mask_name;
 use xikang_domain::policy::{Evaluation, FiredRule, GreenStep};
+use xikang_domain::testing::VaccinationStatus;
 use xikang_domain::{Colour, Person, Timestamp, Venue};
 
 /// RFC 3339 for an optional time.
@@ -159,6 +160,8 @@ pub struct CodeOut<'a> {
     pub earliest_green: Option<String>,
     pub last_negative: Option<String>,
     pub test_age_days: Option<u32>,
+    /// Doses, full course, booster (shown beside the colour, as Wuxi's 门铃码 did).
+    pub vaccination: VaccinationOut,
     pub policy_version: &'a str,
     pub token: &'a str,
     pub issued_at: String,
@@ -170,6 +173,7 @@ impl<'a> CodeOut<'a> {
     pub fn new(
         person: xikang_domain::PersonId,
         eval: &'a Evaluation,
+        vaccination: VaccinationStatus,
         token: &'a str,
         claims: &xikang_code::CodeClaims,
     ) -> Self {
@@ -186,10 +190,31 @@ impl<'a> CodeOut<'a> {
             earliest_green: rfc(eval.earliest_green),
             last_negative: rfc(eval.last_negative),
             test_age_days: eval.test_age_days,
+            vaccination: vaccination.into(),
             policy_version: &eval.policy_version,
             token,
             issued_at: claims.issued_at.to_rfc3339(),
             expires_at: claims.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A person's vaccination status on the wire: the highest dose recorded and what it amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct VaccinationOut {
+    pub doses: u8,
+    pub first_dose: bool,
+    pub full_course: bool,
+    pub booster: bool,
+}
+
+impl From<VaccinationStatus> for VaccinationOut {
+    fn from(s: VaccinationStatus) -> Self {
+        VaccinationOut {
+            doses: s.doses,
+            first_dose: s.first_dose(),
+            full_course: s.full_course(),
+            booster: s.booster(),
         }
     }
 }

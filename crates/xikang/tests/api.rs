@@ -425,7 +425,10 @@ async fn a_lab_result_updates_the_test_age_and_a_positive_pool_holds_its_members
         .await
         .unwrap()
         .json();
-    assert_eq!(code["test_age_days"], 0, "{code}");
+    // Test age counts Shanghai calendar days: sampled an hour ago is day 1 between 00:00 and
+    // 01:00 Shanghai time.
+    let age = now.shanghai_day().0 - now.plus(-3600).shanghai_day().0;
+    assert_eq!(code["test_age_days"], age, "{code}");
     assert_eq!(code["last_negative"], now.plus(-3600).to_rfc3339());
     let held = c
         .get("/api/v1/people/P12/code", Some(&app.admin))

@@ -621,3 +621,235 @@ async fn a_mandated_periodic_test_flags_the_overdue_once_and_a_negative_clears_i
     t.csv("/api/v1/lab-results", "WX-M-2,negative\n").await;
     assert_eq!(t.colour("P41").await["colour"], "green");
 }
+
+/// Records doses 1..=n for a person through the CSV import.
+async fn vaccinate(t: &mut Lab, person: u32, n: u8) {
+    let p = t
+        .app
+        .store
+        .person(xikang_domain::PersonId(person))
+        .unwrap()
+        .unwrap();
+    let id = p.id_number.expose().to_owned();
+    let mut csv = String::from("id_number,dose,vaccine,date,site\n");
+    for d in 1..=n {
+        csv.push_str(&format!("{id},{d},CoronaVac,2021-0{d}-01,梁溪接种点\n"));
+    }
+    let (s, v) = t.csv("/api/v1/vaccinations", &csv).await;
+    assert_eq!(
+        (s, v["accepted"].as_u64()),
+        (200, Some(u64::from(n))),
+        "{v}"
+    );
+}
+
+/// Scans a person's current code at a venue; returns the answer.
+async fn scan(t: &mut Lab, device: &str, place: &str, person: &str) -> Value {
+    let token = t.app.code_token(person).await;
+    let r =
+        t.c.post_json(
+            "/api/v1/scans",
+            Some(device),
+            &json!({"place_code": place, "token": token}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_and_the_venue_scan_show_the_vaccination_status_from_the_dose_records() {
+    let mut t = Lab::new().await;
+    let device = t.app.device().await;
+    let place = t.app.plain_venue();
+    let none = json!({"doses": 0, "first_dose": false, "full_course": false, "booster": false});
+    let code = t.colour("P50").await;
+    assert_eq!(code["vaccination"], none, "{code}");
+    let token_before = code["token"].as_str().unwrap().to_owned();
+
+    vaccinate(&mut t, 50, 2).await;
+    // The code answer changes at once (not served from the cache of the unvaccinated one).
+    let code = t.colour("P50").await;
+    assert_eq!(
+        code["vaccination"],
+        json!({"doses": 2, "first_dose": true, "full_course": true, "booster": false}),
+        "{code}"
+    );
+    // The signed token's format is unchanged: it still verifies at a venue.
+    assert!(!token_before.is_empty());
+    let a = scan(&mut t, &device, &place, "P50").await;
+    assert_eq!(a["decision"], "allow", "{a}");
+    assert_eq!(a["vaccination"]["full_course"], true, "{a}");
+    assert_eq!(a["vaccination"]["doses"], 2, "{a}");
+    let a = scan(&mut t, &device, &place, "P51").await;
+    assert_eq!(a["vaccination"], none, "{a}");
+
+    // A batch answer carries it per item too.
+    let tok = t.app.code_token("P50").await;
+    let r =
+        t.c.post_json(
+            "/api/v1/scans",
+            Some(&device),
+            &json!({"scans": [{"place_code": place, "token": tok}]}),
+        )
+        .await
+        .unwrap();
+    let v = r.json();
+    assert_eq!(v["results"][0]["vaccination"]["doses"], 2, "{v}");
+
+    // A restart rebuilds the status from the dose records.
+    let reloaded = xikang_server::state::AppState::load(
+        t.app.store.clone(),
+        xikang_server::ServerConfig::default(),
+        xikang_domain::policy::Policy::default_policy(),
+        &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
+        xikang_server::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        xikang_server::lab::vaccination_status(&reloaded, xikang_domain::PersonId(50)).doses,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_requiring_a_full_course_at_a_venue_category_turns_the_unvaccinated_away() {
+    let mut t = Lab::new().await;
+    let device = t.app.device().await;
+    let place = t.app.plain_venue();
+    vaccinate(&mut t, 60, 2).await;
+    vaccinate(&mut t, 61, 1).await;
+    // Under the shipped policy nobody is turned away for vaccination.
+    for p in ["P60", "P61", "P62"] {
+        let a = scan(&mut t, &device, &place, p).await;
+        assert_eq!(
+            (a["decision"].as_str(), a["reason"].as_str()),
+            (Some("allow"), Some("ok")),
+            "{p}: {a}"
+        );
+    }
+    // A policy file whose venue category requires a full course.
+    let category = t
+        .app
+        .state
+        .venues
+        .list
+        .iter()
+        .find(|v| v.place_code.as_str() == place)
+        .unwrap()
+        .category
+        .as_str()
+        .to_owned();
+    let header = format!("[venue.{category}]\n");
+    let mut text = xikang_domain::policy::DEFAULT_POLICY_TOML.replace(
+        "version = \"xikang-default-2022.09\"",
+        "version = \"xikang-vaccination-test\"",
+    );
+    if text.contains(&header) {
+        text = text.replace(
+            &header,
+            &format!("{header}require_vaccination = \"full_course\"\n"),
+        );
+    } else {
+        text.push_str(&format!(
+            "\n{header}require_vaccination = \"full_course\"\n"
+        ));
+    }
+    let policy = xikang_domain::policy::Policy::parse(&text).unwrap();
+    assert_eq!(
+        policy.vaccination_required(&xikang_domain::VenueCategory::parse(&category).unwrap()),
+        Some(xikang_domain::testing::VaccinationLevel::FullCourse)
+    );
+    *t.app.state.policy.write().unwrap() = Arc::new(policy);
+    let a = scan(&mut t, &device, &place, "P60").await;
+    assert_eq!(
+        (a["decision"].as_str(), a["reason"].as_str()),
+        (Some("allow"), Some("ok")),
+        "{a}"
+    );
+    for p in ["P61", "P62"] {
+        let a = scan(&mut t, &device, &place, p).await;
+        assert_eq!(
+            (a["decision"].as_str(), a["reason"].as_str()),
+            (Some("deny"), Some("vaccination_required")),
+            "{p}: {a}"
+        );
+        assert_eq!(a["colour"], "green", "{a}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_periodic_mandated_test_check_runs_only_while_the_policy_sets_a_period() {
+    let mut t = Lab::new().await;
+    let state = t.app.state.clone();
+    // The shipped policy sets no period: the timer's run does nothing.
+    let now = xikang_server::now();
+    assert_eq!(
+        xikang_server::lab::check_mandated_now(&state, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(t.colour("P71").await["colour"], "green");
+
+    let site = t.site().await;
+    t.open("WX-T-1", &site, None, 1).await;
+    t.bind("WX-T-1", &[70]).await;
+    t.ship_and_receive(&["WX-T-1"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-T-1,negative\n").await;
+    assert_eq!(s, 200, "{v}");
+
+    // A policy file with a period of mandated tests every 72 h.
+    let text = xikang_domain::policy::DEFAULT_POLICY_TOML
+        .replace(
+            "version = \"xikang-default-2022.09\"",
+            "version = \"xikang-72h-test\"",
+        )
+        .replace(
+            "[parameters]\n",
+            "[parameters]\nmandated_test_every_hours = 72\n",
+        );
+    let policy = xikang_domain::policy::Policy::parse(&text).unwrap();
+    *state.policy.write().unwrap() = Arc::new(policy);
+    let first = xikang_server::lab::check_mandated_now(&state, xikang_server::now())
+        .await
+        .unwrap()
+        .unwrap();
+    // Most of the city was not sampled in the last 72 h; the resident sampled now was.
+    assert!(
+        first > PEOPLE as usize / 2 && first < PEOPLE as usize,
+        "{first}"
+    );
+    assert_eq!(t.colour("P70").await["colour"], "green");
+    assert_eq!(t.colour("P71").await["colour"], "yellow");
+    // The next run flags no lapse twice, and an official's check finds what the timer did.
+    assert_eq!(
+        xikang_server::lab::check_mandated_now(&state, xikang_server::now())
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    let (s, v) = t
+        .admin_post("/api/v1/test-requirements/check", json!({}))
+        .await;
+    assert_eq!((s, v["every_hours"].as_u64()), (200, Some(72)), "{v}");
+    assert_eq!(v["missed_tests_recorded"], 0, "{v}");
+    // 73 h on, the resident tested now is overdue too (with the few the city had sampled
+    // in the last days), and turns yellow then.
+    let later = xikang_server::now().plus(73 * 3600);
+    let again = xikang_server::lab::check_mandated_now(&state, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!((1..10).contains(&again), "{again}");
+    let (eval, _) = state.evaluate(xikang_domain::PersonId(70), later).unwrap();
+    assert_eq!(eval.colour, xikang_domain::Colour::Yellow);
+    // The missed tests are authority events of the system.
+    let events = t.get("/api/v1/events?limit=10000").await.to_string();
+    assert_eq!(
+        events.matches("system:mandated_tests").count(),
+        first + again,
+        "one missed test per resident and lapse"
+    );
+}

@@ -6,6 +6,7 @@ use super::{Exit, NegativesExit, Policy, Rule};
 use crate::facts::{EndKind, Fact, FactTag, NegativeTest, PersonFacts};
 use crate::ids::EventSeq;
 use crate::model::{Colour, VenueCategory};
+use crate::testing::VaccinationStatus;
 use crate::time::{DAY, HOUR, SHANGHAI_OFFSET_SECS, Timestamp};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -75,7 +76,8 @@ pub struct GreenStep {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EntryDecision {
     pub allow: bool,
-    /// Stable code: `ok`, `colour_red`, `colour_yellow`, `test_too_old`, `no_test`.
+    /// Stable code: `ok`, `colour_red`, `colour_yellow`, `vaccination_required`,
+    /// `test_too_old`, `no_test`.
     pub reason: &'static str,
     /// Whole hours since the last negative sampling.
     pub hours_since_negative: Option<u32>,
@@ -155,13 +157,14 @@ pub fn evaluate(policy: &Policy, facts: &PersonFacts, now: Timestamp) -> Evaluat
     eval
 }
 
-/// Entry check at a venue: the colour against the category's threshold, then its test
-/// requirement. Pure.
+/// Entry check at a venue: the colour against the category's threshold, then its
+/// vaccination requirement (if the policy sets one), then its test requirement. Pure.
 pub fn check_entry(
     policy: &Policy,
     eval: &Evaluation,
     category: &VenueCategory,
     last_sample: Option<Timestamp>,
+    vaccination: VaccinationStatus,
     now: Timestamp,
 ) -> EntryDecision {
     let hours_since_negative = eval
@@ -177,6 +180,12 @@ pub fn check_entry(
             Colour::Red => decide(false, "colour_red"),
             _ => decide(false, "colour_yellow"),
         };
+    }
+    if policy
+        .vaccination_required(category)
+        .is_some_and(|level| !level.met_by(vaccination))
+    {
+        return decide(false, "vaccination_required");
     }
     let Some(req) = policy.venue_requirement(category) else {
         return decide(true, "ok");

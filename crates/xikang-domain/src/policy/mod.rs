@@ -18,6 +18,7 @@ use crate::event::{
 };
 use crate::facts::{FactKind, FactTag};
 use crate::model::{Colour, VenueCategory};
+use crate::testing::VaccinationLevel;
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
@@ -185,6 +186,8 @@ pub(crate) struct VenueSpec {
     pub(crate) admit: Colour,
     pub(crate) max_test_age_hours: Option<u32>,
     pub(crate) sampling_receipt_hours: Option<u32>,
+    /// The vaccination a person must show to enter (`require_vaccination`); none by default.
+    pub(crate) vaccination: Option<VaccinationLevel>,
 }
 
 /// A venue category's entry requirement beyond the colour.
@@ -276,6 +279,12 @@ impl Policy {
             sampling_receipt_hours: v.sampling_receipt_hours,
             admit: v.admit,
         })
+    }
+
+    /// The vaccination a venue of this category requires at the door (`require_vaccination`),
+    /// if any. Neither shipped policy sets one.
+    pub fn vaccination_required(&self, category: &VenueCategory) -> Option<VaccinationLevel> {
+        self.venue(category).vaccination
     }
 
     /// The worst colour a venue of this category admits.

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::facts::FactTag;
 use crate::model::{Colour, VenueCategory};
+use crate::testing::VaccinationLevel;
 use crate::time::{DAY, HOUR, Timestamp};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, IntoDeserializer};
@@ -131,6 +132,7 @@ struct RawVenue {
     admit: Option<Spanned<String>>,
     max_test_age_hours: Option<Spanned<RawNum>>,
     sampling_receipt_hours: Option<Spanned<RawNum>>,
+    require_vaccination: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -529,11 +531,27 @@ impl Builder<'_> {
             Some(h) => Some(self.num(h, "sampling_receipt_hours", 1, MAX_HOURS)?),
             None => None,
         };
+        let vaccination = raw
+            .require_vaccination
+            .as_ref()
+            .map(|v| {
+                VaccinationLevel::parse(v.get_ref()).ok_or_else(|| {
+                    self.src.invalid(
+                        v.span(),
+                        format!(
+                            "unknown vaccination level `{}` (expected first_dose, full_course or booster)",
+                            v.get_ref()
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
         Ok(VenueSpec {
             dwell_minutes,
             admit,
             max_test_age_hours,
             sampling_receipt_hours,
+            vaccination,
         })
     }
 
