@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::hash::BuildHasher;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use xikang_code::VerifyError;
 use xikang_domain::idnumber::IdNumber;
@@ -50,14 +50,20 @@ impl std::fmt::Debug for Job {
 }
 
 impl ScanWriter {
-    /// Starts the writer thread.
-    /// Starts the writer thread; committed check-ins are also appended to the tracing index.
+    /// Starts the writer thread, and the thread that appends committed check-ins to the
+    /// tracing index: an append that seals and merges a segment of the day takes the index
+    /// lock for a while, and no scan may wait for that.
     pub fn start(store: Arc<dyn Store>, index: Arc<Mutex<Live>>) -> ScanWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let (committed, to_index) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("scan-writer".into())
-            .spawn(move || writer_loop(store.as_ref(), &index, rx))
+            .spawn(move || writer_loop(store.as_ref(), &committed, rx))
             .unwrap_or_else(|e| panic!("cannot start the scan writer thread: {e}"));
+        std::thread::Builder::new()
+            .name("scan-indexer".into())
+            .spawn(move || indexer_loop(&index, &to_index))
+            .unwrap_or_else(|e| panic!("cannot start the scan indexer thread: {e}"));
         ScanWriter { tx }
     }
 
@@ -82,7 +88,7 @@ impl ScanWriter {
     }
 }
 
-fn writer_loop(store: &dyn Store, index: &Mutex<Live>, rx: Receiver<Job>) {
+fn writer_loop(store: &dyn Store, committed: &Sender<Vec<CheckIn>>, rx: Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::new();
     let mut rows: Vec<CheckIn> = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -106,9 +112,21 @@ fn writer_loop(store: &dyn Store, index: &Mutex<Live>, rx: Receiver<Job>) {
         }
         // After the answers: the index is a view of what is durable, read by tracers.
         if result.is_ok() {
-            crate::trace::lock(index).append(&rows);
+            let _ = committed.send(std::mem::take(&mut rows));
         }
         rows.clear();
+    }
+}
+
+/// Appends committed check-ins to the tracing index, several groups at a time when the
+/// writer is ahead. The queue is unbounded but only ever holds what the index has not yet
+/// taken (appending is far cheaper than committing, except during a merge).
+fn indexer_loop(index: &Mutex<Live>, rx: &Receiver<Vec<CheckIn>>) {
+    while let Ok(mut rows) = rx.recv() {
+        while let Ok(more) = rx.try_recv() {
+            rows.extend_from_slice(&more);
+        }
+        crate::trace::lock(index).append(&rows);
     }
 }
 

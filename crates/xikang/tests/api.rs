@@ -105,11 +105,6 @@ async fn a_scan_is_answered_and_its_check_in_is_recorded() {
     let v = r.json();
     assert_eq!(v["decision"], "allow");
     assert_eq!(v["colour"], "green");
-    let scans = c
-        .get("/api/v1/scans?person=P5", Some(&app.admin))
-        .await
-        .unwrap()
-        .json();
     let venue = app
         .state
         .venues
@@ -117,6 +112,32 @@ async fn a_scan_is_answered_and_its_check_in_is_recorded() {
         .get(&xikang_domain::PlaceCode::parse(&place).unwrap())
         .unwrap()
         .to_string();
+    // Acknowledged means stored.
+    let now = xikang_server::now();
+    let stored = app
+        .store
+        .checkins_of_person(xikang_domain::PersonId(5), now.plus(-60), now.plus(60))
+        .unwrap();
+    assert!(
+        stored.iter().any(|s| s.venue.to_string() == venue),
+        "{stored:?}"
+    );
+    // The tracing index, which answers GET /scans, follows the store a moment later.
+    let mut scans = serde_json::Value::Null;
+    for _ in 0..200 {
+        scans = c
+            .get("/api/v1/scans?person=P5", Some(&app.admin))
+            .await
+            .unwrap()
+            .json();
+        if scans["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["venue"] == venue.as_str()))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert!(
         scans["items"]
             .as_array()
