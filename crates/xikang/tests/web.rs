@@ -793,3 +793,208 @@ async fn an_admin_creates_users_in_their_jurisdiction_with_strong_passwords() {
     let policy = b.get("/web/admin/policy").await.text();
     assert!(policy.contains("id=\"active-policy\""));
 }
+
+/// `POST` JSON to the API as the test's admin; the status and the answer.
+async fn api_post(app: &TestApp, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = app
+        .conn()
+        .await
+        .post_json(path, Some(&app.admin), &body)
+        .await
+        .unwrap();
+    (r.status, r.json())
+}
+
+/// A sampling site in 320200; its id.
+async fn sampling_site(app: &TestApp) -> String {
+    let (s, v) = api_post(
+        app,
+        "/api/v1/sampling-sites",
+        serde_json::json!({"name": "广场采样点", "area": "320200", "cell": 1}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn open_tube(app: &TestApp, barcode: &str, site: &str, capacity: u8) {
+    let (s, v) = api_post(
+        app,
+        "/api/v1/tubes",
+        serde_json::json!({"tubes": [{"barcode": barcode, "site": site, "capacity": capacity}]}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["accepted"].clone()),
+        (200, serde_json::json!(1)),
+        "{v}"
+    );
+}
+
+/// Swabs people into a tube through the API (the sampling page is tested on its own).
+async fn swab(app: &TestApp, barcode: &str, people: &[u32]) {
+    let mut samples = Vec::new();
+    for p in people {
+        let token = app.code_token(&format!("P{p}")).await;
+        samples.push(serde_json::json!({"tube": barcode, "token": token}));
+    }
+    let (s, v) = api_post(
+        app,
+        "/api/v1/samples",
+        serde_json::json!({"samples": samples}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["accepted"].clone()),
+        (200, serde_json::json!(people.len())),
+        "{v}"
+    );
+}
+
+async fn ship_and_receive(app: &TestApp, barcodes: &[&str]) {
+    let (s, v) = api_post(
+        app,
+        "/api/v1/batches",
+        serde_json::json!({"courier": "顺丰-07", "lab": "kingmed", "tubes": barcodes}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let batch = v["batch"].as_str().unwrap().to_owned();
+    let (s, v) = api_post(
+        app,
+        &format!("/api/v1/batches/{batch}/receive"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["accepted"].clone()),
+        (200, serde_json::json!(barcodes.len())),
+        "{v}"
+    );
+}
+
+async fn colour_of(app: &TestApp, person: &str) -> String {
+    let r = app
+        .conn()
+        .await
+        .get(&format!("/api/v1/people/{person}/code"), Some(&app.admin))
+        .await
+        .unwrap();
+    r.json()["colour"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_lab_uploads_a_results_file_and_sees_each_line_the_held_pool_and_stuck_tubes() {
+    let app = spawn_app().await;
+    let site = sampling_site(&app).await;
+    open_tube(&app, "WX-POOL-1", &site, 10).await;
+    open_tube(&app, "WX-NEG-1", &site, 10).await;
+    open_tube(&app, "WX-LATE-1", &site, 2).await;
+    swab(&app, "WX-POOL-1", &(1..=10).collect::<Vec<_>>()).await;
+    swab(&app, "WX-NEG-1", &[11]).await;
+    swab(&app, "WX-LATE-1", &[12]).await;
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/tubes/seal",
+        serde_json::json!({"tubes": ["WX-NEG-1", "WX-LATE-1"]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    ship_and_receive(&app, &["WX-POOL-1", "WX-NEG-1"]).await;
+    add_user(&app, "lab1", "lab", "320200", None, None);
+    add_user(&app, "grid1", "grid_worker", "320200", None, None);
+
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.login("lab1", PW).await.header("location"),
+        Some("/web/lab")
+    );
+    let page = b.get("/web/lab").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("data-count=\"0\" id=\"holds-count\""));
+    assert!(page.text().contains("data-into=\"csv\""), "the file picker");
+    let csrf = attr(&page.text(), "name=\"csrf\" value=\"").unwrap();
+
+    // A form without the session's token changes nothing.
+    let before = head(&app);
+    let r = b
+        .post(
+            "/web/lab",
+            &[("csrf", "nope"), ("csv", "WX-NEG-1,negative\n")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(head(&app), before);
+
+    let csv = "barcode,outcome,ct,resulted_at\nWX-POOL-1,positive,31.2\nWX-NEG-1,阴性\nWX-GONE-9,negative\nWX-NEG-1,maybe\n";
+    let r = b.post("/web/lab", &[("csrf", &csrf), ("csv", csv)]).await;
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(
+        html.contains("data-accepted=\"2\" data-refused=\"2\""),
+        "{html}"
+    );
+    // Line numbers are the file's: the header is line 1.
+    assert!(
+        html.contains("data-holds=\"10\"><td>2</td><td>WX-POOL-1</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-holds=\"0\"><td>3</td><td>WX-NEG-1</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-code=\"unknown_tube\"><td>4</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-code=\"invalid_outcome\"><td>5</td>"),
+        "{html}"
+    );
+    // The ten members of the positive pool are held, listed and yellow; the negative is not.
+    assert!(
+        html.contains("data-count=\"10\" id=\"holds-count\""),
+        "{html}"
+    );
+    assert!(html.contains("<a href=\"/web/people/P3\">P3</a>"), "{html}");
+    assert!(!html.contains("<a href=\"/web/people/P11\">"), "{html}");
+    assert_eq!(colour_of(&app, "P3").await, "yellow");
+    assert_eq!(colour_of(&app, "P11").await, "green");
+
+    // Every line refused: 422, the report says why and the text is kept for correcting.
+    let before = head(&app);
+    let r = b
+        .post(
+            "/web/lab",
+            &[("csrf", &csrf), ("csv", "WX-NEG-1,negative\n")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("data-code=\"already_resulted\""),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains(">WX-NEG-1,negative\n</textarea>"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(head(&app), before);
+
+    // Stuck tubes: WX-LATE-1 was sealed and never shipped; stuck at once with 0 hours,
+    // not yet with the policy's hours.
+    let now = b.get("/web/lab?transport_hours=0&lab_hours=0").await.text();
+    assert!(now.contains("<td>WX-LATE-1</td>"), "{now}");
+    assert!(!now.contains("<td>WX-POOL-1</td><td>"), "{now}");
+    let later = b.get("/web/lab").await.text();
+    assert!(
+        later.contains("id=\"stuck-count\" data-count=\"0\""),
+        "{later}"
+    );
+
+    // Other roles may not upload.
+    let mut g = Browser::new(&app);
+    g.login("grid1", PW).await;
+    assert_eq!(g.get("/web/lab").await.status, 403);
+}

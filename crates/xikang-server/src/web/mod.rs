@@ -17,6 +17,7 @@ pub mod admin;
 pub mod bulletin;
 pub mod dashboard;
 pub mod i18n;
+pub mod lab;
 pub mod password;
 pub mod resident;
 pub mod session;
@@ -50,6 +51,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/lang/{lang}", get(i18n::switch))
         .route("/web/static/style.css", get(style))
         .route("/web/static/live.js", get(live_js))
+        .route("/web/static/lab.js", get(lab_js))
+        .route("/web/lab", get(lab::lab_page).post(lab::upload))
         .route("/web/me", get(resident::me))
         .route("/web/people/{id}", get(resident::person))
         .route("/web/people/{id}/unmask", post(resident::unmask))
@@ -90,12 +93,14 @@ pub fn home_of(role: Role) -> &'static str {
         Role::VenueDevice => "/web/venue",
         Role::Tracer => "/web/cases",
         Role::Admin => "/web/dashboard",
-        Role::Lab | Role::GridWorker | Role::SiteManager | Role::Carrier => "/web/bulletin",
+        Role::Lab => "/web/lab",
+        Role::GridWorker | Role::SiteManager | Role::Carrier => "/web/bulletin",
     }
 }
 
 const STYLE: &str = include_str!("style.css");
 const LIVE_JS: &str = include_str!("live.js");
+const LAB_JS: &str = include_str!("lab.js");
 
 async fn style() -> Response {
     (
@@ -119,6 +124,17 @@ async fn live_js() -> Response {
         .into_response()
 }
 
+async fn lab_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        LAB_JS,
+    )
+        .into_response()
+}
+
 /// The links of the navigation bar a role sees: (path, zh, en).
 fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
     let mut v = Vec::new();
@@ -131,13 +147,18 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
         }
-        Role::Lab | Role::GridWorker | Role::SiteManager | Role::Carrier => {
+        Role::Lab => {
+            v.push(("/web/lab", "检测实验室", "Lab"));
+            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+        }
+        Role::GridWorker | Role::SiteManager | Role::Carrier => {
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
     }
     if role == Role::Admin {
         v.push(("/web/admin/users", "用户", "Users"));
         v.push(("/web/admin/policy", "政策版本", "Policy"));
+        v.push(("/web/lab", "检测实验室", "Lab"));
     }
     v
 }
