@@ -998,3 +998,110 @@ async fn the_lab_uploads_a_results_file_and_sees_each_line_the_held_pool_and_stu
     g.login("grid1", PW).await;
     assert_eq!(g.get("/web/lab").await.status, 403);
 }
+
+#[tokio::test]
+async fn a_grid_worker_sees_the_tasks_of_their_cells_and_marks_one_done_with_a_note() {
+    use xikang_domain::GridCell;
+    use xikang_domain::duties::TaskKind;
+    use xikang_store::{DutyOp, NewTask};
+    let app = spawn_app().await;
+    let cells = app.store.grid_cells().unwrap();
+    let (c1, c2) = (cells[0].cell, cells[1].cell);
+    let now = xikang_server::now();
+    let task = |cell: GridCell, due: Timestamp, detail: &str| NewTask {
+        cell,
+        kind: TaskKind::Delivery,
+        person: None,
+        household: None,
+        detail: detail.into(),
+        created_at: now,
+        due_at: due,
+        dedupe: None,
+    };
+    app.store
+        .commit_duties(
+            &[DutyOp::InsertTasks(vec![
+                task(c1, now.plus(-3600), "送药 <b>3 号楼</b>"),
+                task(c1, now.plus(3 * 86_400), "送菜"),
+                task(c2, now.plus(-3600), "别人的任务"),
+            ])],
+            &[],
+        )
+        .unwrap();
+    let mine = app.store.open_tasks_of_cells(&[c1], 10).unwrap();
+    let other = app.store.open_tasks_of_cells(&[c2], 10).unwrap()[0].id;
+    let first = mine[0].id.to_string();
+    // The synthetic city names each cell's worker `gw{cell}`.
+    let worker = format!("gw{}", c1.0);
+    add_user(&app, &worker, "grid_worker", "320200", None, None);
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.login(&worker, PW).await.header("location"),
+        Some("/web/grid")
+    );
+    let page = b.get("/web/grid").await.text();
+    assert!(page.contains("data-open=\"2\""), "{page}");
+    assert!(page.contains("data-overdue=\"1\""), "{page}");
+    assert!(
+        page.contains("送药 &lt;b&gt;3 号楼&lt;/b&gt;"),
+        "escaped: {page}"
+    );
+    assert!(!page.contains("别人的任务"), "{page}");
+    assert!(
+        page.contains(&format!("<li class=\"task overdue\" id=\"task-{first}\">")),
+        "{page}"
+    );
+    assert!(page.contains("width=device-width"), "phone viewport");
+    let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
+
+    // No note: refused next to that task's field, nothing done.
+    let r = b
+        .post(
+            &format!("/web/grid/tasks/{first}"),
+            &[("csrf", &csrf), ("note", "  ")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains(&format!("id=\"note-{first}-err\"")),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("aria-invalid=\"true\""));
+    // Another worker's task, or no CSRF token: refused.
+    let r = b
+        .post(
+            &format!("/web/grid/tasks/{other}"),
+            &[("csrf", &csrf), ("note", "done")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = b
+        .post(
+            &format!("/web/grid/tasks/{first}"),
+            &[("csrf", "x"), ("note", "done")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        app.store.open_tasks_of_cells(&[c1, c2], 10).unwrap().len(),
+        3
+    );
+
+    let r = b
+        .post(
+            &format!("/web/grid/tasks/{first}"),
+            &[("csrf", &csrf), ("note", "已送到，本人签收")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let back = r.header("location").unwrap().to_owned();
+    assert_eq!(back, format!("/web/grid?done={first}"));
+    let page = b.get(&back).await.text();
+    assert!(page.contains("id=\"done\""), "{page}");
+    assert!(page.contains("data-open=\"1\""), "{page}");
+    let done = app.store.task(mine[0].id).unwrap().unwrap();
+    assert!(done.done_at.is_some());
+    assert_eq!(done.note.as_deref(), Some("已送到，本人签收"));
+    assert_eq!(done.done_by, Some(format!("grid_worker:{worker}")));
+}

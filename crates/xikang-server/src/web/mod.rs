@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod bulletin;
 pub mod dashboard;
+pub mod grid;
 pub mod i18n;
 pub mod lab;
 pub mod password;
@@ -53,6 +54,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/static/live.js", get(live_js))
         .route("/web/static/lab.js", get(lab_js))
         .route("/web/lab", get(lab::lab_page).post(lab::upload))
+        .route("/web/grid", get(grid::tasks))
+        .route("/web/grid/tasks/{id}", post(grid::complete))
         .route("/web/me", get(resident::me))
         .route("/web/people/{id}", get(resident::person))
         .route("/web/people/{id}/unmask", post(resident::unmask))
@@ -94,7 +97,8 @@ pub fn home_of(role: Role) -> &'static str {
         Role::Tracer => "/web/cases",
         Role::Admin => "/web/dashboard",
         Role::Lab => "/web/lab",
-        Role::GridWorker | Role::SiteManager | Role::Carrier => "/web/bulletin",
+        Role::GridWorker => "/web/grid",
+        Role::SiteManager | Role::Carrier => "/web/bulletin",
     }
 }
 
@@ -151,7 +155,11 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/lab", "检测实验室", "Lab"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
-        Role::GridWorker | Role::SiteManager | Role::Carrier => {
+        Role::GridWorker => {
+            v.push(("/web/grid", "网格任务", "Grid tasks"));
+            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+        }
+        Role::SiteManager | Role::Carrier => {
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
     }
