@@ -1105,3 +1105,133 @@ async fn a_grid_worker_sees_the_tasks_of_their_cells_and_marks_one_done_with_a_n
     assert_eq!(done.note.as_deref(), Some("已送到，本人签收"));
     assert_eq!(done.done_by, Some(format!("grid_worker:{worker}")));
 }
+
+#[tokio::test]
+async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_the_plan_allows() {
+    use xikang_domain::CivilDay;
+    let app = spawn_app().await;
+    let mut sites = Vec::new();
+    for (name, manager) in [("锡山隔离点", "mgr1"), ("other", "mgr2")] {
+        let (s, v) = api_post(
+            &app,
+            "/api/v1/quarantine/sites",
+            serde_json::json!({"name": name, "kind": "centralized", "area": "320213", "lat": 31.5,
+                   "lon": 120.3, "capacity": 10, "manager": manager}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        sites.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let s1 = &sites[0];
+    let today = xikang_server::now().shanghai_day().0;
+    let start = CivilDay(today - 8).start().plus(9 * 3600);
+    // P3 came in eight days ago and every scheduled test was negative; P4 came in today.
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/quarantine/orders",
+        serde_json::json!({"person": "P3", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let o3 = v["id"].as_str().unwrap().to_owned();
+    for d in [1, 2, 3, 5, 7] {
+        let sampled = CivilDay(today - 8 + d - 1).start().plus(12 * 3600);
+        let (s, v) = api_post(
+            &app,
+            "/api/v1/test-results",
+            serde_json::json!({"results": [{"person": "P3", "sampled_at": sampled.to_rfc3339(),
+                "resulted_at": sampled.plus(6 * 3600).to_rfc3339(), "outcome": "negative",
+                "tube": format!("T3-{d}")}]}),
+        )
+        .await;
+        assert!(s == 200 || s == 201, "{s} {v}");
+    }
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/quarantine/orders",
+        serde_json::json!({"person": "P4", "regime": "close_contact", "site": s1}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let o4 = v["id"].as_str().unwrap().to_owned();
+    add_user(&app, "mgr1", "site_manager", "320200", None, None);
+    add_user(&app, "mgr2", "site_manager", "320200", None, None);
+
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.login("mgr1", PW).await.header("location"),
+        Some("/web/site")
+    );
+    let page = b.get("/web/site").await.text();
+    assert!(page.contains("锡山隔离点"), "{page}");
+    assert!(
+        page.contains("id=\"active-count\" data-count=\"2\""),
+        "{page}"
+    );
+    assert!(page.contains(&format!("<tr id=\"order-{o3}\">")), "{page}");
+    assert!(page.contains("id=\"occupancy\">2<"), "{page}");
+    // Day 1 of P4's plan is today; P3's last test day (7) is past.
+    assert!(page.contains("id=\"due-count\" data-count=\"1\""), "{page}");
+    let due = &page[page.find("<ul id=\"due\">").unwrap()..];
+    assert!(due[..due.find("</ul>").unwrap()].contains("P4"), "{page}");
+    let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
+
+    // P4's plan has not run its course: refused next to the row, nothing written.
+    let before = head(&app);
+    let r = b
+        .post(
+            &format!("/web/site/orders/{o4}/release"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(
+        r.text().contains(&format!("id=\"release-{o4}-err\"")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(head(&app), before);
+
+    // P3: released, and listed among the releases.
+    let r = b
+        .post(
+            &format!("/web/site/orders/{o3}/release"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let back = r.header("location").unwrap().to_owned();
+    assert_eq!(
+        back,
+        format!("/web/site?released={o3}&outcome=released&site={s1}")
+    );
+    let page = b.get(&back).await.text();
+    assert!(page.contains("data-outcome=\"released\""), "{page}");
+    assert!(
+        page.contains("id=\"active-count\" data-count=\"1\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"ended-count\" data-count=\"1\""),
+        "{page}"
+    );
+    assert!(
+        events_after(&app, before)
+            .iter()
+            .any(|e| matches!(e, EventBody::QuarantineEnded { .. })),
+        "the release is an authority event"
+    );
+
+    // Another site's manager can neither open this site nor release its people.
+    let mut other = Browser::new(&app);
+    other.login("mgr2", PW).await;
+    assert_eq!(other.get(&format!("/web/site?site={s1}")).await.status, 403);
+    let csrf2 = other.csrf("/web/site").await;
+    let r = other
+        .post(
+            &format!("/web/site/orders/{o4}/release"),
+            &[("csrf", &csrf2)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+}

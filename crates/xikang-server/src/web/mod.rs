@@ -22,6 +22,7 @@ pub mod lab;
 pub mod password;
 pub mod resident;
 pub mod session;
+pub mod site;
 pub mod svg;
 pub mod tracer;
 pub mod venue;
@@ -55,6 +56,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/static/lab.js", get(lab_js))
         .route("/web/lab", get(lab::lab_page).post(lab::upload))
         .route("/web/grid", get(grid::tasks))
+        .route("/web/site", get(site::site_page))
+        .route("/web/site/orders/{id}/release", post(site::release))
         .route("/web/grid/tasks/{id}", post(grid::complete))
         .route("/web/me", get(resident::me))
         .route("/web/people/{id}", get(resident::person))
@@ -98,7 +101,8 @@ pub fn home_of(role: Role) -> &'static str {
         Role::Admin => "/web/dashboard",
         Role::Lab => "/web/lab",
         Role::GridWorker => "/web/grid",
-        Role::SiteManager | Role::Carrier => "/web/bulletin",
+        Role::SiteManager => "/web/site",
+        Role::Carrier => "/web/bulletin",
     }
 }
 
@@ -150,6 +154,7 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/cases", "流调", "Tracing"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
+            v.push(("/web/site", "隔离点", "Quarantine site"));
         }
         Role::Lab => {
             v.push(("/web/lab", "检测实验室", "Lab"));
@@ -159,7 +164,11 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/grid", "网格任务", "Grid tasks"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
-        Role::SiteManager | Role::Carrier => {
+        Role::SiteManager => {
+            v.push(("/web/site", "隔离点", "Quarantine site"));
+            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+        }
+        Role::Carrier => {
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
     }
