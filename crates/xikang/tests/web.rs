@@ -1235,3 +1235,139 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
         .await;
     assert_eq!(r.status, 403, "{}", r.text());
 }
+
+#[tokio::test]
+async fn a_sampler_binds_scanned_codes_to_a_tube_and_refused_codes_stay_to_be_rescanned() {
+    let app = spawn_app().await;
+    let site = sampling_site(&app).await;
+    open_tube(&app, "WX-S-1", &site, 3).await;
+    open_tube(&app, "WX-S-2", &site, 10).await;
+    add_user(&app, "sampler", "lab", "320200", None, None);
+    let (t1, t2, t3) = (
+        app.code_token("P1").await,
+        app.code_token("P2").await,
+        app.code_token("P3").await,
+    );
+    let mut b = Browser::new(&app);
+    b.login("sampler", PW).await;
+    let csrf = b.csrf("/web/sampling").await;
+
+    let before = head(&app);
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", "stale"), ("tube", "WX-S-1"), ("codes", &t1)],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(head(&app), before);
+
+    // A scanner gun: one code a line, Enter after each; one garbage scan among them.
+    let codes = format!("{t1}\r\n{t2}\r\nXK1:garbage\r\n\r\n");
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "WX-S-1"), ("codes", &codes)],
+        )
+        .await;
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(
+        html.contains("data-bound=\"2\" data-refused=\"1\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-members=\"2\" data-capacity=\"3\" data-state=\"open\""),
+        "{html}"
+    );
+    // The tube stays for the next person; only the refused scan stays in the box.
+    assert!(html.contains("value=\"WX-S-1\""), "{html}");
+    assert!(html.contains(">XK1:garbage</textarea>"), "{html}");
+    assert!(!html.contains(&t1), "a bound code is not echoed back");
+
+    // P1 again is refused; P3 fills the tube, which seals itself.
+    let codes = format!("{t1}\n{t3}\n");
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "WX-S-1"), ("codes", &codes)],
+        )
+        .await;
+    let html = r.text();
+    assert!(
+        html.contains("data-bound=\"1\" data-refused=\"1\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-members=\"3\" data-capacity=\"3\" data-state=\"sealed\""),
+        "{html}"
+    );
+    let api = app
+        .conn()
+        .await
+        .get("/api/v1/tubes/WX-S-1", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        (api["members"].clone(), api["state"].clone()),
+        (serde_json::json!(3), serde_json::json!("sealed")),
+        "{api}"
+    );
+
+    // A tube barcode that is not one: refused next to the field, the codes kept.
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "x"), ("codes", &t2)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("id=\"tube-err\""), "{}", r.text());
+    assert!(
+        r.text().contains(&format!(">{t2}</textarea>")),
+        "{}",
+        r.text()
+    );
+    // Every code refused (unknown tube): 422 with the reason.
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "WX-NOPE-1"), ("codes", &t2)],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("data-code=\"unknown_tube\""),
+        "{}",
+        r.text()
+    );
+
+    // Sealing a part-filled tube by hand.
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "WX-S-2"), ("codes", &t2)],
+        )
+        .await;
+    assert!(r.text().contains("data-bound=\"1\""), "{}", r.text());
+    let r = b
+        .post(
+            "/web/sampling",
+            &[
+                ("csrf", &csrf),
+                ("tube", "WX-S-2"),
+                ("codes", ""),
+                ("action", "seal"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("id=\"sealed\""), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("data-members=\"1\" data-capacity=\"10\" data-state=\"sealed\""),
+        "{}",
+        r.text()
+    );
+}

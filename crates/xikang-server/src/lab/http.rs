@@ -421,7 +421,7 @@ struct SamplesIn {
     samples: Vec<Value>,
 }
 
-async fn post_samples(
+pub async fn post_samples(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
@@ -516,7 +516,7 @@ struct BarcodesIn {
     tubes: Vec<String>,
 }
 
-async fn post_seal(
+pub async fn post_seal(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,

@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod lab;
 pub mod password;
 pub mod resident;
+pub mod sampling;
 pub mod session;
 pub mod site;
 pub mod svg;
@@ -56,6 +57,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/static/lab.js", get(lab_js))
         .route("/web/lab", get(lab::lab_page).post(lab::upload))
         .route("/web/grid", get(grid::tasks))
+        .route(
+            "/web/sampling",
+            get(sampling::sampling_page).post(sampling::bind),
+        )
         .route("/web/site", get(site::site_page))
         .route("/web/site/orders/{id}/release", post(site::release))
         .route("/web/grid/tasks/{id}", post(grid::complete))
@@ -158,6 +163,7 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
         }
         Role::Lab => {
             v.push(("/web/lab", "检测实验室", "Lab"));
+            v.push(("/web/sampling", "采样点", "Sampling site"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
         Role::GridWorker => {
@@ -176,6 +182,7 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
         v.push(("/web/admin/users", "用户", "Users"));
         v.push(("/web/admin/policy", "政策版本", "Policy"));
         v.push(("/web/lab", "检测实验室", "Lab"));
+        v.push(("/web/sampling", "采样点", "Sampling site"));
     }
     v
 }
