@@ -1371,3 +1371,92 @@ async fn a_sampler_binds_scanned_codes_to_a_tube_and_refused_codes_stay_to_be_re
         r.text()
     );
 }
+
+#[tokio::test]
+async fn the_ranking_puts_the_district_with_most_overdue_tasks_first_and_counts_screening() {
+    use xikang_domain::duties::TaskKind;
+    use xikang_store::{DutyOp, NewTask};
+    let app = spawn_app().await;
+    let cells = app.store.grid_cells().unwrap();
+    let district = |c: &xikang_store::GridCellRecord| c.community.as_str()[..6].to_owned();
+    let a = &cells[0];
+    let b_cell = cells
+        .iter()
+        .find(|c| district(c) != district(a))
+        .expect("the synthetic city has two districts");
+    let now = xikang_server::now();
+    let task = |cell| NewTask {
+        cell,
+        kind: TaskKind::Delivery,
+        person: None,
+        household: None,
+        detail: "deliver".into(),
+        created_at: now.plus(-7200),
+        due_at: now.plus(-3600),
+        dedupe: None,
+    };
+    app.store
+        .commit_duties(
+            &[DutyOp::InsertTasks(vec![
+                task(b_cell.cell),
+                task(b_cell.cell),
+                task(a.cell),
+            ])],
+            &[],
+        )
+        .unwrap();
+    // A round over the city; one resident swabbed.
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/rounds",
+        serde_json::json!({"name": "第一轮全员核酸", "area": "320200",
+               "starts_at": now.plus(-7200).to_rfc3339(), "deadline": now.plus(3600).to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let round = v["id"].as_str().unwrap().to_owned();
+    let site = sampling_site(&app).await;
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/tubes",
+        serde_json::json!({"tubes": [{"barcode": "WX-R-1", "site": site, "round": round, "capacity": 1}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    swab(&app, "WX-R-1", &[1]).await;
+    let p1_district = app.state.person_area(PersonId(1)).unwrap().as_str()[..6].to_owned();
+
+    add_user(&app, "chief", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("chief", PW).await;
+    let page = b.get("/web/ranking").await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains(&format!("{round} 第一轮全员核酸")), "{html}");
+    let first = html.find("<tbody><tr").unwrap();
+    assert!(
+        html[first..].starts_with(&format!(
+            "<tbody><tr data-district=\"{}\" data-overdue=\"2\"><td>1</td>",
+            district(b_cell)
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "data-district=\"{}\" data-overdue=\"1\"",
+            district(a)
+        )),
+        "{html}"
+    );
+    // P1's district shows one sampled resident.
+    let row = &html[html
+        .find(&format!("data-district=\"{p1_district}\""))
+        .unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("<td>1 / "), "{row}");
+    // Residents and grid workers do not see it.
+    add_user(&app, "gw", "grid_worker", "320200", None, None);
+    let mut g = Browser::new(&app);
+    g.login("gw", PW).await;
+    assert_eq!(g.get("/web/ranking").await.status, 403);
+}

@@ -20,6 +20,7 @@ pub mod grid;
 pub mod i18n;
 pub mod lab;
 pub mod password;
+pub mod ranking;
 pub mod resident;
 pub mod sampling;
 pub mod session;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/static/lab.js", get(lab_js))
         .route("/web/lab", get(lab::lab_page).post(lab::upload))
         .route("/web/grid", get(grid::tasks))
+        .route("/web/ranking", get(ranking::page))
         .route(
             "/web/sampling",
             get(sampling::sampling_page).post(sampling::bind),
@@ -156,6 +158,7 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
         Role::VenueDevice => v.push(("/web/venue", "场所查验", "Venue scan")),
         Role::Tracer | Role::Admin => {
             v.push(("/web/dashboard", "指挥部", "Dashboard"));
+            v.push(("/web/ranking", "红黑榜", "Ranking"));
             v.push(("/web/cases", "流调", "Tracing"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
