@@ -9,9 +9,9 @@
 //!
 //! Layout of the module: [`session`] (login, cookies, CSRF, the [`session::WebUser`]
 //! extractor), [`i18n`] (language and error texts), [`resident`], [`venue`], [`tracer`],
-//! [`bulletin`], [`dashboard`], [`admin`], [`svg`] (charts). Pages for labs, quarantine sites
-//! and grid workers plug in the same way: a module with its routes merged in [`routes`] and a
-//! link in [`nav`].
+//! [`bulletin`], [`dashboard`], [`ranking`], [`admin`], [`lab`], [`sampling`], [`grid`],
+//! [`site`], [`svg`] (charts). A new page is a module with its routes merged in [`routes`]
+//! and a link in [`nav`].
 
 pub mod admin;
 pub mod bulletin;
