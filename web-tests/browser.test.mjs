@@ -179,6 +179,35 @@ try {
     await page.screenshot({ path: `${shots}/bulletin-en.png`, fullPage: true });
   });
 
+  await step('the lab page reads a picked results file and reports each line', async () => {
+    await page.goto(`${base}/web/lang/zh?next=/web/lab`);
+    assert.ok(page.url().endsWith("/web/lab"), page.url());
+    await assertLabelled(page);
+    await page.setInputFiles('#file', {
+      name: 'results.csv', mimeType: 'text/csv',
+      buffer: Buffer.from('barcode,outcome,ct\nWX-NONE-1,negative\nWX-NONE-2,maybe\n'),
+    });
+    await page.waitForFunction(() => document.getElementById('csv').value.includes('WX-NONE-2'));
+    await page.getByRole('button', { name: '上传结果' }).click();
+    await page.waitForLoadState('load');
+    const codes = await page.locator('tr.refused').evaluateAll((rows) => rows.map((r) => r.dataset.code));
+    assert.deepEqual(codes, ['unknown_tube', 'invalid_outcome']);
+    assert.match(await page.locator('#report').innerText(), /查无此试管条码/);
+    await page.screenshot({ path: `${shots}/lab.png`, fullPage: true });
+  });
+
+  await step('the sampling, site and ranking pages render with labelled controls', async () => {
+    await page.goto(`${base}/web/sampling`);
+    await assertLabelled(page);
+    assert.equal(await page.getByLabel('试管条码').count(), 1);
+    await page.screenshot({ path: `${shots}/sampling.png` });
+    await page.goto(`${base}/web/site`);
+    await assertLabelled(page);
+    await page.goto(`${base}/web/ranking`);
+    assert.ok((await page.locator('#ranking tbody tr').count()) > 0, 'districts ranked');
+    await page.screenshot({ path: `${shots}/ranking.png`, fullPage: true });
+  });
+
   await step('the keyboard reaches the login form and the skip link', async () => {
     const k = await browser.newContext({ locale: 'zh-CN' });
     const p = await k.newPage();

@@ -476,7 +476,7 @@ struct CompleteIn {
     note: String,
 }
 
-async fn complete_task(
+pub async fn complete_task(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
@@ -1108,7 +1108,7 @@ fn samples_of(
         .collect())
 }
 
-async fn release(
+pub async fn release(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,

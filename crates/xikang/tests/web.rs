@@ -793,3 +793,670 @@ async fn an_admin_creates_users_in_their_jurisdiction_with_strong_passwords() {
     let policy = b.get("/web/admin/policy").await.text();
     assert!(policy.contains("id=\"active-policy\""));
 }
+
+/// `POST` JSON to the API as the test's admin; the status and the answer.
+async fn api_post(app: &TestApp, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = app
+        .conn()
+        .await
+        .post_json(path, Some(&app.admin), &body)
+        .await
+        .unwrap();
+    (r.status, r.json())
+}
+
+/// A sampling site in 320200; its id.
+async fn sampling_site(app: &TestApp) -> String {
+    let (s, v) = api_post(
+        app,
+        "/api/v1/sampling-sites",
+        serde_json::json!({"name": "广场采样点", "area": "320200", "cell": 1}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn open_tube(app: &TestApp, barcode: &str, site: &str, capacity: u8) {
+    let (s, v) = api_post(
+        app,
+        "/api/v1/tubes",
+        serde_json::json!({"tubes": [{"barcode": barcode, "site": site, "capacity": capacity}]}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["accepted"].clone()),
+        (200, serde_json::json!(1)),
+        "{v}"
+    );
+}
+
+/// Swabs people into a tube through the API (the sampling page is tested on its own).
+async fn swab(app: &TestApp, barcode: &str, people: &[u32]) {
+    let mut samples = Vec::new();
+    for p in people {
+        let token = app.code_token(&format!("P{p}")).await;
+        samples.push(serde_json::json!({"tube": barcode, "token": token}));
+    }
+    let (s, v) = api_post(
+        app,
+        "/api/v1/samples",
+        serde_json::json!({"samples": samples}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["accepted"].clone()),
+        (200, serde_json::json!(people.len())),
+        "{v}"
+    );
+}
+
+async fn ship_and_receive(app: &TestApp, barcodes: &[&str]) {
+    let (s, v) = api_post(
+        app,
+        "/api/v1/batches",
+        serde_json::json!({"courier": "顺丰-07", "lab": "kingmed", "tubes": barcodes}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let batch = v["batch"].as_str().unwrap().to_owned();
+    let (s, v) = api_post(
+        app,
+        &format!("/api/v1/batches/{batch}/receive"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["accepted"].clone()),
+        (200, serde_json::json!(barcodes.len())),
+        "{v}"
+    );
+}
+
+async fn colour_of(app: &TestApp, person: &str) -> String {
+    let r = app
+        .conn()
+        .await
+        .get(&format!("/api/v1/people/{person}/code"), Some(&app.admin))
+        .await
+        .unwrap();
+    r.json()["colour"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_lab_uploads_a_results_file_and_sees_each_line_the_held_pool_and_stuck_tubes() {
+    let app = spawn_app().await;
+    let site = sampling_site(&app).await;
+    open_tube(&app, "WX-POOL-1", &site, 10).await;
+    open_tube(&app, "WX-NEG-1", &site, 10).await;
+    open_tube(&app, "WX-LATE-1", &site, 2).await;
+    swab(&app, "WX-POOL-1", &(1..=10).collect::<Vec<_>>()).await;
+    swab(&app, "WX-NEG-1", &[11]).await;
+    swab(&app, "WX-LATE-1", &[12]).await;
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/tubes/seal",
+        serde_json::json!({"tubes": ["WX-NEG-1", "WX-LATE-1"]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    ship_and_receive(&app, &["WX-POOL-1", "WX-NEG-1"]).await;
+    add_user(&app, "lab1", "lab", "320200", None, None);
+    add_user(&app, "grid1", "grid_worker", "320200", None, None);
+
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.login("lab1", PW).await.header("location"),
+        Some("/web/lab")
+    );
+    let page = b.get("/web/lab").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("data-count=\"0\" id=\"holds-count\""));
+    assert!(page.text().contains("data-into=\"csv\""), "the file picker");
+    let csrf = attr(&page.text(), "name=\"csrf\" value=\"").unwrap();
+
+    // A form without the session's token changes nothing.
+    let before = head(&app);
+    let r = b
+        .post(
+            "/web/lab",
+            &[("csrf", "nope"), ("csv", "WX-NEG-1,negative\n")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(head(&app), before);
+
+    let csv = "barcode,outcome,ct,resulted_at\nWX-POOL-1,positive,31.2\nWX-NEG-1,阴性\nWX-GONE-9,negative\nWX-NEG-1,maybe\n";
+    let r = b.post("/web/lab", &[("csrf", &csrf), ("csv", csv)]).await;
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(
+        html.contains("data-accepted=\"2\" data-refused=\"2\""),
+        "{html}"
+    );
+    // Line numbers are the file's: the header is line 1.
+    assert!(
+        html.contains("data-holds=\"10\"><td>2</td><td>WX-POOL-1</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-holds=\"0\"><td>3</td><td>WX-NEG-1</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-code=\"unknown_tube\"><td>4</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-code=\"invalid_outcome\"><td>5</td>"),
+        "{html}"
+    );
+    // The ten members of the positive pool are held, listed and yellow; the negative is not.
+    assert!(
+        html.contains("data-count=\"10\" id=\"holds-count\""),
+        "{html}"
+    );
+    assert!(html.contains("<a href=\"/web/people/P3\">P3</a>"), "{html}");
+    assert!(!html.contains("<a href=\"/web/people/P11\">"), "{html}");
+    assert_eq!(colour_of(&app, "P3").await, "yellow");
+    assert_eq!(colour_of(&app, "P11").await, "green");
+
+    // Every line refused: 422, the report says why and the text is kept for correcting.
+    let before = head(&app);
+    let r = b
+        .post(
+            "/web/lab",
+            &[("csrf", &csrf), ("csv", "WX-NEG-1,negative\n")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("data-code=\"already_resulted\""),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains(">WX-NEG-1,negative\n</textarea>"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(head(&app), before);
+
+    // Stuck tubes: WX-LATE-1 was sealed and never shipped; stuck at once with 0 hours,
+    // not yet with the policy's hours.
+    let now = b.get("/web/lab?transport_hours=0&lab_hours=0").await.text();
+    assert!(now.contains("<td>WX-LATE-1</td>"), "{now}");
+    assert!(!now.contains("<td>WX-POOL-1</td><td>"), "{now}");
+    let later = b.get("/web/lab").await.text();
+    assert!(
+        later.contains("id=\"stuck-count\" data-count=\"0\""),
+        "{later}"
+    );
+
+    // Other roles may not upload.
+    let mut g = Browser::new(&app);
+    g.login("grid1", PW).await;
+    assert_eq!(g.get("/web/lab").await.status, 403);
+}
+
+#[tokio::test]
+async fn a_grid_worker_sees_the_tasks_of_their_cells_and_marks_one_done_with_a_note() {
+    use xikang_domain::GridCell;
+    use xikang_domain::duties::TaskKind;
+    use xikang_store::{DutyOp, NewTask};
+    let app = spawn_app().await;
+    let cells = app.store.grid_cells().unwrap();
+    let (c1, c2) = (cells[0].cell, cells[1].cell);
+    let now = xikang_server::now();
+    let task = |cell: GridCell, due: Timestamp, detail: &str| NewTask {
+        cell,
+        kind: TaskKind::Delivery,
+        person: None,
+        household: None,
+        detail: detail.into(),
+        created_at: now,
+        due_at: due,
+        dedupe: None,
+    };
+    app.store
+        .commit_duties(
+            &[DutyOp::InsertTasks(vec![
+                task(c1, now.plus(-3600), "送药 <b>3 号楼</b>"),
+                task(c1, now.plus(3 * 86_400), "送菜"),
+                task(c2, now.plus(-3600), "别人的任务"),
+            ])],
+            &[],
+        )
+        .unwrap();
+    let mine = app.store.open_tasks_of_cells(&[c1], 10).unwrap();
+    let other = app.store.open_tasks_of_cells(&[c2], 10).unwrap()[0].id;
+    let first = mine[0].id.to_string();
+    // The synthetic city names each cell's worker `gw{cell}`.
+    let worker = format!("gw{}", c1.0);
+    add_user(&app, &worker, "grid_worker", "320200", None, None);
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.login(&worker, PW).await.header("location"),
+        Some("/web/grid")
+    );
+    let page = b.get("/web/grid").await.text();
+    assert!(page.contains("data-open=\"2\""), "{page}");
+    assert!(page.contains("data-overdue=\"1\""), "{page}");
+    assert!(
+        page.contains("送药 &lt;b&gt;3 号楼&lt;/b&gt;"),
+        "escaped: {page}"
+    );
+    assert!(!page.contains("别人的任务"), "{page}");
+    assert!(
+        page.contains(&format!("<li class=\"task overdue\" id=\"task-{first}\">")),
+        "{page}"
+    );
+    assert!(page.contains("width=device-width"), "phone viewport");
+    let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
+
+    // No note: refused next to that task's field, nothing done.
+    let r = b
+        .post(
+            &format!("/web/grid/tasks/{first}"),
+            &[("csrf", &csrf), ("note", "  ")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains(&format!("id=\"note-{first}-err\"")),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("aria-invalid=\"true\""));
+    // Another worker's task, or no CSRF token: refused.
+    let r = b
+        .post(
+            &format!("/web/grid/tasks/{other}"),
+            &[("csrf", &csrf), ("note", "done")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = b
+        .post(
+            &format!("/web/grid/tasks/{first}"),
+            &[("csrf", "x"), ("note", "done")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        app.store.open_tasks_of_cells(&[c1, c2], 10).unwrap().len(),
+        3
+    );
+
+    let r = b
+        .post(
+            &format!("/web/grid/tasks/{first}"),
+            &[("csrf", &csrf), ("note", "已送到，本人签收")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let back = r.header("location").unwrap().to_owned();
+    assert_eq!(back, format!("/web/grid?done={first}"));
+    let page = b.get(&back).await.text();
+    assert!(page.contains("id=\"done\""), "{page}");
+    assert!(page.contains("data-open=\"1\""), "{page}");
+    let done = app.store.task(mine[0].id).unwrap().unwrap();
+    assert!(done.done_at.is_some());
+    assert_eq!(done.note.as_deref(), Some("已送到，本人签收"));
+    assert_eq!(done.done_by, Some(format!("grid_worker:{worker}")));
+}
+
+#[tokio::test]
+async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_the_plan_allows() {
+    use xikang_domain::CivilDay;
+    let app = spawn_app().await;
+    let mut sites = Vec::new();
+    for (name, manager) in [("锡山隔离点", "mgr1"), ("other", "mgr2")] {
+        let (s, v) = api_post(
+            &app,
+            "/api/v1/quarantine/sites",
+            serde_json::json!({"name": name, "kind": "centralized", "area": "320213", "lat": 31.5,
+                   "lon": 120.3, "capacity": 10, "manager": manager}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        sites.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let s1 = &sites[0];
+    let today = xikang_server::now().shanghai_day().0;
+    let start = CivilDay(today - 8).start().plus(9 * 3600);
+    // P3 came in eight days ago and every scheduled test was negative; P4 came in today.
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/quarantine/orders",
+        serde_json::json!({"person": "P3", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let o3 = v["id"].as_str().unwrap().to_owned();
+    for d in [1, 2, 3, 5, 7] {
+        let sampled = CivilDay(today - 8 + d - 1).start().plus(12 * 3600);
+        let (s, v) = api_post(
+            &app,
+            "/api/v1/test-results",
+            serde_json::json!({"results": [{"person": "P3", "sampled_at": sampled.to_rfc3339(),
+                "resulted_at": sampled.plus(6 * 3600).to_rfc3339(), "outcome": "negative",
+                "tube": format!("T3-{d}")}]}),
+        )
+        .await;
+        assert!(s == 200 || s == 201, "{s} {v}");
+    }
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/quarantine/orders",
+        serde_json::json!({"person": "P4", "regime": "close_contact", "site": s1}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let o4 = v["id"].as_str().unwrap().to_owned();
+    add_user(&app, "mgr1", "site_manager", "320200", None, None);
+    add_user(&app, "mgr2", "site_manager", "320200", None, None);
+
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.login("mgr1", PW).await.header("location"),
+        Some("/web/site")
+    );
+    let page = b.get("/web/site").await.text();
+    assert!(page.contains("锡山隔离点"), "{page}");
+    assert!(
+        page.contains("id=\"active-count\" data-count=\"2\""),
+        "{page}"
+    );
+    assert!(page.contains(&format!("<tr id=\"order-{o3}\">")), "{page}");
+    assert!(page.contains("id=\"occupancy\">2<"), "{page}");
+    // Day 1 of P4's plan is today; P3's last test day (7) is past.
+    assert!(page.contains("id=\"due-count\" data-count=\"1\""), "{page}");
+    let due = &page[page.find("<ul id=\"due\">").unwrap()..];
+    assert!(due[..due.find("</ul>").unwrap()].contains("P4"), "{page}");
+    let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
+
+    // P4's plan has not run its course: refused next to the row, nothing written.
+    let before = head(&app);
+    let r = b
+        .post(
+            &format!("/web/site/orders/{o4}/release"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(
+        r.text().contains(&format!("id=\"release-{o4}-err\"")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(head(&app), before);
+
+    // P3: released, and listed among the releases.
+    let r = b
+        .post(
+            &format!("/web/site/orders/{o3}/release"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let back = r.header("location").unwrap().to_owned();
+    assert_eq!(
+        back,
+        format!("/web/site?released={o3}&outcome=released&site={s1}")
+    );
+    let page = b.get(&back).await.text();
+    assert!(page.contains("data-outcome=\"released\""), "{page}");
+    assert!(
+        page.contains("id=\"active-count\" data-count=\"1\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"ended-count\" data-count=\"1\""),
+        "{page}"
+    );
+    assert!(
+        events_after(&app, before)
+            .iter()
+            .any(|e| matches!(e, EventBody::QuarantineEnded { .. })),
+        "the release is an authority event"
+    );
+
+    // Another site's manager can neither open this site nor release its people.
+    let mut other = Browser::new(&app);
+    other.login("mgr2", PW).await;
+    assert_eq!(other.get(&format!("/web/site?site={s1}")).await.status, 403);
+    let csrf2 = other.csrf("/web/site").await;
+    let r = other
+        .post(
+            &format!("/web/site/orders/{o4}/release"),
+            &[("csrf", &csrf2)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+}
+
+#[tokio::test]
+async fn a_sampler_binds_scanned_codes_to_a_tube_and_refused_codes_stay_to_be_rescanned() {
+    let app = spawn_app().await;
+    let site = sampling_site(&app).await;
+    open_tube(&app, "WX-S-1", &site, 3).await;
+    open_tube(&app, "WX-S-2", &site, 10).await;
+    add_user(&app, "sampler", "lab", "320200", None, None);
+    let (t1, t2, t3) = (
+        app.code_token("P1").await,
+        app.code_token("P2").await,
+        app.code_token("P3").await,
+    );
+    let mut b = Browser::new(&app);
+    b.login("sampler", PW).await;
+    let csrf = b.csrf("/web/sampling").await;
+
+    let before = head(&app);
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", "stale"), ("tube", "WX-S-1"), ("codes", &t1)],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(head(&app), before);
+
+    // A scanner gun: one code a line, Enter after each; one garbage scan among them.
+    let codes = format!("{t1}\r\n{t2}\r\nXK1:garbage\r\n\r\n");
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "WX-S-1"), ("codes", &codes)],
+        )
+        .await;
+    let html = r.text();
+    assert_eq!(r.status, 200, "{html}");
+    assert!(
+        html.contains("data-bound=\"2\" data-refused=\"1\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-members=\"2\" data-capacity=\"3\" data-state=\"open\""),
+        "{html}"
+    );
+    // The tube stays for the next person; only the refused scan stays in the box.
+    assert!(html.contains("value=\"WX-S-1\""), "{html}");
+    assert!(html.contains(">XK1:garbage</textarea>"), "{html}");
+    assert!(!html.contains(&t1), "a bound code is not echoed back");
+
+    // P1 again is refused; P3 fills the tube, which seals itself.
+    let codes = format!("{t1}\n{t3}\n");
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "WX-S-1"), ("codes", &codes)],
+        )
+        .await;
+    let html = r.text();
+    assert!(
+        html.contains("data-bound=\"1\" data-refused=\"1\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-members=\"3\" data-capacity=\"3\" data-state=\"sealed\""),
+        "{html}"
+    );
+    let api = app
+        .conn()
+        .await
+        .get("/api/v1/tubes/WX-S-1", Some(&app.admin))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        (api["members"].clone(), api["state"].clone()),
+        (serde_json::json!(3), serde_json::json!("sealed")),
+        "{api}"
+    );
+
+    // A tube barcode that is not one: refused next to the field, the codes kept.
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "x"), ("codes", &t2)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("id=\"tube-err\""), "{}", r.text());
+    assert!(
+        r.text().contains(&format!(">{t2}</textarea>")),
+        "{}",
+        r.text()
+    );
+    // Every code refused (unknown tube): 422 with the reason.
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "WX-NOPE-1"), ("codes", &t2)],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("data-code=\"unknown_tube\""),
+        "{}",
+        r.text()
+    );
+
+    // Sealing a part-filled tube by hand.
+    let r = b
+        .post(
+            "/web/sampling",
+            &[("csrf", &csrf), ("tube", "WX-S-2"), ("codes", &t2)],
+        )
+        .await;
+    assert!(r.text().contains("data-bound=\"1\""), "{}", r.text());
+    let r = b
+        .post(
+            "/web/sampling",
+            &[
+                ("csrf", &csrf),
+                ("tube", "WX-S-2"),
+                ("codes", ""),
+                ("action", "seal"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("id=\"sealed\""), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("data-members=\"1\" data-capacity=\"10\" data-state=\"sealed\""),
+        "{}",
+        r.text()
+    );
+}
+
+#[tokio::test]
+async fn the_ranking_puts_the_district_with_most_overdue_tasks_first_and_counts_screening() {
+    use xikang_domain::duties::TaskKind;
+    use xikang_store::{DutyOp, NewTask};
+    let app = spawn_app().await;
+    let cells = app.store.grid_cells().unwrap();
+    let district = |c: &xikang_store::GridCellRecord| c.community.as_str()[..6].to_owned();
+    let a = &cells[0];
+    let b_cell = cells
+        .iter()
+        .find(|c| district(c) != district(a))
+        .expect("the synthetic city has two districts");
+    let now = xikang_server::now();
+    let task = |cell| NewTask {
+        cell,
+        kind: TaskKind::Delivery,
+        person: None,
+        household: None,
+        detail: "deliver".into(),
+        created_at: now.plus(-7200),
+        due_at: now.plus(-3600),
+        dedupe: None,
+    };
+    app.store
+        .commit_duties(
+            &[DutyOp::InsertTasks(vec![
+                task(b_cell.cell),
+                task(b_cell.cell),
+                task(a.cell),
+            ])],
+            &[],
+        )
+        .unwrap();
+    // A round over the city; one resident swabbed.
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/rounds",
+        serde_json::json!({"name": "第一轮全员核酸", "area": "320200",
+               "starts_at": now.plus(-7200).to_rfc3339(), "deadline": now.plus(3600).to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let round = v["id"].as_str().unwrap().to_owned();
+    let site = sampling_site(&app).await;
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/tubes",
+        serde_json::json!({"tubes": [{"barcode": "WX-R-1", "site": site, "round": round, "capacity": 1}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    swab(&app, "WX-R-1", &[1]).await;
+    let p1_district = app.state.person_area(PersonId(1)).unwrap().as_str()[..6].to_owned();
+
+    add_user(&app, "chief", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("chief", PW).await;
+    let page = b.get("/web/ranking").await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains(&format!("{round} 第一轮全员核酸")), "{html}");
+    let first = html.find("<tbody><tr").unwrap();
+    assert!(
+        html[first..].starts_with(&format!(
+            "<tbody><tr data-district=\"{}\" data-overdue=\"2\"><td>1</td>",
+            district(b_cell)
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "data-district=\"{}\" data-overdue=\"1\"",
+            district(a)
+        )),
+        "{html}"
+    );
+    // P1's district shows one sampled resident.
+    let row = &html[html
+        .find(&format!("data-district=\"{p1_district}\""))
+        .unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("<td>1 / "), "{row}");
+    // Residents and grid workers do not see it.
+    add_user(&app, "gw", "grid_worker", "320200", None, None);
+    let mut g = Browser::new(&app);
+    g.login("gw", PW).await;
+    assert_eq!(g.get("/web/ranking").await.status, 403);
+}

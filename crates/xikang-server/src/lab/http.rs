@@ -421,7 +421,7 @@ struct SamplesIn {
     samples: Vec<Value>,
 }
 
-async fn post_samples(
+pub async fn post_samples(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
@@ -516,7 +516,7 @@ struct BarcodesIn {
     tubes: Vec<String>,
 }
 
-async fn post_seal(
+pub async fn post_seal(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
@@ -739,7 +739,7 @@ fn csv_lines(body: &[u8]) -> Result<Vec<(usize, &str)>, AppError> {
 
 /// `POST /api/v1/lab-results`: JSON `{"results": [...]}` or a `text/csv` body of lines
 /// `barcode,outcome[,ct[,resulted_at]]`.
-async fn post_lab_results(
+pub async fn post_lab_results(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,

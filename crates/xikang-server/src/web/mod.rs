@@ -9,17 +9,22 @@
 //!
 //! Layout of the module: [`session`] (login, cookies, CSRF, the [`session::WebUser`]
 //! extractor), [`i18n`] (language and error texts), [`resident`], [`venue`], [`tracer`],
-//! [`bulletin`], [`dashboard`], [`admin`], [`svg`] (charts). Pages for labs, quarantine sites
-//! and grid workers plug in the same way: a module with its routes merged in [`routes`] and a
-//! link in [`nav`].
+//! [`bulletin`], [`dashboard`], [`ranking`], [`admin`], [`lab`], [`sampling`], [`grid`],
+//! [`site`], [`svg`] (charts). A new page is a module with its routes merged in [`routes`]
+//! and a link in [`nav`].
 
 pub mod admin;
 pub mod bulletin;
 pub mod dashboard;
+pub mod grid;
 pub mod i18n;
+pub mod lab;
 pub mod password;
+pub mod ranking;
 pub mod resident;
+pub mod sampling;
 pub mod session;
+pub mod site;
 pub mod svg;
 pub mod tracer;
 pub mod venue;
@@ -50,6 +55,17 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/lang/{lang}", get(i18n::switch))
         .route("/web/static/style.css", get(style))
         .route("/web/static/live.js", get(live_js))
+        .route("/web/static/lab.js", get(lab_js))
+        .route("/web/lab", get(lab::lab_page).post(lab::upload))
+        .route("/web/grid", get(grid::tasks))
+        .route("/web/ranking", get(ranking::page))
+        .route(
+            "/web/sampling",
+            get(sampling::sampling_page).post(sampling::bind),
+        )
+        .route("/web/site", get(site::site_page))
+        .route("/web/site/orders/{id}/release", post(site::release))
+        .route("/web/grid/tasks/{id}", post(grid::complete))
         .route("/web/me", get(resident::me))
         .route("/web/people/{id}", get(resident::person))
         .route("/web/people/{id}/unmask", post(resident::unmask))
@@ -90,12 +106,16 @@ pub fn home_of(role: Role) -> &'static str {
         Role::VenueDevice => "/web/venue",
         Role::Tracer => "/web/cases",
         Role::Admin => "/web/dashboard",
-        Role::Lab | Role::GridWorker | Role::SiteManager | Role::Carrier => "/web/bulletin",
+        Role::Lab => "/web/lab",
+        Role::GridWorker => "/web/grid",
+        Role::SiteManager => "/web/site",
+        Role::Carrier => "/web/bulletin",
     }
 }
 
 const STYLE: &str = include_str!("style.css");
 const LIVE_JS: &str = include_str!("live.js");
+const LAB_JS: &str = include_str!("lab.js");
 
 async fn style() -> Response {
     (
@@ -119,6 +139,17 @@ async fn live_js() -> Response {
         .into_response()
 }
 
+async fn lab_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        LAB_JS,
+    )
+        .into_response()
+}
+
 /// The links of the navigation bar a role sees: (path, zh, en).
 fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
     let mut v = Vec::new();
@@ -127,17 +158,34 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
         Role::VenueDevice => v.push(("/web/venue", "场所查验", "Venue scan")),
         Role::Tracer | Role::Admin => {
             v.push(("/web/dashboard", "指挥部", "Dashboard"));
+            v.push(("/web/ranking", "红黑榜", "Ranking"));
             v.push(("/web/cases", "流调", "Tracing"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
+            v.push(("/web/site", "隔离点", "Quarantine site"));
         }
-        Role::Lab | Role::GridWorker | Role::SiteManager | Role::Carrier => {
+        Role::Lab => {
+            v.push(("/web/lab", "检测实验室", "Lab"));
+            v.push(("/web/sampling", "采样点", "Sampling site"));
+            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+        }
+        Role::GridWorker => {
+            v.push(("/web/grid", "网格任务", "Grid tasks"));
+            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+        }
+        Role::SiteManager => {
+            v.push(("/web/site", "隔离点", "Quarantine site"));
+            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+        }
+        Role::Carrier => {
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
     }
     if role == Role::Admin {
         v.push(("/web/admin/users", "用户", "Users"));
         v.push(("/web/admin/policy", "政策版本", "Policy"));
+        v.push(("/web/lab", "检测实验室", "Lab"));
+        v.push(("/web/sampling", "采样点", "Sampling site"));
     }
     v
 }

@@ -1,0 +1,368 @@
+//! The lab's page: paste or pick a results CSV (the format of `xikang tests import`:
+//! `barcode,outcome[,ct[,resulted_at]]`), see what became of each line, the members of
+//! positive pools now held for a single-tube retest, and the tubes stuck in transport or in
+//! the lab. Results go through the API's `POST /api/v1/lab-results` handler, so a file
+//! posted here writes exactly the events an import by the API does.
+
+use super::session::WebUser;
+use super::{Lang, call_api, error_page, esc, html, layout, shanghai};
+use crate::auth::Role;
+use crate::error::AppError;
+use crate::lab;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt::Write;
+use std::sync::Arc;
+use xikang_domain::testing::TaskKind;
+
+const LAB_STAFF: &[Role] = &[Role::Lab, Role::Admin];
+
+/// Rows shown in each list (the API has them all).
+const MAX_ROWS: usize = 500;
+
+/// What the lab typed, kept when it is refused.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResultsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    csv: String,
+}
+
+fn upload_form(user: &WebUser, csv: &str, error: Option<&str>) -> String {
+    let lang = user.lang;
+    let (invalid, described, err) = match error {
+        Some(e) => (
+            " aria-invalid=\"true\"",
+            " aria-describedby=\"csv-help csv-err\"",
+            format!(
+                "<p class=\"err\" id=\"csv-err\" role=\"alert\">{}</p>",
+                esc(e)
+            ),
+        ),
+        None => ("", " aria-describedby=\"csv-help\"", String::new()),
+    };
+    format!(
+        r#"<form method="post" action="/web/lab" class="upload">{csrf}
+<label for="file">{l_file}</label><input type="file" id="file" accept=".csv,text/csv" data-into="csv">
+<label for="csv">{l_csv}</label><textarea id="csv" name="csv" rows="10" required{invalid}{described}>{csv}</textarea>
+<small id="csv-help">{help}</small>{err}
+<button type="submit">{l_go}</button></form><script src="/web/static/lab.js"></script>"#,
+        csrf = user.csrf_field(),
+        l_file = lang.t("选择结果文件（CSV）", "Choose a results file (CSV)"),
+        l_csv = lang.t("结果内容（可直接粘贴）", "Results (or paste them here)"),
+        csv = esc(csv),
+        help = lang.t(
+            "每行：条码,结果(阴性/阳性/无效),Ct 值(可选),出结果时间(可选)；首行可为表头。",
+            "One line each: barcode,outcome (negative/positive/invalid),ct (optional),resulted_at (optional); a header line is allowed."
+        ),
+        l_go = lang.t("上传结果", "Upload results"),
+    )
+}
+
+/// The per-line report of an upload: line, barcode, what happened or why it was refused.
+fn report(lang: Lang, answer: &Value, csv: &str) -> String {
+    // The barcode as the file gave it, by file line (the answer names tubes by id).
+    let barcode_of = |line: Option<u64>| -> String {
+        line.and_then(|n| csv.lines().nth(usize::try_from(n).ok()?.checked_sub(1)?))
+            .and_then(|l| l.split(',').next())
+            .map_or(String::new(), |b| esc(b.trim()))
+    };
+    let empty = Vec::new();
+    let items = answer["results"].as_array().unwrap_or(&empty);
+    let accepted = items.iter().filter(|i| i.get("error").is_none()).count();
+    let mut s = format!(
+        "<section aria-labelledby=\"report-h\"><h2 id=\"report-h\">{}</h2><p class=\"{}\" role=\"status\" data-accepted=\"{accepted}\" data-refused=\"{refused}\">{}</p><div class=\"scroll\"><table id=\"report\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        lang.t("逐行结果", "Line by line"),
+        if accepted == 0 { "err" } else { "ok" },
+        match lang {
+            Lang::Zh => format!("已接收 {accepted} 行，拒收 {} 行。", items.len() - accepted),
+            Lang::En => format!(
+                "{accepted} lines accepted, {} refused.",
+                items.len() - accepted
+            ),
+        },
+        lang.t("行号", "Line"),
+        lang.t("试管", "Tube"),
+        lang.t("结果", "Outcome"),
+        refused = items.len() - accepted,
+    );
+    for item in items.iter().take(MAX_ROWS) {
+        let line = item["line"]
+            .as_u64()
+            .map_or(String::new(), |n| n.to_string());
+        let barcode = barcode_of(item["line"].as_u64());
+        if let Some(e) = item.get("error") {
+            let code = e["code"].as_str().unwrap_or("");
+            let msg = e["message"].as_str().unwrap_or("");
+            let _ = write!(
+                s,
+                "<tr class=\"refused\" data-code=\"{}\"><td>{line}</td><td>{barcode}</td><td>✘ {}</td></tr>",
+                esc(code),
+                esc(&super::i18n::error_text(lang, code, msg)),
+            );
+        } else {
+            let holds = item["holds"].as_u64().unwrap_or(0);
+            let tasks = item["tasks"].as_u64().unwrap_or(0);
+            let mut what = match lang {
+                Lang::Zh => format!("✔ 已记录（{} 人）", item["members"]),
+                Lang::En => format!("✔ recorded ({} people)", item["members"]),
+            };
+            if holds > 0 {
+                let _ = match lang {
+                    Lang::Zh => write!(what, "；阳性混管，{holds} 人待单管复核"),
+                    Lang::En => write!(what, "; positive pool, {holds} held for a retest"),
+                };
+            } else if tasks > 0 {
+                let _ = match lang {
+                    Lang::Zh => write!(what, "；{tasks} 人需重新采样"),
+                    Lang::En => write!(what, "; {tasks} to be swabbed again"),
+                };
+            }
+            if let Some(c) = item["suspected_case"].as_str() {
+                let _ = match lang {
+                    Lang::Zh => write!(what, "；单管阳性，已登记疑似病例 {}", esc(c)),
+                    Lang::En => write!(what, "; positive single tube, suspected case {}", esc(c)),
+                };
+            }
+            let _ = write!(
+                s,
+                "<tr class=\"accepted\" data-holds=\"{holds}\"><td>{line}</td><td>{barcode}</td><td>{what}</td></tr>",
+            );
+        }
+    }
+    s.push_str("</tbody></table></div></section>");
+    s
+}
+
+/// The members of positive pools held for a single-tube retest, in the lab's jurisdiction.
+fn holds(state: &AppState, user: &WebUser) -> String {
+    let lang = user.lang;
+    let tasks = lab::open_tasks(state, Some(TaskKind::SingleTubeRetest), |p| {
+        state.person_area(p).is_some_and(|a| user.caller.covers(&a))
+    });
+    let mut s = format!(
+        "<section aria-labelledby=\"holds-h\"><h2 id=\"holds-h\">{}</h2><p data-count=\"{}\" id=\"holds-count\">{}</p>",
+        lang.t("阳性混管待复核人员", "Held: members of positive pools"),
+        tasks.len(),
+        match lang {
+            Lang::Zh => format!("共 {} 人待单管复核。", tasks.len()),
+            Lang::En => format!("{} people await a single-tube retest.", tasks.len()),
+        }
+    );
+    if !tasks.is_empty() {
+        let _ = write!(
+            s,
+            "<div class=\"scroll\"><table id=\"holds\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            lang.t("人员编号", "Person"),
+            lang.t("混管", "Pool tube"),
+            lang.t("判定时间", "Since"),
+        );
+        for t in tasks.iter().take(MAX_ROWS) {
+            // Person ids are opaque; names and ID numbers stay on the person's page.
+            let _ = write!(
+                s,
+                "<tr><td><a href=\"/web/people/{p}\">{p}</a></td><td>{}</td><td>{}</td></tr>",
+                t.tube.map_or(String::new(), |x| x.to_string()),
+                shanghai(t.created_at),
+                p = t.person,
+            );
+        }
+        s.push_str("</tbody></table></div>");
+    }
+    s.push_str("</section>");
+    s
+}
+
+/// The hours after which a tube counts as stuck; the policy's unless the lab asks.
+#[derive(Debug, Default, Deserialize)]
+pub struct StuckQuery {
+    transport_hours: Option<u32>,
+    lab_hours: Option<u32>,
+}
+
+/// Tubes sealed but not received, or received but not resulted, for too long.
+fn stuck(state: &AppState, lang: Lang, q: &StuckQuery) -> String {
+    let policy = state.policy();
+    let transport = q
+        .transport_hours
+        .or_else(|| policy.parameter("stuck_transport_hours"))
+        .unwrap_or(6);
+    let in_lab = q
+        .lab_hours
+        .or_else(|| policy.parameter("stuck_lab_hours"))
+        .unwrap_or(12);
+    let tubes = lab::stuck(state, crate::now(), transport, in_lab);
+    let mut s = format!(
+        "<section aria-labelledby=\"stuck-h\"><h2 id=\"stuck-h\">{}</h2><p id=\"stuck-count\" data-count=\"{}\">{}</p>",
+        lang.t("滞留试管", "Stuck tubes"),
+        tubes.len(),
+        match lang {
+            Lang::Zh => format!(
+                "封管后超过 {transport} 小时未送达，或送达后超过 {in_lab} 小时未出结果：{} 管。",
+                tubes.len()
+            ),
+            Lang::En => format!(
+                "Sealed more than {transport} h ago and not received, or received more than {in_lab} h ago without a result: {}.",
+                tubes.len()
+            ),
+        }
+    );
+    if !tubes.is_empty() {
+        let _ = write!(
+            s,
+            "<div class=\"scroll\"><table id=\"stuck\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            lang.t("条码", "Barcode"),
+            lang.t("采样点", "Site"),
+            lang.t("状态", "State"),
+            lang.t("封管", "Sealed"),
+            lang.t("送达", "Received"),
+        );
+        for t in tubes.iter().take(MAX_ROWS) {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(t.barcode.as_str()),
+                t.site,
+                state_text(lang, t.state),
+                t.sealed_at.map_or(String::new(), shanghai),
+                t.received_at.map_or(String::new(), shanghai),
+            );
+        }
+        s.push_str("</tbody></table></div>");
+    }
+    let _ = write!(
+        s,
+        r#"<form method="get" action="/web/lab" class="inline noprint"><label for="transport_hours">{}</label><input type="number" min="0" max="720" id="transport_hours" name="transport_hours" value="{transport}"><label for="lab_hours">{}</label><input type="number" min="0" max="720" id="lab_hours" name="lab_hours" value="{in_lab}"><button type="submit">{}</button></form>"#,
+        lang.t("转运超过（小时）", "In transport over (hours)"),
+        lang.t("实验室超过（小时）", "In the lab over (hours)"),
+        lang.t("刷新", "Refresh"),
+    );
+    s.push_str("</section>");
+    s
+}
+
+fn state_text(lang: Lang, s: xikang_domain::testing::TubeState) -> &'static str {
+    use xikang_domain::testing::TubeState as T;
+    match s {
+        T::Open => lang.t("采样中", "open"),
+        T::Sealed => lang.t("已封管待转运", "sealed"),
+        T::InTransport => lang.t("转运中", "in transport"),
+        T::Received => lang.t("已送达待检测", "received"),
+        T::Resulted => lang.t("已出结果", "resulted"),
+        T::Invalid => lang.t("无效", "invalid"),
+    }
+}
+
+fn page(state: &AppState, user: &WebUser, status: StatusCode, top: &str, form: &str) -> Response {
+    page_with(state, user, status, top, form, &StuckQuery::default())
+}
+
+fn page_with(
+    state: &AppState,
+    user: &WebUser,
+    status: StatusCode,
+    top: &str,
+    form: &str,
+    q: &StuckQuery,
+) -> Response {
+    let body = format!(
+        "{top}{form}{}{}",
+        holds(state, user),
+        stuck(state, user.lang, q)
+    );
+    html(
+        status,
+        layout(
+            user.lang,
+            user.lang.t("检测实验室", "Lab"),
+            Some(user),
+            "/web/lab",
+            &body,
+        ),
+    )
+}
+
+/// `GET /web/lab`.
+pub async fn lab_page(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    q: Result<Query<StuckQuery>, QueryRejection>,
+) -> Response {
+    if let Some(r) = user.forbid_unless(LAB_STAFF, "uploading lab results") {
+        return r;
+    }
+    // A malformed number falls back to the policy's hours rather than an error page.
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    page_with(
+        &state,
+        &user,
+        StatusCode::OK,
+        "",
+        &upload_form(&user, "", None),
+        &q,
+    )
+}
+
+/// `POST /web/lab`: the pasted or picked CSV, posted to the API's lab-results handler.
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Form(f): Form<ResultsForm>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(LAB_STAFF, "uploading lab results") {
+        return r;
+    }
+    if let Err(e) = user.check_csrf(&f.csrf) {
+        return error_page(lang, Some(&user), &e);
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    let answer = call_api(lab::http::post_lab_results(
+        State(state.clone()),
+        user.caller.clone(),
+        headers,
+        Bytes::from(f.csv.clone()),
+    ))
+    .await;
+    match answer {
+        Ok(a) => page(
+            &state,
+            &user,
+            StatusCode::OK,
+            &report(lang, &a, &f.csv),
+            &upload_form(&user, "", None),
+        ),
+        // Every line refused: the report still says why, line by line; the text is kept.
+        Err(AppError::Unprocessable {
+            details: Some(d), ..
+        }) if d["results"].is_array() => page(
+            &state,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &report(lang, &d, &f.csv),
+            &upload_form(&user, &f.csv, None),
+        ),
+        Err(e) => {
+            let (status, code, msg) = e.summary();
+            page(
+                &state,
+                &user,
+                status,
+                "",
+                &upload_form(
+                    &user,
+                    &f.csv,
+                    Some(&super::i18n::error_text(lang, code, &msg)),
+                ),
+            )
+        }
+    }
+}

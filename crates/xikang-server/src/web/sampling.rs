@@ -1,0 +1,314 @@
+//! The sampling site's page: scan the tube's barcode, then each person's code (a scanner
+//! gun types the code and Enter, which starts the next line; pasting a list works the same)
+//! and bind them all to the tube; seal the tube when it is done. Binding and sealing go
+//! through the API's `samples` and `tubes/seal` handlers, so every swab is checked (known
+//! person, open tube of a site in the jurisdiction, not sampled twice) exactly as there.
+
+use super::session::WebUser;
+use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout};
+use crate::auth::Role;
+use crate::error::AppError;
+use crate::lab;
+use crate::state::AppState;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::fmt::Write;
+use std::sync::Arc;
+use xikang_domain::testing::TubeBarcode;
+
+const SAMPLERS: &[Role] = &[Role::Lab, Role::Admin];
+
+/// Codes accepted in one form (a 20-in-1 tube needs 20; the API takes more).
+const MAX_CODES: usize = 200;
+
+/// What the sampler scanned, kept when it is refused.
+#[derive(Debug, Default, Deserialize)]
+pub struct BindForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tube: String,
+    #[serde(default)]
+    codes: String,
+    /// `bind` (default) or `seal`.
+    #[serde(default)]
+    action: String,
+}
+
+/// One scanned line as a sample: a health code, or an 18-character ID number typed in
+/// where a code cannot be scanned (the API allows that only to users with ID lookup).
+fn sample_of(tube: &str, line: &str) -> Value {
+    let is_id = line.len() == 18
+        && line
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_digit() || (i == 17 && (b == b'X' || b == b'x')));
+    if is_id {
+        json!({"tube": tube, "id_number": line})
+    } else {
+        json!({"tube": tube, "token": line})
+    }
+}
+
+fn form(user: &WebUser, tube: &str, codes: &str, errors: &[(&str, String)]) -> String {
+    let lang = user.lang;
+    let field = |name: &str| -> (String, String) {
+        match errors.iter().find(|(f, _)| *f == name) {
+            Some((_, msg)) => (
+                format!(" aria-invalid=\"true\" aria-describedby=\"{name}-err\""),
+                format!(
+                    "<p class=\"err\" id=\"{name}-err\" role=\"alert\">{}</p>",
+                    esc(msg)
+                ),
+            ),
+            None => (String::new(), String::new()),
+        }
+    };
+    let (tube_aria, tube_err) = field("tube");
+    let (codes_aria, codes_err) = field("codes");
+    format!(
+        r#"<form method="post" action="/web/sampling" class="scan">{csrf}
+<label for="tube">{l_tube}</label><input id="tube" name="tube" required autocomplete="off" value="{tube}"{tube_aria}>{tube_err}
+<label for="codes">{l_codes}</label><textarea id="codes" name="codes" rows="8" autocomplete="off" aria-describedby="codes-help"{codes_aria}>{codes}</textarea>{codes_err}
+<small id="codes-help">{help}</small>
+<div><button type="submit" name="action" value="bind">{l_bind}</button> <button type="submit" name="action" value="seal">{l_seal}</button></div></form>"#,
+        csrf = user.csrf_field(),
+        l_tube = lang.t("试管条码", "Tube barcode"),
+        tube = esc(tube),
+        l_codes = lang.t(
+            "健康码（扫码枪逐个扫描或粘贴，每行一个）",
+            "Health codes (scanner gun or paste, one a line)"
+        ),
+        codes = esc(codes),
+        help = lang.t(
+            "扫码枪每扫一人自动换行；无法扫码时可输入身份证号（需授权）。试管装满后自动封管。",
+            "A scanner gun starts a new line after each code; an ID number may be typed where a code cannot be scanned (if you are allowed). A full tube seals itself."
+        ),
+        l_bind = lang.t("绑定到试管", "Bind to the tube"),
+        l_seal = lang.t("封管", "Seal the tube"),
+    )
+}
+
+/// The tube as it stands: swabs in it against its capacity, and its state.
+fn tube_status(state: &AppState, lang: Lang, tube: &str) -> String {
+    let Some((t, members)) = TubeBarcode::parse(tube)
+        .ok()
+        .and_then(|b| lab::tube(state, &b))
+    else {
+        return String::new();
+    };
+    let (cap, st) = (t.capacity, t.state.as_str());
+    format!(
+        "<p id=\"tube-status\" data-members=\"{members}\" data-capacity=\"{cap}\" data-state=\"{st}\">{}</p>",
+        match lang {
+            Lang::Zh => format!("试管 {} 已采 {members} / {cap} 人，状态：{st}。", esc(tube)),
+            Lang::En => format!("Tube {}: {members} of {cap} swabs, {st}.", esc(tube)),
+        },
+    )
+}
+
+fn page(
+    state: &AppState,
+    user: &WebUser,
+    status: StatusCode,
+    top: &str,
+    form: &str,
+    tube: &str,
+) -> Response {
+    let body = format!("{top}{}{form}", tube_status(state, user.lang, tube));
+    html(
+        status,
+        layout(
+            user.lang,
+            user.lang.t("采样点", "Sampling site"),
+            Some(user),
+            "/web/sampling",
+            &body,
+        ),
+    )
+}
+
+/// `GET /web/sampling`.
+pub async fn sampling_page(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
+    if let Some(r) = user.forbid_unless(SAMPLERS, "binding samples to tubes") {
+        return r;
+    }
+    page(
+        &state,
+        &user,
+        StatusCode::OK,
+        "",
+        &form(&user, "", "", &[]),
+        "",
+    )
+}
+
+/// `POST /web/sampling`: bind the scanned codes to the tube, or seal it.
+pub async fn bind(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Form(f): Form<BindForm>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(SAMPLERS, "binding samples to tubes") {
+        return r;
+    }
+    if let Err(e) = user.check_csrf(&f.csrf) {
+        return error_page(lang, Some(&user), &e);
+    }
+    let tube = f.tube.trim().to_owned();
+    let codes: Vec<&str> = f
+        .codes
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let refuse = |status: StatusCode, field: &'static str, msg: String| {
+        page(
+            &state,
+            &user,
+            status,
+            "",
+            &form(&user, &tube, &f.codes, &[(field, msg)]),
+            &tube,
+        )
+    };
+    if let Err(e) = TubeBarcode::parse(&tube) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "tube",
+            super::i18n::error_text(lang, e.code(), &e.to_string()),
+        );
+    }
+    if f.action == "seal" {
+        let answer = call_api(lab::http::post_seal(
+            State(state.clone()),
+            user.caller.clone(),
+            json_headers(),
+            json_body(&json!({"tubes": [tube]})),
+        ))
+        .await;
+        return match answer {
+            Ok(_) => page(
+                &state,
+                &user,
+                StatusCode::OK,
+                &format!(
+                    "<p class=\"ok\" role=\"status\" id=\"sealed\">{} {}</p>",
+                    lang.t("已封管：", "Sealed:"),
+                    esc(&tube)
+                ),
+                &form(&user, "", "", &[]),
+                &tube,
+            ),
+            Err(e) => {
+                let (status, code, msg) = item_error(&e);
+                refuse(status, "tube", super::i18n::error_text(lang, &code, &msg))
+            }
+        };
+    }
+    if codes.is_empty() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "codes",
+            lang.t("请扫描至少一个健康码", "Scan at least one code")
+                .to_owned(),
+        );
+    }
+    if codes.len() > MAX_CODES {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "codes",
+            match lang {
+                Lang::Zh => format!("一次最多 {MAX_CODES} 个"),
+                Lang::En => format!("at most {MAX_CODES} at once"),
+            },
+        );
+    }
+    let samples: Vec<Value> = codes.iter().map(|c| sample_of(&tube, c)).collect();
+    let answer = call_api(lab::http::post_samples(
+        State(state.clone()),
+        user.caller.clone(),
+        json_headers(),
+        json_body(&json!({"samples": samples})),
+    ))
+    .await;
+    let (status, results) = match answer {
+        Ok(a) => (StatusCode::OK, a["results"].clone()),
+        Err(AppError::Unprocessable {
+            details: Some(d), ..
+        }) if d["results"].is_array() => (StatusCode::UNPROCESSABLE_ENTITY, d["results"].clone()),
+        Err(e) => {
+            let (status, code, msg) = e.summary();
+            return refuse(status, "codes", super::i18n::error_text(lang, code, &msg));
+        }
+    };
+    // The report names each code by its position (never the code or the person).
+    let empty = Vec::new();
+    let items = results.as_array().unwrap_or(&empty);
+    let mut refused_lines = Vec::new();
+    let mut report = String::new();
+    let mut bound = 0;
+    for (i, item) in items.iter().enumerate() {
+        if let Some(e) = item.get("error") {
+            let code = e["code"].as_str().unwrap_or("");
+            let _ = write!(
+                report,
+                "<li class=\"refused\" data-code=\"{}\">{} {}: ✘ {}</li>",
+                esc(code),
+                lang.t("第", "Code"),
+                i + 1,
+                esc(&super::i18n::error_text(
+                    lang,
+                    code,
+                    e["message"].as_str().unwrap_or("")
+                ))
+            );
+            if let Some(c) = codes.get(i) {
+                refused_lines.push(*c);
+            }
+        } else {
+            bound += 1;
+        }
+    }
+    let top = format!(
+        "<section aria-labelledby=\"bound-h\"><h2 id=\"bound-h\">{}</h2><p class=\"{}\" role=\"status\" data-bound=\"{bound}\" data-refused=\"{}\">{}</p><ul id=\"refused\">{report}</ul></section>",
+        lang.t("绑定结果", "Bound"),
+        if bound == 0 { "err" } else { "ok" },
+        refused_lines.len(),
+        match lang {
+            Lang::Zh => format!("已绑定 {bound} 人，拒绝 {} 个。", refused_lines.len()),
+            Lang::En => format!("{bound} bound, {} refused.", refused_lines.len()),
+        }
+    );
+    // The tube stays for the next people; refused codes stay to be checked and rescanned.
+    let kept = refused_lines.join("\n");
+    page(
+        &state,
+        &user,
+        status,
+        &top,
+        &form(&user, &tube, &kept, &[]),
+        &tube,
+    )
+}
+
+/// A batch refusal's first item error, or the error itself.
+fn item_error(e: &AppError) -> (StatusCode, String, String) {
+    let (status, code, msg) = e.summary();
+    if let AppError::Unprocessable {
+        details: Some(d), ..
+    } = e
+        && let Some(first) = d["results"][0].get("error")
+    {
+        return (
+            status,
+            first["code"].as_str().unwrap_or(code).to_owned(),
+            first["message"].as_str().unwrap_or(&msg).to_owned(),
+        );
+    }
+    (status, code.to_owned(), msg)
+}

@@ -1,0 +1,432 @@
+//! The quarantine site's page: the site's admissions (its active orders, each with its test
+//! days), the tests due today, and releases. A release goes through the API's `release`
+//! handler, which checks the plan's end and that every scheduled test was negative, and
+//! otherwise extends the order: the page shows whichever the policy decided.
+
+use super::session::WebUser;
+use super::{Lang, call_api, error_page, esc, html, layout, shanghai, urlencode};
+use crate::auth::Role;
+use crate::duties;
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::fmt::Write;
+use std::sync::Arc;
+use xikang_domain::SiteId;
+use xikang_domain::duties::{Regime, variant_name};
+use xikang_store::{OrderFilter, OrderRecord, OrderStatus, SiteRecord};
+
+const SITE_STAFF: &[Role] = &[Role::SiteManager, Role::Admin, Role::Tracer];
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SiteQuery {
+    site: Option<String>,
+    released: Option<String>,
+    outcome: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReleaseForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The sites this user may open: a manager's own, or staff's inside their jurisdiction.
+async fn sites_of(state: &AppState, user: &WebUser) -> Result<Vec<SiteRecord>, AppError> {
+    let store = state.store.clone();
+    let all = tokio::task::spawn_blocking(move || store.sites()).await??;
+    Ok(all
+        .into_iter()
+        .filter(|s| match user.caller.role {
+            Role::SiteManager => s.manager.as_deref() == Some(user.caller.name.as_str()),
+            _ => user.caller.covers(&s.area),
+        })
+        .collect())
+}
+
+async fn orders_of(
+    state: &AppState,
+    user: &WebUser,
+    site: SiteId,
+) -> Result<Vec<OrderRecord>, AppError> {
+    let store = state.store.clone();
+    let orders = tokio::task::spawn_blocking(move || {
+        store.orders(&OrderFilter {
+            person: None,
+            site: Some(site),
+            active_only: false,
+            limit: 1000,
+        })
+    })
+    .await??;
+    // As the API lists them: a manager sees everyone at their site, staff their jurisdiction.
+    Ok(orders
+        .into_iter()
+        .filter(|o| {
+            user.caller.role == Role::SiteManager
+                || state
+                    .person_area(o.person)
+                    .is_some_and(|a| user.caller.covers(&a))
+        })
+        .collect())
+}
+
+fn test_days(o: &OrderRecord, regime: Option<&Regime>) -> Vec<(u32, xikang_domain::CivilDay)> {
+    regime.map_or_else(Vec::new, |r| {
+        let days = if o.then_phase {
+            &r.then_test_days
+        } else {
+            &r.test_days
+        };
+        Regime::test_dates(days, o.start)
+    })
+}
+
+fn status_text(lang: Lang, s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Active => lang.t("隔离中", "active"),
+        OrderStatus::Released => lang.t("已解除", "released"),
+        OrderStatus::Ended => lang.t("已终止", "ended"),
+    }
+}
+
+/// The page of one site; `failed` is an order whose release was refused, with the reason.
+fn page(
+    state: &AppState,
+    user: &WebUser,
+    sites: &[SiteRecord],
+    site: &SiteRecord,
+    orders: &[OrderRecord],
+    q: &SiteQuery,
+    failed: Option<(&str, &str)>,
+) -> String {
+    let lang = user.lang;
+    let policy = state.policy();
+    let today = crate::now().shanghai_day();
+    let mut s = String::new();
+    if sites.len() > 1 {
+        s.push_str("<form method=\"get\" action=\"/web/site\" class=\"inline noprint\">");
+        let _ = write!(
+            s,
+            "<label for=\"site\">{}</label><select id=\"site\" name=\"site\">",
+            lang.t("隔离点", "Site")
+        );
+        for x in sites {
+            let _ = write!(
+                s,
+                "<option value=\"{id}\"{sel}>{id} {}</option>",
+                esc(&x.name),
+                id = x.id,
+                sel = if x.id == site.id { " selected" } else { "" }
+            );
+        }
+        let _ = write!(
+            s,
+            "</select><button type=\"submit\">{}</button></form>",
+            lang.t("打开", "Open")
+        );
+    }
+    if let (Some(o), Some(outcome)) = (&q.released, &q.outcome) {
+        let text = match (outcome.as_str(), lang) {
+            ("released", Lang::Zh) => format!("{} 已解除隔离。", esc(o)),
+            ("released", Lang::En) => format!("{} released.", esc(o)),
+            (_, Lang::Zh) => format!(
+                "{} 有检测缺失或阳性，已按政策延长隔离并派发复检任务。",
+                esc(o)
+            ),
+            (_, Lang::En) => format!(
+                "{} has a missing or positive test: extended by the policy, a retest task is out.",
+                esc(o)
+            ),
+        };
+        let _ = write!(
+            s,
+            "<p class=\"ok\" role=\"status\" id=\"released\" data-outcome=\"{}\">{text}</p>",
+            esc(outcome)
+        );
+    }
+    let active: Vec<&OrderRecord> = orders
+        .iter()
+        .filter(|o| o.status == OrderStatus::Active)
+        .collect();
+    let _ = write!(
+        s,
+        "<div class=\"cards\"><div class=\"card\"><span class=\"label\">{}</span><span class=\"num\">{}</span></div><div class=\"card\"><span class=\"label\">{}</span><span class=\"num\" id=\"occupancy\">{}</span> / {}</div></div>",
+        lang.t("隔离点", "Site"),
+        esc(&site.name),
+        lang.t("在住 / 容量", "Occupied / capacity"),
+        site.occupancy,
+        site.capacity,
+    );
+
+    // Today's tests.
+    let due: Vec<(&OrderRecord, u32)> = active
+        .iter()
+        .filter_map(|o| {
+            test_days(o, policy.duties().regime(&o.regime))
+                .into_iter()
+                .find(|(_, d)| *d == today)
+                .map(|(n, _)| (*o, n))
+        })
+        .collect();
+    let _ = write!(
+        s,
+        "<section aria-labelledby=\"due-h\"><h2 id=\"due-h\">{}</h2><p id=\"due-count\" data-count=\"{}\">{}</p>",
+        lang.t("今日应检", "Tests due today"),
+        due.len(),
+        match lang {
+            Lang::Zh => format!("今日需采样 {} 人。", due.len()),
+            Lang::En => format!("{} people to swab today.", due.len()),
+        }
+    );
+    if !due.is_empty() {
+        let _ = write!(
+            s,
+            "<ul id=\"due\">{}</ul>",
+            due.iter()
+                .map(|(o, n)| format!(
+                    "<li><a href=\"/web/people/{p}\">{p}</a> · {} {n} · {}</li>",
+                    lang.t("隔离第", "day"),
+                    o.id,
+                    p = o.person
+                ))
+                .collect::<String>()
+        );
+    }
+    s.push_str("</section>");
+
+    // Admissions: the active orders.
+    let _ = write!(
+        s,
+        "<section aria-labelledby=\"adm-h\"><h2 id=\"adm-h\">{}</h2><p id=\"active-count\" data-count=\"{}\">{}</p>",
+        lang.t("在住人员（隔离令）", "Admitted (orders)"),
+        active.len(),
+        match lang {
+            Lang::Zh => format!("有效隔离令 {} 份。", active.len()),
+            Lang::En => format!("{} active orders.", active.len()),
+        }
+    );
+    if !active.is_empty() {
+        let _ = write!(
+            s,
+            "<div class=\"scroll\"><table id=\"orders\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            lang.t("隔离令", "Order"),
+            lang.t("人员", "Person"),
+            lang.t("方案", "Regime"),
+            lang.t("入住", "Admitted"),
+            lang.t("计划解除", "Planned end"),
+            lang.t("检测日", "Test days"),
+            lang.t("解除", "Release"),
+        );
+        for o in &active {
+            let id = o.id.to_string();
+            let tests = test_days(o, policy.duties().regime(&o.regime))
+                .into_iter()
+                .map(|(n, d)| {
+                    if d == today {
+                        format!("<strong>{n}</strong>")
+                    } else {
+                        n.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let err = match failed {
+                Some((fid, msg)) if fid == id => format!(
+                    "<p class=\"err\" role=\"alert\" id=\"release-{id}-err\">{}</p>",
+                    esc(msg)
+                ),
+                _ => String::new(),
+            };
+            let _ = write!(
+                s,
+                r#"<tr id="order-{id}"><td>{id}</td><td><a href="/web/people/{p}">{p}</a></td><td>{regime}</td><td>{start}</td><td>{end}</td><td>{tests}</td><td><form method="post" action="/web/site/orders/{id}/release" class="act">{csrf}<button type="submit" aria-label="{l_rel} {id}">{l_rel}</button></form>{err}</td></tr>"#,
+                p = o.person,
+                regime = esc(&o.regime),
+                start = shanghai(o.start),
+                end = shanghai(o.planned_end),
+                csrf = user.csrf_field(),
+                l_rel = lang.t("解除隔离", "Release"),
+            );
+        }
+        s.push_str("</tbody></table></div>");
+    }
+    s.push_str("</section>");
+
+    // Releases and other ends.
+    let ended: Vec<&OrderRecord> = orders
+        .iter()
+        .filter(|o| o.status != OrderStatus::Active)
+        .collect();
+    let _ = write!(
+        s,
+        "<section aria-labelledby=\"rel-h\"><h2 id=\"rel-h\">{}</h2><p id=\"ended-count\" data-count=\"{}\"></p>",
+        lang.t("已解除", "Released"),
+        ended.len()
+    );
+    if !ended.is_empty() {
+        let _ = write!(
+            s,
+            "<div class=\"scroll\"><table id=\"ended\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            lang.t("隔离令", "Order"),
+            lang.t("人员", "Person"),
+            lang.t("原因", "Reason"),
+            lang.t("结束", "Ended"),
+            lang.t("状态", "Status"),
+        );
+        for o in ended.iter().take(500) {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td><a href=\"/web/people/{p}\">{p}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                o.id,
+                esc(&variant_name(&o.reason)),
+                o.ended_at.map_or(String::new(), shanghai),
+                status_text(lang, o.status),
+                p = o.person,
+            );
+        }
+        s.push_str("</tbody></table></div>");
+    }
+    s.push_str("</section>");
+    layout(
+        lang,
+        lang.t("隔离点", "Quarantine site"),
+        Some(user),
+        "/web/site",
+        &s,
+    )
+}
+
+/// Renders the chosen (or first) site, or the page saying there is none.
+async fn render(
+    state: &AppState,
+    user: &WebUser,
+    q: &SiteQuery,
+    status: StatusCode,
+    failed: Option<(&str, &str)>,
+) -> Response {
+    let lang = user.lang;
+    let sites = match sites_of(state, user).await {
+        Ok(s) => s,
+        Err(e) => return error_page(lang, Some(user), &e),
+    };
+    let chosen = match q.site.as_deref() {
+        Some(id) => match sites.iter().find(|s| s.id.to_string() == id) {
+            Some(s) => s,
+            None => {
+                return error_page(
+                    lang,
+                    Some(user),
+                    &AppError::Forbidden("that site is not yours or does not exist"),
+                );
+            }
+        },
+        None => match sites.first() {
+            Some(s) => s,
+            None => {
+                let body = format!(
+                    "<p id=\"no-site\">{}</p>",
+                    lang.t(
+                        "您名下没有隔离点。",
+                        "No quarantine site is assigned to you."
+                    )
+                );
+                return html(
+                    StatusCode::OK,
+                    layout(
+                        lang,
+                        lang.t("隔离点", "Quarantine site"),
+                        Some(user),
+                        "/web/site",
+                        &body,
+                    ),
+                );
+            }
+        },
+    };
+    match orders_of(state, user, chosen.id).await {
+        Ok(orders) => html(
+            status,
+            page(state, user, &sites, chosen, &orders, q, failed),
+        ),
+        Err(e) => error_page(lang, Some(user), &e),
+    }
+}
+
+/// `GET /web/site[?site=S1]`.
+pub async fn site_page(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Query(q): Query<SiteQuery>,
+) -> Response {
+    if let Some(r) = user.forbid_unless(SITE_STAFF, "quarantine sites") {
+        return r;
+    }
+    render(&state, &user, &q, StatusCode::OK, None).await
+}
+
+/// `POST /web/site/orders/{id}/release`: released, extended, or refused with the reason.
+pub async fn release(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Form(f): Form<ReleaseForm>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(&[Role::SiteManager, Role::Admin, Role::Tracer], "releases")
+    {
+        return r;
+    }
+    if let Err(e) = user.check_csrf(&f.csrf) {
+        return error_page(lang, Some(&user), &e);
+    }
+    let answer = call_api(async {
+        duties::release(State(state.clone()), user.caller.clone(), Path(id.clone()))
+            .await
+            .map(IntoResponse::into_response)
+    })
+    .await;
+    // The order's site, to come back to it.
+    let site = {
+        let store = state.store.clone();
+        let oid = id.trim_start_matches('Q').parse::<u64>().ok();
+        match oid {
+            Some(n) => tokio::task::spawn_blocking(move || store.order(xikang_domain::OrderId(n)))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
+                .and_then(|o| o.site),
+            None => None,
+        }
+    };
+    match answer {
+        Ok(a) => {
+            let mut to = format!(
+                "/web/site?released={}&outcome={}",
+                urlencode(a["order"].as_str().unwrap_or("")),
+                urlencode(a["outcome"].as_str().unwrap_or(""))
+            );
+            if let Some(s) = site {
+                let _ = write!(to, "&site={s}");
+            }
+            Redirect::to(&to).into_response()
+        }
+        Err(e) => {
+            let (status, code, msg) = e.summary();
+            if status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND || site.is_none()
+            {
+                return error_page(lang, Some(&user), &e);
+            }
+            let q = SiteQuery {
+                site: site.map(|s| s.to_string()),
+                ..SiteQuery::default()
+            };
+            let text = super::i18n::error_text(lang, code, &msg);
+            render(&state, &user, &q, status, Some((&id, &text))).await
+        }
+    }
+}
