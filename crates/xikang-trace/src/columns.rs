@@ -47,8 +47,13 @@ fn pack(td: u32, other: u32) -> u64 {
 /// A tail this large is sealed into a segment. Small enough that a copy-on-write of the
 /// tail (when a snapshot holds it) is cheap, large enough that live scans seal rarely.
 const TAIL_MAX: usize = 8_192;
-/// A day with more segments than this has its newest ones merged regardless of size.
+/// A day with more segments than this has its newest ones merged regardless of size
+/// (segments over [`MERGE_CAP`] aside).
 const MAX_SEGMENTS: usize = 12;
+/// Live appends never merge two segments into one of more rows than this: a merge sorts
+/// its rows again, and a server appending scans must not spend seconds of a core on one
+/// (a day of 5 M scans then holds a few segments of about this size, plus the small ones).
+const MERGE_CAP: usize = 1 << 20;
 
 /// Rows sorted by one key, with sparse CSR offsets.
 #[derive(Debug, Default)]
@@ -275,7 +280,8 @@ impl Day {
     }
 
     /// Merges the newest segments while the newest is at least half the size of the one
-    /// before it (a binary counter: O(log n) segments, each row re-sorted O(log n) times).
+    /// before it (a binary counter: O(log n) segments, each row re-sorted O(log n) times),
+    /// but never into a segment of more than [`MERGE_CAP`] rows.
     fn compact(&mut self) {
         loop {
             let n = self.segments.len();
@@ -283,6 +289,9 @@ impl Day {
                 return;
             }
             let (older, newer) = (&self.segments[n - 2], &self.segments[n - 1]);
+            if older.len() + newer.len() > MERGE_CAP {
+                return;
+            }
             if older.len() > 2 * newer.len() && n <= MAX_SEGMENTS {
                 return;
             }
