@@ -436,6 +436,46 @@ pub(crate) fn is_undefined_table(e: &postgres::Error) -> bool {
 
 /// Streams the rows of `sql` through `f`, `FETCH` rows per round trip, inside a read
 /// transaction (portals only live inside one).
+/// Streams every row of a family of day tables, oldest day first, to `f` in chunks of
+/// [`CHUNK`]; a day that retention drops after it was listed is skipped.
+pub(crate) fn for_each_day_row<T>(
+    client: &mut Client,
+    tables: row::DayTables,
+    columns: &str,
+    row_of: fn(&Row) -> Result<T>,
+    f: &mut dyn FnMut(&[T]),
+) -> Result<()> {
+    let days: Vec<i32> = client
+        .query(
+            &format!("select day from {} order by day", tables.registry),
+            &[],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for day in days {
+        let sql = format!("select {columns} from {}", tables.table(CivilDay(day))?);
+        let streamed = stream(client, &sql, &[], &mut |r| {
+            chunk.push(row_of(r)?);
+            if chunk.len() == CHUNK {
+                f(&chunk);
+                chunk.clear();
+            }
+            Ok(true)
+        });
+        match streamed {
+            Ok(()) => {}
+            Err(StoreError::Postgres(e)) if is_undefined_table(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !chunk.is_empty() {
+        f(&chunk);
+    }
+    Ok(())
+}
+
 pub(crate) fn stream(
     client: &mut Client,
     sql: &str,
@@ -835,37 +875,13 @@ impl Store for PgStore {
     }
 
     fn for_each_checkin(&self, f: &mut dyn FnMut(&[CheckIn])) -> Result<()> {
-        let mut client = self.read()?;
-        let days: Vec<i32> = client
-            .query("select day from checkin_days order by day", &[])?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for day in days {
-            let sql = format!(
-                "select venue, at, person, dir from {}",
-                checkin_table(CivilDay(day))?
-            );
-            let streamed = stream(&mut client, &sql, &[], &mut |r| {
-                chunk.push(checkin_row(r)?);
-                if chunk.len() == CHUNK {
-                    f(&chunk);
-                    chunk.clear();
-                }
-                Ok(true)
-            });
-            match streamed {
-                Ok(()) => {}
-                // Dropped by retention after we listed it.
-                Err(StoreError::Postgres(e)) if is_undefined_table(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if !chunk.is_empty() {
-            f(&chunk);
-        }
-        Ok(())
+        for_each_day_row(
+            &mut *self.read()?,
+            row::CHECKINS,
+            "venue, at, person, dir",
+            checkin_row,
+            f,
+        )
     }
 
     fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<()> {

@@ -36,9 +36,6 @@ pub trait PingStore {
     fn for_each_ping(&self, f: &mut dyn FnMut(&[LocationPing])) -> Result<()>;
 }
 
-/// Rows handed to a `for_each_ping` callback at a time.
-pub(crate) const CHUNK: usize = 65_536;
-
 /// The name of a day's ping table, e.g. `pings_20220701`. Only ever built from a
 /// `CivilDay`, so it is safe to splice into SQL.
 pub(crate) fn ping_table(day: CivilDay) -> Result<String> {

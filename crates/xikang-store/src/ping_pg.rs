@@ -2,9 +2,9 @@
 //! uniqueness, bulk-inserted with `unnest` — the same shape as the check-in tables
 //! (`pg.rs`, `docs/storage.md`).
 
-use crate::error::{Result, StoreError};
-use crate::pg::{PgStore, Writer, is_undefined_table, stream};
-use crate::ping::{CHUNK, PingStore, by_day, ping_of, ping_table, sort_dedup};
+use crate::error::Result;
+use crate::pg::{PgStore, Writer, is_undefined_table};
+use crate::ping::{PingStore, by_day, ping_of, ping_table, sort_dedup};
 use postgres::Row;
 use xikang_domain::{CivilDay, LocationPing, PersonId, Timestamp};
 
@@ -132,36 +132,12 @@ impl PingStore for PgStore {
     }
 
     fn for_each_ping(&self, f: &mut dyn FnMut(&[LocationPing])) -> Result<()> {
-        let mut client = self.read()?;
-        let days: Vec<i32> = client
-            .query("select day from ping_days order by day", &[])?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for day in days {
-            let sql = format!(
-                "select person, at, lat, lon from {}",
-                ping_table(CivilDay(day))?
-            );
-            let streamed = stream(&mut client, &sql, &[], &mut |r| {
-                chunk.push(ping_row(r)?);
-                if chunk.len() == CHUNK {
-                    f(&chunk);
-                    chunk.clear();
-                }
-                Ok(true)
-            });
-            match streamed {
-                Ok(()) => {}
-                // Dropped by retention after we listed it.
-                Err(StoreError::Postgres(e)) if is_undefined_table(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if !chunk.is_empty() {
-            f(&chunk);
-        }
-        Ok(())
+        crate::pg::for_each_day_row(
+            &mut *self.read()?,
+            crate::ping::PINGS,
+            "person, at, lat, lon",
+            ping_row,
+            f,
+        )
     }
 }

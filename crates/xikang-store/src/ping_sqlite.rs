@@ -4,7 +4,7 @@
 //! in range; the server answers companions from its in-memory ping index instead.
 
 use crate::error::Result;
-use crate::ping::{CHUNK, PingStore, by_day, ping_of, ping_table, ping_values, sort_dedup};
+use crate::ping::{PingStore, by_day, ping_of, ping_table, ping_values, sort_dedup};
 use crate::sqlite::{SqliteStore, Writer};
 use rusqlite::{Connection, TransactionBehavior, params, params_from_iter};
 use xikang_domain::{CivilDay, LocationPing, PersonId, Timestamp};
@@ -137,26 +137,12 @@ impl PingStore for SqliteStore {
     }
 
     fn for_each_ping(&self, f: &mut dyn FnMut(&[LocationPing])) -> Result<()> {
-        let mut conn = self.read()?;
-        let tx = conn.transaction()?;
-        let all = days(&tx, "select day from ping_days order by day", [])?;
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for day in &all {
-            let mut stmt = tx.prepare(&format!(
-                "select person, at, lat, lon from {}",
-                ping_table(*day)?
-            ))?;
-            read_pings(&mut stmt, [], &mut |p| {
-                chunk.push(p);
-                if chunk.len() == CHUNK {
-                    f(&chunk);
-                    chunk.clear();
-                }
-            })?;
-        }
-        if !chunk.is_empty() {
-            f(&chunk);
-        }
-        Ok(())
+        crate::sqlite::for_each_day_row(
+            &mut *self.read()?,
+            crate::ping::PINGS,
+            "person, at, lat, lon",
+            |r| ping_of(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+            f,
+        )
     }
 }

@@ -406,6 +406,39 @@ pub(crate) fn append_events_in(tx: &Connection, events: &[NewEvent]) -> Result<V
     Ok(stored)
 }
 
+/// Streams every row of a family of day tables, oldest day first and in one read
+/// transaction, to `f` in chunks of [`CHUNK`].
+pub(crate) fn for_each_day_row<T>(
+    conn: &mut Connection,
+    tables: row::DayTables,
+    columns: &str,
+    row_of: impl Fn(&Row<'_>) -> Result<T>,
+    f: &mut dyn FnMut(&[T]),
+) -> Result<()> {
+    let tx = conn.transaction()?;
+    let days: Vec<CivilDay> = {
+        let mut stmt = tx.prepare(&format!("select day from {} order by day", tables.registry))?;
+        stmt.query_map([], |r| r.get(0).map(CivilDay))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for day in &days {
+        let mut stmt = tx.prepare(&format!("select {columns} from {}", tables.table(*day)?))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            chunk.push(row_of(r)?);
+            if chunk.len() == CHUNK {
+                f(&chunk);
+                chunk.clear();
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        f(&chunk);
+    }
+    Ok(())
+}
+
 /// Drops every table of `tables` for a day before `day` and its registry row, in one
 /// transaction; forgets them in `known`. Returns the days dropped.
 pub(crate) fn drop_days_before(
@@ -941,33 +974,16 @@ impl Store for SqliteStore {
     }
 
     fn for_each_checkin(&self, f: &mut dyn FnMut(&[CheckIn])) -> Result<()> {
-        let mut conn = self.read()?;
-        let tx = conn.transaction()?;
-        let days: Vec<CivilDay> = {
-            let mut stmt = tx.prepare("select day from checkin_days order by day")?;
-            stmt.query_map([], |r| r.get(0).map(CivilDay))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for day in &days {
-            let mut stmt = tx.prepare(&format!(
-                "select venue, at, person, dir from {}",
-                checkin_table(*day)?
-            ))?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
+        for_each_day_row(
+            &mut *self.read()?,
+            row::CHECKINS,
+            "venue, at, person, dir",
+            |r| {
                 let (v, at, p, d) = checkin_row(r)?;
-                chunk.push(checkin_of(v, at, p, d)?);
-                if chunk.len() == CHUNK {
-                    f(&chunk);
-                    chunk.clear();
-                }
-            }
-        }
-        if !chunk.is_empty() {
-            f(&chunk);
-        }
-        Ok(())
+                checkin_of(v, at, p, d)
+            },
+            f,
+        )
     }
 
     fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<()> {
