@@ -82,36 +82,13 @@ impl Pings {
     /// day while the next is read; pings committed meanwhile are added at the end.
     pub fn load(&self, store: &dyn Store, metres: u32) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Ping>>(1);
-        let mut loaded = std::thread::scope(|s| {
-            let builder = s.spawn(move || {
-                let mut index = PingIndex::new();
-                for day in rx {
-                    index.append(&day);
-                }
-                index
-            });
-            let mut day: Vec<Ping> = Vec::new();
-            let mut current = None;
-            let read = store.for_each_ping(&mut |chunk| {
-                for p in chunk {
-                    let d = p.at.shanghai_day();
-                    if current != Some(d) && !day.is_empty() {
-                        let _ = tx.send(std::mem::take(&mut day));
-                    }
-                    current = Some(d);
-                    day.push(to_ping(p, metres));
-                }
-            });
-            if !day.is_empty() {
-                let _ = tx.send(day);
-            }
-            drop(tx);
-            let index = builder
-                .join()
-                .map_err(|_| StoreError::Corrupt("the ping index builder panicked".into()))?;
-            read.map(|()| index)
-        })?;
+        let mut loaded = crate::trace::build_by_day(
+            PingIndex::new(),
+            |f| store.for_each_ping(f),
+            |p| p.at.shanghai_day(),
+            |p| to_ping(p, metres),
+            PingIndex::append,
+        )?;
         let mut live = self.lock();
         if let Some(pending) = live.pending.take() {
             let rows: Vec<Ping> = pending.iter().map(|p| to_ping(p, metres)).collect();

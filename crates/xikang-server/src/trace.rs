@@ -135,36 +135,13 @@ impl Tracing {
     /// once).
     pub fn load(&self, store: &dyn Store) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<CheckIn>>(1);
-        let mut loaded = std::thread::scope(|s| {
-            let builder = s.spawn(move || {
-                let mut index = TraceIndex::new();
-                for day in rx {
-                    index.append(&day);
-                }
-                index
-            });
-            let mut day: Vec<CheckIn> = Vec::new();
-            let mut current = None;
-            let read = store.for_each_checkin(&mut |chunk| {
-                for c in chunk {
-                    let d = c.at.shanghai_day();
-                    if current != Some(d) && !day.is_empty() {
-                        let _ = tx.send(std::mem::take(&mut day));
-                    }
-                    current = Some(d);
-                    day.push(*c);
-                }
-            });
-            if !day.is_empty() {
-                let _ = tx.send(day);
-            }
-            drop(tx);
-            let index = builder
-                .join()
-                .map_err(|_| StoreError::Corrupt("the index builder panicked".into()))?;
-            read.map(|()| index)
-        })?;
+        let mut loaded = build_by_day(
+            TraceIndex::new(),
+            |f| store.for_each_checkin(f),
+            |c| c.at.shanghai_day(),
+            |c| *c,
+            TraceIndex::append,
+        )?;
         let mut live = lock(&self.live);
         if let Some(pending) = live.pending.take() {
             loaded.append(&pending);
@@ -270,6 +247,48 @@ impl Tracing {
             _ => {}
         }
     }
+}
+
+/// Builds an index from stored rows that arrive oldest day first: each whole day is
+/// converted and handed to a second thread that appends it (one sorted segment per day)
+/// while the store reads the next day.
+pub(crate) fn build_by_day<R, O: Send, I: Send>(
+    index: I,
+    stream: impl FnOnce(&mut dyn FnMut(&[R])) -> Result<(), StoreError>,
+    day_of: impl Fn(&R) -> CivilDay,
+    convert: impl Fn(&R) -> O,
+    append: impl Fn(&mut I, &[O]) + Send,
+) -> Result<I, StoreError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<O>>(1);
+    std::thread::scope(|s| {
+        let builder = s.spawn(move || {
+            let mut index = index;
+            for day in rx {
+                append(&mut index, &day);
+            }
+            index
+        });
+        let mut day: Vec<O> = Vec::new();
+        let mut current = None;
+        let read = stream(&mut |chunk| {
+            for r in chunk {
+                let d = day_of(r);
+                if current != Some(d) && !day.is_empty() {
+                    let _ = tx.send(std::mem::take(&mut day));
+                }
+                current = Some(d);
+                day.push(convert(r));
+            }
+        });
+        if !day.is_empty() {
+            let _ = tx.send(day);
+        }
+        drop(tx);
+        let index = builder
+            .join()
+            .map_err(|_| StoreError::Corrupt("an index builder panicked".into()))?;
+        read.map(|()| index)
+    })
 }
 
 /// Starts loading the tracing index in the background.
