@@ -224,6 +224,13 @@ fn main() {
         verifier.verify_batch(&bad_refs, Some("320200"), now)
     });
     row("  same, one tampered token", bad / 100.0);
+    let own = verifier.clone().with_own_key(&key);
+    row(
+        "issuer's own check (verify)",
+        time(n, |_| own.verify(&token, Some("320200"), now)),
+    );
+    let own_batch = time(n / 100, |_| own.verify_batch(&refs, Some("320200"), now));
+    row("  own check, batch(100), per token", own_batch / 100.0);
     row(
         "decode only (coset)",
         time(n, |_| {

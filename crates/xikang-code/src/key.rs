@@ -132,6 +132,15 @@ impl SigningKey {
         token
     }
 
+    /// The expanded secret (scalar and nonce prefix) and the public key, for a verifier
+    /// that checks this key's own tokens (see `trust::OwnKey`).
+    pub(crate) fn expanded(&self) -> (ed25519_dalek::hazmat::ExpandedSecretKey, [u8; 32]) {
+        (
+            ed25519_dalek::hazmat::ExpandedSecretKey::from(&self.key.to_bytes()),
+            self.public_key_bytes(),
+        )
+    }
+
     fn sign_claims(&self, claims: &CodeClaims) -> (ToBeSigned, [u8; 64]) {
         let tbs = ToBeSigned::new(&self.protected, claims.encoded_len(), |buf| {
             claims.encode_into(buf)

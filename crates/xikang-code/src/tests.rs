@@ -444,7 +444,105 @@ fn a_batch_gives_each_token_the_verdict_a_single_check_gives() {
             .verify_batch(&refs, Some("320200"), T0),
         single
     );
+    let own = list.verifier().unwrap().with_own_key(&key);
+    assert_eq!(own.verify_batch(&refs, Some("320200"), T0), single);
+    let one_by_one: Vec<_> = refs
+        .iter()
+        .map(|t| own.verify(t, Some("320200"), T0))
+        .collect();
+    assert_eq!(one_by_one, single);
     assert!(list.verify_batch(&[], None, T0).is_empty());
+}
+
+#[test]
+fn the_issuers_own_check_refuses_every_altered_signature_bit_as_verification_does() {
+    let key = wuxi_key();
+    let plain = trust(&[&key]).verifier().unwrap();
+    let own = trust(&[&key]).verifier().unwrap().with_own_key(&key);
+    let token = key.issue(&claims_for(42, Colour::Yellow, T0));
+    assert_eq!(own.verify(&token, None, T0), plain.verify(&token, None, T0));
+    assert!(own.verify(&token, None, T0).is_ok());
+    let len = ::base45::decode(&token[TOKEN_PREFIX.len()..])
+        .unwrap()
+        .len();
+    // Every single-bit change anywhere in the signed bytes or the signature.
+    let mut altered = Vec::new();
+    for byte in 4..len {
+        for bit in 0..8 {
+            altered.push(reencode(&token, |b| b[byte] ^= 1 << bit));
+        }
+    }
+    // S + L: the same scalar, not canonically encoded.
+    altered.push(reencode(&token, |b| {
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let s = b.len() - 32;
+        let mut carry = 0u16;
+        for (i, l) in L.iter().enumerate() {
+            let sum = u16::from(b[s + i]) + u16::from(*l) + carry;
+            b[s + i] = sum as u8;
+            carry = sum >> 8;
+        }
+    }));
+    // Another key's signature under our key id.
+    let stranger = SigningKey::from_secret([9; 32], "320200", T0.plus(-YEAR), T0.plus(YEAR));
+    let forged = stranger.issue_bytes(&claims_for(42, Colour::Green, T0));
+    let ours = key.issue_bytes(&claims_for(42, Colour::Green, T0));
+    altered.push(reencode(&token, |b| {
+        b.clear();
+        b.extend_from_slice(&ours[..ours.len() - 64]);
+        b.extend_from_slice(&forged[forged.len() - 64..]);
+    }));
+    let refs: Vec<&str> = altered.iter().map(String::as_str).collect();
+    let expected: Vec<_> = refs.iter().map(|t| plain.verify(t, None, T0)).collect();
+    assert!(expected.iter().all(Result::is_err));
+    let tampered = expected
+        .iter()
+        .filter(|r| **r == Err(VerifyError::Tampered))
+        .count();
+    assert!(
+        tampered >= 64 * 8,
+        "{tampered} altered tokens refused as tampered"
+    );
+    assert_eq!(own.verify_batch(&refs, None, T0), expected);
+    for (t, e) in refs.iter().zip(&expected) {
+        assert_eq!(&own.verify(t, None, T0), e);
+    }
+}
+
+#[test]
+fn a_verifier_with_its_own_key_still_verifies_other_jurisdictions_keys() {
+    let wuxi = wuxi_key();
+    let suzhou = SigningKey::from_secret([2; 32], "320500", T0.plus(-YEAR), T0.plus(YEAR));
+    let own = trust(&[&wuxi, &suzhou])
+        .verifier()
+        .unwrap()
+        .with_own_key(&wuxi);
+    let visitor = CodeClaims {
+        issuer: "320500".into(),
+        ..claims_for(7, Colour::Green, T0)
+    };
+    let tokens = [
+        wuxi.issue(&claims_for(1, Colour::Green, T0)),
+        suzhou.issue(&visitor),
+        suzhou.issue(&visitor),
+        wuxi.issue(&claims_for(2, Colour::Red, T0)),
+    ];
+    let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let got = own.verify_batch(&refs, None, T0);
+    assert_eq!(got[0].as_ref().map(|c| c.colour), Ok(Colour::Green));
+    assert_eq!(got[1], Ok(visitor.clone()));
+    assert_eq!(got[2], Ok(visitor));
+    assert_eq!(got[3].as_ref().map(|c| c.colour), Ok(Colour::Red));
+    // A key the list does not trust gives the verifier no own check to use.
+    let outsider = SigningKey::from_secret([3; 32], "320200", T0.plus(-YEAR), T0.plus(YEAR));
+    let only_wuxi = trust(&[&wuxi]).verifier().unwrap().with_own_key(&outsider);
+    assert_eq!(
+        only_wuxi.verify(&outsider.issue(&claims_for(1, Colour::Green, T0)), None, T0),
+        Err(VerifyError::UnknownKey)
+    );
 }
 
 #[test]

@@ -20,6 +20,7 @@ use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 use xikang_domain::Timestamp;
 
 /// The only algorithm name trust entries may carry (COSE alg -8).
@@ -125,6 +126,57 @@ struct TrustedKey {
     jurisdiction: String,
     not_before: Timestamp,
     not_after: Timestamp,
+    /// The secret, when the verifier is the key's own issuer ([`Verifier::with_own_key`]).
+    own: Option<Arc<OwnKey>>,
+}
+
+/// The issuer's check of its own signatures, about ten times cheaper than Ed25519
+/// verification because it needs no point multiplication.
+///
+/// Ed25519 (RFC 8032 §5.1.6) signs `M` with the secret scalar `a` and nonce prefix as
+/// `r = H(prefix ‖ M)`, `R = r·B`, `S = r + H(R ‖ A ‖ M)·a (mod L)`. Verification must
+/// recompute two point multiplications; the holder of `a` and `prefix` can instead recompute
+/// `S` from the token's `R` and compare it, in constant time, with the token's `S`. Only the
+/// holder of the key can produce a matching `S`: it is `H(R ‖ A ‖ M)·a` masked by the secret
+/// nonce `r`, so predicting it for a new `M` (or for a known `M` with another `R`) means
+/// knowing both `a` and `r`, which is breaking Ed25519 itself. The comparison is over the
+/// canonical encoding, so a non-canonical `S` (S + L) is refused as strict verification
+/// refuses it; and the tokens this accepts are exactly those the key signed, because our
+/// signatures are deterministic. A sampling site's 10,000 scanned codes take about 10 ms
+/// this way against 100 ms on two cores with batched verification (docs/code-token.md).
+struct OwnKey {
+    secret: ed25519_dalek::hazmat::ExpandedSecretKey,
+    public: [u8; 32],
+}
+
+impl OwnKey {
+    fn signed(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        use sha2::{Digest, Sha512};
+        use subtle::ConstantTimeEq;
+        let scalar = |h: Sha512| {
+            let wide: [u8; 64] = h.finalize().into();
+            curve25519_dalek::Scalar::from_bytes_mod_order_wide(&wide)
+        };
+        let r = scalar(
+            Sha512::new()
+                .chain_update(self.secret.hash_prefix)
+                .chain_update(message),
+        );
+        let k = scalar(
+            Sha512::new()
+                .chain_update(&signature[..32])
+                .chain_update(self.public)
+                .chain_update(message),
+        );
+        let s = k * self.secret.scalar + r;
+        s.as_bytes().ct_eq(&signature[32..]).into()
+    }
+}
+
+impl std::fmt::Debug for OwnKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnKey").finish_non_exhaustive()
+    }
 }
 
 impl TrustedKey {
@@ -169,7 +221,19 @@ impl TrustedKey {
             jurisdiction: e.jurisdiction.clone(),
             not_before,
             not_after,
+            own: None,
         })
+    }
+
+    /// Whether `signature` is this key's signature of `message`.
+    fn signed(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        match &self.own {
+            Some(own) => own.signed(message, signature),
+            None => self
+                .key
+                .verify(message, &Signature::from_bytes(signature))
+                .is_ok(),
+        }
     }
 
     fn valid_at(&self, t: Timestamp) -> bool {
@@ -242,6 +306,22 @@ impl Verifier {
         Verifier { keys }
     }
 
+    /// The same verifier, checking tokens of `key` (when the list trusts it) the issuer's
+    /// way: by recomputing their signature's `S` half from the secret (see `OwnKey`)
+    /// instead of verifying it. Same verdicts; for the server that issued the codes.
+    #[must_use]
+    pub fn with_own_key(mut self, key: &crate::SigningKey) -> Verifier {
+        let (secret, public) = key.expanded();
+        if let Some(k) = self
+            .keys
+            .iter_mut()
+            .find(|k| k.kid == key.kid() && k.key.to_bytes() == public)
+        {
+            k.own = Some(Arc::new(OwnKey { secret, public }));
+        }
+        self
+    }
+
     /// Number of trusted keys.
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -294,7 +374,7 @@ impl Verifier {
             key: usize,
             message: Range<usize>,
             payload_len: usize,
-            signature: Signature,
+            signature: [u8; 64],
         }
         // Until its signature is known to be good, a pending token's verdict is Tampered.
         let mut results = Vec::with_capacity(tokens.len());
@@ -319,23 +399,31 @@ impl Verifier {
                         key,
                         message: start..arena.len(),
                         payload_len: sign1.payload.len(),
-                        signature: Signature::from_bytes(sign1.signature),
+                        signature: *sign1.signature,
                     });
                     results.push(Err(VerifyError::Tampered));
                 }
                 Err(e) => results.push(Err(e)),
             }
         }
-        let batch_ok = pending.len() > 1 && {
-            let messages: Vec<&[u8]> = pending.iter().map(|p| &arena[p.message.clone()]).collect();
-            let signatures: Vec<Signature> = pending.iter().map(|p| p.signature).collect();
-            let keys: Vec<VerifyingKey> = pending.iter().map(|p| self.keys[p.key].key).collect();
+        // Our own key's tokens are checked at once (`OwnKey`), the others in one batch.
+        let batched: Vec<&Pending> = pending
+            .iter()
+            .filter(|p| self.keys[p.key].own.is_none())
+            .collect();
+        let batch_ok = batched.len() > 1 && {
+            let messages: Vec<&[u8]> = batched.iter().map(|p| &arena[p.message.clone()]).collect();
+            let signatures: Vec<Signature> = batched
+                .iter()
+                .map(|p| Signature::from_bytes(&p.signature))
+                .collect();
+            let keys: Vec<VerifyingKey> = batched.iter().map(|p| self.keys[p.key].key).collect();
             ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
         };
         for p in &pending {
             let message = &arena[p.message.clone()];
             let key = &self.keys[p.key];
-            if batch_ok || key.key.verify(message, &p.signature).is_ok() {
+            if (batch_ok && key.own.is_none()) || key.signed(message, &p.signature) {
                 let payload = &message[message.len() - p.payload_len..];
                 results[p.slot] = CodeClaims::decode(payload)
                     .map_err(VerifyError::Malformed)
@@ -405,9 +493,9 @@ fn verify_single<'k>(
         return Err(VerifyError::Malformed("token too long".to_owned()));
     }
     sign1.write_sig_structure(&mut message);
-    key.key
-        .verify(&message[..len], &Signature::from_bytes(sign1.signature))
-        .map_err(|_| VerifyError::Tampered)?;
+    if !key.signed(&message[..len], sign1.signature) {
+        return Err(VerifyError::Tampered);
+    }
     let claims = CodeClaims::decode(sign1.payload).map_err(VerifyError::Malformed)?;
     key.check_claims(claims, expected_issuer, now)
 }

@@ -212,3 +212,19 @@ pub async fn envelope_errors(resp: Response) -> Response {
     }
     out
 }
+
+/// An item of a batch request that was refused: stable code and message. The batch
+/// succeeds; its answer carries this refusal at the item's position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Shorthand for an [`ItemError`].
+pub fn item_err(code: &'static str, message: impl Into<String>) -> ItemError {
+    ItemError {
+        code,
+        message: message.into(),
+    }
+}

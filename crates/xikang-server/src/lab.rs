@@ -15,7 +15,6 @@ pub mod http;
 use crate::error::AppError;
 use crate::state::{AppState, PersonSlot, read, write};
 use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent, ZoneLevel};
 use xikang_domain::testing::{
@@ -26,20 +25,7 @@ use xikang_domain::testing::{
 use xikang_domain::{AreaCode, CaseId, CivilDay, GridCell, PersonId, TestOutcome, Timestamp};
 use xikang_store::{LabWrite, StoreError};
 
-/// An item of a batch request that was refused: stable code and message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemError {
-    pub code: &'static str,
-    pub message: String,
-}
-
-/// Shorthand for an [`ItemError`].
-pub fn item_err(code: &'static str, message: impl Into<String>) -> ItemError {
-    ItemError {
-        code,
-        message: message.into(),
-    }
-}
+pub use crate::error::{ItemError, item_err};
 
 /// A tube in memory: the stored row and its members in binding order.
 #[derive(Debug, Clone)]
@@ -864,132 +850,55 @@ pub enum Swabbed {
     Person(PersonId),
 }
 
-/// Resolves scanned codes to people: cached tokens at once, the rest verified as one batch
-/// (the same cache and verifier as venue scans).
+/// Resolves scanned codes to people ([`AppState::identify`], the same cache and verifier
+/// as venue scans) and ID numbers through the store.
 pub async fn resolve(
     state: &AppState,
     who: Vec<Swabbed>,
     id_lookup: bool,
     now: Timestamp,
 ) -> Result<Vec<Result<PersonId, ItemError>>, AppError> {
-    let mut out: Vec<Option<Result<PersonId, ItemError>>> = vec![None; who.len()];
-    let mut misses: Vec<(usize, u64)> = Vec::new();
-    for (i, w) in who.iter().enumerate() {
-        match w {
+    let tokens: Vec<&str> = who
+        .iter()
+        .filter_map(|w| match w {
+            Swabbed::Token(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut identified = state.identify(&tokens, now).into_iter();
+    let mut out = Vec::with_capacity(who.len());
+    for w in &who {
+        out.push(match w {
             Swabbed::Person(p) => {
-                out[i] = Some(if state.person_exists(*p) {
+                if state.person_exists(*p) {
                     Ok(*p)
                 } else {
                     Err(item_err("unknown_person", format!("no person {p}")))
-                })
-            }
-            Swabbed::Token(t) => {
-                let key = state.token_hasher.hash_one(t);
-                match state.verified.get(&key) {
-                    Some((p, exp)) if exp > now => out[i] = Some(Ok(p)),
-                    _ => misses.push((i, key)),
                 }
             }
-            Swabbed::IdNumber(n) => {
-                if !id_lookup {
-                    out[i] = Some(Err(item_err(
-                        "id_lookup_not_allowed",
-                        "this device may not identify people by ID number",
-                    )));
-                    continue;
-                }
-                let r = match xikang_domain::idnumber::IdNumber::parse(n) {
-                    Err(e) => Err(item_err(e.code(), e.to_string())),
-                    Ok(id) => {
-                        let hash = id.keyed_hash(&state.secrets.id_hash_key);
-                        let store = state.store.clone();
-                        match tokio::task::spawn_blocking(move || store.person_by_id_hash(&hash))
-                            .await??
-                        {
-                            Some(p) => Ok(p),
-                            None => {
-                                Err(item_err("unknown_person", "no resident has this ID number"))
-                            }
-                        }
-                    }
-                };
-                out[i] = Some(r);
-            }
-        }
-    }
-    if !misses.is_empty() {
-        let tokens: Vec<&str> = misses
-            .iter()
-            .filter_map(|(i, _)| match &who[*i] {
-                Swabbed::Token(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect();
-        let issuer = Some(state.config.jurisdiction.as_str());
-        let verdicts = verify_parallel(state, &tokens, issuer, now)?;
-        for ((i, key), v) in misses.into_iter().zip(verdicts) {
-            out[i] = Some(match v {
+            Swabbed::Token(_) => identified
+                .next()
+                .unwrap_or_else(|| Err(item_err("invalid_sample", "not resolved"))),
+            Swabbed::IdNumber(_) if !id_lookup => Err(item_err(
+                "id_lookup_not_allowed",
+                "this device may not identify people by ID number",
+            )),
+            Swabbed::IdNumber(n) => match xikang_domain::idnumber::IdNumber::parse(n) {
                 Err(e) => Err(item_err(e.code(), e.to_string())),
-                Ok(claims) => match state
-                    .pseudonyms
-                    .person_of(&claims.subject)
-                    .filter(|p| state.person_exists(*p))
-                {
-                    Some(p) => {
-                        state.verified.put(key, (p, claims.expires_at));
-                        Ok(p)
+                Ok(id) => {
+                    let hash = id.keyed_hash(&state.secrets.id_hash_key);
+                    let store = state.store.clone();
+                    match tokio::task::spawn_blocking(move || store.person_by_id_hash(&hash))
+                        .await??
+                    {
+                        Some(p) => Ok(p),
+                        None => Err(item_err("unknown_person", "no resident has this ID number")),
                     }
-                    None => Err(item_err(
-                        "unknown_person",
-                        "the code's subject is not a resident here",
-                    )),
-                },
-            });
-        }
+                }
+            },
+        });
     }
-    Ok(out
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| Err(item_err("invalid_sample", "not resolved"))))
-        .collect())
-}
-
-/// Verifies tokens in batches on every core, off the async workers: a sampling site's
-/// upload of thousands of scanned codes is CPU work (Ed25519 batch verification), which
-/// must neither stall other requests nor leave the second core idle.
-fn verify_parallel(
-    state: &AppState,
-    tokens: &[&str],
-    issuer: Option<&str>,
-    now: Timestamp,
-) -> Result<Vec<Result<xikang_code::CodeClaims, xikang_code::VerifyError>>, AppError> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let parts = cores.min(tokens.len() / 512).max(1);
-    let verify = || -> Result<Vec<_>, AppError> {
-        if parts == 1 {
-            return Ok(state.verifier.verify_batch(tokens, issuer, now));
-        }
-        let size = tokens.len().div_ceil(parts);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = tokens
-                .chunks(size)
-                .map(|chunk| scope.spawn(move || state.verifier.verify_batch(chunk, issuer, now)))
-                .collect();
-            let mut all = Vec::with_capacity(tokens.len());
-            for h in handles {
-                all.extend(
-                    h.join()
-                        .map_err(|_| AppError::Internal("a verification thread panicked".into()))?,
-                );
-            }
-            Ok(all)
-        })
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(verify)
-        }
-        _ => verify(),
-    }
+    Ok(out)
 }
 
 /// What binding one swab did.

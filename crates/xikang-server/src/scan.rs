@@ -4,7 +4,7 @@
 //! answer is sent: an acknowledged scan survives `kill -9`.
 
 use crate::auth::{Caller, Role};
-use crate::error::AppError;
+use crate::error::{AppError, ItemError, item_err};
 use crate::json::{body_json, check_json};
 use crate::state::AppState;
 use crate::trace::Live;
@@ -15,10 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use std::hash::BuildHasher;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
-use xikang_code::VerifyError;
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::policy::check_entry;
 use xikang_domain::time::DAY;
@@ -163,20 +161,6 @@ pub struct ScanAnswer {
     pub vaccination: crate::wire::VaccinationOut,
 }
 
-/// An item-level refusal: stable code and message.
-#[derive(Debug, Clone)]
-struct ItemError {
-    code: &'static str,
-    message: String,
-}
-
-fn item_err(code: &'static str, message: impl Into<String>) -> ItemError {
-    ItemError {
-        code,
-        message: message.into(),
-    }
-}
-
 /// A scan whose identity is still to be resolved.
 struct Pending<'a> {
     venue: &'a Venue,
@@ -266,76 +250,47 @@ fn parse_item<'s>(
     })
 }
 
-fn verify_error(e: &VerifyError) -> ItemError {
-    item_err(e.code(), e.to_string())
-}
-
-/// Resolves tokens to people: cached ones at once, the rest verified as one batch (scans
-/// queued offline with their own time are verified one by one at that time).
+/// Resolves tokens to people: live scans as one batch ([`AppState::identify`]); scans
+/// queued offline with their own time one by one at that time.
 fn resolve_tokens(
     state: &AppState,
     pending: &mut [Result<Pending<'_>, ItemError>],
     now: Timestamp,
 ) {
-    let hasher = &state.token_hasher;
-    // (index, cache key) of tokens not verified before.
-    let mut misses: Vec<(usize, u64)> = Vec::new();
-    for (i, p) in pending.iter_mut().enumerate() {
-        let Ok(p) = p else { continue };
-        if let Who::Token(t) = &p.who {
-            let key = hasher.hash_one(t);
-            match state.verified.get(&key) {
-                Some((person, exp)) if exp > p.at => p.who = Who::Person(person),
-                _ => misses.push((i, key)),
-            }
+    fn token<'p>(p: &'p Result<Pending<'_>, ItemError>) -> Option<(&'p str, Timestamp)> {
+        match p {
+            Ok(Pending {
+                who: Who::Token(t),
+                at,
+                ..
+            }) => Some((t.as_str(), *at)),
+            _ => None,
         }
     }
-    if misses.is_empty() {
-        return;
+    let live: Vec<usize> = (0..pending.len())
+        .filter(|&i| token(&pending[i]).is_some_and(|(_, at)| at == now))
+        .collect();
+    let refs: Vec<&str> = live
+        .iter()
+        .filter_map(|&i| token(&pending[i]).map(|(t, _)| t))
+        .collect();
+    let mut outcomes: Vec<(usize, Result<PersonId, ItemError>)> = live
+        .iter()
+        .copied()
+        .zip(state.identify(&refs, now))
+        .collect();
+    for (i, p) in pending.iter().enumerate() {
+        if let Some((t, at)) = token(p).filter(|(_, at)| *at != now) {
+            let one = state.identify(&[t], at).pop();
+            outcomes.push((
+                i,
+                one.unwrap_or_else(|| Err(item_err("invalid_scan", "no token"))),
+            ));
+        }
     }
-    let token_of = |i: usize| match &pending[i] {
-        Ok(Pending {
-            who: Who::Token(t),
-            at,
-            ..
-        }) => Some((t.as_str(), *at)),
-        _ => None,
-    };
-    let issuer = Some(state.config.jurisdiction.as_str());
-    let live: Vec<&str> = misses
-        .iter()
-        .filter_map(|&(i, _)| token_of(i))
-        .filter(|(_, at)| *at == now)
-        .map(|(t, _)| t)
-        .collect();
-    let mut live_results = state.verifier.verify_batch(&live, issuer, now).into_iter();
-    let outcomes: Vec<Result<(PersonId, Timestamp), ItemError>> = misses
-        .iter()
-        .map(|&(i, _)| {
-            let (token, at) = token_of(i).ok_or_else(|| item_err("invalid_scan", "no token"))?;
-            let verdict = if at == now {
-                live_results.next().unwrap_or(Err(VerifyError::Tampered))
-            } else {
-                state.verifier.verify(token, issuer, at)
-            };
-            let claims = verdict.map_err(|e| verify_error(&e))?;
-            state
-                .pseudonyms
-                .person_of(&claims.subject)
-                .filter(|p| state.person_exists(*p))
-                .map(|p| (p, claims.expires_at))
-                .ok_or_else(|| {
-                    item_err(
-                        "unknown_person",
-                        "the code's subject is not a resident here",
-                    )
-                })
-        })
-        .collect();
-    for ((i, key), outcome) in misses.into_iter().zip(outcomes) {
+    for (i, outcome) in outcomes {
         match outcome {
-            Ok((person, exp)) => {
-                state.verified.put(key, (person, exp));
+            Ok(person) => {
                 if let Ok(p) = &mut pending[i] {
                     p.who = Who::Person(person);
                 }

@@ -4,8 +4,10 @@
 
 use crate::auth::Caller;
 use crate::cache::BoundedCache;
+use crate::error::{ItemError, item_err};
 use crate::scan::ScanWriter;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use xikang_code::{CodeClaims, PseudonymKey, SigningKey, TrustList, Verifier};
 use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent, ZoneLevel};
@@ -253,9 +255,11 @@ impl AppState {
         let secrets = load_or_create_secrets(store.as_ref())?;
         let (signer, trust) = load_or_create_keys(store.as_ref(), &config.jurisdiction, now)?;
         let trust_json = serde_json::to_string(&trust).unwrap_or_default();
+        // Codes this server signed are checked with its secret (`Verifier::with_own_key`).
         let verifier = trust
             .verifier()
-            .map_err(|e| StoreError::Corrupt(format!("trust list: {e}")))?;
+            .map_err(|e| StoreError::Corrupt(format!("trust list: {e}")))?
+            .with_own_key(&signer);
         let pseudonyms = PseudonymKey::new(&secrets.pseudonym_key);
 
         let mut slots: Vec<PersonSlot> = Vec::new();
@@ -383,6 +387,95 @@ impl AppState {
     }
 
     /// Whether `person` is a known resident.
+    /// The people whose scanned codes these are, as venue doors and sampling sites read
+    /// them: a token verified before comes from the cache; the others are verified now, and
+    /// a sampling site's upload of thousands is spread over every core, off the async
+    /// workers, because verification is CPU work. The result at position `i` is for
+    /// `tokens[i]`: the person, or the refusal (`token_…` codes, `unknown_person`).
+    pub fn identify(&self, tokens: &[&str], now: Timestamp) -> Vec<Result<PersonId, ItemError>> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let parts = cores.min(tokens.len() / 512).max(1);
+        if parts == 1 {
+            return self.identify_here(tokens, now);
+        }
+        let size = tokens.len().div_ceil(parts);
+        let spread = || {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = tokens
+                    .chunks(size)
+                    .map(|chunk| {
+                        (
+                            chunk.len(),
+                            scope.spawn(move || self.identify_here(chunk, now)),
+                        )
+                    })
+                    .collect();
+                let mut all = Vec::with_capacity(tokens.len());
+                for (len, h) in handles {
+                    all.extend(h.join().unwrap_or_else(|_| {
+                        tracing::error!("a code verification thread panicked");
+                        vec![
+                            Err(item_err(
+                                "verification_failed",
+                                "the code could not be checked"
+                            ));
+                            len
+                        ]
+                    }));
+                }
+                all
+            })
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(spread)
+            }
+            _ => spread(),
+        }
+    }
+
+    fn identify_here(&self, tokens: &[&str], now: Timestamp) -> Vec<Result<PersonId, ItemError>> {
+        let mut out = Vec::with_capacity(tokens.len());
+        // (position, cache key) of the tokens not verified before.
+        let mut misses: Vec<(usize, u64)> = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            let key = self.token_hasher.hash_one(t);
+            match self.verified.get(&key) {
+                Some((person, exp)) if exp > now => out.push(Ok(person)),
+                _ => {
+                    out.push(Err(item_err("token_tampered", "not verified")));
+                    misses.push((i, key));
+                }
+            }
+        }
+        if misses.is_empty() {
+            return out;
+        }
+        let unverified: Vec<&str> = misses.iter().map(|&(i, _)| tokens[i]).collect();
+        let issuer = Some(self.config.jurisdiction.as_str());
+        let verdicts = self.verifier.verify_batch(&unverified, issuer, now);
+        for ((i, key), verdict) in misses.into_iter().zip(verdicts) {
+            out[i] = match verdict {
+                Err(e) => Err(item_err(e.code(), e.to_string())),
+                Ok(claims) => match self
+                    .pseudonyms
+                    .person_of(&claims.subject)
+                    .filter(|p| self.person_exists(*p))
+                {
+                    Some(person) => {
+                        self.verified.put(key, (person, claims.expires_at));
+                        Ok(person)
+                    }
+                    None => Err(item_err(
+                        "unknown_person",
+                        "the code's subject is not a resident here",
+                    )),
+                },
+            };
+        }
+        out
+    }
+
     pub fn person_exists(&self, person: PersonId) -> bool {
         read(&self.people)
             .get(person.0 as usize)
