@@ -207,17 +207,24 @@ impl Lab {
                 }
                 was_open
             };
-            if t.done_at.is_some() && was_open && t.kind == TaskKind::SingleTubeRetest {
+            let answered = t.done_at.is_some() && was_open;
+            let round = t
+                .tube
+                .and_then(|id| self.tube(id))
+                .and_then(|m| m.tube.round)
+                .filter(|_| answered);
+            match (round, t.kind) {
                 // The retest is in: the member no longer counts as abnormal in its round.
-                let round = t
-                    .tube
-                    .and_then(|id| self.tube(id))
-                    .and_then(|m| m.tube.round);
-                if let Some(round) = round {
+                (Some(round), TaskKind::SingleTubeRetest) => {
                     self.progress(&people, round, t.person, |c| {
                         c.abnormal = c.abnormal.saturating_sub(1)
                     });
                 }
+                // The resample of an invalid tube is in: its members have a result now.
+                (Some(round), TaskKind::Resample) => {
+                    self.progress(&people, round, t.person, |c| c.resulted += 1);
+                }
+                _ => {}
             }
         }
         if !w.doses.is_empty() {

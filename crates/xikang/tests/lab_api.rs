@@ -302,6 +302,47 @@ async fn a_pooled_round_binds_by_code_fans_out_a_positive_pool_and_releases_on_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_tube_asks_for_resamples_whose_results_complete_the_round() {
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    let round = t.round(3600).await;
+    t.open("WX-BAD-1", &site, Some(&round), 10).await;
+    t.bind("WX-BAD-1", &[1, 2, 3]).await;
+    t.post("/api/v1/tubes/seal", json!({"tubes": ["WX-BAD-1"]}))
+        .await;
+    t.ship_and_receive(&["WX-BAD-1"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-BAD-1,invalid\n").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(t.get("/api/v1/tubes/WX-BAD-1").await["state"], "invalid");
+    let tasks = t.get("/api/v1/lab-tasks?kind=resample").await;
+    assert_eq!(tasks["count"], 3, "{tasks}");
+    let status = t.get(&format!("/api/v1/rounds/{round}")).await;
+    assert_eq!(
+        (&status["total"]["sampled"], &status["total"]["resulted"]),
+        (&json!(3), &json!(0)),
+        "{status}"
+    );
+
+    // Two of the three are swabbed again; their results complete the round's count.
+    t.open("WX-AGAIN-1", &site, None, 10).await;
+    let v = t.bind("WX-AGAIN-1", &[1, 2]).await;
+    assert_eq!(v["accepted"], 2, "{v}");
+    t.post("/api/v1/tubes/seal", json!({"tubes": ["WX-AGAIN-1"]}))
+        .await;
+    t.ship_and_receive(&["WX-AGAIN-1"]).await;
+    let (s, v) = t.csv("/api/v1/lab-results", "WX-AGAIN-1,negative\n").await;
+    assert_eq!(s, 200, "{v}");
+    let tasks = t.get("/api/v1/lab-tasks?kind=resample").await;
+    assert_eq!(tasks["count"], 1, "{tasks}");
+    let status = t.get(&format!("/api/v1/rounds/{round}")).await;
+    assert_eq!(
+        (&status["total"]["sampled"], &status["total"]["resulted"]),
+        (&json!(3), &json!(2)),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tubes_are_refused_per_item_and_stuck_tubes_are_listed() {
     let mut t = Lab::new().await;
     let site = t.site().await;
