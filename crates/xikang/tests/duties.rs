@@ -998,21 +998,8 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
     let day = |n: i32| CivilDay(today + n).start();
 
     // P3 and P4: close-contact orders (第九版: tests on days 1, 2, 3, 5, 7) that began 8
-    // days ago. The lab swabs P3 on every test day and P4 on all but day 5.
-    let start = day(-8).plus(9 * HOUR);
-    let mut orders = Vec::new();
-    for p in [3, 4] {
-        let (s, v) = post(
-            &app,
-            &app.admin,
-            "/api/v1/quarantine/orders",
-            json!({"person": format!("P{p}"), "regime": "close_contact", "site": quarantine,
-                   "start": start.to_rfc3339()}),
-        )
-        .await;
-        assert_eq!(s, 201, "{v}");
-        orders.push(v["id"].as_str().unwrap().to_owned());
-    }
+    // days ago. The lab swabs P3 on every test day and P4 on all but day 5 (samples first,
+    // so that the server's own sweep, whenever it runs, sees the same history).
     for d in [1, 2, 3, 5, 7] {
         let at = day(-8 + d - 1).plus(12 * HOUR);
         lab_tube(
@@ -1037,6 +1024,21 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
         }
     }
 
+    let start = day(-8).plus(9 * HOUR);
+    let mut orders = Vec::new();
+    for p in [3, 4] {
+        let (s, v) = post(
+            &app,
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": format!("P{p}"), "regime": "close_contact", "site": quarantine,
+                   "start": start.to_rfc3339()}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        orders.push(v["id"].as_str().unwrap().to_owned());
+    }
+
     // A resident never sampled before arrived 3 days ago from a low-risk area: 3天3检,
     // no order; the lab swabs them on day 1 only.
     let p5 = {
@@ -1049,6 +1051,15 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
             .unwrap()
     };
     let arrived = day(-3).plus(10 * HOUR);
+    lab_tube(
+        &app,
+        lab_site,
+        "WX-A5-1",
+        &[p5],
+        day(-3).plus(15 * HOUR),
+        LabOutcome::Negative,
+    )
+    .await;
     let id = ArrivalId(app.store.next_duty_id("arrival").unwrap());
     app.store
         .commit_duties(
@@ -1065,15 +1076,6 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
             &[],
         )
         .unwrap();
-    lab_tube(
-        &app,
-        lab_site,
-        "WX-A5-1",
-        &[p5],
-        day(-3).plus(15 * HOUR),
-        LabOutcome::Negative,
-    )
-    .await;
     assert_eq!(colour(&app, p5).await, "green");
 
     let (s, v) = post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
