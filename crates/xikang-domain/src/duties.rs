@@ -55,11 +55,14 @@ pub enum TaskKind {
     Retest,
     /// A resident of the cell was not sampled in a screening round.
     UnsampledResident,
+    /// A member of a positive pool: arrange the single-tube retest (done when its result
+    /// arrives).
+    ArrangeRetest,
 }
 
 impl TaskKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [TaskKind; 7] = [
+    pub const ALL: [TaskKind; 8] = [
         TaskKind::DoorToDoorScreening,
         TaskKind::Delivery,
         TaskKind::HomeIsolationCheck,
@@ -67,6 +70,7 @@ impl TaskKind {
         TaskKind::ArrangeTest,
         TaskKind::Retest,
         TaskKind::UnsampledResident,
+        TaskKind::ArrangeRetest,
     ];
 
     /// The stored name.
@@ -79,6 +83,7 @@ impl TaskKind {
             TaskKind::ArrangeTest => "arrange_test",
             TaskKind::Retest => "retest",
             TaskKind::UnsampledResident => "unsampled_resident",
+            TaskKind::ArrangeRetest => "arrange_retest",
         }
     }
 
@@ -469,6 +474,25 @@ pub fn release_check(
     }
 }
 
+/// The scheduled test days (of an order, or of an arrival's test-only regime such as 3天3检)
+/// that are over at `now` without any sample taken on them: (day number, due time = the end
+/// of that Asia/Shanghai day). A sample of any outcome, or still without a result, counts as
+/// attending (the lab's failures are not the person's); release still needs a negative.
+/// `sampled` are the sampling times of the person's tests.
+pub fn missed_test_days(
+    test_days: &[u32],
+    start: Timestamp,
+    sampled: &[Timestamp],
+    now: Timestamp,
+) -> Vec<(u32, Timestamp)> {
+    Regime::test_dates(test_days, start)
+        .into_iter()
+        .map(|(d, day)| (d, day, CivilDay(day.0 + 1).start()))
+        .filter(|(_, day, due)| *due <= now && !sampled.iter().any(|t| t.shanghai_day() == *day))
+        .map(|(d, _, due)| (d, due))
+        .collect()
+}
+
 /// A temperature in °C as tenths, refused outside 34.0–43.0 °C (a typo, or a thermometer
 /// that was not on a person).
 pub fn temperature_tenths(celsius: f64) -> Option<u16> {
@@ -836,6 +860,32 @@ mod tests {
             release_check(&r, start, end, &with_positive, end),
             ReleaseCheck::Extend { positive: true, .. }
         ));
+    }
+
+    #[test]
+    fn a_test_day_is_missed_once_over_without_a_sample_that_shanghai_day() {
+        // 3天3检 from an arrival at 10:00 on 1 July: tests due on 1, 2 and 3 July.
+        let start = ts("2022-07-01T10:00:00+08:00");
+        let end_of = |d: &str| ts(&format!("{d}T00:00:00+08:00"));
+        // Sampled on day 1 (late at night, still 1 July in Shanghai) and on day 3.
+        let sampled = [
+            ts("2022-07-01T23:30:00+08:00"),
+            ts("2022-07-03T08:00:00+08:00"),
+        ];
+        // During day 2 nothing is missed yet: day 2 is not over.
+        let now = ts("2022-07-02T20:00:00+08:00");
+        assert_eq!(missed_test_days(&[1, 2, 3], start, &sampled, now), vec![]);
+        // Once day 2 is over, day 2 alone is missed, due at the end of 2 July.
+        let now = ts("2022-07-04T09:00:00+08:00");
+        assert_eq!(
+            missed_test_days(&[1, 2, 3], start, &sampled, now),
+            vec![(2, end_of("2022-07-03"))]
+        );
+        // With no sample at all, every test day that is over is missed.
+        assert_eq!(
+            missed_test_days(&[1, 2, 3], start, &[], ts("2022-07-03T12:00:00+08:00")).len(),
+            2
+        );
     }
 
     #[test]

@@ -585,6 +585,11 @@ pub async fn post_case(
         .get(&id)
         .cloned()
         .ok_or_else(|| AppError::Internal("case vanished after recording".into()))?;
+    // A case inside a controlled zone proposes sealing it now. The case is recorded
+    // whatever happens here; the duty sweep retries.
+    if let Err(e) = crate::duties::propose_for_cases(&state, &[person], now).await {
+        tracing::warn!(error = ?e, "zone proposals after a case failed; the sweep retries");
+    }
     // Tracing starts at once: the answer says how many contacts the data shows (the list
     // itself is at /cases/{id}/contacts). While the index is still loading, it says so.
     let contacts = match state.tracing.snapshot() {

@@ -573,6 +573,31 @@ struct UnsampledIn {
     cells: Vec<u32>,
 }
 
+/// The grid task for a resident not sampled in the screening round that began at `since`:
+/// one per person and round (the dedupe key), whether it comes from `POST /grid/unsampled`
+/// or from the round's closing.
+pub(crate) fn unsampled_task(
+    p: PersonId,
+    cell: GridCell,
+    since: Timestamp,
+    now: Timestamp,
+    due: Timestamp,
+) -> NewTask {
+    NewTask {
+        cell,
+        kind: TaskKind::UnsampledResident,
+        person: Some(p),
+        household: None,
+        detail: format!(
+            "{p} has not been sampled in the round that began {}",
+            since.to_rfc3339()
+        ),
+        created_at: now,
+        due_at: due,
+        dedupe: Some(format!("unsampled:{p}:{}", since.0)),
+    }
+}
+
 /// Residents of the given cells not sampled since a screening round began become
 /// `unsampled_resident` tasks for their grid worker (once per person and round).
 async fn unsampled(
@@ -618,22 +643,7 @@ async fn unsampled(
         .enumerate()
         .filter(|(_, s)| s.community != u32::MAX && cells.contains(&s.home_cell))
         .filter(|(_, s)| s.facts.last_sample().is_none_or(|t| t < since))
-        .map(|(i, s)| {
-            let p = PersonId(i as u32);
-            NewTask {
-                cell: s.home_cell,
-                kind: TaskKind::UnsampledResident,
-                person: Some(p),
-                household: None,
-                detail: format!(
-                    "{p} has not been sampled in the round that began {}",
-                    since.to_rfc3339()
-                ),
-                created_at: now,
-                due_at: due,
-                dedupe: Some(format!("unsampled:{p}:{}", since.0)),
-            }
-        })
+        .map(|(i, s)| unsampled_task(PersonId(i as u32), s.home_cell, since, now, due))
         .collect();
     let n = tasks.len();
     commit(&state, vec![DutyOp::InsertTasks(tasks)], Vec::new()).await?;
@@ -1089,23 +1099,31 @@ async fn transfer(
     }
 }
 
-/// A person's test samples from the authority log.
-fn samples_of(
-    store: &dyn xikang_store::Store,
+/// A person's tests: (sampling time, outcome as a test of this person, `None` while there is
+/// none). Results posted one by one are `test_resulted` events in the log; the lab's
+/// samples are in its own table, and their tubes' outcomes in the lab's index (a negative
+/// tube is one event for all its members, not indexed per person). A positive pool is no
+/// result of the member until the single-tube retest; an invalid tube is none either.
+async fn test_history(
+    state: &AppState,
     p: PersonId,
-) -> Result<Vec<(Timestamp, TestOutcome)>, StoreError> {
-    Ok(store
-        .events_of_person(p)?
+) -> Result<Vec<(Timestamp, Option<TestOutcome>)>, AppError> {
+    let store = state.store.clone();
+    let (events, samples) =
+        blocking(move || Ok((store.events_of_person(p)?, store.samples_of_person(p)?))).await?;
+    let mut out: Vec<(Timestamp, Option<TestOutcome>)> = events
         .into_iter()
         .filter_map(|e| match e.body {
             EventBody::TestResulted {
                 sampled_at,
                 outcome,
                 ..
-            } => Some((sampled_at, outcome)),
+            } => Some((sampled_at, Some(outcome))),
             _ => None,
         })
-        .collect())
+        .collect();
+    out.extend(crate::lab::outcomes_of(state, &samples));
+    Ok(out)
 }
 
 pub async fn release(
@@ -1137,9 +1155,12 @@ pub async fn release(
     } else {
         regime.clone()
     };
-    let store = state.store.clone();
     let person = o.person;
-    let samples = blocking(move || samples_of(store.as_ref(), person)).await?;
+    let samples: Vec<(Timestamp, TestOutcome)> = test_history(&state, person)
+        .await?
+        .into_iter()
+        .filter_map(|(at, outcome)| Some((at, outcome?)))
+        .collect();
     let now = crate::now();
     let check = release_check(&phase, o.start, o.planned_end, &samples, now);
     let basis = serde_json::to_string(&check).unwrap_or_default();
@@ -1444,24 +1465,119 @@ pub async fn sweep_missed_reports(state: &AppState, now: Timestamp) -> Result<u6
     Ok(n)
 }
 
-/// Runs the sweep every ten minutes: missed daily reports become tasks, and the system
-/// proposes the zone changes whose conditions hold (an official still approves them).
+/// Checks the test schedules against the results: every test day of an active order (its
+/// phase's days) and of an arrival's test-only regime (3天3检) that is over without a sample
+/// becomes a missed mandated test — the policy's state (pop-up type 4 by default) until a
+/// negative result exists — once per person and day. Orders also refuse release while a
+/// test day lacks a negative ([`release`]); this makes the lapse visible on the day.
+/// Returns how many missed tests were recorded.
+pub async fn check_test_schedules(state: &AppState, now: Timestamp) -> Result<usize, AppError> {
+    let policy = state.policy();
+    let rules = policy.duties();
+    let longest = rules
+        .regimes()
+        .iter()
+        .map(|r| r.days.max(r.then_days))
+        .max()
+        .unwrap_or(0);
+    let store = state.store.clone();
+    let since = now.plus(-(i64::from(longest) + 2) * DAY);
+    let (orders, arrivals) = blocking(move || {
+        Ok((
+            store.orders(&OrderFilter {
+                active_only: true,
+                limit: 10_000_000,
+                ..OrderFilter::default()
+            })?,
+            store.arrived_since(since)?,
+        ))
+    })
+    .await?;
+    // (person, test days, start, what the schedule is)
+    let mut schedules: Vec<(PersonId, Vec<u32>, Timestamp, String)> = Vec::new();
+    for o in &orders {
+        let Some(r) = rules.regime(&o.regime) else {
+            continue;
+        };
+        let days = if o.then_phase {
+            &r.then_test_days
+        } else {
+            &r.test_days
+        };
+        schedules.push((o.person, days.clone(), o.start, format!("order {}", o.id)));
+    }
+    for a in &arrivals {
+        // Arrivals under an order are checked through the order.
+        if let (Some(r), Some(at)) = (rules.regime(&a.regime), a.arrived_at)
+            && r.kind.is_none()
+        {
+            schedules.push((
+                a.person,
+                r.test_days.clone(),
+                at,
+                format!("arrival {}", a.id),
+            ));
+        }
+    }
+    let mut missed = Vec::new();
+    for (person, days, start, what) in schedules {
+        // Only people with a test day over (and not yet recorded) cost a history read.
+        let over = xikang_domain::duties::missed_test_days(&days, start, &[], now);
+        if over.is_empty() {
+            continue;
+        }
+        let sampled: Vec<Timestamp> = test_history(state, person)
+            .await?
+            .into_iter()
+            .map(|(at, _)| at)
+            .collect();
+        for (day, due) in xikang_domain::duties::missed_test_days(&days, start, &sampled, now) {
+            missed.push((
+                person,
+                due,
+                format!(
+                    "policy {}: test day {day} of {what} passed without a sample",
+                    policy.version()
+                ),
+            ));
+        }
+    }
+    crate::lab::record_missed_tests(state, missed, "system:test_schedules", now).await
+}
+
+/// Runs the sweep every ten minutes: missed daily reports become tasks, missed test days
+/// become missed tests, rounds past their deadline close (their unsampled residents become
+/// tasks), and the system proposes the zone changes whose conditions hold (an official
+/// still approves them).
 pub async fn duty_loop(state: Arc<AppState>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         every.tick().await;
-        let now = crate::now();
-        match sweep_missed_reports(&state, now).await {
-            Ok(n) if n > 0 => tracing::info!(tasks = n, "missed daily reports turned into tasks"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, "duty sweep failed; will retry"),
-        }
-        match propose_zone_changes(&state, now).await {
-            Ok(n) if n > 0 => tracing::info!(proposals = n, "zone changes proposed"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, "zone proposals failed; will retry"),
+        if let Err(e) = run_sweep(&state, crate::now()).await {
+            tracing::warn!(error = ?e, "duty sweep failed; will retry");
         }
     }
+}
+
+/// One pass of the duty sweep (the loop's and `POST /duties/sweep`'s).
+async fn run_sweep(state: &AppState, now: Timestamp) -> Result<Value, AppError> {
+    let missed = sweep_missed_reports(state, now).await?;
+    let tests = check_test_schedules(state, now).await?;
+    let rounds = crate::lab::close_due_rounds(state, now).await?;
+    let proposals = propose_zone_changes(state, now).await?;
+    if missed + proposals > 0 || tests + rounds > 0 {
+        tracing::info!(
+            report_tasks = missed,
+            missed_tests = tests,
+            rounds_closed = rounds,
+            proposals,
+            "duty sweep"
+        );
+    }
+    Ok(
+        json!({"missed_report_tasks": missed, "missed_scheduled_tests": tests,
+              "rounds_closed": rounds, "zone_proposals": proposals}),
+    )
 }
 
 async fn sweep(
@@ -1469,12 +1585,7 @@ async fn sweep(
     caller: Caller,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "running the duty sweep")?;
-    let now = crate::now();
-    let missed = sweep_missed_reports(&state, now).await?;
-    let proposals = propose_zone_changes(&state, now).await?;
-    Ok(Json(
-        json!({"missed_report_tasks": missed, "zone_proposals": proposals}),
-    ))
+    Ok(Json(run_sweep(&state, crate::now()).await?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1867,7 +1978,51 @@ async fn insert_proposal(
 /// The system's pass over every active zone: proposes what the policy's conditions call for
 /// (an open proposal is left alone). Returns how many proposals were made.
 pub async fn propose_zone_changes(state: &AppState, now: Timestamp) -> Result<u64, AppError> {
-    let zones = zones_now(state).await?;
+    propose_where(state, None, now).await
+}
+
+/// The same pass over the zones where these people live, run as soon as a case is
+/// registered (a positive single tube, a tracer's report): a positive inside a controlled
+/// zone proposes sealing it at once, not at the next sweep. Returns how many proposals
+/// were made.
+pub async fn propose_for_cases(
+    state: &AppState,
+    people: &[PersonId],
+    now: Timestamp,
+) -> Result<u64, AppError> {
+    let cells: HashSet<GridCell> = {
+        let slots = read(&state.people);
+        people
+            .iter()
+            .filter_map(|p| slots.get(p.0 as usize))
+            .filter(|s| s.community != u32::MAX)
+            .map(|s| s.home_cell)
+            .collect()
+    };
+    let escalating = {
+        let policy = state.policy();
+        read(&state.zones).values().any(|(level, zone_cells)| {
+            policy.duties().escalation(*level).is_some()
+                && zone_cells.iter().any(|c| cells.contains(c))
+        })
+    };
+    if !escalating {
+        return Ok(0);
+    }
+    propose_where(state, Some(&cells), now).await
+}
+
+/// Proposes for the active zones without an open proposal (those touching `cells`, or all).
+async fn propose_where(
+    state: &AppState,
+    cells: Option<&HashSet<GridCell>>,
+    now: Timestamp,
+) -> Result<u64, AppError> {
+    let zones: Vec<ZoneRecord> = zones_now(state)
+        .await?
+        .into_iter()
+        .filter(|z| cells.is_none_or(|cs| z.cells.iter().any(|c| cs.contains(c))))
+        .collect();
     let store = state.store.clone();
     let open: HashSet<ZoneId> = blocking(move || store.proposals(None))
         .await?

@@ -620,18 +620,32 @@ pub async fn close_round(
             .map(|(i, _)| PersonId(i as u32))
             .collect()
     };
-    let events = missed
-        .iter()
-        .map(|p| NewEvent {
-            at: now,
-            actor: actor.clone(),
-            basis: format!("screening round {id} ({}) deadline", round.name),
-            body: EventBody::TestMissed {
-                person: *p,
-                due_at: round.deadline,
-            },
-        })
-        .collect();
+    let basis = format!("screening round {id} ({}) deadline", round.name);
+    let events = missed_test_events(
+        missed.iter().map(|p| (*p, round.deadline, basis.clone())),
+        &actor,
+        now,
+    );
+    // The residents not sampled become tasks on their grid workers' lists in the same
+    // write (the logic of `POST /grid/unsampled`, keyed by the round's start, so a manual
+    // call for the same round does not repeat them).
+    let due = now.plus(i64::from(state.policy().duties().task_due_hours) * 3600);
+    let tasks: Vec<xikang_store::NewTask> = {
+        let people = read(&state.people);
+        missed
+            .iter()
+            .filter_map(|p| {
+                let slot = people.get(p.0 as usize)?;
+                Some(crate::duties::unsampled_task(
+                    *p,
+                    slot.home_cell,
+                    round.starts_at,
+                    now,
+                    due,
+                ))
+            })
+            .collect()
+    };
     let mut closed = round;
     closed.closed_at = Some(now);
     commit(
@@ -639,11 +653,111 @@ pub async fn close_round(
         LabWrite {
             rounds: vec![closed],
             events,
+            duties: vec![xikang_store::DutyOp::InsertTasks(tasks)],
             ..LabWrite::default()
         },
     )
     .await?;
     Ok(missed.len())
+}
+
+/// Closes every round whose deadline has passed (the server's own run, actor
+/// `system:rounds`): what `POST /rounds/{id}/close` does, missed tests and grid tasks for
+/// the unsampled included. Returns how many rounds were closed.
+pub async fn close_due_rounds(state: &AppState, now: Timestamp) -> Result<usize, AppError> {
+    let due: Vec<RoundId> = state
+        .lab
+        .lock()
+        .rounds
+        .values()
+        .filter(|r| r.round.closed_at.is_none() && r.round.deadline <= now)
+        .map(|r| r.round.id)
+        .collect();
+    let mut n = 0;
+    for id in due {
+        match close_round(state, id, "system:rounds".to_owned(), now).await {
+            Ok(_) => n += 1,
+            // Closed by an official in between: nothing left to do.
+            Err(AppError::Conflict {
+                code: "round_closed",
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The `test_missed` events of missed mandated tests (the policy decides what one means:
+/// pop-up type 4 by default, cleared by a negative result): one per (person, due time,
+/// basis). Round deadlines, periodic requirements and test schedules all record them here.
+fn missed_test_events(
+    missed: impl Iterator<Item = (PersonId, Timestamp, String)>,
+    actor: &str,
+    now: Timestamp,
+) -> Vec<NewEvent> {
+    missed
+        .map(|(person, due_at, basis)| NewEvent {
+            at: now,
+            actor: actor.to_owned(),
+            basis,
+            body: EventBody::TestMissed { person, due_at },
+        })
+        .collect()
+}
+
+/// Whether a missed test due at `due_at` is already recorded for this person.
+fn missed_recorded(facts: &xikang_domain::facts::PersonFacts, due_at: Timestamp) -> bool {
+    facts
+        .facts()
+        .iter()
+        .any(|f| f.kind == xikang_domain::facts::FactKind::MissedTest && f.start == due_at)
+}
+
+/// Commits missed-test events in chunks (a city-wide check can flag millions), each chunk
+/// one write. The caller holds the lab's operation lock.
+async fn commit_missed(state: &AppState, events: Vec<NewEvent>) -> Result<(), AppError> {
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let chunk: Vec<NewEvent> = events.by_ref().take(100_000).collect();
+        commit(
+            state,
+            LabWrite {
+                events: chunk,
+                ..LabWrite::default()
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records missed scheduled tests (person, due time, basis) — the test days of quarantine
+/// orders and of arrival regimes — each once: one already recorded with the same due time
+/// is skipped, so the check can run every few minutes. Returns how many were recorded.
+pub async fn record_missed_tests(
+    state: &AppState,
+    missed: Vec<(PersonId, Timestamp, String)>,
+    actor: &str,
+    now: Timestamp,
+) -> Result<usize, AppError> {
+    let _op = state.lab.op.lock().await;
+    let fresh: Vec<(PersonId, Timestamp, String)> = {
+        let people = read(&state.people);
+        let mut seen = std::collections::HashSet::new();
+        missed
+            .into_iter()
+            .filter(|(p, due, _)| {
+                people
+                    .get(p.0 as usize)
+                    .is_some_and(|s| !missed_recorded(&s.facts, *due))
+                    && seen.insert((*p, *due))
+            })
+            .collect()
+    };
+    let n = fresh.len();
+    commit_missed(state, missed_test_events(fresh.into_iter(), actor, now)).await?;
+    Ok(n)
 }
 
 /// Checks a mandated periodic test (e.g. every 72 h for everyone in an area during a
@@ -679,28 +793,12 @@ pub async fn check_mandated(
             .map(|(i, _)| PersonId(i as u32))
             .collect()
     };
-    for chunk in due.chunks(100_000) {
-        let events = chunk
-            .iter()
-            .map(|p| NewEvent {
-                at: now,
-                actor: actor.clone(),
-                basis: format!("mandated test every {every_hours} h in {area}"),
-                body: EventBody::TestMissed {
-                    person: *p,
-                    due_at: now,
-                },
-            })
-            .collect();
-        commit(
-            state,
-            LabWrite {
-                events,
-                ..LabWrite::default()
-            },
-        )
-        .await?;
-    }
+    let basis = format!("mandated test every {every_hours} h in {area}");
+    commit_missed(
+        state,
+        missed_test_events(due.iter().map(|p| (*p, now, basis.clone())), &actor, now),
+    )
+    .await?;
     Ok(due.len())
 }
 
@@ -1257,6 +1355,9 @@ pub async fn post_results(
         let mut next_task = lab.next_task.max(1);
         let mut next_case = read(&state.cases).keys().next_back().map_or(1, |c| c.0 + 1);
         let mut closing: HashMap<u64, ()> = HashMap::new();
+        let retest_due_hours = state.policy().duties().task_due_hours;
+        let mut grid_tasks: Vec<xikang_store::NewTask> = Vec::new();
+        let mut retests_in: Vec<String> = Vec::new();
         for line in lines {
             let r = (|| {
                 let line = line?;
@@ -1325,6 +1426,7 @@ pub async fn post_results(
                         }));
                     }
                     LabOutcome::Positive if !single => {
+                        let people = read(&state.people);
                         for p in &members {
                             w.events.push(event(EventBody::PoolPositive {
                                 person: *p,
@@ -1339,6 +1441,26 @@ pub async fn post_results(
                                 created_at: resulted_at,
                                 done_at: None,
                             });
+                            // The retest is arranged by the member's grid worker: the same
+                            // task on their list, closed with the lab's when the result
+                            // of the single tube arrives.
+                            if let Some(slot) =
+                                people.get(p.0 as usize).filter(|s| s.community != u32::MAX)
+                            {
+                                grid_tasks.push(xikang_store::NewTask {
+                                    cell: slot.home_cell,
+                                    kind: xikang_domain::duties::TaskKind::ArrangeRetest,
+                                    person: Some(*p),
+                                    household: None,
+                                    detail: format!(
+                                        "arrange the single-tube retest of {p} (positive pool {})",
+                                        tube.barcode
+                                    ),
+                                    created_at: resulted_at,
+                                    due_at: resulted_at.plus(i64::from(retest_due_hours) * 3600),
+                                    dedupe: Some(retest_task_key(next_task)),
+                                });
+                            }
                             next_task += 1;
                         }
                         done.holds = members.len();
@@ -1405,6 +1527,9 @@ pub async fn post_results(
                                 done_at: Some(resulted_at),
                                 ..t.clone()
                             });
+                            if t.kind == TaskKind::SingleTubeRetest {
+                                retests_in.push(retest_task_key(t.id));
+                            }
                         }
                     }
                 }
@@ -1423,11 +1548,43 @@ pub async fn post_results(
             })();
             out.push(r);
         }
+        if !grid_tasks.is_empty() {
+            w.duties.push(xikang_store::DutyOp::InsertTasks(grid_tasks));
+        }
+        if !retests_in.is_empty() {
+            w.duties.push(xikang_store::DutyOp::CompleteByKey {
+                keys: retests_in,
+                at: now,
+                by: actor.to_owned(),
+                note: "the single-tube retest has its result".into(),
+            });
+        }
     }
+    let suspected: Vec<PersonId> = w
+        .events
+        .iter()
+        .filter_map(|e| match e.body {
+            EventBody::CaseRegistered { person, .. } => Some(person),
+            _ => None,
+        })
+        .collect();
     if !w.tubes.is_empty() {
         commit(state, w).await?;
     }
+    if !suspected.is_empty() {
+        // A positive inside a controlled zone proposes sealing it now, not at the next
+        // sweep. The results are recorded whatever happens here; the sweep retries.
+        if let Err(e) = crate::duties::propose_for_cases(state, &suspected, now).await {
+            tracing::warn!(error = ?e, "zone proposals after positive results failed; the sweep retries");
+        }
+    }
     Ok(out)
+}
+
+/// The dedupe key of the grid task that mirrors a lab's single-tube retest task: the one
+/// place the lab and the grid task list agree on which task is which.
+fn retest_task_key(lab_task: u64) -> String {
+    format!("retest:lab:{lab_task}")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1466,6 +1623,25 @@ pub fn stuck(state: &AppState, now: Timestamp, transport_hours: u32, lab_hours: 
             _ => false,
         })
         .cloned()
+        .collect()
+}
+
+/// What the lab's samples of one person came to, as tests of that person: (swab time,
+/// outcome). A negative tube is a negative of each member; a positive single tube a
+/// positive; a positive pool, an invalid tube or a tube without a result is no outcome yet
+/// (the member is held or re-swabbed until a single tube answers).
+pub fn outcomes_of(state: &AppState, samples: &[Sample]) -> Vec<(Timestamp, Option<TestOutcome>)> {
+    let lab = state.lab.lock();
+    samples
+        .iter()
+        .map(|s| {
+            let outcome = lab.tube(s.tube).and_then(|m| match m.tube.outcome {
+                Some(LabOutcome::Negative) => Some(TestOutcome::Negative),
+                Some(LabOutcome::Positive) if m.members.len() <= 1 => Some(TestOutcome::Positive),
+                _ => None,
+            });
+            (s.sampled_at, outcome)
+        })
         .collect()
 }
 

@@ -274,7 +274,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
     (
         "post",
         "/api/v1/duties/sweep",
-        "Missed daily reports to tasks; zone proposals (admins)",
+        "Missed daily reports to tasks, missed test days to missed tests, rounds past their deadline closed, zone proposals (admins)",
         "grid",
         true,
     ),

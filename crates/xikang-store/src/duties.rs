@@ -9,15 +9,13 @@
 //! so a refused admission (a full site) leaves neither an order nor an event behind.
 
 use crate::error::{Result, StoreError};
-use crate::row::EVENT_COLUMNS;
 use xikang_domain::duties::{SiteKind, TaskKind, variant, variant_name};
 use xikang_domain::event::{
-    GENESIS_HASH, NewEvent, QuarantineKind, QuarantineReason, RiskLevel, SentinelKind, StoredEvent,
-    ZoneLevel, chain_hash,
+    NewEvent, QuarantineKind, QuarantineReason, RiskLevel, SentinelKind, StoredEvent, ZoneLevel,
 };
 use xikang_domain::{
-    AreaCode, ArrivalId, CivilDay, EventSeq, GridCell, HouseholdId, OrderId, PersonId, ProposalId,
-    SiteId, TaskId, Timestamp, VenueId, ZoneId,
+    AreaCode, ArrivalId, CivilDay, GridCell, HouseholdId, OrderId, PersonId, ProposalId, SiteId,
+    TaskId, Timestamp, VenueId, ZoneId,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -249,6 +247,14 @@ pub enum DutyOp {
         by: String,
         note: String,
     },
+    /// Completes the open tasks with these dedupe keys (work the system saw done, e.g. a
+    /// single-tube retest whose result came in); a key with no open task is skipped.
+    CompleteByKey {
+        keys: Vec<String>,
+        at: Timestamp,
+        by: String,
+        note: String,
+    },
     InsertReport(ReportRecord),
     /// Inserts or replaces a zone.
     PutZone(ZoneRecord),
@@ -320,6 +326,9 @@ pub trait DutyStore {
     fn origins(&self) -> Result<Vec<OriginRecord>>;
     /// One arrival registration.
     fn arrival(&self, id: ArrivalId) -> Result<Option<ArrivalRecord>>;
+    /// Arrivals recorded as arrived at or after `since`, by id (their test schedules run
+    /// from the arrival).
+    fn arrived_since(&self, since: Timestamp) -> Result<Vec<ArrivalRecord>>;
     /// Registers (or re-registers) a sentinel venue.
     fn put_sentinel(&self, s: &SentinelRecord) -> Result<()>;
     /// A registered sentinel.
@@ -346,9 +355,10 @@ pub trait Sql {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64>;
     /// Runs a query; every row as values.
     fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>>;
-    /// Takes the authority log's write lock until the transaction ends (a no-op where the
-    /// transaction already holds the database's only write lock).
-    fn lock_events(&mut self) -> Result<()>;
+    /// Appends authority events inside this write transaction: each dialect's own
+    /// `append_events_in`, the one implementation `Store::append_events` and the lab's
+    /// writes use too (same chain, same log lock).
+    fn append_events(&mut self, events: &[NewEvent]) -> Result<Vec<StoredEvent>>;
     /// Inserts many tasks with ids from `first` (bulk path of each dialect); returns how
     /// many were inserted (a repeated dedupe key is skipped).
     fn insert_tasks(&mut self, first: i64, tasks: &[NewTask]) -> Result<u64>;
@@ -686,6 +696,12 @@ fn active_order(sql: &mut dyn Sql, order: OrderId) -> Result<OrderRecord> {
     Ok(o)
 }
 
+/// Applies duty row changes inside the caller's write transaction: the duty store's own
+/// commits, and the lab's writes that create or close grid tasks in the same transaction.
+pub(crate) fn apply_ops(sql: &mut dyn Sql, ops: &[DutyOp]) -> Result<()> {
+    ops.iter().try_for_each(|op| apply_op(sql, op))
+}
+
 fn apply_op(sql: &mut dyn Sql, op: &DutyOp) -> Result<()> {
     match op {
         DutyOp::InsertOrder(o) => {
@@ -765,6 +781,15 @@ fn apply_op(sql: &mut dyn Sql, op: &DutyOp) -> Result<()> {
                 } else {
                     StoreError::NotFound
                 });
+            }
+        }
+        DutyOp::CompleteByKey { keys, at, by, note } => {
+            for k in keys {
+                sql.exec(
+                    "update grid_tasks set done_at = $1, done_by = $2, note = $3
+                     where dedupe = $4 and done_at is null",
+                    &[i(at.0), t(by), t(note), t(k)],
+                )?;
             }
         }
         DutyOp::InsertReport(r) => {
@@ -903,63 +928,6 @@ fn reserve_ids(sql: &mut dyn Sql, kind: &str, n: u64) -> Result<i64> {
     Ok(first)
 }
 
-/// Appends events inside the caller's transaction: the same chain as `Store::append_events`.
-fn append(sql: &mut dyn Sql, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    sql.lock_events()?;
-    let head = sql.rows(
-        "select seq, hash from events order by seq desc limit 1",
-        &[],
-    )?;
-    let (mut seq, mut prev) = match head.first() {
-        Some(r) => {
-            let s = Cols::new(r).u64()?;
-            let h = match r.get(1) {
-                Some(Val::B(b)) => crate::row::array_of::<32>(b, "head hash")?,
-                _ => return Err(StoreError::Corrupt("head hash".into())),
-            };
-            (s, h)
-        }
-        None => (0, GENESIS_HASH),
-    };
-    let mut stored = Vec::with_capacity(events.len());
-    for e in events {
-        seq += 1;
-        let body = e.body.to_json();
-        let hash = chain_hash(&prev, EventSeq(seq), e.at, &e.actor, &e.basis, &body);
-        sql.exec(
-            &format!(
-                "insert into events ({EVENT_COLUMNS}) values ({})",
-                placeholders(1, 9)
-            ),
-            &[
-                u64_i(seq),
-                i(e.at.0),
-                t(&e.actor),
-                t(&e.basis),
-                t(e.body.kind()),
-                oi(e.body.person().map(|p| i64::from(p.get()))),
-                t(body),
-                Val::B(prev.to_vec()),
-                Val::B(hash.to_vec()),
-            ],
-        )?;
-        stored.push(StoredEvent {
-            seq: EventSeq(seq),
-            at: e.at,
-            actor: e.actor.clone(),
-            basis: e.basis.clone(),
-            body: e.body.clone(),
-            prev_hash: prev,
-            hash,
-        });
-        prev = hash;
-    }
-    Ok(stored)
-}
-
 // ---------------------------------------------------------------------------------------
 // The trait, once for both backends.
 
@@ -1069,10 +1037,8 @@ impl<B: DutyBackend> DutyStore for B {
 
     fn commit_duties(&self, ops: &[DutyOp], events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
         self.with_tx(|sql| {
-            for op in ops {
-                apply_op(sql, op)?;
-            }
-            append(sql, events)
+            apply_ops(sql, ops)?;
+            sql.append_events(events)
         })
     }
 
@@ -1302,6 +1268,20 @@ impl<B: DutyBackend> DutyStore for B {
                 sql.rows(
                     &format!("select {ARRIVAL_COLUMNS} from arrivals where id = $1"),
                     &[u64_i(id.0)],
+                )?,
+                arrival_of,
+            )
+        })
+    }
+
+    fn arrived_since(&self, since: Timestamp) -> Result<Vec<ArrivalRecord>> {
+        self.with_read(|sql| {
+            all(
+                sql.rows(
+                    &format!(
+                        "select {ARRIVAL_COLUMNS} from arrivals where arrived_at >= $1 order by id"
+                    ),
+                    &[i(since.0)],
                 )?,
                 arrival_of,
             )

@@ -28,6 +28,10 @@ pub struct LabWrite {
     pub doses: Vec<Dose>,
     /// Authority events appended to the log in the same transaction.
     pub events: Vec<NewEvent>,
+    /// Grid tasks the same change creates or closes (a positive pool's retests on the
+    /// grid workers' lists, their completion when the retest result arrives), applied in
+    /// the same transaction by the duty store's own code.
+    pub duties: Vec<crate::DutyOp>,
 }
 
 impl LabWrite {
@@ -41,6 +45,7 @@ impl LabWrite {
             && self.tasks.is_empty()
             && self.doses.is_empty()
             && self.events.is_empty()
+            && self.duties.is_empty()
     }
 }
 

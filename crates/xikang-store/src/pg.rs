@@ -261,7 +261,7 @@ fn migrate(client: &mut Client) -> Result<()> {
 /// Appends events to the authority log inside an open transaction (which it locks against
 /// every other writer of the log), chained on the stored head.
 pub(crate) fn append_events_in(
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut impl postgres::GenericClient,
     events: &[NewEvent],
 ) -> Result<Vec<StoredEvent>> {
     if events.is_empty() {

@@ -498,6 +498,29 @@ fn scenario_reports_origins_arrivals_and_sentinels(store: &dyn Store) {
         store.arrival(ArrivalId(1)).unwrap().unwrap().arrived_at,
         Some(at)
     );
+    // Arrivals whose test schedules may still run: arrived at or after a time.
+    let later = ArrivalRecord {
+        id: ArrivalId(2),
+        arrived_at: None,
+        ..a.clone()
+    };
+    store
+        .commit_duties(&[DutyOp::InsertArrival(later)], &[])
+        .unwrap();
+    let ids = |since: i64| -> Vec<u64> {
+        store
+            .arrived_since(Timestamp(since))
+            .unwrap()
+            .iter()
+            .map(|a| a.id.0)
+            .collect()
+    };
+    assert_eq!(
+        ids(at.0),
+        vec![1],
+        "a registration not yet arrived is not listed"
+    );
+    assert!(ids(at.0 + 1).is_empty());
 
     assert!(store.sentinel(VenueId(3)).unwrap().is_none());
     let s = SentinelRecord {
@@ -508,6 +531,110 @@ fn scenario_reports_origins_arrivals_and_sentinels(store: &dyn Store) {
     };
     store.put_sentinel(&s).unwrap();
     assert_eq!(store.sentinel(VenueId(3)).unwrap(), Some(s));
+}
+
+/// A lab write carries grid tasks in its own transaction: a positive pool's retests reach
+/// the grid workers' lists with the holds, and the retest's result closes them; a lab write
+/// that fails leaves no task and no event behind.
+fn scenario_lab_writes_create_and_close_grid_tasks(store: &dyn Store) {
+    use xikang_domain::testing::{LabTask, TaskKind as LabKind};
+    use xikang_store::LabWrite;
+    let retest = |person: u32, key: &str| NewTask {
+        cell: GridCell(1),
+        kind: TaskKind::ArrangeRetest,
+        person: Some(PersonId(person)),
+        household: None,
+        detail: format!("arrange the single-tube retest of P{person}"),
+        created_at: Timestamp(100),
+        due_at: Timestamp(200),
+        dedupe: Some(key.to_owned()),
+    };
+    let hold = |person: u32| NewEvent {
+        at: Timestamp(100),
+        actor: "lab:l1".into(),
+        basis: "lab report".into(),
+        body: EventBody::PoolPositive {
+            person: PersonId(person),
+            sampled_at: Timestamp(50),
+            tube: "WX-1".into(),
+        },
+    };
+    let stored = store
+        .write_lab(&LabWrite {
+            tasks: vec![LabTask {
+                id: 1,
+                person: PersonId(7),
+                kind: LabKind::SingleTubeRetest,
+                tube: None,
+                created_at: Timestamp(100),
+                done_at: None,
+            }],
+            events: vec![hold(7), hold(8)],
+            duties: vec![DutyOp::InsertTasks(vec![
+                retest(7, "retest:lab:1"),
+                retest(8, "retest:lab:2"),
+            ])],
+            ..LabWrite::default()
+        })
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    let open = store.open_tasks_of_cells(&[GridCell(1)], 10).unwrap();
+    assert_eq!(open.len(), 2);
+    assert!(open.iter().all(|t| t.kind == TaskKind::ArrangeRetest));
+
+    // The retest result closes P7's task by its key; an unknown key is skipped.
+    store
+        .write_lab(&LabWrite {
+            duties: vec![DutyOp::CompleteByKey {
+                keys: vec!["retest:lab:1".into(), "retest:lab:99".into()],
+                at: Timestamp(150),
+                by: "lab:l1".into(),
+                note: "single-tube retest resulted".into(),
+            }],
+            ..LabWrite::default()
+        })
+        .unwrap();
+    let open = store.open_tasks_of_cells(&[GridCell(1)], 10).unwrap();
+    assert_eq!(
+        open.iter().map(|t| t.person).collect::<Vec<_>>(),
+        vec![Some(PersonId(8))]
+    );
+    let done = store.task(TaskId(1)).unwrap().unwrap();
+    assert_eq!(
+        (done.done_at, done.note.as_deref()),
+        (Some(Timestamp(150)), Some("single-tube retest resulted"))
+    );
+
+    // A lab write refused by the store (a task closed twice through the duty store's
+    // checks) writes neither its tasks nor its events.
+    let before = head(store);
+    let err = store
+        .write_lab(&LabWrite {
+            events: vec![hold(9)],
+            duties: vec![
+                DutyOp::InsertTasks(vec![retest(9, "retest:lab:3")]),
+                DutyOp::CompleteTask {
+                    task: TaskId(1),
+                    at: Timestamp(160),
+                    by: "gw1".into(),
+                    note: "again".into(),
+                },
+            ],
+            ..LabWrite::default()
+        })
+        .unwrap_err();
+    assert_eq!(conflict(err), "task_done");
+    assert_eq!(head(store), before);
+    assert_eq!(
+        store.open_tasks_of_cells(&[GridCell(1)], 10).unwrap().len(),
+        1
+    );
+    assert!(store.verify_chain().unwrap().is_ok());
+}
+
+#[test]
+fn lab_writes_create_and_close_grid_tasks_in_their_own_transaction() {
+    on_both(scenario_lab_writes_create_and_close_grid_tasks);
 }
 
 #[test]

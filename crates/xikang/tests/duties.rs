@@ -11,10 +11,13 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use xikang_domain::duties::TaskKind;
+use xikang_domain::event::{EventBody, RiskLevel};
+use xikang_domain::testing::{LabOutcome, ResultLine, SamplingSite, SiteId, TubeBarcode};
 use xikang_domain::time::{DAY, HOUR};
-use xikang_domain::{CivilDay, GridCell, PersonId, Timestamp};
+use xikang_domain::{AreaCode, ArrivalId, CivilDay, GridCell, PersonId, Timestamp};
+use xikang_server::lab;
 use xikang_server::state::read;
-use xikang_store::{DutyOp, NewTask};
+use xikang_store::{ArrivalRecord, DutyOp, NewTask};
 
 fn cell_of(app: &TestApp, p: u32) -> u32 {
     read(&app.state.people)[p as usize].home_cell.0
@@ -570,6 +573,36 @@ async fn zones_colour_their_residents_and_change_only_with_a_second_officials_ap
     )
     .await;
     assert_eq!(s, 201, "{v}");
+    // The case itself proposed sealing the zone, at once (not at the next sweep).
+    let (_, v) = get(&app, &app.admin, "/api/v1/zones/proposals").await;
+    let system = &v["proposals"][0];
+    assert_eq!(
+        (
+            system["zone"].as_str(),
+            system["action"].as_str(),
+            system["to_level"].as_str(),
+            system["proposer"].as_str()
+        ),
+        (
+            Some(zone.as_str()),
+            Some("set_level"),
+            Some("sealed"),
+            Some("system:zones")
+        ),
+        "{v}"
+    );
+    // Rejected here, so that an official's own proposal and its approval can be shown.
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!(
+            "/api/v1/zones/proposals/{}/reject",
+            system["id"].as_str().unwrap()
+        ),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
     let (s, v) = post(
         &app,
         &app.admin,
@@ -871,4 +904,371 @@ async fn residents_not_sampled_since_a_round_began_become_tasks_once() {
     )
     .await;
     assert_eq!(s, 422);
+}
+
+/// A sampling site for the lab's own operations.
+async fn sampling_site(app: &TestApp) -> SiteId {
+    let id = lab::next_site_id(&app.state);
+    lab::put_site(
+        &app.state,
+        SamplingSite {
+            id,
+            name: "采样点".into(),
+            area: AreaCode::parse("320200").unwrap(),
+            cell: GridCell(1),
+        },
+    )
+    .await
+    .unwrap();
+    id
+}
+
+/// Swabs `people` into one tube at `at`, ships and receives it, and posts the lab's
+/// `outcome`: the lab's own operations, which take the time as an argument (the HTTP API
+/// samples at the present only).
+async fn lab_tube(
+    app: &TestApp,
+    site: SiteId,
+    barcode: &str,
+    people: &[u32],
+    at: Timestamp,
+    outcome: LabOutcome,
+) -> lab::Resulted {
+    let st = &app.state;
+    let tube = lab::NewTube {
+        barcode: barcode.into(),
+        site,
+        round: None,
+        capacity: people.len() as u8,
+    };
+    let opened = lab::open_tubes(st, vec![tube], at).await.unwrap();
+    assert!(opened[0].is_ok(), "{opened:?}");
+    let items = people
+        .iter()
+        .map(|p| (barcode.to_owned(), Ok(PersonId(*p))))
+        .collect();
+    let bound = lab::bind(st, items, at).await.unwrap();
+    assert!(bound.iter().all(Result::is_ok), "{bound:?}");
+    let (batch, shipped) = lab::ship(
+        st,
+        "顺丰".into(),
+        "kingmed".into(),
+        vec![barcode.into()],
+        at,
+    )
+    .await
+    .unwrap();
+    assert!(shipped[0].is_ok(), "{shipped:?}");
+    let received = lab::receive(st, batch.unwrap(), Vec::new(), at)
+        .await
+        .unwrap();
+    assert!(received[0].is_ok(), "{received:?}");
+    let line = ResultLine {
+        barcode: TubeBarcode::parse(barcode).unwrap(),
+        outcome,
+        ct: None,
+        resulted_at: None,
+    };
+    let r = lab::post_results(st, "lab:test", vec![Ok(line)], at)
+        .await
+        .unwrap();
+    r[0].clone().unwrap()
+}
+
+/// The due times of the missed tests recorded for a person.
+fn missed_tests(app: &TestApp, p: u32) -> Vec<Timestamp> {
+    app.store
+        .events_of_person(PersonId(p))
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::TestMissed { due_at, .. } => Some(due_at),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_them_and_release_counts_the_labs_negatives()
+ {
+    let app = spawn_app().await;
+    let quarantine = site(&app, "S", 10, 31.5, "m").await;
+    let lab_site = sampling_site(&app).await;
+    let today = xikang_server::now().shanghai_day().0;
+    let day = |n: i32| CivilDay(today + n).start();
+
+    // P3 and P4: close-contact orders (第九版: tests on days 1, 2, 3, 5, 7) that began 8
+    // days ago. The lab swabs P3 on every test day and P4 on all but day 5 (samples first,
+    // so that the server's own sweep, whenever it runs, sees the same history).
+    for d in [1, 2, 3, 5, 7] {
+        let at = day(-8 + d - 1).plus(12 * HOUR);
+        lab_tube(
+            &app,
+            lab_site,
+            &format!("WX-Q3-{d}"),
+            &[3],
+            at,
+            LabOutcome::Negative,
+        )
+        .await;
+        if d != 5 {
+            lab_tube(
+                &app,
+                lab_site,
+                &format!("WX-Q4-{d}"),
+                &[4],
+                at,
+                LabOutcome::Negative,
+            )
+            .await;
+        }
+    }
+
+    let start = day(-8).plus(9 * HOUR);
+    let mut orders = Vec::new();
+    for p in [3, 4] {
+        let (s, v) = post(
+            &app,
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": format!("P{p}"), "regime": "close_contact", "site": quarantine,
+                   "start": start.to_rfc3339()}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        orders.push(v["id"].as_str().unwrap().to_owned());
+    }
+
+    // A resident never sampled before arrived 3 days ago from a low-risk area: 3天3检,
+    // no order; the lab swabs them on day 1 only.
+    let p5 = {
+        let people = read(&app.state.people);
+        (10..people.len() as u32)
+            .find(|p| {
+                let s = &people[*p as usize];
+                s.community != u32::MAX && s.facts.last_sample().is_none() && s.facts.is_plain()
+            })
+            .unwrap()
+    };
+    let arrived = day(-3).plus(10 * HOUR);
+    lab_tube(
+        &app,
+        lab_site,
+        "WX-A5-1",
+        &[p5],
+        day(-3).plus(15 * HOUR),
+        LabOutcome::Negative,
+    )
+    .await;
+    let id = ArrivalId(app.store.next_duty_id("arrival").unwrap());
+    app.store
+        .commit_duties(
+            &[DutyOp::InsertArrival(ArrivalRecord {
+                id,
+                person: PersonId(p5),
+                origin: "110105".into(),
+                risk: RiskLevel::Low,
+                regime: "low_risk_arrival".into(),
+                planned_at: arrived,
+                arrived_at: Some(arrived),
+                registered_at: arrived.plus(-DAY),
+            })],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(colour(&app, p5).await, "green");
+
+    let (s, v) = post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["missed_scheduled_tests"], 3,
+        "P4's day 5 and the arrival's days 2 and 3: {v}"
+    );
+    assert_eq!(
+        missed_tests(&app, 3),
+        vec![],
+        "every test day has a lab sample"
+    );
+    assert_eq!(
+        missed_tests(&app, 4),
+        vec![day(-8 + 5)],
+        "day 5, due at its end"
+    );
+    assert_eq!(missed_tests(&app, p5), vec![day(-1), day(0)]);
+    assert_eq!(
+        colour(&app, p5).await,
+        "yellow",
+        "a missed mandated test: the policy's pop-up (type 4)"
+    );
+    let e = app.store.events_of_person(PersonId(p5)).unwrap();
+    let basis = &e
+        .iter()
+        .find(|e| e.body.kind() == "test_missed")
+        .unwrap()
+        .basis;
+    assert!(basis.contains("test day 2 of arrival"), "{basis}");
+
+    // Checking again records nothing new: each lapse once.
+    let (_, v) = post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
+    assert_eq!(v["missed_scheduled_tests"], 0, "{v}");
+    // A negative result clears it at once.
+    lab_tube(
+        &app,
+        lab_site,
+        "WX-A5-2",
+        &[p5],
+        xikang_server::now(),
+        LabOutcome::Negative,
+    )
+    .await;
+    assert_eq!(colour(&app, p5).await, "green");
+
+    // Release counts the lab's negatives (one event per tube, not per person): P3 is
+    // released; P4's missing day 5 extends the order by the policy's day.
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/quarantine/orders/{}/release", orders[0]),
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, v["outcome"].as_str()), (200, Some("released")), "{v}");
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        &format!("/api/v1/quarantine/orders/{}/release", orders[1]),
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, v["outcome"].as_str()), (200, Some("extended")), "{v}");
+    assert_eq!(v["missing_days"], json!([5]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the_single_tube_result()
+ {
+    let app = spawn_app().await;
+    let lab_site = sampling_site(&app).await;
+    let now = xikang_server::now();
+    let cell = cell_of(&app, 20);
+    let other = neighbour(&app, 20);
+    let elsewhere = {
+        let people = read(&app.state.people);
+        (21..people.len() as u32)
+            .find(|p| {
+                let s = &people[*p as usize];
+                s.community != u32::MAX && s.home_cell != GridCell(cell)
+            })
+            .unwrap()
+    };
+    let r = lab_tube(
+        &app,
+        lab_site,
+        "WX-P-1",
+        &[20, other, elsewhere],
+        now,
+        LabOutcome::Positive,
+    )
+    .await;
+    assert_eq!((r.holds, r.tasks), (3, 3));
+
+    let gw = app
+        .token(json!({"name": format!("gw{cell}"), "role": "grid_worker", "area": "320200"}))
+        .await;
+    let retests = |v: &Value| -> Vec<(String, String)> {
+        v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"] == "arrange_retest")
+            .map(|t| {
+                (
+                    t["person"].as_str().unwrap().to_owned(),
+                    t["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (s, v) = get(&app, &gw, "/api/v1/grid/tasks?limit=500").await;
+    assert_eq!(s, 200, "{v}");
+    let mut mine: Vec<String> = retests(&v).into_iter().map(|(p, _)| p).collect();
+    mine.sort();
+    let mut expected = vec!["P20".to_owned(), format!("P{other}")];
+    expected.sort();
+    assert_eq!(mine, expected, "the members living in the worker's cell");
+    let far = cell_of(&app, elsewhere);
+    let (_, v) = get(
+        &app,
+        &app.admin,
+        &format!("/api/v1/grid/tasks?cell={far}&limit=500"),
+    )
+    .await;
+    assert!(
+        retests(&v)
+            .iter()
+            .any(|(p, _)| *p == format!("P{elsewhere}")),
+        "the third member's retest is on their own cell's list: {v}"
+    );
+
+    // P20's single-tube retest comes back negative: the task closes by itself.
+    lab_tube(&app, lab_site, "WX-R-20", &[20], now, LabOutcome::Negative).await;
+    let (_, v) = get(&app, &gw, "/api/v1/grid/tasks?limit=500").await;
+    let left = retests(&v);
+    assert_eq!(
+        left.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        vec![format!("P{other}")]
+    );
+    let closed = app
+        .store
+        .open_tasks_of_cells(&[GridCell(cell)], 500)
+        .unwrap()
+        .iter()
+        .any(|t| t.person == Some(PersonId(20)) && t.kind == TaskKind::ArrangeRetest);
+    assert!(!closed, "P20's task is done");
+    // The worker closes the other one with a note (e.g. the person was retested elsewhere).
+    let (s, v) = post(
+        &app,
+        &gw,
+        &format!("/api/v1/grid/tasks/{}/complete", left[0].1),
+        json!({"note": "retest arranged at the community site"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = get(&app, &gw, "/api/v1/grid/tasks?limit=500").await;
+    assert!(retests(&v).is_empty(), "{v}");
+
+    // A positive single tube inside a controlled zone proposes sealing it at once (no
+    // sweep in between).
+    let (s, v) = post(
+        &app,
+        &app.admin,
+        "/api/v1/zones",
+        json!({"name": "管控区", "level": "controlled", "cells": [far]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let zone = v["zone"].as_str().unwrap().to_owned();
+    let (_, v) = get(&app, &app.admin, "/api/v1/zones/proposals").await;
+    assert_eq!(v["proposals"].as_array().unwrap().len(), 0, "{v}");
+    let r = lab_tube(
+        &app,
+        lab_site,
+        "WX-R-X",
+        &[elsewhere],
+        now,
+        LabOutcome::Positive,
+    )
+    .await;
+    assert!(r.suspected.is_some(), "{r:?}");
+    let (_, v) = get(&app, &app.admin, "/api/v1/zones/proposals").await;
+    let list = v["proposals"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v}");
+    assert_eq!(
+        (
+            list[0]["zone"].as_str(),
+            list[0]["to_level"].as_str(),
+            list[0]["proposer"].as_str()
+        ),
+        (Some(zone.as_str()), Some("sealed"), Some("system:zones"))
+    );
 }

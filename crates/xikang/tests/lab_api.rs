@@ -472,6 +472,24 @@ async fn closing_a_round_records_missed_tests_that_a_negative_clears_and_a_resta
     assert_eq!(s, 409);
     let missed = t.colour(&someone).await;
     assert_eq!(missed["colour"], "yellow", "{missed}");
+    // The unsampled residents became tasks on their grid workers' lists with the closing
+    // (what `POST /grid/unsampled` does), one per resident of the unsampled cell.
+    let tasks = t
+        .get(&format!("/api/v1/grid/tasks?cell={cell}&limit=500"))
+        .await;
+    let unsampled_tasks: Vec<&str> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "unsampled_resident")
+        .map(|t| t["person"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unsampled_tasks.len() as u64,
+        unsampled["count"].as_u64().unwrap().min(500),
+        "{tasks}"
+    );
+    assert!(unsampled_tasks.contains(&someone.as_str()));
     // A negative result clears it.
     t.open("WX-C-2", &site, None, 1).await;
     let id: u32 = someone[1..].parse().unwrap();
@@ -480,6 +498,18 @@ async fn closing_a_round_records_missed_tests_that_a_negative_clears_and_a_resta
     let (s, v) = t.csv("/api/v1/lab-results", "WX-C-2,negative\n").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(t.colour(&someone).await["colour"], "green");
+
+    // A round whose deadline passes is closed by the server's sweep itself, with the
+    // same missed tests and tasks.
+    let second = t.round(-1).await;
+    let (s, v) = t.admin_post("/api/v1/duties/sweep", json!({})).await;
+    assert_eq!((s, v["rounds_closed"].as_u64()), (200, Some(1)), "{v}");
+    let status = t.get(&format!("/api/v1/rounds/{second}")).await;
+    assert!(status["closed_at"].is_string(), "{status}");
+    let (s, _) = t
+        .admin_post(&format!("/api/v1/rounds/{second}/close"), json!({}))
+        .await;
+    assert_eq!(s, 409, "closed once");
 
     // A restart rebuilds the same coverage from the store.
     let before = xikang_server::lab::round_status(&t.app.state, RoundId(1)).unwrap();

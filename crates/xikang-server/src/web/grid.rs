@@ -34,6 +34,7 @@ fn kind_text(lang: Lang, k: TaskKind) -> &'static str {
         TaskKind::ArrangeTest => lang.t("安排核酸检测", "arrange a test"),
         TaskKind::Retest => lang.t("安排复检", "arrange a retest"),
         TaskKind::UnsampledResident => lang.t("未采样居民", "resident not sampled"),
+        TaskKind::ArrangeRetest => lang.t("混检阳性单管复核", "single-tube retest (positive pool)"),
     }
 }
 

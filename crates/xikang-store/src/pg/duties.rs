@@ -3,10 +3,11 @@
 //! bulk task insert as `insert … select * from unnest(…)`.
 
 use super::PgStore;
-use crate::duties::{DutyBackend, NewTask, Sql, TASK_INSERT_COLUMNS, TaskColumns, Val};
+use crate::duties::{DutyBackend, DutyOp, NewTask, Sql, TASK_INSERT_COLUMNS, TaskColumns, Val};
 use crate::error::{Result, StoreError};
 use postgres::GenericClient;
 use postgres::types::{ToSql, Type};
+use xikang_domain::event::{NewEvent, StoredEvent};
 
 /// Rows per bulk task insert (bounds one message).
 const BULK_TASKS: usize = 20_000;
@@ -65,11 +66,9 @@ impl<C: GenericClient> Sql for PgSql<'_, C> {
         Ok(out)
     }
 
-    fn lock_events(&mut self) -> Result<()> {
-        // As in `append_events`: every other writer of the log waits until we commit.
-        self.0
-            .batch_execute("lock table events in exclusive mode")?;
-        Ok(())
+    fn append_events(&mut self, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
+        // Only called inside `with_tx`; `append_events_in` locks the log until we commit.
+        super::append_events_in(self.0, events)
     }
 
     fn insert_tasks(&mut self, first: i64, tasks: &[NewTask]) -> Result<u64> {
@@ -116,4 +115,10 @@ impl DutyBackend for PgStore {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Applies duty row changes inside another writer's transaction (the lab's writes that
+/// create or close grid tasks with their results).
+pub(crate) fn apply_in(tx: &mut postgres::Transaction<'_>, ops: &[DutyOp]) -> Result<()> {
+    crate::duties::apply_ops(&mut PgSql(tx), ops)
 }

@@ -256,6 +256,7 @@ impl LabStore for PgStore {
         put_tubes(&mut tx, &w.tubes)?;
         insert_samples(&mut tx, &w.samples)?;
         put_rest(&mut tx, w)?;
+        super::duties::apply_in(&mut tx, &w.duties)?;
         let stored = super::append_events_in(&mut tx, &w.events)?;
         tx.commit()?;
         Ok(stored)

@@ -3,10 +3,11 @@
 //! appends), and the bulk task insert as one prepared statement.
 
 use super::SqliteStore;
-use crate::duties::{DutyBackend, NewTask, Sql, TASK_INSERT_COLUMNS, TaskColumns, Val};
+use crate::duties::{DutyBackend, DutyOp, NewTask, Sql, TASK_INSERT_COLUMNS, TaskColumns, Val};
 use crate::error::Result;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
+use xikang_domain::event::{NewEvent, StoredEvent};
 
 impl rusqlite::ToSql for Val {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -54,9 +55,10 @@ impl Sql for Conn<'_> {
         Ok(out)
     }
 
-    fn lock_events(&mut self) -> Result<()> {
-        // The `immediate` transaction already holds SQLite's only write lock.
-        Ok(())
+    fn append_events(&mut self, events: &[NewEvent]) -> Result<Vec<StoredEvent>> {
+        // Only called inside `with_tx`, whose `immediate` transaction holds SQLite's only
+        // write lock, as `append_events_in` requires.
+        super::append_events_in(self.0, events)
     }
 
     fn insert_tasks(&mut self, first: i64, tasks: &[NewTask]) -> Result<u64> {
@@ -98,4 +100,10 @@ impl DutyBackend for SqliteStore {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Applies duty row changes inside another writer's `immediate` transaction (the lab's
+/// writes that create or close grid tasks with their results).
+pub(crate) fn apply_in(tx: &Connection, ops: &[DutyOp]) -> Result<()> {
+    crate::duties::apply_ops(&mut Conn(tx), ops)
 }

@@ -201,6 +201,7 @@ impl LabStore for SqliteStore {
         put_batches(&tx, &w.batches)?;
         put_tasks(&tx, &w.tasks)?;
         insert_doses(&tx, &w.doses)?;
+        super::duties::apply_in(&tx, &w.duties)?;
         let stored = super::append_events_in(&tx, &w.events)?;
         tx.commit()?;
         Ok(stored)
