@@ -664,6 +664,14 @@ impl Coverage {
         self.full_course += u64::from(s.full_course());
         self.booster += u64::from(s.booster());
     }
+
+    /// Adds the counts of another part of the population.
+    pub fn merge(&mut self, other: Coverage) {
+        self.people += other.people;
+        self.first_dose += other.first_dose;
+        self.full_course += other.full_course;
+        self.booster += other.booster;
+    }
 }
 
 /// Progress of a screening round in one grid cell, as published: "sampled N / results M /

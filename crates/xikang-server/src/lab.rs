@@ -1756,27 +1756,50 @@ pub fn vaccination_coverage(
         })
         .collect();
     let bands = AgeBand::ALL.len();
+    // One pass over every resident, memory-bound (10 M person slots): split over the cores.
+    let count = |from: usize, to: usize| {
+        let mut table = vec![Coverage::default(); lab.districts.len() * bands];
+        for (i, slot) in people.iter().enumerate().take(to).skip(from) {
+            let Some(Some(d)) = covered.get(slot.community as usize) else {
+                continue;
+            };
+            let Some(&born) = lab.births.get(i) else {
+                continue;
+            };
+            if born == 0 {
+                continue;
+            }
+            let (y, m, dd) = unpack_birth(born);
+            let mut age = ty - y;
+            if (tm, td) < (m, dd) {
+                age -= 1;
+            }
+            let band = AgeBand::of_age(age) as usize;
+            let doses = dose_bits.get(i).copied().unwrap_or(0);
+            table[usize::from(*d) * bands + band].add(VaccinationStatus {
+                doses: highest_dose(doses),
+            });
+        }
+        table
+    };
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let per = people.len().div_ceil(cores).max(1);
+    let parts: Vec<Vec<Coverage>> = if people.len() < 100_000 || cores == 1 {
+        vec![count(0, people.len())]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..people.len())
+                .step_by(per)
+                .map(|from| scope.spawn(move || count(from, from + per)))
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        })
+    };
     let mut table = vec![Coverage::default(); lab.districts.len() * bands];
-    for (i, slot) in people.iter().enumerate() {
-        let Some(Some(d)) = covered.get(slot.community as usize) else {
-            continue;
-        };
-        let Some(&born) = lab.births.get(i) else {
-            continue;
-        };
-        if born == 0 {
-            continue;
+    for part in parts {
+        for (t, p) in table.iter_mut().zip(part) {
+            t.merge(p);
         }
-        let (y, m, dd) = unpack_birth(born);
-        let mut age = ty - y;
-        if (tm, td) < (m, dd) {
-            age -= 1;
-        }
-        let band = AgeBand::of_age(age) as usize;
-        let doses = dose_bits.get(i).copied().unwrap_or(0);
-        table[usize::from(*d) * bands + band].add(VaccinationStatus {
-            doses: highest_dose(doses),
-        });
     }
     let mut out = Vec::new();
     for (di, district) in lab.districts.iter().enumerate() {

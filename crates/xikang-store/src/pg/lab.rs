@@ -116,9 +116,8 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
              select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[],
                                   $6::integer[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
                                   $11::bigint[], $12::bigint[], $13::integer[], $14::real[], $15::text[])
-             on conflict (id) do update set barcode = excluded.barcode, site = excluded.site,
-               round = excluded.round, capacity = excluded.capacity, state = excluded.state,
-               opened_at = excluded.opened_at, sealed_at = excluded.sealed_at, batch = excluded.batch,
+             on conflict (id) do update set state = excluded.state,
+               sealed_at = excluded.sealed_at, batch = excluded.batch,
                shipped_at = excluded.shipped_at, received_at = excluded.received_at,
                resulted_at = excluded.resulted_at, outcome = excluded.outcome, ct = excluded.ct,
                lab = excluded.lab"

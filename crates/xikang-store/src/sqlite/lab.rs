@@ -49,12 +49,14 @@ fn put_rounds(tx: &Transaction<'_>, rounds: &[Round]) -> Result<()> {
 
 fn put_tubes(tx: &Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     // An upsert by id, not `insert or replace`: a replace would delete a row whose barcode
-    // collides instead of failing on the unique barcode.
+    // collides instead of failing on the unique barcode. The update sets only what moves
+    // after opening (barcode, site, round, capacity and opening time never change): SQLite
+    // rewrites an index whenever its column is assigned, even to the same value, and a
+    // city-wide round moves a million tubes through four more states.
     let mut stmt = tx.prepare_cached(&format!(
         "insert into lab_tubes ({TUBE_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-         on conflict (id) do update set barcode = excluded.barcode, site = excluded.site,
-           round = excluded.round, capacity = excluded.capacity, state = excluded.state,
-           opened_at = excluded.opened_at, sealed_at = excluded.sealed_at, batch = excluded.batch,
+         on conflict (id) do update set state = excluded.state,
+           sealed_at = excluded.sealed_at, batch = excluded.batch,
            shipped_at = excluded.shipped_at, received_at = excluded.received_at,
            resulted_at = excluded.resulted_at, outcome = excluded.outcome, ct = excluded.ct,
            lab = excluded.lab"
