@@ -60,6 +60,9 @@ struct Lab {
     births: Vec<u32>,
     /// District index per community index, and the districts.
     district_of_community: Vec<u16>,
+    /// District index per person (`u16::MAX`: none), for coverage without reading the
+    /// people's slots.
+    district_of_person: Vec<u16>,
     districts: Vec<AreaCode>,
 }
 
@@ -359,6 +362,15 @@ impl LabIndex {
             })
             .collect();
         lab.districts = districts;
+        lab.district_of_person = read(&state.people)
+            .iter()
+            .map(|slot| {
+                lab.district_of_community
+                    .get(slot.community as usize)
+                    .copied()
+                    .unwrap_or(u16::MAX)
+            })
+            .collect();
         let n = read(&state.people).len();
         let mut births = vec![0u32; n];
         store.for_each_birth(&mut |b| {
@@ -1736,39 +1748,27 @@ pub fn vaccination_status(state: &AppState, person: PersonId) -> VaccinationStat
 }
 
 /// Coverage per district and age band, for residents of communities inside `area`, on `day`.
+/// One pass over every resident, memory-bound at 10 M: for a district or a wider area it reads
+/// only the lab's packed per-person arrays (birth, district, doses: 7 bytes a resident), split
+/// over the cores; a narrower area also reads each person's community.
 pub fn vaccination_coverage(
     state: &AppState,
     area: &AreaCode,
     day: CivilDay,
 ) -> Vec<(AreaCode, AgeBand, Coverage)> {
     let lab = state.lab.lock();
-    let people = read(&state.people);
     let dose_bits = read(&state.lab.doses);
     let (ty, tm, td) = xikang_domain::testing::civil_of(day);
-    let covered: Vec<Option<u16>> = state
-        .communities
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            area.contains(c)
-                .then(|| lab.district_of_community.get(i).copied())
-                .flatten()
-        })
-        .collect();
     let bands = AgeBand::ALL.len();
-    // One pass over every resident, memory-bound (10 M person slots): split over the cores.
-    let count = |from: usize, to: usize| {
+    let count = |from: usize, to: usize, district_of: &(dyn Fn(usize) -> Option<u16> + Sync)| {
         let mut table = vec![Coverage::default(); lab.districts.len() * bands];
-        for (i, slot) in people.iter().enumerate().take(to).skip(from) {
-            let Some(Some(d)) = covered.get(slot.community as usize) else {
-                continue;
-            };
-            let Some(&born) = lab.births.get(i) else {
-                continue;
-            };
+        for (i, &born) in lab.births.iter().enumerate().take(to).skip(from) {
             if born == 0 {
                 continue;
             }
+            let Some(d) = district_of(i) else {
+                continue;
+            };
             let (y, m, dd) = unpack_birth(born);
             let mut age = ty - y;
             if (tm, td) < (m, dd) {
@@ -1776,23 +1776,50 @@ pub fn vaccination_coverage(
             }
             let band = AgeBand::of_age(age) as usize;
             let doses = dose_bits.get(i).copied().unwrap_or(0);
-            table[usize::from(*d) * bands + band].add(VaccinationStatus {
+            table[usize::from(d) * bands + band].add(VaccinationStatus {
                 doses: highest_dose(doses),
             });
         }
         table
     };
+    let n = lab.births.len();
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let per = people.len().div_ceil(cores).max(1);
-    let parts: Vec<Vec<Coverage>> = if people.len() < 100_000 || cores == 1 {
-        vec![count(0, people.len())]
-    } else {
+    let per = n.div_ceil(cores).max(1);
+    let spread = |district_of: &(dyn Fn(usize) -> Option<u16> + Sync)| -> Vec<Vec<Coverage>> {
+        if n < 100_000 || cores == 1 {
+            return vec![count(0, n, district_of)];
+        }
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..people.len())
+            let handles: Vec<_> = (0..n)
                 .step_by(per)
-                .map(|from| scope.spawn(move || count(from, from + per)))
+                .map(|from| scope.spawn(move || count(from, from + per, district_of)))
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        })
+    };
+    let parts = if area.contains(&area.district()) {
+        let inside: Vec<bool> = lab.districts.iter().map(|d| area.contains(d)).collect();
+        spread(&|i| {
+            lab.district_of_person
+                .get(i)
+                .copied()
+                .filter(|d| inside.get(usize::from(*d)).copied().unwrap_or(false))
+        })
+    } else {
+        let people = read(&state.people);
+        let covered: Vec<Option<u16>> = state
+            .communities
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                area.contains(c)
+                    .then(|| lab.district_of_community.get(i).copied())
+                    .flatten()
+            })
+            .collect();
+        spread(&|i| {
+            let slot = people.get(i)?;
+            covered.get(slot.community as usize).copied().flatten()
         })
     };
     let mut table = vec![Coverage::default(); lab.districts.len() * bands];
