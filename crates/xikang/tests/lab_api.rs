@@ -597,6 +597,35 @@ async fn vaccinations_import_per_line_and_coverage_and_outreach_follow() {
         .map(|x| x["full_course"].as_u64().unwrap())
         .sum();
     assert_eq!((people, first, full), (u64::from(PEOPLE), 2, 1));
+    // A district (read from the lab's per-person arrays) and the vaccinated person's own
+    // community (read through the people's communities) count the same way.
+    let sums = |cov: &Value| {
+        let items = cov["items"].as_array().unwrap().clone();
+        let sum = |k: &str| items.iter().map(|x| x[k].as_u64().unwrap()).sum::<u64>();
+        (sum("people"), sum("first_dose"), sum("full_course"))
+    };
+    let community = old[0].area.as_str().to_owned();
+    let district = old[0].area.district().as_str().to_owned();
+    let in_district = sums(
+        &t.get(&format!("/api/v1/vaccinations/coverage?area={district}"))
+            .await,
+    );
+    let in_community = sums(
+        &t.get(&format!("/api/v1/vaccinations/coverage?area={community}"))
+            .await,
+    );
+    assert!(
+        in_district.0 < u64::from(PEOPLE) && in_district.1 >= 1,
+        "{in_district:?}"
+    );
+    assert!(
+        in_community.0 <= in_district.0 && in_community.0 > 0,
+        "{in_community:?}"
+    );
+    assert!(
+        in_community.1 >= 1 && in_community.2 == 1,
+        "{in_community:?}"
+    );
     // One of the two has a full course now: the outreach list shrinks by one.
     let (s, v) = t
         .admin_post("/api/v1/vaccinations/outreach", json!({}))
