@@ -384,23 +384,20 @@ async fn a_bad_case_form_shows_the_error_next_to_its_field_and_keeps_the_input()
     assert_eq!(head(&app), before);
 }
 
-#[tokio::test]
-async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red() {
-    let app = spawn_app().await;
-    wait_for_index(&app).await;
-    add_user(&app, "wang", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("wang", PW).await;
-    let csrf = b.csrf("/web/cases").await;
+/// Registers confirmed cases for P1, P2, … on the cases page until one has candidate
+/// contacts: that case's page address, its page and its first candidate.
+async fn register_a_case_with_contacts(
+    b: &mut Browser<'_>,
+    csrf: &str,
+) -> (String, String, String) {
     let onset = shanghai_local(xikang_server::now().plus(-86_400));
-    let mut case_page = None;
     for p in 1..60 {
         let person = format!("P{p}");
         let r = b
             .post(
                 "/web/cases",
                 &[
-                    ("csrf", &csrf),
+                    ("csrf", csrf),
                     ("person", &person),
                     ("kind", "confirmed"),
                     ("onset", &onset),
@@ -410,20 +407,29 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
         assert_eq!(r.status, 303, "{}", r.text());
         let loc = r.header("location").unwrap().to_owned();
         let page = b.get(&loc).await.text();
-        if page.contains("data-status=\"Candidate\"") {
-            case_page = Some((loc, page));
-            break;
+        if let Some(row) = page.find("data-status=\"Candidate\"") {
+            // The row's `data-person` attribute precedes its status.
+            let start = page[..row].rfind("data-person=\"").unwrap();
+            let contact = attr(&page[start..], "data-person=\"").unwrap();
+            return (loc, page, contact);
         }
     }
-    let (loc, page) = case_page.expect("some case in the city has contacts");
+    panic!("no case in the city has contacts");
+}
+
+#[tokio::test]
+async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red() {
+    let app = spawn_app().await;
+    wait_for_index(&app).await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("wang", PW).await;
+    let csrf = b.csrf("/web/cases").await;
+    let (loc, page, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
     // Under one page of 500, every contact counted is listed once.
     let count: usize = attr(&page, "data-count=\"").unwrap().parse().unwrap();
     assert!(count < 500);
     assert_eq!(page.matches("<tr data-person=").count(), count);
-    // The row of the first candidate: its `data-person` attribute precedes its status.
-    let row = page.find("data-status=\"Candidate\"").unwrap();
-    let start = page[..row].rfind("data-person=\"").unwrap();
-    let contact = attr(&page[start..], "data-person=\"").unwrap();
     let before = head(&app);
     let r = b
         .post(
@@ -701,6 +707,92 @@ async fn the_dashboard_draws_svg_charts_and_serves_cached_figures() {
     );
     let live = b.get("/web/dashboard/live").await;
     assert!(live.text().starts_with("<div class=\"cards\">"));
+}
+
+#[tokio::test]
+async fn the_dashboard_maps_zones_and_recent_cases_and_ranks_districts_by_tracing_speed() {
+    let app = spawn_app().await;
+    wait_for_index(&app).await;
+    let sealed_cell = xikang_server::state::read(&app.state.people)[7].home_cell;
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/zones",
+        serde_json::json!({"name": "封控区一", "level": "sealed", "cells": [sealed_cell.0]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    add_user(&app, "chief", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("chief", PW).await;
+    let csrf = b.csrf("/web/cases").await;
+    let (loc, _, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
+    let r = b
+        .post(
+            &format!("{loc}/contacts/{contact}"),
+            &[("csrf", &csrf), ("action", "confirm")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let case_id = loc.rsplit('/').next().unwrap().to_owned();
+    let (cases, case_district) = {
+        let cases = xikang_server::state::read(&app.state.cases);
+        let case = cases
+            .values()
+            .find(|c| c.id.to_string() == case_id)
+            .unwrap();
+        let area = app.state.person_area(case.person).unwrap();
+        (cases.len() as u64, area.as_str()[..6].to_owned())
+    };
+
+    let html = b.get("/web/dashboard").await.text();
+    // The zone map: the sealed cell in the sealed class, the rest in no zone.
+    let zones = &html[html.find("id=\"map-zones\"").expect("zone map")..];
+    assert!(
+        zones.contains("<path class=\"sealed\" data-cells=\"1\" fill=\"#b3261e\""),
+        "{zones}"
+    );
+    assert!(zones.contains("封控区 / 高风险区 1 个网格"), "{zones}");
+    assert!(html.contains("id=\"map-cases\""), "{html}");
+    let a = b.get("/web/dashboard/data.json").await.json();
+    assert_eq!(a["cells_by_zone_level"]["sealed"], 1, "{a}");
+    let recent: u64 = a["recent_cases_by_district"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(recent, cases, "every registered case is on the case map");
+    // District names come from the synthetic city.
+    assert_eq!(a["district_names"]["320213"], "梁溪区", "{a}");
+    let name = a["district_names"][&case_district]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The case's district: one designated contact, not quarantined, waiting minutes.
+    for page in [html, b.get("/web/ranking").await.text()] {
+        let at = page
+            .find(&format!("<tr data-district=\"{case_district}\""))
+            .expect("the case's district is ranked");
+        let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+        assert!(
+            row.contains(&format!(
+                "<th scope=\"row\">{name} <small>{case_district}</small>"
+            )),
+            "{row}"
+        );
+        let minutes: u64 = attr(row, "data-minutes=\"").unwrap().parse().unwrap();
+        assert!(minutes < 30, "{row}");
+        assert!(row.contains("<td>0 / 1</td>"), "{row}");
+    }
+    let ranked = a["ranking"].as_array().unwrap();
+    let mine = ranked
+        .iter()
+        .find(|r| r["district"] == case_district.as_str())
+        .unwrap();
+    assert_eq!(
+        (mine["contacts"].as_u64(), mine["quarantined"].as_u64()),
+        (Some(1), Some(0))
+    );
 }
 
 #[tokio::test]

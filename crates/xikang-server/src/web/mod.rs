@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod grid;
 pub mod i18n;
 pub mod lab;
+pub mod map;
 pub mod password;
 pub mod ranking;
 pub mod resident;
