@@ -105,9 +105,13 @@ pub async fn serve(
     tokio::spawn(retention_loop(state.clone()));
     tokio::spawn(duties::duty_loop(state.clone()));
     tokio::spawn(lab::mandated_test_loop(state.clone()));
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Connection info gives the login throttle the client's address.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Applies the retention period at start and then every hour.

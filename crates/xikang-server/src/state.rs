@@ -171,6 +171,11 @@ pub struct ServerConfig {
     pub priority_permits: usize,
     /// Concurrent requests admitted for everything else.
     pub other_permits: usize,
+    /// The active policy file's text (the admin's policy diff compares it with the shipped
+    /// editions); `None` when the server was given a parsed policy only.
+    pub policy_text: Option<Arc<str>>,
+    /// The server is reached over TLS (through its proxy): session cookies get `Secure`.
+    pub behind_tls: bool,
 }
 
 impl Default for ServerConfig {
@@ -180,6 +185,8 @@ impl Default for ServerConfig {
             max_batch: 1000,
             priority_permits: 128,
             other_permits: 32,
+            policy_text: None,
+            behind_tls: false,
         }
     }
 }
@@ -245,11 +252,19 @@ impl AppState {
     /// Blocking; call before serving.
     pub fn load(
         store: Arc<dyn Store>,
-        config: ServerConfig,
+        mut config: ServerConfig,
         policy: Policy,
         policy_sha256: &str,
         now: Timestamp,
     ) -> Result<AppState, StoreError> {
+        // The configured policy text is kept only if it is the one in force.
+        if config
+            .policy_text
+            .as_deref()
+            .is_some_and(|t| self::policy_sha256(t) != policy_sha256)
+        {
+            config.policy_text = None;
+        }
         let secrets = load_or_create_secrets(store.as_ref())?;
         let (signer, trust) = load_or_create_keys(store.as_ref(), &config.jurisdiction, now)?;
         let trust_json = serde_json::to_string(&trust).unwrap_or_default();

@@ -58,6 +58,8 @@ fn enc(s: &str) -> String {
 struct Browser<'a> {
     app: &'a TestApp,
     cookies: BTreeMap<String, String>,
+    /// Sent with every request (e.g. a proxy's `x-forwarded-for`).
+    extra: Vec<(&'static str, String)>,
 }
 
 impl<'a> Browser<'a> {
@@ -65,7 +67,20 @@ impl<'a> Browser<'a> {
         Browser {
             app,
             cookies: BTreeMap::new(),
+            extra: Vec::new(),
         }
+    }
+
+    /// The request headers: the cookies and the extra ones.
+    fn headers<'h>(
+        &'h self,
+        cookie: &'h str,
+        more: &[(&'h str, &'h str)],
+    ) -> Vec<(&'h str, &'h str)> {
+        let mut h = vec![("cookie", cookie)];
+        h.extend(more);
+        h.extend(self.extra.iter().map(|(k, v)| (*k, v.as_str())));
+        h
     }
 
     fn cookie_header(&self) -> String {
@@ -96,7 +111,7 @@ impl<'a> Browser<'a> {
             .app
             .conn()
             .await
-            .request_with("GET", path, &[("cookie", &cookie)], b"")
+            .request_with("GET", path, &self.headers(&cookie, &[]), b"")
             .await
             .unwrap();
         self.keep(&r);
@@ -117,10 +132,10 @@ impl<'a> Browser<'a> {
             .request_with(
                 "POST",
                 path,
-                &[
-                    ("cookie", &cookie),
-                    ("content-type", "application/x-www-form-urlencoded"),
-                ],
+                &self.headers(
+                    &cookie,
+                    &[("content-type", "application/x-www-form-urlencoded")],
+                ),
                 body.as_bytes(),
             )
             .await
@@ -254,6 +269,156 @@ async fn repeated_wrong_passwords_throttle_that_name_but_not_others() {
     assert!(r.text().contains("登录失败次数过多"));
     assert!(!b.cookies.contains_key("xk_session"));
     assert_eq!(Browser::new(&app).login("li", PW).await.status, 303);
+}
+
+#[tokio::test]
+async fn one_address_failing_with_many_names_is_throttled_but_others_are_not() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    // Four failures for each of five names: no name reaches its own limit of 5.
+    for n in 0..xikang_server::web::session::MAX_ADDRESS_FAILURES {
+        let r = b
+            .login(&format!("guess{}", n % 5), "not-the-password")
+            .await;
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    // Now this address is refused even for a real user with the right password.
+    let r = b.login("wang", PW).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("此地址登录失败次数过多"), "{}", r.text());
+    assert!(!b.cookies.contains_key("xk_session"));
+    // Plain HTTP: no `Secure` attribute (the browser would drop the cookie).
+    assert!(!r.header("set-cookie").unwrap().contains("Secure"));
+}
+
+#[tokio::test]
+async fn behind_tls_cookies_are_secure_and_the_proxys_address_entry_is_the_clients() {
+    let app = common::spawn_app_with(xikang_server::ServerConfig {
+        behind_tls: true,
+        ..xikang_server::ServerConfig::default()
+    })
+    .await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    // The client forges a first entry; the proxy appends the real address last.
+    b.extra = vec![("x-forwarded-for", "10.9.9.9, 203.0.113.7".into())];
+    let page = b.get("/web/login").await;
+    assert!(
+        page.header("set-cookie").unwrap().contains("; Secure"),
+        "pre-login cookie"
+    );
+    for n in 0..xikang_server::web::session::MAX_ADDRESS_FAILURES {
+        b.extra = vec![("x-forwarded-for", format!("10.0.0.{n}, 203.0.113.7"))];
+        assert_eq!(
+            b.login(&format!("guess{}", n % 5), "wrong-password")
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(b.login("wang", PW).await.status, 429);
+    // Another client behind the same proxy logs in, with a `Secure` session cookie.
+    let mut other = Browser::new(&app);
+    other.extra = vec![("x-forwarded-for", "203.0.113.8".into())];
+    let r = other.login("wang", PW).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let session = r
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("xk_session="))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        session.contains("; Secure") && session.contains("HttpOnly"),
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_compares_two_policy_versions_line_by_line() {
+    let app = spawn_app_with_active_policy().await;
+    add_user(&app, "boss", "admin", "320200", None, None);
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("boss", PW).await;
+    let list = b.get("/web/admin/policy").await.text();
+    assert!(list.contains("href=\"/web/admin/policy/diff\""), "{list}");
+    // Default: the other shipped edition (二十条) against the active file (the default).
+    let r = b.get("/web/admin/policy/diff").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let html = r.text();
+    assert!(
+        html.contains("（当前）"),
+        "the active file is marked: {html}"
+    );
+    let added: u32 = attr(&html, "data-added=\"").unwrap().parse().unwrap();
+    let removed: u32 = attr(&html, "data-removed=\"").unwrap().parse().unwrap();
+    assert!(added > 0 && removed > 0, "{html}");
+    assert!(
+        html.contains(
+            "aria-label=\"删除\">−</td><td><code>close_contact_quarantine_days = 5</code>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "aria-label=\"新增\">+</td><td><code>close_contact_quarantine_days = 7</code>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("省略"),
+        "far unchanged lines are folded: {html}"
+    );
+    // The same version on both sides: nothing added or removed.
+    let sha = xikang_server::state::policy_sha256(xikang_domain::policy::ERSHITIAO_POLICY_TOML);
+    let same = b
+        .get(&format!("/web/admin/policy/diff?from={sha}&to={sha}"))
+        .await
+        .text();
+    assert!(
+        same.contains("data-added=\"0\" data-removed=\"0\""),
+        "{same}"
+    );
+    // A version whose text the server lacks: 400, said next to that field, input kept.
+    let r = b
+        .get(&format!("/web/admin/policy/diff?from=abc%3Cb%3E&to={sha}"))
+        .await;
+    assert_eq!(r.status, 400);
+    let html = r.text();
+    assert!(html.contains("id=\"from-err\""), "{html}");
+    assert!(
+        html.contains("<select id=\"from\" name=\"from\" aria-invalid=\"true\""),
+        "{html}"
+    );
+    assert!(html.contains("<code>abc&lt;b&gt;</code>"), "{html}");
+    assert!(!html.contains("id=\"to-err\""), "{html}");
+    // Only admins.
+    let mut t = Browser::new(&app);
+    t.login("wang", PW).await;
+    assert_eq!(t.get("/web/admin/policy/diff").await.status, 403);
+}
+
+/// A server that knows its active policy file's text (the default policy's); a text that
+/// is not the policy in force is ignored.
+async fn spawn_app_with_active_policy() -> common::TestApp {
+    let app = common::spawn_app_with(xikang_server::ServerConfig {
+        policy_text: Some(xikang_domain::policy::DEFAULT_POLICY_TOML.into()),
+        ..xikang_server::ServerConfig::default()
+    })
+    .await;
+    assert!(app.state.config.policy_text.is_some());
+    let other = common::spawn_app_with(xikang_server::ServerConfig {
+        policy_text: Some(xikang_domain::policy::ERSHITIAO_POLICY_TOML.into()),
+        ..xikang_server::ServerConfig::default()
+    })
+    .await;
+    assert!(
+        other.state.config.policy_text.is_none(),
+        "not the policy in force"
+    );
+    app
 }
 
 #[tokio::test]

@@ -149,6 +149,7 @@ pub fn error_text(lang: Lang, code: &str, message: &str) -> String {
         "csrf" => "页面已过期，请刷新后重试",
         "bad_login" => "用户名或密码错误",
         "too_many_logins" => "此用户名登录失败次数过多，请 15 分钟后再试",
+        "too_many_logins_here" => "此地址登录失败次数过多，请 15 分钟后再试",
         "weak_password" => "密码至少 10 个字符",
         "invalid_user" => "用户信息不完整或格式错误",
         "user_exists" => "用户名已存在",

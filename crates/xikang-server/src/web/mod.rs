@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod bulletin;
 pub mod dashboard;
+pub mod diff;
 pub mod grid;
 pub mod i18n;
 pub mod lab;
@@ -85,14 +86,29 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(admin::users).post(admin::create_user),
         )
         .route("/web/admin/policy", get(admin::policy))
+        .route("/web/admin/policy/diff", get(admin::policy_diff))
         .layer(axum::Extension(web))
 }
 
-/// State of the web pages only: caches behind the dashboard and the bulletin.
-#[derive(Debug, Default)]
+/// State of the web pages only: caches behind the dashboard and the bulletin, and the
+/// login throttles.
+#[derive(Debug)]
 pub struct WebState {
     pub figures: Arc<dashboard::FigureCache>,
+    /// Failed logins per user name.
     pub logins: session::LoginThrottle,
+    /// Failed logins per client address.
+    pub login_addresses: session::LoginThrottle,
+}
+
+impl Default for WebState {
+    fn default() -> Self {
+        WebState {
+            figures: Arc::default(),
+            logins: session::LoginThrottle::new(session::MAX_FAILURES),
+            login_addresses: session::LoginThrottle::new(session::MAX_ADDRESS_FAILURES),
+        }
+    }
 }
 
 /// `GET /web`: the home page of the user's role.
