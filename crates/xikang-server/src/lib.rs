@@ -2,6 +2,7 @@
 //! priority lane for scans and codes, and the web pages ([`web`]).
 
 pub mod api;
+pub mod appeal;
 pub mod auth;
 pub mod cache;
 pub mod duties;
@@ -56,6 +57,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/people/lookup", post(api::lookup_person))
         .route("/people/{id}", get(api::get_person))
         .route("/people/{id}/code", get(api::get_code))
+        .route("/people/{id}/appeals", post(appeal::file))
+        .route("/appeals", get(appeal::list))
+        .route("/appeals/{id}/answer", post(appeal::answer))
         .route("/people/{id}/{format}", get(api::get_code_image))
         .route("/venues", get(api::list_venues))
         .route("/venues/{id}", get(api::get_venue))

@@ -226,6 +226,8 @@ pub struct AppState {
     pub duties: crate::duties::DutyState,
     /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
     pub lab: crate::lab::LabIndex,
+    /// Appeals against colours and their answers (see [`crate::appeal`]).
+    pub appeals: RwLock<BTreeMap<xikang_domain::EventSeq, crate::appeal::Appeal>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -353,6 +355,7 @@ impl AppState {
             communities,
             venues: Venues { list, by_code },
             cases: RwLock::new(BTreeMap::new()),
+            appeals: RwLock::new(BTreeMap::new()),
             zones: RwLock::new(HashMap::new()),
             auth_cache: BoundedCache::new(100_000),
             verified: BoundedCache::new(1_000_000),
@@ -497,6 +500,7 @@ impl AppState {
     /// Folds one stored event into the projection.
     pub fn apply(&self, e: &StoredEvent) {
         self.tracing.apply(e);
+        crate::appeal::observe(self, e);
         crate::duties::observe(self, e);
         match &e.body {
             EventBody::ZoneSet {

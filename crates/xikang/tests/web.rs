@@ -961,6 +961,125 @@ async fn the_dashboard_maps_zones_and_recent_cases_and_ranks_districts_by_tracin
 }
 
 #[tokio::test]
+async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_changing_the_colour() {
+    let app = spawn_app().await;
+    add_user(&app, "res4", "resident", "320200", None, Some(4));
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    add_user(&app, "gw", "grid_worker", "320200", None, None);
+    let colour = colour_of(&app, "P4").await;
+    let mut r = Browser::new(&app);
+    r.login("res4", PW).await;
+    let me = r.get("/web/me").await.text();
+    assert!(
+        me.contains("<form method=\"post\" action=\"/web/people/P4/appeal\">"),
+        "{me}"
+    );
+    let csrf = attr(&me, "name=\"csrf\" value=\"").unwrap();
+    // Blanks only: refused next to the field, what was typed kept, nothing logged.
+    let before = head(&app);
+    let bad = r
+        .post(
+            "/web/people/P4/appeal",
+            &[("csrf", &csrf), ("reason", "   ")],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("id=\"reason-err\""), "{}", bad.text());
+    assert!(bad.text().contains("aria-describedby=\"reason-err\""));
+    assert_eq!(head(&app), before);
+    // Not for someone else.
+    let other = r
+        .post("/web/people/P5/appeal", &[("csrf", &csrf), ("reason", "x")])
+        .await;
+    assert_eq!(other.status, 403);
+    let ok = r
+        .post(
+            "/web/people/P4/appeal",
+            &[("csrf", &csrf), ("reason", "我那天不在<b>现场</b>")],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(ok.header("location"), Some("/web/me"));
+    let filed = events_after(&app, before);
+    let seq = match filed.as_slice() {
+        [EventBody::AppealFiled { person, reason }] => {
+            assert_eq!(
+                (person.to_string().as_str(), reason.as_str()),
+                ("P4", "我那天不在<b>现场</b>")
+            );
+            head(&app)
+        }
+        other => panic!("{other:?}"),
+    };
+    let me = r.get("/web/me").await.text();
+    assert!(me.contains("data-open=\"true\""), "{me}");
+    assert!(
+        me.contains("我那天不在&lt;b&gt;现场&lt;/b&gt;"),
+        "escaped: {me}"
+    );
+    assert!(
+        !me.contains("action=\"/web/people/P4/appeal\""),
+        "one open appeal at a time"
+    );
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/people/P4/appeals",
+        serde_json::json!({"reason": "again"}),
+    )
+    .await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("appeal_open")));
+
+    // The tracer sees it open and answers; a blank answer is refused next to its field.
+    let mut t = Browser::new(&app);
+    t.login("wang", PW).await;
+    let list = t.get("/web/appeals").await.text();
+    assert!(list.contains("data-open=\"1\""), "{list}");
+    let id = seq.to_string();
+    let csrf = attr(&list, "name=\"csrf\" value=\"").unwrap();
+    let bad = t
+        .post(
+            &format!("/web/appeals/{id}"),
+            &[("csrf", &csrf), ("answer", " ")],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(
+        bad.text().contains(&format!("id=\"answer-{id}-err\"")),
+        "{}",
+        bad.text()
+    );
+    let before = head(&app);
+    let ok = t
+        .post(
+            &format!("/web/appeals/{id}"),
+            &[("csrf", &csrf), ("answer", "已核实：P4 为密接，判定有效。")],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert!(matches!(
+        events_after(&app, before).as_slice(),
+        [EventBody::AppealAnswered { appeal, .. }] if *appeal == seq
+    ));
+    let list = t.get("/web/appeals").await.text();
+    assert!(list.contains("data-open=\"0\""), "{list}");
+    let again = t
+        .post(
+            &format!("/web/appeals/{id}"),
+            &[("csrf", &csrf), ("answer", "再答")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.text());
+    let me = r.get("/web/me").await.text();
+    assert!(me.contains("已核实：P4 为密接，判定有效。"), "{me}");
+    // The colour is what the facts say, before and after.
+    assert_eq!(colour_of(&app, "P4").await, colour);
+    // Grid workers file for residents but do not answer.
+    let mut g = Browser::new(&app);
+    g.login("gw", PW).await;
+    assert_eq!(g.get("/web/appeals").await.status, 403);
+}
+
+#[tokio::test]
 async fn english_is_chosen_by_query_or_by_the_language_cookie() {
     let app = spawn_app().await;
     let mut b = Browser::new(&app);

@@ -14,6 +14,7 @@
 //! and a link in [`nav`].
 
 pub mod admin;
+pub mod appeals;
 pub mod bulletin;
 pub mod dashboard;
 pub mod diff;
@@ -71,6 +72,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/me", get(resident::me))
         .route("/web/people/{id}", get(resident::person))
         .route("/web/people/{id}/unmask", post(resident::unmask))
+        .route("/web/people/{id}/appeal", post(resident::file_appeal))
+        .route("/web/appeals", get(appeals::list))
+        .route("/web/appeals/{id}", post(appeals::answer))
         .route("/web/venue", get(venue::scan_page).post(venue::scan))
         .route("/web/venues/{id}/poster", get(venue::poster))
         .route("/web/cases", get(tracer::cases).post(tracer::register))
@@ -177,6 +181,7 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/dashboard", "指挥部", "Dashboard"));
             v.push(("/web/ranking", "红黑榜", "Ranking"));
             v.push(("/web/cases", "流调", "Tracing"));
+            v.push(("/web/appeals", "申诉", "Appeals"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
             v.push(("/web/site", "隔离点", "Quarantine site"));
