@@ -310,6 +310,43 @@ try {
     await page.screenshot({ path: `${shots}/ranking.png`, fullPage: true });
   });
 
+  await step('the red resident appeals on a phone, an official answers, the colour stays red', async () => {
+    const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
+    const p = await phone.newPage();
+    await login(p, 'res1', 'resident-password-1');
+    await assertLabelled(p);
+    // Only blanks: the browser's `required` lets it through, the server refuses it and
+    // keeps the text.
+    await p.getByLabel('申诉理由').fill('   ');
+    await p.getByRole('button', { name: '提交申诉' }).click();
+    await p.waitForLoadState('load');
+    assert.equal(await p.locator('#reason-err').count(), 1, 'the error is next to the reason');
+    assert.equal(await p.locator('#reason').getAttribute('aria-invalid'), 'true');
+    await p.getByLabel('申诉理由').fill('我当天不在那家店，请核实。');
+    await p.getByRole('button', { name: '提交申诉' }).click();
+    await p.waitForLoadState('load');
+    assert.ok(p.url().endsWith('/web/me'), p.url());
+    assert.equal(await p.locator('article.appeal[data-open="true"]').count(), 1);
+    assert.equal(await p.locator('#reason').count(), 0, 'one open appeal at a time');
+
+    await page.goto(`${base}/web/appeals`);
+    await assertLabelled(page);
+    assert.equal(await page.locator('#appeal-count').getAttribute('data-open'), '1');
+    const item = page.locator('li.appeal').first();
+    assert.match(await item.innerText(), /我当天不在那家店/);
+    await item.getByLabel('答复').fill('已核实扫码记录：您与病例同时在场，密接判定有效。');
+    await page.screenshot({ path: `${shots}/appeals.png`, fullPage: true });
+    await item.getByRole('button', { name: '提交答复' }).click();
+    await page.waitForLoadState('load');
+    assert.equal(await page.locator('#appeal-count').getAttribute('data-open'), '0');
+
+    await p.reload();
+    assert.match(await p.locator('article.appeal').innerText(), /密接判定有效/);
+    assert.equal(await p.locator('#colour').getAttribute('data-colour'), 'red');
+    await p.screenshot({ path: `${shots}/resident-appeal.png`, fullPage: true });
+    await phone.close();
+  });
+
   await step('the dashboard maps the cases and ranks districts with names and tracing times', async () => {
     // The figures are cached for 10 s and refreshed in the background: reload until the
     // registered cases show (at most half a minute).
