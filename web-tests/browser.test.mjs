@@ -7,8 +7,10 @@ import { mkdirSync } from 'node:fs';
 
 const base = process.env.XIKANG_URL;
 const adminPassword = process.env.XIKANG_ADMIN_PASSWORD;
+const adminToken = process.env.XIKANG_ADMIN_TOKEN;
 const shots = process.env.SCREENSHOTS || new URL('./screenshots', import.meta.url).pathname;
-assert.ok(base && adminPassword, 'XIKANG_URL and XIKANG_ADMIN_PASSWORD are required');
+assert.ok(base && adminPassword && adminToken,
+  'XIKANG_URL, XIKANG_ADMIN_PASSWORD and XIKANG_ADMIN_TOKEN are required');
 mkdirSync(shots, { recursive: true });
 
 const browser = await chromium.launch({
@@ -37,6 +39,36 @@ async function login(page, name, password) {
   await page.getByLabel('密码').fill(password);
   await page.getByRole('button', { name: '登录' }).click();
   await page.waitForLoadState('load');
+}
+
+/**
+ * The HTTP API as the demo's admin token: sets up what the pages then act on (tubes, batches,
+ * sentinel reports), the way lab instruments and other systems would. Returns the JSON answer
+ * and fails the step unless the status is `expect`.
+ */
+async function api(method, path, body, expect = 200) {
+  const r = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await r.json();
+  assert.equal(r.status, expect, `${method} ${path}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** An admin creates a web user on the users page; `who` is the venue or person field. */
+async function createUser(page, name, password, role, who = {}) {
+  await page.goto(`${base}/web/admin/users`);
+  await assertLabelled(page);
+  await page.getByLabel('用户名').fill(name);
+  await page.getByLabel(/初始密码/).fill(password);
+  await page.getByLabel('角色').selectOption(role);
+  if (who.venue) await page.getByLabel(/场所/).fill(who.venue);
+  if (who.person) await page.getByLabel(/人员/).fill(who.person);
+  await page.getByRole('button', { name: '创建' }).click();
+  await page.waitForLoadState('load');
+  assert.ok(page.url().endsWith('/web/admin/users'), `user ${name} created: ${page.url()}`);
 }
 
 /** Every visible form control has a label (accessibility). */
@@ -112,15 +144,7 @@ try {
 
   let redToken = null;
   await step('the resident sees their own red code on a phone', async () => {
-    await page.goto(`${base}/web/admin/users`);
-    await assertLabelled(page);
-    await page.getByLabel('用户名').fill('res1');
-    await page.getByLabel(/初始密码/).fill('resident-password-1');
-    await page.getByLabel('角色').selectOption('resident');
-    await page.getByLabel(/人员/).fill(contact);
-    await page.getByRole('button', { name: '创建' }).click();
-    await page.waitForLoadState('load');
-    assert.ok(page.url().endsWith('/web/admin/users'), page.url());
+    await createUser(page, 'res1', 'resident-password-1', 'resident', { person: contact });
     const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
     const p = await phone.newPage();
     await login(p, 'res1', 'resident-password-1');
@@ -136,13 +160,7 @@ try {
   });
 
   await step('a venue scan of the red code says deny, large and in colour', async () => {
-    await page.goto(`${base}/web/admin/users`);
-    await page.getByLabel('用户名').fill('door1');
-    await page.getByLabel(/初始密码/).fill('door-password-1');
-    await page.getByLabel('角色').selectOption('venue_device');
-    await page.getByLabel(/场所/).fill('V1');
-    await page.getByRole('button', { name: '创建' }).click();
-    await page.waitForLoadState('load');
+    await createUser(page, 'door1', 'door-password-1', 'venue_device', { venue: 'V1' });
     const door = await browser.newContext({ locale: 'zh-CN' });
     const d = await door.newPage();
     await login(d, 'door1', 'door-password-1');
@@ -196,6 +214,90 @@ try {
     await page.screenshot({ path: `${shots}/lab.png`, fullPage: true });
   });
 
+  await step('a lab uploads a positive pool and sees its ten members held, their codes yellow', async () => {
+    // A sampling site swabs ten residents into one 10-in-1 tube, which a courier takes to
+    // the lab: the API calls the sampling app and the courier would make.
+    const site = (await api('POST', '/sampling-sites', { name: '广场采样点', area: '320200', cell: 1 }, 201)).id;
+    const tube = 'WX-BROWSER-POOL-1';
+    await api('POST', '/tubes', { tubes: [{ barcode: tube, site, capacity: 10 }] }, 200);
+    const members = Array.from({ length: 10 }, (_, i) => `P${2001 + i}`);
+    const samples = [];
+    for (const p of members) samples.push({ tube, token: (await api('GET', `/people/${p}/code`)).token });
+    assert.equal((await api('POST', '/samples', { samples }, 200)).accepted, 10);
+    const batch = (await api('POST', '/batches', { courier: '顺丰-07', lab: 'kingmed', tubes: [tube] }, 201)).batch;
+    assert.equal((await api('POST', `/batches/${batch}/receive`, {}, 200)).accepted, 1);
+    assert.equal((await api('GET', `/people/${members[0]}/code`)).colour, 'green');
+
+    await createUser(page, 'lab1', 'lab-password-11', 'lab');
+    const lab = await browser.newContext({ locale: 'zh-CN' });
+    const l = await lab.newPage();
+    await login(l, 'lab1', 'lab-password-11');
+    assert.ok(l.url().endsWith('/web/lab'), l.url());
+    assert.equal(await l.locator('#holds-count').getAttribute('data-count'), '0');
+    await l.setInputFiles('#file', {
+      name: 'kingmed-results.csv', mimeType: 'text/csv',
+      buffer: Buffer.from(`barcode,outcome,ct\n${tube},positive,31.2\n`),
+    });
+    await l.waitForFunction((t) => document.getElementById('csv').value.includes(t), tube);
+    await l.getByRole('button', { name: '上传结果' }).click();
+    await l.waitForLoadState('load');
+    const line = l.locator('#report tr.accepted');
+    assert.equal(await line.getAttribute('data-holds'), '10');
+    assert.match(await line.innerText(), /阳性混管，10 人待单管复核/);
+    assert.equal(await l.locator('#holds-count').getAttribute('data-count'), '10');
+    const held = await l.locator('#holds tbody tr td:first-child').allInnerTexts();
+    assert.deepEqual([...held].sort(), [...members].sort());
+    await l.screenshot({ path: `${shots}/lab-positive-pool.png`, fullPage: true });
+    // A held member's code is yellow, in words, on their page (staff view).
+    await page.goto(`${base}/web/people/${members[3]}`);
+    assert.equal(await page.locator('#colour').getAttribute('data-colour'), 'yellow');
+    assert.match(await page.locator('#colour').innerText(), /黄码/);
+    await page.screenshot({ path: `${shots}/person-held-yellow.png`, fullPage: true });
+    await lab.close();
+  });
+
+  await step('a grid worker completes a task on a phone, a blank note refused next to the field', async () => {
+    // A pharmacy (哨点) reports a buyer of fever medicine: the community must arrange a test,
+    // which becomes a task for the grid worker of the buyer's home cell.
+    const person = 'P2500';
+    await api('POST', '/sentinels', { venue: 'V2', kind: 'pharmacy' }, 201);
+    await api('POST', '/sentinels/reports', { venue: 'V2', person }, 201);
+    const cell = (await api('GET', `/people/${person}`)).home_cell;
+    // The synthetic city names each cell's worker gw{cell}.
+    const worker = `gw${cell}`;
+    await createUser(page, worker, 'grid-password-1', 'grid_worker');
+    const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
+    const g = await phone.newPage();
+    await login(g, worker, 'grid-password-1');
+    assert.ok(g.url().endsWith('/web/grid'), g.url());
+    await assertLabelled(g);
+    const open = Number(await g.locator('#task-count').getAttribute('data-open'));
+    const task = g.locator('li.task', { has: g.locator(`a[href="/web/people/${person}"]`) });
+    assert.equal(await task.count(), 1, 'the sentinel task is listed');
+    const id = (await task.getAttribute('id')).replace('task-', '');
+    assert.match(await task.innerText(), /安排核酸检测/);
+    const wide = await g.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 375, `page is ${wide}px wide`);
+    await g.screenshot({ path: `${shots}/grid-phone.png`, fullPage: true });
+    // Only blanks: the browser's `required` lets it through, the server refuses it.
+    await g.locator(`#note-${id}`).fill('   ');
+    await task.getByRole('button', { name: '标记完成' }).click();
+    await g.waitForLoadState('load');
+    const err = g.locator(`#note-${id}-err`);
+    assert.equal(await err.count(), 1, 'the error is next to the note');
+    assert.equal(await g.locator(`#note-${id}`).getAttribute('aria-invalid'), 'true');
+    assert.equal(Number(await g.locator('#task-count').getAttribute('data-open')), open);
+    await g.locator(`#note-${id}`).fill('已电话联系，明早 9 点上门采样');
+    await g.locator(`#task-${id}`).getByRole('button', { name: '标记完成' }).click();
+    await g.waitForLoadState('load');
+    assert.ok(g.url().includes(`/web/grid?done=${id}`), g.url());
+    assert.equal(await g.locator('#done').count(), 1);
+    assert.equal(await g.locator(`#task-${id}`).count(), 0, 'the task left the list');
+    assert.equal(Number(await g.locator('#task-count').getAttribute('data-open')), open - 1);
+    await g.screenshot({ path: `${shots}/grid-done.png`, fullPage: true });
+    await phone.close();
+  });
+
   await step('the sampling, site and ranking pages render with labelled controls', async () => {
     await page.goto(`${base}/web/sampling`);
     await assertLabelled(page);
@@ -206,6 +308,64 @@ try {
     await page.goto(`${base}/web/ranking`);
     assert.ok((await page.locator('#ranking tbody tr').count()) > 0, 'districts ranked');
     await page.screenshot({ path: `${shots}/ranking.png`, fullPage: true });
+  });
+
+  await step('the red resident appeals on a phone, an official answers, the colour stays red', async () => {
+    const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
+    const p = await phone.newPage();
+    await login(p, 'res1', 'resident-password-1');
+    await assertLabelled(p);
+    // Only blanks: the browser's `required` lets it through, the server refuses it and
+    // keeps the text.
+    await p.getByLabel('申诉理由').fill('   ');
+    await p.getByRole('button', { name: '提交申诉' }).click();
+    await p.waitForLoadState('load');
+    assert.equal(await p.locator('#reason-err').count(), 1, 'the error is next to the reason');
+    assert.equal(await p.locator('#reason').getAttribute('aria-invalid'), 'true');
+    await p.getByLabel('申诉理由').fill('我当天不在那家店，请核实。');
+    await p.getByRole('button', { name: '提交申诉' }).click();
+    await p.waitForLoadState('load');
+    assert.ok(p.url().endsWith('/web/me'), p.url());
+    assert.equal(await p.locator('article.appeal[data-open="true"]').count(), 1);
+    assert.equal(await p.locator('#reason').count(), 0, 'one open appeal at a time');
+
+    await page.goto(`${base}/web/appeals`);
+    await assertLabelled(page);
+    assert.equal(await page.locator('#appeal-count').getAttribute('data-open'), '1');
+    const item = page.locator('li.appeal').first();
+    assert.match(await item.innerText(), /我当天不在那家店/);
+    await item.getByLabel('答复').fill('已核实扫码记录：您与病例同时在场，密接判定有效。');
+    await page.screenshot({ path: `${shots}/appeals.png`, fullPage: true });
+    await item.getByRole('button', { name: '提交答复' }).click();
+    await page.waitForLoadState('load');
+    assert.equal(await page.locator('#appeal-count').getAttribute('data-open'), '0');
+
+    await p.reload();
+    assert.match(await p.locator('article.appeal').innerText(), /密接判定有效/);
+    assert.equal(await p.locator('#colour').getAttribute('data-colour'), 'red');
+    await p.screenshot({ path: `${shots}/resident-appeal.png`, fullPage: true });
+    await phone.close();
+  });
+
+  await step('the dashboard maps the cases and ranks districts with names and tracing times', async () => {
+    // The figures are cached for 10 s and refreshed in the background: reload until the
+    // registered cases show (at most half a minute).
+    let casesOnMap = 0;
+    for (let i = 0; i < 30 && casesOnMap < casesRegistered; i += 1) {
+      await page.goto(`${base}/web/dashboard`);
+      casesOnMap = await page.locator('#map-cases path:not(.cases-0)').evaluateAll((ps) =>
+        ps.reduce((n, p) => n + Number(p.dataset.cells), 0));
+      if (casesOnMap < casesRegistered) await page.waitForTimeout(1000);
+    }
+    // Cases of one cell share a square, so cells with cases ≤ cases.
+    assert.ok(casesOnMap >= 1 && casesOnMap <= casesRegistered, `cells with cases: ${casesOnMap}`);
+    assert.equal(await page.locator('svg.map').count(), 2);
+    assert.match(await page.locator('#map-zones desc').textContent(), /未划定 \d+ 个网格/);
+    const traced = page.locator('#ranking tbody tr td[data-minutes]:not([data-minutes=""])');
+    assert.ok((await traced.count()) >= 1, 'a district has a tracing time');
+    assert.match(await page.locator('#ranking tbody').innerText(), /梁溪区|滨湖区|新吴区|锡山区|惠山区|江阴市|宜兴市/);
+    await page.locator('#map-zones').screenshot({ path: `${shots}/map-zones.png` });
+    await page.screenshot({ path: `${shots}/dashboard-after.png`, fullPage: true });
   });
 
   await step('the keyboard reaches the login form and the skip link', async () => {

@@ -44,3 +44,10 @@ time_of POST /web/venue --data-urlencode "csrf=$csrf" --data-urlencode "place_co
 time_of GET /web/venues/V1/poster
 time_of GET /web/admin/users
 time_of GET /web/admin/policy
+time_of GET /web/admin/policy/diff
+time_of GET /web/dashboard/live
+time_of GET /web/ranking
+time_of GET /web/lab
+time_of GET /web/sampling
+time_of GET /web/site
+time_of GET /web/appeals

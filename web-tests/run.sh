@@ -32,8 +32,10 @@ fi
 data=$(mktemp -d)
 log="$data/server.log"
 password="browser-test-$(date +%s)"
+# The API token sets up what the pages act on (tubes, batches, sentinel reports).
+token="xk-browser-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 "$XIKANG" demo --data "$data/xikang" --people 3000 --days 3 --seed 11 \
-  --listen 127.0.0.1:0 --admin-password "$password" >"$log" 2>&1 &
+  --listen 127.0.0.1:0 --admin-password "$password" --admin-token "$token" >"$log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
@@ -47,4 +49,4 @@ for _ in $(seq 1 240); do
 done
 [ -n "$url" ] || { cat "$log" >&2; echo "the demo server did not start" >&2; exit 1; }
 
-XIKANG_URL="$url" XIKANG_ADMIN_PASSWORD="$password" CHROMIUM="$CHROMIUM" node browser.test.mjs
+XIKANG_URL="$url" XIKANG_ADMIN_PASSWORD="$password" XIKANG_ADMIN_TOKEN="$token" CHROMIUM="$CHROMIUM" node browser.test.mjs

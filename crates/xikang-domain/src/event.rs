@@ -225,6 +225,17 @@ pub enum EventBody {
         sampled_at: Timestamp,
         resulted_at: Timestamp,
     },
+    /// A resident (or an official for them) appealed against their colour, with a reason.
+    /// It is no fact: the colour follows only from facts and rules, never from an appeal
+    /// or its answer (PROTOCOL.md §7: a colour must be traceable to a rule and evidence).
+    AppealFiled { person: PersonId, reason: String },
+    /// An official answered an appeal; `appeal` is the sequence number of its
+    /// [`EventBody::AppealFiled`] event.
+    AppealAnswered {
+        person: PersonId,
+        appeal: EventSeq,
+        answer: String,
+    },
 }
 
 impl EventBody {
@@ -259,6 +270,8 @@ impl EventBody {
             QuarantineTransferred { .. } => "quarantine_transferred",
             FollowUpFlagged { .. } => "follow_up_flagged",
             TubeNegative { .. } => "tube_negative",
+            AppealFiled { .. } => "appeal_filed",
+            AppealAnswered { .. } => "appeal_answered",
         }
     }
 
@@ -293,7 +306,9 @@ impl EventBody {
             | PersonalDataRead { person, .. }
             | ContactNotified { person, .. }
             | QuarantineTransferred { person, .. }
-            | FollowUpFlagged { person, .. } => Some(person),
+            | FollowUpFlagged { person, .. }
+            | AppealFiled { person, .. }
+            | AppealAnswered { person, .. } => Some(person),
             ZoneSet { .. }
             | ZoneLifted { .. }
             | PolicyActivated { .. }

@@ -423,7 +423,11 @@ impl PersonFacts {
             | EventBody::ContactListExported { .. }
             // Duties, not colour facts: the order's own events carry what the policy reads.
             | EventBody::QuarantineTransferred { .. }
-            | EventBody::FollowUpFlagged { .. } => {}
+            | EventBody::FollowUpFlagged { .. }
+            // An appeal and its answer are requests and words, not facts: only facts move a
+            // colour.
+            | EventBody::AppealFiled { .. }
+            | EventBody::AppealAnswered { .. } => {}
         }
     }
 
@@ -721,6 +725,32 @@ mod tests {
         assert_eq!(times(&f), [(30, false), (40, true), (50, false)]);
         assert_eq!(f.last_negative(), Some(Timestamp(50 * H)));
         assert_eq!(f.last_sample(), Some(Timestamp(50 * H)));
+        assert!(f.is_plain());
+    }
+
+    #[test]
+    fn an_appeal_and_its_answer_change_no_fact() {
+        let mut f = PersonFacts::default();
+        negative(&mut f, 1, 10, 1);
+        let before = format!("{f:?}");
+        f.apply(
+            EventSeq(2),
+            Timestamp(20 * H),
+            &EventBody::AppealFiled {
+                person: PersonId(1),
+                reason: "我没去过那里".into(),
+            },
+        );
+        f.apply(
+            EventSeq(3),
+            Timestamp(21 * H),
+            &EventBody::AppealAnswered {
+                person: PersonId(1),
+                appeal: EventSeq(2),
+                answer: "核实中".into(),
+            },
+        );
+        assert_eq!(format!("{f:?}"), before);
         assert!(f.is_plain());
     }
 

@@ -2,6 +2,7 @@
 //! priority lane for scans and codes, and the web pages ([`web`]).
 
 pub mod api;
+pub mod appeal;
 pub mod auth;
 pub mod cache;
 pub mod duties;
@@ -56,6 +57,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/people/lookup", post(api::lookup_person))
         .route("/people/{id}", get(api::get_person))
         .route("/people/{id}/code", get(api::get_code))
+        .route("/people/{id}/appeals", post(appeal::file))
+        .route("/appeals", get(appeal::list))
+        .route("/appeals/{id}/answer", post(appeal::answer))
         .route("/people/{id}/{format}", get(api::get_code_image))
         .route("/venues", get(api::list_venues))
         .route("/venues/{id}", get(api::get_venue))
@@ -105,9 +109,13 @@ pub async fn serve(
     tokio::spawn(retention_loop(state.clone()));
     tokio::spawn(duties::duty_loop(state.clone()));
     tokio::spawn(lab::mandated_test_loop(state.clone()));
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Connection info gives the login throttle the client's address.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Applies the retention period at start and then every hour.

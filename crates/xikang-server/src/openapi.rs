@@ -132,6 +132,27 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "post",
+        "/api/v1/people/{id}/appeals",
+        "Appeal against a person's colour with a reason (logged; the colour is unchanged)",
+        "people",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/appeals",
+        "Appeals of the jurisdiction (?status=open|all)",
+        "people",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/appeals/{id}/answer",
+        "An official's answer to an appeal (logged; the colour is unchanged)",
+        "people",
+        true,
+    ),
+    (
         "get",
         "/api/v1/cases/{id}/sources",
         "Source tracing: co-presence in the incubation period before onset",

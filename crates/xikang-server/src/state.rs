@@ -173,6 +173,11 @@ pub struct ServerConfig {
     pub priority_permits: usize,
     /// Concurrent requests admitted for everything else.
     pub other_permits: usize,
+    /// The active policy file's text (the admin's policy diff compares it with the shipped
+    /// editions); `None` when the server was given a parsed policy only.
+    pub policy_text: Option<Arc<str>>,
+    /// The server is reached over TLS (through its proxy): session cookies get `Secure`.
+    pub behind_tls: bool,
 }
 
 impl Default for ServerConfig {
@@ -182,6 +187,8 @@ impl Default for ServerConfig {
             max_batch: 1000,
             priority_permits: 128,
             other_permits: 32,
+            policy_text: None,
+            behind_tls: false,
         }
     }
 }
@@ -221,6 +228,8 @@ pub struct AppState {
     pub duties: crate::duties::DutyState,
     /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
     pub lab: crate::lab::LabIndex,
+    /// Appeals against colours and their answers (see [`crate::appeal`]).
+    pub appeals: RwLock<BTreeMap<xikang_domain::EventSeq, crate::appeal::Appeal>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -247,11 +256,19 @@ impl AppState {
     /// Blocking; call before serving.
     pub fn load(
         store: Arc<dyn Store>,
-        config: ServerConfig,
+        mut config: ServerConfig,
         policy: Policy,
         policy_sha256: &str,
         now: Timestamp,
     ) -> Result<AppState, StoreError> {
+        // The configured policy text is kept only if it is the one in force.
+        if config
+            .policy_text
+            .as_deref()
+            .is_some_and(|t| self::policy_sha256(t) != policy_sha256)
+        {
+            config.policy_text = None;
+        }
         let secrets = load_or_create_secrets(store.as_ref())?;
         let (signer, trust) = load_or_create_keys(store.as_ref(), &config.jurisdiction, now)?;
         let trust_json = serde_json::to_string(&trust).unwrap_or_default();
@@ -342,6 +359,7 @@ impl AppState {
             communities,
             venues: Venues { list, by_code },
             cases: RwLock::new(BTreeMap::new()),
+            appeals: RwLock::new(BTreeMap::new()),
             zones: RwLock::new(HashMap::new()),
             auth_cache: BoundedCache::new(100_000),
             verified: BoundedCache::new(1_000_000),
@@ -575,6 +593,7 @@ impl AppState {
     /// Folds one stored event into the projection.
     pub fn apply(&self, e: &StoredEvent) {
         self.tracing.apply(e);
+        crate::appeal::observe(self, e);
         crate::duties::observe(self, e);
         match &e.body {
             EventBody::ZoneSet {

@@ -182,6 +182,22 @@ impl Tracing {
         read(&self.workflow).get(&(case, person)).cloned()
     }
 
+    /// Every contact a tracer has designated (confirmed, notified or quarantined; not
+    /// candidates nor dismissals), with its case and when their quarantine was ordered: what
+    /// the district ranking times.
+    pub fn designated(&self) -> Vec<(CaseId, Option<Timestamp>)> {
+        read(&self.workflow)
+            .iter()
+            .filter(|(_, d)| {
+                matches!(
+                    d.status,
+                    Status::Confirmed | Status::Notified | Status::Quarantined
+                )
+            })
+            .map(|((case, _), d)| (*case, d.quarantined_at))
+            .collect()
+    }
+
     /// Folds an authority event into the workflow.
     pub fn apply(&self, e: &StoredEvent) {
         match &e.body {

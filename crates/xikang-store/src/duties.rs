@@ -286,6 +286,10 @@ pub trait DutyStore {
     fn put_grid_cells(&self, cells: &[GridCellRecord]) -> Result<()>;
     /// Every grid cell, in cell order.
     fn grid_cells(&self) -> Result<Vec<GridCellRecord>>;
+    /// Inserts or renames administrative areas (district, street, community names).
+    fn put_area_names(&self, names: &[(AreaCode, String)]) -> Result<()>;
+    /// Every named area, by code.
+    fn area_names(&self) -> Result<Vec<(AreaCode, String)>>;
     /// The cells a grid worker is assigned to.
     fn cells_of_worker(&self, worker: &str) -> Result<Vec<GridCell>>;
     /// Inserts or updates a site (its occupancy is kept: the store maintains it).
@@ -963,6 +967,34 @@ impl<B: DutyBackend> DutyStore for B {
                     &[],
                 )?,
                 cell_of,
+            )
+        })
+    }
+
+    fn put_area_names(&self, names: &[(AreaCode, String)]) -> Result<()> {
+        self.with_tx(|sql| {
+            for (code, name) in names {
+                sql.exec(
+                    "delete from area_names where code = $1",
+                    &[t(code.as_str())],
+                )?;
+                sql.exec(
+                    "insert into area_names (code, name) values ($1, $2)",
+                    &[t(code.as_str()), t(name)],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn area_names(&self) -> Result<Vec<(AreaCode, String)>> {
+        self.with_read(|sql| {
+            all(
+                sql.rows("select code, name from area_names order by code", &[])?,
+                |r| {
+                    let mut c = Cols::new(r);
+                    Ok((c.area()?, c.t()?))
+                },
             )
         })
     }

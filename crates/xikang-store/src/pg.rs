@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "ping_days",
         include_str!("../migrations/postgres/0006_ping_days.sql"),
     ),
+    (
+        7,
+        "area_names",
+        include_str!("../migrations/postgres/0007_area_names.sql"),
+    ),
 ];
 
 /// Rows fetched per round trip when streaming.

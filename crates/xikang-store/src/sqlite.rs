@@ -64,6 +64,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "ping_days",
         include_str!("../migrations/sqlite/0006_ping_days.sql"),
     ),
+    (
+        7,
+        "area_names",
+        include_str!("../migrations/sqlite/0007_area_names.sql"),
+    ),
 ];
 
 /// The database file inside the data directory.

@@ -275,6 +275,23 @@ fn scenario_tasks_are_listed_completed_and_rolled_up(store: &dyn Store) {
         .unwrap();
     assert_eq!(store.cells_of_worker("gw1").unwrap(), vec![GridCell(1)]);
     assert!(store.cells_of_worker("nobody").unwrap().is_empty());
+    // Area names: inserted, renamed in place, listed by code.
+    store
+        .put_area_names(&[
+            (area("320213"), "梁溪".into()),
+            (area("320211"), "滨湖区".into()),
+        ])
+        .unwrap();
+    store
+        .put_area_names(&[(area("320213"), "梁溪区".into())])
+        .unwrap();
+    assert_eq!(
+        store.area_names().unwrap(),
+        vec![
+            (area("320211"), "滨湖区".to_owned()),
+            (area("320213"), "梁溪区".to_owned())
+        ]
+    );
     let batch = vec![
         task(1, 500, Some("a")),
         task(1, 300, None),

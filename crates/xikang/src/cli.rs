@@ -70,6 +70,11 @@ struct ServeArgs {
     /// with a random password, printed once, if it does not exist yet.
     #[arg(long, env = "XIKANG_ADMIN_PASSWORD")]
     admin_password: Option<String>,
+    /// Browsers reach the server over TLS (through its reverse proxy): session cookies are
+    /// marked `Secure`. The per-address login throttle then needs the proxy's address to be
+    /// the client's, see docs/web.md.
+    #[arg(long, env = "XIKANG_BEHIND_TLS")]
+    behind_tls: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -585,6 +590,8 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
     let admin_password = ensure_admin_user(store.as_ref(), args)?;
     let config = ServerConfig {
         jurisdiction: args.jurisdiction.clone(),
+        policy_text: Some(std::sync::Arc::from(text.as_str())),
+        behind_tls: args.behind_tls,
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();

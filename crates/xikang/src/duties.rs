@@ -18,7 +18,8 @@ use xikang_server::state::AppState;
 use xikang_sim::{City, CityConfig, generate_city, grid_rows};
 use xikang_store::{ApiToken, DutyOp, GridCellRecord, NewTask, Store, Target};
 
-/// Writes the city's administrative grid (cells, communities, grid workers).
+/// Writes the city's administrative grid (cells, communities, grid workers) and the names of
+/// its districts, streets and communities.
 pub fn insert_grid(store: &dyn Store, city: &City) -> Result<()> {
     let rows: Vec<GridCellRecord> = grid_rows(city)
         .into_iter()
@@ -34,6 +35,19 @@ pub fn insert_grid(store: &dyn Store, city: &City) -> Result<()> {
     for chunk in rows.chunks(10_000) {
         store.put_grid_cells(chunk)?;
     }
+    let mut names = Vec::new();
+    for d in &city.districts {
+        names.push((d.code.clone(), d.name.to_owned()));
+        for s in &d.streets {
+            names.push((s.code.clone(), s.name.clone()));
+            names.extend(
+                s.communities
+                    .iter()
+                    .map(|c| (c.code.clone(), c.name.clone())),
+            );
+        }
+    }
+    store.put_area_names(&names)?;
     Ok(())
 }
 

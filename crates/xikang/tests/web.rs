@@ -58,6 +58,8 @@ fn enc(s: &str) -> String {
 struct Browser<'a> {
     app: &'a TestApp,
     cookies: BTreeMap<String, String>,
+    /// Sent with every request (e.g. a proxy's `x-forwarded-for`).
+    extra: Vec<(&'static str, String)>,
 }
 
 impl<'a> Browser<'a> {
@@ -65,7 +67,20 @@ impl<'a> Browser<'a> {
         Browser {
             app,
             cookies: BTreeMap::new(),
+            extra: Vec::new(),
         }
+    }
+
+    /// The request headers: the cookies and the extra ones.
+    fn headers<'h>(
+        &'h self,
+        cookie: &'h str,
+        more: &[(&'h str, &'h str)],
+    ) -> Vec<(&'h str, &'h str)> {
+        let mut h = vec![("cookie", cookie)];
+        h.extend(more);
+        h.extend(self.extra.iter().map(|(k, v)| (*k, v.as_str())));
+        h
     }
 
     fn cookie_header(&self) -> String {
@@ -96,7 +111,7 @@ impl<'a> Browser<'a> {
             .app
             .conn()
             .await
-            .request_with("GET", path, &[("cookie", &cookie)], b"")
+            .request_with("GET", path, &self.headers(&cookie, &[]), b"")
             .await
             .unwrap();
         self.keep(&r);
@@ -117,10 +132,10 @@ impl<'a> Browser<'a> {
             .request_with(
                 "POST",
                 path,
-                &[
-                    ("cookie", &cookie),
-                    ("content-type", "application/x-www-form-urlencoded"),
-                ],
+                &self.headers(
+                    &cookie,
+                    &[("content-type", "application/x-www-form-urlencoded")],
+                ),
                 body.as_bytes(),
             )
             .await
@@ -257,6 +272,156 @@ async fn repeated_wrong_passwords_throttle_that_name_but_not_others() {
 }
 
 #[tokio::test]
+async fn one_address_failing_with_many_names_is_throttled_but_others_are_not() {
+    let app = spawn_app().await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    // Four failures for each of five names: no name reaches its own limit of 5.
+    for n in 0..xikang_server::web::session::MAX_ADDRESS_FAILURES {
+        let r = b
+            .login(&format!("guess{}", n % 5), "not-the-password")
+            .await;
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    // Now this address is refused even for a real user with the right password.
+    let r = b.login("wang", PW).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("此地址登录失败次数过多"), "{}", r.text());
+    assert!(!b.cookies.contains_key("xk_session"));
+    // Plain HTTP: no `Secure` attribute (the browser would drop the cookie).
+    assert!(!r.header("set-cookie").unwrap().contains("Secure"));
+}
+
+#[tokio::test]
+async fn behind_tls_cookies_are_secure_and_the_proxys_address_entry_is_the_clients() {
+    let app = common::spawn_app_with(xikang_server::ServerConfig {
+        behind_tls: true,
+        ..xikang_server::ServerConfig::default()
+    })
+    .await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    // The client forges a first entry; the proxy appends the real address last.
+    b.extra = vec![("x-forwarded-for", "10.9.9.9, 203.0.113.7".into())];
+    let page = b.get("/web/login").await;
+    assert!(
+        page.header("set-cookie").unwrap().contains("; Secure"),
+        "pre-login cookie"
+    );
+    for n in 0..xikang_server::web::session::MAX_ADDRESS_FAILURES {
+        b.extra = vec![("x-forwarded-for", format!("10.0.0.{n}, 203.0.113.7"))];
+        assert_eq!(
+            b.login(&format!("guess{}", n % 5), "wrong-password")
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(b.login("wang", PW).await.status, 429);
+    // Another client behind the same proxy logs in, with a `Secure` session cookie.
+    let mut other = Browser::new(&app);
+    other.extra = vec![("x-forwarded-for", "203.0.113.8".into())];
+    let r = other.login("wang", PW).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let session = r
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("xk_session="))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        session.contains("; Secure") && session.contains("HttpOnly"),
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn an_admin_compares_two_policy_versions_line_by_line() {
+    let app = spawn_app_with_active_policy().await;
+    add_user(&app, "boss", "admin", "320200", None, None);
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("boss", PW).await;
+    let list = b.get("/web/admin/policy").await.text();
+    assert!(list.contains("href=\"/web/admin/policy/diff\""), "{list}");
+    // Default: the other shipped edition (二十条) against the active file (the default).
+    let r = b.get("/web/admin/policy/diff").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let html = r.text();
+    assert!(
+        html.contains("（当前）"),
+        "the active file is marked: {html}"
+    );
+    let added: u32 = attr(&html, "data-added=\"").unwrap().parse().unwrap();
+    let removed: u32 = attr(&html, "data-removed=\"").unwrap().parse().unwrap();
+    assert!(added > 0 && removed > 0, "{html}");
+    assert!(
+        html.contains(
+            "aria-label=\"删除\">−</td><td><code>close_contact_quarantine_days = 5</code>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "aria-label=\"新增\">+</td><td><code>close_contact_quarantine_days = 7</code>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("省略"),
+        "far unchanged lines are folded: {html}"
+    );
+    // The same version on both sides: nothing added or removed.
+    let sha = xikang_server::state::policy_sha256(xikang_domain::policy::ERSHITIAO_POLICY_TOML);
+    let same = b
+        .get(&format!("/web/admin/policy/diff?from={sha}&to={sha}"))
+        .await
+        .text();
+    assert!(
+        same.contains("data-added=\"0\" data-removed=\"0\""),
+        "{same}"
+    );
+    // A version whose text the server lacks: 400, said next to that field, input kept.
+    let r = b
+        .get(&format!("/web/admin/policy/diff?from=abc%3Cb%3E&to={sha}"))
+        .await;
+    assert_eq!(r.status, 400);
+    let html = r.text();
+    assert!(html.contains("id=\"from-err\""), "{html}");
+    assert!(
+        html.contains("<select id=\"from\" name=\"from\" aria-invalid=\"true\""),
+        "{html}"
+    );
+    assert!(html.contains("<code>abc&lt;b&gt;</code>"), "{html}");
+    assert!(!html.contains("id=\"to-err\""), "{html}");
+    // Only admins.
+    let mut t = Browser::new(&app);
+    t.login("wang", PW).await;
+    assert_eq!(t.get("/web/admin/policy/diff").await.status, 403);
+}
+
+/// A server that knows its active policy file's text (the default policy's); a text that
+/// is not the policy in force is ignored.
+async fn spawn_app_with_active_policy() -> common::TestApp {
+    let app = common::spawn_app_with(xikang_server::ServerConfig {
+        policy_text: Some(xikang_domain::policy::DEFAULT_POLICY_TOML.into()),
+        ..xikang_server::ServerConfig::default()
+    })
+    .await;
+    assert!(app.state.config.policy_text.is_some());
+    let other = common::spawn_app_with(xikang_server::ServerConfig {
+        policy_text: Some(xikang_domain::policy::ERSHITIAO_POLICY_TOML.into()),
+        ..xikang_server::ServerConfig::default()
+    })
+    .await;
+    assert!(
+        other.state.config.policy_text.is_none(),
+        "not the policy in force"
+    );
+    app
+}
+
+#[tokio::test]
 async fn pages_send_strangers_to_login_and_logout_ends_the_session() {
     let app = spawn_app().await;
     add_user(&app, "wang", "tracer", "320200", None, None);
@@ -384,23 +549,20 @@ async fn a_bad_case_form_shows_the_error_next_to_its_field_and_keeps_the_input()
     assert_eq!(head(&app), before);
 }
 
-#[tokio::test]
-async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red() {
-    let app = spawn_app().await;
-    wait_for_index(&app).await;
-    add_user(&app, "wang", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("wang", PW).await;
-    let csrf = b.csrf("/web/cases").await;
+/// Registers confirmed cases for P1, P2, … on the cases page until one has candidate
+/// contacts: that case's page address, its page and its first candidate.
+async fn register_a_case_with_contacts(
+    b: &mut Browser<'_>,
+    csrf: &str,
+) -> (String, String, String) {
     let onset = shanghai_local(xikang_server::now().plus(-86_400));
-    let mut case_page = None;
     for p in 1..60 {
         let person = format!("P{p}");
         let r = b
             .post(
                 "/web/cases",
                 &[
-                    ("csrf", &csrf),
+                    ("csrf", csrf),
                     ("person", &person),
                     ("kind", "confirmed"),
                     ("onset", &onset),
@@ -410,20 +572,29 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
         assert_eq!(r.status, 303, "{}", r.text());
         let loc = r.header("location").unwrap().to_owned();
         let page = b.get(&loc).await.text();
-        if page.contains("data-status=\"Candidate\"") {
-            case_page = Some((loc, page));
-            break;
+        if let Some(row) = page.find("data-status=\"Candidate\"") {
+            // The row's `data-person` attribute precedes its status.
+            let start = page[..row].rfind("data-person=\"").unwrap();
+            let contact = attr(&page[start..], "data-person=\"").unwrap();
+            return (loc, page, contact);
         }
     }
-    let (loc, page) = case_page.expect("some case in the city has contacts");
+    panic!("no case in the city has contacts");
+}
+
+#[tokio::test]
+async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red() {
+    let app = spawn_app().await;
+    wait_for_index(&app).await;
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("wang", PW).await;
+    let csrf = b.csrf("/web/cases").await;
+    let (loc, page, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
     // Under one page of 500, every contact counted is listed once.
     let count: usize = attr(&page, "data-count=\"").unwrap().parse().unwrap();
     assert!(count < 500);
     assert_eq!(page.matches("<tr data-person=").count(), count);
-    // The row of the first candidate: its `data-person` attribute precedes its status.
-    let row = page.find("data-status=\"Candidate\"").unwrap();
-    let start = page[..row].rfind("data-person=\"").unwrap();
-    let contact = attr(&page[start..], "data-person=\"").unwrap();
     let before = head(&app);
     let r = b
         .post(
@@ -701,6 +872,211 @@ async fn the_dashboard_draws_svg_charts_and_serves_cached_figures() {
     );
     let live = b.get("/web/dashboard/live").await;
     assert!(live.text().starts_with("<div class=\"cards\">"));
+}
+
+#[tokio::test]
+async fn the_dashboard_maps_zones_and_recent_cases_and_ranks_districts_by_tracing_speed() {
+    let app = spawn_app().await;
+    wait_for_index(&app).await;
+    let sealed_cell = xikang_server::state::read(&app.state.people)[7].home_cell;
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/zones",
+        serde_json::json!({"name": "封控区一", "level": "sealed", "cells": [sealed_cell.0]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    add_user(&app, "chief", "tracer", "320200", None, None);
+    let mut b = Browser::new(&app);
+    b.login("chief", PW).await;
+    let csrf = b.csrf("/web/cases").await;
+    let (loc, _, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
+    let r = b
+        .post(
+            &format!("{loc}/contacts/{contact}"),
+            &[("csrf", &csrf), ("action", "confirm")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let case_id = loc.rsplit('/').next().unwrap().to_owned();
+    let (cases, case_district) = {
+        let cases = xikang_server::state::read(&app.state.cases);
+        let case = cases
+            .values()
+            .find(|c| c.id.to_string() == case_id)
+            .unwrap();
+        let area = app.state.person_area(case.person).unwrap();
+        (cases.len() as u64, area.as_str()[..6].to_owned())
+    };
+
+    let html = b.get("/web/dashboard").await.text();
+    // The zone map: the sealed cell in the sealed class, the rest in no zone.
+    let zones = &html[html.find("id=\"map-zones\"").expect("zone map")..];
+    assert!(
+        zones.contains("<path class=\"sealed\" data-cells=\"1\" fill=\"#b3261e\""),
+        "{zones}"
+    );
+    assert!(zones.contains("封控区 / 高风险区 1 个网格"), "{zones}");
+    assert!(html.contains("id=\"map-cases\""), "{html}");
+    let a = b.get("/web/dashboard/data.json").await.json();
+    assert_eq!(a["cells_by_zone_level"]["sealed"], 1, "{a}");
+    let recent: u64 = a["recent_cases_by_district"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(recent, cases, "every registered case is on the case map");
+    // District names come from the synthetic city.
+    assert_eq!(a["district_names"]["320213"], "梁溪区", "{a}");
+    let name = a["district_names"][&case_district]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The case's district: one designated contact, not quarantined, waiting minutes.
+    for page in [html, b.get("/web/ranking").await.text()] {
+        let at = page
+            .find(&format!("<tr data-district=\"{case_district}\""))
+            .expect("the case's district is ranked");
+        let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+        assert!(
+            row.contains(&format!(
+                "<th scope=\"row\">{name} <small>{case_district}</small>"
+            )),
+            "{row}"
+        );
+        let minutes: u64 = attr(row, "data-minutes=\"").unwrap().parse().unwrap();
+        assert!(minutes < 30, "{row}");
+        assert!(row.contains("<td>0 / 1</td>"), "{row}");
+    }
+    let ranked = a["ranking"].as_array().unwrap();
+    let mine = ranked
+        .iter()
+        .find(|r| r["district"] == case_district.as_str())
+        .unwrap();
+    assert_eq!(
+        (mine["contacts"].as_u64(), mine["quarantined"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_changing_the_colour() {
+    let app = spawn_app().await;
+    add_user(&app, "res4", "resident", "320200", None, Some(4));
+    add_user(&app, "wang", "tracer", "320200", None, None);
+    add_user(&app, "gw", "grid_worker", "320200", None, None);
+    let colour = colour_of(&app, "P4").await;
+    let mut r = Browser::new(&app);
+    r.login("res4", PW).await;
+    let me = r.get("/web/me").await.text();
+    assert!(
+        me.contains("<form method=\"post\" action=\"/web/people/P4/appeal\">"),
+        "{me}"
+    );
+    let csrf = attr(&me, "name=\"csrf\" value=\"").unwrap();
+    // Blanks only: refused next to the field, what was typed kept, nothing logged.
+    let before = head(&app);
+    let bad = r
+        .post(
+            "/web/people/P4/appeal",
+            &[("csrf", &csrf), ("reason", "   ")],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("id=\"reason-err\""), "{}", bad.text());
+    assert!(bad.text().contains("aria-describedby=\"reason-err\""));
+    assert_eq!(head(&app), before);
+    // Not for someone else.
+    let other = r
+        .post("/web/people/P5/appeal", &[("csrf", &csrf), ("reason", "x")])
+        .await;
+    assert_eq!(other.status, 403);
+    let ok = r
+        .post(
+            "/web/people/P4/appeal",
+            &[("csrf", &csrf), ("reason", "我那天不在<b>现场</b>")],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(ok.header("location"), Some("/web/me"));
+    let filed = events_after(&app, before);
+    let seq = match filed.as_slice() {
+        [EventBody::AppealFiled { person, reason }] => {
+            assert_eq!(
+                (person.to_string().as_str(), reason.as_str()),
+                ("P4", "我那天不在<b>现场</b>")
+            );
+            head(&app)
+        }
+        other => panic!("{other:?}"),
+    };
+    let me = r.get("/web/me").await.text();
+    assert!(me.contains("data-open=\"true\""), "{me}");
+    assert!(
+        me.contains("我那天不在&lt;b&gt;现场&lt;/b&gt;"),
+        "escaped: {me}"
+    );
+    assert!(
+        !me.contains("action=\"/web/people/P4/appeal\""),
+        "one open appeal at a time"
+    );
+    let (s, v) = api_post(
+        &app,
+        "/api/v1/people/P4/appeals",
+        serde_json::json!({"reason": "again"}),
+    )
+    .await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("appeal_open")));
+
+    // The tracer sees it open and answers; a blank answer is refused next to its field.
+    let mut t = Browser::new(&app);
+    t.login("wang", PW).await;
+    let list = t.get("/web/appeals").await.text();
+    assert!(list.contains("data-open=\"1\""), "{list}");
+    let id = seq.to_string();
+    let csrf = attr(&list, "name=\"csrf\" value=\"").unwrap();
+    let bad = t
+        .post(
+            &format!("/web/appeals/{id}"),
+            &[("csrf", &csrf), ("answer", " ")],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(
+        bad.text().contains(&format!("id=\"answer-{id}-err\"")),
+        "{}",
+        bad.text()
+    );
+    let before = head(&app);
+    let ok = t
+        .post(
+            &format!("/web/appeals/{id}"),
+            &[("csrf", &csrf), ("answer", "已核实：P4 为密接，判定有效。")],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert!(matches!(
+        events_after(&app, before).as_slice(),
+        [EventBody::AppealAnswered { appeal, .. }] if *appeal == seq
+    ));
+    let list = t.get("/web/appeals").await.text();
+    assert!(list.contains("data-open=\"0\""), "{list}");
+    let again = t
+        .post(
+            &format!("/web/appeals/{id}"),
+            &[("csrf", &csrf), ("answer", "再答")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.text());
+    let me = r.get("/web/me").await.text();
+    assert!(me.contains("已核实：P4 为密接，判定有效。"), "{me}");
+    // The colour is what the facts say, before and after.
+    assert_eq!(colour_of(&app, "P4").await, colour);
+    // Grid workers file for residents but do not answer.
+    let mut g = Browser::new(&app);
+    g.login("gw", PW).await;
+    assert_eq!(g.get("/web/appeals").await.status, 403);
 }
 
 #[tokio::test]

@@ -1,19 +1,26 @@
-//! Admin pages: users (list, create) and policy versions (as the authority log records
-//! their activation). Creating a user is itself logged (`tracing`, without the password).
+//! Admin pages: users (list, create), policy versions (as the authority log records their
+//! activation) and a line diff between two policy files. Creating a user is itself logged
+//! (`tracing`, without the password).
+//!
+//! The log keeps each activated version's SHA-256, not its text, so the diff compares the
+//! texts this server has: the shipped editions and the file it was started with. A logged
+//! version whose text is neither is listed as such.
 
+use super::diff::{self, Line};
 use super::password::{self, Cost};
 use super::session::WebUser;
-use super::{error_page, esc, html, layout, shanghai};
+use super::{Lang, error_page, esc, html, layout, shanghai};
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::state::AppState;
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::fmt::Write;
 use std::sync::Arc;
 use xikang_domain::event::EventBody;
+use xikang_domain::policy::{DEFAULT_POLICY_TOML, ERSHITIAO_POLICY_TOML, Policy};
 use xikang_domain::{AreaCode, EventSeq};
 use xikang_store::{StoreError, User};
 
@@ -364,26 +371,47 @@ pub async fn policy(State(state): State<Arc<AppState>>, user: WebUser) -> Respon
         lang.t("生效日期", "effective from"),
         esc(&p.effective_from().to_string())
     );
+    let known = known_policies(&state);
     let _ = write!(
         h,
-        "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">SHA-256</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        "<p><a id=\"compare\" href=\"/web/admin/policy/diff\">{}</a></p><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">SHA-256</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t("比较两个政策版本", "Compare two policy versions"),
         lang.t("事件", "Event"),
         lang.t("版本", "Version"),
         lang.t("启用时间", "Activated"),
-        lang.t("操作人", "By")
+        lang.t("操作人", "By"),
+        lang.t("文本", "Text"),
     );
-    for e in events.iter().rev() {
-        if let EventBody::PolicyActivated { version, sha256 } = &e.body {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                e.seq,
-                esc(version),
-                esc(sha256.get(..16).unwrap_or(sha256)),
-                esc(&shanghai(e.at)),
-                esc(&e.actor)
-            );
-        }
+    // Each activation against the one before it, when this server has both texts.
+    let activations: Vec<(&xikang_domain::event::StoredEvent, &str, &str)> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::PolicyActivated { version, sha256 } => {
+                Some((e, version.as_str(), sha256.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    for (k, (e, version, sha256)) in activations.iter().enumerate().rev() {
+        let have = known.iter().any(|p| p.sha256 == *sha256);
+        let previous = k.checked_sub(1).map(|p| activations[p].2);
+        let text = match previous {
+            Some(prev) if have && known.iter().any(|p| p.sha256 == prev) => format!(
+                "<a href=\"/web/admin/policy/diff?from={prev}&amp;to={sha256}\">{}</a>",
+                lang.t("与上一版本比较", "compare with the previous")
+            ),
+            _ if have => lang.t("有", "available").to_owned(),
+            _ => lang.t("本服务器无此文本", "not on this server").to_owned(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{text}</td></tr>",
+            e.seq,
+            esc(version),
+            esc(sha256.get(..16).unwrap_or(sha256)),
+            esc(&shanghai(e.at)),
+            esc(&e.actor)
+        );
     }
     h.push_str("</tbody></table>");
     html(
@@ -396,4 +424,225 @@ pub async fn policy(State(state): State<Arc<AppState>>, user: WebUser) -> Respon
             &h,
         ),
     )
+}
+
+/// A policy file whose text this server has.
+#[derive(Debug, Clone)]
+pub struct KnownPolicy {
+    pub version: String,
+    pub sha256: String,
+    /// Where it comes from, in the page's words: shipped or active.
+    pub active: bool,
+    pub text: Arc<str>,
+}
+
+/// The shipped editions and the active file (once, if it is one of them).
+pub fn known_policies(state: &AppState) -> Vec<KnownPolicy> {
+    let mut out: Vec<KnownPolicy> = Vec::new();
+    let active = state.config.policy_text.clone();
+    let active_sha = active.as_deref().map(crate::state::policy_sha256);
+    let shipped = [DEFAULT_POLICY_TOML, ERSHITIAO_POLICY_TOML].map(Arc::<str>::from);
+    for text in shipped.into_iter().chain(active) {
+        let sha256 = crate::state::policy_sha256(&text);
+        if out.iter().any(|p| p.sha256 == sha256) {
+            continue;
+        }
+        let Ok(p) = Policy::parse(&text) else {
+            continue;
+        };
+        out.push(KnownPolicy {
+            version: p.version().to_owned(),
+            active: active_sha.as_deref() == Some(sha256.as_str()),
+            sha256,
+            text,
+        });
+    }
+    out
+}
+
+/// The two versions to compare, by SHA-256 (as the log and the links name them).
+#[derive(Debug, Default, Deserialize)]
+pub struct DiffQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /web/admin/policy/diff?from=SHA&to=SHA`: added and removed lines between two policy
+/// files; without a choice, the first shipped edition against the active file.
+pub async fn policy_diff(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Query(q): Query<DiffQuery>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(&[Role::Admin], "policy versions") {
+        return r;
+    }
+    let known = known_policies(&state);
+    let default_to = known
+        .iter()
+        .find(|p| p.active)
+        .or(known.last())
+        .map_or(String::new(), |p| p.sha256.clone());
+    let default_from = known
+        .iter()
+        .find(|p| p.sha256 != default_to)
+        .map_or(String::new(), |p| p.sha256.clone());
+    let from = q
+        .from
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(&default_from)
+        .to_owned();
+    let to =
+        q.to.as_deref()
+            .map(str::trim)
+            .unwrap_or(&default_to)
+            .to_owned();
+    let find = |sha: &str| known.iter().find(|p| p.sha256 == sha);
+    let unknown = lang.t(
+        "本服务器没有这个版本的文本（日志只记录其 SHA-256）",
+        "this server does not have that version's text (the log keeps only its SHA-256)",
+    );
+    let errors: Vec<(&str, &str)> = [("from", &from), ("to", &to)]
+        .into_iter()
+        .filter(|(_, sha)| find(sha).is_none())
+        .map(|(field, _)| (field, unknown))
+        .collect();
+    let select = |field: &str, label: &str, chosen: &str| {
+        let err = errors.iter().find(|(f, _)| *f == field);
+        let mut s = format!(
+            "<label for=\"{field}\">{label}</label>{}<select id=\"{field}\" name=\"{field}\"{}>",
+            err.map_or(String::new(), |(_, m)| format!(
+                "<p class=\"err\" id=\"{field}-err\" role=\"alert\">{} <code>{}</code></p>",
+                esc(m),
+                esc(chosen.get(..64).unwrap_or(chosen))
+            )),
+            if err.is_some() {
+                format!(" aria-invalid=\"true\" aria-describedby=\"{field}-err\"")
+            } else {
+                String::new()
+            }
+        );
+        for p in &known {
+            let _ = write!(
+                s,
+                "<option value=\"{}\"{}>{}{} · {}</option>",
+                p.sha256,
+                if p.sha256 == chosen { " selected" } else { "" },
+                esc(&p.version),
+                if p.active {
+                    lang.t("（当前）", " (active)")
+                } else {
+                    ""
+                },
+                &p.sha256[..12],
+            );
+        }
+        s.push_str("</select>");
+        s
+    };
+    let mut h = format!(
+        "<form method=\"get\" action=\"/web/admin/policy/diff\" class=\"narrow\">{}{}<button type=\"submit\">{}</button></form>",
+        select("from", lang.t("旧版本", "Old version"), &from),
+        select("to", lang.t("新版本", "New version"), &to),
+        lang.t("比较", "Compare"),
+    );
+    let status = match (find(&from), find(&to)) {
+        (Some(a), Some(b)) => match diff::diff(&a.text, &b.text) {
+            Ok(lines) => {
+                h.push_str(&diff_table(lang, a, b, diff::hunks(lines)));
+                StatusCode::OK
+            }
+            Err(diff::TooLarge) => {
+                let _ = write!(
+                    h,
+                    "<p class=\"err\" role=\"alert\">{}</p>",
+                    lang.t(
+                        "文件过大，无法比较。",
+                        "The files are too large to compare."
+                    )
+                );
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+        },
+        _ => StatusCode::BAD_REQUEST,
+    };
+    html(
+        status,
+        layout(
+            lang,
+            lang.t("政策版本比较", "Policy diff"),
+            Some(&user),
+            "/web/admin/policy",
+            &h,
+        ),
+    )
+}
+
+/// The diff as a table: line numbers of each side, a `+`/`−` marker (so it does not rely
+/// on colour) and the line.
+fn diff_table(lang: Lang, a: &KnownPolicy, b: &KnownPolicy, lines: Vec<Line<'_>>) -> String {
+    let added = lines
+        .iter()
+        .filter(|l| matches!(l, Line::Added(..)))
+        .count();
+    let removed = lines
+        .iter()
+        .filter(|l| matches!(l, Line::Removed(..)))
+        .count();
+    let mut s = format!(
+        "<p id=\"diff-summary\" data-added=\"{added}\" data-removed=\"{removed}\">{}</p>",
+        match lang {
+            Lang::Zh => format!(
+                "{} → {}：新增 {added} 行，删除 {removed} 行。",
+                esc(&a.version),
+                esc(&b.version)
+            ),
+            Lang::En => format!(
+                "{} → {}: {added} lines added, {removed} removed.",
+                esc(&a.version),
+                esc(&b.version)
+            ),
+        }
+    );
+    let _ = write!(
+        s,
+        "<div class=\"scroll\"><table class=\"diff\" id=\"diff\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"><span class=\"sr\">{}</span></th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t("旧", "Old"),
+        lang.t("新", "New"),
+        lang.t("变化", "Change"),
+        lang.t("内容", "Line"),
+    );
+    for l in lines {
+        let _ = match l {
+            Line::Same(i, j, t) => write!(
+                s,
+                "<tr class=\"same\"><td>{i}</td><td>{j}</td><td> </td><td><code>{}</code></td></tr>",
+                esc(t)
+            ),
+            Line::Removed(i, t) => write!(
+                s,
+                "<tr class=\"del\"><td>{i}</td><td></td><td aria-label=\"{}\">−</td><td><code>{}</code></td></tr>",
+                lang.t("删除", "removed"),
+                esc(t)
+            ),
+            Line::Added(j, t) => write!(
+                s,
+                "<tr class=\"add\"><td></td><td>{j}</td><td aria-label=\"{}\">+</td><td><code>{}</code></td></tr>",
+                lang.t("新增", "added"),
+                esc(t)
+            ),
+            Line::Skipped(n) => write!(
+                s,
+                "<tr class=\"skip\"><td colspan=\"4\">{}</td></tr>",
+                match lang {
+                    Lang::Zh => format!("…… 省略 {n} 行未变内容"),
+                    Lang::En => format!("… {n} unchanged lines"),
+                }
+            ),
+        };
+    }
+    s.push_str("</tbody></table></div>");
+    s
 }

@@ -4,9 +4,15 @@
 //! blocking thread, and stale figures are served while fresh ones are computed, so open
 //! dashboards neither wait nor compete with scans.
 //!
+//! The figures include the maps of grid cells by zone level and by recent cases
+//! ([`super::map`]) and the district ranking ([`super::ranking`]), so neither is computed
+//! per request.
+//!
 //! The bulletin accumulator follows the authority log: each call reads only the events
 //! appended since the last one.
 
+use super::map::{MapCell, MapKind};
+use super::ranking::DistrictRow;
 use super::session::WebUser;
 use super::svg::bar_chart;
 use super::{Lang, error_page, esc, html, layout};
@@ -24,7 +30,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use xikang_domain::bulletin::{Accumulator, Bulletin};
-use xikang_domain::{CivilDay, Colour, EventSeq};
+use xikang_domain::testing::Round;
+use xikang_domain::{AreaCode, CivilDay, Colour, EventSeq, GridCell};
 
 /// How long computed figures are served before they are computed again.
 pub const FIGURES_TTL: Duration = Duration::from_secs(10);
@@ -34,6 +41,9 @@ pub const IMPORTED_WINDOW_DAYS: u32 = 14;
 
 /// Days shown in the trend charts.
 const TREND_DAYS: i32 = 14;
+
+/// Cases registered this many days back colour the case map.
+pub const RECENT_CASE_DAYS: i64 = 14;
 
 const VIEWERS: &[Role] = &[Role::Admin, Role::Tracer];
 
@@ -54,6 +64,19 @@ pub struct Figures {
     pub red: u64,
     /// Open cases per district code.
     pub open_cases_by_district: BTreeMap<String, u64>,
+    /// District names by code (those the store knows).
+    pub district_names: BTreeMap<String, String>,
+    /// Grid cells per zone level of the strictest active zone covering them.
+    pub cells_by_zone_level: BTreeMap<String, u64>,
+    /// Cases registered in the last [`RECENT_CASE_DAYS`] days, per district code.
+    pub recent_cases_by_district: BTreeMap<String, u64>,
+    /// The 红黑榜, worst first, city-wide (pages filter by jurisdiction).
+    pub ranking: Vec<DistrictRow>,
+    /// The screening round the ranking's coverage is of.
+    pub round: Option<Round>,
+    /// The two maps drawn in each language: `[zh, en]` × `[zones, cases]`.
+    #[serde(skip)]
+    pub maps: [[String; 2]; 2],
 }
 
 /// The log follower and the cached figures.
@@ -192,9 +215,35 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
                 .or_insert(0) += 1;
         }
     }
+    let names: BTreeMap<AreaCode, String> = state.store.area_names()?.into_iter().collect();
+    let cells = state.store.grid_cells()?;
+    let (ranking, round) = super::ranking::compute(state, &cells, &names, now)?;
+    let map_cells = map_cells(state, &cells, now)?;
+    let mut cells_by_zone_level = BTreeMap::new();
+    let mut recent_cases_by_district: BTreeMap<String, u64> = BTreeMap::new();
+    for c in &map_cells {
+        let level = c.zone.map_or("none".to_owned(), |z| {
+            xikang_domain::duties::variant_name(&z)
+        });
+        *cells_by_zone_level.entry(level).or_insert(0) += 1;
+        if c.cases > 0 {
+            *recent_cases_by_district
+                .entry(c.district.clone())
+                .or_insert(0) += u64::from(c.cases);
+        }
+    }
+    let maps = [Lang::Zh, Lang::En].map(|l| {
+        [MapKind::Zones, MapKind::Cases].map(|k| super::map::draw(l, k, &map_cells, &names))
+    });
+    let district_names = names
+        .into_iter()
+        .filter(|(a, _)| a.as_str().len() == 6)
+        .map(|(a, n)| (a.as_str().to_owned(), n))
+        .collect();
     tracing::info!(
         ms = started.elapsed().as_millis(),
         residents,
+        cells = map_cells.len(),
         "dashboard figures computed"
     );
     Ok(Figures {
@@ -219,7 +268,63 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
         yellow,
         red,
         open_cases_by_district,
+        district_names,
+        cells_by_zone_level,
+        recent_cases_by_district,
+        ranking,
+        round,
+        maps,
     })
+}
+
+/// Every grid cell with the strictest active zone over it and its residents' recent cases.
+fn map_cells(
+    state: &AppState,
+    cells: &[xikang_store::GridCellRecord],
+    now: xikang_domain::Timestamp,
+) -> Result<Vec<MapCell>, AppError> {
+    let mut zone_of: std::collections::HashMap<GridCell, xikang_domain::event::ZoneLevel> =
+        std::collections::HashMap::new();
+    for z in state
+        .store
+        .zones()?
+        .iter()
+        .filter(|z| z.lifted_at.is_none())
+    {
+        for c in &z.cells {
+            let e = zone_of.entry(*c).or_insert(z.level);
+            if super::map::strictness(z.level) > super::map::strictness(*e) {
+                *e = z.level;
+            }
+        }
+    }
+    let since = now.plus(-RECENT_CASE_DAYS * 86_400);
+    let mut cases: std::collections::HashMap<GridCell, u32> = std::collections::HashMap::new();
+    {
+        let people = read(&state.people);
+        for c in read(&state.cases)
+            .values()
+            .filter(|c| c.registered_at >= since)
+        {
+            if let Some(slot) = people
+                .get(c.person.0 as usize)
+                .filter(|s| s.community != u32::MAX)
+            {
+                *cases.entry(slot.home_cell).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(cells
+        .iter()
+        .map(|c| MapCell {
+            cell: c.cell,
+            district: c.community.as_str()[..6].to_owned(),
+            lat: c.lat,
+            lon: c.lon,
+            zone: zone_of.get(&c.cell).copied(),
+            cases: cases.get(&c.cell).copied().unwrap_or(0),
+        })
+        .collect())
 }
 
 fn short(day: &str) -> String {
@@ -231,7 +336,7 @@ fn short(day: &str) -> String {
 }
 
 /// The part of the page the script refreshes.
-fn live_html(lang: Lang, f: &Figures) -> String {
+fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures) -> String {
     let labels: Vec<String> = f.days.iter().map(|d| short(d)).collect();
     let card = |id: &str, zh: &str, en: &str, v: u64| {
         format!(
@@ -311,11 +416,28 @@ fn live_html(lang: Lang, f: &Figures) -> String {
         lang.t("病例", "Cases")
     );
     for (d, n) in &f.open_cases_by_district {
-        let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(d));
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{n}</td></tr>",
+            esc(f.district_names.get(d).unwrap_or(d))
+        );
     }
+    let l = match lang {
+        Lang::Zh => 0,
+        Lang::En => 1,
+    };
     let _ = write!(
         h,
-        "</tbody></table><p><small>{} {} · {} {}</small></p>",
+        "</tbody></table><h2>{}</h2><div class=\"maps\">{}{}</div><h2>{}</h2>{}",
+        lang.t("网格地图", "Map of grid cells"),
+        f.maps[l][0],
+        f.maps[l][1],
+        lang.t("红黑榜", "District ranking"),
+        super::ranking::table(lang, viewer, &f.ranking, f.round.as_ref()),
+    );
+    let _ = write!(
+        h,
+        "<p><small>{} {} · {} {}</small></p>",
         lang.t("居民", "Residents"),
         f.residents,
         lang.t("数据时间", "Computed at"),
@@ -342,7 +464,7 @@ pub async fn page(
             let body = format!(
                 "<div id=\"live\" data-refresh=\"/web/dashboard/live?lang={}\" aria-live=\"polite\">{}</div><script src=\"/web/static/live.js\"></script>",
                 lang.code(),
-                live_html(lang, &f)
+                live_html(lang, &user.caller.area, &f)
             );
             html(
                 StatusCode::OK,
@@ -369,7 +491,7 @@ pub async fn live(
         return r;
     }
     match web.figures.figures(&state).await {
-        Ok(f) => html(StatusCode::OK, live_html(user.lang, &f)),
+        Ok(f) => html(StatusCode::OK, live_html(user.lang, &user.caller.area, &f)),
         Err(e) => error_page(user.lang, Some(&user), &e),
     }
 }

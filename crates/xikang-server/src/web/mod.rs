@@ -14,11 +14,14 @@
 //! and a link in [`nav`].
 
 pub mod admin;
+pub mod appeals;
 pub mod bulletin;
 pub mod dashboard;
+pub mod diff;
 pub mod grid;
 pub mod i18n;
 pub mod lab;
+pub mod map;
 pub mod password;
 pub mod ranking;
 pub mod resident;
@@ -69,6 +72,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/me", get(resident::me))
         .route("/web/people/{id}", get(resident::person))
         .route("/web/people/{id}/unmask", post(resident::unmask))
+        .route("/web/people/{id}/appeal", post(resident::file_appeal))
+        .route("/web/appeals", get(appeals::list))
+        .route("/web/appeals/{id}", post(appeals::answer))
         .route("/web/venue", get(venue::scan_page).post(venue::scan))
         .route("/web/venues/{id}/poster", get(venue::poster))
         .route("/web/cases", get(tracer::cases).post(tracer::register))
@@ -84,14 +90,29 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(admin::users).post(admin::create_user),
         )
         .route("/web/admin/policy", get(admin::policy))
+        .route("/web/admin/policy/diff", get(admin::policy_diff))
         .layer(axum::Extension(web))
 }
 
-/// State of the web pages only: caches behind the dashboard and the bulletin.
-#[derive(Debug, Default)]
+/// State of the web pages only: caches behind the dashboard and the bulletin, and the
+/// login throttles.
+#[derive(Debug)]
 pub struct WebState {
     pub figures: Arc<dashboard::FigureCache>,
+    /// Failed logins per user name.
     pub logins: session::LoginThrottle,
+    /// Failed logins per client address.
+    pub login_addresses: session::LoginThrottle,
+}
+
+impl Default for WebState {
+    fn default() -> Self {
+        WebState {
+            figures: Arc::default(),
+            logins: session::LoginThrottle::new(session::MAX_FAILURES),
+            login_addresses: session::LoginThrottle::new(session::MAX_ADDRESS_FAILURES),
+        }
+    }
 }
 
 /// `GET /web`: the home page of the user's role.
@@ -160,6 +181,7 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/dashboard", "指挥部", "Dashboard"));
             v.push(("/web/ranking", "红黑榜", "Ranking"));
             v.push(("/web/cases", "流调", "Tracing"));
+            v.push(("/web/appeals", "申诉", "Appeals"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
             v.push(("/web/site", "隔离点", "Quarantine site"));

@@ -1,8 +1,19 @@
-//! The command's ranking of districts (红黑榜) as a table: overdue grid tasks and the
-//! screening coverage of the latest round that has begun, per district (the first six digits
-//! of a community's code) inside the viewer's jurisdiction, worst first. Overdue counts are
-//! the API's `/grid/overdue` roll-up ([`duties::overdue_rollup`]); coverage is the round's
-//! progress per cell ([`lab::round_status`]) summed per district.
+//! The command's ranking of districts (红黑榜), per district (the first six digits of a
+//! community's code), on three measures:
+//!
+//! - **tracing speed**: the median time from a case's registration to each of its designated
+//!   contacts' quarantine order, over cases registered in the last [`WINDOW_DAYS`] days (from
+//!   the tracer workflow); a contact confirmed but not yet quarantined counts the time it has
+//!   waited so far, so a district cannot look fast by never ordering quarantine;
+//! - **screening coverage** of the latest round that has begun ([`lab::round_status`]);
+//! - **overdue grid tasks** (the API's `/grid/overdue` roll-up, [`duties::overdue_rollup`]).
+//!
+//! Each measure gives a district one point per district strictly better on it; the most
+//! points rank worst (黑榜, top), the fewest best (红榜, bottom). Ranks rather than a weighted
+//! sum, because minutes, per mille and task counts have no common unit to weigh.
+//!
+//! The rows are computed city-wide with the dashboard figures (cached with them, so the page
+//! costs a copy); a viewer sees the districts inside, or containing, their jurisdiction.
 
 use super::session::WebUser;
 use super::{Lang, error_page, esc, html, layout};
@@ -10,25 +21,41 @@ use crate::auth::Role;
 use crate::duties;
 use crate::error::AppError;
 use crate::lab;
-use crate::state::AppState;
+use crate::state::{AppState, read};
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Arc;
-use xikang_domain::GridCell;
 use xikang_domain::testing::Round;
+use xikang_domain::{AreaCode, GridCell, Timestamp};
+use xikang_store::GridCellRecord;
 
 const VIEWERS: &[Role] = &[Role::Admin, Role::Tracer];
 
+/// Cases registered this many days back count towards tracing speed.
+pub const WINDOW_DAYS: i64 = 14;
+
 /// One district's row.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct DistrictRow {
     pub district: String,
+    /// The district's name, when the store has one.
+    pub name: Option<String>,
     pub overdue: u64,
     pub expected: u64,
     pub sampled: u64,
+    /// Contacts designated for the district's recent cases, and how many are quarantined.
+    pub contacts: u64,
+    pub quarantined: u64,
+    /// Median minutes from case registration to quarantine order (waiting ones count their
+    /// wait so far); none without designated contacts.
+    pub trace_minutes: Option<u64>,
+    /// Districts strictly better, summed over the three measures.
+    pub points: u64,
 }
 
 impl DistrictRow {
@@ -36,58 +63,71 @@ impl DistrictRow {
     pub fn coverage_permille(&self) -> Option<u64> {
         (self.expected > 0).then(|| self.sampled * 1000 / self.expected)
     }
+
+    /// How bad each measure is, larger is worse: tracing minutes, missing coverage, overdue.
+    fn badness(&self) -> [u64; 3] {
+        [
+            self.trace_minutes.unwrap_or(0),
+            1000 - self.coverage_permille().unwrap_or(1000).min(1000),
+            self.overdue,
+        ]
+    }
 }
 
-/// Worst first: most overdue tasks, then lowest coverage, then the code.
+/// Scores and sorts worst first: points, then overdue tasks, then the code.
 pub fn rank(rows: &mut [DistrictRow]) {
+    let bad: Vec<[u64; 3]> = rows.iter().map(DistrictRow::badness).collect();
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.points = (0..3)
+            .map(|m| bad.iter().filter(|b| b[m] < bad[i][m]).count() as u64)
+            .sum();
+    }
     rows.sort_by(|a, b| {
-        b.overdue
-            .cmp(&a.overdue)
-            .then(
-                a.coverage_permille()
-                    .unwrap_or(1000)
-                    .cmp(&b.coverage_permille().unwrap_or(1000)),
-            )
+        b.points
+            .cmp(&a.points)
+            .then(b.overdue.cmp(&a.overdue))
             .then(a.district.cmp(&b.district))
     });
 }
 
 /// The latest round that has begun (by start, then id).
-fn latest_round(rounds: &[Round], now: xikang_domain::Timestamp) -> Option<&Round> {
+fn latest_round(rounds: &[Round], now: Timestamp) -> Option<&Round> {
     rounds
         .iter()
         .filter(|r| r.starts_at <= now)
         .max_by_key(|r| (r.starts_at, r.id))
 }
 
-async fn rows(
+/// The median of `v` (the lower middle of an even count).
+fn median(mut v: Vec<u64>) -> Option<u64> {
+    v.sort_unstable();
+    v.get(v.len().saturating_sub(1) / 2).copied()
+}
+
+/// The ranking of every district of the city and its latest round (blocking: store reads).
+pub fn compute(
     state: &AppState,
-    user: &WebUser,
+    cells: &[GridCellRecord],
+    names: &BTreeMap<AreaCode, String>,
+    now: Timestamp,
 ) -> Result<(Vec<DistrictRow>, Option<Round>), AppError> {
-    let store = state.store.clone();
-    let now = crate::now();
-    let (cells, per_cell, rounds) = tokio::task::spawn_blocking(move || {
-        Ok::<_, AppError>((
-            store.grid_cells()?,
-            store.overdue_by_cell(now)?,
-            store.rounds()?,
-        ))
-    })
-    .await??;
-    let mut by: BTreeMap<String, DistrictRow> = BTreeMap::new();
-    let within = &user.caller.area;
+    let per_cell = state.store.overdue_by_cell(now)?;
+    let rounds = state.store.rounds()?;
+    let city = AreaCode::parse(&state.config.jurisdiction)
+        .map_err(|e| AppError::Internal(format!("jurisdiction: {e}")))?;
     let district_of: HashMap<GridCell, String> = cells
         .iter()
-        .filter(|c| within.contains(&c.community))
         .map(|c| (c.cell, c.community.as_str()[..6].to_owned()))
         .collect();
+    let mut by: BTreeMap<String, DistrictRow> = BTreeMap::new();
     for d in district_of.values() {
         by.entry(d.clone()).or_insert_with(|| DistrictRow {
             district: d.clone(),
+            name: AreaCode::parse(d).ok().and_then(|a| names.get(&a).cloned()),
             ..DistrictRow::default()
         });
     }
-    let rollup = duties::overdue_rollup(&cells, &per_cell, within);
+    let rollup = duties::overdue_rollup(cells, &per_cell, &city);
     for d in rollup["districts"].as_array().into_iter().flatten() {
         if let (Some(code), Some(n)) = (d["district"].as_str(), d["overdue"].as_u64())
             && let Some(row) = by.get_mut(code)
@@ -104,12 +144,55 @@ async fn rows(
             }
         }
     }
+    // Tracing speed: each designated contact of a recent case, in the case's district.
+    let since = now.plus(-WINDOW_DAYS * 86_400);
+    let mut minutes: HashMap<String, Vec<u64>> = HashMap::new();
+    {
+        let cases = read(&state.cases);
+        for (case, quarantined_at) in state.tracing.designated() {
+            let Some(c) = cases.get(&case).filter(|c| c.registered_at >= since) else {
+                continue;
+            };
+            let Some(area) = state.person_area(c.person) else {
+                continue;
+            };
+            let Some(row) = by.get_mut(&area.as_str()[..6]) else {
+                continue;
+            };
+            row.contacts += 1;
+            row.quarantined += u64::from(quarantined_at.is_some());
+            let until = quarantined_at.unwrap_or(now);
+            let waited = u64::try_from(until.0 - c.registered_at.0).unwrap_or(0) / 60;
+            minutes
+                .entry(row.district.clone())
+                .or_default()
+                .push(waited);
+        }
+    }
+    for (d, v) in minutes {
+        if let Some(row) = by.get_mut(&d) {
+            row.trace_minutes = median(v);
+        }
+    }
     let mut v: Vec<DistrictRow> = by.into_values().collect();
     rank(&mut v);
     Ok((v, round))
 }
 
-fn table(lang: Lang, rows: &[DistrictRow], round: Option<&Round>) -> String {
+/// `h` hours `m` minutes, or minutes alone under an hour.
+fn duration(lang: Lang, minutes: u64) -> String {
+    let (h, m) = (minutes / 60, minutes % 60);
+    match (lang, h) {
+        (Lang::Zh, 0) => format!("{m} 分钟"),
+        (Lang::Zh, _) => format!("{h} 小时 {m} 分"),
+        (Lang::En, 0) => format!("{m} min"),
+        (Lang::En, _) => format!("{h} h {m} min"),
+    }
+}
+
+/// The ranking table of the rows the viewer may see (districts inside or containing their
+/// jurisdiction).
+pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<&Round>) -> String {
     let mut s = match round {
         Some(r) => format!(
             "<p id=\"round\">{} {} {}</p>",
@@ -124,47 +207,72 @@ fn table(lang: Lang, rows: &[DistrictRow], round: Option<&Round>) -> String {
     };
     let _ = write!(
         s,
-        "<div class=\"scroll\"><table id=\"ranking\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        "<p>{}</p><div class=\"scroll\"><table id=\"ranking\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t(
+            "排名按三项指标：病例登记到密接隔离的中位用时（近14天病例，未隔离者按已等待时间计）、筛查覆盖率、逾期网格任务；每项每落后于一个区县得 1 分，得分最高者排最前（黑榜），最低者排最后（红榜）。",
+            "Ranked on three measures: median time from a case's registration to its contacts' quarantine (cases of the last 14 days; contacts still waiting count their wait so far), screening coverage, overdue grid tasks. A district gets a point per district better on each measure; most points first (worst), fewest last (best)."
+        ),
         lang.t("红黑榜（最差在前）", "Ranking (worst first)"),
         lang.t("名次", "Rank"),
         lang.t("区县", "District"),
+        lang.t("密接隔离用时（中位）", "Case to quarantine (median)"),
+        lang.t("已隔离 / 已确认密接", "Quarantined / designated"),
         lang.t("逾期任务", "Overdue tasks"),
         lang.t("已采样 / 应采样", "Sampled / expected"),
         lang.t("覆盖率", "Coverage"),
+        lang.t("得分", "Points"),
     );
-    for (i, r) in rows.iter().enumerate() {
+    let visible = rows.iter().filter(|r| {
+        AreaCode::parse(&r.district).is_ok_and(|d| viewer.contains(&d) || d.contains(viewer))
+    });
+    for (i, r) in visible.enumerate() {
         let cov = r
             .coverage_permille()
             .map_or("—".to_owned(), |p| format!("{}.{}%", p / 10, p % 10));
+        let speed = r
+            .trace_minutes
+            .map_or("—".to_owned(), |m| duration(lang, m));
+        let name = match &r.name {
+            Some(n) => format!("{} <small>{}</small>", esc(n), esc(&r.district)),
+            None => esc(&r.district),
+        };
         let _ = write!(
             s,
-            "<tr data-district=\"{d}\" data-overdue=\"{o}\"><td>{rank}</td><th scope=\"row\">{d}</th><td>{o}</td><td>{sa} / {ex}</td><td>{cov}</td></tr>",
+            "<tr data-district=\"{d}\" data-overdue=\"{o}\"><td>{rank}</td><th scope=\"row\">{name}</th><td data-minutes=\"{mins}\">{speed}</td><td>{q} / {c}</td><td>{o}</td><td>{sa} / {ex}</td><td>{cov}</td><td>{pts}</td></tr>",
             rank = i + 1,
             d = esc(&r.district),
             o = r.overdue,
+            mins = r.trace_minutes.map_or(String::new(), |m| m.to_string()),
+            q = r.quarantined,
+            c = r.contacts,
             sa = r.sampled,
             ex = r.expected,
+            pts = r.points,
         );
     }
     s.push_str("</tbody></table></div>");
     s
 }
 
-/// `GET /web/ranking`.
-pub async fn page(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
+/// `GET /web/ranking`: the cached ranking (computed with the dashboard figures).
+pub async fn page(
+    State(state): State<Arc<AppState>>,
+    Extension(web): Extension<Arc<super::WebState>>,
+    user: WebUser,
+) -> Response {
     if let Some(r) = user.forbid_unless(VIEWERS, "the ranking") {
         return r;
     }
     let lang = user.lang;
-    match rows(&state, &user).await {
-        Ok((rows, round)) => html(
+    match web.figures.figures(&state).await {
+        Ok(f) => html(
             StatusCode::OK,
             layout(
                 lang,
                 lang.t("红黑榜", "District ranking"),
                 Some(&user),
                 "/web/ranking",
-                &table(lang, &rows, round.as_ref()),
+                &table(lang, &user.caller.area, &f.ranking, f.round.as_ref()),
             ),
         ),
         Err(e) => error_page(lang, Some(&user), &e),
@@ -175,28 +283,66 @@ pub async fn page(State(state): State<Arc<AppState>>, user: WebUser) -> Response
 mod tests {
     use super::*;
 
-    fn row(d: &str, overdue: u64, expected: u64, sampled: u64) -> DistrictRow {
+    fn row(d: &str, overdue: u64, expected: u64, sampled: u64, trace: Option<u64>) -> DistrictRow {
         DistrictRow {
             district: d.into(),
             overdue,
             expected,
             sampled,
+            trace_minutes: trace,
+            ..DistrictRow::default()
         }
     }
 
     #[test]
-    fn districts_rank_by_overdue_tasks_then_by_lowest_coverage() {
+    fn districts_score_a_point_per_better_district_on_each_measure_worst_first() {
         let mut v = vec![
-            row("320211", 0, 100, 90),
-            row("320213", 5, 100, 100),
-            row("320214", 0, 100, 40),
-            row("320205", 0, 0, 0),
-            row("320206", 5, 100, 50),
+            // Points per measure: trace + coverage + overdue.
+            row("320211", 0, 100, 90, Some(30)),  // 2 + 2 + 0
+            row("320213", 5, 100, 100, None),     // 0 + 0 + 3
+            row("320214", 0, 100, 40, Some(600)), // 3 + 3 + 0
+            row("320205", 0, 0, 0, None),         // nothing expected, nothing traced: 0
         ];
         rank(&mut v);
-        let order: Vec<&str> = v.iter().map(|r| r.district.as_str()).collect();
-        assert_eq!(order, ["320206", "320213", "320214", "320211", "320205"]);
-        assert_eq!(row("x", 0, 3, 2).coverage_permille(), Some(666));
-        assert_eq!(row("x", 0, 0, 0).coverage_permille(), None);
+        let order: Vec<(&str, u64)> = v.iter().map(|r| (r.district.as_str(), r.points)).collect();
+        assert_eq!(
+            order,
+            [("320214", 6), ("320211", 4), ("320213", 3), ("320205", 0)]
+        );
+        // Equal points: more overdue tasks first.
+        let mut tie = vec![
+            row("320211", 0, 100, 50, None),
+            row("320213", 1, 0, 0, None),
+        ];
+        rank(&mut tie);
+        assert_eq!((tie[0].district.as_str(), tie[0].points), ("320213", 1));
+        assert_eq!(tie[1].points, 1);
+        assert_eq!(row("x", 0, 3, 2, None).coverage_permille(), Some(666));
+        assert_eq!(row("x", 0, 0, 0, None).coverage_permille(), None);
+    }
+
+    #[test]
+    fn the_median_is_the_lower_middle_and_durations_read_in_hours() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![9, 1, 5]), Some(5));
+        assert_eq!(median(vec![4, 1, 9, 5]), Some(4));
+        assert_eq!(duration(Lang::Zh, 125), "2 小时 5 分");
+        assert_eq!(duration(Lang::En, 59), "59 min");
+    }
+
+    #[test]
+    fn a_viewer_sees_districts_inside_or_containing_their_jurisdiction() {
+        let rows = vec![row("320213", 0, 0, 0, None), row("320211", 0, 0, 0, None)];
+        let street = AreaCode::parse("320213001").unwrap();
+        let html = table(Lang::Zh, &street, &rows, None);
+        assert!(html.contains("data-district=\"320213\""));
+        assert!(!html.contains("data-district=\"320211\""));
+        let city = AreaCode::parse("320200").unwrap();
+        assert_eq!(
+            table(Lang::En, &city, &rows, None)
+                .matches("<tr data-district")
+                .count(),
+            2
+        );
     }
 }

@@ -1,17 +1,19 @@
 //! The resident's page (their own code as a QR, the colour explained, the way back to
 //! green, test results) and the same page for staff looking a person up, with personal data
 //! masked unless an admin or tracer unmasks it for a stated purpose — a logged act
-//! (`PersonalDataRead` in the authority log).
+//! (`PersonalDataRead` in the authority log). The page also lists the person's appeals
+//! against their colour and files a new one ([`crate::appeal`]).
 
 use super::session::WebUser;
 use super::{Lang, call_api, error_page, esc, html, layout, shanghai, urlencode};
 use crate::api;
+use crate::appeal;
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{StatusCode, Uri};
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write;
@@ -162,12 +164,31 @@ fn query_of<T: serde::de::DeserializeOwned>(s: &str) -> Result<Query<T>, AppErro
     Query::try_from_uri(&uri).map_err(|e| AppError::Internal(format!("API query: {e}")))
 }
 
+/// A refused appeal form: the message shown next to the reason, and what was typed.
+#[derive(Debug, Clone, Copy)]
+struct AppealError<'a> {
+    status: StatusCode,
+    message: &'a str,
+    kept: &'a str,
+}
+
 async fn render(
     state: &Arc<AppState>,
     user: &WebUser,
     person: PersonId,
     unmasked: Option<Value>,
     here: &str,
+) -> Response {
+    render_page(state, user, person, unmasked, here, None).await
+}
+
+async fn render_page(
+    state: &Arc<AppState>,
+    user: &WebUser,
+    person: PersonId,
+    unmasked: Option<Value>,
+    here: &str,
+    appeal_error: Option<AppealError<'_>>,
 ) -> Response {
     let lang = user.lang;
     let now = crate::now();
@@ -341,6 +362,7 @@ async fn render(
             );
         }
     }
+    appeal_section(&mut h, state, user, person, appeal_error);
     // Personal data, masked unless unmasked just now.
     let masked = data["masked"].as_bool().unwrap_or(true);
     let _ = write!(
@@ -387,7 +409,140 @@ async fn render(
         esc(&eval.policy_version)
     );
     let title = format!("{} {}", lang.t("锡康码", "Health code"), person);
-    html(StatusCode::OK, layout(lang, &title, Some(user), here, &h))
+    let status = appeal_error.map_or(StatusCode::OK, |e| e.status);
+    html(status, layout(lang, &title, Some(user), here, &h))
+}
+
+/// The person's appeals with their answers, and the form to file one (none while one is
+/// open). The colour is explained above; an appeal asks an official to check its facts.
+fn appeal_section(
+    h: &mut String,
+    state: &AppState,
+    user: &WebUser,
+    person: PersonId,
+    err: Option<AppealError<'_>>,
+) {
+    let lang = user.lang;
+    let appeals = appeal::appeals_of(state, person);
+    let _ = write!(
+        h,
+        "<section aria-labelledby=\"appeal-h\" id=\"appeals\" data-count=\"{}\"><h2 id=\"appeal-h\">{}</h2><p>{}</p>",
+        appeals.len(),
+        lang.t("申诉", "Appeal"),
+        lang.t(
+            "如认为赋码有误，可提出申诉并说明理由。工作人员核实后答复；码色只随核实后的事实改变，不会被人工直接修改。",
+            "If you think the colour is wrong, appeal and say why. An official checks and answers; the colour changes only when the facts do, never by hand."
+        ),
+    );
+    for a in &appeals {
+        let answer = match &a.answer {
+            Some(x) => format!(
+                "<p class=\"answer\"><strong>{}</strong> {}（{}）</p>",
+                lang.t("答复：", "Answer:"),
+                esc(&x.text),
+                esc(&shanghai(x.at))
+            ),
+            None => format!(
+                "<p class=\"pending\">{}</p>",
+                lang.t("待答复", "Awaiting an answer")
+            ),
+        };
+        let _ = write!(
+            h,
+            "<article class=\"appeal\" id=\"appeal-{id}\" data-open=\"{open}\"><p>{} {}：{}</p>{answer}</article>",
+            esc(&shanghai(a.filed_at)),
+            lang.t("申诉理由", "Reason"),
+            esc(&a.reason),
+            id = a.id,
+            open = a.answer.is_none(),
+        );
+    }
+    let open = appeals.iter().any(|a| a.answer.is_none());
+    if !open && appeal::FILERS.contains(&user.caller.role) {
+        let (msg, aria) = match err {
+            Some(e) => (
+                format!(
+                    "<p class=\"err\" id=\"reason-err\" role=\"alert\">{}</p>",
+                    esc(e.message)
+                ),
+                " aria-invalid=\"true\" aria-describedby=\"reason-err\"",
+            ),
+            None => (String::new(), ""),
+        };
+        let _ = write!(
+            h,
+            r#"<form method="post" action="/web/people/{person}/appeal">{csrf}<label for="reason">{l}</label>{msg}<textarea id="reason" name="reason" rows="3" required maxlength="{max}"{aria}>{kept}</textarea><button type="submit">{go}</button></form>"#,
+            csrf = user.csrf_field(),
+            l = lang.t("申诉理由", "Reason for the appeal"),
+            max = appeal::MAX_TEXT_CHARS,
+            kept = esc(err.map_or("", |e| e.kept)),
+            go = lang.t("提交申诉", "Submit the appeal"),
+        );
+    }
+    h.push_str("</section>");
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AppealForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /web/people/{id}/appeal`: files an appeal through the API; back to the page, or
+/// the page again with the refusal next to the reason and the reason kept.
+pub async fn file_appeal(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Form(f): Form<AppealForm>,
+) -> Response {
+    let lang = user.lang;
+    if let Err(e) = user.check_csrf(&f.csrf) {
+        return error_page(lang, Some(&user), &e);
+    }
+    let person = match api::visible_person(&state, &user.caller, &id) {
+        Ok(p) => p,
+        Err(e) => return error_page(lang, Some(&user), &e),
+    };
+    let here = if user.caller.role == Role::Resident {
+        "/web/me"
+    } else {
+        ""
+    };
+    let filed = call_api(appeal::file(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(person.to_string()),
+        super::json_headers(),
+        super::json_body(&serde_json::json!({"reason": f.reason})),
+    ))
+    .await;
+    match filed {
+        Ok(_) if here.is_empty() => to_person(person).into_response(),
+        Ok(_) => Redirect::to(here).into_response(),
+        Err(e) => {
+            let (status, code, msg) = e.summary();
+            if !status.is_client_error() || code == "forbidden" {
+                return error_page(lang, Some(&user), &e);
+            }
+            let message = super::i18n::error_text(lang, code, &msg);
+            render_page(
+                &state,
+                &user,
+                person,
+                None,
+                here,
+                Some(AppealError {
+                    status,
+                    message: &message,
+                    kept: &f.reason,
+                }),
+            )
+            .await
+        }
+    }
 }
 
 /// An SVG document as an element to inline in HTML (without its XML prolog).

@@ -1,7 +1,7 @@
 //! Login, sessions and CSRF.
 //!
 //! - A session is a random 32-byte value in the `xk_session` cookie (`HttpOnly`,
-//!   `SameSite=Strict`, `Path=/`); the store keeps only its SHA-256, with an expiry
+//!   `SameSite=Strict`, `Path=/`, and `Secure` behind TLS); the store keeps only its SHA-256, with an expiry
 //!   ([`SESSION_SECS`]). Logout deletes it; disabling a user deletes all of theirs.
 //! - Every form that changes something carries a CSRF token: the first 32 hex digits of
 //!   SHA-256("xikang-csrf:" ‖ session value). It needs no storage, is unknown to a page
@@ -27,18 +27,33 @@ use xikang_store::{Session, User};
 /// Failed logins allowed per user name within [`THROTTLE_WINDOW`] before further attempts
 /// for that name are refused without checking the password.
 pub const MAX_FAILURES: u32 = 5;
+/// Failed logins allowed per client address within [`THROTTLE_WINDOW`] (for any names).
+/// Higher than per name: staff behind one office NAT share an address.
+pub const MAX_ADDRESS_FAILURES: u32 = 20;
 /// How long failures are remembered (and a throttled name stays throttled).
 pub const THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Failed logins per user name, in memory (per server process; bounded). Argon2 makes each
-/// guess slow; this bounds guesses per name to [`MAX_FAILURES`] per window. The cost: an
-/// attacker can lock a name out for the window, which an admin sees in the logs.
-#[derive(Debug, Default)]
+/// Failed logins per key (a user name, or a client address), in memory: per server process,
+/// bounded, forgotten at restart. Argon2 makes each guess slow; the name throttle bounds
+/// guesses per name to [`MAX_FAILURES`] per window, the address throttle bounds one
+/// address spraying many names to [`MAX_ADDRESS_FAILURES`]. The cost: an attacker can lock
+/// a name (or an address) out for the window, which an admin sees in the logs; several
+/// server processes each count on their own.
+#[derive(Debug)]
 pub struct LoginThrottle {
+    max: u32,
     failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
 }
 
 impl LoginThrottle {
+    /// A throttle allowing `max` failures per key per window.
+    pub fn new(max: u32) -> LoginThrottle {
+        LoginThrottle {
+            max,
+            failures: std::sync::Mutex::default(),
+        }
+    }
+
     fn map(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, std::time::Instant)>>
@@ -48,11 +63,11 @@ impl LoginThrottle {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether `name` may try now.
+    /// Whether `key` may try now.
     pub fn allows(&self, name: &str) -> bool {
         self.map()
             .get(name)
-            .is_none_or(|(n, since)| *n < MAX_FAILURES || since.elapsed() > THROTTLE_WINDOW)
+            .is_none_or(|(n, since)| *n < self.max || since.elapsed() > THROTTLE_WINDOW)
     }
 
     /// Counts a failure.
@@ -84,6 +99,49 @@ pub const SESSION_SECS: i64 = 12 * 3600;
 
 const SESSION_COOKIE: &str = "xk_session";
 const PRE_COOKIE: &str = "xk_pre";
+
+/// The address a login comes from: the TCP peer, or, behind the TLS proxy
+/// ([`crate::state::ServerConfig::behind_tls`]), the last `X-Forwarded-For` entry, the one
+/// the proxy appended (earlier entries are the client's to forge). `None` when unknown
+/// (a server started without connection info): only the name throttle applies then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<Arc<AppState>> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.behind_tls {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|a| a.trim().parse().ok());
+            return Ok(ClientAddr(forwarded));
+        }
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// `; Secure` when browsers reach the server over TLS, else nothing.
+fn secure(state: &AppState) -> &'static str {
+    if state.config.behind_tls {
+        "; Secure"
+    } else {
+        ""
+    }
+}
 
 /// A cookie's value from the request headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -271,12 +329,19 @@ fn with_cookie(mut r: Response, cookie: String) -> Response {
     r
 }
 
-fn pre_cookie(value: &str) -> String {
-    format!("{PRE_COOKIE}={value}; Path=/web/login; HttpOnly; SameSite=Strict; Max-Age=3600")
+fn pre_cookie(value: &str, secure: &str) -> String {
+    format!(
+        "{PRE_COOKIE}={value}; Path=/web/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+    )
 }
 
 /// `GET /web/login`.
-pub async fn login_page(lang: Lang, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+pub async fn login_page(
+    State(state): State<Arc<AppState>>,
+    lang: Lang,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let pre = cookie(&headers, PRE_COOKIE).unwrap_or_else(random_hex);
     let next = super::i18n::safe_next(q.next.as_deref());
     let page = layout(
@@ -286,7 +351,7 @@ pub async fn login_page(lang: Lang, headers: HeaderMap, Query(q): Query<LoginQue
         "/web/login",
         &login_form(lang, &pre, next, "", None),
     );
-    with_cookie(html(StatusCode::OK, page), pre_cookie(&pre))
+    with_cookie(html(StatusCode::OK, page), pre_cookie(&pre, secure(&state)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,9 +371,12 @@ pub async fn login(
     State(state): State<Arc<AppState>>,
     axum::Extension(web): axum::Extension<Arc<super::WebState>>,
     lang: Lang,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    let secure = secure(&state);
+    let addr = addr.map(|a| a.to_string());
     let next = super::i18n::safe_next(Some(&f.next)).to_owned();
     let pre = cookie(&headers, PRE_COOKIE).unwrap_or_default();
     let refuse = |code: &str, status: StatusCode| {
@@ -323,6 +391,9 @@ pub async fn login(
             match code {
                 "csrf" => "the form is out of date; reload the page and retry",
                 "too_many_logins" => "too many failed logins for this name; wait 15 minutes",
+                "too_many_logins_here" => {
+                    "too many failed logins from this address; wait 15 minutes"
+                }
                 _ => "wrong user name or password",
             },
         );
@@ -333,7 +404,7 @@ pub async fn login(
             "/web/login",
             &login_form(lang, &pre, &next, &f.name, Some(&msg)),
         );
-        with_cookie(html(status, page), pre_cookie(&pre))
+        with_cookie(html(status, page), pre_cookie(&pre, secure))
     };
     if pre.is_empty() || !same(&pre, &f.csrf) {
         return refuse("csrf", StatusCode::BAD_REQUEST);
@@ -342,6 +413,13 @@ pub async fn login(
     if !web.logins.allows(&login_name) {
         tracing::warn!("web login refused: too many failures for one name");
         return refuse("too_many_logins", StatusCode::TOO_MANY_REQUESTS);
+    }
+    if let Some(a) = &addr
+        && !web.login_addresses.allows(a)
+    {
+        // The address is not logged: with a name it could identify a person.
+        tracing::warn!("web login refused: too many failures from one address");
+        return refuse("too_many_logins_here", StatusCode::TOO_MANY_REQUESTS);
     }
     let store = state.store.clone();
     let (name, pw) = (login_name.clone(), f.password.clone());
@@ -361,6 +439,11 @@ pub async fn login(
         Ok(Ok(Some(u))) => u,
         Ok(Ok(None)) => {
             web.logins.failed(&login_name);
+            // A success does not clear the address: one's own account must not reset a
+            // guesser's count.
+            if let Some(a) = &addr {
+                web.login_addresses.failed(a);
+            }
             tracing::info!("web login refused");
             return refuse("bad_login", StatusCode::UNAUTHORIZED);
         }
@@ -399,10 +482,13 @@ pub async fn login(
     let r = with_cookie(
         r,
         format!(
-            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}"
+            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}{secure}"
         ),
     );
-    with_cookie(r, format!("{PRE_COOKIE}=; Path=/web/login; Max-Age=0"))
+    with_cookie(
+        r,
+        format!("{PRE_COOKIE}=; Path=/web/login; Max-Age=0{secure}"),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -429,6 +515,9 @@ pub async fn logout(
     }
     with_cookie(
         Redirect::to("/web/login").into_response(),
-        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        format!(
+            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            secure(&state)
+        ),
     )
 }

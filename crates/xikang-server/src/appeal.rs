@@ -1,0 +1,243 @@
+//! Appeals against a colour (申诉): a resident, or an official for them, files an appeal
+//! with a reason; officials of the person's jurisdiction see the open ones and answer. Both
+//! are authority events ([`EventBody::AppealFiled`], [`EventBody::AppealAnswered`]), so who
+//! appealed, why, who answered and what is in the hash-chained log. Neither changes the
+//! colour: only facts do (an official who finds a wrong fact corrects the fact, e.g.
+//! dismisses a contact designation, and the colour follows). This is the accountable path
+//! PROTOCOL.md §7 asks for instead of changing a colour by hand.
+//!
+//! The open and answered appeals are kept in memory ([`AppState::appeals`]), folded from
+//! the log like the cases, keyed by the sequence number of the filing event.
+
+use crate::api::visible_person;
+use crate::auth::{Caller, Role};
+use crate::error::AppError;
+use crate::json::parse;
+use crate::state::{AppState, read, write};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use xikang_domain::event::{EventBody, NewEvent, StoredEvent};
+use xikang_domain::{EventSeq, PersonId, Timestamp};
+
+/// The longest reason or answer, in characters.
+pub const MAX_TEXT_CHARS: usize = 1000;
+
+/// Who may file an appeal (residents only for themselves, staff in their jurisdiction).
+pub const FILERS: &[Role] = &[Role::Resident, Role::Admin, Role::Tracer, Role::GridWorker];
+/// Who sees and answers appeals.
+pub const ANSWERERS: &[Role] = &[Role::Admin, Role::Tracer];
+
+/// An appeal as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Appeal {
+    /// The sequence number of the filing event: the appeal's id.
+    pub id: EventSeq,
+    pub person: PersonId,
+    pub reason: String,
+    pub filed_at: Timestamp,
+    pub filed_by: String,
+    pub answer: Option<Answer>,
+}
+
+/// An official's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub text: String,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// Folds an appeal event into [`AppState::appeals`].
+pub fn observe(state: &AppState, e: &StoredEvent) {
+    match &e.body {
+        EventBody::AppealFiled { person, reason } => {
+            write(&state.appeals).insert(
+                e.seq,
+                Appeal {
+                    id: e.seq,
+                    person: *person,
+                    reason: reason.clone(),
+                    filed_at: e.at,
+                    filed_by: e.actor.clone(),
+                    answer: None,
+                },
+            );
+        }
+        EventBody::AppealAnswered { appeal, answer, .. } => {
+            if let Some(a) = write(&state.appeals).get_mut(appeal) {
+                a.answer = Some(Answer {
+                    text: answer.clone(),
+                    by: e.actor.clone(),
+                    at: e.at,
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A reason or an answer: trimmed, not empty, at most [`MAX_TEXT_CHARS`].
+pub fn parse_text(s: &str, code: &'static str) -> Result<String, AppError> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > MAX_TEXT_CHARS {
+        return Err(AppError::bad(
+            code,
+            format!("write 1 to {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+/// A person's appeals, oldest first.
+pub fn appeals_of(state: &AppState, person: PersonId) -> Vec<Appeal> {
+    read(&state.appeals)
+        .values()
+        .filter(|a| a.person == person)
+        .cloned()
+        .collect()
+}
+
+/// The appeals `caller` may answer (their jurisdiction), open ones first, then newest first.
+pub fn visible_appeals(state: &AppState, caller: &Caller, open_only: bool) -> Vec<Appeal> {
+    let mut v: Vec<Appeal> = read(&state.appeals)
+        .values()
+        .filter(|a| !open_only || a.answer.is_none())
+        .filter(|a| {
+            state
+                .person_area(a.person)
+                .is_some_and(|area| caller.covers(&area))
+        })
+        .cloned()
+        .collect();
+    v.sort_by_key(|a| (a.answer.is_some(), std::cmp::Reverse(a.id)));
+    v
+}
+
+#[derive(Debug, Deserialize)]
+struct FileIn {
+    reason: String,
+}
+
+/// `POST /api/v1/people/{id}/appeals {"reason"}`: 201 with the appeal's id; 409
+/// `appeal_open` while the person has an unanswered one.
+pub async fn file(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(FILERS, "filing appeals")?;
+    let person = visible_person(&state, &caller, &id)?;
+    let b: FileIn = parse(&headers, &body)?;
+    let reason = parse_text(&b.reason, "invalid_reason")?;
+    if appeals_of(&state, person)
+        .iter()
+        .any(|a| a.answer.is_none())
+    {
+        return Err(AppError::Conflict {
+            code: "appeal_open",
+            message: format!("{person} already has an open appeal; wait for its answer"),
+        });
+    }
+    let stored = state
+        .record(vec![NewEvent {
+            at: crate::now(),
+            actor: caller.actor(),
+            basis: "appeal against the colour (申诉)".into(),
+            body: EventBody::AppealFiled { person, reason },
+        }])
+        .await?;
+    let id = stored.first().map_or(EventSeq(0), |e| e.seq);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"appeal": id.to_string(), "person": person.to_string()})),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// `GET /api/v1/appeals?status=open|all` (open by default): the appeals of the caller's
+/// jurisdiction.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, AppError> {
+    caller.require(ANSWERERS, "appeals")?;
+    let open_only = match q.status.as_deref() {
+        None | Some("open") => true,
+        Some("all") => false,
+        Some(_) => return Err(AppError::bad("invalid_status", "status is open or all")),
+    };
+    Ok(Json(
+        json!({"appeals": visible_appeals(&state, &caller, open_only)}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct AnswerIn {
+    answer: String,
+}
+
+/// An appeal id: the filing event's sequence number (`E12` or `12`).
+pub fn parse_appeal_id(s: &str) -> Option<EventSeq> {
+    s.trim()
+        .strip_prefix('E')
+        .unwrap_or(s.trim())
+        .parse()
+        .ok()
+        .map(EventSeq)
+}
+
+/// `POST /api/v1/appeals/{id}/answer {"answer"}`: logs the answer; the colour is unchanged.
+pub async fn answer(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(ANSWERERS, "answering appeals")?;
+    let seq = parse_appeal_id(&id)
+        .ok_or_else(|| AppError::bad("invalid_appeal_id", "an appeal id looks like E12"))?;
+    let appeal = read(&state.appeals)
+        .get(&seq)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_appeal", format!("no appeal {seq}")))?;
+    visible_person(&state, &caller, &appeal.person.to_string())?;
+    let b: AnswerIn = parse(&headers, &body)?;
+    let text = parse_text(&b.answer, "invalid_answer")?;
+    // Two officials answering at the same moment could both be logged (the later answer is
+    // the one shown); both stay in the log, so nothing is lost or hidden.
+    if appeal.answer.is_some() {
+        return Err(AppError::Conflict {
+            code: "appeal_answered",
+            message: format!("appeal {seq} was answered already"),
+        });
+    }
+    state
+        .record(vec![NewEvent {
+            at: crate::now(),
+            actor: caller.actor(),
+            basis: format!("answer to appeal {seq}"),
+            body: EventBody::AppealAnswered {
+                person: appeal.person,
+                appeal: seq,
+                answer: text,
+            },
+        }])
+        .await?;
+    Ok(Json(json!({"appeal": seq.to_string(), "answered": true})).into_response())
+}

@@ -1,0 +1,388 @@
+//! The dashboard's maps (地图): every grid cell as a square around its centre, projected
+//! equirectangularly (longitudes shrunk by the cosine of the mean latitude, which is exact
+//! enough for one city), coloured in one map by the level of the zone covering it and in the
+//! other by the cases registered recently among its residents, with each district's name at
+//! the middle of its cells. Drawn once per computation of the dashboard figures (and cached
+//! with them), so a request only copies a string.
+//!
+//! Cells of one colour are one `<path>` of many squares rather than one `<rect>` each: a
+//! million-resident city has thousands of cells and the dashboard refreshes every 15 s, so
+//! the map stays tens of kilobytes. The colour is never the only carrier: the legend
+//! writes each class in words with its number of cells, and the SVG's description says it.
+//!
+//! The grid has centres only (no outlines), so the square's side is the median gap between
+//! neighbouring distinct latitudes (and longitudes): exact for the synthetic city's regular
+//! grid, and a readable approximation for an imported irregular one.
+
+use super::{Lang, esc};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use xikang_domain::event::ZoneLevel;
+use xikang_domain::{AreaCode, GridCell};
+
+/// One grid cell as the map draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapCell {
+    pub cell: GridCell,
+    /// District code (6 digits).
+    pub district: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// The strictest active zone covering the cell.
+    pub zone: Option<ZoneLevel>,
+    /// Cases registered in the last [`super::dashboard::RECENT_CASE_DAYS`] days among the
+    /// cell's residents.
+    pub cases: u32,
+}
+
+/// How strict a zone level is: a cell in two zones shows the stricter.
+pub fn strictness(level: ZoneLevel) -> u8 {
+    match level {
+        ZoneLevel::Sealed | ZoneLevel::High => 3,
+        ZoneLevel::Controlled | ZoneLevel::Medium => 2,
+        ZoneLevel::Precaution | ZoneLevel::Low => 1,
+    }
+}
+
+/// The colour classes of the zone map: (key, fill, zh, en), strictest first.
+const ZONE_CLASSES: [(&str, &str, &str, &str); 4] = [
+    (
+        "sealed",
+        "#b3261e",
+        "封控区 / 高风险区",
+        "sealed / high risk",
+    ),
+    (
+        "controlled",
+        "#d9730d",
+        "管控区 / 中风险区",
+        "controlled / medium risk",
+    ),
+    (
+        "precaution",
+        "#e9c46a",
+        "防范区 / 低风险区",
+        "precaution / low risk",
+    ),
+    ("none", "#dfe7e2", "未划定", "no zone"),
+];
+
+/// The colour classes of the case map: (key, fill, zh, en), most cases first.
+const CASE_CLASSES: [(&str, &str, &str, &str); 4] = [
+    ("cases-5", "#7f1d17", "5 例及以上", "5 or more cases"),
+    ("cases-2", "#d4493d", "2–4 例", "2–4 cases"),
+    ("cases-1", "#f2a39b", "1 例", "1 case"),
+    ("cases-0", "#e4e8ec", "无病例", "no case"),
+];
+
+fn zone_class(z: Option<ZoneLevel>) -> usize {
+    match z.map(strictness) {
+        Some(3) => 0,
+        Some(2) => 1,
+        Some(_) => 2,
+        None => 3,
+    }
+}
+
+fn case_class(n: u32) -> usize {
+    match n {
+        5.. => 0,
+        2..=4 => 1,
+        1 => 2,
+        0 => 3,
+    }
+}
+
+/// Which map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKind {
+    Zones,
+    Cases,
+}
+
+/// The median of the positive gaps between neighbouring distinct values; `None` when all
+/// values are equal.
+fn median_gap(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    let mut gaps: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_by(f64::total_cmp);
+    gaps.get(gaps.len() / 2).copied()
+}
+
+/// The map's pixel width, and the most height it may take.
+const WIDTH: f64 = 560.0;
+const MAX_HEIGHT: f64 = 620.0;
+/// Room around the cells for the names of districts at the edge.
+const PAD: f64 = 28.0;
+
+/// Draws one map. `names` gives district names by code (a district without one shows its
+/// code).
+pub fn draw(
+    lang: Lang,
+    kind: MapKind,
+    cells: &[MapCell],
+    names: &BTreeMap<AreaCode, String>,
+) -> String {
+    let (id, title, classes) = match kind {
+        MapKind::Zones => (
+            "map-zones",
+            lang.t("网格风险区划图", "Grid cells by zone level"),
+            &ZONE_CLASSES,
+        ),
+        MapKind::Cases => (
+            "map-cases",
+            lang.t(
+                "近14天病例分布图",
+                "Grid cells by cases in the last 14 days",
+            ),
+            &CASE_CLASSES,
+        ),
+    };
+    let class_of = |c: &MapCell| match kind {
+        MapKind::Zones => zone_class(c.zone),
+        MapKind::Cases => case_class(c.cases),
+    };
+    let mut counts = [0usize; 4];
+    for c in cells {
+        counts[class_of(c)] += 1;
+    }
+    let legend: Vec<String> = classes
+        .iter()
+        .zip(counts)
+        .map(|((_, _, zh, en), n)| match lang {
+            Lang::Zh => format!("{zh} {n} 个网格"),
+            Lang::En => format!("{en}: {n} cells"),
+        })
+        .collect();
+    let mut s = String::new();
+    let dims = extent(cells);
+    let (w, h) = dims.map_or((WIDTH, 80.0), |d| (d.width, d.height));
+    let _ = write!(
+        s,
+        r#"<figure class="map"><svg class="map" id="{id}" viewBox="0 0 {w:.0} {h:.0}" role="img" aria-labelledby="{id}-t {id}-d" xmlns="http://www.w3.org/2000/svg"><title id="{id}-t">{t}</title><desc id="{id}-d">{d}</desc>"#,
+        t = esc(title),
+        d = esc(&legend.join(lang.t("；", "; "))),
+    );
+    if let Some(d) = dims {
+        let mut paths: [String; 4] = Default::default();
+        for c in cells {
+            let (x, y) = d.project(c.lat, c.lon);
+            let _ = write!(
+                paths[class_of(c)],
+                "M{:.1} {:.1}h{:.1}v{:.1}h-{:.1}z",
+                x - d.side_x / 2.0,
+                y - d.side_y / 2.0,
+                d.side_x,
+                d.side_y,
+                d.side_x
+            );
+        }
+        for (i, (key, fill, ..)) in classes.iter().enumerate() {
+            if !paths[i].is_empty() {
+                let _ = write!(
+                    s,
+                    r##"<path class="{key}" data-cells="{}" fill="{fill}" stroke="#fff" stroke-width="0.4" d="{}"/>"##,
+                    counts[i], paths[i]
+                );
+            }
+        }
+        // District names at the middle of their cells, with a white halo to stay legible
+        // on any fill.
+        let mut middle: BTreeMap<&str, (f64, f64, f64)> = BTreeMap::new();
+        for c in cells {
+            let (x, y) = d.project(c.lat, c.lon);
+            let m = middle.entry(&c.district).or_insert((0.0, 0.0, 0.0));
+            *m = (m.0 + x, m.1 + y, m.2 + 1.0);
+        }
+        for (code, (x, y, n)) in middle {
+            let name = AreaCode::parse(code)
+                .ok()
+                .and_then(|a| names.get(&a))
+                .map_or(code, String::as_str);
+            let _ = write!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" font-size="13" text-anchor="middle" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke" data-district="{}">{}</text>"##,
+                x / n,
+                y / n,
+                esc(code),
+                esc(name)
+            );
+        }
+    }
+    s.push_str("</svg><figcaption><ul class=\"legend\">");
+    for ((key, fill, ..), text) in classes.iter().zip(&legend) {
+        let _ = write!(
+            s,
+            "<li data-class=\"{key}\"><svg class=\"swatch\" viewBox=\"0 0 1 1\" aria-hidden=\"true\"><rect width=\"1\" height=\"1\" fill=\"{fill}\"/></svg>{}</li>",
+            esc(text)
+        );
+    }
+    s.push_str("</ul></figcaption></figure>");
+    s
+}
+
+/// Where the cells lie and how to project them.
+#[derive(Debug, Clone, Copy)]
+struct Extent {
+    min_lon: f64,
+    max_lat: f64,
+    /// Pixels per degree of latitude; longitudes are shrunk by `shrink` first.
+    scale: f64,
+    shrink: f64,
+    side_x: f64,
+    side_y: f64,
+    width: f64,
+    height: f64,
+}
+
+impl Extent {
+    fn project(&self, lat: f64, lon: f64) -> (f64, f64) {
+        (
+            PAD + (lon - self.min_lon) * self.shrink * self.scale + self.side_x / 2.0,
+            PAD + (self.max_lat - lat) * self.scale + self.side_y / 2.0,
+        )
+    }
+}
+
+fn extent(cells: &[MapCell]) -> Option<Extent> {
+    let first = cells.first()?;
+    let (mut min_lat, mut max_lat, mut min_lon, mut max_lon) =
+        (first.lat, first.lat, first.lon, first.lon);
+    for c in cells {
+        min_lat = min_lat.min(c.lat);
+        max_lat = max_lat.max(c.lat);
+        min_lon = min_lon.min(c.lon);
+        max_lon = max_lon.max(c.lon);
+    }
+    let shrink = ((min_lat + max_lat) / 2.0).to_radians().cos().max(0.1);
+    // A lone cell (or a single row) borrows the other axis' gap, else about 800 m.
+    let gap_lat = median_gap(cells.iter().map(|c| c.lat).collect());
+    let gap_lon = median_gap(cells.iter().map(|c| c.lon).collect());
+    let dlat = gap_lat.or(gap_lon.map(|g| g * shrink)).unwrap_or(0.0072);
+    let dlon = gap_lon.or(gap_lat.map(|g| g / shrink)).unwrap_or(0.0084);
+    let span_x = (max_lon - min_lon + dlon) * shrink;
+    let span_y = max_lat - min_lat + dlat;
+    let scale = ((WIDTH - 2.0 * PAD) / span_x).min((MAX_HEIGHT - 2.0 * PAD) / span_y);
+    // At least a pixel, so a city of many small cells still shows every one.
+    let side_x = (dlon * shrink * scale).max(1.0);
+    let side_y = (dlat * scale).max(1.0);
+    Some(Extent {
+        min_lon,
+        max_lat,
+        scale,
+        shrink,
+        side_x,
+        side_y,
+        width: span_x * scale + 2.0 * PAD,
+        height: span_y * scale + 2.0 * PAD,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(
+        n: u32,
+        district: &str,
+        lat: f64,
+        lon: f64,
+        zone: Option<ZoneLevel>,
+        cases: u32,
+    ) -> MapCell {
+        MapCell {
+            cell: GridCell(n),
+            district: district.into(),
+            lat,
+            lon,
+            zone,
+            cases,
+        }
+    }
+
+    fn grid() -> Vec<MapCell> {
+        vec![
+            cell(0, "320213", 31.5, 120.30, Some(ZoneLevel::Sealed), 3),
+            cell(1, "320213", 31.5, 120.31, Some(ZoneLevel::Controlled), 0),
+            cell(2, "320211", 31.51, 120.30, None, 1),
+            cell(3, "320211", 31.51, 120.31, Some(ZoneLevel::Low), 7),
+        ]
+    }
+
+    #[test]
+    fn each_cell_lands_in_its_zone_class_and_the_legend_counts_them_in_words() {
+        let names = BTreeMap::from([(AreaCode::parse("320213").unwrap(), "梁溪区".to_owned())]);
+        let svg = draw(Lang::Zh, MapKind::Zones, &grid(), &names);
+        assert!(
+            svg.contains("<path class=\"sealed\" data-cells=\"1\" fill=\"#b3261e\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<path class=\"controlled\" data-cells=\"1\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<path class=\"precaution\" data-cells=\"1\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<path class=\"none\" data-cells=\"1\""),
+            "{svg}"
+        );
+        assert!(svg.contains("封控区 / 高风险区 1 个网格"), "{svg}");
+        // Named district by name, unnamed by code.
+        assert!(
+            svg.contains("data-district=\"320213\">梁溪区</text>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("data-district=\"320211\">320211</text>"),
+            "{svg}"
+        );
+        let cases = draw(Lang::En, MapKind::Cases, &grid(), &names);
+        assert!(
+            cases.contains("<path class=\"cases-5\" data-cells=\"1\""),
+            "{cases}"
+        );
+        assert!(
+            cases.contains("<path class=\"cases-2\" data-cells=\"1\""),
+            "{cases}"
+        );
+        assert!(
+            cases.contains("<path class=\"cases-1\" data-cells=\"1\""),
+            "{cases}"
+        );
+        assert!(cases.contains("no case: 1 cells"), "{cases}");
+    }
+
+    #[test]
+    fn cells_are_squares_of_the_grid_spacing_inside_the_view() {
+        let d = extent(&grid()).unwrap();
+        // 0.01° of latitude and 0.01° × cos(31.5°) of longitude.
+        let ratio = d.side_x / d.side_y;
+        assert!(
+            (ratio - 31.505_f64.to_radians().cos()).abs() < 1e-3,
+            "{ratio}"
+        );
+        for c in grid() {
+            let (x, y) = d.project(c.lat, c.lon);
+            assert!(x - d.side_x / 2.0 >= PAD - 1e-9 && x + d.side_x / 2.0 <= d.width - PAD + 1e-9);
+            assert!(
+                y - d.side_y / 2.0 >= PAD - 1e-9 && y + d.side_y / 2.0 <= d.height - PAD + 1e-9
+            );
+        }
+        // North is up: the northern row has the smaller y.
+        assert!(d.project(31.51, 120.3).1 < d.project(31.5, 120.3).1);
+        assert!(d.width <= WIDTH + 1e-9 && d.height <= MAX_HEIGHT + 1e-9);
+    }
+
+    #[test]
+    fn a_stricter_zone_wins_and_an_empty_city_draws_an_empty_map() {
+        assert!(strictness(ZoneLevel::Sealed) > strictness(ZoneLevel::Controlled));
+        assert!(strictness(ZoneLevel::High) > strictness(ZoneLevel::Low));
+        let svg = draw(Lang::Zh, MapKind::Zones, &[], &BTreeMap::new());
+        assert!(!svg.contains("<path"));
+        assert!(svg.contains("未划定 0 个网格"));
+    }
+}
