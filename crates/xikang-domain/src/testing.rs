@@ -657,20 +657,12 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// Counts one person.
-    pub fn add(&mut self, s: VaccinationStatus) {
-        self.people += 1;
-        self.first_dose += u64::from(s.first_dose());
-        self.full_course += u64::from(s.full_course());
-        self.booster += u64::from(s.booster());
-    }
-
-    /// Adds the counts of another part of the population.
-    pub fn merge(&mut self, other: Coverage) {
-        self.people += other.people;
-        self.first_dose += other.first_dose;
-        self.full_course += other.full_course;
-        self.booster += other.booster;
+    /// Counts `n` people with the same status.
+    pub fn add_many(&mut self, s: VaccinationStatus, n: u64) {
+        self.people += n;
+        self.first_dose += n * u64::from(s.first_dose());
+        self.full_course += n * u64::from(s.full_course());
+        self.booster += n * u64::from(s.booster());
     }
 }
 

@@ -1747,10 +1747,52 @@ pub fn vaccination_status(state: &AppState, person: PersonId) -> VaccinationStat
     }
 }
 
+/// The age band of a packed birth date on one day, without computing ages. The packed
+/// birth (`year << 9 | month << 5 | day`) orders like the date, so "aged at least A on
+/// (ty, tm, td)" is "born on or before (ty - A, tm, td)": the band is found by counting the
+/// band boundaries a birth lies on or before.
+#[derive(Debug)]
+struct BandsOn {
+    /// Packed latest birth date for each boundary age, youngest boundary first.
+    cutoffs: Vec<u32>,
+    /// Index into `AgeBand::ALL` after passing 0, 1, … boundaries.
+    band_after: Vec<usize>,
+}
+
+impl BandsOn {
+    fn new(ty: i32, tm: u8, td: u8) -> BandsOn {
+        let boundaries: Vec<i32> = (1..=150)
+            .filter(|&a| AgeBand::of_age(a) != AgeBand::of_age(a - 1))
+            .collect();
+        let band_ix = |age: i32| {
+            AgeBand::ALL
+                .iter()
+                .position(|b| *b == AgeBand::of_age(age))
+                .unwrap_or(0)
+        };
+        BandsOn {
+            cutoffs: boundaries
+                .iter()
+                .map(|a| pack_birth(((ty - a) as i16, tm, td)))
+                .collect(),
+            band_after: std::iter::once(0)
+                .chain(boundaries.iter().copied())
+                .map(band_ix)
+                .collect(),
+        }
+    }
+
+    fn index(&self, born: u32) -> usize {
+        let passed = self.cutoffs.iter().filter(|&&c| born <= c).count();
+        self.band_after.get(passed).copied().unwrap_or(0)
+    }
+}
+
 /// Coverage per district and age band, for residents of communities inside `area`, on `day`.
-/// One pass over every resident, memory-bound at 10 M: for a district or a wider area it reads
-/// only the lab's packed per-person arrays (birth, district, doses: 7 bytes a resident), split
-/// over the cores; a narrower area also reads each person's community.
+/// One pass over every resident (10 M in a city): for a district or a wider area it reads only
+/// the lab's packed per-person arrays (birth, district, doses: 7 bytes a resident), split over
+/// the cores, and does one increment per person; a narrower area also reads each person's
+/// community.
 pub fn vaccination_coverage(
     state: &AppState,
     area: &AreaCode,
@@ -1759,40 +1801,64 @@ pub fn vaccination_coverage(
     let lab = state.lab.lock();
     let dose_bits = read(&state.lab.doses);
     let (ty, tm, td) = xikang_domain::testing::civil_of(day);
+    let bands_on = BandsOn::new(ty, tm, td);
+    const DOSE_SLOTS: usize = 9; // highest dose 0-8
     let bands = AgeBand::ALL.len();
-    let count = |from: usize, to: usize, district_of: &(dyn Fn(usize) -> Option<u16> + Sync)| {
-        let mut table = vec![Coverage::default(); lab.districts.len() * bands];
-        for (i, &born) in lab.births.iter().enumerate().take(to).skip(from) {
+    let slots = lab.districts.len() * bands * DOSE_SLOTS;
+    fn part(
+        births: &[u32],
+        doses: &[u8],
+        range: std::ops::Range<usize>,
+        bands_on: &BandsOn,
+        slots: usize,
+        district_of: &(impl Fn(usize) -> Option<u16> + ?Sized),
+    ) -> Vec<u64> {
+        let bands = AgeBand::ALL.len();
+        let mut counts = vec![0u64; slots];
+        for i in range {
+            let born = births.get(i).copied().unwrap_or(0);
             if born == 0 {
                 continue;
             }
             let Some(d) = district_of(i) else {
                 continue;
             };
-            let (y, m, dd) = unpack_birth(born);
-            let mut age = ty - y;
-            if (tm, td) < (m, dd) {
-                age -= 1;
+            let band = bands_on.index(born);
+            let dose = usize::from(highest_dose(doses.get(i).copied().unwrap_or(0)));
+            if let Some(c) = counts.get_mut((usize::from(d) * bands + band) * DOSE_SLOTS + dose) {
+                *c += 1;
             }
-            let band = AgeBand::of_age(age) as usize;
-            let doses = dose_bits.get(i).copied().unwrap_or(0);
-            table[usize::from(d) * bands + band].add(VaccinationStatus {
-                doses: highest_dose(doses),
-            });
         }
-        table
-    };
+        counts
+    }
     let n = lab.births.len();
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let per = n.div_ceil(cores).max(1);
-    let spread = |district_of: &(dyn Fn(usize) -> Option<u16> + Sync)| -> Vec<Vec<Coverage>> {
+    let spread = |district_of: &(dyn Fn(usize) -> Option<u16> + Sync)| -> Vec<Vec<u64>> {
+        let run = |from: usize| {
+            part(
+                &lab.births,
+                &dose_bits,
+                from..(from + per).min(n),
+                &bands_on,
+                slots,
+                district_of,
+            )
+        };
         if n < 100_000 || cores == 1 {
-            return vec![count(0, n, district_of)];
+            return vec![part(
+                &lab.births,
+                &dose_bits,
+                0..n,
+                &bands_on,
+                slots,
+                district_of,
+            )];
         }
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..n)
                 .step_by(per)
-                .map(|from| scope.spawn(move || count(from, from + per, district_of)))
+                .map(|from| scope.spawn(move || run(from)))
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         })
@@ -1824,8 +1890,11 @@ pub fn vaccination_coverage(
     };
     let mut table = vec![Coverage::default(); lab.districts.len() * bands];
     for part in parts {
-        for (t, p) in table.iter_mut().zip(part) {
-            t.merge(p);
+        for (ix, count) in part.into_iter().enumerate() {
+            if count > 0 {
+                let doses = (ix % DOSE_SLOTS) as u8;
+                table[ix / DOSE_SLOTS].add_many(VaccinationStatus { doses }, count);
+            }
         }
     }
     let mut out = Vec::new();
@@ -1913,4 +1982,41 @@ pub async fn outreach(
         .await?;
     }
     Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_band_by_birth_date_cutoffs_is_the_band_of_the_age_on_every_birthday_edge() {
+        for &(ty, tm, td) in &[(2022, 7, 1), (2022, 1, 1), (2024, 2, 29), (2022, 12, 31)] {
+            let bands_on = BandsOn::new(ty, tm, td);
+            for y in (ty - 100)..=ty {
+                for (m, d) in [
+                    (1, 1),
+                    (tm, td),
+                    (tm, td.saturating_sub(1).max(1)),
+                    (tm, (td + 1).min(31)),
+                    (12, 31),
+                    (2, 29),
+                ] {
+                    let (yy, mm, dd) = unpack_birth(pack_birth((y as i16, m, d)));
+                    let mut age = ty - yy;
+                    if (tm, td) < (mm, dd) {
+                        age -= 1;
+                    }
+                    let expected = AgeBand::ALL
+                        .iter()
+                        .position(|b| *b == AgeBand::of_age(age))
+                        .unwrap();
+                    assert_eq!(
+                        bands_on.index(pack_birth((y as i16, m, d))),
+                        expected,
+                        "born {y}-{m}-{d}, on {ty}-{tm}-{td}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -246,7 +246,7 @@ fn configure_writer(conn: &Connection) -> Result<()> {
     // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss
     // as well as kill -9 (NORMAL would only survive the latter).
     conn.pragma_update(None, "synchronous", "full")?;
-    conn.pragma_update(None, "cache_size", -16_384)?;
+    conn.pragma_update(None, "cache_size", -65_536)?;
     // Sessions reference their user (migration 0005): SQLite checks that only when asked.
     conn.pragma_update(None, "foreign_keys", "on")?;
     // The checkpointer thread keeps the WAL short; a commit checkpoints by itself only when
