@@ -246,6 +246,10 @@ fn configure_writer(conn: &Connection) -> Result<()> {
     // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss
     // as well as kill -9 (NORMAL would only survive the latter).
     conn.pragma_update(None, "synchronous", "full")?;
+    // 64 MiB of pages (the default is 2): a city-wide screening round rewrites a million
+    // tube rows four times and inserts ten million samples; with 16 MiB the 10 M benchmark
+    // took 86–94 s, with 64 MiB 77 s (docs/testing.md). Pages are cached only once read, so
+    // a small city's writer stays small.
     conn.pragma_update(None, "cache_size", -65_536)?;
     // Sessions reference their user (migration 0005): SQLite checks that only when asked.
     conn.pragma_update(None, "foreign_keys", "on")?;
