@@ -1425,11 +1425,7 @@ pub async fn sweep_missed_reports(state: &AppState, now: Timestamp) -> Result<u6
     let store = state.store.clone();
     let (orders, reporters) = blocking(move || {
         Ok((
-            store.orders(&OrderFilter {
-                active_only: true,
-                limit: 10_000_000,
-                ..OrderFilter::default()
-            })?,
+            store.orders(&every_active_order())?,
             store.reporters_on(day)?,
         ))
     })
@@ -1465,6 +1461,15 @@ pub async fn sweep_missed_reports(state: &AppState, now: Timestamp) -> Result<u6
     Ok(n)
 }
 
+/// The filter for every active order, as the sweeps read them.
+fn every_active_order() -> OrderFilter {
+    OrderFilter {
+        active_only: true,
+        limit: 10_000_000,
+        ..OrderFilter::default()
+    }
+}
+
 /// Checks the test schedules against the results: every test day of an active order (its
 /// phase's days) and of an arrival's test-only regime (3天3检) that is over without a sample
 /// becomes a missed mandated test — the policy's state (pop-up type 4 by default) until a
@@ -1484,11 +1489,7 @@ pub async fn check_test_schedules(state: &AppState, now: Timestamp) -> Result<us
     let since = now.plus(-(i64::from(longest) + 2) * DAY);
     let (orders, arrivals) = blocking(move || {
         Ok((
-            store.orders(&OrderFilter {
-                active_only: true,
-                limit: 10_000_000,
-                ..OrderFilter::default()
-            })?,
+            store.orders(&every_active_order())?,
             store.arrived_since(since)?,
         ))
     })
