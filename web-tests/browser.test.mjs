@@ -78,6 +78,17 @@ async function assertLabelled(page) {
   assert.deepEqual(unlabelled, [], `unlabelled controls on ${page.url()}`);
 }
 
+// Waits until the textarea #csv holds `text` (our lab.js fills it from the picked file).
+// Polls through locators: page.waitForFunction re-evaluates its predicate as a string once
+// the first check fails, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses.
+async function waitForCsv(page, text) {
+  for (let i = 0; i < 200; i++) {
+    if ((await page.locator('#csv').inputValue()).includes(text)) return;
+    await page.waitForTimeout(50);
+  }
+  assert.fail(`#csv never held ${text}`);
+}
+
 function localTime(offsetHours) {
   // Beijing wall time for a datetime-local input.
   const d = new Date(Date.now() + (8 + offsetHours) * 3600 * 1000);
@@ -205,7 +216,7 @@ try {
       name: 'results.csv', mimeType: 'text/csv',
       buffer: Buffer.from('barcode,outcome,ct\nWX-NONE-1,negative\nWX-NONE-2,maybe\n'),
     });
-    await page.waitForFunction(() => document.getElementById('csv').value.includes('WX-NONE-2'));
+    await waitForCsv(page, 'WX-NONE-2');
     await page.getByRole('button', { name: '上传结果' }).click();
     await page.waitForLoadState('load');
     const codes = await page.locator('tr.refused').evaluateAll((rows) => rows.map((r) => r.dataset.code));
@@ -238,7 +249,7 @@ try {
       name: 'kingmed-results.csv', mimeType: 'text/csv',
       buffer: Buffer.from(`barcode,outcome,ct\n${tube},positive,31.2\n`),
     });
-    await l.waitForFunction((t) => document.getElementById('csv').value.includes(t), tube);
+    await waitForCsv(l, tube);
     await l.getByRole('button', { name: '上传结果' }).click();
     await l.waitForLoadState('load');
     const line = l.locator('#report tr.accepted');
