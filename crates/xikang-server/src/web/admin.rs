@@ -160,12 +160,14 @@ fn users_page(
     let mut h = String::new();
     let _ = write!(
         h,
-        "<table id=\"users\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        lang.t("用户名", "Name"),
-        lang.t("角色", "Role"),
-        lang.t("辖区", "Jurisdiction"),
-        lang.t("绑定", "Bound to"),
-        lang.t("状态", "State"),
+        "<table id=\"users\">{}<tbody>",
+        super::thead(&[
+            lang.t("用户名", "Name"),
+            lang.t("角色", "Role"),
+            lang.t("辖区", "Jurisdiction"),
+            lang.t("绑定", "Bound to"),
+            lang.t("状态", "State"),
+        ]),
     );
     for u in users {
         let bound = u

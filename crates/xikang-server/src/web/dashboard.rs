@@ -410,10 +410,9 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures) -> String {
     );
     let _ = write!(
         h,
-        "<h2>{}</h2><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        "<h2>{}</h2><table>{}<tbody>",
         lang.t("各区在治病例", "Open cases by district"),
-        lang.t("区县", "District"),
-        lang.t("病例", "Cases")
+        super::thead(&[lang.t("区县", "District"), lang.t("病例", "Cases"),]),
     );
     for (d, n) in &f.open_cases_by_district {
         let _ = write!(

@@ -159,10 +159,12 @@ fn holds(state: &AppState, user: &WebUser) -> String {
     if !tasks.is_empty() {
         let _ = write!(
             s,
-            "<div class=\"scroll\"><table id=\"holds\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-            lang.t("人员编号", "Person"),
-            lang.t("混管", "Pool tube"),
-            lang.t("判定时间", "Since"),
+            "<div class=\"scroll\"><table id=\"holds\">{}<tbody>",
+            super::thead(&[
+                lang.t("人员编号", "Person"),
+                lang.t("混管", "Pool tube"),
+                lang.t("判定时间", "Since"),
+            ]),
         );
         for t in tasks.iter().take(MAX_ROWS) {
             // Person ids are opaque; names and ID numbers stay on the person's page.
@@ -217,12 +219,14 @@ fn stuck(state: &AppState, lang: Lang, q: &StuckQuery) -> String {
     if !tubes.is_empty() {
         let _ = write!(
             s,
-            "<div class=\"scroll\"><table id=\"stuck\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-            lang.t("条码", "Barcode"),
-            lang.t("采样点", "Site"),
-            lang.t("状态", "State"),
-            lang.t("封管", "Sealed"),
-            lang.t("送达", "Received"),
+            "<div class=\"scroll\"><table id=\"stuck\">{}<tbody>",
+            super::thead(&[
+                lang.t("条码", "Barcode"),
+                lang.t("采样点", "Site"),
+                lang.t("状态", "State"),
+                lang.t("封管", "Sealed"),
+                lang.t("送达", "Received"),
+            ]),
         );
         for t in tubes.iter().take(MAX_ROWS) {
             let _ = write!(

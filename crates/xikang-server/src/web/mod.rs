@@ -351,6 +351,18 @@ pub fn local_time(s: &str) -> Result<Option<String>, BadTime> {
         .map_err(|_| BadTime)
 }
 
+/// A table's header row: one column header per label, `scope="col"` for screen readers.
+pub fn thead(labels: &[&str]) -> String {
+    let mut h = String::from("<thead><tr>");
+    for l in labels {
+        h.push_str("<th scope=\"col\">");
+        h.push_str(&esc(l));
+        h.push_str("</th>");
+    }
+    h.push_str("</tr></thead>");
+    h
+}
+
 /// A time as Asia/Shanghai wall time `YYYY-MM-DD HH:MM`.
 pub fn shanghai(t: xikang_domain::Timestamp) -> String {
     let local = xikang_domain::Timestamp(t.0 + 8 * 3600).to_rfc3339();

@@ -207,20 +207,22 @@ pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<
     };
     let _ = write!(
         s,
-        "<p>{}</p><div class=\"scroll\"><table id=\"ranking\"><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        "<p>{}</p><div class=\"scroll\"><table id=\"ranking\"><caption>{}</caption>{}<tbody>",
         lang.t(
             "排名按三项指标：病例登记到密接隔离的中位用时（近14天病例，未隔离者按已等待时间计）、筛查覆盖率、逾期网格任务；每项每落后于一个区县得 1 分，得分最高者排最前（黑榜），最低者排最后（红榜）。",
             "Ranked on three measures: median time from a case's registration to its contacts' quarantine (cases of the last 14 days; contacts still waiting count their wait so far), screening coverage, overdue grid tasks. A district gets a point per district better on each measure; most points first (worst), fewest last (best)."
         ),
         lang.t("红黑榜（最差在前）", "Ranking (worst first)"),
-        lang.t("名次", "Rank"),
-        lang.t("区县", "District"),
-        lang.t("密接隔离用时（中位）", "Case to quarantine (median)"),
-        lang.t("已隔离 / 已确认密接", "Quarantined / designated"),
-        lang.t("逾期任务", "Overdue tasks"),
-        lang.t("已采样 / 应采样", "Sampled / expected"),
-        lang.t("覆盖率", "Coverage"),
-        lang.t("得分", "Points"),
+        super::thead(&[
+            lang.t("名次", "Rank"),
+            lang.t("区县", "District"),
+            lang.t("密接隔离用时（中位）", "Case to quarantine (median)"),
+            lang.t("已隔离 / 已确认密接", "Quarantined / designated"),
+            lang.t("逾期任务", "Overdue tasks"),
+            lang.t("已采样 / 应采样", "Sampled / expected"),
+            lang.t("覆盖率", "Coverage"),
+            lang.t("得分", "Points"),
+        ]),
     );
     let visible = rows.iter().filter(|r| {
         AreaCode::parse(&r.district).is_ok_and(|d| viewer.contains(&d) || d.contains(viewer))

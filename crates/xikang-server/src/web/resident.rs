@@ -320,10 +320,12 @@ async fn render_page(
             } else {
                 let _ = write!(
                     h,
-                    "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-                    lang.t("采样时间", "Sampled"),
-                    lang.t("结果", "Result"),
-                    lang.t("混检", "Pool"),
+                    "<table>{}<tbody>",
+                    super::thead(&[
+                        lang.t("采样时间", "Sampled"),
+                        lang.t("结果", "Result"),
+                        lang.t("混检", "Pool"),
+                    ]),
                 );
                 for i in items.iter().rev().take(20) {
                     let sampled = i["sampled_at"]

@@ -212,14 +212,16 @@ fn page(
     if !active.is_empty() {
         let _ = write!(
             s,
-            "<div class=\"scroll\"><table id=\"orders\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-            lang.t("隔离令", "Order"),
-            lang.t("人员", "Person"),
-            lang.t("方案", "Regime"),
-            lang.t("入住", "Admitted"),
-            lang.t("计划解除", "Planned end"),
-            lang.t("检测日", "Test days"),
-            lang.t("解除", "Release"),
+            "<div class=\"scroll\"><table id=\"orders\">{}<tbody>",
+            super::thead(&[
+                lang.t("隔离令", "Order"),
+                lang.t("人员", "Person"),
+                lang.t("方案", "Regime"),
+                lang.t("入住", "Admitted"),
+                lang.t("计划解除", "Planned end"),
+                lang.t("检测日", "Test days"),
+                lang.t("解除", "Release"),
+            ]),
         );
         for o in &active {
             let id = o.id.to_string();
@@ -270,12 +272,14 @@ fn page(
     if !ended.is_empty() {
         let _ = write!(
             s,
-            "<div class=\"scroll\"><table id=\"ended\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-            lang.t("隔离令", "Order"),
-            lang.t("人员", "Person"),
-            lang.t("原因", "Reason"),
-            lang.t("结束", "Ended"),
-            lang.t("状态", "Status"),
+            "<div class=\"scroll\"><table id=\"ended\">{}<tbody>",
+            super::thead(&[
+                lang.t("隔离令", "Order"),
+                lang.t("人员", "Person"),
+                lang.t("原因", "Reason"),
+                lang.t("结束", "Ended"),
+                lang.t("状态", "Status"),
+            ]),
         );
         for o in ended.iter().take(500) {
             let _ = write!(

@@ -161,13 +161,15 @@ fn cases_page(
         .collect();
     let _ = write!(
         h,
-        "<h2>{}</h2><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        "<h2>{}</h2><table>{}<tbody>",
         lang.t("病例", "Cases"),
-        lang.t("编号", "Case"),
-        lang.t("人员", "Person"),
-        lang.t("类型", "Kind"),
-        lang.t("登记时间", "Registered"),
-        lang.t("状态", "State"),
+        super::thead(&[
+            lang.t("编号", "Case"),
+            lang.t("人员", "Person"),
+            lang.t("类型", "Kind"),
+            lang.t("登记时间", "Registered"),
+            lang.t("状态", "State"),
+        ]),
     );
     for c in &cases {
         let _ = write!(
@@ -549,14 +551,16 @@ async fn render_case(
     );
     let _ = write!(
         h,
-        "<div class=\"scroll\"><table id=\"contacts\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        lang.t("人员", "Person"),
-        lang.t("类别", "Kind"),
-        lang.t("状态", "Status"),
-        lang.t("最后暴露", "Last exposure"),
-        lang.t("重叠（分钟）", "Overlap (min)"),
-        lang.t("证据", "Evidence"),
-        lang.t("操作", "Action"),
+        "<div class=\"scroll\"><table id=\"contacts\">{}<tbody>",
+        super::thead(&[
+            lang.t("人员", "Person"),
+            lang.t("类别", "Kind"),
+            lang.t("状态", "Status"),
+            lang.t("最后暴露", "Last exposure"),
+            lang.t("重叠（分钟）", "Overlap (min)"),
+            lang.t("证据", "Evidence"),
+            lang.t("操作", "Action"),
+        ]),
     );
     for r in &rows {
         let last = xikang_domain::Timestamp::parse_rfc3339(&r.last_exposure)
