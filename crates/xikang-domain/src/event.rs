@@ -8,6 +8,7 @@
 
 use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, ZoneId};
 use crate::model::{GridCell, TestOutcome};
+use crate::testing::RoundId;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -236,6 +237,15 @@ pub enum EventBody {
         appeal: EventSeq,
         answer: String,
     },
+    /// A screening round's deadline was moved later, with the official's reason. It is
+    /// logged because the deadline decides who is recorded as having missed the round's
+    /// test (a colour fact); a deadline is never moved earlier.
+    RoundDeadlineExtended {
+        round: RoundId,
+        from: Timestamp,
+        to: Timestamp,
+        reason: String,
+    },
 }
 
 impl EventBody {
@@ -272,6 +282,7 @@ impl EventBody {
             TubeNegative { .. } => "tube_negative",
             AppealFiled { .. } => "appeal_filed",
             AppealAnswered { .. } => "appeal_answered",
+            RoundDeadlineExtended { .. } => "round_deadline_extended",
         }
     }
 
@@ -313,7 +324,8 @@ impl EventBody {
             | ZoneLifted { .. }
             | PolicyActivated { .. }
             | ContactListExported { .. }
-            | TubeNegative { .. } => None,
+            | TubeNegative { .. }
+            | RoundDeadlineExtended { .. } => None,
         }
     }
 

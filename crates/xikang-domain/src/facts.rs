@@ -427,7 +427,9 @@ impl PersonFacts {
             // An appeal and its answer are requests and words, not facts: only facts move a
             // colour.
             | EventBody::AppealFiled { .. }
-            | EventBody::AppealAnswered { .. } => {}
+            | EventBody::AppealAnswered { .. }
+            // The missed tests a round's deadline leads to are their own events.
+            | EventBody::RoundDeadlineExtended { .. } => {}
         }
     }
 

@@ -54,6 +54,9 @@ struct Lab {
     tubes: Vec<TubeMem>,
     by_barcode: HashMap<TubeBarcode, TubeId>,
     batches: BTreeMap<BatchId, Batch>,
+    /// The tubes handed over in each batch, so that receiving a whole batch does not walk
+    /// every tube of the city.
+    batch_tubes: HashMap<BatchId, Vec<TubeId>>,
     open_tasks: HashMap<PersonId, Vec<LabTask>>,
     next_task: u64,
     /// Birth date packed as `year << 9 | month << 5 | day` per person (0 = unknown).
@@ -151,6 +154,10 @@ impl Lab {
         for t in &w.tubes {
             let ix = t.id.0 as usize - 1;
             let before = self.tubes.get(ix).and_then(|m| m.tube.outcome);
+            let batch_before = self.tubes.get(ix).and_then(|m| m.tube.batch);
+            if let Some(b) = t.batch.filter(|b| batch_before != Some(*b)) {
+                self.batch_tubes.entry(b).or_default().push(t.id);
+            }
             if ix == self.tubes.len() {
                 self.tubes.push(TubeMem {
                     tube: t.clone(),
@@ -671,6 +678,73 @@ pub async fn close_round(
     )
     .await?;
     Ok(missed.len())
+}
+
+/// Moves an open round's deadline later (an official's decision, with a reason), written
+/// with a `round_deadline_extended` authority event in the same transaction: the deadline
+/// decides who is recorded as having missed the round, so moving it is never silent. A
+/// deadline is never moved earlier (that would turn residents into missed tests before the
+/// time they were given), nor into the past, nor on a closed round.
+pub async fn extend_deadline(
+    state: &AppState,
+    id: RoundId,
+    deadline: Timestamp,
+    reason: &str,
+    actor: String,
+    now: Timestamp,
+) -> Result<Round, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::bad(
+            "reason_required",
+            "say why the deadline moves",
+        ));
+    }
+    let _op = state.lab.op.lock().await;
+    let round = state
+        .lab
+        .lock()
+        .rounds
+        .get(&id)
+        .map(|r| r.round.clone())
+        .ok_or_else(|| AppError::not_found("unknown_round", format!("no round {id}")))?;
+    if round.closed_at.is_some() {
+        return Err(AppError::Conflict {
+            code: "round_closed",
+            message: format!("round {id} is already closed"),
+        });
+    }
+    if deadline <= round.deadline || deadline <= now {
+        return Err(AppError::bad(
+            "deadline_not_later",
+            format!(
+                "the new deadline must be later than the current one ({}) and in the future",
+                round.deadline.to_rfc3339()
+            ),
+        ));
+    }
+    let event = NewEvent {
+        at: now,
+        actor,
+        basis: format!("screening round {id} ({})", round.name),
+        body: EventBody::RoundDeadlineExtended {
+            round: id,
+            from: round.deadline,
+            to: deadline,
+            reason: reason.chars().take(500).collect(),
+        },
+    };
+    let extended = Round { deadline, ..round };
+    commit(
+        state,
+        LabWrite {
+            rounds: vec![extended.clone()],
+            events: vec![event],
+            ..LabWrite::default()
+        },
+    )
+    .await?;
+    Ok(extended)
 }
 
 /// Closes every round whose deadline has passed (the server's own run, actor
@@ -1289,9 +1363,12 @@ pub async fn receive(
             .cloned()
             .ok_or_else(|| AppError::not_found("unknown_batch", format!("no batch {batch}")))?;
         let list = if barcodes.is_empty() {
-            lab.tubes
-                .iter()
-                .filter(|m| m.tube.batch == Some(batch) && m.tube.state == TubeState::InTransport)
+            lab.batch_tubes
+                .get(&batch)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| lab.tube(*id))
+                .filter(|m| m.tube.state == TubeState::InTransport)
                 .map(|m| m.tube.barcode.to_string())
                 .collect()
         } else {
@@ -1747,52 +1824,82 @@ pub fn vaccination_status(state: &AppState, person: PersonId) -> VaccinationStat
     }
 }
 
+/// The boundary ages between the coverage bands (3, 12, 18, 60, 80).
+const BAND_BOUNDARIES: usize = AgeBand::ALL.len() - 1;
+
 /// The age band of a packed birth date on one day, without computing ages. The packed
 /// birth (`year << 9 | month << 5 | day`) orders like the date, so "aged at least A on
-/// (ty, tm, td)" is "born on or before (ty - A, tm, td)": the band is found by counting the
-/// band boundaries a birth lies on or before.
+/// (ty, tm, td)" is "born on or before (ty - A, tm, td)": the band is the number of band
+/// boundaries a birth lies on or before (`AgeBand::ALL` is ordered by age), counted without
+/// a branch.
 #[derive(Debug)]
 struct BandsOn {
     /// Packed latest birth date for each boundary age, youngest boundary first.
-    cutoffs: Vec<u32>,
-    /// Index into `AgeBand::ALL` after passing 0, 1, … boundaries.
-    band_after: Vec<usize>,
+    cutoffs: [u32; BAND_BOUNDARIES],
 }
 
 impl BandsOn {
     fn new(ty: i32, tm: u8, td: u8) -> BandsOn {
-        let boundaries: Vec<i32> = (1..=150)
-            .filter(|&a| AgeBand::of_age(a) != AgeBand::of_age(a - 1))
-            .collect();
-        let band_ix = |age: i32| {
-            AgeBand::ALL
-                .iter()
-                .position(|b| *b == AgeBand::of_age(age))
-                .unwrap_or(0)
-        };
-        BandsOn {
-            cutoffs: boundaries
-                .iter()
-                .map(|a| pack_birth(((ty - a) as i16, tm, td)))
-                .collect(),
-            band_after: std::iter::once(0)
-                .chain(boundaries.iter().copied())
-                .map(band_ix)
-                .collect(),
+        let mut cutoffs = [0u32; BAND_BOUNDARIES];
+        let boundaries = (1..=150).filter(|&a| AgeBand::of_age(a) != AgeBand::of_age(a - 1));
+        for (c, a) in cutoffs.iter_mut().zip(boundaries) {
+            *c = pack_birth(((ty - a) as i16, tm, td));
         }
+        BandsOn { cutoffs }
     }
 
+    /// The index into `AgeBand::ALL`.
+    #[inline]
     fn index(&self, born: u32) -> usize {
-        let passed = self.cutoffs.iter().filter(|&&c| born <= c).count();
-        self.band_after.get(passed).copied().unwrap_or(0)
+        self.cutoffs.iter().map(|&c| usize::from(born <= c)).sum()
     }
 }
 
+/// Highest dose numbers counted apart (0-8).
+const DOSE_SLOTS: usize = 9;
+
+/// Residents counted per (output row, age band, highest dose) over `range` of person ids;
+/// `row_of` gives a person's output row (`None`: not counted). Four interleaved tables, so
+/// that neighbours who land in the same counter do not wait on each other's increment.
+fn count_residents(
+    births: &[u32],
+    doses: &[u8],
+    range: std::ops::Range<usize>,
+    bands_on: &BandsOn,
+    rows: usize,
+    row_of: impl Fn(usize) -> Option<usize>,
+) -> Vec<u32> {
+    const WAYS: usize = 4;
+    let slots = rows * AgeBand::ALL.len() * DOSE_SLOTS;
+    let mut counts = vec![0u32; slots * WAYS];
+    for i in range {
+        let born = births.get(i).copied().unwrap_or(0);
+        if born == 0 {
+            continue;
+        }
+        let Some(row) = row_of(i) else {
+            continue;
+        };
+        let dose = usize::from(highest_dose(doses.get(i).copied().unwrap_or(0)));
+        let ix = (row * AgeBand::ALL.len() + bands_on.index(born)) * DOSE_SLOTS + dose;
+        if let Some(c) = counts.get_mut((i % WAYS) * slots + ix) {
+            *c += 1;
+        }
+    }
+    let (first, rest) = counts.split_at_mut(slots);
+    for way in rest.chunks_exact(slots) {
+        for (a, b) in first.iter_mut().zip(way) {
+            *a += b;
+        }
+    }
+    counts.truncate(slots);
+    counts
+}
+
 /// Coverage per district and age band, for residents of communities inside `area`, on `day`.
-/// One pass over every resident (10 M in a city): for a district or a wider area it reads only
-/// the lab's packed per-person arrays (birth, district, doses: 7 bytes a resident), split over
-/// the cores, and does one increment per person; a narrower area also reads each person's
-/// community.
+/// One pass over every resident (10 M in a city), split over the cores: for a district or a
+/// wider area it reads only the lab's packed per-person arrays (birth, district, doses: 7
+/// bytes a resident); a narrower area also reads each person's community.
 pub fn vaccination_coverage(
     state: &AppState,
     area: &AreaCode,
@@ -1802,98 +1909,61 @@ pub fn vaccination_coverage(
     let dose_bits = read(&state.lab.doses);
     let (ty, tm, td) = xikang_domain::testing::civil_of(day);
     let bands_on = BandsOn::new(ty, tm, td);
-    const DOSE_SLOTS: usize = 9; // highest dose 0-8
-    let bands = AgeBand::ALL.len();
-    let slots = lab.districts.len() * bands * DOSE_SLOTS;
-    fn part(
-        births: &[u32],
-        doses: &[u8],
-        range: std::ops::Range<usize>,
-        bands_on: &BandsOn,
-        slots: usize,
-        district_of: &(impl Fn(usize) -> Option<u16> + ?Sized),
-    ) -> Vec<u64> {
-        let bands = AgeBand::ALL.len();
-        let mut counts = vec![0u64; slots];
-        for i in range {
-            let born = births.get(i).copied().unwrap_or(0);
-            if born == 0 {
-                continue;
-            }
-            let Some(d) = district_of(i) else {
-                continue;
-            };
-            let band = bands_on.index(born);
-            let dose = usize::from(highest_dose(doses.get(i).copied().unwrap_or(0)));
-            if let Some(c) = counts.get_mut((usize::from(d) * bands + band) * DOSE_SLOTS + dose) {
-                *c += 1;
-            }
-        }
-        counts
-    }
+    let rows = lab.districts.len();
     let n = lab.births.len();
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let per = n.div_ceil(cores).max(1);
-    let spread = |district_of: &(dyn Fn(usize) -> Option<u16> + Sync)| -> Vec<Vec<u64>> {
-        let run = |from: usize| {
-            part(
-                &lab.births,
-                &dose_bits,
-                from..(from + per).min(n),
-                &bands_on,
-                slots,
-                district_of,
-            )
-        };
-        if n < 100_000 || cores == 1 {
-            return vec![part(
-                &lab.births,
-                &dose_bits,
-                0..n,
-                &bands_on,
-                slots,
-                district_of,
-            )];
+    let parts = if n < 100_000 { 1 } else { cores };
+    let per = n.div_ceil(parts).max(1);
+    let spread = |count: &(dyn Fn(std::ops::Range<usize>) -> Vec<u32> + Sync)| {
+        if parts == 1 {
+            return vec![count(0..n)];
         }
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..n)
                 .step_by(per)
-                .map(|from| scope.spawn(move || run(from)))
+                .map(|from| scope.spawn(move || count(from..(from + per).min(n))))
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok())
+                .collect::<Vec<_>>()
         })
     };
     let parts = if area.contains(&area.district()) {
         let inside: Vec<bool> = lab.districts.iter().map(|d| area.contains(d)).collect();
-        spread(&|i| {
-            lab.district_of_person
-                .get(i)
-                .copied()
-                .filter(|d| inside.get(usize::from(*d)).copied().unwrap_or(false))
+        let district = &lab.district_of_person;
+        spread(&|range| {
+            count_residents(&lab.births, &dose_bits, range, &bands_on, rows, |i| {
+                let d = usize::from(*district.get(i)?);
+                inside.get(d).copied().unwrap_or(false).then_some(d)
+            })
         })
     } else {
         let people = read(&state.people);
-        let covered: Vec<Option<u16>> = state
+        let covered: Vec<Option<usize>> = state
             .communities
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 area.contains(c)
-                    .then(|| lab.district_of_community.get(i).copied())
+                    .then(|| lab.district_of_community.get(i).map(|d| usize::from(*d)))
                     .flatten()
             })
             .collect();
-        spread(&|i| {
-            let slot = people.get(i)?;
-            covered.get(slot.community as usize).copied().flatten()
+        spread(&|range| {
+            count_residents(&lab.births, &dose_bits, range, &bands_on, rows, |i| {
+                let slot = people.get(i)?;
+                covered.get(slot.community as usize).copied().flatten()
+            })
         })
     };
-    let mut table = vec![Coverage::default(); lab.districts.len() * bands];
+    let bands = AgeBand::ALL.len();
+    let mut table = vec![Coverage::default(); rows * bands];
     for part in parts {
         for (ix, count) in part.into_iter().enumerate() {
             if count > 0 {
                 let doses = (ix % DOSE_SLOTS) as u8;
-                table[ix / DOSE_SLOTS].add_many(VaccinationStatus { doses }, count);
+                table[ix / DOSE_SLOTS].add_many(VaccinationStatus { doses }, u64::from(count));
             }
         }
     }

@@ -448,6 +448,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
     ),
     (
         "post",
+        "/api/v1/rounds/{id}/deadline",
+        "Move an open round's deadline later, with a reason (an authority event)",
+        "tests",
+        true,
+    ),
+    (
+        "post",
         "/api/v1/tubes",
         "Open tubes at a site (per-item results)",
         "tests",

@@ -74,7 +74,8 @@ pub trait LabStore {
     fn batches(&self) -> Result<Vec<Batch>>;
     /// Streams every tube, by id.
     fn for_each_tube(&self, f: &mut dyn FnMut(Tube)) -> Result<()>;
-    /// Streams every sample in chunks, ordered by tube then person.
+    /// Streams every sample in chunks, in no promised order (SQLite: by tube then person;
+    /// PostgreSQL: as stored, which is the order of binding).
     fn for_each_sample(&self, f: &mut dyn FnMut(&[Sample])) -> Result<()>;
     /// A person's samples, oldest first.
     fn samples_of_person(&self, person: PersonId) -> Result<Vec<Sample>>;

@@ -2,8 +2,8 @@
 //! behind a mutex (check-in batches and the authority log are serialized in-process, and
 //! the log also across processes by `lock table events in exclusive mode`), plus a small
 //! pool of reader connections. Bulk writes are one statement each: `insert … select * from
-//! unnest($1::bigint[], …)`, which stays within the portable subset of SQL that sharded
-//! PostgreSQL-compatible engines accept.
+//! unnest($1::bigint[], …)`, or binary `COPY` for the largest (events, lab samples), both
+//! within the portable subset of SQL that sharded PostgreSQL-compatible engines accept.
 
 mod duties;
 mod user;
@@ -65,6 +65,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         7,
         "area_names",
         include_str!("../migrations/postgres/0007_area_names.sql"),
+    ),
+    (
+        8,
+        "lab_write_path",
+        include_str!("../migrations/postgres/0008_lab_write_path.sql"),
     ),
 ];
 
@@ -303,30 +308,40 @@ pub(crate) fn append_events_in(
         bodies.push(body);
         prev = hash;
     }
-    let seqs: Vec<i64> = stored
-        .iter()
-        .map(|e| i64::try_from(e.seq.0).unwrap_or(i64::MAX))
-        .collect();
-    let ats: Vec<i64> = stored.iter().map(|e| e.at.0).collect();
-    let actors: Vec<&str> = stored.iter().map(|e| e.actor.as_str()).collect();
-    let bases: Vec<&str> = stored.iter().map(|e| e.basis.as_str()).collect();
-    let kinds: Vec<&str> = stored.iter().map(|e| e.body.kind()).collect();
-    let persons: Vec<Option<i64>> = stored
-        .iter()
-        .map(|e| e.body.person().map(|p| i64::from(p.get())))
-        .collect();
-    let prevs: Vec<&[u8]> = stored.iter().map(|e| &e.prev_hash[..]).collect();
-    let hashes: Vec<&[u8]> = stored.iter().map(|e| &e.hash[..]).collect();
-    tx.execute(
-        &format!(
-            "insert into events ({EVENT_COLUMNS})
-             select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                                  $6::bigint[], $7::text[], $8::bytea[], $9::bytea[])"
-        ),
+    // Binary `COPY`: a results upload appends tens of thousands of events at once, and
+    // `COPY` writes them a page at a time where an `insert` logs each row.
+    use postgres::types::Type;
+    let sink = tx.copy_in(&format!(
+        "copy events ({EVENT_COLUMNS}) from stdin with (format binary)"
+    ))?;
+    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(
+        sink,
         &[
-            &seqs, &ats, &actors, &bases, &kinds, &persons, &bodies, &prevs, &hashes,
+            Type::INT8,
+            Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT8,
+            Type::TEXT,
+            Type::BYTEA,
+            Type::BYTEA,
         ],
-    )?;
+    );
+    for (e, body) in stored.iter().zip(&bodies) {
+        w.write(&[
+            &i64::try_from(e.seq.0).unwrap_or(i64::MAX),
+            &e.at.0,
+            &e.actor.as_str(),
+            &e.basis.as_str(),
+            &e.body.kind(),
+            &e.body.person().map(|p| i64::from(p.get())),
+            &body.as_str(),
+            &&e.prev_hash[..],
+            &&e.hash[..],
+        ])?;
+    }
+    w.finish()?;
     Ok(stored)
 }
 

@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "area_names",
         include_str!("../migrations/sqlite/0007_area_names.sql"),
     ),
+    (
+        8,
+        "lab_write_path",
+        include_str!("../migrations/sqlite/0008_lab_write_path.sql"),
+    ),
 ];
 
 /// The database file inside the data directory.

@@ -915,7 +915,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 2, 3, 4, 5, 6, 7] {
+    for version in [1, 2, 3, 4, 5, 6, 7, 8] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -925,7 +925,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     }
     assert_eq!(
         store
-            .execute_raw_for_tests("delete from schema_migrations where version > 7")
+            .execute_raw_for_tests("delete from schema_migrations where version > 8")
             .unwrap(),
         0
     );
@@ -1276,11 +1276,13 @@ mod lab {
         out
     }
 
+    /// Every sample, by tube then person (the store promises no order).
     fn all_samples(store: &dyn Store) -> Vec<Sample> {
         let mut out = Vec::new();
         store
             .for_each_sample(&mut |c| out.extend_from_slice(c))
             .unwrap();
+        out.sort_by_key(|s| (s.tube, s.person));
         out
     }
 

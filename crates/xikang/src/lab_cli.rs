@@ -240,8 +240,8 @@ pub struct BenchLabArgs {
     /// Data directory for the SQLite store (default: a temporary directory, deleted after).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Also run on PostgreSQL at this URL, in a fresh schema `xk_bench_lab_<pid>` that is
-    /// left for inspection (drop it afterwards).
+    /// Run on PostgreSQL at this URL instead of SQLite, in a fresh schema
+    /// `xk_bench_lab_<pid>` that is left for inspection (drop it afterwards).
     #[arg(long)]
     pub database_url: Option<String>,
 }
@@ -317,6 +317,15 @@ fn bench_person(i: u32) -> xikang_domain::Person {
 }
 
 fn bench(args: &BenchLabArgs) -> Result<ExitCode> {
+    if let Some(url) = &args.database_url {
+        let schema = format!("xk_bench_lab_{}", std::process::id());
+        let sep = if url.contains('?') { '&' } else { '?' };
+        bench_on(
+            args,
+            &xikang_store::Target::Postgres(format!("{url}{sep}schema={schema}")),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = match &args.data {
         Some(d) => {
             std::fs::create_dir_all(d)?;
@@ -329,16 +338,7 @@ fn bench(args: &BenchLabArgs) -> Result<ExitCode> {
         .clone()
         .or_else(|| dir.as_ref().map(|d| d.path().to_path_buf()))
         .context("no data directory")?;
-    let target = xikang_store::Target::Sqlite(path);
-    bench_on(args, &target)?;
-    if let Some(url) = &args.database_url {
-        let schema = format!("xk_bench_lab_{}", std::process::id());
-        let sep = if url.contains('?') { '&' } else { '?' };
-        bench_on(
-            args,
-            &xikang_store::Target::Postgres(format!("{url}{sep}schema={schema}")),
-        )?;
-    }
+    bench_on(args, &xikang_store::Target::Sqlite(path))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -139,6 +139,18 @@ impl Lab {
     }
 }
 
+/// The server state rebuilt from the store, as at a restart.
+fn reload(app: &TestApp) -> xikang_server::state::AppState {
+    xikang_server::state::AppState::load(
+        app.store.clone(),
+        xikang_server::ServerConfig::default(),
+        xikang_domain::policy::Policy::default_policy(),
+        &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
+        xikang_server::now(),
+    )
+    .unwrap()
+}
+
 fn errors(v: &Value) -> Vec<(u64, String)> {
     let list = v["results"]
         .as_array()
@@ -513,16 +525,7 @@ async fn closing_a_round_records_missed_tests_that_a_negative_clears_and_a_resta
 
     // A restart rebuilds the same coverage from the store.
     let before = xikang_server::lab::round_status(&t.app.state, RoundId(1)).unwrap();
-    let reloaded = Arc::new(
-        xikang_server::state::AppState::load(
-            t.app.store.clone(),
-            xikang_server::ServerConfig::default(),
-            xikang_domain::policy::Policy::default_policy(),
-            &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
-            xikang_server::now(),
-        )
-        .unwrap(),
-    );
+    let reloaded = reload(&t.app);
     let after = xikang_server::lab::round_status(&reloaded, RoundId(1)).unwrap();
     assert_eq!(before.total, after.total);
     assert_eq!(before.cells, after.cells);
@@ -530,6 +533,133 @@ async fn closing_a_round_records_missed_tests_that_a_negative_clears_and_a_resta
         xikang_server::lab::state_counts(&reloaded),
         xikang_server::lab::state_counts(&t.app.state)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rounds_deadline_moves_only_later_with_a_reason_by_an_official_over_its_area_and_is_logged()
+ {
+    let mut t = Lab::new().await;
+    let round = t.round(3600).await;
+    let path = format!("/api/v1/rounds/{round}/deadline");
+    let now = xikang_server::now();
+    let later = now.plus(3 * 3600);
+    let admin = t.app.admin.clone();
+    let district = t
+        .app
+        .token(json!({"name": "liangxi", "role": "admin", "area": "320213"}))
+        .await;
+    let lab = t.lab.clone();
+    async fn post(c: &mut Conn, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let r = c.post_json(path, Some(token), &body).await.unwrap();
+        (r.status, r.json())
+    }
+    let before = t
+        .app
+        .store
+        .events_after(xikang_domain::EventSeq(0), 1_000_000)
+        .unwrap()
+        .len();
+    // Refused, and nothing changes: no reason, earlier or in the past, the wrong caller,
+    // an unknown field.
+    for (token, body, status, code) in [
+        (
+            &admin,
+            json!({"deadline": later.to_rfc3339(), "reason": " "}),
+            400,
+            "reason_required",
+        ),
+        (
+            &admin,
+            json!({"deadline": now.plus(1800).to_rfc3339(), "reason": "雨天"}),
+            400,
+            "deadline_not_later",
+        ),
+        (
+            &admin,
+            json!({"deadline": "tomorrow", "reason": "雨天"}),
+            400,
+            "invalid_time",
+        ),
+        (
+            &admin,
+            json!({"deadline": later.to_rfc3339(), "reason": "雨天", "x": 1}),
+            400,
+            "invalid_json",
+        ),
+        (
+            &district,
+            json!({"deadline": later.to_rfc3339(), "reason": "雨天"}),
+            403,
+            "forbidden",
+        ),
+        (
+            &lab,
+            json!({"deadline": later.to_rfc3339(), "reason": "雨天"}),
+            403,
+            "forbidden",
+        ),
+    ] {
+        let (s, v) = post(&mut t.c, &path, token, body).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{v}"
+        );
+    }
+    let (s, v) = post(
+        &mut t.c,
+        "/api/v1/rounds/R99/deadline",
+        &admin,
+        json!({"deadline": later.to_rfc3339(), "reason": "雨天"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("unknown_round")),
+        "{v}"
+    );
+    let events = t
+        .app
+        .store
+        .events_after(xikang_domain::EventSeq(0), 1_000_000)
+        .unwrap();
+    assert_eq!(events.len(), before, "a refused change logs nothing");
+
+    let (s, v) = post(
+        &mut t.c,
+        &path,
+        &admin,
+        json!({"deadline": later.to_rfc3339(), "reason": "暴雨，采样点延时"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["deadline"], later.to_rfc3339(), "{v}");
+    let events = t
+        .app
+        .store
+        .events_after(xikang_domain::EventSeq(0), 1_000_000)
+        .unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(events.len(), before + 1);
+    assert_eq!(last.actor, "admin:admin", "{last:?}");
+    assert!(
+        matches!(&last.body, xikang_domain::event::EventBody::RoundDeadlineExtended { round: r, to, reason, .. }
+            if r.to_string() == round && *to == later && reason == "暴雨，采样点延时"),
+        "{last:?}"
+    );
+    // The old deadline no longer closes it, and a restart keeps the new one.
+    let (s, v) = t
+        .admin_post(&format!("/api/v1/rounds/{round}/close"), json!({}))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("round_open")),
+        "{v}"
+    );
+    let reloaded = reload(&t.app);
+    let id = RoundId(round[1..].parse().unwrap());
+    let kept = xikang_server::lab::round_status(&reloaded, id).unwrap();
+    assert_eq!(kept.round.deadline, later);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -799,14 +929,7 @@ async fn the_code_and_the_venue_scan_show_the_vaccination_status_from_the_dose_r
     assert_eq!(v["results"][0]["vaccination"]["doses"], 2, "{v}");
 
     // A restart rebuilds the status from the dose records.
-    let reloaded = xikang_server::state::AppState::load(
-        t.app.store.clone(),
-        xikang_server::ServerConfig::default(),
-        xikang_domain::policy::Policy::default_policy(),
-        &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
-        xikang_server::now(),
-    )
-    .unwrap();
+    let reloaded = reload(&t.app);
     assert_eq!(
         xikang_server::lab::vaccination_status(&reloaded, xikang_domain::PersonId(50)).doses,
         2

@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/rounds/{id}", get(get_round))
         .route("/rounds/{id}/unsampled", get(get_unsampled))
         .route("/rounds/{id}/close", post(post_close_round))
+        .route("/rounds/{id}/deadline", post(post_round_deadline))
         .route("/tubes", post(post_tubes).get(get_tube_states))
         .route("/tubes/seal", post(post_seal))
         .route("/tubes/stuck", get(get_stuck))
@@ -314,9 +315,55 @@ async fn post_close_round(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin], "closing rounds")?;
-    let id = round_id(&id)?;
+    let id = round_in_reach(&state, &caller, &id)?;
     let n = super::close_round(&state, id, caller.actor(), crate::now()).await?;
     Ok(Json(json!({"round": id.to_string(), "missed_tests_recorded": n})).into_response())
+}
+
+/// A round id from the path, refused unless the round's whole area lies in the caller's
+/// jurisdiction (a district may not close or extend a city-wide round).
+fn round_in_reach(state: &AppState, caller: &Caller, id: &str) -> Result<RoundId, AppError> {
+    let id = round_id(id)?;
+    let s = super::round_status(state, id)
+        .ok_or_else(|| AppError::not_found("unknown_round", format!("no round {id}")))?;
+    if !caller.covers(&s.round.area) {
+        return Err(AppError::Forbidden(
+            "this round's area is outside your jurisdiction",
+        ));
+    }
+    Ok(id)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeadlineIn {
+    deadline: String,
+    reason: String,
+}
+
+/// `POST /api/v1/rounds/{id}/deadline`: moves an open round's deadline later, with a reason
+/// (an authority event).
+async fn post_round_deadline(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin], "moving round deadlines")?;
+    let id = round_in_reach(&state, &caller, &id)?;
+    let b: DeadlineIn = parse(&headers, &body)?;
+    let deadline = parse_time(&b.deadline)?;
+    super::extend_deadline(
+        &state,
+        id,
+        deadline,
+        &b.reason,
+        caller.actor(),
+        crate::now(),
+    )
+    .await?;
+    Ok(Json(round_json(&state, id)?).into_response())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ use crate::lab::{
     birth_of, cells_text, dose_of, sample_of, site_of, task_of,
 };
 use postgres::Transaction;
+use postgres::binary_copy::BinaryCopyInWriter;
+use std::collections::HashMap;
 use xikang_domain::PersonId;
 use xikang_domain::event::StoredEvent;
 use xikang_domain::testing::{Dose, LabTask, Round, Sample, SamplingSite, Tube};
@@ -74,9 +76,11 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
         return Ok(());
     }
     // One statement for the whole set (a city-wide round moves a million tubes through each
-    // state). `on conflict do update` may touch a row once per statement: keep the last
-    // version of a tube listed twice.
-    let mut last: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    // state). The update sets only what moves after opening: leaving the indexed columns
+    // alone lets PostgreSQL update the row in place (migration 0008). `on conflict do
+    // update` may touch a row once per statement: keep the last version of a tube listed
+    // twice.
+    let mut last: HashMap<u32, usize> = HashMap::new();
     for (i, t) in tubes.iter().enumerate() {
         last.insert(t.id.0, i);
     }
@@ -130,22 +134,26 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     Ok(())
 }
 
+/// Samples go in by binary `COPY`: ten million a round, and `COPY` writes its rows a page
+/// at a time where an `insert` logs each.
 fn insert_samples(tx: &mut Transaction<'_>, samples: &[Sample]) -> Result<()> {
     if samples.is_empty() {
         return Ok(());
     }
-    let tubes: Vec<i64> = samples.iter().map(|s| i64::from(s.tube.0)).collect();
-    let people: Vec<i64> = samples.iter().map(|s| i64::from(s.person.0)).collect();
-    let rounds: Vec<Option<i64>> = samples
-        .iter()
-        .map(|s| s.round.map(|r| i64::from(r.0)))
-        .collect();
-    let ats: Vec<i64> = samples.iter().map(|s| s.sampled_at.0).collect();
-    tx.execute(
-        "insert into lab_samples (tube, person, round, sampled_at)
-         select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])",
-        &[&tubes, &people, &rounds, &ats],
+    use postgres::types::Type;
+    let sink = tx.copy_in(
+        "copy lab_samples (tube, person, round, sampled_at) from stdin with (format binary)",
     )?;
+    let mut w = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::INT8, Type::INT8]);
+    for s in samples {
+        w.write(&[
+            &i64::from(s.tube.0),
+            &i64::from(s.person.0),
+            &s.round.map(|r| i64::from(r.0)),
+            &s.sampled_at.0,
+        ])?;
+    }
+    w.finish()?;
     Ok(())
 }
 
@@ -174,7 +182,7 @@ fn put_rest(tx: &mut Transaction<'_>, w: &LabWrite) -> Result<()> {
     }
     if !w.tasks.is_empty() {
         // Last version of a task listed twice (one statement may update a row once).
-        let mut last: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        let mut last: HashMap<u64, usize> = HashMap::new();
         for (i, t) in w.tasks.iter().enumerate() {
             last.insert(t.id, i);
         }
@@ -346,7 +354,7 @@ impl LabStore for PgStore {
         let mut c = self.read()?;
         let mut tx = c.transaction()?;
         let portal = tx.bind(
-            "select tube, person, round, sampled_at from lab_samples order by tube, person",
+            "select tube, person, round, sampled_at from lab_samples",
             &[],
         )?;
         let mut chunk = Vec::with_capacity(CHUNK);

@@ -1,0 +1,5 @@
+-- xikang schema v8 (sqlite): nothing to change. never edit once released.
+-- postgresql's v8 gives its tube rows room for in-place updates and drops the (tube,
+-- person) key of lab_samples; sqlite keeps lab_samples clustered on that key (a without
+-- rowid table costs no second b-tree for it) and rewrites rows in place anyway. the version
+-- is kept so that both backends count their migrations alike.
