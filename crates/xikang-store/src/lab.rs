@@ -13,10 +13,13 @@ use xikang_domain::testing::{Batch, Dose, LabTask, Round, Sample, SamplingSite, 
 use xikang_domain::{AreaCode, GridCell, PersonId};
 
 /// Everything one lab operation writes, applied atomically by [`LabStore::write_lab`].
-/// Sites, rounds, tubes, batches and tasks are upserted by id; samples and doses are
-/// inserted, and a duplicate (a person bound twice in one round, a dose recorded twice)
-/// fails the whole write with [`crate::StoreError::Conflict`]; a tube barcode already used
-/// by another tube too.
+/// Sites, rounds, batches and tasks are upserted by id. A tube in state `Open` is a new
+/// tube (no tube goes back to open) and is inserted; a tube in a later state is one already
+/// written moving on, and only what moves after opening is written (its barcode, site,
+/// round, capacity and opening time never change). Samples and doses are inserted. A
+/// duplicate (a tube id or barcode taken, a person bound twice in one round, a dose
+/// recorded twice) or a tube moved on that was never opened fails the whole write with
+/// [`crate::StoreError::Conflict`].
 #[derive(Debug, Clone, Default)]
 pub struct LabWrite {
     pub sites: Vec<SamplingSite>,

@@ -1356,6 +1356,23 @@ mod lab {
             store.write_lab(&reuse),
             Err(StoreError::Conflict(_))
         ));
+        // So is a tube opened again under its id, and a tube moving on that was never
+        // opened; the write's other rows are not applied either.
+        let mut reopened = tube(2, "WX-0003");
+        reopened.capacity = 1;
+        let mut ghost = tube(9, "WX-0009");
+        ghost.state = TubeState::Sealed;
+        for bad in [vec![reopened], vec![tube(4, "WX-0004"), ghost]] {
+            let w = LabWrite {
+                tubes: bad,
+                ..LabWrite::default()
+            };
+            assert!(matches!(store.write_lab(&w), Err(StoreError::Conflict(_))));
+        }
+        assert_eq!(
+            all_tubes(store),
+            vec![tube(1, "WX-0001"), tube(2, "WX-0002")]
+        );
 
         // Results: tube states, tasks and authority events in one write, chained on the log.
         store.append_events(&[zone_event(1)]).unwrap();

@@ -13,7 +13,7 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use std::collections::HashMap;
 use xikang_domain::PersonId;
 use xikang_domain::event::StoredEvent;
-use xikang_domain::testing::{Dose, LabTask, Round, Sample, SamplingSite, Tube};
+use xikang_domain::testing::{Dose, LabTask, Round, Sample, SamplingSite, Tube, TubeState};
 
 /// Samples handed to a `for_each_sample` callback at a time.
 const CHUNK: usize = 65_536;
@@ -72,34 +72,74 @@ fn put_rounds(tx: &mut Transaction<'_>, rounds: &[Round]) -> Result<()> {
 }
 
 fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
-    if tubes.is_empty() {
+    // A city-wide round opens a million tubes and moves each through four more states:
+    // new tubes go in by binary `COPY`, the others are one `update` from arrays.
+    let (opened, moved): (Vec<&Tube>, Vec<&Tube>) =
+        tubes.iter().partition(|t| t.state == TubeState::Open);
+    if !opened.is_empty() {
+        use postgres::types::Type;
+        let sink = tx.copy_in(&format!(
+            "copy lab_tubes ({TUBE_COLUMNS}) from stdin with (format binary)"
+        ))?;
+        let mut w = BinaryCopyInWriter::new(
+            sink,
+            &[
+                Type::INT8,
+                Type::TEXT,
+                Type::INT8,
+                Type::INT8,
+                Type::INT4,
+                Type::INT4,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::INT8,
+                Type::INT4,
+                Type::FLOAT4,
+                Type::TEXT,
+            ],
+        );
+        for t in opened {
+            w.write(&[
+                &i64::from(t.id.0),
+                &t.barcode.as_str(),
+                &i64::from(t.site.0),
+                &t.round.map(|r| i64::from(r.0)),
+                &i32::from(t.capacity),
+                &i32::from(t.state.code()),
+                &t.opened_at.0,
+                &t.sealed_at.map(|x| x.0),
+                &t.batch.map(|b| i64::from(b.0)),
+                &t.shipped_at.map(|x| x.0),
+                &t.received_at.map(|x| x.0),
+                &t.resulted_at.map(|x| x.0),
+                &t.outcome.map(|o| i32::from(o.code())),
+                &t.ct,
+                &t.lab.as_deref(),
+            ])?;
+        }
+        w.finish()?;
+    }
+    if moved.is_empty() {
         return Ok(());
     }
-    // One statement for the whole set (a city-wide round moves a million tubes through each
-    // state). The update sets only what moves after opening: leaving the indexed columns
-    // alone lets PostgreSQL update the row in place (migration 0008). `on conflict do
-    // update` may touch a row once per statement: keep the last version of a tube listed
-    // twice.
+    // An `update … from` may change a row once per statement: keep the last version of a
+    // tube listed twice. Only what moves after opening is set, so the indexed columns stay
+    // as they are and PostgreSQL updates the row in place (migration 0008).
     let mut last: HashMap<u32, usize> = HashMap::new();
-    for (i, t) in tubes.iter().enumerate() {
+    for (i, t) in moved.iter().enumerate() {
         last.insert(t.id.0, i);
     }
-    let rows: Vec<&Tube> = tubes
+    let rows: Vec<&Tube> = moved
         .iter()
         .enumerate()
         .filter(|(i, t)| last.get(&t.id.0) == Some(i))
-        .map(|(_, t)| t)
+        .map(|(_, t)| *t)
         .collect();
     let ids: Vec<i64> = rows.iter().map(|t| i64::from(t.id.0)).collect();
-    let barcodes: Vec<&str> = rows.iter().map(|t| t.barcode.as_str()).collect();
-    let sites: Vec<i64> = rows.iter().map(|t| i64::from(t.site.0)).collect();
-    let rounds: Vec<Option<i64>> = rows
-        .iter()
-        .map(|t| t.round.map(|r| i64::from(r.0)))
-        .collect();
-    let capacities: Vec<i32> = rows.iter().map(|t| i32::from(t.capacity)).collect();
     let states: Vec<i32> = rows.iter().map(|t| i32::from(t.state.code())).collect();
-    let opened: Vec<i64> = rows.iter().map(|t| t.opened_at.0).collect();
     let sealed: Vec<Option<i64>> = rows.iter().map(|t| t.sealed_at.map(|x| x.0)).collect();
     let batches: Vec<Option<i64>> = rows
         .iter()
@@ -114,23 +154,26 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
         .collect();
     let cts: Vec<Option<f32>> = rows.iter().map(|t| t.ct).collect();
     let labs: Vec<Option<&str>> = rows.iter().map(|t| t.lab.as_deref()).collect();
-    tx.execute(
-        &format!(
-            "insert into lab_tubes ({TUBE_COLUMNS})
-             select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[],
-                                  $6::integer[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
-                                  $11::bigint[], $12::bigint[], $13::integer[], $14::real[], $15::text[])
-             on conflict (id) do update set state = excluded.state,
-               sealed_at = excluded.sealed_at, batch = excluded.batch,
-               shipped_at = excluded.shipped_at, received_at = excluded.received_at,
-               resulted_at = excluded.resulted_at, outcome = excluded.outcome, ct = excluded.ct,
-               lab = excluded.lab"
-        ),
+    let updated = tx.execute(
+        "update lab_tubes t set state = u.state, sealed_at = u.sealed_at, batch = u.batch,
+           shipped_at = u.shipped_at, received_at = u.received_at, resulted_at = u.resulted_at,
+           outcome = u.outcome, ct = u.ct, lab = u.lab
+         from unnest($1::bigint[], $2::integer[], $3::bigint[], $4::bigint[], $5::bigint[],
+                     $6::bigint[], $7::bigint[], $8::integer[], $9::real[], $10::text[])
+           as u(id, state, sealed_at, batch, shipped_at, received_at, resulted_at, outcome, ct, lab)
+         where t.id = u.id",
         &[
-            &ids, &barcodes, &sites, &rounds, &capacities, &states, &opened, &sealed, &batches,
-            &shipped, &received, &resulted, &outcomes, &cts, &labs,
+            &ids, &states, &sealed, &batches, &shipped, &received, &resulted, &outcomes, &cts,
+            &labs,
         ],
     )?;
+    if updated != rows.len() as u64 {
+        return Err(StoreError::Conflict(format!(
+            "{} of {} tubes moved on were never opened",
+            rows.len() as u64 - updated,
+            rows.len()
+        )));
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::lab::{
 use rusqlite::{Transaction, TransactionBehavior, params};
 use xikang_domain::PersonId;
 use xikang_domain::event::StoredEvent;
-use xikang_domain::testing::{Batch, Dose, LabTask, Round, Sample, SamplingSite, Tube};
+use xikang_domain::testing::{Batch, Dose, LabTask, Round, Sample, SamplingSite, Tube, TubeState};
 
 /// Samples handed to a `for_each_sample` callback at a time.
 const CHUNK: usize = 65_536;
@@ -48,21 +48,22 @@ fn put_rounds(tx: &Transaction<'_>, rounds: &[Round]) -> Result<()> {
 }
 
 fn put_tubes(tx: &Transaction<'_>, tubes: &[Tube]) -> Result<()> {
-    // An upsert by id, not `insert or replace`: a replace would delete a row whose barcode
-    // collides instead of failing on the unique barcode. The update sets only what moves
-    // after opening (barcode, site, round, capacity and opening time never change): SQLite
-    // rewrites an index whenever its column is assigned, even to the same value, and a
-    // city-wide round moves a million tubes through four more states.
-    let mut stmt = tx.prepare_cached(&format!(
-        "insert into lab_tubes ({TUBE_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-         on conflict (id) do update set state = excluded.state,
-           sealed_at = excluded.sealed_at, batch = excluded.batch,
-           shipped_at = excluded.shipped_at, received_at = excluded.received_at,
-           resulted_at = excluded.resulted_at, outcome = excluded.outcome, ct = excluded.ct,
-           lab = excluded.lab"
+    // A plain insert for a new tube: a barcode or id already taken fails on its unique key
+    // (`insert or replace` would delete the row it collides with). A tube moving on sets
+    // only what moves after opening (barcode, site, round, capacity and opening time never
+    // change): SQLite rewrites an index whenever its column is assigned, even to the same
+    // value, and a city-wide round moves a million tubes through four more states.
+    let mut insert = tx.prepare_cached(&format!(
+        "insert into lab_tubes ({TUBE_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     ))?;
+    // Both take the tube's fifteen columns in order; the update reads the id and what moves.
+    let mut update = tx.prepare_cached(
+        "update lab_tubes set state = ?6, sealed_at = ?8, batch = ?9, shipped_at = ?10,
+           received_at = ?11, resulted_at = ?12, outcome = ?13, ct = ?14, lab = ?15
+         where id = ?1",
+    )?;
     for t in tubes {
-        stmt.execute(params![
+        let row = params![
             t.id.0,
             t.barcode.as_str(),
             t.site.0,
@@ -78,7 +79,15 @@ fn put_tubes(tx: &Transaction<'_>, tubes: &[Tube]) -> Result<()> {
             t.outcome.map(|o| o.code()),
             t.ct.map(f64::from),
             t.lab,
-        ])?;
+        ];
+        if t.state == TubeState::Open {
+            insert.execute(row)?;
+        } else if update.execute(row)? == 0 {
+            return Err(StoreError::Conflict(format!(
+                "tube {} moved on but was never opened",
+                t.id.0
+            )));
+        }
     }
     Ok(())
 }
