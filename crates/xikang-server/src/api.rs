@@ -1,7 +1,8 @@
 //! The resource handlers of `/api/v1` other than scans: people and their codes, venues,
 //! check-ins, test results, cases, the authority log, the policy, the trust list, tokens.
 
-use crate::auth::{Caller, Role, new_token, token_digest};
+use crate::app::{Actor, Role, authorise};
+use crate::auth::{new_token, token_digest};
 use crate::error::AppError;
 use crate::json::parse;
 use crate::state::{AppState, IssuedCode};
@@ -25,22 +26,12 @@ const STAFF: &[Role] = &[Role::Admin, Role::Tracer, Role::GridWorker];
 /// Finds a person the caller may see.
 pub(crate) fn visible_person(
     state: &AppState,
-    caller: &Caller,
+    caller: &Actor,
     id: &str,
 ) -> Result<PersonId, AppError> {
     let person = parse_person_id(id)
         .ok_or_else(|| AppError::bad("invalid_person_id", "a person id looks like P123"))?;
-    let area = state
-        .person_area(person)
-        .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
-    let allowed = caller.may_see(person, &area);
-    if allowed {
-        Ok(person)
-    } else {
-        Err(AppError::Forbidden(
-            "this person is outside your jurisdiction",
-        ))
-    }
+    Ok(authorise::person(state, caller, person)?.id())
 }
 
 pub(crate) fn blocking_err(e: tokio::task::JoinError) -> AppError {
@@ -54,7 +45,7 @@ pub(crate) fn parse_time(s: Option<&str>) -> Result<Option<Timestamp>, AppError>
 }
 
 /// The person's code now, if the caller may see it.
-fn current_code(state: &AppState, caller: &Caller, id: &str) -> Result<Arc<IssuedCode>, AppError> {
+fn current_code(state: &AppState, caller: &Actor, id: &str) -> Result<Arc<IssuedCode>, AppError> {
     let person = visible_person(state, caller, id)?;
     let now = crate::now();
     let (eval, _) = state
@@ -66,7 +57,7 @@ fn current_code(state: &AppState, caller: &Caller, id: &str) -> Result<Arc<Issue
 /// `GET /api/v1/people/{id}/code`: colour, reasons, token, expiry.
 pub async fn get_code(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let code = current_code(&state, &caller, &id)?;
@@ -80,7 +71,7 @@ pub async fn get_code(
 /// `GET /api/v1/people/{id}/code.svg` and `.png`: the code as a QR image.
 pub async fn get_code_image(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let code = current_code(&state, &caller, &id)?;
@@ -118,7 +109,7 @@ pub struct PersonQuery {
 /// logged in the authority log with its purpose.
 pub async fn get_person(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     Query(q): Query<PersonQuery>,
 ) -> Result<Response, AppError> {
@@ -159,7 +150,7 @@ pub struct ListQuery {
     limit: Option<u32>,
 }
 
-fn list_area(caller: &Caller, area: Option<&str>) -> Result<AreaCode, AppError> {
+fn list_area(caller: &Actor, area: Option<&str>) -> Result<AreaCode, AppError> {
     let area = match area {
         Some(a) => AreaCode::parse(a).map_err(|e| AppError::bad("invalid_area", e.to_string()))?,
         None => caller.area.clone(),
@@ -176,7 +167,7 @@ fn list_area(caller: &Caller, area: Option<&str>) -> Result<AreaCode, AppError> 
 /// `GET /api/v1/people?area=&after=&limit=`: masked, keyset-paginated.
 pub async fn list_people(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     caller.require(STAFF, "listing people")?;
@@ -212,7 +203,7 @@ pub struct LookupBody {
 /// keyed hash) for staff.
 pub async fn lookup_person(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -230,6 +221,7 @@ pub async fn lookup_person(
     let person = found
         .ok_or_else(|| AppError::not_found("unknown_person", "no resident has this ID number"))?;
     let area = state
+        .projection
         .person_area(person)
         .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
     if !caller.covers(&area) {
@@ -243,7 +235,7 @@ pub async fn lookup_person(
 /// `GET /api/v1/venues?area=&after=&limit=`.
 pub async fn list_venues(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    _caller: Actor,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     let area = match q.area.as_deref() {
@@ -262,6 +254,7 @@ pub async fn list_venues(
     let limit = q.limit.unwrap_or(50).clamp(1, 500) as usize;
     let start = after.map_or(0, |v| v.0 as usize + 1);
     let items: Vec<VenueOut<'_>> = state
+        .projection
         .venues
         .list
         .iter()
@@ -281,14 +274,17 @@ pub async fn list_venues(
 /// `GET /api/v1/venues/{id}` (id or place code).
 pub async fn get_venue(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    _caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let venue = parse_venue_id(&id)
-        .and_then(|v| state.venues.get(v))
+        .and_then(|v| state.projection.venues.get(v))
         .or_else(|| {
             let code = xikang_domain::PlaceCode::parse(&id).ok()?;
-            state.venues.get(*state.venues.by_code.get(&code)?)
+            state
+                .projection
+                .venues
+                .get(*state.projection.venues.by_code.get(&code)?)
         })
         .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {id}")))?;
     Ok(Json(VenueOut::from(venue)).into_response())
@@ -309,7 +305,7 @@ pub struct ScanQuery {
 /// `GET /api/v1/scans?person=|venue=&from=&to=`: check-ins, for tracers.
 pub async fn list_scans(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<ScanQuery>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "reading check-ins")?;
@@ -325,15 +321,20 @@ pub async fn list_scans(
         (Some(p), None) => {
             let person = visible_person(&state, &caller, p)?;
             state
+                .projection
                 .tracing
                 .snapshot()?
                 .checkins_of_person(person, from, to)
         }
         (None, Some(v)) => {
             let venue: VenueId = parse_venue_id(v)
-                .filter(|v| state.venues.get(*v).is_some())
+                .filter(|v| state.projection.venues.get(*v).is_some())
                 .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {v}")))?;
-            state.tracing.snapshot()?.checkins_at_venue(venue, from, to)
+            state
+                .projection
+                .tracing
+                .snapshot()?
+                .checkins_at_venue(venue, from, to)
         }
         _ => {
             return Err(AppError::bad(
@@ -378,7 +379,7 @@ pub struct ResultsIn {
 /// any invalid item refuses the whole post, listing every problem by index.
 pub async fn post_results(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -415,13 +416,13 @@ pub async fn post_results(
 
 fn result_event(
     state: &AppState,
-    caller: &Caller,
+    caller: &Actor,
     r: ResultIn,
     now: Timestamp,
 ) -> Result<NewEvent, Value> {
     let bad = |code: &str, msg: String| json!({"code": code, "message": msg});
     let person = parse_person_id(&r.person)
-        .filter(|p| state.person_exists(*p))
+        .filter(|p| state.projection.person_exists(*p))
         .ok_or_else(|| bad("unknown_person", format!("no person {}", r.person)))?;
     let sampled_at =
         Timestamp::parse_rfc3339(&r.sampled_at).map_err(|e| bad("invalid_time", e.to_string()))?;
@@ -477,7 +478,7 @@ pub struct PersonOnly {
 /// `GET /api/v1/test-results?person=P1`: a person's results, from the authority log.
 pub async fn list_results(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<PersonOnly>,
 ) -> Result<Response, AppError> {
     let person = visible_person(&state, &caller, &q.person)?;
@@ -516,7 +517,7 @@ pub struct CaseIn {
 /// `POST /api/v1/cases`: registers a case (tracers and admins).
 pub async fn post_case(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -551,7 +552,7 @@ pub async fn post_case(
             "isolation cannot precede the onset (or, without onset, the sampling)",
         ));
     }
-    if crate::state::read(&state.cases)
+    if crate::state::read(&state.projection.cases)
         .values()
         .any(|c| c.person == person && c.discharged_at.is_none())
     {
@@ -561,7 +562,7 @@ pub async fn post_case(
         });
     }
     let id = CaseId(
-        crate::state::read(&state.cases)
+        crate::state::read(&state.projection.cases)
             .keys()
             .next_back()
             .map_or(1, |c| c.0 + 1),
@@ -581,7 +582,7 @@ pub async fn post_case(
             },
         }])
         .await?;
-    let case = crate::state::read(&state.cases)
+    let case = crate::state::read(&state.projection.cases)
         .get(&id)
         .cloned()
         .ok_or_else(|| AppError::Internal("case vanished after recording".into()))?;
@@ -592,7 +593,7 @@ pub async fn post_case(
     }
     // Tracing starts at once: the answer says how many contacts the data shows (the list
     // itself is at /cases/{id}/contacts). While the index is still loading, it says so.
-    let contacts = match state.tracing.snapshot() {
+    let contacts = match state.projection.tracing.snapshot() {
         Ok(index) => {
             let (s, c) = (state.clone(), case.clone());
             let t = tokio::task::spawn_blocking(move || {
@@ -617,13 +618,14 @@ pub async fn post_case(
 /// `GET /api/v1/cases`.
 pub async fn list_cases(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "listing cases")?;
-    let items: Vec<CaseOut> = crate::state::read(&state.cases)
+    let items: Vec<CaseOut> = crate::state::read(&state.projection.cases)
         .values()
         .filter(|c| {
             state
+                .projection
                 .person_area(c.person)
                 .is_some_and(|a| caller.covers(&a))
         })
@@ -635,17 +637,18 @@ pub async fn list_cases(
 /// `GET /api/v1/cases/{id}`.
 pub async fn get_case(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "reading cases")?;
     let id = parse_case_id(&id)
         .ok_or_else(|| AppError::bad("invalid_case_id", "a case id looks like C1"))?;
-    let cases = crate::state::read(&state.cases);
+    let cases = crate::state::read(&state.projection.cases);
     let c = cases
         .get(&id)
         .ok_or_else(|| AppError::not_found("unknown_case", format!("no case {id}")))?;
     if !state
+        .projection
         .person_area(c.person)
         .is_some_and(|a| caller.covers(&a))
     {
@@ -667,7 +670,7 @@ pub struct EventsQuery {
 /// `GET /api/v1/events?after=&limit=`: the authority log, for admins (auditors).
 pub async fn list_events(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin], "reading the authority log")?;
@@ -688,7 +691,7 @@ pub async fn list_events(
 /// `GET /api/v1/policy`: the active policy's version.
 pub async fn get_policy(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    _caller: Actor,
 ) -> Result<Response, AppError> {
     let p = state.policy();
     Ok(Json(
@@ -725,7 +728,7 @@ pub struct TokenIn {
 /// returned once; only its digest is stored.
 pub async fn post_token(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -749,7 +752,7 @@ pub async fn post_token(
     let venue = match b.venue.as_deref() {
         Some(v) => Some(
             parse_venue_id(v)
-                .filter(|v| state.venues.get(*v).is_some())
+                .filter(|v| state.projection.venues.get(*v).is_some())
                 .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {v}")))?,
         ),
         None => None,
@@ -757,7 +760,7 @@ pub async fn post_token(
     let person = match b.person.as_deref() {
         Some(p) => Some(
             parse_person_id(p)
-                .filter(|p| state.person_exists(*p))
+                .filter(|p| state.projection.person_exists(*p))
                 .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {p}")))?,
         ),
         None => None,
@@ -792,7 +795,7 @@ pub async fn post_token(
 /// `GET /api/v1/audit`: verifies the authority log's hash chain (admins).
 pub async fn get_audit(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin], "auditing the log")?;
     let store = state.store.clone();

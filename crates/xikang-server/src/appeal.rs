@@ -6,24 +6,24 @@
 //! dismisses a contact designation, and the colour follows). This is the accountable path
 //! PROTOCOL.md §7 asks for instead of changing a colour by hand.
 //!
-//! The open and answered appeals are kept in memory ([`AppState::appeals`]), folded from
-//! the log like the cases, keyed by the sequence number of the filing event.
+//! The open and answered appeals are kept in the projection
+//! ([`crate::app::projection::Projection::appeals`]), folded from the log like the cases, keyed by the sequence number of the filing event.
 
 use crate::api::visible_person;
-use crate::auth::{Caller, Role};
+use crate::app::{Actor, Role};
 use crate::error::AppError;
 use crate::json::parse;
-use crate::state::{AppState, read, write};
+use crate::state::{AppState, read};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use xikang_domain::event::{EventBody, NewEvent, StoredEvent};
-use xikang_domain::{EventSeq, PersonId, Timestamp};
+use xikang_domain::event::{EventBody, NewEvent};
+use xikang_domain::{EventSeq, PersonId};
 
 /// The longest reason or answer, in characters.
 pub const MAX_TEXT_CHARS: usize = 1000;
@@ -33,54 +33,7 @@ pub const FILERS: &[Role] = &[Role::Resident, Role::Admin, Role::Tracer, Role::G
 /// Who sees and answers appeals.
 pub const ANSWERERS: &[Role] = &[Role::Admin, Role::Tracer];
 
-/// An appeal as the server keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Appeal {
-    /// The sequence number of the filing event: the appeal's id.
-    pub id: EventSeq,
-    pub person: PersonId,
-    pub reason: String,
-    pub filed_at: Timestamp,
-    pub filed_by: String,
-    pub answer: Option<Answer>,
-}
-
-/// An official's answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Answer {
-    pub text: String,
-    pub by: String,
-    pub at: Timestamp,
-}
-
-/// Folds an appeal event into [`AppState::appeals`].
-pub fn observe(state: &AppState, e: &StoredEvent) {
-    match &e.body {
-        EventBody::AppealFiled { person, reason } => {
-            write(&state.appeals).insert(
-                e.seq,
-                Appeal {
-                    id: e.seq,
-                    person: *person,
-                    reason: reason.clone(),
-                    filed_at: e.at,
-                    filed_by: e.actor.clone(),
-                    answer: None,
-                },
-            );
-        }
-        EventBody::AppealAnswered { appeal, answer, .. } => {
-            if let Some(a) = write(&state.appeals).get_mut(appeal) {
-                a.answer = Some(Answer {
-                    text: answer.clone(),
-                    by: e.actor.clone(),
-                    at: e.at,
-                });
-            }
-        }
-        _ => {}
-    }
-}
+pub use crate::app::projection::{Answer, Appeal};
 
 /// A reason or an answer: trimmed, not empty, at most [`MAX_TEXT_CHARS`].
 pub fn parse_text(s: &str, code: &'static str) -> Result<String, AppError> {
@@ -96,7 +49,7 @@ pub fn parse_text(s: &str, code: &'static str) -> Result<String, AppError> {
 
 /// A person's appeals, oldest first.
 pub fn appeals_of(state: &AppState, person: PersonId) -> Vec<Appeal> {
-    read(&state.appeals)
+    read(&state.projection.appeals)
         .values()
         .filter(|a| a.person == person)
         .cloned()
@@ -104,12 +57,13 @@ pub fn appeals_of(state: &AppState, person: PersonId) -> Vec<Appeal> {
 }
 
 /// The appeals `caller` may answer (their jurisdiction), open ones first, then newest first.
-pub fn visible_appeals(state: &AppState, caller: &Caller, open_only: bool) -> Vec<Appeal> {
-    let mut v: Vec<Appeal> = read(&state.appeals)
+pub fn visible_appeals(state: &AppState, caller: &Actor, open_only: bool) -> Vec<Appeal> {
+    let mut v: Vec<Appeal> = read(&state.projection.appeals)
         .values()
         .filter(|a| !open_only || a.answer.is_none())
         .filter(|a| {
             state
+                .projection
                 .person_area(a.person)
                 .is_some_and(|area| caller.covers(&area))
         })
@@ -128,7 +82,7 @@ struct FileIn {
 /// `appeal_open` while the person has an unanswered one.
 pub async fn file(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -172,7 +126,7 @@ pub struct ListQuery {
 /// jurisdiction.
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(ANSWERERS, "appeals")?;
@@ -204,7 +158,7 @@ pub fn parse_appeal_id(s: &str) -> Option<EventSeq> {
 /// `POST /api/v1/appeals/{id}/answer {"answer"}`: logs the answer; the colour is unchanged.
 pub async fn answer(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -212,7 +166,7 @@ pub async fn answer(
     caller.require(ANSWERERS, "answering appeals")?;
     let seq = parse_appeal_id(&id)
         .ok_or_else(|| AppError::bad("invalid_appeal_id", "an appeal id looks like E12"))?;
-    let appeal = read(&state.appeals)
+    let appeal = read(&state.projection.appeals)
         .get(&seq)
         .cloned()
         .ok_or_else(|| AppError::not_found("unknown_appeal", format!("no appeal {seq}")))?;

@@ -1,7 +1,8 @@
-//! Bearer-token authentication and role checks. Tokens are random strings shown once at
-//! creation; only their SHA-256 is stored. Every caller has one role and one jurisdiction
-//! (an area code: city, district or street) and may act only inside it.
+//! Bearer-token authentication: the [`Actor`] a presented token stands for. Tokens are
+//! random strings shown once at creation; only their SHA-256 is stored. What an actor may
+//! touch is decided in [`crate::app::authorise`].
 
+use crate::app::{Actor, Role};
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -9,100 +10,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use xikang_domain::{AreaCode, PersonId, VenueId};
 use xikang_store::ApiToken;
-
-/// What a caller may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Tracer,
-    Lab,
-    VenueDevice,
-    GridWorker,
-    Resident,
-    /// Manages one or more quarantine sites (sites name their manager).
-    SiteManager,
-    /// A mobile carrier's feed: posts location pings, reads nothing.
-    Carrier,
-}
-
-impl Role {
-    /// Parses the stored role name.
-    pub fn parse(s: &str) -> Option<Role> {
-        Some(match s {
-            "admin" => Role::Admin,
-            "tracer" => Role::Tracer,
-            "lab" => Role::Lab,
-            "venue_device" => Role::VenueDevice,
-            "grid_worker" => Role::GridWorker,
-            "resident" => Role::Resident,
-            "site_manager" => Role::SiteManager,
-            "carrier" => Role::Carrier,
-            _ => return None,
-        })
-    }
-
-    /// The stored role name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Tracer => "tracer",
-            Role::Lab => "lab",
-            Role::VenueDevice => "venue_device",
-            Role::GridWorker => "grid_worker",
-            Role::Resident => "resident",
-            Role::SiteManager => "site_manager",
-            Role::Carrier => "carrier",
-        }
-    }
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub name: String,
-    pub role: Role,
-    pub area: AreaCode,
-    /// For a venue device: the venue it belongs to (None = any venue in its area).
-    pub venue: Option<VenueId>,
-    /// For a resident: the person they are.
-    pub person: Option<PersonId>,
-    /// Whether this caller may look people up by ID number (devices for residents
-    /// without a phone; staff).
-    pub id_lookup: bool,
-}
-
-impl Caller {
-    /// Fails unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role], what: &'static str) -> Result<(), AppError> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(what))
-        }
-    }
-
-    /// Whether `area` lies inside the caller's jurisdiction.
-    pub fn covers(&self, area: &AreaCode) -> bool {
-        self.area.contains(area)
-    }
-
-    /// Whether the caller may see a person who lives in `area`: staff inside their
-    /// jurisdiction, a resident only themselves, a venue device nobody.
-    pub fn may_see(&self, person: PersonId, area: &AreaCode) -> bool {
-        match self.role {
-            Role::Resident => self.person == Some(person),
-            Role::Admin | Role::Tracer | Role::GridWorker | Role::Lab => self.covers(area),
-            Role::VenueDevice | Role::SiteManager | Role::Carrier => false,
-        }
-    }
-
-    /// The actor name written into authority events.
-    pub fn actor(&self) -> String {
-        format!("{}:{}", self.role.as_str(), self.name)
-    }
-}
 
 /// SHA-256 of a presented token: the form in which tokens are stored and cached.
 pub fn token_digest(token: &str) -> [u8; 32] {
@@ -117,8 +25,8 @@ pub fn new_token() -> String {
 }
 
 /// The caller a stored token stands for (`None` for an unknown role).
-pub fn caller_from(t: ApiToken) -> Option<Caller> {
-    Some(Caller {
+pub fn caller_from(t: ApiToken) -> Option<Actor> {
+    Some(Actor {
         name: t.name,
         role: Role::parse(&t.role)?,
         area: t.area,
@@ -130,7 +38,7 @@ pub fn caller_from(t: ApiToken) -> Option<Caller> {
 
 /// The caller a presented token stands for: cached by digest (unknown tokens too, so a
 /// flood of bad tokens does not reach the store), else looked up in the store.
-pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Option<Caller>, AppError> {
+pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Option<Actor>, AppError> {
     let digest = token_digest(token.trim());
     if let Some(hit) = state.auth_cache.get(&digest) {
         return Ok(hit);
@@ -142,13 +50,13 @@ pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Option<Ca
     Ok(caller)
 }
 
-impl FromRequestParts<Arc<AppState>> for Caller {
+impl FromRequestParts<Arc<AppState>> for Actor {
     type Rejection = AppError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<AppState>,
-    ) -> Result<Caller, AppError> {
+    ) -> Result<Actor, AppError> {
         let header = parts
             .headers
             .get(AUTHORIZATION)

@@ -7,7 +7,8 @@
 //! active policy's `[duties]` section. The functions that do the work (`seal_zone`,
 //! `approve_proposal`, …) are public so that the benchmark times exactly what a request does.
 
-use crate::auth::{Caller, Role};
+use crate::app::projection::lock;
+use crate::app::{Actor, Role, Write, authorise};
 use crate::error::AppError;
 use crate::json::parse;
 use crate::state::{AppState, read};
@@ -21,7 +22,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use xikang_domain::duties::{
     LiftCondition, Polygon, Regime, ReleaseCheck, SiteKind, TaskKind, ZoneEvidence, all_hold,
     lift_conditions, release_check, report_deadline, temperature_tenths, variant,
@@ -40,38 +41,6 @@ use xikang_store::{
     OriginRecord, ProposalAction, ProposalRecord, ProposalStatus, ReportRecord, SentinelRecord,
     SiteRecord, StoreError, ZoneRecord,
 };
-
-/// What the duty code keeps in memory beside the state's projection, rebuilt from the log.
-#[derive(Debug, Default)]
-pub struct DutyState {
-    /// People flagged to a tracer by a health report (SORMAS: follow-up), newest last.
-    follow_ups: Mutex<Vec<(PersonId, Timestamp, String)>>,
-    /// The latest exposure of each designated contact (for zone lifting).
-    exposures: Mutex<HashMap<PersonId, Timestamp>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Folds the events the duty code reads (called from [`AppState::apply`]).
-pub fn observe(state: &AppState, e: &StoredEvent) {
-    match &e.body {
-        EventBody::FollowUpFlagged { person, reason } => {
-            lock(&state.duties.follow_ups).push((*person, e.at, reason.clone()));
-        }
-        EventBody::ContactDesignated {
-            person,
-            last_exposure,
-            ..
-        } => {
-            let mut x = lock(&state.duties.exposures);
-            let slot = x.entry(*person).or_insert(*last_exposure);
-            *slot = (*slot).max(*last_exposure);
-        }
-        _ => {}
-    }
-}
 
 /// The duty routes, merged into `/api/v1`.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -162,19 +131,17 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Commits duty rows and their authority events in one transaction, then applies the
-/// events to the projection, in log order (as [`AppState::record`] does).
+/// events to the projection ([`AppState::commit`]).
 pub async fn commit(
     state: &AppState,
     ops: Vec<DutyOp>,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, AppError> {
-    let _guard = state.record_lock.lock().await;
-    let store = state.store.clone();
-    let stored = blocking(move || store.commit_duties(&ops, &events)).await?;
-    for e in &stored {
-        state.apply(e);
-    }
-    Ok(stored)
+    Ok(state
+        .commit(Write::Duties { ops, events })
+        .await
+        .map_err(store_err)?
+        .events)
 }
 
 fn parse_id(s: &str, prefix: &str, what: &'static str) -> Result<u64, AppError> {
@@ -190,60 +157,10 @@ fn person_id(s: &str) -> Result<PersonId, AppError> {
 }
 
 fn home_cell(state: &AppState, p: PersonId) -> Result<GridCell, AppError> {
-    read(&state.people)
-        .get(p.0 as usize)
-        .filter(|s| s.community != u32::MAX)
-        .map(|s| s.home_cell)
+    state
+        .projection
+        .home_cell(p)
         .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {p}")))
-}
-
-async fn worker_cells(state: &AppState, caller: &Caller) -> Result<Vec<GridCell>, AppError> {
-    let store = state.store.clone();
-    let name = caller.name.clone();
-    blocking(move || store.cells_of_worker(&name)).await
-}
-
-async fn managed_sites(state: &AppState, caller: &Caller) -> Result<Vec<SiteId>, AppError> {
-    let store = state.store.clone();
-    let sites = blocking(move || store.sites()).await?;
-    Ok(sites
-        .into_iter()
-        .filter(|s| s.manager.as_deref() == Some(caller.name.as_str()))
-        .map(|s| s.id)
-        .collect())
-}
-
-/// Whether the caller may act for this person's duties: staff in their jurisdiction, a
-/// grid worker for residents of their cells, a site manager for people at their site, a
-/// resident for themselves.
-async fn may_act_for(
-    state: &AppState,
-    caller: &Caller,
-    person: PersonId,
-    site: Option<SiteId>,
-) -> Result<(), AppError> {
-    let area = state
-        .person_area(person)
-        .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
-    let ok = match caller.role {
-        Role::Admin | Role::Tracer => caller.covers(&area),
-        Role::Resident => caller.person == Some(person),
-        Role::GridWorker => worker_cells(state, caller)
-            .await?
-            .contains(&home_cell(state, person)?),
-        Role::SiteManager => match site {
-            Some(s) => managed_sites(state, caller).await?.contains(&s),
-            None => false,
-        },
-        Role::Lab | Role::VenueDevice | Role::Carrier => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "this person is outside your cells, site or jurisdiction",
-        ))
-    }
 }
 
 fn due_end_of(day: CivilDay) -> Timestamp {
@@ -343,7 +260,7 @@ pub fn grid_record(
 
 async fn post_cells(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -378,7 +295,7 @@ async fn post_cells(
 
 async fn list_cells(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Json<Value>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
@@ -387,7 +304,12 @@ async fn list_cells(
     let store = state.store.clone();
     let cells = blocking(move || store.grid_cells()).await?;
     let mine: Option<HashSet<GridCell>> = if caller.role == Role::GridWorker {
-        Some(worker_cells(&state, &caller).await?.into_iter().collect())
+        Some(
+            authorise::cells_of(&state, &caller)
+                .await?
+                .into_iter()
+                .collect(),
+        )
     } else {
         None
     };
@@ -431,7 +353,7 @@ pub fn tasks_for(
 
 async fn list_tasks(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<TaskQuery>,
 ) -> Result<Json<Value>, AppError> {
     let limit = q.limit.unwrap_or(100);
@@ -440,7 +362,7 @@ async fn list_tasks(
     }
     let cells = match caller.role {
         Role::GridWorker => {
-            let mine = worker_cells(&state, &caller).await?;
+            let mine = authorise::cells_of(&state, &caller).await?;
             match q.cell {
                 Some(c) if !mine.contains(&GridCell(c)) => {
                     return Err(AppError::Forbidden("that cell is not yours"));
@@ -478,7 +400,7 @@ struct CompleteIn {
 
 pub async fn complete_task(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -497,7 +419,10 @@ pub async fn complete_task(
     let task = blocking(move || store.task(id))
         .await?
         .ok_or_else(|| AppError::not_found("unknown_task", format!("no task {id}")))?;
-    if caller.role == Role::GridWorker && !worker_cells(&state, &caller).await?.contains(&task.cell)
+    if caller.role == Role::GridWorker
+        && !authorise::cells_of(&state, &caller)
+            .await?
+            .contains(&task.cell)
     {
         return Err(AppError::Forbidden("that task is in another worker's cell"));
     }
@@ -544,7 +469,7 @@ pub fn overdue_rollup(
 
 async fn overdue(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Json<Value>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
@@ -555,7 +480,10 @@ async fn overdue(
     let (cells, per_cell) =
         blocking(move || Ok((store.grid_cells()?, store.overdue_by_cell(now)?))).await?;
     let per_cell: Vec<(GridCell, u64)> = if caller.role == Role::GridWorker {
-        let mine: HashSet<GridCell> = worker_cells(&state, &caller).await?.into_iter().collect();
+        let mine: HashSet<GridCell> = authorise::cells_of(&state, &caller)
+            .await?
+            .into_iter()
+            .collect();
         per_cell
             .into_iter()
             .filter(|(c, _)| mine.contains(c))
@@ -602,7 +530,7 @@ pub(crate) fn unsampled_task(
 /// `unsampled_resident` tasks for their grid worker (once per person and round).
 async fn unsampled(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -638,7 +566,7 @@ async fn unsampled(
         cells.insert(GridCell(*c));
     }
     let due = now.plus(i64::from(state.policy().duties().task_due_hours) * HOUR);
-    let tasks: Vec<NewTask> = read(&state.people)
+    let tasks: Vec<NewTask> = read(&state.projection.people)
         .iter()
         .enumerate()
         .filter(|(_, s)| s.community != u32::MAX && cells.contains(&s.home_cell))
@@ -673,7 +601,7 @@ fn site_json(s: &SiteRecord) -> Value {
 
 async fn post_site(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -717,7 +645,7 @@ async fn post_site(
 
 async fn list_sites(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Json<Value>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::SiteManager],
@@ -918,14 +846,14 @@ pub(crate) fn parse_site(s: Option<&str>) -> Result<Option<SiteId>, AppError> {
 
 async fn post_order(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "issuing quarantine orders")?;
     let b: OrderIn = parse(&headers, &body)?;
     let person = person_id(&b.person)?;
-    may_act_for(&state, &caller, person, None).await?;
+    authorise::duty_person(&state, &caller, person, None).await?;
     let policy = state.policy();
     let regime = match (&b.regime, &b.reason) {
         (Some(name), _) => policy.duties().regime(name).cloned().ok_or_else(|| {
@@ -988,7 +916,7 @@ struct OrderQuery {
 
 async fn list_orders(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<OrderQuery>,
 ) -> Result<Json<Value>, AppError> {
     let site = parse_site(q.site.as_deref())?;
@@ -996,7 +924,7 @@ async fn list_orders(
     match caller.role {
         Role::Admin | Role::Tracer => {}
         Role::SiteManager => {
-            let mine = managed_sites(&state, &caller).await?;
+            let mine = authorise::sites_of(&state, &caller).await?;
             if !site.is_some_and(|s| mine.contains(&s)) {
                 return Err(AppError::Forbidden(
                     "a site manager lists the orders of their own site (?site=)",
@@ -1006,7 +934,7 @@ async fn list_orders(
         _ => return Err(AppError::Forbidden("listing quarantine orders")),
     }
     if let Some(p) = person {
-        may_act_for(&state, &caller, p, site).await?;
+        authorise::duty_person(&state, &caller, p, site).await?;
     }
     let store = state.store.clone();
     let orders = blocking(move || {
@@ -1024,6 +952,7 @@ async fn list_orders(
         .filter(|o| {
             caller.role == Role::SiteManager
                 || state
+                    .projection
                     .person_area(o.person)
                     .is_some_and(|a| caller.covers(&a))
         })
@@ -1042,11 +971,11 @@ async fn load_order(state: &AppState, id: &str) -> Result<OrderRecord, AppError>
 
 async fn get_order(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let o = load_order(&state, &id).await?;
-    may_act_for(&state, &caller, o.person, o.site).await?;
+    authorise::duty_person(&state, &caller, o.person, o.site).await?;
     Ok(Json(order_json(
         &o,
         state.policy().duties().regime(&o.regime),
@@ -1060,7 +989,7 @@ struct TransferIn {
 
 async fn transfer(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -1069,7 +998,7 @@ async fn transfer(
     let b: TransferIn = parse(&headers, &body)?;
     let to = parse_id(&b.site, "S", "invalid_site_id").map(SiteId)?;
     let o = load_order(&state, &id).await?;
-    may_act_for(&state, &caller, o.person, o.site).await?;
+    authorise::duty_person(&state, &caller, o.person, o.site).await?;
     let event = NewEvent {
         at: crate::now(),
         actor: caller.actor(),
@@ -1128,12 +1057,12 @@ async fn test_history(
 
 pub async fn release(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "releases")?;
     let o = load_order(&state, &id).await?;
-    may_act_for(&state, &caller, o.person, o.site).await?;
+    authorise::duty_person(&state, &caller, o.person, o.site).await?;
     if o.status != OrderStatus::Active {
         return Err(conflict(
             "order_not_active",
@@ -1313,7 +1242,7 @@ struct ReportIn {
 
 async fn post_report(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -1350,7 +1279,7 @@ async fn post_report(
             None,
         ));
     };
-    may_act_for(&state, &caller, person, order.site).await?;
+    authorise::duty_person(&state, &caller, person, order.site).await?;
     let now = crate::now();
     let rules = state.policy().duties().clone();
     let fever = rules.is_fever(tenths);
@@ -1396,14 +1325,14 @@ async fn post_report(
 
 async fn follow_ups(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "follow-ups")?;
-    let list = lock(&state.duties.follow_ups).clone();
+    let list = lock(&state.projection.follow_ups).clone();
     let out: Vec<Value> = list
         .iter()
         .rev()
-        .filter(|(p, _, _)| state.person_area(*p).is_some_and(|a| caller.covers(&a)))
+        .filter(|(p, _, _)| state.projection.person_area(*p).is_some_and(|a| caller.covers(&a)))
         .take(1000)
         .map(|(p, at, reason)| json!({"person": p.to_string(), "at": at.to_rfc3339(), "reason": reason}))
         .collect();
@@ -1581,10 +1510,7 @@ async fn run_sweep(state: &AppState, now: Timestamp) -> Result<Value, AppError> 
     )
 }
 
-async fn sweep(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-) -> Result<Json<Value>, AppError> {
+async fn sweep(State(state): State<Arc<AppState>>, caller: Actor) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "running the duty sweep")?;
     Ok(Json(run_sweep(&state, crate::now()).await?))
 }
@@ -1614,7 +1540,7 @@ pub struct ZoneOutcome {
 }
 
 fn residents_in(state: &AppState, cells: &HashSet<GridCell>) -> usize {
-    read(&state.people)
+    read(&state.projection.people)
         .iter()
         .filter(|s| s.community != u32::MAX && cells.contains(&s.home_cell))
         .count()
@@ -1721,7 +1647,7 @@ pub async fn draw_zone(
 
 async fn post_zone(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -1805,7 +1731,7 @@ async fn zones_now(state: &AppState) -> Result<Vec<ZoneRecord>, AppError> {
 
 async fn list_zones(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Json<Value>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
@@ -1834,8 +1760,8 @@ pub fn zone_evidence(
     now: Timestamp,
 ) -> ZoneEvidence {
     let cells: HashSet<GridCell> = z.cells.iter().copied().collect();
-    let people = read(&state.people);
-    let exposures = lock(&state.duties.exposures);
+    let people = read(&state.projection.people);
+    let exposures = lock(&state.projection.exposures);
     let round_from = round_days.map(|d| now.plus(-i64::from(d) * DAY));
     let mut residents = 0u32;
     let mut negative = 0u32;
@@ -1860,7 +1786,7 @@ pub fn zone_evidence(
     }
     drop(exposures);
     drop(people);
-    let last_case = read(&state.cases)
+    let last_case = read(&state.projection.cases)
         .values()
         .filter(|c| members.contains(&c.person))
         .map(|c| c.registered_at)
@@ -1927,7 +1853,7 @@ async fn zone_by_id(state: &AppState, id: &str) -> Result<ZoneRecord, AppError> 
 
 async fn zone_conditions(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "zone conditions")?;
@@ -1992,7 +1918,7 @@ pub async fn propose_for_cases(
     now: Timestamp,
 ) -> Result<u64, AppError> {
     let cells: HashSet<GridCell> = {
-        let slots = read(&state.people);
+        let slots = read(&state.projection.people);
         people
             .iter()
             .filter_map(|p| slots.get(p.0 as usize))
@@ -2002,10 +1928,12 @@ pub async fn propose_for_cases(
     };
     let escalating = {
         let policy = state.policy();
-        read(&state.zones).values().any(|(level, zone_cells)| {
-            policy.duties().escalation(*level).is_some()
-                && zone_cells.iter().any(|c| cells.contains(c))
-        })
+        read(&state.projection.zones)
+            .values()
+            .any(|(level, zone_cells)| {
+                policy.duties().escalation(*level).is_some()
+                    && zone_cells.iter().any(|c| cells.contains(c))
+            })
     };
     if !escalating {
         return Ok(0);
@@ -2066,7 +1994,7 @@ fn proposal_json(p: &ProposalRecord) -> Value {
 
 async fn run_proposals(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "running zone proposals")?;
     let n = propose_zone_changes(&state, crate::now()).await?;
@@ -2075,7 +2003,7 @@ async fn run_proposals(
 
 async fn list_proposals(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "zone proposals")?;
     let store = state.store.clone();
@@ -2087,7 +2015,7 @@ async fn list_proposals(
 
 async fn propose_manually(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin], "proposing zone changes")?;
@@ -2251,7 +2179,7 @@ pub async fn approve_proposal(
 
 async fn approve(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "approving zone changes")?;
@@ -2263,7 +2191,7 @@ async fn approve(
 
 async fn reject(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "rejecting zone changes")?;
@@ -2292,7 +2220,7 @@ struct OriginIn {
 
 async fn post_origin(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -2323,7 +2251,7 @@ async fn post_origin(
 
 async fn list_origins(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Json<Value>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker, Role::Resident],
@@ -2346,13 +2274,13 @@ struct ArrivalIn {
 
 async fn post_arrival(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let b: ArrivalIn = parse(&headers, &body)?;
     let person = person_id(&b.person)?;
-    may_act_for(&state, &caller, person, None).await?;
+    authorise::duty_person(&state, &caller, person, None).await?;
     let planned =
         Timestamp::parse_rfc3339(&b.planned_at).map_err(|e| bad("invalid_time", e.to_string()))?;
     let now = crate::now();
@@ -2414,7 +2342,7 @@ struct ArrivedIn {
 
 async fn arrived(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -2433,7 +2361,7 @@ async fn arrived(
     let a = blocking(move || store.arrival(id))
         .await?
         .ok_or_else(|| AppError::not_found("unknown_arrival", format!("no arrival {id}")))?;
-    may_act_for(&state, &caller, a.person, None).await?;
+    authorise::duty_person(&state, &caller, a.person, None).await?;
     if a.arrived_at.is_some() {
         return Err(conflict(
             "already_arrived",
@@ -2528,13 +2456,14 @@ async fn arrived(
 
 fn venue_of(state: &AppState, s: &str) -> Result<VenueId, AppError> {
     if let Ok(code) = xikang_domain::PlaceCode::parse(s)
-        && let Some(v) = state.venues.by_code.get(&code)
+        && let Some(v) = state.projection.venues.by_code.get(&code)
     {
         return Ok(*v);
     }
     let id = crate::wire::parse_venue_id(s)
         .ok_or_else(|| bad("invalid_venue", "a venue id (V12) or place code"))?;
     state
+        .projection
         .venues
         .get(id)
         .map(|v| v.id)
@@ -2549,7 +2478,7 @@ struct SentinelIn {
 
 async fn post_sentinel(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -2585,7 +2514,7 @@ struct SentinelReportIn {
 
 async fn post_sentinel_report(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -2621,7 +2550,7 @@ async fn post_sentinel_report(
             state
                 .pseudonyms
                 .person_of(&claims.subject)
-                .filter(|p| state.person_exists(*p))
+                .filter(|p| state.projection.person_exists(*p))
                 .ok_or_else(|| {
                     AppError::not_found(
                         "unknown_person",
@@ -2631,7 +2560,7 @@ async fn post_sentinel_report(
         }
         (None, Some(p)) if caller.role == Role::Admin => {
             let p = person_id(p)?;
-            if !state.person_exists(p) {
+            if !state.projection.person_exists(p) {
                 return Err(AppError::not_found(
                     "unknown_person",
                     format!("no person {p}"),

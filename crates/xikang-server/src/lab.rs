@@ -12,11 +12,13 @@
 
 pub mod http;
 
+use crate::app::projection::PersonSlot;
+use crate::app::{Committed, Write};
 use crate::error::AppError;
-use crate::state::{AppState, PersonSlot, read, write};
+use crate::state::{AppState, read, write};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
-use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent, ZoneLevel};
+use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent};
 use xikang_domain::testing::{
     AgeBand, Batch, BatchId, CellProgress, Coverage, Dose, LabOutcome, LabTask, MAX_POOL,
     PoolSizes, ResultLine, Round, RoundId, Sample, SamplingSite, SiteId, TaskKind, Tube,
@@ -47,7 +49,7 @@ struct RoundMem {
 
 /// Everything the lab operations check against.
 #[derive(Debug, Default)]
-struct Lab {
+pub(crate) struct Lab {
     sites: BTreeMap<SiteId, SamplingSite>,
     rounds: BTreeMap<RoundId, RoundMem>,
     /// Indexed by tube id - 1 (ids are dense from 1).
@@ -124,8 +126,8 @@ impl Lab {
 
     /// Folds a write that the store has committed into the index, keeping the per-cell
     /// counters in step with the state changes it makes. Also used to load at start.
-    fn absorb(&mut self, state: &AppState, w: &LabWrite) {
-        let people = read(&state.people);
+    pub(crate) fn absorb(&mut self, state: &AppState, w: &LabWrite) {
+        let people = read(&state.projection.people);
         for s in &w.sites {
             self.sites.insert(s.id, s.clone());
         }
@@ -239,7 +241,7 @@ impl Lab {
         }
         if !w.doses.is_empty() {
             drop(people);
-            let mut doses = write(&state.lab.doses);
+            let mut doses = write(&state.projection.lab.doses);
             for d in &w.doses {
                 let ix = d.person.0 as usize;
                 if doses.len() <= ix {
@@ -265,6 +267,7 @@ fn highest_dose(bits: u8) -> u8 {
 fn new_round_mem(state: &AppState, people: &[PersonSlot], round: Round) -> RoundMem {
     let mut cells: BTreeMap<GridCell, CellProgress> = BTreeMap::new();
     let covered: Vec<bool> = state
+        .projection
         .communities
         .iter()
         .map(|a| round.area.contains(a))
@@ -288,7 +291,7 @@ fn new_round_mem(state: &AppState, people: &[PersonSlot], round: Round) -> Round
 }
 
 impl LabIndex {
-    fn lock(&self) -> MutexGuard<'_, Lab> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Lab> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -355,6 +358,7 @@ impl LabIndex {
         // Districts per community, and birth dates for the age bands.
         let mut districts: Vec<AreaCode> = Vec::new();
         lab.district_of_community = state
+            .projection
             .communities
             .iter()
             .map(|c| {
@@ -369,7 +373,7 @@ impl LabIndex {
             })
             .collect();
         lab.districts = districts;
-        lab.district_of_person = read(&state.people)
+        lab.district_of_person = read(&state.projection.people)
             .iter()
             .map(|slot| {
                 lab.district_of_community
@@ -378,7 +382,7 @@ impl LabIndex {
                     .unwrap_or(u16::MAX)
             })
             .collect();
-        let n = read(&state.people).len();
+        let n = read(&state.projection.people).len();
         let mut births = vec![0u32; n];
         store.for_each_birth(&mut |b| {
             if let Some(slot) = births.get_mut(b.id.0 as usize) {
@@ -390,47 +394,25 @@ impl LabIndex {
     }
 }
 
-/// Writes a lab change with its events (holding the log's lock so the projection applies
-/// events in log order), then folds it into the index. The caller holds the lab lock.
+/// Writes a lab change with its events and folds it into the index
+/// ([`AppState::commit`]). The caller holds the lab's operation lock.
 async fn commit(state: &AppState, w: LabWrite) -> Result<(LabWrite, Vec<StoredEvent>), AppError> {
-    let _log = state.record_lock.lock().await;
-    let store = state.store.clone();
-    let (w, result) = tokio::task::spawn_blocking(move || {
-        let r = store.write_lab(&w);
-        (w, r)
-    })
-    .await?;
-    let stored = match result {
-        Ok(s) => s,
+    match state.commit(Write::Lab(w)).await {
+        Ok(Committed {
+            events,
+            lab: Some(w),
+        }) => Ok((w, events)),
+        Ok(Committed { lab: None, .. }) => Err(AppError::Internal(
+            "the committer did not hand the lab write back".into(),
+        )),
         // The index said the write was valid; the store disagrees (another process wrote
         // to the same database). Nothing was written.
-        Err(StoreError::Conflict(what)) => {
-            return Err(AppError::Conflict {
-                code: "conflict",
-                message: format!("the store refused the write ({what}); nothing was recorded"),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    state.lab.lock().absorb(state, &w);
-    for e in &stored {
-        state.apply(e);
+        Err(StoreError::Conflict(what)) => Err(AppError::Conflict {
+            code: "conflict",
+            message: format!("the store refused the write ({what}); nothing was recorded"),
+        }),
+        Err(e) => Err(e.into()),
     }
-    Ok((w, stored))
-}
-
-/// The strictest zone level covering a grid cell, if any.
-fn zone_level_at(state: &AppState, cell: GridCell) -> Option<ZoneLevel> {
-    let rank = |l: ZoneLevel| match l {
-        ZoneLevel::Sealed | ZoneLevel::High => 0,
-        ZoneLevel::Controlled | ZoneLevel::Medium => 1,
-        ZoneLevel::Precaution | ZoneLevel::Low => 2,
-    };
-    read(&state.zones)
-        .values()
-        .filter(|(_, cells)| cells.contains(&cell))
-        .map(|(l, _)| *l)
-        .min_by_key(|l| rank(*l))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -438,7 +420,7 @@ fn zone_level_at(state: &AppState, cell: GridCell) -> Option<ZoneLevel> {
 
 /// Registers (or renames) a sampling site.
 pub async fn put_site(state: &AppState, site: SamplingSite) -> Result<SamplingSite, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     commit(
         state,
         LabWrite {
@@ -454,6 +436,7 @@ pub async fn put_site(state: &AppState, site: SamplingSite) -> Result<SamplingSi
 pub fn next_site_id(state: &AppState) -> SiteId {
     SiteId(
         state
+            .projection
             .lab
             .lock()
             .sites
@@ -465,7 +448,14 @@ pub fn next_site_id(state: &AppState) -> SiteId {
 
 /// Every sampling site.
 pub fn sites(state: &AppState) -> Vec<SamplingSite> {
-    state.lab.lock().sites.values().cloned().collect()
+    state
+        .projection
+        .lab
+        .lock()
+        .sites
+        .values()
+        .cloned()
+        .collect()
 }
 
 /// What a new round needs.
@@ -497,9 +487,10 @@ pub async fn create_round(state: &AppState, r: NewRound) -> Result<Round, AppErr
             "the deadline must be after the start",
         ));
     }
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let id = RoundId(
         state
+            .projection
             .lab
             .lock()
             .rounds
@@ -539,7 +530,7 @@ pub struct RoundStatus {
 /// The round's progress now, restricted to cells whose residents the caller covers when
 /// `area` is narrower than the round's.
 pub fn round_status(state: &AppState, id: RoundId) -> Option<RoundStatus> {
-    let lab = state.lab.lock();
+    let lab = state.projection.lab.lock();
     let r = lab.rounds.get(&id)?;
     let mut total = CellProgress::default();
     for c in r.cells.values() {
@@ -562,10 +553,11 @@ pub fn unsampled(
     cell: GridCell,
     limit: usize,
 ) -> Option<Vec<PersonId>> {
-    let lab = state.lab.lock();
+    let lab = state.projection.lab.lock();
     let r = lab.rounds.get(&id)?;
-    let people = read(&state.people);
+    let people = read(&state.projection.people);
     let covered: Vec<bool> = state
+        .projection
         .communities
         .iter()
         .map(|a| r.round.area.contains(a))
@@ -595,9 +587,9 @@ pub async fn close_round(
     actor: String,
     now: Timestamp,
 ) -> Result<usize, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let round = {
-        let lab = state.lab.lock();
+        let lab = state.projection.lab.lock();
         lab.rounds
             .get(&id)
             .map(|r| r.round.clone())
@@ -616,13 +608,14 @@ pub async fn close_round(
         });
     }
     let missed: Vec<PersonId> = {
-        let lab = state.lab.lock();
+        let lab = state.projection.lab.lock();
         let r = lab
             .rounds
             .get(&id)
             .ok_or_else(|| AppError::not_found("unknown_round", "gone"))?;
-        let people = read(&state.people);
+        let people = read(&state.projection.people);
         let covered: Vec<bool> = state
+            .projection
             .communities
             .iter()
             .map(|a| r.round.area.contains(a))
@@ -650,7 +643,7 @@ pub async fn close_round(
     // call for the same round does not repeat them).
     let due = now.plus(i64::from(state.policy().duties().task_due_hours) * 3600);
     let tasks: Vec<xikang_store::NewTask> = {
-        let people = read(&state.people);
+        let people = read(&state.projection.people);
         missed
             .iter()
             .filter_map(|p| {
@@ -700,8 +693,9 @@ pub async fn extend_deadline(
             "say why the deadline moves",
         ));
     }
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let round = state
+        .projection
         .lab
         .lock()
         .rounds
@@ -752,6 +746,7 @@ pub async fn extend_deadline(
 /// the unsampled included. Returns how many rounds were closed.
 pub async fn close_due_rounds(state: &AppState, now: Timestamp) -> Result<usize, AppError> {
     let due: Vec<RoundId> = state
+        .projection
         .lab
         .lock()
         .rounds
@@ -827,9 +822,9 @@ pub async fn record_missed_tests(
     actor: &str,
     now: Timestamp,
 ) -> Result<usize, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let fresh: Vec<(PersonId, Timestamp, String)> = {
-        let people = read(&state.people);
+        let people = read(&state.projection.people);
         let mut seen = std::collections::HashSet::new();
         missed
             .into_iter()
@@ -858,11 +853,16 @@ pub async fn check_mandated(
     actor: String,
     now: Timestamp,
 ) -> Result<usize, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let cutoff = now.plus(-i64::from(every_hours) * 3600);
     let due: Vec<PersonId> = {
-        let people = read(&state.people);
-        let covered: Vec<bool> = state.communities.iter().map(|c| area.contains(c)).collect();
+        let people = read(&state.projection.people);
+        let covered: Vec<bool> = state
+            .projection
+            .communities
+            .iter()
+            .map(|c| area.contains(c))
+            .collect();
         people
             .iter()
             .enumerate()
@@ -951,11 +951,11 @@ pub async fn open_tubes(
     items: Vec<NewTube>,
     now: Timestamp,
 ) -> Result<Vec<Result<TubeId, ItemError>>, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
-        let lab = state.lab.lock();
+        let lab = state.projection.lab.lock();
         let mut next = lab.next_tube_id();
         let mut seen: HashMap<TubeBarcode, ()> = HashMap::new();
         for it in items {
@@ -992,7 +992,7 @@ pub async fn open_tubes(
                         ),
                     ));
                 }
-                let limit = pools.limit(zone_level_at(state, site.cell));
+                let limit = pools.limit(state.projection.zone_level_at(site.cell));
                 if it.capacity > limit {
                     return Err(item_err(
                         "pool_too_large",
@@ -1061,7 +1061,7 @@ pub async fn resolve(
     for w in &who {
         out.push(match w {
             Swabbed::Person(p) => {
-                if state.person_exists(*p) {
+                if state.projection.person_exists(*p) {
                     Ok(*p)
                 } else {
                     Err(item_err("unknown_person", format!("no person {p}")))
@@ -1110,11 +1110,11 @@ pub async fn bind(
     items: Vec<(String, Result<PersonId, ItemError>)>,
     now: Timestamp,
 ) -> Result<Vec<Result<Bound, ItemError>>, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
-        let lab = state.lab.lock();
+        let lab = state.projection.lab.lock();
         // Changes made by earlier items of this request.
         let mut fill: HashMap<TubeId, (Tube, usize)> = HashMap::new();
         let mut taken: HashMap<(RoundId, PersonId), ()> = HashMap::new();
@@ -1259,11 +1259,11 @@ async fn transition(
     mut step: impl FnMut(&Lab, &mut Tube) -> Result<(), ItemError> + Send,
     batch: Option<Batch>,
 ) -> Result<(Vec<Result<TubeId, ItemError>>, LabWrite), AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let mut out = Vec::with_capacity(barcodes.len());
     let mut w = LabWrite::default();
     {
-        let lab = state.lab.lock();
+        let lab = state.projection.lab.lock();
         let mut done: HashMap<TubeId, ()> = HashMap::new();
         for b in barcodes {
             let r = (|| {
@@ -1311,6 +1311,7 @@ pub async fn ship(
 ) -> Result<(Option<BatchId>, Vec<Result<TubeId, ItemError>>), AppError> {
     let id = BatchId(
         state
+            .projection
             .lab
             .lock()
             .batches
@@ -1356,7 +1357,7 @@ pub async fn receive(
     now: Timestamp,
 ) -> Result<Vec<Result<TubeId, ItemError>>, AppError> {
     let (b, list) = {
-        let lab = state.lab.lock();
+        let lab = state.projection.lab.lock();
         let b = lab
             .batches
             .get(&batch)
@@ -1435,14 +1436,17 @@ pub async fn post_results(
     lines: Vec<Result<ResultLine, ItemError>>,
     now: Timestamp,
 ) -> Result<Vec<Result<Resulted, ItemError>>, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let mut out = Vec::with_capacity(lines.len());
     let mut w = LabWrite::default();
     {
-        let lab = state.lab.lock();
+        let lab = state.projection.lab.lock();
         let mut seen: HashMap<TubeId, ()> = HashMap::new();
         let mut next_task = lab.next_task.max(1);
-        let mut next_case = read(&state.cases).keys().next_back().map_or(1, |c| c.0 + 1);
+        let mut next_case = read(&state.projection.cases)
+            .keys()
+            .next_back()
+            .map_or(1, |c| c.0 + 1);
         let mut closing: HashMap<u64, ()> = HashMap::new();
         let retest_due_hours = state.policy().duties().task_due_hours;
         let mut grid_tasks: Vec<xikang_store::NewTask> = Vec::new();
@@ -1515,7 +1519,7 @@ pub async fn post_results(
                         }));
                     }
                     LabOutcome::Positive if !single => {
-                        let people = read(&state.people);
+                        let people = read(&state.projection.people);
                         for p in &members {
                             w.events.push(event(EventBody::PoolPositive {
                                 person: *p,
@@ -1565,7 +1569,7 @@ pub async fn post_results(
                                 pool_size: 1,
                                 tube: tube.barcode.to_string(),
                             }));
-                            let open_case = read(&state.cases)
+                            let open_case = read(&state.projection.cases)
                                 .values()
                                 .any(|c| c.person == *p && c.discharged_at.is_none());
                             if !open_case {
@@ -1681,14 +1685,14 @@ fn retest_task_key(lab_task: u64) -> String {
 
 /// A tube with its members count, for the API.
 pub fn tube(state: &AppState, barcode: &TubeBarcode) -> Option<(Tube, usize)> {
-    let lab = state.lab.lock();
+    let lab = state.projection.lab.lock();
     lab.tube_by_barcode(barcode)
         .map(|m| (m.tube.clone(), m.members.len()))
 }
 
 /// How many tubes are in each state.
 pub fn state_counts(state: &AppState) -> BTreeMap<&'static str, u64> {
-    let lab = state.lab.lock();
+    let lab = state.projection.lab.lock();
     let mut counts: BTreeMap<&'static str, u64> =
         TubeState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     for m in &lab.tubes {
@@ -1700,7 +1704,7 @@ pub fn state_counts(state: &AppState) -> BTreeMap<&'static str, u64> {
 /// Tubes stuck on the way: sealed or in transport for more than `transport_hours` since
 /// sealing, or received but not resulted for more than `lab_hours`.
 pub fn stuck(state: &AppState, now: Timestamp, transport_hours: u32, lab_hours: u32) -> Vec<Tube> {
-    let lab = state.lab.lock();
+    let lab = state.projection.lab.lock();
     let t_cut = now.plus(-i64::from(transport_hours) * 3600);
     let l_cut = now.plus(-i64::from(lab_hours) * 3600);
     lab.tubes
@@ -1720,7 +1724,7 @@ pub fn stuck(state: &AppState, now: Timestamp, transport_hours: u32, lab_hours: 
 /// positive; a positive pool, an invalid tube or a tube without a result is no outcome yet
 /// (the member is held or re-swabbed until a single tube answers).
 pub fn outcomes_of(state: &AppState, samples: &[Sample]) -> Vec<(Timestamp, Option<TestOutcome>)> {
-    let lab = state.lab.lock();
+    let lab = state.projection.lab.lock();
     samples
         .iter()
         .map(|s| {
@@ -1740,7 +1744,7 @@ pub fn open_tasks(
     kind: Option<TaskKind>,
     visible: impl Fn(PersonId) -> bool,
 ) -> Vec<LabTask> {
-    let lab = state.lab.lock();
+    let lab = state.projection.lab.lock();
     let mut v: Vec<LabTask> = lab
         .open_tasks
         .values()
@@ -1761,19 +1765,19 @@ pub async fn record_doses(
     items: Vec<Result<Dose, ItemError>>,
     now: Timestamp,
 ) -> Result<Vec<Result<(), ItemError>>, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
-        let lab = state.lab.lock();
-        let doses = read(&state.lab.doses);
+        let lab = state.projection.lab.lock();
+        let doses = read(&state.projection.lab.doses);
         let mut seen = std::collections::HashSet::new();
         for d in items {
             let r = (|| {
                 let d = d?;
                 d.validate()
                     .map_err(|e| item_err(e.code(), e.to_string()))?;
-                if !state.person_exists(d.person) {
+                if !state.projection.person_exists(d.person) {
                     return Err(item_err(
                         "unknown_person",
                         format!("no person {}", d.person),
@@ -1816,7 +1820,7 @@ pub async fn record_doses(
 pub fn vaccination_status(state: &AppState, person: PersonId) -> VaccinationStatus {
     VaccinationStatus {
         doses: highest_dose(
-            read(&state.lab.doses)
+            read(&state.projection.lab.doses)
                 .get(person.0 as usize)
                 .copied()
                 .unwrap_or(0),
@@ -1905,8 +1909,8 @@ pub fn vaccination_coverage(
     area: &AreaCode,
     day: CivilDay,
 ) -> Vec<(AreaCode, AgeBand, Coverage)> {
-    let lab = state.lab.lock();
-    let dose_bits = read(&state.lab.doses);
+    let lab = state.projection.lab.lock();
+    let dose_bits = read(&state.projection.lab.doses);
     let (ty, tm, td) = xikang_domain::testing::civil_of(day);
     let bands_on = BandsOn::new(ty, tm, td);
     let rows = lab.districts.len();
@@ -1939,8 +1943,9 @@ pub fn vaccination_coverage(
             })
         })
     } else {
-        let people = read(&state.people);
+        let people = read(&state.projection.people);
         let covered: Vec<Option<usize>> = state
+            .projection
             .communities
             .iter()
             .enumerate()
@@ -1988,13 +1993,18 @@ pub async fn outreach(
     create: bool,
     now: Timestamp,
 ) -> Result<Vec<(GridCell, Vec<PersonId>)>, AppError> {
-    let _op = state.lab.op.lock().await;
+    let _op = state.projection.lab.op.lock().await;
     let (list, tasks) = {
-        let lab = state.lab.lock();
-        let people = read(&state.people);
-        let dose_bits = read(&state.lab.doses);
+        let lab = state.projection.lab.lock();
+        let people = read(&state.projection.people);
+        let dose_bits = read(&state.projection.lab.doses);
         let (ty, tm, td) = xikang_domain::testing::civil_of(day);
-        let covered: Vec<bool> = state.communities.iter().map(|c| area.contains(c)).collect();
+        let covered: Vec<bool> = state
+            .projection
+            .communities
+            .iter()
+            .map(|c| area.contains(c))
+            .collect();
         let mut by_cell: BTreeMap<GridCell, Vec<PersonId>> = BTreeMap::new();
         let mut tasks = Vec::new();
         let mut next = lab.next_task.max(1);

@@ -2,6 +2,7 @@
 //! priority lane for scans and codes, and the web pages ([`web`]).
 
 pub mod api;
+pub mod app;
 pub mod appeal;
 pub mod auth;
 pub mod cache;

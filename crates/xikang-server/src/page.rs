@@ -85,9 +85,10 @@ async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
         .ok_or("令牌无效 Unknown token")?;
     let person =
         parse_person_id(f.person.trim()).ok_or("人员编号格式错误 A person id looks like P12")?;
-    let area = state.person_area(person).ok_or("查无此人 No such person")?;
-    let allowed = caller.may_see(person, &area);
-    if !allowed {
+    if !state.projection.person_exists(person) {
+        return Err("查无此人 No such person".into());
+    }
+    if !crate::app::authorise::person_visible(state, &caller, person) {
         return Err("无权查看 Outside your jurisdiction".into());
     }
     let now = crate::now();

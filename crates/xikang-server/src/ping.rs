@@ -8,7 +8,7 @@
 //! size takes effect for companions at the next start. Positions are never logged.
 
 use crate::api::blocking_err;
-use crate::auth::{Caller, Role};
+use crate::app::{Actor, Role};
 use crate::error::AppError;
 use crate::json::{body_json, check_json};
 use crate::state::AppState;
@@ -186,7 +186,7 @@ fn parse_item(
     })?;
     let person = crate::wire::parse_person_id(&p.person)
         .ok_or_else(|| refused("invalid_person_id", "a person id looks like P1"))?;
-    if !state.person_exists(person) {
+    if !state.projection.person_exists(person) {
         return Err(refused("unknown_person", format!("no person {person}")));
     }
     let at = Timestamp::parse_rfc3339(&p.at).map_err(|e| refused("invalid_time", e.to_string()))?;
@@ -217,7 +217,7 @@ fn parse_item(
 /// reported by their index in the batch. All refused is a 422 that stores nothing.
 pub async fn post_pings(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -262,7 +262,7 @@ pub async fn post_pings(
         .await
         .map_err(blocking_err)??;
     // After the commit: the index is a view of what is durable.
-    state.tracing.pings.append(&stored);
+    state.projection.tracing.pings.append(&stored);
     Ok(axum::Json(json!({
         "accepted": stored.len(),
         "rejected": rejected,

@@ -3,7 +3,7 @@
 //! requirement, and its check-in written durably by the group-commit writer **before** the
 //! answer is sent: an acknowledged scan survives `kill -9`.
 
-use crate::auth::{Caller, Role};
+use crate::app::{Actor, Role};
 use crate::error::{AppError, ItemError, item_err};
 use crate::json::{body_json, check_json};
 use crate::state::AppState;
@@ -177,7 +177,7 @@ enum Who {
 
 fn parse_item<'s>(
     state: &'s AppState,
-    caller: &Caller,
+    caller: &Actor,
     raw: &str,
     now: Timestamp,
 ) -> Result<Pending<'s>, ItemError> {
@@ -185,13 +185,14 @@ fn parse_item<'s>(
         .map_err(|e| item_err("invalid_scan", format!("not a valid scan: {e}")))?;
     let code = PlaceCode::parse(&item.place_code)
         .map_err(|e| item_err("invalid_place_code", e.to_string()))?;
-    let venue_id = *state.venues.by_code.get(&code).ok_or_else(|| {
+    let venue_id = *state.projection.venues.by_code.get(&code).ok_or_else(|| {
         item_err(
             "unknown_place_code",
             format!("no venue has place code {code}"),
         )
     })?;
     let venue = state
+        .projection
         .venues
         .get(venue_id)
         .ok_or_else(|| item_err("unknown_place_code", "venue missing"))?;
@@ -303,7 +304,7 @@ fn resolve_tokens(
 /// `POST /api/v1/scans`: one scan, or `{"scans": [...]}` of at most `max_batch`.
 pub async fn post_scans(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -363,7 +364,8 @@ pub async fn post_scans(
                 return Err(item_err("invalid_scan", "identity not resolved"));
             };
             let (eval, last_sample) = state
-                .evaluate_under(&policy, person, p.at)
+                .projection
+                .evaluate(&policy, person, p.at)
                 .ok_or_else(|| item_err("unknown_person", "not a resident here"))?;
             // From memory, like the colour: a scan never reads the store for it.
             let vaccination = crate::lab::vaccination_status(&state, person);

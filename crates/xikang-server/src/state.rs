@@ -2,23 +2,21 @@
 //! of the authority log (one compact slot per resident) that code display and scans read
 //! without touching the database.
 
-use crate::auth::Caller;
+use crate::app::Projection;
+use crate::app::projection::{PersonSlot, Venues};
 use crate::cache::BoundedCache;
 use crate::error::{ItemError, item_err};
 use crate::scan::ScanWriter;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use xikang_code::{CodeClaims, PseudonymKey, SigningKey, TrustList, Verifier};
-use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent, ZoneLevel};
+use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::facts::PersonFacts;
-use xikang_domain::policy::{Evaluation, Policy, evaluate};
+use xikang_domain::policy::{Evaluation, Policy};
 use xikang_domain::testing::VaccinationStatus;
 use xikang_domain::time::DAY;
-use xikang_domain::{
-    AreaCode, CaseId, GridCell, HouseholdId, PersonId, PlaceCode, Timestamp, Venue, VenueId,
-    WorkplaceId, ZoneId,
-};
+use xikang_domain::{AreaCode, HouseholdId, PersonId, Timestamp, WorkplaceId};
 use xikang_store::{Store, StoreError, StoredKey};
 use xikang_trace::Population;
 
@@ -109,29 +107,6 @@ pub fn load_or_create_keys(
     Ok((signer, trust))
 }
 
-/// What the server holds per resident: their facts and where they live. Kept small: a
-/// million residents must fit in a few hundred megabytes.
-#[derive(Debug, Clone, Default)]
-pub struct PersonSlot {
-    pub facts: PersonFacts,
-    /// Index into [`AppState::communities`]; `u32::MAX` for an unused id.
-    pub community: u32,
-    pub home_cell: GridCell,
-}
-
-/// A case as the server lists it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CaseRecord {
-    pub id: CaseId,
-    pub person: PersonId,
-    pub kind: CaseKind,
-    pub onset: Option<Timestamp>,
-    pub sampled_at: Option<Timestamp>,
-    pub isolated_at: Option<Timestamp>,
-    pub registered_at: Timestamp,
-    pub discharged_at: Option<Timestamp>,
-}
-
 /// A signed code, cached so that an unchanged code is not re-signed (nor its answer
 /// re-serialized) on every display: it is re-used while the evaluation is unchanged and more
 /// than half of its lifetime remains.
@@ -146,20 +121,6 @@ pub struct IssuedCode {
     pub vaccination: VaccinationStatus,
     /// The JSON answer of `GET /people/{id}/code`, serialized once.
     pub json: axum::body::Bytes,
-}
-
-/// Venues, fixed after start.
-#[derive(Debug, Default)]
-pub struct Venues {
-    pub list: Vec<Venue>,
-    pub by_code: HashMap<PlaceCode, VenueId>,
-}
-
-impl Venues {
-    /// The venue with this id.
-    pub fn get(&self, id: VenueId) -> Option<&Venue> {
-        self.list.get(id.0 as usize).filter(|v| v.id == id)
-    }
 }
 
 /// Server settings that do not come from the store.
@@ -206,30 +167,19 @@ pub struct AppState {
     pub trust_json: String,
     /// Subject pseudonyms, keyed once.
     pub pseudonyms: PseudonymKey,
-    pub people: RwLock<Vec<PersonSlot>>,
-    pub communities: Vec<AreaCode>,
-    pub venues: Venues,
-    pub cases: RwLock<BTreeMap<CaseId, CaseRecord>>,
-    pub zones: RwLock<HashMap<ZoneId, (ZoneLevel, Vec<GridCell>)>>,
-    pub auth_cache: BoundedCache<[u8; 32], Option<Caller>>,
+    /// The in-memory state folded from the authority log (see [`Projection`]).
+    pub projection: Projection,
+    pub auth_cache: BoundedCache<[u8; 32], Option<crate::app::Actor>>,
     /// Tokens already verified: hash of the token → (person, expiry).
     pub verified: BoundedCache<u64, (PersonId, Timestamp)>,
     pub codes: BoundedCache<PersonId, Arc<IssuedCode>>,
     /// Keyed hasher for the verified-token cache (random per process).
     pub token_hasher: std::hash::RandomState,
     pub writer: ScanWriter,
-    /// The tracing index, population and tracer workflow.
-    pub tracing: crate::trace::Tracing,
-    /// Serialises authority appends with their projection, so the projection applies events
-    /// in log order.
-    pub record_lock: tokio::sync::Mutex<()>,
+    /// Serialises commits with their projection, so the projection applies events in log
+    /// order (see [`crate::app::commit`]).
+    pub(crate) commit_lock: tokio::sync::Mutex<()>,
     pub shed: crate::shed::Shed,
-    /// What the duty code keeps in memory (follow-ups, contacts' exposures).
-    pub duties: crate::duties::DutyState,
-    /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
-    pub lab: crate::lab::LabIndex,
-    /// Appeals against colours and their answers (see [`crate::appeal`]).
-    pub appeals: RwLock<BTreeMap<xikang_domain::EventSeq, crate::appeal::Appeal>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -343,11 +293,13 @@ impl AppState {
             .map_err(|e| StoreError::Corrupt(format!("population: {e}")))?
         };
         let tracing = crate::trace::Tracing::new(population);
+        let writer = ScanWriter::start(store.clone(), tracing.live.clone());
+        let projection = Projection::new(slots, communities, Venues { list, by_code }, tracing);
 
         let state = AppState {
             store: store.clone(),
-            writer: ScanWriter::start(store.clone(), tracing.live.clone()),
-            tracing,
+            writer,
+            projection,
             secrets,
             policy: RwLock::new(Arc::new(policy)),
             signer,
@@ -355,31 +307,23 @@ impl AppState {
             verifier,
             trust_json,
             pseudonyms,
-            people: RwLock::new(slots),
-            communities,
-            venues: Venues { list, by_code },
-            cases: RwLock::new(BTreeMap::new()),
-            appeals: RwLock::new(BTreeMap::new()),
-            zones: RwLock::new(HashMap::new()),
             auth_cache: BoundedCache::new(100_000),
             verified: BoundedCache::new(1_000_000),
             // Entries are about 1 KB: bounded to the working set of people displaying codes.
             codes: BoundedCache::new(100_000),
             token_hasher: std::hash::RandomState::new(),
-            record_lock: tokio::sync::Mutex::new(()),
+            commit_lock: tokio::sync::Mutex::new(()),
             shed: crate::shed::Shed::new(config.priority_permits, config.other_permits),
-            duties: crate::duties::DutyState::default(),
             config,
-            lab: crate::lab::LabIndex::default(),
         };
         let mut active: Option<(String, String)> = None;
         store.for_each_event(&mut |e| {
             if let EventBody::PolicyActivated { version, sha256 } = &e.body {
                 active = Some((version.clone(), sha256.clone()));
             }
-            state.apply(&e);
+            state.projection.apply(&e);
         })?;
-        state.lab.load(&state)?;
+        state.projection.lab.load(&state)?;
         // Every colour names its policy version; the log says when each version took effect.
         let current = (
             state.policy().version().to_owned(),
@@ -404,7 +348,6 @@ impl AppState {
         read(&self.policy).clone()
     }
 
-    /// Whether `person` is a known resident.
     /// The people whose scanned codes these are, as venue doors and sampling sites read
     /// them: a token verified before comes from the cache; the others are verified now, and
     /// a sampling site's upload of thousands is spread over every core, off the async
@@ -478,7 +421,7 @@ impl AppState {
                 Ok(claims) => match self
                     .pseudonyms
                     .person_of(&claims.subject)
-                    .filter(|p| self.person_exists(*p))
+                    .filter(|p| self.projection.person_exists(*p))
                 {
                     Some(person) => {
                         self.verified.put(key, (person, claims.expires_at));
@@ -494,41 +437,14 @@ impl AppState {
         out
     }
 
-    pub fn person_exists(&self, person: PersonId) -> bool {
-        read(&self.people)
-            .get(person.0 as usize)
-            .is_some_and(|s| s.community != u32::MAX)
-    }
-
-    /// The community a person lives in.
-    pub fn person_area(&self, person: PersonId) -> Option<AreaCode> {
-        let people = read(&self.people);
-        let slot = people.get(person.0 as usize)?;
-        self.communities.get(slot.community as usize).cloned()
-    }
-
-    /// Evaluates a person's colour now. `None` for an unknown person.
+    /// Evaluates a person's colour now under the active policy. `None` for an unknown
+    /// person.
     pub fn evaluate(
         &self,
         person: PersonId,
         now: Timestamp,
     ) -> Option<(Evaluation, Option<Timestamp>)> {
-        self.evaluate_under(&self.policy(), person, now)
-    }
-
-    /// [`AppState::evaluate`] under a policy the caller already holds (a batch of scans
-    /// reads the active policy once).
-    pub fn evaluate_under(
-        &self,
-        policy: &Policy,
-        person: PersonId,
-        now: Timestamp,
-    ) -> Option<(Evaluation, Option<Timestamp>)> {
-        let people = read(&self.people);
-        let slot = people
-            .get(person.0 as usize)
-            .filter(|s| s.community != u32::MAX)?;
-        Some((evaluate(policy, &slot.facts, now), slot.facts.last_sample()))
+        self.projection.evaluate(&self.policy(), person, now)
     }
 
     /// The person's signed code: re-used while the colour, last negative test and policy are
@@ -583,100 +499,10 @@ impl AppState {
         // A day is dropped once all of it is older than the retention period.
         let cutoff = now.plus(-keep * DAY).shanghai_day();
         let dropped = self.store.drop_checkin_days_before(cutoff)?;
-        crate::trace::lock(&self.tracing.live).drop_days_before(cutoff);
+        crate::trace::lock(&self.projection.tracing.live).drop_days_before(cutoff);
         // Location pings follow the same retention period.
         self.store.drop_ping_days_before(cutoff)?;
-        self.tracing.pings.drop_days_before(cutoff);
+        self.projection.tracing.pings.drop_days_before(cutoff);
         Ok(dropped)
-    }
-
-    /// Folds one stored event into the projection.
-    pub fn apply(&self, e: &StoredEvent) {
-        self.tracing.apply(e);
-        crate::appeal::observe(self, e);
-        crate::duties::observe(self, e);
-        match &e.body {
-            EventBody::ZoneSet {
-                zone, level, cells, ..
-            } => {
-                let old = write(&self.zones).insert(*zone, (*level, cells.clone()));
-                let mut people = write(&self.people);
-                for slot in people.iter_mut() {
-                    if old
-                        .as_ref()
-                        .is_some_and(|(_, c)| c.contains(&slot.home_cell))
-                    {
-                        slot.facts.leave_zone(e.seq, *zone, e.at);
-                    }
-                    if cells.contains(&slot.home_cell) {
-                        slot.facts.enter_zone(e.seq, *zone, *level, e.at);
-                    }
-                }
-            }
-            EventBody::ZoneLifted { zone, .. } => {
-                if let Some((_, cells)) = write(&self.zones).remove(zone) {
-                    let mut people = write(&self.people);
-                    for slot in people.iter_mut().filter(|s| cells.contains(&s.home_cell)) {
-                        slot.facts.leave_zone(e.seq, *zone, e.at);
-                    }
-                }
-            }
-            body => {
-                if let EventBody::CaseRegistered {
-                    case,
-                    person,
-                    case_kind,
-                    onset,
-                    sampled_at,
-                    isolated_at,
-                } = body
-                {
-                    write(&self.cases).insert(
-                        *case,
-                        CaseRecord {
-                            id: *case,
-                            person: *person,
-                            kind: *case_kind,
-                            onset: *onset,
-                            sampled_at: *sampled_at,
-                            isolated_at: *isolated_at,
-                            registered_at: e.at,
-                            discharged_at: None,
-                        },
-                    );
-                }
-                if let EventBody::CaseDischarged { case, at, .. } = body
-                    && let Some(c) = write(&self.cases).get_mut(case)
-                {
-                    c.discharged_at = Some(*at);
-                }
-                // One person, or every member of a tube.
-                let concerned = body.people();
-                if !concerned.is_empty() {
-                    let mut people = write(&self.people);
-                    for p in concerned {
-                        if let Some(slot) = people.get_mut(p.0 as usize) {
-                            slot.facts.apply(e.seq, e.at, body);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Appends authority events and applies them, in log order.
-    pub async fn record(
-        &self,
-        events: Vec<xikang_domain::event::NewEvent>,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let _guard = self.record_lock.lock().await;
-        let store = self.store.clone();
-        let stored = tokio::task::spawn_blocking(move || store.append_events(&events))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("append task failed: {e}")))??;
-        for e in &stored {
-            self.apply(e);
-        }
-        Ok(stored)
     }
 }

@@ -9,11 +9,12 @@
 //! stored is only what tracers decided, as authority events.
 
 use crate::api::{blocking_err, visible_person};
-use crate::auth::{Caller, Role};
+use crate::app::projection::CaseRecord;
+use crate::app::{Actor, Role};
 use crate::error::AppError;
 use crate::export::{Cell, Table, to_csv, to_xlsx};
 use crate::json::parse;
-use crate::state::{AppState, CaseRecord, read, write};
+use crate::state::{AppState, read, write};
 use crate::wire::{parse_case_id, parse_person_id};
 use axum::Json;
 use axum::body::Bytes;
@@ -312,12 +313,17 @@ pub fn start_loading(state: Arc<AppState>) {
     let spawned = std::thread::Builder::new()
         .name("trace-index-load".into())
         .spawn(move || {
-            if let Err(e) = state.tracing.load(state.store.as_ref()) {
+            if let Err(e) = state.projection.tracing.load(state.store.as_ref()) {
                 tracing::error!(error = %e, "loading the tracing index failed");
             }
             // After the check-ins: close contacts are ready first, companions follow.
             let metres = state.policy().tracing().companion_cell_metres;
-            if let Err(e) = state.tracing.pings.load(state.store.as_ref(), metres) {
+            if let Err(e) = state
+                .projection
+                .tracing
+                .pings
+                .load(state.store.as_ref(), metres)
+            {
                 tracing::error!(error = %e, "loading the ping index failed");
             }
         });
@@ -339,23 +345,11 @@ pub fn case_of(c: &CaseRecord) -> Case {
 }
 
 /// A case the caller may read.
-fn visible_case(state: &AppState, caller: &Caller, id: &str) -> Result<CaseRecord, AppError> {
+fn visible_case(state: &AppState, caller: &Actor, id: &str) -> Result<CaseRecord, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "reading contact lists")?;
     let id = parse_case_id(id)
         .ok_or_else(|| AppError::bad("invalid_case_id", "a case id looks like C1"))?;
-    let c = read(&state.cases)
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| AppError::not_found("unknown_case", format!("no case {id}")))?;
-    if !state
-        .person_area(c.person)
-        .is_some_and(|a| caller.covers(&a))
-    {
-        return Err(AppError::Forbidden(
-            "this case is outside your jurisdiction",
-        ));
-    }
-    Ok(c)
+    Ok(crate::app::authorise::case(state, caller, id)?.into_inner())
 }
 
 /// Close and secondary contacts and companions of one case.
@@ -378,18 +372,23 @@ pub fn trace_case(
     case: &CaseRecord,
     now: Timestamp,
 ) -> Result<Traced, AppError> {
-    let tracer = Tracer::new(index, state.tracing.population(), policy.tracing());
+    let tracer = Tracer::new(
+        index,
+        state.projection.tracing.population(),
+        policy.tracing(),
+    );
     let close = tracer
         .close_contacts(&case_of(case), now)
         .map_err(|e| AppError::not_found(e.code(), e.to_string()))?;
     let quarantined = |p: PersonId| {
         state
+            .projection
             .tracing
             .designation(case.id, p)
             .and_then(|d| d.quarantined_at)
     };
     let secondary = tracer.secondary_contacts(&close, quarantined, now);
-    let (companions, companion_cell_metres) = match state.tracing.pings.snapshot() {
+    let (companions, companion_cell_metres) = match state.projection.tracing.pings.snapshot() {
         Some((pings, metres)) => (
             companions(&pings, policy.tracing(), &case_of(case), now),
             Some(metres),
@@ -440,10 +439,16 @@ pub struct ContactRow {
 
 /// Builds the rows of a traced case, merged with the tracer's decisions.
 pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<ContactRow> {
-    let status = |p: PersonId| state.tracing.designation(case.id, p);
-    let district = |p: PersonId| state.person_area(p).map(|a| a.district().to_string());
+    let status = |p: PersonId| state.projection.tracing.designation(case.id, p);
+    let district = |p: PersonId| {
+        state
+            .projection
+            .person_area(p)
+            .map(|a| a.district().to_string())
+    };
     let venue_name = |v: Option<xikang_domain::VenueId>| {
-        v.and_then(|v| state.venues.get(v)).map(|v| v.name.clone())
+        v.and_then(|v| state.projection.venues.get(v))
+            .map(|v| v.name.clone())
     };
     let mut rows = Vec::new();
     let mut listed = HashSet::new();
@@ -566,7 +571,7 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
     }
     // Designations whose evidence the data no longer shows (retention dropped the days, or
     // the policy changed) stay on the list: a decision is never silently lost.
-    for ((c, p), d) in read(&state.tracing.workflow).range((case.id, PersonId(0))..) {
+    for ((c, p), d) in read(&state.projection.tracing.workflow).range((case.id, PersonId(0))..) {
         if *c != case.id {
             break;
         }
@@ -648,7 +653,7 @@ async fn listed(
             format!("rule is one of {}", RULES.join(", ")),
         ));
     }
-    let index = state.tracing.snapshot()?;
+    let index = state.projection.tracing.snapshot()?;
     let (s, case2) = (state.clone(), case.clone());
     let now = crate::now();
     let (traced, rows) = tokio::task::spawn_blocking(move || {
@@ -667,7 +672,7 @@ async fn listed(
 /// is the length of the whole filtered list.
 pub async fn get_contacts(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     Query(q): Query<ContactQuery>,
 ) -> Result<Response, AppError> {
@@ -690,7 +695,7 @@ pub async fn get_contacts(
         .map(|(v, ivs)| {
             json!({
                 "venue": v.to_string(),
-                "venue_name": state.venues.get(*v).map(|v| v.name.clone()),
+                "venue_name": state.projection.venues.get(*v).map(|v| v.name.clone()),
                 "presence": intervals(ivs),
             })
         })
@@ -716,7 +721,7 @@ pub async fn get_contacts(
 /// `purpose`, which only tracers and admins may ask; every export is an authority event.
 pub async fn export_contacts(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     Query(q): Query<ContactQuery>,
 ) -> Result<Response, AppError> {
@@ -864,7 +869,7 @@ enum Action {
 /// order is a 409.
 pub async fn act_on_contact(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path((id, person)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -873,7 +878,7 @@ pub async fn act_on_contact(
     let person = visible_person(&state, &caller, &person)?;
     let b: ActionIn = parse(&headers, &body)?;
     let now = crate::now();
-    let current = state.tracing.designation(case.id, person);
+    let current = state.projection.tracing.designation(case.id, person);
     let status = current.as_ref().map(|d| d.status);
     let conflict = |what: &str| AppError::Conflict {
         code: "contact_status",
@@ -899,7 +904,7 @@ pub async fn act_on_contact(
                 return Err(conflict("confirm"));
             }
             // Only someone the data shows as a contact of this case can be confirmed.
-            let index = state.tracing.snapshot()?;
+            let index = state.projection.tracing.snapshot()?;
             let (s, c2) = (state.clone(), case.clone());
             let found = tokio::task::spawn_blocking(move || {
                 let t = trace_case(&s, &index, &s.policy(), &c2, now)?;
@@ -1026,7 +1031,7 @@ pub async fn act_on_contact(
         }
     };
     state.record(events).await?;
-    let d = state.tracing.designation(case.id, person);
+    let d = state.projection.tracing.designation(case.id, person);
     Ok(Json(json!({
         "case": case.id.to_string(),
         "person": person.to_string(),
@@ -1040,23 +1045,26 @@ pub async fn act_on_contact(
 /// onset, most exposure first, known cases flagged.
 pub async fn get_sources(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let case = visible_case(&state, &caller, &id)?;
-    let index = state.tracing.snapshot()?;
+    let index = state.projection.tracing.snapshot()?;
     let s = state.clone();
     let items = tokio::task::spawn_blocking(move || {
         let policy = s.policy();
-        let tracer = Tracer::new(&index, s.tracing.population(), policy.tracing());
-        let known: HashSet<PersonId> = read(&s.cases).values().map(|c| c.person).collect();
+        let tracer = Tracer::new(&index, s.projection.tracing.population(), policy.tracing());
+        let known: HashSet<PersonId> = read(&s.projection.cases)
+            .values()
+            .map(|c| c.person)
+            .collect();
         tracer
             .sources(&case_of(&case), &known)
             .map_err(|e| AppError::not_found(e.code(), e.to_string()))
     })
     .await
     .map_err(blocking_err)??;
-    let cases = read(&state.cases);
+    let cases = read(&state.projection.cases);
     let case_of_person = |p: PersonId| {
         cases
             .values()
@@ -1075,7 +1083,7 @@ pub async fn get_sources(
                 "last_exposure": rfc(c.last_exposure),
                 "venues": c.venues.iter().map(|(v, secs)| json!({
                     "venue": v.to_string(),
-                    "venue_name": state.venues.get(*v).map(|v| v.name.clone()),
+                    "venue_name": state.projection.venues.get(*v).map(|v| v.name.clone()),
                     "overlap_minutes": minutes(*secs),
                 })).collect::<Vec<_>>(),
             })
@@ -1092,8 +1100,12 @@ pub fn all_clusters(
     now: Timestamp,
 ) -> Vec<(String, Cluster)> {
     let policy = state.policy();
-    let cases: Vec<CaseRecord> = read(&state.cases).values().cloned().collect();
-    let tracer = Tracer::new(index, state.tracing.population(), policy.tracing());
+    let cases: Vec<CaseRecord> = read(&state.projection.cases).values().cloned().collect();
+    let tracer = Tracer::new(
+        index,
+        state.projection.tracing.population(),
+        policy.tracing(),
+    );
     let inputs: Vec<Case> = cases.iter().map(case_of).collect();
     let traced = tracer.close_contacts_batch(&inputs, now);
     let pairs: Vec<(CaseId, &CloseContacts)> = cases
@@ -1140,7 +1152,7 @@ fn cluster_json(state: &AppState, id: &str, k: &Cluster) -> Value {
         "cases": k.cases.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "venues": k.venues.iter().map(|v| json!({
             "venue": v.to_string(),
-            "name": state.venues.get(*v).map(|v| v.name.clone()),
+            "name": state.projection.venues.get(*v).map(|v| v.name.clone()),
         })).collect::<Vec<_>>(),
         "edges": edges,
     })
@@ -1148,23 +1160,23 @@ fn cluster_json(state: &AppState, id: &str, k: &Cluster) -> Value {
 
 async fn computed_clusters(
     state: &Arc<AppState>,
-    caller: &Caller,
+    caller: &Actor,
 ) -> Result<Vec<(String, Cluster)>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "reading clusters")?;
-    let index = state.tracing.snapshot()?;
+    let index = state.projection.tracing.snapshot()?;
     let s = state.clone();
     let all = tokio::task::spawn_blocking(move || all_clusters(&s, &index, crate::now()))
         .await
         .map_err(blocking_err)?;
     // A cluster is listed when the caller may read at least one of its cases.
-    let cases = read(&state.cases);
+    let cases = read(&state.projection.cases);
     Ok(all
         .into_iter()
         .filter(|(_, k)| {
             k.cases.iter().any(|c| {
                 cases
                     .get(c)
-                    .and_then(|c| state.person_area(c.person))
+                    .and_then(|c| state.projection.person_area(c.person))
                     .is_some_and(|a| caller.covers(&a))
             })
         })
@@ -1174,7 +1186,7 @@ async fn computed_clusters(
 /// `GET /api/v1/clusters`.
 pub async fn list_clusters(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Response, AppError> {
     let all = computed_clusters(&state, &caller).await?;
     let items: Vec<Value> = all
@@ -1193,7 +1205,7 @@ pub struct ClusterQuery {
 /// `GET /api/v1/clusters/{id}` (`?format=dot` for Graphviz).
 pub async fn get_cluster(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     Query(q): Query<ClusterQuery>,
 ) -> Result<Response, AppError> {

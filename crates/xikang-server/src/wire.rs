@@ -1,7 +1,7 @@
 //! Wire types: what the API sends, separate from domain types. Times are RFC 3339 strings;
 //! personal data is masked unless the caller asked to unmask and may.
 
-use crate::state::CaseRecord;
+use crate::app::projection::CaseRecord;
 use serde::Serialize;
 use xikang_domain::mask::mask_name;
 use xikang_domain::policy::{Evaluation, FiredRule, GreenStep};

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use xikang_domain::policy::Policy;
 use xikang_domain::time::DAY;
 use xikang_domain::{AreaCode, CivilDay, PersonId, VenueId};
-use xikang_server::auth::{Role, token_digest};
+use xikang_server::app::Role;
+use xikang_server::auth::token_digest;
 use xikang_server::state::AppState;
 use xikang_server::web;
 use xikang_server::{ServerConfig, now};
@@ -599,10 +600,10 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
         AppState::load(store, config, policy, &policy_sha, now())
             .context("loading state from the store")?,
     );
-    let people = xikang_server::state::read(&state.people).len();
+    let people = xikang_server::state::read(&state.projection.people).len();
     tracing::info!(
         people,
-        venues = state.venues.list.len(),
+        venues = state.projection.venues.list.len(),
         secs = started.elapsed().as_secs_f64(),
         "state loaded"
     );

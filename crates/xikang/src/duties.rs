@@ -571,7 +571,7 @@ pub fn bench(args: &DutyBenchArgs) -> Result<()> {
 fn count_colour(state: &AppState, cells: &[GridCell], colour: xikang_domain::Colour) -> usize {
     let set: std::collections::HashSet<GridCell> = cells.iter().copied().collect();
     let now = xikang_server::now();
-    let people = xikang_server::state::read(&state.people);
+    let people = xikang_server::state::read(&state.projection.people);
     let policy = state.policy();
     people
         .iter()

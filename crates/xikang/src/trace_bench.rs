@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use xikang_domain::time::DAY;
 use xikang_domain::{PersonId, Timestamp};
-use xikang_server::state::{AppState, CaseRecord};
+use xikang_server::app::projection::CaseRecord;
+use xikang_server::state::AppState;
 use xikang_server::trace::case_of;
 use xikang_server::{ServerConfig, now};
 use xikang_trace::{Case, MAX_STAY, Tracer, companions};
@@ -195,7 +196,7 @@ fn write_csvs(state: &AppState, dir: &Path) -> Result<u64> {
         }
         w.flush()?;
     }
-    let population = state.tracing.population();
+    let population = state.projection.tracing.population();
     {
         let mut w = BufWriter::new(std::fs::File::create(dir.join("people.csv"))?);
         let mut err = None;
@@ -212,7 +213,7 @@ fn write_csvs(state: &AppState, dir: &Path) -> Result<u64> {
     }
     {
         let mut w = BufWriter::new(std::fs::File::create(dir.join("venues.csv"))?);
-        for v in &state.venues.list {
+        for v in &state.projection.venues.list {
             writeln!(w, "{},{}", v.id.0, population.dwell_secs(v.id.0))?;
         }
         w.flush()?;
@@ -331,9 +332,10 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
     );
     let state_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    state.tracing.load(store.as_ref())?;
+    state.projection.tracing.load(store.as_ref())?;
     let index_secs = t.elapsed().as_secs_f64();
     let index = state
+        .projection
         .tracing
         .snapshot()
         .map_err(|_| anyhow!("the tracing index did not load"))?;
@@ -341,7 +343,7 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
     if checkins == 0 {
         bail!("the store holds no check-ins: generate a city first (xikang gen)");
     }
-    let people = state.tracing.population().people() as u32;
+    let people = state.projection.tracing.population().people() as u32;
     println!(
         "state {:.1} s, index {:.1} s for {} check-ins ({:.1} bytes each), {} people",
         state_secs,
@@ -381,7 +383,11 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
 
     // xikang.
     let policy = state.policy();
-    let tracer = Tracer::new(&index, state.tracing.population(), policy.tracing());
+    let tracer = Tracer::new(
+        &index,
+        state.projection.tracing.population(),
+        policy.tracing(),
+    );
     let mut single = Vec::new();
     let mut secondary = Vec::new();
     let mut ours: Vec<BTreeSet<u32>> = Vec::new();
@@ -421,11 +427,12 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
     // case's companions over the same cases.
     let t = Instant::now();
     state
+        .projection
         .tracing
         .pings
         .load(store.as_ref(), policy.tracing().companion_cell_metres)?;
     let pings_secs = t.elapsed().as_secs_f64();
-    if let Some((pings, _)) = state.tracing.pings.snapshot() {
+    if let Some((pings, _)) = state.projection.tracing.pings.snapshot() {
         let mut times = Vec::new();
         let mut found = 0usize;
         for q in &questions[..args.single] {
@@ -448,10 +455,11 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
 
     let reach = MAX_STAY.max(
         state
+            .projection
             .venues
             .list
             .iter()
-            .map(|v| state.tracing.population().dwell_secs(v.id.0))
+            .map(|v| state.projection.tracing.population().dwell_secs(v.id.0))
             .max()
             .unwrap_or(0),
     );

@@ -50,8 +50,9 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
         AppState::load(store.clone(), ServerConfig::default(), policy, &sha, now())
             .context("loading state from the store")?,
     );
-    state.tracing.load(store.as_ref())?;
+    state.projection.tracing.load(store.as_ref())?;
     let index = state
+        .projection
         .tracing
         .snapshot()
         .map_err(|_| anyhow!("the tracing index did not load"))?;
@@ -88,13 +89,14 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     }
     let id = args.case.as_deref().unwrap_or_default();
     let case_id = parse_case_id(id).ok_or_else(|| anyhow!("a case id looks like C1"))?;
-    let case = read(&state.cases)
+    let case = read(&state.projection.cases)
         .get(&case_id)
         .cloned()
         .ok_or_else(|| anyhow!("no case {id}"))?;
     let policy = state.policy();
     // Companions come from the location pings, as in the server.
     state
+        .projection
         .tracing
         .pings
         .load(store.as_ref(), policy.tracing().companion_cell_metres)?;

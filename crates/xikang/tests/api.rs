@@ -107,6 +107,7 @@ async fn a_scan_is_answered_and_its_check_in_is_recorded() {
     assert_eq!(v["colour"], "green");
     let venue = app
         .state
+        .projection
         .venues
         .by_code
         .get(&xikang_domain::PlaceCode::parse(&place).unwrap())
@@ -330,7 +331,11 @@ async fn roles_and_jurisdictions_are_enforced() {
         .unwrap();
     assert_eq!(r.status, 403);
     // A tracer of another district cannot see a person outside it.
-    let area = app.state.person_area(xikang_domain::PersonId(1)).unwrap();
+    let area = app
+        .state
+        .projection
+        .person_area(xikang_domain::PersonId(1))
+        .unwrap();
     let other = [
         "320213", "320205", "320206", "320211", "320214", "320281", "320282",
     ]

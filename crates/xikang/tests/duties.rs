@@ -20,12 +20,12 @@ use xikang_server::state::read;
 use xikang_store::{ArrivalRecord, DutyOp, NewTask};
 
 fn cell_of(app: &TestApp, p: u32) -> u32 {
-    read(&app.state.people)[p as usize].home_cell.0
+    read(&app.state.projection.people)[p as usize].home_cell.0
 }
 
 /// Another resident of the same home cell as `p`.
 fn neighbour(app: &TestApp, p: u32) -> u32 {
-    let people = read(&app.state.people);
+    let people = read(&app.state.projection.people);
     let cell = people[p as usize].home_cell;
     (0..people.len() as u32)
         .find(|q| {
@@ -787,7 +787,7 @@ async fn a_registered_sentinel_turns_the_person_yellow_with_a_48_hour_task_and_a
  {
     let app = spawn_app().await;
     let pharmacy = {
-        let venues = &app.state.venues.list;
+        let venues = &app.state.projection.venues.list;
         venues
             .iter()
             .find(|v| v.category.as_str() == "pharmacy")
@@ -857,7 +857,7 @@ async fn residents_not_sampled_since_a_round_began_become_tasks_once() {
     // Residents of the cell without a sample since the round began (the generated city's
     // routine screening may have sampled some of them already).
     let (residents, expected) = {
-        let people = read(&app.state.people);
+        let people = read(&app.state.projection.people);
         let here: Vec<_> = people
             .iter()
             .filter(|s| s.community != u32::MAX && s.home_cell == GridCell(cell))
@@ -1042,7 +1042,7 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
     // A resident never sampled before arrived 3 days ago from a low-risk area: 3天3检,
     // no order; the lab swabs them on day 1 only.
     let p5 = {
-        let people = read(&app.state.people);
+        let people = read(&app.state.projection.people);
         (10..people.len() as u32)
             .find(|p| {
                 let s = &people[*p as usize];
@@ -1153,7 +1153,7 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
     let cell = cell_of(&app, 20);
     let other = neighbour(&app, 20);
     let elsewhere = {
-        let people = read(&app.state.people);
+        let people = read(&app.state.projection.people);
         (21..people.len() as u32)
             .find(|p| {
                 let s = &people[*p as usize];

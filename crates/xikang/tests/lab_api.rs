@@ -956,6 +956,7 @@ async fn a_policy_requiring_a_full_course_at_a_venue_category_turns_the_unvaccin
     let category = t
         .app
         .state
+        .projection
         .venues
         .list
         .iter()

@@ -391,8 +391,16 @@ async fn pings_past_the_retention_period_are_dropped_with_the_check_ins() {
         position: Position::from_degrees(LAT, LON).unwrap(),
     };
     app.store.insert_pings(&[p]).unwrap();
-    app.state.tracing.pings.append(&[p]);
-    let before = app.state.tracing.pings.snapshot().unwrap().0.len();
+    app.state.projection.tracing.pings.append(&[p]);
+    let before = app
+        .state
+        .projection
+        .tracing
+        .pings
+        .snapshot()
+        .unwrap()
+        .0
+        .len();
     app.state.enforce_retention(now).unwrap();
     let days = app.store.ping_days().unwrap();
     assert!(
@@ -401,7 +409,14 @@ async fn pings_past_the_retention_period_are_dropped_with_the_check_ins() {
     );
     assert!(!days.is_empty(), "the generated recent days stay");
     assert_eq!(
-        app.state.tracing.pings.snapshot().unwrap().0.len(),
+        app.state
+            .projection
+            .tracing
+            .pings
+            .snapshot()
+            .unwrap()
+            .0
+            .len(),
         before - 1
     );
 }

@@ -194,7 +194,7 @@ fn head(app: &TestApp) -> EventSeq {
 
 async fn wait_for_index(app: &TestApp) {
     for _ in 0..200 {
-        if app.state.tracing.is_ready() {
+        if app.state.projection.tracing.is_ready() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -644,11 +644,12 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
 #[tokio::test]
 async fn staff_see_only_their_jurisdiction_and_a_resident_only_themselves() {
     let app = spawn_app().await;
-    let area = app.state.person_area(PersonId(1)).unwrap();
+    let area = app.state.projection.person_area(PersonId(1)).unwrap();
     let other = (1..common::PEOPLE)
         .map(PersonId)
         .find(|p| {
             app.state
+                .projection
                 .person_area(*p)
                 .is_some_and(|a| a.district() != area.district())
         })
@@ -737,6 +738,7 @@ async fn the_venue_page_denies_a_red_code_and_allows_a_green_one() {
     let place = app.plain_venue();
     let venue = app
         .state
+        .projection
         .venues
         .list
         .iter()
@@ -878,7 +880,7 @@ async fn the_dashboard_draws_svg_charts_and_serves_cached_figures() {
 async fn the_dashboard_maps_zones_and_recent_cases_and_ranks_districts_by_tracing_speed() {
     let app = spawn_app().await;
     wait_for_index(&app).await;
-    let sealed_cell = xikang_server::state::read(&app.state.people)[7].home_cell;
+    let sealed_cell = xikang_server::state::read(&app.state.projection.people)[7].home_cell;
     let (s, v) = api_post(
         &app,
         "/api/v1/zones",
@@ -900,12 +902,12 @@ async fn the_dashboard_maps_zones_and_recent_cases_and_ranks_districts_by_tracin
     assert_eq!(r.status, 303, "{}", r.text());
     let case_id = loc.rsplit('/').next().unwrap().to_owned();
     let (cases, case_district) = {
-        let cases = xikang_server::state::read(&app.state.cases);
+        let cases = xikang_server::state::read(&app.state.projection.cases);
         let case = cases
             .values()
             .find(|c| c.id.to_string() == case_id)
             .unwrap();
-        let area = app.state.person_area(case.person).unwrap();
+        let area = app.state.projection.person_area(case.person).unwrap();
         (cases.len() as u64, area.as_str()[..6].to_owned())
     };
 
@@ -1800,7 +1802,13 @@ async fn the_ranking_puts_the_district_with_most_overdue_tasks_first_and_counts_
     .await;
     assert_eq!(s, 200, "{v}");
     swab(&app, "WX-R-1", &[1]).await;
-    let p1_district = app.state.person_area(PersonId(1)).unwrap().as_str()[..6].to_owned();
+    let p1_district = app
+        .state
+        .projection
+        .person_area(PersonId(1))
+        .unwrap()
+        .as_str()[..6]
+        .to_owned();
 
     add_user(&app, "chief", "tracer", "320200", None, None);
     let mut b = Browser::new(&app);

@@ -3,7 +3,7 @@
 //! the good items, and refuse with 422 only when every item was refused.
 
 use super::{ItemError, NewRound, NewTube, Swabbed, item_err};
-use crate::auth::{Caller, Role};
+use crate::app::{Actor, Role, authorise};
 use crate::error::AppError;
 use crate::json::{body_json, parse};
 use crate::state::{AppState, read};
@@ -136,7 +136,7 @@ struct SiteIn {
 
 async fn post_site(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -171,7 +171,7 @@ async fn post_site(
 
 async fn get_sites(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Response, AppError> {
     caller.require(
         &[Role::Admin, Role::Lab, Role::GridWorker],
@@ -201,7 +201,7 @@ struct RoundIn {
 
 async fn post_round(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -260,7 +260,7 @@ fn round_json(state: &AppState, id: RoundId) -> Result<Value, AppError> {
 
 async fn get_round(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(
@@ -282,7 +282,7 @@ struct UnsampledQuery {
 
 async fn get_unsampled(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     Query(q): Query<UnsampledQuery>,
 ) -> Result<Response, AppError> {
@@ -300,7 +300,12 @@ async fn get_unsampled(
         .ok_or_else(|| AppError::not_found("unknown_round", format!("no round {id}")))?;
     let items: Vec<String> = people
         .into_iter()
-        .filter(|p| state.person_area(*p).is_some_and(|a| caller.covers(&a)))
+        .filter(|p| {
+            state
+                .projection
+                .person_area(*p)
+                .is_some_and(|a| caller.covers(&a))
+        })
         .map(|p| p.to_string())
         .collect();
     Ok(
@@ -311,7 +316,7 @@ async fn get_unsampled(
 
 async fn post_close_round(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin], "closing rounds")?;
@@ -322,15 +327,11 @@ async fn post_close_round(
 
 /// A round id from the path, refused unless the round's whole area lies in the caller's
 /// jurisdiction (a district may not close or extend a city-wide round).
-fn round_in_reach(state: &AppState, caller: &Caller, id: &str) -> Result<RoundId, AppError> {
+fn round_in_reach(state: &AppState, caller: &Actor, id: &str) -> Result<RoundId, AppError> {
     let id = round_id(id)?;
     let s = super::round_status(state, id)
         .ok_or_else(|| AppError::not_found("unknown_round", format!("no round {id}")))?;
-    if !caller.covers(&s.round.area) {
-        return Err(AppError::Forbidden(
-            "this round's area is outside your jurisdiction",
-        ));
-    }
+    authorise::area(caller, s.round.area)?;
     Ok(id)
 }
 
@@ -345,7 +346,7 @@ struct DeadlineIn {
 /// (an authority event).
 async fn post_round_deadline(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -387,7 +388,7 @@ struct TubesIn {
 
 async fn post_tubes(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -470,7 +471,7 @@ struct SamplesIn {
 
 pub async fn post_samples(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -565,7 +566,7 @@ struct BarcodesIn {
 
 pub async fn post_seal(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -590,7 +591,7 @@ struct BatchIn {
 
 async fn post_batch(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -631,7 +632,7 @@ async fn post_batch(
 
 async fn post_receive(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -665,7 +666,7 @@ async fn post_receive(
 
 async fn get_tube(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "reading tubes")?;
@@ -677,7 +678,7 @@ async fn get_tube(
 
 async fn get_tube_states(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "reading tubes")?;
     Ok(Json(json!({"states": super::state_counts(&state)})).into_response())
@@ -691,7 +692,7 @@ struct StuckQuery {
 
 async fn get_stuck(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<StuckQuery>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "reading tubes")?;
@@ -788,7 +789,7 @@ fn csv_lines(body: &[u8]) -> Result<Vec<(usize, &str)>, AppError> {
 /// `barcode,outcome[,ct[,resulted_at]]`.
 pub async fn post_lab_results(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -875,7 +876,7 @@ struct TasksQuery {
 
 async fn get_tasks(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<TasksQuery>,
 ) -> Result<Response, AppError> {
     caller.require(
@@ -895,9 +896,12 @@ async fn get_tasks(
         })
         .transpose()?;
     let tasks = super::open_tasks(&state, kind, |p| {
-        state.person_area(p).is_some_and(|a| caller.covers(&a))
+        state
+            .projection
+            .person_area(p)
+            .is_some_and(|a| caller.covers(&a))
     });
-    let people = read(&state.people);
+    let people = read(&state.projection.people);
     let items: Vec<Value> = tasks
         .iter()
         .take(10_000)
@@ -958,7 +962,7 @@ fn dose_of_csv(line: &str) -> Result<DoseIn, ItemError> {
 
 async fn post_vaccinations(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -1019,7 +1023,11 @@ async fn post_vaccinations(
                 ));
             }
             let person = p?;
-            if !state.person_area(person).is_some_and(|a| caller.covers(&a)) {
+            if !state
+                .projection
+                .person_area(person)
+                .is_some_and(|a| caller.covers(&a))
+            {
                 return Err(item_err(
                     "forbidden",
                     "this person is outside your jurisdiction",
@@ -1059,7 +1067,7 @@ struct AreaQuery {
     area: Option<String>,
 }
 
-fn query_area(caller: &Caller, q: &AreaQuery) -> Result<AreaCode, AppError> {
+fn query_area(caller: &Actor, q: &AreaQuery) -> Result<AreaCode, AppError> {
     let area = match &q.area {
         Some(a) => parse_area(a)?,
         None => caller.area.clone(),
@@ -1074,7 +1082,7 @@ fn query_area(caller: &Caller, q: &AreaQuery) -> Result<AreaCode, AppError> {
 
 async fn get_coverage(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<AreaQuery>,
 ) -> Result<Response, AppError> {
     caller.require(
@@ -1098,7 +1106,7 @@ async fn get_coverage(
 
 async fn outreach_answer(
     state: &AppState,
-    caller: &Caller,
+    caller: &Actor,
     q: &AreaQuery,
     create: bool,
 ) -> Result<Response, AppError> {
@@ -1117,7 +1125,7 @@ async fn outreach_answer(
 
 async fn post_outreach(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -1139,7 +1147,7 @@ async fn post_outreach(
 
 async fn get_outreach(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Query(q): Query<AreaQuery>,
 ) -> Result<Response, AppError> {
     outreach_answer(&state, &caller, &q, false).await
@@ -1147,19 +1155,10 @@ async fn get_outreach(
 
 async fn get_person_vaccination(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let person = parse_person_id(&id)
-        .ok_or_else(|| AppError::bad("invalid_person_id", "a person id looks like P123"))?;
-    let area = state
-        .person_area(person)
-        .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
-    if !caller.may_see(person, &area) {
-        return Err(AppError::Forbidden(
-            "this person is outside your jurisdiction",
-        ));
-    }
+    let person = crate::api::visible_person(&state, &caller, &id)?;
     let s = super::vaccination_status(&state, person);
     Ok(Json(
         json!({"person": person.to_string(), "doses": s.doses, "first_dose": s.first_dose(),
@@ -1181,7 +1180,7 @@ struct MandatedIn {
 /// `POST /api/v1/test-requirements/check`: records missed mandated tests in an area.
 async fn post_check_mandated(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    caller: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {

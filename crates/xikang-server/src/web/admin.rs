@@ -10,7 +10,7 @@ use super::diff::{self, Line};
 use super::password::{self, Cost};
 use super::session::WebUser;
 use super::{Lang, error_page, esc, html, layout, shanghai};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, Query, State};

@@ -4,7 +4,7 @@
 
 use super::session::WebUser;
 use super::{Lang, error_page, esc, html, layout};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::Extension;

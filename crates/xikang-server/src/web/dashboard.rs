@@ -16,7 +16,7 @@ use super::ranking::DistrictRow;
 use super::session::WebUser;
 use super::svg::bar_chart;
 use super::{Lang, error_page, esc, html, layout};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::error::AppError;
 use crate::state::{AppState, read};
 use axum::Extension;
@@ -194,7 +194,7 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
     let policy = state.policy();
     let (mut green, mut yellow, mut red, mut residents) = (0, 0, 0, 0);
     {
-        let people = read(&state.people);
+        let people = read(&state.projection.people);
         for slot in people.iter().filter(|s| s.community != u32::MAX) {
             residents += 1;
             match xikang_domain::policy::evaluate(&policy, &slot.facts, now).colour {
@@ -205,11 +205,11 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
         }
     }
     let mut open_cases_by_district = BTreeMap::new();
-    for c in read(&state.cases)
+    for c in read(&state.projection.cases)
         .values()
         .filter(|c| c.discharged_at.is_none())
     {
-        if let Some(a) = state.person_area(c.person) {
+        if let Some(a) = state.projection.person_area(c.person) {
             *open_cases_by_district
                 .entry(a.district().to_string())
                 .or_insert(0) += 1;
@@ -301,8 +301,8 @@ fn map_cells(
     let since = now.plus(-RECENT_CASE_DAYS * 86_400);
     let mut cases: std::collections::HashMap<GridCell, u32> = std::collections::HashMap::new();
     {
-        let people = read(&state.people);
-        for c in read(&state.cases)
+        let people = read(&state.projection.people);
+        for c in read(&state.projection.cases)
             .values()
             .filter(|c| c.registered_at >= since)
         {

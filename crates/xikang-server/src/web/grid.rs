@@ -5,7 +5,7 @@
 
 use super::session::WebUser;
 use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout, shanghai};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::duties;
 use crate::error::AppError;
 use crate::state::AppState;

@@ -6,7 +6,7 @@
 
 use super::session::WebUser;
 use super::{Lang, call_api, error_page, esc, html, layout, shanghai};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::error::AppError;
 use crate::lab;
 use crate::state::AppState;
@@ -145,7 +145,10 @@ fn report(lang: Lang, answer: &Value, csv: &str) -> String {
 fn holds(state: &AppState, user: &WebUser) -> String {
     let lang = user.lang;
     let tasks = lab::open_tasks(state, Some(TaskKind::SingleTubeRetest), |p| {
-        state.person_area(p).is_some_and(|a| user.caller.covers(&a))
+        state
+            .projection
+            .person_area(p)
+            .is_some_and(|a| user.caller.covers(&a))
     });
     let mut s = format!(
         "<section aria-labelledby=\"holds-h\"><h2 id=\"holds-h\">{}</h2><p data-count=\"{}\" id=\"holds-count\">{}</p>",

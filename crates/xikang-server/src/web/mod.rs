@@ -32,7 +32,7 @@ pub mod svg;
 pub mod tracer;
 pub mod venue;
 
-use crate::auth::Role;
+use crate::app::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::Router;

@@ -17,7 +17,7 @@
 
 use super::session::WebUser;
 use super::{Lang, error_page, esc, html, layout};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::duties;
 use crate::error::AppError;
 use crate::lab;
@@ -148,12 +148,12 @@ pub fn compute(
     let since = now.plus(-WINDOW_DAYS * 86_400);
     let mut minutes: HashMap<String, Vec<u64>> = HashMap::new();
     {
-        let cases = read(&state.cases);
-        for (case, quarantined_at) in state.tracing.designated() {
+        let cases = read(&state.projection.cases);
+        for (case, quarantined_at) in state.projection.tracing.designated() {
             let Some(c) = cases.get(&case).filter(|c| c.registered_at >= since) else {
                 continue;
             };
-            let Some(area) = state.person_area(c.person) else {
+            let Some(area) = state.projection.person_area(c.person) else {
                 continue;
             };
             let Some(row) = by.get_mut(&area.as_str()[..6]) else {

@@ -7,8 +7,8 @@
 use super::session::WebUser;
 use super::{Lang, call_api, error_page, esc, html, layout, shanghai, urlencode};
 use crate::api;
+use crate::app::Role;
 use crate::appeal;
-use crate::auth::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};

@@ -6,7 +6,7 @@
 
 use super::session::WebUser;
 use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::error::AppError;
 use crate::lab;
 use crate::state::AppState;

@@ -7,12 +7,12 @@
 //!   SHA-256("xikang-csrf:" ‖ session value). It needs no storage, is unknown to a page
 //!   that cannot read the cookie, and changes with each login. The login form itself, which
 //!   has no session yet, uses a double-submit cookie (`xk_pre`).
-//! - Each page then checks the role and jurisdiction of the user's [`Caller`], the same
+//! - Each page then checks the role and jurisdiction of the user's [`Actor`], the same
 //!   checks the API makes.
 
 use super::password;
 use super::{Lang, error_page, esc, html, layout};
-use crate::auth::{Caller, Role};
+use crate::app::{Actor, Role};
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -181,8 +181,8 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// The caller a user stands for (`None` for an unknown role).
-pub fn caller_of(u: &User) -> Option<Caller> {
-    Some(Caller {
+pub fn caller_of(u: &User) -> Option<Actor> {
+    Some(Actor {
         name: u.name.clone(),
         role: Role::parse(&u.role)?,
         area: u.area.clone(),
@@ -196,7 +196,7 @@ pub fn caller_of(u: &User) -> Option<Caller> {
 #[derive(Debug, Clone)]
 pub struct WebUser {
     pub name: String,
-    pub caller: Caller,
+    pub caller: Actor,
     /// The CSRF token every form of this session must carry.
     pub csrf: String,
     pub lang: Lang,

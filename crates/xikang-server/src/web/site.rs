@@ -5,7 +5,7 @@
 
 use super::session::WebUser;
 use super::{Lang, call_api, error_page, esc, html, layout, shanghai, urlencode};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::duties;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -68,6 +68,7 @@ async fn orders_of(
         .filter(|o| {
             user.caller.role == Role::SiteManager
                 || state
+                    .projection
                     .person_area(o.person)
                     .is_some_and(|a| user.caller.covers(&a))
         })

@@ -6,9 +6,10 @@
 use super::session::WebUser;
 use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout, shanghai};
 use crate::api;
-use crate::auth::Role;
+use crate::app::Role;
+use crate::app::projection::CaseRecord;
 use crate::error::AppError;
-use crate::state::{AppState, CaseRecord, read};
+use crate::state::{AppState, read};
 use crate::trace::{self, ContactRow, Status};
 use crate::wire::parse_case_id;
 use axum::extract::{Form, Path, Query, State};
@@ -148,11 +149,12 @@ fn cases_page(
     let mut h = String::new();
     let _ = write!(h, "<h2>{}</h2>", lang.t("登记病例", "Register a case"));
     h.push_str(&case_form(user, f, error));
-    let cases: Vec<CaseRecord> = read(&state.cases)
+    let cases: Vec<CaseRecord> = read(&state.projection.cases)
         .values()
         .rev()
         .filter(|c| {
             state
+                .projection
                 .person_area(c.person)
                 .is_some_and(|a| user.caller.covers(&a))
         })
@@ -294,19 +296,7 @@ pub async fn register(
 fn visible_case(state: &AppState, user: &WebUser, id: &str) -> Result<CaseRecord, AppError> {
     let id = parse_case_id(id)
         .ok_or_else(|| AppError::bad("invalid_case_id", "a case id looks like C1"))?;
-    let c = read(&state.cases)
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| AppError::not_found("unknown_case", format!("no case {id}")))?;
-    if !state
-        .person_area(c.person)
-        .is_some_and(|a| user.caller.covers(&a))
-    {
-        return Err(AppError::Forbidden(
-            "this case is outside your jurisdiction",
-        ));
-    }
-    Ok(c)
+    Ok(crate::app::authorise::case(state, &user.caller, id)?.into_inner())
 }
 
 fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
@@ -432,6 +422,7 @@ fn page_of(state: &AppState, case: &CaseRecord, mut t: trace::Traced, start: usi
     let mut counts = [0; 5];
     for p in &everyone {
         let s = state
+            .projection
             .tracing
             .designation(case.id, *p)
             .map_or(Status::Candidate, |d| d.status);
@@ -488,7 +479,7 @@ async fn render_case(
         Ok(c) => c,
         Err(e) => return error_page(lang, Some(user), &e),
     };
-    let index = match state.tracing.snapshot() {
+    let index = match state.projection.tracing.snapshot() {
         Ok(i) => i,
         Err(e) => return error_page(lang, Some(user), &e),
     };

@@ -6,7 +6,7 @@
 use super::resident::{colour_words, inline_svg};
 use super::session::WebUser;
 use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout};
-use crate::auth::Role;
+use crate::app::Role;
 use crate::error::AppError;
 use crate::scan;
 use crate::state::AppState;
@@ -59,7 +59,7 @@ fn form(user: &WebUser, place: &str, fixed: bool) -> String {
 fn own_place(state: &AppState, user: &WebUser) -> Option<String> {
     user.caller
         .venue
-        .and_then(|v| state.venues.get(v))
+        .and_then(|v| state.projection.venues.get(v))
         .map(|v| v.place_code.as_str().to_owned())
 }
 
@@ -197,7 +197,7 @@ pub async fn poster(
     Path(id): Path<String>,
 ) -> Response {
     let lang = user.lang;
-    let venue = parse_venue_id(&id).and_then(|v| state.venues.get(v));
+    let venue = parse_venue_id(&id).and_then(|v| state.projection.venues.get(v));
     let Some(venue) = venue else {
         return error_page(
             lang,

@@ -89,21 +89,24 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     tokio::spawn(async move { xikang_server::serve(listener, s, std::future::pending()).await });
     // Tracing answers 503 until its index is loaded (milliseconds for this city).
     for _ in 0..1_000 {
-        if state.tracing.is_ready() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(state.tracing.is_ready(), "the tracing index did not load");
-    // The ping index loads right after it.
-    for _ in 0..1_000 {
-        if state.tracing.pings.is_ready() {
+        if state.projection.tracing.is_ready() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(
-        state.tracing.pings.is_ready(),
+        state.projection.tracing.is_ready(),
+        "the tracing index did not load"
+    );
+    // The ping index loads right after it.
+    for _ in 0..1_000 {
+        if state.projection.tracing.pings.is_ready() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        state.projection.tracing.pings.is_ready(),
         "the ping index did not load"
     );
     TestApp {
@@ -141,6 +144,7 @@ impl TestApp {
     pub fn plain_venue(&self) -> String {
         let policy = self.state.policy();
         self.state
+            .projection
             .venues
             .list
             .iter()

@@ -1,0 +1,91 @@
+//! Who is acting: the [`Actor`] every command and query takes, and the [`Role`]s. An actor
+//! comes from a bearer token (`crate::auth`) or a web session (`crate::web::session`); what
+//! it may touch is decided in one place, [`crate::app::authorise`].
+
+use crate::error::AppError;
+use xikang_domain::{AreaCode, PersonId, VenueId};
+
+/// What an actor may do. Stored by name; an unknown name is no role at all (refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Tracer,
+    Lab,
+    VenueDevice,
+    GridWorker,
+    Resident,
+    /// Manages one or more quarantine sites (sites name their manager).
+    SiteManager,
+    /// A mobile carrier's feed: posts location pings, reads nothing.
+    Carrier,
+}
+
+impl Role {
+    /// Every role, for tables and tests.
+    pub const ALL: [Role; 8] = [
+        Role::Admin,
+        Role::Tracer,
+        Role::Lab,
+        Role::VenueDevice,
+        Role::GridWorker,
+        Role::Resident,
+        Role::SiteManager,
+        Role::Carrier,
+    ];
+
+    /// Parses the stored role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The stored role name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Tracer => "tracer",
+            Role::Lab => "lab",
+            Role::VenueDevice => "venue_device",
+            Role::GridWorker => "grid_worker",
+            Role::Resident => "resident",
+            Role::SiteManager => "site_manager",
+            Role::Carrier => "carrier",
+        }
+    }
+}
+
+/// An authenticated actor: one role, one jurisdiction (an area code: city, district or
+/// street), and for devices and residents the venue or person they stand for.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+    pub area: AreaCode,
+    /// For a venue device: the venue it belongs to (None = any venue in its area).
+    pub venue: Option<VenueId>,
+    /// For a resident: the person they are.
+    pub person: Option<PersonId>,
+    /// Whether this actor may look people up by ID number (devices for residents
+    /// without a phone; staff).
+    pub id_lookup: bool,
+}
+
+impl Actor {
+    /// Fails unless the actor has one of `roles`.
+    pub fn require(&self, roles: &[Role], what: &'static str) -> Result<(), AppError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(what))
+        }
+    }
+
+    /// Whether `area` lies inside the actor's jurisdiction.
+    pub fn covers(&self, area: &AreaCode) -> bool {
+        self.area.contains(area)
+    }
+
+    /// The actor name written into authority events.
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.role.as_str(), self.name)
+    }
+}

@@ -1,0 +1,160 @@
+//! Authorisation in one place: every command and query names the object it touches (a
+//! person, a case, an area, a person's duties), and the functions here check the actor's
+//! role *and* area against that object's area before anything else happens.
+//!
+//! A [`Scoped`] value is the proof: only this module makes one, so a command that takes a
+//! `Scoped<PersonId>` cannot be reached without the check having been made. New objects
+//! get their check here, next to the others, not in a handler.
+
+use crate::app::{Actor, Role};
+use crate::error::AppError;
+use crate::state::AppState;
+use xikang_domain::{AreaCode, CaseId, GridCell, PersonId, SiteId};
+
+/// An object the actor was found allowed to touch. Made only by this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scoped<T>(T);
+
+impl<T> Scoped<T> {
+    /// The object.
+    pub fn get(&self) -> &T {
+        &self.0
+    }
+
+    /// The object, by value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: Copy> Scoped<T> {
+    /// The object, copied (ids).
+    pub fn id(&self) -> T {
+        self.0
+    }
+}
+
+/// Whether `actor` may see a person who lives in `area`: staff inside their jurisdiction,
+/// a resident only themselves; venue devices, site managers and carriers nobody.
+fn may_see(actor: &Actor, person: PersonId, area: &AreaCode) -> bool {
+    match actor.role {
+        Role::Resident => actor.person == Some(person),
+        Role::Admin | Role::Tracer | Role::GridWorker | Role::Lab => actor.covers(area),
+        Role::VenueDevice | Role::SiteManager | Role::Carrier => false,
+    }
+}
+
+/// A person the actor may see (their record, code, results, vaccination): 404 for an
+/// unknown person, 403 outside the actor's reach.
+pub fn person(
+    state: &AppState,
+    actor: &Actor,
+    person: PersonId,
+) -> Result<Scoped<PersonId>, AppError> {
+    let area = state
+        .projection
+        .person_area(person)
+        .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
+    if may_see(actor, person, &area) {
+        Ok(Scoped(person))
+    } else {
+        Err(AppError::Forbidden(
+            "this person is outside your jurisdiction",
+        ))
+    }
+}
+
+/// A person the actor may see, for pages that answer in words rather than with an
+/// [`AppError`] (the token lookup page).
+pub fn person_visible(state: &AppState, actor: &Actor, person: PersonId) -> bool {
+    state
+        .projection
+        .person_area(person)
+        .is_some_and(|area| may_see(actor, person, &area))
+}
+
+/// An area (a district, community or round area) wholly inside the actor's jurisdiction.
+pub fn area(actor: &Actor, area: AreaCode) -> Result<Scoped<AreaCode>, AppError> {
+    if actor.covers(&area) {
+        Ok(Scoped(area))
+    } else {
+        Err(AppError::Forbidden(
+            "this area is outside your jurisdiction",
+        ))
+    }
+}
+
+/// A case whose person lives inside the actor's jurisdiction (tracers and admins only).
+pub fn case(
+    state: &AppState,
+    actor: &Actor,
+    id: CaseId,
+) -> Result<Scoped<crate::app::projection::CaseRecord>, AppError> {
+    actor.require(&[Role::Tracer, Role::Admin], "reading cases")?;
+    let c = state
+        .projection
+        .case(id)
+        .ok_or_else(|| AppError::not_found("unknown_case", format!("no case {id}")))?;
+    if state
+        .projection
+        .person_area(c.person)
+        .is_some_and(|a| actor.covers(&a))
+    {
+        Ok(Scoped(c))
+    } else {
+        Err(AppError::Forbidden(
+            "this case is outside your jurisdiction",
+        ))
+    }
+}
+
+/// The grid cells a grid worker is assigned to.
+pub async fn cells_of(state: &AppState, actor: &Actor) -> Result<Vec<GridCell>, AppError> {
+    let store = state.store.clone();
+    let name = actor.name.clone();
+    Ok(tokio::task::spawn_blocking(move || store.cells_of_worker(&name)).await??)
+}
+
+/// The quarantine sites a site manager manages.
+pub async fn sites_of(state: &AppState, actor: &Actor) -> Result<Vec<SiteId>, AppError> {
+    let store = state.store.clone();
+    let sites = tokio::task::spawn_blocking(move || store.sites()).await??;
+    Ok(sites
+        .into_iter()
+        .filter(|s| s.manager.as_deref() == Some(actor.name.as_str()))
+        .map(|s| s.id)
+        .collect())
+}
+
+/// A person whose duties (orders, reports, tasks) the actor may act on: staff in their
+/// jurisdiction, a grid worker for residents of their cells, a site manager for people at
+/// their site (`site`), a resident for themselves.
+pub async fn duty_person(
+    state: &AppState,
+    actor: &Actor,
+    person: PersonId,
+    site: Option<SiteId>,
+) -> Result<Scoped<PersonId>, AppError> {
+    let unknown = || AppError::not_found("unknown_person", format!("no person {person}"));
+    let area = state.projection.person_area(person).ok_or_else(unknown)?;
+    let ok = match actor.role {
+        Role::Admin | Role::Tracer => actor.covers(&area),
+        Role::Resident => actor.person == Some(person),
+        Role::GridWorker => {
+            let cell = state.projection.home_cell(person).ok_or_else(unknown)?;
+            cells_of(state, actor).await?.contains(&cell)
+        }
+        Role::SiteManager => match site {
+            Some(s) => sites_of(state, actor).await?.contains(&s),
+            None => false,
+        },
+        Role::Lab | Role::VenueDevice | Role::Carrier => false,
+    };
+    if ok {
+        Ok(Scoped(person))
+    } else {
+        Err(AppError::Forbidden(
+            "this person is outside your cells, site or jurisdiction",
+        ))
+    }
+}

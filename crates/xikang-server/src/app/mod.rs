@@ -1,0 +1,18 @@
+//! The application layer, between the HTTP handlers and web pages above and the store
+//! below (see ARCHITECTURE.md at the root):
+//!
+//! - [`actor`]: who acts ([`Actor`], [`Role`]);
+//! - [`authorise`]: the one place where an actor's role and area are checked against the
+//!   object a command or query touches;
+//! - [`commit`]: the one committer (write durably, then apply);
+//! - [`projection`]: the in-memory state with the only `apply`, fed from the committed log.
+
+pub mod actor;
+pub mod authorise;
+pub mod commit;
+pub mod projection;
+
+pub use actor::{Actor, Role};
+pub use authorise::Scoped;
+pub use commit::{Committed, Write};
+pub use projection::Projection;

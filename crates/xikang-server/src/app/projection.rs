@@ -1,0 +1,311 @@
+//! The projection: the in-memory state the server answers from — residents' facts, cases,
+//! zones, appeals, the duty bookkeeping, the tracing workflow and the lab index — with the
+//! only [`Projection::apply`]. It is fed from the committed authority log in sequence order
+//! (at start by [`crate::state::AppState::load`], then by the committer after each durable
+//! write), and skips what it has already applied, so a second node could follow the same
+//! log and hold the same state.
+
+use crate::state::{read, write};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+use xikang_domain::event::{CaseKind, EventBody, StoredEvent, ZoneLevel};
+use xikang_domain::facts::PersonFacts;
+use xikang_domain::policy::{Evaluation, Policy, evaluate};
+use xikang_domain::{
+    AreaCode, CaseId, EventSeq, GridCell, PersonId, PlaceCode, Timestamp, Venue, VenueId, ZoneId,
+};
+
+/// What the server holds per resident: their facts and where they live. Kept small: a
+/// million residents must fit in a few hundred megabytes.
+#[derive(Debug, Clone, Default)]
+pub struct PersonSlot {
+    pub facts: PersonFacts,
+    /// Index into [`Projection::communities`]; `u32::MAX` for an unused id.
+    pub community: u32,
+    pub home_cell: GridCell,
+}
+
+impl PersonSlot {
+    /// The slot of an id no resident has.
+    pub const UNUSED: u32 = u32::MAX;
+
+    /// Whether a resident has this id.
+    pub fn is_used(&self) -> bool {
+        self.community != Self::UNUSED
+    }
+}
+
+/// A case as the server lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseRecord {
+    pub id: CaseId,
+    pub person: PersonId,
+    pub kind: CaseKind,
+    pub onset: Option<Timestamp>,
+    pub sampled_at: Option<Timestamp>,
+    pub isolated_at: Option<Timestamp>,
+    pub registered_at: Timestamp,
+    pub discharged_at: Option<Timestamp>,
+}
+
+/// Venues, fixed after start.
+#[derive(Debug, Default)]
+pub struct Venues {
+    pub list: Vec<Venue>,
+    pub by_code: HashMap<PlaceCode, VenueId>,
+}
+
+impl Venues {
+    /// The venue with this id.
+    pub fn get(&self, id: VenueId) -> Option<&Venue> {
+        self.list.get(id.0 as usize).filter(|v| v.id == id)
+    }
+}
+
+/// An appeal against a colour as the server keeps it (see [`crate::appeal`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Appeal {
+    /// The sequence number of the filing event: the appeal's id.
+    pub id: EventSeq,
+    pub person: PersonId,
+    pub reason: String,
+    pub filed_at: Timestamp,
+    pub filed_by: String,
+    pub answer: Option<Answer>,
+}
+
+/// An official's answer to an appeal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Answer {
+    pub text: String,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// The in-memory state, folded from the authority log.
+#[derive(Debug)]
+pub struct Projection {
+    pub people: RwLock<Vec<PersonSlot>>,
+    pub communities: Vec<AreaCode>,
+    pub venues: Venues,
+    pub cases: RwLock<BTreeMap<CaseId, CaseRecord>>,
+    pub zones: RwLock<HashMap<ZoneId, (ZoneLevel, Vec<GridCell>)>>,
+    /// Appeals keyed by the sequence number of their filing event.
+    pub appeals: RwLock<BTreeMap<EventSeq, Appeal>>,
+    /// People flagged to a tracer by a health report (SORMAS: follow-up), newest last.
+    pub follow_ups: Mutex<Vec<(PersonId, Timestamp, String)>>,
+    /// The latest exposure of each designated contact (for zone lifting).
+    pub exposures: Mutex<HashMap<PersonId, Timestamp>>,
+    /// The tracing index, population and tracer workflow.
+    pub tracing: crate::trace::Tracing,
+    /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
+    pub lab: crate::lab::LabIndex,
+    /// The sequence number of the last event applied (0: none).
+    applied: AtomicU64,
+}
+
+/// Locks a mutex, also after a panic of another holder (every update here is whole).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Projection {
+    /// An empty projection over the residents, venues and tracing population loaded at start.
+    pub fn new(
+        people: Vec<PersonSlot>,
+        communities: Vec<AreaCode>,
+        venues: Venues,
+        tracing: crate::trace::Tracing,
+    ) -> Projection {
+        Projection {
+            people: RwLock::new(people),
+            communities,
+            venues,
+            cases: RwLock::default(),
+            zones: RwLock::default(),
+            appeals: RwLock::default(),
+            follow_ups: Mutex::default(),
+            exposures: Mutex::default(),
+            tracing,
+            lab: crate::lab::LabIndex::default(),
+            applied: AtomicU64::new(0),
+        }
+    }
+
+    /// The sequence number of the last event applied.
+    pub fn applied(&self) -> EventSeq {
+        EventSeq(self.applied.load(Ordering::Acquire))
+    }
+
+    /// Whether `person` is a known resident.
+    pub fn person_exists(&self, person: PersonId) -> bool {
+        read(&self.people)
+            .get(person.0 as usize)
+            .is_some_and(PersonSlot::is_used)
+    }
+
+    /// The community a person lives in.
+    pub fn person_area(&self, person: PersonId) -> Option<AreaCode> {
+        let people = read(&self.people);
+        let slot = people.get(person.0 as usize)?;
+        self.communities.get(slot.community as usize).cloned()
+    }
+
+    /// The grid cell a person lives in.
+    pub fn home_cell(&self, person: PersonId) -> Option<GridCell> {
+        read(&self.people)
+            .get(person.0 as usize)
+            .filter(|s| s.is_used())
+            .map(|s| s.home_cell)
+    }
+
+    /// A case by id.
+    pub fn case(&self, id: CaseId) -> Option<CaseRecord> {
+        read(&self.cases).get(&id).cloned()
+    }
+
+    /// A person's colour now under `policy`, with their last sampling time. `None` for an
+    /// unknown person.
+    pub fn evaluate(
+        &self,
+        policy: &Policy,
+        person: PersonId,
+        now: Timestamp,
+    ) -> Option<(Evaluation, Option<Timestamp>)> {
+        let people = read(&self.people);
+        let slot = people.get(person.0 as usize).filter(|s| s.is_used())?;
+        Some((evaluate(policy, &slot.facts, now), slot.facts.last_sample()))
+    }
+
+    /// The strictest zone level covering a grid cell, if any.
+    pub fn zone_level_at(&self, cell: GridCell) -> Option<ZoneLevel> {
+        let rank = |l: ZoneLevel| match l {
+            ZoneLevel::Sealed | ZoneLevel::High => 0,
+            ZoneLevel::Controlled | ZoneLevel::Medium => 1,
+            ZoneLevel::Precaution | ZoneLevel::Low => 2,
+        };
+        read(&self.zones)
+            .values()
+            .filter(|(_, cells)| cells.contains(&cell))
+            .map(|(l, _)| *l)
+            .min_by_key(|l| rank(*l))
+    }
+
+    /// Folds one committed event into the projection. Events must come in log order; one
+    /// at or below the last applied sequence number was applied already and is skipped.
+    pub fn apply(&self, e: &StoredEvent) {
+        if self.applied.fetch_max(e.seq.0, Ordering::AcqRel) >= e.seq.0 {
+            return;
+        }
+        self.tracing.apply(e);
+        match &e.body {
+            EventBody::ZoneSet {
+                zone, level, cells, ..
+            } => {
+                let old = write(&self.zones).insert(*zone, (*level, cells.clone()));
+                let mut people = write(&self.people);
+                for slot in people.iter_mut() {
+                    if old
+                        .as_ref()
+                        .is_some_and(|(_, c)| c.contains(&slot.home_cell))
+                    {
+                        slot.facts.leave_zone(e.seq, *zone, e.at);
+                    }
+                    if cells.contains(&slot.home_cell) {
+                        slot.facts.enter_zone(e.seq, *zone, *level, e.at);
+                    }
+                }
+            }
+            EventBody::ZoneLifted { zone, .. } => {
+                if let Some((_, cells)) = write(&self.zones).remove(zone) {
+                    let mut people = write(&self.people);
+                    for slot in people.iter_mut().filter(|s| cells.contains(&s.home_cell)) {
+                        slot.facts.leave_zone(e.seq, *zone, e.at);
+                    }
+                }
+            }
+            body => {
+                self.apply_records(e);
+                // One person, or every member of a tube.
+                let concerned = body.people();
+                if !concerned.is_empty() {
+                    let mut people = write(&self.people);
+                    for p in concerned {
+                        if let Some(slot) = people.get_mut(p.0 as usize) {
+                            slot.facts.apply(e.seq, e.at, body);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The records beside the people's facts: cases, appeals, follow-ups, exposures.
+    fn apply_records(&self, e: &StoredEvent) {
+        match &e.body {
+            EventBody::CaseRegistered {
+                case,
+                person,
+                case_kind,
+                onset,
+                sampled_at,
+                isolated_at,
+            } => {
+                write(&self.cases).insert(
+                    *case,
+                    CaseRecord {
+                        id: *case,
+                        person: *person,
+                        kind: *case_kind,
+                        onset: *onset,
+                        sampled_at: *sampled_at,
+                        isolated_at: *isolated_at,
+                        registered_at: e.at,
+                        discharged_at: None,
+                    },
+                );
+            }
+            EventBody::CaseDischarged { case, at, .. } => {
+                if let Some(c) = write(&self.cases).get_mut(case) {
+                    c.discharged_at = Some(*at);
+                }
+            }
+            EventBody::AppealFiled { person, reason } => {
+                write(&self.appeals).insert(
+                    e.seq,
+                    Appeal {
+                        id: e.seq,
+                        person: *person,
+                        reason: reason.clone(),
+                        filed_at: e.at,
+                        filed_by: e.actor.clone(),
+                        answer: None,
+                    },
+                );
+            }
+            EventBody::AppealAnswered { appeal, answer, .. } => {
+                if let Some(a) = write(&self.appeals).get_mut(appeal) {
+                    a.answer = Some(Answer {
+                        text: answer.clone(),
+                        by: e.actor.clone(),
+                        at: e.at,
+                    });
+                }
+            }
+            EventBody::FollowUpFlagged { person, reason } => {
+                lock(&self.follow_ups).push((*person, e.at, reason.clone()));
+            }
+            EventBody::ContactDesignated {
+                person,
+                last_exposure,
+                ..
+            } => {
+                let mut x = lock(&self.exposures);
+                let slot = x.entry(*person).or_insert(*last_exposure);
+                *slot = (*slot).max(*last_exposure);
+            }
+            _ => {}
+        }
+    }
+}
