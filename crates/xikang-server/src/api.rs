@@ -333,6 +333,9 @@ pub async fn list_scans(
             let venue: VenueId = parse_venue_id(v)
                 .filter(|v| state.venues.get(*v).is_some())
                 .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {v}")))?;
+            if !state.venues.get(venue).is_some_and(|v| caller.covers(&v.area)) {
+                return Err(AppError::Forbidden("this venue is outside your jurisdiction"));
+            }
             state.tracing.snapshot()?.checkins_at_venue(venue, from, to)
         }
         _ => {
