@@ -426,6 +426,10 @@ fn result_event(
     let person = parse_person_id(&r.person)
         .filter(|p| state.person_exists(*p))
         .ok_or_else(|| bad("unknown_person", format!("no person {}", r.person)))?;
+    // The same per-item refusal as a dose outside the caller's area (lab/http.rs).
+    if !state.person_area(person).is_some_and(|a| caller.covers(&a)) {
+        return Err(bad("forbidden", "this person is outside your jurisdiction".into()));
+    }
     let sampled_at =
         Timestamp::parse_rfc3339(&r.sampled_at).map_err(|e| bad("invalid_time", e.to_string()))?;
     let resulted_at =
