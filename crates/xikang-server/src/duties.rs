@@ -213,6 +213,23 @@ async fn managed_sites(state: &AppState, caller: &Caller) -> Result<Vec<SiteId>,
         .collect())
 }
 
+/// Fails unless every one of `cells` that is in the grid lies in the caller's area.
+async fn cells_in_reach(
+    state: &AppState,
+    caller: &Caller,
+    cells: &[GridCell],
+) -> Result<(), AppError> {
+    let store = state.store.clone();
+    let grid = blocking(move || store.grid_cells()).await?;
+    if grid
+        .iter()
+        .any(|c| cells.contains(&c.cell) && !caller.covers(&c.community))
+    {
+        return Err(AppError::Forbidden("a cell lies outside your jurisdiction"));
+    }
+    Ok(())
+}
+
 /// Whether the caller may act for this person's duties: staff in their jurisdiction, a
 /// grid worker for residents of their cells, a site manager for people at their site, a
 /// resident for themselves.
@@ -450,7 +467,10 @@ async fn list_tasks(
             }
         }
         Role::Admin | Role::Tracer => match q.cell {
-            Some(c) => vec![GridCell(c)],
+            Some(c) => {
+                cells_in_reach(&state, &caller, &[GridCell(c)]).await?;
+                vec![GridCell(c)]
+            }
             None => {
                 return Err(bad(
                     "cell_required",
