@@ -521,6 +521,7 @@ pub async fn complete_task(
     {
         return Err(AppError::Forbidden("that task is in another worker's cell"));
     }
+    cells_in_reach(&state, &caller, &[task.cell]).await?;
     let op = DutyOp::CompleteTask {
         task: id,
         at: crate::now(),
