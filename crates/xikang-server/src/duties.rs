@@ -2113,6 +2113,7 @@ async fn propose_manually(
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin], "proposing zone changes")?;
     let z = zone_by_id(&state, &id).await?;
+    cells_in_reach(&state, &caller, &z.cells).await?;
     if z.lifted_at.is_some() {
         return Err(conflict("zone_not_active", "the zone was already lifted"));
     }
