@@ -2141,6 +2141,20 @@ fn conflict_with(code: &'static str, m: &str, details: Value) -> AppError {
     unprocessable(code, m, Some(details))
 }
 
+/// Fails unless the proposal's zone lies in the caller's area.
+async fn proposal_in_reach(
+    state: &AppState,
+    caller: &Caller,
+    p: &ProposalRecord,
+) -> Result<(), AppError> {
+    let zones = zones_now(state).await?;
+    let cells = zones
+        .iter()
+        .find(|z| z.id == p.zone)
+        .map_or(&[][..], |z| &z.cells[..]);
+    cells_in_reach(state, caller, cells).await
+}
+
 async fn proposal_by_id(state: &AppState, id: &str) -> Result<ProposalRecord, AppError> {
     let id = ProposalId(parse_id(id, "ZP", "invalid_proposal_id")?);
     let store = state.store.clone();
@@ -2278,6 +2292,7 @@ async fn approve(
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "approving zone changes")?;
     let p = proposal_by_id(&state, &id).await?;
+    proposal_in_reach(&state, &caller, &p).await?;
     Ok(Json(
         approve_proposal(&state, &p, caller.actor(), crate::now()).await?,
     ))
