@@ -2305,6 +2305,7 @@ async fn reject(
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "rejecting zone changes")?;
     let p = proposal_by_id(&state, &id).await?;
+    proposal_in_reach(&state, &caller, &p).await?;
     let op = DutyOp::DecideProposal {
         proposal: p.id,
         status: ProposalStatus::Rejected,
