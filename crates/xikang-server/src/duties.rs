@@ -2594,6 +2594,9 @@ async fn post_sentinel(
     caller.require(&[Role::Admin], "registering sentinels")?;
     let b: SentinelIn = parse(&headers, &body)?;
     let venue = venue_of(&state, &b.venue)?;
+    if !state.venues.get(venue).is_some_and(|v| caller.covers(&v.area)) {
+        return Err(AppError::Forbidden("this venue is outside your jurisdiction"));
+    }
     let kind: SentinelKind = variant(&b.kind)
         .ok_or_else(|| bad("invalid_sentinel_kind", "kind is pharmacy or fever_clinic"))?;
     let s = SentinelRecord {
