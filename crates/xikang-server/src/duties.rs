@@ -2637,6 +2637,9 @@ async fn post_sentinel_report(
         (None, Some(s)) => venue_of(&state, s)?,
         (None, None) => return Err(bad("venue_required", "name the reporting venue")),
     };
+    if !state.venues.get(venue).is_some_and(|v| caller.covers(&v.area)) {
+        return Err(AppError::Forbidden("this venue is outside your jurisdiction"));
+    }
     let store = state.store.clone();
     let sentinel = blocking(move || store.sentinel(venue))
         .await?
