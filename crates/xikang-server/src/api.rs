@@ -333,8 +333,14 @@ pub async fn list_scans(
             let venue: VenueId = parse_venue_id(v)
                 .filter(|v| state.venues.get(*v).is_some())
                 .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {v}")))?;
-            if !state.venues.get(venue).is_some_and(|v| caller.covers(&v.area)) {
-                return Err(AppError::Forbidden("this venue is outside your jurisdiction"));
+            if !state
+                .venues
+                .get(venue)
+                .is_some_and(|v| caller.covers(&v.area))
+            {
+                return Err(AppError::Forbidden(
+                    "this venue is outside your jurisdiction",
+                ));
             }
             state.tracing.snapshot()?.checkins_at_venue(venue, from, to)
         }
@@ -428,7 +434,10 @@ fn result_event(
         .ok_or_else(|| bad("unknown_person", format!("no person {}", r.person)))?;
     // The same per-item refusal as a dose outside the caller's area (lab/http.rs).
     if !state.person_area(person).is_some_and(|a| caller.covers(&a)) {
-        return Err(bad("forbidden", "this person is outside your jurisdiction".into()));
+        return Err(bad(
+            "forbidden",
+            "this person is outside your jurisdiction".into(),
+        ));
     }
     let sampled_at =
         Timestamp::parse_rfc3339(&r.sampled_at).map_err(|e| bad("invalid_time", e.to_string()))?;

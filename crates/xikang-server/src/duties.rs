@@ -2594,8 +2594,14 @@ async fn post_sentinel(
     caller.require(&[Role::Admin], "registering sentinels")?;
     let b: SentinelIn = parse(&headers, &body)?;
     let venue = venue_of(&state, &b.venue)?;
-    if !state.venues.get(venue).is_some_and(|v| caller.covers(&v.area)) {
-        return Err(AppError::Forbidden("this venue is outside your jurisdiction"));
+    if !state
+        .venues
+        .get(venue)
+        .is_some_and(|v| caller.covers(&v.area))
+    {
+        return Err(AppError::Forbidden(
+            "this venue is outside your jurisdiction",
+        ));
     }
     let kind: SentinelKind = variant(&b.kind)
         .ok_or_else(|| bad("invalid_sentinel_kind", "kind is pharmacy or fever_clinic"))?;
@@ -2637,8 +2643,14 @@ async fn post_sentinel_report(
         (None, Some(s)) => venue_of(&state, s)?,
         (None, None) => return Err(bad("venue_required", "name the reporting venue")),
     };
-    if !state.venues.get(venue).is_some_and(|v| caller.covers(&v.area)) {
-        return Err(AppError::Forbidden("this venue is outside your jurisdiction"));
+    if !state
+        .venues
+        .get(venue)
+        .is_some_and(|v| caller.covers(&v.area))
+    {
+        return Err(AppError::Forbidden(
+            "this venue is outside your jurisdiction",
+        ));
     }
     let store = state.store.clone();
     let sentinel = blocking(move || store.sentinel(venue))

@@ -528,6 +528,10 @@ async fn world(app: &TestApp, district: &str) -> World {
     }
 }
 
+/// One call of a row: the token (with its role letter) or none, the district's objects, and
+/// whether they are inside the token's area.
+type Call<'a> = (Option<&'a (char, String)>, &'a World, bool);
+
 /// The answer class a call must get.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
@@ -648,7 +652,7 @@ async fn every_operation_answers_each_role_inside_and_outside_its_area_as_the_ta
     for row in &table {
         let mut succeeded = false;
         let mut allowed_calls = 0;
-        let mut callers: Vec<(Option<&(char, String)>, &World, bool)> = Vec::new();
+        let mut callers: Vec<Call<'_>> = Vec::new();
         for t in &tokens {
             callers.push((Some(t), &inside, true));
             callers.push((Some(t), &outside, false));
