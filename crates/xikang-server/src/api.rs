@@ -330,6 +330,7 @@ pub async fn list_scans(
             let venue: VenueId = parse_venue_id(v)
                 .filter(|v| state.projection.venues.get(*v).is_some())
                 .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {v}")))?;
+            authorise::venue(&state, &caller, venue)?;
             state
                 .projection
                 .tracing
@@ -424,6 +425,13 @@ fn result_event(
     let person = parse_person_id(&r.person)
         .filter(|p| state.projection.person_exists(*p))
         .ok_or_else(|| bad("unknown_person", format!("no person {}", r.person)))?;
+    // The same per-item refusal as a dose outside the caller's area (lab/http.rs).
+    if !authorise::person_in_area(state, caller, person) {
+        return Err(bad(
+            "forbidden",
+            "this person is outside your jurisdiction".into(),
+        ));
+    }
     let sampled_at =
         Timestamp::parse_rfc3339(&r.sampled_at).map_err(|e| bad("invalid_time", e.to_string()))?;
     let resulted_at =

@@ -372,7 +372,10 @@ async fn list_tasks(
             }
         }
         Role::Admin | Role::Tracer => match q.cell {
-            Some(c) => vec![GridCell(c)],
+            Some(c) => {
+                authorise::cells(&state, &caller, &[GridCell(c)]).await?;
+                vec![GridCell(c)]
+            }
             None => {
                 return Err(bad(
                     "cell_required",
@@ -426,6 +429,7 @@ pub async fn complete_task(
     {
         return Err(AppError::Forbidden("that task is in another worker's cell"));
     }
+    authorise::cells(&state, &caller, &[task.cell]).await?;
     let op = DutyOp::CompleteTask {
         task: id,
         at: crate::now(),
@@ -2020,6 +2024,7 @@ async fn propose_manually(
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin], "proposing zone changes")?;
     let z = zone_by_id(&state, &id).await?;
+    authorise::cells(&state, &caller, &z.cells).await?;
     if z.lifted_at.is_some() {
         return Err(conflict("zone_not_active", "the zone was already lifted"));
     }
@@ -2045,6 +2050,20 @@ async fn propose_manually(
 
 fn conflict_with(code: &'static str, m: &str, details: Value) -> AppError {
     unprocessable(code, m, Some(details))
+}
+
+/// Fails unless the proposal's zone lies in the caller's area.
+async fn proposal_in_reach(
+    state: &AppState,
+    caller: &Actor,
+    p: &ProposalRecord,
+) -> Result<(), AppError> {
+    let zones = zones_now(state).await?;
+    let cells = zones
+        .iter()
+        .find(|z| z.id == p.zone)
+        .map_or(&[][..], |z| &z.cells[..]);
+    authorise::cells(state, caller, cells).await
 }
 
 async fn proposal_by_id(state: &AppState, id: &str) -> Result<ProposalRecord, AppError> {
@@ -2184,6 +2203,7 @@ async fn approve(
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "approving zone changes")?;
     let p = proposal_by_id(&state, &id).await?;
+    proposal_in_reach(&state, &caller, &p).await?;
     Ok(Json(
         approve_proposal(&state, &p, caller.actor(), crate::now()).await?,
     ))
@@ -2196,6 +2216,7 @@ async fn reject(
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "rejecting zone changes")?;
     let p = proposal_by_id(&state, &id).await?;
+    proposal_in_reach(&state, &caller, &p).await?;
     let op = DutyOp::DecideProposal {
         proposal: p.id,
         status: ProposalStatus::Rejected,
@@ -2485,6 +2506,7 @@ async fn post_sentinel(
     caller.require(&[Role::Admin], "registering sentinels")?;
     let b: SentinelIn = parse(&headers, &body)?;
     let venue = venue_of(&state, &b.venue)?;
+    authorise::venue(&state, &caller, venue)?;
     let kind: SentinelKind = variant(&b.kind)
         .ok_or_else(|| bad("invalid_sentinel_kind", "kind is pharmacy or fever_clinic"))?;
     let s = SentinelRecord {
@@ -2525,6 +2547,7 @@ async fn post_sentinel_report(
         (None, Some(s)) => venue_of(&state, s)?,
         (None, None) => return Err(bad("venue_required", "name the reporting venue")),
     };
+    authorise::venue(&state, &caller, venue)?;
     let store = state.store.clone();
     let sentinel = blocking(move || store.sentinel(venue))
         .await?

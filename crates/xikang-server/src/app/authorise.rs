@@ -9,7 +9,7 @@
 use crate::app::{Actor, Role};
 use crate::error::AppError;
 use crate::state::AppState;
-use xikang_domain::{AreaCode, CaseId, GridCell, PersonId, SiteId};
+use xikang_domain::{AreaCode, CaseId, GridCell, PersonId, SiteId, VenueId};
 
 /// An object the actor was found allowed to touch. Made only by this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,4 +157,42 @@ pub async fn duty_person(
             "this person is outside your cells, site or jurisdiction",
         ))
     }
+}
+
+/// Whether the person lives inside the actor's jurisdiction (for batch items, which are
+/// refused one by one rather than with an [`AppError`]).
+pub fn person_in_area(state: &AppState, actor: &Actor, person: PersonId) -> bool {
+    state
+        .projection
+        .person_area(person)
+        .is_some_and(|a| actor.covers(&a))
+}
+
+/// A venue inside the actor's jurisdiction: 404 for an unknown venue.
+pub fn venue(state: &AppState, actor: &Actor, id: VenueId) -> Result<Scoped<VenueId>, AppError> {
+    let v = state
+        .projection
+        .venues
+        .get(id)
+        .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {id}")))?;
+    if actor.covers(&v.area) {
+        Ok(Scoped(id))
+    } else {
+        Err(AppError::Forbidden(
+            "this venue is outside your jurisdiction",
+        ))
+    }
+}
+
+/// Fails unless every one of `cells` that is in the grid lies in the actor's jurisdiction.
+pub async fn cells(state: &AppState, actor: &Actor, cells: &[GridCell]) -> Result<(), AppError> {
+    let store = state.store.clone();
+    let grid = tokio::task::spawn_blocking(move || store.grid_cells()).await??;
+    if grid
+        .iter()
+        .any(|c| cells.contains(&c.cell) && !actor.covers(&c.community))
+    {
+        return Err(AppError::Forbidden("a cell lies outside your jurisdiction"));
+    }
+    Ok(())
 }

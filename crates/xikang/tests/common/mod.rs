@@ -135,6 +135,53 @@ impl TestApp {
         r.json()["token"].as_str().unwrap().to_owned()
     }
 
+    /// A token for `role` over `area`, named `name` (a grid worker's name picks their cells, a
+    /// site manager's their sites), made by the city admin through the API.
+    pub async fn role_token(&self, name: &str, role: &str, area: &str) -> String {
+        self.token(serde_json::json!({"name": name, "role": role, "area": area}))
+            .await
+    }
+
+    /// Any request: the status and the JSON body (`Null` when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+        let r = self
+            .conn()
+            .await
+            .request(
+                method,
+                path,
+                token,
+                bytes.as_ref().map(|_| "application/json"),
+                bytes.as_deref().unwrap_or(b""),
+            )
+            .await
+            .unwrap();
+        let v = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+        (r.status, v)
+    }
+
+    /// POST a JSON body: the status and the JSON answer.
+    pub async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call("POST", path, Some(token), Some(&body)).await
+    }
+
+    /// GET: the status and the JSON answer.
+    pub async fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
     pub async fn device(&self) -> String {
         self.token(serde_json::json!({"name": "door-1", "role": "venue_device", "area": "320200"}))
             .await

@@ -1,0 +1,708 @@
+//! Who may call what: every operation of the OpenAPI document is called as each of the eight
+//! roles, on an object INSIDE the caller's district and on one OUTSIDE it, and without a
+//! token; the answer's class must match one row of the permission table below. A new
+//! operation without a row fails the test, so nobody can forget to decide who may call it.
+//!
+//! The objects (a case, a zone with a proposal, quarantine sites and an order, a grid task,
+//! an appeal, an arrival, a sentinel, a sampling site, a round and a tube) are built through
+//! the API in two districts. Every token belongs to the first district; the second one's
+//! objects are "outside". A grid worker's identity is the worker of the home cell of the
+//! district's person, a site manager's the manager of its sites, a resident's its person.
+//!
+//! What counts as "allowed": any answer other than the refusals (401, 403, 404, or the
+//! batch's per-item refusal), below 500 — a 409 or 422 from a state machine is past the
+//! authorisation check (each handler checks the caller before the state). To keep that
+//! honest, every row marked `must_succeed` must also have answered 2xx to at least one
+//! allowed caller, which proves its request really reaches the handler's work.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "API tests: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use xikang_domain::PersonId;
+use xikang_domain::time::{DAY, HOUR};
+use xikang_server::state::read;
+
+/// The roles, each with the letter the table uses for it.
+const ROLES: [(char, &str); 8] = [
+    ('a', "admin"),
+    ('t', "tracer"),
+    ('l', "lab"),
+    ('v', "venue_device"),
+    ('g', "grid_worker"),
+    ('r', "resident"),
+    ('s', "site_manager"),
+    ('c', "carrier"),
+];
+
+/// How an operation's object relates to the caller's area.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scope {
+    /// No token needed.
+    Public,
+    /// The object has no district, or the answer is filtered to the caller's area: the same
+    /// answer class inside and outside.
+    City,
+    /// The object lies in a district; outside the caller's, 403 `forbidden`.
+    Area,
+    /// As `Area`, but the refusal hides the object: 404.
+    Hidden,
+    /// As `Area` for a batch refused item by item: 422 with every item refused by this code.
+    Items(&'static str),
+}
+use Scope::*;
+
+/// The request one call makes: method is the row's; path with the object's ids; body.
+type Request = (String, Option<Value>);
+
+/// One row of the permission table.
+struct Row {
+    method: &'static str,
+    /// The path as the OpenAPI document spells it.
+    path: &'static str,
+    /// The roles allowed (letters of [`ROLES`]).
+    roles: &'static str,
+    scope: Scope,
+    /// Whether some allowed caller must get a 2xx (false where the first allowed call moves
+    /// the object on, or the object cannot be made to succeed: see the row's comment).
+    must_succeed: bool,
+    /// The request on the objects of one district; `n` numbers the calls (unique barcodes…).
+    request: fn(&World, u32) -> Request,
+}
+
+fn get(path: String) -> Request {
+    (path, None)
+}
+
+fn post(path: impl Into<String>, body: Value) -> Request {
+    (path.into(), Some(body))
+}
+
+fn rfc(secs_from_now: i64) -> String {
+    xikang_server::now().plus(secs_from_now).to_rfc3339()
+}
+
+/// The permission table: who may call each operation, and how its object is found.
+#[rustfmt::skip]
+fn table() -> Vec<Row> {
+    macro_rules! row {
+        ($m:literal, $p:literal, $roles:literal, $scope:expr, $ok:literal, $req:expr) => {
+            Row { method: $m, path: $p, roles: $roles, scope: $scope, must_succeed: $ok, request: $req }
+        };
+    }
+    vec![
+        row!("get", "/healthz", "", Public, true, |_, _| get("/healthz".into())),
+        row!("get", "/api/v1/openapi.json", "", Public, true, |_, _| get("/api/v1/openapi.json".into())),
+        row!("get", "/api/v1/trust", "", Public, true, |_, _| get("/api/v1/trust".into())),
+        row!("get", "/api/v1/policy", "atlvgrsc", City, true, |_, _| get("/api/v1/policy".into())),
+        row!("get", "/api/v1/people", "atg", Area, true, |w, _| get(format!("/api/v1/people?area={}", w.district))),
+        row!("post", "/api/v1/people/lookup", "atgl", Area, true, |w, _| post("/api/v1/people/lookup", json!({"id_number": w.id_number}))),
+        row!("get", "/api/v1/people/{id}", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}", w.p))),
+        row!("get", "/api/v1/people/{id}/code", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code", w.p))),
+        row!("get", "/api/v1/people/{id}/code.svg", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code.svg", w.p))),
+        row!("get", "/api/v1/people/{id}/code.png", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code.png", w.p))),
+        // Venues are public places: any caller (a door device looks its venue up).
+        row!("get", "/api/v1/venues", "atlvgrsc", City, true, |_, _| get("/api/v1/venues?limit=3".into())),
+        row!("get", "/api/v1/venues/{id}", "atlvgrsc", City, true, |w, _| get(format!("/api/v1/venues/{}", w.venue))),
+        row!("post", "/api/v1/scans", "av", Area, true, |w, _| post("/api/v1/scans", json!({"place_code": w.place_code, "token": w.code}))),
+        row!("get", "/api/v1/scans", "at", Area, true, |w, _| get(format!("/api/v1/scans?venue={}", w.venue))),
+        // A carrier's feed covers whoever its phones see: pings are not filed by district.
+        row!("post", "/api/v1/pings", "ac", City, true, |w, _| post("/api/v1/pings", json!({"pings": [{"person": w.p, "at": rfc(-600), "lat": 31.5, "lon": 120.3}]}))),
+        row!("post", "/api/v1/test-results", "al", Items("forbidden"), true, |w, n| post("/api/v1/test-results", json!({"results": [{"person": w.p, "sampled_at": rfc(-2 * HOUR), "resulted_at": rfc(-HOUR), "outcome": "negative", "tube": format!("R-{n}")}]}))),
+        row!("get", "/api/v1/test-results", "atglr", Area, true, |w, _| get(format!("/api/v1/test-results?person={}", w.p))),
+        // The second allowed call finds the case open: 409 case_exists, after the check.
+        row!("post", "/api/v1/cases", "at", Area, true, |w, _| post("/api/v1/cases", json!({"person": w.newcase, "kind": "confirmed", "onset": rfc(-DAY)}))),
+        row!("get", "/api/v1/cases", "at", City, true, |_, _| get("/api/v1/cases".into())),
+        row!("get", "/api/v1/cases/{id}", "at", Area, true, |w, _| get(format!("/api/v1/cases/{}", w.case))),
+        row!("get", "/api/v1/cases/{id}/contacts", "at", Area, true, |w, _| get(format!("/api/v1/cases/{}/contacts?limit=5", w.case))),
+        row!("get", "/api/v1/cases/{id}/contacts/export", "at", Area, true, |w, _| get(format!("/api/v1/cases/{}/contacts/export?format=csv", w.case))),
+        // Dismissing twice is a 409 contact_status, after the check.
+        row!("post", "/api/v1/cases/{id}/contacts/{person}", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/contacts/{}", w.case, w.contact), json!({"action": "dismiss", "reason": "not there"}))),
+        row!("get", "/api/v1/appeals", "at", City, true, |_, _| get("/api/v1/appeals".into())),
+        row!("post", "/api/v1/appeals/{id}/answer", "at", Area, true, |w, _| post(format!("/api/v1/appeals/{}/answer", w.appeal), json!({"answer": "checked"}))),
+        // After the answer above the person may appeal again; a second appeal while one is open
+        // is a 409 appeal_open, after the check.
+        row!("post", "/api/v1/people/{id}/appeals", "atgr", Area, true, |w, _| post(format!("/api/v1/people/{}/appeals", w.p), json!({"reason": "I was not there"}))),
+        row!("get", "/api/v1/cases/{id}/sources", "at", Area, true, |w, _| get(format!("/api/v1/cases/{}/sources", w.case))),
+        row!("get", "/api/v1/clusters", "at", City, true, |_, _| get("/api/v1/clusters".into())),
+        // A cluster nobody of the caller's area is in does not exist for them.
+        row!("get", "/api/v1/clusters/{id}", "at", Hidden, true, |w, _| get(format!("/api/v1/clusters/{}", w.cluster))),
+        row!("get", "/api/v1/events", "a", City, true, |_, _| get("/api/v1/events?limit=1".into())),
+        row!("get", "/api/v1/audit", "a", City, true, |_, _| get("/api/v1/audit".into())),
+        row!("post", "/api/v1/tokens", "a", Area, true, |w, n| post("/api/v1/tokens", json!({"name": format!("t{n}"), "role": "tracer", "area": w.district}))),
+        row!("post", "/api/v1/grid/cells", "a", Area, true, |w, _| post("/api/v1/grid/cells", json!({"cells": [w.cell_row]}))),
+        row!("get", "/api/v1/grid/cells", "atg", City, true, |_, _| get("/api/v1/grid/cells".into())),
+        row!("get", "/api/v1/grid/tasks", "atg", Area, true, |w, _| get(format!("/api/v1/grid/tasks?cell={}", w.cell))),
+        row!("post", "/api/v1/grid/tasks/{id}/complete", "ag", Area, true, |w, _| post(format!("/api/v1/grid/tasks/{}/complete", w.task), json!({"note": "visited"}))),
+        row!("get", "/api/v1/grid/overdue", "atg", City, true, |_, _| get("/api/v1/grid/overdue".into())),
+        row!("post", "/api/v1/quarantine/sites", "a", Area, true, |w, n| post("/api/v1/quarantine/sites", json!({"name": format!("site {n}"), "kind": "centralized", "area": w.district, "lat": 31.5, "lon": 120.3, "capacity": 10}))),
+        row!("get", "/api/v1/quarantine/sites", "ats", City, true, |_, _| get("/api/v1/quarantine/sites".into())),
+        // The second allowed call finds the order: 409 order_exists, after the check.
+        row!("post", "/api/v1/quarantine/orders", "at", Area, true, |w, _| post("/api/v1/quarantine/orders", json!({"person": w.neworder, "reason": "close_contact", "site": w.site}))),
+        row!("get", "/api/v1/quarantine/orders", "ats", Area, true, |w, _| get(format!("/api/v1/quarantine/orders?person={}&site={}", w.p, w.site))),
+        row!("get", "/api/v1/quarantine/orders/{id}", "atgrs", Area, true, |w, _| get(format!("/api/v1/quarantine/orders/{}", w.order))),
+        // Both sites have the same manager, so the order stays theirs.
+        row!("post", "/api/v1/quarantine/orders/{id}/transfer", "ats", Area, true, |w, n| post(format!("/api/v1/quarantine/orders/{}/transfer", w.order), json!({"site": if (n / 2) % 2 == 0 { &w.site2 } else { &w.site }}))),
+        // A fresh order cannot end yet: 409 release_too_early, after the check.
+        row!("post", "/api/v1/quarantine/orders/{id}/release", "ats", Area, false, |w, _| post(format!("/api/v1/quarantine/orders/{}/release", w.order), json!({}))),
+        row!("post", "/api/v1/quarantine/reports", "atgrs", Area, true, |w, _| post("/api/v1/quarantine/reports", json!({"person": w.p, "temperature_c": 36.6}))),
+        row!("get", "/api/v1/quarantine/follow-ups", "at", City, true, |_, _| get("/api/v1/quarantine/follow-ups".into())),
+        row!("post", "/api/v1/duties/sweep", "a", City, true, |_, _| post("/api/v1/duties/sweep", json!({}))),
+        row!("post", "/api/v1/zones", "a", Area, true, |w, n| post("/api/v1/zones", json!({"name": format!("zone {n}"), "level": "low", "cells": [w.cell]}))),
+        row!("get", "/api/v1/zones", "atg", City, true, |_, _| get("/api/v1/zones".into())),
+        // Zones are announced to the whole city (the zone list is not filtered either).
+        row!("get", "/api/v1/zones/{id}/conditions", "at", City, true, |w, _| get(format!("/api/v1/zones/{}/conditions", w.zone))),
+        // A just-drawn zone meets no condition to change: 422 conditions_not_met, after the check.
+        row!("post", "/api/v1/zones/{id}/proposals", "a", Area, false, |w, _| post(format!("/api/v1/zones/{}/proposals", w.zone), json!({}))),
+        row!("get", "/api/v1/zones/proposals", "at", City, true, |_, _| get("/api/v1/zones/proposals".into())),
+        row!("post", "/api/v1/zones/proposals/run", "a", City, true, |_, _| post("/api/v1/zones/proposals/run", json!({}))),
+        row!("post", "/api/v1/zones/proposals/{id}/approve", "a", Area, true, |w, _| post(format!("/api/v1/zones/proposals/{}/approve", w.proposal), json!({}))),
+        // The proposal was approved by the row above: 409 proposal_decided, after the check.
+        row!("post", "/api/v1/zones/proposals/{id}/reject", "a", Area, false, |w, _| post(format!("/api/v1/zones/proposals/{}/reject", w.proposal), json!({}))),
+        row!("post", "/api/v1/arrivals/origins", "a", City, true, |_, _| post("/api/v1/arrivals/origins", json!({"code": "110101", "name": "东城", "risk": "high"}))),
+        row!("get", "/api/v1/arrivals/origins", "atgr", City, true, |_, _| get("/api/v1/arrivals/origins".into())),
+        row!("post", "/api/v1/arrivals", "atgr", Area, true, |w, _| post("/api/v1/arrivals", json!({"person": w.p, "origin": "110101", "planned_at": rfc(HOUR)}))),
+        // The arrival's person is a neighbour of the grid worker's cell; a second call is a
+        // 409 already_arrived, after the check.
+        row!("post", "/api/v1/arrivals/{id}/arrived", "atg", Area, true, |w, _| post(format!("/api/v1/arrivals/{}/arrived", w.arrival), json!({"site": w.site2}))),
+        row!("post", "/api/v1/sentinels", "a", Area, true, |w, _| post("/api/v1/sentinels", json!({"venue": w.venue, "kind": "pharmacy"}))),
+        row!("post", "/api/v1/sentinels/reports", "av", Area, true, |w, _| post("/api/v1/sentinels/reports", json!({"venue": w.venue, "token": w.code}))),
+        row!("post", "/api/v1/grid/unsampled", "at", Area, true, |w, _| post("/api/v1/grid/unsampled", json!({"since": rfc(-HOUR), "cells": [w.cell]}))),
+        row!("post", "/api/v1/sampling-sites", "a", Area, true, |w, n| post("/api/v1/sampling-sites", json!({"name": format!("booth {n}"), "area": w.district, "cell": w.cell}))),
+        row!("get", "/api/v1/sampling-sites", "alg", City, true, |_, _| get("/api/v1/sampling-sites".into())),
+        row!("post", "/api/v1/rounds", "a", Area, true, |w, n| post("/api/v1/rounds", json!({"name": format!("round {n}"), "area": w.district, "deadline": rfc(DAY)}))),
+        // A round's progress is counts, no person: readable city-wide.
+        row!("get", "/api/v1/rounds/{id}", "atlg", City, true, |w, _| get(format!("/api/v1/rounds/{}", w.round))),
+        row!("get", "/api/v1/rounds/{id}/unsampled", "ag", City, true, |w, _| get(format!("/api/v1/rounds/{}/unsampled?cell={}", w.round, w.cell))),
+        // Before `close` (below): each call moves the deadline later.
+        row!("post", "/api/v1/rounds/{id}/deadline", "a", Area, true, |w, n| post(format!("/api/v1/rounds/{}/deadline", w.round), json!({"deadline": rfc(2 * DAY + i64::from(n) * 60), "reason": "rain"}))),
+        // The deadline has not passed: 409 round_open, after the check.
+        row!("post", "/api/v1/rounds/{id}/close", "a", Area, false, |w, _| post(format!("/api/v1/rounds/{}/close", w.round), json!({}))),
+        row!("post", "/api/v1/tubes", "al", Items("site_not_allowed"), true, |w, n| post("/api/v1/tubes", json!({"tubes": [{"barcode": format!("TB-{n}"), "site": w.sampling_site, "capacity": 1}]}))),
+        row!("get", "/api/v1/tubes", "al", City, true, |_, _| get("/api/v1/tubes".into())),
+        // From here on a tube follows the lab it is shipped to, whatever its district.
+        row!("post", "/api/v1/samples", "al", Items("site_not_allowed"), true, |w, _| post("/api/v1/samples", json!({"samples": [{"tube": w.tube, "token": w.code}]}))),
+        // Sealing the district's tube: a second seal is refused item by item (422), after the role check.
+        row!("post", "/api/v1/tubes/seal", "al", City, true, |w, _| post("/api/v1/tubes/seal", json!({"tubes": [w.tube]}))),
+        row!("get", "/api/v1/tubes/stuck", "al", City, true, |_, _| get("/api/v1/tubes/stuck".into())),
+        row!("get", "/api/v1/tubes/{id}", "al", City, true, |w, _| get(format!("/api/v1/tubes/{}", w.tube))),
+        // A shipped tube cannot be shipped again: 422 per item, after the role check.
+        row!("post", "/api/v1/batches", "al", City, true, |w, _| post("/api/v1/batches", json!({"courier": "c1", "lab": "lab 1", "tubes": [w.tube]}))),
+        // B1 is the batch the row above shipped first (the inside district's tube); a second
+        // receive finds nothing in transport: 409, after the role check.
+        row!("post", "/api/v1/batches/{id}/receive", "al", City, true, |_, _| post("/api/v1/batches/B1/receive", json!({}))),
+        // A second result for a tube is refused item by item (422), after the role check.
+        row!("post", "/api/v1/lab-results", "al", City, true, |w, _| post("/api/v1/lab-results", json!({"results": [{"barcode": w.tube, "outcome": "negative"}]}))),
+        row!("get", "/api/v1/lab-tasks", "atlg", City, true, |_, _| get("/api/v1/lab-tasks".into())),
+        row!("post", "/api/v1/vaccinations", "al", Items("forbidden"), true, |w, n| post("/api/v1/vaccinations", json!({"doses": [{"person": w.p, "dose": 1 + n % 3, "vaccine": "CoronaVac", "date": "2021-06-01", "site": "clinic"}]}))),
+        row!("get", "/api/v1/vaccinations/coverage", "ag", Area, true, |w, _| get(format!("/api/v1/vaccinations/coverage?area={}", w.district))),
+        row!("post", "/api/v1/vaccinations/outreach", "ag", Area, true, |w, _| post("/api/v1/vaccinations/outreach", json!({"area": w.district}))),
+        row!("get", "/api/v1/vaccinations/outreach", "ag", Area, true, |w, _| get(format!("/api/v1/vaccinations/outreach?area={}", w.district))),
+        row!("get", "/api/v1/people/{id}/vaccination", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/vaccination", w.p))),
+        row!("post", "/api/v1/test-requirements/check", "a", Area, true, |w, _| post("/api/v1/test-requirements/check", json!({"area": w.district, "every_hours": 72}))),
+    ]
+}
+
+/// The objects of one district, built through the API.
+#[derive(Debug)]
+struct World {
+    district: String,
+    /// The district's person: a resident token's own person, under a centralized order at
+    /// `site`, living in `cell`.
+    p: String,
+    id_number: String,
+    code: String,
+    cell: u32,
+    /// `cell` as the grid import takes it.
+    cell_row: Value,
+    venue: String,
+    place_code: String,
+    case: String,
+    cluster: String,
+    contact: String,
+    newcase: String,
+    neworder: String,
+    site: String,
+    site2: String,
+    order: String,
+    task: String,
+    appeal: String,
+    zone: String,
+    proposal: String,
+    arrival: String,
+    sampling_site: String,
+    round: String,
+    tube: String,
+}
+
+/// Fails with the answer unless the status is the expected one.
+fn ok(what: &str, (s, v): (u16, Value), want: u16) -> Value {
+    assert_eq!(s, want, "setup: {what}: {v}");
+    v
+}
+
+/// People of `district`: the first one with a neighbour in the same home cell, that
+/// neighbour, and four more.
+fn people_of(app: &TestApp, district: &str) -> Vec<String> {
+    let slots = read(&app.state.projection.people);
+    let in_district: Vec<u32> = (0..slots.len() as u32)
+        .filter(|i| {
+            app.state
+                .projection
+                .person_area(PersonId(*i))
+                .is_some_and(|a| a.district().to_string() == district)
+        })
+        .collect();
+    let p = *in_district
+        .iter()
+        .find(|p| {
+            in_district
+                .iter()
+                .any(|q| q != *p && slots[*q as usize].home_cell == slots[**p as usize].home_cell)
+        })
+        .unwrap();
+    let neighbour = *in_district
+        .iter()
+        .find(|q| **q != p && slots[**q as usize].home_cell == slots[p as usize].home_cell)
+        .unwrap();
+    let mut out = vec![p, neighbour];
+    out.extend(
+        in_district
+            .iter()
+            .filter(|q| !out.contains(q))
+            .take(4)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(out.len(), 6, "district {district} has too few people");
+    out.into_iter().map(|p| format!("P{p}")).collect()
+}
+
+async fn world(app: &TestApp, district: &str) -> World {
+    let admin = app.admin.as_str();
+    let people = people_of(app, district);
+    let [p, neighbour, case_person, contact, newcase, neworder] =
+        <[String; 6]>::try_from(people).unwrap();
+    let pid = xikang_server::wire::parse_person_id(&p).unwrap();
+    let cell = read(&app.state.projection.people)[pid.0 as usize]
+        .home_cell
+        .0;
+    let case_cell =
+        read(&app.state.projection.people)[xikang_server::wire::parse_person_id(&case_person)
+            .unwrap()
+            .0 as usize]
+            .home_cell
+            .0;
+    let id_number = String::from(app.store.person(pid).unwrap().unwrap().id_number);
+    let code = app.code_token(&p).await;
+    let grid = ok("grid", app.get(admin, "/api/v1/grid/cells").await, 200);
+    let cell_row = grid["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cell"] == json!(cell))
+        .unwrap()
+        .clone();
+    let cell_row = json!({"cell": cell, "community": cell_row["community"].to_string().trim_matches('"'),
+        "name": cell_row["name"], "lat": cell_row["lat"], "lon": cell_row["lon"], "worker": cell_row["worker"]});
+    let venue = app
+        .state
+        .projection
+        .venues
+        .list
+        .iter()
+        .find(|v| v.area.district().to_string() == district)
+        .unwrap();
+    let (venue, place_code) = (venue.id.to_string(), venue.place_code.to_string());
+    let manager = format!("mgr-{district}");
+    let mut sites = Vec::new();
+    for name in ["north", "south"] {
+        let v = ok(
+            "site",
+            app.post(
+                admin,
+                "/api/v1/quarantine/sites",
+                json!({"name": name, "kind": "centralized",
+                "area": district, "lat": 31.5, "lon": 120.3, "capacity": 50, "manager": manager}),
+            )
+            .await,
+            201,
+        );
+        sites.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let order = ok(
+        "order",
+        app.post(
+            admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": p, "reason": "close_contact", "site": sites[0]}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        "unsampled",
+        app.post(
+            admin,
+            "/api/v1/grid/unsampled",
+            json!({"since": rfc(-HOUR), "cells": [cell]}),
+        )
+        .await,
+        201,
+    );
+    let tasks = ok(
+        "tasks",
+        app.get(admin, &format!("/api/v1/grid/tasks?cell={cell}"))
+            .await,
+        200,
+    );
+    let task = tasks["tasks"][0]["id"].as_str().unwrap().to_owned();
+    let appeal = ok(
+        "appeal",
+        app.post(
+            admin,
+            &format!("/api/v1/people/{p}/appeals"),
+            json!({"reason": "why red"}),
+        )
+        .await,
+        201,
+    )["appeal"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A case inside a controlled zone makes the system propose sealing it.
+    let zone = ok(
+        "zone",
+        app.post(admin, "/api/v1/zones",
+            json!({"name": format!("{district} estate"), "level": "controlled", "cells": [case_cell]}))
+            .await,
+        201,
+    )["zone"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let case = ok(
+        "case",
+        app.post(
+            admin,
+            "/api/v1/cases",
+            json!({"person": case_person, "kind": "confirmed", "onset": rfc(-2 * DAY)}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A close contact of the district who falls ill links the two cases into a cluster.
+    let contacts = ok(
+        "contacts",
+        app.get(
+            admin,
+            &format!("/api/v1/cases/{case}/contacts?district={district}&limit=50"),
+        )
+        .await,
+        200,
+    );
+    let reserved = [&p, &neighbour, &contact, &newcase, &neworder, &case_person];
+    let second = contacts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["person"].as_str().unwrap().to_owned())
+        .find(|c| !reserved.contains(&c))
+        .unwrap_or_else(|| panic!("no contact of {case} in {district}: {contacts}"));
+    ok(
+        "second case",
+        app.post(
+            admin,
+            "/api/v1/cases",
+            json!({"person": second, "kind": "confirmed", "onset": rfc(-DAY)}),
+        )
+        .await,
+        201,
+    );
+    let proposals = ok(
+        "proposals",
+        app.get(admin, "/api/v1/zones/proposals").await,
+        200,
+    );
+    let proposal = proposals["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["zone"] == json!(zone) && p["status"] == "open")
+        .unwrap_or_else(|| panic!("no proposal for {zone}: {proposals}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let arrival = ok(
+        "arrival",
+        app.post(
+            admin,
+            "/api/v1/arrivals",
+            json!({"person": neighbour, "origin": "110101", "planned_at": rfc(HOUR)}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        "sentinel",
+        app.post(
+            admin,
+            "/api/v1/sentinels",
+            json!({"venue": venue, "kind": "pharmacy"}),
+        )
+        .await,
+        201,
+    );
+    let sampling_site = ok(
+        "sampling site",
+        app.post(
+            admin,
+            "/api/v1/sampling-sites",
+            json!({"name": format!("{district} booth"), "area": district, "cell": cell}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let round = ok(
+        "round",
+        app.post(
+            admin,
+            "/api/v1/rounds",
+            json!({"name": format!("{district} round"), "area": district, "deadline": rfc(DAY)}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tube = format!("TW-{district}");
+    ok(
+        "tube",
+        app.post(
+            admin,
+            "/api/v1/tubes",
+            json!({"tubes": [{"barcode": tube, "site": sampling_site, "capacity": 10}]}),
+        )
+        .await,
+        200,
+    );
+    World {
+        district: district.to_owned(),
+        cluster: case.replacen('C', "K", 1),
+        p,
+        id_number,
+        code,
+        cell,
+        cell_row,
+        venue,
+        place_code,
+        case,
+        contact,
+        newcase,
+        neworder,
+        site: sites[0].clone(),
+        site2: sites[1].clone(),
+        order,
+        task,
+        appeal,
+        zone,
+        proposal,
+        arrival,
+        sampling_site,
+        round,
+        tube,
+    }
+}
+
+/// One call of a row: the token (with its role letter) or none, the district's objects, and
+/// whether they are inside the token's area.
+type Call<'a> = (Option<&'a (char, String)>, &'a World, bool);
+
+/// The answer class a call must get.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    Allowed,
+    Unauthorised,
+    Forbidden,
+    Hidden,
+    ItemsRefused(&'static str),
+}
+
+fn expect(row: &Row, role: Option<char>, inside: bool) -> Expect {
+    match (row.scope, role) {
+        (Public, _) => Expect::Allowed,
+        (_, None) => Expect::Unauthorised,
+        (_, Some(r)) if !row.roles.contains(r) => Expect::Forbidden,
+        (City, _) => Expect::Allowed,
+        _ if inside => Expect::Allowed,
+        (Area, _) => Expect::Forbidden,
+        (Hidden, _) => Expect::Hidden,
+        (Items(code), _) => Expect::ItemsRefused(code),
+    }
+}
+
+/// Whether `(status, body)` is of the class `e`.
+fn matches(e: Expect, status: u16, body: &Value) -> bool {
+    let refused_items =
+        |code: &str| status == 422 && body.to_string().contains(&format!("\"code\":\"{code}\""));
+    match e {
+        Expect::Unauthorised => status == 401,
+        Expect::Forbidden => status == 403 && body["error"]["code"] == "forbidden",
+        Expect::Hidden => status == 404,
+        Expect::ItemsRefused(code) => refused_items(code),
+        Expect::Allowed => {
+            !matches!(status, 401 | 403 | 404)
+                && status < 500
+                && !refused_items("forbidden")
+                && !refused_items("site_not_allowed")
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_answers_each_role_inside_and_outside_its_area_as_the_table_says() {
+    let app = spawn_app().await;
+    let table = table();
+
+    // The table has exactly one row per operation of the document.
+    let doc = xikang_server::openapi::document();
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(|m| (m.clone(), path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let rows: Vec<(String, String)> = table
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    let tabled: BTreeSet<(String, String)> = rows.iter().cloned().collect();
+    assert_eq!(rows.len(), tabled.len(), "a row appears twice");
+    let missing: Vec<_> = documented.difference(&tabled).collect();
+    let stale: Vec<_> = tabled.difference(&documented).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "operations without a row in the permission table: {missing:?}; rows for no operation: {stale:?}"
+    );
+    // Public rows are exactly the operations documented without security.
+    for r in &table {
+        let secured = doc["paths"][r.path][r.method].get("security").is_some();
+        assert_eq!(secured, r.scope != Public, "{} {}", r.method, r.path);
+    }
+
+    // Two districts with their objects; every token belongs to the first.
+    let mut districts: HashMap<String, usize> = HashMap::new();
+    for i in 0..PEOPLE {
+        if let Some(a) = app.state.projection.person_area(PersonId(i)) {
+            *districts.entry(a.district().to_string()).or_default() += 1;
+        }
+    }
+    let mut by_size: Vec<(usize, String)> = districts.into_iter().map(|(d, n)| (n, d)).collect();
+    by_size.sort_by(|a, b| b.cmp(a));
+    let (home, away) = (by_size[0].1.clone(), by_size[1].1.clone());
+    ok(
+        "origin",
+        app.post(
+            &app.admin,
+            "/api/v1/arrivals/origins",
+            json!({"code": "110101", "name": "东城", "risk": "high"}),
+        )
+        .await,
+        201,
+    );
+    let inside = world(&app, &home).await;
+    let outside = world(&app, &away).await;
+    let mut tokens: Vec<(char, String)> = Vec::new();
+    for (letter, role) in ROLES {
+        let body = match role {
+            "grid_worker" => {
+                json!({"name": format!("gw{}", inside.cell), "role": role, "area": home})
+            }
+            "site_manager" => json!({"name": format!("mgr-{home}"), "role": role, "area": home}),
+            "resident" => {
+                json!({"name": "resident", "role": role, "area": home, "person": inside.p})
+            }
+            _ => json!({"name": role, "role": role, "area": home}),
+        };
+        tokens.push((letter, app.token(body).await));
+    }
+
+    let mut wrong = Vec::new();
+    let mut n = 0u32;
+    for row in &table {
+        let mut succeeded = false;
+        let mut allowed_calls = 0;
+        let mut callers: Vec<Call<'_>> = Vec::new();
+        for t in &tokens {
+            callers.push((Some(t), &inside, true));
+            callers.push((Some(t), &outside, false));
+        }
+        callers.push((None, &inside, true));
+        for (token, w, is_inside) in callers {
+            n += 1;
+            let (path, body) = (row.request)(w, n);
+            let e = expect(row, token.map(|t| t.0), is_inside);
+            let (status, answer) = app
+                .call(
+                    &row.method.to_uppercase(),
+                    &path,
+                    token.map(|t| t.1.as_str()),
+                    body.as_ref(),
+                )
+                .await;
+            if e == Expect::Allowed && token.is_some() {
+                allowed_calls += 1;
+                succeeded |= (200..300).contains(&status);
+            }
+            if !matches(e, status, &answer) {
+                let who =
+                    token.map_or("no token", |t| ROLES.iter().find(|r| r.0 == t.0).unwrap().1);
+                let place = if is_inside { "inside" } else { "outside" };
+                let answer = answer.to_string();
+                wrong.push(format!(
+                    "{} {} as {who} {place}: expected {e:?}, got {status} {}",
+                    row.method,
+                    path,
+                    &answer[..answer.len().min(160)]
+                ));
+            }
+        }
+        if row.must_succeed && allowed_calls > 0 && !succeeded {
+            wrong.push(format!(
+                "{} {}: no allowed caller got a 2xx, so the request may never reach the check",
+                row.method, row.path
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} answers differ from the permission table:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
