@@ -18,11 +18,11 @@ use crate::error::AppError;
 use crate::state::{AppState, read, write};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
-use xikang_domain::event::{CaseKind, EventBody, NewEvent, StoredEvent};
+use xikang_domain::event::{EventBody, NewEvent, StoredEvent};
 use xikang_domain::testing::{
     AgeBand, Batch, BatchId, CellProgress, Coverage, Dose, LabOutcome, LabTask, MAX_POOL,
     PoolSizes, ResultLine, Round, RoundId, Sample, SamplingSite, SiteId, TaskKind, Tube,
-    TubeBarcode, TubeId, TubeState, VaccinationStatus,
+    TubeBarcode, TubeId, TubeResult, TubeState, VaccinationStatus, consequences,
 };
 use xikang_domain::{AreaCode, CaseId, CivilDay, GridCell, PersonId, TestOutcome, Timestamp};
 use xikang_store::{LabWrite, StoreError};
@@ -1422,14 +1422,9 @@ pub struct Resulted {
 }
 
 /// Posts results for received tubes. Each line succeeds or fails on its own (unknown tube,
-/// not yet received, already resulted, listed twice); the good ones are written in one
-/// transaction with their authority events:
-///
-/// - negative: one `tube_negative` event for all members; retest tasks of members close;
-/// - positive pool: `pool_positive` for every member (held; the policy decides the colour)
-///   and a single-tube retest task for each;
-/// - positive single tube: the result and a suspected case for a tracer to confirm;
-/// - invalid: no event; every member gets a resample task.
+/// not yet received, already resulted, listed twice); what each good line means is decided
+/// by [`xikang_domain::testing::consequences`], and all of them are written in one
+/// transaction with their authority events and grid tasks.
 pub async fn post_results(
     state: &AppState,
     actor: &str,
@@ -1447,7 +1442,7 @@ pub async fn post_results(
             .keys()
             .next_back()
             .map_or(1, |c| c.0 + 1);
-        let mut closing: HashMap<u64, ()> = HashMap::new();
+        let mut closing = std::collections::HashSet::new();
         let retest_due_hours = state.policy().duties().task_due_hours;
         let mut grid_tasks: Vec<xikang_store::NewTask> = Vec::new();
         let mut retests_in: Vec<String> = Vec::new();
@@ -1492,152 +1487,60 @@ pub async fn post_results(
                     ));
                 }
                 seen.insert(tube.id, ());
-                let sampled_at = tube.opened_at;
-                let members = mem.members.clone();
+                let (c, resulted) = consequences(
+                    tube,
+                    &mem.members,
+                    TubeResult {
+                        outcome: line.outcome,
+                        ct: line.ct,
+                        resulted_at,
+                    },
+                    actor,
+                    |p| lab.open_tasks.get(&p).map_or(&[][..], Vec::as_slice),
+                    |p| {
+                        read(&state.projection.cases)
+                            .values()
+                            .any(|c| c.person == p && c.discharged_at.is_none())
+                    },
+                    &mut closing,
+                    (&mut next_task, &mut next_case),
+                );
                 let basis = format!("lab report, tube {}", tube.barcode);
-                let mut done = Resulted {
-                    tube: tube.id,
-                    members: members.len(),
-                    holds: 0,
-                    tasks: 0,
-                    suspected: None,
-                };
-                let single = members.len() <= 1;
-                let event = |body| NewEvent {
+                w.events.extend(c.events.into_iter().map(|body| NewEvent {
                     at: resulted_at,
                     actor: actor.to_owned(),
                     basis: basis.clone(),
                     body,
-                };
-                match line.outcome {
-                    LabOutcome::Negative => {
-                        w.events.push(event(EventBody::TubeNegative {
-                            tube: tube.barcode.to_string(),
-                            members: members.clone(),
-                            sampled_at,
-                            resulted_at,
-                        }));
-                    }
-                    LabOutcome::Positive if !single => {
-                        let people = read(&state.projection.people);
-                        for p in &members {
-                            w.events.push(event(EventBody::PoolPositive {
-                                person: *p,
-                                sampled_at,
-                                tube: tube.barcode.to_string(),
-                            }));
-                            w.tasks.push(LabTask {
-                                id: next_task,
-                                person: *p,
-                                kind: TaskKind::SingleTubeRetest,
-                                tube: Some(tube.id),
-                                created_at: resulted_at,
-                                done_at: None,
-                            });
-                            // The retest is arranged by the member's grid worker: the same
-                            // task on their list, closed with the lab's when the result
-                            // of the single tube arrives.
-                            if let Some(slot) =
-                                people.get(p.0 as usize).filter(|s| s.community != u32::MAX)
-                            {
-                                grid_tasks.push(xikang_store::NewTask {
-                                    cell: slot.home_cell,
-                                    kind: xikang_domain::duties::TaskKind::ArrangeRetest,
-                                    person: Some(*p),
-                                    household: None,
-                                    detail: format!(
-                                        "arrange the single-tube retest of {p} (positive pool {})",
-                                        tube.barcode
-                                    ),
-                                    created_at: resulted_at,
-                                    due_at: resulted_at.plus(i64::from(retest_due_hours) * 3600),
-                                    dedupe: Some(retest_task_key(next_task)),
-                                });
-                            }
-                            next_task += 1;
-                        }
-                        done.holds = members.len();
-                        done.tasks = members.len();
-                    }
-                    LabOutcome::Positive => {
-                        for p in &members {
-                            w.events.push(event(EventBody::TestResulted {
-                                person: *p,
-                                sampled_at,
-                                resulted_at,
-                                outcome: TestOutcome::Positive,
-                                pool_size: 1,
-                                tube: tube.barcode.to_string(),
-                            }));
-                            let open_case = read(&state.projection.cases)
-                                .values()
-                                .any(|c| c.person == *p && c.discharged_at.is_none());
-                            if !open_case {
-                                let case = CaseId(next_case);
-                                next_case += 1;
-                                w.events.push(event(EventBody::CaseRegistered {
-                                    case,
-                                    person: *p,
-                                    case_kind: CaseKind::Suspected,
-                                    onset: None,
-                                    sampled_at: Some(sampled_at),
-                                    isolated_at: None,
-                                }));
-                                done.suspected = Some(case);
-                            }
-                        }
-                    }
-                    LabOutcome::Invalid => {
-                        for p in &members {
-                            w.tasks.push(LabTask {
-                                id: next_task,
-                                person: *p,
-                                kind: TaskKind::Resample,
-                                tube: Some(tube.id),
-                                created_at: resulted_at,
-                                done_at: None,
-                            });
-                            next_task += 1;
-                        }
-                        done.tasks = members.len();
+                }));
+                w.tasks.extend(c.tasks);
+                // The retest is arranged by the member's grid worker: the same task on
+                // their list, closed with the lab's when the single tube's result arrives.
+                for (p, task) in c.arrange_retests {
+                    if let Some(cell) = state.projection.home_cell(p) {
+                        grid_tasks.push(xikang_store::NewTask {
+                            cell,
+                            kind: xikang_domain::duties::TaskKind::ArrangeRetest,
+                            person: Some(p),
+                            household: None,
+                            detail: format!(
+                                "arrange the single-tube retest of {p} (positive pool {})",
+                                tube.barcode
+                            ),
+                            created_at: resulted_at,
+                            due_at: resulted_at.plus(i64::from(retest_due_hours) * 3600),
+                            dedupe: Some(retest_task_key(task)),
+                        });
                     }
                 }
-                // A single-tube result (or any result of a resample) answers the person's
-                // open retest and resample tasks.
-                for p in &members {
-                    for t in lab.open_tasks.get(p).into_iter().flatten() {
-                        let answers = match t.kind {
-                            TaskKind::SingleTubeRetest => {
-                                single && line.outcome != LabOutcome::Invalid
-                            }
-                            TaskKind::Resample => {
-                                line.outcome != LabOutcome::Invalid && t.tube != Some(tube.id)
-                            }
-                            TaskKind::VaccinationOutreach => false,
-                        };
-                        if answers && closing.insert(t.id, ()).is_none() {
-                            w.tasks.push(LabTask {
-                                done_at: Some(resulted_at),
-                                ..t.clone()
-                            });
-                            if t.kind == TaskKind::SingleTubeRetest {
-                                retests_in.push(retest_task_key(t.id));
-                            }
-                        }
-                    }
-                }
-                let mut t = tube.clone();
-                t.state = if line.outcome == LabOutcome::Invalid {
-                    TubeState::Invalid
-                } else {
-                    TubeState::Resulted
-                };
-                t.resulted_at = Some(resulted_at);
-                t.outcome = Some(line.outcome);
-                t.ct = line.ct;
-                t.lab = Some(actor.to_owned());
-                w.tubes.push(t);
-                Ok(done)
+                retests_in.extend(c.retests_answered.into_iter().map(retest_task_key));
+                w.tubes.push(resulted);
+                Ok(Resulted {
+                    tube: tube.id,
+                    members: mem.members.len(),
+                    holds: c.holds,
+                    tasks: c.opened,
+                    suspected: c.suspected,
+                })
             })();
             out.push(r);
         }

@@ -11,6 +11,9 @@ use crate::time::{CivilDay, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod consequences;
+pub use consequences::{Consequences, TubeResult, consequences};
+
 macro_rules! lab_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
