@@ -49,7 +49,7 @@ impl AppState {
         let events = written?;
         let lab = match w {
             Write::Lab(lab) => {
-                self.projection.lab.lock().absorb(self, &lab);
+                self.projection.lab.absorb(self, &lab);
                 Some(lab)
             }
             Write::Events(_) | Write::Duties { .. } => None,
