@@ -400,18 +400,9 @@ async fn commit(state: &AppState, w: LabWrite) -> Result<(LabWrite, Vec<StoredEv
         (w, r)
     })
     .await?;
-    let stored = match result {
-        Ok(s) => s,
-        // The index said the write was valid; the store disagrees (another process wrote
-        // to the same database). Nothing was written.
-        Err(StoreError::Conflict(what)) => {
-            return Err(AppError::Conflict {
-                code: "conflict",
-                message: format!("the store refused the write ({what}); nothing was recorded"),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // The index said the write was valid; if the store disagrees (another process wrote
+    // to the same database) it is a 409 `conflict` and nothing was written.
+    let stored = result?;
     state.lab.lock().absorb(state, &w);
     for e in &stored {
         state.apply(e);

@@ -8,7 +8,7 @@
 //! the row changes and the authority events that justify them commit in one transaction,
 //! so a refused admission (a full site) leaves neither an order nor an event behind.
 
-use crate::error::{Result, StoreError};
+use crate::error::{ConflictKind, Result, StoreError};
 use xikang_domain::duties::{SiteKind, TaskKind, variant, variant_name};
 use xikang_domain::event::{
     NewEvent, QuarantineKind, QuarantineReason, RiskLevel, SentinelKind, StoredEvent, ZoneLevel,
@@ -219,7 +219,7 @@ pub struct OrderFilter {
 /// One change of duty state, applied inside [`DutyStore::commit_duties`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum DutyOp {
-    /// A new order. With a site, the site must have room (else `Conflict("site_full")`)
+    /// A new order. With a site, the site must have room (else [`ConflictKind::SiteFull`])
     /// and its occupancy grows by one.
     InsertOrder(OrderRecord),
     /// A new planned end (an extension); the order must be active.
@@ -227,20 +227,21 @@ pub enum DutyOp {
         order: OrderId,
         planned_end: Timestamp,
     },
-    /// Ends an active order (else `Conflict("order_not_active")`); frees its place.
+    /// Ends an active order (else [`ConflictKind::OrderNotActive`]); frees its place.
     EndOrder {
         order: OrderId,
         at: Timestamp,
         status: OrderStatus,
     },
-    /// Moves an active order to another site, which must have room.
+    /// Moves an active order to another site, which must have room and differ from its
+    /// own (else [`ConflictKind::SameSite`]).
     Transfer {
         order: OrderId,
         to: SiteId,
     },
     /// New tasks (ids assigned by the store; a repeated dedupe key is skipped).
     InsertTasks(Vec<NewTask>),
-    /// Completes an open task (else `Conflict("task_done")`).
+    /// Completes an open task (else [`ConflictKind::TaskDone`]).
     CompleteTask {
         task: TaskId,
         at: Timestamp,
@@ -258,13 +259,14 @@ pub enum DutyOp {
     InsertReport(ReportRecord),
     /// Inserts or replaces a zone.
     PutZone(ZoneRecord),
+    /// Lifts a zone in force (else [`ConflictKind::ZoneNotActive`]).
     LiftZone {
         zone: ZoneId,
         at: Timestamp,
     },
-    /// A new proposal; one open proposal per zone (else `Conflict("proposal_open")`).
+    /// A new proposal; one open proposal per zone (else [`ConflictKind::ProposalOpen`]).
     InsertProposal(ProposalRecord),
-    /// Decides an open proposal (else `Conflict("proposal_decided")`).
+    /// Decides an open proposal (else [`ConflictKind::ProposalDecided`]).
     DecideProposal {
         proposal: ProposalId,
         status: ProposalStatus,
@@ -272,7 +274,7 @@ pub enum DutyOp {
         at: Timestamp,
     },
     InsertArrival(ArrivalRecord),
-    /// Marks a registered arrival as arrived (once; else `Conflict("arrived")`).
+    /// Marks a registered arrival as arrived (once; else [`ConflictKind::AlreadyArrived`]).
     MarkArrived {
         arrival: ArrivalId,
         at: Timestamp,
@@ -651,11 +653,7 @@ fn placeholders(from: usize, n: usize) -> String {
 // ---------------------------------------------------------------------------------------
 // The writes.
 
-fn conflict(what: &str) -> StoreError {
-    StoreError::Conflict(what.to_owned())
-}
-
-/// Takes one place at `site`, or fails with `site_full` (or `NotFound`).
+/// Takes one place at `site`, or fails with [`ConflictKind::SiteFull`] (or `NotFound`).
 fn take_place(sql: &mut dyn Sql, site: SiteId) -> Result<()> {
     let n = sql.exec(
         "update quarantine_sites set occupancy = occupancy + 1 where id = $1 and occupancy < capacity",
@@ -671,7 +669,7 @@ fn take_place(sql: &mut dyn Sql, site: SiteId) -> Result<()> {
         )?
         .is_empty();
     Err(if exists {
-        conflict("site_full")
+        StoreError::Conflict(ConflictKind::SiteFull)
     } else {
         StoreError::NotFound
     })
@@ -695,7 +693,7 @@ fn active_order(sql: &mut dyn Sql, order: OrderId) -> Result<OrderRecord> {
     )?
     .ok_or(StoreError::NotFound)?;
     if o.status != OrderStatus::Active {
-        return Err(conflict("order_not_active"));
+        return Err(StoreError::Conflict(ConflictKind::OrderNotActive));
     }
     Ok(o)
 }
@@ -753,7 +751,7 @@ fn apply_op(sql: &mut dyn Sql, op: &DutyOp) -> Result<()> {
         DutyOp::Transfer { order, to } => {
             let o = active_order(sql, *order)?;
             if o.site == Some(*to) {
-                return Err(conflict("same_site"));
+                return Err(StoreError::Conflict(ConflictKind::SameSite));
             }
             take_place(sql, *to)?;
             if let Some(from) = o.site {
@@ -781,7 +779,7 @@ fn apply_op(sql: &mut dyn Sql, op: &DutyOp) -> Result<()> {
                     .rows("select id from grid_tasks where id = $1", &[u64_i(task.0)])?
                     .is_empty();
                 return Err(if exists {
-                    conflict("task_done")
+                    StoreError::Conflict(ConflictKind::TaskDone)
                 } else {
                     StoreError::NotFound
                 });
@@ -836,7 +834,7 @@ fn apply_op(sql: &mut dyn Sql, op: &DutyOp) -> Result<()> {
                 &[i(at.0), u64_i(zone.0)],
             )?;
             if n == 0 {
-                return Err(conflict("zone_not_active"));
+                return Err(StoreError::Conflict(ConflictKind::ZoneNotActive));
             }
         }
         DutyOp::InsertProposal(p) => {
@@ -845,7 +843,7 @@ fn apply_op(sql: &mut dyn Sql, op: &DutyOp) -> Result<()> {
                 &[u64_i(p.zone.0)],
             )?;
             if !open.is_empty() {
-                return Err(conflict("proposal_open"));
+                return Err(StoreError::Conflict(ConflictKind::ProposalOpen));
             }
             sql.exec(
                 &format!(
@@ -878,7 +876,7 @@ fn apply_op(sql: &mut dyn Sql, op: &DutyOp) -> Result<()> {
                 &[name(status), t(by), i(at.0), u64_i(proposal.0)],
             )?;
             if n == 0 {
-                return Err(conflict("proposal_decided"));
+                return Err(StoreError::Conflict(ConflictKind::ProposalDecided));
             }
         }
         DutyOp::InsertArrival(a) => {
@@ -905,7 +903,7 @@ fn apply_op(sql: &mut dyn Sql, op: &DutyOp) -> Result<()> {
                 &[i(at.0), u64_i(arrival.0)],
             )?;
             if n == 0 {
-                return Err(conflict("arrived"));
+                return Err(StoreError::Conflict(ConflictKind::AlreadyArrived));
             }
         }
     }

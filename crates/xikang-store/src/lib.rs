@@ -31,7 +31,7 @@ pub use duties::{
     OrderStatus, OriginRecord, ProposalAction, ProposalRecord, ProposalStatus, ReportRecord,
     SentinelRecord, SiteRecord, TaskRecord, ZoneRecord,
 };
-pub use error::{Result, StoreError};
+pub use error::{ConflictKind, Result, StoreError};
 pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;
