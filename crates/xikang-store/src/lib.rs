@@ -19,8 +19,6 @@ mod error;
 mod lab;
 mod pg;
 mod ping;
-mod ping_pg;
-mod ping_sqlite;
 mod pool;
 mod row;
 mod sqlite;
