@@ -94,40 +94,12 @@ fn unprocessable(code: &'static str, m: impl Into<String>, details: Option<Value
     }
 }
 
-/// Maps the store's refusals to stable API codes.
-fn store_err(e: StoreError) -> AppError {
-    match e {
-        StoreError::Conflict(c) => {
-            let (code, message): (&'static str, &str) = match c.as_str() {
-                "site_full" => ("site_full", "the site is full"),
-                "order_not_active" => ("order_not_active", "the order is no longer active"),
-                "same_site" => ("same_site", "the person is already at that site"),
-                "task_done" => ("task_done", "the task was already completed"),
-                "zone_not_active" => ("zone_not_active", "the zone was already lifted"),
-                "proposal_open" => (
-                    "proposal_open",
-                    "the zone already has an open proposal; decide it first",
-                ),
-                "proposal_decided" => ("proposal_decided", "the proposal was already decided"),
-                "arrived" => ("already_arrived", "the arrival was already recorded"),
-                // Any other unique key (e.g. two reports of one person in the same second)
-                // is the caller's repeat, not our failure.
-                _ => (
-                    "conflict",
-                    "this conflicts with a record already stored; nothing was changed",
-                ),
-            };
-            conflict(code, message)
-        }
-        StoreError::NotFound => AppError::not_found("unknown_resource", "no such resource"),
-        other => AppError::Internal(format!("store: {other}")),
-    }
-}
-
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(f).await?.map_err(store_err)
+    tokio::task::spawn_blocking(f)
+        .await?
+        .map_err(AppError::from)
 }
 
 /// Commits duty rows and their authority events in one transaction, then applies the
@@ -140,7 +112,7 @@ pub async fn commit(
     Ok(state
         .commit(Write::Duties { ops, events })
         .await
-        .map_err(store_err)?
+        .map_err(AppError::from)?
         .events)
 }
 

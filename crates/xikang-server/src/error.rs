@@ -158,9 +158,20 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The one place store errors become API errors: a refusal by the stored state is the
+/// caller's 409 with the refusal's own stable code, a missing row their 404, anything else
+/// our 500.
 impl From<xikang_store::StoreError> for AppError {
     fn from(e: xikang_store::StoreError) -> AppError {
-        AppError::Internal(format!("store: {e}"))
+        use xikang_store::StoreError;
+        match e {
+            StoreError::Conflict(kind) => AppError::Conflict {
+                code: kind.code(),
+                message: kind.message().into(),
+            },
+            StoreError::NotFound => AppError::not_found("unknown_resource", "no such resource"),
+            other => AppError::Internal(format!("store: {other}")),
+        }
     }
 }
 

@@ -18,7 +18,8 @@ use xikang_domain::{AreaCode, GridCell, PersonId};
 /// written moving on, and only what moves after opening is written (its barcode, site,
 /// round, capacity and opening time never change). Samples and doses are inserted. A
 /// duplicate (a tube id or barcode taken, a person bound twice in one round, a dose
-/// recorded twice) or a tube moved on that was never opened fails the whole write with
+/// recorded twice: [`crate::ConflictKind::Duplicate`]) or a tube moved on that was never
+/// opened ([`crate::ConflictKind::TubeNeverOpened`]) fails the whole write with
 /// [`crate::StoreError::Conflict`].
 #[derive(Debug, Clone, Default)]
 pub struct LabWrite {

@@ -19,8 +19,6 @@ mod error;
 mod lab;
 mod pg;
 mod ping;
-mod ping_pg;
-mod ping_sqlite;
 mod pool;
 mod row;
 mod sqlite;
@@ -31,7 +29,7 @@ pub use duties::{
     OrderStatus, OriginRecord, ProposalAction, ProposalRecord, ProposalStatus, ReportRecord,
     SentinelRecord, SiteRecord, TaskRecord, ZoneRecord,
 };
-pub use error::{Result, StoreError};
+pub use error::{ConflictKind, Result, StoreError};
 pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;

@@ -54,7 +54,8 @@ pub struct Session {
 /// Users and sessions. Both backends implement it with the same behaviour (the conformance
 /// suite checks).
 pub trait UserStore {
-    /// Adds a user; [`StoreError::Conflict`] if the name is taken.
+    /// Adds a user; [`StoreError::Conflict`] with [`crate::ConflictKind::Duplicate`] if the
+    /// name is taken.
     fn insert_user(&self, user: &User) -> Result<()>;
     /// One user by name.
     fn user(&self, name: &str) -> Result<Option<User>>;

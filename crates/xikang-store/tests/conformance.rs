@@ -22,7 +22,9 @@ use xikang_domain::{
     PlaceCode, Position, ScanDirection, TestOutcome, Timestamp, Venue, VenueCategory, VenueId,
     Workplace, WorkplaceId, ZoneId,
 };
-use xikang_store::{ApiToken, Session, Store, StoreError, StoredKey, Target, User, open};
+use xikang_store::{
+    ApiToken, ConflictKind, Session, Store, StoreError, StoredKey, Target, User, open,
+};
 
 // ---------------------------------------------------------------------------------------
 // Harness
@@ -1354,7 +1356,7 @@ mod lab {
         };
         assert!(matches!(
             store.write_lab(&reuse),
-            Err(StoreError::Conflict(_))
+            Err(StoreError::Conflict(ConflictKind::Duplicate { .. }))
         ));
         // So is a tube opened again under its id, and a tube moving on that was never
         // opened; the write's other rows are not applied either.
@@ -1362,12 +1364,21 @@ mod lab {
         reopened.capacity = 1;
         let mut ghost = tube(9, "WX-0009");
         ghost.state = TubeState::Sealed;
-        for bad in [vec![reopened], vec![tube(4, "WX-0004"), ghost]] {
+        for (bad, never_opened) in [
+            (vec![reopened], false),
+            (vec![tube(4, "WX-0004"), ghost], true),
+        ] {
             let w = LabWrite {
                 tubes: bad,
                 ..LabWrite::default()
             };
-            assert!(matches!(store.write_lab(&w), Err(StoreError::Conflict(_))));
+            match store.write_lab(&w) {
+                Err(StoreError::Conflict(ConflictKind::TubeNeverOpened)) => assert!(never_opened),
+                Err(StoreError::Conflict(ConflictKind::Duplicate { .. })) => {
+                    assert!(!never_opened);
+                }
+                other => panic!("expected a conflict, got {other:?}"),
+            }
         }
         assert_eq!(
             all_tubes(store),

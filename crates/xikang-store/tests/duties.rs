@@ -17,9 +17,9 @@ use xikang_domain::{
     TaskId, Timestamp, VenueId, ZoneId,
 };
 use xikang_store::{
-    ArrivalRecord, DutyOp, GridCellRecord, NewTask, OrderFilter, OrderRecord, OrderStatus,
-    OriginRecord, ProposalAction, ProposalRecord, ProposalStatus, ReportRecord, SentinelRecord,
-    SiteRecord, Store, StoreError, Target, ZoneRecord, open,
+    ArrivalRecord, ConflictKind, DutyOp, GridCellRecord, NewTask, OrderFilter, OrderRecord,
+    OrderStatus, OriginRecord, ProposalAction, ProposalRecord, ProposalStatus, ReportRecord,
+    SentinelRecord, SiteRecord, Store, StoreError, Target, ZoneRecord, open,
 };
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -124,7 +124,7 @@ fn head(store: &dyn Store) -> u64 {
     store.verify_chain().unwrap().verified
 }
 
-fn conflict(e: StoreError) -> String {
+fn conflict(e: StoreError) -> ConflictKind {
     match e {
         StoreError::Conflict(c) => c,
         other => panic!("expected a conflict, got {other}"),
@@ -144,7 +144,7 @@ fn scenario_admission_respects_capacity(store: &dyn Store) {
     let err = store
         .commit_duties(&[DutyOp::InsertOrder(b.clone())], &[ordered(&b)])
         .unwrap_err();
-    assert_eq!(conflict(err), "site_full");
+    assert_eq!(conflict(err), ConflictKind::SiteFull);
     // Nothing of the refused admission remains: no order, no event, occupancy unchanged.
     assert!(store.order(OrderId(2)).unwrap().is_none());
     assert_eq!(head(store), 1);
@@ -172,7 +172,7 @@ fn scenario_admission_respects_capacity(store: &dyn Store) {
             &[],
         )
         .unwrap_err();
-    assert_eq!(conflict(err), "same_site");
+    assert_eq!(conflict(err), ConflictKind::SameSite);
     // Updating a site keeps its occupancy.
     store
         .put_site(&SiteRecord {
@@ -205,7 +205,7 @@ fn scenario_admission_respects_capacity(store: &dyn Store) {
     assert_eq!(store.sites().unwrap()[1].occupancy, 0);
     assert_eq!(
         conflict(store.commit_duties(&[release], &[]).unwrap_err()),
-        "order_not_active"
+        ConflictKind::OrderNotActive
     );
     let o = store.order(OrderId(1)).unwrap().unwrap();
     assert_eq!(
@@ -336,7 +336,7 @@ fn scenario_tasks_are_listed_completed_and_rolled_up(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         conflict(store.commit_duties(&[done], &[]).unwrap_err()),
-        "task_done"
+        ConflictKind::TaskDone
     );
     let t = store.task(id).unwrap().unwrap();
     assert_eq!(
@@ -394,7 +394,7 @@ fn scenario_zones_and_proposals(store: &dyn Store) {
                 .commit_duties(&[DutyOp::InsertProposal(p(2))], &[])
                 .unwrap_err()
         ),
-        "proposal_open"
+        ConflictKind::ProposalOpen
     );
     let decide = DutyOp::DecideProposal {
         proposal: ProposalId(1),
@@ -416,7 +416,7 @@ fn scenario_zones_and_proposals(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         conflict(store.commit_duties(&[decide], &[]).unwrap_err()),
-        "proposal_decided"
+        ConflictKind::ProposalDecided
     );
     let stored = store.proposals(Some(z.id)).unwrap();
     assert_eq!(stored[0].status, ProposalStatus::Approved);
@@ -434,7 +434,7 @@ fn scenario_zones_and_proposals(store: &dyn Store) {
                 )
                 .unwrap_err()
         ),
-        "zone_not_active"
+        ConflictKind::ZoneNotActive
     );
     // Ids of a kind are fresh each time.
     let a = store.next_duty_id("order").unwrap();
@@ -509,7 +509,7 @@ fn scenario_reports_origins_arrivals_and_sentinels(store: &dyn Store) {
         .unwrap();
     assert_eq!(
         conflict(store.commit_duties(&[arrive], &[]).unwrap_err()),
-        "arrived"
+        ConflictKind::AlreadyArrived
     );
     assert_eq!(
         store.arrival(ArrivalId(1)).unwrap().unwrap().arrived_at,
@@ -640,7 +640,7 @@ fn scenario_lab_writes_create_and_close_grid_tasks(store: &dyn Store) {
             ..LabWrite::default()
         })
         .unwrap_err();
-    assert_eq!(conflict(err), "task_done");
+    assert_eq!(conflict(err), ConflictKind::TaskDone);
     assert_eq!(head(store), before);
     assert_eq!(
         store.open_tasks_of_cells(&[GridCell(1)], 10).unwrap().len(),

@@ -429,7 +429,9 @@ fn run(cmd: Command) -> Result<ExitCode> {
             let user = web::admin::user_of(&spec, &password, web::password::Cost::Standard, now())
                 .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
             match store.insert_user(&user) {
-                Err(xikang_store::StoreError::Conflict(_)) => bail!("a user named {name:?} exists"),
+                Err(xikang_store::StoreError::Conflict(
+                    xikang_store::ConflictKind::Duplicate { .. },
+                )) => bail!("a user named {name:?} exists"),
                 r => r?,
             }
             if generated {

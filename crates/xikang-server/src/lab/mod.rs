@@ -52,12 +52,8 @@ pub(super) async fn commit(
         Ok(Committed { lab: None, .. }) => Err(AppError::Internal(
             "the committer did not hand the lab write back".into(),
         )),
-        // The index said the write was valid; the store disagrees (another process wrote
-        // to the same database). Nothing was written.
-        Err(StoreError::Conflict(what)) => Err(AppError::Conflict {
-            code: "conflict",
-            message: format!("the store refused the write ({what}); nothing was recorded"),
-        }),
+        // The index said the write was valid; if the store disagrees (another process
+        // wrote to the same database) it is a 409 `conflict` and nothing was written.
         Err(e) => Err(e.into()),
     }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use xikang_domain::event::EventBody;
 use xikang_domain::policy::{DEFAULT_POLICY_TOML, ERSHITIAO_POLICY_TOML, Policy};
 use xikang_domain::{AreaCode, EventSeq};
-use xikang_store::{StoreError, User};
+use xikang_store::{ConflictKind, StoreError, User};
 
 /// A new user as the form sends it.
 #[derive(Debug, Default, Deserialize)]
@@ -326,7 +326,7 @@ pub async fn create_user(
             tracing::info!(by = %user.name, "web user created");
             Redirect::to("/web/admin/users").into_response()
         }
-        Ok(Err(StoreError::Conflict(_))) => refuse(
+        Ok(Err(StoreError::Conflict(ConflictKind::Duplicate { .. }))) => refuse(
             "name",
             "user_exists",
             "that user name is taken",

@@ -3,7 +3,7 @@
 //! exclusive lock of the log as `Store::append_events`).
 
 use super::PgStore;
-use crate::error::{Result, StoreError};
+use crate::error::{ConflictKind, Result, StoreError};
 use crate::lab::{
     LabStore, LabWrite, PersonBirth, ROUND_COLUMNS, RoundRow, TUBE_COLUMNS, TubeRow, batch_of,
     birth_of, cells_text, dose_of, sample_of, site_of, task_of,
@@ -168,11 +168,7 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
         ],
     )?;
     if updated != rows.len() as u64 {
-        return Err(StoreError::Conflict(format!(
-            "{} of {} tubes moved on were never opened",
-            rows.len() as u64 - updated,
-            rows.len()
-        )));
+        return Err(StoreError::Conflict(ConflictKind::TubeNeverOpened));
     }
     Ok(())
 }

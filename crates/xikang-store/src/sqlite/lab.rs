@@ -2,7 +2,7 @@
 //! writer connection, with its authority events appended in the same transaction.
 
 use super::SqliteStore;
-use crate::error::{Result, StoreError};
+use crate::error::{ConflictKind, Result, StoreError};
 use crate::lab::{
     LabStore, LabWrite, PersonBirth, ROUND_COLUMNS, RoundRow, TUBE_COLUMNS, TubeRow, batch_of,
     birth_of, cells_text, dose_of, sample_of, site_of, task_of,
@@ -83,10 +83,7 @@ fn put_tubes(tx: &Transaction<'_>, tubes: &[Tube]) -> Result<()> {
         if t.state == TubeState::Open {
             insert.execute(row)?;
         } else if update.execute(row)? == 0 {
-            return Err(StoreError::Conflict(format!(
-                "tube {} moved on but was never opened",
-                t.id.0
-            )));
+            return Err(StoreError::Conflict(ConflictKind::TubeNeverOpened));
         }
     }
     Ok(())

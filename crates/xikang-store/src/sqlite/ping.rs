@@ -1,11 +1,11 @@
 //! Location pings on SQLite: one plain rowid table per day, appended in arrival order with
-//! no index, exactly like the check-in tables (see `sqlite.rs` and `docs/storage.md`): a
+//! no index, exactly like the check-in tables (see `checkin.rs` and `docs/storage.md`): a
 //! commit writes only the pages at each table's end. Per-person reads scan the day tables
 //! in range; the server answers companions from its in-memory ping index instead.
 
+use super::{SqliteStore, Writer};
 use crate::error::Result;
 use crate::ping::{PingStore, by_day, ping_of, ping_table, ping_values, sort_dedup};
-use crate::sqlite::{SqliteStore, Writer};
 use rusqlite::{Connection, TransactionBehavior, params, params_from_iter};
 use xikang_domain::{CivilDay, LocationPing, PersonId, Timestamp};
 

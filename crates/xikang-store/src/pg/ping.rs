@@ -1,9 +1,9 @@
 //! Location pings on PostgreSQL: one heap per day with an index on `(person, at)`, no
 //! uniqueness, bulk-inserted with `unnest` — the same shape as the check-in tables
-//! (`pg.rs`, `docs/storage.md`).
+//! (`pg/mod.rs`, `docs/storage.md`).
 
+use super::{PgStore, Writer, is_undefined_table};
 use crate::error::Result;
-use crate::pg::{PgStore, Writer, is_undefined_table};
 use crate::ping::{PingStore, by_day, ping_of, ping_table, sort_dedup};
 use postgres::Row;
 use xikang_domain::{CivilDay, LocationPing, PersonId, Timestamp};
