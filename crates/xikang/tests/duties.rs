@@ -337,9 +337,18 @@ async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_ta
         (s, v["error"]["code"].as_str()),
         (400, Some("invalid_temperature"))
     );
+    // P6 is someone else: refused before anything is said about their orders.
     let (s, _) = post(
         &app,
         &me,
+        "/api/v1/quarantine/reports",
+        json!({"person": "P6", "temperature_c": 36.5}),
+    )
+    .await;
+    assert_eq!(s, 403, "a resident reports for themselves only");
+    let (s, _) = post(
+        &app,
+        &app.admin,
         "/api/v1/quarantine/reports",
         json!({"person": "P6", "temperature_c": 36.5}),
     )

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 use xikang::httpc::Conn;
-use xikang_domain::{AreaCode, CivilDay};
+use xikang_domain::{AreaCode, CivilDay, PersonId};
 use xikang_server::ServerConfig;
 use xikang_server::auth::token_digest;
 use xikang_server::state::AppState;
@@ -182,6 +182,28 @@ impl TestApp {
         self.call("GET", path, Some(token), None).await
     }
 
+    /// A centralized quarantine site in `area` at latitude `lat`, managed by `manager`, made
+    /// by the city admin: its id.
+    pub async fn quarantine_site(
+        &self,
+        name: &str,
+        area: &str,
+        capacity: u32,
+        lat: f64,
+        manager: &str,
+    ) -> String {
+        let (s, v) = self
+            .post(
+                &self.admin,
+                "/api/v1/quarantine/sites",
+                serde_json::json!({"name": name, "kind": "centralized", "area": area, "lat": lat,
+                    "lon": 120.3, "capacity": capacity, "manager": manager}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn device(&self) -> String {
         self.token(serde_json::json!({"name": "door-1", "role": "venue_device", "area": "320200"}))
             .await
@@ -199,6 +221,31 @@ impl TestApp {
             .unwrap()
             .place_code
             .to_string()
+    }
+
+    /// The districts of the city, the most populous first.
+    pub fn districts(&self) -> Vec<String> {
+        let mut count: std::collections::HashMap<String, usize> = Default::default();
+        for i in 0..PEOPLE {
+            if let Some(a) = self.state.projection.person_area(PersonId(i)) {
+                *count.entry(a.district().to_string()).or_default() += 1;
+            }
+        }
+        let mut by_size: Vec<(usize, String)> = count.into_iter().map(|(d, n)| (n, d)).collect();
+        by_size.sort_by(|a, b| b.cmp(a));
+        by_size.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// The people living in `district` (a six-digit code), by number (`P{n}`).
+    pub fn residents_of(&self, district: &str) -> Vec<u32> {
+        (0..PEOPLE)
+            .filter(|i| {
+                self.state
+                    .projection
+                    .person_area(PersonId(*i))
+                    .is_some_and(|a| a.district().to_string() == district)
+            })
+            .collect()
     }
 
     pub async fn code_token(&self, person: &str) -> String {
