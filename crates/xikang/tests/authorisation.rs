@@ -614,16 +614,7 @@ async fn every_operation_answers_each_role_inside_and_outside_its_area_as_the_ta
     // Two districts with their objects; every token belongs to the first.
     let districts = app.districts();
     let (home, away) = (districts[0].clone(), districts[1].clone());
-    ok(
-        "origin",
-        app.post(
-            &app.admin,
-            "/api/v1/arrivals/origins",
-            json!({"code": "110101", "name": "东城", "risk": "high"}),
-        )
-        .await,
-        201,
-    );
+    app.origin("110101", "东城", "high").await;
     let inside = world(&app, &home).await;
     let outside = world(&app, &away).await;
     let mut tokens: Vec<(char, String)> = Vec::new();
@@ -729,16 +720,7 @@ async fn a_district_official_sends_people_only_to_quarantine_sites_of_their_dist
 
     // An arrival from a high-risk origin with no site named goes to a site with room: only
     // the other district's has any, so the home tracer is told there is none.
-    ok(
-        "origin",
-        app.post(
-            &app.admin,
-            "/api/v1/arrivals/origins",
-            json!({"code": "110101", "name": "东城", "risk": "high"}),
-        )
-        .await,
-        201,
-    );
+    app.origin("110101", "东城", "high").await;
     let mut arrivals = Vec::new();
     for person in [q, r] {
         let v = ok(

@@ -669,14 +669,7 @@ async fn arrivals_follow_their_origins_risk_and_an_unknown_origin_is_refused() {
         "{v}"
     );
     for (code, risk) in [("310101", "high"), ("110105", "low")] {
-        let (s, v) = app
-            .post(
-                &app.admin,
-                "/api/v1/arrivals/origins",
-                json!({"code": code, "name": code, "risk": risk}),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
+        app.origin(code, code, risk).await;
     }
     let (s, v) = app
         .post(

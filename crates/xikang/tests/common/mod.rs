@@ -208,6 +208,18 @@ impl TestApp {
         v["id"].as_str().unwrap().to_owned()
     }
 
+    /// Puts an origin on the arrivals' risk list (`risk`: high, medium or low).
+    pub async fn origin(&self, code: &str, name: &str, risk: &str) {
+        let (s, v) = self
+            .post(
+                &self.admin,
+                "/api/v1/arrivals/origins",
+                serde_json::json!({"code": code, "name": name, "risk": risk}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+
     pub async fn device(&self) -> String {
         self.token(serde_json::json!({"name": "door-1", "role": "venue_device", "area": "320200"}))
             .await
