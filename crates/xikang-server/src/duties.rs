@@ -830,6 +830,10 @@ async fn post_order(
     let b: OrderIn = parse(&headers, &body)?;
     let person = person_id(&b.person)?;
     authorise::duty_person(&state, &caller, person, None).await?;
+    let site = parse_site(b.site.as_deref())?;
+    if let Some(s) = site {
+        authorise::site(&state, &caller, s).await?;
+    }
     let policy = state.policy();
     let regime = match (&b.regime, &b.reason) {
         (Some(name), _) => policy.duties().regime(name).cloned().ok_or_else(|| {
@@ -866,7 +870,6 @@ async fn post_order(
             "an order starts now or within the last 30 days",
         ));
     }
-    let site = parse_site(b.site.as_deref())?;
     let order = issue_order(
         &state,
         caller.actor(),
@@ -975,6 +978,7 @@ async fn transfer(
     let to = parse_id(&b.site, "S", "invalid_site_id").map(SiteId)?;
     let o = load_order(&state, &id).await?;
     authorise::duty_person(&state, &caller, o.person, o.site).await?;
+    authorise::site(&state, &caller, to).await?;
     let event = NewEvent {
         at: crate::now(),
         actor: caller.actor(),
@@ -1224,6 +1228,21 @@ async fn post_report(
 ) -> Result<Response, AppError> {
     let b: ReportIn = parse(&headers, &body)?;
     let person = person_id(&b.person)?;
+    // The caller is checked before anything is answered about the person: answering
+    // `not_under_order` first told anyone whether a person was under quarantine. A site
+    // manager's reach depends on the order's site, so the order is looked up first but
+    // its absence is told only to a caller who may act on the person.
+    let store = state.store.clone();
+    let orders = blocking(move || {
+        store.orders(&OrderFilter {
+            person: Some(person),
+            active_only: true,
+            ..OrderFilter::default()
+        })
+    })
+    .await?;
+    let order = orders.first();
+    authorise::duty_person(&state, &caller, person, order.and_then(|o| o.site)).await?;
     let tenths = temperature_tenths(b.temperature_c)
         .ok_or_else(|| bad("invalid_temperature", "a temperature from 34.0 to 43.0 °C"))?;
     let mut symptoms = b.symptoms.clone();
@@ -1239,23 +1258,13 @@ async fn post_report(
             ),
         ));
     }
-    let store = state.store.clone();
-    let orders = blocking(move || {
-        store.orders(&OrderFilter {
-            person: Some(person),
-            active_only: true,
-            ..OrderFilter::default()
-        })
-    })
-    .await?;
-    let Some(order) = orders.first() else {
+    let Some(order) = order else {
         return Err(unprocessable(
             "not_under_order",
             format!("{person} is under no active order"),
             None,
         ));
     };
-    authorise::duty_person(&state, &caller, person, order.site).await?;
     let now = crate::now();
     let rules = state.policy().duties().clone();
     let fever = rules.is_fever(tenths);
@@ -2355,6 +2364,10 @@ async fn arrived(
         .await?
         .ok_or_else(|| AppError::not_found("unknown_arrival", format!("no arrival {id}")))?;
     authorise::duty_person(&state, &caller, a.person, None).await?;
+    let asked_site = parse_site(b.site.as_deref())?;
+    if let Some(s) = asked_site {
+        authorise::site(&state, &caller, s).await?;
+    }
     if a.arrived_at.is_some() {
         return Err(conflict(
             "already_arrived",
@@ -2403,13 +2416,18 @@ async fn arrived(
             None
         }
         Some(kind) => {
-            let site = match (kind, parse_site(b.site.as_deref())?) {
+            let site = match (kind, asked_site) {
                 (QuarantineKind::Centralized, None) => {
+                    // Only a site the caller could have named (see `authorise::site`).
                     let store = state.store.clone();
                     let sites = blocking(move || store.sites()).await?;
                     let site = sites
                         .iter()
-                        .find(|s| s.kind == SiteKind::Centralized && s.occupancy < s.capacity)
+                        .find(|s| {
+                            s.kind == SiteKind::Centralized
+                                && s.occupancy < s.capacity
+                                && caller.covers(&s.area)
+                        })
                         .map(|s| s.id);
                     Some(site.ok_or_else(|| {
                         unprocessable(

@@ -24,8 +24,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashMap};
-use xikang_domain::PersonId;
+use std::collections::BTreeSet;
 use xikang_domain::time::{DAY, HOUR};
 use xikang_server::state::read;
 
@@ -46,6 +45,9 @@ const ROLES: [(char, &str); 8] = [
 enum Scope {
     /// No token needed.
     Public,
+    /// The whole city at once (the authority log): a caller whose area is a district gets
+    /// 403 `forbidden` (every token of the table is a district's).
+    WholeCity,
     /// The object has no district, or the answer is filtered to the caller's area: the same
     /// answer class inside and outside.
     City,
@@ -133,8 +135,8 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/clusters", "at", City, true, |_, _| get("/api/v1/clusters".into())),
         // A cluster nobody of the caller's area is in does not exist for them.
         row!("get", "/api/v1/clusters/{id}", "at", Hidden, true, |w, _| get(format!("/api/v1/clusters/{}", w.cluster))),
-        row!("get", "/api/v1/events", "a", City, true, |_, _| get("/api/v1/events?limit=1".into())),
-        row!("get", "/api/v1/audit", "a", City, true, |_, _| get("/api/v1/audit".into())),
+        row!("get", "/api/v1/events", "a", WholeCity, true, |_, _| get("/api/v1/events?limit=1".into())),
+        row!("get", "/api/v1/audit", "a", WholeCity, true, |_, _| get("/api/v1/audit".into())),
         row!("post", "/api/v1/tokens", "a", Area, true, |w, n| post("/api/v1/tokens", json!({"name": format!("t{n}"), "role": "tracer", "area": w.district}))),
         row!("post", "/api/v1/grid/cells", "a", Area, true, |w, _| post("/api/v1/grid/cells", json!({"cells": [w.cell_row]}))),
         row!("get", "/api/v1/grid/cells", "atg", City, true, |_, _| get("/api/v1/grid/cells".into())),
@@ -251,14 +253,7 @@ fn ok(what: &str, (s, v): (u16, Value), want: u16) -> Value {
 /// neighbour, and four more.
 fn people_of(app: &TestApp, district: &str) -> Vec<String> {
     let slots = read(&app.state.projection.people);
-    let in_district: Vec<u32> = (0..slots.len() as u32)
-        .filter(|i| {
-            app.state
-                .projection
-                .person_area(PersonId(*i))
-                .is_some_and(|a| a.district().to_string() == district)
-        })
-        .collect();
+    let in_district = app.residents_of(district);
     let p = *in_district
         .iter()
         .find(|p| {
@@ -552,6 +547,7 @@ fn expect(row: &Row, role: Option<char>, inside: bool) -> Expect {
         (Public, _) => Expect::Allowed,
         (_, None) => Expect::Unauthorised,
         (_, Some(r)) if !row.roles.contains(r) => Expect::Forbidden,
+        (WholeCity, _) => Expect::Forbidden,
         (City, _) => Expect::Allowed,
         _ if inside => Expect::Allowed,
         (Area, _) => Expect::Forbidden,
@@ -616,25 +612,9 @@ async fn every_operation_answers_each_role_inside_and_outside_its_area_as_the_ta
     }
 
     // Two districts with their objects; every token belongs to the first.
-    let mut districts: HashMap<String, usize> = HashMap::new();
-    for i in 0..PEOPLE {
-        if let Some(a) = app.state.projection.person_area(PersonId(i)) {
-            *districts.entry(a.district().to_string()).or_default() += 1;
-        }
-    }
-    let mut by_size: Vec<(usize, String)> = districts.into_iter().map(|(d, n)| (n, d)).collect();
-    by_size.sort_by(|a, b| b.cmp(a));
-    let (home, away) = (by_size[0].1.clone(), by_size[1].1.clone());
-    ok(
-        "origin",
-        app.post(
-            &app.admin,
-            "/api/v1/arrivals/origins",
-            json!({"code": "110101", "name": "东城", "risk": "high"}),
-        )
-        .await,
-        201,
-    );
+    let districts = app.districts();
+    let (home, away) = (districts[0].clone(), districts[1].clone());
+    app.origin("110101", "东城", "high").await;
     let inside = world(&app, &home).await;
     let outside = world(&app, &away).await;
     let mut tokens: Vec<(char, String)> = Vec::new();
@@ -705,4 +685,275 @@ async fn every_operation_answers_each_role_inside_and_outside_its_area_as_the_ta
         wrong.len(),
         wrong.join("\n")
     );
+}
+
+/// Two districts of the city (`home`, the most populous, and `away`) and the city admin's
+/// tokens for the home district's officials.
+struct Districts {
+    home: String,
+    away: String,
+    /// Residents of each.
+    home_people: Vec<u32>,
+    away_people: Vec<u32>,
+}
+
+fn districts(app: &TestApp) -> Districts {
+    let d = app.districts();
+    let (home, away) = (d[0].clone(), d[1].clone());
+    Districts {
+        home_people: app.residents_of(&home),
+        away_people: app.residents_of(&away),
+        home,
+        away,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_official_sends_people_only_to_quarantine_sites_of_their_district() {
+    let app = spawn_app().await;
+    let d = districts(&app);
+    let tracer = app.role_token("tracer", "tracer", &d.home).await;
+    let away_site = app
+        .quarantine_site("away", &d.away, 10, 31.5, "mgr-away")
+        .await;
+    let (p, q, r) = (d.home_people[0], d.home_people[1], d.home_people[2]);
+
+    // An arrival from a high-risk origin with no site named goes to a site with room: only
+    // the other district's has any, so the home tracer is told there is none.
+    app.origin("110101", "东城", "high").await;
+    let mut arrivals = Vec::new();
+    for person in [q, r] {
+        let v = ok(
+            "arrival",
+            app.post(
+                &tracer,
+                "/api/v1/arrivals",
+                json!({"person": format!("P{person}"), "origin": "110101", "planned_at": rfc(HOUR)}),
+            )
+            .await,
+            201,
+        );
+        arrivals.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let (s, v) = app
+        .post(
+            &tracer,
+            &format!("/api/v1/arrivals/{}/arrived", arrivals[0]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("no_site_with_room")),
+        "{v}"
+    );
+
+    let home_site = app
+        .quarantine_site("home", &d.home, 10, 31.5, "mgr-home")
+        .await;
+    let (s, v) = app
+        .post(
+            &tracer,
+            "/api/v1/quarantine/orders",
+            json!({"person": format!("P{p}"), "reason": "close_contact", "site": away_site}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+    let order = ok(
+        "order",
+        app.post(
+            &tracer,
+            "/api/v1/quarantine/orders",
+            json!({"person": format!("P{p}"), "reason": "close_contact", "site": home_site}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Neither a transfer nor an arrival moves the person into the other district's site.
+    let (s, v) = app
+        .post(
+            &tracer,
+            &format!("/api/v1/quarantine/orders/{order}/transfer"),
+            json!({"site": away_site}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+    let (s, v) = app
+        .post(
+            &tracer,
+            &format!("/api/v1/arrivals/{}/arrived", arrivals[1]),
+            json!({"site": away_site}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+
+    let sites = ok(
+        "sites",
+        app.get(&app.admin, "/api/v1/quarantine/sites").await,
+        200,
+    );
+    let away = sites["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == json!(away_site))
+        .unwrap();
+    assert_eq!(
+        away["occupancy"], 0,
+        "nobody was sent to the other district: {sites}"
+    );
+
+    // Inside the district both go through.
+    ok(
+        "arrived",
+        app.post(
+            &tracer,
+            &format!("/api/v1/arrivals/{}/arrived", arrivals[1]),
+            json!({}),
+        )
+        .await,
+        200,
+    );
+    let second = app
+        .quarantine_site("home 2", &d.home, 10, 31.5, "mgr-home")
+        .await;
+    ok(
+        "transfer",
+        app.post(
+            &tracer,
+            &format!("/api/v1/quarantine/orders/{order}/transfer"),
+            json!({"site": second}),
+        )
+        .await,
+        200,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_report_tells_only_a_caller_who_may_act_on_the_person_whether_they_are_under_order()
+ {
+    let app = spawn_app().await;
+    let d = districts(&app);
+    let tracer = app.role_token("tracer", "tracer", &d.home).await;
+    let lab = app.role_token("lab", "lab", "320200").await;
+    let manager = app.role_token("mgr-home", "site_manager", &d.home).await;
+    let site = app
+        .quarantine_site("home", &d.home, 10, 31.5, "mgr-other")
+        .await;
+    let (free, held) = (d.away_people[0], d.away_people[1]);
+    ok(
+        "order",
+        app.post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": format!("P{held}"), "reason": "close_contact", "site": site}),
+        )
+        .await,
+        201,
+    );
+    let report = |p: u32| json!({"person": format!("P{p}"), "temperature_c": 36.6});
+    // Outside the caller's reach, a person under no order and one under an order get the
+    // same answer.
+    for token in [&tracer, &lab, &manager] {
+        for p in [free, held] {
+            let (s, v) = app
+                .post(token, "/api/v1/quarantine/reports", report(p))
+                .await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (403, Some("forbidden")),
+                "P{p}: {v}"
+            );
+        }
+    }
+    // A caller who may act on the person learns it.
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/quarantine/reports", report(free))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("not_under_order")),
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_venue_and_person_lie_inside_the_tokens_area_and_the_issuers() {
+    let app = spawn_app().await;
+    let d = districts(&app);
+    let district_admin = app.role_token("boss", "admin", &d.home).await;
+    let venue_in = |district: &str| {
+        app.state
+            .projection
+            .venues
+            .list
+            .iter()
+            .find(|v| v.area.district().to_string() == district)
+            .unwrap()
+            .id
+            .to_string()
+    };
+    let (home_venue, away_venue) = (venue_in(&d.home), venue_in(&d.away));
+    let device = |area: &str, venue: &str| json!({"name": "door", "role": "venue_device", "area": area, "venue": venue});
+    let resident = |area: &str, p: u32| json!({"name": "me", "role": "resident", "area": area, "person": format!("P{p}")});
+    let refused = [
+        // A district admin pins a device to, or names a resident of, another district.
+        (&district_admin, device(&d.home, &away_venue)),
+        (&district_admin, resident(&d.home, d.away_people[0])),
+        // Even the city admin cannot issue a district token for what lies outside it.
+        (&app.admin, device(&d.home, &away_venue)),
+        (&app.admin, resident(&d.home, d.away_people[0])),
+    ];
+    for (issuer, body) in refused {
+        let (s, v) = app.post(issuer, "/api/v1/tokens", body.clone()).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{body}: {v}"
+        );
+    }
+    for body in [
+        device(&d.home, &home_venue),
+        resident(&d.home, d.home_people[0]),
+    ] {
+        ok(
+            "token",
+            app.post(&district_admin, "/api/v1/tokens", body).await,
+            201,
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authority_log_is_read_and_audited_by_a_city_level_admin_only() {
+    let app = spawn_app().await;
+    let d = districts(&app);
+    let district_admin = app.role_token("boss", "admin", &d.home).await;
+    for path in ["/api/v1/events?limit=1", "/api/v1/audit"] {
+        let (s, v) = app.get(&district_admin, path).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{path}: {v}"
+        );
+        ok(path, app.get(&app.admin, path).await, 200);
+    }
+    let (_, log) = app.get(&app.admin, "/api/v1/events?limit=1").await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 1, "{log}");
 }

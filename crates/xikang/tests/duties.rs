@@ -36,67 +36,23 @@ fn neighbour(app: &TestApp, p: u32) -> u32 {
         .unwrap()
 }
 
-async fn colour(app: &TestApp, p: u32) -> String {
-    let r = app
-        .conn()
-        .await
-        .get(&format!("/api/v1/people/P{p}/code"), Some(&app.admin))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["colour"].as_str().unwrap().to_owned()
-}
-
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .conn()
-        .await
-        .post_json(path, Some(token), &body)
-        .await
-        .unwrap();
-    let v = if r.text().is_empty() {
-        Value::Null
-    } else {
-        r.json()
-    };
-    (r.status, v)
-}
-
-async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let r = app.conn().await.get(path, Some(token)).await.unwrap();
-    (r.status, r.json())
-}
-
-fn events(app: &TestApp) -> u64 {
-    app.store.verify_chain().unwrap().verified
-}
-
-async fn site(app: &TestApp, name: &str, capacity: u32, lat: f64, manager: &str) -> String {
-    let (s, v) = post(
-        app,
-        &app.admin,
-        "/api/v1/quarantine/sites",
-        json!({"name": name, "kind": "centralized", "area": "320213", "lat": lat, "lon": 120.3,
-               "capacity": capacity, "manager": manager}),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    v["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_site_refuses_admission_suggests_the_nearest_site_with_room_and_changes_nothing() {
     let app = spawn_app().await;
-    let a = site(&app, "A", 1, 31.50, "mgr-a").await;
-    let _far = site(&app, "far", 5, 32.50, "mgr-far").await;
-    let near = site(&app, "near", 5, 31.51, "mgr-near").await;
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/quarantine/orders",
-        json!({"person": "P1", "reason": "close_contact", "site": a}),
-    )
-    .await;
+    let a = app.quarantine_site("A", "320213", 1, 31.50, "mgr-a").await;
+    let _far = app
+        .quarantine_site("far", "320213", 5, 32.50, "mgr-far")
+        .await;
+    let near = app
+        .quarantine_site("near", "320213", 5, 31.51, "mgr-near")
+        .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": "P1", "reason": "close_contact", "site": a}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["kind"], "centralized");
     let days: Vec<u64> = v["tests"]
@@ -106,16 +62,16 @@ async fn a_full_site_refuses_admission_suggests_the_nearest_site_with_room_and_c
         .map(|t| t["day"].as_u64().unwrap())
         .collect();
     assert_eq!(days, vec![1, 2, 3, 5, 7], "第九版 test days");
-    assert_eq!(colour(&app, 1).await, "red");
+    assert_eq!(app.colour("P1").await, "red");
 
-    let before = events(&app);
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/quarantine/orders",
-        json!({"person": "P2", "reason": "close_contact", "site": a}),
-    )
-    .await;
+    let before = app.events();
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": "P2", "reason": "close_contact", "site": a}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (422, Some("site_full")),
@@ -125,27 +81,30 @@ async fn a_full_site_refuses_admission_suggests_the_nearest_site_with_room_and_c
         v["error"]["details"]["nearest"]["id"].as_str(),
         Some(near.as_str())
     );
-    assert_eq!(events(&app), before, "a refused admission appends no event");
-    assert_eq!(colour(&app, 2).await, "green");
-    let (_, orders) = get(&app, &app.admin, "/api/v1/quarantine/orders?person=P2").await;
+    assert_eq!(app.events(), before, "a refused admission appends no event");
+    assert_eq!(app.colour("P2").await, "green");
+    let (_, orders) = app
+        .get(&app.admin, "/api/v1/quarantine/orders?person=P2")
+        .await;
     assert_eq!(orders["orders"].as_array().unwrap().len(), 0);
 
     // Transfer (转运) to the near site frees A; the move is an authority event.
-    let order = get(&app, &app.admin, "/api/v1/quarantine/orders?person=P1")
+    let order = app
+        .get(&app.admin, "/api/v1/quarantine/orders?person=P1")
         .await
         .1["orders"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/quarantine/orders/{order}/transfer"),
-        json!({"site": near}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/quarantine/orders/{order}/transfer"),
+            json!({"site": near}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
-    let (_, sites) = get(&app, &app.admin, "/api/v1/quarantine/sites").await;
+    let (_, sites) = app.get(&app.admin, "/api/v1/quarantine/sites").await;
     let occ: Vec<u64> = sites["sites"]
         .as_array()
         .unwrap()
@@ -160,30 +119,27 @@ async fn a_full_site_refuses_admission_suggests_the_nearest_site_with_room_and_c
     );
 
     // A site manager sees their own site's orders only.
-    let mgr = app
-        .token(json!({"name": "mgr-a", "role": "site_manager", "area": "320200"}))
+    let mgr = app.role_token("mgr-a", "site_manager", "320200").await;
+    let (s, _) = app
+        .get(&mgr, &format!("/api/v1/quarantine/orders?site={near}"))
         .await;
-    let (s, _) = get(
-        &app,
-        &mgr,
-        &format!("/api/v1/quarantine/orders?site={near}"),
-    )
-    .await;
     assert_eq!(s, 403);
-    let (s, v) = get(&app, &mgr, &format!("/api/v1/quarantine/orders?site={a}")).await;
+    let (s, v) = app
+        .get(&mgr, &format!("/api/v1/quarantine/orders?site={a}"))
+        .await;
     assert_eq!(s, 200, "{v}");
 }
 
 async fn post_negative(app: &TestApp, p: u32, sampled: Timestamp, tube: &str) {
-    let (s, v) = post(
-        app,
-        &app.admin,
-        "/api/v1/test-results",
-        json!({"results": [{
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/test-results",
+            json!({"results": [{
         "person": format!("P{p}"), "sampled_at": sampled.to_rfc3339(),
         "resulted_at": sampled.plus(6 * HOUR).to_rfc3339(), "outcome": "negative", "tube": tube}]}),
-    )
-    .await;
+        )
+        .await;
     assert!(s == 200 || s == 201, "{s} {v}");
 }
 
@@ -191,14 +147,12 @@ async fn post_negative(app: &TestApp, p: u32, sampled: Timestamp, tube: &str) {
 async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise_the_order_is_extended()
  {
     let app = spawn_app().await;
-    let s1 = site(&app, "S", 10, 31.5, "m").await;
+    let s1 = app.quarantine_site("S", "320213", 10, 31.5, "m").await;
     let today = xikang_server::now().shanghai_day().0;
     let start = CivilDay(today - 8).start().plus(9 * HOUR);
 
     // P3: every scheduled test negative → released into 3 days' home health monitoring.
-    let (s, v) = post(
-        &app,
-        &app.admin,
+    let (s, v) = app.post(&app.admin,
         "/api/v1/quarantine/orders",
         json!({"person": "P3", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
     )
@@ -214,24 +168,24 @@ async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise
         )
         .await;
     }
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/quarantine/orders/{o3}/release"),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/quarantine/orders/{o3}/release"),
+            json!({}),
+        )
+        .await;
     assert_eq!((s, v["outcome"].as_str()), (200, Some("released")), "{v}");
     assert_eq!(v["next"]["kind"], "health_monitoring");
     assert_eq!(v["next"]["tests"][0]["day"], 3, "home day 3");
-    assert_eq!(colour(&app, 3).await, "yellow");
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/quarantine/orders/{o3}/release"),
-        json!({}),
-    )
-    .await;
+    assert_eq!(app.colour("P3").await, "yellow");
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/quarantine/orders/{o3}/release"),
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (409, Some("order_not_active"))
@@ -239,9 +193,7 @@ async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise
 
     // P4: the day-5 test is missing → extended by the policy's day, a retest task, and
     // then a release before the new end is refused.
-    let (s, v) = post(
-        &app,
-        &app.admin,
+    let (s, v) = app.post(&app.admin,
         "/api/v1/quarantine/orders",
         json!({"person": "P4", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
     )
@@ -257,36 +209,38 @@ async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise
         )
         .await;
     }
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/quarantine/orders/{o4}/release"),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/quarantine/orders/{o4}/release"),
+            json!({}),
+        )
+        .await;
     assert_eq!((s, v["outcome"].as_str()), (200, Some("extended")), "{v}");
     assert_eq!(v["missing_days"], json!([5]));
     assert_eq!(
-        colour(&app, 4).await,
+        app.colour("P4").await,
         "red",
         "still under the extended order"
     );
-    let before = events(&app);
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/quarantine/orders/{o4}/release"),
-        json!({}),
-    )
-    .await;
+    let before = app.events();
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/quarantine/orders/{o4}/release"),
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (409, Some("release_too_early")),
         "{v}"
     );
-    assert_eq!(events(&app), before);
+    assert_eq!(app.events(), before);
     let cell = cell_of(&app, 4);
-    let (_, tasks) = get(&app, &app.admin, &format!("/api/v1/grid/tasks?cell={cell}")).await;
+    let (_, tasks) = app
+        .get(&app.admin, &format!("/api/v1/grid/tasks?cell={cell}"))
+        .await;
     assert!(
         tasks["tasks"]
             .as_array()
@@ -300,20 +254,18 @@ async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise
 async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_task() {
     let app = spawn_app().await;
     // Home isolation (secondary contact): tests are tasks on the home cell.
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/quarantine/orders",
-        json!({"person": "P5", "reason": "secondary_contact"}),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    assert_eq!(colour(&app, 5).await, "yellow");
-    let worker = format!("gw{}", cell_of(&app, 5));
-    let gw = app
-        .token(json!({"name": worker, "role": "grid_worker", "area": "320200"}))
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": "P5", "reason": "secondary_contact"}),
+        )
         .await;
-    let (s, v) = get(&app, &gw, "/api/v1/grid/tasks").await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(app.colour("P5").await, "yellow");
+    let worker = format!("gw{}", cell_of(&app, 5));
+    let gw = app.role_token(&worker, "grid_worker", "320200").await;
+    let (s, v) = app.get(&gw, "/api/v1/grid/tasks").await;
     assert_eq!(s, 200, "{v}");
     let tests = v["tasks"]
         .as_array()
@@ -326,41 +278,50 @@ async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_ta
     let me = app
         .token(json!({"name": "p5", "role": "resident", "area": "320200", "person": "P5"}))
         .await;
-    let (s, v) = post(
-        &app,
-        &me,
-        "/api/v1/quarantine/reports",
-        json!({"person": "P5", "temperature_c": 99.0}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &me,
+            "/api/v1/quarantine/reports",
+            json!({"person": "P5", "temperature_c": 99.0}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (400, Some("invalid_temperature"))
     );
-    let (s, _) = post(
-        &app,
-        &me,
-        "/api/v1/quarantine/reports",
-        json!({"person": "P6", "temperature_c": 36.5}),
-    )
-    .await;
+    // P6 is someone else: refused before anything is said about their orders.
+    let (s, _) = app
+        .post(
+            &me,
+            "/api/v1/quarantine/reports",
+            json!({"person": "P6", "temperature_c": 36.5}),
+        )
+        .await;
+    assert_eq!(s, 403, "a resident reports for themselves only");
+    let (s, _) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/reports",
+            json!({"person": "P6", "temperature_c": 36.5}),
+        )
+        .await;
     assert_eq!(s, 422, "P6 is under no order");
-    let (s, v) = post(
-        &app,
-        &me,
-        "/api/v1/quarantine/reports",
-        json!({"person": "P5", "temperature_c": 38.2, "symptoms": ["cough"]}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &me,
+            "/api/v1/quarantine/reports",
+            json!({"person": "P5", "temperature_c": 38.2, "symptoms": ["cough"]}),
+        )
+        .await;
     assert_eq!(
         (s, v["fever"].as_bool(), v["flagged"].as_bool()),
         (201, Some(true), Some(true)),
         "{v}"
     );
-    let (_, f) = get(&app, &app.admin, "/api/v1/quarantine/follow-ups").await;
+    let (_, f) = app.get(&app.admin, "/api/v1/quarantine/follow-ups").await;
     assert_eq!(f["follow_ups"][0]["person"], "P5");
     assert_eq!(f["follow_ups"][0]["reason"], "fever");
-    let (_, v) = get(&app, &gw, "/api/v1/grid/tasks").await;
+    let (_, v) = app.get(&gw, "/api/v1/grid/tasks").await;
     assert!(
         v["tasks"]
             .as_array()
@@ -371,15 +332,17 @@ async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_ta
 
     // P7 under an order that began yesterday never reported: the sweep makes one task, once.
     let yesterday = xikang_server::now().plus(-DAY - HOUR);
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/quarantine/orders",
-        json!({"person": "P7", "reason": "secondary_contact", "start": yesterday.to_rfc3339()}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": "P7", "reason": "secondary_contact", "start": yesterday.to_rfc3339()}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
-    let (s, v) = post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/duties/sweep", json!({}))
+        .await;
     assert_eq!(s, 200, "{v}");
     assert!(v["missed_report_tasks"].as_u64().unwrap() >= 1, "{v}");
     let cell7 = cell_of(&app, 7);
@@ -391,20 +354,21 @@ async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_ta
             .filter(|t| t["kind"] == "health_report_missed" && t["person"] == "P7")
             .count()
     };
-    let (_, v) = get(
-        &app,
-        &app.admin,
-        &format!("/api/v1/grid/tasks?cell={cell7}&limit=500"),
-    )
-    .await;
+    let (_, v) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/grid/tasks?cell={cell7}&limit=500"),
+        )
+        .await;
     assert_eq!(missed(&v), 1);
-    post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
-    let (_, v) = get(
-        &app,
-        &app.admin,
-        &format!("/api/v1/grid/tasks?cell={cell7}&limit=500"),
-    )
-    .await;
+    app.post(&app.admin, "/api/v1/duties/sweep", json!({}))
+        .await;
+    let (_, v) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/grid/tasks?cell={cell7}&limit=500"),
+        )
+        .await;
     assert_eq!(missed(&v), 1, "the same missed report is one task");
 }
 
@@ -412,7 +376,7 @@ async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_ta
 async fn a_grid_worker_sees_and_completes_only_the_tasks_of_their_cells() {
     let app = spawn_app().await;
     let (c1, c2) = {
-        let (_, v) = get(&app, &app.admin, "/api/v1/grid/cells").await;
+        let (_, v) = app.get(&app.admin, "/api/v1/grid/cells").await;
         let cells = v["cells"].as_array().unwrap();
         assert!(cells.len() >= 2, "{v}");
         (
@@ -442,55 +406,55 @@ async fn a_grid_worker_sees_and_completes_only_the_tasks_of_their_cells() {
         )
         .unwrap();
     let gw = app
-        .token(json!({"name": format!("gw{c1}"), "role": "grid_worker", "area": "320200"}))
+        .role_token(&format!("gw{c1}"), "grid_worker", "320200")
         .await;
-    let (s, v) = get(&app, &gw, "/api/v1/grid/tasks").await;
+    let (s, v) = app.get(&gw, "/api/v1/grid/tasks").await;
     assert_eq!(s, 200);
     let mine = v["tasks"].as_array().unwrap();
     assert_eq!(mine.len(), 2);
     assert!(mine.iter().all(|t| t["cell"] == c1));
-    let (s, _) = get(&app, &gw, &format!("/api/v1/grid/tasks?cell={c2}")).await;
+    let (s, _) = app.get(&gw, &format!("/api/v1/grid/tasks?cell={c2}")).await;
     assert_eq!(s, 403);
     let other = app.store.open_tasks_of_cells(&[GridCell(c2)], 10).unwrap()[0].id;
-    let (s, _) = post(
-        &app,
-        &gw,
-        &format!("/api/v1/grid/tasks/{other}/complete"),
-        json!({"note": "x"}),
-    )
-    .await;
+    let (s, _) = app
+        .post(
+            &gw,
+            &format!("/api/v1/grid/tasks/{other}/complete"),
+            json!({"note": "x"}),
+        )
+        .await;
     assert_eq!(s, 403);
     let id = mine[0]["id"].as_str().unwrap();
-    let (s, v) = post(
-        &app,
-        &gw,
-        &format!("/api/v1/grid/tasks/{id}/complete"),
-        json!({"note": "  "}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &gw,
+            &format!("/api/v1/grid/tasks/{id}/complete"),
+            json!({"note": "  "}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (400, Some("invalid_note"))
     );
-    let (s, _) = post(
-        &app,
-        &gw,
-        &format!("/api/v1/grid/tasks/{id}/complete"),
-        json!({"note": "送达 delivered"}),
-    )
-    .await;
+    let (s, _) = app
+        .post(
+            &gw,
+            &format!("/api/v1/grid/tasks/{id}/complete"),
+            json!({"note": "送达 delivered"}),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, v) = post(
-        &app,
-        &gw,
-        &format!("/api/v1/grid/tasks/{id}/complete"),
-        json!({"note": "again"}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &gw,
+            &format!("/api/v1/grid/tasks/{id}/complete"),
+            json!({"note": "again"}),
+        )
+        .await;
     assert_eq!((s, v["error"]["code"].as_str()), (409, Some("task_done")));
 
     // The overdue roll-up: one overdue task left in each cell, summed per street and district.
-    let (s, v) = get(&app, &app.admin, "/api/v1/grid/overdue").await;
+    let (s, v) = app.get(&app.admin, "/api/v1/grid/overdue").await;
     assert_eq!(s, 200);
     assert_eq!(v["total"], 1, "{v}");
     let streets: u64 = v["streets"]
@@ -513,68 +477,68 @@ async fn zones_colour_their_residents_and_change_only_with_a_second_officials_ap
     let app = spawn_app().await;
     let cell = cell_of(&app, 8);
     let other = neighbour(&app, 8);
-    let before = events(&app);
+    let before = app.events();
     let bow_tie = json!({"type": "Polygon", "coordinates": [[[120.0, 31.0], [121.0, 32.0], [121.0, 31.0], [120.0, 32.0], [120.0, 31.0]]]});
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/zones",
-        json!({"name": "bad", "level": "sealed", "polygon": bow_tie}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/zones",
+            json!({"name": "bad", "level": "sealed", "polygon": bow_tie}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (400, Some("invalid_polygon")),
         "{v}"
     );
-    let (s, _) = post(
-        &app,
-        &app.admin,
-        "/api/v1/zones",
-        json!({"name": "bad", "level": "sealed", "cells": [999999]}),
-    )
-    .await;
+    let (s, _) = app
+        .post(
+            &app.admin,
+            "/api/v1/zones",
+            json!({"name": "bad", "level": "sealed", "cells": [999999]}),
+        )
+        .await;
     assert_eq!(s, 422);
-    assert_eq!(events(&app), before, "refused zones append nothing");
+    assert_eq!(app.events(), before, "refused zones append nothing");
 
     // A controlled zone: a case inside proposes sealing it.
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/zones",
-        json!({"name": "管控区", "level": "controlled", "cells": [cell]}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/zones",
+            json!({"name": "管控区", "level": "controlled", "cells": [cell]}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     let zone = v["zone"].as_str().unwrap().to_owned();
     assert_eq!(
-        colour(&app, other).await,
+        app.colour(&format!("P{other}")).await,
         "green",
         "the default policy does not colour controlled zones"
     );
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/zones/{zone}/proposals"),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/zones/{zone}/proposals"),
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (422, Some("conditions_not_met")),
         "{v}"
     );
     let onset = xikang_server::now().plus(-HOUR).to_rfc3339();
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/cases",
-        json!({"person": "P8", "kind": "confirmed", "onset": onset}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/cases",
+            json!({"person": "P8", "kind": "confirmed", "onset": onset}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     // The case itself proposed sealing the zone, at once (not at the next sweep).
-    let (_, v) = get(&app, &app.admin, "/api/v1/zones/proposals").await;
+    let (_, v) = app.get(&app.admin, "/api/v1/zones/proposals").await;
     let system = &v["proposals"][0];
     assert_eq!(
         (
@@ -592,62 +556,60 @@ async fn zones_colour_their_residents_and_change_only_with_a_second_officials_ap
         "{v}"
     );
     // Rejected here, so that an official's own proposal and its approval can be shown.
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!(
-            "/api/v1/zones/proposals/{}/reject",
-            system["id"].as_str().unwrap()
-        ),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!(
+                "/api/v1/zones/proposals/{}/reject",
+                system["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/zones/{zone}/proposals"),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/zones/{zone}/proposals"),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         (v["action"].as_str(), v["to_level"].as_str()),
         (Some("set_level"), Some("sealed"))
     );
     let proposal = v["id"].as_str().unwrap().to_owned();
-    let before = events(&app);
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/zones/proposals/{proposal}/approve"),
-        json!({}),
-    )
-    .await;
+    let before = app.events();
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/zones/proposals/{proposal}/approve"),
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (409, Some("same_official")),
         "{v}"
     );
-    assert_eq!(events(&app), before);
-    assert_eq!(colour(&app, other).await, "green");
-    let second = app
-        .token(json!({"name": "second", "role": "admin", "area": "320200"}))
+    assert_eq!(app.events(), before);
+    assert_eq!(app.colour(&format!("P{other}")).await, "green");
+    let second = app.role_token("second", "admin", "320200").await;
+    let (s, v) = app
+        .post(
+            &second,
+            &format!("/api/v1/zones/proposals/{proposal}/approve"),
+            json!({}),
+        )
         .await;
-    let (s, v) = post(
-        &app,
-        &second,
-        &format!("/api/v1/zones/proposals/{proposal}/approve"),
-        json!({}),
-    )
-    .await;
     assert_eq!(s, 200, "{v}");
     assert!(
         v["tasks"].as_u64().unwrap() >= 2,
         "screening and deliveries: {v}"
     );
     assert_eq!(
-        colour(&app, other).await,
+        app.colour(&format!("P{other}")).await,
         "red",
         "a sealed zone's resident is red"
     );
@@ -663,9 +625,9 @@ async fn zones_colour_their_residents_and_change_only_with_a_second_officials_ap
         zone_set.basis
     );
     let gw = app
-        .token(json!({"name": format!("gw{cell}"), "role": "grid_worker", "area": "320200"}))
+        .role_token(&format!("gw{cell}"), "grid_worker", "320200")
         .await;
-    let (_, t) = get(&app, &gw, "/api/v1/grid/tasks?limit=500").await;
+    let (_, t) = app.get(&gw, "/api/v1/grid/tasks?limit=500").await;
     let kinds: Vec<&str> = t["tasks"]
         .as_array()
         .unwrap()
@@ -677,101 +639,95 @@ async fn zones_colour_their_residents_and_change_only_with_a_second_officials_ap
         "{kinds:?}"
     );
     // Lifting is not proposed while the conditions (14 days without a case…) do not hold.
-    let (s, v) = post(&app, &app.admin, "/api/v1/zones/proposals/run", json!({})).await;
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/zones/proposals/run", json!({}))
+        .await;
     assert_eq!((s, v["proposed"].as_u64()), (200, Some(0)), "{v}");
-    let (_, c) = get(
-        &app,
-        &app.admin,
-        &format!("/api/v1/zones/{zone}/conditions"),
-    )
-    .await;
+    let (_, c) = app
+        .get(&app.admin, &format!("/api/v1/zones/{zone}/conditions"))
+        .await;
     assert_eq!(c["all_hold"], false, "{c}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arrivals_follow_their_origins_risk_and_an_unknown_origin_is_refused() {
     let app = spawn_app().await;
-    let _s = site(&app, "arrivals", 5, 31.5, "m").await;
+    let _s = app
+        .quarantine_site("arrivals", "320213", 5, 31.5, "m")
+        .await;
     let planned = xikang_server::now().plus(HOUR).to_rfc3339();
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/arrivals",
-        json!({"person": "P10", "origin": "310101", "planned_at": planned}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/arrivals",
+            json!({"person": "P10", "origin": "310101", "planned_at": planned}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (422, Some("unknown_origin")),
         "{v}"
     );
     for (code, risk) in [("310101", "high"), ("110105", "low")] {
-        let (s, v) = post(
-            &app,
+        app.origin(code, code, risk).await;
+    }
+    let (s, v) = app
+        .post(
             &app.admin,
-            "/api/v1/arrivals/origins",
-            json!({"code": code, "name": code, "risk": risk}),
+            "/api/v1/arrivals",
+            json!({"person": "P10", "origin": "310101", "planned_at": planned}),
         )
         .await;
-        assert_eq!(s, 201, "{v}");
-    }
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/arrivals",
-        json!({"person": "P10", "origin": "310101", "planned_at": planned}),
-    )
-    .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         (v["regime"].as_str(), v["order_kind"].as_str()),
         (Some("high_risk_arrival"), Some("centralized"))
     );
     let id = v["id"].as_str().unwrap().to_owned();
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/arrivals/{id}/arrived"),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/arrivals/{id}/arrived"),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["order"]["reason"], "high_risk_arrival");
-    assert_eq!(colour(&app, 10).await, "red");
-    let (s, _) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/arrivals/{id}/arrived"),
-        json!({}),
-    )
-    .await;
+    assert_eq!(app.colour("P10").await, "red");
+    let (s, _) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/arrivals/{id}/arrived"),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 409);
 
     // Low risk: 3天3检, no order, three test tasks on the home cell, colour unchanged.
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/arrivals",
-        json!({"person": "P11", "origin": "110105", "planned_at": planned}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/arrivals",
+            json!({"person": "P11", "origin": "110105", "planned_at": planned}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_str().unwrap().to_owned();
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/arrivals/{id}/arrived"),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/arrivals/{id}/arrived"),
+            json!({}),
+        )
+        .await;
     assert_eq!((s, v["order"].is_null()), (200, true), "{v}");
     let cell = cell_of(&app, 11);
-    let (_, t) = get(
-        &app,
-        &app.admin,
-        &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
-    )
-    .await;
+    let (_, t) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
+        )
+        .await;
     let tests = t["tasks"]
         .as_array()
         .unwrap()
@@ -779,7 +735,7 @@ async fn arrivals_follow_their_origins_risk_and_an_unknown_origin_is_refused() {
         .filter(|t| t["person"] == "P11" && t["kind"] == "arrange_test")
         .count();
     assert_eq!(tests, 3);
-    assert_eq!(colour(&app, 11).await, "green");
+    assert_eq!(app.colour("P11").await, "green");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -796,46 +752,46 @@ async fn a_registered_sentinel_turns_the_person_yellow_with_a_48_hour_task_and_a
     };
     let device = app.token(json!({"name": "pharmacy-1", "role": "venue_device", "area": "320200", "venue": pharmacy.to_string()})).await;
     let token = app.code_token("P12").await;
-    let before = events(&app);
-    let (s, v) = post(
-        &app,
-        &device,
-        "/api/v1/sentinels/reports",
-        json!({"token": token}),
-    )
-    .await;
+    let before = app.events();
+    let (s, v) = app
+        .post(
+            &device,
+            "/api/v1/sentinels/reports",
+            json!({"token": token}),
+        )
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (422, Some("unregistered_sentinel")),
         "{v}"
     );
-    assert_eq!(events(&app), before);
-    assert_eq!(colour(&app, 12).await, "green");
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/sentinels",
-        json!({"venue": pharmacy.to_string(), "kind": "pharmacy"}),
-    )
-    .await;
+    assert_eq!(app.events(), before);
+    assert_eq!(app.colour("P12").await, "green");
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/sentinels",
+            json!({"venue": pharmacy.to_string(), "kind": "pharmacy"}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
-    let (s, v) = post(
-        &app,
-        &device,
-        "/api/v1/sentinels/reports",
-        json!({"token": token}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &device,
+            "/api/v1/sentinels/reports",
+            json!({"token": token}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["test_due_within_hours"], 48);
-    assert_eq!(colour(&app, 12).await, "yellow");
+    assert_eq!(app.colour("P12").await, "yellow");
     let cell = cell_of(&app, 12);
-    let (_, t) = get(
-        &app,
-        &app.admin,
-        &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
-    )
-    .await;
+    let (_, t) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
+        )
+        .await;
     let task = t["tasks"]
         .as_array()
         .unwrap()
@@ -870,20 +826,22 @@ async fn residents_not_sampled_since_a_round_began_become_tasks_once() {
     };
     assert!(expected < residents, "P13 was sampled in the round");
     let body = json!({"since": since.to_rfc3339(), "cells": [cell]});
-    let (s, v) = post(&app, &app.admin, "/api/v1/grid/unsampled", body.clone()).await;
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/grid/unsampled", body.clone())
+        .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         v["unsampled"].as_u64().unwrap() as usize,
         residents - 1,
         "P13 was sampled"
     );
-    post(&app, &app.admin, "/api/v1/grid/unsampled", body).await;
-    let (_, t) = get(
-        &app,
-        &app.admin,
-        &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
-    )
-    .await;
+    app.post(&app.admin, "/api/v1/grid/unsampled", body).await;
+    let (_, t) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/grid/tasks?cell={cell}&limit=500"),
+        )
+        .await;
     let tasks: Vec<&Value> = t["tasks"]
         .as_array()
         .unwrap()
@@ -896,13 +854,13 @@ async fn residents_not_sampled_since_a_round_began_become_tasks_once() {
         "one task per resident and round"
     );
     assert!(tasks.iter().all(|t| t["person"] != "P13"));
-    let (s, _) = post(
-        &app,
-        &app.admin,
-        "/api/v1/grid/unsampled",
-        json!({"since": since.to_rfc3339(), "cells": [999999]}),
-    )
-    .await;
+    let (s, _) = app
+        .post(
+            &app.admin,
+            "/api/v1/grid/unsampled",
+            json!({"since": since.to_rfc3339(), "cells": [999999]}),
+        )
+        .await;
     assert_eq!(s, 422);
 }
 
@@ -992,7 +950,7 @@ fn missed_tests(app: &TestApp, p: u32) -> Vec<Timestamp> {
 async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_them_and_release_counts_the_labs_negatives()
  {
     let app = spawn_app().await;
-    let quarantine = site(&app, "S", 10, 31.5, "m").await;
+    let quarantine = app.quarantine_site("S", "320213", 10, 31.5, "m").await;
     let lab_site = sampling_site(&app).await;
     let today = xikang_server::now().shanghai_day().0;
     let day = |n: i32| CivilDay(today + n).start();
@@ -1027,14 +985,14 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
     let start = day(-8).plus(9 * HOUR);
     let mut orders = Vec::new();
     for p in [3, 4] {
-        let (s, v) = post(
-            &app,
-            &app.admin,
-            "/api/v1/quarantine/orders",
-            json!({"person": format!("P{p}"), "regime": "close_contact", "site": quarantine,
+        let (s, v) = app
+            .post(
+                &app.admin,
+                "/api/v1/quarantine/orders",
+                json!({"person": format!("P{p}"), "regime": "close_contact", "site": quarantine,
                    "start": start.to_rfc3339()}),
-        )
-        .await;
+            )
+            .await;
         assert_eq!(s, 201, "{v}");
         orders.push(v["id"].as_str().unwrap().to_owned());
     }
@@ -1076,9 +1034,11 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
             &[],
         )
         .unwrap();
-    assert_eq!(colour(&app, p5).await, "green");
+    assert_eq!(app.colour(&format!("P{p5}")).await, "green");
 
-    let (s, v) = post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/duties/sweep", json!({}))
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(
         v["missed_scheduled_tests"], 3,
@@ -1096,7 +1056,7 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
     );
     assert_eq!(missed_tests(&app, p5), vec![day(-1), day(0)]);
     assert_eq!(
-        colour(&app, p5).await,
+        app.colour(&format!("P{p5}")).await,
         "yellow",
         "a missed mandated test: the policy's pop-up (type 4)"
     );
@@ -1109,7 +1069,9 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
     assert!(basis.contains("test day 2 of arrival"), "{basis}");
 
     // Checking again records nothing new: each lapse once.
-    let (_, v) = post(&app, &app.admin, "/api/v1/duties/sweep", json!({})).await;
+    let (_, v) = app
+        .post(&app.admin, "/api/v1/duties/sweep", json!({}))
+        .await;
     assert_eq!(v["missed_scheduled_tests"], 0, "{v}");
     // A negative result clears it at once.
     lab_tube(
@@ -1121,25 +1083,25 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
         LabOutcome::Negative,
     )
     .await;
-    assert_eq!(colour(&app, p5).await, "green");
+    assert_eq!(app.colour(&format!("P{p5}")).await, "green");
 
     // Release counts the lab's negatives (one event per tube, not per person): P3 is
     // released; P4's missing day 5 extends the order by the policy's day.
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/quarantine/orders/{}/release", orders[0]),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/quarantine/orders/{}/release", orders[0]),
+            json!({}),
+        )
+        .await;
     assert_eq!((s, v["outcome"].as_str()), (200, Some("released")), "{v}");
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        &format!("/api/v1/quarantine/orders/{}/release", orders[1]),
-        json!({}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/quarantine/orders/{}/release", orders[1]),
+            json!({}),
+        )
+        .await;
     assert_eq!((s, v["outcome"].as_str()), (200, Some("extended")), "{v}");
     assert_eq!(v["missing_days"], json!([5]));
 }
@@ -1173,7 +1135,7 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
     assert_eq!((r.holds, r.tasks), (3, 3));
 
     let gw = app
-        .token(json!({"name": format!("gw{cell}"), "role": "grid_worker", "area": "320200"}))
+        .role_token(&format!("gw{cell}"), "grid_worker", "320200")
         .await;
     let retests = |v: &Value| -> Vec<(String, String)> {
         v["tasks"]
@@ -1189,7 +1151,7 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
             })
             .collect()
     };
-    let (s, v) = get(&app, &gw, "/api/v1/grid/tasks?limit=500").await;
+    let (s, v) = app.get(&gw, "/api/v1/grid/tasks?limit=500").await;
     assert_eq!(s, 200, "{v}");
     let mut mine: Vec<String> = retests(&v).into_iter().map(|(p, _)| p).collect();
     mine.sort();
@@ -1197,12 +1159,12 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
     expected.sort();
     assert_eq!(mine, expected, "the members living in the worker's cell");
     let far = cell_of(&app, elsewhere);
-    let (_, v) = get(
-        &app,
-        &app.admin,
-        &format!("/api/v1/grid/tasks?cell={far}&limit=500"),
-    )
-    .await;
+    let (_, v) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/grid/tasks?cell={far}&limit=500"),
+        )
+        .await;
     assert!(
         retests(&v)
             .iter()
@@ -1212,7 +1174,7 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
 
     // P20's single-tube retest comes back negative: the task closes by itself.
     lab_tube(&app, lab_site, "WX-R-20", &[20], now, LabOutcome::Negative).await;
-    let (_, v) = get(&app, &gw, "/api/v1/grid/tasks?limit=500").await;
+    let (_, v) = app.get(&gw, "/api/v1/grid/tasks?limit=500").await;
     let left = retests(&v);
     assert_eq!(
         left.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
@@ -1226,29 +1188,29 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
         .any(|t| t.person == Some(PersonId(20)) && t.kind == TaskKind::ArrangeRetest);
     assert!(!closed, "P20's task is done");
     // The worker closes the other one with a note (e.g. the person was retested elsewhere).
-    let (s, v) = post(
-        &app,
-        &gw,
-        &format!("/api/v1/grid/tasks/{}/complete", left[0].1),
-        json!({"note": "retest arranged at the community site"}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &gw,
+            &format!("/api/v1/grid/tasks/{}/complete", left[0].1),
+            json!({"note": "retest arranged at the community site"}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
-    let (_, v) = get(&app, &gw, "/api/v1/grid/tasks?limit=500").await;
+    let (_, v) = app.get(&gw, "/api/v1/grid/tasks?limit=500").await;
     assert!(retests(&v).is_empty(), "{v}");
 
     // A positive single tube inside a controlled zone proposes sealing it at once (no
     // sweep in between).
-    let (s, v) = post(
-        &app,
-        &app.admin,
-        "/api/v1/zones",
-        json!({"name": "管控区", "level": "controlled", "cells": [far]}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/zones",
+            json!({"name": "管控区", "level": "controlled", "cells": [far]}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     let zone = v["zone"].as_str().unwrap().to_owned();
-    let (_, v) = get(&app, &app.admin, "/api/v1/zones/proposals").await;
+    let (_, v) = app.get(&app.admin, "/api/v1/zones/proposals").await;
     assert_eq!(v["proposals"].as_array().unwrap().len(), 0, "{v}");
     let r = lab_tube(
         &app,
@@ -1260,7 +1222,7 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
     )
     .await;
     assert!(r.suspected.is_some(), "{r:?}");
-    let (_, v) = get(&app, &app.admin, "/api/v1/zones/proposals").await;
+    let (_, v) = app.get(&app.admin, "/api/v1/zones/proposals").await;
     let list = v["proposals"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{v}");
     assert_eq!(

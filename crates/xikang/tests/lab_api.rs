@@ -22,35 +22,23 @@ struct Lab {
 impl Lab {
     async fn new() -> Lab {
         let app = spawn_app().await;
-        let lab = app
-            .token(json!({"name": "lab-1", "role": "lab", "area": "320200"}))
-            .await;
+        let lab = app.role_token("lab-1", "lab", "320200").await;
         let c = app.conn().await;
         Lab { app, lab, c }
     }
 
     async fn post(&mut self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .c
-            .post_json(path, Some(&self.lab), &body)
-            .await
-            .unwrap();
-        (r.status, r.json())
+        self.app.post(&self.lab, path, body).await
     }
 
     async fn admin_post(&mut self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .c
-            .post_json(path, Some(&self.app.admin), &body)
-            .await
-            .unwrap();
-        (r.status, r.json())
+        self.app.post(&self.app.admin, path, body).await
     }
 
     async fn get(&mut self, path: &str) -> Value {
-        let r = self.c.get(path, Some(&self.app.admin)).await.unwrap();
-        assert_eq!(r.status, 200, "{path}: {}", r.text());
-        r.json()
+        let (s, v) = self.app.get(&self.app.admin, path).await;
+        assert_eq!(s, 200, "{path}: {v}");
+        v
     }
 
     async fn csv(&mut self, path: &str, text: &str) -> (u16, Value) {
@@ -73,69 +61,27 @@ impl Lab {
     }
 
     async fn site(&mut self) -> String {
-        let (s, v) = self
-            .admin_post(
-                "/api/v1/sampling-sites",
-                json!({"name": "广场采样点", "area": "320200", "cell": 1}),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        v["id"].as_str().unwrap().to_owned()
+        self.app.sampling_site().await
     }
 
     async fn round(&mut self, deadline_secs: i64) -> String {
-        let now = xikang_server::now();
-        let (s, v) = self
-            .admin_post(
-                "/api/v1/rounds",
-                json!({"name": "第一轮全员核酸", "area": "320200",
-                       "starts_at": now.plus(-7200).to_rfc3339(),
-                       "deadline": now.plus(deadline_secs).to_rfc3339()}),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        v["id"].as_str().unwrap().to_owned()
+        self.app.round(deadline_secs).await
     }
 
     async fn open(&mut self, barcode: &str, site: &str, round: Option<&str>, capacity: u8) {
-        let (s, v) = self
-            .post(
-                "/api/v1/tubes",
-                json!({"tubes": [{"barcode": barcode, "site": site, "round": round, "capacity": capacity}]}),
-            )
+        self.app
+            .open_tube(&self.lab, barcode, site, round, capacity)
             .await;
-        assert_eq!(s, 200, "{v}");
-        assert_eq!(v["accepted"], 1, "{v}");
     }
 
     async fn bind(&mut self, barcode: &str, people: &[u32]) -> Value {
-        let mut samples = Vec::new();
-        for p in people {
-            let token = self.app.code_token(&format!("P{p}")).await;
-            samples.push(json!({"tube": barcode, "token": token}));
-        }
-        let (s, v) = self
-            .post("/api/v1/samples", json!({"samples": samples}))
-            .await;
+        let (s, v) = self.app.swab(&self.lab, barcode, people).await;
         assert!(s == 200 || s == 422, "{v}");
         v
     }
 
     async fn ship_and_receive(&mut self, barcodes: &[&str]) {
-        let (s, v) = self
-            .post(
-                "/api/v1/batches",
-                json!({"courier": "顺丰-07", "lab": "kingmed", "tubes": barcodes}),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        assert_eq!(v["accepted"], barcodes.len(), "{v}");
-        let batch = v["batch"].as_str().unwrap().to_owned();
-        let (s, v) = self
-            .post(&format!("/api/v1/batches/{batch}/receive"), json!({}))
-            .await;
-        assert_eq!(s, 200, "{v}");
-        assert_eq!(v["accepted"], barcodes.len(), "{v}");
+        self.app.ship_and_receive(&self.lab, barcodes).await;
     }
 }
 
@@ -410,10 +356,7 @@ async fn bad_tubes_are_refused_per_item_and_stuck_tubes_are_listed() {
     let stuck = t.get("/api/v1/tubes/stuck").await;
     assert_eq!(stuck["count"], 0, "{stuck}");
     // A sampler of another district may neither open tubes at this site nor bind into them.
-    let other = t
-        .app
-        .token(json!({"name": "lab-2", "role": "lab", "area": "320205"}))
-        .await;
+    let other = t.app.role_token("lab-2", "lab", "320205").await;
     let r =
         t.c.post_json(
             "/api/v1/tubes",
@@ -544,10 +487,7 @@ async fn a_rounds_deadline_moves_only_later_with_a_reason_by_an_official_over_it
     let now = xikang_server::now();
     let later = now.plus(3 * 3600);
     let admin = t.app.admin.clone();
-    let district = t
-        .app
-        .token(json!({"name": "liangxi", "role": "admin", "area": "320213"}))
-        .await;
+    let district = t.app.role_token("liangxi", "admin", "320213").await;
     let lab = t.lab.clone();
     async fn post(c: &mut Conn, path: &str, token: &str, body: Value) -> (u16, Value) {
         let r = c.post_json(path, Some(token), &body).await.unwrap();

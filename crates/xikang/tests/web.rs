@@ -9,198 +9,10 @@
 
 mod common;
 
-use common::{TestApp, spawn_app};
-use std::collections::BTreeMap;
-use xikang::httpc::Reply;
+use common::spawn_app;
+use common::web::{Browser, PW, add_user, attr};
 use xikang_domain::event::EventBody;
-use xikang_domain::{AreaCode, EventSeq, PersonId, Timestamp, VenueId};
-use xikang_server::web::password::{Cost, hash};
-use xikang_store::User;
-
-const PW: &str = "correct-horse-battery";
-
-fn add_user(
-    app: &TestApp,
-    name: &str,
-    role: &str,
-    area: &str,
-    venue: Option<u32>,
-    person: Option<u32>,
-) {
-    app.store
-        .insert_user(&User {
-            name: name.into(),
-            password_hash: hash(PW, Cost::CheapForTests).unwrap(),
-            role: role.into(),
-            area: AreaCode::parse(area).unwrap(),
-            venue: venue.map(VenueId),
-            person: person.map(PersonId),
-            id_lookup: false,
-            disabled: false,
-            created_at: xikang_server::now(),
-        })
-        .unwrap();
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// A browser: keeps cookies, does not follow redirects.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-    /// Sent with every request (e.g. a proxy's `x-forwarded-for`).
-    extra: Vec<(&'static str, String)>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Browser {
-            app,
-            cookies: BTreeMap::new(),
-            extra: Vec::new(),
-        }
-    }
-
-    /// The request headers: the cookies and the extra ones.
-    fn headers<'h>(
-        &'h self,
-        cookie: &'h str,
-        more: &[(&'h str, &'h str)],
-    ) -> Vec<(&'h str, &'h str)> {
-        let mut h = vec![("cookie", cookie)];
-        h.extend(more);
-        h.extend(self.extra.iter().map(|(k, v)| (*k, v.as_str())));
-        h
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, r: &Reply) {
-        for (k, v) in &r.headers {
-            if k == "set-cookie" {
-                let pair = v.split(';').next().unwrap();
-                let (name, value) = pair.split_once('=').unwrap();
-                if value.is_empty() || v.contains("Max-Age=0") {
-                    self.cookies.remove(name);
-                } else {
-                    self.cookies.insert(name.into(), value.into());
-                }
-            }
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Reply {
-        let cookie = self.cookie_header();
-        let r = self
-            .app
-            .conn()
-            .await
-            .request_with("GET", path, &self.headers(&cookie, &[]), b"")
-            .await
-            .unwrap();
-        self.keep(&r);
-        r
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let cookie = self.cookie_header();
-        let r = self
-            .app
-            .conn()
-            .await
-            .request_with(
-                "POST",
-                path,
-                &self.headers(
-                    &cookie,
-                    &[("content-type", "application/x-www-form-urlencoded")],
-                ),
-                body.as_bytes(),
-            )
-            .await
-            .unwrap();
-        self.keep(&r);
-        r
-    }
-
-    async fn login(&mut self, name: &str, password: &str) -> Reply {
-        let page = self.get("/web/login").await;
-        let pre = attr(&page.text(), "name=\"csrf\" value=\"").unwrap();
-        self.post(
-            "/web/login",
-            &[
-                ("csrf", &pre),
-                ("next", "/web"),
-                ("name", name),
-                ("password", password),
-            ],
-        )
-        .await
-    }
-
-    /// The CSRF token of the current session, read from a page's form.
-    async fn csrf(&mut self, page: &str) -> String {
-        let r = self.get(page).await;
-        attr(&r.text(), "name=\"csrf\" value=\"").unwrap()
-    }
-}
-
-/// The text after `prefix` up to the next `"`.
-fn attr(html: &str, prefix: &str) -> Option<String> {
-    let start = html.find(prefix)? + prefix.len();
-    Some(html[start..].split('"').next()?.to_owned())
-}
-
-fn events_after(app: &TestApp, seq: EventSeq) -> Vec<EventBody> {
-    app.store
-        .events_after(seq, 10_000)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.body)
-        .collect()
-}
-
-fn head(app: &TestApp) -> EventSeq {
-    let mut last = EventSeq(0);
-    loop {
-        let b = app.store.events_after(last, 10_000).unwrap();
-        match b.last() {
-            Some(e) => last = e.seq,
-            None => return last,
-        }
-    }
-}
-
-async fn wait_for_index(app: &TestApp) {
-    for _ in 0..200 {
-        if app.state.projection.tracing.is_ready() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("tracing index never became ready");
-}
+use xikang_domain::{PersonId, Timestamp};
 
 fn shanghai_local(t: Timestamp) -> String {
     let s = Timestamp(t.0 + 8 * 3600).to_rfc3339();
@@ -443,9 +255,7 @@ async fn pages_send_strangers_to_login_and_logout_ends_the_session() {
 #[tokio::test]
 async fn a_disabled_user_can_neither_log_in_nor_keep_a_session() {
     let app = spawn_app().await;
-    add_user(&app, "wang", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("wang", PW).await;
+    let mut b = Browser::signed_in(&app, "wang", "tracer", "320200").await;
     assert_eq!(b.get("/web/cases").await.status, 200);
     app.store.set_user_disabled("wang", true).unwrap();
     assert_eq!(b.get("/web/cases").await.status, 303);
@@ -455,10 +265,8 @@ async fn a_disabled_user_can_neither_log_in_nor_keep_a_session() {
 #[tokio::test]
 async fn a_form_without_the_sessions_csrf_token_changes_nothing() {
     let app = spawn_app().await;
-    add_user(&app, "wang", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("wang", PW).await;
-    let before = head(&app);
+    let mut b = Browser::signed_in(&app, "wang", "tracer", "320200").await;
+    let before = app.head();
     let onset = shanghai_local(xikang_server::now().plus(-2 * 86_400));
     for csrf in ["", "0123456789abcdef0123456789abcdef"] {
         let r = b
@@ -475,7 +283,7 @@ async fn a_form_without_the_sessions_csrf_token_changes_nothing() {
         assert_eq!(r.status, 400, "{}", r.text());
         assert!(r.text().contains("页面已过期"), "{}", r.text());
     }
-    assert_eq!(head(&app), before, "nothing was recorded");
+    assert_eq!(app.head(), before, "nothing was recorded");
     // The login form refuses a post without its own cookie too.
     let r = Browser::new(&app)
         .post(
@@ -494,11 +302,9 @@ async fn a_form_without_the_sessions_csrf_token_changes_nothing() {
 #[tokio::test]
 async fn a_bad_case_form_shows_the_error_next_to_its_field_and_keeps_the_input() {
     let app = spawn_app().await;
-    add_user(&app, "wang", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("wang", PW).await;
+    let mut b = Browser::signed_in(&app, "wang", "tracer", "320200").await;
     let csrf = b.csrf("/web/cases").await;
-    let before = head(&app);
+    let before = app.head();
     let r = b
         .post(
             "/web/cases",
@@ -546,7 +352,7 @@ async fn a_bad_case_form_shows_the_error_next_to_its_field_and_keeps_the_input()
         "{}",
         r.text()
     );
-    assert_eq!(head(&app), before);
+    assert_eq!(app.head(), before);
 }
 
 /// Registers confirmed cases for P1, P2, … on the cases page until one has candidate
@@ -585,17 +391,14 @@ async fn register_a_case_with_contacts(
 #[tokio::test]
 async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red() {
     let app = spawn_app().await;
-    wait_for_index(&app).await;
-    add_user(&app, "wang", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("wang", PW).await;
+    let mut b = Browser::signed_in(&app, "wang", "tracer", "320200").await;
     let csrf = b.csrf("/web/cases").await;
     let (loc, page, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
     // Under one page of 500, every contact counted is listed once.
     let count: usize = attr(&page, "data-count=\"").unwrap().parse().unwrap();
     assert!(count < 500);
     assert_eq!(page.matches("<tr data-person=").count(), count);
-    let before = head(&app);
+    let before = app.head();
     let r = b
         .post(
             &format!("{loc}/contacts/{contact}"),
@@ -603,7 +406,7 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.text());
-    let new = events_after(&app, before);
+    let new = app.events_after(before);
     assert!(
         new.iter().any(|e| matches!(e, EventBody::ContactDesignated { person, .. } if person.to_string() == contact)),
         "{new:?}"
@@ -611,7 +414,7 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
     let person_page = b.get(&format!("/web/people/{contact}")).await.text();
     assert!(person_page.contains("data-colour=\"red\""), "{person_page}");
     // Confirming twice is a conflict shown on the case page; nothing more is recorded.
-    let seq = head(&app);
+    let seq = app.head();
     let again = b
         .post(
             &format!("{loc}/contacts/{contact}"),
@@ -620,7 +423,7 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
         .await;
     assert_eq!(again.status, 409);
     assert!(again.text().contains("当前状态下不能进行此操作"));
-    assert_eq!(head(&app), seq);
+    assert_eq!(app.head(), seq);
     // Dismissing needs a reason.
     let r = b
         .post(
@@ -632,7 +435,7 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
     // The export link works from the browser session and is logged.
     let csv = b.get(&format!("{loc}/export?format=csv")).await;
     assert_eq!(csv.status, 200);
-    assert!(events_after(&app, seq).iter().any(|e| matches!(
+    assert!(app.events_after(seq).iter().any(|e| matches!(
         e,
         EventBody::ContactListExported {
             unmasked: false,
@@ -695,13 +498,13 @@ async fn personal_data_is_masked_until_a_tracer_unmasks_it_with_a_purpose_which_
     assert!(!page.contains(person.id_number.expose()));
     assert!(page.contains(&person.id_number.masked()));
     let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
-    let before = head(&app);
+    let before = app.head();
     let r = b
         .post("/web/people/P3/unmask", &[("csrf", &csrf), ("purpose", "")])
         .await;
     assert_eq!(r.status, 400);
     assert!(r.text().contains("id=\"purpose-error\""), "{}", r.text());
-    assert_eq!(head(&app), before, "a refused unmask is not logged");
+    assert_eq!(app.head(), before, "a refused unmask is not logged");
     let r = b
         .post(
             "/web/people/P3/unmask",
@@ -710,15 +513,13 @@ async fn personal_data_is_masked_until_a_tracer_unmasks_it_with_a_purpose_which_
         .await;
     assert_eq!(r.status, 200);
     assert!(r.text().contains(&person.name));
-    let new = events_after(&app, before);
+    let new = app.events_after(before);
     assert!(
         new.iter().any(|e| matches!(e, EventBody::PersonalDataRead { person: p, purpose } if *p == PersonId(3) && purpose == "phoning a close contact")),
         "{new:?}"
     );
     // A grid worker may see the person but not unmask.
-    add_user(&app, "grid", "grid_worker", "320200", None, None);
-    let mut g = Browser::new(&app);
-    g.login("grid", PW).await;
+    let mut g = Browser::signed_in(&app, "grid", "grid_worker", "320200").await;
     let page = g.get("/web/people/P3").await.text();
     assert!(!page.contains("/unmask"));
     let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
@@ -734,7 +535,6 @@ async fn personal_data_is_masked_until_a_tracer_unmasks_it_with_a_purpose_which_
 #[tokio::test]
 async fn the_venue_page_denies_a_red_code_and_allows_a_green_one() {
     let app = spawn_app().await;
-    wait_for_index(&app).await;
     let place = app.plain_venue();
     let venue = app
         .state
@@ -785,10 +585,7 @@ async fn the_venue_page_denies_a_red_code_and_allows_a_green_one() {
 #[tokio::test]
 async fn the_bulletin_counts_what_the_log_holds_in_html_text_and_json() {
     let app = spawn_app().await;
-    wait_for_index(&app).await;
-    add_user(&app, "wang", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("wang", PW).await;
+    let mut b = Browser::signed_in(&app, "wang", "tracer", "320200").await;
     let zero = b.get("/web/bulletin?format=json").await.json();
     assert_eq!(zero["cumulative_confirmed"], 0);
     let onset = xikang_server::now().plus(-3600).to_rfc3339();
@@ -843,9 +640,7 @@ async fn the_bulletin_counts_what_the_log_holds_in_html_text_and_json() {
 #[tokio::test]
 async fn the_dashboard_draws_svg_charts_and_serves_cached_figures() {
     let app = spawn_app().await;
-    add_user(&app, "boss", "admin", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("boss", PW).await;
+    let mut b = Browser::signed_in(&app, "boss", "admin", "320200").await;
     let page = b.get("/web/dashboard").await;
     assert_eq!(page.status, 200);
     let html = page.text();
@@ -879,18 +674,16 @@ async fn the_dashboard_draws_svg_charts_and_serves_cached_figures() {
 #[tokio::test]
 async fn the_dashboard_maps_zones_and_recent_cases_and_ranks_districts_by_tracing_speed() {
     let app = spawn_app().await;
-    wait_for_index(&app).await;
     let sealed_cell = xikang_server::state::read(&app.state.projection.people)[7].home_cell;
-    let (s, v) = api_post(
-        &app,
-        "/api/v1/zones",
-        serde_json::json!({"name": "封控区一", "level": "sealed", "cells": [sealed_cell.0]}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/zones",
+            serde_json::json!({"name": "封控区一", "level": "sealed", "cells": [sealed_cell.0]}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
-    add_user(&app, "chief", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("chief", PW).await;
+    let mut b = Browser::signed_in(&app, "chief", "tracer", "320200").await;
     let csrf = b.csrf("/web/cases").await;
     let (loc, _, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
     let r = b
@@ -968,7 +761,7 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
     add_user(&app, "res4", "resident", "320200", None, Some(4));
     add_user(&app, "wang", "tracer", "320200", None, None);
     add_user(&app, "gw", "grid_worker", "320200", None, None);
-    let colour = colour_of(&app, "P4").await;
+    let colour = app.colour("P4").await;
     let mut r = Browser::new(&app);
     r.login("res4", PW).await;
     let me = r.get("/web/me").await.text();
@@ -978,7 +771,7 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
     );
     let csrf = attr(&me, "name=\"csrf\" value=\"").unwrap();
     // Blanks only: refused next to the field, what was typed kept, nothing logged.
-    let before = head(&app);
+    let before = app.head();
     let bad = r
         .post(
             "/web/people/P4/appeal",
@@ -988,7 +781,7 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
     assert_eq!(bad.status, 400, "{}", bad.text());
     assert!(bad.text().contains("id=\"reason-err\""), "{}", bad.text());
     assert!(bad.text().contains("aria-describedby=\"reason-err\""));
-    assert_eq!(head(&app), before);
+    assert_eq!(app.head(), before);
     // Not for someone else.
     let other = r
         .post("/web/people/P5/appeal", &[("csrf", &csrf), ("reason", "x")])
@@ -1002,14 +795,14 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
         .await;
     assert_eq!(ok.status, 303, "{}", ok.text());
     assert_eq!(ok.header("location"), Some("/web/me"));
-    let filed = events_after(&app, before);
+    let filed = app.events_after(before);
     let seq = match filed.as_slice() {
         [EventBody::AppealFiled { person, reason }] => {
             assert_eq!(
                 (person.to_string().as_str(), reason.as_str()),
                 ("P4", "我那天不在<b>现场</b>")
             );
-            head(&app)
+            app.head()
         }
         other => panic!("{other:?}"),
     };
@@ -1023,12 +816,13 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
         !me.contains("action=\"/web/people/P4/appeal\""),
         "one open appeal at a time"
     );
-    let (s, v) = api_post(
-        &app,
-        "/api/v1/people/P4/appeals",
-        serde_json::json!({"reason": "again"}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/people/P4/appeals",
+            serde_json::json!({"reason": "again"}),
+        )
+        .await;
     assert_eq!((s, v["error"]["code"].as_str()), (409, Some("appeal_open")));
 
     // The tracer sees it open and answers; a blank answer is refused next to its field.
@@ -1050,7 +844,7 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
         "{}",
         bad.text()
     );
-    let before = head(&app);
+    let before = app.head();
     let ok = t
         .post(
             &format!("/web/appeals/{id}"),
@@ -1059,7 +853,7 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
         .await;
     assert_eq!(ok.status, 303, "{}", ok.text());
     assert!(matches!(
-        events_after(&app, before).as_slice(),
+        app.events_after(before).as_slice(),
         [EventBody::AppealAnswered { appeal, .. }] if *appeal == seq
     ));
     let list = t.get("/web/appeals").await.text();
@@ -1074,7 +868,7 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
     let me = r.get("/web/me").await.text();
     assert!(me.contains("已核实：P4 为密接，判定有效。"), "{me}");
     // The colour is what the facts say, before and after.
-    assert_eq!(colour_of(&app, "P4").await, colour);
+    assert_eq!(app.colour("P4").await, colour);
     // Grid workers file for residents but do not answer.
     let mut g = Browser::new(&app);
     g.login("gw", PW).await;
@@ -1100,9 +894,7 @@ async fn english_is_chosen_by_query_or_by_the_language_cookie() {
 #[tokio::test]
 async fn an_admin_creates_users_in_their_jurisdiction_with_strong_passwords() {
     let app = spawn_app().await;
-    add_user(&app, "boss", "admin", "320213", None, None);
-    let mut b = Browser::new(&app);
-    b.login("boss", PW).await;
+    let mut b = Browser::signed_in(&app, "boss", "admin", "320213").await;
     let csrf = b.csrf("/web/admin/users").await;
     let r = b
         .post(
@@ -1172,113 +964,28 @@ async fn an_admin_creates_users_in_their_jurisdiction_with_strong_passwords() {
     assert!(policy.contains("id=\"active-policy\""));
 }
 
-/// `POST` JSON to the API as the test's admin; the status and the answer.
-async fn api_post(app: &TestApp, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let r = app
-        .conn()
-        .await
-        .post_json(path, Some(&app.admin), &body)
-        .await
-        .unwrap();
-    (r.status, r.json())
-}
-
-/// A sampling site in 320200; its id.
-async fn sampling_site(app: &TestApp) -> String {
-    let (s, v) = api_post(
-        app,
-        "/api/v1/sampling-sites",
-        serde_json::json!({"name": "广场采样点", "area": "320200", "cell": 1}),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    v["id"].as_str().unwrap().to_owned()
-}
-
-async fn open_tube(app: &TestApp, barcode: &str, site: &str, capacity: u8) {
-    let (s, v) = api_post(
-        app,
-        "/api/v1/tubes",
-        serde_json::json!({"tubes": [{"barcode": barcode, "site": site, "capacity": capacity}]}),
-    )
-    .await;
-    assert_eq!(
-        (s, v["accepted"].clone()),
-        (200, serde_json::json!(1)),
-        "{v}"
-    );
-}
-
-/// Swabs people into a tube through the API (the sampling page is tested on its own).
-async fn swab(app: &TestApp, barcode: &str, people: &[u32]) {
-    let mut samples = Vec::new();
-    for p in people {
-        let token = app.code_token(&format!("P{p}")).await;
-        samples.push(serde_json::json!({"tube": barcode, "token": token}));
-    }
-    let (s, v) = api_post(
-        app,
-        "/api/v1/samples",
-        serde_json::json!({"samples": samples}),
-    )
-    .await;
-    assert_eq!(
-        (s, v["accepted"].clone()),
-        (200, serde_json::json!(people.len())),
-        "{v}"
-    );
-}
-
-async fn ship_and_receive(app: &TestApp, barcodes: &[&str]) {
-    let (s, v) = api_post(
-        app,
-        "/api/v1/batches",
-        serde_json::json!({"courier": "顺丰-07", "lab": "kingmed", "tubes": barcodes}),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    let batch = v["batch"].as_str().unwrap().to_owned();
-    let (s, v) = api_post(
-        app,
-        &format!("/api/v1/batches/{batch}/receive"),
-        serde_json::json!({}),
-    )
-    .await;
-    assert_eq!(
-        (s, v["accepted"].clone()),
-        (200, serde_json::json!(barcodes.len())),
-        "{v}"
-    );
-}
-
-async fn colour_of(app: &TestApp, person: &str) -> String {
-    let r = app
-        .conn()
-        .await
-        .get(&format!("/api/v1/people/{person}/code"), Some(&app.admin))
-        .await
-        .unwrap();
-    r.json()["colour"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_lab_uploads_a_results_file_and_sees_each_line_the_held_pool_and_stuck_tubes() {
     let app = spawn_app().await;
-    let site = sampling_site(&app).await;
-    open_tube(&app, "WX-POOL-1", &site, 10).await;
-    open_tube(&app, "WX-NEG-1", &site, 10).await;
-    open_tube(&app, "WX-LATE-1", &site, 2).await;
-    swab(&app, "WX-POOL-1", &(1..=10).collect::<Vec<_>>()).await;
-    swab(&app, "WX-NEG-1", &[11]).await;
-    swab(&app, "WX-LATE-1", &[12]).await;
-    let (s, v) = api_post(
-        &app,
-        "/api/v1/tubes/seal",
-        serde_json::json!({"tubes": ["WX-NEG-1", "WX-LATE-1"]}),
-    )
-    .await;
+    let site = app.sampling_site().await;
+    app.open_tube(&app.admin, "WX-POOL-1", &site, None, 10)
+        .await;
+    app.open_tube(&app.admin, "WX-NEG-1", &site, None, 10).await;
+    app.open_tube(&app.admin, "WX-LATE-1", &site, None, 2).await;
+    app.swab_all(&app.admin, "WX-POOL-1", &(1..=10).collect::<Vec<_>>())
+        .await;
+    app.swab_all(&app.admin, "WX-NEG-1", &[11]).await;
+    app.swab_all(&app.admin, "WX-LATE-1", &[12]).await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/tubes/seal",
+            serde_json::json!({"tubes": ["WX-NEG-1", "WX-LATE-1"]}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
-    ship_and_receive(&app, &["WX-POOL-1", "WX-NEG-1"]).await;
+    app.ship_and_receive(&app.admin, &["WX-POOL-1", "WX-NEG-1"])
+        .await;
     add_user(&app, "lab1", "lab", "320200", None, None);
     add_user(&app, "grid1", "grid_worker", "320200", None, None);
 
@@ -1294,7 +1001,7 @@ async fn the_lab_uploads_a_results_file_and_sees_each_line_the_held_pool_and_stu
     let csrf = attr(&page.text(), "name=\"csrf\" value=\"").unwrap();
 
     // A form without the session's token changes nothing.
-    let before = head(&app);
+    let before = app.head();
     let r = b
         .post(
             "/web/lab",
@@ -1302,7 +1009,7 @@ async fn the_lab_uploads_a_results_file_and_sees_each_line_the_held_pool_and_stu
         )
         .await;
     assert_eq!(r.status, 400);
-    assert_eq!(head(&app), before);
+    assert_eq!(app.head(), before);
 
     let csv = "barcode,outcome,ct,resulted_at\nWX-POOL-1,positive,31.2\nWX-NEG-1,阴性\nWX-GONE-9,negative\nWX-NEG-1,maybe\n";
     let r = b.post("/web/lab", &[("csrf", &csrf), ("csv", csv)]).await;
@@ -1336,11 +1043,11 @@ async fn the_lab_uploads_a_results_file_and_sees_each_line_the_held_pool_and_stu
     );
     assert!(html.contains("<a href=\"/web/people/P3\">P3</a>"), "{html}");
     assert!(!html.contains("<a href=\"/web/people/P11\">"), "{html}");
-    assert_eq!(colour_of(&app, "P3").await, "yellow");
-    assert_eq!(colour_of(&app, "P11").await, "green");
+    assert_eq!(app.colour("P3").await, "yellow");
+    assert_eq!(app.colour("P11").await, "green");
 
     // Every line refused: 422, the report says why and the text is kept for correcting.
-    let before = head(&app);
+    let before = app.head();
     let r = b
         .post(
             "/web/lab",
@@ -1358,7 +1065,7 @@ async fn the_lab_uploads_a_results_file_and_sees_each_line_the_held_pool_and_stu
         "{}",
         r.text()
     );
-    assert_eq!(head(&app), before);
+    assert_eq!(app.head(), before);
 
     // Stuck tubes: WX-LATE-1 was sealed and never shipped; stuck at once with 0 hours,
     // not yet with the policy's hours.
@@ -1490,8 +1197,7 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
     let app = spawn_app().await;
     let mut sites = Vec::new();
     for (name, manager) in [("锡山隔离点", "mgr1"), ("other", "mgr2")] {
-        let (s, v) = api_post(
-            &app,
+        let (s, v) = app.post(&app.admin,
             "/api/v1/quarantine/sites",
             serde_json::json!({"name": name, "kind": "centralized", "area": "320213", "lat": 31.5,
                    "lon": 120.3, "capacity": 10, "manager": manager}),
@@ -1504,8 +1210,7 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
     let today = xikang_server::now().shanghai_day().0;
     let start = CivilDay(today - 8).start().plus(9 * 3600);
     // P3 came in eight days ago and every scheduled test was negative; P4 came in today.
-    let (s, v) = api_post(
-        &app,
+    let (s, v) = app.post(&app.admin,
         "/api/v1/quarantine/orders",
         serde_json::json!({"person": "P3", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
     )
@@ -1514,22 +1219,24 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
     let o3 = v["id"].as_str().unwrap().to_owned();
     for d in [1, 2, 3, 5, 7] {
         let sampled = CivilDay(today - 8 + d - 1).start().plus(12 * 3600);
-        let (s, v) = api_post(
-            &app,
-            "/api/v1/test-results",
-            serde_json::json!({"results": [{"person": "P3", "sampled_at": sampled.to_rfc3339(),
+        let (s, v) = app
+            .post(
+                &app.admin,
+                "/api/v1/test-results",
+                serde_json::json!({"results": [{"person": "P3", "sampled_at": sampled.to_rfc3339(),
                 "resulted_at": sampled.plus(6 * 3600).to_rfc3339(), "outcome": "negative",
                 "tube": format!("T3-{d}")}]}),
-        )
-        .await;
+            )
+            .await;
         assert!(s == 200 || s == 201, "{s} {v}");
     }
-    let (s, v) = api_post(
-        &app,
-        "/api/v1/quarantine/orders",
-        serde_json::json!({"person": "P4", "regime": "close_contact", "site": s1}),
-    )
-    .await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            serde_json::json!({"person": "P4", "regime": "close_contact", "site": s1}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     let o4 = v["id"].as_str().unwrap().to_owned();
     add_user(&app, "mgr1", "site_manager", "320200", None, None);
@@ -1555,7 +1262,7 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
     let csrf = attr(&page, "name=\"csrf\" value=\"").unwrap();
 
     // P4's plan has not run its course: refused next to the row, nothing written.
-    let before = head(&app);
+    let before = app.head();
     let r = b
         .post(
             &format!("/web/site/orders/{o4}/release"),
@@ -1568,7 +1275,7 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
         "{}",
         r.text()
     );
-    assert_eq!(head(&app), before);
+    assert_eq!(app.head(), before);
 
     // P3: released, and listed among the releases.
     let r = b
@@ -1594,7 +1301,7 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
         "{page}"
     );
     assert!(
-        events_after(&app, before)
+        app.events_after(before)
             .iter()
             .any(|e| matches!(e, EventBody::QuarantineEnded { .. })),
         "the release is an authority event"
@@ -1617,9 +1324,9 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
 #[tokio::test]
 async fn a_sampler_binds_scanned_codes_to_a_tube_and_refused_codes_stay_to_be_rescanned() {
     let app = spawn_app().await;
-    let site = sampling_site(&app).await;
-    open_tube(&app, "WX-S-1", &site, 3).await;
-    open_tube(&app, "WX-S-2", &site, 10).await;
+    let site = app.sampling_site().await;
+    app.open_tube(&app.admin, "WX-S-1", &site, None, 3).await;
+    app.open_tube(&app.admin, "WX-S-2", &site, None, 10).await;
     add_user(&app, "sampler", "lab", "320200", None, None);
     let (t1, t2, t3) = (
         app.code_token("P1").await,
@@ -1630,7 +1337,7 @@ async fn a_sampler_binds_scanned_codes_to_a_tube_and_refused_codes_stay_to_be_re
     b.login("sampler", PW).await;
     let csrf = b.csrf("/web/sampling").await;
 
-    let before = head(&app);
+    let before = app.head();
     let r = b
         .post(
             "/web/sampling",
@@ -1638,7 +1345,7 @@ async fn a_sampler_binds_scanned_codes_to_a_tube_and_refused_codes_stay_to_be_re
         )
         .await;
     assert_eq!(r.status, 400);
-    assert_eq!(head(&app), before);
+    assert_eq!(app.head(), before);
 
     // A scanner gun: one code a line, Enter after each; one garbage scan among them.
     let codes = format!("{t1}\r\n{t2}\r\nXK1:garbage\r\n\r\n");
@@ -1784,24 +1491,24 @@ async fn the_ranking_puts_the_district_with_most_overdue_tasks_first_and_counts_
         )
         .unwrap();
     // A round over the city; one resident swabbed.
-    let (s, v) = api_post(
-        &app,
-        "/api/v1/rounds",
-        serde_json::json!({"name": "第一轮全员核酸", "area": "320200",
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/rounds",
+            serde_json::json!({"name": "第一轮全员核酸", "area": "320200",
                "starts_at": now.plus(-7200).to_rfc3339(), "deadline": now.plus(3600).to_rfc3339()}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     let round = v["id"].as_str().unwrap().to_owned();
-    let site = sampling_site(&app).await;
-    let (s, v) = api_post(
-        &app,
+    let site = app.sampling_site().await;
+    let (s, v) = app.post(&app.admin,
         "/api/v1/tubes",
         serde_json::json!({"tubes": [{"barcode": "WX-R-1", "site": site, "round": round, "capacity": 1}]}),
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    swab(&app, "WX-R-1", &[1]).await;
+    app.swab_all(&app.admin, "WX-R-1", &[1]).await;
     let p1_district = app
         .state
         .projection
@@ -1810,9 +1517,7 @@ async fn the_ranking_puts_the_district_with_most_overdue_tasks_first_and_counts_
         .as_str()[..6]
         .to_owned();
 
-    add_user(&app, "chief", "tracer", "320200", None, None);
-    let mut b = Browser::new(&app);
-    b.login("chief", PW).await;
+    let mut b = Browser::signed_in(&app, "chief", "tracer", "320200").await;
     let page = b.get("/web/ranking").await;
     assert_eq!(page.status, 200);
     let html = page.text();
@@ -1839,8 +1544,6 @@ async fn the_ranking_puts_the_district_with_most_overdue_tasks_first_and_counts_
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(row.contains("<td>1 / "), "{row}");
     // Residents and grid workers do not see it.
-    add_user(&app, "gw", "grid_worker", "320200", None, None);
-    let mut g = Browser::new(&app);
-    g.login("gw", PW).await;
+    let mut g = Browser::signed_in(&app, "gw", "grid_worker", "320200").await;
     assert_eq!(g.get("/web/ranking").await.status, 403);
 }

@@ -196,3 +196,74 @@ pub async fn cells(state: &AppState, actor: &Actor, cells: &[GridCell]) -> Resul
     }
     Ok(())
 }
+
+/// A quarantine site inside the actor's jurisdiction, as the place a person is sent to (an
+/// order's site, a transfer's destination, an arrival's site): 404 for an unknown site.
+/// Checking the person alone let a district official fill another district's site.
+pub async fn site(state: &AppState, actor: &Actor, id: SiteId) -> Result<Scoped<SiteId>, AppError> {
+    let store = state.store.clone();
+    let sites = tokio::task::spawn_blocking(move || store.sites()).await??;
+    let site = sites
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| AppError::not_found("unknown_site", "no such site"))?;
+    if actor.covers(&site.area) {
+        Ok(Scoped(id))
+    } else {
+        Err(AppError::Forbidden(
+            "this quarantine site is outside your jurisdiction",
+        ))
+    }
+}
+
+/// What a new token stands for lies inside the token's area (which the caller has already
+/// been found to cover): its venue, for a device, and its person, for a resident. A pinned
+/// device scans for its venue and a resident sees their person whatever the token's area,
+/// so without this a district admin could issue either for another district.
+pub fn token_subject(
+    state: &AppState,
+    area: &AreaCode,
+    venue: Option<VenueId>,
+    person: Option<PersonId>,
+) -> Result<(), AppError> {
+    if let Some(v) = venue
+        && !state
+            .projection
+            .venues
+            .get(v)
+            .is_some_and(|v| area.contains(&v.area))
+    {
+        return Err(AppError::Forbidden(
+            "the token's venue is outside the token's area",
+        ));
+    }
+    if let Some(p) = person
+        && !state
+            .projection
+            .person_area(p)
+            .is_some_and(|a| area.contains(&a))
+    {
+        return Err(AppError::Forbidden(
+            "the token's person lives outside the token's area",
+        ));
+    }
+    Ok(())
+}
+
+/// The whole authority log (its events, its chain's verification): a city-level admin only.
+/// The log is one hash chain over the whole city; a district's share of it could not be
+/// verified on its own (each event's hash covers the one before, whoever it was about), and
+/// events such as zones and policy activations belong to no district, so it is not filtered
+/// by area but kept to the admin whose area is the whole jurisdiction.
+pub fn whole_log(state: &AppState, actor: &Actor) -> Result<(), AppError> {
+    actor.require(&[Role::Admin], "reading the authority log")?;
+    let city = AreaCode::parse(&state.config.jurisdiction)
+        .map_err(|_| AppError::Forbidden("the authority log"))?;
+    if actor.covers(&city) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "the authority log is kept to a city-level admin",
+        ))
+    }
+}

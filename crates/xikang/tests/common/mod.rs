@@ -10,9 +10,13 @@
     reason = "test helpers: a failure should fail the test at once"
 )]
 
+pub mod web;
+
+use serde_json::Value;
 use std::sync::Arc;
 use xikang::httpc::Conn;
-use xikang_domain::{AreaCode, CivilDay};
+use xikang_domain::event::EventBody;
+use xikang_domain::{AreaCode, CivilDay, EventSeq, PersonId};
 use xikang_server::ServerConfig;
 use xikang_server::auth::token_digest;
 use xikang_server::state::AppState;
@@ -182,6 +186,40 @@ impl TestApp {
         self.call("GET", path, Some(token), None).await
     }
 
+    /// A centralized quarantine site in `area` at latitude `lat`, managed by `manager`, made
+    /// by the city admin: its id.
+    pub async fn quarantine_site(
+        &self,
+        name: &str,
+        area: &str,
+        capacity: u32,
+        lat: f64,
+        manager: &str,
+    ) -> String {
+        let (s, v) = self
+            .post(
+                &self.admin,
+                "/api/v1/quarantine/sites",
+                serde_json::json!({"name": name, "kind": "centralized", "area": area, "lat": lat,
+                    "lon": 120.3, "capacity": capacity, "manager": manager}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Puts an origin on the arrivals' risk list (`risk`: high, medium or low).
+    pub async fn origin(&self, code: &str, name: &str, risk: &str) {
+        let (s, v) = self
+            .post(
+                &self.admin,
+                "/api/v1/arrivals/origins",
+                serde_json::json!({"code": code, "name": name, "risk": risk}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+
     pub async fn device(&self) -> String {
         self.token(serde_json::json!({"name": "door-1", "role": "venue_device", "area": "320200"}))
             .await
@@ -199,6 +237,169 @@ impl TestApp {
             .unwrap()
             .place_code
             .to_string()
+    }
+
+    /// The districts of the city, the most populous first.
+    pub fn districts(&self) -> Vec<String> {
+        let mut count: std::collections::HashMap<String, usize> = Default::default();
+        for i in 0..PEOPLE {
+            if let Some(a) = self.state.projection.person_area(PersonId(i)) {
+                *count.entry(a.district().to_string()).or_default() += 1;
+            }
+        }
+        let mut by_size: Vec<(usize, String)> = count.into_iter().map(|(d, n)| (n, d)).collect();
+        by_size.sort_by(|a, b| b.cmp(a));
+        by_size.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// The people living in `district` (a six-digit code), by number (`P{n}`).
+    pub fn residents_of(&self, district: &str) -> Vec<u32> {
+        (0..PEOPLE)
+            .filter(|i| {
+                self.state
+                    .projection
+                    .person_area(PersonId(*i))
+                    .is_some_and(|a| a.district().to_string() == district)
+            })
+            .collect()
+    }
+
+    /// A person's colour (`person` as `P12`), read by the city admin.
+    pub async fn colour(&self, person: &str) -> String {
+        let (s, v) = self
+            .get(&self.admin, &format!("/api/v1/people/{person}/code"))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["colour"].as_str().unwrap().to_owned()
+    }
+
+    /// How many events the authority log holds (its verified chain's length).
+    pub fn events(&self) -> u64 {
+        self.store.verify_chain().unwrap().verified
+    }
+
+    /// The sequence number of the log's last event.
+    pub fn head(&self) -> EventSeq {
+        let mut last = EventSeq(0);
+        loop {
+            let b = self.store.events_after(last, 10_000).unwrap();
+            match b.last() {
+                Some(e) => last = e.seq,
+                None => return last,
+            }
+        }
+    }
+
+    /// The bodies of the events logged after `seq`.
+    pub fn events_after(&self, seq: EventSeq) -> Vec<EventBody> {
+        self.store
+            .events_after(seq, 10_000)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.body)
+            .collect()
+    }
+
+    /// A sampling site in 320200 (cell 1), made by the city admin: its id.
+    pub async fn sampling_site(&self) -> String {
+        let (s, v) = self
+            .post(
+                &self.admin,
+                "/api/v1/sampling-sites",
+                serde_json::json!({"name": "广场采样点", "area": "320200", "cell": 1}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A round over 320200 that began two hours ago and ends `deadline_secs` from now, made
+    /// by the city admin: its id.
+    pub async fn round(&self, deadline_secs: i64) -> String {
+        let now = xikang_server::now();
+        let (s, v) = self
+            .post(
+                &self.admin,
+                "/api/v1/rounds",
+                serde_json::json!({"name": "第一轮全员核酸", "area": "320200",
+                       "starts_at": now.plus(-7200).to_rfc3339(),
+                       "deadline": now.plus(deadline_secs).to_rfc3339()}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Opens one tube at `site` (for `round`) as `token`; it must be accepted.
+    pub async fn open_tube(
+        &self,
+        token: &str,
+        barcode: &str,
+        site: &str,
+        round: Option<&str>,
+        capacity: u8,
+    ) {
+        let (s, v) = self
+            .post(
+                token,
+                "/api/v1/tubes",
+                serde_json::json!({"tubes": [{"barcode": barcode, "site": site, "round": round,
+                    "capacity": capacity}]}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["accepted"].clone()),
+            (200, serde_json::json!(1)),
+            "{v}"
+        );
+    }
+
+    /// Swabs `people` (by number) into a tube as `token`, each by their code: the answer.
+    pub async fn swab(&self, token: &str, barcode: &str, people: &[u32]) -> (u16, Value) {
+        let mut samples = Vec::new();
+        for p in people {
+            let code = self.code_token(&format!("P{p}")).await;
+            samples.push(serde_json::json!({"tube": barcode, "token": code}));
+        }
+        self.post(
+            token,
+            "/api/v1/samples",
+            serde_json::json!({"samples": samples}),
+        )
+        .await
+    }
+
+    /// Swabs `people` into a tube as `token`; every sample must be accepted.
+    pub async fn swab_all(&self, token: &str, barcode: &str, people: &[u32]) {
+        let (s, v) = self.swab(token, barcode, people).await;
+        assert_eq!(
+            (s, v["accepted"].clone()),
+            (200, serde_json::json!(people.len())),
+            "{v}"
+        );
+    }
+
+    /// Ships the tubes in one batch and receives it, as `token`; every tube must be accepted.
+    pub async fn ship_and_receive(&self, token: &str, barcodes: &[&str]) {
+        let (s, v) = self
+            .post(
+                token,
+                "/api/v1/batches",
+                serde_json::json!({"courier": "顺丰-07", "lab": "kingmed", "tubes": barcodes}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["accepted"], barcodes.len(), "{v}");
+        let batch = v["batch"].as_str().unwrap().to_owned();
+        let (s, v) = self
+            .post(
+                token,
+                &format!("/api/v1/batches/{batch}/receive"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["accepted"], barcodes.len(), "{v}");
     }
 
     pub async fn code_token(&self, person: &str) -> String {
