@@ -1,0 +1,253 @@
+//! Arrivals (入锡申报): risk-area origins, registration ahead of travel, and the regime
+//! applied on arrival.
+
+use super::*;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct OriginIn {
+    pub(super) code: String,
+    pub(super) name: String,
+    pub(super) risk: String,
+}
+
+pub(super) async fn post_origin(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin], "maintaining the origin risk list")?;
+    let b: OriginIn = parse(&headers, &body)?;
+    AreaCode::parse(&b.code).map_err(|e| bad("invalid_origin_code", e.to_string()))?;
+    let risk: RiskLevel =
+        variant(&b.risk).ok_or_else(|| bad("invalid_risk", "risk is high, medium or low"))?;
+    if b.name.trim().is_empty() || b.name.chars().count() > 100 {
+        return Err(bad("invalid_origin_name", "a name of 1-100 characters"));
+    }
+    let o = OriginRecord {
+        code: b.code,
+        name: b.name.trim().to_owned(),
+        risk,
+        updated_at: crate::now(),
+        updated_by: caller.actor(),
+    };
+    let store = state.store.clone();
+    let o2 = o.clone();
+    blocking(move || store.put_origin(&o2)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"code": o.code, "name": o.name, "risk": b.risk})),
+    )
+        .into_response())
+}
+
+pub(super) async fn list_origins(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<Value>, AppError> {
+    caller.require(
+        &[Role::Admin, Role::Tracer, Role::GridWorker, Role::Resident],
+        "the origin risk list",
+    )?;
+    let store = state.store.clone();
+    let list = blocking(move || store.origins()).await?;
+    Ok(Json(
+        json!({"origins": list.iter().map(|o| json!({"code": o.code, "name": o.name,
+        "risk": xikang_domain::duties::variant_name(&o.risk), "updated_at": o.updated_at.to_rfc3339()})).collect::<Vec<_>>()}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ArrivalIn {
+    pub(super) person: String,
+    pub(super) origin: String,
+    pub(super) planned_at: String,
+}
+
+pub(super) async fn post_arrival(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let b: ArrivalIn = parse(&headers, &body)?;
+    let person = person_id(&b.person)?;
+    authorise::duty_person(&state, &caller, person, None).await?;
+    let planned =
+        Timestamp::parse_rfc3339(&b.planned_at).map_err(|e| bad("invalid_time", e.to_string()))?;
+    let now = crate::now();
+    if planned < now.plus(-DAY) || planned > now.plus(30 * DAY) {
+        return Err(bad(
+            "invalid_planned_at",
+            "the planned arrival is within the next 30 days",
+        ));
+    }
+    let code = b.origin.clone();
+    let store = state.store.clone();
+    let origin = blocking(move || store.origin(&code))
+        .await?
+        .ok_or_else(|| {
+            unprocessable(
+                "unknown_origin",
+                format!(
+                    "origin `{}` is not on the risk list",
+                    b.origin.chars().take(20).collect::<String>()
+                ),
+                None,
+            )
+        })?;
+    let policy = state.policy();
+    let regime = policy.duties().arrival_regime(origin.risk).ok_or_else(|| {
+        unprocessable(
+            "no_regime",
+            format!(
+                "the policy in force ({}) has no arrival regime for this risk level",
+                policy.version()
+            ),
+            None,
+        )
+    })?;
+    let store = state.store.clone();
+    let id = ArrivalId(blocking(move || store.next_duty_id("arrival")).await?);
+    let a = ArrivalRecord {
+        id,
+        person,
+        origin: origin.code.clone(),
+        risk: origin.risk,
+        regime: regime.name.clone(),
+        planned_at: planned,
+        arrived_at: None,
+        registered_at: now,
+    };
+    commit(&state, vec![DutyOp::InsertArrival(a)], Vec::new()).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "person": person.to_string(),
+        "origin": origin.code, "risk": xikang_domain::duties::variant_name(&origin.risk),
+        "regime": regime.name, "order_kind": regime.kind.map(|k| xikang_domain::duties::variant_name(&k)),
+        "days": regime.days, "tests": schedule_json(&regime.test_days, planned)}))).into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub(super) struct ArrivedIn {
+    #[serde(default)]
+    pub(super) site: Option<String>,
+}
+
+pub(super) async fn arrived(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    caller.require(
+        &[Role::Admin, Role::Tracer, Role::GridWorker],
+        "recording an arrival",
+    )?;
+    let b: ArrivedIn = if body.is_empty() {
+        ArrivedIn::default()
+    } else {
+        parse(&headers, &body)?
+    };
+    let id = ArrivalId(parse_id(&id, "A", "invalid_arrival_id")?);
+    let store = state.store.clone();
+    let a = blocking(move || store.arrival(id))
+        .await?
+        .ok_or_else(|| AppError::not_found("unknown_arrival", format!("no arrival {id}")))?;
+    authorise::duty_person(&state, &caller, a.person, None).await?;
+    let asked_site = parse_site(b.site.as_deref())?;
+    if let Some(s) = asked_site {
+        authorise::site(&state, &caller, s).await?;
+    }
+    if a.arrived_at.is_some() {
+        return Err(conflict(
+            "already_arrived",
+            "the arrival was already recorded",
+        ));
+    }
+    let policy = state.policy();
+    let regime = policy.duties().regime(&a.regime).cloned().ok_or_else(|| {
+        conflict(
+            "unknown_regime",
+            format!("the policy in force has no regime `{}`", a.regime),
+        )
+    })?;
+    let now = crate::now();
+    let cell = home_cell(&state, a.person)?;
+    let arrived_event = NewEvent {
+        at: now,
+        actor: caller.actor(),
+        basis: format!(
+            "入锡申报 {id}: origin {} ({})",
+            a.origin,
+            xikang_domain::duties::variant_name(&a.risk)
+        ),
+        body: EventBody::Arrived {
+            person: a.person,
+            origin: a.origin.clone(),
+            origin_risk: a.risk,
+            at: now,
+        },
+    };
+    let mark = DutyOp::MarkArrived {
+        arrival: id,
+        at: now,
+    };
+    // The arrival and the order it causes commit together: an arrival is never recorded
+    // without its regime.
+    let order = match regime.kind {
+        None => {
+            let tasks = test_tasks(a.person, cell, &regime.test_days, now, now, &id.to_string());
+            commit(
+                &state,
+                vec![mark, DutyOp::InsertTasks(tasks)],
+                vec![arrived_event],
+            )
+            .await?;
+            None
+        }
+        Some(kind) => {
+            let site = match (kind, asked_site) {
+                (QuarantineKind::Centralized, None) => {
+                    // Only a site the caller could have named (see `authorise::site`).
+                    let store = state.store.clone();
+                    let sites = blocking(move || store.sites()).await?;
+                    let site = sites
+                        .iter()
+                        .find(|s| {
+                            s.kind == SiteKind::Centralized
+                                && s.occupancy < s.capacity
+                                && caller.covers(&s.area)
+                        })
+                        .map(|s| s.id);
+                    Some(site.ok_or_else(|| {
+                        unprocessable(
+                            "no_site_with_room",
+                            "no centralized quarantine site has room; nothing was recorded",
+                            None,
+                        )
+                    })?)
+                }
+                (_, s) => s,
+            };
+            Some(
+                issue_order(
+                    &state,
+                    caller.actor(),
+                    a.person,
+                    &regime,
+                    site,
+                    now,
+                    now,
+                    format!("policy {} arrival regime {}", policy.version(), regime.name),
+                    (vec![mark], vec![arrived_event]),
+                )
+                .await?,
+            )
+        }
+    };
+    Ok(Json(
+        json!({"arrival": id.to_string(), "regime": regime.name,
+        "order": order.as_ref().map(|o| order_json(o, Some(&regime))),
+        "tests": schedule_json(&regime.test_days, now)}),
+    ))
+}

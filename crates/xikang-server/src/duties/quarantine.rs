@@ -1,0 +1,645 @@
+//! Quarantine sites and orders: registering sites, issuing orders with their test plans,
+//! transfers between sites and release when the plan's tests are negative.
+
+use super::*;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SiteIn {
+    pub(super) name: String,
+    pub(super) kind: String,
+    pub(super) area: String,
+    pub(super) lat: f64,
+    pub(super) lon: f64,
+    pub(super) capacity: u32,
+    #[serde(default)]
+    pub(super) manager: Option<String>,
+}
+
+pub(super) fn site_json(s: &SiteRecord) -> Value {
+    json!({"id": s.id.to_string(), "name": s.name, "kind": s.kind.as_str(), "area": s.area,
+           "lat": s.lat, "lon": s.lon, "capacity": s.capacity, "occupancy": s.occupancy,
+           "free": s.capacity.saturating_sub(s.occupancy), "manager": s.manager})
+}
+
+pub(super) async fn post_site(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin], "registering quarantine sites")?;
+    let b: SiteIn = parse(&headers, &body)?;
+    let kind = SiteKind::parse(&b.kind)
+        .ok_or_else(|| bad("invalid_site_kind", "kind is centralized or health_station"))?;
+    let area = AreaCode::parse(&b.area).map_err(|e| bad("invalid_area", e.to_string()))?;
+    if !caller.covers(&area) {
+        return Err(AppError::Forbidden(
+            "the site lies outside your jurisdiction",
+        ));
+    }
+    if b.name.trim().is_empty() || b.capacity == 0 || b.capacity > 100_000 {
+        return Err(bad(
+            "invalid_site",
+            "a name and a capacity of 1 to 100,000 are needed",
+        ));
+    }
+    if !(b.lat.is_finite() && b.lon.is_finite() && b.lat.abs() <= 90.0 && b.lon.abs() <= 180.0) {
+        return Err(bad("invalid_site", "latitude or longitude out of range"));
+    }
+    let store = state.store.clone();
+    let id = SiteId(blocking(move || store.next_duty_id("site")).await?);
+    let site = SiteRecord {
+        id,
+        name: b.name.trim().to_owned(),
+        kind,
+        area,
+        lat: b.lat,
+        lon: b.lon,
+        capacity: b.capacity,
+        occupancy: 0,
+        manager: b.manager.filter(|m| !m.trim().is_empty()),
+    };
+    let store = state.store.clone();
+    let s2 = site.clone();
+    blocking(move || store.put_site(&s2)).await?;
+    Ok((StatusCode::CREATED, Json(site_json(&site))).into_response())
+}
+
+pub(super) async fn list_sites(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<Value>, AppError> {
+    caller.require(
+        &[Role::Admin, Role::Tracer, Role::SiteManager],
+        "listing sites",
+    )?;
+    let store = state.store.clone();
+    let sites = blocking(move || store.sites()).await?;
+    let out: Vec<Value> = sites
+        .iter()
+        .filter(|s| match caller.role {
+            Role::SiteManager => s.manager.as_deref() == Some(caller.name.as_str()),
+            _ => caller.covers(&s.area),
+        })
+        .map(site_json)
+        .collect();
+    Ok(Json(json!({"sites": out})))
+}
+
+pub(super) fn distance2(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let dx = (a.0 - b.0) * (a.1.to_radians().cos());
+    let dy = a.1 - b.1;
+    dx * dx + dy * dy
+}
+
+/// The nearest other site of the same kind with room.
+pub(super) fn nearest_with_room(sites: &[SiteRecord], full: &SiteRecord) -> Option<SiteRecord> {
+    sites
+        .iter()
+        .filter(|s| s.id != full.id && s.kind == full.kind && s.occupancy < s.capacity)
+        .min_by(|a, b| {
+            let da = distance2((a.lon, a.lat), (full.lon, full.lat));
+            let db = distance2((b.lon, b.lat), (full.lon, full.lat));
+            da.total_cmp(&db)
+        })
+        .cloned()
+}
+
+pub(super) async fn site_full_error(state: &AppState, site: SiteId) -> AppError {
+    let store = state.store.clone();
+    let sites = match blocking(move || store.sites()).await {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let nearest = sites
+        .iter()
+        .find(|s| s.id == site)
+        .and_then(|full| nearest_with_room(&sites, full));
+    unprocessable(
+        "site_full",
+        match &nearest {
+            Some(n) => format!(
+                "site {site} is full; the nearest site with room is {} ({})",
+                n.id, n.name
+            ),
+            None => format!("site {site} is full and no other site of its kind has room"),
+        },
+        Some(json!({"nearest": nearest.as_ref().map(site_json)})),
+    )
+}
+
+pub(super) fn order_json(o: &OrderRecord, regime: Option<&Regime>) -> Value {
+    let days: Vec<u32> = regime
+        .map(|r| {
+            if o.then_phase {
+                r.then_test_days.clone()
+            } else {
+                r.test_days.clone()
+            }
+        })
+        .unwrap_or_default();
+    json!({
+        "id": o.id.to_string(), "person": o.person.to_string(), "regime": o.regime,
+        "kind": xikang_domain::duties::variant_name(&o.kind),
+        "reason": xikang_domain::duties::variant_name(&o.reason),
+        "site": o.site.map(|s| s.to_string()), "start": o.start.to_rfc3339(),
+        "planned_end": o.planned_end.to_rfc3339(),
+        "ended_at": o.ended_at.map(Timestamp::to_rfc3339),
+        "status": xikang_domain::duties::variant_name(&o.status),
+        "follows": o.follows.map(|f| f.to_string()), "then_phase": o.then_phase,
+        "tests": schedule_json(&days, o.start),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct OrderIn {
+    pub(super) person: String,
+    #[serde(default)]
+    pub(super) regime: Option<String>,
+    #[serde(default)]
+    pub(super) reason: Option<String>,
+    #[serde(default)]
+    pub(super) site: Option<String>,
+    #[serde(default)]
+    pub(super) start: Option<String>,
+}
+
+/// Issues an order under a regime: the order row, its `QuarantineOrdered` event and (for
+/// orders at home) the test tasks, in one transaction. A full site refuses with the
+/// nearest site with room. `before` (row changes and events, e.g. the arrival that causes
+/// the order) commit in the same transaction, ahead of the order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per field of the order a handler has already validated"
+)]
+pub async fn issue_order(
+    state: &AppState,
+    actor: String,
+    person: PersonId,
+    regime: &Regime,
+    site: Option<SiteId>,
+    start: Timestamp,
+    now: Timestamp,
+    basis: String,
+    before: (Vec<DutyOp>, Vec<NewEvent>),
+) -> Result<OrderRecord, AppError> {
+    let kind = regime.kind.ok_or_else(|| {
+        unprocessable(
+            "regime_without_order",
+            format!("regime {} issues no order (tests only)", regime.name),
+            None,
+        )
+    })?;
+    if kind == QuarantineKind::Centralized && site.is_none() {
+        return Err(bad("site_required", "centralized quarantine needs a site"));
+    }
+    let store = state.store.clone();
+    let active = blocking(move || {
+        store.orders(&OrderFilter {
+            person: Some(person),
+            active_only: true,
+            ..OrderFilter::default()
+        })
+    })
+    .await?;
+    if let Some(o) = active.first() {
+        return Err(conflict(
+            "order_exists",
+            format!("{person} is already under order {}", o.id),
+        ));
+    }
+    let cell = home_cell(state, person)?;
+    let store = state.store.clone();
+    let id = OrderId(blocking(move || store.next_duty_id("order")).await?);
+    let order = OrderRecord {
+        id,
+        person,
+        regime: regime.name.clone(),
+        kind,
+        reason: regime.reason,
+        site,
+        start,
+        planned_end: regime.planned_end(start),
+        ended_at: None,
+        status: OrderStatus::Active,
+        follows: None,
+        then_phase: false,
+    };
+    let (mut ops, mut events) = before;
+    ops.push(DutyOp::InsertOrder(order.clone()));
+    if kind != QuarantineKind::Centralized {
+        ops.push(DutyOp::InsertTasks(test_tasks(
+            person,
+            cell,
+            &regime.test_days,
+            start,
+            now,
+            &id.to_string(),
+        )));
+    }
+    let event = NewEvent {
+        at: now,
+        actor,
+        basis,
+        body: EventBody::QuarantineOrdered {
+            order: id,
+            person,
+            quarantine_kind: kind,
+            reason: regime.reason,
+            start,
+            planned_end: order.planned_end,
+        },
+    };
+    events.push(event);
+    match commit(state, ops, events).await {
+        Err(AppError::Conflict {
+            code: "site_full", ..
+        }) => Err(site_full_error(state, site.unwrap_or(SiteId(0))).await),
+        Err(AppError::NotFound { .. }) => Err(AppError::not_found("unknown_site", "no such site")),
+        Err(e) => Err(e),
+        Ok(_) => Ok(order),
+    }
+}
+
+pub(crate) fn parse_site(s: Option<&str>) -> Result<Option<SiteId>, AppError> {
+    s.map(|s| parse_id(s, "S", "invalid_site_id").map(SiteId))
+        .transpose()
+}
+
+pub(super) async fn post_order(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Tracer, Role::Admin], "issuing quarantine orders")?;
+    let b: OrderIn = parse(&headers, &body)?;
+    let person = person_id(&b.person)?;
+    authorise::duty_person(&state, &caller, person, None).await?;
+    let site = parse_site(b.site.as_deref())?;
+    if let Some(s) = site {
+        authorise::site(&state, &caller, s).await?;
+    }
+    let policy = state.policy();
+    let regime = match (&b.regime, &b.reason) {
+        (Some(name), _) => policy.duties().regime(name).cloned().ok_or_else(|| {
+            unprocessable(
+                "unknown_regime",
+                format!("the policy in force has no regime `{name}`"),
+                None,
+            )
+        })?,
+        (None, Some(reason)) => {
+            let r: QuarantineReason = variant(reason)
+                .ok_or_else(|| bad("invalid_reason", format!("unknown reason `{reason}`")))?;
+            policy.duties().regime_for(r).cloned().ok_or_else(|| {
+                unprocessable(
+                    "no_regime",
+                    format!(
+                        "the policy in force ({}) has no quarantine regime for `{reason}`",
+                        policy.version()
+                    ),
+                    None,
+                )
+            })?
+        }
+        (None, None) => return Err(bad("regime_required", "give a regime or a reason")),
+    };
+    let now = crate::now();
+    let start = match b.start.as_deref() {
+        None => now,
+        Some(s) => Timestamp::parse_rfc3339(s).map_err(|e| bad("invalid_time", e.to_string()))?,
+    };
+    if start > now.plus(300) || start < now.plus(-30 * DAY) {
+        return Err(bad(
+            "invalid_start",
+            "an order starts now or within the last 30 days",
+        ));
+    }
+    let order = issue_order(
+        &state,
+        caller.actor(),
+        person,
+        &regime,
+        site,
+        start,
+        now,
+        format!("policy {} regime {}", policy.version(), regime.name),
+        (Vec::new(), Vec::new()),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(order_json(&order, Some(&regime)))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct OrderQuery {
+    pub(super) person: Option<String>,
+    pub(super) site: Option<String>,
+    #[serde(default)]
+    pub(super) active: bool,
+}
+
+pub(super) async fn list_orders(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<OrderQuery>,
+) -> Result<Json<Value>, AppError> {
+    let site = parse_site(q.site.as_deref())?;
+    let person = q.person.as_deref().map(person_id).transpose()?;
+    match caller.role {
+        Role::Admin | Role::Tracer => {}
+        Role::SiteManager => {
+            let mine = authorise::sites_of(&state, &caller).await?;
+            if !site.is_some_and(|s| mine.contains(&s)) {
+                return Err(AppError::Forbidden(
+                    "a site manager lists the orders of their own site (?site=)",
+                ));
+            }
+        }
+        _ => return Err(AppError::Forbidden("listing quarantine orders")),
+    }
+    if let Some(p) = person {
+        authorise::duty_person(&state, &caller, p, site).await?;
+    }
+    let store = state.store.clone();
+    let orders = blocking(move || {
+        store.orders(&OrderFilter {
+            person,
+            site,
+            active_only: q.active,
+            limit: 1000,
+        })
+    })
+    .await?;
+    let policy = state.policy();
+    let visible: Vec<Value> = orders
+        .iter()
+        .filter(|o| {
+            caller.role == Role::SiteManager
+                || state
+                    .projection
+                    .person_area(o.person)
+                    .is_some_and(|a| caller.covers(&a))
+        })
+        .map(|o| order_json(o, policy.duties().regime(&o.regime)))
+        .collect();
+    Ok(Json(json!({"orders": visible})))
+}
+
+pub(super) async fn load_order(state: &AppState, id: &str) -> Result<OrderRecord, AppError> {
+    let id = OrderId(parse_id(id, "Q", "invalid_order_id")?);
+    let store = state.store.clone();
+    blocking(move || store.order(id))
+        .await?
+        .ok_or_else(|| AppError::not_found("unknown_order", format!("no order {id}")))
+}
+
+pub(super) async fn get_order(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let o = load_order(&state, &id).await?;
+    authorise::duty_person(&state, &caller, o.person, o.site).await?;
+    Ok(Json(order_json(
+        &o,
+        state.policy().duties().regime(&o.regime),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TransferIn {
+    pub(super) site: String,
+}
+
+pub(super) async fn transfer(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "transfers")?;
+    let b: TransferIn = parse(&headers, &body)?;
+    let to = parse_id(&b.site, "S", "invalid_site_id").map(SiteId)?;
+    let o = load_order(&state, &id).await?;
+    authorise::duty_person(&state, &caller, o.person, o.site).await?;
+    authorise::site(&state, &caller, to).await?;
+    let event = NewEvent {
+        at: crate::now(),
+        actor: caller.actor(),
+        basis: "转运 transfer between quarantine sites".into(),
+        body: EventBody::QuarantineTransferred {
+            order: o.id,
+            person: o.person,
+            from_site: o.site,
+            to_site: to,
+        },
+    };
+    match commit(
+        &state,
+        vec![DutyOp::Transfer { order: o.id, to }],
+        vec![event],
+    )
+    .await
+    {
+        Err(AppError::Conflict {
+            code: "site_full", ..
+        }) => Err(site_full_error(&state, to).await),
+        Err(AppError::NotFound { .. }) => Err(AppError::not_found("unknown_site", "no such site")),
+        Err(e) => Err(e),
+        Ok(_) => Ok(Json(
+            json!({"order": o.id.to_string(), "site": to.to_string()}),
+        )),
+    }
+}
+
+/// A person's tests: (sampling time, outcome as a test of this person, `None` while there is
+/// none). Results posted one by one are `test_resulted` events in the log; the lab's
+/// samples are in its own table, and their tubes' outcomes in the lab's index (a negative
+/// tube is one event for all its members, not indexed per person). A positive pool is no
+/// result of the member until the single-tube retest; an invalid tube is none either.
+pub(super) async fn test_history(
+    state: &AppState,
+    p: PersonId,
+) -> Result<Vec<(Timestamp, Option<TestOutcome>)>, AppError> {
+    let store = state.store.clone();
+    let (events, samples) =
+        blocking(move || Ok((store.events_of_person(p)?, store.samples_of_person(p)?))).await?;
+    let mut out: Vec<(Timestamp, Option<TestOutcome>)> = events
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::TestResulted {
+                sampled_at,
+                outcome,
+                ..
+            } => Some((sampled_at, Some(outcome))),
+            _ => None,
+        })
+        .collect();
+    out.extend(crate::lab::outcomes_of(state, &samples));
+    Ok(out)
+}
+
+pub async fn release(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "releases")?;
+    let o = load_order(&state, &id).await?;
+    authorise::duty_person(&state, &caller, o.person, o.site).await?;
+    if o.status != OrderStatus::Active {
+        return Err(conflict(
+            "order_not_active",
+            format!("order {} is no longer active", o.id),
+        ));
+    }
+    let policy = state.policy();
+    let regime = policy.duties().regime(&o.regime).cloned().ok_or_else(|| {
+        conflict(
+            "unknown_regime",
+            format!("the policy in force has no regime `{}`", o.regime),
+        )
+    })?;
+    let phase = if o.then_phase {
+        Regime {
+            test_days: regime.then_test_days.clone(),
+            ..regime.clone()
+        }
+    } else {
+        regime.clone()
+    };
+    let person = o.person;
+    let samples: Vec<(Timestamp, TestOutcome)> = test_history(&state, person)
+        .await?
+        .into_iter()
+        .filter_map(|(at, outcome)| Some((at, outcome?)))
+        .collect();
+    let now = crate::now();
+    let check = release_check(&phase, o.start, o.planned_end, &samples, now);
+    let basis = serde_json::to_string(&check).unwrap_or_default();
+    match check {
+        ReleaseCheck::TooEarly { planned_end } => Err(conflict(
+            "release_too_early",
+            format!(
+                "order {} runs until {}; it cannot be released before",
+                o.id,
+                planned_end.to_rfc3339()
+            ),
+        )),
+        ReleaseCheck::Extend {
+            new_end,
+            ref missing_days,
+            positive,
+        } => {
+            let cell = home_cell(&state, person)?;
+            let ops = vec![
+                DutyOp::ExtendOrder {
+                    order: o.id,
+                    planned_end: new_end,
+                },
+                DutyOp::InsertTasks(vec![NewTask {
+                    cell,
+                    kind: TaskKind::Retest,
+                    person: Some(person),
+                    household: None,
+                    detail: format!("arrange the missing test(s) of {person} (order {})", o.id),
+                    created_at: now,
+                    due_at: now.plus(i64::from(policy.duties().task_due_hours) * HOUR),
+                    dedupe: Some(format!("retest:{}:{}", o.id, new_end.0)),
+                }]),
+            ];
+            let event = NewEvent {
+                at: now,
+                actor: caller.actor(),
+                basis: format!("extended by policy {}: {basis}", policy.version()),
+                body: EventBody::QuarantineOrdered {
+                    order: o.id,
+                    person,
+                    quarantine_kind: o.kind,
+                    reason: o.reason,
+                    start: o.start,
+                    planned_end: new_end,
+                },
+            };
+            commit(&state, ops, vec![event]).await?;
+            Ok(Json(
+                json!({"outcome": "extended", "order": o.id.to_string(),
+                "planned_end": new_end.to_rfc3339(), "missing_days": missing_days, "positive": positive}),
+            ))
+        }
+        ReleaseCheck::Release => {
+            let mut ops = vec![DutyOp::EndOrder {
+                order: o.id,
+                at: now,
+                status: OrderStatus::Released,
+            }];
+            let mut events = vec![NewEvent {
+                at: now,
+                actor: caller.actor(),
+                basis: format!(
+                    "released under policy {}: every scheduled test negative",
+                    policy.version()
+                ),
+                body: EventBody::QuarantineEnded {
+                    order: o.id,
+                    person,
+                    at: now,
+                },
+            }];
+            let mut next = None;
+            if let (false, Some(kind)) = (o.then_phase, regime.then_kind) {
+                let store = state.store.clone();
+                let id = OrderId(blocking(move || store.next_duty_id("order")).await?);
+                let follow = OrderRecord {
+                    id,
+                    person,
+                    regime: regime.name.clone(),
+                    kind,
+                    reason: QuarantineReason::AfterQuarantine,
+                    site: None,
+                    start: now,
+                    planned_end: now.plus(i64::from(regime.then_days) * DAY),
+                    ended_at: None,
+                    status: OrderStatus::Active,
+                    follows: Some(o.id),
+                    then_phase: true,
+                };
+                let cell = home_cell(&state, person)?;
+                ops.push(DutyOp::InsertOrder(follow.clone()));
+                ops.push(DutyOp::InsertTasks(test_tasks(
+                    person,
+                    cell,
+                    &regime.then_test_days,
+                    now,
+                    now,
+                    &id.to_string(),
+                )));
+                events.push(NewEvent {
+                    at: now,
+                    actor: caller.actor(),
+                    basis: format!(
+                        "policy {} regime {}: follow-on phase",
+                        policy.version(),
+                        regime.name
+                    ),
+                    body: EventBody::QuarantineOrdered {
+                        order: id,
+                        person,
+                        quarantine_kind: kind,
+                        reason: QuarantineReason::AfterQuarantine,
+                        start: now,
+                        planned_end: follow.planned_end,
+                    },
+                });
+                next = Some(follow);
+            }
+            commit(&state, ops, events).await?;
+            Ok(Json(
+                json!({"outcome": "released", "order": o.id.to_string(),
+                "next": next.as_ref().map(|n| order_json(n, Some(&regime)))}),
+            ))
+        }
+    }
+}
