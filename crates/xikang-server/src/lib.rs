@@ -9,6 +9,7 @@ pub mod cache;
 pub mod duties;
 pub mod error;
 pub mod export;
+pub mod extract;
 pub mod json;
 pub mod lab;
 pub mod openapi;

@@ -15,7 +15,7 @@ mod consequences;
 pub use consequences::{Consequences, TubeResult, consequences};
 
 macro_rules! lab_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -24,11 +24,15 @@ macro_rules! lab_id {
         impl $name {
             /// Parses `PREFIX123` (or the bare number).
             pub fn parse(s: &str) -> Option<$name> {
-                let digits = s.strip_prefix($prefix).unwrap_or(s);
-                if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                digits.parse().ok().map($name)
+                <$name as crate::ids::TypedId>::parse(s)
+            }
+        }
+
+        impl crate::ids::TypedId for $name {
+            const PREFIX: &'static str = $prefix;
+            const INVALID: &'static str = concat!("invalid_", $what, "_id");
+            fn parse(s: &str) -> Option<$name> {
+                crate::ids::id_digits(s, $prefix)?.parse().ok().map($name)
             }
         }
 
@@ -42,16 +46,16 @@ macro_rules! lab_id {
 
 lab_id!(
     /// A sampling site (采样点).
-    SiteId, "S");
+    SiteId, "S", "site");
 lab_id!(
     /// A screening round (全员核酸).
-    RoundId, "R");
+    RoundId, "R", "round");
 lab_id!(
     /// A transport batch (a courier's handover from sites to a lab).
-    BatchId, "B");
+    BatchId, "B", "batch");
 lab_id!(
     /// A tube, as the store numbers it (people see the barcode).
-    TubeId, "T");
+    TubeId, "T", "tube");
 
 /// A tube's printed barcode: 4–32 upper-case letters, digits and `-`. A lab that types
 /// barcodes by hand is the failure this type cannot prevent; it makes them visible instead

@@ -135,7 +135,7 @@ pub(super) struct ArrivedIn {
 pub(super) async fn arrived(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<ArrivalId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
@@ -148,7 +148,6 @@ pub(super) async fn arrived(
     } else {
         parse(&headers, &body)?
     };
-    let id = ArrivalId(parse_id(&id, "A", "invalid_arrival_id")?);
     let store = state.store.clone();
     let a = blocking(move || store.arrival(id))
         .await?

@@ -209,7 +209,7 @@ pub async fn complete_task(
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::GridWorker, Role::Admin], "completing tasks")?;
-    let id = TaskId(parse_id(&id, "T", "invalid_task_id")?);
+    let id: TaskId = parse_id(&id)?;
     let b: CompleteIn = parse(&headers, &body)?;
     let note = b.note.trim().to_owned();
     if note.is_empty() || note.chars().count() > 1000 {

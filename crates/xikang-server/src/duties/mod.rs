@@ -13,6 +13,7 @@
 use crate::app::projection::lock;
 use crate::app::{Actor, Role, Write, authorise};
 use crate::error::AppError;
+use crate::extract::{Id, parse_id};
 use crate::json::parse;
 use crate::state::{AppState, read};
 use axum::Json;
@@ -133,16 +134,8 @@ pub async fn commit(
         .events)
 }
 
-fn parse_id(s: &str, prefix: &str, what: &'static str) -> Result<u64, AppError> {
-    s.strip_prefix(prefix)
-        .unwrap_or(s)
-        .parse()
-        .map_err(|_| bad(what, format!("an id looks like {prefix}123")))
-}
-
 fn person_id(s: &str) -> Result<PersonId, AppError> {
-    crate::wire::parse_person_id(s)
-        .ok_or_else(|| bad("invalid_person_id", "a person id looks like P123"))
+    parse_id(s)
 }
 
 fn home_cell(state: &AppState, p: PersonId) -> Result<GridCell, AppError> {

@@ -262,8 +262,7 @@ pub async fn issue_order(
 }
 
 pub(crate) fn parse_site(s: Option<&str>) -> Result<Option<SiteId>, AppError> {
-    s.map(|s| parse_id(s, "S", "invalid_site_id").map(SiteId))
-        .transpose()
+    s.map(parse_id::<SiteId>).transpose()
 }
 
 pub(super) async fn post_order(
@@ -386,8 +385,7 @@ pub(super) async fn list_orders(
     Ok(Json(json!({"orders": visible})))
 }
 
-pub(super) async fn load_order(state: &AppState, id: &str) -> Result<OrderRecord, AppError> {
-    let id = OrderId(parse_id(id, "Q", "invalid_order_id")?);
+pub(super) async fn load_order(state: &AppState, id: OrderId) -> Result<OrderRecord, AppError> {
     let store = state.store.clone();
     blocking(move || store.order(id))
         .await?
@@ -397,9 +395,9 @@ pub(super) async fn load_order(state: &AppState, id: &str) -> Result<OrderRecord
 pub(super) async fn get_order(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<OrderId>,
 ) -> Result<Json<Value>, AppError> {
-    let o = load_order(&state, &id).await?;
+    let o = load_order(&state, id).await?;
     authorise::duty_person(&state, &caller, o.person, o.site).await?;
     Ok(Json(order_json(
         &o,
@@ -415,14 +413,14 @@ pub(super) struct TransferIn {
 pub(super) async fn transfer(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<OrderId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "transfers")?;
     let b: TransferIn = parse(&headers, &body)?;
-    let to = parse_id(&b.site, "S", "invalid_site_id").map(SiteId)?;
-    let o = load_order(&state, &id).await?;
+    let to: SiteId = parse_id(&b.site)?;
+    let o = load_order(&state, id).await?;
     authorise::duty_person(&state, &caller, o.person, o.site).await?;
     authorise::site(&state, &caller, to).await?;
     let event = NewEvent {
@@ -484,10 +482,10 @@ pub(super) async fn test_history(
 pub async fn release(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<OrderId>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "releases")?;
-    let o = load_order(&state, &id).await?;
+    let o = load_order(&state, id).await?;
     authorise::duty_person(&state, &caller, o.person, o.site).await?;
     if o.status != OrderStatus::Active {
         return Err(conflict(

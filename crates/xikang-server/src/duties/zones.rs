@@ -327,8 +327,7 @@ pub fn zone_proposal(
     })
 }
 
-pub(super) async fn zone_by_id(state: &AppState, id: &str) -> Result<ZoneRecord, AppError> {
-    let id = ZoneId(parse_id(id, "Z", "invalid_zone_id")?);
+pub(super) async fn zone_by_id(state: &AppState, id: ZoneId) -> Result<ZoneRecord, AppError> {
     zones_now(state)
         .await?
         .into_iter()
@@ -339,10 +338,10 @@ pub(super) async fn zone_by_id(state: &AppState, id: &str) -> Result<ZoneRecord,
 pub(super) async fn zone_conditions(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<ZoneId>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "zone conditions")?;
-    let z = zone_by_id(&state, &id).await?;
+    let z = zone_by_id(&state, id).await?;
     let now = crate::now();
     let policy = state.policy();
     let rule = policy.duties().lift_rule(z.level);
@@ -501,10 +500,10 @@ pub(super) async fn list_proposals(
 pub(super) async fn propose_manually(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<ZoneId>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Admin], "proposing zone changes")?;
-    let z = zone_by_id(&state, &id).await?;
+    let z = zone_by_id(&state, id).await?;
     authorise::cells(&state, &caller, &z.cells).await?;
     if z.lifted_at.is_some() {
         return Err(conflict("zone_not_active", "the zone was already lifted"));
@@ -547,8 +546,10 @@ pub(super) async fn proposal_in_reach(
     authorise::cells(state, caller, cells).await
 }
 
-pub(super) async fn proposal_by_id(state: &AppState, id: &str) -> Result<ProposalRecord, AppError> {
-    let id = ProposalId(parse_id(id, "ZP", "invalid_proposal_id")?);
+pub(super) async fn proposal_by_id(
+    state: &AppState,
+    id: ProposalId,
+) -> Result<ProposalRecord, AppError> {
     let store = state.store.clone();
     blocking(move || store.proposals(None))
         .await?
@@ -680,10 +681,10 @@ pub async fn approve_proposal(
 pub(super) async fn approve(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<ProposalId>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "approving zone changes")?;
-    let p = proposal_by_id(&state, &id).await?;
+    let p = proposal_by_id(&state, id).await?;
     proposal_in_reach(&state, &caller, &p).await?;
     Ok(Json(
         approve_proposal(&state, &p, caller.actor(), crate::now()).await?,
@@ -693,10 +694,10 @@ pub(super) async fn approve(
 pub(super) async fn reject(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<ProposalId>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin], "rejecting zone changes")?;
-    let p = proposal_by_id(&state, &id).await?;
+    let p = proposal_by_id(&state, id).await?;
     proposal_in_reach(&state, &caller, &p).await?;
     let op = DutyOp::DecideProposal {
         proposal: p.id,

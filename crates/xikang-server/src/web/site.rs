@@ -8,6 +8,7 @@ use super::{Lang, call_api, error_page, esc, html, layout, shanghai, urlencode};
 use crate::app::Role;
 use crate::duties;
 use crate::error::AppError;
+use crate::extract::Id;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -389,7 +390,8 @@ pub async fn release(
         return error_page(lang, Some(&user), &e);
     }
     let answer = call_api(async {
-        duties::release(State(state.clone()), user.caller.clone(), Path(id.clone()))
+        let order = crate::extract::parse_id(&id)?;
+        duties::release(State(state.clone()), user.caller.clone(), Id(order))
             .await
             .map(IntoResponse::into_response)
     })
