@@ -330,7 +330,8 @@ impl AppState {
             policy_sha256.to_owned(),
         );
         if active.as_ref() != Some(&current) {
-            store.append_events(&[NewEvent {
+            // Not yet serving, so no commit can interleave: append and apply directly.
+            let stored = store.append_events(&[NewEvent {
                 at: now,
                 actor: "system:serve".into(),
                 basis: "policy file loaded at start".into(),
@@ -339,6 +340,9 @@ impl AppState {
                     sha256: current.1,
                 },
             }])?;
+            for e in &stored {
+                state.projection.apply(e);
+            }
         }
         Ok(state)
     }

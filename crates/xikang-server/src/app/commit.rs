@@ -3,8 +3,14 @@
 //! with the duty rows or the lab change they belong to) and then applies the committed
 //! events to the projection, all under one lock so the projection sees the log in order.
 //! Authorising and planning happen before, in the feature's command; nothing here decides.
+//!
+//! The projection is fed from the committed log in sequence order: before applying its own
+//! events, the committer applies any that another process appended first
+//! ([`AppState::follow_log`] does the same on demand), so several processes on one
+//! database converge on the same state.
 
 use crate::state::AppState;
+use xikang_domain::EventSeq;
 use xikang_domain::event::{NewEvent, StoredEvent};
 use xikang_store::{DutyOp, LabWrite, StoreError};
 
@@ -47,6 +53,11 @@ impl AppState {
         .await
         .map_err(|e| StoreError::Corrupt(format!("commit task failed: {e}")))?;
         let events = written?;
+        // Another process writing to the same store may have appended before us: apply
+        // its events first, so the projection sees the log in sequence order.
+        if let Some(first) = events.first() {
+            self.follow_log_until(first.seq).await?;
+        }
         let lab = match w {
             Write::Lab(lab) => {
                 self.projection.lab.absorb(self, &lab);
@@ -58,6 +69,39 @@ impl AppState {
             self.projection.apply(e);
         }
         Ok(Committed { events, lab })
+    }
+
+    /// Applies the events other processes appended to the store's log since this
+    /// projection last applied one, in order; returns how many. This is how a process that
+    /// did not write them (another node on the same database) follows the log.
+    pub async fn follow_log(&self) -> Result<usize, StoreError> {
+        let _log = self.commit_lock.lock().await;
+        self.follow_log_until(EventSeq(u64::MAX)).await
+    }
+
+    /// Applies the stored events after the last applied one and before `end`, a page at a
+    /// time. The caller holds the commit lock.
+    async fn follow_log_until(&self, end: EventSeq) -> Result<usize, StoreError> {
+        const PAGE: u32 = 10_000;
+        let mut applied = 0;
+        loop {
+            let after = self.projection.applied();
+            if after.0.saturating_add(1) >= end.0 {
+                return Ok(applied);
+            }
+            let store = self.store.clone();
+            let page = tokio::task::spawn_blocking(move || store.events_after(after, PAGE))
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("log read task failed: {e}")))??;
+            let before = applied;
+            for e in page.iter().take_while(|e| e.seq < end) {
+                self.projection.apply(e);
+                applied += 1;
+            }
+            if applied == before || page.len() < PAGE as usize {
+                return Ok(applied);
+            }
+        }
     }
 
     /// Appends authority events and applies them ([`AppState::commit`] of events alone).
