@@ -1,6 +1,11 @@
 //! The projection follows the committed log: a second process on the same store (another
 //! node, later) reaches the same colours by reading the log in sequence order.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failure should fail the test at once"
+)]
+
 mod common;
 
 use common::*;
