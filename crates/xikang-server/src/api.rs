@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use xikang_domain::event::{CaseKind, EventBody, NewEvent};
@@ -113,19 +113,37 @@ pub async fn get_person(
     Path(id): Path<String>,
     Query(q): Query<PersonQuery>,
 ) -> Result<Response, AppError> {
-    let person = visible_person(&state, &caller, &id)?;
-    if q.unmask {
-        caller.require(&[Role::Admin, Role::Tracer], "unmasking personal data")?;
-        let purpose = q.purpose.filter(|p| !p.trim().is_empty()).ok_or_else(|| {
-            AppError::bad(
-                "purpose_required",
-                "unmasking personal data needs a ?purpose=",
-            )
-        })?;
+    let person = parse_person_id(&id)
+        .ok_or_else(|| AppError::bad("invalid_person_id", "a person id looks like P123"))?;
+    let unmask = if q.unmask { Some(q.purpose) } else { None };
+    Ok(Json(read_person(&state, &caller, person, unmask).await?).into_response())
+}
+
+/// A person's record (the query behind `GET /api/v1/people/{id}` and the person pages),
+/// masked; with `unmask = Some(purpose)` unmasked for an admin or tracer, after the read
+/// is recorded as `PersonalDataRead` with that purpose (which must not be blank).
+pub async fn read_person(
+    state: &AppState,
+    actor: &Actor,
+    person: PersonId,
+    unmask: Option<Option<String>>,
+) -> Result<PersonOut, AppError> {
+    let person = authorise::person(state, actor, person)?.id();
+    if let Some(purpose) = &unmask {
+        actor.require(&[Role::Admin, Role::Tracer], "unmasking personal data")?;
+        let purpose = purpose
+            .clone()
+            .filter(|p| !p.trim().is_empty())
+            .ok_or_else(|| {
+                AppError::bad(
+                    "purpose_required",
+                    "unmasking personal data needs a ?purpose=",
+                )
+            })?;
         state
             .record(vec![NewEvent {
                 at: crate::now(),
-                actor: caller.actor(),
+                actor: actor.actor(),
                 basis: purpose.clone(),
                 body: EventBody::PersonalDataRead { person, purpose },
             }])
@@ -137,7 +155,7 @@ pub async fn get_person(
         .map_err(blocking_err)??;
     let p =
         p.ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
-    Ok(Json(PersonOut::new(&p, q.unmask)).into_response())
+    Ok(PersonOut::new(&p, unmask.is_some()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -489,26 +507,103 @@ pub async fn list_results(
     caller: Actor,
     Query(q): Query<PersonOnly>,
 ) -> Result<Response, AppError> {
-    let person = visible_person(&state, &caller, &q.person)?;
+    let person = parse_person_id(&q.person)
+        .ok_or_else(|| AppError::bad("invalid_person_id", "a person id looks like P123"))?;
+    let items = test_results(&state, &caller, person).await?;
+    Ok(Json(json!({"items": items})).into_response())
+}
+
+/// What a test result line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultOutcome {
+    Negative,
+    Positive,
+    /// The person's pooled tube was positive; a single-tube retest is pending.
+    PoolPositive,
+}
+
+impl From<TestOutcome> for ResultOutcome {
+    fn from(o: TestOutcome) -> Self {
+        match o {
+            TestOutcome::Negative => ResultOutcome::Negative,
+            TestOutcome::Positive => ResultOutcome::Positive,
+        }
+    }
+}
+
+/// One of a person's test results. Fields in the order the API has always written them.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResultOut {
+    /// The event's `E…` number.
+    pub event: String,
+    pub outcome: ResultOutcome,
+    /// Swabs in the tube (None for a pool-positive notice).
+    pub pool_size: Option<u8>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub resulted_at: Option<Timestamp>,
+    #[serde(serialize_with = "rfc3339")]
+    pub sampled_at: Timestamp,
+    pub tube: String,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+fn rfc3339_opt<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.to_rfc3339()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A person's test results from the authority log, oldest first (the query behind
+/// `GET /api/v1/test-results` and the person pages).
+pub async fn test_results(
+    state: &AppState,
+    actor: &Actor,
+    person: PersonId,
+) -> Result<Vec<TestResultOut>, AppError> {
+    let person = authorise::person(state, actor, person)?.id();
     let store = state.store.clone();
     let events = tokio::task::spawn_blocking(move || store.events_of_person(person))
         .await
         .map_err(blocking_err)??;
-    let items: Vec<Value> = events
+    Ok(events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::TestResulted { sampled_at, resulted_at, outcome, pool_size, tube, .. } => Some(json!({
-                "event": e.seq.to_string(), "sampled_at": sampled_at.to_rfc3339(), "resulted_at": resulted_at.to_rfc3339(),
-                "outcome": outcome, "pool_size": pool_size, "tube": tube})),
-            EventBody::PoolPositive { sampled_at, tube, .. } => Some(json!({
-                "event": e.seq.to_string(), "sampled_at": sampled_at.to_rfc3339(), "resulted_at": null,
-                "outcome": "pool_positive", "pool_size": null, "tube": tube})),
+            EventBody::TestResulted {
+                sampled_at,
+                resulted_at,
+                outcome,
+                pool_size,
+                tube,
+                ..
+            } => Some(TestResultOut {
+                event: e.seq.to_string(),
+                outcome: (*outcome).into(),
+                pool_size: Some(*pool_size),
+                resulted_at: Some(*resulted_at),
+                sampled_at: *sampled_at,
+                tube: tube.clone(),
+            }),
+            EventBody::PoolPositive {
+                sampled_at, tube, ..
+            } => Some(TestResultOut {
+                event: e.seq.to_string(),
+                outcome: ResultOutcome::PoolPositive,
+                pool_size: None,
+                resulted_at: None,
+                sampled_at: *sampled_at,
+                tube: tube.clone(),
+            }),
             _ => None,
         })
-        .collect();
-    Ok(Json(json!({"items": items})).into_response())
+        .collect())
 }
 
+/// A case report: the person (`P…`), the kind, and RFC 3339 times.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseIn {
