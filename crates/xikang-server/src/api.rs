@@ -607,14 +607,29 @@ pub async fn test_results(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseIn {
-    person: String,
-    kind: CaseKind,
+    pub person: String,
+    pub kind: CaseKind,
     #[serde(default)]
-    onset: Option<String>,
+    pub onset: Option<String>,
     #[serde(default)]
-    sampled_at: Option<String>,
+    pub sampled_at: Option<String>,
     #[serde(default)]
-    isolated_at: Option<String>,
+    pub isolated_at: Option<String>,
+}
+
+/// How many contacts the data shows for a new case (None while the index loads).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ContactCounts {
+    pub close: usize,
+    pub companions: Option<usize>,
+    pub secondary: usize,
+}
+
+/// A registered case and its first contact counts.
+#[derive(Debug)]
+pub struct RegisteredCase {
+    pub case: CaseOut,
+    pub contacts: Option<ContactCounts>,
 }
 
 /// `POST /api/v1/cases`: registers a case (tracers and admins).
@@ -624,9 +639,27 @@ pub async fn post_case(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    // The role before the body, as the API always answered a stranger.
     caller.require(&[Role::Tracer, Role::Admin], "registering cases")?;
     let b: CaseIn = parse(&headers, &body)?;
-    let person = visible_person(&state, &caller, &b.person)?;
+    let made = register_case(&state, &caller, b).await?;
+    let mut out = serde_json::to_value(&made.case)
+        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
+    out["contacts"] = serde_json::to_value(made.contacts)
+        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
+    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// Registers a case (the command behind `POST /api/v1/cases` and the tracer's form):
+/// tracers and admins, for a person in their jurisdiction without an open case; proposes
+/// sealing a controlled zone around it and counts its contacts at once.
+pub async fn register_case(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    b: CaseIn,
+) -> Result<RegisteredCase, AppError> {
+    caller.require(&[Role::Tracer, Role::Admin], "registering cases")?;
+    let person = visible_person(state, caller, &b.person)?;
     let now = crate::now();
     let (onset, sampled_at, isolated_at) = (
         parse_time(b.onset.as_deref())?,
@@ -691,7 +724,7 @@ pub async fn post_case(
         .ok_or_else(|| AppError::Internal("case vanished after recording".into()))?;
     // A case inside a controlled zone proposes sealing it now. The case is recorded
     // whatever happens here; the duty sweep retries.
-    if let Err(e) = crate::duties::propose_for_cases(&state, &[person], now).await {
+    if let Err(e) = crate::duties::propose_for_cases(state, &[person], now).await {
         tracing::warn!(error = ?e, "zone proposals after a case failed; the sweep retries");
     }
     // Tracing starts at once: the answer says how many contacts the data shows (the list
@@ -704,18 +737,18 @@ pub async fn post_case(
             })
             .await
             .map_err(blocking_err)??;
-            json!({
-                "close": t.close.contacts.len(),
-                "secondary": t.secondary.contacts.len(),
-                "companions": t.companion_cell_metres.map(|_| t.companions.len()),
+            Some(ContactCounts {
+                close: t.close.contacts.len(),
+                secondary: t.secondary.contacts.len(),
+                companions: t.companion_cell_metres.map(|_| t.companions.len()),
             })
         }
-        Err(_) => json!(null),
+        Err(_) => None,
     };
-    let mut out = serde_json::to_value(CaseOut::from(&case))
-        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
-    out["contacts"] = contacts;
-    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+    Ok(RegisteredCase {
+        case: CaseOut::from(&case),
+        contacts,
+    })
 }
 
 /// `GET /api/v1/cases`.

@@ -847,17 +847,18 @@ pub async fn export_contacts(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionIn {
-    action: Action,
+    pub action: Action,
     #[serde(default)]
-    reason: Option<String>,
+    pub reason: Option<String>,
     /// For `quarantine` under a centralized regime: the quarantine site (S1, …).
     #[serde(default)]
-    site: Option<String>,
+    pub site: Option<String>,
 }
 
+/// A step of the contact workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum Action {
+pub enum Action {
     Confirm,
     Notify,
     Quarantine,
@@ -874,9 +875,42 @@ pub async fn act_on_contact(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let case = visible_case(&state, &caller, &id)?;
-    let person = visible_person(&state, &caller, &person)?;
+    // Who and what first, then the body, as the API always answered.
+    visible_case(&state, &caller, &id)?;
+    visible_person(&state, &caller, &person)?;
     let b: ActionIn = parse(&headers, &body)?;
+    let step = decide_contact(&state, &caller, &id, &person, b).await?;
+    Ok(Json(json!({
+        "case": step.case.to_string(),
+        "person": step.person.to_string(),
+        "status": step.status,
+        "order": step.order.map(|o| o.to_string()),
+    }))
+    .into_response())
+}
+
+/// Where a contact stands after a tracer's step.
+#[derive(Debug, Clone)]
+pub struct ContactStep {
+    pub case: CaseId,
+    pub person: PersonId,
+    pub status: Status,
+    pub order: Option<OrderId>,
+}
+
+/// One step of the contact workflow (the command behind
+/// `POST /api/v1/cases/{id}/contacts/{person}` and the case page's buttons): the case and
+/// the person must be in the tracer's (or admin's) jurisdiction; a step out of order is a
+/// 409 `contact_status`.
+pub async fn decide_contact(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    case: &str,
+    person: &str,
+    b: ActionIn,
+) -> Result<ContactStep, AppError> {
+    let case = visible_case(state, caller, case)?;
+    let person = visible_person(state, caller, person)?;
     let now = crate::now();
     let current = state.projection.tracing.designation(case.id, person);
     let status = current.as_ref().map(|d| d.status);
@@ -995,7 +1029,7 @@ pub async fn act_on_contact(
             })?;
             let site = crate::duties::parse_site(b.site.as_deref())?;
             crate::duties::issue_order(
-                &state,
+                state,
                 actor.clone(),
                 person,
                 &regime,
@@ -1032,13 +1066,12 @@ pub async fn act_on_contact(
     };
     state.record(events).await?;
     let d = state.projection.tracing.designation(case.id, person);
-    Ok(Json(json!({
-        "case": case.id.to_string(),
-        "person": person.to_string(),
-        "status": d.as_ref().map_or(Status::Candidate, |d| d.status),
-        "order": d.and_then(|d| d.order.map(|o| o.to_string())),
-    }))
-    .into_response())
+    Ok(ContactStep {
+        case: case.id,
+        person,
+        status: d.as_ref().map_or(Status::Candidate, |d| d.status),
+        order: d.and_then(|d| d.order),
+    })
 }
 
 /// `GET /api/v1/cases/{id}/sources`: who was with the case in the incubation period before

@@ -4,7 +4,7 @@
 //! handlers, so each is the same authority event the API writes.
 
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout, shanghai};
+use super::{Lang, error_page, esc, html, layout, shanghai};
 use crate::api;
 use crate::app::Role;
 use crate::app::projection::CaseRecord;
@@ -264,24 +264,18 @@ pub async fn register(
             StatusCode::BAD_REQUEST,
         );
     }
-    let body = json!({
+    let made = match crate::json::from_value::<api::CaseIn>(json!({
         "person": f.person.trim(),
         "kind": f.kind,
         "onset": times[0],
         "sampled_at": times[1],
         "isolated_at": times[2],
-    });
-    let made = call_api(api::post_case(
-        State(state.clone()),
-        user.caller.clone(),
-        json_headers(),
-        json_body(&body),
-    ))
-    .await;
+    })) {
+        Ok(b) => api::register_case(&state, &user.caller, b).await,
+        Err(e) => Err(e),
+    };
     match made {
-        Ok(v) => {
-            Redirect::to(&format!("/web/cases/{}", v["id"].as_str().unwrap_or(""))).into_response()
-        }
+        Ok(made) => Redirect::to(&format!("/web/cases/{}", made.case.id)).into_response(),
         Err(e) => {
             let (status, code, msg) = e.summary();
             if status.is_server_error() {
@@ -639,14 +633,10 @@ pub async fn act(
     if !f.site.trim().is_empty() {
         body["site"] = json!(f.site.trim());
     }
-    let done = call_api(trace::act_on_contact(
-        State(state.clone()),
-        user.caller.clone(),
-        Path((id.clone(), person.clone())),
-        json_headers(),
-        json_body(&body),
-    ))
-    .await;
+    let done = match crate::json::from_value::<trace::ActionIn>(body) {
+        Ok(b) => trace::decide_contact(&state, &user.caller, &id, &person, b).await,
+        Err(e) => Err(e),
+    };
     match done {
         Ok(_) => Redirect::to(&format!("/web/cases/{id}#contacts")).into_response(),
         Err(e) => {
