@@ -19,7 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -144,7 +144,7 @@ pub async fn commit(
         .events)
 }
 
-fn parse_id(s: &str, prefix: &str, what: &'static str) -> Result<u64, AppError> {
+pub(crate) fn parse_id(s: &str, prefix: &str, what: &'static str) -> Result<u64, AppError> {
     s.strip_prefix(prefix)
         .unwrap_or(s)
         .parse()
@@ -411,7 +411,21 @@ pub async fn complete_task(
     caller.require(&[Role::GridWorker, Role::Admin], "completing tasks")?;
     let id = TaskId(parse_id(&id, "T", "invalid_task_id")?);
     let b: CompleteIn = parse(&headers, &body)?;
-    let note = b.note.trim().to_owned();
+    complete_grid_task(&state, &caller, id, &b.note).await?;
+    Ok(Json(json!({"task": id.to_string(), "done": true})))
+}
+
+/// Marks a grid task done with a note of 1–1000 characters (the command behind
+/// `POST /api/v1/grid/tasks/{id}/complete` and the grid page): the worker of its cell or
+/// an admin of its area.
+pub async fn complete_grid_task(
+    state: &AppState,
+    caller: &Actor,
+    id: TaskId,
+    note: &str,
+) -> Result<(), AppError> {
+    caller.require(&[Role::GridWorker, Role::Admin], "completing tasks")?;
+    let note = note.trim().to_owned();
     if note.is_empty() || note.chars().count() > 1000 {
         return Err(bad(
             "invalid_note",
@@ -423,21 +437,21 @@ pub async fn complete_task(
         .await?
         .ok_or_else(|| AppError::not_found("unknown_task", format!("no task {id}")))?;
     if caller.role == Role::GridWorker
-        && !authorise::cells_of(&state, &caller)
+        && !authorise::cells_of(state, caller)
             .await?
             .contains(&task.cell)
     {
         return Err(AppError::Forbidden("that task is in another worker's cell"));
     }
-    authorise::cells(&state, &caller, &[task.cell]).await?;
+    authorise::cells(state, caller, &[task.cell]).await?;
     let op = DutyOp::CompleteTask {
         task: id,
         at: crate::now(),
         by: caller.actor(),
         note,
     };
-    commit(&state, vec![op], Vec::new()).await?;
-    Ok(Json(json!({"task": id.to_string(), "done": true})))
+    commit(state, vec![op], Vec::new()).await?;
+    Ok(())
 }
 
 /// Overdue open tasks per cell, rolled up per street (9 digits) and district (6 digits).
@@ -1064,9 +1078,37 @@ pub async fn release(
     caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
+    Ok(Json(release_order(&state, &caller, &id).await?.answer))
+}
+
+/// What a release request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseOutcome {
+    /// Every scheduled test negative: the order ended.
+    Released,
+    /// A test missing or positive: the order runs longer and a retest task is out.
+    Extended,
+}
+
+/// A release request's outcome, and the API's answer for it.
+#[derive(Debug, Clone)]
+pub struct Released {
+    pub order: OrderId,
+    pub outcome: ReleaseOutcome,
+    pub answer: Value,
+}
+
+/// Releases a quarantine order when its regime's tests allow, else extends it (the
+/// command behind `POST /api/v1/quarantine/orders/{id}/release` and the site page).
+pub async fn release_order(
+    state: &AppState,
+    caller: &Actor,
+    id: &str,
+) -> Result<Released, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "releases")?;
-    let o = load_order(&state, &id).await?;
-    authorise::duty_person(&state, &caller, o.person, o.site).await?;
+    let o = load_order(state, id).await?;
+    authorise::duty_person(state, caller, o.person, o.site).await?;
     if o.status != OrderStatus::Active {
         return Err(conflict(
             "order_not_active",
@@ -1089,7 +1131,7 @@ pub async fn release(
         regime.clone()
     };
     let person = o.person;
-    let samples: Vec<(Timestamp, TestOutcome)> = test_history(&state, person)
+    let samples: Vec<(Timestamp, TestOutcome)> = test_history(state, person)
         .await?
         .into_iter()
         .filter_map(|(at, outcome)| Some((at, outcome?)))
@@ -1111,7 +1153,7 @@ pub async fn release(
             ref missing_days,
             positive,
         } => {
-            let cell = home_cell(&state, person)?;
+            let cell = home_cell(state, person)?;
             let ops = vec![
                 DutyOp::ExtendOrder {
                     order: o.id,
@@ -1141,11 +1183,13 @@ pub async fn release(
                     planned_end: new_end,
                 },
             };
-            commit(&state, ops, vec![event]).await?;
-            Ok(Json(
-                json!({"outcome": "extended", "order": o.id.to_string(),
+            commit(state, ops, vec![event]).await?;
+            Ok(Released {
+                order: o.id,
+                outcome: ReleaseOutcome::Extended,
+                answer: json!({"outcome": ReleaseOutcome::Extended, "order": o.id.to_string(),
                 "planned_end": new_end.to_rfc3339(), "missing_days": missing_days, "positive": positive}),
-            ))
+            })
         }
         ReleaseCheck::Release => {
             let mut ops = vec![DutyOp::EndOrder {
@@ -1184,7 +1228,7 @@ pub async fn release(
                     follows: Some(o.id),
                     then_phase: true,
                 };
-                let cell = home_cell(&state, person)?;
+                let cell = home_cell(state, person)?;
                 ops.push(DutyOp::InsertOrder(follow.clone()));
                 ops.push(DutyOp::InsertTasks(test_tasks(
                     person,
@@ -1213,11 +1257,13 @@ pub async fn release(
                 });
                 next = Some(follow);
             }
-            commit(&state, ops, events).await?;
-            Ok(Json(
-                json!({"outcome": "released", "order": o.id.to_string(),
+            commit(state, ops, events).await?;
+            Ok(Released {
+                order: o.id,
+                outcome: ReleaseOutcome::Released,
+                answer: json!({"outcome": ReleaseOutcome::Released, "order": o.id.to_string(),
                 "next": next.as_ref().map(|n| order_json(n, Some(&regime)))}),
-            ))
+            })
         }
     }
 }
