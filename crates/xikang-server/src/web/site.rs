@@ -43,7 +43,11 @@ async fn sites_of(state: &AppState, user: &WebUser) -> Result<Vec<SiteRecord>, A
         .into_iter()
         .filter(|s| match user.caller.role {
             Role::SiteManager => s.manager.as_deref() == Some(user.caller.name.as_str()),
-            _ => user.caller.covers(&s.area),
+            Role::Admin | Role::Tracer => user.caller.covers(&s.area),
+            // Not site staff: no site (the page refuses them before this anyway).
+            Role::Lab | Role::VenueDevice | Role::GridWorker | Role::Resident | Role::Carrier => {
+                false
+            }
         })
         .collect())
 }
@@ -453,6 +457,21 @@ pub async fn release(
             };
             let text = super::i18n::error_text(lang, code, &msg);
             render(&state, &user, &q, status, Some((&id, &text))).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_known_release_outcome_is_read_from_the_address() {
+        for o in [ReleaseOutcome::Released, ReleaseOutcome::Extended] {
+            assert_eq!(parse_outcome(outcome_name(o)), Some(o));
+        }
+        for text in ["", "Released", "released ", "green", "allow", "ok"] {
+            assert_eq!(parse_outcome(text), None, "{text:?}");
         }
     }
 }
