@@ -595,7 +595,7 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
     rows
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct ContactQuery {
     #[serde(default)]
     status: Option<Status>,
@@ -640,6 +640,16 @@ impl ContactQuery {
 const RULES: &[&str] = &["venue", "household", "workplace", "secondary", "companion"];
 
 /// Computes the filtered rows of a case's contact list.
+impl ContactQuery {
+    /// The whole list, masked, as a `csv` or `xlsx` file (the case page's export links).
+    pub fn masked_export(format: String) -> ContactQuery {
+        ContactQuery {
+            format: Some(format),
+            ..ContactQuery::default()
+        }
+    }
+}
+
 async fn listed(
     state: &Arc<AppState>,
     case: &CaseRecord,
@@ -725,7 +735,44 @@ pub async fn export_contacts(
     Path(id): Path<String>,
     Query(q): Query<ContactQuery>,
 ) -> Result<Response, AppError> {
-    let case = visible_case(&state, &caller, &id)?;
+    Ok(export_contact_list(&state, &caller, &id, &q)
+        .await?
+        .into_response())
+}
+
+/// A contact-list export file.
+#[derive(Debug)]
+pub struct ContactExport {
+    /// `contacts-C1.csv` or `.xlsx`.
+    pub name: String,
+    pub mime: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl IntoResponse for ContactExport {
+    /// The file as a download, never cached.
+    fn into_response(self) -> Response {
+        let mut resp = self.body.into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.mime));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", self.name)) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        resp
+    }
+}
+
+/// A case's contact list as a file (the query behind the API's export and the case page's
+/// links): tracers and admins of the case's jurisdiction; unmasked only with a purpose;
+/// every export is recorded as `ContactListExported` before the file is made.
+pub async fn export_contact_list(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    id: &str,
+    q: &ContactQuery,
+) -> Result<ContactExport, AppError> {
+    let case = visible_case(state, caller, id)?;
     let format = q.format.as_deref().unwrap_or("csv");
     if !matches!(format, "csv" | "xlsx") {
         return Err(AppError::bad("invalid_format", "format is csv or xlsx"));
@@ -737,7 +784,7 @@ pub async fn export_contacts(
             "an unmasked export needs a ?purpose=",
         ));
     }
-    let (_, rows) = listed(&state, &case, &q).await?;
+    let (_, rows) = listed(state, &case, q).await?;
     let store = state.store.clone();
     let ids: Vec<PersonId> = rows
         .iter()
@@ -833,14 +880,11 @@ pub async fn export_contacts(
             "xlsx",
         )
     };
-    let mut resp = body.into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}.{ext}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(resp)
+    Ok(ContactExport {
+        name: format!("{file}.{ext}"),
+        mime,
+        body,
+    })
 }
 
 /// A tracer's decision about one contact.

@@ -13,7 +13,7 @@ use crate::state::{AppState, read};
 use crate::trace::{self, ContactRow, Status};
 use crate::wire::parse_case_id;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -676,19 +676,9 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Response {
     let format = q.format.unwrap_or_else(|| "csv".into());
-    let uri: Result<Uri, _> = format!("/?format={}", super::urlencode(&format)).parse();
-    let query = match uri.ok().and_then(|u| Query::try_from_uri(&u).ok()) {
-        Some(q) => q,
-        None => {
-            return error_page(
-                user.lang,
-                Some(&user),
-                &AppError::bad("invalid_format", "format is csv or xlsx"),
-            );
-        }
-    };
-    match trace::export_contacts(State(state), user.caller.clone(), Path(id), query).await {
-        Ok(r) => r,
+    let query = trace::ContactQuery::masked_export(format);
+    match trace::export_contact_list(&state, &user.caller, &id, &query).await {
+        Ok(file) => file.into_response(),
         Err(e) => error_page(user.lang, Some(&user), &e),
     }
 }
