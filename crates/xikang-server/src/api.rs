@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use xikang_domain::event::{CaseKind, EventBody, NewEvent};
@@ -113,19 +113,37 @@ pub async fn get_person(
     Path(id): Path<String>,
     Query(q): Query<PersonQuery>,
 ) -> Result<Response, AppError> {
-    let person = visible_person(&state, &caller, &id)?;
-    if q.unmask {
-        caller.require(&[Role::Admin, Role::Tracer], "unmasking personal data")?;
-        let purpose = q.purpose.filter(|p| !p.trim().is_empty()).ok_or_else(|| {
-            AppError::bad(
-                "purpose_required",
-                "unmasking personal data needs a ?purpose=",
-            )
-        })?;
+    let person = parse_person_id(&id)
+        .ok_or_else(|| AppError::bad("invalid_person_id", "a person id looks like P123"))?;
+    let unmask = if q.unmask { Some(q.purpose) } else { None };
+    Ok(Json(read_person(&state, &caller, person, unmask).await?).into_response())
+}
+
+/// A person's record (the query behind `GET /api/v1/people/{id}` and the person pages),
+/// masked; with `unmask = Some(purpose)` unmasked for an admin or tracer, after the read
+/// is recorded as `PersonalDataRead` with that purpose (which must not be blank).
+pub async fn read_person(
+    state: &AppState,
+    actor: &Actor,
+    person: PersonId,
+    unmask: Option<Option<String>>,
+) -> Result<PersonOut, AppError> {
+    let person = authorise::person(state, actor, person)?.id();
+    if let Some(purpose) = &unmask {
+        actor.require(&[Role::Admin, Role::Tracer], "unmasking personal data")?;
+        let purpose = purpose
+            .clone()
+            .filter(|p| !p.trim().is_empty())
+            .ok_or_else(|| {
+                AppError::bad(
+                    "purpose_required",
+                    "unmasking personal data needs a ?purpose=",
+                )
+            })?;
         state
             .record(vec![NewEvent {
                 at: crate::now(),
-                actor: caller.actor(),
+                actor: actor.actor(),
                 basis: purpose.clone(),
                 body: EventBody::PersonalDataRead { person, purpose },
             }])
@@ -137,7 +155,7 @@ pub async fn get_person(
         .map_err(blocking_err)??;
     let p =
         p.ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
-    Ok(Json(PersonOut::new(&p, q.unmask)).into_response())
+    Ok(PersonOut::new(&p, unmask.is_some()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -489,37 +507,129 @@ pub async fn list_results(
     caller: Actor,
     Query(q): Query<PersonOnly>,
 ) -> Result<Response, AppError> {
-    let person = visible_person(&state, &caller, &q.person)?;
+    let person = parse_person_id(&q.person)
+        .ok_or_else(|| AppError::bad("invalid_person_id", "a person id looks like P123"))?;
+    let items = test_results(&state, &caller, person).await?;
+    Ok(Json(json!({"items": items})).into_response())
+}
+
+/// What a test result line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultOutcome {
+    Negative,
+    Positive,
+    /// The person's pooled tube was positive; a single-tube retest is pending.
+    PoolPositive,
+}
+
+impl From<TestOutcome> for ResultOutcome {
+    fn from(o: TestOutcome) -> Self {
+        match o {
+            TestOutcome::Negative => ResultOutcome::Negative,
+            TestOutcome::Positive => ResultOutcome::Positive,
+        }
+    }
+}
+
+/// One of a person's test results. Fields in the order the API has always written them.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResultOut {
+    /// The event's `E…` number.
+    pub event: String,
+    pub outcome: ResultOutcome,
+    /// Swabs in the tube (None for a pool-positive notice).
+    pub pool_size: Option<u8>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub resulted_at: Option<Timestamp>,
+    #[serde(serialize_with = "rfc3339")]
+    pub sampled_at: Timestamp,
+    pub tube: String,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+fn rfc3339_opt<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.to_rfc3339()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A person's test results from the authority log, oldest first (the query behind
+/// `GET /api/v1/test-results` and the person pages).
+pub async fn test_results(
+    state: &AppState,
+    actor: &Actor,
+    person: PersonId,
+) -> Result<Vec<TestResultOut>, AppError> {
+    let person = authorise::person(state, actor, person)?.id();
     let store = state.store.clone();
     let events = tokio::task::spawn_blocking(move || store.events_of_person(person))
         .await
         .map_err(blocking_err)??;
-    let items: Vec<Value> = events
+    Ok(events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::TestResulted { sampled_at, resulted_at, outcome, pool_size, tube, .. } => Some(json!({
-                "event": e.seq.to_string(), "sampled_at": sampled_at.to_rfc3339(), "resulted_at": resulted_at.to_rfc3339(),
-                "outcome": outcome, "pool_size": pool_size, "tube": tube})),
-            EventBody::PoolPositive { sampled_at, tube, .. } => Some(json!({
-                "event": e.seq.to_string(), "sampled_at": sampled_at.to_rfc3339(), "resulted_at": null,
-                "outcome": "pool_positive", "pool_size": null, "tube": tube})),
+            EventBody::TestResulted {
+                sampled_at,
+                resulted_at,
+                outcome,
+                pool_size,
+                tube,
+                ..
+            } => Some(TestResultOut {
+                event: e.seq.to_string(),
+                outcome: (*outcome).into(),
+                pool_size: Some(*pool_size),
+                resulted_at: Some(*resulted_at),
+                sampled_at: *sampled_at,
+                tube: tube.clone(),
+            }),
+            EventBody::PoolPositive {
+                sampled_at, tube, ..
+            } => Some(TestResultOut {
+                event: e.seq.to_string(),
+                outcome: ResultOutcome::PoolPositive,
+                pool_size: None,
+                resulted_at: None,
+                sampled_at: *sampled_at,
+                tube: tube.clone(),
+            }),
             _ => None,
         })
-        .collect();
-    Ok(Json(json!({"items": items})).into_response())
+        .collect())
 }
 
+/// A case report: the person (`P…`), the kind, and RFC 3339 times.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseIn {
-    person: String,
-    kind: CaseKind,
+    pub person: String,
+    pub kind: CaseKind,
     #[serde(default)]
-    onset: Option<String>,
+    pub onset: Option<String>,
     #[serde(default)]
-    sampled_at: Option<String>,
+    pub sampled_at: Option<String>,
     #[serde(default)]
-    isolated_at: Option<String>,
+    pub isolated_at: Option<String>,
+}
+
+/// How many contacts the data shows for a new case (None while the index loads).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ContactCounts {
+    pub close: usize,
+    pub companions: Option<usize>,
+    pub secondary: usize,
+}
+
+/// A registered case and its first contact counts.
+#[derive(Debug)]
+pub struct RegisteredCase {
+    pub case: CaseOut,
+    pub contacts: Option<ContactCounts>,
 }
 
 /// `POST /api/v1/cases`: registers a case (tracers and admins).
@@ -529,9 +639,27 @@ pub async fn post_case(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    // The role before the body, as the API always answered a stranger.
     caller.require(&[Role::Tracer, Role::Admin], "registering cases")?;
     let b: CaseIn = parse(&headers, &body)?;
-    let person = visible_person(&state, &caller, &b.person)?;
+    let made = register_case(&state, &caller, b).await?;
+    let mut out = serde_json::to_value(&made.case)
+        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
+    out["contacts"] = serde_json::to_value(made.contacts)
+        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
+    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// Registers a case (the command behind `POST /api/v1/cases` and the tracer's form):
+/// tracers and admins, for a person in their jurisdiction without an open case; proposes
+/// sealing a controlled zone around it and counts its contacts at once.
+pub async fn register_case(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    b: CaseIn,
+) -> Result<RegisteredCase, AppError> {
+    caller.require(&[Role::Tracer, Role::Admin], "registering cases")?;
+    let person = visible_person(state, caller, &b.person)?;
     let now = crate::now();
     let (onset, sampled_at, isolated_at) = (
         parse_time(b.onset.as_deref())?,
@@ -596,7 +724,7 @@ pub async fn post_case(
         .ok_or_else(|| AppError::Internal("case vanished after recording".into()))?;
     // A case inside a controlled zone proposes sealing it now. The case is recorded
     // whatever happens here; the duty sweep retries.
-    if let Err(e) = crate::duties::propose_for_cases(&state, &[person], now).await {
+    if let Err(e) = crate::duties::propose_for_cases(state, &[person], now).await {
         tracing::warn!(error = ?e, "zone proposals after a case failed; the sweep retries");
     }
     // Tracing starts at once: the answer says how many contacts the data shows (the list
@@ -609,18 +737,18 @@ pub async fn post_case(
             })
             .await
             .map_err(blocking_err)??;
-            json!({
-                "close": t.close.contacts.len(),
-                "secondary": t.secondary.contacts.len(),
-                "companions": t.companion_cell_metres.map(|_| t.companions.len()),
+            Some(ContactCounts {
+                close: t.close.contacts.len(),
+                secondary: t.secondary.contacts.len(),
+                companions: t.companion_cell_metres.map(|_| t.companions.len()),
             })
         }
-        Err(_) => json!(null),
+        Err(_) => None,
     };
-    let mut out = serde_json::to_value(CaseOut::from(&case))
-        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
-    out["contacts"] = contacts;
-    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+    Ok(RegisteredCase {
+        case: CaseOut::from(&case),
+        contacts,
+    })
 }
 
 /// `GET /api/v1/cases`.

@@ -10,7 +10,7 @@
 //! ([`crate::app::projection::Projection::appeals`]), folded from the log like the cases, keyed by the sequence number of the filing event.
 
 use crate::api::visible_person;
-use crate::app::{Actor, Role};
+use crate::app::{Actor, Role, authorise};
 use crate::error::AppError;
 use crate::json::parse;
 use crate::state::{AppState, read};
@@ -87,14 +87,32 @@ pub async fn file(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    // Who and for whom before the body, as the API always answered.
     caller.require(FILERS, "filing appeals")?;
     let person = visible_person(&state, &caller, &id)?;
     let b: FileIn = parse(&headers, &body)?;
-    let reason = parse_text(&b.reason, "invalid_reason")?;
-    if appeals_of(&state, person)
-        .iter()
-        .any(|a| a.answer.is_none())
-    {
+    let filed = file_appeal(&state, &caller, person, &b.reason).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"appeal": filed.to_string(), "person": person.to_string()})),
+    )
+        .into_response())
+}
+
+/// Files an appeal against a person's colour (the command behind
+/// `POST /api/v1/people/{id}/appeals` and the person pages' form): the person themselves
+/// or staff of their jurisdiction; one open appeal per person. Answers the appeal's id
+/// (the filing event's number).
+pub async fn file_appeal(
+    state: &AppState,
+    caller: &Actor,
+    person: PersonId,
+    reason: &str,
+) -> Result<EventSeq, AppError> {
+    caller.require(FILERS, "filing appeals")?;
+    let person = authorise::person(state, caller, person)?.id();
+    let reason = parse_text(reason, "invalid_reason")?;
+    if appeals_of(state, person).iter().any(|a| a.answer.is_none()) {
         return Err(AppError::Conflict {
             code: "appeal_open",
             message: format!("{person} already has an open appeal; wait for its answer"),
@@ -108,12 +126,7 @@ pub async fn file(
             body: EventBody::AppealFiled { person, reason },
         }])
         .await?;
-    let id = stored.first().map_or(EventSeq(0), |e| e.seq);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"appeal": id.to_string(), "person": person.to_string()})),
-    )
-        .into_response())
+    Ok(stored.first().map_or(EventSeq(0), |e| e.seq))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,16 +176,37 @@ pub async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    // Who and which appeal before the body, as the API always answered.
     caller.require(ANSWERERS, "answering appeals")?;
     let seq = parse_appeal_id(&id)
         .ok_or_else(|| AppError::bad("invalid_appeal_id", "an appeal id looks like E12"))?;
+    answerable(&state, &caller, seq)?;
+    let b: AnswerIn = parse(&headers, &body)?;
+    answer_appeal(&state, &caller, seq, &b.answer).await?;
+    Ok(Json(json!({"appeal": seq.to_string(), "answered": true})).into_response())
+}
+
+/// An appeal the actor may answer: admins and tracers of the person's jurisdiction.
+fn answerable(state: &AppState, caller: &Actor, seq: EventSeq) -> Result<Appeal, AppError> {
+    caller.require(ANSWERERS, "answering appeals")?;
     let appeal = read(&state.projection.appeals)
         .get(&seq)
         .cloned()
         .ok_or_else(|| AppError::not_found("unknown_appeal", format!("no appeal {seq}")))?;
-    visible_person(&state, &caller, &appeal.person.to_string())?;
-    let b: AnswerIn = parse(&headers, &body)?;
-    let text = parse_text(&b.answer, "invalid_answer")?;
+    authorise::person(state, caller, appeal.person)?;
+    Ok(appeal)
+}
+
+/// Answers an appeal (the command behind `POST /api/v1/appeals/{id}/answer` and the
+/// appeals page): once; the colour does not change by it.
+pub async fn answer_appeal(
+    state: &AppState,
+    caller: &Actor,
+    seq: EventSeq,
+    answer: &str,
+) -> Result<(), AppError> {
+    let appeal = answerable(state, caller, seq)?;
+    let text = parse_text(answer, "invalid_answer")?;
     // Two officials answering at the same moment could both be logged (the later answer is
     // the one shown); both stay in the log, so nothing is lost or hidden.
     if appeal.answer.is_some() {
@@ -193,5 +227,5 @@ pub async fn answer(
             },
         }])
         .await?;
-    Ok(Json(json!({"appeal": seq.to_string(), "answered": true})).into_response())
+    Ok(())
 }

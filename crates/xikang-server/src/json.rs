@@ -33,3 +33,11 @@ pub fn parse<'a, T: Deserialize<'a>>(headers: &HeaderMap, body: &'a [u8]) -> Res
     check_json(headers)?;
     body_json(body)
 }
+
+/// Builds a typed request from a JSON value (a web form's fields), with the same 400
+/// `invalid_json` refusal the API gives the same body, so a form and the API cannot
+/// disagree about what is valid.
+pub fn from_value<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> {
+    serde_json::from_value(v)
+        .map_err(|e| AppError::bad("invalid_json", format!("invalid JSON body: {e}")))
+}

@@ -129,19 +129,19 @@ fn indexer_loop(index: &Mutex<Live>, rx: &Receiver<Vec<CheckIn>>) {
 }
 
 /// One scan as a device sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ScanItem {
-    place_code: String,
+pub struct ScanItem {
+    pub place_code: String,
     #[serde(default)]
-    token: Option<String>,
+    pub token: Option<String>,
     #[serde(default)]
-    id_number: Option<String>,
+    pub id_number: Option<String>,
     #[serde(default)]
-    direction: Option<ScanDirection>,
+    pub direction: Option<ScanDirection>,
     /// When the scan happened, for scans queued offline; default now.
     #[serde(default)]
-    at: Option<String>,
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,10 +150,18 @@ struct Probe<'a> {
     scans: Option<Vec<&'a RawValue>>,
 }
 
+/// Whether the person may enter. Serialised `allow` / `deny`, as the API always answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
 /// The answer for one accepted scan.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanAnswer {
-    pub decision: &'static str,
+    pub decision: Decision,
     pub colour: xikang_domain::Colour,
     pub hours_since_negative: Option<u32>,
     pub reason: &'static str,
@@ -178,11 +186,10 @@ enum Who {
 fn parse_item<'s>(
     state: &'s AppState,
     caller: &Actor,
-    raw: &str,
+    item: Result<ScanItem, ItemError>,
     now: Timestamp,
 ) -> Result<Pending<'s>, ItemError> {
-    let item: ScanItem = serde_json::from_str(raw)
-        .map_err(|e| item_err("invalid_scan", format!("not a valid scan: {e}")))?;
+    let item = item?;
     let code = PlaceCode::parse(&item.place_code)
         .map_err(|e| item_err("invalid_place_code", e.to_string()))?;
     let venue_id = *state.projection.venues.by_code.get(&code).ok_or_else(|| {
@@ -201,7 +208,12 @@ fn parse_item<'s>(
         Role::VenueDevice => caller
             .venue
             .map_or(caller.covers(&venue.area), |v| v == venue.id),
-        _ => false,
+        Role::Tracer
+        | Role::Lab
+        | Role::GridWorker
+        | Role::Resident
+        | Role::SiteManager
+        | Role::Carrier => false,
     };
     if !allowed {
         return Err(item_err(
@@ -308,9 +320,10 @@ pub async fn post_scans(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    caller.require(&[Role::VenueDevice, Role::Admin], "scanning codes")?;
+    // The role first, as before the application layer: a stranger learns nothing about
+    // the body's validity. `record_scans` checks it again for its other callers.
+    caller.require(SCANNERS, "scanning codes")?;
     check_json(&headers)?;
-    let now = crate::now();
     let probe: Probe<'_> = body_json(&body)?;
     let batch = probe.scans.is_some();
     let raws: Vec<&str> = match &probe.scans {
@@ -320,25 +333,89 @@ pub async fn post_scans(
                 .map_err(|_| AppError::bad("invalid_json", "body is not UTF-8"))?,
         ],
     };
-    if raws.is_empty() {
+    let items = raws
+        .into_iter()
+        .map(|raw| {
+            serde_json::from_str::<ScanItem>(raw)
+                .map_err(|e| item_err("invalid_scan", format!("not a valid scan: {e}")))
+        })
+        .collect();
+    let scanned = record_scans(&state, &caller, items).await?;
+
+    if !batch {
+        return match scanned.answers.into_iter().next() {
+            Some(Ok(a)) => Ok(axum::Json(a).into_response()),
+            Some(Err(e)) => Err(single_error(e)),
+            None => Err(AppError::bad("empty_batch", "no scan")),
+        };
+    }
+    let accepted = scanned.answers.iter().filter(|a| a.is_ok()).count();
+    let results: Vec<Value> = scanned
+        .answers
+        .into_iter()
+        .enumerate()
+        .map(|(index, a)| match a {
+            Ok(a) => json!({"index": index, "decision": a.decision, "colour": a.colour,
+                            "hours_since_negative": a.hours_since_negative, "reason": a.reason,
+                            "vaccination": a.vaccination}),
+            Err(e) => json!({"index": index, "error": {"code": e.code, "message": e.message}}),
+        })
+        .collect();
+    if accepted == 0 {
+        return Err(AppError::Unprocessable {
+            code: "no_valid_scans",
+            message: "every scan in the batch was refused".into(),
+            details: Some(json!({"results": results})),
+        });
+    }
+    Ok(
+        axum::Json(json!({"accepted": accepted, "recorded": scanned.recorded, "results": results}))
+            .into_response(),
+    )
+}
+
+/// Who may record scans: venue devices (their venue or area) and admins (their area).
+const SCANNERS: &[Role] = &[Role::VenueDevice, Role::Admin];
+
+/// What a batch of scans came to: one answer or refusal per item, in order, and how many
+/// check-ins were written durably.
+#[derive(Debug)]
+pub struct Scanned {
+    pub answers: Vec<Result<ScanAnswer, ItemError>>,
+    pub recorded: usize,
+}
+
+/// Decides and records scans (the application-layer command behind `POST /api/v1/scans`
+/// and the venue page): each item's venue must be in the actor's reach, the code is
+/// verified and the colour evaluated at the scan time, and the allowed entries and every
+/// exit are written durably before this returns. Items are refused one by one; the whole
+/// call fails only for the actor's role, an empty or oversized batch, or the store.
+pub async fn record_scans(
+    state: &AppState,
+    actor: &Actor,
+    items: Vec<Result<ScanItem, ItemError>>,
+) -> Result<Scanned, AppError> {
+    actor.require(SCANNERS, "scanning codes")?;
+    let now = crate::now();
+    if items.is_empty() {
         return Err(AppError::bad(
             "empty_batch",
             "a batch needs at least one scan",
         ));
     }
-    if raws.len() > state.config.max_batch {
+    if items.len() > state.config.max_batch {
         return Err(AppError::TooLarge(format!(
             "a batch holds at most {} scans, this one has {}",
             state.config.max_batch,
-            raws.len()
+            items.len()
         )));
     }
 
-    let mut pending: Vec<Result<Pending<'_>, ItemError>> = raws
-        .iter()
-        .map(|raw| parse_item(&state, &caller, raw, now))
+    let mut pending: Vec<Result<Pending<'_>, ItemError>> = items
+        .into_iter()
+        .map(|item| parse_item(state, actor, item, now))
         .collect();
-    resolve_tokens(&state, &mut pending, now);
+    resolve_tokens(state, &mut pending, now);
     // ID-number lookups (residents without a phone) go to the store.
     for p in pending.iter_mut() {
         let Ok(pp) = p else { continue };
@@ -368,7 +445,7 @@ pub async fn post_scans(
                 .evaluate(&policy, person, p.at)
                 .ok_or_else(|| item_err("unknown_person", "not a resident here"))?;
             // From memory, like the colour: a scan never reads the store for it.
-            let vaccination = crate::lab::vaccination_status(&state, person);
+            let vaccination = crate::lab::vaccination_status(state, person);
             let entry = check_entry(
                 &policy,
                 &eval,
@@ -386,7 +463,11 @@ pub async fn post_scans(
                 });
             }
             Ok(ScanAnswer {
-                decision: if entry.allow { "allow" } else { "deny" },
+                decision: if entry.allow {
+                    Decision::Allow
+                } else {
+                    Decision::Deny
+                },
                 colour: eval.colour,
                 hours_since_negative: entry.hours_since_negative,
                 reason: entry.reason,
@@ -396,36 +477,25 @@ pub async fn post_scans(
         .collect();
     let recorded = checkins.len();
     state.writer.write(checkins).await?;
+    Ok(Scanned { answers, recorded })
+}
 
-    if !batch {
-        return match answers.into_iter().next() {
-            Some(Ok(a)) => Ok(axum::Json(a).into_response()),
-            Some(Err(e)) => Err(single_error(e)),
-            None => Err(AppError::bad("empty_batch", "no scan")),
-        };
-    }
-    let accepted = answers.iter().filter(|a| a.is_ok()).count();
-    let results: Vec<Value> = answers
+/// One scan, answered as the single-scan API answers it (a refused item is the error).
+pub async fn record_scan(
+    state: &AppState,
+    actor: &Actor,
+    item: ScanItem,
+) -> Result<ScanAnswer, AppError> {
+    match record_scans(state, actor, vec![Ok(item)])
+        .await?
+        .answers
         .into_iter()
-        .enumerate()
-        .map(|(index, a)| match a {
-            Ok(a) => json!({"index": index, "decision": a.decision, "colour": a.colour,
-                            "hours_since_negative": a.hours_since_negative, "reason": a.reason,
-                            "vaccination": a.vaccination}),
-            Err(e) => json!({"index": index, "error": {"code": e.code, "message": e.message}}),
-        })
-        .collect();
-    if accepted == 0 {
-        return Err(AppError::Unprocessable {
-            code: "no_valid_scans",
-            message: "every scan in the batch was refused".into(),
-            details: Some(json!({"results": results})),
-        });
+        .next()
+    {
+        Some(Ok(a)) => Ok(a),
+        Some(Err(e)) => Err(single_error(e)),
+        None => Err(AppError::bad("empty_batch", "no scan")),
     }
-    Ok(
-        axum::Json(json!({"accepted": accepted, "recorded": recorded, "results": results}))
-            .into_response(),
-    )
 }
 
 fn single_error(e: ItemError) -> AppError {

@@ -595,7 +595,7 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
     rows
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct ContactQuery {
     #[serde(default)]
     status: Option<Status>,
@@ -640,6 +640,16 @@ impl ContactQuery {
 const RULES: &[&str] = &["venue", "household", "workplace", "secondary", "companion"];
 
 /// Computes the filtered rows of a case's contact list.
+impl ContactQuery {
+    /// The whole list, masked, as a `csv` or `xlsx` file (the case page's export links).
+    pub fn masked_export(format: String) -> ContactQuery {
+        ContactQuery {
+            format: Some(format),
+            ..ContactQuery::default()
+        }
+    }
+}
+
 async fn listed(
     state: &Arc<AppState>,
     case: &CaseRecord,
@@ -725,7 +735,44 @@ pub async fn export_contacts(
     Path(id): Path<String>,
     Query(q): Query<ContactQuery>,
 ) -> Result<Response, AppError> {
-    let case = visible_case(&state, &caller, &id)?;
+    Ok(export_contact_list(&state, &caller, &id, &q)
+        .await?
+        .into_response())
+}
+
+/// A contact-list export file.
+#[derive(Debug)]
+pub struct ContactExport {
+    /// `contacts-C1.csv` or `.xlsx`.
+    pub name: String,
+    pub mime: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl IntoResponse for ContactExport {
+    /// The file as a download, never cached.
+    fn into_response(self) -> Response {
+        let mut resp = self.body.into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.mime));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", self.name)) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        resp
+    }
+}
+
+/// A case's contact list as a file (the query behind the API's export and the case page's
+/// links): tracers and admins of the case's jurisdiction; unmasked only with a purpose;
+/// every export is recorded as `ContactListExported` before the file is made.
+pub async fn export_contact_list(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    id: &str,
+    q: &ContactQuery,
+) -> Result<ContactExport, AppError> {
+    let case = visible_case(state, caller, id)?;
     let format = q.format.as_deref().unwrap_or("csv");
     if !matches!(format, "csv" | "xlsx") {
         return Err(AppError::bad("invalid_format", "format is csv or xlsx"));
@@ -737,7 +784,7 @@ pub async fn export_contacts(
             "an unmasked export needs a ?purpose=",
         ));
     }
-    let (_, rows) = listed(&state, &case, &q).await?;
+    let (_, rows) = listed(state, &case, q).await?;
     let store = state.store.clone();
     let ids: Vec<PersonId> = rows
         .iter()
@@ -833,31 +880,29 @@ pub async fn export_contacts(
             "xlsx",
         )
     };
-    let mut resp = body.into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}.{ext}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(resp)
+    Ok(ContactExport {
+        name: format!("{file}.{ext}"),
+        mime,
+        body,
+    })
 }
 
 /// A tracer's decision about one contact.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionIn {
-    action: Action,
+    pub action: Action,
     #[serde(default)]
-    reason: Option<String>,
+    pub reason: Option<String>,
     /// For `quarantine` under a centralized regime: the quarantine site (S1, …).
     #[serde(default)]
-    site: Option<String>,
+    pub site: Option<String>,
 }
 
+/// A step of the contact workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum Action {
+pub enum Action {
     Confirm,
     Notify,
     Quarantine,
@@ -874,9 +919,42 @@ pub async fn act_on_contact(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let case = visible_case(&state, &caller, &id)?;
-    let person = visible_person(&state, &caller, &person)?;
+    // Who and what first, then the body, as the API always answered.
+    visible_case(&state, &caller, &id)?;
+    visible_person(&state, &caller, &person)?;
     let b: ActionIn = parse(&headers, &body)?;
+    let step = decide_contact(&state, &caller, &id, &person, b).await?;
+    Ok(Json(json!({
+        "case": step.case.to_string(),
+        "person": step.person.to_string(),
+        "status": step.status,
+        "order": step.order.map(|o| o.to_string()),
+    }))
+    .into_response())
+}
+
+/// Where a contact stands after a tracer's step.
+#[derive(Debug, Clone)]
+pub struct ContactStep {
+    pub case: CaseId,
+    pub person: PersonId,
+    pub status: Status,
+    pub order: Option<OrderId>,
+}
+
+/// One step of the contact workflow (the command behind
+/// `POST /api/v1/cases/{id}/contacts/{person}` and the case page's buttons): the case and
+/// the person must be in the tracer's (or admin's) jurisdiction; a step out of order is a
+/// 409 `contact_status`.
+pub async fn decide_contact(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    case: &str,
+    person: &str,
+    b: ActionIn,
+) -> Result<ContactStep, AppError> {
+    let case = visible_case(state, caller, case)?;
+    let person = visible_person(state, caller, person)?;
     let now = crate::now();
     let current = state.projection.tracing.designation(case.id, person);
     let status = current.as_ref().map(|d| d.status);
@@ -995,7 +1073,7 @@ pub async fn act_on_contact(
             })?;
             let site = crate::duties::parse_site(b.site.as_deref())?;
             crate::duties::issue_order(
-                &state,
+                state,
                 actor.clone(),
                 person,
                 &regime,
@@ -1032,13 +1110,12 @@ pub async fn act_on_contact(
     };
     state.record(events).await?;
     let d = state.projection.tracing.designation(case.id, person);
-    Ok(Json(json!({
-        "case": case.id.to_string(),
-        "person": person.to_string(),
-        "status": d.as_ref().map_or(Status::Candidate, |d| d.status),
-        "order": d.and_then(|d| d.order.map(|o| o.to_string())),
-    }))
-    .into_response())
+    Ok(ContactStep {
+        case: case.id,
+        person,
+        status: d.as_ref().map_or(Status::Candidate, |d| d.status),
+        order: d.and_then(|d| d.order),
+    })
 }
 
 /// `GET /api/v1/cases/{id}/sources`: who was with the case in the incubation period before

@@ -211,7 +211,21 @@ pub async fn complete_task(
     caller.require(&[Role::GridWorker, Role::Admin], "completing tasks")?;
     let id: TaskId = parse_id(&id)?;
     let b: CompleteIn = parse(&headers, &body)?;
-    let note = b.note.trim().to_owned();
+    complete_grid_task(&state, &caller, id, &b.note).await?;
+    Ok(Json(json!({"task": id.to_string(), "done": true})))
+}
+
+/// Marks a grid task done with a note of 1–1000 characters (the command behind
+/// `POST /api/v1/grid/tasks/{id}/complete` and the grid page): the worker of its cell or
+/// an admin of its area.
+pub async fn complete_grid_task(
+    state: &AppState,
+    caller: &Actor,
+    id: TaskId,
+    note: &str,
+) -> Result<(), AppError> {
+    caller.require(&[Role::GridWorker, Role::Admin], "completing tasks")?;
+    let note = note.trim().to_owned();
     if note.is_empty() || note.chars().count() > 1000 {
         return Err(bad(
             "invalid_note",
@@ -223,21 +237,21 @@ pub async fn complete_task(
         .await?
         .ok_or_else(|| AppError::not_found("unknown_task", format!("no task {id}")))?;
     if caller.role == Role::GridWorker
-        && !authorise::cells_of(&state, &caller)
+        && !authorise::cells_of(state, caller)
             .await?
             .contains(&task.cell)
     {
         return Err(AppError::Forbidden("that task is in another worker's cell"));
     }
-    authorise::cells(&state, &caller, &[task.cell]).await?;
+    authorise::cells(state, caller, &[task.cell]).await?;
     let op = DutyOp::CompleteTask {
         task: id,
         at: crate::now(),
         by: caller.actor(),
         note,
     };
-    commit(&state, vec![op], Vec::new()).await?;
-    Ok(Json(json!({"task": id.to_string(), "done": true})))
+    commit(state, vec![op], Vec::new()).await?;
+    Ok(())
 }
 
 /// Overdue open tasks per cell, rolled up per street (9 digits) and district (6 digits).

@@ -484,9 +484,37 @@ pub async fn release(
     caller: Actor,
     Id(id): Id<OrderId>,
 ) -> Result<Json<Value>, AppError> {
+    Ok(Json(release_order(&state, &caller, id).await?.answer))
+}
+
+/// What a release request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseOutcome {
+    /// Every scheduled test negative: the order ended.
+    Released,
+    /// A test missing or positive: the order runs longer and a retest task is out.
+    Extended,
+}
+
+/// A release request's outcome, and the API's answer for it.
+#[derive(Debug, Clone)]
+pub struct Released {
+    pub order: OrderId,
+    pub outcome: ReleaseOutcome,
+    pub answer: Value,
+}
+
+/// Releases a quarantine order when its regime's tests allow, else extends it (the
+/// command behind `POST /api/v1/quarantine/orders/{id}/release` and the site page).
+pub async fn release_order(
+    state: &AppState,
+    caller: &Actor,
+    id: OrderId,
+) -> Result<Released, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "releases")?;
-    let o = load_order(&state, id).await?;
-    authorise::duty_person(&state, &caller, o.person, o.site).await?;
+    let o = load_order(state, id).await?;
+    authorise::duty_person(state, caller, o.person, o.site).await?;
     if o.status != OrderStatus::Active {
         return Err(conflict(
             "order_not_active",
@@ -509,7 +537,7 @@ pub async fn release(
         regime.clone()
     };
     let person = o.person;
-    let samples: Vec<(Timestamp, TestOutcome)> = test_history(&state, person)
+    let samples: Vec<(Timestamp, TestOutcome)> = test_history(state, person)
         .await?
         .into_iter()
         .filter_map(|(at, outcome)| Some((at, outcome?)))
@@ -531,7 +559,7 @@ pub async fn release(
             ref missing_days,
             positive,
         } => {
-            let cell = home_cell(&state, person)?;
+            let cell = home_cell(state, person)?;
             let ops = vec![
                 DutyOp::ExtendOrder {
                     order: o.id,
@@ -561,11 +589,13 @@ pub async fn release(
                     planned_end: new_end,
                 },
             };
-            commit(&state, ops, vec![event]).await?;
-            Ok(Json(
-                json!({"outcome": "extended", "order": o.id.to_string(),
+            commit(state, ops, vec![event]).await?;
+            Ok(Released {
+                order: o.id,
+                outcome: ReleaseOutcome::Extended,
+                answer: json!({"outcome": ReleaseOutcome::Extended, "order": o.id.to_string(),
                 "planned_end": new_end.to_rfc3339(), "missing_days": missing_days, "positive": positive}),
-            ))
+            })
         }
         ReleaseCheck::Release => {
             let mut ops = vec![DutyOp::EndOrder {
@@ -604,7 +634,7 @@ pub async fn release(
                     follows: Some(o.id),
                     then_phase: true,
                 };
-                let cell = home_cell(&state, person)?;
+                let cell = home_cell(state, person)?;
                 ops.push(DutyOp::InsertOrder(follow.clone()));
                 ops.push(DutyOp::InsertTasks(test_tasks(
                     person,
@@ -633,11 +663,13 @@ pub async fn release(
                 });
                 next = Some(follow);
             }
-            commit(&state, ops, events).await?;
-            Ok(Json(
-                json!({"outcome": "released", "order": o.id.to_string(),
+            commit(state, ops, events).await?;
+            Ok(Released {
+                order: o.id,
+                outcome: ReleaseOutcome::Released,
+                answer: json!({"outcome": ReleaseOutcome::Released, "order": o.id.to_string(),
                 "next": next.as_ref().map(|n| order_json(n, Some(&regime)))}),
-            ))
+            })
         }
     }
 }

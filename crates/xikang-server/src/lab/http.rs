@@ -61,8 +61,12 @@ fn err_json(e: &ItemError) -> Value {
 
 /// The answer to a batch: every item's outcome by index; 422 when none was accepted.
 fn batch_answer(results: Vec<Result<Value, ItemError>>) -> Result<Response, AppError> {
-    let accepted = results.iter().filter(|r| r.is_ok()).count();
-    let items: Vec<Value> = results
+    batch_reply(batch_items(results))
+}
+
+/// Each item's answer or refusal with its `index`.
+fn batch_items(results: Vec<Result<Value, ItemError>>) -> Vec<Value> {
+    results
         .into_iter()
         .enumerate()
         .map(|(index, r)| match r {
@@ -72,7 +76,12 @@ fn batch_answer(results: Vec<Result<Value, ItemError>>) -> Result<Response, AppE
             }
             Err(e) => json!({"index": index, "error": err_json(&e)}),
         })
-        .collect();
+        .collect()
+}
+
+/// The batch answer over [`batch_items`]: 422 when every item was refused.
+fn batch_reply(items: Vec<Value>) -> Result<Response, AppError> {
+    let accepted = items.iter().filter(|v| v.get("error").is_none()).count();
     if accepted == 0 {
         return Err(AppError::Unprocessable {
             code: "no_valid_items",
@@ -455,12 +464,15 @@ async fn post_tubes(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SampleIn {
-    tube: String,
+pub struct SampleIn {
+    /// The tube's barcode.
+    pub tube: String,
+    /// The scanned health code, or
     #[serde(default)]
-    token: Option<String>,
+    pub token: Option<String>,
+    /// the ID number of a resident without a phone.
     #[serde(default)]
-    id_number: Option<String>,
+    pub id_number: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -475,15 +487,46 @@ pub async fn post_samples(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    caller.require(&[Role::Lab, Role::Admin], "binding samples to tubes")?;
+    // The role before the body, as the API always answered a stranger.
+    caller.require(SAMPLERS, "binding samples to tubes")?;
     let b: SamplesIn = parse(&headers, &body)?;
-    check_count(b.samples.len())?;
+    let samples = b
+        .samples
+        .into_iter()
+        .map(|v| {
+            serde_json::from_value::<SampleIn>(v)
+                .map_err(|e| item_err("invalid_sample", e.to_string()))
+        })
+        .collect();
+    let results = bind_samples(&state, &caller, samples)
+        .await?
+        .into_iter()
+        .map(|r| {
+            r.map(|b| json!({"tube": b.tube.to_string(), "filled": b.filled, "sealed": b.sealed}))
+        })
+        .collect();
+    batch_answer(results)
+}
+
+/// Who may bind swabs to tubes and seal tubes.
+const SAMPLERS: &[Role] = &[Role::Lab, Role::Admin];
+
+/// Binds swabbed people to tubes (the command behind `POST /api/v1/samples` and the
+/// sampling page): labs and admins, tubes of sites in their jurisdiction; each sample is
+/// bound or refused on its own.
+pub async fn bind_samples(
+    state: &AppState,
+    caller: &Actor,
+    samples: Vec<Result<SampleIn, ItemError>>,
+) -> Result<Vec<Result<super::Bound, ItemError>>, AppError> {
+    caller.require(SAMPLERS, "binding samples to tubes")?;
+    check_count(samples.len())?;
     let now = crate::now();
-    let mut tubes = Vec::with_capacity(b.samples.len());
-    let mut who = Vec::with_capacity(b.samples.len());
-    let mut pre: Vec<Option<ItemError>> = Vec::with_capacity(b.samples.len());
-    for v in b.samples {
-        match serde_json::from_value::<SampleIn>(v) {
+    let mut tubes = Vec::with_capacity(samples.len());
+    let mut who = Vec::with_capacity(samples.len());
+    let mut pre: Vec<Option<ItemError>> = Vec::with_capacity(samples.len());
+    for v in samples {
+        match v {
             Ok(SampleIn {
                 tube,
                 token: Some(t),
@@ -513,16 +556,16 @@ pub async fn post_samples(
             Err(e) => {
                 tubes.push(String::new());
                 who.push(Swabbed::Person(PersonId(u32::MAX)));
-                pre.push(Some(item_err("invalid_sample", e.to_string())));
+                pre.push(Some(e));
             }
         }
     }
     // Swabs go only into tubes opened at sites inside the caller's jurisdiction.
-    let sites = super::sites(&state);
+    let sites = super::sites(state);
     for (t, p) in tubes.iter().zip(pre.iter_mut()) {
         let outside = TubeBarcode::parse(t)
             .ok()
-            .and_then(|b| super::tube(&state, &b))
+            .and_then(|b| super::tube(state, &b))
             .and_then(|(tube, _)| sites.iter().find(|s| s.id == tube.site).cloned())
             .is_some_and(|s| !caller.covers(&s.area));
         if p.is_none() && outside {
@@ -532,7 +575,7 @@ pub async fn post_samples(
             ));
         }
     }
-    let resolved = super::resolve(&state, who, caller.id_lookup, now).await?;
+    let resolved = super::resolve(state, who, caller.id_lookup, now).await?;
     let items: Vec<(String, Result<PersonId, ItemError>)> = tubes
         .into_iter()
         .zip(resolved)
@@ -547,14 +590,7 @@ pub async fn post_samples(
             )
         })
         .collect();
-    let results = super::bind(&state, items, now)
-        .await?
-        .into_iter()
-        .map(|r| {
-            r.map(|b| json!({"tube": b.tube.to_string(), "filled": b.filled, "sealed": b.sealed}))
-        })
-        .collect();
-    batch_answer(results)
+    super::bind(state, items, now).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -570,15 +606,27 @@ pub async fn post_seal(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    caller.require(&[Role::Lab, Role::Admin], "sealing tubes")?;
+    // The role before the body, as the API always answered a stranger.
+    caller.require(SAMPLERS, "sealing tubes")?;
     let b: BarcodesIn = parse(&headers, &body)?;
-    check_count(b.tubes.len())?;
-    let results = super::seal(&state, b.tubes, crate::now())
+    let results = seal_tubes(&state, &caller, b.tubes)
         .await?
         .into_iter()
         .map(|r| r.map(|id| json!({"tube": id.to_string(), "state": "sealed"})))
         .collect();
     batch_answer(results)
+}
+
+/// Seals tubes (the command behind `POST /api/v1/tubes/seal` and the sampling page):
+/// labs and admins; each tube is sealed or refused on its own.
+pub async fn seal_tubes(
+    state: &AppState,
+    caller: &Actor,
+    tubes: Vec<String>,
+) -> Result<Vec<Result<xikang_domain::testing::TubeId, ItemError>>, AppError> {
+    caller.require(SAMPLERS, "sealing tubes")?;
+    check_count(tubes.len())?;
+    super::seal(state, tubes, crate::now()).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -793,42 +841,93 @@ pub async fn post_lab_results(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    caller.require(&[Role::Lab, Role::Admin], "posting lab results")?;
-    let (lines, numbers): (Vec<Result<ResultLine, ItemError>>, Option<Vec<usize>>) =
-        if is_csv(&headers) {
-            let lines = csv_lines(&body)?;
-            check_count(lines.len())?;
-            let numbers = lines.iter().map(|(n, _)| *n).collect();
-            (
-                lines
-                    .into_iter()
-                    .map(|(_, l)| {
-                        ResultLine::parse(l).map_err(|e| item_err(e.code(), e.to_string()))
-                    })
-                    .collect(),
-                Some(numbers),
-            )
-        } else {
-            let b: ResultsIn = parse(&headers, &body)?;
-            check_count(b.results.len())?;
-            (b.results.into_iter().map(result_of_json).collect(), None)
-        };
-    let results: Vec<Result<Value, ItemError>> =
-        super::post_results(&state, &caller.actor(), lines, crate::now())
-            .await?
+    // The role before the body, as the API always answered a stranger.
+    caller.require(LAB_POSTERS, "posting lab results")?;
+    let lines = if is_csv(&headers) {
+        record_lab_csv(&state, &caller, &body).await?
+    } else {
+        let b: ResultsIn = parse(&headers, &body)?;
+        check_count(b.results.len())?;
+        record_lab_results(
+            &state,
+            &caller,
+            b.results.into_iter().map(result_of_json).collect(),
+        )
+        .await?
+        .into_iter()
+        .map(|outcome| LabLine {
+            line: None,
+            outcome,
+        })
+        .collect()
+    };
+    let numbers: Vec<Option<usize>> = lines.iter().map(|l| l.line).collect();
+    let mut items = batch_items(
+        lines
             .into_iter()
-            .map(|r| {
-                r.map(|d| {
+            .map(|l| {
+                l.outcome.map(|d| {
                     json!({"tube": d.tube.to_string(), "members": d.members, "holds": d.holds,
                            "tasks": d.tasks, "suspected_case": d.suspected.map(|c| c.to_string())})
                 })
             })
-            .collect();
-    let mut answer = batch_answer(results);
-    if let Some(numbers) = numbers {
-        answer = add_line_numbers(answer, &numbers).await;
+            .collect(),
+    );
+    // A CSV line's number, so the sender finds the line in their file.
+    for (item, n) in items.iter_mut().zip(numbers) {
+        if let Some(n) = n {
+            item["line"] = json!(n);
+        }
     }
-    answer
+    batch_reply(items)
+}
+
+/// Who may post lab results.
+const LAB_POSTERS: &[Role] = &[Role::Lab, Role::Admin];
+
+/// One line of a results upload and what came of it.
+#[derive(Debug)]
+pub struct LabLine {
+    /// The CSV file's line number (None for a JSON item).
+    pub line: Option<usize>,
+    pub outcome: Result<super::Resulted, ItemError>,
+}
+
+/// Records a results file in the `xikang tests import` CSV format (the command behind
+/// `POST /api/v1/lab/results` with `text/csv` and the lab page): each line on its own,
+/// numbered as in the file.
+pub async fn record_lab_csv(
+    state: &AppState,
+    actor: &Actor,
+    csv: &[u8],
+) -> Result<Vec<LabLine>, AppError> {
+    actor.require(LAB_POSTERS, "posting lab results")?;
+    let lines = csv_lines(csv)?;
+    check_count(lines.len())?;
+    let numbers: Vec<usize> = lines.iter().map(|(n, _)| *n).collect();
+    let parsed = lines
+        .into_iter()
+        .map(|(_, l)| ResultLine::parse(l).map_err(|e| item_err(e.code(), e.to_string())))
+        .collect();
+    Ok(record_lab_results(state, actor, parsed)
+        .await?
+        .into_iter()
+        .zip(numbers)
+        .map(|(outcome, n)| LabLine {
+            line: Some(n),
+            outcome,
+        })
+        .collect())
+}
+
+/// Records result lines (labs and admins): each line succeeds or is refused on its own.
+pub async fn record_lab_results(
+    state: &AppState,
+    actor: &Actor,
+    lines: Vec<Result<ResultLine, ItemError>>,
+) -> Result<Vec<Result<super::Resulted, ItemError>>, AppError> {
+    actor.require(LAB_POSTERS, "posting lab results")?;
+    super::post_results(state, &actor.actor(), lines, crate::now()).await
 }
 
 /// Adds the CSV line number to every per-item result of a batch answer (or its 422).

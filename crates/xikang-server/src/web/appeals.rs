@@ -4,8 +4,9 @@
 //! corrected where it lives, e.g. on the case page, and the colour follows).
 
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, layout, shanghai};
+use super::{Lang, error_page, esc, html, layout, shanghai};
 use crate::appeal::{self, Appeal};
+use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
@@ -135,14 +136,13 @@ pub async fn answer(
     if let Err(e) = user.check_csrf(&f.csrf) {
         return error_page(lang, Some(&user), &e);
     }
-    let answered = call_api(appeal::answer(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(id.clone()),
-        super::json_headers(),
-        super::json_body(&serde_json::json!({"answer": f.answer})),
-    ))
-    .await;
+    let answered = match appeal::parse_appeal_id(&id) {
+        Some(seq) => appeal::answer_appeal(&state, &user.caller, seq, &f.answer).await,
+        None => Err(AppError::bad(
+            "invalid_appeal_id",
+            "an appeal id looks like E12",
+        )),
+    };
     match answered {
         Ok(_) => Redirect::to("/web/appeals").into_response(),
         Err(e) => {

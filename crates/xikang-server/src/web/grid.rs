@@ -4,7 +4,7 @@
 //! the same cells and write the same duty record.
 
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout, shanghai};
+use super::{Lang, error_page, esc, html, layout, shanghai};
 use crate::app::Role;
 use crate::duties;
 use crate::error::AppError;
@@ -13,11 +13,10 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::json;
 use std::fmt::Write;
 use std::sync::Arc;
 use xikang_domain::duties::TaskKind;
-use xikang_domain::{CivilDay, GridCell};
+use xikang_domain::{CivilDay, GridCell, TaskId};
 use xikang_store::TaskRecord;
 
 const WORKERS: &[Role] = &[Role::GridWorker];
@@ -191,22 +190,16 @@ pub async fn complete(
     if let Err(e) = user.check_csrf(&f.csrf) {
         return error_page(lang, Some(&user), &e);
     }
-    let answer = call_api(async {
-        duties::complete_task(
-            State(state.clone()),
-            user.caller.clone(),
-            Path(id.clone()),
-            json_headers(),
-            json_body(&json!({"note": f.note})),
-        )
-        .await
-        .map(IntoResponse::into_response)
-    })
-    .await;
+    let answer = match crate::extract::parse_id::<TaskId>(&id) {
+        Ok(task) => duties::complete_grid_task(&state, &user.caller, task, &f.note)
+            .await
+            .map(|()| task),
+        Err(e) => Err(e),
+    };
     match answer {
-        Ok(a) => Redirect::to(&format!(
+        Ok(task) => Redirect::to(&format!(
             "/web/grid?done={}",
-            super::urlencode(a["task"].as_str().unwrap_or(""))
+            super::urlencode(&task.to_string())
         ))
         .into_response(),
         Err(e) => {

@@ -5,18 +5,16 @@
 //! posted here writes exactly the events an import by the API does.
 
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, layout, shanghai};
+use super::{Lang, error_page, esc, html, layout, shanghai};
 use crate::app::Role;
-use crate::error::AppError;
 use crate::lab;
+use crate::lab::http::LabLine;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::Value;
 use std::fmt::Write;
 use std::sync::Arc;
 use xikang_domain::testing::TaskKind;
@@ -67,16 +65,14 @@ fn upload_form(user: &WebUser, csv: &str, error: Option<&str>) -> String {
 }
 
 /// The per-line report of an upload: line, barcode, what happened or why it was refused.
-fn report(lang: Lang, answer: &Value, csv: &str) -> String {
+fn report(lang: Lang, items: &[LabLine], csv: &str) -> String {
     // The barcode as the file gave it, by file line (the answer names tubes by id).
-    let barcode_of = |line: Option<u64>| -> String {
-        line.and_then(|n| csv.lines().nth(usize::try_from(n).ok()?.checked_sub(1)?))
+    let barcode_of = |line: Option<usize>| -> String {
+        line.and_then(|n| csv.lines().nth(n.checked_sub(1)?))
             .and_then(|l| l.split(',').next())
             .map_or(String::new(), |b| esc(b.trim()))
     };
-    let empty = Vec::new();
-    let items = answer["results"].as_array().unwrap_or(&empty);
-    let accepted = items.iter().filter(|i| i.get("error").is_none()).count();
+    let accepted = items.iter().filter(|i| i.outcome.is_ok()).count();
     let mut s = format!(
         "<section aria-labelledby=\"report-h\"><h2 id=\"report-h\">{}</h2><p class=\"{}\" role=\"status\" data-accepted=\"{accepted}\" data-refused=\"{refused}\">{}</p><div class=\"scroll\"><table id=\"report\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         lang.t("逐行结果", "Line by line"),
@@ -94,47 +90,45 @@ fn report(lang: Lang, answer: &Value, csv: &str) -> String {
         refused = items.len() - accepted,
     );
     for item in items.iter().take(MAX_ROWS) {
-        let line = item["line"]
-            .as_u64()
-            .map_or(String::new(), |n| n.to_string());
-        let barcode = barcode_of(item["line"].as_u64());
-        if let Some(e) = item.get("error") {
-            let code = e["code"].as_str().unwrap_or("");
-            let msg = e["message"].as_str().unwrap_or("");
-            let _ = write!(
-                s,
-                "<tr class=\"refused\" data-code=\"{}\"><td>{line}</td><td>{barcode}</td><td>✘ {}</td></tr>",
-                esc(code),
-                esc(&super::i18n::error_text(lang, code, msg)),
-            );
-        } else {
-            let holds = item["holds"].as_u64().unwrap_or(0);
-            let tasks = item["tasks"].as_u64().unwrap_or(0);
-            let mut what = match lang {
-                Lang::Zh => format!("✔ 已记录（{} 人）", item["members"]),
-                Lang::En => format!("✔ recorded ({} people)", item["members"]),
-            };
-            if holds > 0 {
-                let _ = match lang {
-                    Lang::Zh => write!(what, "；阳性混管，{holds} 人待单管复核"),
-                    Lang::En => write!(what, "; positive pool, {holds} held for a retest"),
-                };
-            } else if tasks > 0 {
-                let _ = match lang {
-                    Lang::Zh => write!(what, "；{tasks} 人需重新采样"),
-                    Lang::En => write!(what, "; {tasks} to be swabbed again"),
-                };
+        let line = item.line.map_or(String::new(), |n| n.to_string());
+        let barcode = barcode_of(item.line);
+        match &item.outcome {
+            Err(e) => {
+                let _ = write!(
+                    s,
+                    "<tr class=\"refused\" data-code=\"{}\"><td>{line}</td><td>{barcode}</td><td>✘ {}</td></tr>",
+                    esc(e.code),
+                    esc(&super::i18n::error_text(lang, e.code, &e.message)),
+                );
             }
-            if let Some(c) = item["suspected_case"].as_str() {
-                let _ = match lang {
-                    Lang::Zh => write!(what, "；单管阳性，已登记疑似病例 {}", esc(c)),
-                    Lang::En => write!(what, "; positive single tube, suspected case {}", esc(c)),
+            Ok(d) => {
+                let (holds, tasks) = (d.holds, d.tasks);
+                let mut what = match lang {
+                    Lang::Zh => format!("✔ 已记录（{} 人）", d.members),
+                    Lang::En => format!("✔ recorded ({} people)", d.members),
                 };
+                if holds > 0 {
+                    let _ = match lang {
+                        Lang::Zh => write!(what, "；阳性混管，{holds} 人待单管复核"),
+                        Lang::En => write!(what, "; positive pool, {holds} held for a retest"),
+                    };
+                } else if tasks > 0 {
+                    let _ = match lang {
+                        Lang::Zh => write!(what, "；{tasks} 人需重新采样"),
+                        Lang::En => write!(what, "; {tasks} to be swabbed again"),
+                    };
+                }
+                if let Some(c) = d.suspected {
+                    let _ = match lang {
+                        Lang::Zh => write!(what, "；单管阳性，已登记疑似病例 {c}"),
+                        Lang::En => write!(what, "; positive single tube, suspected case {c}"),
+                    };
+                }
+                let _ = write!(
+                    s,
+                    "<tr class=\"accepted\" data-holds=\"{holds}\"><td>{line}</td><td>{barcode}</td><td>{what}</td></tr>",
+                );
             }
-            let _ = write!(
-                s,
-                "<tr class=\"accepted\" data-holds=\"{holds}\"><td>{line}</td><td>{barcode}</td><td>{what}</td></tr>",
-            );
         }
     }
     s.push_str("</tbody></table></div></section>");
@@ -330,32 +324,22 @@ pub async fn upload(
     if let Err(e) = user.check_csrf(&f.csrf) {
         return error_page(lang, Some(&user), &e);
     }
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
-    let answer = call_api(lab::http::post_lab_results(
-        State(state.clone()),
-        user.caller.clone(),
-        headers,
-        Bytes::from(f.csv.clone()),
-    ))
-    .await;
+    let answer = lab::http::record_lab_csv(&state, &user.caller, f.csv.as_bytes()).await;
     match answer {
-        Ok(a) => page(
-            &state,
-            &user,
-            StatusCode::OK,
-            &report(lang, &a, &f.csv),
-            &upload_form(&user, "", None),
-        ),
         // Every line refused: the report still says why, line by line; the text is kept.
-        Err(AppError::Unprocessable {
-            details: Some(d), ..
-        }) if d["results"].is_array() => page(
+        Ok(lines) if lines.iter().all(|l| l.outcome.is_err()) => page(
             &state,
             &user,
             StatusCode::UNPROCESSABLE_ENTITY,
-            &report(lang, &d, &f.csv),
+            &report(lang, &lines, &f.csv),
             &upload_form(&user, &f.csv, None),
+        ),
+        Ok(lines) => page(
+            &state,
+            &user,
+            StatusCode::OK,
+            &report(lang, &lines, &f.csv),
+            &upload_form(&user, "", None),
         ),
         Err(e) => {
             let (status, code, msg) = e.summary();

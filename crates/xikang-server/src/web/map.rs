@@ -76,10 +76,10 @@ const CASE_CLASSES: [(&str, &str, &str, &str); 4] = [
 ];
 
 fn zone_class(z: Option<ZoneLevel>) -> usize {
-    match z.map(strictness) {
-        Some(3) => 0,
-        Some(2) => 1,
-        Some(_) => 2,
+    match z {
+        Some(ZoneLevel::Sealed | ZoneLevel::High) => 0,
+        Some(ZoneLevel::Controlled | ZoneLevel::Medium) => 1,
+        Some(ZoneLevel::Precaution | ZoneLevel::Low) => 2,
         None => 3,
     }
 }

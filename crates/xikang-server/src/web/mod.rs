@@ -36,12 +36,10 @@ use crate::app::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::Router;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 pub use i18n::Lang;
-use serde_json::Value;
 use session::WebUser;
 use std::sync::Arc;
 
@@ -288,33 +286,6 @@ pub fn error_page(lang: Lang, user: Option<&WebUser>, e: &AppError) -> Response 
         status,
         layout(lang, lang.t("出错了", "Error"), user, "", &body),
     )
-}
-
-/// Calls an `/api/v1` handler in-process and reads its JSON answer.
-pub async fn call_api(
-    fut: impl std::future::Future<Output = Result<Response, AppError>>,
-) -> Result<Value, AppError> {
-    let resp = fut.await?;
-    let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20)
-        .await
-        .map_err(|e| AppError::Internal(format!("reading an API answer: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| AppError::Internal(format!("an API answer is not JSON: {e}")))
-}
-
-/// Headers of a JSON body, for [`call_api`].
-pub fn json_headers() -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h
-}
-
-/// A JSON body, for [`call_api`].
-pub fn json_body(v: &Value) -> Bytes {
-    Bytes::from(v.to_string())
 }
 
 /// Percent-encodes a query value.

@@ -5,17 +5,17 @@
 //! against their colour and files a new one ([`crate::appeal`]).
 
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, layout, shanghai, urlencode};
-use crate::api;
+use super::{Lang, error_page, esc, html, layout, shanghai};
+use crate::api::{self, ResultOutcome};
 use crate::app::Role;
 use crate::appeal;
 use crate::error::AppError;
 use crate::state::AppState;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use crate::wire::PersonOut;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::Value;
 use std::fmt::Write;
 use std::sync::Arc;
 use xikang_domain::{Colour, PersonId};
@@ -96,32 +96,12 @@ pub async fn unmask(
         Ok(p) => p,
         Err(e) => return error_page(user.lang, Some(&user), &e),
     };
-    let uri: Uri = match format!("/?unmask=true&purpose={}", urlencode(f.purpose.trim())).parse() {
-        Ok(u) => u,
-        Err(_) => {
-            return error_page(
-                user.lang,
-                Some(&user),
-                &AppError::bad("purpose_required", "purpose"),
-            );
-        }
-    };
-    let q = match Query::try_from_uri(&uri) {
-        Ok(q) => q,
-        Err(_) => {
-            return error_page(
-                user.lang,
-                Some(&user),
-                &AppError::bad("purpose_required", "purpose"),
-            );
-        }
-    };
-    let read = call_api(api::get_person(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(person.to_string()),
-        q,
-    ))
+    let read = api::read_person(
+        &state,
+        &user.caller,
+        person,
+        Some(Some(f.purpose.trim().to_owned())),
+    )
     .await;
     match read {
         Ok(v) => render(&state, &user, person, Some(v), "").await,
@@ -156,14 +136,6 @@ async fn render_with_error(
     error_page(user.lang, Some(user), e)
 }
 
-/// A query with one value for an API handler.
-fn query_of<T: serde::de::DeserializeOwned>(s: &str) -> Result<Query<T>, AppError> {
-    let uri: Uri = s
-        .parse()
-        .map_err(|_| AppError::Internal("building an API query".into()))?;
-    Query::try_from_uri(&uri).map_err(|e| AppError::Internal(format!("API query: {e}")))
-}
-
 /// A refused appeal form: the message shown next to the reason, and what was typed.
 #[derive(Debug, Clone, Copy)]
 struct AppealError<'a> {
@@ -176,7 +148,7 @@ async fn render(
     state: &Arc<AppState>,
     user: &WebUser,
     person: PersonId,
-    unmasked: Option<Value>,
+    unmasked: Option<PersonOut>,
     here: &str,
 ) -> Response {
     render_page(state, user, person, unmasked, here, None).await
@@ -186,7 +158,7 @@ async fn render_page(
     state: &Arc<AppState>,
     user: &WebUser,
     person: PersonId,
-    unmasked: Option<Value>,
+    unmasked: Option<PersonOut>,
     here: &str,
     appeal_error: Option<AppealError<'_>>,
 ) -> Response {
@@ -202,34 +174,13 @@ async fn render_page(
     let code = state.code(person, &eval, now);
     let data = match unmasked {
         Some(v) => Ok(v),
-        None => {
-            call_api(api::get_person(
-                State(state.clone()),
-                user.caller.clone(),
-                Path(person.to_string()),
-                match query_of("/?unmask=false") {
-                    Ok(q) => q,
-                    Err(e) => return error_page(lang, Some(user), &e),
-                },
-            ))
-            .await
-        }
+        None => api::read_person(state, &user.caller, person, None).await,
     };
     let data = match data {
         Ok(d) => d,
         Err(e) => return error_page(lang, Some(user), &e),
     };
-    let results = match query_of(&format!("/?person={person}")) {
-        Ok(q) => {
-            call_api(api::list_results(
-                State(state.clone()),
-                user.caller.clone(),
-                q,
-            ))
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let results = api::test_results(state, &user.caller, person).await;
     let (class, words) = colour_words(lang, eval.colour);
     let mut h = String::new();
     let _ = write!(
@@ -313,8 +264,7 @@ async fn render_page(
     }
     let _ = write!(h, "<h2>{}</h2>", lang.t("核酸检测结果", "Test results"));
     match results {
-        Ok(v) => {
-            let items = v["items"].as_array().cloned().unwrap_or_default();
+        Ok(items) => {
             if items.is_empty() {
                 let _ = write!(h, "<p>{}</p>", lang.t("暂无记录", "None on record"));
             } else {
@@ -328,28 +278,12 @@ async fn render_page(
                     ]),
                 );
                 for i in items.iter().rev().take(20) {
-                    let sampled = i["sampled_at"]
-                        .as_str()
-                        .and_then(|s| xikang_domain::Timestamp::parse_rfc3339(s).ok())
-                        .map(shanghai)
-                        .unwrap_or_default();
-                    let outcome = match i["outcome"].as_str().unwrap_or("") {
-                        "negative" => lang.t("阴性", "negative"),
-                        "positive" => lang.t("阳性", "positive"),
-                        "pool_positive" => {
-                            lang.t("混管阳性，待复核", "pool positive, retest pending")
-                        }
-                        other => other,
-                    }
-                    .to_owned();
                     let _ = write!(
                         h,
                         "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        esc(&sampled),
-                        esc(&outcome),
-                        i["pool_size"]
-                            .as_u64()
-                            .map_or(String::new(), |n| format!("{n}:1"))
+                        esc(&shanghai(i.sampled_at)),
+                        esc(outcome_words(lang, i.outcome)),
+                        i.pool_size.map_or(String::new(), |n| format!("{n}:1"))
                     );
                 }
                 h.push_str("</tbody></table>");
@@ -366,19 +300,19 @@ async fn render_page(
     }
     appeal_section(&mut h, state, user, person, appeal_error);
     // Personal data, masked unless unmasked just now.
-    let masked = data["masked"].as_bool().unwrap_or(true);
+    let masked = data.masked;
     let _ = write!(
         h,
         "<h2>{}</h2><dl class=\"pd\"><dt>{}</dt><dd id=\"pd-name\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
         lang.t("个人信息", "Personal data"),
         lang.t("姓名", "Name"),
-        esc(data["name"].as_str().unwrap_or("")),
+        esc(&data.name),
         lang.t("身份证号", "ID number"),
-        esc(data["id_number"].as_str().unwrap_or("")),
+        esc(&data.id_number),
         lang.t("手机", "Phone"),
-        esc(data["phone"].as_str().unwrap_or("—")),
+        esc(data.phone.as_deref().unwrap_or("—")),
         lang.t("社区", "Community"),
-        esc(data["area"].as_str().unwrap_or("")),
+        esc(&data.area),
     );
     if masked && matches!(user.caller.role, Role::Admin | Role::Tracer) {
         let _ = write!(
@@ -513,14 +447,7 @@ pub async fn file_appeal(
     } else {
         ""
     };
-    let filed = call_api(appeal::file(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(person.to_string()),
-        super::json_headers(),
-        super::json_body(&serde_json::json!({"reason": f.reason})),
-    ))
-    .await;
+    let filed = appeal::file_appeal(&state, &user.caller, person, &f.reason).await;
     match filed {
         Ok(_) if here.is_empty() => to_person(person).into_response(),
         Ok(_) => Redirect::to(here).into_response(),
@@ -544,6 +471,15 @@ pub async fn file_appeal(
             )
             .await
         }
+    }
+}
+
+/// A test result's outcome in words.
+fn outcome_words(lang: Lang, o: ResultOutcome) -> &'static str {
+    match o {
+        ResultOutcome::Negative => lang.t("阴性", "negative"),
+        ResultOutcome::Positive => lang.t("阳性", "positive"),
+        ResultOutcome::PoolPositive => lang.t("混管阳性，待复核", "pool positive, retest pending"),
     }
 }
 

@@ -5,16 +5,15 @@
 //! person, open tube of a site in the jurisdiction, not sampled twice) exactly as there.
 
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout};
+use super::{Lang, error_page, esc, html, layout};
 use crate::app::Role;
-use crate::error::AppError;
 use crate::lab;
+use crate::lab::http::SampleIn;
 use crate::state::AppState;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::fmt::Write;
 use std::sync::Arc;
 use xikang_domain::testing::TubeBarcode;
@@ -40,16 +39,21 @@ pub struct BindForm {
 
 /// One scanned line as a sample: a health code, or an 18-character ID number typed in
 /// where a code cannot be scanned (the API allows that only to users with ID lookup).
-fn sample_of(tube: &str, line: &str) -> Value {
+fn sample_of(tube: &str, line: &str) -> SampleIn {
     let is_id = line.len() == 18
         && line
             .bytes()
             .enumerate()
             .all(|(i, b)| b.is_ascii_digit() || (i == 17 && (b == b'X' || b == b'x')));
-    if is_id {
-        json!({"tube": tube, "id_number": line})
+    let (token, id_number) = if is_id {
+        (None, Some(line.to_owned()))
     } else {
-        json!({"tube": tube, "token": line})
+        (Some(line.to_owned()), None)
+    };
+    SampleIn {
+        tube: tube.to_owned(),
+        token,
+        id_number,
     }
 }
 
@@ -184,15 +188,29 @@ pub async fn bind(
         );
     }
     if f.action == "seal" {
-        let answer = call_api(lab::http::post_seal(
-            State(state.clone()),
-            user.caller.clone(),
-            json_headers(),
-            json_body(&json!({"tubes": [tube]})),
-        ))
-        .await;
-        return match answer {
-            Ok(_) => page(
+        let answer = lab::http::seal_tubes(&state, &user.caller, vec![tube.clone()]).await;
+        let refusal: Option<(StatusCode, String, String)> = match answer {
+            Ok(mut r) => match r.pop() {
+                Some(Ok(_)) => None,
+                // One tube, refused: the batch's 422, named by the tube's own refusal.
+                Some(Err(e)) => Some((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    e.code.to_owned(),
+                    e.message,
+                )),
+                None => Some((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal".to_owned(),
+                    String::new(),
+                )),
+            },
+            Err(e) => {
+                let (status, code, msg) = e.summary();
+                Some((status, code.to_owned(), msg))
+            }
+        };
+        return match refusal {
+            None => page(
                 &state,
                 &user,
                 StatusCode::OK,
@@ -204,8 +222,7 @@ pub async fn bind(
                 &form(&user, "", "", &[]),
                 &tube,
             ),
-            Err(e) => {
-                let (status, code, msg) = item_error(&e);
+            Some((status, code, msg)) => {
                 refuse(status, "tube", super::i18n::error_text(lang, &code, &msg))
             }
         };
@@ -228,50 +245,40 @@ pub async fn bind(
             },
         );
     }
-    let samples: Vec<Value> = codes.iter().map(|c| sample_of(&tube, c)).collect();
-    let answer = call_api(lab::http::post_samples(
-        State(state.clone()),
-        user.caller.clone(),
-        json_headers(),
-        json_body(&json!({"samples": samples})),
-    ))
-    .await;
-    let (status, results) = match answer {
-        Ok(a) => (StatusCode::OK, a["results"].clone()),
-        Err(AppError::Unprocessable {
-            details: Some(d), ..
-        }) if d["results"].is_array() => (StatusCode::UNPROCESSABLE_ENTITY, d["results"].clone()),
+    let samples = codes.iter().map(|c| Ok(sample_of(&tube, c))).collect();
+    let results = match lab::http::bind_samples(&state, &user.caller, samples).await {
+        Ok(r) => r,
         Err(e) => {
             let (status, code, msg) = e.summary();
             return refuse(status, "codes", super::i18n::error_text(lang, code, &msg));
         }
     };
+    // Every code refused: the batch's 422, and the report still says why.
+    let status = if results.iter().any(Result::is_ok) {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     // The report names each code by its position (never the code or the person).
-    let empty = Vec::new();
-    let items = results.as_array().unwrap_or(&empty);
     let mut refused_lines = Vec::new();
     let mut report = String::new();
     let mut bound = 0;
-    for (i, item) in items.iter().enumerate() {
-        if let Some(e) = item.get("error") {
-            let code = e["code"].as_str().unwrap_or("");
-            let _ = write!(
-                report,
-                "<li class=\"refused\" data-code=\"{}\">{} {}: ✘ {}</li>",
-                esc(code),
-                lang.t("第", "Code"),
-                i + 1,
-                esc(&super::i18n::error_text(
-                    lang,
-                    code,
-                    e["message"].as_str().unwrap_or("")
-                ))
-            );
-            if let Some(c) = codes.get(i) {
-                refused_lines.push(*c);
+    for (i, item) in results.iter().enumerate() {
+        match item {
+            Err(e) => {
+                let _ = write!(
+                    report,
+                    "<li class=\"refused\" data-code=\"{}\">{} {}: ✘ {}</li>",
+                    esc(e.code),
+                    lang.t("第", "Code"),
+                    i + 1,
+                    esc(&super::i18n::error_text(lang, e.code, &e.message))
+                );
+                if let Some(c) = codes.get(i) {
+                    refused_lines.push(*c);
+                }
             }
-        } else {
-            bound += 1;
+            Ok(_) => bound += 1,
         }
     }
     let top = format!(
@@ -294,21 +301,4 @@ pub async fn bind(
         &form(&user, &tube, &kept, &[]),
         &tube,
     )
-}
-
-/// A batch refusal's first item error, or the error itself.
-fn item_error(e: &AppError) -> (StatusCode, String, String) {
-    let (status, code, msg) = e.summary();
-    if let AppError::Unprocessable {
-        details: Some(d), ..
-    } = e
-        && let Some(first) = d["results"][0].get("error")
-    {
-        return (
-            status,
-            first["code"].as_str().unwrap_or(code).to_owned(),
-            first["message"].as_str().unwrap_or(&msg).to_owned(),
-        );
-    }
-    (status, code.to_owned(), msg)
 }

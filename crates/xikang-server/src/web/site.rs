@@ -4,11 +4,11 @@
 //! otherwise extends the order: the page shows whichever the policy decided.
 
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, layout, shanghai, urlencode};
+use super::{Lang, error_page, esc, html, layout, shanghai, urlencode};
 use crate::app::Role;
 use crate::duties;
+use crate::duties::ReleaseOutcome;
 use crate::error::AppError;
-use crate::extract::Id;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -43,7 +43,11 @@ async fn sites_of(state: &AppState, user: &WebUser) -> Result<Vec<SiteRecord>, A
         .into_iter()
         .filter(|s| match user.caller.role {
             Role::SiteManager => s.manager.as_deref() == Some(user.caller.name.as_str()),
-            _ => user.caller.covers(&s.area),
+            Role::Admin | Role::Tracer => user.caller.covers(&s.area),
+            // Not site staff: no site (the page refuses them before this anyway).
+            Role::Lab | Role::VenueDevice | Role::GridWorker | Role::Resident | Role::Carrier => {
+                false
+            }
         })
         .collect())
 }
@@ -132,23 +136,33 @@ fn page(
         );
     }
     if let (Some(o), Some(outcome)) = (&q.released, &q.outcome) {
-        let text = match (outcome.as_str(), lang) {
-            ("released", Lang::Zh) => format!("{} 已解除隔离。", esc(o)),
-            ("released", Lang::En) => format!("{} released.", esc(o)),
-            (_, Lang::Zh) => format!(
-                "{} 有检测缺失或阳性，已按政策延长隔离并派发复检任务。",
-                esc(o)
+        // The outcome comes back as text in the address: only a known one is shown, so a
+        // forged or mangled address can never announce a release that did not happen.
+        match parse_outcome(outcome) {
+            Some(outcome) => {
+                let text = match (outcome, lang) {
+                    (ReleaseOutcome::Released, Lang::Zh) => format!("{} 已解除隔离。", esc(o)),
+                    (ReleaseOutcome::Released, Lang::En) => format!("{} released.", esc(o)),
+                    (ReleaseOutcome::Extended, Lang::Zh) => format!(
+                        "{} 有检测缺失或阳性，已按政策延长隔离并派发复检任务。",
+                        esc(o)
+                    ),
+                    (ReleaseOutcome::Extended, Lang::En) => format!(
+                        "{} has a missing or positive test: extended by the policy, a retest task is out.",
+                        esc(o)
+                    ),
+                };
+                let _ = write!(
+                    s,
+                    "<p class=\"ok\" role=\"status\" id=\"released\" data-outcome=\"{}\">{text}</p>",
+                    outcome_name(outcome)
+                );
+            }
+            None => tracing::warn!(
+                field = "outcome",
+                "unknown release outcome in the address; not shown"
             ),
-            (_, Lang::En) => format!(
-                "{} has a missing or positive test: extended by the policy, a retest task is out.",
-                esc(o)
-            ),
-        };
-        let _ = write!(
-            s,
-            "<p class=\"ok\" role=\"status\" id=\"released\" data-outcome=\"{}\">{text}</p>",
-            esc(outcome)
-        );
+        }
     }
     let active: Vec<&OrderRecord> = orders
         .iter()
@@ -374,6 +388,21 @@ pub async fn site_page(
     render(&state, &user, &q, StatusCode::OK, None).await
 }
 
+/// The outcome's name in the page's address.
+fn outcome_name(o: ReleaseOutcome) -> &'static str {
+    match o {
+        ReleaseOutcome::Released => "released",
+        ReleaseOutcome::Extended => "extended",
+    }
+}
+
+/// An outcome named in the address; None for anything else.
+fn parse_outcome(s: &str) -> Option<ReleaseOutcome> {
+    [ReleaseOutcome::Released, ReleaseOutcome::Extended]
+        .into_iter()
+        .find(|o| outcome_name(*o) == s)
+}
+
 /// `POST /web/site/orders/{id}/release`: released, extended, or refused with the reason.
 pub async fn release(
     State(state): State<Arc<AppState>>,
@@ -389,13 +418,10 @@ pub async fn release(
     if let Err(e) = user.check_csrf(&f.csrf) {
         return error_page(lang, Some(&user), &e);
     }
-    let answer = call_api(async {
-        let order = crate::extract::parse_id(&id)?;
-        duties::release(State(state.clone()), user.caller.clone(), Id(order))
-            .await
-            .map(IntoResponse::into_response)
-    })
-    .await;
+    let answer = match crate::extract::parse_id(&id) {
+        Ok(order) => duties::release_order(&state, &user.caller, order).await,
+        Err(e) => Err(e),
+    };
     // The order's site, to come back to it.
     let site = {
         let store = state.store.clone();
@@ -414,8 +440,8 @@ pub async fn release(
         Ok(a) => {
             let mut to = format!(
                 "/web/site?released={}&outcome={}",
-                urlencode(a["order"].as_str().unwrap_or("")),
-                urlencode(a["outcome"].as_str().unwrap_or(""))
+                urlencode(&a.order.to_string()),
+                outcome_name(a.outcome)
             );
             if let Some(s) = site {
                 let _ = write!(to, "&site={s}");
@@ -434,6 +460,21 @@ pub async fn release(
             };
             let text = super::i18n::error_text(lang, code, &msg);
             render(&state, &user, &q, status, Some((&id, &text))).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_known_release_outcome_is_read_from_the_address() {
+        for o in [ReleaseOutcome::Released, ReleaseOutcome::Extended] {
+            assert_eq!(parse_outcome(outcome_name(o)), Some(o));
+        }
+        for text in ["", "Released", "released ", "green", "allow", "ok"] {
+            assert_eq!(parse_outcome(text), None, "{text:?}");
         }
     }
 }

@@ -4,7 +4,7 @@
 //! handlers, so each is the same authority event the API writes.
 
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout, shanghai};
+use super::{Lang, error_page, esc, html, layout, shanghai};
 use crate::api;
 use crate::app::Role;
 use crate::app::projection::CaseRecord;
@@ -13,7 +13,7 @@ use crate::state::{AppState, read};
 use crate::trace::{self, ContactRow, Status};
 use crate::wire::parse_case_id;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -264,24 +264,18 @@ pub async fn register(
             StatusCode::BAD_REQUEST,
         );
     }
-    let body = json!({
+    let made = match crate::json::from_value::<api::CaseIn>(json!({
         "person": f.person.trim(),
         "kind": f.kind,
         "onset": times[0],
         "sampled_at": times[1],
         "isolated_at": times[2],
-    });
-    let made = call_api(api::post_case(
-        State(state.clone()),
-        user.caller.clone(),
-        json_headers(),
-        json_body(&body),
-    ))
-    .await;
+    })) {
+        Ok(b) => api::register_case(&state, &user.caller, b).await,
+        Err(e) => Err(e),
+    };
     match made {
-        Ok(v) => {
-            Redirect::to(&format!("/web/cases/{}", v["id"].as_str().unwrap_or(""))).into_response()
-        }
+        Ok(made) => Redirect::to(&format!("/web/cases/{}", made.case.id)).into_response(),
         Err(e) => {
             let (status, code, msg) = e.summary();
             if status.is_server_error() {
@@ -639,14 +633,10 @@ pub async fn act(
     if !f.site.trim().is_empty() {
         body["site"] = json!(f.site.trim());
     }
-    let done = call_api(trace::act_on_contact(
-        State(state.clone()),
-        user.caller.clone(),
-        Path((id.clone(), person.clone())),
-        json_headers(),
-        json_body(&body),
-    ))
-    .await;
+    let done = match crate::json::from_value::<trace::ActionIn>(body) {
+        Ok(b) => trace::decide_contact(&state, &user.caller, &id, &person, b).await,
+        Err(e) => Err(e),
+    };
     match done {
         Ok(_) => Redirect::to(&format!("/web/cases/{id}#contacts")).into_response(),
         Err(e) => {
@@ -686,19 +676,9 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Response {
     let format = q.format.unwrap_or_else(|| "csv".into());
-    let uri: Result<Uri, _> = format!("/?format={}", super::urlencode(&format)).parse();
-    let query = match uri.ok().and_then(|u| Query::try_from_uri(&u).ok()) {
-        Some(q) => q,
-        None => {
-            return error_page(
-                user.lang,
-                Some(&user),
-                &AppError::bad("invalid_format", "format is csv or xlsx"),
-            );
-        }
-    };
-    match trace::export_contacts(State(state), user.caller.clone(), Path(id), query).await {
-        Ok(r) => r,
+    let query = trace::ContactQuery::masked_export(format);
+    match trace::export_contact_list(&state, &user.caller, &id, &query).await {
+        Ok(file) => file.into_response(),
         Err(e) => error_page(user.lang, Some(&user), &e),
     }
 }

@@ -1,24 +1,22 @@
 //! The venue's scan page (a scanner gun types the code and Enter; a pasted code works the
 //! same) answering allow or deny large and in colour, and the venue's printable poster.
-//! Scans go through the API's scan handler, so they are recorded and decided exactly as a
-//! venue device's are.
+//! Scans go through the same command as the API's scan handler (`scan::record_scan`), so
+//! they are recorded and decided exactly as a venue device's are.
 
 use super::resident::{colour_words, inline_svg};
 use super::session::WebUser;
-use super::{Lang, call_api, error_page, esc, html, json_body, json_headers, layout};
+use super::{Lang, error_page, esc, html, layout};
 use crate::app::Role;
 use crate::error::AppError;
-use crate::scan;
+use crate::scan::{self, Decision, ScanAnswer, ScanItem};
 use crate::state::AppState;
 use crate::wire::parse_venue_id;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 use std::fmt::Write;
 use std::sync::Arc;
-use xikang_domain::Colour;
 
 const SCANNERS: &[Role] = &[Role::VenueDevice, Role::Admin, Role::Tracer];
 
@@ -124,45 +122,21 @@ pub async fn scan(
             "tracers look codes up but do not record scans",
         ))
     } else {
-        call_api(scan::post_scans(
-            State(state.clone()),
-            user.caller.clone(),
-            json_headers(),
-            json_body(&json!({"place_code": place, "token": f.code.trim()})),
-        ))
+        scan::record_scan(
+            &state,
+            &user.caller,
+            ScanItem {
+                place_code: place.clone(),
+                token: Some(f.code.trim().to_owned()),
+                ..ScanItem::default()
+            },
+        )
         .await
     };
     let mut body = String::new();
     let status = match &answer {
         Ok(a) => {
-            let allow = a["decision"] == "allow";
-            let colour = match a["colour"].as_str() {
-                Some("red") => Colour::Red,
-                Some("yellow") => Colour::Yellow,
-                _ => Colour::Green,
-            };
-            let (class, words) = colour_words(lang, colour);
-            let _ = write!(
-                body,
-                r#"<div class="verdict {class}" role="status" aria-live="assertive" data-decision="{d}"><p class="big">{verdict}</p><p>{zh} {en} · {words}</p>{hours}</div>"#,
-                d = if allow { "allow" } else { "deny" },
-                verdict = if allow {
-                    lang.t("✔ 允许进入", "✔ ALLOW")
-                } else {
-                    lang.t("✘ 禁止进入", "✘ DENY")
-                },
-                zh = colour.zh(),
-                en = colour.as_str(),
-                hours = a["hours_since_negative"]
-                    .as_u64()
-                    .map_or(String::new(), |h| format!(
-                        "<p>{}: {h}</p>",
-                        lang.t(
-                            "距最近阴性采样（小时）",
-                            "Hours since the last negative sample"
-                        )
-                    )),
-            );
+            body.push_str(&verdict(lang, a));
             StatusCode::OK
         }
         Err(e) => {
@@ -189,6 +163,29 @@ pub async fn scan(
     )
 }
 
+/// The big allow / deny box for one scan, in the colour of the code and in words.
+fn verdict(lang: Lang, a: &ScanAnswer) -> String {
+    let (class, words) = colour_words(lang, a.colour);
+    let (d, verdict) = match a.decision {
+        Decision::Allow => ("allow", lang.t("✔ 允许进入", "✔ ALLOW")),
+        Decision::Deny => ("deny", lang.t("✘ 禁止进入", "✘ DENY")),
+    };
+    let hours = a.hours_since_negative.map_or(String::new(), |h| {
+        format!(
+            "<p>{}: {h}</p>",
+            lang.t(
+                "距最近阴性采样（小时）",
+                "Hours since the last negative sample"
+            )
+        )
+    });
+    format!(
+        r#"<div class="verdict {class}" role="status" aria-live="assertive" data-decision="{d}"><p class="big">{verdict}</p><p>{zh} {en} · {words}</p>{hours}</div>"#,
+        zh = a.colour.zh(),
+        en = a.colour.as_str(),
+    )
+}
+
 /// `GET /web/venues/{id}/poster`: a printable A4 poster with the venue's name and place
 /// code as a QR, for the door.
 pub async fn poster(
@@ -211,7 +208,7 @@ pub async fn poster(
             .venue
             .map_or(user.caller.covers(&venue.area), |v| v == venue.id),
         Role::Admin | Role::Tracer => user.caller.covers(&venue.area),
-        _ => false,
+        Role::Lab | Role::GridWorker | Role::Resident | Role::SiteManager | Role::Carrier => false,
     };
     if !allowed {
         return error_page(
@@ -243,4 +240,50 @@ pub async fn poster(
             &body,
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xikang_domain::Colour;
+    use xikang_domain::testing::VaccinationStatus;
+
+    fn answer(decision: Decision, colour: Colour) -> ScanAnswer {
+        ScanAnswer {
+            decision,
+            colour,
+            hours_since_negative: None,
+            reason: "colour_red",
+            vaccination: VaccinationStatus { doses: 0 }.into(),
+        }
+    }
+
+    #[test]
+    fn a_red_denied_scan_is_shown_as_deny_in_red_never_green() {
+        let html = verdict(Lang::En, &answer(Decision::Deny, Colour::Red));
+        assert!(html.contains(r#"class="verdict red""#), "{html}");
+        assert!(html.contains(r#"data-decision="deny""#), "{html}");
+        assert!(html.contains("DENY"), "{html}");
+        assert!(!html.contains("green") && !html.contains("ALLOW"), "{html}");
+    }
+
+    #[test]
+    fn a_yellow_denied_scan_is_shown_as_deny_in_yellow() {
+        let html = verdict(Lang::En, &answer(Decision::Deny, Colour::Yellow));
+        assert!(html.contains(r#"class="verdict yellow""#), "{html}");
+        assert!(html.contains(r#"data-decision="deny""#), "{html}");
+        assert!(!html.contains("green"), "{html}");
+    }
+
+    #[test]
+    fn the_decision_keeps_its_wire_names() {
+        assert_eq!(
+            serde_json::to_value(Decision::Allow).ok(),
+            Some(serde_json::json!("allow"))
+        );
+        assert_eq!(
+            serde_json::to_value(Decision::Deny).ok(),
+            Some(serde_json::json!("deny"))
+        );
+    }
 }
