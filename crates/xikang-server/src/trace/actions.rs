@@ -1,0 +1,235 @@
+//! The tracer's decisions on a contact: confirm, dismiss, notify, quarantine — each an
+//! authority event.
+
+use super::*;
+
+/// A tracer's decision about one contact.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionIn {
+    pub action: Action,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// For `quarantine` under a centralized regime: the quarantine site (S1, …).
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+/// A step of the contact workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Confirm,
+    Notify,
+    Quarantine,
+    Dismiss,
+}
+
+/// `POST /api/v1/cases/{id}/contacts/{person}`: `{"action": "confirm" | "notify" |
+/// "quarantine" | "dismiss", "reason": …}`. Each step is an authority event; a step out of
+/// order is a 409.
+pub async fn act_on_contact(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path((id, person)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    // Who and what first, then the body, as the API always answered.
+    visible_case(&state, &caller, &id)?;
+    visible_person(&state, &caller, &person)?;
+    let b: ActionIn = parse(&headers, &body)?;
+    let step = decide_contact(&state, &caller, &id, &person, b).await?;
+    Ok(Json(json!({
+        "case": step.case.to_string(),
+        "person": step.person.to_string(),
+        "status": step.status,
+        "order": step.order.map(|o| o.to_string()),
+    }))
+    .into_response())
+}
+
+/// Where a contact stands after a tracer's step.
+#[derive(Debug, Clone)]
+pub struct ContactStep {
+    pub case: CaseId,
+    pub person: PersonId,
+    pub status: Status,
+    pub order: Option<OrderId>,
+}
+
+/// One step of the contact workflow (the command behind
+/// `POST /api/v1/cases/{id}/contacts/{person}` and the case page's buttons): the case and
+/// the person must be in the tracer's (or admin's) jurisdiction; a step out of order is a
+/// 409 `contact_status`.
+pub async fn decide_contact(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    case: &str,
+    person: &str,
+    b: ActionIn,
+) -> Result<ContactStep, AppError> {
+    let case = visible_case(state, caller, case)?;
+    let person = visible_person(state, caller, person)?;
+    let now = crate::now();
+    let current = state.projection.tracing.designation(case.id, person);
+    let status = current.as_ref().map(|d| d.status);
+    let conflict = |what: &str| AppError::Conflict {
+        code: "contact_status",
+        message: format!(
+            "{person} is {} in {}: cannot {what}",
+            status.map_or("a candidate".into(), |s| format!("{s:?}").to_lowercase()),
+            case.id
+        ),
+    };
+    let actor = caller.actor();
+    let event = |basis: &str, body: EventBody| NewEvent {
+        at: now,
+        actor: actor.clone(),
+        basis: basis.to_owned(),
+        body,
+    };
+    let events = match b.action {
+        Action::Confirm => {
+            if matches!(
+                status,
+                Some(Status::Confirmed | Status::Notified | Status::Quarantined)
+            ) {
+                return Err(conflict("confirm"));
+            }
+            // Only someone the data shows as a contact of this case can be confirmed.
+            let index = state.projection.tracing.snapshot()?;
+            let (s, c2) = (state.clone(), case.clone());
+            let found = tokio::task::spawn_blocking(move || {
+                let t = trace_case(&s, &index, &s.policy(), &c2, now)?;
+                let close = t
+                    .close
+                    .contacts
+                    .iter()
+                    .find(|c| c.person == person)
+                    .map(|c| (ContactKind::Close, c.last_exposure));
+                let secondary = t
+                    .secondary
+                    .contacts
+                    .iter()
+                    .find(|c| c.person == person)
+                    .map(|c| (ContactKind::Secondary, c.last_exposure));
+                let companion = t
+                    .companions
+                    .iter()
+                    .find(|c| c.person == person)
+                    .map(|c| (ContactKind::Companion, c.last_exposure));
+                Ok::<_, AppError>(close.or(secondary).or(companion))
+            })
+            .await
+            .map_err(blocking_err)??;
+            let (kind, last_exposure) = found.ok_or_else(|| {
+                AppError::not_found(
+                    "not_a_contact",
+                    format!("{person} is not a contact of {} in the data", case.id),
+                )
+            })?;
+            vec![event(
+                "tracer confirmed the contact",
+                EventBody::ContactDesignated {
+                    person,
+                    case: case.id,
+                    contact_kind: kind,
+                    last_exposure,
+                },
+            )]
+        }
+        Action::Notify => {
+            if status != Some(Status::Confirmed) {
+                return Err(conflict("notify"));
+            }
+            vec![event(
+                "tracer notified the contact",
+                EventBody::ContactNotified {
+                    person,
+                    case: case.id,
+                },
+            )]
+        }
+        Action::Quarantine => {
+            let Some(d) = current
+                .as_ref()
+                .filter(|d| matches!(d.status, Status::Confirmed | Status::Notified))
+            else {
+                return Err(conflict("quarantine"));
+            };
+            if d.kind == ContactKind::Companion {
+                // The policy colours a companion yellow until their tests clear it
+                // (PROTOCOL.md §1); no quarantine order follows from the companion rule.
+                return Err(AppError::Conflict {
+                    code: "companion_not_quarantined",
+                    message: format!(
+                        "{person} is a companion in {}: the policy's tests clear them, not a quarantine",
+                        case.id
+                    ),
+                });
+            }
+            let reason = if d.kind == ContactKind::Secondary {
+                QuarantineReason::SecondaryContact
+            } else {
+                QuarantineReason::CloseContact
+            };
+            // The order system of the duties (sites, capacity, test days, release) issues
+            // it; its `quarantine_ordered` event moves the contact to "quarantined".
+            let policy = state.policy();
+            let regime = policy.duties().regime_for(reason).cloned().ok_or_else(|| {
+                AppError::Unprocessable {
+                    code: "no_regime",
+                    message: format!(
+                        "the policy in force ({}) has no quarantine regime for {reason:?}",
+                        policy.version()
+                    ),
+                    details: None,
+                }
+            })?;
+            let site = crate::duties::parse_site(b.site.as_deref())?;
+            crate::duties::issue_order(
+                state,
+                actor.clone(),
+                person,
+                &regime,
+                site,
+                now,
+                now,
+                format!(
+                    "contact of {} confirmed by a tracer; policy {} regime {}",
+                    case.id,
+                    policy.version(),
+                    regime.name
+                ),
+                (Vec::new(), Vec::new()),
+            )
+            .await?;
+            Vec::new()
+        }
+        Action::Dismiss => {
+            let reason = b.reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+                AppError::bad("reason_required", "dismissing a contact needs a reason")
+            })?;
+            if matches!(status, Some(Status::Quarantined | Status::Dismissed)) {
+                return Err(conflict("dismiss"));
+            }
+            vec![event(
+                "tracer dismissed the contact",
+                EventBody::ContactReleased {
+                    person,
+                    case: case.id,
+                    reason,
+                },
+            )]
+        }
+    };
+    state.record(events).await?;
+    let d = state.projection.tracing.designation(case.id, person);
+    Ok(ContactStep {
+        case: case.id,
+        person,
+        status: d.as_ref().map_or(Status::Candidate, |d| d.status),
+        order: d.and_then(|d| d.order),
+    })
+}
