@@ -36,7 +36,11 @@ pub(super) async fn post_origin(
     blocking(move || store.put_origin(&o2)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"code": o.code, "name": o.name, "risk": b.risk})),
+        Json(OriginSetOut {
+            code: o.code,
+            name: o.name,
+            risk: b.risk,
+        }),
     )
         .into_response())
 }
@@ -44,17 +48,16 @@ pub(super) async fn post_origin(
 pub(super) async fn list_origins(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<OriginsOut>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker, Role::Resident],
         "the origin risk list",
     )?;
     let store = state.store.clone();
     let list = blocking(move || store.origins()).await?;
-    Ok(Json(
-        json!({"origins": list.iter().map(|o| json!({"code": o.code, "name": o.name,
-        "risk": xikang_domain::duties::variant_name(&o.risk), "updated_at": o.updated_at.to_rfc3339()})).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(OriginsOut {
+        origins: list.iter().map(OriginOut::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,10 +123,17 @@ pub(super) async fn post_arrival(
         registered_at: now,
     };
     commit(&state, vec![DutyOp::InsertArrival(a)], Vec::new()).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "person": person.to_string(),
-        "origin": origin.code, "risk": xikang_domain::duties::variant_name(&origin.risk),
-        "regime": regime.name, "order_kind": regime.kind.map(|k| xikang_domain::duties::variant_name(&k)),
-        "days": regime.days, "tests": schedule_json(&regime.test_days, planned)}))).into_response())
+    let out = ArrivalOut {
+        days: regime.days,
+        id: id.to_string(),
+        order_kind: regime.kind.map(|k| xikang_domain::duties::variant_name(&k)),
+        origin: origin.code,
+        person: person.to_string(),
+        regime: regime.name.clone(),
+        risk: xikang_domain::duties::variant_name(&origin.risk),
+        tests: schedule(&regime.test_days, planned),
+    };
+    Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -138,7 +148,7 @@ pub(super) async fn arrived(
     Id(id): Id<ArrivalId>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ArrivedOut>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "recording an arrival",
@@ -244,9 +254,10 @@ pub(super) async fn arrived(
             )
         }
     };
-    Ok(Json(
-        json!({"arrival": id.to_string(), "regime": regime.name,
-        "order": order.as_ref().map(|o| order_json(o, Some(&regime))),
-        "tests": schedule_json(&regime.test_days, now)}),
-    ))
+    Ok(Json(ArrivedOut {
+        arrival: id.to_string(),
+        order: order.as_ref().map(|o| OrderOut::new(o, Some(&regime))),
+        regime: regime.name.clone(),
+        tests: schedule(&regime.test_days, now),
+    }))
 }

@@ -90,13 +90,13 @@ pub(super) async fn post_cells(
     let n = rows.len();
     let store = state.store.clone();
     blocking(move || store.put_grid_cells(&rows)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"imported": n}))).into_response())
+    Ok((StatusCode::CREATED, Json(ImportedOut { imported: n })).into_response())
 }
 
 pub(super) async fn list_cells(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<CellsOut>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "listing the grid",
@@ -113,33 +113,19 @@ pub(super) async fn list_cells(
     } else {
         None
     };
-    let out: Vec<Value> = cells
+    let cells = cells
         .iter()
         .filter(|c| caller.covers(&c.community))
         .filter(|c| mine.as_ref().is_none_or(|m| m.contains(&c.cell)))
-        .map(|c| {
-            json!({"cell": c.cell.0, "community": c.community, "name": c.name,
-                   "lat": c.lat, "lon": c.lon, "worker": c.worker})
-        })
+        .map(CellOut::from)
         .collect();
-    Ok(Json(json!({"cells": out})))
+    Ok(Json(CellsOut { cells }))
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct TaskQuery {
     pub(super) cell: Option<u32>,
     pub(super) limit: Option<u32>,
-}
-
-pub(super) fn task_json(t: &xikang_store::TaskRecord) -> Value {
-    json!({
-        "id": t.id.to_string(), "cell": t.cell.0, "kind": t.kind.as_str(),
-        "person": t.person.map(|p| p.to_string()),
-        "household": t.household.map(|h| h.to_string()),
-        "detail": t.detail, "created_at": t.created_at.to_rfc3339(),
-        "due_at": t.due_at.to_rfc3339(),
-        "done_at": t.done_at.map(Timestamp::to_rfc3339), "note": t.note,
-    })
 }
 
 /// The open tasks of a grid worker's cells (or, for staff, of one cell), earliest due first.
@@ -155,7 +141,7 @@ pub(super) async fn list_tasks(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Query(q): Query<TaskQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<TasksOut>, AppError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(bad("invalid_limit", "limit must be from 1 to 500"));
@@ -191,9 +177,9 @@ pub(super) async fn list_tasks(
     };
     let store = state.store.clone();
     let tasks = blocking(move || tasks_for(store.as_ref(), &cells, limit)).await?;
-    Ok(Json(
-        json!({"tasks": tasks.iter().map(task_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(TasksOut {
+        tasks: tasks.iter().map(TaskOut::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,20 +223,24 @@ pub async fn complete_task(
         note,
     };
     commit(&state, vec![op], Vec::new()).await?;
-    Ok(Json(json!({"task": id.to_string(), "done": true})))
+    Ok(Json(to_value(TaskDoneOut {
+        done: true,
+        task: id.to_string(),
+    })?))
 }
 
 /// Overdue open tasks per cell, rolled up per street (9 digits) and district (6 digits).
-pub fn overdue_rollup(
+pub fn overdue_out(
     cells: &[GridCellRecord],
     per_cell: &[(GridCell, u64)],
     within: &AreaCode,
-) -> Value {
+) -> OverdueOut {
     let community: HashMap<GridCell, &AreaCode> =
         cells.iter().map(|c| (c.cell, &c.community)).collect();
     let mut streets: BTreeMap<String, u64> = BTreeMap::new();
     let mut districts: BTreeMap<String, u64> = BTreeMap::new();
     let mut out_cells = Vec::new();
+    let mut total = 0;
     for (cell, n) in per_cell {
         let Some(c) = community.get(cell) else {
             continue;
@@ -261,20 +251,41 @@ pub fn overdue_rollup(
         let s = c.as_str();
         *streets.entry(s[..9].to_owned()).or_default() += n;
         *districts.entry(s[..6].to_owned()).or_default() += n;
-        out_cells.push(json!({"cell": cell.0, "community": s, "overdue": n}));
+        total += n;
+        out_cells.push(CellOverdueOut {
+            cell: cell.0,
+            community: s.to_owned(),
+            overdue: *n,
+        });
     }
-    json!({
-        "cells": out_cells,
-        "streets": streets.iter().map(|(k, v)| json!({"street": k, "overdue": v})).collect::<Vec<_>>(),
-        "districts": districts.iter().map(|(k, v)| json!({"district": k, "overdue": v})).collect::<Vec<_>>(),
-        "total": per_cell.iter().filter(|(c, _)| community.get(c).is_some_and(|a| within.contains(a))).map(|(_, n)| n).sum::<u64>(),
-    })
+    OverdueOut {
+        cells: out_cells,
+        streets: streets
+            .into_iter()
+            .map(|(street, overdue)| StreetOverdueOut { overdue, street })
+            .collect(),
+        districts: districts
+            .into_iter()
+            .map(|(district, overdue)| DistrictOverdueOut { district, overdue })
+            .collect(),
+        total,
+    }
+}
+
+/// [`overdue_out`] as a JSON value, for the ranking page (`web/ranking.rs`), which reads
+/// it by key; it goes once that page reads the typed roll-up.
+pub fn overdue_rollup(
+    cells: &[GridCellRecord],
+    per_cell: &[(GridCell, u64)],
+    within: &AreaCode,
+) -> Value {
+    serde_json::to_value(overdue_out(cells, per_cell, within)).unwrap_or(Value::Null)
 }
 
 pub(super) async fn overdue(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<OverdueOut>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "overdue tasks",
@@ -295,7 +306,7 @@ pub(super) async fn overdue(
     } else {
         per_cell
     };
-    Ok(Json(overdue_rollup(&cells, &per_cell, &caller.area)))
+    Ok(Json(overdue_out(&cells, &per_cell, &caller.area)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -379,5 +390,5 @@ pub(super) async fn unsampled(
         .collect();
     let n = tasks.len();
     commit(&state, vec![DutyOp::InsertTasks(tasks)], Vec::new()).await?;
-    Ok((StatusCode::CREATED, Json(json!({"unsampled": n}))).into_response())
+    Ok((StatusCode::CREATED, Json(UnsampledOut { unsampled: n })).into_response())
 }

@@ -15,12 +15,6 @@ pub(super) struct SiteIn {
     pub(super) manager: Option<String>,
 }
 
-pub(super) fn site_json(s: &SiteRecord) -> Value {
-    json!({"id": s.id.to_string(), "name": s.name, "kind": s.kind.as_str(), "area": s.area,
-           "lat": s.lat, "lon": s.lon, "capacity": s.capacity, "occupancy": s.occupancy,
-           "free": s.capacity.saturating_sub(s.occupancy), "manager": s.manager})
-}
-
 pub(super) async fn post_site(
     State(state): State<Arc<AppState>>,
     caller: Actor,
@@ -62,28 +56,28 @@ pub(super) async fn post_site(
     let store = state.store.clone();
     let s2 = site.clone();
     blocking(move || store.put_site(&s2)).await?;
-    Ok((StatusCode::CREATED, Json(site_json(&site))).into_response())
+    Ok((StatusCode::CREATED, Json(SiteOut::from(&site))).into_response())
 }
 
 pub(super) async fn list_sites(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SitesOut>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::SiteManager],
         "listing sites",
     )?;
     let store = state.store.clone();
     let sites = blocking(move || store.sites()).await?;
-    let out: Vec<Value> = sites
+    let sites = sites
         .iter()
         .filter(|s| match caller.role {
             Role::SiteManager => s.manager.as_deref() == Some(caller.name.as_str()),
             _ => caller.covers(&s.area),
         })
-        .map(site_json)
+        .map(SiteOut::from)
         .collect();
-    Ok(Json(json!({"sites": out})))
+    Ok(Json(SitesOut { sites }))
 }
 
 pub(super) fn distance2(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -124,31 +118,11 @@ pub(super) async fn site_full_error(state: &AppState, site: SiteId) -> AppError 
             ),
             None => format!("site {site} is full and no other site of its kind has room"),
         },
-        Some(json!({"nearest": nearest.as_ref().map(site_json)})),
-    )
-}
-
-pub(super) fn order_json(o: &OrderRecord, regime: Option<&Regime>) -> Value {
-    let days: Vec<u32> = regime
-        .map(|r| {
-            if o.then_phase {
-                r.then_test_days.clone()
-            } else {
-                r.test_days.clone()
-            }
+        serde_json::to_value(SiteFullDetails {
+            nearest: nearest.as_ref().map(SiteOut::from),
         })
-        .unwrap_or_default();
-    json!({
-        "id": o.id.to_string(), "person": o.person.to_string(), "regime": o.regime,
-        "kind": xikang_domain::duties::variant_name(&o.kind),
-        "reason": xikang_domain::duties::variant_name(&o.reason),
-        "site": o.site.map(|s| s.to_string()), "start": o.start.to_rfc3339(),
-        "planned_end": o.planned_end.to_rfc3339(),
-        "ended_at": o.ended_at.map(Timestamp::to_rfc3339),
-        "status": xikang_domain::duties::variant_name(&o.status),
-        "follows": o.follows.map(|f| f.to_string()), "then_phase": o.then_phase,
-        "tests": schedule_json(&days, o.start),
-    })
+        .ok(),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -327,7 +301,11 @@ pub(super) async fn post_order(
         (Vec::new(), Vec::new()),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(order_json(&order, Some(&regime)))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(OrderOut::new(&order, Some(&regime))),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -342,7 +320,7 @@ pub(super) async fn list_orders(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Query(q): Query<OrderQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<OrdersOut>, AppError> {
     let site = parse_site(q.site.as_deref())?;
     let person = q.person.as_deref().map(person_id).transpose()?;
     match caller.role {
@@ -371,7 +349,7 @@ pub(super) async fn list_orders(
     })
     .await?;
     let policy = state.policy();
-    let visible: Vec<Value> = orders
+    let orders = orders
         .iter()
         .filter(|o| {
             caller.role == Role::SiteManager
@@ -380,9 +358,9 @@ pub(super) async fn list_orders(
                     .person_area(o.person)
                     .is_some_and(|a| caller.covers(&a))
         })
-        .map(|o| order_json(o, policy.duties().regime(&o.regime)))
+        .map(|o| OrderOut::new(o, policy.duties().regime(&o.regime)))
         .collect();
-    Ok(Json(json!({"orders": visible})))
+    Ok(Json(OrdersOut { orders }))
 }
 
 pub(super) async fn load_order(state: &AppState, id: OrderId) -> Result<OrderRecord, AppError> {
@@ -396,10 +374,10 @@ pub(super) async fn get_order(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<OrderId>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<OrderOut>, AppError> {
     let o = load_order(&state, id).await?;
     authorise::duty_person(&state, &caller, o.person, o.site).await?;
-    Ok(Json(order_json(
+    Ok(Json(OrderOut::new(
         &o,
         state.policy().duties().regime(&o.regime),
     )))
@@ -416,7 +394,7 @@ pub(super) async fn transfer(
     Id(id): Id<OrderId>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<TransferOut>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "transfers")?;
     let b: TransferIn = parse(&headers, &body)?;
     let to: SiteId = parse_id(&b.site)?;
@@ -446,9 +424,10 @@ pub(super) async fn transfer(
         }) => Err(site_full_error(&state, to).await),
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("unknown_site", "no such site")),
         Err(e) => Err(e),
-        Ok(_) => Ok(Json(
-            json!({"order": o.id.to_string(), "site": to.to_string()}),
-        )),
+        Ok(_) => Ok(Json(TransferOut {
+            order: o.id.to_string(),
+            site: to.to_string(),
+        })),
     }
 }
 
@@ -562,10 +541,13 @@ pub async fn release(
                 },
             };
             commit(&state, ops, vec![event]).await?;
-            Ok(Json(
-                json!({"outcome": "extended", "order": o.id.to_string(),
-                "planned_end": new_end.to_rfc3339(), "missing_days": missing_days, "positive": positive}),
-            ))
+            Ok(Json(to_value(ReleaseOut::Extended {
+                missing_days: missing_days.clone(),
+                order: o.id.to_string(),
+                outcome: "extended",
+                planned_end: new_end.to_rfc3339(),
+                positive,
+            })?))
         }
         ReleaseCheck::Release => {
             let mut ops = vec![DutyOp::EndOrder {
@@ -634,10 +616,13 @@ pub async fn release(
                 next = Some(follow);
             }
             commit(&state, ops, events).await?;
-            Ok(Json(
-                json!({"outcome": "released", "order": o.id.to_string(),
-                "next": next.as_ref().map(|n| order_json(n, Some(&regime)))}),
-            ))
+            Ok(Json(to_value(ReleaseOut::Released {
+                next: next
+                    .as_ref()
+                    .map(|n| Box::new(OrderOut::new(n, Some(&regime)))),
+                order: o.id.to_string(),
+                outcome: "released",
+            })?))
         }
     }
 }

@@ -105,7 +105,11 @@ pub(super) async fn post_report(
     commit(&state, ops, events).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"person": person.to_string(), "fever": fever, "flagged": flagged})),
+        Json(ReportOut {
+            fever,
+            flagged,
+            person: person.to_string(),
+        }),
     )
         .into_response())
 }
@@ -113,17 +117,26 @@ pub(super) async fn post_report(
 pub(super) async fn follow_ups(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<FollowUpsOut>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "follow-ups")?;
     let list = lock(&state.projection.follow_ups).clone();
-    let out: Vec<Value> = list
+    let follow_ups = list
         .iter()
         .rev()
-        .filter(|(p, _, _)| state.projection.person_area(*p).is_some_and(|a| caller.covers(&a)))
+        .filter(|(p, _, _)| {
+            state
+                .projection
+                .person_area(*p)
+                .is_some_and(|a| caller.covers(&a))
+        })
         .take(1000)
-        .map(|(p, at, reason)| json!({"person": p.to_string(), "at": at.to_rfc3339(), "reason": reason}))
+        .map(|(p, at, reason)| FollowUpOut {
+            at: at.to_rfc3339(),
+            person: p.to_string(),
+            reason: reason.clone(),
+        })
         .collect();
-    Ok(Json(json!({"follow_ups": out})))
+    Ok(Json(FollowUpsOut { follow_ups }))
 }
 
 /// Turns missed daily reports into tasks: everyone under an active order (that began before
@@ -277,7 +290,7 @@ pub async fn duty_loop(state: Arc<AppState>) {
 }
 
 /// One pass of the duty sweep (the loop's and `POST /duties/sweep`'s).
-pub(super) async fn run_sweep(state: &AppState, now: Timestamp) -> Result<Value, AppError> {
+pub(super) async fn run_sweep(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
     let missed = sweep_missed_reports(state, now).await?;
     let tests = check_test_schedules(state, now).await?;
     let rounds = crate::lab::close_due_rounds(state, now).await?;
@@ -291,16 +304,18 @@ pub(super) async fn run_sweep(state: &AppState, now: Timestamp) -> Result<Value,
             "duty sweep"
         );
     }
-    Ok(
-        json!({"missed_report_tasks": missed, "missed_scheduled_tests": tests,
-              "rounds_closed": rounds, "zone_proposals": proposals}),
-    )
+    Ok(SweepOut {
+        missed_report_tasks: missed,
+        missed_scheduled_tests: tests,
+        rounds_closed: rounds,
+        zone_proposals: proposals,
+    })
 }
 
 pub(super) async fn sweep(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SweepOut>, AppError> {
     caller.require(&[Role::Admin], "running the duty sweep")?;
     Ok(Json(run_sweep(&state, crate::now()).await?))
 }

@@ -47,7 +47,10 @@ pub(super) async fn post_sentinel(
     blocking(move || store.put_sentinel(&s)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"venue": venue.to_string(), "kind": b.kind})),
+        Json(SentinelOut {
+            kind: b.kind,
+            venue: venue.to_string(),
+        }),
     )
         .into_response())
 }
@@ -146,7 +149,10 @@ pub(super) async fn post_sentinel_report(
     commit(&state, vec![DutyOp::InsertTasks(vec![task])], vec![event]).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"person": person.to_string(), "test_due_within_hours": hours})),
+        Json(SentinelReportOut {
+            person: person.to_string(),
+            test_due_within_hours: hours,
+        }),
     )
         .into_response())
 }

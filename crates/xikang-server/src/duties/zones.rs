@@ -13,15 +13,16 @@ pub(super) struct ZoneIn {
     pub(super) polygon: Option<Value>,
 }
 
-/// What sealing (or drawing) a zone did.
+/// What sealing (or drawing) a zone did; the answer to `POST /zones` (fields in
+/// alphabetical order, as the wire types in [`super::wire`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ZoneOutcome {
-    pub zone: String,
-    pub level: String,
     pub cells: usize,
-    pub residents: usize,
     pub households: usize,
+    pub level: String,
+    pub residents: usize,
     pub tasks: usize,
+    pub zone: String,
 }
 
 pub(super) fn residents_in(state: &AppState, cells: &HashSet<GridCell>) -> usize {
@@ -206,7 +207,7 @@ pub(super) async fn post_zone(
         crate::now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!(out))).into_response())
+    Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
 pub(super) async fn zones_now(state: &AppState) -> Result<Vec<ZoneRecord>, AppError> {
@@ -217,24 +218,20 @@ pub(super) async fn zones_now(state: &AppState) -> Result<Vec<ZoneRecord>, AppEr
 pub(super) async fn list_zones(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ZonesOut>, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "listing zones",
     )?;
     let zones = zones_now(&state).await?;
-    let out: Vec<Value> = zones
+    let zones = zones
         .iter()
         .map(|z| {
             let set: HashSet<GridCell> = z.cells.iter().copied().collect();
-            json!({"id": z.id.to_string(), "name": z.name,
-                   "level": xikang_domain::duties::variant_name(&z.level),
-                   "cells": z.cells.iter().map(|c| c.0).collect::<Vec<_>>(),
-                   "residents": residents_in(&state, &set),
-                   "since": z.since.to_rfc3339(), "lifted_at": z.lifted_at.map(Timestamp::to_rfc3339)})
+            ZoneOut::new(z, residents_in(&state, &set))
         })
         .collect();
-    Ok(Json(json!({"zones": out})))
+    Ok(Json(ZonesOut { zones }))
 }
 
 /// What the state knows about a zone for its lifting conditions.
@@ -339,7 +336,7 @@ pub(super) async fn zone_conditions(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<ZoneId>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ConditionsOut>, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "zone conditions")?;
     let z = zone_by_id(&state, id).await?;
     let now = crate::now();
@@ -352,11 +349,13 @@ pub(super) async fn zone_conditions(
             now,
         )
     });
-    Ok(Json(
-        json!({"zone": z.id.to_string(), "level": xikang_domain::duties::variant_name(&z.level),
-        "lifted": z.lifted_at.is_some(), "conditions": conditions,
-        "all_hold": conditions.as_deref().is_some_and(all_hold)}),
-    ))
+    Ok(Json(ConditionsOut {
+        all_hold: conditions.as_deref().is_some_and(all_hold),
+        conditions: conditions.as_deref().map(conditions_out),
+        level: xikang_domain::duties::variant_name(&z.level),
+        lifted: z.lifted_at.is_some(),
+        zone: z.id.to_string(),
+    }))
 }
 
 pub(super) async fn insert_proposal(
@@ -465,36 +464,25 @@ pub(super) async fn propose_where(
     Ok(n)
 }
 
-pub(super) fn proposal_json(p: &ProposalRecord) -> Value {
-    json!({"id": p.id.to_string(), "zone": p.zone.to_string(),
-           "action": xikang_domain::duties::variant_name(&p.action),
-           "to_level": p.to_level.map(|l| xikang_domain::duties::variant_name(&l)),
-           "proposer": p.proposer,
-           "conditions": serde_json::from_str::<Value>(&p.conditions).unwrap_or(Value::Null),
-           "proposed_at": p.proposed_at.to_rfc3339(),
-           "status": xikang_domain::duties::variant_name(&p.status),
-           "decided_by": p.decided_by, "decided_at": p.decided_at.map(Timestamp::to_rfc3339)})
-}
-
 pub(super) async fn run_proposals(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ProposedOut>, AppError> {
     caller.require(&[Role::Admin], "running zone proposals")?;
-    let n = propose_zone_changes(&state, crate::now()).await?;
-    Ok(Json(json!({"proposed": n})))
+    let proposed = propose_zone_changes(&state, crate::now()).await?;
+    Ok(Json(ProposedOut { proposed }))
 }
 
 pub(super) async fn list_proposals(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ProposalsOut>, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "zone proposals")?;
     let store = state.store.clone();
     let list = blocking(move || store.proposals(None)).await?;
-    Ok(Json(
-        json!({"proposals": list.iter().map(proposal_json).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(ProposalsOut {
+        proposals: list.iter().map(ProposalOut::from).collect(),
+    }))
 }
 
 pub(super) async fn propose_manually(
@@ -521,15 +509,34 @@ pub(super) async fn propose_manually(
         return Err(conflict_with(
             "conditions_not_met",
             "the policy's conditions for changing this zone do not hold",
-            json!({"conditions": conditions}),
+            conditions.as_deref().map(conditions_out),
         ));
     };
     let p = insert_proposal(&state, &z, action, to, &conditions, caller.actor(), now).await?;
-    Ok((StatusCode::CREATED, Json(proposal_json(&p))).into_response())
+    Ok((StatusCode::CREATED, Json(ProposalOut::from(&p))).into_response())
 }
 
-pub(super) fn conflict_with(code: &'static str, m: &str, details: Value) -> AppError {
-    unprocessable(code, m, Some(details))
+/// A 422 refusal whose details are the conditions (null: the level has no lifting rule).
+pub(super) fn conflict_with(
+    code: &'static str,
+    m: &str,
+    conditions: Option<Vec<ConditionOut>>,
+) -> AppError {
+    unprocessable(
+        code,
+        m,
+        serde_json::to_value(ConditionsDetails { conditions }).ok(),
+    )
+}
+
+/// The basis of an approval's event: the proposal, who proposed and who approved it, and
+/// the conditions that held (kept in the log as JSON, keys in alphabetical order).
+#[derive(Debug, serde::Serialize)]
+struct ApprovalBasis<'a> {
+    approver: &'a str,
+    conditions: Vec<ConditionOut>,
+    proposal: String,
+    proposer: &'a str,
 }
 
 /// Fails unless the proposal's zone lies in the caller's area.
@@ -566,7 +573,7 @@ pub async fn approve_proposal(
     proposal: &ProposalRecord,
     approver: String,
     now: Timestamp,
-) -> Result<Value, AppError> {
+) -> Result<ApprovedOut, AppError> {
     if proposal.status != ProposalStatus::Open {
         return Err(conflict(
             "proposal_decided",
@@ -607,14 +614,18 @@ pub async fn approve_proposal(
             return Err(conflict_with(
                 "conditions_not_met",
                 "the conditions no longer hold; nothing was changed",
-                json!({"conditions": c}),
+                Some(conditions_out(&c)),
             ));
         }
         c
     };
-    let basis = json!({"proposal": proposal.id.to_string(), "proposer": proposal.proposer,
-                       "approver": approver, "conditions": conditions})
-    .to_string();
+    let basis = serde_json::to_string(&ApprovalBasis {
+        approver: &approver,
+        conditions: conditions_out(&conditions),
+        proposal: proposal.id.to_string(),
+        proposer: &proposal.proposer,
+    })
+    .unwrap_or_default();
     let decide = DutyOp::DecideProposal {
         proposal: proposal.id,
         status: ProposalStatus::Approved,
@@ -672,17 +683,20 @@ pub async fn approve_proposal(
     )
     .await?;
     let set: HashSet<GridCell> = z.cells.iter().copied().collect();
-    Ok(
-        json!({"proposal": proposal.id.to_string(), "zone": z.id.to_string(), "approved": true,
-              "residents": residents_in(state, &set), "tasks": n_tasks}),
-    )
+    Ok(ApprovedOut {
+        approved: true,
+        proposal: proposal.id.to_string(),
+        residents: residents_in(state, &set),
+        tasks: n_tasks,
+        zone: z.id.to_string(),
+    })
 }
 
 pub(super) async fn approve(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<ProposalId>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ApprovedOut>, AppError> {
     caller.require(&[Role::Admin], "approving zone changes")?;
     let p = proposal_by_id(&state, id).await?;
     proposal_in_reach(&state, &caller, &p).await?;
@@ -695,7 +709,7 @@ pub(super) async fn reject(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<ProposalId>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<RejectedOut>, AppError> {
     caller.require(&[Role::Admin], "rejecting zone changes")?;
     let p = proposal_by_id(&state, id).await?;
     proposal_in_reach(&state, &caller, &p).await?;
@@ -706,7 +720,8 @@ pub(super) async fn reject(
         at: crate::now(),
     };
     commit(&state, vec![op], Vec::new()).await?;
-    Ok(Json(
-        json!({"proposal": p.id.to_string(), "rejected": true}),
-    ))
+    Ok(Json(RejectedOut {
+        proposal: p.id.to_string(),
+        rejected: true,
+    }))
 }
