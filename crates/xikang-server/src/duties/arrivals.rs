@@ -4,20 +4,20 @@
 use super::*;
 
 #[derive(Debug, Deserialize)]
-pub(super) struct OriginIn {
-    pub(super) code: String,
-    pub(super) name: String,
-    pub(super) risk: String,
+pub struct OriginIn {
+    pub code: String,
+    pub name: String,
+    pub risk: String,
 }
 
-pub(super) async fn post_origin(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Puts an origin on the risk list, or changes its risk (admins).
+pub async fn set_origin(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<OriginIn>,
+) -> Result<OriginSetOut, AppError> {
     caller.require(&[Role::Admin], "maintaining the origin risk list")?;
-    let b: OriginIn = parse(&headers, &body)?;
+    let b = input.get()?;
     AreaCode::parse(&b.code).map_err(|e| bad("invalid_origin_code", e.to_string()))?;
     let risk: RiskLevel =
         variant(&b.risk).ok_or_else(|| bad("invalid_risk", "risk is high, medium or low"))?;
@@ -34,48 +34,60 @@ pub(super) async fn post_origin(
     let store = state.store.clone();
     let o2 = o.clone();
     blocking(move || store.put_origin(&o2)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(OriginSetOut {
-            code: o.code,
-            name: o.name,
-            risk: b.risk,
-        }),
-    )
-        .into_response())
+    Ok(OriginSetOut {
+        code: o.code,
+        name: o.name,
+        risk: b.risk,
+    })
 }
 
-pub(super) async fn list_origins(
+pub(super) async fn post_origin(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<OriginsOut>, AppError> {
+    input: JsonIn<OriginIn>,
+) -> Result<(StatusCode, Json<OriginSetOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(set_origin(&state, &caller, input).await?),
+    ))
+}
+
+/// The origin risk list.
+pub async fn origins_visible(state: &AppState, caller: &Actor) -> Result<OriginsOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker, Role::Resident],
         "the origin risk list",
     )?;
     let store = state.store.clone();
     let list = blocking(move || store.origins()).await?;
-    Ok(Json(OriginsOut {
+    Ok(OriginsOut {
         origins: list.iter().map(OriginOut::from).collect(),
-    }))
+    })
+}
+
+pub(super) async fn list_origins(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<OriginsOut>, AppError> {
+    Ok(Json(origins_visible(&state, &caller).await?))
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct ArrivalIn {
-    pub(super) person: String,
-    pub(super) origin: String,
-    pub(super) planned_at: String,
+pub struct ArrivalIn {
+    pub person: String,
+    pub origin: String,
+    pub planned_at: String,
 }
 
-pub(super) async fn post_arrival(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let b: ArrivalIn = parse(&headers, &body)?;
+/// Registers an arrival ahead of travel (入锡申报), with the regime it will come under.
+pub async fn register_arrival(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<ArrivalIn>,
+) -> Result<ArrivalOut, AppError> {
+    let b = input.get()?;
     let person = person_id(&b.person)?;
-    authorise::duty_person(&state, &caller, person, None).await?;
+    authorise::duty_person(state, caller, person, None).await?;
     let planned =
         Timestamp::parse_rfc3339(&b.planned_at).map_err(|e| bad("invalid_time", e.to_string()))?;
     let now = crate::now();
@@ -122,7 +134,7 @@ pub(super) async fn post_arrival(
         arrived_at: None,
         registered_at: now,
     };
-    commit(&state, vec![DutyOp::InsertArrival(a)], Vec::new()).await?;
+    commit(state, vec![DutyOp::InsertArrival(a)], Vec::new()).await?;
     let out = ArrivalOut {
         days: regime.days,
         id: id.to_string(),
@@ -133,39 +145,46 @@ pub(super) async fn post_arrival(
         risk: xikang_domain::duties::variant_name(&origin.risk),
         tests: schedule(&regime.test_days, planned),
     };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(out)
+}
+
+pub(super) async fn post_arrival(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<ArrivalIn>,
+) -> Result<(StatusCode, Json<ArrivalOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(register_arrival(&state, &caller, input).await?),
+    ))
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub(super) struct ArrivedIn {
+pub struct ArrivedIn {
     #[serde(default)]
-    pub(super) site: Option<String>,
+    pub site: Option<String>,
 }
 
-pub(super) async fn arrived(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<ArrivalId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<ArrivedOut>, AppError> {
+/// Records an arrival and applies its regime: test tasks, or an order committed with it.
+pub async fn record_arrival(
+    state: &AppState,
+    caller: &Actor,
+    id: ArrivalId,
+    input: JsonIn<ArrivedIn>,
+) -> Result<ArrivedOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "recording an arrival",
     )?;
-    let b: ArrivedIn = if body.is_empty() {
-        ArrivedIn::default()
-    } else {
-        parse(&headers, &body)?
-    };
+    let b = input.get_or_default()?;
     let store = state.store.clone();
     let a = blocking(move || store.arrival(id))
         .await?
         .ok_or_else(|| AppError::not_found("unknown_arrival", format!("no arrival {id}")))?;
-    authorise::duty_person(&state, &caller, a.person, None).await?;
+    authorise::duty_person(state, caller, a.person, None).await?;
     let asked_site = parse_site(b.site.as_deref())?;
     if let Some(s) = asked_site {
-        authorise::site(&state, &caller, s).await?;
+        authorise::site(state, caller, s).await?;
     }
     if a.arrived_at.is_some() {
         return Err(conflict(
@@ -181,7 +200,7 @@ pub(super) async fn arrived(
         )
     })?;
     let now = crate::now();
-    let cell = home_cell(&state, a.person)?;
+    let cell = home_cell(state, a.person)?;
     let arrived_event = NewEvent {
         at: now,
         actor: caller.actor(),
@@ -207,7 +226,7 @@ pub(super) async fn arrived(
         None => {
             let tasks = test_tasks(a.person, cell, &regime.test_days, now, now, &id.to_string());
             commit(
-                &state,
+                state,
                 vec![mark, DutyOp::InsertTasks(tasks)],
                 vec![arrived_event],
             )
@@ -240,7 +259,7 @@ pub(super) async fn arrived(
             };
             Some(
                 issue_order(
-                    &state,
+                    state,
                     caller.actor(),
                     a.person,
                     &regime,
@@ -254,10 +273,19 @@ pub(super) async fn arrived(
             )
         }
     };
-    Ok(Json(ArrivedOut {
+    Ok(ArrivedOut {
         arrival: id.to_string(),
         order: order.as_ref().map(|o| OrderOut::new(o, Some(&regime))),
         regime: regime.name.clone(),
         tests: schedule(&regime.test_days, now),
-    }))
+    })
+}
+
+pub(super) async fn arrived(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<ArrivalId>,
+    input: JsonIn<ArrivedIn>,
+) -> Result<Json<ArrivedOut>, AppError> {
+    Ok(Json(record_arrival(&state, &caller, id, input).await?))
 }

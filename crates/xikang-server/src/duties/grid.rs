@@ -4,19 +4,19 @@
 use super::*;
 
 #[derive(Debug, Deserialize)]
-pub(super) struct CellIn {
-    pub(super) cell: u32,
-    pub(super) community: String,
-    pub(super) name: String,
-    pub(super) lat: f64,
-    pub(super) lon: f64,
+pub struct CellIn {
+    pub cell: u32,
+    pub community: String,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
     #[serde(default)]
-    pub(super) worker: Option<String>,
+    pub worker: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct CellsIn {
-    pub(super) cells: Vec<CellIn>,
+pub struct CellsIn {
+    pub cells: Vec<CellIn>,
 }
 
 /// Validates grid rows from the API or a CSV import.
@@ -58,14 +58,14 @@ pub fn grid_record(
     })
 }
 
-pub(super) async fn post_cells(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Imports grid cells with their grid workers (admins, cells inside their area).
+pub async fn import_cells(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<CellsIn>,
+) -> Result<ImportedOut, AppError> {
     caller.require(&[Role::Admin], "importing the grid")?;
-    let b: CellsIn = parse(&headers, &body)?;
+    let b = input.get()?;
     if b.cells.is_empty() || b.cells.len() > 100_000 {
         return Err(bad("invalid_cells", "send 1 to 100,000 cells"));
     }
@@ -90,13 +90,22 @@ pub(super) async fn post_cells(
     let n = rows.len();
     let store = state.store.clone();
     blocking(move || store.put_grid_cells(&rows)).await?;
-    Ok((StatusCode::CREATED, Json(ImportedOut { imported: n })).into_response())
+    Ok(ImportedOut { imported: n })
 }
 
-pub(super) async fn list_cells(
+pub(super) async fn post_cells(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<CellsOut>, AppError> {
+    input: JsonIn<CellsIn>,
+) -> Result<(StatusCode, Json<ImportedOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(import_cells(&state, &caller, input).await?),
+    ))
+}
+
+/// The grid cells the caller may see (a grid worker: their own).
+pub async fn grid_cells(state: &AppState, caller: &Actor) -> Result<CellsOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "listing the grid",
@@ -105,7 +114,7 @@ pub(super) async fn list_cells(
     let cells = blocking(move || store.grid_cells()).await?;
     let mine: Option<HashSet<GridCell>> = if caller.role == Role::GridWorker {
         Some(
-            authorise::cells_of(&state, &caller)
+            authorise::cells_of(state, caller)
                 .await?
                 .into_iter()
                 .collect(),
@@ -119,13 +128,20 @@ pub(super) async fn list_cells(
         .filter(|c| mine.as_ref().is_none_or(|m| m.contains(&c.cell)))
         .map(CellOut::from)
         .collect();
-    Ok(Json(CellsOut { cells }))
+    Ok(CellsOut { cells })
+}
+
+pub(super) async fn list_cells(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<CellsOut>, AppError> {
+    Ok(Json(grid_cells(&state, &caller).await?))
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct TaskQuery {
-    pub(super) cell: Option<u32>,
-    pub(super) limit: Option<u32>,
+pub struct TaskQuery {
+    pub cell: Option<u32>,
+    pub limit: Option<u32>,
 }
 
 /// The open tasks of a grid worker's cells (or, for staff, of one cell), earliest due first.
@@ -137,18 +153,19 @@ pub fn tasks_for(
     store.open_tasks_of_cells(cells, limit)
 }
 
-pub(super) async fn list_tasks(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Query(q): Query<TaskQuery>,
-) -> Result<Json<TasksOut>, AppError> {
+/// The open tasks of a grid worker's cells, or of one cell for staff.
+pub async fn open_tasks(
+    state: &AppState,
+    caller: &Actor,
+    q: TaskQuery,
+) -> Result<TasksOut, AppError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(bad("invalid_limit", "limit must be from 1 to 500"));
     }
     let cells = match caller.role {
         Role::GridWorker => {
-            let mine = authorise::cells_of(&state, &caller).await?;
+            let mine = authorise::cells_of(state, caller).await?;
             match q.cell {
                 Some(c) if !mine.contains(&GridCell(c)) => {
                     return Err(AppError::Forbidden("that cell is not yours"));
@@ -159,7 +176,7 @@ pub(super) async fn list_tasks(
         }
         Role::Admin | Role::Tracer => match q.cell {
             Some(c) => {
-                authorise::cells(&state, &caller, &[GridCell(c)]).await?;
+                authorise::cells(state, caller, &[GridCell(c)]).await?;
                 vec![GridCell(c)]
             }
             None => {
@@ -177,26 +194,33 @@ pub(super) async fn list_tasks(
     };
     let store = state.store.clone();
     let tasks = blocking(move || tasks_for(store.as_ref(), &cells, limit)).await?;
-    Ok(Json(TasksOut {
+    Ok(TasksOut {
         tasks: tasks.iter().map(TaskOut::from).collect(),
-    }))
+    })
+}
+
+pub(super) async fn list_tasks(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<TaskQuery>,
+) -> Result<Json<TasksOut>, AppError> {
+    Ok(Json(open_tasks(&state, &caller, q).await?))
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct CompleteIn {
-    pub(super) note: String,
+pub struct CompleteIn {
+    pub note: String,
 }
 
-pub async fn complete_task(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, AppError> {
+/// Completes a task with a note (a grid worker of its cell, or an admin over it).
+pub async fn mark_task_done(
+    state: &AppState,
+    caller: &Actor,
+    id: TaskId,
+    input: JsonIn<CompleteIn>,
+) -> Result<TaskDoneOut, AppError> {
     caller.require(&[Role::GridWorker, Role::Admin], "completing tasks")?;
-    let id: TaskId = parse_id(&id)?;
-    let b: CompleteIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let note = b.note.trim().to_owned();
     if note.is_empty() || note.chars().count() > 1000 {
         return Err(bad(
@@ -209,24 +233,38 @@ pub async fn complete_task(
         .await?
         .ok_or_else(|| AppError::not_found("unknown_task", format!("no task {id}")))?;
     if caller.role == Role::GridWorker
-        && !authorise::cells_of(&state, &caller)
+        && !authorise::cells_of(state, caller)
             .await?
             .contains(&task.cell)
     {
         return Err(AppError::Forbidden("that task is in another worker's cell"));
     }
-    authorise::cells(&state, &caller, &[task.cell]).await?;
+    authorise::cells(state, caller, &[task.cell]).await?;
     let op = DutyOp::CompleteTask {
         task: id,
         at: crate::now(),
         by: caller.actor(),
         note,
     };
-    commit(&state, vec![op], Vec::new()).await?;
-    Ok(Json(to_value(TaskDoneOut {
+    commit(state, vec![op], Vec::new()).await?;
+    Ok(TaskDoneOut {
         done: true,
         task: id.to_string(),
-    })?))
+    })
+}
+
+/// `POST /grid/tasks/{id}/complete` ([`mark_task_done`]). Its signature, `Value` answer
+/// included, stays while the grid page that calls it in-process changes.
+pub async fn complete_task(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    let id: TaskId = parse_id(&id)?;
+    let done = mark_task_done(&state, &caller, id, JsonIn::Body(headers, body)).await?;
+    Ok(Json(to_value(done)?))
 }
 
 /// Overdue open tasks per cell, rolled up per street (9 digits) and district (6 digits).
@@ -282,10 +320,8 @@ pub fn overdue_rollup(
     serde_json::to_value(overdue_out(cells, per_cell, within)).unwrap_or(Value::Null)
 }
 
-pub(super) async fn overdue(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-) -> Result<Json<OverdueOut>, AppError> {
+/// Overdue tasks in the caller's area (a grid worker: their cells), rolled up.
+pub async fn overdue_tasks(state: &AppState, caller: &Actor) -> Result<OverdueOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "overdue tasks",
@@ -295,7 +331,7 @@ pub(super) async fn overdue(
     let (cells, per_cell) =
         blocking(move || Ok((store.grid_cells()?, store.overdue_by_cell(now)?))).await?;
     let per_cell: Vec<(GridCell, u64)> = if caller.role == Role::GridWorker {
-        let mine: HashSet<GridCell> = authorise::cells_of(&state, &caller)
+        let mine: HashSet<GridCell> = authorise::cells_of(state, caller)
             .await?
             .into_iter()
             .collect();
@@ -306,14 +342,21 @@ pub(super) async fn overdue(
     } else {
         per_cell
     };
-    Ok(Json(overdue_out(&cells, &per_cell, &caller.area)))
+    Ok(overdue_out(&cells, &per_cell, &caller.area))
+}
+
+pub(super) async fn overdue(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<OverdueOut>, AppError> {
+    Ok(Json(overdue_tasks(&state, &caller).await?))
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct UnsampledIn {
+pub struct UnsampledIn {
     /// When the screening round began.
-    pub(super) since: String,
-    pub(super) cells: Vec<u32>,
+    pub since: String,
+    pub cells: Vec<u32>,
 }
 
 /// The grid task for a resident not sampled in the screening round that began at `since`:
@@ -343,14 +386,13 @@ pub(crate) fn unsampled_task(
 
 /// Residents of the given cells not sampled since a screening round began become
 /// `unsampled_resident` tasks for their grid worker (once per person and round).
-pub(super) async fn unsampled(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+pub async fn follow_up_unsampled(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<UnsampledIn>,
+) -> Result<UnsampledOut, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "screening-round follow-up")?;
-    let b: UnsampledIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let since =
         Timestamp::parse_rfc3339(&b.since).map_err(|e| bad("invalid_time", e.to_string()))?;
     let now = crate::now();
@@ -389,6 +431,19 @@ pub(super) async fn unsampled(
         .map(|(i, s)| unsampled_task(PersonId(i as u32), s.home_cell, since, now, due))
         .collect();
     let n = tasks.len();
-    commit(&state, vec![DutyOp::InsertTasks(tasks)], Vec::new()).await?;
-    Ok((StatusCode::CREATED, Json(UnsampledOut { unsampled: n })).into_response())
+    commit(state, vec![DutyOp::InsertTasks(tasks)], Vec::new()).await?;
+    Ok(UnsampledOut { unsampled: n })
+}
+
+/// Residents of the given cells not sampled since a screening round began become
+/// `unsampled_resident` tasks for their grid worker (once per person and round).
+pub(super) async fn unsampled(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<UnsampledIn>,
+) -> Result<(StatusCode, Json<UnsampledOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(follow_up_unsampled(&state, &caller, input).await?),
+    ))
 }

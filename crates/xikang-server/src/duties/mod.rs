@@ -13,15 +13,14 @@
 use crate::app::projection::lock;
 use crate::app::{Actor, Role, Write, authorise};
 use crate::error::AppError;
-use crate::extract::{Id, parse_id};
-use crate::json::parse;
+use crate::extract::{Id, JsonIn, parse_id};
 use crate::state::{AppState, read};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;

@@ -4,25 +4,25 @@
 use super::*;
 
 #[derive(Debug, Deserialize)]
-pub(super) struct SiteIn {
-    pub(super) name: String,
-    pub(super) kind: String,
-    pub(super) area: String,
-    pub(super) lat: f64,
-    pub(super) lon: f64,
-    pub(super) capacity: u32,
+pub struct SiteIn {
+    pub name: String,
+    pub kind: String,
+    pub area: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub capacity: u32,
     #[serde(default)]
-    pub(super) manager: Option<String>,
+    pub manager: Option<String>,
 }
 
-pub(super) async fn post_site(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Registers a quarantine site with its capacity (admins, inside their area).
+pub async fn register_site(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<SiteIn>,
+) -> Result<SiteOut, AppError> {
     caller.require(&[Role::Admin], "registering quarantine sites")?;
-    let b: SiteIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let kind = SiteKind::parse(&b.kind)
         .ok_or_else(|| bad("invalid_site_kind", "kind is centralized or health_station"))?;
     let area = AreaCode::parse(&b.area).map_err(|e| bad("invalid_area", e.to_string()))?;
@@ -56,13 +56,22 @@ pub(super) async fn post_site(
     let store = state.store.clone();
     let s2 = site.clone();
     blocking(move || store.put_site(&s2)).await?;
-    Ok((StatusCode::CREATED, Json(SiteOut::from(&site))).into_response())
+    Ok(SiteOut::from(&site))
 }
 
-pub(super) async fn list_sites(
+pub(super) async fn post_site(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<SitesOut>, AppError> {
+    input: JsonIn<SiteIn>,
+) -> Result<(StatusCode, Json<SiteOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(register_site(&state, &caller, input).await?),
+    ))
+}
+
+/// The quarantine sites the caller may see (a site manager: their own).
+pub async fn sites_visible(state: &AppState, caller: &Actor) -> Result<SitesOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::SiteManager],
         "listing sites",
@@ -77,7 +86,14 @@ pub(super) async fn list_sites(
         })
         .map(SiteOut::from)
         .collect();
-    Ok(Json(SitesOut { sites }))
+    Ok(SitesOut { sites })
+}
+
+pub(super) async fn list_sites(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<SitesOut>, AppError> {
+    Ok(Json(sites_visible(&state, &caller).await?))
 }
 
 pub(super) fn distance2(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -126,16 +142,16 @@ pub(super) async fn site_full_error(state: &AppState, site: SiteId) -> AppError 
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct OrderIn {
-    pub(super) person: String,
+pub struct OrderIn {
+    pub person: String,
     #[serde(default)]
-    pub(super) regime: Option<String>,
+    pub regime: Option<String>,
     #[serde(default)]
-    pub(super) reason: Option<String>,
+    pub reason: Option<String>,
     #[serde(default)]
-    pub(super) site: Option<String>,
+    pub site: Option<String>,
     #[serde(default)]
-    pub(super) start: Option<String>,
+    pub start: Option<String>,
 }
 
 /// Issues an order under a regime: the order row, its `QuarantineOrdered` event and (for
@@ -239,19 +255,19 @@ pub(crate) fn parse_site(s: Option<&str>) -> Result<Option<SiteId>, AppError> {
     s.map(parse_id::<SiteId>).transpose()
 }
 
-pub(super) async fn post_order(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Orders a person into quarantine under a regime named or chosen by reason.
+pub async fn order_quarantine(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<OrderIn>,
+) -> Result<OrderOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "issuing quarantine orders")?;
-    let b: OrderIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let person = person_id(&b.person)?;
-    authorise::duty_person(&state, &caller, person, None).await?;
+    authorise::duty_person(state, caller, person, None).await?;
     let site = parse_site(b.site.as_deref())?;
     if let Some(s) = site {
-        authorise::site(&state, &caller, s).await?;
+        authorise::site(state, caller, s).await?;
     }
     let policy = state.policy();
     let regime = match (&b.regime, &b.reason) {
@@ -290,7 +306,7 @@ pub(super) async fn post_order(
         ));
     }
     let order = issue_order(
-        &state,
+        state,
         caller.actor(),
         person,
         &regime,
@@ -301,32 +317,40 @@ pub(super) async fn post_order(
         (Vec::new(), Vec::new()),
     )
     .await?;
+    Ok(OrderOut::new(&order, Some(&regime)))
+}
+
+pub(super) async fn post_order(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<OrderIn>,
+) -> Result<(StatusCode, Json<OrderOut>), AppError> {
     Ok((
         StatusCode::CREATED,
-        Json(OrderOut::new(&order, Some(&regime))),
-    )
-        .into_response())
+        Json(order_quarantine(&state, &caller, input).await?),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct OrderQuery {
-    pub(super) person: Option<String>,
-    pub(super) site: Option<String>,
+pub struct OrderQuery {
+    pub person: Option<String>,
+    pub site: Option<String>,
     #[serde(default)]
-    pub(super) active: bool,
+    pub active: bool,
 }
 
-pub(super) async fn list_orders(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Query(q): Query<OrderQuery>,
-) -> Result<Json<OrdersOut>, AppError> {
+/// The orders the caller may see, by person, site or both.
+pub async fn orders_visible(
+    state: &AppState,
+    caller: &Actor,
+    q: OrderQuery,
+) -> Result<OrdersOut, AppError> {
     let site = parse_site(q.site.as_deref())?;
     let person = q.person.as_deref().map(person_id).transpose()?;
     match caller.role {
         Role::Admin | Role::Tracer => {}
         Role::SiteManager => {
-            let mine = authorise::sites_of(&state, &caller).await?;
+            let mine = authorise::sites_of(state, caller).await?;
             if !site.is_some_and(|s| mine.contains(&s)) {
                 return Err(AppError::Forbidden(
                     "a site manager lists the orders of their own site (?site=)",
@@ -336,7 +360,7 @@ pub(super) async fn list_orders(
         _ => return Err(AppError::Forbidden("listing quarantine orders")),
     }
     if let Some(p) = person {
-        authorise::duty_person(&state, &caller, p, site).await?;
+        authorise::duty_person(state, caller, p, site).await?;
     }
     let store = state.store.clone();
     let orders = blocking(move || {
@@ -360,7 +384,15 @@ pub(super) async fn list_orders(
         })
         .map(|o| OrderOut::new(o, policy.duties().regime(&o.regime)))
         .collect();
-    Ok(Json(OrdersOut { orders }))
+    Ok(OrdersOut { orders })
+}
+
+pub(super) async fn list_orders(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<OrderQuery>,
+) -> Result<Json<OrdersOut>, AppError> {
+    Ok(Json(orders_visible(&state, &caller, q).await?))
 }
 
 pub(super) async fn load_order(state: &AppState, id: OrderId) -> Result<OrderRecord, AppError> {
@@ -370,37 +402,43 @@ pub(super) async fn load_order(state: &AppState, id: OrderId) -> Result<OrderRec
         .ok_or_else(|| AppError::not_found("unknown_order", format!("no order {id}")))
 }
 
+/// One order, to a caller who may act on its person.
+pub async fn order_visible(
+    state: &AppState,
+    caller: &Actor,
+    id: OrderId,
+) -> Result<OrderOut, AppError> {
+    let o = load_order(state, id).await?;
+    authorise::duty_person(state, caller, o.person, o.site).await?;
+    Ok(OrderOut::new(&o, state.policy().duties().regime(&o.regime)))
+}
+
 pub(super) async fn get_order(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<OrderId>,
 ) -> Result<Json<OrderOut>, AppError> {
-    let o = load_order(&state, id).await?;
-    authorise::duty_person(&state, &caller, o.person, o.site).await?;
-    Ok(Json(OrderOut::new(
-        &o,
-        state.policy().duties().regime(&o.regime),
-    )))
+    Ok(Json(order_visible(&state, &caller, id).await?))
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct TransferIn {
-    pub(super) site: String,
+pub struct TransferIn {
+    pub site: String,
 }
 
-pub(super) async fn transfer(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<OrderId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<TransferOut>, AppError> {
+/// Moves a person under order to another site (转运).
+pub async fn transfer_order(
+    state: &AppState,
+    caller: &Actor,
+    id: OrderId,
+    input: JsonIn<TransferIn>,
+) -> Result<TransferOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "transfers")?;
-    let b: TransferIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let to: SiteId = parse_id(&b.site)?;
-    let o = load_order(&state, id).await?;
-    authorise::duty_person(&state, &caller, o.person, o.site).await?;
-    authorise::site(&state, &caller, to).await?;
+    let o = load_order(state, id).await?;
+    authorise::duty_person(state, caller, o.person, o.site).await?;
+    authorise::site(state, caller, to).await?;
     let event = NewEvent {
         at: crate::now(),
         actor: caller.actor(),
@@ -413,7 +451,7 @@ pub(super) async fn transfer(
         },
     };
     match commit(
-        &state,
+        state,
         vec![DutyOp::Transfer { order: o.id, to }],
         vec![event],
     )
@@ -421,14 +459,23 @@ pub(super) async fn transfer(
     {
         Err(AppError::Conflict {
             code: "site_full", ..
-        }) => Err(site_full_error(&state, to).await),
+        }) => Err(site_full_error(state, to).await),
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("unknown_site", "no such site")),
         Err(e) => Err(e),
-        Ok(_) => Ok(Json(TransferOut {
+        Ok(_) => Ok(TransferOut {
             order: o.id.to_string(),
             site: to.to_string(),
-        })),
+        }),
     }
+}
+
+pub(super) async fn transfer(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<OrderId>,
+    input: JsonIn<TransferIn>,
+) -> Result<Json<TransferOut>, AppError> {
+    Ok(Json(transfer_order(&state, &caller, id, input).await?))
 }
 
 /// A person's tests: (sampling time, outcome as a test of this person, `None` while there is
@@ -458,14 +505,16 @@ pub(super) async fn test_history(
     Ok(out)
 }
 
-pub async fn release(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<OrderId>,
-) -> Result<Json<Value>, AppError> {
+/// Releases an order whose scheduled tests were all negative (with its follow-on phase, if
+/// the regime has one), or extends it with a retest task when one is missing or positive.
+pub async fn release_order(
+    state: &AppState,
+    caller: &Actor,
+    id: OrderId,
+) -> Result<ReleaseOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "releases")?;
-    let o = load_order(&state, id).await?;
-    authorise::duty_person(&state, &caller, o.person, o.site).await?;
+    let o = load_order(state, id).await?;
+    authorise::duty_person(state, caller, o.person, o.site).await?;
     if o.status != OrderStatus::Active {
         return Err(conflict(
             "order_not_active",
@@ -488,7 +537,7 @@ pub async fn release(
         regime.clone()
     };
     let person = o.person;
-    let samples: Vec<(Timestamp, TestOutcome)> = test_history(&state, person)
+    let samples: Vec<(Timestamp, TestOutcome)> = test_history(state, person)
         .await?
         .into_iter()
         .filter_map(|(at, outcome)| Some((at, outcome?)))
@@ -510,7 +559,7 @@ pub async fn release(
             ref missing_days,
             positive,
         } => {
-            let cell = home_cell(&state, person)?;
+            let cell = home_cell(state, person)?;
             let ops = vec![
                 DutyOp::ExtendOrder {
                     order: o.id,
@@ -540,14 +589,14 @@ pub async fn release(
                     planned_end: new_end,
                 },
             };
-            commit(&state, ops, vec![event]).await?;
-            Ok(Json(to_value(ReleaseOut::Extended {
+            commit(state, ops, vec![event]).await?;
+            Ok(ReleaseOut::Extended {
                 missing_days: missing_days.clone(),
                 order: o.id.to_string(),
                 outcome: "extended",
                 planned_end: new_end.to_rfc3339(),
                 positive,
-            })?))
+            })
         }
         ReleaseCheck::Release => {
             let mut ops = vec![DutyOp::EndOrder {
@@ -586,7 +635,7 @@ pub async fn release(
                     follows: Some(o.id),
                     then_phase: true,
                 };
-                let cell = home_cell(&state, person)?;
+                let cell = home_cell(state, person)?;
                 ops.push(DutyOp::InsertOrder(follow.clone()));
                 ops.push(DutyOp::InsertTasks(test_tasks(
                     person,
@@ -615,14 +664,24 @@ pub async fn release(
                 });
                 next = Some(follow);
             }
-            commit(&state, ops, events).await?;
-            Ok(Json(to_value(ReleaseOut::Released {
+            commit(state, ops, events).await?;
+            Ok(ReleaseOut::Released {
                 next: next
                     .as_ref()
                     .map(|n| Box::new(OrderOut::new(n, Some(&regime)))),
                 order: o.id.to_string(),
                 outcome: "released",
-            })?))
+            })
         }
     }
+}
+
+/// `POST /quarantine/orders/{id}/release` ([`release_order`]). Its signature, `Value`
+/// answer included, stays while the site page that calls it in-process changes.
+pub async fn release(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<OrderId>,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(to_value(release_order(&state, &caller, id).await?)?))
 }

@@ -15,20 +15,20 @@ pub const SYMPTOMS: [&str; 7] = [
 ];
 
 #[derive(Debug, Deserialize)]
-pub(super) struct ReportIn {
-    pub(super) person: String,
-    pub(super) temperature_c: f64,
+pub struct ReportIn {
+    pub person: String,
+    pub temperature_c: f64,
     #[serde(default)]
-    pub(super) symptoms: Vec<String>,
+    pub symptoms: Vec<String>,
 }
 
-pub(super) async fn post_report(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let b: ReportIn = parse(&headers, &body)?;
+/// Records a daily health report; fever or symptoms flag a follow-up and a test task.
+pub async fn report_health(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<ReportIn>,
+) -> Result<ReportOut, AppError> {
+    let b = input.get()?;
     let person = person_id(&b.person)?;
     // The caller is checked before anything is answered about the person: answering
     // `not_under_order` first told anyone whether a person was under quarantine. A site
@@ -44,7 +44,7 @@ pub(super) async fn post_report(
     })
     .await?;
     let order = orders.first();
-    authorise::duty_person(&state, &caller, person, order.and_then(|o| o.site)).await?;
+    authorise::duty_person(state, caller, person, order.and_then(|o| o.site)).await?;
     let tenths = temperature_tenths(b.temperature_c)
         .ok_or_else(|| bad("invalid_temperature", "a temperature from 34.0 to 43.0 °C"))?;
     let mut symptoms = b.symptoms.clone();
@@ -86,7 +86,7 @@ pub(super) async fn post_report(
             format!("symptoms: {}", symptoms.join(","))
         };
         ops.push(DutyOp::InsertTasks(vec![NewTask {
-            cell: home_cell(&state, person)?,
+            cell: home_cell(state, person)?,
             kind: TaskKind::ArrangeTest,
             person: Some(person),
             household: None,
@@ -102,22 +102,30 @@ pub(super) async fn post_report(
             body: EventBody::FollowUpFlagged { person, reason },
         });
     }
-    commit(&state, ops, events).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ReportOut {
-            fever,
-            flagged,
-            person: person.to_string(),
-        }),
-    )
-        .into_response())
+    commit(state, ops, events).await?;
+    Ok(ReportOut {
+        fever,
+        flagged,
+        person: person.to_string(),
+    })
 }
 
-pub(super) async fn follow_ups(
+pub(super) async fn post_report(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<FollowUpsOut>, AppError> {
+    input: JsonIn<ReportIn>,
+) -> Result<(StatusCode, Json<ReportOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(report_health(&state, &caller, input).await?),
+    ))
+}
+
+/// The flagged health reports in the caller's area, newest first.
+pub async fn follow_ups_visible(
+    state: &AppState,
+    caller: &Actor,
+) -> Result<FollowUpsOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "follow-ups")?;
     let list = lock(&state.projection.follow_ups).clone();
     let follow_ups = list
@@ -136,7 +144,14 @@ pub(super) async fn follow_ups(
             reason: reason.clone(),
         })
         .collect();
-    Ok(Json(FollowUpsOut { follow_ups }))
+    Ok(FollowUpsOut { follow_ups })
+}
+
+pub(super) async fn follow_ups(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<FollowUpsOut>, AppError> {
+    Ok(Json(follow_ups_visible(&state, &caller).await?))
 }
 
 /// Turns missed daily reports into tasks: everyone under an active order (that began before
@@ -312,10 +327,15 @@ pub(super) async fn run_sweep(state: &AppState, now: Timestamp) -> Result<SweepO
     })
 }
 
+/// Runs one pass of the duty sweep now (admins).
+pub async fn sweep_now(state: &AppState, caller: &Actor) -> Result<SweepOut, AppError> {
+    caller.require(&[Role::Admin], "running the duty sweep")?;
+    run_sweep(state, crate::now()).await
+}
+
 pub(super) async fn sweep(
     State(state): State<Arc<AppState>>,
     caller: Actor,
 ) -> Result<Json<SweepOut>, AppError> {
-    caller.require(&[Role::Admin], "running the duty sweep")?;
-    Ok(Json(run_sweep(&state, crate::now()).await?))
+    Ok(Json(sweep_now(&state, &caller).await?))
 }

@@ -4,13 +4,13 @@
 use super::*;
 
 #[derive(Debug, Deserialize)]
-pub(super) struct ZoneIn {
-    pub(super) name: String,
-    pub(super) level: String,
+pub struct ZoneIn {
+    pub name: String,
+    pub level: String,
     #[serde(default)]
-    pub(super) cells: Option<Vec<u32>>,
+    pub cells: Option<Vec<u32>>,
     #[serde(default)]
-    pub(super) polygon: Option<Value>,
+    pub polygon: Option<Value>,
 }
 
 /// What sealing (or drawing) a zone did; the answer to `POST /zones` (fields in
@@ -131,14 +131,14 @@ pub async fn draw_zone(
     })
 }
 
-pub(super) async fn post_zone(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Draws a zone by grid cells or a GeoJSON polygon (admins, cells inside their area).
+pub async fn draw_zone_by(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<ZoneIn>,
+) -> Result<ZoneOutcome, AppError> {
     caller.require(&[Role::Admin], "drawing zones (command centre)")?;
-    let b: ZoneIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let level: ZoneLevel = variant(&b.level).ok_or_else(|| {
         bad(
             "invalid_zone_level",
@@ -199,7 +199,7 @@ pub(super) async fn post_zone(
         return Err(AppError::Forbidden("a cell lies outside your jurisdiction"));
     }
     let out = draw_zone(
-        &state,
+        state,
         caller.actor(),
         b.name.trim().to_owned(),
         level,
@@ -207,7 +207,18 @@ pub(super) async fn post_zone(
         crate::now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(out)
+}
+
+pub(super) async fn post_zone(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<ZoneIn>,
+) -> Result<(StatusCode, Json<ZoneOutcome>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(draw_zone_by(&state, &caller, input).await?),
+    ))
 }
 
 pub(super) async fn zones_now(state: &AppState) -> Result<Vec<ZoneRecord>, AppError> {
@@ -215,23 +226,28 @@ pub(super) async fn zones_now(state: &AppState) -> Result<Vec<ZoneRecord>, AppEr
     blocking(move || store.zones()).await
 }
 
-pub(super) async fn list_zones(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-) -> Result<Json<ZonesOut>, AppError> {
+/// Every zone, with its residents.
+pub async fn zones_visible(state: &AppState, caller: &Actor) -> Result<ZonesOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "listing zones",
     )?;
-    let zones = zones_now(&state).await?;
+    let zones = zones_now(state).await?;
     let zones = zones
         .iter()
         .map(|z| {
             let set: HashSet<GridCell> = z.cells.iter().copied().collect();
-            ZoneOut::new(z, residents_in(&state, &set))
+            ZoneOut::new(z, residents_in(state, &set))
         })
         .collect();
-    Ok(Json(ZonesOut { zones }))
+    Ok(ZonesOut { zones })
+}
+
+pub(super) async fn list_zones(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<ZonesOut>, AppError> {
+    Ok(Json(zones_visible(&state, &caller).await?))
 }
 
 /// What the state knows about a zone for its lifting conditions.
@@ -332,30 +348,39 @@ pub(super) async fn zone_by_id(state: &AppState, id: ZoneId) -> Result<ZoneRecor
         .ok_or_else(|| AppError::not_found("unknown_zone", format!("no zone {id}")))
 }
 
-pub(super) async fn zone_conditions(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<ZoneId>,
-) -> Result<Json<ConditionsOut>, AppError> {
+/// A zone's lifting conditions with their evidence now.
+pub async fn conditions_of(
+    state: &AppState,
+    caller: &Actor,
+    id: ZoneId,
+) -> Result<ConditionsOut, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "zone conditions")?;
-    let z = zone_by_id(&state, id).await?;
+    let z = zone_by_id(state, id).await?;
     let now = crate::now();
     let policy = state.policy();
     let rule = policy.duties().lift_rule(z.level);
     let conditions = rule.map(|r| {
         lift_conditions(
             &r,
-            &zone_evidence(&state, &z, r.negative_round_days, now),
+            &zone_evidence(state, &z, r.negative_round_days, now),
             now,
         )
     });
-    Ok(Json(ConditionsOut {
+    Ok(ConditionsOut {
         all_hold: conditions.as_deref().is_some_and(all_hold),
         conditions: conditions.as_deref().map(conditions_out),
         level: xikang_domain::duties::variant_name(&z.level),
         lifted: z.lifted_at.is_some(),
         zone: z.id.to_string(),
-    }))
+    })
+}
+
+pub(super) async fn zone_conditions(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<ZoneId>,
+) -> Result<Json<ConditionsOut>, AppError> {
+    Ok(Json(conditions_of(&state, &caller, id).await?))
 }
 
 pub(super) async fn insert_proposal(
@@ -464,45 +489,56 @@ pub(super) async fn propose_where(
     Ok(n)
 }
 
+/// Runs the system's proposal pass now (admins).
+pub async fn run_proposals_now(state: &AppState, caller: &Actor) -> Result<ProposedOut, AppError> {
+    caller.require(&[Role::Admin], "running zone proposals")?;
+    let proposed = propose_zone_changes(state, crate::now()).await?;
+    Ok(ProposedOut { proposed })
+}
+
 pub(super) async fn run_proposals(
     State(state): State<Arc<AppState>>,
     caller: Actor,
 ) -> Result<Json<ProposedOut>, AppError> {
-    caller.require(&[Role::Admin], "running zone proposals")?;
-    let proposed = propose_zone_changes(&state, crate::now()).await?;
-    Ok(Json(ProposedOut { proposed }))
+    Ok(Json(run_proposals_now(&state, &caller).await?))
+}
+
+/// Every zone proposal.
+pub async fn proposals_visible(state: &AppState, caller: &Actor) -> Result<ProposalsOut, AppError> {
+    caller.require(&[Role::Admin, Role::Tracer], "zone proposals")?;
+    let store = state.store.clone();
+    let list = blocking(move || store.proposals(None)).await?;
+    Ok(ProposalsOut {
+        proposals: list.iter().map(ProposalOut::from).collect(),
+    })
 }
 
 pub(super) async fn list_proposals(
     State(state): State<Arc<AppState>>,
     caller: Actor,
 ) -> Result<Json<ProposalsOut>, AppError> {
-    caller.require(&[Role::Admin, Role::Tracer], "zone proposals")?;
-    let store = state.store.clone();
-    let list = blocking(move || store.proposals(None)).await?;
-    Ok(Json(ProposalsOut {
-        proposals: list.iter().map(ProposalOut::from).collect(),
-    }))
+    Ok(Json(proposals_visible(&state, &caller).await?))
 }
 
-pub(super) async fn propose_manually(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<ZoneId>,
-) -> Result<Response, AppError> {
+/// An official's proposal for a zone, made only if the policy's conditions hold.
+pub async fn propose_by(
+    state: &AppState,
+    caller: &Actor,
+    id: ZoneId,
+) -> Result<ProposalOut, AppError> {
     caller.require(&[Role::Admin], "proposing zone changes")?;
-    let z = zone_by_id(&state, id).await?;
-    authorise::cells(&state, &caller, &z.cells).await?;
+    let z = zone_by_id(state, id).await?;
+    authorise::cells(state, caller, &z.cells).await?;
     if z.lifted_at.is_some() {
         return Err(conflict("zone_not_active", "the zone was already lifted"));
     }
     let now = crate::now();
-    let Some((action, to, conditions)) = zone_proposal(&state, &z, now) else {
+    let Some((action, to, conditions)) = zone_proposal(state, &z, now) else {
         let policy = state.policy();
         let conditions = policy.duties().lift_rule(z.level).map(|r| {
             lift_conditions(
                 &r,
-                &zone_evidence(&state, &z, r.negative_round_days, now),
+                &zone_evidence(state, &z, r.negative_round_days, now),
                 now,
             )
         });
@@ -512,8 +548,19 @@ pub(super) async fn propose_manually(
             conditions.as_deref().map(conditions_out),
         ));
     };
-    let p = insert_proposal(&state, &z, action, to, &conditions, caller.actor(), now).await?;
-    Ok((StatusCode::CREATED, Json(ProposalOut::from(&p))).into_response())
+    let p = insert_proposal(state, &z, action, to, &conditions, caller.actor(), now).await?;
+    Ok(ProposalOut::from(&p))
+}
+
+pub(super) async fn propose_manually(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<ZoneId>,
+) -> Result<(StatusCode, Json<ProposalOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(propose_by(&state, &caller, id).await?),
+    ))
 }
 
 /// A 422 refusal whose details are the conditions (null: the level has no lifting rule).
@@ -692,17 +739,46 @@ pub async fn approve_proposal(
     })
 }
 
+/// Approves a proposal for a zone in the caller's area ([`approve_proposal`]).
+pub async fn approve_by(
+    state: &AppState,
+    caller: &Actor,
+    id: ProposalId,
+) -> Result<ApprovedOut, AppError> {
+    caller.require(&[Role::Admin], "approving zone changes")?;
+    let p = proposal_by_id(state, id).await?;
+    proposal_in_reach(state, caller, &p).await?;
+    approve_proposal(state, &p, caller.actor(), crate::now()).await
+}
+
 pub(super) async fn approve(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<ProposalId>,
 ) -> Result<Json<ApprovedOut>, AppError> {
-    caller.require(&[Role::Admin], "approving zone changes")?;
-    let p = proposal_by_id(&state, id).await?;
-    proposal_in_reach(&state, &caller, &p).await?;
-    Ok(Json(
-        approve_proposal(&state, &p, caller.actor(), crate::now()).await?,
-    ))
+    Ok(Json(approve_by(&state, &caller, id).await?))
+}
+
+/// Rejects a proposal for a zone in the caller's area.
+pub async fn reject_by(
+    state: &AppState,
+    caller: &Actor,
+    id: ProposalId,
+) -> Result<RejectedOut, AppError> {
+    caller.require(&[Role::Admin], "rejecting zone changes")?;
+    let p = proposal_by_id(state, id).await?;
+    proposal_in_reach(state, caller, &p).await?;
+    let op = DutyOp::DecideProposal {
+        proposal: p.id,
+        status: ProposalStatus::Rejected,
+        by: caller.actor(),
+        at: crate::now(),
+    };
+    commit(state, vec![op], Vec::new()).await?;
+    Ok(RejectedOut {
+        proposal: p.id.to_string(),
+        rejected: true,
+    })
 }
 
 pub(super) async fn reject(
@@ -710,18 +786,5 @@ pub(super) async fn reject(
     caller: Actor,
     Id(id): Id<ProposalId>,
 ) -> Result<Json<RejectedOut>, AppError> {
-    caller.require(&[Role::Admin], "rejecting zone changes")?;
-    let p = proposal_by_id(&state, id).await?;
-    proposal_in_reach(&state, &caller, &p).await?;
-    let op = DutyOp::DecideProposal {
-        proposal: p.id,
-        status: ProposalStatus::Rejected,
-        by: caller.actor(),
-        at: crate::now(),
-    };
-    commit(&state, vec![op], Vec::new()).await?;
-    Ok(Json(RejectedOut {
-        proposal: p.id.to_string(),
-        rejected: true,
-    }))
+    Ok(Json(reject_by(&state, &caller, id).await?))
 }
