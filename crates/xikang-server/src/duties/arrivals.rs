@@ -3,6 +3,7 @@
 
 use super::*;
 
+/// The body of `POST /arrivals/origins`.
 #[derive(Debug, Deserialize)]
 pub struct OriginIn {
     pub code: String,
@@ -72,6 +73,7 @@ pub(super) async fn list_origins(
     Ok(Json(origins_visible(&state, &caller).await?))
 }
 
+/// The body of `POST /arrivals`.
 #[derive(Debug, Deserialize)]
 pub struct ArrivalIn {
     pub person: String,
@@ -159,6 +161,7 @@ pub(super) async fn post_arrival(
     ))
 }
 
+/// The optional body of `POST /arrivals/{id}/arrived`: the site, if the caller names one.
 #[derive(Debug, Deserialize, Default)]
 pub struct ArrivedIn {
     #[serde(default)]

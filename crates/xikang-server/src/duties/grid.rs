@@ -3,6 +3,7 @@
 
 use super::*;
 
+/// One grid cell of `POST /grid/cells`.
 #[derive(Debug, Deserialize)]
 pub struct CellIn {
     pub cell: u32,
@@ -14,6 +15,7 @@ pub struct CellIn {
     pub worker: Option<String>,
 }
 
+/// The body of `POST /grid/cells`.
 #[derive(Debug, Deserialize)]
 pub struct CellsIn {
     pub cells: Vec<CellIn>,
@@ -138,6 +140,7 @@ pub(super) async fn list_cells(
     Ok(Json(grid_cells(&state, &caller).await?))
 }
 
+/// The query of `GET /grid/tasks`.
 #[derive(Debug, Deserialize)]
 pub struct TaskQuery {
     pub cell: Option<u32>,
@@ -207,6 +210,7 @@ pub(super) async fn list_tasks(
     Ok(Json(open_tasks(&state, &caller, q).await?))
 }
 
+/// The body of `POST /grid/tasks/{id}/complete`.
 #[derive(Debug, Deserialize)]
 pub struct CompleteIn {
     pub note: String,
@@ -352,6 +356,7 @@ pub(super) async fn overdue(
     Ok(Json(overdue_tasks(&state, &caller).await?))
 }
 
+/// The body of `POST /grid/unsampled`.
 #[derive(Debug, Deserialize)]
 pub struct UnsampledIn {
     /// When the screening round began.

@@ -3,6 +3,7 @@
 
 use super::*;
 
+/// The body of `POST /quarantine/sites`.
 #[derive(Debug, Deserialize)]
 pub struct SiteIn {
     pub name: String,
@@ -141,6 +142,7 @@ pub(super) async fn site_full_error(state: &AppState, site: SiteId) -> AppError 
     )
 }
 
+/// The body of `POST /quarantine/orders`: a regime by name, or a reason.
 #[derive(Debug, Deserialize)]
 pub struct OrderIn {
     pub person: String,
@@ -331,6 +333,7 @@ pub(super) async fn post_order(
     ))
 }
 
+/// The query of `GET /quarantine/orders`.
 #[derive(Debug, Deserialize)]
 pub struct OrderQuery {
     pub person: Option<String>,
@@ -421,6 +424,7 @@ pub(super) async fn get_order(
     Ok(Json(order_visible(&state, &caller, id).await?))
 }
 
+/// The body of `POST /quarantine/orders/{id}/transfer`.
 #[derive(Debug, Deserialize)]
 pub struct TransferIn {
     pub site: String,

@@ -14,6 +14,7 @@ pub const SYMPTOMS: [&str; 7] = [
     "shortness_of_breath",
 ];
 
+/// The body of `POST /quarantine/reports`.
 #[derive(Debug, Deserialize)]
 pub struct ReportIn {
     pub person: String,

@@ -19,6 +19,7 @@ pub(super) fn venue_of(state: &AppState, s: &str) -> Result<VenueId, AppError> {
         .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {id}")))
 }
 
+/// The body of `POST /sentinels`.
 #[derive(Debug, Deserialize)]
 pub struct SentinelIn {
     pub venue: String,
@@ -62,6 +63,7 @@ pub(super) async fn post_sentinel(
     ))
 }
 
+/// The body of `POST /sentinels/reports`: the scanned code (an admin may name the person).
 #[derive(Debug, Deserialize)]
 pub struct SentinelReportIn {
     #[serde(default)]

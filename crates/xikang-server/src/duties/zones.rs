@@ -3,6 +3,7 @@
 
 use super::*;
 
+/// The body of `POST /zones`: cells or a GeoJSON polygon.
 #[derive(Debug, Deserialize)]
 pub struct ZoneIn {
     pub name: String,
