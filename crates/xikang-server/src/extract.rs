@@ -1,9 +1,14 @@
 //! Request extractors shared by the handlers: a typed id from the path, parsed once with
-//! its stable error code (`invalid_person_id`, …), so a handler never parses an id by hand.
+//! its stable error code (`invalid_person_id`, …), so a handler never parses an id by hand;
+//! and a command's JSON body ([`JsonIn`]), parsed when the command asks for it.
 
 use crate::error::AppError;
-use axum::extract::{FromRequestParts, Path};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use xikang_domain::TypedId;
 
 /// The id in a route's one path parameter (`/orders/{id}`), e.g. `Id<OrderId>`.
@@ -25,5 +30,59 @@ impl<S: Send + Sync, T: TypedId + Send> FromRequestParts<S> for Id<T> {
             .await
             .map_err(|e| AppError::bad("invalid_path", e.body_text()))?;
         parse_id(&raw).map(Id)
+    }
+}
+
+/// A command's JSON input: the request's body, parsed when the command calls
+/// [`JsonIn::get`], or a value an in-process caller (a page, a test) hands over with
+/// `JsonIn::from`. Parsing late keeps a command's role check first: a caller without the
+/// role hears 403 whatever they sent, as when each handler checked before parsing.
+#[derive(Debug)]
+pub enum JsonIn<T> {
+    /// The request's headers (for the content type) and body, not yet parsed.
+    Body(HeaderMap, Bytes),
+    /// An input already typed.
+    Value(T),
+}
+
+impl<T: DeserializeOwned> JsonIn<T> {
+    /// The input: 415 unless the body says `application/json`, 400 `invalid_json` for a
+    /// body of the wrong shape.
+    pub fn get(self) -> Result<T, AppError> {
+        match self {
+            JsonIn::Body(headers, body) => crate::json::parse(&headers, &body),
+            JsonIn::Value(v) => Ok(v),
+        }
+    }
+
+    /// The input, or its default when the body is empty (an optional body).
+    pub fn get_or_default(self) -> Result<T, AppError>
+    where
+        T: Default,
+    {
+        match self {
+            JsonIn::Body(_, body) if body.is_empty() => Ok(T::default()),
+            other => other.get(),
+        }
+    }
+}
+
+impl<T> From<T> for JsonIn<T> {
+    fn from(v: T) -> Self {
+        JsonIn::Value(v)
+    }
+}
+
+impl<S: Send + Sync, T> FromRequest<S> for JsonIn<T> {
+    /// The framework's own answer for a body it cannot read (too large, cut off), as when
+    /// handlers took `Bytes`.
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(JsonIn::Body(headers, body))
     }
 }

@@ -3,21 +3,22 @@
 
 use super::*;
 
+/// The body of `POST /arrivals/origins`.
 #[derive(Debug, Deserialize)]
-pub(super) struct OriginIn {
-    pub(super) code: String,
-    pub(super) name: String,
-    pub(super) risk: String,
+pub struct OriginIn {
+    pub code: String,
+    pub name: String,
+    pub risk: String,
 }
 
-pub(super) async fn post_origin(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Puts an origin on the risk list, or changes its risk (admins).
+pub async fn set_origin(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<OriginIn>,
+) -> Result<OriginSetOut, AppError> {
     caller.require(&[Role::Admin], "maintaining the origin risk list")?;
-    let b: OriginIn = parse(&headers, &body)?;
+    let b = input.get()?;
     AreaCode::parse(&b.code).map_err(|e| bad("invalid_origin_code", e.to_string()))?;
     let risk: RiskLevel =
         variant(&b.risk).ok_or_else(|| bad("invalid_risk", "risk is high, medium or low"))?;
@@ -34,45 +35,61 @@ pub(super) async fn post_origin(
     let store = state.store.clone();
     let o2 = o.clone();
     blocking(move || store.put_origin(&o2)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"code": o.code, "name": o.name, "risk": b.risk})),
-    )
-        .into_response())
+    Ok(OriginSetOut {
+        code: o.code,
+        name: o.name,
+        risk: b.risk,
+    })
 }
 
-pub(super) async fn list_origins(
+pub(super) async fn post_origin(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+    input: JsonIn<OriginIn>,
+) -> Result<(StatusCode, Json<OriginSetOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(set_origin(&state, &caller, input).await?),
+    ))
+}
+
+/// The origin risk list.
+pub async fn origins_visible(state: &AppState, caller: &Actor) -> Result<OriginsOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker, Role::Resident],
         "the origin risk list",
     )?;
     let store = state.store.clone();
     let list = blocking(move || store.origins()).await?;
-    Ok(Json(
-        json!({"origins": list.iter().map(|o| json!({"code": o.code, "name": o.name,
-        "risk": xikang_domain::duties::variant_name(&o.risk), "updated_at": o.updated_at.to_rfc3339()})).collect::<Vec<_>>()}),
-    ))
+    Ok(OriginsOut {
+        origins: list.iter().map(OriginOut::from).collect(),
+    })
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct ArrivalIn {
-    pub(super) person: String,
-    pub(super) origin: String,
-    pub(super) planned_at: String,
-}
-
-pub(super) async fn post_arrival(
+pub(super) async fn list_origins(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let b: ArrivalIn = parse(&headers, &body)?;
+) -> Result<Json<OriginsOut>, AppError> {
+    Ok(Json(origins_visible(&state, &caller).await?))
+}
+
+/// The body of `POST /arrivals`.
+#[derive(Debug, Deserialize)]
+pub struct ArrivalIn {
+    pub person: String,
+    pub origin: String,
+    pub planned_at: String,
+}
+
+/// Registers an arrival ahead of travel (入锡申报), with the regime it will come under.
+pub async fn register_arrival(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<ArrivalIn>,
+) -> Result<ArrivalOut, AppError> {
+    let b = input.get()?;
     let person = person_id(&b.person)?;
-    authorise::duty_person(&state, &caller, person, None).await?;
+    authorise::duty_person(state, caller, person, None).await?;
     let planned =
         Timestamp::parse_rfc3339(&b.planned_at).map_err(|e| bad("invalid_time", e.to_string()))?;
     let now = crate::now();
@@ -119,43 +136,58 @@ pub(super) async fn post_arrival(
         arrived_at: None,
         registered_at: now,
     };
-    commit(&state, vec![DutyOp::InsertArrival(a)], Vec::new()).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id.to_string(), "person": person.to_string(),
-        "origin": origin.code, "risk": xikang_domain::duties::variant_name(&origin.risk),
-        "regime": regime.name, "order_kind": regime.kind.map(|k| xikang_domain::duties::variant_name(&k)),
-        "days": regime.days, "tests": schedule_json(&regime.test_days, planned)}))).into_response())
+    commit(state, vec![DutyOp::InsertArrival(a)], Vec::new()).await?;
+    let out = ArrivalOut {
+        days: regime.days,
+        id: id.to_string(),
+        order_kind: regime.kind.map(|k| xikang_domain::duties::variant_name(&k)),
+        origin: origin.code,
+        person: person.to_string(),
+        regime: regime.name.clone(),
+        risk: xikang_domain::duties::variant_name(&origin.risk),
+        tests: schedule(&regime.test_days, planned),
+    };
+    Ok(out)
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub(super) struct ArrivedIn {
-    #[serde(default)]
-    pub(super) site: Option<String>,
-}
-
-pub(super) async fn arrived(
+pub(super) async fn post_arrival(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Id(id): Id<ArrivalId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, AppError> {
+    input: JsonIn<ArrivalIn>,
+) -> Result<(StatusCode, Json<ArrivalOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(register_arrival(&state, &caller, input).await?),
+    ))
+}
+
+/// The optional body of `POST /arrivals/{id}/arrived`: the site, if the caller names one.
+#[derive(Debug, Deserialize, Default)]
+pub struct ArrivedIn {
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+/// Records an arrival and applies its regime: test tasks, or an order committed with it.
+pub async fn record_arrival(
+    state: &AppState,
+    caller: &Actor,
+    id: ArrivalId,
+    input: JsonIn<ArrivedIn>,
+) -> Result<ArrivedOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "recording an arrival",
     )?;
-    let b: ArrivedIn = if body.is_empty() {
-        ArrivedIn::default()
-    } else {
-        parse(&headers, &body)?
-    };
+    let b = input.get_or_default()?;
     let store = state.store.clone();
     let a = blocking(move || store.arrival(id))
         .await?
         .ok_or_else(|| AppError::not_found("unknown_arrival", format!("no arrival {id}")))?;
-    authorise::duty_person(&state, &caller, a.person, None).await?;
+    authorise::duty_person(state, caller, a.person, None).await?;
     let asked_site = parse_site(b.site.as_deref())?;
     if let Some(s) = asked_site {
-        authorise::site(&state, &caller, s).await?;
+        authorise::site(state, caller, s).await?;
     }
     if a.arrived_at.is_some() {
         return Err(conflict(
@@ -171,7 +203,7 @@ pub(super) async fn arrived(
         )
     })?;
     let now = crate::now();
-    let cell = home_cell(&state, a.person)?;
+    let cell = home_cell(state, a.person)?;
     let arrived_event = NewEvent {
         at: now,
         actor: caller.actor(),
@@ -197,7 +229,7 @@ pub(super) async fn arrived(
         None => {
             let tasks = test_tasks(a.person, cell, &regime.test_days, now, now, &id.to_string());
             commit(
-                &state,
+                state,
                 vec![mark, DutyOp::InsertTasks(tasks)],
                 vec![arrived_event],
             )
@@ -230,7 +262,7 @@ pub(super) async fn arrived(
             };
             Some(
                 issue_order(
-                    &state,
+                    state,
                     caller.actor(),
                     a.person,
                     &regime,
@@ -244,9 +276,19 @@ pub(super) async fn arrived(
             )
         }
     };
-    Ok(Json(
-        json!({"arrival": id.to_string(), "regime": regime.name,
-        "order": order.as_ref().map(|o| order_json(o, Some(&regime))),
-        "tests": schedule_json(&regime.test_days, now)}),
-    ))
+    Ok(ArrivedOut {
+        arrival: id.to_string(),
+        order: order.as_ref().map(|o| OrderOut::new(o, Some(&regime))),
+        regime: regime.name.clone(),
+        tests: schedule(&regime.test_days, now),
+    })
+}
+
+pub(super) async fn arrived(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<ArrivalId>,
+    input: JsonIn<ArrivedIn>,
+) -> Result<Json<ArrivedOut>, AppError> {
+    Ok(Json(record_arrival(&state, &caller, id, input).await?))
 }

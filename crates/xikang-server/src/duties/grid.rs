@@ -3,20 +3,22 @@
 
 use super::*;
 
+/// One grid cell of `POST /grid/cells`.
 #[derive(Debug, Deserialize)]
-pub(super) struct CellIn {
-    pub(super) cell: u32,
-    pub(super) community: String,
-    pub(super) name: String,
-    pub(super) lat: f64,
-    pub(super) lon: f64,
+pub struct CellIn {
+    pub cell: u32,
+    pub community: String,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
     #[serde(default)]
-    pub(super) worker: Option<String>,
+    pub worker: Option<String>,
 }
 
+/// The body of `POST /grid/cells`.
 #[derive(Debug, Deserialize)]
-pub(super) struct CellsIn {
-    pub(super) cells: Vec<CellIn>,
+pub struct CellsIn {
+    pub cells: Vec<CellIn>,
 }
 
 /// Validates grid rows from the API or a CSV import.
@@ -58,14 +60,14 @@ pub fn grid_record(
     })
 }
 
-pub(super) async fn post_cells(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Imports grid cells with their grid workers (admins, cells inside their area).
+pub async fn import_cells(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<CellsIn>,
+) -> Result<ImportedOut, AppError> {
     caller.require(&[Role::Admin], "importing the grid")?;
-    let b: CellsIn = parse(&headers, &body)?;
+    let b = input.get()?;
     if b.cells.is_empty() || b.cells.len() > 100_000 {
         return Err(bad("invalid_cells", "send 1 to 100,000 cells"));
     }
@@ -90,13 +92,22 @@ pub(super) async fn post_cells(
     let n = rows.len();
     let store = state.store.clone();
     blocking(move || store.put_grid_cells(&rows)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"imported": n}))).into_response())
+    Ok(ImportedOut { imported: n })
 }
 
-pub(super) async fn list_cells(
+pub(super) async fn post_cells(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+    input: JsonIn<CellsIn>,
+) -> Result<(StatusCode, Json<ImportedOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(import_cells(&state, &caller, input).await?),
+    ))
+}
+
+/// The grid cells the caller may see (a grid worker: their own).
+pub async fn grid_cells(state: &AppState, caller: &Actor) -> Result<CellsOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "listing the grid",
@@ -105,7 +116,7 @@ pub(super) async fn list_cells(
     let cells = blocking(move || store.grid_cells()).await?;
     let mine: Option<HashSet<GridCell>> = if caller.role == Role::GridWorker {
         Some(
-            authorise::cells_of(&state, &caller)
+            authorise::cells_of(state, caller)
                 .await?
                 .into_iter()
                 .collect(),
@@ -113,33 +124,27 @@ pub(super) async fn list_cells(
     } else {
         None
     };
-    let out: Vec<Value> = cells
+    let cells = cells
         .iter()
         .filter(|c| caller.covers(&c.community))
         .filter(|c| mine.as_ref().is_none_or(|m| m.contains(&c.cell)))
-        .map(|c| {
-            json!({"cell": c.cell.0, "community": c.community, "name": c.name,
-                   "lat": c.lat, "lon": c.lon, "worker": c.worker})
-        })
+        .map(CellOut::from)
         .collect();
-    Ok(Json(json!({"cells": out})))
+    Ok(CellsOut { cells })
 }
 
+pub(super) async fn list_cells(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<CellsOut>, AppError> {
+    Ok(Json(grid_cells(&state, &caller).await?))
+}
+
+/// The query of `GET /grid/tasks`.
 #[derive(Debug, Deserialize)]
-pub(super) struct TaskQuery {
-    pub(super) cell: Option<u32>,
-    pub(super) limit: Option<u32>,
-}
-
-pub(super) fn task_json(t: &xikang_store::TaskRecord) -> Value {
-    json!({
-        "id": t.id.to_string(), "cell": t.cell.0, "kind": t.kind.as_str(),
-        "person": t.person.map(|p| p.to_string()),
-        "household": t.household.map(|h| h.to_string()),
-        "detail": t.detail, "created_at": t.created_at.to_rfc3339(),
-        "due_at": t.due_at.to_rfc3339(),
-        "done_at": t.done_at.map(Timestamp::to_rfc3339), "note": t.note,
-    })
+pub struct TaskQuery {
+    pub cell: Option<u32>,
+    pub limit: Option<u32>,
 }
 
 /// The open tasks of a grid worker's cells (or, for staff, of one cell), earliest due first.
@@ -151,18 +156,19 @@ pub fn tasks_for(
     store.open_tasks_of_cells(cells, limit)
 }
 
-pub(super) async fn list_tasks(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Query(q): Query<TaskQuery>,
-) -> Result<Json<Value>, AppError> {
+/// The open tasks of a grid worker's cells, or of one cell for staff.
+pub async fn open_tasks(
+    state: &AppState,
+    caller: &Actor,
+    q: TaskQuery,
+) -> Result<TasksOut, AppError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(bad("invalid_limit", "limit must be from 1 to 500"));
     }
     let cells = match caller.role {
         Role::GridWorker => {
-            let mine = authorise::cells_of(&state, &caller).await?;
+            let mine = authorise::cells_of(state, caller).await?;
             match q.cell {
                 Some(c) if !mine.contains(&GridCell(c)) => {
                     return Err(AppError::Forbidden("that cell is not yours"));
@@ -173,7 +179,7 @@ pub(super) async fn list_tasks(
         }
         Role::Admin | Role::Tracer => match q.cell {
             Some(c) => {
-                authorise::cells(&state, &caller, &[GridCell(c)]).await?;
+                authorise::cells(state, caller, &[GridCell(c)]).await?;
                 vec![GridCell(c)]
             }
             None => {
@@ -191,41 +197,35 @@ pub(super) async fn list_tasks(
     };
     let store = state.store.clone();
     let tasks = blocking(move || tasks_for(store.as_ref(), &cells, limit)).await?;
-    Ok(Json(
-        json!({"tasks": tasks.iter().map(task_json).collect::<Vec<_>>()}),
-    ))
+    Ok(TasksOut {
+        tasks: tasks.iter().map(TaskOut::from).collect(),
+    })
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct CompleteIn {
-    pub(super) note: String,
-}
-
-pub async fn complete_task(
+pub(super) async fn list_tasks(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, AppError> {
-    caller.require(&[Role::GridWorker, Role::Admin], "completing tasks")?;
-    let id: TaskId = parse_id(&id)?;
-    let b: CompleteIn = parse(&headers, &body)?;
-    complete_grid_task(&state, &caller, id, &b.note).await?;
-    Ok(Json(json!({"task": id.to_string(), "done": true})))
+    Query(q): Query<TaskQuery>,
+) -> Result<Json<TasksOut>, AppError> {
+    Ok(Json(open_tasks(&state, &caller, q).await?))
 }
 
-/// Marks a grid task done with a note of 1–1000 characters (the command behind
-/// `POST /api/v1/grid/tasks/{id}/complete` and the grid page): the worker of its cell or
-/// an admin of its area.
-pub async fn complete_grid_task(
+/// The body of `POST /grid/tasks/{id}/complete`.
+#[derive(Debug, Deserialize)]
+pub struct CompleteIn {
+    pub note: String,
+}
+
+/// Completes a task with a note (a grid worker of its cell, or an admin over it).
+pub async fn mark_task_done(
     state: &AppState,
     caller: &Actor,
     id: TaskId,
-    note: &str,
-) -> Result<(), AppError> {
+    input: JsonIn<CompleteIn>,
+) -> Result<TaskDoneOut, AppError> {
     caller.require(&[Role::GridWorker, Role::Admin], "completing tasks")?;
-    let note = note.trim().to_owned();
+    let b = input.get()?;
+    let note = b.note.trim().to_owned();
     if note.is_empty() || note.chars().count() > 1000 {
         return Err(bad(
             "invalid_note",
@@ -251,20 +251,38 @@ pub async fn complete_grid_task(
         note,
     };
     commit(state, vec![op], Vec::new()).await?;
-    Ok(())
+    Ok(TaskDoneOut {
+        done: true,
+        task: id.to_string(),
+    })
+}
+
+/// `POST /grid/tasks/{id}/complete` ([`mark_task_done`]). Its signature, `Value` answer
+/// included, stays while the grid page that calls it in-process changes.
+pub async fn complete_task(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    let id: TaskId = parse_id(&id)?;
+    let done = mark_task_done(&state, &caller, id, JsonIn::Body(headers, body)).await?;
+    Ok(Json(to_value(done)?))
 }
 
 /// Overdue open tasks per cell, rolled up per street (9 digits) and district (6 digits).
-pub fn overdue_rollup(
+pub fn overdue_out(
     cells: &[GridCellRecord],
     per_cell: &[(GridCell, u64)],
     within: &AreaCode,
-) -> Value {
+) -> OverdueOut {
     let community: HashMap<GridCell, &AreaCode> =
         cells.iter().map(|c| (c.cell, &c.community)).collect();
     let mut streets: BTreeMap<String, u64> = BTreeMap::new();
     let mut districts: BTreeMap<String, u64> = BTreeMap::new();
     let mut out_cells = Vec::new();
+    let mut total = 0;
     for (cell, n) in per_cell {
         let Some(c) = community.get(cell) else {
             continue;
@@ -275,20 +293,39 @@ pub fn overdue_rollup(
         let s = c.as_str();
         *streets.entry(s[..9].to_owned()).or_default() += n;
         *districts.entry(s[..6].to_owned()).or_default() += n;
-        out_cells.push(json!({"cell": cell.0, "community": s, "overdue": n}));
+        total += n;
+        out_cells.push(CellOverdueOut {
+            cell: cell.0,
+            community: s.to_owned(),
+            overdue: *n,
+        });
     }
-    json!({
-        "cells": out_cells,
-        "streets": streets.iter().map(|(k, v)| json!({"street": k, "overdue": v})).collect::<Vec<_>>(),
-        "districts": districts.iter().map(|(k, v)| json!({"district": k, "overdue": v})).collect::<Vec<_>>(),
-        "total": per_cell.iter().filter(|(c, _)| community.get(c).is_some_and(|a| within.contains(a))).map(|(_, n)| n).sum::<u64>(),
-    })
+    OverdueOut {
+        cells: out_cells,
+        streets: streets
+            .into_iter()
+            .map(|(street, overdue)| StreetOverdueOut { overdue, street })
+            .collect(),
+        districts: districts
+            .into_iter()
+            .map(|(district, overdue)| DistrictOverdueOut { district, overdue })
+            .collect(),
+        total,
+    }
 }
 
-pub(super) async fn overdue(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-) -> Result<Json<Value>, AppError> {
+/// [`overdue_out`] as a JSON value, for the ranking page (`web/ranking.rs`), which reads
+/// it by key; it goes once that page reads the typed roll-up.
+pub fn overdue_rollup(
+    cells: &[GridCellRecord],
+    per_cell: &[(GridCell, u64)],
+    within: &AreaCode,
+) -> Value {
+    serde_json::to_value(overdue_out(cells, per_cell, within)).unwrap_or(Value::Null)
+}
+
+/// Overdue tasks in the caller's area (a grid worker: their cells), rolled up.
+pub async fn overdue_tasks(state: &AppState, caller: &Actor) -> Result<OverdueOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "overdue tasks",
@@ -298,7 +335,7 @@ pub(super) async fn overdue(
     let (cells, per_cell) =
         blocking(move || Ok((store.grid_cells()?, store.overdue_by_cell(now)?))).await?;
     let per_cell: Vec<(GridCell, u64)> = if caller.role == Role::GridWorker {
-        let mine: HashSet<GridCell> = authorise::cells_of(&state, &caller)
+        let mine: HashSet<GridCell> = authorise::cells_of(state, caller)
             .await?
             .into_iter()
             .collect();
@@ -309,14 +346,22 @@ pub(super) async fn overdue(
     } else {
         per_cell
     };
-    Ok(Json(overdue_rollup(&cells, &per_cell, &caller.area)))
+    Ok(overdue_out(&cells, &per_cell, &caller.area))
 }
 
+pub(super) async fn overdue(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<OverdueOut>, AppError> {
+    Ok(Json(overdue_tasks(&state, &caller).await?))
+}
+
+/// The body of `POST /grid/unsampled`.
 #[derive(Debug, Deserialize)]
-pub(super) struct UnsampledIn {
+pub struct UnsampledIn {
     /// When the screening round began.
-    pub(super) since: String,
-    pub(super) cells: Vec<u32>,
+    pub since: String,
+    pub cells: Vec<u32>,
 }
 
 /// The grid task for a resident not sampled in the screening round that began at `since`:
@@ -346,14 +391,13 @@ pub(crate) fn unsampled_task(
 
 /// Residents of the given cells not sampled since a screening round began become
 /// `unsampled_resident` tasks for their grid worker (once per person and round).
-pub(super) async fn unsampled(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+pub async fn follow_up_unsampled(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<UnsampledIn>,
+) -> Result<UnsampledOut, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "screening-round follow-up")?;
-    let b: UnsampledIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let since =
         Timestamp::parse_rfc3339(&b.since).map_err(|e| bad("invalid_time", e.to_string()))?;
     let now = crate::now();
@@ -392,6 +436,19 @@ pub(super) async fn unsampled(
         .map(|(i, s)| unsampled_task(PersonId(i as u32), s.home_cell, since, now, due))
         .collect();
     let n = tasks.len();
-    commit(&state, vec![DutyOp::InsertTasks(tasks)], Vec::new()).await?;
-    Ok((StatusCode::CREATED, Json(json!({"unsampled": n}))).into_response())
+    commit(state, vec![DutyOp::InsertTasks(tasks)], Vec::new()).await?;
+    Ok(UnsampledOut { unsampled: n })
+}
+
+/// Residents of the given cells not sampled since a screening round began become
+/// `unsampled_resident` tasks for their grid worker (once per person and round).
+pub(super) async fn unsampled(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<UnsampledIn>,
+) -> Result<(StatusCode, Json<UnsampledOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(follow_up_unsampled(&state, &caller, input).await?),
+    ))
 }

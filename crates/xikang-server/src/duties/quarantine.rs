@@ -3,32 +3,27 @@
 
 use super::*;
 
+/// The body of `POST /quarantine/sites`.
 #[derive(Debug, Deserialize)]
-pub(super) struct SiteIn {
-    pub(super) name: String,
-    pub(super) kind: String,
-    pub(super) area: String,
-    pub(super) lat: f64,
-    pub(super) lon: f64,
-    pub(super) capacity: u32,
+pub struct SiteIn {
+    pub name: String,
+    pub kind: String,
+    pub area: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub capacity: u32,
     #[serde(default)]
-    pub(super) manager: Option<String>,
+    pub manager: Option<String>,
 }
 
-pub(super) fn site_json(s: &SiteRecord) -> Value {
-    json!({"id": s.id.to_string(), "name": s.name, "kind": s.kind.as_str(), "area": s.area,
-           "lat": s.lat, "lon": s.lon, "capacity": s.capacity, "occupancy": s.occupancy,
-           "free": s.capacity.saturating_sub(s.occupancy), "manager": s.manager})
-}
-
-pub(super) async fn post_site(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Registers a quarantine site with its capacity (admins, inside their area).
+pub async fn register_site(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<SiteIn>,
+) -> Result<SiteOut, AppError> {
     caller.require(&[Role::Admin], "registering quarantine sites")?;
-    let b: SiteIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let kind = SiteKind::parse(&b.kind)
         .ok_or_else(|| bad("invalid_site_kind", "kind is centralized or health_station"))?;
     let area = AreaCode::parse(&b.area).map_err(|e| bad("invalid_area", e.to_string()))?;
@@ -62,28 +57,44 @@ pub(super) async fn post_site(
     let store = state.store.clone();
     let s2 = site.clone();
     blocking(move || store.put_site(&s2)).await?;
-    Ok((StatusCode::CREATED, Json(site_json(&site))).into_response())
+    Ok(SiteOut::from(&site))
 }
 
-pub(super) async fn list_sites(
+pub(super) async fn post_site(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
+    input: JsonIn<SiteIn>,
+) -> Result<(StatusCode, Json<SiteOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(register_site(&state, &caller, input).await?),
+    ))
+}
+
+/// The quarantine sites the caller may see (a site manager: their own).
+pub async fn sites_visible(state: &AppState, caller: &Actor) -> Result<SitesOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::SiteManager],
         "listing sites",
     )?;
     let store = state.store.clone();
     let sites = blocking(move || store.sites()).await?;
-    let out: Vec<Value> = sites
+    let sites = sites
         .iter()
         .filter(|s| match caller.role {
             Role::SiteManager => s.manager.as_deref() == Some(caller.name.as_str()),
             _ => caller.covers(&s.area),
         })
-        .map(site_json)
+        .map(SiteOut::from)
         .collect();
-    Ok(Json(json!({"sites": out})))
+    Ok(SitesOut { sites })
+}
+
+pub(super) async fn list_sites(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<SitesOut>, AppError> {
+    Ok(Json(sites_visible(&state, &caller).await?))
 }
 
 pub(super) fn distance2(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -124,44 +135,25 @@ pub(super) async fn site_full_error(state: &AppState, site: SiteId) -> AppError 
             ),
             None => format!("site {site} is full and no other site of its kind has room"),
         },
-        Some(json!({"nearest": nearest.as_ref().map(site_json)})),
+        serde_json::to_value(SiteFullDetails {
+            nearest: nearest.as_ref().map(SiteOut::from),
+        })
+        .ok(),
     )
 }
 
-pub(super) fn order_json(o: &OrderRecord, regime: Option<&Regime>) -> Value {
-    let days: Vec<u32> = regime
-        .map(|r| {
-            if o.then_phase {
-                r.then_test_days.clone()
-            } else {
-                r.test_days.clone()
-            }
-        })
-        .unwrap_or_default();
-    json!({
-        "id": o.id.to_string(), "person": o.person.to_string(), "regime": o.regime,
-        "kind": xikang_domain::duties::variant_name(&o.kind),
-        "reason": xikang_domain::duties::variant_name(&o.reason),
-        "site": o.site.map(|s| s.to_string()), "start": o.start.to_rfc3339(),
-        "planned_end": o.planned_end.to_rfc3339(),
-        "ended_at": o.ended_at.map(Timestamp::to_rfc3339),
-        "status": xikang_domain::duties::variant_name(&o.status),
-        "follows": o.follows.map(|f| f.to_string()), "then_phase": o.then_phase,
-        "tests": schedule_json(&days, o.start),
-    })
-}
-
+/// The body of `POST /quarantine/orders`: a regime by name, or a reason.
 #[derive(Debug, Deserialize)]
-pub(super) struct OrderIn {
-    pub(super) person: String,
+pub struct OrderIn {
+    pub person: String,
     #[serde(default)]
-    pub(super) regime: Option<String>,
+    pub regime: Option<String>,
     #[serde(default)]
-    pub(super) reason: Option<String>,
+    pub reason: Option<String>,
     #[serde(default)]
-    pub(super) site: Option<String>,
+    pub site: Option<String>,
     #[serde(default)]
-    pub(super) start: Option<String>,
+    pub start: Option<String>,
 }
 
 /// Issues an order under a regime: the order row, its `QuarantineOrdered` event and (for
@@ -265,19 +257,19 @@ pub(crate) fn parse_site(s: Option<&str>) -> Result<Option<SiteId>, AppError> {
     s.map(parse_id::<SiteId>).transpose()
 }
 
-pub(super) async fn post_order(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Orders a person into quarantine under a regime named or chosen by reason.
+pub async fn order_quarantine(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<OrderIn>,
+) -> Result<OrderOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "issuing quarantine orders")?;
-    let b: OrderIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let person = person_id(&b.person)?;
-    authorise::duty_person(&state, &caller, person, None).await?;
+    authorise::duty_person(state, caller, person, None).await?;
     let site = parse_site(b.site.as_deref())?;
     if let Some(s) = site {
-        authorise::site(&state, &caller, s).await?;
+        authorise::site(state, caller, s).await?;
     }
     let policy = state.policy();
     let regime = match (&b.regime, &b.reason) {
@@ -316,7 +308,7 @@ pub(super) async fn post_order(
         ));
     }
     let order = issue_order(
-        &state,
+        state,
         caller.actor(),
         person,
         &regime,
@@ -327,28 +319,41 @@ pub(super) async fn post_order(
         (Vec::new(), Vec::new()),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(order_json(&order, Some(&regime)))).into_response())
+    Ok(OrderOut::new(&order, Some(&regime)))
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct OrderQuery {
-    pub(super) person: Option<String>,
-    pub(super) site: Option<String>,
-    #[serde(default)]
-    pub(super) active: bool,
-}
-
-pub(super) async fn list_orders(
+pub(super) async fn post_order(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Query(q): Query<OrderQuery>,
-) -> Result<Json<Value>, AppError> {
+    input: JsonIn<OrderIn>,
+) -> Result<(StatusCode, Json<OrderOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(order_quarantine(&state, &caller, input).await?),
+    ))
+}
+
+/// The query of `GET /quarantine/orders`.
+#[derive(Debug, Deserialize)]
+pub struct OrderQuery {
+    pub person: Option<String>,
+    pub site: Option<String>,
+    #[serde(default)]
+    pub active: bool,
+}
+
+/// The orders the caller may see, by person, site or both.
+pub async fn orders_visible(
+    state: &AppState,
+    caller: &Actor,
+    q: OrderQuery,
+) -> Result<OrdersOut, AppError> {
     let site = parse_site(q.site.as_deref())?;
     let person = q.person.as_deref().map(person_id).transpose()?;
     match caller.role {
         Role::Admin | Role::Tracer => {}
         Role::SiteManager => {
-            let mine = authorise::sites_of(&state, &caller).await?;
+            let mine = authorise::sites_of(state, caller).await?;
             if !site.is_some_and(|s| mine.contains(&s)) {
                 return Err(AppError::Forbidden(
                     "a site manager lists the orders of their own site (?site=)",
@@ -358,7 +363,7 @@ pub(super) async fn list_orders(
         _ => return Err(AppError::Forbidden("listing quarantine orders")),
     }
     if let Some(p) = person {
-        authorise::duty_person(&state, &caller, p, site).await?;
+        authorise::duty_person(state, caller, p, site).await?;
     }
     let store = state.store.clone();
     let orders = blocking(move || {
@@ -371,7 +376,7 @@ pub(super) async fn list_orders(
     })
     .await?;
     let policy = state.policy();
-    let visible: Vec<Value> = orders
+    let orders = orders
         .iter()
         .filter(|o| {
             caller.role == Role::SiteManager
@@ -380,9 +385,17 @@ pub(super) async fn list_orders(
                     .person_area(o.person)
                     .is_some_and(|a| caller.covers(&a))
         })
-        .map(|o| order_json(o, policy.duties().regime(&o.regime)))
+        .map(|o| OrderOut::new(o, policy.duties().regime(&o.regime)))
         .collect();
-    Ok(Json(json!({"orders": visible})))
+    Ok(OrdersOut { orders })
+}
+
+pub(super) async fn list_orders(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<OrderQuery>,
+) -> Result<Json<OrdersOut>, AppError> {
+    Ok(Json(orders_visible(&state, &caller, q).await?))
 }
 
 pub(super) async fn load_order(state: &AppState, id: OrderId) -> Result<OrderRecord, AppError> {
@@ -392,37 +405,44 @@ pub(super) async fn load_order(state: &AppState, id: OrderId) -> Result<OrderRec
         .ok_or_else(|| AppError::not_found("unknown_order", format!("no order {id}")))
 }
 
+/// One order, to a caller who may act on its person.
+pub async fn order_visible(
+    state: &AppState,
+    caller: &Actor,
+    id: OrderId,
+) -> Result<OrderOut, AppError> {
+    let o = load_order(state, id).await?;
+    authorise::duty_person(state, caller, o.person, o.site).await?;
+    Ok(OrderOut::new(&o, state.policy().duties().regime(&o.regime)))
+}
+
 pub(super) async fn get_order(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<OrderId>,
-) -> Result<Json<Value>, AppError> {
-    let o = load_order(&state, id).await?;
-    authorise::duty_person(&state, &caller, o.person, o.site).await?;
-    Ok(Json(order_json(
-        &o,
-        state.policy().duties().regime(&o.regime),
-    )))
+) -> Result<Json<OrderOut>, AppError> {
+    Ok(Json(order_visible(&state, &caller, id).await?))
 }
 
+/// The body of `POST /quarantine/orders/{id}/transfer`.
 #[derive(Debug, Deserialize)]
-pub(super) struct TransferIn {
-    pub(super) site: String,
+pub struct TransferIn {
+    pub site: String,
 }
 
-pub(super) async fn transfer(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<OrderId>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, AppError> {
+/// Moves a person under order to another site (转运).
+pub async fn transfer_order(
+    state: &AppState,
+    caller: &Actor,
+    id: OrderId,
+    input: JsonIn<TransferIn>,
+) -> Result<TransferOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "transfers")?;
-    let b: TransferIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let to: SiteId = parse_id(&b.site)?;
-    let o = load_order(&state, id).await?;
-    authorise::duty_person(&state, &caller, o.person, o.site).await?;
-    authorise::site(&state, &caller, to).await?;
+    let o = load_order(state, id).await?;
+    authorise::duty_person(state, caller, o.person, o.site).await?;
+    authorise::site(state, caller, to).await?;
     let event = NewEvent {
         at: crate::now(),
         actor: caller.actor(),
@@ -435,7 +455,7 @@ pub(super) async fn transfer(
         },
     };
     match commit(
-        &state,
+        state,
         vec![DutyOp::Transfer { order: o.id, to }],
         vec![event],
     )
@@ -443,13 +463,23 @@ pub(super) async fn transfer(
     {
         Err(AppError::Conflict {
             code: "site_full", ..
-        }) => Err(site_full_error(&state, to).await),
+        }) => Err(site_full_error(state, to).await),
         Err(AppError::NotFound { .. }) => Err(AppError::not_found("unknown_site", "no such site")),
         Err(e) => Err(e),
-        Ok(_) => Ok(Json(
-            json!({"order": o.id.to_string(), "site": to.to_string()}),
-        )),
+        Ok(_) => Ok(TransferOut {
+            order: o.id.to_string(),
+            site: to.to_string(),
+        }),
     }
+}
+
+pub(super) async fn transfer(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<OrderId>,
+    input: JsonIn<TransferIn>,
+) -> Result<Json<TransferOut>, AppError> {
+    Ok(Json(transfer_order(&state, &caller, id, input).await?))
 }
 
 /// A person's tests: (sampling time, outcome as a test of this person, `None` while there is
@@ -479,39 +509,13 @@ pub(super) async fn test_history(
     Ok(out)
 }
 
-pub async fn release(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<OrderId>,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(release_order(&state, &caller, id).await?.answer))
-}
-
-/// What a release request came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReleaseOutcome {
-    /// Every scheduled test negative: the order ended.
-    Released,
-    /// A test missing or positive: the order runs longer and a retest task is out.
-    Extended,
-}
-
-/// A release request's outcome, and the API's answer for it.
-#[derive(Debug, Clone)]
-pub struct Released {
-    pub order: OrderId,
-    pub outcome: ReleaseOutcome,
-    pub answer: Value,
-}
-
-/// Releases a quarantine order when its regime's tests allow, else extends it (the
-/// command behind `POST /api/v1/quarantine/orders/{id}/release` and the site page).
+/// Releases an order whose scheduled tests were all negative (with its follow-on phase, if
+/// the regime has one), or extends it with a retest task when one is missing or positive.
 pub async fn release_order(
     state: &AppState,
     caller: &Actor,
     id: OrderId,
-) -> Result<Released, AppError> {
+) -> Result<ReleaseOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "releases")?;
     let o = load_order(state, id).await?;
     authorise::duty_person(state, caller, o.person, o.site).await?;
@@ -590,11 +594,12 @@ pub async fn release_order(
                 },
             };
             commit(state, ops, vec![event]).await?;
-            Ok(Released {
-                order: o.id,
-                outcome: ReleaseOutcome::Extended,
-                answer: json!({"outcome": ReleaseOutcome::Extended, "order": o.id.to_string(),
-                "planned_end": new_end.to_rfc3339(), "missing_days": missing_days, "positive": positive}),
+            Ok(ReleaseOut::Extended {
+                missing_days: missing_days.clone(),
+                order: o.id.to_string(),
+                outcome: "extended",
+                planned_end: new_end.to_rfc3339(),
+                positive,
             })
         }
         ReleaseCheck::Release => {
@@ -664,12 +669,23 @@ pub async fn release_order(
                 next = Some(follow);
             }
             commit(state, ops, events).await?;
-            Ok(Released {
-                order: o.id,
-                outcome: ReleaseOutcome::Released,
-                answer: json!({"outcome": ReleaseOutcome::Released, "order": o.id.to_string(),
-                "next": next.as_ref().map(|n| order_json(n, Some(&regime)))}),
+            Ok(ReleaseOut::Released {
+                next: next
+                    .as_ref()
+                    .map(|n| Box::new(OrderOut::new(n, Some(&regime)))),
+                order: o.id.to_string(),
+                outcome: "released",
             })
         }
     }
+}
+
+/// `POST /quarantine/orders/{id}/release` ([`release_order`]). Its signature, `Value`
+/// answer included, stays while the site page that calls it in-process changes.
+pub async fn release(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<OrderId>,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(to_value(release_order(&state, &caller, id).await?)?))
 }

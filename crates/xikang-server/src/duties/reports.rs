@@ -14,21 +14,22 @@ pub const SYMPTOMS: [&str; 7] = [
     "shortness_of_breath",
 ];
 
+/// The body of `POST /quarantine/reports`.
 #[derive(Debug, Deserialize)]
-pub(super) struct ReportIn {
-    pub(super) person: String,
-    pub(super) temperature_c: f64,
+pub struct ReportIn {
+    pub person: String,
+    pub temperature_c: f64,
     #[serde(default)]
-    pub(super) symptoms: Vec<String>,
+    pub symptoms: Vec<String>,
 }
 
-pub(super) async fn post_report(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let b: ReportIn = parse(&headers, &body)?;
+/// Records a daily health report; fever or symptoms flag a follow-up and a test task.
+pub async fn report_health(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<ReportIn>,
+) -> Result<ReportOut, AppError> {
+    let b = input.get()?;
     let person = person_id(&b.person)?;
     // The caller is checked before anything is answered about the person: answering
     // `not_under_order` first told anyone whether a person was under quarantine. A site
@@ -44,7 +45,7 @@ pub(super) async fn post_report(
     })
     .await?;
     let order = orders.first();
-    authorise::duty_person(&state, &caller, person, order.and_then(|o| o.site)).await?;
+    authorise::duty_person(state, caller, person, order.and_then(|o| o.site)).await?;
     let tenths = temperature_tenths(b.temperature_c)
         .ok_or_else(|| bad("invalid_temperature", "a temperature from 34.0 to 43.0 °C"))?;
     let mut symptoms = b.symptoms.clone();
@@ -86,7 +87,7 @@ pub(super) async fn post_report(
             format!("symptoms: {}", symptoms.join(","))
         };
         ops.push(DutyOp::InsertTasks(vec![NewTask {
-            cell: home_cell(&state, person)?,
+            cell: home_cell(state, person)?,
             kind: TaskKind::ArrangeTest,
             person: Some(person),
             household: None,
@@ -102,28 +103,56 @@ pub(super) async fn post_report(
             body: EventBody::FollowUpFlagged { person, reason },
         });
     }
-    commit(&state, ops, events).await?;
+    commit(state, ops, events).await?;
+    Ok(ReportOut {
+        fever,
+        flagged,
+        person: person.to_string(),
+    })
+}
+
+pub(super) async fn post_report(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<ReportIn>,
+) -> Result<(StatusCode, Json<ReportOut>), AppError> {
     Ok((
         StatusCode::CREATED,
-        Json(json!({"person": person.to_string(), "fever": fever, "flagged": flagged})),
-    )
-        .into_response())
+        Json(report_health(&state, &caller, input).await?),
+    ))
+}
+
+/// The flagged health reports in the caller's area, newest first.
+pub async fn follow_ups_visible(
+    state: &AppState,
+    caller: &Actor,
+) -> Result<FollowUpsOut, AppError> {
+    caller.require(&[Role::Tracer, Role::Admin], "follow-ups")?;
+    let list = lock(&state.projection.follow_ups).clone();
+    let follow_ups = list
+        .iter()
+        .rev()
+        .filter(|(p, _, _)| {
+            state
+                .projection
+                .person_area(*p)
+                .is_some_and(|a| caller.covers(&a))
+        })
+        .take(1000)
+        .map(|(p, at, reason)| FollowUpOut {
+            at: at.to_rfc3339(),
+            person: p.to_string(),
+            reason: reason.clone(),
+        })
+        .collect();
+    Ok(FollowUpsOut { follow_ups })
 }
 
 pub(super) async fn follow_ups(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
-    caller.require(&[Role::Tracer, Role::Admin], "follow-ups")?;
-    let list = lock(&state.projection.follow_ups).clone();
-    let out: Vec<Value> = list
-        .iter()
-        .rev()
-        .filter(|(p, _, _)| state.projection.person_area(*p).is_some_and(|a| caller.covers(&a)))
-        .take(1000)
-        .map(|(p, at, reason)| json!({"person": p.to_string(), "at": at.to_rfc3339(), "reason": reason}))
-        .collect();
-    Ok(Json(json!({"follow_ups": out})))
+) -> Result<Json<FollowUpsOut>, AppError> {
+    Ok(Json(follow_ups_visible(&state, &caller).await?))
 }
 
 /// Turns missed daily reports into tasks: everyone under an active order (that began before
@@ -277,7 +306,7 @@ pub async fn duty_loop(state: Arc<AppState>) {
 }
 
 /// One pass of the duty sweep (the loop's and `POST /duties/sweep`'s).
-pub(super) async fn run_sweep(state: &AppState, now: Timestamp) -> Result<Value, AppError> {
+pub(super) async fn run_sweep(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
     let missed = sweep_missed_reports(state, now).await?;
     let tests = check_test_schedules(state, now).await?;
     let rounds = crate::lab::close_due_rounds(state, now).await?;
@@ -291,16 +320,23 @@ pub(super) async fn run_sweep(state: &AppState, now: Timestamp) -> Result<Value,
             "duty sweep"
         );
     }
-    Ok(
-        json!({"missed_report_tasks": missed, "missed_scheduled_tests": tests,
-              "rounds_closed": rounds, "zone_proposals": proposals}),
-    )
+    Ok(SweepOut {
+        missed_report_tasks: missed,
+        missed_scheduled_tests: tests,
+        rounds_closed: rounds,
+        zone_proposals: proposals,
+    })
+}
+
+/// Runs one pass of the duty sweep now (admins).
+pub async fn sweep_now(state: &AppState, caller: &Actor) -> Result<SweepOut, AppError> {
+    caller.require(&[Role::Admin], "running the duty sweep")?;
+    run_sweep(state, crate::now()).await
 }
 
 pub(super) async fn sweep(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
-    caller.require(&[Role::Admin], "running the duty sweep")?;
-    Ok(Json(run_sweep(&state, crate::now()).await?))
+) -> Result<Json<SweepOut>, AppError> {
+    Ok(Json(sweep_now(&state, &caller).await?))
 }

@@ -19,22 +19,23 @@ pub(super) fn venue_of(state: &AppState, s: &str) -> Result<VenueId, AppError> {
         .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {id}")))
 }
 
+/// The body of `POST /sentinels`.
 #[derive(Debug, Deserialize)]
-pub(super) struct SentinelIn {
-    pub(super) venue: String,
-    pub(super) kind: String,
+pub struct SentinelIn {
+    pub venue: String,
+    pub kind: String,
 }
 
-pub(super) async fn post_sentinel(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Registers a venue as a sentinel (哨点) (admins).
+pub async fn register_sentinel(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<SentinelIn>,
+) -> Result<SentinelOut, AppError> {
     caller.require(&[Role::Admin], "registering sentinels")?;
-    let b: SentinelIn = parse(&headers, &body)?;
-    let venue = venue_of(&state, &b.venue)?;
-    authorise::venue(&state, &caller, venue)?;
+    let b = input.get()?;
+    let venue = venue_of(state, &b.venue)?;
+    authorise::venue(state, caller, venue)?;
     let kind: SentinelKind = variant(&b.kind)
         .ok_or_else(|| bad("invalid_sentinel_kind", "kind is pharmacy or fever_clinic"))?;
     let s = SentinelRecord {
@@ -45,37 +46,48 @@ pub(super) async fn post_sentinel(
     };
     let store = state.store.clone();
     blocking(move || store.put_sentinel(&s)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"venue": venue.to_string(), "kind": b.kind})),
-    )
-        .into_response())
+    Ok(SentinelOut {
+        kind: b.kind,
+        venue: venue.to_string(),
+    })
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct SentinelReportIn {
-    #[serde(default)]
-    pub(super) venue: Option<String>,
-    #[serde(default)]
-    pub(super) token: Option<String>,
-    #[serde(default)]
-    pub(super) person: Option<String>,
-}
-
-pub(super) async fn post_sentinel_report(
+pub(super) async fn post_sentinel(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+    input: JsonIn<SentinelIn>,
+) -> Result<(StatusCode, Json<SentinelOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(register_sentinel(&state, &caller, input).await?),
+    ))
+}
+
+/// The body of `POST /sentinels/reports`: the scanned code (an admin may name the person).
+#[derive(Debug, Deserialize)]
+pub struct SentinelReportIn {
+    #[serde(default)]
+    pub venue: Option<String>,
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub person: Option<String>,
+}
+
+/// A sentinel's report of a person: a test to arrange within the policy's hours.
+pub async fn report_sentinel(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<SentinelReportIn>,
+) -> Result<SentinelReportOut, AppError> {
     caller.require(&[Role::VenueDevice, Role::Admin], "sentinel reports")?;
-    let b: SentinelReportIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let venue = match (caller.venue, b.venue.as_deref()) {
         (Some(v), _) => v,
-        (None, Some(s)) => venue_of(&state, s)?,
+        (None, Some(s)) => venue_of(state, s)?,
         (None, None) => return Err(bad("venue_required", "name the reporting venue")),
     };
-    authorise::venue(&state, &caller, venue)?;
+    authorise::venue(state, caller, venue)?;
     let store = state.store.clone();
     let sentinel = blocking(move || store.sentinel(venue))
         .await?
@@ -121,7 +133,7 @@ pub(super) async fn post_sentinel_report(
         }
         _ => return Err(bad("token_required", "scan the person's code (token)")),
     };
-    let cell = home_cell(&state, person)?;
+    let cell = home_cell(state, person)?;
     let hours = state.policy().duties().sentinel_test_hours;
     let task = NewTask {
         cell,
@@ -143,10 +155,20 @@ pub(super) async fn post_sentinel_report(
             at: now,
         },
     };
-    commit(&state, vec![DutyOp::InsertTasks(vec![task])], vec![event]).await?;
+    commit(state, vec![DutyOp::InsertTasks(vec![task])], vec![event]).await?;
+    Ok(SentinelReportOut {
+        person: person.to_string(),
+        test_due_within_hours: hours,
+    })
+}
+
+pub(super) async fn post_sentinel_report(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<SentinelReportIn>,
+) -> Result<(StatusCode, Json<SentinelReportOut>), AppError> {
     Ok((
         StatusCode::CREATED,
-        Json(json!({"person": person.to_string(), "test_due_within_hours": hours})),
-    )
-        .into_response())
+        Json(report_sentinel(&state, &caller, input).await?),
+    ))
 }

@@ -3,25 +3,27 @@
 
 use super::*;
 
+/// The body of `POST /zones`: cells or a GeoJSON polygon.
 #[derive(Debug, Deserialize)]
-pub(super) struct ZoneIn {
-    pub(super) name: String,
-    pub(super) level: String,
+pub struct ZoneIn {
+    pub name: String,
+    pub level: String,
     #[serde(default)]
-    pub(super) cells: Option<Vec<u32>>,
+    pub cells: Option<Vec<u32>>,
     #[serde(default)]
-    pub(super) polygon: Option<Value>,
+    pub polygon: Option<Value>,
 }
 
-/// What sealing (or drawing) a zone did.
+/// What sealing (or drawing) a zone did; the answer to `POST /zones` (fields in
+/// alphabetical order, as the wire types in [`super::wire`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ZoneOutcome {
-    pub zone: String,
-    pub level: String,
     pub cells: usize,
-    pub residents: usize,
     pub households: usize,
+    pub level: String,
+    pub residents: usize,
     pub tasks: usize,
+    pub zone: String,
 }
 
 pub(super) fn residents_in(state: &AppState, cells: &HashSet<GridCell>) -> usize {
@@ -130,14 +132,14 @@ pub async fn draw_zone(
     })
 }
 
-pub(super) async fn post_zone(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Draws a zone by grid cells or a GeoJSON polygon (admins, cells inside their area).
+pub async fn draw_zone_by(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<ZoneIn>,
+) -> Result<ZoneOutcome, AppError> {
     caller.require(&[Role::Admin], "drawing zones (command centre)")?;
-    let b: ZoneIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let level: ZoneLevel = variant(&b.level).ok_or_else(|| {
         bad(
             "invalid_zone_level",
@@ -198,7 +200,7 @@ pub(super) async fn post_zone(
         return Err(AppError::Forbidden("a cell lies outside your jurisdiction"));
     }
     let out = draw_zone(
-        &state,
+        state,
         caller.actor(),
         b.name.trim().to_owned(),
         level,
@@ -206,7 +208,18 @@ pub(super) async fn post_zone(
         crate::now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!(out))).into_response())
+    Ok(out)
+}
+
+pub(super) async fn post_zone(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<ZoneIn>,
+) -> Result<(StatusCode, Json<ZoneOutcome>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(draw_zone_by(&state, &caller, input).await?),
+    ))
 }
 
 pub(super) async fn zones_now(state: &AppState) -> Result<Vec<ZoneRecord>, AppError> {
@@ -214,27 +227,28 @@ pub(super) async fn zones_now(state: &AppState) -> Result<Vec<ZoneRecord>, AppEr
     blocking(move || store.zones()).await
 }
 
-pub(super) async fn list_zones(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-) -> Result<Json<Value>, AppError> {
+/// Every zone, with its residents.
+pub async fn zones_visible(state: &AppState, caller: &Actor) -> Result<ZonesOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker],
         "listing zones",
     )?;
-    let zones = zones_now(&state).await?;
-    let out: Vec<Value> = zones
+    let zones = zones_now(state).await?;
+    let zones = zones
         .iter()
         .map(|z| {
             let set: HashSet<GridCell> = z.cells.iter().copied().collect();
-            json!({"id": z.id.to_string(), "name": z.name,
-                   "level": xikang_domain::duties::variant_name(&z.level),
-                   "cells": z.cells.iter().map(|c| c.0).collect::<Vec<_>>(),
-                   "residents": residents_in(&state, &set),
-                   "since": z.since.to_rfc3339(), "lifted_at": z.lifted_at.map(Timestamp::to_rfc3339)})
+            ZoneOut::new(z, residents_in(state, &set))
         })
         .collect();
-    Ok(Json(json!({"zones": out})))
+    Ok(ZonesOut { zones })
+}
+
+pub(super) async fn list_zones(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Json<ZonesOut>, AppError> {
+    Ok(Json(zones_visible(&state, &caller).await?))
 }
 
 /// What the state knows about a zone for its lifting conditions.
@@ -335,28 +349,39 @@ pub(super) async fn zone_by_id(state: &AppState, id: ZoneId) -> Result<ZoneRecor
         .ok_or_else(|| AppError::not_found("unknown_zone", format!("no zone {id}")))
 }
 
-pub(super) async fn zone_conditions(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<ZoneId>,
-) -> Result<Json<Value>, AppError> {
+/// A zone's lifting conditions with their evidence now.
+pub async fn conditions_of(
+    state: &AppState,
+    caller: &Actor,
+    id: ZoneId,
+) -> Result<ConditionsOut, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "zone conditions")?;
-    let z = zone_by_id(&state, id).await?;
+    let z = zone_by_id(state, id).await?;
     let now = crate::now();
     let policy = state.policy();
     let rule = policy.duties().lift_rule(z.level);
     let conditions = rule.map(|r| {
         lift_conditions(
             &r,
-            &zone_evidence(&state, &z, r.negative_round_days, now),
+            &zone_evidence(state, &z, r.negative_round_days, now),
             now,
         )
     });
-    Ok(Json(
-        json!({"zone": z.id.to_string(), "level": xikang_domain::duties::variant_name(&z.level),
-        "lifted": z.lifted_at.is_some(), "conditions": conditions,
-        "all_hold": conditions.as_deref().is_some_and(all_hold)}),
-    ))
+    Ok(ConditionsOut {
+        all_hold: conditions.as_deref().is_some_and(all_hold),
+        conditions: conditions.as_deref().map(conditions_out),
+        level: xikang_domain::duties::variant_name(&z.level),
+        lifted: z.lifted_at.is_some(),
+        zone: z.id.to_string(),
+    })
+}
+
+pub(super) async fn zone_conditions(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<ZoneId>,
+) -> Result<Json<ConditionsOut>, AppError> {
+    Ok(Json(conditions_of(&state, &caller, id).await?))
 }
 
 pub(super) async fn insert_proposal(
@@ -465,71 +490,101 @@ pub(super) async fn propose_where(
     Ok(n)
 }
 
-pub(super) fn proposal_json(p: &ProposalRecord) -> Value {
-    json!({"id": p.id.to_string(), "zone": p.zone.to_string(),
-           "action": xikang_domain::duties::variant_name(&p.action),
-           "to_level": p.to_level.map(|l| xikang_domain::duties::variant_name(&l)),
-           "proposer": p.proposer,
-           "conditions": serde_json::from_str::<Value>(&p.conditions).unwrap_or(Value::Null),
-           "proposed_at": p.proposed_at.to_rfc3339(),
-           "status": xikang_domain::duties::variant_name(&p.status),
-           "decided_by": p.decided_by, "decided_at": p.decided_at.map(Timestamp::to_rfc3339)})
+/// Runs the system's proposal pass now (admins).
+pub async fn run_proposals_now(state: &AppState, caller: &Actor) -> Result<ProposedOut, AppError> {
+    caller.require(&[Role::Admin], "running zone proposals")?;
+    let proposed = propose_zone_changes(state, crate::now()).await?;
+    Ok(ProposedOut { proposed })
 }
 
 pub(super) async fn run_proposals(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
-    caller.require(&[Role::Admin], "running zone proposals")?;
-    let n = propose_zone_changes(&state, crate::now()).await?;
-    Ok(Json(json!({"proposed": n})))
+) -> Result<Json<ProposedOut>, AppError> {
+    Ok(Json(run_proposals_now(&state, &caller).await?))
+}
+
+/// Every zone proposal.
+pub async fn proposals_visible(state: &AppState, caller: &Actor) -> Result<ProposalsOut, AppError> {
+    caller.require(&[Role::Admin, Role::Tracer], "zone proposals")?;
+    let store = state.store.clone();
+    let list = blocking(move || store.proposals(None)).await?;
+    Ok(ProposalsOut {
+        proposals: list.iter().map(ProposalOut::from).collect(),
+    })
 }
 
 pub(super) async fn list_proposals(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Json<Value>, AppError> {
-    caller.require(&[Role::Admin, Role::Tracer], "zone proposals")?;
-    let store = state.store.clone();
-    let list = blocking(move || store.proposals(None)).await?;
-    Ok(Json(
-        json!({"proposals": list.iter().map(proposal_json).collect::<Vec<_>>()}),
-    ))
+) -> Result<Json<ProposalsOut>, AppError> {
+    Ok(Json(proposals_visible(&state, &caller).await?))
 }
 
-pub(super) async fn propose_manually(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<ZoneId>,
-) -> Result<Response, AppError> {
+/// An official's proposal for a zone, made only if the policy's conditions hold.
+pub async fn propose_by(
+    state: &AppState,
+    caller: &Actor,
+    id: ZoneId,
+) -> Result<ProposalOut, AppError> {
     caller.require(&[Role::Admin], "proposing zone changes")?;
-    let z = zone_by_id(&state, id).await?;
-    authorise::cells(&state, &caller, &z.cells).await?;
+    let z = zone_by_id(state, id).await?;
+    authorise::cells(state, caller, &z.cells).await?;
     if z.lifted_at.is_some() {
         return Err(conflict("zone_not_active", "the zone was already lifted"));
     }
     let now = crate::now();
-    let Some((action, to, conditions)) = zone_proposal(&state, &z, now) else {
+    let Some((action, to, conditions)) = zone_proposal(state, &z, now) else {
         let policy = state.policy();
         let conditions = policy.duties().lift_rule(z.level).map(|r| {
             lift_conditions(
                 &r,
-                &zone_evidence(&state, &z, r.negative_round_days, now),
+                &zone_evidence(state, &z, r.negative_round_days, now),
                 now,
             )
         });
         return Err(conflict_with(
             "conditions_not_met",
             "the policy's conditions for changing this zone do not hold",
-            json!({"conditions": conditions}),
+            conditions.as_deref().map(conditions_out),
         ));
     };
-    let p = insert_proposal(&state, &z, action, to, &conditions, caller.actor(), now).await?;
-    Ok((StatusCode::CREATED, Json(proposal_json(&p))).into_response())
+    let p = insert_proposal(state, &z, action, to, &conditions, caller.actor(), now).await?;
+    Ok(ProposalOut::from(&p))
 }
 
-pub(super) fn conflict_with(code: &'static str, m: &str, details: Value) -> AppError {
-    unprocessable(code, m, Some(details))
+pub(super) async fn propose_manually(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<ZoneId>,
+) -> Result<(StatusCode, Json<ProposalOut>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(propose_by(&state, &caller, id).await?),
+    ))
+}
+
+/// A 422 refusal whose details are the conditions (null: the level has no lifting rule).
+pub(super) fn conflict_with(
+    code: &'static str,
+    m: &str,
+    conditions: Option<Vec<ConditionOut>>,
+) -> AppError {
+    unprocessable(
+        code,
+        m,
+        serde_json::to_value(ConditionsDetails { conditions }).ok(),
+    )
+}
+
+/// The basis of an approval's event: the proposal, who proposed and who approved it, and
+/// the conditions that held (kept in the log as JSON, keys in alphabetical order).
+#[derive(Debug, serde::Serialize)]
+struct ApprovalBasis<'a> {
+    approver: &'a str,
+    conditions: Vec<ConditionOut>,
+    proposal: String,
+    proposer: &'a str,
 }
 
 /// Fails unless the proposal's zone lies in the caller's area.
@@ -566,7 +621,7 @@ pub async fn approve_proposal(
     proposal: &ProposalRecord,
     approver: String,
     now: Timestamp,
-) -> Result<Value, AppError> {
+) -> Result<ApprovedOut, AppError> {
     if proposal.status != ProposalStatus::Open {
         return Err(conflict(
             "proposal_decided",
@@ -607,14 +662,18 @@ pub async fn approve_proposal(
             return Err(conflict_with(
                 "conditions_not_met",
                 "the conditions no longer hold; nothing was changed",
-                json!({"conditions": c}),
+                Some(conditions_out(&c)),
             ));
         }
         c
     };
-    let basis = json!({"proposal": proposal.id.to_string(), "proposer": proposal.proposer,
-                       "approver": approver, "conditions": conditions})
-    .to_string();
+    let basis = serde_json::to_string(&ApprovalBasis {
+        approver: &approver,
+        conditions: conditions_out(&conditions),
+        proposal: proposal.id.to_string(),
+        proposer: &proposal.proposer,
+    })
+    .unwrap_or_default();
     let decide = DutyOp::DecideProposal {
         proposal: proposal.id,
         status: ProposalStatus::Approved,
@@ -672,41 +731,61 @@ pub async fn approve_proposal(
     )
     .await?;
     let set: HashSet<GridCell> = z.cells.iter().copied().collect();
-    Ok(
-        json!({"proposal": proposal.id.to_string(), "zone": z.id.to_string(), "approved": true,
-              "residents": residents_in(state, &set), "tasks": n_tasks}),
-    )
+    Ok(ApprovedOut {
+        approved: true,
+        proposal: proposal.id.to_string(),
+        residents: residents_in(state, &set),
+        tasks: n_tasks,
+        zone: z.id.to_string(),
+    })
+}
+
+/// Approves a proposal for a zone in the caller's area ([`approve_proposal`]).
+pub async fn approve_by(
+    state: &AppState,
+    caller: &Actor,
+    id: ProposalId,
+) -> Result<ApprovedOut, AppError> {
+    caller.require(&[Role::Admin], "approving zone changes")?;
+    let p = proposal_by_id(state, id).await?;
+    proposal_in_reach(state, caller, &p).await?;
+    approve_proposal(state, &p, caller.actor(), crate::now()).await
 }
 
 pub(super) async fn approve(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<ProposalId>,
-) -> Result<Json<Value>, AppError> {
-    caller.require(&[Role::Admin], "approving zone changes")?;
-    let p = proposal_by_id(&state, id).await?;
-    proposal_in_reach(&state, &caller, &p).await?;
-    Ok(Json(
-        approve_proposal(&state, &p, caller.actor(), crate::now()).await?,
-    ))
+) -> Result<Json<ApprovedOut>, AppError> {
+    Ok(Json(approve_by(&state, &caller, id).await?))
 }
 
-pub(super) async fn reject(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<ProposalId>,
-) -> Result<Json<Value>, AppError> {
+/// Rejects a proposal for a zone in the caller's area.
+pub async fn reject_by(
+    state: &AppState,
+    caller: &Actor,
+    id: ProposalId,
+) -> Result<RejectedOut, AppError> {
     caller.require(&[Role::Admin], "rejecting zone changes")?;
-    let p = proposal_by_id(&state, id).await?;
-    proposal_in_reach(&state, &caller, &p).await?;
+    let p = proposal_by_id(state, id).await?;
+    proposal_in_reach(state, caller, &p).await?;
     let op = DutyOp::DecideProposal {
         proposal: p.id,
         status: ProposalStatus::Rejected,
         by: caller.actor(),
         at: crate::now(),
     };
-    commit(&state, vec![op], Vec::new()).await?;
-    Ok(Json(
-        json!({"proposal": p.id.to_string(), "rejected": true}),
-    ))
+    commit(state, vec![op], Vec::new()).await?;
+    Ok(RejectedOut {
+        proposal: p.id.to_string(),
+        rejected: true,
+    })
+}
+
+pub(super) async fn reject(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<ProposalId>,
+) -> Result<Json<RejectedOut>, AppError> {
+    Ok(Json(reject_by(&state, &caller, id).await?))
 }

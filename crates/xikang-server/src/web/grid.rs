@@ -191,9 +191,14 @@ pub async fn complete(
         return error_page(lang, Some(&user), &e);
     }
     let answer = match crate::extract::parse_id::<TaskId>(&id) {
-        Ok(task) => duties::complete_grid_task(&state, &user.caller, task, &f.note)
-            .await
-            .map(|()| task),
+        Ok(task) => {
+            let note = duties::CompleteIn {
+                note: f.note.clone(),
+            };
+            duties::mark_task_done(&state, &user.caller, task, note.into())
+                .await
+                .map(|_| task)
+        }
         Err(e) => Err(e),
     };
     match answer {

@@ -7,7 +7,7 @@ use super::session::WebUser;
 use super::{Lang, error_page, esc, html, layout, shanghai, urlencode};
 use crate::app::Role;
 use crate::duties;
-use crate::duties::ReleaseOutcome;
+use crate::duties::ReleaseOut;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, Path, Query, State};
@@ -388,6 +388,21 @@ pub async fn site_page(
     render(&state, &user, &q, StatusCode::OK, None).await
 }
 
+/// What a release came to, as the page names it in its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReleaseOutcome {
+    Released,
+    Extended,
+}
+
+/// The order and what its release came to.
+fn outcome_of(a: &ReleaseOut) -> (&str, ReleaseOutcome) {
+    match a {
+        ReleaseOut::Released { order, .. } => (order, ReleaseOutcome::Released),
+        ReleaseOut::Extended { order, .. } => (order, ReleaseOutcome::Extended),
+    }
+}
+
 /// The outcome's name in the page's address.
 fn outcome_name(o: ReleaseOutcome) -> &'static str {
     match o {
@@ -438,10 +453,11 @@ pub async fn release(
     };
     match answer {
         Ok(a) => {
+            let (order, outcome) = outcome_of(&a);
             let mut to = format!(
                 "/web/site?released={}&outcome={}",
-                urlencode(&a.order.to_string()),
-                outcome_name(a.outcome)
+                urlencode(order),
+                outcome_name(outcome)
             );
             if let Some(s) = site {
                 let _ = write!(to, "&site={s}");
