@@ -4,13 +4,13 @@
 
 use crate::auth::caller_for_token;
 use crate::state::AppState;
-use crate::wire::parse_person_id;
 use axum::extract::{Form, State};
 use axum::response::Html;
 use serde::Deserialize;
 use std::fmt::Write;
 use std::sync::Arc;
 use xikang_domain::Colour;
+use xikang_domain::PersonId;
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -84,7 +84,7 @@ async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
         })?
         .ok_or("令牌无效 Unknown token")?;
     let person =
-        parse_person_id(f.person.trim()).ok_or("人员编号格式错误 A person id looks like P12")?;
+        PersonId::parse(f.person.trim()).ok_or("人员编号格式错误 A person id looks like P12")?;
     if !state.projection.person_exists(person) {
         return Err("查无此人 No such person".into());
     }

@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use xikang_domain::PersonId;
 use xikang_domain::time::DAY;
 use xikang_domain::{CivilDay, LocationPing, Position, Timestamp, companion_cell};
 use xikang_store::{Store, StoreError};
@@ -184,7 +185,7 @@ fn parse_item(
             format!("a ping is {{\"person\", \"at\", \"lat\", \"lon\"}}: {e}"),
         )
     })?;
-    let person = crate::wire::parse_person_id(&p.person)
+    let person = PersonId::parse(&p.person)
         .ok_or_else(|| refused("invalid_person_id", "a person id looks like P1"))?;
     if !state.projection.person_exists(person) {
         return Err(refused("unknown_person", format!("no person {person}")));

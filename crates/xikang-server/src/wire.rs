@@ -13,33 +13,6 @@ pub fn rfc(t: Option<Timestamp>) -> Option<String> {
     t.map(Timestamp::to_rfc3339)
 }
 
-/// Parses a person id as `P123` or `123`.
-pub fn parse_person_id(s: &str) -> Option<xikang_domain::PersonId> {
-    s.strip_prefix('P')
-        .unwrap_or(s)
-        .parse()
-        .ok()
-        .map(xikang_domain::PersonId)
-}
-
-/// Parses a venue id as `V123` or `123`.
-pub fn parse_venue_id(s: &str) -> Option<xikang_domain::VenueId> {
-    s.strip_prefix('V')
-        .unwrap_or(s)
-        .parse()
-        .ok()
-        .map(xikang_domain::VenueId)
-}
-
-/// Parses a case id as `C123` or `123`.
-pub fn parse_case_id(s: &str) -> Option<xikang_domain::CaseId> {
-    s.strip_prefix('C')
-        .unwrap_or(s)
-        .parse()
-        .ok()
-        .map(xikang_domain::CaseId)
-}
-
 /// A person, masked by default.
 #[derive(Debug, Serialize)]
 pub struct PersonOut {

@@ -6,10 +6,10 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use xikang_domain::CaseId;
 use xikang_domain::policy::Policy;
 use xikang_server::state::{AppState, read};
 use xikang_server::trace::{all_clusters, contact_rows, trace_case};
-use xikang_server::wire::parse_case_id;
 use xikang_server::{ServerConfig, now};
 
 #[derive(Debug, Clone, Args)]
@@ -88,7 +88,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let id = args.case.as_deref().unwrap_or_default();
-    let case_id = parse_case_id(id).ok_or_else(|| anyhow!("a case id looks like C1"))?;
+    let case_id = CaseId::parse(id).ok_or_else(|| anyhow!("a case id looks like C1"))?;
     let case = read(&state.projection.cases)
         .get(&case_id)
         .cloned()

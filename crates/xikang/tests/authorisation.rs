@@ -284,16 +284,14 @@ async fn world(app: &TestApp, district: &str) -> World {
     let people = people_of(app, district);
     let [p, neighbour, case_person, contact, newcase, neworder] =
         <[String; 6]>::try_from(people).unwrap();
-    let pid = xikang_server::wire::parse_person_id(&p).unwrap();
+    let pid = xikang_domain::PersonId::parse(&p).unwrap();
     let cell = read(&app.state.projection.people)[pid.0 as usize]
         .home_cell
         .0;
-    let case_cell =
-        read(&app.state.projection.people)[xikang_server::wire::parse_person_id(&case_person)
-            .unwrap()
-            .0 as usize]
-            .home_cell
-            .0;
+    let case_cell = read(&app.state.projection.people)
+        [xikang_domain::PersonId::parse(&case_person).unwrap().0 as usize]
+        .home_cell
+        .0;
     let id_number = String::from(app.store.person(pid).unwrap().unwrap().id_number);
     let code = app.code_token(&p).await;
     let grid = ok("grid", app.get(admin, "/api/v1/grid/cells").await, 200);

@@ -125,7 +125,7 @@ async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
             person.to_string(),
             "the case is not its own contact"
         );
-        let p = xikang_server::wire::parse_person_id(it["person"].as_str().unwrap()).unwrap();
+        let p = PersonId::parse(it["person"].as_str().unwrap()).unwrap();
         let them = app.store.person(p).unwrap().unwrap();
         for e in it["evidence"].as_array().unwrap() {
             match e["rule"].as_str().unwrap() {
@@ -136,7 +136,7 @@ async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
                 "venue" => {
                     // Both were scanned at that venue, near the overlap the server reports.
                     let venue =
-                        xikang_server::wire::parse_venue_id(e["venue"].as_str().unwrap()).unwrap();
+                        xikang_domain::VenueId::parse(e["venue"].as_str().unwrap()).unwrap();
                     let (first, last) = (ts(&e["first"]), ts(&e["last"]));
                     assert!(first < last);
                     assert!(e["overlap_minutes"].as_i64().unwrap() >= 15, "{e}");
@@ -423,7 +423,7 @@ async fn exports_are_masked_unless_a_tracer_gives_a_purpose_and_each_is_logged()
     assert_eq!(lines.len(), count + 1, "a header and one line per contact");
     let first = app
         .store
-        .person(xikang_server::wire::parse_person_id(lines[1].split(',').next().unwrap()).unwrap())
+        .person(PersonId::parse(lines[1].split(',').next().unwrap()).unwrap())
         .unwrap()
         .unwrap();
     assert!(!csv.contains(&first.name), "names are masked by default");
@@ -486,7 +486,7 @@ async fn linked_cases_form_a_cluster_and_sources_rank_known_cases() {
     let case1 = register(&app, first).await;
     let close = contacts(&app, &case1, "?kind=close&rule=venue").await;
     let second = close["items"][0]["person"].as_str().unwrap().to_owned();
-    let second = xikang_server::wire::parse_person_id(&second).unwrap();
+    let second = PersonId::parse(&second).unwrap();
     // Onset now: the whole generated history is in its incubation period.
     let case2 = register_with_onset(&app, second, xikang_server::now()).await["id"]
         .as_str()
@@ -521,7 +521,7 @@ async fn linked_cases_form_a_cluster_and_sources_rank_known_cases() {
             "{e}"
         );
         if let Some(v) = e["venue"].as_str() {
-            assert!(xikang_server::wire::parse_venue_id(v).is_some());
+            assert!(xikang_domain::VenueId::parse(v).is_some());
         }
     }
     let dot = c

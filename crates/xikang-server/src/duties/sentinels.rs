@@ -9,8 +9,8 @@ pub(super) fn venue_of(state: &AppState, s: &str) -> Result<VenueId, AppError> {
     {
         return Ok(*v);
     }
-    let id = crate::wire::parse_venue_id(s)
-        .ok_or_else(|| bad("invalid_venue", "a venue id (V12) or place code"))?;
+    let id =
+        VenueId::parse(s).ok_or_else(|| bad("invalid_venue", "a venue id (V12) or place code"))?;
     state
         .projection
         .venues

@@ -23,8 +23,7 @@ pub(super) fn visible_case(
     id: &str,
 ) -> Result<CaseRecord, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "reading contact lists")?;
-    let id = parse_case_id(id)
-        .ok_or_else(|| AppError::bad("invalid_case_id", "a case id looks like C1"))?;
+    let id = crate::extract::parse_id::<CaseId>(id)?;
     Ok(crate::app::authorise::case(state, caller, id)?.into_inner())
 }
 
@@ -201,7 +200,7 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
     let at: BTreeMap<PersonId, usize> = rows
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| crate::wire::parse_person_id(&r.person).map(|p| (p, i)))
+        .filter_map(|(i, r)| PersonId::parse(&r.person).map(|p| (p, i)))
         .collect();
     for c in &t.companions {
         let evidence: Vec<Value> = c
@@ -464,7 +463,7 @@ pub async fn export_contact_list(
     let store = state.store.clone();
     let ids: Vec<PersonId> = rows
         .iter()
-        .filter_map(|r| parse_person_id(&r.person))
+        .filter_map(|r| PersonId::parse(&r.person))
         .collect();
     let people = tokio::task::spawn_blocking(move || {
         ids.iter()

@@ -26,7 +26,6 @@ use crate::error::AppError;
 use crate::export::{Cell, Table, to_csv, to_xlsx};
 use crate::json::parse;
 use crate::state::{AppState, read, write};
-use crate::wire::{parse_case_id, parse_person_id};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

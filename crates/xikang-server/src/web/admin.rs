@@ -19,6 +19,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::fmt::Write;
 use std::sync::Arc;
+use xikang_domain::PersonId;
+use xikang_domain::VenueId;
 use xikang_domain::event::EventBody;
 use xikang_domain::policy::{DEFAULT_POLICY_TOML, ERSHITIAO_POLICY_TOML, Policy};
 use xikang_domain::{AreaCode, EventSeq};
@@ -89,7 +91,7 @@ pub fn parse_user(
     let area = AreaCode::parse(area.trim()).map_err(|e| ("area", "invalid_user", e.to_string()))?;
     let venue = match venue.trim() {
         "" => None,
-        v => Some(crate::wire::parse_venue_id(v).ok_or((
+        v => Some(VenueId::parse(v).ok_or((
             "venue",
             "invalid_user",
             "a venue id looks like V12".to_owned(),
@@ -97,7 +99,7 @@ pub fn parse_user(
     };
     let person = match person.trim() {
         "" => None,
-        p => Some(crate::wire::parse_person_id(p).ok_or((
+        p => Some(PersonId::parse(p).ok_or((
             "person",
             "invalid_user",
             "a person id looks like P12".to_owned(),

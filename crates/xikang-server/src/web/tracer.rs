@@ -11,7 +11,6 @@ use crate::app::projection::CaseRecord;
 use crate::error::AppError;
 use crate::state::{AppState, read};
 use crate::trace::{self, ContactRow, Status};
-use crate::wire::parse_case_id;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,6 +19,7 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::fmt::Write;
 use std::sync::Arc;
+use xikang_domain::CaseId;
 use xikang_domain::PersonId;
 use xikang_domain::event::{CaseKind, ContactKind};
 
@@ -288,8 +288,7 @@ pub async fn register(
 
 /// The case a tracer may open.
 fn visible_case(state: &AppState, user: &WebUser, id: &str) -> Result<CaseRecord, AppError> {
-    let id = parse_case_id(id)
-        .ok_or_else(|| AppError::bad("invalid_case_id", "a case id looks like C1"))?;
+    let id = crate::extract::parse_id::<CaseId>(id)?;
     Ok(crate::app::authorise::case(state, &user.caller, id)?.into_inner())
 }
 
@@ -443,12 +442,12 @@ fn page_of(state: &AppState, case: &CaseRecord, mut t: trace::Traced, start: usi
     // whose evidence the data no longer shows (first page only), drop those listed on
     // another page.
     rows.retain(|r| {
-        crate::wire::parse_person_id(&r.person)
+        PersonId::parse(&r.person)
             .is_some_and(|p| on_page.contains(&p) || (start == 0 && !everyone.contains(&p)))
     });
     let extra = rows
         .iter()
-        .filter(|r| crate::wire::parse_person_id(&r.person).is_some_and(|p| !everyone.contains(&p)))
+        .filter(|r| PersonId::parse(&r.person).is_some_and(|p| !everyone.contains(&p)))
         .count();
     Listing {
         window,

@@ -10,13 +10,13 @@ use crate::app::Role;
 use crate::error::AppError;
 use crate::scan::{self, Decision, ScanAnswer, ScanItem};
 use crate::state::AppState;
-use crate::wire::parse_venue_id;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use std::fmt::Write;
 use std::sync::Arc;
+use xikang_domain::VenueId;
 
 const SCANNERS: &[Role] = &[Role::VenueDevice, Role::Admin, Role::Tracer];
 
@@ -194,7 +194,7 @@ pub async fn poster(
     Path(id): Path<String>,
 ) -> Response {
     let lang = user.lang;
-    let venue = parse_venue_id(&id).and_then(|v| state.projection.venues.get(v));
+    let venue = VenueId::parse(&id).and_then(|v| state.projection.venues.get(v));
     let Some(venue) = venue else {
         return error_page(
             lang,

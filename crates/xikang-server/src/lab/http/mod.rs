@@ -20,7 +20,7 @@ use crate::app::{Actor, Role, authorise};
 use crate::error::AppError;
 use crate::json::{body_json, parse};
 use crate::state::{AppState, read};
-use crate::wire::{parse_person_id, rfc};
+use crate::wire::rfc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -126,10 +126,6 @@ fn parse_area(s: &str) -> Result<AreaCode, AppError> {
 
 fn parse_time(s: &str) -> Result<Timestamp, AppError> {
     Timestamp::parse_rfc3339(s).map_err(|e| AppError::bad("invalid_time", e.to_string()))
-}
-
-fn round_id(s: &str) -> Result<RoundId, AppError> {
-    RoundId::parse(s).ok_or_else(|| AppError::bad("invalid_round_id", "a round id looks like R1"))
 }
 
 fn tube_json(t: &Tube, members: usize) -> Value {

@@ -144,7 +144,7 @@ pub(super) async fn get_round(
         &[Role::Admin, Role::Lab, Role::GridWorker, Role::Tracer],
         "reading rounds",
     )?;
-    let id = round_id(&id)?;
+    let id = crate::extract::parse_id::<RoundId>(&id)?;
     let t = std::time::Instant::now();
     let mut v = round_json(&state, id)?;
     v["computed_in_ms"] = json!(t.elapsed().as_secs_f64() * 1e3);
@@ -167,7 +167,7 @@ pub(super) async fn get_unsampled(
         &[Role::Admin, Role::GridWorker],
         "listing residents not yet sampled",
     )?;
-    let id = round_id(&id)?;
+    let id = crate::extract::parse_id::<RoundId>(&id)?;
     let cell = q
         .cell
         .map(GridCell)
@@ -209,7 +209,7 @@ pub(super) fn round_in_reach(
     caller: &Actor,
     id: &str,
 ) -> Result<RoundId, AppError> {
-    let id = round_id(id)?;
+    let id = crate::extract::parse_id::<RoundId>(id)?;
     let s = crate::lab::round_status(state, id)
         .ok_or_else(|| AppError::not_found("unknown_round", format!("no round {id}")))?;
     authorise::area(caller, s.round.area)?;

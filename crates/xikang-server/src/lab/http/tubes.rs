@@ -310,8 +310,7 @@ pub(super) async fn post_receive(
     body: Bytes,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "receiving tubes")?;
-    let batch = BatchId::parse(&id)
-        .ok_or_else(|| AppError::bad("invalid_batch_id", "a batch id looks like B1"))?;
+    let batch = crate::extract::parse_id::<BatchId>(&id)?;
     let b: BarcodesIn = if body.is_empty() {
         BarcodesIn { tubes: Vec::new() }
     } else {

@@ -92,7 +92,7 @@ pub(super) async fn post_vaccinations(
                 person: Some(p),
                 id_number: None,
                 ..
-            }) => Swabbed::Person(parse_person_id(p).unwrap_or(PersonId(u32::MAX))),
+            }) => Swabbed::Person(PersonId::parse(p).unwrap_or(PersonId(u32::MAX))),
             _ => Swabbed::Person(PersonId(u32::MAX)),
         })
         .collect();

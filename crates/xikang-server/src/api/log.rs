@@ -1,0 +1,155 @@
+//! The authority log, the policy in force, the trust list, API tokens and the audit walk.
+
+use super::*;
+
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    #[serde(default)]
+    after: Option<u64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/events?after=&limit=`: the authority log, for admins (auditors).
+pub async fn list_events(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, AppError> {
+    authorise::whole_log(&state, &caller)?;
+    let after = EventSeq(q.after.unwrap_or(0));
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let store = state.store.clone();
+    let events = tokio::task::spawn_blocking(move || store.events_after(after, limit))
+        .await
+        .map_err(blocking_err)??;
+    let items: Vec<Value> = events
+        .iter()
+        .map(|e| json!({"seq": e.seq.0, "at": e.at.to_rfc3339(), "actor": e.actor, "basis": e.basis,
+                        "body": e.body, "prev_hash": hex::encode(e.prev_hash), "hash": hex::encode(e.hash)}))
+        .collect();
+    Ok(Json(json!({"items": items})).into_response())
+}
+
+/// `GET /api/v1/policy`: the active policy's version.
+pub async fn get_policy(
+    State(state): State<Arc<AppState>>,
+    _caller: Actor,
+) -> Result<Response, AppError> {
+    let p = state.policy();
+    Ok(Json(
+        json!({"version": p.version(), "effective_from": p.effective_from().to_rfc3339(),
+                   "retention_days": p.retention_days(), "code_ttl_secs": p.code_ttl_secs()}),
+    )
+    .into_response())
+}
+
+/// `GET /api/v1/trust`: the trust list venue devices cache to verify codes offline. Public.
+pub async fn get_trust(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.trust_json.clone(),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIn {
+    name: String,
+    role: String,
+    area: String,
+    #[serde(default)]
+    venue: Option<String>,
+    #[serde(default)]
+    person: Option<String>,
+    #[serde(default)]
+    id_lookup: bool,
+}
+
+/// `POST /api/v1/tokens`: an admin issues an API token for a user or device. The token is
+/// returned once; only its digest is stored.
+pub async fn post_token(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(&[Role::Admin], "issuing tokens")?;
+    let b: TokenIn = parse(&headers, &body)?;
+    let role = Role::parse(&b.role)
+        .ok_or_else(|| AppError::bad("invalid_role", format!("unknown role {:?}", b.role)))?;
+    let area =
+        AreaCode::parse(&b.area).map_err(|e| AppError::bad("invalid_area", e.to_string()))?;
+    if !caller.covers(&area) {
+        return Err(AppError::Forbidden(
+            "the token's area is outside your jurisdiction",
+        ));
+    }
+    if b.name.trim().is_empty() || b.name.len() > 100 {
+        return Err(AppError::bad(
+            "invalid_name",
+            "name must be 1-100 characters",
+        ));
+    }
+    let venue = match b.venue.as_deref() {
+        Some(v) => Some(
+            VenueId::parse(v)
+                .filter(|v| state.projection.venues.get(*v).is_some())
+                .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {v}")))?,
+        ),
+        None => None,
+    };
+    let person = match b.person.as_deref() {
+        Some(p) => Some(
+            PersonId::parse(p)
+                .filter(|p| state.projection.person_exists(*p))
+                .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {p}")))?,
+        ),
+        None => None,
+    };
+    authorise::token_subject(&state, &area, venue, person)?;
+    if role == Role::Resident && person.is_none() {
+        return Err(AppError::bad(
+            "person_required",
+            "a resident token names its person",
+        ));
+    }
+    let token = new_token();
+    let row = ApiToken {
+        name: b.name,
+        role: role.as_str().into(),
+        area,
+        venue,
+        person,
+        id_lookup: b.id_lookup,
+    };
+    let store = state.store.clone();
+    let digest = token_digest(&token);
+    tokio::task::spawn_blocking(move || store.put_api_token(digest, &row))
+        .await
+        .map_err(blocking_err)??;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({"token": token, "role": role.as_str()})),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/audit`: verifies the authority log's hash chain (admins).
+pub async fn get_audit(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+) -> Result<Response, AppError> {
+    authorise::whole_log(&state, &caller)?;
+    let store = state.store.clone();
+    let r = tokio::task::spawn_blocking(move || store.verify_chain())
+        .await
+        .map_err(blocking_err)??;
+    let ok = r.first_error.is_none();
+    Ok(Json(
+        json!({"ok": ok, "verified": r.verified, "head": hex::encode(r.head),
+                   "first_error": r.first_error.map(|e| e.to_string())}),
+    )
+    .into_response())
+}

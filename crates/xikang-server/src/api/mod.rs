@@ -1,0 +1,58 @@
+//! The resource handlers of `/api/v1` other than scans: people and their codes, venues,
+//! check-ins, test results, cases, the authority log, the policy, the trust list, tokens.
+//! One file per resource: [`people`], [`venues`], [`results`], [`cases`], [`log`]; this
+//! file holds what they share.
+
+mod cases;
+mod log;
+mod people;
+mod results;
+mod venues;
+
+pub use cases::*;
+pub use log::*;
+pub use people::*;
+pub use results::*;
+pub use venues::*;
+
+use crate::app::{Actor, Role, authorise};
+use crate::auth::{new_token, token_digest};
+use crate::error::AppError;
+use crate::json::parse;
+use crate::state::{AppState, IssuedCode};
+use crate::wire::{CaseOut, PersonOut, VenueOut};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use xikang_domain::event::{CaseKind, EventBody, NewEvent};
+use xikang_domain::idnumber::IdNumber;
+use xikang_domain::time::DAY;
+use xikang_domain::{AreaCode, CaseId, EventSeq, PersonId, TestOutcome, Timestamp, VenueId};
+use xikang_store::ApiToken;
+
+const STAFF: &[Role] = &[Role::Admin, Role::Tracer, Role::GridWorker];
+
+/// Finds a person the caller may see.
+pub(crate) fn visible_person(
+    state: &AppState,
+    caller: &Actor,
+    id: &str,
+) -> Result<PersonId, AppError> {
+    let person = crate::extract::parse_id::<PersonId>(id)?;
+    Ok(authorise::person(state, caller, person)?.id())
+}
+
+pub(crate) fn blocking_err(e: tokio::task::JoinError) -> AppError {
+    AppError::Internal(format!("blocking task: {e}"))
+}
+
+/// An optional RFC 3339 time from a request, refused as `invalid_time`.
+pub(crate) fn parse_time(s: Option<&str>) -> Result<Option<Timestamp>, AppError> {
+    s.map(|s| Timestamp::parse_rfc3339(s).map_err(|e| AppError::bad("invalid_time", e.to_string())))
+        .transpose()
+}

@@ -1,0 +1,210 @@
+//! People and their codes over HTTP: a person (masked unless unmasked with a logged
+//! purpose), the code as JSON or a QR image, the people list and the lookup by ID number.
+
+use super::*;
+
+/// The person's code now, if the caller may see it.
+pub(super) fn current_code(
+    state: &AppState,
+    caller: &Actor,
+    id: &str,
+) -> Result<Arc<IssuedCode>, AppError> {
+    let person = visible_person(state, caller, id)?;
+    let now = crate::now();
+    let (eval, _) = state
+        .evaluate(person, now)
+        .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
+    Ok(state.code(person, &eval, now))
+}
+
+/// `GET /api/v1/people/{id}/code`: colour, reasons, token, expiry.
+pub async fn get_code(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let code = current_code(&state, &caller, &id)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        code.json.clone(),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/people/{id}/code.svg` and `.png`: the code as a QR image.
+pub async fn get_code_image(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path((id, format)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let code = current_code(&state, &caller, &id)?;
+    let mut resp = match format.as_str() {
+        "code.svg" => xikang_code::qr_svg(&code.token).into_response(),
+        "code.png" => xikang_code::qr_png(&code.token, 6).into_response(),
+        _ => {
+            return Err(AppError::not_found(
+                "not_found",
+                "use code, code.svg or code.png",
+            ));
+        }
+    };
+    let ct = if format == "code.svg" {
+        "image/svg+xml"
+    } else {
+        "image/png"
+    };
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PersonQuery {
+    #[serde(default)]
+    unmask: bool,
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+/// `GET /api/v1/people/{id}`: masked unless `?unmask=true` by an admin or tracer, which is
+/// logged in the authority log with its purpose.
+pub async fn get_person(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(id): Path<String>,
+    Query(q): Query<PersonQuery>,
+) -> Result<Response, AppError> {
+    let person = crate::extract::parse_id::<PersonId>(&id)?;
+    let unmask = if q.unmask { Some(q.purpose) } else { None };
+    Ok(Json(read_person(&state, &caller, person, unmask).await?).into_response())
+}
+
+/// A person's record (the query behind `GET /api/v1/people/{id}` and the person pages),
+/// masked; with `unmask = Some(purpose)` unmasked for an admin or tracer, after the read
+/// is recorded as `PersonalDataRead` with that purpose (which must not be blank).
+pub async fn read_person(
+    state: &AppState,
+    actor: &Actor,
+    person: PersonId,
+    unmask: Option<Option<String>>,
+) -> Result<PersonOut, AppError> {
+    let person = authorise::person(state, actor, person)?.id();
+    if let Some(purpose) = &unmask {
+        actor.require(&[Role::Admin, Role::Tracer], "unmasking personal data")?;
+        let purpose = purpose
+            .clone()
+            .filter(|p| !p.trim().is_empty())
+            .ok_or_else(|| {
+                AppError::bad(
+                    "purpose_required",
+                    "unmasking personal data needs a ?purpose=",
+                )
+            })?;
+        state
+            .record(vec![NewEvent {
+                at: crate::now(),
+                actor: actor.actor(),
+                basis: purpose.clone(),
+                body: EventBody::PersonalDataRead { person, purpose },
+            }])
+            .await?;
+    }
+    let store = state.store.clone();
+    let p = tokio::task::spawn_blocking(move || store.person(person))
+        .await
+        .map_err(blocking_err)??;
+    let p =
+        p.ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
+    Ok(PersonOut::new(&p, unmask.is_some()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub(crate) area: Option<String>,
+    #[serde(default)]
+    pub(crate) after: Option<String>,
+    #[serde(default)]
+    pub(crate) limit: Option<u32>,
+}
+
+pub(super) fn list_area(caller: &Actor, area: Option<&str>) -> Result<AreaCode, AppError> {
+    let area = match area {
+        Some(a) => AreaCode::parse(a).map_err(|e| AppError::bad("invalid_area", e.to_string()))?,
+        None => caller.area.clone(),
+    };
+    if caller.covers(&area) {
+        Ok(area)
+    } else {
+        Err(AppError::Forbidden(
+            "this area is outside your jurisdiction",
+        ))
+    }
+}
+
+/// `GET /api/v1/people?area=&after=&limit=`: masked, keyset-paginated.
+pub async fn list_people(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    caller.require(STAFF, "listing people")?;
+    let area = list_area(&caller, q.area.as_deref())?;
+    let after = match q.after.as_deref() {
+        Some(a) => Some(crate::extract::parse_id::<PersonId>(a)?),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let store = state.store.clone();
+    let people = tokio::task::spawn_blocking(move || store.list_people(&area, after, limit))
+        .await
+        .map_err(blocking_err)??;
+    let next = if people.len() == limit as usize {
+        people.last().map(|p| p.id.to_string())
+    } else {
+        None
+    };
+    let items: Vec<PersonOut> = people.iter().map(|p| PersonOut::new(p, false)).collect();
+    Ok(Json(json!({"items": items, "next_after": next})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupBody {
+    id_number: String,
+}
+
+/// `POST /api/v1/people/lookup {"id_number": ...}`: finds a person by ID number (through its
+/// keyed hash) for staff.
+pub async fn lookup_person(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    caller.require(
+        &[Role::Admin, Role::Tracer, Role::GridWorker, Role::Lab],
+        "looking people up",
+    )?;
+    let b: LookupBody = parse(&headers, &body)?;
+    let id = IdNumber::parse(&b.id_number).map_err(|e| AppError::bad(e.code(), e.to_string()))?;
+    let hash = id.keyed_hash(&state.secrets.id_hash_key);
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || store.person_by_id_hash(&hash))
+        .await
+        .map_err(blocking_err)??;
+    let person = found
+        .ok_or_else(|| AppError::not_found("unknown_person", "no resident has this ID number"))?;
+    let area = state
+        .projection
+        .person_area(person)
+        .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
+    if !caller.covers(&area) {
+        return Err(AppError::Forbidden(
+            "this person is outside your jurisdiction",
+        ));
+    }
+    Ok(Json(json!({"id": person.to_string()})).into_response())
+}
