@@ -10,7 +10,7 @@
 //! ([`crate::app::projection::Projection::appeals`]), folded from the log like the cases, keyed by the sequence number of the filing event.
 
 use crate::api::visible_person;
-use crate::app::{Actor, Role, authorise};
+use crate::app::{Actor, Role, Scoped, authorise};
 use crate::error::AppError;
 use crate::json::parse;
 use crate::state::{AppState, read};
@@ -48,7 +48,8 @@ pub fn parse_text(s: &str, code: &'static str) -> Result<String, AppError> {
 }
 
 /// A person's appeals, oldest first.
-pub fn appeals_of(state: &AppState, person: PersonId) -> Vec<Appeal> {
+pub fn appeals_of(state: &AppState, person: Scoped<PersonId>) -> Vec<Appeal> {
+    let person = person.id();
     read(&state.projection.appeals)
         .values()
         .filter(|a| a.person == person)
@@ -89,7 +90,7 @@ pub async fn file(
 ) -> Result<Response, AppError> {
     // Who and for whom before the body, as the API always answered.
     caller.require(FILERS, "filing appeals")?;
-    let person = visible_person(&state, &caller, &id)?;
+    let person = visible_person(&state, &caller, &id)?.id();
     let b: FileIn = parse(&headers, &body)?;
     let filed = file_appeal(&state, &caller, person, &b.reason).await?;
     Ok((
@@ -110,9 +111,10 @@ pub async fn file_appeal(
     reason: &str,
 ) -> Result<EventSeq, AppError> {
     caller.require(FILERS, "filing appeals")?;
-    let person = authorise::person(state, caller, person)?.id();
+    let scoped = authorise::person(state, caller, person)?;
+    let person = scoped.id();
     let reason = parse_text(reason, "invalid_reason")?;
-    if appeals_of(state, person).iter().any(|a| a.answer.is_none()) {
+    if appeals_of(state, scoped).iter().any(|a| a.answer.is_none()) {
         return Err(AppError::Conflict {
             code: "appeal_open",
             message: format!("{person} already has an open appeal; wait for its answer"),

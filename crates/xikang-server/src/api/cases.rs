@@ -58,7 +58,7 @@ pub async fn register_case(
     b: CaseIn,
 ) -> Result<RegisteredCase, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "registering cases")?;
-    let person = visible_person(state, caller, &b.person)?;
+    let person = visible_person(state, caller, &b.person)?.id();
     let now = crate::now();
     let (onset, sampled_at, isolated_at) = (
         parse_time(b.onset.as_deref())?,

@@ -15,7 +15,7 @@ pub use people::*;
 pub use results::*;
 pub use venues::*;
 
-use crate::app::{Actor, Role, authorise};
+use crate::app::{Actor, Role, Scoped, authorise};
 use crate::auth::{new_token, token_digest};
 use crate::error::AppError;
 use crate::json::parse;
@@ -37,14 +37,14 @@ use xikang_store::ApiToken;
 
 const STAFF: &[Role] = &[Role::Admin, Role::Tracer, Role::GridWorker];
 
-/// Finds a person the caller may see.
+/// Finds a person the caller may see, by the id in a path or form.
 pub(crate) fn visible_person(
     state: &AppState,
     caller: &Actor,
     id: &str,
-) -> Result<PersonId, AppError> {
+) -> Result<Scoped<PersonId>, AppError> {
     let person = crate::extract::parse_id::<PersonId>(id)?;
-    Ok(authorise::person(state, caller, person)?.id())
+    authorise::person(state, caller, person)
 }
 
 pub(crate) fn blocking_err(e: tokio::task::JoinError) -> AppError {

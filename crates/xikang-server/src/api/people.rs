@@ -9,7 +9,7 @@ pub(super) fn current_code(
     caller: &Actor,
     id: &str,
 ) -> Result<Arc<IssuedCode>, AppError> {
-    let person = visible_person(state, caller, id)?;
+    let person = visible_person(state, caller, id)?.id();
     let now = crate::now();
     let (eval, _) = state
         .evaluate(person, now)

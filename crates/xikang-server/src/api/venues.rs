@@ -86,7 +86,7 @@ pub async fn list_scans(
     // per-venue index (docs/storage.md).
     let rows = match (q.person.as_deref(), q.venue.as_deref()) {
         (Some(p), None) => {
-            let person = visible_person(&state, &caller, p)?;
+            let person = visible_person(&state, &caller, p)?.id();
             state
                 .projection
                 .tracing

@@ -54,7 +54,9 @@ impl AppState {
         .map_err(|e| StoreError::Corrupt(format!("commit task failed: {e}")))?;
         let events = written?;
         // Another process writing to the same store may have appended before us: apply
-        // its events first, so the projection sees the log in sequence order.
+        // its events first, so the projection sees the log in sequence order. If that read
+        // fails the write is still durable; the error is reported and the next commit or
+        // `follow_log` applies the gap and ours, in order (ours are not applied past a gap).
         if let Some(first) = events.first() {
             self.follow_log_until(first.seq).await?;
         }

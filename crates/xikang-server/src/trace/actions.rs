@@ -37,7 +37,7 @@ pub async fn act_on_contact(
 ) -> Result<Response, AppError> {
     // Who and what first, then the body, as the API always answered.
     visible_case(&state, &caller, &id)?;
-    visible_person(&state, &caller, &person)?;
+    visible_person(&state, &caller, &person)?.id();
     let b: ActionIn = parse(&headers, &body)?;
     let step = decide_contact(&state, &caller, &id, &person, b).await?;
     Ok(Json(json!({
@@ -70,7 +70,7 @@ pub async fn decide_contact(
     b: ActionIn,
 ) -> Result<ContactStep, AppError> {
     let case = visible_case(state, caller, case)?;
-    let person = visible_person(state, caller, person)?;
+    let person = visible_person(state, caller, person)?.id();
     let now = crate::now();
     let current = state.projection.tracing.designation(case.id, person);
     let status = current.as_ref().map(|d| d.status);

@@ -7,7 +7,7 @@
 use super::session::WebUser;
 use super::{Lang, error_page, esc, html, layout, shanghai};
 use crate::api::{self, ResultOutcome};
-use crate::app::Role;
+use crate::app::{Role, Scoped};
 use crate::appeal;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -51,7 +51,10 @@ pub fn colour_words(lang: Lang, c: Colour) -> (&'static str, &'static str) {
 pub async fn me(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
     match user.caller.person {
         Some(p) if user.caller.role == Role::Resident => {
-            render(&state, &user, p, None, "/web/me").await
+            match crate::app::authorise::person(&state, &user.caller, p) {
+                Ok(me) => render(&state, &user, me, None, "/web/me").await,
+                Err(e) => error_page(user.lang, Some(&user), &e),
+            }
         }
         _ => error_page(
             user.lang,
@@ -99,7 +102,7 @@ pub async fn unmask(
     let read = api::read_person(
         &state,
         &user.caller,
-        person,
+        person.id(),
         Some(Some(f.purpose.trim().to_owned())),
     )
     .await;
@@ -112,7 +115,7 @@ pub async fn unmask(
 async fn render_with_error(
     state: &Arc<AppState>,
     user: &WebUser,
-    p: PersonId,
+    p: Scoped<PersonId>,
     e: &AppError,
 ) -> Response {
     let (status, code, msg) = e.summary();
@@ -147,7 +150,7 @@ struct AppealError<'a> {
 async fn render(
     state: &Arc<AppState>,
     user: &WebUser,
-    person: PersonId,
+    person: Scoped<PersonId>,
     unmasked: Option<PersonOut>,
     here: &str,
 ) -> Response {
@@ -157,11 +160,12 @@ async fn render(
 async fn render_page(
     state: &Arc<AppState>,
     user: &WebUser,
-    person: PersonId,
+    scoped: Scoped<PersonId>,
     unmasked: Option<PersonOut>,
     here: &str,
     appeal_error: Option<AppealError<'_>>,
 ) -> Response {
+    let person = scoped.id();
     let lang = user.lang;
     let now = crate::now();
     let Some((eval, _)) = state.evaluate(person, now) else {
@@ -298,7 +302,7 @@ async fn render_page(
             );
         }
     }
-    appeal_section(&mut h, state, user, person, appeal_error);
+    appeal_section(&mut h, state, user, scoped, appeal_error);
     // Personal data, masked unless unmasked just now.
     let masked = data.masked;
     let _ = write!(
@@ -355,11 +359,12 @@ fn appeal_section(
     h: &mut String,
     state: &AppState,
     user: &WebUser,
-    person: PersonId,
+    scoped: Scoped<PersonId>,
     err: Option<AppealError<'_>>,
 ) {
+    let person = scoped.id();
     let lang = user.lang;
-    let appeals = appeal::appeals_of(state, person);
+    let appeals = appeal::appeals_of(state, scoped);
     let _ = write!(
         h,
         "<section aria-labelledby=\"appeal-h\" id=\"appeals\" data-count=\"{}\"><h2 id=\"appeal-h\">{}</h2><p>{}</p>",
@@ -447,9 +452,9 @@ pub async fn file_appeal(
     } else {
         ""
     };
-    let filed = appeal::file_appeal(&state, &user.caller, person, &f.reason).await;
+    let filed = appeal::file_appeal(&state, &user.caller, person.id(), &f.reason).await;
     match filed {
-        Ok(_) if here.is_empty() => to_person(person).into_response(),
+        Ok(_) if here.is_empty() => to_person(person.id()).into_response(),
         Ok(_) => Redirect::to(here).into_response(),
         Err(e) => {
             let (status, code, msg) = e.summary();

@@ -244,7 +244,7 @@ pub(super) async fn get_person_vaccination(
     caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let person = crate::api::visible_person(&state, &caller, &id)?;
+    let person = crate::api::visible_person(&state, &caller, &id)?.id();
     let s = crate::lab::vaccination_status(&state, person);
     Ok(Json(
         json!({"person": person.to_string(), "doses": s.doses, "first_dose": s.first_dose(),
