@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::spawn_app;
 use common::web::{Browser, PW, add_user, attr};
+use common::{PEOPLE, spawn_app};
 use xikang_domain::event::EventBody;
 use xikang_domain::{PersonId, Timestamp};
 
@@ -923,6 +923,32 @@ async fn an_admin_creates_users_in_their_jurisdiction_with_strong_passwords() {
         )
         .await;
     assert_eq!(r.status, 403, "another district");
+    assert!(app.store.user("li").unwrap().is_none());
+    // Nor a resident user of this district standing for someone who lives in another.
+    let outsider = (0..PEOPLE)
+        .map(PersonId)
+        .find(|p| {
+            app.state
+                .projection
+                .person_area(*p)
+                .is_some_and(|a| !a.as_str().starts_with("320213"))
+        })
+        .unwrap()
+        .to_string();
+    let r = b
+        .post(
+            "/web/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("name", "li"),
+                ("password", "long-enough-pw"),
+                ("role", "resident"),
+                ("area", "320213"),
+                ("person", &outsider),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "a person of another district: {}", r.text());
     assert!(app.store.user("li").unwrap().is_none());
     let r = b
         .post(

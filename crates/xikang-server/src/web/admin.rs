@@ -317,6 +317,18 @@ pub async fn create_user(
             StatusCode::FORBIDDEN,
         );
     }
+    // The same rule as for API tokens: a user's venue or person lies inside their area.
+    if let Err(e) =
+        crate::app::authorise::token_subject(&state, &spec.area, spec.venue, spec.person)
+    {
+        let field = if spec.venue.is_some() {
+            "venue"
+        } else {
+            "person"
+        };
+        let (status, code, msg) = e.summary();
+        return refuse(field, code, &msg, status);
+    }
     let (store, pw, now) = (state.store.clone(), f.password.clone(), crate::now());
     let made = tokio::task::spawn_blocking(move || {
         let u = user_of(&spec, &pw, Cost::Standard, now).map_err(StoreError::Corrupt)?;
