@@ -257,18 +257,17 @@ pub async fn mark_task_done(
     })
 }
 
-/// `POST /grid/tasks/{id}/complete` ([`mark_task_done`]). Its signature, `Value` answer
-/// included, stays while the grid page that calls it in-process changes.
+/// `POST /grid/tasks/{id}/complete` ([`mark_task_done`]).
 pub async fn complete_task(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(id): Id<TaskId>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, AppError> {
-    let id: TaskId = parse_id(&id)?;
-    let done = mark_task_done(&state, &caller, id, JsonIn::Body(headers, body)).await?;
-    Ok(Json(to_value(done)?))
+) -> Result<Json<TaskDoneOut>, AppError> {
+    Ok(Json(
+        mark_task_done(&state, &caller, id, JsonIn::Body(headers, body)).await?,
+    ))
 }
 
 /// Overdue open tasks per cell, rolled up per street (9 digits) and district (6 digits).

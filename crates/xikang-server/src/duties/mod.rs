@@ -18,7 +18,7 @@ use crate::state::{AppState, read};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
 use axum::routing::{get, post};
@@ -137,10 +137,6 @@ pub async fn commit(
 
 /// A typed answer as a JSON value, for the two handlers whose signatures stay as they are
 /// while the web pages that call them in-process change (`complete_task`, `release`).
-fn to_value<T: serde::Serialize>(out: T) -> Result<Value, AppError> {
-    serde_json::to_value(out).map_err(|e| AppError::Internal(format!("an answer as JSON: {e}")))
-}
-
 fn person_id(s: &str) -> Result<PersonId, AppError> {
     parse_id(s)
 }

@@ -680,12 +680,11 @@ pub async fn release_order(
     }
 }
 
-/// `POST /quarantine/orders/{id}/release` ([`release_order`]). Its signature, `Value`
-/// answer included, stays while the site page that calls it in-process changes.
+/// `POST /quarantine/orders/{id}/release` ([`release_order`]).
 pub async fn release(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<OrderId>,
-) -> Result<Json<Value>, AppError> {
-    Ok(Json(to_value(release_order(&state, &caller, id).await?)?))
+) -> Result<Json<ReleaseOut>, AppError> {
+    Ok(Json(release_order(&state, &caller, id).await?))
 }
