@@ -313,16 +313,6 @@ pub fn overdue_out(
     }
 }
 
-/// [`overdue_out`] as a JSON value, for the ranking page (`web/ranking.rs`), which reads
-/// it by key; it goes once that page reads the typed roll-up.
-pub fn overdue_rollup(
-    cells: &[GridCellRecord],
-    per_cell: &[(GridCell, u64)],
-    within: &AreaCode,
-) -> Value {
-    serde_json::to_value(overdue_out(cells, per_cell, within)).unwrap_or(Value::Null)
-}
-
 /// Overdue tasks in the caller's area (a grid worker: their cells), rolled up.
 pub async fn overdue_tasks(state: &AppState, caller: &Actor) -> Result<OverdueOut, AppError> {
     caller.require(

@@ -6,7 +6,7 @@
 //!   the tracer workflow); a contact confirmed but not yet quarantined counts the time it has
 //!   waited so far, so a district cannot look fast by never ordering quarantine;
 //! - **screening coverage** of the latest round that has begun ([`lab::round_status`]);
-//! - **overdue grid tasks** (the API's `/grid/overdue` roll-up, [`duties::overdue_rollup`]).
+//! - **overdue grid tasks** (the API's `/grid/overdue` roll-up, [`duties::overdue_out`]).
 //!
 //! Each measure gives a district one point per district strictly better on it; the most
 //! points rank worst (黑榜, top), the fewest best (红榜, bottom). Ranks rather than a weighted
@@ -127,12 +127,9 @@ pub fn compute(
             ..DistrictRow::default()
         });
     }
-    let rollup = duties::overdue_rollup(cells, &per_cell, &city);
-    for d in rollup["districts"].as_array().into_iter().flatten() {
-        if let (Some(code), Some(n)) = (d["district"].as_str(), d["overdue"].as_u64())
-            && let Some(row) = by.get_mut(code)
-        {
-            row.overdue = n;
+    for d in duties::overdue_out(cells, &per_cell, &city).districts {
+        if let Some(row) = by.get_mut(&d.district) {
+            row.overdue = d.overdue;
         }
     }
     let round = latest_round(&rounds, now).cloned();
