@@ -404,12 +404,12 @@ impl From<ChainReport> for AuditOut {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A typed answer prints the same bytes as the `json!` value it replaced: the same
     /// keys, sorted.
-    pub(crate) fn prints_as_sorted_json<T: Serialize>(what: &str, out: &T) {
+    pub fn prints_as_sorted_json<T: Serialize>(what: &str, out: &T) {
         let typed = serde_json::to_string(out).unwrap();
         let value = serde_json::to_value(out).unwrap().to_string();
         assert_eq!(typed, value, "{what}: fields out of alphabetical order");
