@@ -7,7 +7,7 @@
 //! case printed on its own now prints its keys in that same order as in a list.
 
 use crate::api::{ContactCounts, RegisteredCase};
-use crate::app::projection::CaseRecord;
+use crate::app::projection::{Appeal, CaseRecord};
 use serde::Serialize;
 use xikang_domain::event::StoredEvent;
 use xikang_domain::mask::mask_name;
@@ -403,6 +403,144 @@ impl From<ChainReport> for AuditOut {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Batches (`crate::scan`, `crate::ping`).
+
+/// Why one item of a batch was refused.
+#[derive(Debug, Serialize)]
+pub struct ItemErrorOut {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// One refused item of a batch, by its place in the batch: `{"error", "index"}`.
+#[derive(Debug, Serialize)]
+pub struct ItemRefusedOut {
+    pub error: ItemErrorOut,
+    pub index: usize,
+}
+
+impl ItemRefusedOut {
+    /// Item `index` was refused with `code` and `message`.
+    pub fn new(index: usize, code: &'static str, message: String) -> Self {
+        ItemRefusedOut {
+            error: ItemErrorOut { code, message },
+            index,
+        }
+    }
+}
+
+/// `POST /api/v1/pings`: how many pings were stored, and the refused ones.
+#[derive(Debug, Serialize)]
+pub struct PingsOut {
+    pub accepted: usize,
+    pub rejected: Vec<ItemRefusedOut>,
+}
+
+/// One answer of a batch of scans: the scan's decision, or why it was refused.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ScanItemOut {
+    Answered(ScanResultOut),
+    Refused(ItemRefusedOut),
+}
+
+/// An accepted scan in a batch: the single scan's answer and its place in the batch.
+#[derive(Debug, Serialize)]
+pub struct ScanResultOut {
+    pub colour: Colour,
+    pub decision: crate::scan::Decision,
+    pub hours_since_negative: Option<u32>,
+    pub index: usize,
+    pub reason: &'static str,
+    pub vaccination: VaccinationOut,
+}
+
+impl ScanItemOut {
+    /// Item `index`'s answer.
+    pub fn new(index: usize, a: Result<crate::scan::ScanAnswer, crate::error::ItemError>) -> Self {
+        match a {
+            Ok(a) => ScanItemOut::Answered(ScanResultOut {
+                colour: a.colour,
+                decision: a.decision,
+                hours_since_negative: a.hours_since_negative,
+                index,
+                reason: a.reason,
+                vaccination: a.vaccination,
+            }),
+            Err(e) => ScanItemOut::Refused(ItemRefusedOut::new(index, e.code, e.message)),
+        }
+    }
+}
+
+/// `POST /api/v1/scans` with a batch: how many were accepted and recorded, and each answer.
+#[derive(Debug, Serialize)]
+pub struct ScansOut {
+    pub accepted: usize,
+    pub recorded: usize,
+    pub results: Vec<ScanItemOut>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Appeals (`crate::appeal`).
+
+/// `POST /api/v1/people/{id}/appeals`: the appeal filed.
+#[derive(Debug, Serialize)]
+pub struct AppealFiledOut {
+    pub appeal: String,
+    pub person: String,
+}
+
+/// `POST /api/v1/appeals/{id}/answer`.
+#[derive(Debug, Serialize)]
+pub struct AppealAnsweredOut {
+    pub answered: bool,
+    pub appeal: String,
+}
+
+/// An official's answer to an appeal. Times as the log's numbers, as the list always
+/// printed them.
+#[derive(Debug, Serialize)]
+pub struct AnswerOut<'a> {
+    pub at: Timestamp,
+    pub by: &'a str,
+    pub text: &'a str,
+}
+
+/// An appeal as listed.
+#[derive(Debug, Serialize)]
+pub struct AppealOut<'a> {
+    pub answer: Option<AnswerOut<'a>>,
+    pub filed_at: Timestamp,
+    pub filed_by: &'a str,
+    pub id: xikang_domain::EventSeq,
+    pub person: xikang_domain::PersonId,
+    pub reason: &'a str,
+}
+
+impl<'a> From<&'a Appeal> for AppealOut<'a> {
+    fn from(a: &'a Appeal) -> Self {
+        AppealOut {
+            answer: a.answer.as_ref().map(|x| AnswerOut {
+                at: x.at,
+                by: &x.by,
+                text: &x.text,
+            }),
+            filed_at: a.filed_at,
+            filed_by: &a.filed_by,
+            id: a.id,
+            person: a.person,
+            reason: &a.reason,
+        }
+    }
+}
+
+/// `GET /api/v1/appeals`.
+#[derive(Debug, Serialize)]
+pub struct AppealsOut<'a> {
+    pub appeals: Vec<AppealOut<'a>>,
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -520,6 +658,68 @@ pub(crate) mod tests {
                 role: "admin",
                 token: "x".into(),
             },
+        );
+        prints_as_sorted_json(
+            "pings",
+            &PingsOut {
+                accepted: 1,
+                rejected: vec![ItemRefusedOut::new(1, "invalid_ping", "no".into())],
+            },
+        );
+        prints_as_sorted_json(
+            "scans",
+            &ScansOut {
+                accepted: 1,
+                recorded: 1,
+                results: vec![
+                    ScanItemOut::Answered(ScanResultOut {
+                        colour: Colour::Green,
+                        decision: crate::scan::Decision::Allow,
+                        hours_since_negative: Some(20),
+                        index: 0,
+                        reason: "green",
+                        vaccination: VaccinationStatus { doses: 2 }.into(),
+                    }),
+                    ScanItemOut::Refused(ItemRefusedOut::new(1, "invalid_scan", "no".into())),
+                ],
+            },
+        );
+        prints_as_sorted_json(
+            "appeal filed",
+            &AppealFiledOut {
+                appeal: "E1".into(),
+                person: "P1".into(),
+            },
+        );
+        prints_as_sorted_json(
+            "appeal answered",
+            &AppealAnsweredOut {
+                answered: true,
+                appeal: "E1".into(),
+            },
+        );
+        let appeal = Appeal {
+            id: xikang_domain::EventSeq(1),
+            person: xikang_domain::PersonId(1),
+            reason: "wrong".into(),
+            filed_at: Timestamp(1),
+            filed_by: "resident:P1".into(),
+            answer: Some(crate::app::projection::Answer {
+                text: "checked".into(),
+                by: "tracer:t".into(),
+                at: Timestamp(2),
+            }),
+        };
+        prints_as_sorted_json(
+            "appeals",
+            &AppealsOut {
+                appeals: vec![AppealOut::from(&appeal)],
+            },
+        );
+        assert_eq!(
+            serde_json::to_value(AppealOut::from(&appeal)).unwrap(),
+            serde_json::to_value(&appeal).unwrap(),
+            "an appeal lists as the projection's record always printed"
         );
         prints_as_sorted_json(
             "audit",
