@@ -14,13 +14,13 @@ use crate::app::{Actor, Role, Scoped, authorise};
 use crate::error::AppError;
 use crate::json::parse;
 use crate::state::{AppState, read};
+use crate::wire::{AppealAnsweredOut, AppealFiledOut, AppealOut, AppealsOut};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::sync::Arc;
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::{EventSeq, PersonId};
@@ -95,7 +95,10 @@ pub async fn file(
     let filed = file_appeal(&state, &caller, person, &b.reason).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"appeal": filed.to_string(), "person": person.to_string()})),
+        Json(AppealFiledOut {
+            appeal: filed.to_string(),
+            person: person.to_string(),
+        }),
     )
         .into_response())
 }
@@ -143,16 +146,18 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Response, AppError> {
     caller.require(ANSWERERS, "appeals")?;
     let open_only = match q.status.as_deref() {
         None | Some("open") => true,
         Some("all") => false,
         Some(_) => return Err(AppError::bad("invalid_status", "status is open or all")),
     };
-    Ok(Json(
-        json!({"appeals": visible_appeals(&state, &caller, open_only)}),
-    ))
+    let appeals = visible_appeals(&state, &caller, open_only);
+    Ok(Json(AppealsOut {
+        appeals: appeals.iter().map(AppealOut::from).collect(),
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,7 +190,11 @@ pub async fn answer(
     answerable(&state, &caller, seq)?;
     let b: AnswerIn = parse(&headers, &body)?;
     answer_appeal(&state, &caller, seq, &b.answer).await?;
-    Ok(Json(json!({"appeal": seq.to_string(), "answered": true})).into_response())
+    Ok(Json(AppealAnsweredOut {
+        answered: true,
+        appeal: seq.to_string(),
+    })
+    .into_response())
 }
 
 /// An appeal the actor may answer: admins and tracers of the person's jurisdiction.

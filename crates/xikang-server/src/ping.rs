@@ -12,13 +12,14 @@ use crate::app::{Actor, Role};
 use crate::error::AppError;
 use crate::json::{body_json, check_json};
 use crate::state::AppState;
+use crate::wire::{ItemRefusedOut, PingsOut};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde_json::json;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use xikang_domain::PersonId;
@@ -243,12 +244,11 @@ pub async fn post_pings(
     // The first second of the oldest day retention keeps.
     let oldest = now.plus(-keep * DAY).shanghai_day().start();
     let mut rows = Vec::with_capacity(batch.pings.len());
-    let mut rejected: Vec<Value> = Vec::new();
+    let mut rejected: Vec<ItemRefusedOut> = Vec::new();
     for (index, raw) in batch.pings.iter().enumerate() {
         match parse_item(&state, raw.get(), now, oldest) {
             Ok(p) => rows.push(p),
-            Err(e) => rejected
-                .push(json!({"index": index, "error": {"code": e.code, "message": e.message}})),
+            Err(e) => rejected.push(ItemRefusedOut::new(index, e.code, e.message)),
         }
     }
     if rows.is_empty() {
@@ -264,10 +264,10 @@ pub async fn post_pings(
         .map_err(blocking_err)??;
     // After the commit: the index is a view of what is durable.
     state.projection.tracing.pings.append(&stored);
-    Ok(axum::Json(json!({
-        "accepted": stored.len(),
-        "rejected": rejected,
-    }))
+    Ok(axum::Json(PingsOut {
+        accepted: stored.len(),
+        rejected,
+    })
     .into_response())
 }
 

@@ -8,13 +8,14 @@ use crate::error::{AppError, ItemError, item_err};
 use crate::json::{body_json, check_json};
 use crate::state::AppState;
 use crate::trace::Live;
+use crate::wire::{ScanItemOut, ScansOut};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use xikang_domain::idnumber::IdNumber;
@@ -350,16 +351,11 @@ pub async fn post_scans(
         };
     }
     let accepted = scanned.answers.iter().filter(|a| a.is_ok()).count();
-    let results: Vec<Value> = scanned
+    let results: Vec<ScanItemOut> = scanned
         .answers
         .into_iter()
         .enumerate()
-        .map(|(index, a)| match a {
-            Ok(a) => json!({"index": index, "decision": a.decision, "colour": a.colour,
-                            "hours_since_negative": a.hours_since_negative, "reason": a.reason,
-                            "vaccination": a.vaccination}),
-            Err(e) => json!({"index": index, "error": {"code": e.code, "message": e.message}}),
-        })
+        .map(|(index, a)| ScanItemOut::new(index, a))
         .collect();
     if accepted == 0 {
         return Err(AppError::Unprocessable {
@@ -368,10 +364,12 @@ pub async fn post_scans(
             details: Some(json!({"results": results})),
         });
     }
-    Ok(
-        axum::Json(json!({"accepted": accepted, "recorded": scanned.recorded, "results": results}))
-            .into_response(),
-    )
+    Ok(axum::Json(ScansOut {
+        accepted,
+        recorded: scanned.recorded,
+        results,
+    })
+    .into_response())
 }
 
 /// Who may record scans: venue devices (their venue or area) and admins (their area).

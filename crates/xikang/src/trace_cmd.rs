@@ -9,6 +9,7 @@ use std::sync::Arc;
 use xikang_domain::CaseId;
 use xikang_domain::policy::Policy;
 use xikang_server::state::{AppState, read};
+use xikang_server::trace::wire::EvidenceOut;
 use xikang_server::trace::{all_clusters, contact_rows, trace_case};
 use xikang_server::{ServerConfig, now};
 
@@ -131,13 +132,9 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
         let venues: Vec<String> = r
             .evidence
             .iter()
-            .filter_map(|e| {
-                if e["rule"] == "companion" {
-                    return Some(format!("cell {}", e["cell"]));
-                }
-                e.get("venue_name")
-                    .and_then(|v| v.as_str())
-                    .map(String::from)
+            .filter_map(|e| match e {
+                EvidenceOut::Companion(c) => Some(format!("cell {}", c.cell)),
+                _ => e.venue_name().map(String::from),
             })
             .collect();
         println!(

@@ -42,11 +42,11 @@ pub async fn post_case(
     caller.require(&[Role::Tracer, Role::Admin], "registering cases")?;
     let b: CaseIn = parse(&headers, &body)?;
     let made = register_case(&state, &caller, b).await?;
-    let mut out = serde_json::to_value(&made.case)
-        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
-    out["contacts"] = serde_json::to_value(made.contacts)
-        .map_err(|e| AppError::Internal(format!("case json: {e}")))?;
-    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(RegisteredCaseOut::from(made)),
+    )
+        .into_response())
 }
 
 /// Registers a case (the command behind `POST /api/v1/cases` and the tracer's form):
@@ -154,7 +154,12 @@ pub async fn register_case(
 pub async fn list_cases(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Response, AppError> {
+) -> Result<Json<ItemsOut<CaseOut>>, AppError> {
+    Ok(Json(cases_visible(&state, &caller)?))
+}
+
+/// The cases of the caller's jurisdiction: tracers and admins.
+pub fn cases_visible(state: &AppState, caller: &Actor) -> Result<ItemsOut<CaseOut>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "listing cases")?;
     let items: Vec<CaseOut> = crate::state::read(&state.projection.cases)
         .values()
@@ -166,29 +171,19 @@ pub async fn list_cases(
         })
         .map(CaseOut::from)
         .collect();
-    Ok(Json(json!({"items": items})).into_response())
+    Ok(ItemsOut { items })
 }
 
 /// `GET /api/v1/cases/{id}`.
 pub async fn get_case(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
-    caller.require(&[Role::Tracer, Role::Admin], "reading cases")?;
-    let id = crate::extract::parse_id::<CaseId>(&id)?;
-    let cases = crate::state::read(&state.projection.cases);
-    let c = cases
-        .get(&id)
-        .ok_or_else(|| AppError::not_found("unknown_case", format!("no case {id}")))?;
-    if !state
-        .projection
-        .person_area(c.person)
-        .is_some_and(|a| caller.covers(&a))
-    {
-        return Err(AppError::Forbidden(
-            "this case is outside your jurisdiction",
-        ));
-    }
-    Ok(Json(CaseOut::from(c)).into_response())
+    Id(id): Id<CaseId>,
+) -> Result<Json<CaseOut>, AppError> {
+    Ok(Json(read_case(&state, &caller, id)?))
+}
+
+/// A case of the caller's jurisdiction: tracers and admins.
+pub fn read_case(state: &AppState, caller: &Actor, id: CaseId) -> Result<CaseOut, AppError> {
+    Ok(CaseOut::from(authorise::case(state, caller, id)?.get()))
 }

@@ -16,19 +16,29 @@ pub async fn list_events(
     caller: Actor,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, AppError> {
-    authorise::whole_log(&state, &caller)?;
+    let events = log_page(&state, &caller, &q).await?;
+    Ok(Json(ItemsOut {
+        items: events.iter().map(EventOut::from).collect(),
+    })
+    .into_response())
+}
+
+/// Events of the authority log after a sequence number (at most 1,000): admins, for the
+/// whole log.
+pub async fn log_page(
+    state: &AppState,
+    caller: &Actor,
+    q: &EventsQuery,
+) -> Result<Vec<xikang_domain::event::StoredEvent>, AppError> {
+    authorise::whole_log(state, caller)?;
     let after = EventSeq(q.after.unwrap_or(0));
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let store = state.store.clone();
-    let events = tokio::task::spawn_blocking(move || store.events_after(after, limit))
-        .await
-        .map_err(blocking_err)??;
-    let items: Vec<Value> = events
-        .iter()
-        .map(|e| json!({"seq": e.seq.0, "at": e.at.to_rfc3339(), "actor": e.actor, "basis": e.basis,
-                        "body": e.body, "prev_hash": hex::encode(e.prev_hash), "hash": hex::encode(e.hash)}))
-        .collect();
-    Ok(Json(json!({"items": items})).into_response())
+    Ok(
+        tokio::task::spawn_blocking(move || store.events_after(after, limit))
+            .await
+            .map_err(blocking_err)??,
+    )
 }
 
 /// `GET /api/v1/policy`: the active policy's version.
@@ -36,12 +46,7 @@ pub async fn get_policy(
     State(state): State<Arc<AppState>>,
     _caller: Actor,
 ) -> Result<Response, AppError> {
-    let p = state.policy();
-    Ok(Json(
-        json!({"version": p.version(), "effective_from": p.effective_from().to_rfc3339(),
-                   "retention_days": p.retention_days(), "code_ttl_secs": p.code_ttl_secs()}),
-    )
-    .into_response())
+    Ok(Json(PolicyOut::from(&*state.policy())).into_response())
 }
 
 /// `GET /api/v1/trust`: the trust list venue devices cache to verify codes offline. Public.
@@ -72,11 +77,21 @@ pub struct TokenIn {
 pub async fn post_token(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
+    input: JsonIn<TokenIn>,
 ) -> Result<Response, AppError> {
+    let issued = issue_token(&state, &caller, input).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(issued)).into_response())
+}
+
+/// Issues an API token (admins, for their jurisdiction): the token is answered once and
+/// only its digest is stored.
+pub async fn issue_token(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<TokenIn>,
+) -> Result<TokenOut, AppError> {
     caller.require(&[Role::Admin], "issuing tokens")?;
-    let b: TokenIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let role = Role::parse(&b.role)
         .ok_or_else(|| AppError::bad("invalid_role", format!("unknown role {:?}", b.role)))?;
     let area =
@@ -108,7 +123,7 @@ pub async fn post_token(
         ),
         None => None,
     };
-    authorise::token_subject(&state, &area, venue, person)?;
+    authorise::token_subject(state, &area, venue, person)?;
     if role == Role::Resident && person.is_none() {
         return Err(AppError::bad(
             "person_required",
@@ -129,11 +144,10 @@ pub async fn post_token(
     tokio::task::spawn_blocking(move || store.put_api_token(digest, &row))
         .await
         .map_err(blocking_err)??;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        Json(json!({"token": token, "role": role.as_str()})),
-    )
-        .into_response())
+    Ok(TokenOut {
+        role: role.as_str(),
+        token,
+    })
 }
 
 /// `GET /api/v1/audit`: verifies the authority log's hash chain (admins).
@@ -146,10 +160,5 @@ pub async fn get_audit(
     let r = tokio::task::spawn_blocking(move || store.verify_chain())
         .await
         .map_err(blocking_err)??;
-    let ok = r.first_error.is_none();
-    Ok(Json(
-        json!({"ok": ok, "verified": r.verified, "head": hex::encode(r.head),
-                   "first_error": r.first_error.map(|e| e.to_string())}),
-    )
-    .into_response())
+    Ok(Json(AuditOut::from(r)).into_response())
 }

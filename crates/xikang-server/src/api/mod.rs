@@ -18,9 +18,13 @@ pub use venues::*;
 use crate::app::{Actor, Role, Scoped, authorise};
 use crate::auth::{new_token, token_digest};
 use crate::error::AppError;
+use crate::extract::{Id, JsonIn};
 use crate::json::parse;
 use crate::state::{AppState, IssuedCode};
-use crate::wire::{CaseOut, PersonOut, VenueOut};
+use crate::wire::{
+    AuditOut, CaseOut, CheckInOut, EventOut, ItemsOut, PeoplePageOut, PersonOut, PersonRefOut,
+    PolicyOut, RecordedOut, RegisteredCaseOut, TokenOut, VenueOut, VenuesPageOut,
+};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -7,9 +7,9 @@ use super::*;
 pub(super) fn current_code(
     state: &AppState,
     caller: &Actor,
-    id: &str,
+    person: PersonId,
 ) -> Result<Arc<IssuedCode>, AppError> {
-    let person = visible_person(state, caller, id)?.id();
+    let person = authorise::person(state, caller, person)?.id();
     let now = crate::now();
     let (eval, _) = state
         .evaluate(person, now)
@@ -21,9 +21,9 @@ pub(super) fn current_code(
 pub async fn get_code(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(person): Id<PersonId>,
 ) -> Result<Response, AppError> {
-    let code = current_code(&state, &caller, &id)?;
+    let code = current_code(&state, &caller, person)?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         code.json.clone(),
@@ -37,7 +37,7 @@ pub async fn get_code_image(
     caller: Actor,
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let code = current_code(&state, &caller, &id)?;
+    let code = current_code(&state, &caller, crate::extract::parse_id(&id)?)?;
     let mut resp = match format.as_str() {
         "code.svg" => xikang_code::qr_svg(&code.token).into_response(),
         "code.png" => xikang_code::qr_png(&code.token, 6).into_response(),
@@ -73,10 +73,9 @@ pub struct PersonQuery {
 pub async fn get_person(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
+    Id(person): Id<PersonId>,
     Query(q): Query<PersonQuery>,
 ) -> Result<Response, AppError> {
-    let person = crate::extract::parse_id::<PersonId>(&id)?;
     let unmask = if q.unmask { Some(q.purpose) } else { None };
     Ok(Json(read_person(&state, &caller, person, unmask).await?).into_response())
 }
@@ -149,9 +148,19 @@ pub async fn list_people(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Query(q): Query<ListQuery>,
-) -> Result<Response, AppError> {
+) -> Result<Json<PeoplePageOut>, AppError> {
+    Ok(Json(people_page(&state, &caller, &q).await?))
+}
+
+/// One page of the people of an area the caller covers (their own by default), masked:
+/// staff only.
+pub async fn people_page(
+    state: &AppState,
+    caller: &Actor,
+    q: &ListQuery,
+) -> Result<PeoplePageOut, AppError> {
     caller.require(STAFF, "listing people")?;
-    let area = list_area(&caller, q.area.as_deref())?;
+    let area = list_area(caller, q.area.as_deref())?;
     let after = match q.after.as_deref() {
         Some(a) => Some(crate::extract::parse_id::<PersonId>(a)?),
         None => None,
@@ -166,8 +175,10 @@ pub async fn list_people(
     } else {
         None
     };
-    let items: Vec<PersonOut> = people.iter().map(|p| PersonOut::new(p, false)).collect();
-    Ok(Json(json!({"items": items, "next_after": next})).into_response())
+    Ok(PeoplePageOut {
+        items: people.iter().map(|p| PersonOut::new(p, false)).collect(),
+        next_after: next,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,14 +192,23 @@ pub struct LookupBody {
 pub async fn lookup_person(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+    input: JsonIn<LookupBody>,
+) -> Result<Json<PersonRefOut>, AppError> {
+    Ok(Json(find_person(&state, &caller, input).await?))
+}
+
+/// The person an ID number belongs to (through its keyed hash), if they are in the
+/// caller's jurisdiction: staff and labs.
+pub async fn find_person(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<LookupBody>,
+) -> Result<PersonRefOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Tracer, Role::GridWorker, Role::Lab],
         "looking people up",
     )?;
-    let b: LookupBody = parse(&headers, &body)?;
+    let b = input.get()?;
     let id = IdNumber::parse(&b.id_number).map_err(|e| AppError::bad(e.code(), e.to_string()))?;
     let hash = id.keyed_hash(&state.secrets.id_hash_key);
     let store = state.store.clone();
@@ -206,5 +226,7 @@ pub async fn lookup_person(
             "this person is outside your jurisdiction",
         ));
     }
-    Ok(Json(json!({"id": person.to_string()})).into_response())
+    Ok(PersonRefOut {
+        id: person.to_string(),
+    })
 }

@@ -59,10 +59,7 @@ pub async fn post_results(
         });
     }
     let stored = state.record(events).await?;
-    Ok(Json(
-        json!({"recorded": stored.len(), "first_event": stored.first().map(|e| e.seq.to_string())}),
-    )
-    .into_response())
+    Ok(Json(RecordedOut::of(&stored)).into_response())
 }
 
 pub(super) fn result_event(
@@ -138,10 +135,10 @@ pub async fn list_results(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Query(q): Query<PersonOnly>,
-) -> Result<Response, AppError> {
+) -> Result<Json<ItemsOut<TestResultOut>>, AppError> {
     let person = crate::extract::parse_id::<PersonId>(&q.person)?;
     let items = test_results(&state, &caller, person).await?;
-    Ok(Json(json!({"items": items})).into_response())
+    Ok(Json(ItemsOut { items }))
 }
 
 /// What a test result line says.

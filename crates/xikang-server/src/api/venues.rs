@@ -8,6 +8,11 @@ pub async fn list_venues(
     _caller: Actor,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
+    Ok(Json(venues_page(&state, &q)?).into_response())
+}
+
+/// One page of venues, in an area or everywhere (venues are public).
+pub fn venues_page<'s>(state: &'s AppState, q: &ListQuery) -> Result<VenuesPageOut<'s>, AppError> {
     let area = match q.area.as_deref() {
         Some(a) => {
             Some(AreaCode::parse(a).map_err(|e| AppError::bad("invalid_area", e.to_string()))?)
@@ -35,7 +40,10 @@ pub async fn list_venues(
     } else {
         None
     };
-    Ok(Json(json!({"items": items, "next_after": next})).into_response())
+    Ok(VenuesPageOut {
+        items,
+        next_after: next,
+    })
 }
 
 /// `GET /api/v1/venues/{id}` (id or place code).
@@ -74,7 +82,17 @@ pub async fn list_scans(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Query(q): Query<ScanQuery>,
-) -> Result<Response, AppError> {
+) -> Result<Json<ItemsOut<CheckInOut>>, AppError> {
+    Ok(Json(checkins(&state, &caller, &q)?))
+}
+
+/// The check-ins of one person or at one venue in a time range (at most 10,000), for
+/// tracers and admins of the person's or venue's jurisdiction.
+pub fn checkins(
+    state: &AppState,
+    caller: &Actor,
+    q: &ScanQuery,
+) -> Result<ItemsOut<CheckInOut>, AppError> {
     caller.require(&[Role::Admin, Role::Tracer], "reading check-ins")?;
     let now = crate::now();
     let from = parse_time(q.from.as_deref())?.unwrap_or(now.plus(-DAY));
@@ -86,7 +104,7 @@ pub async fn list_scans(
     // per-venue index (docs/storage.md).
     let rows = match (q.person.as_deref(), q.venue.as_deref()) {
         (Some(p), None) => {
-            let person = visible_person(&state, &caller, p)?.id();
+            let person = visible_person(state, caller, p)?.id();
             state
                 .projection
                 .tracing
@@ -97,7 +115,7 @@ pub async fn list_scans(
             let venue: VenueId = VenueId::parse(v)
                 .filter(|v| state.projection.venues.get(*v).is_some())
                 .ok_or_else(|| AppError::not_found("unknown_venue", format!("no venue {v}")))?;
-            authorise::venue(&state, &caller, venue)?;
+            authorise::venue(state, caller, venue)?;
             state
                 .projection
                 .tracing
@@ -111,10 +129,7 @@ pub async fn list_scans(
             ));
         }
     };
-    let items: Vec<Value> = rows
-        .iter()
-        .take(10_000)
-        .map(|c| json!({"person": c.person.to_string(), "venue": c.venue.to_string(), "at": c.at.to_rfc3339(), "direction": c.direction}))
-        .collect();
-    Ok(Json(json!({"items": items})).into_response())
+    Ok(ItemsOut {
+        items: rows.iter().take(10_000).map(CheckInOut::from).collect(),
+    })
 }

@@ -40,13 +40,7 @@ pub async fn act_on_contact(
     visible_person(&state, &caller, &person)?.id();
     let b: ActionIn = parse(&headers, &body)?;
     let step = decide_contact(&state, &caller, &id, &person, b).await?;
-    Ok(Json(json!({
-        "case": step.case.to_string(),
-        "person": step.person.to_string(),
-        "status": step.status,
-        "order": step.order.map(|o| o.to_string()),
-    }))
-    .into_response())
+    Ok(Json(ContactStepOut::from(&step)).into_response())
 }
 
 /// Where a contact stands after a tracer's step.

@@ -9,8 +9,18 @@ pub async fn get_sources(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Path(id): Path<String>,
-) -> Result<Response, AppError> {
-    let case = visible_case(&state, &caller, &id)?;
+) -> Result<Json<SourcesOut>, AppError> {
+    Ok(Json(sources_of(&state, &caller, &id).await?))
+}
+
+/// Who may have infected a case (the query behind `GET /api/v1/cases/{id}/sources`), at
+/// most 1,000: tracers and admins of the case's jurisdiction.
+pub async fn sources_of(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    id: &str,
+) -> Result<SourcesOut, AppError> {
+    let case = visible_case(state, caller, id)?;
     let index = state.projection.tracing.snapshot()?;
     let s = state.clone();
     let items = tokio::task::spawn_blocking(move || {
@@ -33,25 +43,34 @@ pub async fn get_sources(
             .find(|c| c.person == p)
             .map(|c| c.id.to_string())
     };
-    let items: Vec<Value> = items
+    let items = items
         .iter()
         .take(1_000)
-        .map(|c| {
-            json!({
-                "person": c.person.to_string(),
-                "overlap_minutes": minutes(c.overlap_secs),
-                "case": if c.is_case { case_of_person(c.person) } else { None },
-                "first_exposure": rfc(c.first_exposure),
-                "last_exposure": rfc(c.last_exposure),
-                "venues": c.venues.iter().map(|(v, secs)| json!({
-                    "venue": v.to_string(),
-                    "venue_name": state.projection.venues.get(*v).map(|v| v.name.clone()),
-                    "overlap_minutes": minutes(*secs),
-                })).collect::<Vec<_>>(),
-            })
+        .map(|c| SourceOut {
+            case: if c.is_case {
+                case_of_person(c.person)
+            } else {
+                None
+            },
+            first_exposure: rfc(c.first_exposure),
+            last_exposure: rfc(c.last_exposure),
+            overlap_minutes: minutes(c.overlap_secs),
+            person: c.person.to_string(),
+            venues: c
+                .venues
+                .iter()
+                .map(|(v, secs)| SourceVenueOut {
+                    overlap_minutes: minutes(*secs),
+                    venue: v.to_string(),
+                    venue_name: state.projection.venues.get(*v).map(|v| v.name.clone()),
+                })
+                .collect(),
         })
         .collect();
-    Ok(Json(json!({"case": id, "items": items})).into_response())
+    Ok(SourcesOut {
+        case: id.to_owned(),
+        items,
+    })
 }
 
 /// Every registered case's close contacts and the clusters they form. Clusters are named
@@ -81,43 +100,23 @@ pub fn all_clusters(
         .collect()
 }
 
-pub(super) fn cluster_json(state: &AppState, id: &str, k: &Cluster) -> Value {
-    let edges: Vec<Value> = k
-        .edges
-        .iter()
-        .map(|e| match &e.link {
-            Link::Contact {
-                rule,
-                venue,
-                first,
-                last,
-                overlap_secs,
-            } => json!({
-                "from": e.from.to_string(), "to": e.to.to_string(), "link": "contact",
-                "rule": rule.as_str(), "venue": venue.map(|v| v.to_string()),
-                "first": rfc(*first), "last": rfc(*last), "overlap_minutes": minutes(*overlap_secs),
-            }),
-            Link::SharedVenue {
-                venue,
-                first,
-                last,
-                overlap_secs,
-            } => json!({
-                "from": e.from.to_string(), "to": e.to.to_string(), "link": "shared_venue",
-                "venue": venue.to_string(), "first": rfc(*first), "last": rfc(*last),
-                "overlap_minutes": minutes(*overlap_secs),
-            }),
-        })
-        .collect();
-    json!({
-        "id": id,
-        "cases": k.cases.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "venues": k.venues.iter().map(|v| json!({
-            "venue": v.to_string(),
-            "name": state.projection.venues.get(*v).map(|v| v.name.clone()),
-        })).collect::<Vec<_>>(),
-        "edges": edges,
-    })
+impl ClusterOut {
+    /// A cluster as the API shows it, its venues named from the projection.
+    pub fn new(state: &AppState, id: &str, k: &Cluster) -> ClusterOut {
+        ClusterOut {
+            cases: k.cases.iter().map(ToString::to_string).collect(),
+            edges: k.edges.iter().map(EdgeOut::from).collect(),
+            id: id.to_owned(),
+            venues: k
+                .venues
+                .iter()
+                .map(|v| ClusterVenueOut {
+                    name: state.projection.venues.get(*v).map(|v| v.name.clone()),
+                    venue: v.to_string(),
+                })
+                .collect(),
+        }
+    }
 }
 
 pub(super) async fn computed_clusters(
@@ -149,13 +148,18 @@ pub(super) async fn computed_clusters(
 pub async fn list_clusters(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Response, AppError> {
+) -> Result<Json<ItemsOut<ClusterSummaryOut>>, AppError> {
     let all = computed_clusters(&state, &caller).await?;
-    let items: Vec<Value> = all
+    let items = all
         .iter()
-        .map(|(id, k)| json!({"id": id, "cases": k.cases.len(), "venues": k.venues.len(), "edges": k.edges.len()}))
+        .map(|(id, k)| ClusterSummaryOut {
+            cases: k.cases.len(),
+            edges: k.edges.len(),
+            id: id.clone(),
+            venues: k.venues.len(),
+        })
         .collect();
-    Ok(Json(json!({"items": items})).into_response())
+    Ok(Json(ItemsOut { items }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,7 +187,7 @@ pub async fn get_cluster(
         .find(|(k, _)| *k == id)
         .ok_or_else(|| AppError::not_found("unknown_cluster", format!("no cluster {id}")))?;
     match q.format.as_deref() {
-        None | Some("json") => Ok(Json(cluster_json(&state, &id, k)).into_response()),
+        None | Some("json") => Ok(Json(ClusterOut::new(&state, &id, k)).into_response()),
         Some("dot") => {
             let mut resp = to_dot(k).into_response();
             resp.headers_mut().insert(

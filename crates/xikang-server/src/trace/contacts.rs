@@ -82,34 +82,23 @@ pub(super) fn rfc(t: Timestamp) -> String {
     t.to_rfc3339()
 }
 
-pub(super) fn intervals(v: &[Interval]) -> Value {
-    Value::Array(
-        v.iter()
-            .map(|i| json!({"start": rfc(i.start), "end": rfc(i.end)}))
-            .collect(),
-    )
-}
-
-pub(super) fn minutes(secs: i64) -> i64 {
-    secs / 60
-}
-
-/// One row of a contact list, as listed and exported.
+/// One row of a contact list, as listed and exported. Fields in alphabetical order, as
+/// the list printed them when it was built with `json!`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContactRow {
-    pub person: String,
-    pub district: Option<String>,
-    pub kind: ContactKind,
-    pub status: Status,
-    pub rules: Vec<&'static str>,
-    pub first_exposure: String,
-    pub last_exposure: String,
-    pub overlap_minutes: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dismissed_reason: Option<String>,
+    pub district: Option<String>,
+    pub evidence: Vec<EvidenceOut>,
+    pub first_exposure: String,
+    pub kind: ContactKind,
+    pub last_exposure: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<String>,
-    pub evidence: Vec<Value>,
+    pub overlap_minutes: i64,
+    pub person: String,
+    pub rules: Vec<&'static str>,
+    pub status: Status,
 }
 
 /// Builds the rows of a traced case, merged with the tracer's decisions.
@@ -148,18 +137,7 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
             evidence: c
                 .evidence
                 .iter()
-                .map(|e| {
-                    json!({
-                        "rule": e.rule.as_str(),
-                        "venue": e.venue.map(|v| v.to_string()),
-                        "venue_name": venue_name(e.venue),
-                        "case_presence": intervals(&e.case_presence),
-                        "contact_presence": intervals(&e.contact_presence),
-                        "overlap_minutes": minutes(e.overlap_secs),
-                        "first": rfc(e.first),
-                        "last": rfc(e.last),
-                    })
-                })
+                .map(|e| EvidenceOut::Close(CloseEvidenceOut::new(e, venue_name(e.venue))))
                 .collect(),
         });
     }
@@ -181,17 +159,7 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
                 .groups
                 .iter()
                 .filter_map(|g| t.secondary.groups.get(*g))
-                .map(|g| {
-                    json!({
-                        "rule": "secondary",
-                        "shared": g.rule.as_str(),
-                        "venue": g.venue.map(|v| v.to_string()),
-                        "venue_name": venue_name(g.venue),
-                        "via": g.via.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        "first": rfc(g.first),
-                        "last": rfc(g.last),
-                    })
-                })
+                .map(|g| EvidenceOut::Secondary(SecondaryEvidenceOut::new(g, venue_name(g.venue))))
                 .collect(),
         });
     }
@@ -203,22 +171,11 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
         .filter_map(|(i, r)| PersonId::parse(&r.person).map(|p| (p, i)))
         .collect();
     for c in &t.companions {
-        let evidence: Vec<Value> = c
+        let evidence: Vec<EvidenceOut> = c
             .cells
             .iter()
             .map(|cell| {
-                json!({
-                    "rule": "companion",
-                    "cell": cell.cell.0,
-                    "cell_metres": t.companion_cell_metres,
-                    "case_presence": intervals(&cell.case_presence),
-                    "contact_presence": intervals(&cell.companion_presence),
-                    "overlap_minutes": minutes(cell.overlap_secs),
-                    "case_hours_in_cell": cell.case_secs_in_cell / 3_600,
-                    "contact_hours_in_cell": cell.companion_secs_in_cell / 3_600,
-                    "first": rfc(cell.first),
-                    "last": rfc(cell.last),
-                })
+                EvidenceOut::Companion(CompanionEvidenceOut::new(cell, t.companion_cell_metres))
             })
             .collect();
         let overlap: i64 = c.cells.iter().map(|x| x.overlap_secs).sum();
@@ -360,8 +317,19 @@ pub async fn get_contacts(
     caller: Actor,
     Path(id): Path<String>,
     Query(q): Query<ContactQuery>,
-) -> Result<Response, AppError> {
-    let case = visible_case(&state, &caller, &id)?;
+) -> Result<Json<ContactsPageOut>, AppError> {
+    Ok(Json(contacts_page(&state, &caller, &id, &q).await?))
+}
+
+/// One page of a case's filtered contact list (the query behind
+/// `GET /api/v1/cases/{id}/contacts`): tracers and admins of the case's jurisdiction.
+pub async fn contacts_page(
+    state: &Arc<AppState>,
+    caller: &Actor,
+    id: &str,
+    q: &ContactQuery,
+) -> Result<ContactsPageOut, AppError> {
+    let case = visible_case(state, caller, id)?;
     let limit = q.limit.unwrap_or(1_000);
     if limit == 0 || limit > MAX_PAGE {
         return Err(AppError::bad(
@@ -370,35 +338,32 @@ pub async fn get_contacts(
         ));
     }
     let offset = q.offset.unwrap_or(0);
-    let (t, rows) = listed(&state, &case, &q).await?;
+    let (t, rows) = listed(state, &case, q).await?;
     let count = rows.len();
-    let page: Vec<ContactRow> = rows.into_iter().skip(offset).take(limit).collect();
-    let case_presence: Vec<Value> = t
+    let items: Vec<ContactRow> = rows.into_iter().skip(offset).take(limit).collect();
+    let case_presence = t
         .close
         .case_presence
         .iter()
-        .map(|(v, ivs)| {
-            json!({
-                "venue": v.to_string(),
-                "venue_name": state.projection.venues.get(*v).map(|v| v.name.clone()),
-                "presence": intervals(ivs),
-            })
+        .map(|(v, ivs)| PresenceOut {
+            presence: intervals(ivs),
+            venue: v.to_string(),
+            venue_name: state.projection.venues.get(*v).map(|v| v.name.clone()),
         })
         .collect();
-    Ok(Json(json!({
-        "case": case.id.to_string(),
-        "policy_version": state.policy().version(),
-        "window": {"start": rfc(t.close.window.start), "end": rfc(t.close.window.end)},
-        "case_presence": case_presence,
-        "companions": {
-            "ready": t.companion_cell_metres.is_some(),
-            "cell_metres": t.companion_cell_metres,
+    Ok(ContactsPageOut {
+        case: case.id.to_string(),
+        case_presence,
+        companions: CompanionsOut {
+            cell_metres: t.companion_cell_metres,
+            ready: t.companion_cell_metres.is_some(),
         },
-        "count": count,
-        "offset": offset,
-        "items": page,
-    }))
-    .into_response())
+        count,
+        items,
+        offset,
+        policy_version: state.policy().version().to_owned(),
+        window: (&t.close.window).into(),
+    })
 }
 
 /// `GET /api/v1/cases/{id}/contacts/export?format=csv|xlsx`: the list for the people who
@@ -503,14 +468,14 @@ pub async fn export_contact_list(
         .to_vec(),
         rows: Vec::new(),
     };
-    let name = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     for (r, p) in rows.iter().zip(&people) {
         let out = p.as_ref().map(|p| crate::wire::PersonOut::new(p, q.unmask));
         let venues: Vec<String> = r
             .evidence
             .iter()
-            .filter_map(|e| e.get("venue_name").map(name))
+            .filter_map(EvidenceOut::venue_name)
             .filter(|n| !n.is_empty())
+            .map(str::to_owned)
             .collect();
         table.rows.push(vec![
             Cell::from(r.person.as_str()),
@@ -528,12 +493,7 @@ pub async fn export_contact_list(
                 ContactKind::Companion => "时空伴随 companion",
                 ContactKind::General => "一般接触 general",
             }),
-            Cell::from(
-                serde_json::to_value(r.status)
-                    .ok()
-                    .map(|v| name(&v))
-                    .unwrap_or_default(),
-            ),
+            Cell::from(r.status.as_str()),
             Cell::from(r.rules.join(" ")),
             Cell::from(r.first_exposure.as_str()),
             Cell::from(r.last_exposure.as_str()),

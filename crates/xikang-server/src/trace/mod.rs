@@ -14,6 +14,7 @@
 mod actions;
 mod clusters;
 mod contacts;
+pub mod wire;
 
 pub use actions::*;
 pub use clusters::*;
@@ -26,23 +27,29 @@ use crate::error::AppError;
 use crate::export::{Cell, Table, to_csv, to_xlsx};
 use crate::json::parse;
 use crate::state::{AppState, read, write};
+use crate::wire::ItemsOut;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use wire::CloseEvidenceOut;
+use wire::{
+    ClusterOut, ClusterSummaryOut, ClusterVenueOut, CompanionEvidenceOut, CompanionsOut,
+    ContactStepOut, ContactsPageOut, EdgeOut, EvidenceOut, PresenceOut, SecondaryEvidenceOut,
+    SourceOut, SourceVenueOut, SourcesOut, intervals, minutes,
+};
 use xikang_domain::event::{ContactKind, EventBody, NewEvent, QuarantineReason, StoredEvent};
 use xikang_domain::policy::Policy;
 use xikang_domain::{CaseId, CheckIn, CivilDay, OrderId, PersonId, Timestamp};
 use xikang_store::{Store, StoreError};
 use xikang_trace::{
-    Case, CloseContacts, Cluster, Companion, Interval, Link, Population, SecondaryContacts,
-    TraceIndex, Tracer, clusters, companions, to_dot,
+    Case, CloseContacts, Cluster, Companion, Population, SecondaryContacts, TraceIndex, Tracer,
+    clusters, companions, to_dot,
 };
 
 /// Where a contact stands in the tracer's workflow.
@@ -59,6 +66,19 @@ pub enum Status {
     Quarantined,
     /// A tracer dismissed the candidate or released the designation, with a reason.
     Dismissed,
+}
+
+impl Status {
+    /// The status's name on the wire (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Candidate => "candidate",
+            Status::Confirmed => "confirmed",
+            Status::Notified => "notified",
+            Status::Quarantined => "quarantined",
+            Status::Dismissed => "dismissed",
+        }
+    }
 }
 
 /// A tracer's decisions about one person in one case's contact list.

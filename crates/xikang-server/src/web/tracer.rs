@@ -15,7 +15,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashSet;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -350,11 +350,11 @@ fn evidence_text(row: &ContactRow) -> String {
         .evidence
         .iter()
         .take(3)
-        .map(|e: &Value| {
-            let rule = e["rule"].as_str().unwrap_or("");
-            let place = e["venue_name"].as_str().unwrap_or("");
-            let mins = e["overlap_minutes"]
-                .as_i64()
+        .map(|e| {
+            let rule = e.rule();
+            let place = e.venue_name().unwrap_or("");
+            let mins = e
+                .overlap_minutes()
                 .map_or(String::new(), |m| format!(" {m}′"));
             format!("{rule} {place}{mins}")
         })
