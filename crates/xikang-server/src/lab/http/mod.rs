@@ -2,13 +2,15 @@
 //! routes merged into `/api/v1`. Batch requests answer per item (`{"index", "error"}`), keep
 //! the good items, and refuse with 422 only when every item was refused.
 //!
-//! This file holds the routes and the shared answer shapes; the handlers are in
-//! [`rounds`], [`tubes`], [`results`] and [`vaccination`].
+//! This file holds the routes and the batch reply; the commands and their thin handlers
+//! are in [`rounds`], [`tubes`], [`results`] and [`vaccination`], the answers' wire types
+//! in [`wire`].
 
 mod results;
 mod rounds;
 mod tubes;
 mod vaccination;
+pub mod wire;
 
 pub use results::*;
 use rounds::*;
@@ -18,22 +20,22 @@ use vaccination::*;
 use super::{ItemError, NewRound, NewTube, Swabbed, item_err};
 use crate::app::{Actor, Role, authorise};
 use crate::error::AppError;
-use crate::json::{body_json, parse};
+use crate::extract::{Id, JsonIn};
+use crate::json::parse;
 use crate::state::{AppState, read};
-use crate::wire::rfc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
+use wire::*;
 use xikang_domain::testing::{
     BatchId, Dose, LabOutcome, PoolSizes, ResultLine, RoundId, SamplingSite, SiteId, TaskKind,
-    Tube, TubeBarcode,
+    TubeBarcode,
 };
 use xikang_domain::{AreaCode, CivilDay, GridCell, PersonId, Timestamp};
 
@@ -68,44 +70,22 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/test-requirements/check", post(post_check_mandated))
 }
 
-fn err_json(e: &ItemError) -> Value {
-    json!({"code": e.code, "message": e.message})
-}
-
-/// The answer to a batch: every item's outcome by index; 422 when none was accepted.
-fn batch_answer(results: Vec<Result<Value, ItemError>>) -> Result<Response, AppError> {
-    batch_reply(batch_items(results))
-}
-
-/// Each item's answer or refusal with its `index`.
-fn batch_items(results: Vec<Result<Value, ItemError>>) -> Vec<Value> {
-    results
-        .into_iter()
-        .enumerate()
-        .map(|(index, r)| match r {
-            Ok(mut v) => {
-                v["index"] = json!(index);
-                v
-            }
-            Err(e) => json!({"index": index, "error": err_json(&e)}),
+/// A batch's answer over its items: 422 `no_valid_items` (with every item's reason) when
+/// every item was refused.
+fn batch_reply<T: Serialize>(results: Vec<ItemOut<T>>) -> Result<BatchOut<T>, AppError> {
+    let out = BatchOut::new(results);
+    if out.accepted == 0 {
+        let details = serde_json::to_value(RefusedDetails {
+            results: out.results,
         })
-        .collect()
-}
-
-/// The batch answer over [`batch_items`]: 422 when every item was refused.
-fn batch_reply(items: Vec<Value>) -> Result<Response, AppError> {
-    let accepted = items.iter().filter(|v| v.get("error").is_none()).count();
-    if accepted == 0 {
+        .map_err(|e| AppError::Internal(format!("an answer as JSON: {e}")))?;
         return Err(AppError::Unprocessable {
             code: "no_valid_items",
             message: "every item was refused; nothing was recorded".into(),
-            details: Some(json!({"results": items})),
+            details: Some(details),
         });
     }
-    Ok(
-        Json(json!({"accepted": accepted, "refused": items.len() - accepted, "results": items}))
-            .into_response(),
-    )
+    Ok(out)
 }
 
 fn check_count(n: usize) -> Result<(), AppError> {
@@ -126,17 +106,4 @@ fn parse_area(s: &str) -> Result<AreaCode, AppError> {
 
 fn parse_time(s: &str) -> Result<Timestamp, AppError> {
     Timestamp::parse_rfc3339(s).map_err(|e| AppError::bad("invalid_time", e.to_string()))
-}
-
-fn tube_json(t: &Tube, members: usize) -> Value {
-    let (to_lab, in_lab) = t.turnaround();
-    json!({
-        "id": t.id.to_string(), "barcode": t.barcode, "site": t.site.to_string(),
-        "round": t.round.map(|r| r.to_string()), "capacity": t.capacity, "members": members,
-        "state": t.state.as_str(), "opened_at": t.opened_at.to_rfc3339(),
-        "sealed_at": rfc(t.sealed_at), "batch": t.batch.map(|b| b.to_string()),
-        "shipped_at": rfc(t.shipped_at), "received_at": rfc(t.received_at),
-        "resulted_at": rfc(t.resulted_at), "outcome": t.outcome, "ct": t.ct, "lab": t.lab,
-        "turnaround_secs": {"sampled_to_received": to_lab, "received_to_resulted": in_lab},
-    })
 }

@@ -1,5 +1,6 @@
 //! Lab results over HTTP (JSON or CSV, each line answered on its own) and the open tasks
-//! they leave.
+//! they leave. Each operation is a command or query taking `(&AppState, &Actor, input)`;
+//! the handlers only extract, call and answer.
 
 use super::*;
 
@@ -78,17 +79,28 @@ pub async fn post_lab_results(
     caller: Actor,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, AppError> {
+) -> Result<Json<BatchOut<ResultedOut>>, AppError> {
+    Ok(Json(record_upload(&state, &caller, &headers, &body).await?))
+}
+
+/// Records a results upload, JSON or CSV by its content type (labs and admins): each line
+/// answered on its own, a CSV line with its number in the file.
+pub async fn record_upload(
+    state: &AppState,
+    caller: &Actor,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<BatchOut<ResultedOut>, AppError> {
     // The role before the body, as the API always answered a stranger.
     caller.require(LAB_POSTERS, "posting lab results")?;
-    let lines = if is_csv(&headers) {
-        record_lab_csv(&state, &caller, &body).await?
+    let lines = if is_csv(headers) {
+        record_lab_csv(state, caller, body).await?
     } else {
-        let b: ResultsIn = parse(&headers, &body)?;
+        let b: ResultsIn = parse(headers, body)?;
         check_count(b.results.len())?;
         record_lab_results(
-            &state,
-            &caller,
+            state,
+            caller,
             b.results.into_iter().map(result_of_json).collect(),
         )
         .await?
@@ -99,25 +111,10 @@ pub async fn post_lab_results(
         })
         .collect()
     };
-    let numbers: Vec<Option<usize>> = lines.iter().map(|l| l.line).collect();
-    let mut items = batch_items(
-        lines
-            .into_iter()
-            .map(|l| {
-                l.outcome.map(|d| {
-                    json!({"tube": d.tube.to_string(), "members": d.members, "holds": d.holds,
-                           "tasks": d.tasks, "suspected_case": d.suspected.map(|c| c.to_string())})
-                })
-            })
-            .collect(),
-    );
-    // A CSV line's number, so the sender finds the line in their file.
-    for (item, n) in items.iter_mut().zip(numbers) {
-        if let Some(n) = n {
-            item["line"] = json!(n);
-        }
-    }
-    batch_reply(items)
+    // Every line of a CSV file has its number, no JSON item has one.
+    let numbers: Option<Vec<usize>> = lines.iter().map(|l| l.line).collect();
+    let outcomes = lines.into_iter().map(|l| l.outcome).collect();
+    batch_reply(batch_items(outcomes, numbers.as_deref(), ResultedOut::new))
 }
 
 /// Who may post lab results.
@@ -168,54 +165,15 @@ pub async fn record_lab_results(
     crate::lab::post_results(state, &actor.actor(), lines, crate::now()).await
 }
 
-/// Adds the CSV line number to every per-item result of a batch answer (or its 422).
-pub(super) async fn add_line_numbers(
-    answer: Result<Response, AppError>,
-    numbers: &[usize],
-) -> Result<Response, AppError> {
-    let number = |items: &mut Value| {
-        if let Some(list) = items.as_array_mut() {
-            for (i, item) in list.iter_mut().enumerate() {
-                item["line"] = json!(numbers.get(i));
-            }
-        }
-    };
-    match answer {
-        Ok(resp) => {
-            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            number(&mut v["results"]);
-            Ok(Json(v).into_response())
-        }
-        Err(AppError::Unprocessable {
-            code,
-            message,
-            details,
-        }) => {
-            let mut d = details.unwrap_or(Value::Null);
-            number(&mut d["results"]);
-            Err(AppError::Unprocessable {
-                code,
-                message,
-                details: Some(d),
-            })
-        }
-        Err(e) => Err(e),
-    }
-}
-
+/// The query of `GET /lab-tasks`.
 #[derive(Debug, Deserialize)]
-pub(super) struct TasksQuery {
-    pub(super) kind: Option<String>,
+pub struct TasksQuery {
+    pub kind: Option<String>,
 }
 
-pub(super) async fn get_tasks(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Query(q): Query<TasksQuery>,
-) -> Result<Response, AppError> {
+/// Open lab tasks (retests, resamples, outreach) of people the caller covers, the first
+/// 10 000 listed with each person's home cell.
+pub fn lab_tasks(state: &AppState, caller: &Actor, q: TasksQuery) -> Result<LabTasksOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Lab, Role::GridWorker, Role::Tracer],
         "reading lab tasks",
@@ -232,21 +190,24 @@ pub(super) async fn get_tasks(
             })
         })
         .transpose()?;
-    let tasks = crate::lab::open_tasks(&state, kind, |p| {
-        state
-            .projection
-            .person_area(p)
-            .is_some_and(|a| caller.covers(&a))
-    });
+    let tasks =
+        crate::lab::open_tasks(state, kind, |p| authorise::person_in_area(state, caller, p));
     let people = read(&state.projection.people);
-    let items: Vec<Value> = tasks
+    let items = tasks
         .iter()
         .take(10_000)
-        .map(|t| {
-            let cell = people.get(t.person.0 as usize).map(|s| s.home_cell);
-            json!({"id": t.id, "person": t.person.to_string(), "kind": t.kind, "cell": cell,
-                   "tube": t.tube.map(|x| x.to_string()), "created_at": t.created_at.to_rfc3339()})
-        })
+        .map(|t| LabTaskOut::new(t, people.get(t.person.0 as usize).map(|s| s.home_cell)))
         .collect();
-    Ok(Json(json!({"count": tasks.len(), "items": items})).into_response())
+    Ok(LabTasksOut {
+        count: tasks.len(),
+        items,
+    })
+}
+
+pub(super) async fn get_tasks(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<TasksQuery>,
+) -> Result<Json<LabTasksOut>, AppError> {
+    Ok(Json(lab_tasks(&state, &caller, q)?))
 }

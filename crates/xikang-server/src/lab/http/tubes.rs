@@ -1,5 +1,7 @@
 //! Tubes, samples and batches over HTTP: opening tubes, binding people by their scanned
-//! codes, sealing, shipping and receiving, and reading tubes and stuck ones.
+//! codes, sealing, shipping and receiving, and reading tubes and stuck ones. Each
+//! operation is a command or query taking `(&AppState, &Actor, input)`; the handlers only
+//! extract, call and answer.
 
 use super::*;
 
@@ -15,18 +17,19 @@ pub(super) struct TubeIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct TubesIn {
-    pub(super) tubes: Vec<Value>,
+pub struct TubesIn {
+    pub tubes: Vec<Value>,
 }
 
-pub(super) async fn post_tubes(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Opens tubes at sites (labs and admins, at sites in their jurisdiction); each tube is
+/// opened or refused on its own.
+pub async fn open_new_tubes(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<TubesIn>,
+) -> Result<BatchOut<TubeOpenedOut>, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "opening tubes")?;
-    let b: TubesIn = parse(&headers, &body)?;
+    let b = input.get()?;
     check_count(b.tubes.len())?;
     let mut parsed: Vec<Result<NewTube, ItemError>> = Vec::with_capacity(b.tubes.len());
     for v in b.tubes {
@@ -52,7 +55,7 @@ pub(super) async fn post_tubes(
         })());
     }
     // Samplers act only at sites inside their jurisdiction.
-    let sites = crate::lab::sites(&state);
+    let sites = crate::lab::sites(state);
     for p in parsed.iter_mut() {
         if let Ok(t) = p
             && sites
@@ -70,7 +73,7 @@ pub(super) async fn post_tubes(
         .iter()
         .filter_map(|p| p.as_ref().ok().cloned())
         .collect();
-    let mut opened = crate::lab::open_tubes(&state, good, crate::now())
+    let mut opened = crate::lab::open_tubes(state, good, crate::now())
         .await?
         .into_iter();
     let results = parsed
@@ -80,10 +83,21 @@ pub(super) async fn post_tubes(
             let id = opened
                 .next()
                 .unwrap_or_else(|| Err(item_err("invalid_tube", "lost")))?;
-            Ok(json!({"tube": id.to_string()}))
+            Ok(id)
         })
         .collect();
-    batch_answer(results)
+    batch_reply(batch_items(results, None, |id, index, _| TubeOpenedOut {
+        index,
+        tube: id.to_string(),
+    }))
+}
+
+pub(super) async fn post_tubes(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<TubesIn>,
+) -> Result<Json<BatchOut<TubeOpenedOut>>, AppError> {
+    Ok(Json(open_new_tubes(&state, &caller, input).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,19 +115,19 @@ pub struct SampleIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SamplesIn {
-    pub(super) samples: Vec<Value>,
+pub struct SamplesIn {
+    pub samples: Vec<Value>,
 }
 
+/// `POST /api/v1/samples`: each sample parsed on its own, then [`bind_samples`].
 pub async fn post_samples(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+    input: JsonIn<SamplesIn>,
+) -> Result<Json<BatchOut<SampleBoundOut>>, AppError> {
     // The role before the body, as the API always answered a stranger.
     caller.require(SAMPLERS, "binding samples to tubes")?;
-    let b: SamplesIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let samples = b
         .samples
         .into_iter()
@@ -122,14 +136,12 @@ pub async fn post_samples(
                 .map_err(|e| item_err("invalid_sample", e.to_string()))
         })
         .collect();
-    let results = bind_samples(&state, &caller, samples)
-        .await?
-        .into_iter()
-        .map(|r| {
-            r.map(|b| json!({"tube": b.tube.to_string(), "filled": b.filled, "sealed": b.sealed}))
-        })
-        .collect();
-    batch_answer(results)
+    let results = bind_samples(&state, &caller, samples).await?;
+    Ok(Json(batch_reply(batch_items(
+        results,
+        None,
+        |b, index, _| SampleBoundOut::new(b, index),
+    ))?))
 }
 
 /// Who may bind swabs to tubes and seal tubes.
@@ -217,28 +229,29 @@ pub async fn bind_samples(
     crate::lab::bind(state, items, now).await
 }
 
-#[derive(Debug, Deserialize)]
+/// A list of tube barcodes (`POST /tubes/seal`, `POST /batches/{id}/receive`).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct BarcodesIn {
+pub struct BarcodesIn {
     #[serde(default)]
-    pub(super) tubes: Vec<String>,
+    pub tubes: Vec<String>,
 }
 
+/// `POST /api/v1/tubes/seal`: [`seal_tubes`], answered per tube.
 pub async fn post_seal(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+    input: JsonIn<BarcodesIn>,
+) -> Result<Json<BatchOut<TubeMovedOut>>, AppError> {
     // The role before the body, as the API always answered a stranger.
     caller.require(SAMPLERS, "sealing tubes")?;
-    let b: BarcodesIn = parse(&headers, &body)?;
-    let results = seal_tubes(&state, &caller, b.tubes)
-        .await?
-        .into_iter()
-        .map(|r| r.map(|id| json!({"tube": id.to_string(), "state": "sealed"})))
-        .collect();
-    batch_answer(results)
+    let b = input.get()?;
+    let results = seal_tubes(&state, &caller, b.tubes).await?;
+    Ok(Json(batch_reply(batch_items(
+        results,
+        None,
+        |id, index, _| TubeMovedOut::new(id, index, "sealed"),
+    ))?))
 }
 
 /// Seals tubes (the command behind `POST /api/v1/tubes/seal` and the sampling page):
@@ -253,22 +266,24 @@ pub async fn seal_tubes(
     crate::lab::seal(state, tubes, crate::now()).await
 }
 
+/// The body of `POST /batches`: the tubes handed to a courier for a lab.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct BatchIn {
-    pub(super) courier: String,
-    pub(super) lab: String,
-    pub(super) tubes: Vec<String>,
+pub struct BatchIn {
+    pub courier: String,
+    pub lab: String,
+    pub tubes: Vec<String>,
 }
 
-pub(super) async fn post_batch(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Hands sealed tubes to a courier (labs and admins): a batch is made when at least one
+/// tube goes, and each tube goes or is refused on its own.
+pub async fn ship_batch(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<BatchIn>,
+) -> Result<BatchOut<TubeMovedOut>, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "handing tubes to a courier")?;
-    let b: BatchIn = parse(&headers, &body)?;
+    let b = input.get()?;
     check_count(b.tubes.len())?;
     let ok = |s: &str| (1..=80).contains(&s.trim().chars().count());
     if !ok(&b.courier) || !ok(&b.lab) {
@@ -278,94 +293,114 @@ pub(super) async fn post_batch(
         ));
     }
     let (batch, results) = crate::lab::ship(
-        &state,
+        state,
         b.courier.trim().to_owned(),
         b.lab.trim().to_owned(),
         b.tubes,
         crate::now(),
     )
     .await?;
-    let results: Vec<_> = results
-        .into_iter()
-        .map(|r| r.map(|id| json!({"tube": id.to_string(), "state": "in_transport"})))
-        .collect();
-    let mut resp = batch_answer(results)?;
-    if let Some(id) = batch {
-        *resp.status_mut() = StatusCode::CREATED;
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        v["batch"] = json!(id.to_string());
-        return Ok((StatusCode::CREATED, Json(v)).into_response());
-    }
-    Ok(resp)
+    let mut out = batch_reply(batch_items(results, None, |id, index, _| {
+        TubeMovedOut::new(id, index, "in_transport")
+    }))?;
+    out.batch = batch.map(|id| id.to_string());
+    Ok(out)
 }
 
-pub(super) async fn post_receive(
+/// `POST /api/v1/batches`: 201 when a batch was made.
+pub(super) async fn post_batch(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    caller.require(&[Role::Lab, Role::Admin], "receiving tubes")?;
-    let batch = crate::extract::parse_id::<BatchId>(&id)?;
-    let b: BarcodesIn = if body.is_empty() {
-        BarcodesIn { tubes: Vec::new() }
+    input: JsonIn<BatchIn>,
+) -> Result<(StatusCode, Json<BatchOut<TubeMovedOut>>), AppError> {
+    let out = ship_batch(&state, &caller, input).await?;
+    let status = if out.batch.is_some() {
+        StatusCode::CREATED
     } else {
-        parse(&headers, &body)?
+        StatusCode::OK
     };
+    Ok((status, Json(out)))
+}
+
+/// Receives a batch's tubes at the lab (labs and admins): the listed ones, or every tube
+/// still in transport when none is listed.
+pub async fn receive_batch(
+    state: &AppState,
+    caller: &Actor,
+    batch: BatchId,
+    input: JsonIn<BarcodesIn>,
+) -> Result<BatchOut<TubeMovedOut>, AppError> {
+    caller.require(&[Role::Lab, Role::Admin], "receiving tubes")?;
+    let b = input.get_or_default()?;
     if b.tubes.len() > MAX_ITEMS {
         return Err(AppError::TooLarge(format!(
             "at most {MAX_ITEMS} tubes per request"
         )));
     }
-    let results = crate::lab::receive(&state, batch, b.tubes, crate::now())
-        .await?
-        .into_iter()
-        .map(|r| r.map(|id| json!({"tube": id.to_string(), "state": "received"})))
-        .collect::<Vec<_>>();
+    let results = crate::lab::receive(state, batch, b.tubes, crate::now()).await?;
     if results.is_empty() {
         return Err(AppError::Conflict {
             code: "nothing_to_receive",
             message: format!("batch {batch} has no tube in transport"),
         });
     }
-    batch_answer(results)
+    batch_reply(batch_items(results, None, |id, index, _| {
+        TubeMovedOut::new(id, index, "received")
+    }))
 }
 
+pub(super) async fn post_receive(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(batch): Id<BatchId>,
+    input: JsonIn<BarcodesIn>,
+) -> Result<Json<BatchOut<TubeMovedOut>>, AppError> {
+    Ok(Json(receive_batch(&state, &caller, batch, input).await?))
+}
+
+/// A tube by its barcode (labs and admins).
+pub fn read_tube(state: &AppState, caller: &Actor, barcode: &str) -> Result<TubeOut, AppError> {
+    caller.require(&[Role::Lab, Role::Admin], "reading tubes")?;
+    let barcode =
+        TubeBarcode::parse(barcode).map_err(|e| AppError::bad(e.code(), e.to_string()))?;
+    let (t, members) = crate::lab::tube(state, &barcode)
+        .ok_or_else(|| AppError::not_found("unknown_tube", format!("no tube {barcode}")))?;
+    Ok(TubeOut::new(&t, members))
+}
+
+/// `GET /api/v1/tubes/{barcode}`: a barcode is not a typed id, so it is read as text.
 pub(super) async fn get_tube(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
+    Path(barcode): Path<String>,
+) -> Result<Json<TubeOut>, AppError> {
+    Ok(Json(read_tube(&state, &caller, &barcode)?))
+}
+
+/// How many tubes are in each state (labs and admins).
+pub fn tube_states(state: &AppState, caller: &Actor) -> Result<TubeStatesOut, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "reading tubes")?;
-    let barcode = TubeBarcode::parse(&id).map_err(|e| AppError::bad(e.code(), e.to_string()))?;
-    let (t, members) = crate::lab::tube(&state, &barcode)
-        .ok_or_else(|| AppError::not_found("unknown_tube", format!("no tube {barcode}")))?;
-    Ok(Json(tube_json(&t, members)).into_response())
+    Ok(TubeStatesOut {
+        states: crate::lab::state_counts(state),
+    })
 }
 
 pub(super) async fn get_tube_states(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-) -> Result<Response, AppError> {
-    caller.require(&[Role::Lab, Role::Admin], "reading tubes")?;
-    Ok(Json(json!({"states": crate::lab::state_counts(&state)})).into_response())
+) -> Result<Json<TubeStatesOut>, AppError> {
+    Ok(Json(tube_states(&state, &caller)?))
 }
 
+/// The query of `GET /tubes/stuck`; the policy's hours when absent.
 #[derive(Debug, Deserialize)]
-pub(super) struct StuckQuery {
-    pub(super) transport_hours: Option<u32>,
-    pub(super) lab_hours: Option<u32>,
+pub struct StuckQuery {
+    pub transport_hours: Option<u32>,
+    pub lab_hours: Option<u32>,
 }
 
-pub(super) async fn get_stuck(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Query(q): Query<StuckQuery>,
-) -> Result<Response, AppError> {
+/// Tubes stuck on the way or in the lab (labs and admins), the first 10 000 listed.
+pub fn stuck_tubes(state: &AppState, caller: &Actor, q: StuckQuery) -> Result<StuckOut, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "reading tubes")?;
     let policy = state.policy();
     let transport = q
@@ -376,11 +411,23 @@ pub(super) async fn get_stuck(
         .lab_hours
         .or_else(|| policy.parameter("stuck_lab_hours"))
         .unwrap_or(12);
-    let tubes = crate::lab::stuck(&state, crate::now(), transport, lab);
-    let items: Vec<Value> = tubes
-        .iter()
-        .take(10_000)
-        .map(|t| tube_json(t, usize::from(t.capacity)))
-        .collect();
-    Ok(Json(json!({"transport_hours": transport, "lab_hours": lab, "count": tubes.len(), "items": items})).into_response())
+    let tubes = crate::lab::stuck(state, crate::now(), transport, lab);
+    Ok(StuckOut {
+        count: tubes.len(),
+        items: tubes
+            .iter()
+            .take(10_000)
+            .map(|t| TubeOut::new(t, usize::from(t.capacity)))
+            .collect(),
+        lab_hours: lab,
+        transport_hours: transport,
+    })
+}
+
+pub(super) async fn get_stuck(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<StuckQuery>,
+) -> Result<Json<StuckOut>, AppError> {
+    Ok(Json(stuck_tubes(&state, &caller, q)?))
 }

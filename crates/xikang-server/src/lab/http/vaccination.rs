@@ -1,5 +1,6 @@
 //! Vaccination over HTTP: doses (JSON or CSV), coverage, outreach, a person's status, and
-//! the mandated-test check.
+//! the mandated-test check. Each operation is a command or query taking
+//! `(&AppState, &Actor, input)`; the handlers only extract, call and answer.
 
 use super::*;
 
@@ -51,11 +52,24 @@ pub(super) async fn post_vaccinations(
     caller: Actor,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, AppError> {
+) -> Result<Json<BatchOut<DoseRecordedOut>>, AppError> {
+    Ok(Json(
+        record_vaccinations(&state, &caller, &headers, &body).await?,
+    ))
+}
+
+/// Records doses, JSON or CSV by the content type (labs and admins, people in their
+/// jurisdiction): each dose answered on its own, a CSV line with its number in the file.
+pub async fn record_vaccinations(
+    state: &AppState,
+    caller: &Actor,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<BatchOut<DoseRecordedOut>, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "recording vaccinations")?;
-    let csv = is_csv(&headers);
+    let csv = is_csv(headers);
     let (raw, numbers): (Vec<Result<DoseIn, ItemError>>, Option<Vec<usize>>) = if csv {
-        let lines = csv_lines(&body)?;
+        let lines = csv_lines(body)?;
         let lines: Vec<_> = lines
             .into_iter()
             .filter(|(_, l)| !l.trim_start().to_ascii_lowercase().starts_with("id_number"))
@@ -67,7 +81,7 @@ pub(super) async fn post_vaccinations(
             Some(numbers),
         )
     } else {
-        let b: DosesIn = parse(&headers, &body)?;
+        let b: DosesIn = parse(headers, body)?;
         check_count(b.doses.len())?;
         (
             b.doses
@@ -96,7 +110,7 @@ pub(super) async fn post_vaccinations(
             _ => Swabbed::Person(PersonId(u32::MAX)),
         })
         .collect();
-    let resolved = crate::lab::resolve(&state, who, true, crate::now()).await?;
+    let resolved = crate::lab::resolve(state, who, true, crate::now()).await?;
     let doses: Vec<Result<Dose, ItemError>> = raw
         .into_iter()
         .zip(resolved)
@@ -109,11 +123,7 @@ pub(super) async fn post_vaccinations(
                 ));
             }
             let person = p?;
-            if !state
-                .projection
-                .person_area(person)
-                .is_some_and(|a| caller.covers(&a))
-            {
+            if !authorise::person_in_area(state, caller, person) {
                 return Err(item_err(
                     "forbidden",
                     "this person is outside your jurisdiction",
@@ -136,143 +146,148 @@ pub(super) async fn post_vaccinations(
             })
         })
         .collect();
-    let results = crate::lab::record_doses(&state, doses, crate::now())
-        .await?
-        .into_iter()
-        .map(|r| r.map(|()| json!({"recorded": true})))
-        .collect();
-    let answer = batch_answer(results);
-    match numbers {
-        Some(n) => add_line_numbers(answer, &n).await,
-        None => answer,
-    }
+    let results = crate::lab::record_doses(state, doses, crate::now()).await?;
+    batch_reply(batch_items(
+        results,
+        numbers.as_deref(),
+        |(), index, line| DoseRecordedOut {
+            index,
+            line,
+            recorded: true,
+        },
+    ))
 }
 
+/// An area in the query (the caller's own when absent).
 #[derive(Debug, Deserialize)]
-pub(super) struct AreaQuery {
-    pub(super) area: Option<String>,
+pub struct AreaQuery {
+    pub area: Option<String>,
 }
 
-pub(super) fn query_area(caller: &Actor, q: &AreaQuery) -> Result<AreaCode, AppError> {
+/// The optional body of `POST /vaccinations/outreach`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutreachIn {
+    #[serde(default)]
+    pub area: Option<String>,
+}
+
+/// The asked area, inside the caller's jurisdiction.
+fn query_area(caller: &Actor, q: &AreaQuery) -> Result<AreaCode, AppError> {
     let area = match &q.area {
         Some(a) => parse_area(a)?,
         None => caller.area.clone(),
     };
-    if !caller.covers(&area) {
-        return Err(AppError::Forbidden(
-            "this area is outside your jurisdiction",
-        ));
-    }
-    Ok(area)
+    Ok(authorise::area(caller, area)?.into_inner())
+}
+
+/// Vaccination coverage per district and age band (admins and grid workers).
+pub fn coverage(state: &AppState, caller: &Actor, q: &AreaQuery) -> Result<CoverageOut, AppError> {
+    caller.require(
+        &[Role::Admin, Role::GridWorker],
+        "reading vaccination coverage",
+    )?;
+    let area = query_area(caller, q)?;
+    let t = std::time::Instant::now();
+    let rows = crate::lab::vaccination_coverage(state, &area, crate::now().shanghai_day());
+    let computed_in_ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok(CoverageOut {
+        area,
+        computed_in_ms,
+        items: rows.into_iter().map(CoverageRowOut::from).collect(),
+    })
 }
 
 pub(super) async fn get_coverage(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Query(q): Query<AreaQuery>,
-) -> Result<Response, AppError> {
-    caller.require(
-        &[Role::Admin, Role::GridWorker],
-        "reading vaccination coverage",
-    )?;
-    let area = query_area(&caller, &q)?;
-    let t = std::time::Instant::now();
-    let rows = crate::lab::vaccination_coverage(&state, &area, crate::now().shanghai_day());
-    let ms = t.elapsed().as_secs_f64() * 1e3;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|(d, band, c)| {
-            json!({"district": d, "age_band": band, "people": c.people,
-                                   "first_dose": c.first_dose, "full_course": c.full_course,
-                                   "booster": c.booster})
-        })
-        .collect();
-    Ok(Json(json!({"area": area, "computed_in_ms": ms, "items": items})).into_response())
+) -> Result<Json<CoverageOut>, AppError> {
+    Ok(Json(coverage(&state, &caller, &q)?))
 }
 
-pub(super) async fn outreach_answer(
+/// The unvaccinated elderly per grid cell (admins and grid workers); `create` makes their
+/// outreach tasks.
+pub async fn outreach(
     state: &AppState,
     caller: &Actor,
     q: &AreaQuery,
     create: bool,
-) -> Result<Response, AppError> {
+) -> Result<OutreachOut, AppError> {
     caller.require(&[Role::Admin, Role::GridWorker], "vaccination outreach")?;
     let area = query_area(caller, q)?;
     let now = crate::now();
     let cells = crate::lab::outreach(state, &area, now.shanghai_day(), create, now).await?;
-    let total: usize = cells.iter().map(|(_, p)| p.len()).sum();
-    let items: Vec<Value> = cells
-        .iter()
-        .map(|(c, p)| json!({"cell": c, "count": p.len(),
-                             "people": p.iter().take(1000).map(|x| x.to_string()).collect::<Vec<_>>()}))
-        .collect();
-    Ok(Json(json!({"area": area, "total": total, "cells": items})).into_response())
+    Ok(OutreachOut {
+        area,
+        cells: cells.iter().map(OutreachCellOut::from).collect(),
+        total: cells.iter().map(|(_, p)| p.len()).sum(),
+    })
 }
 
+/// `POST /api/v1/vaccinations/outreach`: an optional body `{"area"}`.
 pub(super) async fn post_outreach(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    let q: AreaQuery = if body.is_empty() {
-        AreaQuery { area: None }
-    } else {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct In {
-            #[serde(default)]
-            area: Option<String>,
-        }
-        crate::json::check_json(&headers)?;
-        let b: In = body_json(&body)?;
-        AreaQuery { area: b.area }
+    input: JsonIn<OutreachIn>,
+) -> Result<Json<OutreachOut>, AppError> {
+    // The role before the body, as for every other command.
+    caller.require(&[Role::Admin, Role::GridWorker], "vaccination outreach")?;
+    let q = AreaQuery {
+        area: input.get_or_default()?.area,
     };
-    outreach_answer(&state, &caller, &q, true).await
+    Ok(Json(outreach(&state, &caller, &q, true).await?))
 }
 
 pub(super) async fn get_outreach(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Query(q): Query<AreaQuery>,
-) -> Result<Response, AppError> {
-    outreach_answer(&state, &caller, &q, false).await
+) -> Result<Json<OutreachOut>, AppError> {
+    Ok(Json(outreach(&state, &caller, &q, false).await?))
+}
+
+/// A person's vaccination status, if the caller may see them.
+pub fn person_vaccination(
+    state: &AppState,
+    caller: &Actor,
+    person: PersonId,
+) -> Result<PersonVaccinationOut, AppError> {
+    let person = authorise::person(state, caller, person)?.id();
+    Ok(PersonVaccinationOut::new(
+        person,
+        crate::lab::vaccination_status(state, person),
+    ))
 }
 
 pub(super) async fn get_person_vaccination(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
-    let person = crate::api::visible_person(&state, &caller, &id)?.id();
-    let s = crate::lab::vaccination_status(&state, person);
-    Ok(Json(
-        json!({"person": person.to_string(), "doses": s.doses, "first_dose": s.first_dose(),
-                   "full_course": s.full_course(), "booster": s.booster()}),
-    )
-    .into_response())
+    Id(person): Id<PersonId>,
+) -> Result<Json<PersonVaccinationOut>, AppError> {
+    Ok(Json(person_vaccination(&state, &caller, person)?))
 }
 
+/// The body of `POST /test-requirements/check`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct MandatedIn {
+pub struct MandatedIn {
     #[serde(default)]
-    pub(super) area: Option<String>,
+    pub area: Option<String>,
     /// Hours between mandated tests; the policy's `mandated_test_every_hours` when absent.
     #[serde(default)]
-    pub(super) every_hours: Option<u32>,
+    pub every_hours: Option<u32>,
 }
 
-/// `POST /api/v1/test-requirements/check`: records missed mandated tests in an area.
-pub(super) async fn post_check_mandated(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
+/// Records missed mandated tests in an area (admins).
+pub async fn check_mandated_tests(
+    state: &AppState,
+    caller: &Actor,
+    input: JsonIn<MandatedIn>,
+) -> Result<MandatedOut, AppError> {
     caller.require(&[Role::Admin], "checking mandated tests")?;
-    let b: MandatedIn = parse(&headers, &body)?;
-    let area = query_area(&caller, &AreaQuery { area: b.area })?;
+    let b = input.get()?;
+    let area = query_area(caller, &AreaQuery { area: b.area })?;
     let every = b
         .every_hours
         .or_else(|| state.policy().parameter("mandated_test_every_hours"))
@@ -288,9 +303,19 @@ pub(super) async fn post_check_mandated(
             "every_hours is 1 to 720",
         ));
     }
-    let n = crate::lab::check_mandated(&state, &area, every, caller.actor(), crate::now()).await?;
-    Ok(
-        Json(json!({"area": area, "every_hours": every, "missed_tests_recorded": n}))
-            .into_response(),
-    )
+    let n = crate::lab::check_mandated(state, &area, every, caller.actor(), crate::now()).await?;
+    Ok(MandatedOut {
+        area,
+        every_hours: every,
+        missed_tests_recorded: n,
+    })
+}
+
+/// `POST /api/v1/test-requirements/check`.
+pub(super) async fn post_check_mandated(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<MandatedIn>,
+) -> Result<Json<MandatedOut>, AppError> {
+    Ok(Json(check_mandated_tests(&state, &caller, input).await?))
 }
