@@ -116,52 +116,64 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
     };
     let mut rows = Vec::new();
     let mut listed = HashSet::new();
-    for c in &t.close.contacts {
-        let d = status(c.person);
-        listed.insert(c.person);
-        rows.push(ContactRow {
-            person: c.person.to_string(),
-            district: district(c.person),
-            kind: ContactKind::Close,
+    // A row for a traced contact, with the tracer's decision on them, if any.
+    let row = |person: PersonId,
+               kind: ContactKind,
+               rules: Vec<&'static str>,
+               (first, last): (Timestamp, Timestamp),
+               overlap_minutes: i64,
+               evidence: Vec<EvidenceOut>| {
+        let d = status(person);
+        ContactRow {
+            person: person.to_string(),
+            district: district(person),
+            kind,
             status: d.as_ref().map_or(Status::Candidate, |d| d.status),
-            rules: {
-                let mut r: Vec<&'static str> = c.evidence.iter().map(|e| e.rule.as_str()).collect();
-                r.dedup();
-                r
-            },
-            first_exposure: rfc(c.first_exposure),
-            last_exposure: rfc(c.last_exposure),
-            overlap_minutes: minutes(c.overlap_secs()),
+            rules,
+            first_exposure: rfc(first),
+            last_exposure: rfc(last),
+            overlap_minutes,
             dismissed_reason: d.as_ref().and_then(|d| d.reason.clone()),
             order: d.as_ref().and_then(|d| d.order.map(|o| o.to_string())),
-            evidence: c
-                .evidence
-                .iter()
-                .map(|e| EvidenceOut::Close(CloseEvidenceOut::new(e, venue_name(e.venue))))
-                .collect(),
-        });
+            evidence,
+        }
+    };
+    for c in &t.close.contacts {
+        listed.insert(c.person);
+        let mut rules: Vec<&'static str> = c.evidence.iter().map(|e| e.rule.as_str()).collect();
+        rules.dedup();
+        let evidence = c
+            .evidence
+            .iter()
+            .map(|e| EvidenceOut::Close(CloseEvidenceOut::new(e, venue_name(e.venue))))
+            .collect();
+        let when = (c.first_exposure, c.last_exposure);
+        rows.push(row(
+            c.person,
+            ContactKind::Close,
+            rules,
+            when,
+            minutes(c.overlap_secs()),
+            evidence,
+        ));
     }
     for s in &t.secondary.contacts {
-        let d = status(s.person);
         listed.insert(s.person);
-        rows.push(ContactRow {
-            person: s.person.to_string(),
-            district: district(s.person),
-            kind: ContactKind::Secondary,
-            status: d.as_ref().map_or(Status::Candidate, |d| d.status),
-            rules: vec!["secondary"],
-            first_exposure: rfc(s.first_exposure),
-            last_exposure: rfc(s.last_exposure),
-            overlap_minutes: 0,
-            dismissed_reason: d.as_ref().and_then(|d| d.reason.clone()),
-            order: d.as_ref().and_then(|d| d.order.map(|o| o.to_string())),
-            evidence: s
-                .groups
-                .iter()
-                .filter_map(|g| t.secondary.groups.get(*g))
-                .map(|g| EvidenceOut::Secondary(SecondaryEvidenceOut::new(g, venue_name(g.venue))))
-                .collect(),
-        });
+        let evidence = s
+            .groups
+            .iter()
+            .filter_map(|g| t.secondary.groups.get(*g))
+            .map(|g| EvidenceOut::Secondary(SecondaryEvidenceOut::new(g, venue_name(g.venue))))
+            .collect();
+        let when = (s.first_exposure, s.last_exposure);
+        rows.push(row(
+            s.person,
+            ContactKind::Secondary,
+            vec!["secondary"],
+            when,
+            0,
+            evidence,
+        ));
     }
     // Companions: a person already listed (a close contact who was also in the case's cell)
     // keeps one row, with the companion evidence and rule added to it.
@@ -180,26 +192,21 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
             .collect();
         let overlap: i64 = c.cells.iter().map(|x| x.overlap_secs).sum();
         if let Some(&i) = at.get(&c.person) {
-            let row = &mut rows[i];
-            row.rules.push("companion");
-            row.evidence.extend(evidence);
+            let existing = &mut rows[i];
+            existing.rules.push("companion");
+            existing.evidence.extend(evidence);
             continue;
         }
-        let d = status(c.person);
         listed.insert(c.person);
-        rows.push(ContactRow {
-            person: c.person.to_string(),
-            district: district(c.person),
-            kind: ContactKind::Companion,
-            status: d.as_ref().map_or(Status::Candidate, |d| d.status),
-            rules: vec!["companion"],
-            first_exposure: rfc(c.first_exposure),
-            last_exposure: rfc(c.last_exposure),
-            overlap_minutes: minutes(overlap),
-            dismissed_reason: d.as_ref().and_then(|d| d.reason.clone()),
-            order: d.as_ref().and_then(|d| d.order.map(|o| o.to_string())),
+        let when = (c.first_exposure, c.last_exposure);
+        rows.push(row(
+            c.person,
+            ContactKind::Companion,
+            vec!["companion"],
+            when,
+            minutes(overlap),
             evidence,
-        });
+        ));
     }
     // Designations whose evidence the data no longer shows (retention dropped the days, or
     // the policy changed) stay on the list: a decision is never silently lost.
