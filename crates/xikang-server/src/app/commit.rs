@@ -1,5 +1,6 @@
-//! The one committer: every change to authority state goes through
-//! [`AppState::commit`], which writes it durably in one store transaction (authority events
+//! The one committer: every change to authority state goes through one private
+//! `AppState::commit` (entered by [`AppState::record`], [`AppState::commit_duties`] and
+//! [`AppState::commit_lab`]), which writes it durably in one store transaction (authority events
 //! with the duty rows or the lab change they belong to) and then applies the committed
 //! events to the projection, all under one lock so the projection sees the log in order.
 //! Authorising and planning happen before, in the feature's command; nothing here decides.
@@ -12,46 +13,63 @@
 use crate::state::AppState;
 use xikang_domain::EventSeq;
 use xikang_domain::event::{NewEvent, StoredEvent};
-use xikang_store::{DutyOp, LabWrite, StoreError};
-
-/// What one commit writes.
-#[derive(Debug)]
-pub enum Write {
-    /// Authority events alone.
-    Events(Vec<NewEvent>),
-    /// Duty rows with the events they go with.
-    Duties {
-        ops: Vec<DutyOp>,
-        events: Vec<NewEvent>,
-    },
-    /// A lab change (tubes, rounds, tasks, doses) with its events.
-    Lab(LabWrite),
-}
-
-/// What a commit wrote: the events as stored (sequence numbers, hashes) and the lab change
-/// handed back to its command.
-#[derive(Debug)]
-pub struct Committed {
-    pub events: Vec<StoredEvent>,
-    pub lab: Option<LabWrite>,
-}
+use xikang_store::{DutyOp, LabWrite, Store, StoreError};
 
 impl AppState {
-    /// Writes `w` durably, then applies it to the projection, in log order. Nothing is
-    /// applied when the store refuses the write.
-    pub async fn commit(&self, w: Write) -> Result<Committed, StoreError> {
+    /// Appends authority events and applies them.
+    pub async fn record(&self, events: Vec<NewEvent>) -> Result<Vec<StoredEvent>, StoreError> {
+        let (_, stored) = self
+            .commit(events, |store, e| store.append_events(e), |_, _| {})
+            .await?;
+        Ok(stored)
+    }
+
+    /// Writes duty rows with the events they go with, in one transaction, and applies the
+    /// events.
+    pub async fn commit_duties(
+        &self,
+        ops: Vec<DutyOp>,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (_, stored) = self
+            .commit(
+                (ops, events),
+                |store, (ops, events)| store.commit_duties(ops, events),
+                |_, _| {},
+            )
+            .await?;
+        Ok(stored)
+    }
+
+    /// Writes a lab change (tubes, rounds, tasks, doses) with its events, folds it into the
+    /// lab index and applies the events; hands the change back to its command.
+    pub async fn commit_lab(
+        &self,
+        lab: LabWrite,
+    ) -> Result<(LabWrite, Vec<StoredEvent>), StoreError> {
+        self.commit(
+            lab,
+            |store, lab| store.write_lab(lab),
+            |state, lab| state.projection.lab.absorb(state, lab),
+        )
+        .await
+    }
+
+    /// The one commit: `write` runs on a blocking thread under the commit lock; once it
+    /// is durable, what others appended first is applied, then `absorb` (a feature's
+    /// index of its own rows), then the written events. Nothing is applied when the store
+    /// refuses the write.
+    async fn commit<W: Send + 'static>(
+        &self,
+        w: W,
+        write: fn(&dyn Store, &W) -> Result<Vec<StoredEvent>, StoreError>,
+        absorb: impl FnOnce(&AppState, &W),
+    ) -> Result<(W, Vec<StoredEvent>), StoreError> {
         let _log = self.commit_lock.lock().await;
         let store = self.store.clone();
-        let (written, w) = tokio::task::spawn_blocking(move || {
-            let r = match &w {
-                Write::Events(events) => store.append_events(events),
-                Write::Duties { ops, events } => store.commit_duties(ops, events),
-                Write::Lab(lab) => store.write_lab(lab),
-            };
-            (r, w)
-        })
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("commit task failed: {e}")))?;
+        let (written, w) = tokio::task::spawn_blocking(move || (write(store.as_ref(), &w), w))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("commit task failed: {e}")))?;
         let events = written?;
         // Another process writing to the same store may have appended before us: apply
         // its events first, so the projection sees the log in sequence order. If that read
@@ -60,17 +78,11 @@ impl AppState {
         if let Some(first) = events.first() {
             self.follow_log_until(first.seq).await?;
         }
-        let lab = match w {
-            Write::Lab(lab) => {
-                self.projection.lab.absorb(self, &lab);
-                Some(lab)
-            }
-            Write::Events(_) | Write::Duties { .. } => None,
-        };
+        absorb(self, &w);
         for e in &events {
             self.projection.apply(e);
         }
-        Ok(Committed { events, lab })
+        Ok((w, events))
     }
 
     /// Applies the events other processes appended to the store's log since this
@@ -104,10 +116,5 @@ impl AppState {
                 return Ok(applied);
             }
         }
-    }
-
-    /// Appends authority events and applies them ([`AppState::commit`] of events alone).
-    pub async fn record(&self, events: Vec<NewEvent>) -> Result<Vec<StoredEvent>, StoreError> {
-        Ok(self.commit(Write::Events(events)).await?.events)
     }
 }

@@ -14,5 +14,4 @@ pub mod projection;
 
 pub use actor::{Actor, Role};
 pub use authorise::Scoped;
-pub use commit::{Committed, Write};
 pub use projection::Projection;

@@ -7,11 +7,11 @@
 //! active policy's `[duties]` section. The functions that do the work (`seal_zone`,
 //! `approve_proposal`, …) are public so that the benchmark times exactly what a request does.
 //!
-//! One file per concern: [`grid`], [`quarantine`], [`reports`] (and the sweep), [`zones`],
-//! [`arrivals`], [`sentinels`]; this file holds the routes and the shared plumbing.
+//! One file per concern: `grid`, `quarantine`, `reports` (and the sweep), `zones`,
+//! `arrivals`, `sentinels`; this file holds the routes and the shared plumbing.
 
 use crate::app::projection::lock;
-use crate::app::{Actor, Role, Write, authorise};
+use crate::app::{Actor, Role, authorise};
 use crate::error::AppError;
 use crate::extract::{Id, JsonIn, parse_id};
 use crate::state::{AppState, read};
@@ -122,21 +122,15 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Commits duty rows and their authority events in one transaction, then applies the
-/// events to the projection ([`AppState::commit`]).
+/// events to the projection ([`AppState::commit_duties`]).
 pub async fn commit(
     state: &AppState,
     ops: Vec<DutyOp>,
     events: Vec<NewEvent>,
 ) -> Result<Vec<StoredEvent>, AppError> {
-    Ok(state
-        .commit(Write::Duties { ops, events })
-        .await
-        .map_err(AppError::from)?
-        .events)
+    Ok(state.commit_duties(ops, events).await?)
 }
 
-/// A typed answer as a JSON value, for the two handlers whose signatures stay as they are
-/// while the web pages that call them in-process change (`complete_task`, `release`).
 fn person_id(s: &str) -> Result<PersonId, AppError> {
     parse_id(s)
 }

@@ -22,7 +22,6 @@ pub use tubes::*;
 pub use vaccination::*;
 
 use crate::app::projection::PersonSlot;
-use crate::app::{Committed, Write};
 use crate::error::AppError;
 use crate::state::{AppState, read, write};
 use std::collections::{BTreeMap, HashMap};
@@ -39,21 +38,12 @@ use xikang_store::{LabWrite, StoreError};
 pub use crate::error::{ItemError, item_err};
 
 /// Writes a lab change with its events and folds it into the index
-/// ([`AppState::commit`]). The caller holds the lab's operation lock.
+/// ([`AppState::commit_lab`]). The caller holds the lab's operation lock.
 pub(super) async fn commit(
     state: &AppState,
     w: LabWrite,
 ) -> Result<(LabWrite, Vec<StoredEvent>), AppError> {
-    match state.commit(Write::Lab(w)).await {
-        Ok(Committed {
-            events,
-            lab: Some(w),
-        }) => Ok((w, events)),
-        Ok(Committed { lab: None, .. }) => Err(AppError::Internal(
-            "the committer did not hand the lab write back".into(),
-        )),
-        // The index said the write was valid; if the store disagrees (another process
-        // wrote to the same database) it is a 409 `conflict` and nothing was written.
-        Err(e) => Err(e.into()),
-    }
+    // The index said the write was valid; if the store disagrees (another process wrote
+    // to the same database) it is a 409 `conflict` and nothing was written.
+    Ok(state.commit_lab(w).await?)
 }
