@@ -1,6 +1,6 @@
 //! The resource handlers of `/api/v1` other than scans: people and their codes, venues,
 //! check-ins, test results, cases, the authority log, the policy, the trust list, tokens.
-//! One file per resource: [`people`], [`venues`], [`results`], [`cases`], [`log`]; this
+//! One file per resource: `people`, `venues`, `results`, `cases`, `log`; this
 //! file holds what they share.
 
 mod cases;

@@ -15,7 +15,7 @@ pub struct ZoneIn {
 }
 
 /// What sealing (or drawing) a zone did; the answer to `POST /zones` (fields in
-/// alphabetical order, as the wire types in [`super::wire`]).
+/// alphabetical order, as the wire types in `duties/wire.rs`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ZoneOutcome {
     pub cells: usize,

@@ -8,8 +8,8 @@
 //! Contact lists are computed from the index on every request (milliseconds): what is
 //! stored is only what tracers decided, as authority events.
 //!
-//! This file holds the index and the workflow; the requests are in [`contacts`],
-//! [`actions`] and [`clusters`].
+//! This file holds the index and the workflow; the requests are in `contacts`,
+//! `actions` and `clusters`.
 
 mod actions;
 mod clusters;

@@ -3,7 +3,7 @@
 //! the good items, and refuse with 422 only when every item was refused.
 //!
 //! This file holds the routes and the batch reply; the commands and their thin handlers
-//! are in [`rounds`], [`tubes`], [`results`] and [`vaccination`], the answers' wire types
+//! are in `rounds`, `tubes`, `results` and `vaccination`, the answers' wire types
 //! in [`wire`].
 
 mod results;
