@@ -12,13 +12,12 @@
 use crate::api::visible_person;
 use crate::app::{Actor, Role, Scoped, authorise};
 use crate::error::AppError;
-use crate::json::parse;
+use crate::extract::JsonIn;
 use crate::state::{AppState, read};
 use crate::wire::{AppealAnsweredOut, AppealFiledOut, AppealOut, AppealsOut};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -74,8 +73,9 @@ pub fn visible_appeals(state: &AppState, caller: &Actor, open_only: bool) -> Vec
     v
 }
 
+/// The body of `POST /api/v1/people/{id}/appeals`.
 #[derive(Debug, Deserialize)]
-struct FileIn {
+pub struct FileIn {
     reason: String,
 }
 
@@ -85,13 +85,12 @@ pub async fn file(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    input: JsonIn<FileIn>,
 ) -> Result<Response, AppError> {
     // Who and for whom before the body, as the API always answered.
     caller.require(FILERS, "filing appeals")?;
     let person = visible_person(&state, &caller, &id)?.id();
-    let b: FileIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let filed = file_appeal(&state, &caller, person, &b.reason).await?;
     Ok((
         StatusCode::CREATED,
@@ -160,8 +159,9 @@ pub async fn list(
     .into_response())
 }
 
+/// The body of `POST /api/v1/appeals/{id}/answer`.
 #[derive(Debug, Deserialize)]
-struct AnswerIn {
+pub struct AnswerIn {
     answer: String,
 }
 
@@ -180,15 +180,14 @@ pub async fn answer(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    input: JsonIn<AnswerIn>,
 ) -> Result<Response, AppError> {
     // Who and which appeal before the body, as the API always answered.
     caller.require(ANSWERERS, "answering appeals")?;
     let seq = parse_appeal_id(&id)
         .ok_or_else(|| AppError::bad("invalid_appeal_id", "an appeal id looks like E12"))?;
     answerable(&state, &caller, seq)?;
-    let b: AnswerIn = parse(&headers, &body)?;
+    let b = input.get()?;
     answer_appeal(&state, &caller, seq, &b.answer).await?;
     Ok(Json(AppealAnsweredOut {
         answered: true,

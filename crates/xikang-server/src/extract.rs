@@ -5,7 +5,6 @@
 use crate::error::AppError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -39,8 +38,13 @@ impl<S: Send + Sync, T: TypedId + Send> FromRequestParts<S> for Id<T> {
 /// role hears 403 whatever they sent, as when each handler checked before parsing.
 #[derive(Debug)]
 pub enum JsonIn<T> {
-    /// The request's headers (for the content type) and body, not yet parsed.
-    Body(HeaderMap, Bytes),
+    /// The request's body, not yet parsed, and whether its content type said JSON.
+    Body {
+        /// The content type was `application/json`.
+        is_json: bool,
+        /// The bytes as received.
+        body: Bytes,
+    },
     /// An input already typed.
     Value(T),
 }
@@ -50,7 +54,8 @@ impl<T: DeserializeOwned> JsonIn<T> {
     /// body of the wrong shape.
     pub fn get(self) -> Result<T, AppError> {
         match self {
-            JsonIn::Body(headers, body) => crate::json::parse(&headers, &body),
+            JsonIn::Body { is_json: false, .. } => Err(AppError::UnsupportedMediaType),
+            JsonIn::Body { body, .. } => crate::json::body_json(&body),
             JsonIn::Value(v) => Ok(v),
         }
     }
@@ -61,7 +66,7 @@ impl<T: DeserializeOwned> JsonIn<T> {
         T: Default,
     {
         match self {
-            JsonIn::Body(_, body) if body.is_empty() => Ok(T::default()),
+            JsonIn::Body { body, .. } if body.is_empty() => Ok(T::default()),
             other => other.get(),
         }
     }
@@ -73,16 +78,54 @@ impl<T> From<T> for JsonIn<T> {
     }
 }
 
+/// A batch upload (lab results, doses): a `text/csv` body of lines, or a JSON input.
+#[derive(Debug)]
+pub enum Upload<T> {
+    /// The body of a `text/csv` request.
+    Csv(Bytes),
+    /// Any other body, read as JSON when the command asks (415 unless it says JSON).
+    Json(JsonIn<T>),
+}
+
+/// Whether a content type names `mime` (parameters such as `charset` ignored).
+fn content_type_is(req: &Request, mime: &str) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(mime)
+        })
+}
+
+impl<S: Send + Sync, T> FromRequest<S> for Upload<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        if content_type_is(&req, "text/csv") {
+            let body = Bytes::from_request(req, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            Ok(Upload::Csv(body))
+        } else {
+            JsonIn::from_request(req, state).await.map(Upload::Json)
+        }
+    }
+}
+
 impl<S: Send + Sync, T> FromRequest<S> for JsonIn<T> {
     /// The framework's own answer for a body it cannot read (too large, cut off), as when
     /// handlers took `Bytes`.
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        let headers = req.headers().clone();
+        let is_json = content_type_is(&req, "application/json");
         let body = Bytes::from_request(req, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        Ok(JsonIn::Body(headers, body))
+        Ok(JsonIn::Body { is_json, body })
     }
 }

@@ -35,12 +35,11 @@ pub struct RegisteredCase {
 pub async fn post_case(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
+    input: JsonIn<CaseIn>,
 ) -> Result<Response, AppError> {
     // The role before the body, as the API always answered a stranger.
     caller.require(&[Role::Tracer, Role::Admin], "registering cases")?;
-    let b: CaseIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let made = register_case(&state, &caller, b).await?;
     Ok((
         axum::http::StatusCode::CREATED,

@@ -19,16 +19,14 @@ use crate::app::{Actor, Role, Scoped, authorise};
 use crate::auth::{new_token, token_digest};
 use crate::error::AppError;
 use crate::extract::{Id, JsonIn};
-use crate::json::parse;
 use crate::state::{AppState, IssuedCode};
 use crate::wire::{
     AuditOut, CaseOut, CheckInOut, EventOut, ItemsOut, PeoplePageOut, PersonOut, PersonRefOut,
     PolicyOut, RecordedOut, RegisteredCaseOut, TokenOut, VenueOut, VenuesPageOut,
 };
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -31,11 +31,10 @@ pub struct ResultsIn {
 pub async fn post_results(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
+    input: JsonIn<ResultsIn>,
 ) -> Result<Response, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "posting test results")?;
-    let b: ResultsIn = parse(&headers, &body)?;
+    let b = input.get()?;
     if b.results.is_empty() || b.results.len() > 10_000 {
         return Err(AppError::bad(
             "invalid_batch",

@@ -262,12 +262,9 @@ pub async fn complete_task(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<TaskId>,
-    headers: HeaderMap,
-    body: Bytes,
+    input: JsonIn<CompleteIn>,
 ) -> Result<Json<TaskDoneOut>, AppError> {
-    Ok(Json(
-        mark_task_done(&state, &caller, id, JsonIn::Body(headers, body)).await?,
-    ))
+    Ok(Json(mark_task_done(&state, &caller, id, input).await?))
 }
 
 /// Overdue open tasks per cell, rolled up per street (9 digits) and district (6 digits).

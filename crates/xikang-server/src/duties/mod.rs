@@ -17,9 +17,8 @@ use crate::extract::{Id, JsonIn, parse_id};
 use crate::state::{AppState, read};
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 
 use axum::routing::{get, post};
 use serde::Deserialize;

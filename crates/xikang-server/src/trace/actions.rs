@@ -32,13 +32,12 @@ pub async fn act_on_contact(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Path((id, person)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    input: JsonIn<ActionIn>,
 ) -> Result<Response, AppError> {
     // Who and what first, then the body, as the API always answered.
     visible_case(&state, &caller, &id)?;
     visible_person(&state, &caller, &person)?.id();
-    let b: ActionIn = parse(&headers, &body)?;
+    let b = input.get()?;
     let step = decide_contact(&state, &caller, &id, &person, b).await?;
     Ok(Json(ContactStepOut::from(&step)).into_response())
 }

@@ -17,7 +17,7 @@ pub(super) struct ResultIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ResultsIn {
+pub struct ResultsIn {
     pub(super) results: Vec<Value>,
 }
 
@@ -47,19 +47,6 @@ pub(super) fn result_of_json(v: Value) -> Result<ResultLine, ItemError> {
     })
 }
 
-pub(super) fn is_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("text/csv")
-        })
-}
-
 /// CSV lines with their 1-based line numbers, headers and blank lines skipped.
 pub(super) fn csv_lines(body: &[u8]) -> Result<Vec<(usize, &str)>, AppError> {
     let text = std::str::from_utf8(body)
@@ -77,10 +64,9 @@ pub(super) fn csv_lines(body: &[u8]) -> Result<Vec<(usize, &str)>, AppError> {
 pub async fn post_lab_results(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
+    upload: Upload<ResultsIn>,
 ) -> Result<Json<BatchOut<ResultedOut>>, AppError> {
-    Ok(Json(record_upload(&state, &caller, &headers, &body).await?))
+    Ok(Json(record_upload(&state, &caller, upload).await?))
 }
 
 /// Records a results upload, JSON or CSV by its content type (labs and admins): each line
@@ -88,15 +74,14 @@ pub async fn post_lab_results(
 pub async fn record_upload(
     state: &AppState,
     caller: &Actor,
-    headers: &HeaderMap,
-    body: &[u8],
+    upload: Upload<ResultsIn>,
 ) -> Result<BatchOut<ResultedOut>, AppError> {
     // The role before the body, as the API always answered a stranger.
     caller.require(LAB_POSTERS, "posting lab results")?;
-    let lines = if is_csv(headers) {
-        record_lab_csv(state, caller, body).await?
-    } else {
-        let b: ResultsIn = parse(headers, body)?;
+    let lines = match upload {
+        Upload::Csv(body) => record_lab_csv(state, caller, &body).await?,
+        Upload::Json(input) => {
+        let b = input.get()?;
         check_count(b.results.len())?;
         record_lab_results(
             state,
@@ -110,6 +95,7 @@ pub async fn record_upload(
             outcome,
         })
         .collect()
+        }
     };
     // Every line of a CSV file has its number, no JSON item has one.
     let numbers: Option<Vec<usize>> = lines.iter().map(|l| l.line).collect();

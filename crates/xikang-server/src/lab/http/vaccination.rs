@@ -19,7 +19,7 @@ pub(super) struct DoseIn {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct DosesIn {
+pub struct DosesIn {
     pub(super) doses: Vec<Value>,
 }
 
@@ -50,12 +50,9 @@ pub(super) fn dose_of_csv(line: &str) -> Result<DoseIn, ItemError> {
 pub(super) async fn post_vaccinations(
     State(state): State<Arc<AppState>>,
     caller: Actor,
-    headers: HeaderMap,
-    body: Bytes,
+    upload: Upload<DosesIn>,
 ) -> Result<Json<BatchOut<DoseRecordedOut>>, AppError> {
-    Ok(Json(
-        record_vaccinations(&state, &caller, &headers, &body).await?,
-    ))
+    Ok(Json(record_vaccinations(&state, &caller, upload).await?))
 }
 
 /// Records doses, JSON or CSV by the content type (labs and admins, people in their
@@ -63,13 +60,12 @@ pub(super) async fn post_vaccinations(
 pub async fn record_vaccinations(
     state: &AppState,
     caller: &Actor,
-    headers: &HeaderMap,
-    body: &[u8],
+    upload: Upload<DosesIn>,
 ) -> Result<BatchOut<DoseRecordedOut>, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "recording vaccinations")?;
-    let csv = is_csv(headers);
-    let (raw, numbers): (Vec<Result<DoseIn, ItemError>>, Option<Vec<usize>>) = if csv {
-        let lines = csv_lines(body)?;
+    let (raw, numbers): (Vec<Result<DoseIn, ItemError>>, Option<Vec<usize>>) = match upload {
+        Upload::Csv(body) => {
+        let lines = csv_lines(&body)?;
         let lines: Vec<_> = lines
             .into_iter()
             .filter(|(_, l)| !l.trim_start().to_ascii_lowercase().starts_with("id_number"))
@@ -80,8 +76,9 @@ pub async fn record_vaccinations(
             lines.into_iter().map(|(_, l)| dose_of_csv(l)).collect(),
             Some(numbers),
         )
-    } else {
-        let b: DosesIn = parse(headers, body)?;
+        }
+        Upload::Json(input) => {
+        let b = input.get()?;
         check_count(b.doses.len())?;
         (
             b.doses
@@ -92,6 +89,7 @@ pub async fn record_vaccinations(
                 .collect(),
             None,
         )
+        }
     };
     // Resolve people: ID numbers through the keyed hash (staff imports), ids directly.
     let who: Vec<Swabbed> = raw
