@@ -89,7 +89,7 @@ pub async fn file(
 ) -> Result<Response, AppError> {
     // Who and for whom before the body, as the API always answered.
     caller.require(FILERS, "filing appeals")?;
-    let person = visible_person(&state, &caller, &id)?.id();
+    let person = visible_person(&state, &caller, &id)?;
     let b = input.get()?;
     let filed = file_appeal(&state, &caller, person, &b.reason).await?;
     Ok((
@@ -109,11 +109,10 @@ pub async fn file(
 pub async fn file_appeal(
     state: &AppState,
     caller: &Actor,
-    person: PersonId,
+    scoped: Scoped<PersonId>,
     reason: &str,
 ) -> Result<EventSeq, AppError> {
     caller.require(FILERS, "filing appeals")?;
-    let scoped = authorise::person(state, caller, person)?;
     let person = scoped.id();
     let reason = parse_text(reason, "invalid_reason")?;
     if appeals_of(state, scoped).iter().any(|a| a.answer.is_none()) {
@@ -186,9 +185,9 @@ pub async fn answer(
     caller.require(ANSWERERS, "answering appeals")?;
     let seq = parse_appeal_id(&id)
         .ok_or_else(|| AppError::bad("invalid_appeal_id", "an appeal id looks like E12"))?;
-    answerable(&state, &caller, seq)?;
+    let appeal = authorise::appeal(&state, &caller, seq)?;
     let b = input.get()?;
-    answer_appeal(&state, &caller, seq, &b.answer).await?;
+    answer_appeal(&state, &caller, appeal, &b.answer).await?;
     Ok(Json(AppealAnsweredOut {
         answered: true,
         appeal: seq.to_string(),
@@ -196,26 +195,18 @@ pub async fn answer(
     .into_response())
 }
 
-/// An appeal the actor may answer: admins and tracers of the person's jurisdiction.
-fn answerable(state: &AppState, caller: &Actor, seq: EventSeq) -> Result<Appeal, AppError> {
-    caller.require(ANSWERERS, "answering appeals")?;
-    let appeal = read(&state.projection.appeals)
-        .get(&seq)
-        .cloned()
-        .ok_or_else(|| AppError::not_found("unknown_appeal", format!("no appeal {seq}")))?;
-    authorise::person(state, caller, appeal.person)?;
-    Ok(appeal)
-}
-
 /// Answers an appeal (the command behind `POST /api/v1/appeals/{id}/answer` and the
-/// appeals page): once; the colour does not change by it.
+/// appeals page): admins and tracers of the person's jurisdiction, once; the colour does
+/// not change by it.
 pub async fn answer_appeal(
     state: &AppState,
     caller: &Actor,
-    seq: EventSeq,
+    appeal: Scoped<Appeal>,
     answer: &str,
 ) -> Result<(), AppError> {
-    let appeal = answerable(state, caller, seq)?;
+    caller.require(ANSWERERS, "answering appeals")?;
+    let appeal = appeal.into_inner();
+    let seq = appeal.id;
     let text = parse_text(answer, "invalid_answer")?;
     // Two officials answering at the same moment could both be logged (the later answer is
     // the one shown); both stay in the log, so nothing is lost or hidden.

@@ -109,7 +109,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     trace::start_loading(state.clone());
     tokio::spawn(retention_loop(state.clone()));
-    tokio::spawn(duties::duty_loop(state.clone()));
+    tokio::spawn(app::sweep::every_ten_minutes(state.clone()));
     tokio::spawn(lab::mandated_test_loop(state.clone()));
     // Connection info gives the login throttle the client's address.
     axum::serve(

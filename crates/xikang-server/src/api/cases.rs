@@ -120,11 +120,6 @@ pub async fn register_case(
         .get(&id)
         .cloned()
         .ok_or_else(|| AppError::Internal("case vanished after recording".into()))?;
-    // A case inside a controlled zone proposes sealing it now. The case is recorded
-    // whatever happens here; the duty sweep retries.
-    if let Err(e) = crate::duties::propose_for_cases(state, &[person], now).await {
-        tracing::warn!(error = ?e, "zone proposals after a case failed; the sweep retries");
-    }
     // Tracing starts at once: the answer says how many contacts the data shows (the list
     // itself is at /cases/{id}/contacts). While the index is still loading, it says so.
     let contacts = match state.projection.tracing.snapshot() {
@@ -179,10 +174,7 @@ pub async fn get_case(
     caller: Actor,
     Id(id): Id<CaseId>,
 ) -> Result<Json<CaseOut>, AppError> {
-    Ok(Json(read_case(&state, &caller, id)?))
-}
-
-/// A case of the caller's jurisdiction: tracers and admins.
-pub fn read_case(state: &AppState, caller: &Actor, id: CaseId) -> Result<CaseOut, AppError> {
-    Ok(CaseOut::from(authorise::case(state, caller, id)?.get()))
+    Ok(Json(CaseOut::from(
+        authorise::case(&state, &caller, id)?.get(),
+    )))
 }

@@ -3,13 +3,12 @@
 
 use super::*;
 
-/// The person's code now, if the caller may see it.
+/// The person's code now.
 pub(super) fn current_code(
     state: &AppState,
-    caller: &Actor,
-    person: PersonId,
+    person: Scoped<PersonId>,
 ) -> Result<Arc<IssuedCode>, AppError> {
-    let person = authorise::person(state, caller, person)?.id();
+    let person = person.id();
     let now = crate::now();
     let (eval, _) = state
         .evaluate(person, now)
@@ -23,7 +22,7 @@ pub async fn get_code(
     caller: Actor,
     Id(person): Id<PersonId>,
 ) -> Result<Response, AppError> {
-    let code = current_code(&state, &caller, person)?;
+    let code = current_code(&state, authorise::person(&state, &caller, person)?)?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         code.json.clone(),
@@ -37,7 +36,7 @@ pub async fn get_code_image(
     caller: Actor,
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let code = current_code(&state, &caller, crate::extract::parse_id(&id)?)?;
+    let code = current_code(&state, visible_person(&state, &caller, &id)?)?;
     let mut resp = match format.as_str() {
         "code.svg" => xikang_code::qr_svg(&code.token).into_response(),
         "code.png" => xikang_code::qr_png(&code.token, 6).into_response(),
@@ -77,6 +76,7 @@ pub async fn get_person(
     Query(q): Query<PersonQuery>,
 ) -> Result<Response, AppError> {
     let unmask = if q.unmask { Some(q.purpose) } else { None };
+    let person = authorise::person(&state, &caller, person)?;
     Ok(Json(read_person(&state, &caller, person, unmask).await?).into_response())
 }
 
@@ -86,10 +86,10 @@ pub async fn get_person(
 pub async fn read_person(
     state: &AppState,
     actor: &Actor,
-    person: PersonId,
+    person: Scoped<PersonId>,
     unmask: Option<Option<String>>,
 ) -> Result<PersonOut, AppError> {
-    let person = authorise::person(state, actor, person)?.id();
+    let person = person.id();
     if let Some(purpose) = &unmask {
         actor.require(&[Role::Admin, Role::Tracer], "unmasking personal data")?;
         let purpose = purpose

@@ -136,7 +136,7 @@ pub async fn list_results(
     Query(q): Query<PersonOnly>,
 ) -> Result<Json<ItemsOut<TestResultOut>>, AppError> {
     let person = crate::extract::parse_id::<PersonId>(&q.person)?;
-    let items = test_results(&state, &caller, person).await?;
+    let items = test_results(&state, authorise::person(&state, &caller, person)?).await?;
     Ok(Json(ItemsOut { items }))
 }
 
@@ -192,10 +192,9 @@ pub(super) fn rfc3339_opt<S: serde::Serializer>(
 /// `GET /api/v1/test-results` and the person pages).
 pub async fn test_results(
     state: &AppState,
-    actor: &Actor,
-    person: PersonId,
+    person: Scoped<PersonId>,
 ) -> Result<Vec<TestResultOut>, AppError> {
-    let person = authorise::person(state, actor, person)?.id();
+    let person = person.id();
     let store = state.store.clone();
     let events = tokio::task::spawn_blocking(move || store.events_of_person(person))
         .await

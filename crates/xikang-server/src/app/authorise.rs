@@ -11,7 +11,8 @@
 use crate::app::{Actor, Role};
 use crate::error::AppError;
 use crate::state::AppState;
-use xikang_domain::{AreaCode, CaseId, GridCell, PersonId, SiteId, VenueId};
+use xikang_domain::{AreaCode, CaseId, EventSeq, GridCell, OrderId, PersonId, SiteId, VenueId};
+use xikang_store::OrderRecord;
 
 /// An object the actor was found allowed to touch. Made only by this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,15 @@ impl<T> Scoped<T> {
     /// The object, by value.
     pub fn into_inner(self) -> T {
         self.0
+    }
+}
+
+/// Reading through the proof: a `Scoped<CaseRecord>` reads as the case.
+impl<T> std::ops::Deref for Scoped<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
 
@@ -73,6 +83,20 @@ pub fn person_visible(state: &AppState, actor: &Actor, person: PersonId) -> bool
         .projection
         .person_area(person)
         .is_some_and(|area| may_see(actor, person, &area))
+}
+
+/// An appeal against a colour whose person the actor may see: 404 for an unknown appeal.
+pub fn appeal(
+    state: &AppState,
+    actor: &Actor,
+    seq: EventSeq,
+) -> Result<Scoped<crate::app::projection::Appeal>, AppError> {
+    let appeal = crate::state::read(&state.projection.appeals)
+        .get(&seq)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_appeal", format!("no appeal {seq}")))?;
+    person(state, actor, appeal.person)?;
+    Ok(Scoped(appeal))
 }
 
 /// An area (a district, community or round area) wholly inside the actor's jurisdiction.
@@ -159,6 +183,21 @@ pub async fn duty_person(
             "this person is outside your cells, site or jurisdiction",
         ))
     }
+}
+
+/// A quarantine order whose person the actor may act on (see [`duty_person`]): 404 for an
+/// unknown order.
+pub async fn order(
+    state: &AppState,
+    actor: &Actor,
+    id: OrderId,
+) -> Result<Scoped<OrderRecord>, AppError> {
+    let store = state.store.clone();
+    let o = tokio::task::spawn_blocking(move || store.order(id))
+        .await??
+        .ok_or_else(|| AppError::not_found("unknown_order", format!("no order {id}")))?;
+    duty_person(state, actor, o.person, o.site).await?;
+    Ok(Scoped(o))
 }
 
 /// Whether the person lives inside the actor's jurisdiction (for batch items, which are

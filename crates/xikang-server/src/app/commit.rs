@@ -4,6 +4,8 @@
 //! with the duty rows or the lab change they belong to) and then applies the committed
 //! events to the projection, all under one lock so the projection sees the log in order.
 //! Authorising and planning happen before, in the feature's command; nothing here decides.
+//! What the committed events set off in other features runs after, unlocked
+//! (`app/reactions.rs`).
 //!
 //! The projection is fed from the committed log in sequence order: before applying its own
 //! events, the committer applies any that another process appended first
@@ -65,7 +67,7 @@ impl AppState {
         write: fn(&dyn Store, &W) -> Result<Vec<StoredEvent>, StoreError>,
         absorb: impl FnOnce(&AppState, &W),
     ) -> Result<(W, Vec<StoredEvent>), StoreError> {
-        let _log = self.commit_lock.lock().await;
+        let log = self.commit_lock.lock().await;
         let store = self.store.clone();
         let (written, w) = tokio::task::spawn_blocking(move || (write(store.as_ref(), &w), w))
             .await
@@ -82,6 +84,8 @@ impl AppState {
         for e in &events {
             self.projection.apply(e);
         }
+        drop(log);
+        super::reactions::to(self, &events).await;
         Ok((w, events))
     }
 

@@ -5,12 +5,17 @@
 //! - [`authorise`]: the one place where an actor's role and area are checked against the
 //!   object a command or query touches;
 //! - [`commit`]: the one committer (write durably, then apply);
-//! - [`projection`]: the in-memory state with the only `apply`, fed from the committed log.
+//! - [`projection`]: the in-memory state with the only `apply`, fed from the committed log;
+//! - `reactions`: what one feature's committed facts set off in another (run by the
+//!   committer);
+//! - [`sweep`]: the periodic work that crosses features.
 
 pub mod actor;
 pub mod authorise;
 pub mod commit;
 pub mod projection;
+mod reactions;
+pub mod sweep;
 
 pub use actor::{Actor, Role};
 pub use authorise::Scoped;

@@ -350,31 +350,6 @@ pub struct UnsampledIn {
     pub cells: Vec<u32>,
 }
 
-/// The grid task for a resident not sampled in the screening round that began at `since`:
-/// one per person and round (the dedupe key), whether it comes from `POST /grid/unsampled`
-/// or from the round's closing.
-pub(crate) fn unsampled_task(
-    p: PersonId,
-    cell: GridCell,
-    since: Timestamp,
-    now: Timestamp,
-    due: Timestamp,
-) -> NewTask {
-    NewTask {
-        cell,
-        kind: TaskKind::UnsampledResident,
-        person: Some(p),
-        household: None,
-        detail: format!(
-            "{p} has not been sampled in the round that began {}",
-            since.to_rfc3339()
-        ),
-        created_at: now,
-        due_at: due,
-        dedupe: Some(format!("unsampled:{p}:{}", since.0)),
-    }
-}
-
 /// Residents of the given cells not sampled since a screening round began become
 /// `unsampled_resident` tasks for their grid worker (once per person and round).
 pub async fn follow_up_unsampled(
@@ -419,7 +394,7 @@ pub async fn follow_up_unsampled(
         .enumerate()
         .filter(|(_, s)| s.community != u32::MAX && cells.contains(&s.home_cell))
         .filter(|(_, s)| s.facts.last_sample().is_none_or(|t| t < since))
-        .map(|(i, s)| unsampled_task(PersonId(i as u32), s.home_cell, since, now, due))
+        .map(|(i, s)| NewTask::unsampled(PersonId(i as u32), s.home_cell, since, now, due))
         .collect();
     let n = tasks.len();
     commit(state, vec![DutyOp::InsertTasks(tasks)], Vec::new()).await?;

@@ -11,7 +11,7 @@
 //! `arrivals`, `sentinels`; this file holds the routes and the shared plumbing.
 
 use crate::app::projection::lock;
-use crate::app::{Actor, Role, authorise};
+use crate::app::{Actor, Role, Scoped, authorise};
 use crate::error::AppError;
 use crate::extract::{Id, JsonIn, parse_id};
 use crate::state::{AppState, read};

@@ -398,22 +398,9 @@ pub(super) async fn list_orders(
     Ok(Json(orders_visible(&state, &caller, q).await?))
 }
 
-pub(super) async fn load_order(state: &AppState, id: OrderId) -> Result<OrderRecord, AppError> {
-    let store = state.store.clone();
-    blocking(move || store.order(id))
-        .await?
-        .ok_or_else(|| AppError::not_found("unknown_order", format!("no order {id}")))
-}
-
-/// One order, to a caller who may act on its person.
-pub async fn order_visible(
-    state: &AppState,
-    caller: &Actor,
-    id: OrderId,
-) -> Result<OrderOut, AppError> {
-    let o = load_order(state, id).await?;
-    authorise::duty_person(state, caller, o.person, o.site).await?;
-    Ok(OrderOut::new(&o, state.policy().duties().regime(&o.regime)))
+/// One order (to a caller who may act on its person).
+pub fn order_out(state: &AppState, o: &Scoped<OrderRecord>) -> OrderOut {
+    OrderOut::new(o, state.policy().duties().regime(&o.regime))
 }
 
 pub(super) async fn get_order(
@@ -421,7 +408,8 @@ pub(super) async fn get_order(
     caller: Actor,
     Id(id): Id<OrderId>,
 ) -> Result<Json<OrderOut>, AppError> {
-    Ok(Json(order_visible(&state, &caller, id).await?))
+    let o = authorise::order(&state, &caller, id).await?;
+    Ok(Json(order_out(&state, &o)))
 }
 
 /// The body of `POST /quarantine/orders/{id}/transfer`.
@@ -434,15 +422,14 @@ pub struct TransferIn {
 pub async fn transfer_order(
     state: &AppState,
     caller: &Actor,
-    id: OrderId,
+    o: Scoped<OrderRecord>,
     input: JsonIn<TransferIn>,
 ) -> Result<TransferOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "transfers")?;
     let b = input.get()?;
     let to: SiteId = parse_id(&b.site)?;
-    let o = load_order(state, id).await?;
-    authorise::duty_person(state, caller, o.person, o.site).await?;
     authorise::site(state, caller, to).await?;
+    let o = o.into_inner();
     let event = NewEvent {
         at: crate::now(),
         actor: caller.actor(),
@@ -479,7 +466,8 @@ pub(super) async fn transfer(
     Id(id): Id<OrderId>,
     input: JsonIn<TransferIn>,
 ) -> Result<Json<TransferOut>, AppError> {
-    Ok(Json(transfer_order(&state, &caller, id, input).await?))
+    let o = authorise::order(&state, &caller, id).await?;
+    Ok(Json(transfer_order(&state, &caller, o, input).await?))
 }
 
 /// A person's tests: (sampling time, outcome as a test of this person, `None` while there is
@@ -514,11 +502,10 @@ pub(super) async fn test_history(
 pub async fn release_order(
     state: &AppState,
     caller: &Actor,
-    id: OrderId,
+    o: Scoped<OrderRecord>,
 ) -> Result<ReleaseOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin, Role::SiteManager], "releases")?;
-    let o = load_order(state, id).await?;
-    authorise::duty_person(state, caller, o.person, o.site).await?;
+    let o = o.into_inner();
     if o.status != OrderStatus::Active {
         return Err(conflict(
             "order_not_active",
@@ -686,5 +673,6 @@ pub async fn release(
     caller: Actor,
     Id(id): Id<OrderId>,
 ) -> Result<Json<ReleaseOut>, AppError> {
-    Ok(Json(release_order(&state, &caller, id).await?))
+    let o = authorise::order(&state, &caller, id).await?;
+    Ok(Json(release_order(&state, &caller, o).await?))
 }

@@ -215,13 +215,17 @@ pub(super) fn every_active_order() -> OrderFilter {
     }
 }
 
-/// Checks the test schedules against the results: every test day of an active order (its
+/// The test schedules against the results: every test day of an active order (its
 /// phase's days) and of an arrival's test-only regime (3天3检) that is over without a sample
 /// becomes a missed mandated test — the policy's state (pop-up type 4 by default) until a
-/// negative result exists — once per person and day. Orders also refuse release while a
-/// test day lacks a negative ([`release`]); this makes the lapse visible on the day.
-/// Returns how many missed tests were recorded.
-pub async fn check_test_schedules(state: &AppState, now: Timestamp) -> Result<usize, AppError> {
+/// negative result exists — once per person and day (the lab records them,
+/// `crate::lab::record_missed_tests`). Orders also refuse release while a test day lacks a
+/// negative ([`release`]); this makes the lapse visible on the day. Answers each missed
+/// day as (person, when it was due, the basis).
+pub async fn missed_test_days(
+    state: &AppState,
+    now: Timestamp,
+) -> Result<Vec<(PersonId, Timestamp, String)>, AppError> {
     let policy = state.policy();
     let rules = policy.duties();
     let longest = rules
@@ -288,50 +292,13 @@ pub async fn check_test_schedules(state: &AppState, now: Timestamp) -> Result<us
             ));
         }
     }
-    crate::lab::record_missed_tests(state, missed, "system:test_schedules", now).await
-}
-
-/// Runs the sweep every ten minutes: missed daily reports become tasks, missed test days
-/// become missed tests, rounds past their deadline close (their unsampled residents become
-/// tasks), and the system proposes the zone changes whose conditions hold (an official
-/// still approves them).
-pub async fn duty_loop(state: Arc<AppState>) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
-    loop {
-        every.tick().await;
-        if let Err(e) = run_sweep(&state, crate::now()).await {
-            tracing::warn!(error = ?e, "duty sweep failed; will retry");
-        }
-    }
-}
-
-/// One pass of the duty sweep (the loop's and `POST /duties/sweep`'s).
-pub(super) async fn run_sweep(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
-    let missed = sweep_missed_reports(state, now).await?;
-    let tests = check_test_schedules(state, now).await?;
-    let rounds = crate::lab::close_due_rounds(state, now).await?;
-    let proposals = propose_zone_changes(state, now).await?;
-    if missed + proposals > 0 || tests + rounds > 0 {
-        tracing::info!(
-            report_tasks = missed,
-            missed_tests = tests,
-            rounds_closed = rounds,
-            proposals,
-            "duty sweep"
-        );
-    }
-    Ok(SweepOut {
-        missed_report_tasks: missed,
-        missed_scheduled_tests: tests,
-        rounds_closed: rounds,
-        zone_proposals: proposals,
-    })
+    Ok(missed)
 }
 
 /// Runs one pass of the duty sweep now (admins).
 pub async fn sweep_now(state: &AppState, caller: &Actor) -> Result<SweepOut, AppError> {
     caller.require(&[Role::Admin], "running the duty sweep")?;
-    run_sweep(state, crate::now()).await
+    crate::app::sweep::run(state, crate::now()).await
 }
 
 pub(super) async fn sweep(

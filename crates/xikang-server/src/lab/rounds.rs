@@ -234,7 +234,7 @@ pub async fn close_round(
             .iter()
             .filter_map(|p| {
                 let slot = people.get(p.0 as usize)?;
-                Some(crate::duties::unsampled_task(
+                Some(xikang_store::NewTask::unsampled(
                     *p,
                     slot.home_cell,
                     round.starts_at,

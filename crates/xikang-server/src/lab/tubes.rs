@@ -626,23 +626,9 @@ pub async fn post_results(
             });
         }
     }
-    let suspected: Vec<PersonId> = w
-        .events
-        .iter()
-        .filter_map(|e| match e.body {
-            EventBody::CaseRegistered { person, .. } => Some(person),
-            _ => None,
-        })
-        .collect();
+    // A positive's case proposes sealing its zone through the committer's reactions.
     if !w.tubes.is_empty() {
         commit(state, w).await?;
-    }
-    if !suspected.is_empty() {
-        // A positive inside a controlled zone proposes sealing it now, not at the next
-        // sweep. The results are recorded whatever happens here; the sweep retries.
-        if let Err(e) = crate::duties::propose_for_cases(state, &suspected, now).await {
-            tracing::warn!(error = ?e, "zone proposals after positive results failed; the sweep retries");
-        }
     }
     Ok(out)
 }

@@ -35,10 +35,10 @@ pub async fn act_on_contact(
     input: JsonIn<ActionIn>,
 ) -> Result<Response, AppError> {
     // Who and what first, then the body, as the API always answered.
-    visible_case(&state, &caller, &id)?;
-    visible_person(&state, &caller, &person)?.id();
+    let case = visible_case(&state, &caller, &id)?;
+    let person = visible_person(&state, &caller, &person)?;
     let b = input.get()?;
-    let step = decide_contact(&state, &caller, &id, &person, b).await?;
+    let step = decide_contact(&state, &caller, case, person, b).await?;
     Ok(Json(ContactStepOut::from(&step)).into_response())
 }
 
@@ -58,12 +58,11 @@ pub struct ContactStep {
 pub async fn decide_contact(
     state: &Arc<AppState>,
     caller: &Actor,
-    case: &str,
-    person: &str,
+    case: Scoped<CaseRecord>,
+    person: Scoped<PersonId>,
     b: ActionIn,
 ) -> Result<ContactStep, AppError> {
-    let case = visible_case(state, caller, case)?;
-    let person = visible_person(state, caller, person)?.id();
+    let person = person.id();
     let now = crate::now();
     let current = state.projection.tracing.designation(case.id, person);
     let status = current.as_ref().map(|d| d.status);

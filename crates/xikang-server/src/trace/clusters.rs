@@ -10,17 +10,18 @@ pub async fn get_sources(
     caller: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<SourcesOut>, AppError> {
-    Ok(Json(sources_of(&state, &caller, &id).await?))
+    let case = visible_case(&state, &caller, &id)?;
+    Ok(Json(sources_of(&state, case).await?))
 }
 
 /// Who may have infected a case (the query behind `GET /api/v1/cases/{id}/sources`), at
 /// most 1,000: tracers and admins of the case's jurisdiction.
 pub async fn sources_of(
     state: &Arc<AppState>,
-    caller: &Actor,
-    id: &str,
+    case: Scoped<CaseRecord>,
 ) -> Result<SourcesOut, AppError> {
-    let case = visible_case(state, caller, id)?;
+    let case = case.into_inner();
+    let id = case.id.to_string();
     let index = state.projection.tracing.snapshot()?;
     let s = state.clone();
     let items = tokio::task::spawn_blocking(move || {
@@ -67,10 +68,7 @@ pub async fn sources_of(
                 .collect(),
         })
         .collect();
-    Ok(SourcesOut {
-        case: id.to_owned(),
-        items,
-    })
+    Ok(SourcesOut { case: id, items })
 }
 
 /// Every registered case's close contacts and the clusters they form. Clusters are named

@@ -16,15 +16,15 @@ pub fn case_of(c: &CaseRecord) -> Case {
     }
 }
 
-/// A case the caller may read.
-pub(super) fn visible_case(
+/// A case the caller may read, by the id in a path or form.
+pub(crate) fn visible_case(
     state: &AppState,
     caller: &Actor,
     id: &str,
-) -> Result<CaseRecord, AppError> {
+) -> Result<Scoped<CaseRecord>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "reading contact lists")?;
     let id = crate::extract::parse_id::<CaseId>(id)?;
-    Ok(crate::app::authorise::case(state, caller, id)?.into_inner())
+    crate::app::authorise::case(state, caller, id)
 }
 
 /// Close and secondary contacts and companions of one case.
@@ -325,18 +325,18 @@ pub async fn get_contacts(
     Path(id): Path<String>,
     Query(q): Query<ContactQuery>,
 ) -> Result<Json<ContactsPageOut>, AppError> {
-    Ok(Json(contacts_page(&state, &caller, &id, &q).await?))
+    let case = visible_case(&state, &caller, &id)?;
+    Ok(Json(contacts_page(&state, case, &q).await?))
 }
 
 /// One page of a case's filtered contact list (the query behind
 /// `GET /api/v1/cases/{id}/contacts`): tracers and admins of the case's jurisdiction.
 pub async fn contacts_page(
     state: &Arc<AppState>,
-    caller: &Actor,
-    id: &str,
+    case: Scoped<CaseRecord>,
     q: &ContactQuery,
 ) -> Result<ContactsPageOut, AppError> {
-    let case = visible_case(state, caller, id)?;
+    let case = case.into_inner();
     let limit = q.limit.unwrap_or(1_000);
     if limit == 0 || limit > MAX_PAGE {
         return Err(AppError::bad(
@@ -382,7 +382,8 @@ pub async fn export_contacts(
     Path(id): Path<String>,
     Query(q): Query<ContactQuery>,
 ) -> Result<Response, AppError> {
-    Ok(export_contact_list(&state, &caller, &id, &q)
+    let case = visible_case(&state, &caller, &id)?;
+    Ok(export_contact_list(&state, &caller, case, &q)
         .await?
         .into_response())
 }
@@ -416,10 +417,10 @@ impl IntoResponse for ContactExport {
 pub async fn export_contact_list(
     state: &Arc<AppState>,
     caller: &Actor,
-    id: &str,
+    case: Scoped<CaseRecord>,
     q: &ContactQuery,
 ) -> Result<ContactExport, AppError> {
-    let case = visible_case(state, caller, id)?;
+    let case = case.into_inner();
     let format = q.format.as_deref().unwrap_or("csv");
     if !matches!(format, "csv" | "xlsx") {
         return Err(AppError::bad("invalid_format", "format is csv or xlsx"));

@@ -22,7 +22,7 @@ pub use contacts::*;
 
 use crate::api::{blocking_err, visible_person};
 use crate::app::projection::CaseRecord;
-use crate::app::{Actor, Role};
+use crate::app::{Actor, Role, Scoped};
 use crate::error::AppError;
 use crate::export::{Cell, Table, to_csv, to_xlsx};
 use crate::extract::JsonIn;

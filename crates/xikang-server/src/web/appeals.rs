@@ -137,7 +137,10 @@ pub async fn answer(
         return error_page(lang, Some(&user), &e);
     }
     let answered = match appeal::parse_appeal_id(&id) {
-        Some(seq) => appeal::answer_appeal(&state, &user.caller, seq, &f.answer).await,
+        Some(seq) => match crate::app::authorise::appeal(&state, &user.caller, seq) {
+            Ok(a) => appeal::answer_appeal(&state, &user.caller, a, &f.answer).await,
+            Err(e) => Err(e),
+        },
         None => Err(AppError::bad(
             "invalid_appeal_id",
             "an appeal id looks like E12",

@@ -102,7 +102,7 @@ pub async fn unmask(
     let read = api::read_person(
         &state,
         &user.caller,
-        person.id(),
+        person,
         Some(Some(f.purpose.trim().to_owned())),
     )
     .await;
@@ -178,13 +178,13 @@ async fn render_page(
     let code = state.code(person, &eval, now);
     let data = match unmasked {
         Some(v) => Ok(v),
-        None => api::read_person(state, &user.caller, person, None).await,
+        None => api::read_person(state, &user.caller, scoped, None).await,
     };
     let data = match data {
         Ok(d) => d,
         Err(e) => return error_page(lang, Some(user), &e),
     };
-    let results = api::test_results(state, &user.caller, person).await;
+    let results = api::test_results(state, scoped).await;
     let (class, words) = colour_words(lang, eval.colour);
     let mut h = String::new();
     let _ = write!(
@@ -452,7 +452,7 @@ pub async fn file_appeal(
     } else {
         ""
     };
-    let filed = appeal::file_appeal(&state, &user.caller, person.id(), &f.reason).await;
+    let filed = appeal::file_appeal(&state, &user.caller, person, &f.reason).await;
     match filed {
         Ok(_) if here.is_empty() => to_person(person.id()).into_response(),
         Ok(_) => Redirect::to(here).into_response(),

@@ -434,7 +434,10 @@ pub async fn release(
         return error_page(lang, Some(&user), &e);
     }
     let answer = match crate::extract::parse_id(&id) {
-        Ok(order) => duties::release_order(&state, &user.caller, order).await,
+        Ok(order) => match crate::app::authorise::order(&state, &user.caller, order).await {
+            Ok(o) => duties::release_order(&state, &user.caller, o).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     // The order's site, to come back to it.

@@ -19,7 +19,6 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::fmt::Write;
 use std::sync::Arc;
-use xikang_domain::CaseId;
 use xikang_domain::PersonId;
 use xikang_domain::event::{CaseKind, ContactKind};
 
@@ -286,12 +285,6 @@ pub async fn register(
     }
 }
 
-/// The case a tracer may open.
-fn visible_case(state: &AppState, user: &WebUser, id: &str) -> Result<CaseRecord, AppError> {
-    let id = crate::extract::parse_id::<CaseId>(id)?;
-    Ok(crate::app::authorise::case(state, &user.caller, id)?.into_inner())
-}
-
 fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
     let lang = user.lang;
     let button = |action: &str, label: &str, extra: &str| {
@@ -468,8 +461,8 @@ async fn render_case(
     if let Some(r) = user.forbid_unless(TRACERS, "tracing") {
         return r;
     }
-    let case = match visible_case(state, user, id) {
-        Ok(c) => c,
+    let case = match trace::visible_case(state, &user.caller, id) {
+        Ok(c) => c.into_inner(),
         Err(e) => return error_page(lang, Some(user), &e),
     };
     let index = match state.projection.tracing.snapshot() {
@@ -632,10 +625,13 @@ pub async fn act(
     if !f.site.trim().is_empty() {
         body["site"] = json!(f.site.trim());
     }
-    let done = match crate::json::from_value::<trace::ActionIn>(body) {
-        Ok(b) => trace::decide_contact(&state, &user.caller, &id, &person, b).await,
-        Err(e) => Err(e),
-    };
+    let done = async {
+        let case = trace::visible_case(&state, &user.caller, &id)?;
+        let person = crate::api::visible_person(&state, &user.caller, &person)?;
+        let b = crate::json::from_value::<trace::ActionIn>(body)?;
+        trace::decide_contact(&state, &user.caller, case, person, b).await
+    }
+    .await;
     match done {
         Ok(_) => Redirect::to(&format!("/web/cases/{id}#contacts")).into_response(),
         Err(e) => {
@@ -676,7 +672,11 @@ pub async fn export(
 ) -> Response {
     let format = q.format.unwrap_or_else(|| "csv".into());
     let query = trace::ContactQuery::masked_export(format);
-    match trace::export_contact_list(&state, &user.caller, &id, &query).await {
+    let export = match trace::visible_case(&state, &user.caller, &id) {
+        Ok(case) => trace::export_contact_list(&state, &user.caller, case, &query).await,
+        Err(e) => Err(e),
+    };
+    match export {
         Ok(file) => file.into_response(),
         Err(e) => error_page(user.lang, Some(&user), &e),
     }

@@ -121,6 +121,33 @@ pub struct NewTask {
     pub dedupe: Option<String>,
 }
 
+impl NewTask {
+    /// The task for a resident not sampled in the screening round that began at `since`:
+    /// one per person and round (the dedupe key), whether it comes from
+    /// `POST /grid/unsampled` or from the round's closing.
+    pub fn unsampled(
+        p: PersonId,
+        cell: GridCell,
+        since: Timestamp,
+        now: Timestamp,
+        due: Timestamp,
+    ) -> NewTask {
+        NewTask {
+            cell,
+            kind: TaskKind::UnsampledResident,
+            person: Some(p),
+            household: None,
+            detail: format!(
+                "{p} has not been sampled in the round that began {}",
+                since.to_rfc3339()
+            ),
+            created_at: now,
+            due_at: due,
+            dedupe: Some(format!("unsampled:{p}:{}", since.0)),
+        }
+    }
+}
+
 /// A grid task as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskRecord {

@@ -18,7 +18,7 @@ pub use tubes::*;
 use vaccination::*;
 
 use super::{ItemError, NewRound, NewTube, Swabbed, item_err};
-use crate::app::{Actor, Role, authorise};
+use crate::app::{Actor, Role, Scoped, authorise};
 use crate::error::AppError;
 use crate::extract::{Id, JsonIn, Upload};
 use crate::state::{AppState, read};

@@ -81,20 +81,20 @@ pub async fn record_upload(
     let lines = match upload {
         Upload::Csv(body) => record_lab_csv(state, caller, &body).await?,
         Upload::Json(input) => {
-        let b = input.get()?;
-        check_count(b.results.len())?;
-        record_lab_results(
-            state,
-            caller,
-            b.results.into_iter().map(result_of_json).collect(),
-        )
-        .await?
-        .into_iter()
-        .map(|outcome| LabLine {
-            line: None,
-            outcome,
-        })
-        .collect()
+            let b = input.get()?;
+            check_count(b.results.len())?;
+            record_lab_results(
+                state,
+                caller,
+                b.results.into_iter().map(result_of_json).collect(),
+            )
+            .await?
+            .into_iter()
+            .map(|outcome| LabLine {
+                line: None,
+                outcome,
+            })
+            .collect()
         }
     };
     // Every line of a CSV file has its number, no JSON item has one.

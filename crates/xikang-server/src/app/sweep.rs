@@ -1,0 +1,47 @@
+//! The sweep: the work nobody asks for but the rules require, every ten minutes (and on
+//! `POST /duties/sweep`). It is here, above the features, because it crosses them: missed
+//! daily reports become grid tasks (duties); missed test days (duties' schedules) are
+//! recorded as missed mandated tests (lab); screening rounds past their deadline close and
+//! their unsampled residents become tasks (lab); zone changes whose conditions hold are
+//! proposed for an official to approve (duties). No feature calls another for this.
+
+use crate::duties::{self, SweepOut};
+use crate::error::AppError;
+use crate::state::AppState;
+use std::sync::Arc;
+use xikang_domain::Timestamp;
+
+/// Runs the sweep every ten minutes until the process ends.
+pub async fn every_ten_minutes(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(e) = run(&state, crate::now()).await {
+            tracing::warn!(error = ?e, "duty sweep failed; will retry");
+        }
+    }
+}
+
+/// One pass of the sweep at `now`.
+pub async fn run(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
+    let missed = duties::sweep_missed_reports(state, now).await?;
+    let days = duties::missed_test_days(state, now).await?;
+    let tests = crate::lab::record_missed_tests(state, days, "system:test_schedules", now).await?;
+    let rounds = crate::lab::close_due_rounds(state, now).await?;
+    let proposals = duties::propose_zone_changes(state, now).await?;
+    if missed + proposals > 0 || tests + rounds > 0 {
+        tracing::info!(
+            report_tasks = missed,
+            missed_tests = tests,
+            rounds_closed = rounds,
+            proposals,
+            "duty sweep"
+        );
+    }
+    Ok(SweepOut {
+        missed_report_tasks: missed,
+        missed_scheduled_tests: tests,
+        rounds_closed: rounds,
+        zone_proposals: proposals,
+    })
+}
