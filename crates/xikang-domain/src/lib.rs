@@ -3,6 +3,7 @@
 //! into a colour. No I/O and no clock reads: every function that needs the time takes `now`.
 
 pub mod bulletin;
+pub mod contact;
 pub mod duties;
 pub mod event;
 pub mod facts;

@@ -2,11 +2,12 @@
 //! person, a case, an area, a person's duties), and the functions here check the actor's
 //! role *and* area against that object's area before anything else happens.
 //!
-//! A [`Scoped`] value is the proof: only this module makes one, so a function that takes a
-//! `Scoped<PersonId>` (a person's appeals, the person page) cannot be reached without the
-//! check having been made. Commands that take a plain id call a check here first; the role
-//! × area matrix test (`crates/xikang/tests/authorisation.rs`) calls every operation to
-//! prove it. New objects get their check here, next to the others, not in a handler.
+//! A [`Scoped`] value is the proof: only this module makes one, so a command that takes a
+//! `Scoped<PersonId>`, `Scoped<CaseRecord>`, `Scoped<OrderRecord>` or `Scoped<Appeal>`
+//! cannot be reached without the check having been made. Commands whose objects are named
+//! inside a batch or body check each right after parsing; the role × area matrix test
+//! (`crates/xikang/tests/authorisation.rs`) calls every operation to prove it. New objects
+//! get their check here, next to the others, not in a handler.
 
 use crate::app::{Actor, Role};
 use crate::error::AppError;

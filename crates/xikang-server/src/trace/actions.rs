@@ -15,15 +15,8 @@ pub struct ActionIn {
     pub site: Option<String>,
 }
 
-/// A step of the contact workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Confirm,
-    Notify,
-    Quarantine,
-    Dismiss,
-}
+pub use xikang_domain::contact::Action;
+use xikang_domain::contact::{Refusal, Step};
 
 /// `POST /api/v1/cases/{id}/contacts/{person}`: `{"action": "confirm" | "notify" |
 /// "quarantine" | "dismiss", "reason": …}`. Each step is an authority event; a step out of
@@ -81,14 +74,36 @@ pub async fn decide_contact(
         basis: basis.to_owned(),
         body,
     };
-    let events = match b.action {
-        Action::Confirm => {
-            if matches!(
-                status,
-                Some(Status::Confirmed | Status::Notified | Status::Quarantined)
-            ) {
-                return Err(conflict("confirm"));
-            }
+    // A dismissal names its reason whatever the contact's state.
+    let reason = b.reason.filter(|r| !r.trim().is_empty());
+    if b.action == Action::Dismiss && reason.is_none() {
+        return Err(AppError::bad(
+            "reason_required",
+            "dismissing a contact needs a reason",
+        ));
+    }
+    let step = xikang_domain::contact::next(
+        current.as_ref().map(|d| (d.status, d.kind)),
+        b.action,
+    )
+    .map_err(|r| match r {
+        Refusal::OutOfOrder => conflict(b.action.as_str()),
+        // The policy colours a companion yellow until their tests clear it
+        // (PROTOCOL.md §1); no quarantine order follows from the companion rule.
+        Refusal::NotQuarantined(ContactKind::Companion) => AppError::Conflict {
+            code: "companion_not_quarantined",
+            message: format!(
+                "{person} is a companion in {}: the policy's tests clear them, not a quarantine",
+                case.id
+            ),
+        },
+        Refusal::NotQuarantined(kind) => AppError::Conflict {
+            code: "contact_not_quarantined",
+            message: format!("{person} is a {kind:?} contact in {}: not quarantined", case.id),
+        },
+    })?;
+    let events = match step {
+        Step::Confirm => {
             // Only someone the data shows as a contact of this case can be confirmed.
             let index = state.projection.tracing.snapshot()?;
             let (s, c2) = (state.clone(), case.clone());
@@ -131,10 +146,7 @@ pub async fn decide_contact(
                 },
             )]
         }
-        Action::Notify => {
-            if status != Some(Status::Confirmed) {
-                return Err(conflict("notify"));
-            }
+        Step::Notify => {
             vec![event(
                 "tracer notified the contact",
                 EventBody::ContactNotified {
@@ -143,29 +155,7 @@ pub async fn decide_contact(
                 },
             )]
         }
-        Action::Quarantine => {
-            let Some(d) = current
-                .as_ref()
-                .filter(|d| matches!(d.status, Status::Confirmed | Status::Notified))
-            else {
-                return Err(conflict("quarantine"));
-            };
-            if d.kind == ContactKind::Companion {
-                // The policy colours a companion yellow until their tests clear it
-                // (PROTOCOL.md §1); no quarantine order follows from the companion rule.
-                return Err(AppError::Conflict {
-                    code: "companion_not_quarantined",
-                    message: format!(
-                        "{person} is a companion in {}: the policy's tests clear them, not a quarantine",
-                        case.id
-                    ),
-                });
-            }
-            let reason = if d.kind == ContactKind::Secondary {
-                QuarantineReason::SecondaryContact
-            } else {
-                QuarantineReason::CloseContact
-            };
+        Step::Quarantine(reason) => {
             // The order system of the duties (sites, capacity, test days, release) issues
             // it; its `quarantine_ordered` event moves the contact to "quarantined".
             let policy = state.policy();
@@ -199,13 +189,8 @@ pub async fn decide_contact(
             .await?;
             Vec::new()
         }
-        Action::Dismiss => {
-            let reason = b.reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-                AppError::bad("reason_required", "dismissing a contact needs a reason")
-            })?;
-            if matches!(status, Some(Status::Quarantined | Status::Dismissed)) {
-                return Err(conflict("dismiss"));
-            }
+        Step::Dismiss => {
+            let reason = reason.unwrap_or_default();
             vec![event(
                 "tracer dismissed the contact",
                 EventBody::ContactReleased {

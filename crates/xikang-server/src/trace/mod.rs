@@ -51,34 +51,7 @@ use xikang_trace::{
     clusters, companions, to_dot,
 };
 
-/// Where a contact stands in the tracer's workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Computed from the data; nobody has decided yet.
-    Candidate,
-    /// A tracer confirmed the designation (the colour follows the policy from here).
-    Confirmed,
-    /// The person was told.
-    Notified,
-    /// A quarantine order was issued.
-    Quarantined,
-    /// A tracer dismissed the candidate or released the designation, with a reason.
-    Dismissed,
-}
-
-impl Status {
-    /// The status's name on the wire (as serde writes it).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Candidate => "candidate",
-            Status::Confirmed => "confirmed",
-            Status::Notified => "notified",
-            Status::Quarantined => "quarantined",
-            Status::Dismissed => "dismissed",
-        }
-    }
-}
+pub use xikang_domain::contact::Status;
 
 /// A tracer's decisions about one person in one case's contact list.
 #[derive(Debug, Clone)]
