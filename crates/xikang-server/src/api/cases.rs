@@ -183,7 +183,15 @@ pub async fn get_case(
     Ok(Json(read_case(&state, &caller, id)?))
 }
 
-/// A case of the caller's jurisdiction: tracers and admins.
+/// A case of the caller's jurisdiction: tracers and admins; recorded in the access log.
 pub fn read_case(state: &AppState, caller: &Actor, id: CaseId) -> Result<CaseOut, AppError> {
-    Ok(CaseOut::from(authorise::case(state, caller, id)?.get()))
+    let case = authorise::case(state, caller, id)?;
+    state.access.record(
+        caller,
+        "GET /api/v1/cases/{id}",
+        None,
+        crate::now(),
+        [case.get().person],
+    )?;
+    Ok(CaseOut::from(case.get()))
 }

@@ -3,14 +3,17 @@
 
 use super::*;
 
-/// The person's code now, if the caller may see it.
+/// The person's code now, if the caller may see it; a read by anyone but its holder is
+/// recorded in the access log under `route`.
 pub(super) fn current_code(
     state: &AppState,
     caller: &Actor,
     person: PersonId,
+    route: &'static str,
 ) -> Result<Arc<IssuedCode>, AppError> {
     let person = authorise::person(state, caller, person)?.id();
     let now = crate::now();
+    state.access.record(caller, route, None, now, [person])?;
     let (eval, _) = state
         .evaluate(person, now)
         .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
@@ -23,7 +26,7 @@ pub async fn get_code(
     caller: Actor,
     Id(person): Id<PersonId>,
 ) -> Result<Response, AppError> {
-    let code = current_code(&state, &caller, person)?;
+    let code = current_code(&state, &caller, person, "GET /api/v1/people/{id}/code")?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         code.json.clone(),
@@ -37,7 +40,12 @@ pub async fn get_code_image(
     caller: Actor,
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let code = current_code(&state, &caller, crate::extract::parse_id(&id)?)?;
+    let code = current_code(
+        &state,
+        &caller,
+        crate::extract::parse_id(&id)?,
+        "GET /api/v1/people/{id}/{format}",
+    )?;
     let mut resp = match format.as_str() {
         "code.svg" => xikang_code::qr_svg(&code.token).into_response(),
         "code.png" => xikang_code::qr_png(&code.token, 6).into_response(),
@@ -77,17 +85,22 @@ pub async fn get_person(
     Query(q): Query<PersonQuery>,
 ) -> Result<Response, AppError> {
     let unmask = if q.unmask { Some(q.purpose) } else { None };
-    Ok(Json(read_person(&state, &caller, person, unmask).await?).into_response())
+    Ok(
+        Json(read_person(&state, &caller, person, unmask, "GET /api/v1/people/{id}").await?)
+            .into_response(),
+    )
 }
 
 /// A person's record (the query behind `GET /api/v1/people/{id}` and the person pages),
 /// masked; with `unmask = Some(purpose)` unmasked for an admin or tracer, after the read
-/// is recorded as `PersonalDataRead` with that purpose (which must not be blank).
+/// is recorded as `PersonalDataRead` with that purpose (which must not be blank). Every
+/// read is recorded in the access log under `route`.
 pub async fn read_person(
     state: &AppState,
     actor: &Actor,
     person: PersonId,
     unmask: Option<Option<String>>,
+    route: &'static str,
 ) -> Result<PersonOut, AppError> {
     let person = authorise::person(state, actor, person)?.id();
     if let Some(purpose) = &unmask {
@@ -110,6 +123,10 @@ pub async fn read_person(
             }])
             .await?;
     }
+    let purpose = unmask.as_ref().and_then(|p| p.as_deref());
+    state
+        .access
+        .record(actor, route, purpose, crate::now(), [person])?;
     let store = state.store.clone();
     let p = tokio::task::spawn_blocking(move || store.person(person))
         .await
@@ -153,7 +170,7 @@ pub async fn list_people(
 }
 
 /// One page of the people of an area the caller covers (their own by default), masked:
-/// staff only.
+/// staff only. Recorded in the access log, one event per person listed.
 pub async fn people_page(
     state: &AppState,
     caller: &Actor,
@@ -170,6 +187,13 @@ pub async fn people_page(
     let people = tokio::task::spawn_blocking(move || store.list_people(&area, after, limit))
         .await
         .map_err(blocking_err)??;
+    state.access.record(
+        caller,
+        "GET /api/v1/people",
+        None,
+        crate::now(),
+        people.iter().map(|p| p.id),
+    )?;
     let next = if people.len() == limit as usize {
         people.last().map(|p| p.id.to_string())
     } else {
@@ -226,6 +250,13 @@ pub async fn find_person(
             "this person is outside your jurisdiction",
         ));
     }
+    state.access.record(
+        caller,
+        "POST /api/v1/people/lookup",
+        None,
+        crate::now(),
+        [person],
+    )?;
     Ok(PersonRefOut {
         id: person.to_string(),
     })

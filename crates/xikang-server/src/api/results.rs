@@ -190,13 +190,20 @@ pub(super) fn rfc3339_opt<S: serde::Serializer>(
 }
 
 /// A person's test results from the authority log, oldest first (the query behind
-/// `GET /api/v1/test-results` and the person pages).
+/// `GET /api/v1/test-results` and the person pages), recorded in the access log.
 pub async fn test_results(
     state: &AppState,
     actor: &Actor,
     person: PersonId,
 ) -> Result<Vec<TestResultOut>, AppError> {
     let person = authorise::person(state, actor, person)?.id();
+    state.access.record(
+        actor,
+        "GET /api/v1/test-results",
+        None,
+        crate::now(),
+        [person],
+    )?;
     let store = state.store.clone();
     let events = tokio::task::spawn_blocking(move || store.events_of_person(person))
         .await

@@ -1,12 +1,14 @@
 //! The application layer, between the HTTP handlers and web pages above and the store
 //! below (see ARCHITECTURE.md at the root):
 //!
+//! - [`access`]: the access log (who read whose personal data);
 //! - [`actor`]: who acts ([`Actor`], [`Role`]);
 //! - [`authorise`]: the one place where an actor's role and area are checked against the
 //!   object a command or query touches;
 //! - [`commit`]: the one committer (write durably, then apply);
 //! - [`projection`]: the in-memory state with the only `apply`, fed from the committed log.
 
+pub mod access;
 pub mod actor;
 pub mod authorise;
 pub mod commit;

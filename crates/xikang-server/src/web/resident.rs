@@ -104,6 +104,7 @@ pub async fn unmask(
         &user.caller,
         person.id(),
         Some(Some(f.purpose.trim().to_owned())),
+        "POST /web/people/{id}/unmask",
     )
     .await;
     match read {
@@ -178,7 +179,7 @@ async fn render_page(
     let code = state.code(person, &eval, now);
     let data = match unmasked {
         Some(v) => Ok(v),
-        None => api::read_person(state, &user.caller, person, None).await,
+        None => api::read_person(state, &user.caller, person, None, "GET /web/people/{id}").await,
     };
     let data = match data {
         Ok(d) => d,
