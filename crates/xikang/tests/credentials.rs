@@ -372,6 +372,33 @@ async fn reads_of_personal_data_are_found_in_the_access_log_by_actor_and_by_pers
             .0,
         200
     );
+    // A case and a page of its contacts: one event for the case's person, one per contact
+    // on the page.
+    let case_person = format!("P{}", home_people[2]);
+    let onset = now().plus(-2 * DAY).to_rfc3339();
+    let (s, case) = app
+        .post(
+            &app.admin,
+            "/api/v1/cases",
+            json!({"person": case_person, "kind": "confirmed", "onset": onset}),
+        )
+        .await;
+    assert_eq!(s, 201, "{case}");
+    let case = case["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get(&tracer, &format!("/api/v1/cases/{case}")).await.0,
+        200
+    );
+    let (s, contacts) = app
+        .get(&tracer, &format!("/api/v1/cases/{case}/contacts?limit=20"))
+        .await;
+    assert_eq!(s, 200, "{contacts}");
+    let listed: Vec<String> = contacts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["person"].as_str().unwrap().to_owned())
+        .collect();
     // A resident reading their own code is not an access to someone else's data.
     assert_eq!(
         app.get(&resident, &format!("/api/v1/people/{q}/code"))
@@ -428,6 +455,19 @@ async fn reads_of_personal_data_are_found_in_the_access_log_by_actor_and_by_pers
         read.iter().filter(|r| r.1 == "GET /api/v1/people").count() >= 5,
         "every person of the list page: {by_actor}"
     );
+    assert!(
+        read.contains(&(case_person.as_str(), "GET /api/v1/cases/{id}")),
+        "{by_actor}"
+    );
+    let mut contacts_read: Vec<String> = read
+        .iter()
+        .filter(|r| r.1 == "GET /api/v1/cases/{id}/contacts")
+        .map(|r| r.0.to_owned())
+        .collect();
+    contacts_read.sort();
+    let mut listed = listed;
+    listed.sort();
+    assert_eq!(contacts_read, listed, "one event per contact on the page");
     let (_, by_resident) = app
         .get(&app.admin, "/api/v1/access?actor=resident:me")
         .await;
@@ -443,4 +483,82 @@ async fn reads_of_personal_data_are_found_in_the_access_log_by_actor_and_by_pers
     assert_eq!((s, v["error"]["code"].as_str()), (403, Some("forbidden")));
     let (s, _) = app.get(&tracer, "/api/v1/access").await;
     assert_eq!(s, 403, "admins only");
+}
+
+/// Runs `xikang serve` on the data directory `dir` with `--admin-token`, until it has printed its
+/// greeting (or exited): its stdout, and its stderr if it exited.
+fn serve_with_admin_token(dir: std::path::PathBuf, token: &'static str) -> (String, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", token])
+        .args(["--admin-password", "a long enough password 1"])
+        .env("XIKANG_DATA", dir)
+        .env("XIKANG_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if line.starts_with("try:") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (out, err)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_token_given_to_serve_is_never_printed_and_refused_once_revoked() {
+    let app = spawn_app().await;
+    let supplied = "xk_supplied_admin_token_0123456789";
+    let dir = app.dir.path().to_owned();
+    let (out, err) = tokio::task::spawn_blocking(move || serve_with_admin_token(dir, supplied))
+        .await
+        .unwrap();
+    assert!(out.contains("as supplied"), "{out} {err}");
+    assert!(
+        !out.contains(supplied) && !err.contains(supplied),
+        "printed: {out}"
+    );
+    // The stored token works against this server too, with the admin lifetime.
+    let stored = app
+        .store
+        .api_token(&token_digest(supplied))
+        .unwrap()
+        .unwrap();
+    assert!(stored.token.expires_at <= now().plus(12 * HOUR));
+    assert_eq!(app.get(supplied, "/api/v1/tokens").await.0, 200);
+
+    // Once revoked, a restart with it refuses to start rather than bring it back.
+    let (s, _) = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/tokens/{}", stored.id),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let dir = app.dir.path().to_owned();
+    let (out, err) = tokio::task::spawn_blocking(move || serve_with_admin_token(dir, supplied))
+        .await
+        .unwrap();
+    assert!(!out.contains("serving"), "{out}");
+    assert!(err.contains("was revoked"), "{err}");
+    assert_eq!(
+        refusal(app.get(supplied, "/api/v1/tokens").await),
+        (401, "token_revoked".into())
+    );
 }
