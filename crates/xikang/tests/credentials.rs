@@ -158,15 +158,16 @@ async fn an_expired_token_is_refused_with_its_own_code_cached_or_not() {
 
     // A cached lookup is checked against the clock on every request: the same cached token
     // asked about two hours on, past its one-hour expiry, is refused.
+    let in_an_hour = now().plus(HOUR).to_rfc3339();
     let (s, v) = app
         .post(
             &app.admin,
             "/api/v1/tokens",
-            json!({"name": "short", "role": "tracer", "area": "320200", "expires_at": now().plus(HOUR).to_rfc3339()}),
+            json!({"name": "short", "role": "tracer", "area": "320200", "expires_at": in_an_hour}),
         )
         .await;
     assert_eq!(s, 201, "{v}");
-    assert_eq!(v["expires_at"], json!(now().plus(HOUR).to_rfc3339()));
+    assert_eq!(v["expires_at"], json!(in_an_hour));
     let short = v["token"].as_str().unwrap().to_owned();
     assert_eq!(app.get(&short, "/api/v1/cases").await.0, 200);
     let later = authenticate_at(&app.state, &short, now().plus(2 * HOUR), Instant::now()).await;

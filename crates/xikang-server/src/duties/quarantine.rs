@@ -342,7 +342,7 @@ pub struct OrderQuery {
     pub active: bool,
 }
 
-/// The orders the caller may see, by person, site or both.
+/// The orders the caller may see, by person, site or both; recorded in the access log.
 pub async fn orders_visible(
     state: &AppState,
     caller: &Actor,
@@ -376,7 +376,7 @@ pub async fn orders_visible(
     })
     .await?;
     let policy = state.policy();
-    let orders = orders
+    let orders: Vec<&OrderRecord> = orders
         .iter()
         .filter(|o| {
             caller.role == Role::SiteManager
@@ -385,6 +385,16 @@ pub async fn orders_visible(
                     .person_area(o.person)
                     .is_some_and(|a| caller.covers(&a))
         })
+        .collect();
+    state.access.record(
+        caller,
+        "GET /api/v1/quarantine/orders",
+        None,
+        crate::now(),
+        orders.iter().map(|o| o.person),
+    )?;
+    let orders = orders
+        .into_iter()
         .map(|o| OrderOut::new(o, policy.duties().regime(&o.regime)))
         .collect();
     Ok(OrdersOut { orders })
@@ -405,7 +415,7 @@ pub(super) async fn load_order(state: &AppState, id: OrderId) -> Result<OrderRec
         .ok_or_else(|| AppError::not_found("unknown_order", format!("no order {id}")))
 }
 
-/// One order, to a caller who may act on its person.
+/// One order, to a caller who may act on its person; recorded in the access log.
 pub async fn order_visible(
     state: &AppState,
     caller: &Actor,
@@ -413,6 +423,13 @@ pub async fn order_visible(
 ) -> Result<OrderOut, AppError> {
     let o = load_order(state, id).await?;
     authorise::duty_person(state, caller, o.person, o.site).await?;
+    state.access.record(
+        caller,
+        "GET /api/v1/quarantine/orders/{id}",
+        None,
+        crate::now(),
+        [o.person],
+    )?;
     Ok(OrderOut::new(&o, state.policy().duties().regime(&o.regime)))
 }
 

@@ -254,6 +254,13 @@ pub fn person_vaccination(
     person: PersonId,
 ) -> Result<PersonVaccinationOut, AppError> {
     let person = authorise::person(state, caller, person)?.id();
+    state.access.record(
+        caller,
+        "GET /api/v1/people/{id}/vaccination",
+        None,
+        crate::now(),
+        [person],
+    )?;
     Ok(PersonVaccinationOut::new(
         person,
         crate::lab::vaccination_status(state, person),
