@@ -85,6 +85,9 @@ typed_id!(
     /// A venue scanning device.
     DeviceId, u64, "D", "device");
 typed_id!(
+    /// An API token (its row, never its secret).
+    TokenId, u64, "TK", "token");
+typed_id!(
     /// A quarantine site (集中隔离点, 健康驿站).
     SiteId, u64, "S", "site");
 typed_id!(
@@ -126,5 +129,7 @@ mod tests {
         // The printed form parses back.
         assert_eq!(CaseId::parse(&CaseId(41).to_string()), Some(CaseId(41)));
         assert_eq!(<OrderId as TypedId>::INVALID, "invalid_order_id");
+        assert_eq!(TokenId::parse("TK7"), Some(TokenId(7)));
+        assert_eq!(TaskId::parse("TK7"), None);
     }
 }

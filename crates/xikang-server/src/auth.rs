@@ -1,6 +1,13 @@
 //! Bearer-token authentication: the [`Actor`] a presented token stands for. Tokens are
-//! random strings shown once at creation; only their SHA-256 is stored. What an actor may
-//! touch is decided in [`crate::app::authorise`].
+//! random strings shown once at creation; only their SHA-256 is stored. Every token carries
+//! an expiry (defaults and ceilings per role: [`Role::token_lifetime`]) and can be revoked;
+//! an expired or revoked token is refused with 401 `token_expired` / `token_revoked`.
+//!
+//! Lookups are cached by digest, each entry for at most [`RECHECK`]: a revocation (or a row
+//! deleted from the store) made by this process or any other process on the same store
+//! takes effect within that time on every path, with no message between processes. Expiry
+//! is checked against the clock on every request, cached or not. What an actor may touch is
+//! decided in [`crate::app::authorise`].
 
 use crate::app::{Actor, Role};
 use crate::error::AppError;
@@ -10,7 +17,15 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use xikang_store::ApiToken;
+use std::time::{Duration, Instant};
+use xikang_domain::{Timestamp, TokenId};
+use xikang_store::StoredToken;
+
+/// How long a cached lookup is trusted before the store is asked again. Revocation must
+/// take effect within 5 s; 2 s leaves room for a slow lookup. Rejected: a revocation
+/// generation polled from the store (one query a second per process instead of one per
+/// token per 2 s, but a row deleted by hand would stay cached forever).
+pub const RECHECK: Duration = Duration::from_secs(2);
 
 /// SHA-256 of a presented token: the form in which tokens are stored and cached.
 pub fn token_digest(token: &str) -> [u8; 32] {
@@ -24,30 +39,135 @@ pub fn new_token() -> String {
     format!("xk_{}", hex::encode(bytes))
 }
 
+/// What the store said about a digest, as cached.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    found: Found,
+    checked: Instant,
+}
+
+#[derive(Debug, Clone)]
+enum Found {
+    /// No such token, or one with a role this build does not know (refused alike).
+    Unknown,
+    Revoked,
+    Known {
+        id: TokenId,
+        actor: Actor,
+        expires_at: Timestamp,
+    },
+}
+
 /// The caller a stored token stands for (`None` for an unknown role).
-pub fn caller_from(t: ApiToken) -> Option<Actor> {
+pub fn caller_from(t: &StoredToken) -> Option<Actor> {
     Some(Actor {
-        name: t.name,
-        role: Role::parse(&t.role)?,
-        area: t.area,
-        venue: t.venue,
-        person: t.person,
-        id_lookup: t.id_lookup,
+        name: t.token.name.clone(),
+        role: Role::parse(&t.token.role)?,
+        area: t.token.area.clone(),
+        venue: t.token.venue,
+        person: t.token.person,
+        id_lookup: t.token.id_lookup,
     })
 }
 
-/// The caller a presented token stands for: cached by digest (unknown tokens too, so a
-/// flood of bad tokens does not reach the store), else looked up in the store.
-pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Option<Actor>, AppError> {
+fn found(t: Option<StoredToken>) -> Found {
+    match t {
+        None => Found::Unknown,
+        Some(t) if t.revoked_at.is_some() => Found::Revoked,
+        Some(t) => match caller_from(&t) {
+            Some(actor) => Found::Known {
+                id: t.id,
+                actor,
+                expires_at: t.token.expires_at,
+            },
+            None => Found::Unknown,
+        },
+    }
+}
+
+/// The verdict on a lookup at `now`: the actor, or why the token is refused.
+fn verdict(found: &Found, now: Timestamp) -> Result<Actor, AppError> {
+    match found {
+        Found::Unknown => Err(AppError::Unauthorized),
+        Found::Revoked => Err(AppError::TokenRefused {
+            code: "token_revoked",
+            message: "this token was revoked",
+        }),
+        Found::Known {
+            expires_at, actor, ..
+        } if now < *expires_at => Ok(actor.clone()),
+        Found::Known { id, .. } => {
+            tracing::debug!(token = %id, "expired token presented");
+            Err(AppError::TokenRefused {
+                code: "token_expired",
+                message: "this token has expired",
+            })
+        }
+    }
+}
+
+/// The caller a presented token stands for at `now`: cached by digest for at most
+/// [`RECHECK`] (unknown tokens too, so a flood of one bad token does not reach the store),
+/// else looked up in the store. 401 for an unknown, expired or revoked token.
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+    now: Timestamp,
+) -> Result<Actor, AppError> {
+    authenticate_at(state, token, now, Instant::now()).await
+}
+
+/// [`authenticate`] with the monotonic instant used to age cache entries given, so that a
+/// test can ask what happens [`RECHECK`] later without waiting for it.
+pub async fn authenticate_at(
+    state: &AppState,
+    token: &str,
+    now: Timestamp,
+    at: Instant,
+) -> Result<Actor, AppError> {
     let digest = token_digest(token.trim());
-    if let Some(hit) = state.auth_cache.get(&digest) {
-        return Ok(hit);
+    if let Some(hit) = state.auth_cache.get(&digest)
+        && at.saturating_duration_since(hit.checked) < RECHECK
+    {
+        return verdict(&hit.found, now);
     }
     let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.api_token(&digest)).await??;
-    let caller = found.and_then(caller_from);
-    state.auth_cache.put(digest, caller.clone());
-    Ok(caller)
+    let stored = tokio::task::spawn_blocking(move || store.api_token(&digest)).await??;
+    let lookup = Lookup {
+        found: found(stored),
+        checked: at,
+    };
+    let answer = verdict(&lookup.found, now);
+    state.auth_cache.put(digest, lookup);
+    answer
+}
+
+/// Forgets every cached lookup, so that a revocation made here is seen at once by this
+/// process (other processes see it within [`RECHECK`]).
+pub fn forget_cached_tokens(state: &AppState) {
+    state.auth_cache.clear();
+}
+
+/// A token's expiry: `requested` if given (after `now`, no later than the role's ceiling),
+/// else the role's default. 400 `invalid_expiry` otherwise.
+pub fn token_expiry(
+    role: Role,
+    requested: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Timestamp, AppError> {
+    let life = role.token_lifetime();
+    match requested {
+        None => Ok(now.plus(life.default)),
+        Some(t) if t > now && t <= now.plus(life.max) => Ok(t),
+        Some(_) => Err(AppError::bad(
+            "invalid_expiry",
+            format!(
+                "a {} token expires after now and at most {} days from now",
+                role.as_str(),
+                life.max / 86_400
+            ),
+        )),
+    }
 }
 
 impl FromRequestParts<Arc<AppState>> for Actor {
@@ -64,8 +184,70 @@ impl FromRequestParts<Arc<AppState>> for Actor {
         let token = header
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or(AppError::Unauthorized)?;
-        caller_for_token(state, token)
-            .await?
-            .ok_or(AppError::Unauthorized)
+        authenticate(state, token, crate::now()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xikang_domain::AreaCode;
+
+    fn known(expires_at: i64) -> Found {
+        Found::Known {
+            id: TokenId(1),
+            actor: Actor {
+                name: "door".into(),
+                role: Role::VenueDevice,
+                area: AreaCode::parse("320213").expect("area"),
+                venue: None,
+                person: None,
+                id_lookup: false,
+            },
+            expires_at: Timestamp(expires_at),
+        }
+    }
+
+    fn code(r: Result<Actor, AppError>) -> &'static str {
+        match r {
+            Ok(_) => "ok",
+            Err(e) => e.summary().1,
+        }
+    }
+
+    #[test]
+    fn a_token_works_until_the_second_it_expires() {
+        assert_eq!(code(verdict(&known(100), Timestamp(99))), "ok");
+        assert_eq!(code(verdict(&known(100), Timestamp(100))), "token_expired");
+        assert_eq!(
+            code(verdict(&Found::Revoked, Timestamp(0))),
+            "token_revoked"
+        );
+        assert_eq!(code(verdict(&Found::Unknown, Timestamp(0))), "unauthorized");
+    }
+
+    #[test]
+    fn an_expiry_is_the_role_default_or_within_its_ceiling() {
+        let now = Timestamp(1_000_000);
+        let admin = Role::Admin.token_lifetime();
+        let device = Role::VenueDevice.token_lifetime();
+        assert!(admin.default < device.default, "admins short, devices long");
+        assert_eq!(
+            token_expiry(Role::Admin, None, now).ok(),
+            Some(now.plus(admin.default))
+        );
+        let later = now.plus(admin.max);
+        assert_eq!(
+            token_expiry(Role::Admin, Some(later), now).ok(),
+            Some(later)
+        );
+        for bad in [now, now.plus(-1), now.plus(admin.max + 1)] {
+            assert_eq!(
+                token_expiry(Role::Admin, Some(bad), now)
+                    .map_err(|e| e.summary().1)
+                    .err(),
+                Some("invalid_expiry")
+            );
+        }
     }
 }

@@ -20,6 +20,11 @@ pub enum AppError {
     },
     /// 401: no or unknown bearer token.
     Unauthorized,
+    /// 401: a known bearer token that no longer works (`token_expired`, `token_revoked`).
+    TokenRefused {
+        code: &'static str,
+        message: &'static str,
+    },
     /// 403: the caller's role or jurisdiction does not allow this.
     Forbidden(&'static str),
     /// 404: no such resource.
@@ -87,6 +92,9 @@ impl AppError {
                 "a valid bearer token is required".into(),
                 None,
             ),
+            AppError::TokenRefused { code, message } => {
+                (StatusCode::UNAUTHORIZED, code, (*message).into(), None)
+            }
             AppError::Forbidden(what) => (
                 StatusCode::FORBIDDEN,
                 "forbidden",

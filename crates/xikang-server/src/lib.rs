@@ -24,7 +24,7 @@ pub mod wire;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use state::AppState;
 use std::sync::Arc;
 use xikang_domain::Timestamp;
@@ -81,7 +81,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/clusters/{id}", get(trace::get_cluster))
         .route("/events", get(api::list_events))
         .route("/audit", get(api::get_audit))
-        .route("/tokens", post(api::post_token))
+        .route("/tokens", post(api::post_token).get(api::list_tokens))
+        .route("/tokens/{id}", delete(api::delete_token))
+        .route("/access", get(api::list_access))
         .merge(duties::routes())
         .merge(lab::http::routes())
         .fallback(not_found);

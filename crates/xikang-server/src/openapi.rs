@@ -190,8 +190,29 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
     (
         "post",
         "/api/v1/tokens",
-        "Issue an API token for a user or device (admins)",
+        "Issue an API token for a user or device, with an expiry (admins)",
         "auth",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/tokens",
+        "List the tokens of your area, without secrets (admins)",
+        "auth",
+        true,
+    ),
+    (
+        "delete",
+        "/api/v1/tokens/{id}",
+        "Revoke a token: refused everywhere within seconds (admins)",
+        "auth",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/access",
+        "Who read whose personal data: ?actor=&person=&after= (admins, area-scoped)",
+        "audit",
         true,
     ),
     (

@@ -2,7 +2,8 @@
 //! the explanation of its colour. Server-rendered HTML, no script, no CDN: a plain form post
 //! (the token travels in the body, never in a URL). The full web interface comes later.
 
-use crate::auth::caller_for_token;
+use crate::auth::authenticate;
+use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, State};
 use axum::response::Html;
@@ -76,13 +77,18 @@ pub async fn lookup(State(state): State<Arc<AppState>>, Form(f): Form<LookupForm
 }
 
 async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
-    let caller = caller_for_token(state, &f.token)
+    let now = crate::now();
+    let caller = authenticate(state, &f.token, now)
         .await
-        .map_err(|e| {
-            tracing::error!(error = ?e, "token lookup failed");
-            "内部错误 internal error".to_owned()
-        })?
-        .ok_or("令牌无效 Unknown token")?;
+        .map_err(|e| match e {
+            AppError::Unauthorized | AppError::TokenRefused { .. } => {
+                "令牌无效 Unknown, expired or revoked token".to_owned()
+            }
+            other => {
+                tracing::error!(error = ?other, "token lookup failed");
+                "内部错误 internal error".to_owned()
+            }
+        })?;
     let person =
         PersonId::parse(f.person.trim()).ok_or("人员编号格式错误 A person id looks like P12")?;
     if !state.projection.person_exists(person) {
@@ -91,7 +97,10 @@ async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
     if !crate::app::authorise::person_visible(state, &caller, person) {
         return Err("无权查看 Outside your jurisdiction".into());
     }
-    let now = crate::now();
+    state
+        .access
+        .record(&caller, "POST /lookup", None, now, [person])
+        .map_err(|_| "服务繁忙 busy, retry".to_owned())?;
     let (eval, _) = state
         .evaluate(person, now)
         .ok_or("查无此人 No such person")?;

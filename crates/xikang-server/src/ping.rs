@@ -8,7 +8,7 @@
 //! size takes effect for companions at the next start. Positions are never logged.
 
 use crate::api::blocking_err;
-use crate::app::{Actor, Role};
+use crate::app::{Actor, Role, authorise};
 use crate::error::AppError;
 use crate::json::{body_json, check_json};
 use crate::state::AppState;
@@ -247,6 +247,15 @@ pub async fn post_pings(
     let mut rejected: Vec<ItemRefusedOut> = Vec::new();
     for (index, raw) in batch.pings.iter().enumerate() {
         match parse_item(&state, raw.get(), now, oldest) {
+            // A ping feeds the companion rule, which turns people yellow: only for people
+            // of the caller's area (a city carrier's feed covers the city).
+            Ok(p) if !authorise::person_in_area(&state, &caller, p.person) => {
+                rejected.push(ItemRefusedOut::new(
+                    index,
+                    "forbidden",
+                    "this person lives outside your jurisdiction".into(),
+                ));
+            }
             Ok(p) => rows.push(p),
             Err(e) => rejected.push(ItemRefusedOut::new(index, e.code, e.message)),
         }

@@ -169,7 +169,10 @@ pub struct AppState {
     pub pseudonyms: PseudonymKey,
     /// The in-memory state folded from the authority log (see [`Projection`]).
     pub projection: Projection,
-    pub auth_cache: BoundedCache<[u8; 32], Option<crate::app::Actor>>,
+    /// Bearer-token lookups by digest, each trusted for at most [`crate::auth::RECHECK`].
+    pub auth_cache: BoundedCache<[u8; 32], crate::auth::Lookup>,
+    /// Reads of personal data, on their way to the store ([`crate::app::access`]).
+    pub access: crate::app::access::AccessLog,
     /// Tokens already verified: hash of the token → (person, expiry).
     pub verified: BoundedCache<u64, (PersonId, Timestamp)>,
     pub codes: BoundedCache<PersonId, Arc<IssuedCode>>,
@@ -308,6 +311,7 @@ impl AppState {
             trust_json,
             pseudonyms,
             auth_cache: BoundedCache::new(100_000),
+            access: crate::app::access::AccessLog::start(store.clone()),
             verified: BoundedCache::new(1_000_000),
             // Entries are about 1 KB: bounded to the working set of people displaying codes.
             codes: BoundedCache::new(100_000),

@@ -376,9 +376,12 @@ impl<'a> From<&'a Policy> for PolicyOut<'a> {
     }
 }
 
-/// `POST /api/v1/tokens`: the token, shown once, and its role.
+/// `POST /api/v1/tokens`: the token, shown once, its id (to list and revoke it by), its
+/// role and its expiry.
 #[derive(Debug, Serialize)]
 pub struct TokenOut {
+    pub expires_at: String,
+    pub id: String,
     pub role: &'static str,
     pub token: String,
 }
@@ -655,6 +658,8 @@ pub(crate) mod tests {
         prints_as_sorted_json(
             "token",
             &TokenOut {
+                expires_at: "t".into(),
+                id: "TK1".into(),
                 role: "admin",
                 token: "x".into(),
             },

@@ -3,8 +3,9 @@
 //! own migrations, embedded in the binary and applied at [`open`]. The store owns three
 //! kinds of data:
 //!
-//! - reference data (people, workplaces, venues, API tokens, signing keys, settings, web
-//!   users and sessions: [`UserStore`]);
+//! - reference data (people, workplaces, venues, API tokens and their revocation:
+//!   [`CredentialStore`], signing keys, settings, web users and sessions: [`UserStore`]);
+//! - the access log ([`CredentialStore`]): who read whose personal data, ids only;
 //! - the authority log: append-only events chained by hash ([`xikang_domain::event`]);
 //! - check-ins: high-volume scans, one table per Asia/Shanghai day, dropped whole when they
 //!   pass the retention period;
@@ -14,6 +15,7 @@
 //! The API is synchronous on purpose: the async server calls it from blocking threads, and
 //! both drivers used here block. See `docs/storage.md` for the schema and durability choices.
 
+mod credential;
 mod duties;
 mod error;
 mod lab;
@@ -24,6 +26,7 @@ mod row;
 mod sqlite;
 mod user;
 
+pub use credential::{AccessFilter, AccessRecord, CredentialStore, StoredAccess};
 pub use duties::{
     ArrivalRecord, DutyOp, DutyStore, GridCellRecord, NewTask, OrderFilter, OrderRecord,
     OrderStatus, OriginRecord, ProposalAction, ProposalRecord, ProposalStatus, ReportRecord,
@@ -41,7 +44,7 @@ use std::path::{Path, PathBuf};
 use xikang_domain::event::{ChainError, NewEvent, StoredEvent};
 use xikang_domain::{
     AreaCode, CheckIn, CivilDay, EventSeq, GridCell, HouseholdId, Person, PersonId, Timestamp,
-    Venue, VenueId, Workplace, WorkplaceId,
+    TokenId, Venue, VenueId, Workplace, WorkplaceId,
 };
 
 /// The columns of a person the in-memory projection needs, without personal data other than
@@ -71,6 +74,21 @@ pub struct ApiToken {
     pub person: Option<PersonId>,
     /// Whether the holder may look people up by ID number.
     pub id_lookup: bool,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// The first instant at which it no longer works.
+    pub expires_at: Timestamp,
+}
+
+/// A stored API token: its row id, what it allows, and whether it was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    /// The row's id, by which it is listed and revoked (never the secret).
+    pub id: TokenId,
+    /// What it allows.
+    pub token: ApiToken,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// A health-code signing key as stored. `Debug` hides the secret.
@@ -120,7 +138,9 @@ impl ChainReport {
 ///
 /// Callbacks passed to the `for_each_*` methods run while a read is open: they must not
 /// call back into the same store for writes they wait on (reads are fine).
-pub trait Store: LabStore + DutyStore + PingStore + UserStore + Send + Sync + fmt::Debug {
+pub trait Store:
+    LabStore + DutyStore + PingStore + UserStore + CredentialStore + Send + Sync + fmt::Debug
+{
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
@@ -207,10 +227,13 @@ pub trait Store: LabStore + DutyStore + PingStore + UserStore + Send + Sync + fm
     /// order within a day is unspecified.
     fn for_each_checkin(&self, f: &mut dyn FnMut(&[CheckIn])) -> Result<()>;
 
-    /// Stores (or replaces) an API token under the SHA-256 of its secret value.
-    fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<()>;
-    /// The token stored under this SHA-256.
-    fn api_token(&self, token_sha256: &[u8; 32]) -> Result<Option<ApiToken>>;
+    /// Stores an API token under the SHA-256 of its secret value and answers its id. Storing
+    /// the same secret again replaces what it allows and its expiry, keeps its id, and never
+    /// lifts a revocation.
+    fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<TokenId>;
+    /// The token stored under this SHA-256, revoked or expired ones included (the caller
+    /// decides, against its clock).
+    fn api_token(&self, token_sha256: &[u8; 32]) -> Result<Option<StoredToken>>;
 
     /// Stores (or replaces) a signing key under its key id.
     fn put_signing_key(&self, kid: [u8; 8], key: &StoredKey) -> Result<()>;

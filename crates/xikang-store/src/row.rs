@@ -3,7 +3,7 @@
 //! PostgreSQL cannot drift apart in how they interpret a stored value.
 
 use crate::error::{Result, StoreError};
-use crate::{ApiToken, PersonBrief, StoredKey};
+use crate::{PersonBrief, StoredKey};
 use xikang_domain::event::{ChainError, ChainVerifier, EventBody, StoredEvent, chain_hash};
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::mask::PhoneNumber;
@@ -21,6 +21,23 @@ pub(crate) fn u32_of(v: i64, what: &str) -> Result<u32> {
 pub(crate) fn array_of<const N: usize>(v: &[u8], what: &str) -> Result<[u8; N]> {
     <[u8; N]>::try_from(v)
         .map_err(|_| StoreError::Corrupt(format!("{what} has {} bytes, expected {N}", v.len())))
+}
+
+/// An optional stored venue id and person id (a token's or a web user's subject).
+pub(crate) fn subject_of(
+    venue: Option<i64>,
+    person: Option<i64>,
+) -> Result<(Option<VenueId>, Option<PersonId>)> {
+    Ok((
+        venue
+            .map(|v| u32_of(v, "venue id"))
+            .transpose()?
+            .map(VenueId),
+        person
+            .map(|v| u32_of(v, "person id"))
+            .transpose()?
+            .map(PersonId),
+    ))
 }
 
 pub(crate) fn area_of(s: &str) -> Result<AreaCode> {
@@ -219,37 +236,6 @@ impl VenueRow {
             cell: GridCell(u32_of(self.cell, "grid cell")?),
             lat: self.lat,
             lon: self.lon,
-        })
-    }
-}
-
-/// An API token as stored.
-pub(crate) struct TokenRow {
-    pub name: String,
-    pub role: String,
-    pub area: String,
-    pub venue: Option<i64>,
-    pub person: Option<i64>,
-    pub id_lookup: bool,
-}
-
-impl TokenRow {
-    pub(crate) fn into_token(self) -> Result<ApiToken> {
-        Ok(ApiToken {
-            name: self.name,
-            role: self.role,
-            area: area_of(&self.area)?,
-            venue: self
-                .venue
-                .map(|v| u32_of(v, "venue id"))
-                .transpose()?
-                .map(VenueId),
-            person: self
-                .person
-                .map(|v| u32_of(v, "person id"))
-                .transpose()?
-                .map(PersonId),
-            id_lookup: self.id_lookup,
         })
     }
 }

@@ -5,7 +5,7 @@
 //! log in.
 
 use crate::error::{Result, StoreError};
-use crate::row::{area_of, u32_of};
+use crate::row::{area_of, subject_of};
 use std::fmt;
 use xikang_domain::{AreaCode, PersonId, Timestamp, VenueId};
 
@@ -95,21 +95,14 @@ pub(crate) const USER_COLUMNS: &str =
 
 impl UserRow {
     pub(crate) fn into_user(self) -> Result<User> {
+        let (venue, person) = subject_of(self.venue, self.person)?;
         Ok(User {
             name: self.name,
             password_hash: self.password_hash,
             role: self.role,
             area: area_of(&self.area)?,
-            venue: self
-                .venue
-                .map(|v| u32_of(v, "venue id"))
-                .transpose()?
-                .map(VenueId),
-            person: self
-                .person
-                .map(|v| u32_of(v, "person id"))
-                .transpose()?
-                .map(PersonId),
+            venue,
+            person,
             id_lookup: self.id_lookup,
             disabled: self.disabled,
             created_at: Timestamp(self.created_at),

@@ -19,11 +19,12 @@ use xikang_domain::idnumber::IdNumber;
 use xikang_domain::mask::PhoneNumber;
 use xikang_domain::{
     AreaCode, CheckIn, CivilDay, EventSeq, GridCell, HouseholdId, LocationPing, Person, PersonId,
-    PlaceCode, Position, ScanDirection, TestOutcome, Timestamp, Venue, VenueCategory, VenueId,
-    Workplace, WorkplaceId, ZoneId,
+    PlaceCode, Position, ScanDirection, TestOutcome, Timestamp, TokenId, Venue, VenueCategory,
+    VenueId, Workplace, WorkplaceId, ZoneId,
 };
 use xikang_store::{
-    ApiToken, ConflictKind, Session, Store, StoreError, StoredKey, Target, User, open,
+    AccessFilter, AccessRecord, ApiToken, ConflictKind, Session, Store, StoreError, StoredKey,
+    StoredToken, Target, User, open,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -759,9 +760,19 @@ fn scenario_api_tokens(store: &dyn Store) {
         venue: Some(VenueId(17)),
         person: None,
         id_lookup: true,
+        created_at: ts("2022-07-01T08:00:00Z"),
+        expires_at: ts("2023-07-01T08:00:00Z"),
     };
-    store.put_api_token(key, &venue_device).unwrap();
-    assert_eq!(store.api_token(&key).unwrap(), Some(venue_device));
+    let id = store.put_api_token(key, &venue_device).unwrap();
+    let stored = |token: &ApiToken, revoked_at| StoredToken {
+        id,
+        token: token.clone(),
+        revoked_at,
+    };
+    assert_eq!(
+        store.api_token(&key).unwrap(),
+        Some(stored(&venue_device, None))
+    );
     let tracer = ApiToken {
         name: "tracer-wang".into(),
         role: "tracer".into(),
@@ -769,10 +780,90 @@ fn scenario_api_tokens(store: &dyn Store) {
         venue: None,
         person: Some(PersonId(42)),
         id_lookup: false,
+        created_at: ts("2022-07-02T08:00:00Z"),
+        expires_at: ts("2022-08-01T08:00:00Z"),
     };
-    store.put_api_token(key, &tracer).unwrap();
-    assert_eq!(store.api_token(&key).unwrap(), Some(tracer));
+    // The same secret again: replaced in place, same id.
+    assert_eq!(store.put_api_token(key, &tracer).unwrap(), id);
+    assert_eq!(store.api_token(&key).unwrap(), Some(stored(&tracer, None)));
     assert_eq!(store.api_token(&[8u8; 32]).unwrap(), None);
+
+    // A second token, listed by id; revoked once (the first time is kept), and storing its
+    // secret again does not lift the revocation.
+    let other = store.put_api_token([9u8; 32], &venue_device).unwrap();
+    assert_ne!(other, id);
+    let listed: Vec<TokenId> = store.api_tokens().unwrap().iter().map(|t| t.id).collect();
+    assert!(
+        listed.contains(&id) && listed.contains(&other),
+        "{listed:?}"
+    );
+    let at = ts("2022-07-03T08:00:00Z");
+    store.revoke_api_token(other, at).unwrap();
+    store
+        .revoke_api_token(other, ts("2022-07-04T08:00:00Z"))
+        .unwrap();
+    store.put_api_token([9u8; 32], &venue_device).unwrap();
+    let revoked = store.api_token_by_id(other).unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(at));
+    assert_eq!(store.api_token(&[9u8; 32]).unwrap(), Some(revoked));
+    assert_eq!(store.api_token(&key).unwrap().unwrap().revoked_at, None);
+    assert!(matches!(
+        store.revoke_api_token(TokenId(999_999), at),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.api_token_by_id(TokenId(999_999)).unwrap(), None);
+}
+
+fn scenario_access_log(store: &dyn Store) {
+    let read = |actor: &str, person: u32, purpose: Option<&str>| AccessRecord {
+        at: ts("2022-07-01T08:00:00Z"),
+        actor: actor.into(),
+        route: "GET /api/v1/people/{id}".into(),
+        purpose: purpose.map(str::to_owned),
+        person: PersonId(person),
+    };
+    store.insert_access(&[]).unwrap();
+    store
+        .insert_access(&[
+            read("tracer:wang", 1, None),
+            read("tracer:li", 1, Some("call")),
+        ])
+        .unwrap();
+    store
+        .insert_access(&[read("tracer:wang", 2, None)])
+        .unwrap();
+    let filter = |actor: Option<&str>, person: Option<u32>, after: u64| AccessFilter {
+        after,
+        actor: actor.map(str::to_owned),
+        person: person.map(PersonId),
+        limit: 10,
+    };
+    let all = store.access_log(&filter(None, None, 0)).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "in id order");
+    assert_eq!(all[1].record, read("tracer:li", 1, Some("call")));
+    let of_wang: Vec<u32> = store
+        .access_log(&filter(Some("tracer:wang"), None, 0))
+        .unwrap()
+        .iter()
+        .map(|a| a.record.person.0)
+        .collect();
+    assert_eq!(of_wang, [1, 2]);
+    let of_one = store.access_log(&filter(None, Some(1), 0)).unwrap();
+    assert_eq!(of_one.len(), 2);
+    let both = store
+        .access_log(&filter(Some("tracer:wang"), Some(2), 0))
+        .unwrap();
+    assert_eq!(both.len(), 1);
+    let after = store.access_log(&filter(None, None, all[1].id)).unwrap();
+    assert_eq!(after, all[2..]);
+    let one = store
+        .access_log(&AccessFilter {
+            limit: 1,
+            ..filter(None, None, 0)
+        })
+        .unwrap();
+    assert_eq!(one, all[..1]);
 }
 
 fn scenario_users_and_sessions(store: &dyn Store) {
@@ -917,7 +1008,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 2, 3, 4, 5, 6, 7, 8] {
+    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -927,7 +1018,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     }
     assert_eq!(
         store
-            .execute_raw_for_tests("delete from schema_migrations where version > 8")
+            .execute_raw_for_tests("delete from schema_migrations where version > 9")
             .unwrap(),
         0
     );
@@ -1198,8 +1289,13 @@ fn acknowledged_checkins_are_readable_at_once() {
 }
 
 #[test]
-fn api_tokens_are_stored_and_replaced() {
+fn api_tokens_are_stored_replaced_listed_and_revoked() {
     on_both(scenario_api_tokens);
+}
+
+#[test]
+fn reads_of_personal_data_are_recorded_and_found_by_actor_or_person() {
+    on_both(scenario_access_log);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `gen`, `verify`, `audit verify`, `token create`,
-//! `user create`, `policy check`, `bench`.
+//! `token list`, `token revoke`, `user create`, `policy check`, `bench`.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use xikang_domain::policy::Policy;
 use xikang_domain::time::DAY;
-use xikang_domain::{AreaCode, CivilDay, PersonId, VenueId};
+use xikang_domain::{AreaCode, CivilDay, PersonId, Timestamp, TokenId, VenueId};
 use xikang_server::app::Role;
 use xikang_server::auth::token_digest;
 use xikang_server::state::AppState;
@@ -249,6 +249,23 @@ enum TokenCmd {
         /// May look people up by ID number.
         #[arg(long)]
         id_lookup: bool,
+        /// Expiry (RFC 3339); the role's default lifetime when absent, at most its ceiling
+        /// (docs/authorisation.md).
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List tokens (ids, roles, areas, expiry, revocation; never a secret).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token by its id (`TK3`): every server on the store refuses it within
+    /// seconds.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The token's id, as `token list` or the API shows it.
+        id: String,
     },
 }
 
@@ -384,11 +401,20 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     venue,
                     person,
                     id_lookup,
+                    expires_at,
                 },
         } => {
             let store = store.open()?;
             let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
             let area = AreaCode::parse(&area)?;
+            let now = now();
+            let requested = expires_at
+                .as_deref()
+                .map(Timestamp::parse_rfc3339)
+                .transpose()
+                .context("--expires-at")?;
+            let expires_at = xikang_server::auth::token_expiry(role, requested, now)
+                .map_err(|e| anyhow::anyhow!("--expires-at: {}", e.summary().2))?;
             let token = xikang_server::auth::new_token();
             let row = ApiToken {
                 name,
@@ -397,10 +423,53 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 venue: venue.map(VenueId),
                 person: person.map(PersonId),
                 id_lookup,
+                created_at: now,
+                expires_at,
             };
-            store.put_api_token(token_digest(&token), &row)?;
+            let id = store.put_api_token(token_digest(&token), &row)?;
+            eprintln!("token {id}, expires {}", expires_at.to_rfc3339());
             println!("{token}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            what: TokenCmd::List { store },
+        } => {
+            let store = store.open()?;
+            let now = now();
+            for t in store.api_tokens()? {
+                let state = match (t.revoked_at, now < t.token.expires_at) {
+                    (Some(_), _) => "revoked",
+                    (None, false) => "expired",
+                    (None, true) => "active",
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\texpires {}\t{state}",
+                    t.id,
+                    t.token.name,
+                    t.token.role,
+                    t.token.area.as_str(),
+                    t.token.created_at.to_rfc3339(),
+                    t.token.expires_at.to_rfc3339(),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            what: TokenCmd::Revoke { store, id },
+        } => {
+            let store = store.open()?;
+            let id = TokenId::parse(&id).with_context(|| format!("not a token id: {id:?}"))?;
+            match store.revoke_api_token(id, now()) {
+                Ok(()) => {
+                    println!("token {id} revoked");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(xikang_store::StoreError::NotFound) => {
+                    eprintln!("no token {id}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Command::User {
             what:
@@ -575,11 +644,15 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
     };
     let policy = Policy::parse(&text).map_err(|e| anyhow::anyhow!("policy file: {e}"))?;
     let policy_sha = xikang_server::state::policy_sha256(&text);
-    let admin = match &args.admin_token {
-        Some(t) => t.clone(),
-        None => xikang_server::auth::new_token(),
+    // A token supplied by flag or environment is never printed (it is in the operator's
+    // shell history or secret store already); one made here is printed once.
+    let (admin, supplied) = match &args.admin_token {
+        Some(t) => (t.clone(), true),
+        None => (xikang_server::auth::new_token(), false),
     };
-    store.put_api_token(
+    let started_at = now();
+    let admin_expires = started_at.plus(Role::Admin.token_lifetime().default);
+    let admin_id = store.put_api_token(
         token_digest(&admin),
         &ApiToken {
             name: "admin".into(),
@@ -588,8 +661,16 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
             venue: None,
             person: None,
             id_lookup: true,
+            created_at: started_at,
+            expires_at: admin_expires,
         },
     )?;
+    if store
+        .api_token(&token_digest(&admin))?
+        .is_some_and(|t| t.revoked_at.is_some())
+    {
+        anyhow::bail!("the admin token given ({admin_id}) was revoked: give another");
+    }
     let admin_password = ensure_admin_user(store.as_ref(), args)?;
     let config = ServerConfig {
         jurisdiction: args.jurisdiction.clone(),
@@ -619,13 +700,23 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         println!("xikang serving on http://{addr}/");
-        println!("admin token: {admin}");
+        let expires = admin_expires.to_rfc3339();
+        if supplied {
+            println!("admin token {admin_id}: as supplied, expires {expires}");
+        } else {
+            println!("admin token {admin_id}: {admin} (expires {expires})");
+        }
         println!("web pages: http://{addr}/web/login");
         if let Some(pw) = &admin_password {
             println!("web user admin created; password: {pw}");
         }
+        let shown = if supplied {
+            "$XIKANG_ADMIN_TOKEN"
+        } else {
+            &admin
+        };
         println!(
-            "try: curl -H 'authorization: Bearer {admin}' http://{addr}/api/v1/people/P1/code"
+            "try: curl -H \"authorization: Bearer {shown}\" http://{addr}/api/v1/people/P1/code"
         );
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

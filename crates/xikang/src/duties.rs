@@ -492,6 +492,8 @@ pub fn bench(args: &DutyBenchArgs) -> Result<()> {
             venue: None,
             person: None,
             id_lookup: false,
+            created_at: xikang_server::now(),
+            expires_at: xikang_server::now().plus(3_600),
         },
     )?;
     rt.block_on(async {

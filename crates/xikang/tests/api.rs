@@ -24,7 +24,7 @@ async fn health_and_openapi_are_served_and_every_documented_path_is_routed() {
                 c.get(&concrete, Some(&app.admin)).await.unwrap()
             } else {
                 c.request(
-                    "POST",
+                    &method.to_uppercase(),
                     &concrete,
                     Some(&app.admin),
                     Some("application/json"),

@@ -114,8 +114,9 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/venues/{id}", "atlvgrsc", City, true, |w, _| get(format!("/api/v1/venues/{}", w.venue))),
         row!("post", "/api/v1/scans", "av", Area, true, |w, _| post("/api/v1/scans", json!({"place_code": w.place_code, "token": w.code}))),
         row!("get", "/api/v1/scans", "at", Area, true, |w, _| get(format!("/api/v1/scans?venue={}", w.venue))),
-        // A carrier's feed covers whoever its phones see: pings are not filed by district.
-        row!("post", "/api/v1/pings", "ac", City, true, |w, _| post("/api/v1/pings", json!({"pings": [{"person": w.p, "at": rfc(-600), "lat": 31.5, "lon": 120.3}]}))),
+        // Pings feed the companion rule: only for people of the caller's area, refused item by
+        // item (a city carrier's feed covers the city).
+        row!("post", "/api/v1/pings", "ac", Items("forbidden"), true, |w, _| post("/api/v1/pings", json!({"pings": [{"person": w.p, "at": rfc(-600), "lat": 31.5, "lon": 120.3}]}))),
         row!("post", "/api/v1/test-results", "al", Items("forbidden"), true, |w, n| post("/api/v1/test-results", json!({"results": [{"person": w.p, "sampled_at": rfc(-2 * HOUR), "resulted_at": rfc(-HOUR), "outcome": "negative", "tube": format!("R-{n}")}]}))),
         row!("get", "/api/v1/test-results", "atglr", Area, true, |w, _| get(format!("/api/v1/test-results?person={}", w.p))),
         // The second allowed call finds the case open: 409 case_exists, after the check.
@@ -138,6 +139,12 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/events", "a", WholeCity, true, |_, _| get("/api/v1/events?limit=1".into())),
         row!("get", "/api/v1/audit", "a", WholeCity, true, |_, _| get("/api/v1/audit".into())),
         row!("post", "/api/v1/tokens", "a", Area, true, |w, n| post("/api/v1/tokens", json!({"name": format!("t{n}"), "role": "tracer", "area": w.district}))),
+        // The list is filtered to the caller's area.
+        row!("get", "/api/v1/tokens", "a", City, true, |_, _| get("/api/v1/tokens".into())),
+        // Revoking the district's device token again changes nothing: 200 each time.
+        row!("delete", "/api/v1/tokens/{id}", "a", Area, true, |w, _| get(format!("/api/v1/tokens/{}", w.token))),
+        // Who read the district's person.
+        row!("get", "/api/v1/access", "a", Area, true, |w, _| get(format!("/api/v1/access?person={}", w.p))),
         row!("post", "/api/v1/grid/cells", "a", Area, true, |w, _| post("/api/v1/grid/cells", json!({"cells": [w.cell_row]}))),
         row!("get", "/api/v1/grid/cells", "atg", City, true, |_, _| get("/api/v1/grid/cells".into())),
         row!("get", "/api/v1/grid/tasks", "atg", Area, true, |w, _| get(format!("/api/v1/grid/tasks?cell={}", w.cell))),
@@ -241,6 +248,8 @@ struct World {
     sampling_site: String,
     round: String,
     tube: String,
+    /// A device token of the district (its id).
+    token: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -498,7 +507,21 @@ async fn world(app: &TestApp, district: &str) -> World {
         .await,
         200,
     );
+    let token = ok(
+        "token",
+        app.post(
+            admin,
+            "/api/v1/tokens",
+            json!({"name": format!("{district} door"), "role": "venue_device", "area": district}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
+        token,
         district: district.to_owned(),
         cluster: case.replacen('C', "K", 1),
         p,

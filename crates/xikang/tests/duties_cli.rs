@@ -1,24 +1,9 @@
 //! The duty commands of the `xikang` binary, run as a process over a generated city.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "process tests: a failed unwrap is a failed test"
-)]
-
-use std::process::Command;
+mod common;
 
 fn xikang(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xikang"))
-        .args(args)
-        .env("XIKANG_DATA", dir)
-        .env("XIKANG_LOG", "warn")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::xikang_cli(dir, args)
 }
 
 #[test]

@@ -174,7 +174,13 @@ pub async fn get_case(
     caller: Actor,
     Id(id): Id<CaseId>,
 ) -> Result<Json<CaseOut>, AppError> {
-    Ok(Json(CaseOut::from(
-        authorise::case(&state, &caller, id)?.get(),
-    )))
+    let case = authorise::case(&state, &caller, id)?;
+    state.access.record(
+        &caller,
+        "GET /api/v1/cases/{id}",
+        None,
+        crate::now(),
+        [case.person],
+    )?;
+    Ok(Json(CaseOut::from(case.get())))
 }

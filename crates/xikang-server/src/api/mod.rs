@@ -1,28 +1,31 @@
 //! The resource handlers of `/api/v1` other than scans: people and their codes, venues,
-//! check-ins, test results, cases, the authority log, the policy, the trust list, tokens.
-//! One file per resource: `people`, `venues`, `results`, `cases`, `log`; this
-//! file holds what they share.
+//! check-ins, test results, cases, the authority log, the policy, the trust list, tokens and
+//! the access log. One file per resource: `people`, `venues`, `results`, `cases`, `log`,
+//! `tokens`, `access`; this file holds what they share.
 
+mod access;
 mod cases;
 mod log;
 mod people;
 mod results;
+mod tokens;
 mod venues;
 
+pub use access::*;
 pub use cases::*;
 pub use log::*;
 pub use people::*;
 pub use results::*;
+pub use tokens::*;
 pub use venues::*;
 
 use crate::app::{Actor, Role, Scoped, authorise};
-use crate::auth::{new_token, token_digest};
 use crate::error::AppError;
 use crate::extract::{Id, JsonIn};
 use crate::state::{AppState, IssuedCode};
 use crate::wire::{
     AuditOut, CaseOut, CheckInOut, EventOut, ItemsOut, PeoplePageOut, PersonOut, PersonRefOut,
-    PolicyOut, RecordedOut, RegisteredCaseOut, TokenOut, VenueOut, VenuesPageOut,
+    PolicyOut, RecordedOut, RegisteredCaseOut, VenueOut, VenuesPageOut,
 };
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -35,7 +38,6 @@ use xikang_domain::event::{CaseKind, EventBody, NewEvent};
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::time::DAY;
 use xikang_domain::{AreaCode, CaseId, EventSeq, PersonId, TestOutcome, Timestamp, VenueId};
-use xikang_store::ApiToken;
 
 const STAFF: &[Role] = &[Role::Admin, Role::Tracer, Role::GridWorker];
 

@@ -3,13 +3,17 @@
 
 use super::*;
 
-/// The person's code now.
+/// The person's code now; a read by anyone but its holder is recorded in the access log
+/// under `route`.
 pub(super) fn current_code(
     state: &AppState,
+    caller: &Actor,
     person: Scoped<PersonId>,
+    route: &'static str,
 ) -> Result<Arc<IssuedCode>, AppError> {
     let person = person.id();
     let now = crate::now();
+    state.access.record(caller, route, None, now, [person])?;
     let (eval, _) = state
         .evaluate(person, now)
         .ok_or_else(|| AppError::not_found("unknown_person", "no such person"))?;
@@ -22,7 +26,12 @@ pub async fn get_code(
     caller: Actor,
     Id(person): Id<PersonId>,
 ) -> Result<Response, AppError> {
-    let code = current_code(&state, authorise::person(&state, &caller, person)?)?;
+    let code = current_code(
+        &state,
+        &caller,
+        authorise::person(&state, &caller, person)?,
+        "GET /api/v1/people/{id}/code",
+    )?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         code.json.clone(),
@@ -36,7 +45,12 @@ pub async fn get_code_image(
     caller: Actor,
     Path((id, format)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let code = current_code(&state, visible_person(&state, &caller, &id)?)?;
+    let code = current_code(
+        &state,
+        &caller,
+        visible_person(&state, &caller, &id)?,
+        "GET /api/v1/people/{id}/{format}",
+    )?;
     let mut resp = match format.as_str() {
         "code.svg" => xikang_code::qr_svg(&code.token).into_response(),
         "code.png" => xikang_code::qr_png(&code.token, 6).into_response(),
@@ -77,17 +91,22 @@ pub async fn get_person(
 ) -> Result<Response, AppError> {
     let unmask = if q.unmask { Some(q.purpose) } else { None };
     let person = authorise::person(&state, &caller, person)?;
-    Ok(Json(read_person(&state, &caller, person, unmask).await?).into_response())
+    Ok(
+        Json(read_person(&state, &caller, person, unmask, "GET /api/v1/people/{id}").await?)
+            .into_response(),
+    )
 }
 
 /// A person's record (the query behind `GET /api/v1/people/{id}` and the person pages),
 /// masked; with `unmask = Some(purpose)` unmasked for an admin or tracer, after the read
-/// is recorded as `PersonalDataRead` with that purpose (which must not be blank).
+/// is recorded as `PersonalDataRead` with that purpose (which must not be blank). Every
+/// read is recorded in the access log under `route`.
 pub async fn read_person(
     state: &AppState,
     actor: &Actor,
     person: Scoped<PersonId>,
     unmask: Option<Option<String>>,
+    route: &'static str,
 ) -> Result<PersonOut, AppError> {
     let person = person.id();
     if let Some(purpose) = &unmask {
@@ -110,6 +129,10 @@ pub async fn read_person(
             }])
             .await?;
     }
+    let purpose = unmask.as_ref().and_then(|p| p.as_deref());
+    state
+        .access
+        .record(actor, route, purpose, crate::now(), [person])?;
     let store = state.store.clone();
     let p = tokio::task::spawn_blocking(move || store.person(person))
         .await
@@ -153,7 +176,7 @@ pub async fn list_people(
 }
 
 /// One page of the people of an area the caller covers (their own by default), masked:
-/// staff only.
+/// staff only. Recorded in the access log, one event per person listed.
 pub async fn people_page(
     state: &AppState,
     caller: &Actor,
@@ -170,6 +193,13 @@ pub async fn people_page(
     let people = tokio::task::spawn_blocking(move || store.list_people(&area, after, limit))
         .await
         .map_err(blocking_err)??;
+    state.access.record(
+        caller,
+        "GET /api/v1/people",
+        None,
+        crate::now(),
+        people.iter().map(|p| p.id),
+    )?;
     let next = if people.len() == limit as usize {
         people.last().map(|p| p.id.to_string())
     } else {
@@ -226,6 +256,13 @@ pub async fn find_person(
             "this person is outside your jurisdiction",
         ));
     }
+    state.access.record(
+        caller,
+        "POST /api/v1/people/lookup",
+        None,
+        crate::now(),
+        [person],
+    )?;
     Ok(PersonRefOut {
         id: person.to_string(),
     })

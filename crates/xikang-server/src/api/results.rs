@@ -136,7 +136,7 @@ pub async fn list_results(
     Query(q): Query<PersonOnly>,
 ) -> Result<Json<ItemsOut<TestResultOut>>, AppError> {
     let person = crate::extract::parse_id::<PersonId>(&q.person)?;
-    let items = test_results(&state, authorise::person(&state, &caller, person)?).await?;
+    let items = test_results(&state, &caller, authorise::person(&state, &caller, person)?).await?;
     Ok(Json(ItemsOut { items }))
 }
 
@@ -189,12 +189,20 @@ pub(super) fn rfc3339_opt<S: serde::Serializer>(
 }
 
 /// A person's test results from the authority log, oldest first (the query behind
-/// `GET /api/v1/test-results` and the person pages).
+/// `GET /api/v1/test-results` and the person pages), recorded in the access log.
 pub async fn test_results(
     state: &AppState,
+    actor: &Actor,
     person: Scoped<PersonId>,
 ) -> Result<Vec<TestResultOut>, AppError> {
     let person = person.id();
+    state.access.record(
+        actor,
+        "GET /api/v1/test-results",
+        None,
+        crate::now(),
+        [person],
+    )?;
     let store = state.store.clone();
     let events = tokio::task::spawn_blocking(move || store.events_of_person(person))
         .await

@@ -87,7 +87,8 @@ pub async fn list_scans(
 }
 
 /// The check-ins of one person or at one venue in a time range (at most 10,000), for
-/// tracers and admins of the person's or venue's jurisdiction.
+/// tracers and admins of the person's or venue's jurisdiction. Recorded in the access log,
+/// one event per person listed.
 pub fn checkins(
     state: &AppState,
     caller: &Actor,
@@ -129,7 +130,14 @@ pub fn checkins(
             ));
         }
     };
+    let rows = &rows[..rows.len().min(10_000)];
+    let mut people: Vec<PersonId> = rows.iter().map(|c| c.person).collect();
+    people.sort_unstable();
+    people.dedup();
+    state
+        .access
+        .record(caller, "GET /api/v1/scans", None, now, people)?;
     Ok(ItemsOut {
-        items: rows.iter().take(10_000).map(CheckInOut::from).collect(),
+        items: rows.iter().map(CheckInOut::from).collect(),
     })
 }

@@ -38,6 +38,22 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
+    /// How long an API token of this role lives unless its issuer says otherwise, and the
+    /// longest an issuer may give it. Admins' tokens are short (a stolen one is worth the
+    /// most); venue devices and carriers' feeds are machines re-keyed rarely; staff in
+    /// between; a resident's token lasts a season.
+    pub fn token_lifetime(self) -> TokenLifetime {
+        const HOUR: i64 = 3_600;
+        const DAY: i64 = 24 * HOUR;
+        let (default, max) = match self {
+            Role::Admin => (12 * HOUR, 7 * DAY),
+            Role::Tracer | Role::Lab | Role::GridWorker | Role::SiteManager => (30 * DAY, 90 * DAY),
+            Role::Resident => (90 * DAY, 365 * DAY),
+            Role::VenueDevice | Role::Carrier => (365 * DAY, 730 * DAY),
+        };
+        TokenLifetime { default, max }
+    }
+
     /// The stored role name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,6 +67,13 @@ impl Role {
             Role::Carrier => "carrier",
         }
     }
+}
+
+/// A token lifetime in seconds: the default and the ceiling ([`Role::token_lifetime`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLifetime {
+    pub default: i64,
+    pub max: i64,
 }
 
 /// An authenticated actor: one role, one jurisdiction (an area code: city, district or

@@ -1,6 +1,7 @@
 //! The application layer, between the HTTP handlers and web pages above and the store
 //! below (see ARCHITECTURE.md at the root):
 //!
+//! - [`access`]: the access log (who read whose personal data);
 //! - [`actor`]: who acts ([`Actor`], [`Role`]);
 //! - [`authorise`]: the one place where an actor's role and area are checked against the
 //!   object a command or query touches;
@@ -10,6 +11,7 @@
 //!   committer);
 //! - [`sweep`]: the periodic work that crosses features.
 
+pub mod access;
 pub mod actor;
 pub mod authorise;
 pub mod commit;

@@ -342,7 +342,7 @@ pub struct OrderQuery {
     pub active: bool,
 }
 
-/// The orders the caller may see, by person, site or both.
+/// The orders the caller may see, by person, site or both; recorded in the access log.
 pub async fn orders_visible(
     state: &AppState,
     caller: &Actor,
@@ -376,7 +376,7 @@ pub async fn orders_visible(
     })
     .await?;
     let policy = state.policy();
-    let orders = orders
+    let orders: Vec<&OrderRecord> = orders
         .iter()
         .filter(|o| {
             caller.role == Role::SiteManager
@@ -385,6 +385,16 @@ pub async fn orders_visible(
                     .person_area(o.person)
                     .is_some_and(|a| caller.covers(&a))
         })
+        .collect();
+    state.access.record(
+        caller,
+        "GET /api/v1/quarantine/orders",
+        None,
+        crate::now(),
+        orders.iter().map(|o| o.person),
+    )?;
+    let orders = orders
+        .into_iter()
         .map(|o| OrderOut::new(o, policy.duties().regime(&o.regime)))
         .collect();
     Ok(OrdersOut { orders })
@@ -398,9 +408,20 @@ pub(super) async fn list_orders(
     Ok(Json(orders_visible(&state, &caller, q).await?))
 }
 
-/// One order (to a caller who may act on its person).
-pub fn order_out(state: &AppState, o: &Scoped<OrderRecord>) -> OrderOut {
-    OrderOut::new(o, state.policy().duties().regime(&o.regime))
+/// One order (to a caller who may act on its person); recorded in the access log.
+pub fn order_out(
+    state: &AppState,
+    caller: &Actor,
+    o: &Scoped<OrderRecord>,
+) -> Result<OrderOut, AppError> {
+    state.access.record(
+        caller,
+        "GET /api/v1/quarantine/orders/{id}",
+        None,
+        crate::now(),
+        [o.person],
+    )?;
+    Ok(OrderOut::new(o, state.policy().duties().regime(&o.regime)))
 }
 
 pub(super) async fn get_order(
@@ -409,7 +430,7 @@ pub(super) async fn get_order(
     Id(id): Id<OrderId>,
 ) -> Result<Json<OrderOut>, AppError> {
     let o = authorise::order(&state, &caller, id).await?;
-    Ok(Json(order_out(&state, &o)))
+    Ok(Json(order_out(&state, &caller, &o)?))
 }
 
 /// The body of `POST /quarantine/orders/{id}/transfer`.

@@ -326,13 +326,15 @@ pub async fn get_contacts(
     Query(q): Query<ContactQuery>,
 ) -> Result<Json<ContactsPageOut>, AppError> {
     let case = visible_case(&state, &caller, &id)?;
-    Ok(Json(contacts_page(&state, case, &q).await?))
+    Ok(Json(contacts_page(&state, &caller, case, &q).await?))
 }
 
 /// One page of a case's filtered contact list (the query behind
-/// `GET /api/v1/cases/{id}/contacts`): tracers and admins of the case's jurisdiction.
+/// `GET /api/v1/cases/{id}/contacts`): tracers and admins of the case's jurisdiction;
+/// recorded in the access log, one event per contact on the page.
 pub async fn contacts_page(
     state: &Arc<AppState>,
+    caller: &Actor,
     case: Scoped<CaseRecord>,
     q: &ContactQuery,
 ) -> Result<ContactsPageOut, AppError> {
@@ -348,6 +350,13 @@ pub async fn contacts_page(
     let (t, rows) = listed(state, &case, q).await?;
     let count = rows.len();
     let items: Vec<ContactRow> = rows.into_iter().skip(offset).take(limit).collect();
+    state.access.record(
+        caller,
+        "GET /api/v1/cases/{id}/contacts",
+        None,
+        crate::now(),
+        items.iter().filter_map(|r| PersonId::parse(&r.person)),
+    )?;
     let case_presence = t
         .close
         .case_presence
@@ -412,8 +421,10 @@ impl IntoResponse for ContactExport {
 }
 
 /// A case's contact list as a file (the query behind the API's export and the case page's
-/// links): tracers and admins of the case's jurisdiction; unmasked only with a purpose;
-/// every export is recorded as `ContactListExported` before the file is made.
+/// links): tracers and admins of the case's jurisdiction; unmasked only with a purpose, and
+/// only for contacts who live in the caller's jurisdiction (the others stay masked); every
+/// export is recorded as `ContactListExported` before the file is made, and in the access
+/// log one event per contact.
 pub async fn export_contact_list(
     state: &Arc<AppState>,
     caller: &Actor,
@@ -438,6 +449,13 @@ pub async fn export_contact_list(
         .iter()
         .filter_map(|r| PersonId::parse(&r.person))
         .collect();
+    state.access.record(
+        caller,
+        "GET /api/v1/cases/{id}/contacts/export",
+        purpose.as_deref().filter(|_| q.unmask),
+        crate::now(),
+        ids.iter().copied(),
+    )?;
     let people = tokio::task::spawn_blocking(move || {
         ids.iter()
             .map(|p| store.person(*p))
@@ -477,7 +495,13 @@ pub async fn export_contact_list(
         rows: Vec::new(),
     };
     for (r, p) in rows.iter().zip(&people) {
-        let out = p.as_ref().map(|p| crate::wire::PersonOut::new(p, q.unmask));
+        // Unmasked only for contacts who live in the caller's jurisdiction: the others are
+        // another district's to phone, and are handed over masked (the row and its
+        // district say that they exist and where).
+        let out = p.as_ref().map(|p| {
+            let own = crate::app::authorise::person_in_area(state, caller, p.id);
+            crate::wire::PersonOut::new(p, q.unmask && own)
+        });
         let venues: Vec<String> = r
             .evidence
             .iter()

@@ -104,6 +104,7 @@ pub async fn unmask(
         &user.caller,
         person,
         Some(Some(f.purpose.trim().to_owned())),
+        "POST /web/people/{id}/unmask",
     )
     .await;
     match read {
@@ -178,13 +179,13 @@ async fn render_page(
     let code = state.code(person, &eval, now);
     let data = match unmasked {
         Some(v) => Ok(v),
-        None => api::read_person(state, &user.caller, scoped, None).await,
+        None => api::read_person(state, &user.caller, scoped, None, "GET /web/people/{id}").await,
     };
     let data = match data {
         Ok(d) => d,
         Err(e) => return error_page(lang, Some(user), &e),
     };
-    let results = api::test_results(state, scoped).await;
+    let results = api::test_results(state, &user.caller, scoped).await;
     let (class, words) = colour_words(lang, eval.colour);
     let mut h = String::new();
     let _ = write!(

@@ -6,17 +6,18 @@ use super::{
     BULK, PgStore, Writer, append_events_in, drop_days_before, for_each_day_row,
     is_undefined_table, stream,
 };
-use crate::error::Result;
+use crate::credential::{TOKEN_COLUMNS, TokenRow};
+use crate::error::{Result, StoreError};
 use crate::row::{
-    self, BriefRow, ChainWalk, EVENT_COLUMNS, EventRow, KeyRow, PersonRow, TokenRow, VenueRow,
+    self, BriefRow, ChainWalk, EVENT_COLUMNS, EventRow, KeyRow, PersonRow, VenueRow,
     WORKPLACE_COLUMNS, WorkplaceRow, checkin_of, checkin_table, dir_code,
 };
-use crate::{ApiToken, ChainReport, PersonBrief, Store, StoredKey};
+use crate::{ApiToken, ChainReport, PersonBrief, Store, StoredKey, StoredToken};
 use postgres::Row;
 use xikang_domain::event::{NewEvent, StoredEvent};
 use xikang_domain::{
-    AreaCode, CheckIn, CivilDay, EventSeq, Person, PersonId, Timestamp, Venue, VenueId, Workplace,
-    WorkplaceId,
+    AreaCode, CheckIn, CivilDay, EventSeq, Person, PersonId, Timestamp, TokenId, Venue, VenueId,
+    Workplace, WorkplaceId,
 };
 
 /// A day of check-ins: a plain heap with two indexes, no uniqueness (as on SQLite: a re-sent
@@ -476,13 +477,16 @@ impl Store for PgStore {
         )
     }
 
-    fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<()> {
-        self.write()?.client.execute(
-            "insert into api_tokens (token_sha256, name, role, area, venue, person, id_lookup)
-             values ($1, $2, $3, $4, $5, $6, $7)
+    fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<TokenId> {
+        let row = self.write()?.client.query_one(
+            "insert into api_tokens (token_sha256, name, role, area, venue, person, id_lookup,
+                created_at, expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              on conflict (token_sha256) do update set
                 name = excluded.name, role = excluded.role, area = excluded.area, venue = excluded.venue,
-                person = excluded.person, id_lookup = excluded.id_lookup",
+                person = excluded.person, id_lookup = excluded.id_lookup,
+                created_at = excluded.created_at, expires_at = excluded.expires_at
+             returning id",
             &[
                 &&token_sha256[..],
                 &token.name,
@@ -491,30 +495,23 @@ impl Store for PgStore {
                 &token.venue.map(|v| i64::from(v.get())),
                 &token.person.map(|p| i64::from(p.get())),
                 &token.id_lookup,
+                &token.created_at.0,
+                &token.expires_at.0,
             ],
         )?;
-        Ok(())
+        let id: i64 = row.try_get(0)?;
+        Ok(TokenId(
+            u64::try_from(id).map_err(|_| StoreError::Corrupt("token id".into()))?,
+        ))
     }
 
-    fn api_token(&self, token_sha256: &[u8; 32]) -> Result<Option<ApiToken>> {
+    fn api_token(&self, token_sha256: &[u8; 32]) -> Result<Option<StoredToken>> {
         let row = self.read()?.query_opt(
-            "select name, role, area, venue, person, id_lookup from api_tokens where token_sha256 = $1",
+            &format!("select {TOKEN_COLUMNS} from api_tokens where token_sha256 = $1"),
             &[&&token_sha256[..]],
         )?;
-        match row {
-            Some(r) => Ok(Some(
-                TokenRow {
-                    name: r.try_get(0)?,
-                    role: r.try_get(1)?,
-                    area: r.try_get(2)?,
-                    venue: r.try_get(3)?,
-                    person: r.try_get(4)?,
-                    id_lookup: r.try_get(5)?,
-                }
-                .into_token()?,
-            )),
-            None => Ok(None),
-        }
+        row.map(|r| super::credential::token_row(&r).and_then(TokenRow::into_token))
+            .transpose()
     }
 
     fn put_signing_key(&self, kid: [u8; 8], key: &StoredKey) -> Result<()> {

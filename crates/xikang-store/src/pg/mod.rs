@@ -12,6 +12,7 @@
 //! keys), `ping`, `lab`, `duties`, `user`.
 
 mod core;
+mod credential;
 mod duties;
 /// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
 mod lab;
@@ -73,6 +74,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         8,
         "lab_write_path",
         include_str!("../../migrations/postgres/0008_lab_write_path.sql"),
+    ),
+    (
+        9,
+        "tokens",
+        include_str!("../../migrations/postgres/0009_tokens.sql"),
     ),
 ];
 

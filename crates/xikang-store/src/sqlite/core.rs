@@ -3,17 +3,18 @@
 
 use super::checkin::{checkin_row, write_day_tables};
 use super::{SqliteStore, Writer, append_events_in, drop_days_before, for_each_day_row};
+use crate::credential::{TOKEN_COLUMNS, TokenRow};
 use crate::error::{Result, StoreError};
 use crate::row::{
-    self, BriefRow, ChainWalk, EVENT_COLUMNS, EventRow, KeyRow, PersonRow, TokenRow, VenueRow,
+    self, BriefRow, ChainWalk, EVENT_COLUMNS, EventRow, KeyRow, PersonRow, VenueRow,
     WORKPLACE_COLUMNS, WorkplaceRow, checkin_of, dir_code,
 };
-use crate::{ApiToken, ChainReport, PersonBrief, Store, StoredKey};
+use crate::{ApiToken, ChainReport, PersonBrief, Store, StoredKey, StoredToken};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use xikang_domain::event::{NewEvent, StoredEvent};
 use xikang_domain::{
-    AreaCode, CheckIn, CivilDay, EventSeq, Person, PersonId, Timestamp, Venue, VenueId, Workplace,
-    WorkplaceId,
+    AreaCode, CheckIn, CivilDay, EventSeq, Person, PersonId, Timestamp, TokenId, Venue, VenueId,
+    Workplace, WorkplaceId,
 };
 
 fn person_row(r: &Row<'_>) -> rusqlite::Result<PersonRow> {
@@ -408,13 +409,16 @@ impl Store for SqliteStore {
         )
     }
 
-    fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<()> {
-        self.write().conn.execute(
-            "insert into api_tokens (token_sha256, name, role, area, venue, person, id_lookup)
-             values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+    fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<TokenId> {
+        let id: i64 = self.write().conn.query_row(
+            "insert into api_tokens (token_sha256, name, role, area, venue, person, id_lookup,
+                created_at, expires_at)
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              on conflict (token_sha256) do update set
                 name = excluded.name, role = excluded.role, area = excluded.area, venue = excluded.venue,
-                person = excluded.person, id_lookup = excluded.id_lookup",
+                person = excluded.person, id_lookup = excluded.id_lookup,
+                created_at = excluded.created_at, expires_at = excluded.expires_at
+             returning id",
             params![
                 &token_sha256[..],
                 token.name,
@@ -422,28 +426,24 @@ impl Store for SqliteStore {
                 token.area.as_str(),
                 token.venue.map(VenueId::get),
                 token.person.map(PersonId::get),
-                token.id_lookup
+                token.id_lookup,
+                token.created_at.0,
+                token.expires_at.0
             ],
+            |r| r.get(0),
         )?;
-        Ok(())
+        Ok(TokenId(
+            u64::try_from(id).map_err(|_| StoreError::Corrupt("token id".into()))?,
+        ))
     }
 
-    fn api_token(&self, token_sha256: &[u8; 32]) -> Result<Option<ApiToken>> {
+    fn api_token(&self, token_sha256: &[u8; 32]) -> Result<Option<StoredToken>> {
         let conn = self.read()?;
         let row = conn
-            .prepare_cached(
-                "select name, role, area, venue, person, id_lookup from api_tokens where token_sha256 = ?1",
-            )?
-            .query_row([&token_sha256[..]], |r| {
-                Ok(TokenRow {
-                    name: r.get(0)?,
-                    role: r.get(1)?,
-                    area: r.get(2)?,
-                    venue: r.get(3)?,
-                    person: r.get(4)?,
-                    id_lookup: r.get(5)?,
-                })
-            })
+            .prepare_cached(&format!(
+                "select {TOKEN_COLUMNS} from api_tokens where token_sha256 = ?1"
+            ))?
+            .query_row([&token_sha256[..]], super::credential::token_row)
             .optional()?;
         row.map(TokenRow::into_token).transpose()
     }

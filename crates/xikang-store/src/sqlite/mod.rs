@@ -19,6 +19,7 @@
 
 mod checkin;
 mod core;
+mod credential;
 mod duties;
 /// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
 mod lab;
@@ -80,6 +81,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "lab_write_path",
         include_str!("../../migrations/sqlite/0008_lab_write_path.sql"),
+    ),
+    (
+        9,
+        "tokens",
+        include_str!("../../migrations/sqlite/0009_tokens.sql"),
     ),
 ];
 

@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use xikang::httpc::Conn;
 use xikang_domain::event::EventBody;
+use xikang_domain::time::DAY;
 use xikang_domain::{AreaCode, CivilDay, EventSeq, PersonId};
 use xikang_server::ServerConfig;
 use xikang_server::auth::token_digest;
@@ -50,7 +51,35 @@ pub fn city_dir() -> tempfile::TempDir {
     dir
 }
 
+/// Runs the `xikang` binary as its own process on the data directory `dir`: whether it
+/// succeeded, its stdout and its stderr.
+pub fn xikang_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(args)
+        .env("XIKANG_DATA", dir)
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub fn put_token(store: &dyn Store, token: &str, role: &str, area: &str) {
+    put_token_expiring(store, token, role, area, xikang_server::now().plus(DAY));
+}
+
+/// Stores a token straight into the store (as `xikang token create` does) with the given
+/// expiry, which may lie in the past: its id.
+pub fn put_token_expiring(
+    store: &dyn Store,
+    token: &str,
+    role: &str,
+    area: &str,
+    expires_at: xikang_domain::Timestamp,
+) -> xikang_domain::TokenId {
     store
         .put_api_token(
             token_digest(token),
@@ -61,9 +90,11 @@ pub fn put_token(store: &dyn Store, token: &str, role: &str, area: &str) {
                 venue: None,
                 person: None,
                 id_lookup: role == "admin",
+                created_at: xikang_server::now().plus(-DAY),
+                expires_at,
             },
         )
-        .unwrap();
+        .unwrap()
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -246,10 +246,24 @@ pub(super) async fn get_outreach(
     Ok(Json(outreach(&state, &caller, &q, false).await?))
 }
 
-/// A person's vaccination status.
-pub fn person_vaccination(state: &AppState, person: Scoped<PersonId>) -> PersonVaccinationOut {
+/// A person's vaccination status; recorded in the access log.
+pub fn person_vaccination(
+    state: &AppState,
+    caller: &Actor,
+    person: Scoped<PersonId>,
+) -> Result<PersonVaccinationOut, AppError> {
     let person = person.id();
-    PersonVaccinationOut::new(person, crate::lab::vaccination_status(state, person))
+    state.access.record(
+        caller,
+        "GET /api/v1/people/{id}/vaccination",
+        None,
+        crate::now(),
+        [person],
+    )?;
+    Ok(PersonVaccinationOut::new(
+        person,
+        crate::lab::vaccination_status(state, person),
+    ))
 }
 
 pub(super) async fn get_person_vaccination(
@@ -258,7 +272,7 @@ pub(super) async fn get_person_vaccination(
     Id(person): Id<PersonId>,
 ) -> Result<Json<PersonVaccinationOut>, AppError> {
     let person = authorise::person(&state, &caller, person)?;
-    Ok(Json(person_vaccination(&state, person)))
+    Ok(Json(person_vaccination(&state, &caller, person)?))
 }
 
 /// The body of `POST /test-requirements/check`.
