@@ -36,13 +36,40 @@ pub fn caller_from(t: ApiToken) -> Option<Actor> {
     })
 }
 
+/// What the auth cache knows of a token digest, without touching the store.
+#[derive(Debug, Clone)]
+pub enum Cached {
+    /// A known token and its caller.
+    Known(Actor),
+    /// A token looked up before and not found.
+    Unknown,
+    /// Not in the cache: only the store can tell ([`lookup_caller`]).
+    Miss,
+}
+
+/// The auth cache's answer for a digest: the edge's fast path, which refuses a known-bad
+/// token and admits a known-good one in microseconds.
+pub fn cached_caller(state: &AppState, digest: &[u8; 32]) -> Cached {
+    match state.auth_cache.get(digest) {
+        Some(Some(actor)) => Cached::Known(actor),
+        Some(None) => Cached::Unknown,
+        None => Cached::Miss,
+    }
+}
+
 /// The caller a presented token stands for: cached by digest (unknown tokens too, so a
 /// flood of bad tokens does not reach the store), else looked up in the store.
 pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Option<Actor>, AppError> {
     let digest = token_digest(token.trim());
-    if let Some(hit) = state.auth_cache.get(&digest) {
-        return Ok(hit);
+    match cached_caller(state, &digest) {
+        Cached::Known(actor) => Ok(Some(actor)),
+        Cached::Unknown => Ok(None),
+        Cached::Miss => lookup_caller(state, digest).await,
     }
+}
+
+/// Looks a token digest up in the store and caches the answer (found or not).
+pub async fn lookup_caller(state: &AppState, digest: [u8; 32]) -> Result<Option<Actor>, AppError> {
     let store = state.store.clone();
     let found = tokio::task::spawn_blocking(move || store.api_token(&digest)).await??;
     let caller = found.and_then(caller_from);
@@ -57,6 +84,10 @@ impl FromRequestParts<Arc<AppState>> for Actor {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Actor, AppError> {
+        // The edge has already resolved the token (before the request took a slot).
+        if let Some(crate::edge::Authenticated(actor)) = parts.extensions.get() {
+            return Ok(actor.clone());
+        }
         let header = parts
             .headers
             .get(AUTHORIZATION)
