@@ -39,7 +39,7 @@ use tokio::sync::Semaphore;
 /// Largest request body: a full batch of 1,000 scans with long tokens fits comfortably.
 pub const BODY_LIMIT: usize = 1 << 20;
 
-/// The edge's settings (flags and environment of `xikang serve`, see `docs/operations.md`).
+/// The edge's settings (flags and environment of `xikang serve`, see `docs/edge.md`).
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
     /// A connection must deliver a request's whole header within this time (and an idle
