@@ -66,7 +66,7 @@ impl Default for EdgeConfig {
         EdgeConfig {
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
-            queue_wait: Duration::from_millis(100),
+            queue_wait: Duration::from_secs(1),
             max_waiters: 4096,
             token_rate: Rate::new(1_000, 2_000),
             address_rate: Rate::new(200, 1_000),

@@ -1,16 +1,19 @@
 //! Load shedding. Two lanes of admission: scans, code display and the trust list on the
 //! priority lane; everything else on a smaller lane. Health probes (`/healthz`, `/readyz`)
 //! take no lane at all (see [`crate::edge`]). A request that finds its lane full waits at
-//! most [`Shed::new`]'s `max_wait` (tens of milliseconds, among a bounded number of
-//! waiters) and is then refused with 503 and `Retry-After` rather than queued for longer, so
-//! memory stays bounded and admitted requests keep their latency (Guangdong's code fell over
-//! queueing; Hainan's survived by shedding).
+//! most [`Shed::new`]'s `max_wait` (a second by default: a gate's patience, among a bounded
+//! number of waiters) and is then refused with 503 and `Retry-After` rather than queued for
+//! longer, so memory stays bounded and admitted requests finish within that bound
+//! (Guangdong's code fell over queueing; Hainan's survived by shedding).
 //!
 //! Why a short wait rather than none: with thousands of connections and a lane of a hundred,
 //! refusing at once turns every burst into a wave of 503s whose clients all back off for the
 //! same second and return together, so the server idles between waves (2,000 connections of
-//! single scans fell to a fifth of the 64-connection rate). A wait of a few service times
-//! smooths the waves without letting a queue grow past what the lane clears within the SLO.
+//! single scans fell to a fifth of the 64-connection rate). Clients that ignore
+//! `Retry-After` are no better: each refusal is re-sent at once and its parsing is work
+//! taken from admitted requests. A wait as long as the scan's time budget lets the lane
+//! clear the queue instead (`docs/benchmarks.md`, "Trust: overload", has the figures for
+//! 100 ms, 500 ms and 1 s).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

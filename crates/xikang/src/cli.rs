@@ -92,7 +92,7 @@ pub struct EdgeArgs {
     /// Seconds a client has to send a request's body after its headers [default: 10].
     #[arg(long, env = "XIKANG_BODY_TIMEOUT_SECS")]
     body_timeout_secs: Option<u64>,
-    /// Milliseconds a request may wait for a slot when its lane is full [default: 100].
+    /// Milliseconds a request may wait for a slot when its lane is full [default: 1000].
     #[arg(long, env = "XIKANG_QUEUE_WAIT_MS")]
     queue_wait_ms: Option<u64>,
     /// Requests per second per bearer token, as RATE or RATE:BURST; 0 = unlimited
