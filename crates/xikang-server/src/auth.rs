@@ -126,11 +126,35 @@ pub async fn authenticate_at(
     at: Instant,
 ) -> Result<Actor, AppError> {
     let digest = token_digest(token.trim());
-    if let Some(hit) = state.auth_cache.get(&digest)
-        && at.saturating_duration_since(hit.checked) < RECHECK
-    {
-        return verdict(&hit.found, now);
+    match cached(state, &digest, now, at) {
+        Some(answer) => answer,
+        None => lookup(state, digest, now, at).await,
     }
+}
+
+/// The auth cache's answer for a digest at `now`, if it holds a lookup younger than
+/// [`RECHECK`]: the edge's fast path, which refuses a known-bad token and admits a
+/// known-good one in microseconds. `None`: only the store can tell ([`lookup`]).
+pub fn cached(
+    state: &AppState,
+    digest: &[u8; 32],
+    now: Timestamp,
+    at: Instant,
+) -> Option<Result<Actor, AppError>> {
+    state
+        .auth_cache
+        .get(digest)
+        .filter(|hit| at.saturating_duration_since(hit.checked) < RECHECK)
+        .map(|hit| verdict(&hit.found, now))
+}
+
+/// Looks a token digest up in the store and caches the answer (found or not).
+pub async fn lookup(
+    state: &AppState,
+    digest: [u8; 32],
+    now: Timestamp,
+    at: Instant,
+) -> Result<Actor, AppError> {
     let store = state.store.clone();
     let stored = tokio::task::spawn_blocking(move || store.api_token(&digest)).await??;
     let lookup = Lookup {
@@ -177,6 +201,10 @@ impl FromRequestParts<Arc<AppState>> for Actor {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Actor, AppError> {
+        // The edge has already resolved the token (before the request took a slot).
+        if let Some(crate::edge::Authenticated(actor)) = parts.extensions.get() {
+            return Ok(actor.clone());
+        }
         let header = parts
             .headers
             .get(AUTHORIZATION)

@@ -41,6 +41,11 @@ pub enum AppError {
         message: String,
         details: Option<Value>,
     },
+    /// 408: the request body did not arrive within the server's deadline.
+    RequestTimeout,
+    /// 429: over the caller's rate (per token, or per address without one); retry after
+    /// the given wait.
+    RateLimited(std::time::Duration),
     /// 503: shed under overload; the client should retry after a second.
     Overloaded,
     /// 503: not ready yet (e.g. the tracing index is still loading); retry in a few seconds.
@@ -124,6 +129,18 @@ impl AppError {
                 message.clone(),
                 details.as_ref(),
             ),
+            AppError::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time".into(),
+                None,
+            ),
+            AppError::RateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; retry after the time in Retry-After".into(),
+                None,
+            ),
             AppError::Overloaded => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
@@ -157,6 +174,12 @@ impl IntoResponse for AppError {
         if matches!(self, AppError::Overloaded) {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let AppError::RateLimited(wait) = &self {
+            // Whole seconds, rounded up: "0" would invite an immediate retry.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if matches!(self, AppError::Unavailable { .. }) {
             resp.headers_mut()

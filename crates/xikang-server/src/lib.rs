@@ -1,17 +1,22 @@
-//! xikang's HTTP server: the `/api/v1` API, bearer-token roles, load shedding with a
-//! priority lane for scans and codes, and the web pages ([`web`]).
+//! xikang's HTTP server: the `/api/v1` API, bearer-token roles, the defences of the HTTP
+//! edge ([`edge`]: read deadlines, authentication and rate limits before a slot), load
+//! shedding with a priority lane for scans and codes ([`shed`]), the access log
+//! ([`access`]), and the web pages ([`web`]).
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod appeal;
 pub mod auth;
 pub mod cache;
 pub mod duties;
+pub mod edge;
 pub mod error;
 pub mod export;
 pub mod extract;
 pub mod json;
 pub mod lab;
+pub mod limit;
 pub mod openapi;
 pub mod page;
 pub mod ping;
@@ -38,9 +43,6 @@ pub fn now() -> Timestamp {
         .map_or(0, |d| d.as_secs() as i64);
     Timestamp(secs)
 }
-
-/// Largest request body: a full batch of 1,000 scans with long tokens fits comfortably.
-const BODY_LIMIT: usize = 1 << 20;
 
 async fn not_found() -> error::AppError {
     error::AppError::not_found("not_found", "no such resource")
@@ -89,21 +91,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(edge::readyz))
         .route("/", get(page::index))
         .route("/lookup", post(page::lookup))
         .nest("/api/v1", api)
         .merge(web::routes())
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(edge::BODY_LIMIT))
         .layer(axum::middleware::map_response(error::envelope_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            shed::admit,
+            edge::guard,
         ))
+        .layer(axum::middleware::from_fn(access::log))
         .with_state(state)
 }
 
-/// Serves until the future `shutdown` completes.
+/// Serves until the future `shutdown` completes, then lets open requests finish (for at
+/// most [`DRAIN`]).
+///
+/// Connections are served by hyper directly rather than `axum::serve`, for the header read
+/// deadline ([`edge::EdgeConfig::header_timeout`]): a client that opens a socket and trickles
+/// its request line never reaches the router, and is cut off when the deadline passes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -113,14 +122,56 @@ pub async fn serve(
     tokio::spawn(retention_loop(state.clone()));
     tokio::spawn(app::sweep::every_ten_minutes(state.clone()));
     tokio::spawn(lab::mandated_test_loop(state.clone()));
-    // Connection info gives the login throttle the client's address.
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(state.config.edge.header_timeout);
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: pause
+                    // briefly rather than spin, and keep serving the connections we have.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Responses are written whole; Nagle would only delay the last segment.
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        // Connection info gives the edge and the login throttle the client's address.
+        let service = hyper::service::service_fn(move |mut req: axum::http::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+        });
+        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                // A client that hangs up or misses the header deadline: its own business.
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the drain period; closing them");
+    }
+    Ok(())
 }
+
+/// How long a shutdown waits for open requests to finish.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Applies the retention period at start and then every hour.
 async fn retention_loop(state: Arc<AppState>) {

@@ -7,6 +7,13 @@ use serde_json::{Value, json};
 /// (method, path, summary, tag, needs auth)
 pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
     ("get", "/healthz", "Liveness check", "ops", false),
+    (
+        "get",
+        "/readyz",
+        "Readiness check: the tracing index is loaded and the store answers (503 otherwise)",
+        "ops",
+        false,
+    ),
     ("get", "/api/v1/openapi.json", "This document", "ops", false),
     (
         "get",

@@ -1,12 +1,16 @@
 //! The first web page: look a person up with a staff token and see their code as a QR and
 //! the explanation of its colour. Server-rendered HTML, no script, no CDN: a plain form post
-//! (the token travels in the body, never in a URL). The full web interface comes later.
+//! (the token travels in the body, never in a URL), served with the same security headers
+//! as the web interface ([`crate::web::html`]: no caching, no framing, a strict CSP) and its
+//! stylesheet. A person who does not exist and one outside the token's jurisdiction get the
+//! same answer, so the page cannot be used to learn who exists elsewhere.
 
 use crate::auth::authenticate;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, State};
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -34,21 +38,16 @@ fn inline_svg(svg: &str) -> &str {
     svg.find("<svg").map_or(svg, |i| &svg[i..])
 }
 
-fn page(body: &str) -> Html<String> {
-    Html(format!(
-        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+fn page(body: &str) -> Response {
+    crate::web::html(
+        StatusCode::OK,
+        format!(
+            r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>锡康 xikang</title>
-<style>
-body{{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;max-width:46rem;margin:1.5rem auto;padding:0 1rem;color:#1a1a1a}}
-label{{display:block;margin:.6rem 0 .2rem}} input{{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}}
-button{{margin-top:.8rem;font-size:1rem;padding:.5rem 1.2rem}}
-.code{{border-radius:.6rem;padding:1rem;margin:1rem 0;color:#fff}}
-.green{{background:#1b7f3b}} .yellow{{background:#8a6d00}} .red{{background:#b3261e}}
-.qr{{background:#fff;display:inline-block;padding:.5rem;border-radius:.4rem}} .qr svg{{width:16rem;height:16rem}}
-.err{{background:#fde7e9;border:1px solid #b3261e;padding:.6rem;border-radius:.4rem}}
-</style></head><body><h1>锡康码查询 <small>Health code lookup</small></h1>{body}</body></html>"#
-    ))
+<title>锡康 xikang</title><link rel="stylesheet" href="/web/static/style.css"></head>
+<body><main id="main"><h1>锡康码查询 <small>Health code lookup</small></h1>{body}</main></body></html>"#
+        ),
+    )
 }
 
 const FORM: &str = r#"<form method="post" action="/lookup">
@@ -58,7 +57,7 @@ const FORM: &str = r#"<form method="post" action="/lookup">
 <p><a href="/web/login">工作人员与居民登录 Log in to the web pages</a></p>"#;
 
 /// `GET /`: the lookup form.
-pub async fn index() -> Html<String> {
+pub async fn index() -> Response {
     page(FORM)
 }
 
@@ -69,7 +68,7 @@ pub struct LookupForm {
 }
 
 /// `POST /lookup`: the person's code, QR and explanation.
-pub async fn lookup(State(state): State<Arc<AppState>>, Form(f): Form<LookupForm>) -> Html<String> {
+pub async fn lookup(State(state): State<Arc<AppState>>, Form(f): Form<LookupForm>) -> Response {
     match render(&state, &f).await {
         Ok(html) => page(&html),
         Err(e) => page(&format!("<p class=\"err\">{}</p>{FORM}", esc(&e))),
@@ -91,19 +90,16 @@ async fn render(state: &AppState, f: &LookupForm) -> Result<String, String> {
         })?;
     let person =
         PersonId::parse(f.person.trim()).ok_or("人员编号格式错误 A person id looks like P12")?;
-    if !state.projection.person_exists(person) {
-        return Err("查无此人 No such person".into());
-    }
+    // One answer for "no such person" and "not yours to see".
+    const NOT_VISIBLE: &str = "您的辖区内查无此人 No such person in your jurisdiction";
     if !crate::app::authorise::person_visible(state, &caller, person) {
-        return Err("无权查看 Outside your jurisdiction".into());
+        return Err(NOT_VISIBLE.into());
     }
     state
         .access
         .record(&caller, "POST /lookup", None, now, [person])
         .map_err(|_| "服务繁忙 busy, retry".to_owned())?;
-    let (eval, _) = state
-        .evaluate(person, now)
-        .ok_or("查无此人 No such person")?;
+    let (eval, _) = state.evaluate(person, now).ok_or(NOT_VISIBLE)?;
     let code = state.code(person, &eval, now);
     let class = match eval.colour {
         Colour::Green => "green",

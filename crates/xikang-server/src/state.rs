@@ -21,7 +21,7 @@ use xikang_store::{Store, StoreError, StoredKey};
 use xikang_trace::Population;
 
 /// Settings keys under which the server keeps its secrets in the store.
-const ID_HASH_KEY: &str = "id_hash_key";
+pub(crate) const ID_HASH_KEY: &str = "id_hash_key";
 const PSEUDONYM_KEY: &str = "pseudonym_key";
 
 /// Secrets shared by every process that writes to one store: the key of the ID-number hash
@@ -139,6 +139,8 @@ pub struct ServerConfig {
     pub policy_text: Option<Arc<str>>,
     /// The server is reached over TLS (through its proxy): session cookies get `Secure`.
     pub behind_tls: bool,
+    /// Read deadlines, rate limits and the wait for a lane (see [`crate::edge`]).
+    pub edge: crate::edge::EdgeConfig,
 }
 
 impl Default for ServerConfig {
@@ -150,6 +152,7 @@ impl Default for ServerConfig {
             other_permits: 32,
             policy_text: None,
             behind_tls: false,
+            edge: crate::edge::EdgeConfig::default(),
         }
     }
 }
@@ -183,6 +186,8 @@ pub struct AppState {
     /// order (see [`crate::app::commit`]).
     pub(crate) commit_lock: tokio::sync::Mutex<()>,
     pub shed: crate::shed::Shed,
+    /// Limiters and probes of the HTTP edge.
+    pub edge: crate::edge::Edge,
 }
 
 impl std::fmt::Debug for AppState {
@@ -317,7 +322,13 @@ impl AppState {
             codes: BoundedCache::new(100_000),
             token_hasher: std::hash::RandomState::new(),
             commit_lock: tokio::sync::Mutex::new(()),
-            shed: crate::shed::Shed::new(config.priority_permits, config.other_permits),
+            shed: crate::shed::Shed::new(
+                config.priority_permits,
+                config.other_permits,
+                config.edge.queue_wait,
+                config.edge.max_waiters,
+            ),
+            edge: crate::edge::Edge::new(&config.edge),
             config,
         };
         let mut active: Option<(String, String)> = None;

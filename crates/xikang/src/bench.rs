@@ -58,7 +58,9 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// Starts `exe serve` on `data` with an admin token and waits until it listens.
+    /// Starts `exe serve` on `data` with an admin token and waits until it listens. The
+    /// per-token rate limit is lifted: the bench's one device token stands for every venue
+    /// device of the city.
     pub fn start(exe: &std::path::Path, data: &std::path::Path, admin: &str) -> Result<Server> {
         let mut child = Command::new(exe)
             .args([
@@ -67,6 +69,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--admin-token",
                 admin,
+                "--token-rate",
+                "0",
                 "--data",
             ])
             .arg(data)

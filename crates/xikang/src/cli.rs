@@ -11,6 +11,8 @@ use xikang_domain::time::DAY;
 use xikang_domain::{AreaCode, CivilDay, PersonId, Timestamp, TokenId, VenueId};
 use xikang_server::app::Role;
 use xikang_server::auth::token_digest;
+use xikang_server::edge::EdgeConfig;
+use xikang_server::limit::Rate;
 use xikang_server::state::AppState;
 use xikang_server::web;
 use xikang_server::{ServerConfig, now};
@@ -76,6 +78,69 @@ struct ServeArgs {
     /// the client's, see docs/web.md.
     #[arg(long, env = "XIKANG_BEHIND_TLS")]
     behind_tls: bool,
+    #[command(flatten)]
+    edge: EdgeArgs,
+}
+
+/// The HTTP edge's deadlines and limits (defaults in `xikang_server::edge::EdgeConfig`).
+#[derive(Debug, Clone, Args)]
+pub struct EdgeArgs {
+    /// Seconds a client has to send a request's headers (also the keep-alive idle limit)
+    /// [default: 30].
+    #[arg(long, env = "XIKANG_HEADER_TIMEOUT_SECS")]
+    header_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's body after its headers [default: 10].
+    #[arg(long, env = "XIKANG_BODY_TIMEOUT_SECS")]
+    body_timeout_secs: Option<u64>,
+    /// Milliseconds a request may wait for a slot when its lane is full [default: 1000].
+    #[arg(long, env = "XIKANG_QUEUE_WAIT_MS")]
+    queue_wait_ms: Option<u64>,
+    /// Requests per second per bearer token, as RATE or RATE:BURST; 0 = unlimited
+    /// [default: 1000:2000].
+    #[arg(long, env = "XIKANG_TOKEN_RATE", value_parser = parse_rate)]
+    token_rate: Option<Rate>,
+    /// Requests per second per client address without a bearer token [default: 200:1000].
+    #[arg(long, env = "XIKANG_ADDRESS_RATE", value_parser = parse_rate)]
+    address_rate: Option<Rate>,
+    /// Uncached bearer tokens looked up per second per client address [default: 50:200].
+    #[arg(long, env = "XIKANG_LOOKUP_RATE", value_parser = parse_rate)]
+    lookup_rate: Option<Rate>,
+}
+
+impl EdgeArgs {
+    /// The edge settings: the defaults with what was given.
+    pub fn config(&self) -> EdgeConfig {
+        let d = EdgeConfig::default();
+        let secs = std::time::Duration::from_secs;
+        EdgeConfig {
+            header_timeout: self.header_timeout_secs.map_or(d.header_timeout, secs),
+            body_timeout: self.body_timeout_secs.map_or(d.body_timeout, secs),
+            queue_wait: self
+                .queue_wait_ms
+                .map_or(d.queue_wait, std::time::Duration::from_millis),
+            token_rate: self.token_rate.unwrap_or(d.token_rate),
+            address_rate: self.address_rate.unwrap_or(d.address_rate),
+            lookup_rate: self.lookup_rate.unwrap_or(d.lookup_rate),
+            ..d
+        }
+    }
+}
+
+/// `RATE` (burst = rate) or `RATE:BURST`, requests per second; `0` is unlimited.
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    let num = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{v:?} is not a whole number"))
+    };
+    let (rate, burst) = match s.split_once(':') {
+        Some((r, b)) => (num(r)?, num(b)?),
+        None => (num(s)?, num(s)?),
+    };
+    if rate > 0 && burst == 0 {
+        return Err("a burst is at least 1".into());
+    }
+    Ok(Rate::new(rate, burst))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -676,6 +741,7 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
         jurisdiction: args.jurisdiction.clone(),
         policy_text: Some(std::sync::Arc::from(text.as_str())),
         behind_tls: args.behind_tls,
+        edge: args.edge.config(),
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();

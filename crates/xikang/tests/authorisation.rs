@@ -100,6 +100,7 @@ fn table() -> Vec<Row> {
     }
     vec![
         row!("get", "/healthz", "", Public, true, |_, _| get("/healthz".into())),
+        row!("get", "/readyz", "", Public, true, |_, _| get("/readyz".into())),
         row!("get", "/api/v1/openapi.json", "", Public, true, |_, _| get("/api/v1/openapi.json".into())),
         row!("get", "/api/v1/trust", "", Public, true, |_, _| get("/api/v1/trust".into())),
         row!("get", "/api/v1/policy", "atlvgrsc", City, true, |_, _| get("/api/v1/policy".into())),

@@ -114,23 +114,11 @@ impl FromRequestParts<Arc<AppState>> for ClientAddr {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        if state.config.behind_tls {
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .next_back()
-                .and_then(|a| a.trim().parse().ok());
-            return Ok(ClientAddr(forwarded));
-        }
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(ClientAddr(crate::edge::client_ip(
+            &state.config,
+            &parts.headers,
+            &parts.extensions,
+        )))
     }
 }
 
@@ -275,6 +263,7 @@ impl FromRequestParts<Arc<AppState>> for WebUser {
                 let Some(caller) = caller_of(&u) else {
                     return Err(error_page(lang, None, &AppError::Forbidden("unknown role")));
                 };
+                crate::access::record_user(&parts.extensions, &caller);
                 Ok(WebUser {
                     name: u.name,
                     caller,
