@@ -10,8 +10,10 @@ pub mod duties;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod holds;
 pub mod json;
 pub mod lab;
+pub mod ledger;
 pub mod openapi;
 pub mod page;
 pub mod ping;
@@ -82,6 +84,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/events", get(api::list_events))
         .route("/audit", get(api::get_audit))
         .route("/tokens", post(api::post_token))
+        .route("/holds", post(holds::post_hold).get(holds::list))
+        .route("/holds/{id}/approve", post(holds::approve))
+        .route("/holds/{id}/clear", post(holds::clear))
+        .route("/ledger/colours", get(ledger::get_colours))
         .merge(duties::routes())
         .merge(lab::http::routes())
         .fallback(not_found);
