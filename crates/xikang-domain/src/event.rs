@@ -186,12 +186,25 @@ pub enum EventBody {
     },
     /// A mandated test was missed.
     TestMissed { person: PersonId, due_at: Timestamp },
-    /// A hold (弹窗) placed by two officials: only an official can clear it.
+    /// An official proposed a hold (弹窗) on a person, with its basis in the event's `basis`
+    /// and an expiry. No fact and no colour: the hold takes effect only when a second
+    /// official approves it ([`EventBody::HoldPlaced`]). The event's sequence number is
+    /// the hold's id.
+    HoldProposed {
+        person: PersonId,
+        expires_at: Timestamp,
+    },
+    /// A hold (弹窗) placed by two officials: only an official can clear it; it lapses at
+    /// `expires_at`.
     HoldPlaced {
         person: PersonId,
         proposer: String,
         approver: String,
         expires_at: Timestamp,
+        /// The [`EventBody::HoldProposed`] event it approves (absent in logs written
+        /// before proposals existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proposal: Option<EventSeq>,
     },
     /// A hold cleared by an official.
     HoldCleared { person: PersonId, by: String },
@@ -271,6 +284,7 @@ impl EventBody {
             Arrived { .. } => "arrived",
             SentinelReported { .. } => "sentinel_reported",
             TestMissed { .. } => "test_missed",
+            HoldProposed { .. } => "hold_proposed",
             HoldPlaced { .. } => "hold_placed",
             HoldCleared { .. } => "hold_cleared",
             PolicyActivated { .. } => "policy_activated",
@@ -312,6 +326,7 @@ impl EventBody {
             | Arrived { person, .. }
             | SentinelReported { person, .. }
             | TestMissed { person, .. }
+            | HoldProposed { person, .. }
             | HoldPlaced { person, .. }
             | HoldCleared { person, .. }
             | PersonalDataRead { person, .. }

@@ -417,6 +417,8 @@ impl PersonFacts {
             }
             EventBody::ZoneSet { .. }
             | EventBody::ZoneLifted { .. }
+            // A proposal is no fact: only its approval (`HoldPlaced`) is.
+            | EventBody::HoldProposed { .. }
             | EventBody::PolicyActivated { .. }
             | EventBody::PersonalDataRead { .. }
             | EventBody::ContactNotified { .. }
@@ -881,6 +883,7 @@ mod tests {
                 proposer: "a".into(),
                 approver: "b".into(),
                 expires_at: Timestamp(500 * H),
+                proposal: None,
             },
         );
         f.prune(Timestamp(100 * H));

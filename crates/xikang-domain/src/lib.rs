@@ -2,6 +2,7 @@
 //! about, the authority-log events, per-person facts and the policy engine that turns facts
 //! into a colour. No I/O and no clock reads: every function that needs the time takes `now`.
 
+pub mod authority;
 pub mod bulletin;
 pub mod contact;
 pub mod duties;

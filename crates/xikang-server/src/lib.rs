@@ -14,8 +14,10 @@ pub mod edge;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod holds;
 pub mod json;
 pub mod lab;
+pub mod ledger;
 pub mod limit;
 pub mod openapi;
 pub mod page;
@@ -86,6 +88,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/tokens", post(api::post_token).get(api::list_tokens))
         .route("/tokens/{id}", delete(api::delete_token))
         .route("/access", get(api::list_access))
+        .route("/holds", post(holds::post_hold).get(holds::list))
+        .route("/holds/{id}/approve", post(holds::approve))
+        .route("/holds/{id}/clear", post(holds::clear))
+        .route("/ledger/colours", get(ledger::get_colours))
         .merge(duties::routes())
         .merge(lab::http::routes())
         .fallback(not_found);

@@ -16,7 +16,7 @@ use xikang_domain::facts::PersonFacts;
 use xikang_domain::policy::{Evaluation, Policy};
 use xikang_domain::testing::VaccinationStatus;
 use xikang_domain::time::DAY;
-use xikang_domain::{AreaCode, HouseholdId, PersonId, Timestamp, WorkplaceId};
+use xikang_domain::{AreaCode, EventSeq, HouseholdId, PersonId, Timestamp, WorkplaceId};
 use xikang_store::{Store, StoreError, StoredKey};
 use xikang_trace::Population;
 
@@ -487,12 +487,18 @@ impl AppState {
             expires_at: now.plus(ttl),
         };
         let token: Arc<str> = self.signer.issue(&claims).into();
+        let bases: Vec<(EventSeq, String)> = eval
+            .fired
+            .iter()
+            .filter_map(|r| Some((r.event, self.projection.hold_basis(r.event)?)))
+            .collect();
         let json = serde_json::to_vec(&crate::wire::CodeOut::new(
             person,
             eval,
             vaccination,
             &token,
             &claims,
+            &bases,
         ))
         .unwrap_or_default()
         .into();

@@ -108,6 +108,10 @@ pub struct ReasonOut<'a> {
     pub until: Option<String>,
     pub zh: &'a str,
     pub en: &'a str,
+    /// For a hold: the basis its officials stated (a hold has no machine evidence, so its
+    /// words are what the resident can check and appeal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<&'a str>,
 }
 
 impl<'a> From<&'a FiredRule> for ReasonOut<'a> {
@@ -120,6 +124,7 @@ impl<'a> From<&'a FiredRule> for ReasonOut<'a> {
             until: rfc(r.until),
             zh: &r.zh,
             en: &r.en,
+            basis: None,
         }
     }
 }
@@ -153,18 +158,30 @@ pub struct CodeOut<'a> {
 
 impl<'a> CodeOut<'a> {
     /// Assembles the answer from an evaluation and a signed code.
+    /// `bases` are the stated bases of the holds among the fired rules' events.
     pub fn new(
         person: xikang_domain::PersonId,
         eval: &'a Evaluation,
         vaccination: VaccinationStatus,
         token: &'a str,
         claims: &xikang_code::CodeClaims,
+        bases: &'a [(xikang_domain::EventSeq, String)],
     ) -> Self {
         CodeOut {
             person: person.to_string(),
             colour: eval.colour,
             colour_zh: eval.colour.zh(),
-            reasons: eval.fired.iter().map(ReasonOut::from).collect(),
+            reasons: eval
+                .fired
+                .iter()
+                .map(|r| ReasonOut {
+                    basis: bases
+                        .iter()
+                        .find(|(seq, _)| *seq == r.event)
+                        .map(|(_, b)| b.as_str()),
+                    ..ReasonOut::from(r)
+                })
+                .collect(),
             explanation: Explanation {
                 zh: &eval.explanation_zh,
                 en: &eval.explanation_en,

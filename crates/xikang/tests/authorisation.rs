@@ -139,6 +139,14 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/clusters/{id}", "at", Hidden, true, |w, _| get(format!("/api/v1/clusters/{}", w.cluster))),
         row!("get", "/api/v1/events", "a", WholeCity, true, |_, _| get("/api/v1/events?limit=1".into())),
         row!("get", "/api/v1/audit", "a", WholeCity, true, |_, _| get("/api/v1/audit".into())),
+        row!("post", "/api/v1/holds", "at", Area, true, |w, n| post("/api/v1/holds", json!({"person": w.p, "basis": format!("basis {n}"), "expires_at": rfc(DAY)}))),
+        row!("get", "/api/v1/holds", "at", Area, true, |w, _| get(format!("/api/v1/holds?person={}", w.p))),
+        // The world's hold was proposed by the second admin; the first allowed call approves
+        // it, later ones get 409 hold_decided, after the check.
+        row!("post", "/api/v1/holds/{id}/approve", "a", Area, true, |w, _| post(format!("/api/v1/holds/{}/approve", w.hold), json!({}))),
+        // Approved above: the first allowed call clears it, later ones get 409 hold_not_active.
+        row!("post", "/api/v1/holds/{id}/clear", "at", Area, true, |w, _| post(format!("/api/v1/holds/{}/clear", w.hold), json!({}))),
+        row!("get", "/api/v1/ledger/colours", "", Public, true, |_, _| get("/api/v1/ledger/colours".into())),
         row!("post", "/api/v1/tokens", "a", Area, true, |w, n| post("/api/v1/tokens", json!({"name": format!("t{n}"), "role": "tracer", "area": w.district}))),
         // The list is filtered to the caller's area.
         row!("get", "/api/v1/tokens", "a", City, true, |_, _| get("/api/v1/tokens".into())),
@@ -245,6 +253,8 @@ struct World {
     appeal: String,
     zone: String,
     proposal: String,
+    /// A hold on `p` proposed by the second admin (so the table's admin may approve it).
+    hold: String,
     arrival: String,
     sampling_site: String,
     round: String,
@@ -339,6 +349,9 @@ async fn world(app: &TestApp, district: &str) -> World {
         );
         sites.push(v["id"].as_str().unwrap().to_owned());
     }
+    // A close-contact order cites a tracer's confirmed decision (issue 14).
+    app.confirm_close_contact(&p).await;
+    app.confirm_close_contact(&neworder).await;
     let order = ok(
         "order",
         app.post(
@@ -385,10 +398,9 @@ async fn world(app: &TestApp, district: &str) -> World {
     // A case inside a controlled zone makes the system propose sealing it.
     let zone = ok(
         "zone",
-        app.post(admin, "/api/v1/zones",
-            json!({"name": format!("{district} estate"), "level": "controlled", "cells": [case_cell]}))
+        app.draw_zone(json!({"name": format!("{district} estate"), "level": "controlled", "cells": [case_cell]}))
             .await,
-        201,
+        200,
     )["zone"]
         .as_str()
         .unwrap()
@@ -521,8 +533,22 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let hold = ok(
+        "hold",
+        app.post(
+            &app.admin2,
+            "/api/v1/holds",
+            json!({"person": p, "basis": "under review", "expires_at": rfc(DAY)}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
         token,
+        hold,
         district: district.to_owned(),
         cluster: case.replacen('C', "K", 1),
         p,
@@ -773,6 +799,7 @@ async fn a_district_official_sends_people_only_to_quarantine_sites_of_their_dist
     let home_site = app
         .quarantine_site("home", &d.home, 10, 31.5, "mgr-home")
         .await;
+    app.confirm_close_contact(&format!("P{p}")).await;
     let (s, v) = app
         .post(
             &tracer,
@@ -879,6 +906,7 @@ async fn a_health_report_tells_only_a_caller_who_may_act_on_the_person_whether_t
         .quarantine_site("home", &d.home, 10, 31.5, "mgr-other")
         .await;
     let (free, held) = (d.away_people[0], d.away_people[1]);
+    app.confirm_close_contact(&format!("P{held}")).await;
     ok(
         "order",
         app.post(

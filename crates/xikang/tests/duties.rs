@@ -46,6 +46,7 @@ async fn a_full_site_refuses_admission_suggests_the_nearest_site_with_room_and_c
     let near = app
         .quarantine_site("near", "320213", 5, 31.51, "mgr-near")
         .await;
+    app.confirm_close_contact("P1").await;
     let (s, v) = app
         .post(
             &app.admin,
@@ -64,6 +65,8 @@ async fn a_full_site_refuses_admission_suggests_the_nearest_site_with_room_and_c
     assert_eq!(days, vec![1, 2, 3, 5, 7], "第九版 test days");
     assert_eq!(app.colour("P1").await, "red");
 
+    app.confirm_close_contact("P2").await;
+    let colour_before = app.colour("P2").await;
     let before = app.events();
     let (s, v) = app
         .post(
@@ -82,7 +85,7 @@ async fn a_full_site_refuses_admission_suggests_the_nearest_site_with_room_and_c
         Some(near.as_str())
     );
     assert_eq!(app.events(), before, "a refused admission appends no event");
-    assert_eq!(app.colour("P2").await, "green");
+    assert_eq!(app.colour("P2").await, colour_before);
     let (_, orders) = app
         .get(&app.admin, "/api/v1/quarantine/orders?person=P2")
         .await;
@@ -152,6 +155,7 @@ async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise
     let start = CivilDay(today - 8).start().plus(9 * HOUR);
 
     // P3: every scheduled test negative → released into 3 days' home health monitoring.
+    app.confirm_close_contact("P3").await;
     let (s, v) = app.post(&app.admin,
         "/api/v1/quarantine/orders",
         json!({"person": "P3", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
@@ -193,6 +197,7 @@ async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise
 
     // P4: the day-5 test is missing → extended by the policy's day, a retest task, and
     // then a release before the new end is refused.
+    app.confirm_close_contact("P4").await;
     let (s, v) = app.post(&app.admin,
         "/api/v1/quarantine/orders",
         json!({"person": "P4", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),
@@ -254,6 +259,8 @@ async fn release_needs_the_plans_end_and_every_scheduled_test_negative_otherwise
 async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_task() {
     let app = spawn_app().await;
     // Home isolation (secondary contact): tests are tasks on the home cell.
+    app.confirm_contact("P5", xikang_domain::event::ContactKind::Secondary)
+        .await;
     let (s, v) = app
         .post(
             &app.admin,
@@ -332,6 +339,8 @@ async fn a_fever_flags_a_tracer_and_a_test_task_and_a_missed_report_becomes_a_ta
 
     // P7 under an order that began yesterday never reported: the sweep makes one task, once.
     let yesterday = xikang_server::now().plus(-DAY - HOUR);
+    app.confirm_contact("P7", xikang_domain::event::ContactKind::Secondary)
+        .await;
     let (s, v) = app
         .post(
             &app.admin,
@@ -503,13 +512,9 @@ async fn zones_colour_their_residents_and_change_only_with_a_second_officials_ap
 
     // A controlled zone: a case inside proposes sealing it.
     let (s, v) = app
-        .post(
-            &app.admin,
-            "/api/v1/zones",
-            json!({"name": "管控区", "level": "controlled", "cells": [cell]}),
-        )
+        .draw_zone(json!({"name": "管控区", "level": "controlled", "cells": [cell]}))
         .await;
-    assert_eq!(s, 201, "{v}");
+    assert_eq!(s, 200, "{v}");
     let zone = v["zone"].as_str().unwrap().to_owned();
     assert_eq!(
         app.colour(&format!("P{other}")).await,
@@ -985,6 +990,7 @@ async fn test_days_without_a_sample_become_missed_tests_once_a_negative_clears_t
     let start = day(-8).plus(9 * HOUR);
     let mut orders = Vec::new();
     for p in [3, 4] {
+        app.confirm_close_contact(&format!("P{p}")).await;
         let (s, v) = app
             .post(
                 &app.admin,
@@ -1202,16 +1208,22 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
     // A positive single tube inside a controlled zone proposes sealing it at once (no
     // sweep in between).
     let (s, v) = app
-        .post(
-            &app.admin,
-            "/api/v1/zones",
-            json!({"name": "管控区", "level": "controlled", "cells": [far]}),
-        )
+        .draw_zone(json!({"name": "管控区", "level": "controlled", "cells": [far]}))
         .await;
-    assert_eq!(s, 201, "{v}");
+    assert_eq!(s, 200, "{v}");
     let zone = v["zone"].as_str().unwrap().to_owned();
+    // Only the drawing's own (approved) proposal so far.
+    let open = |v: &Value| -> Vec<Value> {
+        v["proposals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["status"] == "open")
+            .cloned()
+            .collect()
+    };
     let (_, v) = app.get(&app.admin, "/api/v1/zones/proposals").await;
-    assert_eq!(v["proposals"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(open(&v).len(), 0, "{v}");
     // Resulted after the zone was drawn (the test's `now` may be a second older than the
     // zone, and only a case at or after a zone's start escalates it).
     let r = lab_tube(
@@ -1225,7 +1237,7 @@ async fn a_positive_pools_retests_reach_the_grid_workers_list_and_close_with_the
     .await;
     assert!(r.suspected.is_some(), "{r:?}");
     let (_, v) = app.get(&app.admin, "/api/v1/zones/proposals").await;
-    let list = v["proposals"].as_array().unwrap();
+    let list = open(&v);
     assert_eq!(list.len(), 1, "{v}");
     assert_eq!(
         (

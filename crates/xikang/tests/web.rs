@@ -676,13 +676,11 @@ async fn the_dashboard_maps_zones_and_recent_cases_and_ranks_districts_by_tracin
     let app = spawn_app().await;
     let sealed_cell = xikang_server::state::read(&app.state.projection.people)[7].home_cell;
     let (s, v) = app
-        .post(
-            &app.admin,
-            "/api/v1/zones",
+        .draw_zone(
             serde_json::json!({"name": "封控区一", "level": "sealed", "cells": [sealed_cell.0]}),
         )
         .await;
-    assert_eq!(s, 201, "{v}");
+    assert_eq!(s, 200, "{v}");
     let mut b = Browser::signed_in(&app, "chief", "tracer", "320200").await;
     let csrf = b.csrf("/web/cases").await;
     let (loc, _, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
@@ -1236,6 +1234,8 @@ async fn a_site_manager_sees_admissions_and_todays_tests_and_releases_only_when_
     let today = xikang_server::now().shanghai_day().0;
     let start = CivilDay(today - 8).start().plus(9 * 3600);
     // P3 came in eight days ago and every scheduled test was negative; P4 came in today.
+    app.confirm_close_contact("P3").await;
+    app.confirm_close_contact("P4").await;
     let (s, v) = app.post(&app.admin,
         "/api/v1/quarantine/orders",
         serde_json::json!({"person": "P3", "regime": "close_contact", "site": s1, "start": start.to_rfc3339()}),

@@ -267,6 +267,23 @@ impl Policy {
             .any(|r| r.when.iter().any(|m| m.matches(kind)))
     }
 
+    /// The worst colour a rule of this policy gives such a fact directly (`None` when no
+    /// rule reads it): what the public colour ledger counts a new fact as.
+    pub fn fact_colour(&self, kind: &FactKind) -> Option<Colour> {
+        self.rules
+            .iter()
+            .filter(|r| r.when.iter().any(|m| m.matches(kind)))
+            .map(|r| r.colour)
+            .max()
+    }
+
+    /// The colour ledger's alarm threshold: more colour changes without a case link in one
+    /// day than this (`[parameters] ledger_unlinked_alarm_per_day`) raise the dashboard's
+    /// alarm. A policy without the parameter alarms at the first one (fail closed).
+    pub fn ledger_alarm_threshold(&self) -> u32 {
+        self.parameter("ledger_unlinked_alarm_per_day").unwrap_or(0)
+    }
+
     fn venue(&self, category: &VenueCategory) -> &VenueSpec {
         self.venues.get(category).unwrap_or(&self.venue_default)
     }
@@ -432,6 +449,26 @@ mod tests {
             contact_kind: ContactKind::General,
         };
         assert!(!p.reads_fact(&general));
+    }
+
+    #[test]
+    fn a_fact_counts_in_the_ledger_as_the_worst_colour_a_rule_gives_it() {
+        let p = Policy::default_policy();
+        let zone = |level| FactKind::Zone {
+            zone: crate::ids::ZoneId(1),
+            level,
+        };
+        assert_eq!(p.fact_colour(&zone(ZoneLevel::Sealed)), Some(Colour::Red));
+        assert_eq!(p.fact_colour(&zone(ZoneLevel::Precaution)), None);
+        assert_eq!(p.fact_colour(&FactKind::Hold), Some(Colour::Yellow));
+        let case = FactKind::Case {
+            case: crate::ids::CaseId(1),
+            case_kind: CaseKind::Confirmed,
+        };
+        assert_eq!(p.fact_colour(&case), Some(Colour::Red));
+        assert_eq!(p.ledger_alarm_threshold(), 20);
+        let without = DEFAULT_POLICY_TOML.replace("ledger_unlinked_alarm_per_day = 20\n", "");
+        assert_eq!(Policy::parse(&without).unwrap().ledger_alarm_threshold(), 0);
     }
 
     #[test]

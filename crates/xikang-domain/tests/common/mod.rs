@@ -206,6 +206,7 @@ impl Person {
             proposer: "a".into(),
             approver: "b".into(),
             expires_at: h(expires),
+            proposal: None,
         };
         self.event(at, body)
     }

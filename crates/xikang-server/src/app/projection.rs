@@ -9,8 +9,9 @@ use crate::state::{read, write};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
+use xikang_domain::authority::{ledger_act, ledger_fact};
 use xikang_domain::event::{CaseKind, EventBody, StoredEvent, ZoneLevel};
-use xikang_domain::facts::PersonFacts;
+use xikang_domain::facts::{FactKind, PersonFacts};
 use xikang_domain::policy::{Evaluation, Policy, evaluate};
 use xikang_domain::{
     AreaCode, CaseId, EventSeq, GridCell, PersonId, PlaceCode, Timestamp, Venue, VenueId, ZoneId,
@@ -83,6 +84,24 @@ pub struct Answer {
     pub at: Timestamp,
 }
 
+/// A hold (弹窗) as the server keeps it (see [`crate::holds`]): proposed by one official,
+/// active once a second approves it, until it expires or an official clears it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Hold {
+    /// The sequence number of the proposal event: the hold's id.
+    pub id: EventSeq,
+    pub person: PersonId,
+    /// The basis the proposer stated (shown to the resident once the hold is active).
+    pub basis: String,
+    pub proposer: String,
+    pub proposed_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Who approved it, when, and the `hold_placed` event (the colour's evidence).
+    pub approved: Option<(String, Timestamp, EventSeq)>,
+    /// When an official cleared it.
+    pub cleared_at: Option<Timestamp>,
+}
+
 /// The in-memory state, folded from the authority log.
 #[derive(Debug)]
 pub struct Projection {
@@ -101,6 +120,10 @@ pub struct Projection {
     pub tracing: crate::trace::Tracing,
     /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
     pub lab: crate::lab::LabIndex,
+    /// Holds, proposed and placed, keyed by their proposal's sequence number.
+    pub holds: RwLock<BTreeMap<EventSeq, Hold>>,
+    /// The public colour ledger's counts.
+    pub ledger: crate::ledger::Ledger,
     /// The sequence number of the last event applied (0: none).
     applied: AtomicU64,
 }
@@ -129,6 +152,8 @@ impl Projection {
             exposures: Mutex::default(),
             tracing,
             lab: crate::lab::LabIndex::default(),
+            holds: RwLock::default(),
+            ledger: crate::ledger::Ledger::default(),
             applied: AtomicU64::new(0),
         }
     }
@@ -199,6 +224,8 @@ impl Projection {
             return;
         }
         self.tracing.apply(e);
+        // Who gets a new colour fact from this event, by community: the colour ledger.
+        let mut placed: BTreeMap<u32, u64> = BTreeMap::new();
         match &e.body {
             EventBody::ZoneSet {
                 zone, level, cells, ..
@@ -213,7 +240,11 @@ impl Projection {
                         slot.facts.leave_zone(e.seq, *zone, e.at);
                     }
                     if cells.contains(&slot.home_cell) {
+                        let before = slot.facts.facts().len();
                         slot.facts.enter_zone(e.seq, *zone, *level, e.at);
+                        if slot.facts.facts().len() > before {
+                            *placed.entry(slot.community).or_default() += 1;
+                        }
                     }
                 }
             }
@@ -233,12 +264,53 @@ impl Projection {
                     let mut people = write(&self.people);
                     for p in concerned {
                         if let Some(slot) = people.get_mut(p.0 as usize) {
+                            let before = slot.facts.facts().len();
+                            // An order's extension is the same order again, not a new one.
+                            let extends = matches!(body, EventBody::QuarantineOrdered { order, .. }
+                                if slot.facts.facts().iter().any(|f| matches!(f.kind,
+                                    FactKind::Quarantine { order: o, .. } if o == *order)));
                             slot.facts.apply(e.seq, e.at, body);
+                            if !extends && slot.facts.facts().len() > before {
+                                *placed.entry(slot.community).or_default() += 1;
+                            }
                         }
                     }
                 }
             }
         }
+        self.note_in_ledger(e, &placed);
+    }
+
+    /// Counts the people an event placed under a new fact in the colour ledger, by district.
+    fn note_in_ledger(&self, e: &StoredEvent, placed: &BTreeMap<u32, u64>) {
+        if placed.is_empty() {
+            return;
+        }
+        let (Some(act), Some(fact)) = (
+            ledger_act(&e.actor, &e.basis, &e.body),
+            ledger_fact(&e.body),
+        ) else {
+            return;
+        };
+        let mut by_district: BTreeMap<AreaCode, u64> = BTreeMap::new();
+        for (community, n) in placed {
+            if let Some(area) = self.communities.get(*community as usize) {
+                *by_district.entry(area.district()).or_default() += n;
+            }
+        }
+        let day = e.at.shanghai_day();
+        for (district, n) in by_district {
+            self.ledger.note(day, district, act, fact, n);
+        }
+    }
+
+    /// The basis of the hold whose `hold_placed` event is `placed`, for the resident's code
+    /// page (the event a fired rule names).
+    pub fn hold_basis(&self, placed: EventSeq) -> Option<String> {
+        read(&self.holds)
+            .values()
+            .find(|h| h.approved.as_ref().is_some_and(|a| a.2 == placed))
+            .map(|h| h.basis.clone())
     }
 
     /// The records beside the people's facts: cases, appeals, follow-ups, exposures.
@@ -291,6 +363,49 @@ impl Projection {
                         by: e.actor.clone(),
                         at: e.at,
                     });
+                }
+            }
+            EventBody::HoldProposed { person, expires_at } => {
+                write(&self.holds).insert(
+                    e.seq,
+                    Hold {
+                        id: e.seq,
+                        person: *person,
+                        basis: e.basis.clone(),
+                        proposer: e.actor.clone(),
+                        proposed_at: e.at,
+                        expires_at: *expires_at,
+                        approved: None,
+                        cleared_at: None,
+                    },
+                );
+            }
+            EventBody::HoldPlaced {
+                person,
+                proposer,
+                approver,
+                expires_at,
+                proposal,
+            } => {
+                let mut holds = write(&self.holds);
+                // A hold placed before proposals existed is its own record.
+                let h = holds.entry(proposal.unwrap_or(e.seq)).or_insert(Hold {
+                    id: proposal.unwrap_or(e.seq),
+                    person: *person,
+                    basis: e.basis.clone(),
+                    proposer: proposer.clone(),
+                    proposed_at: e.at,
+                    expires_at: *expires_at,
+                    approved: None,
+                    cleared_at: None,
+                });
+                h.approved = Some((approver.clone(), e.at, e.seq));
+            }
+            EventBody::HoldCleared { person, .. } => {
+                for h in write(&self.holds).values_mut().filter(|h| {
+                    h.person == *person && h.approved.is_some() && h.cleared_at.is_none()
+                }) {
+                    h.cleared_at = Some(e.at);
                 }
             }
             EventBody::FollowUpFlagged { person, reason } => {

@@ -45,6 +45,7 @@ use xikang_store::{
 };
 
 mod arrivals;
+mod draw;
 mod grid;
 mod quarantine;
 mod reports;
@@ -53,6 +54,7 @@ mod wire;
 mod zones;
 
 use arrivals::*;
+pub use draw::*;
 pub use grid::*;
 pub use quarantine::*;
 pub use reports::*;

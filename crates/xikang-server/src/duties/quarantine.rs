@@ -2,6 +2,9 @@
 //! transfers between sites and release when the plan's tests are negative.
 
 use super::*;
+use xikang_domain::authority::{Act, Authority, Evidence, Missing, authority};
+use xikang_domain::event::ContactKind;
+use xikang_domain::facts::{EndKind, FactKind};
 
 /// The body of `POST /quarantine/sites`.
 #[derive(Debug, Deserialize)]
@@ -253,6 +256,41 @@ pub async fn issue_order(
     }
 }
 
+/// What is on record for a person that an order could cite: the tracer's standing contact
+/// decisions, their latest arrival, a discharged case, an order that ended.
+pub fn order_evidence(state: &AppState, person: PersonId) -> Evidence {
+    let mut ev = Evidence::default();
+    for (case, d) in state.projection.tracing.decisions_about(person) {
+        if state.projection.case(case).is_none() {
+            continue;
+        }
+        match d.kind {
+            ContactKind::Close => ev.confirmed_close_contact = Some(case),
+            ContactKind::Secondary => ev.confirmed_secondary_contact = Some(case),
+            ContactKind::Companion | ContactKind::General => {}
+        }
+    }
+    ev.discharged_case = read(&state.projection.cases)
+        .values()
+        .find(|c| c.person == person && c.discharged_at.is_some())
+        .map(|c| c.id);
+    let people = read(&state.projection.people);
+    if let Some(slot) = people.get(person.0 as usize) {
+        for f in slot.facts.facts() {
+            match f.kind {
+                FactKind::Arrival { risk } => ev.arrival = Some(risk),
+                FactKind::Quarantine { order, .. }
+                    if f.end.is_some_and(|e| e.how == EndKind::Ended) =>
+                {
+                    ev.ended_order = Some(order);
+                }
+                _ => {}
+            }
+        }
+    }
+    ev
+}
+
 pub(crate) fn parse_site(s: Option<&str>) -> Result<Option<SiteId>, AppError> {
     s.map(parse_id::<SiteId>).transpose()
 }
@@ -307,6 +345,22 @@ pub async fn order_quarantine(
             "an order starts now or within the last 30 days",
         ));
     }
+    // Defect 5 of issue 14: an order turns its person red, so it must cite the evidence
+    // its reason needs; without it the order is refused, never committed on one word.
+    let cited = match authority(Act::Order(regime.reason), &order_evidence(state, person)) {
+        Authority::Cites { basis, case } => (basis, case),
+        Authority::Refused(missing) => {
+            return Err(unprocessable(missing.code(), missing.message(), None));
+        }
+        // No order reason is a proposal (the domain refuses instead); fail closed.
+        Authority::Proposal(_) => {
+            return Err(unprocessable(
+                Missing::Evidence.code(),
+                Missing::Evidence.message(),
+                None,
+            ));
+        }
+    };
     let order = issue_order(
         state,
         caller.actor(),
@@ -315,7 +369,13 @@ pub async fn order_quarantine(
         site,
         start,
         now,
-        format!("policy {} regime {}", policy.version(), regime.name),
+        format!(
+            "policy {} regime {}; cites {}{}",
+            policy.version(),
+            regime.name,
+            xikang_domain::duties::variant_name(&cited.0),
+            cited.1.map_or(String::new(), |c| format!(" of {c}"))
+        ),
         (Vec::new(), Vec::new()),
     )
     .await?;

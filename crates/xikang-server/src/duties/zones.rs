@@ -1,7 +1,10 @@
 //! Zones: drawing and sealing, the lift conditions with their evidence, system proposals
-//! and their approval or rejection by a second official.
+//! and their approval or rejection by a second official. A zone drawn by hand is itself a
+//! proposal (issue 14): it changes nobody's colour until a second official approves it; a
+//! rule's proposal needs one official's approval.
 
 use super::*;
+use xikang_domain::authority::{ApprovalRefused, second_official};
 
 /// The body of `POST /zones`: cells or a GeoJSON polygon.
 #[derive(Debug, Deserialize)]
@@ -77,67 +80,13 @@ pub(super) async fn sealing_tasks(
     Ok((tasks, households.len()))
 }
 
-/// Draws a zone over grid cells: the zone row, its `ZoneSet` event (which recolours every
-/// resident through the policy) and, for a sealed or high zone, its tasks, in one commit.
-pub async fn draw_zone(
-    state: &AppState,
-    actor: String,
-    name: String,
-    level: ZoneLevel,
-    cells: Vec<GridCell>,
-    now: Timestamp,
-) -> Result<ZoneOutcome, AppError> {
-    let store = state.store.clone();
-    let id = ZoneId(blocking(move || store.next_duty_id("zone")).await?);
-    let set: HashSet<GridCell> = cells.iter().copied().collect();
-    let (tasks, households) = if is_sealing(level) {
-        sealing_tasks(state, id, &cells, now).await?
-    } else {
-        (Vec::new(), 0)
-    };
-    let n_tasks = tasks.len();
-    let zone = ZoneRecord {
-        id,
-        name: name.clone(),
-        level,
-        cells: cells.clone(),
-        since: now,
-        drawn_by: actor.clone(),
-        lifted_at: None,
-    };
-    let event = NewEvent {
-        at: now,
-        actor,
-        basis: format!("zone drawn over {} grid cell(s)", cells.len()),
-        body: EventBody::ZoneSet {
-            zone: id,
-            level,
-            cells: cells.clone(),
-            name,
-        },
-    };
-    commit(
-        state,
-        vec![DutyOp::PutZone(zone), DutyOp::InsertTasks(tasks)],
-        vec![event],
-    )
-    .await?;
-    Ok(ZoneOutcome {
-        zone: id.to_string(),
-        level: xikang_domain::duties::variant_name(&level),
-        cells: cells.len(),
-        residents: residents_in(state, &set),
-        households,
-        tasks: n_tasks,
-    })
-}
-
-/// Draws a zone by grid cells or a GeoJSON polygon (admins, cells inside their area).
+/// Proposes a zone by grid cells or a GeoJSON polygon (admins, cells inside their area); a
+/// second admin approves it (`POST /zones/proposals/{id}/approve`).
 pub async fn draw_zone_by(
     state: &AppState,
     caller: &Actor,
     input: JsonIn<ZoneIn>,
-) -> Result<ZoneOutcome, AppError> {
+) -> Result<DrawProposedOut, AppError> {
     caller.require(&[Role::Admin], "drawing zones (command centre)")?;
     let b = input.get()?;
     let level: ZoneLevel = variant(&b.level).ok_or_else(|| {
@@ -199,25 +148,31 @@ pub async fn draw_zone_by(
     {
         return Err(AppError::Forbidden("a cell lies outside your jurisdiction"));
     }
-    let out = draw_zone(
-        state,
-        caller.actor(),
-        b.name.trim().to_owned(),
-        level,
+    let set: HashSet<GridCell> = cells.iter().copied().collect();
+    let n_cells = cells.len();
+    let draft = ZoneDraft {
         cells,
-        crate::now(),
-    )
-    .await?;
-    Ok(out)
+        name: b.name.trim().to_owned(),
+    };
+    let p = propose_draw(state, caller.actor(), draft, level, crate::now()).await?;
+    Ok(DrawProposedOut {
+        cells: n_cells,
+        level: xikang_domain::duties::variant_name(&level),
+        proposal: p.id.to_string(),
+        residents: residents_in(state, &set),
+        status: "proposed",
+        zone: p.zone.to_string(),
+    })
 }
 
+/// `POST /zones`: 202, the zone is proposed ([`draw_zone_by`]).
 pub(super) async fn post_zone(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     input: JsonIn<ZoneIn>,
-) -> Result<(StatusCode, Json<ZoneOutcome>), AppError> {
+) -> Result<(StatusCode, Json<DrawProposedOut>), AppError> {
     Ok((
-        StatusCode::CREATED,
+        StatusCode::ACCEPTED,
         Json(draw_zone_by(&state, &caller, input).await?),
     ))
 }
@@ -384,12 +339,14 @@ pub(super) async fn zone_conditions(
     Ok(Json(conditions_of(&state, &caller, id).await?))
 }
 
+/// Records an open proposal for `zone`; `conditions` is what the proposal keeps as JSON
+/// (the conditions that held, or a drawn zone).
 pub(super) async fn insert_proposal(
     state: &AppState,
-    z: &ZoneRecord,
+    zone: ZoneId,
     action: ProposalAction,
     to_level: Option<ZoneLevel>,
-    conditions: &[LiftCondition],
+    conditions: String,
     proposer: String,
     now: Timestamp,
 ) -> Result<ProposalRecord, AppError> {
@@ -397,11 +354,11 @@ pub(super) async fn insert_proposal(
     let id = ProposalId(blocking(move || store.next_duty_id("proposal")).await?);
     let p = ProposalRecord {
         id,
-        zone: z.id,
+        zone,
         action,
         to_level,
         proposer,
-        conditions: serde_json::to_string(conditions).unwrap_or_default(),
+        conditions,
         proposed_at: now,
         status: ProposalStatus::Open,
         decided_by: None,
@@ -476,10 +433,10 @@ pub(super) async fn propose_where(
         if let Some((action, to, conditions)) = zone_proposal(state, z, now) {
             insert_proposal(
                 state,
-                z,
+                z.id,
                 action,
                 to,
-                &conditions,
+                serde_json::to_string(&conditions).unwrap_or_default(),
                 "system:zones".into(),
                 now,
             )
@@ -549,7 +506,8 @@ pub async fn propose_by(
             conditions.as_deref().map(conditions_out),
         ));
     };
-    let p = insert_proposal(state, &z, action, to, &conditions, caller.actor(), now).await?;
+    let conditions = serde_json::to_string(&conditions).unwrap_or_default();
+    let p = insert_proposal(state, z.id, action, to, conditions, caller.actor(), now).await?;
     Ok(ProposalOut::from(&p))
 }
 
@@ -581,6 +539,8 @@ pub(super) fn conflict_with(
 /// the conditions that held (kept in the log as JSON, keys in alphabetical order).
 #[derive(Debug, serde::Serialize)]
 struct ApprovalBasis<'a> {
+    /// `rule`: the policy's conditions proposed it (see `authority::ApprovedBasis`).
+    act: &'static str,
     approver: &'a str,
     conditions: Vec<ConditionOut>,
     proposal: String,
@@ -593,6 +553,10 @@ pub(super) async fn proposal_in_reach(
     caller: &Actor,
     p: &ProposalRecord,
 ) -> Result<(), AppError> {
+    if p.action == ProposalAction::Draw {
+        let cells = super::draw::draft_of(p).map_or_else(Vec::new, |d| d.cells);
+        return authorise::cells(state, caller, &cells).await;
+    }
     let zones = zones_now(state).await?;
     let cells = zones
         .iter()
@@ -628,11 +592,22 @@ pub async fn approve_proposal(
             "the proposal was already decided",
         ));
     }
-    if proposal.proposer == approver {
-        return Err(conflict(
-            "same_official",
-            "the official who proposed a zone change cannot approve it: a second official must",
-        ));
+    match second_official(&proposal.proposer, &approver) {
+        Ok(()) => {}
+        Err(ApprovalRefused::SameOfficial) => {
+            return Err(conflict(
+                "same_official",
+                "the official who proposed a zone change cannot approve it: a second official must",
+            ));
+        }
+        Err(ApprovalRefused::NotAnOfficial) => {
+            return Err(AppError::Forbidden(
+                "only an official approves a zone change",
+            ));
+        }
+    }
+    if proposal.action == ProposalAction::Draw {
+        return super::draw::approve_draw(state, proposal, approver, now).await;
     }
     let zones = zones_now(state).await?;
     let z = zones
@@ -668,6 +643,7 @@ pub async fn approve_proposal(
         c
     };
     let basis = serde_json::to_string(&ApprovalBasis {
+        act: "rule",
         approver: &approver,
         conditions: conditions_out(&conditions),
         proposal: proposal.id.to_string(),
@@ -682,6 +658,13 @@ pub async fn approve_proposal(
     };
     let mut ops = vec![decide];
     let (body, tasks) = match (proposal.action, proposal.to_level) {
+        // Handled above; refused rather than read as another action.
+        (ProposalAction::Draw, _) => {
+            return Err(conflict(
+                "proposal_decided",
+                "a drawn zone is approved as a draw",
+            ));
+        }
         (ProposalAction::SetLevel, Some(level)) => {
             let tasks = if is_sealing(level) {
                 sealing_tasks(state, z.id, &z.cells, now).await?.0
@@ -703,7 +686,7 @@ pub async fn approve_proposal(
                 tasks,
             )
         }
-        _ => {
+        (ProposalAction::Lift | ProposalAction::SetLevel, _) => {
             ops.push(DutyOp::LiftZone {
                 zone: z.id,
                 at: now,

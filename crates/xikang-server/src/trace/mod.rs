@@ -185,6 +185,23 @@ impl Tracing {
         read(&self.workflow).get(&(case, person)).cloned()
     }
 
+    /// A tracer's standing decisions about `person` (confirmed, notified or quarantined; not
+    /// candidates nor dismissals), with their cases: the evidence a contact's quarantine
+    /// order cites.
+    pub fn decisions_about(&self, person: PersonId) -> Vec<(CaseId, Designation)> {
+        read(&self.workflow)
+            .iter()
+            .filter(|((_, p), d)| {
+                *p == person
+                    && matches!(
+                        d.status,
+                        Status::Confirmed | Status::Notified | Status::Quarantined
+                    )
+            })
+            .map(|((case, _), d)| (*case, d.clone()))
+            .collect()
+    }
+
     /// Every contact a tracer has designated (confirmed, notified or quarantined; not
     /// candidates nor dismissals), with its case and when their quarantine was ordered: what
     /// the district ranking times.

@@ -336,7 +336,7 @@ fn short(day: &str) -> String {
 }
 
 /// The part of the page the script refreshes.
-fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures) -> String {
+fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> String {
     let labels: Vec<String> = f.days.iter().map(|d| short(d)).collect();
     let card = |id: &str, zh: &str, en: &str, v: u64| {
         format!(
@@ -434,6 +434,12 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures) -> String {
         lang.t("红黑榜", "District ranking"),
         super::ranking::table(lang, viewer, &f.ranking, f.round.as_ref()),
     );
+    // Not cached with the figures: the ledger is a few counters, and an alarm must not
+    // wait for the next computation.
+    h.push_str(&super::ledger::section(
+        lang,
+        &crate::ledger::colours_on(state, crate::now().shanghai_day()),
+    ));
     let _ = write!(
         h,
         "<p><small>{} {} · {} {}</small></p>",
@@ -463,7 +469,7 @@ pub async fn page(
             let body = format!(
                 "<div id=\"live\" data-refresh=\"/web/dashboard/live?lang={}\" aria-live=\"polite\">{}</div><script src=\"/web/static/live.js\"></script>",
                 lang.code(),
-                live_html(lang, &user.caller.area, &f)
+                live_html(lang, &user.caller.area, &f, &state)
             );
             html(
                 StatusCode::OK,
@@ -490,7 +496,10 @@ pub async fn live(
         return r;
     }
     match web.figures.figures(&state).await {
-        Ok(f) => html(StatusCode::OK, live_html(user.lang, &user.caller.area, &f)),
+        Ok(f) => html(
+            StatusCode::OK,
+            live_html(user.lang, &user.caller.area, &f, &state),
+        ),
         Err(e) => error_page(user.lang, Some(&user), &e),
     }
 }

@@ -21,6 +21,7 @@ pub mod diff;
 pub mod grid;
 pub mod i18n;
 pub mod lab;
+pub mod ledger;
 pub mod map;
 pub mod password;
 pub mod ranking;

@@ -236,12 +236,25 @@ async fn render_page(
         for r in &eval.fired {
             let _ = write!(
                 h,
-                "<li>{} <small>({}, {} {})</small></li>",
+                "<li>{} <small>({}, {} {})</small>",
                 esc(lang.t(&r.zh, &r.en)),
                 esc(&r.rule),
                 lang.t("事件", "event"),
                 r.event
             );
+            // A hold has no machine evidence: show the basis its two officials stated.
+            if let Some(basis) = state.projection.hold_basis(r.event) {
+                let _ = write!(
+                    h,
+                    "<br><span class=\"hold-basis\">{}: {}</span>",
+                    lang.t(
+                        "弹窗依据（两名工作人员确认）",
+                        "Hold basis (confirmed by two officials)"
+                    ),
+                    esc(&basis)
+                );
+            }
+            h.push_str("</li>");
         }
         h.push_str("</ul>");
     }

@@ -185,6 +185,10 @@ pub enum ProposalAction {
     Lift,
     /// Change its level (step down after quiet days, or seal after a case inside).
     SetLevel,
+    /// Draw a new zone by hand at `to_level` (issue 14: a second official must approve);
+    /// the proposal's `conditions` hold the drawn zone (JSON `{"cells": […], "name": …}`)
+    /// and `zone` the id it will have.
+    Draw,
 }
 
 /// Where a proposal stands.
@@ -205,7 +209,8 @@ pub struct ProposalRecord {
     pub to_level: Option<ZoneLevel>,
     /// `system:zones` or an official's actor name.
     pub proposer: String,
-    /// The conditions that held when proposed (JSON).
+    /// The conditions that held when proposed (JSON); for [`ProposalAction::Draw`], the
+    /// drawn zone.
     pub conditions: String,
     pub proposed_at: Timestamp,
     pub status: ProposalStatus,

@@ -27,6 +27,9 @@ use xikang_store::{ApiToken, Store, Target};
 pub struct TestApp {
     pub addr: String,
     pub admin: String,
+    /// A second city admin (another official, `admin:second-admin`): approves what the
+    /// first proposes (issue 14: holds and hand-drawn zones take two officials).
+    pub admin2: String,
     pub store: Arc<dyn Store>,
     pub state: Arc<AppState>,
     pub dir: tempfile::TempDir,
@@ -107,6 +110,22 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         Arc::from(xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap());
     let admin = "xk_test_admin".to_owned();
     put_token(store.as_ref(), &admin, "admin", "320200");
+    let admin2 = "xk_test_admin_second".to_owned();
+    store
+        .put_api_token(
+            token_digest(&admin2),
+            &ApiToken {
+                name: "second-admin".into(),
+                role: "admin".into(),
+                area: AreaCode::parse("320200").unwrap(),
+                venue: None,
+                person: None,
+                id_lookup: true,
+                created_at: xikang_server::now().plus(-DAY),
+                expires_at: xikang_server::now().plus(365 * DAY),
+            },
+        )
+        .unwrap();
     let policy = xikang_domain::policy::Policy::default_policy();
     let state = Arc::new(
         AppState::load(
@@ -147,6 +166,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     TestApp {
         addr,
         admin,
+        admin2,
         store,
         state,
         dir,
@@ -215,6 +235,88 @@ impl TestApp {
     /// GET: the status and the JSON answer.
     pub async fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
         self.call("GET", path, Some(token), None).await
+    }
+
+    /// Draws a zone as the city admin (a proposal, 202) and approves it as the second admin
+    /// (issue 14: a zone drawn by hand takes two officials). The proposal's refusal, or the
+    /// approval's status and answer (the zone's id under `zone`).
+    pub async fn draw_zone(&self, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let (s, v) = self.post(&self.admin, "/api/v1/zones", body).await;
+        if s != 202 {
+            return (s, v);
+        }
+        let p = v["proposal"].as_str().unwrap();
+        self.post(
+            &self.admin2,
+            &format!("/api/v1/zones/proposals/{p}/approve"),
+            serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// The resident whose case the contact decisions of [`TestApp::confirm_contact`] name.
+    pub const INDEX_PERSON: PersonId = PersonId(PEOPLE - 1);
+
+    /// Records a tracer's confirmed contact decision about `person` in a case of
+    /// [`TestApp::INDEX_PERSON`] (registered on first use), as `POST /cases/{id}/contacts/
+    /// {person}` `confirm` would after finding them in the data: the evidence a
+    /// close- or secondary-contact order must cite. Setup for tests about orders; the
+    /// decision workflow itself is tested in `trace.rs` and `trust.rs`.
+    pub async fn confirm_contact(&self, person: &str, kind: xikang_domain::event::ContactKind) {
+        use xikang_domain::event::{CaseKind, NewEvent};
+        let now = xikang_server::now();
+        let open = xikang_server::state::read(&self.state.projection.cases)
+            .values()
+            .find(|c| c.person == Self::INDEX_PERSON && c.discharged_at.is_none())
+            .map(|c| c.id);
+        let case = match open {
+            Some(c) => c,
+            None => {
+                let id = xikang_domain::CaseId(
+                    xikang_server::state::read(&self.state.projection.cases)
+                        .keys()
+                        .next_back()
+                        .map_or(1, |c| c.0 + 1),
+                );
+                self.state
+                    .record(vec![NewEvent {
+                        at: now,
+                        actor: "tracer:test".into(),
+                        basis: "case report".into(),
+                        body: EventBody::CaseRegistered {
+                            case: id,
+                            person: Self::INDEX_PERSON,
+                            case_kind: CaseKind::Confirmed,
+                            onset: Some(now.plus(-2 * 86_400)),
+                            sampled_at: None,
+                            isolated_at: None,
+                        },
+                    }])
+                    .await
+                    .unwrap();
+                id
+            }
+        };
+        self.state
+            .record(vec![NewEvent {
+                at: now,
+                actor: "tracer:test".into(),
+                basis: "tracer confirmed the contact".into(),
+                body: EventBody::ContactDesignated {
+                    person: PersonId::parse(person).unwrap(),
+                    case,
+                    contact_kind: kind,
+                    last_exposure: now.plus(-86_400),
+                },
+            }])
+            .await
+            .unwrap();
+    }
+
+    /// [`TestApp::confirm_contact`] as a close contact.
+    pub async fn confirm_close_contact(&self, person: &str) {
+        self.confirm_contact(person, xikang_domain::event::ContactKind::Close)
+            .await;
     }
 
     /// A centralized quarantine site in `area` at latitude `lat`, managed by `manager`, made
