@@ -1298,6 +1298,66 @@ fn reads_of_personal_data_are_recorded_and_found_by_actor_or_person() {
     on_both(scenario_access_log);
 }
 
+/// A SQLite database at schema v8 (before expiries) with a token in it: the upgrade keeps
+/// the token, gives it an id and an expiry thirty days after the upgrade (one day for an
+/// admin's), and no revocation.
+#[test]
+fn tokens_issued_before_expiries_survive_the_upgrade_and_get_an_expiry() {
+    const V8: [&str; 8] = [
+        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../migrations/sqlite/0002_lab.sql"),
+        include_str!("../migrations/sqlite/0003_duties.sql"),
+        include_str!("../migrations/sqlite/0004_workplace_venue.sql"),
+        include_str!("../migrations/sqlite/0005_users.sql"),
+        include_str!("../migrations/sqlite/0006_ping_days.sql"),
+        include_str!("../migrations/sqlite/0007_area_names.sql"),
+        include_str!("../migrations/sqlite/0008_lab_write_path.sql"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("xikang.db")).unwrap();
+        conn.execute_batch(
+            "create table schema_migrations (
+                version integer primary key, name text not null, applied_at integer not null)",
+        )
+        .unwrap();
+        for (v, sql) in V8.iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "insert into schema_migrations (version, name, applied_at) values (?1, 'v8', 0)",
+                [v + 1],
+            )
+            .unwrap();
+        }
+        for (key, role) in [(5u8, "venue_device"), (6u8, "admin")] {
+            conn.execute(
+                "insert into api_tokens (token_sha256, name, role, area, venue, id_lookup)
+                 values (?1, 'old', ?2, '320213', 7, 0)",
+                rusqlite::params![&[key; 32][..], role],
+            )
+            .unwrap();
+        }
+    }
+    let store = open(&Target::Sqlite(dir.path().to_path_buf())).unwrap();
+    let device = store.api_token(&[5u8; 32]).unwrap().unwrap();
+    assert_eq!(
+        (
+            device.token.role.as_str(),
+            device.token.venue,
+            device.revoked_at
+        ),
+        ("venue_device", Some(VenueId(7)), None)
+    );
+    assert_eq!(
+        device.token.expires_at.0 - device.token.created_at.0,
+        30 * 86_400
+    );
+    let admin = store.api_token(&[6u8; 32]).unwrap().unwrap();
+    assert_eq!(admin.token.expires_at.0 - admin.token.created_at.0, 86_400);
+    assert_ne!(admin.id, device.id);
+    assert_eq!(store.api_token_by_id(device.id).unwrap(), Some(device));
+}
+
 #[test]
 fn users_and_sessions_are_stored_expired_and_ended_with_the_user() {
     on_both(scenario_users_and_sessions);
