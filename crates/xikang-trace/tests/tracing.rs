@@ -248,6 +248,7 @@ fn a_venue_with_no_dwell_time_makes_no_contact_but_the_household_rule_still_does
         "the household member, who never scanned"
     );
     assert!(k.has_rule(ContactRule::Household));
+    assert!(!k.has_rule(ContactRule::Venue) && !k.has_rule(ContactRule::Workplace));
     assert_eq!(
         (k.first_exposure, k.last_exposure),
         (r.window.start, r.window.end)
@@ -707,4 +708,20 @@ fn the_index_holds_a_check_in_in_at_most_24_bytes() {
     assert!(per <= 24.0, "{per:.2} bytes per check-in");
     // The figure is not trivially small either: 16 bytes of rows are the floor.
     assert!(per >= 16.0, "{per:.2}");
+}
+
+#[test]
+fn with_no_minimum_minutes_a_contact_still_needs_a_shared_second() {
+    let t = T0 + 3 * DAY + 10 * HOUR;
+    let mut scans = Vec::new();
+    scans.extend(visit(0, SHOP, t, t + 20 * MIN));
+    // At the shop just after the case left: scanned near it, but never there together.
+    scans.extend(visit(3, SHOP, t + 20 * MIN, t + 40 * MIN));
+    // One minute together.
+    scans.extend(visit(4, SHOP, t + 19 * MIN, t + 30 * MIN));
+    let pol = TracingPolicy {
+        close_contact_minutes: 0,
+        ..no_households()
+    };
+    assert_eq!(contact_ids(&index(&scans), &pol, &case(0)), vec![4]);
 }

@@ -465,7 +465,9 @@ fn negatives_status(
         }
         let remaining = x.count - taken;
         let done = now.max(last.plus(x.apart_secs)).plus(spread(remaining));
-        if fits(first.sampled_at, done) && done < earliest {
+        // The soonest finish, and for the same finish the fewest tests: with no spacing
+        // required, tests already taken finish no later than fresh ones but need fewer.
+        if fits(first.sampled_at, done) && (done, remaining) < (earliest, needed) {
             earliest = done;
             needed = remaining;
         }
@@ -601,13 +603,16 @@ mod tests {
     #[test]
     fn a_span_longer_than_within_days_is_not_met() {
         let negs = [neg(0, false), neg(100, false)];
-        let (met, _, _) = negatives_status(
+        let (met, earliest, needed) = negatives_status(
             &exit(2, 24, Some(3)),
             Timestamp(0),
             &negs,
             Timestamp(101 * HOUR),
         );
         assert_eq!(met, None);
+        // Not one more test after the first (it would fall outside the 3 days), but one a
+        // day after the second.
+        assert_eq!((earliest, needed), (Timestamp(124 * HOUR), 1));
     }
 
     #[test]
@@ -623,6 +628,40 @@ mod tests {
             Timestamp(7 * HOUR),
         );
         assert_eq!(met, Some(Timestamp(6 * HOUR)));
+    }
+
+    #[test]
+    fn without_tests_two_negatives_a_day_apart_are_done_a_day_from_now_at_the_earliest() {
+        let (met, earliest, needed) = negatives_status(
+            &exit(2, 24, Some(3)),
+            Timestamp(0),
+            &[],
+            Timestamp(10 * HOUR),
+        );
+        assert_eq!(met, None);
+        assert_eq!((earliest, needed), (Timestamp(34 * HOUR), 2));
+    }
+
+    #[test]
+    fn one_test_does_not_count_twice_when_no_spacing_is_required() {
+        let x = exit(2, 0, None);
+        let now = Timestamp(6 * HOUR);
+        let (met, earliest, needed) = negatives_status(&x, Timestamp(0), &[neg(5, false)], now);
+        assert_eq!(met, None);
+        assert_eq!((earliest, needed), (now, 1));
+        let (met, _, _) = negatives_status(&x, Timestamp(0), &[neg(4, false), neg(5, false)], now);
+        assert_eq!(met, Some(Timestamp(5 * HOUR)));
+    }
+
+    #[test]
+    fn of_two_ways_to_finish_at_once_the_one_with_fewer_tests_is_told() {
+        // Three negatives, no spacing: the tests at 4 h and 5 h leave one to take now; the
+        // walk from 5 h alone, which finishes just as soon, would ask for two.
+        let now = Timestamp(6 * HOUR);
+        let negs = [neg(4, false), neg(5, false)];
+        let (met, earliest, needed) = negatives_status(&exit(3, 0, None), Timestamp(0), &negs, now);
+        assert_eq!(met, None);
+        assert_eq!((earliest, needed), (now, 1));
     }
 
     #[test]
