@@ -1,6 +1,7 @@
 //! xikang's HTTP server: the `/api/v1` API, bearer-token roles, load shedding with a
 //! priority lane for scans and codes, and the web pages ([`web`]).
 
+pub mod anomaly;
 pub mod api;
 pub mod app;
 pub mod appeal;
@@ -66,6 +67,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/venues", get(api::list_venues))
         .route("/venues/{id}", get(api::get_venue))
         .route("/scans", post(scan::post_scans).get(api::list_scans))
+        .route("/scans/anomalies", get(anomaly::get_anomalies))
         .route("/pings", post(ping::post_pings))
         .route(
             "/test-results",

@@ -114,6 +114,8 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/venues/{id}", "atlvgrsc", City, true, |w, _| get(format!("/api/v1/venues/{}", w.venue))),
         row!("post", "/api/v1/scans", "av", Area, true, |w, _| post("/api/v1/scans", json!({"place_code": w.place_code, "token": w.code}))),
         row!("get", "/api/v1/scans", "at", Area, true, |w, _| get(format!("/api/v1/scans?venue={}", w.venue))),
+        // Filtered to the people of the caller's area.
+        row!("get", "/api/v1/scans/anomalies", "at", City, true, |_, _| get("/api/v1/scans/anomalies".into())),
         // A carrier's feed covers whoever its phones see: pings are not filed by district.
         row!("post", "/api/v1/pings", "ac", City, true, |w, _| post("/api/v1/pings", json!({"pings": [{"person": w.p, "at": rfc(-600), "lat": 31.5, "lon": 120.3}]}))),
         row!("post", "/api/v1/test-results", "al", Items("forbidden"), true, |w, n| post("/api/v1/test-results", json!({"results": [{"person": w.p, "sampled_at": rfc(-2 * HOUR), "resulted_at": rfc(-HOUR), "outcome": "negative", "tube": format!("R-{n}")}]}))),
