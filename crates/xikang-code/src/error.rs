@@ -34,6 +34,20 @@ pub enum VerifyError {
     /// Issued in the future (beyond the allowed clock difference).
     #[error("token not yet valid: its issue time is in the future")]
     NotYetValid,
+    /// A scan's stated time lies outside the token's validity (see [`crate::Presented`]).
+    #[error("token not valid at {at}: the scan time lies outside the code's validity")]
+    NotValidAt {
+        /// The scan time given.
+        at: Timestamp,
+    },
+    /// A scan queued offline reached the server too long after the token expired.
+    #[error(
+        "upload too late: the code expired at {expired_at}, longer ago than offline scans may be uploaded"
+    )]
+    UploadTooLate {
+        /// The token's `exp` claim.
+        expired_at: Timestamp,
+    },
 }
 
 impl VerifyError {
@@ -47,6 +61,8 @@ impl VerifyError {
             VerifyError::WrongIssuer { .. } => "token_wrong_issuer",
             VerifyError::KeyNotValid => "token_key_not_valid",
             VerifyError::NotYetValid => "token_not_yet_valid",
+            VerifyError::NotValidAt { .. } => "token_not_valid_at",
+            VerifyError::UploadTooLate { .. } => "token_upload_too_late",
         }
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! - issue: [`SigningKey::issue`]
 //! - verify: [`Verifier::verify`] and [`Verifier::verify_batch`] on the scan path,
-//!   [`TrustList::verify`] for one-off checks
+//!   [`TrustList::verify`] for one-off checks; a scan queued offline:
+//!   [`Verifier::verify_presented`] (the window in [`Presented`])
 //! - draw: [`qr_svg`], [`qr_png`]
 //! - subject: [`pseudonym()`] and [`person_of_pseudonym`]
 
@@ -25,6 +26,7 @@ mod key;
 mod pseudonym;
 mod qr;
 mod trust;
+mod window;
 
 pub use claims::{
     CLAIM_COLOUR, CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_LAST_NEGATIVE, CLAIM_SUB, CodeClaims,
@@ -40,6 +42,7 @@ pub use qr::{
 pub use trust::{
     ISSUED_AT_LEEWAY_SECS, MAX_TOKEN_BYTES, TrustEntry, TrustList, Verifier, decode_unverified,
 };
+pub use window::{PRESENTED_AT_LEEWAY_SECS, Presented};
 
 /// What every token starts with; the `1` is the format version.
 pub const TOKEN_PREFIX: &str = "XK1:";

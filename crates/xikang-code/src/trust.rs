@@ -15,6 +15,7 @@ use crate::claims::CodeClaims;
 use crate::cose::{self, KID_LEN, Sign1};
 use crate::error::{TrustError, VerifyError};
 use crate::key::kid_of;
+use crate::window::Presented;
 use crate::{TOKEN_PREFIX, base45};
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -91,7 +92,7 @@ impl TrustList {
         expected_issuer: Option<&str>,
         now: Timestamp,
     ) -> Result<CodeClaims, VerifyError> {
-        verify_single(token, expected_issuer, now, |kid| {
+        verify_single(token, expected_issuer, When::Now(now), |kid| {
             self.entry_for(kid).map(Cow::Owned)
         })
     }
@@ -246,7 +247,7 @@ impl TrustedKey {
         &self,
         claims: CodeClaims,
         expected_issuer: Option<&str>,
-        now: Timestamp,
+        when: When,
     ) -> Result<CodeClaims, VerifyError> {
         let wrong_issuer = claims.issuer != self.jurisdiction
             || expected_issuer.is_some_and(|e| e != claims.issuer);
@@ -258,15 +259,40 @@ impl TrustedKey {
         if !self.valid_at(claims.issued_at) {
             return Err(VerifyError::KeyNotValid);
         }
-        if claims.issued_at.secs() > now.secs().saturating_add(ISSUED_AT_LEEWAY_SECS) {
-            return Err(VerifyError::NotYetValid);
-        }
-        if now >= claims.expires_at {
-            return Err(VerifyError::Expired {
-                expired_at: claims.expires_at,
-            });
+        match when {
+            When::Now(now) => {
+                if claims.issued_at.secs() > now.secs().saturating_add(ISSUED_AT_LEEWAY_SECS) {
+                    return Err(VerifyError::NotYetValid);
+                }
+                if now >= claims.expires_at {
+                    return Err(VerifyError::Expired {
+                        expired_at: claims.expires_at,
+                    });
+                }
+            }
+            When::Presented(p) => p.check(claims.issued_at, claims.expires_at)?,
         }
         Ok(claims)
+    }
+}
+
+/// When a token is checked: shown now, or scanned earlier and uploaded now.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// Shown at a door now (the key must be valid now, the token unexpired now).
+    Now(Timestamp),
+    /// Scanned at `at` while offline (the key must have been valid then; the token's window
+    /// is [`Presented::check`]).
+    Presented(Presented),
+}
+
+impl When {
+    /// The instant at which the signing key must have been valid.
+    fn key_time(self) -> Timestamp {
+        match self {
+            When::Now(now) => now,
+            When::Presented(p) => p.at,
+        }
     }
 }
 
@@ -352,7 +378,22 @@ impl Verifier {
         expected_issuer: Option<&str>,
         now: Timestamp,
     ) -> Result<CodeClaims, VerifyError> {
-        verify_single(token, expected_issuer, now, |kid| {
+        verify_single(token, expected_issuer, When::Now(now), |kid| {
+            self.key_index(kid).map(|i| Cow::Borrowed(&self.keys[i]))
+        })
+    }
+
+    /// Verifies a token scanned while the device was offline and uploaded now: the same
+    /// checks as [`Verifier::verify`], with the key's validity taken at the scan time and,
+    /// instead of "unexpired now", the window of [`Presented::check`]
+    /// ([`VerifyError::NotValidAt`], [`VerifyError::UploadTooLate`]).
+    pub fn verify_presented(
+        &self,
+        token: &str,
+        expected_issuer: Option<&str>,
+        presented: Presented,
+    ) -> Result<CodeClaims, VerifyError> {
+        verify_single(token, expected_issuer, When::Presented(presented), |kid| {
             self.key_index(kid).map(|i| Cow::Borrowed(&self.keys[i]))
         })
     }
@@ -427,7 +468,7 @@ impl Verifier {
                 let payload = &message[message.len() - p.payload_len..];
                 results[p.slot] = CodeClaims::decode(payload)
                     .map_err(VerifyError::Malformed)
-                    .and_then(|c| key.check_claims(c, expected_issuer, now));
+                    .and_then(|c| key.check_claims(c, expected_issuer, When::Now(now)));
             }
         }
         results
@@ -477,12 +518,12 @@ fn open<'r, K>(
 fn verify_single<'k>(
     token: &str,
     expected_issuer: Option<&str>,
-    now: Timestamp,
+    when: When,
     find: impl FnOnce(&[u8]) -> Option<Cow<'k, TrustedKey>>,
 ) -> Result<CodeClaims, VerifyError> {
     let mut raw = [0u8; MAX_TOKEN_BYTES];
     let (key, sign1) = open(token, &mut raw, find)?;
-    if !key.valid_at(now) {
+    if !key.valid_at(when.key_time()) {
         return Err(VerifyError::KeyNotValid);
     }
     // The Sig_structure is shorter than the envelope it came from (12 bytes of prefix
@@ -497,5 +538,5 @@ fn verify_single<'k>(
         return Err(VerifyError::Tampered);
     }
     let claims = CodeClaims::decode(sign1.payload).map_err(VerifyError::Malformed)?;
-    key.check_claims(claims, expected_issuer, now)
+    key.check_claims(claims, expected_issuer, when)
 }

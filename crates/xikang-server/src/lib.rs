@@ -4,6 +4,7 @@
 //! ([`access`]), and the web pages ([`web`]).
 
 pub mod access;
+pub mod anomaly;
 pub mod api;
 pub mod app;
 pub mod appeal;
@@ -70,6 +71,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/venues", get(api::list_venues))
         .route("/venues/{id}", get(api::get_venue))
         .route("/scans", post(scan::post_scans).get(api::list_scans))
+        .route("/scans/anomalies", get(anomaly::get_anomalies))
         .route("/pings", post(ping::post_pings))
         .route(
             "/test-results",

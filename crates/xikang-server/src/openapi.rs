@@ -94,6 +94,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "get",
+        "/api/v1/scans/anomalies",
+        "Impossible movement on ?date= (one person at venues too far apart for the time between scans), people of the caller's area, masked",
+        "scans",
+        true,
+    ),
+    (
         "post",
         "/api/v1/pings",
         "Store a batch of location pings {\"pings\": [{person, at, lat, lon}]} (carrier feed or admin; at most 1000)",

@@ -18,9 +18,9 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
+use xikang_code::{PRESENTED_AT_LEEWAY_SECS, Presented};
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::policy::check_entry;
-use xikang_domain::time::DAY;
 use xikang_domain::{CheckIn, PersonId, PlaceCode, ScanDirection, Timestamp, Venue};
 use xikang_store::Store;
 
@@ -140,7 +140,9 @@ pub struct ScanItem {
     pub id_number: Option<String>,
     #[serde(default)]
     pub direction: Option<ScanDirection>,
-    /// When the scan happened, for scans queued offline; default now.
+    /// When the scan happened, for scans queued offline; default now. The code must have
+    /// been valid then (±60 s) and the upload must arrive within the server's upload grace
+    /// after the code expired (`xikang_code::Presented`).
     #[serde(default)]
     pub at: Option<String>,
 }
@@ -175,6 +177,9 @@ struct Pending<'a> {
     venue: &'a Venue,
     direction: ScanDirection,
     at: Timestamp,
+    /// The device sent its own time (a scan queued offline): its code is checked against
+    /// the window of [`Presented`], not as shown now.
+    offline: bool,
     who: Who,
 }
 
@@ -222,24 +227,30 @@ fn parse_item<'s>(
             format!("this device may not scan for venue {code}"),
         ));
     }
-    let at = match &item.at {
-        None => now,
+    let offline = match &item.at {
+        None => None,
         Some(s) => {
             let t = Timestamp::parse_rfc3339(s)
                 .map_err(|e| item_err("invalid_scan_time", e.to_string()))?;
-            let oldest = now.plus(-i64::from(state.policy().retention_days()) * DAY);
-            if t > now.plus(300) || t < oldest {
-                return Err(item_err(
-                    "invalid_scan_time",
-                    "scan time is in the future or beyond the retention period",
-                ));
+            if t > now.plus(PRESENTED_AT_LEEWAY_SECS) {
+                return Err(item_err("invalid_scan_time", "scan time is in the future"));
             }
-            t
+            Some(t)
         }
     };
     let who = match (item.token, item.id_number) {
         (Some(t), None) => Who::Token(t),
         (None, Some(n)) => {
+            // No code to date the scan by: the queue of a device is bounded the same way, by
+            // the longest a code's scan may wait (its lifetime plus the upload grace).
+            let window = i64::from(state.policy().code_ttl_secs())
+                .saturating_add(state.config.scan_upload_grace_secs);
+            if offline.is_some_and(|t| t < now.plus(-window)) {
+                return Err(item_err(
+                    "invalid_scan_time",
+                    format!("scans queued offline must be uploaded within {window} s"),
+                ));
+            }
             if !caller.id_lookup {
                 return Err(item_err(
                     "id_lookup_not_allowed",
@@ -259,30 +270,32 @@ fn parse_item<'s>(
     Ok(Pending {
         venue,
         direction: item.direction.unwrap_or(ScanDirection::Entry),
-        at,
+        at: offline.unwrap_or(now),
+        offline: offline.is_some(),
         who,
     })
 }
 
 /// Resolves tokens to people: live scans as one batch ([`AppState::identify`]); scans
-/// queued offline with their own time one by one at that time.
+/// queued offline one by one against their window ([`AppState::identify_presented`]).
 fn resolve_tokens(
     state: &AppState,
     pending: &mut [Result<Pending<'_>, ItemError>],
     now: Timestamp,
 ) {
-    fn token<'p>(p: &'p Result<Pending<'_>, ItemError>) -> Option<(&'p str, Timestamp)> {
+    fn token<'p>(p: &'p Result<Pending<'_>, ItemError>) -> Option<(&'p str, Option<Timestamp>)> {
         match p {
             Ok(Pending {
                 who: Who::Token(t),
                 at,
+                offline,
                 ..
-            }) => Some((t.as_str(), *at)),
+            }) => Some((t.as_str(), offline.then_some(*at))),
             _ => None,
         }
     }
     let live: Vec<usize> = (0..pending.len())
-        .filter(|&i| token(&pending[i]).is_some_and(|(_, at)| at == now))
+        .filter(|&i| token(&pending[i]).is_some_and(|(_, at)| at.is_none()))
         .collect();
     let refs: Vec<&str> = live
         .iter()
@@ -293,13 +306,15 @@ fn resolve_tokens(
         .copied()
         .zip(state.identify(&refs, now))
         .collect();
+    let grace = state.config.scan_upload_grace_secs;
     for (i, p) in pending.iter().enumerate() {
-        if let Some((t, at)) = token(p).filter(|(_, at)| *at != now) {
-            let one = state.identify(&[t], at).pop();
-            outcomes.push((
-                i,
-                one.unwrap_or_else(|| Err(item_err("invalid_scan", "no token"))),
-            ));
+        if let Some((t, Some(at))) = token(p) {
+            let presented = Presented {
+                at,
+                received: now,
+                upload_grace_secs: grace,
+            };
+            outcomes.push((i, state.identify_presented(t, presented)));
         }
     }
     for (i, outcome) in outcomes {

@@ -10,7 +10,7 @@ use crate::scan::ScanWriter;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use xikang_code::{CodeClaims, PseudonymKey, SigningKey, TrustList, Verifier};
+use xikang_code::{CodeClaims, Presented, PseudonymKey, SigningKey, TrustList, Verifier};
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::facts::PersonFacts;
 use xikang_domain::policy::{Evaluation, Policy};
@@ -123,6 +123,10 @@ pub struct IssuedCode {
     pub json: axum::body::Bytes,
 }
 
+/// The default of [`ServerConfig::scan_upload_grace_secs`]: 15 minutes, so a scan queued
+/// while its code was valid may be uploaded up to the code's lifetime plus 15 minutes later.
+pub const DEFAULT_SCAN_UPLOAD_GRACE_SECS: i64 = 900;
+
 /// Server settings that do not come from the store.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -141,6 +145,9 @@ pub struct ServerConfig {
     pub behind_tls: bool,
     /// Read deadlines, rate limits and the wait for a lane (see [`crate::edge`]).
     pub edge: crate::edge::EdgeConfig,
+    /// How long after a code expired a scan of it, queued offline by a venue device, may
+    /// still be uploaded (seconds; see `xikang_code::Presented` and docs/decisions.md).
+    pub scan_upload_grace_secs: i64,
 }
 
 impl Default for ServerConfig {
@@ -153,8 +160,19 @@ impl Default for ServerConfig {
             policy_text: None,
             behind_tls: false,
             edge: crate::edge::EdgeConfig::default(),
+            scan_upload_grace_secs: DEFAULT_SCAN_UPLOAD_GRACE_SECS,
         }
     }
+}
+
+/// A token verified before: its person and its validity, which every later use of the
+/// token is checked against (a live scan: unexpired now; a scan queued offline: the window
+/// of [`Presented`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub person: PersonId,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
 }
 
 /// Everything a request handler can reach.
@@ -176,8 +194,8 @@ pub struct AppState {
     pub auth_cache: BoundedCache<[u8; 32], crate::auth::Lookup>,
     /// Reads of personal data, on their way to the store ([`crate::app::access`]).
     pub access: crate::app::access::AccessLog,
-    /// Tokens already verified: hash of the token → (person, expiry).
-    pub verified: BoundedCache<u64, (PersonId, Timestamp)>,
+    /// Tokens already verified: hash of the token → who and when it is valid.
+    pub verified: BoundedCache<u64, Verified>,
     pub codes: BoundedCache<PersonId, Arc<IssuedCode>>,
     /// Keyed hasher for the verified-token cache (random per process).
     pub token_hasher: std::hash::RandomState,
@@ -421,7 +439,7 @@ impl AppState {
         for (i, t) in tokens.iter().enumerate() {
             let key = self.token_hasher.hash_one(t);
             match self.verified.get(&key) {
-                Some((person, exp)) if exp > now => out.push(Ok(person)),
+                Some(v) if v.expires_at > now => out.push(Ok(v.person)),
                 _ => {
                     out.push(Err(item_err("token_tampered", "not verified")));
                     misses.push((i, key));
@@ -435,25 +453,58 @@ impl AppState {
         let issuer = Some(self.config.jurisdiction.as_str());
         let verdicts = self.verifier.verify_batch(&unverified, issuer, now);
         for ((i, key), verdict) in misses.into_iter().zip(verdicts) {
-            out[i] = match verdict {
-                Err(e) => Err(item_err(e.code(), e.to_string())),
-                Ok(claims) => match self
-                    .pseudonyms
-                    .person_of(&claims.subject)
-                    .filter(|p| self.projection.person_exists(*p))
-                {
-                    Some(person) => {
-                        self.verified.put(key, (person, claims.expires_at));
-                        Ok(person)
-                    }
-                    None => Err(item_err(
-                        "unknown_person",
-                        "the code's subject is not a resident here",
-                    )),
-                },
-            };
+            out[i] = verdict
+                .map_err(|e| item_err(e.code(), e.to_string()))
+                .and_then(|claims| self.remember(key, &claims));
         }
         out
+    }
+
+    /// The person whose code was scanned at `presented.at` by a device that was offline and
+    /// uploaded it now: a token verified before is checked against the window from the
+    /// cache (its issue time too, so a code seen live cannot be moved to before it existed),
+    /// any other is verified at the scan time ([`Verifier::verify_presented`]).
+    pub fn identify_presented(
+        &self,
+        token: &str,
+        presented: Presented,
+    ) -> Result<PersonId, ItemError> {
+        let key = self.token_hasher.hash_one(token);
+        if let Some(v) = self.verified.get(&key) {
+            presented
+                .check(v.issued_at, v.expires_at)
+                .map_err(|e| item_err(e.code(), e.to_string()))?;
+            return Ok(v.person);
+        }
+        let issuer = Some(self.config.jurisdiction.as_str());
+        let claims = self
+            .verifier
+            .verify_presented(token, issuer, presented)
+            .map_err(|e| item_err(e.code(), e.to_string()))?;
+        self.remember(key, &claims)
+    }
+
+    /// The resident a verified token names, remembered under `key` for its next use.
+    fn remember(&self, key: u64, claims: &CodeClaims) -> Result<PersonId, ItemError> {
+        let person = self
+            .pseudonyms
+            .person_of(&claims.subject)
+            .filter(|p| self.projection.person_exists(*p))
+            .ok_or_else(|| {
+                item_err(
+                    "unknown_person",
+                    "the code's subject is not a resident here",
+                )
+            })?;
+        self.verified.put(
+            key,
+            Verified {
+                person,
+                issued_at: claims.issued_at,
+                expires_at: claims.expires_at,
+            },
+        );
+        Ok(person)
     }
 
     /// Evaluates a person's colour now under the active policy. `None` for an unknown

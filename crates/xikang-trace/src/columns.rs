@@ -392,6 +392,55 @@ impl Columns {
         self.days.keys().copied()
     }
 
+    /// Calls `f(a, rows)` once for every `a` with rows on `day`, in increasing `a`, with
+    /// its rows as `(at, b, flag)` sorted by time: a merge of the day's segments (each
+    /// already sorted by `a`) and its tail, holding one key's rows at a time.
+    pub(crate) fn each_a_of_day(&self, day: i32, mut f: impl FnMut(u32, &[(i64, u32, bool)])) {
+        let Some(d) = self.days.get(&day) else {
+            return;
+        };
+        let start = day_start(day);
+        let mut tail_keys: Vec<u32> = d.tail.by_a.keys().copied().collect();
+        tail_keys.sort_unstable();
+        // Per segment, the position of the next key to visit; for the tail, likewise.
+        let mut cursors = vec![0usize; d.segments.len()];
+        let mut tail_at = 0usize;
+        let mut rows: Vec<(i64, u32, bool)> = Vec::new();
+        let unpack = |p: u64| {
+            let td = (p >> 32) as u32;
+            (start + i64::from(td >> 1), p as u32, td & 1 == 1)
+        };
+        loop {
+            let next_in_segments = d
+                .segments
+                .iter()
+                .zip(&cursors)
+                .filter_map(|(s, &c)| s.by_a.keys.get(c).copied())
+                .min();
+            let key = match (next_in_segments, tail_keys.get(tail_at).copied()) {
+                (None, None) => return,
+                (Some(a), None) | (None, Some(a)) => a,
+                (Some(a), Some(b)) => a.min(b),
+            };
+            rows.clear();
+            for (s, c) in d.segments.iter().zip(cursors.iter_mut()) {
+                if s.by_a.keys.get(*c) == Some(&key) {
+                    let range = s.by_a.offs[*c] as usize..s.by_a.offs[*c + 1] as usize;
+                    rows.extend(s.by_a.rows[range].iter().map(|&p| unpack(p)));
+                    *c += 1;
+                }
+            }
+            if tail_keys.get(tail_at) == Some(&key) {
+                if let Some(ps) = d.tail.by_a.get(&key) {
+                    rows.extend(ps.iter().map(|&p| unpack(p)));
+                }
+                tail_at += 1;
+            }
+            rows.sort_unstable();
+            f(key, &rows);
+        }
+    }
+
     /// Calls `f(b, at, flag)` for every row of `a` with `from <= at <= to`, in no
     /// particular order.
     pub(crate) fn visit_a(&self, a: u32, from: i64, to: i64, f: impl FnMut(u32, i64, bool)) {

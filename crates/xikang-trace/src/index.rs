@@ -143,6 +143,16 @@ impl TraceIndex {
         out
     }
 
+    /// Every person's scans of one Asia/Shanghai day, person by person in increasing id,
+    /// each person's as `(at, venue, exit)` sorted by time.
+    pub(crate) fn each_person_of_day(
+        &self,
+        day: CivilDay,
+        f: impl FnMut(u32, &[(i64, u32, bool)]),
+    ) {
+        self.columns.each_a_of_day(day.0, f);
+    }
+
     /// A person's scans in `[from, to]`, packed for a fast sort (see [`Packed`]), sorted by
     /// (venue, time, entry before exit).
     pub(crate) fn person_scans(

@@ -8,7 +8,8 @@
 //! - [`Tracer::secondary_contacts`] of those close contacts;
 //! - [`companions`] (时空伴随) from location pings;
 //! - [`Tracer::sources`]: who was with the case in the incubation period before onset;
-//! - [`clusters`] of linked cases as graphs, and [`to_dot`] for Graphviz.
+//! - [`clusters`] of linked cases as graphs, and [`to_dot`] for Graphviz;
+//! - [`impossible_moves`]: one person at venues too far apart for the time between scans.
 //!
 //! No I/O and no clock reads: the caller loads the indexes and passes `now`.
 
@@ -16,6 +17,7 @@ mod cluster;
 mod columns;
 mod contact;
 mod index;
+mod movement;
 mod ping;
 mod population;
 mod presence;
@@ -26,6 +28,7 @@ pub use contact::{
     SharedGroup, SourceCandidate, TraceError, Tracer,
 };
 pub use index::TraceIndex;
+pub use movement::{ImpossibleMove, MoveEnd, SpeedBound, distance_m, impossible_moves};
 pub use ping::{Companion, CompanionCell, Ping, PingIndex, companions};
 pub use population::{Population, PopulationError};
 pub use presence::{Interval, MAX_STAY};

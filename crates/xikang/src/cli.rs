@@ -78,6 +78,12 @@ struct ServeArgs {
     /// the client's, see docs/web.md.
     #[arg(long, env = "XIKANG_BEHIND_TLS")]
     behind_tls: bool,
+    /// How long after a code expired a venue device may still upload a scan of it queued
+    /// offline, in seconds (docs/decisions.md, "Scans queued offline").
+    #[arg(long, env = "XIKANG_SCAN_UPLOAD_GRACE_SECS",
+          default_value_t = xikang_server::state::DEFAULT_SCAN_UPLOAD_GRACE_SECS,
+          value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    scan_upload_grace_secs: i64,
     #[command(flatten)]
     edge: EdgeArgs,
 }
@@ -741,6 +747,7 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
         jurisdiction: args.jurisdiction.clone(),
         policy_text: Some(std::sync::Arc::from(text.as_str())),
         behind_tls: args.behind_tls,
+        scan_upload_grace_secs: args.scan_upload_grace_secs,
         edge: args.edge.config(),
         ..ServerConfig::default()
     };

@@ -115,6 +115,8 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/venues/{id}", "atlvgrsc", City, true, |w, _| get(format!("/api/v1/venues/{}", w.venue))),
         row!("post", "/api/v1/scans", "av", Area, true, |w, _| post("/api/v1/scans", json!({"place_code": w.place_code, "token": w.code}))),
         row!("get", "/api/v1/scans", "at", Area, true, |w, _| get(format!("/api/v1/scans?venue={}", w.venue))),
+        // Filtered to the people of the caller's area.
+        row!("get", "/api/v1/scans/anomalies", "at", City, true, |_, _| get("/api/v1/scans/anomalies".into())),
         // Pings feed the companion rule: only for people of the caller's area, refused item by
         // item (a city carrier's feed covers the city).
         row!("post", "/api/v1/pings", "ac", Items("forbidden"), true, |w, _| post("/api/v1/pings", json!({"pings": [{"person": w.p, "at": rfc(-600), "lat": 31.5, "lon": 120.3}]}))),

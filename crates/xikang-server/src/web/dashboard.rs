@@ -74,6 +74,10 @@ pub struct Figures {
     pub ranking: Vec<DistrictRow>,
     /// The screening round the ranking's coverage is of.
     pub round: Option<Round>,
+    /// Today's impossible moves city-wide, with each person's home area (`None` while the
+    /// tracing index loads). Not in `data.json`: pages show a viewer their own area's.
+    #[serde(skip)]
+    pub impossible_moves: Option<Vec<(AreaCode, crate::anomaly::AnomalyOut)>>,
     /// The two maps drawn in each language: `[zh, en]` × `[zones, cases]`.
     #[serde(skip)]
     pub maps: [[String; 2]; 2],
@@ -273,6 +277,7 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
         recent_cases_by_district,
         ranking,
         round,
+        impossible_moves: crate::anomaly::flagged_today(state, today),
         maps,
     })
 }
@@ -439,6 +444,11 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
     h.push_str(&super::ledger::section(
         lang,
         &crate::ledger::colours_on(state, crate::now().shanghai_day()),
+    ));
+    h.push_str(&super::anomalies::panel(
+        lang,
+        viewer,
+        f.impossible_moves.as_deref(),
     ));
     let _ = write!(
         h,

@@ -145,6 +145,8 @@ pub fn error_text(lang: Lang, code: &str, message: &str) -> String {
         "token_unknown_key" | "token_key_not_valid" => "健康码签发密钥无效",
         "token_wrong_issuer" => "非本市签发的健康码",
         "token_not_yet_valid" => "健康码尚未生效",
+        "token_not_valid_at" => "扫码时间不在健康码有效期内",
+        "token_upload_too_late" => "离线扫码记录上传过晚，健康码已失效",
         "invalid_scan" => "请扫描或粘贴健康码",
         "csrf" => "页面已过期，请刷新后重试",
         "bad_login" => "用户名或密码错误",

@@ -14,6 +14,7 @@
 //! and a link in [`nav`].
 
 pub mod admin;
+pub mod anomalies;
 pub mod appeals;
 pub mod bulletin;
 pub mod dashboard;
