@@ -13,6 +13,7 @@
 //!   [`TrustList::verify`] for one-off checks
 //! - draw: [`qr_svg`], [`qr_png`]
 //! - subject: [`pseudonym()`] and [`person_of_pseudonym`]
+//! - the authority log's signed checkpoints and witness cosignatures: [`note`]
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ mod claims;
 mod cose;
 mod error;
 mod key;
+pub mod note;
 mod pseudonym;
 mod qr;
 mod trust;

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `gen`, `verify`, `audit verify`, `token create`,
+//! The command line: `serve`, `demo`, `gen`, `verify`, `audit` (`audit_cli`), `token create`,
 //! `user create`, `policy check`, `bench`.
 
 use anyhow::{Context, Result, bail};
@@ -76,6 +76,11 @@ struct ServeArgs {
     /// the client's, see docs/web.md.
     #[arg(long, env = "XIKANG_BEHIND_TLS")]
     behind_tls: bool,
+    /// The authority log's name in its signed checkpoints (a schema-less URL such as
+    /// `xikang.wuxi.example/authority-log`). Witnesses pin it: keep it stable. Default:
+    /// `xikang.local/<jurisdiction>/authority-log`.
+    #[arg(long, env = "XIKANG_LOG_ORIGIN")]
+    log_origin: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -154,10 +159,10 @@ enum Command {
         /// The token (XK1:…).
         token: String,
     },
-    /// Audit the authority log.
+    /// Audit the authority log: verify its chain (and a checkpoint), or witness a server.
     Audit {
         #[command(subcommand)]
-        what: AuditCmd,
+        what: crate::audit_cli::AuditCmd,
     },
     /// Manage API tokens.
     Token {
@@ -214,15 +219,6 @@ enum GridCmd {
         store: StoreArgs,
         /// The CSV or GeoJSON file.
         csv: PathBuf,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum AuditCmd {
-    /// Walk the hash chain and name the first broken link.
-    Verify {
-        #[command(flatten)]
-        store: StoreArgs,
     },
 }
 
@@ -354,26 +350,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
             issuer,
             token,
         } => verify(&trust, issuer.as_deref(), &token),
-        Command::Audit {
-            what: AuditCmd::Verify { store },
-        } => {
-            let store = store.open()?;
-            let r = store.verify_chain()?;
-            match r.first_error {
-                None => {
-                    println!(
-                        "authority log OK: {} events, head {}",
-                        r.verified,
-                        hex_short(&r.head)
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(e) => {
-                    println!("authority log BROKEN after {} good events: {e}", r.verified);
-                    Ok(ExitCode::from(2))
-                }
-            }
-        }
+        Command::Audit { what } => crate::audit_cli::run(what),
         Command::Token {
             what:
                 TokenCmd::Create {
@@ -525,10 +502,6 @@ fn ensure_admin_user(store: &dyn Store, args: &ServeArgs) -> Result<Option<Strin
     Ok(print.then_some(password))
 }
 
-fn hex_short(h: &[u8; 32]) -> String {
-    h[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn verify(trust: &Path, issuer: Option<&str>, token: &str) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(trust).with_context(|| format!("reading {}", trust.display()))?;
@@ -590,11 +563,19 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
             id_lookup: true,
         },
     )?;
+    if let Some(origin) = args
+        .log_origin
+        .as_ref()
+        .filter(|o| !xikang_code::note::valid_key_name(o))
+    {
+        bail!("--log-origin {origin:?}: it must be non-empty, without spaces or '+'");
+    }
     let admin_password = ensure_admin_user(store.as_ref(), args)?;
     let config = ServerConfig {
         jurisdiction: args.jurisdiction.clone(),
         policy_text: Some(std::sync::Arc::from(text.as_str())),
         behind_tls: args.behind_tls,
+        log_origin: args.log_origin.clone(),
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();

@@ -137,6 +137,11 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/clusters/{id}", "at", Hidden, true, |w, _| get(format!("/api/v1/clusters/{}", w.cluster))),
         row!("get", "/api/v1/events", "a", WholeCity, true, |_, _| get("/api/v1/events?limit=1".into())),
         row!("get", "/api/v1/audit", "a", WholeCity, true, |_, _| get("/api/v1/audit".into())),
+        // The anchored log: a size, a root hash, interior hashes, the log's public key, and no
+        // event. Public so that witnesses outside the city's systems can check it.
+        row!("get", "/api/v1/audit/checkpoint", "", Public, true, |_, _| get("/api/v1/audit/checkpoint".into())),
+        row!("get", "/api/v1/audit/key", "", Public, true, |_, _| get("/api/v1/audit/key".into())),
+        row!("get", "/api/v1/audit/consistency", "", Public, true, |_, _| get("/api/v1/audit/consistency?from=1&to=2".into())),
         row!("post", "/api/v1/tokens", "a", Area, true, |w, n| post("/api/v1/tokens", json!({"name": format!("t{n}"), "role": "tracer", "area": w.district}))),
         row!("post", "/api/v1/grid/cells", "a", Area, true, |w, _| post("/api/v1/grid/cells", json!({"cells": [w.cell_row]}))),
         row!("get", "/api/v1/grid/cells", "atg", City, true, |_, _| get("/api/v1/grid/cells".into())),

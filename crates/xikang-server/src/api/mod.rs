@@ -1,15 +1,18 @@
 //! The resource handlers of `/api/v1` other than scans: people and their codes, venues,
-//! check-ins, test results, cases, the authority log, the policy, the trust list, tokens.
-//! One file per resource: `people`, `venues`, `results`, `cases`, `log`; this
+//! check-ins, test results, cases, the authority log and its signed checkpoints, the
+//! policy, the trust list, tokens. One file per resource: `people`, `venues`, `results`,
+//! `cases`, `log`, `checkpoint`; this
 //! file holds what they share.
 
 mod cases;
+mod checkpoint;
 mod log;
 mod people;
 mod results;
 mod venues;
 
 pub use cases::*;
+pub use checkpoint::*;
 pub use log::*;
 pub use people::*;
 pub use results::*;

@@ -1,5 +1,6 @@
 //! The projection: the in-memory state the server answers from — residents' facts, cases,
-//! zones, appeals, the duty bookkeeping, the tracing workflow and the lab index — with the
+//! zones, appeals, the duty bookkeeping, the tracing workflow, the lab index and the log's
+//! Merkle tree (for signed checkpoints) — with the
 //! only [`Projection::apply`]. It is fed from the committed authority log in sequence order
 //! (at start by [`crate::state::AppState::load`], then by the committer after each durable
 //! write), and skips what it has already applied, so a second node could follow the same
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use xikang_domain::event::{CaseKind, EventBody, StoredEvent, ZoneLevel};
 use xikang_domain::facts::PersonFacts;
+use xikang_domain::merkle::{MerkleLog, leaf_hash};
 use xikang_domain::policy::{Evaluation, Policy, evaluate};
 use xikang_domain::{
     AreaCode, CaseId, EventSeq, GridCell, PersonId, PlaceCode, Timestamp, Venue, VenueId, ZoneId,
@@ -101,6 +103,9 @@ pub struct Projection {
     pub tracing: crate::trace::Tracing,
     /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
     pub lab: crate::lab::LabIndex,
+    /// The RFC 6962 tree over the applied events' chain hashes, leaf `i` for event `i + 1`:
+    /// what checkpoints sign ([`crate::api::get_checkpoint`]).
+    pub log_tree: RwLock<MerkleLog>,
     /// The sequence number of the last event applied (0: none).
     applied: AtomicU64,
 }
@@ -129,6 +134,7 @@ impl Projection {
             exposures: Mutex::default(),
             tracing,
             lab: crate::lab::LabIndex::default(),
+            log_tree: RwLock::default(),
             applied: AtomicU64::new(0),
         }
     }
@@ -197,6 +203,20 @@ impl Projection {
     pub fn apply(&self, e: &StoredEvent) {
         if self.applied.fetch_max(e.seq.0, Ordering::AcqRel) >= e.seq.0 {
             return;
+        }
+        {
+            let mut tree = write(&self.log_tree);
+            // A leaf out of step would make every later checkpoint wrong: leave the tree
+            // short instead, and the checkpoint route refuses to sign (see `get_checkpoint`).
+            if tree.len() + 1 == e.seq.0 {
+                tree.push(leaf_hash(&e.hash));
+            } else {
+                tracing::error!(
+                    seq = e.seq.0,
+                    leaves = tree.len(),
+                    "event out of step with the log tree"
+                );
+            }
         }
         self.tracing.apply(e);
         match &e.body {

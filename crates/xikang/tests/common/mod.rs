@@ -66,6 +66,26 @@ pub fn put_token(store: &dyn Store, token: &str, role: &str, area: &str) {
         .unwrap();
 }
 
+/// Loads a server's state from `store` under the default policy and serves it on port 0
+/// (a restart, when the store was served before): the state and its address.
+pub async fn serve_store(store: Arc<dyn Store>, config: ServerConfig) -> (Arc<AppState>, String) {
+    let state = Arc::new(
+        AppState::load(
+            store,
+            config,
+            xikang_domain::policy::Policy::default_policy(),
+            &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
+            xikang_server::now(),
+        )
+        .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let s = state.clone();
+    tokio::spawn(async move { xikang_server::serve(listener, s, std::future::pending()).await });
+    (state, addr)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(ServerConfig::default()).await
 }
@@ -76,21 +96,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         Arc::from(xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap());
     let admin = "xk_test_admin".to_owned();
     put_token(store.as_ref(), &admin, "admin", "320200");
-    let policy = xikang_domain::policy::Policy::default_policy();
-    let state = Arc::new(
-        AppState::load(
-            store.clone(),
-            config,
-            policy,
-            &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
-            xikang_server::now(),
-        )
-        .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let s = state.clone();
-    tokio::spawn(async move { xikang_server::serve(listener, s, std::future::pending()).await });
+    let (state, addr) = serve_store(store.clone(), config).await;
     // Tracing answers 503 until its index is loaded (milliseconds for this city).
     for _ in 0..1_000 {
         if state.projection.tracing.is_ready() {
