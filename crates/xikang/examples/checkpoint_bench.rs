@@ -102,7 +102,9 @@ fn main() {
         "server state loaded (log read, tree built) in {:.2} s",
         t.elapsed().as_secs_f64()
     );
-    let size = xikang_server::state::read(&state.projection.log_tree).len();
+    let size = xikang_server::state::read(&state.projection.log_tree)
+        .tree
+        .len();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -85,6 +85,32 @@ pub struct Answer {
     pub at: Timestamp,
 }
 
+/// The Merkle tree over the applied events (leaf `i` for event `i + 1`), or where it
+/// stopped.
+#[derive(Debug, Default)]
+pub struct LogTree {
+    pub tree: MerkleLog,
+    /// The first event that came out of step with the tree (a gap in the sequence numbers):
+    /// every later checkpoint would be wrong, so the tree stops there and none is signed.
+    pub out_of_step: Option<EventSeq>,
+}
+
+impl LogTree {
+    /// Adds the event's leaf if it is the next one.
+    fn append(&mut self, e: &StoredEvent) {
+        if self.out_of_step.is_none() && self.tree.len() + 1 == e.seq.0 {
+            self.tree.push(leaf_hash(&e.hash));
+        } else if self.out_of_step.is_none() {
+            tracing::error!(
+                seq = e.seq.0,
+                leaves = self.tree.len(),
+                "event out of step with the log tree: no more checkpoints are signed"
+            );
+            self.out_of_step = Some(e.seq);
+        }
+    }
+}
+
 /// The in-memory state, folded from the authority log.
 #[derive(Debug)]
 pub struct Projection {
@@ -103,9 +129,9 @@ pub struct Projection {
     pub tracing: crate::trace::Tracing,
     /// Testing and vaccination: tubes, rounds, tasks, doses (see [`crate::lab`]).
     pub lab: crate::lab::LabIndex,
-    /// The RFC 6962 tree over the applied events' chain hashes, leaf `i` for event `i + 1`:
-    /// what checkpoints sign ([`crate::api::get_checkpoint`]).
-    pub log_tree: RwLock<MerkleLog>,
+    /// The RFC 6962 tree over the applied events' chain hashes: what checkpoints sign
+    /// ([`crate::api::get_checkpoint`]).
+    pub log_tree: RwLock<LogTree>,
     /// The sequence number of the last event applied (0: none).
     applied: AtomicU64,
 }
@@ -204,20 +230,7 @@ impl Projection {
         if self.applied.fetch_max(e.seq.0, Ordering::AcqRel) >= e.seq.0 {
             return;
         }
-        {
-            let mut tree = write(&self.log_tree);
-            // A leaf out of step would make every later checkpoint wrong: leave the tree
-            // short instead, and the checkpoint route refuses to sign (see `get_checkpoint`).
-            if tree.len() + 1 == e.seq.0 {
-                tree.push(leaf_hash(&e.hash));
-            } else {
-                tracing::error!(
-                    seq = e.seq.0,
-                    leaves = tree.len(),
-                    "event out of step with the log tree"
-                );
-            }
-        }
+        write(&self.log_tree).append(e);
         self.tracing.apply(e);
         match &e.body {
             EventBody::ZoneSet {
@@ -327,5 +340,39 @@ impl Projection {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> StoredEvent {
+        StoredEvent {
+            seq: EventSeq(seq),
+            at: Timestamp(0),
+            actor: "system:test".into(),
+            basis: "test".into(),
+            body: EventBody::PolicyActivated {
+                version: format!("v{seq}"),
+                sha256: String::new(),
+            },
+            prev_hash: [0; 32],
+            hash: [seq as u8; 32],
+        }
+    }
+
+    #[test]
+    fn the_log_tree_stops_at_the_first_event_out_of_step() {
+        let mut log = LogTree::default();
+        log.append(&event(1));
+        log.append(&event(2));
+        assert_eq!((log.tree.len(), log.out_of_step), (2, None));
+        let two = log.tree.root(2).unwrap();
+        // Event 3 never arrived: 4 would take its leaf and make every later root wrong.
+        log.append(&event(4));
+        log.append(&event(5));
+        assert_eq!((log.tree.len(), log.out_of_step), (2, Some(EventSeq(4))));
+        assert_eq!(log.tree.root(2).unwrap(), two);
     }
 }
