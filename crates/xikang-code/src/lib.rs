@@ -14,6 +14,7 @@
 //!   [`Verifier::verify_presented`] (the window in [`Presented`])
 //! - draw: [`qr_svg`], [`qr_png`]
 //! - subject: [`pseudonym()`] and [`person_of_pseudonym`]
+//! - the authority log's signed checkpoints and witness cosignatures: [`note`]
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,7 @@ mod claims;
 mod cose;
 mod error;
 mod key;
+pub mod note;
 mod pseudonym;
 mod qr;
 mod trust;

@@ -12,6 +12,7 @@ pub mod geo;
 pub mod idnumber;
 pub mod ids;
 pub mod mask;
+pub mod merkle;
 pub mod model;
 pub mod policy;
 pub mod testing;

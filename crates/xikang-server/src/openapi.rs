@@ -202,6 +202,27 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "get",
+        "/api/v1/audit/checkpoint",
+        "Signed checkpoint of the authority log head (C2SP tlog-checkpoint, text/plain)",
+        "audit",
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/audit/key",
+        "Verifier key of the log's checkpoints (C2SP signed-note vkey, text/plain)",
+        "audit",
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/audit/consistency",
+        "RFC 6962 consistency proof between two log sizes (?from=N&to=M)",
+        "audit",
+        false,
+    ),
+    (
         "post",
         "/api/v1/tokens",
         "Issue an API token for a user or device, with an expiry (admins)",

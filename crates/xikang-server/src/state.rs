@@ -10,6 +10,7 @@ use crate::scan::ScanWriter;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+use xikang_code::note::{NoteSigner, NoteVerifier, SignatureType};
 use xikang_code::{CodeClaims, Presented, PseudonymKey, SigningKey, TrustList, Verifier};
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::facts::PersonFacts;
@@ -23,6 +24,8 @@ use xikang_trace::Population;
 /// Settings keys under which the server keeps its secrets in the store.
 pub(crate) const ID_HASH_KEY: &str = "id_hash_key";
 const PSEUDONYM_KEY: &str = "pseudonym_key";
+/// The Ed25519 secret that signs the authority log's checkpoints.
+const LOG_KEY: &str = "log_key";
 
 /// Secrets shared by every process that writes to one store: the key of the ID-number hash
 /// (the generator needs it to insert people) and the key of subject pseudonyms.
@@ -62,6 +65,37 @@ pub fn load_or_create_secrets(store: &dyn Store) -> Result<Secrets, StoreError> 
         id_hash_key: setting_or_create(store, ID_HASH_KEY)?,
         pseudonym_key: setting_or_create(store, PSEUDONYM_KEY)?,
     })
+}
+
+/// The signer of the authority log's checkpoints: a dedicated Ed25519 key kept in the
+/// store's settings (created on first use), named by the log's origin. Not a code-signing
+/// key: those rotate yearly and belong to a jurisdiction, while witnesses pin this one.
+pub fn load_or_create_log_signer(
+    store: &dyn Store,
+    origin: &str,
+) -> Result<NoteSigner, StoreError> {
+    let secret: [u8; 32] = setting_or_create(store, LOG_KEY)?
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("the log key is not 32 bytes".into()))?;
+    NoteSigner::new(SignatureType::Ed25519, origin, secret)
+        .map_err(|e| StoreError::Corrupt(format!("log origin: {e}")))
+}
+
+/// The verifier of the checkpoints this store's log key signs under `origin`, if the store
+/// has a log key (for `xikang audit verify` when no key is given).
+pub fn stored_log_verifier(
+    store: &dyn Store,
+    origin: &str,
+) -> Result<Option<NoteVerifier>, StoreError> {
+    let Some(secret) = store.setting(LOG_KEY)? else {
+        return Ok(None);
+    };
+    let secret: [u8; 32] = secret
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("the log key is not 32 bytes".into()))?;
+    NoteSigner::new(SignatureType::Ed25519, origin, secret)
+        .map(|s| Some(s.verifier()))
+        .map_err(|e| StoreError::Corrupt(format!("log origin: {e}")))
 }
 
 /// The signing keys in the store, creating a first one (valid one year) if there is none.
@@ -148,6 +182,18 @@ pub struct ServerConfig {
     /// How long after a code expired a scan of it, queued offline by a venue device, may
     /// still be uploaded (seconds; see `xikang_code::Presented` and docs/decisions.md).
     pub scan_upload_grace_secs: i64,
+    /// The authority log's name in its checkpoints (C2SP origin, also the log key's name);
+    /// `None`: `xikang.local/<jurisdiction>/authority-log`. Witnesses pin it: keep it stable.
+    pub log_origin: Option<String>,
+}
+
+impl ServerConfig {
+    /// The authority log's origin line: the `log_origin` field, or its default.
+    pub fn log_origin(&self) -> String {
+        self.log_origin
+            .clone()
+            .unwrap_or_else(|| format!("xikang.local/{}/authority-log", self.jurisdiction))
+    }
 }
 
 impl Default for ServerConfig {
@@ -161,6 +207,7 @@ impl Default for ServerConfig {
             behind_tls: false,
             edge: crate::edge::EdgeConfig::default(),
             scan_upload_grace_secs: DEFAULT_SCAN_UPLOAD_GRACE_SECS,
+            log_origin: None,
         }
     }
 }
@@ -182,6 +229,8 @@ pub struct AppState {
     pub secrets: Secrets,
     pub policy: RwLock<Arc<Policy>>,
     pub signer: SigningKey,
+    /// Signs the authority log's checkpoints ([`crate::api::get_checkpoint`]).
+    pub log_signer: NoteSigner,
     pub trust: TrustList,
     /// The trust list parsed once for verifying scanned tokens.
     pub verifier: Verifier,
@@ -247,6 +296,7 @@ impl AppState {
         }
         let secrets = load_or_create_secrets(store.as_ref())?;
         let (signer, trust) = load_or_create_keys(store.as_ref(), &config.jurisdiction, now)?;
+        let log_signer = load_or_create_log_signer(store.as_ref(), &config.log_origin())?;
         let trust_json = serde_json::to_string(&trust).unwrap_or_default();
         // Codes this server signed are checked with its secret (`Verifier::with_own_key`).
         let verifier = trust
@@ -329,6 +379,7 @@ impl AppState {
             secrets,
             policy: RwLock::new(Arc::new(policy)),
             signer,
+            log_signer,
             trust,
             verifier,
             trust_json,

@@ -423,6 +423,26 @@ impl From<ChainReport> for AuditOut {
     }
 }
 
+/// `GET /api/v1/audit/consistency`: the RFC 6962 consistency proof between two sizes, each
+/// hash in base64.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct ConsistencyOut {
+    pub from: u64,
+    pub proof: Vec<String>,
+    pub to: u64,
+}
+
+impl ConsistencyOut {
+    /// The answer for a proof from `from` to `to` events.
+    pub fn new(from: u64, to: u64, proof: &[[u8; 32]]) -> ConsistencyOut {
+        ConsistencyOut {
+            from,
+            proof: proof.iter().map(xikang_code::note::encode_hash).collect(),
+            to,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Batches (`crate::scan`, `crate::ping`).
 

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `gen`, `verify`, `audit verify`, `token create`,
+//! The command line: `serve`, `demo`, `gen`, `verify`, `audit` (`audit_cli`), `token create`,
 //! `token list`, `token revoke`, `user create`, `policy check`, `bench`.
 
 use anyhow::{Context, Result, bail};
@@ -78,6 +78,11 @@ struct ServeArgs {
     /// the client's, see docs/web.md.
     #[arg(long, env = "XIKANG_BEHIND_TLS")]
     behind_tls: bool,
+    /// The authority log's name in its signed checkpoints (a schema-less URL such as
+    /// `xikang.wuxi.example/authority-log`). Witnesses pin it: keep it stable. Default:
+    /// `xikang.local/<jurisdiction>/authority-log`.
+    #[arg(long, env = "XIKANG_LOG_ORIGIN")]
+    log_origin: Option<String>,
     /// How long after a code expired a venue device may still upload a scan of it queued
     /// offline, in seconds (docs/decisions.md, "Scans queued offline").
     #[arg(long, env = "XIKANG_SCAN_UPLOAD_GRACE_SECS",
@@ -225,10 +230,10 @@ enum Command {
         /// The token (XK1:…).
         token: String,
     },
-    /// Audit the authority log.
+    /// Audit the authority log: verify its chain (and a checkpoint), or witness a server.
     Audit {
         #[command(subcommand)]
-        what: AuditCmd,
+        what: crate::audit_cli::AuditCmd,
     },
     /// Manage API tokens.
     Token {
@@ -285,15 +290,6 @@ enum GridCmd {
         store: StoreArgs,
         /// The CSV or GeoJSON file.
         csv: PathBuf,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum AuditCmd {
-    /// Walk the hash chain and name the first broken link.
-    Verify {
-        #[command(flatten)]
-        store: StoreArgs,
     },
 }
 
@@ -442,26 +438,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
             issuer,
             token,
         } => verify(&trust, issuer.as_deref(), &token),
-        Command::Audit {
-            what: AuditCmd::Verify { store },
-        } => {
-            let store = store.open()?;
-            let r = store.verify_chain()?;
-            match r.first_error {
-                None => {
-                    println!(
-                        "authority log OK: {} events, head {}",
-                        r.verified,
-                        hex_short(&r.head)
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(e) => {
-                    println!("authority log BROKEN after {} good events: {e}", r.verified);
-                    Ok(ExitCode::from(2))
-                }
-            }
-        }
+        Command::Audit { what } => crate::audit_cli::run(what),
         Command::Token {
             what:
                 TokenCmd::Create {
@@ -665,10 +642,6 @@ fn ensure_admin_user(store: &dyn Store, args: &ServeArgs) -> Result<Option<Strin
     Ok(print.then_some(password))
 }
 
-fn hex_short(h: &[u8; 32]) -> String {
-    h[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn verify(trust: &Path, issuer: Option<&str>, token: &str) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(trust).with_context(|| format!("reading {}", trust.display()))?;
@@ -742,6 +715,13 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
     {
         anyhow::bail!("the admin token given ({admin_id}) was revoked: give another");
     }
+    if let Some(origin) = args
+        .log_origin
+        .as_ref()
+        .filter(|o| !xikang_code::note::valid_key_name(o))
+    {
+        bail!("--log-origin {origin:?}: it must be non-empty, without spaces or '+'");
+    }
     let admin_password = ensure_admin_user(store.as_ref(), args)?;
     let config = ServerConfig {
         jurisdiction: args.jurisdiction.clone(),
@@ -749,6 +729,7 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
         behind_tls: args.behind_tls,
         scan_upload_grace_secs: args.scan_upload_grace_secs,
         edge: args.edge.config(),
+        log_origin: args.log_origin.clone(),
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();

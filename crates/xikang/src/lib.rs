@@ -1,6 +1,7 @@
 //! The `xikang` binary's library half: the command line, the city loader, the load
 //! generator and a minimal HTTP client, kept in a library so the API tests can use them.
 
+pub mod audit_cli;
 pub mod bench;
 pub mod cli;
 pub mod duties;

@@ -149,6 +149,11 @@ fn table() -> Vec<Row> {
         // Approved above: the first allowed call clears it, later ones get 409 hold_not_active.
         row!("post", "/api/v1/holds/{id}/clear", "at", Area, true, |w, _| post(format!("/api/v1/holds/{}/clear", w.hold), json!({}))),
         row!("get", "/api/v1/ledger/colours", "", Public, true, |_, _| get("/api/v1/ledger/colours".into())),
+        // The anchored log: a size, a root hash, interior hashes, the log's public key, and no
+        // event. Public so that witnesses outside the city's systems can check it.
+        row!("get", "/api/v1/audit/checkpoint", "", Public, true, |_, _| get("/api/v1/audit/checkpoint".into())),
+        row!("get", "/api/v1/audit/key", "", Public, true, |_, _| get("/api/v1/audit/key".into())),
+        row!("get", "/api/v1/audit/consistency", "", Public, true, |_, _| get("/api/v1/audit/consistency?from=1&to=2".into())),
         row!("post", "/api/v1/tokens", "a", Area, true, |w, n| post("/api/v1/tokens", json!({"name": format!("t{n}"), "role": "tracer", "area": w.district}))),
         // The list is filtered to the caller's area.
         row!("get", "/api/v1/tokens", "a", City, true, |_, _| get("/api/v1/tokens".into())),

@@ -1,10 +1,12 @@
 //! The resource handlers of `/api/v1` other than scans: people and their codes, venues,
-//! check-ins, test results, cases, the authority log, the policy, the trust list, tokens and
-//! the access log. One file per resource: `people`, `venues`, `results`, `cases`, `log`,
-//! `tokens`, `access`; this file holds what they share.
+//! check-ins, test results, cases, the authority log and its signed checkpoints, the
+//! policy, the trust list, tokens and the access log. One file per resource: `people`,
+//! `venues`, `results`, `cases`, `log`, `checkpoint`, `tokens`, `access`; this file holds
+//! what they share.
 
 mod access;
 mod cases;
+mod checkpoint;
 mod log;
 mod people;
 mod results;
@@ -13,6 +15,7 @@ mod venues;
 
 pub use access::*;
 pub use cases::*;
+pub use checkpoint::*;
 pub use log::*;
 pub use people::*;
 pub use results::*;

@@ -1,5 +1,6 @@
 //! The projection: the in-memory state the server answers from — residents' facts, cases,
-//! zones, appeals, the duty bookkeeping, the tracing workflow and the lab index — with the
+//! zones, appeals, the duty bookkeeping, the tracing workflow, the lab index and the log's
+//! Merkle tree (for signed checkpoints) — with the
 //! only [`Projection::apply`]. It is fed from the committed authority log in sequence order
 //! (at start by [`crate::state::AppState::load`], then by the committer after each durable
 //! write), and skips what it has already applied, so a second node could follow the same
@@ -12,6 +13,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 use xikang_domain::authority::{ledger_act, ledger_fact};
 use xikang_domain::event::{CaseKind, EventBody, StoredEvent, ZoneLevel};
 use xikang_domain::facts::{FactKind, PersonFacts};
+use xikang_domain::merkle::{MerkleLog, leaf_hash};
 use xikang_domain::policy::{Evaluation, Policy, evaluate};
 use xikang_domain::{
     AreaCode, CaseId, EventSeq, GridCell, PersonId, PlaceCode, Timestamp, Venue, VenueId, ZoneId,
@@ -84,6 +86,32 @@ pub struct Answer {
     pub at: Timestamp,
 }
 
+/// The Merkle tree over the applied events (leaf `i` for event `i + 1`), or where it
+/// stopped.
+#[derive(Debug, Default)]
+pub struct LogTree {
+    pub tree: MerkleLog,
+    /// The first event that came out of step with the tree (a gap in the sequence numbers):
+    /// every later checkpoint would be wrong, so the tree stops there and none is signed.
+    pub out_of_step: Option<EventSeq>,
+}
+
+impl LogTree {
+    /// Adds the event's leaf if it is the next one.
+    fn append(&mut self, e: &StoredEvent) {
+        if self.out_of_step.is_none() && self.tree.len() + 1 == e.seq.0 {
+            self.tree.push(leaf_hash(&e.hash));
+        } else if self.out_of_step.is_none() {
+            tracing::error!(
+                seq = e.seq.0,
+                leaves = self.tree.len(),
+                "event out of step with the log tree: no more checkpoints are signed"
+            );
+            self.out_of_step = Some(e.seq);
+        }
+    }
+}
+
 /// A hold (弹窗) as the server keeps it (see [`crate::holds`]): proposed by one official,
 /// active once a second approves it, until it expires or an official clears it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -124,6 +152,9 @@ pub struct Projection {
     pub holds: RwLock<BTreeMap<EventSeq, Hold>>,
     /// The public colour ledger's counts.
     pub ledger: crate::ledger::Ledger,
+    /// The RFC 6962 tree over the applied events' chain hashes: what checkpoints sign
+    /// ([`crate::api::get_checkpoint`]).
+    pub log_tree: RwLock<LogTree>,
     /// The sequence number of the last event applied (0: none).
     applied: AtomicU64,
 }
@@ -154,6 +185,7 @@ impl Projection {
             lab: crate::lab::LabIndex::default(),
             holds: RwLock::default(),
             ledger: crate::ledger::Ledger::default(),
+            log_tree: RwLock::default(),
             applied: AtomicU64::new(0),
         }
     }
@@ -223,6 +255,7 @@ impl Projection {
         if self.applied.fetch_max(e.seq.0, Ordering::AcqRel) >= e.seq.0 {
             return;
         }
+        write(&self.log_tree).append(e);
         self.tracing.apply(e);
         // Who gets a new colour fact from this event, by community: the colour ledger.
         let mut placed: BTreeMap<u32, u64> = BTreeMap::new();
@@ -422,5 +455,39 @@ impl Projection {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> StoredEvent {
+        StoredEvent {
+            seq: EventSeq(seq),
+            at: Timestamp(0),
+            actor: "system:test".into(),
+            basis: "test".into(),
+            body: EventBody::PolicyActivated {
+                version: format!("v{seq}"),
+                sha256: String::new(),
+            },
+            prev_hash: [0; 32],
+            hash: [seq as u8; 32],
+        }
+    }
+
+    #[test]
+    fn the_log_tree_stops_at_the_first_event_out_of_step() {
+        let mut log = LogTree::default();
+        log.append(&event(1));
+        log.append(&event(2));
+        assert_eq!((log.tree.len(), log.out_of_step), (2, None));
+        let two = log.tree.root(2).unwrap();
+        // Event 3 never arrived: 4 would take its leaf and make every later root wrong.
+        log.append(&event(4));
+        log.append(&event(5));
+        assert_eq!((log.tree.len(), log.out_of_step), (2, Some(EventSeq(4))));
+        assert_eq!(log.tree.root(2).unwrap(), two);
     }
 }

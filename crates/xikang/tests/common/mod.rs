@@ -100,6 +100,26 @@ pub fn put_token_expiring(
         .unwrap()
 }
 
+/// Loads a server's state from `store` under the default policy and serves it on port 0
+/// (a restart, when the store was served before): the state and its address.
+pub async fn serve_store(store: Arc<dyn Store>, config: ServerConfig) -> (Arc<AppState>, String) {
+    let state = Arc::new(
+        AppState::load(
+            store,
+            config,
+            xikang_domain::policy::Policy::default_policy(),
+            &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
+            xikang_server::now(),
+        )
+        .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let s = state.clone();
+    tokio::spawn(async move { xikang_server::serve(listener, s, std::future::pending()).await });
+    (state, addr)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(ServerConfig::default()).await
 }
@@ -126,21 +146,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
             },
         )
         .unwrap();
-    let policy = xikang_domain::policy::Policy::default_policy();
-    let state = Arc::new(
-        AppState::load(
-            store.clone(),
-            config,
-            policy,
-            &xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML),
-            xikang_server::now(),
-        )
-        .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let s = state.clone();
-    tokio::spawn(async move { xikang_server::serve(listener, s, std::future::pending()).await });
+    let (state, addr) = serve_store(store.clone(), config).await;
     // Tracing answers 503 until its index is loaded (milliseconds for this city).
     for _ in 0..1_000 {
         if state.projection.tracing.is_ready() {
