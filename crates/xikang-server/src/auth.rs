@@ -10,6 +10,7 @@
 //! decided in [`crate::app::authorise`].
 
 use crate::app::{Actor, Role};
+use crate::cache::BoundedCache;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -37,6 +38,45 @@ pub fn new_token() -> String {
     let mut bytes = [0u8; 24];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
     format!("xk_{}", hex::encode(bytes))
+}
+
+/// Token lookups by digest, known tokens and refused ones (unknown, revoked) kept apart:
+/// a flood of made-up tokens fills and empties only the refused half, so it cannot push a
+/// real device's token out of the cache and send it to the store on every request.
+#[derive(Debug)]
+pub struct TokenCache {
+    known: BoundedCache<[u8; 32], Lookup>,
+    refused: BoundedCache<[u8; 32], Lookup>,
+}
+
+impl TokenCache {
+    /// At most `capacity` known and `capacity` refused lookups.
+    pub fn new(capacity: usize) -> TokenCache {
+        TokenCache {
+            known: BoundedCache::new(capacity),
+            refused: BoundedCache::new(capacity),
+        }
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<Lookup> {
+        self.known.get(digest).or_else(|| self.refused.get(digest))
+    }
+
+    fn put(&self, digest: [u8; 32], lookup: Lookup) {
+        if matches!(lookup.found, Found::Known { .. }) {
+            self.refused.remove(&digest);
+            self.known.put(digest, lookup);
+        } else {
+            self.known.remove(&digest);
+            self.refused.put(digest, lookup);
+        }
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.known.clear();
+        self.refused.clear();
+    }
 }
 
 /// What the store said about a digest, as cached.
@@ -241,6 +281,43 @@ mod tests {
             Ok(_) => "ok",
             Err(e) => e.summary().1,
         }
+    }
+
+    #[test]
+    fn a_flood_of_made_up_tokens_does_not_evict_a_real_one() {
+        let cache = TokenCache::new(64);
+        let checked = Instant::now();
+        let real = [7u8; 32];
+        cache.put(
+            real,
+            Lookup {
+                found: known(100),
+                checked,
+            },
+        );
+        for i in 0..10_000u32 {
+            let mut junk = [0u8; 32];
+            junk[..4].copy_from_slice(&i.to_le_bytes());
+            cache.put(
+                junk,
+                Lookup {
+                    found: Found::Unknown,
+                    checked,
+                },
+            );
+        }
+        let hit = cache.get(&real).expect("the real token is still cached");
+        assert_eq!(code(verdict(&hit.found, Timestamp(1))), "ok");
+        // A token revoked later moves to the refused half and is refused from the cache.
+        cache.put(
+            real,
+            Lookup {
+                found: Found::Revoked,
+                checked,
+            },
+        );
+        let hit = cache.get(&real).expect("cached");
+        assert_eq!(code(verdict(&hit.found, Timestamp(1))), "token_revoked");
     }
 
     #[test]

@@ -240,7 +240,7 @@ pub struct AppState {
     /// The in-memory state folded from the authority log (see [`Projection`]).
     pub projection: Projection,
     /// Bearer-token lookups by digest, each trusted for at most [`crate::auth::RECHECK`].
-    pub auth_cache: BoundedCache<[u8; 32], crate::auth::Lookup>,
+    pub auth_cache: crate::auth::TokenCache,
     /// Reads of personal data, on their way to the store ([`crate::app::access`]).
     pub access: crate::app::access::AccessLog,
     /// Tokens already verified: hash of the token → who and when it is valid.
@@ -384,7 +384,7 @@ impl AppState {
             verifier,
             trust_json,
             pseudonyms,
-            auth_cache: BoundedCache::new(100_000),
+            auth_cache: crate::auth::TokenCache::new(100_000),
             access: crate::app::access::AccessLog::start(store.clone()),
             verified: BoundedCache::new(1_000_000),
             // Entries are about 1 KB: bounded to the working set of people displaying codes.
