@@ -58,6 +58,12 @@ impl TokenCache {
         }
     }
 
+    /// Whether the digest was last found to be a real token (however long ago): its
+    /// re-check is not a stranger's lookup.
+    pub fn knows(&self, digest: &[u8; 32]) -> bool {
+        self.known.get(digest).is_some()
+    }
+
     fn get(&self, digest: &[u8; 32]) -> Option<Lookup> {
         self.known.get(digest).or_else(|| self.refused.get(digest))
     }
@@ -308,6 +314,9 @@ mod tests {
         }
         let hit = cache.get(&real).expect("the real token is still cached");
         assert_eq!(code(verdict(&hit.found, Timestamp(1))), "ok");
+        // Its re-check is not a stranger's lookup (the edge skips the address's budget).
+        assert!(cache.knows(&real));
+        assert!(!cache.knows(&[0u8; 32]), "a made-up token is no known one");
         // A token revoked later moves to the refused half and is refused from the cache.
         cache.put(
             real,
@@ -318,6 +327,10 @@ mod tests {
         );
         let hit = cache.get(&real).expect("cached");
         assert_eq!(code(verdict(&hit.found, Timestamp(1))), "token_revoked");
+        assert!(
+            !cache.knows(&real),
+            "a revoked token is re-checked as a stranger's"
+        );
     }
 
     #[test]

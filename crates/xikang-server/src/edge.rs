@@ -207,11 +207,16 @@ async fn authenticate(
     let actor = match auth::cached(state, &digest, clock, now) {
         Some(answer) => answer?,
         None => {
-            state
-                .edge
-                .lookups
-                .check(ip, now)
-                .map_err(AppError::RateLimited)?;
+            // A stranger's token costs the address's lookup budget; a real token's periodic
+            // re-check (its cached lookup aged past `auth::RECHECK`) does not, or a flood
+            // from a device's own address would lock the device out every few seconds.
+            if !state.auth_cache.knows(&digest) {
+                state
+                    .edge
+                    .lookups
+                    .check(ip, now)
+                    .map_err(AppError::RateLimited)?;
+            }
             let _slot = state
                 .edge
                 .lookup_slots
