@@ -3,6 +3,7 @@
 //! and a command's JSON body ([`JsonIn`]), parsed when the command asks for it.
 
 use crate::error::AppError;
+use crate::json::content_type_is;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
@@ -87,25 +88,11 @@ pub enum Upload<T> {
     Json(JsonIn<T>),
 }
 
-/// Whether a content type names `mime` (parameters such as `charset` ignored).
-fn content_type_is(req: &Request, mime: &str) -> bool {
-    req.headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case(mime)
-        })
-}
-
 impl<S: Send + Sync, T> FromRequest<S> for Upload<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        if content_type_is(&req, "text/csv") {
+        if content_type_is(req.headers(), "text/csv") {
             let body = Bytes::from_request(req, state)
                 .await
                 .map_err(IntoResponse::into_response)?;
@@ -122,7 +109,7 @@ impl<S: Send + Sync, T> FromRequest<S> for JsonIn<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        let is_json = content_type_is(&req, "application/json");
+        let is_json = content_type_is(req.headers(), "application/json");
         let body = Bytes::from_request(req, state)
             .await
             .map_err(IntoResponse::into_response)?;

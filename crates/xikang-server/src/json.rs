@@ -5,14 +5,23 @@ use crate::error::AppError;
 use axum::http::{HeaderMap, header::CONTENT_TYPE};
 use serde::Deserialize;
 
-/// Fails with 415 unless the request says `application/json`.
-pub fn check_json(headers: &HeaderMap) -> Result<(), AppError> {
-    let ct = headers
+/// Whether the request's content type is `mime` (parameters such as `charset` ignored).
+pub fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim();
-    if mime.eq_ignore_ascii_case("application/json") {
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(mime)
+        })
+}
+
+/// Fails with 415 unless the request says `application/json`.
+pub fn check_json(headers: &HeaderMap) -> Result<(), AppError> {
+    if content_type_is(headers, "application/json") {
         Ok(())
     } else {
         Err(AppError::UnsupportedMediaType)
@@ -26,12 +35,6 @@ pub fn body_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, AppError> 
     }
     serde_json::from_slice(body)
         .map_err(|e| AppError::bad("invalid_json", format!("invalid JSON body: {e}")))
-}
-
-/// Content type check and parse in one.
-pub fn parse<'a, T: Deserialize<'a>>(headers: &HeaderMap, body: &'a [u8]) -> Result<T, AppError> {
-    check_json(headers)?;
-    body_json(body)
 }
 
 /// Builds a typed request from a JSON value (a web form's fields), with the same 400
