@@ -178,10 +178,17 @@ pub fn lab_tasks(state: &AppState, caller: &Actor, q: TasksQuery) -> Result<LabT
         .transpose()?;
     let tasks =
         crate::lab::open_tasks(state, kind, |p| authorise::person_in_area(state, caller, p));
+    let listed = &tasks[..tasks.len().min(10_000)];
+    state.access.record(
+        caller,
+        "GET /api/v1/lab-tasks",
+        None,
+        crate::now(),
+        listed.iter().map(|t| t.person),
+    )?;
     let people = read(&state.projection.people);
-    let items = tasks
+    let items = listed
         .iter()
-        .take(10_000)
         .map(|t| LabTaskOut::new(t, people.get(t.person.0 as usize).map(|s| s.home_cell)))
         .collect();
     Ok(LabTasksOut {
