@@ -10,6 +10,7 @@ pub mod app;
 pub mod appeal;
 pub mod auth;
 pub mod cache;
+pub mod drill;
 pub mod duties;
 pub mod edge;
 pub mod error;
@@ -39,12 +40,10 @@ use xikang_domain::Timestamp;
 
 pub use state::{ServerConfig, load_or_create_secrets};
 
-/// The wall clock, read only at the edge (the domain takes `now` as an argument).
+/// The clock, read only at the edge (the domain takes `now` as an argument): the system's,
+/// or a drill's ([`drill`]).
 pub fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    Timestamp(secs)
+    drill::now()
 }
 
 async fn not_found() -> error::AppError {
@@ -88,6 +87,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/events", get(api::list_events))
         .route("/audit", get(api::get_audit))
         .route("/audit/checkpoint", get(api::get_checkpoint))
+        .route(
+            "/drill/clock",
+            get(drill::get_clock).post(drill::post_clock),
+        )
         .route("/audit/key", get(api::get_log_key))
         .route("/audit/consistency", get(api::get_consistency))
         .route("/tokens", post(api::post_token).get(api::list_tokens))

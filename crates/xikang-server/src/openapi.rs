@@ -223,6 +223,20 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         false,
     ),
     (
+        "get",
+        "/api/v1/drill/clock",
+        "The server's time and whether it runs on a drill's clock (admins)",
+        "drill",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/drill/clock",
+        "Move a drill's clock forward ({advance_secs} or {to}), then sweep (city admins; 409 not_a_drill in production)",
+        "drill",
+        true,
+    ),
+    (
         "post",
         "/api/v1/tokens",
         "Issue an API token for a user or device, with an expiry (admins)",

@@ -152,6 +152,9 @@ fn table() -> Vec<Row> {
         // The anchored log: a size, a root hash, interior hashes, the log's public key, and no
         // event. Public so that witnesses outside the city's systems can check it.
         row!("get", "/api/v1/audit/checkpoint", "", Public, true, |_, _| get("/api/v1/audit/checkpoint".into())),
+        row!("get", "/api/v1/drill/clock", "a", City, true, |_, _| get("/api/v1/drill/clock".into())),
+        // A production server: the clock never moves (409 not_a_drill after the checks).
+        row!("post", "/api/v1/drill/clock", "a", WholeCity, false, |_, _| post("/api/v1/drill/clock", json!({"advance_secs": 60}))),
         row!("get", "/api/v1/audit/key", "", Public, true, |_, _| get("/api/v1/audit/key".into())),
         row!("get", "/api/v1/audit/consistency", "", Public, true, |_, _| get("/api/v1/audit/consistency?from=1&to=2".into())),
         row!("post", "/api/v1/tokens", "a", Area, true, |w, n| post("/api/v1/tokens", json!({"name": format!("t{n}"), "role": "tracer", "area": w.district}))),
