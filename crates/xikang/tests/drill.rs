@@ -3,11 +3,6 @@
 //! sweep follow it. Drill and production stores never mix. This file is its own test binary
 //! because a process is a drill for its whole life (`xikang_server::drill`).
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "tests: a failure should fail the test at once"
-)]
-
 mod common;
 
 use common::*;
