@@ -615,7 +615,7 @@ async fn the_bulletin_counts_what_the_log_holds_in_html_text_and_json() {
         "{txt}"
     );
     assert!(
-        txt.contains("2 new local confirmed cases and 1 new local asymptomatic"),
+        txt.contains("2 new local confirmed cases, 1 new local asymptomatic infection,"),
         "{txt}"
     );
     let html = b.get("/web/bulletin").await.text();

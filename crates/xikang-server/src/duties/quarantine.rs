@@ -27,8 +27,12 @@ pub async fn register_site(
 ) -> Result<SiteOut, AppError> {
     caller.require(&[Role::Admin], "registering quarantine sites")?;
     let b = input.get()?;
-    let kind = SiteKind::parse(&b.kind)
-        .ok_or_else(|| bad("invalid_site_kind", "kind is centralized or health_station"))?;
+    let kind = SiteKind::parse(&b.kind).ok_or_else(|| {
+        bad(
+            "invalid_site_kind",
+            "kind is centralized, health_station or designated_hospital",
+        )
+    })?;
     let area = AreaCode::parse(&b.area).map_err(|e| bad("invalid_area", e.to_string()))?;
     if !caller.covers(&area) {
         return Err(AppError::Forbidden(
@@ -689,6 +693,14 @@ pub async fn release_order(
                     at: now,
                 },
             }];
+            // The monitoring after a discharge is the last step of a case's course: its
+            // release closes the case.
+            if o.reason == QuarantineReason::AfterDischarge
+                && let Some(closed) =
+                    crate::api::close_after_monitoring(state, person, &caller.actor(), now)
+            {
+                events.push(closed);
+            }
             let mut next = None;
             if let (false, Some(kind)) = (o.then_phase, regime.then_kind) {
                 let store = state.store.clone();
