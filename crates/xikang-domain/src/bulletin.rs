@@ -380,6 +380,8 @@ pub fn text(lang: Language, b: &Bulletin) -> String {
         Language::En => {
             let day = iso_day(&b.day);
             let reclassified = b.asymptomatic_to_confirmed;
+            let asymptomatic = |n| count(n, "asymptomatic infection", "asymptomatic infections");
+            let confirmed = |n| count(n, "confirmed case", "confirmed cases");
             format!(
                 "From 0:00 to 24:00 on {day}, the city reported {}, {}, {} and {}; {} {} reclassified as confirmed; {} {} discharged and {} {} reported.\n\
                  As of 24:00 on {day}, the city has reported {} and {} in total; {} {} been discharged and {} recorded. {} {} under treatment and {} {} under medical observation.\n\
@@ -404,32 +406,20 @@ pub fn text(lang: Language, b: &Bulletin) -> String {
                     "new imported asymptomatic infection",
                     "new imported asymptomatic infections"
                 ),
-                count(
-                    reclassified,
-                    "asymptomatic infection",
-                    "asymptomatic infections"
-                ),
+                asymptomatic(reclassified),
                 verb(reclassified, "was", "were"),
                 count(b.discharged, "patient", "patients"),
                 verb(b.discharged, "was", "were"),
                 count(b.deaths, "death", "deaths"),
                 verb(b.deaths, "was", "were"),
-                count(b.cumulative_confirmed, "confirmed case", "confirmed cases"),
-                count(
-                    b.cumulative_asymptomatic,
-                    "asymptomatic infection",
-                    "asymptomatic infections"
-                ),
+                confirmed(b.cumulative_confirmed),
+                asymptomatic(b.cumulative_asymptomatic),
                 count(b.cumulative_discharged, "patient", "patients"),
                 verb(b.cumulative_discharged, "has", "have"),
                 count(b.cumulative_deaths, "death", "deaths"),
-                count(b.existing_confirmed, "confirmed case", "confirmed cases"),
+                confirmed(b.existing_confirmed),
                 verb(b.existing_confirmed, "is", "are"),
-                count(
-                    b.existing_asymptomatic,
-                    "asymptomatic infection",
-                    "asymptomatic infections"
-                ),
+                asymptomatic(b.existing_asymptomatic),
                 verb(b.existing_asymptomatic, "is", "are"),
                 count(
                     b.new_close_contacts,

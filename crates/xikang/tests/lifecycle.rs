@@ -58,6 +58,23 @@ async fn case_of(app: &TestApp, person: &str) -> Value {
         .clone()
 }
 
+/// Asks for a step that must be refused with `status` and the error code `code`.
+async fn refused(
+    app: &TestApp,
+    token: &str,
+    case: &str,
+    what: &str,
+    body: Value,
+    (status, code): (u16, &str),
+) {
+    let (s, v) = step(app, token, case, what, body).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{what}: {v}"
+    );
+}
+
 async fn step(app: &TestApp, token: &str, case: &str, what: &str, body: Value) -> (u16, Value) {
     app.post(token, &format!("/api/v1/cases/{case}/{what}"), body)
         .await
@@ -96,25 +113,24 @@ async fn a_suspected_case_is_confirmed_by_two_officials_discharged_monitored_and
     assert_eq!(theirs, 1);
 
     // Before the screen nothing can be confirmed or discharged.
-    let (s, v) = step(
+    refused(
         &app,
         &city_cdc,
         &id,
         "recheck",
         json!({"verdict": "confirmed"}),
+        (409, "case_stage"),
     )
     .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("case_stage")),
-        "{v}"
-    );
-    let (s, v) = step(&app, &app.admin, &id, "discharge", json!({})).await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("case_stage")),
-        "{v}"
-    );
+    refused(
+        &app,
+        &app.admin,
+        &id,
+        "discharge",
+        json!({}),
+        (409, "case_stage"),
+    )
+    .await;
 
     // The district CDC screens it; the district's official may not re-check it.
     let (s, v) = step(
@@ -129,33 +145,25 @@ async fn a_suspected_case_is_confirmed_by_two_officials_discharged_monitored_and
     assert_eq!(v["course"]["stage"], "screened");
     assert_eq!(v["course"]["screen"]["by"], "tracer:district-cdc");
     assert_eq!(app.colour(&person).await, "red");
-    let (s, v) = step(
+    refused(
         &app,
         &district_cdc,
         &id,
         "recheck",
         json!({"verdict": "confirmed"}),
+        (403, "forbidden"),
     )
     .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (403, Some("forbidden")),
-        "{v}"
-    );
     // A re-check cannot be dated before the screen.
-    let (s, v) = step(
+    refused(
         &app,
         &city_cdc,
         &id,
         "recheck",
         json!({"verdict": "confirmed", "at": rfc(day(-12))}),
+        (409, "before_last_step"),
     )
     .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("before_last_step")),
-        "{v}"
-    );
 
     // The city CDC, another official, re-checks it: confirmed, both officials on record.
     let (s, v) = step(
@@ -203,12 +211,15 @@ async fn a_suspected_case_is_confirmed_by_two_officials_discharged_monitored_and
 
     // Moved to a designated hospital (a quarantine site is not one).
     let camp = app.quarantine_site("camp", &district, 10, 31.5, "m").await;
-    let (s, v) = step(&app, &app.admin, &id, "transfer", json!({"hospital": camp})).await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (422, Some("not_a_hospital")),
-        "{v}"
-    );
+    refused(
+        &app,
+        &app.admin,
+        &id,
+        "transfer",
+        json!({"hospital": camp}),
+        (422, "not_a_hospital"),
+    )
+    .await;
     let (s, v) = app
         .post(
             &app.admin,
@@ -285,12 +296,15 @@ async fn a_suspected_case_is_confirmed_by_two_officials_discharged_monitored_and
     assert_eq!(closed["course"]["stage"], "closed", "{closed}");
     assert!(closed["course"]["closed_at"].is_string());
     assert_eq!(app.colour(&person).await, "green");
-    let (s, v) = step(&app, &app.admin, &id, "death", json!({})).await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("case_stage")),
-        "{v}"
-    );
+    refused(
+        &app,
+        &app.admin,
+        &id,
+        "death",
+        json!({}),
+        (409, "case_stage"),
+    )
+    .await;
     let kinds: Vec<&str> = app
         .store
         .events_of_person(xikang_domain::PersonId::parse(&person).unwrap())
@@ -401,19 +415,15 @@ async fn one_official_cannot_confirm_alone_an_excluded_case_turns_green_and_recl
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = step(
+    refused(
         &app,
         &city_tracer,
         &c1,
         "recheck",
         json!({"verdict": "excluded"}),
+        (409, "same_official"),
     )
     .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("same_official")),
-        "{v}"
-    );
     // Another official excludes it: it was never a case, and the person is green again.
     let (s, v) = step(
         &app,
@@ -426,12 +436,15 @@ async fn one_official_cannot_confirm_alone_an_excluded_case_turns_green_and_recl
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["course"]["stage"], "excluded");
     assert_eq!(app.colour(&p1).await, "green");
-    let (s, v) = step(&app, &app.admin, &c1, "discharge", json!({})).await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("case_stage")),
-        "{v}"
-    );
+    refused(
+        &app,
+        &app.admin,
+        &c1,
+        "discharge",
+        json!({}),
+        (409, "case_stage"),
+    )
+    .await;
     // An excluded case is no open case: the person may be registered again.
     assert_ne!(register(p1.clone()).await, c1);
 
@@ -456,19 +469,15 @@ async fn one_official_cannot_confirm_alone_an_excluded_case_turns_green_and_recl
     .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["kind"], "asymptomatic");
-    let (s, v) = step(
+    refused(
         &app,
         &app.admin,
         &c2,
         "reclassify",
         json!({"kind": "asymptomatic", "reason": "again"}),
+        (409, "invalid_reclassification"),
     )
     .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("invalid_reclassification")),
-        "{v}"
-    );
     let (s, v) = step(
         &app,
         &app.admin,
