@@ -374,6 +374,21 @@ async fn a_suspected_case_is_confirmed_by_two_officials_discharged_monitored_and
         (s, v["error"]["code"].as_str()),
         (400, Some("invalid_lang"))
     );
+    // A designated hospital takes cases, not people under a quarantine order.
+    let contact = green_resident(&app, &district, std::slice::from_ref(&person)).await;
+    app.confirm_close_contact(&contact).await;
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": contact, "reason": "close_contact", "site": hospital}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("site_is_hospital")),
+        "{v}"
+    );
     let venue = app.device().await;
     let (s, _) = app.get(&venue, "/api/v1/bulletin").await;
     assert_eq!(s, 403, "a door device reads no bulletin");

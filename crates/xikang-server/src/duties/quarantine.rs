@@ -192,6 +192,9 @@ pub async fn issue_order(
     if kind == QuarantineKind::Centralized && site.is_none() {
         return Err(bad("site_required", "centralized quarantine needs a site"));
     }
+    if let Some(s) = site {
+        refuse_hospital(state, s).await?;
+    }
     let store = state.store.clone();
     let active = blocking(move || {
         store.orders(&OrderFilter {
@@ -258,6 +261,26 @@ pub async fn issue_order(
         Err(e) => Err(e),
         Ok(_) => Ok(order),
     }
+}
+
+/// A designated hospital takes cases (`POST /cases/{id}/transfer`), not people under a
+/// quarantine order: 422 `site_is_hospital`.
+async fn refuse_hospital(state: &AppState, site: SiteId) -> Result<(), AppError> {
+    let store = state.store.clone();
+    let sites = blocking(move || store.sites()).await?;
+    if sites
+        .iter()
+        .any(|s| s.id == site && s.kind == SiteKind::DesignatedHospital)
+    {
+        return Err(unprocessable(
+            "site_is_hospital",
+            format!(
+                "site {site} is a designated hospital: quarantine orders go to quarantine sites"
+            ),
+            None,
+        ));
+    }
+    Ok(())
 }
 
 /// What is on record for a person that an order could cite: the tracer's standing contact
@@ -514,6 +537,7 @@ pub async fn transfer_order(
     let b = input.get()?;
     let to: SiteId = parse_id(&b.site)?;
     authorise::site(state, caller, to).await?;
+    refuse_hospital(state, to).await?;
     let o = o.into_inner();
     let event = NewEvent {
         at: crate::now(),
