@@ -500,6 +500,30 @@ async fn render_case(
         esc(&shanghai(window.end)),
         p = case.person,
     );
+    // Where the case's course stands, and who took its confirming steps.
+    let course = &case.course;
+    let mut steps = vec![stage_text(lang, course.stage).to_owned()];
+    for (label, step) in [
+        (lang.t("区疾控初筛", "district screen"), &course.screened),
+        (lang.t("市疾控复核", "city re-check"), &course.rechecked),
+    ] {
+        if let Some((_, by, at)) = step {
+            steps.push(format!("{label}: {by}, {}", shanghai(*at)));
+        }
+    }
+    if let Some((site, at)) = course.hospital {
+        steps.push(format!(
+            "{} {site}, {}",
+            lang.t("定点医院", "designated hospital"),
+            shanghai(at)
+        ));
+    }
+    let _ = write!(
+        h,
+        "<p id=\"case-course\" data-stage=\"{}\">{}</p>",
+        course.stage.as_str(),
+        esc(&steps.join(" · "))
+    );
     let count = |s: Status| counts[slot(s)];
     let _ = write!(
         h,
