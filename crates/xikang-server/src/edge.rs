@@ -5,8 +5,9 @@
 //!    orchestrator never restarts a server for being busy;
 //! 2. a bearer token is resolved to its [`Actor`] from the auth cache; a token the cache has
 //!    not seen costs one store lookup, limited per client address and by a small number of
-//!    concurrent lookups, so a flood of made-up tokens never reaches a lane (401, 429 or 503
-//!    at once);
+//!    concurrent lookups (a request waits for one of those at most `queue_wait`, and
+//!    requests with the same token share one lookup), so a flood of made-up tokens never
+//!    reaches a lane (401 or 429 at once, 503 when the lookups ahead outlast the wait);
 //! 3. a known token is rate-limited per token (a device, a service); a request without one
 //!    (web pages, login, public documents) per client address;
 //! 4. the body is read in full under a deadline ([`EdgeConfig::body_timeout`]): a client
@@ -57,7 +58,8 @@ pub struct EdgeConfig {
     pub address_rate: Rate,
     /// Per client address, bearer tokens not in the auth cache (each costs a store lookup).
     pub lookup_rate: Rate,
-    /// Store lookups of uncached tokens in flight at once; beyond that, 503 at once.
+    /// Store lookups of uncached tokens in flight at once; beyond that, a request waits for
+    /// a slot at most `queue_wait`, then 503.
     pub lookups_in_flight: usize,
 }
 
@@ -217,12 +219,22 @@ async fn authenticate(
                     .check(ip, now)
                     .map_err(AppError::RateLimited)?;
             }
-            let _slot = state
-                .edge
-                .lookup_slots
-                .try_acquire()
-                .map_err(|_| AppError::Overloaded)?;
-            auth::lookup(state, digest, clock, now).await?
+            // Few lookups run at once; the rest wait for a slot (a device's first burst,
+            // every device reconnecting after a restart, a busy device's re-check) and the
+            // first lookup of a token answers the others from the cache.
+            let _slot = tokio::time::timeout(
+                state.config.edge.queue_wait,
+                state.edge.lookup_slots.acquire(),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or(AppError::Overloaded)?;
+            let at = Instant::now();
+            match auth::cached(state, &digest, clock, at) {
+                Some(answer) => answer?,
+                None => auth::lookup(state, digest, clock, at).await?,
+            }
         }
     };
     state

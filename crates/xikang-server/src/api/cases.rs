@@ -155,20 +155,31 @@ pub async fn list_cases(
     Ok(Json(cases_visible(&state, &caller)?))
 }
 
-/// The cases of the caller's jurisdiction: tracers and admins.
+/// The cases of the caller's jurisdiction: tracers and admins. Recorded in the access log,
+/// one event per case's person.
 pub fn cases_visible(state: &AppState, caller: &Actor) -> Result<ItemsOut<CaseOut>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "listing cases")?;
-    let items: Vec<CaseOut> = crate::state::read(&state.projection.cases)
-        .values()
-        .filter(|c| {
-            state
-                .projection
-                .person_area(c.person)
-                .is_some_and(|a| caller.covers(&a))
-        })
-        .map(CaseOut::from)
-        .collect();
-    Ok(ItemsOut { items })
+    let cases: Vec<crate::app::projection::CaseRecord> =
+        crate::state::read(&state.projection.cases)
+            .values()
+            .filter(|c| {
+                state
+                    .projection
+                    .person_area(c.person)
+                    .is_some_and(|a| caller.covers(&a))
+            })
+            .cloned()
+            .collect();
+    state.access.record(
+        caller,
+        "GET /api/v1/cases",
+        None,
+        crate::now(),
+        cases.iter().map(|c| c.person),
+    )?;
+    Ok(ItemsOut {
+        items: cases.iter().map(CaseOut::from).collect(),
+    })
 }
 
 /// `GET /api/v1/cases/{id}`.

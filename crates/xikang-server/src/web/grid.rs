@@ -52,6 +52,13 @@ async fn tasks_of(state: &AppState, user: &WebUser) -> Result<Vec<TaskRecord>, A
         duties::tasks_for(store.as_ref(), &cells, MAX_TASKS)
     })
     .await??;
+    state.access.record(
+        &user.caller,
+        "GET /web/grid",
+        None,
+        crate::now(),
+        tasks.iter().filter_map(|t| t.person),
+    )?;
     Ok(tasks)
 }
 

@@ -197,10 +197,17 @@ pub async fn lab_tasks(
             .is_some_and(|c| cells.contains(&c)),
         None => authorise::person_in_area(state, caller, p),
     });
+    let listed = &tasks[..tasks.len().min(10_000)];
+    state.access.record(
+        caller,
+        "GET /api/v1/lab-tasks",
+        None,
+        crate::now(),
+        listed.iter().map(|t| t.person),
+    )?;
     let people = read(&state.projection.people);
-    let items = tasks
+    let items = listed
         .iter()
-        .take(10_000)
         .map(|t| LabTaskOut::new(t, people.get(t.person.0 as usize).map(|s| s.home_cell)))
         .collect();
     Ok(LabTasksOut {
