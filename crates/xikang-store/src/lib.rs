@@ -297,6 +297,16 @@ impl fmt::Display for Target {
     }
 }
 
+/// Whether a store already exists at `target`: for a data directory, its database file
+/// (a mistyped `--data` is a directory without one). A PostgreSQL database is named by its
+/// URL and refuses a connection when it does not exist, so it counts as existing.
+pub fn exists(target: &Target) -> bool {
+    match target {
+        Target::Sqlite(dir) => dir.join(sqlite::DB_FILE).is_file(),
+        Target::Postgres(_) => true,
+    }
+}
+
 /// Opens the store and applies any pending migrations.
 pub fn open(target: &Target) -> Result<Box<dyn Store>> {
     Ok(match target {

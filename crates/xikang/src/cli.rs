@@ -42,7 +42,20 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the store (applying migrations).
+    /// Opens the store that must already exist (`serve`): a data directory without one is
+    /// refused rather than served as an empty city, unless `create` is asked for.
+    pub fn open_existing(&self, create: bool) -> Result<Arc<dyn Store>> {
+        let target = Target::from_args(Some(&self.data), self.database_url.as_deref());
+        if !create && !xikang_store::exists(&target) {
+            bail!(
+                "no xikang store in {}: check --data, or pass --create to start an empty one (`xikang gen` and `xikang demo` create a city)",
+                self.data.display()
+            );
+        }
+        self.open()
+    }
+
+    /// Opens the store (applying migrations), creating it if there is none.
     pub fn open(&self) -> Result<Arc<dyn Store>> {
         let target = Target::from_args(Some(&self.data), self.database_url.as_deref());
         let store = xikang_store::open(&target).with_context(|| match &self.database_url {
@@ -91,6 +104,10 @@ struct ServeArgs {
     scan_upload_grace_secs: i64,
     #[command(flatten)]
     edge: EdgeArgs,
+    /// Create an empty store when the data directory has none (without it, `serve` refuses
+    /// a directory without a store: a mistyped `--data` must not start an empty city).
+    #[arg(long)]
+    create: bool,
 }
 
 /// The HTTP edge's deadlines and limits (defaults in `xikang_server::edge::EdgeConfig`).
@@ -475,7 +492,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 expires_at,
             };
             let id = store.put_api_token(token_digest(&token), &row)?;
-            eprintln!("token {id}, expires {}", expires_at.to_rfc3339());
+            eprintln!("token {id}, expires {}", expires_at.to_shanghai_rfc3339());
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
@@ -496,8 +513,8 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     t.token.name,
                     t.token.role,
                     t.token.area.as_str(),
-                    t.token.created_at.to_rfc3339(),
-                    t.token.expires_at.to_rfc3339(),
+                    t.token.created_at.to_shanghai_rfc3339(),
+                    t.token.expires_at.to_shanghai_rfc3339(),
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -678,7 +695,7 @@ fn verify(trust: &Path, issuer: Option<&str>, token: &str) -> Result<ExitCode> {
 fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
     let store = match store {
         Some(s) => s,
-        None => args.store.open()?,
+        None => args.store.open_existing(args.create)?,
     };
     let text = match &args.policy {
         Some(f) => {
@@ -754,7 +771,7 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         println!("xikang serving on http://{addr}/");
-        let expires = admin_expires.to_rfc3339();
+        let expires = admin_expires.to_shanghai_rfc3339();
         if supplied {
             println!("admin token {admin_id}: as supplied, expires {expires}");
         } else {

@@ -234,6 +234,21 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/vaccinations/outreach", "ag", Area, true, |w, _| get(format!("/api/v1/vaccinations/outreach?area={}", w.district))),
         row!("get", "/api/v1/people/{id}/vaccination", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/vaccination", w.p))),
         row!("post", "/api/v1/test-requirements/check", "a", Area, true, |w, _| post("/api/v1/test-requirements/check", json!({"area": w.district, "every_hours": 72}))),
+        // A case's course, last: these rows move the district's cases on. The suspected case:
+        // the first allowed call screens it, later ones get 409 case_stage, after the check.
+        row!("post", "/api/v1/cases/{id}/screen", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/screen", w.suspect), json!({"verdict": "confirmed"}))),
+        // The re-check is the city CDC's, and every token of the table is a district's.
+        row!("post", "/api/v1/cases/{id}/recheck", "at", WholeCity, false, |w, _| post(format!("/api/v1/cases/{}/recheck", w.suspect), json!({"verdict": "confirmed"}))),
+        // The confirmed case goes to the district's designated hospital once: later calls get
+        // 409 already_transferred, after the check.
+        row!("post", "/api/v1/cases/{id}/transfer", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/transfer", w.case), json!({"hospital": w.hospital}))),
+        // Confirmed → asymptomatic once; again is 409 invalid_reclassification.
+        row!("post", "/api/v1/cases/{id}/reclassify", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/reclassify", w.case), json!({"kind": "asymptomatic", "reason": "no symptoms on review"}))),
+        // Discharged once (into the policy's monitoring order); again is 409 case_stage.
+        row!("post", "/api/v1/cases/{id}/discharge", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/discharge", w.case), json!({}))),
+        row!("post", "/api/v1/cases/{id}/death", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/death", w.case), json!({}))),
+        // Counts, no person: every staff role, city-wide.
+        row!("get", "/api/v1/bulletin", "atlg", City, true, |_, _| get("/api/v1/bulletin?lang=en".into())),
     ]
 }
 
@@ -271,6 +286,10 @@ struct World {
     tube: String,
     /// A device token of the district (its id).
     token: String,
+    /// A suspected case of the district, awaiting its screen.
+    suspect: String,
+    /// A designated hospital of the district.
+    hospital: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -280,7 +299,7 @@ fn ok(what: &str, (s, v): (u16, Value), want: u16) -> Value {
 }
 
 /// People of `district`: the first one with a neighbour in the same home cell, that
-/// neighbour, and four more.
+/// neighbour, and five more.
 fn people_of(app: &TestApp, district: &str) -> Vec<String> {
     let slots = read(&app.state.projection.people);
     let in_district = app.residents_of(district);
@@ -301,19 +320,26 @@ fn people_of(app: &TestApp, district: &str) -> Vec<String> {
         in_district
             .iter()
             .filter(|q| !out.contains(q))
-            .take(4)
+            .take(5)
             .copied()
             .collect::<Vec<_>>(),
     );
-    assert_eq!(out.len(), 6, "district {district} has too few people");
+    assert_eq!(out.len(), 7, "district {district} has too few people");
     out.into_iter().map(|p| format!("P{p}")).collect()
 }
 
 async fn world(app: &TestApp, district: &str) -> World {
     let admin = app.admin.as_str();
     let people = people_of(app, district);
-    let [p, neighbour, case_person, contact, newcase, neworder] =
-        <[String; 6]>::try_from(people).unwrap();
+    let [
+        p,
+        neighbour,
+        case_person,
+        contact,
+        newcase,
+        neworder,
+        suspect_person,
+    ] = <[String; 7]>::try_from(people).unwrap();
     let pid = xikang_domain::PersonId::parse(&p).unwrap();
     let cell = read(&app.state.projection.people)[pid.0 as usize]
         .home_cell
@@ -438,7 +464,15 @@ async fn world(app: &TestApp, district: &str) -> World {
         .await,
         200,
     );
-    let reserved = [&p, &neighbour, &contact, &newcase, &neworder, &case_person];
+    let reserved = [
+        &p,
+        &neighbour,
+        &contact,
+        &newcase,
+        &neworder,
+        &case_person,
+        &suspect_person,
+    ];
     let second = contacts["items"]
         .as_array()
         .unwrap()
@@ -556,9 +590,38 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let suspect = ok(
+        "suspected case",
+        app.post(
+            admin,
+            "/api/v1/cases",
+            json!({"person": suspect_person, "kind": "suspected", "onset": rfc(-DAY)}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hospital = ok(
+        "hospital",
+        app.post(
+            admin,
+            "/api/v1/quarantine/sites",
+            json!({"name": format!("{district} hospital"), "kind": "designated_hospital",
+                "area": district, "lat": 31.5, "lon": 120.3, "capacity": 50}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
         token,
         hold,
+        suspect,
+        hospital,
         district: district.to_owned(),
         cluster: case.replacen('C', "K", 1),
         p,

@@ -109,6 +109,10 @@ async fn a_revocation_by_another_process_reaches_this_ones_cache_within_the_rech
     let (ok, out, err) = xikang(&app, &["token", "list"]);
     assert!(ok && out.contains(&id), "{out} {err}");
     assert!(!out.contains(&tracer), "the list shows no secret");
+    // The command line shows times as the web pages do, in Asia/Shanghai time (with its
+    // offset), never UTC: docs/decisions.md, "Time".
+    let line = out.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(line.contains("+08:00") && !line.contains("Z\t"), "{line}");
     let (ok, out, err) = xikang(&app, &["token", "revoke", &id]);
     assert!(ok && out.contains("revoked"), "{out} {err}");
     let (ok, _, err) = xikang(&app, &["token", "revoke", "TK999999"]);

@@ -346,6 +346,46 @@ fn an_invalid_policy_file_is_refused_naming_its_line() {
 }
 
 #[test]
+fn serve_refuses_a_data_directory_without_a_store_unless_asked_to_create_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("ctiy");
+    let out = xikang()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&typo)
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("no xikang store") && msg.contains("--create"),
+        "{msg}"
+    );
+    assert!(!typo.exists(), "nothing was created at the mistyped path");
+
+    // With --create it starts on an empty store (killed once it has said so).
+    use std::io::{BufRead, BufReader};
+    let mut child = xikang()
+        .args(["serve", "--create", "--listen", "127.0.0.1:0"])
+        .args(["--admin-password", "a long enough password 1", "--data"])
+        .arg(&typo)
+        .env("XIKANG_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.starts_with("xikang serving on"), "{first}");
+    assert!(typo.join("xikang.db").is_file());
+}
+
+#[test]
 fn a_code_png_is_read_back_by_zbarimg() {
     let Ok(which) = Command::new("sh")
         .args(["-c", "command -v zbarimg"])

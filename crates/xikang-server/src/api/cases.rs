@@ -86,9 +86,11 @@ pub async fn register_case(
             "isolation cannot precede the onset (or, without onset, the sampling)",
         ));
     }
+    // The open-case check and the new id hold until the case is recorded.
+    let cases_lock = state.projection.case_op.lock().await;
     if crate::state::read(&state.projection.cases)
         .values()
-        .any(|c| c.person == person && c.discharged_at.is_none())
+        .any(|c| c.person == person && c.is_open())
     {
         return Err(AppError::Conflict {
             code: "case_exists",
@@ -116,6 +118,7 @@ pub async fn register_case(
             },
         }])
         .await?;
+    drop(cases_lock);
     let case = crate::state::read(&state.projection.cases)
         .get(&id)
         .cloned()

@@ -273,7 +273,7 @@ impl TestApp {
         let now = xikang_server::now();
         let open = xikang_server::state::read(&self.state.projection.cases)
             .values()
-            .find(|c| c.person == Self::INDEX_PERSON && c.discharged_at.is_none())
+            .find(|c| c.person == Self::INDEX_PERSON && c.is_open())
             .map(|c| c.id);
         let case = match open {
             Some(c) => c,
