@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian package xikang_<version>_<arch>.deb with dpkg-deb alone (no cargo-deb,
-# whose build takes longer than xikang's own on two cores): the binary, the systemd unit, the
+# whose own build takes minutes on two cores; docs/decisions.md): the binary, the systemd unit, the
 # example configuration as a conffile, and maintainer scripts that create the `xikang`
 # system user and enable the unit.
 #

@@ -302,7 +302,7 @@ enum ConfigCmd {
     Example,
     /// Print the settings `serve` would run with after the file, the environment and these
     /// flags are layered (secrets shown as `<set>`), then exit.
-    Show(ServeArgs),
+    Show(Box<ServeArgs>),
 }
 
 #[derive(Debug, Subcommand)]

@@ -131,7 +131,7 @@ async fn metrics_parse_strictly_and_move_with_scans_by_route_template() {
         assert!(after.get("xikang_lane_slots", &[("lane", lane)]).unwrap() >= 1.0);
     }
     // Never a path with its ids: every route label is a template or "-".
-    for ((_, labels), _) in &after.samples {
+    for (_, labels) in after.samples.keys() {
         if let Some(route) = labels.get("route") {
             assert!(
                 !route.contains("/P") && !route.contains("xk_"),

@@ -204,7 +204,7 @@ pub fn parse(text: &str) -> Result<Scrape, String> {
 /// Buckets ascending in `le`, non-decreasing in count, with `+Inf` equal to `_count` and a
 /// `_sum`, for every histogram series.
 fn check_histograms(scrape: &Scrape) -> Result<(), String> {
-    let mut series: BTreeMap<(String, BTreeMap<String, String>), Vec<(f64, f64)>> = BTreeMap::new();
+    let mut series: BTreeMap<Series, Vec<(f64, f64)>> = BTreeMap::new();
     for ((name, labels), v) in &scrape.samples {
         let Some(base) = name.strip_suffix("_bucket") else {
             continue;
