@@ -93,6 +93,13 @@ async fn metrics_parse_strictly_and_move_with_scans_by_route_template() {
         .get("xk_made_up_token_1234567890", "/api/v1/cases")
         .await;
     assert_eq!(s, 401);
+    // Paths no route matches carry their ids too: they must not reach a label either.
+    assert_eq!(app.get(&app.admin, "/api/v1/nothing/P77x").await.0, 404);
+    assert_eq!(app.get(&app.admin, "/nothing/P77y").await.0, 404);
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/duties/sweep", json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
 
     let after = metrics(&app.addr).await;
     let scans = |m: &prom::Scrape| {
@@ -126,6 +133,15 @@ async fn metrics_parse_strictly_and_move_with_scans_by_route_template() {
     let rows = |m: &prom::Scrape| m.get("xikang_scan_commit_group_size_sum", &[]).unwrap();
     assert_eq!(rows(&after) - rows(&before), f64::from(allowed));
     assert_eq!(after.get("xikang_scan_queue_jobs", &[]), Some(0.0));
+    let sweeps = |m: &prom::Scrape| m.get("xikang_sweep_duration_seconds_count", &[]).unwrap();
+    assert_eq!(sweeps(&after) - sweeps(&before), 1.0);
+    assert!(
+        after.get(
+            "xikang_http_requests_total",
+            &[("route", "-"), ("status", "404")]
+        ) >= Some(2.0),
+        "unmatched paths are counted under the route \"-\""
+    );
     assert!(after.get("xikang_db_pool_opened_total", &[]).unwrap() >= 1.0);
     for lane in ["priority", "other"] {
         assert!(after.get("xikang_lane_slots", &[("lane", lane)]).unwrap() >= 1.0);
@@ -134,7 +150,7 @@ async fn metrics_parse_strictly_and_move_with_scans_by_route_template() {
     for (_, labels) in after.samples.keys() {
         if let Some(route) = labels.get("route") {
             assert!(
-                !route.contains("/P") && !route.contains("xk_"),
+                !route.contains("/P") && !route.contains("P77") && !route.contains("xk_"),
                 "a raw path in a label: {route}"
             );
         }
@@ -172,6 +188,24 @@ async fn metrics_are_closed_behind_the_proxy_and_token_only_when_a_token_is_set(
     let (s, body, _) = scrape(&guarded.addr, Some(token)).await;
     assert_eq!(s, 200);
     prom::parse(&body).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_liveness_differ_once_a_shutdown_begins() {
+    let app = spawn_app().await;
+    let mut c = Conn::connect(&app.addr).await.unwrap();
+    assert_eq!(c.get("/readyz", None).await.unwrap().status, 200);
+    app.state.edge.start_draining();
+    let r = c.get("/readyz", None).await.unwrap();
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (503, Some("draining"))
+    );
+    assert_eq!(
+        c.get("/healthz", None).await.unwrap().status,
+        200,
+        "still alive"
+    );
 }
 
 /// The metric names a dashboard's queries use.
