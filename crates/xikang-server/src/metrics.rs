@@ -282,6 +282,7 @@ impl Metrics {
     pub fn render(&self, state: &AppState) -> String {
         let mut out = String::with_capacity(64 * 1024);
         let o = &mut out;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
         family(o, "xikang_build_info", "gauge", "The running version.");
         let _ = writeln!(
             o,
@@ -289,18 +290,19 @@ impl Metrics {
             env!("CARGO_PKG_VERSION"),
             state.store.backend()
         );
-        family(
+        single(
             o,
             "process_start_time_seconds",
             "gauge",
             "Start time of the process since the Unix epoch, in seconds.",
+            self.start_unix,
         );
-        let _ = writeln!(o, "process_start_time_seconds {}", self.start_unix);
-        family(o, "xikang_uptime_seconds", "gauge", "Seconds since start.");
-        let _ = writeln!(
+        single(
             o,
-            "xikang_uptime_seconds {}",
-            self.started.elapsed().as_secs_f64()
+            "xikang_uptime_seconds",
+            "gauge",
+            "Seconds since start.",
+            self.started.elapsed().as_secs_f64(),
         );
 
         self.render_routes(o);
@@ -311,23 +313,19 @@ impl Metrics {
             "counter",
             "Requests refused at the edge before taking a lane slot, by reason.",
         );
-        for (reason, n) in EDGE_REASONS.iter().zip(&self.edge_refused) {
+        for (reason, c) in EDGE_REASONS.iter().zip(&self.edge_refused) {
             let _ = writeln!(
                 o,
                 "xikang_edge_refused_total{{reason=\"{reason}\"}} {}",
-                n.load(Ordering::Relaxed)
+                n(c)
             );
         }
-        family(
+        single(
             o,
             "xikang_edge_bodies_in_flight",
             "gauge",
             "Request bodies being read (holding no slot).",
-        );
-        let _ = writeln!(
-            o,
-            "xikang_edge_bodies_in_flight {}",
-            state.edge.bodies_in_flight()
+            state.edge.bodies_in_flight(),
         );
         let shed = state.shed.stats();
         type LaneValue = fn(&crate::shed::LaneStats) -> u64;
@@ -354,13 +352,13 @@ impl Metrics {
                 let _ = writeln!(o, "{name}{{lane=\"{}\"}} {}", lane.name, value(lane));
             }
         }
-        family(
+        single(
             o,
             "xikang_shed_waiting",
             "gauge",
             "Requests waiting for a slot.",
+            shed.waiting,
         );
-        let _ = writeln!(o, "xikang_shed_waiting {}", shed.waiting);
 
         family(
             o,
@@ -378,30 +376,57 @@ impl Metrics {
         );
         self.scan_group
             .render(o, "xikang_scan_commit_group_size", "", 1.0);
-        family(
+        single(
             o,
             "xikang_scan_commit_failures_total",
             "counter",
             "Group commits that failed (their scans were answered 500).",
+            n(&self.scan_commit_failures),
         );
-        let _ = writeln!(
-            o,
-            "xikang_scan_commit_failures_total {}",
-            self.scan_commit_failures.load(Ordering::Relaxed)
-        );
-        family(
+        single(
             o,
             "xikang_scan_queue_jobs",
             "gauge",
             "Scan requests waiting for the writer.",
-        );
-        let _ = writeln!(
-            o,
-            "xikang_scan_queue_jobs {}",
-            self.scan_queue.load(Ordering::Relaxed)
+            n(&self.scan_queue),
         );
 
-        self.render_index(o, state);
+        // Never wait for the index: an append that merges a segment holds it for a while.
+        let tracing = &state.projection.tracing;
+        if let Ok(live) = tracing.live.try_lock() {
+            self.index_checkins
+                .store(live.index.len() as u64, Ordering::Relaxed);
+            self.index_bytes
+                .store(live.index.heap_bytes() as u64, Ordering::Relaxed);
+        }
+        single(
+            o,
+            "xikang_tracing_index_ready",
+            "gauge",
+            "1 once the tracing index holds every stored check-in.",
+            u8::from(tracing.is_ready()),
+        );
+        single(
+            o,
+            "xikang_tracing_index_checkins",
+            "gauge",
+            "Check-ins in the tracing index.",
+            n(&self.index_checkins),
+        );
+        single(
+            o,
+            "xikang_tracing_index_bytes",
+            "gauge",
+            "Heap bytes of the tracing index.",
+            n(&self.index_bytes),
+        );
+        single(
+            o,
+            "xikang_tracing_index_load_seconds",
+            "gauge",
+            "How long loading the tracing index took at start (0 until loaded).",
+            n(&self.index_load_micros) as f64 / 1e6,
+        );
 
         family(
             o,
@@ -411,16 +436,12 @@ impl Metrics {
         );
         self.sweep
             .render(o, "xikang_sweep_duration_seconds", "", 1e6);
-        family(
+        single(
             o,
             "xikang_sweep_failures_total",
             "counter",
             "Sweeps that failed.",
-        );
-        let _ = writeln!(
-            o,
-            "xikang_sweep_failures_total {}",
-            self.sweep_failures.load(Ordering::Relaxed)
+            n(&self.sweep_failures),
         );
 
         let pool = state.store.pool_stats();
@@ -440,13 +461,13 @@ impl Metrics {
             "xikang_db_pool_connections{{state=\"in_use\"}} {}",
             pool.in_use
         );
-        family(
+        single(
             o,
             "xikang_db_pool_opened_total",
             "counter",
             "Reader connections opened since start (a pool that keeps opening is too small).",
+            pool.opened,
         );
-        let _ = writeln!(o, "xikang_db_pool_opened_total {}", pool.opened);
         out
     }
 
@@ -495,61 +516,6 @@ impl Metrics {
                 .render(o, "xikang_http_request_duration_seconds", &labels, 1e6);
         }
     }
-
-    fn render_index(&self, o: &mut String, state: &AppState) {
-        let tracing = &state.projection.tracing;
-        // Never wait for the index: an append that merges a segment holds it for a while.
-        if let Ok(live) = tracing.live.try_lock() {
-            self.index_checkins
-                .store(live.index.len() as u64, Ordering::Relaxed);
-            self.index_bytes
-                .store(live.index.heap_bytes() as u64, Ordering::Relaxed);
-        }
-        family(
-            o,
-            "xikang_tracing_index_ready",
-            "gauge",
-            "1 once the tracing index holds every stored check-in.",
-        );
-        let _ = writeln!(
-            o,
-            "xikang_tracing_index_ready {}",
-            u8::from(tracing.is_ready())
-        );
-        family(
-            o,
-            "xikang_tracing_index_checkins",
-            "gauge",
-            "Check-ins in the tracing index.",
-        );
-        let _ = writeln!(
-            o,
-            "xikang_tracing_index_checkins {}",
-            self.index_checkins.load(Ordering::Relaxed)
-        );
-        family(
-            o,
-            "xikang_tracing_index_bytes",
-            "gauge",
-            "Heap bytes of the tracing index.",
-        );
-        let _ = writeln!(
-            o,
-            "xikang_tracing_index_bytes {}",
-            self.index_bytes.load(Ordering::Relaxed)
-        );
-        family(
-            o,
-            "xikang_tracing_index_load_seconds",
-            "gauge",
-            "How long loading the tracing index took at start (0 until loaded).",
-        );
-        let _ = writeln!(
-            o,
-            "xikang_tracing_index_load_seconds {}",
-            self.index_load_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-    }
 }
 
 fn micros(d: Duration) -> u64 {
@@ -560,6 +526,12 @@ fn micros(d: Duration) -> u64 {
 fn family(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# HELP {name} {help}");
     let _ = writeln!(o, "# TYPE {name} {kind}");
+}
+
+/// Writes a family of one unlabelled sample.
+fn single(o: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(o, name, kind, help);
+    let _ = writeln!(o, "{name} {value}");
 }
 
 /// A label value as the text format wants it (route templates have no quotes, but a

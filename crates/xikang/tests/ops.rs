@@ -18,9 +18,7 @@ use common::*;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use xikang::httpc::Conn;
-use xikang_domain::PersonId;
 use xikang_server::ServerConfig;
 use xikang_server::metrics::MetricsAccess;
 use xikang_store::Target;
@@ -312,88 +310,15 @@ fn sigterm_during_a_scan_load_drains_it_loses_nothing_acknowledged_and_exits_0()
     let dir = city_dir();
     let admin = "xk_test_admin_sigterm";
     let (mut child, addr, stderr) = start_server(dir.path(), admin, &[]);
-    let places: Vec<String> = {
-        let store = xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap();
-        let policy = xikang_domain::policy::Policy::default_policy();
-        store
-            .all_venues()
-            .unwrap()
-            .into_iter()
-            .filter(|v| policy.venue_requirement(&v.category).is_none())
-            .map(|v| v.place_code.to_string())
-            .take(40)
-            .collect()
-    };
+    let places = plain_places(dir.path(), 40);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let acked: Arc<Mutex<Vec<(u32, String)>>> = Arc::default();
-    let answered = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let status = rt.block_on(async {
-        let mut c = Conn::connect(&addr).await.unwrap();
-        let r = c
-            .post_json(
-                "/api/v1/tokens",
-                Some(admin),
-                &json!({"name": "d", "role": "venue_device", "area": "320200"}),
-            )
-            .await
-            .unwrap();
-        let device = r.json()["token"].as_str().unwrap().to_owned();
-        let mut tokens = Vec::new();
-        for p in 0..60u32 {
-            let v = c
-                .get(&format!("/api/v1/people/P{p}/code"), Some(admin))
-                .await
-                .unwrap()
-                .json();
-            tokens.push(v["token"].as_str().unwrap().to_owned());
-        }
-        let (tokens, places) = (Arc::new(tokens), Arc::new(places));
-        let mut tasks = Vec::new();
-        for w in 0..8usize {
-            let (addr, device, tokens, places, acked, answered) = (
-                addr.clone(),
-                device.clone(),
-                tokens.clone(),
-                places.clone(),
-                acked.clone(),
-                answered.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let Ok(mut c) = Conn::connect(&addr).await else {
-                    return;
-                };
-                for k in 0.. {
-                    let p = (w * 131 + k * 7) % tokens.len();
-                    let place = &places[(w + k) % places.len()];
-                    // Batches of 20: more rows in flight when the signal lands.
-                    let scans: Vec<_> = (0..20)
-                        .map(|i| json!({"place_code": place, "token": tokens[(p + i) % tokens.len()]}))
-                        .collect();
-                    match c
-                        .post_json("/api/v1/scans", Some(&device), &json!({"scans": scans}))
-                        .await
-                    {
-                        Ok(r) if r.status == 200 => {
-                            answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let v = r.json();
-                            let mut a = acked.lock().unwrap();
-                            for item in v["results"].as_array().unwrap() {
-                                let i = item["index"].as_u64().unwrap() as usize;
-                                if item["decision"] == "allow" {
-                                    a.push((((p + i) % tokens.len()) as u32, place.clone()));
-                                }
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(_) => return, // the server closed the connection
-                    }
-                }
-            }));
-        }
+    let (status, acked) = rt.block_on(async {
+        // Batches of 20: more rows in flight when the signal lands.
+        let (tasks, acked) = start_scan_load(&addr, admin, places, 20).await;
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         signal(&child, "TERM");
         let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
@@ -402,7 +327,7 @@ fn sigterm_during_a_scan_load_drains_it_loses_nothing_acknowledged_and_exits_0()
         for t in tasks {
             let _ = t.await;
         }
-        status
+        (status, acked)
     });
     let log = stderr.join().unwrap();
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM\n{log}");
@@ -411,35 +336,7 @@ fn sigterm_during_a_scan_load_drains_it_loses_nothing_acknowledged_and_exits_0()
         "{log}"
     );
     assert!(log.contains("scans and access records flushed"), "{log}");
-    let acked = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() > 100,
-        "too few scans acknowledged to prove anything: {}",
-        acked.len()
-    );
-    let store = xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap();
-    let by_code: std::collections::HashMap<String, xikang_domain::VenueId> = store
-        .all_venues()
-        .unwrap()
-        .into_iter()
-        .map(|v| (v.place_code.to_string(), v.id))
-        .collect();
-    let now = xikang_server::now();
-    let mut missing = 0;
-    for (p, place) in &acked {
-        let rows = store
-            .checkins_of_person(PersonId(*p), now.plus(-600), now.plus(600))
-            .unwrap();
-        if !rows.iter().any(|c| c.venue == by_code[place]) {
-            missing += 1;
-        }
-    }
-    assert_eq!(
-        missing,
-        0,
-        "{missing} of {} acknowledged scans lost",
-        acked.len()
-    );
+    assert_no_acknowledged_scan_lost(dir.path(), &acked, 100);
 }
 
 #[test]
@@ -618,15 +515,7 @@ fn greeting(dir: &std::path::Path, extra: &[&str]) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut out = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        out.push_str(&line);
-        out.push('\n');
-        if line.starts_with("try:") {
-            break;
-        }
-    }
+    let out = read_greeting(child.stdout.take().unwrap());
     signal(&child, "TERM");
     child.wait().unwrap();
     out
