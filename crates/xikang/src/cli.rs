@@ -1017,7 +1017,7 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>, bound: Bound) -> Resul
                      another: xikang token create {store_flag} --name admin --role admin",
                     expires_at.to_rfc3339()
                 );
-                "$T".to_owned()
+                "<admin token>".to_owned()
             }
         };
         println!("web pages: http://{addr}/web/login");
