@@ -23,6 +23,7 @@ use crate::app::Actor;
 use crate::auth;
 use crate::error::AppError;
 use crate::limit::{Rate, RateLimiter};
+use crate::metrics::EdgeRefusal;
 use crate::state::{AppState, ServerConfig};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -32,7 +33,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -91,6 +92,8 @@ pub struct Edge {
     lookup_slots: Semaphore,
     store_checked: Mutex<Option<(Instant, bool)>>,
     reading: AtomicUsize,
+    /// Set when a shutdown has begun: `/readyz` answers 503 `draining`.
+    draining: AtomicBool,
 }
 
 impl Edge {
@@ -103,7 +106,13 @@ impl Edge {
             lookup_slots: Semaphore::new(c.lookups_in_flight.max(1)),
             store_checked: Mutex::new(None),
             reading: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the server as shutting down (it finishes what it has and takes nothing new).
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Requests whose body is being read right now (each holding no slot).
@@ -133,9 +142,11 @@ impl Drop for Reading<'_> {
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Actor);
 
-/// Whether a path is a health probe (outside every lane and limit).
+/// Whether a path is a health probe or the metrics (outside every lane and limit: an
+/// overloaded server must still answer its orchestrator and its monitoring; `/metrics`
+/// checks its own caller, see [`crate::metrics::MetricsAccess`]).
 pub fn is_probe(path: &str) -> bool {
-    path == "/healthz" || path == "/readyz"
+    path == "/healthz" || path == "/readyz" || path == "/metrics"
 }
 
 /// The client's address: the TCP peer, or, behind the TLS proxy
@@ -171,6 +182,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         }
         Ok(None) => {
             if let Err(wait) = state.edge.addresses.check(ip, now) {
+                state.metrics.edge_refused(EdgeRefusal::AddressRate);
                 return AppError::RateLimited(wait).into_response();
             }
         }
@@ -179,7 +191,14 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     let reading = Reading::start(&state.edge.reading);
     let body = match read_body(&parts.headers, body, state.config.edge.body_timeout).await {
         Ok(b) => b,
-        Err(e) => return close(e.into_response()),
+        Err(e) => {
+            match e {
+                AppError::RequestTimeout => state.metrics.edge_refused(EdgeRefusal::BodyTimeout),
+                AppError::TooLarge(_) => state.metrics.edge_refused(EdgeRefusal::BodyTooLarge),
+                _ => {}
+            }
+            return close(e.into_response());
+        }
     };
     drop(reading);
     let Some(_slot) = state.shed.admit(parts.uri.path()).await else {
@@ -213,11 +232,10 @@ async fn authenticate(
             // re-check (its cached lookup aged past `auth::RECHECK`) does not, or a flood
             // from a device's own address would lock the device out every few seconds.
             if !state.auth_cache.knows(&digest) {
-                state
-                    .edge
-                    .lookups
-                    .check(ip, now)
-                    .map_err(AppError::RateLimited)?;
+                state.edge.lookups.check(ip, now).map_err(|wait| {
+                    state.metrics.edge_refused(EdgeRefusal::LookupRate);
+                    AppError::RateLimited(wait)
+                })?;
             }
             // Few lookups run at once; the rest wait for a slot (a device's first burst,
             // every device reconnecting after a restart, a busy device's re-check) and the
@@ -229,7 +247,10 @@ async fn authenticate(
             .await
             .ok()
             .and_then(Result::ok)
-            .ok_or(AppError::Overloaded)?;
+            .ok_or_else(|| {
+                state.metrics.edge_refused(EdgeRefusal::LookupsBusy);
+                AppError::Overloaded
+            })?;
             let at = Instant::now();
             match auth::cached(state, &digest, clock, at) {
                 Some(answer) => answer?,
@@ -237,11 +258,10 @@ async fn authenticate(
             }
         }
     };
-    state
-        .edge
-        .tokens
-        .check(digest, now)
-        .map_err(AppError::RateLimited)?;
+    state.edge.tokens.check(digest, now).map_err(|wait| {
+        state.metrics.edge_refused(EdgeRefusal::TokenRate);
+        AppError::RateLimited(wait)
+    })?;
     Ok(Some((actor, digest)))
 }
 
@@ -283,8 +303,15 @@ const STORE_CHECK_TTL: Duration = Duration::from_secs(1);
 /// A store that does not answer a trivial read within this time is not ready.
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /readyz`: 200 once the tracing index is loaded and the store answers; 503 otherwise.
+/// `GET /readyz`: 200 once the tracing index is loaded and the store answers; 503 otherwise,
+/// and from the moment a shutdown begins.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, AppError> {
+    if state.edge.draining.load(Ordering::Acquire) {
+        return Err(AppError::Unavailable {
+            code: "draining",
+            message: "the server is shutting down".into(),
+        });
+    }
     if !state.projection.tracing.is_ready() {
         return Err(AppError::Unavailable {
             code: "not_ready",

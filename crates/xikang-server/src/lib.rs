@@ -21,6 +21,7 @@ pub mod json;
 pub mod lab;
 pub mod ledger;
 pub mod limit;
+pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod ping;
@@ -113,6 +114,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(edge::readyz))
+        .route("/metrics", get(metrics::get_metrics))
         .route("/", get(page::index))
         .route("/lookup", post(page::lookup))
         .nest("/api/v1", api)
@@ -124,12 +126,17 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             edge::guard,
         ))
-        .layer(axum::middleware::from_fn(access::log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::log,
+        ))
         .with_state(state)
 }
 
-/// Serves until the future `shutdown` completes, then lets open requests finish (for at
-/// most [`DRAIN`]).
+/// Serves until the future `shutdown` completes, then stops accepting connections, lets
+/// open requests finish (for at most [`DRAIN`]; `/readyz` answers 503 meanwhile), and waits
+/// until the scan writer has committed everything handed to it and the access log is
+/// stored: when this returns, every acknowledged scan and every recorded read is durable.
 ///
 /// Connections are served by hyper directly rather than `axum::serve`, for the header read
 /// deadline ([`edge::EdgeConfig::header_timeout`]): a client that opens a socket and trickles
@@ -146,7 +153,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(state.config.edge.header_timeout);
-    let app = router(state);
+    let app = router(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -182,13 +189,58 @@ pub async fn serve(
         });
     }
     drop(listener);
+    state.edge.start_draining();
+    tracing::info!("shutting down: draining open requests");
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("connections still open after the drain period; closing them");
     }
+    // Requests cut off by the drain deadline may have left scans in the writer's queue:
+    // they are committed (unacknowledged) rather than lost.
+    if let Err(e) = state.writer.flush().await {
+        tracing::error!(error = ?e, "flushing the scan writer at shutdown failed");
+    }
+    if let Err(e) = state.access.flush().await {
+        tracing::error!(error = ?e, "flushing the access log at shutdown failed");
+    }
+    tracing::info!("shut down: scans and access records flushed");
     Ok(())
+}
+
+/// A future that completes on SIGTERM (what systemd and `docker stop` send) or SIGINT
+/// (Ctrl-C), saying which; both start the same graceful shutdown. The handlers are installed
+/// when this is called (inside the runtime), not when the future is first polled, so a
+/// signal that arrives between the two is not lost to the default action (exit at once).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Some((term, int)),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops gracefully");
+                None
+            }
+        }
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = handlers {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!(signal = name, "shutdown requested");
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!(signal = "SIGINT", "shutdown requested");
+    }
 }
 
 /// How long a shutdown waits for open requests to finish.

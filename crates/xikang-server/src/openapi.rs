@@ -14,6 +14,15 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         "ops",
         false,
     ),
+    (
+        "get",
+        "/metrics",
+        "Prometheus metrics (text format; counts only): loopback clients, or the metrics token \
+         of --metrics-token-file as a bearer token; 403 forbidden otherwise \
+         (docs/metrics.md)",
+        "ops",
+        false,
+    ),
     ("get", "/api/v1/openapi.json", "This document", "ops", false),
     (
         "get",

@@ -190,6 +190,8 @@ pub struct ServerConfig {
     /// The authority log's name in its checkpoints (C2SP origin, also the log key's name);
     /// `None`: `xikang.local/<jurisdiction>/authority-log`. Witnesses pin it: keep it stable.
     pub log_origin: Option<String>,
+    /// Who may read `GET /metrics` (docs/metrics.md).
+    pub metrics_access: crate::metrics::MetricsAccess,
 }
 
 impl ServerConfig {
@@ -213,6 +215,7 @@ impl Default for ServerConfig {
             edge: crate::edge::EdgeConfig::default(),
             scan_upload_grace_secs: DEFAULT_SCAN_UPLOAD_GRACE_SECS,
             log_origin: None,
+            metrics_access: crate::metrics::MetricsAccess::Loopback,
         }
     }
 }
@@ -260,6 +263,8 @@ pub struct AppState {
     pub shed: crate::shed::Shed,
     /// Limiters and probes of the HTTP edge.
     pub edge: crate::edge::Edge,
+    /// Counters and histograms for `GET /metrics` ([`crate::metrics`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -374,7 +379,8 @@ impl AppState {
             .map_err(|e| StoreError::Corrupt(format!("population: {e}")))?
         };
         let tracing = crate::trace::Tracing::new(population);
-        let writer = ScanWriter::start(store.clone(), tracing.live.clone());
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let writer = ScanWriter::start(store.clone(), tracing.live.clone(), metrics.clone());
         let projection = Projection::new(slots, communities, Venues { list, by_code }, tracing);
 
         let state = AppState {
@@ -403,6 +409,7 @@ impl AppState {
                 config.edge.max_waiters,
             ),
             edge: crate::edge::Edge::new(&config.edge),
+            metrics,
             config,
         };
         let mut active: Option<(String, String)> = None;

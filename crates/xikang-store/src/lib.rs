@@ -116,6 +116,17 @@ impl fmt::Debug for StoredKey {
 }
 
 /// The result of walking the authority log.
+/// The reader pool of a store, for the metrics (`GET /metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections waiting in the pool.
+    pub idle: usize,
+    /// Connections lent out now.
+    pub in_use: usize,
+    /// Connections opened since start.
+    pub opened: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainReport {
     /// How many events verified, from the first, before the first error (or all of them).
@@ -143,6 +154,11 @@ pub trait Store:
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
+
+    /// The reader pool's connections (zeros for a store without one).
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats::default()
+    }
 
     /// A server setting (e.g. the ID-hash key). Values may be secret: never print them.
     fn setting(&self, key: &str) -> Result<Option<Vec<u8>>>;

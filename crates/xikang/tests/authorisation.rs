@@ -101,6 +101,8 @@ fn table() -> Vec<Row> {
     vec![
         row!("get", "/healthz", "", Public, true, |_, _| get("/healthz".into())),
         row!("get", "/readyz", "", Public, true, |_, _| get("/readyz".into())),
+        // Not an API role's: loopback (this test's client) or the metrics token (tests/ops.rs).
+        row!("get", "/metrics", "", Public, true, |_, _| get("/metrics".into())),
         row!("get", "/api/v1/openapi.json", "", Public, true, |_, _| get("/api/v1/openapi.json".into())),
         row!("get", "/api/v1/trust", "", Public, true, |_, _| get("/api/v1/trust".into())),
         row!("get", "/api/v1/policy", "atlvgrsc", City, true, |_, _| get("/api/v1/policy".into())),

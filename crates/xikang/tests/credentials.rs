@@ -494,7 +494,7 @@ async fn reads_of_personal_data_are_found_in_the_access_log_by_actor_and_by_pers
 /// Runs `xikang serve` on the data directory `dir` with `--admin-token`, until it has printed its
 /// greeting (or exited): its stdout, and its stderr if it exited.
 fn serve_with_admin_token(dir: std::path::PathBuf, token: &'static str) -> (String, String) {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
         .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", token])
         .args(["--admin-password", "a long enough password 1"])
@@ -504,15 +504,7 @@ fn serve_with_admin_token(dir: std::path::PathBuf, token: &'static str) -> (Stri
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        out.push_str(&line);
-        out.push('\n');
-        if line.starts_with("try:") {
-            break;
-        }
-    }
+    let out = read_greeting(child.stdout.take().unwrap());
     child.kill().unwrap();
     child.wait().unwrap();
     let mut err = String::new();
