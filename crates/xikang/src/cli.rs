@@ -118,6 +118,16 @@ struct ServeArgs {
     /// a directory without a store: a mistyped `--data` must not start an empty city).
     #[arg(long)]
     create: bool,
+    /// Run as a drill (应急演练): on a simulated clock that reads --drill-start until an
+    /// admin moves it (`POST /api/v1/drill/clock`), on a store marked as a drill's (a new
+    /// one is marked; production data are refused, and a drill's store is refused without
+    /// this flag). See docs/drills.md.
+    #[arg(long, env = "XIKANG_DRILL")]
+    drill: bool,
+    /// The drill clock's first reading, RFC 3339 (e.g. 2020-01-20T08:00:00+08:00); default:
+    /// the real time at start.
+    #[arg(long, env = "XIKANG_DRILL_START", requires = "drill")]
+    drill_start: Option<String>,
 }
 
 /// The HTTP edge's deadlines and limits (defaults in `xikang_server::edge::EdgeConfig`).
@@ -969,6 +979,15 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>, bound: Bound) -> Resul
         Some(s) => s,
         None => args.store.open_existing(args.create)?,
     };
+    if args.drill {
+        let start = match &args.drill_start {
+            Some(t) => Timestamp::parse_rfc3339(t)
+                .map_err(|e| anyhow::anyhow!("--drill-start {t:?}: {e}"))?,
+            None => now(),
+        };
+        xikang_server::drill::start(start).map_err(anyhow::Error::msg)?;
+    }
+    xikang_server::drill::check_store(store.as_ref(), args.drill).map_err(anyhow::Error::msg)?;
     let text = match &args.policy {
         Some(f) => {
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?

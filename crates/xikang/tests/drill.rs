@@ -112,3 +112,20 @@ fn drill_and_production_stores_never_mix() {
     assert!(e.contains("production data"), "{e}");
     assert!(store.setting(drill::STORE_MARK).unwrap().is_none());
 }
+
+#[test]
+fn serve_refuses_to_run_a_drill_on_production_data_and_production_on_a_drills_store() {
+    let city = city_dir();
+    let (ok, _, err) = xikang_cli(
+        city.path(),
+        &["serve", "--drill", "--listen", "127.0.0.1:0"],
+    );
+    assert!(!ok && err.contains("production data"), "{err}");
+    let drilled = tempfile::tempdir().unwrap();
+    let store =
+        xikang_store::open(&xikang_store::Target::Sqlite(drilled.path().to_path_buf())).unwrap();
+    drill::check_store(store.as_ref(), true).unwrap();
+    drop(store);
+    let (ok, _, err) = xikang_cli(drilled.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!ok && err.contains("drill data"), "{err}");
+}
