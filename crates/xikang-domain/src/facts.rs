@@ -431,7 +431,11 @@ impl PersonFacts {
             | EventBody::AppealFiled { .. }
             | EventBody::AppealAnswered { .. }
             // The missed tests a round's deadline leads to are their own events.
-            | EventBody::RoundDeadlineExtended { .. } => {}
+            | EventBody::RoundDeadlineExtended { .. }
+            // Where a person lives is not a fact of theirs: the projection moves them
+            // between zones (the zone facts are the colour's evidence).
+            | EventBody::ResidentMoved { .. }
+            | EventBody::RegisterImported { .. } => {}
         }
     }
 

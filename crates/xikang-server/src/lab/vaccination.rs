@@ -192,6 +192,7 @@ pub fn vaccination_coverage(
         let covered: Vec<Option<usize>> = state
             .projection
             .communities
+            .all()
             .iter()
             .enumerate()
             .map(|(i, c)| {
@@ -247,6 +248,7 @@ pub async fn outreach(
         let covered: Vec<bool> = state
             .projection
             .communities
+            .all()
             .iter()
             .map(|c| area.contains(c))
             .collect();
