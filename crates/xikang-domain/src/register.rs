@@ -237,6 +237,15 @@ fn text(s: &str, max: usize) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
+/// An address may hold the line breaks of a spreadsheet cell (Alt+Enter), no other control
+/// characters.
+fn address(s: &str) -> Option<String> {
+    let ok = !s.is_empty()
+        && s.chars().count() <= MAX_ADDRESS
+        && !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+    ok.then(|| s.to_owned())
+}
+
 impl RegisterLine {
     /// Parses one row of a register file whose columns are `cols`; `today` (Asia/Shanghai)
     /// bounds the registration date.
@@ -257,7 +266,7 @@ impl RegisterLine {
         };
         let household =
             text(f(Column::Household), MAX_HOUSEHOLD).ok_or(RegisterError::Household)?;
-        let address = text(f(Column::Address), MAX_ADDRESS).ok_or(RegisterError::Address)?;
+        let address = address(f(Column::Address)).ok_or(RegisterError::Address)?;
         let community = AreaCode::parse(f(Column::Community))
             .ok()
             .filter(|a| a.as_str().len() == 12)
@@ -418,6 +427,9 @@ mod tests {
         assert_eq!(line.cell, GridCell(3));
         assert_eq!(line.phone, None);
         assert_eq!(line.kind, ResidentKind::Resident);
+        // A spreadsheet cell's line break is part of an address.
+        let r = ["李四", "320213001001", id().as_str(), "某路 2 号\r\n后院", "H9", "3"];
+        assert!(RegisterLine::parse(&c, &r, TODAY).is_ok());
     }
 
     #[test]
@@ -437,6 +449,7 @@ mod tests {
             (2, "12345", "invalid_phone"),
             (3, "", "invalid_household"),
             (4, "", "invalid_address"),
+            (4, "某路\u{7}1 号", "invalid_address"),
             (5, "320213", "invalid_community"),
             (6, "x7", "invalid_cell"),
             (7, "tourist", "invalid_kind"),

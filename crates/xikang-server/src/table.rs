@@ -98,9 +98,13 @@ impl<R: Read> std::fmt::Debug for CsvRows<R> {
 
 /// The rows of a CSV stream, in order.
 pub fn csv_rows<R: Read>(input: R) -> CsvRows<R> {
+    // Records end at `\n` only: with the crate's default (`\r`, `\n` or `\r\n`) the `\n` of
+    // a CRLF is consumed with the next record, whose position then names the line before
+    // it. The `\r` a CRLF leaves on the last field is taken off below.
     let reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(input);
     CsvRows {
         reader,
@@ -122,7 +126,13 @@ impl<R: Read> Iterator for CsvRows<R> {
             Ok(true) => {
                 let line = self.record.position().map_or(0, |p| p.line() as usize);
                 let mut fields = Vec::with_capacity(self.record.len());
+                let last = self.record.len().saturating_sub(1);
                 for (i, raw) in self.record.iter().enumerate() {
+                    let raw = if i == last {
+                        raw.strip_suffix(b"\r").unwrap_or(raw)
+                    } else {
+                        raw
+                    };
                     // Excel's "CSV UTF-8" starts the file with a byte-order mark, which is
                     // no part of the first field.
                     let raw = if self.first && i == 0 {
@@ -228,6 +238,17 @@ mod tests {
         assert_eq!(rows[2], (3, vec!["two\nlines".to_owned(), "z".to_owned()]));
         // The record after a two-line field starts on line 5.
         assert_eq!(rows[3].0, 5);
+    }
+
+    #[test]
+    fn crlf_line_ends_count_lines_and_leave_no_carriage_return() {
+        let rows = fields(b"a,\"b\"\r\n1,2\r\n\"x\r\ny\",3\r\n\r\nlast,4\r\n");
+        assert_eq!(rows[0], (1, vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(rows[1], (2, vec!["1".to_owned(), "2".to_owned()]));
+        assert_eq!(rows[2], (3, vec!["x\r\ny".to_owned(), "3".to_owned()]));
+        // The blank line is a row of one empty field; callers skip it.
+        assert_eq!(rows[3], (5, vec![String::new()]));
+        assert_eq!(rows[4], (6, vec!["last".to_owned(), "4".to_owned()]));
     }
 
     #[test]
