@@ -242,7 +242,9 @@ fn text(s: &str, max: usize) -> Option<String> {
 fn address(s: &str) -> Option<String> {
     let ok = !s.is_empty()
         && s.chars().count() <= MAX_ADDRESS
-        && !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+        && !s
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
     ok.then(|| s.to_owned())
 }
 
@@ -415,21 +417,21 @@ mod tests {
         let c = Columns::from_header(&["姓名", "社区", "身份证号", "地址", "户号", "网格"])
             .expect("header");
         let id = id();
-        let r = [
-            "李四",
-            "320213001001",
-            id.as_str(),
-            "某路 2 号",
-            "H9",
-            "3",
-        ];
+        let r = ["李四", "320213001001", id.as_str(), "某路 2 号", "H9", "3"];
         let line = RegisterLine::parse(&c, &r, TODAY).expect("line");
         assert_eq!(line.name, "李四");
         assert_eq!(line.cell, GridCell(3));
         assert_eq!(line.phone, None);
         assert_eq!(line.kind, ResidentKind::Resident);
         // A spreadsheet cell's line break is part of an address.
-        let r = ["李四", "320213001001", id.as_str(), "某路 2 号\r\n后院", "H9", "3"];
+        let r = [
+            "李四",
+            "320213001001",
+            id.as_str(),
+            "某路 2 号\r\n后院",
+            "H9",
+            "3",
+        ];
         assert!(RegisterLine::parse(&c, &r, TODAY).is_ok());
     }
 

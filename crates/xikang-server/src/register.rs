@@ -399,10 +399,14 @@ pub async fn import(
 pub(crate) fn absorb(state: &AppState, w: &RegisterWrite) {
     let mut placed = Vec::with_capacity(w.added.len() + w.changed.len());
     let mut lab = Vec::with_capacity(w.added.len());
+    // A file's lines come community by community: look each up once, not per line.
+    let mut ixs: HashMap<&AreaCode, u32> = HashMap::new();
     {
         let mut people = write(&state.projection.people);
         for r in w.added.iter().chain(&w.changed) {
-            let ix = state.projection.communities.index_of(&r.line.community);
+            let ix = *ixs
+                .entry(&r.line.community)
+                .or_insert_with(|| state.projection.communities.index_of(&r.line.community));
             let i = r.id.0 as usize;
             if people.len() <= i {
                 people.resize(

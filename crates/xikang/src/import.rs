@@ -12,6 +12,9 @@ use std::io::BufReader;
 use std::path::Path;
 use xikang_server::table::{Row, TableError, TableFormat, csv_rows, xlsx_rows};
 
+/// The most field bytes one part carries (the server takes bodies up to 1 MiB).
+const MAX_PART_BYTES: usize = 700_000;
+
 /// A refused line: its number in the file, the stable code and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -103,7 +106,7 @@ fn csv_body(header: Option<&[String]>, rows: &[Row]) -> Result<Vec<u8>> {
     for r in rows {
         w.write_record(&r.fields)?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Sends the file in chunks and collects what the server answered; a progress bar shows
@@ -121,6 +124,9 @@ pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Re
     let mut summary = Summary::default();
     let mut header: Option<Vec<String>> = None;
     let mut chunk: Vec<Row> = Vec::with_capacity(how.chunk);
+    // Bytes of the chunk's fields: a part is sent before it could pass the server's body
+    // limit, however long the addresses.
+    let mut bytes = 0usize;
     let refuse = |summary: &mut Summary, r: Refusal| {
         if how.print {
             bar.suspend(|| println!("line {}: {}: {}", r.line, r.code, r.message));
@@ -134,6 +140,7 @@ pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Re
             Ok(r) if how.header && header.is_none() => header = Some(r.fields),
             Ok(r) => {
                 summary.lines += 1;
+                bytes += r.fields.iter().map(|f| f.len() + 3).sum::<usize>() + 2;
                 chunk.push(r);
             }
             Err(e) => match e {
@@ -149,12 +156,13 @@ pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Re
                 e => bail!("{}: {e}", file.display()),
             },
         }
-        if chunk.len() >= how.chunk || (rows.peek().is_none() && !chunk.is_empty()) {
+        let full = chunk.len() >= how.chunk || bytes >= MAX_PART_BYTES;
+        if full || (rows.peek().is_none() && !chunk.is_empty()) {
             let body = csv_body(header.as_deref(), &chunk)?;
             let r = conn
                 .request("POST", how.path, Some(token), Some("text/csv"), &body)
                 .await
-                .context("sending a chunk")?;
+                .context("sending a part")?;
             let v = r.json();
             let Some(answer) = (how.answer)(r.status, &v) else {
                 bail!("the server refused the import ({}): {}", r.status, r.text());
@@ -178,6 +186,7 @@ pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Re
             }
             bar.set_position(chunk.last().map_or(0, |r| r.line as u64));
             chunk.clear();
+            bytes = 0;
         }
     }
     bar.finish_and_clear();

@@ -127,40 +127,19 @@ async fn a_csv_utf8_register_keeps_good_lines_and_names_bad_ones_by_line_and_cod
         s.push(last);
         s
     };
-    csv.push_str(&format!(
-        "{bad_check},甲,,H3,某路,{},{},,\r\n",
-        a.community.as_str(),
-        a.cell.0
-    ));
-    csv.push_str(&format!(
-        "{},乙,,H3,某路,{},{},,\r\n",
-        id(5),
-        a.community.as_str(),
-        b.cell.0
-    ));
-    csv.push_str(&format!(
-        "{},,,H3,某路,{},{},,\r\n",
-        id(6),
-        a.community.as_str(),
-        a.cell.0
-    ));
-    csv.push_str(&format!(
-        "{},丙,,H3,某路,{},{},,\r\n",
-        id(2),
-        a.community.as_str(),
-        a.cell.0
-    ));
-    csv.push_str(&format!(
-        "{},丁,,H3,某路,{},{},floating,\r\n",
-        id(7),
-        a.community.as_str(),
-        a.cell.0
-    ));
-    csv.push_str(&format!(
-        "{},戊,,H3,某路,{},99999999,,\r\n",
-        id(8),
-        a.community.as_str()
-    ));
+    let community = a.community.as_str();
+    for (id_number, name, cell, kind) in [
+        (bad_check, "甲", a.cell.0, ""),
+        (id(5), "乙", b.cell.0, ""),
+        (id(6), "", a.cell.0, ""),
+        (id(2), "丙", a.cell.0, ""),
+        (id(7), "丁", a.cell.0, "floating"),
+        (id(8), "戊", 99_999_999, ""),
+    ] {
+        csv.push_str(&format!(
+            "{id_number},{name},,H3,某路,{community},{cell},{kind},\r\n"
+        ));
+    }
     let people_before = app.store.count_people().unwrap();
 
     let (s, v) = post_table(&app.addr, &app.admin, "text/csv", csv.as_bytes()).await;

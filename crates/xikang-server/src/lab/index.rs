@@ -57,10 +57,13 @@ pub struct LabIndex {
     pub(super) doses: RwLock<Vec<u8>>,
 }
 
+/// A resident the register placed: `(person, community index, community, born)`.
+pub(crate) type Placed = (PersonId, u32, AreaCode, (i16, u8, u8));
+
 impl LabIndex {
     /// Residents the register added or moved: their birth dates (for coverage by age band)
-    /// and their districts, by person id; `(person, community index, community, born)`.
-    pub(crate) fn place_residents(&self, placed: &[(PersonId, u32, AreaCode, (i16, u8, u8))]) {
+    /// and their districts, by person id.
+    pub(crate) fn place_residents(&self, placed: &[Placed]) {
         if placed.is_empty() {
             return;
         }

@@ -46,6 +46,23 @@ impl<'a> Columns<'a> {
     }
 }
 
+impl Columns<'_> {
+    /// The nine columns as statement parameters, `$1` to `$9`.
+    fn params(&self) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+        vec![
+            &self.name,
+            &self.phone,
+            &self.household,
+            &self.area,
+            &self.cell,
+            &self.address,
+            &self.kind,
+            &self.registered_on,
+            &self.id,
+        ]
+    }
+}
+
 impl RegisterStore for PgStore {
     fn registered_by_hashes(&self, hashes: &[[u8; 16]]) -> Result<Vec<([u8; 16], Registered)>> {
         let mut c = self.read()?;
@@ -119,25 +136,16 @@ impl RegisterStore for PgStore {
             let c = Columns::of(chunk);
             let numbers: Vec<&str> = chunk.iter().map(|r| r.line.id_number.expose()).collect();
             let hashes: Vec<&[u8]> = chunk.iter().map(|r| &r.id_hash[..]).collect();
+            let mut params = c.params();
+            params.push(&numbers);
+            params.push(&hashes);
             tx.execute(
                 "insert into people (name, phone, household, area, home_cell, address, kind,
                                      registered_on, id, id_number, id_hash)
                  select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[],
                                       $5::bigint[], $6::text[], $7::text[], $8::bigint[],
                                       $9::bigint[], $10::text[], $11::bytea[])",
-                &[
-                    &c.name,
-                    &c.phone,
-                    &c.household,
-                    &c.area,
-                    &c.cell,
-                    &c.address,
-                    &c.kind,
-                    &c.registered_on,
-                    &c.id,
-                    &numbers,
-                    &hashes,
-                ],
+                &params,
             )?;
         }
         for chunk in w.changed.chunks(BULK) {
@@ -151,17 +159,7 @@ impl RegisterStore for PgStore {
                       as u(name, phone, household, area, home_cell, address, kind,
                            registered_on, id)
                  where p.id = u.id",
-                &[
-                    &c.name,
-                    &c.phone,
-                    &c.household,
-                    &c.area,
-                    &c.cell,
-                    &c.address,
-                    &c.kind,
-                    &c.registered_on,
-                    &c.id,
-                ],
+                &c.params(),
             )?;
         }
         let stored = super::append_events_in(&mut tx, &w.events)?;

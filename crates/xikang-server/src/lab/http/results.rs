@@ -47,6 +47,10 @@ pub(super) fn result_of_json(v: Value) -> Result<ResultLine, ItemError> {
     })
 }
 
+/// A data row of an uploaded table: its line in the file and its fields (or why it cannot
+/// be read).
+pub(super) type TableLine = (usize, Result<Vec<String>, ItemError>);
+
 /// The data rows of an uploaded table (CSV or XLSX, read by [`crate::table`]) with their
 /// line numbers in the file; rows that `skip` says are headers, comments or blank are left
 /// out, and a row that cannot be read (not UTF-8) is refused on its own. A file that is no
@@ -55,7 +59,7 @@ pub(super) fn table_lines(
     format: TableFormat,
     body: &[u8],
     skip: impl Fn(&[String]) -> bool,
-) -> Result<Vec<(usize, Result<Vec<String>, ItemError>)>, AppError> {
+) -> Result<Vec<TableLine>, AppError> {
     let mut lines = Vec::new();
     for row in crate::table::rows(format, body) {
         match row {
@@ -146,7 +150,7 @@ pub async fn record_lab_table(
     body: &[u8],
 ) -> Result<Vec<LabLine>, AppError> {
     actor.require(LAB_POSTERS, "posting lab results")?;
-    let lines = table_lines(format, body, |f| ResultLine::is_header_or_blank(f))?;
+    let lines = table_lines(format, body, ResultLine::is_header_or_blank)?;
     check_count(lines.len())?;
     let numbers: Vec<usize> = lines.iter().map(|(n, _)| *n).collect();
     let parsed = lines
