@@ -317,8 +317,14 @@ pub fn bench(args: &BenchImportArgs) -> Result<ExitCode> {
         "result: first import {:.1} s, repeat {:.1} s (bar: ≤ 60 s for 1,000,000)",
         result[0], result[1]
     );
-    if let Target::Postgres(_) = target {
-        println!("(the benchmark schema is left in the database; drop it when done)");
+    if let (Some(url), Target::Postgres(with_schema)) = (&args.database_url, &target) {
+        // The benchmark's own schema goes with it.
+        let schema = with_schema.rsplit("schema=").next().unwrap_or_default();
+        drop(store);
+        drop(state);
+        postgres::Client::connect(url, postgres::NoTls)
+            .and_then(|mut c| c.batch_execute(&format!("drop schema if exists {schema} cascade")))
+            .context("dropping the benchmark schema")?;
     }
     drop(work);
     Ok(ExitCode::SUCCESS)
