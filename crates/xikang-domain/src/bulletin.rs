@@ -1,21 +1,31 @@
 //! The daily bulletin (疫情通报): the published figures for one Asia/Shanghai calendar day,
 //! computed from the authority log alone, so that the press office's numbers are the log's.
 //!
-//! Definitions (each a count of distinct people or cases):
-//! - a case is *new* on the day its `CaseRegistered` event was logged; it is *imported* when
-//!   its person has an `Arrived` event in the `imported_window_days` before registration,
-//!   *local* otherwise; suspected cases are not published;
-//! - *discharged* on the day of the `CaseDischarged` event's `at`;
+//! Every figure counts by the day an event was *logged* (reported), so the bulletin of a
+//! past day, computed now from the log, is the one that could have been published that
+//! night: nothing logged later changes it. Definitions (each a count of distinct cases or
+//! people), following the cases' course (`crate::case`):
+//! - a case is *published* — new that day — when it becomes confirmed or asymptomatic: its
+//!   registration as such, or the city CDC's re-check of a suspected case (`case_rechecked`);
+//!   suspected and excluded cases are never published. It is *imported* when its person has
+//!   an `Arrived` event in the `imported_window_days` before, *local* otherwise;
+//! - a reclassification moves a case between the confirmed and asymptomatic totals; one from
+//!   asymptomatic to confirmed is also reported that day (无症状感染者转为确诊病例);
+//! - *discharged* (治愈出院) and *deaths* count published cases on the day it was logged;
+//! - *existing* (现有) cases are the published ones neither discharged nor dead;
 //! - *cumulative* figures count everything logged up to the end of the day;
 //! - a *close contact traced* is a person ever designated a close contact; they are *under
 //!   medical observation* until their designation is released or their quarantine ends, and
 //!   *released* afterwards (designated again later, they are under observation again).
 
 use crate::event::{CaseKind, ContactKind, EventBody, StoredEvent};
-use crate::ids::PersonId;
+use crate::ids::{CaseId, PersonId};
 use crate::time::{CivilDay, DAY, Timestamp};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+
+/// How many days before its publication an arrival makes a case imported.
+pub const IMPORTED_WINDOW_DAYS: u32 = 14;
 
 /// New cases split by origin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -38,11 +48,20 @@ pub struct Bulletin {
     pub day: String,
     pub new_confirmed: Split,
     pub new_asymptomatic: Split,
+    /// Asymptomatic infections reclassified as confirmed cases that day (not in
+    /// `new_confirmed`: they were published before).
+    pub asymptomatic_to_confirmed: u64,
     pub discharged: u64,
+    pub deaths: u64,
     pub cumulative_confirmed: u64,
     pub cumulative_asymptomatic: u64,
     pub cumulative_discharged: u64,
-    /// Confirmed and asymptomatic cases registered and not yet discharged.
+    pub cumulative_deaths: u64,
+    /// Existing (现有) confirmed cases: published, neither discharged nor dead.
+    pub existing_confirmed: u64,
+    /// Existing asymptomatic infections under medical observation.
+    pub existing_asymptomatic: u64,
+    /// Existing cases of both kinds (`existing_confirmed + existing_asymptomatic`).
     pub under_treatment: u64,
     pub new_close_contacts: u64,
     pub close_contacts_traced: u64,
@@ -64,15 +83,43 @@ pub fn bulletin<'a>(
     acc.bulletin(day)
 }
 
+/// What one logged event did to a case, for the figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaseChange {
+    /// Became confirmed or asymptomatic (registration as such, or the city's re-check).
+    Published {
+        case: CaseId,
+        kind: CaseKind,
+        imported: bool,
+    },
+    Reclassified {
+        case: CaseId,
+        to: CaseKind,
+    },
+    Discharged {
+        case: CaseId,
+    },
+    Died {
+        case: CaseId,
+    },
+}
+
+/// Where a published case stands at the end of a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Treated,
+    Discharged,
+    Died,
+}
+
 /// Folds the log once and answers for any day up to the last event (the dashboard draws a
-/// fortnight of bulletins from one pass).
+/// fortnight of bulletins from one pass; the server keeps one following its log).
 #[derive(Debug, Clone)]
 pub struct Accumulator {
     window: i64,
     arrivals: HashMap<PersonId, Vec<Timestamp>>,
-    /// (registered at, kind, imported), in log order.
-    cases: Vec<(Timestamp, CaseKind, bool)>,
-    discharges: Vec<Timestamp>,
+    /// (logged at, change), in log order.
+    cases: Vec<(Timestamp, CaseChange)>,
     /// (at, person, observing after this event), in log order.
     contacts: Vec<(Timestamp, PersonId, bool)>,
 }
@@ -83,37 +130,69 @@ impl Accumulator {
             window: i64::from(imported_window_days) * DAY,
             arrivals: HashMap::new(),
             cases: Vec::new(),
-            discharges: Vec::new(),
             contacts: Vec::new(),
         }
     }
 
+    fn imported(&self, person: PersonId, at: Timestamp) -> bool {
+        self.arrivals
+            .get(&person)
+            .is_some_and(|v| v.iter().any(|a| *a <= at && a.0 >= at.0 - self.window))
+    }
+
     /// Adds one event (in log order).
     pub fn add(&mut self, e: &StoredEvent) {
-        match &e.body {
+        let change = match &e.body {
             EventBody::Arrived { person, at, .. } => {
-                self.arrivals.entry(*person).or_default().push(*at)
+                self.arrivals.entry(*person).or_default().push(*at);
+                None
             }
             EventBody::CaseRegistered {
-                person, case_kind, ..
-            } => {
-                let imported = self
-                    .arrivals
-                    .get(person)
-                    .is_some_and(|v| v.iter().any(|a| *a <= e.at && a.0 >= e.at.0 - self.window));
-                self.cases.push((e.at, *case_kind, imported));
-            }
-            EventBody::CaseDischarged { at, .. } => self.discharges.push(*at),
+                case,
+                person,
+                case_kind,
+                ..
+            } => match case_kind {
+                CaseKind::Suspected => None,
+                kind => Some(CaseChange::Published {
+                    case: *case,
+                    kind: *kind,
+                    imported: self.imported(*person, e.at),
+                }),
+            },
+            EventBody::CaseRechecked {
+                case,
+                person,
+                verdict,
+                ..
+            } => verdict.kind().map(|kind| CaseChange::Published {
+                case: *case,
+                kind,
+                imported: self.imported(*person, e.at),
+            }),
+            EventBody::CaseReclassified { case, to, .. } => Some(CaseChange::Reclassified {
+                case: *case,
+                to: *to,
+            }),
+            EventBody::CaseDischarged { case, .. } => Some(CaseChange::Discharged { case: *case }),
+            EventBody::CaseDied { case, .. } => Some(CaseChange::Died { case: *case }),
             EventBody::ContactDesignated {
                 person,
                 contact_kind: ContactKind::Close,
                 ..
-            } => self.contacts.push((e.at, *person, true)),
+            } => {
+                self.contacts.push((e.at, *person, true));
+                None
+            }
             EventBody::ContactReleased { person, .. }
             | EventBody::QuarantineEnded { person, .. } => {
-                self.contacts.push((e.at, *person, false))
+                self.contacts.push((e.at, *person, false));
+                None
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(c) = change {
+            self.cases.push((e.at, c));
         }
     }
 
@@ -125,29 +204,90 @@ impl Accumulator {
             day: day.compact(),
             ..Bulletin::default()
         };
-        for &(at, kind, imported) in self.cases.iter().filter(|c| c.0 < end) {
-            let (new, cumulative) = match kind {
-                CaseKind::Confirmed => (&mut b.new_confirmed, &mut b.cumulative_confirmed),
-                CaseKind::Asymptomatic => (&mut b.new_asymptomatic, &mut b.cumulative_asymptomatic),
-                CaseKind::Suspected => continue,
-            };
-            *cumulative += 1;
-            if at >= start {
-                if imported {
-                    new.imported += 1;
-                } else {
-                    new.local += 1;
+        let mut cases: HashMap<CaseId, (CaseKind, Standing)> = HashMap::new();
+        fn total(b: &mut Bulletin, kind: CaseKind) -> Option<&mut u64> {
+            match kind {
+                CaseKind::Confirmed => Some(&mut b.cumulative_confirmed),
+                CaseKind::Asymptomatic => Some(&mut b.cumulative_asymptomatic),
+                CaseKind::Suspected => None,
+            }
+        }
+        for &(at, change) in self.cases.iter().filter(|c| c.0 < end) {
+            let today = at >= start;
+            match change {
+                CaseChange::Published {
+                    case,
+                    kind,
+                    imported,
+                } => {
+                    if cases.contains_key(&case) {
+                        continue;
+                    }
+                    let Some(t) = total(&mut b, kind) else {
+                        continue;
+                    };
+                    *t += 1;
+                    cases.insert(case, (kind, Standing::Treated));
+                    if today {
+                        let new = match kind {
+                            CaseKind::Confirmed => &mut b.new_confirmed,
+                            _ => &mut b.new_asymptomatic,
+                        };
+                        if imported {
+                            new.imported += 1;
+                        } else {
+                            new.local += 1;
+                        }
+                    }
+                }
+                CaseChange::Reclassified { case, to } => {
+                    let Some((kind, _)) = cases.get_mut(&case) else {
+                        continue;
+                    };
+                    let from = *kind;
+                    if from == to || to == CaseKind::Suspected {
+                        continue;
+                    }
+                    *kind = to;
+                    if let Some(t) = total(&mut b, from) {
+                        *t = t.saturating_sub(1);
+                    }
+                    if let Some(t) = total(&mut b, to) {
+                        *t += 1;
+                    }
+                    if today && to == CaseKind::Confirmed {
+                        b.asymptomatic_to_confirmed += 1;
+                    }
+                }
+                CaseChange::Discharged { case } | CaseChange::Died { case } => {
+                    // A case never published (suspected, excluded) is no figure.
+                    let Some((_, standing)) = cases.get_mut(&case) else {
+                        continue;
+                    };
+                    if *standing != Standing::Treated {
+                        continue;
+                    }
+                    if matches!(change, CaseChange::Discharged { .. }) {
+                        *standing = Standing::Discharged;
+                        b.cumulative_discharged += 1;
+                        b.discharged += u64::from(today);
+                    } else {
+                        *standing = Standing::Died;
+                        b.cumulative_deaths += 1;
+                        b.deaths += u64::from(today);
+                    }
                 }
             }
         }
-        for &at in self.discharges.iter().filter(|t| **t < end) {
-            b.cumulative_discharged += 1;
-            if at >= start {
-                b.discharged += 1;
+        for (kind, standing) in cases.values() {
+            if *standing == Standing::Treated {
+                match kind {
+                    CaseKind::Confirmed => b.existing_confirmed += 1,
+                    _ => b.existing_asymptomatic += 1,
+                }
             }
         }
-        b.under_treatment = (b.cumulative_confirmed + b.cumulative_asymptomatic)
-            .saturating_sub(b.cumulative_discharged);
+        b.under_treatment = b.existing_confirmed + b.existing_asymptomatic;
         let mut observing: HashMap<PersonId, bool> = HashMap::new();
         let mut new_today: HashSet<PersonId> = HashSet::new();
         for &(at, person, designated) in self.contacts.iter().filter(|c| c.0 < end) {
@@ -167,6 +307,134 @@ impl Accumulator {
         b.close_contacts_under_observation = observing.values().filter(|o| **o).count() as u64;
         b.close_contacts_released = b.close_contacts_traced - b.close_contacts_under_observation;
         b
+    }
+}
+
+/// The language of a bulletin's published text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    Zh,
+    En,
+}
+
+impl Language {
+    /// Parses `zh` or `en`.
+    pub fn parse(s: &str) -> Option<Language> {
+        match s {
+            "zh" | "zh-CN" => Some(Language::Zh),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+}
+
+/// `YYYY-MM-DD` of a bulletin's `YYYYMMDD` day.
+pub fn iso_day(day: &str) -> String {
+    format!(
+        "{}-{}-{}",
+        day.get(..4).unwrap_or(""),
+        day.get(4..6).unwrap_or(""),
+        day.get(6..8).unwrap_or("")
+    )
+}
+
+/// `count` and the noun, singular for one and plural otherwise ("1 new confirmed case",
+/// "0 new confirmed cases").
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "was" or "were" (and "has"/"have", "is"/"are") for a count.
+fn verb(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+/// The bulletin in its published form, as the press office words it.
+pub fn text(lang: Language, b: &Bulletin) -> String {
+    let m: u32 = b.day.get(4..6).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let d: u32 = b.day.get(6..8).and_then(|s| s.parse().ok()).unwrap_or(0);
+    match lang {
+        Language::Zh => format!(
+            "{m}月{d}日0—24时，全市新增本土确诊病例{}例、本土无症状感染者{}例，新增输入确诊病例{}例、输入无症状感染者{}例；无症状感染者转为确诊病例{}例；治愈出院{}例，死亡{}例。\n\
+             截至{m}月{d}日24时，全市累计报告确诊病例{}例、无症状感染者{}例，累计治愈出院{}例，累计死亡{}例；现有确诊病例{}例，现有无症状感染者{}例（医学观察中）。\n\
+             当日新增密切接触者{}人。累计追踪密切接触者{}人，已解除医学观察{}人，尚在医学观察{}人。\n",
+            b.new_confirmed.local,
+            b.new_asymptomatic.local,
+            b.new_confirmed.imported,
+            b.new_asymptomatic.imported,
+            b.asymptomatic_to_confirmed,
+            b.discharged,
+            b.deaths,
+            b.cumulative_confirmed,
+            b.cumulative_asymptomatic,
+            b.cumulative_discharged,
+            b.cumulative_deaths,
+            b.existing_confirmed,
+            b.existing_asymptomatic,
+            b.new_close_contacts,
+            b.close_contacts_traced,
+            b.close_contacts_released,
+            b.close_contacts_under_observation,
+        ),
+        Language::En => {
+            let day = iso_day(&b.day);
+            let reclassified = b.asymptomatic_to_confirmed;
+            let asymptomatic = |n| count(n, "asymptomatic infection", "asymptomatic infections");
+            let confirmed = |n| count(n, "confirmed case", "confirmed cases");
+            format!(
+                "From 0:00 to 24:00 on {day}, the city reported {}, {}, {} and {}; {} {} reclassified as confirmed; {} {} discharged and {} {} reported.\n\
+                 As of 24:00 on {day}, the city has reported {} and {} in total; {} {} been discharged and {} recorded. {} {} under treatment and {} {} under medical observation.\n\
+                 {} {} identified. {} {} been traced in total; {} {} been released from medical observation and {} {} still under observation.\n",
+                count(
+                    b.new_confirmed.local,
+                    "new local confirmed case",
+                    "new local confirmed cases"
+                ),
+                count(
+                    b.new_asymptomatic.local,
+                    "new local asymptomatic infection",
+                    "new local asymptomatic infections"
+                ),
+                count(
+                    b.new_confirmed.imported,
+                    "new imported confirmed case",
+                    "new imported confirmed cases"
+                ),
+                count(
+                    b.new_asymptomatic.imported,
+                    "new imported asymptomatic infection",
+                    "new imported asymptomatic infections"
+                ),
+                asymptomatic(reclassified),
+                verb(reclassified, "was", "were"),
+                count(b.discharged, "patient", "patients"),
+                verb(b.discharged, "was", "were"),
+                count(b.deaths, "death", "deaths"),
+                verb(b.deaths, "was", "were"),
+                confirmed(b.cumulative_confirmed),
+                asymptomatic(b.cumulative_asymptomatic),
+                count(b.cumulative_discharged, "patient", "patients"),
+                verb(b.cumulative_discharged, "has", "have"),
+                count(b.cumulative_deaths, "death", "deaths"),
+                confirmed(b.existing_confirmed),
+                verb(b.existing_confirmed, "is", "are"),
+                asymptomatic(b.existing_asymptomatic),
+                verb(b.existing_asymptomatic, "is", "are"),
+                count(
+                    b.new_close_contacts,
+                    "new close contact",
+                    "new close contacts"
+                ),
+                verb(b.new_close_contacts, "was", "were"),
+                count(b.close_contacts_traced, "close contact", "close contacts"),
+                verb(b.close_contacts_traced, "has", "have"),
+                b.close_contacts_released,
+                verb(b.close_contacts_released, "has", "have"),
+                b.close_contacts_under_observation,
+                verb(b.close_contacts_under_observation, "is", "are"),
+            )
+        }
     }
 }
 
@@ -394,6 +662,138 @@ mod tests {
                 local: 1,
                 imported: 0
             }
+        );
+    }
+
+    #[test]
+    fn a_suspected_case_counts_when_the_city_confirms_it_and_leaves_the_existing_on_discharge() {
+        use crate::case::Verdict;
+        let (p, c) = (PersonId(50), CaseId(9));
+        let rechecked = |seq, t, verdict| {
+            ev(
+                seq,
+                t,
+                EventBody::CaseRechecked {
+                    case: c,
+                    person: p,
+                    verdict,
+                    screened_by: "tracer:district".into(),
+                    at: t,
+                },
+            )
+        };
+        let log = vec![
+            case(1, at(0, 8), 9, 50, CaseKind::Suspected),
+            ev(
+                2,
+                at(0, 9),
+                EventBody::CaseScreened {
+                    case: c,
+                    person: p,
+                    verdict: Verdict::Asymptomatic,
+                    at: at(0, 9),
+                },
+            ),
+            rechecked(3, at(1, 9), Verdict::Asymptomatic),
+            ev(
+                4,
+                at(2, 9),
+                EventBody::CaseReclassified {
+                    case: c,
+                    person: p,
+                    from: CaseKind::Asymptomatic,
+                    to: CaseKind::Confirmed,
+                    at: at(2, 9),
+                },
+            ),
+            ev(
+                5,
+                at(3, 9),
+                EventBody::CaseDischarged {
+                    case: c,
+                    person: p,
+                    at: at(3, 9),
+                },
+            ),
+            // A second case that was excluded, then one that died: never published / dead.
+            case(6, at(3, 10), 10, 51, CaseKind::Suspected),
+            ev(
+                7,
+                at(3, 11),
+                EventBody::CaseRechecked {
+                    case: CaseId(10),
+                    person: PersonId(51),
+                    verdict: Verdict::Excluded,
+                    screened_by: "tracer:district".into(),
+                    at: at(3, 11),
+                },
+            ),
+            case(8, at(3, 12), 11, 52, CaseKind::Confirmed),
+            ev(
+                9,
+                at(3, 13),
+                EventBody::CaseDied {
+                    case: CaseId(11),
+                    person: PersonId(52),
+                    at: at(3, 13),
+                },
+            ),
+        ];
+        let b0 = bulletin(&log, d(0), 14);
+        assert_eq!(
+            b0.cumulative_asymptomatic + b0.cumulative_confirmed,
+            0,
+            "suspected"
+        );
+        let b1 = bulletin(&log, d(1), 14);
+        assert_eq!(b1.new_asymptomatic.local, 1);
+        assert_eq!((b1.existing_asymptomatic, b1.under_treatment), (1, 1));
+        let b2 = bulletin(&log, d(2), 14);
+        assert_eq!(
+            b2.new_confirmed.total(),
+            0,
+            "a reclassification is no new case"
+        );
+        assert_eq!(b2.asymptomatic_to_confirmed, 1);
+        assert_eq!(
+            (b2.cumulative_confirmed, b2.cumulative_asymptomatic),
+            (1, 0)
+        );
+        assert_eq!((b2.existing_confirmed, b2.existing_asymptomatic), (1, 0));
+        let b3 = bulletin(&log, d(3), 14);
+        assert_eq!((b3.discharged, b3.cumulative_discharged), (1, 1));
+        assert_eq!((b3.deaths, b3.cumulative_deaths), (1, 1));
+        assert_eq!(
+            b3.new_confirmed.local, 1,
+            "the case that died was new that day"
+        );
+        assert_eq!(b3.cumulative_confirmed, 2, "the excluded one never counts");
+        assert_eq!(b3.under_treatment, 0);
+        assert_eq!(bulletin(&log, d(4), 14).deaths, 0);
+    }
+
+    #[test]
+    fn the_english_text_agrees_in_number_and_the_chinese_text_carries_every_figure() {
+        let log = scenario();
+        let b1 = bulletin(&log, d(1), 14);
+        let en = text(Language::En, &b1);
+        assert!(en.contains("0 new local confirmed cases,"), "{en}");
+        assert!(en.contains("1 new local asymptomatic infection,"), "{en}");
+        assert!(en.contains("1 patient was discharged"), "{en}");
+        assert!(en.contains("0 deaths were reported"), "{en}");
+        assert!(en.contains("1 new close contact was identified"), "{en}");
+        assert!(en.contains("5 close contacts have been traced"), "{en}");
+        assert!(en.contains("2 have been released"), "{en}");
+        assert!(
+            !en.contains("1 patients") && !en.contains("1 cases"),
+            "{en}"
+        );
+        let zh = text(Language::Zh, &b1);
+        assert!(zh.starts_with("7月11日0—24时"), "{zh}");
+        assert!(zh.contains("本土无症状感染者1例"), "{zh}");
+        assert!(
+            zh.contains("累计追踪密切接触者5人，已解除医学观察2人，尚在医学观察3人"),
+            "{zh}"
         );
     }
 

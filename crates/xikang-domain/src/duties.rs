@@ -20,6 +20,9 @@ pub enum SiteKind {
     Centralized,
     /// 健康驿站 (health station: home-like monitoring outside the home)
     HealthStation,
+    /// 定点医院: a designated hospital, where cases are moved (closed-loop transfer) for
+    /// treatment; no quarantine order is issued to it.
+    DesignatedHospital,
 }
 
 impl SiteKind {
@@ -28,6 +31,7 @@ impl SiteKind {
         match self {
             SiteKind::Centralized => "centralized",
             SiteKind::HealthStation => "health_station",
+            SiteKind::DesignatedHospital => "designated_hospital",
         }
     }
 
@@ -58,11 +62,17 @@ pub enum TaskKind {
     /// A member of a positive pool: arrange the single-tube retest (done when its result
     /// arrives).
     ArrangeRetest,
+    /// A resident aged 60+ without a full vaccination course: visit and offer a dose (done
+    /// when the full course is recorded).
+    VaccinationOutreach,
+    /// A confirmed case: arrange its closed-loop transfer (闭环转运) to a designated
+    /// hospital (done when the transfer is recorded).
+    CaseTransfer,
 }
 
 impl TaskKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [TaskKind; 8] = [
+    pub const ALL: [TaskKind; 10] = [
         TaskKind::DoorToDoorScreening,
         TaskKind::Delivery,
         TaskKind::HomeIsolationCheck,
@@ -71,6 +81,8 @@ impl TaskKind {
         TaskKind::Retest,
         TaskKind::UnsampledResident,
         TaskKind::ArrangeRetest,
+        TaskKind::VaccinationOutreach,
+        TaskKind::CaseTransfer,
     ];
 
     /// The stored name.
@@ -84,6 +96,8 @@ impl TaskKind {
             TaskKind::Retest => "retest",
             TaskKind::UnsampledResident => "unsampled_resident",
             TaskKind::ArrangeRetest => "arrange_retest",
+            TaskKind::VaccinationOutreach => "vaccination_outreach",
+            TaskKind::CaseTransfer => "case_transfer",
         }
     }
 

@@ -134,6 +134,49 @@ pub enum EventBody {
         person: PersonId,
         at: Timestamp,
     },
+    /// The district CDC screened a suspected case (初筛); the city's re-check decides.
+    CaseScreened {
+        case: CaseId,
+        person: PersonId,
+        verdict: crate::case::Verdict,
+        at: Timestamp,
+    },
+    /// The city CDC re-checked a screened case (复核), another official than the screen's
+    /// (`screened_by`): the case is confirmed, asymptomatic or excluded from here.
+    CaseRechecked {
+        case: CaseId,
+        person: PersonId,
+        verdict: crate::case::Verdict,
+        screened_by: String,
+        at: Timestamp,
+    },
+    /// A case was moved to a designated hospital (closed-loop transfer, 闭环转运).
+    CaseTransferred {
+        case: CaseId,
+        person: PersonId,
+        hospital: SiteId,
+        at: Timestamp,
+    },
+    /// A case under treatment was reclassified (asymptomatic ↔ confirmed).
+    CaseReclassified {
+        case: CaseId,
+        person: PersonId,
+        from: CaseKind,
+        to: CaseKind,
+        at: Timestamp,
+    },
+    /// The health monitoring after a case's discharge ended: the case is closed.
+    CaseClosed {
+        case: CaseId,
+        person: PersonId,
+        at: Timestamp,
+    },
+    /// The person of a case died.
+    CaseDied {
+        case: CaseId,
+        person: PersonId,
+        at: Timestamp,
+    },
     /// A person was designated a contact of a case.
     ContactDesignated {
         person: PersonId,
@@ -296,6 +339,12 @@ impl EventBody {
             PoolPositive { .. } => "pool_positive",
             CaseRegistered { .. } => "case_registered",
             CaseDischarged { .. } => "case_discharged",
+            CaseScreened { .. } => "case_screened",
+            CaseRechecked { .. } => "case_rechecked",
+            CaseTransferred { .. } => "case_transferred",
+            CaseReclassified { .. } => "case_reclassified",
+            CaseClosed { .. } => "case_closed",
+            CaseDied { .. } => "case_died",
             ContactDesignated { .. } => "contact_designated",
             ContactReleased { .. } => "contact_released",
             QuarantineOrdered { .. } => "quarantine_ordered",
@@ -342,6 +391,12 @@ impl EventBody {
             | PoolPositive { person, .. }
             | CaseRegistered { person, .. }
             | CaseDischarged { person, .. }
+            | CaseScreened { person, .. }
+            | CaseRechecked { person, .. }
+            | CaseTransferred { person, .. }
+            | CaseReclassified { person, .. }
+            | CaseClosed { person, .. }
+            | CaseDied { person, .. }
             | ContactDesignated { person, .. }
             | ContactReleased { person, .. }
             | QuarantineOrdered { person, .. }

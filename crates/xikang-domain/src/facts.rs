@@ -312,6 +312,27 @@ impl PersonFacts {
                     |k| matches!(k, FactKind::Case { case: c, .. } if *c == case),
                 );
             }
+            // The city's re-check (or a later reclassification) gives the open case its
+            // kind; an excluded case was never one, and a death ends a case with nothing
+            // to follow.
+            EventBody::CaseRechecked { case, verdict, at: when, .. } => match verdict.kind() {
+                Some(kind) => self.set_case_kind(case, kind),
+                None => self.close_where(
+                    when,
+                    seq,
+                    EndKind::Dismissed,
+                    |k| matches!(k, FactKind::Case { case: c, .. } if *c == case),
+                ),
+            },
+            EventBody::CaseReclassified { case, to, .. } => self.set_case_kind(case, to),
+            EventBody::CaseDied { case, at: when, .. } => {
+                self.close_where(
+                    when,
+                    seq,
+                    EndKind::Dismissed,
+                    |k| matches!(k, FactKind::Case { case: c, .. } if *c == case),
+                );
+            }
             EventBody::ContactDesignated {
                 case, contact_kind, ..
             } => {
@@ -432,10 +453,29 @@ impl PersonFacts {
             | EventBody::AppealAnswered { .. }
             // The missed tests a round's deadline leads to are their own events.
             | EventBody::RoundDeadlineExtended { .. }
+            // Steps of a case's course that change no fact: the screen awaits the re-check,
+            // a transfer moves the person, not their colour, and the case's close follows
+            // the monitoring order's own release.
+            | EventBody::CaseScreened { .. }
+            | EventBody::CaseTransferred { .. }
+            | EventBody::CaseClosed { .. }
             // Where a person lives is not a fact of theirs: the projection moves them
             // between zones (the zone facts are the colour's evidence).
             | EventBody::ResidentMoved { .. }
             | EventBody::RegisterImported { .. } => {}
+        }
+    }
+
+    /// Gives the open fact of `case` the kind `kind` (a re-check or reclassification).
+    fn set_case_kind(&mut self, case: CaseId, kind: CaseKind) {
+        if let Some(extra) = self.extra.as_deref_mut() {
+            for f in extra.facts.iter_mut().filter(|f| f.is_open()) {
+                if let FactKind::Case { case: c, case_kind } = &mut f.kind
+                    && *c == case
+                {
+                    *case_kind = kind;
+                }
+            }
         }
     }
 

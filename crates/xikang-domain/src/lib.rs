@@ -4,6 +4,7 @@
 
 pub mod authority;
 pub mod bulletin;
+pub mod case;
 pub mod contact;
 pub mod duties;
 pub mod event;

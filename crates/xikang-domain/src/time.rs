@@ -40,6 +40,18 @@ impl Timestamp {
         }
     }
 
+    /// RFC 3339 in Asia/Shanghai time with its offset, e.g. `2022-07-01T10:00:00+08:00`:
+    /// the same instant as [`Timestamp::to_rfc3339`], as people in the city read it. Text
+    /// for people (the command line's output, the web pages) shows this; machine formats
+    /// (the API's JSON, exports, `--json`) carry UTC.
+    pub fn to_shanghai_rfc3339(self) -> String {
+        let utc = Timestamp(self.0.saturating_add(SHANGHAI_OFFSET_SECS)).to_rfc3339();
+        match utc.strip_suffix('Z') {
+            Some(wall) => format!("{wall}+08:00"),
+            None => utc,
+        }
+    }
+
     /// Parses RFC 3339 (any offset).
     pub fn parse_rfc3339(s: &str) -> Result<Timestamp, TimeError> {
         s.parse::<jiff::Timestamp>()
@@ -111,5 +123,12 @@ mod tests {
     fn rfc3339_round_trips() {
         let t = Timestamp::parse_rfc3339("2022-07-01T10:00:00+08:00").unwrap();
         assert_eq!(t.to_rfc3339(), "2022-07-01T02:00:00Z");
+        assert_eq!(t.to_shanghai_rfc3339(), "2022-07-01T10:00:00+08:00");
+        let late = Timestamp::parse_rfc3339("2022-07-01T16:30:00Z").unwrap();
+        assert_eq!(late.to_shanghai_rfc3339(), "2022-07-02T00:30:00+08:00");
+        assert_eq!(
+            Timestamp::parse_rfc3339(&late.to_shanghai_rfc3339()).unwrap(),
+            late
+        );
     }
 }

@@ -167,12 +167,30 @@ fn an_order_recorded_as_ended_after_its_planned_end_ended_at_the_planned_end() {
         QuarantineKind::Centralized,
         QuarantineReason::CloseContact,
     );
-    p.end_order(150);
+    let released = p.end_order(150);
     let fact: &Fact = &p.facts.facts()[0];
     let end = fact.ended_by(h(200)).expect("ended");
     assert_eq!((end.at, end.seq, end.how), (h(100), order, EndKind::Ended));
-    // Home monitoring runs from the planned end, with the order as its evidence.
+    // A rule that ends on the date (`fact_ends`) reads that end; the close contact's rule
+    // waits for the release (`released = true`, issue 15): red until 150, then home
+    // monitoring from the release, with the release as its evidence.
     let e = p.eval(&policy, 120);
+    assert_eq!(e.colour, xikang_domain::Colour::Red);
+    assert!(
+        fired(&e, "close_contact_home_monitoring").is_none(),
+        "{e:?}"
+    );
+    let e = p.eval(&policy, 151);
+    let monitoring = fired(&e, "close_contact_home_monitoring").expect("monitoring");
+    assert_eq!((monitoring.since, monitoring.event), (h(150), released));
+    // Under a rule that ends on the date, the same order's follow-on starts at the
+    // planned end, with the order as its evidence.
+    let on_the_date = Policy::parse(&xikang_domain::policy::DEFAULT_POLICY_TOML.replace(
+        "until = { released = true }",
+        "until = { fact_ends = true }",
+    ))
+    .unwrap();
+    let e = p.eval(&on_the_date, 120);
     let monitoring = fired(&e, "close_contact_home_monitoring").expect("monitoring");
     assert_eq!((monitoring.since, monitoring.event), (h(100), order));
 }

@@ -424,6 +424,38 @@ fn a_close_contact_goes_red_then_yellow_for_three_days_then_green() {
 }
 
 #[test]
+fn a_close_contact_stays_red_past_the_orders_planned_end_until_released() {
+    let policy = Policy::default_policy();
+    let mut p = Person::new();
+    p.contact(0, ContactKind::Close);
+    p.order(2, 2 + WEEK, Centralized, R::CloseContact);
+    // The planned end has passed, nobody has decided the release: still red, waiting for it.
+    let waiting = p.eval(&policy, 2 + WEEK + 5);
+    assert_eq!(waiting.colour, Colour::Red, "{:?}", waiting.fired);
+    assert_eq!(waiting.fired[0].rule, "close_contact_quarantine");
+    assert_eq!(waiting.to_green[0].awaits, Some("order_end"));
+    assert_eq!(
+        waiting.fired.len(),
+        1,
+        "no home monitoring before release: {:?}",
+        waiting.fired
+    );
+    // A test was missing: the order is extended by a day (the same order re-issued).
+    let extended = p.order(2, 2 + WEEK + 5 + 24, Centralized, R::CloseContact);
+    let red = p.eval(&policy, 2 + WEEK + 20);
+    assert_eq!(red.colour, Colour::Red);
+    assert_eq!(red.fired[0].event, extended);
+    assert_eq!(p.eval(&policy, 2 + WEEK + 40).colour, Colour::Red);
+    // Released: yellow home monitoring from the release, evidenced by it.
+    let released = p.end_order(2 + WEEK + 50);
+    let yellow = p.eval(&policy, 2 + WEEK + 51);
+    assert_eq!(yellow.colour, Colour::Yellow);
+    assert_eq!(yellow.fired[0].rule, "close_contact_home_monitoring");
+    assert_eq!(yellow.fired[0].event, released);
+    assert_eq!(yellow.fired[0].since, h(2 + WEEK + 50));
+}
+
+#[test]
 fn a_case_is_red_until_discharge_then_yellow_then_green() {
     let policy = Policy::default_policy();
     let mut p = Person::new();

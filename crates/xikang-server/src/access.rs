@@ -9,7 +9,8 @@
 //! e-mail addresses). A request refused before its caller was known logs `-`.
 
 use crate::app::{Actor, Role};
-use axum::extract::{MatchedPath, Request};
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Extensions;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -46,17 +47,20 @@ fn record(ext: &Extensions, role: Role, id: String) {
     }
 }
 
-/// Middleware (outermost): times the request and logs its line.
-pub async fn log(mut req: Request, next: Next) -> Response {
+/// Middleware (outermost): times the request, counts it in the metrics
+/// ([`crate::metrics::Metrics::request`]) and logs its line.
+pub async fn log(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| Arc::<str>::from(m.as_str()));
+    // A clone of the matched template (a reference count), not a copy of its text.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map(MatchedPath::as_str);
     let slot = CallerSlot::default();
     req.extensions_mut().insert(slot.clone());
     let resp = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = resp.status().as_u16();
+    state.metrics.request(route, status, elapsed);
     let (role, actor) = slot
         .0
         .get()
@@ -64,9 +68,9 @@ pub async fn log(mut req: Request, next: Next) -> Response {
     tracing::info!(
         target: TARGET,
         method = %method,
-        route = %route.as_deref().unwrap_or("-"),
-        status = resp.status().as_u16(),
-        micros = start.elapsed().as_micros() as u64,
+        route = %route.unwrap_or("-"),
+        status,
+        micros = elapsed.as_micros() as u64,
         role = %role,
         actor = %actor,
         "request"

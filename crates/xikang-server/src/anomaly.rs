@@ -137,6 +137,14 @@ fn answer(state: &AppState, actor: &Actor, day: CivilDay) -> Result<AnomaliesOut
         };
         items.push(AnomalyOut::new(state, m, name));
     }
+    let people = moves.iter().take(MAX_ITEMS).map(|m| m.person);
+    state.access.record(
+        actor,
+        "GET /api/v1/scans/anomalies",
+        None,
+        crate::now(),
+        people,
+    )?;
     Ok(AnomaliesOut {
         date: iso_day(day),
         bound: SpeedBoundOut {

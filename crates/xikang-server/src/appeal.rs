@@ -56,8 +56,14 @@ pub fn appeals_of(state: &AppState, person: Scoped<PersonId>) -> Vec<Appeal> {
         .collect()
 }
 
-/// The appeals `caller` may answer (their jurisdiction), open ones first, then newest first.
-pub fn visible_appeals(state: &AppState, caller: &Actor, open_only: bool) -> Vec<Appeal> {
+/// The appeals `caller` may answer (their jurisdiction), open ones first, then newest first,
+/// recorded in the access log as read through `route`.
+pub fn visible_appeals(
+    state: &AppState,
+    caller: &Actor,
+    open_only: bool,
+    route: &'static str,
+) -> Result<Vec<Appeal>, AppError> {
     let mut v: Vec<Appeal> = read(&state.projection.appeals)
         .values()
         .filter(|a| !open_only || a.answer.is_none())
@@ -70,7 +76,11 @@ pub fn visible_appeals(state: &AppState, caller: &Actor, open_only: bool) -> Vec
         .cloned()
         .collect();
     v.sort_by_key(|a| (a.answer.is_some(), std::cmp::Reverse(a.id)));
-    v
+    let people = v.iter().map(|a| a.person);
+    state
+        .access
+        .record(caller, route, None, crate::now(), people)?;
+    Ok(v)
 }
 
 /// The body of `POST /api/v1/people/{id}/appeals`.
@@ -151,7 +161,7 @@ pub async fn list(
         Some("all") => false,
         Some(_) => return Err(AppError::bad("invalid_status", "status is open or all")),
     };
-    let appeals = visible_appeals(&state, &caller, open_only);
+    let appeals = visible_appeals(&state, &caller, open_only, "GET /api/v1/appeals")?;
     Ok(Json(AppealsOut {
         appeals: appeals.iter().map(AppealOut::from).collect(),
     })

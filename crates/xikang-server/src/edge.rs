@@ -5,8 +5,9 @@
 //!    orchestrator never restarts a server for being busy;
 //! 2. a bearer token is resolved to its [`Actor`] from the auth cache; a token the cache has
 //!    not seen costs one store lookup, limited per client address and by a small number of
-//!    concurrent lookups, so a flood of made-up tokens never reaches a lane (401, 429 or 503
-//!    at once);
+//!    concurrent lookups (a request waits for one of those at most `queue_wait`, and
+//!    requests with the same token share one lookup), so a flood of made-up tokens never
+//!    reaches a lane (401 or 429 at once, 503 when the lookups ahead outlast the wait);
 //! 3. a known token is rate-limited per token (a device, a service); a request without one
 //!    (web pages, login, public documents) per client address;
 //! 4. the body is read in full under a deadline ([`EdgeConfig::body_timeout`]): a client
@@ -22,6 +23,7 @@ use crate::app::Actor;
 use crate::auth;
 use crate::error::AppError;
 use crate::limit::{Rate, RateLimiter};
+use crate::metrics::EdgeRefusal;
 use crate::state::{AppState, ServerConfig};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -31,7 +33,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -57,7 +59,8 @@ pub struct EdgeConfig {
     pub address_rate: Rate,
     /// Per client address, bearer tokens not in the auth cache (each costs a store lookup).
     pub lookup_rate: Rate,
-    /// Store lookups of uncached tokens in flight at once; beyond that, 503 at once.
+    /// Store lookups of uncached tokens in flight at once; beyond that, a request waits for
+    /// a slot at most `queue_wait`, then 503.
     pub lookups_in_flight: usize,
 }
 
@@ -89,6 +92,8 @@ pub struct Edge {
     lookup_slots: Semaphore,
     store_checked: Mutex<Option<(Instant, bool)>>,
     reading: AtomicUsize,
+    /// Set when a shutdown has begun: `/readyz` answers 503 `draining`.
+    draining: AtomicBool,
 }
 
 impl Edge {
@@ -101,7 +106,13 @@ impl Edge {
             lookup_slots: Semaphore::new(c.lookups_in_flight.max(1)),
             store_checked: Mutex::new(None),
             reading: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the server as shutting down (it finishes what it has and takes nothing new).
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Requests whose body is being read right now (each holding no slot).
@@ -131,9 +142,11 @@ impl Drop for Reading<'_> {
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Actor);
 
-/// Whether a path is a health probe (outside every lane and limit).
+/// Whether a path is a health probe or the metrics (outside every lane and limit: an
+/// overloaded server must still answer its orchestrator and its monitoring; `/metrics`
+/// checks its own caller, see [`crate::metrics::MetricsAccess`]).
 pub fn is_probe(path: &str) -> bool {
-    path == "/healthz" || path == "/readyz"
+    path == "/healthz" || path == "/readyz" || path == "/metrics"
 }
 
 /// The client's address: the TCP peer, or, behind the TLS proxy
@@ -169,6 +182,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         }
         Ok(None) => {
             if let Err(wait) = state.edge.addresses.check(ip, now) {
+                state.metrics.edge_refused(EdgeRefusal::AddressRate);
                 return AppError::RateLimited(wait).into_response();
             }
         }
@@ -177,7 +191,14 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     let reading = Reading::start(&state.edge.reading);
     let body = match read_body(&parts.headers, body, state.config.edge.body_timeout).await {
         Ok(b) => b,
-        Err(e) => return close(e.into_response()),
+        Err(e) => {
+            match e {
+                AppError::RequestTimeout => state.metrics.edge_refused(EdgeRefusal::BodyTimeout),
+                AppError::TooLarge(_) => state.metrics.edge_refused(EdgeRefusal::BodyTooLarge),
+                _ => {}
+            }
+            return close(e.into_response());
+        }
     };
     drop(reading);
     let Some(_slot) = state.shed.admit(parts.uri.path()).await else {
@@ -211,25 +232,36 @@ async fn authenticate(
             // re-check (its cached lookup aged past `auth::RECHECK`) does not, or a flood
             // from a device's own address would lock the device out every few seconds.
             if !state.auth_cache.knows(&digest) {
-                state
-                    .edge
-                    .lookups
-                    .check(ip, now)
-                    .map_err(AppError::RateLimited)?;
+                state.edge.lookups.check(ip, now).map_err(|wait| {
+                    state.metrics.edge_refused(EdgeRefusal::LookupRate);
+                    AppError::RateLimited(wait)
+                })?;
             }
-            let _slot = state
-                .edge
-                .lookup_slots
-                .try_acquire()
-                .map_err(|_| AppError::Overloaded)?;
-            auth::lookup(state, digest, clock, now).await?
+            // Few lookups run at once; the rest wait for a slot (a device's first burst,
+            // every device reconnecting after a restart, a busy device's re-check) and the
+            // first lookup of a token answers the others from the cache.
+            let _slot = tokio::time::timeout(
+                state.config.edge.queue_wait,
+                state.edge.lookup_slots.acquire(),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                state.metrics.edge_refused(EdgeRefusal::LookupsBusy);
+                AppError::Overloaded
+            })?;
+            let at = Instant::now();
+            match auth::cached(state, &digest, clock, at) {
+                Some(answer) => answer?,
+                None => auth::lookup(state, digest, clock, at).await?,
+            }
         }
     };
-    state
-        .edge
-        .tokens
-        .check(digest, now)
-        .map_err(AppError::RateLimited)?;
+    state.edge.tokens.check(digest, now).map_err(|wait| {
+        state.metrics.edge_refused(EdgeRefusal::TokenRate);
+        AppError::RateLimited(wait)
+    })?;
     Ok(Some((actor, digest)))
 }
 
@@ -271,8 +303,15 @@ const STORE_CHECK_TTL: Duration = Duration::from_secs(1);
 /// A store that does not answer a trivial read within this time is not ready.
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /readyz`: 200 once the tracing index is loaded and the store answers; 503 otherwise.
+/// `GET /readyz`: 200 once the tracing index is loaded and the store answers; 503 otherwise,
+/// and from the moment a shutdown begins.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, AppError> {
+    if state.edge.draining.load(Ordering::Acquire) {
+        return Err(AppError::Unavailable {
+            code: "draining",
+            message: "the server is shutting down".into(),
+        });
+    }
     if !state.projection.tracing.is_ready() {
         return Err(AppError::Unavailable {
             code: "not_ready",

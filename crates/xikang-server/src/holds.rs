@@ -329,15 +329,24 @@ pub fn holds_visible(
     if let Some(p) = person {
         authorise::person(state, caller, p)?;
     }
-    let holds = read(&state.projection.holds)
+    let holds: Vec<Hold> = read(&state.projection.holds)
         .values()
         .rev()
         .filter(|h| person.is_none_or(|p| h.person == p))
         .filter(|h| authorise::person_visible(state, caller, h.person))
         .take(1000)
-        .map(|h| HoldOut::new(h, now))
+        .cloned()
         .collect();
-    Ok(HoldsOut { holds })
+    state.access.record(
+        caller,
+        "GET /api/v1/holds",
+        None,
+        now,
+        holds.iter().map(|h| h.person),
+    )?;
+    Ok(HoldsOut {
+        holds: holds.iter().map(|h| HoldOut::new(h, now)).collect(),
+    })
 }
 
 /// The holds of one person that are active at `now`, for the code page.

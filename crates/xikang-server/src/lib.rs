@@ -10,6 +10,7 @@ pub mod app;
 pub mod appeal;
 pub mod auth;
 pub mod cache;
+pub mod drill;
 pub mod duties;
 pub mod edge;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod json;
 pub mod lab;
 pub mod ledger;
 pub mod limit;
+pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod ping;
@@ -41,12 +43,10 @@ use xikang_domain::Timestamp;
 
 pub use state::{ServerConfig, load_or_create_secrets};
 
-/// The wall clock, read only at the edge (the domain takes `now` as an argument).
+/// The clock, read only at the edge (the domain takes `now` as an argument): the system's,
+/// or a drill's ([`drill`]).
 pub fn now() -> Timestamp {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    Timestamp(secs)
+    drill::now()
 }
 
 async fn not_found() -> error::AppError {
@@ -82,6 +82,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/cases", post(api::post_case).get(api::list_cases))
         .route("/cases/{id}", get(api::get_case))
+        .route("/cases/{id}/screen", post(api::post_screen))
+        .route("/cases/{id}/recheck", post(api::post_recheck))
+        .route("/cases/{id}/transfer", post(api::post_case_transfer))
+        .route("/cases/{id}/reclassify", post(api::post_reclassify))
+        .route("/cases/{id}/discharge", post(api::post_discharge))
+        .route("/cases/{id}/death", post(api::post_death))
         .route("/cases/{id}/contacts", get(trace::get_contacts))
         .route("/cases/{id}/contacts/export", get(trace::export_contacts))
         .route("/cases/{id}/contacts/{person}", post(trace::act_on_contact))
@@ -91,6 +97,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/events", get(api::list_events))
         .route("/audit", get(api::get_audit))
         .route("/audit/checkpoint", get(api::get_checkpoint))
+        .route(
+            "/drill/clock",
+            get(drill::get_clock).post(drill::post_clock),
+        )
         .route("/audit/key", get(api::get_log_key))
         .route("/audit/consistency", get(api::get_consistency))
         .route("/tokens", post(api::post_token).get(api::list_tokens))
@@ -100,12 +110,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/holds/{id}/approve", post(holds::approve))
         .route("/holds/{id}/clear", post(holds::clear))
         .route("/ledger/colours", get(ledger::get_colours))
+        .route("/bulletin", get(api::get_bulletin))
         .merge(duties::routes())
         .merge(lab::http::routes())
         .fallback(not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(edge::readyz))
+        .route("/metrics", get(metrics::get_metrics))
         .route("/", get(page::index))
         .route("/lookup", post(page::lookup))
         .nest("/api/v1", api)
@@ -117,12 +129,17 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             edge::guard,
         ))
-        .layer(axum::middleware::from_fn(access::log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::log,
+        ))
         .with_state(state)
 }
 
-/// Serves until the future `shutdown` completes, then lets open requests finish (for at
-/// most [`DRAIN`]).
+/// Serves until the future `shutdown` completes, then stops accepting connections, lets
+/// open requests finish (for at most [`DRAIN`]; `/readyz` answers 503 meanwhile), and waits
+/// until the scan writer has committed everything handed to it and the access log is
+/// stored: when this returns, every acknowledged scan and every recorded read is durable.
 ///
 /// Connections are served by hyper directly rather than `axum::serve`, for the header read
 /// deadline ([`edge::EdgeConfig::header_timeout`]): a client that opens a socket and trickles
@@ -139,7 +156,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(state.config.edge.header_timeout);
-    let app = router(state);
+    let app = router(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -175,13 +192,58 @@ pub async fn serve(
         });
     }
     drop(listener);
+    state.edge.start_draining();
+    tracing::info!("shutting down: draining open requests");
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("connections still open after the drain period; closing them");
     }
+    // Requests cut off by the drain deadline may have left scans in the writer's queue:
+    // they are committed (unacknowledged) rather than lost.
+    if let Err(e) = state.writer.flush().await {
+        tracing::error!(error = ?e, "flushing the scan writer at shutdown failed");
+    }
+    if let Err(e) = state.access.flush().await {
+        tracing::error!(error = ?e, "flushing the access log at shutdown failed");
+    }
+    tracing::info!("shut down: scans and access records flushed");
     Ok(())
+}
+
+/// A future that completes on SIGTERM (what systemd and `docker stop` send) or SIGINT
+/// (Ctrl-C), saying which; both start the same graceful shutdown. The handlers are installed
+/// when this is called (inside the runtime), not when the future is first polled, so a
+/// signal that arrives between the two is not lost to the default action (exit at once).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Some((term, int)),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops gracefully");
+                None
+            }
+        }
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = handlers {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!(signal = name, "shutdown requested");
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!(signal = "SIGINT", "shutdown requested");
+    }
 }
 
 /// How long a shutdown waits for open requests to finish.

@@ -14,6 +14,15 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         "ops",
         false,
     ),
+    (
+        "get",
+        "/metrics",
+        "Prometheus metrics (text format; counts only): loopback clients, or the metrics token \
+         of --metrics-token-file as a bearer token; 403 forbidden otherwise \
+         (docs/metrics.md)",
+        "ops",
+        false,
+    ),
     ("get", "/api/v1/openapi.json", "This document", "ops", false),
     (
         "get",
@@ -130,7 +139,55 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
     ),
     ("post", "/api/v1/cases", "Register a case", "cases", true),
     ("get", "/api/v1/cases", "List cases", "cases", true),
-    ("get", "/api/v1/cases/{id}", "One case", "cases", true),
+    (
+        "get",
+        "/api/v1/cases/{id}",
+        "One case, with where its course stands",
+        "cases",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/cases/{id}/screen",
+        "District CDC screen of a suspected case {verdict: confirmed|asymptomatic|excluded, at?}",
+        "cases",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/cases/{id}/recheck",
+        "City CDC re-check by another official {verdict, at?}: confirmed, asymptomatic or excluded; opens the closed-loop transfer task",
+        "cases",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/cases/{id}/transfer",
+        "The case arrived at a designated hospital {hospital: S…, at?}: closes the transfer task, ends any quarantine order",
+        "cases",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/cases/{id}/reclassify",
+        "Reclassify a case under treatment {kind: confirmed|asymptomatic, reason, at?}",
+        "cases",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/cases/{id}/discharge",
+        "Discharge a case {at?}: the policy's post-discharge health monitoring order starts; its release closes the case",
+        "cases",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/cases/{id}/death",
+        "Record the death of a case's person {at?}",
+        "cases",
+        true,
+    ),
     (
         "get",
         "/api/v1/cases/{id}/contacts",
@@ -230,6 +287,20 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         false,
     ),
     (
+        "get",
+        "/api/v1/drill/clock",
+        "The server's time and whether it runs on a drill's clock (admins)",
+        "drill",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/drill/clock",
+        "Move a drill's clock forward ({advance_secs} or {to}), then sweep (city admins; 409 not_a_drill in production)",
+        "drill",
+        true,
+    ),
+    (
         "post",
         "/api/v1/tokens",
         "Issue an API token for a user or device, with an expiry (admins)",
@@ -283,6 +354,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         "/api/v1/holds/{id}/clear",
         "Clear an active hold (admins, tracers)",
         "holds",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/bulletin",
+        "The daily bulletin of any day up to today (?date=YYYY-MM-DD&lang=zh|en): figures as the log held them that day, and the published text",
+        "bulletin",
         true,
     ),
     (

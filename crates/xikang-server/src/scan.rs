@@ -6,6 +6,7 @@
 use crate::app::{Actor, Role};
 use crate::error::{AppError, ItemError, item_err};
 use crate::json::{body_json, check_json};
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::trace::Live;
 use crate::wire::{ScanItemOut, ScansOut};
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use xikang_code::{PRESENTED_AT_LEEWAY_SECS, Presented};
@@ -29,6 +31,8 @@ const MAX_GROUP: usize = 20_000;
 /// Jobs waiting for the writer before new scans are refused with 503.
 const QUEUE: usize = 4_096;
 
+/// Check-ins for the writer and where to answer with the commit's outcome. A job without
+/// check-ins is a flush marker, answered once every job queued before it is committed.
 struct Job {
     checkins: Vec<CheckIn>,
     done: tokio::sync::oneshot::Sender<Result<(), String>>,
@@ -40,6 +44,7 @@ struct Job {
 #[derive(Debug, Clone)]
 pub struct ScanWriter {
     tx: SyncSender<Job>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Job {
@@ -52,18 +57,23 @@ impl ScanWriter {
     /// Starts the writer thread, and the thread that appends committed check-ins to the
     /// tracing index: an append that seals and merges a segment of the day takes the index
     /// lock for a while, and no scan may wait for that.
-    pub fn start(store: Arc<dyn Store>, index: Arc<Mutex<Live>>) -> ScanWriter {
+    pub fn start(
+        store: Arc<dyn Store>,
+        index: Arc<Mutex<Live>>,
+        metrics: Arc<Metrics>,
+    ) -> ScanWriter {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let (committed, to_index) = std::sync::mpsc::channel();
+        let m = metrics.clone();
         std::thread::Builder::new()
             .name("scan-writer".into())
-            .spawn(move || writer_loop(store.as_ref(), &committed, rx))
+            .spawn(move || writer_loop(store.as_ref(), &committed, rx, &m))
             .unwrap_or_else(|e| panic!("cannot start the scan writer thread: {e}"));
         std::thread::Builder::new()
             .name("scan-indexer".into())
             .spawn(move || indexer_loop(&index, &to_index))
             .unwrap_or_else(|e| panic!("cannot start the scan indexer thread: {e}"));
-        ScanWriter { tx }
+        ScanWriter { tx, metrics }
     }
 
     /// Writes check-ins durably; returns once they are committed.
@@ -72,12 +82,14 @@ impl ScanWriter {
             return Ok(());
         }
         let (done, wait) = tokio::sync::oneshot::channel();
-        match self.tx.try_send(Job { checkins, done }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(AppError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(AppError::Internal("scan writer stopped".into()));
-            }
+        // Counted before it is sent, so the writer never takes it off the gauge first.
+        self.metrics.scan_queue.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.tx.try_send(Job { checkins, done }) {
+            self.metrics.scan_queue.fetch_sub(1, Ordering::Relaxed);
+            return Err(match e {
+                TrySendError::Full(_) => AppError::Overloaded,
+                TrySendError::Disconnected(_) => AppError::Internal("scan writer stopped".into()),
+            });
         }
         match wait.await {
             Ok(Ok(())) => Ok(()),
@@ -85,9 +97,33 @@ impl ScanWriter {
             Err(_) => Err(AppError::Internal("scan writer dropped a job".into())),
         }
     }
+
+    /// Returns once every check-in handed to the writer before this call is committed (or
+    /// its commit failed): what a shutdown waits for before the process exits.
+    pub async fn flush(&self) -> Result<(), AppError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let tx = self.tx.clone();
+        let job = Job {
+            checkins: Vec::new(),
+            done,
+        };
+        // The queue may be full at shutdown: wait for room off the runtime's threads.
+        tokio::task::spawn_blocking(move || tx.send(job))
+            .await
+            .map_err(|e| AppError::Internal(format!("flushing the scan writer: {e}")))?
+            .map_err(|_| AppError::Internal("scan writer stopped".into()))?;
+        wait.await
+            .map_err(|_| AppError::Internal("scan writer dropped a flush".into()))?
+            .map_err(|e| AppError::Internal(format!("writing check-ins: {e}")))
+    }
 }
 
-fn writer_loop(store: &dyn Store, committed: &Sender<Vec<CheckIn>>, rx: Receiver<Job>) {
+fn writer_loop(
+    store: &dyn Store,
+    committed: &Sender<Vec<CheckIn>>,
+    rx: Receiver<Job>,
+    metrics: &Metrics,
+) {
     let mut jobs: Vec<Job> = Vec::new();
     let mut rows: Vec<CheckIn> = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -102,15 +138,31 @@ fn writer_loop(store: &dyn Store, committed: &Sender<Vec<CheckIn>>, rx: Receiver
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let result = store.insert_checkins(&rows).map_err(|e| e.to_string());
+        // Flush markers carry no rows and were not counted as queued.
+        let queued = jobs.iter().filter(|j| !j.checkins.is_empty()).count();
+        metrics
+            .scan_queue
+            .fetch_sub(queued as u64, Ordering::Relaxed);
+        let result = if rows.is_empty() {
+            Ok(())
+        } else {
+            let started = std::time::Instant::now();
+            let r = store.insert_checkins(&rows).map_err(|e| e.to_string());
+            metrics
+                .scan_commit
+                .observe(started.elapsed().as_micros() as u64);
+            metrics.scan_group.observe(rows.len() as u64);
+            r
+        };
         if let Err(e) = &result {
+            metrics.scan_commit_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, rows = rows.len(), "check-in group commit failed");
         }
         for j in jobs.drain(..) {
             let _ = j.done.send(result.clone());
         }
         // After the answers: the index is a view of what is durable, read by tracers.
-        if result.is_ok() {
+        if result.is_ok() && !rows.is_empty() {
             let _ = committed.send(std::mem::take(&mut rows));
         }
         rows.clear();

@@ -25,6 +25,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct Shed {
     priority: Arc<Semaphore>,
     other: Arc<Semaphore>,
+    /// Slots of each lane (priority, other), for the metrics.
+    slots: [usize; 2],
     /// How long a request may wait for a permit when its lane is full.
     max_wait: Duration,
     /// How many requests may wait at once (per server); beyond that, refusal is immediate.
@@ -32,6 +34,24 @@ pub struct Shed {
     waiting: AtomicUsize,
     /// Requests refused since start.
     pub refused: AtomicU64,
+    /// Of those, refused on the priority lane.
+    refused_priority: AtomicU64,
+}
+
+/// One lane as the metrics show it.
+#[derive(Debug, Clone, Copy)]
+pub struct LaneStats {
+    pub name: &'static str,
+    pub slots: usize,
+    pub in_use: usize,
+    pub refused: u64,
+}
+
+/// The shedder as the metrics show it.
+#[derive(Debug, Clone, Copy)]
+pub struct ShedStats {
+    pub lanes: [LaneStats; 2],
+    pub waiting: usize,
 }
 
 impl Shed {
@@ -41,10 +61,43 @@ impl Shed {
         Shed {
             priority: Arc::new(Semaphore::new(priority.max(1))),
             other: Arc::new(Semaphore::new(other.max(1))),
+            slots: [priority.max(1), other.max(1)],
             max_wait,
             max_waiters,
             waiting: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
+            refused_priority: AtomicU64::new(0),
+        }
+    }
+
+    /// Slots in use, refusals and waiters, read without taking anything.
+    pub fn stats(&self) -> ShedStats {
+        let refused = self.refused.load(Ordering::Relaxed);
+        let priority = self.refused_priority.load(Ordering::Relaxed);
+        let lane = |name, slots: usize, sem: &Semaphore, refused| LaneStats {
+            name,
+            slots,
+            in_use: slots.saturating_sub(sem.available_permits()),
+            refused,
+        };
+        ShedStats {
+            lanes: [
+                lane("priority", self.slots[0], &self.priority, priority),
+                lane(
+                    "other",
+                    self.slots[1],
+                    &self.other,
+                    refused.saturating_sub(priority),
+                ),
+            ],
+            waiting: self.waiting.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count_refusal(&self, path: &str) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        if is_priority(path) {
+            self.refused_priority.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -60,7 +113,7 @@ impl Shed {
     pub fn try_admit(&self, path: &str) -> Option<OwnedSemaphorePermit> {
         let permit = self.lane(path).clone().try_acquire_owned().ok();
         if permit.is_none() {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+            self.count_refusal(path);
         }
         permit
     }
@@ -83,7 +136,7 @@ impl Shed {
         };
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         if permit.is_none() {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+            self.count_refusal(path);
         }
         permit
     }
@@ -115,6 +168,13 @@ mod tests {
             "other lane is independent"
         );
         assert_eq!(shed.refused.load(Ordering::Relaxed), 1);
+        let stats = shed.stats();
+        assert_eq!(
+            (stats.lanes[0].in_use, stats.lanes[0].refused),
+            (1, 1),
+            "priority"
+        );
+        assert_eq!((stats.lanes[1].in_use, stats.lanes[1].refused), (0, 0));
         drop(held);
         assert!(
             shed.try_admit("/api/v1/scans").is_some(),

@@ -168,7 +168,12 @@ pub struct ServerConfig {
     pub jurisdiction: String,
     /// At most this many scans in one batch.
     pub max_batch: usize,
-    /// Concurrent requests admitted on the priority lane (scans, codes, trust).
+    /// Concurrent requests admitted on the priority lane (scans, codes, trust). Large: a
+    /// scan spends its time waiting for the group commit, whose groups grow with it, and a
+    /// request that waits for a permit instead costs a second wake-up and a timer (at
+    /// 2,000 connections, 128 permits cost a third more CPU per scan than 2,048;
+    /// `docs/benchmarks.md`, "Trust: overload"). Memory is bounded before the lane: bodies
+    /// are read, within their limit, before a request asks for a permit.
     pub priority_permits: usize,
     /// Concurrent requests admitted for everything else.
     pub other_permits: usize,
@@ -185,6 +190,8 @@ pub struct ServerConfig {
     /// The authority log's name in its checkpoints (C2SP origin, also the log key's name);
     /// `None`: `xikang.local/<jurisdiction>/authority-log`. Witnesses pin it: keep it stable.
     pub log_origin: Option<String>,
+    /// Who may read `GET /metrics` (docs/metrics.md).
+    pub metrics_access: crate::metrics::MetricsAccess,
 }
 
 impl ServerConfig {
@@ -201,13 +208,14 @@ impl Default for ServerConfig {
         ServerConfig {
             jurisdiction: "320200".into(),
             max_batch: 1000,
-            priority_permits: 128,
+            priority_permits: 2048,
             other_permits: 32,
             policy_text: None,
             behind_tls: false,
             edge: crate::edge::EdgeConfig::default(),
             scan_upload_grace_secs: DEFAULT_SCAN_UPLOAD_GRACE_SECS,
             log_origin: None,
+            metrics_access: crate::metrics::MetricsAccess::Loopback,
         }
     }
 }
@@ -257,6 +265,8 @@ pub struct AppState {
     pub shed: crate::shed::Shed,
     /// Limiters and probes of the HTTP edge.
     pub edge: crate::edge::Edge,
+    /// Counters and histograms for `GET /metrics` ([`crate::metrics`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -371,7 +381,8 @@ impl AppState {
             .map_err(|e| StoreError::Corrupt(format!("population: {e}")))?
         };
         let tracing = crate::trace::Tracing::new(population);
-        let writer = ScanWriter::start(store.clone(), tracing.live.clone());
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let writer = ScanWriter::start(store.clone(), tracing.live.clone(), metrics.clone());
         let projection = Projection::new(slots, communities, Venues { list, by_code }, tracing);
 
         let state = AppState {
@@ -401,6 +412,7 @@ impl AppState {
                 config.edge.max_waiters,
             ),
             edge: crate::edge::Edge::new(&config.edge),
+            metrics,
             config,
         };
         let mut active: Option<(String, String)> = None;
@@ -445,8 +457,7 @@ impl AppState {
     /// workers, because verification is CPU work. The result at position `i` is for
     /// `tokens[i]`: the person, or the refusal (`token_…` codes, `unknown_person`).
     pub fn identify(&self, tokens: &[&str], now: Timestamp) -> Vec<Result<PersonId, ItemError>> {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let parts = cores.min(tokens.len() / 512).max(1);
+        let parts = cores().min(tokens.len() / 512).max(1);
         if parts == 1 {
             return self.identify_here(tokens, now);
         }
@@ -635,4 +646,13 @@ impl AppState {
         self.projection.tracing.pings.drop_days_before(cutoff);
         Ok(dropped)
     }
+}
+
+/// The cores this process may use, read once: `available_parallelism` reads the cgroup
+/// files on every call (open, read, close), which cost a seventh of the server's time when
+/// every single scan asked (2,000 connections, `docs/benchmarks.md`, "Trust: overload").
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES
+        .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
 }

@@ -222,6 +222,7 @@ impl From<VaccinationStatus> for VaccinationOut {
 /// A case.
 #[derive(Debug, Serialize)]
 pub struct CaseOut {
+    pub course: CourseOut,
     pub discharged_at: Option<String>,
     pub id: String,
     pub isolated_at: Option<String>,
@@ -235,6 +236,7 @@ pub struct CaseOut {
 impl From<&CaseRecord> for CaseOut {
     fn from(c: &CaseRecord) -> Self {
         CaseOut {
+            course: CourseOut::from(&c.course),
             id: c.id.to_string(),
             person: c.person.to_string(),
             kind: c.kind,
@@ -245,6 +247,65 @@ impl From<&CaseRecord> for CaseOut {
             discharged_at: rfc(c.discharged_at),
         }
     }
+}
+
+/// Where a case's course stands, with who took each step and when.
+#[derive(Debug, Serialize)]
+pub struct CourseOut {
+    pub closed_at: Option<String>,
+    pub died_at: Option<String>,
+    /// The designated hospital (`S…`) and when the case was moved there.
+    pub hospital: Option<StepOut>,
+    /// The city CDC's re-check.
+    pub recheck: Option<StepOut>,
+    /// The district CDC's screen.
+    pub screen: Option<StepOut>,
+    pub stage: &'static str,
+}
+
+/// One step of a course: its verdict or place, the official (`role:name`), the time.
+#[derive(Debug, Serialize)]
+pub struct StepOut {
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<xikang_domain::case::Verdict>,
+}
+
+impl From<&xikang_domain::case::Course> for CourseOut {
+    fn from(c: &xikang_domain::case::Course) -> Self {
+        let decided = |d: &(xikang_domain::case::Verdict, String, Timestamp)| StepOut {
+            at: d.2.to_rfc3339(),
+            by: Some(d.1.clone()),
+            site: None,
+            verdict: Some(d.0),
+        };
+        CourseOut {
+            stage: c.stage.as_str(),
+            screen: c.screened.as_ref().map(decided),
+            recheck: c.rechecked.as_ref().map(decided),
+            hospital: c.hospital.map(|(site, at)| StepOut {
+                at: at.to_rfc3339(),
+                by: None,
+                site: Some(site.to_string()),
+                verdict: None,
+            }),
+            closed_at: rfc(c.closed_at),
+            died_at: rfc(c.died_at),
+        }
+    }
+}
+
+/// A step of a case's course taken: the case as it stands now, and the monitoring order a
+/// discharge issued (under the policy's `after_discharge` regime).
+#[derive(Debug, Serialize)]
+pub struct CaseStepOut {
+    pub case: CaseOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitoring_order: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -318,6 +379,7 @@ impl RecordedOut {
 pub struct RegisteredCaseOut {
     /// `None` while the tracing index loads.
     pub contacts: Option<ContactCounts>,
+    pub course: CourseOut,
     pub discharged_at: Option<String>,
     pub id: String,
     pub isolated_at: Option<String>,
@@ -333,6 +395,7 @@ impl From<RegisteredCase> for RegisteredCaseOut {
         let c = r.case;
         RegisteredCaseOut {
             contacts: r.contacts,
+            course: c.course,
             discharged_at: c.discharged_at,
             id: c.id,
             isolated_at: c.isolated_at,
@@ -595,6 +658,14 @@ pub(crate) mod tests {
 
     fn case() -> CaseOut {
         CaseOut {
+            course: CourseOut {
+                closed_at: None,
+                died_at: None,
+                hospital: None,
+                recheck: None,
+                screen: None,
+                stage: "confirmed",
+            },
             discharged_at: None,
             id: "C1".into(),
             isolated_at: None,

@@ -118,6 +118,17 @@ impl fmt::Debug for StoredKey {
 }
 
 /// The result of walking the authority log.
+/// The reader pool of a store, for the metrics (`GET /metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections waiting in the pool.
+    pub idle: usize,
+    /// Connections lent out now.
+    pub in_use: usize,
+    /// Connections opened since start.
+    pub opened: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainReport {
     /// How many events verified, from the first, before the first error (or all of them).
@@ -153,6 +164,11 @@ pub trait Store:
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
+
+    /// The reader pool's connections (zeros for a store without one).
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats::default()
+    }
 
     /// A server setting (e.g. the ID-hash key). Values may be secret: never print them.
     fn setting(&self, key: &str) -> Result<Option<Vec<u8>>>;
@@ -304,6 +320,16 @@ impl fmt::Display for Target {
             Target::Sqlite(p) => write!(f, "sqlite in {}", p.display()),
             Target::Postgres(url) => write!(f, "postgres at {}", pg::redact_url(url)),
         }
+    }
+}
+
+/// Whether a store already exists at `target`: for a data directory, its database file
+/// (a mistyped `--data` is a directory without one). A PostgreSQL database is named by its
+/// URL and refuses a connection when it does not exist, so it counts as existing.
+pub fn exists(target: &Target) -> bool {
+    match target {
+        Target::Sqlite(dir) => dir.join(sqlite::DB_FILE).is_file(),
+        Target::Postgres(_) => true,
     }
 }
 

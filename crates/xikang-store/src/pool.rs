@@ -5,12 +5,16 @@
 
 use crate::error::Result;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// Idle connections of one kind.
 pub(crate) struct Pool<C> {
     idle: Mutex<Vec<C>>,
     max_idle: usize,
+    /// Connections lent out now, and opened since start (for the metrics).
+    in_use: AtomicUsize,
+    opened: AtomicU64,
 }
 
 impl<C> Pool<C> {
@@ -18,6 +22,21 @@ impl<C> Pool<C> {
         Pool {
             idle: Mutex::new(Vec::new()),
             max_idle,
+            in_use: AtomicUsize::new(0),
+            opened: AtomicU64::new(0),
+        }
+    }
+
+    /// Idle, lent-out and ever-opened connections.
+    pub(crate) fn stats(&self) -> crate::PoolStats {
+        crate::PoolStats {
+            idle: self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
+            in_use: self.in_use.load(Ordering::Relaxed),
+            opened: self.opened.load(Ordering::Relaxed),
         }
     }
 
@@ -40,8 +59,13 @@ impl<C> Pool<C> {
         };
         let conn = match reused {
             Some(c) => c,
-            None => open()?,
+            None => {
+                let c = open()?;
+                self.opened.fetch_add(1, Ordering::Relaxed);
+                c
+            }
         };
+        self.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(Pooled {
             pool: self,
             conn: Some(conn),
@@ -71,6 +95,7 @@ impl<C> DerefMut for Pooled<'_, C> {
 
 impl<C> Drop for Pooled<'_, C> {
     fn drop(&mut self) {
+        self.pool.in_use.fetch_sub(1, Ordering::Relaxed);
         // A connection that was in use during a panic may hold an open transaction: let it go.
         if std::thread::panicking() {
             return;

@@ -26,6 +26,11 @@ use xikang_store::{ApiToken, Store, Target};
     about = "锡康 xikang: outbreak control for a city — health codes, scans, tracing"
 )]
 struct Cli {
+    /// Configuration file (TOML; keys are `serve`'s flags with `_` for `-`): the layer under
+    /// the environment and the flags. Default: `xikang.toml` in the current directory, if
+    /// it exists. See `xikang config example`.
+    #[arg(long, global = true, env = "XIKANG_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,7 +47,20 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the store (applying migrations).
+    /// Opens the store that must already exist (`serve`): a data directory without one is
+    /// refused rather than served as an empty city, unless `create` is asked for.
+    pub fn open_existing(&self, create: bool) -> Result<Arc<dyn Store>> {
+        let target = Target::from_args(Some(&self.data), self.database_url.as_deref());
+        if !create && !xikang_store::exists(&target) {
+            bail!(
+                "no xikang store in {}: check --data, or pass --create to start an empty one (`xikang gen` and `xikang demo` create a city)",
+                self.data.display()
+            );
+        }
+        self.open()
+    }
+
+    /// Opens the store (applying migrations), creating it if there is none.
     pub fn open(&self) -> Result<Arc<dyn Store>> {
         let target = Target::from_args(Some(&self.data), self.database_url.as_deref());
         let store = xikang_store::open(&target).with_context(|| match &self.database_url {
@@ -89,8 +107,27 @@ struct ServeArgs {
           default_value_t = xikang_server::state::DEFAULT_SCAN_UPLOAD_GRACE_SECS,
           value_parser = clap::value_parser!(i64).range(0..=86_400))]
     scan_upload_grace_secs: i64,
+    /// A file whose first line is the bearer token that may read `GET /metrics` from any
+    /// address. Without it, only loopback clients may, and nobody with --behind-tls
+    /// (docs/metrics.md).
+    #[arg(long, env = "XIKANG_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
     #[command(flatten)]
     edge: EdgeArgs,
+    /// Create an empty store when the data directory has none (without it, `serve` refuses
+    /// a directory without a store: a mistyped `--data` must not start an empty city).
+    #[arg(long)]
+    create: bool,
+    /// Run as a drill (应急演练): on a simulated clock that reads --drill-start until an
+    /// admin moves it (`POST /api/v1/drill/clock`), on a store marked as a drill's (a new
+    /// one is marked; production data are refused, and a drill's store is refused without
+    /// this flag). See docs/drills.md.
+    #[arg(long, env = "XIKANG_DRILL")]
+    drill: bool,
+    /// The drill clock's first reading, RFC 3339 (e.g. 2020-01-20T08:00:00+08:00); default:
+    /// the real time at start.
+    #[arg(long, env = "XIKANG_DRILL_START", requires = "drill")]
+    drill_start: Option<String>,
 }
 
 /// The HTTP edge's deadlines and limits (defaults in `xikang_server::edge::EdgeConfig`).
@@ -287,6 +324,20 @@ enum Command {
     /// Benchmark the register import: a generated file of N residents (1 % bad lines)
     /// through `xikang people import` and the server, then the same file again.
     BenchImport(crate::register_cli::BenchImportArgs),
+    /// The configuration file: an annotated example, or the settings `serve` would use.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCmd {
+    /// Print the annotated example configuration file (`deploy/xikang.toml`).
+    Example,
+    /// Print the settings `serve` would run with after the file, the environment and these
+    /// flags are layered (secrets shown as `<set>`), then exit.
+    Show(Box<ServeArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -379,10 +430,42 @@ enum PolicyCmd {
     Default,
 }
 
-/// Entry point: parses arguments, runs, maps errors to exit codes.
+/// Entry point: parses arguments (with the configuration file under them), runs, maps
+/// errors to exit codes.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging();
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = Cli::command();
+    let first = command.clone().get_matches_from(&args);
+    let file = first.get_one::<PathBuf>("config").cloned();
+    let (extra, layered) = match crate::config::layer(&command, &first, file, "serve") {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let matches = if extra.is_empty() {
+        first
+    } else {
+        match command.try_get_matches_from(args.into_iter().chain(extra)) {
+            Ok(m) => m,
+            Err(e) => {
+                if let Some(f) = &layered.file {
+                    eprintln!("error: a setting in {} was refused:", f.display());
+                }
+                e.exit()
+            }
+        }
+    };
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Err(e) = init_logging(&layered.log) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    if let Some(f) = &layered.file {
+        tracing::debug!(file = %f.display(), "configuration file read");
+    }
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -392,21 +475,51 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("XIKANG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+/// Logs on stderr: `XIKANG_LOG` (else the file's `log`, else `info`) filters;
+/// `XIKANG_LOG_FORMAT` (else the file's `log_format`) is `text` (default) or `json` (one
+/// object a line, for journald, Loki and friends). Colour only when stderr is a terminal
+/// and `NO_COLOR` is unset: never escape codes in a file or a journal.
+fn init_logging(file: &crate::config::FileLog) -> Result<()> {
+    use std::io::IsTerminal;
+    let filter = std::env::var("XIKANG_LOG")
+        .ok()
+        .or_else(|| file.filter.clone())
+        .unwrap_or_else(|| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .with_context(|| format!("XIKANG_LOG / log = {filter:?}"))?;
+    let format = std::env::var("XIKANG_LOG_FORMAT")
+        .ok()
+        .or_else(|| file.format.clone())
+        .unwrap_or_else(|| "text".into());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format.as_str() {
+        "json" => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        "text" => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .try_init(),
+        other => bail!("XIKANG_LOG_FORMAT / log_format: {other:?} is neither text nor json"),
+    };
+    Ok(())
 }
 
 fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Trace(args) => crate::trace_cmd::run(&args),
         Command::BenchTrace(args) => crate::trace_bench::run(&args),
-        Command::Serve(args) => serve(&args, None),
+        Command::Serve(args) => {
+            let bound = Bound::bind(&args.listen)?;
+            serve(&args, None, bound)
+        }
         Command::Demo { serve: args, city } => {
+            // A taken address is reported before minutes of generating a city.
+            let bound = Bound::bind(&args.listen)?;
             let store = args.store.open()?;
             if store.count_people()? == 0 {
                 let cfg = city.config()?;
@@ -420,7 +533,21 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     r.people, r.venues, r.checkins, r.pings, r.test_results, r.seconds
                 );
             }
-            serve(&args, Some(store))
+            serve(&args, Some(store), bound)
+        }
+        Command::Config {
+            what: ConfigCmd::Example,
+        } => {
+            print!("{}", crate::config::EXAMPLE);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            what: ConfigCmd::Show(args),
+        } => {
+            for (key, value) in effective(&args) {
+                println!("{key} = {value}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Gen { store, city } => {
             let store = store.open()?;
@@ -483,7 +610,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 expires_at,
             };
             let id = store.put_api_token(token_digest(&token), &row)?;
-            eprintln!("token {id}, expires {}", expires_at.to_rfc3339());
+            eprintln!("token {id}, expires {}", expires_at.to_shanghai_rfc3339());
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
@@ -504,8 +631,8 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     t.token.name,
                     t.token.role,
                     t.token.area.as_str(),
-                    t.token.created_at.to_rfc3339(),
-                    t.token.expires_at.to_rfc3339(),
+                    t.token.created_at.to_shanghai_rfc3339(),
+                    t.token.expires_at.to_shanghai_rfc3339(),
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -685,11 +812,192 @@ fn verify(trust: &Path, issuer: Option<&str>, token: &str) -> Result<ExitCode> {
     }
 }
 
-fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
+/// The runtime and the listening socket, made before anything slow so that a taken
+/// address is reported at once.
+struct Bound {
+    rt: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+}
+
+impl Bound {
+    fn bind(listen: &str) -> Result<Bound> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(listen))
+            .with_context(|| {
+                format!("listening on {listen} (is another server using it? choose another with --listen)")
+            })?;
+        Ok(Bound { rt, listener })
+    }
+}
+
+/// The settings `serve` would run with, as `key = value` lines in the file's vocabulary;
+/// secrets are shown as `<set>`.
+fn effective(args: &ServeArgs) -> Vec<(&'static str, String)> {
+    let edge = args.edge.config();
+    let secret = |v: &Option<String>| (if v.is_some() { "<set>" } else { "<unset>" }).to_owned();
+    let path = |p: &Option<PathBuf>| {
+        p.as_ref().map_or("<unset>".into(), |p| {
+            format!("{:?}", p.display().to_string())
+        })
+    };
+    let rate = |r: Rate| format!("\"{}:{}\"", r.per_sec, r.burst);
+    vec![
+        ("listen", format!("{:?}", args.listen)),
+        (
+            "data",
+            format!("{:?}", args.store.data.display().to_string()),
+        ),
+        ("database_url", secret(&args.store.database_url)),
+        ("policy", path(&args.policy)),
+        ("jurisdiction", format!("{:?}", args.jurisdiction)),
+        ("admin_token", secret(&args.admin_token)),
+        ("admin_password", secret(&args.admin_password)),
+        ("behind_tls", args.behind_tls.to_string()),
+        (
+            "log_origin",
+            args.log_origin
+                .as_ref()
+                .map_or("<default>".into(), |o| format!("{o:?}")),
+        ),
+        (
+            "scan_upload_grace_secs",
+            args.scan_upload_grace_secs.to_string(),
+        ),
+        ("metrics_token_file", path(&args.metrics_token_file)),
+        (
+            "header_timeout_secs",
+            edge.header_timeout.as_secs().to_string(),
+        ),
+        ("body_timeout_secs", edge.body_timeout.as_secs().to_string()),
+        ("queue_wait_ms", edge.queue_wait.as_millis().to_string()),
+        ("token_rate", rate(edge.token_rate)),
+        ("address_rate", rate(edge.address_rate)),
+        ("lookup_rate", rate(edge.lookup_rate)),
+    ]
+}
+
+/// Who may read `/metrics`: the token in `--metrics-token-file` (its first line), else
+/// loopback clients unless behind the TLS proxy.
+fn metrics_access(args: &ServeArgs) -> Result<xikang_server::metrics::MetricsAccess> {
+    let token = match &args.metrics_token_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading the metrics token file {}", f.display()))?;
+            let line = text.lines().next().unwrap_or("").trim().to_owned();
+            if line.len() < 16 {
+                bail!(
+                    "{}: the metrics token must be at least 16 characters",
+                    f.display()
+                );
+            }
+            Some(line)
+        }
+        None => None,
+    };
+    let access = xikang_server::metrics::MetricsAccess::new(token.as_deref(), args.behind_tls);
+    if matches!(access, xikang_server::metrics::MetricsAccess::Closed) {
+        tracing::warn!("/metrics is closed: behind the TLS proxy it needs --metrics-token-file");
+    }
+    Ok(access)
+}
+
+/// An admin API token for this start: the one supplied (never printed), else the store's
+/// newest active token named `admin` (not re-minted at every start; its secret was printed
+/// when it was made), else a new one, printed once.
+enum AdminToken {
+    Supplied,
+    Existing { id: TokenId, expires_at: Timestamp },
+    Minted(String),
+}
+
+/// An existing token is reused only if it has at least this long to live.
+const ADMIN_TOKEN_MIN_LEFT: i64 = 3600;
+
+fn admin_token(
+    store: &dyn Store,
+    args: &ServeArgs,
+    now: Timestamp,
+) -> Result<(AdminToken, TokenId, Timestamp)> {
+    if args.admin_token.is_none() {
+        let existing = store
+            .api_tokens()?
+            .into_iter()
+            .filter(|t| {
+                t.token.name == "admin"
+                    && t.token.role == Role::Admin.as_str()
+                    && t.revoked_at.is_none()
+                    && now.plus(ADMIN_TOKEN_MIN_LEFT) < t.token.expires_at
+            })
+            .max_by_key(|t| t.token.expires_at);
+        if let Some(t) = existing {
+            return Ok((
+                AdminToken::Existing {
+                    id: t.id,
+                    expires_at: t.token.expires_at,
+                },
+                t.id,
+                t.token.expires_at,
+            ));
+        }
+    }
+    let (secret, supplied) = match &args.admin_token {
+        Some(t) => (t.clone(), true),
+        None => (xikang_server::auth::new_token(), false),
+    };
+    let expires_at = now.plus(Role::Admin.token_lifetime().default);
+    let id = store.put_api_token(
+        token_digest(&secret),
+        &ApiToken {
+            name: "admin".into(),
+            role: "admin".into(),
+            area: AreaCode::parse(&args.jurisdiction)?,
+            venue: None,
+            person: None,
+            id_lookup: true,
+            created_at: now,
+            expires_at,
+        },
+    )?;
+    if store
+        .api_token(&token_digest(&secret))?
+        .is_some_and(|t| t.revoked_at.is_some())
+    {
+        anyhow::bail!("the admin token given ({id}) was revoked: give another");
+    }
+    let token = if supplied {
+        AdminToken::Supplied
+    } else {
+        AdminToken::Minted(secret)
+    };
+    Ok((token, id, expires_at))
+}
+
+/// How to name the store on a command line, for the hints printed at start.
+fn store_flag(args: &ServeArgs) -> String {
+    match &args.store.database_url {
+        Some(_) => "--database-url \"$XIKANG_DATABASE_URL\"".into(),
+        None => format!("--data {}", args.store.data.display()),
+    }
+}
+
+fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>, bound: Bound) -> Result<ExitCode> {
     let store = match store {
         Some(s) => s,
-        None => args.store.open()?,
+        None => args.store.open_existing(args.create)?,
     };
+    if args.drill {
+        let start = match &args.drill_start {
+            Some(t) => Timestamp::parse_rfc3339(t)
+                .map_err(|e| anyhow::anyhow!("--drill-start {t:?}: {e}"))?,
+            None => now(),
+        };
+        xikang_server::drill::start(start).map_err(anyhow::Error::msg)?;
+    }
+    xikang_server::drill::check_store(store.as_ref(), args.drill).map_err(anyhow::Error::msg)?;
     let text = match &args.policy {
         Some(f) => {
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
@@ -698,33 +1006,10 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
     };
     let policy = Policy::parse(&text).map_err(|e| anyhow::anyhow!("policy file: {e}"))?;
     let policy_sha = xikang_server::state::policy_sha256(&text);
+    let started_at = now();
     // A token supplied by flag or environment is never printed (it is in the operator's
     // shell history or secret store already); one made here is printed once.
-    let (admin, supplied) = match &args.admin_token {
-        Some(t) => (t.clone(), true),
-        None => (xikang_server::auth::new_token(), false),
-    };
-    let started_at = now();
-    let admin_expires = started_at.plus(Role::Admin.token_lifetime().default);
-    let admin_id = store.put_api_token(
-        token_digest(&admin),
-        &ApiToken {
-            name: "admin".into(),
-            role: "admin".into(),
-            area: AreaCode::parse(&args.jurisdiction)?,
-            venue: None,
-            person: None,
-            id_lookup: true,
-            created_at: started_at,
-            expires_at: admin_expires,
-        },
-    )?;
-    if store
-        .api_token(&token_digest(&admin))?
-        .is_some_and(|t| t.revoked_at.is_some())
-    {
-        anyhow::bail!("the admin token given ({admin_id}) was revoked: give another");
-    }
+    let (admin, admin_id, admin_expires) = admin_token(store.as_ref(), args, started_at)?;
     if let Some(origin) = args
         .log_origin
         .as_ref()
@@ -740,6 +1025,7 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
         scan_upload_grace_secs: args.scan_upload_grace_secs,
         edge: args.edge.config(),
         log_origin: args.log_origin.clone(),
+        metrics_access: metrics_access(args)?,
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();
@@ -754,37 +1040,44 @@ fn serve(args: &ServeArgs, store: Option<Arc<dyn Store>>) -> Result<ExitCode> {
         secs = started.elapsed().as_secs_f64(),
         "state loaded"
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let Bound { rt, listener } = bound;
+    let store_flag = store_flag(args);
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        // Before the greeting: whoever reads it may signal at once.
+        let shutdown = xikang_server::shutdown_signal();
         println!("xikang serving on http://{addr}/");
-        let expires = admin_expires.to_rfc3339();
-        if supplied {
-            println!("admin token {admin_id}: as supplied, expires {expires}");
-        } else {
-            println!("admin token {admin_id}: {admin} (expires {expires})");
-        }
-        println!("web pages: http://{addr}/web/login");
-        if let Some(pw) = &admin_password {
-            println!("web user admin created; password: {pw}");
-        }
-        let shown = if supplied {
-            "$XIKANG_ADMIN_TOKEN"
-        } else {
-            &admin
+        let expires = admin_expires.to_shanghai_rfc3339();
+        let shown = match &admin {
+            AdminToken::Supplied => {
+                println!("admin token {admin_id}: as supplied, expires {expires}");
+                "$XIKANG_ADMIN_TOKEN".to_owned()
+            }
+            AdminToken::Minted(t) => {
+                println!("admin token {admin_id}: {t} (expires {expires})");
+                t.clone()
+            }
+            AdminToken::Existing { id, expires_at } => {
+                println!(
+                    "admin token {id}: made at an earlier start (printed then), expires {}; \
+                     another: xikang token create {store_flag} --name admin --role admin",
+                    expires_at.to_shanghai_rfc3339()
+                );
+                "<admin token>".to_owned()
+            }
         };
+        println!("web pages: http://{addr}/web/login");
+        match &admin_password {
+            Some(pw) => println!("web user admin created; password: {pw}"),
+            None if args.admin_password.is_none() => println!(
+                "web user admin exists (its password was printed at the first start); \
+                 to reset it, start with --admin-password NEW (or XIKANG_ADMIN_PASSWORD)"
+            ),
+            None => {}
+        }
         println!(
             "try: curl -H \"authorization: Bearer {shown}\" http://{addr}/api/v1/people/P1/code"
         );
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
         xikang_server::serve(listener, state, shutdown)
             .await
             .context("serving")?;

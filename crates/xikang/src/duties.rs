@@ -247,7 +247,8 @@ pub fn run(store: &dyn Store, cmd: DutyCmd) -> Result<()> {
             capacity,
             manager,
         } => {
-            let kind = SiteKind::parse(&kind).context("kind is centralized or health_station")?;
+            let kind = SiteKind::parse(&kind)
+                .context("kind is centralized, health_station or designated_hospital")?;
             if name.trim().is_empty() || capacity == 0 || !(lat.abs() <= 90.0 && lon.abs() <= 180.0)
             {
                 bail!("a site needs a name, a capacity of at least 1 and a position in range");
@@ -315,7 +316,7 @@ pub fn run(store: &dyn Store, cmd: DutyCmd) -> Result<()> {
                     "{}\tcell {}\tdue {}\t{}\t{}",
                     t.id,
                     t.cell.0,
-                    t.due_at,
+                    t.due_at.to_shanghai_rfc3339(),
                     t.kind.as_str(),
                     t.detail
                 );

@@ -150,7 +150,11 @@ async fn round_status(id: &str, server: &ServerArgs, cells: bool) -> Result<Exit
         v["id"].as_str().unwrap_or(id),
         v["name"].as_str().unwrap_or(""),
         v["area"].as_str().unwrap_or(""),
-        v["deadline"].as_str().unwrap_or("")
+        v["deadline"]
+            .as_str()
+            .and_then(|d| xikang_domain::Timestamp::parse_rfc3339(d).ok())
+            .map(xikang_domain::Timestamp::to_shanghai_rfc3339)
+            .unwrap_or_default()
     );
     let t = &v["total"];
     println!(

@@ -4,6 +4,7 @@
 pub mod audit_cli;
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod duties;
 pub mod httpc;
 pub mod import;

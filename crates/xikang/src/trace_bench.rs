@@ -370,6 +370,12 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
                 isolated_at: None,
                 registered_at: end,
                 discharged_at: None,
+                course: xikang_domain::case::Course::registered(
+                    xikang_domain::CaseId(i as u64 + 1),
+                    person,
+                    xikang_domain::event::CaseKind::Confirmed,
+                    end.plus(-DAY),
+                ),
             };
             let case = case_of(&record);
             let window = case.exposure_window(tp.exposure_window_days, end);

@@ -6,8 +6,8 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use xikang_domain::CaseId;
 use xikang_domain::policy::Policy;
+use xikang_domain::{CaseId, Timestamp};
 use xikang_server::state::{AppState, read};
 use xikang_server::trace::wire::EvidenceOut;
 use xikang_server::trace::{all_clusters, contact_rows, trace_case};
@@ -119,8 +119,8 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
     println!(
         "{id} ({}), exposure window {} – {}, policy {}: {} contacts",
         case.person,
-        traced.close.window.start.to_rfc3339(),
-        traced.close.window.end.to_rfc3339(),
+        traced.close.window.start.to_shanghai_rfc3339(),
+        traced.close.window.end.to_shanghai_rfc3339(),
         policy.version(),
         rows.len()
     );
@@ -144,7 +144,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode> {
             format!("{:?}", r.status).to_lowercase(),
             r.rules.join(","),
             r.overlap_minutes,
-            r.first_exposure,
+            shanghai(&r.first_exposure),
             venues.join("; ")
         );
     }
@@ -160,4 +160,10 @@ fn names(all: &[(String, xikang_trace::Cluster)]) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// An RFC 3339 time from a contact row (UTC, as the API answers) as Asia/Shanghai time, the
+/// command line's convention for people; empty or unreadable text is printed as it is.
+fn shanghai(rfc: &str) -> String {
+    Timestamp::parse_rfc3339(rfc).map_or_else(|_| rfc.to_owned(), Timestamp::to_shanghai_rfc3339)
 }

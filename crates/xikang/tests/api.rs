@@ -652,3 +652,23 @@ async fn check_ins_past_the_retention_period_are_dropped_by_whole_days() {
         .unwrap();
     assert!(left.iter().all(|c| c.at != old) && left.iter().any(|c| c.at == recent));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_production_servers_clock_is_the_systems_and_never_moves() {
+    let app = spawn_app().await;
+    let (s, clock) = app.get(&app.admin, "/api/v1/drill/clock").await;
+    assert_eq!((s, &clock["drill"]), (200, &json!(false)), "{clock}");
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/drill/clock",
+            json!({"advance_secs": 86_400}),
+        )
+        .await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("not_a_drill")));
+    let drift = xikang_server::now().0
+        - xikang_domain::Timestamp::parse_rfc3339(clock["now"].as_str().unwrap())
+            .unwrap()
+            .0;
+    assert!((0..3_600).contains(&drift), "the clock moved by {drift} s");
+}

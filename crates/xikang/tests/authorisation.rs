@@ -113,6 +113,8 @@ fn table() -> Vec<Row> {
     vec![
         row!("get", "/healthz", "", Public, true, |_, _| get("/healthz".into())),
         row!("get", "/readyz", "", Public, true, |_, _| get("/readyz".into())),
+        // Not an API role's: loopback (this test's client) or the metrics token (tests/ops.rs).
+        row!("get", "/metrics", "", Public, true, |_, _| get("/metrics".into())),
         row!("get", "/api/v1/openapi.json", "", Public, true, |_, _| get("/api/v1/openapi.json".into())),
         row!("get", "/api/v1/trust", "", Public, true, |_, _| get("/api/v1/trust".into())),
         row!("get", "/api/v1/policy", "atlvgrsc", City, true, |_, _| get("/api/v1/policy".into())),
@@ -167,6 +169,9 @@ fn table() -> Vec<Row> {
         // The anchored log: a size, a root hash, interior hashes, the log's public key, and no
         // event. Public so that witnesses outside the city's systems can check it.
         row!("get", "/api/v1/audit/checkpoint", "", Public, true, |_, _| get("/api/v1/audit/checkpoint".into())),
+        row!("get", "/api/v1/drill/clock", "a", City, true, |_, _| get("/api/v1/drill/clock".into())),
+        // A production server: the clock never moves (409 not_a_drill after the checks).
+        row!("post", "/api/v1/drill/clock", "a", WholeCity, false, |_, _| post("/api/v1/drill/clock", json!({"advance_secs": 60}))),
         row!("get", "/api/v1/audit/key", "", Public, true, |_, _| get("/api/v1/audit/key".into())),
         row!("get", "/api/v1/audit/consistency", "", Public, true, |_, _| get("/api/v1/audit/consistency?from=1&to=2".into())),
         row!("post", "/api/v1/tokens", "a", Area, true, |w, n| post("/api/v1/tokens", json!({"name": format!("t{n}"), "role": "tracer", "area": w.district}))),
@@ -246,6 +251,21 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/vaccinations/outreach", "ag", Area, true, |w, _| get(format!("/api/v1/vaccinations/outreach?area={}", w.district))),
         row!("get", "/api/v1/people/{id}/vaccination", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/vaccination", w.p))),
         row!("post", "/api/v1/test-requirements/check", "a", Area, true, |w, _| post("/api/v1/test-requirements/check", json!({"area": w.district, "every_hours": 72}))),
+        // A case's course, last: these rows move the district's cases on. The suspected case:
+        // the first allowed call screens it, later ones get 409 case_stage, after the check.
+        row!("post", "/api/v1/cases/{id}/screen", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/screen", w.suspect), json!({"verdict": "confirmed"}))),
+        // The re-check is the city CDC's, and every token of the table is a district's.
+        row!("post", "/api/v1/cases/{id}/recheck", "at", WholeCity, false, |w, _| post(format!("/api/v1/cases/{}/recheck", w.suspect), json!({"verdict": "confirmed"}))),
+        // The confirmed case goes to the district's designated hospital once: later calls get
+        // 409 already_transferred, after the check.
+        row!("post", "/api/v1/cases/{id}/transfer", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/transfer", w.case), json!({"hospital": w.hospital}))),
+        // Confirmed → asymptomatic once; again is 409 invalid_reclassification.
+        row!("post", "/api/v1/cases/{id}/reclassify", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/reclassify", w.case), json!({"kind": "asymptomatic", "reason": "no symptoms on review"}))),
+        // Discharged once (into the policy's monitoring order); again is 409 case_stage.
+        row!("post", "/api/v1/cases/{id}/discharge", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/discharge", w.case), json!({}))),
+        row!("post", "/api/v1/cases/{id}/death", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/death", w.case), json!({}))),
+        // Counts, no person: every staff role, city-wide.
+        row!("get", "/api/v1/bulletin", "atlg", City, true, |_, _| get("/api/v1/bulletin?lang=en".into())),
     ]
 }
 
@@ -283,6 +303,10 @@ struct World {
     tube: String,
     /// A device token of the district (its id).
     token: String,
+    /// A suspected case of the district, awaiting its screen.
+    suspect: String,
+    /// A designated hospital of the district.
+    hospital: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -292,7 +316,7 @@ fn ok(what: &str, (s, v): (u16, Value), want: u16) -> Value {
 }
 
 /// People of `district`: the first one with a neighbour in the same home cell, that
-/// neighbour, and four more.
+/// neighbour, and five more.
 fn people_of(app: &TestApp, district: &str) -> Vec<String> {
     let slots = read(&app.state.projection.people);
     let in_district = app.residents_of(district);
@@ -313,19 +337,26 @@ fn people_of(app: &TestApp, district: &str) -> Vec<String> {
         in_district
             .iter()
             .filter(|q| !out.contains(q))
-            .take(4)
+            .take(5)
             .copied()
             .collect::<Vec<_>>(),
     );
-    assert_eq!(out.len(), 6, "district {district} has too few people");
+    assert_eq!(out.len(), 7, "district {district} has too few people");
     out.into_iter().map(|p| format!("P{p}")).collect()
 }
 
 async fn world(app: &TestApp, district: &str) -> World {
     let admin = app.admin.as_str();
     let people = people_of(app, district);
-    let [p, neighbour, case_person, contact, newcase, neworder] =
-        <[String; 6]>::try_from(people).unwrap();
+    let [
+        p,
+        neighbour,
+        case_person,
+        contact,
+        newcase,
+        neworder,
+        suspect_person,
+    ] = <[String; 7]>::try_from(people).unwrap();
     let pid = xikang_domain::PersonId::parse(&p).unwrap();
     let cell = read(&app.state.projection.people)[pid.0 as usize]
         .home_cell
@@ -450,7 +481,15 @@ async fn world(app: &TestApp, district: &str) -> World {
         .await,
         200,
     );
-    let reserved = [&p, &neighbour, &contact, &newcase, &neworder, &case_person];
+    let reserved = [
+        &p,
+        &neighbour,
+        &contact,
+        &newcase,
+        &neworder,
+        &case_person,
+        &suspect_person,
+    ];
     let second = contacts["items"]
         .as_array()
         .unwrap()
@@ -568,9 +607,38 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let suspect = ok(
+        "suspected case",
+        app.post(
+            admin,
+            "/api/v1/cases",
+            json!({"person": suspect_person, "kind": "suspected", "onset": rfc(-DAY)}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hospital = ok(
+        "hospital",
+        app.post(
+            admin,
+            "/api/v1/quarantine/sites",
+            json!({"name": format!("{district} hospital"), "kind": "designated_hospital",
+                "area": district, "lat": 31.5, "lon": 120.3, "capacity": 50}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
         token,
         hold,
+        suspect,
+        hospital,
         district: district.to_owned(),
         cluster: case.replacen('C', "K", 1),
         p,

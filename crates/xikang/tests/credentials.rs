@@ -109,6 +109,10 @@ async fn a_revocation_by_another_process_reaches_this_ones_cache_within_the_rech
     let (ok, out, err) = xikang(&app, &["token", "list"]);
     assert!(ok && out.contains(&id), "{out} {err}");
     assert!(!out.contains(&tracer), "the list shows no secret");
+    // The command line shows times as the web pages do, in Asia/Shanghai time (with its
+    // offset), never UTC: docs/decisions.md, "Time".
+    let line = out.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(line.contains("+08:00") && !line.contains("Z\t"), "{line}");
     let (ok, out, err) = xikang(&app, &["token", "revoke", &id]);
     assert!(ok && out.contains("revoked"), "{out} {err}");
     let (ok, _, err) = xikang(&app, &["token", "revoke", "TK999999"]);
@@ -490,7 +494,7 @@ async fn reads_of_personal_data_are_found_in_the_access_log_by_actor_and_by_pers
 /// Runs `xikang serve` on the data directory `dir` with `--admin-token`, until it has printed its
 /// greeting (or exited): its stdout, and its stderr if it exited.
 fn serve_with_admin_token(dir: std::path::PathBuf, token: &'static str) -> (String, String) {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
         .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", token])
         .args(["--admin-password", "a long enough password 1"])
@@ -500,15 +504,7 @@ fn serve_with_admin_token(dir: std::path::PathBuf, token: &'static str) -> (Stri
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        out.push_str(&line);
-        out.push('\n');
-        if line.starts_with("try:") {
-            break;
-        }
-    }
+    let out = read_greeting(child.stdout.take().unwrap());
     child.kill().unwrap();
     child.wait().unwrap();
     let mut err = String::new();
@@ -519,6 +515,148 @@ fn serve_with_admin_token(dir: std::path::PathBuf, token: &'static str) -> (Stri
         .read_to_string(&mut err)
         .unwrap();
     (out, err)
+}
+
+/// Every person under a key `person`, anywhere in a JSON answer (`P7`; the authority
+/// log's bodies hold the bare number).
+fn people_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("person", Value::String(p)) => out.push(p.clone()),
+                    ("person", Value::Number(n)) => out.push(format!("P{n}")),
+                    _ => people_in(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| people_in(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_of_cases_events_appeals_holds_and_clusters_are_access_logged_per_person() {
+    let app = spawn_app().await;
+    let home = app.districts()[0].clone();
+    let people = app.residents_of(&home);
+    // A city-level admin: the authority log is theirs only.
+    let reader = app.role_token("li", "admin", "320200").await;
+    let (case_person, appellant, held) = (
+        format!("P{}", people[0]),
+        format!("P{}", people[1]),
+        format!("P{}", people[2]),
+    );
+    let onset = now().plus(-2 * DAY).to_rfc3339();
+    let (s, case) = app
+        .post(
+            &app.admin,
+            "/api/v1/cases",
+            json!({"person": case_person, "kind": "confirmed", "onset": onset}),
+        )
+        .await;
+    assert_eq!(s, 201, "{case}");
+    let case = case["id"].as_str().unwrap().to_owned();
+    // A close contact who falls ill links the two cases into a cluster.
+    let (s, close) = app
+        .get(
+            &app.admin,
+            &format!("/api/v1/cases/{case}/contacts?kind=close&limit=1"),
+        )
+        .await;
+    assert_eq!(s, 200, "{close}");
+    let second = close["items"][0]["person"].as_str().unwrap().to_owned();
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/cases",
+            json!({"person": second, "kind": "confirmed", "onset": now().to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/people/{appellant}/appeals"),
+            json!({"reason": "my test was negative"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let expires = now().plus(DAY).to_rfc3339();
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/holds",
+            json!({"person": held, "basis": "under review", "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, clusters) = app.get(&reader, "/api/v1/clusters").await;
+    assert_eq!(s, 200, "{clusters}");
+    let cluster = clusters["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // Each list names people; each person named must be in the access log under the
+    // list's route, read by this admin.
+    let mut expected: Vec<(String, &str)> = Vec::new();
+    for (path, route, must_name) in [
+        (
+            "/api/v1/cases".to_owned(),
+            "GET /api/v1/cases",
+            Some(&case_person),
+        ),
+        (
+            "/api/v1/events?limit=1000".to_owned(),
+            "GET /api/v1/events",
+            Some(&case_person),
+        ),
+        (
+            "/api/v1/appeals".to_owned(),
+            "GET /api/v1/appeals",
+            Some(&appellant),
+        ),
+        ("/api/v1/holds".to_owned(), "GET /api/v1/holds", Some(&held)),
+        (
+            format!("/api/v1/cases/{case}/sources"),
+            "GET /api/v1/cases/{id}/sources",
+            None,
+        ),
+    ] {
+        let (s, v) = app.get(&reader, &path).await;
+        assert_eq!(s, 200, "{path}: {v}");
+        let mut named = Vec::new();
+        people_in(&v, &mut named);
+        if let Some(p) = must_name {
+            assert!(named.contains(p), "{path} names {p}: {v}");
+        }
+        expected.extend(named.into_iter().map(|p| (p, route)));
+    }
+    let (s, v) = app
+        .get(&reader, &format!("/api/v1/clusters/{cluster}"))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    expected.push((case_person.clone(), "GET /api/v1/clusters/{id}"));
+
+    let (s, log) = app
+        .get(&app.admin, "/api/v1/access?actor=admin:li&limit=10000")
+        .await;
+    assert_eq!(s, 200, "{log}");
+    let recorded: std::collections::HashSet<(String, String)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["person"].as_str().unwrap().to_owned(),
+                a["route"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (p, route) in expected {
+        assert!(
+            recorded.contains(&(p.clone(), route.to_owned())),
+            "{p} read through {route} is not in the access log"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

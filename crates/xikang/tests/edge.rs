@@ -227,6 +227,59 @@ async fn a_flood_of_made_up_tokens_is_refused_without_failing_a_real_device() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_devices_first_burst_and_its_re_check_do_not_fail_its_requests() {
+    // One lookup slot. Before the fix, the requests of a token not in the auth cache (a
+    // device's first burst; any busy device every `auth::RECHECK`) raced for it, and all
+    // but one were answered 503.
+    let app = app_with(EdgeConfig {
+        lookups_in_flight: 1,
+        ..EdgeConfig::default()
+    })
+    .await;
+    let device = app.device().await;
+    let token = app.code_token("P5").await;
+    let body = json!({"place_code": app.plain_venue(), "token": token});
+    let mut conns = Vec::new();
+    for _ in 0..32 {
+        conns.push(app.conn().await);
+    }
+    let burst = |conns: Vec<xikang::httpc::Conn>| {
+        let start = Arc::new(tokio::sync::Barrier::new(conns.len()));
+        conns
+            .into_iter()
+            .map(|mut c| {
+                let (device, body, start) = (device.clone(), body.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let status = c
+                        .post_json("/api/v1/scans", Some(&device), &body)
+                        .await
+                        .unwrap()
+                        .status;
+                    (status, c)
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut again = Vec::new();
+    for s in burst(conns) {
+        let (status, c) = s.await.unwrap();
+        assert_eq!(status, 200, "a scan of the device's first burst refused");
+        again.push(c);
+    }
+    // At least the re-check interval later (a lower bound: sleeping longer only makes the
+    // cached lookup staler), every connection scans at once again.
+    tokio::time::sleep(xikang_server::auth::RECHECK + Duration::from_millis(100)).await;
+    for s in burst(again) {
+        assert_eq!(
+            s.await.unwrap().0,
+            200,
+            "a scan refused during the re-check"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_answer_while_both_lanes_are_full() {
     let app = spawn_app_with(ServerConfig {
         priority_permits: 1,

@@ -1021,3 +1021,95 @@ async fn the_servers_periodic_mandated_test_check_runs_only_while_the_policy_set
         "one missed test per resident and lapse"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outreach_tasks_reach_the_grid_workers_own_list_and_lab_tasks_are_the_workers_cells() {
+    let mut t = Lab::new().await;
+    let (s, v) = t
+        .admin_post("/api/v1/vaccinations/outreach", json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let city = t.get("/api/v1/lab-tasks?kind=vaccination_outreach").await;
+    let items = city["items"].as_array().unwrap().clone();
+    assert!(items.len() >= 2, "{city}");
+    let first = &items[0];
+    let (person, cell) = (
+        first["person"].as_str().unwrap().to_owned(),
+        first["cell"].as_u64().unwrap(),
+    );
+    let district = t
+        .app
+        .state
+        .projection
+        .person_area(xikang_domain::PersonId::parse(&person).unwrap())
+        .unwrap()
+        .district()
+        .to_string();
+    // The worker of the person's cell (the generated grid names them gw<cell>).
+    let gw = t
+        .app
+        .role_token(&format!("gw{cell}"), "grid_worker", &district)
+        .await;
+    let outreach_of = |tasks: &Value, p: &str| {
+        tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["kind"] == "vaccination_outreach" && x["person"] == p)
+    };
+    let (s, mine) = t.app.get(&gw, "/api/v1/grid/tasks?limit=500").await;
+    assert_eq!(s, 200, "{mine}");
+    assert!(
+        outreach_of(&mine, &person),
+        "on the worker's own list: {mine}"
+    );
+
+    // /lab-tasks answers a grid worker for their cells, not their whole district.
+    let (s, theirs) = t
+        .app
+        .get(&gw, "/api/v1/lab-tasks?kind=vaccination_outreach")
+        .await;
+    assert_eq!(s, 200, "{theirs}");
+    let theirs = theirs["items"].as_array().unwrap();
+    assert!(!theirs.is_empty());
+    assert!(
+        theirs.iter().all(|x| x["cell"].as_u64() == Some(cell)),
+        "only the worker's cell: {theirs:?}"
+    );
+    let in_district_elsewhere = items.iter().any(|x| {
+        x["cell"].as_u64() != Some(cell)
+            && t.app
+                .state
+                .projection
+                .person_area(xikang_domain::PersonId::parse(x["person"].as_str().unwrap()).unwrap())
+                .is_some_and(|a| a.district().to_string() == district)
+    });
+    if in_district_elsewhere {
+        assert!(theirs.len() < items.len());
+    }
+
+    // A full course closes the task on both lists.
+    let id_number = String::from(
+        t.app
+            .store
+            .person(xikang_domain::PersonId::parse(&person).unwrap())
+            .unwrap()
+            .unwrap()
+            .id_number,
+    );
+    let lines = format!(
+        "{id_number},1,CoronaVac,2021-05-01,梁溪接种点\n{id_number},2,CoronaVac,2021-06-01,梁溪接种点\n"
+    );
+    let (s, v) = t.csv("/api/v1/vaccinations", &lines).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, mine) = t.app.get(&gw, "/api/v1/grid/tasks?limit=500").await;
+    assert!(
+        !outreach_of(&mine, &person),
+        "closed by the full course: {mine}"
+    );
+    let after = t.get("/api/v1/lab-tasks?kind=vaccination_outreach").await;
+    assert_eq!(
+        after["count"].as_u64().unwrap(),
+        city["count"].as_u64().unwrap() - 1
+    );
+}

@@ -7,8 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use xikang::httpc::Conn;
 use xikang_code::{CodeClaims, SigningKey, TrustList};
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::{Colour, EventSeq, PersonId, TestOutcome, Timestamp};
@@ -32,105 +30,18 @@ fn every_acknowledged_scan_survives_kill_9() {
         .enable_all()
         .build()
         .unwrap();
-    let acked: Arc<Mutex<Vec<(u32, String)>>> = Arc::default();
-    let places: Vec<String>;
-    {
-        let store = xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap();
-        let policy = xikang_domain::policy::Policy::default_policy();
-        places = store
-            .all_venues()
-            .unwrap()
-            .into_iter()
-            .filter(|v| policy.venue_requirement(&v.category).is_none())
-            .map(|v| v.place_code.to_string())
-            .take(40)
-            .collect();
-    }
-    rt.block_on(async {
-        let mut c = Conn::connect(&addr).await.unwrap();
-        let r = c
-            .post_json(
-                "/api/v1/tokens",
-                Some(admin),
-                &json!({"name": "d", "role": "venue_device", "area": "320200"}),
-            )
-            .await
-            .unwrap();
-        let device = r.json()["token"].as_str().unwrap().to_owned();
-        let mut tokens = Vec::new();
-        for p in 0..60u32 {
-            let v = c
-                .get(&format!("/api/v1/people/P{p}/code"), Some(admin))
-                .await
-                .unwrap()
-                .json();
-            tokens.push(v["token"].as_str().unwrap().to_owned());
-        }
-        let tokens = Arc::new(tokens);
-        let places = Arc::new(places.clone());
-        let mut tasks = Vec::new();
-        for w in 0..8usize {
-            let (addr, device, tokens, places, acked) = (
-                addr.clone(),
-                device.clone(),
-                tokens.clone(),
-                places.clone(),
-                acked.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let Ok(mut c) = Conn::connect(&addr).await else {
-                    return;
-                };
-                for k in 0.. {
-                    let p = (w * 131 + k * 7) % tokens.len();
-                    let place = &places[(w + k) % places.len()];
-                    let body = json!({"place_code": place, "token": tokens[p]});
-                    match c.post_json("/api/v1/scans", Some(&device), &body).await {
-                        Ok(r) if r.status == 200 && r.json()["decision"] == "allow" => {
-                            acked.lock().unwrap().push((p as u32, place.clone()));
-                        }
-                        Ok(_) => {}
-                        Err(_) => return, // the server is gone
-                    }
-                }
-            }));
-        }
+    let places = plain_places(dir.path(), 40);
+    let acked = rt.block_on(async {
+        let (tasks, acked) = start_scan_load(&addr, admin, places, 1).await;
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         server.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
         server.child.wait().unwrap();
         for t in tasks {
             let _ = t.await;
         }
+        acked
     });
-    let acked = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() > 50,
-        "the server acknowledged too few scans to prove anything: {}",
-        acked.len()
-    );
-    let store = xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap();
-    let by_code: std::collections::HashMap<String, xikang_domain::VenueId> = store
-        .all_venues()
-        .unwrap()
-        .into_iter()
-        .map(|v| (v.place_code.to_string(), v.id))
-        .collect();
-    let now = xikang_server::now();
-    let mut missing = 0;
-    for (p, place) in &acked {
-        let rows = store
-            .checkins_of_person(PersonId(*p), now.plus(-600), now.plus(600))
-            .unwrap();
-        if !rows.iter().any(|c| c.venue == by_code[place]) {
-            missing += 1;
-        }
-    }
-    assert_eq!(
-        missing,
-        0,
-        "{missing} of {} acknowledged scans were lost",
-        acked.len()
-    );
+    assert_no_acknowledged_scan_lost(dir.path(), &acked, 50);
 }
 
 #[test]
@@ -343,6 +254,46 @@ fn an_invalid_policy_file_is_refused_naming_its_line() {
             .unwrap()
             .success()
     );
+}
+
+#[test]
+fn serve_refuses_a_data_directory_without_a_store_unless_asked_to_create_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("ctiy");
+    let out = xikang()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&typo)
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("no xikang store") && msg.contains("--create"),
+        "{msg}"
+    );
+    assert!(!typo.exists(), "nothing was created at the mistyped path");
+
+    // With --create it starts on an empty store (killed once it has said so).
+    use std::io::{BufRead, BufReader};
+    let mut child = xikang()
+        .args(["serve", "--create", "--listen", "127.0.0.1:0"])
+        .args(["--admin-password", "a long enough password 1", "--data"])
+        .arg(&typo)
+        .env("XIKANG_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.starts_with("xikang serving on"), "{first}");
+    assert!(typo.join("xikang.db").is_file());
 }
 
 #[test]

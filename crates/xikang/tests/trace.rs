@@ -131,6 +131,9 @@ async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
             match e["rule"].as_str().unwrap() {
                 "household" => {
                     assert_eq!(them.household, me.household);
+                    // Exposed until the case was isolated, which without a recorded time
+                    // is its registration: a fixed instant, not the time of the request.
+                    assert_eq!(e["last"], registered["registered_at"], "{e}");
                     household.insert(p);
                 }
                 "venue" => {
@@ -181,11 +184,31 @@ async fn a_case_lists_its_contacts_with_evidence_the_store_confirms() {
         .chain(rest["items"].as_array().unwrap())
         .cloned()
         .collect();
-    // Contacts are computed on every request, and a household contact's last exposure is
-    // "now": compare who is listed, in order, not the timestamps of three requests.
+    // Contacts are computed on every request; the close contacts' rows, exposure times
+    // included, are the same whoever asks when (the window ends at the case's isolation,
+    // not at the request). A secondary contact's exposure to an unquarantined close
+    // contact is still going on, so for them only who is listed is compared.
     let who =
         |items: &[Value]| -> Vec<Value> { items.iter().map(|c| c["person"].clone()).collect() };
     assert_eq!(who(&paged), who(list["items"].as_array().unwrap()));
+    let close_rows = |items: &[Value]| -> Vec<Value> {
+        items
+            .iter()
+            .filter(|c| c["kind"] == "close")
+            .cloned()
+            .collect()
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let later = contacts(&app, &case, "").await;
+    assert_eq!(
+        close_rows(later["items"].as_array().unwrap()),
+        close_rows(list["items"].as_array().unwrap()),
+        "two requests a second apart list the same close contacts with the same times"
+    );
+    assert_eq!(
+        close_rows(&paged),
+        close_rows(list["items"].as_array().unwrap())
+    );
     let r = app
         .conn()
         .await

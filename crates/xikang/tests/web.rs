@@ -394,6 +394,11 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
     let mut b = Browser::signed_in(&app, "wang", "tracer", "320200").await;
     let csrf = b.csrf("/web/cases").await;
     let (loc, page, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
+    // The case page says where the case's course stands (a case reported confirmed).
+    assert!(
+        page.contains("id=\"case-course\" data-stage=\"confirmed\">在治"),
+        "{page}"
+    );
     // Under one page of 500, every contact counted is listed once.
     let count: usize = attr(&page, "data-count=\"").unwrap().parse().unwrap();
     assert!(count < 500);
@@ -615,7 +620,7 @@ async fn the_bulletin_counts_what_the_log_holds_in_html_text_and_json() {
         "{txt}"
     );
     assert!(
-        txt.contains("2 new local confirmed cases and 1 new local asymptomatic"),
+        txt.contains("2 new local confirmed cases, 1 new local asymptomatic infection,"),
         "{txt}"
     );
     let html = b.get("/web/bulletin").await.text();

@@ -115,16 +115,19 @@ pub fn evaluate(policy: &Policy, facts: &PersonFacts, now: Timestamp) -> Evaluat
             continue;
         }
         let ended = fact.ended_by(now);
-        // Superseded or withdrawn: the fact no longer stands, and nothing follows it.
-        if ended.is_some_and(|e| e.how != EndKind::Ended) {
-            continue;
-        }
-        let then_evidence = ended.map_or(fact.seq, |e| e.seq);
+        // What a rule that waits for a release sees: only an end some event recorded.
+        let recorded = fact.end.filter(|e| e.at <= now);
         for (ri, rule) in policy.rules.iter().enumerate() {
             let Some(m) = rule.when.iter().find(|m| m.matches(&fact.kind)) else {
                 continue;
             };
             let exit = m.until.unwrap_or(rule.until);
+            let ended = if exit.released { recorded } else { ended };
+            // Superseded or withdrawn: the fact no longer stands, and nothing follows it.
+            if ended.is_some_and(|e| e.how != EndKind::Ended) {
+                continue;
+            }
+            let then_evidence = ended.map_or(fact.seq, |e| e.seq);
             let status = ctx.window(&exit, fact.start, Some(fact));
             ctx.follow(ri, fact.start, fact.seq, then_evidence, status, &mut hits);
         }
@@ -255,7 +258,11 @@ impl Ctx<'_> {
         let mut conds: [Option<Cond>; 3] = [None, None, None];
         if exit.fact_ends {
             conds[0] = Some(match fact {
-                Some(f) if !f.kind.tag().is_point() => match f.ended_by(self.now) {
+                Some(f) if !f.kind.tag().is_point() => match if exit.released {
+                    f.end.filter(|e| e.at <= self.now)
+                } else {
+                    f.ended_by(self.now)
+                } {
                     Some(e) => Cond::Met(e.at),
                     None => {
                         status.awaits = Some(awaits(f.kind.tag()));

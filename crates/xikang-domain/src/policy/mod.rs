@@ -164,6 +164,11 @@ pub(crate) struct Exit {
     /// The fact has ended naturally (a point fact ends the moment it happens; in a `then`
     /// step the fact has already ended).
     pub(crate) fact_ends: bool,
+    /// The fact ends only by an event that ends it (an order's release, a discharge, a
+    /// zone's lifting), never because its planned end passed: a close contact whose
+    /// order reached its planned end stays under it until an official releases (or, with
+    /// a test missing, extends) it. Implies `fact_ends`.
+    pub(crate) released: bool,
     /// This many days have passed since the rule began applying.
     pub(crate) days: Option<u32>,
     /// Enough negative tests sampled since the rule began applying.

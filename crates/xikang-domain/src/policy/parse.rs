@@ -170,6 +170,7 @@ struct RawMatcher {
 #[serde(deny_unknown_fields)]
 struct RawUntil {
     fact_ends: Option<bool>,
+    released: Option<bool>,
     days: Option<Spanned<RawNum>>,
     negatives: Option<Spanned<RawNum>>,
     apart_hours: Option<Spanned<RawNum>>,
@@ -717,15 +718,17 @@ impl Builder<'_> {
                 })
             }
         };
+        let released = raw.released.unwrap_or(false);
         let exit = Exit {
-            fact_ends: raw.fact_ends.unwrap_or(false),
+            fact_ends: raw.fact_ends.unwrap_or(false) || released,
+            released,
             days,
             negatives,
         };
         if !exit.fact_ends && exit.days.is_none() && exit.negatives.is_none() {
             return Err(self.src.invalid(
                 v.span(),
-                "`until` must give at least one of `fact_ends = true`, `days` or `negatives`",
+                "`until` must give at least one of `fact_ends = true`, `released = true`, `days` or `negatives`",
             ));
         }
         Ok(exit)

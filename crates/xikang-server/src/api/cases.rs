@@ -86,9 +86,11 @@ pub async fn register_case(
             "isolation cannot precede the onset (or, without onset, the sampling)",
         ));
     }
+    // The open-case check and the new id hold until the case is recorded.
+    let cases_lock = state.projection.case_op.lock().await;
     if crate::state::read(&state.projection.cases)
         .values()
-        .any(|c| c.person == person && c.discharged_at.is_none())
+        .any(|c| c.person == person && c.is_open())
     {
         return Err(AppError::Conflict {
             code: "case_exists",
@@ -116,6 +118,7 @@ pub async fn register_case(
             },
         }])
         .await?;
+    drop(cases_lock);
     let case = crate::state::read(&state.projection.cases)
         .get(&id)
         .cloned()
@@ -152,20 +155,31 @@ pub async fn list_cases(
     Ok(Json(cases_visible(&state, &caller)?))
 }
 
-/// The cases of the caller's jurisdiction: tracers and admins.
+/// The cases of the caller's jurisdiction: tracers and admins. Recorded in the access log,
+/// one event per case's person.
 pub fn cases_visible(state: &AppState, caller: &Actor) -> Result<ItemsOut<CaseOut>, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "listing cases")?;
-    let items: Vec<CaseOut> = crate::state::read(&state.projection.cases)
-        .values()
-        .filter(|c| {
-            state
-                .projection
-                .person_area(c.person)
-                .is_some_and(|a| caller.covers(&a))
-        })
-        .map(CaseOut::from)
-        .collect();
-    Ok(ItemsOut { items })
+    let cases: Vec<crate::app::projection::CaseRecord> =
+        crate::state::read(&state.projection.cases)
+            .values()
+            .filter(|c| {
+                state
+                    .projection
+                    .person_area(c.person)
+                    .is_some_and(|a| caller.covers(&a))
+            })
+            .cloned()
+            .collect();
+    state.access.record(
+        caller,
+        "GET /api/v1/cases",
+        None,
+        crate::now(),
+        cases.iter().map(|c| c.person),
+    )?;
+    Ok(ItemsOut {
+        items: cases.iter().map(CaseOut::from).collect(),
+    })
 }
 
 /// `GET /api/v1/cases/{id}`.

@@ -24,7 +24,7 @@ pub async fn list_events(
 }
 
 /// Events of the authority log after a sequence number (at most 1,000): admins, for the
-/// whole log.
+/// whole log. Recorded in the access log, one event per person an event names.
 pub async fn log_page(
     state: &AppState,
     caller: &Actor,
@@ -34,11 +34,19 @@ pub async fn log_page(
     let after = EventSeq(q.after.unwrap_or(0));
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let store = state.store.clone();
-    Ok(
-        tokio::task::spawn_blocking(move || store.events_after(after, limit))
-            .await
-            .map_err(blocking_err)??,
-    )
+    let events = tokio::task::spawn_blocking(move || store.events_after(after, limit))
+        .await
+        .map_err(blocking_err)??;
+    let mut people: Vec<_> = events
+        .iter()
+        .flat_map(|e| e.body.people().iter().copied())
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    state
+        .access
+        .record(caller, "GET /api/v1/events", None, crate::now(), people)?;
+    Ok(events)
 }
 
 /// `GET /api/v1/policy`: the active policy's version.

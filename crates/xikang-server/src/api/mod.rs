@@ -5,8 +5,10 @@
 //! what they share.
 
 mod access;
+mod bulletin;
 mod cases;
 mod checkpoint;
+mod course;
 mod log;
 mod people;
 mod results;
@@ -14,8 +16,10 @@ mod tokens;
 mod venues;
 
 pub use access::*;
+pub use bulletin::*;
 pub use cases::*;
 pub use checkpoint::*;
+pub use course::*;
 pub use log::*;
 pub use people::*;
 pub use results::*;

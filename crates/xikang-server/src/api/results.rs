@@ -26,8 +26,10 @@ pub struct ResultsIn {
 }
 
 /// `POST /api/v1/test-results {"results": [...]}`: a lab posts results. A positive pooled
-/// tube holds every member (`pool_positive`) until the single-tube retest. All or nothing:
-/// any invalid item refuses the whole post, listing every problem by index.
+/// tube holds every member (`pool_positive`) until the single-tube retest; a positive single
+/// tube registers a suspected case for the person unless they have an open case (as the
+/// lab's tube workflow does, `testing::consequences`). All or nothing: any invalid item
+/// refuses the whole post, listing every problem by index.
 pub async fn post_results(
     State(state): State<Arc<AppState>>,
     caller: Actor,
@@ -57,8 +59,55 @@ pub async fn post_results(
             details: Some(json!({"errors": errors})),
         });
     }
+    // Case ids are taken and the cases recorded under the case lock.
+    let _cases = state.projection.case_op.lock().await;
+    let events = with_suspected_cases(&state, events);
     let stored = state.record(events).await?;
     Ok(Json(RecordedOut::of(&stored)).into_response())
+}
+
+/// The results, each positive single tube followed by the suspected case it reveals (one
+/// per person, none for a person with an open case). The caller holds the case lock.
+fn with_suspected_cases(state: &AppState, results: Vec<NewEvent>) -> Vec<NewEvent> {
+    let cases = crate::state::read(&state.projection.cases);
+    let mut next = cases.keys().next_back().map_or(1, |c| c.0 + 1);
+    let mut open: std::collections::HashSet<PersonId> = cases
+        .values()
+        .filter(|c| c.is_open())
+        .map(|c| c.person)
+        .collect();
+    drop(cases);
+    let mut out = Vec::with_capacity(results.len());
+    for e in results {
+        let suspected = match e.body {
+            EventBody::TestResulted {
+                person,
+                sampled_at,
+                outcome: TestOutcome::Positive,
+                pool_size: 1,
+                ..
+            } if open.insert(person) => Some(NewEvent {
+                at: e.at,
+                actor: e.actor.clone(),
+                basis: "positive single tube: suspected case".into(),
+                body: EventBody::CaseRegistered {
+                    case: CaseId(next),
+                    person,
+                    case_kind: CaseKind::Suspected,
+                    onset: None,
+                    sampled_at: Some(sampled_at),
+                    isolated_at: None,
+                },
+            }),
+            _ => None,
+        };
+        out.push(e);
+        if let Some(s) = suspected {
+            next += 1;
+            out.push(s);
+        }
+    }
+    out
 }
 
 pub(super) fn result_event(

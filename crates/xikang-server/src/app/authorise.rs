@@ -163,6 +163,25 @@ pub fn case(
     }
 }
 
+/// A case the city CDC re-checks (复核): tracers and admins whose jurisdiction is a whole
+/// city containing the case's person. A district's official screens; the re-check is the
+/// city's, and by another official (`xikang_domain::case::next` checks that).
+pub fn case_recheck(
+    state: &AppState,
+    actor: &Actor,
+    id: CaseId,
+) -> Result<Scoped<crate::app::projection::CaseRecord>, AppError> {
+    let c = case(state, actor, id)?;
+    // A city's code is `DD CC 00` (prefix of four digits); a district's or street's is longer.
+    if actor.area.prefix().len() == 4 {
+        Ok(c)
+    } else {
+        Err(AppError::Forbidden(
+            "the re-check of a case is the city CDC's: a city-level official",
+        ))
+    }
+}
+
 /// The grid cells a grid worker is assigned to.
 pub async fn cells_of(state: &AppState, actor: &Actor) -> Result<Vec<GridCell>, AppError> {
     let store = state.store.clone();

@@ -92,6 +92,17 @@ pub struct CaseRecord {
     pub isolated_at: Option<Timestamp>,
     pub registered_at: Timestamp,
     pub discharged_at: Option<Timestamp>,
+    /// Where its course stands: screen, re-check, transfer, discharge, close
+    /// (`xikang_domain::case`).
+    pub course: xikang_domain::case::Course,
+}
+
+impl CaseRecord {
+    /// Whether the case is open (suspected, screened, or under treatment): a person has at
+    /// most one open case, and a positive test of a person with one is part of its course.
+    pub fn is_open(&self) -> bool {
+        self.course.stage.is_open()
+    }
 }
 
 /// Venues, fixed after start.
@@ -179,6 +190,10 @@ pub struct Projection {
     pub communities: Communities,
     pub venues: Venues,
     pub cases: RwLock<BTreeMap<CaseId, CaseRecord>>,
+    /// Held while a command decides and commits a case's registration or a step of its
+    /// course, so two officials' steps (or two registrations) cannot both pass the same
+    /// check: the case ids and stages it read are still true when it commits.
+    pub case_op: tokio::sync::Mutex<()>,
     pub zones: RwLock<HashMap<ZoneId, (ZoneLevel, Vec<GridCell>)>>,
     /// Appeals keyed by the sequence number of their filing event.
     pub appeals: RwLock<BTreeMap<EventSeq, Appeal>>,
@@ -194,6 +209,9 @@ pub struct Projection {
     pub holds: RwLock<BTreeMap<EventSeq, Hold>>,
     /// The public colour ledger's counts.
     pub ledger: crate::ledger::Ledger,
+    /// The daily bulletin's figures, folded from every applied event: any past day's
+    /// bulletin is answered from it (`GET /api/v1/bulletin`).
+    pub bulletin: Mutex<xikang_domain::bulletin::Accumulator>,
     /// The RFC 6962 tree over the applied events' chain hashes: what checkpoints sign
     /// ([`crate::api::get_checkpoint`]).
     pub log_tree: RwLock<LogTree>,
@@ -219,6 +237,7 @@ impl Projection {
             communities: Communities::new(communities),
             venues,
             cases: RwLock::default(),
+            case_op: tokio::sync::Mutex::default(),
             zones: RwLock::default(),
             appeals: RwLock::default(),
             follow_ups: Mutex::default(),
@@ -227,6 +246,9 @@ impl Projection {
             lab: crate::lab::LabIndex::default(),
             holds: RwLock::default(),
             ledger: crate::ledger::Ledger::default(),
+            bulletin: Mutex::new(xikang_domain::bulletin::Accumulator::new(
+                xikang_domain::bulletin::IMPORTED_WINDOW_DAYS,
+            )),
             log_tree: RwLock::default(),
             applied: AtomicU64::new(0),
         }
@@ -298,6 +320,7 @@ impl Projection {
             return;
         }
         write(&self.log_tree).append(e);
+        lock(&self.bulletin).add(e);
         self.tracing.apply(e);
         // Who gets a new colour fact from this event, by community: the colour ledger.
         let mut placed: BTreeMap<u32, u64> = BTreeMap::new();
@@ -456,6 +479,11 @@ impl Projection {
                 sampled_at,
                 isolated_at,
             } => {
+                let earliest = [*onset, *sampled_at, Some(e.at)]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(e.at);
                 write(&self.cases).insert(
                     *case,
                     CaseRecord {
@@ -467,12 +495,27 @@ impl Projection {
                         isolated_at: *isolated_at,
                         registered_at: e.at,
                         discharged_at: None,
+                        course: xikang_domain::case::Course::registered(
+                            *case, *person, *case_kind, earliest,
+                        ),
                     },
                 );
             }
             EventBody::CaseDischarged { case, at, .. } => {
                 if let Some(c) = write(&self.cases).get_mut(case) {
                     c.discharged_at = Some(*at);
+                    c.course.apply(&e.actor, &e.body);
+                }
+            }
+            EventBody::CaseScreened { case, .. }
+            | EventBody::CaseRechecked { case, .. }
+            | EventBody::CaseTransferred { case, .. }
+            | EventBody::CaseReclassified { case, .. }
+            | EventBody::CaseClosed { case, .. }
+            | EventBody::CaseDied { case, .. } => {
+                if let Some(c) = write(&self.cases).get_mut(case) {
+                    c.course.apply(&e.actor, &e.body);
+                    c.kind = c.course.kind;
                 }
             }
             EventBody::AppealFiled { person, reason } => {

@@ -22,8 +22,24 @@ pub async fn every_ten_minutes(state: Arc<AppState>) {
     }
 }
 
-/// One pass of the sweep at `now`.
+/// One pass of the sweep at `now`, timed for the metrics.
 pub async fn run(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
+    let started = std::time::Instant::now();
+    let result = pass(state, now).await;
+    state
+        .metrics
+        .sweep
+        .observe(started.elapsed().as_micros() as u64);
+    if result.is_err() {
+        state
+            .metrics
+            .sweep_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    result
+}
+
+async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
     let missed = duties::sweep_missed_reports(state, now).await?;
     let days = duties::missed_test_days(state, now).await?;
     let tests = crate::lab::record_missed_tests(state, days, "system:test_schedules", now).await?;

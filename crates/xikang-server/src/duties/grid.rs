@@ -197,6 +197,13 @@ pub async fn open_tasks(
     };
     let store = state.store.clone();
     let tasks = blocking(move || tasks_for(store.as_ref(), &cells, limit)).await?;
+    state.access.record(
+        caller,
+        "GET /api/v1/grid/tasks",
+        None,
+        crate::now(),
+        tasks.iter().filter_map(|t| t.person),
+    )?;
     Ok(TasksOut {
         tasks: tasks.iter().map(TaskOut::from).collect(),
     })

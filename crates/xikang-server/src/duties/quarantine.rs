@@ -27,8 +27,12 @@ pub async fn register_site(
 ) -> Result<SiteOut, AppError> {
     caller.require(&[Role::Admin], "registering quarantine sites")?;
     let b = input.get()?;
-    let kind = SiteKind::parse(&b.kind)
-        .ok_or_else(|| bad("invalid_site_kind", "kind is centralized or health_station"))?;
+    let kind = SiteKind::parse(&b.kind).ok_or_else(|| {
+        bad(
+            "invalid_site_kind",
+            "kind is centralized, health_station or designated_hospital",
+        )
+    })?;
     let area = AreaCode::parse(&b.area).map_err(|e| bad("invalid_area", e.to_string()))?;
     if !caller.covers(&area) {
         return Err(AppError::Forbidden(
@@ -188,6 +192,9 @@ pub async fn issue_order(
     if kind == QuarantineKind::Centralized && site.is_none() {
         return Err(bad("site_required", "centralized quarantine needs a site"));
     }
+    if let Some(s) = site {
+        refuse_hospital(state, s).await?;
+    }
     let store = state.store.clone();
     let active = blocking(move || {
         store.orders(&OrderFilter {
@@ -254,6 +261,26 @@ pub async fn issue_order(
         Err(e) => Err(e),
         Ok(_) => Ok(order),
     }
+}
+
+/// A designated hospital takes cases (`POST /cases/{id}/transfer`), not people under a
+/// quarantine order: 422 `site_is_hospital`.
+async fn refuse_hospital(state: &AppState, site: SiteId) -> Result<(), AppError> {
+    let store = state.store.clone();
+    let sites = blocking(move || store.sites()).await?;
+    if sites
+        .iter()
+        .any(|s| s.id == site && s.kind == SiteKind::DesignatedHospital)
+    {
+        return Err(unprocessable(
+            "site_is_hospital",
+            format!(
+                "site {site} is a designated hospital: quarantine orders go to quarantine sites"
+            ),
+            None,
+        ));
+    }
+    Ok(())
 }
 
 /// What is on record for a person that an order could cite: the tracer's standing contact
@@ -510,6 +537,7 @@ pub async fn transfer_order(
     let b = input.get()?;
     let to: SiteId = parse_id(&b.site)?;
     authorise::site(state, caller, to).await?;
+    refuse_hospital(state, to).await?;
     let o = o.into_inner();
     let event = NewEvent {
         at: crate::now(),
@@ -689,6 +717,14 @@ pub async fn release_order(
                     at: now,
                 },
             }];
+            // The monitoring after a discharge is the last step of a case's course: its
+            // release closes the case.
+            if o.reason == QuarantineReason::AfterDischarge
+                && let Some(closed) =
+                    crate::api::close_after_monitoring(state, person, &caller.actor(), now)
+            {
+                events.push(closed);
+            }
             let mut next = None;
             if let (false, Some(kind)) = (o.then_phase, regime.then_kind) {
                 let store = state.store.clone();

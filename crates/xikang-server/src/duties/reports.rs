@@ -129,7 +129,7 @@ pub async fn follow_ups_visible(
 ) -> Result<FollowUpsOut, AppError> {
     caller.require(&[Role::Tracer, Role::Admin], "follow-ups")?;
     let list = lock(&state.projection.follow_ups).clone();
-    let follow_ups = list
+    let listed: Vec<_> = list
         .iter()
         .rev()
         .filter(|(p, _, _)| {
@@ -139,6 +139,16 @@ pub async fn follow_ups_visible(
                 .is_some_and(|a| caller.covers(&a))
         })
         .take(1000)
+        .collect();
+    state.access.record(
+        caller,
+        "GET /api/v1/quarantine/follow-ups",
+        None,
+        crate::now(),
+        listed.iter().map(|(p, _, _)| *p),
+    )?;
+    let follow_ups = listed
+        .into_iter()
         .map(|(p, at, reason)| FollowUpOut {
             at: at.to_rfc3339(),
             person: p.to_string(),

@@ -502,6 +502,8 @@ pub async fn post_results(
     now: Timestamp,
 ) -> Result<Vec<Result<Resulted, ItemError>>, AppError> {
     let _op = state.projection.lab.op.lock().await;
+    // Suspected cases take case ids: after the lab's lock, as every lab command does.
+    let _cases = state.projection.case_op.lock().await;
     let mut out = Vec::with_capacity(lines.len());
     let mut w = LabWrite::default();
     {
@@ -570,7 +572,7 @@ pub async fn post_results(
                     |p| {
                         read(&state.projection.cases)
                             .values()
-                            .any(|c| c.person == p && c.discharged_at.is_none())
+                            .any(|c| c.person == p && c.is_open())
                     },
                     &mut closing,
                     (&mut next_task, &mut next_case),

@@ -17,6 +17,7 @@ pub async fn record_doses(
         let lab = state.projection.lab.lock();
         let doses = read(&state.projection.lab.doses);
         let mut seen = std::collections::HashSet::new();
+        let mut answered: Vec<String> = Vec::new();
         for d in items {
             let r = (|| {
                 let d = d?;
@@ -37,7 +38,8 @@ pub async fn record_doses(
                         format!("dose {} of {} is already recorded", d.dose, d.person),
                     ));
                 }
-                // A full course answers the person's outreach task.
+                // A full course answers the person's outreach task, on the lab's list and
+                // on the grid worker's.
                 if d.dose >= xikang_domain::testing::FULL_COURSE_DOSES {
                     for t in lab.open_tasks.get(&d.person).into_iter().flatten() {
                         if t.kind == TaskKind::VaccinationOutreach {
@@ -45,6 +47,7 @@ pub async fn record_doses(
                                 done_at: Some(now),
                                 ..t.clone()
                             });
+                            answered.push(outreach_task_key(t.id));
                         }
                     }
                 }
@@ -52,6 +55,14 @@ pub async fn record_doses(
                 Ok(())
             })();
             out.push(r);
+        }
+        if !answered.is_empty() {
+            w.duties.push(xikang_store::DutyOp::CompleteByKey {
+                keys: answered,
+                at: now,
+                by: "system:vaccination".into(),
+                note: "the full course is recorded".into(),
+            });
         }
     }
     if !w.doses.is_empty() {
@@ -230,8 +241,15 @@ pub fn vaccination_coverage(
     out
 }
 
+/// The dedupe key of the grid task that mirrors a lab's vaccination outreach task: the
+/// worker of the person's cell visits, and the full course closes both.
+pub(super) fn outreach_task_key(lab_task: u64) -> String {
+    format!("outreach:lab:{lab_task}")
+}
+
 /// Residents aged 60+ in `area` without a full course, grouped by grid cell; with `create`,
-/// an outreach task is opened for each who has none yet. Returns (cell, people) pairs.
+/// an outreach task is opened for each who has none yet, on the lab's list and on the list
+/// of the grid worker of the person's cell. Returns (cell, people) pairs.
 pub async fn outreach(
     state: &AppState,
     area: &AreaCode,
@@ -240,7 +258,8 @@ pub async fn outreach(
     now: Timestamp,
 ) -> Result<Vec<(GridCell, Vec<PersonId>)>, AppError> {
     let _op = state.projection.lab.op.lock().await;
-    let (list, tasks) = {
+    let due_hours = state.policy().duties().task_due_hours;
+    let (list, tasks, grid) = {
         let lab = state.projection.lab.lock();
         let people = read(&state.projection.people);
         let dose_bits = read(&state.projection.lab.doses);
@@ -254,6 +273,7 @@ pub async fn outreach(
             .collect();
         let mut by_cell: BTreeMap<GridCell, Vec<PersonId>> = BTreeMap::new();
         let mut tasks = Vec::new();
+        let mut grid = Vec::new();
         let mut next = lab.next_task.max(1);
         for (i, slot) in people.iter().enumerate() {
             if !covered
@@ -293,16 +313,27 @@ pub async fn outreach(
                     created_at: now,
                     done_at: None,
                 });
+                grid.push(xikang_store::NewTask {
+                    cell: slot.home_cell,
+                    kind: xikang_domain::duties::TaskKind::VaccinationOutreach,
+                    person: Some(p),
+                    household: None,
+                    detail: format!("offer {p} a vaccination (60+, no full course)"),
+                    created_at: now,
+                    due_at: now.plus(i64::from(due_hours) * 3600),
+                    dedupe: Some(outreach_task_key(next)),
+                });
                 next += 1;
             }
         }
-        (by_cell.into_iter().collect::<Vec<_>>(), tasks)
+        (by_cell.into_iter().collect::<Vec<_>>(), tasks, grid)
     };
     if !tasks.is_empty() {
         commit(
             state,
             LabWrite {
                 tasks,
+                duties: vec![xikang_store::DutyOp::InsertTasks(grid)],
                 ..LabWrite::default()
             },
         )

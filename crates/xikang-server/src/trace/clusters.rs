@@ -11,13 +11,15 @@ pub async fn get_sources(
     Path(id): Path<String>,
 ) -> Result<Json<SourcesOut>, AppError> {
     let case = visible_case(&state, &caller, &id)?;
-    Ok(Json(sources_of(&state, case).await?))
+    Ok(Json(sources_of(&state, &caller, case).await?))
 }
 
 /// Who may have infected a case (the query behind `GET /api/v1/cases/{id}/sources`), at
-/// most 1,000: tracers and admins of the case's jurisdiction.
+/// most 1,000: tracers and admins of the case's jurisdiction. Recorded in the access log,
+/// one event per person listed.
 pub async fn sources_of(
     state: &Arc<AppState>,
+    caller: &Actor,
     case: Scoped<CaseRecord>,
 ) -> Result<SourcesOut, AppError> {
     let case = case.into_inner();
@@ -45,9 +47,16 @@ pub async fn sources_of(
             .find(|c| c.person == p)
             .map(|c| c.id.to_string())
     };
+    let items = &items[..items.len().min(1_000)];
+    state.access.record(
+        caller,
+        "GET /api/v1/cases/{id}/sources",
+        None,
+        crate::now(),
+        items.iter().map(|c| c.person),
+    )?;
     let items = items
         .iter()
-        .take(1_000)
         .map(|c| SourceOut {
             case: if c.is_case {
                 case_of_person(c.person)
@@ -182,6 +191,20 @@ pub async fn get_cluster(
         .iter()
         .find(|(k, _)| *k == id)
         .ok_or_else(|| AppError::not_found("unknown_cluster", format!("no cluster {id}")))?;
+    let people: Vec<PersonId> = {
+        let cases = read(&state.projection.cases);
+        k.cases
+            .iter()
+            .filter_map(|c| cases.get(c).map(|c| c.person))
+            .collect()
+    };
+    state.access.record(
+        &caller,
+        "GET /api/v1/clusters/{id}",
+        None,
+        crate::now(),
+        people,
+    )?;
     match q.format.as_deref() {
         None | Some("json") => Ok(Json(ClusterOut::new(&state, &id, k)).into_response()),
         Some("dot") => {

@@ -4,7 +4,11 @@
 
 use super::*;
 
-/// The tracing view of a registered case.
+/// The tracing view of a registered case. A case without a recorded isolation time is
+/// isolated from its registration: from then on it is under treatment or observation (red),
+/// so nobody is exposed to it afterwards. Ending its exposure window at "now" instead made
+/// every answer depend on the instant of the request (a household contact's last exposure
+/// moved with the clock, and two requests a second apart disagreed).
 pub fn case_of(c: &CaseRecord) -> Case {
     let anchor = c.onset.or(c.sampled_at).unwrap_or(c.registered_at);
     Case {
@@ -12,7 +16,7 @@ pub fn case_of(c: &CaseRecord) -> Case {
         kind: c.kind,
         onset: c.onset,
         sampled: c.sampled_at.unwrap_or(anchor),
-        isolated: c.isolated_at,
+        isolated: Some(c.isolated_at.unwrap_or(c.registered_at)),
     }
 }
 

@@ -349,8 +349,13 @@ pub fn start_loading(state: Arc<AppState>) {
     let spawned = std::thread::Builder::new()
         .name("trace-index-load".into())
         .spawn(move || {
-            if let Err(e) = state.projection.tracing.load(state.store.as_ref()) {
-                tracing::error!(error = %e, "loading the tracing index failed");
+            let started = std::time::Instant::now();
+            match state.projection.tracing.load(state.store.as_ref()) {
+                Ok(()) => state.metrics.index_load_micros.store(
+                    started.elapsed().as_micros().max(1) as u64,
+                    Ordering::Relaxed,
+                ),
+                Err(e) => tracing::error!(error = %e, "loading the tracing index failed"),
             }
             // After the check-ins: close contacts are ready first, companions follow.
             let metres = state.policy().tracing().companion_cell_metres;

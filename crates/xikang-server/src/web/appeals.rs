@@ -109,8 +109,10 @@ pub async fn list(State(state): State<Arc<AppState>>, user: WebUser) -> Response
     if let Some(r) = user.forbid_unless(appeal::ANSWERERS, "appeals") {
         return r;
     }
-    let appeals = appeal::visible_appeals(&state, &user.caller, false);
-    html(StatusCode::OK, page(&user, &appeals, None))
+    match appeal::visible_appeals(&state, &user.caller, false, "GET /web/appeals") {
+        Ok(appeals) => html(StatusCode::OK, page(&user, &appeals, None)),
+        Err(e) => error_page(user.lang, Some(&user), &e),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,7 +152,8 @@ pub async fn answer(
         Ok(_) => Redirect::to("/web/appeals").into_response(),
         Err(e) => {
             let (status, code, msg) = e.summary();
-            let appeals = appeal::visible_appeals(&state, &user.caller, false);
+            let appeals = appeal::visible_appeals(&state, &user.caller, false, "GET /web/appeals")
+                .unwrap_or_default();
             if status.is_client_error()
                 && appeals
                     .iter()

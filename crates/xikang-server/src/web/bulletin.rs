@@ -1,13 +1,13 @@
 //! The daily bulletin (疫情通报) for any day, in the published form: HTML (printable), plain
 //! text and JSON, in Chinese and English. The figures come from
-//! [`xikang_domain::bulletin`], folded from the authority log by the page cache.
+//! [`xikang_domain::bulletin`], answered by the same query as `GET /api/v1/bulletin`
+//! ([`crate::api::bulletin_of`]).
 
 use super::session::WebUser;
 use super::{Lang, error_page, esc, html, layout};
 use crate::app::Role;
 use crate::error::AppError;
 use crate::state::AppState;
-use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,64 +19,20 @@ use xikang_domain::bulletin::Bulletin;
 /// Who may read the bulletin before it is published: every staff role.
 const READERS: &[Role] = &[Role::Admin, Role::Tracer, Role::Lab, Role::GridWorker];
 
-fn month_day(day: &str) -> (u32, u32) {
-    let m = day.get(4..6).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let d = day.get(6..8).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (m, d)
-}
-
 fn iso(day: &str) -> String {
-    format!(
-        "{}-{}-{}",
-        day.get(..4).unwrap_or(""),
-        day.get(4..6).unwrap_or(""),
-        day.get(6..8).unwrap_or("")
-    )
+    xikang_domain::bulletin::iso_day(day)
 }
 
-/// The bulletin's text in the published form.
+/// The bulletin's text in the published form (the domain's wording; English counts agree
+/// with their nouns: "1 new local confirmed case").
 pub fn text(lang: Lang, b: &Bulletin) -> String {
-    let (m, d) = month_day(&b.day);
-    match lang {
-        Lang::Zh => format!(
-            "{m}月{d}日0—24时，全市新增本土确诊病例{}例、本土无症状感染者{}例，新增输入确诊病例{}例、输入无症状感染者{}例；治愈出院{}例。\n\
-             截至{m}月{d}日24时，全市累计报告确诊病例{}例、无症状感染者{}例，累计治愈出院{}例，现有在治{}例。\n\
-             当日新增密切接触者{}人。累计追踪密切接触者{}人，已解除医学观察{}人，尚在医学观察{}人。\n",
-            b.new_confirmed.local,
-            b.new_asymptomatic.local,
-            b.new_confirmed.imported,
-            b.new_asymptomatic.imported,
-            b.discharged,
-            b.cumulative_confirmed,
-            b.cumulative_asymptomatic,
-            b.cumulative_discharged,
-            b.under_treatment,
-            b.new_close_contacts,
-            b.close_contacts_traced,
-            b.close_contacts_released,
-            b.close_contacts_under_observation,
-        ),
-        Lang::En => format!(
-            "From 0:00 to 24:00 on {day}, the city reported {} new local confirmed cases and {} new local asymptomatic infections, \
-             {} new imported confirmed cases and {} new imported asymptomatic infections; {} patients were discharged.\n\
-             As of 24:00 on {day}, the city has reported {} confirmed cases and {} asymptomatic infections in total; {} have been discharged and {} are under treatment.\n\
-             {} new close contacts were identified. {} close contacts have been traced in total, {} released from medical observation and {} are still under observation.\n",
-            b.new_confirmed.local,
-            b.new_asymptomatic.local,
-            b.new_confirmed.imported,
-            b.new_asymptomatic.imported,
-            b.discharged,
-            b.cumulative_confirmed,
-            b.cumulative_asymptomatic,
-            b.cumulative_discharged,
-            b.under_treatment,
-            b.new_close_contacts,
-            b.close_contacts_traced,
-            b.close_contacts_released,
-            b.close_contacts_under_observation,
-            day = iso(&b.day),
-        ),
-    }
+    xikang_domain::bulletin::text(
+        match lang {
+            Lang::Zh => xikang_domain::bulletin::Language::Zh,
+            Lang::En => xikang_domain::bulletin::Language::En,
+        },
+        b,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,7 +46,6 @@ pub struct BulletinQuery {
 /// `GET /web/bulletin?day=YYYY-MM-DD&format=html|txt|json`.
 pub async fn page(
     State(state): State<Arc<AppState>>,
-    Extension(web): Extension<Arc<super::WebState>>,
     user: WebUser,
     Query(q): Query<BulletinQuery>,
 ) -> Response {
@@ -112,7 +67,8 @@ pub async fn page(
             }
         },
     };
-    let b = match web.figures.bulletin(&state, day).await {
+    // The same query as `GET /api/v1/bulletin`.
+    let b = match crate::api::bulletin_of(&state, &user.caller, day) {
         Ok(b) => b,
         Err(e) => return error_page(lang, Some(&user), &e),
     };
@@ -135,7 +91,7 @@ pub async fn page(
             let body = format!(
                 r#"<form method="get" action="/web/bulletin" class="inline noprint"><label for="day">{l_day}</label><input id="day" name="day" type="date" value="{d}" max="{max}"><button type="submit">{l_show}</button></form>
 <article class="bulletin"><h2>{title}</h2><p class="pre">{main}</p><p class="pre" lang="{other_html}">{second}</p>
-<table><tbody>{r1}{r2}{r3}{r4}{r5}{r6}{r7}{r8}{r9}{r10}{r11}{r12}</tbody></table></article>
+<table><tbody>{r1}{r2}{r3}{r4}{r4b}{r5}{r5b}{r6}{r7}{r8}{r8b}{r9}{r10}{r11}{r12}</tbody></table></article>
 <p class="noprint"><a href="/web/bulletin?day={d}&amp;format=txt">{l_txt}</a> · <a href="/web/bulletin?day={d}&amp;format=json">JSON</a></p>"#,
                 l_day = lang.t("日期", "Day"),
                 max = iso(&today.compact()),
@@ -168,7 +124,14 @@ pub async fn page(
                     b.new_asymptomatic.imported,
                     "new-imported-asymptomatic"
                 ),
+                r4b = row(
+                    "无症状转确诊",
+                    "Asymptomatic reclassified as confirmed",
+                    b.asymptomatic_to_confirmed,
+                    "asymptomatic-to-confirmed"
+                ),
                 r5 = row("治愈出院", "Discharged", b.discharged, "discharged"),
+                r5b = row("死亡", "Deaths", b.deaths, "deaths"),
                 r6 = row(
                     "累计确诊",
                     "Cumulative confirmed",
@@ -182,10 +145,16 @@ pub async fn page(
                     "cumulative-asymptomatic"
                 ),
                 r8 = row(
-                    "现有在治",
-                    "Under treatment",
-                    b.under_treatment,
-                    "under-treatment"
+                    "现有确诊",
+                    "Existing confirmed",
+                    b.existing_confirmed,
+                    "existing-confirmed"
+                ),
+                r8b = row(
+                    "现有无症状",
+                    "Existing asymptomatic",
+                    b.existing_asymptomatic,
+                    "existing-asymptomatic"
                 ),
                 r9 = row(
                     "新增密接",

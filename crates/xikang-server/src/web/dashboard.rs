@@ -37,7 +37,7 @@ use xikang_domain::{AreaCode, CivilDay, Colour, EventSeq, GridCell};
 pub const FIGURES_TTL: Duration = Duration::from_secs(10);
 
 /// A case is imported when its person arrived from elsewhere this many days before.
-pub const IMPORTED_WINDOW_DAYS: u32 = 14;
+pub const IMPORTED_WINDOW_DAYS: u32 = xikang_domain::bulletin::IMPORTED_WINDOW_DAYS;
 
 /// Days shown in the trend charts.
 const TREND_DAYS: i32 = 14;
@@ -211,7 +211,7 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
     let mut open_cases_by_district = BTreeMap::new();
     for c in read(&state.projection.cases)
         .values()
-        .filter(|c| c.discharged_at.is_none())
+        .filter(|c| c.is_open())
     {
         if let Some(a) = state.projection.person_area(c.person) {
             *open_cases_by_district

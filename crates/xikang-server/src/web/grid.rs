@@ -34,6 +34,13 @@ fn kind_text(lang: Lang, k: TaskKind) -> &'static str {
         TaskKind::Retest => lang.t("安排复检", "arrange a retest"),
         TaskKind::UnsampledResident => lang.t("未采样居民", "resident not sampled"),
         TaskKind::ArrangeRetest => lang.t("混检阳性单管复核", "single-tube retest (positive pool)"),
+        TaskKind::CaseTransfer => {
+            lang.t("病例闭环转运至定点医院", "closed-loop transfer of a case")
+        }
+        TaskKind::VaccinationOutreach => lang.t(
+            "60岁以上未全程接种：上门动员",
+            "vaccination outreach (60+, no full course)",
+        ),
     }
 }
 
@@ -45,6 +52,13 @@ async fn tasks_of(state: &AppState, user: &WebUser) -> Result<Vec<TaskRecord>, A
         duties::tasks_for(store.as_ref(), &cells, MAX_TASKS)
     })
     .await??;
+    state.access.record(
+        &user.caller,
+        "GET /web/grid",
+        None,
+        crate::now(),
+        tasks.iter().filter_map(|t| t.person),
+    )?;
     Ok(tasks)
 }
 

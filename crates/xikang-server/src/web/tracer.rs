@@ -178,11 +178,7 @@ fn cases_page(
             "<tr><td><a href=\"/web/cases/{id}\">{id}</a></td><td><a href=\"/web/people/{p}\">{p}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             kind_text(lang, c.kind),
             esc(&shanghai(c.registered_at)),
-            if c.discharged_at.is_some() {
-                lang.t("已出院", "discharged")
-            } else {
-                lang.t("在治", "open")
-            },
+            stage_text(lang, c.course.stage),
             id = c.id,
             p = c.person,
         );
@@ -504,6 +500,30 @@ async fn render_case(
         esc(&shanghai(window.end)),
         p = case.person,
     );
+    // Where the case's course stands, and who took its confirming steps.
+    let course = &case.course;
+    let mut steps = vec![stage_text(lang, course.stage).to_owned()];
+    for (label, step) in [
+        (lang.t("区疾控初筛", "district screen"), &course.screened),
+        (lang.t("市疾控复核", "city re-check"), &course.rechecked),
+    ] {
+        if let Some((_, by, at)) = step {
+            steps.push(format!("{label}: {by}, {}", shanghai(*at)));
+        }
+    }
+    if let Some((site, at)) = course.hospital {
+        steps.push(format!(
+            "{} {site}, {}",
+            lang.t("定点医院", "designated hospital"),
+            shanghai(at)
+        ));
+    }
+    let _ = write!(
+        h,
+        "<p id=\"case-course\" data-stage=\"{}\">{}</p>",
+        course.stage.as_str(),
+        esc(&steps.join(" · "))
+    );
     let count = |s: Status| counts[slot(s)];
     let _ = write!(
         h,
@@ -679,5 +699,25 @@ pub async fn export(
     match export {
         Ok(file) => file.into_response(),
         Err(e) => error_page(user.lang, Some(&user), &e),
+    }
+}
+
+/// A case's stage in the page's language.
+pub fn stage_text(lang: Lang, stage: xikang_domain::case::Stage) -> &'static str {
+    use xikang_domain::case::Stage;
+    match stage {
+        Stage::Suspected => lang.t(
+            "疑似，待区疾控初筛",
+            "suspected, awaiting the district screen",
+        ),
+        Stage::Screened => lang.t(
+            "已初筛，待市疾控复核",
+            "screened, awaiting the city re-check",
+        ),
+        Stage::Confirmed => lang.t("在治", "under treatment"),
+        Stage::Discharged => lang.t("已出院，健康监测中", "discharged, in health monitoring"),
+        Stage::Closed => lang.t("已结案", "closed"),
+        Stage::Excluded => lang.t("已排除", "excluded"),
+        Stage::Died => lang.t("死亡", "died"),
     }
 }

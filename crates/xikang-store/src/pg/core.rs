@@ -138,6 +138,10 @@ impl Store for PgStore {
         "postgres"
     }
 
+    fn pool_stats(&self) -> crate::PoolStats {
+        self.readers.stats()
+    }
+
     fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let row = self
             .read()?

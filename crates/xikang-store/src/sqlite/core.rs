@@ -81,6 +81,10 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn pool_stats(&self) -> crate::PoolStats {
+        self.shared.readers.stats()
+    }
+
     fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let conn = self.read()?;
         let v = conn

@@ -273,7 +273,7 @@ impl TestApp {
         let now = xikang_server::now();
         let open = xikang_server::state::read(&self.state.projection.cases)
             .values()
-            .find(|c| c.person == Self::INDEX_PERSON && c.discharged_at.is_none())
+            .find(|c| c.person == Self::INDEX_PERSON && c.is_open())
             .map(|c| c.id);
         let case = match open {
             Some(c) => c,
@@ -551,4 +551,161 @@ impl TestApp {
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()["token"].as_str().unwrap().to_owned()
     }
+}
+
+/// Up to `n` place codes of the city in `dir` whose venue category has no entry requirement
+/// (a green code is let in), for scan loads.
+pub fn plain_places(dir: &std::path::Path, n: usize) -> Vec<String> {
+    let store = xikang_store::open(&Target::Sqlite(dir.to_path_buf())).unwrap();
+    let policy = xikang_domain::policy::Policy::default_policy();
+    store
+        .all_venues()
+        .unwrap()
+        .into_iter()
+        .filter(|v| policy.venue_requirement(&v.category).is_none())
+        .map(|v| v.place_code.to_string())
+        .take(n)
+        .collect()
+}
+
+/// A venue device's token and the code tokens of `P0`…, made through the API of the server
+/// at `addr` as the admin `admin`.
+pub async fn device_and_codes(addr: &str, admin: &str, people: u32) -> (String, Vec<String>) {
+    let mut c = Conn::connect(addr).await.unwrap();
+    let r = c
+        .post_json(
+            "/api/v1/tokens",
+            Some(admin),
+            &serde_json::json!({"name": "d", "role": "venue_device", "area": "320200"}),
+        )
+        .await
+        .unwrap();
+    let device = r.json()["token"].as_str().unwrap().to_owned();
+    let mut codes = Vec::new();
+    for p in 0..people {
+        let v = c
+            .get(&format!("/api/v1/people/P{p}/code"), Some(admin))
+            .await
+            .unwrap()
+            .json();
+        codes.push(v["token"].as_str().unwrap().to_owned());
+    }
+    (device, codes)
+}
+
+/// How many acknowledged scans (person number, place code), made in the last ten minutes,
+/// the store in `dir` does not hold.
+pub fn lost_scans(dir: &std::path::Path, acked: &[(u32, String)]) -> usize {
+    let store = xikang_store::open(&Target::Sqlite(dir.to_path_buf())).unwrap();
+    let by_code: std::collections::HashMap<String, xikang_domain::VenueId> = store
+        .all_venues()
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.place_code.to_string(), v.id))
+        .collect();
+    let now = xikang_server::now();
+    acked
+        .iter()
+        .filter(|(p, place)| {
+            let rows = store
+                .checkins_of_person(PersonId(*p), now.plus(-600), now.plus(600))
+                .unwrap();
+            !rows.iter().any(|c| c.venue == by_code[place])
+        })
+        .count()
+}
+
+/// A starting server's stdout up to its `try:` line (or its end): the greeting.
+pub fn read_greeting(out: std::process::ChildStdout) -> String {
+    use std::io::BufRead;
+    let mut greeting = String::new();
+    for line in std::io::BufReader::new(out).lines() {
+        let line = line.unwrap();
+        greeting.push_str(&line);
+        greeting.push('\n');
+        if line.starts_with("try:") {
+            break;
+        }
+    }
+    greeting
+}
+
+/// Scans acknowledged as let in: (person number, place code).
+pub type Acked = Arc<std::sync::Mutex<Vec<(u32, String)>>>;
+
+/// Starts a scan load on the server at `addr`: 8 connections of a venue device (made as
+/// `admin`) scanning the codes of 60 people at `places` in a loop, `batch` scans a request
+/// (1: the single-scan body), until the server goes away. The tasks, and the scans
+/// acknowledged so far.
+pub async fn start_scan_load(
+    addr: &str,
+    admin: &str,
+    places: Vec<String>,
+    batch: usize,
+) -> (Vec<tokio::task::JoinHandle<()>>, Acked) {
+    let (device, codes) = device_and_codes(addr, admin, 60).await;
+    let (codes, places) = (Arc::new(codes), Arc::new(places));
+    let acked = Acked::default();
+    let mut tasks = Vec::new();
+    for w in 0..8usize {
+        let (addr, device, codes, places, acked) = (
+            addr.to_owned(),
+            device.clone(),
+            codes.clone(),
+            places.clone(),
+            acked.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut c) = Conn::connect(&addr).await else {
+                return;
+            };
+            for k in 0.. {
+                let p = (w * 131 + k * 7) % codes.len();
+                let place = &places[(w + k) % places.len()];
+                let scan = |i: usize| {
+                    serde_json::json!({"place_code": place, "token": codes[(p + i) % codes.len()]})
+                };
+                let body = if batch == 1 {
+                    scan(0)
+                } else {
+                    serde_json::json!({"scans": (0..batch).map(scan).collect::<Vec<_>>()})
+                };
+                let r = match c.post_json("/api/v1/scans", Some(&device), &body).await {
+                    Ok(r) if r.status == 200 => r.json(),
+                    Ok(_) => continue,
+                    Err(_) => return, // the server is gone
+                };
+                let answers = match r["results"].as_array() {
+                    Some(items) => items.clone(),
+                    None => vec![serde_json::json!({"index": 0, "decision": r["decision"]})],
+                };
+                let mut a = acked.lock().unwrap();
+                for item in answers {
+                    if item["decision"] == "allow" {
+                        let i = item["index"].as_u64().unwrap() as usize;
+                        a.push((((p + i) % codes.len()) as u32, place.clone()));
+                    }
+                }
+            }
+        }));
+    }
+    (tasks, acked)
+}
+
+/// Asserts that at least `at_least` scans were acknowledged (fewer prove nothing) and that
+/// the store in `dir` holds every one of them.
+pub fn assert_no_acknowledged_scan_lost(dir: &std::path::Path, acked: &Acked, at_least: usize) {
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= at_least,
+        "too few scans acknowledged to prove anything: {}",
+        acked.len()
+    );
+    let missing = lost_scans(dir, &acked);
+    assert_eq!(
+        missing,
+        0,
+        "{missing} of {} acknowledged scans lost",
+        acked.len()
+    );
 }

@@ -186,9 +186,14 @@ pub struct TasksQuery {
     pub kind: Option<String>,
 }
 
-/// Open lab tasks (retests, resamples, outreach) of people the caller covers, the first
+/// Open lab tasks (retests, resamples, outreach) of people the caller covers — a grid
+/// worker's are the residents of their own cells, not of their whole area — the first
 /// 10 000 listed with each person's home cell.
-pub fn lab_tasks(state: &AppState, caller: &Actor, q: TasksQuery) -> Result<LabTasksOut, AppError> {
+pub async fn lab_tasks(
+    state: &AppState,
+    caller: &Actor,
+    q: TasksQuery,
+) -> Result<LabTasksOut, AppError> {
     caller.require(
         &[Role::Admin, Role::Lab, Role::GridWorker, Role::Tracer],
         "reading lab tasks",
@@ -205,12 +210,33 @@ pub fn lab_tasks(state: &AppState, caller: &Actor, q: TasksQuery) -> Result<LabT
             })
         })
         .transpose()?;
-    let tasks =
-        crate::lab::open_tasks(state, kind, |p| authorise::person_in_area(state, caller, p));
+    let cells: Option<std::collections::HashSet<GridCell>> = match caller.role {
+        Role::GridWorker => Some(
+            authorise::cells_of(state, caller)
+                .await?
+                .into_iter()
+                .collect(),
+        ),
+        _ => None,
+    };
+    let tasks = crate::lab::open_tasks(state, kind, |p| match &cells {
+        Some(cells) => state
+            .projection
+            .home_cell(p)
+            .is_some_and(|c| cells.contains(&c)),
+        None => authorise::person_in_area(state, caller, p),
+    });
+    let listed = &tasks[..tasks.len().min(10_000)];
+    state.access.record(
+        caller,
+        "GET /api/v1/lab-tasks",
+        None,
+        crate::now(),
+        listed.iter().map(|t| t.person),
+    )?;
     let people = read(&state.projection.people);
-    let items = tasks
+    let items = listed
         .iter()
-        .take(10_000)
         .map(|t| LabTaskOut::new(t, people.get(t.person.0 as usize).map(|s| s.home_cell)))
         .collect();
     Ok(LabTasksOut {
@@ -224,5 +250,5 @@ pub(super) async fn get_tasks(
     caller: Actor,
     Query(q): Query<TasksQuery>,
 ) -> Result<Json<LabTasksOut>, AppError> {
-    Ok(Json(lab_tasks(&state, &caller, q)?))
+    Ok(Json(lab_tasks(&state, &caller, q).await?))
 }

@@ -178,16 +178,22 @@ pub fn unsampled_in_cell(
         .map(GridCell)
         .ok_or_else(|| AppError::bad("cell_required", "give ?cell=N (a grid cell)"))?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let people: Vec<String> = crate::lab::unsampled(state, id, cell, limit)
+    let people: Vec<PersonId> = crate::lab::unsampled(state, id, cell, limit)
         .ok_or_else(|| AppError::not_found("unknown_round", format!("no round {id}")))?
         .into_iter()
         .filter(|p| authorise::person_in_area(state, caller, *p))
-        .map(|p| p.to_string())
         .collect();
+    state.access.record(
+        caller,
+        "GET /api/v1/rounds/{id}/unsampled",
+        None,
+        crate::now(),
+        people.iter().copied(),
+    )?;
     Ok(UnsampledOut {
         cell,
         count: people.len(),
-        people,
+        people: people.iter().map(ToString::to_string).collect(),
         round: id.to_string(),
     })
 }
