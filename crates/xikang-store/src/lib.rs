@@ -22,6 +22,7 @@ mod lab;
 mod pg;
 mod ping;
 mod pool;
+mod register;
 mod row;
 mod sqlite;
 mod user;
@@ -36,6 +37,7 @@ pub use error::{ConflictKind, Result, StoreError};
 pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;
+pub use register::{RegisterRow, RegisterStore, RegisterWrite};
 pub use sqlite::SqliteStore;
 pub use user::{Session, User, UserStore};
 
@@ -150,7 +152,15 @@ impl ChainReport {
 /// Callbacks passed to the `for_each_*` methods run while a read is open: they must not
 /// call back into the same store for writes they wait on (reads are fine).
 pub trait Store:
-    LabStore + DutyStore + PingStore + UserStore + CredentialStore + Send + Sync + fmt::Debug
+    LabStore
+    + DutyStore
+    + PingStore
+    + RegisterStore
+    + UserStore
+    + CredentialStore
+    + Send
+    + Sync
+    + fmt::Debug
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -17,6 +17,7 @@ mod duties;
 /// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
 mod lab;
 mod ping;
+mod register;
 mod user;
 
 use crate::error::{Result, StoreError};
@@ -79,6 +80,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         9,
         "tokens",
         include_str!("../../migrations/postgres/0009_tokens.sql"),
+    ),
+    (
+        12,
+        "register",
+        include_str!("../../migrations/postgres/0012_register.sql"),
     ),
 ];
 
