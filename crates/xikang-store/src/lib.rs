@@ -6,6 +6,7 @@
 //! - reference data (people, workplaces, venues, API tokens and their revocation:
 //!   [`CredentialStore`], signing keys, settings, web users and sessions: [`UserStore`]);
 //! - the access log ([`CredentialStore`]): who read whose personal data, ids only;
+//! - policy versions ([`PolicyStore`]): every policy file's text and its activation;
 //! - the authority log: append-only events chained by hash ([`xikang_domain::event`]);
 //! - check-ins: high-volume scans, one table per Asia/Shanghai day, dropped whole when they
 //!   pass the retention period;
@@ -21,6 +22,7 @@ mod error;
 mod lab;
 mod pg;
 mod ping;
+mod policy;
 mod pool;
 mod row;
 mod sqlite;
@@ -36,6 +38,7 @@ pub use error::{ConflictKind, Result, StoreError};
 pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;
+pub use policy::{PolicyStore, StoredPolicy};
 pub use sqlite::SqliteStore;
 pub use user::{Session, User, UserStore};
 
@@ -150,7 +153,15 @@ impl ChainReport {
 /// Callbacks passed to the `for_each_*` methods run while a read is open: they must not
 /// call back into the same store for writes they wait on (reads are fine).
 pub trait Store:
-    LabStore + DutyStore + PingStore + UserStore + CredentialStore + Send + Sync + fmt::Debug
+    LabStore
+    + DutyStore
+    + PingStore
+    + UserStore
+    + CredentialStore
+    + PolicyStore
+    + Send
+    + Sync
+    + fmt::Debug
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -1008,7 +1008,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9] {
+    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9, 13] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -1018,7 +1018,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     }
     assert_eq!(
         store
-            .execute_raw_for_tests("delete from schema_migrations where version > 9")
+            .execute_raw_for_tests("delete from schema_migrations where version > 13")
             .unwrap(),
         0
     );
@@ -1696,4 +1696,46 @@ fn a_large_lab_write_stores_every_sample_once() {
 #[test]
 fn birth_dates_and_homes_stream_from_the_people_table() {
     on_both(lab::scenario_births);
+}
+
+fn scenario_policy_versions(store: &dyn Store) {
+    use xikang_store::StoredPolicy;
+    let v = |version: &str, at: i64| StoredPolicy {
+        version: version.into(),
+        sha256: format!("sha-{version}"),
+        text: format!("version = \"{version}\"\n# 第九版\n"),
+        uploaded_by: "admin:wang".into(),
+        uploaded_at: Timestamp(at),
+        proposed_by: None,
+        proposed_at: None,
+        effective_from: None,
+        approved_by: None,
+        approved_at: None,
+        active_since: None,
+        active_until: None,
+    };
+    assert!(store.policies().unwrap().is_empty());
+    store.insert_policy(&v("b", 20)).unwrap();
+    store.insert_policy(&v("a", 10)).unwrap();
+    let err = store.insert_policy(&v("a", 30)).unwrap_err();
+    assert_eq!(err.code(), "conflict", "{err}");
+    let mut a = v("a", 10);
+    a.proposed_by = Some("admin:wang".into());
+    a.proposed_at = Some(Timestamp(11));
+    a.effective_from = Some(Timestamp(12));
+    a.approved_by = Some("admin:li".into());
+    a.approved_at = Some(Timestamp(13));
+    a.active_since = Some(Timestamp(14));
+    let mut b = v("b", 20);
+    b.active_until = Some(Timestamp(14));
+    store.update_policies(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(store.policies().unwrap(), vec![a, b]);
+    // An update of an unknown version changes nothing.
+    assert!(store.update_policies(&[v("a", 10), v("zz", 1)]).is_err());
+    assert_eq!(store.policies().unwrap()[0].approved_by.as_deref(), Some("admin:li"));
+}
+
+#[test]
+fn policy_versions_are_kept_whole_with_their_activation() {
+    on_both(scenario_policy_versions);
 }

@@ -17,6 +17,7 @@ mod duties;
 /// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
 mod lab;
 mod ping;
+mod policy;
 mod user;
 
 use crate::error::{Result, StoreError};
@@ -79,6 +80,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         9,
         "tokens",
         include_str!("../../migrations/postgres/0009_tokens.sql"),
+    ),
+    (
+        13,
+        "policies",
+        include_str!("../../migrations/postgres/0013_policies.sql"),
     ),
 ];
 

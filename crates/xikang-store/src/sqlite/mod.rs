@@ -24,6 +24,7 @@ mod duties;
 /// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
 mod lab;
 mod ping;
+mod policy;
 mod user;
 
 use crate::error::{Result, StoreError};
@@ -86,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "tokens",
         include_str!("../../migrations/sqlite/0009_tokens.sql"),
+    ),
+    (
+        13,
+        "policies",
+        include_str!("../../migrations/sqlite/0013_policies.sql"),
     ),
 ];
 
