@@ -1732,7 +1732,10 @@ fn scenario_policy_versions(store: &dyn Store) {
     assert_eq!(store.policies().unwrap(), vec![a, b]);
     // An update of an unknown version changes nothing.
     assert!(store.update_policies(&[v("a", 10), v("zz", 1)]).is_err());
-    assert_eq!(store.policies().unwrap()[0].approved_by.as_deref(), Some("admin:li"));
+    assert_eq!(
+        store.policies().unwrap()[0].approved_by.as_deref(),
+        Some("admin:li")
+    );
 }
 
 #[test]
