@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use xikang_domain::Timestamp;
 use xikang_domain::authority::{ApprovalRefused, ApprovedBasis, second_official};
+use xikang_domain::duties::Regime;
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::policy::Policy;
 use xikang_store::StoredPolicy;
@@ -442,4 +443,53 @@ pub fn start_text(configured: Option<&str>, sha256: &str) -> Option<String> {
         ])
         .find(|t| crate::state::policy_sha256(t) == sha256)
         .map(str::to_owned)
+}
+
+/// The regime an order named `regime` and started at `start` follows: the one of the policy
+/// version that was in force at its start (stored versions, `active_since`..`active_until`;
+/// an order started in the second of a switch belongs to the new version),
+/// else the policy in force's regime of that name. When the policy in force says
+/// `open_orders = "follow"`, the other way round.
+pub fn order_regime(state: &AppState, regime: &str, start: Timestamp) -> Option<Regime> {
+    let current = state.policy();
+    let issued = policy_in_force_at(state, start, &current);
+    let (first, then) = if current.duties().open_orders_follow {
+        (Some(current.clone()), issued)
+    } else {
+        (issued, Some(current.clone()))
+    };
+    let of = |p: Option<Arc<Policy>>| p.and_then(|p| p.duties().regime(regime).cloned());
+    of(first).or_else(|| of(then))
+}
+
+/// The stored version in force at `t`, parsed (once per version).
+fn policy_in_force_at(
+    state: &AppState,
+    t: Timestamp,
+    current: &Arc<Policy>,
+) -> Option<Arc<Policy>> {
+    let versions = read(&state.policy_versions);
+    let in_force = versions
+        .iter()
+        .find(|p| p.active_since.is_some_and(|s| s <= t) && p.active_until.is_none_or(|u| t < u))
+        // Before the first recorded activation (a store kept versions only from its upgrade
+        // to schema 13 on): the first version recorded.
+        .or_else(|| {
+            versions
+                .iter()
+                .filter(|p| p.active_since.is_some())
+                .min_by_key(|p| p.active_since)
+                .filter(|p| p.active_since.is_some_and(|s| t < s))
+        });
+    let (version, text) = in_force.map(|p| (p.version.clone(), p.text.clone()))?;
+    drop(versions);
+    if version == current.version() {
+        return Some(current.clone());
+    }
+    if let Some(p) = read(&state.policy_cache).get(&version) {
+        return Some(p.clone());
+    }
+    let parsed = Arc::new(Policy::parse(&text).ok()?);
+    write(&state.policy_cache).insert(version, parsed.clone());
+    Some(parsed)
 }

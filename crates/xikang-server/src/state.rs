@@ -242,6 +242,8 @@ pub struct AppState {
     policy_due: std::sync::atomic::AtomicI64,
     /// Every stored policy version ([`crate::policies`]), as in the store.
     pub policy_versions: RwLock<Vec<xikang_store::StoredPolicy>>,
+    /// Stored versions parsed for the orders issued under them, by version.
+    pub(crate) policy_cache: RwLock<HashMap<String, Arc<Policy>>>,
     pub signer: SigningKey,
     /// Signs the authority log's checkpoints ([`crate::api::get_checkpoint`]).
     pub log_signer: NoteSigner,
@@ -398,6 +400,7 @@ impl AppState {
             policy_next: RwLock::new(None),
             policy_due: std::sync::atomic::AtomicI64::new(i64::MAX),
             policy_versions: RwLock::new(Vec::new()),
+            policy_cache: RwLock::new(HashMap::new()),
             signer,
             log_signer,
             trust,

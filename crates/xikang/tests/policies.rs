@@ -234,6 +234,23 @@ async fn bad_uploads_and_callers_are_refused_and_store_nothing() {
         v["error"]["message"].as_str().unwrap().contains("line"),
         "{v}"
     );
+    let unknown =
+        ERSHITIAO_POLICY_TOML.replace("[duties]\n", "[duties]\nopen_orders = \"sometimes\"\n");
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/policies", json!({"text": unknown}))
+        .await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (422, &json!("invalid_policy")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("open_orders"),
+        "{v}"
+    );
     // Another text under a stored version name.
     let edited = DEFAULT_POLICY_TOML.replace("retention_days = 21", "retention_days = 20");
     let (s, v) = app
@@ -320,4 +337,70 @@ async fn a_restart_with_another_file_than_the_approved_policy_is_refused() {
     )
     .unwrap();
     assert_eq!(again.policy().version(), ERSHITIAO);
+}
+
+/// Uploads the 二十条 and has it proposed and approved, in force now.
+async fn switch_to_ershitiao(app: &TestApp) {
+    let (s, _) = app
+        .post(
+            &app.admin,
+            "/api/v1/policies",
+            json!({"text": ERSHITIAO_POLICY_TOML}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let path = format!("/api/v1/policies/{ERSHITIAO}");
+    let at = xikang_server::now().to_rfc3339();
+    let (s, _) = app
+        .post(
+            &app.admin,
+            &format!("{path}/activate"),
+            json!({"effective_from": at}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (s, v) = app
+        .post(&app.admin2, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!((s, &v["active"]), (200, &json!(true)), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_order_keeps_the_schedule_it_was_issued_under() {
+    let app = spawn_app().await;
+    let site = app.quarantine_site("A", "320213", 10, 31.50, "mgr-a").await;
+    app.confirm_contact("P5", xikang_domain::event::ContactKind::Close)
+        .await;
+    let (s, order) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": "P5", "reason": "close_contact", "site": site,
+                   "start": xikang_server::now().plus(-3_600).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    let tests = |v: &Value| v["tests"].as_array().unwrap().len();
+    // 第九版: tests on days 1, 2, 3, 5, 7.
+    assert_eq!(tests(&order), 5, "{order}");
+    switch_to_ershitiao(&app).await;
+    let (s, after) = app
+        .get(&app.admin, &format!("/api/v1/quarantine/orders/{id}"))
+        .await;
+    assert_eq!(s, 200, "{after}");
+    assert_eq!(after["planned_end"], order["planned_end"]);
+    assert_eq!(after["tests"], order["tests"], "kept under the 二十条");
+    // An order issued now follows the 二十条: days 1, 2, 3, 5.
+    app.confirm_contact("P6", xikang_domain::event::ContactKind::Close)
+        .await;
+    let (s, new) = app
+        .post(
+            &app.admin,
+            "/api/v1/quarantine/orders",
+            json!({"person": "P6", "reason": "close_contact", "site": site}),
+        )
+        .await;
+    assert_eq!(s, 201, "{new}");
+    assert_eq!(tests(&new), 4, "{new}");
 }
