@@ -182,20 +182,7 @@ pub async fn upload(
             })
         };
     }
-    let row = StoredPolicy {
-        version: policy.version().to_owned(),
-        sha256,
-        text,
-        uploaded_by: caller.actor(),
-        uploaded_at: now,
-        proposed_by: None,
-        proposed_at: None,
-        effective_from: None,
-        approved_by: None,
-        approved_at: None,
-        active_since: None,
-        active_until: None,
-    };
+    let row = StoredPolicy::uploaded(policy.version(), &sha256, text, caller.actor(), now);
     save(state, vec![row.clone()], true).await?;
     tracing::info!(version = %row.version, "policy uploaded");
     Ok((StatusCode::CREATED, VersionOut::new(&row)))

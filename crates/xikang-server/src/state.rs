@@ -541,20 +541,13 @@ impl AppState {
         }
         let known = rows.iter().any(|p| p.version == version);
         if !known && let Some(text) = text {
-            let row = xikang_store::StoredPolicy {
-                version: version.to_owned(),
-                sha256: sha256.to_owned(),
+            let row = xikang_store::StoredPolicy::uploaded(
+                version,
+                sha256,
                 text,
-                uploaded_by: "system:serve".into(),
-                uploaded_at: now,
-                proposed_by: None,
-                proposed_at: None,
-                effective_from: None,
-                approved_by: None,
-                approved_at: None,
-                active_since: None,
-                active_until: None,
-            };
+                "system:serve".into(),
+                now,
+            );
             self.store.insert_policy(&row)?;
             rows.push(row);
         }

@@ -29,6 +29,26 @@ pub struct StoredPolicy {
     pub active_until: Option<Timestamp>,
 }
 
+impl StoredPolicy {
+    /// A version just uploaded (or loaded at start): neither proposed nor in force.
+    pub fn uploaded(version: &str, sha256: &str, text: String, by: String, at: Timestamp) -> Self {
+        StoredPolicy {
+            version: version.to_owned(),
+            sha256: sha256.to_owned(),
+            text,
+            uploaded_by: by,
+            uploaded_at: at,
+            proposed_by: None,
+            proposed_at: None,
+            effective_from: None,
+            approved_by: None,
+            approved_at: None,
+            active_since: None,
+            active_until: None,
+        }
+    }
+}
+
 /// Policy versions. Both backends implement it with the same behaviour (the conformance
 /// suite checks).
 pub trait PolicyStore {

@@ -1700,19 +1700,14 @@ fn birth_dates_and_homes_stream_from_the_people_table() {
 
 fn scenario_policy_versions(store: &dyn Store) {
     use xikang_store::StoredPolicy;
-    let v = |version: &str, at: i64| StoredPolicy {
-        version: version.into(),
-        sha256: format!("sha-{version}"),
-        text: format!("version = \"{version}\"\n# 第九版\n"),
-        uploaded_by: "admin:wang".into(),
-        uploaded_at: Timestamp(at),
-        proposed_by: None,
-        proposed_at: None,
-        effective_from: None,
-        approved_by: None,
-        approved_at: None,
-        active_since: None,
-        active_until: None,
+    let v = |version: &str, at: i64| {
+        StoredPolicy::uploaded(
+            version,
+            &format!("sha-{version}"),
+            format!("version = \"{version}\"\n# 第九版\n"),
+            "admin:wang".into(),
+            Timestamp(at),
+        )
     };
     assert!(store.policies().unwrap().is_empty());
     store.insert_policy(&v("b", 20)).unwrap();

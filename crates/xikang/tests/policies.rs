@@ -170,9 +170,9 @@ async fn an_approved_policy_changes_contact_rules_for_open_cases_without_a_resta
     assert!(known.iter().any(|k| k.version == DEFAULT && !k.active));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_future_activation_waits_for_its_instant() {
-    let app = spawn_app().await;
+/// Uploads the 二十条, has it proposed by one city admin to take effect `in_secs` from now
+/// and approved by the other: the approval's answer.
+async fn switch_to_ershitiao(app: &TestApp, in_secs: i64) -> Value {
     let (s, _) = app
         .post(
             &app.admin,
@@ -182,7 +182,7 @@ async fn a_future_activation_waits_for_its_instant() {
         .await;
     assert_eq!(s, 201);
     let path = format!("/api/v1/policies/{ERSHITIAO}");
-    let at = xikang_server::now().plus(3_600).to_rfc3339();
+    let at = xikang_server::now().plus(in_secs).to_rfc3339();
     let (s, _) = app
         .post(
             &app.admin,
@@ -195,6 +195,13 @@ async fn a_future_activation_waits_for_its_instant() {
         .post(&app.admin2, &format!("{path}/approve"), json!({}))
         .await;
     assert_eq!(s, 200, "{v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_activation_waits_for_its_instant() {
+    let app = spawn_app().await;
+    let v = switch_to_ershitiao(&app, 3_600).await;
     assert_eq!(v["active"], false);
     assert_eq!(app.state.policy().version(), DEFAULT);
     // Before its instant the sweep logs nothing; once it has passed, the sweep does.
@@ -298,24 +305,8 @@ async fn bad_uploads_and_callers_are_refused_and_store_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_with_another_file_than_the_approved_policy_is_refused() {
     let app = spawn_app().await;
-    app.post(
-        &app.admin,
-        "/api/v1/policies",
-        json!({"text": ERSHITIAO_POLICY_TOML}),
-    )
-    .await;
-    let path = format!("/api/v1/policies/{ERSHITIAO}");
-    let at = xikang_server::now().to_rfc3339();
-    app.post(
-        &app.admin,
-        &format!("{path}/activate"),
-        json!({"effective_from": at}),
-    )
-    .await;
-    let (s, _) = app
-        .post(&app.admin2, &format!("{path}/approve"), json!({}))
-        .await;
-    assert_eq!(s, 200);
+    let v = switch_to_ershitiao(&app, 0).await;
+    assert_eq!(v["active"], true);
     // The default file at start: refused, naming both versions.
     let err = xikang_server::state::AppState::load(
         app.store.clone(),
@@ -339,32 +330,6 @@ async fn a_restart_with_another_file_than_the_approved_policy_is_refused() {
     assert_eq!(again.policy().version(), ERSHITIAO);
 }
 
-/// Uploads the 二十条 and has it proposed and approved, in force now.
-async fn switch_to_ershitiao(app: &TestApp) {
-    let (s, _) = app
-        .post(
-            &app.admin,
-            "/api/v1/policies",
-            json!({"text": ERSHITIAO_POLICY_TOML}),
-        )
-        .await;
-    assert_eq!(s, 201);
-    let path = format!("/api/v1/policies/{ERSHITIAO}");
-    let at = xikang_server::now().to_rfc3339();
-    let (s, _) = app
-        .post(
-            &app.admin,
-            &format!("{path}/activate"),
-            json!({"effective_from": at}),
-        )
-        .await;
-    assert_eq!(s, 202);
-    let (s, v) = app
-        .post(&app.admin2, &format!("{path}/approve"), json!({}))
-        .await;
-    assert_eq!((s, &v["active"]), (200, &json!(true)), "{v}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_order_keeps_the_schedule_it_was_issued_under() {
     let app = spawn_app().await;
@@ -384,7 +349,8 @@ async fn an_open_order_keeps_the_schedule_it_was_issued_under() {
     let tests = |v: &Value| v["tests"].as_array().unwrap().len();
     // 第九版: tests on days 1, 2, 3, 5, 7.
     assert_eq!(tests(&order), 5, "{order}");
-    switch_to_ershitiao(&app).await;
+    let v = switch_to_ershitiao(&app, 0).await;
+    assert_eq!(v["active"], true);
     let (s, after) = app
         .get(&app.admin, &format!("/api/v1/quarantine/orders/{id}"))
         .await;
