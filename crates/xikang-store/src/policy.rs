@@ -52,8 +52,10 @@ impl StoredPolicy {
 /// Policy versions. Both backends implement it with the same behaviour (the conformance
 /// suite checks).
 pub trait PolicyStore {
-    /// Stores a new version; [`crate::StoreError::Conflict`] with
-    /// [`crate::ConflictKind::Duplicate`] if the version name is taken.
+    /// Stores a new version: its name, hash, text and upload (a new version is neither
+    /// proposed nor in force: the other fields are set by [`PolicyStore::update_policies`]);
+    /// [`crate::StoreError::Conflict`] with [`crate::ConflictKind::Duplicate`] if the
+    /// version name is taken.
     fn insert_policy(&self, p: &StoredPolicy) -> Result<()>;
     /// Replaces the proposal, approval and activity fields of existing versions (matched by
     /// `version`; text, hash and upload never change), all in one transaction.

@@ -33,24 +33,9 @@ fn secs(t: Option<Timestamp>) -> Option<i64> {
 impl PolicyStore for SqliteStore {
     fn insert_policy(&self, p: &StoredPolicy) -> Result<()> {
         self.write().conn.execute(
-            &format!(
-                "insert into policies ({POLICY_COLUMNS})
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ),
-            params![
-                p.version,
-                p.sha256,
-                p.text,
-                p.uploaded_by,
-                p.uploaded_at.0,
-                p.proposed_by,
-                secs(p.proposed_at),
-                secs(p.effective_from),
-                p.approved_by,
-                secs(p.approved_at),
-                secs(p.active_since),
-                secs(p.active_until)
-            ],
+            "insert into policies (version, sha256, text, uploaded_by, uploaded_at)
+             values (?1, ?2, ?3, ?4, ?5)",
+            params![p.version, p.sha256, p.text, p.uploaded_by, p.uploaded_at.0],
         )?;
         Ok(())
     }
