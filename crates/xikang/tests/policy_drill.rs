@@ -3,11 +3,6 @@
 //! before, and the sweep after the move logs it. Its own test binary: a process is a drill
 //! for its whole life.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "tests: a failure should fail the test at once"
-)]
-
 mod common;
 
 use common::*;
