@@ -7,7 +7,7 @@
 //! link after it.
 
 use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, ZoneId};
-use crate::model::{GridCell, TestOutcome};
+use crate::model::{AreaCode, GridCell, TestOutcome};
 use crate::testing::RoundId;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -302,6 +302,27 @@ pub enum EventBody {
         to: Timestamp,
         reason: String,
     },
+    /// A register import moved a resident to another address: their community and grid cell
+    /// (the address itself stays in the register, out of the log). Logged because the home
+    /// cell decides which zones a person is in, hence their colour.
+    ResidentMoved {
+        person: PersonId,
+        community: AreaCode,
+        from: GridCell,
+        to: GridCell,
+    },
+    /// A resident-register file (实有人口) was imported: the counts of its lines, and the
+    /// new residents' ids, which are consecutive from `first_added`. Moves have their own
+    /// [`EventBody::ResidentMoved`] events; refused lines changed nothing.
+    RegisterImported {
+        added: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_added: Option<PersonId>,
+        updated: u32,
+        moved: u32,
+        unchanged: u32,
+        refused: u32,
+    },
 }
 
 impl EventBody {
@@ -346,6 +367,8 @@ impl EventBody {
             AppealFiled { .. } => "appeal_filed",
             AppealAnswered { .. } => "appeal_answered",
             RoundDeadlineExtended { .. } => "round_deadline_extended",
+            ResidentMoved { .. } => "resident_moved",
+            RegisterImported { .. } => "register_imported",
         }
     }
 
@@ -389,13 +412,15 @@ impl EventBody {
             | QuarantineTransferred { person, .. }
             | FollowUpFlagged { person, .. }
             | AppealFiled { person, .. }
-            | AppealAnswered { person, .. } => Some(person),
+            | AppealAnswered { person, .. }
+            | ResidentMoved { person, .. } => Some(person),
             ZoneSet { .. }
             | ZoneLifted { .. }
             | PolicyActivated { .. }
             | ContactListExported { .. }
             | TubeNegative { .. }
-            | RoundDeadlineExtended { .. } => None,
+            | RoundDeadlineExtended { .. }
+            | RegisterImported { .. } => None,
         }
     }
 

@@ -458,7 +458,11 @@ impl PersonFacts {
             // the monitoring order's own release.
             | EventBody::CaseScreened { .. }
             | EventBody::CaseTransferred { .. }
-            | EventBody::CaseClosed { .. } => {}
+            | EventBody::CaseClosed { .. }
+            // Where a person lives is not a fact of theirs: the projection moves them
+            // between zones (the zone facts are the colour's evidence).
+            | EventBody::ResidentMoved { .. }
+            | EventBody::RegisterImported { .. } => {}
         }
     }
 

@@ -16,6 +16,7 @@ pub mod mask;
 pub mod merkle;
 pub mod model;
 pub mod policy;
+pub mod register;
 pub mod testing;
 pub mod time;
 

@@ -4,6 +4,7 @@
 
 use crate::error::AppError;
 use crate::json::content_type_is;
+use crate::table::{TableFormat, XLSX_CONTENT_TYPE};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
@@ -79,11 +80,12 @@ impl<T> From<T> for JsonIn<T> {
     }
 }
 
-/// A batch upload (lab results, doses): a `text/csv` body of lines, or a JSON input.
+/// A batch upload (the resident register, lab results, doses): a table — a `text/csv`
+/// body, or an XLSX workbook — read by [`crate::table`], or a JSON input.
 #[derive(Debug)]
 pub enum Upload<T> {
-    /// The body of a `text/csv` request.
-    Csv(Bytes),
+    /// The body of a `text/csv` or XLSX request, and which of the two it is.
+    Table(TableFormat, Bytes),
     /// Any other body, read as JSON when the command asks (415 unless it says JSON).
     Json(JsonIn<T>),
 }
@@ -92,13 +94,21 @@ impl<S: Send + Sync, T> FromRequest<S> for Upload<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        if content_type_is(req.headers(), "text/csv") {
-            let body = Bytes::from_request(req, state)
-                .await
-                .map_err(IntoResponse::into_response)?;
-            Ok(Upload::Csv(body))
+        let format = if content_type_is(req.headers(), "text/csv") {
+            Some(TableFormat::Csv)
+        } else if content_type_is(req.headers(), XLSX_CONTENT_TYPE) {
+            Some(TableFormat::Xlsx)
         } else {
-            JsonIn::from_request(req, state).await.map(Upload::Json)
+            None
+        };
+        match format {
+            Some(format) => {
+                let body = Bytes::from_request(req, state)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+                Ok(Upload::Table(format, body))
+            }
+            None => JsonIn::from_request(req, state).await.map(Upload::Json),
         }
     }
 }

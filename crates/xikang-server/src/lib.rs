@@ -26,9 +26,11 @@ pub mod openapi;
 pub mod page;
 pub mod ping;
 pub mod policies;
+pub mod register;
 pub mod scan;
 pub mod shed;
 pub mod state;
+pub mod table;
 pub mod trace;
 pub mod web;
 pub mod wire;
@@ -67,6 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/policies/{version}/approve", post(policies::post_approve))
         .route("/people", get(api::list_people))
         .route("/people/lookup", post(api::lookup_person))
+        .route("/people/import", post(register::post_import))
         .route("/people/{id}", get(api::get_person))
         .route("/people/{id}/code", get(api::get_code))
         .route("/people/{id}/appeals", post(appeal::file))

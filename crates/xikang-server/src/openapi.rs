@@ -88,6 +88,13 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "post",
+        "/api/v1/people/import",
+        "Import the resident register (实有人口): text/csv, XLSX or JSON; per-line refusals",
+        "people",
+        true,
+    ),
+    (
         "get",
         "/api/v1/people/{id}",
         "One person (masked; ?unmask=true&purpose= is logged)",

@@ -268,6 +268,8 @@ pub struct AppState {
     /// Serialises commits with their projection, so the projection applies events in log
     /// order (see [`crate::app::commit`]).
     pub(crate) commit_lock: tokio::sync::Mutex<()>,
+    /// The resident register's import lock and id counters ([`crate::register`]).
+    pub register: crate::register::RegisterState,
     pub shed: crate::shed::Shed,
     /// Limiters and probes of the HTTP edge.
     pub edge: crate::edge::Edge,
@@ -414,6 +416,7 @@ impl AppState {
             codes: BoundedCache::new(100_000),
             token_hasher: std::hash::RandomState::new(),
             commit_lock: tokio::sync::Mutex::new(()),
+            register: crate::register::RegisterState::default(),
             shed: crate::shed::Shed::new(
                 config.priority_permits,
                 config.other_permits,

@@ -24,6 +24,7 @@ mod pg;
 mod ping;
 mod policy;
 mod pool;
+mod register;
 mod row;
 mod sqlite;
 mod user;
@@ -39,6 +40,7 @@ pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;
 pub use policy::{PolicyStore, StoredPolicy};
+pub use register::{RegisterRow, RegisterStore, RegisterWrite};
 pub use sqlite::SqliteStore;
 pub use user::{Session, User, UserStore};
 
@@ -156,6 +158,7 @@ pub trait Store:
     LabStore
     + DutyStore
     + PingStore
+    + RegisterStore
     + UserStore
     + CredentialStore
     + PolicyStore

@@ -138,6 +138,38 @@ impl Population {
         Population::new(&households, &workplaces, workplace_venues, dwell, default)
     }
 
+    /// The same population after the resident register placed people in households: each
+    /// `(person, household)` sets that person's household, and a person past the last gets
+    /// an id of their own with no workplace. The household groups are rebuilt (linear in
+    /// the population); workplaces are untouched.
+    pub fn with_households(
+        &self,
+        placed: &[(PersonId, HouseholdId)],
+    ) -> Result<Population, PopulationError> {
+        let mut household_of = self.household_of.clone();
+        let mut workplace_of = self.workplace_of.clone();
+        for &(person, household) in placed {
+            let i = person.0 as usize;
+            if i >= household_of.len() {
+                household_of.resize(i + 1, NONE);
+                workplace_of.resize(i + 1, NONE);
+            }
+            household_of[i] = household.0;
+        }
+        let (household_offs, household_members) = csr(&household_of, "household")?;
+        Ok(Population {
+            household_of,
+            household_offs,
+            household_members,
+            workplace_of,
+            workplace_offs: self.workplace_offs.clone(),
+            workplace_members: self.workplace_members.clone(),
+            workplace_venue: self.workplace_venue.clone(),
+            venue_dwell: self.venue_dwell.clone(),
+            default_dwell: self.default_dwell,
+        })
+    }
+
     /// Number of people.
     pub fn people(&self) -> usize {
         self.household_of.len()
@@ -205,5 +237,28 @@ fn group<'a>(of: &[u32], offs: &[u32], members: &'a [u32], person: PersonId) -> 
             &members[lo..hi]
         }
         _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn people_placed_by_the_register_join_their_household_and_leave_the_old_one() {
+        let h = |n| HouseholdId(n);
+        let p = Population::new(&[h(0), h(0), h(1)], &[None, None, None], &[], vec![], 60)
+            .expect("population");
+        // Person 1 moves to household 1; a newcomer 4 (3 is no one) joins household 0.
+        let q = p
+            .with_households(&[(PersonId(1), h(1)), (PersonId(4), h(0))])
+            .expect("placed");
+        assert_eq!(q.people(), 5);
+        assert_eq!(q.household_members(PersonId(0)), &[0, 4]);
+        assert_eq!(q.household_members(PersonId(2)), &[1, 2]);
+        assert!(q.household_members(PersonId(3)).is_empty());
+        assert_eq!(q.workplace_venue(PersonId(4)), None);
+        // The original is untouched.
+        assert_eq!(p.household_members(PersonId(0)), &[0, 1]);
     }
 }

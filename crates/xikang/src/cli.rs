@@ -316,6 +316,14 @@ enum Command {
     },
     #[command(flatten)]
     Lab(crate::lab_cli::LabCommand),
+    /// The resident register (实有人口): import a CSV or XLSX file through a running server.
+    People {
+        #[command(subcommand)]
+        what: crate::register_cli::PeopleCmd,
+    },
+    /// Benchmark the register import: a generated file of N residents (1 % bad lines)
+    /// through `xikang people import` and the server, then the same file again.
+    BenchImport(crate::register_cli::BenchImportArgs),
     /// The configuration file: an annotated example, or the settings `serve` would use.
     Config {
         #[command(subcommand)]
@@ -745,6 +753,8 @@ fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Lab(cmd) => crate::lab_cli::run(cmd),
+        Command::People { what } => crate::register_cli::run(what),
+        Command::BenchImport(args) => crate::register_cli::bench(&args),
     }
 }
 

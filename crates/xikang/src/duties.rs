@@ -51,50 +51,32 @@ pub fn insert_grid(store: &dyn Store, city: &City) -> Result<()> {
     Ok(())
 }
 
-/// Splits one CSV line: commas separate fields; a field in double quotes may hold commas
-/// and doubled quotes.
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if cur.is_empty() => quoted = true,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
+/// Parses a grid CSV: a header `cell,community,name,lat,lon,worker` then one row per cell
+/// (worker may be empty). Read by the server's table reader (a byte-order mark, RFC 4180
+/// quoting); every row is checked before anything is written.
+pub fn parse_grid_csv(text: &str) -> Result<Vec<GridCellRecord>, String> {
+    let mut rows = Vec::new();
+    for row in xikang_server::table::csv_rows(text.as_bytes()) {
+        let row = row.map_err(|e| e.to_string())?;
+        if !row.fields.iter().all(|f| f.trim().is_empty()) {
+            rows.push(row);
         }
     }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    out.push(cur);
-    Ok(out)
-}
-
-/// Parses a grid CSV: a header `cell,community,name,lat,lon,worker` then one row per cell
-/// (worker may be empty). Every row is checked before anything is written.
-pub fn parse_grid_csv(text: &str) -> Result<Vec<GridCellRecord>, String> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let header = lines.next().ok_or("the file is empty")?.1;
+    let mut rows = rows.into_iter();
+    let header = rows.next().ok_or("the file is empty")?;
     let expected = ["cell", "community", "name", "lat", "lon", "worker"];
-    let got = csv_fields(header.trim_start_matches('\u{feff}'))?;
-    if got.iter().map(|s| s.trim()).ne(expected) {
-        return Err(format!("line 1: the header must be {}", expected.join(",")));
+    if header.fields.iter().map(|s| s.trim()).ne(expected) {
+        return Err(format!(
+            "line {}: the header must be {}",
+            header.line,
+            expected.join(",")
+        ));
     }
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (n, line) in lines {
-        let at = |m: String| format!("line {}: {m}", n + 1);
-        let f = csv_fields(line).map_err(&at)?;
+    for row in rows {
+        let at = |m: String| format!("line {}: {m}", row.line);
+        let f = &row.fields;
         if f.len() != 6 {
             return Err(at(format!("expected 6 fields, got {}", f.len())));
         }
@@ -605,7 +587,7 @@ mod tests {
 
     #[test]
     fn a_grid_csv_with_quotes_parses_and_a_bad_row_names_its_line() {
-        let ok = "cell,community,name,lat,lon,worker\n1,320213001001,\"崇安寺, 第1网格\",31.5,120.3,gw1\n2,320213001001,第2网格,31.6,120.3,\n";
+        let ok = "\u{feff}cell,community,name,lat,lon,worker\r\n1,320213001001,\"崇安寺, 第1网格\",31.5,120.3,gw1\r\n2,320213001001,第2网格,31.6,120.3,\r\n";
         let rows = parse_grid_csv(ok).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].name, "崇安寺, 第1网格");

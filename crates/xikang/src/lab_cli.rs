@@ -97,82 +97,39 @@ fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<E
         .block_on(f)
 }
 
-/// Sends the file in chunks as `text/csv`; prints each refused line with its number in the
+/// Sends the file (CSV or XLSX) in chunks; prints each refused line with its number in the
 /// file. Exit code 0 when every line was accepted, 2 when some were refused.
 pub async fn import(file: &std::path::Path, server: &ServerArgs, path: &str) -> Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    // (line number in the file, line) of the data lines.
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| {
-            let t = l.trim().to_ascii_lowercase();
-            !(t.is_empty()
-                || t.starts_with('#')
-                || t.starts_with("barcode")
-                || t.starts_with("id_number"))
-        })
-        .collect();
-    if lines.is_empty() {
-        bail!("{} holds no data lines", file.display());
-    }
-    let mut conn = Conn::connect(&server.server)
-        .await
-        .with_context(|| format!("connecting to {}", server.server))?;
-    let bar = ProgressBar::new(lines.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} lines {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let how = crate::import::Upload {
+        path,
+        header: false,
+        chunk: IMPORT_CHUNK,
+        answer: batch_answer,
+        print: true,
+    };
+    let summary = crate::import::send(file, &server.server, &server.token, how).await?;
+    let refused = summary.refusals.len();
+    println!(
+        "{} line(s) accepted, {refused} refused",
+        summary.count("accepted")
     );
-    bar.set_message("importing");
-    let (mut accepted, mut refused) = (0u64, 0u64);
-    for chunk in lines.chunks(IMPORT_CHUNK) {
-        let body: String = chunk.iter().map(|(_, l)| *l).collect::<Vec<_>>().join("\n");
-        let r = conn
-            .request(
-                "POST",
-                path,
-                Some(&server.token),
-                Some("text/csv"),
-                body.as_bytes(),
-            )
-            .await
-            .context("sending a chunk")?;
-        let v = r.json();
-        let results = match r.status {
-            200 => v["results"].clone(),
-            422 => v["error"]["details"]["results"].clone(),
-            s => bail!("the server refused the import ({s}): {}", r.text()),
-        };
-        for item in results.as_array().into_iter().flatten() {
-            match item.get("error") {
-                None => accepted += 1,
-                Some(e) => {
-                    refused += 1;
-                    let at = item["line"]
-                        .as_u64()
-                        .and_then(|n| chunk.get((n as usize).wrapping_sub(1)))
-                        .map_or(0, |(n, _)| *n);
-                    bar.suspend(|| {
-                        println!(
-                            "line {at}: {}: {}",
-                            e["code"].as_str().unwrap_or("?"),
-                            e["message"].as_str().unwrap_or("")
-                        )
-                    });
-                }
-            }
-        }
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
-    println!("{accepted} line(s) accepted, {refused} refused");
     Ok(if refused == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    })
+}
+
+/// A batch answer (`{"accepted", "results"}`, or a 422 with every item's reason).
+fn batch_answer(status: u16, v: &serde_json::Value) -> Option<crate::import::ChunkAnswer> {
+    let (accepted, results) = match status {
+        200 => (v["accepted"].as_u64().unwrap_or(0), &v["results"]),
+        422 => (0, &v["error"]["details"]["results"]),
+        _ => return None,
+    };
+    Some(crate::import::ChunkAnswer {
+        counts: vec![("accepted", accepted)],
+        refused: crate::import::refused_items(results),
     })
 }
 

@@ -389,11 +389,8 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
 
     // xikang.
     let policy = state.policy();
-    let tracer = Tracer::new(
-        &index,
-        state.projection.tracing.population(),
-        policy.tracing(),
-    );
+    let population = state.projection.tracing.population();
+    let tracer = Tracer::new(&index, &population, policy.tracing());
     let mut single = Vec::new();
     let mut secondary = Vec::new();
     let mut ours: Vec<BTreeSet<u32>> = Vec::new();

@@ -86,6 +86,18 @@ fn post(path: impl Into<String>, body: Value) -> Request {
     (path.into(), Some(body))
 }
 
+/// An ID number nobody in the city has, different for each call `n`.
+fn new_id_number(n: u32) -> String {
+    let (year, month, seq) = (
+        1930 + (n / 12_000) as i16,
+        1 + ((n / 1000) % 12) as i8,
+        n % 1000,
+    );
+    String::from(
+        xikang_domain::idnumber::IdNumber::compose(110101, year, month, 1, seq as u16).unwrap(),
+    )
+}
+
 fn rfc(secs_from_now: i64) -> String {
     xikang_server::now().plus(secs_from_now).to_rfc3339()
 }
@@ -115,6 +127,9 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/policies/{version}/approve", "a", WholeCity, false, |_, _| post("/api/v1/policies/xikang-default-2022.09/approve", json!({}))),
         row!("get", "/api/v1/people", "atg", Area, true, |w, _| get(format!("/api/v1/people?area={}", w.district))),
         row!("post", "/api/v1/people/lookup", "atgl", Area, true, |w, _| post("/api/v1/people/lookup", json!({"id_number": w.id_number}))),
+        // The register: a city or district admin, each line's community in their area (a new
+        // resident per call, so every allowed call adds one).
+        row!("post", "/api/v1/people/import", "a", Items("forbidden"), true, |w, n| post("/api/v1/people/import", json!({"people": [{"id_number": new_id_number(n), "name": "新居民", "household": format!("H-{n}"), "address": "某路 1 号", "community": w.cell_row["community"], "cell": w.cell}]}))),
         row!("get", "/api/v1/people/{id}", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}", w.p))),
         row!("get", "/api/v1/people/{id}/code", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code", w.p))),
         row!("get", "/api/v1/people/{id}/code.svg", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code.svg", w.p))),

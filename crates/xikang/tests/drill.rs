@@ -80,9 +80,60 @@ async fn a_drill_starts_in_the_past_and_its_clock_moves_only_forward_for_a_city_
         assert_eq!(s, 403, "{role}");
     }
     assert_eq!(drill::now(), moved);
+    // A case on the drill's first day, and a city admin whose token outlives the test's.
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/cases",
+            json!({"person": "P5", "kind": "confirmed", "onset": start.plus(-DAY).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, boss) = app
+        .post(
+            &app.admin,
+            "/api/v1/tokens",
+            json!({"name": "boss", "role": "admin", "area": "320200",
+                   "expires_at": start.plus(7 * DAY).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{boss}");
+    let boss = boss["token"].as_str().unwrap().to_owned();
     let (s, v) = mv(json!({"to": start.plus(3 * DAY).to_rfc3339()})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(drill::now(), start.plus(3 * DAY));
+    // The bulletins of the drill's days, years in the past, from the drill's data.
+    let bulletin = |date: &'static str| {
+        let boss = boss.clone();
+        let app = &app;
+        async move {
+            app.get(&boss, &format!("/api/v1/bulletin?date={date}&lang=en"))
+                .await
+        }
+    };
+    let (s, first) = bulletin("2020-01-20").await;
+    assert_eq!(s, 200, "{first}");
+    assert_eq!(first["figures"]["new_confirmed"]["local"], 1, "{first}");
+    assert_eq!(first["figures"]["cumulative_confirmed"], 1, "{first}");
+    let (s, next) = bulletin("2020-01-21").await;
+    assert_eq!(s, 200, "{next}");
+    assert_eq!(next["figures"]["new_confirmed"]["local"], 0, "{next}");
+    assert_eq!(next["figures"]["cumulative_confirmed"], 1, "{next}");
+    // The drill's today is its own: the real today lies in the drill's future.
+    let today = xikang_domain::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    )
+    .to_rfc3339();
+    let (s, v) = app
+        .get(&boss, &format!("/api/v1/bulletin?date={}", &today[..10]))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_date"))
+    );
     // The test admin token was issued for a day: three drill days later it has expired.
     let (s, v) = app.get(&app.admin, "/api/v1/drill/clock").await;
     assert_eq!(

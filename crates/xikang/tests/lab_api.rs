@@ -167,7 +167,9 @@ async fn a_pooled_round_binds_by_code_fans_out_a_positive_pool_and_releases_on_t
     let (s, v) = t
         .csv(
             "/api/v1/lab-results",
-            "barcode,outcome,ct,resulted_at\nWX-POOL-1,positive,31.2\nWX-NEG-1,阴性\nWX-GONE-9,negative\nWX-NEG-1,maybe\n",
+            // What Excel's "CSV UTF-8" writes: a byte-order mark, CRLF and quoted fields
+            // (one holding a comma): the reader takes them as one field each.
+            "\u{feff}barcode,outcome,ct,resulted_at\r\n\"WX-POOL-1\",positive,\"31.2\"\r\n\"WX-NEG-1\",\"阴性\"\r\nWX-GONE-9,negative\r\nWX-NEG-1,\"maybe, later\"\r\n",
         )
         .await;
     assert_eq!(s, 200, "{v}");
@@ -627,7 +629,7 @@ async fn vaccinations_import_per_line_and_coverage_and_outreach_follow() {
     let before = t.get("/api/v1/vaccinations/outreach").await;
     let total_before = before["total"].as_u64().unwrap();
     let csv = format!(
-        "id_number,dose,vaccine,date,site\n{a},1,CoronaVac,2021-05-01,梁溪接种点\n{a},2,CoronaVac,2021-06-01,梁溪接种点\n{b},1,CoronaVac,2021-05-01,梁溪接种点\n{a},2,CoronaVac,2021-06-01,梁溪接种点\n320213199001011234,1,X,2021-05-01,S\n{b},9,CoronaVac,2021-05-01,S\n"
+        "\u{feff}id_number,dose,vaccine,date,site\r\n\"{a}\",1,\"CoronaVac\",2021-05-01,\"梁溪接种点\"\r\n{a},2,CoronaVac,2021-06-01,梁溪接种点\r\n\"{b}\",\"1\",CoronaVac,2021-05-01,梁溪接种点\r\n{a},2,CoronaVac,2021-06-01,梁溪接种点\r\n320213199001011234,1,X,2021-05-01,S\r\n{b},9,CoronaVac,2021-05-01,S\r\n"
     );
     let (s, v) = t.csv("/api/v1/vaccinations", &csv).await;
     assert_eq!(s, 200, "{v}");
@@ -644,6 +646,8 @@ async fn vaccinations_import_per_line_and_coverage_and_outreach_follow() {
             )
         })
         .collect();
+    // The byte-order mark, CRLF and quoted fields were read as a spreadsheet writes them
+    // (a quoted ID number or dose split by hand kept its quotes and was refused).
     assert_eq!(codes[0], (5, "dose_recorded".to_owned()));
     assert_eq!(codes[1].0, 6);
     assert_eq!(codes[2], (7, "invalid_dose".to_owned()));

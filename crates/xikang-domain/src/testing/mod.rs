@@ -428,9 +428,10 @@ fn parse_ct(s: &str) -> Result<Option<f32>, LabError> {
 }
 
 impl ResultLine {
-    /// Parses one CSV line (no quoting: none of the fields can contain a comma).
-    pub fn parse(line: &str) -> Result<ResultLine, LabError> {
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    /// Parses the fields of one row of a results file (`barcode,outcome[,ct[,resulted_at]]`),
+    /// as the server's table reader hands them over (CSV with RFC 4180 quoting, or XLSX).
+    pub fn from_fields<S: AsRef<str>>(fields: &[S]) -> Result<ResultLine, LabError> {
+        let fields: Vec<&str> = fields.iter().map(|f| f.as_ref().trim()).collect();
         if !(2..=4).contains(&fields.len()) {
             return Err(LabError::WrongFieldCount(fields.len()));
         }
@@ -450,10 +451,13 @@ impl ResultLine {
         })
     }
 
-    /// Whether a line is the header (`barcode,outcome,…`) or blank: skipped, not an error.
-    pub fn is_header_or_blank(line: &str) -> bool {
-        let l = line.trim();
-        l.is_empty() || l.starts_with('#') || l.to_ascii_lowercase().starts_with("barcode")
+    /// Whether a row is the header (`barcode,outcome,…`), a `#` comment or blank: skipped,
+    /// not an error.
+    pub fn is_header_or_blank<S: AsRef<str>>(fields: &[S]) -> bool {
+        let first = fields.first().map_or("", |f| f.as_ref().trim());
+        (first.is_empty() && fields.iter().all(|f| f.as_ref().trim().is_empty()))
+            || first.starts_with('#')
+            || first.to_ascii_lowercase().starts_with("barcode")
     }
 }
 
@@ -710,11 +714,12 @@ mod tests {
 
     #[test]
     fn a_result_line_parses_with_optional_ct_and_time() {
-        let l = ResultLine::parse("WX0001,阳性,28.5,2022-07-01T10:00:00+08:00").unwrap();
+        let l = ResultLine::from_fields(&["WX0001", "阳性", "28.5", "2022-07-01T10:00:00+08:00"])
+            .unwrap();
         assert_eq!(l.outcome, LabOutcome::Positive);
         assert_eq!(l.ct, Some(28.5));
         assert_eq!(l.resulted_at.map(|t| t.0), Some(1_656_640_800));
-        let l = ResultLine::parse("WX0002,negative").unwrap();
+        let l = ResultLine::from_fields(&["WX0002", "negative"]).unwrap();
         assert_eq!(
             (l.outcome, l.ct, l.resulted_at),
             (LabOutcome::Negative, None, None)
@@ -723,16 +728,23 @@ mod tests {
 
     #[test]
     fn bad_result_lines_say_what_is_wrong() {
-        let code = |l: &str| ResultLine::parse(l).unwrap_err().code();
+        let code = |l: &str| {
+            let fields: Vec<&str> = l.split(',').collect();
+            ResultLine::from_fields(&fields).unwrap_err().code()
+        };
         assert_eq!(code("WX0001"), "invalid_line");
         assert_eq!(code("wx1,negative"), "invalid_barcode");
         assert_eq!(code("WX0001,maybe"), "invalid_outcome");
         assert_eq!(code("WX0001,positive,99"), "invalid_ct");
         assert_eq!(code("WX0001,positive,30,yesterday"), "invalid_time");
-        assert!(ResultLine::is_header_or_blank(
-            "barcode,outcome,ct,resulted_at"
-        ));
-        assert!(!ResultLine::is_header_or_blank("WX0001,negative"));
+        assert!(ResultLine::is_header_or_blank(&[
+            "barcode",
+            "outcome",
+            "ct",
+            "resulted_at"
+        ]));
+        assert!(ResultLine::is_header_or_blank(&["", ""]));
+        assert!(!ResultLine::is_header_or_blank(&["WX0001", "negative"]));
     }
 
     #[test]

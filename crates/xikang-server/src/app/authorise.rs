@@ -10,7 +10,7 @@
 //! get their check here, next to the others, not in a handler.
 
 use crate::app::{Actor, Role};
-use crate::error::AppError;
+use crate::error::{AppError, ItemError, item_err};
 use crate::state::AppState;
 use xikang_domain::{AreaCode, CaseId, EventSeq, GridCell, OrderId, PersonId, SiteId, VenueId};
 use xikang_store::OrderRecord;
@@ -107,6 +107,34 @@ pub fn area(actor: &Actor, area: AreaCode) -> Result<Scoped<AreaCode>, AppError>
     } else {
         Err(AppError::Forbidden(
             "this area is outside your jurisdiction",
+        ))
+    }
+}
+
+/// Who may import the resident register: an admin of the city or of a district (a street's
+/// admin keeps their street's people through the district). Each line is then checked with
+/// [`register_area`].
+pub fn register_import(actor: &Actor) -> Result<(), AppError> {
+    actor.require(&[Role::Admin], "importing the resident register")?;
+    if actor.area.as_str().len() == 6 {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "the resident register is imported by a city or district admin",
+        ))
+    }
+}
+
+/// A register line's community (and the community the person lived in before, if any)
+/// inside the importer's area: a district admin cannot place people in, or take them out
+/// of, another district. Refuses the line alone (`forbidden`).
+pub fn register_area(actor: &Actor, community: &AreaCode) -> Result<(), ItemError> {
+    if actor.covers(community) {
+        Ok(())
+    } else {
+        Err(item_err(
+            "forbidden",
+            "this address (or the person's current one) is outside your jurisdiction",
         ))
     }
 }

@@ -1,6 +1,6 @@
 //! The one committer: every change to authority state goes through one private
-//! `AppState::commit` (entered by [`AppState::record`], [`AppState::commit_duties`] and
-//! [`AppState::commit_lab`]), which writes it durably in one store transaction (authority events
+//! `AppState::commit` (entered by [`AppState::record`], [`AppState::commit_duties`],
+//! [`AppState::commit_lab`] and [`AppState::commit_register`]), which writes it durably in one store transaction (authority events
 //! with the duty rows or the lab change they belong to) and then applies the committed
 //! events to the projection, all under one lock so the projection sees the log in order.
 //! Authorising and planning happen before, in the feature's command; nothing here decides.
@@ -15,7 +15,7 @@
 use crate::state::AppState;
 use xikang_domain::EventSeq;
 use xikang_domain::event::{NewEvent, StoredEvent};
-use xikang_store::{DutyOp, LabWrite, Store, StoreError};
+use xikang_store::{DutyOp, LabWrite, RegisterWrite, Store, StoreError};
 
 impl AppState {
     /// Appends authority events and applies them.
@@ -55,6 +55,23 @@ impl AppState {
             |state, lab| state.projection.lab.absorb(state, lab),
         )
         .await
+    }
+
+    /// Writes a resident-register import (households, new and changed residents) with its
+    /// events, folds the residents into the projection, then applies the events (moves
+    /// between zones follow from them).
+    pub async fn commit_register(
+        &self,
+        register: RegisterWrite,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (_, stored) = self
+            .commit(
+                register,
+                |store, w| store.write_register(w),
+                crate::register::absorb,
+            )
+            .await?;
+        Ok(stored)
     }
 
     /// The one commit: `write` runs on a blocking thread under the commit lock; once it

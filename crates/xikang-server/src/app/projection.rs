@@ -39,6 +39,48 @@ impl PersonSlot {
     }
 }
 
+/// The communities residents live in, by index (a person's slot holds the index). Grows
+/// when the resident register brings people to a community where no one lived before;
+/// never shrinks, so an index stays valid.
+#[derive(Debug, Default)]
+pub struct Communities {
+    list: RwLock<Vec<AreaCode>>,
+}
+
+impl Communities {
+    /// The communities loaded at start.
+    pub fn new(list: Vec<AreaCode>) -> Communities {
+        Communities {
+            list: RwLock::new(list),
+        }
+    }
+
+    /// The community at an index.
+    pub fn get(&self, ix: u32) -> Option<AreaCode> {
+        read(&self.list).get(ix as usize).cloned()
+    }
+
+    /// Every community, by index (a copy: thousands at most).
+    pub fn all(&self) -> Vec<AreaCode> {
+        read(&self.list).clone()
+    }
+
+    /// The index of a community, added if it is new.
+    pub fn index_of(&self, area: &AreaCode) -> u32 {
+        if let Some(i) = read(&self.list).iter().position(|a| a == area) {
+            return i as u32;
+        }
+        let mut list = write(&self.list);
+        match list.iter().position(|a| a == area) {
+            Some(i) => i as u32,
+            None => {
+                list.push(area.clone());
+                (list.len() - 1) as u32
+            }
+        }
+    }
+}
+
 /// A case as the server lists it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CaseRecord {
@@ -145,7 +187,7 @@ pub struct Hold {
 #[derive(Debug)]
 pub struct Projection {
     pub people: RwLock<Vec<PersonSlot>>,
-    pub communities: Vec<AreaCode>,
+    pub communities: Communities,
     pub venues: Venues,
     pub cases: RwLock<BTreeMap<CaseId, CaseRecord>>,
     /// Held while a command decides and commits a case's registration or a step of its
@@ -192,7 +234,7 @@ impl Projection {
     ) -> Projection {
         Projection {
             people: RwLock::new(people),
-            communities,
+            communities: Communities::new(communities),
             venues,
             cases: RwLock::default(),
             case_op: tokio::sync::Mutex::default(),
@@ -228,7 +270,7 @@ impl Projection {
     pub fn person_area(&self, person: PersonId) -> Option<AreaCode> {
         let people = read(&self.people);
         let slot = people.get(person.0 as usize)?;
-        self.communities.get(slot.community as usize).cloned()
+        self.communities.get(slot.community)
     }
 
     /// The grid cell a person lives in.
@@ -312,6 +354,63 @@ impl Projection {
                     }
                 }
             }
+            EventBody::ResidentMoved {
+                person,
+                community,
+                from,
+                to,
+            } => {
+                // The resident's new home (the committer's register write already set it;
+                // a node following the log learns it here) and the zones it puts them in.
+                let ix = self.communities.index_of(community);
+                let zones = read(&self.zones);
+                let mut people = write(&self.people);
+                if let Some(slot) = people.get_mut(person.0 as usize).filter(|s| s.is_used()) {
+                    slot.community = ix;
+                    slot.home_cell = *to;
+                    for (zone, (level, cells)) in zones.iter() {
+                        let (was, is) = (cells.contains(from), cells.contains(to));
+                        if was && !is {
+                            slot.facts.leave_zone(e.seq, *zone, e.at);
+                        }
+                        if is && !was {
+                            let before = slot.facts.facts().len();
+                            slot.facts.enter_zone(e.seq, *zone, *level, e.at);
+                            if slot.facts.facts().len() > before {
+                                *placed.entry(ix).or_default() += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            EventBody::RegisterImported {
+                added,
+                first_added: Some(first),
+                ..
+            } => {
+                // Newcomers whose home lies in a zone are in it from their registration.
+                let zones = read(&self.zones);
+                let mut people = write(&self.people);
+                let end = (first.0 as usize)
+                    .saturating_add(*added as usize)
+                    .min(people.len());
+                for slot in people
+                    .get_mut(first.0 as usize..end)
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s.is_used())
+                {
+                    for (zone, (level, cells)) in zones.iter() {
+                        if cells.contains(&slot.home_cell) {
+                            let before = slot.facts.facts().len();
+                            slot.facts.enter_zone(e.seq, *zone, *level, e.at);
+                            if slot.facts.facts().len() > before {
+                                *placed.entry(slot.community).or_default() += 1;
+                            }
+                        }
+                    }
+                }
+            }
             body => {
                 self.apply_records(e);
                 // One person, or every member of a tube.
@@ -350,7 +449,7 @@ impl Projection {
         };
         let mut by_district: BTreeMap<AreaCode, u64> = BTreeMap::new();
         for (community, n) in placed {
-            if let Some(area) = self.communities.get(*community as usize) {
+            if let Some(area) = self.communities.get(*community) {
                 *by_district.entry(area.district()).or_default() += n;
             }
         }

@@ -57,6 +57,44 @@ pub struct LabIndex {
     pub(super) doses: RwLock<Vec<u8>>,
 }
 
+/// A resident the register placed: `(person, community index, community, born)`.
+pub(crate) type Placed = (PersonId, u32, AreaCode, (i16, u8, u8));
+
+impl LabIndex {
+    /// Residents the register added or moved: their birth dates (for coverage by age band)
+    /// and their districts, by person id.
+    pub(crate) fn place_residents(&self, placed: &[Placed]) {
+        if placed.is_empty() {
+            return;
+        }
+        let mut lab = self.lock();
+        for (person, ix, community, born) in placed {
+            let d = community.district();
+            let district = match lab.districts.iter().position(|x| *x == d) {
+                Some(i) => i as u16,
+                None => {
+                    lab.districts.push(d);
+                    (lab.districts.len() - 1) as u16
+                }
+            };
+            let c = *ix as usize;
+            if lab.district_of_community.len() <= c {
+                lab.district_of_community.resize(c + 1, u16::MAX);
+            }
+            lab.district_of_community[c] = district;
+            let i = person.0 as usize;
+            if lab.births.len() <= i {
+                lab.births.resize(i + 1, 0);
+            }
+            if lab.district_of_person.len() <= i {
+                lab.district_of_person.resize(i + 1, u16::MAX);
+            }
+            lab.births[i] = pack_birth(*born);
+            lab.district_of_person[i] = district;
+        }
+    }
+}
+
 pub(super) fn pack_birth(b: (i16, u8, u8)) -> u32 {
     (u32::from(b.0.unsigned_abs()) << 9) | (u32::from(b.1) << 5) | u32::from(b.2)
 }
@@ -244,6 +282,7 @@ pub(super) fn new_round_mem(state: &AppState, people: &[PersonSlot], round: Roun
     let covered: Vec<bool> = state
         .projection
         .communities
+        .all()
         .iter()
         .map(|a| round.area.contains(a))
         .collect();
@@ -340,6 +379,7 @@ impl LabIndex {
         lab.district_of_community = state
             .projection
             .communities
+            .all()
             .iter()
             .map(|c| {
                 let d = c.district();

@@ -145,6 +145,7 @@ pub fn unsampled(
     let covered: Vec<bool> = state
         .projection
         .communities
+        .all()
         .iter()
         .map(|a| r.round.area.contains(a))
         .collect();
@@ -203,6 +204,7 @@ pub async fn close_round(
         let covered: Vec<bool> = state
             .projection
             .communities
+            .all()
             .iter()
             .map(|a| r.round.area.contains(a))
             .collect();
@@ -449,6 +451,7 @@ pub async fn check_mandated(
         let covered: Vec<bool> = state
             .projection
             .communities
+            .all()
             .iter()
             .map(|c| area.contains(c))
             .collect();

@@ -203,6 +203,7 @@ pub fn vaccination_coverage(
         let covered: Vec<Option<usize>> = state
             .projection
             .communities
+            .all()
             .iter()
             .enumerate()
             .map(|(i, c)| {
@@ -266,6 +267,7 @@ pub async fn outreach(
         let covered: Vec<bool> = state
             .projection
             .communities
+            .all()
             .iter()
             .map(|c| area.contains(c))
             .collect();

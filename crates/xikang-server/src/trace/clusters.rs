@@ -28,7 +28,8 @@ pub async fn sources_of(
     let s = state.clone();
     let items = tokio::task::spawn_blocking(move || {
         let policy = s.policy();
-        let tracer = Tracer::new(&index, s.projection.tracing.population(), policy.tracing());
+        let population = s.projection.tracing.population();
+        let tracer = Tracer::new(&index, &population, policy.tracing());
         let known: HashSet<PersonId> = read(&s.projection.cases)
             .values()
             .map(|c| c.person)
@@ -89,11 +90,8 @@ pub fn all_clusters(
 ) -> Vec<(String, Cluster)> {
     let policy = state.policy();
     let cases: Vec<CaseRecord> = read(&state.projection.cases).values().cloned().collect();
-    let tracer = Tracer::new(
-        index,
-        state.projection.tracing.population(),
-        policy.tracing(),
-    );
+    let population = state.projection.tracing.population();
+    let tracer = Tracer::new(index, &population, policy.tracing());
     let inputs: Vec<Case> = cases.iter().map(case_of).collect();
     let traced = tracer.close_contacts_batch(&inputs, now);
     let pairs: Vec<(CaseId, &CloseContacts)> = cases

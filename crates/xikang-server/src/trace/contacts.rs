@@ -51,11 +51,8 @@ pub fn trace_case(
     case: &CaseRecord,
     now: Timestamp,
 ) -> Result<Traced, AppError> {
-    let tracer = Tracer::new(
-        index,
-        state.projection.tracing.population(),
-        policy.tracing(),
-    );
+    let population = state.projection.tracing.population();
+    let tracer = Tracer::new(index, &population, policy.tracing());
     let close = tracer
         .close_contacts(&case_of(case), now)
         .map_err(|e| AppError::not_found(e.code(), e.to_string()))?;

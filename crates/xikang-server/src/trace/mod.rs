@@ -99,7 +99,8 @@ pub struct Tracing {
     ready: AtomicBool,
     /// Location pings for companions, loaded after the check-ins.
     pub pings: crate::ping::Pings,
-    population: Population,
+    /// Replaced whole when the resident register places people in households.
+    population: RwLock<Arc<Population>>,
     workflow: RwLock<BTreeMap<(CaseId, PersonId), Designation>>,
 }
 
@@ -126,7 +127,7 @@ impl Tracing {
             })),
             ready: AtomicBool::new(false),
             pings: crate::ping::Pings::new(),
-            population,
+            population: RwLock::new(Arc::new(population)),
             workflow: RwLock::new(BTreeMap::new()),
         }
     }
@@ -176,8 +177,24 @@ impl Tracing {
         Ok(lock(&self.live).index.snapshot())
     }
 
-    pub fn population(&self) -> &Population {
-        &self.population
+    /// Who lives and works together, as of now.
+    pub fn population(&self) -> Arc<Population> {
+        read(&self.population).clone()
+    }
+
+    /// Places people in households (the resident register: newcomers and people who moved
+    /// household), so that household contacts include them from now on.
+    pub fn place_in_households(&self, placed: &[(PersonId, xikang_domain::HouseholdId)]) {
+        if placed.is_empty() {
+            return;
+        }
+        let mut population = write(&self.population);
+        match population.with_households(placed) {
+            Ok(p) => *population = Arc::new(p),
+            // Household ids come from the store's counter, so this means a corrupt id: the
+            // old households stay, and tracing says so rather than guessing.
+            Err(e) => tracing::error!(error = %e, "households not updated"),
+        }
     }
 
     /// The tracer's decision about `person` in `case`, if any.

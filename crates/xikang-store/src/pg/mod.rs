@@ -18,6 +18,7 @@ mod duties;
 mod lab;
 mod ping;
 mod policy;
+mod register;
 mod user;
 
 use crate::error::{Result, StoreError};
@@ -80,6 +81,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         9,
         "tokens",
         include_str!("../../migrations/postgres/0009_tokens.sql"),
+    ),
+    (
+        12,
+        "register",
+        include_str!("../../migrations/postgres/0012_register.sql"),
     ),
     (
         13,

@@ -25,6 +25,7 @@ mod duties;
 mod lab;
 mod ping;
 mod policy;
+mod register;
 mod user;
 
 use crate::error::{Result, StoreError};
@@ -87,6 +88,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "tokens",
         include_str!("../../migrations/sqlite/0009_tokens.sql"),
+    ),
+    (
+        12,
+        "register",
+        include_str!("../../migrations/sqlite/0012_register.sql"),
     ),
     (
         13,

@@ -22,6 +22,7 @@ use crate::app::{Actor, Role, Scoped, authorise};
 use crate::error::AppError;
 use crate::extract::{Id, JsonIn, Upload};
 use crate::state::{AppState, read};
+use crate::table::TableFormat;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};

@@ -47,16 +47,33 @@ pub(super) fn result_of_json(v: Value) -> Result<ResultLine, ItemError> {
     })
 }
 
-/// CSV lines with their 1-based line numbers, headers and blank lines skipped.
-pub(super) fn csv_lines(body: &[u8]) -> Result<Vec<(usize, &str)>, AppError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| AppError::bad("invalid_csv", "the CSV body is not UTF-8"))?;
-    Ok(text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !ResultLine::is_header_or_blank(l))
-        .collect())
+/// A data row of an uploaded table: its line in the file and its fields (or why it cannot
+/// be read).
+pub(super) type TableLine = (usize, Result<Vec<String>, ItemError>);
+
+/// The data rows of an uploaded table (CSV or XLSX, read by [`crate::table`]) with their
+/// line numbers in the file; rows that `skip` says are headers, comments or blank are left
+/// out, and a row that cannot be read (not UTF-8) is refused on its own. A file that is no
+/// table at all is a 400.
+pub(super) fn table_lines(
+    format: TableFormat,
+    body: &[u8],
+    skip: impl Fn(&[String]) -> bool,
+) -> Result<Vec<TableLine>, AppError> {
+    let mut lines = Vec::new();
+    for row in crate::table::rows(format, body) {
+        match row {
+            Ok(r) if skip(&r.fields) => {}
+            Ok(r) => lines.push((r.line, Ok(r.fields))),
+            Err(e) => match e.line() {
+                Some(line) if e.code() == "invalid_encoding" => {
+                    lines.push((line, Err(item_err(e.code(), e.to_string()))));
+                }
+                _ => return Err(AppError::bad(e.code(), e.to_string())),
+            },
+        }
+    }
+    Ok(lines)
 }
 
 /// `POST /api/v1/lab-results`: JSON `{"results": [...]}` or a `text/csv` body of lines
@@ -79,7 +96,7 @@ pub async fn record_upload(
     // The role before the body, as the API always answered a stranger.
     caller.require(LAB_POSTERS, "posting lab results")?;
     let lines = match upload {
-        Upload::Csv(body) => record_lab_csv(state, caller, &body).await?,
+        Upload::Table(format, body) => record_lab_table(state, caller, format, &body).await?,
         Upload::Json(input) => {
             let b = input.get()?;
             check_count(b.results.len())?;
@@ -122,13 +139,25 @@ pub async fn record_lab_csv(
     actor: &Actor,
     csv: &[u8],
 ) -> Result<Vec<LabLine>, AppError> {
+    record_lab_table(state, actor, TableFormat::Csv, csv).await
+}
+
+/// Records a results table, CSV or XLSX: each line on its own, numbered as in the file.
+pub async fn record_lab_table(
+    state: &AppState,
+    actor: &Actor,
+    format: TableFormat,
+    body: &[u8],
+) -> Result<Vec<LabLine>, AppError> {
     actor.require(LAB_POSTERS, "posting lab results")?;
-    let lines = csv_lines(csv)?;
+    let lines = table_lines(format, body, ResultLine::is_header_or_blank)?;
     check_count(lines.len())?;
     let numbers: Vec<usize> = lines.iter().map(|(n, _)| *n).collect();
     let parsed = lines
         .into_iter()
-        .map(|(_, l)| ResultLine::parse(l).map_err(|e| item_err(e.code(), e.to_string())))
+        .map(|(_, fields)| {
+            ResultLine::from_fields(&fields?).map_err(|e| item_err(e.code(), e.to_string()))
+        })
         .collect();
     Ok(record_lab_results(state, actor, parsed)
         .await?

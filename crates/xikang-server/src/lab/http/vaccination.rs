@@ -23,9 +23,9 @@ pub struct DosesIn {
     pub(super) doses: Vec<Value>,
 }
 
-/// A dose line of a CSV import: `id_number,dose,vaccine,date,site`.
-pub(super) fn dose_of_csv(line: &str) -> Result<DoseIn, ItemError> {
-    let f: Vec<&str> = line.split(',').map(str::trim).collect();
+/// A dose row of a table import: `id_number,dose,vaccine,date,site`.
+pub(super) fn dose_of_row(f: &[String]) -> Result<DoseIn, ItemError> {
+    let f: Vec<&str> = f.iter().map(|s| s.trim()).collect();
     if f.len() != 5 {
         return Err(item_err(
             "invalid_line",
@@ -47,6 +47,14 @@ pub(super) fn dose_of_csv(line: &str) -> Result<DoseIn, ItemError> {
     })
 }
 
+/// Whether a dose row is the header, a `#` comment or blank.
+fn dose_header_or_blank(f: &[String]) -> bool {
+    let first = f.first().map_or("", |s| s.trim()).to_ascii_lowercase();
+    (first.is_empty() && f.iter().all(|s| s.trim().is_empty()))
+        || first.starts_with('#')
+        || first.starts_with("id_number")
+}
+
 pub(super) async fn post_vaccinations(
     State(state): State<Arc<AppState>>,
     caller: Actor,
@@ -64,16 +72,15 @@ pub async fn record_vaccinations(
 ) -> Result<BatchOut<DoseRecordedOut>, AppError> {
     caller.require(&[Role::Lab, Role::Admin], "recording vaccinations")?;
     let (raw, numbers): (Vec<Result<DoseIn, ItemError>>, Option<Vec<usize>>) = match upload {
-        Upload::Csv(body) => {
-            let lines = csv_lines(&body)?;
-            let lines: Vec<_> = lines
-                .into_iter()
-                .filter(|(_, l)| !l.trim_start().to_ascii_lowercase().starts_with("id_number"))
-                .collect();
+        Upload::Table(format, body) => {
+            let lines = table_lines(format, &body, dose_header_or_blank)?;
             check_count(lines.len())?;
             let numbers = lines.iter().map(|(n, _)| *n).collect();
             (
-                lines.into_iter().map(|(_, l)| dose_of_csv(l)).collect(),
+                lines
+                    .into_iter()
+                    .map(|(_, fields)| dose_of_row(&fields?))
+                    .collect(),
                 Some(numbers),
             )
         }
