@@ -228,36 +228,24 @@ async fn bad_uploads_and_callers_are_refused_and_store_nothing() {
     let stored = || app.store.policies().unwrap().len();
     let n = stored();
     assert_eq!(n, 1, "the policy loaded at start is stored");
+    // A broken file, and an unknown value of the open-orders key: 422 naming the problem.
     let broken = ERSHITIAO_POLICY_TOML.replace("colour = \"red\"", "colour = \"purple\"");
-    let (s, v) = app
-        .post(&app.admin, "/api/v1/policies", json!({"text": broken}))
-        .await;
-    assert_eq!(
-        (s, &v["error"]["code"]),
-        (422, &json!("invalid_policy")),
-        "{v}"
-    );
-    assert!(
-        v["error"]["message"].as_str().unwrap().contains("line"),
-        "{v}"
-    );
     let unknown =
         ERSHITIAO_POLICY_TOML.replace("[duties]\n", "[duties]\nopen_orders = \"sometimes\"\n");
-    let (s, v) = app
-        .post(&app.admin, "/api/v1/policies", json!({"text": unknown}))
-        .await;
-    assert_eq!(
-        (s, &v["error"]["code"]),
-        (422, &json!("invalid_policy")),
-        "{v}"
-    );
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("open_orders"),
-        "{v}"
-    );
+    for (text, says) in [(broken, "line"), (unknown, "open_orders")] {
+        let (s, v) = app
+            .post(&app.admin, "/api/v1/policies", json!({"text": text}))
+            .await;
+        assert_eq!(
+            (s, &v["error"]["code"]),
+            (422, &json!("invalid_policy")),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{v}"
+        );
+    }
     // Another text under a stored version name.
     let edited = DEFAULT_POLICY_TOML.replace("retention_days = 21", "retention_days = 20");
     let (s, v) = app
