@@ -185,6 +185,10 @@ pub struct DutyRules {
     pub sentinel_test_hours: u32,
     /// Default hours until a task is due.
     pub task_due_hours: u32,
+    /// `open_orders = "follow"`: an order issued under an earlier policy follows this
+    /// policy's regime of the same name (test days, follow-on phase, extension) once this
+    /// policy is in force. The default, `"keep"`: it keeps the regime it was issued under.
+    pub open_orders_follow: bool,
     lift: Vec<(ZoneLevel, LiftRule)>,
     escalate: Vec<(ZoneLevel, ZoneLevel)>,
 }
@@ -198,6 +202,7 @@ impl Default for DutyRules {
             report_by_hour: 18,
             sentinel_test_hours: 48,
             task_due_hours: 24,
+            open_orders_follow: false,
             lift: Vec::new(),
             escalate: Vec::new(),
         }
@@ -275,6 +280,15 @@ impl DutyRules {
             report_by_hour: num(&raw.report_by_hour, "report_by_hour", 18, 24)?,
             sentinel_test_hours: num(&raw.sentinel_test_hours, "sentinel_test_hours", 48, 720)?,
             task_due_hours: num(&raw.task_due_hours, "task_due_hours", 24, 720)?,
+            open_orders_follow: match raw.open_orders.as_deref() {
+                None | Some("keep") => false,
+                Some("follow") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "[duties] `open_orders` must be \"keep\" or \"follow\" (got {other:?})"
+                    ));
+                }
+            },
             ..DutyRules::default()
         };
         if out.fever_tenths < 360 {
@@ -389,6 +403,7 @@ struct RawDuties {
     report_by_hour: Option<RawNum>,
     sentinel_test_hours: Option<RawNum>,
     task_due_hours: Option<RawNum>,
+    open_orders: Option<String>,
     #[serde(default)]
     arrival: BTreeMap<String, String>,
     #[serde(default)]

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod ping;
+pub mod policies;
 pub mod register;
 pub mod scan;
 pub mod shed;
@@ -62,6 +63,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/trust", get(api::get_trust))
         .route("/policy", get(api::get_policy))
+        .route("/policies", post(policies::post_policy).get(policies::list))
+        .route("/policies/{version}", get(policies::text))
+        .route("/policies/{version}/activate", post(policies::activate))
+        .route("/policies/{version}/approve", post(policies::post_approve))
         .route("/people", get(api::list_people))
         .route("/people/lookup", post(api::lookup_person))
         .route("/people/import", post(register::post_import))

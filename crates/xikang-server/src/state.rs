@@ -236,6 +236,14 @@ pub struct AppState {
     pub config: ServerConfig,
     pub secrets: Secrets,
     pub policy: RwLock<Arc<Policy>>,
+    /// An approved policy and the instant it takes over ([`AppState::policy`] switches).
+    policy_next: RwLock<Option<(Timestamp, Arc<Policy>)>>,
+    /// That instant in seconds (`i64::MAX` when nothing waits): checked on every read.
+    policy_due: std::sync::atomic::AtomicI64,
+    /// Every stored policy version ([`crate::policies`]), as in the store.
+    pub policy_versions: RwLock<Vec<xikang_store::StoredPolicy>>,
+    /// Stored versions parsed for the orders issued under them, by version.
+    pub(crate) policy_cache: RwLock<HashMap<String, Arc<Policy>>>,
     pub signer: SigningKey,
     /// Signs the authority log's checkpoints ([`crate::api::get_checkpoint`]).
     pub log_signer: NoteSigner,
@@ -391,6 +399,10 @@ impl AppState {
             projection,
             secrets,
             policy: RwLock::new(Arc::new(policy)),
+            policy_next: RwLock::new(None),
+            policy_due: std::sync::atomic::AtomicI64::new(i64::MAX),
+            policy_versions: RwLock::new(Vec::new()),
+            policy_cache: RwLock::new(HashMap::new()),
             signer,
             log_signer,
             trust,
@@ -428,6 +440,9 @@ impl AppState {
             state.policy().version().to_owned(),
             policy_sha256.to_owned(),
         );
+        let start_text =
+            crate::policies::start_text(state.config.policy_text.as_deref(), policy_sha256);
+        state.load_policy_versions(&current.0, policy_sha256, start_text, now)?;
         if active.as_ref() != Some(&current) {
             // Not yet serving, so no commit can interleave: append and apply directly.
             let stored = store.append_events(&[NewEvent {
@@ -446,9 +461,123 @@ impl AppState {
         Ok(state)
     }
 
-    /// The active policy.
+    /// The active policy. An approved version takes over on the first read at or after its
+    /// `effective_from` on the server's clock ([`crate::now`]); the log records it at the
+    /// approval, or at the sweep after that instant ([`crate::policies::record_due`]).
     pub fn policy(&self) -> Arc<Policy> {
+        use std::sync::atomic::Ordering;
+        if crate::now().0 >= self.policy_due.load(Ordering::Acquire) {
+            let now = crate::now();
+            let mut next = write(&self.policy_next);
+            if let Some((at, p)) = next.take_if(|(at, _)| *at <= now) {
+                *write(&self.policy) = p;
+                self.policy_due.store(i64::MAX, Ordering::Release);
+                tracing::info!(effective_from = %at.to_rfc3339(), "policy switched");
+            }
+        }
         read(&self.policy).clone()
+    }
+
+    /// Puts a policy in force now (and forgets a waiting switch to the same version).
+    pub(crate) fn put_policy(&self, p: Arc<Policy>) {
+        let mut next = write(&self.policy_next);
+        if next
+            .as_ref()
+            .is_some_and(|(_, n)| n.version() == p.version())
+        {
+            *next = None;
+            self.policy_due
+                .store(i64::MAX, std::sync::atomic::Ordering::Release);
+        }
+        *write(&self.policy) = p;
+    }
+
+    /// Makes `p` the policy from `at` on.
+    pub(crate) fn schedule_policy(&self, at: Timestamp, p: Arc<Policy>) {
+        let mut next = write(&self.policy_next);
+        *next = Some((at, p));
+        self.policy_due
+            .store(at.0, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Reads the stored policy versions at start and checks the policy file against them.
+    /// Fails closed when the store's version in force was activated through the API (by two
+    /// officials) and the file given at start is another text, or when the file's version
+    /// name is stored with another text. Otherwise the file is in force: stored (when its
+    /// text is known) and marked active, the version before it ended. An approved version
+    /// still waiting is scheduled again.
+    fn load_policy_versions(
+        &self,
+        version: &str,
+        sha256: &str,
+        text: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.store.policies()?;
+        if let Some(a) = rows
+            .iter()
+            .find(|p| crate::policies::is_active(p) && p.approved_by.is_some())
+            .filter(|a| a.sha256 != sha256)
+        {
+            return Err(StoreError::Target(format!(
+                "the store's policy in force is {} (sha256 {}), activated through the API by {} \
+                 and {}; the policy file given at start is {version} (sha256 {sha256}). Start \
+                 with a file holding version {} (GET /api/v1/policies/{}), or upload and \
+                 activate the new file through the API",
+                a.version,
+                a.sha256,
+                a.proposed_by.as_deref().unwrap_or("?"),
+                a.approved_by.as_deref().unwrap_or("?"),
+                a.version,
+                a.version
+            )));
+        }
+        if let Some(p) = rows
+            .iter()
+            .find(|p| p.version == version && p.sha256 != sha256)
+        {
+            return Err(StoreError::Target(format!(
+                "policy version {version} is stored with another text (sha256 {}); the file \
+                 given at start has sha256 {sha256}: give an edited file a new version",
+                p.sha256
+            )));
+        }
+        let known = rows.iter().any(|p| p.version == version);
+        if !known && let Some(text) = text {
+            let row = xikang_store::StoredPolicy::uploaded(
+                version,
+                sha256,
+                text,
+                "system:serve".into(),
+                now,
+            );
+            self.store.insert_policy(&row)?;
+            rows.push(row);
+        }
+        let mut changed = Vec::new();
+        for p in &mut rows {
+            let active = crate::policies::is_active(p);
+            if p.version == version && !active {
+                p.active_since = Some(now);
+                p.active_until = None;
+                changed.push(p.clone());
+            } else if p.version != version && active {
+                p.active_until = Some(now);
+                changed.push(p.clone());
+            }
+        }
+        if !changed.is_empty() {
+            self.store.update_policies(&changed)?;
+        }
+        if let Some(p) = rows
+            .iter()
+            .find(|p| p.approved_by.is_some() && p.active_since.is_none())
+            && let (Some(at), Ok(parsed)) = (p.effective_from, Policy::parse(&p.text))
+        {
+            self.schedule_policy(at, Arc::new(parsed));
+        }
+        *write(&self.policy_versions) = rows;
+        Ok(())
     }
 
     /// The people whose scanned codes these are, as venue doors and sampling sites read

@@ -6,6 +6,7 @@
 //! - reference data (people, workplaces, venues, API tokens and their revocation:
 //!   [`CredentialStore`], signing keys, settings, web users and sessions: [`UserStore`]);
 //! - the access log ([`CredentialStore`]): who read whose personal data, ids only;
+//! - policy versions ([`PolicyStore`]): every policy file's text and its activation;
 //! - the authority log: append-only events chained by hash ([`xikang_domain::event`]);
 //! - check-ins: high-volume scans, one table per Asia/Shanghai day, dropped whole when they
 //!   pass the retention period;
@@ -21,6 +22,7 @@ mod error;
 mod lab;
 mod pg;
 mod ping;
+mod policy;
 mod pool;
 mod register;
 mod row;
@@ -37,6 +39,7 @@ pub use error::{ConflictKind, Result, StoreError};
 pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;
+pub use policy::{PolicyStore, StoredPolicy};
 pub use register::{RegisterRow, RegisterStore, RegisterWrite};
 pub use sqlite::SqliteStore;
 pub use user::{Session, User, UserStore};
@@ -158,6 +161,7 @@ pub trait Store:
     + RegisterStore
     + UserStore
     + CredentialStore
+    + PolicyStore
     + Send
     + Sync
     + fmt::Debug

@@ -1008,7 +1008,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12] {
+    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -1018,7 +1018,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     }
     assert_eq!(
         store
-            .execute_raw_for_tests("delete from schema_migrations where version > 12")
+            .execute_raw_for_tests("delete from schema_migrations where version > 13")
             .unwrap(),
         0
     );
@@ -1698,138 +1698,42 @@ fn birth_dates_and_homes_stream_from_the_people_table() {
     on_both(lab::scenario_births);
 }
 
-// ---------------------------------------------------------------------------------------
-// The resident register (issue 15)
-
-fn register_row(
-    id: u32,
-    household: HouseholdId,
-    community: &str,
-    cell: u32,
-) -> xikang_store::RegisterRow {
-    use xikang_domain::register::{RegisterLine, ResidentKind};
-    let p = person(id, community);
-    xikang_store::RegisterRow {
-        id: p.id,
-        id_hash: id_hash(&p),
-        household,
-        line: RegisterLine {
-            id_number: p.id_number,
-            name: p.name,
-            phone: p.phone,
-            household: format!("H{}", household.0),
-            address: format!("中山路 {id} 号, 2 室"),
-            community: area(community),
-            cell: GridCell(cell),
-            kind: if id.is_multiple_of(2) {
-                ResidentKind::Floating
-            } else {
-                ResidentKind::Resident
-            },
-            registered_on: id.is_multiple_of(2).then_some(CivilDay(19_000)),
-        },
-    }
-}
-
-fn scenario_register(s: &dyn Store) {
-    use xikang_domain::register::ResidentKind;
-    use xikang_store::RegisterWrite;
-    // People from elsewhere (the generator) count for the next ids.
-    s.insert_people(&[(
-        person(1, "320213001001"),
-        id_hash(&person(1, "320213001001")),
-    )])
-    .unwrap();
-    assert_eq!(
-        s.register_next_ids().unwrap(),
-        (PersonId(2), HouseholdId(1))
-    );
-    let a = register_row(2, HouseholdId(5), "320213001001", 7);
-    let b = register_row(3, HouseholdId(5), "320213002001", 8);
-    let stored = s
-        .write_register(&RegisterWrite {
-            households: vec![("H5".into(), HouseholdId(5))],
-            added: vec![a.clone(), b.clone()],
-            changed: vec![],
-            events: vec![NewEvent {
-                at: ts("2026-01-01T00:00:00Z"),
-                actor: "admin:test".into(),
-                basis: "resident register import (实有人口)".into(),
-                body: EventBody::RegisterImported {
-                    added: 2,
-                    first_added: Some(PersonId(2)),
-                    updated: 0,
-                    moved: 0,
-                    unchanged: 0,
-                    refused: 0,
-                },
-            }],
-        })
-        .unwrap();
-    assert_eq!(stored.len(), 1);
-    assert_eq!(
-        s.register_next_ids().unwrap(),
-        (PersonId(4), HouseholdId(6))
-    );
-    assert_eq!(
-        s.households_by_keys(&["H5", "H6"]).unwrap(),
-        vec![("H5".to_owned(), HouseholdId(5))]
-    );
-    let found = s
-        .registered_by_hashes(&[a.id_hash, b.id_hash, [9; 16]])
-        .unwrap();
-    assert_eq!(found.len(), 2);
-    let ra = &found.iter().find(|(h, _)| *h == a.id_hash).unwrap().1;
-    assert_eq!(ra.id, PersonId(2));
-    assert_eq!(ra.address, "中山路 2 号, 2 室");
-    assert_eq!(ra.kind, ResidentKind::Floating);
-    assert_eq!(ra.registered_on, Some(CivilDay(19_000)));
-    assert_eq!(ra.household, HouseholdId(5));
-    // The generator's person reads as registered with an empty address.
-    let g = s
-        .registered_by_hashes(&[id_hash(&person(1, "320213001001"))])
-        .unwrap();
-    assert_eq!(
-        (g[0].1.address.as_str(), g[0].1.kind),
-        ("", ResidentKind::Resident)
-    );
-
-    // A move: the row changes in place, nothing is added.
-    let mut moved = a.clone();
-    moved.line.community = area("320205001001");
-    moved.line.cell = GridCell(9);
-    moved.line.address = "解放路 1 号".into();
-    s.write_register(&RegisterWrite {
-        changed: vec![moved],
-        ..RegisterWrite::default()
-    })
-    .unwrap();
-    let p = s.person(PersonId(2)).unwrap().unwrap();
-    assert_eq!(
-        (p.area.as_str(), p.home_cell),
-        ("320205001001", GridCell(9))
-    );
-    assert_eq!(s.count_people().unwrap(), 3);
-
-    // The same ID number again is a conflict, and nothing of that write stays.
-    let again = register_row(2, HouseholdId(7), "320213001001", 7);
-    let dup = RegisterWrite {
-        households: vec![("H7".into(), HouseholdId(7))],
-        added: vec![xikang_store::RegisterRow {
-            id: PersonId(10),
-            ..again
-        }],
-        ..RegisterWrite::default()
+fn scenario_policy_versions(store: &dyn Store) {
+    use xikang_store::StoredPolicy;
+    let v = |version: &str, at: i64| {
+        StoredPolicy::uploaded(
+            version,
+            &format!("sha-{version}"),
+            format!("version = \"{version}\"\n# 第九版\n"),
+            "admin:wang".into(),
+            Timestamp(at),
+        )
     };
-    assert!(matches!(
-        s.write_register(&dup),
-        Err(StoreError::Conflict(_))
-    ));
-    assert!(s.households_by_keys(&["H7"]).unwrap().is_empty());
-    assert_eq!(s.count_people().unwrap(), 3);
+    assert!(store.policies().unwrap().is_empty());
+    store.insert_policy(&v("b", 20)).unwrap();
+    store.insert_policy(&v("a", 10)).unwrap();
+    let err = store.insert_policy(&v("a", 30)).unwrap_err();
+    assert_eq!(err.code(), "conflict", "{err}");
+    let mut a = v("a", 10);
+    a.proposed_by = Some("admin:wang".into());
+    a.proposed_at = Some(Timestamp(11));
+    a.effective_from = Some(Timestamp(12));
+    a.approved_by = Some("admin:li".into());
+    a.approved_at = Some(Timestamp(13));
+    a.active_since = Some(Timestamp(14));
+    let mut b = v("b", 20);
+    b.active_until = Some(Timestamp(14));
+    store.update_policies(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(store.policies().unwrap(), vec![a, b]);
+    // An update of an unknown version changes nothing.
+    assert!(store.update_policies(&[v("a", 10), v("zz", 1)]).is_err());
+    assert_eq!(
+        store.policies().unwrap()[0].approved_by.as_deref(),
+        Some("admin:li")
+    );
 }
 
 #[test]
-fn the_register_adds_moves_and_refuses_a_duplicate_alike_on_both_backends() {
-    on_both(scenario_register);
+fn policy_versions_are_kept_whole_with_their_activation() {
+    on_both(scenario_policy_versions);
 }

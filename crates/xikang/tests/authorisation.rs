@@ -118,6 +118,13 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/openapi.json", "", Public, true, |_, _| get("/api/v1/openapi.json".into())),
         row!("get", "/api/v1/trust", "", Public, true, |_, _| get("/api/v1/trust".into())),
         row!("get", "/api/v1/policy", "atlvgrsc", City, true, |_, _| get("/api/v1/policy".into())),
+        // Policy versions are the whole city's: changing them takes a city-level admin (every
+        // token of the table is a district's); reading them, any admin.
+        row!("post", "/api/v1/policies", "a", WholeCity, false, |_, _| post("/api/v1/policies", json!({"text": xikang_domain::policy::ERSHITIAO_POLICY_TOML}))),
+        row!("get", "/api/v1/policies", "a", City, true, |_, _| get("/api/v1/policies".into())),
+        row!("get", "/api/v1/policies/{version}", "a", City, true, |_, _| get("/api/v1/policies/xikang-default-2022.09".into())),
+        row!("post", "/api/v1/policies/{version}/activate", "a", WholeCity, false, |_, _| post("/api/v1/policies/xikang-default-2022.09/activate", json!({"effective_from": rfc(DAY)}))),
+        row!("post", "/api/v1/policies/{version}/approve", "a", WholeCity, false, |_, _| post("/api/v1/policies/xikang-default-2022.09/approve", json!({}))),
         row!("get", "/api/v1/people", "atg", Area, true, |w, _| get(format!("/api/v1/people?area={}", w.district))),
         row!("post", "/api/v1/people/lookup", "atgl", Area, true, |w, _| post("/api/v1/people/lookup", json!({"id_number": w.id_number}))),
         // The register: a city or district admin, each line's community in their area (a new

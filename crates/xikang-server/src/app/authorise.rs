@@ -346,13 +346,21 @@ pub fn token_subject(
 /// by area but kept to the admin whose area is the whole jurisdiction.
 pub fn whole_log(state: &AppState, actor: &Actor) -> Result<(), AppError> {
     actor.require(&[Role::Admin], "reading the authority log")?;
-    let city = AreaCode::parse(&state.config.jurisdiction)
-        .map_err(|_| AppError::Forbidden("the authority log"))?;
+    whole_city(
+        state,
+        actor,
+        "the authority log is kept to a city-level admin",
+    )
+}
+
+/// Whatever belongs to the whole city rather than a district (the authority log, policy
+/// versions and their activation): the caller's area must be the whole jurisdiction.
+pub fn whole_city(state: &AppState, actor: &Actor, refusal: &'static str) -> Result<(), AppError> {
+    let city =
+        AreaCode::parse(&state.config.jurisdiction).map_err(|_| AppError::Forbidden(refusal))?;
     if actor.covers(&city) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(
-            "the authority log is kept to a city-level admin",
-        ))
+        Err(AppError::Forbidden(refusal))
     }
 }

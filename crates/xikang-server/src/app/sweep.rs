@@ -3,7 +3,8 @@
 //! daily reports become grid tasks (duties); missed test days (duties' schedules) are
 //! recorded as missed mandated tests (lab); screening rounds past their deadline close and
 //! their unsampled residents become tasks (lab); zone changes whose conditions hold are
-//! proposed for an official to approve (duties). No feature calls another for this.
+//! proposed for an official to approve (duties); an approved policy version whose instant
+//! passed is logged as activated (policies). No feature calls another for this.
 
 use crate::duties::{self, SweepOut};
 use crate::error::AppError;
@@ -40,6 +41,9 @@ pub async fn run(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError>
 }
 
 async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
+    // An approved policy version whose instant passed is logged first: what follows runs
+    // under it.
+    crate::policies::record_due(state, now).await?;
     let missed = duties::sweep_missed_reports(state, now).await?;
     let days = duties::missed_test_days(state, now).await?;
     let tests = crate::lab::record_missed_tests(state, days, "system:test_schedules", now).await?;

@@ -462,7 +462,6 @@ pub async fn orders_visible(
         })
     })
     .await?;
-    let policy = state.policy();
     let orders: Vec<&OrderRecord> = orders
         .iter()
         .filter(|o| {
@@ -482,7 +481,10 @@ pub async fn orders_visible(
     )?;
     let orders = orders
         .into_iter()
-        .map(|o| OrderOut::new(o, policy.duties().regime(&o.regime)))
+        .map(|o| {
+            let regime = crate::policies::order_regime(state, &o.regime, o.start);
+            OrderOut::new(o, regime.as_ref())
+        })
         .collect();
     Ok(OrdersOut { orders })
 }
@@ -508,7 +510,8 @@ pub fn order_out(
         crate::now(),
         [o.person],
     )?;
-    Ok(OrderOut::new(o, state.policy().duties().regime(&o.regime)))
+    let regime = crate::policies::order_regime(state, &o.regime, o.start);
+    Ok(OrderOut::new(o, regime.as_ref()))
 }
 
 pub(super) async fn get_order(
@@ -622,10 +625,10 @@ pub async fn release_order(
         ));
     }
     let policy = state.policy();
-    let regime = policy.duties().regime(&o.regime).cloned().ok_or_else(|| {
+    let regime = crate::policies::order_regime(state, &o.regime, o.start).ok_or_else(|| {
         conflict(
             "unknown_regime",
-            format!("the policy in force has no regime `{}`", o.regime),
+            format!("no policy the order follows has a regime `{}`", o.regime),
         )
     })?;
     let phase = if o.then_phase {

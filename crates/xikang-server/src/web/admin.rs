@@ -452,13 +452,18 @@ pub struct KnownPolicy {
     pub text: Arc<str>,
 }
 
-/// The shipped editions and the active file (once, if it is one of them).
+/// The shipped editions, every version stored in the store (uploaded or loaded at start,
+/// `crate::policies`) and the file loaded at start, each text once.
 pub fn known_policies(state: &AppState) -> Vec<KnownPolicy> {
     let mut out: Vec<KnownPolicy> = Vec::new();
-    let active = state.config.policy_text.clone();
-    let active_sha = active.as_deref().map(crate::state::policy_sha256);
+    let active_version = state.policy().version().to_owned();
     let shipped = [DEFAULT_POLICY_TOML, ERSHITIAO_POLICY_TOML].map(Arc::<str>::from);
-    for text in shipped.into_iter().chain(active) {
+    let stored: Vec<Arc<str>> = crate::state::read(&state.policy_versions)
+        .iter()
+        .map(|p| Arc::from(p.text.as_str()))
+        .collect();
+    let configured = state.config.policy_text.clone();
+    for text in shipped.into_iter().chain(stored).chain(configured) {
         let sha256 = crate::state::policy_sha256(&text);
         if out.iter().any(|p| p.sha256 == sha256) {
             continue;
@@ -468,7 +473,7 @@ pub fn known_policies(state: &AppState) -> Vec<KnownPolicy> {
         };
         out.push(KnownPolicy {
             version: p.version().to_owned(),
-            active: active_sha.as_deref() == Some(sha256.as_str()),
+            active: p.version() == active_version,
             sha256,
             text,
         });

@@ -110,7 +110,6 @@ fn page(
     failed: Option<(&str, &str)>,
 ) -> String {
     let lang = user.lang;
-    let policy = state.policy();
     let today = crate::now().shanghai_day();
     let mut s = String::new();
     if sites.len() > 1 {
@@ -182,10 +181,13 @@ fn page(
     let due: Vec<(&OrderRecord, u32)> = active
         .iter()
         .filter_map(|o| {
-            test_days(o, policy.duties().regime(&o.regime))
-                .into_iter()
-                .find(|(_, d)| *d == today)
-                .map(|(n, _)| (*o, n))
+            test_days(
+                o,
+                crate::policies::order_regime(state, &o.regime, o.start).as_ref(),
+            )
+            .into_iter()
+            .find(|(_, d)| *d == today)
+            .map(|(n, _)| (*o, n))
         })
         .collect();
     let _ = write!(
@@ -241,17 +243,20 @@ fn page(
         );
         for o in &active {
             let id = o.id.to_string();
-            let tests = test_days(o, policy.duties().regime(&o.regime))
-                .into_iter()
-                .map(|(n, d)| {
-                    if d == today {
-                        format!("<strong>{n}</strong>")
-                    } else {
-                        n.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let tests = test_days(
+                o,
+                crate::policies::order_regime(state, &o.regime, o.start).as_ref(),
+            )
+            .into_iter()
+            .map(|(n, d)| {
+                if d == today {
+                    format!("<strong>{n}</strong>")
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
             let err = match failed {
                 Some((fid, msg)) if fid == id => format!(
                     "<p class=\"err\" role=\"alert\" id=\"release-{id}-err\">{}</p>",

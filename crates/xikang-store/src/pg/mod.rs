@@ -17,6 +17,7 @@ mod duties;
 /// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
 mod lab;
 mod ping;
+mod policy;
 mod register;
 mod user;
 
@@ -85,6 +86,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         12,
         "register",
         include_str!("../../migrations/postgres/0012_register.sql"),
+    ),
+    (
+        13,
+        "policies",
+        include_str!("../../migrations/postgres/0013_policies.sql"),
     ),
 ];
 

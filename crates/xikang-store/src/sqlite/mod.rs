@@ -24,6 +24,7 @@ mod duties;
 /// Testing and vaccination storage ([`crate::LabStore`]) for this backend.
 mod lab;
 mod ping;
+mod policy;
 mod register;
 mod user;
 
@@ -92,6 +93,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "register",
         include_str!("../../migrations/sqlite/0012_register.sql"),
+    ),
+    (
+        13,
+        "policies",
+        include_str!("../../migrations/sqlite/0013_policies.sql"),
     ),
 ];
 
