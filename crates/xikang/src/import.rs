@@ -12,8 +12,15 @@ use std::io::BufReader;
 use std::path::Path;
 use xikang_server::table::{Row, TableError, TableFormat, csv_rows, xlsx_rows};
 
-/// The most field bytes one part carries (the server takes bodies up to 1 MiB).
-const MAX_PART_BYTES: usize = 700_000;
+/// A part is sent once its CSV may take this many bytes (counted from above): the server
+/// takes bodies up to 1 MiB, which leaves room for the line that crossed it.
+const MAX_PART_BYTES: usize = 900_000;
+
+/// At least the bytes `fields` take as a CSV record: each field quoted, with its quotes
+/// doubled and its separator, and the line's CR LF.
+fn csv_bytes(fields: &[String]) -> usize {
+    fields.iter().map(|f| f.len() + f.matches('"').count() + 3).sum::<usize>() + 2
+}
 
 /// A refused line: its number in the file, the stable code and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +133,7 @@ pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Re
     let mut chunk: Vec<Row> = Vec::with_capacity(how.chunk);
     // Bytes of the chunk's fields: a part is sent before it could pass the server's body
     // limit, however long the addresses.
-    let mut bytes = 0usize;
+    let (mut bytes, mut header_bytes) = (0usize, 0usize);
     let refuse = |summary: &mut Summary, r: Refusal| {
         if how.print {
             bar.suspend(|| println!("line {}: {}: {}", r.line, r.code, r.message));
@@ -137,10 +144,13 @@ pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Re
     while let Some(row) = rows.next() {
         match row {
             Ok(r) if r.fields.iter().all(|f| f.trim().is_empty()) => {}
-            Ok(r) if how.header && header.is_none() => header = Some(r.fields),
+            Ok(r) if how.header && header.is_none() => {
+                header_bytes = csv_bytes(&r.fields);
+                header = Some(r.fields);
+            }
             Ok(r) => {
                 summary.lines += 1;
-                bytes += r.fields.iter().map(|f| f.len() + 3).sum::<usize>() + 2;
+                bytes += csv_bytes(&r.fields);
                 chunk.push(r);
             }
             Err(e) => match e {
@@ -156,7 +166,7 @@ pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Re
                 e => bail!("{}: {e}", file.display()),
             },
         }
-        let full = chunk.len() >= how.chunk || bytes >= MAX_PART_BYTES;
+        let full = chunk.len() >= how.chunk || header_bytes + bytes >= MAX_PART_BYTES;
         if full || (rows.peek().is_none() && !chunk.is_empty()) {
             let body = csv_body(header.as_deref(), &chunk)?;
             let r = conn

@@ -55,7 +55,7 @@ pub async fn import(file: &Path, server: &str, token: &str, print: bool) -> Resu
     let how = Upload {
         path: "/api/v1/people/import",
         header: true,
-        chunk: MAX_LINES / 2,
+        chunk: MAX_LINES,
         answer: register_answer,
         print,
     };

@@ -101,6 +101,10 @@ pub struct Tracing {
     pub pings: crate::ping::Pings,
     /// Replaced whole when the resident register places people in households.
     population: RwLock<Arc<Population>>,
+    /// Placements not yet in `population`, in the order they were committed: the next reader
+    /// folds them in at once, so an import of a million lines in parts rebuilds the
+    /// households once, not once per part.
+    unplaced: Mutex<Vec<(PersonId, xikang_domain::HouseholdId)>>,
     workflow: RwLock<BTreeMap<(CaseId, PersonId), Designation>>,
 }
 
@@ -128,6 +132,7 @@ impl Tracing {
             ready: AtomicBool::new(false),
             pings: crate::ping::Pings::new(),
             population: RwLock::new(Arc::new(population)),
+            unplaced: Mutex::new(Vec::new()),
             workflow: RwLock::new(BTreeMap::new()),
         }
     }
@@ -179,22 +184,29 @@ impl Tracing {
 
     /// Who lives and works together, as of now.
     pub fn population(&self) -> Arc<Population> {
+        // Held while folding, so no reader sees the population without a committed placement.
+        let mut unplaced = self.unplaced.lock().unwrap_or_else(PoisonError::into_inner);
+        if !unplaced.is_empty() {
+            let mut population = write(&self.population);
+            match population.with_households(&unplaced) {
+                Ok(p) => *population = Arc::new(p),
+                // Household ids come from the store's counter, so this means a corrupt id:
+                // the old households stay, and tracing says so rather than guessing.
+                Err(e) => tracing::error!(error = %e, "households not updated"),
+            }
+            unplaced.clear();
+        }
+        drop(unplaced);
         read(&self.population).clone()
     }
 
     /// Places people in households (the resident register: newcomers and people who moved
     /// household), so that household contacts include them from now on.
     pub fn place_in_households(&self, placed: &[(PersonId, xikang_domain::HouseholdId)]) {
-        if placed.is_empty() {
-            return;
-        }
-        let mut population = write(&self.population);
-        match population.with_households(placed) {
-            Ok(p) => *population = Arc::new(p),
-            // Household ids come from the store's counter, so this means a corrupt id: the
-            // old households stay, and tracing says so rather than guessing.
-            Err(e) => tracing::error!(error = %e, "households not updated"),
-        }
+        self.unplaced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(placed);
     }
 
     /// The tracer's decision about `person` in `case`, if any.

@@ -107,6 +107,10 @@ pub const DB_FILE: &str = "xikang.db";
 /// How long a connection waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How much of the database file a reader maps (address space, not memory: the pages are
+/// the file system's cache, shared by all readers).
+const READER_MMAP_BYTES: i64 = 1 << 30;
+
 /// Rows handed to a `for_each_checkin` callback at a time.
 pub(super) const CHUNK: usize = 65_536;
 
@@ -206,6 +210,12 @@ impl SqliteStore {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let conn = Connection::open_with_flags(&self.shared.path, flags)?;
                 conn.busy_timeout(BUSY_TIMEOUT)?;
+                // Readers map the file instead of copying pages into their own cache: a
+                // writer's commit empties a reader's page cache, so a reader of a large
+                // index (the register's ID hashes, a million entries) would read every page
+                // again with a system call after each write. Pages still in the WAL are read
+                // as before.
+                conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
                 Ok(conn)
             },
         )

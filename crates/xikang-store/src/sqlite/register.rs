@@ -54,12 +54,18 @@ fn with_columns<T>(
 
 impl RegisterStore for SqliteStore {
     fn registered_by_hashes(&self, hashes: &[[u8; 16]]) -> Result<Vec<([u8; 16], Registered)>> {
-        let conn = self.read()?;
-        let mut stmt = conn.prepare_cached(&format!(
+        let mut conn = self.read()?;
+        // One read transaction for all of them, not one (with its file locks) per key.
+        let tx = conn.transaction()?;
+        let mut stmt = tx.prepare_cached(&format!(
             "select {REGISTERED_COLUMNS} from people where id_hash = ?1"
         ))?;
+        // In the index's order: a part's keys are random, and looked up in file order each
+        // would read a random page of a million-entry index.
+        let mut sorted: Vec<&[u8; 16]> = hashes.iter().collect();
+        sorted.sort_unstable();
         let mut out = Vec::new();
-        for h in hashes {
+        for h in sorted {
             if let Some(row) = stmt.query_row([&h[..]], registered_row).optional()? {
                 out.push((*h, row.into_registered()?));
             }
@@ -68,8 +74,9 @@ impl RegisterStore for SqliteStore {
     }
 
     fn households_by_keys(&self, keys: &[&str]) -> Result<Vec<(String, HouseholdId)>> {
-        let conn = self.read()?;
-        let mut stmt = conn.prepare_cached("select id from households where key = ?1")?;
+        let mut conn = self.read()?;
+        let tx = conn.transaction()?;
+        let mut stmt = tx.prepare_cached("select id from households where key = ?1")?;
         let mut out = Vec::new();
         for k in keys {
             if let Some(id) = stmt.query_row([k], |r| r.get::<_, i64>(0)).optional()? {
