@@ -13,6 +13,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use xikang_domain::PersonId;
 
+/// One day's stops grouped by venue: offsets by venue id, then (person, arrive, leave).
+type VenueStops = (Vec<u32>, Vec<(u32, u32, u32)>);
+
 /// Close contacts of one case, by layer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CaseContacts {
@@ -89,7 +92,7 @@ pub fn close_contact_profile(
         .map(|v| v.category.as_str() == "residential")
         .collect();
     // Stops of every day at non-residential venues, grouped by venue; and each sampled case's.
-    let mut per_day: Vec<(Vec<u32>, Vec<(u32, u32, u32)>)> = Vec::new();
+    let mut per_day: Vec<VenueStops> = Vec::new();
     let mut case_stops: HashMap<u32, Vec<(u32, u32, u32, u32)>> = HashMap::new();
     let is_case: Vec<bool> = {
         let mut v = vec![false; n as usize];
@@ -142,7 +145,9 @@ pub fn close_contact_profile(
         let person = &city.people[me as usize];
         let home = city.household_members(PersonId(me));
         let group = person.workplace;
-        let room = group.and_then(|w| city.workplace_venue(w)).map_or(NONE, |v| v.0);
+        let room = group
+            .and_then(|w| city.workplace_venue(w))
+            .map_or(NONE, |v| v.0);
         let is_school = group.is_some_and(|w| city.workplaces[w.0 as usize].is_school);
         overlap.clear();
         let mut at_work = false;

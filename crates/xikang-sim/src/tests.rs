@@ -367,11 +367,17 @@ fn teams_have_five_to_twenty_people_and_classes_at_most_fifty_pupils_and_a_teach
     // Only the last firm of a district may be smaller than five.
     assert!(small <= 7, "{small} teams under five");
     let team_mean = team_people as f64 / f64::from(teams);
-    assert!((8.0..=16.0).contains(&team_mean), "teams average {team_mean:.1}");
+    assert!(
+        (8.0..=16.0).contains(&team_mean),
+        "teams average {team_mean:.1}"
+    );
     // Small towns teach several ages together rather than make tiny classes; in a city of
     // 30,000 many a street still has fewer than 25 children of a school level.
     let class_mean = class_pupils as f64 / f64::from(classes);
-    assert!((15.0..=50.0).contains(&class_mean), "classes average {class_mean:.1}");
+    assert!(
+        (15.0..=50.0).contains(&class_mean),
+        "classes average {class_mean:.1}"
+    );
 }
 
 #[test]

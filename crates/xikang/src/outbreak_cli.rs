@@ -46,9 +46,13 @@ pub struct OutbreakArgs {
     #[arg(long)]
     export_structure: Option<PathBuf>,
     /// Instead of an outbreak: the close contacts per case of this many cases sampled over the
-    /// residents (4-day window, 15 minutes at one venue), as JSON on stdout.
+    /// residents (4-day window from --first-day), as JSON on stdout.
     #[arg(long)]
     contacts: Option<u32>,
+    /// With --contacts: minutes at one venue that make a close contact (the policy's
+    /// `close_contact_minutes`, 15 by default).
+    #[arg(long, default_value_t = 15, requires = "contacts")]
+    close_minutes: u32,
 }
 
 pub fn run(args: &OutbreakArgs) -> Result<ExitCode> {
@@ -72,7 +76,8 @@ pub fn run(args: &OutbreakArgs) -> Result<ExitCode> {
     let city = generate_city(&cfg);
     let city_secs = t0.elapsed().as_secs_f64();
     if let Some(cases) = args.contacts {
-        let (profile, _) = xikang_sim::contacts::close_contact_profile(&city, &cfg, cases, 4, 15);
+        let (profile, _) =
+            xikang_sim::contacts::close_contact_profile(&city, &cfg, cases, 4, args.close_minutes);
         println!("{}", serde_json::to_string_pretty(&profile)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -123,7 +128,8 @@ pub fn run(args: &OutbreakArgs) -> Result<ExitCode> {
             "daily": out.days,
             "cases": out.cases,
         });
-        let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let f =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         serde_json::to_writer(BufWriter::new(f), &doc)?;
     }
     Ok(ExitCode::SUCCESS)

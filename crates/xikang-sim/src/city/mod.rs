@@ -19,7 +19,6 @@ use xikang_domain::{
     VenueId, Workplace, WorkplaceId,
 };
 
-
 mod work;
 
 /// The GB/T 2260 code of Wuxi, the city every generated area lies in.
@@ -371,7 +370,6 @@ pub fn generate_city(cfg: &CityConfig) -> City {
     b.finish()
 }
 
-
 struct Builder<'a> {
     cfg: &'a CityConfig,
     districts: Vec<District>,
@@ -608,7 +606,6 @@ impl<'a> Builder<'a> {
             }
         }
     }
-
 
     fn add_venue(&mut self, name: String, cat: Cat, cell: u32, rng: &mut Rng) -> u32 {
         let draft = self.cells[cell as usize];
@@ -1009,7 +1006,6 @@ fn role_for(rng: &mut Rng, age: u8) -> Role {
         _ => Role::Retired,
     }
 }
-
 
 /// The next free ID-number sequence for a birth day and sex (odd for men, even for women),
 /// moving to a neighbouring birth day when all 500 of that day are taken, so that two

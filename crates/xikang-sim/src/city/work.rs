@@ -144,7 +144,8 @@ impl Builder<'_> {
                 let cell = c0 + rng.below(c1 - c0);
                 let classes = class_count(block.len(), CLASS_AIM, CLASS_MAX);
                 for (j, class) in blocks(block, classes).enumerate() {
-                    let w = self.add_workplace(format!("{prefix}{lap}{kind}{}班", j + 1), true, cell);
+                    let w =
+                        self.add_workplace(format!("{prefix}{lap}{kind}{}班", j + 1), true, cell);
                     for &p in class {
                         self.people[p as usize].workplace = Some(w);
                     }
@@ -173,7 +174,10 @@ impl Builder<'_> {
             let first_age = self.ages[by_age[from] as usize];
             let mut to = from;
             // Whole ages only, so a grade is never split between a mixed class and its own.
-            while to < by_age.len() && (to - from < CLASS_MIN || self.ages[by_age[to] as usize] == self.ages[by_age[to - 1] as usize]) {
+            while to < by_age.len()
+                && (to - from < CLASS_MIN
+                    || self.ages[by_age[to] as usize] == self.ages[by_age[to - 1] as usize])
+            {
                 to += 1;
             }
             // A short tail joins the group before it rather than make a tiny class.
@@ -238,7 +242,9 @@ impl Builder<'_> {
             }
         }
         for w in &self.workplaces {
-            let staff = enrolled[w.id.0 as usize].div_ceil(PUPILS_PER_TEACHER).max(1);
+            let staff = enrolled[w.id.0 as usize]
+                .div_ceil(PUPILS_PER_TEACHER)
+                .max(1);
             staff_needed[usize::from(self.workplace_district[w.id.0 as usize])].push((w.id, staff));
         }
         for (di, mut workers) in by_district.into_iter().enumerate() {

@@ -23,7 +23,9 @@
 
 mod variant;
 
-pub use variant::{Course, Detection, Duration, Transmission, VARIANT_FILES, Variant, VariantError};
+pub use variant::{
+    Course, Detection, Duration, Transmission, VARIANT_FILES, Variant, VariantError,
+};
 
 use crate::calendar::is_weekend;
 use crate::city::{City, GYM_GOER, LUNCH_OUT, NONE, Role, Routine};
@@ -288,7 +290,11 @@ impl<'a> Epidemic<'a> {
     /// Infects one resident on the current day (a seed chosen by the driver).
     pub fn infect_person(&mut self, person: PersonId) {
         if self.infection_of.get(person.0 as usize) == Some(&NONE) {
-            let mut rng = Rng::new(self.seed, Purpose::Epidemic, u64::MAX - 1 - u64::from(person.0));
+            let mut rng = Rng::new(
+                self.seed,
+                Purpose::Epidemic,
+                u64::MAX - 1 - u64::from(person.0),
+            );
             self.infect(&mut rng, person.0, NONE, Layer::Seed, self.day);
         }
     }
@@ -513,7 +519,7 @@ impl<'a> Epidemic<'a> {
         let d = self.variant.detection.clone();
         let round = d.screening_interval_days > 0
             && day >= d.screening_first_day
-            && (day - d.screening_first_day) % d.screening_interval_days == 0;
+            && (day - d.screening_first_day).is_multiple_of(d.screening_interval_days);
         let mut found_today: Vec<u32> = Vec::new();
         for &i in &active {
             let inf = &mut self.infections[i as usize];

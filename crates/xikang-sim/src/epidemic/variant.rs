@@ -8,7 +8,10 @@ use std::fmt;
 pub const VARIANT_FILES: [(&str, &str); 3] = [
     ("original", include_str!("../../variants/original.toml")),
     ("delta", include_str!("../../variants/delta.toml")),
-    ("omicron_ba2", include_str!("../../variants/omicron_ba2.toml")),
+    (
+        "omicron_ba2",
+        include_str!("../../variants/omicron_ba2.toml"),
+    ),
 ];
 
 /// A lognormal duration in days, as `[mean, standard deviation]` of the distribution itself
