@@ -13,8 +13,8 @@
 //!
 //! Pure and deterministic for `(city, first day, variant, seed, days)`: one random stream per
 //! simulated day, infections processed in the order they happened. The state is a few
-//! compact arrays (16 bytes a resident plus one record per infection), so a million residents
-//! fit in about 60 MB.
+//! compact arrays (about 50 bytes a resident, most of it the venue regulars, plus one record
+//! per infection), so a million residents fit in about 60 MB.
 //!
 //! A driver steps it a day at a time ([`Epidemic::step`]) and may act between steps:
 //! [`Epidemic::isolate`] a person from a day on (no contacts at all, as centralized
