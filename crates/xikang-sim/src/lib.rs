@@ -12,6 +12,8 @@
 mod atlas;
 mod calendar;
 mod city;
+pub mod contacts;
+pub mod epidemic;
 mod grid;
 mod names;
 mod ping;

@@ -18,6 +18,7 @@ pub(crate) enum Purpose {
     Favourites = 6,
     Day = 7,
     Screening = 8,
+    Epidemic = 9,
 }
 
 /// A seeded generator with the few sampling helpers the simulation needs (rand_core only

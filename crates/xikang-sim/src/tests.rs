@@ -259,12 +259,19 @@ fn district_populations_follow_the_census_shares() {
 }
 
 #[test]
-fn venues_are_valid_and_about_one_per_sixty_to_a_hundred_people() {
+fn venues_are_valid_and_besides_work_rooms_about_one_per_120_to_200_people() {
     let cfg = config(100_000, 3);
     let city = generate_city(&cfg);
-    let per_venue = city.people_count() as f64 / city.venue_count() as f64;
+    // Each class and each team has its room (an office or school venue), and only they.
+    let rooms = city
+        .venues
+        .iter()
+        .filter(|v| matches!(v.category.as_str(), "office" | "school"))
+        .count();
+    assert_eq!(rooms, city.workplaces.len());
+    let per_venue = city.people_count() as f64 / (city.venue_count() - rooms) as f64;
     assert!(
-        (60.0..=100.0).contains(&per_venue),
+        (120.0..=200.0).contains(&per_venue),
         "one venue per {per_venue:.0} people"
     );
     let mut codes = HashSet::new();
@@ -323,6 +330,54 @@ fn children_go_to_a_school_in_their_own_street_and_most_adults_work() {
     }
     let share = f64::from(workers) / f64::from(adults);
     assert!((0.7..0.95).contains(&share), "{share}");
+}
+
+#[test]
+fn teams_have_five_to_twenty_people_and_classes_at_most_fifty_pupils_and_a_teacher() {
+    let (_, city) = shared();
+    let mut size = vec![0usize; city.workplaces.len()];
+    let mut pupils = vec![0usize; city.workplaces.len()];
+    for p in &city.people {
+        if let Some(w) = p.workplace {
+            size[w.0 as usize] += 1;
+            if city.role(p.id) != Some(Role::Worker) {
+                pupils[w.0 as usize] += 1;
+            }
+        }
+    }
+    let (mut teams, mut team_people, mut small) = (0, 0, 0);
+    let (mut classes, mut class_pupils) = (0, 0);
+    for w in &city.workplaces {
+        let (n, k) = (size[w.id.0 as usize], pupils[w.id.0 as usize]);
+        assert!(n > 0, "{} is empty", w.id);
+        if w.is_school {
+            assert!(k <= 50, "{k} pupils in {}", w.name);
+            assert!(n > k, "{} has no teacher", w.name);
+            classes += 1;
+            class_pupils += k;
+        } else {
+            assert!(n <= 20, "{n} people in {}", w.name);
+            teams += 1;
+            team_people += n;
+            if n < 5 {
+                small += 1;
+            }
+        }
+    }
+    // Only the last firm of a district may be smaller than five.
+    assert!(small <= 7, "{small} teams under five");
+    let team_mean = team_people as f64 / f64::from(teams);
+    assert!(
+        (8.0..=16.0).contains(&team_mean),
+        "teams average {team_mean:.1}"
+    );
+    // Small towns teach several ages together rather than make tiny classes; in a city of
+    // 30,000 many a street still has fewer than 25 children of a school level.
+    let class_mean = class_pupils as f64 / f64::from(classes);
+    assert!(
+        (15.0..=50.0).contains(&class_mean),
+        "classes average {class_mean:.1}"
+    );
 }
 
 #[test]

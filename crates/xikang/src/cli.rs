@@ -301,6 +301,8 @@ enum Command {
     Trace(crate::trace_cmd::TraceArgs),
     /// Tracing benchmark: xikang's index against PostgreSQL and DuckDB on a stored city.
     BenchTrace(crate::trace_bench::TraceBenchArgs),
+    /// The epidemic engine alone on a generated city: attack rate, doubling time, run time.
+    Outbreak(crate::outbreak_cli::OutbreakArgs),
     /// The administrative grid (cells, communities, grid workers).
     Grid {
         #[command(subcommand)]
@@ -516,6 +518,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Trace(args) => crate::trace_cmd::run(&args),
         Command::BenchTrace(args) => crate::trace_bench::run(&args),
+        Command::Outbreak(args) => crate::outbreak_cli::run(&args),
         Command::Serve(args) => {
             let bound = Bound::bind(&args.listen)?;
             serve(&args, None, bound)

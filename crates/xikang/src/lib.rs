@@ -10,6 +10,7 @@ pub mod httpc;
 pub mod import;
 pub mod lab_cli;
 pub mod load;
+pub mod outbreak_cli;
 pub mod register_cli;
 pub mod trace_bench;
 pub mod trace_cmd;

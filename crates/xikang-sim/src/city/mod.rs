@@ -19,6 +19,8 @@ use xikang_domain::{
     VenueId, Workplace, WorkplaceId,
 };
 
+mod work;
+
 /// The GB/T 2260 code of Wuxi, the city every generated area lies in.
 pub const WUXI: &str = "320200";
 
@@ -368,15 +370,6 @@ pub fn generate_city(cfg: &CityConfig) -> City {
     b.finish()
 }
 
-/// School levels: (first age, last age, pupils per school, name).
-const LEVELS: [(u8, u8, usize, &str); 3] = [
-    (3, 5, 300, "幼儿园"),
-    (6, 11, 1_500, "中心小学"),
-    (12, 17, 1_500, "中学"),
-];
-const COLLEGES: [&str; 5] = ["职业技术学院", "理工学院", "商贸学院", "艺术学院", "医学院"];
-const STUDENTS_PER_COLLEGE: usize = 5_000;
-
 struct Builder<'a> {
     cfg: &'a CityConfig,
     districts: Vec<District>,
@@ -610,168 +603,6 @@ impl<'a> Builder<'a> {
                     }
                 }
                 self.cell_people.push(self.people.len() as u32);
-            }
-        }
-    }
-
-    fn add_workplace(&mut self, name: String, is_school: bool, cell: u32) -> WorkplaceId {
-        let id = WorkplaceId(self.workplaces.len() as u32);
-        let area = self.community_of(cell).code.clone();
-        self.workplaces.push(Workplace {
-            id,
-            name,
-            is_school,
-            area,
-            cell: GridCell(cell),
-            venue: None,
-        });
-        self.workplace_district
-            .push(self.cells[cell as usize].district);
-        id
-    }
-
-    /// Schools by street (kindergarten, primary, middle) and colleges by district; pupils go
-    /// to the school of their own street, in contiguous catchments.
-    fn schools(&mut self) {
-        for (di, spec) in DISTRICTS.iter().enumerate() {
-            let mut rng = Rng::new(self.seed(), Purpose::Schools, di as u64);
-            let (c0, c1) = (self.district_cells[di], self.district_cells[di + 1]);
-            // Streets are contiguous runs of cells.
-            let mut start = c0;
-            while start < c1 {
-                let street = self.cells[start as usize].street;
-                let mut end = start;
-                while end < c1 && self.cells[end as usize].street == street {
-                    end += 1;
-                }
-                let people = self.cell_people[start as usize]..self.cell_people[end as usize];
-                let short = atlas::street_short(&self.street_of(start).name).to_owned();
-                for (lo, hi, cap, kind) in LEVELS {
-                    let pupils: Vec<u32> = people
-                        .clone()
-                        .filter(|&p| {
-                            self.roles[p as usize] == Role::Pupil
-                                && (lo..=hi).contains(&self.ages[p as usize])
-                        })
-                        .collect();
-                    self.assign_school(&pupils, cap, |k| {
-                        format!("{short}{}{kind}", names::ordinal(k + 1))
-                    });
-                }
-                start = end;
-            }
-            let students: Vec<u32> = (self.cell_people[c0 as usize]..self.cell_people[c1 as usize])
-                .filter(|&p| self.roles[p as usize] == Role::Student)
-                .collect();
-            let prefix = format!("{}{}", spec.city_prefix, spec.short);
-            let n = students.len().div_ceil(STUDENTS_PER_COLLEGE);
-            for k in 0..n {
-                let kind = COLLEGES[k % COLLEGES.len()];
-                let lap = names::ordinal(k / COLLEGES.len() + 1);
-                let cell = c0 + rng.below(c1 - c0);
-                let w = self.add_workplace(format!("{prefix}{lap}{kind}"), true, cell);
-                for &p in &students[k * students.len() / n..(k + 1) * students.len() / n] {
-                    self.people[p as usize].workplace = Some(w);
-                }
-            }
-        }
-    }
-
-    fn assign_school(&mut self, pupils: &[u32], cap: usize, name: impl Fn(usize) -> String) {
-        let n = pupils.len().div_ceil(cap);
-        for k in 0..n {
-            let block = &pupils[k * pupils.len() / n..(k + 1) * pupils.len() / n];
-            let Some(&middle) = block.get(block.len() / 2) else {
-                continue;
-            };
-            let cell = self.people[middle as usize].home_cell.0;
-            let w = self.add_workplace(name(k), true, cell);
-            for &p in block {
-                self.people[p as usize].workplace = Some(w);
-            }
-        }
-    }
-
-    /// Workers choose a district to work in (mostly their own), staff the schools there, and
-    /// the rest are cut into workplaces of very unequal sizes.
-    fn work(&mut self) {
-        let mut rng = Rng::new(self.seed(), Purpose::Work, u64::MAX);
-        let mut by_district: Vec<Vec<u32>> = vec![Vec::new(); DISTRICTS.len()];
-        let pull: Vec<Vec<u32>> = (0..DISTRICTS.len())
-            .map(|home| {
-                DISTRICTS
-                    .iter()
-                    .enumerate()
-                    .map(|(d, s)| {
-                        if d == home {
-                            0
-                        } else {
-                            s.job_pull * s.population_k
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        for p in 0..self.people.len() {
-            if self.roles[p] != Role::Worker {
-                continue;
-            }
-            let home = usize::from(self.cells[self.people[p].home_cell.0 as usize].district);
-            let away = rng.below(1_000) < DISTRICTS[home].commute_out_permille;
-            let d = if away {
-                rng.weighted(&pull[home])
-            } else {
-                home
-            };
-            by_district[d].push(p as u32);
-        }
-        // Schools need staff: about one adult per 14 pupils (colleges one per 18).
-        let mut staff_needed: Vec<Vec<(WorkplaceId, usize)>> = vec![Vec::new(); DISTRICTS.len()];
-        let mut enrolled = vec![0usize; self.workplaces.len()];
-        for p in &self.people {
-            if let Some(w) = p.workplace {
-                enrolled[w.0 as usize] += 1;
-            }
-        }
-        for w in &self.workplaces {
-            let n = enrolled[w.id.0 as usize];
-            let staff = if n > STUDENTS_PER_COLLEGE / 2 {
-                n / 18 + 5
-            } else {
-                n / 14 + 2
-            };
-            staff_needed[usize::from(self.workplace_district[w.id.0 as usize])].push((w.id, staff));
-        }
-        for (di, mut workers) in by_district.into_iter().enumerate() {
-            let mut rng = Rng::new(self.seed(), Purpose::Work, di as u64);
-            rng.shuffle(&mut workers);
-            let mut next = 0usize;
-            for &(w, staff) in &staff_needed[di] {
-                let take = staff.min(workers.len() - next);
-                for &p in &workers[next..next + take] {
-                    self.people[p as usize].workplace = Some(w);
-                }
-                next += take;
-            }
-            let (c0, c1) = (self.district_cells[di], self.district_cells[di + 1]);
-            let spec = &DISTRICTS[di];
-            while next < workers.len() {
-                let size = workplace_size(&mut rng).min(workers.len() - next);
-                let cell = c0 + rng.below(c1 - c0);
-                let name = format!(
-                    "{}{}{}{}",
-                    spec.city_prefix,
-                    rng.pick(names::COMPANY_WORDS).copied().unwrap_or("华光"),
-                    rng.pick(names::INDUSTRIES).copied().unwrap_or("科技"),
-                    rng.pick(names::COMPANY_SUFFIXES)
-                        .copied()
-                        .unwrap_or("有限公司"),
-                );
-                let w = self.add_workplace(name, false, cell);
-                for &p in &workers[next..next + size] {
-                    self.people[p as usize].workplace = Some(w);
-                }
-                next += size;
             }
         }
     }
@@ -1174,17 +1005,6 @@ fn role_for(rng: &mut Rng, age: u8) -> Role {
         60..=64 if rng.chance(0.15) => Role::Worker,
         _ => Role::Retired,
     }
-}
-
-/// Workplace sizes: many small firms, few large ones (mean ≈ 90).
-fn workplace_size(rng: &mut Rng) -> usize {
-    let size = match rng.weighted(&[50, 30, 15, 5]) {
-        0 => rng.range(5, 30),
-        1 => rng.range(31, 100),
-        2 => rng.range(101, 300),
-        _ => rng.range(301, 1_200),
-    };
-    size as usize
 }
 
 /// The next free ID-number sequence for a birth day and sex (odd for men, even for women),
