@@ -3,6 +3,11 @@
 //! neutral answer, attempts, expiry, the guardian's limit, a card scanned to today's colour,
 //! a revoked card refused, the card's QR read back.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "API tests: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use common::{TestApp, spawn_app_with};
