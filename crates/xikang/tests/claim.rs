@@ -471,3 +471,97 @@ async fn a_card_s_png_is_a_qr_that_zbarimg_reads_back() {
         card["token"].as_str().unwrap()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claim_page_takes_a_resident_from_their_details_to_their_own_code_page() {
+    use common::web::{Browser, attr};
+    let (app, outbox, _dir) = app_with_outbox(300).await;
+    let (person, id, name, phone) = resident_with_phone(&app, 5);
+    let mut b = Browser::new(&app);
+    // The short address leads to the form.
+    let r = b.get("/claim").await;
+    assert_eq!(r.header("location"), Some("/web/claim"));
+    let page = b.get("/web/claim").await;
+    assert_eq!(page.status, 200);
+    let csrf = attr(&page.text(), "name=\"csrf\" value=\"").unwrap();
+    // Without the form's cookie the post is refused (CSRF).
+    let mut stranger = Browser::new(&app);
+    let r = stranger
+        .post(
+            "/web/claim/start",
+            &[
+                ("csrf", &csrf),
+                ("id_number", &id),
+                ("name", &name),
+                ("phone", &phone),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = b
+        .post(
+            "/web/claim/start",
+            &[
+                ("csrf", &csrf),
+                ("id_number", &id),
+                ("name", &name),
+                ("phone", &phone),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let claim_id = attr(&r.text(), "name=\"claim_id\" value=\"").unwrap();
+    assert!(!r.text().contains(&phone) && !r.text().contains(&name));
+    let code = code_for(&outbox, &phone, 0).await;
+    // A wrong code keeps the code form, with the error in words.
+    let r = b
+        .post(
+            "/web/claim/finish",
+            &[
+                ("csrf", &csrf),
+                ("claim_id", &claim_id),
+                ("code", &other_code(&code)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("name=\"claim_id\""));
+    let r = b
+        .post(
+            "/web/claim/finish",
+            &[("csrf", &csrf), ("claim_id", &claim_id), ("code", &code)],
+        )
+        .await;
+    assert_eq!(r.header("location"), Some("/web/me"), "{}", r.text());
+    assert!(b.cookies.contains_key("xk_session"));
+    let me = b.get("/web/me").await;
+    assert_eq!(me.status, 200);
+    assert!(me.text().contains("data-colour=\"green\""), "{}", me.text());
+    // Their own page, nobody else's.
+    let other = if person == "P0" { "P1" } else { "P0" };
+    let r = b.get(&format!("/web/people/{other}")).await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_worker_prints_a_card_page_with_a_qr_and_no_colour() {
+    use common::web::Browser;
+    let (app, _outbox, _dir) = app_with_outbox(300).await;
+    let area = app
+        .state
+        .projection
+        .person_area(PersonId(4))
+        .unwrap()
+        .to_string();
+    let worker = app.role_token("gw-card", "grid_worker", &area).await;
+    let (s, card) = app.post(&worker, "/api/v1/people/P4/card", json!({})).await;
+    assert_eq!(s, 201, "{card}");
+    let mut b = Browser::signed_in(&app, "gw-card", "grid_worker", &area).await;
+    let page = b.get(card["page"].as_str().unwrap()).await;
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    assert!(text.contains("<svg"), "a QR on the page");
+    assert!(!text.contains("data-colour"), "a card shows no colour");
+    let full = app.store.person(PersonId(4)).unwrap().unwrap().name;
+    assert!(!text.contains(&full), "the holder's name is masked");
+}
