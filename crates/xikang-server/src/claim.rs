@@ -709,6 +709,14 @@ pub async fn dependants(
         .ok_or(AppError::Forbidden("a guardian's token names their person"))?;
     let list = read(&state.projection.credentials).dependants_of(guardian);
     let now = crate::now();
+    // A guardian reading a dependant's data is a read by someone other than the person.
+    state.access.record(
+        caller,
+        "GET /api/v1/claim/dependants",
+        None,
+        now,
+        list.iter().map(|p| p.person),
+    )?;
     let mut items = Vec::with_capacity(list.len());
     for p in list {
         let store = state.store.clone();

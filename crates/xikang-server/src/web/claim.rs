@@ -365,6 +365,15 @@ pub async fn card_page(
         Ok(c) => c.into_inner(),
         Err(e) => return error_page(lang, Some(&user), &e),
     };
+    if let Err(e) = state.access.record(
+        &user.caller,
+        "GET /web/cards/{id}",
+        None,
+        crate::now(),
+        [card.person],
+    ) {
+        return error_page(lang, Some(&user), &e);
+    }
     let token = state.card_token(&card);
     let svg = match xikang_code::try_qr_svg(&token) {
         Ok(s) => s,

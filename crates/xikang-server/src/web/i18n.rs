@@ -200,6 +200,11 @@ pub fn error_text(lang: Lang, code: &str, message: &str) -> String {
         "token_is_card" => "这是身份卡，须联网查验",
         "card_revoked" => "此身份卡已作废",
         "card_unknown" => "此身份卡不是本市签发",
+        "proxy_no_match" => "查无此人：身份证号码与姓名不符",
+        "proxy_limit" => "代领人数已达上限",
+        "proxy_exists" => "您已代领此人的锡康码",
+        "proxy_self" => "不能为自己代领",
+        "invalid_relation" => "请选择与被代领人的关系",
         "internal" => "内部错误，已记录",
         _ => return message.to_owned(),
     };
