@@ -48,6 +48,10 @@ pub enum VerifyError {
         /// The token's `exp` claim.
         expired_at: Timestamp,
     },
+    /// An identity card (`XKC1:`) given where a health code was expected: a card carries no
+    /// colour and is resolved online only (docs/claim.md).
+    #[error("identity card, not a health code: it carries no colour and must be checked online")]
+    CardNotCode,
 }
 
 impl VerifyError {
@@ -63,6 +67,7 @@ impl VerifyError {
             VerifyError::NotYetValid => "token_not_yet_valid",
             VerifyError::NotValidAt { .. } => "token_not_valid_at",
             VerifyError::UploadTooLate { .. } => "token_upload_too_late",
+            VerifyError::CardNotCode => "token_is_card",
         }
     }
 }

@@ -141,6 +141,16 @@ impl SigningKey {
         )
     }
 
+    /// The serialized protected header every token of this key carries.
+    pub(crate) fn protected(&self) -> &[u8; 13] {
+        &self.protected
+    }
+
+    /// The Ed25519 signature of `message`.
+    pub(crate) fn sign_message(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
     fn sign_claims(&self, claims: &CodeClaims) -> (ToBeSigned, [u8; 64]) {
         let tbs = ToBeSigned::new(&self.protected, claims.encoded_len(), |buf| {
             claims.encode_into(buf)

@@ -12,6 +12,8 @@
 //! - verify: [`Verifier::verify`] and [`Verifier::verify_batch`] on the scan path,
 //!   [`TrustList::verify`] for one-off checks; a scan queued offline:
 //!   [`Verifier::verify_presented`] (the window in [`Presented`])
+//! - identity cards for people without a phone (no colour, resolved online):
+//!   [`SigningKey::issue_card`], [`Verifier::verify_card`], [`CardClaims`]
 //! - draw: [`qr_svg`], [`qr_png`]
 //! - subject: [`pseudonym()`] and [`person_of_pseudonym`]
 //! - the authority log's signed checkpoints and witness cosignatures: [`note`]
@@ -19,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod base45;
+mod card;
 mod cbor;
 mod claims;
 mod cose;
@@ -30,6 +33,7 @@ mod qr;
 mod trust;
 mod window;
 
+pub use card::{CARD_PREFIX, CLAIM_CARD, CardClaims};
 pub use claims::{
     CLAIM_COLOUR, CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_LAST_NEGATIVE, CLAIM_SUB, CodeClaims,
     DEFAULT_TTL_SECS,

@@ -383,6 +383,55 @@ impl Verifier {
         })
     }
 
+    /// Verifies an identity card (`XKC1:`, [`crate::CardClaims`]): structure, key id, the
+    /// key's validity now, the signature, then the issuer and the card's own validity. A
+    /// good card says who its holder is, never a colour: the caller resolves the colour
+    /// online and checks the card against its revocation list.
+    pub fn verify_card(
+        &self,
+        token: &str,
+        expected_issuer: Option<&str>,
+        now: Timestamp,
+    ) -> Result<crate::CardClaims, VerifyError> {
+        let mut raw = [0u8; MAX_TOKEN_BYTES];
+        let (i, sign1) = open_with(crate::CARD_PREFIX, token, &mut raw, |kid| {
+            self.key_index(kid)
+        })?;
+        let key = &self.keys[i];
+        if !key.valid_at(now) {
+            return Err(VerifyError::KeyNotValid);
+        }
+        let mut message = [0u8; MAX_TOKEN_BYTES];
+        let len = sign1.sig_structure_len();
+        if len > message.len() {
+            return Err(VerifyError::Malformed("token too long".to_owned()));
+        }
+        sign1.write_sig_structure(&mut message);
+        if !key.signed(&message[..len], sign1.signature) {
+            return Err(VerifyError::Tampered);
+        }
+        let card = crate::CardClaims::decode(sign1.payload).map_err(VerifyError::Malformed)?;
+        let wrong_issuer =
+            card.issuer != key.jurisdiction || expected_issuer.is_some_and(|e| e != card.issuer);
+        if wrong_issuer {
+            return Err(VerifyError::WrongIssuer {
+                issuer: card.issuer,
+            });
+        }
+        if !key.valid_at(card.issued_at) {
+            return Err(VerifyError::KeyNotValid);
+        }
+        if card.issued_at.secs() > now.secs().saturating_add(ISSUED_AT_LEEWAY_SECS) {
+            return Err(VerifyError::NotYetValid);
+        }
+        if now >= card.expires_at {
+            return Err(VerifyError::Expired {
+                expired_at: card.expires_at,
+            });
+        }
+        Ok(card)
+    }
+
     /// Verifies a token scanned while the device was offline and uploaded now: the same
     /// checks as [`Verifier::verify`], with the key's validity taken at the scan time and,
     /// instead of "unexpired now", the window of [`Presented::check`]
@@ -494,13 +543,28 @@ fn open<'r, K>(
     raw: &'r mut [u8; MAX_TOKEN_BYTES],
     find: impl FnOnce(&[u8]) -> Option<K>,
 ) -> Result<(K, Sign1<'r>), VerifyError> {
+    open_with(TOKEN_PREFIX, token, raw, find)
+}
+
+/// [`open`] for tokens with another prefix (an identity card's `XKC1:`). A health-code
+/// reader that meets a card says so ([`VerifyError::CardNotCode`]): a card has no colour,
+/// and an offline verifier must not show one for it.
+pub(crate) fn open_with<'r, K>(
+    prefix: &str,
+    token: &str,
+    raw: &'r mut [u8; MAX_TOKEN_BYTES],
+    find: impl FnOnce(&[u8]) -> Option<K>,
+) -> Result<(K, Sign1<'r>), VerifyError> {
     // A scanner or a shell may add whitespace around the text. Trimming it never cuts a
     // token: Base45 text cannot end in a space (its last character is at most `W`), and a
     // token starts with the prefix.
     let token = token.trim();
+    if prefix == TOKEN_PREFIX && token.starts_with(crate::card::CARD_PREFIX) {
+        return Err(VerifyError::CardNotCode);
+    }
     let body = token
-        .strip_prefix(TOKEN_PREFIX)
-        .ok_or_else(|| VerifyError::Malformed(format!("missing the {TOKEN_PREFIX} prefix")))?;
+        .strip_prefix(prefix)
+        .ok_or_else(|| VerifyError::Malformed(format!("missing the {prefix} prefix")))?;
     let n = base45::decode_into(body, raw)
         .map_err(|e| VerifyError::Malformed(e.reason().to_owned()))?;
     let bytes = &raw[..n];

@@ -323,6 +323,34 @@ pub enum EventBody {
         unchanged: u32,
         refused: u32,
     },
+    /// A printable identity card (docs/claim.md) was issued for a person without a phone:
+    /// the card's number is this event's sequence number. Logged because a card is a
+    /// credential that venues accept for the person until it expires or is revoked.
+    CardIssued {
+        person: PersonId,
+        expires_at: Timestamp,
+    },
+    /// An identity card was revoked (lost, misused): `card` is the sequence number of its
+    /// [`EventBody::CardIssued`] event. A venue scanning it is refused from then on.
+    CardRevoked {
+        person: PersonId,
+        card: EventSeq,
+        reason: String,
+    },
+    /// A guardian who claimed their own code claimed one for a dependant without a phone
+    /// (代领): `person` is the dependant, `relation` what the guardian declared.
+    ProxyGranted {
+        person: PersonId,
+        guardian: PersonId,
+        relation: String,
+    },
+    /// A guardian's hold on a dependant's code was revoked by an official: `grant` is the
+    /// sequence number of its [`EventBody::ProxyGranted`] event.
+    ProxyRevoked {
+        person: PersonId,
+        guardian: PersonId,
+        grant: EventSeq,
+    },
 }
 
 impl EventBody {
@@ -369,6 +397,10 @@ impl EventBody {
             RoundDeadlineExtended { .. } => "round_deadline_extended",
             ResidentMoved { .. } => "resident_moved",
             RegisterImported { .. } => "register_imported",
+            CardIssued { .. } => "card_issued",
+            CardRevoked { .. } => "card_revoked",
+            ProxyGranted { .. } => "proxy_granted",
+            ProxyRevoked { .. } => "proxy_revoked",
         }
     }
 
@@ -413,7 +445,11 @@ impl EventBody {
             | FollowUpFlagged { person, .. }
             | AppealFiled { person, .. }
             | AppealAnswered { person, .. }
-            | ResidentMoved { person, .. } => Some(person),
+            | ResidentMoved { person, .. }
+            | CardIssued { person, .. }
+            | CardRevoked { person, .. }
+            | ProxyGranted { person, .. }
+            | ProxyRevoked { person, .. } => Some(person),
             ZoneSet { .. }
             | ZoneLifted { .. }
             | PolicyActivated { .. }

@@ -462,7 +462,12 @@ impl PersonFacts {
             // Where a person lives is not a fact of theirs: the projection moves them
             // between zones (the zone facts are the colour's evidence).
             | EventBody::ResidentMoved { .. }
-            | EventBody::RegisterImported { .. } => {}
+            | EventBody::RegisterImported { .. }
+            // Credentials, not facts: a card or a guardian shows the colour, never moves it.
+            | EventBody::CardIssued { .. }
+            | EventBody::CardRevoked { .. }
+            | EventBody::ProxyGranted { .. }
+            | EventBody::ProxyRevoked { .. } => {}
         }
     }
 

@@ -10,6 +10,8 @@ pub mod app;
 pub mod appeal;
 pub mod auth;
 pub mod cache;
+pub mod card;
+pub mod claim;
 pub mod drill;
 pub mod duties;
 pub mod edge;
@@ -21,6 +23,7 @@ pub mod json;
 pub mod lab;
 pub mod ledger;
 pub mod limit;
+pub mod message;
 pub mod metrics;
 pub mod openapi;
 pub mod page;
@@ -70,6 +73,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/people", get(api::list_people))
         .route("/people/lookup", post(api::lookup_person))
         .route("/people/import", post(register::post_import))
+        .route("/people/{id}/card", post(card::post_card))
+        .route("/cards/{id}", get(card::get_card))
+        .route("/cards/{id}/qr.svg", get(card::get_card_svg))
+        .route("/cards/{id}/qr.png", get(card::get_card_png))
+        .route("/cards/{id}/revoke", post(card::post_revoke))
+        .route("/claim/start", post(claim::post_start))
+        .route("/claim/finish", post(claim::post_finish))
+        .route("/claim/proxy", post(claim::post_proxy))
+        .route("/claim/dependants", get(claim::get_dependants))
+        .route("/proxies/{id}/revoke", post(claim::post_proxy_revoke))
         .route("/people/{id}", get(api::get_person))
         .route("/people/{id}/code", get(api::get_code))
         .route("/people/{id}/appeals", post(appeal::file))

@@ -192,6 +192,12 @@ pub struct ServerConfig {
     pub log_origin: Option<String>,
     /// Who may read `GET /metrics` (docs/metrics.md).
     pub metrics_access: crate::metrics::MetricsAccess,
+    /// Where one-time claim codes go (docs/claim.md): `xikang serve` appends them to
+    /// `DATA/outbox.log` ([`crate::message::FileOutbox`]); `None` sends nothing (claims
+    /// still answer alike, and the failure is logged without personal data).
+    pub messages: Option<Arc<dyn crate::message::MessageSender>>,
+    /// How long a claim's one-time code is valid (seconds).
+    pub claim_code_ttl_secs: i64,
 }
 
 impl ServerConfig {
@@ -216,6 +222,8 @@ impl Default for ServerConfig {
             scan_upload_grace_secs: DEFAULT_SCAN_UPLOAD_GRACE_SECS,
             log_origin: None,
             metrics_access: crate::metrics::MetricsAccess::Loopback,
+            messages: None,
+            claim_code_ttl_secs: crate::claim::CODE_TTL_SECS,
         }
     }
 }
@@ -275,6 +283,8 @@ pub struct AppState {
     pub edge: crate::edge::Edge,
     /// Counters and histograms for `GET /metrics` ([`crate::metrics`]).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Claim starts per address and failed proxy claims per guardian ([`crate::claim`]).
+    pub claim_limits: crate::claim::ClaimLimits,
 }
 
 impl std::fmt::Debug for AppState {
@@ -425,6 +435,7 @@ impl AppState {
             ),
             edge: crate::edge::Edge::new(&config.edge),
             metrics,
+            claim_limits: crate::claim::ClaimLimits::default(),
             config,
         };
         let mut active: Option<(String, String)> = None;
@@ -631,6 +642,11 @@ impl AppState {
         // (position, cache key) of the tokens not verified before.
         let mut misses: Vec<(usize, u64)> = Vec::new();
         for (i, t) in tokens.iter().enumerate() {
+            // An identity card is checked online every time (revocation), never cached.
+            if t.trim_start().starts_with(xikang_code::CARD_PREFIX) {
+                out.push(self.identify_card(t, now));
+                continue;
+            }
             let key = self.token_hasher.hash_one(t);
             match self.verified.get(&key) {
                 Some(v) if v.expires_at > now => out.push(Ok(v.person)),
@@ -663,6 +679,10 @@ impl AppState {
         token: &str,
         presented: Presented,
     ) -> Result<PersonId, ItemError> {
+        // A card has no window of its own: checked online at the upload, revocation included.
+        if token.trim_start().starts_with(xikang_code::CARD_PREFIX) {
+            return self.identify_card(token, crate::now());
+        }
         let key = self.token_hasher.hash_one(token);
         if let Some(v) = self.verified.get(&key) {
             presented

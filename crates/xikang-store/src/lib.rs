@@ -7,6 +7,7 @@
 //!   [`CredentialStore`], signing keys, settings, web users and sessions: [`UserStore`]);
 //! - the access log ([`CredentialStore`]): who read whose personal data, ids only;
 //! - policy versions ([`PolicyStore`]): every policy file's text and its activation;
+//! - self-service claims ([`ClaimStore`]): one-time codes as keyed hashes, attempts, expiry;
 //! - the authority log: append-only events chained by hash ([`xikang_domain::event`]);
 //! - check-ins: high-volume scans, one table per Asia/Shanghai day, dropped whole when they
 //!   pass the retention period;
@@ -16,6 +17,7 @@
 //! The API is synchronous on purpose: the async server calls it from blocking threads, and
 //! both drivers used here block. See `docs/storage.md` for the schema and durability choices.
 
+mod claim;
 mod credential;
 mod duties;
 mod error;
@@ -29,6 +31,7 @@ mod row;
 mod sqlite;
 mod user;
 
+pub use claim::{ClaimState, ClaimStore, StoredClaim};
 pub use credential::{AccessFilter, AccessRecord, CredentialStore, StoredAccess};
 pub use duties::{
     ArrivalRecord, DutyOp, DutyStore, GridCellRecord, NewTask, OrderFilter, OrderRecord,
@@ -162,6 +165,7 @@ pub trait Store:
     + UserStore
     + CredentialStore
     + PolicyStore
+    + ClaimStore
     + Send
     + Sync
     + fmt::Debug

@@ -1008,7 +1008,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13] {
+    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -1018,7 +1018,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     }
     assert_eq!(
         store
-            .execute_raw_for_tests("delete from schema_migrations where version > 13")
+            .execute_raw_for_tests("delete from schema_migrations where version > 14")
             .unwrap(),
         0
     );
@@ -1736,4 +1736,58 @@ fn scenario_policy_versions(store: &dyn Store) {
 #[test]
 fn policy_versions_are_kept_whole_with_their_activation() {
     on_both(scenario_policy_versions);
+}
+
+fn scenario_claims(store: &dyn Store) {
+    use xikang_store::{ClaimState, StoredClaim};
+    let claim = |person: Option<u32>, id: u8, phone: u8, at: &str| StoredClaim {
+        id: 0,
+        person: person.map(PersonId),
+        id_hash: [id; 16],
+        phone_hash: [phone; 16],
+        code_hash: [7; 16],
+        secret_hash: [9; 16],
+        created_at: ts(at),
+        expires_at: ts(at).plus(300),
+        attempts: 0,
+        state: ClaimState::Open,
+    };
+    let a = store
+        .insert_claim(&claim(Some(3), 1, 2, "2022-07-01T01:00:00Z"))
+        .unwrap();
+    let b = store
+        .insert_claim(&claim(None, 4, 2, "2022-07-01T02:00:00Z"))
+        .unwrap();
+    assert_ne!(a, b);
+    let got = store.claim(a).unwrap().unwrap();
+    assert_eq!(
+        got,
+        StoredClaim {
+            id: a,
+            ..claim(Some(3), 1, 2, "2022-07-01T01:00:00Z")
+        }
+    );
+    assert_eq!(store.claim(b).unwrap().unwrap().person, None);
+    assert_eq!(store.claim(b + 100).unwrap(), None);
+    // Counted by ID-number hash or phone hash, from a time on.
+    let since = ts("2022-07-01T00:30:00Z");
+    assert_eq!(store.claims_since(&[1; 16], &[0; 16], since).unwrap(), 1);
+    assert_eq!(store.claims_since(&[0; 16], &[2; 16], since).unwrap(), 2);
+    assert_eq!(
+        store
+            .claims_since(&[0; 16], &[2; 16], ts("2022-07-01T01:30:00Z"))
+            .unwrap(),
+        1
+    );
+    // Attempts and state change only while the claim is open.
+    assert!(store.update_claim(a, 2, ClaimState::Open).unwrap());
+    assert!(store.update_claim(a, 2, ClaimState::Done).unwrap());
+    assert!(!store.update_claim(a, 3, ClaimState::Dead).unwrap());
+    let got = store.claim(a).unwrap().unwrap();
+    assert_eq!((got.attempts, got.state), (2, ClaimState::Done));
+}
+
+#[test]
+fn claims_keep_hashes_attempts_and_a_one_way_state() {
+    on_both(scenario_claims);
 }

@@ -130,6 +130,18 @@ fn table() -> Vec<Row> {
         // The register: a city or district admin, each line's community in their area (a new
         // resident per call, so every allowed call adds one).
         row!("post", "/api/v1/people/import", "a", Items("forbidden"), true, |w, n| post("/api/v1/people/import", json!({"people": [{"id_number": new_id_number(n), "name": "新居民", "household": format!("H-{n}"), "address": "某路 1 号", "community": w.cell_row["community"], "cell": w.cell}]}))),
+        // Claims (docs/claim.md): start and finish need no token (the finish's bad claim id is
+        // refused with 400, whoever calls); a guardian's dependants are their own business.
+        row!("post", "/api/v1/claim/start", "", Public, true, |w, _| post("/api/v1/claim/start", json!({"id_number": w.id_number, "name": "某人", "phone": "13800000000"}))),
+        row!("post", "/api/v1/claim/finish", "", Public, false, |_, _| post("/api/v1/claim/finish", json!({"claim_id": "x", "code": "123456"}))),
+        row!("post", "/api/v1/claim/proxy", "r", City, false, |w, _| post("/api/v1/claim/proxy", json!({"id_number": w.id_number, "name": "某人", "relation": "nobody"}))),
+        row!("get", "/api/v1/claim/dependants", "r", City, true, |_, _| get("/api/v1/claim/dependants".into())),
+        row!("post", "/api/v1/proxies/{id}/revoke", "a", Area, true, |w, _| post(format!("/api/v1/proxies/{}/revoke", w.grant), json!({}))),
+        row!("post", "/api/v1/people/{id}/card", "ag", Area, true, |w, _| post(format!("/api/v1/people/{}/card", w.p), json!({}))),
+        row!("get", "/api/v1/cards/{id}", "atglr", Area, true, |w, _| get(format!("/api/v1/cards/{}", w.card))),
+        row!("get", "/api/v1/cards/{id}/qr.svg", "atglr", Area, true, |w, _| get(format!("/api/v1/cards/{}/qr.svg", w.card))),
+        row!("get", "/api/v1/cards/{id}/qr.png", "atglr", Area, true, |w, _| get(format!("/api/v1/cards/{}/qr.png", w.card))),
+        row!("post", "/api/v1/cards/{id}/revoke", "a", Area, true, |w, _| post(format!("/api/v1/cards/{}/revoke", w.card), json!({"reason": "lost"}))),
         row!("get", "/api/v1/people/{id}", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}", w.p))),
         row!("get", "/api/v1/people/{id}/code", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code", w.p))),
         row!("get", "/api/v1/people/{id}/code.svg", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code.svg", w.p))),
@@ -314,6 +326,10 @@ struct World {
     suspect: String,
     /// A designated hospital of the district.
     hospital: String,
+    /// An identity card of `p` (docs/claim.md).
+    card: String,
+    /// `p`'s hold, as a guardian, on the code of a neighbour (代领).
+    grant: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -641,7 +657,40 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    // An identity card for `p`, and `p` holding a neighbour's code as their guardian.
+    let card = ok(
+        "card",
+        app.post(admin, &format!("/api/v1/people/{p}/card"), json!({}))
+            .await,
+        201,
+    )["card"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let guardian = app
+        .token(json!({"name": "guardian", "role": "resident", "area": district, "person": p}))
+        .await;
+    let dependant = app
+        .store
+        .person(xikang_domain::PersonId::parse(&neighbour).unwrap())
+        .unwrap()
+        .unwrap();
+    let grant = ok(
+        "grant",
+        app.post(
+            &guardian,
+            "/api/v1/claim/proxy",
+            json!({"id_number": String::from(dependant.id_number), "name": dependant.name, "relation": "parent"}),
+        )
+        .await,
+        201,
+    )["grant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
+        card,
+        grant,
         token,
         hold,
         suspect,

@@ -68,7 +68,7 @@ pub fn person(
         .projection
         .person_area(person)
         .ok_or_else(|| AppError::not_found("unknown_person", format!("no person {person}")))?;
-    if may_see(actor, person, &area) {
+    if may_see(actor, person, &area) || guards(state, actor, person) {
         Ok(Scoped(person))
     } else {
         Err(AppError::Forbidden(
@@ -77,13 +77,53 @@ pub fn person(
     }
 }
 
+/// A resident guardian holding the person's code (代领, docs/claim.md): they see the
+/// dependant as the dependant would.
+fn guards(state: &AppState, actor: &Actor, person: PersonId) -> bool {
+    actor.role == Role::Resident
+        && actor
+            .person
+            .is_some_and(|g| crate::state::read(&state.projection.credentials).guards(g, person))
+}
+
+/// An identity card whose holder the actor may see (docs/claim.md): 404 for an unknown card.
+pub fn card(
+    state: &AppState,
+    actor: &Actor,
+    card: EventSeq,
+) -> Result<Scoped<crate::claim::Card>, AppError> {
+    let c = crate::state::read(&state.projection.credentials)
+        .cards
+        .get(&card)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_card", format!("no card {card}")))?;
+    person(state, actor, c.person)?;
+    Ok(Scoped(c))
+}
+
+/// A guardian's hold on a dependant's code, for an actor who may see the dependant: 404 for
+/// an unknown grant.
+pub fn proxy(
+    state: &AppState,
+    actor: &Actor,
+    grant: EventSeq,
+) -> Result<Scoped<crate::claim::Proxy>, AppError> {
+    let p = crate::state::read(&state.projection.credentials)
+        .proxies
+        .get(&grant)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_grant", format!("no grant {grant}")))?;
+    person(state, actor, p.person)?;
+    Ok(Scoped(p))
+}
+
 /// A person the actor may see, for pages that answer in words rather than with an
 /// [`AppError`] (the token lookup page).
 pub fn person_visible(state: &AppState, actor: &Actor, person: PersonId) -> bool {
     state
         .projection
         .person_area(person)
-        .is_some_and(|area| may_see(actor, person, &area))
+        .is_some_and(|area| may_see(actor, person, &area) || guards(state, actor, person))
 }
 
 /// An appeal against a colour whose person the actor may see: 404 for an unknown appeal.

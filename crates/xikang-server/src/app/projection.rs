@@ -215,6 +215,9 @@ pub struct Projection {
     /// The RFC 6962 tree over the applied events' chain hashes: what checkpoints sign
     /// ([`crate::api::get_checkpoint`]).
     pub log_tree: RwLock<LogTree>,
+    /// Identity cards and guardians' holds on dependants' codes (docs/claim.md), folded
+    /// from their events: the cards' revocation list is the log's `card_revoked` events.
+    pub credentials: RwLock<crate::claim::Credentials>,
     /// The sequence number of the last event applied (0: none).
     applied: AtomicU64,
 }
@@ -250,6 +253,7 @@ impl Projection {
                 xikang_domain::bulletin::IMPORTED_WINDOW_DAYS,
             )),
             log_tree: RwLock::default(),
+            credentials: RwLock::default(),
             applied: AtomicU64::new(0),
         }
     }
@@ -470,6 +474,16 @@ impl Projection {
 
     /// The records beside the people's facts: cases, appeals, follow-ups, exposures.
     fn apply_records(&self, e: &StoredEvent) {
+        if matches!(
+            e.body,
+            EventBody::CardIssued { .. }
+                | EventBody::CardRevoked { .. }
+                | EventBody::ProxyGranted { .. }
+                | EventBody::ProxyRevoked { .. }
+        ) {
+            write(&self.credentials).apply(e);
+            return;
+        }
         match &e.body {
             EventBody::CaseRegistered {
                 case,

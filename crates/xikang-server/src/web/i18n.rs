@@ -185,6 +185,26 @@ pub fn error_text(lang: Lang, code: &str, message: &str) -> String {
         "order_not_active" => "此隔离令已结束",
         "unknown_order" => "查无此隔离令",
         "overloaded" => "系统繁忙，请稍后重试",
+        "claim_code_wrong" => "验证码错误",
+        "claim_expired" => "验证码已过期，请重新申领",
+        "claim_attempts_exhausted" => "验证码错误次数过多，本次申领已失效，请重新申领",
+        "claim_used" => "本次申领已完成",
+        "claim_rate_limited" => "申领次数过多，请一小时后再试",
+        "unknown_claim" | "invalid_claim_id" => "申领已失效，请重新申领",
+        "invalid_code" => "验证码为 6 位数字",
+        "invalid_id_number" | "invalid_id_check_digit" | "invalid_id_birth_date" => {
+            "身份证号码格式错误"
+        }
+        "invalid_phone" => "手机号码为 11 位数字",
+        "invalid_name" => "请填写姓名",
+        "token_is_card" => "这是身份卡，须联网查验",
+        "card_revoked" => "此身份卡已作废",
+        "card_unknown" => "此身份卡不是本市签发",
+        "proxy_no_match" => "查无此人：身份证号码与姓名不符",
+        "proxy_limit" => "代领人数已达上限",
+        "proxy_exists" => "您已代领此人的锡康码",
+        "proxy_self" => "不能为自己代领",
+        "invalid_relation" => "请选择与被代领人的关系",
         "internal" => "内部错误，已记录",
         _ => return message.to_owned(),
     };

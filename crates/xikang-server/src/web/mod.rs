@@ -17,6 +17,7 @@ pub mod admin;
 pub mod anomalies;
 pub mod appeals;
 pub mod bulletin;
+pub mod claim;
 pub mod dashboard;
 pub mod diff;
 pub mod grid;
@@ -70,6 +71,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/site/orders/{id}/release", post(site::release))
         .route("/web/grid/tasks/{id}", post(grid::complete))
         .route("/web/me", get(resident::me))
+        .route("/claim", get(claim::short))
+        .route("/web/claim", get(claim::claim_page))
+        .route("/web/claim/start", post(claim::claim_start))
+        .route("/web/claim/finish", post(claim::claim_finish))
+        .route("/web/claim/proxy", post(claim::proxy))
+        .route("/web/cards/{id}", get(claim::card_page))
         .route("/web/people/{id}", get(resident::person))
         .route("/web/people/{id}/unmask", post(resident::unmask))
         .route("/web/people/{id}/appeal", post(resident::file_appeal))

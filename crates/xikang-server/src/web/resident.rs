@@ -317,6 +317,9 @@ async fn render_page(
         }
     }
     appeal_section(&mut h, state, user, scoped, appeal_error);
+    if here == "/web/me" {
+        h.push_str(&super::claim::dependants_section(state, user).await);
+    }
     // Personal data, masked unless unmasked just now.
     let masked = data.masked;
     let _ = write!(

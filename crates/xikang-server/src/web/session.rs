@@ -123,7 +123,7 @@ impl FromRequestParts<Arc<AppState>> for ClientAddr {
 }
 
 /// `; Secure` when browsers reach the server over TLS, else nothing.
-fn secure(state: &AppState) -> &'static str {
+pub(super) fn secure(state: &AppState) -> &'static str {
     if state.config.behind_tls {
         "; Secure"
     } else {
@@ -143,7 +143,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn random_hex() -> String {
+pub(super) fn random_hex() -> String {
     let mut bytes = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
     hex::encode(bytes)
@@ -160,7 +160,7 @@ pub fn csrf_of(session_value: &str) -> String {
 }
 
 /// Compares without an early exit on the first differing byte.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -311,7 +311,7 @@ fn login_form(lang: Lang, pre: &str, next: &str, name: &str, error: Option<&str>
     )
 }
 
-fn with_cookie(mut r: Response, cookie: String) -> Response {
+pub(super) fn with_cookie(mut r: Response, cookie: String) -> Response {
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -478,6 +478,29 @@ pub async fn login(
         r,
         format!("{PRE_COOKIE}=; Path=/web/login; Max-Age=0{secure}"),
     )
+}
+
+/// Starts a session for `user` (already checked by the caller: a password, or a finished
+/// claim) and answers the `Set-Cookie` value that carries it.
+pub(super) async fn start_session(state: &AppState, user: &str) -> Result<String, AppError> {
+    let value = random_hex();
+    let now = crate::now();
+    let session = Session {
+        user: user.to_owned(),
+        created_at: now,
+        expires_at: now.plus(SESSION_SECS),
+    };
+    let store = state.store.clone();
+    let sha = digest(&value);
+    tokio::task::spawn_blocking(move || {
+        store.delete_expired_sessions(now)?;
+        store.insert_session(sha, &session)
+    })
+    .await??;
+    Ok(format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}{}",
+        secure(state)
+    ))
 }
 
 #[derive(Debug, Deserialize)]

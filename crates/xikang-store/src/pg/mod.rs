@@ -11,6 +11,7 @@
 //! [`Store`](crate::Store) trait: reference data, the log's reads, check-ins, tokens and
 //! keys), `ping`, `lab`, `duties`, `user`.
 
+mod claim;
 mod core;
 mod credential;
 mod duties;
@@ -91,6 +92,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         13,
         "policies",
         include_str!("../../migrations/postgres/0013_policies.sql"),
+    ),
+    (
+        14,
+        "claims",
+        include_str!("../../migrations/postgres/0014_claims.sql"),
     ),
 ];
 

@@ -18,6 +18,7 @@
 //! keys), `checkin` (the check-in day tables), `ping`, `lab`, `duties`, `user`.
 
 mod checkin;
+mod claim;
 mod core;
 mod credential;
 mod duties;
@@ -98,6 +99,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "policies",
         include_str!("../../migrations/sqlite/0013_policies.sql"),
+    ),
+    (
+        14,
+        "claims",
+        include_str!("../../migrations/sqlite/0014_claims.sql"),
     ),
 ];
 

@@ -242,6 +242,12 @@ pub(super) fn serve(
         edge: args.edge.config(),
         log_origin: args.log_origin.clone(),
         metrics_access: metrics_access(args)?,
+        // Claim codes (docs/claim.md) go to a file beside the data: the demo's SMS gateway.
+        messages: Some(std::sync::Arc::new(
+            xikang_server::message::FileOutbox::new(
+                args.store.data.join(xikang_server::message::OUTBOX_FILE),
+            ),
+        )),
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();
