@@ -113,6 +113,91 @@ try {
     await page.screenshot({ path: `${shots}/dashboard.png`, fullPage: true });
   });
 
+  await step('the dashboard charts at 1280 px have labels of 11 px or more, value ticks, hover values and data tables', async () => {
+    const charts = await page.locator('svg.chart').evaluateAll((svgs) => svgs.map((svg) => {
+      // Rendered size: the font size in view-box units times the view box's scale on screen.
+      const scale = svg.getScreenCTM().a;
+      const sizes = [...svg.querySelectorAll('text')].map((t) => parseFloat(getComputedStyle(t).fontSize) * scale);
+      const fig = svg.closest('figure');
+      return {
+        sizes,
+        ticks: [...svg.querySelectorAll('text.tick')].map((t) => Number(t.dataset.value)),
+        xlabels: svg.querySelectorAll('text.xlabel').length,
+        bars: [...svg.querySelectorAll('rect')].map((r) => [r.dataset.value, r.querySelector('title')?.textContent ?? '']),
+        table: [...fig.querySelectorAll('details table tbody tr')].map((tr) => tr.querySelector('td').textContent),
+      };
+    }));
+    assert.equal(charts.length, 3);
+    for (const c of charts) {
+      assert.ok(c.sizes.length > 0 && Math.min(...c.sizes) >= 11, `chart label sizes ${c.sizes.map((x) => x.toFixed(1))}`);
+      assert.ok(c.ticks.length >= 2 && c.ticks[0] === 0, `ticks ${c.ticks}`);
+      for (let i = 1; i < c.ticks.length; i += 1) assert.ok(c.ticks[i] > c.ticks[i - 1], `ticks ascend: ${c.ticks}`);
+      assert.ok(Math.max(...c.bars.map((b) => Number(b[0]))) <= c.ticks[c.ticks.length - 1], 'the top tick covers the bars');
+      assert.ok(c.xlabels >= 7, `day labels: ${c.xlabels}`);
+      assert.equal(c.bars.length, 14);
+      for (const [v, title] of c.bars) assert.match(title, new RegExp(`^\\d\\d-\\d\\d: ${v}$`));
+      // The table holds the same numbers as the bars, in the same order.
+      assert.deepEqual(c.table, c.bars.map((b) => b[0]));
+    }
+    // The table is reachable: opening it shows the numbers.
+    const details = page.locator('.charts figure').first().locator('details');
+    await details.locator('summary').click();
+    assert.ok(await details.locator('table').isVisible());
+    await page.locator('.charts').screenshot({ path: `${shots}/dashboard-charts.png` });
+  });
+
+  await step('the dashboard map draws one named shape per district with a legend', async () => {
+    const shapes = await page.locator('#map-districts path.district').evaluateAll((ps) =>
+      ps.map((p) => ({ code: p.dataset.district, name: p.dataset.name, title: p.querySelector('title').textContent })));
+    assert.equal(shapes.length, 7, JSON.stringify(shapes));
+    assert.equal(new Set(shapes.map((s) => s.code)).size, 7);
+    for (const s of shapes) {
+      assert.match(s.name, /区$|市$/, `named: ${JSON.stringify(s)}`);
+      assert.ok(s.title.startsWith(s.name) && /每万居民/.test(s.title), s.title);
+    }
+    assert.ok((await page.locator('#map-districts-legend li').count()) >= 2, 'a legend');
+    // Its figures as a table, one row per district.
+    assert.equal(await page.locator('#districts-table tbody tr').count(), 7);
+    const box = await page.locator('#map-districts').boundingBox();
+    assert.ok(box.width >= 400, `the map is ${box.width}px wide`);
+    await page.locator('#map-districts').screenshot({ path: `${shots}/map-districts.png` });
+  });
+
+  await step('the live dashboard leaves the page alone when nothing changed and stops when paused', async () => {
+    await page.goto(`${base}/web/dashboard?refresh=2`);
+    const toggle = page.locator('#live-toggle');
+    assert.ok(await toggle.isVisible(), 'the pause button shows once the script runs');
+    assert.equal(await page.locator('#live[aria-live]').count(), 0, 'the whole dashboard is not a live region');
+    const refreshes = async () => Number((await toggle.getAttribute('data-refreshes')) ?? 0);
+    const waitRefreshes = async (n) => {
+      for (let i = 0; i < 100 && (await refreshes()) < n; i += 1) await page.waitForTimeout(200);
+      assert.ok((await refreshes()) >= n, `${n} refreshes`);
+    };
+    await page.evaluate(() => {
+      window.xkMutations = 0;
+      new MutationObserver((records) => { window.xkMutations += records.length; })
+        .observe(document.getElementById('live'), { subtree: true, childList: true, attributes: true, characterData: true });
+    });
+    // Two refreshes of unchanged figures touch nothing. (Figures recomputed in between may
+    // differ for real; a window with a real change is retried, at most three times.)
+    let quiet = false;
+    for (let w = 0; w < 3 && !quiet; w += 1) {
+      await page.evaluate(() => { window.xkMutations = 0; });
+      await waitRefreshes((await refreshes()) + 2);
+      quiet = (await page.evaluate(() => window.xkMutations)) === 0;
+    }
+    assert.ok(quiet, 'unchanged refreshes did not touch the DOM');
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('data-paused'), 'true');
+    assert.equal((await toggle.innerText()).trim(), '继续自动刷新');
+    const paused = await refreshes();
+    await page.waitForTimeout(5000);
+    assert.equal(await refreshes(), paused, 'no refresh while paused');
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('data-paused'), 'false');
+    await waitRefreshes(paused + 1);
+  });
+
   await step('a tracer registers a case and sees its contacts with evidence', async () => {
     for (let p = 1; p < 80 && !contact; p += 1) {
       await page.goto(`${base}/web/cases`);
@@ -370,7 +455,7 @@ try {
     }
     // Cases of one cell share a square, so cells with cases ≤ cases.
     assert.ok(casesOnMap >= 1 && casesOnMap <= casesRegistered, `cells with cases: ${casesOnMap}`);
-    assert.equal(await page.locator('svg.map').count(), 2);
+    assert.equal(await page.locator('svg.map').count(), 3);
     assert.match(await page.locator('#map-zones desc').textContent(), /未划定 \d+ 个网格/);
     const traced = page.locator('#ranking tbody tr td[data-minutes]:not([data-minutes=""])');
     assert.ok((await traced.count()) >= 1, 'a district has a tracing time');

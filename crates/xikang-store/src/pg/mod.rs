@@ -92,6 +92,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "policies",
         include_str!("../../migrations/postgres/0013_policies.sql"),
     ),
+    (
+        15,
+        "district_outlines",
+        include_str!("../../migrations/postgres/0015_district_outlines.sql"),
+    ),
 ];
 
 /// Rows fetched per round trip when streaming.

@@ -99,6 +99,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "policies",
         include_str!("../../migrations/sqlite/0013_policies.sql"),
     ),
+    (
+        15,
+        "district_outlines",
+        include_str!("../../migrations/sqlite/0015_district_outlines.sql"),
+    ),
 ];
 
 /// The database file inside the data directory.
