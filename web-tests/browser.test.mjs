@@ -293,6 +293,70 @@ try {
     await page.screenshot({ path: `${shots}/bulletin-en.png`, fullPage: true });
   });
 
+  await step('the case page lists 50 contacts a page, filters them, names each action and decides a selection', async () => {
+    await page.goto(`${base}/web/lang/zh?next=/web/cases`); // the bulletin step left English on
+    await page.goto(caseUrl);
+    const pageInfo = page.locator('#contact-page');
+    const matching = Number(await pageInfo.getAttribute('data-matching'));
+    const shown = await page.locator('#contacts tbody tr').count();
+    assert.equal(shown, Math.min(50, matching), `rows on the first page of ${matching}`);
+    if (matching > 50) {
+      await page.locator('#contact-page a[rel=next]').click();
+      await page.waitForLoadState('load');
+      assert.equal(await page.locator('#contact-page').getAttribute('data-start'), '50');
+      await page.goto(caseUrl);
+    }
+    // Every action is named with its person.
+    const unnamed = await page.locator('#contacts tbody tr').evaluateAll((rows) => rows.flatMap((r) =>
+      [...r.querySelectorAll('button')].filter((b) => !(b.getAttribute('aria-label') || '').endsWith(r.dataset.person))
+        .map((b) => `${r.dataset.person}: ${b.outerHTML}`)));
+    assert.deepEqual(unnamed, []);
+    await assertLabelled(page);
+    // Filters: candidates only, then close contacts only.
+    await page.getByLabel('状态').selectOption('candidate');
+    await page.getByRole('button', { name: '筛选' }).click();
+    await page.waitForLoadState('load');
+    assert.match(page.url(), /status=candidate/);
+    const statuses = await page.locator('#contacts tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.status));
+    assert.ok(statuses.length >= 1, `candidates listed: ${statuses.length}`);
+    assert.ok(statuses.every((x) => x === 'Candidate'), `only candidates: ${statuses}`);
+    await page.goto(`${caseUrl}?kind=close`);
+    const kinds = await page.locator('#contacts tbody tr td:nth-child(3)').allInnerTexts();
+    assert.ok(kinds.every((k) => k === '密接'), `only close contacts: ${kinds}`);
+    // Bulk: dismissing without a reason changes nothing; with one, both ticked rows.
+    await page.goto(`${caseUrl}?status=candidate`);
+    const picked = (await page.locator('#contacts tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.person))).slice(0, 2);
+    for (const p of picked) await page.locator(`#pick-${p}`).check();
+    await page.getByLabel('操作', { exact: true }).selectOption('dismiss');
+    await page.getByRole('button', { name: '处理勾选' }).click();
+    await page.waitForLoadState('load');
+    assert.match(await page.locator('p.err').innerText(), /排除需要填写原因/);
+    for (const p of picked) assert.equal(await page.locator(`tr[data-person="${p}"]`).getAttribute('data-status'), 'Candidate');
+    await page.goto(`${caseUrl}?status=candidate`);
+    for (const p of picked) await page.locator(`#pick-${p}`).check();
+    await page.getByLabel('操作', { exact: true }).selectOption('dismiss');
+    await page.getByLabel(/排除原因（排除时必填）/).fill('同时段不在同一楼层');
+    await page.getByRole('button', { name: '处理勾选' }).click();
+    await page.waitForLoadState('load');
+    assert.match(await page.locator('p.ok').innerText(), new RegExp(`已排除 ${picked.length} 人`));
+    await page.goto(`${caseUrl}?status=dismissed`);
+    const dismissed = await page.locator('#contacts tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.person));
+    for (const p of picked) assert.ok(dismissed.includes(p), `${p} dismissed`);
+    await page.screenshot({ path: `${shots}/case-filtered.png`, fullPage: true });
+
+    // On a phone the action column fits: no sideways scrolling, every button on screen.
+    const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
+    const p = await phone.newPage();
+    await login(p, 'admin', adminPassword);
+    await p.goto(`${caseUrl}?status=candidate`);
+    const wide = await p.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 375, `page is ${wide}px wide`);
+    const right = await p.locator('#contacts button').evaluateAll((bs) => Math.max(...bs.map((b) => b.getBoundingClientRect().right)));
+    assert.ok(right <= 375, `buttons reach ${right}px`);
+    await p.screenshot({ path: `${shots}/case-phone.png` });
+    await phone.close();
+  });
+
   await step('the lab page reads a picked results file and reports each line', async () => {
     await page.goto(`${base}/web/lang/zh?next=/web/lab`);
     assert.ok(page.url().endsWith("/web/lab"), page.url());
