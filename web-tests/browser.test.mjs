@@ -343,6 +343,13 @@ try {
     const dismissed = await page.locator('#contacts tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.person));
     for (const p of picked) assert.ok(dismissed.includes(p), `${p} dismissed`);
     await page.screenshot({ path: `${shots}/case-filtered.png`, fullPage: true });
+    // Languages: rule names are translated on the Chinese page; on the English page the
+    // Chinese venue names carry lang="zh-CN".
+    await page.goto(`${caseUrl}?kind=close`);
+    assert.doesNotMatch(await page.locator('#contacts tbody').innerText(), /\bvenue\b/);
+    await page.goto(`${caseUrl}?kind=close&lang=en`);
+    assert.ok((await page.locator('#contacts tbody td span[lang="zh-CN"]').count()) > 0, 'venue names marked zh-CN');
+    assert.match(await page.locator('#contacts tbody').innerText(), /\bvenue\b/);
 
     // On a phone the action column fits: no sideways scrolling, every button on screen.
     const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
@@ -520,6 +527,9 @@ try {
     // Cases of one cell share a square, so cells with cases ≤ cases.
     assert.ok(casesOnMap >= 1 && casesOnMap <= casesRegistered, `cells with cases: ${casesOnMap}`);
     assert.equal(await page.locator('svg.map').count(), 3);
+    // The confirmed contact's red code fills their district above the lightest class.
+    const classes = await page.locator('#map-districts path.district').evaluateAll((ps) => ps.map((p) => Number(p.dataset.class)));
+    assert.ok(Math.max(...classes) >= 1, `district classes ${classes}`);
     assert.match(await page.locator('#map-zones desc').textContent(), /未划定 \d+ 个网格/);
     const traced = page.locator('#ranking tbody tr td[data-minutes]:not([data-minutes=""])');
     assert.ok((await traced.count()) >= 1, 'a district has a tracing time');

@@ -1,6 +1,7 @@
 //! Synthetic district outlines: the real boundaries of Wuxi's districts are not ours to ship,
 //! so the synthetic city draws plausible ones instead — the Voronoi cell of each district's
-//! centre (the mean of its grid cells), clipped to an octagon around the whole city. Cells of
+//! centre (the mean of its grid cells), clipped to an octagon around the whole city that keeps
+//! a margin from every cell. Cells of
 //! one district lie around its centre, so a district's shape holds (nearly all of) its cells;
 //! in a very large synthetic city the squares of neighbouring urban districts can cross these
 //! borders, which a real import does not have. A city replaces them with its own
@@ -53,24 +54,36 @@ pub fn district_outlines(city: &City) -> Vec<DistrictOutline> {
     }
     let shrink = ((min_y + max_y) / 2.0).to_radians().cos();
     let to_plane = |(lon, lat): (f64, f64)| (lon * shrink, lat);
-    let (x0, x1) = (min_x * shrink - MARGIN_DEG, max_x * shrink + MARGIN_DEG);
-    let (y0, y1) = (min_y - MARGIN_DEG, max_y + MARGIN_DEG);
-    let cut = (x1 - x0).min(y1 - y0) * 0.25;
-    let octagon = vec![
-        (x0 + cut, y0),
-        (x1 - cut, y0),
-        (x1, y0 + cut),
-        (x1, y1 - cut),
-        (x1 - cut, y1),
-        (x0 + cut, y1),
-        (x0, y1 - cut),
-        (x0, y0 + cut),
-    ];
+    // The city's border: the box around every cell centre with the margin, its corners cut
+    // by diagonals that also keep the margin from every cell (an octagon holding them all).
+    let m = MARGIN_DEG;
+    let (x0, x1) = (min_x * shrink - m, max_x * shrink + m);
+    let (y0, y1) = (min_y - m, max_y + m);
+    let mut border = vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1)];
+    let plane: Vec<(f64, f64)> = city
+        .cells
+        .iter()
+        .map(|c| to_plane((c.lon, c.lat)))
+        .collect();
+    let reach = m * std::f64::consts::SQRT_2;
+    for n in [(1.0, 1.0), (-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0)] {
+        let far = plane
+            .iter()
+            .map(|p| n.0 * p.0 + n.1 * p.1)
+            .fold(f64::MIN, f64::max);
+        // Cut a corner only by half of what the box leaves beyond the cells there.
+        let corner = n.0 * if n.0 > 0.0 { x1 } else { x0 } + n.1 * if n.1 > 0.0 { y1 } else { y0 };
+        border = clip_half(
+            &border,
+            n,
+            far + reach + (corner - far - reach).max(0.0) / 2.0,
+        );
+    }
     sites
         .iter()
         .filter_map(|(k, site)| {
             let s = to_plane(*site);
-            let mut ring = octagon.clone();
+            let mut ring = border.clone();
             for (j, other) in &sites {
                 if j != k {
                     ring = clip_nearer(&ring, s, to_plane(*other));
@@ -89,15 +102,17 @@ pub fn district_outlines(city: &City) -> Vec<DistrictOutline> {
         .collect()
 }
 
-/// The part of a convex polygon nearer to `a` than to `b` (Sutherland–Hodgman against the
-/// perpendicular bisector of a–b).
+/// The part of a convex polygon nearer to `a` than to `b`: the side of their perpendicular
+/// bisector where `a` lies.
 fn clip_nearer(poly: &[(f64, f64)], a: (f64, f64), b: (f64, f64)) -> Vec<(f64, f64)> {
-    // Keep p where (p − m)·(b − a) ≤ 0, m the midpoint.
-    let (m, d) = (
-        ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0),
-        (b.0 - a.0, b.1 - a.1),
-    );
-    let side = |p: (f64, f64)| (p.0 - m.0) * d.0 + (p.1 - m.1) * d.1;
+    let n = (b.0 - a.0, b.1 - a.1);
+    let m = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+    clip_half(poly, n, n.0 * m.0 + n.1 * m.1)
+}
+
+/// The part of a convex polygon where `n · p ≤ c` (Sutherland–Hodgman against one line).
+fn clip_half(poly: &[(f64, f64)], n: (f64, f64), c: f64) -> Vec<(f64, f64)> {
+    let side = |p: (f64, f64)| n.0 * p.0 + n.1 * p.1 - c;
     let mut out = Vec::with_capacity(poly.len() + 1);
     for i in 0..poly.len() {
         let (p, q) = (poly[i], poly[(i + 1) % poly.len()]);

@@ -496,7 +496,8 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
     for (d, n) in &f.open_cases_by_district {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{n}</td></tr>",
+            "<tr><td{}>{}</td><td>{n}</td></tr>",
+            lang.t("", " lang=\"zh-CN\""),
             esc(f.district_names.get(d).unwrap_or(d))
         );
     }

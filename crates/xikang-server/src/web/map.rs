@@ -560,6 +560,11 @@ pub fn draw_districts(lang: Lang, areas: &[DistrictArea]) -> String {
     s
 }
 
+/// A `lang` attribute for a district name (Chinese) on a page in `lang`.
+fn zh_name(lang: Lang) -> &'static str {
+    lang.t("", " lang=\"zh-CN\"")
+}
+
 /// The district map's figures as a table (the map's alternative for assistive technology).
 pub fn districts_table(lang: Lang, areas: &[DistrictArea]) -> String {
     let mut s = format!(
@@ -576,8 +581,9 @@ pub fn districts_table(lang: Lang, areas: &[DistrictArea]) -> String {
     for a in areas {
         let _ = write!(
             s,
-            "<tr data-district=\"{}\"><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+            "<tr data-district=\"{}\"><th scope=\"row\"{}>{}</th><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
             esc(&a.code),
+            zh_name(lang),
             esc(&a.name),
             a.residents,
             a.red,
@@ -641,7 +647,7 @@ mod choropleth_tests {
         let table = districts_table(Lang::En, &areas);
         assert!(
             table.contains(
-                "<th scope=\"row\">新吴区</th><td>20000</td><td>20</td><td>10.0</td><td>1</td>"
+                "<th scope=\"row\" lang=\"zh-CN\">新吴区</th><td>20000</td><td>20</td><td>10.0</td><td>1</td>"
             ),
             "{table}"
         );

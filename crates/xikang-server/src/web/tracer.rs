@@ -343,18 +343,41 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
     }
 }
 
-fn evidence_text(row: &ContactRow) -> String {
+/// A tracing rule's name in the page's language (the API's names are English words).
+fn rule_text(lang: Lang, rule: &str) -> Option<&'static str> {
+    Some(match rule {
+        "venue" => lang.t("同场所", "venue"),
+        "household" => lang.t("同住", "household"),
+        "workplace" => lang.t("同单位", "workplace"),
+        "secondary" => lang.t("次密接", "secondary"),
+        "companion" => lang.t("时空伴随", "companion"),
+        _ => return None,
+    })
+}
+
+/// The first three pieces of evidence as HTML: rules in the page's language (an unknown
+/// rule keeps its English name, marked `lang="en"` on a Chinese page), venue names marked
+/// `lang="zh-CN"` on an English page, so a screen reader reads each in its own language.
+fn evidence_html(lang: Lang, row: &ContactRow) -> String {
     let mut parts: Vec<String> = row
         .evidence
         .iter()
         .take(3)
         .map(|e| {
-            let rule = e.rule();
-            let place = e.venue_name().unwrap_or("");
+            let rule = match (rule_text(lang, e.rule()), lang) {
+                (Some(t), _) => t.to_owned(),
+                (None, Lang::Zh) => format!("<span lang=\"en\">{}</span>", esc(e.rule())),
+                (None, Lang::En) => esc(e.rule()).to_string(),
+            };
+            let place = match (e.venue_name(), lang) {
+                (None, _) => String::new(),
+                (Some(v), Lang::Zh) => format!(" {}", esc(v)),
+                (Some(v), Lang::En) => format!(" <span lang=\"zh-CN\">{}</span>", esc(v)),
+            };
             let mins = e
                 .overlap_minutes()
                 .map_or(String::new(), |m| format!(" {m}′"));
-            format!("{rule} {place}{mins}")
+            format!("{rule}{place}{mins}")
         })
         .collect();
     if row.evidence.len() > 3 {
@@ -701,7 +724,7 @@ async fn render_case(
             heads[5],
             r.overlap_minutes,
             heads[6],
-            esc(&evidence_text(r)),
+            evidence_html(lang, r),
             heads[7],
             actions(user, &case, r),
             p = esc(&r.person),
