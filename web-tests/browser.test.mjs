@@ -3,7 +3,8 @@
 // Screenshots go to $SCREENSHOTS (default web-tests/screenshots).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const base = process.env.XIKANG_URL;
 const adminPassword = process.env.XIKANG_ADMIN_PASSWORD;
@@ -69,6 +70,21 @@ async function createUser(page, name, password, role, who = {}) {
   await page.getByRole('button', { name: '创建' }).click();
   await page.waitForLoadState('load');
   assert.ok(page.url().endsWith('/web/admin/users'), `user ${name} created: ${page.url()}`);
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core over the whole page: no WCAG 2.0/2.1 A or AA violation. Evaluated through the
+ * DevTools protocol, which the pages' Content-Security-Policy does not govern.
+ */
+async function assertAxe(page) {
+  await page.evaluate(axeSource);
+  const r = await page.evaluate(() => globalThis.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  const found = r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  assert.deepEqual(found, [], `axe violations on ${page.url()}`);
 }
 
 /** Every visible form control has a label (accessibility). */
@@ -144,6 +160,7 @@ try {
     await details.locator('summary').click();
     assert.ok(await details.locator('table').isVisible());
     await page.locator('.charts').screenshot({ path: `${shots}/dashboard-charts.png` });
+    await assertAxe(page);
   });
 
   await step('the dashboard map draws one named shape per district with a legend', async () => {
@@ -161,6 +178,9 @@ try {
     const box = await page.locator('#map-districts').boundingBox();
     assert.ok(box.width >= 400, `the map is ${box.width}px wide`);
     await page.locator('#map-districts').screenshot({ path: `${shots}/map-districts.png` });
+    await page.goto(`${base}/web/dashboard?lang=en`);
+    assert.equal(await page.locator('#map-districts path.district').count(), 7);
+    await assertAxe(page);
   });
 
   await step('the live dashboard leaves the page alone when nothing changed and stops when paused', async () => {
@@ -312,6 +332,7 @@ try {
         .map((b) => `${r.dataset.person}: ${b.outerHTML}`)));
     assert.deepEqual(unnamed, []);
     await assertLabelled(page);
+    await assertAxe(page);
     // Filters: candidates only, then close contacts only.
     await page.getByLabel('状态').selectOption('candidate');
     await page.getByRole('button', { name: '筛选' }).click();
@@ -350,6 +371,7 @@ try {
     await page.goto(`${caseUrl}?kind=close&lang=en`);
     assert.ok((await page.locator('#contacts tbody td span[lang="zh-CN"]').count()) > 0, 'venue names marked zh-CN');
     assert.match(await page.locator('#contacts tbody').innerText(), /\bvenue\b/);
+    await assertAxe(page);
 
     // On a phone the action column fits: no sideways scrolling, every button on screen.
     const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
@@ -361,6 +383,10 @@ try {
     const right = await p.locator('#contacts button').evaluateAll((bs) => Math.max(...bs.map((b) => b.getBoundingClientRect().right)));
     assert.ok(right <= 375, `buttons reach ${right}px`);
     await p.screenshot({ path: `${shots}/case-phone.png` });
+    await assertAxe(p);
+    // The English dashboard on a phone too (its tables scroll sideways there).
+    await p.goto(`${base}/web/dashboard?lang=en`);
+    await assertAxe(p);
     await phone.close();
   });
 

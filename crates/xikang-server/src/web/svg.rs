@@ -79,7 +79,7 @@ pub fn bar_chart(title: &str, labels: &[String], values: &[u64], fill: &str) -> 
             y = y0 - h,
             l = esc(label),
         );
-        if (values.len() - 1 - i) % every == 0 {
+        if (values.len() - 1 - i).is_multiple_of(every) {
             let _ = write!(
                 s,
                 r##"<text class="xlabel" x="{cx:.1}" y="{ly}" font-size="{LABEL_SIZE}" text-anchor="middle" fill="#333">{l}</text>"##,
