@@ -200,8 +200,8 @@ fn is_cjk(c: char) -> bool {
 }
 
 /// Escapes `text` for a page in `page`'s language, marking runs in the other language with
-/// `lang` (WCAG 3.1.2): on a Chinese page, runs of Latin words (from an ASCII letter to the
-/// last ASCII letter or digit before the next non-ASCII character) become
+/// `lang` (WCAG 3.1.2): on a Chinese page, runs of Latin words (from a word of two or more
+/// ASCII letters to the last ASCII letter, digit or `)` before the next non-ASCII character) become
 /// `<span lang="en">`; on an English page, runs of CJK characters become
 /// `<span lang="zh-CN">`. For texts the system stores in one language and shows in both (a
 /// grid task's detail, "门铃 door-to-door screening of cell 3").
@@ -210,8 +210,14 @@ pub fn lang_runs(page: Lang, text: &str) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < chars.len() {
+        // On a Chinese page a run starts at a word of two or more letters: a lone letter
+        // ("<b>", "P12", "3 号楼 A 座") is not English.
         let (starts, tag) = match page {
-            Lang::Zh => (chars[i].is_ascii_alphabetic(), "en"),
+            Lang::Zh => (
+                chars[i].is_ascii_alphabetic()
+                    && chars.get(i + 1).is_some_and(char::is_ascii_alphabetic),
+                "en",
+            ),
             Lang::En => (is_cjk(chars[i]), "zh-CN"),
         };
         if !starts {
@@ -260,6 +266,10 @@ mod lang_run_tests {
             "<span lang=\"zh-CN\">门铃</span> door-to-door &lt;x&gt;"
         );
         assert_eq!(lang_runs(Lang::Zh, "12 人"), "12 人");
+        assert_eq!(
+            lang_runs(Lang::Zh, "送药 <b>3 号楼</b> P12"),
+            "送药 &lt;b&gt;3 号楼&lt;/b&gt; P12"
+        );
         assert_eq!(lang_runs(Lang::En, "12 people"), "12 people");
     }
 }

@@ -581,7 +581,7 @@ pub fn districts_table(lang: Lang, areas: &[DistrictArea]) -> String {
     for a in areas {
         let _ = write!(
             s,
-            "<tr data-district=\"{}\"><th scope=\"row\"{}>{}</th><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+            "<tr data-code=\"{}\"><th scope=\"row\"{}>{}</th><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
             esc(&a.code),
             zh_name(lang),
             esc(&a.name),
