@@ -3,7 +3,8 @@
 // Screenshots go to $SCREENSHOTS (default web-tests/screenshots).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const base = process.env.XIKANG_URL;
 const adminPassword = process.env.XIKANG_ADMIN_PASSWORD;
@@ -71,6 +72,21 @@ async function createUser(page, name, password, role, who = {}) {
   assert.ok(page.url().endsWith('/web/admin/users'), `user ${name} created: ${page.url()}`);
 }
 
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core over the whole page: no WCAG 2.0/2.1 A or AA violation. Evaluated through the
+ * DevTools protocol, which the pages' Content-Security-Policy does not govern.
+ */
+async function assertAxe(page) {
+  await page.evaluate(axeSource);
+  const r = await page.evaluate(() => globalThis.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  const found = r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  assert.deepEqual(found, [], `axe violations on ${page.url()}`);
+}
+
 /** Every visible form control has a label (accessibility). */
 async function assertLabelled(page) {
   const unlabelled = await page.$$eval('input:not([type=hidden]), select', (els) =>
@@ -111,6 +127,95 @@ try {
     assert.ok(page.url().endsWith('/web/dashboard'), page.url());
     assert.equal(await page.locator('svg.chart').count(), 3);
     await page.screenshot({ path: `${shots}/dashboard.png`, fullPage: true });
+  });
+
+  await step('the dashboard charts at 1280 px have labels of 11 px or more, value ticks, hover values and data tables', async () => {
+    const charts = await page.locator('svg.chart').evaluateAll((svgs) => svgs.map((svg) => {
+      // Rendered size: the font size in view-box units times the view box's scale on screen.
+      const scale = svg.getScreenCTM().a;
+      const sizes = [...svg.querySelectorAll('text')].map((t) => parseFloat(getComputedStyle(t).fontSize) * scale);
+      const fig = svg.closest('figure');
+      return {
+        sizes,
+        ticks: [...svg.querySelectorAll('text.tick')].map((t) => Number(t.dataset.value)),
+        xlabels: svg.querySelectorAll('text.xlabel').length,
+        bars: [...svg.querySelectorAll('rect')].map((r) => [r.dataset.value, r.querySelector('title')?.textContent ?? '']),
+        table: [...fig.querySelectorAll('details table tbody tr')].map((tr) => tr.querySelector('td').textContent),
+      };
+    }));
+    assert.equal(charts.length, 3);
+    for (const c of charts) {
+      assert.ok(c.sizes.length > 0 && Math.min(...c.sizes) >= 11, `chart label sizes ${c.sizes.map((x) => x.toFixed(1))}`);
+      assert.ok(c.ticks.length >= 2 && c.ticks[0] === 0, `ticks ${c.ticks}`);
+      for (let i = 1; i < c.ticks.length; i += 1) assert.ok(c.ticks[i] > c.ticks[i - 1], `ticks ascend: ${c.ticks}`);
+      assert.ok(Math.max(...c.bars.map((b) => Number(b[0]))) <= c.ticks[c.ticks.length - 1], 'the top tick covers the bars');
+      assert.ok(c.xlabels >= 7, `day labels: ${c.xlabels}`);
+      assert.equal(c.bars.length, 14);
+      for (const [v, title] of c.bars) assert.match(title, new RegExp(`^\\d\\d-\\d\\d: ${v}$`));
+      // The table holds the same numbers as the bars, in the same order.
+      assert.deepEqual(c.table, c.bars.map((b) => b[0]));
+    }
+    // The table is reachable: opening it shows the numbers.
+    const details = page.locator('.charts figure').first().locator('details');
+    await details.locator('summary').click();
+    assert.ok(await details.locator('table').isVisible());
+    await page.locator('.charts').screenshot({ path: `${shots}/dashboard-charts.png` });
+    await assertAxe(page);
+  });
+
+  await step('the dashboard map draws one named shape per district with a legend', async () => {
+    const shapes = await page.locator('#map-districts path.district').evaluateAll((ps) =>
+      ps.map((p) => ({ code: p.dataset.district, name: p.dataset.name, title: p.querySelector('title').textContent })));
+    assert.equal(shapes.length, 7, JSON.stringify(shapes));
+    assert.equal(new Set(shapes.map((s) => s.code)).size, 7);
+    for (const s of shapes) {
+      assert.match(s.name, /区$|市$/, `named: ${JSON.stringify(s)}`);
+      assert.ok(s.title.startsWith(s.name) && /每万居民/.test(s.title), s.title);
+    }
+    assert.ok((await page.locator('#map-districts-legend li').count()) >= 2, 'a legend');
+    // Its figures as a table, one row per district.
+    assert.equal(await page.locator('#districts-table tbody tr').count(), 7);
+    const box = await page.locator('#map-districts').boundingBox();
+    assert.ok(box.width >= 400, `the map is ${box.width}px wide`);
+    await page.locator('#map-districts').screenshot({ path: `${shots}/map-districts.png` });
+    await page.goto(`${base}/web/dashboard?lang=en`);
+    assert.equal(await page.locator('#map-districts path.district').count(), 7);
+    await assertAxe(page);
+  });
+
+  await step('the live dashboard leaves the page alone when nothing changed and stops when paused', async () => {
+    await page.goto(`${base}/web/dashboard?refresh=2`);
+    const toggle = page.locator('#live-toggle');
+    assert.ok(await toggle.isVisible(), 'the pause button shows once the script runs');
+    assert.equal(await page.locator('#live[aria-live]').count(), 0, 'the whole dashboard is not a live region');
+    const refreshes = async () => Number((await toggle.getAttribute('data-refreshes')) ?? 0);
+    const waitRefreshes = async (n) => {
+      for (let i = 0; i < 100 && (await refreshes()) < n; i += 1) await page.waitForTimeout(200);
+      assert.ok((await refreshes()) >= n, `${n} refreshes`);
+    };
+    await page.evaluate(() => {
+      window.xkMutations = 0;
+      new MutationObserver((records) => { window.xkMutations += records.length; })
+        .observe(document.getElementById('live'), { subtree: true, childList: true, attributes: true, characterData: true });
+    });
+    // Two refreshes of unchanged figures touch nothing. (Figures recomputed in between may
+    // differ for real; a window with a real change is retried, at most three times.)
+    let quiet = false;
+    for (let w = 0; w < 3 && !quiet; w += 1) {
+      await page.evaluate(() => { window.xkMutations = 0; });
+      await waitRefreshes((await refreshes()) + 2);
+      quiet = (await page.evaluate(() => window.xkMutations)) === 0;
+    }
+    assert.ok(quiet, 'unchanged refreshes did not touch the DOM');
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('data-paused'), 'true');
+    assert.equal((await toggle.innerText()).trim(), '继续自动刷新');
+    const paused = await refreshes();
+    await page.waitForTimeout(5000);
+    assert.equal(await refreshes(), paused, 'no refresh while paused');
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('data-paused'), 'false');
+    await waitRefreshes(paused + 1);
   });
 
   await step('a tracer registers a case and sees its contacts with evidence', async () => {
@@ -206,6 +311,83 @@ try {
     await page.waitForLoadState('load');
     assert.equal(await page.locator('h1').innerText(), 'Daily bulletin');
     await page.screenshot({ path: `${shots}/bulletin-en.png`, fullPage: true });
+  });
+
+  await step('the case page lists 50 contacts a page, filters them, names each action and decides a selection', async () => {
+    await page.goto(`${base}/web/lang/zh?next=/web/cases`); // the bulletin step left English on
+    await page.goto(caseUrl);
+    const pageInfo = page.locator('#contact-page');
+    const matching = Number(await pageInfo.getAttribute('data-matching'));
+    const shown = await page.locator('#contacts tbody tr').count();
+    assert.equal(shown, Math.min(50, matching), `rows on the first page of ${matching}`);
+    if (matching > 50) {
+      await page.locator('#contact-page a[rel=next]').click();
+      await page.waitForLoadState('load');
+      assert.equal(await page.locator('#contact-page').getAttribute('data-start'), '50');
+      await page.goto(caseUrl);
+    }
+    // Every action is named with its person.
+    const unnamed = await page.locator('#contacts tbody tr').evaluateAll((rows) => rows.flatMap((r) =>
+      [...r.querySelectorAll('button')].filter((b) => !(b.getAttribute('aria-label') || '').endsWith(r.dataset.person))
+        .map((b) => `${r.dataset.person}: ${b.outerHTML}`)));
+    assert.deepEqual(unnamed, []);
+    await assertLabelled(page);
+    await assertAxe(page);
+    // Filters: candidates only, then close contacts only.
+    await page.getByLabel('状态').selectOption('candidate');
+    await page.getByRole('button', { name: '筛选' }).click();
+    await page.waitForLoadState('load');
+    assert.match(page.url(), /status=candidate/);
+    const statuses = await page.locator('#contacts tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.status));
+    assert.ok(statuses.length >= 1, `candidates listed: ${statuses.length}`);
+    assert.ok(statuses.every((x) => x === 'Candidate'), `only candidates: ${statuses}`);
+    await page.goto(`${caseUrl}?kind=close`);
+    const kinds = await page.locator('#contacts tbody tr td:nth-child(3)').allInnerTexts();
+    assert.ok(kinds.every((k) => k === '密接'), `only close contacts: ${kinds}`);
+    // Bulk: dismissing without a reason changes nothing; with one, both ticked rows.
+    await page.goto(`${caseUrl}?status=candidate`);
+    const picked = (await page.locator('#contacts tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.person))).slice(0, 2);
+    for (const p of picked) await page.locator(`#pick-${p}`).check();
+    await page.getByLabel('操作', { exact: true }).selectOption('dismiss');
+    await page.getByRole('button', { name: '处理勾选' }).click();
+    await page.waitForLoadState('load');
+    assert.match(await page.locator('p.err').innerText(), /排除需要填写原因/);
+    for (const p of picked) assert.equal(await page.locator(`tr[data-person="${p}"]`).getAttribute('data-status'), 'Candidate');
+    await page.goto(`${caseUrl}?status=candidate`);
+    for (const p of picked) await page.locator(`#pick-${p}`).check();
+    await page.getByLabel('操作', { exact: true }).selectOption('dismiss');
+    await page.getByLabel(/排除原因（排除时必填）/).fill('同时段不在同一楼层');
+    await page.getByRole('button', { name: '处理勾选' }).click();
+    await page.waitForLoadState('load');
+    assert.match(await page.locator('p.ok').innerText(), new RegExp(`已排除 ${picked.length} 人`));
+    await page.goto(`${caseUrl}?status=dismissed`);
+    const dismissed = await page.locator('#contacts tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.person));
+    for (const p of picked) assert.ok(dismissed.includes(p), `${p} dismissed`);
+    await page.screenshot({ path: `${shots}/case-filtered.png`, fullPage: true });
+    // Languages: rule names are translated on the Chinese page; on the English page the
+    // Chinese venue names carry lang="zh-CN".
+    await page.goto(`${caseUrl}?kind=close`);
+    assert.doesNotMatch(await page.locator('#contacts tbody').innerText(), /\bvenue\b/);
+    await page.goto(`${caseUrl}?kind=close&lang=en`);
+    assert.ok((await page.locator('#contacts tbody td span[lang="zh-CN"]').count()) > 0, 'venue names marked zh-CN');
+    assert.match(await page.locator('#contacts tbody').innerText(), /\bvenue\b/);
+    await assertAxe(page);
+
+    // On a phone the action column fits: no sideways scrolling, every button on screen.
+    const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
+    const p = await phone.newPage();
+    await login(p, 'admin', adminPassword);
+    await p.goto(`${caseUrl}?status=candidate`);
+    const wide = await p.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 375, `page is ${wide}px wide`);
+    const right = await p.locator('#contacts button').evaluateAll((bs) => Math.max(...bs.map((b) => b.getBoundingClientRect().right)));
+    assert.ok(right <= 375, `buttons reach ${right}px`);
+    await p.screenshot({ path: `${shots}/case-phone.png` });
+    await assertAxe(p);
+    // The English dashboard on a phone too (its tables scroll sideways there).
+    await p.goto(`${base}/web/dashboard?lang=en`);
+    await assertAxe(p);
+    await phone.close();
   });
 
   await step('the lab page reads a picked results file and reports each line', async () => {
@@ -370,7 +552,10 @@ try {
     }
     // Cases of one cell share a square, so cells with cases ≤ cases.
     assert.ok(casesOnMap >= 1 && casesOnMap <= casesRegistered, `cells with cases: ${casesOnMap}`);
-    assert.equal(await page.locator('svg.map').count(), 2);
+    assert.equal(await page.locator('svg.map').count(), 3);
+    // The confirmed contact's red code fills their district above the lightest class.
+    const classes = await page.locator('#map-districts path.district').evaluateAll((ps) => ps.map((p) => Number(p.dataset.class)));
+    assert.ok(Math.max(...classes) >= 1, `district classes ${classes}`);
     assert.match(await page.locator('#map-zones desc').textContent(), /未划定 \d+ 个网格/);
     const traced = page.locator('#ranking tbody tr td[data-minutes]:not([data-minutes=""])');
     assert.ok((await traced.count()) >= 1, 'a district has a tracing time');

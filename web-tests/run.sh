@@ -18,8 +18,8 @@ skip() {
 command -v node >/dev/null 2>&1 || skip "node is not installed"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 [ -x "$CHROMIUM" ] || skip "$CHROMIUM is not installed (apt-get install chromium fonts-wqy-microhei)"
-if [ ! -d node_modules/playwright-core ]; then
-  npm ci --no-audit --no-fund >/dev/null 2>&1 || skip "npm ci failed (playwright-core not installable)"
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
+  npm ci --no-audit --no-fund >/dev/null 2>&1 || skip "npm ci failed (playwright-core or axe-core not installable)"
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(cd .. && pwd)/target}"

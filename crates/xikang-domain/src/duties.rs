@@ -719,6 +719,18 @@ impl Polygon {
         Ok(Polygon { ring })
     }
 
+    /// The vertices (longitude, latitude), without the closing repeat of the first.
+    pub fn ring(&self) -> &[(f64, f64)] {
+        &self.ring
+    }
+
+    /// The polygon as a GeoJSON `Polygon` geometry (the ring closed again).
+    pub fn to_geojson(&self) -> serde_json::Value {
+        let mut coords: Vec<[f64; 2]> = self.ring.iter().map(|p| [p.0, p.1]).collect();
+        coords.push(coords[0]);
+        serde_json::json!({ "type": "Polygon", "coordinates": [coords] })
+    }
+
     /// The centroid (longitude, latitude) of the polygon's area.
     pub fn centroid(&self) -> (f64, f64) {
         let n = self.ring.len();

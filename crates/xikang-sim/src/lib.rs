@@ -16,6 +16,7 @@ pub mod contacts;
 pub mod epidemic;
 mod grid;
 mod names;
+mod outline;
 mod ping;
 mod rng;
 mod routine;
@@ -26,6 +27,7 @@ pub use city::{
     generate_city,
 };
 pub use grid::{GridRow, grid_rows, worker_of};
+pub use outline::{DistrictOutline, district_outlines};
 pub use ping::{DEFAULT_PING_SHARE_PERMILLE, PingPlan};
 pub use routine::{DAY_END, Stop};
 pub use screening::{ROUTINE_SCREENING_BASIS, ROUTINE_SCREENING_DAILY_SHARE};

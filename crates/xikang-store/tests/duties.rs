@@ -292,6 +292,21 @@ fn scenario_tasks_are_listed_completed_and_rolled_up(store: &dyn Store) {
             (area("320213"), "梁溪区".to_owned())
         ]
     );
+    // District outlines: a second import replaces the whole map.
+    let square = r#"{"type":"Polygon","coordinates":[[[120,31],[121,31],[121,32],[120,31]]]}"#;
+    store
+        .put_district_outlines(&[
+            (area("320213"), square.into()),
+            (area("320211"), square.into()),
+        ])
+        .unwrap();
+    store
+        .put_district_outlines(&[(area("320211"), square.into())])
+        .unwrap();
+    assert_eq!(
+        store.district_outlines().unwrap(),
+        vec![(area("320211"), square.to_owned())]
+    );
     let batch = vec![
         task(1, 500, Some("a")),
         task(1, 300, None),

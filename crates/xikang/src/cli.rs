@@ -308,6 +308,11 @@ enum Command {
         #[command(subcommand)]
         what: GridCmd,
     },
+    /// District outlines for the dashboard's map.
+    Districts {
+        #[command(subcommand)]
+        what: DistrictsCmd,
+    },
     /// Benchmark duties: seal and lift a zone, a grid worker's task list at scale.
     BenchDuties(crate::duties::DutyBenchArgs),
     /// Duty reference data (sites, origin risk list, sentinels) and task lists. Changes that
@@ -354,6 +359,24 @@ enum GridCmd {
         store: StoreArgs,
         /// The CSV or GeoJSON file.
         csv: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DistrictsCmd {
+    /// Replace every district outline with those of a GeoJSON FeatureCollection: one Polygon
+    /// feature per district, its 6-digit code in a property (and optionally its name).
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The GeoJSON file.
+        file: PathBuf,
+        /// The property holding the district code.
+        #[arg(long, default_value = "code")]
+        code_property: String,
+        /// The property holding the district name (stored as the area's name when present).
+        #[arg(long, default_value = "name")]
+        name_property: String,
     },
 }
 
@@ -747,6 +770,25 @@ fn run(cmd: Command) -> Result<ExitCode> {
             let store = store.open()?;
             let n = crate::duties::import_grid_csv(store.as_ref(), &csv)?;
             println!("imported {n} grid cell(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Districts {
+            what:
+                DistrictsCmd::Import {
+                    store,
+                    file,
+                    code_property,
+                    name_property,
+                },
+        } => {
+            let store = store.open()?;
+            let n = crate::duties::import_districts(
+                store.as_ref(),
+                &file,
+                &code_property,
+                &name_property,
+            )?;
+            println!("imported {n} district outline(s)");
             Ok(ExitCode::SUCCESS)
         }
         Command::Duties { store, what } => {

@@ -7,11 +7,11 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use xikang_domain::duties::TaskKind;
+use xikang_domain::duties::{Polygon, TaskKind};
 use xikang_domain::event::ZoneLevel;
 use xikang_domain::policy::{DEFAULT_POLICY_TOML, Policy};
 use xikang_domain::time::HOUR;
-use xikang_domain::{CivilDay, GridCell, PersonId};
+use xikang_domain::{AreaCode, CivilDay, GridCell, PersonId};
 use xikang_server::ServerConfig;
 use xikang_server::auth::token_digest;
 use xikang_server::state::AppState;
@@ -48,7 +48,117 @@ pub fn insert_grid(store: &dyn Store, city: &City) -> Result<()> {
         }
     }
     store.put_area_names(&names)?;
+    // The synthetic city's district shapes (Voronoi cells of the district centres, see
+    // xikang_sim::district_outlines): plausible, not Wuxi's real borders.
+    let outlines: Vec<(AreaCode, String)> = xikang_sim::district_outlines(city)
+        .into_iter()
+        .map(|o| {
+            let mut ring: Vec<[f64; 2]> = o.ring.iter().map(|p| [p.0, p.1]).collect();
+            ring.push(ring[0]);
+            let geometry = serde_json::json!({ "type": "Polygon", "coordinates": [ring] });
+            (o.code, geometry.to_string())
+        })
+        .collect();
+    store.put_district_outlines(&outlines)?;
     Ok(())
+}
+
+/// One district of an outline import: its code, its name when the file gives one, and its
+/// validated polygon.
+#[derive(Debug)]
+pub struct DistrictShape {
+    pub code: AreaCode,
+    pub name: Option<String>,
+    pub polygon: Polygon,
+}
+
+/// Parses a GeoJSON `FeatureCollection` of district outlines: each feature a `Polygon` (one
+/// outer ring; validated as zone polygons are) with the district's 6-digit code in the
+/// property `code_property` (a string or a number) and optionally its name in
+/// `name_property`. A code may appear once. serde_json rather than the `geojson` crate: the
+/// domain's `Polygon` already validates geometries from a `serde_json::Value` (rings,
+/// ranges, self-intersection), so the crate would add build time and a second model of the
+/// same geometry.
+pub fn parse_district_geojson(
+    text: &str,
+    code_property: &str,
+    name_property: &str,
+) -> Result<Vec<DistrictShape>, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if v.get("type").and_then(|t| t.as_str()) != Some("FeatureCollection") {
+        return Err("the file must be a GeoJSON FeatureCollection".into());
+    }
+    let features = v
+        .get("features")
+        .and_then(|f| f.as_array())
+        .ok_or("a FeatureCollection needs a features array")?;
+    let mut out: Vec<DistrictShape> = Vec::new();
+    for (k, f) in features.iter().enumerate() {
+        let at = |m: &str| format!("feature {}: {m}", k + 1);
+        let props = f.get("properties");
+        let code = match props.and_then(|p| p.get(code_property)) {
+            Some(serde_json::Value::String(s)) => s.trim().to_owned(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(at(&format!(
+                    "property {code_property:?} (the district code) is missing"
+                )));
+            }
+        };
+        let code = AreaCode::parse(&code)
+            .ok()
+            .filter(|c| c.as_str().len() == 6)
+            .ok_or_else(|| at(&format!("{code:?} is not a 6-digit district code")))?;
+        if out.iter().any(|d| d.code == code) {
+            return Err(at(&format!("district {} appears twice", code.as_str())));
+        }
+        let name = props
+            .and_then(|p| p.get(name_property))
+            .and_then(|n| n.as_str())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        let polygon = Polygon::from_geojson(f).map_err(|e| at(&e.0))?;
+        out.push(DistrictShape {
+            code,
+            name,
+            polygon,
+        });
+    }
+    if out.is_empty() {
+        return Err("the FeatureCollection has no features".into());
+    }
+    Ok(out)
+}
+
+/// `xikang districts import`: reads and checks the whole file, then replaces every stored
+/// district outline (and names the districts the file names).
+pub fn import_districts(
+    store: &dyn Store,
+    path: &Path,
+    code_property: &str,
+    name_property: &str,
+) -> Result<usize> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let shapes = parse_district_geojson(&text, code_property, name_property)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let names: Vec<(AreaCode, String)> = shapes
+        .iter()
+        .filter_map(|d| d.name.clone().map(|n| (d.code.clone(), n)))
+        .collect();
+    store
+        .put_district_outlines(
+            &shapes
+                .iter()
+                .map(|d| (d.code.clone(), d.polygon.to_geojson().to_string()))
+                .collect::<Vec<_>>(),
+        )
+        .context("writing district outlines")?;
+    store
+        .put_area_names(&names)
+        .context("writing district names")?;
+    Ok(shapes.len())
 }
 
 /// Parses a grid CSV: a header `cell,community,name,lat,lon,worker` then one row per cell

@@ -71,3 +71,65 @@ fn the_generated_grid_and_duty_reference_data_are_managed_from_the_command_line(
     let (ok, _, err) = xikang(d, &["grid", "import", csv.to_str().unwrap()]);
     assert!(!ok && err.contains("line 2"), "{err}");
 }
+
+#[test]
+fn district_outlines_come_with_the_generated_city_and_an_import_replaces_them_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, _, err) = xikang(d, &["gen", "--people", "300", "--days", "1"]);
+    assert!(ok, "{err}");
+    let outlines = || {
+        let store = xikang_store::open(&xikang_store::Target::Sqlite(d.to_path_buf())).unwrap();
+        store.district_outlines().unwrap()
+    };
+    // The synthetic city's seven districts, each a GeoJSON Polygon.
+    let generated = outlines();
+    assert_eq!(generated.len(), 7);
+    for (code, geometry) in &generated {
+        let v: serde_json::Value = serde_json::from_str(geometry).unwrap();
+        assert!(
+            xikang_domain::duties::Polygon::from_geojson(&v).is_ok(),
+            "{}: {geometry}",
+            code.as_str()
+        );
+    }
+    let file = d.join("districts.geojson");
+    let feature = |code: &str, x: f64| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"code":{code},"name":"区{x}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},31],[{x1},31],[{x1},31.1],[{x},31.1],[{x},31]]]}}}}"#,
+            x1 = x + 0.1
+        )
+    };
+    // A self-intersecting ring, a bad code, a code twice: refused, nothing changes.
+    for bad in [
+        r#"{"type":"Feature","properties":{"code":"320213"},"geometry":{"type":"Polygon","coordinates":[[[120,31],[121,32],[121,31],[120,32],[120,31]]]}}"#.to_owned(),
+        feature("\"3202\"", 120.0),
+        format!("{},{}", feature("320213", 120.0), feature("\"320213\"", 120.2)),
+    ] {
+        std::fs::write(
+            &file,
+            format!(r#"{{"type":"FeatureCollection","features":[{bad}]}}"#),
+        )
+        .unwrap();
+        let (ok, _, err) = xikang(d, &["districts", "import", file.to_str().unwrap()]);
+        assert!(!ok && err.contains("feature"), "{err}");
+        assert_eq!(outlines(), generated, "a refused file changes nothing");
+    }
+    // Two districts, the code as a number and as a string: the whole map is replaced.
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
+            feature("320213", 120.0),
+            feature("\"320211\"", 120.2)
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = xikang(d, &["districts", "import", file.to_str().unwrap()]);
+    assert!(ok && out.contains("imported 2"), "{out} {err}");
+    let codes: Vec<String> = outlines()
+        .into_iter()
+        .map(|(c, _)| c.as_str().to_owned())
+        .collect();
+    assert_eq!(codes, ["320211", "320213"]);
+}

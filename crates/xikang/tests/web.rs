@@ -450,6 +450,85 @@ async fn a_tracer_registers_a_case_confirms_a_contact_and_the_contact_turns_red(
 }
 
 #[tokio::test]
+async fn a_tracer_dismisses_ticked_contacts_together_and_a_bulk_without_a_reason_changes_nothing() {
+    let app = spawn_app().await;
+    let mut b = Browser::signed_in(&app, "wang", "tracer", "320200").await;
+    let csrf = b.csrf("/web/cases").await;
+    let (loc, page, contact) = register_a_case_with_contacts(&mut b, &csrf).await;
+    // Each action is named with its person.
+    assert!(
+        page.contains(&format!("aria-label=\"确认 {contact}\"")),
+        "{page}"
+    );
+    let candidates: Vec<String> = page
+        .split("<tr data-person=\"")
+        .skip(1)
+        .filter(|r| r.contains("data-status=\"Candidate\""))
+        .map(|r| r[..r.find('"').unwrap()].to_owned())
+        .take(2)
+        .collect();
+    let picked: Vec<(&str, &str)> = candidates.iter().map(|p| ("person", p.as_str())).collect();
+    let bulk = format!("{loc}/contacts");
+    // No reason, no selection, an unknown action: refused, nothing recorded.
+    let before = app.head();
+    for form in [
+        [
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "dismiss"),
+                ("reason", " "),
+            ][..],
+            &picked,
+        ]
+        .concat(),
+        vec![
+            ("csrf", csrf.as_str()),
+            ("action", "dismiss"),
+            ("reason", "x"),
+        ],
+        [
+            &[("csrf", csrf.as_str()), ("action", "quarantine")][..],
+            &picked,
+        ]
+        .concat(),
+    ] {
+        let r = b.post(&bulk, &form).await;
+        assert_eq!(r.status, 422, "{}", r.text());
+    }
+    assert_eq!(app.head(), before);
+    // With a reason, every ticked contact is dismissed, one event each.
+    let form = [
+        &[
+            ("csrf", csrf.as_str()),
+            ("action", "dismiss"),
+            ("reason", "不在同一楼层"),
+        ][..],
+        &picked,
+    ]
+    .concat();
+    let r = b.post(&bulk, &form).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text()
+            .contains(&format!("已排除 {} 人", candidates.len())),
+        "{}",
+        r.text()
+    );
+    assert_eq!(app.events_after(before).len(), candidates.len());
+    // The status filter lists them as dismissed and no longer as candidates.
+    let dismissed = b.get(&format!("{loc}?status=dismissed")).await.text();
+    let waiting = b.get(&format!("{loc}?status=candidate")).await.text();
+    for p in &candidates {
+        let row = format!("<tr data-person=\"{p}\" data-status=");
+        assert!(
+            dismissed.contains(&format!("{row}\"Dismissed\"")),
+            "{dismissed}"
+        );
+        assert!(!waiting.contains(&row), "{waiting}");
+    }
+}
+
+#[tokio::test]
 async fn staff_see_only_their_jurisdiction_and_a_resident_only_themselves() {
     let app = spawn_app().await;
     let area = app.state.projection.person_area(PersonId(1)).unwrap();

@@ -11,16 +11,16 @@
 //! The bulletin accumulator follows the authority log: each call reads only the events
 //! appended since the last one.
 
-use super::map::{MapCell, MapKind};
+use super::map::{DistrictArea, MapCell, MapKind};
 use super::ranking::DistrictRow;
 use super::session::WebUser;
-use super::svg::bar_chart;
+use super::svg::{bar_chart, data_table};
 use super::{Lang, error_page, esc, html, layout};
 use crate::app::Role;
 use crate::error::AppError;
 use crate::state::{AppState, read};
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -81,6 +81,14 @@ pub struct Figures {
     /// The two maps drawn in each language: `[zh, en]` × `[zones, cases]`.
     #[serde(skip)]
     pub maps: [[String; 2]; 2],
+    /// Residents per district code.
+    pub residents_by_district: BTreeMap<String, u64>,
+    /// Red codes per district code.
+    pub red_by_district: BTreeMap<String, u64>,
+    /// The district choropleth and its data table, `[zh, en]` (empty shapes without stored
+    /// outlines).
+    #[serde(skip)]
+    pub district_map: [String; 2],
 }
 
 /// The log follower and the cached figures.
@@ -197,15 +205,35 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
     // Colour counts: one evaluation per resident under the active policy.
     let policy = state.policy();
     let (mut green, mut yellow, mut red, mut residents) = (0, 0, 0, 0);
+    // Residents and red codes per community index, then per district (the choropleth).
+    let mut by_community: Vec<(u64, u64)> = Vec::new();
     {
         let people = read(&state.projection.people);
         for slot in people.iter().filter(|s| s.community != u32::MAX) {
             residents += 1;
+            let ix = slot.community as usize;
+            if by_community.len() <= ix {
+                by_community.resize(ix + 1, (0, 0));
+            }
+            by_community[ix].0 += 1;
             match xikang_domain::policy::evaluate(&policy, &slot.facts, now).colour {
                 Colour::Green => green += 1,
                 Colour::Yellow => yellow += 1,
-                Colour::Red => red += 1,
+                Colour::Red => {
+                    red += 1;
+                    by_community[ix].1 += 1;
+                }
             }
+        }
+    }
+    let mut residents_by_district: BTreeMap<String, u64> = BTreeMap::new();
+    let mut red_by_district: BTreeMap<String, u64> = BTreeMap::new();
+    for (ix, (n, r)) in by_community.iter().enumerate() {
+        if let Some(a) = state.projection.communities.get(ix as u32) {
+            *residents_by_district
+                .entry(a.district().to_string())
+                .or_insert(0) += n;
+            *red_by_district.entry(a.district().to_string()).or_insert(0) += r;
         }
     }
     let mut open_cases_by_district = BTreeMap::new();
@@ -238,6 +266,38 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
     }
     let maps = [Lang::Zh, Lang::En].map(|l| {
         [MapKind::Zones, MapKind::Cases].map(|k| super::map::draw(l, k, &map_cells, &names))
+    });
+    let areas: Vec<DistrictArea> = state
+        .store
+        .district_outlines()?
+        .into_iter()
+        .filter_map(|(code, text)| {
+            let polygon = serde_json::from_str(&text)
+                .ok()
+                .and_then(|v| xikang_domain::duties::Polygon::from_geojson(&v).ok());
+            if polygon.is_none() {
+                tracing::warn!(
+                    district = code.as_str(),
+                    "a stored district outline is not a valid polygon; not drawn"
+                );
+            }
+            let c = code.as_str().to_owned();
+            Some(DistrictArea {
+                name: names.get(&code).cloned().unwrap_or_else(|| c.clone()),
+                ring: polygon?.ring().to_vec(),
+                residents: residents_by_district.get(&c).copied().unwrap_or(0),
+                red: red_by_district.get(&c).copied().unwrap_or(0),
+                open_cases: open_cases_by_district.get(&c).copied().unwrap_or(0),
+                code: c,
+            })
+        })
+        .collect();
+    let district_map = [Lang::Zh, Lang::En].map(|l| {
+        format!(
+            "{}{}",
+            super::map::draw_districts(l, &areas),
+            super::map::districts_table(l, &areas)
+        )
     });
     let district_names = names
         .into_iter()
@@ -279,6 +339,9 @@ fn compute(cache: &FigureCache, state: &AppState) -> Result<Figures, AppError> {
         round,
         impossible_moves: crate::anomaly::flagged_today(state, today),
         maps,
+        residents_by_district,
+        red_by_district,
+        district_map,
     })
 }
 
@@ -382,36 +445,47 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
         card("fig-yellow", "黄码", "Yellow codes", f.yellow),
         card("fig-green", "绿码", "Green codes", f.green),
     );
+    let day_head = lang.t("日期", "Day");
+    let chart = |title: &str, caption: &str, values: &[u64], fill: &str| {
+        format!(
+            "<figure>{}<figcaption>{}</figcaption>{}</figure>",
+            bar_chart(title, &labels, values, fill),
+            esc(caption),
+            data_table(
+                lang.t("数据表", "Data table"),
+                [day_head, title],
+                &labels,
+                values
+            )
+        )
+    };
     let _ = write!(
         h,
-        "<div class=\"charts\"><figure>{}<figcaption>{}</figcaption></figure><figure>{}<figcaption>{}</figcaption></figure><figure>{}<figcaption>{}</figcaption></figure></div>",
-        bar_chart(
+        "<div class=\"charts\">{}{}{}</div>",
+        chart(
             lang.t("每日新增感染者", "New infections per day"),
-            &labels,
+            lang.t(
+                "每日新增感染者（确诊与无症状）",
+                "New infections per day (confirmed and asymptomatic)"
+            ),
             &f.new_cases,
             "#b3261e"
         ),
-        lang.t(
-            "每日新增感染者（确诊与无症状）",
-            "New infections per day (confirmed and asymptomatic)"
-        ),
-        bar_chart(
+        chart(
             lang.t("尚在医学观察的密接", "Close contacts under observation"),
-            &labels,
+            lang.t(
+                "每日24时尚在医学观察的密接",
+                "Close contacts under observation at 24:00"
+            ),
             &f.under_observation,
             "#8a6d00"
         ),
-        lang.t(
-            "每日24时尚在医学观察的密接",
-            "Close contacts under observation at 24:00"
-        ),
-        bar_chart(
+        chart(
             lang.t("每日扫码次数", "Scans per day"),
-            &labels,
+            lang.t("每日场所扫码次数", "Venue scans per day"),
             &f.scans,
             "#1d5fa8"
         ),
-        lang.t("每日场所扫码次数", "Venue scans per day"),
     );
     let _ = write!(
         h,
@@ -422,7 +496,8 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
     for (d, n) in &f.open_cases_by_district {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{n}</td></tr>",
+            "<tr><td{}>{}</td><td>{n}</td></tr>",
+            lang.t("", " lang=\"zh-CN\""),
             esc(f.district_names.get(d).unwrap_or(d))
         );
     }
@@ -432,7 +507,9 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
     };
     let _ = write!(
         h,
-        "</tbody></table><h2>{}</h2><div class=\"maps\">{}{}</div><h2>{}</h2>{}",
+        "</tbody></table><h2>{}</h2>{}<h2>{}</h2><div class=\"maps\">{}{}</div><h2>{}</h2>{}",
+        lang.t("各区地图", "Map of districts"),
+        f.district_map[l],
         lang.t("网格地图", "Map of grid cells"),
         f.maps[l][0],
         f.maps[l][1],
@@ -452,16 +529,43 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
     ));
     let _ = write!(
         h,
-        "<p><small>{} {} · {} {}</small></p>",
+        "<p><small>{} {}</small></p>",
         lang.t("居民", "Residents"),
         f.residents,
-        lang.t("数据时间", "Computed at"),
-        esc(&super::shanghai(
-            xikang_domain::Timestamp::parse_rfc3339(&f.computed_at)
-                .unwrap_or(xikang_domain::Timestamp(0))
-        )),
     );
     h
+}
+
+/// The refresh interval in milliseconds: 15 s, or `?refresh=` seconds between 2 and 300
+/// (the browser tests use a short one); anything else is ignored.
+fn refresh_ms(q: Option<&str>) -> u64 {
+    q.and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| (2..=300).contains(s))
+        .unwrap_or(15)
+        * 1000
+}
+
+/// When the figures were computed, as Shanghai wall time (ASCII, so it fits a header).
+fn computed_at(f: &Figures) -> String {
+    super::shanghai(
+        xikang_domain::Timestamp::parse_rfc3339(&f.computed_at)
+            .unwrap_or(xikang_domain::Timestamp(0)),
+    )
+}
+
+/// The pause button, the status line and the figures' time, outside the refreshed part. The
+/// button is hidden until `live.js` runs (without the script nothing refreshes).
+fn live_controls(lang: Lang, f: &Figures) -> String {
+    let (pause, resume) = (
+        lang.t("暂停自动刷新", "Pause auto-refresh"),
+        lang.t("继续自动刷新", "Resume auto-refresh"),
+    );
+    format!(
+        "<div class=\"live-controls\"><button type=\"button\" id=\"live-toggle\" data-paused=\"false\" data-pause=\"{pause}\" data-resume=\"{resume}\" hidden>{pause}</button> <small>{} <span id=\"computed-at\">{}</span></small> <span id=\"live-status\" role=\"status\" data-updated=\"{}\"></span></div>",
+        lang.t("数据时间", "Computed at"),
+        esc(&computed_at(f)),
+        lang.t("数据已更新", "Figures updated"),
+    )
 }
 
 /// `GET /web/dashboard`.
@@ -469,6 +573,7 @@ pub async fn page(
     State(state): State<Arc<AppState>>,
     Extension(web): Extension<Arc<super::WebState>>,
     user: WebUser,
+    Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     if let Some(r) = user.forbid_unless(VIEWERS, "the dashboard") {
         return r;
@@ -477,8 +582,10 @@ pub async fn page(
     match web.figures.figures(&state).await {
         Ok(f) => {
             let body = format!(
-                "<div id=\"live\" data-refresh=\"/web/dashboard/live?lang={}\" aria-live=\"polite\">{}</div><script src=\"/web/static/live.js\"></script>",
+                "{}<div id=\"live\" data-refresh=\"/web/dashboard/live?lang={}\" data-interval=\"{}\">{}</div><script src=\"/web/static/live.js\"></script>",
+                live_controls(lang, &f),
                 lang.code(),
+                refresh_ms(q.get("refresh").map(String::as_str)),
                 live_html(lang, &user.caller.area, &f, &state)
             );
             html(
@@ -506,10 +613,16 @@ pub async fn live(
         return r;
     }
     match web.figures.figures(&state).await {
-        Ok(f) => html(
-            StatusCode::OK,
-            live_html(user.lang, &user.caller.area, &f, &state),
-        ),
+        Ok(f) => {
+            let mut r = html(
+                StatusCode::OK,
+                live_html(user.lang, &user.caller.area, &f, &state),
+            );
+            if let Ok(v) = HeaderValue::from_str(&computed_at(&f)) {
+                r.headers_mut().insert("x-computed-at", v);
+            }
+            r
+        }
         Err(e) => error_page(user.lang, Some(&user), &e),
     }
 }

@@ -154,7 +154,7 @@ fn page(
             kind = kind_text(lang, t.kind),
             cell_l = lang.t("网格", "cell"),
             cell = t.cell.0,
-            detail = esc(&t.detail),
+            detail = super::i18n::lang_runs(lang, &t.detail),
             due = shanghai(t.due_at),
             csrf = user.csrf_field(),
             l_note = lang.t("处理情况", "What was done"),

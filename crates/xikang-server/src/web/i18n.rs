@@ -213,3 +213,83 @@ pub fn error_text(lang: Lang, code: &str, message: &str) -> String {
         Lang::En => message.to_owned(),
     }
 }
+
+/// Whether a character is CJK (ideographs, CJK punctuation, full-width forms).
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{303F}' | '\u{3400}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF00}'..='\u{FFEF}')
+}
+
+/// Escapes `text` for a page in `page`'s language, marking runs in the other language with
+/// `lang` (WCAG 3.1.2): on a Chinese page, runs of Latin words (from a word of two or more
+/// ASCII letters to the last ASCII letter, digit or `)` before the next non-ASCII character) become
+/// `<span lang="en">`; on an English page, runs of CJK characters become
+/// `<span lang="zh-CN">`. For texts the system stores in one language and shows in both (a
+/// grid task's detail, "门铃 door-to-door screening of cell 3").
+pub fn lang_runs(page: Lang, text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        // On a Chinese page a run starts at a word of two or more letters: a lone letter
+        // ("<b>", "P12", "3 号楼 A 座") is not English.
+        let (starts, tag) = match page {
+            Lang::Zh => (
+                chars[i].is_ascii_alphabetic()
+                    && chars.get(i + 1).is_some_and(char::is_ascii_alphabetic),
+                "en",
+            ),
+            Lang::En => (is_cjk(chars[i]), "zh-CN"),
+        };
+        if !starts {
+            out.push_str(&super::esc(&chars[i].to_string()));
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        let mut j = i;
+        while j < chars.len() {
+            let c = chars[j];
+            let inside = match page {
+                Lang::Zh => c.is_ascii(),
+                Lang::En => is_cjk(c),
+            };
+            if !inside {
+                break;
+            }
+            if page == Lang::En || c.is_ascii_alphanumeric() || c == ')' {
+                end = j + 1;
+            }
+            j += 1;
+        }
+        let run: String = chars[i..end].iter().collect();
+        out.push_str(&format!("<span lang=\"{tag}\">{}</span>", super::esc(&run)));
+        i = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod lang_run_tests {
+    use super::*;
+
+    #[test]
+    fn other_language_runs_are_marked_and_everything_is_escaped() {
+        assert_eq!(
+            lang_runs(
+                Lang::Zh,
+                "门铃 door-to-door screening of cell 3 (zone Z1)，<2>"
+            ),
+            "门铃 <span lang=\"en\">door-to-door screening of cell 3 (zone Z1)</span>，&lt;2&gt;"
+        );
+        assert_eq!(
+            lang_runs(Lang::En, "门铃 door-to-door <x>"),
+            "<span lang=\"zh-CN\">门铃</span> door-to-door &lt;x&gt;"
+        );
+        assert_eq!(lang_runs(Lang::Zh, "12 人"), "12 人");
+        assert_eq!(
+            lang_runs(Lang::Zh, "送药 <b>3 号楼</b> P12"),
+            "送药 &lt;b&gt;3 号楼&lt;/b&gt; P12"
+        );
+        assert_eq!(lang_runs(Lang::En, "12 people"), "12 people");
+    }
+}

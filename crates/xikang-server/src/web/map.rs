@@ -386,3 +386,277 @@ mod tests {
         assert!(svg.contains("未划定 0 个网格"));
     }
 }
+
+/// One district of the choropleth: its stored outline and its figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistrictArea {
+    /// District code (6 digits).
+    pub code: String,
+    pub name: String,
+    /// The outline's vertices (longitude, latitude).
+    pub ring: Vec<(f64, f64)>,
+    pub residents: u64,
+    pub red: u64,
+    pub open_cases: u64,
+}
+
+impl DistrictArea {
+    /// Red codes per 10,000 residents (0 for a district without residents).
+    pub fn red_rate(&self) -> f64 {
+        if self.residents == 0 {
+            0.0
+        } else {
+            self.red as f64 * 10_000.0 / self.residents as f64
+        }
+    }
+}
+
+/// Fills of the choropleth: no red code, then up to five classes light to dark.
+const CHORO_ZERO: &str = "#f1f1f1";
+const CHORO_FILLS: [&str; 5] = ["#fde0d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"];
+
+/// The upper bounds of the choropleth's classes: round steps from [`super::svg::ticks`]
+/// reaching the largest rate (so a legend reads "0–5, 5–10 …").
+fn choropleth_bounds(areas: &[DistrictArea]) -> Vec<u64> {
+    let max = areas.iter().map(DistrictArea::red_rate).fold(0.0, f64::max);
+    let mut t = super::svg::ticks(max.ceil() as u64);
+    t.remove(0);
+    t.truncate(CHORO_FILLS.len());
+    t
+}
+
+/// The class of a rate: 0 for none, else 1 + the first bound at or above it.
+fn choropleth_class(rate: f64, bounds: &[u64]) -> usize {
+    if rate <= 0.0 {
+        return 0;
+    }
+    1 + bounds
+        .iter()
+        .position(|b| rate <= *b as f64)
+        .unwrap_or(bounds.len().saturating_sub(1))
+}
+
+/// The district map: each stored outline as a named shape filled by red codes per 10,000
+/// residents, with the district's name at its centroid, a legend of the classes in words and
+/// numbers, and each shape's figures in its `<title>` (hover) — and, for assistive
+/// technology, the same figures in a table (`districts_table`).
+pub fn draw_districts(lang: Lang, areas: &[DistrictArea]) -> String {
+    let bounds = choropleth_bounds(areas);
+    let mut s = String::new();
+    let title = lang.t(
+        "各区红码人数（每万居民）",
+        "Red codes per 10,000 residents by district",
+    );
+    // Projection of the outlines' extent into WIDTH × at most MAX_HEIGHT.
+    let pts = areas.iter().flat_map(|a| a.ring.iter().copied());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (x, y) in pts {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    let ok = x0 < x1 && y0 < y1;
+    let shrink = if ok {
+        ((y0 + y1) / 2.0).to_radians().cos().max(0.1)
+    } else {
+        1.0
+    };
+    let scale = if ok {
+        ((WIDTH - 2.0 * PAD) / ((x1 - x0) * shrink)).min((MAX_HEIGHT - 2.0 * PAD) / (y1 - y0))
+    } else {
+        1.0
+    };
+    let (w, h) = if ok {
+        (
+            (x1 - x0) * shrink * scale + 2.0 * PAD,
+            (y1 - y0) * scale + 2.0 * PAD,
+        )
+    } else {
+        (WIDTH, 80.0)
+    };
+    let project = |(x, y): (f64, f64)| (PAD + (x - x0) * shrink * scale, PAD + (y1 - y) * scale);
+    let _ = write!(
+        s,
+        r#"<figure class="map choropleth"><svg class="map" id="map-districts" viewBox="0 0 {w:.0} {h:.0}" role="img" aria-labelledby="map-districts-t" xmlns="http://www.w3.org/2000/svg"><title id="map-districts-t">{t}</title>"#,
+        t = esc(title)
+    );
+    let mut labels = String::new();
+    for a in areas.iter().filter(|a| a.ring.len() >= 3) {
+        let rate = a.red_rate();
+        let class = choropleth_class(rate, &bounds);
+        let fill = if class == 0 {
+            CHORO_ZERO
+        } else {
+            CHORO_FILLS[class - 1]
+        };
+        let mut d = String::new();
+        for (k, p) in a.ring.iter().enumerate() {
+            let (x, y) = project(*p);
+            let _ = write!(d, "{}{x:.1} {y:.1}", if k == 0 { "M" } else { "L" });
+        }
+        d.push('z');
+        let hover = match lang {
+            Lang::Zh => format!(
+                "{}：红码 {} 人，每万居民 {rate:.1}；在治病例 {}；居民 {}",
+                a.name, a.red, a.open_cases, a.residents
+            ),
+            Lang::En => format!(
+                "{}: {} red codes, {rate:.1} per 10,000 residents; {} open cases; {} residents",
+                a.name, a.red, a.open_cases, a.residents
+            ),
+        };
+        let _ = write!(
+            s,
+            r##"<path class="district" data-district="{code}" data-name="{name}" data-rate="{rate:.1}" data-class="{class}" fill="{fill}" stroke="#333" stroke-width="1" d="{d}"><title>{hover}</title></path>"##,
+            code = esc(&a.code),
+            name = esc(&a.name),
+            hover = esc(&hover),
+        );
+        // The label at the centre of the outline's vertices' box, haloed for any fill.
+        let (cx, cy) = {
+            let (mut a0, mut a1, mut b0, mut b1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+            for p in &a.ring {
+                let (x, y) = project(*p);
+                a0 = a0.min(x);
+                a1 = a1.max(x);
+                b0 = b0.min(y);
+                b1 = b1.max(y);
+            }
+            ((a0 + a1) / 2.0, (b0 + b1) / 2.0)
+        };
+        let _ = write!(
+            labels,
+            r##"<text x="{cx:.1}" y="{cy:.1}" font-size="14" text-anchor="middle" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke" aria-hidden="true">{}</text>"##,
+            esc(&a.name)
+        );
+    }
+    s.push_str(&labels);
+    s.push_str("</svg><figcaption><p>");
+    s.push_str(esc(title).as_str());
+    s.push_str("</p><ul class=\"legend\" id=\"map-districts-legend\">");
+    let mut lo = 0u64;
+    let classes = std::iter::once((
+        0usize,
+        CHORO_ZERO,
+        match lang {
+            Lang::Zh => "无红码".to_owned(),
+            Lang::En => "no red code".to_owned(),
+        },
+    ))
+    .chain(bounds.iter().enumerate().map(|(k, b)| {
+        let text = format!("{lo}–{b}");
+        lo = *b;
+        (k + 1, CHORO_FILLS[k], text)
+    }));
+    for (k, fill, text) in classes {
+        let _ = write!(
+            s,
+            "<li data-class=\"{k}\"><svg class=\"swatch\" viewBox=\"0 0 1 1\" aria-hidden=\"true\"><rect width=\"1\" height=\"1\" fill=\"{fill}\"/></svg>{}</li>",
+            esc(&text)
+        );
+    }
+    s.push_str("</ul></figcaption></figure>");
+    s
+}
+
+/// A `lang` attribute for a district name (Chinese) on a page in `lang`.
+fn zh_name(lang: Lang) -> &'static str {
+    lang.t("", " lang=\"zh-CN\"")
+}
+
+/// The district map's figures as a table (the map's alternative for assistive technology).
+pub fn districts_table(lang: Lang, areas: &[DistrictArea]) -> String {
+    let mut s = format!(
+        "<details class=\"data\"><summary>{}</summary><table id=\"districts-table\">{}<tbody>",
+        lang.t("数据表", "Data table"),
+        super::thead(&[
+            lang.t("区县", "District"),
+            lang.t("居民", "Residents"),
+            lang.t("红码", "Red codes"),
+            lang.t("每万居民红码", "Red per 10,000"),
+            lang.t("在治病例", "Open cases"),
+        ])
+    );
+    for a in areas {
+        let _ = write!(
+            s,
+            "<tr data-code=\"{}\"><th scope=\"row\"{}>{}</th><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td></tr>",
+            esc(&a.code),
+            zh_name(lang),
+            esc(&a.name),
+            a.residents,
+            a.red,
+            a.red_rate(),
+            a.open_cases
+        );
+    }
+    s.push_str("</tbody></table></details>");
+    s
+}
+
+#[cfg(test)]
+mod choropleth_tests {
+    use super::*;
+
+    fn area(code: &str, name: &str, x: f64, residents: u64, red: u64) -> DistrictArea {
+        DistrictArea {
+            code: code.into(),
+            name: name.into(),
+            ring: vec![(x, 31.0), (x + 0.1, 31.0), (x + 0.1, 31.1), (x, 31.1)],
+            residents,
+            red,
+            open_cases: 1,
+        }
+    }
+
+    #[test]
+    fn each_district_is_one_named_shape_filled_by_its_class_with_a_legend() {
+        let areas = [
+            area("320213", "梁溪区", 120.0, 10_000, 0),
+            area("320211", "滨湖区", 120.1, 10_000, 4),
+            area("320214", "新吴区", 120.2, 20_000, 20),
+        ];
+        let svg = draw_districts(Lang::Zh, &areas);
+        assert_eq!(svg.matches("<path class=\"district\"").count(), 3, "{svg}");
+        // Rates 0, 4, 10: bounds 5, 10 (ticks of 10 are 0, 5, 10).
+        assert!(
+            svg.contains(
+                "data-district=\"320213\" data-name=\"梁溪区\" data-rate=\"0.0\" data-class=\"0\""
+            ),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(
+                "data-district=\"320211\" data-name=\"滨湖区\" data-rate=\"4.0\" data-class=\"1\""
+            ),
+            "{svg}"
+        );
+        assert!(svg.contains("data-rate=\"10.0\" data-class=\"2\""), "{svg}");
+        assert!(
+            svg.contains(
+                "<title>新吴区：红码 20 人，每万居民 10.0；在治病例 1；居民 20000</title>"
+            ),
+            "{svg}"
+        );
+        assert!(svg.contains("<li data-class=\"0\">"), "{svg}");
+        assert!(
+            svg.contains("</svg>0–5</li>") && svg.contains("</svg>5–10</li>"),
+            "{svg}"
+        );
+        let table = districts_table(Lang::En, &areas);
+        assert!(
+            table.contains(
+                "<th scope=\"row\" lang=\"zh-CN\">新吴区</th><td>20000</td><td>20</td><td>10.0</td><td>1</td>"
+            ),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn no_outlines_draw_an_empty_map_and_no_residents_no_rate() {
+        let svg = draw_districts(Lang::En, &[]);
+        assert!(!svg.contains("<path") && !svg.contains("NaN"), "{svg}");
+        assert_eq!(area("1", "x", 0.0, 0, 0).red_rate(), 0.0);
+    }
+}

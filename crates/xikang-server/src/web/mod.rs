@@ -86,6 +86,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/venues/{id}/poster", get(venue::poster))
         .route("/web/cases", get(tracer::cases).post(tracer::register))
         .route("/web/cases/{id}", get(tracer::case))
+        .route("/web/cases/{id}/contacts", post(tracer::bulk))
         .route("/web/cases/{id}/contacts/{person}", post(tracer::act))
         .route("/web/cases/{id}/export", get(tracer::export))
         .route("/web/dashboard", get(dashboard::page))

@@ -204,7 +204,9 @@ pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<
     };
     let _ = write!(
         s,
-        "<p>{}</p><div class=\"scroll\"><table id=\"ranking\"><caption>{}</caption>{}<tbody>",
+        // Focusable and named: on a phone the table scrolls sideways, and a keyboard must be
+        // able to scroll it (axe: scrollable-region-focusable).
+        "<p>{}</p><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"ranking-caption\"><table id=\"ranking\"><caption id=\"ranking-caption\">{}</caption>{}<tbody>",
         lang.t(
             "排名按三项指标：病例登记到密接隔离的中位用时（近14天病例，未隔离者按已等待时间计）、筛查覆盖率、逾期网格任务；每项每落后于一个区县得 1 分，得分最高者排最前（黑榜），最低者排最后（红榜）。",
             "Ranked on three measures: median time from a case's registration to its contacts' quarantine (cases of the last 14 days; contacts still waiting count their wait so far), screening coverage, overdue grid tasks. A district gets a point per district better on each measure; most points first (worst), fewest last (best)."

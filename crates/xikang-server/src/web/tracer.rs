@@ -24,8 +24,13 @@ use xikang_domain::event::{CaseKind, ContactKind};
 
 const TRACERS: &[Role] = &[Role::Tracer, Role::Admin];
 
-/// Rows shown on one page of a contact list (the export has them all).
-const MAX_ROWS: usize = 500;
+/// Rows shown on one page of a contact list (the export has them all): 50 rows keep the
+/// page small (each row has its forms) and a screen reader's table short.
+const MAX_ROWS: usize = 50;
+
+/// Most people one bulk decision may name (a page has [`MAX_ROWS`]; a hand-made request
+/// cannot make the server decide thousands at once).
+const MAX_BULK: usize = 500;
 
 fn kind_text(lang: Lang, k: CaseKind) -> &'static str {
     match k {
@@ -283,12 +288,14 @@ pub async fn register(
 
 fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
     let lang = user.lang;
+    // Each button is named with its person ("确认 P12"): a list of identical "确认" buttons
+    // says nothing to a screen reader's list of buttons.
     let button = |action: &str, label: &str, extra: &str| {
         format!(
-            "<form method=\"post\" action=\"/web/cases/{}/contacts/{}\" class=\"act\">{}<input type=\"hidden\" name=\"action\" value=\"{action}\">{extra}<button type=\"submit\" data-action=\"{action}\">{label}</button></form>",
+            "<form method=\"post\" action=\"/web/cases/{}/contacts/{p}\" class=\"act\">{}<input type=\"hidden\" name=\"action\" value=\"{action}\">{extra}<button type=\"submit\" data-action=\"{action}\" aria-label=\"{label} {p}\">{label}</button></form>",
             case.id,
-            esc(&row.person),
-            user.csrf_field()
+            user.csrf_field(),
+            p = esc(&row.person),
         )
     };
     let dismiss = || {
@@ -297,8 +304,9 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
             "dismiss",
             lang.t("排除", "Dismiss"),
             &format!(
-                "<label for=\"{id}\" class=\"sr\">{}</label><input id=\"{id}\" name=\"reason\" required placeholder=\"{}\">",
+                "<label for=\"{id}\" class=\"sr\">{} {}</label><input id=\"{id}\" name=\"reason\" required placeholder=\"{}\">",
                 lang.t("排除原因", "Reason for dismissing"),
+                esc(&row.person),
                 lang.t("原因", "reason")
             ),
         )
@@ -311,8 +319,9 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
             "quarantine",
             lang.t("隔离", "Quarantine"),
             &format!(
-                "<label for=\"{id}\" class=\"sr\">{}</label><input id=\"{id}\" name=\"site\" size=\"4\" placeholder=\"{}\">",
+                "<label for=\"{id}\" class=\"sr\">{} {}</label><input id=\"{id}\" name=\"site\" size=\"4\" placeholder=\"{}\">",
                 lang.t("隔离点", "Quarantine site"),
+                esc(&row.person),
                 lang.t("隔离点 S1", "site S1")
             ),
         )
@@ -334,18 +343,41 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
     }
 }
 
-fn evidence_text(row: &ContactRow) -> String {
+/// A tracing rule's name in the page's language (the API's names are English words).
+fn rule_text(lang: Lang, rule: &str) -> Option<&'static str> {
+    Some(match rule {
+        "venue" => lang.t("同场所", "venue"),
+        "household" => lang.t("同住", "household"),
+        "workplace" => lang.t("同单位", "workplace"),
+        "secondary" => lang.t("次密接", "secondary"),
+        "companion" => lang.t("时空伴随", "companion"),
+        _ => return None,
+    })
+}
+
+/// The first three pieces of evidence as HTML: rules in the page's language (an unknown
+/// rule keeps its English name, marked `lang="en"` on a Chinese page), venue names marked
+/// `lang="zh-CN"` on an English page, so a screen reader reads each in its own language.
+fn evidence_html(lang: Lang, row: &ContactRow) -> String {
     let mut parts: Vec<String> = row
         .evidence
         .iter()
         .take(3)
         .map(|e| {
-            let rule = e.rule();
-            let place = e.venue_name().unwrap_or("");
+            let rule = match (rule_text(lang, e.rule()), lang) {
+                (Some(t), _) => t.to_owned(),
+                (None, Lang::Zh) => format!("<span lang=\"en\">{}</span>", esc(e.rule())),
+                (None, Lang::En) => esc(e.rule()).to_string(),
+            };
+            let place = match (e.venue_name(), lang) {
+                (None, _) => String::new(),
+                (Some(v), Lang::Zh) => format!(" {}", esc(v)),
+                (Some(v), Lang::En) => format!(" <span lang=\"zh-CN\">{}</span>", esc(v)),
+            };
             let mins = e
                 .overlap_minutes()
                 .map_or(String::new(), |m| format!(" {m}′"));
-            format!("{rule} {place}{mins}")
+            format!("{rule}{place}{mins}")
         })
         .collect();
     if row.evidence.len() > 3 {
@@ -361,13 +393,74 @@ pub async fn case(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    render_case(&state, &user, &id, q.start.unwrap_or(0), None).await
+    let filter = Filter::of(&q);
+    render_case(&state, &user, &id, q.start.unwrap_or(0), filter, None).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     #[serde(default)]
     start: Option<usize>,
+    /// `close` or `secondary`; anything else lists both.
+    #[serde(default)]
+    kind: Option<String>,
+    /// `candidate`, `confirmed`, `notified`, `quarantined` or `dismissed`; anything else
+    /// lists every status.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Which contacts a page lists. Unknown values in the query mean "all" (a filter is a view,
+/// not an input that changes anything).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Filter {
+    /// `Some(true)`: close contacts only; `Some(false)`: secondary only.
+    close: Option<bool>,
+    status: Option<Status>,
+}
+
+const STATUSES: [(Status, &str); 5] = [
+    (Status::Candidate, "candidate"),
+    (Status::Confirmed, "confirmed"),
+    (Status::Notified, "notified"),
+    (Status::Quarantined, "quarantined"),
+    (Status::Dismissed, "dismissed"),
+];
+
+impl Filter {
+    fn of(q: &PageQuery) -> Filter {
+        Filter {
+            close: match q.kind.as_deref() {
+                Some("close") => Some(true),
+                Some("secondary") => Some(false),
+                _ => None,
+            },
+            status: STATUSES
+                .iter()
+                .find(|(_, k)| q.status.as_deref() == Some(*k))
+                .map(|(s, _)| *s),
+        }
+    }
+
+    fn is_all(self) -> bool {
+        self == Filter::default()
+    }
+
+    /// The filter as query parameters (`&kind=…&status=…`), for the pager's links.
+    fn query(self) -> String {
+        let mut q = String::new();
+        if let Some(c) = self.close {
+            q.push_str(if c { "&kind=close" } else { "&kind=secondary" });
+        }
+        if let Some(s) = self.status {
+            let key = STATUSES
+                .iter()
+                .find(|(x, _)| *x == s)
+                .map_or("", |(_, k)| k);
+            let _ = write!(q, "&status={key}");
+        }
+        q
+    }
 }
 
 fn slot(s: Status) -> usize {
@@ -387,12 +480,20 @@ struct Listing {
     total: usize,
     /// By [`slot`] of the status.
     counts: [usize; 5],
+    /// Contacts matching the filter (what the pager pages through).
+    matching: usize,
 }
 
 /// Builds the rows of one page only: a list of 78,000 contacts (a busy case in the
 /// 1,000,000-resident city) costs ~100 ms to turn into rows, one page of 500 about 1 ms.
 /// The counts by status cover the whole list.
-fn page_of(state: &AppState, case: &CaseRecord, mut t: trace::Traced, start: usize) -> Listing {
+fn page_of(
+    state: &AppState,
+    case: &CaseRecord,
+    mut t: trace::Traced,
+    start: usize,
+    filter: Filter,
+) -> Listing {
     let window = t.close.window;
     let everyone: HashSet<PersonId> = t
         .close
@@ -410,6 +511,23 @@ fn page_of(state: &AppState, case: &CaseRecord, mut t: trace::Traced, start: usi
             .map_or(Status::Candidate, |d| d.status);
         counts[slot(s)] += 1;
     }
+    let status_of = |p: PersonId| {
+        state
+            .projection
+            .tracing
+            .designation(case.id, p)
+            .map_or(Status::Candidate, |d| d.status)
+    };
+    match filter.close {
+        Some(true) => t.secondary.contacts.clear(),
+        Some(false) => t.close.contacts.clear(),
+        None => {}
+    }
+    if let Some(s) = filter.status {
+        t.close.contacts.retain(|c| status_of(c.person) == s);
+        t.secondary.contacts.retain(|c| status_of(c.person) == s);
+    }
+    let matching = t.close.contacts.len() + t.secondary.contacts.len();
     // Close contacts come first, then secondary ones, as `contact_rows` lists them.
     let n_close = t.close.contacts.len();
     let close_range = start.min(n_close)..(start + MAX_ROWS).min(n_close);
@@ -431,8 +549,9 @@ fn page_of(state: &AppState, case: &CaseRecord, mut t: trace::Traced, start: usi
     // whose evidence the data no longer shows (first page only), drop those listed on
     // another page.
     rows.retain(|r| {
-        PersonId::parse(&r.person)
-            .is_some_and(|p| on_page.contains(&p) || (start == 0 && !everyone.contains(&p)))
+        PersonId::parse(&r.person).is_some_and(|p| {
+            on_page.contains(&p) || (filter.is_all() && start == 0 && !everyone.contains(&p))
+        })
     });
     let extra = rows
         .iter()
@@ -443,6 +562,7 @@ fn page_of(state: &AppState, case: &CaseRecord, mut t: trace::Traced, start: usi
         rows,
         total: everyone.len() + extra,
         counts,
+        matching: matching + extra,
     }
 }
 
@@ -451,6 +571,7 @@ async fn render_case(
     user: &WebUser,
     id: &str,
     start: usize,
+    filter: Filter,
     notice: Option<(bool, String)>,
 ) -> Response {
     let lang = user.lang;
@@ -468,7 +589,7 @@ async fn render_case(
     let (s, c2, now) = (state.clone(), case.clone(), crate::now());
     let traced = tokio::task::spawn_blocking(move || {
         let t = trace::trace_case(&s, &index, &s.policy(), &c2, now)?;
-        Ok::<_, AppError>(page_of(&s, &c2, t, start))
+        Ok::<_, AppError>(page_of(&s, &c2, t, start, filter))
     })
     .await;
     let Listing {
@@ -476,6 +597,7 @@ async fn render_case(
         rows,
         total,
         counts,
+        matching,
     } = match traced {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return error_page(lang, Some(user), &e),
@@ -546,65 +668,99 @@ async fn render_case(
         lang.t("", ""),
         id = case.id,
     );
+    h.push_str(&filter_form(lang, case.id, filter));
     let _ = write!(
         h,
-        "<div class=\"scroll\"><table id=\"contacts\">{}<tbody>",
-        super::thead(&[
-            lang.t("人员", "Person"),
-            lang.t("类别", "Kind"),
-            lang.t("状态", "Status"),
-            lang.t("最后暴露", "Last exposure"),
-            lang.t("重叠（分钟）", "Overlap (min)"),
-            lang.t("证据", "Evidence"),
-            lang.t("操作", "Action"),
-        ]),
+        "<form id=\"bulk\" method=\"post\" action=\"/web/cases/{}/contacts\" class=\"bulk\">{}<fieldset><legend>{}</legend><label for=\"bulk-action\">{}</label><select id=\"bulk-action\" name=\"action\"><option value=\"confirm\">{}</option><option value=\"dismiss\">{}</option></select><label for=\"bulk-reason\">{}</label><input id=\"bulk-reason\" name=\"reason\"><button type=\"submit\">{}</button></fieldset></form>",
+        case.id,
+        user.csrf_field(),
+        lang.t("批量处理勾选的接触者", "Decide the selected contacts"),
+        lang.t("操作", "Action"),
+        lang.t("确认", "Confirm"),
+        lang.t("排除", "Dismiss"),
+        lang.t("排除原因（排除时必填）", "Reason (required to dismiss)"),
+        lang.t("处理勾选", "Apply to selected"),
+    );
+    let heads = [
+        lang.t("选择", "Select"),
+        lang.t("人员", "Person"),
+        lang.t("类别", "Kind"),
+        lang.t("状态", "Status"),
+        lang.t("最后暴露", "Last exposure"),
+        lang.t("重叠（分钟）", "Overlap (min)"),
+        lang.t("证据", "Evidence"),
+        lang.t("操作", "Action"),
+    ];
+    let _ = write!(
+        h,
+        "<div class=\"scroll\"><table id=\"contacts\" class=\"stack\">{}<tbody>",
+        super::thead(&heads),
     );
     for r in &rows {
         let last = xikang_domain::Timestamp::parse_rfc3339(&r.last_exposure)
             .map(shanghai)
             .unwrap_or_default();
+        // Rows with a next step can be picked for a bulk decision (the checkbox belongs to
+        // the bulk form through `form=`: forms cannot nest inside the row's own forms).
+        let pick = match r.status {
+            Status::Candidate | Status::Confirmed | Status::Notified => format!(
+                "<input type=\"checkbox\" id=\"pick-{p}\" name=\"person\" value=\"{p}\" form=\"bulk\"><label for=\"pick-{p}\" class=\"sr\">{} {p}</label>",
+                lang.t("选择", "Select"),
+                p = esc(&r.person),
+            ),
+            Status::Quarantined | Status::Dismissed => String::new(),
+        };
         let _ = write!(
             h,
-            "<tr data-person=\"{p}\" data-status=\"{st:?}\"><td><a href=\"/web/people/{p}\">{p}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-person=\"{p}\" data-status=\"{st:?}\"><td data-label=\"{}\">{pick}</td><td data-label=\"{}\"><a href=\"/web/people/{p}\">{p}</a></td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"actions\">{}</td></tr>",
+            heads[0],
+            heads[1],
+            heads[2],
             contact_kind_text(lang, r.kind),
+            heads[3],
             status_text(lang, r.status),
+            heads[4],
             esc(&last),
+            heads[5],
             r.overlap_minutes,
-            esc(&evidence_text(r)),
+            heads[6],
+            evidence_html(lang, r),
+            heads[7],
             actions(user, &case, r),
             p = esc(&r.person),
             st = r.status,
         );
     }
     h.push_str("</tbody></table></div>");
-    if total > MAX_ROWS {
+    let _ = write!(
+        h,
+        "<nav class=\"pager\" aria-label=\"{}\"><p id=\"contact-page\" data-start=\"{start}\" data-shown=\"{}\" data-matching=\"{matching}\">{} {}–{} / {matching}",
+        lang.t("接触者分页", "Contact list pages"),
+        rows.len(),
+        lang.t("显示", "Showing"),
+        (start + 1).min(matching),
+        (start + rows.len()).min(matching),
+    );
+    let fq = filter.query();
+    if start > 0 {
         let _ = write!(
             h,
-            "<p>{} {}–{} / {total}",
-            lang.t("显示", "Showing"),
-            (start + 1).min(total),
-            (start + rows.len()).min(total),
+            " · <a rel=\"prev\" href=\"/web/cases/{}?start={}{fq}#contacts\">{}</a>",
+            case.id,
+            start.saturating_sub(MAX_ROWS),
+            lang.t("上一页", "Previous")
         );
-        if start > 0 {
-            let _ = write!(
-                h,
-                " · <a href=\"/web/cases/{}?start={}\">{}</a>",
-                case.id,
-                start.saturating_sub(MAX_ROWS),
-                lang.t("上一页", "Previous")
-            );
-        }
-        if start + MAX_ROWS < total {
-            let _ = write!(
-                h,
-                " · <a href=\"/web/cases/{}?start={}\">{}</a>",
-                case.id,
-                start + MAX_ROWS,
-                lang.t("下一页", "Next")
-            );
-        }
-        h.push_str("</p>");
     }
+    if start + MAX_ROWS < matching {
+        let _ = write!(
+            h,
+            " · <a rel=\"next\" href=\"/web/cases/{}?start={}{fq}#contacts\">{}</a>",
+            case.id,
+            start + MAX_ROWS,
+            lang.t("下一页", "Next")
+        );
+    }
+    h.push_str("</p></nav>");
     let title = format!("{} {}", lang.t("病例", "Case"), case.id);
     html(
         StatusCode::OK,
@@ -664,6 +820,7 @@ pub async fn act(
                 &user,
                 &id,
                 0,
+                Filter::default(),
                 Some((
                     false,
                     format!("{person}: {}", super::i18n::error_text(lang, code, &msg)),
@@ -674,6 +831,144 @@ pub async fn act(
             r
         }
     }
+}
+
+/// The filter form above a contact list: by kind and by status, a plain GET.
+fn filter_form(lang: Lang, case: impl std::fmt::Display, filter: Filter) -> String {
+    let opt = |value: &str, text: &str, on: bool| {
+        format!(
+            "<option value=\"{value}\"{}>{text}</option>",
+            if on { " selected" } else { "" }
+        )
+    };
+    let mut kinds = opt("all", lang.t("全部", "All"), filter.close.is_none());
+    kinds.push_str(&opt(
+        "close",
+        lang.t("密接", "close"),
+        filter.close == Some(true),
+    ));
+    kinds.push_str(&opt(
+        "secondary",
+        lang.t("次密接", "secondary"),
+        filter.close == Some(false),
+    ));
+    let mut statuses = opt("all", lang.t("全部", "All"), filter.status.is_none());
+    for (st, key) in STATUSES {
+        statuses.push_str(&opt(key, status_text(lang, st), filter.status == Some(st)));
+    }
+    format!(
+        "<form id=\"filter\" method=\"get\" action=\"/web/cases/{case}\" class=\"filters\"><div><label for=\"filter-kind\">{}</label><select id=\"filter-kind\" name=\"kind\">{kinds}</select></div><div><label for=\"filter-status\">{}</label><select id=\"filter-status\" name=\"status\">{statuses}</select></div><button type=\"submit\">{}</button></form>",
+        lang.t("类别", "Kind"),
+        lang.t("状态", "Status"),
+        lang.t("筛选", "Filter"),
+    )
+}
+
+/// `POST /web/cases/{id}/contacts`: one decision (confirm, or dismiss with one reason) for
+/// every person ticked in the list, each through the same `trace::decide_contact` a row's
+/// button uses (so each is its own authority event, authorised on its own). A person whose
+/// step is refused is named in the notice with the reason; the others are done. A dismissal
+/// without a reason, no selection, an unknown action or too many people change nothing.
+pub async fn bulk(
+    State(state): State<Arc<AppState>>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let lang = user.lang;
+    if let Some(r) = user.forbid_unless(TRACERS, "tracing") {
+        return r;
+    }
+    let field = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    if let Err(e) = user.check_csrf(field("csrf")) {
+        return error_page(lang, Some(&user), &e);
+    }
+    let action = field("action");
+    let reason = field("reason").trim().to_owned();
+    let mut persons: Vec<&str> = pairs
+        .iter()
+        .filter(|(n, _)| n == "person")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    persons.dedup();
+    let refusal = if persons.is_empty() {
+        Some(lang.t("未勾选任何接触者", "No contact was selected"))
+    } else if persons.len() > MAX_BULK {
+        Some(lang.t("一次最多处理 500 人", "At most 500 people at once"))
+    } else if action != "confirm" && action != "dismiss" {
+        Some(lang.t(
+            "批量操作只能是确认或排除",
+            "A bulk action is confirm or dismiss",
+        ))
+    } else if action == "dismiss" && reason.is_empty() {
+        Some(lang.t("排除需要填写原因", "Dismissing needs a reason"))
+    } else {
+        None
+    };
+    if let Some(msg) = refusal {
+        let mut r = render_case(
+            &state,
+            &user,
+            &id,
+            0,
+            Filter::default(),
+            Some((false, msg.to_owned())),
+        )
+        .await;
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return r;
+    }
+    let mut body = json!({ "action": action });
+    if action == "dismiss" {
+        body["reason"] = json!(reason);
+    }
+    let (mut done, mut failed) = (0usize, Vec::new());
+    for p in &persons {
+        let step = async {
+            let case = trace::visible_case(&state, &user.caller, &id)?;
+            let person = crate::api::visible_person(&state, &user.caller, p)?;
+            let b = crate::json::from_value::<trace::ActionIn>(body.clone())?;
+            trace::decide_contact(&state, &user.caller, case, person, b).await
+        }
+        .await;
+        match step {
+            Ok(_) => done += 1,
+            Err(e) => {
+                let (status, code, msg) = e.summary();
+                if status.is_server_error() {
+                    return error_page(lang, Some(&user), &e);
+                }
+                failed.push(format!(
+                    "{p}: {}",
+                    super::i18n::error_text(lang, code, &msg)
+                ));
+            }
+        }
+    }
+    let mut msg = match (lang, action) {
+        (Lang::Zh, "confirm") => format!("已确认 {done} 人"),
+        (Lang::Zh, _) => format!("已排除 {done} 人"),
+        (Lang::En, "confirm") => format!("{done} confirmed"),
+        (Lang::En, _) => format!("{done} dismissed"),
+    };
+    if !failed.is_empty() {
+        msg.push_str(lang.t("；未处理：", "; not done: "));
+        msg.push_str(&failed.join(lang.t("；", "; ")));
+    }
+    render_case(
+        &state,
+        &user,
+        &id,
+        0,
+        Filter::default(),
+        Some((failed.is_empty(), msg)),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

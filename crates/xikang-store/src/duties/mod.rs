@@ -336,6 +336,11 @@ pub trait DutyStore {
     fn put_area_names(&self, names: &[(AreaCode, String)]) -> Result<()>;
     /// Every named area, by code.
     fn area_names(&self) -> Result<Vec<(AreaCode, String)>>;
+    /// Replaces all district outlines at once (GeoJSON Polygon geometries as text, checked
+    /// by the caller): an import is the whole map, so a district left out loses its shape.
+    fn put_district_outlines(&self, outlines: &[(AreaCode, String)]) -> Result<()>;
+    /// Every district outline, by code.
+    fn district_outlines(&self) -> Result<Vec<(AreaCode, String)>>;
     /// The cells a grid worker is assigned to.
     fn cells_of_worker(&self, worker: &str) -> Result<Vec<GridCell>>;
     /// Inserts or updates a site (its occupancy is kept: the store maintains it).

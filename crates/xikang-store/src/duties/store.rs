@@ -71,6 +71,34 @@ impl<B: DutyBackend> DutyStore for B {
         })
     }
 
+    fn put_district_outlines(&self, outlines: &[(AreaCode, String)]) -> Result<()> {
+        self.with_tx(|sql| {
+            sql.exec("delete from district_outlines", &[])?;
+            for (code, geometry) in outlines {
+                sql.exec(
+                    "insert into district_outlines (code, geometry) values ($1, $2)",
+                    &[t(code.as_str()), t(geometry)],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn district_outlines(&self) -> Result<Vec<(AreaCode, String)>> {
+        self.with_read(|sql| {
+            all(
+                sql.rows(
+                    "select code, geometry from district_outlines order by code",
+                    &[],
+                )?,
+                |r| {
+                    let mut c = Cols::new(r);
+                    Ok((c.area()?, c.t()?))
+                },
+            )
+        })
+    }
+
     fn cells_of_worker(&self, worker: &str) -> Result<Vec<GridCell>> {
         self.with_read(|sql| {
             sql.rows(

@@ -98,6 +98,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "claims",
         include_str!("../../migrations/postgres/0014_claims.sql"),
     ),
+    (
+        15,
+        "district_outlines",
+        include_str!("../../migrations/postgres/0015_district_outlines.sql"),
+    ),
 ];
 
 /// Rows fetched per round trip when streaming.

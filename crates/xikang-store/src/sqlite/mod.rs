@@ -105,6 +105,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "claims",
         include_str!("../../migrations/sqlite/0014_claims.sql"),
     ),
+    (
+        15,
+        "district_outlines",
+        include_str!("../../migrations/sqlite/0015_district_outlines.sql"),
+    ),
 ];
 
 /// The database file inside the data directory.
