@@ -19,7 +19,11 @@ const MAX_PART_BYTES: usize = 900_000;
 /// At least the bytes `fields` take as a CSV record: each field quoted, with its quotes
 /// doubled and its separator, and the line's CR LF.
 fn csv_bytes(fields: &[String]) -> usize {
-    fields.iter().map(|f| f.len() + f.matches('"').count() + 3).sum::<usize>() + 2
+    fields
+        .iter()
+        .map(|f| f.len() + f.matches('"').count() + 3)
+        .sum::<usize>()
+        + 2
 }
 
 /// A refused line: its number in the file, the stable code and the message.
