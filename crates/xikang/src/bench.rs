@@ -527,7 +527,7 @@ fn drive_wrk(args: &BenchArgs, addr: &str, phases: [ExternalPhase<'_>; 5]) -> Re
             .env("REQS", &file)
             .env("TOKEN", token)
             .env("RATE", rate.unwrap_or(0).to_string())
-            .env("CONNECTIONS", args.connections.to_string())
+            .env("THREADS", args.connections.clamp(1, 2).to_string())
             .output()
             .context("running wrk (apt-get install wrk)")?;
         let stdout = String::from_utf8_lossy(&o.stdout);

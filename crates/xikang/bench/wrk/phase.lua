@@ -6,13 +6,13 @@
 --   TOKEN        the bearer token (the admin's for code display, a venue device's for scans)
 --   RATE         requests/s over all connections for the paced phase (0 or unset: as fast as
 --                the server answers)
---   CONNECTIONS  wrk's -c, to split RATE among connections
+--   THREADS      wrk's -t, to split RATE among its threads
 -- Each connection starts at its own offset in the file and takes the requests in turn, as
 -- the built-in client does. At the end it prints one line the driver reads:
 --   XIKANG_PHASE ok=<200s> other=<non-200s> secs=<duration> p50_us=<…> p99_us=<…>
--- Latency is wrk's (from send to answer, every answer). Pacing here is closed-loop (wrk waits
--- `delay()` after each answer), so the paced phase sends a little under RATE and its latency
--- does not count time a request waited to be sent; the built-in client paces open-loop.
+-- Latency is wrk's (from send to answer, every answer). In the paced phase a request's
+-- latency counts from when it was sent, not from its slot: if every connection is busy when a
+-- slot comes, the wait is not counted (the built-in client counts from the slot).
 --   REQS=codes.txt TOKEN=xk_... wrk -t2 -c64 -d10s -s phase.lua http://127.0.0.1:8090
 local reqs = {}
 for line in io.lines(os.getenv("REQS")) do
@@ -21,7 +21,7 @@ for line in io.lines(os.getenv("REQS")) do
 end
 local token = os.getenv("TOKEN")
 local rate = tonumber(os.getenv("RATE") or "0") or 0
-local connections = tonumber(os.getenv("CONNECTIONS") or "1") or 1
+threads_n = tonumber(os.getenv("THREADS") or "1") or 1
 local threads = {}
 
 function setup(thread)
@@ -49,13 +49,24 @@ function request()
 end
 
 if rate > 0 then
-  -- wrk takes whole milliseconds: carry the fraction so the mean interval is exact.
-  local interval, carry = connections * 1000 / rate, 0
+  -- Each request takes the next send slot of its thread (the thread's share of RATE), so the
+  -- pace holds whatever the latency; wrk takes whole milliseconds, so a request may go out up
+  -- to 1 ms before its slot, never later (unless every connection is busy).
+  local ffi = require("ffi")
+  ffi.cdef [[
+    typedef struct { long tv_sec; long tv_nsec; } xk_timespec;
+    int clock_gettime(int clk, xk_timespec *ts);
+  ]]
+  local ts = ffi.new("xk_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  local interval, due = threads_n * 1000 / rate, nil
   function delay()
-    carry = carry + interval
-    local d = math.floor(carry)
-    carry = carry - d
-    return d
+    local now = now_ms()
+    due = due and due + interval or now
+    return math.max(0, math.floor(due - now))
   end
 end
 
