@@ -427,6 +427,13 @@ impl Metrics {
             "How long loading the tracing index took at start (0 until loaded).",
             n(&self.index_load_micros) as f64 / 1e6,
         );
+        single(
+            o,
+            "xikang_ping_index_ready",
+            "gauge",
+            "1 once the location-ping index (companions) holds every stored ping; it loads after the tracing index.",
+            u8::from(tracing.pings.is_ready()),
+        );
 
         family(
             o,

@@ -3,6 +3,11 @@
 //! endpoint (the stack's ceiling), code display, scans in batches of 100, single scans, and
 //! single scans paced at a fixed rate for latency. It prints throughput, latency
 //! percentiles and the ratio of each to the trivial endpoint measured in the same run.
+//!
+//! With `--external wrk` the same phases (but the overload one) are sent by wrk with
+//! `bench/wrk/phase.lua`, from the same tokens and place codes, and printed in the same
+//! table. Memory is read twice: when the server prints "serving", and once both its indexes
+//! (check-ins, then location pings; loaded on a background thread) are in, as `/metrics` says.
 
 use crate::httpc::Conn;
 use anyhow::{Context, Result, bail};
@@ -41,6 +46,19 @@ pub struct BenchArgs {
     /// Use this data directory (kept) instead of a temporary one.
     #[arg(long)]
     pub data: Option<std::path::PathBuf>,
+    /// Send the load with an outside generator instead of the built-in client (`wrk`, which
+    /// must be on the PATH; the overload phase is left out).
+    #[arg(long, value_enum)]
+    pub external: Option<External>,
+    #[command(flatten)]
+    pub json: crate::bench_json::JsonOut,
+}
+
+/// An outside load generator `xikang bench` can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum External {
+    /// wrk (`apt-get install wrk`) with `crates/xikang/bench/wrk/phase.lua`.
+    Wrk,
 }
 
 /// A `xikang serve` child process on a loopback port; killed when dropped.
@@ -247,23 +265,80 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let admin = xikang_server::auth::new_token();
     let exe = std::env::current_exe().context("finding the xikang executable")?;
     let server = Server::start(&exe, &data, &admin)?;
-    let idle_rss = rss_bytes(server.child.id());
+    let start_rss = rss_bytes(server.child.id());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let t = Instant::now();
+    let loaded = rt.block_on(wait_for_indexes(&server.addr, Duration::from_secs(1800)))?;
+    let ready_rss = rss_bytes(server.child.id());
+    eprintln!(
+        "indexes loaded {:.1} s after \"serving\" ({} check-ins)",
+        t.elapsed().as_secs_f64(),
+        loaded
+    );
     let phases = rt.block_on(drive(args, &server.addr, &admin))?;
     print_report(args, &phases, &server);
+    let mut results = crate::bench_json::Results::new(
+        "bench",
+        json!({"people": args.people, "days": args.days, "duration_s": args.duration,
+               "connections": args.connections, "rate": args.rate,
+               "client": match args.external { Some(External::Wrk) => "wrk", None => "built-in" }}),
+    );
+    let ceiling = phases.first().map_or(1.0, Phase::items_per_sec);
+    for p in &phases {
+        results.push_row(
+            "phases",
+            json!({"phase": p.name, "requests_per_s": p.requests as f64 / p.secs,
+                   "items_per_s": p.items_per_sec(), "p50_ms": p.p50_us as f64 / 1000.0,
+                   "p99_ms": p.p99_us as f64 / 1000.0, "errors": p.errors,
+                   "vs_trivial": p.items_per_sec() / ceiling}),
+        );
+    }
     let people = f64::from(args.people.max(1));
-    if let (Some(idle), Some(busy)) = (idle_rss, rss_bytes(server.child.id())) {
+    if let (Some(start), Some(ready), Some(busy)) =
+        (start_rss, ready_rss, rss_bytes(server.child.id()))
+    {
         println!(
-            "server memory: {:.0} MB after start ({:.0} bytes/resident); {:.0} MB after the run ({:.0} bytes/resident, caches included)",
-            idle as f64 / 1e6,
-            idle as f64 / people,
+            "server memory: {:.0} MB at \"serving\" ({:.0} bytes/resident, before the indexes load); {:.0} MB with both indexes loaded ({:.0} bytes/resident, {} check-ins); {:.0} MB after the run ({:.0} bytes/resident, caches included)",
+            start as f64 / 1e6,
+            start as f64 / people,
+            ready as f64 / 1e6,
+            ready as f64 / people,
+            loaded,
             busy as f64 / 1e6,
             busy as f64 / people
         );
+        results.set("memory_start_bytes_per_resident", start as f64 / people);
+        results.set("memory_ready_bytes_per_resident", ready as f64 / people);
+        results.set("memory_after_run_bytes_per_resident", busy as f64 / people);
+        results.set("indexed_checkins", loaded);
     }
+    args.json.write(&results)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until `/metrics` says the tracing index and the ping index are both loaded;
+/// returns the check-ins in the tracing index.
+async fn wait_for_indexes(addr: &str, limit: Duration) -> Result<u64> {
+    let deadline = Instant::now() + limit;
+    let gauge = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    };
+    loop {
+        let mut c = Conn::connect(addr).await?;
+        let text = c.get("/metrics", None).await?.text();
+        let ready = gauge(&text, "xikang_tracing_index_ready") == Some(1.0)
+            && gauge(&text, "xikang_ping_index_ready") == Some(1.0);
+        if ready {
+            return Ok(gauge(&text, "xikang_tracing_index_checkins").unwrap_or(0.0) as u64);
+        }
+        if Instant::now() > deadline {
+            bail!("the server's indexes did not load within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> {
@@ -356,6 +431,25 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
         connections: args.connections,
         duration: Duration::from_secs(args.duration),
     };
+    if args.external == Some(External::Wrk) {
+        return drive_wrk(
+            args,
+            addr,
+            [
+                ("trivial GET /healthz", admin, 1, None, &trivial),
+                ("code display", admin, 1, None, &codes),
+                ("scans, batches of 100", &device, 100, None, &batches),
+                ("scans, single", &device, 1, None, &singles),
+                (
+                    "scans, single, paced",
+                    &device,
+                    1,
+                    Some(args.rate),
+                    &singles,
+                ),
+            ],
+        );
+    }
     let mut out = Vec::new();
     eprintln!("phase: trivial endpoint");
     out.push(load(plan, admin, "trivial GET /healthz", None, 1, trivial).await?);
@@ -399,6 +493,75 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
     Ok(out)
 }
 
+/// One phase for an outside generator: name, bearer token, items per request, pace, requests.
+type ExternalPhase<'a> = (&'static str, &'a str, u64, Option<u32>, &'a Arc<Vec<Req>>);
+
+/// The wrk script, kept in the repository as `crates/xikang/bench/wrk/phase.lua`.
+const WRK_PHASE_LUA: &str = include_str!("../bench/wrk/phase.lua");
+
+/// Runs the phases with wrk, one wrk process each, and reads its `XIKANG_PHASE` line.
+fn drive_wrk(args: &BenchArgs, addr: &str, phases: [ExternalPhase<'_>; 5]) -> Result<Vec<Phase>> {
+    let work = tempfile::tempdir().context("a directory for wrk's request files")?;
+    let script = work.path().join("phase.lua");
+    std::fs::write(&script, WRK_PHASE_LUA)?;
+    let mut out = Vec::new();
+    for (k, (name, token, items, rate, reqs)) in phases.into_iter().enumerate() {
+        eprintln!("phase (wrk): {name}");
+        let file = work.path().join(format!("phase{k}.txt"));
+        let mut text = String::new();
+        for (method, path, body) in reqs.iter() {
+            let body = body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            text.push_str(&format!("{method}\t{path}\t{body}\n"));
+        }
+        std::fs::write(&file, text)?;
+        let o = Command::new("wrk")
+            .arg(format!("-t{}", args.connections.clamp(1, 2)))
+            .arg(format!("-c{}", args.connections))
+            .arg(format!("-d{}s", args.duration))
+            .arg("-s")
+            .arg(&script)
+            .arg(format!("http://{addr}"))
+            .env("REQS", &file)
+            .env("TOKEN", token)
+            .env("RATE", rate.unwrap_or(0).to_string())
+            .env("THREADS", args.connections.clamp(1, 2).to_string())
+            .output()
+            .context("running wrk (apt-get install wrk)")?;
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        if !o.status.success() {
+            bail!(
+                "wrk failed: {}{}",
+                stdout,
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("XIKANG_PHASE "))
+            .with_context(|| format!("wrk printed no XIKANG_PHASE line: {stdout}"))?;
+        let field = |key: &str| -> Result<f64> {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("wrk's {key}: {line}"))
+        };
+        let requests = field("ok")? as u64;
+        out.push(Phase {
+            name,
+            requests,
+            items: requests * items,
+            errors: field("other")? as u64,
+            secs: field("secs")?,
+            p50_us: field("p50_us")? as u64,
+            p99_us: field("p99_us")? as u64,
+        });
+    }
+    Ok(out)
+}
+
 /// Resident set size of a process, from /proc (Linux).
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -411,10 +574,14 @@ fn print_report(args: &BenchArgs, phases: &[Phase], server: &Server) {
     let ceiling = phases.first().map_or(1.0, Phase::items_per_sec);
     println!();
     println!(
-        "xikang bench — {} people, {} connections, {} s per phase, server pid {}",
+        "xikang bench — {} people, {} connections, {} s per phase, client {}, server pid {}",
         args.people,
         args.connections,
         args.duration,
+        match args.external {
+            Some(External::Wrk) => "wrk",
+            None => "built-in",
+        },
         server.child.id()
     );
     println!(

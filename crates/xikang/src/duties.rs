@@ -456,6 +456,8 @@ pub struct DutyBenchArgs {
     pub database_url: Option<String>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub json: crate::bench_json::JsonOut,
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -480,6 +482,12 @@ pub fn bench(args: &DutyBenchArgs) -> Result<()> {
     if store.count_people()? > 0 {
         bail!("the benchmark needs an empty store");
     }
+    let mut results = crate::bench_json::Results::new(
+        "bench-duties",
+        serde_json::json!({"people": args.people, "seal": args.seal, "open_tasks": args.open_tasks,
+            "requests": args.requests, "seed": args.seed,
+            "backend": if args.database_url.is_some() { "postgres" } else { "sqlite" }}),
+    );
     let now = xikang_server::now();
     let cfg = CityConfig {
         people: args.people,
@@ -614,6 +622,8 @@ pub fn bench(args: &DutyBenchArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("sealing failed: {e:?}"))?;
         let seal_s = t.elapsed().as_secs_f64();
+        results.set("seal_s", seal_s);
+        results.set("sealed_residents", sealed.residents);
         let red = count_colour(&state, &zone_cells, xikang_domain::Colour::Red);
         println!(
             "seal (a second official approves the drawn zone): {} residents in {} cells, {} tasks created, {} residents now red: {:.3} s (target ≤ 2 s)",
@@ -642,6 +652,8 @@ pub fn bench(args: &DutyBenchArgs) -> Result<()> {
             listed = r.json()["tasks"].as_array().map_or(0, Vec::len);
         }
         times.sort_by(f64::total_cmp);
+        results.set("task_list_median_ms", pct(&times, 0.5));
+        results.set("task_list_p99_ms", pct(&times, 0.99));
         let store = state.store.clone();
         let open = tokio::task::spawn_blocking(move || store.count_open_tasks()).await??;
         println!(
@@ -669,6 +681,7 @@ pub fn bench(args: &DutyBenchArgs) -> Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("approval failed: {e:?}"))?;
         let lift_s = t.elapsed().as_secs_f64();
+        results.set("lift_s", lift_s);
         let still_red = count_colour(&state, &zone_cells, xikang_domain::Colour::Red);
         println!(
             "lift: proposed by the system ({proposed} by this pass; the server's own sweep may have been first); approval applied to {} residents in {:.3} s (target ≤ 2 s); {} still red",
@@ -676,6 +689,7 @@ pub fn bench(args: &DutyBenchArgs) -> Result<()> {
         );
         Ok::<_, anyhow::Error>(())
     })?;
+    args.json.write(&results)?;
     Ok(())
 }
 

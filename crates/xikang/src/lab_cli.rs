@@ -205,6 +205,8 @@ pub struct BenchLabArgs {
     /// `xk_bench_lab_<pid>` that is left for inspection (drop it afterwards).
     #[arg(long)]
     pub database_url: Option<String>,
+    #[command(flatten)]
+    pub json: crate::bench_json::JsonOut,
 }
 
 /// Signs a code for each of the first `n` residents on every core, as the server issues
@@ -278,13 +280,21 @@ fn bench_person(i: u32) -> xikang_domain::Person {
 }
 
 fn bench(args: &BenchLabArgs) -> Result<ExitCode> {
+    let mut results = crate::bench_json::Results::new(
+        "bench-lab",
+        serde_json::json!({"people": args.people, "pool": args.pool, "batch": args.batch,
+            "uploads": args.uploads, "positive_share": args.positive_share,
+            "backend": if args.database_url.is_some() { "postgres" } else { "sqlite" }}),
+    );
     if let Some(url) = &args.database_url {
         let schema = format!("xk_bench_lab_{}", std::process::id());
         let sep = if url.contains('?') { '&' } else { '?' };
         bench_on(
             args,
             &xikang_store::Target::Postgres(format!("{url}{sep}schema={schema}")),
+            &mut results,
         )?;
+        args.json.write(&results)?;
         return Ok(ExitCode::SUCCESS);
     }
     let dir = match &args.data {
@@ -299,11 +309,16 @@ fn bench(args: &BenchLabArgs) -> Result<ExitCode> {
         .clone()
         .or_else(|| dir.as_ref().map(|d| d.path().to_path_buf()))
         .context("no data directory")?;
-    bench_on(args, &xikang_store::Target::Sqlite(path))?;
+    bench_on(args, &xikang_store::Target::Sqlite(path), &mut results)?;
+    args.json.write(&results)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_on(args: &BenchLabArgs, target: &xikang_store::Target) -> Result<()> {
+fn bench_on(
+    args: &BenchLabArgs,
+    target: &xikang_store::Target,
+    results: &mut crate::bench_json::Results,
+) -> Result<()> {
     use xikang_domain::testing::{LabOutcome, ResultLine, SiteId, TubeBarcode};
     use xikang_server::lab::{self, NewRound, NewTube};
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -542,7 +557,10 @@ fn bench_on(args: &BenchLabArgs, target: &xikang_store::Target) -> Result<()> {
     let total = started.elapsed().as_secs_f64();
     for (name, secs) in &phases {
         println!("  {name:<52} {secs:>7.2} s");
+        results.push_row("phases", serde_json::json!({"phase": name, "secs": secs}));
     }
+    results.set("end_to_end_s", total);
+    results.set("codes_verified_s", resolving);
     println!(
         "    scanned codes verified: {resolving:.2} s summed over {} concurrent uploads",
         args.uploads.max(1)
@@ -594,6 +612,8 @@ fn bench_on(args: &BenchLabArgs, target: &xikang_store::Target) -> Result<()> {
     }
     times.sort_by(f64::total_cmp);
     let s = lab::round_status(&state, round).context("round")?;
+    results.set("round_status_median_ms", times[times.len() / 2]);
+    results.set("round_status_max_ms", times[times.len() - 1]);
     println!(
         "round coverage per grid cell ({} cells; {}): median {:.2} ms, max {:.2} ms (target ≤ 50 ms)",
         s.cells.len(),
@@ -649,6 +669,9 @@ fn bench_on(args: &BenchLabArgs, target: &xikang_store::Target) -> Result<()> {
     times.sort_by(f64::total_cmp);
     let people: u64 = rows.iter().map(|(_, _, c)| c.people).sum();
     let full: u64 = rows.iter().map(|(_, _, c)| c.full_course).sum();
+    results.set("doses_import_s", import);
+    results.set("vaccination_coverage_median_ms", times[times.len() / 2]);
+    results.set("vaccination_coverage_max_ms", times[times.len() - 1]);
     println!(
         "vaccination: doses imported in {import:.1} s; coverage by district × age band for {people} residents ({} rows, {:.1} % full course): median {:.1} ms, max {:.1} ms (target ≤ 50 ms)",
         rows.len(),

@@ -3,6 +3,7 @@
 
 pub mod audit_cli;
 pub mod bench;
+pub mod bench_json;
 pub mod cli;
 pub mod config;
 pub mod duties;

@@ -108,6 +108,8 @@ pub struct BenchImportArgs {
     /// Where to write the register file (a temporary directory by default).
     #[arg(long)]
     pub work: Option<PathBuf>,
+    #[command(flatten)]
+    pub json: crate::bench_json::JsonOut,
 }
 
 /// The seven county-level divisions of Wuxi (DESIGN.md).
@@ -317,6 +319,15 @@ pub fn bench(args: &BenchImportArgs) -> Result<ExitCode> {
         "result: first import {:.1} s, repeat {:.1} s (bar: ≤ 60 s for 1,000,000)",
         result[0], result[1]
     );
+    let mut results = crate::bench_json::Results::new(
+        "bench-import",
+        serde_json::json!({"people": args.people, "bad_per_mille": args.bad_per_mille,
+            "backend": if args.database_url.is_some() { "postgres" } else { "sqlite" }}),
+    );
+    results.set("first_import_s", result[0]);
+    results.set("repeat_import_s", result[1]);
+    results.set("lines_per_s", f64::from(args.people) / result[0].max(1e-9));
+    args.json.write(&results)?;
     if let (Some(url), Target::Postgres(with_schema)) = (&args.database_url, &target) {
         // The benchmark's own schema goes with it.
         let schema = with_schema.rsplit("schema=").next().unwrap_or_default();

@@ -1,12 +1,18 @@
 //! `xikang bench-trace`: contact tracing on a stored city, answered side by side by
-//! xikang's in-memory index, by PostgreSQL (plain indexed SQL over the same rows) and by
-//! DuckDB (the `duckdb` Python package over the same rows), with the times, the ratios and
-//! a check that all three find the same close contacts.
+//! xikang's in-memory index, by PostgreSQL and by DuckDB (the `duckdb` Python package) over
+//! the same rows, with the times, every ratio and a check that all find the same close
+//! contacts (the run fails, exit status 3, if any case differs).
 //!
-//! The SQL is one text for both databases ([`close_contacts_sql`]): presence intervals from
-//! entry and exit scans with window functions, merged per venue, clipped to the exposure
-//! window, overlapped with everyone else's at the same venues, plus household and workplace.
-//! It encodes the same rules as `xikang-trace` (see `crates/xikang-trace/src/presence.rs`).
+//! Each database is asked in two forms (the SQL is documented in `docs/tracing.md`):
+//! - **window** ([`close_contacts_sql`]): presence intervals derived from the raw entry and
+//!   exit scans with window functions on every question, merged per venue, clipped to the
+//!   exposure window, overlapped with everyone else's at the same venues, plus household and
+//!   workplace. It encodes the same rules as `xikang-trace` (`crates/xikang-trace/src/presence.rs`).
+//! - **stays** ([`close_contacts_stays_sql`]): the same head start xikang gets from building
+//!   its index once: a precomputed table of merged presence intervals ([`STAYS_SQL`]), then
+//!   one range-overlap join per case. PostgreSQL runs it with btrees on `(venue, s)` and
+//!   `(person, s)`, and again on a copy with a GiST index on `(venue, int8range(s, e))`;
+//!   DuckDB with the table sorted by `(venue, s)` (and a copy sorted by `(person, s)`).
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
@@ -55,6 +61,11 @@ pub struct TraceBenchArgs {
     /// Reload PostgreSQL and DuckDB even if they hold the rows already.
     #[arg(long)]
     reload: bool,
+    /// Skip the databases' "window" form (presence derived from raw scans per question).
+    #[arg(long)]
+    no_window: bool,
+    #[command(flatten)]
+    json: crate::bench_json::JsonOut,
 }
 
 /// The question, as each system is asked it.
@@ -76,28 +87,18 @@ fn ms(secs: f64) -> String {
     format!("{:.2}", secs * 1e3)
 }
 
-/// One SQL text for PostgreSQL and DuckDB: the close contacts of one case, one person id
-/// per row, sorted.
-#[allow(clippy::too_many_arguments)]
-pub fn close_contacts_sql(
-    person: u32,
-    lo: i64,
-    hi: i64,
-    min_secs: i64,
-    reach: i64,
-    household: bool,
-    workplace: bool,
-) -> String {
+/// Presence of each `keys` group (e.g. `person, venue`) as the CTEs `{name}_p` … `{name}_m`,
+/// the last holding the merged intervals `(keys…, s, e)`: an entry lasts to the next scan
+/// there if that is an exit within MAX_STAY, else for the venue's dwell time; an exit that no
+/// entry claims means the dwell time before it. Then per group: drop empty intervals and
+/// merge overlapping or touching ones (gaps and islands). `scans` is a table or a
+/// parenthesised query with the columns `keys…, t, dir`.
+fn presence_sql(name: &str, scans: &str, keys: &str) -> String {
     let max_stay = MAX_STAY;
-    // Presence of each (person, venue): an entry lasts to the next scan there if that is an
-    // exit within MAX_STAY, else for the venue's dwell time; an exit that no entry claims
-    // means the dwell time before it. Then per (person, venue): drop empty intervals and
-    // merge overlapping or touching ones (gaps and islands).
-    let presence = |name: &str, scans: &str, keys: &str| {
-        let src: Vec<String> = keys.split(", ").map(|k| format!("s.{k}")).collect();
-        let src = src.join(", ");
-        format!(
-            "{name}_p as (
+    let src: Vec<String> = keys.split(", ").map(|k| format!("s.{k}")).collect();
+    let src = src.join(", ");
+    format!(
+        "{name}_p as (
   select {src}, s.t, s.dir, v.dwell,
     lead(s.t) over w as nat, lead(s.dir) over w as ndir,
     lag(s.t) over w as pat, lag(s.dir) over w as pdir
@@ -123,10 +124,46 @@ pub fn close_contacts_sql(
   from {name}_brk
 ),
 {name}_m as (select {keys}, min(s) as s, max(e) as e from {name}_grp group by {keys}, grp)"
-        )
-    };
-    let case_presence = presence("c", "cs", "venue");
-    let other_presence = presence("o", "os", "person, venue");
+    )
+}
+
+/// The household and workplace rules, appended to a query whose CTE `ci` holds the case's
+/// presence `(venue, s, e)` clipped to the window; then the order of the answer.
+fn household_and_workplace(sql: &mut String, person: u32, household: bool, workplace: bool) {
+    if household {
+        sql.push_str(&format!(
+            "
+union
+select p2.id from people p1 join people p2 on p2.household = p1.household
+where p1.id = {person} and p2.id <> {person}"
+        ));
+    }
+    if workplace {
+        sql.push_str(&format!(
+            "
+union
+select p2.id from people p1 join workplaces w on w.id = p1.workplace
+join people p2 on p2.workplace = p1.workplace
+where p1.id = {person} and p2.id <> {person} and exists (select 1 from ci where ci.venue = w.venue)"
+        ));
+    }
+    sql.push_str("\norder by 1");
+}
+
+/// One SQL text for PostgreSQL and DuckDB, the "window" form: the close contacts of one
+/// case, one person id per row, sorted, derived from the raw scans on every question.
+#[allow(clippy::too_many_arguments)]
+pub fn close_contacts_sql(
+    person: u32,
+    lo: i64,
+    hi: i64,
+    min_secs: i64,
+    reach: i64,
+    household: bool,
+    workplace: bool,
+) -> String {
+    let case_presence = presence_sql("c", "cs", "venue");
+    let other_presence = presence_sql("o", "os", "person, venue");
     let lo_r = lo - reach;
     let hi_r = hi + reach;
     let mut sql = format!(
@@ -152,25 +189,112 @@ ov as (
 )
 select person from ov where secs >= {min_secs} and secs > 0"
     );
-    if household {
-        sql.push_str(&format!(
-            "
-union
-select p2.id from people p1 join people p2 on p2.household = p1.household
-where p1.id = {person} and p2.id <> {person}"
-        ));
-    }
-    if workplace {
-        sql.push_str(&format!(
-            "
-union
-select p2.id from people p1 join workplaces w on w.id = p1.workplace
-join people p2 on p2.workplace = p1.workplace
-where p1.id = {person} and p2.id <> {person} and exists (select 1 from ci where ci.venue = w.venue)"
-        ));
-    }
-    sql.push_str("\norder by 1");
+    household_and_workplace(&mut sql, person, household, workplace);
     sql
+}
+
+/// The stays table, built once from all check-ins (repeated scans counted once): every
+/// person's merged presence intervals per venue, `(person, venue, s, e)` with `e > s`. The
+/// same text runs on PostgreSQL and DuckDB (`create table stays as ` is put in front).
+pub fn stays_sql() -> String {
+    let presence = presence_sql(
+        "a",
+        "(select distinct person, venue, t, dir from checkins)",
+        "person, venue",
+    );
+    format!("with\n{presence}\nselect person, venue, s, e from a_m")
+}
+
+/// How a "stays" question finds the intervals that overlap the case's at a venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    /// `s < case end and e > case start`, plus the bound `s > case start - longest stay`
+    /// (true of every overlapping stay) so that a btree on `(venue, s)` scans a range.
+    Btree {
+        /// The longest stay in the table, seconds.
+        longest: i64,
+    },
+    /// `span && int8range(case start, case end)`, for a GiST index on `(venue, span)`.
+    Range,
+}
+
+/// The "stays" form: the close contacts of one case from the precomputed `table` of stays
+/// (`stays` or `stays_r`, which adds `span int8range`), one range-overlap join per case;
+/// `by_person` is the table the case's own stays are read from (the same table, or a copy
+/// sorted by person for DuckDB, which has no secondary index to use).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one question's parameters, as close_contacts_sql takes them"
+)]
+pub fn close_contacts_stays_sql(
+    table: &str,
+    by_person: &str,
+    overlap: Overlap,
+    person: u32,
+    lo: i64,
+    hi: i64,
+    min_secs: i64,
+    household: bool,
+    workplace: bool,
+) -> String {
+    let join = match overlap {
+        Overlap::Btree { longest } => {
+            "o.s < c.e and o.e > c.s and o.s > c.s - ".to_owned() + &longest.to_string()
+        }
+        Overlap::Range => "o.span && int8range(c.s, c.e)".to_owned(),
+    };
+    let mut sql = format!(
+        "with
+ci as (
+  select venue, greatest(s, {lo}) as s, least(e, {hi}) as e
+  from {by_person} where person = {person} and s < {hi} and e > {lo}
+),
+ov as (
+  select o.person, o.venue, sum(least(o.e, c.e) - greatest(o.s, c.s)) as secs
+  from ci c join {table} o on o.venue = c.venue and {join}
+  where o.person <> {person}
+  group by o.person, o.venue
+)
+select person from ov where secs >= {min_secs} and secs > 0"
+    );
+    household_and_workplace(&mut sql, person, household, workplace);
+    sql
+}
+
+/// A case whose contact set, as another system found it, differs from xikang's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The case's position in the question list.
+    pub case: usize,
+    /// Up to five contacts only xikang found.
+    pub only_reference: Vec<u32>,
+    /// Up to five contacts only the other system found.
+    pub only_other: Vec<u32>,
+    /// The other system gave no answer for this case at all.
+    pub missing: bool,
+}
+
+/// Compares another system's contact sets with the reference's, case by case: every case
+/// whose set differs, or for which no answer came back, is a mismatch.
+pub fn compare_contact_sets(reference: &[BTreeSet<u32>], other: &[BTreeSet<u32>]) -> Vec<Mismatch> {
+    let empty = BTreeSet::new();
+    let mut out = Vec::new();
+    for case in 0..reference.len().max(other.len()) {
+        let a = reference.get(case).unwrap_or(&empty);
+        let (b, missing) = match other.get(case) {
+            Some(b) => (b, false),
+            None => (&empty, true),
+        };
+        if a != b || missing || case >= reference.len() {
+            out.push(Mismatch {
+                case,
+                only_reference: a.difference(b).take(5).copied().collect(),
+                only_other: b.difference(a).take(5).copied().collect(),
+                missing,
+            });
+        }
+    }
+    out
 }
 
 /// Writes the rows the SQL systems load: check-ins (as stored, repeats included), people,
@@ -259,7 +383,7 @@ fn load_pg(client: &mut postgres::Client, dir: &Path, rows: u64, reload: bool) -
     }
     let t = Instant::now();
     client.batch_execute(
-        "drop table if exists checkins, people, venues, workplaces;
+        "drop table if exists checkins, people, venues, workplaces, stays, stays_r, stays_built;
          create table checkins (venue integer not null, t bigint not null, person integer not null, dir smallint not null);
          create table people (id integer primary key, household integer not null, workplace integer);
          create table venues (id integer primary key, dwell integer not null);
@@ -288,37 +412,224 @@ fn load_pg(client: &mut postgres::Client, dir: &Path, rows: u64, reload: bool) -
     Ok(t.elapsed().as_secs_f64())
 }
 
+/// Builds PostgreSQL's stays tables unless they were built from the check-ins loaded now:
+/// `stays` with btrees on `(venue, s)` and `(person, s)`, and `stays_r`, a copy with
+/// `span int8range` under a GiST index on `(venue, span)` (`btree_gist` for the integer
+/// column) and a btree on `(person, s)`. Returns the two build times (0 when reused) and the
+/// longest stay in seconds.
+fn load_pg_stays(client: &mut postgres::Client, rows: u64) -> Result<(f64, f64, i64)> {
+    let built: Option<i64> = client
+        .query_opt(
+            "select 1::bigint from pg_class c join pg_namespace n on n.oid = c.relnamespace
+             where n.nspname = $1 and c.relname = 'stays_built'",
+            &[&SCHEMA],
+        )?
+        .map(|r| r.get(0));
+    let from: Option<i64> = match built {
+        Some(_) => client
+            .query_opt("select checkins from stays_built", &[])?
+            .map(|r| r.get(0)),
+        None => None,
+    };
+    let (mut stays_secs, mut gist_secs) = (0.0, 0.0);
+    if from != Some(rows as i64) {
+        client.batch_execute("drop table if exists stays, stays_r, stays_built")?;
+        // The derivation sorts every check-in: let it do so in memory where it can.
+        client.batch_execute("set work_mem = '256MB'")?;
+        let t = Instant::now();
+        client
+            .batch_execute(&format!("create table stays as {}", stays_sql()))
+            .context("deriving the stays table in PostgreSQL")?;
+        client.batch_execute(
+            "create index on stays (venue, s);
+             create index on stays (person, s);
+             analyze stays;",
+        )?;
+        stays_secs = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        client
+            .batch_execute(
+                "create extension if not exists btree_gist;
+                 create table stays_r as select person, venue, s, e, int8range(s, e) as span from stays;
+                 create index on stays_r using gist (venue, span);
+                 create index on stays_r (person, s);
+                 analyze stays_r;",
+            )
+            .context("building the GiST stays table (needs the btree_gist extension)")?;
+        gist_secs = t.elapsed().as_secs_f64();
+        client.batch_execute(&format!(
+            "create table stays_built (checkins bigint not null);
+             insert into stays_built values ({rows});
+             reset work_mem;"
+        ))?;
+    }
+    let longest: i64 = client
+        .query_one("select coalesce(max(e - s), 0)::bigint from stays", &[])?
+        .get(0);
+    Ok((stays_secs, gist_secs, longest))
+}
+
+/// Asks PostgreSQL every question in turn: the time of each, and its contact set.
+fn run_pg(
+    client: &mut postgres::Client,
+    sqls: &[String],
+) -> Result<(Vec<f64>, Vec<BTreeSet<u32>>)> {
+    let mut times = Vec::with_capacity(sqls.len());
+    let mut results = Vec::with_capacity(sqls.len());
+    for sql in sqls {
+        let q = Instant::now();
+        let got: BTreeSet<u32> = client
+            .query(sql.as_str(), &[])?
+            .iter()
+            .map(|r| r.get::<_, i32>(0) as u32)
+            .collect();
+        times.push(q.elapsed().as_secs_f64());
+        results.push(got);
+    }
+    Ok((times, results))
+}
+
+/// The DuckDB side, run by `python3` with the `duckdb` package: `prepare` loads the CSVs
+/// (unless the file holds them already) and builds `stays` sorted by `(venue, s)` and
+/// `stays_p` sorted by `(person, s)`; `run` asks each form's questions in turn.
 const DUCKDB_SCRIPT: &str = r#"
 import json, sys, time, os
 import duckdb
-work, db, questions, reload = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
-rows = int(open(os.path.join(work, "rows")).read())
+mode, work, db, arg = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 con = duckdb.connect(db)
-load = 0.0
-have = con.execute("select count(*) from information_schema.tables where table_name = 'checkins'").fetchone()[0]
-if have and not reload and con.execute("select count(*) from checkins").fetchone()[0] == rows:
-    pass
+def exists(name):
+    return con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchone()[0] > 0
+if mode == "prepare":
+    spec = json.load(open(arg))
+    rows = int(open(os.path.join(work, "rows")).read())
+    load, stays_load = 0.0, 0.0
+    if exists("checkins") and not spec["reload"] and con.execute("select count(*) from checkins").fetchone()[0] == rows:
+        pass
+    else:
+        t = time.perf_counter()
+        for table in ["checkins", "people", "venues", "workplaces", "stays", "stays_p"]:
+            con.execute(f"drop table if exists {table}")
+        for table, cols in [
+            ("checkins", "{'venue': 'INTEGER', 't': 'BIGINT', 'person': 'INTEGER', 'dir': 'SMALLINT'}"),
+            ("people", "{'id': 'INTEGER', 'household': 'INTEGER', 'workplace': 'INTEGER'}"),
+            ("venues", "{'id': 'INTEGER', 'dwell': 'INTEGER'}"),
+            ("workplaces", "{'id': 'INTEGER', 'venue': 'INTEGER'}"),
+        ]:
+            path = os.path.join(work, table + ".csv")
+            con.execute(f"create table {table} as select * from read_csv('{path}', header=false, columns={cols})")
+        load = time.perf_counter() - t
+    if not (exists("stays") and exists("stays_p")):
+        t = time.perf_counter()
+        con.execute("drop table if exists stays; drop table if exists stays_p")
+        con.execute("create table stays as " + spec["stays_sql"] + "\norder by venue, s")
+        con.execute("create table stays_p as select * from stays order by person, s")
+        stays_load = time.perf_counter() - t
+    longest = con.execute("select coalesce(max(e - s), 0) from stays").fetchone()[0]
+    json.dump({"load": load, "stays_load": stays_load, "longest": int(longest)}, sys.stdout)
 else:
-    t = time.perf_counter()
-    con.execute("drop table if exists checkins; drop table if exists people; drop table if exists venues; drop table if exists workplaces")
-    for table, cols in [
-        ("checkins", "{'venue': 'INTEGER', 't': 'BIGINT', 'person': 'INTEGER', 'dir': 'SMALLINT'}"),
-        ("people", "{'id': 'INTEGER', 'household': 'INTEGER', 'workplace': 'INTEGER'}"),
-        ("venues", "{'id': 'INTEGER', 'dwell': 'INTEGER'}"),
-        ("workplaces", "{'id': 'INTEGER', 'venue': 'INTEGER'}"),
-    ]:
-        path = os.path.join(work, table + ".csv")
-        con.execute(f"create table {table} as select * from read_csv('{path}', header=false, columns={cols})")
-    load = time.perf_counter() - t
-sqls = json.load(open(questions))
-times, results = [], []
-for sql in sqls:
-    t = time.perf_counter()
-    got = [r[0] for r in con.execute(sql).fetchall()]
-    times.append(time.perf_counter() - t)
-    results.append(got)
-json.dump({"load": load, "times": times, "results": results}, sys.stdout)
+    forms = json.load(open(arg))
+    out = {}
+    for name, sqls in forms.items():
+        times, results = [], []
+        for sql in sqls:
+            t = time.perf_counter()
+            got = [r[0] for r in con.execute(sql).fetchall()]
+            times.append(time.perf_counter() - t)
+            results.append(got)
+        out[name] = {"times": times, "results": results}
+    json.dump(out, sys.stdout)
 "#;
+
+/// Runs the DuckDB script in `mode` and parses what it prints.
+fn duckdb(work: &Path, mode: &str, arg: &Path) -> Result<Value> {
+    let script = work.join("duckdb_bench.py");
+    std::fs::write(&script, DUCKDB_SCRIPT)?;
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(mode)
+        .arg(work)
+        .arg(work.join("bench.duckdb"))
+        .arg(arg)
+        .output()
+        .context("running python3 (pip install duckdb)")?;
+    if !out.status.success() {
+        bail!("DuckDB: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    serde_json::from_slice(&out.stdout).context("reading DuckDB's answer")
+}
+
+/// One system's figures.
+struct Row {
+    system: String,
+    /// Seconds to get ready (load rows, build tables and indexes); 0 when reused.
+    load: f64,
+    /// What `load` covers.
+    load_what: &'static str,
+    /// The first `--single` cases' times, sorted.
+    one: Vec<f64>,
+    /// All cases: xikang's batch (its threads), the databases' cases one after another.
+    batch: f64,
+    cases: usize,
+    mismatches: Vec<Mismatch>,
+}
+
+impl Row {
+    fn p50(&self) -> f64 {
+        percentile(&self.one, 0.5)
+    }
+
+    fn mean(&self) -> f64 {
+        self.batch / self.cases.max(1) as f64
+    }
+}
+
+/// A database row from its times and answers, compared with xikang's.
+fn db_row(
+    system: &str,
+    load: f64,
+    load_what: &'static str,
+    times: &[f64],
+    results: &[BTreeSet<u32>],
+    ours: &[BTreeSet<u32>],
+    single: usize,
+) -> Row {
+    let mut one: Vec<f64> = times[..single.min(times.len())].to_vec();
+    one.sort_by(f64::total_cmp);
+    Row {
+        system: system.to_owned(),
+        load,
+        load_what,
+        one,
+        batch: times.iter().sum(),
+        cases: times.len(),
+        mismatches: compare_contact_sets(ours, results),
+    }
+}
+
+fn contact_sets(v: &Value) -> Vec<BTreeSet<u32>> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    r.as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(Value::as_u64)
+                                .map(|x| x as u32)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn times_of(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
 
 pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
     let store = args.store.open()?;
@@ -502,105 +813,140 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
             }
         };
     }
-    let mut report = vec![("xikang", index_secs, single.clone(), batch_secs, true)];
-
-    let compare = |name: &str, results: &[BTreeSet<u32>]| -> bool {
-        let mut same = true;
-        for (i, (a, b)) in ours.iter().zip(results).enumerate() {
-            if a != b {
-                same = false;
-                let only_ours: Vec<_> = a.difference(b).take(5).collect();
-                let only_theirs: Vec<_> = b.difference(a).take(5).collect();
-                println!(
-                    "  {name} differs for case {} ({}): only xikang {:?}, only {name} {:?}",
-                    i + 1,
-                    questions[i].case.person,
-                    only_ours,
-                    only_theirs
-                );
-                if i > 20 {
-                    break;
-                }
-            }
-        }
-        same
+    let min_secs = i64::from(tp.close_contact_minutes) * 60;
+    let stays_sqls = |table: &str, by_person: &str, overlap: Overlap| -> Vec<String> {
+        questions
+            .iter()
+            .map(|q| {
+                close_contacts_stays_sql(
+                    table,
+                    by_person,
+                    overlap,
+                    q.case.person.0,
+                    q.lo,
+                    q.hi,
+                    min_secs,
+                    tp.household,
+                    tp.workplace,
+                )
+            })
+            .collect()
     };
+    let mut report = vec![Row {
+        system: "xikang".into(),
+        load: index_secs,
+        load_what: "index from the store",
+        one: single.clone(),
+        batch: batch_secs,
+        cases: questions.len(),
+        mismatches: Vec::new(),
+    }];
 
     if !args.no_pg {
         let mut client = postgres::Client::connect(&args.pg, postgres::NoTls)
             .with_context(|| "connecting to PostgreSQL")?;
         let load = load_pg(&mut client, &args.work, rows, args.reload)?;
         client.batch_execute(&format!("set search_path = {SCHEMA}"))?;
-        let mut times = Vec::new();
-        let mut results = Vec::new();
-        let t = Instant::now();
-        for sql in &sqls {
-            let q = Instant::now();
-            let got: BTreeSet<u32> = client
-                .query(sql.as_str(), &[])?
-                .iter()
-                .map(|r| r.get::<_, i32>(0) as u32)
-                .collect();
-            times.push(q.elapsed().as_secs_f64());
-            results.push(got);
+        let (stays_secs, gist_secs, longest) = load_pg_stays(&mut client, rows)?;
+        println!(
+            "PostgreSQL: rows {load:.1} s, stays derived and indexed {stays_secs:.1} s, GiST copy {gist_secs:.1} s (0 = reused); longest stay {longest} s"
+        );
+        if !args.no_window {
+            println!("PostgreSQL, window form…");
+            let (times, results) = run_pg(&mut client, &sqls)?;
+            report.push(db_row(
+                "PostgreSQL window",
+                load,
+                "COPY + 2 btrees",
+                &times,
+                &results,
+                &ours,
+                args.single,
+            ));
         }
-        let all = t.elapsed().as_secs_f64();
-        let same = compare("PostgreSQL", &results);
-        let mut one: Vec<f64> = times[..args.single].to_vec();
-        one.sort_by(f64::total_cmp);
-        report.push(("PostgreSQL", load, one, all, same));
+        println!("PostgreSQL, stays with btrees…");
+        let btree = stays_sqls("stays", "stays", Overlap::Btree { longest });
+        let (times, results) = run_pg(&mut client, &btree)?;
+        report.push(db_row(
+            "PostgreSQL stays btree",
+            stays_secs,
+            "derive stays + 2 btrees",
+            &times,
+            &results,
+            &ours,
+            args.single,
+        ));
+        println!("PostgreSQL, stays with GiST…");
+        let gist = stays_sqls("stays_r", "stays_r", Overlap::Range);
+        let (times, results) = run_pg(&mut client, &gist)?;
+        report.push(db_row(
+            "PostgreSQL stays GiST",
+            gist_secs,
+            "copy + GiST + btree",
+            &times,
+            &results,
+            &ours,
+            args.single,
+        ));
+        std::fs::create_dir_all(&args.work)?;
+        std::fs::write(args.work.join("pg-stays-btree-case1.sql"), &btree[0])?;
+        std::fs::write(args.work.join("pg-stays-gist-case1.sql"), &gist[0])?;
     }
 
     if !args.no_duckdb {
-        let qfile = args.work.join("questions.json");
-        std::fs::write(&qfile, serde_json::to_vec(&sqls)?)?;
-        let script = args.work.join("duckdb_bench.py");
-        std::fs::write(&script, DUCKDB_SCRIPT)?;
-        let out = std::process::Command::new("python3")
-            .arg(&script)
-            .arg(&args.work)
-            .arg(args.work.join("bench.duckdb"))
-            .arg(&qfile)
-            .arg(if args.reload { "1" } else { "0" })
-            .output()
-            .context("running python3 (pip install duckdb)")?;
-        if !out.status.success() {
-            bail!("DuckDB: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::create_dir_all(&args.work)?;
+        let spec = args.work.join("duckdb-prepare.json");
+        std::fs::write(
+            &spec,
+            serde_json::to_vec(&json!({"stays_sql": stays_sql(), "reload": args.reload}))?,
+        )?;
+        println!("DuckDB: loading rows and deriving stays (if not done yet)…");
+        let prepared = duckdb(&args.work, "prepare", &spec)?;
+        let load = prepared["load"].as_f64().unwrap_or(0.0);
+        let stays_load = prepared["stays_load"].as_f64().unwrap_or(0.0);
+        let longest = prepared["longest"]
+            .as_i64()
+            .context("DuckDB's longest stay")?;
+        let stays = stays_sqls("stays", "stays_p", Overlap::Btree { longest });
+        let mut forms = serde_json::Map::new();
+        if !args.no_window {
+            forms.insert("window".into(), json!(sqls));
         }
-        let v: Value = serde_json::from_slice(&out.stdout)?;
-        let times: Vec<f64> = v["times"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_f64).collect())
-            .unwrap_or_default();
-        let results: Vec<BTreeSet<u32>> = v["results"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|r| {
-                        r.as_array()
-                            .map(|r| {
-                                r.iter()
-                                    .filter_map(Value::as_u64)
-                                    .map(|x| x as u32)
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let same = compare("DuckDB", &results);
-        let mut one: Vec<f64> = times[..args.single.min(times.len())].to_vec();
-        one.sort_by(f64::total_cmp);
-        report.push((
-            "DuckDB",
-            v["load"].as_f64().unwrap_or(0.0),
-            one,
-            times.iter().sum(),
-            same,
+        forms.insert("stays".into(), json!(stays));
+        let qfile = args.work.join("questions.json");
+        std::fs::write(&qfile, serde_json::to_vec(&forms)?)?;
+        std::fs::write(args.work.join("duckdb-stays-case1.sql"), &stays[0])?;
+        println!("DuckDB: asking the questions…");
+        let v = duckdb(&args.work, "run", &qfile)?;
+        if !args.no_window {
+            let w = &v["window"];
+            report.push(db_row(
+                "DuckDB window",
+                load,
+                "CSV",
+                &times_of(&w["times"]),
+                &contact_sets(&w["results"]),
+                &ours,
+                args.single,
+            ));
+        }
+        let st = &v["stays"];
+        report.push(db_row(
+            "DuckDB stays sorted",
+            stays_load,
+            "derive stays, 2 sorted copies",
+            &times_of(&st["times"]),
+            &contact_sets(&st["results"]),
+            &ours,
+            args.single,
         ));
     }
 
+    let mut results = crate::bench_json::Results::new(
+        "bench-trace",
+        json!({"cases": questions.len(), "single": args.single, "people": people,
+               "checkins": checkins, "no_window": args.no_window}),
+    );
     println!();
     println!(
         "{} people, {} check-ins, {} cases; close contacts (venue ≥ {} min, household, workplace)",
@@ -610,31 +956,172 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
         tp.close_contact_minutes
     );
     println!(
-        "{:<11} {:>9} {:>12} {:>12} {:>12} {:>10} {:>10}  same contacts",
-        "system", "load s", "1 case p50", "1 case p99", "batch s", "p50 ratio", "batch ratio"
+        "{:<23} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}  same contacts",
+        "system", "load s", "p50 ms", "p99 ms", "mean ms", "batch s", "p50 ×", "batch ×"
     );
     let (x_p50, x_batch) = (percentile(&single, 0.5), batch_secs);
-    for (name, load, one, batch, same) in &report {
+    for r in &report {
+        let same = if r.mismatches.is_empty() {
+            "yes".to_owned()
+        } else {
+            format!("NO ({} cases differ)", r.mismatches.len())
+        };
         println!(
-            "{:<11} {:>9.1} {:>9} ms {:>9} ms {:>12.3} {:>9.1}x {:>9.1}x  {}",
-            name,
-            load,
-            ms(percentile(one, 0.5)),
-            ms(percentile(one, 0.99)),
-            batch,
-            percentile(one, 0.5) / x_p50.max(1e-9),
-            batch / x_batch.max(1e-9),
-            if *same { "yes" } else { "NO" }
+            "{:<23} {:>8.1} {:>10} {:>10} {:>10} {:>9.3} {:>8.1}x {:>8.1}x  {}",
+            r.system,
+            r.load,
+            ms(r.p50()),
+            ms(percentile(&r.one, 0.99)),
+            ms(r.mean()),
+            r.batch,
+            r.p50() / x_p50.max(1e-9),
+            r.batch / x_batch.max(1e-9),
+            same
+        );
+        results.push_row(
+            "systems",
+            json!({
+                "system": r.system, "load_s": r.load, "load_what": r.load_what,
+                "p50_ms": r.p50() * 1e3, "p99_ms": percentile(&r.one, 0.99) * 1e3,
+                "mean_ms": r.mean() * 1e3, "batch_s": r.batch, "cases": r.cases,
+                "p50_ratio": r.p50() / x_p50.max(1e-9), "batch_ratio": r.batch / x_batch.max(1e-9),
+                "cases_differing": r.mismatches.len(),
+            }),
         );
     }
     println!(
-        "(load: xikang = building the index from the store; 0.0 = rows reused from an earlier run)"
+        "(load: xikang = building the index from the store; 0.0 = rows or tables reused from an earlier run;"
     );
-    let all_same = report.iter().all(|r| r.4);
-    println!("{}", json!({"all_same": all_same}));
-    Ok(if all_same {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    println!(
+        " p50/p99 over the first {} cases timed one by one; mean and batch over all {} (xikang's batch on its threads, the databases' one case after another))",
+        args.single,
+        questions.len()
+    );
+    for r in &report {
+        println!("  {:<23} load = {}", r.system, r.load_what);
+    }
+    // The lead over the best baseline, per case and for the batch.
+    let baselines = &report[1..];
+    if let Some(best) = baselines.iter().min_by(|a, b| a.p50().total_cmp(&b.p50())) {
+        println!(
+            "lead over the best baseline per case (p50): {:.1}x ({})",
+            best.p50() / x_p50.max(1e-9),
+            best.system
+        );
+        results.set("lead_p50", best.p50() / x_p50.max(1e-9));
+        results.set("lead_p50_over", best.system.clone());
+    }
+    if let Some(best) = baselines
+        .iter()
+        .min_by(|a, b| a.mean().total_cmp(&b.mean()))
+    {
+        println!(
+            "lead over the best baseline per case (mean of {}): {:.1}x ({})",
+            questions.len(),
+            best.mean() / (x_batch / questions.len().max(1) as f64).max(1e-12),
+            best.system
+        );
+    }
+    let all_same = report.iter().all(|r| r.mismatches.is_empty());
+    results.set("all_same", all_same);
+    args.json.write(&results)?;
+    if !all_same {
+        for r in report.iter().filter(|r| !r.mismatches.is_empty()) {
+            eprintln!(
+                "bench-trace FAILED: {} finds different close contacts from xikang in {} of {} cases",
+                r.system,
+                r.mismatches.len(),
+                questions.len()
+            );
+            for m in r.mismatches.iter().take(10) {
+                eprintln!(
+                    "  case {} ({}): only xikang {:?}, only {} {:?}{}",
+                    m.case + 1,
+                    questions.get(m.case).map_or(0, |q| q.case.person.0),
+                    m.only_reference,
+                    r.system,
+                    m.only_other,
+                    if m.missing { " (no answer)" } else { "" }
+                );
+            }
+        }
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sets(v: &[&[u32]]) -> Vec<BTreeSet<u32>> {
+        v.iter().map(|s| s.iter().copied().collect()).collect()
+    }
+
+    #[test]
+    fn the_same_contact_sets_give_no_mismatch() {
+        let a = sets(&[&[1, 2, 3], &[], &[7]]);
+        assert!(compare_contact_sets(&a, &a.clone()).is_empty());
+    }
+
+    #[test]
+    fn a_contact_found_by_one_side_only_is_a_mismatch_of_that_case() {
+        let ours = sets(&[&[1, 2, 3], &[4, 5], &[7]]);
+        let theirs = sets(&[&[1, 2, 3], &[4, 6], &[7]]);
+        let m = compare_contact_sets(&ours, &theirs);
+        assert_eq!(
+            m,
+            vec![Mismatch {
+                case: 1,
+                only_reference: vec![5],
+                only_other: vec![6],
+                missing: false,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_case_left_unanswered_is_a_mismatch_even_when_xikang_found_nobody() {
+        let ours = sets(&[&[1], &[]]);
+        let theirs = sets(&[&[1]]);
+        let m = compare_contact_sets(&ours, &theirs);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].case, 1);
+        assert!(m[0].missing);
+        // And an extra answer for a case that was never asked is one too.
+        assert_eq!(compare_contact_sets(&theirs, &ours).len(), 1);
+    }
+
+    #[test]
+    fn the_stays_forms_differ_only_in_how_they_find_overlapping_stays() {
+        let b = close_contacts_stays_sql(
+            "stays",
+            "stays",
+            Overlap::Btree { longest: 3600 },
+            42,
+            1000,
+            2000,
+            900,
+            true,
+            true,
+        );
+        assert!(b.contains("o.s < c.e and o.e > c.s and o.s > c.s - 3600"));
+        assert!(b.contains("where person = 42 and s < 2000 and e > 1000"));
+        assert!(b.contains("secs >= 900"));
+        assert!(b.contains("p2.household = p1.household"));
+        let r = close_contacts_stays_sql(
+            "stays_r",
+            "stays_r",
+            Overlap::Range,
+            42,
+            1000,
+            2000,
+            900,
+            false,
+            false,
+        );
+        assert!(r.contains("o.span && int8range(c.s, c.e)"));
+        assert!(!r.contains("household"));
+        assert!(r.ends_with("order by 1"));
+    }
 }

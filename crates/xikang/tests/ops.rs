@@ -53,6 +53,11 @@ async fn metrics_parse_strictly_and_move_with_scans_by_route_template() {
     let app = spawn_app().await;
     let before = metrics(&app.addr).await;
     assert_eq!(before.get("xikang_tracing_index_ready", &[]), Some(1.0));
+    // The ping index loads after the check-ins: ready or not, it is reported.
+    assert!(matches!(
+        before.get("xikang_ping_index_ready", &[]),
+        Some(v) if v == 0.0 || v == 1.0
+    ));
     assert!(before.get("xikang_tracing_index_checkins", &[]).unwrap() > 0.0);
     assert!(
         before
