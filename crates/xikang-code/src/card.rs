@@ -7,7 +7,7 @@
 
 use crate::base45;
 use crate::cbor::{self, CborError, Reader};
-use crate::claims::{CLAIM_COLOUR, CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_SUB};
+use crate::claims::{CLAIM_COLOUR, CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_SUB, set};
 use crate::cose::ToBeSigned;
 use crate::key::SigningKey;
 use xikang_domain::Timestamp;
@@ -66,12 +66,6 @@ impl CardClaims {
         let err = |e: CborError| e.describe("the card's claims");
         let mut r = Reader::new(bytes);
         let (mut issuer, mut subject, mut card, mut iat, mut exp) = (None, None, None, None, None);
-        fn set<T>(slot: &mut Option<T>, v: T, name: &str) -> Result<(), String> {
-            match slot.replace(v) {
-                None => Ok(()),
-                Some(_) => Err(format!("claim {name} appears twice")),
-            }
-        }
         for _ in 0..r.map().map_err(err)? {
             match r.int_key().map_err(err)? {
                 Some(CLAIM_ISS) => set(&mut issuer, r.text().map_err(err)?, "iss")?,

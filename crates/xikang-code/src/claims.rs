@@ -106,12 +106,6 @@ impl CodeClaims {
         let mut last_negative = None;
         let mut issued_at = None;
         let mut expires_at = None;
-        fn set<T>(slot: &mut Option<T>, v: T, name: &str) -> Result<(), String> {
-            match slot.replace(v) {
-                None => Ok(()),
-                Some(_) => Err(format!("claim {name} appears twice")),
-            }
-        }
         for _ in 0..r.map().map_err(err)? {
             match r.int_key().map_err(err)? {
                 Some(CLAIM_ISS) => set(&mut issuer, r.text().map_err(err)?, "iss")?,
@@ -147,6 +141,14 @@ impl CodeClaims {
             issued_at: issued_at.ok_or_else(|| missing("iat"))?,
             expires_at: expires_at.ok_or_else(|| missing("exp"))?,
         })
+    }
+}
+
+/// Fills a claim's slot, refusing a claim that appears twice.
+pub(crate) fn set<T>(slot: &mut Option<T>, v: T, name: &str) -> Result<(), String> {
+    match slot.replace(v) {
+        None => Ok(()),
+        Some(_) => Err(format!("claim {name} appears twice")),
     }
 }
 

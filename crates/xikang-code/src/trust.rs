@@ -226,6 +226,22 @@ impl TrustedKey {
         })
     }
 
+    /// Whether this key signed `sign1`: its `Sig_structure` is rebuilt and checked against
+    /// the signature. The `Sig_structure` is shorter than the envelope it came from (12
+    /// bytes of prefix against at least 68 of headers and signature), so it always fits.
+    fn check_signature(&self, sign1: &crate::cose::Sign1<'_>) -> Result<(), VerifyError> {
+        let mut message = [0u8; MAX_TOKEN_BYTES];
+        let len = sign1.sig_structure_len();
+        if len > message.len() {
+            return Err(VerifyError::Malformed("token too long".to_owned()));
+        }
+        sign1.write_sig_structure(&mut message);
+        if !self.signed(&message[..len], sign1.signature) {
+            return Err(VerifyError::Tampered);
+        }
+        Ok(())
+    }
+
     /// Whether `signature` is this key's signature of `message`.
     fn signed(&self, message: &[u8], signature: &[u8; 64]) -> bool {
         match &self.own {
@@ -401,15 +417,7 @@ impl Verifier {
         if !key.valid_at(now) {
             return Err(VerifyError::KeyNotValid);
         }
-        let mut message = [0u8; MAX_TOKEN_BYTES];
-        let len = sign1.sig_structure_len();
-        if len > message.len() {
-            return Err(VerifyError::Malformed("token too long".to_owned()));
-        }
-        sign1.write_sig_structure(&mut message);
-        if !key.signed(&message[..len], sign1.signature) {
-            return Err(VerifyError::Tampered);
-        }
+        key.check_signature(&sign1)?;
         let card = crate::CardClaims::decode(sign1.payload).map_err(VerifyError::Malformed)?;
         let wrong_issuer =
             card.issuer != key.jurisdiction || expected_issuer.is_some_and(|e| e != card.issuer);
@@ -590,17 +598,7 @@ fn verify_single<'k>(
     if !key.valid_at(when.key_time()) {
         return Err(VerifyError::KeyNotValid);
     }
-    // The Sig_structure is shorter than the envelope it came from (12 bytes of prefix
-    // against at least 68 of headers and signature), so it always fits.
-    let mut message = [0u8; MAX_TOKEN_BYTES];
-    let len = sign1.sig_structure_len();
-    if len > message.len() {
-        return Err(VerifyError::Malformed("token too long".to_owned()));
-    }
-    sign1.write_sig_structure(&mut message);
-    if !key.signed(&message[..len], sign1.signature) {
-        return Err(VerifyError::Tampered);
-    }
+    key.check_signature(&sign1)?;
     let claims = CodeClaims::decode(sign1.payload).map_err(VerifyError::Malformed)?;
     key.check_claims(claims, expected_issuer, when)
 }
