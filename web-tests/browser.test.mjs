@@ -117,6 +117,7 @@ let casesRegistered = 0;
 let contact = null;
 let contactKind = null;
 let caseUrl = null;
+let gridWorker = null;
 
 try {
   await step('an admin logs in and lands on the dashboard with its charts', async () => {
@@ -458,6 +459,7 @@ try {
     const cell = (await api('GET', `/people/${person}`)).home_cell;
     // The synthetic city names each cell's worker gw{cell}.
     const worker = `gw${cell}`;
+    gridWorker = worker;
     await createUser(page, worker, 'grid-password-1', 'grid_worker');
     const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
     const g = await phone.newPage();
@@ -562,6 +564,38 @@ try {
     assert.match(await page.locator('#ranking tbody').innerText(), /梁溪区|滨湖区|新吴区|锡山区|惠山区|江阴市|宜兴市/);
     await page.locator('#map-zones').screenshot({ path: `${shots}/map-zones.png` });
     await page.screenshot({ path: `${shots}/dashboard-after.png`, fullPage: true });
+  });
+
+  await step('axe finds no WCAG 2.1 A or AA violation on any page, in Chinese and English', async () => {
+    const k = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
+    const p = await k.newPage();
+    // Before logging in: the pages anyone reaches.
+    const open = ['/web/login', '/web/claim'];
+    // As the city admin: every page the command centre uses.
+    const staff = ['/web/dashboard', '/web/cases', new URL(caseUrl).pathname, `/web/people/${contact}`,
+      '/web/bulletin', '/web/ranking', '/web/appeals', '/web/sampling', '/web/site',
+      '/web/admin/users', '/web/admin/policy'];
+    const visit = async (paths) => {
+      for (const lang of ['zh', 'en']) {
+        for (const path of paths) {
+          const r = await p.goto(`${base}${path}${path.includes('?') ? '&' : '?'}lang=${lang}`);
+          assert.equal(r.status(), 200, `${path} (${lang})`);
+          assert.equal(new URL(p.url()).pathname, path.split('?')[0], `${path} was not redirected`);
+          await assertAxe(p);
+        }
+      }
+    };
+    await visit(open);
+    // Each role's own pages, as the users the steps above created.
+    const roles = [['res1', 'resident-password-1', ['/web/me']], ['door1', 'door-password-1', ['/web/venue']],
+      ['lab1', 'lab-password-11', ['/web/lab']], [gridWorker, 'grid-password-1', ['/web/grid']],
+      ['admin', adminPassword, staff]];
+    for (const [name, password, paths] of roles) {
+      await k.clearCookies();
+      await login(p, name, password);
+      await visit(paths);
+    }
+    await k.close();
   });
 
   await step('the keyboard reaches the login form and the skip link', async () => {
