@@ -958,13 +958,23 @@ async fn a_resident_appeals_an_official_answers_and_both_are_logged_without_chan
 }
 
 #[tokio::test]
-async fn english_is_chosen_by_query_or_by_the_language_cookie() {
+async fn english_is_chosen_by_query_cookie_or_accept_language() {
     let app = spawn_app().await;
     let mut b = Browser::new(&app);
     let zh = b.get("/web/login").await.text();
     assert!(zh.contains("<html lang=\"zh-CN\">") && zh.contains("用户名"));
     let en = b.get("/web/login?lang=en").await.text();
     assert!(en.contains("<html lang=\"en\">") && en.contains("User name"));
+    // A browser set to English gets English until a choice is made.
+    b.extra
+        .push(("accept-language", "en-GB,en;q=0.9,zh-CN;q=0.5".into()));
+    assert!(b.get("/web/login").await.text().contains("User name"));
+    let r = b.get("/web/lang/zh?next=/web/login").await;
+    assert_eq!(r.header("location"), Some("/web/login"));
+    assert!(
+        b.get("/web/login").await.text().contains("用户名"),
+        "the cookie wins"
+    );
     let r = b.get("/web/lang/en?next=/web/login").await;
     assert_eq!(r.header("location"), Some("/web/login"));
     assert!(b.get("/web/login").await.text().contains("User name"));

@@ -56,7 +56,8 @@ impl Lang {
         self.t("中文", "English")
     }
 
-    /// The language of a request: `?lang=` wins, then the cookie, then Chinese.
+    /// The language of a request: `?lang=` wins, then the cookie, then the browser's
+    /// `Accept-Language`, then Chinese.
     pub fn of(parts: &Parts) -> Lang {
         let query = parts.uri.query().unwrap_or("");
         let from_query = query
@@ -67,7 +68,50 @@ impl Lang {
             .or_else(|| {
                 super::session::cookie(&parts.headers, "xk_lang").and_then(|v| Lang::parse(&v))
             })
+            .or_else(|| {
+                parts
+                    .headers
+                    .get(axum::http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(Lang::accepted)
+            })
             .unwrap_or_default()
+    }
+
+    /// The language an `Accept-Language` value (RFC 9110 §12.5.4) prefers among ours: the
+    /// highest weight wins, the first of equal weights; `q=0` and other languages are passed
+    /// over; none of ours gives `None`.
+    pub fn accepted(header: &str) -> Option<Lang> {
+        let mut best: Option<(u16, Lang)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let lang = match tag
+                .split('-')
+                .next()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("zh") => Lang::Zh,
+                Some("en") => Lang::En,
+                _ => continue,
+            };
+            // The weight in thousandths; a malformed one counts as not acceptable.
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(Some(1000), |q| {
+                    q.trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .map(|q| (q * 1000.0).round() as u16)
+                })
+                .unwrap_or(0);
+            if q > 0 && best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l)
     }
 }
 
@@ -271,6 +315,24 @@ pub fn lang_runs(page: Lang, text: &str) -> String {
 #[cfg(test)]
 mod lang_run_tests {
     use super::*;
+
+    #[test]
+    fn accept_language_picks_the_most_wanted_of_our_languages() {
+        assert_eq!(Lang::accepted("en-US,en;q=0.9"), Some(Lang::En));
+        assert_eq!(Lang::accepted("zh-CN,zh;q=0.9,en;q=0.8"), Some(Lang::Zh));
+        assert_eq!(
+            Lang::accepted("fr-FR, en;q=0.5, zh-TW;q=0.7"),
+            Some(Lang::Zh)
+        );
+        assert_eq!(Lang::accepted("de, EN-gb;q=0.3"), Some(Lang::En));
+        // Equal weights: the first listed.
+        assert_eq!(Lang::accepted("en;q=0.5, zh;q=0.5"), Some(Lang::En));
+        // Refused or malformed weights, and no language of ours: nothing.
+        assert_eq!(Lang::accepted("en;q=0, zh;q=2"), None);
+        assert_eq!(Lang::accepted("en;q=abc"), None);
+        assert_eq!(Lang::accepted("fr, de"), None);
+        assert_eq!(Lang::accepted(""), None);
+    }
 
     #[test]
     fn other_language_runs_are_marked_and_everything_is_escaped() {
