@@ -338,7 +338,7 @@ pub async fn start(
         tokio::task::spawn_blocking(move || store.claims_since(&id_hash, &phone_hash, since))
             .await??;
     if recent >= MAX_STARTS_PER_SUBJECT {
-        tracing::warn!("claim refused: too many for one ID number or phone");
+        tracing::warn!("claim refused: too many starts for one subject this hour");
         return Err(rate_limited("for this ID number or phone"));
     }
     let person = registered(state, &id).await?.filter(|r| {
