@@ -630,30 +630,36 @@ pub struct Polygon {
 
 impl Polygon {
     /// Parses a GeoJSON `Polygon` geometry (or a `Feature` holding one) with a single
-    /// outer ring: at least 4 positions, closed, finite coordinates in range, no repeated
-    /// vertex and no two edges crossing (a self-intersecting ring has no well-defined
-    /// inside, so it is refused rather than guessed).
+    /// outer ring, read by the `geojson` crate, then checked by [`Polygon::from_geometry`].
     pub fn from_geojson(v: &serde_json::Value) -> Result<Polygon, PolygonError> {
-        let err = |m: &str| PolygonError(m.to_owned());
-        let geometry = if v.get("type").and_then(|t| t.as_str()) == Some("Feature") {
-            v.get("geometry")
-                .ok_or_else(|| err("a Feature needs a geometry"))?
-        } else {
-            v
-        };
-        if geometry.get("type").and_then(|t| t.as_str()) != Some("Polygon") {
-            return Err(err("the geometry must be a GeoJSON Polygon"));
+        let parsed: geojson::GeoJson = serde_json::from_value(v.clone())
+            .map_err(|e| PolygonError(format!("not a GeoJSON geometry: {e}")))?;
+        match parsed {
+            geojson::GeoJson::Geometry(g) => Polygon::from_geometry(&g),
+            geojson::GeoJson::Feature(f) => Polygon::from_geometry(
+                f.geometry
+                    .as_ref()
+                    .ok_or_else(|| PolygonError("a Feature needs a geometry".into()))?,
+            ),
+            geojson::GeoJson::FeatureCollection(_) => Err(PolygonError(
+                "the geometry must be a GeoJSON Polygon".into(),
+            )),
         }
-        let rings = geometry
-            .get("coordinates")
-            .and_then(|c| c.as_array())
-            .ok_or_else(|| err("a Polygon needs coordinates: an array of rings"))?;
+    }
+
+    /// A `Polygon` geometry with a single outer ring: at least 4 positions, closed, finite
+    /// coordinates in range, no repeated vertex and no two edges crossing (a
+    /// self-intersecting ring has no well-defined inside, so it is refused rather than
+    /// guessed).
+    pub fn from_geometry(geometry: &geojson::Geometry) -> Result<Polygon, PolygonError> {
+        let err = |m: &str| PolygonError(m.to_owned());
+        let geojson::GeometryValue::Polygon { coordinates: rings } = &geometry.value else {
+            return Err(err("the geometry must be a GeoJSON Polygon"));
+        };
         if rings.len() != 1 {
             return Err(err("a zone polygon has exactly one ring (no holes)"));
         }
-        let positions = rings[0]
-            .as_array()
-            .ok_or_else(|| err("a ring is an array of positions"))?;
+        let positions = &rings[0];
         if positions.len() < 4 {
             return Err(err(
                 "a ring needs at least 4 positions (3 corners and the closing one)",
@@ -666,9 +672,8 @@ impl Polygon {
         }
         let mut ring = Vec::with_capacity(positions.len());
         for p in positions {
-            let xy = p.as_array().filter(|a| a.len() >= 2);
-            let (x, y) = match xy.map(|a| (a[0].as_f64(), a[1].as_f64())) {
-                Some((Some(x), Some(y))) => (x, y),
+            let (x, y) = match p.as_slice() {
+                [x, y, ..] => (*x, *y),
                 _ => return Err(err("a position is [longitude, latitude]")),
             };
             if !(x.is_finite()

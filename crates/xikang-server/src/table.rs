@@ -273,7 +273,7 @@ mod tests {
             headers: vec!["name".into(), "cell".into()],
             rows: vec![vec!["张三, 李".into(), Cell::Number(7.0)]],
         };
-        let rows = xlsx_rows(&to_xlsx(&t, "register")).expect("xlsx");
+        let rows = xlsx_rows(&to_xlsx(&t, "register").expect("write")).expect("xlsx");
         assert_eq!(rows[0].fields, ["name", "cell"]);
         assert_eq!(rows[1].line, 2);
         assert_eq!(rows[1].fields, ["张三, 李", "7"]);

@@ -10,7 +10,7 @@
 //!   never cosigned.
 
 use crate::cli::StoreArgs;
-use crate::httpc::Conn;
+use crate::remote::Remote;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ pub enum AuditCmd {
 /// `xikang audit witness`.
 #[derive(Debug, Clone, Args)]
 pub struct WitnessArgs {
-    /// The server (http://host:port; plain HTTP, see docs/audit.md).
+    /// The server (https://host, or http://host:port beside it).
     #[arg(long)]
     pub url: String,
     /// Where the witness keeps its key, the pinned log key and the last cosigned checkpoint.
@@ -236,11 +236,8 @@ pub async fn witness_once(args: &WitnessArgs) -> Result<Result<Cosigned, Alarm>>
     std::fs::create_dir_all(&args.state)
         .with_context(|| format!("creating {}", args.state.display()))?;
     let me = witness_key(&args.state, &args.name)?;
-    let addr = server_addr(&args.url)?;
-    let mut conn = Conn::connect(&addr)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
-    let log = pinned_log_key(args, &mut conn).await?;
+    let conn = Remote::new(&args.url)?;
+    let log = pinned_log_key(args, &conn).await?;
     let reply = conn.get("/api/v1/audit/checkpoint", None).await?;
     if reply.status != 200 {
         bail!("GET /api/v1/audit/checkpoint answered {}", reply.status);
@@ -308,21 +305,6 @@ pub async fn witness_once(args: &WitnessArgs) -> Result<Result<Cosigned, Alarm>>
     }))
 }
 
-/// `host:port` from `http://host:port[/]` or `host:port`.
-fn server_addr(url: &str) -> Result<String> {
-    if url.starts_with("https://") {
-        bail!("the witness speaks plain HTTP: run it beside the server or through a TLS tunnel");
-    }
-    let addr = url
-        .strip_prefix("http://")
-        .unwrap_or(url)
-        .trim_end_matches('/');
-    if addr.is_empty() || addr.contains('/') {
-        bail!("--url must be http://host:port, not {url:?}");
-    }
-    Ok(addr.to_owned())
-}
-
 /// The witness's cosigning key: `DIR/witness.key` (32 bytes), created on first use; its
 /// vkey is written beside it for the operators who trust this witness.
 fn witness_key(dir: &Path, name: &str) -> Result<NoteSigner> {
@@ -349,7 +331,7 @@ fn witness_key(dir: &Path, name: &str) -> Result<NoteSigner> {
 
 /// The log key this witness trusts: `DIR/log.vkey`, pinned from `--log-key` or, on first
 /// contact without it, from the server.
-async fn pinned_log_key(args: &WitnessArgs, conn: &mut Conn) -> Result<NoteVerifier> {
+async fn pinned_log_key(args: &WitnessArgs, conn: &Remote) -> Result<NoteVerifier> {
     let path = args.state.join("log.vkey");
     let given = args
         .log_key
@@ -414,20 +396,4 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {}", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_witness_takes_plain_http_addresses_only() {
-        assert_eq!(
-            server_addr("http://127.0.0.1:8080/").unwrap(),
-            "127.0.0.1:8080"
-        );
-        assert_eq!(server_addr("127.0.0.1:8080").unwrap(), "127.0.0.1:8080");
-        assert!(server_addr("https://x.example").is_err());
-        assert!(server_addr("http://x.example/api").is_err());
-    }
 }

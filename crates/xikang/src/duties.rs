@@ -75,28 +75,17 @@ pub struct DistrictShape {
 /// Parses a GeoJSON `FeatureCollection` of district outlines: each feature a `Polygon` (one
 /// outer ring; validated as zone polygons are) with the district's 6-digit code in the
 /// property `code_property` (a string or a number) and optionally its name in
-/// `name_property`. A code may appear once. serde_json rather than the `geojson` crate: the
-/// domain's `Polygon` already validates geometries from a `serde_json::Value` (rings,
-/// ranges, self-intersection), so the crate would add build time and a second model of the
-/// same geometry.
+/// `name_property`. A code may appear once.
 pub fn parse_district_geojson(
     text: &str,
     code_property: &str,
     name_property: &str,
 ) -> Result<Vec<DistrictShape>, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    if v.get("type").and_then(|t| t.as_str()) != Some("FeatureCollection") {
-        return Err("the file must be a GeoJSON FeatureCollection".into());
-    }
-    let features = v
-        .get("features")
-        .and_then(|f| f.as_array())
-        .ok_or("a FeatureCollection needs a features array")?;
+    let features = feature_collection(text)?;
     let mut out: Vec<DistrictShape> = Vec::new();
     for (k, f) in features.iter().enumerate() {
         let at = |m: &str| format!("feature {}: {m}", k + 1);
-        let props = f.get("properties");
-        let code = match props.and_then(|p| p.get(code_property)) {
+        let code = match f.property(code_property) {
             Some(serde_json::Value::String(s)) => s.trim().to_owned(),
             Some(serde_json::Value::Number(n)) => n.to_string(),
             _ => {
@@ -112,13 +101,13 @@ pub fn parse_district_geojson(
         if out.iter().any(|d| d.code == code) {
             return Err(at(&format!("district {} appears twice", code.as_str())));
         }
-        let name = props
-            .and_then(|p| p.get(name_property))
+        let name = f
+            .property(name_property)
             .and_then(|n| n.as_str())
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(str::to_owned);
-        let polygon = Polygon::from_geojson(f).map_err(|e| at(&e.0))?;
+        let polygon = polygon_of(f).map_err(|e| at(&e))?;
         out.push(DistrictShape {
             code,
             name,
@@ -129,6 +118,21 @@ pub fn parse_district_geojson(
         return Err("the FeatureCollection has no features".into());
     }
     Ok(out)
+}
+
+/// The features of a GeoJSON `FeatureCollection` (read by the `geojson` crate).
+fn feature_collection(text: &str) -> Result<Vec<geojson::Feature>, String> {
+    match text.parse::<geojson::GeoJson>() {
+        Ok(geojson::GeoJson::FeatureCollection(fc)) => Ok(fc.features),
+        Ok(_) => Err("the file must be a GeoJSON FeatureCollection".into()),
+        Err(e) => Err(format!("not GeoJSON: {e}")),
+    }
+}
+
+/// A feature's validated polygon.
+fn polygon_of(f: &geojson::Feature) -> Result<Polygon, String> {
+    let geometry = f.geometry.as_ref().ok_or("a Feature needs a geometry")?;
+    Polygon::from_geometry(geometry).map_err(|e| e.0)
 }
 
 /// `xikang districts import`: reads and checks the whole file, then replaces every stored
@@ -227,29 +231,21 @@ pub fn parse_grid_csv(text: &str) -> Result<Vec<GridCellRecord>, String> {
 /// properties `cell`, `community`, `name` and optionally `worker`; the cell's point is the
 /// polygon's centroid. Invalid or self-intersecting polygons are refused.
 pub fn parse_grid_geojson(text: &str) -> Result<Vec<GridCellRecord>, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    if v["type"] != "FeatureCollection" {
-        return Err("the file must be a GeoJSON FeatureCollection".into());
-    }
-    let features = v["features"]
-        .as_array()
-        .ok_or("a FeatureCollection needs features")?;
+    let features = feature_collection(text)?;
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (k, f) in features.iter().enumerate() {
         let at = |m: &str| format!("feature {k}: {m}");
-        let props = &f["properties"];
-        let cell = props["cell"]
+        let prop = |name: &str| f.property(name).unwrap_or(&serde_json::Value::Null);
+        let cell = prop("cell")
             .as_u64()
             .and_then(|c| u32::try_from(c).ok())
             .ok_or_else(|| at("properties.cell must be a whole number"))?;
-        let community = props["community"]
+        let community = prop("community")
             .as_str()
             .ok_or_else(|| at("properties.community"))?;
-        let name = props["name"]
-            .as_str()
-            .ok_or_else(|| at("properties.name"))?;
-        let poly = xikang_domain::duties::Polygon::from_geojson(f).map_err(|e| at(&e.0))?;
+        let name = prop("name").as_str().ok_or_else(|| at("properties.name"))?;
+        let poly = polygon_of(f).map_err(|e| at(&e))?;
         let (lon, lat) = poly.centroid();
         let rec = xikang_server::duties::grid_record(
             cell,
@@ -257,7 +253,7 @@ pub fn parse_grid_geojson(text: &str) -> Result<Vec<GridCellRecord>, String> {
             name,
             lat,
             lon,
-            props["worker"].as_str(),
+            prop("worker").as_str(),
         )
         .map_err(|e| at(&e))?;
         if !seen.insert(cell) {

@@ -5,7 +5,7 @@
 //! body limit, each with the file's header; refusals come back by their place in the chunk
 //! and are reported with their line number in the file.
 
-use crate::httpc::Conn;
+use crate::remote::Remote;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::BufReader;
@@ -124,9 +124,7 @@ fn csv_body(header: Option<&[String]>, rows: &[Row]) -> Result<Vec<u8>> {
 /// the lines sent (hidden when not on a terminal).
 pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Result<Summary> {
     let rows = rows_of(file)?;
-    let mut conn = Conn::connect(server)
-        .await
-        .with_context(|| format!("connecting to {server}"))?;
+    let conn = Remote::new(server)?;
     let bar = ProgressBar::new(line_estimate(file));
     bar.set_style(
         ProgressStyle::with_template("{spinner} importing [{bar:30}] {pos}/{len} lines {elapsed}")
@@ -174,7 +172,7 @@ pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Re
         if full || (rows.peek().is_none() && !chunk.is_empty()) {
             let body = csv_body(header.as_deref(), &chunk)?;
             let r = conn
-                .request("POST", how.path, Some(token), Some("text/csv"), &body)
+                .request("POST", how.path, Some(token), Some("text/csv"), body)
                 .await
                 .context("sending a part")?;
             let v = r.json();

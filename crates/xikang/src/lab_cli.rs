@@ -3,7 +3,7 @@
 //! in-memory index sees every change), and `xikang bench-lab` measures a city-wide
 //! screening round end to end in one process over a real store.
 
-use crate::httpc::Conn;
+use crate::remote::Remote;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,7 +40,7 @@ pub enum LabCommand {
 /// Which server to talk to, and as whom.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// The server's address (host:port).
+    /// The server: https://host (TLS), http://host:port, or host:port (plain HTTP).
     #[arg(long, default_value = "127.0.0.1:8080", env = "XIKANG_SERVER")]
     pub server: String,
     /// A bearer token (lab or admin).
@@ -134,9 +134,7 @@ fn batch_answer(status: u16, v: &serde_json::Value) -> Option<crate::import::Chu
 }
 
 async fn round_status(id: &str, server: &ServerArgs, cells: bool) -> Result<ExitCode> {
-    let mut conn = Conn::connect(&server.server)
-        .await
-        .with_context(|| format!("connecting to {}", server.server))?;
+    let conn = Remote::new(&server.server)?;
     let r = conn
         .get(&format!("/api/v1/rounds/{id}"), Some(&server.token))
         .await

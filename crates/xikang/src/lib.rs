@@ -13,5 +13,6 @@ pub mod lab_cli;
 pub mod load;
 pub mod outbreak_cli;
 pub mod register_cli;
+pub mod remote;
 pub mod trace_bench;
 pub mod trace_cmd;

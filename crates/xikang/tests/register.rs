@@ -411,7 +411,7 @@ async fn an_xlsx_register_imports_with_its_row_numbers() {
         &app.addr,
         &app.admin,
         XLSX_CONTENT_TYPE,
-        &to_xlsx(&table, "实有人口"),
+        &to_xlsx(&table, "实有人口").expect("xlsx"),
     )
     .await;
     assert_eq!(s, 200, "{v}");

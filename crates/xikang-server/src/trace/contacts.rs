@@ -543,7 +543,8 @@ pub async fn export_contact_list(
         )
     } else {
         (
-            to_xlsx(&table, &case.id.to_string()),
+            to_xlsx(&table, &case.id.to_string())
+                .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "xlsx",
         )

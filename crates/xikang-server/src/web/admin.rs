@@ -570,23 +570,10 @@ pub async fn policy_diff(
         lang.t("比较", "Compare"),
     );
     let status = match (find(&from), find(&to)) {
-        (Some(a), Some(b)) => match diff::diff(&a.text, &b.text) {
-            Ok(lines) => {
-                h.push_str(&diff_table(lang, a, b, diff::hunks(lines)));
-                StatusCode::OK
-            }
-            Err(diff::TooLarge) => {
-                let _ = write!(
-                    h,
-                    "<p class=\"err\" role=\"alert\">{}</p>",
-                    lang.t(
-                        "文件过大，无法比较。",
-                        "The files are too large to compare."
-                    )
-                );
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-        },
+        (Some(a), Some(b)) => {
+            h.push_str(&diff_table(lang, a, b, diff::hunks(&a.text, &b.text)));
+            StatusCode::OK
+        }
         _ => StatusCode::BAD_REQUEST,
     };
     html(
