@@ -303,6 +303,9 @@ enum Command {
     BenchTrace(crate::trace_bench::TraceBenchArgs),
     /// The epidemic engine alone on a generated city: attack rate, doubling time, run time.
     Outbreak(crate::outbreak_cli::OutbreakArgs),
+    /// A drill (应急演练): an outbreak on a generated city driven through a drill server's
+    /// API by responders with capacities; a report; `--compare-policy` (docs/drills.md).
+    Drill(crate::drill::DrillArgs),
     /// The administrative grid (cells, communities, grid workers).
     Grid {
         #[command(subcommand)]
@@ -487,7 +490,9 @@ pub fn main() -> ExitCode {
         }
     };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Err(e) = init_logging(&layered.log) {
+    // A drill's server logs every request of its responders: warnings only, unless asked.
+    let quiet = matches!(cli.command, Command::Drill(_));
+    if let Err(e) = init_logging(&layered.log, if quiet { "warn" } else { "info" }) {
         eprintln!("error: {e:#}");
         return ExitCode::from(2);
     }
@@ -507,12 +512,12 @@ pub fn main() -> ExitCode {
 /// `XIKANG_LOG_FORMAT` (else the file's `log_format`) is `text` (default) or `json` (one
 /// object a line, for journald, Loki and friends). Colour only when stderr is a terminal
 /// and `NO_COLOR` is unset: never escape codes in a file or a journal.
-fn init_logging(file: &crate::config::FileLog) -> Result<()> {
+fn init_logging(file: &crate::config::FileLog, default: &str) -> Result<()> {
     use std::io::IsTerminal;
     let filter = std::env::var("XIKANG_LOG")
         .ok()
         .or_else(|| file.filter.clone())
-        .unwrap_or_else(|| "info".into());
+        .unwrap_or_else(|| default.into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .with_context(|| format!("XIKANG_LOG / log = {filter:?}"))?;
     let format = std::env::var("XIKANG_LOG_FORMAT")
@@ -542,6 +547,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
         Command::Trace(args) => crate::trace_cmd::run(&args),
         Command::BenchTrace(args) => crate::trace_bench::run(&args),
         Command::Outbreak(args) => crate::outbreak_cli::run(&args),
+        Command::Drill(args) => crate::drill::run(&args),
         Command::Serve(args) => {
             let bound = Bound::bind(&args.listen)?;
             serve(&args, None, bound)
