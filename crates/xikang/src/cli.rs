@@ -251,6 +251,10 @@ enum Command {
         serve: ServeArgs,
         #[command(flatten)]
         city: CityArgs,
+        /// Generate the city without the outbreak the demo otherwise seeds (a drill over its
+        /// days: cases, contacts, orders, a sealed cell, a round; docs/drills.md).
+        #[arg(long)]
+        no_outbreak: bool,
     },
     /// Generate a synthetic city into a data directory or database.
     Gen {
@@ -552,21 +556,39 @@ fn run(cmd: Command) -> Result<ExitCode> {
             let bound = Bound::bind(&args.listen)?;
             serve(&args, None, bound)
         }
-        Command::Demo { serve: args, city } => {
+        Command::Demo {
+            serve: mut args,
+            city,
+            no_outbreak,
+        } => {
             // A taken address is reported before minutes of generating a city.
             let bound = Bound::bind(&args.listen)?;
             let store = args.store.open()?;
+            // The demo's store is a drill's: its data can never be served as a production city.
+            args.drill = true;
             if store.count_people()? == 0 {
                 let cfg = city.config()?;
                 eprintln!(
                     "generating a synthetic city: {} people × {} days (seed {})…",
                     cfg.people, cfg.days, cfg.seed
                 );
-                let r = crate::load::generate_into_with(store.as_ref(), &cfg, &city.ping_plan()?)?;
-                eprintln!(
-                    "generated {} people, {} venues, {} check-ins, {} location pings, {} test results in {:.1} s",
-                    r.people, r.venues, r.checkins, r.pings, r.test_results, r.seconds
-                );
+                if no_outbreak {
+                    crate::drill::demo::follow_real_time(store.as_ref())?;
+                    let r =
+                        crate::load::generate_into_with(store.as_ref(), &cfg, &city.ping_plan()?)?;
+                    eprintln!(
+                        "generated {} people, {} venues, {} check-ins, {} location pings, {} test results in {:.1} s",
+                        r.people, r.venues, r.checkins, r.pings, r.test_results, r.seconds
+                    );
+                } else {
+                    crate::drill::demo::generate_with_outbreak(
+                        store.clone(),
+                        &cfg,
+                        &city.ping_plan()?,
+                    )?;
+                }
+            } else {
+                crate::drill::demo::follow_real_time(store.as_ref())?;
             }
             serve(&args, Some(store), bound)
         }

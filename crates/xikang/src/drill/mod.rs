@@ -7,6 +7,7 @@ pub mod api;
 pub mod compare;
 pub mod config;
 pub mod day;
+pub mod demo;
 pub mod report;
 
 use anyhow::{Context, Result, bail};
@@ -110,7 +111,7 @@ pub fn run_one(args: &DrillArgs) -> Result<report::Report> {
         bail!("--people and --days must be at least 1");
     }
     let text = policy_text(&args.policy)?;
-    let policy = Policy::parse(&text).map_err(|e| anyhow::anyhow!("policy: {e}"))?;
+    Policy::parse(&text).map_err(|e| anyhow::anyhow!("policy: {e}"))?;
     let variant = Variant::builtin(&args.variant)?;
     let dir = args.out.join("store");
     if dir.exists() {
@@ -134,49 +135,20 @@ pub fn run_one(args: &DrillArgs) -> Result<report::Report> {
     };
     let (_, checkins) = crate::load::store_city(store.as_ref(), &city, &cfg, &plan, false, t0)?;
     let city_secs = t0.elapsed().as_secs_f64();
-    // The operator's token, as `serve` makes one: the only thing written outside the API.
-    let operator = xikang_server::auth::new_token();
-    store.put_api_token(
-        token_digest(&operator),
-        &ApiToken {
-            name: "drill-operator".into(),
-            role: "admin".into(),
-            area: AreaCode::parse("320200")?,
-            venue: None,
-            person: None,
-            id_lookup: true,
-            created_at: start,
-            expires_at: start.plus(i64::from(args.days + 2) * DAY),
-        },
-    )?;
-    let config = ServerConfig {
-        policy_text: Some(Arc::from(text.as_str())),
-        ..ServerConfig::default()
-    };
-    let state = Arc::new(AppState::load(
-        store,
-        config,
-        policy.clone(),
-        &xikang_server::state::policy_sha256(&text),
-        start,
-    )?);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let t1 = Instant::now();
-    let mut rep = rt.block_on(drive(
-        state,
-        &city,
-        &responders,
+    let outbreak = Outbreak {
         variant,
-        args,
+        seed: args.seed,
+        seeds: args.seeds,
+        days: args.days,
         start,
-        operator,
-    ))?;
+        catch_up: false,
+    };
+    let mut rep = drive_in_process(store, &text, &city, &responders, &outbreak)?;
+    rep.setup.city_seed = args.city_seed;
     for d in &mut rep.days {
         d.checkins = checkins.get(d.day as usize).copied().unwrap_or(0);
     }
-    rep.setup.policy = policy.version().to_owned();
     write_report(&args.out, &rep)?;
     let timings = serde_json::json!({"city_and_store_secs": city_secs,
         "drill_secs": t1.elapsed().as_secs_f64(), "total_secs": t0.elapsed().as_secs_f64()});
@@ -188,15 +160,76 @@ pub fn run_one(args: &DrillArgs) -> Result<report::Report> {
     Ok(rep)
 }
 
+/// The outbreak a drill runs.
+#[derive(Debug, Clone)]
+pub struct Outbreak {
+    pub variant: Variant,
+    pub seed: u64,
+    pub seeds: u32,
+    pub days: u32,
+    /// The start of work on day 0 (the drill's clock must be at or before it).
+    pub start: Timestamp,
+    /// At the end, move the clock to the real time (the demo).
+    pub catch_up: bool,
+}
+
+/// Serves `store` (a drill's, holding `city`) on a loopback port in this process under the
+/// policy `policy_text`, runs `outbreak` on it with `responders` through the API, and stops
+/// the server. The only write outside the API is the operator's admin token (as `serve`
+/// makes one), revoked at the end.
+pub fn drive_in_process(
+    store: Arc<dyn Store>,
+    policy_text: &str,
+    city: &xikang_sim::City,
+    responders: &Responders,
+    outbreak: &Outbreak,
+) -> Result<report::Report> {
+    let policy = Policy::parse(policy_text).map_err(|e| anyhow::anyhow!("policy: {e}"))?;
+    let start = outbreak.start;
+    let operator = xikang_server::auth::new_token();
+    let operator_id = store.put_api_token(
+        token_digest(&operator),
+        &ApiToken {
+            name: "drill-operator".into(),
+            role: "admin".into(),
+            area: AreaCode::parse("320200")?,
+            venue: None,
+            person: None,
+            id_lookup: true,
+            created_at: xikang_server::now(),
+            expires_at: start.plus(i64::from(outbreak.days + 2) * DAY),
+        },
+    )?;
+    let config = ServerConfig {
+        policy_text: Some(Arc::from(policy_text)),
+        ..ServerConfig::default()
+    };
+    let state = Arc::new(AppState::load(
+        store.clone(),
+        config,
+        policy.clone(),
+        &xikang_server::state::policy_sha256(policy_text),
+        xikang_server::now(),
+    )?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut rep = rt.block_on(drive(state, city, responders, outbreak, operator))?;
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    store.revoke_api_token(operator_id, xikang_server::now())?;
+    rep.setup.people = city.people.len() as u32;
+    rep.setup.policy = policy.version().to_owned();
+    Ok(rep)
+}
+
 async fn drive(
     state: Arc<AppState>,
     city: &xikang_sim::City,
     responders: &Responders,
-    variant: Variant,
-    args: &DrillArgs,
-    start: Timestamp,
+    outbreak: &Outbreak,
     operator: String,
 ) -> Result<report::Report> {
+    let start = outbreak.start;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
     let served = state.clone();
@@ -226,8 +259,13 @@ async fn drive(
             .await?;
         sites.push(v["id"].as_str().unwrap_or_default().to_owned());
     }
-    let mut epi = Epidemic::new(city, start.shanghai_day(), variant, args.seed);
-    epi.seed_infections(args.seeds);
+    let mut epi = Epidemic::new(
+        city,
+        start.shanghai_day(),
+        outbreak.variant.clone(),
+        outbreak.seed,
+    );
+    epi.seed_infections(outbreak.seeds);
     let tokens = day::Tokens {
         operator: operator.clone(),
         command: operator.clone(),
@@ -237,12 +275,16 @@ async fn drive(
         display: operator,
     };
     let mut driver = day::Driver::new(api, responders, city, epi, start, tokens, sites);
-    for d in 0..args.days {
+    for d in 0..outbreak.days {
         let row = driver.day(d).await?;
         driver.days.push(row);
     }
-    let pairs: Vec<(u32, u32)> = driver.epi.cases().map(|c| (c.person.0, c.infected)).collect();
-    let when: std::collections::HashMap<u32, u32> = pairs.iter().copied().collect();
+    if outbreak.catch_up {
+        let op = driver.t.operator.clone();
+        driver.api.clock_to(&op, demo::real_now()).await?;
+    }
+    let when: std::collections::HashMap<u32, u32> =
+        driver.epi.cases().map(|c| (c.person.0, c.infected)).collect();
     let infected: Vec<(u32, Option<u32>)> = driver
         .epi
         .cases()
@@ -251,18 +293,18 @@ async fn drive(
     let summary = report::summarise(&driver.days, &driver.timers, driver.quarantined.len() as u64);
     Ok(report::Report {
         setup: report::Setup {
-            people: args.people,
-            days: args.days,
-            seed: args.seed,
-            city_seed: args.city_seed,
-            seeds: args.seeds,
-            variant: args.variant.clone(),
+            people: 0,
+            days: outbreak.days,
+            seed: outbreak.seed,
+            city_seed: 0,
+            seeds: outbreak.seeds,
+            variant: outbreak.variant.name.clone(),
             policy: String::new(),
             start: start.to_rfc3339(),
             responders: responders.clone(),
         },
         summary,
-        rt: report::rt(args.days, &infected),
+        rt: report::rt(outbreak.days, &infected),
         days: std::mem::take(&mut driver.days),
         cases: std::mem::take(&mut driver.timers),
     })

@@ -55,14 +55,6 @@ impl Driver<'_> {
                 tr.venue_contacts_per_case as usize,
                 tr.secondary_per_case as usize,
             );
-            let path = format!("/api/v1/cases/{case}/reclassify");
-            self.api
-                .post(
-                    &tracer,
-                    &path,
-                    json!({"kind": "confirmed", "reason": "positive single tube, epidemiological interview"}),
-                )
-                .await?;
             for p in picked {
                 let (s, _) = self
                     .api
@@ -165,6 +157,28 @@ impl Driver<'_> {
             .map(|(cell, _)| cell)
             .collect();
         let (command, approver) = (self.t.command.clone(), self.t.approver.clone());
+        // Today's cases: screened (初筛) by one official, re-checked (复核) by another.
+        let today = self.at(d, 0).to_rfc3339();
+        for t in self.timers.clone() {
+            if t.reported < today {
+                continue;
+            }
+            let verdict = if t.onset_day.is_some() {
+                "confirmed"
+            } else {
+                "asymptomatic"
+            };
+            for (token, step) in [(&command, "screen"), (&approver, "recheck")] {
+                let path = format!("/api/v1/cases/{}/{step}", t.case);
+                let (s, v) = self
+                    .api
+                    .post(token, &path, json!({"verdict": verdict}))
+                    .await?;
+                if s != 200 {
+                    bail!("POST {path}: {s} {v}");
+                }
+            }
+        }
         for cell in to_seal {
             self.sealed.insert(cell);
             let (s, v) = self
