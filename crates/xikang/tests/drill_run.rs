@@ -7,6 +7,8 @@
     reason = "tests: a failure should fail the test at once"
 )]
 
+mod common;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -150,4 +152,63 @@ fn ershitiao_has_no_secondary_contacts_and_shorter_quarantine_than_the_ninth_edi
     let cmp: Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("compare.json")).unwrap()).unwrap();
     assert_eq!(cmp["b"]["policy"], "xikang-ershitiao-2022.11");
+}
+
+#[test]
+fn the_demo_starts_with_an_outbreak_on_a_drill_store_that_follows_real_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("city");
+    let token = "xk-demo-outbreak-test-token";
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(["demo", "--people", "3000", "--days", "10", "--seed", "2"])
+        .args(["--listen", "127.0.0.1:0", "--admin-token", token, "--data"])
+        .arg(&data)
+        .env("XIKANG_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let greeting = common::read_greeting(child.stdout.take().unwrap());
+    let addr = greeting
+        .lines()
+        .find_map(|l| l.strip_prefix("xikang serving on http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (cases, orders, clock) = rt.block_on(async {
+        let mut c = xikang::httpc::Conn::connect(&addr).await.unwrap();
+        let mut get = async |path: &str| c.get(path, Some(token)).await.unwrap().json();
+        (
+            get("/api/v1/cases").await,
+            get("/api/v1/quarantine/orders").await,
+            get("/api/v1/drill/clock").await,
+        )
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let cases = cases["items"].as_array().unwrap();
+    assert!(!cases.is_empty(), "{greeting}");
+    assert!(
+        cases.iter().any(|c| c["kind"] != "suspected"),
+        "cases are screened and re-checked"
+    );
+    assert!(!orders["orders"].as_array().unwrap().is_empty(), "{orders}");
+    assert_eq!(clock["drill"], true);
+    let now = xikang_domain::Timestamp::parse_rfc3339(clock["now"].as_str().unwrap()).unwrap();
+    let real = xikang::drill::demo::real_now();
+    assert!((real.0 - now.0).abs() < 600, "the clock follows real time: {clock}");
+    // Demo data never reach production: `serve` refuses the demo's store.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("drill data"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
