@@ -9,6 +9,7 @@ pub mod config;
 pub mod day;
 pub mod demo;
 pub mod report;
+pub mod stress;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -63,9 +64,25 @@ pub struct DrillArgs {
     /// The drill clock's start (RFC 3339): the start of work on day 0.
     #[arg(long, default_value = "2022-11-14T08:00:00+08:00")]
     pub start: String,
+    /// Instead of an outbreak: ramp real load (code displays and scans during a screening
+    /// round) on a drill server until the objective breaks; the knee (DIR/stress.json).
+    #[arg(long, conflicts_with = "compare_policy")]
+    pub stress: bool,
+    /// With --stress: the objective, p99 in milliseconds of each kind of request.
+    #[arg(long, default_value_t = 100.0)]
+    pub slo_p99_ms: f64,
+    /// With --stress: seconds per step.
+    #[arg(long, default_value_t = 5)]
+    pub step_secs: u64,
+    /// With --stress: the first step's requests per second (doubled each step).
+    #[arg(long, default_value_t = 250)]
+    pub stress_from: u32,
 }
 
 pub fn run(args: &DrillArgs) -> Result<ExitCode> {
+    if args.stress {
+        return stress::run(args);
+    }
     if let Some(b) = &args.compare_policy {
         return compare::run(args, b);
     }
