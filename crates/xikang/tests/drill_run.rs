@@ -212,3 +212,26 @@ fn the_demo_starts_with_an_outbreak_on_a_drill_store_that_follows_real_time() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_stress_ramp_stops_at_the_step_that_breaks_the_objective() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An objective no server meets (a microsecond): the first step breaks it, and the ramp
+    // reports it and stops there rather than loading on.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(["drill", "--stress", "--people", "1000", "--step-secs", "1"])
+        .args(["--slo-p99-ms", "0.001", "--out"])
+        .arg(tmp.path())
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("stress.json")).unwrap()).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{v}");
+    assert_eq!(steps[0]["met_slo"], false);
+    assert!(steps[0]["achieved_per_sec"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["knee_per_sec"].is_null());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("BROKEN"));
+}

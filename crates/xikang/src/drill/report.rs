@@ -233,3 +233,44 @@ pub fn html(r: &Report) -> String {
     s.push_str("</table></html>\n");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rt_is_the_mean_offspring_of_each_infection_day() {
+        // Day 0: two seeds; one infects two on day 2, the other none; one of those infects one
+        // on day 4.
+        let infected = [
+            (0, None),
+            (0, None),
+            (2, Some(0)),
+            (2, Some(0)),
+            (4, Some(2)),
+        ];
+        assert_eq!(
+            rt(5, &infected),
+            vec![Some(1.0), None, Some(0.5), None, Some(0.0)]
+        );
+    }
+
+    #[test]
+    fn the_24_hour_target_counts_cases_traced_within_it() {
+        let case = |h: Option<f64>| CaseTimer {
+            case: "C1".into(),
+            onset_day: None,
+            sampled: String::new(),
+            reported: String::new(),
+            listed: None,
+            quarantined: None,
+            hours_to_quarantine: h,
+            close: 0,
+            secondary: 0,
+        };
+        let s = summarise(&[], &[case(Some(22.0)), case(Some(46.0)), case(None)], 0);
+        assert_eq!((s.within_24h, s.traced), (1, 2));
+        assert_eq!(s.median_hours_to_quarantine, Some(46.0));
+        assert_eq!(s.last_case_day, None);
+    }
+}
