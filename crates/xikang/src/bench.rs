@@ -493,13 +493,7 @@ async fn phases(
                 ("code display", admin, 1, None, &codes),
                 ("scans, batches of 100", device, 100, None, &batches),
                 ("scans, single", device, 1, None, &singles),
-                (
-                    "scans, single, paced",
-                    device,
-                    1,
-                    Some(args.rate),
-                    &singles,
-                ),
+                ("scans, single, paced", device, 1, Some(args.rate), &singles),
             ],
         );
     }

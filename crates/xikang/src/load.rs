@@ -70,7 +70,7 @@ pub fn store_city(
     store
         .insert_venues(&city.venues)
         .context("inserting venues")?;
-    crate::duties::insert_grid(store, &city).context("inserting the grid")?;
+    crate::duties::insert_grid(store, city).context("inserting the grid")?;
     bar.inc(1);
     let mut checkins = 0u64;
     let mut pings = 0u64;
@@ -110,12 +110,15 @@ pub fn store_city(
     }
     bar.inc(1);
     bar.finish_and_clear();
-    Ok((GenReport {
-        people: city.people_count(),
-        venues: city.venue_count(),
-        checkins,
-        pings,
-        test_results: results.len(),
-        seconds: started.elapsed().as_secs_f64(),
-    }, by_day))
+    Ok((
+        GenReport {
+            people: city.people_count(),
+            venues: city.venue_count(),
+            checkins,
+            pings,
+            test_results: results.len(),
+            seconds: started.elapsed().as_secs_f64(),
+        },
+        by_day,
+    ))
 }

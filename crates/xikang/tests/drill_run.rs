@@ -197,7 +197,10 @@ fn the_demo_starts_with_an_outbreak_on_a_drill_store_that_follows_real_time() {
     assert_eq!(clock["drill"], true);
     let now = xikang_domain::Timestamp::parse_rfc3339(clock["now"].as_str().unwrap()).unwrap();
     let real = xikang::drill::demo::real_now();
-    assert!((real.0 - now.0).abs() < 600, "the clock follows real time: {clock}");
+    assert!(
+        (real.0 - now.0).abs() < 600,
+        "the clock follows real time: {clock}"
+    );
     // Demo data never reach production: `serve` refuses the demo's store.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])

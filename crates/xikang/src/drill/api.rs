@@ -17,7 +17,9 @@ pub struct Api {
 impl Api {
     pub async fn connect(addr: &str) -> Result<Api> {
         Ok(Api {
-            conn: Conn::connect(addr).await.context("connecting to the drill server")?,
+            conn: Conn::connect(addr)
+                .await
+                .context("connecting to the drill server")?,
             requests: 0,
             code_displays: 0,
         })
@@ -102,7 +104,9 @@ impl Api {
     /// A person's code colour as a display shows it.
     pub async fn colour(&mut self, token: &str, person: u32) -> Result<String> {
         self.code_displays += 1;
-        let (s, v) = self.get(token, &format!("/api/v1/people/P{person}/code")).await?;
+        let (s, v) = self
+            .get(token, &format!("/api/v1/people/P{person}/code"))
+            .await?;
         if s != 200 {
             bail!("GET code of P{person}: {s} {v}");
         }

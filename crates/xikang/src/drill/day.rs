@@ -110,7 +110,8 @@ impl<'a> Driver<'a> {
 
     /// `hours` after the start of work on day `d`.
     pub fn at(&self, d: u32, hours: u32) -> Timestamp {
-        self.start.plus(i64::from(d) * DAY + i64::from(hours) * HOUR)
+        self.start
+            .plus(i64::from(d) * DAY + i64::from(hours) * HOUR)
     }
 
     async fn clock(&mut self, d: u32, hours: u32) -> Result<Timestamp> {
@@ -124,7 +125,7 @@ impl<'a> Driver<'a> {
     pub async fn day(&mut self, d: u32) -> Result<DayRow> {
         let requests_before = (self.api.requests, self.api.code_displays);
         self.clock(d, 0).await?;
-        if d % 6 == 0 {
+        if d.is_multiple_of(6) {
             // The command centre's two officials get a week's tokens (an admin's ceiling).
             let until = Some(self.at(d, 0).plus(7 * DAY - HOUR));
             let op = self.t.operator.clone();

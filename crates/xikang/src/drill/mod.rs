@@ -217,8 +217,14 @@ pub fn drive_in_process(
             expires_at: start.plus(i64::from(outbreak.days + 2) * DAY),
         },
     )?;
+    // One token stands for a whole team (all the tracers, all the labs), so the per-token
+    // rate limit is lifted, as `xikang bench` lifts it for its one venue device.
     let config = ServerConfig {
         policy_text: Some(Arc::from(policy_text)),
+        edge: xikang_server::edge::EdgeConfig {
+            token_rate: xikang_server::limit::Rate::new(0, 0),
+            ..xikang_server::edge::EdgeConfig::default()
+        },
         ..ServerConfig::default()
     };
     let state = Arc::new(AppState::load(
@@ -250,7 +256,9 @@ async fn drive(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
     let served = state.clone();
-    tokio::spawn(async move { xikang_server::serve(listener, served, std::future::pending()).await });
+    tokio::spawn(
+        async move { xikang_server::serve(listener, served, std::future::pending()).await },
+    );
     // Tracing answers 503 until its index has loaded the city's check-ins: the drill
     // starts once it has (a tracer would otherwise retry, and the report count the retries).
     for _ in 0..36_000 {
@@ -260,8 +268,12 @@ async fn drive(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let mut api = api::Api::connect(&addr).await?;
-    let tracer = api.mint(&operator, "drill-tracer", "tracer", "320200", None).await?;
-    let lab = api.mint(&operator, "drill-lab", "lab", "320200", None).await?;
+    let tracer = api
+        .mint(&operator, "drill-tracer", "tracer", "320200", None)
+        .await?;
+    let lab = api
+        .mint(&operator, "drill-lab", "lab", "320200", None)
+        .await?;
     let mut sites = Vec::new();
     for i in 0..responders.quarantine.sites {
         let v = api
@@ -300,14 +312,21 @@ async fn drive(
         let op = driver.t.operator.clone();
         driver.api.clock_to(&op, demo::real_now()).await?;
     }
-    let when: std::collections::HashMap<u32, u32> =
-        driver.epi.cases().map(|c| (c.person.0, c.infected)).collect();
+    let when: std::collections::HashMap<u32, u32> = driver
+        .epi
+        .cases()
+        .map(|c| (c.person.0, c.infected))
+        .collect();
     let infected: Vec<(u32, Option<u32>)> = driver
         .epi
         .cases()
         .map(|c| (c.infected, c.source.and_then(|s| when.get(&s.0).copied())))
         .collect();
-    let summary = report::summarise(&driver.days, &driver.timers, driver.quarantined.len() as u64);
+    let summary = report::summarise(
+        &driver.days,
+        &driver.timers,
+        driver.quarantined.len() as u64,
+    );
     Ok(report::Report {
         setup: report::Setup {
             people: 0,

@@ -181,7 +181,12 @@ pub fn html(r: &Report) -> String {
     s.push_str("<h2>Summary</h2><table>");
     if let Some(m) = sum.as_object() {
         for (k, v) in m {
-            let _ = write!(s, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v.to_string()));
+            let _ = write!(
+                s,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                esc(k),
+                esc(&v.to_string())
+            );
         }
     }
     s.push_str("</table>");
@@ -193,23 +198,62 @@ pub fn html(r: &Report) -> String {
             data_table(title, ["day", "value"], &labels, &values)
         );
     };
-    chart("Epidemic curve: infections a day", series(&|d| u64::from(d.infections)), "#b22");
-    chart("Cases reported a day", series(&|d| u64::from(d.reported)), "#c60");
-    let rt: Vec<u64> = r
-        .rt
-        .iter()
-        .map(|v| v.map_or(0, |x| (x * 100.0).round() as u64))
-        .collect();
+    chart(
+        "Epidemic curve: infections a day",
+        series(&|d| u64::from(d.infections)),
+        "#b22",
+    );
+    chart(
+        "Cases reported a day",
+        series(&|d| u64::from(d.reported)),
+        "#c60",
+    );
+    let rt: Vec<u64> =
+        r.rt.iter()
+            .map(|v| v.map_or(0, |x| (x * 100.0).round() as u64))
+            .collect();
     chart("R_t × 100 by infection day", rt, "#639");
-    chart("Quarantine orders a day", series(&|d| u64::from(d.quarantined)), "#36c");
+    chart(
+        "Quarantine orders a day",
+        series(&|d| u64::from(d.quarantined)),
+        "#36c",
+    );
     chart("Beds in use", series(&|d| u64::from(d.beds_used)), "#369");
-    chart("Cases waiting for a tracer", series(&|d| d.tracer_backlog), "#a33");
-    chart("Tubes waiting for the lab", series(&|d| d.tube_backlog), "#a63");
-    chart("Sealed cells", series(&|d| u64::from(d.zones_sealed)), "#555");
-    chart("Red codes (people concerned)", series(&|d| u64::from(d.red)), "#d22");
-    chart("Yellow codes (people concerned)", series(&|d| u64::from(d.yellow)), "#db0");
-    chart("Venue check-ins (scan load)", series(&|d| d.checkins), "#2a6");
-    chart("Code displays by the drill", series(&|d| d.code_displays), "#286");
+    chart(
+        "Cases waiting for a tracer",
+        series(&|d| d.tracer_backlog),
+        "#a33",
+    );
+    chart(
+        "Tubes waiting for the lab",
+        series(&|d| d.tube_backlog),
+        "#a63",
+    );
+    chart(
+        "Sealed cells",
+        series(&|d| u64::from(d.zones_sealed)),
+        "#555",
+    );
+    chart(
+        "Red codes (people concerned)",
+        series(&|d| u64::from(d.red)),
+        "#d22",
+    );
+    chart(
+        "Yellow codes (people concerned)",
+        series(&|d| u64::from(d.yellow)),
+        "#db0",
+    );
+    chart(
+        "Venue check-ins (scan load)",
+        series(&|d| d.checkins),
+        "#2a6",
+    );
+    chart(
+        "Code displays by the drill",
+        series(&|d| d.code_displays),
+        "#286",
+    );
     s.push_str("<h2>四早: hours from sampling, per case (target 24 h)</h2><table><tr><th>case</th><th>onset day</th><th>sampled</th><th>reported</th><th>contacts listed</th><th>contacts quarantined</th><th>hours</th><th>within 24 h</th></tr>");
     for c in &r.cases {
         let h = c.hours_to_quarantine;

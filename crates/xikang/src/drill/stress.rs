@@ -32,10 +32,7 @@ fn step_of(offered: u32, codes: &Phase, scans: &Phase, slo_ms: f64) -> Step {
     let secs = codes.secs.max(scans.secs).max(1e-9);
     let answered = codes.requests + scans.requests;
     let refused = codes.errors + scans.errors;
-    let (c99, s99) = (
-        codes.p99_us as f64 / 1000.0,
-        scans.p99_us as f64 / 1000.0,
-    );
+    let (c99, s99) = (codes.p99_us as f64 / 1000.0, scans.p99_us as f64 / 1000.0);
     Step {
         offered_per_sec: offered,
         achieved_per_sec: answered as f64 / secs,
@@ -151,7 +148,14 @@ async fn ramp(args: &DrillArgs, addr: &str, admin: &str) -> Result<Vec<Step>> {
         };
         eprintln!("stress step: {rate} requests/s");
         let (a, b) = tokio::join!(
-            load(plan, admin, "code display", Some(rate / 2), 1, codes.clone()),
+            load(
+                plan,
+                admin,
+                "code display",
+                Some(rate / 2),
+                1,
+                codes.clone()
+            ),
             load(
                 plan,
                 &scans.device,

@@ -209,9 +209,7 @@ impl Driver<'_> {
                 self.grid_tokens.insert(cell, token);
             }
         }
-        let due = self
-            .last_round
-            .is_none_or(|l| d >= l + c.round_every_days);
+        let due = self.last_round.is_none_or(|l| d >= l + c.round_every_days);
         if reported_today >= c.round_after_cases && due && c.round_coverage > 0.0 {
             self.rounds += 1;
             self.last_round = Some(d + 1);
