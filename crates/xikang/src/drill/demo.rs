@@ -36,11 +36,14 @@ pub fn follow_real_time(store: &dyn Store) -> Result<()> {
 
 /// The command centre of the demo acts sooner than the default (a cell sealed after two
 /// cases, a round after three in a day), so that a 20,000-resident city shows a zone and a
-/// round within its fortnight.
+/// round within its fortnight; its tracers confirm fewer venue and secondary contacts a case
+/// (each confirmation re-traces the case on the server: they are most of the demo's start).
 fn demo_responders() -> Responders {
     let mut r = Responders::default_file();
     r.command.seal_after_cases = 2;
     r.command.round_after_cases = 3;
+    r.tracers.venue_contacts_per_case = 4;
+    r.tracers.secondary_per_case = 10;
     r
 }
 
