@@ -183,7 +183,12 @@ fn a_round_a_driver_orders_finds_infections_on_its_day_and_only_then() {
     // The original variant has no screening of its own: only the ordered round screens.
     let (cfg, city) = city();
     let found_by_rounds = |round: Option<u32>| {
-        let mut e = Epidemic::new(city, cfg.first_day, Variant::builtin("original").unwrap(), 3);
+        let mut e = Epidemic::new(
+            city,
+            cfg.first_day,
+            Variant::builtin("original").unwrap(),
+            3,
+        );
         e.seed_infections(40);
         if let Some(d) = round {
             e.screen(d, 1.0);
