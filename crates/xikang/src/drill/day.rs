@@ -44,7 +44,11 @@ impl std::fmt::Debug for Driver<'_> {
 /// What waits for the lab: one positive single tube, or a round's pooled tubes.
 #[derive(Debug, Clone, Copy)]
 enum Tube {
-    Positive { person: u32, sampled_day: u32 },
+    Positive {
+        person: u32,
+        sampled_day: u32,
+        onset: Option<u32>,
+    },
     Pooled(u64),
 }
 
@@ -150,17 +154,18 @@ impl<'a> Driver<'a> {
             self.lab.push_back(Tube::Pooled(n));
             tubes_demand += n;
         }
-        let mut found: Vec<(u32, u32)> = self
+        let mut found: Vec<(u32, u32, Option<u32>)> = self
             .epi
             .cases()
             .filter(|c| c.detected == Some(d))
-            .map(|c| (c.person.0, d.saturating_sub(delay)))
+            .map(|c| (c.person.0, d.saturating_sub(delay), c.onset))
             .collect();
         found.sort_unstable();
-        for (person, sampled_day) in found {
+        for (person, sampled_day, onset) in found {
             self.lab.push_back(Tube::Positive {
                 person,
                 sampled_day,
+                onset,
             });
             tubes_demand += 1;
         }
@@ -234,6 +239,7 @@ impl<'a> Driver<'a> {
             if let Tube::Positive {
                 person,
                 sampled_day,
+                onset,
             } = *t
             {
                 let sampled = self.at(sampled_day, 12);
@@ -241,7 +247,7 @@ impl<'a> Driver<'a> {
                     "sampled_at": sampled.to_rfc3339(), "resulted_at": now.to_rfc3339(),
                     "outcome": "positive", "pool_size": 1,
                     "tube": format!("DRILL{d:03}{:07}", people.len())}));
-                people.push((person, sampled_day));
+                people.push((person, sampled_day, onset));
             }
         }
         if people.is_empty() {
@@ -267,20 +273,17 @@ impl<'a> Driver<'a> {
             }
         }
         let mut n = 0;
-        for (person, sampled_day) in people {
+        let known: std::collections::HashSet<String> =
+            self.timers.iter().map(|t| t.case.clone()).collect();
+        for (person, sampled_day, onset) in people {
             self.epi.isolate(PersonId(person), d + 1);
             self.tracked.insert(person);
             let Some(case) = open.get(&format!("P{person}")) else {
                 continue;
             };
-            if self.timers.iter().any(|t| &t.case == case) {
-                continue; // an open case already (a contact turned positive under tracing)
+            if known.contains(case) {
+                continue; // an open case already (found again by another test)
             }
-            let onset = self
-                .epi
-                .cases()
-                .find(|c| c.person.0 == person)
-                .and_then(|c| c.onset);
             self.timers.push(CaseTimer {
                 case: case.clone(),
                 onset_day: onset,
