@@ -34,7 +34,7 @@ log="$data/server.log"
 password="browser-test-$(date +%s)"
 # The API token sets up what the pages act on (tubes, batches, sentinel reports).
 token="xk-browser-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-"$XIKANG" demo --data "$data/xikang" --people 3000 --days 3 --seed 11 \
+"$XIKANG" demo --data "$data/xikang" --people 3000 --days 3 --seed 11 --no-outbreak \
   --listen 127.0.0.1:0 --admin-password "$password" --admin-token "$token" >"$log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }

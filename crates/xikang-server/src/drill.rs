@@ -35,20 +35,39 @@ pub const STORE_MARK: &str = "drill";
 /// A drill can move its clock by at most this much in one request (a year).
 const MAX_STEP_SECS: i64 = 366 * 86_400;
 
-/// The simulated time, when this process is a drill.
+/// The simulated time, when this process is a drill (or, for a drill that follows real
+/// time, its distance from the system clock in seconds).
 static DRILL: OnceLock<AtomicI64> = OnceLock::new();
+
+/// Set (before [`DRILL`]) when the drill's clock follows real time from where it was moved.
+static FOLLOWS: OnceLock<()> = OnceLock::new();
+
+fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 /// The time: the system clock, or the drill's.
 pub fn now() -> Timestamp {
     match DRILL.get() {
+        Some(t) if FOLLOWS.get().is_some() => Timestamp(system_now() + t.load(Ordering::Acquire)),
         Some(t) => Timestamp(t.load(Ordering::Acquire)),
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            Timestamp(secs)
-        }
+        None => Timestamp(system_now()),
     }
+}
+
+/// Makes this process a drill whose clock reads `at` now and then runs with real time (the
+/// demo: an outbreak replayed up to today, then the present); moves still go forward only.
+/// Once per process, as [`start`].
+pub fn start_following(at: Timestamp) -> Result<(), String> {
+    if DRILL.get().is_some() {
+        return Err("this process is already a drill".to_owned());
+    }
+    let _ = FOLLOWS.set(());
+    DRILL
+        .set(AtomicI64::new(at.0 - system_now()))
+        .map_err(|_| "this process is already a drill".to_owned())
 }
 
 /// Whether this process runs on a drill's clock.
@@ -169,7 +188,12 @@ pub async fn post_clock(
         }
     };
     // Forward only, even against a concurrent move: the later of the two wins.
-    clock.fetch_max(to.0, Ordering::AcqRel);
+    let value = if FOLLOWS.get().is_some() {
+        to.0 - system_now()
+    } else {
+        to.0
+    };
+    clock.fetch_max(value, Ordering::AcqRel);
     tracing::info!(from = %from.to_rfc3339(), to = %now().to_rfc3339(), "drill clock moved");
     crate::app::sweep::run(&state, now()).await?;
     Ok(Json(clock_out()))

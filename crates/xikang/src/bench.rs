@@ -80,6 +80,16 @@ impl Server {
     /// per-token rate limit is lifted: the bench's one device token stands for every venue
     /// device of the city.
     pub fn start(exe: &std::path::Path, data: &std::path::Path, admin: &str) -> Result<Server> {
+        Server::start_with(exe, data, admin, &[])
+    }
+
+    /// [`Server::start`] with more `serve` flags (e.g. `--drill`).
+    pub fn start_with(
+        exe: &std::path::Path,
+        data: &std::path::Path,
+        admin: &str,
+        extra: &[&str],
+    ) -> Result<Server> {
         let mut child = Command::new(exe)
             .args([
                 "serve",
@@ -92,6 +102,7 @@ impl Server {
                 "--data",
             ])
             .arg(data)
+            .args(extra)
             .env("XIKANG_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -125,23 +136,25 @@ pub struct Phase {
 }
 
 impl Phase {
-    fn items_per_sec(&self) -> f64 {
+    pub fn items_per_sec(&self) -> f64 {
         self.items as f64 / self.secs
     }
 }
 
 /// A request the load loop sends: method, path, body.
-type Req = (&'static str, String, Option<Arc<Vec<u8>>>);
+pub(crate) type Req = (&'static str, String, Option<Arc<Vec<u8>>>);
 
 /// Where and how hard to load.
 #[derive(Debug, Clone, Copy)]
-struct Plan<'a> {
-    addr: &'a str,
-    connections: usize,
-    duration: Duration,
+pub(crate) struct Plan<'a> {
+    pub addr: &'a str,
+    pub connections: usize,
+    pub duration: Duration,
 }
 
-async fn load(
+/// Loads `addr` with `reqs` in turn from `connections` connections for `duration`, paced at
+/// `per_sec` in all (open loop) or as fast as answered: the phase's figures.
+pub(crate) async fn load(
     plan: Plan<'_>,
     token: &str,
     name: &'static str,
@@ -320,7 +333,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
 
 /// Waits until `/metrics` says the tracing index and the ping index are both loaded;
 /// returns the check-ins in the tracing index.
-async fn wait_for_indexes(addr: &str, limit: Duration) -> Result<u64> {
+pub(crate) async fn wait_for_indexes(addr: &str, limit: Duration) -> Result<u64> {
     let deadline = Instant::now() + limit;
     let gauge = |text: &str, name: &str| -> Option<f64> {
         text.lines()
@@ -341,7 +354,42 @@ async fn wait_for_indexes(addr: &str, limit: Duration) -> Result<u64> {
     }
 }
 
+/// What a scan load needs: a venue device's token, single scans of `scanned` residents'
+/// codes at up to 2,000 ordinary venues, and those scans in batches of 100.
+pub(crate) struct ScanLoad {
+    pub device: String,
+    pub singles: Arc<Vec<Req>>,
+    pub batches: Arc<Vec<Req>>,
+}
+
+/// Code displays of the residents P0 … P(people-1), spread over them.
+pub(crate) fn code_requests(people: u32) -> Arc<Vec<Req>> {
+    Arc::new(
+        (0..4096u32)
+            .map(|k| {
+                (
+                    "GET",
+                    format!("/api/v1/people/P{}/code", (k * 7919) % people.max(1)),
+                    None,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Runs the benchmark's phases.
 async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> {
+    let ScanLoad {
+        device,
+        singles,
+        batches,
+    } = scan_load(addr, admin, args.scanned.min(args.people)).await?;
+    let codes = code_requests(args.people);
+    phases(args, addr, admin, &device, singles, batches, codes).await
+}
+
+/// Makes a device token and fetches `n` codes to scan (as the city admin).
+pub(crate) async fn scan_load(addr: &str, admin: &str, n: u32) -> Result<ScanLoad> {
     let mut c = Conn::connect(addr).await?;
     let r = c
         .post_json(
@@ -375,7 +423,6 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
             None => break,
         }
     }
-    let n = args.scanned.min(args.people);
     eprintln!("fetching {n} codes to scan…");
     let mut tokens = Vec::with_capacity(n as usize);
     for i in 0..n {
@@ -414,17 +461,23 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
             })
             .collect(),
     );
-    let codes: Arc<Vec<Req>> = Arc::new(
-        (0..4096u32)
-            .map(|k| {
-                (
-                    "GET",
-                    format!("/api/v1/people/P{}/code", (k * 7919) % args.people),
-                    None,
-                )
-            })
-            .collect(),
-    );
+    Ok(ScanLoad {
+        device,
+        singles,
+        batches,
+    })
+}
+
+/// The benchmark's phases.
+async fn phases(
+    args: &BenchArgs,
+    addr: &str,
+    admin: &str,
+    device: &str,
+    singles: Arc<Vec<Req>>,
+    batches: Arc<Vec<Req>>,
+    codes: Arc<Vec<Req>>,
+) -> Result<Vec<Phase>> {
     let trivial: Arc<Vec<Req>> = Arc::new(vec![("GET", "/healthz".to_owned(), None)]);
     let plan = Plan {
         addr,
@@ -438,15 +491,9 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
             [
                 ("trivial GET /healthz", admin, 1, None, &trivial),
                 ("code display", admin, 1, None, &codes),
-                ("scans, batches of 100", &device, 100, None, &batches),
-                ("scans, single", &device, 1, None, &singles),
-                (
-                    "scans, single, paced",
-                    &device,
-                    1,
-                    Some(args.rate),
-                    &singles,
-                ),
+                ("scans, batches of 100", device, 100, None, &batches),
+                ("scans, single", device, 1, None, &singles),
+                ("scans, single, paced", device, 1, Some(args.rate), &singles),
             ],
         );
     }
@@ -456,9 +503,9 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
     eprintln!("phase: code display");
     out.push(load(plan, admin, "code display", None, 1, codes).await?);
     eprintln!("phase: scans in batches of 100");
-    out.push(load(plan, &device, "scans, batches of 100", None, 100, batches).await?);
+    out.push(load(plan, device, "scans, batches of 100", None, 100, batches).await?);
     eprintln!("phase: single scans");
-    out.push(load(plan, &device, "scans, single", None, 1, singles.clone()).await?);
+    out.push(load(plan, device, "scans, single", None, 1, singles.clone()).await?);
     eprintln!(
         "phase: overload, single scans from {} connections",
         args.overload_connections
@@ -470,7 +517,7 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
     out.push(
         load(
             flood,
-            &device,
+            device,
             "overload (errors = 503s)",
             None,
             1,
@@ -482,7 +529,7 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
     out.push(
         load(
             plan,
-            &device,
+            device,
             "scans, single, paced",
             Some(args.rate),
             1,

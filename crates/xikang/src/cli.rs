@@ -251,6 +251,10 @@ enum Command {
         serve: ServeArgs,
         #[command(flatten)]
         city: CityArgs,
+        /// Generate the city without the outbreak the demo otherwise seeds (a drill over its
+        /// days: cases, contacts, orders, a sealed cell, a round; docs/drills.md).
+        #[arg(long)]
+        no_outbreak: bool,
     },
     /// Generate a synthetic city into a data directory or database.
     Gen {
@@ -303,6 +307,9 @@ enum Command {
     BenchTrace(crate::trace_bench::TraceBenchArgs),
     /// The epidemic engine alone on a generated city: attack rate, doubling time, run time.
     Outbreak(crate::outbreak_cli::OutbreakArgs),
+    /// A drill (应急演练): an outbreak on a generated city driven through a drill server's
+    /// API by responders with capacities; a report; `--compare-policy` (docs/drills.md).
+    Drill(crate::drill::DrillArgs),
     /// The administrative grid (cells, communities, grid workers).
     Grid {
         #[command(subcommand)]
@@ -487,7 +494,9 @@ pub fn main() -> ExitCode {
         }
     };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Err(e) = init_logging(&layered.log) {
+    // A drill's server logs every request of its responders: warnings only, unless asked.
+    let quiet = matches!(cli.command, Command::Drill(_));
+    if let Err(e) = init_logging(&layered.log, if quiet { "warn" } else { "info" }) {
         eprintln!("error: {e:#}");
         return ExitCode::from(2);
     }
@@ -507,12 +516,12 @@ pub fn main() -> ExitCode {
 /// `XIKANG_LOG_FORMAT` (else the file's `log_format`) is `text` (default) or `json` (one
 /// object a line, for journald, Loki and friends). Colour only when stderr is a terminal
 /// and `NO_COLOR` is unset: never escape codes in a file or a journal.
-fn init_logging(file: &crate::config::FileLog) -> Result<()> {
+fn init_logging(file: &crate::config::FileLog, default: &str) -> Result<()> {
     use std::io::IsTerminal;
     let filter = std::env::var("XIKANG_LOG")
         .ok()
         .or_else(|| file.filter.clone())
-        .unwrap_or_else(|| "info".into());
+        .unwrap_or_else(|| default.into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .with_context(|| format!("XIKANG_LOG / log = {filter:?}"))?;
     let format = std::env::var("XIKANG_LOG_FORMAT")
@@ -542,25 +551,44 @@ fn run(cmd: Command) -> Result<ExitCode> {
         Command::Trace(args) => crate::trace_cmd::run(&args),
         Command::BenchTrace(args) => crate::trace_bench::run(&args),
         Command::Outbreak(args) => crate::outbreak_cli::run(&args),
+        Command::Drill(args) => crate::drill::run(&args),
         Command::Serve(args) => {
             let bound = Bound::bind(&args.listen)?;
             serve(&args, None, bound)
         }
-        Command::Demo { serve: args, city } => {
+        Command::Demo {
+            serve: mut args,
+            city,
+            no_outbreak,
+        } => {
             // A taken address is reported before minutes of generating a city.
             let bound = Bound::bind(&args.listen)?;
             let store = args.store.open()?;
+            // The demo's store is a drill's: its data can never be served as a production city.
+            args.drill = true;
             if store.count_people()? == 0 {
                 let cfg = city.config()?;
                 eprintln!(
                     "generating a synthetic city: {} people × {} days (seed {})…",
                     cfg.people, cfg.days, cfg.seed
                 );
-                let r = crate::load::generate_into_with(store.as_ref(), &cfg, &city.ping_plan()?)?;
-                eprintln!(
-                    "generated {} people, {} venues, {} check-ins, {} location pings, {} test results in {:.1} s",
-                    r.people, r.venues, r.checkins, r.pings, r.test_results, r.seconds
-                );
+                if no_outbreak {
+                    crate::drill::demo::follow_real_time(store.as_ref())?;
+                    let r =
+                        crate::load::generate_into_with(store.as_ref(), &cfg, &city.ping_plan()?)?;
+                    eprintln!(
+                        "generated {} people, {} venues, {} check-ins, {} location pings, {} test results in {:.1} s",
+                        r.people, r.venues, r.checkins, r.pings, r.test_results, r.seconds
+                    );
+                } else {
+                    crate::drill::demo::generate_with_outbreak(
+                        store.clone(),
+                        &cfg,
+                        &city.ping_plan()?,
+                    )?;
+                }
+            } else {
+                crate::drill::demo::follow_real_time(store.as_ref())?;
             }
             serve(&args, Some(store), bound)
         }

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_json;
 pub mod cli;
 pub mod config;
+pub mod drill;
 pub mod duties;
 pub mod httpc;
 pub mod import;

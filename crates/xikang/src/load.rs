@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Instant;
 use xikang_domain::CivilDay;
-use xikang_sim::{CityConfig, PingPlan, generate_city};
+use xikang_sim::{City, CityConfig, PingPlan, generate_city};
 use xikang_store::Store;
 
 /// What was generated.
@@ -33,6 +33,21 @@ pub fn generate_into_with(
     plan: &PingPlan,
 ) -> Result<GenReport> {
     let started = Instant::now();
+    let city = generate_city(cfg);
+    store_city(store, &city, cfg, plan, true, started).map(|(r, _)| r)
+}
+
+/// Writes a generated `city` into `store` as [`generate_into_with`] does; without
+/// `with_results`, no test results (a drill's store holds only what its responders post).
+/// `started` is when the work began (the report's seconds count from it).
+pub fn store_city(
+    store: &dyn Store,
+    city: &City,
+    cfg: &CityConfig,
+    plan: &PingPlan,
+    with_results: bool,
+    started: Instant,
+) -> Result<(GenReport, Vec<u64>)> {
     let secrets = xikang_server::load_or_create_secrets(store).context("loading store secrets")?;
     let bar = ProgressBar::new(u64::from(cfg.days) + 2);
     bar.set_style(
@@ -40,7 +55,6 @@ pub fn generate_into_with(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message("city: people and venues");
-    let city = generate_city(cfg);
     let rows: Vec<_> = city
         .people
         .iter()
@@ -56,10 +70,11 @@ pub fn generate_into_with(
     store
         .insert_venues(&city.venues)
         .context("inserting venues")?;
-    crate::duties::insert_grid(store, &city).context("inserting the grid")?;
+    crate::duties::insert_grid(store, city).context("inserting the grid")?;
     bar.inc(1);
     let mut checkins = 0u64;
     let mut pings = 0u64;
+    let mut by_day = Vec::with_capacity(cfg.days as usize);
     for day in 0..cfg.days {
         bar.set_message(format!(
             "check-ins: {}",
@@ -67,6 +82,7 @@ pub fn generate_into_with(
         ));
         let (rows, day_pings) = city.checkins_and_pings_for_day(cfg, day, plan);
         checkins += rows.len() as u64;
+        by_day.push(rows.len() as u64);
         for chunk in rows.chunks(200_000) {
             store
                 .insert_checkins(chunk)
@@ -82,7 +98,11 @@ pub fn generate_into_with(
         bar.inc(1);
     }
     bar.set_message("test results");
-    let results = city.test_results(cfg);
+    let results = if with_results {
+        city.test_results(cfg)
+    } else {
+        Vec::new()
+    };
     for chunk in results.chunks(20_000) {
         store
             .append_events(chunk)
@@ -90,12 +110,15 @@ pub fn generate_into_with(
     }
     bar.inc(1);
     bar.finish_and_clear();
-    Ok(GenReport {
-        people: city.people_count(),
-        venues: city.venue_count(),
-        checkins,
-        pings,
-        test_results: results.len(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok((
+        GenReport {
+            people: city.people_count(),
+            venues: city.venue_count(),
+            checkins,
+            pings,
+            test_results: results.len(),
+            seconds: started.elapsed().as_secs_f64(),
+        },
+        by_day,
+    ))
 }

@@ -214,6 +214,8 @@ pub struct Epidemic<'a> {
     /// Isolated from this day on (NEVER = not isolated).
     isolated_from: Vec<u32>,
     closed: Vec<bool>,
+    /// Screening rounds a driver ordered: (day, coverage), on top of the variant's own.
+    rounds: Vec<(u32, f64)>,
     cumulative_detections: u32,
 }
 
@@ -269,6 +271,7 @@ impl<'a> Epidemic<'a> {
             active: Vec::new(),
             isolated_from: vec![NEVER; n],
             closed: vec![false; city.venues.len()],
+            rounds: Vec::new(),
             cumulative_detections: 0,
         }
     }
@@ -311,6 +314,12 @@ impl<'a> Epidemic<'a> {
         if let Some(c) = self.closed.get_mut(venue.0 as usize) {
             *c = true;
         }
+    }
+
+    /// A screening round on `day` that samples `coverage` of the residents (a command
+    /// centre's decision, e.g. the drill's), besides the variant's periodic rounds.
+    pub fn screen(&mut self, day: u32, coverage: f64) {
+        self.rounds.push((day, coverage.clamp(0.0, 1.0)));
     }
 
     /// The next day [`Epidemic::step`] will simulate.
@@ -517,9 +526,21 @@ impl<'a> Epidemic<'a> {
         }
         // Onsets and detection, over the infections running before today's.
         let d = self.variant.detection.clone();
-        let round = d.screening_interval_days > 0
+        let periodic = d.screening_interval_days > 0
             && day >= d.screening_first_day
             && (day - d.screening_first_day).is_multiple_of(d.screening_interval_days);
+        let ordered = self
+            .rounds
+            .iter()
+            .filter(|(d, _)| *d == day)
+            .map(|(_, c)| *c)
+            .fold(0.0f64, f64::max);
+        let coverage = if periodic {
+            d.screening_coverage.max(ordered)
+        } else {
+            ordered
+        };
+        let round = coverage > 0.0;
         let mut found_today: Vec<u32> = Vec::new();
         for &i in &active {
             let inf = &mut self.infections[i as usize];
@@ -534,7 +555,7 @@ impl<'a> Epidemic<'a> {
             let mut reason = None;
             if inf.test_day == day {
                 reason = Some(inf.test_reason);
-            } else if round && rng.chance(d.screening_coverage) {
+            } else if round && rng.chance(coverage) {
                 reason = Some(Found::Screening);
             }
             if let Some(r) = reason

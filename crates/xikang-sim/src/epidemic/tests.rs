@@ -177,3 +177,36 @@ fn the_doubling_time_of_a_pure_exponential_is_recovered() {
     assert!((d - 3.0).abs() < 1e-9, "{d}");
     assert_eq!(doubling_time(&[5.0; 30], 1e6), None);
 }
+
+#[test]
+fn a_round_a_driver_orders_finds_infections_on_its_day_and_only_then() {
+    // The original variant has no screening of its own: only the ordered round screens.
+    let (cfg, city) = city();
+    let found_by_rounds = |round: Option<u32>| {
+        let mut e = Epidemic::new(
+            city,
+            cfg.first_day,
+            Variant::builtin("original").unwrap(),
+            3,
+        );
+        e.seed_infections(40);
+        if let Some(d) = round {
+            e.screen(d, 1.0);
+        }
+        for _ in 0..12 {
+            e.step();
+        }
+        e.cases()
+            .filter(|c| c.found == Some(Found::Screening))
+            .map(|c| c.detected)
+            .collect::<Vec<_>>()
+    };
+    assert!(found_by_rounds(None).is_empty());
+    let found = found_by_rounds(Some(8));
+    assert!(!found.is_empty());
+    let delay = Variant::builtin("original")
+        .unwrap()
+        .detection
+        .result_delay_days;
+    assert!(found.iter().all(|d| *d == Some(8 + delay)), "{found:?}");
+}

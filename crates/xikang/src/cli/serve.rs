@@ -205,7 +205,7 @@ pub(super) fn serve(
         Some(s) => s,
         None => args.store.open_existing(args.create)?,
     };
-    if args.drill {
+    if args.drill && !xikang_server::drill::is_drill() {
         let start = match &args.drill_start {
             Some(t) => Timestamp::parse_rfc3339(t)
                 .map_err(|e| anyhow::anyhow!("--drill-start {t:?}: {e}"))?,

@@ -1,0 +1,240 @@
+//! `xikang drill` (issue 16, parts 3–5): an outbreak driven through the real API by
+//! responders, its report, and the policy what-if. Each drill runs in its own `xikang`
+//! process (a process is a drill for its whole life), so these tests share no clock.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "tests: a failure should fail the test at once"
+)]
+
+mod common;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use xikang_domain::EventSeq;
+use xikang_domain::event::EventBody;
+use xikang_store::{Store, Target};
+
+/// Runs `xikang drill` with `args` into `out`; its stdout.
+fn drill(out: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .arg("drill")
+        .arg("--out")
+        .arg(out)
+        .args(["--people", "3000", "--days", "12", "--seeds", "20"])
+        .args(args)
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn store(dir: &Path) -> Box<dyn Store> {
+    xikang_store::open(&Target::Sqlite(dir.join("store"))).unwrap()
+}
+
+fn events(store: &dyn Store) -> Vec<xikang_domain::event::StoredEvent> {
+    let (mut all, mut last) = (Vec::new(), EventSeq(0));
+    loop {
+        let b = store.events_after(last, 10_000).unwrap();
+        match b.last() {
+            Some(e) => last = e.seq,
+            None => return all,
+        }
+        all.extend(b);
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report_and_responders_act_only_through_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    drill(&a, &["--seed", "3"]);
+    drill(&b, &["--seed", "3"]);
+    drill(&c, &["--seed", "4"]);
+    let read = |d: &Path| std::fs::read_to_string(d.join("report.json")).unwrap();
+    let ra = read(&a);
+    assert!(ra == read(&b), "same seed, same report");
+    assert!(ra != read(&c), "another seed, another outbreak");
+    let r = report(&a);
+    let s = &r["summary"];
+    assert!(s["cases_reported"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["people_quarantined"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(r["days"].as_array().unwrap().len(), 12);
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("四早"), "{html}");
+
+    // Every event in the drill's store was made by a responder's token (or the server's
+    // own rules), never written behind the API: the events' actors are tokens the operator
+    // minted through `POST /api/v1/tokens`, and the operator's own token made none.
+    let st = store(&a);
+    let tokens: BTreeSet<String> = st
+        .api_tokens()
+        .unwrap()
+        .into_iter()
+        .map(|t| format!("{}:{}", t.token.role, t.token.name))
+        .collect();
+    let all = events(st.as_ref());
+    let mut by_responders = 0;
+    for e in &all {
+        if e.actor.starts_with("system:") {
+            continue;
+        }
+        assert!(tokens.contains(&e.actor), "{} by {}", e.seq, e.actor);
+        assert_ne!(e.actor, "admin:drill-operator");
+        by_responders += 1;
+    }
+    assert!(by_responders > 100, "{by_responders} of {}", all.len());
+    let cases = all
+        .iter()
+        .filter(|e| matches!(e.body, EventBody::CaseRegistered { .. }))
+        .count();
+    assert_eq!(cases as u64, s["cases_reported"].as_u64().unwrap());
+}
+
+#[test]
+fn ershitiao_has_no_secondary_contacts_and_shorter_quarantine_than_the_ninth_edition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = drill(
+        tmp.path(),
+        &[
+            "--seed",
+            "3",
+            "--policy",
+            "default",
+            "--compare-policy",
+            "ershitiao",
+        ],
+    );
+    assert!(out.contains("secondary_contacts"), "{out}");
+    let (a, b) = (report(&tmp.path().join("A")), report(&tmp.path().join("B")));
+    let (sa, sb) = (&a["summary"], &b["summary"]);
+    let n = |s: &Value, k: &str| s[k].as_u64().unwrap();
+    // Same outbreak up to the first responses: same first reported day, same first cases.
+    assert_eq!(a["cases"][0]["sampled"], b["cases"][0]["sampled"]);
+    assert!(n(sa, "secondary_contacts") > 0, "{sa}");
+    assert_eq!(n(sb, "secondary_contacts"), 0, "{sb}");
+    assert!(n(sb, "people_quarantined") < n(sa, "people_quarantined"));
+    // 第九版 orders close contacts into 7 days of centralized quarantine, 二十条 into 5.
+    let days = |dir: &str| {
+        let mut d = BTreeSet::new();
+        for e in events(store(&tmp.path().join(dir)).as_ref()) {
+            if let EventBody::QuarantineOrdered {
+                start,
+                planned_end,
+                reason,
+                ..
+            } = &e.body
+                && *reason == xikang_domain::event::QuarantineReason::CloseContact
+            {
+                d.insert((planned_end.0 - start.0) / 86_400);
+            }
+        }
+        d
+    };
+    assert_eq!(days("A"), BTreeSet::from([7]));
+    assert_eq!(days("B"), BTreeSet::from([5]));
+    let cmp: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("compare.json")).unwrap()).unwrap();
+    assert_eq!(cmp["b"]["policy"], "xikang-ershitiao-2022.11");
+}
+
+#[test]
+fn the_demo_starts_with_an_outbreak_on_a_drill_store_that_follows_real_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("city");
+    let token = "xk-demo-outbreak-test-token";
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(["demo", "--people", "3000", "--days", "10", "--seed", "2"])
+        .args(["--listen", "127.0.0.1:0", "--admin-token", token, "--data"])
+        .arg(&data)
+        .env("XIKANG_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let greeting = common::read_greeting(child.stdout.take().unwrap());
+    let addr = greeting
+        .lines()
+        .find_map(|l| l.strip_prefix("xikang serving on http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (cases, orders, clock) = rt.block_on(async {
+        let mut c = xikang::httpc::Conn::connect(&addr).await.unwrap();
+        let mut get = async |path: &str| c.get(path, Some(token)).await.unwrap().json();
+        (
+            get("/api/v1/cases").await,
+            get("/api/v1/quarantine/orders").await,
+            get("/api/v1/drill/clock").await,
+        )
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let cases = cases["items"].as_array().unwrap();
+    assert!(!cases.is_empty(), "{greeting}");
+    assert!(
+        cases.iter().any(|c| c["kind"] != "suspected"),
+        "cases are screened and re-checked"
+    );
+    assert!(!orders["orders"].as_array().unwrap().is_empty(), "{orders}");
+    assert_eq!(clock["drill"], true);
+    let now = xikang_domain::Timestamp::parse_rfc3339(clock["now"].as_str().unwrap()).unwrap();
+    let real = xikang::drill::demo::real_now();
+    assert!(
+        (real.0 - now.0).abs() < 600,
+        "the clock follows real time: {clock}"
+    );
+    // Demo data never reach production: `serve` refuses the demo's store.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("drill data"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_stress_ramp_stops_at_the_step_that_breaks_the_objective() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An objective no server meets (a microsecond): the first step breaks it, and the ramp
+    // reports it and stops there rather than loading on.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(["drill", "--stress", "--people", "1000", "--step-secs", "1"])
+        .args(["--slo-p99-ms", "0.001", "--out"])
+        .arg(tmp.path())
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("stress.json")).unwrap()).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{v}");
+    assert_eq!(steps[0]["met_slo"], false);
+    assert!(steps[0]["achieved_per_sec"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["knee_per_sec"].is_null());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("BROKEN"));
+}
