@@ -95,17 +95,40 @@ impl CardClaims {
     }
 }
 
+impl crate::trust::Credential for CardClaims {
+    const PREFIX: &'static str = CARD_PREFIX;
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        CardClaims::decode(bytes)
+    }
+
+    fn validity(&self) -> (&str, Timestamp, Timestamp) {
+        (&self.issuer, self.issued_at, self.expires_at)
+    }
+}
+
 impl SigningKey {
     /// An identity card for `claims`: `XKC1:` and the Base45 form of a COSE_Sign1 under this
     /// key. Deterministic: the same claims give the same text (a reprint is the same card).
     pub fn issue_card(&self, claims: &CardClaims) -> String {
-        let mut tbs = ToBeSigned::new(self.protected(), claims.encoded_len(), |buf| {
+        self.issue_prefixed(CARD_PREFIX, claims.encoded_len(), |buf| {
             claims.encode_into(buf)
-        });
+        })
+    }
+
+    /// `prefix` and the Base45 form of a COSE_Sign1 under this key around the payload that
+    /// `write` appends (exactly `len` bytes).
+    pub(crate) fn issue_prefixed(
+        &self,
+        prefix: &str,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> String {
+        let mut tbs = ToBeSigned::new(self.protected(), len, write);
         let signature = self.sign_message(tbs.message());
         let bytes = tbs.sign1(&signature);
-        let mut token = String::with_capacity(CARD_PREFIX.len() + base45::encoded_len(bytes.len()));
-        token.push_str(CARD_PREFIX);
+        let mut token = String::with_capacity(prefix.len() + base45::encoded_len(bytes.len()));
+        token.push_str(prefix);
         base45::encode_into(bytes, &mut token);
         token
     }
