@@ -13,7 +13,7 @@ use crate::cose::{self, ToBeSigned};
 use crate::error::TrustError;
 use crate::key::{SigningKey, kid_of};
 use crate::trust::{TrustEntry, TrustList, Verifier};
-use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use xikang_domain::Timestamp;
 

@@ -344,6 +344,45 @@ pub enum EventBody {
         guardian: PersonId,
         relation: String,
     },
+    /// A code-signing key was made ahead of use (`xikang key rotate`): the signed trust
+    /// list publishes it as `next` until `not_before`, when it starts to sign.
+    KeyRotated {
+        kid: String,
+        not_before: Timestamp,
+        not_after: Timestamp,
+    },
+    /// A code-signing key was revoked (compromise): nothing it signed verifies any more.
+    KeyRevoked { kid: String, reason: String },
+    /// Another city's instance became a peer (docs/cities.md): its signed trust list is
+    /// fetched from `url` and checked with the pinned root key `anchor_kid`.
+    PeerAdded {
+        name: String,
+        url: String,
+        jurisdiction: String,
+        anchor_kid: String,
+        anchor_public_key: String,
+    },
+    /// An employer applied for a commuter pass (出入证) for `person`, who lives here and
+    /// works in `work_jurisdiction`: the pass's number is this event's sequence number.
+    PassApplied {
+        person: PersonId,
+        employer: String,
+        work_jurisdiction: String,
+        valid_from: Timestamp,
+        valid_until: Timestamp,
+        max_test_age_hours: u32,
+        /// How many distinct officials of the home district must approve.
+        approvals_needed: u32,
+    },
+    /// An official of the holder's district approved a pass (the event's actor).
+    PassApproved { person: PersonId, pass: EventSeq },
+    /// A pass was revoked: both cities' checkpoints refuse it once the revocation list
+    /// that names it has been fetched.
+    PassRevoked {
+        person: PersonId,
+        pass: EventSeq,
+        reason: String,
+    },
     /// A guardian's hold on a dependant's code was revoked by an official: `grant` is the
     /// sequence number of its [`EventBody::ProxyGranted`] event.
     ProxyRevoked {
@@ -401,6 +440,12 @@ impl EventBody {
             CardRevoked { .. } => "card_revoked",
             ProxyGranted { .. } => "proxy_granted",
             ProxyRevoked { .. } => "proxy_revoked",
+            KeyRotated { .. } => "key_rotated",
+            KeyRevoked { .. } => "key_revoked",
+            PeerAdded { .. } => "peer_added",
+            PassApplied { .. } => "pass_applied",
+            PassApproved { .. } => "pass_approved",
+            PassRevoked { .. } => "pass_revoked",
         }
     }
 
@@ -449,14 +494,20 @@ impl EventBody {
             | CardIssued { person, .. }
             | CardRevoked { person, .. }
             | ProxyGranted { person, .. }
-            | ProxyRevoked { person, .. } => Some(person),
+            | ProxyRevoked { person, .. }
+            | PassApplied { person, .. }
+            | PassApproved { person, .. }
+            | PassRevoked { person, .. } => Some(person),
             ZoneSet { .. }
             | ZoneLifted { .. }
             | PolicyActivated { .. }
             | ContactListExported { .. }
             | TubeNegative { .. }
             | RoundDeadlineExtended { .. }
-            | RegisterImported { .. } => None,
+            | RegisterImported { .. }
+            | KeyRotated { .. }
+            | KeyRevoked { .. }
+            | PeerAdded { .. } => None,
         }
     }
 

@@ -41,7 +41,7 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-fn setting_or_create(store: &dyn Store, key: &str) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn setting_or_create(store: &dyn Store, key: &str) -> Result<Vec<u8>, StoreError> {
     if let Some(v) = store.setting(key)? {
         return Ok(v);
     }
@@ -110,6 +110,9 @@ pub fn load_or_create_keys(
         .into_iter()
         .map(|(_, k)| SigningKey::from_secret(k.secret, &k.jurisdiction, k.not_before, k.not_after))
         .collect();
+    // A revoked key neither signs nor vouches (docs/cities.md).
+    let revoked = crate::cities::revoked_keys(store)?;
+    keys.retain(|k| !revoked.contains(&k.kid()));
     let usable = |k: &SigningKey| {
         k.jurisdiction() == jurisdiction && k.not_before() <= now && now < k.not_after()
     };
@@ -190,6 +193,8 @@ pub struct ServerConfig {
     /// The authority log's name in its checkpoints (C2SP origin, also the log key's name);
     /// `None`: `xikang.local/<jurisdiction>/authority-log`. Witnesses pin it: keep it stable.
     pub log_origin: Option<String>,
+    /// Seconds between fetches of the peers' signed lists (0: only on demand).
+    pub peer_refresh_secs: u64,
     /// Who may read `GET /metrics` (docs/metrics.md).
     pub metrics_access: crate::metrics::MetricsAccess,
     /// Where one-time claim codes go (docs/claim.md): `xikang serve` appends them to
@@ -221,6 +226,7 @@ impl Default for ServerConfig {
             edge: crate::edge::EdgeConfig::default(),
             scan_upload_grace_secs: DEFAULT_SCAN_UPLOAD_GRACE_SECS,
             log_origin: None,
+            peer_refresh_secs: crate::cities::peers::DEFAULT_REFRESH_SECS,
             metrics_access: crate::metrics::MetricsAccess::Loopback,
             messages: None,
             claim_code_ttl_secs: crate::claim::CODE_TTL_SECS,
@@ -259,6 +265,8 @@ pub struct AppState {
     /// The trust list parsed once for verifying scanned tokens.
     pub verifier: Verifier,
     pub trust_json: String,
+    /// The root key, the key history and the peers' lists (docs/cities.md).
+    pub cities: crate::cities::Cities,
     /// Subject pseudonyms, keyed once.
     pub pseudonyms: PseudonymKey,
     /// The in-memory state folded from the authority log (see [`Projection`]).
@@ -418,6 +426,7 @@ impl AppState {
             trust,
             verifier,
             trust_json,
+            cities: crate::cities::Cities::load(store.as_ref(), &config.jurisdiction)?,
             pseudonyms,
             auth_cache: crate::auth::TokenCache::new(100_000),
             access: crate::app::access::AccessLog::start(store.clone()),
@@ -446,6 +455,7 @@ impl AppState {
             state.projection.apply(&e);
         })?;
         state.projection.lab.load(&state)?;
+        state.load_peer_lists()?;
         // Every colour names its policy version; the log says when each version took effect.
         let current = (
             state.policy().version().to_owned(),

@@ -98,6 +98,17 @@ fn new_id_number(n: u32) -> String {
     )
 }
 
+/// The trust anchor of a peer city (a key of 320500 that signs nothing here).
+fn peer_anchor() -> Value {
+    let root = xikang_code::SigningKey::from_secret(
+        [9; 32],
+        "320500",
+        xikang_domain::Timestamp(0),
+        xikang_domain::Timestamp(4_000_000_000),
+    );
+    serde_json::to_value(xikang_code::TrustAnchor::of(&root)).unwrap()
+}
+
 fn rfc(secs_from_now: i64) -> String {
     xikang_server::now().plus(secs_from_now).to_rfc3339()
 }
@@ -117,6 +128,21 @@ fn table() -> Vec<Row> {
         row!("get", "/metrics", "", Public, true, |_, _| get("/metrics".into())),
         row!("get", "/api/v1/openapi.json", "", Public, true, |_, _| get("/api/v1/openapi.json".into())),
         row!("get", "/api/v1/trust", "", Public, true, |_, _| get("/api/v1/trust".into())),
+        row!("get", "/api/v1/trust/signed", "", Public, true, |_, _| get("/api/v1/trust/signed".into())),
+        row!("get", "/api/v1/trust/anchor", "", Public, true, |_, _| get("/api/v1/trust/anchor".into())),
+        // Possession of a valid code is the credential: it tells no more than the code shows.
+        row!("post", "/api/v1/codes/current", "", Public, true, |w, _| post("/api/v1/codes/current", json!({"token": w.code}))),
+        row!("post", "/api/v1/peers", "a", WholeCity, true, |w, _| post("/api/v1/peers", json!({"name": "suzhou", "url": w.peer_url, "anchor": peer_anchor()}))),
+        row!("get", "/api/v1/peers", "a", WholeCity, true, |_, _| get("/api/v1/peers".into())),
+        // The peer's URL is this server, whose list another root signed: 422, never a 2xx.
+        row!("post", "/api/v1/peers/{name}/refresh", "a", WholeCity, false, |_, _| post("/api/v1/peers/suzhou/refresh", json!({}))),
+        row!("post", "/api/v1/entry-checks", "av", Area, true, |w, _| post("/api/v1/entry-checks", json!({"code": w.code, "venue": w.venue}))),
+        row!("post", "/api/v1/passes", "ag", Area, true, |w, _| post("/api/v1/passes", json!({"person": w.p, "employer": "某公司", "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}))),
+        row!("get", "/api/v1/passes", "ag", City, true, |_, _| get("/api/v1/passes".into())),
+        row!("get", "/api/v1/passes/{id}", "ag", Area, true, |w, _| get(format!("/api/v1/passes/{}", w.pass))),
+        // Applied for by the second admin, so the table's admin may approve it once.
+        row!("post", "/api/v1/passes/{id}/approve", "a", Area, true, |w, _| post(format!("/api/v1/passes/{}/approve", w.pass), json!({}))),
+        row!("post", "/api/v1/passes/{id}/revoke", "a", Area, true, |w, _| post(format!("/api/v1/passes/{}/revoke", w.pass), json!({"reason": "left the employer"}))),
         row!("get", "/api/v1/policy", "atlvgrsc", City, true, |_, _| get("/api/v1/policy".into())),
         // Policy versions are the whole city's: changing them takes a city-level admin (every
         // token of the table is a district's); reading them, any admin.
@@ -330,6 +356,10 @@ struct World {
     card: String,
     /// `p`'s hold, as a guardian, on the code of a neighbour (代领).
     grant: String,
+    /// A commuter pass for `p`, applied for by the second admin (docs/cities.md).
+    pass: String,
+    /// A peer city whose URL is this server itself (its list is refused: wrong root).
+    peer_url: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -688,9 +718,35 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let pass = ok(
+        "pass",
+        app.post(
+            &app.admin2,
+            "/api/v1/passes",
+            json!({"person": p, "employer": "某公司", "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}),
+        )
+        .await,
+        201,
+    )["pass"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let peer_url = format!("http://{}", app.addr);
+    ok(
+        "peer",
+        app.post(
+            admin,
+            "/api/v1/peers",
+            json!({"name": "suzhou", "url": peer_url, "anchor": peer_anchor()}),
+        )
+        .await,
+        201,
+    );
     World {
         card,
         grant,
+        pass,
+        peer_url,
         token,
         hold,
         suspect,
