@@ -116,6 +116,40 @@ async fn raw(addr: &str, path: &str) -> Vec<u8> {
     r.body
 }
 
+/// Runs the independent verifier (`tests/verify_pass.py`: Python, cbor2, cryptography)
+/// on a pass with the signed list: its exit status and output. `None` when Python or its
+/// packages are missing, unless `XIKANG_REQUIRE_PYTHON` is set (CI), which fails instead.
+fn python_verifies(anchor: &Value, list: &[u8], pass: &str) -> Option<(i32, Value)> {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, l) = (dir.path().join("anchor.json"), dir.path().join("list.cose"));
+    std::fs::write(&a, anchor.to_string()).unwrap();
+    std::fs::write(&l, list).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/verify_pass.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(&a)
+        .arg(&l)
+        .arg(pass)
+        .output();
+    let required = std::env::var_os("XIKANG_REQUIRE_PYTHON").is_some();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(!required, "python3 is required: {e}");
+            eprintln!("python3 not found: the independent verifier is skipped");
+            return None;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("ModuleNotFoundError") {
+        assert!(!required, "cbor2 and cryptography are required: {stderr}");
+        eprintln!("cbor2 or cryptography missing: the independent verifier is skipped");
+        return None;
+    }
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    Some((out.status.code().unwrap_or(-1), json))
+}
+
 /// What the relay between Suzhou and Wuxi does with Wuxi's answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
@@ -414,7 +448,7 @@ async fn two_cities() {
     assert_eq!(get(&s, "/api/v1/peers").await[0]["keys"], 1);
     relay.set(Mode::Forward);
 
-    passes(&w, &s, &relay, wuxi_dir.path(), &c1).await;
+    passes(&w, &s, &relay, wuxi_dir.path(), &c1, &anchor).await;
 
     // Rotation: Wuxi stops; a key starting now and one starting tomorrow are made; Wuxi
     // restarts signing with the first, publishing the second as next.
@@ -479,7 +513,7 @@ async fn two_cities() {
 
 /// A pass issued in Wuxi, at a Suzhou checkpoint: accepted, refused for another person's
 /// code and when expired, and refused once its revocation crossed the border.
-async fn passes(w: &str, s: &str, relay: &Relay, wuxi_dir: &Path, c1: &str) {
+async fn passes(w: &str, s: &str, relay: &Relay, wuxi_dir: &Path, c1: &str, anchor: &Value) {
     let mut officials = Vec::new();
     for name in ["official-a", "official-b"] {
         let (status, t) = call(
@@ -520,6 +554,12 @@ async fn passes(w: &str, s: &str, relay: &Relay, wuxi_dir: &Path, c1: &str) {
     let listed = get(w, "/api/v1/passes?employer=%E8%8B%8F%E5%B7%9E%E6%9F%90%E7%94%B5%E5%AD%90%E6%9C%89%E9%99%90%E5%85%AC%E5%8F%B8").await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
 
+    let list = raw(w, "/api/v1/trust/signed").await;
+    if let Some((status, out)) = python_verifies(anchor, &list, &pass) {
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(out["pass"], json!(id[1..].parse::<u64>().unwrap()), "{out}");
+        assert_eq!(out["route"], format!("{WUXI}>{SUZHOU}"));
+    }
     let at_checkpoint = |code: &str, pass: &str| {
         check(
             s,
@@ -588,4 +628,22 @@ async fn passes(w: &str, s: &str, relay: &Relay, wuxi_dir: &Path, c1: &str) {
         "{v}"
     );
     assert_eq!(get(s, "/api/v1/peers").await[0]["revocations"], 1);
+    let list = raw(w, "/api/v1/trust/signed").await;
+    if let Some((status, out)) = python_verifies(anchor, &list, &pass) {
+        assert_eq!(
+            (status, out["code"].clone()),
+            (3, json!("pass_revoked")),
+            "{out}"
+        );
+    }
+    let mut tampered = list.clone();
+    let at = find(&tampered, b"\"revoked\"").unwrap() + 3;
+    tampered[at] ^= 1;
+    if let Some((status, out)) = python_verifies(anchor, &tampered, &pass) {
+        assert_eq!(
+            (status, out["code"].clone()),
+            (2, json!("trust_list_tampered")),
+            "{out}"
+        );
+    }
 }
