@@ -53,7 +53,7 @@ pub use qr::{
 };
 pub use signed::{
     KeyStatus, ListedKey, MAX_SIGNED_LIST_BYTES, Revocation, RevokedKind, SignedListError,
-    TrustAnchor, TrustDocument, key_statuses,
+    TrustAnchor, TrustDocument, key_statuses, open_json, sign_json, signer_kid,
 };
 pub use trust::{
     ISSUED_AT_LEEWAY_SECS, MAX_TOKEN_BYTES, TrustEntry, TrustList, Verifier, decode_unverified,

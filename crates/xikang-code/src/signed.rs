@@ -169,37 +169,13 @@ impl SignedListError {
 impl TrustDocument {
     /// Signs the document with the city's root key: the COSE_Sign1 bytes.
     pub fn sign(&self, root: &SigningKey) -> Vec<u8> {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        let mut tbs = ToBeSigned::new(root.protected(), json.len(), |buf| {
-            buf.extend_from_slice(&json)
-        });
-        let signature = root.sign_message(tbs.message());
-        tbs.sign1(&signature).to_vec()
+        sign_json(root, self)
     }
 
     /// Checks a signed list against the pinned anchor and reads it: the root's key id and
     /// signature, then the document's jurisdiction and every key's.
     pub fn open(bytes: &[u8], anchor: &TrustAnchor) -> Result<TrustDocument, SignedListError> {
-        let root = anchor.key()?;
-        if bytes.len() > MAX_SIGNED_LIST_BYTES {
-            return Err(SignedListError::Malformed("too large".into()));
-        }
-        let sign1 = cose::parse(bytes).map_err(|reason| {
-            if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() {
-                SignedListError::Unsigned
-            } else {
-                SignedListError::Malformed(reason)
-            }
-        })?;
-        if hex::encode(sign1.kid) != anchor.kid {
-            return Err(SignedListError::WrongRoot);
-        }
-        let mut message = vec![0u8; sign1.sig_structure_len()];
-        sign1.write_sig_structure(&mut message);
-        root.verify_strict(&message, &Signature::from_bytes(sign1.signature))
-            .map_err(|_| SignedListError::Tampered)?;
-        let doc: TrustDocument = serde_json::from_slice(sign1.payload)
-            .map_err(|e| SignedListError::Malformed(e.to_string()))?;
+        let doc: TrustDocument = open_json(bytes, anchor)?;
         let foreign = doc.jurisdiction != anchor.jurisdiction
             || doc
                 .keys
@@ -241,6 +217,49 @@ impl TrustDocument {
     pub fn issued(&self) -> Timestamp {
         Timestamp::parse_rfc3339(&self.issued_at).unwrap_or(Timestamp(0))
     }
+}
+
+/// Signs the JSON of `value` with a city's root key: a COSE_Sign1 whose payload is the JSON
+/// (the trust list, a message between cities).
+pub fn sign_json<T: Serialize>(root: &SigningKey, value: &T) -> Vec<u8> {
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    let mut tbs = ToBeSigned::new(root.protected(), json.len(), |buf| {
+        buf.extend_from_slice(&json)
+    });
+    let signature = root.sign_message(tbs.message());
+    tbs.sign1(&signature).to_vec()
+}
+
+/// The key id of a signed JSON message (to find whose anchor checks it), unverified.
+pub fn signer_kid(bytes: &[u8]) -> Option<String> {
+    cose::parse(bytes).ok().map(|s| hex::encode(s.kid))
+}
+
+/// Checks a COSE_Sign1 made by [`sign_json`] against the pinned anchor and reads its JSON:
+/// unsigned, signed by another root, altered or not JSON of `T`, it is refused.
+pub fn open_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    anchor: &TrustAnchor,
+) -> Result<T, SignedListError> {
+    let root = anchor.key()?;
+    if bytes.len() > MAX_SIGNED_LIST_BYTES {
+        return Err(SignedListError::Malformed("too large".into()));
+    }
+    let sign1 = cose::parse(bytes).map_err(|reason| {
+        if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() {
+            SignedListError::Unsigned
+        } else {
+            SignedListError::Malformed(reason)
+        }
+    })?;
+    if hex::encode(sign1.kid) != anchor.kid {
+        return Err(SignedListError::WrongRoot);
+    }
+    let mut message = vec![0u8; sign1.sig_structure_len()];
+    sign1.write_sig_structure(&mut message);
+    root.verify_strict(&message, &Signature::from_bytes(sign1.signature))
+        .map_err(|_| SignedListError::Tampered)?;
+    serde_json::from_slice(sign1.payload).map_err(|e| SignedListError::Malformed(e.to_string()))
 }
 
 /// The status of each key at `now`, given the ids of revoked keys: the newest key already

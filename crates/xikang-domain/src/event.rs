@@ -98,6 +98,15 @@ pub enum SentinelKind {
     FeverClinic,
 }
 
+/// A place and time span in a 协查 request: where a case stayed in the other city.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistPlace {
+    /// A venue's place code or an address, as the requesting tracer knows it.
+    pub place: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
 /// The body of an authority event: what happened. Each variant that concerns one person
 /// names that person, so the projection can route it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -383,6 +392,38 @@ pub enum EventBody {
         pass: EventSeq,
         reason: String,
     },
+    /// A tracer asked a peer city for assistance (协查, docs/cities.md): the request's
+    /// number is this event's sequence number. It carries only what the peer needs: the
+    /// case's id here and the places and times in the peer's city.
+    AssistSent {
+        peer: String,
+        case: CaseId,
+        places: Vec<AssistPlace>,
+    },
+    /// A peer city's request arrived, signed by its root key: a task for our tracers.
+    /// `remote` is the request's number at the peer.
+    AssistReceived {
+        peer: String,
+        remote: u64,
+        case: String,
+        places: Vec<AssistPlace>,
+        sent_at: Timestamp,
+    },
+    /// A tracer answered an incoming request (`request`: its `assist_received` event).
+    AssistAnswered {
+        request: EventSeq,
+        outcome: String,
+        traced: u32,
+    },
+    /// The peer's answer to our request (`request`: its `assist_sent` event) arrived.
+    AssistAnswerReceived {
+        request: EventSeq,
+        outcome: String,
+        traced: u32,
+        answered_at: Timestamp,
+    },
+    /// A request or an answer (`message`: its event) reached the peer.
+    AssistDelivered { message: EventSeq },
     /// A guardian's hold on a dependant's code was revoked by an official: `grant` is the
     /// sequence number of its [`EventBody::ProxyGranted`] event.
     ProxyRevoked {
@@ -446,6 +487,11 @@ impl EventBody {
             PassApplied { .. } => "pass_applied",
             PassApproved { .. } => "pass_approved",
             PassRevoked { .. } => "pass_revoked",
+            AssistSent { .. } => "assist_sent",
+            AssistReceived { .. } => "assist_received",
+            AssistAnswered { .. } => "assist_answered",
+            AssistAnswerReceived { .. } => "assist_answer_received",
+            AssistDelivered { .. } => "assist_delivered",
         }
     }
 
@@ -507,7 +553,12 @@ impl EventBody {
             | RegisterImported { .. }
             | KeyRotated { .. }
             | KeyRevoked { .. }
-            | PeerAdded { .. } => None,
+            | PeerAdded { .. }
+            | AssistSent { .. }
+            | AssistReceived { .. }
+            | AssistAnswered { .. }
+            | AssistAnswerReceived { .. }
+            | AssistDelivered { .. } => None,
         }
     }
 

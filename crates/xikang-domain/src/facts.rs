@@ -475,7 +475,12 @@ impl PersonFacts {
             | EventBody::PeerAdded { .. }
             | EventBody::PassApplied { .. }
             | EventBody::PassApproved { .. }
-            | EventBody::PassRevoked { .. } => {}
+            | EventBody::PassRevoked { .. }
+            | EventBody::AssistSent { .. }
+            | EventBody::AssistReceived { .. }
+            | EventBody::AssistAnswered { .. }
+            | EventBody::AssistAnswerReceived { .. }
+            | EventBody::AssistDelivered { .. } => {}
         }
     }
 

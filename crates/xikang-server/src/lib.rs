@@ -82,6 +82,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/passes/{id}", get(cities::passes::get_pass))
         .route("/passes/{id}/approve", post(cities::passes::post_approve))
         .route("/passes/{id}/revoke", post(cities::passes::post_revoke))
+        .route(
+            "/assist-requests",
+            post(cities::assist::post_request).get(cities::assist::list),
+        )
+        .route("/assist-requests/inbox", post(cities::assist::post_inbox))
+        .route("/assist-requests/{id}/answer", post(cities::assist::post_answer))
         .route("/policy", get(api::get_policy))
         .route("/policies", post(policies::post_policy).get(policies::list))
         .route("/policies/{version}", get(policies::text))
@@ -191,6 +197,10 @@ pub async fn serve(
     tokio::spawn(cities::peers::refresh_loop(
         state.clone(),
         state.config.peer_refresh_secs,
+    ));
+    tokio::spawn(cities::assist::retry_loop(
+        state.clone(),
+        state.config.assist_retry_secs,
     ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())

@@ -930,6 +930,34 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         "cities",
         true,
     ),
+    (
+        "post",
+        "/api/v1/assist-requests",
+        "Send a 协查 request to a peer city {peer, case, places: [{place, from, to}]} (tracers and admins of the case's district): minimised, signed by the root key, logged, queued and retried until the peer takes it",
+        "cities",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/assist-requests",
+        "协查 requests ?direction=in (received: every tracer's tasks) or out (sent, for the caller's cases), with status and SLA (hours to first answer against assist_sla_hours)",
+        "cities",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/assist-requests/{id}/answer",
+        "Answer an incoming 协查 request {outcome, traced} (tracers and admins): logged and sent back, queued while the requester is unreachable; 409 assist_answered",
+        "cities",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/assist-requests/inbox",
+        "A peer delivers a signed 协查 request or answer {signed: hex of a COSE_Sign1 by its root key}: 422 assist_unknown_peer, assist_tampered, assist_misaddressed; nothing recorded then",
+        "cities",
+        false,
+    ),
 ];
 
 /// The document.

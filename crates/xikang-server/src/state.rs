@@ -195,6 +195,8 @@ pub struct ServerConfig {
     pub log_origin: Option<String>,
     /// Seconds between fetches of the peers' signed lists (0: only on demand).
     pub peer_refresh_secs: u64,
+    /// Seconds between delivery attempts of queued 协查 messages (0: only when sent).
+    pub assist_retry_secs: u64,
     /// Who may read `GET /metrics` (docs/metrics.md).
     pub metrics_access: crate::metrics::MetricsAccess,
     /// Where one-time claim codes go (docs/claim.md): `xikang serve` appends them to
@@ -227,6 +229,7 @@ impl Default for ServerConfig {
             scan_upload_grace_secs: DEFAULT_SCAN_UPLOAD_GRACE_SECS,
             log_origin: None,
             peer_refresh_secs: crate::cities::peers::DEFAULT_REFRESH_SECS,
+            assist_retry_secs: crate::cities::assist::DEFAULT_RETRY_SECS,
             metrics_access: crate::metrics::MetricsAccess::Loopback,
             messages: None,
             claim_code_ttl_secs: crate::claim::CODE_TTL_SECS,

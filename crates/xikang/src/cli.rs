@@ -120,6 +120,11 @@ struct ServeArgs {
     #[arg(long, env = "XIKANG_PEER_REFRESH_SECS",
           default_value_t = xikang_server::cities::peers::DEFAULT_REFRESH_SECS)]
     peer_refresh_secs: u64,
+    /// Seconds between delivery attempts of 协查 requests and answers queued while a peer
+    /// is unreachable (docs/cities.md).
+    #[arg(long, env = "XIKANG_ASSIST_RETRY_SECS",
+          default_value_t = xikang_server::cities::assist::DEFAULT_RETRY_SECS)]
+    assist_retry_secs: u64,
     #[command(flatten)]
     edge: EdgeArgs,
     /// Create an empty store when the data directory has none (without it, `serve` refuses

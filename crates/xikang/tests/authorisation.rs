@@ -109,6 +109,21 @@ fn peer_anchor() -> Value {
     serde_json::to_value(xikang_code::TrustAnchor::of(&root)).unwrap()
 }
 
+/// A 协查 request from the peer city, signed by its root, numbered `n` there.
+fn signed_assist(n: u32) -> Request {
+    let root = xikang_code::SigningKey::from_secret(
+        [9; 32],
+        "320500",
+        xikang_domain::Timestamp(0),
+        xikang_domain::Timestamp(4_000_000_000),
+    );
+    let now = xikang_server::now().0;
+    let message = json!({"message": "request", "from": "320500", "to": "320200", "id": n,
+        "case": "C7", "places": [{"place": "无锡站", "from": now - 7200, "to": now - 3600}], "sent_at": now});
+    let signed = hex::encode(xikang_code::sign_json(&root, &message));
+    post("/api/v1/assist-requests/inbox", json!({"signed": signed}))
+}
+
 fn rfc(secs_from_now: i64) -> String {
     xikang_server::now().plus(secs_from_now).to_rfc3339()
 }
@@ -137,6 +152,12 @@ fn table() -> Vec<Row> {
         // The peer's URL is this server, whose list another root signed: 422, never a 2xx.
         row!("post", "/api/v1/peers/{name}/refresh", "a", WholeCity, false, |_, _| post("/api/v1/peers/suzhou/refresh", json!({}))),
         row!("post", "/api/v1/entry-checks", "av", Area, true, |w, _| post("/api/v1/entry-checks", json!({"code": w.code, "venue": w.venue}))),
+        row!("post", "/api/v1/assist-requests", "at", Area, true, |w, _| post("/api/v1/assist-requests", json!({"peer": "suzhou", "case": w.case, "places": [{"place": "苏州站", "from": xikang_server::now().0 - 7200, "to": xikang_server::now().0 - 3600}]}))),
+        row!("get", "/api/v1/assist-requests", "at", City, true, |_, _| get("/api/v1/assist-requests?direction=in".into())),
+        // The first allowed call answers; the next ones are 409 assist_answered.
+        row!("post", "/api/v1/assist-requests/{id}/answer", "at", City, true, |w, _| post(format!("/api/v1/assist-requests/{}/answer", w.assist), json!({"outcome": "traced 3, all negative", "traced": 3}))),
+        // The signature by a pinned peer's root is the credential, not a bearer token.
+        row!("post", "/api/v1/assist-requests/inbox", "", Public, true, |_, n| signed_assist(1000 + n)),
         row!("post", "/api/v1/passes", "ag", Area, true, |w, _| post("/api/v1/passes", json!({"person": w.p, "employer": "某公司", "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}))),
         row!("get", "/api/v1/passes", "ag", City, true, |_, _| get("/api/v1/passes".into())),
         row!("get", "/api/v1/passes/{id}", "ag", Area, true, |w, _| get(format!("/api/v1/passes/{}", w.pass))),
@@ -360,6 +381,8 @@ struct World {
     pass: String,
     /// A peer city whose URL is this server itself (its list is refused: wrong root).
     peer_url: String,
+    /// A 协查 request received from that peer (signed by its root).
+    assist: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -742,11 +765,23 @@ async fn world(app: &TestApp, district: &str) -> World {
         .await,
         201,
     );
+    let (signed_path, signed_body) = signed_assist(district.parse().unwrap());
+    ok(
+        "inbox",
+        app.post(admin, &signed_path, signed_body.unwrap()).await,
+        200,
+    );
+    let (_, incoming) = app.get(admin, "/api/v1/assist-requests?direction=in").await;
+    let assist = incoming.as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
         card,
         grant,
         pass,
         peer_url,
+        assist,
         token,
         hold,
         suspect,

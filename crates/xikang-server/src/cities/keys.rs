@@ -38,6 +38,8 @@ pub struct Cities {
     revoked: BTreeSet<[u8; 8]>,
     /// Peers' last good lists ([`crate::cities::peers`]).
     pub lists: crate::cities::peers::PeerLists,
+    /// One 协查 delivery round at a time ([`crate::cities::assist::deliver_pending`]).
+    pub delivery: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Cities {
@@ -99,6 +101,7 @@ impl Cities {
             keys: stored_keys(store, jurisdiction)?,
             revoked: revoked_keys(store)?,
             lists: crate::cities::peers::PeerLists::default(),
+            delivery: tokio::sync::Mutex::new(()),
         })
     }
 

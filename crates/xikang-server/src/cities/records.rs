@@ -73,6 +73,8 @@ impl Pass {
 pub struct Records {
     pub peers: BTreeMap<String, PeerRecord>,
     pub passes: BTreeMap<EventSeq, Pass>,
+    /// 协查 requests sent and received ([`crate::cities::assist`]).
+    pub assists: crate::cities::assist::Assists,
 }
 
 impl Records {
@@ -84,6 +86,11 @@ impl Records {
                 | EventBody::PassApplied { .. }
                 | EventBody::PassApproved { .. }
                 | EventBody::PassRevoked { .. }
+                | EventBody::AssistSent { .. }
+                | EventBody::AssistReceived { .. }
+                | EventBody::AssistAnswered { .. }
+                | EventBody::AssistAnswerReceived { .. }
+                | EventBody::AssistDelivered { .. }
         )
     }
 
@@ -149,7 +156,7 @@ impl Records {
                     p.revoked.get_or_insert((e.at, reason.clone()));
                 }
             }
-            _ => {}
+            _ => self.assists.apply(e),
         }
     }
 
