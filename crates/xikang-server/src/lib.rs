@@ -87,7 +87,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(cities::assist::post_request).get(cities::assist::list),
         )
         .route("/assist-requests/inbox", post(cities::assist::post_inbox))
-        .route("/assist-requests/{id}/answer", post(cities::assist::post_answer))
+        .route(
+            "/assist-requests/{id}/answer",
+            post(cities::assist::post_answer),
+        )
         .route("/policy", get(api::get_policy))
         .route("/policies", post(policies::post_policy).get(policies::list))
         .route("/policies/{version}", get(policies::text))

@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use xikang::httpc::Conn;
 use xikang_code::{KeyStatus, PassClaims, SigningKey, TrustAnchor, TrustDocument};
 use xikang_domain::event::{EventBody, NewEvent};
-use xikang_domain::{PersonId, TestOutcome};
+use xikang_domain::{PersonId, TestOutcome, Timestamp};
 use xikang_store::Target;
 
 const WUXI: &str = "320200";
@@ -48,9 +48,15 @@ impl Drop for City {
 }
 
 fn serve(dir: &Path, jurisdiction: &str, policy: Option<&Path>) -> City {
+    serve_at(dir, jurisdiction, policy, "127.0.0.1:0")
+}
+
+/// `xikang serve` on `listen`; queued 协查 messages are retried every second.
+fn serve_at(dir: &Path, jurisdiction: &str, policy: Option<&Path>, listen: &str) -> City {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xikang"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-token", ADMIN])
+    cmd.args(["serve", "--listen", listen, "--admin-token", ADMIN])
         .args(["--jurisdiction", jurisdiction, "--peer-refresh-secs", "0"])
+        .args(["--assist-retry-secs", "1"])
         .arg("--data")
         .arg(dir)
         .env("XIKANG_LOG", "warn")
@@ -318,7 +324,8 @@ fn two_cities_recognise_codes_and_passes_by_signed_lists_and_refuse_what_does_no
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(two_cities());
+    // Boxed: the whole scenario's future is too large for a test thread's stack.
+    rt.block_on(Box::pin(two_cities()));
 }
 
 async fn two_cities() {
@@ -448,7 +455,7 @@ async fn two_cities() {
     assert_eq!(get(&s, "/api/v1/peers").await[0]["keys"], 1);
     relay.set(Mode::Forward);
 
-    passes(&w, &s, &relay, wuxi_dir.path(), &c1, &anchor).await;
+    Box::pin(passes(&w, &s, &relay, wuxi_dir.path(), &c1, &anchor)).await;
 
     // Rotation: Wuxi stops; a key starting now and one starting tomorrow are made; Wuxi
     // restarts signing with the first, publishing the second as next.
@@ -508,7 +515,155 @@ async fn two_cities() {
         .filter(|e| e.body.kind() == "peer_added")
         .count();
     assert_eq!(added, 1, "the refused peer left no event in Suzhou's log");
+
+    Box::pin(assist(
+        &w,
+        suzhou,
+        suzhou_dir.path(),
+        wuxi_dir.path(),
+        &policy,
+    ))
+    .await;
+}
+
+/// 协查: Wuxi asks Suzhou while Suzhou is down; the request waits, then arrives, is
+/// answered, and the answer comes back; a message signed by a stranger is refused.
+async fn assist(w: &str, suzhou: City, suzhou_dir: &Path, wuxi_dir: &Path, policy: &Path) {
+    let s = suzhou.addr.clone();
+    let suzhou_anchor = get(&s, "/api/v1/trust/anchor").await;
+    let r = call(
+        w,
+        "POST",
+        "/api/v1/peers",
+        Some(ADMIN),
+        json!({"name": "suzhou", "url": format!("http://{s}"), "anchor": suzhou_anchor}),
+    )
+    .await;
+    assert_eq!(r.0, 201, "{}", r.1);
     drop(suzhou);
+    let (status, case) = call(w, "POST", "/api/v1/cases", Some(ADMIN), json!({"person": "P5", "kind": "confirmed", "onset": xikang_server::now().plus(-2 * 86_400).to_rfc3339()})).await;
+    assert_eq!(status, 201, "{case}");
+    let case = case["id"].as_str().unwrap().to_owned();
+    let now = xikang_server::now().0;
+    let places =
+        json!([{"place": "苏州工业园区某商场", "from": now - 30 * 3600, "to": now - 28 * 3600}]);
+    let (status, sent) = call(
+        w,
+        "POST",
+        "/api/v1/assist-requests",
+        Some(ADMIN),
+        json!({"peer": "suzhou", "case": case, "places": places}),
+    )
+    .await;
+    assert_eq!(
+        (status, sent["status"].clone()),
+        (201, json!("queued")),
+        "{sent}"
+    );
+    let out = |st: &'static str| {
+        let w = w.to_owned();
+        async move {
+            for _ in 0..120 {
+                let v = get(&w, "/api/v1/assist-requests?direction=out").await;
+                if v[0]["status"] == st {
+                    return v[0].clone();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            panic!("the request never became {st}");
+        }
+    };
+    assert_eq!(
+        get(w, "/api/v1/assist-requests?direction=out").await[0]["status"],
+        "queued"
+    );
+    let suzhou = serve_at(suzhou_dir, SUZHOU, Some(policy), &s);
+    let delivered = out("delivered").await;
+    assert_eq!(delivered["sla_hours"], 24);
+    let inbox = get(&s, "/api/v1/assist-requests?direction=in").await;
+    assert_eq!(inbox.as_array().unwrap().len(), 1, "{inbox}");
+    let task = &inbox[0];
+    assert_eq!(
+        (
+            task["peer"].clone(),
+            task["case"].clone(),
+            task["places"].clone()
+        ),
+        (json!("wuxi"), json!(case), places)
+    );
+    // Minimised: the request names places and times, and nobody.
+    let text = task.to_string();
+    assert!(
+        !text.contains("P5") && !text.contains("id_number") && !text.contains("name"),
+        "{text}"
+    );
+    // A message signed by a city that is no peer of Suzhou's is refused, nothing recorded.
+    let stranger = SigningKey::generate("320600", Timestamp(0), Timestamp(4_000_000_000));
+    let forged = xikang_code::sign_json(
+        &stranger,
+        &json!({"message": "request", "from": "320600", "to": SUZHOU, "id": 1, "case": "C1", "places": [], "sent_at": now}),
+    );
+    let r = call(
+        &s,
+        "POST",
+        "/api/v1/assist-requests/inbox",
+        None,
+        json!({"signed": hex::encode(forged)}),
+    )
+    .await;
+    assert_eq!(code_of(&r), (422, "assist_unknown_peer"), "{}", r.1);
+    assert_eq!(
+        get(&s, "/api/v1/assist-requests?direction=in")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Suzhou's tracer answers; the outcome reaches Wuxi.
+    let task_id = task["id"].as_str().unwrap();
+    let (status, answered) = call(
+        &s,
+        "POST",
+        &format!("/api/v1/assist-requests/{task_id}/answer"),
+        Some(ADMIN),
+        json!({"outcome": "商场同时段扫码 12 人已追踪，均已通知并核酸", "traced": 12}),
+    )
+    .await;
+    assert_eq!(
+        (status, answered["status"].clone()),
+        (200, json!("answered")),
+        "{answered}"
+    );
+    let done = out("answered").await;
+    assert_eq!(
+        (done["traced"].clone(), done["overdue"].clone()),
+        (json!(12), json!(false)),
+        "{done}"
+    );
+    let store = xikang_store::open(&Target::Sqlite(wuxi_dir.to_path_buf())).unwrap();
+    let kinds = log_kinds(store.as_ref());
+    for k in ["assist_sent", "assist_delivered", "assist_answer_received"] {
+        assert!(kinds.contains(&k.to_owned()), "{k} missing from Wuxi's log");
+    }
+    let store = xikang_store::open(&Target::Sqlite(suzhou_dir.to_path_buf())).unwrap();
+    let kinds = log_kinds(store.as_ref());
+    for k in ["assist_received", "assist_answered"] {
+        assert!(
+            kinds.contains(&k.to_owned()),
+            "{k} missing from Suzhou's log"
+        );
+    }
+    drop(suzhou);
+}
+
+fn log_kinds(store: &dyn xikang_store::Store) -> Vec<String> {
+    store
+        .events_after(xikang_domain::EventSeq(0), 1_000_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.body.kind().to_owned())
+        .collect()
 }
 
 /// A pass issued in Wuxi, at a Suzhou checkpoint: accepted, refused for another person's

@@ -208,7 +208,12 @@ fn pending(state: &AppState) -> Vec<(EventSeq, String, Message)> {
             .map(|p| p.anchor.jurisdiction.clone())
     };
     let mut out = Vec::new();
-    for o in records.assists.out.values().filter(|o| o.delivered_at.is_none()) {
+    for o in records
+        .assists
+        .out
+        .values()
+        .filter(|o| o.delivered_at.is_none())
+    {
         if let Some(to) = to(&o.peer) {
             let message = Message::Request {
                 from: own.clone(),
@@ -484,10 +489,7 @@ pub async fn list(
             .map(|o| out_row(o, sla, now))
             .collect(),
         _ => {
-            return Err(AppError::bad(
-                "invalid_direction",
-                "direction is in or out",
-            ));
+            return Err(AppError::bad("invalid_direction", "direction is in or out"));
         }
     };
     Ok(Json(rows))
@@ -509,7 +511,12 @@ pub async fn post_answer(
         .inbox
         .get(&id)
         .cloned()
-        .ok_or_else(|| AppError::not_found("unknown_assist_request", "no incoming request of this number"))?;
+        .ok_or_else(|| {
+            AppError::not_found(
+                "unknown_assist_request",
+                "no incoming request of this number",
+            )
+        })?;
     if incoming.answer.is_some() {
         return Err(AppError::Conflict {
             code: "assist_answered",
@@ -517,7 +524,10 @@ pub async fn post_answer(
         });
     }
     if !text_ok(&input.outcome, 1000) {
-        return Err(AppError::bad("invalid_outcome", "an outcome is 1 to 1,000 characters"));
+        return Err(AppError::bad(
+            "invalid_outcome",
+            "an outcome is 1 to 1,000 characters",
+        ));
     }
     state
         .record(vec![NewEvent {
@@ -562,7 +572,8 @@ pub async fn post_inbox(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let bytes = hex::decode(input.get()?.signed.trim())
         .map_err(|_| AppError::bad("invalid_signed", "signed is the message's hex"))?;
-    let kid = signer_kid(&bytes).ok_or_else(|| refuse("assist_unsigned", "not a signed message"))?;
+    let kid =
+        signer_kid(&bytes).ok_or_else(|| refuse("assist_unsigned", "not a signed message"))?;
     let peer = read(&state.projection.cities)
         .peers
         .values()
@@ -586,7 +597,10 @@ pub async fn post_inbox(
             sent_at,
         } => {
             if !addressed(&from, &to) {
-                return Err(refuse("assist_misaddressed", "not from this peer to this city"));
+                return Err(refuse(
+                    "assist_misaddressed",
+                    "not from this peer to this city",
+                ));
             }
             let seen = read(&state.projection.cities)
                 .assists
@@ -613,7 +627,10 @@ pub async fn post_inbox(
             answered_at,
         } => {
             if !addressed(&from, &to) {
-                return Err(refuse("assist_misaddressed", "not from this peer to this city"));
+                return Err(refuse(
+                    "assist_misaddressed",
+                    "not from this peer to this city",
+                ));
             }
             let records = read(&state.projection.cities);
             let o = records
@@ -621,7 +638,9 @@ pub async fn post_inbox(
                 .out
                 .get(&EventSeq(request))
                 .filter(|o| o.peer == peer.name)
-                .ok_or_else(|| AppError::not_found("unknown_assist_request", "no such request to this peer"))?;
+                .ok_or_else(|| {
+                    AppError::not_found("unknown_assist_request", "no such request to this peer")
+                })?;
             if o.answer.is_some() {
                 return Ok(Json(serde_json::json!({"taken": true, "new": false})));
             }
