@@ -4,8 +4,9 @@
 //! (by which it is revoked), the route and the test age the pass requires. It carries **no
 //! colour**: a checkpoint checks the pass together with the holder's current code.
 
-use crate::cbor::{self, CborError, Reader};
-use crate::claims::{CLAIM_COLOUR, CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_SUB, set};
+use crate::card::{decode_credential, missing};
+use crate::cbor::{self, CborError};
+use crate::claims::{CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_SUB, set};
 use crate::error::VerifyError;
 use crate::key::SigningKey;
 use crate::trust::Verifier;
@@ -65,43 +66,33 @@ impl crate::trust::Credential for PassClaims {
 
     /// Reads a pass's claims; a colour claim refuses it, as do a missing or repeated claim.
     fn decode(bytes: &[u8]) -> Result<PassClaims, String> {
-        let err = |e: CborError| e.describe("the pass's claims");
-        let mut r = Reader::new(bytes);
-        let (mut issuer, mut subject, mut pass, mut iat, mut exp) = (None, None, None, None, None);
-        let (mut route, mut hours) = (None, None);
-        for _ in 0..r.map().map_err(err)? {
-            match r.int_key().map_err(err)? {
-                Some(CLAIM_ISS) => set(&mut issuer, r.text().map_err(err)?, "iss")?,
-                Some(CLAIM_SUB) => set(&mut subject, r.text().map_err(err)?, "sub")?,
-                Some(CLAIM_EXP) => set(&mut exp, Timestamp(r.int().map_err(err)?), "exp")?,
-                Some(CLAIM_IAT) => set(&mut iat, Timestamp(r.int().map_err(err)?), "iat")?,
-                Some(CLAIM_ROUTE) => set(&mut route, r.text().map_err(err)?, "route")?,
-                Some(CLAIM_PASS) => {
+        let (mut pass, mut route, mut hours) = (None, None, None);
+        let common = decode_credential(bytes, "the pass's claims", |key, r| {
+            let err = |e: CborError| e.describe("the pass's claims");
+            match key {
+                CLAIM_ROUTE => set(&mut route, r.text().map_err(err)?, "route")?,
+                CLAIM_PASS => {
                     let n = u64::try_from(r.int().map_err(err)?)
                         .map_err(|_| "a pass number is not negative".to_owned())?;
                     set(&mut pass, n, "pass")?;
                 }
-                Some(CLAIM_TEST_HOURS) => {
+                CLAIM_TEST_HOURS => {
                     let h = u32::try_from(r.int().map_err(err)?)
                         .map_err(|_| "a test age is a positive number of hours".to_owned())?;
                     set(&mut hours, h, "test hours")?;
                 }
-                Some(CLAIM_COLOUR) => return Err("a pass carries no colour".to_owned()),
-                _ => r.skip().map_err(err)?,
+                _ => return Ok(false),
             }
-        }
-        if !r.at_end() {
-            return Err("trailing bytes after the claims".to_owned());
-        }
-        let missing = |name: &str| format!("claim {name} is missing");
+            Ok(true)
+        })?;
         Ok(PassClaims {
-            issuer: issuer.ok_or_else(|| missing("iss"))?.to_owned(),
-            subject: subject.ok_or_else(|| missing("sub"))?.to_owned(),
+            issuer: common.issuer.to_owned(),
+            subject: common.subject.to_owned(),
             pass: pass.ok_or_else(|| missing("pass"))?,
             route: route.ok_or_else(|| missing("route"))?.to_owned(),
             max_test_age_hours: hours.ok_or_else(|| missing("test hours"))?,
-            issued_at: iat.ok_or_else(|| missing("iat"))?,
-            expires_at: exp.ok_or_else(|| missing("exp"))?,
+            issued_at: common.issued_at,
+            expires_at: common.expires_at,
         })
     }
 

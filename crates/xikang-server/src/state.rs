@@ -18,7 +18,7 @@ use xikang_domain::policy::{Evaluation, Policy};
 use xikang_domain::testing::VaccinationStatus;
 use xikang_domain::time::DAY;
 use xikang_domain::{AreaCode, EventSeq, HouseholdId, PersonId, Timestamp, WorkplaceId};
-use xikang_store::{Store, StoreError, StoredKey};
+use xikang_store::{Store, StoreError};
 use xikang_trace::Population;
 
 /// Settings keys under which the server keeps its secrets in the store.
@@ -118,15 +118,7 @@ pub fn load_or_create_keys(
     };
     if !keys.iter().any(usable) {
         let k = SigningKey::generate(jurisdiction, now.plus(-DAY), now.plus(366 * DAY));
-        store.put_signing_key(
-            k.kid(),
-            &StoredKey {
-                secret: k.secret_bytes(),
-                jurisdiction: k.jurisdiction().to_owned(),
-                not_before: k.not_before(),
-                not_after: k.not_after(),
-            },
-        )?;
+        crate::cities::keys::store_key(store, &k)?;
         keys.push(k);
     }
     let trust = TrustList {

@@ -74,6 +74,8 @@ fn serve_at(dir: &Path, jurisdiction: &str, policy: Option<&Path>, listen: &str)
             return City { child, addr };
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("{jurisdiction} exited before listening");
 }
 

@@ -487,8 +487,7 @@ impl Projection {
             write(&self.credentials).apply(e);
             return;
         }
-        if crate::cities::Records::owns(&e.body) {
-            write(&self.cities).apply(e);
+        if write(&self.cities).apply(e) {
             return;
         }
         match &e.body {

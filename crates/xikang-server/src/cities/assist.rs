@@ -79,8 +79,8 @@ pub struct Assists {
 }
 
 impl Assists {
-    /// Folds one 协查 event (others are ignored).
-    pub fn apply(&mut self, e: &StoredEvent) {
+    /// Folds one 协查 event; says whether it was one.
+    pub fn apply(&mut self, e: &StoredEvent) -> bool {
         match &e.body {
             EventBody::AssistSent { peer, case, places } => {
                 self.out.insert(
@@ -157,8 +157,9 @@ impl Assists {
                     i.answer_delivered_at.get_or_insert(e.at);
                 }
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
 }
 

@@ -111,6 +111,19 @@ impl Cities {
     }
 }
 
+/// Keeps a code-signing key in the store (its secret encrypted at rest by the store).
+pub fn store_key(store: &dyn Store, k: &SigningKey) -> Result<(), StoreError> {
+    store.put_signing_key(
+        k.kid(),
+        &StoredKey {
+            secret: k.secret_bytes(),
+            jurisdiction: k.jurisdiction().to_owned(),
+            not_before: k.not_before(),
+            not_after: k.not_after(),
+        },
+    )
+}
+
 /// What `xikang key rotate` made.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Rotated {
@@ -135,15 +148,7 @@ pub fn rotate(
         now.plus(ahead_secs.max(0)),
         now.plus(ahead_secs.max(0) + valid_days.clamp(1, 3660) * DAY),
     );
-    store.put_signing_key(
-        k.kid(),
-        &StoredKey {
-            secret: k.secret_bytes(),
-            jurisdiction: k.jurisdiction().to_owned(),
-            not_before: k.not_before(),
-            not_after: k.not_after(),
-        },
-    )?;
+    store_key(store, &k)?;
     store.append_events(&[NewEvent {
         at: now,
         actor: actor.to_owned(),

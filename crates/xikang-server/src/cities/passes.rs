@@ -283,14 +283,6 @@ pub async fn post_approve(
     Ok(Json(one(&state, id, now)?))
 }
 
-/// `POST /api/v1/passes/{id}/revoke`.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeIn {
-    #[serde(default)]
-    pub reason: String,
-}
-
 /// `POST /api/v1/passes/{id}/revoke`: an admin of the holder's district revokes a pass;
 /// logged, refused here at once and published in the signed list. Revoking twice changes
 /// nothing.
@@ -298,17 +290,11 @@ pub async fn post_revoke(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<EventSeq>,
-    input: JsonIn<RevokeIn>,
+    input: JsonIn<crate::card::RevokeIn>,
 ) -> Result<Json<PassOut>, AppError> {
     caller.require(&[Role::Admin], "revoking commuter passes")?;
     let p = scoped(&state, &caller, id)?;
-    let reason = input.get_or_default()?.reason.trim().to_owned();
-    if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        return Err(AppError::bad(
-            "invalid_reason",
-            "a reason is at most 500 characters, without control characters",
-        ));
-    }
+    let reason = input.get_or_default()?.reason()?;
     let now = crate::now();
     if p.revoked.is_none() {
         state

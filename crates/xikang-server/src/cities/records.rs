@@ -78,24 +78,8 @@ pub struct Records {
 }
 
 impl Records {
-    /// Whether this event is one of ours.
-    pub fn owns(body: &EventBody) -> bool {
-        matches!(
-            body,
-            EventBody::PeerAdded { .. }
-                | EventBody::PassApplied { .. }
-                | EventBody::PassApproved { .. }
-                | EventBody::PassRevoked { .. }
-                | EventBody::AssistSent { .. }
-                | EventBody::AssistReceived { .. }
-                | EventBody::AssistAnswered { .. }
-                | EventBody::AssistAnswerReceived { .. }
-                | EventBody::AssistDelivered { .. }
-        )
-    }
-
-    /// Folds one event (others are ignored).
-    pub fn apply(&mut self, e: &StoredEvent) {
+    /// Folds one event if it is one of ours; says whether it was.
+    pub fn apply(&mut self, e: &StoredEvent) -> bool {
         match &e.body {
             EventBody::PeerAdded {
                 name,
@@ -156,8 +140,9 @@ impl Records {
                     p.revoked.get_or_insert((e.at, reason.clone()));
                 }
             }
-            _ => self.assists.apply(e),
+            _ => return self.assists.apply(e),
         }
+        true
     }
 
     /// The peer whose root signs for this jurisdiction.
