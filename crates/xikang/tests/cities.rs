@@ -7,8 +7,11 @@
 //! lists (unsigned, tampered), an unknown peer and a code of a city that is no peer, each
 //! with its stable code and the last good list still in use; a commuter pass issued in
 //! Wuxi by two officials, accepted at a Suzhou checkpoint, refused for another person's
-//! code, when expired, and after its revocation crosses the border; key rotation with the
-//! old key's codes still valid and the next key published ahead of use.
+//! code, when expired, and after its revocation crosses the border (and by an independent
+//! verifier in Python); key rotation with the old key's codes still valid and the next key
+//! published ahead of use, then that old key revoked; a 协查 request sent while Suzhou is
+//! down, delivered when it is back, answered, and a message from a stranger refused; and
+//! Suzhou's rules asking Wuxi online for a code's current colour, refusing when it cannot.
 
 #![expect(
     clippy::unwrap_used,
@@ -291,6 +294,21 @@ fn suzhou_policy(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// Suzhou's policy, asking the issuing city for a code's current colour at every door.
+fn suzhou_online_policy(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(dir.join("suzhou-policy.toml"))
+        .unwrap()
+        .replace(
+            "version = \"suzhou-2022.09\"",
+            "version = \"suzhou-2022.09-online\"",
+        )
+        .replacen("[parameters]\n", "[parameters]\npeer_online_check = 1\n", 1);
+    assert!(text.contains("peer_online_check = 1"));
+    let path = dir.join("suzhou-online-policy.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 async fn code(addr: &str, person: u32) -> String {
     get(addr, &format!("/api/v1/people/P{person}/code")).await["token"]
         .as_str()
@@ -493,6 +511,36 @@ async fn two_cities() {
         let v = check(&w, json!({"code": c, "category": "supermarket"})).await;
         assert_eq!(v["allow"], true, "{v}");
     }
+    // The retiring key revoked (compromise): its codes are refused on both sides at once,
+    // the current key's still pass.
+    drop(wuxi);
+    let old_kid = hex::encode(kid(&c1));
+    let (ok, out) = cli(&[
+        "key",
+        "revoke",
+        "--data",
+        data,
+        &old_kid,
+        "--reason",
+        "compromised",
+    ]);
+    assert!(ok, "{out}");
+    wuxi = serve(wuxi_dir.path(), WUXI, None);
+    let w = wuxi.addr.clone();
+    *relay.target.lock().unwrap() = w.clone();
+    assert_eq!(refresh(&s, "wuxi").await.0, 200);
+    for city in [&s, &w] {
+        let v = check(city, json!({"code": c1, "category": "supermarket"})).await;
+        assert_eq!(
+            (v["allow"].clone(), v["reason"].clone()),
+            (json!(false), json!("token_key_revoked")),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        check(&s, json!({"code": c1_new, "category": "supermarket"})).await["allow"],
+        true
+    );
     // Each decision is in Wuxi's authority log.
     let store = xikang_store::open(&Target::Sqlite(wuxi_dir.path().to_path_buf())).unwrap();
     let kinds: Vec<&str> = store
@@ -518,19 +566,30 @@ async fn two_cities() {
         .count();
     assert_eq!(added, 1, "the refused peer left no event in Suzhou's log");
 
+    let online = suzhou_online_policy(suzhou_dir.path());
     Box::pin(assist(
         &w,
         suzhou,
         suzhou_dir.path(),
         wuxi_dir.path(),
-        &policy,
+        &online,
+        &relay,
     ))
     .await;
+    drop(wuxi);
 }
 
 /// 协查: Wuxi asks Suzhou while Suzhou is down; the request waits, then arrives, is
-/// answered, and the answer comes back; a message signed by a stranger is refused.
-async fn assist(w: &str, suzhou: City, suzhou_dir: &Path, wuxi_dir: &Path, policy: &Path) {
+/// answered, and the answer comes back; a message signed by a stranger is refused. Suzhou
+/// comes back with rules that ask Wuxi for a code's current colour (`policy`).
+async fn assist(
+    w: &str,
+    suzhou: City,
+    suzhou_dir: &Path,
+    wuxi_dir: &Path,
+    policy: &Path,
+    relay: &Relay,
+) {
     let s = suzhou.addr.clone();
     let suzhou_anchor = get(&s, "/api/v1/trust/anchor").await;
     let r = call(
@@ -543,6 +602,7 @@ async fn assist(w: &str, suzhou: City, suzhou_dir: &Path, wuxi_dir: &Path, polic
     .await;
     assert_eq!(r.0, 201, "{}", r.1);
     drop(suzhou);
+    let c5 = code(w, 5).await; // green now; P5 becomes a case below
     let (status, case) = call(w, "POST", "/api/v1/cases", Some(ADMIN), json!({"person": "P5", "kind": "confirmed", "onset": xikang_server::now().plus(-2 * 86_400).to_rfc3339()})).await;
     assert_eq!(status, 201, "{case}");
     let case = case["id"].as_str().unwrap().to_owned();
@@ -656,6 +716,26 @@ async fn assist(w: &str, suzhou: City, suzhou_dir: &Path, wuxi_dir: &Path, polic
             "{k} missing from Suzhou's log"
         );
     }
+    // Suzhou's rules now ask Wuxi: the code still says green, Wuxi says red; and when Wuxi
+    // cannot be asked, the door refuses rather than guess.
+    let v = check(&s, json!({"code": c5, "category": "supermarket"})).await;
+    assert_eq!(
+        (
+            v["checked"].clone(),
+            v["colour"].clone(),
+            v["reason"].clone()
+        ),
+        (json!("online"), json!("red"), json!("colour_red")),
+        "{v}"
+    );
+    relay.set(Mode::Down);
+    let v = check(&s, json!({"code": c5, "category": "supermarket"})).await;
+    assert_eq!(
+        (v["allow"].clone(), v["reason"].clone()),
+        (json!(false), json!("peer_unreachable")),
+        "{v}"
+    );
+    relay.set(Mode::Forward);
     drop(suzhou);
 }
 
