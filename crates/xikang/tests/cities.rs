@@ -884,3 +884,51 @@ async fn passes(w: &str, s: &str, relay: &Relay, wuxi_dir: &Path, c1: &str, anch
         );
     }
 }
+
+#[test]
+fn peer_add_on_the_command_line_checks_the_anchor_and_logs_the_peer() {
+    let dir = common::city_dir();
+    let data = dir.path().to_str().unwrap();
+    let root = SigningKey::from_secret([9; 32], SUZHOU, Timestamp(0), Timestamp(4_000_000_000));
+    let anchor = serde_json::to_value(TrustAnchor::of(&root)).unwrap();
+    let file = dir.path().join("suzhou-anchor.json");
+    let mut bad = anchor.clone();
+    bad["public_key"] = json!("00".repeat(32));
+    std::fs::write(&file, bad.to_string()).unwrap();
+    let add = |url: &str| {
+        cli(&[
+            "peer",
+            "add",
+            "--data",
+            data,
+            "suzhou",
+            url,
+            "--trust-anchor",
+            file.to_str().unwrap(),
+        ])
+    };
+    let (ok, out) = add("http://127.0.0.1:26001");
+    assert!(!ok && out.contains("trust_anchor_invalid"), "{out}");
+    std::fs::write(&file, anchor.to_string()).unwrap();
+    let (ok, out) = add("ftp://elsewhere");
+    assert!(!ok && out.contains("invalid_peer_url"), "{out}");
+    let (ok, out) = add("http://127.0.0.1:26001");
+    assert!(ok, "{out}");
+    let store = xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap();
+    let peers: Vec<String> = store
+        .events_after(xikang_domain::EventSeq(0), 1_000_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::PeerAdded {
+                name, jurisdiction, ..
+            } => Some(format!("{name} {jurisdiction}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        peers,
+        ["suzhou 320500"],
+        "one peer, logged once: the refusals left nothing"
+    );
+}
