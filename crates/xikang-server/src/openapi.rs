@@ -5,7 +5,11 @@
 use serde_json::{Value, json};
 
 /// (method, path, summary, tag, needs auth)
-pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
+pub type Operation = (&'static str, &'static str, &'static str, &'static str, bool);
+
+/// The operations, in the document's order; the two-city ones are in
+/// [`crate::cities::OPERATIONS`].
+pub const OPERATIONS: &[Operation] = &[
     ("get", "/healthz", "Liveness check", "ops", false),
     (
         "get",
@@ -846,124 +850,12 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
         "tests",
         true,
     ),
-    (
-        "get",
-        "/api/v1/trust/signed",
-        "The trust list signed by the city's root key: a COSE_Sign1 (application/cose) over the JSON of the keys (current, next, retiring, revoked) and the revocation list (passes, cards); docs/cities.md",
-        "cities",
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/trust/anchor",
-        "The city's root key, as peers pin it (compare with the copy given out of band)",
-        "cities",
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/peers",
-        "Add or re-point a peer city {name, url, anchor} (city-level admins; logged): 400 trust_anchor_invalid, invalid_peer_url, invalid_peer_jurisdiction; 409 peer_jurisdiction_taken",
-        "cities",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/peers",
-        "Every peer and its list's state: issued, fetched, keys, revocations, last error code (city-level admins)",
-        "cities",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/peers/{name}/refresh",
-        "Fetch a peer's signed list now (city-level admins): 422 trust_list_tampered, trust_list_unsigned, trust_list_wrong_root, trust_list_stale…; 503 peer_unreachable; the last good copy stays in use",
-        "cities",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/entry-checks",
-        "Check a code {code, pass?, venue? | category?} by this city's rules: own codes live, a peer's offline against its signed list (online too when peer_online_check is set); {allow, reason, issuer, colour, checked, pass} (venue devices, admins)",
-        "cities",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/codes/current",
-        "This city's current colour for one of its own valid codes {token} (asked by a peer's venue); 422 with the token's refusal code",
-        "cities",
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/passes",
-        "Record an employer's application for a commuter pass (出入证) {person, employer, work_jurisdiction, days, max_test_age_hours} (admins and grid workers of the holder's district; logged)",
-        "cities",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/passes",
-        "The passes of the caller's area (?employer= for one enterprise's)",
-        "cities",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/passes/{id}",
-        "One pass, with its signed XP1 text once approved",
-        "cities",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/passes/{id}/approve",
-        "Approve a pass (admins of the holder's district; as many distinct ones as pass_approvals, never the applicant): 409 pass_four_eyes, pass_already_approved, pass_not_pending",
-        "cities",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/passes/{id}/revoke",
-        "Revoke a pass {reason}: refused here at once, published in the signed list for peers (admins of the holder's district)",
-        "cities",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/assist-requests",
-        "Send a 协查 request to a peer city {peer, case, places: [{place, from, to}]} (tracers and admins of the case's district): minimised, signed by the root key, logged, queued and retried until the peer takes it",
-        "cities",
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/assist-requests",
-        "协查 requests ?direction=in (received: every tracer's tasks) or out (sent, for the caller's cases), with status and SLA (hours to first answer against assist_sla_hours)",
-        "cities",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/assist-requests/{id}/answer",
-        "Answer an incoming 协查 request {outcome, traced} (tracers and admins): logged and sent back, queued while the requester is unreachable; 409 assist_answered",
-        "cities",
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/assist-requests/inbox",
-        "A peer delivers a signed 协查 request or answer {signed: hex of a COSE_Sign1 by its root key}: 422 assist_unknown_peer, assist_tampered, assist_misaddressed; nothing recorded then",
-        "cities",
-        false,
-    ),
 ];
 
 /// The document.
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, summary, tag, auth) in OPERATIONS {
+    for (method, path, summary, tag, auth) in OPERATIONS.iter().chain(crate::cities::OPERATIONS) {
         let mut op = json!({
             "summary": summary,
             "tags": [tag],
