@@ -152,3 +152,59 @@ impl Records {
             .find(|p| p.anchor.jurisdiction == jurisdiction)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(needed: u32, approvals: &[i64], revoked: bool) -> Pass {
+        Pass {
+            id: EventSeq(9),
+            person: PersonId(1),
+            employer: "e".into(),
+            work_jurisdiction: "320500".into(),
+            valid_from: Timestamp(0),
+            valid_until: Timestamp(1000),
+            max_test_age_hours: 48,
+            approvals_needed: needed,
+            applied_by: "admin:a".into(),
+            applied_at: Timestamp(0),
+            approvals: approvals
+                .iter()
+                .map(|&t| (format!("admin:{t}"), Timestamp(t)))
+                .collect(),
+            revoked: revoked.then(|| (Timestamp(50), String::new())),
+        }
+    }
+
+    #[test]
+    fn a_pass_is_approved_by_its_last_needed_approval_and_revocation_or_expiry_end_it() {
+        let cases = [
+            (pass(2, &[10], false), 20, PassStatus::Pending, None),
+            (
+                pass(2, &[10, 30], false),
+                40,
+                PassStatus::Approved,
+                Some(30),
+            ),
+            (
+                pass(1, &[10, 30], false),
+                40,
+                PassStatus::Approved,
+                Some(10),
+            ),
+            (pass(2, &[10, 30], true), 40, PassStatus::Revoked, Some(30)),
+            (
+                pass(2, &[10, 30], false),
+                1000,
+                PassStatus::Expired,
+                Some(30),
+            ),
+            (pass(0, &[], false), 40, PassStatus::Approved, None),
+        ];
+        for (p, now, status, approved_at) in cases {
+            assert_eq!(p.status(Timestamp(now)), status, "{p:?}");
+            assert_eq!(p.approved_at(), approved_at.map(Timestamp), "{p:?}");
+        }
+    }
+}
