@@ -63,35 +63,80 @@ impl CardClaims {
     /// Reads a card's claims; a colour claim refuses it (a card never carries one), as do a
     /// missing or repeated claim.
     pub(crate) fn decode(bytes: &[u8]) -> Result<CardClaims, String> {
-        let err = |e: CborError| e.describe("the card's claims");
-        let mut r = Reader::new(bytes);
-        let (mut issuer, mut subject, mut card, mut iat, mut exp) = (None, None, None, None, None);
-        for _ in 0..r.map().map_err(err)? {
-            match r.int_key().map_err(err)? {
-                Some(CLAIM_ISS) => set(&mut issuer, r.text().map_err(err)?, "iss")?,
-                Some(CLAIM_SUB) => set(&mut subject, r.text().map_err(err)?, "sub")?,
-                Some(CLAIM_EXP) => set(&mut exp, Timestamp(r.int().map_err(err)?), "exp")?,
-                Some(CLAIM_IAT) => set(&mut iat, Timestamp(r.int().map_err(err)?), "iat")?,
-                Some(CLAIM_CARD) => {
-                    let n = u64::try_from(r.int().map_err(err)?)
-                        .map_err(|_| "a card number is not negative".to_owned())?;
-                    set(&mut card, n, "card")?;
-                }
-                Some(CLAIM_COLOUR) => return Err("an identity card carries no colour".to_owned()),
-                _ => r.skip().map_err(err)?,
+        let mut card = None;
+        let common = decode_credential(bytes, "the card's claims", |key, r| {
+            if key != CLAIM_CARD {
+                return Ok(false);
             }
-        }
-        if !r.at_end() {
-            return Err("trailing bytes after the claims".to_owned());
-        }
-        let missing = |name: &str| format!("claim {name} is missing");
+            let n = u64::try_from(r.int().map_err(|e| e.describe("the card number"))?)
+                .map_err(|_| "a card number is not negative".to_owned())?;
+            set(&mut card, n, "card")?;
+            Ok(true)
+        })?;
         Ok(CardClaims {
-            issuer: issuer.ok_or_else(|| missing("iss"))?.to_owned(),
-            subject: subject.ok_or_else(|| missing("sub"))?.to_owned(),
+            issuer: common.issuer.to_owned(),
+            subject: common.subject.to_owned(),
             card: card.ok_or_else(|| missing("card"))?,
-            issued_at: iat.ok_or_else(|| missing("iat"))?,
-            expires_at: exp.ok_or_else(|| missing("exp"))?,
+            issued_at: common.issued_at,
+            expires_at: common.expires_at,
         })
+    }
+}
+
+/// The claims every credential without a colour has (a card, a pass).
+pub(crate) struct Common<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) issued_at: Timestamp,
+    pub(crate) expires_at: Timestamp,
+}
+
+pub(crate) fn missing(name: &str) -> String {
+    format!("claim {name} is missing")
+}
+
+/// Reads a credential's claims map: `iss`, `sub`, `iat`, `exp` here, each other key given
+/// to `other` (which reads its value and says `true`, or says `false` to skip it). A colour
+/// claim refuses the credential, as do a missing or repeated claim and trailing bytes.
+pub(crate) fn decode_credential<'a>(
+    bytes: &'a [u8],
+    what: &str,
+    mut other: impl FnMut(i64, &mut Reader<'a>) -> Result<bool, String>,
+) -> Result<Common<'a>, String> {
+    let err = |e: CborError| e.describe(what);
+    let mut r = Reader::new(bytes);
+    let (mut issuer, mut subject, mut iat, mut exp) = (None, None, None, None);
+    for _ in 0..r.map().map_err(err)? {
+        match r.int_key().map_err(err)? {
+            Some(CLAIM_ISS) => set(&mut issuer, r.text().map_err(err)?, "iss")?,
+            Some(CLAIM_SUB) => set(&mut subject, r.text().map_err(err)?, "sub")?,
+            Some(CLAIM_EXP) => set(&mut exp, Timestamp(r.int().map_err(err)?), "exp")?,
+            Some(CLAIM_IAT) => set(&mut iat, Timestamp(r.int().map_err(err)?), "iat")?,
+            Some(CLAIM_COLOUR) => return Err(format!("{what}: no colour may be claimed")),
+            Some(key) if other(key, &mut r)? => {}
+            _ => r.skip().map_err(err)?,
+        }
+    }
+    if !r.at_end() {
+        return Err("trailing bytes after the claims".to_owned());
+    }
+    Ok(Common {
+        issuer: issuer.ok_or_else(|| missing("iss"))?,
+        subject: subject.ok_or_else(|| missing("sub"))?,
+        issued_at: iat.ok_or_else(|| missing("iat"))?,
+        expires_at: exp.ok_or_else(|| missing("exp"))?,
+    })
+}
+
+impl crate::trust::Credential for CardClaims {
+    const PREFIX: &'static str = CARD_PREFIX;
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        CardClaims::decode(bytes)
+    }
+
+    fn validity(&self) -> (&str, Timestamp, Timestamp) {
+        (&self.issuer, self.issued_at, self.expires_at)
     }
 }
 
@@ -99,13 +144,24 @@ impl SigningKey {
     /// An identity card for `claims`: `XKC1:` and the Base45 form of a COSE_Sign1 under this
     /// key. Deterministic: the same claims give the same text (a reprint is the same card).
     pub fn issue_card(&self, claims: &CardClaims) -> String {
-        let mut tbs = ToBeSigned::new(self.protected(), claims.encoded_len(), |buf| {
+        self.issue_prefixed(CARD_PREFIX, claims.encoded_len(), |buf| {
             claims.encode_into(buf)
-        });
+        })
+    }
+
+    /// `prefix` and the Base45 form of a COSE_Sign1 under this key around the payload that
+    /// `write` appends (exactly `len` bytes).
+    pub(crate) fn issue_prefixed(
+        &self,
+        prefix: &str,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> String {
+        let mut tbs = ToBeSigned::new(self.protected(), len, write);
         let signature = self.sign_message(tbs.message());
         let bytes = tbs.sign1(&signature);
-        let mut token = String::with_capacity(CARD_PREFIX.len() + base45::encoded_len(bytes.len()));
-        token.push_str(CARD_PREFIX);
+        let mut token = String::with_capacity(prefix.len() + base45::encoded_len(bytes.len()));
+        token.push_str(prefix);
         base45::encode_into(bytes, &mut token);
         token
     }

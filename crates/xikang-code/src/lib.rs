@@ -14,6 +14,9 @@
 //!   [`Verifier::verify_presented`] (the window in [`Presented`])
 //! - identity cards for people without a phone (no colour, resolved online):
 //!   [`SigningKey::issue_card`], [`Verifier::verify_card`], [`CardClaims`]
+//! - commuter passes (`XP1:`): [`SigningKey::issue_pass`], [`Verifier::verify_pass`]
+//! - the signed trust list with its revocations, checked against a [`TrustAnchor`]:
+//!   [`TrustDocument`]
 //! - draw: [`qr_svg`], [`qr_png`]
 //! - subject: [`pseudonym()`] and [`person_of_pseudonym`]
 //! - the authority log's signed checkpoints and witness cosignatures: [`note`]
@@ -28,8 +31,10 @@ mod cose;
 mod error;
 mod key;
 pub mod note;
+mod pass;
 mod pseudonym;
 mod qr;
+mod signed;
 mod trust;
 mod window;
 
@@ -40,10 +45,15 @@ pub use claims::{
 };
 pub use error::{TrustError, VerifyError};
 pub use key::{SigningKey, kid_of};
+pub use pass::{CLAIM_PASS, CLAIM_ROUTE, CLAIM_TEST_HOURS, PASS_PREFIX, PassClaims};
 pub use pseudonym::{PSEUDONYM_LEN, PseudonymKey, person_of_pseudonym, pseudonym};
 pub use qr::{
     MAX_MODULE_PX, MIN_MODULE_PX, QUIET_ZONE_MODULES, QrError, qr_png, qr_svg, qr_version,
     try_qr_png, try_qr_svg,
+};
+pub use signed::{
+    KeyStatus, ListedKey, MAX_SIGNED_LIST_BYTES, Revocation, RevokedKind, SignedListError,
+    TrustAnchor, TrustDocument, key_statuses, open_json, sign_json, signer_kid,
 };
 pub use trust::{
     ISSUED_AT_LEEWAY_SECS, MAX_TOKEN_BYTES, TrustEntry, TrustList, Verifier, decode_unverified,

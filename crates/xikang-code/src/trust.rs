@@ -292,6 +292,16 @@ impl TrustedKey {
     }
 }
 
+/// A signed credential that is not a health code: read by [`Verifier::verify_credential`].
+pub(crate) trait Credential: Sized {
+    /// What its text starts with.
+    const PREFIX: &'static str;
+    /// Reads its claims.
+    fn decode(bytes: &[u8]) -> Result<Self, String>;
+    /// Issuer, issue time and expiry.
+    fn validity(&self) -> (&str, Timestamp, Timestamp);
+}
+
 /// When a token is checked: shown now, or scanned earlier and uploaded now.
 #[derive(Debug, Clone, Copy)]
 enum When {
@@ -409,35 +419,47 @@ impl Verifier {
         expected_issuer: Option<&str>,
         now: Timestamp,
     ) -> Result<crate::CardClaims, VerifyError> {
+        self.verify_credential(token, expected_issuer, now)
+    }
+
+    /// Verifies a signed credential other than a health code (an identity card, a commuter
+    /// pass): its prefix, key id, the key's validity now, the signature, then the issuer
+    /// (the key's jurisdiction, and the expected one), the key's validity at issue, and the
+    /// credential's own validity now.
+    pub(crate) fn verify_credential<C: Credential>(
+        &self,
+        token: &str,
+        expected_issuer: Option<&str>,
+        now: Timestamp,
+    ) -> Result<C, VerifyError> {
         let mut raw = [0u8; MAX_TOKEN_BYTES];
-        let (i, sign1) = open_with(crate::CARD_PREFIX, token, &mut raw, |kid| {
-            self.key_index(kid)
-        })?;
+        let (i, sign1) = open_with(C::PREFIX, token, &mut raw, |kid| self.key_index(kid))?;
         let key = &self.keys[i];
         if !key.valid_at(now) {
             return Err(VerifyError::KeyNotValid);
         }
         key.check_signature(&sign1)?;
-        let card = crate::CardClaims::decode(sign1.payload).map_err(VerifyError::Malformed)?;
+        let c = C::decode(sign1.payload).map_err(VerifyError::Malformed)?;
+        let (issuer, issued_at, expires_at) = c.validity();
         let wrong_issuer =
-            card.issuer != key.jurisdiction || expected_issuer.is_some_and(|e| e != card.issuer);
+            issuer != key.jurisdiction || expected_issuer.is_some_and(|e| e != issuer);
         if wrong_issuer {
             return Err(VerifyError::WrongIssuer {
-                issuer: card.issuer,
+                issuer: issuer.to_owned(),
             });
         }
-        if !key.valid_at(card.issued_at) {
+        if !key.valid_at(issued_at) {
             return Err(VerifyError::KeyNotValid);
         }
-        if card.issued_at.secs() > now.secs().saturating_add(ISSUED_AT_LEEWAY_SECS) {
+        if issued_at.secs() > now.secs().saturating_add(ISSUED_AT_LEEWAY_SECS) {
             return Err(VerifyError::NotYetValid);
         }
-        if now >= card.expires_at {
+        if now >= expires_at {
             return Err(VerifyError::Expired {
-                expired_at: card.expires_at,
+                expired_at: expires_at,
             });
         }
-        Ok(card)
+        Ok(c)
     }
 
     /// Verifies a token scanned while the device was offline and uploaded now: the same

@@ -98,6 +98,15 @@ pub enum SentinelKind {
     FeverClinic,
 }
 
+/// A place and time span in a 协查 request: where a case stayed in the other city.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistPlace {
+    /// A venue's place code or an address, as the requesting tracer knows it.
+    pub place: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
 /// The body of an authority event: what happened. Each variant that concerns one person
 /// names that person, so the projection can route it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -344,6 +353,77 @@ pub enum EventBody {
         guardian: PersonId,
         relation: String,
     },
+    /// A code-signing key was made ahead of use (`xikang key rotate`): the signed trust
+    /// list publishes it as `next` until `not_before`, when it starts to sign.
+    KeyRotated {
+        kid: String,
+        not_before: Timestamp,
+        not_after: Timestamp,
+    },
+    /// A code-signing key was revoked (compromise): nothing it signed verifies any more.
+    KeyRevoked { kid: String, reason: String },
+    /// Another city's instance became a peer (docs/cities.md): its signed trust list is
+    /// fetched from `url` and checked with the pinned root key `anchor_kid`.
+    PeerAdded {
+        name: String,
+        url: String,
+        jurisdiction: String,
+        anchor_kid: String,
+        anchor_public_key: String,
+    },
+    /// An employer applied for a commuter pass (出入证) for `person`, who lives here and
+    /// works in `work_jurisdiction`: the pass's number is this event's sequence number.
+    PassApplied {
+        person: PersonId,
+        employer: String,
+        work_jurisdiction: String,
+        valid_from: Timestamp,
+        valid_until: Timestamp,
+        max_test_age_hours: u32,
+        /// How many distinct officials of the home district must approve.
+        approvals_needed: u32,
+    },
+    /// An official of the holder's district approved a pass (the event's actor).
+    PassApproved { person: PersonId, pass: EventSeq },
+    /// A pass was revoked: both cities' checkpoints refuse it once the revocation list
+    /// that names it has been fetched.
+    PassRevoked {
+        person: PersonId,
+        pass: EventSeq,
+        reason: String,
+    },
+    /// A tracer asked a peer city for assistance (协查, docs/cities.md): the request's
+    /// number is this event's sequence number. It carries only what the peer needs: the
+    /// case's id here and the places and times in the peer's city.
+    AssistSent {
+        peer: String,
+        case: CaseId,
+        places: Vec<AssistPlace>,
+    },
+    /// A peer city's request arrived, signed by its root key: a task for our tracers.
+    /// `remote` is the request's number at the peer.
+    AssistReceived {
+        peer: String,
+        remote: u64,
+        case: String,
+        places: Vec<AssistPlace>,
+        sent_at: Timestamp,
+    },
+    /// A tracer answered an incoming request (`request`: its `assist_received` event).
+    AssistAnswered {
+        request: EventSeq,
+        outcome: String,
+        traced: u32,
+    },
+    /// The peer's answer to our request (`request`: its `assist_sent` event) arrived.
+    AssistAnswerReceived {
+        request: EventSeq,
+        outcome: String,
+        traced: u32,
+        answered_at: Timestamp,
+    },
+    /// A request or an answer (`message`: its event) reached the peer.
+    AssistDelivered { message: EventSeq },
     /// A guardian's hold on a dependant's code was revoked by an official: `grant` is the
     /// sequence number of its [`EventBody::ProxyGranted`] event.
     ProxyRevoked {
@@ -401,6 +481,17 @@ impl EventBody {
             CardRevoked { .. } => "card_revoked",
             ProxyGranted { .. } => "proxy_granted",
             ProxyRevoked { .. } => "proxy_revoked",
+            KeyRotated { .. } => "key_rotated",
+            KeyRevoked { .. } => "key_revoked",
+            PeerAdded { .. } => "peer_added",
+            PassApplied { .. } => "pass_applied",
+            PassApproved { .. } => "pass_approved",
+            PassRevoked { .. } => "pass_revoked",
+            AssistSent { .. } => "assist_sent",
+            AssistReceived { .. } => "assist_received",
+            AssistAnswered { .. } => "assist_answered",
+            AssistAnswerReceived { .. } => "assist_answer_received",
+            AssistDelivered { .. } => "assist_delivered",
         }
     }
 
@@ -449,14 +540,25 @@ impl EventBody {
             | CardIssued { person, .. }
             | CardRevoked { person, .. }
             | ProxyGranted { person, .. }
-            | ProxyRevoked { person, .. } => Some(person),
+            | ProxyRevoked { person, .. }
+            | PassApplied { person, .. }
+            | PassApproved { person, .. }
+            | PassRevoked { person, .. } => Some(person),
             ZoneSet { .. }
             | ZoneLifted { .. }
             | PolicyActivated { .. }
             | ContactListExported { .. }
             | TubeNegative { .. }
             | RoundDeadlineExtended { .. }
-            | RegisterImported { .. } => None,
+            | RegisterImported { .. }
+            | KeyRotated { .. }
+            | KeyRevoked { .. }
+            | PeerAdded { .. }
+            | AssistSent { .. }
+            | AssistReceived { .. }
+            | AssistAnswered { .. }
+            | AssistAnswerReceived { .. }
+            | AssistDelivered { .. } => None,
         }
     }
 

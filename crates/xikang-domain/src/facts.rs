@@ -467,7 +467,20 @@ impl PersonFacts {
             | EventBody::CardIssued { .. }
             | EventBody::CardRevoked { .. }
             | EventBody::ProxyGranted { .. }
-            | EventBody::ProxyRevoked { .. } => {}
+            | EventBody::ProxyRevoked { .. }
+            // Keys, peers and passes are the city's, not the person's facts: a pass is a
+            // permission checked beside the colour, never a cause of one.
+            | EventBody::KeyRotated { .. }
+            | EventBody::KeyRevoked { .. }
+            | EventBody::PeerAdded { .. }
+            | EventBody::PassApplied { .. }
+            | EventBody::PassApproved { .. }
+            | EventBody::PassRevoked { .. }
+            | EventBody::AssistSent { .. }
+            | EventBody::AssistReceived { .. }
+            | EventBody::AssistAnswered { .. }
+            | EventBody::AssistAnswerReceived { .. }
+            | EventBody::AssistDelivered { .. } => {}
         }
     }
 

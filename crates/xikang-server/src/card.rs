@@ -182,12 +182,26 @@ fn image(content_type: &'static str, body: Vec<u8>) -> Response {
     r
 }
 
-/// `POST /cards/{id}/revoke`.
+/// `POST /cards/{id}/revoke` (and a commuter pass's revocation).
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeIn {
     #[serde(default)]
     pub reason: String,
+}
+
+impl RevokeIn {
+    /// The reason, trimmed: at most 500 characters, none a control character.
+    pub fn reason(self) -> Result<String, AppError> {
+        let reason = self.reason.trim().to_owned();
+        if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+            return Err(AppError::bad(
+                "invalid_reason",
+                "a reason is at most 500 characters, without control characters",
+            ));
+        }
+        Ok(reason)
+    }
 }
 
 /// `POST /api/v1/cards/{id}/revoke`: an admin of the holder's area revokes a card (lost,
@@ -210,13 +224,7 @@ pub async fn revoke(
 ) -> Result<CardOut, AppError> {
     caller.require(&[Role::Admin], "revoking identity cards")?;
     let c = authorise::card(state, caller, card)?.into_inner();
-    let reason = input.get_or_default()?.reason.trim().to_owned();
-    if reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        return Err(AppError::bad(
-            "invalid_reason",
-            "a reason is at most 500 characters, without control characters",
-        ));
-    }
+    let reason = input.get_or_default()?.reason()?;
     if c.revoked_at.is_none() {
         state
             .record(vec![NewEvent {

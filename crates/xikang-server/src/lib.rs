@@ -11,6 +11,7 @@ pub mod appeal;
 pub mod auth;
 pub mod cache;
 pub mod card;
+pub mod cities;
 pub mod claim;
 pub mod drill;
 pub mod duties;
@@ -65,6 +66,31 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(|| async { axum::Json(openapi::document()) }),
         )
         .route("/trust", get(api::get_trust))
+        .route("/trust/signed", get(cities::keys::get_signed))
+        .route("/trust/anchor", get(cities::keys::get_anchor))
+        .route(
+            "/peers",
+            post(cities::peers::post_peer).get(cities::peers::list_peers),
+        )
+        .route("/peers/{name}/refresh", post(cities::peers::post_refresh))
+        .route("/entry-checks", post(cities::entry::post_entry_check))
+        .route("/codes/current", post(cities::entry::post_current))
+        .route(
+            "/passes",
+            post(cities::passes::post_pass).get(cities::passes::list_passes),
+        )
+        .route("/passes/{id}", get(cities::passes::get_pass))
+        .route("/passes/{id}/approve", post(cities::passes::post_approve))
+        .route("/passes/{id}/revoke", post(cities::passes::post_revoke))
+        .route(
+            "/assist-requests",
+            post(cities::assist::post_request).get(cities::assist::list),
+        )
+        .route("/assist-requests/inbox", post(cities::assist::post_inbox))
+        .route(
+            "/assist-requests/{id}/answer",
+            post(cities::assist::post_answer),
+        )
         .route("/policy", get(api::get_policy))
         .route("/policies", post(policies::post_policy).get(policies::list))
         .route("/policies/{version}", get(policies::text))
@@ -171,6 +197,14 @@ pub async fn serve(
     tokio::spawn(retention_loop(state.clone()));
     tokio::spawn(app::sweep::every_ten_minutes(state.clone()));
     tokio::spawn(lab::mandated_test_loop(state.clone()));
+    tokio::spawn(cities::peers::refresh_loop(
+        state.clone(),
+        state.config.peer_refresh_secs,
+    ));
+    tokio::spawn(cities::assist::retry_loop(
+        state.clone(),
+        state.config.assist_retry_secs,
+    ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(state.config.edge.header_timeout);

@@ -5,7 +5,11 @@
 use serde_json::{Value, json};
 
 /// (method, path, summary, tag, needs auth)
-pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
+pub type Operation = (&'static str, &'static str, &'static str, &'static str, bool);
+
+/// The operations, in the document's order; the two-city ones are in
+/// [`crate::cities::OPERATIONS`].
+pub const OPERATIONS: &[Operation] = &[
     ("get", "/healthz", "Liveness check", "ops", false),
     (
         "get",
@@ -851,7 +855,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
 /// The document.
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, summary, tag, auth) in OPERATIONS {
+    for (method, path, summary, tag, auth) in OPERATIONS.iter().chain(crate::cities::OPERATIONS) {
         let mut op = json!({
             "summary": summary,
             "tags": [tag],
@@ -864,7 +868,7 @@ pub fn document() -> Value {
         if *auth {
             op["security"] = json!([{"bearer": []}]);
         }
-        let params: Vec<Value> = ["id", "person", "format"]
+        let params: Vec<Value> = ["id", "person", "format", "name"]
             .iter()
             .filter(|p| path.contains(&format!("{{{p}}}")))
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))

@@ -18,7 +18,7 @@ use xikang_domain::policy::{Evaluation, Policy};
 use xikang_domain::testing::VaccinationStatus;
 use xikang_domain::time::DAY;
 use xikang_domain::{AreaCode, EventSeq, HouseholdId, PersonId, Timestamp, WorkplaceId};
-use xikang_store::{Store, StoreError, StoredKey};
+use xikang_store::{Store, StoreError};
 use xikang_trace::Population;
 
 /// Settings keys under which the server keeps its secrets in the store.
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-fn setting_or_create(store: &dyn Store, key: &str) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn setting_or_create(store: &dyn Store, key: &str) -> Result<Vec<u8>, StoreError> {
     if let Some(v) = store.setting(key)? {
         return Ok(v);
     }
@@ -110,20 +110,15 @@ pub fn load_or_create_keys(
         .into_iter()
         .map(|(_, k)| SigningKey::from_secret(k.secret, &k.jurisdiction, k.not_before, k.not_after))
         .collect();
+    // A revoked key neither signs nor vouches (docs/cities.md).
+    let revoked = crate::cities::revoked_keys(store)?;
+    keys.retain(|k| !revoked.contains(&k.kid()));
     let usable = |k: &SigningKey| {
         k.jurisdiction() == jurisdiction && k.not_before() <= now && now < k.not_after()
     };
     if !keys.iter().any(usable) {
         let k = SigningKey::generate(jurisdiction, now.plus(-DAY), now.plus(366 * DAY));
-        store.put_signing_key(
-            k.kid(),
-            &StoredKey {
-                secret: k.secret_bytes(),
-                jurisdiction: k.jurisdiction().to_owned(),
-                not_before: k.not_before(),
-                not_after: k.not_after(),
-            },
-        )?;
+        crate::cities::keys::store_key(store, &k)?;
         keys.push(k);
     }
     let trust = TrustList {
@@ -190,6 +185,10 @@ pub struct ServerConfig {
     /// The authority log's name in its checkpoints (C2SP origin, also the log key's name);
     /// `None`: `xikang.local/<jurisdiction>/authority-log`. Witnesses pin it: keep it stable.
     pub log_origin: Option<String>,
+    /// Seconds between fetches of the peers' signed lists (0: only on demand).
+    pub peer_refresh_secs: u64,
+    /// Seconds between delivery attempts of queued 协查 messages (0: only when sent).
+    pub assist_retry_secs: u64,
     /// Who may read `GET /metrics` (docs/metrics.md).
     pub metrics_access: crate::metrics::MetricsAccess,
     /// Where one-time claim codes go (docs/claim.md): `xikang serve` appends them to
@@ -221,6 +220,8 @@ impl Default for ServerConfig {
             edge: crate::edge::EdgeConfig::default(),
             scan_upload_grace_secs: DEFAULT_SCAN_UPLOAD_GRACE_SECS,
             log_origin: None,
+            peer_refresh_secs: crate::cities::peers::DEFAULT_REFRESH_SECS,
+            assist_retry_secs: crate::cities::assist::DEFAULT_RETRY_SECS,
             metrics_access: crate::metrics::MetricsAccess::Loopback,
             messages: None,
             claim_code_ttl_secs: crate::claim::CODE_TTL_SECS,
@@ -259,6 +260,8 @@ pub struct AppState {
     /// The trust list parsed once for verifying scanned tokens.
     pub verifier: Verifier,
     pub trust_json: String,
+    /// The root key, the key history and the peers' lists (docs/cities.md).
+    pub cities: crate::cities::Cities,
     /// Subject pseudonyms, keyed once.
     pub pseudonyms: PseudonymKey,
     /// The in-memory state folded from the authority log (see [`Projection`]).
@@ -418,6 +421,7 @@ impl AppState {
             trust,
             verifier,
             trust_json,
+            cities: crate::cities::Cities::load(store.as_ref(), &config.jurisdiction)?,
             pseudonyms,
             auth_cache: crate::auth::TokenCache::new(100_000),
             access: crate::app::access::AccessLog::start(store.clone()),
@@ -446,6 +450,7 @@ impl AppState {
             state.projection.apply(&e);
         })?;
         state.projection.lab.load(&state)?;
+        state.load_peer_lists()?;
         // Every colour names its policy version; the log says when each version took effect.
         let current = (
             state.policy().version().to_owned(),

@@ -115,6 +115,16 @@ struct ServeArgs {
     /// (docs/metrics.md).
     #[arg(long, env = "XIKANG_METRICS_TOKEN_FILE")]
     metrics_token_file: Option<PathBuf>,
+    /// Seconds between fetches of the peer cities' signed trust lists (0: only when an
+    /// admin asks, `POST /api/v1/peers/{name}/refresh`). docs/cities.md.
+    #[arg(long, env = "XIKANG_PEER_REFRESH_SECS",
+          default_value_t = xikang_server::cities::peers::DEFAULT_REFRESH_SECS)]
+    peer_refresh_secs: u64,
+    /// Seconds between delivery attempts of 协查 requests and answers queued while a peer
+    /// is unreachable (docs/cities.md).
+    #[arg(long, env = "XIKANG_ASSIST_RETRY_SECS",
+          default_value_t = xikang_server::cities::assist::DEFAULT_RETRY_SECS)]
+    assist_retry_secs: u64,
     #[command(flatten)]
     edge: EdgeArgs,
     /// Create an empty store when the data directory has none (without it, `serve` refuses
@@ -278,6 +288,16 @@ enum Command {
     Audit {
         #[command(subcommand)]
         what: crate::audit_cli::AuditCmd,
+    },
+    /// The city's keys over time: rotate, revoke, print the trust anchor (docs/cities.md).
+    Key {
+        #[command(subcommand)]
+        what: crate::cities_cli::KeyCmd,
+    },
+    /// Peer cities whose signed trust lists this one fetches (docs/cities.md).
+    Peer {
+        #[command(subcommand)]
+        what: crate::cities_cli::PeerCmd,
     },
     /// Manage API tokens.
     Token {
@@ -631,6 +651,8 @@ fn run(cmd: Command) -> Result<ExitCode> {
             token,
         } => verify(&trust, issuer.as_deref(), &token),
         Command::Audit { what } => crate::audit_cli::run(what),
+        Command::Key { what } => crate::cities_cli::run_key(what).map(|()| ExitCode::SUCCESS),
+        Command::Peer { what } => crate::cities_cli::run_peer(what).map(|()| ExitCode::SUCCESS),
         Command::Token {
             what:
                 TokenCmd::Create {

@@ -4,6 +4,7 @@
 pub mod audit_cli;
 pub mod bench;
 pub mod bench_json;
+pub mod cities_cli;
 pub mod cli;
 pub mod config;
 pub mod drill;

@@ -98,6 +98,32 @@ fn new_id_number(n: u32) -> String {
     )
 }
 
+/// The trust anchor of a peer city (a key of 320500 that signs nothing here).
+fn peer_anchor() -> Value {
+    let root = xikang_code::SigningKey::from_secret(
+        [9; 32],
+        "320500",
+        xikang_domain::Timestamp(0),
+        xikang_domain::Timestamp(4_000_000_000),
+    );
+    serde_json::to_value(xikang_code::TrustAnchor::of(&root)).unwrap()
+}
+
+/// A 协查 request from the peer city, signed by its root, numbered `n` there.
+fn signed_assist(n: u32) -> Request {
+    let root = xikang_code::SigningKey::from_secret(
+        [9; 32],
+        "320500",
+        xikang_domain::Timestamp(0),
+        xikang_domain::Timestamp(4_000_000_000),
+    );
+    let now = xikang_server::now().0;
+    let message = json!({"message": "request", "from": "320500", "to": "320200", "id": n,
+        "case": "C7", "places": [{"place": "无锡站", "from": now - 7200, "to": now - 3600}], "sent_at": now});
+    let signed = hex::encode(xikang_code::sign_json(&root, &message));
+    post("/api/v1/assist-requests/inbox", json!({"signed": signed}))
+}
+
 fn rfc(secs_from_now: i64) -> String {
     xikang_server::now().plus(secs_from_now).to_rfc3339()
 }
@@ -117,6 +143,27 @@ fn table() -> Vec<Row> {
         row!("get", "/metrics", "", Public, true, |_, _| get("/metrics".into())),
         row!("get", "/api/v1/openapi.json", "", Public, true, |_, _| get("/api/v1/openapi.json".into())),
         row!("get", "/api/v1/trust", "", Public, true, |_, _| get("/api/v1/trust".into())),
+        row!("get", "/api/v1/trust/signed", "", Public, true, |_, _| get("/api/v1/trust/signed".into())),
+        row!("get", "/api/v1/trust/anchor", "", Public, true, |_, _| get("/api/v1/trust/anchor".into())),
+        // Possession of a valid code is the credential: it tells no more than the code shows.
+        row!("post", "/api/v1/codes/current", "", Public, true, |w, _| post("/api/v1/codes/current", json!({"token": w.code}))),
+        row!("post", "/api/v1/peers", "a", WholeCity, true, |w, _| post("/api/v1/peers", json!({"name": "suzhou", "url": w.peer_url, "anchor": peer_anchor()}))),
+        row!("get", "/api/v1/peers", "a", WholeCity, true, |_, _| get("/api/v1/peers".into())),
+        // The peer's URL is this server, whose list another root signed: 422, never a 2xx.
+        row!("post", "/api/v1/peers/{name}/refresh", "a", WholeCity, false, |_, _| post("/api/v1/peers/suzhou/refresh", json!({}))),
+        row!("post", "/api/v1/entry-checks", "av", Area, true, |w, _| post("/api/v1/entry-checks", json!({"code": w.code, "venue": w.venue}))),
+        row!("post", "/api/v1/assist-requests", "at", Area, true, |w, _| post("/api/v1/assist-requests", json!({"peer": "suzhou", "case": w.case, "places": [{"place": "苏州站", "from": xikang_server::now().0 - 7200, "to": xikang_server::now().0 - 3600}]}))),
+        row!("get", "/api/v1/assist-requests", "at", City, true, |_, _| get("/api/v1/assist-requests?direction=in".into())),
+        // The first allowed call answers; the next ones are 409 assist_answered.
+        row!("post", "/api/v1/assist-requests/{id}/answer", "at", City, true, |w, _| post(format!("/api/v1/assist-requests/{}/answer", w.assist), json!({"outcome": "traced 3, all negative", "traced": 3}))),
+        // The signature by a pinned peer's root is the credential, not a bearer token.
+        row!("post", "/api/v1/assist-requests/inbox", "", Public, true, |_, n| signed_assist(1000 + n)),
+        row!("post", "/api/v1/passes", "ag", Area, true, |w, _| post("/api/v1/passes", json!({"person": w.p, "employer": "某公司", "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}))),
+        row!("get", "/api/v1/passes", "ag", City, true, |_, _| get("/api/v1/passes".into())),
+        row!("get", "/api/v1/passes/{id}", "ag", Area, true, |w, _| get(format!("/api/v1/passes/{}", w.pass))),
+        // Applied for by the second admin, so the table's admin may approve it once.
+        row!("post", "/api/v1/passes/{id}/approve", "a", Area, true, |w, _| post(format!("/api/v1/passes/{}/approve", w.pass), json!({}))),
+        row!("post", "/api/v1/passes/{id}/revoke", "a", Area, true, |w, _| post(format!("/api/v1/passes/{}/revoke", w.pass), json!({"reason": "left the employer"}))),
         row!("get", "/api/v1/policy", "atlvgrsc", City, true, |_, _| get("/api/v1/policy".into())),
         // Policy versions are the whole city's: changing them takes a city-level admin (every
         // token of the table is a district's); reading them, any admin.
@@ -330,6 +377,12 @@ struct World {
     card: String,
     /// `p`'s hold, as a guardian, on the code of a neighbour (代领).
     grant: String,
+    /// A commuter pass for `p`, applied for by the second admin (docs/cities.md).
+    pass: String,
+    /// A peer city whose URL is this server itself (its list is refused: wrong root).
+    peer_url: String,
+    /// A 协查 request received from that peer (signed by its root).
+    assist: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -688,9 +741,47 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let pass = ok(
+        "pass",
+        app.post(
+            &app.admin2,
+            "/api/v1/passes",
+            json!({"person": p, "employer": "某公司", "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}),
+        )
+        .await,
+        201,
+    )["pass"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let peer_url = format!("http://{}", app.addr);
+    ok(
+        "peer",
+        app.post(
+            admin,
+            "/api/v1/peers",
+            json!({"name": "suzhou", "url": peer_url, "anchor": peer_anchor()}),
+        )
+        .await,
+        201,
+    );
+    let (signed_path, signed_body) = signed_assist(district.parse().unwrap());
+    ok(
+        "inbox",
+        app.post(admin, &signed_path, signed_body.unwrap()).await,
+        200,
+    );
+    let (_, incoming) = app.get(admin, "/api/v1/assist-requests?direction=in").await;
+    let assist = incoming.as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
         card,
         grant,
+        pass,
+        peer_url,
+        assist,
         token,
         hold,
         suspect,

@@ -170,16 +170,49 @@ pub fn check_entry(
     vaccination: VaccinationStatus,
     now: Timestamp,
 ) -> EntryDecision {
-    let hours_since_negative = eval
-        .last_negative
-        .map(|t| u32::try_from((now.0 - t.0).max(0) / HOUR).unwrap_or(u32::MAX));
+    let shown = Shown {
+        colour: eval.colour,
+        last_negative: eval.last_negative,
+        last_sample,
+        vaccination,
+    };
+    check_shown(policy, &shown, category, now)
+}
+
+/// What a person shows at a door: their colour and test dates (from this city's own
+/// evaluation, or read from another city's signed code) and their vaccination.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shown {
+    pub colour: Colour,
+    pub last_negative: Option<Timestamp>,
+    /// The last sampling, negative or not yet resulted (a sampling receipt).
+    pub last_sample: Option<Timestamp>,
+    pub vaccination: VaccinationStatus,
+}
+
+/// [`check_entry`] on what is shown: the same rules for this city's residents and for a
+/// code another city signed (docs/cities.md). Pure.
+pub fn check_shown(
+    policy: &Policy,
+    shown: &Shown,
+    category: &VenueCategory,
+    now: Timestamp,
+) -> EntryDecision {
+    let Shown {
+        colour,
+        last_negative,
+        last_sample,
+        vaccination,
+    } = *shown;
+    let hours_since_negative =
+        last_negative.map(|t| u32::try_from((now.0 - t.0).max(0) / HOUR).unwrap_or(u32::MAX));
     let decide = |allow, reason| EntryDecision {
         allow,
         reason,
         hours_since_negative,
     };
-    if eval.colour > policy.admits(category) {
-        return match eval.colour {
+    if colour > policy.admits(category) {
+        return match colour {
             Colour::Red => decide(false, "colour_red"),
             _ => decide(false, "colour_yellow"),
         };
@@ -194,10 +227,7 @@ pub fn check_entry(
         return decide(true, "ok");
     };
     let recent = |t: Timestamp, hours: u32| now.0 - t.0 <= i64::from(hours) * HOUR;
-    if eval
-        .last_negative
-        .is_some_and(|t| recent(t, req.max_test_age_hours))
-    {
+    if last_negative.is_some_and(|t| recent(t, req.max_test_age_hours)) {
         return decide(true, "ok");
     }
     let receipt_ok = req
@@ -207,7 +237,7 @@ pub fn check_entry(
     if receipt_ok {
         return decide(true, "ok");
     }
-    if eval.last_negative.is_some() {
+    if last_negative.is_some() {
         decide(false, "test_too_old")
     } else {
         decide(false, "no_test")

@@ -10,7 +10,9 @@
 mod eval;
 mod parse;
 
-pub use eval::{EntryDecision, Evaluation, FiredRule, GreenStep, check_entry, evaluate};
+pub use eval::{
+    EntryDecision, Evaluation, FiredRule, GreenStep, Shown, check_entry, check_shown, evaluate,
+};
 pub use parse::PolicyError;
 
 use crate::event::{

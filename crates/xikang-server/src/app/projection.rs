@@ -218,6 +218,8 @@ pub struct Projection {
     /// Identity cards and guardians' holds on dependants' codes (docs/claim.md), folded
     /// from their events: the cards' revocation list is the log's `card_revoked` events.
     pub credentials: RwLock<crate::claim::Credentials>,
+    /// Peers and commuter passes ([`crate::cities`]).
+    pub cities: RwLock<crate::cities::Records>,
     /// The sequence number of the last event applied (0: none).
     applied: AtomicU64,
 }
@@ -254,6 +256,7 @@ impl Projection {
             )),
             log_tree: RwLock::default(),
             credentials: RwLock::default(),
+            cities: RwLock::default(),
             applied: AtomicU64::new(0),
         }
     }
@@ -482,6 +485,9 @@ impl Projection {
                 | EventBody::ProxyRevoked { .. }
         ) {
             write(&self.credentials).apply(e);
+            return;
+        }
+        if write(&self.cities).apply(e) {
             return;
         }
         match &e.body {

@@ -80,6 +80,8 @@ pub(super) fn effective(args: &ServeArgs) -> Vec<(&'static str, String)> {
             args.scan_upload_grace_secs.to_string(),
         ),
         ("metrics_token_file", path(&args.metrics_token_file)),
+        ("peer_refresh_secs", args.peer_refresh_secs.to_string()),
+        ("assist_retry_secs", args.assist_retry_secs.to_string()),
         (
             "header_timeout_secs",
             edge.header_timeout.as_secs().to_string(),
@@ -241,6 +243,8 @@ pub(super) fn serve(
         scan_upload_grace_secs: args.scan_upload_grace_secs,
         edge: args.edge.config(),
         log_origin: args.log_origin.clone(),
+        peer_refresh_secs: args.peer_refresh_secs,
+        assist_retry_secs: args.assist_retry_secs,
         metrics_access: metrics_access(args)?,
         // Claim codes (docs/claim.md) go to a file beside the data: the demo's SMS gateway.
         messages: Some(std::sync::Arc::new(
