@@ -115,6 +115,14 @@ struct ServeArgs {
     /// (docs/metrics.md).
     #[arg(long, env = "XIKANG_METRICS_TOKEN_FILE")]
     metrics_token_file: Option<PathBuf>,
+    /// This node's name among several serving one PostgreSQL database (docs/nodes.md):
+    /// unique per process. Without it the process is the only node.
+    #[arg(long, env = "XIKANG_NODE_ID", value_parser = parse_node_id)]
+    node_id: Option<String>,
+    /// What this node serves: `all` (default), `front` (codes and scans; no check-in
+    /// index, tracing refused with `tracing_elsewhere`) or `tracing` (docs/nodes.md).
+    #[arg(long, env = "XIKANG_NODE_ROLE", default_value = "all", value_parser = parse_role)]
+    role: xikang_server::app::node::NodeRole,
     #[command(flatten)]
     edge: EdgeArgs,
     /// Create an empty store when the data directory has none (without it, `serve` refuses
@@ -837,4 +845,22 @@ fn verify(trust: &Path, issuer: Option<&str>, token: &str) -> Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
     }
+}
+
+/// A node id: 1–64 letters, digits, `-`, `_` or `.` (it is stored in leases and the feed,
+/// and printed in logs).
+fn parse_node_id(s: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("a node id is 1-64 letters, digits, '-', '_' or '.'".into())
+    }
+}
+
+fn parse_role(s: &str) -> Result<xikang_server::app::node::NodeRole, String> {
+    xikang_server::app::node::NodeRole::parse(s)
+        .ok_or_else(|| format!("unknown role {s:?}: all, front or tracing"))
 }

@@ -81,6 +81,13 @@ pub(super) fn effective(args: &ServeArgs) -> Vec<(&'static str, String)> {
         ),
         ("metrics_token_file", path(&args.metrics_token_file)),
         (
+            "node_id",
+            args.node_id
+                .as_ref()
+                .map_or("<unset>".into(), |n| format!("{n:?}")),
+        ),
+        ("role", format!("{:?}", args.role.as_str())),
+        (
             "header_timeout_secs",
             edge.header_timeout.as_secs().to_string(),
         ),
@@ -248,6 +255,11 @@ pub(super) fn serve(
                 args.store.data.join(xikang_server::message::OUTBOX_FILE),
             ),
         )),
+        node: xikang_server::app::node::NodeConfig {
+            id: args.node_id.clone(),
+            role: args.role,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();

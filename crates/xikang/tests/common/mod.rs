@@ -10,6 +10,7 @@
     reason = "test helpers: a failure should fail the test at once"
 )]
 
+pub mod pg;
 pub mod web;
 
 use serde_json::Value;
