@@ -267,16 +267,7 @@ fn scans_through_one_node_reach_the_other_nodes_tracing_index() {
                 .len()
         };
         let before = indexed(&a);
-        let places = {
-            let store = a.state.store.clone();
-            let policy = xikang_domain::policy::Policy::default_policy();
-            sync(|| store.all_venues().unwrap())
-                .into_iter()
-                .filter(|v| policy.venue_requirement(&v.category).is_none())
-                .map(|v| v.place_code.to_string())
-                .take(3)
-                .collect::<Vec<_>>()
-        };
+        let places = sync(|| plain_places_in(a.state.store.as_ref(), 3));
         let (device, codes) = device_and_codes(&b.addr, ADMIN, 5).await;
         let mut c = Conn::connect(&b.addr).await.unwrap();
         let mut allowed = 0;

@@ -558,6 +558,11 @@ impl TestApp {
 /// (a green code is let in), for scan loads.
 pub fn plain_places(dir: &std::path::Path, n: usize) -> Vec<String> {
     let store = xikang_store::open(&Target::Sqlite(dir.to_path_buf())).unwrap();
+    plain_places_in(store.as_ref(), n)
+}
+
+/// [`plain_places`] of the city in `store`.
+pub fn plain_places_in(store: &dyn Store, n: usize) -> Vec<String> {
     let policy = xikang_domain::policy::Policy::default_policy();
     store
         .all_venues()
@@ -598,6 +603,12 @@ pub async fn device_and_codes(addr: &str, admin: &str, people: u32) -> (String, 
 /// the store in `dir` does not hold.
 pub fn lost_scans(dir: &std::path::Path, acked: &[(u32, String)]) -> usize {
     let store = xikang_store::open(&Target::Sqlite(dir.to_path_buf())).unwrap();
+    lost_scans_in(store.as_ref(), acked)
+}
+
+/// How many acknowledged scans (person number, place code), made in the last ten minutes,
+/// `store` does not hold.
+pub fn lost_scans_in(store: &dyn Store, acked: &[(u32, String)]) -> usize {
     let by_code: std::collections::HashMap<String, xikang_domain::VenueId> = store
         .all_venues()
         .unwrap()
