@@ -80,6 +80,15 @@ impl Server {
     /// per-token rate limit is lifted: the bench's one device token stands for every venue
     /// device of the city.
     pub fn start(exe: &std::path::Path, data: &std::path::Path, admin: &str) -> Result<Server> {
+        Server::start_with(exe, &["--data".as_ref(), data.as_os_str()], admin)
+    }
+
+    /// [`Server::start`] with other arguments than `--data` (a database URL, a node id).
+    pub fn start_with(
+        exe: &std::path::Path,
+        extra: &[&std::ffi::OsStr],
+        admin: &str,
+    ) -> Result<Server> {
         let mut child = Command::new(exe)
             .args([
                 "serve",
@@ -89,9 +98,8 @@ impl Server {
                 admin,
                 "--token-rate",
                 "0",
-                "--data",
             ])
-            .arg(data)
+            .args(extra)
             .env("XIKANG_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -131,17 +139,17 @@ impl Phase {
 }
 
 /// A request the load loop sends: method, path, body.
-type Req = (&'static str, String, Option<Arc<Vec<u8>>>);
+pub(crate) type Req = (&'static str, String, Option<Arc<Vec<u8>>>);
 
 /// Where and how hard to load.
 #[derive(Debug, Clone, Copy)]
-struct Plan<'a> {
-    addr: &'a str,
-    connections: usize,
-    duration: Duration,
+pub(crate) struct Plan<'a> {
+    pub(crate) addr: &'a str,
+    pub(crate) connections: usize,
+    pub(crate) duration: Duration,
 }
 
-async fn load(
+pub(crate) async fn load(
     plan: Plan<'_>,
     token: &str,
     name: &'static str,

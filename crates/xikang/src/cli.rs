@@ -305,6 +305,10 @@ enum Command {
     },
     /// Run the HTTP benchmark: starts a server on a generated city and loads it.
     Bench(crate::bench::BenchArgs),
+    /// Code display through one front node, then two, on one PostgreSQL (docs/nodes.md).
+    BenchNodes(crate::nodes_bench::NodesBenchArgs),
+    /// Simulate partitioning the stored city's check-ins by venue district (docs/scale.md).
+    BenchShards(crate::shard_sim::ShardSimArgs),
     /// Print a case's contacts with evidence, or a cluster (`--dot` for Graphviz).
     Trace(crate::trace_cmd::TraceArgs),
     /// Tracing benchmark: xikang's index against PostgreSQL and DuckDB on a stored city.
@@ -772,6 +776,8 @@ fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(&args),
+        Command::BenchNodes(args) => crate::nodes_bench::run(&args),
+        Command::BenchShards(args) => crate::shard_sim::run(&args),
         Command::Grid {
             what: GridCmd::Import { store, csv },
         } => {
