@@ -408,16 +408,7 @@ fn the_city_survives_a_killed_node_and_a_killed_database_leader() {
             "acknowledged scans lost"
         );
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_xikang"))
-        .args(["audit", "verify", "--database-url", &url])
-        .env("XIKANG_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    audit_verify(&["--database-url", &url]);
     drop(store);
     drop(cluster);
 }
