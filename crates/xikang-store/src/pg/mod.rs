@@ -1,6 +1,7 @@
 //! The PostgreSQL backend, on the synchronous `postgres` client. One writer connection
 //! behind a mutex (check-in batches and the authority log are serialized in-process, and
-//! the log also across processes by `lock table events in exclusive mode`), plus a small
+//! the log also across processes by `lock table events in exclusive mode`, each append
+//! announced to the other nodes by NOTIFY, `cluster.rs`), plus a small
 //! pool of reader connections. Bulk writes are one statement each: `insert … select * from
 //! unnest($1::bigint[], …)`, or binary `COPY` for the largest (events, lab samples), both
 //! within the portable subset of SQL that sharded PostgreSQL-compatible engines accept.
