@@ -4,9 +4,9 @@
 //! for a write made on another node (the sequence token), and the lease that lets exactly
 //! one node run the sweeps.
 //!
-//! A single node (the SQLite default) runs the same code: it holds the lease at once
-//! (nobody else asks for it), has no listener and no feed, and every token it hands out it
-//! has already reached.
+//! A single node (no node id: the SQLite default) runs the same code: it sweeps without a
+//! lease (there is nobody to share with), has no listener and no feed, and every token it
+//! hands out it has already reached.
 
 use crate::state::AppState;
 use std::sync::Arc;
@@ -141,7 +141,12 @@ pub async fn start(state: Arc<AppState>) -> Result<(), StoreError> {
         spawn_listener(state.clone(), listener);
         tokio::spawn(follow_loop(state.clone()));
     }
-    // The first renewal before serving: a single node sweeps at once, as before.
+    if node.id.is_none() {
+        // The only node: it sweeps, as before there were nodes, without a lease row.
+        state.node.sweeps.store(true, Ordering::Release);
+        return Ok(());
+    }
+    // The first renewal before serving: the first node sweeps at once.
     renew(&state).await;
     tokio::spawn(lease_loop(state));
     Ok(())
@@ -296,7 +301,7 @@ async fn lease_loop(state: Arc<AppState>) {
 
 /// Gives the sweep lease up (a clean shutdown: the next node need not wait for expiry).
 pub async fn release(state: &Arc<AppState>) {
-    if !state.node.sweeps.swap(false, Ordering::AcqRel) {
+    if state.config.node.id.is_none() || !state.node.sweeps.swap(false, Ordering::AcqRel) {
         return;
     }
     let s = state.clone();
