@@ -182,6 +182,7 @@ impl Tracing {
         live.pending = None;
         live.discard = true;
         self.front.store(true, Ordering::Release);
+        self.pings.serve_front_only();
     }
 
     /// Whether the index holds everything stored.
