@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod limit;
 pub mod message;
 pub mod metrics;
+pub mod node;
 pub mod openapi;
 pub mod page;
 pub mod ping;
@@ -171,6 +172,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::map_response(error::envelope_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            node::read_your_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             edge::guard,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -193,7 +198,12 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    trace::start_loading(state.clone());
+    app::node::start(state.clone())
+        .await
+        .map_err(|e| std::io::Error::other(format!("joining the other nodes: {e}")))?;
+    if state.config.node.role.holds_index() {
+        trace::start_loading(state.clone());
+    }
     tokio::spawn(retention_loop(state.clone()));
     tokio::spawn(app::sweep::every_ten_minutes(state.clone()));
     tokio::spawn(lab::mandated_test_loop(state.clone()));
@@ -260,6 +270,7 @@ pub async fn serve(
     if let Err(e) = state.access.flush().await {
         tracing::error!(error = ?e, "flushing the access log at shutdown failed");
     }
+    app::node::release(&state).await;
     tracing::info!("shut down: scans and access records flushed");
     Ok(())
 }
@@ -306,6 +317,9 @@ async fn retention_loop(state: Arc<AppState>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
+        if !state.node.holds_sweeps() {
+            continue; // another node drops the days (docs/nodes.md)
+        }
         let s = state.clone();
         match tokio::task::spawn_blocking(move || s.enforce_retention(now())).await {
             Ok(Ok(days)) if !days.is_empty() => {

@@ -39,6 +39,8 @@ struct Live {
     metres: u32,
     /// While the stored pings load, committed ones wait here; `None` once loaded.
     pending: Option<Vec<LocationPing>>,
+    /// A front node (docs/nodes.md) holds no ping index: committed pings are not kept.
+    discard: bool,
 }
 
 fn to_ping(p: &LocationPing, metres: u32) -> Ping {
@@ -122,9 +124,20 @@ impl Pings {
         Some((live.index.snapshot(), live.metres))
     }
 
+    /// Makes this a front node's: no index is loaded or kept (its pings are stored, and
+    /// the tracing nodes load them).
+    pub fn serve_front_only(&self) {
+        let mut live = self.lock();
+        live.pending = None;
+        live.discard = true;
+    }
+
     /// Adds committed pings.
     pub fn append(&self, rows: &[LocationPing]) {
         let mut live = self.lock();
+        if live.discard {
+            return;
+        }
         let metres = live.metres;
         match &mut live.pending {
             Some(p) => p.extend_from_slice(rows),

@@ -197,6 +197,9 @@ pub struct ServerConfig {
     pub messages: Option<Arc<dyn crate::message::MessageSender>>,
     /// How long a claim's one-time code is valid (seconds).
     pub claim_code_ttl_secs: i64,
+    /// This node among several on one database (docs/nodes.md); the default is the only
+    /// node.
+    pub node: crate::app::node::NodeConfig,
 }
 
 impl ServerConfig {
@@ -225,6 +228,7 @@ impl Default for ServerConfig {
             metrics_access: crate::metrics::MetricsAccess::Loopback,
             messages: None,
             claim_code_ttl_secs: crate::claim::CODE_TTL_SECS,
+            node: crate::app::node::NodeConfig::default(),
         }
     }
 }
@@ -288,6 +292,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Claim starts per address and failed proxy claims per guardian ([`crate::claim`]).
     pub claim_limits: crate::claim::ClaimLimits,
+    /// Following the other nodes and the sweep lease ([`crate::app::node`]).
+    pub node: crate::app::node::NodeState,
 }
 
 impl std::fmt::Debug for AppState {
@@ -440,6 +446,7 @@ impl AppState {
             edge: crate::edge::Edge::new(&config.edge),
             metrics,
             claim_limits: crate::claim::ClaimLimits::default(),
+            node: crate::app::node::NodeState::default(),
             config,
         };
         let mut active: Option<(String, String)> = None;

@@ -8,6 +8,8 @@
 //! - the access log ([`CredentialStore`]): who read whose personal data, ids only;
 //! - policy versions ([`PolicyStore`]): every policy file's text and its activation;
 //! - self-service claims ([`ClaimStore`]): one-time codes as keyed hashes, attempts, expiry;
+//! - several nodes on one database ([`ClusterStore`]): leases, the log listener, the
+//!   check-in feed;
 //! - the authority log: append-only events chained by hash ([`xikang_domain::event`]);
 //! - check-ins: high-volume scans, one table per Asia/Shanghai day, dropped whole when they
 //!   pass the retention period;
@@ -18,6 +20,7 @@
 //! both drivers used here block. See `docs/storage.md` for the schema and durability choices.
 
 mod claim;
+mod cluster;
 mod credential;
 mod duties;
 mod error;
@@ -32,6 +35,7 @@ mod sqlite;
 mod user;
 
 pub use claim::{ClaimState, ClaimStore, StoredClaim};
+pub use cluster::{ClusterStore, FeedBatch, LogListener};
 pub use credential::{AccessFilter, AccessRecord, CredentialStore, StoredAccess};
 pub use duties::{
     ArrivalRecord, DutyOp, DutyStore, GridCellRecord, NewTask, OrderFilter, OrderRecord,
@@ -166,6 +170,7 @@ pub trait Store:
     + CredentialStore
     + PolicyStore
     + ClaimStore
+    + ClusterStore
     + Send
     + Sync
     + fmt::Debug

@@ -983,6 +983,33 @@ fn scenario_signing_keys(store: &dyn Store) {
     );
 }
 
+fn scenario_a_lease_has_one_holder_until_it_expires(store: &dyn Store) {
+    let t0 = ts("2026-12-07T10:00:00+08:00");
+    assert!(store.take_lease("sweep", "a", t0, 10).unwrap());
+    assert!(!store.take_lease("sweep", "b", t0.plus(5), 10).unwrap());
+    assert_eq!(
+        store.lease_holder("sweep", t0.plus(5)).unwrap().as_deref(),
+        Some("a")
+    );
+    // The holder renews; another lease name is independent.
+    assert!(store.take_lease("sweep", "a", t0.plus(9), 10).unwrap());
+    assert!(store.take_lease("other", "b", t0.plus(9), 10).unwrap());
+    assert!(!store.take_lease("sweep", "b", t0.plus(18), 10).unwrap());
+    // The holder stops renewing (it died): at expiry the other takes it, and the old
+    // holder cannot take it back.
+    assert_eq!(store.lease_holder("sweep", t0.plus(19)).unwrap(), None);
+    assert!(store.take_lease("sweep", "b", t0.plus(19), 10).unwrap());
+    assert!(!store.take_lease("sweep", "a", t0.plus(20), 10).unwrap());
+    // Releasing someone else's lease does nothing; releasing one's own frees it at once.
+    store.release_lease("sweep", "a").unwrap();
+    assert_eq!(
+        store.lease_holder("sweep", t0.plus(20)).unwrap().as_deref(),
+        Some("b")
+    );
+    store.release_lease("sweep", "b").unwrap();
+    assert!(store.take_lease("sweep", "a", t0.plus(21), 10).unwrap());
+}
+
 fn scenario_settings(store: &dyn Store) {
     assert_eq!(store.setting("id_hash_key").unwrap(), None);
     store.put_setting("id_hash_key", &[0, 1, 2, 255]).unwrap();
@@ -1008,7 +1035,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     assert_eq!(again.setting("k").unwrap(), Some(b"v".to_vec()));
     // Each migration is recorded exactly once: recording one again is a conflict, and there
     // is nothing beyond the newest.
-    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15] {
+    for version in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 25] {
         let err = store
             .execute_raw_for_tests(&format!(
                 "insert into schema_migrations (version, name, applied_at) values ({version}, 'again', 0)"
@@ -1018,7 +1045,7 @@ fn scenario_migrations_are_idempotent(target: &Target) {
     }
     assert_eq!(
         store
-            .execute_raw_for_tests("delete from schema_migrations where version > 15")
+            .execute_raw_for_tests("delete from schema_migrations where version > 25")
             .unwrap(),
         0
     );
@@ -1236,6 +1263,11 @@ fn a_corrupt_stored_position_is_reported_as_corruption() {
 #[test]
 fn acknowledged_pings_survive_dropping_the_store_and_reopening() {
     on_both_targets(&scenario_pings_survive_a_reopen);
+}
+
+#[test]
+fn a_lease_has_one_holder_until_it_expires() {
+    on_both(scenario_a_lease_has_one_holder_until_it_expires);
 }
 
 #[test]

@@ -80,15 +80,14 @@ impl Server {
     /// per-token rate limit is lifted: the bench's one device token stands for every venue
     /// device of the city.
     pub fn start(exe: &std::path::Path, data: &std::path::Path, admin: &str) -> Result<Server> {
-        Server::start_with(exe, data, admin, &[])
+        Server::start_with(exe, &["--data".as_ref(), data.as_os_str()], admin)
     }
 
-    /// [`Server::start`] with more `serve` flags (e.g. `--drill`).
+    /// [`Server::start`] with other arguments than `--data` (a database URL, a node id).
     pub fn start_with(
         exe: &std::path::Path,
-        data: &std::path::Path,
+        extra: &[&std::ffi::OsStr],
         admin: &str,
-        extra: &[&str],
     ) -> Result<Server> {
         let mut child = Command::new(exe)
             .args([
@@ -99,9 +98,7 @@ impl Server {
                 admin,
                 "--token-rate",
                 "0",
-                "--data",
             ])
-            .arg(data)
             .args(extra)
             .env("XIKANG_LOG", "warn")
             .stdout(Stdio::piped())

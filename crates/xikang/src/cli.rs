@@ -125,6 +125,14 @@ struct ServeArgs {
     #[arg(long, env = "XIKANG_ASSIST_RETRY_SECS",
           default_value_t = xikang_server::cities::assist::DEFAULT_RETRY_SECS)]
     assist_retry_secs: u64,
+    /// This node's name among several serving one PostgreSQL database (docs/nodes.md):
+    /// unique per process. Without it the process is the only node.
+    #[arg(long, env = "XIKANG_NODE_ID", value_parser = parse_node_id)]
+    node_id: Option<String>,
+    /// What this node serves: `all` (default), `front` (codes and scans; no check-in
+    /// index, tracing refused with `tracing_elsewhere`) or `tracing` (docs/nodes.md).
+    #[arg(long, env = "XIKANG_NODE_ROLE", default_value = "all", value_parser = parse_role)]
+    role: xikang_server::app::node::NodeRole,
     #[command(flatten)]
     edge: EdgeArgs,
     /// Create an empty store when the data directory has none (without it, `serve` refuses
@@ -321,6 +329,10 @@ enum Command {
     },
     /// Run the HTTP benchmark: starts a server on a generated city and loads it.
     Bench(crate::bench::BenchArgs),
+    /// Code display through one front node, then two, on one PostgreSQL (docs/nodes.md).
+    BenchNodes(crate::nodes_bench::NodesBenchArgs),
+    /// Simulate partitioning the stored city's check-ins by venue district (docs/scale.md).
+    BenchShards(crate::shard_sim::ShardSimArgs),
     /// Print a case's contacts with evidence, or a cluster (`--dot` for Graphviz).
     Trace(crate::trace_cmd::TraceArgs),
     /// Tracing benchmark: xikang's index against PostgreSQL and DuckDB on a stored city.
@@ -814,6 +826,8 @@ fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(&args),
+        Command::BenchNodes(args) => crate::nodes_bench::run(&args),
+        Command::BenchShards(args) => crate::shard_sim::run(&args),
         Command::Grid {
             what: GridCmd::Import { store, csv },
         } => {
@@ -887,4 +901,22 @@ fn verify(trust: &Path, issuer: Option<&str>, token: &str) -> Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
     }
+}
+
+/// A node id: 1–64 letters, digits, `-`, `_` or `.` (it is stored in leases and the feed,
+/// and printed in logs).
+fn parse_node_id(s: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("a node id is 1-64 letters, digits, '-', '_' or '.'".into())
+    }
+}
+
+fn parse_role(s: &str) -> Result<xikang_server::app::node::NodeRole, String> {
+    xikang_server::app::node::NodeRole::parse(s)
+        .ok_or_else(|| format!("unknown role {s:?}: all, front or tracing"))
 }

@@ -484,38 +484,15 @@ async fn xikang_people_import_sends_a_large_file_in_parts_and_names_lines_of_the
     );
 }
 
-/// A schema of its own for the PostgreSQL half, dropped when the test ends (even by panic).
-struct FreshSchema {
-    url: String,
-    schema: String,
-}
-
-impl Drop for FreshSchema {
-    fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("drop schema if exists {} cascade", self.schema));
-        }
-    }
-}
-
 /// Synchronous: the PostgreSQL client blocks, so the store is only touched outside the
 /// async runtime (the server itself calls it from blocking threads).
 #[test]
 fn the_register_import_behaves_the_same_on_postgres() {
-    let Some(url) = postgres_url() else {
+    let Some(url) = pg::postgres_url() else {
         return;
     };
-    let fresh = FreshSchema {
-        schema: format!(
-            "xk_register_{}_{}",
-            std::process::id(),
-            xikang_server::now().0
-        ),
-        url,
-    };
-    let sep = if fresh.url.contains('?') { '&' } else { '?' };
-    let target =
-        xikang_store::Target::Postgres(format!("{}{sep}schema={}", fresh.url, fresh.schema));
+    let fresh = pg::FreshSchema::new(url, "register");
+    let target = fresh.target();
     let store: Arc<dyn Store> = Arc::from(xikang_store::open(&target).unwrap());
     let dir = city_dir();
     let city = xikang_store::open(&xikang_store::Target::Sqlite(dir.path().to_path_buf())).unwrap();
@@ -591,30 +568,4 @@ fn the_register_import_behaves_the_same_on_postgres() {
             .any(|e| e.body.kind() == "resident_moved")
     );
     drop(rt);
-}
-
-/// The PostgreSQL of the tests (`XIKANG_TEST_DATABASE_URL`, or the local `test` database),
-/// or `None` with a line on stderr; with `XIKANG_REQUIRE_POSTGRES=1` an unreachable one
-/// fails the test.
-fn postgres_url() -> Option<String> {
-    let candidates: Vec<String> = match std::env::var("XIKANG_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => vec![url],
-        _ => vec![
-            "postgres://postgres@127.0.0.1:5432/test".to_owned(),
-            "postgres://root@127.0.0.1:5432/test".to_owned(),
-        ],
-    };
-    let mut reasons = Vec::new();
-    for url in candidates {
-        match postgres::Client::connect(&url, postgres::NoTls) {
-            Ok(_) => return Some(url),
-            Err(e) => reasons.push(format!("{url}: {e}")),
-        }
-    }
-    if std::env::var("XIKANG_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-        panic!("PostgreSQL is required (XIKANG_REQUIRE_POSTGRES=1) but unreachable: {reasons:?}");
-    }
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "PostgreSQL half skipped: {reasons:?}");
-    None
 }

@@ -6,6 +6,7 @@
 //! - [`authorise`]: the one place where an actor's role and area are checked against the
 //!   object a command or query touches;
 //! - [`commit`]: the one committer (write durably, then apply);
+//! - [`node`]: several nodes on one database (following the others, the sweep lease);
 //! - [`projection`]: the in-memory state with the only `apply`, fed from the committed log;
 //! - `reactions`: what one feature's committed facts set off in another (run by the
 //!   committer);
@@ -15,6 +16,7 @@ pub mod access;
 pub mod actor;
 pub mod authorise;
 pub mod commit;
+pub mod node;
 pub mod projection;
 mod reactions;
 pub mod sweep;

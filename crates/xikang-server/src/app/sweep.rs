@@ -17,6 +17,9 @@ pub async fn every_ten_minutes(state: Arc<AppState>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         every.tick().await;
+        if !state.node.holds_sweeps() {
+            continue; // another node holds the sweep lease (docs/nodes.md)
+        }
         if let Err(e) = run(&state, crate::now()).await {
             tracing::warn!(error = ?e, "duty sweep failed; will retry");
         }

@@ -516,6 +516,9 @@ pub async fn mandated_test_loop(state: std::sync::Arc<AppState>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         every.tick().await;
+        if !state.node.holds_sweeps() {
+            continue; // another node holds the sweep lease (docs/nodes.md)
+        }
         match check_mandated_now(&state, crate::now()).await {
             Ok(Some(n)) if n > 0 => tracing::info!(missed = n, "missed mandated tests recorded"),
             Ok(_) => {}

@@ -72,11 +72,16 @@ pub struct Live {
     /// While the stored check-ins are loading, committed scans wait here (the loader builds
     /// its index without this lock, then adds these); `None` once loaded.
     pending: Option<Vec<CheckIn>>,
+    /// A front node (docs/nodes.md) holds no index: committed scans are not kept.
+    discard: bool,
 }
 
 impl Live {
     /// Adds committed check-ins (the scan writer, after each commit).
     pub fn append(&mut self, rows: &[CheckIn]) {
+        if self.discard {
+            return;
+        }
         match &mut self.pending {
             Some(p) => p.extend_from_slice(rows),
             None => self.index.append(rows),
@@ -97,6 +102,8 @@ pub struct Tracing {
     /// Fed by the scan writer; readers take a snapshot.
     pub live: Arc<Mutex<Live>>,
     ready: AtomicBool,
+    /// A front node's: no index here (see [`Tracing::serve_front_only`]).
+    front: AtomicBool,
     /// Location pings for companions, loaded after the check-ins.
     pub pings: crate::ping::Pings,
     /// Replaced whole when the resident register places people in households.
@@ -128,8 +135,10 @@ impl Tracing {
             live: Arc::new(Mutex::new(Live {
                 index: TraceIndex::new(),
                 pending: Some(Vec::new()),
+                discard: false,
             })),
             ready: AtomicBool::new(false),
+            front: AtomicBool::new(false),
             pings: crate::ping::Pings::new(),
             population: RwLock::new(Arc::new(population)),
             unplaced: Mutex::new(Vec::new()),
@@ -166,6 +175,16 @@ impl Tracing {
         Ok(())
     }
 
+    /// Makes this a front node's tracing state (docs/nodes.md): no index is loaded or kept,
+    /// and tracing requests are refused with `tracing_elsewhere`.
+    pub fn serve_front_only(&self) {
+        let mut live = lock(&self.live);
+        live.pending = None;
+        live.discard = true;
+        self.front.store(true, Ordering::Release);
+        self.pings.serve_front_only();
+    }
+
     /// Whether the index holds everything stored.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
@@ -173,6 +192,14 @@ impl Tracing {
 
     /// A consistent view of the index, or 503 while it is loading.
     pub fn snapshot(&self) -> Result<TraceIndex, AppError> {
+        if self.front.load(Ordering::Acquire) {
+            return Err(AppError::Unavailable {
+                code: "tracing_elsewhere",
+                message: "this is a front node without the check-in index; send tracing \
+                          requests to a tracing node"
+                    .into(),
+            });
+        }
         if !self.is_ready() {
             return Err(AppError::Unavailable {
                 code: "index_loading",

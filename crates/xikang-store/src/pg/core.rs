@@ -396,7 +396,10 @@ impl Store for PgStore {
         let groups = row::by_day(batch);
         let mut w = self.write()?;
         let Writer {
-            client, known_days, ..
+            client,
+            known_days,
+            node,
+            ..
         } = &mut *w;
         let mut tx = client.transaction()?;
         let mut created = Vec::new();
@@ -426,6 +429,7 @@ impl Store for PgStore {
                 &[&i64::try_from(added).unwrap_or(i64::MAX), &day.0],
             )?;
         }
+        super::cluster::feed_checkins(&mut tx, node.as_deref(), batch)?;
         tx.commit()?;
         known_days.extend(created);
         Ok(())

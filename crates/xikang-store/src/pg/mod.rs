@@ -1,6 +1,7 @@
 //! The PostgreSQL backend, on the synchronous `postgres` client. One writer connection
 //! behind a mutex (check-in batches and the authority log are serialized in-process, and
-//! the log also across processes by `lock table events in exclusive mode`), plus a small
+//! the log also across processes by `lock table events in exclusive mode`, each append
+//! announced to the other nodes by NOTIFY, `cluster.rs`), plus a small
 //! pool of reader connections. Bulk writes are one statement each: `insert … select * from
 //! unnest($1::bigint[], …)`, or binary `COPY` for the largest (events, lab samples), both
 //! within the portable subset of SQL that sharded PostgreSQL-compatible engines accept.
@@ -12,6 +13,7 @@
 //! keys), `ping`, `lab`, `duties`, `user`.
 
 mod claim;
+mod cluster;
 mod core;
 mod credential;
 mod duties;
@@ -103,6 +105,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "district_outlines",
         include_str!("../../migrations/postgres/0015_district_outlines.sql"),
     ),
+    (
+        25,
+        "cluster",
+        include_str!("../../migrations/postgres/0025_cluster.sql"),
+    ),
 ];
 
 /// Rows fetched per round trip when streaming.
@@ -127,6 +134,9 @@ pub(crate) struct Writer {
     known_days: HashSet<i32>,
     /// The same for location pings (`ping.rs`).
     pub(crate) known_ping_days: HashSet<i32>,
+    /// The node this process joined the cluster as (`ClusterStore::join`): its check-in
+    /// batches go to the feed as well.
+    pub(crate) node: Option<String>,
 }
 
 impl fmt::Debug for PgStore {
@@ -236,6 +246,7 @@ impl PgStore {
                 client,
                 known_days,
                 known_ping_days,
+                node: None,
             }),
             readers: Pool::new(4),
         })
@@ -374,6 +385,8 @@ pub(crate) fn append_events_in(
         ])?;
     }
     w.finish()?;
+    // Delivered at commit, to the other nodes' followers (docs/nodes.md).
+    tx.execute("select pg_notify($1, 'log')", &[&cluster::LOG_CHANNEL])?;
     Ok(stored)
 }
 

@@ -19,6 +19,7 @@
 
 mod checkin;
 mod claim;
+mod cluster;
 mod core;
 mod credential;
 mod duties;
@@ -109,6 +110,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "district_outlines",
         include_str!("../../migrations/sqlite/0015_district_outlines.sql"),
+    ),
+    (
+        25,
+        "cluster",
+        include_str!("../../migrations/sqlite/0025_cluster.sql"),
     ),
 ];
 

@@ -83,6 +83,13 @@ pub(super) fn effective(args: &ServeArgs) -> Vec<(&'static str, String)> {
         ("peer_refresh_secs", args.peer_refresh_secs.to_string()),
         ("assist_retry_secs", args.assist_retry_secs.to_string()),
         (
+            "node_id",
+            args.node_id
+                .as_ref()
+                .map_or("<unset>".into(), |n| format!("{n:?}")),
+        ),
+        ("role", format!("{:?}", args.role.as_str())),
+        (
             "header_timeout_secs",
             edge.header_timeout.as_secs().to_string(),
         ),
@@ -252,6 +259,11 @@ pub(super) fn serve(
                 args.store.data.join(xikang_server::message::OUTBOX_FILE),
             ),
         )),
+        node: xikang_server::app::node::NodeConfig {
+            id: args.node_id.clone(),
+            role: args.role,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();

@@ -80,9 +80,14 @@ pub fn run(args: &DrillArgs) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the xikang executable")?;
     let server = Server::start_with(
         &exe,
-        &data,
+        &[
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--drill".as_ref(),
+            "--drill-start".as_ref(),
+            args.start.as_ref(),
+        ],
         &admin,
-        &["--drill", "--drill-start", &args.start],
     )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

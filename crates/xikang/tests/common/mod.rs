@@ -10,6 +10,7 @@
     reason = "test helpers: a failure should fail the test at once"
 )]
 
+pub mod pg;
 pub mod web;
 
 use serde_json::Value;
@@ -103,7 +104,14 @@ pub fn put_token_expiring(
 /// Loads a server's state from `store` under the default policy and serves it on port 0
 /// (a restart, when the store was served before): the state and its address.
 pub async fn serve_store(store: Arc<dyn Store>, config: ServerConfig) -> (Arc<AppState>, String) {
-    let state = Arc::new(
+    let state = load_state(store, config);
+    let addr = serve_state(state.clone()).await;
+    (state, addr)
+}
+
+/// Loads a server's state from `store` under the default policy.
+pub fn load_state(store: Arc<dyn Store>, config: ServerConfig) -> Arc<AppState> {
+    Arc::new(
         AppState::load(
             store,
             config,
@@ -112,12 +120,33 @@ pub async fn serve_store(store: Arc<dyn Store>, config: ServerConfig) -> (Arc<Ap
             xikang_server::now(),
         )
         .unwrap(),
-    );
+    )
+}
+
+/// Serves `state` on port 0: its address.
+pub async fn serve_state(state: Arc<AppState>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let s = state.clone();
-    tokio::spawn(async move { xikang_server::serve(listener, s, std::future::pending()).await });
-    (state, addr)
+    tokio::spawn(
+        async move { xikang_server::serve(listener, state, std::future::pending()).await },
+    );
+    addr
+}
+
+/// Runs `xikang audit verify` with `store_args` (`--data DIR` or `--database-url URL`) and
+/// asserts that it passes: its stdout.
+pub fn audit_verify(store_args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args(["audit", "verify"])
+        .args(store_args)
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    let said = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if !out.status.success() {
+        panic!("xikang audit verify failed: {}", said(&out.stderr));
+    }
+    said(&out.stdout)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -557,6 +586,11 @@ impl TestApp {
 /// (a green code is let in), for scan loads.
 pub fn plain_places(dir: &std::path::Path, n: usize) -> Vec<String> {
     let store = xikang_store::open(&Target::Sqlite(dir.to_path_buf())).unwrap();
+    plain_places_in(store.as_ref(), n)
+}
+
+/// [`plain_places`] of the city in `store`.
+pub fn plain_places_in(store: &dyn Store, n: usize) -> Vec<String> {
     let policy = xikang_domain::policy::Policy::default_policy();
     store
         .all_venues()
@@ -597,6 +631,12 @@ pub async fn device_and_codes(addr: &str, admin: &str, people: u32) -> (String, 
 /// the store in `dir` does not hold.
 pub fn lost_scans(dir: &std::path::Path, acked: &[(u32, String)]) -> usize {
     let store = xikang_store::open(&Target::Sqlite(dir.to_path_buf())).unwrap();
+    lost_scans_in(store.as_ref(), acked)
+}
+
+/// How many acknowledged scans (person number, place code), made in the last ten minutes,
+/// `store` does not hold.
+pub fn lost_scans_in(store: &dyn Store, acked: &[(u32, String)]) -> usize {
     let by_code: std::collections::HashMap<String, xikang_domain::VenueId> = store
         .all_venues()
         .unwrap()

@@ -1,0 +1,56 @@
+//! Several nodes on one database (docs/nodes.md): the [`ClusterStore`] half of
+//! [`crate::Store`]. Leases decide which node runs the work that must run once (the
+//! sweeps); a listener wakes a node when another appends to the authority log; the
+//! check-in feed carries each node's committed check-ins to the others' tracing indexes.
+//! On SQLite there is one node: it always holds its leases, has nothing to listen to and
+//! no feed.
+
+use crate::error::Result;
+use std::time::Duration;
+use xikang_domain::{CheckIn, Timestamp};
+
+/// One committed batch of check-ins in the feed, with the node that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedBatch {
+    /// Its place in the feed: batches commit in this order.
+    pub seq: u64,
+    pub node: String,
+    pub checkins: Vec<CheckIn>,
+}
+
+/// A connection that waits for other nodes' writes.
+pub trait LogListener: Send {
+    /// Waits up to `timeout` for an append to the authority log or the check-in feed;
+    /// `true` if one was announced. An error means the connection broke: open another.
+    fn wait(&mut self, timeout: Duration) -> Result<bool>;
+}
+
+/// What several nodes on one database need of it.
+pub trait ClusterStore {
+    /// Names this process: from now on its check-in batches are also written to the feed
+    /// for the other nodes. A process that never joins writes no feed (the single-node
+    /// default costs nothing).
+    fn join(&self, node: &str) -> Result<()>;
+
+    /// Takes the lease `name` for `holder` until `now + ttl_secs`, or renews it if
+    /// `holder` has it; `false` if another holder's lease has not expired at `now`.
+    fn take_lease(&self, name: &str, holder: &str, now: Timestamp, ttl_secs: i64) -> Result<bool>;
+
+    /// Gives the lease up if `holder` has it (a clean shutdown: the next node need not
+    /// wait for the expiry).
+    fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+
+    /// Who holds the lease at `now`, if anyone.
+    fn lease_holder(&self, name: &str, now: Timestamp) -> Result<Option<String>>;
+
+    /// A new connection that waits for other nodes' appends; `None` where there are no
+    /// other nodes (SQLite).
+    fn log_listener(&self) -> Result<Option<Box<dyn LogListener>>>;
+
+    /// The last sequence number in the check-in feed (0 when empty): a node loading its
+    /// index from the day tables reads this first and follows the feed from there.
+    fn checkin_feed_head(&self) -> Result<u64>;
+
+    /// Up to `limit` feed batches after `after`, in order.
+    fn checkin_feed_after(&self, after: u64, limit: u32) -> Result<Vec<FeedBatch>>;
+}
