@@ -32,6 +32,7 @@ pub mod page;
 pub mod ping;
 pub mod policies;
 pub mod register;
+pub mod remote;
 pub mod scan;
 pub mod shed;
 pub mod state;

@@ -10,7 +10,7 @@
 //!   never cosigned.
 
 use crate::cli::StoreArgs;
-use crate::remote::Remote;
+use xikang_server::remote::Remote;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -236,7 +236,7 @@ pub async fn witness_once(args: &WitnessArgs) -> Result<Result<Cosigned, Alarm>>
     std::fs::create_dir_all(&args.state)
         .with_context(|| format!("creating {}", args.state.display()))?;
     let me = witness_key(&args.state, &args.name)?;
-    let conn = Remote::new(&args.url)?;
+    let conn = Remote::for_cli(&args.url)?;
     let log = pinned_log_key(args, &conn).await?;
     let reply = conn.get("/api/v1/audit/checkpoint", None).await?;
     if reply.status != 200 {

@@ -5,7 +5,7 @@
 //! body limit, each with the file's header; refusals come back by their place in the chunk
 //! and are reported with their line number in the file.
 
-use crate::remote::Remote;
+use xikang_server::remote::Remote;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::BufReader;
@@ -124,7 +124,7 @@ fn csv_body(header: Option<&[String]>, rows: &[Row]) -> Result<Vec<u8>> {
 /// the lines sent (hidden when not on a terminal).
 pub async fn send(file: &Path, server: &str, token: &str, how: Upload<'_>) -> Result<Summary> {
     let rows = rows_of(file)?;
-    let conn = Remote::new(server)?;
+    let conn = Remote::for_cli(server)?;
     let bar = ProgressBar::new(line_estimate(file));
     bar.set_style(
         ProgressStyle::with_template("{spinner} importing [{bar:30}] {pos}/{len} lines {elapsed}")

@@ -3,7 +3,7 @@
 //! in-memory index sees every change), and `xikang bench-lab` measures a city-wide
 //! screening round end to end in one process over a real store.
 
-use crate::remote::Remote;
+use xikang_server::remote::Remote;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -134,7 +134,7 @@ fn batch_answer(status: u16, v: &serde_json::Value) -> Option<crate::import::Chu
 }
 
 async fn round_status(id: &str, server: &ServerArgs, cells: bool) -> Result<ExitCode> {
-    let conn = Remote::new(&server.server)?;
+    let conn = Remote::for_cli(&server.server)?;
     let r = conn
         .get(&format!("/api/v1/rounds/{id}"), Some(&server.token))
         .await

@@ -16,7 +16,6 @@ pub mod load;
 pub mod nodes_bench;
 pub mod outbreak_cli;
 pub mod register_cli;
-pub mod remote;
 pub mod shard_sim;
 pub mod trace_bench;
 pub mod trace_cmd;
