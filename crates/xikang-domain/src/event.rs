@@ -6,6 +6,8 @@
 //! the previous hash, so that changing, removing or reordering any stored event breaks every
 //! link after it.
 
+use crate::board::{Category, Department, MessageAction};
+use crate::enterprise::Industry;
 use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, ZoneId};
 use crate::model::{AreaCode, GridCell, TestOutcome};
 use crate::testing::RoundId;
@@ -351,6 +353,52 @@ pub enum EventBody {
         guardian: PersonId,
         grant: EventSeq,
     },
+    /// A resident posted a message on the board (民声留言板, docs/citizens.md), without
+    /// logging in: the message's number is this event's sequence number. The routing rules
+    /// ([`crate::board::route`]) chose `department`, `area` and `due_at`. No poster is
+    /// named: the board keeps no personal data of the poster.
+    MessagePosted {
+        category: Category,
+        title: String,
+        text: String,
+        department: Department,
+        area: AreaCode,
+        due_at: Timestamp,
+    },
+    /// Staff accepted, replied to, transferred or closed a message, or the sweep escalated
+    /// it past its deadline: `message` is the sequence number of its
+    /// [`EventBody::MessagePosted`] event; a transfer names the new department and area.
+    MessageHandled {
+        message: EventSeq,
+        action: MessageAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        department: Option<Department>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        area: Option<AreaCode>,
+    },
+    /// An enterprise's filing to resume work (复工备案, docs/citizens.md): its workers as
+    /// resident ids (their ID numbers are resolved against the register and never logged),
+    /// its measures, responsible person and site. The filing's number is this event's.
+    FilingSubmitted {
+        enterprise: String,
+        /// The unified social credit code (统一社会信用代码): one enterprise, many filings.
+        credit_code: String,
+        industry: Industry,
+        area: AreaCode,
+        site: String,
+        responsible: String,
+        measures: String,
+        workers: Vec<PersonId>,
+    },
+    /// The district approved or returned a filing, with its reasons: `filing` is the
+    /// sequence number of its [`EventBody::FilingSubmitted`] event.
+    FilingDecided {
+        filing: EventSeq,
+        approved: bool,
+        reason: String,
+    },
 }
 
 impl EventBody {
@@ -401,6 +449,10 @@ impl EventBody {
             CardRevoked { .. } => "card_revoked",
             ProxyGranted { .. } => "proxy_granted",
             ProxyRevoked { .. } => "proxy_revoked",
+            MessagePosted { .. } => "message_posted",
+            MessageHandled { .. } => "message_handled",
+            FilingSubmitted { .. } => "filing_submitted",
+            FilingDecided { .. } => "filing_decided",
         }
     }
 
@@ -456,7 +508,11 @@ impl EventBody {
             | ContactListExported { .. }
             | TubeNegative { .. }
             | RoundDeadlineExtended { .. }
-            | RegisterImported { .. } => None,
+            | RegisterImported { .. }
+            | MessagePosted { .. }
+            | MessageHandled { .. }
+            | FilingSubmitted { .. }
+            | FilingDecided { .. } => None,
         }
     }
 

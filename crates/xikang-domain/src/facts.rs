@@ -467,7 +467,11 @@ impl PersonFacts {
             | EventBody::CardIssued { .. }
             | EventBody::CardRevoked { .. }
             | EventBody::ProxyGranted { .. }
-            | EventBody::ProxyRevoked { .. } => {}
+            | EventBody::ProxyRevoked { .. }
+            | EventBody::MessagePosted { .. }
+            | EventBody::MessageHandled { .. }
+            | EventBody::FilingSubmitted { .. }
+            | EventBody::FilingDecided { .. } => {}
         }
     }
 

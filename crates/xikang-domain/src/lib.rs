@@ -3,10 +3,12 @@
 //! into a colour. No I/O and no clock reads: every function that needs the time takes `now`.
 
 pub mod authority;
+pub mod board;
 pub mod bulletin;
 pub mod case;
 pub mod contact;
 pub mod duties;
+pub mod enterprise;
 pub mod event;
 pub mod facts;
 pub mod geo;

@@ -148,6 +148,53 @@ fn sheet_xml(t: &Table) -> String {
     x
 }
 
+/// The file format an export was asked for (`format=csv|xlsx`; absent = CSV).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    /// Parses a `format` query value; anything but `csv` or `xlsx` is refused.
+    pub fn parse(s: Option<&str>) -> Result<Format, crate::error::AppError> {
+        match s.map(str::trim) {
+            None | Some("" | "csv") => Ok(Format::Csv),
+            Some("xlsx") => Ok(Format::Xlsx),
+            Some(_) => Err(crate::error::AppError::bad(
+                "invalid_format",
+                "format is csv or xlsx",
+            )),
+        }
+    }
+
+    /// The table as a download named `{stem}.csv` or `{stem}.xlsx` (sheet `sheet`).
+    pub fn response(self, t: &Table, stem: &str, sheet: &str) -> axum::response::Response {
+        use axum::http::header;
+        use axum::response::IntoResponse;
+        let (body, mime, ext) = match self {
+            Format::Csv => (to_csv(t).into_bytes(), "text/csv; charset=utf-8", "csv"),
+            Format::Xlsx => (
+                to_xlsx(t, sheet),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            ),
+        };
+        (
+            [
+                (header::CONTENT_TYPE, mime.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{stem}.{ext}\""),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            body,
+        )
+            .into_response()
+    }
+}
+
 /// An XLSX workbook with one sheet named `sheet`.
 pub fn to_xlsx(t: &Table, sheet: &str) -> Vec<u8> {
     let parts = [

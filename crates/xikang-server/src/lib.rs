@@ -8,6 +8,7 @@ pub mod anomaly;
 pub mod api;
 pub mod app;
 pub mod appeal;
+pub mod board;
 pub mod auth;
 pub mod cache;
 pub mod card;
@@ -128,6 +129,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/holds/{id}/approve", post(holds::approve))
         .route("/holds/{id}/clear", post(holds::clear))
         .route("/ledger/colours", get(ledger::get_colours))
+        .merge(board::routes())
         .route("/bulletin", get(api::get_bulletin))
         .merge(duties::routes())
         .merge(lab::http::routes())

@@ -4,8 +4,11 @@
 
 use serde_json::{Value, json};
 
-/// (method, path, summary, tag, needs auth)
-pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
+/// One operation: (method, path, summary, tag, needs auth).
+pub type Operation = (&'static str, &'static str, &'static str, &'static str, bool);
+
+/// (method, path, summary, tag, needs auth); the board's are in [`crate::board::doc`].
+pub const OPERATIONS: &[Operation] = &[
     ("get", "/healthz", "Liveness check", "ops", false),
     (
         "get",
@@ -851,7 +854,7 @@ pub const OPERATIONS: &[(&str, &str, &str, &str, bool)] = &[
 /// The document.
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, summary, tag, auth) in OPERATIONS {
+    for (method, path, summary, tag, auth) in OPERATIONS.iter().chain(crate::board::doc::OPERATIONS) {
         let mut op = json!({
             "summary": summary,
             "tags": [tag],

@@ -218,6 +218,8 @@ pub struct Projection {
     /// Identity cards and guardians' holds on dependants' codes (docs/claim.md), folded
     /// from their events: the cards' revocation list is the log's `card_revoked` events.
     pub credentials: RwLock<crate::claim::Credentials>,
+    /// The message board and enterprises' filings (docs/citizens.md).
+    pub board: RwLock<crate::board::Board>,
     /// The sequence number of the last event applied (0: none).
     applied: AtomicU64,
 }
@@ -254,6 +256,7 @@ impl Projection {
             )),
             log_tree: RwLock::default(),
             credentials: RwLock::default(),
+            board: RwLock::default(),
             applied: AtomicU64::new(0),
         }
     }
@@ -482,6 +485,10 @@ impl Projection {
                 | EventBody::ProxyRevoked { .. }
         ) {
             write(&self.credentials).apply(e);
+            return;
+        }
+        if crate::board::Board::concerns(&e.body) {
+            write(&self.board).apply(e);
             return;
         }
         match &e.body {

@@ -309,6 +309,8 @@ pub struct SweepOut {
     pub missed_scheduled_tests: usize,
     pub rounds_closed: usize,
     pub zone_proposals: u64,
+    /// Messages of the board escalated past their deadline (docs/citizens.md).
+    pub messages_escalated: usize,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -692,6 +694,7 @@ mod tests {
                 missed_scheduled_tests: 2,
                 rounds_closed: 3,
                 zone_proposals: 4,
+                messages_escalated: 5,
             },
         );
         prints_as_sorted_json(

@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod anomalies;
 pub mod appeals;
+pub mod board;
 pub mod bulletin;
 pub mod claim;
 pub mod dashboard;
@@ -24,6 +25,7 @@ pub mod grid;
 pub mod i18n;
 pub mod lab;
 pub mod ledger;
+pub mod messages;
 pub mod map;
 pub mod password;
 pub mod ranking;
@@ -81,6 +83,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/people/{id}/unmask", post(resident::unmask))
         .route("/web/people/{id}/appeal", post(resident::file_appeal))
         .route("/web/appeals", get(appeals::list))
+        .route("/board", get(board::page).post(board::post))
+        .route("/web/messages", get(messages::list))
+        .route("/web/messages/{id}/{action}", post(messages::act))
         .route("/web/appeals/{id}", post(appeals::answer))
         .route("/web/venue", get(venue::scan_page).post(venue::scan))
         .route("/web/venues/{id}/poster", get(venue::poster))
@@ -190,6 +195,9 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/ranking", "红黑榜", "Ranking"));
             v.push(("/web/cases", "流调", "Tracing"));
             v.push(("/web/appeals", "申诉", "Appeals"));
+            if role == Role::Admin {
+                v.push(("/web/messages", "留言办理", "Messages"));
+            }
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
             v.push(("/web/site", "隔离点", "Quarantine site"));

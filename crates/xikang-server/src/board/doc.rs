@@ -1,0 +1,126 @@
+//! The board's and enterprises' rows of the OpenAPI document ([`crate::openapi`]).
+
+use crate::openapi::Operation;
+
+/// (method, path, summary, tag, needs auth)
+pub const OPERATIONS: &[Operation] = &[
+    (
+        "post",
+        "/api/v1/messages",
+        "Post a message to the board (民声留言板) without a token: category, title, text, district?; routed to a department and district with a deadline; limited per client address (409 message_rate_limited)",
+        "board",
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/messages",
+        "The messages of the caller's area, newest first, 50 a page (?status=new|accepted|replied|closed&category=&overdue=&page=; admins)",
+        "board",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/messages/stats",
+        "Board statistics in the published form (收到留言 N 件，办结 M 件) for a period (?from=&to=YYYY-MM-DD&district=), by day, category and district; counts only",
+        "board",
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/messages/public",
+        "Answered messages with their public replies, masked, newest reply first (?district=&page=)",
+        "board",
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/messages/export",
+        "The area's messages as CSV or XLSX (?format=csv|xlsx; admins)",
+        "board",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/messages/{id}",
+        "One message (admins of its area)",
+        "board",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/messages/{id}/accept",
+        "Accept a message (受理; admins of its area); 409 message_state once accepted or closed",
+        "board",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/messages/{id}/reply",
+        "Reply publicly {text} (答复; admins of its area); the public sees it masked",
+        "board",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/messages/{id}/transfer",
+        "Transfer {text, department?, district?} to another department or district of the city (转办)",
+        "board",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/messages/{id}/close",
+        "Close {text} (办结; admins of its area)",
+        "board",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/enterprises/filings",
+        "File for an enterprise to resume work (复工备案): enterprise, credit_code, industry, area, site, responsible, measures, workers [{id_number}] found in the register (admins and grid workers of the site's area)",
+        "enterprises",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/enterprises/filings",
+        "The filings of the caller's area, newest first (?status=pending|approved|returned&page=)",
+        "enterprises",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/enterprises/filings/{id}/decision",
+        "Approve or return a pending filing {approve, reason} (admins of its area)",
+        "enterprises",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/enterprises/filings/{id}/green",
+        "How many of a filing's workers are green now: counts only, no names",
+        "enterprises",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/enterprises/resumption",
+        "复工率 now by district and industry (?area=, the caller's area by default): each enterprise's latest filing",
+        "enterprises",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/enterprises/resumption/export",
+        "复工率 by district and industry as CSV or XLSX (?area=&format=csv|xlsx)",
+        "enterprises",
+        true,
+    ),
+    (
+        "get",
+        "/board",
+        "The public message board page (HTML): the form to post, answered messages masked, the statistics",
+        "board",
+        false,
+    ),
+];
