@@ -285,6 +285,28 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/cases/{id}/death", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/death", w.case), json!({}))),
         // Counts, no person: every staff role, city-wide.
         row!("get", "/api/v1/bulletin", "atlg", City, true, |_, _| get("/api/v1/bulletin?lang=en".into())),
+        // The message board (docs/citizens.md): posting, the public list, the statistics and
+        // the page need no token (past ten posts an address hears 409, still past the
+        // check); staff are admins of the message's district. Accept before reply, close
+        // last: each moves the message on (a second accept or transfer is 409 or 400).
+        row!("post", "/api/v1/messages", "", Public, true, |w, _| post("/api/v1/messages", json!({"category": "other", "title": "问题", "text": "请回复", "district": w.district}))),
+        row!("get", "/api/v1/messages/stats", "", Public, true, |_, _| get("/api/v1/messages/stats".into())),
+        row!("get", "/api/v1/messages/public", "", Public, true, |_, _| get("/api/v1/messages/public".into())),
+        row!("get", "/board", "", Public, true, |_, _| get("/board".into())),
+        row!("get", "/api/v1/messages", "a", City, true, |_, _| get("/api/v1/messages".into())),
+        row!("get", "/api/v1/messages/export", "a", City, true, |_, _| get("/api/v1/messages/export?format=xlsx".into())),
+        row!("get", "/api/v1/messages/{id}", "a", Area, true, |w, _| get(format!("/api/v1/messages/{}", w.message))),
+        row!("post", "/api/v1/messages/{id}/accept", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/accept", w.message), json!({}))),
+        row!("post", "/api/v1/messages/{id}/reply", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/reply", w.message), json!({"text": "已答复"}))),
+        row!("post", "/api/v1/messages/{id}/transfer", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/transfer", w.message), json!({"text": "转热线办", "department": "hotline"}))),
+        row!("post", "/api/v1/messages/{id}/close", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/close", w.message), json!({"text": "办结"}))),
+        // Enterprises' filings: entered by the site's street staff, decided by its admins.
+        row!("post", "/api/v1/enterprises/filings", "ag", Area, true, |w, _| post("/api/v1/enterprises/filings", json!({"enterprise": "某厂", "credit_code": "91320200MA1ABCDE9X", "industry": "retail", "area": w.district, "site": "s", "responsible": "负责人", "measures": "测温", "workers": [{"id_number": w.id_number}]}))),
+        row!("get", "/api/v1/enterprises/filings", "ag", City, true, |_, _| get("/api/v1/enterprises/filings".into())),
+        row!("post", "/api/v1/enterprises/filings/{id}/decision", "a", Area, true, |w, _| post(format!("/api/v1/enterprises/filings/{}/decision", w.filing), json!({"approve": true, "reason": "措施齐全"}))),
+        row!("get", "/api/v1/enterprises/filings/{id}/green", "ag", Area, true, |w, _| get(format!("/api/v1/enterprises/filings/{}/green", w.filing))),
+        row!("get", "/api/v1/enterprises/resumption", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/resumption?area={}", w.district))),
+        row!("get", "/api/v1/enterprises/resumption/export", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/resumption/export?area={}&format=csv", w.district))),
     ]
 }
 
@@ -330,6 +352,10 @@ struct World {
     card: String,
     /// `p`'s hold, as a guardian, on the code of a neighbour (代领).
     grant: String,
+    /// A message of the board routed to the district.
+    message: String,
+    /// An enterprise's filing in the district, `p` its worker.
+    filing: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -688,7 +714,38 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let message = ok(
+        "message",
+        app.call(
+            "POST",
+            "/api/v1/messages",
+            None,
+            Some(&json!({"category": "supplies", "title": "物资", "text": "缺米", "district": district})),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let filing = ok(
+        "filing",
+        app.post(
+            admin,
+            "/api/v1/enterprises/filings",
+            json!({"enterprise": "某厂", "credit_code": "91320200MA1ABCDE0X", "industry": "manufacturing",
+                "area": district, "site": "s", "responsible": "负责人", "measures": "测温",
+                "workers": [{"id_number": id_number}]}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
+        message,
+        filing,
         card,
         grant,
         token,
