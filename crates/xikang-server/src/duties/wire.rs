@@ -305,12 +305,12 @@ pub struct FollowUpsOut {
 /// What one pass of the duty sweep did (`POST /duties/sweep`).
 #[derive(Debug, Serialize)]
 pub struct SweepOut {
+    /// Messages of the board escalated past their deadline (docs/citizens.md).
+    pub messages_escalated: usize,
     pub missed_report_tasks: u64,
     pub missed_scheduled_tests: usize,
     pub rounds_closed: usize,
     pub zone_proposals: u64,
-    /// Messages of the board escalated past their deadline (docs/citizens.md).
-    pub messages_escalated: usize,
 }
 
 // ---------------------------------------------------------------------------------------
