@@ -8,7 +8,7 @@
 
 use crate::board::{Category, Department, MessageAction};
 use crate::enterprise::Industry;
-use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, ZoneId};
+use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, VenueId, ZoneId};
 use crate::model::{AreaCode, GridCell, TestOutcome};
 use crate::testing::RoundId;
 use crate::time::Timestamp;
@@ -399,6 +399,19 @@ pub enum EventBody {
         approved: bool,
         reason: String,
     },
+    /// An official inspected a venue (明察暗访, docs/citizens.md), announced or not: what
+    /// they found, whether it passed, by when it must be put right, and the inspection this
+    /// one re-inspects (`follows`, the sequence number of an earlier one).
+    InspectionRecorded {
+        venue: VenueId,
+        unannounced: bool,
+        findings: String,
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rectify_by: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        follows: Option<EventSeq>,
+    },
 }
 
 impl EventBody {
@@ -453,6 +466,7 @@ impl EventBody {
             MessageHandled { .. } => "message_handled",
             FilingSubmitted { .. } => "filing_submitted",
             FilingDecided { .. } => "filing_decided",
+            InspectionRecorded { .. } => "inspection_recorded",
         }
     }
 
@@ -512,7 +526,8 @@ impl EventBody {
             | MessagePosted { .. }
             | MessageHandled { .. }
             | FilingSubmitted { .. }
-            | FilingDecided { .. } => None,
+            | FilingDecided { .. }
+            | InspectionRecorded { .. } => None,
         }
     }
 

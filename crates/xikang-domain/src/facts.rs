@@ -471,7 +471,8 @@ impl PersonFacts {
             | EventBody::MessagePosted { .. }
             | EventBody::MessageHandled { .. }
             | EventBody::FilingSubmitted { .. }
-            | EventBody::FilingDecided { .. } => {}
+            | EventBody::FilingDecided { .. }
+            | EventBody::InspectionRecorded { .. } => {}
         }
     }
 

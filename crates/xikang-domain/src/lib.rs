@@ -19,6 +19,7 @@ pub mod merkle;
 pub mod model;
 pub mod policy;
 pub mod register;
+pub mod silent;
 pub mod testing;
 pub mod time;
 

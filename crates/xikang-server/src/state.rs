@@ -285,8 +285,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Claim starts per address and failed proxy claims per guardian ([`crate::claim`]).
     pub claim_limits: crate::claim::ClaimLimits,
-    /// Message-board posts per address ([`crate::board::messages`]).
-    pub board_posts: crate::board::messages::PostLimit,
+    /// Message-board posts per address and the silent venues ([`crate::board`]).
+    pub board: crate::board::Runtime,
 }
 
 impl std::fmt::Debug for AppState {
@@ -438,7 +438,7 @@ impl AppState {
             edge: crate::edge::Edge::new(&config.edge),
             metrics,
             claim_limits: crate::claim::ClaimLimits::default(),
-            board_posts: crate::board::messages::PostLimit::default(),
+            board: crate::board::Runtime::default(),
             config,
         };
         let mut active: Option<(String, String)> = None;

@@ -306,6 +306,11 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/enterprises/filings/{id}/decision", "a", Area, true, |w, _| post(format!("/api/v1/enterprises/filings/{}/decision", w.filing), json!({"approve": true, "reason": "措施齐全"}))),
         row!("get", "/api/v1/enterprises/filings/{id}/green", "ag", Area, true, |w, _| get(format!("/api/v1/enterprises/filings/{}/green", w.filing))),
         row!("get", "/api/v1/enterprises/resumption", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/resumption?area={}", w.district))),
+        // Inspections (明察暗访): admins, tracers and grid workers of the venue's area; the
+        // silent list is filtered to the caller's area.
+        row!("get", "/api/v1/venues/silent", "atg", City, true, |_, _| get("/api/v1/venues/silent".into())),
+        row!("post", "/api/v1/inspections", "atg", Area, true, |w, _| post("/api/v1/inspections", json!({"venue": w.venue, "kind": "unannounced", "findings": "查验到位", "passed": true}))),
+        row!("get", "/api/v1/inspections", "atg", City, true, |_, _| get("/api/v1/inspections".into())),
         row!("get", "/api/v1/enterprises/resumption/export", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/resumption/export?area={}&format=csv", w.district))),
     ]
 }

@@ -50,6 +50,7 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
     let rounds = crate::lab::close_due_rounds(state, now).await?;
     let proposals = duties::propose_zone_changes(state, now).await?;
     let escalated = crate::board::messages::escalate_overdue(state, now).await?;
+    let silent = crate::board::venues::sweep_silent(state, now);
     if missed + proposals > 0 || tests + rounds + escalated > 0 {
         tracing::info!(
             report_tasks = missed,
@@ -57,6 +58,7 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
             rounds_closed = rounds,
             proposals,
             messages_escalated = escalated,
+            silent_venues = silent,
             "duty sweep"
         );
     }
@@ -66,5 +68,6 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
         rounds_closed: rounds,
         zone_proposals: proposals,
         messages_escalated: escalated,
+        silent_venues: silent,
     })
 }

@@ -123,4 +123,25 @@ pub const OPERATIONS: &[Operation] = &[
         "board",
         false,
     ),
+    (
+        "get",
+        "/api/v1/venues/silent",
+        "Venues the last sweep found silent in the caller's area: busy on past days at these hours and no scan today, scans stopped, or scans back to back as if one device scanned for everyone (?kind=no_scans|scans_stopped|one_device)",
+        "inspections",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/inspections",
+        "Record a venue inspection (明察暗访) {venue, kind: announced|unannounced, findings, passed, rectify_by?, follows?} (admins, tracers, grid workers of the venue's area)",
+        "inspections",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/inspections",
+        "Inspections of the caller's area's venues, newest first (?overdue=true: failed, past the rectification deadline, not re-inspected)",
+        "inspections",
+        true,
+    ),
 ];

@@ -175,7 +175,7 @@ pub async fn post(
     let district = area_of(b.district.as_deref())?;
     let now = crate::now();
     if let Some(a) = addr
-        && !crate::claim::count(&state.board_posts.0, a, MAX_POSTS_PER_ADDRESS, now, true)
+        && !crate::claim::count(&state.board.posts.0, a, MAX_POSTS_PER_ADDRESS, now, true)
     {
         // The address is not logged: with the message it could identify its poster.
         tracing::warn!("message refused: too many from one address");

@@ -9,6 +9,7 @@
 pub mod doc;
 pub mod enterprise;
 pub mod messages;
+pub mod venues;
 
 use crate::state::AppState;
 use axum::Router;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use xikang_domain::board::{Category, Department, MessageAction, MessageStatus};
 use xikang_domain::enterprise::{FilingStatus, Industry};
 use xikang_domain::event::{EventBody, StoredEvent};
-use xikang_domain::{AreaCode, EventSeq, PersonId, Timestamp};
+use xikang_domain::{AreaCode, EventSeq, PersonId, Timestamp, VenueId};
 
 /// A message as the server keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +81,29 @@ pub struct Board {
     pub filings: BTreeMap<EventSeq, Filing>,
     /// Each enterprise's latest filing, by credit code: what 复工率 counts.
     pub latest: BTreeMap<String, EventSeq>,
+    pub inspections: BTreeMap<EventSeq, Inspection>,
+}
+
+/// A venue inspection (明察暗访) as the server keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    pub id: EventSeq,
+    pub at: Timestamp,
+    pub by: String,
+    pub venue: VenueId,
+    pub unannounced: bool,
+    pub findings: String,
+    pub passed: bool,
+    pub rectify_by: Option<Timestamp>,
+    pub follows: Option<EventSeq>,
+}
+
+/// What the board keeps that is not folded from the log: posts per address, and the
+/// silent venues the last sweep found.
+#[derive(Debug, Default)]
+pub struct Runtime {
+    pub posts: messages::PostLimit,
+    pub silent: std::sync::RwLock<venues::SilentReport>,
 }
 
 impl Board {
@@ -91,6 +115,7 @@ impl Board {
                 | EventBody::MessageHandled { .. }
                 | EventBody::FilingSubmitted { .. }
                 | EventBody::FilingDecided { .. }
+                | EventBody::InspectionRecorded { .. }
         )
     }
 
@@ -200,6 +225,29 @@ impl Board {
                     f.decision = Some((reason.clone(), e.actor.clone(), e.at));
                 }
             }
+            EventBody::InspectionRecorded {
+                venue,
+                unannounced,
+                findings,
+                passed,
+                rectify_by,
+                follows,
+            } => {
+                self.inspections.insert(
+                    e.seq,
+                    Inspection {
+                        id: e.seq,
+                        at: e.at,
+                        by: e.actor.clone(),
+                        venue: *venue,
+                        unannounced: *unannounced,
+                        findings: findings.clone(),
+                        passed: *passed,
+                        rectify_by: *rectify_by,
+                        follows: *follows,
+                    },
+                );
+            }
             _ => {}
         }
     }
@@ -227,4 +275,5 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/messages/{id}/transfer", post(m::post_transfer))
         .route("/messages/{id}/close", post(m::post_close))
         .merge(enterprise::routes())
+        .merge(venues::routes())
 }

@@ -310,6 +310,8 @@ pub struct SweepOut {
     pub missed_report_tasks: u64,
     pub missed_scheduled_tests: usize,
     pub rounds_closed: usize,
+    /// Venues the sweep found silent (docs/citizens.md).
+    pub silent_venues: usize,
     pub zone_proposals: u64,
 }
 
@@ -695,6 +697,7 @@ mod tests {
                 rounds_closed: 3,
                 zone_proposals: 4,
                 messages_escalated: 5,
+                silent_venues: 6,
             },
         );
         prints_as_sorted_json(
