@@ -11,6 +11,7 @@ pub mod duties;
 pub mod enterprise;
 pub mod event;
 pub mod facts;
+pub mod fourearly;
 pub mod geo;
 pub mod idnumber;
 pub mod ids;

@@ -308,6 +308,7 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/enterprises/resumption", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/resumption?area={}", w.district))),
         // Inspections (明察暗访): admins, tracers and grid workers of the venue's area; the
         // silent list is filtered to the caller's area.
+        row!("get", "/api/v1/supervision/timers", "at", Area, true, |w, _| get(format!("/api/v1/supervision/timers?case={}", w.case))),
         row!("get", "/api/v1/venues/silent", "atg", City, true, |_, _| get("/api/v1/venues/silent".into())),
         row!("post", "/api/v1/inspections", "atg", Area, true, |w, _| post("/api/v1/inspections", json!({"venue": w.venue, "kind": "unannounced", "findings": "查验到位", "passed": true}))),
         row!("get", "/api/v1/inspections", "atg", City, true, |_, _| get("/api/v1/inspections".into())),

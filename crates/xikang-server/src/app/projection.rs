@@ -491,6 +491,14 @@ impl Projection {
             write(&self.board).apply(e);
             return;
         }
+        if let EventBody::ContactDesignated {
+            case,
+            contact_kind: xikang_domain::event::ContactKind::Close,
+            ..
+        } = &e.body
+        {
+            write(&self.board).listed.entry(*case).or_insert(e.at);
+        }
         match &e.body {
             EventBody::CaseRegistered {
                 case,

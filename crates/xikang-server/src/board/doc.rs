@@ -144,4 +144,11 @@ pub const OPERATIONS: &[Operation] = &[
         "inspections",
         true,
     ),
+    (
+        "get",
+        "/api/v1/supervision/timers",
+        "A case's 四早 timers (?case=C1): onset → detection → reported → contacts listed → contacts quarantined, each with its target (24 h; reported within 2 h of detection), elapsed time and whether it is breached (tracers and admins of the case's area)",
+        "supervision",
+        true,
+    ),
 ];

@@ -9,6 +9,7 @@
 pub mod doc;
 pub mod enterprise;
 pub mod messages;
+pub mod supervision;
 pub mod venues;
 
 use crate::state::AppState;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use xikang_domain::board::{Category, Department, MessageAction, MessageStatus};
 use xikang_domain::enterprise::{FilingStatus, Industry};
 use xikang_domain::event::{EventBody, StoredEvent};
-use xikang_domain::{AreaCode, EventSeq, PersonId, Timestamp, VenueId};
+use xikang_domain::{AreaCode, CaseId, EventSeq, PersonId, Timestamp, VenueId};
 
 /// A message as the server keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +83,8 @@ pub struct Board {
     /// Each enterprise's latest filing, by credit code: what 复工率 counts.
     pub latest: BTreeMap<String, EventSeq>,
     pub inspections: BTreeMap<EventSeq, Inspection>,
+    /// When each case's first close contact was designated (its 四早 "contacts listed").
+    pub listed: BTreeMap<CaseId, Timestamp>,
 }
 
 /// A venue inspection (明察暗访) as the server keeps it.
@@ -276,4 +279,5 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/messages/{id}/close", post(m::post_close))
         .merge(enterprise::routes())
         .merge(venues::routes())
+        .route("/supervision/timers", get(supervision::get_timers))
 }

@@ -33,6 +33,7 @@ pub mod resident;
 pub mod sampling;
 pub mod session;
 pub mod site;
+pub mod supervision;
 pub mod svg;
 pub mod tracer;
 pub mod venue;

@@ -1,0 +1,83 @@
+//! The 四早 timers (docs/citizens.md), through the real server: a case detected three days
+//! after its onset has its detection timer breached, on the API, on its case page and in
+//! its district's row of the 红黑榜; a designated close contact starts the listing
+//! milestone.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "API tests: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use common::spawn_app;
+use common::web::Browser;
+use serde_json::json;
+use std::collections::BTreeMap;
+use xikang_domain::time::DAY;
+
+#[tokio::test]
+async fn a_case_detected_three_days_after_onset_breaches_its_timer_on_its_page_and_in_the_ranking()
+ {
+    let app = spawn_app().await;
+    let district = app.districts()[0].clone();
+    let person = format!("P{}", app.residents_of(&district)[0]);
+    let onset = xikang_server::now().plus(-3 * DAY).to_rfc3339();
+    let (s, case) = app
+        .post(
+            &app.admin,
+            "/api/v1/cases",
+            json!({"person": person, "kind": "confirmed", "onset": onset}),
+        )
+        .await;
+    assert_eq!(s, 201, "{case}");
+    let id = case["id"].as_str().unwrap();
+
+    let (s, t) = app
+        .get(&app.admin, &format!("/api/v1/supervision/timers?case={id}"))
+        .await;
+    assert_eq!(s, 200, "{t}");
+    let steps = t["timers"].as_array().unwrap();
+    assert_eq!(steps.len(), 4);
+    assert_eq!(steps[0]["step"], "detection");
+    assert_eq!(steps[0]["breached"], true, "{t}");
+    assert_eq!(steps[1]["breached"], false, "reported at once: {t}");
+    assert_eq!(steps[2]["done"], false);
+    assert_eq!(t["breaches"], 1);
+    // Another district's tracer may not read them.
+    let other = app.districts()[1].clone();
+    let tracer = app.role_token("t-other", "tracer", &other).await;
+    let (s, _) = app
+        .get(&tracer, &format!("/api/v1/supervision/timers?case={id}"))
+        .await;
+    assert_eq!(s, 403);
+    let (s, _) = app
+        .get(&app.admin, "/api/v1/supervision/timers?case=nonsense")
+        .await;
+    assert_eq!(s, 400);
+
+    // On the case page.
+    let mut b = Browser::signed_in(&app, "boss", "admin", "320200").await;
+    let page = b.get(&format!("/web/cases/{id}")).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("id=\"four-early\""), "timers on the case page");
+    assert!(html.contains("data-step=\"detection\" data-breached=\"true\""));
+
+    // In the ranking: the case's district has the breach.
+    let cells = app.store.grid_cells().unwrap();
+    let (rows, _) = xikang_server::web::ranking::compute(
+        &app.state,
+        &cells,
+        &BTreeMap::new(),
+        xikang_server::now(),
+    )
+    .unwrap();
+    let row = rows.iter().find(|r| r.district == district).unwrap();
+    assert_eq!(row.four_early_breaches, 1, "{row:?}");
+    assert!(
+        rows.iter()
+            .filter(|r| r.district != district)
+            .all(|r| r.four_early_breaches == 0)
+    );
+}
