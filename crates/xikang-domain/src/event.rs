@@ -100,6 +100,45 @@ pub enum SentinelKind {
     FeverClinic,
 }
 
+/// What a sealed or isolated household asks for, which sets how soon it is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupplyNeed {
+    /// 药品: within 4 hours.
+    Medicine,
+    /// 食品: within 12 hours.
+    Food,
+    /// 日用品: within 24 hours.
+    Daily,
+}
+
+impl SupplyNeed {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupplyNeed::Medicine => "medicine",
+            SupplyNeed::Food => "food",
+            SupplyNeed::Daily => "daily",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<SupplyNeed> {
+        [SupplyNeed::Medicine, SupplyNeed::Food, SupplyNeed::Daily]
+            .into_iter()
+            .find(|n| n.as_str() == s.trim())
+    }
+
+    /// Hours the delivery may take.
+    pub fn hours(self) -> i64 {
+        match self {
+            SupplyNeed::Medicine => 4,
+            SupplyNeed::Food => 12,
+            SupplyNeed::Daily => 24,
+        }
+    }
+}
+
 /// The body of an authority event: what happened. Each variant that concerns one person
 /// names that person, so the projection can route it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -399,6 +438,15 @@ pub enum EventBody {
         approved: bool,
         reason: String,
     },
+    /// A sealed or isolated household asked for supplies (docs/citizens.md), the resident
+    /// or their grid worker for them: a delivery task on the home cell's worker's list,
+    /// written in the same transaction.
+    SupplyRequested {
+        person: PersonId,
+        need: SupplyNeed,
+        items: String,
+        due_at: Timestamp,
+    },
     /// An official inspected a venue (明察暗访, docs/citizens.md), announced or not: what
     /// they found, whether it passed, by when it must be put right, and the inspection this
     /// one re-inspects (`follows`, the sequence number of an earlier one).
@@ -467,6 +515,7 @@ impl EventBody {
             FilingSubmitted { .. } => "filing_submitted",
             FilingDecided { .. } => "filing_decided",
             InspectionRecorded { .. } => "inspection_recorded",
+            SupplyRequested { .. } => "supply_requested",
         }
     }
 
@@ -515,7 +564,8 @@ impl EventBody {
             | CardIssued { person, .. }
             | CardRevoked { person, .. }
             | ProxyGranted { person, .. }
-            | ProxyRevoked { person, .. } => Some(person),
+            | ProxyRevoked { person, .. }
+            | SupplyRequested { person, .. } => Some(person),
             ZoneSet { .. }
             | ZoneLifted { .. }
             | PolicyActivated { .. }

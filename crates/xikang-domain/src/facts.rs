@@ -472,7 +472,8 @@ impl PersonFacts {
             | EventBody::MessageHandled { .. }
             | EventBody::FilingSubmitted { .. }
             | EventBody::FilingDecided { .. }
-            | EventBody::InspectionRecorded { .. } => {}
+            | EventBody::InspectionRecorded { .. }
+            | EventBody::SupplyRequested { .. } => {}
         }
     }
 

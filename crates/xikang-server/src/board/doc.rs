@@ -151,4 +151,11 @@ pub const OPERATIONS: &[Operation] = &[
         "supervision",
         true,
     ),
+    (
+        "post",
+        "/api/v1/supply-requests",
+        "A sealed or isolated household asks for supplies {person?, need: medicine|food|daily, items}: a delivery task on the home cell's worker's list, due in 4, 12 or 24 hours (the resident for themselves, grid workers and admins of their area); 409 not_sealed otherwise",
+        "supplies",
+        true,
+    ),
 ];

@@ -10,6 +10,7 @@ pub mod doc;
 pub mod enterprise;
 pub mod messages;
 pub mod supervision;
+pub mod supplies;
 pub mod venues;
 
 use crate::state::AppState;
@@ -280,4 +281,5 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(enterprise::routes())
         .merge(venues::routes())
         .route("/supervision/timers", get(supervision::get_timers))
+        .route("/supply-requests", post(supplies::post_supply_request))
 }
