@@ -312,6 +312,7 @@ fn table() -> Vec<Row> {
         // Supplies: the person of the row is under a centralized order (not home), so every
         // allowed call hears 409 not_sealed past the check.
         row!("post", "/api/v1/supply-requests", "agr", Area, false, |w, _| post("/api/v1/supply-requests", json!({"person": w.p, "need": "food", "items": "大米"}))),
+        row!("get", "/api/v1/supervision/quarterly", "at", City, true, |_, _| get("/api/v1/supervision/quarterly".into())),
         row!("get", "/api/v1/venues/silent", "atg", City, true, |_, _| get("/api/v1/venues/silent".into())),
         row!("post", "/api/v1/inspections", "atg", Area, true, |w, _| post("/api/v1/inspections", json!({"venue": w.venue, "kind": "unannounced", "findings": "查验到位", "passed": true}))),
         row!("get", "/api/v1/inspections", "atg", City, true, |_, _| get("/api/v1/inspections".into())),

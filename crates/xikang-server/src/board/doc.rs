@@ -158,4 +158,11 @@ pub const OPERATIONS: &[Operation] = &[
         "supplies",
         true,
     ),
+    (
+        "get",
+        "/api/v1/supervision/quarterly",
+        "The quarterly evaluation per district (季季评, ?quarter=2026Q4): messages answered by their deadline, 四早 breaches of the quarter's cases, overdue rectifications after inspections; a point per district better on each; most points first (admins and tracers)",
+        "supervision",
+        true,
+    ),
 ];

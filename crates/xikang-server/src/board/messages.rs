@@ -469,25 +469,29 @@ pub struct PublicQuery {
 }
 
 /// The answered messages (with a public reply), newest reply first, masked.
-pub fn public_list(state: &AppState, q: &PublicQuery) -> Result<PageOut<PublicMessageOut>, AppError> {
+pub fn public_list(
+    state: &AppState,
+    q: &PublicQuery,
+) -> Result<PageOut<PublicMessageOut>, AppError> {
     let district = area_of(q.district.as_deref())?;
     let page = page_of(q.page);
     let board = read(&state.projection.board);
-    let mut answered: Vec<&Message> = board
-        .messages
-        .values()
-        .filter(|m| m.reply.is_some())
-        .filter(|m| district.as_ref().is_none_or(|d| d.contains(&m.area)))
-        .collect();
-    answered.sort_unstable_by_key(|m| std::cmp::Reverse((m.reply.as_ref().map(|r| r.1), m.id)));
-    let total = answered.len();
-    let items = answered
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .filter_map(|m| {
-            let (reply, at, _) = m.reply.as_ref()?;
-            Some(PublicMessageOut {
+    let skip = (page - 1) * PAGE_SIZE;
+    let mut total = 0;
+    let mut items = Vec::new();
+    for (_, id) in board.answered.iter().rev() {
+        let Some(m) = board.messages.get(id) else {
+            continue;
+        };
+        if district.as_ref().is_some_and(|d| !d.contains(&m.area)) {
+            continue;
+        }
+        total += 1;
+        if total <= skip || items.len() >= PAGE_SIZE {
+            continue;
+        }
+        if let Some((reply, at, _)) = &m.reply {
+            items.push(PublicMessageOut {
                 id: m.id.to_string(),
                 posted_at: m.posted_at.to_rfc3339(),
                 category: m.category.as_str(),
@@ -498,15 +502,21 @@ pub fn public_list(state: &AppState, q: &PublicQuery) -> Result<PageOut<PublicMe
                 reply: mask_text(reply),
                 replied_at: at.to_rfc3339(),
                 closed: m.status == MessageStatus::Closed,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     Ok(PageOut {
         total,
         page,
         page_size: PAGE_SIZE,
         items,
     })
+}
+
+/// Messages received and closed, all time (the public page's sentence): two counters.
+pub fn totals(state: &AppState) -> (u64, u64) {
+    let board = read(&state.projection.board);
+    (board.received, board.closed)
 }
 
 /// `GET /api/v1/messages/public?district=&page=` (no token).
@@ -593,7 +603,7 @@ pub fn stats(state: &AppState, q: &StatsQuery) -> Result<StatsOut, AppError> {
         Tally::default(),
         BTreeMap::<CivilDay, Tally>::new(),
         BTreeMap::<Category, Tally>::new(),
-        BTreeMap::<AreaCode, Tally>::new(),
+        BTreeMap::<&AreaCode, Tally>::new(),
     );
     for m in board.messages.values() {
         let day = m.posted_at.shanghai_day();
@@ -606,7 +616,7 @@ pub fn stats(state: &AppState, q: &StatsQuery) -> Result<StatsOut, AppError> {
         all.add(m, now);
         days.entry(day).or_default().add(m, now);
         cats.entry(m.category).or_default().add(m, now);
-        areas.entry(m.area.clone()).or_default().add(m, now);
+        areas.entry(&m.area).or_default().add(m, now);
     }
     let keyed = |key: String, t: Tally| Tally { key, ..t };
     Ok(StatsOut {

@@ -9,6 +9,7 @@
 pub mod doc;
 pub mod enterprise;
 pub mod messages;
+pub mod quarterly;
 pub mod supervision;
 pub mod supplies;
 pub mod venues;
@@ -86,6 +87,12 @@ pub struct Board {
     pub inspections: BTreeMap<EventSeq, Inspection>,
     /// When each case's first close contact was designated (its 四早 "contacts listed").
     pub listed: BTreeMap<CaseId, Timestamp>,
+    /// The answered messages by (latest reply, message): the public list's order, kept so
+    /// a page of it costs a walk, not a sort of every answer.
+    pub answered: std::collections::BTreeSet<(Timestamp, EventSeq)>,
+    /// Messages received and closed, all time: the public page's sentence.
+    pub received: u64,
+    pub closed: u64,
 }
 
 /// A venue inspection (明察暗访) as the server keeps it.
@@ -134,6 +141,7 @@ impl Board {
                 area,
                 due_at,
             } => {
+                self.received += 1;
                 self.messages.insert(
                     e.seq,
                     Message {
@@ -164,10 +172,18 @@ impl Board {
                 let Some(m) = self.messages.get_mut(message) else {
                     return;
                 };
+                let was_closed = m.status == MessageStatus::Closed;
                 m.status = m.status.after(*action);
+                if !was_closed && m.status == MessageStatus::Closed {
+                    self.closed += 1;
+                }
                 match action {
                     MessageAction::Accept => m.accepted_at = Some(e.at),
                     MessageAction::Reply => {
+                        if let Some((_, at, _)) = &m.reply {
+                            self.answered.remove(&(*at, m.id));
+                        }
+                        self.answered.insert((e.at, m.id));
                         m.reply = Some((text.clone().unwrap_or_default(), e.at, e.actor.clone()));
                     }
                     MessageAction::Close => m.closed_at = Some(e.at),
@@ -281,5 +297,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(enterprise::routes())
         .merge(venues::routes())
         .route("/supervision/timers", get(supervision::get_timers))
+        .route("/supervision/quarterly", get(quarterly::get_quarterly))
         .route("/supply-requests", post(supplies::post_supply_request))
 }

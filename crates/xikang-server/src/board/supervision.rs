@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 use xikang_domain::fourearly::{Milestones, Step, Targets, breaches, timers};
-use xikang_domain::{CaseId, Timestamp};
+use xikang_domain::{AreaCode, CaseId, Timestamp};
 
 /// Each case's designated contacts' quarantine times.
 type Quarantines = HashMap<CaseId, Vec<Option<Timestamp>>>;
@@ -62,21 +62,36 @@ pub fn breaches_by_district(
     since: Timestamp,
     now: Timestamp,
 ) -> HashMap<String, u64> {
+    breaches_of_cases(state, since, Timestamp(i64::MAX), now)
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(d, _, n)| (d.to_string(), n))
+        .collect()
+}
+
+/// Per district (of the case person's home): the cases registered in `[from, until)` and
+/// their breached timers at `now`.
+pub fn breaches_of_cases(
+    state: &AppState,
+    from: Timestamp,
+    until: Timestamp,
+    now: Timestamp,
+) -> Vec<(AreaCode, u64, u64)> {
     let q = quarantines(state);
     let targets = Targets::default();
-    let mut by: HashMap<String, u64> = HashMap::new();
+    let mut by: HashMap<AreaCode, (u64, u64)> = HashMap::new();
     for c in read(&state.projection.cases).values() {
-        if c.registered_at < since {
+        if c.registered_at < from || c.registered_at >= until {
             continue;
         }
-        let n = breaches(&milestones(state, c, &q), &targets, now) as u64;
-        if n > 0
-            && let Some(area) = state.projection.person_area(c.person)
-        {
-            *by.entry(area.district().to_string()).or_default() += n;
-        }
+        let Some(area) = state.projection.person_area(c.person) else {
+            continue;
+        };
+        let e = by.entry(area.district()).or_default();
+        e.0 += 1;
+        e.1 += breaches(&milestones(state, c, &q), &targets, now) as u64;
     }
-    by
+    by.into_iter().map(|(d, (c, b))| (d, c, b)).collect()
 }
 
 /// `?case=C1`.

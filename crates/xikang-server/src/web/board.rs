@@ -6,7 +6,7 @@
 
 use super::session::{ClientAddr, random_hex, same, secure, with_cookie};
 use super::{Lang, esc, html, layout, shanghai};
-use crate::board::messages::{self, MessageIn, PublicQuery, StatsQuery};
+use crate::board::messages::{self, MessageIn, PublicQuery};
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::{Form, Query, State};
@@ -16,7 +16,9 @@ use serde::Deserialize;
 use std::fmt::Write;
 use std::sync::Arc;
 use xikang_domain::AreaCode;
-use xikang_domain::board::{Category, Department, MAX_TEXT_CHARS, MAX_TITLE_CHARS};
+use xikang_domain::board::{
+    Category, Department, MAX_TEXT_CHARS, MAX_TITLE_CHARS, stats_sentence_en, stats_sentence_zh,
+};
 
 const BOARD_COOKIE: &str = "xk_board";
 
@@ -215,14 +217,12 @@ fn answered(
 }
 
 fn stats_line(lang: Lang, state: &AppState) -> Result<String, AppError> {
-    let st = messages::stats(state, &StatsQuery::default())?;
+    let (r, c) = messages::totals(state);
     Ok(format!(
         "<p id=\"board-stats\" data-received=\"{r}\" data-closed=\"{c}\">{t}</p>",
-        r = st.received,
-        c = st.closed,
-        t = esc(match lang {
-            Lang::Zh => &st.text_zh,
-            Lang::En => &st.text_en,
+        t = esc(&match lang {
+            Lang::Zh => stats_sentence_zh(r, c),
+            Lang::En => stats_sentence_en(r, c),
         })
     ))
 }
