@@ -1,7 +1,6 @@
 //! The 四早 timers (docs/citizens.md), through the real server: a case detected three days
 //! after its onset has its detection timer breached, on the API, on its case page and in
-//! its district's row of the 红黑榜; a designated close contact starts the listing
-//! milestone.
+//! its district's row of the 红黑榜 and in the quarterly evaluation (季季评).
 
 #![expect(
     clippy::unwrap_used,
@@ -80,4 +79,15 @@ async fn a_case_detected_three_days_after_onset_breaches_its_timer_on_its_page_a
             .filter(|r| r.district != district)
             .all(|r| r.four_early_breaches == 0)
     );
+
+    // The quarter's evaluation (季季评) counts the case and its breach, worst first.
+    let (s, q) = app.get(&app.admin, "/api/v1/supervision/quarterly").await;
+    assert_eq!(s, 200, "{q}");
+    let first = &q["districts"][0];
+    assert_eq!(first["district"], json!(district), "{q}");
+    assert_eq!((first["cases"].clone(), first["four_early_breaches"].clone()), (json!(1), json!(1)));
+    let (s, _) = app
+        .get(&app.admin, "/api/v1/supervision/quarterly?quarter=2026Q5")
+        .await;
+    assert_eq!(s, 400);
 }
