@@ -119,7 +119,9 @@ impl Resumption {
 
     /// 复工率 in per mille (0 when nobody filed), rounded down: integers on the wire.
     pub fn rate_permille(&self) -> u64 {
-        (self.resumed * 1000).checked_div(self.enterprises).unwrap_or(0)
+        (self.resumed * 1000)
+            .checked_div(self.enterprises)
+            .unwrap_or(0)
     }
 }
 

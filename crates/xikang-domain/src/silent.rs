@@ -127,9 +127,7 @@ pub fn assess(rules: &SilentRules, scans: &[Timestamp], now: Timestamp) -> Optio
         .filter(|t| {
             let (t_tod, t_mid) = local(**t);
             let days_back = (midnight - t_mid) / DAY;
-            (1..=rules.history_days).contains(&days_back)
-                && t_tod >= rules.open_secs
-                && t_tod < tod
+            (1..=rules.history_days).contains(&days_back) && t_tod >= rules.open_secs && t_tod < tod
         })
         .count();
     let rate = past as f64 / (rules.history_days as f64 * open_hours);

@@ -854,7 +854,8 @@ pub const OPERATIONS: &[Operation] = &[
 /// The document.
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, summary, tag, auth) in OPERATIONS.iter().chain(crate::board::doc::OPERATIONS) {
+    for (method, path, summary, tag, auth) in OPERATIONS.iter().chain(crate::board::doc::OPERATIONS)
+    {
         let mut op = json!({
             "summary": summary,
             "tags": [tag],

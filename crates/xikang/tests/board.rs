@@ -17,7 +17,8 @@ use xikang_domain::event::EventBody;
 use xikang_domain::time::HOUR;
 
 async fn post_message(app: &TestApp, body: Value) -> (u16, Value) {
-    app.call("POST", "/api/v1/messages", None, Some(&body)).await
+    app.call("POST", "/api/v1/messages", None, Some(&body))
+        .await
 }
 
 /// Two districts and an admin token of each.
@@ -70,7 +71,10 @@ async fn a_message_posted_without_login_is_routed_answered_in_public_masked_and_
     let (s, v) = app
         .post(&ta, &format!("/api/v1/messages/{id}/accept"), json!({}))
         .await;
-    assert_eq!((s, v["error"]["code"].clone()), (409, json!("message_state")));
+    assert_eq!(
+        (s, v["error"]["code"].clone()),
+        (409, json!("message_state"))
+    );
     let (s, v) = app
         .post(
             &ta,
@@ -87,10 +91,16 @@ async fn a_message_posted_without_login_is_routed_answered_in_public_masked_and_
     assert!(m["text"].as_str().unwrap().contains("138******78"), "{m}");
     assert!(!m.to_string().contains("13812345678"), "{m}");
     assert!(m["reply"].as_str().unwrap().contains("139******11"), "{m}");
-    assert!(!m.to_string().contains("admin"), "no staff name in public: {m}");
+    assert!(
+        !m.to_string().contains("admin"),
+        "no staff name in public: {m}"
+    );
 
     let (_, st) = app.call("GET", "/api/v1/messages/stats", None, None).await;
-    assert_eq!((st["received"].clone(), st["closed"].clone()), (json!(1), json!(0)));
+    assert_eq!(
+        (st["received"].clone(), st["closed"].clone()),
+        (json!(1), json!(0))
+    );
     let (s, _) = app
         .post(
             &ta,
@@ -141,7 +151,13 @@ async fn a_message_posted_without_login_is_routed_answered_in_public_masked_and_
     let r = app
         .conn()
         .await
-        .request("GET", "/api/v1/messages/export?format=csv", Some(&ta), None, b"")
+        .request(
+            "GET",
+            "/api/v1/messages/export?format=csv",
+            Some(&ta),
+            None,
+            b"",
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200);
@@ -154,10 +170,22 @@ async fn bad_messages_are_refused_with_a_stable_code_and_change_nothing() {
     let before = app.events();
     let long = "长".repeat(2001);
     for (body, code) in [
-        (json!({"category": "gossip", "title": "t", "text": "x"}), "invalid_category"),
-        (json!({"category": "other", "title": " ", "text": "x"}), "invalid_title"),
-        (json!({"category": "other", "title": "t", "text": long}), "invalid_text"),
-        (json!({"category": "other", "title": "t", "text": "x", "district": "32x"}), "invalid_area"),
+        (
+            json!({"category": "gossip", "title": "t", "text": "x"}),
+            "invalid_category",
+        ),
+        (
+            json!({"category": "other", "title": " ", "text": "x"}),
+            "invalid_title",
+        ),
+        (
+            json!({"category": "other", "title": "t", "text": long}),
+            "invalid_text",
+        ),
+        (
+            json!({"category": "other", "title": "t", "text": "x", "district": "32x"}),
+            "invalid_area",
+        ),
     ] {
         let (s, v) = post_message(&app, body).await;
         assert_eq!((s, v["error"]["code"].as_str()), (400, Some(code)), "{v}");
@@ -220,11 +248,17 @@ async fn an_unanswered_message_past_its_deadline_is_escalated_once_by_the_sweep(
         .unwrap();
     assert_eq!(out.messages_escalated, 0, "once");
     let (_, m) = app
-        .get(&ta, &format!("/api/v1/messages/{}", urgent["id"].as_str().unwrap()))
+        .get(
+            &ta,
+            &format!("/api/v1/messages/{}", urgent["id"].as_str().unwrap()),
+        )
         .await;
     assert_eq!(m["escalated"], true, "{m}");
     let (_, m) = app
-        .get(&ta, &format!("/api/v1/messages/{}", later["id"].as_str().unwrap()))
+        .get(
+            &ta,
+            &format!("/api/v1/messages/{}", later["id"].as_str().unwrap()),
+        )
         .await;
     assert_eq!(m["escalated"], false, "{m}");
 }
@@ -246,7 +280,10 @@ async fn a_transfer_moves_a_message_to_the_other_districts_staff() {
             json!({"text": "地址在对方辖区", "district": a}),
         )
         .await;
-    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("invalid_transfer")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_transfer"))
+    );
     let (s, v) = app
         .post(
             &ta,
@@ -258,7 +295,10 @@ async fn a_transfer_moves_a_message_to_the_other_districts_staff() {
     let (s, _) = app.get(&ta, &format!("/api/v1/messages/{id}")).await;
     assert_eq!(s, 403);
     let (s, m) = app.get(&tb, &format!("/api/v1/messages/{id}")).await;
-    assert_eq!((s, m["area"].clone(), m["transfers"].clone()), (200, json!(b), json!(1)));
+    assert_eq!(
+        (s, m["area"].clone(), m["transfers"].clone()),
+        (200, json!(b), json!(1))
+    );
 }
 
 /// A filing of `n` workers of `district` for the enterprise `credit`.
@@ -361,9 +401,8 @@ async fn a_filing_with_a_worker_missing_from_the_register_is_refused_whole() {
     let app = spawn_app().await;
     let (a, ta, _, _) = two_districts(&app).await;
     let before = app.events();
-    let nobody = String::from(
-        xikang_domain::idnumber::IdNumber::compose(110101, 1931, 1, 1, 999).unwrap(),
-    );
+    let nobody =
+        String::from(xikang_domain::idnumber::IdNumber::compose(110101, 1931, 1, 1, 999).unwrap());
     let (s, v) = app
         .post(
             &ta,
@@ -373,7 +412,13 @@ async fn a_filing_with_a_worker_missing_from_the_register_is_refused_whole() {
                    "workers": [{"id_number": nobody}]}),
         )
         .await;
-    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("unknown_worker")));
-    assert!(!v.to_string().contains(&nobody), "the number is not echoed: {v}");
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("unknown_worker"))
+    );
+    assert!(
+        !v.to_string().contains(&nobody),
+        "the number is not echoed: {v}"
+    );
     assert_eq!(app.events(), before);
 }

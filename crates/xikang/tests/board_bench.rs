@@ -11,11 +11,6 @@
 //! time). It asserts that each page answered 200, never a time: timings belong in the note
 //! (docs/citizens.md), not in a test that a loaded machine would fail.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a benchmark: a failed unwrap is a failed run"
-)]
-
 mod common;
 
 use common::spawn_app;
@@ -63,7 +58,10 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
                     body: EventBody::MessagePosted {
                         category: c,
                         title: format!("留言 {i}"),
-                        text: format!("第 {i} 条留言：封控楼栋物资配送不及时，请联系 1381234{:04}。", i % 10_000),
+                        text: format!(
+                            "第 {i} 条留言：封控楼栋物资配送不及时，请联系 1381234{:04}。",
+                            i % 10_000
+                        ),
                         department: c.department(),
                         area: districts[i % districts.len()].clone(),
                         due_at: now.plus(-((MESSAGES - i) as i64) * 25 + c.sla_hours() * 3600),
@@ -125,7 +123,9 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
                     site: "工业园".into(),
                     responsible: "王建国".into(),
                     measures: "测温".into(),
-                    workers: (0..5).map(|k| PersonId(((i * 5 + k) as u32) % people)).collect(),
+                    workers: (0..5)
+                        .map(|k| PersonId(((i * 5 + k) as u32) % people))
+                        .collect(),
                 },
             })
             .collect();
@@ -133,7 +133,11 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
         first_filing.get_or_insert(stored[0].seq);
     }
     let first_filing = first_filing.unwrap();
-    for chunk in (0..ENTERPRISES).step_by(3).collect::<Vec<_>>().chunks(BATCH) {
+    for chunk in (0..ENTERPRISES)
+        .step_by(3)
+        .collect::<Vec<_>>()
+        .chunks(BATCH)
+    {
         let events = chunk
             .iter()
             .map(|i| NewEvent {
@@ -155,22 +159,68 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
     );
 
     let district = districts[0].to_string();
-    let district_admin = app
-        .role_token("bench-district", "admin", &district)
-        .await;
+    let district_admin = app.role_token("bench-district", "admin", &district).await;
     let api: Vec<(&str, String, String)> = vec![
-        ("messages, city, page 1", app.admin.clone(), "/api/v1/messages".into()),
-        ("messages, city, page 1000", app.admin.clone(), "/api/v1/messages?page=1000".into()),
-        ("messages, district, replied", district_admin.clone(), "/api/v1/messages?status=replied".into()),
-        ("messages, overdue", app.admin.clone(), "/api/v1/messages?overdue=true".into()),
-        ("messages/public, page 1", app.admin.clone(), "/api/v1/messages/public".into()),
-        ("messages/public, page 500", app.admin.clone(), "/api/v1/messages/public?page=500".into()),
-        ("messages/stats, all", app.admin.clone(), "/api/v1/messages/stats".into()),
-        ("enterprises/filings, city", app.admin.clone(), "/api/v1/enterprises/filings".into()),
-        ("enterprises/filings, district pending", district_admin.clone(), "/api/v1/enterprises/filings?status=pending".into()),
-        ("enterprises/resumption, city", app.admin.clone(), "/api/v1/enterprises/resumption".into()),
-        ("inspections", app.admin.clone(), "/api/v1/inspections".into()),
-        ("venues/silent", app.admin.clone(), "/api/v1/venues/silent".into()),
+        (
+            "messages, city, page 1",
+            app.admin.clone(),
+            "/api/v1/messages".into(),
+        ),
+        (
+            "messages, city, page 1000",
+            app.admin.clone(),
+            "/api/v1/messages?page=1000".into(),
+        ),
+        (
+            "messages, district, replied",
+            district_admin.clone(),
+            "/api/v1/messages?status=replied".into(),
+        ),
+        (
+            "messages, overdue",
+            app.admin.clone(),
+            "/api/v1/messages?overdue=true".into(),
+        ),
+        (
+            "messages/public, page 1",
+            app.admin.clone(),
+            "/api/v1/messages/public".into(),
+        ),
+        (
+            "messages/public, page 500",
+            app.admin.clone(),
+            "/api/v1/messages/public?page=500".into(),
+        ),
+        (
+            "messages/stats, all",
+            app.admin.clone(),
+            "/api/v1/messages/stats".into(),
+        ),
+        (
+            "enterprises/filings, city",
+            app.admin.clone(),
+            "/api/v1/enterprises/filings".into(),
+        ),
+        (
+            "enterprises/filings, district pending",
+            district_admin.clone(),
+            "/api/v1/enterprises/filings?status=pending".into(),
+        ),
+        (
+            "enterprises/resumption, city",
+            app.admin.clone(),
+            "/api/v1/enterprises/resumption".into(),
+        ),
+        (
+            "inspections",
+            app.admin.clone(),
+            "/api/v1/inspections".into(),
+        ),
+        (
+            "venues/silent",
+            app.admin.clone(),
+            "/api/v1/venues/silent".into(),
+        ),
     ];
     let conn_app = &app;
     let mut c = conn_app.conn().await;
@@ -191,7 +241,10 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
         ("/board (HTML)", "/board"),
         ("/board?page=500 (HTML)", "/board?page=500"),
         ("/web/messages (HTML)", "/web/messages"),
-        ("/web/messages?status=new (HTML)", "/web/messages?status=new"),
+        (
+            "/web/messages?status=new (HTML)",
+            "/web/messages?status=new",
+        ),
     ] {
         let mut t = Vec::new();
         for _ in 0..RUNS {

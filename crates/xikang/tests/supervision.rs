@@ -2,11 +2,6 @@
 //! after its onset has its detection timer breached, on the API, on its case page and in
 //! its district's row of the 红黑榜 and in the quarterly evaluation (季季评).
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "API tests: a failed unwrap is a failed test"
-)]
-
 mod common;
 
 use common::spawn_app;
@@ -17,7 +12,7 @@ use xikang_domain::time::DAY;
 
 #[tokio::test]
 async fn a_case_detected_three_days_after_onset_breaches_its_timer_on_its_page_and_in_the_ranking()
- {
+{
     let app = spawn_app().await;
     let district = app.districts()[0].clone();
     let person = format!("P{}", app.residents_of(&district)[0]);
@@ -60,7 +55,10 @@ async fn a_case_detected_three_days_after_onset_breaches_its_timer_on_its_page_a
     let page = b.get(&format!("/web/cases/{id}")).await;
     assert_eq!(page.status, 200);
     let html = page.text();
-    assert!(html.contains("id=\"four-early\""), "timers on the case page");
+    assert!(
+        html.contains("id=\"four-early\""),
+        "timers on the case page"
+    );
     assert!(html.contains("data-step=\"detection\" data-breached=\"true\""));
 
     // In the ranking: the case's district has the breach.
@@ -85,7 +83,10 @@ async fn a_case_detected_three_days_after_onset_breaches_its_timer_on_its_page_a
     assert_eq!(s, 200, "{q}");
     let first = &q["districts"][0];
     assert_eq!(first["district"], json!(district), "{q}");
-    assert_eq!((first["cases"].clone(), first["four_early_breaches"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (first["cases"].clone(), first["four_early_breaches"].clone()),
+        (json!(1), json!(1))
+    );
     let (s, _) = app
         .get(&app.admin, "/api/v1/supervision/quarterly?quarter=2026Q5")
         .await;

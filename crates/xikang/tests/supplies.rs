@@ -3,11 +3,6 @@
 //! counts as overdue once its deadline passes (the escalation roll-up), and a household
 //! that is neither sealed nor isolated is refused.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "API tests: a failed unwrap is a failed test"
-)]
-
 mod common;
 
 use common::spawn_app;
@@ -56,7 +51,9 @@ async fn a_supply_request_for_a_sealed_household_is_a_task_on_its_workers_list_a
 
     // The resident asks for themselves.
     let resident = app
-        .token(json!({"name": "r", "role": "resident", "area": district, "person": format!("P{p}")}))
+        .token(
+            json!({"name": "r", "role": "resident", "area": district, "person": format!("P{p}")}),
+        )
         .await;
     let (s, out) = app
         .post(

@@ -82,7 +82,9 @@ async fn a_venue_whose_scans_stop_in_opening_hours_is_on_the_silent_list_after_o
 
     let (_, before) = app.get(&app.admin, "/api/v1/venues/silent").await;
     assert!(
-        !flags(&before).iter().any(|(v, _)| *v == stopped.to_string()),
+        !flags(&before)
+            .iter()
+            .any(|(v, _)| *v == stopped.to_string()),
         "not before a sweep: {before}"
     );
     let out = xikang_server::app::sweep::run(&app.state, now)
@@ -113,7 +115,11 @@ async fn a_venue_whose_scans_stop_in_opening_hours_is_on_the_silent_list_after_o
         .role_token("other-admin", "admin", &other_district)
         .await;
     let (_, theirs) = app.get(&t, "/api/v1/venues/silent").await;
-    assert!(!flags(&theirs).iter().any(|(v, _)| *v == stopped.to_string()));
+    assert!(
+        !flags(&theirs)
+            .iter()
+            .any(|(v, _)| *v == stopped.to_string())
+    );
 }
 
 #[tokio::test]
@@ -151,7 +157,10 @@ async fn an_inspection_is_logged_a_failed_one_needs_a_deadline_and_a_reinspectio
             json!({"venue": venue.to_string(), "kind": "unannounced", "findings": "未查验健康码", "passed": false}),
         )
         .await;
-    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("rectify_by_required")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("rectify_by_required"))
+    );
     assert_eq!(app.events(), before);
     let deadline = xikang_server::now().plus(DAY).to_rfc3339();
     let (s, first) = app

@@ -23,9 +23,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use xikang_domain::enterprise::{
-    FilingStatus, Industry, MAX_FIELD_CHARS, MAX_WORKERS, Resumption,
-};
+use xikang_domain::enterprise::{FilingStatus, Industry, MAX_FIELD_CHARS, MAX_WORKERS, Resumption};
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::mask::mask_name;
@@ -41,10 +39,7 @@ pub const READERS: &[Role] = &[Role::Admin, Role::Tracer, Role::GridWorker];
 /// The routes (under `/api/v1`).
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route(
-            "/enterprises/filings",
-            post(post_filing).get(get_filings),
-        )
+        .route("/enterprises/filings", post(post_filing).get(get_filings))
         .route("/enterprises/filings/{id}/decision", post(post_decision))
         .route("/enterprises/filings/{id}/green", get(get_green))
         .route("/enterprises/resumption", get(get_resumption))
@@ -123,7 +118,10 @@ fn field(s: &str, code: &'static str) -> Result<String, AppError> {
 /// A unified social credit code: 18 characters, digits and capital letters.
 fn credit_code(s: &str) -> Result<String, AppError> {
     let t = s.trim();
-    if t.len() == 18 && t.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+    if t.len() == 18
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    {
         Ok(t.to_owned())
     } else {
         Err(AppError::bad(
@@ -500,7 +498,11 @@ pub async fn export_resumption(
         .to_vec(),
         rows: Vec::new(),
     };
-    let groups = [("total", vec![r.total]), ("district", r.by_district), ("industry", r.by_industry)];
+    let groups = [
+        ("total", vec![r.total]),
+        ("district", r.by_district),
+        ("industry", r.by_industry),
+    ];
     for (group, rows) in groups {
         for x in rows {
             t.rows.push(vec![

@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use xikang_domain::board::{
-    Category, Department, MAX_TEXT_CHARS, MAX_TITLE_CHARS, MessageAction, MessageStatus,
-    mask_text, overdue, route, stats_sentence_en, stats_sentence_zh,
+    Category, Department, MAX_TEXT_CHARS, MAX_TITLE_CHARS, MessageAction, MessageStatus, mask_text,
+    overdue, route, stats_sentence_en, stats_sentence_zh,
 };
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::{AreaCode, CivilDay, EventSeq, Timestamp};
@@ -259,7 +259,8 @@ pub fn staff_list(
         if !caller.covers(&m.area)
             || status.is_some_and(|s| s != m.status)
             || category.is_some_and(|c| c != m.category)
-            || q.overdue.is_some_and(|o| o != overdue(m.status, m.due_at, now))
+            || q.overdue
+                .is_some_and(|o| o != overdue(m.status, m.due_at, now))
         {
             continue;
         }
@@ -365,7 +366,8 @@ pub async fn act(
                 "a transfer goes to a district of the city",
             ));
         }
-        if department.is_none_or(|d| d == m.department) && area.as_ref().is_none_or(|a| *a == m.area)
+        if department.is_none_or(|d| d == m.department)
+            && area.as_ref().is_none_or(|a| *a == m.area)
         {
             return Err(AppError::bad(
                 "invalid_transfer",

@@ -68,7 +68,11 @@ fn quarter_of(s: &str) -> Option<(CivilDay, CivilDay)> {
     }
     let day = |y: i32, m: u32| CivilDay::parse(&format!("{y:04}-{m:02}-01")).ok();
     let start = day(y, 3 * q - 2)?;
-    let end = if q == 4 { day(y + 1, 1)? } else { day(y, 3 * q + 1)? };
+    let end = if q == 4 {
+        day(y + 1, 1)?
+    } else {
+        day(y, 3 * q + 1)?
+    };
     Some((start, end))
 }
 

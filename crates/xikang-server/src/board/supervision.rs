@@ -35,7 +35,11 @@ fn milestones(state: &AppState, c: &CaseRecord, q: &Quarantines) -> Milestones {
     let listed = read(&state.projection.board).listed.get(&c.id).copied();
     let contacts_quarantined = q.get(&c.id).and_then(|v| {
         // Reached when every designated contact is under an order: the last order's time.
-        v.iter().copied().collect::<Option<Vec<_>>>()?.into_iter().max()
+        v.iter()
+            .copied()
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()
     });
     Milestones {
         onset: c.onset,

@@ -91,9 +91,8 @@ pub async fn request(state: &AppState, caller: &Actor, b: SupplyIn) -> Result<Su
         }
     };
     let person = authorise::person(state, caller, person)?.id();
-    let need = SupplyNeed::parse(&b.need).ok_or_else(|| {
-        AppError::bad("invalid_need", "need is medicine, food or daily")
-    })?;
+    let need = SupplyNeed::parse(&b.need)
+        .ok_or_else(|| AppError::bad("invalid_need", "need is medicine, food or daily"))?;
     let items = b.items.trim().to_owned();
     if items.is_empty() || items.chars().count() > MAX_ITEMS_CHARS {
         return Err(AppError::bad(
@@ -130,7 +129,10 @@ pub async fn request(state: &AppState, caller: &Actor, b: SupplyIn) -> Result<Su
     let event = NewEvent {
         at: now,
         actor: caller.actor(),
-        basis: format!("保供: {} request of a sealed or isolated household", need.as_str()),
+        basis: format!(
+            "保供: {} request of a sealed or isolated household",
+            need.as_str()
+        ),
         body: EventBody::SupplyRequested {
             person,
             need,
@@ -140,7 +142,10 @@ pub async fn request(state: &AppState, caller: &Actor, b: SupplyIn) -> Result<Su
     };
     let stored =
         crate::duties::commit(state, vec![DutyOp::InsertTasks(vec![task])], vec![event]).await?;
-    let id = stored.first().map(|e| e.seq.to_string()).unwrap_or_default();
+    let id = stored
+        .first()
+        .map(|e| e.seq.to_string())
+        .unwrap_or_default();
     tracing::info!(request = %id, "supply request filed");
     Ok(SupplyOut {
         request: id,

@@ -123,12 +123,19 @@ pub fn silent(state: &AppState, caller: &Actor, kind: Option<&str>) -> Result<Si
     let kind = match kind.map(str::trim).filter(|k| !k.is_empty()) {
         None => None,
         Some(k) => Some(
-            [SilentKind::NoScans, SilentKind::ScansStopped, SilentKind::OneDevice]
-                .into_iter()
-                .find(|x| x.as_str() == k)
-                .ok_or_else(|| {
-                    AppError::bad("invalid_kind", "kind is no_scans, scans_stopped or one_device")
-                })?,
+            [
+                SilentKind::NoScans,
+                SilentKind::ScansStopped,
+                SilentKind::OneDevice,
+            ]
+            .into_iter()
+            .find(|x| x.as_str() == k)
+            .ok_or_else(|| {
+                AppError::bad(
+                    "invalid_kind",
+                    "kind is no_scans, scans_stopped or one_device",
+                )
+            })?,
         ),
     };
     let report = read(&state.board.silent).clone();
@@ -185,16 +192,22 @@ pub struct InspectionOut {
     pub rectification_overdue: bool,
 }
 
-fn out(i: &Inspection, all: &std::collections::BTreeMap<EventSeq, Inspection>, now: Timestamp) -> InspectionOut {
-    let redone = all
-        .values()
-        .any(|x| x.follows == Some(i.id) && x.passed);
+fn out(
+    i: &Inspection,
+    all: &std::collections::BTreeMap<EventSeq, Inspection>,
+    now: Timestamp,
+) -> InspectionOut {
+    let redone = all.values().any(|x| x.follows == Some(i.id) && x.passed);
     InspectionOut {
         id: i.id.to_string(),
         at: i.at.to_rfc3339(),
         by: i.by.clone(),
         venue: i.venue.to_string(),
-        kind: if i.unannounced { "unannounced" } else { "announced" },
+        kind: if i.unannounced {
+            "unannounced"
+        } else {
+            "announced"
+        },
         findings: i.findings.clone(),
         passed: i.passed,
         rectify_by: i.rectify_by.map(Timestamp::to_rfc3339),
@@ -230,7 +243,12 @@ pub async fn inspect(
         ));
     }
     let now = crate::now();
-    let rectify_by = match b.rectify_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let rectify_by = match b
+        .rectify_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(s) => Some(
             Timestamp::parse_rfc3339(s)
@@ -243,7 +261,12 @@ pub async fn inspect(
             "a failed inspection sets a rectification deadline in the future",
         ));
     }
-    let follows = match b.follows.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let follows = match b
+        .follows
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(s) => {
             let seq: EventSeq = crate::extract::parse_id(s)?;
@@ -265,7 +288,11 @@ pub async fn inspect(
             actor: caller.actor(),
             basis: format!(
                 "明察暗访: {} inspection of {venue}",
-                if unannounced { "unannounced" } else { "announced" }
+                if unannounced {
+                    "unannounced"
+                } else {
+                    "announced"
+                }
             ),
             body: EventBody::InspectionRecorded {
                 venue,
@@ -293,7 +320,10 @@ pub async fn post_inspection(
     input: JsonIn<InspectionIn>,
 ) -> Result<(StatusCode, Json<InspectionOut>), AppError> {
     caller.require(INSPECTORS, "inspecting venues")?;
-    Ok((StatusCode::CREATED, Json(inspect(&state, &caller, input.get()?).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(inspect(&state, &caller, input.get()?).await?),
+    ))
 }
 
 /// `GET /api/v1/inspections?overdue=true`: the inspections of venues in the caller's area,

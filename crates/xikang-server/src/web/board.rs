@@ -237,11 +237,11 @@ async fn render(
     page: Option<u32>,
 ) -> Response {
     let districts = districts(state).await;
-    let body = match (stats_line(lang, state), answered(lang, state, &districts, page)) {
-        (Ok(st), Ok(list)) => format!(
-            "{st}{}{list}",
-            form(lang, csrf, &districts, kept, note)
-        ),
+    let body = match (
+        stats_line(lang, state),
+        answered(lang, state, &districts, page),
+    ) {
+        (Ok(st), Ok(list)) => format!("{st}{}{list}", form(lang, csrf, &districts, kept, note)),
         (Err(e), _) | (_, Err(e)) => error_note(lang, &e).1,
     };
     with_cookie(
@@ -313,7 +313,16 @@ pub async fn post(
     let Some(csrf) = cookie.filter(|c| same(c, &f.csrf)) else {
         let csrf = random_hex();
         let (_, note) = error_note(lang, &AppError::bad("csrf", "the form is out of date"));
-        return render(&state, lang, StatusCode::BAD_REQUEST, &csrf, &f, &note, None).await;
+        return render(
+            &state,
+            lang,
+            StatusCode::BAD_REQUEST,
+            &csrf,
+            &f,
+            &note,
+            None,
+        )
+        .await;
     };
     let input = MessageIn {
         category: f.category.clone(),
@@ -334,10 +343,7 @@ pub async fn post(
                         "留言已提交，编号 {}，已转 {dep} 办理，答复时限 {due}。",
                         out.id
                     ),
-                    Lang::En => format!(
-                        "Message {} posted; {dep} answers it by {due}.",
-                        out.id
-                    ),
+                    Lang::En => format!("Message {} posted; {dep} answers it by {due}.", out.id),
                 }),
                 id = esc(&out.id),
             );

@@ -70,7 +70,10 @@ fn actions(user: &WebUser, m: &MessageOut, ds: &[(AreaCode, String)]) -> String 
         let _ = write!(
             s,
             r#"<form method="post" action="/web/messages/{id}/reply">{csrf}<label for="reply-{id}">{l}</label><textarea id="reply-{id}" name="text" rows="3" required maxlength="2000"></textarea><label class="check"><input type="checkbox" name="close" value="1" checked> {l_close}</label><button type="submit">{l_go}</button></form>"#,
-            l = lang.t("答复（公开，号码自动遮盖）", "Reply (public; numbers are masked)"),
+            l = lang.t(
+                "答复（公开，号码自动遮盖）",
+                "Reply (public; numbers are masked)"
+            ),
             l_close = lang.t("同时办结", "Close it too"),
             l_go = lang.t("提交答复", "Send the reply"),
         );
@@ -120,7 +123,10 @@ fn page(
     let mut s = format!(
         "<p id=\"message-count\" data-total=\"{n}\">{}</p>{}",
         match lang {
-            Lang::Zh => format!("共 {} 件。超过时限未答复的留言由系统督办至市级。", list.total),
+            Lang::Zh => format!(
+                "共 {} 件。超过时限未答复的留言由系统督办至市级。",
+                list.total
+            ),
             Lang::En => format!(
                 "{} messages. Messages unanswered past their deadline are escalated to the city.",
                 list.total

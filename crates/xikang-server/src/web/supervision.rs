@@ -13,7 +13,10 @@ fn hours(secs: i64) -> String {
 pub fn timers_section(lang: Lang, steps: &[Step]) -> String {
     let mut s = format!(
         "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"timers-caption\"><table id=\"four-early\"><caption id=\"timers-caption\">{}</caption>{}<tbody>",
-        lang.t("四早时限（超时计入红黑榜）", "四早 timers (breaches count in the ranking)"),
+        lang.t(
+            "四早时限（超时计入红黑榜）",
+            "四早 timers (breaches count in the ranking)"
+        ),
         super::thead(&[
             lang.t("环节", "Step"),
             lang.t("时限（时:分）", "Target (h:mm)"),
