@@ -26,10 +26,26 @@ const ENTERPRISES: usize = 50_000;
 const BATCH: usize = 5_000;
 const RUNS: usize = 20;
 
-fn summary(mut v: Vec<Duration>) -> (f64, f64) {
+/// Prints the median and the slowest of `v`.
+fn report(name: &str, mut v: Vec<Duration>) {
     v.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (ms(v[v.len() / 2]), ms(v[v.len() - 1]))
+    let (med, max) = (ms(v[v.len() / 2]), ms(v[v.len() - 1]));
+    println!("{name:<42} {med:>10.1} {max:>10.1}");
+}
+
+/// Times `RUNS` answers of `$request` (a future of a reply), each 200.
+macro_rules! timed {
+    ($name:expr, $request:expr) => {{
+        let mut t = Vec::new();
+        for _ in 0..RUNS {
+            let s = Instant::now();
+            let r = $request;
+            t.push(s.elapsed());
+            assert_eq!(r.status, 200, "{}: {}", $name, r.text());
+        }
+        report($name, t);
+    }};
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,15 +242,7 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
     let mut c = conn_app.conn().await;
     println!("{:<42} {:>10} {:>10}", "page", "median ms", "max ms");
     for (name, token, path) in &api {
-        let mut t = Vec::new();
-        for _ in 0..RUNS {
-            let s = Instant::now();
-            let r = c.get(path, Some(token)).await.unwrap();
-            t.push(s.elapsed());
-            assert_eq!(r.status, 200, "{path}: {}", r.text());
-        }
-        let (med, max) = summary(t);
-        println!("{name:<42} {med:>10.1} {max:>10.1}");
+        timed!(name, c.get(path, Some(token)).await.unwrap());
     }
     let mut b = Browser::signed_in(&app, "bench-web", "admin", "320200").await;
     for (name, path) in [
@@ -246,14 +254,6 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
             "/web/messages?status=new",
         ),
     ] {
-        let mut t = Vec::new();
-        for _ in 0..RUNS {
-            let s = Instant::now();
-            let r = b.get(path).await;
-            t.push(s.elapsed());
-            assert_eq!(r.status, 200, "{path}");
-        }
-        let (med, max) = summary(t);
-        println!("{name:<42} {med:>10.1} {max:>10.1}");
+        timed!(name, b.get(path).await);
     }
 }

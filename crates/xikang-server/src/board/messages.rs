@@ -14,7 +14,7 @@ use crate::extract::{Id, JsonIn};
 use crate::state::{AppState, read};
 use crate::web::session::ClientAddr;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -408,57 +408,30 @@ pub async fn act(
     })
 }
 
-async fn act_handler(
-    state: &AppState,
-    caller: &Actor,
-    id: EventSeq,
-    action: MessageAction,
+/// `POST /api/v1/messages/{id}/accept`, `…/reply {"text"}`, `…/transfer {"text",
+/// "department"?, "district"?}`, `…/close {"text"}`: one handler, the action from the path.
+pub async fn post_action(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path((id, action)): Path<(String, String)>,
     input: JsonIn<ActIn>,
 ) -> Result<Json<ActedOut>, AppError> {
     caller.require(ANSWERERS, "answering messages")?;
-    let m = authorise::message(state, caller, id)?;
+    let action = action_of(&action)?;
+    let m = authorise::message(&state, &caller, crate::extract::parse_id(&id)?)?;
     let b = input.get_or_default()?;
-    Ok(Json(act(state, caller, m, action, b).await?))
+    Ok(Json(act(&state, &caller, m, action, b).await?))
 }
 
-/// `POST /api/v1/messages/{id}/accept`.
-pub async fn post_accept(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<EventSeq>,
-    input: JsonIn<ActIn>,
-) -> Result<Json<ActedOut>, AppError> {
-    act_handler(&state, &caller, id, MessageAction::Accept, input).await
-}
-
-/// `POST /api/v1/messages/{id}/reply {"text"}`.
-pub async fn post_reply(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<EventSeq>,
-    input: JsonIn<ActIn>,
-) -> Result<Json<ActedOut>, AppError> {
-    act_handler(&state, &caller, id, MessageAction::Reply, input).await
-}
-
-/// `POST /api/v1/messages/{id}/transfer {"text", "department"?, "district"?}`.
-pub async fn post_transfer(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<EventSeq>,
-    input: JsonIn<ActIn>,
-) -> Result<Json<ActedOut>, AppError> {
-    act_handler(&state, &caller, id, MessageAction::Transfer, input).await
-}
-
-/// `POST /api/v1/messages/{id}/close {"text"}`.
-pub async fn post_close(
-    State(state): State<Arc<AppState>>,
-    caller: Actor,
-    Id(id): Id<EventSeq>,
-    input: JsonIn<ActIn>,
-) -> Result<Json<ActedOut>, AppError> {
-    act_handler(&state, &caller, id, MessageAction::Close, input).await
+/// A staff action's path segment; anything else is no such route.
+pub fn action_of(s: &str) -> Result<MessageAction, AppError> {
+    match s {
+        "accept" => Ok(MessageAction::Accept),
+        "reply" => Ok(MessageAction::Reply),
+        "transfer" => Ok(MessageAction::Transfer),
+        "close" => Ok(MessageAction::Close),
+        _ => Err(AppError::not_found("not_found", "no such resource")),
+    }
 }
 
 /// Query of the public list.

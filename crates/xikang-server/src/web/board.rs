@@ -263,14 +263,7 @@ async fn render(
 }
 
 fn error_note(lang: Lang, e: &AppError) -> (StatusCode, String) {
-    let (status, code, message) = e.summary();
-    (
-        status,
-        format!(
-            "<p class=\"err\" role=\"alert\" id=\"board-error\">{}</p>",
-            esc(&super::i18n::error_text(lang, code, &message))
-        ),
-    )
+    super::alert_note(lang, e, "board-error")
 }
 
 /// `?page=`.

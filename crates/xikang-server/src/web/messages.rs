@@ -238,18 +238,9 @@ pub async fn act(
     if let Err(e) = user.check_csrf(&f.csrf) {
         return error_page(lang, Some(&user), &e);
     }
-    let action = match action.as_str() {
-        "accept" => MessageAction::Accept,
-        "reply" => MessageAction::Reply,
-        "transfer" => MessageAction::Transfer,
-        "close" => MessageAction::Close,
-        _ => {
-            return error_page(
-                lang,
-                Some(&user),
-                &AppError::not_found("not_found", "no such action"),
-            );
-        }
+    let action = match messages::action_of(&action) {
+        Ok(a) => a,
+        Err(e) => return error_page(lang, Some(&user), &e),
     };
     let done = async {
         let seq = crate::extract::parse_id(&id)?;

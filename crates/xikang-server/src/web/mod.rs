@@ -307,6 +307,19 @@ pub fn error_page(lang: Lang, user: Option<&WebUser>, e: &AppError) -> Response 
     )
 }
 
+/// A refusal as an alert paragraph with `id` above a public form (claim, board): its
+/// status and the HTML.
+pub fn alert_note(lang: Lang, e: &AppError, id: &str) -> (StatusCode, String) {
+    let (status, code, message) = e.summary();
+    (
+        status,
+        format!(
+            "<p class=\"err\" role=\"alert\" id=\"{id}\">{}</p>",
+            esc(&i18n::error_text(lang, code, &message))
+        ),
+    )
+}
+
 /// Percent-encodes a query value.
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
