@@ -447,6 +447,24 @@ pub enum EventBody {
         items: String,
         due_at: Timestamp,
     },
+    /// An item of a responsibility list (责任清单, docs/citizens.md): what a department's
+    /// official (`owner`, a staff user name) must do in `area` by `deadline`. Its number is
+    /// this event's sequence number.
+    ResponsibilityAssigned {
+        department: Department,
+        owner: String,
+        what: String,
+        area: AreaCode,
+        deadline: Timestamp,
+    },
+    /// A responsibility item was done (`escalated: false`, with the owner's note), or the
+    /// sweep found it past its deadline and raised it to the supervisor, the admins of the
+    /// area above (`escalated: true`).
+    ResponsibilityUpdated {
+        item: EventSeq,
+        escalated: bool,
+        note: String,
+    },
     /// An official inspected a venue (明察暗访, docs/citizens.md), announced or not: what
     /// they found, whether it passed, by when it must be put right, and the inspection this
     /// one re-inspects (`follows`, the sequence number of an earlier one).
@@ -516,6 +534,8 @@ impl EventBody {
             FilingDecided { .. } => "filing_decided",
             InspectionRecorded { .. } => "inspection_recorded",
             SupplyRequested { .. } => "supply_requested",
+            ResponsibilityAssigned { .. } => "responsibility_assigned",
+            ResponsibilityUpdated { .. } => "responsibility_updated",
         }
     }
 
@@ -577,7 +597,9 @@ impl EventBody {
             | MessageHandled { .. }
             | FilingSubmitted { .. }
             | FilingDecided { .. }
-            | InspectionRecorded { .. } => None,
+            | InspectionRecorded { .. }
+            | ResponsibilityAssigned { .. }
+            | ResponsibilityUpdated { .. } => None,
         }
     }
 

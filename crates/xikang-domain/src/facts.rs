@@ -473,7 +473,9 @@ impl PersonFacts {
             | EventBody::FilingSubmitted { .. }
             | EventBody::FilingDecided { .. }
             | EventBody::InspectionRecorded { .. }
-            | EventBody::SupplyRequested { .. } => {}
+            | EventBody::SupplyRequested { .. }
+            | EventBody::ResponsibilityAssigned { .. }
+            | EventBody::ResponsibilityUpdated { .. } => {}
         }
     }
 

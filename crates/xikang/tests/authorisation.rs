@@ -313,6 +313,9 @@ fn table() -> Vec<Row> {
         // allowed call hears 409 not_sealed past the check.
         row!("post", "/api/v1/supply-requests", "agr", Area, false, |w, _| post("/api/v1/supply-requests", json!({"person": w.p, "need": "food", "items": "大米"}))),
         row!("get", "/api/v1/supervision/quarterly", "at", City, true, |_, _| get("/api/v1/supervision/quarterly".into())),
+        row!("post", "/api/v1/supervision/items", "a", Area, true, |w, _| post("/api/v1/supervision/items", json!({"department": "health", "owner": "王科长", "what": "核查隔离点", "area": w.district, "deadline": rfc(DAY)}))),
+        row!("get", "/api/v1/supervision/items", "a", City, true, |_, _| get("/api/v1/supervision/items".into())),
+        row!("post", "/api/v1/supervision/items/{id}/done", "a", Area, true, |w, _| post(format!("/api/v1/supervision/items/{}/done", w.item), json!({"note": "已完成"}))),
         row!("get", "/api/v1/venues/silent", "atg", City, true, |_, _| get("/api/v1/venues/silent".into())),
         row!("post", "/api/v1/inspections", "atg", Area, true, |w, _| post("/api/v1/inspections", json!({"venue": w.venue, "kind": "unannounced", "findings": "查验到位", "passed": true}))),
         row!("get", "/api/v1/inspections", "atg", City, true, |_, _| get("/api/v1/inspections".into())),
@@ -366,6 +369,8 @@ struct World {
     message: String,
     /// An enterprise's filing in the district, `p` its worker.
     filing: String,
+    /// A responsibility item of the district.
+    item: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -753,7 +758,21 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let item = ok(
+        "item",
+        app.post(
+            admin,
+            "/api/v1/supervision/items",
+            json!({"department": "health", "owner": "王科长", "what": "核查隔离点", "area": district, "deadline": rfc(DAY)}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
+        item,
         message,
         filing,
         card,

@@ -92,3 +92,74 @@ async fn a_case_detected_three_days_after_onset_breaches_its_timer_on_its_page_a
         .await;
     assert_eq!(s, 400);
 }
+
+#[tokio::test]
+async fn an_overdue_responsibility_item_is_raised_to_the_supervisor_once_and_a_done_one_is_not() {
+    let app = spawn_app().await;
+    let district = app.districts()[0].clone();
+    let official = app.role_token("district-admin", "admin", &district).await;
+    let deadline = xikang_server::now().plus(DAY).to_rfc3339();
+    let mut ids = Vec::new();
+    for what in ["核查隔离点物资", "督导核酸采样点"] {
+        let (s, v) = app
+            .post(
+                &official,
+                "/api/v1/supervision/items",
+                json!({"department": "quarantine", "owner": "王科长", "what": what, "deadline": deadline}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["area"], json!(district));
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let (s, v) = app
+        .post(
+            &official,
+            &format!("/api/v1/supervision/items/{}/done", ids[1]),
+            json!({"note": "已完成督导"}),
+        )
+        .await;
+    assert_eq!((s, v["note"].clone()), (200, json!("已完成督导")), "{v}");
+    let (s, _) = app
+        .post(
+            &official,
+            &format!("/api/v1/supervision/items/{}/done", ids[1]),
+            json!({"note": "again"}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    // A day and an hour on, the open one is raised to the supervisor, once.
+    let later = xikang_server::now().plus(DAY + 3600);
+    let out = xikang_server::app::sweep::run(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!(out.items_escalated, 1);
+    let out = xikang_server::app::sweep::run(&app.state, later.plus(60))
+        .await
+        .unwrap();
+    assert_eq!(out.items_escalated, 0);
+    let (_, up) = app
+        .get(&app.admin, "/api/v1/supervision/items?escalated=true")
+        .await;
+    let escalated: Vec<&str> = up["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(escalated, [ids[0].as_str()]);
+    // Another district's admin neither sees nor closes it.
+    let other = app
+        .role_token("other-admin", "admin", &app.districts()[1])
+        .await;
+    let (_, theirs) = app.get(&other, "/api/v1/supervision/items").await;
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
+    let (s, _) = app
+        .post(
+            &other,
+            &format!("/api/v1/supervision/items/{}/done", ids[0]),
+            json!({"note": "x"}),
+        )
+        .await;
+    assert_eq!(s, 403);
+}

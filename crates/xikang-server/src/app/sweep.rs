@@ -51,7 +51,8 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
     let proposals = duties::propose_zone_changes(state, now).await?;
     let escalated = crate::board::messages::escalate_overdue(state, now).await?;
     let silent = crate::board::venues::sweep_silent(state, now);
-    if missed + proposals > 0 || tests + rounds + escalated > 0 {
+    let items = crate::board::responsibility::escalate_overdue(state, now).await?;
+    if missed + proposals > 0 || tests + rounds + escalated + items > 0 {
         tracing::info!(
             report_tasks = missed,
             missed_tests = tests,
@@ -59,6 +60,7 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
             proposals,
             messages_escalated = escalated,
             silent_venues = silent,
+            items_escalated = items,
             "duty sweep"
         );
     }
@@ -69,5 +71,6 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
         zone_proposals: proposals,
         messages_escalated: escalated,
         silent_venues: silent,
+        items_escalated: items,
     })
 }

@@ -165,4 +165,25 @@ pub const OPERATIONS: &[Operation] = &[
         "supervision",
         true,
     ),
+    (
+        "post",
+        "/api/v1/supervision/items",
+        "Assign a responsibility-list item (责任清单) {department, owner, what, area?, deadline} (admins of the area); the sweep raises it to the area above when overdue",
+        "supervision",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/supervision/items",
+        "The responsibility items of the caller's area, newest first (?overdue=&escalated=)",
+        "supervision",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/supervision/items/{id}/done",
+        "Mark an item done {note} (admins of its area), once",
+        "supervision",
+        true,
+    ),
 ];

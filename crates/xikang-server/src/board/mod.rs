@@ -10,6 +10,7 @@ pub mod doc;
 pub mod enterprise;
 pub mod messages;
 pub mod quarterly;
+pub mod responsibility;
 pub mod supervision;
 pub mod supplies;
 pub mod venues;
@@ -90,9 +91,28 @@ pub struct Board {
     /// The answered messages by (latest reply, message): the public list's order, kept so
     /// a page of it costs a walk, not a sort of every answer.
     pub answered: std::collections::BTreeSet<(Timestamp, EventSeq)>,
+    /// Responsibility lists' items (责任清单), by their assignment's number.
+    pub items: BTreeMap<EventSeq, Item>,
     /// Messages received and closed, all time: the public page's sentence.
     pub received: u64,
     pub closed: u64,
+}
+
+/// An item of a responsibility list as the server keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub id: EventSeq,
+    pub assigned_at: Timestamp,
+    pub by: String,
+    pub department: Department,
+    pub owner: String,
+    pub what: String,
+    pub area: AreaCode,
+    pub deadline: Timestamp,
+    /// The owner's note and when it was done.
+    pub done: Option<(String, Timestamp)>,
+    /// When the sweep raised it to the supervisor.
+    pub escalated_at: Option<Timestamp>,
 }
 
 /// A venue inspection (明察暗访) as the server keeps it.
@@ -127,6 +147,8 @@ impl Board {
                 | EventBody::FilingSubmitted { .. }
                 | EventBody::FilingDecided { .. }
                 | EventBody::InspectionRecorded { .. }
+                | EventBody::ResponsibilityAssigned { .. }
+                | EventBody::ResponsibilityUpdated { .. }
         )
     }
 
@@ -268,6 +290,42 @@ impl Board {
                     },
                 );
             }
+            EventBody::ResponsibilityAssigned {
+                department,
+                owner,
+                what,
+                area,
+                deadline,
+            } => {
+                self.items.insert(
+                    e.seq,
+                    Item {
+                        id: e.seq,
+                        assigned_at: e.at,
+                        by: e.actor.clone(),
+                        department: *department,
+                        owner: owner.clone(),
+                        what: what.clone(),
+                        area: area.clone(),
+                        deadline: *deadline,
+                        done: None,
+                        escalated_at: None,
+                    },
+                );
+            }
+            EventBody::ResponsibilityUpdated {
+                item,
+                escalated,
+                note,
+            } => {
+                if let Some(i) = self.items.get_mut(item) {
+                    if *escalated {
+                        i.escalated_at.get_or_insert(e.at);
+                    } else if i.done.is_none() {
+                        i.done = Some((note.clone(), e.at));
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -295,5 +353,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(venues::routes())
         .route("/supervision/timers", get(supervision::get_timers))
         .route("/supervision/quarterly", get(quarterly::get_quarterly))
+        .route(
+            "/supervision/items",
+            post(responsibility::post_item).get(responsibility::get_items),
+        )
+        .route(
+            "/supervision/items/{id}/done",
+            post(responsibility::post_done),
+        )
         .route("/supply-requests", post(supplies::post_supply_request))
 }

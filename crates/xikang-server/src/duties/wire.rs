@@ -305,6 +305,8 @@ pub struct FollowUpsOut {
 /// What one pass of the duty sweep did (`POST /duties/sweep`).
 #[derive(Debug, Serialize)]
 pub struct SweepOut {
+    /// Responsibility items raised to the supervisor past their deadline.
+    pub items_escalated: usize,
     /// Messages of the board escalated past their deadline (docs/citizens.md).
     pub messages_escalated: usize,
     pub missed_report_tasks: u64,
@@ -698,6 +700,7 @@ mod tests {
                 zone_proposals: 4,
                 messages_escalated: 5,
                 silent_venues: 6,
+                items_escalated: 7,
             },
         );
         prints_as_sorted_json(
