@@ -465,6 +465,15 @@ pub enum EventBody {
         escalated: bool,
         note: String,
     },
+    /// An enterprise with a filing posted a need or an offer on the supply–demand board
+    /// (企业供需对接, docs/citizens.md), through the street's staff.
+    ExchangePosted {
+        credit_code: String,
+        offer: bool,
+        item: String,
+        quantity: u32,
+        area: AreaCode,
+    },
     /// An official inspected a venue (明察暗访, docs/citizens.md), announced or not: what
     /// they found, whether it passed, by when it must be put right, and the inspection this
     /// one re-inspects (`follows`, the sequence number of an earlier one).
@@ -534,6 +543,7 @@ impl EventBody {
             FilingDecided { .. } => "filing_decided",
             InspectionRecorded { .. } => "inspection_recorded",
             SupplyRequested { .. } => "supply_requested",
+            ExchangePosted { .. } => "exchange_posted",
             ResponsibilityAssigned { .. } => "responsibility_assigned",
             ResponsibilityUpdated { .. } => "responsibility_updated",
         }
@@ -599,7 +609,8 @@ impl EventBody {
             | FilingDecided { .. }
             | InspectionRecorded { .. }
             | ResponsibilityAssigned { .. }
-            | ResponsibilityUpdated { .. } => None,
+            | ResponsibilityUpdated { .. }
+            | ExchangePosted { .. } => None,
         }
     }
 

@@ -475,7 +475,8 @@ impl PersonFacts {
             | EventBody::InspectionRecorded { .. }
             | EventBody::SupplyRequested { .. }
             | EventBody::ResponsibilityAssigned { .. }
-            | EventBody::ResponsibilityUpdated { .. } => {}
+            | EventBody::ResponsibilityUpdated { .. }
+            | EventBody::ExchangePosted { .. } => {}
         }
     }
 

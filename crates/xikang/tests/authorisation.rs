@@ -316,6 +316,8 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/supervision/items", "a", Area, true, |w, _| post("/api/v1/supervision/items", json!({"department": "health", "owner": "王科长", "what": "核查隔离点", "area": w.district, "deadline": rfc(DAY)}))),
         row!("get", "/api/v1/supervision/items", "a", City, true, |_, _| get("/api/v1/supervision/items".into())),
         row!("post", "/api/v1/supervision/items/{id}/done", "a", Area, true, |w, _| post(format!("/api/v1/supervision/items/{}/done", w.item), json!({"note": "已完成"}))),
+        row!("post", "/api/v1/enterprises/exchange", "ag", Area, true, |w, _| post("/api/v1/enterprises/exchange", json!({"credit_code": w.credit, "kind": "offer", "item": "口罩", "quantity": 1000}))),
+        row!("get", "/api/v1/enterprises/exchange", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/exchange?area={}", w.district))),
         row!("get", "/api/v1/venues/silent", "atg", City, true, |_, _| get("/api/v1/venues/silent".into())),
         row!("post", "/api/v1/inspections", "atg", Area, true, |w, _| post("/api/v1/inspections", json!({"venue": w.venue, "kind": "unannounced", "findings": "查验到位", "passed": true}))),
         row!("get", "/api/v1/inspections", "atg", City, true, |_, _| get("/api/v1/inspections".into())),
@@ -371,6 +373,8 @@ struct World {
     filing: String,
     /// A responsibility item of the district.
     item: String,
+    /// The credit code of `filing`'s enterprise.
+    credit: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -748,7 +752,7 @@ async fn world(app: &TestApp, district: &str) -> World {
         app.post(
             admin,
             "/api/v1/enterprises/filings",
-            json!({"enterprise": "某厂", "credit_code": "91320200MA1ABCDE0X", "industry": "manufacturing",
+            json!({"enterprise": "某厂", "credit_code": format!("91{district}MA1ABCDE0X"), "industry": "manufacturing",
                 "area": district, "site": "s", "responsible": "负责人", "measures": "测温",
                 "workers": [{"id_number": id_number}]}),
         )
@@ -772,6 +776,7 @@ async fn world(app: &TestApp, district: &str) -> World {
         .unwrap()
         .to_owned();
     World {
+        credit: format!("91{district}MA1ABCDE0X"),
         item,
         message,
         filing,

@@ -386,6 +386,38 @@ async fn a_filing_approved_in_one_district_moves_that_districts_resumption_rate_
         )
         .await;
     assert_eq!(s, 409);
+    // The supply–demand board: a need in one district matched by an offer in the other.
+    let (s, need) = app
+        .post(
+            &ta,
+            "/api/v1/enterprises/exchange",
+            json!({"credit_code": "91320200MA1ABCDE1X", "kind": "need", "item": "口罩", "quantity": 5000}),
+        )
+        .await;
+    assert_eq!(s, 201, "{need}");
+    let (s, offer) = app
+        .post(
+            &tb,
+            "/api/v1/enterprises/exchange",
+            json!({"credit_code": "91320200MA1ABCDE2X", "kind": "offer", "item": "口罩", "quantity": 20000}),
+        )
+        .await;
+    assert_eq!(s, 201, "{offer}");
+    let (s, _) = app
+        .post(
+            &tb,
+            "/api/v1/enterprises/exchange",
+            json!({"credit_code": "91320200MA1ABCDE1X", "kind": "offer", "item": "x", "quantity": 1}),
+        )
+        .await;
+    assert_eq!(s, 403, "another district's enterprise");
+    let (_, board) = app.get(&ta, "/api/v1/enterprises/exchange?kind=need").await;
+    assert_eq!(board["items"][0]["id"], need["id"]);
+    assert_eq!(
+        board["items"][0]["enterprise"],
+        "无锡91320200MA1ABCDE1X公司"
+    );
+    assert_eq!(board["items"][0]["matches"], json!([offer["id"]]));
     // The green share: counts, no names.
     let (s, g) = app
         .get(&ta, &format!("/api/v1/enterprises/filings/{fa}/green"))

@@ -186,4 +186,18 @@ pub const OPERATIONS: &[Operation] = &[
         "supervision",
         true,
     ),
+    (
+        "post",
+        "/api/v1/enterprises/exchange",
+        "Post an enterprise's need or offer on the supply–demand board (企业供需对接) {credit_code, kind: need|offer, item, quantity} (staff of the enterprise's filing area)",
+        "enterprises",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/enterprises/exchange",
+        "The supply–demand board of the caller's area (?kind=need|offer&area=): each need with the offers of the same item in the city",
+        "enterprises",
+        true,
+    ),
 ];

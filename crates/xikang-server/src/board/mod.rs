@@ -8,6 +8,7 @@
 
 pub mod doc;
 pub mod enterprise;
+pub mod exchange;
 pub mod messages;
 pub mod quarterly;
 pub mod responsibility;
@@ -93,6 +94,8 @@ pub struct Board {
     pub answered: std::collections::BTreeSet<(Timestamp, EventSeq)>,
     /// Responsibility lists' items (责任清单), by their assignment's number.
     pub items: BTreeMap<EventSeq, Item>,
+    /// The supply–demand board's posts, oldest first.
+    pub exchange: Vec<exchange::Post>,
     /// Messages received and closed, all time: the public page's sentence.
     pub received: u64,
     pub closed: u64,
@@ -149,6 +152,7 @@ impl Board {
                 | EventBody::InspectionRecorded { .. }
                 | EventBody::ResponsibilityAssigned { .. }
                 | EventBody::ResponsibilityUpdated { .. }
+                | EventBody::ExchangePosted { .. }
         )
     }
 
@@ -326,6 +330,23 @@ impl Board {
                     }
                 }
             }
+            EventBody::ExchangePosted {
+                credit_code,
+                offer,
+                item,
+                quantity,
+                area,
+            } => {
+                self.exchange.push(exchange::Post {
+                    id: e.seq,
+                    at: e.at,
+                    credit_code: credit_code.clone(),
+                    offer: *offer,
+                    item: item.clone(),
+                    quantity: *quantity,
+                    area: area.clone(),
+                });
+            }
             _ => {}
         }
     }
@@ -351,6 +372,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/messages/{id}/{action}", post(m::post_action))
         .merge(enterprise::routes())
         .merge(venues::routes())
+        .route(
+            "/enterprises/exchange",
+            post(exchange::post_exchange).get(exchange::get_exchange),
+        )
         .route("/supervision/timers", get(supervision::get_timers))
         .route("/supervision/quarterly", get(quarterly::get_quarterly))
         .route(
