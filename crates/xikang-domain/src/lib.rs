@@ -5,6 +5,7 @@
 pub mod authority;
 pub mod board;
 pub mod bulletin;
+pub mod capacity;
 pub mod case;
 pub mod contact;
 pub mod duties;

@@ -318,6 +318,7 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/supervision/items/{id}/done", "a", Area, true, |w, _| post(format!("/api/v1/supervision/items/{}/done", w.item), json!({"note": "已完成"}))),
         row!("post", "/api/v1/enterprises/exchange", "ag", Area, true, |w, _| post("/api/v1/enterprises/exchange", json!({"credit_code": w.credit, "kind": "offer", "item": "口罩", "quantity": 1000}))),
         row!("get", "/api/v1/enterprises/exchange", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/exchange?area={}", w.district))),
+        row!("get", "/api/v1/capacity", "at", Area, true, |w, _| get(format!("/api/v1/capacity?area={}", w.district))),
         row!("get", "/api/v1/venues/silent", "atg", City, true, |_, _| get("/api/v1/venues/silent".into())),
         row!("post", "/api/v1/inspections", "atg", Area, true, |w, _| post("/api/v1/inspections", json!({"venue": w.venue, "kind": "unannounced", "findings": "查验到位", "passed": true}))),
         row!("get", "/api/v1/inspections", "atg", City, true, |_, _| get("/api/v1/inspections".into())),

@@ -122,3 +122,50 @@ async fn a_supply_request_for_a_sealed_household_is_a_task_on_its_workers_list_a
     assert_eq!(cell_after, cell_before + 1);
     assert!(district_after > district_before);
 }
+
+#[tokio::test]
+async fn a_filling_quarantine_site_shows_the_day_it_is_full() {
+    let app = spawn_app().await;
+    let district = app.districts()[0].clone();
+    let site = app
+        .quarantine_site("东郊集中隔离点", &district, 5, 31.5, "mgr")
+        .await;
+    // Three close contacts of the district ordered to it today: 3 a day over 3 days = 1 a
+    // day net, 2 beds free: full in two days.
+    for p in app.residents_of(&district).into_iter().take(3) {
+        let person = format!("P{p}");
+        app.confirm_close_contact(&person).await;
+        let (s, v) = app
+            .post(
+                &app.admin,
+                "/api/v1/quarantine/orders",
+                json!({"person": person, "reason": "close_contact", "site": site}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, c) = app
+        .get(&app.admin, &format!("/api/v1/capacity?area={district}"))
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let row = c["beds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["site"] == json!(site))
+        .unwrap();
+    assert_eq!(
+        (
+            row["capacity"].clone(),
+            row["occupied"].clone(),
+            row["free"].clone()
+        ),
+        (json!(5), json!(3), json!(2))
+    );
+    assert_eq!(row["admitted_per_day"], 1.0);
+    let today = xikang_server::now().shanghai_day();
+    let expected = xikang_domain::CivilDay(today.0 + 2)
+        .start()
+        .to_shanghai_rfc3339();
+    assert_eq!(row["full_on"], json!(&expected[..10]), "{c}");
+}

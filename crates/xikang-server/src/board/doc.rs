@@ -200,4 +200,11 @@ pub const OPERATIONS: &[Operation] = &[
         "enterprises",
         true,
     ),
+    (
+        "get",
+        "/api/v1/capacity",
+        "Quarantine beds per centralized site of the area (?area=): capacity, occupied, free, admissions and releases per day over the last 3 days, and the day the site is full at that trend (admins and tracers)",
+        "supplies",
+        true,
+    ),
 ];

@@ -6,6 +6,7 @@
 //! closing, escalation, filing and decision is an event, so who did what and when is in the
 //! hash-chained log, and a second node following the log holds the same board.
 
+pub mod capacity;
 pub mod doc;
 pub mod enterprise;
 pub mod exchange;
@@ -387,4 +388,5 @@ pub fn routes() -> Router<Arc<AppState>> {
             post(responsibility::post_done),
         )
         .route("/supply-requests", post(supplies::post_supply_request))
+        .route("/capacity", get(capacity::get_capacity))
 }
