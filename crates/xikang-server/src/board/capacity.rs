@@ -86,10 +86,7 @@ pub async fn get_capacity(
         Ok::<_, xikang_store::StoreError>(out)
     })
     .await??;
-    let day = |d: xikang_domain::CivilDay| {
-        let s = d.start().to_shanghai_rfc3339();
-        s.get(..10).unwrap_or(&s).to_owned()
-    };
+    let day = super::messages::day_text;
     let per_day = |n: usize| ((n as f64 / TREND_DAYS as f64) * 10.0).round() / 10.0;
     let beds = sites
         .into_iter()

@@ -105,14 +105,7 @@ impl From<&Filing> for FilingOut {
 }
 
 fn field(s: &str, code: &'static str) -> Result<String, AppError> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().count() > MAX_FIELD_CHARS {
-        return Err(AppError::bad(
-            code,
-            format!("write 1 to {MAX_FIELD_CHARS} characters"),
-        ));
-    }
-    Ok(t.to_owned())
+    super::text(s, MAX_FIELD_CHARS, code)
 }
 
 /// A unified social credit code: 18 characters, digits and capital letters.

@@ -125,14 +125,6 @@ pub struct PageOut<T> {
     pub items: Vec<T>,
 }
 
-fn text_of(s: &str, max: usize, code: &'static str) -> Result<String, AppError> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().count() > max {
-        return Err(AppError::bad(code, format!("write 1 to {max} characters")));
-    }
-    Ok(t.to_owned())
-}
-
 fn city(state: &AppState) -> Result<AreaCode, AppError> {
     AreaCode::parse(&state.config.jurisdiction)
         .map_err(|_| AppError::Internal("the jurisdiction is no area code".into()))
@@ -170,8 +162,8 @@ pub async fn post(
             "a category is medical, supplies, quarantine, testing, policy, enterprise or other",
         )
     })?;
-    let title = text_of(&b.title, MAX_TITLE_CHARS, "invalid_title")?;
-    let text = text_of(&b.text, MAX_TEXT_CHARS, "invalid_text")?;
+    let title = super::text(&b.title, MAX_TITLE_CHARS, "invalid_title")?;
+    let text = super::text(&b.text, MAX_TEXT_CHARS, "invalid_text")?;
     let district = area_of(b.district.as_deref())?;
     let now = crate::now();
     if let Some(a) = addr
@@ -331,12 +323,12 @@ pub async fn act(
     let m = message.into_inner();
     let text = match action {
         MessageAction::Accept => None,
-        MessageAction::Reply => Some(text_of(
+        MessageAction::Reply => Some(super::text(
             b.text.as_deref().unwrap_or(""),
             MAX_TEXT_CHARS,
             "invalid_reply",
         )?),
-        MessageAction::Transfer | MessageAction::Close => Some(text_of(
+        MessageAction::Transfer | MessageAction::Close => Some(super::text(
             b.text.as_deref().unwrap_or(""),
             MAX_TEXT_CHARS,
             "invalid_message_reason",
@@ -563,7 +555,7 @@ fn day_of(s: Option<&str>) -> Result<Option<CivilDay>, AppError> {
 }
 
 /// A day as `YYYY-MM-DD`.
-fn day_text(d: CivilDay) -> String {
+pub fn day_text(d: CivilDay) -> String {
     let s = d.start().to_shanghai_rfc3339();
     s.get(..10).unwrap_or(&s).to_owned()
 }

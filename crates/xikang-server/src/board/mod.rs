@@ -353,6 +353,18 @@ impl Board {
     }
 }
 
+/// Free text from a form or body: trimmed, 1 to `max` characters, or 400 `code`.
+pub fn text(s: &str, max: usize, code: &'static str) -> Result<String, crate::error::AppError> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > max {
+        return Err(crate::error::AppError::bad(
+            code,
+            format!("write 1 to {max} characters"),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
 /// A page number from a query (1-based; absent = 1).
 pub fn page_of(page: Option<u32>) -> usize {
     page.unwrap_or(1).max(1) as usize

@@ -142,10 +142,7 @@ pub fn evaluate(
             .sum();
     }
     rows.sort_by(|a, b| b.points.cmp(&a.points).then(a.district.cmp(&b.district)));
-    let day = |d: CivilDay| {
-        let s = d.start().to_shanghai_rfc3339();
-        s.get(..10).unwrap_or(&s).to_owned()
-    };
+    let day = super::messages::day_text;
     Ok(QuarterOut {
         quarter,
         from: day(start),

@@ -68,17 +68,6 @@ fn out(i: &Item, now: Timestamp) -> ItemOut {
     }
 }
 
-fn text(s: &str, code: &'static str) -> Result<String, AppError> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().count() > MAX_TEXT_CHARS {
-        return Err(AppError::bad(
-            code,
-            format!("write 1 to {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    Ok(t.to_owned())
-}
-
 /// `POST /api/v1/supervision/items`: 201 with the item.
 pub async fn post_item(
     State(state): State<Arc<AppState>>,
@@ -91,8 +80,8 @@ pub async fn post_item(
     let area = authorise::area(&caller, area)?.into_inner();
     let department = Department::parse(&b.department)
         .ok_or_else(|| AppError::bad("invalid_department", "no such department"))?;
-    let owner = text(&b.owner, "invalid_owner")?;
-    let what = text(&b.what, "invalid_what")?;
+    let owner = super::text(&b.owner, MAX_TEXT_CHARS, "invalid_owner")?;
+    let what = super::text(&b.what, MAX_TEXT_CHARS, "invalid_what")?;
     let now = crate::now();
     let deadline = Timestamp::parse_rfc3339(b.deadline.trim())
         .ok()
@@ -144,7 +133,7 @@ pub async fn post_done(
         .cloned()
         .ok_or_else(|| AppError::not_found("unknown_item", format!("no item {id}")))?;
     authorise::area(&caller, item.area.clone())?;
-    let note = text(&input.get()?.note, "invalid_note")?;
+    let note = super::text(&input.get()?.note, MAX_TEXT_CHARS, "invalid_note")?;
     if item.done.is_some() {
         return Err(AppError::Conflict {
             code: "item_done",

@@ -93,13 +93,7 @@ pub async fn request(state: &AppState, caller: &Actor, b: SupplyIn) -> Result<Su
     let person = authorise::person(state, caller, person)?.id();
     let need = SupplyNeed::parse(&b.need)
         .ok_or_else(|| AppError::bad("invalid_need", "need is medicine, food or daily"))?;
-    let items = b.items.trim().to_owned();
-    if items.is_empty() || items.chars().count() > MAX_ITEMS_CHARS {
-        return Err(AppError::bad(
-            "invalid_items",
-            format!("write 1 to {MAX_ITEMS_CHARS} characters"),
-        ));
-    }
+    let items = super::text(&b.items, MAX_ITEMS_CHARS, "invalid_items")?;
     let now = crate::now();
     if !sealed_or_isolated(state, person, now) {
         return Err(AppError::Conflict {

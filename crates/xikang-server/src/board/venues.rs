@@ -235,13 +235,7 @@ pub async fn inspect(
             ));
         }
     };
-    let findings = b.findings.trim().to_owned();
-    if findings.is_empty() || findings.chars().count() > MAX_FINDINGS_CHARS {
-        return Err(AppError::bad(
-            "invalid_findings",
-            format!("write 1 to {MAX_FINDINGS_CHARS} characters"),
-        ));
-    }
+    let findings = super::text(&b.findings, MAX_FINDINGS_CHARS, "invalid_findings")?;
     let now = crate::now();
     let rectify_by = match b
         .rectify_by
