@@ -627,7 +627,7 @@ try {
     const open = ['/web/login', '/web/claim', '/board'];
     // As the city admin: every page the command centre uses.
     const staff = ['/web/dashboard', '/web/cases', new URL(caseUrl).pathname, `/web/people/${contact}`,
-      '/web/bulletin', '/web/ranking', '/web/appeals', '/web/messages', '/web/sampling', '/web/site',
+      '/web/bulletin', '/web/ranking', '/web/appeals', '/web/messages', '/web/enterprises', '/web/sampling', '/web/site',
       '/web/admin/users', '/web/admin/policy'];
     const visit = async (paths) => {
       for (const lang of ['zh', 'en']) {

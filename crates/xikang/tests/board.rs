@@ -454,3 +454,34 @@ async fn a_filing_with_a_worker_missing_from_the_register_is_refused_whole() {
     );
     assert_eq!(app.events(), before);
 }
+
+#[tokio::test]
+async fn a_district_admin_approves_a_filing_on_the_page_and_the_rate_shows_it() {
+    let app = spawn_app().await;
+    let (a, ta, _, _) = two_districts(&app).await;
+    let id = filing(&app, &ta, &a, "91320200MA1ABCDE7X", 2).await;
+    let mut b = common::web::Browser::signed_in(&app, "district-boss", "admin", &a).await;
+    let page = b.get("/web/enterprises?lang=en").await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains(&format!("id=\"f-{id}\" data-status=\"pending\"")),
+        "{html}"
+    );
+    assert!(html.contains("id=\"resumption\" data-rate=\"0\""));
+    let csrf = b.csrf("/web/enterprises").await;
+    let r = b
+        .post(
+            &format!("/web/enterprises/{id}"),
+            &[("csrf", &csrf), ("reason", "措施齐全"), ("approve", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let html = b.get("/web/enterprises").await.text();
+    assert!(html.contains(&format!("id=\"f-{id}\" data-status=\"approved\"")));
+    assert!(
+        html.contains("id=\"resumption\" data-rate=\"1000\""),
+        "{html}"
+    );
+    assert!(html.contains("复工率 100.0%"));
+}

@@ -21,6 +21,7 @@ pub mod bulletin;
 pub mod claim;
 pub mod dashboard;
 pub mod diff;
+pub mod enterprises;
 pub mod grid;
 pub mod i18n;
 pub mod lab;
@@ -86,6 +87,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/appeals", get(appeals::list))
         .route("/board", get(board::page).post(board::post))
         .route("/web/messages", get(messages::list))
+        .route("/web/enterprises", get(enterprises::list))
+        .route("/web/enterprises/{id}", post(enterprises::decide))
         .route("/web/messages/{id}/{action}", post(messages::act))
         .route("/web/appeals/{id}", post(appeals::answer))
         .route("/web/venue", get(venue::scan_page).post(venue::scan))
@@ -198,6 +201,7 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/appeals", "申诉", "Appeals"));
             if role == Role::Admin {
                 v.push(("/web/messages", "留言办理", "Messages"));
+                v.push(("/web/enterprises", "复工备案", "Resumption"));
             }
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
