@@ -542,6 +542,60 @@ try {
     await phone.close();
   });
 
+  await step('a resident posts on the board from a phone, staff reply, the public page shows it masked and counted', async () => {
+    const phone = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
+    const p = await phone.newPage();
+    await p.goto(`${base}/board`);
+    await assertLabelled(p);
+    await assertAxe(p);
+    const stats = p.locator('#board-stats');
+    const received = Number(await stats.getAttribute('data-received'));
+    const closed = Number(await stats.getAttribute('data-closed'));
+    // Nothing wider than the phone's screen.
+    assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+      'the board fits a phone-width screen');
+    await p.getByLabel('留言类别').selectOption('supplies');
+    await p.getByLabel('所在区').selectOption({ index: 1 });
+    await p.getByLabel('标题').fill('封控楼栋三天未收到蔬菜包');
+    await p.getByLabel('留言内容').fill('3 号楼 2 单元封控第三天，仍未收到蔬菜包，请联系 13812345678。');
+    await p.getByRole('button', { name: '提交留言' }).click();
+    await p.waitForLoadState('load');
+    const posted = p.locator('#board-posted');
+    assert.equal(await posted.count(), 1, 'the resident sees the number and deadline');
+    const id = await posted.getAttribute('data-id');
+    assert.match(await posted.innerText(), /生活保障组/);
+    assert.equal(await p.locator(`#m-${id}`).count(), 0, 'not public before a reply');
+    await p.screenshot({ path: `${shots}/board-posted.png`, fullPage: true });
+
+    await page.goto(`${base}/web/messages`);
+    await assertLabelled(page);
+    const item = page.locator(`#m-${id}`);
+    assert.match(await item.innerText(), /13812345678/, 'staff read the message whole');
+    await item.getByLabel(/答复/).fill('已联系街道保供专班，今日 18 时前送达。如有问题请拨 13900001111。');
+    await page.screenshot({ path: `${shots}/messages.png`, fullPage: true });
+    await item.getByRole('button', { name: '提交答复' }).click();
+    await page.waitForLoadState('load');
+    assert.ok(page.url().endsWith('/web/messages'), page.url());
+    assert.equal(await page.locator(`#m-${id}`).getAttribute('data-status'), 'closed');
+
+    await p.goto(`${base}/board`);
+    const shown = p.locator(`#m-${id}`);
+    assert.equal(await shown.count(), 1, 'the answered message is public');
+    const text = await shown.innerText();
+    assert.match(text, /138\*{6}78/);
+    assert.match(text, /139\*{6}11/);
+    assert.doesNotMatch(text, /13812345678|13900001111/);
+    assert.match(text, /已办结/);
+    assert.equal(Number(await p.locator('#board-stats').getAttribute('data-received')), received + 1);
+    assert.equal(Number(await p.locator('#board-stats').getAttribute('data-closed')), closed + 1);
+    assert.match(await p.locator('#board-stats').innerText(), new RegExp(`收到留言 ${received + 1} 件，办结 ${closed + 1} 件`));
+    assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+      'the answered list fits a phone-width screen');
+    await assertAxe(p);
+    await p.screenshot({ path: `${shots}/board.png`, fullPage: true });
+    await phone.close();
+  });
+
   await step('the dashboard maps the cases and ranks districts with names and tracing times', async () => {
     // The figures are cached for 10 s and refreshed in the background: reload until the
     // registered cases show (at most half a minute).
@@ -570,10 +624,10 @@ try {
     const k = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
     const p = await k.newPage();
     // Before logging in: the pages anyone reaches.
-    const open = ['/web/login', '/web/claim'];
+    const open = ['/web/login', '/web/claim', '/board'];
     // As the city admin: every page the command centre uses.
     const staff = ['/web/dashboard', '/web/cases', new URL(caseUrl).pathname, `/web/people/${contact}`,
-      '/web/bulletin', '/web/ranking', '/web/appeals', '/web/sampling', '/web/site',
+      '/web/bulletin', '/web/ranking', '/web/appeals', '/web/messages', '/web/enterprises', '/web/sampling', '/web/site',
       '/web/admin/users', '/web/admin/policy'];
     const visit = async (paths) => {
       for (const lang of ['zh', 'en']) {

@@ -6,7 +6,9 @@
 //! the previous hash, so that changing, removing or reordering any stored event breaks every
 //! link after it.
 
-use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, ZoneId};
+use crate::board::{Category, Department, MessageAction};
+use crate::enterprise::Industry;
+use crate::ids::{CaseId, EventSeq, OrderId, PersonId, SiteId, VenueId, ZoneId};
 use crate::model::{AreaCode, GridCell, TestOutcome};
 use crate::testing::RoundId;
 use crate::time::Timestamp;
@@ -105,6 +107,45 @@ pub struct AssistPlace {
     pub place: String,
     pub from: Timestamp,
     pub to: Timestamp,
+}
+
+/// What a sealed or isolated household asks for, which sets how soon it is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupplyNeed {
+    /// 药品: within 4 hours.
+    Medicine,
+    /// 食品: within 12 hours.
+    Food,
+    /// 日用品: within 24 hours.
+    Daily,
+}
+
+impl SupplyNeed {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupplyNeed::Medicine => "medicine",
+            SupplyNeed::Food => "food",
+            SupplyNeed::Daily => "daily",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<SupplyNeed> {
+        [SupplyNeed::Medicine, SupplyNeed::Food, SupplyNeed::Daily]
+            .into_iter()
+            .find(|n| n.as_str() == s.trim())
+    }
+
+    /// Hours the delivery may take.
+    pub fn hours(self) -> i64 {
+        match self {
+            SupplyNeed::Medicine => 4,
+            SupplyNeed::Food => 12,
+            SupplyNeed::Daily => 24,
+        }
+    }
 }
 
 /// The body of an authority event: what happened. Each variant that concerns one person
@@ -431,6 +472,101 @@ pub enum EventBody {
         guardian: PersonId,
         grant: EventSeq,
     },
+    /// A resident posted a message on the board (民声留言板, docs/citizens.md), without
+    /// logging in: the message's number is this event's sequence number. The routing rules
+    /// ([`crate::board::route`]) chose `department`, `area` and `due_at`. No poster is
+    /// named: the board keeps no personal data of the poster.
+    MessagePosted {
+        category: Category,
+        title: String,
+        text: String,
+        department: Department,
+        area: AreaCode,
+        due_at: Timestamp,
+    },
+    /// Staff accepted, replied to, transferred or closed a message, or the sweep escalated
+    /// it past its deadline: `message` is the sequence number of its
+    /// [`EventBody::MessagePosted`] event; a transfer names the new department and area.
+    MessageHandled {
+        message: EventSeq,
+        action: MessageAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        department: Option<Department>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        area: Option<AreaCode>,
+    },
+    /// An enterprise's filing to resume work (复工备案, docs/citizens.md): its workers as
+    /// resident ids (their ID numbers are resolved against the register and never logged),
+    /// its measures, responsible person and site. The filing's number is this event's.
+    FilingSubmitted {
+        enterprise: String,
+        /// The unified social credit code (统一社会信用代码): one enterprise, many filings.
+        credit_code: String,
+        industry: Industry,
+        area: AreaCode,
+        site: String,
+        responsible: String,
+        measures: String,
+        workers: Vec<PersonId>,
+    },
+    /// The district approved or returned a filing, with its reasons: `filing` is the
+    /// sequence number of its [`EventBody::FilingSubmitted`] event.
+    FilingDecided {
+        filing: EventSeq,
+        approved: bool,
+        reason: String,
+    },
+    /// A sealed or isolated household asked for supplies (docs/citizens.md), the resident
+    /// or their grid worker for them: a delivery task on the home cell's worker's list,
+    /// written in the same transaction.
+    SupplyRequested {
+        person: PersonId,
+        need: SupplyNeed,
+        items: String,
+        due_at: Timestamp,
+    },
+    /// An item of a responsibility list (责任清单, docs/citizens.md): what a department's
+    /// official (`owner`, a staff user name) must do in `area` by `deadline`. Its number is
+    /// this event's sequence number.
+    ResponsibilityAssigned {
+        department: Department,
+        owner: String,
+        what: String,
+        area: AreaCode,
+        deadline: Timestamp,
+    },
+    /// A responsibility item was done (`escalated: false`, with the owner's note), or the
+    /// sweep found it past its deadline and raised it to the supervisor, the admins of the
+    /// area above (`escalated: true`).
+    ResponsibilityUpdated {
+        item: EventSeq,
+        escalated: bool,
+        note: String,
+    },
+    /// An enterprise with a filing posted a need or an offer on the supply–demand board
+    /// (企业供需对接, docs/citizens.md), through the street's staff.
+    ExchangePosted {
+        credit_code: String,
+        offer: bool,
+        item: String,
+        quantity: u32,
+        area: AreaCode,
+    },
+    /// An official inspected a venue (明察暗访, docs/citizens.md), announced or not: what
+    /// they found, whether it passed, by when it must be put right, and the inspection this
+    /// one re-inspects (`follows`, the sequence number of an earlier one).
+    InspectionRecorded {
+        venue: VenueId,
+        unannounced: bool,
+        findings: String,
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rectify_by: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        follows: Option<EventSeq>,
+    },
 }
 
 impl EventBody {
@@ -492,6 +628,15 @@ impl EventBody {
             AssistAnswered { .. } => "assist_answered",
             AssistAnswerReceived { .. } => "assist_answer_received",
             AssistDelivered { .. } => "assist_delivered",
+            MessagePosted { .. } => "message_posted",
+            MessageHandled { .. } => "message_handled",
+            FilingSubmitted { .. } => "filing_submitted",
+            FilingDecided { .. } => "filing_decided",
+            InspectionRecorded { .. } => "inspection_recorded",
+            SupplyRequested { .. } => "supply_requested",
+            ExchangePosted { .. } => "exchange_posted",
+            ResponsibilityAssigned { .. } => "responsibility_assigned",
+            ResponsibilityUpdated { .. } => "responsibility_updated",
         }
     }
 
@@ -543,7 +688,8 @@ impl EventBody {
             | ProxyRevoked { person, .. }
             | PassApplied { person, .. }
             | PassApproved { person, .. }
-            | PassRevoked { person, .. } => Some(person),
+            | PassRevoked { person, .. }
+            | SupplyRequested { person, .. } => Some(person),
             ZoneSet { .. }
             | ZoneLifted { .. }
             | PolicyActivated { .. }
@@ -558,7 +704,15 @@ impl EventBody {
             | AssistReceived { .. }
             | AssistAnswered { .. }
             | AssistAnswerReceived { .. }
-            | AssistDelivered { .. } => None,
+            | AssistDelivered { .. }
+            | MessagePosted { .. }
+            | MessageHandled { .. }
+            | FilingSubmitted { .. }
+            | FilingDecided { .. }
+            | InspectionRecorded { .. }
+            | ResponsibilityAssigned { .. }
+            | ResponsibilityUpdated { .. }
+            | ExchangePosted { .. } => None,
         }
     }
 

@@ -480,7 +480,16 @@ impl PersonFacts {
             | EventBody::AssistReceived { .. }
             | EventBody::AssistAnswered { .. }
             | EventBody::AssistAnswerReceived { .. }
-            | EventBody::AssistDelivered { .. } => {}
+            | EventBody::AssistDelivered { .. }
+            | EventBody::MessagePosted { .. }
+            | EventBody::MessageHandled { .. }
+            | EventBody::FilingSubmitted { .. }
+            | EventBody::FilingDecided { .. }
+            | EventBody::InspectionRecorded { .. }
+            | EventBody::SupplyRequested { .. }
+            | EventBody::ResponsibilityAssigned { .. }
+            | EventBody::ResponsibilityUpdated { .. }
+            | EventBody::ExchangePosted { .. } => {}
         }
     }
 

@@ -3,12 +3,16 @@
 //! into a colour. No I/O and no clock reads: every function that needs the time takes `now`.
 
 pub mod authority;
+pub mod board;
 pub mod bulletin;
+pub mod capacity;
 pub mod case;
 pub mod contact;
 pub mod duties;
+pub mod enterprise;
 pub mod event;
 pub mod facts;
+pub mod fourearly;
 pub mod geo;
 pub mod idnumber;
 pub mod ids;
@@ -17,6 +21,7 @@ pub mod merkle;
 pub mod model;
 pub mod policy;
 pub mod register;
+pub mod silent;
 pub mod testing;
 pub mod time;
 

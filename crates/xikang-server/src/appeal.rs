@@ -36,14 +36,7 @@ pub use crate::app::projection::{Answer, Appeal};
 
 /// A reason or an answer: trimmed, not empty, at most [`MAX_TEXT_CHARS`].
 pub fn parse_text(s: &str, code: &'static str) -> Result<String, AppError> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().count() > MAX_TEXT_CHARS {
-        return Err(AppError::bad(
-            code,
-            format!("write 1 to {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    Ok(t.to_owned())
+    crate::board::text(s, MAX_TEXT_CHARS, code)
 }
 
 /// A person's appeals, oldest first.

@@ -165,8 +165,9 @@ pub struct ClaimLimits {
     proxy_lock: tokio::sync::Mutex<()>,
 }
 
-/// Counts one use of `key` at `now`; whether it stays within `max` per window.
-fn count<K: std::hash::Hash + Eq>(
+/// Counts one use of `key` at `now`; whether it stays within `max` per window
+/// ([`LIMIT_WINDOW_SECS`]). Also the message board's per-address limit.
+pub(crate) fn count<K: std::hash::Hash + Eq>(
     m: &Mutex<HashMap<K, (u32, Timestamp)>>,
     key: K,
     max: u32,

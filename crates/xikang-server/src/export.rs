@@ -104,6 +104,59 @@ pub fn to_xlsx(t: &Table, sheet: &str) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
     book.save_to_buffer()
 }
 
+/// The file format an export was asked for (`format=csv|xlsx`; absent = CSV).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    /// Parses a `format` query value; anything but `csv` or `xlsx` is refused.
+    pub fn parse(s: Option<&str>) -> Result<Format, crate::error::AppError> {
+        match s.map(str::trim) {
+            None | Some("" | "csv") => Ok(Format::Csv),
+            Some("xlsx") => Ok(Format::Xlsx),
+            Some(_) => Err(crate::error::AppError::bad(
+                "invalid_format",
+                "format is csv or xlsx",
+            )),
+        }
+    }
+
+    /// The table as a download named `{stem}.csv` or `{stem}.xlsx` (sheet `sheet`).
+    pub fn response(
+        self,
+        t: &Table,
+        stem: &str,
+        sheet: &str,
+    ) -> Result<axum::response::Response, crate::error::AppError> {
+        use axum::http::header;
+        use axum::response::IntoResponse;
+        let (body, mime, ext) = match self {
+            Format::Csv => (to_csv(t).into_bytes(), "text/csv; charset=utf-8", "csv"),
+            Format::Xlsx => (
+                to_xlsx(t, sheet)
+                    .map_err(|e| crate::error::AppError::Internal(format!("xlsx: {e}")))?,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            ),
+        };
+        Ok((
+            [
+                (header::CONTENT_TYPE, mime.to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{stem}.{ext}\""),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            body,
+        )
+            .into_response())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

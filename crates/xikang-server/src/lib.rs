@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod appeal;
 pub mod auth;
+pub mod board;
 pub mod cache;
 pub mod card;
 pub mod cities;
@@ -156,6 +157,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/holds/{id}/approve", post(holds::approve))
         .route("/holds/{id}/clear", post(holds::clear))
         .route("/ledger/colours", get(ledger::get_colours))
+        .merge(board::routes())
         .route("/bulletin", get(api::get_bulletin))
         .merge(duties::routes())
         .merge(lab::http::routes())

@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 
-/// (method, path, summary, tag, needs auth)
+/// One operation: (method, path, summary, tag, needs auth).
 pub type Operation = (&'static str, &'static str, &'static str, &'static str, bool);
 
 /// The operations, in the document's order; the two-city ones are in
-/// [`crate::cities::OPERATIONS`].
+/// [`crate::cities::OPERATIONS`], the board's in [`crate::board::doc`].
 pub const OPERATIONS: &[Operation] = &[
     ("get", "/healthz", "Liveness check", "ops", false),
     (
@@ -855,7 +855,11 @@ pub const OPERATIONS: &[Operation] = &[
 /// The document.
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, summary, tag, auth) in OPERATIONS.iter().chain(crate::cities::OPERATIONS) {
+    for (method, path, summary, tag, auth) in OPERATIONS
+        .iter()
+        .chain(crate::cities::OPERATIONS)
+        .chain(crate::board::doc::OPERATIONS)
+    {
         let mut op = json!({
             "summary": summary,
             "tags": [tag],

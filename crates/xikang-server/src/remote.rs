@@ -137,12 +137,17 @@ mod tests {
     use super::*;
 
     fn base(s: &str) -> Option<String> {
-        Remote::new(s, Duration::from_secs(1), 1).ok().map(|r| r.base)
+        Remote::new(s, Duration::from_secs(1), 1)
+            .ok()
+            .map(|r| r.base)
     }
 
     #[test]
     fn a_bare_address_is_plain_http_and_other_schemes_are_refused() {
-        assert_eq!(base("127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(
+            base("127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
         assert_eq!(
             base("https://xikang.example.cn/city/").as_deref(),
             Some("https://xikang.example.cn/city")
@@ -159,11 +164,16 @@ mod tests {
         tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;
             if let Ok((mut s, _)) = listener.accept().await {
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
             }
         });
         let r = Remote::new(&format!("https://{addr}"), Duration::from_secs(5), 1024).unwrap();
         let e = r.get("/", None).await.unwrap_err();
-        assert!(e.0.to_lowercase().contains("tls") || e.0.contains("rustls"), "{e}");
+        assert!(
+            e.0.to_lowercase().contains("tls") || e.0.contains("rustls"),
+            "{e}"
+        );
     }
 }

@@ -294,6 +294,8 @@ pub struct AppState {
     pub claim_limits: crate::claim::ClaimLimits,
     /// Following the other nodes and the sweep lease ([`crate::app::node`]).
     pub node: crate::app::node::NodeState,
+    /// Message-board posts per address and the silent venues ([`crate::board`]).
+    pub board: crate::board::Runtime,
 }
 
 impl std::fmt::Debug for AppState {
@@ -447,6 +449,7 @@ impl AppState {
             metrics,
             claim_limits: crate::claim::ClaimLimits::default(),
             node: crate::app::node::NodeState::default(),
+            board: crate::board::Runtime::default(),
             config,
         };
         let mut active: Option<(String, String)> = None;

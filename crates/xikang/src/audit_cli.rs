@@ -10,7 +10,6 @@
 //!   never cosigned.
 
 use crate::cli::StoreArgs;
-use xikang_server::remote::Remote;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -20,6 +19,7 @@ use xikang_code::note::{
 };
 use xikang_domain::EventSeq;
 use xikang_domain::merkle::{RootBuilder, leaf_hash, verify_consistency};
+use xikang_server::remote::Remote;
 use xikang_server::wire::ConsistencyOut;
 use xikang_store::Store;
 

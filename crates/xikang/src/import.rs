@@ -5,11 +5,11 @@
 //! body limit, each with the file's header; refusals come back by their place in the chunk
 //! and are reported with their line number in the file.
 
-use xikang_server::remote::Remote;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::BufReader;
 use std::path::Path;
+use xikang_server::remote::Remote;
 use xikang_server::table::{Row, TableError, TableFormat, csv_rows, xlsx_rows};
 
 /// A part is sent once its CSV may take this many bytes (counted from above): the server

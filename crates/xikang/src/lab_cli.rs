@@ -3,7 +3,6 @@
 //! in-memory index sees every change), and `xikang bench-lab` measures a city-wide
 //! screening round end to end in one process over a real store.
 
-use xikang_server::remote::Remote;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
+use xikang_server::remote::Remote;
 
 /// Lines per request of an import (well inside the server's 1 MiB body limit).
 const IMPORT_CHUNK: usize = 5_000;

@@ -332,6 +332,44 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/cases/{id}/death", "at", Area, true, |w, _| post(format!("/api/v1/cases/{}/death", w.case), json!({}))),
         // Counts, no person: every staff role, city-wide.
         row!("get", "/api/v1/bulletin", "atlg", City, true, |_, _| get("/api/v1/bulletin?lang=en".into())),
+        // The message board (docs/citizens.md): posting, the public list, the statistics and
+        // the page need no token (past ten posts an address hears 409, still past the
+        // check); staff are admins of the message's district. Accept before reply, close
+        // last: each moves the message on (a second accept or transfer is 409 or 400).
+        row!("post", "/api/v1/messages", "", Public, true, |w, _| post("/api/v1/messages", json!({"category": "other", "title": "问题", "text": "请回复", "district": w.district}))),
+        row!("get", "/api/v1/messages/stats", "", Public, true, |_, _| get("/api/v1/messages/stats".into())),
+        row!("get", "/api/v1/messages/public", "", Public, true, |_, _| get("/api/v1/messages/public".into())),
+        row!("get", "/board", "", Public, true, |_, _| get("/board".into())),
+        row!("get", "/api/v1/messages", "a", City, true, |_, _| get("/api/v1/messages".into())),
+        row!("get", "/api/v1/messages/export", "a", City, true, |_, _| get("/api/v1/messages/export?format=xlsx".into())),
+        row!("get", "/api/v1/messages/{id}", "a", Area, true, |w, _| get(format!("/api/v1/messages/{}", w.message))),
+        row!("post", "/api/v1/messages/{id}/accept", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/accept", w.message), json!({}))),
+        row!("post", "/api/v1/messages/{id}/reply", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/reply", w.message), json!({"text": "已答复"}))),
+        row!("post", "/api/v1/messages/{id}/transfer", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/transfer", w.message), json!({"text": "转热线办", "department": "hotline"}))),
+        row!("post", "/api/v1/messages/{id}/close", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/close", w.message), json!({"text": "办结"}))),
+        // Enterprises' filings: entered by the site's street staff, decided by its admins.
+        row!("post", "/api/v1/enterprises/filings", "ag", Area, true, |w, _| post("/api/v1/enterprises/filings", json!({"enterprise": "某厂", "credit_code": "91320200MA1ABCDE9X", "industry": "retail", "area": w.district, "site": "s", "responsible": "负责人", "measures": "测温", "workers": [{"id_number": w.id_number}]}))),
+        row!("get", "/api/v1/enterprises/filings", "ag", City, true, |_, _| get("/api/v1/enterprises/filings".into())),
+        row!("post", "/api/v1/enterprises/filings/{id}/decision", "a", Area, true, |w, _| post(format!("/api/v1/enterprises/filings/{}/decision", w.filing), json!({"approve": true, "reason": "措施齐全"}))),
+        row!("get", "/api/v1/enterprises/filings/{id}/green", "ag", Area, true, |w, _| get(format!("/api/v1/enterprises/filings/{}/green", w.filing))),
+        row!("get", "/api/v1/enterprises/resumption", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/resumption?area={}", w.district))),
+        // Inspections (明察暗访): admins, tracers and grid workers of the venue's area; the
+        // silent list is filtered to the caller's area.
+        row!("get", "/api/v1/supervision/timers", "at", Area, true, |w, _| get(format!("/api/v1/supervision/timers?case={}", w.case))),
+        // Supplies: the person of the row is under a centralized order (not home), so every
+        // allowed call hears 409 not_sealed past the check.
+        row!("post", "/api/v1/supply-requests", "agr", Area, false, |w, _| post("/api/v1/supply-requests", json!({"person": w.p, "need": "food", "items": "大米"}))),
+        row!("get", "/api/v1/supervision/quarterly", "at", City, true, |_, _| get("/api/v1/supervision/quarterly".into())),
+        row!("post", "/api/v1/supervision/items", "a", Area, true, |w, _| post("/api/v1/supervision/items", json!({"department": "health", "owner": "王科长", "what": "核查隔离点", "area": w.district, "deadline": rfc(DAY)}))),
+        row!("get", "/api/v1/supervision/items", "a", City, true, |_, _| get("/api/v1/supervision/items".into())),
+        row!("post", "/api/v1/supervision/items/{id}/done", "a", Area, true, |w, _| post(format!("/api/v1/supervision/items/{}/done", w.item), json!({"note": "已完成"}))),
+        row!("post", "/api/v1/enterprises/exchange", "ag", Area, true, |w, _| post("/api/v1/enterprises/exchange", json!({"credit_code": w.credit, "kind": "offer", "item": "口罩", "quantity": 1000}))),
+        row!("get", "/api/v1/enterprises/exchange", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/exchange?area={}", w.district))),
+        row!("get", "/api/v1/capacity", "at", Area, true, |w, _| get(format!("/api/v1/capacity?area={}", w.district))),
+        row!("get", "/api/v1/venues/silent", "atg", City, true, |_, _| get("/api/v1/venues/silent".into())),
+        row!("post", "/api/v1/inspections", "atg", Area, true, |w, _| post("/api/v1/inspections", json!({"venue": w.venue, "kind": "unannounced", "findings": "查验到位", "passed": true}))),
+        row!("get", "/api/v1/inspections", "atg", City, true, |_, _| get("/api/v1/inspections".into())),
+        row!("get", "/api/v1/enterprises/resumption/export", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/resumption/export?area={}&format=csv", w.district))),
     ]
 }
 
@@ -383,6 +421,14 @@ struct World {
     peer_url: String,
     /// A 协查 request received from that peer (signed by its root).
     assist: String,
+    /// A message of the board routed to the district.
+    message: String,
+    /// An enterprise's filing in the district, `p` its worker.
+    filing: String,
+    /// A responsibility item of the district.
+    item: String,
+    /// The credit code of `filing`'s enterprise.
+    credit: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -776,7 +822,53 @@ async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let message = ok(
+        "message",
+        app.call(
+            "POST",
+            "/api/v1/messages",
+            None,
+            Some(&json!({"category": "supplies", "title": "物资", "text": "缺米", "district": district})),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let filing = ok(
+        "filing",
+        app.post(
+            admin,
+            "/api/v1/enterprises/filings",
+            json!({"enterprise": "某厂", "credit_code": format!("91{district}MA1ABCDE0X"), "industry": "manufacturing",
+                "area": district, "site": "s", "responsible": "负责人", "measures": "测温",
+                "workers": [{"id_number": id_number}]}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let item = ok(
+        "item",
+        app.post(
+            admin,
+            "/api/v1/supervision/items",
+            json!({"department": "health", "owner": "王科长", "what": "核查隔离点", "area": district, "deadline": rfc(DAY)}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
+        credit: format!("91{district}MA1ABCDE0X"),
+        item,
+        message,
+        filing,
         card,
         grant,
         pass,

@@ -140,6 +140,49 @@ pub fn appeal(
     Ok(Scoped(appeal))
 }
 
+/// A message of the board (docs/citizens.md): 404 for an unknown one, 403 unless the
+/// actor is an admin whose area covers the message's (its department's district, or the
+/// city for messages routed to the city).
+pub fn message(
+    state: &AppState,
+    actor: &Actor,
+    seq: EventSeq,
+) -> Result<Scoped<crate::board::Message>, AppError> {
+    let m = crate::state::read(&state.projection.board)
+        .messages
+        .get(&seq)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_message", format!("no message {seq}")))?;
+    if actor.role == Role::Admin && actor.covers(&m.area) {
+        Ok(Scoped(m))
+    } else {
+        Err(AppError::Forbidden(
+            "this message is outside your jurisdiction",
+        ))
+    }
+}
+
+/// A filing to resume work (docs/citizens.md): 404 for an unknown one, 403 unless the actor
+/// is an admin or grid worker whose area covers the enterprise's site.
+pub fn filing(
+    state: &AppState,
+    actor: &Actor,
+    seq: EventSeq,
+) -> Result<Scoped<crate::board::Filing>, AppError> {
+    let f = crate::state::read(&state.projection.board)
+        .filings
+        .get(&seq)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_filing", format!("no filing {seq}")))?;
+    if matches!(actor.role, Role::Admin | Role::GridWorker) && actor.covers(&f.area) {
+        Ok(Scoped(f))
+    } else {
+        Err(AppError::Forbidden(
+            "this filing is outside your jurisdiction",
+        ))
+    }
+}
+
 /// An area (a district, community or round area) wholly inside the actor's jurisdiction.
 pub fn area(actor: &Actor, area: AreaCode) -> Result<Scoped<AreaCode>, AppError> {
     if actor.covers(&area) {

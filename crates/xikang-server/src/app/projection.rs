@@ -220,6 +220,8 @@ pub struct Projection {
     pub credentials: RwLock<crate::claim::Credentials>,
     /// Peers and commuter passes ([`crate::cities`]).
     pub cities: RwLock<crate::cities::Records>,
+    /// The message board and enterprises' filings (docs/citizens.md).
+    pub board: RwLock<crate::board::Board>,
     /// The sequence number of the last event applied (0: none).
     applied: AtomicU64,
 }
@@ -257,6 +259,7 @@ impl Projection {
             log_tree: RwLock::default(),
             credentials: RwLock::default(),
             cities: RwLock::default(),
+            board: RwLock::default(),
             applied: AtomicU64::new(0),
         }
     }
@@ -489,6 +492,18 @@ impl Projection {
         }
         if write(&self.cities).apply(e) {
             return;
+        }
+        if crate::board::Board::concerns(&e.body) {
+            write(&self.board).apply(e);
+            return;
+        }
+        if let EventBody::ContactDesignated {
+            case,
+            contact_kind: xikang_domain::event::ContactKind::Close,
+            ..
+        } = &e.body
+        {
+            write(&self.board).listed.entry(*case).or_insert(e.at);
         }
         match &e.body {
             EventBody::CaseRegistered {

@@ -52,12 +52,18 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
     let tests = crate::lab::record_missed_tests(state, days, "system:test_schedules", now).await?;
     let rounds = crate::lab::close_due_rounds(state, now).await?;
     let proposals = duties::propose_zone_changes(state, now).await?;
-    if missed + proposals > 0 || tests + rounds > 0 {
+    let escalated = crate::board::messages::escalate_overdue(state, now).await?;
+    let silent = crate::board::venues::sweep_silent(state, now);
+    let items = crate::board::responsibility::escalate_overdue(state, now).await?;
+    if missed + proposals > 0 || tests + rounds + escalated + items > 0 {
         tracing::info!(
             report_tasks = missed,
             missed_tests = tests,
             rounds_closed = rounds,
             proposals,
+            messages_escalated = escalated,
+            silent_venues = silent,
+            items_escalated = items,
             "duty sweep"
         );
     }
@@ -66,5 +72,8 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
         missed_scheduled_tests: tests,
         rounds_closed: rounds,
         zone_proposals: proposals,
+        messages_escalated: escalated,
+        silent_venues: silent,
+        items_escalated: items,
     })
 }

@@ -305,9 +305,15 @@ pub struct FollowUpsOut {
 /// What one pass of the duty sweep did (`POST /duties/sweep`).
 #[derive(Debug, Serialize)]
 pub struct SweepOut {
+    /// Responsibility items raised to the supervisor past their deadline.
+    pub items_escalated: usize,
+    /// Messages of the board escalated past their deadline (docs/citizens.md).
+    pub messages_escalated: usize,
     pub missed_report_tasks: u64,
     pub missed_scheduled_tests: usize,
     pub rounds_closed: usize,
+    /// Venues the sweep found silent (docs/citizens.md).
+    pub silent_venues: usize,
     pub zone_proposals: u64,
 }
 
@@ -692,6 +698,9 @@ mod tests {
                 missed_scheduled_tests: 2,
                 rounds_closed: 3,
                 zone_proposals: 4,
+                messages_escalated: 5,
+                silent_venues: 6,
+                items_escalated: 7,
             },
         );
         prints_as_sorted_json(

@@ -29,14 +29,7 @@ fn claim_cookie(value: &str, secure: &str) -> String {
 }
 
 fn error_note(lang: Lang, e: &AppError) -> (StatusCode, String) {
-    let (status, code, message) = e.summary();
-    (
-        status,
-        format!(
-            "<p class=\"err\" role=\"alert\" id=\"claim-error\">{}</p>",
-            esc(&super::i18n::error_text(lang, code, &message))
-        ),
-    )
+    super::alert_note(lang, e, "claim-error")
 }
 
 fn details_form(lang: Lang, csrf: &str, note: &str) -> String {

@@ -16,21 +16,25 @@
 pub mod admin;
 pub mod anomalies;
 pub mod appeals;
+pub mod board;
 pub mod bulletin;
 pub mod claim;
 pub mod dashboard;
 pub mod diff;
+pub mod enterprises;
 pub mod grid;
 pub mod i18n;
 pub mod lab;
 pub mod ledger;
 pub mod map;
+pub mod messages;
 pub mod password;
 pub mod ranking;
 pub mod resident;
 pub mod sampling;
 pub mod session;
 pub mod site;
+pub mod supervision;
 pub mod svg;
 pub mod tracer;
 pub mod venue;
@@ -81,6 +85,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/people/{id}/unmask", post(resident::unmask))
         .route("/web/people/{id}/appeal", post(resident::file_appeal))
         .route("/web/appeals", get(appeals::list))
+        .route("/board", get(board::page).post(board::post))
+        .route("/web/messages", get(messages::list))
+        .route("/web/enterprises", get(enterprises::list))
+        .route("/web/enterprises/{id}", post(enterprises::decide))
+        .route("/web/messages/{id}/{action}", post(messages::act))
         .route("/web/appeals/{id}", post(appeals::answer))
         .route("/web/venue", get(venue::scan_page).post(venue::scan))
         .route("/web/venues/{id}/poster", get(venue::poster))
@@ -190,6 +199,10 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/ranking", "红黑榜", "Ranking"));
             v.push(("/web/cases", "流调", "Tracing"));
             v.push(("/web/appeals", "申诉", "Appeals"));
+            if role == Role::Admin {
+                v.push(("/web/messages", "留言办理", "Messages"));
+                v.push(("/web/enterprises", "复工备案", "Resumption"));
+            }
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
             v.push(("/web/site", "隔离点", "Quarantine site"));
@@ -295,6 +308,19 @@ pub fn error_page(lang: Lang, user: Option<&WebUser>, e: &AppError) -> Response 
     html(
         status,
         layout(lang, lang.t("出错了", "Error"), user, "", &body),
+    )
+}
+
+/// A refusal as an alert paragraph with `id` above a public form (claim, board): its
+/// status and the HTML.
+pub fn alert_note(lang: Lang, e: &AppError, id: &str) -> (StatusCode, String) {
+    let (status, code, message) = e.summary();
+    (
+        status,
+        format!(
+            "<p class=\"err\" role=\"alert\" id=\"{id}\">{}</p>",
+            esc(&i18n::error_text(lang, code, &message))
+        ),
     )
 }
 

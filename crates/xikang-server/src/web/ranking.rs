@@ -6,7 +6,9 @@
 //!   the tracer workflow); a contact confirmed but not yet quarantined counts the time it has
 //!   waited so far, so a district cannot look fast by never ordering quarantine;
 //! - **screening coverage** of the latest round that has begun ([`lab::round_status`]);
-//! - **overdue grid tasks** (the API's `/grid/overdue` roll-up, [`duties::overdue_out`]).
+//! - **overdue grid tasks** (the API's `/grid/overdue` roll-up, [`duties::overdue_out`]);
+//! - **四早 breaches**: the timers of the district's recent cases past their targets
+//!   ([`crate::board::supervision`], docs/citizens.md).
 //!
 //! Each measure gives a district one point per district strictly better on it; the most
 //! points rank worst (黑榜, top), the fewest best (红榜, bottom). Ranks rather than a weighted
@@ -54,7 +56,9 @@ pub struct DistrictRow {
     /// Median minutes from case registration to quarantine order (waiting ones count their
     /// wait so far); none without designated contacts.
     pub trace_minutes: Option<u64>,
-    /// Districts strictly better, summed over the three measures.
+    /// Breached 四早 timers of the district's cases of the window.
+    pub four_early_breaches: u64,
+    /// Districts strictly better, summed over the four measures.
     pub points: u64,
 }
 
@@ -64,21 +68,23 @@ impl DistrictRow {
         (self.expected > 0).then(|| self.sampled * 1000 / self.expected)
     }
 
-    /// How bad each measure is, larger is worse: tracing minutes, missing coverage, overdue.
-    fn badness(&self) -> [u64; 3] {
+    /// How bad each measure is, larger is worse: tracing minutes, missing coverage,
+    /// overdue tasks, 四早 breaches.
+    fn badness(&self) -> [u64; 4] {
         [
             self.trace_minutes.unwrap_or(0),
             1000 - self.coverage_permille().unwrap_or(1000).min(1000),
             self.overdue,
+            self.four_early_breaches,
         ]
     }
 }
 
 /// Scores and sorts worst first: points, then overdue tasks, then the code.
 pub fn rank(rows: &mut [DistrictRow]) {
-    let bad: Vec<[u64; 3]> = rows.iter().map(DistrictRow::badness).collect();
+    let bad: Vec<[u64; 4]> = rows.iter().map(DistrictRow::badness).collect();
     for (i, row) in rows.iter_mut().enumerate() {
-        row.points = (0..3)
+        row.points = (0..4)
             .map(|m| bad.iter().filter(|b| b[m] < bad[i][m]).count() as u64)
             .sum();
     }
@@ -171,6 +177,11 @@ pub fn compute(
             row.trace_minutes = median(v);
         }
     }
+    for (d, n) in crate::board::supervision::breaches_by_district(state, since, now) {
+        if let Some(row) = by.get_mut(&d) {
+            row.four_early_breaches = n;
+        }
+    }
     let mut v: Vec<DistrictRow> = by.into_values().collect();
     rank(&mut v);
     Ok((v, round))
@@ -208,8 +219,8 @@ pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<
         // able to scroll it (axe: scrollable-region-focusable).
         "<p>{}</p><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"ranking-caption\"><table id=\"ranking\"><caption id=\"ranking-caption\">{}</caption>{}<tbody>",
         lang.t(
-            "排名按三项指标：病例登记到密接隔离的中位用时（近14天病例，未隔离者按已等待时间计）、筛查覆盖率、逾期网格任务；每项每落后于一个区县得 1 分，得分最高者排最前（黑榜），最低者排最后（红榜）。",
-            "Ranked on three measures: median time from a case's registration to its contacts' quarantine (cases of the last 14 days; contacts still waiting count their wait so far), screening coverage, overdue grid tasks. A district gets a point per district better on each measure; most points first (worst), fewest last (best)."
+            "排名按四项指标：病例登记到密接隔离的中位用时（近14天病例，未隔离者按已等待时间计）、筛查覆盖率、逾期网格任务、四早超时环节数；每项每落后于一个区县得 1 分，得分最高者排最前（黑榜），最低者排最后（红榜）。",
+            "Ranked on four measures: median time from a case's registration to its contacts' quarantine (cases of the last 14 days; contacts still waiting count their wait so far), screening coverage, overdue grid tasks, breached 四早 timers. A district gets a point per district better on each measure; most points first (worst), fewest last (best)."
         ),
         lang.t("红黑榜（最差在前）", "Ranking (worst first)"),
         super::thead(&[
@@ -220,6 +231,7 @@ pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<
             lang.t("逾期任务", "Overdue tasks"),
             lang.t("已采样 / 应采样", "Sampled / expected"),
             lang.t("覆盖率", "Coverage"),
+            lang.t("四早超时", "四早 breaches"),
             lang.t("得分", "Points"),
         ]),
     );
@@ -239,7 +251,7 @@ pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<
         };
         let _ = write!(
             s,
-            "<tr data-district=\"{d}\" data-overdue=\"{o}\"><td>{rank}</td><th scope=\"row\">{name}</th><td data-minutes=\"{mins}\">{speed}</td><td>{q} / {c}</td><td>{o}</td><td>{sa} / {ex}</td><td>{cov}</td><td>{pts}</td></tr>",
+            "<tr data-district=\"{d}\" data-overdue=\"{o}\"><td>{rank}</td><th scope=\"row\">{name}</th><td data-minutes=\"{mins}\">{speed}</td><td>{q} / {c}</td><td>{o}</td><td>{sa} / {ex}</td><td>{cov}</td><td data-breaches=\"{br}\">{br}</td><td>{pts}</td></tr>",
             rank = i + 1,
             d = esc(&r.district),
             o = r.overdue,
@@ -248,6 +260,7 @@ pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<
             c = r.contacts,
             sa = r.sampled,
             ex = r.expected,
+            br = r.four_early_breaches,
             pts = r.points,
         );
     }
@@ -320,6 +333,20 @@ mod tests {
         assert_eq!(tie[1].points, 1);
         assert_eq!(row("x", 0, 3, 2, None).coverage_permille(), Some(666));
         assert_eq!(row("x", 0, 0, 0, None).coverage_permille(), None);
+    }
+
+    #[test]
+    fn breached_four_early_timers_are_a_fourth_measure() {
+        let mut v = vec![
+            row("320211", 0, 0, 0, None),
+            DistrictRow {
+                four_early_breaches: 2,
+                ..row("320213", 0, 0, 0, None)
+            },
+        ];
+        rank(&mut v);
+        assert_eq!((v[0].district.as_str(), v[0].points), ("320213", 1));
+        assert_eq!(v[1].points, 0);
     }
 
     #[test]

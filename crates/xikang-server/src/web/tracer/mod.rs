@@ -649,6 +649,10 @@ async fn render_case(
         course.stage.as_str(),
         esc(&steps.join(" · "))
     );
+    h.push_str(&super::supervision::timers_section(
+        lang,
+        &crate::board::supervision::case_timers(state, &case, now),
+    ));
     let count = |s: Status| counts[slot(s)];
     let _ = write!(
         h,

@@ -1,0 +1,351 @@
+//! Venue inspections and silent venues (明察暗访, docs/citizens.md).
+//!
+//! Inspections are authority events ([`EventBody::InspectionRecorded`]): announced or
+//! unannounced, the findings, passed or not, a rectification deadline, and the earlier
+//! inspection a re-inspection follows. A failed inspection whose deadline passed without a
+//! passing re-inspection is listed as overdue.
+//!
+//! Silent venues are found from data by the sweep ([`sweep_silent`]): each venue's scans of
+//! the last week and today, assessed by [`xikang_domain::silent::assess`]. The list is
+//! replaced whole at each sweep and read by `GET /api/v1/venues/silent`; a flag is an
+//! observation for an inspector, not a decision, so it is not logged (the inspection that
+//! follows is).
+
+use super::Inspection;
+use crate::app::{Actor, Role, authorise};
+use crate::error::AppError;
+use crate::extract::JsonIn;
+use crate::state::{AppState, read, write};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use xikang_domain::event::{EventBody, NewEvent};
+use xikang_domain::silent::{SilentKind, SilentRules, assess};
+use xikang_domain::time::DAY;
+use xikang_domain::{AreaCode, EventSeq, Timestamp, VenueId};
+
+/// Who inspects venues and reads the silent list.
+pub const INSPECTORS: &[Role] = &[Role::Admin, Role::Tracer, Role::GridWorker];
+/// The longest findings text.
+pub const MAX_FINDINGS_CHARS: usize = 2000;
+
+/// The routes (under `/api/v1`).
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/venues/silent", get(get_silent))
+        .route("/inspections", post(post_inspection).get(get_inspections))
+}
+
+/// One flagged venue.
+#[derive(Debug, Clone, Serialize)]
+pub struct SilentVenue {
+    pub venue: String,
+    pub name: String,
+    pub area: String,
+    pub kind: &'static str,
+    /// Scans an hour expected at this time of day, from the last week (one decimal).
+    pub expected_per_hour: f64,
+    pub scans_today: usize,
+    pub last_scan: Option<String>,
+    pub back_to_back_permille: usize,
+    #[serde(skip)]
+    pub area_code: Option<AreaCode>,
+}
+
+/// The last sweep's silent venues.
+#[derive(Debug, Default, Clone)]
+pub struct SilentReport {
+    pub at: Option<Timestamp>,
+    pub venues: Vec<SilentVenue>,
+}
+
+/// The sweep's part: assesses every venue at `now` and replaces the list. Answers how many
+/// were flagged (0 while the tracing index loads: the next sweep does it).
+pub fn sweep_silent(state: &AppState, now: Timestamp) -> usize {
+    let Ok(index) = state.projection.tracing.snapshot() else {
+        return 0;
+    };
+    let rules = SilentRules::default();
+    let from = now.plus(-(rules.history_days + 1) * DAY);
+    let mut flagged = Vec::new();
+    for v in &state.projection.venues.list {
+        let scans: Vec<Timestamp> = index
+            .checkins_at_venue(v.id, from, now)
+            .into_iter()
+            .filter(|c| c.direction != xikang_domain::ScanDirection::Exit)
+            .map(|c| c.at)
+            .collect();
+        if scans.is_empty() {
+            continue;
+        }
+        if let Some(f) = assess(&rules, &scans, now) {
+            flagged.push(SilentVenue {
+                venue: v.id.to_string(),
+                name: v.name.clone(),
+                area: v.area.to_string(),
+                kind: f.kind.as_str(),
+                expected_per_hour: (f.expected_per_hour * 10.0).round() / 10.0,
+                scans_today: f.scans_today,
+                last_scan: f.last_scan.map(Timestamp::to_rfc3339),
+                back_to_back_permille: f.back_to_back_permille,
+                area_code: Some(v.area.clone()),
+            });
+        }
+    }
+    let n = flagged.len();
+    *write(&state.board.silent) = SilentReport {
+        at: Some(now),
+        venues: flagged,
+    };
+    n
+}
+
+/// `GET /api/v1/venues/silent?kind=`: the last sweep's flags in the caller's area.
+#[derive(Debug, Default, Deserialize)]
+pub struct SilentQuery {
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// The answer: when the sweep looked, and what it found.
+#[derive(Debug, Serialize)]
+pub struct SilentOut {
+    pub swept_at: Option<String>,
+    pub items: Vec<SilentVenue>,
+}
+
+/// The silent venues of the caller's area.
+pub fn silent(state: &AppState, caller: &Actor, kind: Option<&str>) -> Result<SilentOut, AppError> {
+    caller.require(INSPECTORS, "silent venues")?;
+    let kind = match kind.map(str::trim).filter(|k| !k.is_empty()) {
+        None => None,
+        Some(k) => Some(
+            [
+                SilentKind::NoScans,
+                SilentKind::ScansStopped,
+                SilentKind::OneDevice,
+            ]
+            .into_iter()
+            .find(|x| x.as_str() == k)
+            .ok_or_else(|| {
+                AppError::bad(
+                    "invalid_kind",
+                    "kind is no_scans, scans_stopped or one_device",
+                )
+            })?,
+        ),
+    };
+    let report = read(&state.board.silent).clone();
+    Ok(SilentOut {
+        swept_at: report.at.map(Timestamp::to_rfc3339),
+        items: report
+            .venues
+            .into_iter()
+            .filter(|v| v.area_code.as_ref().is_some_and(|a| caller.covers(a)))
+            .filter(|v| kind.is_none_or(|k| k.as_str() == v.kind))
+            .collect(),
+    })
+}
+
+/// `GET /api/v1/venues/silent`.
+pub async fn get_silent(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<SilentQuery>,
+) -> Result<Json<SilentOut>, AppError> {
+    Ok(Json(silent(&state, &caller, q.kind.as_deref())?))
+}
+
+/// `POST /api/v1/inspections`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionIn {
+    pub venue: String,
+    /// `announced` or `unannounced` (暗访).
+    pub kind: String,
+    pub findings: String,
+    pub passed: bool,
+    /// RFC 3339; required when it did not pass.
+    #[serde(default)]
+    pub rectify_by: Option<String>,
+    /// The inspection this one re-inspects (`E…`).
+    #[serde(default)]
+    pub follows: Option<String>,
+}
+
+/// An inspection as listed.
+#[derive(Debug, Serialize)]
+pub struct InspectionOut {
+    pub id: String,
+    pub at: String,
+    pub by: String,
+    pub venue: String,
+    pub kind: &'static str,
+    pub findings: String,
+    pub passed: bool,
+    pub rectify_by: Option<String>,
+    pub follows: Option<String>,
+    /// Failed, past its deadline, and no passing re-inspection since.
+    pub rectification_overdue: bool,
+}
+
+fn out(
+    i: &Inspection,
+    all: &std::collections::BTreeMap<EventSeq, Inspection>,
+    now: Timestamp,
+) -> InspectionOut {
+    let redone = all.values().any(|x| x.follows == Some(i.id) && x.passed);
+    InspectionOut {
+        id: i.id.to_string(),
+        at: i.at.to_rfc3339(),
+        by: i.by.clone(),
+        venue: i.venue.to_string(),
+        kind: if i.unannounced {
+            "unannounced"
+        } else {
+            "announced"
+        },
+        findings: i.findings.clone(),
+        passed: i.passed,
+        rectify_by: i.rectify_by.map(Timestamp::to_rfc3339),
+        follows: i.follows.map(|f| f.to_string()),
+        rectification_overdue: !i.passed && !redone && i.rectify_by.is_some_and(|r| now > r),
+    }
+}
+
+/// Records an inspection of a venue in the caller's area.
+pub async fn inspect(
+    state: &AppState,
+    caller: &Actor,
+    b: InspectionIn,
+) -> Result<InspectionOut, AppError> {
+    caller.require(INSPECTORS, "inspecting venues")?;
+    let venue: VenueId = crate::extract::parse_id(&b.venue)?;
+    let venue = authorise::venue(state, caller, venue)?.id();
+    let unannounced = match b.kind.trim() {
+        "announced" => false,
+        "unannounced" => true,
+        _ => {
+            return Err(AppError::bad(
+                "invalid_kind",
+                "kind is announced or unannounced",
+            ));
+        }
+    };
+    let findings = super::text(&b.findings, MAX_FINDINGS_CHARS, "invalid_findings")?;
+    let now = crate::now();
+    let rectify_by = match b
+        .rectify_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) => Some(
+            Timestamp::parse_rfc3339(s)
+                .map_err(|_| AppError::bad("invalid_time", "rectify_by is an RFC 3339 time"))?,
+        ),
+    };
+    if !b.passed && rectify_by.is_none_or(|r| r <= now) {
+        return Err(AppError::bad(
+            "rectify_by_required",
+            "a failed inspection sets a rectification deadline in the future",
+        ));
+    }
+    let follows = match b
+        .follows
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) => {
+            let seq: EventSeq = crate::extract::parse_id(s)?;
+            let board = read(&state.projection.board);
+            match board.inspections.get(&seq) {
+                Some(i) if i.venue == venue => Some(seq),
+                _ => {
+                    return Err(AppError::not_found(
+                        "unknown_inspection",
+                        format!("no inspection {seq} of this venue"),
+                    ));
+                }
+            }
+        }
+    };
+    let stored = state
+        .record(vec![NewEvent {
+            at: now,
+            actor: caller.actor(),
+            basis: format!(
+                "明察暗访: {} inspection of {venue}",
+                if unannounced {
+                    "unannounced"
+                } else {
+                    "announced"
+                }
+            ),
+            body: EventBody::InspectionRecorded {
+                venue,
+                unannounced,
+                findings,
+                passed: b.passed,
+                rectify_by,
+                follows,
+            },
+        }])
+        .await?;
+    let id = stored.first().map_or(EventSeq(0), |e| e.seq);
+    let board = read(&state.projection.board);
+    board
+        .inspections
+        .get(&id)
+        .map(|i| out(i, &board.inspections, now))
+        .ok_or_else(|| AppError::Internal("a recorded inspection is not in the projection".into()))
+}
+
+/// `POST /api/v1/inspections`: 201 with the inspection.
+pub async fn post_inspection(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    input: JsonIn<InspectionIn>,
+) -> Result<(StatusCode, Json<InspectionOut>), AppError> {
+    caller.require(INSPECTORS, "inspecting venues")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(inspect(&state, &caller, input.get()?).await?),
+    ))
+}
+
+/// `GET /api/v1/inspections?overdue=true`: the inspections of venues in the caller's area,
+/// newest first (at most 500).
+#[derive(Debug, Default, Deserialize)]
+pub struct InspectionsQuery {
+    #[serde(default)]
+    pub overdue: Option<bool>,
+}
+
+/// `GET /api/v1/inspections`.
+pub async fn get_inspections(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<InspectionsQuery>,
+) -> Result<Json<crate::wire::ItemsOut<InspectionOut>>, AppError> {
+    caller.require(INSPECTORS, "venue inspections")?;
+    let now = crate::now();
+    let board = read(&state.projection.board);
+    let venues = &state.projection.venues;
+    let items = board
+        .inspections
+        .values()
+        .rev()
+        .filter(|i| venues.get(i.venue).is_some_and(|v| caller.covers(&v.area)))
+        .map(|i| out(i, &board.inspections, now))
+        .filter(|o| q.overdue.is_none_or(|d| d == o.rectification_overdue))
+        .take(500)
+        .collect();
+    Ok(Json(crate::wire::ItemsOut { items }))
+}
