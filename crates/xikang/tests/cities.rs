@@ -222,6 +222,11 @@ impl Relay {
         if mode == Mode::Unsigned && signed {
             request = b"GET /api/v1/trust HTTP/1.1\r\nconnection: close\r\n\r\n".to_vec();
         }
+        // One exchange per connection: the upstream closes after its answer, which the
+        // relay reads to the end (the client may have asked to keep the connection).
+        if let Some(eol) = find(&request, b"\r\n") {
+            request.splice(eol + 2..eol + 2, b"connection: close\r\n".iter().copied());
+        }
         let mut upstream = TcpStream::connect(&target).await.unwrap();
         upstream.write_all(&request).await.unwrap();
         let mut answer = Vec::new();
