@@ -27,9 +27,13 @@ pub trait LogListener: Send {
 
 /// What several nodes on one database need of it.
 pub trait ClusterStore {
-    /// Names this process: from now on its check-in batches are also written to the feed
-    /// for the other nodes. A process that never joins writes no feed (the single-node
-    /// default costs nothing).
+    /// Names this process and claims the name: from now on its check-in batches are also
+    /// written to the feed for the other nodes. Refused (`StoreError::Target`) while another
+    /// running process holds the name — on PostgreSQL a session advisory lock on a
+    /// connection of its own, which the database releases when that process's connection
+    /// ends, so a node restarted after `kill -9` gets its name back at once. Called again, it
+    /// checks the claim's connection and claims again after a lost one (a failover). A
+    /// process that never joins writes no feed (the single-node default costs nothing).
     fn join(&self, node: &str) -> Result<()>;
 
     /// Takes the lease `name` for `holder` until `now + ttl_secs`, or renews it if

@@ -385,3 +385,35 @@ fn the_sweep_lease_has_one_holder_and_moves_when_the_holder_dies() {
     assert_eq!(holder().as_deref(), Some("b"));
     drop(rt_b);
 }
+
+/// A second process started with a running node's id is refused (two processes with one
+/// name would skip each other's check-in batches and both renew the sweep lease); once the
+/// first is gone, the name is free again at once.
+#[test]
+fn a_node_id_belongs_to_one_running_process() {
+    let Some(url) = pg::postgres_url() else {
+        return;
+    };
+    let fresh = pg::FreshSchema::new(url, "nodes_id");
+    city(&fresh);
+    let (rt_a, a) = node_on_own_runtime(&fresh, "a");
+    let second = || {
+        let target = fresh.target();
+        let store: Arc<dyn Store> = Arc::from(xikang_store::open(&target).unwrap());
+        let state = load_state(store, node_config("a", NodeRole::All, 2));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let joined = rt.block_on(xikang_server::app::node::start(state));
+        rt.shutdown_background();
+        joined
+    };
+    let refused = second().expect_err("a second process took a running node's id");
+    assert!(refused.to_string().contains("in use"), "{refused}");
+    // The first process stops: its connections close and the id is free.
+    drop(a);
+    drop(rt_a);
+    second().expect("the id of a stopped node is free");
+}

@@ -126,8 +126,19 @@ impl NodeState {
 pub async fn start(state: Arc<AppState>) -> Result<(), StoreError> {
     let node = &state.config.node;
     if let Some(id) = &node.id {
-        let (s, id) = (state.clone(), id.clone());
-        blocking(move || s.store.join(&id)).await?;
+        // A node restarted at once after a crash may find its old connection not yet
+        // closed by the database: a few seconds' patience, then refuse the name.
+        let patience = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (s, id) = (state.clone(), id.clone());
+            match blocking(move || s.store.join(&id)).await {
+                Ok(()) => break,
+                Err(StoreError::Target(_)) if tokio::time::Instant::now() < patience => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
     if node.role.holds_index() {
         let s = state.clone();
@@ -270,12 +281,18 @@ pub async fn reach(state: &Arc<AppState>, seq: EventSeq) -> bool {
     }
 }
 
-/// Takes or renews the sweep lease; records whether this node holds it.
+/// Keeps this node's name (claimed again after a lost connection), then takes or renews
+/// the sweep lease; records whether this node holds it. A node that lost its name to
+/// another process does not sweep.
 async fn renew(state: &Arc<AppState>) {
     let s = state.clone();
     let node = &state.config.node;
     let (holder, ttl) = (node.holder().to_owned(), node.lease_ttl_secs);
-    let held = blocking(move || s.store.take_lease(SWEEP_LEASE, &holder, crate::now(), ttl)).await;
+    let held = blocking(move || {
+        s.store.join(&holder)?;
+        s.store.take_lease(SWEEP_LEASE, &holder, crate::now(), ttl)
+    })
+    .await;
     let held = match held {
         Ok(h) => h,
         Err(e) => {

@@ -4,10 +4,11 @@
 
 use super::PgStore;
 use crate::cluster::{ClusterStore, FeedBatch, LogListener};
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::row::{self, checkin_of, dir_code};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient};
+use std::sync::PoisonError;
 use std::time::Duration;
 use xikang_domain::{CheckIn, Timestamp};
 
@@ -24,6 +25,30 @@ const FEED_KEEP_SECS: i64 = 3600;
 
 impl ClusterStore for PgStore {
     fn join(&self, node: &str) -> Result<()> {
+        {
+            let mut claim = self.claim.lock().unwrap_or_else(PoisonError::into_inner);
+            let alive = claim
+                .as_mut()
+                .is_some_and(|c| c.simple_query("select 1").is_ok());
+            if !alive {
+                *claim = None;
+                let mut c = self.connect()?;
+                let got: bool = c
+                    .query_one(
+                        // Per schema: several cities (or test runs) may share a database.
+                        "select pg_try_advisory_lock(hashtextextended(
+                             'xikang-node:' || current_schema() || ':' || $1, 0))",
+                        &[&node],
+                    )?
+                    .try_get(0)?;
+                if !got {
+                    return Err(StoreError::Target(format!(
+                        "node id {node:?} is in use by another running process"
+                    )));
+                }
+                *claim = Some(c);
+            }
+        }
         let mut w = self.write()?;
         w.node = Some(node.to_owned());
         Ok(())

@@ -127,6 +127,8 @@ pub struct PgStore {
     schema: Option<String>,
     writer: Mutex<Writer>,
     readers: Pool<Client>,
+    /// The connection holding this node's name (`ClusterStore::join`).
+    claim: Mutex<Option<Client>>,
 }
 
 pub(crate) struct Writer {
@@ -249,6 +251,7 @@ impl PgStore {
                 node: None,
             }),
             readers: Pool::new(4),
+            claim: Mutex::new(None),
         })
     }
 
