@@ -124,6 +124,24 @@ impl Format {
         }
     }
 
+    /// The table's bytes in this format (sheet `sheet` for XLSX), their media type and the
+    /// file extension.
+    pub fn encode(
+        self,
+        t: &Table,
+        sheet: &str,
+    ) -> Result<(Vec<u8>, &'static str, &'static str), crate::error::AppError> {
+        Ok(match self {
+            Format::Csv => (to_csv(t).into_bytes(), "text/csv; charset=utf-8", "csv"),
+            Format::Xlsx => (
+                to_xlsx(t, sheet)
+                    .map_err(|e| crate::error::AppError::Internal(format!("xlsx: {e}")))?,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            ),
+        })
+    }
+
     /// The table as a download named `{stem}.csv` or `{stem}.xlsx` (sheet `sheet`).
     pub fn response(
         self,
@@ -133,15 +151,7 @@ impl Format {
     ) -> Result<axum::response::Response, crate::error::AppError> {
         use axum::http::header;
         use axum::response::IntoResponse;
-        let (body, mime, ext) = match self {
-            Format::Csv => (to_csv(t).into_bytes(), "text/csv; charset=utf-8", "csv"),
-            Format::Xlsx => (
-                to_xlsx(t, sheet)
-                    .map_err(|e| crate::error::AppError::Internal(format!("xlsx: {e}")))?,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "xlsx",
-            ),
-        };
+        let (body, mime, ext) = self.encode(t, sheet)?;
         Ok((
             [
                 (header::CONTENT_TYPE, mime.to_owned()),

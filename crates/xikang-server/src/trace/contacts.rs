@@ -433,10 +433,7 @@ pub async fn export_contact_list(
     q: &ContactQuery,
 ) -> Result<ContactExport, AppError> {
     let case = case.into_inner();
-    let format = q.format.as_deref().unwrap_or("csv");
-    if !matches!(format, "csv" | "xlsx") {
-        return Err(AppError::bad("invalid_format", "format is csv or xlsx"));
-    }
+    let format = crate::export::Format::parse(q.format.as_deref())?;
     let purpose = q.purpose.clone().filter(|p| !p.trim().is_empty());
     if q.unmask && purpose.is_none() {
         return Err(AppError::bad(
@@ -535,20 +532,7 @@ pub async fn export_contact_list(
         ]);
     }
     let file = format!("contacts-{}", case.id);
-    let (body, mime, ext) = if format == "csv" {
-        (
-            to_csv(&table).into_bytes(),
-            "text/csv; charset=utf-8",
-            "csv",
-        )
-    } else {
-        (
-            to_xlsx(&table, &case.id.to_string())
-                .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        )
-    };
+    let (body, mime, ext) = format.encode(&table, &case.id.to_string())?;
     Ok(ContactExport {
         name: format!("{file}.{ext}"),
         mime,

@@ -24,7 +24,7 @@ use crate::api::{blocking_err, visible_person};
 use crate::app::projection::CaseRecord;
 use crate::app::{Actor, Role, Scoped};
 use crate::error::AppError;
-use crate::export::{Cell, Table, to_csv, to_xlsx};
+use crate::export::{Cell, Table};
 use crate::extract::JsonIn;
 use crate::state::{AppState, read, write};
 use crate::wire::ItemsOut;
