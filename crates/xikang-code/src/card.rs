@@ -7,7 +7,9 @@
 
 use crate::base45;
 use crate::cbor::{self, CborError, Reader};
-use crate::claims::{CLAIM_COLOUR, CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_SUB, set};
+use crate::claims::{
+    CLAIM_COLOUR, CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_SUB, put_registered, set,
+};
 use crate::cose::ToBeSigned;
 use crate::key::SigningKey;
 use xikang_domain::Timestamp;
@@ -47,15 +49,14 @@ impl CardClaims {
 
     /// The CWT claims map, keys in deterministic order (RFC 8949 §4.2.1).
     fn encode_into(&self, buf: &mut Vec<u8>) {
-        cbor::put_head(buf, cbor::MAP, 5);
-        cbor::put_int(buf, CLAIM_ISS);
-        cbor::put_text(buf, &self.issuer);
-        cbor::put_int(buf, CLAIM_SUB);
-        cbor::put_text(buf, &self.subject);
-        cbor::put_int(buf, CLAIM_EXP);
-        cbor::put_int(buf, self.expires_at.secs());
-        cbor::put_int(buf, CLAIM_IAT);
-        cbor::put_int(buf, self.issued_at.secs());
+        put_registered(
+            buf,
+            5,
+            &self.issuer,
+            &self.subject,
+            self.expires_at,
+            self.issued_at,
+        );
         cbor::put_int(buf, CLAIM_CARD);
         cbor::put_int(buf, i64::try_from(self.card).unwrap_or(i64::MAX));
     }

@@ -41,6 +41,29 @@ pub struct CodeClaims {
     pub expires_at: Timestamp,
 }
 
+/// Starts a CWT claims map of `pairs` entries with the four registered claims every token
+/// of ours carries (iss, sub, exp, iat: keys 1, 2, 4, 6, in deterministic order); the
+/// caller appends its own claims, whose keys are all greater.
+#[inline]
+pub(crate) fn put_registered(
+    buf: &mut Vec<u8>,
+    pairs: u64,
+    issuer: &str,
+    subject: &str,
+    expires_at: Timestamp,
+    issued_at: Timestamp,
+) {
+    cbor::put_head(buf, cbor::MAP, pairs);
+    cbor::put_int(buf, CLAIM_ISS);
+    cbor::put_text(buf, issuer);
+    cbor::put_int(buf, CLAIM_SUB);
+    cbor::put_text(buf, subject);
+    cbor::put_int(buf, CLAIM_EXP);
+    cbor::put_int(buf, expires_at.secs());
+    cbor::put_int(buf, CLAIM_IAT);
+    cbor::put_int(buf, issued_at.secs());
+}
+
 impl CodeClaims {
     /// Claims that expire [`DEFAULT_TTL_SECS`] after `issued_at`.
     pub fn with_default_expiry(
@@ -77,15 +100,14 @@ impl CodeClaims {
     /// Appends the CWT claims map, keys in deterministic order (RFC 8949 §4.2.1).
     pub(crate) fn encode_into(&self, buf: &mut Vec<u8>) {
         let pairs = if self.last_negative.is_some() { 6 } else { 5 };
-        cbor::put_head(buf, cbor::MAP, pairs);
-        cbor::put_int(buf, CLAIM_ISS);
-        cbor::put_text(buf, &self.issuer);
-        cbor::put_int(buf, CLAIM_SUB);
-        cbor::put_text(buf, &self.subject);
-        cbor::put_int(buf, CLAIM_EXP);
-        cbor::put_int(buf, self.expires_at.secs());
-        cbor::put_int(buf, CLAIM_IAT);
-        cbor::put_int(buf, self.issued_at.secs());
+        put_registered(
+            buf,
+            pairs,
+            &self.issuer,
+            &self.subject,
+            self.expires_at,
+            self.issued_at,
+        );
         cbor::put_int(buf, CLAIM_COLOUR);
         cbor::put_int(buf, i64::from(self.colour.code()));
         if let Some(t) = self.last_negative {

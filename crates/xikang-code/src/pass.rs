@@ -6,7 +6,7 @@
 
 use crate::card::{decode_credential, missing};
 use crate::cbor::{self, CborError};
-use crate::claims::{CLAIM_EXP, CLAIM_IAT, CLAIM_ISS, CLAIM_SUB, set};
+use crate::claims::{put_registered, set};
 use crate::error::VerifyError;
 use crate::key::SigningKey;
 use crate::trust::Verifier;
@@ -42,15 +42,14 @@ impl PassClaims {
     /// The CWT claims map, keys in deterministic order (RFC 8949 §4.2.1).
     fn encode(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(96);
-        cbor::put_head(&mut buf, cbor::MAP, 7);
-        cbor::put_int(&mut buf, CLAIM_ISS);
-        cbor::put_text(&mut buf, &self.issuer);
-        cbor::put_int(&mut buf, CLAIM_SUB);
-        cbor::put_text(&mut buf, &self.subject);
-        cbor::put_int(&mut buf, CLAIM_EXP);
-        cbor::put_int(&mut buf, self.expires_at.secs());
-        cbor::put_int(&mut buf, CLAIM_IAT);
-        cbor::put_int(&mut buf, self.issued_at.secs());
+        put_registered(
+            &mut buf,
+            7,
+            &self.issuer,
+            &self.subject,
+            self.expires_at,
+            self.issued_at,
+        );
         cbor::put_int(&mut buf, CLAIM_PASS);
         cbor::put_int(&mut buf, i64::try_from(self.pass).unwrap_or(i64::MAX));
         cbor::put_int(&mut buf, CLAIM_ROUTE);
