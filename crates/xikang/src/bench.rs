@@ -98,6 +98,8 @@ impl Server {
                 admin,
                 "--token-rate",
                 "0",
+                "--lookup-rate",
+                "0",
             ])
             .args(extra)
             .env("XIKANG_LOG", "warn")
@@ -138,8 +140,43 @@ impl Phase {
     }
 }
 
-/// A request the load loop sends: method, path, body.
-pub(crate) type Req = (&'static str, String, Option<Arc<Vec<u8>>>);
+/// A request the load loop sends: method, path, body, and the bearer token it carries when
+/// that is not the phase's (a resident shows their own code with their own token).
+#[derive(Debug, Clone)]
+pub(crate) struct Req {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<Arc<Vec<u8>>>,
+    pub token: Option<Arc<str>>,
+}
+
+impl Req {
+    pub fn get(path: impl Into<String>) -> Req {
+        Req {
+            method: "GET",
+            path: path.into(),
+            body: None,
+            token: None,
+        }
+    }
+
+    pub fn post_json(path: impl Into<String>, body: &Value) -> Req {
+        Req {
+            method: "POST",
+            path: path.into(),
+            body: Some(Arc::new(body.to_string().into_bytes())),
+            token: None,
+        }
+    }
+
+    /// The same request sent with `token` instead of the phase's.
+    pub fn with_token(self, token: &str) -> Req {
+        Req {
+            token: Some(token.into()),
+            ..self
+        }
+    }
+}
 
 /// Where and how hard to load.
 #[derive(Debug, Clone, Copy)]
@@ -191,14 +228,24 @@ pub(crate) async fn load(
                 } else {
                     Instant::now()
                 };
-                let (method, path, body) = &reqs[i % reqs.len()];
+                let req = &reqs[i % reqs.len()];
                 i += 1;
-                let r = match body {
+                let bearer = req.token.as_deref().unwrap_or(&token);
+                let r = match &req.body {
                     Some(b) => {
-                        conn.request(method, path, Some(&token), Some("application/json"), b)
+                        conn.request(
+                            req.method,
+                            &req.path,
+                            Some(bearer),
+                            Some("application/json"),
+                            b,
+                        )
+                        .await?
+                    }
+                    None => {
+                        conn.request(req.method, &req.path, Some(bearer), None, b"")
                             .await?
                     }
-                    None => conn.request(method, path, Some(&token), None, b"").await?,
                 };
                 // Latency is that of admitted requests; refusals are counted, and must be quick.
                 if r.status == 200 {
@@ -359,19 +406,55 @@ pub(crate) struct ScanLoad {
     pub batches: Arc<Vec<Req>>,
 }
 
-/// Code displays of the residents P0 … P(people-1), spread over them.
+/// Code displays of the residents P0 … P(people-1), spread over them, as an official reads
+/// them (with the phase's token: each read is written to the access log).
 pub(crate) fn code_requests(people: u32) -> Arc<Vec<Req>> {
     Arc::new(
         (0..4096u32)
-            .map(|k| {
-                (
-                    "GET",
-                    format!("/api/v1/people/P{}/code", (k * 7919) % people.max(1)),
-                    None,
-                )
-            })
+            .map(|k| Req::get(format!("/api/v1/people/P{}/code", (k * 7919) % people.max(1))))
             .collect(),
     )
+}
+
+/// Residents showing their own codes, as a city does on a mass-testing morning: `n`
+/// residents spread over P0 … P(people-1), each with a resident token minted for them (a
+/// holder's own read is not access-logged).
+pub(crate) async fn own_code_requests(
+    addr: &str,
+    admin: &str,
+    people: u32,
+    n: u32,
+) -> Result<Arc<Vec<Req>>> {
+    let mut c = Conn::connect(addr).await?;
+    let mut reqs = Vec::with_capacity(n as usize);
+    for k in 0..n.min(people) {
+        let person = format!("P{}", (u64::from(k) * 7919 % u64::from(people.max(1))));
+        let r = c
+            .post_json(
+                "/api/v1/tokens",
+                Some(admin),
+                &json!({"name": format!("bench-{person}"), "role": "resident",
+                        "area": "320200", "person": person}),
+            )
+            .await?;
+        let token = r.json()["token"]
+            .as_str()
+            .with_context(|| format!("creating a resident token for {person}"))?
+            .to_owned();
+        reqs.push(Req::get(format!("/api/v1/people/{person}/code")).with_token(&token));
+    }
+    Ok(Arc::new(reqs))
+}
+
+/// How many residents show their own codes in the "code display, own" phase.
+const OWN_CODE_HOLDERS: u32 = 1000;
+
+/// The two code-display loads: residents showing their own codes, and an official reading
+/// others' (access-logged).
+#[derive(Debug)]
+pub(crate) struct Codes {
+    pub own: Arc<Vec<Req>>,
+    pub official: Arc<Vec<Req>>,
 }
 
 /// Runs the benchmark's phases.
@@ -381,7 +464,11 @@ async fn drive(args: &BenchArgs, addr: &str, admin: &str) -> Result<Vec<Phase>> 
         singles,
         batches,
     } = scan_load(addr, admin, args.scanned.min(args.people)).await?;
-    let codes = code_requests(args.people);
+    eprintln!("minting {OWN_CODE_HOLDERS} resident tokens…");
+    let codes = Codes {
+        own: own_code_requests(addr, admin, args.people, OWN_CODE_HOLDERS).await?,
+        official: code_requests(args.people),
+    };
     phases(args, addr, admin, &device, singles, batches, codes).await
 }
 
@@ -437,24 +524,14 @@ pub(crate) async fn scan_load(addr: &str, admin: &str, n: u32) -> Result<ScanLoa
     let scan = |k: usize| json!({"place_code": places[k % places.len()], "token": tokens[(k * 31) % tokens.len()]});
     let singles: Arc<Vec<Req>> = Arc::new(
         (0..4096)
-            .map(|k| {
-                (
-                    "POST",
-                    "/api/v1/scans".to_owned(),
-                    Some(Arc::new(scan(k).to_string().into_bytes())),
-                )
-            })
+            .map(|k| Req::post_json("/api/v1/scans", &scan(k)))
             .collect(),
     );
     let batches: Arc<Vec<Req>> = Arc::new(
         (0..512)
             .map(|b| {
                 let items: Vec<Value> = (0..100).map(|k| scan(b * 100 + k)).collect();
-                (
-                    "POST",
-                    "/api/v1/scans".to_owned(),
-                    Some(Arc::new(json!({"scans": items}).to_string().into_bytes())),
-                )
+                Req::post_json("/api/v1/scans", &json!({"scans": items}))
             })
             .collect(),
     );
@@ -473,9 +550,9 @@ async fn phases(
     device: &str,
     singles: Arc<Vec<Req>>,
     batches: Arc<Vec<Req>>,
-    codes: Arc<Vec<Req>>,
+    codes: Codes,
 ) -> Result<Vec<Phase>> {
-    let trivial: Arc<Vec<Req>> = Arc::new(vec![("GET", "/healthz".to_owned(), None)]);
+    let trivial: Arc<Vec<Req>> = Arc::new(vec![Req::get("/healthz")]);
     let plan = Plan {
         addr,
         connections: args.connections,
@@ -487,7 +564,8 @@ async fn phases(
             addr,
             [
                 ("trivial GET /healthz", admin, 1, None, &trivial),
-                ("code display", admin, 1, None, &codes),
+                ("code display, own", admin, 1, None, &codes.own),
+                ("code display, official", admin, 1, None, &codes.official),
                 ("scans, batches of 100", device, 100, None, &batches),
                 ("scans, single", device, 1, None, &singles),
                 ("scans, single, paced", device, 1, Some(args.rate), &singles),
@@ -497,8 +575,10 @@ async fn phases(
     let mut out = Vec::new();
     eprintln!("phase: trivial endpoint");
     out.push(load(plan, admin, "trivial GET /healthz", None, 1, trivial).await?);
-    eprintln!("phase: code display");
-    out.push(load(plan, admin, "code display", None, 1, codes).await?);
+    eprintln!("phase: code display, residents' own");
+    out.push(load(plan, admin, "code display, own", None, 1, codes.own).await?);
+    eprintln!("phase: code display, an official's reads");
+    out.push(load(plan, admin, "code display, official", None, 1, codes.official).await?);
     eprintln!("phase: scans in batches of 100");
     out.push(load(plan, device, "scans, batches of 100", None, 100, batches).await?);
     eprintln!("phase: single scans");
@@ -544,7 +624,7 @@ type ExternalPhase<'a> = (&'static str, &'a str, u64, Option<u32>, &'a Arc<Vec<R
 const WRK_PHASE_LUA: &str = include_str!("../bench/wrk/phase.lua");
 
 /// Runs the phases with wrk, one wrk process each, and reads its `XIKANG_PHASE` line.
-fn drive_wrk(args: &BenchArgs, addr: &str, phases: [ExternalPhase<'_>; 5]) -> Result<Vec<Phase>> {
+fn drive_wrk(args: &BenchArgs, addr: &str, phases: [ExternalPhase<'_>; 6]) -> Result<Vec<Phase>> {
     let work = tempfile::tempdir().context("a directory for wrk's request files")?;
     let script = work.path().join("phase.lua");
     std::fs::write(&script, WRK_PHASE_LUA)?;
@@ -553,12 +633,14 @@ fn drive_wrk(args: &BenchArgs, addr: &str, phases: [ExternalPhase<'_>; 5]) -> Re
         eprintln!("phase (wrk): {name}");
         let file = work.path().join(format!("phase{k}.txt"));
         let mut text = String::new();
-        for (method, path, body) in reqs.iter() {
-            let body = body
+        for r in reqs.iter() {
+            let body = r
+                .body
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
-            text.push_str(&format!("{method}\t{path}\t{body}\n"));
+            let bearer = r.token.as_deref().unwrap_or_default();
+            text.push_str(&format!("{}\t{}\t{body}\t{bearer}\n", r.method, r.path));
         }
         std::fs::write(&file, text)?;
         let o = Command::new("wrk")

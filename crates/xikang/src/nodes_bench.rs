@@ -111,7 +111,7 @@ pub fn run(args: &NodesBenchArgs) -> Result<ExitCode> {
             ADMIN,
         )
     };
-    let codes: Arc<Vec<Req>> = Arc::new(vec![("GET", "/api/v1/people/P7/code".into(), None)]);
+    let codes: Arc<Vec<Req>> = Arc::new(vec![Req::get("/api/v1/people/P7/code")]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,9 +1,11 @@
 -- wrk script for `xikang bench --external wrk`: one phase of the built-in client's load,
 -- sent by wrk instead. The driver (`crates/xikang/src/bench.rs`) fetches the tokens and place
 -- codes first and writes the phase's requests to the file named by REQS, one a line:
--- METHOD <tab> PATH <tab> BODY (BODY empty for a GET). Environment:
+-- METHOD <tab> PATH <tab> BODY <tab> TOKEN (BODY empty for a GET; TOKEN empty for the
+-- phase's token, or a resident's own for their code). Environment:
 --   REQS         the request file
---   TOKEN        the bearer token (the admin's for code display, a venue device's for scans)
+--   TOKEN        the phase's bearer token (the admin's for an official's code reads, a venue
+--                device's for scans)
 --   RATE         requests/s over all connections for the paced phase (0 or unset: as fast as
 --                the server answers)
 --   THREADS      wrk's -t, to split RATE among its threads
@@ -16,8 +18,8 @@
 --   REQS=codes.txt TOKEN=xk_... wrk -t2 -c64 -d10s -s phase.lua http://127.0.0.1:8090
 local reqs = {}
 for line in io.lines(os.getenv("REQS")) do
-  local method, path, body = line:match("^(%u+)\t([^\t]+)\t(.*)$")
-  if method then reqs[#reqs + 1] = { method, path, body } end
+  local method, path, body, bearer = line:match("^(%u+)\t([^\t]+)\t([^\t]*)\t?(.*)$")
+  if method then reqs[#reqs + 1] = { method, path, body, bearer } end
 end
 local token = os.getenv("TOKEN")
 local rate = tonumber(os.getenv("RATE") or "0") or 0
@@ -33,7 +35,8 @@ function init(args)
   ok, other, i = 0, 0, id * 7919
   built = {}
   for k, r in ipairs(reqs) do
-    local headers = { ["Authorization"] = "Bearer " .. token }
+    local bearer = (r[4] ~= "" and r[4]) or token
+    local headers = { ["Authorization"] = "Bearer " .. bearer }
     local body = nil
     if r[3] ~= "" then
       headers["Content-Type"] = "application/json"
