@@ -305,6 +305,26 @@ pub(super) fn new_round_mem(state: &AppState, people: &[PersonSlot], round: Roun
 }
 
 impl LabIndex {
+    /// Takes the lab's operation lock for a command (validate → write → absorb), after
+    /// which it absorbs what other nodes wrote to the lab first (docs/nodes.md), so the
+    /// command checks against what the store holds. If that read fails the command goes
+    /// on: the store refuses its write if another node's came between.
+    pub(crate) async fn begin(&self, state: &AppState) -> tokio::sync::MutexGuard<'_, ()> {
+        let op = self.op.lock().await;
+        if state.config.node.id.is_some()
+            && let Err(e) = crate::app::node::follow_lab(state).await
+        {
+            tracing::warn!(error = %e, "following other nodes' lab writes failed");
+        }
+        op
+    }
+
+    /// The operation lock if no command holds it (the follower absorbs other nodes' lab
+    /// writes under it, never between a command's check and its write).
+    pub(crate) fn try_op(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.op.try_lock().ok()
+    }
+
     /// Folds a committed lab write into the index (the committer calls this).
     pub(crate) fn absorb(&self, state: &AppState, w: &LabWrite) {
         self.lock().absorb(state, w);
