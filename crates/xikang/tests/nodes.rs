@@ -740,3 +740,52 @@ fn a_resident_imported_on_node_a_has_a_code_on_node_b_within_a_second() {
         },
     );
 }
+
+#[test]
+fn a_policy_approved_on_node_a_is_in_force_on_node_b_within_a_second() {
+    use xikang_domain::policy::ERSHITIAO_POLICY_TOML;
+    const ERSHITIAO: &str = "xikang-ershitiao-2022.11";
+    on_two_nodes(
+        "nodes_policy",
+        [NodeRole::All, NodeRole::Front],
+        |a, b, _| async move {
+            let version_on = |n: &Node| {
+                let n = Node {
+                    state: n.state.clone(),
+                    addr: n.addr.clone(),
+                };
+                async move { colour(&n, "P1", None).await.1["policy_version"].clone() }
+            };
+            assert_ne!(version_on(&b).await, json!(ERSHITIAO));
+            // A second official (another name) to approve what the first proposes.
+            let body = json!({"name": "second-admin", "role": "admin", "area": "320200"});
+            let r = call(&a, "POST", "/api/v1/tokens", Some(body), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let second = r.json()["token"].as_str().unwrap().to_owned();
+            let upload = json!({"text": ERSHITIAO_POLICY_TOML});
+            let r = call(&a, "POST", "/api/v1/policies", Some(upload), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let path = format!("/api/v1/policies/{ERSHITIAO}");
+            let at = json!({"effective_from": xikang_server::now().plus(-1).to_rfc3339()});
+            let r = call(&a, "POST", &format!("{path}/activate"), Some(at), None).await;
+            assert_eq!(r.status, 202, "{}", r.text());
+            let mut c = Conn::connect(&a.addr).await.unwrap();
+            let r = c
+                .post_json(&format!("{path}/approve"), Some(&second), &json!({}))
+                .await
+                .unwrap();
+            assert_eq!(
+                (r.status, r.json()["active"].clone()),
+                (200, json!(true)),
+                "{}",
+                r.text()
+            );
+            assert_eq!(version_on(&a).await, json!(ERSHITIAO));
+            let switched = within(Instant::now() + Duration::from_secs(1), || async {
+                version_on(&b).await == json!(ERSHITIAO)
+            })
+            .await;
+            assert!(switched, "node B still evaluates under the old policy");
+        },
+    );
+}

@@ -7,15 +7,7 @@ use super::*;
 /// Registers (or renames) a sampling site.
 pub async fn put_site(state: &AppState, site: SamplingSite) -> Result<SamplingSite, AppError> {
     let _op = state.projection.lab.begin(state).await;
-    commit(
-        state,
-        LabWrite {
-            sites: vec![site.clone()],
-            ..LabWrite::default()
-        },
-    )
-    .await?;
-    Ok(site)
+    write_site(state, site).await
 }
 
 /// Registers a new sampling site under the next free id, chosen under the lab's lock once
@@ -24,6 +16,11 @@ pub async fn put_site(state: &AppState, site: SamplingSite) -> Result<SamplingSi
 pub async fn add_site(state: &AppState, mut site: SamplingSite) -> Result<SamplingSite, AppError> {
     let _op = state.projection.lab.begin(state).await;
     site.id = next_site_id(state);
+    write_site(state, site).await
+}
+
+/// Writes a site; the caller holds the lab's lock.
+async fn write_site(state: &AppState, site: SamplingSite) -> Result<SamplingSite, AppError> {
     commit(
         state,
         LabWrite {
