@@ -155,6 +155,12 @@ impl Lab {
         }
         for s in &w.samples {
             if let Some(t) = self.tubes.get_mut((s.tube.0 as usize).wrapping_sub(1)) {
+                // A sample absorbed twice (a node starting while another writes to the lab
+                // may load it and follow it, docs/nodes.md) counts once: a person is never
+                // in one tube twice (checked before every write).
+                if t.members.contains(&s.person) {
+                    continue;
+                }
                 t.members.push(s.person);
             }
             if let Some(round) = s.round {
