@@ -249,6 +249,18 @@ fn address(s: &str) -> Option<String> {
 }
 
 impl RegisterLine {
+    /// The birth date in the ID number (GB 11643: digits 7–14), as (year, month, day).
+    pub fn born(&self) -> (i16, u8, u8) {
+        let n = self.id_number.expose().as_bytes();
+        let num = |r: std::ops::Range<usize>| -> u32 {
+            n.get(r)
+                .unwrap_or_default()
+                .iter()
+                .fold(0, |a, d| a * 10 + u32::from(d.wrapping_sub(b'0')))
+        };
+        (num(6..10) as i16, num(10..12) as u8, num(12..14) as u8)
+    }
+
     /// Parses one row of a register file whose columns are `cols`; `today` (Asia/Shanghai)
     /// bounds the registration date.
     pub fn parse<S: AsRef<str>>(

@@ -24,7 +24,7 @@ use xikang_domain::authority::{ApprovalRefused, ApprovedBasis, second_official};
 use xikang_domain::duties::Regime;
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::policy::Policy;
-use xikang_store::StoredPolicy;
+use xikang_store::{StoreError, StoredPolicy};
 
 /// The largest policy file accepted (the shipped ones are about 20 KB).
 pub const MAX_POLICY_BYTES: usize = 256 * 1024;
@@ -352,6 +352,39 @@ pub async fn record_due(state: &AppState, now: Timestamp) -> Result<usize, AppEr
     state.put_policy(Arc::new(parsed));
     tracing::info!(version = %p.version, "policy activated");
     Ok(1)
+}
+
+/// Reads the stored versions again after another node changed them (docs/nodes.md): the
+/// version the rows mark active is put in force here if it is not (another node activated
+/// it), and an approved version waiting for its instant is scheduled here as there.
+pub(crate) async fn reread(state: &AppState) -> Result<(), StoreError> {
+    let _one = CHANGING.lock().await;
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.policies())
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("policy read task: {e}")))??;
+    let parsed = |p: &StoredPolicy| match Policy::parse(&p.text) {
+        Ok(parsed) => Some(Arc::new(parsed)),
+        Err(e) => {
+            tracing::error!(version = %p.version, error = %e, "a stored policy does not parse");
+            None
+        }
+    };
+    if let Some(p) = rows.iter().find(|p| is_active(p))
+        && p.version != state.policy().version()
+        && let Some(policy) = parsed(p)
+    {
+        state.put_policy(policy);
+        tracing::info!(version = %p.version, "policy activated on another node");
+    }
+    if let Some(p) = rows.iter().find(|p| is_scheduled(p))
+        && let Some(at) = p.effective_from
+        && let Some(policy) = parsed(p)
+    {
+        state.schedule_policy(at, policy);
+    }
+    *write(&state.policy_versions) = rows;
+    Ok(())
 }
 
 /// The stored versions, oldest upload first.

@@ -397,16 +397,23 @@ pub async fn import(
 /// written resident their community, cell and household (tracing's household contacts),
 /// and the lab its birth dates and districts. Moves of zones follow from the events.
 pub(crate) fn absorb(state: &AppState, w: &RegisterWrite) {
-    let mut placed = Vec::with_capacity(w.added.len() + w.changed.len());
-    let mut lab = Vec::with_capacity(w.added.len());
+    place(state, &w.placed());
+}
+
+/// Places residents an import added or moved in the projection: their slot, household and
+/// the lab's birth dates and districts. An import made on this node, or followed from
+/// another (docs/nodes.md).
+pub(crate) fn place(state: &AppState, residents: &[xikang_store::PlacedResident]) {
+    let mut placed = Vec::with_capacity(residents.len());
+    let mut lab = Vec::with_capacity(residents.len());
     // A file's lines come community by community: look each up once, not per line.
     let mut ixs: HashMap<&AreaCode, u32> = HashMap::new();
     {
         let mut people = write(&state.projection.people);
-        for r in w.added.iter().chain(&w.changed) {
+        for r in residents {
             let ix = *ixs
-                .entry(&r.line.community)
-                .or_insert_with(|| state.projection.communities.index_of(&r.line.community));
+                .entry(&r.community)
+                .or_insert_with(|| state.projection.communities.index_of(&r.community));
             let i = r.id.0 as usize;
             if people.len() <= i {
                 people.resize(
@@ -419,23 +426,20 @@ pub(crate) fn absorb(state: &AppState, w: &RegisterWrite) {
             }
             let slot = &mut people[i];
             slot.community = ix;
-            slot.home_cell = r.line.cell;
+            slot.home_cell = r.cell;
             placed.push((r.id, r.household));
-            lab.push((r.id, ix, r.line.community.clone(), birth_of(&r.line)));
+            lab.push((r.id, ix, r.community.clone(), r.born));
         }
     }
     state.projection.tracing.place_in_households(&placed);
     state.projection.lab.place_residents(&lab);
 }
 
-/// The birth date in an ID number (GB 11643: digits 7–14).
-fn birth_of(l: &RegisterLine) -> (i16, u8, u8) {
-    let n = l.id_number.expose().as_bytes();
-    let num = |r: std::ops::Range<usize>| -> u32 {
-        n.get(r)
-            .unwrap_or_default()
-            .iter()
-            .fold(0, |a, d| a * 10 + u32::from(d.wrapping_sub(b'0')))
-    };
-    (num(6..10) as i16, num(10..12) as u8, num(12..14) as u8)
+/// Another node imported residents: the ids it handed out are taken, so the next import
+/// here reads the next free ids from the store again (unless one is running now: it is
+/// refused by the store if it collides, and then reads them again itself).
+pub(crate) fn forget_next_ids(state: &AppState) {
+    if let Ok(mut next) = state.register.next.try_lock() {
+        *next = None;
+    }
 }

@@ -452,6 +452,9 @@ impl AppState {
             board: crate::board::Runtime::default(),
             config,
         };
+        // Other nodes' changes are followed from here on (docs/nodes.md): read before the
+        // lab index and the policy versions load.
+        state.node.start_notes_at(store.as_ref())?;
         let mut active: Option<(String, String)> = None;
         store.for_each_event(&mut |e| {
             if let EventBody::PolicyActivated { version, sha256 } = &e.body {

@@ -86,6 +86,9 @@ pub enum ConflictKind {
     /// the caller's view of the lab disagrees with what is stored (e.g. another process
     /// wrote to the same database).
     TubeNeverOpened,
+    /// Another node changed the lab after this node planned its write (docs/nodes.md):
+    /// nothing was written; the node catches up and the caller retries.
+    LabChanged,
     /// A unique key is already taken. `constraint` names the constraint (PostgreSQL) or the
     /// table and columns (SQLite, `people.id_hash`), never the values.
     Duplicate { constraint: String },
@@ -104,6 +107,7 @@ impl ConflictKind {
             ConflictKind::ProposalOpen => "proposal_open",
             ConflictKind::ProposalDecided => "proposal_decided",
             ConflictKind::AlreadyArrived => "already_arrived",
+            ConflictKind::LabChanged => "lab_changed",
             ConflictKind::TubeNeverOpened | ConflictKind::Duplicate { .. } => "conflict",
         }
     }
@@ -119,6 +123,9 @@ impl ConflictKind {
             ConflictKind::ProposalOpen => "the zone already has an open proposal; decide it first",
             ConflictKind::ProposalDecided => "the proposal was already decided",
             ConflictKind::AlreadyArrived => "the arrival was already recorded",
+            ConflictKind::LabChanged => {
+                "another node changed the lab meanwhile; nothing was recorded: retry"
+            }
             ConflictKind::TubeNeverOpened => {
                 "the store refused the write (a tube moved on was never opened); nothing was recorded"
             }
@@ -168,8 +175,25 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// How many writes this process has had refused by a read-only server (SQLSTATE 25006,
+/// `read_only_sql_transaction`): a leader demoted while alive, or a session left read-only.
+/// Every PostgreSQL connection opened before the latest refusal is suspect (it may be on
+/// the demoted server) and is dropped at its next use (`pg/mod.rs`), so the next write
+/// reconnects through the URL's `target_session_attrs=read-write`. Counted process-wide
+/// because the error is built by `?` far from its connection; the cost of that breadth is
+/// one reconnect of the other stores' connections, which is harmless.
+static READ_ONLY_REFUSALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The number of read-only refusals so far (see [`READ_ONLY_REFUSALS`]).
+pub(crate) fn read_only_refusals() -> u64 {
+    READ_ONLY_REFUSALS.load(std::sync::atomic::Ordering::Acquire)
+}
+
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
+        if e.code() == Some(&postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION) {
+            READ_ONLY_REFUSALS.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         if let Some(db) = e.as_db_error()
             && *db.code() == postgres::error::SqlState::UNIQUE_VIOLATION
         {
@@ -209,6 +233,7 @@ mod tests {
             (ConflictKind::ProposalOpen, "proposal_open"),
             (ConflictKind::ProposalDecided, "proposal_decided"),
             (ConflictKind::AlreadyArrived, "already_arrived"),
+            (ConflictKind::LabChanged, "lab_changed"),
             (ConflictKind::TubeNeverOpened, "conflict"),
             (duplicate.clone(), "conflict"),
         ];

@@ -36,6 +36,12 @@ pub struct LabWrite {
     /// grid workers' lists, their completion when the retest result arrives), applied in
     /// the same transaction by the duty store's own code.
     pub duties: Vec<crate::DutyOp>,
+    /// Several nodes (docs/nodes.md): the last lab note of the node feed the writer's index
+    /// had absorbed when this write was planned. On PostgreSQL the write is refused
+    /// ([`crate::ConflictKind::LabChanged`]) when another node's lab write was noted after
+    /// it, since ids and checks were planned on a view that is no longer the store's. `None`
+    /// (a single node, a tool): not checked, and the write is not noted for other nodes.
+    pub planned_after_note: Option<u64>,
 }
 
 impl LabWrite {

@@ -35,7 +35,7 @@ mod sqlite;
 mod user;
 
 pub use claim::{ClaimState, ClaimStore, StoredClaim};
-pub use cluster::{ClusterStore, FeedBatch, LogListener};
+pub use cluster::{Change, ClusterStore, FeedBatch, LogListener, Note, NoteKind};
 pub use credential::{AccessFilter, AccessRecord, CredentialStore, StoredAccess};
 pub use duties::{
     ArrivalRecord, DutyOp, DutyStore, GridCellRecord, NewTask, OrderFilter, OrderRecord,
@@ -47,7 +47,7 @@ pub use lab::{LabStore, LabWrite, PersonBirth};
 pub use pg::PgStore;
 pub use ping::PingStore;
 pub use policy::{PolicyStore, StoredPolicy};
-pub use register::{RegisterRow, RegisterStore, RegisterWrite};
+pub use register::{PlacedResident, RegisterRow, RegisterStore, RegisterWrite};
 pub use sqlite::SqliteStore;
 pub use user::{Session, User, UserStore};
 

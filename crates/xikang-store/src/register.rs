@@ -8,7 +8,7 @@ use crate::row::{self, u32_of};
 use xikang_domain::event::{NewEvent, StoredEvent};
 use xikang_domain::mask::PhoneNumber;
 use xikang_domain::register::{RegisterLine, Registered, ResidentKind};
-use xikang_domain::{CivilDay, GridCell, HouseholdId, PersonId};
+use xikang_domain::{AreaCode, CivilDay, GridCell, HouseholdId, PersonId};
 
 /// A resident an import writes: a line of the file with the id it has (or is given), the
 /// keyed hash of its ID number and the household id its household number maps to.
@@ -31,6 +31,36 @@ pub struct RegisterWrite {
     pub changed: Vec<RegisterRow>,
     /// The import's authority events (the import itself, each move).
     pub events: Vec<NewEvent>,
+}
+
+impl RegisterWrite {
+    /// The residents it adds or changes, as a projection places them (the other nodes
+    /// follow imports with these, docs/nodes.md).
+    pub fn placed(&self) -> Vec<PlacedResident> {
+        self.added
+            .iter()
+            .chain(&self.changed)
+            .map(|r| PlacedResident {
+                id: r.id,
+                household: r.household,
+                community: r.line.community.clone(),
+                cell: r.line.cell,
+                born: r.line.born(),
+            })
+            .collect()
+    }
+}
+
+/// A resident an import placed: what a projection keeps of them (where they live, their
+/// household, the birth date the lab's age bands use). No name, number or address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlacedResident {
+    pub id: PersonId,
+    pub household: HouseholdId,
+    pub community: AreaCode,
+    pub cell: GridCell,
+    /// (year, month, day)
+    pub born: (i16, u8, u8),
 }
 
 /// The columns a stored resident is compared by, in [`RegisteredRow`]'s order.

@@ -417,3 +417,375 @@ fn a_node_id_belongs_to_one_running_process() {
     drop(rt_a);
     second().expect("the id of a stopped node is free");
 }
+
+/// Polls `seen` every 20 ms until it holds or `deadline` passes; whether it held.
+async fn within<F: std::future::Future<Output = bool>>(
+    deadline: Instant,
+    mut seen: impl FnMut() -> F,
+) -> bool {
+    loop {
+        if seen().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A place in Nanjing: far from every generated ping (the synthetic city is Wuxi).
+const LAT: f64 = 32.060_255;
+const LON: f64 = 118.796_877;
+
+#[test]
+fn pings_posted_on_node_a_make_companions_on_node_b_within_a_second() {
+    on_two_nodes(
+        "nodes_pings",
+        [NodeRole::Tracing, NodeRole::Tracing],
+        |a, b, _| async move {
+            let now = xikang_server::now();
+            // Three residents with no generated pings: the case, and a stranger who lives
+            // in one Nanjing cell (a ping every 30 minutes for 40 hours, more than the
+            // policy's 30) where the case spends 40 minutes three hours ago.
+            let silent: Vec<PersonId> = sync(|| {
+                let store = a.state.store.as_ref();
+                (0..PEOPLE)
+                    .map(PersonId)
+                    .filter(|&p| {
+                        store
+                            .pings_of_person(p, now.plus(-30 * 86_400), now.plus(86_400))
+                            .unwrap()
+                            .is_empty()
+                    })
+                    .take(2)
+                    .collect()
+            });
+            let (case_person, stranger) = (silent[0], silent[1]);
+            let onset = now.plus(-86_400).to_rfc3339();
+            let body =
+                json!({"person": case_person.to_string(), "kind": "confirmed", "onset": onset});
+            let r = call(&a, "POST", "/api/v1/cases", Some(body), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let case = r.json()["id"].as_str().unwrap().to_owned();
+            let registered = r.header("xikang-seq").unwrap().to_owned();
+            let companions = format!("/api/v1/cases/{case}/contacts?rule=companion");
+            let listed = |v: &Value| {
+                v["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|i| i["person"] == stranger.to_string()))
+            };
+            // B knows the case (the token) and its ping index is loaded; no companion yet.
+            let ready = within(Instant::now() + Duration::from_secs(30), || async {
+                let r = call(&b, "GET", &companions, None, Some(&registered)).await;
+                r.status == 200 && r.json()["companions"]["ready"] == true
+            })
+            .await;
+            assert!(ready, "node B's ping index did not load");
+            let r = call(&b, "GET", &companions, None, None).await;
+            assert!(!listed(&r.json()), "{}", r.text());
+
+            let ping = |p: PersonId, at: xikang_domain::Timestamp, lat: f64| json!({"person": p.to_string(), "at": at.to_rfc3339(), "lat": lat, "lon": LON});
+            let mut pings = Vec::new();
+            let mut at = now.plus(-40 * 3_600);
+            while at < now.plus(-600) {
+                pings.push(ping(stranger, at, LAT + 0.000_2));
+                at = at.plus(1_800);
+            }
+            let t0 = now.plus(-3 * 3_600);
+            for k in 0..4 {
+                pings.push(ping(case_person, t0.plus(k * 600), LAT));
+            }
+            pings.push(ping(case_person, t0.plus(2_400), LAT + 0.045));
+            let r = call(
+                &a,
+                "POST",
+                "/api/v1/pings",
+                Some(json!({"pings": pings})),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.json()["rejected"], json!([]));
+
+            // Node B, which stored none of them, lists the stranger within a second.
+            let followed = within(Instant::now() + Duration::from_secs(1), || async {
+                listed(&call(&b, "GET", &companions, None, None).await.json())
+            })
+            .await;
+            assert!(
+                followed,
+                "node B's ping index did not follow node A's pings"
+            );
+        },
+    );
+}
+
+#[test]
+fn a_lab_write_on_node_a_shows_in_node_bs_lab_queries_within_a_second() {
+    on_two_nodes(
+        "nodes_lab",
+        [NodeRole::All, NodeRole::Front],
+        |a, b, _| async move {
+            let sites = |n: &Node| {
+                let n = Node {
+                    state: n.state.clone(),
+                    addr: n.addr.clone(),
+                };
+                async move {
+                    let r = call(&n, "GET", "/api/v1/sampling-sites", None, None).await;
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    r.json()["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| (s["id"].as_str().unwrap().to_owned(), s["name"].clone()))
+                        .collect::<Vec<_>>()
+                }
+            };
+            let before = sites(&b).await.len();
+            let site = |name: &str| json!({"name": name, "area": "320200", "cell": 1});
+            let r = call(&a, "POST", "/api/v1/sampling-sites", Some(site("甲")), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let first = r.json()["id"].as_str().unwrap().to_owned();
+            // A tube opened there on A, too: B's tube query finds it.
+            let body = json!({"tubes": [{"barcode": "NODE-A-0001", "site": first,
+                                         "capacity": 10}]});
+            let r = call(&a, "POST", "/api/v1/tubes", Some(body), None).await;
+            assert_eq!(
+                (r.status, r.json()["accepted"].clone()),
+                (200, json!(1)),
+                "{}",
+                r.text()
+            );
+            let followed = within(Instant::now() + Duration::from_secs(1), || async {
+                let r = call(&b, "GET", "/api/v1/tubes/NODE-A-0001", None, None).await;
+                sites(&b).await.iter().any(|(id, _)| *id == first) && r.status == 200
+            })
+            .await;
+            assert!(
+                followed,
+                "node B's lab index did not follow node A's writes"
+            );
+            assert_eq!(sites(&b).await.len(), before + 1);
+
+            // A site registered on B now gets another id: A's is not overwritten.
+            let r = call(&b, "POST", "/api/v1/sampling-sites", Some(site("乙")), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let second = r.json()["id"].as_str().unwrap().to_owned();
+            assert_ne!(second, first);
+            let ok = within(Instant::now() + Duration::from_secs(1), || async {
+                sites(&a).await.len() == before + 2
+            })
+            .await;
+            assert!(ok, "node A did not follow node B's site");
+            let on_a = sites(&a).await;
+            assert!(on_a.contains(&(first.clone(), json!("甲"))), "{on_a:?}");
+            assert!(on_a.contains(&(second, json!("乙"))), "{on_a:?}");
+        },
+    );
+}
+
+#[test]
+fn a_token_revoked_on_node_a_is_refused_on_node_b_within_a_second() {
+    on_two_nodes(
+        "nodes_revoke",
+        [NodeRole::All, NodeRole::Front],
+        |a, b, _| async move {
+            let body = json!({"name": "second-admin", "role": "admin", "area": "320200"});
+            let r = call(&a, "POST", "/api/v1/tokens", Some(body), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let (id, token) = (
+                r.json()["id"].as_str().unwrap().to_owned(),
+                r.json()["token"].as_str().unwrap().to_owned(),
+            );
+            let with_token = |n: &Node| {
+                let (addr, token) = (n.addr.clone(), token.clone());
+                async move {
+                    let mut c = Conn::connect(&addr).await.unwrap();
+                    c.get("/api/v1/tokens", Some(&token)).await.unwrap().status
+                }
+            };
+            // B has the token's lookup cached (fresh: good for two more seconds).
+            assert_eq!(with_token(&b).await, 200);
+            let r = call(&a, "DELETE", &format!("/api/v1/tokens/{id}"), None, None).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let refused = within(Instant::now() + Duration::from_secs(1), || async {
+                with_token(&b).await == 401
+            })
+            .await;
+            assert!(refused, "node B still accepts a token revoked on node A");
+        },
+    );
+}
+
+/// A leader demoted while alive answers every write on its open connections with SQLSTATE
+/// 25006 (read_only_sql_transaction). Made here without Patroni: a trigger puts the writer's
+/// own session in read-only mode (as a demoted server is) on its first write. The next write
+/// is refused; the store then drops that connection, and every pooled one opened before,
+/// so the write after goes through a new connection — to whichever host accepts writes.
+#[test]
+fn a_write_refused_as_read_only_drops_its_connection_and_the_next_write_reconnects() {
+    let Some(url) = pg::postgres_url() else {
+        return;
+    };
+    let fresh = pg::FreshSchema::new(url.clone(), "nodes_ro");
+    let store = xikang_store::open(&fresh.target()).unwrap();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            r#"set search_path to "{}";
+            create table demoted (pid integer not null);
+            create function demote() returns trigger language plpgsql as $$
+            begin
+                if not exists (select 1 from demoted) then
+                    insert into demoted values (pg_backend_pid());
+                    perform set_config('default_transaction_read_only', 'on', false);
+                end if;
+                return null;
+            end $$;
+            create trigger demote after insert or update on settings
+                for each statement execute function demote();"#,
+            fresh.schema
+        ))
+        .unwrap();
+    // A reader in the pool, and a first write that leaves the writer's session read-only.
+    assert_eq!(store.setting("nodes_ro_a").unwrap(), None);
+    let opened = store.pool_stats().opened;
+    store.put_setting("nodes_ro_a", b"1").unwrap();
+    let refused = store.put_setting("nodes_ro_b", b"2").unwrap_err();
+    assert!(refused.to_string().contains("25006"), "{refused}");
+    // The next write is on a fresh connection, and succeeds.
+    store.put_setting("nodes_ro_c", b"3").unwrap();
+    assert_eq!(
+        store.setting("nodes_ro_c").unwrap().as_deref(),
+        Some(&b"3"[..])
+    );
+    assert_eq!(store.setting("nodes_ro_b").unwrap(), None);
+    // The pooled reader from before the refusal was not reused either.
+    assert!(
+        store.pool_stats().opened > opened,
+        "the old reader was reused"
+    );
+    // The connection that turned read-only is gone.
+    let demoted: i32 = admin
+        .query_one(
+            &format!(r#"select pid from "{}".demoted"#, fresh.schema),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let mut alive = || -> i64 {
+        admin
+            .query_one(
+                "select count(*) from pg_stat_activity where pid = $1",
+                &[&demoted],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // The database notices the closed socket at once, but give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(alive(), 0, "the read-only connection was kept open");
+}
+
+#[test]
+fn a_resident_imported_on_node_a_has_a_code_on_node_b_within_a_second() {
+    on_two_nodes(
+        "nodes_register",
+        [NodeRole::All, NodeRole::Front],
+        |a, b, _| async move {
+            let cell = sync(|| a.state.store.grid_cells().unwrap().remove(0));
+            // A new ID number (area 110101: nobody of the generated city has it).
+            let number = String::from(
+                xikang_domain::idnumber::IdNumber::compose(110101, 1970, 3, 4, 7).unwrap(),
+            );
+            let csv = format!(
+                "id_number,name,phone,household,address,community,cell,kind,registered_on\n\
+                 {number},居民甲,,HN1,中山路 1 号,{},{},,\n",
+                cell.community.as_str(),
+                cell.cell.0
+            );
+            let mut c = Conn::connect(&a.addr).await.unwrap();
+            let r = c
+                .request(
+                    "POST",
+                    "/api/v1/people/import",
+                    Some(ADMIN),
+                    Some("text/csv"),
+                    csv.as_bytes(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                (r.status, r.json()["added"].clone()),
+                (200, json!(1)),
+                "{}",
+                r.text()
+            );
+            let hash = xikang_domain::idnumber::IdNumber::parse(&number)
+                .unwrap()
+                .keyed_hash(&a.state.secrets.id_hash_key);
+            let person = sync(|| a.state.store.person_by_id_hash(&hash).unwrap().unwrap());
+            let (status, v) = colour(&a, &person.to_string(), None).await;
+            assert_eq!((status, v["colour"].clone()), (200, json!("green")), "{v}");
+            let known = within(Instant::now() + Duration::from_secs(1), || async {
+                colour(&b, &person.to_string(), None).await.0 == 200
+            })
+            .await;
+            assert!(known, "node B does not know a resident imported on node A");
+        },
+    );
+}
+
+#[test]
+fn a_policy_approved_on_node_a_is_in_force_on_node_b_within_a_second() {
+    use xikang_domain::policy::ERSHITIAO_POLICY_TOML;
+    const ERSHITIAO: &str = "xikang-ershitiao-2022.11";
+    on_two_nodes(
+        "nodes_policy",
+        [NodeRole::All, NodeRole::Front],
+        |a, b, _| async move {
+            let version_on = |n: &Node| {
+                let n = Node {
+                    state: n.state.clone(),
+                    addr: n.addr.clone(),
+                };
+                async move { colour(&n, "P1", None).await.1["policy_version"].clone() }
+            };
+            assert_ne!(version_on(&b).await, json!(ERSHITIAO));
+            // A second official (another name) to approve what the first proposes.
+            let body = json!({"name": "second-admin", "role": "admin", "area": "320200"});
+            let r = call(&a, "POST", "/api/v1/tokens", Some(body), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let second = r.json()["token"].as_str().unwrap().to_owned();
+            let upload = json!({"text": ERSHITIAO_POLICY_TOML});
+            let r = call(&a, "POST", "/api/v1/policies", Some(upload), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let path = format!("/api/v1/policies/{ERSHITIAO}");
+            let at = json!({"effective_from": xikang_server::now().plus(-1).to_rfc3339()});
+            let r = call(&a, "POST", &format!("{path}/activate"), Some(at), None).await;
+            assert_eq!(r.status, 202, "{}", r.text());
+            let mut c = Conn::connect(&a.addr).await.unwrap();
+            let r = c
+                .post_json(&format!("{path}/approve"), Some(&second), &json!({}))
+                .await
+                .unwrap();
+            assert_eq!(
+                (r.status, r.json()["active"].clone()),
+                (200, json!(true)),
+                "{}",
+                r.text()
+            );
+            assert_eq!(version_on(&a).await, json!(ERSHITIAO));
+            let switched = within(Instant::now() + Duration::from_secs(1), || async {
+                version_on(&b).await == json!(ERSHITIAO)
+            })
+            .await;
+            assert!(switched, "node B still evaluates under the old policy");
+        },
+    );
+}

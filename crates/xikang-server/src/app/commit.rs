@@ -47,8 +47,13 @@ impl AppState {
     /// lab index and applies the events; hands the change back to its command.
     pub async fn commit_lab(
         &self,
-        lab: LabWrite,
+        mut lab: LabWrite,
     ) -> Result<(LabWrite, Vec<StoredEvent>), StoreError> {
+        // Among several nodes, the store checks that no other node's lab write came after
+        // the last this node absorbed (docs/nodes.md); the only node has nothing to check.
+        if self.config.node.id.is_some() {
+            lab.planned_after_note = Some(self.node.lab_after());
+        }
         self.commit(
             lab,
             |store, lab| store.write_lab(lab),

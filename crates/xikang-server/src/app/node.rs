@@ -1,6 +1,7 @@
 //! Several nodes on one database (docs/nodes.md): what a node is (its id and role), how
 //! it follows the others (the committed authority log, woken by the store's listener and
-//! read in sequence order; the check-in feed for the tracing index), how a reader waits
+//! read in sequence order; the check-in feed for the tracing index; the node feed for the
+//! ping index, the lab index, cached token lookups and the policy versions), how a reader waits
 //! for a write made on another node (the sequence token), and the lease that lets exactly
 //! one node run the sweeps.
 //!
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use xikang_domain::EventSeq;
-use xikang_store::StoreError;
+use xikang_store::{Change, NoteKind, StoreError};
 
 /// What a node serves. Unknown role names are refused at start (`NodeRole::parse`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -106,6 +107,15 @@ pub struct NodeState {
     sweeps: AtomicBool,
     /// The last check-in feed batch this node's index has.
     feed_after: AtomicU64,
+    /// The last note of each kind of the node feed this node has followed.
+    pings_after: AtomicU64,
+    lab_after: AtomicU64,
+    tokens_after: AtomicU64,
+    policies_after: AtomicU64,
+    register_after: AtomicU64,
+    /// One follower per kind at a time (the follower's loop and a reader waiting on a
+    /// token may both catch up): a page is applied once.
+    following: [tokio::sync::Mutex<()>; 5],
     /// Woken by the listener thread when another node appended.
     wake: tokio::sync::Notify,
     /// The projection reached a new sequence number (readers waiting on a token).
@@ -116,6 +126,40 @@ impl NodeState {
     /// Whether this node held the sweep lease at its last renewal.
     pub fn holds_sweeps(&self) -> bool {
         self.sweeps.load(Ordering::Acquire)
+    }
+
+    fn after(&self, kind: NoteKind) -> &AtomicU64 {
+        match kind {
+            NoteKind::Pings => &self.pings_after,
+            NoteKind::Lab => &self.lab_after,
+            NoteKind::Tokens => &self.tokens_after,
+            NoteKind::Policies => &self.policies_after,
+            NoteKind::Register => &self.register_after,
+        }
+    }
+
+    /// Where this node starts following the node feed: each kind's head, read before the
+    /// state the kind keeps up to date is loaded ([`AppState::load`]), so nothing committed
+    /// in between is missed (a ping or a lab write in both is kept twice: the indexes
+    /// report a ping once and a lab write absorbed twice changes nothing more).
+    pub fn start_notes_at(&self, store: &dyn xikang_store::Store) -> Result<(), StoreError> {
+        for kind in [
+            NoteKind::Pings,
+            NoteKind::Lab,
+            NoteKind::Tokens,
+            NoteKind::Policies,
+            NoteKind::Register,
+        ] {
+            self.after(kind)
+                .store(store.note_head(kind)?, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// The last lab note this node's lab index has absorbed: a lab write planned now is
+    /// refused by the store if another node's came after it.
+    pub fn lab_after(&self) -> u64 {
+        self.lab_after.load(Ordering::Acquire)
     }
 }
 
@@ -214,6 +258,10 @@ async fn follow_loop(state: Arc<AppState>) {
 
 /// Reads the log (and the feed, on a node with the index) up to what is committed now.
 pub async fn catch_up(state: &Arc<AppState>) {
+    // Residents an import placed first: the import's events (moves) apply to their slots.
+    if let Err(e) = follow(state, NoteKind::Register).await {
+        tracing::warn!(error = %e, "following other nodes' imports failed; will retry");
+    }
     match state.follow_log().await {
         Ok(n) if n > 0 => state.node.advanced.notify_waiters(),
         Ok(_) => {}
@@ -223,6 +271,87 @@ pub async fn catch_up(state: &Arc<AppState>) {
         && let Err(e) = follow_feed(state).await
     {
         tracing::warn!(error = %e, "following the check-in feed failed; will retry");
+    }
+    if let Err(e) = follow_notes(state).await {
+        tracing::warn!(error = %e, "following the node feed failed; will retry");
+    }
+}
+
+/// Follows the node feed: revoked tokens (cached lookups forgotten, so a token revoked on
+/// another node is refused here within the follower's bound, not after the cache's
+/// [`crate::auth::RECHECK`]), policy rows (re-read, and a version activated or approved
+/// elsewhere put in force or scheduled here), other nodes' pings (a node with the index) and
+/// lab writes. The lab's notes are absorbed only under the lab's operation lock, as lab
+/// commands absorb their own writes; while a lab command runs they wait for the next round
+/// (or the next command's [`follow_lab`]).
+async fn follow_notes(state: &Arc<AppState>) -> Result<(), StoreError> {
+    follow(state, NoteKind::Tokens).await?;
+    follow(state, NoteKind::Policies).await?;
+    if state.config.node.role.holds_index() {
+        follow(state, NoteKind::Pings).await?;
+    }
+    if let Some(_op) = state.projection.lab.try_op() {
+        follow(state, NoteKind::Lab).await?;
+    }
+    Ok(())
+}
+
+/// Absorbs the other nodes' lab writes noted since this node's last. The caller holds the
+/// lab's operation lock (a lab command, before it plans: what it checks against is then
+/// what the store has, and its write is refused if another node's lab write comes between).
+pub async fn follow_lab(state: &AppState) -> Result<(), StoreError> {
+    follow(state, NoteKind::Lab).await
+}
+
+/// Applies the notes of one kind after this node's last, a page at a time. Notes of a kind
+/// are applied by one task at a time (the store's feed is read and applied under the kind's
+/// position, compared and set after applying).
+async fn follow(state: &AppState, kind: NoteKind) -> Result<(), StoreError> {
+    const PAGE: u32 = 1_000;
+    let _one = state.node.following[kind as usize].lock().await;
+    loop {
+        let at = state.node.after(kind);
+        let after = at.load(Ordering::Acquire);
+        let store = state.store.clone();
+        let page = blocking(move || store.notes_after(kind, after, PAGE)).await?;
+        let Some(last) = page.last().map(|n| n.seq) else {
+            return Ok(());
+        };
+        if page[0].seq != after + 1 && after > 0 {
+            tracing::warn!(
+                kind = kind.as_str(),
+                from = after,
+                to = page[0].seq,
+                "node feed gap; restart the node to reload"
+            );
+        }
+        let own = state.config.node.id.as_deref().unwrap_or("");
+        let mut forget_tokens = false;
+        let mut reread_policies = false;
+        for n in &page {
+            match &n.change {
+                Change::Tokens => forget_tokens = true,
+                Change::Policies => reread_policies = true,
+                // A node's own pings and lab writes are in its indexes already.
+                _ if n.node == own => {}
+                Change::Pings(p) => state.projection.tracing.pings.append(p),
+                Change::Lab(w) => state.projection.lab.absorb(state, w),
+                Change::Register(r) => {
+                    crate::register::place(state, r);
+                    crate::register::forget_next_ids(state);
+                }
+            }
+        }
+        if forget_tokens {
+            crate::auth::forget_cached_tokens(state);
+        }
+        if reread_policies {
+            crate::policies::reread(state).await?;
+        }
+        at.store(last, Ordering::Release);
+        if page.len() < PAGE as usize {
+            return Ok(());
+        }
     }
 }
 

@@ -18,7 +18,12 @@ pub async fn every_ten_minutes(state: Arc<AppState>) {
     loop {
         every.tick().await;
         if !state.node.holds_sweeps() {
-            continue; // another node holds the sweep lease (docs/nodes.md)
+            // Another node holds the sweep lease (docs/nodes.md) and writes what the sweep
+            // decides. The silent-venue report is this node's own reading of its tracing
+            // index (nothing is written): every node with the index keeps it, so any of them
+            // answers `GET /venues/silent` with a report as fresh as the holder's.
+            crate::board::venues::sweep_silent(&state, crate::now());
+            continue;
         }
         if let Err(e) = run(&state, crate::now()).await {
             tracing::warn!(error = ?e, "duty sweep failed; will retry");

@@ -155,6 +155,12 @@ impl Lab {
         }
         for s in &w.samples {
             if let Some(t) = self.tubes.get_mut((s.tube.0 as usize).wrapping_sub(1)) {
+                // A sample absorbed twice (a node starting while another writes to the lab
+                // may load it and follow it, docs/nodes.md) counts once: a person is never
+                // in one tube twice (checked before every write).
+                if t.members.contains(&s.person) {
+                    continue;
+                }
                 t.members.push(s.person);
             }
             if let Some(round) = s.round {
@@ -305,6 +311,26 @@ pub(super) fn new_round_mem(state: &AppState, people: &[PersonSlot], round: Roun
 }
 
 impl LabIndex {
+    /// Takes the lab's operation lock for a command (validate → write → absorb), after
+    /// which it absorbs what other nodes wrote to the lab first (docs/nodes.md), so the
+    /// command checks against what the store holds. If that read fails the command goes
+    /// on: the store refuses its write if another node's came between.
+    pub(crate) async fn begin(&self, state: &AppState) -> tokio::sync::MutexGuard<'_, ()> {
+        let op = self.op.lock().await;
+        if state.config.node.id.is_some()
+            && let Err(e) = crate::app::node::follow_lab(state).await
+        {
+            tracing::warn!(error = %e, "following other nodes' lab writes failed");
+        }
+        op
+    }
+
+    /// The operation lock if no command holds it (the follower absorbs other nodes' lab
+    /// writes under it, never between a command's check and its write).
+    pub(crate) fn try_op(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.op.try_lock().ok()
+    }
+
     /// Folds a committed lab write into the index (the committer calls this).
     pub(crate) fn absorb(&self, state: &AppState, w: &LabWrite) {
         self.lock().absorb(state, w);

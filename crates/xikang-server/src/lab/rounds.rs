@@ -6,7 +6,21 @@ use super::*;
 
 /// Registers (or renames) a sampling site.
 pub async fn put_site(state: &AppState, site: SamplingSite) -> Result<SamplingSite, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
+    write_site(state, site).await
+}
+
+/// Registers a new sampling site under the next free id, chosen under the lab's lock once
+/// the other nodes' lab writes are absorbed: two nodes registering at once get two ids (or
+/// the second is refused `lab_changed`), never one site overwriting the other.
+pub async fn add_site(state: &AppState, mut site: SamplingSite) -> Result<SamplingSite, AppError> {
+    let _op = state.projection.lab.begin(state).await;
+    site.id = next_site_id(state);
+    write_site(state, site).await
+}
+
+/// Writes a site; the caller holds the lab's lock.
+async fn write_site(state: &AppState, site: SamplingSite) -> Result<SamplingSite, AppError> {
     commit(
         state,
         LabWrite {
@@ -73,7 +87,7 @@ pub async fn create_round(state: &AppState, r: NewRound) -> Result<Round, AppErr
             "the deadline must be after the start",
         ));
     }
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let id = RoundId(
         state
             .projection
@@ -174,7 +188,7 @@ pub async fn close_round(
     actor: String,
     now: Timestamp,
 ) -> Result<usize, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let round = {
         let lab = state.projection.lab.lock();
         lab.rounds
@@ -281,7 +295,7 @@ pub async fn extend_deadline(
             "say why the deadline moves",
         ));
     }
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let round = state
         .projection
         .lab
@@ -413,7 +427,7 @@ pub async fn record_missed_tests(
     actor: &str,
     now: Timestamp,
 ) -> Result<usize, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let fresh: Vec<(PersonId, Timestamp, String)> = {
         let people = read(&state.projection.people);
         let mut seen = std::collections::HashSet::new();
@@ -444,7 +458,7 @@ pub async fn check_mandated(
     actor: String,
     now: Timestamp,
 ) -> Result<usize, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let cutoff = now.plus(-i64::from(every_hours) * 3600);
     let due: Vec<PersonId> = {
         let people = read(&state.projection.people);

@@ -21,7 +21,7 @@ pub async fn open_tubes(
     items: Vec<NewTube>,
     now: Timestamp,
 ) -> Result<Vec<Result<TubeId, ItemError>>, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
@@ -180,7 +180,7 @@ pub async fn bind(
     items: Vec<(String, Result<PersonId, ItemError>)>,
     now: Timestamp,
 ) -> Result<Vec<Result<Bound, ItemError>>, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
@@ -329,7 +329,7 @@ pub(super) async fn transition(
     mut step: impl FnMut(&Lab, &mut Tube) -> Result<(), ItemError> + Send,
     batch: Option<Batch>,
 ) -> Result<(Vec<Result<TubeId, ItemError>>, LabWrite), AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(barcodes.len());
     let mut w = LabWrite::default();
     {
@@ -501,7 +501,7 @@ pub async fn post_results(
     lines: Vec<Result<ResultLine, ItemError>>,
     now: Timestamp,
 ) -> Result<Vec<Result<Resulted, ItemError>>, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     // Suspected cases take case ids: after the lab's lock, as every lab command does.
     let _cases = state.projection.case_op.lock().await;
     let mut out = Vec::with_capacity(lines.len());

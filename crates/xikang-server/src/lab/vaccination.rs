@@ -10,7 +10,7 @@ pub async fn record_doses(
     items: Vec<Result<Dose, ItemError>>,
     now: Timestamp,
 ) -> Result<Vec<Result<(), ItemError>>, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
@@ -257,7 +257,7 @@ pub async fn outreach(
     create: bool,
     now: Timestamp,
 ) -> Result<Vec<(GridCell, Vec<PersonId>)>, AppError> {
-    let _op = state.projection.lab.op.lock().await;
+    let _op = state.projection.lab.begin(state).await;
     let due_hours = state.policy().duties().task_due_hours;
     let (list, tasks, grid) = {
         let lab = state.projection.lab.lock();

@@ -2,6 +2,7 @@
 
 use super::PgStore;
 use crate::StoredToken;
+use crate::cluster::NoteKind;
 use crate::credential::{
     AccessFilter, AccessRecord, AccessRow, CredentialStore, StoredAccess, TOKEN_COLUMNS, TokenRow,
     access_query,
@@ -62,15 +63,21 @@ impl CredentialStore for PgStore {
 
     fn revoke_api_token(&self, id: TokenId, at: Timestamp) -> Result<()> {
         let id = i64::try_from(id.get()).map_err(|_| StoreError::NotFound)?;
-        let n = self.write()?.client.execute(
+        let mut w = self.write()?;
+        let node = w.node.clone();
+        let mut tx = w.client.transaction()?;
+        let n = tx.execute(
             "update api_tokens set revoked_at = coalesce(revoked_at, $2) where id = $1",
             &[&id, &at.0],
         )?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
+        if n != 1 {
+            return Err(StoreError::NotFound);
         }
+        // Every node forgets its cached lookups at once (docs/nodes.md); noted by any
+        // process, the CLI's `token revoke` too.
+        super::cluster::note(&mut tx, NoteKind::Tokens, node.as_deref(), "")?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn insert_access(&self, reads: &[AccessRecord]) -> Result<()> {

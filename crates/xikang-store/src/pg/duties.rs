@@ -105,7 +105,7 @@ impl<C: GenericClient> Sql for PgSql<'_, C> {
 impl DutyBackend for PgStore {
     fn with_read<R>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<R>) -> Result<R> {
         let mut conn = self.read()?;
-        f(&mut PgSql(&mut *conn))
+        f(&mut PgSql(&mut conn.client))
     }
 
     fn with_tx<R>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<R>) -> Result<R> {

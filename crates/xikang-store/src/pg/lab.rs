@@ -296,7 +296,11 @@ impl LabStore for PgStore {
             return Ok(Vec::new());
         }
         let mut writer = self.write()?;
+        let node = writer.node.clone();
         let mut tx = writer.client.transaction()?;
+        // First: the check against other nodes' lab writes, under the lock that keeps
+        // them out until this commits (docs/nodes.md).
+        super::cluster::check_and_note_lab(&mut tx, node.as_deref(), w)?;
         put_sites(&mut tx, &w.sites)?;
         put_rounds(&mut tx, &w.rounds)?;
         put_tubes(&mut tx, &w.tubes)?;

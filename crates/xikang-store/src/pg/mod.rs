@@ -24,7 +24,7 @@ mod policy;
 mod register;
 mod user;
 
-use crate::error::{Result, StoreError};
+use crate::error::{Result, StoreError, read_only_refusals};
 use crate::pool::{Pool, Pooled};
 use crate::row::{self, EVENT_COLUMNS};
 use postgres::error::SqlState;
@@ -106,6 +106,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../migrations/postgres/0015_district_outlines.sql"),
     ),
     (
+        16,
+        "node_feed",
+        include_str!("../../migrations/postgres/0016_node_feed.sql"),
+    ),
+    (
         25,
         "cluster",
         include_str!("../../migrations/postgres/0025_cluster.sql"),
@@ -126,13 +131,36 @@ pub struct PgStore {
     config: Config,
     schema: Option<String>,
     writer: Mutex<Writer>,
-    readers: Pool<Client>,
+    readers: Pool<Conn>,
     /// The connection holding this node's name (`ClusterStore::join`).
-    claim: Mutex<Option<Client>>,
+    claim: Mutex<Option<Conn>>,
+}
+
+/// A pooled reader connection, with the count of read-only refusals when it was opened
+/// (`error::read_only_refusals`): one opened before the latest refusal may be on a demoted
+/// leader, and is dropped instead of reused.
+pub(crate) struct Conn {
+    client: Client,
+    epoch: u64,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
 }
 
 pub(crate) struct Writer {
     pub(crate) client: Client,
+    /// The count of read-only refusals when `client` was opened (see [`Conn`]).
+    epoch: u64,
     known_days: HashSet<i32>,
     /// The same for location pings (`ping.rs`).
     pub(crate) known_ping_days: HashSet<i32>,
@@ -246,6 +274,7 @@ impl PgStore {
             schema: store_schema,
             writer: Mutex::new(Writer {
                 client,
+                epoch: read_only_refusals(),
                 known_days,
                 known_ping_days,
                 node: None,
@@ -263,15 +292,25 @@ impl PgStore {
 
     pub(crate) fn write(&self) -> Result<MutexGuard<'_, Writer>> {
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if w.client.is_closed() {
-            // The server restarted or the connection broke: the next write gets a new one.
+        if w.client.is_closed() || w.epoch != read_only_refusals() {
+            // The server restarted or the connection broke, or a write was refused as
+            // read-only (a demoted leader that is still alive keeps its connections open):
+            // the next write gets a new connection, to whichever host accepts writes now.
+            let epoch = read_only_refusals();
             w.client = self.connect()?;
+            w.epoch = epoch;
         }
         Ok(w)
     }
 
-    pub(crate) fn read(&self) -> Result<Pooled<'_, Client>> {
-        self.readers.get(|c| !c.is_closed(), || self.connect())
+    pub(crate) fn read(&self) -> Result<Pooled<'_, Conn>> {
+        self.readers.get(
+            |c| !c.is_closed() && c.epoch == read_only_refusals(),
+            || {
+                let epoch = read_only_refusals();
+                self.connect().map(|client| Conn { client, epoch })
+            },
+        )
     }
 }
 

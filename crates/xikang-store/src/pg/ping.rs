@@ -32,6 +32,7 @@ impl PingStore for PgStore {
         let Writer {
             client,
             known_ping_days,
+            node,
             ..
         } = &mut *w;
         let mut tx = client.transaction()?;
@@ -63,6 +64,7 @@ impl PingStore for PgStore {
                 &[&i64::try_from(added).unwrap_or(i64::MAX), &day.0],
             )?;
         }
+        super::cluster::note_pings(&mut tx, node.as_deref(), batch)?;
         tx.commit()?;
         known_ping_days.extend(created);
         Ok(())

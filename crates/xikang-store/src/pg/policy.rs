@@ -1,6 +1,7 @@
 //! [`PolicyStore`] for PostgreSQL.
 
 use super::PgStore;
+use crate::cluster::NoteKind;
 use crate::error::Result;
 use crate::policy::{POLICY_COLUMNS, PolicyStore, StoredPolicy};
 use postgres::Row;
@@ -32,7 +33,10 @@ fn secs(t: Option<Timestamp>) -> Option<i64> {
 
 impl PolicyStore for PgStore {
     fn insert_policy(&self, p: &StoredPolicy) -> Result<()> {
-        self.write()?.client.execute(
+        let mut w = self.write()?;
+        let node = w.node.clone();
+        let mut tx = w.client.transaction()?;
+        tx.execute(
             "insert into policies (version, sha256, text, uploaded_by, uploaded_at)
              values ($1, $2, $3, $4, $5)",
             &[
@@ -43,11 +47,15 @@ impl PolicyStore for PgStore {
                 &p.uploaded_at.0,
             ],
         )?;
+        // The other nodes re-read the versions (docs/nodes.md).
+        super::cluster::note(&mut tx, NoteKind::Policies, node.as_deref(), "")?;
+        tx.commit()?;
         Ok(())
     }
 
     fn update_policies(&self, ps: &[StoredPolicy]) -> Result<()> {
         let mut w = self.write()?;
+        let node = w.node.clone();
         let mut tx = w.client.transaction()?;
         for p in ps {
             let n = tx.execute(
@@ -67,6 +75,7 @@ impl PolicyStore for PgStore {
             )?;
             crate::user::changed_one(n)?;
         }
+        super::cluster::note(&mut tx, NoteKind::Policies, node.as_deref(), "")?;
         tx.commit()?;
         Ok(())
     }

@@ -123,6 +123,7 @@ impl RegisterStore for PgStore {
 
     fn write_register(&self, w: &RegisterWrite) -> Result<Vec<StoredEvent>> {
         let mut writer = self.write()?;
+        let node = writer.node.clone();
         let mut tx = writer.client.transaction()?;
         for chunk in w.households.chunks(BULK) {
             let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
@@ -163,6 +164,7 @@ impl RegisterStore for PgStore {
             )?;
         }
         let stored = super::append_events_in(&mut tx, &w.events)?;
+        super::cluster::note_register(&mut tx, node.as_deref(), w)?;
         tx.commit()?;
         Ok(stored)
     }

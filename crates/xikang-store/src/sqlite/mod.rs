@@ -112,6 +112,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0015_district_outlines.sql"),
     ),
     (
+        16,
+        "node_feed",
+        include_str!("../../migrations/sqlite/0016_node_feed.sql"),
+    ),
+    (
         25,
         "cluster",
         include_str!("../../migrations/sqlite/0025_cluster.sql"),

@@ -30,12 +30,12 @@ pub async fn register_site(
         ));
     }
     let site = SamplingSite {
-        id: crate::lab::next_site_id(state),
+        id: SiteId(0), // chosen under the lab's lock
         name: name.to_owned(),
         area,
         cell: GridCell(b.cell),
     };
-    let site = crate::lab::put_site(state, site).await?;
+    let site = crate::lab::add_site(state, site).await?;
     Ok(SiteOut::from(&site))
 }
 

@@ -1,0 +1,2 @@
+-- The node feed (docs/nodes.md) is PostgreSQL's alone: on SQLite there is one node, with
+-- nobody to tell. The number is kept in step with the PostgreSQL migrations.
