@@ -3,36 +3,11 @@
 //! its SHA-256 in the data directory, named by the inspection in the log, and served only
 //! to staff who may see the inspected venue.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "API tests: a failed unwrap is a failed test"
-)]
-
 mod common;
 
-use common::{PNG, TestApp, spawn_app};
-use serde_json::{Value, json};
+use common::{PNG, spawn_app};
+use serde_json::json;
 use xikang_domain::event::EventBody;
-
-/// Uploads `bytes` as a photo with the given content type: the status and the answer.
-async fn upload(app: &TestApp, token: &str, content_type: &str, bytes: &[u8]) -> (u16, Value) {
-    let r = app
-        .conn()
-        .await
-        .request(
-            "POST",
-            "/api/v1/inspections/photos",
-            Some(token),
-            Some(content_type),
-            bytes,
-        )
-        .await
-        .unwrap();
-    (
-        r.status,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
-}
 
 #[tokio::test]
 async fn a_photo_is_checked_by_content_stored_by_digest_and_shown_only_to_the_venues_staff() {
@@ -54,7 +29,7 @@ async fn a_photo_is_checked_by_content_stored_by_digest_and_shown_only_to_the_ve
 
     // Not an image, whatever it claims: refused, nothing stored.
     let html = b"<html><script>alert(1)</script></html>";
-    let (s, v) = upload(&app, &inspector, "image/png", html).await;
+    let (s, v) = app.upload_photo(&inspector, "image/png", html).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (422, Some("unsupported_photo")),
@@ -62,14 +37,14 @@ async fn a_photo_is_checked_by_content_stored_by_digest_and_shown_only_to_the_ve
     );
     let mut cut = PNG.to_vec();
     cut.truncate(PNG.len() - 12);
-    let (s, _) = upload(&app, &inspector, "image/png", &cut).await;
+    let (s, _) = app.upload_photo(&inspector, "image/png", &cut).await;
     assert_eq!(s, 422, "a PNG without its end");
     let big = [
         PNG,
         &vec![0u8; xikang_server::board::photos::MAX_PHOTO_BYTES],
     ]
     .concat();
-    let (s, _) = upload(&app, &inspector, "image/png", &big).await;
+    let (s, _) = app.upload_photo(&inspector, "image/png", &big).await;
     assert_eq!(s, 413);
     let photos_dir = app.dir.path().join("photos");
     assert!(!photos_dir.exists() || std::fs::read_dir(&photos_dir).unwrap().next().is_none());
@@ -77,15 +52,17 @@ async fn a_photo_is_checked_by_content_stored_by_digest_and_shown_only_to_the_ve
     let resident = app
         .token(json!({"name": "r", "role": "resident", "area": a, "person": format!("P{}", app.residents_of(&a)[0])}))
         .await;
-    let (s, _) = upload(&app, &resident, "image/png", PNG).await;
+    let (s, _) = app.upload_photo(&resident, "image/png", PNG).await;
     assert_eq!(s, 403);
 
     // A PNG sent as application/octet-stream is a PNG: stored under its digest, once.
-    let (s, up) = upload(&app, &inspector, "application/octet-stream", PNG).await;
+    let (s, up) = app
+        .upload_photo(&inspector, "application/octet-stream", PNG)
+        .await;
     assert_eq!(s, 201, "{up}");
     assert_eq!(up["media_type"], "image/png");
     let sha = up["photo"].as_str().unwrap().to_owned();
-    let (_, again) = upload(&app, &inspector, "image/png", PNG).await;
+    let (_, again) = app.upload_photo(&inspector, "image/png", PNG).await;
     assert_eq!(again["photo"], json!(sha));
     let stored = photos_dir.join(&sha[..2]).join(&sha);
     assert_eq!(std::fs::read(&stored).unwrap(), PNG);

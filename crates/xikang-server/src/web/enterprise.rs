@@ -32,12 +32,7 @@ async fn body(state: &AppState, user: &WebUser) -> Result<String, AppError> {
     user.caller
         .require(&[Role::Enterprise], "the enterprise page")?;
     let lang = user.lang;
-    let code = user
-        .caller
-        .enterprise
-        .as_ref()
-        .map(|c| c.as_str().to_owned())
-        .unwrap_or_default();
+    let code = code_of(user);
     let filings = enterprise::filings(state, &user.caller, &FilingsQuery::default())?;
     let mut s = format!(
         "<p id=\"credit-code\">{} {}</p>",
@@ -206,25 +201,17 @@ pub async fn post_exchange(
     Form(f): Form<PostForm>,
 ) -> Response {
     let done = async {
-        user.check_csrf(&f.csrf)?;
-        user.caller
-            .require(&[Role::Enterprise], "the enterprise page")?;
+        checked(&user, &f.csrf)?;
         let quantity = f
             .quantity
             .trim()
             .parse()
             .map_err(|_| AppError::bad("invalid_item", "the quantity is a whole number"))?;
-        let credit_code = user
-            .caller
-            .enterprise
-            .as_ref()
-            .map(|c| c.as_str().to_owned())
-            .unwrap_or_default();
         exchange::post(
             &state,
             &user.caller,
             PostIn {
-                credit_code,
+                credit_code: code_of(&user),
                 kind: f.kind,
                 item: f.item,
                 quantity,
@@ -233,10 +220,31 @@ pub async fn post_exchange(
         .await
     }
     .await;
+    back(&user, done)
+}
+
+/// The enterprise's own form: its session's CSRF token, and its role.
+fn checked(user: &WebUser, csrf: &str) -> Result<(), AppError> {
+    user.check_csrf(csrf)?;
+    user.caller
+        .require(&[Role::Enterprise], "the enterprise page")
+}
+
+/// Back to the page after an action, or the refusal.
+fn back<T>(user: &WebUser, done: Result<T, AppError>) -> Response {
     match done {
         Ok(_) => Redirect::to("/web/enterprise").into_response(),
-        Err(e) => error_page(user.lang, Some(&user), &e),
+        Err(e) => error_page(user.lang, Some(user), &e),
     }
+}
+
+/// The account's credit code.
+fn code_of(user: &WebUser) -> String {
+    user.caller
+        .enterprise
+        .as_ref()
+        .map(|c| c.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 /// The close button's form.
@@ -254,15 +262,10 @@ pub async fn close_exchange(
     Form(f): Form<CloseForm>,
 ) -> Response {
     let done = async {
-        user.check_csrf(&f.csrf)?;
-        user.caller
-            .require(&[Role::Enterprise], "the enterprise page")?;
+        checked(&user, &f.csrf)?;
         let id = crate::extract::parse_id(&id)?;
         exchange::close(&state, &user.caller, id).await
     }
     .await;
-    match done {
-        Ok(_) => Redirect::to("/web/enterprise").into_response(),
-        Err(e) => error_page(user.lang, Some(&user), &e),
-    }
+    back(&user, done)
 }

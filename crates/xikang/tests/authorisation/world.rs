@@ -514,22 +514,14 @@ pub(super) async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
-    let photo = {
-        let r = app
-            .conn()
-            .await
-            .request(
-                "POST",
-                "/api/v1/inspections/photos",
-                Some(admin),
-                Some("image/png"),
-                PNG,
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, 201, "photo: {}", r.text());
-        r.json()["photo"].as_str().unwrap().to_owned()
-    };
+    let photo = ok(
+        "photo",
+        app.upload_photo(admin, "image/png", PNG).await,
+        201,
+    )["photo"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let inspection = ok(
         "inspection",
         app.post(

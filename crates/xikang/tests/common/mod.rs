@@ -307,6 +307,30 @@ impl TestApp {
         assert_eq!(s, 200, "{v}");
     }
 
+    /// Uploads `bytes` as an inspection photo with the given content type: the status and
+    /// the JSON answer (docs/citizens.md).
+    pub async fn upload_photo(
+        &self,
+        token: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .conn()
+            .await
+            .request(
+                "POST",
+                "/api/v1/inspections/photos",
+                Some(token),
+                Some(content_type),
+                bytes,
+            )
+            .await
+            .unwrap();
+        let v = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+        (r.status, v)
+    }
+
     /// GET: the status and the JSON answer.
     pub async fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
         self.call("GET", path, Some(token), None).await
