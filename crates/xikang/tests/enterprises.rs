@@ -426,3 +426,40 @@ fn read_post_id(app: &TestApp) -> String {
     let board = xikang_server::state::read(&app.state.projection.board);
     board.exchange.last().unwrap().id.to_string()
 }
+
+#[tokio::test]
+async fn the_staff_pages_of_supervision_render_in_both_languages_with_their_exports() {
+    let app = spawn_app().await;
+    let mut b = Browser::signed_in(&app, "city-admin", "admin", "320200").await;
+    for path in [
+        "/web/inspections",
+        "/web/supplies",
+        "/web/responsibility",
+        "/web/capacity",
+        "/web/quarterly",
+    ] {
+        for lang in ["zh", "en"] {
+            let r = b.get(&format!("{path}?lang={lang}")).await;
+            assert_eq!(r.status, 200, "{path} {lang}: {}", r.text());
+            assert!(r.text().contains("<caption"), "{path}: a labelled table");
+        }
+    }
+    for what in [
+        "inspections",
+        "responsibility",
+        "capacity",
+        "quarterly",
+        "messages",
+        "resumption",
+    ] {
+        let r = b.get(&format!("/web/export/{what}?format=csv")).await;
+        assert_eq!(r.status, 200, "{what}: {}", r.text());
+        let r = b.get(&format!("/web/export/{what}?format=xlsx")).await;
+        assert_eq!(
+            (r.status, &r.body[..2]),
+            (200, &b"PK"[..]),
+            "{what}: an XLSX is a zip"
+        );
+    }
+    assert_eq!(b.get("/web/export/people?format=csv").await.status, 404);
+}
