@@ -67,6 +67,7 @@ async function createUser(page, name, password, role, who = {}) {
   await page.getByLabel('角色').selectOption(role);
   if (who.venue) await page.getByLabel(/场所/).fill(who.venue);
   if (who.person) await page.getByLabel(/人员/).fill(who.person);
+  if (who.enterprise) await page.getByLabel(/信用代码/).fill(who.enterprise);
   await page.getByRole('button', { name: '创建' }).click();
   await page.waitForLoadState('load');
   assert.ok(page.url().endsWith('/web/admin/users'), `user ${name} created: ${page.url()}`);
@@ -596,6 +597,34 @@ try {
     await phone.close();
   });
 
+  await step('an enterprise logs in to its own page, and staff read inspections, capacity and the 季季评', async () => {
+    await createUser(page, 'ent1', 'enterprise-password-1', 'enterprise', { enterprise: '91320200MA1BROWS1X' });
+    const k = await browser.newContext({ locale: 'zh-CN', viewport: { width: 375, height: 812 }, isMobile: true });
+    const e = await k.newPage();
+    await login(e, 'ent1', 'enterprise-password-1');
+    assert.ok(e.url().endsWith('/web/enterprise'), e.url());
+    assert.match(await e.locator('#credit-code').innerText(), /91320200MA1BROWS1X/);
+    await assertLabelled(e);
+    await assertAxe(e);
+    // Another enterprise's filings and the staff pages are not its.
+    const staffPage = await e.goto(`${base}/web/enterprises`);
+    assert.equal(staffPage.status(), 403);
+    await e.screenshot({ path: `${shots}/enterprise.png`, fullPage: true });
+    await k.close();
+
+    for (const path of ['/web/inspections', '/web/capacity', '/web/quarterly', '/web/responsibility', '/web/supplies']) {
+      const r = await page.goto(`${base}${path}`);
+      assert.equal(r.status(), 200, path);
+      await assertLabelled(page);
+    }
+    await page.goto(`${base}/web/quarterly`);
+    assert.ok((await page.locator('#quarterly tbody tr').count()) >= 1, 'a row per district');
+    const csv = await page.evaluate(async () => (await fetch('/web/export/quarterly?format=csv')).text());
+    assert.match(csv, /区县 district/);
+    await page.goto(`${base}/web/capacity`);
+    await page.screenshot({ path: `${shots}/capacity.png`, fullPage: true });
+  });
+
   await step('the dashboard maps the cases and ranks districts with names and tracing times', async () => {
     // The figures are cached for 10 s and refreshed in the background: reload until the
     // registered cases show (at most half a minute).
@@ -628,6 +657,7 @@ try {
     // As the city admin: every page the command centre uses.
     const staff = ['/web/dashboard', '/web/cases', new URL(caseUrl).pathname, `/web/people/${contact}`,
       '/web/bulletin', '/web/ranking', '/web/appeals', '/web/messages', '/web/enterprises', '/web/sampling', '/web/site',
+      '/web/inspections', '/web/supplies', '/web/responsibility', '/web/capacity', '/web/quarterly',
       '/web/admin/users', '/web/admin/policy'];
     const visit = async (paths) => {
       for (const lang of ['zh', 'en']) {
@@ -642,7 +672,8 @@ try {
     await visit(open);
     // Each role's own pages, as the users the steps above created.
     const roles = [['res1', 'resident-password-1', ['/web/me']], ['door1', 'door-password-1', ['/web/venue']],
-      ['lab1', 'lab-password-11', ['/web/lab']], [gridWorker, 'grid-password-1', ['/web/grid']],
+      ['lab1', 'lab-password-11', ['/web/lab']], [gridWorker, 'grid-password-1', ['/web/grid', '/web/inspections', '/web/supplies']],
+      ['ent1', 'enterprise-password-1', ['/web/enterprise']],
       ['admin', adminPassword, staff]];
     for (const [name, password, paths] of roles) {
       await k.clearCookies();

@@ -13,7 +13,7 @@ pub const MAX_TITLE_CHARS: usize = 60;
 pub const MAX_TEXT_CHARS: usize = 2000;
 
 /// What a message is about: the resident chooses one; it decides the department and the
-/// deadline ([`Category::department`], [`Category::sla_hours`]).
+/// deadline by the policy's [`BoardRules`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
@@ -91,30 +91,83 @@ impl Category {
             .into_iter()
             .find(|c| c.as_str() == s || c.zh() == s)
     }
+}
 
-    /// The department the routing rules send it to.
-    pub fn department(self) -> Department {
-        match self {
-            Category::Medical => Department::Medical,
-            Category::Supplies => Department::Supplies,
-            Category::Quarantine => Department::Quarantine,
-            Category::Testing => Department::Testing,
-            Category::Policy => Department::Health,
-            Category::Enterprise => Department::Industry,
-            Category::Other => Department::Hotline,
+/// The routing rules of the board (`[board]` in the policy file, docs/policies.md): for each
+/// category, the department that answers it and the hours it has. A policy without the
+/// section gets [`BoardRules::default`], the documented defaults; a section names every
+/// category, or the file is refused (a category routed nowhere would be guessed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardRules {
+    routes: std::collections::BTreeMap<Category, (Department, u32)>,
+}
+
+/// The longest deadline a policy may give a category: 30 days.
+pub const MAX_SLA_HOURS: u32 = 720;
+
+impl Default for BoardRules {
+    /// The defaults: a medical need cannot wait a day; a question about a rule can wait
+    /// two; an enterprise's, three.
+    fn default() -> BoardRules {
+        BoardRules {
+            routes: [
+                (Category::Medical, (Department::Medical, 4)),
+                (Category::Supplies, (Department::Supplies, 12)),
+                (Category::Quarantine, (Department::Quarantine, 24)),
+                (Category::Testing, (Department::Testing, 24)),
+                (Category::Policy, (Department::Health, 48)),
+                (Category::Enterprise, (Department::Industry, 72)),
+                (Category::Other, (Department::Hotline, 48)),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+}
+
+impl BoardRules {
+    /// Rules from one route per category: refused unless every category has exactly one,
+    /// each with 1 to [`MAX_SLA_HOURS`] hours.
+    pub fn new(
+        routes: impl IntoIterator<Item = (Category, Department, u32)>,
+    ) -> Result<BoardRules, String> {
+        let mut map = std::collections::BTreeMap::new();
+        for (c, d, h) in routes {
+            if !(1..=MAX_SLA_HOURS).contains(&h) {
+                return Err(format!(
+                    "[board] {}: sla_hours is 1 to {MAX_SLA_HOURS} (got {h})",
+                    c.as_str()
+                ));
+            }
+            if map.insert(c, (d, h)).is_some() {
+                return Err(format!("[board] names {} twice", c.as_str()));
+            }
+        }
+        let missing: Vec<&str> = Category::ALL
+            .into_iter()
+            .filter(|c| !map.contains_key(c))
+            .map(Category::as_str)
+            .collect();
+        if missing.is_empty() {
+            Ok(BoardRules { routes: map })
+        } else {
+            Err(format!(
+                "[board] routes every category; missing: {}",
+                missing.join(", ")
+            ))
         }
     }
 
-    /// Hours the department has to answer (a medical need cannot wait a day; a question
-    /// about a rule can wait two).
-    pub fn sla_hours(self) -> i64 {
-        match self {
-            Category::Medical => 4,
-            Category::Supplies => 12,
-            Category::Quarantine | Category::Testing => 24,
-            Category::Policy | Category::Other => 48,
-            Category::Enterprise => 72,
-        }
+    /// The department a category goes to.
+    pub fn department(&self, c: Category) -> Department {
+        self.routes.get(&c).map_or(Department::Hotline, |r| r.0)
+    }
+
+    /// The hours the department has to answer.
+    pub fn sla_hours(&self, c: Category) -> i64 {
+        // Every category has a route (`new` and `default` see to it); 1 hour would be the
+        // strictest reading if one had not.
+        self.routes.get(&c).map_or(1, |r| i64::from(r.1))
     }
 }
 
@@ -204,8 +257,10 @@ pub struct Route {
     pub due_at: Timestamp,
 }
 
-/// The routing rule: category → department and deadline; district → the district's staff.
+/// The routing rule: category → department and deadline (the policy's `rules`); district →
+/// the district's staff.
 pub fn route(
+    rules: &BoardRules,
     category: Category,
     district: Option<&AreaCode>,
     city: &AreaCode,
@@ -215,9 +270,9 @@ pub fn route(
         .filter(|d| city.contains(d))
         .map_or_else(|| city.clone(), AreaCode::district);
     Route {
-        department: category.department(),
+        department: rules.department(category),
         area,
-        due_at: now.plus(category.sla_hours() * HOUR),
+        due_at: now.plus(rules.sla_hours(category) * HOUR),
     }
 }
 
@@ -381,16 +436,41 @@ mod tests {
     fn a_message_goes_to_its_categorys_department_in_the_named_district_or_the_city() {
         let city = area("320200");
         let now = Timestamp(1_000_000);
-        let r = route(Category::Medical, Some(&area("320213")), &city, now);
+        let rules = BoardRules::default();
+        let r = route(&rules, Category::Medical, Some(&area("320213")), &city, now);
         assert_eq!(r.department, Department::Medical);
         assert_eq!(r.area, area("320213"));
         assert_eq!(r.due_at, now.plus(4 * HOUR));
         // A community code routes to its district; a district of another city to the city.
-        let r = route(Category::Supplies, Some(&area("320213001002")), &city, now);
+        let r = route(
+            &rules,
+            Category::Supplies,
+            Some(&area("320213001002")),
+            &city,
+            now,
+        );
         assert_eq!(r.area, area("320213"));
-        let r = route(Category::Other, Some(&area("110101")), &city, now);
+        let r = route(&rules, Category::Other, Some(&area("110101")), &city, now);
         assert_eq!(r.area, city);
         assert_eq!(r.department, Department::Hotline);
+    }
+
+    #[test]
+    fn board_rules_route_every_category_once_within_the_deadline_bounds() {
+        let all = |h: u32| Category::ALL.map(|c| (c, Department::Hotline, h));
+        let r = BoardRules::new(all(6)).expect("every category");
+        assert_eq!(r.sla_hours(Category::Medical), 6);
+        assert_eq!(r.department(Category::Medical), Department::Hotline);
+        assert!(BoardRules::new(all(0)).is_err());
+        assert!(BoardRules::new(all(MAX_SLA_HOURS + 1)).is_err());
+        let missing = BoardRules::new(all(6).into_iter().skip(1)).expect_err("one missing");
+        assert!(missing.contains("medical"), "{missing}");
+        let twice = BoardRules::new(all(6).into_iter().chain([(
+            Category::Other,
+            Department::Health,
+            1,
+        )]));
+        assert!(twice.is_err());
     }
 
     #[test]

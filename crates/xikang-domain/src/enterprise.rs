@@ -8,6 +8,57 @@ pub const MAX_WORKERS: usize = 5_000;
 /// The longest name, site, person or measures text, in characters.
 pub const MAX_FIELD_CHARS: usize = 500;
 
+/// A unified social credit code (统一社会信用代码): 18 digits or capital letters. It names
+/// an enterprise on its filings and binds an enterprise's account to it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CreditCode(String);
+
+/// Why a text is not a [`CreditCode`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a unified social credit code is 18 digits or capital letters")]
+pub struct InvalidCreditCode;
+
+impl CreditCode {
+    /// The code, surrounding spaces ignored.
+    pub fn parse(s: &str) -> Result<CreditCode, InvalidCreditCode> {
+        let t = s.trim();
+        if t.len() == 18
+            && t.bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        {
+            Ok(CreditCode(t.to_owned()))
+        } else {
+            Err(InvalidCreditCode)
+        }
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CreditCode {
+    type Error = InvalidCreditCode;
+
+    fn try_from(s: String) -> Result<CreditCode, InvalidCreditCode> {
+        CreditCode::parse(&s)
+    }
+}
+
+impl From<CreditCode> for String {
+    fn from(c: CreditCode) -> String {
+        c.0
+    }
+}
+
+impl std::fmt::Display for CreditCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The industry of an enterprise (国民经济行业 sections, grouped as the city reports them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -566,6 +566,26 @@ pub enum EventBody {
         rectify_by: Option<Timestamp>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         follows: Option<EventSeq>,
+        /// The photos taken, by the SHA-256 (hex) of their bytes, stored content-addressed
+        /// in the data directory. Absent when there were none, so the events recorded
+        /// before photos were kept hash the same.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        photos: Vec<String>,
+    },
+    /// A need or offer on the supply–demand board was closed (met, or withdrawn) by the
+    /// enterprise or the street's staff: it leaves the board.
+    ExchangeClosed { post: EventSeq, credit_code: String },
+    /// A facility reported a resource's count (docs/citizens.md, capacity): a fever
+    /// clinic's patients a day it can see and saw today, transfer vehicles and those in
+    /// use, or a quarantine site's stock of one item (`total` on hand, `in_use` 0).
+    CapacityReported {
+        resource: crate::capacity::Resource,
+        name: String,
+        area: AreaCode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        site: Option<SiteId>,
+        total: u32,
+        in_use: u32,
     },
 }
 
@@ -635,6 +655,8 @@ impl EventBody {
             InspectionRecorded { .. } => "inspection_recorded",
             SupplyRequested { .. } => "supply_requested",
             ExchangePosted { .. } => "exchange_posted",
+            ExchangeClosed { .. } => "exchange_closed",
+            CapacityReported { .. } => "capacity_reported",
             ResponsibilityAssigned { .. } => "responsibility_assigned",
             ResponsibilityUpdated { .. } => "responsibility_updated",
         }
@@ -712,7 +734,9 @@ impl EventBody {
             | InspectionRecorded { .. }
             | ResponsibilityAssigned { .. }
             | ResponsibilityUpdated { .. }
-            | ExchangePosted { .. } => None,
+            | ExchangePosted { .. }
+            | ExchangeClosed { .. }
+            | CapacityReported { .. } => None,
         }
     }
 

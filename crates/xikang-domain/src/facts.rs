@@ -489,7 +489,9 @@ impl PersonFacts {
             | EventBody::SupplyRequested { .. }
             | EventBody::ResponsibilityAssigned { .. }
             | EventBody::ResponsibilityUpdated { .. }
-            | EventBody::ExchangePosted { .. } => {}
+            | EventBody::ExchangePosted { .. }
+            | EventBody::ExchangeClosed { .. }
+            | EventBody::CapacityReported { .. } => {}
         }
     }
 

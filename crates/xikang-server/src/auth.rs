@@ -106,13 +106,15 @@ enum Found {
 
 /// The caller a stored token stands for (`None` for an unknown role).
 pub fn caller_from(t: &StoredToken) -> Option<Actor> {
+    let role = Role::parse(&t.token.role)?;
     Some(Actor {
         name: t.token.name.clone(),
-        role: Role::parse(&t.token.role)?,
+        role,
         area: t.token.area.clone(),
         venue: t.token.venue,
         person: t.token.person,
         id_lookup: t.token.id_lookup,
+        enterprise: crate::app::actor::enterprise_binding(role, t.token.enterprise.as_deref())?,
     })
 }
 
@@ -277,6 +279,7 @@ mod tests {
                 venue: None,
                 person: None,
                 id_lookup: false,
+                enterprise: None,
             },
             expires_at: Timestamp(expires_at),
         }

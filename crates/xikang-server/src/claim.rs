@@ -510,6 +510,7 @@ pub async fn resident_token(
         venue: None,
         person: Some(person),
         id_lookup: false,
+        enterprise: None,
         created_at: now,
         expires_at,
     };

@@ -271,7 +271,8 @@ fn parse_item<'s>(
         | Role::GridWorker
         | Role::Resident
         | Role::SiteManager
-        | Role::Carrier => false,
+        | Role::Carrier
+        | Role::Enterprise => false,
     };
     if !allowed {
         return Err(item_err(

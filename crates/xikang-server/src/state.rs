@@ -200,6 +200,9 @@ pub struct ServerConfig {
     /// This node among several on one database (docs/nodes.md); the default is the only
     /// node.
     pub node: crate::app::node::NodeConfig,
+    /// Where inspection photos are kept, content-addressed (`DATA/photos` under `xikang
+    /// serve`); `None` refuses uploads (`503 photos_unavailable`).
+    pub photo_dir: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -229,6 +232,7 @@ impl Default for ServerConfig {
             messages: None,
             claim_code_ttl_secs: crate::claim::CODE_TTL_SECS,
             node: crate::app::node::NodeConfig::default(),
+            photo_dir: None,
         }
     }
 }

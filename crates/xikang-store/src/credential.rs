@@ -58,8 +58,7 @@ pub trait CredentialStore {
 }
 
 /// The columns of a token, in the order [`TokenRow`] reads them.
-pub(crate) const TOKEN_COLUMNS: &str =
-    "id, name, role, area, venue, person, id_lookup, created_at, expires_at, revoked_at";
+pub(crate) const TOKEN_COLUMNS: &str = "id, name, role, area, venue, person, id_lookup, created_at, expires_at, revoked_at, enterprise";
 
 /// The columns of an access row, in the order [`AccessRow`] reads them.
 pub(crate) const ACCESS_COLUMNS: &str = "id, at, actor, route, purpose, person";
@@ -76,6 +75,7 @@ pub(crate) struct TokenRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    pub enterprise: Option<String>,
 }
 
 impl TokenRow {
@@ -90,6 +90,7 @@ impl TokenRow {
                 venue,
                 person,
                 id_lookup: self.id_lookup,
+                enterprise: self.enterprise,
                 created_at: Timestamp(self.created_at),
                 expires_at: Timestamp(self.expires_at),
             },

@@ -86,6 +86,8 @@ pub struct ApiToken {
     pub person: Option<PersonId>,
     /// Whether the holder may look people up by ID number.
     pub id_lookup: bool,
+    /// For an enterprise's account, the unified social credit code it stands for.
+    pub enterprise: Option<String>,
     /// When it was issued.
     pub created_at: Timestamp,
     /// The first instant at which it no longer works.

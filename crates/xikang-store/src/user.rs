@@ -26,6 +26,8 @@ pub struct User {
     pub person: Option<PersonId>,
     /// Whether the user may look people up by ID number.
     pub id_lookup: bool,
+    /// For an enterprise's account, the unified social credit code it stands for.
+    pub enterprise: Option<String>,
     /// A disabled user cannot log in and their sessions stop working.
     pub disabled: bool,
     pub created_at: Timestamp,
@@ -87,11 +89,12 @@ pub(crate) struct UserRow {
     pub id_lookup: bool,
     pub disabled: bool,
     pub created_at: i64,
+    pub enterprise: Option<String>,
 }
 
 /// The columns of [`UserRow`], in order.
 pub(crate) const USER_COLUMNS: &str =
-    "name, password_hash, role, area, venue, person, id_lookup, disabled, created_at";
+    "name, password_hash, role, area, venue, person, id_lookup, disabled, created_at, enterprise";
 
 impl UserRow {
     pub(crate) fn into_user(self) -> Result<User> {
@@ -104,6 +107,7 @@ impl UserRow {
             venue,
             person,
             id_lookup: self.id_lookup,
+            enterprise: self.enterprise,
             disabled: self.disabled,
             created_at: Timestamp(self.created_at),
         })

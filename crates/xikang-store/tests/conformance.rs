@@ -760,6 +760,7 @@ fn scenario_api_tokens(store: &dyn Store) {
         venue: Some(VenueId(17)),
         person: None,
         id_lookup: true,
+        enterprise: None,
         created_at: ts("2022-07-01T08:00:00Z"),
         expires_at: ts("2023-07-01T08:00:00Z"),
     };
@@ -780,6 +781,7 @@ fn scenario_api_tokens(store: &dyn Store) {
         venue: None,
         person: Some(PersonId(42)),
         id_lookup: false,
+        enterprise: None,
         created_at: ts("2022-07-02T08:00:00Z"),
         expires_at: ts("2022-08-01T08:00:00Z"),
     };
@@ -876,6 +878,7 @@ fn scenario_users_and_sessions(store: &dyn Store) {
         venue: None,
         person: None,
         id_lookup: false,
+        enterprise: None,
         disabled: false,
         created_at: ts("2022-07-01T08:00:00Z"),
     };
@@ -890,6 +893,7 @@ fn scenario_users_and_sessions(store: &dyn Store) {
         person: Some(PersonId(9)),
         venue: Some(VenueId(3)),
         id_lookup: true,
+        enterprise: None,
         ..wang.clone()
     };
     store.insert_user(&li).unwrap();

@@ -442,6 +442,9 @@ enum TokenCmd {
         /// May look people up by ID number.
         #[arg(long)]
         id_lookup: bool,
+        /// For an enterprise's token: its unified social credit code.
+        #[arg(long)]
+        enterprise: Option<String>,
         /// Expiry (RFC 3339); the role's default lifetime when absent, at most its ceiling
         /// (docs/authorisation.md).
         #[arg(long)]
@@ -483,6 +486,9 @@ enum UserCmd {
         /// For a resident: the person they are (P12).
         #[arg(long, default_value = "")]
         person: String,
+        /// For an enterprise's account: its unified social credit code.
+        #[arg(long, default_value = "")]
+        enterprise: String,
         /// Read the password from the first line of stdin.
         #[arg(long)]
         password_stdin: bool,
@@ -675,12 +681,15 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     venue,
                     person,
                     id_lookup,
+                    enterprise,
                     expires_at,
                 },
         } => {
             let store = store.open()?;
             let role = Role::parse(&role).with_context(|| format!("unknown role {role:?}"))?;
             let area = AreaCode::parse(&area)?;
+            let enterprise = xikang_server::api::enterprise_of(role, enterprise.as_deref())
+                .map_err(|e| anyhow::anyhow!("--enterprise: {}", e.summary().2))?;
             let now = now();
             let requested = expires_at
                 .as_deref()
@@ -697,6 +706,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 venue: venue.map(VenueId),
                 person: person.map(PersonId),
                 id_lookup,
+                enterprise: enterprise.map(String::from),
                 created_at: now,
                 expires_at,
             };
@@ -754,6 +764,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     area,
                     venue,
                     person,
+                    enterprise,
                     password_stdin,
                 },
         } => {
@@ -767,8 +778,16 @@ fn run(cmd: Command) -> Result<ExitCode> {
             } else {
                 (web::password::generate(), true)
             };
-            let spec = web::admin::parse_user(&name, &password, &role, &area, &venue, &person)
-                .map_err(|(field, _, msg)| anyhow::anyhow!("--{field}: {msg}"))?;
+            let spec = web::admin::parse_user(
+                &name,
+                &password,
+                &role,
+                &area,
+                &venue,
+                &person,
+                &enterprise,
+            )
+            .map_err(|(field, _, msg)| anyhow::anyhow!("--{field}: {msg}"))?;
             let user = web::admin::user_of(&spec, &password, web::password::Cost::Standard, now())
                 .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
             match store.insert_user(&user) {

@@ -589,6 +589,7 @@ pub fn bench(args: &DutyBenchArgs) -> Result<()> {
             venue: None,
             person: None,
             id_lookup: false,
+            enterprise: None,
             created_at: xikang_server::now(),
             expires_at: xikang_server::now().plus(3_600),
         },

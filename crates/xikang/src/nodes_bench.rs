@@ -91,6 +91,7 @@ pub fn run(args: &NodesBenchArgs) -> Result<ExitCode> {
             venue: None,
             person: Some(resident.id),
             id_lookup: false,
+            enterprise: None,
             created_at: now,
             expires_at: now.plus(86_400),
         },

@@ -253,6 +253,7 @@ pub fn bench(args: &BenchImportArgs) -> Result<ExitCode> {
             venue: None,
             person: None,
             id_lookup: false,
+            enterprise: None,
             created_at: now,
             expires_at: now.plus(3600),
         },

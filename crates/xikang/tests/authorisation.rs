@@ -1,4 +1,4 @@
-//! Who may call what: every operation of the OpenAPI document is called as each of the eight
+//! Who may call what: every operation of the OpenAPI document is called as each of the nine
 //! roles, on an object INSIDE the caller's district and on one OUTSIDE it, and without a
 //! token; the answer's class must match one row of the permission table below. A new
 //! operation without a row fails the test, so nobody can forget to decide who may call it.
@@ -32,7 +32,7 @@ use xikang_domain::time::{DAY, HOUR};
 use xikang_server::state::read;
 
 /// The roles, each with the letter the table uses for it.
-const ROLES: [(char, &str); 8] = [
+const ROLES: [(char, &str); 9] = [
     ('a', "admin"),
     ('t', "tracer"),
     ('l', "lab"),
@@ -41,6 +41,7 @@ const ROLES: [(char, &str); 8] = [
     ('r', "resident"),
     ('s', "site_manager"),
     ('c', "carrier"),
+    ('e', "enterprise"),
 ];
 
 /// How an operation's object relates to the caller's area.
@@ -161,13 +162,17 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/assist-requests/{id}/answer", "at", City, true, |w, _| post(format!("/api/v1/assist-requests/{}/answer", w.assist), json!({"outcome": "traced 3, all negative", "traced": 3}))),
         // The signature by a pinned peer's root is the credential, not a bearer token.
         row!("post", "/api/v1/assist-requests/inbox", "", Public, true, |_, n| signed_assist(1000 + n)),
-        row!("post", "/api/v1/passes", "ag", Area, true, |w, _| post("/api/v1/passes", json!({"person": w.p, "employer": "某公司", "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}))),
-        row!("get", "/api/v1/passes", "ag", City, true, |_, _| get("/api/v1/passes".into())),
-        row!("get", "/api/v1/passes/{id}", "ag", Area, true, |w, _| get(format!("/api/v1/passes/{}", w.pass))),
+        // An enterprise's account applies as its own credit code, for the workers of its filing:
+        // the world's filing is still pending, so the inside enterprise hears 409
+        // filing_not_approved past the check; the outside one's code is not its own (403).
+        row!("post", "/api/v1/passes", "age", Area, true, |w, _| post("/api/v1/passes", json!({"person": w.p, "employer": w.credit, "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}))),
+        // Filtered: staff to their area's holders, an enterprise to the passes it is the employer of.
+        row!("get", "/api/v1/passes", "age", City, true, |_, _| get("/api/v1/passes".into())),
+        row!("get", "/api/v1/passes/{id}", "age", Area, true, |w, _| get(format!("/api/v1/passes/{}", w.pass))),
         // Applied for by the second admin, so the table's admin may approve it once.
         row!("post", "/api/v1/passes/{id}/approve", "a", Area, true, |w, _| post(format!("/api/v1/passes/{}/approve", w.pass), json!({}))),
         row!("post", "/api/v1/passes/{id}/revoke", "a", Area, true, |w, _| post(format!("/api/v1/passes/{}/revoke", w.pass), json!({"reason": "left the employer"}))),
-        row!("get", "/api/v1/policy", "atlvgrsc", City, true, |_, _| get("/api/v1/policy".into())),
+        row!("get", "/api/v1/policy", "atlvgrsce", City, true, |_, _| get("/api/v1/policy".into())),
         // Policy versions are the whole city's: changing them takes a city-level admin (every
         // token of the table is a district's); reading them, any admin.
         row!("post", "/api/v1/policies", "a", WholeCity, false, |_, _| post("/api/v1/policies", json!({"text": xikang_domain::policy::ERSHITIAO_POLICY_TOML}))),
@@ -197,8 +202,8 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/people/{id}/code.svg", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code.svg", w.p))),
         row!("get", "/api/v1/people/{id}/code.png", "atglr", Area, true, |w, _| get(format!("/api/v1/people/{}/code.png", w.p))),
         // Venues are public places: any caller (a door device looks its venue up).
-        row!("get", "/api/v1/venues", "atlvgrsc", City, true, |_, _| get("/api/v1/venues?limit=3".into())),
-        row!("get", "/api/v1/venues/{id}", "atlvgrsc", City, true, |w, _| get(format!("/api/v1/venues/{}", w.venue))),
+        row!("get", "/api/v1/venues", "atlvgrsce", City, true, |_, _| get("/api/v1/venues?limit=3".into())),
+        row!("get", "/api/v1/venues/{id}", "atlvgrsce", City, true, |w, _| get(format!("/api/v1/venues/{}", w.venue))),
         row!("post", "/api/v1/scans", "av", Area, true, |w, _| post("/api/v1/scans", json!({"place_code": w.place_code, "token": w.code}))),
         row!("get", "/api/v1/scans", "at", Area, true, |w, _| get(format!("/api/v1/scans?venue={}", w.venue))),
         // Filtered to the people of the caller's area.
@@ -350,11 +355,13 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/messages/{id}/reply", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/reply", w.message), json!({"text": "已答复"}))),
         row!("post", "/api/v1/messages/{id}/transfer", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/transfer", w.message), json!({"text": "转热线办", "department": "hotline"}))),
         row!("post", "/api/v1/messages/{id}/close", "a", Area, true, |w, _| post(format!("/api/v1/messages/{}/close", w.message), json!({"text": "办结"}))),
-        // Enterprises' filings: entered by the site's street staff, decided by its admins.
-        row!("post", "/api/v1/enterprises/filings", "ag", Area, true, |w, _| post("/api/v1/enterprises/filings", json!({"enterprise": "某厂", "credit_code": "91320200MA1ABCDE9X", "industry": "retail", "area": w.district, "site": "s", "responsible": "负责人", "measures": "测温", "workers": [{"id_number": w.id_number}]}))),
-        row!("get", "/api/v1/enterprises/filings", "ag", City, true, |_, _| get("/api/v1/enterprises/filings".into())),
+        // Enterprises' filings: entered by the site's street staff or the enterprise's own
+        // account (its credit code, its area), decided by the area's admins.
+        row!("post", "/api/v1/enterprises/filings", "age", Area, true, |w, _| post("/api/v1/enterprises/filings", json!({"enterprise": "某厂", "credit_code": w.credit, "industry": "retail", "area": w.district, "site": "s", "responsible": "负责人", "measures": "测温", "workers": [{"id_number": w.id_number}]}))),
+        // Filtered: staff to their area, an enterprise to its own filings.
+        row!("get", "/api/v1/enterprises/filings", "age", City, true, |_, _| get("/api/v1/enterprises/filings".into())),
         row!("post", "/api/v1/enterprises/filings/{id}/decision", "a", Area, true, |w, _| post(format!("/api/v1/enterprises/filings/{}/decision", w.filing), json!({"approve": true, "reason": "措施齐全"}))),
-        row!("get", "/api/v1/enterprises/filings/{id}/green", "ag", Area, true, |w, _| get(format!("/api/v1/enterprises/filings/{}/green", w.filing))),
+        row!("get", "/api/v1/enterprises/filings/{id}/green", "age", Area, true, |w, _| get(format!("/api/v1/enterprises/filings/{}/green", w.filing))),
         row!("get", "/api/v1/enterprises/resumption", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/resumption?area={}", w.district))),
         // Inspections (明察暗访): admins, tracers and grid workers of the venue's area; the
         // silent list is filtered to the caller's area.
@@ -366,8 +373,20 @@ fn table() -> Vec<Row> {
         row!("post", "/api/v1/supervision/items", "a", Area, true, |w, _| post("/api/v1/supervision/items", json!({"department": "health", "owner": "王科长", "what": "核查隔离点", "area": w.district, "deadline": rfc(DAY)}))),
         row!("get", "/api/v1/supervision/items", "a", City, true, |_, _| get("/api/v1/supervision/items".into())),
         row!("post", "/api/v1/supervision/items/{id}/done", "a", Area, true, |w, _| post(format!("/api/v1/supervision/items/{}/done", w.item), json!({"note": "已完成"}))),
-        row!("post", "/api/v1/enterprises/exchange", "ag", Area, true, |w, _| post("/api/v1/enterprises/exchange", json!({"credit_code": w.credit, "kind": "offer", "item": "口罩", "quantity": 1000}))),
-        row!("get", "/api/v1/enterprises/exchange", "atg", Area, true, |w, _| get(format!("/api/v1/enterprises/exchange?area={}", w.district))),
+        row!("post", "/api/v1/enterprises/exchange", "age", Area, true, |w, _| post("/api/v1/enterprises/exchange", json!({"credit_code": w.credit, "kind": "offer", "item": "口罩", "quantity": 1000}))),
+        row!("get", "/api/v1/enterprises/exchange", "atge", Area, true, |w, _| get(format!("/api/v1/enterprises/exchange?area={}", w.district))),
+        // The first allowed call closes the world's post; later ones hear 409 post_closed.
+        row!("post", "/api/v1/enterprises/exchange/{id}/close", "age", Area, true, |w, _| post(format!("/api/v1/enterprises/exchange/{}/close", w.post), json!({}))),
+        // The table's client sends JSON, which is no photo: 422 unsupported_photo past the
+        // check (tests/photos.rs uploads real ones).
+        row!("post", "/api/v1/inspections/photos", "atg", City, false, |_, _| post("/api/v1/inspections/photos", json!({"photo": "not an image"}))),
+        row!("get", "/api/v1/inspections/{id}/photos/{photo}", "atg", Area, true, |w, _| get(format!("/api/v1/inspections/{}/photos/{}", w.inspection, w.photo))),
+        // A site's stock: the admins of its area and its manager.
+        row!("get", "/api/v1/capacity/export", "at", Area, true, |w, _| get(format!("/api/v1/capacity/export?area={}&format=csv", w.district))),
+        row!("get", "/api/v1/inspections/export", "atg", City, true, |_, _| get("/api/v1/inspections/export?format=xlsx".into())),
+        row!("get", "/api/v1/supervision/items/export", "a", City, true, |_, _| get("/api/v1/supervision/items/export?format=csv".into())),
+        row!("get", "/api/v1/supervision/quarterly/export", "at", City, true, |_, _| get("/api/v1/supervision/quarterly/export?format=csv".into())),
+        row!("post", "/api/v1/capacity/reports", "as", Area, true, |w, _| post("/api/v1/capacity/reports", json!({"resource": "stock", "name": "口罩", "site": w.site, "total": 100}))),
         row!("get", "/api/v1/capacity", "at", Area, true, |w, _| get(format!("/api/v1/capacity?area={}", w.district))),
         row!("get", "/api/v1/venues/silent", "atg", City, true, |_, _| get("/api/v1/venues/silent".into())),
         row!("post", "/api/v1/inspections", "atg", Area, true, |w, _| post("/api/v1/inspections", json!({"venue": w.venue, "kind": "unannounced", "findings": "查验到位", "passed": true}))),
@@ -474,6 +493,9 @@ async fn every_operation_answers_each_role_inside_and_outside_its_area_as_the_ta
             "site_manager" => json!({"name": format!("mgr-{home}"), "role": role, "area": home}),
             "resident" => {
                 json!({"name": "resident", "role": role, "area": home, "person": inside.p})
+            }
+            "enterprise" => {
+                json!({"name": "enterprise", "role": role, "area": home, "enterprise": inside.credit})
             }
             _ => json!({"name": role, "role": role, "area": home}),
         };

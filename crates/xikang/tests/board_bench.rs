@@ -62,6 +62,7 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
     // Messages, spread over districts, categories and the last 30 days; every other one
     // replied, every fourth closed.
     let mut first = None;
+    let rules = xikang_domain::board::BoardRules::default();
     for chunk in (0..MESSAGES).collect::<Vec<_>>().chunks(BATCH) {
         let events = chunk
             .iter()
@@ -78,9 +79,9 @@ async fn every_citizens_list_page_with_100k_messages_and_50k_enterprises() {
                             "第 {i} 条留言：封控楼栋物资配送不及时，请联系 1381234{:04}。",
                             i % 10_000
                         ),
-                        department: c.department(),
+                        department: rules.department(c),
                         area: districts[i % districts.len()].clone(),
-                        due_at: now.plus(-((MESSAGES - i) as i64) * 25 + c.sla_hours() * 3600),
+                        due_at: now.plus(-((MESSAGES - i) as i64) * 25 + rules.sla_hours(c) * 3600),
                     },
                 }
             })

@@ -6,7 +6,7 @@
 mod common;
 
 use common::spawn_app;
-use serde_json::json;
+use serde_json::{Value, json};
 use xikang_domain::time::HOUR;
 use xikang_domain::{AreaCode, PersonId};
 
@@ -168,4 +168,170 @@ async fn a_filling_quarantine_site_shows_the_day_it_is_full() {
         .start()
         .to_shanghai_rfc3339();
     assert_eq!(row["full_on"], json!(&expected[..10]), "{c}");
+}
+
+/// A day `n` days from today, as the capacity view writes it.
+fn day_text(n: i32) -> String {
+    let today = xikang_server::now().shanghai_day();
+    xikang_domain::CivilDay(today.0 + n)
+        .start()
+        .to_shanghai_rfc3339()[..10]
+        .to_owned()
+}
+
+#[tokio::test]
+async fn stock_clinics_and_vehicles_show_the_day_they_run_out_at_their_trend() {
+    let app = spawn_app().await;
+    let district = app.districts()[0].clone();
+    let other = app.districts()[1].clone();
+    let site = app
+        .quarantine_site("西郊集中隔离点", &district, 50, 31.5, "mgr-west")
+        .await;
+    let manager = app.role_token("mgr-west", "site_manager", &district).await;
+    let admin_b = app
+        .role_token(&format!("admin-{other}"), "admin", &other)
+        .await;
+    // Two days ago the site had 100 masks and the clinic saw 100 of its 200 a day: reported
+    // then (the log's time is the report's), the reports of today through the API.
+    let now = xikang_server::now();
+    let area = AreaCode::parse(&district).unwrap();
+    let site_id = xikang_server::extract::parse_id::<xikang_domain::SiteId>(&site).unwrap();
+    app.state
+        .record(vec![
+            xikang_domain::event::NewEvent {
+                at: now.plus(-2 * 24 * HOUR),
+                actor: "site_manager:mgr-west".into(),
+                basis: "capacity: stock 口罩".into(),
+                body: xikang_domain::event::EventBody::CapacityReported {
+                    resource: xikang_domain::capacity::Resource::Stock,
+                    name: "口罩".into(),
+                    area: area.clone(),
+                    site: Some(site_id),
+                    total: 100,
+                    in_use: 0,
+                },
+            },
+            xikang_domain::event::NewEvent {
+                at: now.plus(-2 * 24 * HOUR),
+                actor: "admin:admin".into(),
+                basis: "capacity: fever_clinic".into(),
+                body: xikang_domain::event::EventBody::CapacityReported {
+                    resource: xikang_domain::capacity::Resource::FeverClinic,
+                    name: "人民医院发热门诊".into(),
+                    area: area.clone(),
+                    site: None,
+                    total: 200,
+                    in_use: 100,
+                },
+            },
+        ])
+        .await
+        .unwrap();
+    // 60 masks today: 20 a day, out in 3 days. The clinic sees 160 a day: 30 a day more,
+    // 40 free, full in 1 day.
+    let (s, v) = app
+        .post(
+            &manager,
+            "/api/v1/capacity/reports",
+            json!({"resource": "stock", "name": "口罩", "site": site, "total": 60}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["runs_out_on"], json!(day_text(3)), "{v}");
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/capacity/reports",
+            json!({"resource": "fever_clinic", "name": "人民医院发热门诊", "area": district, "total": 200, "in_use": 160}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/capacity/reports",
+            json!({"resource": "vehicle", "name": "120 转运车队", "area": district, "total": 12, "in_use": 3}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    // Refused: another district's site or area, stock without a site, a clinic with one.
+    for (token, body, status) in [
+        (
+            &admin_b,
+            json!({"resource": "stock", "name": "口罩", "site": site, "total": 1}),
+            403,
+        ),
+        (
+            &admin_b,
+            json!({"resource": "vehicle", "name": "x", "area": district, "total": 1}),
+            403,
+        ),
+        (
+            &app.admin,
+            json!({"resource": "stock", "name": "口罩", "total": 1}),
+            400,
+        ),
+        (
+            &app.admin,
+            json!({"resource": "fever_clinic", "name": "x", "site": site, "total": 1}),
+            400,
+        ),
+        (
+            &app.admin,
+            json!({"resource": "beds", "name": "x", "area": district, "total": 1}),
+            400,
+        ),
+        (
+            &manager,
+            json!({"resource": "vehicle", "name": "x", "area": district, "total": 1}),
+            403,
+        ),
+    ] {
+        let (s, v) = app.post(token, "/api/v1/capacity/reports", body).await;
+        assert_eq!(s, status, "{v}");
+    }
+    let (s, c) = app
+        .get(&app.admin, &format!("/api/v1/capacity?area={district}"))
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["stock"][0]["site"], json!(site), "{c}");
+    assert_eq!(c["stock"][0]["total"], 60);
+    assert_eq!(c["stock"][0]["runs_out_on"], json!(day_text(3)));
+    assert_eq!(
+        c["fever_clinics"][0]["runs_out_on"],
+        json!(day_text(1)),
+        "{c}"
+    );
+    assert_eq!(
+        c["vehicles"][0]["runs_out_on"],
+        Value::Null,
+        "one report: no trend"
+    );
+    // No round is open: the lab is asked for nothing and is not short.
+    assert_eq!(c["tubes"]["rounds_need"], 0, "{c}");
+    assert_eq!(c["tubes"]["short"], false);
+    // Another district's view does not show them.
+    let (_, cb) = app
+        .get(&admin_b, &format!("/api/v1/capacity?area={other}"))
+        .await;
+    assert_eq!(cb["stock"], json!([]), "{cb}");
+    // The export has a row per resource.
+    let r = app
+        .conn()
+        .await
+        .request(
+            "GET",
+            &format!("/api/v1/capacity/export?area={district}&format=csv"),
+            Some(&app.admin),
+            None,
+            b"",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let csv = r.text();
+    assert!(
+        csv.contains("人民医院发热门诊") && csv.contains("口罩"),
+        "{csv}"
+    );
 }

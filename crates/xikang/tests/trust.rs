@@ -509,6 +509,7 @@ async fn a_proposed_hold_not_approved_before_its_expiry_cannot_be_approved_after
         venue: None,
         person: None,
         id_lookup: true,
+        enterprise: None,
     };
     // Approving at the expiry (the time is an argument: no waiting for the clock).
     let e = xikang_server::holds::approve_hold(&app.state, &second, id, expires)

@@ -44,6 +44,7 @@ pub struct Policy {
     rules: Vec<Rule>,
     tracing: TracingPolicy,
     duties: crate::duties::DutyRules,
+    board: crate::board::BoardRules,
 }
 
 /// The contact-tracing rules of a policy (`[tracing]`, PROTOCOL.md §2): who counts as a close
@@ -354,6 +355,12 @@ impl Policy {
         &self.duties
     }
 
+    /// The message board's routing rules and deadlines (`[board]`; the documented defaults
+    /// when the file has none).
+    pub fn board(&self) -> &crate::board::BoardRules {
+        &self.board
+    }
+
     /// Categories known to the policy.
     pub fn categories(&self) -> impl Iterator<Item = &VenueCategory> {
         self.venues.keys()
@@ -492,6 +499,52 @@ mod tests {
         let p = Policy::default_policy();
         assert_eq!(*p.tracing(), TracingPolicy::default());
         assert!(DEFAULT_POLICY_TOML.contains("[tracing]"));
+    }
+
+    /// The default policy with a `[board]` section of these lines.
+    fn with_board(lines: &str) -> String {
+        format!("{DEFAULT_POLICY_TOML}\n[board]\n{lines}")
+    }
+
+    const ALL_ROUTES: &str = "medical = { department = \"medical\", sla_hours = 2 }
+supplies = { department = \"supplies\", sla_hours = 12 }
+quarantine = { department = \"quarantine\", sla_hours = 24 }
+testing = { department = \"testing\", sla_hours = 24 }
+policy = { department = \"health\", sla_hours = 48 }
+enterprise = { department = \"industry\", sla_hours = \"enterprise_hours\" }
+other = { department = \"hotline\", sla_hours = 48 }
+";
+
+    #[test]
+    fn the_board_routes_come_from_the_policy_or_the_documented_defaults() {
+        use crate::board::{BoardRules, Category, Department};
+        // The shipped files have no [board]: the documented defaults.
+        assert_eq!(*Policy::default_policy().board(), BoardRules::default());
+        let text = with_board(ALL_ROUTES)
+            .replace("[parameters]\n", "[parameters]\nenterprise_hours = 96\n");
+        let p = Policy::parse(&text).unwrap();
+        assert_eq!(p.board().sla_hours(Category::Medical), 2);
+        assert_eq!(p.board().sla_hours(Category::Enterprise), 96);
+        assert_eq!(p.board().department(Category::Policy), Department::Health);
+    }
+
+    #[test]
+    fn a_board_section_that_misses_a_category_or_names_an_unknown_one_is_refused() {
+        let text = |routes: &str| {
+            with_board(routes).replace("[parameters]\n", "[parameters]\nenterprise_hours = 96\n")
+        };
+        let missing =
+            ALL_ROUTES.replace("other = { department = \"hotline\", sla_hours = 48 }\n", "");
+        let e = Policy::parse(&text(&missing)).unwrap_err();
+        assert!(e.message().contains("missing: other"), "{e}");
+        let unknown = format!("{ALL_ROUTES}pets = {{ department = \"hotline\", sla_hours = 1 }}\n");
+        let e = Policy::parse(&text(&unknown)).unwrap_err();
+        assert!(e.message().contains("pets"), "{e}");
+        let zero = ALL_ROUTES.replace("sla_hours = 2 }", "sla_hours = 0 }");
+        assert!(Policy::parse(&text(&zero)).is_err());
+        let office = ALL_ROUTES.replace("\"medical\", sla", "\"police\", sla");
+        let e = Policy::parse(&text(&office)).unwrap_err();
+        assert!(e.message().contains("police"), "{e}");
     }
 
     #[test]

@@ -100,6 +100,15 @@ struct RawPolicy {
     tracing: Option<Spanned<RawTracing>>,
     /// Read by [`crate::duties::DutyRules::from_toml`].
     duties: Option<Spanned<toml::Value>>,
+    /// The message board's routes: category → `{department, sla_hours}`.
+    board: Option<Spanned<BTreeMap<Spanned<String>, Spanned<RawBoardRoute>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBoardRoute {
+    department: Spanned<String>,
+    sla_hours: Spanned<RawNum>,
 }
 
 #[derive(Deserialize)]
@@ -331,6 +340,11 @@ impl Builder<'_> {
             }
         };
 
+        let board = match &raw.board {
+            None => crate::board::BoardRules::default(),
+            Some(b) => self.board(b)?,
+        };
+
         Ok(Policy {
             version,
             effective_from,
@@ -344,7 +358,36 @@ impl Builder<'_> {
             rules,
             tracing,
             duties,
+            board,
         })
+    }
+
+    fn board(
+        &self,
+        raw: &Spanned<BTreeMap<Spanned<String>, Spanned<RawBoardRoute>>>,
+    ) -> Result<crate::board::BoardRules, PolicyError> {
+        use crate::board::{BoardRules, Category, Department, MAX_SLA_HOURS};
+        let mut routes = Vec::new();
+        for (name, route) in raw.get_ref() {
+            let category = Category::parse(name.get_ref())
+                .filter(|c| c.as_str() == name.get_ref())
+                .ok_or_else(|| {
+                    self.src.invalid(
+                        name.span(),
+                        format!("[board] `{}` is not a message category", name.get_ref()),
+                    )
+                })?;
+            let r = route.get_ref();
+            let department = Department::parse(r.department.get_ref()).ok_or_else(|| {
+                self.src.invalid(
+                    r.department.span(),
+                    format!("`{}` is not a department", r.department.get_ref()),
+                )
+            })?;
+            let hours = self.num(&r.sla_hours, "sla_hours", 1, MAX_SLA_HOURS)?;
+            routes.push((category, department, hours));
+        }
+        BoardRules::new(routes).map_err(|m| self.src.invalid(raw.span(), m))
     }
 
     fn tracing(&self, raw: &RawTracing) -> Result<TracingPolicy, PolicyError> {

@@ -21,6 +21,9 @@ pub struct TokenIn {
     person: Option<String>,
     #[serde(default)]
     id_lookup: bool,
+    /// For an enterprise's token (and only for one): its unified social credit code.
+    #[serde(default)]
+    enterprise: Option<String>,
     /// RFC 3339; the role's default lifetime when absent, at most its ceiling.
     #[serde(default)]
     expires_at: Option<String>,
@@ -36,6 +39,8 @@ pub struct TokenInfoOut {
     pub id: String,
     pub id_lookup: bool,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub person: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,12 +66,37 @@ impl TokenInfoOut {
             id: t.id.to_string(),
             id_lookup: t.token.id_lookup,
             name: t.token.name.clone(),
+            enterprise: t.token.enterprise.clone(),
             person: t.token.person.map(|p| p.to_string()),
             revoked_at: t.revoked_at.map(Timestamp::to_rfc3339),
             role: t.token.role.clone(),
             state,
             venue: t.token.venue.map(|v| v.to_string()),
         }
+    }
+}
+
+/// The enterprise a new token or user of `role` is bound to: required for an enterprise's
+/// account (`400 enterprise_required`), refused for any other role (`400
+/// invalid_enterprise`), so that no token is half bound.
+pub fn enterprise_of(
+    role: Role,
+    given: Option<&str>,
+) -> Result<Option<xikang_domain::enterprise::CreditCode>, AppError> {
+    let given = given.map(str::trim).filter(|s| !s.is_empty());
+    match (role, given) {
+        (Role::Enterprise, None) => Err(AppError::bad(
+            "enterprise_required",
+            "an enterprise's token names its unified social credit code",
+        )),
+        (Role::Enterprise, Some(code)) => xikang_domain::enterprise::CreditCode::parse(code)
+            .map(Some)
+            .map_err(|e| AppError::bad("invalid_credit_code", e.to_string())),
+        (_, Some(_)) => Err(AppError::bad(
+            "invalid_enterprise",
+            "only an enterprise's token names an enterprise",
+        )),
+        (_, None) => Ok(None),
     }
 }
 
@@ -128,6 +158,7 @@ pub async fn issue_token(
             "a resident token names its person",
         ));
     }
+    let enterprise = enterprise_of(role, b.enterprise.as_deref())?;
     let now = crate::now();
     let requested = parse_time(b.expires_at.as_deref())?;
     let expires_at = token_expiry(role, requested, now)?;
@@ -139,6 +170,7 @@ pub async fn issue_token(
         venue,
         person,
         id_lookup: b.id_lookup,
+        enterprise: enterprise.map(String::from),
         created_at: now,
         expires_at,
     };

@@ -3,6 +3,7 @@
 //! it may touch is decided in one place, [`crate::app::authorise`].
 
 use crate::error::AppError;
+use xikang_domain::enterprise::CreditCode;
 use xikang_domain::{AreaCode, PersonId, VenueId};
 
 /// What an actor may do. Stored by name; an unknown name is no role at all (refused).
@@ -18,11 +19,16 @@ pub enum Role {
     SiteManager,
     /// A mobile carrier's feed: posts location pings, reads nothing.
     Carrier,
+    /// An enterprise's account, bound to one enterprise by its credit code
+    /// ([`Actor::enterprise`]): files for resumption, reads its own filings and its own
+    /// workers' colours as the policy allows, posts on the supply–demand board, applies for
+    /// its employees' commuter passes (docs/citizens.md).
+    Enterprise,
 }
 
 impl Role {
     /// Every role, for tables and tests.
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Admin,
         Role::Tracer,
         Role::Lab,
@@ -31,6 +37,7 @@ impl Role {
         Role::Resident,
         Role::SiteManager,
         Role::Carrier,
+        Role::Enterprise,
     ];
 
     /// Parses the stored role name.
@@ -47,7 +54,9 @@ impl Role {
         const DAY: i64 = 24 * HOUR;
         let (default, max) = match self {
             Role::Admin => (12 * HOUR, 7 * DAY),
-            Role::Tracer | Role::Lab | Role::GridWorker | Role::SiteManager => (30 * DAY, 90 * DAY),
+            Role::Tracer | Role::Lab | Role::GridWorker | Role::SiteManager | Role::Enterprise => {
+                (30 * DAY, 90 * DAY)
+            }
             Role::Resident => (90 * DAY, 365 * DAY),
             Role::VenueDevice | Role::Carrier => (365 * DAY, 730 * DAY),
         };
@@ -65,6 +74,7 @@ impl Role {
             Role::Resident => "resident",
             Role::SiteManager => "site_manager",
             Role::Carrier => "carrier",
+            Role::Enterprise => "enterprise",
         }
     }
 }
@@ -90,6 +100,21 @@ pub struct Actor {
     /// Whether this actor may look people up by ID number (devices for residents
     /// without a phone; staff).
     pub id_lookup: bool,
+    /// For an enterprise's account: the enterprise it stands for (always set for that role,
+    /// never for another).
+    pub enterprise: Option<CreditCode>,
+}
+
+/// The enterprise a stored token or user binds a role to: `Some(None)` for a role that is
+/// not an enterprise's and binds none, `Some(Some(code))` for an enterprise's account with a
+/// valid code, `None` (refused, as an unknown role is) for an enterprise's account without
+/// one or another role that names one.
+pub fn enterprise_binding(role: Role, stored: Option<&str>) -> Option<Option<CreditCode>> {
+    match (role, stored) {
+        (Role::Enterprise, Some(code)) => CreditCode::parse(code).ok().map(Some),
+        (Role::Enterprise, None) | (_, Some(_)) => None,
+        (_, None) => Some(None),
+    }
 }
 
 impl Actor {
@@ -105,6 +130,12 @@ impl Actor {
     /// Whether `area` lies inside the actor's jurisdiction.
     pub fn covers(&self, area: &AreaCode) -> bool {
         self.area.contains(area)
+    }
+
+    /// Whether the actor is the account of this enterprise.
+    pub fn is_enterprise(&self, code: &str) -> bool {
+        self.role == Role::Enterprise
+            && self.enterprise.as_ref().is_some_and(|c| c.as_str() == code)
     }
 
     /// The actor name written into authority events.

@@ -53,7 +53,7 @@ fn may_see(actor: &Actor, person: PersonId, area: &AreaCode) -> bool {
     match actor.role {
         Role::Resident => actor.person == Some(person),
         Role::Admin | Role::Tracer | Role::GridWorker | Role::Lab => actor.covers(area),
-        Role::VenueDevice | Role::SiteManager | Role::Carrier => false,
+        Role::VenueDevice | Role::SiteManager | Role::Carrier | Role::Enterprise => false,
     }
 }
 
@@ -163,7 +163,8 @@ pub fn message(
 }
 
 /// A filing to resume work (docs/citizens.md): 404 for an unknown one, 403 unless the actor
-/// is an admin or grid worker whose area covers the enterprise's site.
+/// is an admin or grid worker whose area covers the enterprise's site, or the account of
+/// the enterprise that filed it (its credit code, and the site inside the account's area).
 pub fn filing(
     state: &AppState,
     actor: &Actor,
@@ -174,12 +175,114 @@ pub fn filing(
         .get(&seq)
         .cloned()
         .ok_or_else(|| AppError::not_found("unknown_filing", format!("no filing {seq}")))?;
-    if matches!(actor.role, Role::Admin | Role::GridWorker) && actor.covers(&f.area) {
+    if enterprise_object(actor, &f.credit_code, &f.area) {
         Ok(Scoped(f))
     } else {
         Err(AppError::Forbidden(
             "this filing is outside your jurisdiction",
         ))
+    }
+}
+
+/// Whether an object of an enterprise (its filing, its post on the supply–demand board),
+/// lying in `area`, is the actor's to act on: the street's staff (admins and grid workers
+/// whose area covers it) or the enterprise's own account (its credit code, inside the
+/// account's area). Any other role, or an enterprise account of another enterprise: no.
+pub fn enterprise_object(actor: &Actor, credit_code: &str, area: &AreaCode) -> bool {
+    match actor.role {
+        Role::Admin | Role::GridWorker => actor.covers(area),
+        Role::Enterprise => actor.is_enterprise(credit_code) && actor.covers(area),
+        Role::Tracer
+        | Role::Lab
+        | Role::VenueDevice
+        | Role::Resident
+        | Role::SiteManager
+        | Role::Carrier => false,
+    }
+}
+
+/// Who an enterprise's new object (a filing, a post) is for: staff may enter it for any
+/// enterprise (the area is checked with the object); an enterprise's account only for
+/// itself. 403 otherwise.
+pub fn for_enterprise(actor: &Actor, credit_code: &str) -> Result<(), AppError> {
+    match actor.role {
+        Role::Admin | Role::GridWorker => Ok(()),
+        Role::Enterprise if actor.is_enterprise(credit_code) => Ok(()),
+        _ => Err(AppError::Forbidden(
+            "an enterprise's account acts for its own enterprise only",
+        )),
+    }
+}
+
+/// A post on the supply–demand board the actor may close: 404 for an unknown one, 403
+/// unless [`enterprise_object`] holds for it.
+pub fn exchange_post(
+    state: &AppState,
+    actor: &Actor,
+    seq: EventSeq,
+) -> Result<Scoped<crate::board::exchange::Post>, AppError> {
+    let p = crate::state::read(&state.projection.board)
+        .exchange
+        .iter()
+        .find(|p| p.id == seq)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_post", format!("no post {seq}")))?;
+    if enterprise_object(actor, &p.credit_code, &p.area) {
+        Ok(Scoped(p))
+    } else {
+        Err(AppError::Forbidden(
+            "this post is outside your jurisdiction or enterprise",
+        ))
+    }
+}
+
+/// The holder of a commuter pass an actor applies for (docs/cities.md): staff who may see
+/// the person ([`person`]); an enterprise's account for a worker named on its latest filing
+/// inside its area (its own employees, `403` for anyone else), and only with that filing
+/// approved (`409 filing_not_approved`): passes follow resumption.
+pub fn pass_holder(
+    state: &AppState,
+    actor: &Actor,
+    holder: PersonId,
+) -> Result<Scoped<PersonId>, AppError> {
+    if actor.role != Role::Enterprise {
+        return person(state, actor, holder);
+    }
+    let Some(code) = actor.enterprise.as_ref() else {
+        return Err(AppError::Forbidden(
+            "an enterprise's account names its enterprise",
+        ));
+    };
+    let board = crate::state::read(&state.projection.board);
+    let latest = board
+        .latest
+        .get(code.as_str())
+        .and_then(|f| board.filings.get(f))
+        .filter(|f| actor.covers(&f.area));
+    match latest {
+        Some(f) if f.workers.contains(&holder) => {
+            if f.status == xikang_domain::enterprise::FilingStatus::Approved {
+                Ok(Scoped(holder))
+            } else {
+                Err(AppError::Conflict {
+                    code: "filing_not_approved",
+                    message: "passes are applied for once the filing to resume work is approved"
+                        .into(),
+                })
+            }
+        }
+        _ => Err(AppError::Forbidden(
+            "an enterprise applies for passes for the workers of its own filing",
+        )),
+    }
+}
+
+/// Whether an actor may read a commuter pass: staff who may see its holder; an
+/// enterprise's account the passes whose employer is its credit code.
+pub fn pass_visible(state: &AppState, actor: &Actor, pass: &crate::cities::Pass) -> bool {
+    match actor.role {
+        Role::Enterprise => actor.is_enterprise(&pass.employer),
+        _ => person_visible(state, actor, pass.person),
     }
 }
 
@@ -305,7 +408,7 @@ pub async fn duty_person(
             Some(s) => sites_of(state, actor).await?.contains(&s),
             None => false,
         },
-        Role::Lab | Role::VenueDevice | Role::Carrier => false,
+        Role::Lab | Role::VenueDevice | Role::Carrier | Role::Enterprise => false,
     };
     if ok {
         Ok(Scoped(person))

@@ -58,7 +58,7 @@ async fn pass(state: &AppState, now: Timestamp) -> Result<SweepOut, AppError> {
     let rounds = crate::lab::close_due_rounds(state, now).await?;
     let proposals = duties::propose_zone_changes(state, now).await?;
     let escalated = crate::board::messages::escalate_overdue(state, now).await?;
-    let silent = crate::board::venues::sweep_silent(state, now);
+    let silent = crate::board::venues::sweep_silent(state, now).await?;
     let items = crate::board::responsibility::escalate_overdue(state, now).await?;
     if missed + proposals > 0 || tests + rounds + escalated + items > 0 {
         tracing::info!(

@@ -6,7 +6,9 @@
 //! counts its workers whose code is green now, with no names.
 //!
 //! Filings are entered by the street's staff (admins and grid workers of the site's area)
-//! for the enterprise: there is no enterprise role yet (docs/citizens.md, "Not yet").
+//! for the enterprise, or by the enterprise's own account ([`Role::Enterprise`], bound to
+//! its credit code): it files for itself only, in its own area, and reads only its own
+//! filings (`authorise::enterprise_object`).
 
 use super::messages::{PageOut, area_of};
 use super::{Filing, PAGE_SIZE, page_of};
@@ -23,14 +25,19 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use xikang_domain::enterprise::{FilingStatus, Industry, MAX_FIELD_CHARS, MAX_WORKERS, Resumption};
+use xikang_domain::enterprise::{
+    CreditCode, FilingStatus, Industry, MAX_FIELD_CHARS, MAX_WORKERS, Resumption,
+};
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::idnumber::IdNumber;
 use xikang_domain::mask::mask_name;
 use xikang_domain::{AreaCode, Colour, EventSeq};
 
-/// Who enters filings for enterprises (the street's 复工专班).
-pub const FILERS: &[Role] = &[Role::Admin, Role::GridWorker];
+/// Who enters filings for enterprises (the street's 复工专班), and the enterprise itself.
+pub const FILERS: &[Role] = &[Role::Admin, Role::GridWorker, Role::Enterprise];
+/// The policy parameter that lets a filing's readers see each worker's colour (1) rather
+/// than the counts alone (0, and when the policy does not say).
+pub const WORKER_COLOURS: &str = "enterprise_worker_colours";
 /// Who approves or returns them.
 pub const DECIDERS: &[Role] = &[Role::Admin];
 /// Who reads 复工率.
@@ -108,20 +115,11 @@ fn field(s: &str, code: &'static str) -> Result<String, AppError> {
     super::text(s, MAX_FIELD_CHARS, code)
 }
 
-/// A unified social credit code: 18 characters, digits and capital letters.
+/// A unified social credit code, as the filing stores it.
 fn credit_code(s: &str) -> Result<String, AppError> {
-    let t = s.trim();
-    if t.len() == 18
-        && t.bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-    {
-        Ok(t.to_owned())
-    } else {
-        Err(AppError::bad(
-            "invalid_credit_code",
-            "a unified social credit code is 18 digits or capital letters",
-        ))
-    }
+    CreditCode::parse(s)
+        .map(String::from)
+        .map_err(|e| AppError::bad("invalid_credit_code", e.to_string()))
 }
 
 /// `POST /api/v1/enterprises/filings`: 201 with the filing.
@@ -145,6 +143,7 @@ pub async fn file(state: &AppState, caller: &Actor, b: FilingIn) -> Result<Filin
     let area = authorise::area(caller, area)?.into_inner();
     let enterprise = field(&b.enterprise, "invalid_enterprise")?;
     let credit_code = credit_code(&b.credit_code)?;
+    authorise::for_enterprise(caller, &credit_code)?;
     let industry = Industry::parse(&b.industry)
         .ok_or_else(|| AppError::bad("invalid_industry", "no such industry"))?;
     let site = field(&b.site, "invalid_site")?;
@@ -248,7 +247,9 @@ pub fn filings(
     let mut total = 0;
     let mut items = Vec::new();
     for f in board.filings.values().rev() {
-        if !caller.covers(&f.area) || status.is_some_and(|s| s != f.status) {
+        if !authorise::enterprise_object(caller, &f.credit_code, &f.area)
+            || status.is_some_and(|s| s != f.status)
+        {
             continue;
         }
         total += 1;
@@ -333,7 +334,8 @@ pub async fn post_decision(
     Ok(Json(decide(&state, &caller, f, input.get()?).await?))
 }
 
-/// The green share of a filing's workers now: counts only.
+/// The green share of a filing's workers now: counts, and each worker's colour when the
+/// policy allows it ([`WORKER_COLOURS`]).
 #[derive(Debug, Serialize)]
 pub struct GreenOut {
     pub filing: String,
@@ -341,40 +343,71 @@ pub struct GreenOut {
     pub green: usize,
     /// Per mille.
     pub green_permille: usize,
+    /// Each worker's colour, in the filing's order (the n-th distinct worker it listed), no
+    /// name nor number: present only when the policy's `enterprise_worker_colours` is 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colours: Option<Vec<WorkerColour>>,
+}
+
+/// One worker's colour, by their line in the filing.
+#[derive(Debug, Serialize)]
+pub struct WorkerColour {
+    pub line: usize,
+    pub colour: Colour,
 }
 
 /// `GET /api/v1/enterprises/filings/{id}/green`: how many of the workers are green now
-/// (no names, no other colours); the read is in the access log.
+/// (no names; each worker's colour by line only where the policy allows it); the read is
+/// in the access log.
 pub async fn get_green(
     State(state): State<Arc<AppState>>,
     caller: Actor,
     Id(id): Id<EventSeq>,
 ) -> Result<Json<GreenOut>, AppError> {
+    Ok(Json(green(&state, &caller, id)?))
+}
+
+/// The green share of a filing the caller may read ([`authorise::filing`]).
+pub fn green(state: &AppState, caller: &Actor, id: EventSeq) -> Result<GreenOut, AppError> {
     caller.require(FILERS, "enterprises' filings")?;
-    let f = authorise::filing(&state, &caller, id)?.into_inner();
+    let f = authorise::filing(state, caller, id)?.into_inner();
     let now = crate::now();
     state.access.record(
-        &caller,
+        caller,
         "GET /api/v1/enterprises/filings/{id}/green",
         None,
         now,
         f.workers.iter().copied(),
     )?;
-    let green = f
+    // A worker whose code cannot be evaluated counts as not green (fail closed).
+    let colours: Vec<Option<Colour>> = f
         .workers
         .iter()
-        .filter(|p| {
-            state
-                .evaluate(**p, now)
-                .is_some_and(|(e, _)| e.colour == Colour::Green)
-        })
+        .map(|p| state.evaluate(*p, now).map(|(e, _)| e.colour))
+        .collect();
+    let green = colours
+        .iter()
+        .filter(|c| **c == Some(Colour::Green))
         .count();
-    Ok(Json(GreenOut {
+    let shown = state.policy().parameter(WORKER_COLOURS) == Some(1);
+    Ok(GreenOut {
         filing: f.id.to_string(),
         workers: f.workers.len(),
         green,
         green_permille: (green * 1000).checked_div(f.workers.len()).unwrap_or(0),
-    }))
+        colours: shown.then(|| {
+            colours
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    c.map(|colour| WorkerColour {
+                        line: i + 1,
+                        colour,
+                    })
+                })
+                .collect()
+        }),
+    })
 }
 
 /// One row of 复工率.
@@ -477,7 +510,20 @@ pub async fn export_resumption(
 ) -> Result<Response, AppError> {
     caller.require(READERS, "复工率")?;
     let format = crate::export::Format::parse(q.format.as_deref())?;
-    let r = resumption(&state, &caller, q.area.as_deref())?;
+    format.response(
+        &resumption_table(&state, &caller, q.area.as_deref())?,
+        "resumption",
+        "复工率",
+    )
+}
+
+/// 复工率 by district and by industry as an export table.
+pub fn resumption_table(
+    state: &AppState,
+    caller: &Actor,
+    area: Option<&str>,
+) -> Result<Table, AppError> {
+    let r = resumption(state, caller, area)?;
     let mut t = Table {
         headers: [
             "分组 group",
@@ -508,5 +554,5 @@ pub async fn export_resumption(
             ]);
         }
     }
-    format.response(&t, "resumption", "复工率")
+    Ok(t)
 }

@@ -1,13 +1,14 @@
 //! The supply–demand board (企业供需对接, docs/citizens.md): an enterprise that filed to
-//! resume work posts what it needs or offers (masks, raw material, transport), through the
-//! street's staff; the board lists the open posts of the caller's area, each need with the
-//! offers of the same item anywhere in the city. Each post is an authority event.
+//! resume work posts what it needs or offers (masks, raw material, transport), itself or
+//! through the street's staff, and closes the post when it is met or withdrawn; the board
+//! lists the open posts of the caller's area, each need with the open offers of the same
+//! item anywhere in the city. Each post and each closing is an authority event.
 
-use super::enterprise::{FILERS, READERS};
+use super::enterprise::FILERS;
 use super::messages::area_of;
-use crate::app::{Actor, authorise};
+use crate::app::{Actor, Role, authorise};
 use crate::error::AppError;
-use crate::extract::JsonIn;
+use crate::extract::{Id, JsonIn};
 use crate::state::{AppState, read};
 use crate::wire::ItemsOut;
 use axum::Json;
@@ -17,6 +18,14 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::{AreaCode, EventSeq, Timestamp};
+
+/// Who reads the board: the staff who read 复工率, and enterprises' accounts.
+pub const READERS: &[Role] = &[
+    Role::Admin,
+    Role::Tracer,
+    Role::GridWorker,
+    Role::Enterprise,
+];
 
 /// The longest item name.
 pub const MAX_ITEM_CHARS: usize = 100;
@@ -31,6 +40,8 @@ pub struct Post {
     pub item: String,
     pub quantity: u32,
     pub area: AreaCode,
+    /// When it was closed (met or withdrawn): off the board.
+    pub closed_at: Option<Timestamp>,
 }
 
 /// `POST /api/v1/enterprises/exchange`.
@@ -55,8 +66,11 @@ pub struct PostOut {
     pub item: String,
     pub quantity: u32,
     pub area: String,
-    /// For a need: the offers of the same item (their ids).
+    /// For a need: the open offers of the same item (their ids).
     pub matches: Vec<String>,
+    /// When it was closed (only on the answer to a closing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
 }
 
 fn out(p: &Post, board: &super::Board) -> PostOut {
@@ -78,9 +92,12 @@ fn out(p: &Post, board: &super::Board) -> PostOut {
         matches: board
             .exchange
             .iter()
-            .filter(|o| !p.offer && o.offer && o.item.eq_ignore_ascii_case(&p.item))
+            .filter(|o| {
+                !p.offer && o.offer && o.closed_at.is_none() && o.item.eq_ignore_ascii_case(&p.item)
+            })
             .map(|o| o.id.to_string())
             .collect(),
+        closed_at: p.closed_at.map(Timestamp::to_rfc3339),
     }
 }
 
@@ -91,8 +108,13 @@ pub async fn post_exchange(
     caller: Actor,
     input: JsonIn<PostIn>,
 ) -> Result<(StatusCode, Json<PostOut>), AppError> {
+    let out = post(&state, &caller, input.get()?).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Posts a need or offer for an enterprise the caller may act for.
+pub async fn post(state: &AppState, caller: &Actor, b: PostIn) -> Result<PostOut, AppError> {
     caller.require(FILERS, "the supply–demand board")?;
-    let b = input.get()?;
     let filing = {
         let board = read(&state.projection.board);
         board
@@ -104,7 +126,7 @@ pub async fn post_exchange(
                 AppError::not_found("unknown_enterprise", "no filing with this credit code")
             })?
     };
-    let area = authorise::filing(&state, &caller, filing)?.area.clone();
+    let area = authorise::filing(state, caller, filing)?.area.clone();
     let offer = match b.kind.trim() {
         "offer" => true,
         "need" => false,
@@ -138,7 +160,7 @@ pub async fn post_exchange(
         .iter()
         .find(|p| p.id == id)
         .ok_or_else(|| AppError::Internal("a posted need is not in the projection".into()))?;
-    Ok((StatusCode::CREATED, Json(out(post, &board))))
+    Ok(out(post, &board))
 }
 
 /// `?kind=need|offer&area=`.
@@ -169,10 +191,50 @@ pub async fn get_exchange(
         .exchange
         .iter()
         .rev()
-        .filter(|p| area.contains(&p.area))
+        .filter(|p| p.closed_at.is_none() && area.contains(&p.area))
         .filter(|p| kind.is_none_or(|k| (k == "offer") == p.offer))
         .take(500)
         .map(|p| out(p, &board))
         .collect();
     Ok(Json(ItemsOut { items }))
+}
+
+/// `POST /api/v1/enterprises/exchange/{id}/close`: the enterprise (or the street's staff)
+/// takes its post off the board, once (`409 post_closed` after).
+pub async fn post_close(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Id(id): Id<EventSeq>,
+) -> Result<Json<PostOut>, AppError> {
+    Ok(Json(close(&state, &caller, id).await?))
+}
+
+/// Closes a post the caller may act on ([`authorise::exchange_post`]), once.
+pub async fn close(state: &AppState, caller: &Actor, id: EventSeq) -> Result<PostOut, AppError> {
+    caller.require(FILERS, "the supply–demand board")?;
+    let post = authorise::exchange_post(state, caller, id)?.into_inner();
+    if post.closed_at.is_some() {
+        return Err(AppError::Conflict {
+            code: "post_closed",
+            message: format!("post {id} was closed already"),
+        });
+    }
+    state
+        .record(vec![NewEvent {
+            at: crate::now(),
+            actor: caller.actor(),
+            basis: format!("企业供需对接: post {id} closed"),
+            body: EventBody::ExchangeClosed {
+                post: id,
+                credit_code: post.credit_code.clone(),
+            },
+        }])
+        .await?;
+    let board = read(&state.projection.board);
+    let post = board
+        .exchange
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| AppError::Internal("a closed post left the projection".into()))?;
+    Ok(out(post, &board))
 }

@@ -176,7 +176,13 @@ pub async fn post(
             message: "too many messages from this address; try again in an hour".into(),
         });
     }
-    let r = route(category, district.as_ref(), &city(state)?, now);
+    let r = route(
+        state.policy().board(),
+        category,
+        district.as_ref(),
+        &city(state)?,
+        now,
+    );
     let stored = state
         .record(vec![NewEvent {
             at: now,
@@ -634,6 +640,12 @@ pub async fn export_messages(
 ) -> Result<Response, AppError> {
     caller.require(ANSWERERS, "exporting messages")?;
     let format = crate::export::Format::parse(q.format.as_deref())?;
+    format.response(&messages_table(&state, &caller)?, "messages", "messages")
+}
+
+/// The area's messages as an export table.
+pub fn messages_table(state: &AppState, caller: &Actor) -> Result<Table, AppError> {
+    caller.require(ANSWERERS, "exporting messages")?;
     let now = crate::now();
     let mut t = Table {
         headers: [
@@ -674,7 +686,7 @@ pub async fn export_messages(
             Cell::from(o.reply.unwrap_or_default()),
         ]);
     }
-    format.response(&t, "messages", "messages")
+    Ok(t)
 }
 
 /// The sweep's part: every message past its deadline without an answer and not yet

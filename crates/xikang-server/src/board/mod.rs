@@ -11,6 +11,7 @@ pub mod doc;
 pub mod enterprise;
 pub mod exchange;
 pub mod messages;
+pub mod photos;
 pub mod quarterly;
 pub mod responsibility;
 pub mod supervision;
@@ -97,6 +98,17 @@ pub struct Board {
     pub items: BTreeMap<EventSeq, Item>,
     /// The supply–demand board's posts, oldest first.
     pub exchange: Vec<exchange::Post>,
+    /// Supply requests, oldest first.
+    pub supplies: Vec<SupplyRequest>,
+    /// Resources reported by count, by (resource, site, name).
+    pub reported: BTreeMap<
+        (
+            xikang_domain::capacity::Resource,
+            Option<xikang_domain::SiteId>,
+            String,
+        ),
+        Reported,
+    >,
     /// Messages received and closed, all time: the public page's sentence.
     pub received: u64,
     pub closed: u64,
@@ -131,6 +143,32 @@ pub struct Inspection {
     pub passed: bool,
     pub rectify_by: Option<Timestamp>,
     pub follows: Option<EventSeq>,
+    /// The photos' SHA-256 (hex), as stored in the data directory ([`photos`]).
+    pub photos: Vec<String>,
+}
+
+/// A supply request of a sealed or isolated household (保供), as the log keeps it; its
+/// delivery is a grid task of the home cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupplyRequest {
+    pub id: EventSeq,
+    pub at: Timestamp,
+    pub by: String,
+    pub person: PersonId,
+    pub need: xikang_domain::event::SupplyNeed,
+    pub items: String,
+    pub due_at: Timestamp,
+}
+
+/// A resource's readings as facilities reported them ([`EventBody::CapacityReported`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reported {
+    pub resource: xikang_domain::capacity::Resource,
+    pub name: String,
+    pub area: AreaCode,
+    pub site: Option<xikang_domain::SiteId>,
+    /// `(when, total, in_use)`, oldest first.
+    pub readings: Vec<(Timestamp, u32, u32)>,
 }
 
 /// What the board keeps that is not folded from the log: posts per address, and the
@@ -154,6 +192,9 @@ impl Board {
                 | EventBody::ResponsibilityAssigned { .. }
                 | EventBody::ResponsibilityUpdated { .. }
                 | EventBody::ExchangePosted { .. }
+                | EventBody::ExchangeClosed { .. }
+                | EventBody::CapacityReported { .. }
+                | EventBody::SupplyRequested { .. }
         )
     }
 
@@ -279,6 +320,7 @@ impl Board {
                 passed,
                 rectify_by,
                 follows,
+                photos,
             } => {
                 self.inspections.insert(
                     e.seq,
@@ -292,6 +334,7 @@ impl Board {
                         passed: *passed,
                         rectify_by: *rectify_by,
                         follows: *follows,
+                        photos: photos.clone(),
                     },
                 );
             }
@@ -346,7 +389,50 @@ impl Board {
                     item: item.clone(),
                     quantity: *quantity,
                     area: area.clone(),
+                    closed_at: None,
                 });
+            }
+            EventBody::SupplyRequested {
+                person,
+                need,
+                items,
+                due_at,
+            } => self.supplies.push(SupplyRequest {
+                id: e.seq,
+                at: e.at,
+                by: e.actor.clone(),
+                person: *person,
+                need: *need,
+                items: items.clone(),
+                due_at: *due_at,
+            }),
+            EventBody::ExchangeClosed { post, .. } => {
+                // Posts are appended in sequence order: found by binary search.
+                if let Ok(i) = self.exchange.binary_search_by_key(post, |p| p.id)
+                    && let Some(p) = self.exchange.get_mut(i)
+                {
+                    p.closed_at.get_or_insert(e.at);
+                }
+            }
+            EventBody::CapacityReported {
+                resource,
+                name,
+                area,
+                site,
+                total,
+                in_use,
+            } => {
+                self.reported
+                    .entry((*resource, *site, name.clone()))
+                    .or_insert_with(|| Reported {
+                        resource: *resource,
+                        name: name.clone(),
+                        area: area.clone(),
+                        site: *site,
+                        readings: Vec::new(),
+                    })
+                    .readings
+                    .push((e.at, *total, *in_use));
             }
             _ => {}
         }
@@ -388,6 +474,20 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/enterprises/exchange",
             post(exchange::post_exchange).get(exchange::get_exchange),
+        )
+        .route(
+            "/enterprises/exchange/{id}/close",
+            post(exchange::post_close),
+        )
+        .route("/capacity/reports", post(capacity::post_report))
+        .route("/capacity/export", get(capacity::export_capacity))
+        .route(
+            "/supervision/items/export",
+            get(responsibility::export_items),
+        )
+        .route(
+            "/supervision/quarterly/export",
+            get(quarterly::export_quarterly),
         )
         .route("/supervision/timers", get(supervision::get_timers))
         .route("/supervision/quarterly", get(quarterly::get_quarterly))

@@ -18,11 +18,13 @@ use xikang_domain::{AreaCode, CivilDay, Timestamp};
 /// Who reads the evaluation.
 pub const READERS: &[Role] = &[Role::Admin, Role::Tracer];
 
-/// `?quarter=2026Q4` (the current quarter when absent).
+/// `?quarter=2026Q4` (the current quarter when absent; `format=csv|xlsx` for the export).
 #[derive(Debug, Default, Deserialize)]
 pub struct QuarterQuery {
     #[serde(default)]
     pub quarter: Option<String>,
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// One district's evaluation.
@@ -165,6 +167,57 @@ pub async fn get_quarterly(
     Query(q): Query<QuarterQuery>,
 ) -> Result<Json<QuarterOut>, AppError> {
     Ok(Json(evaluate(&state, &caller, q.quarter.as_deref())?))
+}
+
+/// `GET /api/v1/supervision/quarterly/export?quarter=&format=csv|xlsx`: one row per
+/// district, most points first.
+pub async fn export_quarterly(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<QuarterQuery>,
+) -> Result<axum::response::Response, AppError> {
+    caller.require(READERS, "the quarterly evaluation")?;
+    let format = crate::export::Format::parse(q.format.as_deref())?;
+    let (t, quarter) = quarterly_table(&state, &caller, q.quarter.as_deref())?;
+    format.response(&t, &format!("quarterly-{quarter}"), "季季评")
+}
+
+/// The evaluation of a quarter as an export table, and the quarter's name.
+pub fn quarterly_table(
+    state: &AppState,
+    caller: &Actor,
+    quarter: Option<&str>,
+) -> Result<(crate::export::Table, String), AppError> {
+    let e = evaluate(state, caller, quarter)?;
+    let mut t = crate::export::Table {
+        headers: [
+            "区县 district",
+            "留言 messages",
+            "按期办结 on_time",
+            "病例 cases",
+            "四早超时 breaches",
+            "检查 inspections",
+            "整改超期 overdue",
+            "得分 points",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: Vec::new(),
+    };
+    let n = |v: u64| crate::export::Cell::Number(v as f64);
+    for r in e.districts {
+        t.rows.push(vec![
+            r.district.into(),
+            n(r.messages),
+            n(r.messages_on_time),
+            n(r.cases),
+            n(r.four_early_breaches),
+            n(r.inspections),
+            n(r.rectification_overdue),
+            n(r.points),
+        ]);
+    }
+    Ok((t, e.quarter))
 }
 
 #[cfg(test)]

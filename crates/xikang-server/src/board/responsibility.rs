@@ -161,13 +161,15 @@ pub async fn post_done(
     Ok(Json(out(item, now)))
 }
 
-/// `?overdue=true&escalated=true`.
+/// `?overdue=true&escalated=true` (and `format=csv|xlsx` for the export).
 #[derive(Debug, Default, Deserialize)]
 pub struct ItemsQuery {
     #[serde(default)]
     pub overdue: Option<bool>,
     #[serde(default)]
     pub escalated: Option<bool>,
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// `GET /api/v1/supervision/items`: the items of the caller's area, newest first (at most
@@ -177,10 +179,17 @@ pub async fn get_items(
     caller: Actor,
     Query(q): Query<ItemsQuery>,
 ) -> Result<Json<ItemsOut<ItemOut>>, AppError> {
+    Ok(Json(ItemsOut {
+        items: items(&state, &caller, &q)?,
+    }))
+}
+
+/// The items of the caller's area, newest first, at most 500.
+pub fn items(state: &AppState, caller: &Actor, q: &ItemsQuery) -> Result<Vec<ItemOut>, AppError> {
     caller.require(SUPERVISORS, "responsibility lists")?;
     let now = crate::now();
     let board = read(&state.projection.board);
-    let items = board
+    Ok(board
         .items
         .values()
         .rev()
@@ -189,8 +198,62 @@ pub async fn get_items(
         .filter(|o| q.overdue.is_none_or(|x| x == o.overdue))
         .filter(|o| q.escalated.is_none_or(|x| x == o.escalated))
         .take(500)
-        .collect();
-    Ok(Json(ItemsOut { items }))
+        .collect())
+}
+
+/// `GET /api/v1/supervision/items/export?format=csv|xlsx&overdue=&escalated=`.
+pub async fn export_items(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<ItemsQuery>,
+) -> Result<axum::response::Response, AppError> {
+    caller.require(SUPERVISORS, "responsibility lists")?;
+    let format = crate::export::Format::parse(q.format.as_deref())?;
+    format.response(
+        &items_table(&state, &caller, &q)?,
+        "responsibility",
+        "责任清单",
+    )
+}
+
+/// The items of the caller's area as an export table.
+pub fn items_table(
+    state: &AppState,
+    caller: &Actor,
+    q: &ItemsQuery,
+) -> Result<crate::export::Table, AppError> {
+    let mut t = crate::export::Table {
+        headers: [
+            "编号 id",
+            "部门 department",
+            "责任人 owner",
+            "事项 what",
+            "区域 area",
+            "期限 deadline",
+            "完成 done_at",
+            "说明 note",
+            "超期 overdue",
+            "已督办 escalated",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: Vec::new(),
+    };
+    for i in items(state, caller, q)? {
+        t.rows.push(vec![
+            i.id.into(),
+            i.department.into(),
+            i.owner.into(),
+            i.what.into(),
+            i.area.into(),
+            i.deadline.into(),
+            i.done_at.unwrap_or_default().into(),
+            i.note.unwrap_or_default().into(),
+            if i.overdue { "yes" } else { "" }.into(),
+            if i.escalated { "yes" } else { "" }.into(),
+        ]);
+    }
+    Ok(t)
 }
 
 /// The sweep's part: every item past its deadline, not done and not yet escalated, is

@@ -26,6 +26,8 @@ use xikang_store::{DutyOp, NewTask};
 pub const REQUESTERS: &[Role] = &[Role::Resident, Role::GridWorker, Role::Admin];
 /// The longest list of items.
 pub const MAX_ITEMS_CHARS: usize = 500;
+/// Who reads the supply requests of their area (the staff page): admins and grid workers.
+pub const VIEWERS: &[Role] = &[Role::Admin, Role::GridWorker];
 
 /// `POST /api/v1/supply-requests`.
 #[derive(Debug, Deserialize)]

@@ -37,6 +37,12 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/venues/silent", get(get_silent))
         .route("/inspections", post(post_inspection).get(get_inspections))
+        .route("/inspections/photos", post(super::photos::post_photo))
+        .route("/inspections/export", get(export_inspections))
+        .route(
+            "/inspections/{id}/photos/{photo}",
+            get(super::photos::get_photo),
+        )
 }
 
 /// One flagged venue.
@@ -63,17 +69,42 @@ pub struct SilentReport {
 }
 
 /// The sweep's part: assesses every venue at `now` and replaces the list. Answers how many
-/// were flagged (0 while the tracing index loads: the next sweep does it).
-pub fn sweep_silent(state: &AppState, now: Timestamp) -> usize {
+/// were flagged (0 while the tracing index loads: the next sweep does it). The assessment
+/// reads a week of scans for every venue of the city (tens of thousands), so it runs on a
+/// blocking thread over a snapshot of the index and a copy of the venues, not on the
+/// sweep's async task: the runtime's workers keep serving scans meanwhile.
+pub async fn sweep_silent(state: &AppState, now: Timestamp) -> Result<usize, AppError> {
     let Ok(index) = state.projection.tracing.snapshot() else {
-        return 0;
+        return Ok(0);
     };
+    let venues: Vec<(VenueId, String, AreaCode)> = state
+        .projection
+        .venues
+        .list
+        .iter()
+        .map(|v| (v.id, v.name.clone(), v.area.clone()))
+        .collect();
+    let flagged = tokio::task::spawn_blocking(move || assess_all(&index, &venues, now)).await?;
+    let n = flagged.len();
+    *write(&state.board.silent) = SilentReport {
+        at: Some(now),
+        venues: flagged,
+    };
+    Ok(n)
+}
+
+/// Every venue's flag at `now`, from the index's scans of the last week and today.
+fn assess_all(
+    index: &xikang_trace::TraceIndex,
+    venues: &[(VenueId, String, AreaCode)],
+    now: Timestamp,
+) -> Vec<SilentVenue> {
     let rules = SilentRules::default();
     let from = now.plus(-(rules.history_days + 1) * DAY);
     let mut flagged = Vec::new();
-    for v in &state.projection.venues.list {
+    for (id, name, area) in venues {
         let scans: Vec<Timestamp> = index
-            .checkins_at_venue(v.id, from, now)
+            .checkins_at_venue(*id, from, now)
             .into_iter()
             .filter(|c| c.direction != xikang_domain::ScanDirection::Exit)
             .map(|c| c.at)
@@ -83,24 +114,19 @@ pub fn sweep_silent(state: &AppState, now: Timestamp) -> usize {
         }
         if let Some(f) = assess(&rules, &scans, now) {
             flagged.push(SilentVenue {
-                venue: v.id.to_string(),
-                name: v.name.clone(),
-                area: v.area.to_string(),
+                venue: id.to_string(),
+                name: name.clone(),
+                area: area.to_string(),
                 kind: f.kind.as_str(),
                 expected_per_hour: (f.expected_per_hour * 10.0).round() / 10.0,
                 scans_today: f.scans_today,
                 last_scan: f.last_scan.map(Timestamp::to_rfc3339),
                 back_to_back_permille: f.back_to_back_permille,
-                area_code: Some(v.area.clone()),
+                area_code: Some(area.clone()),
             });
         }
     }
-    let n = flagged.len();
-    *write(&state.board.silent) = SilentReport {
-        at: Some(now),
-        venues: flagged,
-    };
-    n
+    flagged
 }
 
 /// `GET /api/v1/venues/silent?kind=`: the last sweep's flags in the caller's area.
@@ -174,6 +200,9 @@ pub struct InspectionIn {
     /// The inspection this one re-inspects (`E…`).
     #[serde(default)]
     pub follows: Option<String>,
+    /// Photos uploaded before (`POST /inspections/photos`), by the name it answered.
+    #[serde(default)]
+    pub photos: Vec<String>,
 }
 
 /// An inspection as listed.
@@ -190,6 +219,8 @@ pub struct InspectionOut {
     pub follows: Option<String>,
     /// Failed, past its deadline, and no passing re-inspection since.
     pub rectification_overdue: bool,
+    /// Its photos' names (`GET /inspections/{id}/photos/{photo}`).
+    pub photos: Vec<String>,
 }
 
 fn out(
@@ -213,6 +244,7 @@ fn out(
         rectify_by: i.rectify_by.map(Timestamp::to_rfc3339),
         follows: i.follows.map(|f| f.to_string()),
         rectification_overdue: !i.passed && !redone && i.rectify_by.is_some_and(|r| now > r),
+        photos: i.photos.clone(),
     }
 }
 
@@ -276,6 +308,30 @@ pub async fn inspect(
             }
         }
     };
+    let mut photos: Vec<String> = Vec::new();
+    for p in b.photos.iter().map(|p| p.trim().to_ascii_lowercase()) {
+        if !photos.contains(&p) {
+            photos.push(p);
+        }
+    }
+    if photos.len() > super::photos::MAX_PHOTOS {
+        return Err(AppError::bad(
+            "too_many_photos",
+            format!(
+                "an inspection names at most {} photos",
+                super::photos::MAX_PHOTOS
+            ),
+        ));
+    }
+    for p in &photos {
+        if !super::photos::exists(state, p)? {
+            return Err(AppError::Unprocessable {
+                code: "unknown_photo",
+                message: "a photo is uploaded (POST /api/v1/inspections/photos) before the inspection names it".into(),
+                details: None,
+            });
+        }
+    }
     let stored = state
         .record(vec![NewEvent {
             at: now,
@@ -295,6 +351,7 @@ pub async fn inspect(
                 passed: b.passed,
                 rectify_by,
                 follows,
+                photos,
             },
         }])
         .await?;
@@ -334,18 +391,101 @@ pub async fn get_inspections(
     caller: Actor,
     Query(q): Query<InspectionsQuery>,
 ) -> Result<Json<crate::wire::ItemsOut<InspectionOut>>, AppError> {
+    let items = inspections(&state, &caller, q.overdue)?;
+    Ok(Json(crate::wire::ItemsOut { items }))
+}
+
+/// The inspections of venues in the caller's area, newest first, at most 500 (`overdue`:
+/// only those whose rectification is, or is not, overdue).
+pub fn inspections(
+    state: &AppState,
+    caller: &Actor,
+    overdue: Option<bool>,
+) -> Result<Vec<InspectionOut>, AppError> {
     caller.require(INSPECTORS, "venue inspections")?;
     let now = crate::now();
     let board = read(&state.projection.board);
     let venues = &state.projection.venues;
-    let items = board
+    Ok(board
         .inspections
         .values()
         .rev()
         .filter(|i| venues.get(i.venue).is_some_and(|v| caller.covers(&v.area)))
         .map(|i| out(i, &board.inspections, now))
-        .filter(|o| q.overdue.is_none_or(|d| d == o.rectification_overdue))
+        .filter(|o| overdue.is_none_or(|d| d == o.rectification_overdue))
         .take(500)
-        .collect();
-    Ok(Json(crate::wire::ItemsOut { items }))
+        .collect())
+}
+
+/// `GET /api/v1/inspections/export?format=csv|xlsx&overdue=`: the list as a table.
+#[derive(Debug, Default, Deserialize)]
+pub struct InspectionsExport {
+    #[serde(default)]
+    pub overdue: Option<bool>,
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// `GET /api/v1/inspections/export`.
+pub async fn export_inspections(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Query(q): Query<InspectionsExport>,
+) -> Result<axum::response::Response, AppError> {
+    caller.require(INSPECTORS, "venue inspections")?;
+    let format = crate::export::Format::parse(q.format.as_deref())?;
+    format.response(
+        &inspections_table(&state, &caller, q.overdue)?,
+        "inspections",
+        "明察暗访",
+    )
+}
+
+/// The inspections of the caller's area as an export table.
+pub fn inspections_table(
+    state: &AppState,
+    caller: &Actor,
+    overdue: Option<bool>,
+) -> Result<crate::export::Table, AppError> {
+    let list = inspections(state, caller, overdue)?;
+    let venues = &state.projection.venues;
+    let mut t = crate::export::Table {
+        headers: [
+            "编号 id",
+            "时间 at",
+            "场所 venue",
+            "场所名称 name",
+            "方式 kind",
+            "结论 passed",
+            "发现问题 findings",
+            "整改期限 rectify_by",
+            "复查 follows",
+            "整改超期 overdue",
+            "照片 photos",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: Vec::new(),
+    };
+    for i in list {
+        let name = crate::extract::parse_id::<VenueId>(&i.venue)
+            .ok()
+            .and_then(|v| venues.get(v))
+            .map(|v| v.name.clone())
+            .unwrap_or_default();
+        t.rows.push(vec![
+            i.id.into(),
+            i.at.into(),
+            i.venue.into(),
+            name.into(),
+            i.kind.into(),
+            if i.passed { "passed" } else { "failed" }.into(),
+            i.findings.into(),
+            i.rectify_by.unwrap_or_default().into(),
+            i.follows.unwrap_or_default().into(),
+            if i.rectification_overdue { "yes" } else { "" }.into(),
+            crate::export::Cell::Number(i.photos.len() as f64),
+        ]);
+    }
+    Ok(t)
 }

@@ -22,8 +22,9 @@ use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::time::DAY;
 use xikang_domain::{AreaCode, EventSeq, PersonId, Timestamp};
 
-/// Who records an employer's application: admins and grid workers of the holder's district.
-pub const APPLICANTS: &[Role] = &[Role::Admin, Role::GridWorker];
+/// Who records an employer's application: admins and grid workers of the holder's district,
+/// and an enterprise's account for the workers of its approved filing (docs/citizens.md).
+pub const APPLICANTS: &[Role] = &[Role::Admin, Role::GridWorker, Role::Enterprise];
 /// Longest validity of one pass.
 pub const MAX_PASS_DAYS: i64 = 90;
 
@@ -102,8 +103,14 @@ fn text_ok(s: &str, max: usize) -> bool {
 /// Records an employer's application for a resident the caller may see.
 pub async fn apply(state: &AppState, caller: &Actor, input: PassIn) -> Result<PassOut, AppError> {
     caller.require(APPLICANTS, "applying for commuter passes")?;
+    // An enterprise applies as the employer it is, for its own workers.
+    if caller.role == Role::Enterprise && !caller.is_enterprise(input.employer.trim()) {
+        return Err(AppError::Forbidden(
+            "an enterprise applies as its own credit code",
+        ));
+    }
     let person =
-        authorise::person(state, caller, parse_id::<PersonId>(&input.person)?)?.into_inner();
+        authorise::pass_holder(state, caller, parse_id::<PersonId>(&input.person)?)?.into_inner();
     if !text_ok(&input.employer, 100) {
         return Err(AppError::bad(
             "invalid_employer",
@@ -175,7 +182,13 @@ fn scoped(state: &AppState, caller: &Actor, id: EventSeq) -> Result<Pass, AppErr
         .get(&id)
         .cloned()
         .ok_or_else(|| AppError::not_found("unknown_pass", format!("no pass {id}")))?;
-    authorise::person(state, caller, p.person)?;
+    if caller.role == Role::Enterprise {
+        if !authorise::pass_visible(state, caller, &p) {
+            return Err(AppError::Forbidden("this pass is another employer's"));
+        }
+    } else {
+        authorise::person(state, caller, p.person)?;
+    }
     Ok(p)
 }
 
@@ -226,12 +239,7 @@ pub async fn list_passes(
     Ok(Json(
         passes
             .iter()
-            .filter(|p| {
-                state
-                    .projection
-                    .person_area(p.person)
-                    .is_some_and(|a| caller.covers(&a))
-            })
+            .filter(|p| authorise::pass_visible(&state, &caller, p))
             .map(|p| pass_out(&state, p, now))
             .collect(),
     ))

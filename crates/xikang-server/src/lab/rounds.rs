@@ -540,3 +540,47 @@ pub async fn mandated_test_loop(state: std::sync::Arc<AppState>) {
         }
     }
 }
+
+/// The lab's load for the capacity view (docs/citizens.md): tubes resulted since `since`
+/// (the lab's throughput, city-wide: labs are not a district's), tubes sealed or on their
+/// way and not yet resulted, and the tubes the open rounds over `area` still need (each
+/// round's unsampled residents in pools of its largest size, rounded up), with the latest
+/// of their deadlines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TubeLoad {
+    pub resulted_since: u64,
+    pub awaiting: u64,
+    pub needed: u64,
+    pub deadline: Option<Timestamp>,
+}
+
+/// The [`TubeLoad`] at `now`.
+pub fn tube_load(state: &AppState, area: &AreaCode, since: Timestamp, now: Timestamp) -> TubeLoad {
+    let lab = state.projection.lab.lock();
+    let mut load = TubeLoad::default();
+    for t in &lab.tubes {
+        match t.tube.state {
+            TubeState::Resulted if t.tube.resulted_at.is_some_and(|r| r >= since) => {
+                load.resulted_since += 1;
+            }
+            TubeState::Sealed | TubeState::InTransport | TubeState::Received => load.awaiting += 1,
+            _ => {}
+        }
+    }
+    for r in lab.rounds.values() {
+        let open = r.round.closed_at.is_none() && r.round.deadline > now;
+        let overlaps = area.contains(&r.round.area) || r.round.area.contains(area);
+        if !open || !overlaps {
+            continue;
+        }
+        let pool = u64::from(r.round.pools.other.max(1));
+        let left: u64 = r
+            .cells
+            .values()
+            .map(|c| u64::from(c.expected.saturating_sub(c.sampled)))
+            .sum();
+        load.needed += left.div_ceil(pool);
+        load.deadline = load.deadline.max(Some(r.round.deadline));
+    }
+    load
+}

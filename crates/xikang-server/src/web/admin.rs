@@ -43,6 +43,8 @@ pub struct NewUser {
     venue: String,
     #[serde(default)]
     person: String,
+    #[serde(default)]
+    enterprise: String,
 }
 
 /// A validated new user (before hashing). Shared by the form and `xikang user create`.
@@ -53,6 +55,8 @@ pub struct UserSpec {
     pub area: AreaCode,
     pub venue: Option<xikang_domain::VenueId>,
     pub person: Option<xikang_domain::PersonId>,
+    /// For an enterprise's account: the enterprise it stands for.
+    pub enterprise: Option<xikang_domain::enterprise::CreditCode>,
 }
 
 /// Checks a new user's fields: `Err((field, code, message))`.
@@ -63,6 +67,7 @@ pub fn parse_user(
     area: &str,
     venue: &str,
     person: &str,
+    enterprise: &str,
 ) -> Result<UserSpec, (&'static str, &'static str, String)> {
     let name = name.trim();
     let name_ok = (1..=64).contains(&name.chars().count())
@@ -112,12 +117,16 @@ pub fn parse_user(
             "a resident user names the person they are".into(),
         ));
     }
+    let given = Some(enterprise.trim()).filter(|e| !e.is_empty());
+    let enterprise = crate::api::enterprise_of(role, given)
+        .map_err(|e| ("enterprise", e.summary().1, e.summary().2))?;
     Ok(UserSpec {
         name: name.to_owned(),
         role,
         area,
         venue,
         person,
+        enterprise,
     })
 }
 
@@ -136,6 +145,7 @@ pub fn user_of(
         venue: spec.venue,
         person: spec.person,
         id_lookup: matches!(spec.role, Role::Admin),
+        enterprise: spec.enterprise.clone().map(String::from),
         disabled: false,
         created_at: now,
     })
@@ -148,6 +158,7 @@ const ROLES: &[(&str, &str, &str)] = &[
     ("venue_device", "场所", "venue"),
     ("grid_worker", "网格员", "grid worker"),
     ("resident", "居民", "resident"),
+    ("enterprise", "企业", "enterprise"),
 ];
 
 fn users_page(
@@ -176,6 +187,7 @@ fn users_page(
             .venue
             .map(|v| v.to_string())
             .or(u.person.map(|p| p.to_string()))
+            .or(u.enterprise.clone())
             .unwrap_or_default();
         let _ = write!(
             h,
@@ -217,6 +229,7 @@ fn users_page(
 <label for="area">{l_area}</label>{e_area}<input id="area" name="area" required value="{area}" inputmode="numeric">
 <label for="venue">{l_venue}</label>{e_venue}<input id="venue" name="venue" value="{venue}" placeholder="V12">
 <label for="person">{l_person}</label>{e_person}<input id="person" name="person" value="{person}" placeholder="P12">
+<label for="enterprise">{l_ent}</label>{e_ent}<input id="enterprise" name="enterprise" value="{ent}" placeholder="91320200MA1ABCDE1X" autocomplete="off">
 <button type="submit">{l_go}</button></form>"#,
         title = lang.t("新建用户", "New user"),
         csrf = user.csrf_field(),
@@ -244,6 +257,12 @@ fn users_page(
         l_person = lang.t("人员（居民用户）", "Person (resident users)"),
         e_person = err_for("person"),
         person = esc(&f.person),
+        l_ent = lang.t(
+            "企业统一社会信用代码（企业用户）",
+            "Enterprise credit code (enterprise users)"
+        ),
+        e_ent = err_for("enterprise"),
+        ent = esc(&f.enterprise),
         l_go = lang.t("创建", "Create"),
     );
     html(
@@ -305,7 +324,15 @@ pub async fn create_user(
         let text = super::i18n::error_text(lang, code, msg);
         users_page(&state, &user, &list, &f, Some((field, text)), status)
     };
-    let spec = match parse_user(&f.name, &f.password, &f.role, &f.area, &f.venue, &f.person) {
+    let spec = match parse_user(
+        &f.name,
+        &f.password,
+        &f.role,
+        &f.area,
+        &f.venue,
+        &f.person,
+        &f.enterprise,
+    ) {
         Ok(s) => s,
         Err((field, code, msg)) => return refuse(field, code, &msg, StatusCode::BAD_REQUEST),
     };

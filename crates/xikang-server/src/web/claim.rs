@@ -240,6 +240,7 @@ async fn resident_session(
         venue: None,
         person: Some(person),
         id_lookup: false,
+        enterprise: None,
         disabled: false,
         created_at: crate::now(),
     };

@@ -50,7 +50,7 @@ async fn page(state: &AppState, user: &WebUser) -> Result<String, AppError> {
         lang.t("返岗人数", "Workers back"),
     ]);
     let mut s = format!(
-        "<p id=\"resumption\" data-rate=\"{p}\">{t}</p><p><a href=\"/api/v1/enterprises/resumption/export?format=csv\">{csv}</a> · <a href=\"/api/v1/enterprises/resumption/export?format=xlsx\">XLSX</a></p>",
+        "<p id=\"resumption\" data-rate=\"{p}\">{t}</p><p><a href=\"/web/export/resumption?format=csv\">{csv}</a> · <a href=\"/web/export/resumption?format=xlsx\">XLSX</a></p>",
         p = r.total.rate_permille,
         t = esc(&match lang {
             Lang::Zh => format!(

@@ -44,7 +44,7 @@ fn filters(lang: Lang, status: &str) -> String {
     }
     let _ = write!(
         s,
-        "</select> <button type=\"submit\">{}</button> <a href=\"/api/v1/messages/export?format=csv\">{}</a> <a href=\"/api/v1/messages/export?format=xlsx\">XLSX</a></form>",
+        "</select> <button type=\"submit\">{}</button> <a href=\"/web/export/messages?format=csv\">{}</a> <a href=\"/web/export/messages?format=xlsx\">XLSX</a></form>",
         lang.t("筛选", "Filter"),
         lang.t("导出 CSV", "Export CSV"),
     );

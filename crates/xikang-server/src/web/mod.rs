@@ -21,6 +21,7 @@ pub mod bulletin;
 pub mod claim;
 pub mod dashboard;
 pub mod diff;
+pub mod enterprise;
 pub mod enterprises;
 pub mod grid;
 pub mod i18n;
@@ -28,6 +29,7 @@ pub mod lab;
 pub mod ledger;
 pub mod map;
 pub mod messages;
+pub mod oversight;
 pub mod password;
 pub mod ranking;
 pub mod resident;
@@ -89,6 +91,22 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/messages", get(messages::list))
         .route("/web/enterprises", get(enterprises::list))
         .route("/web/enterprises/{id}", post(enterprises::decide))
+        .route("/web/enterprise", get(enterprise::page))
+        .route("/web/enterprise/exchange", post(enterprise::post_exchange))
+        .route(
+            "/web/enterprise/exchange/{id}/close",
+            post(enterprise::close_exchange),
+        )
+        .route("/web/inspections", get(oversight::inspections))
+        .route(
+            "/web/inspections/{id}/photos/{photo}",
+            get(oversight::photo),
+        )
+        .route("/web/supplies", get(oversight::supplies))
+        .route("/web/responsibility", get(oversight::responsibility))
+        .route("/web/capacity", get(oversight::capacity))
+        .route("/web/quarterly", get(oversight::quarterly))
+        .route("/web/export/{what}", get(oversight::export))
         .route("/web/messages/{id}/{action}", post(messages::act))
         .route("/web/appeals/{id}", post(appeals::answer))
         .route("/web/venue", get(venue::scan_page).post(venue::scan))
@@ -148,6 +166,7 @@ pub fn home_of(role: Role) -> &'static str {
         Role::GridWorker => "/web/grid",
         Role::SiteManager => "/web/site",
         Role::Carrier => "/web/bulletin",
+        Role::Enterprise => "/web/enterprise",
     }
 }
 
@@ -202,7 +221,12 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             if role == Role::Admin {
                 v.push(("/web/messages", "留言办理", "Messages"));
                 v.push(("/web/enterprises", "复工备案", "Resumption"));
+                v.push(("/web/responsibility", "责任清单", "Responsibilities"));
+                v.push(("/web/supplies", "保供", "Supplies"));
             }
+            v.push(("/web/inspections", "明察暗访", "Inspections"));
+            v.push(("/web/capacity", "资源保障", "Capacity"));
+            v.push(("/web/quarterly", "季季评", "Quarterly"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
             v.push(("/web/venue", "场所查验", "Venue scan"));
             v.push(("/web/site", "隔离点", "Quarantine site"));
@@ -214,6 +238,8 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
         }
         Role::GridWorker => {
             v.push(("/web/grid", "网格任务", "Grid tasks"));
+            v.push(("/web/inspections", "明察暗访", "Inspections"));
+            v.push(("/web/supplies", "保供", "Supplies"));
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
         Role::SiteManager => {
@@ -223,6 +249,7 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
         Role::Carrier => {
             v.push(("/web/bulletin", "疫情通报", "Bulletin"));
         }
+        Role::Enterprise => v.push(("/web/enterprise", "本企业", "My enterprise")),
     }
     if role == Role::Admin {
         v.push(("/web/admin/users", "用户", "Users"));

@@ -170,13 +170,15 @@ pub(super) fn same(a: &str, b: &str) -> bool {
 
 /// The caller a user stands for (`None` for an unknown role).
 pub fn caller_of(u: &User) -> Option<Actor> {
+    let role = Role::parse(&u.role)?;
     Some(Actor {
         name: u.name.clone(),
-        role: Role::parse(&u.role)?,
+        role,
         area: u.area.clone(),
         venue: u.venue,
         person: u.person,
         id_lookup: u.id_lookup,
+        enterprise: crate::app::actor::enterprise_binding(role, u.enterprise.as_deref())?,
     })
 }
 

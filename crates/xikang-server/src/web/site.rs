@@ -45,9 +45,12 @@ async fn sites_of(state: &AppState, user: &WebUser) -> Result<Vec<SiteRecord>, A
             Role::SiteManager => s.manager.as_deref() == Some(user.caller.name.as_str()),
             Role::Admin | Role::Tracer => user.caller.covers(&s.area),
             // Not site staff: no site (the page refuses them before this anyway).
-            Role::Lab | Role::VenueDevice | Role::GridWorker | Role::Resident | Role::Carrier => {
-                false
-            }
+            Role::Lab
+            | Role::VenueDevice
+            | Role::GridWorker
+            | Role::Resident
+            | Role::Carrier
+            | Role::Enterprise => false,
         })
         .collect())
 }

@@ -208,7 +208,12 @@ pub async fn poster(
             .venue
             .map_or(user.caller.covers(&venue.area), |v| v == venue.id),
         Role::Admin | Role::Tracer => user.caller.covers(&venue.area),
-        Role::Lab | Role::GridWorker | Role::Resident | Role::SiteManager | Role::Carrier => false,
+        Role::Lab
+        | Role::GridWorker
+        | Role::Resident
+        | Role::SiteManager
+        | Role::Carrier
+        | Role::Enterprise => false,
     };
     if !allowed {
         return error_page(

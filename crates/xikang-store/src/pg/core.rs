@@ -488,12 +488,13 @@ impl Store for PgStore {
     fn put_api_token(&self, token_sha256: [u8; 32], token: &ApiToken) -> Result<TokenId> {
         let row = self.write()?.client.query_one(
             "insert into api_tokens (token_sha256, name, role, area, venue, person, id_lookup,
-                created_at, expires_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                created_at, expires_at, enterprise)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              on conflict (token_sha256) do update set
                 name = excluded.name, role = excluded.role, area = excluded.area, venue = excluded.venue,
                 person = excluded.person, id_lookup = excluded.id_lookup,
-                created_at = excluded.created_at, expires_at = excluded.expires_at
+                created_at = excluded.created_at, expires_at = excluded.expires_at,
+                enterprise = excluded.enterprise
              returning id",
             &[
                 &&token_sha256[..],
@@ -505,6 +506,7 @@ impl Store for PgStore {
                 &token.id_lookup,
                 &token.created_at.0,
                 &token.expires_at.0,
+                &token.enterprise,
             ],
         )?;
         let id: i64 = row.try_get(0)?;

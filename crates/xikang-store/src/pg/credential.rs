@@ -24,6 +24,7 @@ pub(super) fn token_row(r: &Row) -> Result<TokenRow> {
         created_at: r.try_get(7)?,
         expires_at: r.try_get(8)?,
         revoked_at: r.try_get(9)?,
+        enterprise: r.try_get(10)?,
     })
 }
 

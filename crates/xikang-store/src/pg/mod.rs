@@ -111,6 +111,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../migrations/postgres/0016_node_feed.sql"),
     ),
     (
+        18,
+        "enterprise",
+        include_str!("../../migrations/postgres/0018_enterprise.sql"),
+    ),
+    (
         25,
         "cluster",
         include_str!("../../migrations/postgres/0025_cluster.sql"),

@@ -17,6 +17,7 @@ fn user_row(r: &Row) -> Result<UserRow> {
         id_lookup: r.try_get(6)?,
         disabled: r.try_get(7)?,
         created_at: r.try_get(8)?,
+        enterprise: r.try_get(9)?,
     })
 }
 
@@ -24,7 +25,7 @@ impl UserStore for PgStore {
     fn insert_user(&self, u: &User) -> Result<()> {
         self.write()?.client.execute(
             &format!(
-                "insert into users ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                "insert into users ({USER_COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ),
             &[
                 &u.name,
@@ -36,6 +37,7 @@ impl UserStore for PgStore {
                 &u.id_lookup,
                 &u.disabled,
                 &u.created_at.0,
+                &u.enterprise,
             ],
         )?;
         Ok(())

@@ -22,6 +22,7 @@ pub(super) fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
         created_at: r.get(7)?,
         expires_at: r.get(8)?,
         revoked_at: r.get(9)?,
+        enterprise: r.get(10)?,
     })
 }
 

@@ -117,6 +117,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0016_node_feed.sql"),
     ),
     (
+        18,
+        "enterprise",
+        include_str!("../../migrations/sqlite/0018_enterprise.sql"),
+    ),
+    (
         25,
         "cluster",
         include_str!("../../migrations/sqlite/0025_cluster.sql"),

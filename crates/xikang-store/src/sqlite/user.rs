@@ -17,6 +17,7 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         id_lookup: r.get(6)?,
         disabled: r.get(7)?,
         created_at: r.get(8)?,
+        enterprise: r.get(9)?,
     })
 }
 
@@ -24,7 +25,7 @@ impl UserStore for SqliteStore {
     fn insert_user(&self, u: &User) -> Result<()> {
         self.write().conn.execute(
             &format!(
-                "insert into users ({USER_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                "insert into users ({USER_COLUMNS}) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ),
             params![
                 u.name,
@@ -35,7 +36,8 @@ impl UserStore for SqliteStore {
                 u.person.map(PersonId::get),
                 u.id_lookup,
                 u.disabled,
-                u.created_at.0
+                u.created_at.0,
+                u.enterprise
             ],
         )?;
         Ok(())

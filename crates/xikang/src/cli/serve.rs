@@ -13,7 +13,7 @@ pub(super) fn ensure_admin_user(store: &dyn Store, args: &ServeArgs) -> Result<O
         (None, Some(_)) => return Ok(None),
         (None, None) => (web::password::generate(), true),
     };
-    let spec = web::admin::parse_user("admin", &password, "admin", &args.jurisdiction, "", "")
+    let spec = web::admin::parse_user("admin", &password, "admin", &args.jurisdiction, "", "", "")
         .map_err(|(field, _, msg)| anyhow::anyhow!("admin user ({field}): {msg}"))?;
     let user = web::admin::user_of(&spec, &password, web::password::Cost::Standard, now())
         .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
@@ -179,6 +179,7 @@ pub(super) fn admin_token(
             venue: None,
             person: None,
             id_lookup: true,
+            enterprise: None,
             created_at: now,
             expires_at,
         },
@@ -264,6 +265,8 @@ pub(super) fn serve(
             role: args.role,
             ..Default::default()
         },
+        // Inspection photos, content-addressed beside the data (docs/citizens.md).
+        photo_dir: Some(args.store.data.join(xikang_server::board::photos::DIR)),
         ..ServerConfig::default()
     };
     let started = std::time::Instant::now();

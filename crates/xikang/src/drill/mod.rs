@@ -213,6 +213,7 @@ pub fn drive_in_process(
             venue: None,
             person: None,
             id_lookup: true,
+            enterprise: None,
             created_at: xikang_server::now(),
             expires_at: start.plus(i64::from(outbreak.days + 2) * DAY),
         },

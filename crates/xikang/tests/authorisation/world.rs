@@ -61,6 +61,11 @@ pub(super) struct World {
     pub(super) item: String,
     /// The credit code of `filing`'s enterprise.
     pub(super) credit: String,
+    /// A need of that enterprise on the supply–demand board.
+    pub(super) post: String,
+    /// An inspection of `venue` with one photo, `photo` (its SHA-256).
+    pub(super) inspection: String,
+    pub(super) photo: String,
 }
 
 /// Fails with the answer unless the status is the expected one.
@@ -424,7 +429,7 @@ pub(super) async fn world(app: &TestApp, district: &str) -> World {
         app.post(
             &app.admin2,
             "/api/v1/passes",
-            json!({"person": p, "employer": "某公司", "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}),
+            json!({"person": p, "employer": format!("91{district}MA1ABCDE0X"), "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}),
         )
         .await,
         201,
@@ -496,8 +501,45 @@ pub(super) async fn world(app: &TestApp, district: &str) -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let post = ok(
+        "post",
+        app.post(
+            admin,
+            "/api/v1/enterprises/exchange",
+            json!({"credit_code": format!("91{district}MA1ABCDE0X"), "kind": "need", "item": "防护服", "quantity": 50}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let photo = ok(
+        "photo",
+        app.upload_photo(admin, "image/png", PNG).await,
+        201,
+    )["photo"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let inspection = ok(
+        "inspection",
+        app.post(
+            admin,
+            "/api/v1/inspections",
+            json!({"venue": venue, "kind": "announced", "findings": "扫码查验到位", "passed": true, "photos": [photo]}),
+        )
+        .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     World {
         credit: format!("91{district}MA1ABCDE0X"),
+        post,
+        photo,
+        inspection,
         item,
         message,
         filing,

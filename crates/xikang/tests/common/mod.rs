@@ -38,6 +38,9 @@ pub struct TestApp {
 
 pub const PEOPLE: u32 = 400;
 
+/// A whole 1×1 PNG: an inspection photo (docs/citizens.md).
+pub const PNG: &[u8] = xikang_server::board::photos::TINY_PNG;
+
 pub fn city_config() -> xikang_sim::CityConfig {
     xikang_sim::CityConfig {
         people: PEOPLE,
@@ -94,6 +97,7 @@ pub fn put_token_expiring(
                 venue: None,
                 person: None,
                 id_lookup: role == "admin",
+                enterprise: None,
                 created_at: xikang_server::now().plus(-DAY),
                 expires_at,
             },
@@ -153,8 +157,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(ServerConfig::default()).await
 }
 
-pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
     let dir = city_dir();
+    // Inspection photos beside the test's data, as `xikang serve` keeps them.
+    config
+        .photo_dir
+        .get_or_insert_with(|| dir.path().join("photos"));
     let store: Arc<dyn Store> =
         Arc::from(xikang_store::open(&Target::Sqlite(dir.path().to_path_buf())).unwrap());
     let admin = "xk_test_admin".to_owned();
@@ -170,6 +178,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
                 venue: None,
                 person: None,
                 id_lookup: true,
+                enterprise: None,
                 created_at: xikang_server::now().plus(-DAY),
                 expires_at: xikang_server::now().plus(365 * DAY),
             },
@@ -265,6 +274,61 @@ impl TestApp {
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
         self.call("POST", path, Some(token), Some(&body)).await
+    }
+
+    /// Puts a policy file in force now: uploaded and proposed by the city admin, approved by
+    /// the second one (docs/policies.md).
+    pub async fn switch_policy(&self, text: &str) {
+        let (s, up) = self
+            .post(
+                &self.admin,
+                "/api/v1/policies",
+                serde_json::json!({"text": text}),
+            )
+            .await;
+        assert!(s == 201 || s == 200, "{up}");
+        let path = format!("/api/v1/policies/{}", up["version"].as_str().unwrap());
+        let at = xikang_server::now().to_rfc3339();
+        let (s, v) = self
+            .post(
+                &self.admin,
+                &format!("{path}/activate"),
+                serde_json::json!({"effective_from": at}),
+            )
+            .await;
+        assert_eq!(s, 202, "{v}");
+        let (s, v) = self
+            .post(
+                &self.admin2,
+                &format!("{path}/approve"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    /// Uploads `bytes` as an inspection photo with the given content type: the status and
+    /// the JSON answer (docs/citizens.md).
+    pub async fn upload_photo(
+        &self,
+        token: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .conn()
+            .await
+            .request(
+                "POST",
+                "/api/v1/inspections/photos",
+                Some(token),
+                Some(content_type),
+                bytes,
+            )
+            .await
+            .unwrap();
+        let v = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+        (r.status, v)
     }
 
     /// GET: the status and the JSON answer.

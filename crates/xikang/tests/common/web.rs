@@ -27,6 +27,7 @@ pub fn add_user(
             venue: venue.map(VenueId),
             person: person.map(PersonId),
             id_lookup: false,
+            enterprise: None,
             disabled: false,
             created_at: xikang_server::now(),
         })
