@@ -22,7 +22,9 @@ pub async fn every_ten_minutes(state: Arc<AppState>) {
             // decides. The silent-venue report is this node's own reading of its tracing
             // index (nothing is written): every node with the index keeps it, so any of them
             // answers `GET /venues/silent` with a report as fresh as the holder's.
-            crate::board::venues::sweep_silent(&state, crate::now());
+            if let Err(e) = crate::board::venues::sweep_silent(&state, crate::now()).await {
+                tracing::warn!(error = ?e, "silent-venue pass failed; will retry");
+            }
             continue;
         }
         if let Err(e) = run(&state, crate::now()).await {
