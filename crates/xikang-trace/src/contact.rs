@@ -591,22 +591,27 @@ impl<'a> Tracer<'a> {
         let case_presence = self.presence_of(case.person.0, lo, hi);
         let mut by_person: BTreeMap<u32, SourceCandidate> = BTreeMap::new();
         // Every venue: whoever infected the case need not have been a close contact.
-        self.copresent(case.person.0, &case_presence, |_| Some(1), |s| {
-            let c = by_person
-                .entry(s.person)
-                .or_insert_with(|| SourceCandidate {
-                    person: PersonId(s.person),
-                    overlap_secs: 0,
-                    is_case: known_cases.contains(&PersonId(s.person)),
-                    venues: Vec::new(),
-                    first_exposure: Timestamp(s.overlap.first),
-                    last_exposure: Timestamp(s.overlap.last),
-                });
-            c.overlap_secs += s.overlap.secs;
-            c.venues.push((VenueId(s.venue), s.overlap.secs));
-            c.first_exposure = c.first_exposure.min(Timestamp(s.overlap.first));
-            c.last_exposure = c.last_exposure.max(Timestamp(s.overlap.last));
-        });
+        self.copresent(
+            case.person.0,
+            &case_presence,
+            |_| Some(1),
+            |s| {
+                let c = by_person
+                    .entry(s.person)
+                    .or_insert_with(|| SourceCandidate {
+                        person: PersonId(s.person),
+                        overlap_secs: 0,
+                        is_case: known_cases.contains(&PersonId(s.person)),
+                        venues: Vec::new(),
+                        first_exposure: Timestamp(s.overlap.first),
+                        last_exposure: Timestamp(s.overlap.last),
+                    });
+                c.overlap_secs += s.overlap.secs;
+                c.venues.push((VenueId(s.venue), s.overlap.secs));
+                c.first_exposure = c.first_exposure.min(Timestamp(s.overlap.first));
+                c.last_exposure = c.last_exposure.max(Timestamp(s.overlap.last));
+            },
+        );
         let mut out: Vec<SourceCandidate> = by_person.into_values().collect();
         for c in &mut out {
             c.venues.sort_unstable();

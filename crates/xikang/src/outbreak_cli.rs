@@ -80,8 +80,9 @@ pub fn run(args: &OutbreakArgs) -> Result<ExitCode> {
     let city = generate_city(&cfg);
     let city_secs = t0.elapsed().as_secs_f64();
     if let Some(cases) = args.contacts {
-        let policy = xikang_domain::policy::Policy::parse(&crate::drill::policy_text(&args.policy)?)
-            .map_err(|e| anyhow::anyhow!("policy: {e}"))?;
+        let policy =
+            xikang_domain::policy::Policy::parse(&crate::drill::policy_text(&args.policy)?)
+                .map_err(|e| anyhow::anyhow!("policy: {e}"))?;
         let close: Vec<Option<u32>> = city
             .venues
             .iter()

@@ -16,13 +16,25 @@ use xikang_domain::EventSeq;
 use xikang_domain::event::EventBody;
 use xikang_store::{Store, Target};
 
-/// Runs `xikang drill` with `args` into `out`; its stdout.
+/// Runs `xikang drill` with `args` into `out` (3,000 residents, 12 days); its stdout.
 fn drill(out: &Path, args: &[&str]) -> String {
+    drill_days(out, 12, args)
+}
+
+/// Runs `xikang drill` of `days` days with `args` into `out`; its stdout.
+fn drill_days(out: &Path, days: u32, args: &[&str]) -> String {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
         .arg("drill")
         .arg("--out")
         .arg(out)
-        .args(["--people", "3000", "--days", "12", "--seeds", "20"])
+        .args([
+            "--people",
+            "3000",
+            "--seeds",
+            "20",
+            "--days",
+            &days.to_string(),
+        ])
         .args(args)
         .env("XIKANG_LOG", "warn")
         .output()
@@ -267,27 +279,54 @@ fn negatives_are_posted_zones_are_lifted_by_officials_and_the_city_colours_count
     std::fs::create_dir_all(&b).unwrap();
     let ra = responders(&a, &quick);
     let rb = responders(&b, &paged);
-    let days = ["--days", "18", "--seed", "3", "--responders"];
-    drill(&a.join("out"), &[&days[..], &[ra.to_str().unwrap()]].concat());
-    drill(&b.join("out"), &[&days[..], &[rb.to_str().unwrap()]].concat());
+    drill_days(
+        &a.join("out"),
+        18,
+        &["--seed", "3", "--responders", ra.to_str().unwrap()],
+    );
+    drill_days(
+        &b.join("out"),
+        18,
+        &["--seed", "3", "--responders", rb.to_str().unwrap()],
+    );
     let (x, y) = (report(&a.join("out")), report(&b.join("out")));
 
     // Paging: the same contacts confirmed and ordered, through more requests.
     assert_eq!(x["cases"], y["cases"]);
     let col = |r: &Value, k: &str| -> Vec<Value> {
-        r["days"].as_array().unwrap().iter().map(|d| d[k].clone()).collect()
+        r["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d[k].clone())
+            .collect()
     };
-    for k in ["close_confirmed", "secondary_confirmed", "quarantined", "negatives_posted"] {
+    for k in [
+        "close_confirmed",
+        "secondary_confirmed",
+        "quarantined",
+        "negatives_posted",
+    ] {
         assert_eq!(col(&x, k), col(&y, k), "{k}");
     }
     let n = |r: &Value, k: &str| r["summary"][k].as_u64().unwrap();
     assert!(n(&y, "requests") > n(&x, "requests"));
-    assert!(x["cases"].as_array().unwrap().iter().any(|c| c["close"].as_u64().unwrap() > 3));
+    assert!(
+        x["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["close"].as_u64().unwrap() > 3)
+    );
 
     // The whole city's colours every evening, and the people concerned among them.
     for d in x["days"].as_array().unwrap() {
         let c = |k: &str| d[k].as_u64().unwrap();
-        assert_eq!(c("city_red") + c("city_yellow") + c("city_green"), 3_000, "{d}");
+        assert_eq!(
+            c("city_red") + c("city_yellow") + c("city_green"),
+            3_000,
+            "{d}"
+        );
         assert!(c("city_red") >= c("red"), "{d}");
     }
     assert!(n(&x, "city_person_days_red") > n(&x, "person_days_red") / 2);
@@ -311,7 +350,9 @@ fn negatives_are_posted_zones_are_lifted_by_officials_and_the_city_colours_count
                     pooled += 1;
                 }
             }
-            EventBody::TestMissed { .. } => missed += 1,
+            // The sweep's misses of order test days (a round's unsampled residents are
+            // logged too: the drill posts a round's results, not its sampling lists).
+            EventBody::TestMissed { .. } if e.basis.contains("test day") => missed += 1,
             _ => {}
         }
     }

@@ -526,11 +526,11 @@ mod tests {
     fn each_venue_category_has_its_close_contact_rule_inherited_from_the_defaults() {
         let cat = |s: &str| VenueCategory::parse(s).unwrap();
         let p = Policy::default_policy();
-        // Shipped: markets designate nobody, restaurants need 45 minutes, gyms take
+        // Shipped: markets designate nobody, restaurants need 90 minutes, offices take
         // [tracing]'s 15, and unlisted categories inherit [venue_defaults] (so [tracing]).
         assert_eq!(p.close_contact_secs(&cat("market")), None);
-        assert_eq!(p.close_contact_secs(&cat("restaurant")), Some(45 * 60));
-        assert_eq!(p.close_contact_secs(&cat("gym")), Some(15 * 60));
+        assert_eq!(p.close_contact_secs(&cat("restaurant")), Some(90 * 60));
+        assert_eq!(p.close_contact_secs(&cat("office")), Some(15 * 60));
         assert_eq!(p.close_contact_secs(&cat("karaoke")), Some(15 * 60));
         assert_eq!(p.default_close_contact_secs(), Some(15 * 60));
         // A default of "none" reaches every category that does not say otherwise.
@@ -540,26 +540,24 @@ mod tests {
         );
         let q = Policy::parse(&text).unwrap();
         assert_eq!(q.close_contact_secs(&cat("karaoke")), None);
-        assert_eq!(q.close_contact_secs(&cat("gym")), None);
+        assert_eq!(q.close_contact_secs(&cat("office")), None);
         // A category giving its own minutes counts.
-        assert_eq!(q.close_contact_secs(&cat("restaurant")), Some(45 * 60));
+        assert_eq!(q.close_contact_secs(&cat("restaurant")), Some(90 * 60));
         // [tracing]'s minutes follow where neither the category nor the defaults set any.
-        let longer = DEFAULT_POLICY_TOML
-            .replace("close_contact_minutes = 15", "close_contact_minutes = 20");
+        let longer =
+            DEFAULT_POLICY_TOML.replace("close_contact_minutes = 15", "close_contact_minutes = 20");
         let r = Policy::parse(&longer).unwrap();
-        assert_eq!(r.close_contact_secs(&cat("gym")), Some(20 * 60));
-        assert_eq!(r.close_contact_secs(&cat("cinema")), Some(60 * 60));
+        assert_eq!(r.close_contact_secs(&cat("office")), Some(20 * 60));
+        assert_eq!(r.close_contact_secs(&cat("gym")), Some(60 * 60));
         // Zero minutes is refused with its line, as in [tracing].
-        let bad = DEFAULT_POLICY_TOML.replace(
-            "close_contact_minutes = 45",
-            "close_contact_minutes = 0",
-        );
+        let bad =
+            DEFAULT_POLICY_TOML.replace("close_contact_minutes = 90", "close_contact_minutes = 0");
         let e = Policy::parse(&bad).unwrap_err();
         assert!(e.message().contains("close_contact_minutes"), "{e}");
         // Minutes where co-presence designates nobody make no sense: refused.
         let both = DEFAULT_POLICY_TOML.replace(
-            "close_contact_minutes = 45",
-            "close_contact_minutes = 45\nclose_contacts = false",
+            "close_contact_minutes = 90",
+            "close_contact_minutes = 90\nclose_contacts = false",
         );
         let e = Policy::parse(&both).unwrap_err();
         assert!(e.message().contains("close_contacts = false"), "{e}");

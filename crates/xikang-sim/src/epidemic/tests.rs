@@ -225,7 +225,10 @@ fn people_staying_at_home_meet_only_their_households_until_they_go_out() {
     }
     let home: HashSet<u32> = e.cases().map(|c| c.person.0).collect();
     assert!(e.cases().count() > 20, "households still infect");
-    assert!(e.cases().all(|c| matches!(c.layer, Layer::Household | Layer::Seed)));
+    assert!(
+        e.cases()
+            .all(|c| matches!(c.layer, Layer::Household | Layer::Seed))
+    );
     // Out again: the other layers come back.
     for p in 0..city.people.len() {
         e.go_out(PersonId(p as u32));

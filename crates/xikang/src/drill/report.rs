@@ -268,11 +268,7 @@ pub fn html(r: &Report) -> String {
         series(&|d| u64::from(d.yellow)),
         "#db0",
     );
-    chart(
-        "Red codes (whole city)",
-        series(&|d| d.city_red),
-        "#d22",
-    );
+    chart("Red codes (whole city)", series(&|d| d.city_red), "#d22");
     chart(
         "Yellow codes (whole city)",
         series(&|d| d.city_yellow),

@@ -45,7 +45,12 @@ impl Driver<'_> {
     }
 
     /// Posts the negative results among the tubes the lab ran (resulted at `now`).
-    pub(super) async fn post_negatives(&mut self, d: u32, ran: &[Tube], now: Timestamp) -> Result<()> {
+    pub(super) async fn post_negatives(
+        &mut self,
+        d: u32,
+        ran: &[Tube],
+        now: Timestamp,
+    ) -> Result<()> {
         let mut lines = Vec::new();
         for (i, t) in ran.iter().enumerate() {
             match t {
@@ -152,9 +157,15 @@ mod tests {
             .filter(|&p| sampled_by_round(7, 1, p, 0.8))
             .count();
         assert!((79_000..81_000).contains(&n), "{n}");
-        let a: Vec<u32> = (0..1_000).filter(|&p| sampled_by_round(7, 1, p, 0.5)).collect();
-        let b: Vec<u32> = (0..1_000).filter(|&p| sampled_by_round(7, 1, p, 0.5)).collect();
-        let c: Vec<u32> = (0..1_000).filter(|&p| sampled_by_round(7, 2, p, 0.5)).collect();
+        let a: Vec<u32> = (0..1_000)
+            .filter(|&p| sampled_by_round(7, 1, p, 0.5))
+            .collect();
+        let b: Vec<u32> = (0..1_000)
+            .filter(|&p| sampled_by_round(7, 1, p, 0.5))
+            .collect();
+        let c: Vec<u32> = (0..1_000)
+            .filter(|&p| sampled_by_round(7, 2, p, 0.5))
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
