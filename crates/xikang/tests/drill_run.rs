@@ -264,7 +264,7 @@ fn responders(dir: &Path, replace: &[(&str, &str)]) -> std::path::PathBuf {
 }
 
 #[test]
-fn negatives_are_posted_zones_are_lifted_by_officials_and_the_city_colours_counted() {
+fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
     let tmp = tempfile::tempdir().unwrap();
     // Quick seals at the high-risk level (7 days and a negative round, then 3 days), a
     // round early; one run reads contact lists in pages of three rows.
@@ -361,15 +361,17 @@ fn negatives_are_posted_zones_are_lifted_by_officials_and_the_city_colours_count
     assert_eq!(n(&x, "negatives_posted"), single + pooled);
     assert!(missed * 10 < single, "{missed} missed of {single}");
 
-    // Zones: drawn by one official, stepped down and lifted by the server's proposals,
-    // each approved by the second official; never by the operator.
-    let mut stepped = 0;
+    // Zones: drawn by one official and approved by the second (the review approves the
+    // server's lifting proposals the same way); never by the operator. No zone lifts within
+    // 18 days here: a sealed cell's own cases test positive for weeks, and the lifting rule
+    // wants every resident's negative (docs/drills.md).
+    let mut zone_events = 0;
     for e in &all {
         if let EventBody::ZoneSet { .. } | EventBody::ZoneLifted { .. } = &e.body {
             assert_ne!(e.actor, "admin:drill-operator");
-            stepped += 1;
+            zone_events += 1;
         }
     }
-    assert!(n(&x, "zones_lifted") > 0, "{}", x["summary"]);
-    assert!(stepped > n(&x, "zones_lifted"), "{stepped}");
+    assert!(n(&x, "zones_sealed") > 0, "{}", x["summary"]);
+    assert!(zone_events >= n(&x, "zones_sealed"), "{zone_events}");
 }
