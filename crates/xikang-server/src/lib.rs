@@ -14,6 +14,7 @@ pub mod cache;
 pub mod card;
 pub mod cities;
 pub mod claim;
+pub mod colours;
 pub mod drill;
 pub mod duties;
 pub mod edge;
@@ -157,6 +158,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/holds/{id}/approve", post(holds::approve))
         .route("/holds/{id}/clear", post(holds::clear))
         .route("/ledger/colours", get(ledger::get_colours))
+        .route("/colours", get(colours::get_colours))
         .merge(board::routes())
         .route("/bulletin", get(api::get_bulletin))
         .merge(duties::routes())

@@ -474,6 +474,13 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/api/v1/colours",
+        "Residents of the caller's jurisdiction by code colour now, under the active policy (admins; counts only)",
+        "ledger",
+        true,
+    ),
+    (
+        "get",
         "/api/v1/ledger/colours",
         "Public colour ledger: people turned red or yellow per day (?date=YYYY-MM-DD) by basis, district and deciders; counts only",
         "ledger",

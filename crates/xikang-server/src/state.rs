@@ -397,12 +397,16 @@ impl AppState {
                 workplace_venues[i] = w.venue;
             }
             let mut dwell = Vec::new();
+            let mut close = Vec::new();
+            let default_close = policy.default_close_contact_secs();
             for v in &list {
                 let i = v.id.0 as usize;
                 if dwell.len() <= i {
                     dwell.resize(i + 1, policy.default_dwell_secs());
+                    close.resize(i + 1, default_close);
                 }
                 dwell[i] = policy.dwell_secs(&v.category);
+                close[i] = policy.close_contact_secs(&v.category);
             }
             Population::new(
                 &households,
@@ -412,6 +416,7 @@ impl AppState {
                 policy.default_dwell_secs(),
             )
             .map_err(|e| StoreError::Corrupt(format!("population: {e}")))?
+            .with_close_contact_rule(&close, default_close)
         };
         let tracing = crate::trace::Tracing::new(population);
         let metrics = Arc::new(crate::metrics::Metrics::new());

@@ -4,13 +4,14 @@
 //! The rules are tracing's (PROTOCOL.md §2, `docs/tracing.md`), applied to where people
 //! really were (the day plans) rather than to their scans: household members; the class or
 //! team, if the case was at their room in the window; and anyone else who was at one venue
-//! with the case for at least `close_minutes` in total (residential gates excluded: presence
-//! there is a passage). Each contact is counted once, in the first of household, class or
-//! team, venue.
+//! with the case for at least that venue's close-contact overlap in total (the policy's rule
+//! for the venue's category; none at categories where co-presence makes no close contact,
+//! and residential gates excluded: presence there is a passage). Each contact is counted
+//! once, in the first of household, class or team, venue.
 
 use crate::city::{City, CityConfig, NONE};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use xikang_domain::PersonId;
 
 /// One day's stops grouped by venue: offsets by venue id, then (person, arrive, leave).
@@ -63,7 +64,6 @@ impl Spread {
 pub struct ContactProfile {
     pub cases: u32,
     pub window_days: u32,
-    pub close_minutes: u32,
     pub total: Spread,
     pub household: Spread,
     pub class: Spread,
@@ -72,16 +72,20 @@ pub struct ContactProfile {
     /// Only cases who are pupils, students or teachers (class) / workers at firms (team).
     pub class_members_total: Spread,
     pub team_members_total: Spread,
+    /// Venue contacts by the category of the venue where they met the rule (a contact met
+    /// at two categories counts in both).
+    pub venue_by_category: BTreeMap<String, Spread>,
 }
 
 /// Close contacts of `cases` sampled evenly over the residents (every n-th person), over days
-/// `0..window_days` of `cfg`.
+/// `0..window_days` of `cfg`; `close_secs[v]` is the overlap in seconds at venue `v` that
+/// makes a close contact (`None`: none there).
 pub fn close_contact_profile(
     city: &City,
     cfg: &CityConfig,
     cases: u32,
     window_days: u32,
-    close_minutes: u32,
+    close_secs: &[Option<u32>],
 ) -> (ContactProfile, Vec<CaseContacts>) {
     let n = city.people.len() as u32;
     let step = (n / cases.max(1)).max(1);
@@ -138,7 +142,8 @@ pub fn close_contact_profile(
             list.push(p.id.0);
         }
     }
-    let min_secs = close_minutes * 60;
+    let categories: Vec<&str> = city.venues.iter().map(|v| v.category.as_str()).collect();
+    let mut by_category: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
     let mut out = Vec::with_capacity(sample.len());
     let mut overlap: HashMap<(u32, u32), u32> = HashMap::new();
     for &me in &sample {
@@ -169,12 +174,36 @@ pub fn close_contact_profile(
         if at_work && let Some(w) = group {
             members = groups[&w.0].iter().copied().filter(|&q| q != me).collect();
         }
-        let mut venue: Vec<u32> = overlap
+        let mut met: Vec<(u32, &str)> = overlap
             .iter()
-            .filter(|&(_, &secs)| secs >= min_secs)
-            .map(|(&(q, _), _)| q)
-            .filter(|q| !home.contains(q) && !members.contains(q))
+            .filter(|&(&(_, v), &secs)| {
+                close_secs
+                    .get(v as usize)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|min| secs >= min)
+            })
+            .map(|(&(q, v), _)| (q, categories[v as usize]))
+            .filter(|(q, _)| !home.contains(q) && !members.contains(q))
             .collect();
+        met.sort_unstable();
+        met.dedup();
+        let mut per_category: BTreeMap<&str, u32> = BTreeMap::new();
+        for &(_, cat) in &met {
+            *per_category.entry(cat).or_default() += 1;
+        }
+        let cases_so_far = out.len();
+        for (cat, n) in per_category {
+            // Cases before this one had none here: their zeros count in the spread.
+            by_category
+                .entry(cat)
+                .or_insert_with(|| vec![0; cases_so_far])
+                .push(n);
+        }
+        for list in by_category.values_mut() {
+            list.resize(cases_so_far + 1, 0);
+        }
+        let mut venue: Vec<u32> = met.into_iter().map(|(q, _)| q).collect();
         venue.sort_unstable();
         venue.dedup();
         if is_school {
@@ -209,7 +238,6 @@ pub fn close_contact_profile(
     let profile = ContactProfile {
         cases: out.len() as u32,
         window_days,
-        close_minutes,
         total: spread(&|c| c.total()),
         household: spread(&|c| c.household),
         class: spread(&|c| c.class),
@@ -217,6 +245,10 @@ pub fn close_contact_profile(
         venue: spread(&|c| c.venue),
         class_members_total: Spread::of(classy),
         team_members_total: Spread::of(teamy),
+        venue_by_category: by_category
+            .into_iter()
+            .map(|(cat, list)| (cat.to_owned(), Spread::of(list)))
+            .collect(),
     };
     (profile, out)
 }

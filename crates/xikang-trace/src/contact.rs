@@ -321,17 +321,21 @@ impl<'a> Tracer<'a> {
     }
 
     /// Everyone (but `case`) whose presence at one of the case's venues overlaps the case's
-    /// there by at least `min_secs` (and at least a second).
+    /// there by at least `min_secs(venue)` (and at least a second); venues where it is
+    /// `None` are skipped.
     fn copresent(
         &self,
         case: u32,
         presence_by_venue: &[(u32, Vec<(i64, i64)>)],
-        min_secs: i64,
+        min_secs: impl Fn(u32) -> Option<i64>,
         mut found: impl FnMut(Shared),
     ) {
         with_scratch(|sc| {
             for (venue, case_ivs) in presence_by_venue {
                 let (Some(first), Some(last)) = (case_ivs.first(), case_ivs.last()) else {
+                    continue;
+                };
+                let Some(min_secs) = min_secs(*venue) else {
                     continue;
                 };
                 let packed = self.index.venue_scans(
@@ -385,7 +389,9 @@ impl<'a> Tracer<'a> {
         // Evidence is gathered flat and grouped by person at the end: one sort instead of a
         // map entry per contact (a case at a school has thousands).
         let mut evidence: Vec<(u32, Evidence)> = Vec::new();
-        let min_secs = i64::from(self.policy.close_contact_minutes) * 60;
+        // The venue rule, per venue category (a table lookup per venue of the case).
+        let inherited = i64::from(self.policy.close_contact_minutes) * 60;
+        let min_secs = |v| self.population.close_contact_secs(v, inherited);
         self.copresent(me, &case_presence, min_secs, |s| {
             evidence.push((
                 s.person,
@@ -584,22 +590,28 @@ impl<'a> Tracer<'a> {
         let lo = hi.saturating_sub(i64::from(self.policy.incubation_days) * DAY);
         let case_presence = self.presence_of(case.person.0, lo, hi);
         let mut by_person: BTreeMap<u32, SourceCandidate> = BTreeMap::new();
-        self.copresent(case.person.0, &case_presence, 1, |s| {
-            let c = by_person
-                .entry(s.person)
-                .or_insert_with(|| SourceCandidate {
-                    person: PersonId(s.person),
-                    overlap_secs: 0,
-                    is_case: known_cases.contains(&PersonId(s.person)),
-                    venues: Vec::new(),
-                    first_exposure: Timestamp(s.overlap.first),
-                    last_exposure: Timestamp(s.overlap.last),
-                });
-            c.overlap_secs += s.overlap.secs;
-            c.venues.push((VenueId(s.venue), s.overlap.secs));
-            c.first_exposure = c.first_exposure.min(Timestamp(s.overlap.first));
-            c.last_exposure = c.last_exposure.max(Timestamp(s.overlap.last));
-        });
+        // Every venue: whoever infected the case need not have been a close contact.
+        self.copresent(
+            case.person.0,
+            &case_presence,
+            |_| Some(1),
+            |s| {
+                let c = by_person
+                    .entry(s.person)
+                    .or_insert_with(|| SourceCandidate {
+                        person: PersonId(s.person),
+                        overlap_secs: 0,
+                        is_case: known_cases.contains(&PersonId(s.person)),
+                        venues: Vec::new(),
+                        first_exposure: Timestamp(s.overlap.first),
+                        last_exposure: Timestamp(s.overlap.last),
+                    });
+                c.overlap_secs += s.overlap.secs;
+                c.venues.push((VenueId(s.venue), s.overlap.secs));
+                c.first_exposure = c.first_exposure.min(Timestamp(s.overlap.first));
+                c.last_exposure = c.last_exposure.max(Timestamp(s.overlap.last));
+            },
+        );
         let mut out: Vec<SourceCandidate> = by_person.into_values().collect();
         for c in &mut out {
             c.venues.sort_unstable();

@@ -6,6 +6,11 @@ use xikang_domain::policy::Policy;
 use xikang_domain::{HouseholdId, Person, PersonId, Venue, VenueId, WorkplaceId};
 
 const NONE: u32 = u32::MAX;
+/// In the close-contact table: the venue rule takes the tracing policy's
+/// `close_contact_minutes` here (0 is never a category's own rule: that is at least a minute).
+const INHERIT: u32 = 0;
+/// In the close-contact table: co-presence here makes no close contact.
+const NEVER: u32 = u32::MAX;
 
 /// Households and workplaces with their members (CSR: one offsets array, one members
 /// array), each workplace's venue, and each venue's dwell time. About 30 bytes a person.
@@ -20,6 +25,10 @@ pub struct Population {
     workplace_venue: Vec<u32>,
     venue_dwell: Vec<u32>,
     default_dwell: u32,
+    /// Per venue, the overlap in seconds that makes a close contact there ([`INHERIT`],
+    /// [`NEVER`] or seconds); venues beyond the table get `default_close`.
+    venue_close: Vec<u32>,
+    default_close: u32,
 }
 
 /// Input that cannot describe a population.
@@ -107,7 +116,25 @@ impl Population {
                 .collect(),
             venue_dwell: venue_dwell_secs,
             default_dwell: default_dwell_secs,
+            venue_close: Vec::new(),
+            default_close: INHERIT,
         })
+    }
+
+    /// The same population with a close-contact rule per venue (the policy's
+    /// `close_contacts` and `close_contact_minutes` per venue category):
+    /// `close_secs[v]` is the overlap in seconds at venue `v` that makes a close contact,
+    /// `None` where co-presence makes none; venues beyond the table get `default_secs`.
+    /// Without it, every venue takes the tracing policy's `close_contact_minutes`.
+    pub fn with_close_contact_rule(
+        mut self,
+        close_secs: &[Option<u32>],
+        default_secs: Option<u32>,
+    ) -> Population {
+        let code = |s: Option<u32>| s.map_or(NEVER, |s| s.clamp(1, NEVER - 1));
+        self.venue_close = close_secs.iter().map(|&s| code(s)).collect();
+        self.default_close = code(default_secs);
+        self
     }
 
     /// Builds a population from the model: people listed by id from 0, each workplace's
@@ -130,12 +157,18 @@ impl Population {
         let workplaces: Vec<Option<WorkplaceId>> = people.iter().map(|p| p.workplace).collect();
         let default = policy.default_dwell_secs();
         let mut dwell = vec![default; venues.len()];
+        let default_close = policy.default_close_contact_secs();
+        let mut close = vec![default_close; venues.len()];
         for v in venues {
             if let Some(slot) = dwell.get_mut(v.id.0 as usize) {
                 *slot = policy.dwell_secs(&v.category);
+                close[v.id.0 as usize] = policy.close_contact_secs(&v.category);
             }
         }
-        Population::new(&households, &workplaces, workplace_venues, dwell, default)
+        Ok(
+            Population::new(&households, &workplaces, workplace_venues, dwell, default)?
+                .with_close_contact_rule(&close, default_close),
+        )
     }
 
     /// The same population after the resident register placed people in households: each
@@ -167,6 +200,8 @@ impl Population {
             workplace_venue: self.workplace_venue.clone(),
             venue_dwell: self.venue_dwell.clone(),
             default_dwell: self.default_dwell,
+            venue_close: self.venue_close.clone(),
+            default_close: self.default_close,
         })
     }
 
@@ -215,6 +250,22 @@ impl Population {
                 .copied()
                 .unwrap_or(self.default_dwell),
         )
+    }
+
+    /// The overlap in seconds at `venue` that makes a close contact by the venue rule, given
+    /// the tracing policy's (`inherited`); `None` where co-presence makes none. One table
+    /// lookup: tracing asks it once per venue of the case.
+    pub fn close_contact_secs(&self, venue: u32, inherited: i64) -> Option<i64> {
+        match self
+            .venue_close
+            .get(venue as usize)
+            .copied()
+            .unwrap_or(self.default_close)
+        {
+            INHERIT => Some(inherited),
+            NEVER => None,
+            secs => Some(i64::from(secs)),
+        }
     }
 
     /// The longest dwell of any venue.

@@ -725,3 +725,42 @@ fn with_no_minimum_minutes_a_contact_still_needs_a_shared_second() {
     };
     assert_eq!(contact_ids(&index(&scans), &pol, &case(0)), vec![4]);
 }
+
+#[test]
+fn the_venue_rule_follows_each_venue_categorys_close_contact_rule() {
+    // 3 shares 20 minutes at the shop with the case, 4 shares 90 minutes, 5 shares 20
+    // minutes at a venue (3) beyond the population's tables.
+    let at = T0 + 3 * DAY;
+    let mut scans = Vec::new();
+    scans.extend(visit(0, SHOP, at, at + 2 * HOUR));
+    scans.extend(visit(3, SHOP, at, at + 20 * MIN));
+    scans.extend(visit(4, SHOP, at, at + 90 * MIN));
+    scans.extend(visit(0, 3, at + 3 * HOUR, at + 4 * HOUR));
+    scans.extend(visit(5, 3, at + 3 * HOUR, at + 3 * HOUR + 20 * MIN));
+    let idx = index(&scans);
+    let pol = no_households();
+    let ids = |pop: &Population| -> Vec<u32> {
+        Tracer::new(&idx, pop, &pol)
+            .close_contacts(&case(0), now())
+            .unwrap()
+            .contacts
+            .iter()
+            .map(|k| k.person.0)
+            .collect()
+    };
+    // Without a rule per venue, the policy's 15 minutes everywhere.
+    assert_eq!(ids(&population()), vec![3, 4, 5]);
+    // The shop asks an hour; venues beyond the table (the default category) make none.
+    let hour = population().with_close_contact_rule(&[Some(3_600), None, None], None);
+    assert_eq!(ids(&hour), vec![4]);
+    // The shop makes none; the rest 10 minutes.
+    let none = population().with_close_contact_rule(&[None, Some(600), None], Some(600));
+    assert_eq!(ids(&none), vec![5]);
+    // Source tracing still looks at every venue (an infector need not be a close contact).
+    let sources = Tracer::new(&idx, &none, &pol)
+        .sources(&case(0), &HashSet::new())
+        .unwrap();
+    let mut who: Vec<u32> = sources.iter().map(|s| s.person.0).collect();
+    who.sort_unstable();
+    assert_eq!(who, vec![3, 4, 5]);
+}

@@ -49,10 +49,14 @@ pub struct OutbreakArgs {
     /// residents (4-day window from --first-day), as JSON on stdout.
     #[arg(long)]
     contacts: Option<u32>,
-    /// With --contacts: minutes at one venue that make a close contact (the policy's
-    /// `close_contact_minutes`, 15 by default).
-    #[arg(long, default_value_t = 15, requires = "contacts")]
-    close_minutes: u32,
+    /// With --contacts: the policy whose venue rule counts (`close_contacts` and
+    /// `close_contact_minutes` per venue category): `default`, `ershitiao` or a policy file.
+    #[arg(long, default_value = "default", requires = "contacts")]
+    policy: String,
+    /// With --contacts: instead of the policy's rule, this many minutes at any venue (the
+    /// rule before categories had their own).
+    #[arg(long, requires = "contacts")]
+    close_minutes: Option<u32>,
 }
 
 pub fn run(args: &OutbreakArgs) -> Result<ExitCode> {
@@ -76,8 +80,19 @@ pub fn run(args: &OutbreakArgs) -> Result<ExitCode> {
     let city = generate_city(&cfg);
     let city_secs = t0.elapsed().as_secs_f64();
     if let Some(cases) = args.contacts {
+        let policy =
+            xikang_domain::policy::Policy::parse(&crate::drill::policy_text(&args.policy)?)
+                .map_err(|e| anyhow::anyhow!("policy: {e}"))?;
+        let close: Vec<Option<u32>> = city
+            .venues
+            .iter()
+            .map(|v| match args.close_minutes {
+                Some(m) => Some(m * 60),
+                None => policy.close_contact_secs(&v.category),
+            })
+            .collect();
         let (profile, _) =
-            xikang_sim::contacts::close_contact_profile(&city, &cfg, cases, 4, args.close_minutes);
+            xikang_sim::contacts::close_contact_profile(&city, &cfg, cases, 4, &close);
         println!("{}", serde_json::to_string_pretty(&profile)?);
         return Ok(ExitCode::SUCCESS);
     }

@@ -127,7 +127,7 @@ pub fn compare_contact_sets(reference: &[BTreeSet<u32>], other: &[BTreeSet<u32>]
 }
 
 /// Writes the rows the SQL systems load: check-ins (as stored, repeats included), people,
-/// venues with their dwell seconds, workplaces with their venue.
+/// workplaces with their venue (the venues are written by [`write_venues_csv`] on every run).
 fn write_csvs(state: &AppState, dir: &Path) -> Result<u64> {
     std::fs::create_dir_all(dir)?;
     let mut rows = 0u64;
@@ -149,7 +149,6 @@ fn write_csvs(state: &AppState, dir: &Path) -> Result<u64> {
         }
         w.flush()?;
     }
-    let population = state.projection.tracing.population();
     {
         let mut w = BufWriter::new(std::fs::File::create(dir.join("people.csv"))?);
         let mut err = None;
@@ -165,13 +164,6 @@ fn write_csvs(state: &AppState, dir: &Path) -> Result<u64> {
         w.flush()?;
     }
     {
-        let mut w = BufWriter::new(std::fs::File::create(dir.join("venues.csv"))?);
-        for v in &state.projection.venues.list {
-            writeln!(w, "{},{}", v.id.0, population.dwell_secs(v.id.0))?;
-        }
-        w.flush()?;
-    }
-    {
         let mut w = BufWriter::new(std::fs::File::create(dir.join("workplaces.csv"))?);
         for wp in state.store.all_workplaces()? {
             let v = wp.venue.map(|v| v.0.to_string()).unwrap_or_default();
@@ -183,7 +175,40 @@ fn write_csvs(state: &AppState, dir: &Path) -> Result<u64> {
     Ok(rows)
 }
 
+/// Writes `venues.csv`: each venue's dwell seconds and close-contact overlap in seconds
+/// (empty where co-presence makes no close contact), as xikang's population has them under
+/// `policy`. Written and loaded on every run, so a changed policy is compared with the same
+/// rule on both sides even when the check-ins are reused.
+fn write_venues_csv(state: &AppState, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let population = state.projection.tracing.population();
+    let inherited = i64::from(state.policy().tracing().close_contact_minutes) * 60;
+    let mut w = BufWriter::new(std::fs::File::create(dir.join("venues.csv"))?);
+    for v in &state.projection.venues.list {
+        let close = population
+            .close_contact_secs(v.id.0, inherited)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        writeln!(w, "{},{},{close}", v.id.0, population.dwell_secs(v.id.0))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 const SCHEMA: &str = "xk_trace_bench";
+
+/// (Re)loads PostgreSQL's `venues` table from `venues.csv`.
+fn load_pg_venues(client: &mut postgres::Client, dir: &Path) -> Result<()> {
+    client.batch_execute(
+        "drop table if exists venues;
+         create table venues (id integer primary key, dwell integer not null, close integer);",
+    )?;
+    let mut w = client.copy_in("copy venues from stdin with (format csv)")?;
+    w.write_all(&std::fs::read(dir.join("venues.csv"))?)?;
+    w.finish()?;
+    client.batch_execute("analyze venues")?;
+    Ok(())
+}
 
 /// Loads the CSVs into PostgreSQL (unless it already holds `rows` check-ins) and indexes
 /// them. Returns the load time, or 0 when reused.
@@ -208,6 +233,7 @@ fn load_pg(client: &mut postgres::Client, dir: &Path, rows: u64, reload: bool) -
         None
     };
     if exact == Some(rows as i64) {
+        load_pg_venues(client, dir)?;
         return Ok(0.0);
     }
     let t = Instant::now();
@@ -215,10 +241,10 @@ fn load_pg(client: &mut postgres::Client, dir: &Path, rows: u64, reload: bool) -
         "drop table if exists checkins, people, venues, workplaces, stays, stays_r, stays_built;
          create table checkins (venue integer not null, t bigint not null, person integer not null, dir smallint not null);
          create table people (id integer primary key, household integer not null, workplace integer);
-         create table venues (id integer primary key, dwell integer not null);
          create table workplaces (id integer primary key, venue integer);",
     )?;
-    for table in ["checkins", "people", "venues", "workplaces"] {
+    load_pg_venues(client, dir)?;
+    for table in ["checkins", "people", "workplaces"] {
         let mut w = client.copy_in(&format!("copy {table} from stdin with (format csv)"))?;
         let mut f = std::fs::File::open(dir.join(format!("{table}.csv")))?;
         let mut buf = vec![0u8; 1 << 20];
@@ -341,12 +367,15 @@ if mode == "prepare":
         for table, cols in [
             ("checkins", "{'venue': 'INTEGER', 't': 'BIGINT', 'person': 'INTEGER', 'dir': 'SMALLINT'}"),
             ("people", "{'id': 'INTEGER', 'household': 'INTEGER', 'workplace': 'INTEGER'}"),
-            ("venues", "{'id': 'INTEGER', 'dwell': 'INTEGER'}"),
             ("workplaces", "{'id': 'INTEGER', 'venue': 'INTEGER'}"),
         ]:
             path = os.path.join(work, table + ".csv")
             con.execute(f"create table {table} as select * from read_csv('{path}', header=false, columns={cols})")
         load = time.perf_counter() - t
+    # The venues carry the policy's close-contact rule: loaded on every run.
+    con.execute("drop table if exists venues")
+    path = os.path.join(work, "venues.csv")
+    con.execute(f"create table venues as select * from read_csv('{path}', header=false, columns={{'id': 'INTEGER', 'dwell': 'INTEGER', 'close': 'INTEGER'}})")
     if not (exists("stays") and exists("stays_p")):
         t = time.perf_counter()
         con.execute("drop table if exists stays; drop table if exists stays_p")
@@ -613,7 +642,6 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
                 q.case.person.0,
                 q.lo,
                 q.hi,
-                i64::from(tp.close_contact_minutes) * 60,
                 reach,
                 tp.household,
                 tp.workplace,
@@ -642,7 +670,9 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
             }
         };
     }
-    let min_secs = i64::from(tp.close_contact_minutes) * 60;
+    if need_rows {
+        write_venues_csv(&state, &args.work)?;
+    }
     let stays_sqls = |table: &str, by_person: &str, overlap: Overlap| -> Vec<String> {
         questions
             .iter()
@@ -654,7 +684,6 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
                     q.case.person.0,
                     q.lo,
                     q.hi,
-                    min_secs,
                     tp.household,
                     tp.workplace,
                 )
@@ -778,7 +807,7 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
     );
     println!();
     println!(
-        "{} people, {} check-ins, {} cases; close contacts (venue ≥ {} min, household, workplace)",
+        "{} people, {} check-ins, {} cases; close contacts (venue rule per category, default ≥ {} min; household, workplace)",
         people,
         checkins,
         questions.len(),
@@ -930,13 +959,12 @@ mod tests {
             42,
             1000,
             2000,
-            900,
             true,
             true,
         );
         assert!(b.contains("o.s < c.e and o.e > c.s and o.s > c.s - 3600"));
         assert!(b.contains("where person = 42 and s < 2000 and e > 1000"));
-        assert!(b.contains("secs >= 900"));
+        assert!(b.contains("v.close is not null and ov.secs >= v.close"));
         assert!(b.contains("p2.household = p1.household"));
         let r = close_contacts_stays_sql(
             "stays_r",
@@ -945,7 +973,6 @@ mod tests {
             42,
             1000,
             2000,
-            900,
             false,
             false,
         );

@@ -240,6 +240,8 @@ fn table() -> Vec<Row> {
         // Approved above: the first allowed call clears it, later ones get 409 hold_not_active.
         row!("post", "/api/v1/holds/{id}/clear", "at", Area, true, |w, _| post(format!("/api/v1/holds/{}/clear", w.hold), json!({}))),
         row!("get", "/api/v1/ledger/colours", "", Public, true, |_, _| get("/api/v1/ledger/colours".into())),
+        // Counts of the caller's own jurisdiction: the same answer class inside and outside.
+        row!("get", "/api/v1/colours", "a", City, true, |_, _| get("/api/v1/colours".into())),
         // The anchored log: a size, a root hash, interior hashes, the log's public key, and no
         // event. Public so that witnesses outside the city's systems can check it.
         row!("get", "/api/v1/audit/checkpoint", "", Public, true, |_, _| get("/api/v1/audit/checkpoint".into())),

@@ -16,13 +16,25 @@ use xikang_domain::EventSeq;
 use xikang_domain::event::EventBody;
 use xikang_store::{Store, Target};
 
-/// Runs `xikang drill` with `args` into `out`; its stdout.
+/// Runs `xikang drill` with `args` into `out` (3,000 residents, 12 days); its stdout.
 fn drill(out: &Path, args: &[&str]) -> String {
+    drill_days(out, 12, args)
+}
+
+/// Runs `xikang drill` of `days` days with `args` into `out`; its stdout.
+fn drill_days(out: &Path, days: u32, args: &[&str]) -> String {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
         .arg("drill")
         .arg("--out")
         .arg(out)
-        .args(["--people", "3000", "--days", "12", "--seeds", "20"])
+        .args([
+            "--people",
+            "3000",
+            "--seeds",
+            "20",
+            "--days",
+            &days.to_string(),
+        ])
         .args(args)
         .env("XIKANG_LOG", "warn")
         .output()
@@ -237,4 +249,129 @@ fn the_stress_ramp_stops_at_the_step_that_breaks_the_objective() {
     assert!(steps[0]["achieved_per_sec"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["knee_per_sec"].is_null());
     assert!(String::from_utf8_lossy(&o.stdout).contains("BROKEN"));
+}
+
+/// The default responders with `replace` applied, written to `dir/responders.toml`.
+fn responders(dir: &Path, replace: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text = xikang::drill::config::DEFAULT_RESPONDERS_TOML.to_owned();
+    for (from, to) in replace {
+        assert!(text.contains(from), "{from}");
+        text = text.replace(from, to);
+    }
+    let path = dir.join("responders.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Quick seals at the high-risk level (7 days and a negative round, then 3 days), a
+    // round early; one run reads contact lists in pages of three rows.
+    let quick = [
+        ("seal_after_cases = 3", "seal_after_cases = 1"),
+        ("seal_level = \"sealed\"", "seal_level = \"high\""),
+        ("round_after_cases = 8", "round_after_cases = 2"),
+    ];
+    let paged = [quick.as_slice(), &[("page_size = 10000", "page_size = 3")]].concat();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let ra = responders(&a, &quick);
+    let rb = responders(&b, &paged);
+    drill_days(
+        &a.join("out"),
+        18,
+        &["--seed", "3", "--responders", ra.to_str().unwrap()],
+    );
+    drill_days(
+        &b.join("out"),
+        18,
+        &["--seed", "3", "--responders", rb.to_str().unwrap()],
+    );
+    let (x, y) = (report(&a.join("out")), report(&b.join("out")));
+
+    // Paging: the same contacts confirmed and ordered, through more requests.
+    assert_eq!(x["cases"], y["cases"]);
+    let col = |r: &Value, k: &str| -> Vec<Value> {
+        r["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d[k].clone())
+            .collect()
+    };
+    for k in [
+        "close_confirmed",
+        "secondary_confirmed",
+        "quarantined",
+        "negatives_posted",
+    ] {
+        assert_eq!(col(&x, k), col(&y, k), "{k}");
+    }
+    let n = |r: &Value, k: &str| r["summary"][k].as_u64().unwrap();
+    assert!(n(&y, "requests") > n(&x, "requests"));
+    assert!(
+        x["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["close"].as_u64().unwrap() > 3)
+    );
+
+    // The whole city's colours every evening, and the people concerned among them.
+    for d in x["days"].as_array().unwrap() {
+        let c = |k: &str| d[k].as_u64().unwrap();
+        assert_eq!(
+            c("city_red") + c("city_yellow") + c("city_green"),
+            3_000,
+            "{d}"
+        );
+        assert!(c("city_red") >= c("red"), "{d}");
+    }
+    assert!(n(&x, "city_person_days_red") > n(&x, "person_days_red") / 2);
+
+    // Negatives through the API: single tubes (test days, zone swabs) and a round's pools;
+    // the test days of orders are kept, not logged as missed.
+    let st = store(&a.join("out"));
+    let all = events(st.as_ref());
+    let (mut single, mut pooled, mut missed) = (0, 0, 0);
+    for e in &all {
+        match &e.body {
+            EventBody::TestResulted {
+                outcome: xikang_domain::TestOutcome::Negative,
+                pool_size,
+                ..
+            } => {
+                assert_eq!(e.actor, "lab:drill-lab");
+                if *pool_size == 1 {
+                    single += 1;
+                } else {
+                    pooled += 1;
+                }
+            }
+            // The sweep's misses of order test days (a round's unsampled residents are
+            // logged too: the drill posts a round's results, not its sampling lists).
+            EventBody::TestMissed { .. } if e.basis.contains("test day") => missed += 1,
+            _ => {}
+        }
+    }
+    assert!(single > 100, "{single}");
+    assert!(pooled > 1_000, "{pooled}");
+    assert_eq!(n(&x, "negatives_posted"), single + pooled);
+    assert!(missed * 10 < single, "{missed} missed of {single}");
+
+    // Zones: drawn by one official and approved by the second (the review approves the
+    // server's lifting proposals the same way); never by the operator. No zone lifts within
+    // 18 days here: a sealed cell's own cases test positive for weeks, and the lifting rule
+    // wants every resident's negative (docs/drills.md).
+    let mut zone_events = 0;
+    for e in &all {
+        if let EventBody::ZoneSet { .. } | EventBody::ZoneLifted { .. } = &e.body {
+            assert_ne!(e.actor, "admin:drill-operator");
+            zone_events += 1;
+        }
+    }
+    assert!(n(&x, "zones_sealed") > 0, "{}", x["summary"]);
+    assert!(zone_events >= n(&x, "zones_sealed"), "{zone_events}");
 }

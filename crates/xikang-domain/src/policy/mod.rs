@@ -196,6 +196,13 @@ pub(crate) struct VenueSpec {
     pub(crate) sampling_receipt_hours: Option<u32>,
     /// The vaccination a person must show to enter (`require_vaccination`); none by default.
     pub(crate) vaccination: Option<VaccinationLevel>,
+    /// Whether co-presence at a venue of this category makes close contacts at all
+    /// (`close_contacts`, true by default): a wet market's hall is shared by hundreds whom
+    /// scans cannot tell apart from the stall-holder the case talked to.
+    pub(crate) close_contacts: bool,
+    /// Minutes of overlap here that make a close contact (`close_contact_minutes`); `None`
+    /// = the `[tracing]` section's `close_contact_minutes`.
+    pub(crate) close_contact_minutes: Option<u32>,
 }
 
 /// A venue category's entry requirement beyond the colour.
@@ -332,6 +339,27 @@ impl Policy {
     /// `[venue_defaults]`).
     pub fn dwell_secs(&self, category: &VenueCategory) -> u32 {
         self.venue(category).dwell_minutes * 60
+    }
+
+    /// The overlap, in seconds, at one venue of this category that makes a close contact by
+    /// the venue rule: the category's `close_contact_minutes` (else `[venue_defaults]`'s, else
+    /// `[tracing]`'s) × 60; `None` when the category has `close_contacts = false` (co-presence
+    /// there designates nobody; PROTOCOL.md §2's general contacts).
+    pub fn close_contact_secs(&self, category: &VenueCategory) -> Option<u32> {
+        self.close_secs_of(self.venue(category))
+    }
+
+    /// [`Policy::close_contact_secs`] for a venue whose category the policy does not list.
+    pub fn default_close_contact_secs(&self) -> Option<u32> {
+        self.close_secs_of(&self.venue_default)
+    }
+
+    fn close_secs_of(&self, v: &VenueSpec) -> Option<u32> {
+        v.close_contacts.then(|| {
+            v.close_contact_minutes
+                .unwrap_or(self.tracing.close_contact_minutes)
+                * 60
+        })
     }
 
     /// Seconds of presence assumed at a venue whose category the policy does not list
@@ -545,6 +573,47 @@ other = { department = \"hotline\", sla_hours = 48 }
         let office = ALL_ROUTES.replace("\"medical\", sla", "\"police\", sla");
         let e = Policy::parse(&text(&office)).unwrap_err();
         assert!(e.message().contains("police"), "{e}");
+    }
+
+    #[test]
+    fn each_venue_category_has_its_close_contact_rule_inherited_from_the_defaults() {
+        let cat = |s: &str| VenueCategory::parse(s).unwrap();
+        let p = Policy::default_policy();
+        // Shipped: markets designate nobody, restaurants need 90 minutes, offices take
+        // [tracing]'s 15, and unlisted categories inherit [venue_defaults] (so [tracing]).
+        assert_eq!(p.close_contact_secs(&cat("market")), None);
+        assert_eq!(p.close_contact_secs(&cat("restaurant")), Some(90 * 60));
+        assert_eq!(p.close_contact_secs(&cat("office")), Some(15 * 60));
+        assert_eq!(p.close_contact_secs(&cat("karaoke")), Some(15 * 60));
+        assert_eq!(p.default_close_contact_secs(), Some(15 * 60));
+        // A default of "none" reaches every category that does not say otherwise.
+        let text = DEFAULT_POLICY_TOML.replace(
+            "[venue_defaults]\ndwell_minutes = 60\n",
+            "[venue_defaults]\ndwell_minutes = 60\nclose_contacts = false\n",
+        );
+        let q = Policy::parse(&text).unwrap();
+        assert_eq!(q.close_contact_secs(&cat("karaoke")), None);
+        assert_eq!(q.close_contact_secs(&cat("office")), None);
+        // A category giving its own minutes counts.
+        assert_eq!(q.close_contact_secs(&cat("restaurant")), Some(90 * 60));
+        // [tracing]'s minutes follow where neither the category nor the defaults set any.
+        let longer =
+            DEFAULT_POLICY_TOML.replace("close_contact_minutes = 15", "close_contact_minutes = 20");
+        let r = Policy::parse(&longer).unwrap();
+        assert_eq!(r.close_contact_secs(&cat("office")), Some(20 * 60));
+        assert_eq!(r.close_contact_secs(&cat("gym")), Some(60 * 60));
+        // Zero minutes is refused with its line, as in [tracing].
+        let bad =
+            DEFAULT_POLICY_TOML.replace("close_contact_minutes = 90", "close_contact_minutes = 0");
+        let e = Policy::parse(&bad).unwrap_err();
+        assert!(e.message().contains("close_contact_minutes"), "{e}");
+        // Minutes where co-presence designates nobody make no sense: refused.
+        let both = DEFAULT_POLICY_TOML.replace(
+            "close_contact_minutes = 90",
+            "close_contact_minutes = 90\nclose_contacts = false",
+        );
+        let e = Policy::parse(&both).unwrap_err();
+        assert!(e.message().contains("close_contacts = false"), "{e}");
     }
 
     #[test]

@@ -142,6 +142,8 @@ struct RawVenue {
     max_test_age_hours: Option<Spanned<RawNum>>,
     sampling_receipt_hours: Option<Spanned<RawNum>>,
     require_vaccination: Option<Spanned<String>>,
+    close_contacts: Option<bool>,
+    close_contact_minutes: Option<Spanned<RawNum>>,
 }
 
 #[derive(Deserialize)]
@@ -590,12 +592,31 @@ impl Builder<'_> {
                 })
             })
             .transpose()?;
+        // Unset, a category inherits `[venue_defaults]`'s rule, which inherits `[tracing]`'s
+        // minutes; at least a minute, as there. A category that gives its own minutes counts.
+        if let (Some(false), Some(m)) = (raw.close_contacts, &raw.close_contact_minutes) {
+            return Err(self.src.invalid(
+                m.span(),
+                "`close_contact_minutes` with `close_contacts = false`: co-presence here makes no close contact, so no overlap applies",
+            ));
+        }
+        let close_contacts = raw
+            .close_contacts
+            .or(raw.close_contact_minutes.as_ref().map(|_| true))
+            .or(defaults.map(|d| d.close_contacts))
+            .unwrap_or(true);
+        let close_contact_minutes = match &raw.close_contact_minutes {
+            Some(m) => Some(self.num(m, "close_contact_minutes", 1, MAX_DWELL_MINUTES)?),
+            None => defaults.and_then(|d| d.close_contact_minutes),
+        };
         Ok(VenueSpec {
             dwell_minutes,
             admit,
             max_test_age_hours,
             sampling_receipt_hours,
             vaccination,
+            close_contacts,
+            close_contact_minutes,
         })
     }
 

@@ -213,6 +213,8 @@ pub struct Epidemic<'a> {
     active: Vec<u32>,
     /// Isolated from this day on (NEVER = not isolated).
     isolated_from: Vec<u32>,
+    /// Staying at home (a sealed zone's residents): household contacts only.
+    at_home: Vec<bool>,
     closed: Vec<bool>,
     /// Screening rounds a driver ordered: (day, coverage), on top of the variant's own.
     rounds: Vec<(u32, f64)>,
@@ -270,6 +272,7 @@ impl<'a> Epidemic<'a> {
             infections: Vec::new(),
             active: Vec::new(),
             isolated_from: vec![NEVER; n],
+            at_home: vec![false; n],
             closed: vec![false; city.venues.len()],
             rounds: Vec::new(),
             cumulative_detections: 0,
@@ -316,10 +319,52 @@ impl<'a> Epidemic<'a> {
         }
     }
 
+    /// From the next step on, `person` stays at home (足不出户, a sealed zone's resident):
+    /// household contacts only, no class, team or venue.
+    pub fn stay_home(&mut self, person: PersonId) {
+        if let Some(h) = self.at_home.get_mut(person.0 as usize) {
+            *h = true;
+        }
+    }
+
+    /// From the next step on, `person` goes out again (the zone was lifted or stepped down).
+    pub fn go_out(&mut self, person: PersonId) {
+        if let Some(h) = self.at_home.get_mut(person.0 as usize) {
+            *h = false;
+        }
+    }
+
+    /// Community contacts at `venue` again from the next step on.
+    pub fn open_venue(&mut self, venue: VenueId) {
+        if let Some(c) = self.closed.get_mut(venue.0 as usize) {
+            *c = false;
+        }
+    }
+
+    /// Whether a test of `person` sampled on `day` could come back positive (infected, from
+    /// the variant's first positive day until its days after recovery; the test's sensitivity
+    /// aside). A driver posts a negative for anyone else it samples.
+    pub fn could_test_positive(&self, person: PersonId, day: u32) -> bool {
+        let d = &self.variant.detection;
+        match self.infection_of.get(person.0 as usize) {
+            Some(&i) if i != NONE => {
+                let inf = &self.infections[i as usize];
+                day >= inf.infected + d.positive_from_days
+                    && day < inf.recovered.saturating_add(d.positive_after_recovery_days)
+            }
+            _ => false,
+        }
+    }
+
     /// A screening round on `day` that samples `coverage` of the residents (a command
     /// centre's decision, e.g. the drill's), besides the variant's periodic rounds.
     pub fn screen(&mut self, day: u32, coverage: f64) {
         self.rounds.push((day, coverage.clamp(0.0, 1.0)));
+    }
+
+    /// The outbreak's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// The next day [`Epidemic::step`] will simulate.
@@ -498,7 +543,11 @@ impl<'a> Epidemic<'a> {
             for q in home {
                 self.expose(&mut rng, me, q, p * tr.household, Layer::Household, day);
             }
-            if weekday && let Some((g, _)) = self.groups.of(me) {
+            let home_only = self.at_home[me as usize];
+            if weekday
+                && !home_only
+                && let Some((g, _)) = self.groups.of(me)
+            {
                 let (layer, factor) = if self.groups.school[g] {
                     (Layer::School, tr.school)
                 } else {
@@ -512,7 +561,7 @@ impl<'a> Epidemic<'a> {
             }
             let city = self.city;
             let (fav, n) = favourites(&city.routines[me as usize]);
-            if n > 0 {
+            if n > 0 && !home_only {
                 for _ in 0..tr.community_contacts {
                     let v = fav[rng.below(n as u32) as usize] as usize;
                     if self.closed[v] {
@@ -617,9 +666,13 @@ impl<'a> Epidemic<'a> {
         out
     }
 
-    /// A contact: infects `q` with probability `p` if `q` is susceptible and free.
+    /// A contact: infects `q` with probability `p` if `q` is susceptible and free (and, outside
+    /// the household, not staying at home).
     fn expose(&mut self, rng: &mut Rng, me: u32, q: u32, p: f64, layer: Layer, day: u32) {
         if q == me || self.infection_of[q as usize] != NONE || !self.free(q, day) {
+            return;
+        }
+        if layer != Layer::Household && self.at_home[q as usize] {
             return;
         }
         if rng.chance(p) {

@@ -210,3 +210,43 @@ fn a_round_a_driver_orders_finds_infections_on_its_day_and_only_then() {
         .result_delay_days;
     assert!(found.iter().all(|d| *d == Some(8 + delay)), "{found:?}");
 }
+
+#[test]
+fn people_staying_at_home_meet_only_their_households_until_they_go_out() {
+    let (cfg, city) = city();
+    let v = Variant::builtin("omicron_ba2").unwrap();
+    let mut e = Epidemic::new(city, cfg.first_day, v.clone(), 9);
+    for p in 0..city.people.len() {
+        e.stay_home(PersonId(p as u32));
+    }
+    e.seed_infections(20);
+    for _ in 0..10 {
+        e.step();
+    }
+    let home: HashSet<u32> = e.cases().map(|c| c.person.0).collect();
+    assert!(e.cases().count() > 20, "households still infect");
+    assert!(
+        e.cases()
+            .all(|c| matches!(c.layer, Layer::Household | Layer::Seed))
+    );
+    // Out again: the other layers come back.
+    for p in 0..city.people.len() {
+        e.go_out(PersonId(p as u32));
+    }
+    for _ in 0..10 {
+        e.step();
+    }
+    assert!(
+        e.cases()
+            .filter(|c| !home.contains(&c.person.0))
+            .any(|c| !matches!(c.layer, Layer::Household | Layer::Seed))
+    );
+    // Whoever may test positive is infected, and a susceptible person never is.
+    let infected = e.cases().next().unwrap();
+    assert!(e.could_test_positive(infected.person, infected.infected + 3));
+    let never = (0..city.people.len() as u32)
+        .map(PersonId)
+        .find(|p| !e.is_infected(*p))
+        .unwrap();
+    assert!(!e.could_test_positive(never, 5));
+}

@@ -26,6 +26,13 @@ pub struct Tracers {
     pub hours_to_notify: u32,
     pub venue_contacts_per_case: u32,
     pub secondary_per_case: u32,
+    /// Rows per page when a tracer reads a contact list (at most the server's 10,000).
+    #[serde(default = "largest_page")]
+    pub page_size: u32,
+}
+
+fn largest_page() -> u32 {
+    10_000
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -57,6 +64,14 @@ pub struct Command {
     pub round_after_cases: u32,
     pub round_every_days: u32,
     pub round_coverage: f64,
+    /// The level a sealed cell's zone is drawn at: `sealed` (封控区, the three-zone model) or
+    /// `high` (高风险区, 第九版 and 二十条); the policy's lifting rule for that level applies.
+    #[serde(default = "sealed")]
+    pub seal_level: String,
+}
+
+fn sealed() -> String {
+    "sealed".into()
 }
 
 impl Responders {
@@ -66,6 +81,9 @@ impl Responders {
         let t = &r.tracers;
         if t.cases_per_day == 0 {
             bail!("tracers.cases_per_day must be at least 1");
+        }
+        if !(1..=10_000).contains(&t.page_size) {
+            bail!("tracers.page_size must be 1-10000 (the server's largest page)");
         }
         // The results, the lists and the orders happen within the day's work (08:00 to the
         // command centre's evening meeting at 18:00).
@@ -86,6 +104,9 @@ impl Responders {
         }
         if c.seal_window_days == 0 {
             bail!("command.seal_window_days must be at least 1");
+        }
+        if !matches!(c.seal_level.as_str(), "sealed" | "high") {
+            bail!("command.seal_level must be sealed or high");
         }
         Ok(r)
     }

@@ -41,15 +41,25 @@ impl std::fmt::Debug for Driver<'_> {
     }
 }
 
-/// What waits for the lab: one positive single tube, or a round's pooled tubes.
-#[derive(Debug, Clone, Copy)]
+/// What waits for the lab: one tube each.
+#[derive(Debug, Clone)]
 enum Tube {
+    /// A sample the engine found positive (its detection process).
     Positive {
         person: u32,
         sampled_day: u32,
         onset: Option<u32>,
     },
-    Pooled(u64),
+    /// A single tube of someone the engine says cannot test positive: a person under an
+    /// order on a test day, a sealed zone's resident.
+    Negative { person: u32, sampled: Timestamp },
+    /// A round's pooled tube (`labs.round_pool` people, none of whom can test positive).
+    Pooled {
+        round: u32,
+        tube: u32,
+        members: Vec<u32>,
+        sampled: Timestamp,
+    },
 }
 
 /// The drill's state between days.
@@ -76,6 +86,19 @@ pub struct Driver<'a> {
     pub quarantined: BTreeSet<u32>,
     pub days: Vec<DayRow>,
     pub bed_refusals: u64,
+    /// The test days of the orders the tracers issued: drill day → people due.
+    due: BTreeMap<u32, BTreeSet<u32>>,
+    /// Residents by home cell: (cell, person), sorted.
+    by_cell: Vec<(u32, u32)>,
+    /// The zones the command centre drew and has not seen lifted: zone id → (cells, level).
+    zones: BTreeMap<String, (Vec<u32>, String)>,
+    /// Tubes the lab may still run today (after the morning's).
+    lab_left: u64,
+    /// Sealed zones' residents swabbed this evening, for the evening's lab.
+    zone_swabs: Vec<Tube>,
+    /// Negative results posted today, and zones lifted so far.
+    negatives_today: u64,
+    lifted: u32,
 }
 
 impl<'a> Driver<'a> {
@@ -109,7 +132,31 @@ impl<'a> Driver<'a> {
             quarantined: BTreeSet::new(),
             days: Vec::new(),
             bed_refusals: 0,
+            due: BTreeMap::new(),
+            by_cell: {
+                let mut v: Vec<(u32, u32)> = city
+                    .people
+                    .iter()
+                    .map(|p| (p.home_cell.0, p.id.0))
+                    .collect();
+                v.sort_unstable();
+                v
+            },
+            zones: BTreeMap::new(),
+            lab_left: 0,
+            zone_swabs: Vec::new(),
+            negatives_today: 0,
+            lifted: 0,
         }
+    }
+
+    /// The residents of a grid cell.
+    pub fn residents_of(&self, cell: u32) -> impl Iterator<Item = u32> + '_ {
+        let from = self.by_cell.partition_point(|&(c, _)| c < cell);
+        self.by_cell[from..]
+            .iter()
+            .take_while(move |&&(c, _)| c == cell)
+            .map(|&(_, p)| p)
     }
 
     /// `hours` after the start of work on day `d`.
@@ -145,14 +192,13 @@ impl<'a> Driver<'a> {
             self.t.display = self.t.command.clone();
         }
         let out = self.epi.step();
+        self.negatives_today = 0;
         let delay = self.epi.variant().detection.result_delay_days;
         let mut tubes_demand = 0u64;
         if self.round_on == Some(d) {
-            let n = (f64::from(self.city.people.len() as u32) * self.r.command.round_coverage
-                / f64::from(self.r.labs.round_pool))
-            .ceil() as u64;
-            self.lab.push_back(Tube::Pooled(n));
-            tubes_demand += n;
+            let tubes = self.round_tubes(d);
+            tubes_demand += tubes.len() as u64;
+            self.lab.extend(tubes);
         }
         let mut found: Vec<(u32, u32, Option<u32>)> = self
             .epi
@@ -169,39 +215,22 @@ impl<'a> Driver<'a> {
             });
             tubes_demand += 1;
         }
-        // The lab's day.
-        let mut capacity = self.r.labs.tubes_per_day;
-        let mut positives = Vec::new();
-        while capacity > 0
-            && let Some(t) = self.lab.pop_front()
-        {
-            match t {
-                Tube::Positive { .. } => {
-                    capacity -= 1;
-                    positives.push(t);
-                }
-                Tube::Pooled(n) if n > capacity => {
-                    self.lab.push_front(Tube::Pooled(n - capacity));
-                    capacity = 0;
-                }
-                Tube::Pooled(n) => capacity -= n,
-            }
-        }
-        let tube_backlog: u64 = self
-            .lab
-            .iter()
-            .map(|t| match t {
-                Tube::Positive { .. } => 1,
-                Tube::Pooled(n) => *n,
-            })
-            .sum();
+        // The lab's day: tubes in the order they came, up to its capacity.
+        let take = (self.r.labs.tubes_per_day as usize).min(self.lab.len());
+        let ran: Vec<Tube> = self.lab.drain(..take).collect();
+        self.lab_left = self.r.labs.tubes_per_day - take as u64;
+        let tube_backlog = self.lab.len() as u64;
         let reported_at = self.clock(d, self.r.labs.turnaround_hours).await?;
+        self.post_negatives(d, &ran, reported_at).await?;
+        let positives = ran;
         let reported = self.post_positives(d, &positives, reported_at).await?;
         let (close, secondary, ordered) = self.trace(d).await?;
         let tracer_backlog = self.tracer_queue.len() as u64;
         self.command(d, reported).await?;
         self.grid_work(d).await?;
+        tubes_demand += self.evening_tests(d).await?;
         let (red, yellow, green) = self.colours(d).await?;
+        let (city_red, city_yellow, city_green) = self.city_colours().await?;
         let beds_used = self.beds_used().await?;
         Ok(DayRow {
             day: d,
@@ -220,10 +249,15 @@ impl<'a> Driver<'a> {
             tubes_demand,
             tube_backlog,
             zones_sealed: self.sealed.len() as u32,
+            zones_lifted: self.lifted,
+            negatives_posted: self.negatives_today,
             rounds: self.rounds,
             red,
             yellow,
             green,
+            city_red,
+            city_yellow,
+            city_green,
             checkins: 0,
             code_displays: self.api.code_displays - requests_before.1,
             requests: self.api.requests - requests_before.0,
@@ -347,3 +381,5 @@ pub fn venues_in(city: &City, cell: u32) -> Vec<VenueId> {
 }
 
 mod respond;
+mod testing;
+mod zones;

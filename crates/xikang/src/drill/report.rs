@@ -29,12 +29,22 @@ pub struct DayRow {
     pub tracer_backlog: u64,
     pub tubes_demand: u64,
     pub tube_backlog: u64,
+    /// Grid cells under a zone the command centre drew (sealed, or stepped down and not yet
+    /// lifted), and zones lifted so far.
     pub zones_sealed: u32,
+    pub zones_lifted: u32,
+    /// Negative results the lab posted today (test days of orders, sealed zones' residents,
+    /// round members; a pooled tube's result counts once per member).
+    pub negatives_posted: u64,
     pub rounds: u32,
     /// Colours of the people the drill concerned (cases, ordered contacts) at 20:00.
     pub red: u32,
     pub yellow: u32,
     pub green: u32,
+    /// Colours of the whole city's residents at 20:00 (`GET /api/v1/colours`).
+    pub city_red: u64,
+    pub city_yellow: u64,
+    pub city_green: u64,
     /// Venue check-ins in the city's data for the day (its scan load).
     pub checkins: u64,
     pub code_displays: u64,
@@ -67,7 +77,12 @@ pub struct Summary {
     pub people_quarantined: u64,
     pub person_days_red: u64,
     pub person_days_yellow: u64,
+    /// Person-days under red and yellow among all residents (the city's colours at 20:00).
+    pub city_person_days_red: u64,
+    pub city_person_days_yellow: u64,
     pub zones_sealed: u32,
+    pub zones_lifted: u32,
+    pub negatives_posted: u64,
     pub rounds: u32,
     /// The last day a case was reported (none if none was).
     pub last_case_day: Option<u32>,
@@ -120,7 +135,11 @@ pub fn summarise(days: &[DayRow], cases: &[CaseTimer], quarantined: u64) -> Summ
         people_quarantined: quarantined,
         person_days_red: days.iter().map(|d| u64::from(d.red)).sum(),
         person_days_yellow: days.iter().map(|d| u64::from(d.yellow)).sum(),
+        city_person_days_red: days.iter().map(|d| d.city_red).sum(),
+        city_person_days_yellow: days.iter().map(|d| d.city_yellow).sum(),
         zones_sealed: last.map_or(0, |d| d.zones_sealed),
+        zones_lifted: last.map_or(0, |d| d.zones_lifted),
+        negatives_posted: days.iter().map(|d| d.negatives_posted).sum(),
         rounds: last.map_or(0, |d| d.rounds),
         last_case_day: days.iter().filter(|d| d.reported > 0).map(|d| d.day).max(),
         within_24h: hours.iter().filter(|h| **h <= 24.0).count() as u32,
@@ -230,9 +249,14 @@ pub fn html(r: &Report) -> String {
         "#a63",
     );
     chart(
-        "Sealed cells",
+        "Cells under a zone",
         series(&|d| u64::from(d.zones_sealed)),
         "#555",
+    );
+    chart(
+        "Negative results posted",
+        series(&|d| d.negatives_posted),
+        "#393",
     );
     chart(
         "Red codes (people concerned)",
@@ -242,6 +266,12 @@ pub fn html(r: &Report) -> String {
     chart(
         "Yellow codes (people concerned)",
         series(&|d| u64::from(d.yellow)),
+        "#db0",
+    );
+    chart("Red codes (whole city)", series(&|d| d.city_red), "#d22");
+    chart(
+        "Yellow codes (whole city)",
+        series(&|d| d.city_yellow),
         "#db0",
     );
     chart(

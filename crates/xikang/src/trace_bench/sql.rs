@@ -1,6 +1,8 @@
 //! The SQL of `xikang bench-trace`'s baselines (documented in `docs/tracing.md`): the
 //! window form derives presence from the raw scans on every question; the stays form reads a
-//! table of merged presence intervals built once.
+//! table of merged presence intervals built once. Both take the venue rule's overlap from
+//! `venues.close` (seconds, the policy's rule for the venue's category; null where
+//! co-presence makes no close contact), as xikang's tracer takes it from its population.
 
 use xikang_trace::MAX_STAY;
 
@@ -44,6 +46,11 @@ fn presence_sql(name: &str, scans: &str, keys: &str) -> String {
     )
 }
 
+/// The venue rule on the overlaps `ov (person, venue, secs)`: at least the venue's
+/// `close` seconds, none where that is null.
+const VENUE_RULE: &str = "select ov.person from ov join venues v on v.id = ov.venue
+where v.close is not null and ov.secs >= v.close and ov.secs > 0";
+
 /// The household and workplace rules, appended to a query whose CTE `ci` holds the case's
 /// presence `(venue, s, e)` clipped to the window; then the order of the answer.
 fn household_and_workplace(sql: &mut String, person: u32, household: bool, workplace: bool) {
@@ -69,12 +76,10 @@ where p1.id = {person} and p2.id <> {person} and exists (select 1 from ci where 
 
 /// One SQL text for PostgreSQL and DuckDB, the "window" form: the close contacts of one
 /// case, one person id per row, sorted, derived from the raw scans on every question.
-#[allow(clippy::too_many_arguments)]
 pub fn close_contacts_sql(
     person: u32,
     lo: i64,
     hi: i64,
-    min_secs: i64,
     reach: i64,
     household: bool,
     workplace: bool,
@@ -104,7 +109,7 @@ ov as (
   from o_m m join ci c on c.venue = m.venue and m.s < c.e and c.s < m.e
   group by m.person, m.venue
 )
-select person from ov where secs >= {min_secs} and secs > 0"
+{VENUE_RULE}"
     );
     household_and_workplace(&mut sql, person, household, workplace);
     sql
@@ -150,7 +155,6 @@ pub fn close_contacts_stays_sql(
     person: u32,
     lo: i64,
     hi: i64,
-    min_secs: i64,
     household: bool,
     workplace: bool,
 ) -> String {
@@ -172,7 +176,7 @@ ov as (
   where o.person <> {person}
   group by o.person, o.venue
 )
-select person from ov where secs >= {min_secs} and secs > 0"
+{VENUE_RULE}"
     );
     household_and_workplace(&mut sql, person, household, workplace);
     sql

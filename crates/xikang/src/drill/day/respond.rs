@@ -21,26 +21,7 @@ impl Driver<'_> {
         let mut confirmed: Vec<(usize, String, bool)> = Vec::new();
         for &i in &todo {
             let case = self.timers[i].case.clone();
-            let path = format!("/api/v1/cases/{case}/contacts?limit=10000");
-            let mut page = None;
-            // The tracing index answers 503 while it loads.
-            for _ in 0..600 {
-                let (s, v) = self.api.get(&tracer, &path).await?;
-                if s == 503 {
-                    self.api.requests -= 1; // a retry is not load the city generated
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-                if s != 200 {
-                    bail!("GET {path}: {s} {v}");
-                }
-                page = Some(v);
-                break;
-            }
-            let Some(page) = page else {
-                bail!("the tracing index did not load");
-            };
-            let items = page["items"].as_array().cloned().unwrap_or_default();
+            let items = self.contact_list(&tracer, &case).await?;
             let kinds: BTreeMap<String, bool> = items
                 .iter()
                 .filter_map(|c| {
@@ -97,12 +78,14 @@ impl Driver<'_> {
                 continue;
             }
             let mut done = false;
+            let mut order = None;
             if sec {
-                let (s, _) = self
+                let (s, v) = self
                     .api
                     .post(&tracer, &path, json!({"action": "quarantine"}))
                     .await?;
                 done = s == 200;
+                order = v["order"].as_str().map(str::to_owned);
             } else {
                 let mut full = false;
                 for site in self.sites.clone() {
@@ -115,6 +98,7 @@ impl Driver<'_> {
                         )
                         .await?;
                     done = s == 200;
+                    order = v["order"].as_str().map(str::to_owned);
                     full = v["error"]["code"].as_str() == Some("site_full");
                     if !full {
                         break; // ordered, or refused for another reason than beds
@@ -123,6 +107,9 @@ impl Driver<'_> {
                 if full {
                     self.bed_refusals += 1;
                 }
+            }
+            if let Some(order) = order.filter(|_| done) {
+                self.note_test_days(&order).await?;
             }
             if done {
                 let person: u32 = p.trim_start_matches('P').parse().unwrap_or(u32::MAX);
@@ -137,6 +124,44 @@ impl Driver<'_> {
             }
         }
         Ok((close, secondary, ordered))
+    }
+
+    /// A case's whole contact list, read a page (`tracers.page_size` rows) at a time, as a
+    /// tracer's client pages through a list longer than the server's largest page.
+    pub(super) async fn contact_list(&mut self, tracer: &str, case: &str) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let page_size = self.r.tracers.page_size;
+        loop {
+            let path = format!(
+                "/api/v1/cases/{case}/contacts?limit={page_size}&offset={}",
+                items.len()
+            );
+            let mut page = None;
+            // The tracing index answers 503 while it loads.
+            for _ in 0..600 {
+                let (s, v) = self.api.get(tracer, &path).await?;
+                if s == 503 {
+                    self.api.requests -= 1; // a retry is not load the city generated
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+                if s != 200 {
+                    bail!("GET {path}: {s} {v}");
+                }
+                page = Some(v);
+                break;
+            }
+            let Some(page) = page else {
+                bail!("the tracing index did not load");
+            };
+            let count = page["count"].as_u64().unwrap_or(0) as usize;
+            let got = page["items"].as_array().cloned().unwrap_or_default();
+            let empty = got.is_empty();
+            items.extend(got);
+            if empty || items.len() >= count {
+                return Ok(items);
+            }
+        }
     }
 
     /// The command centre's evening (18:00): seal cells with enough recent cases (a
@@ -186,7 +211,7 @@ impl Driver<'_> {
                 .post(
                     &command,
                     "/api/v1/zones",
-                    json!({"name": format!("演练封控区 {cell}"), "level": "sealed", "cells": [cell]}),
+                    json!({"name": format!("演练封控区 {cell}"), "level": c.seal_level, "cells": [cell]}),
                 )
                 .await?;
             if s == 202
@@ -197,9 +222,7 @@ impl Driver<'_> {
                 if s != 200 {
                     bail!("approving the seal of cell {cell}: {s} {v}");
                 }
-                for venue in venues_in(self.city, cell) {
-                    self.epi.close_venue(venue);
-                }
+                self.seal_in_engine(cell);
                 let op = self.t.operator.clone();
                 let name = xikang_sim::worker_of(xikang_domain::GridCell(cell));
                 let token = self
@@ -209,6 +232,7 @@ impl Driver<'_> {
                 self.grid_tokens.insert(cell, token);
             }
         }
+        self.review_zones(d).await?;
         let due = self.last_round.is_none_or(|l| d >= l + c.round_every_days);
         if reported_today >= c.round_after_cases && due && c.round_coverage > 0.0 {
             self.rounds += 1;
@@ -257,6 +281,18 @@ impl Driver<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The whole city's residents by colour (`GET /api/v1/colours`, as the dashboard counts
+    /// them): (red, yellow, green).
+    pub(super) async fn city_colours(&mut self) -> Result<(u64, u64, u64)> {
+        let command = self.t.command.clone();
+        let (s, v) = self.api.get(&command, "/api/v1/colours").await?;
+        if s != 200 {
+            bail!("GET /api/v1/colours: {s} {v}");
+        }
+        let n = |k: &str| v[k].as_u64().unwrap_or(0);
+        Ok((n("red"), n("yellow"), n("green")))
     }
 
     /// At 20:00 the codes of everyone the drill concerned (cases, ordered contacts) are
