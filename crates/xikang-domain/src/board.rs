@@ -15,6 +15,7 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 /// What a message is about: the resident chooses one; it decides the department and the
 /// deadline ([`Category::department`], [`Category::sla_hours`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// 就医需求: a sealed resident who needs a doctor, medicine, dialysis.
@@ -120,6 +121,7 @@ impl Category {
 
 /// Who answers a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Department {
     /// 医疗救治组
@@ -223,6 +225,7 @@ pub fn route(
 
 /// What staff (or the sweep) did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageAction {
     /// 受理: a department takes it on.
@@ -252,6 +255,7 @@ impl MessageAction {
 
 /// Where a message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     /// 待受理

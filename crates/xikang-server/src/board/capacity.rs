@@ -21,14 +21,14 @@ pub const TREND_DAYS: i64 = 3;
 pub const READERS: &[Role] = &[Role::Admin, Role::Tracer];
 
 /// `?area=`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct CapacityQuery {
     #[serde(default)]
     pub area: Option<String>,
 }
 
 /// One site's beds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BedsOut {
     pub site: String,
     pub name: String,
@@ -44,7 +44,7 @@ pub struct BedsOut {
 }
 
 /// The capacity of an area.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CapacityOut {
     pub area: String,
     pub trend_days: i64,

@@ -47,14 +47,14 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// One worker of a filing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerIn {
     pub id_number: String,
 }
 
 /// `POST /api/v1/enterprises/filings`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilingIn {
     pub enterprise: String,
@@ -69,7 +69,7 @@ pub struct FilingIn {
 }
 
 /// A filing as staff see it: the responsible person's name masked, workers counted.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FilingOut {
     pub id: String,
     pub filed_at: String,
@@ -216,7 +216,7 @@ pub async fn file(state: &AppState, caller: &Actor, b: FilingIn) -> Result<Filin
 
 /// `GET /api/v1/enterprises/filings?status=&page=`: the caller's area's filings, newest
 /// first.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct FilingsQuery {
     #[serde(default)]
     pub status: Option<String>,
@@ -274,7 +274,7 @@ pub async fn get_filings(
 }
 
 /// `POST /api/v1/enterprises/filings/{id}/decision {"approve", "reason"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionIn {
     pub approve: bool,
@@ -334,7 +334,7 @@ pub async fn post_decision(
 }
 
 /// The green share of a filing's workers now: counts only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GreenOut {
     pub filing: String,
     pub workers: usize,
@@ -378,7 +378,7 @@ pub async fn get_green(
 }
 
 /// One row of 复工率.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResumptionRow {
     pub key: String,
     pub enterprises: u64,
@@ -399,7 +399,7 @@ fn row(key: String, r: &Resumption) -> ResumptionRow {
 }
 
 /// 复工率 of an area: overall, by district, by industry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResumptionOut {
     pub area: String,
     pub total: ResumptionRow,
@@ -408,7 +408,7 @@ pub struct ResumptionOut {
 }
 
 /// `?area=` (the caller's own area when absent).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct AreaQuery {
     #[serde(default)]
     pub area: Option<String>,

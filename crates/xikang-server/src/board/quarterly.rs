@@ -19,14 +19,14 @@ use xikang_domain::{AreaCode, CivilDay, Timestamp};
 pub const READERS: &[Role] = &[Role::Admin, Role::Tracer];
 
 /// `?quarter=2026Q4` (the current quarter when absent).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct QuarterQuery {
     #[serde(default)]
     pub quarter: Option<String>,
 }
 
 /// One district's evaluation.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct QuarterRow {
     pub district: String,
     pub messages: u64,
@@ -51,7 +51,7 @@ impl QuarterRow {
 }
 
 /// The evaluation of a quarter.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QuarterOut {
     pub quarter: String,
     pub from: String,
