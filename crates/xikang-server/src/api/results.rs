@@ -217,8 +217,10 @@ pub struct TestResultOut {
     /// Swabs in the tube (None for a pool-positive notice).
     pub pool_size: Option<u8>,
     #[serde(serialize_with = "rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resulted_at: Option<Timestamp>,
     #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub sampled_at: Timestamp,
     pub tube: String,
 }

@@ -55,7 +55,7 @@ impl Doc {
             self.register(name, to_json(&schema));
         }
         let inline = to_json(&<T as PartialSchema>::schema());
-        if std::any::type_name::<T>().contains('<') {
+        if is_generic(std::any::type_name::<T>()) {
             return inline;
         }
         let name = T::name().into_owned();
@@ -65,9 +65,14 @@ impl Doc {
 
     fn register(&mut self, name: String, schema: Value) {
         match self.schemas.get(&name) {
-            Some(old) if *old != schema => self.clashes.push(format!(
-                "two types are both called {name} in the document; give one #[schema(as = …)]"
-            )),
+            Some(old) if *old != schema => {
+                let clash = format!(
+                    "two types are both called {name} in the document; give one #[schema(as = …)]"
+                );
+                if !self.clashes.contains(&clash) {
+                    self.clashes.push(clash);
+                }
+            }
             Some(_) => {}
             None => {
                 self.schemas.insert(name, schema);
@@ -195,6 +200,16 @@ impl Drop for Op<'_> {
                 .push(format!("{} {} is described twice", self.key.0, self.key.1));
         }
     }
+}
+
+/// Whether a type has type arguments (`ItemsOut<CaseOut>`); lifetimes do not count: a
+/// `CodeOut<'_>` has one schema.
+pub(super) fn is_generic(type_name: &str) -> bool {
+    type_name
+        .split(['<', ',', '>'])
+        .skip(1)
+        .map(str::trim)
+        .any(|arg| !arg.is_empty() && !arg.starts_with('\''))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Value {

@@ -17,6 +17,7 @@ pub(super) struct ResultIn {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LabResultsIn)]
 pub struct ResultsIn {
     pub(super) results: Vec<Value>,
 }
