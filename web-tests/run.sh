@@ -22,12 +22,8 @@ if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
   npm ci --no-audit --no-fund >/dev/null 2>&1 || skip "npm ci failed (playwright-core or axe-core not installable)"
 fi
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(cd .. && pwd)/target}"
-XIKANG="${XIKANG_BIN:-}"
-if [ -z "$XIKANG" ]; then
-  (cd .. && cargo build -q -p xikang)
-  XIKANG="$CARGO_TARGET_DIR/debug/xikang"
-fi
+. ./demo.sh
+xikang_binary
 
 data=$(mktemp -d)
 log="$data/server.log"
@@ -40,13 +36,6 @@ server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
 
-url=""
-for _ in $(seq 1 240); do
-  url=$(sed -n 's|^xikang serving on \(http://[^/]*\)/$|\1|p' "$log" | head -n1)
-  if [ -n "$url" ] && grep -q "tracing index ready" "$log"; then break; fi
-  kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "the demo server died" >&2; exit 1; }
-  sleep 0.5
-done
-[ -n "$url" ] || { cat "$log" >&2; echo "the demo server did not start" >&2; exit 1; }
+wait_for_demo "$log" "$server"
 
 XIKANG_URL="$url" XIKANG_ADMIN_PASSWORD="$password" XIKANG_ADMIN_TOKEN="$token" CHROMIUM="$CHROMIUM" node browser.test.mjs

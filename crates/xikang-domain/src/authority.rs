@@ -49,6 +49,7 @@ pub struct Evidence {
 
 /// The kind of basis an act cites (a column of the colour ledger).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BasisKind {
     /// A registered case.
@@ -95,6 +96,7 @@ impl BasisKind {
 
 /// Who decided a colour change (a column of the colour ledger).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
     /// No official: a rule on machine evidence (a lab result, a device's report, the duty

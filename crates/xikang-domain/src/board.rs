@@ -15,6 +15,7 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 /// What a message is about: the resident chooses one; it decides the department and the
 /// deadline by the policy's [`BoardRules`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// 就医需求: a sealed resident who needs a doctor, medicine, dialysis.
@@ -173,6 +174,7 @@ impl BoardRules {
 
 /// Who answers a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Department {
     /// 医疗救治组
@@ -278,6 +280,7 @@ pub fn route(
 
 /// What staff (or the sweep) did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageAction {
     /// 受理: a department takes it on.
@@ -307,6 +310,7 @@ impl MessageAction {
 
 /// Where a message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     /// 待受理

@@ -312,6 +312,7 @@ impl Accumulator {
 
 /// The language of a bulletin's published text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
     Zh,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a contact stands in the tracer's workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Computed from the data; nobody has decided yet.
@@ -37,6 +38,7 @@ impl Status {
 
 /// A step of the contact workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Confirm,

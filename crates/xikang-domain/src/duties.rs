@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 /// A quarantine site's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SiteKind {
     /// 集中隔离点
@@ -43,6 +44,7 @@ impl SiteKind {
 
 /// What a grid worker is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     /// 门铃: door-to-door screening of a sealed building or cell.
@@ -451,6 +453,7 @@ enum RawNum {
 
 /// What the release of an order comes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ReleaseCheck {
     /// Before the planned end: refused.

@@ -61,6 +61,7 @@ impl std::fmt::Display for CreditCode {
 
 /// The industry of an enterprise (国民经济行业 sections, grouped as the city reports them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Industry {
     /// 制造业
@@ -128,6 +129,7 @@ impl Industry {
 
 /// Where an enterprise stands, from its latest filing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FilingStatus {
     /// 待审核

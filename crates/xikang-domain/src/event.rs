@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 /// How a case was classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaseKind {
     Confirmed,
@@ -26,6 +27,7 @@ pub enum CaseKind {
 
 /// What kind of contact a designation names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContactKind {
     /// 密接
@@ -40,6 +42,7 @@ pub enum ContactKind {
 
 /// The kind of a quarantine order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum QuarantineKind {
     /// 集中隔离
@@ -54,6 +57,7 @@ pub enum QuarantineKind {
 
 /// Why a quarantine order was issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum QuarantineReason {
     CloseContact,
@@ -68,6 +72,7 @@ pub enum QuarantineReason {
 
 /// Zone levels, both the three-zone model and the high/medium/low model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ZoneLevel {
     /// 封控区
@@ -83,6 +88,7 @@ pub enum ZoneLevel {
 
 /// Risk level of an arrival's origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
     High,
@@ -92,6 +98,7 @@ pub enum RiskLevel {
 
 /// What a sentinel (哨点) reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SentinelKind {
     /// Bought a drug of one of the four classes (fever, cough, antiviral, antibiotic).
@@ -102,6 +109,7 @@ pub enum SentinelKind {
 
 /// A place and time span in a 协查 request: where a case stayed in the other city.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssistPlace {
     /// A venue's place code or an address, as the requesting tracer knows it.
     pub place: String,
@@ -111,6 +119,7 @@ pub struct AssistPlace {
 
 /// What a sealed or isolated household asks for, which sets how soon it is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SupplyNeed {
     /// 药品: within 4 hours.

@@ -46,6 +46,7 @@ impl Default for Targets {
 
 /// One step's timer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Step {
     /// `detection`, `report`, `contacts_listed`, `contacts_quarantined`.
     pub step: &'static str,

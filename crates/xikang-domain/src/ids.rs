@@ -26,6 +26,7 @@ macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $inner:ty, $prefix:literal, $what:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(pub $inner);
 

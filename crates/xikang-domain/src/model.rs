@@ -11,6 +11,7 @@ use std::fmt;
 
 /// A health-code colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Colour {
     Green,
@@ -68,6 +69,7 @@ impl Colour {
 /// division codes). An area contains another when its significant prefix is a prefix of the
 /// other's: city `320200` → `3202`, district `320213` → `320213`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct AreaCode(String);
 
@@ -141,12 +143,14 @@ pub struct AreaCodeError(pub String);
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct GridCell(pub u32);
 
 /// A venue's public place code (场所码), printed on its poster: 6–24 upper-case letters and
 /// digits, e.g. `320213V0000123`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct PlaceCode(String);
 
@@ -197,6 +201,7 @@ pub struct PlaceCodeError(pub String);
 /// categories require a recent negative test and how long people dwell there; the code only
 /// checks the spelling (lower-case letters and underscores).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct VenueCategory(String);
 
@@ -280,6 +285,7 @@ pub struct Venue {
 
 /// Whether a scan marks someone entering or leaving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ScanDirection {
     Entry,
@@ -308,6 +314,7 @@ pub struct LocationPing {
 
 /// The result of a test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TestOutcome {
     Negative,

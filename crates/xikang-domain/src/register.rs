@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// registered by address with the day they were registered, as Wuxi did; a household
 /// resident (常住人口) needs no registration date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResidentKind {
     /// 常住人口 / 户籍人口.

@@ -47,6 +47,7 @@ impl Default for SilentRules {
 
 /// Why a venue is flagged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SilentKind {
     /// Open hours under way, busy on past days at these hours, no scan today.

@@ -13,6 +13,7 @@ pub const DAY: i64 = 86_400;
 
 /// An instant, in seconds since the Unix epoch (UTC). Stored as i64 in both databases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 

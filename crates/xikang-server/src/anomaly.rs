@@ -26,7 +26,7 @@ const MAX_ITEMS: usize = 1_000;
 const READERS: &[Role] = &[Role::Tracer, Role::Admin];
 
 /// `?date=YYYY-MM-DD` (Asia/Shanghai; default today).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AnomalyQuery {
     #[serde(default)]
@@ -34,7 +34,7 @@ pub struct AnomalyQuery {
 }
 
 /// The bound the moves broke.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SpeedBoundOut {
     pub max_kmh: f64,
     pub slack_m: f64,
@@ -42,7 +42,7 @@ pub struct SpeedBoundOut {
 }
 
 /// One end of a move: the venue (public data) and the scan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MoveEndOut {
     pub venue: String,
     pub venue_name: Option<String>,
@@ -53,7 +53,7 @@ pub struct MoveEndOut {
 }
 
 /// One impossible move of one person.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AnomalyOut {
     pub kind: &'static str,
     pub person: String,
@@ -84,7 +84,7 @@ impl AnomalyOut {
 }
 
 /// `GET /api/v1/scans/anomalies`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AnomaliesOut {
     pub date: String,
     pub bound: SpeedBoundOut,

@@ -77,7 +77,7 @@ pub fn visible_appeals(
 }
 
 /// The body of `POST /api/v1/people/{id}/appeals`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FileIn {
     reason: String,
 }
@@ -135,7 +135,7 @@ pub async fn file_appeal(
     Ok(stored.first().map_or(EventSeq(0), |e| e.seq))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     #[serde(default)]
     status: Option<String>,
@@ -162,7 +162,7 @@ pub async fn list(
 }
 
 /// The body of `POST /api/v1/appeals/{id}/answer`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AnswerIn {
     answer: String,
 }

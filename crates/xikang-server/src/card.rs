@@ -29,7 +29,7 @@ pub const CARD_LIFETIME_SECS: i64 = 365 * DAY;
 pub const ISSUERS: &[Role] = &[Role::Admin, Role::GridWorker];
 
 /// An issued card.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CardOut {
     /// The card's number (`E…`): by it the card is printed and revoked.
     pub card: String,
@@ -183,7 +183,7 @@ fn image(content_type: &'static str, body: Vec<u8>) -> Response {
 }
 
 /// `POST /cards/{id}/revoke` (and a commuter pass's revocation).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeIn {
     #[serde(default)]

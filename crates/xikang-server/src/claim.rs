@@ -199,7 +199,7 @@ fn rate_limited(what: &str) -> AppError {
 }
 
 /// `POST /claim/start`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimStartIn {
     pub id_number: String,
@@ -208,7 +208,7 @@ pub struct ClaimStartIn {
 }
 
 /// The answer to a start: the same for a match and for no match.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClaimStartOut {
     /// The claim to finish (`C<n>-<secret>`): only its holder can finish it.
     pub claim_id: String,
@@ -217,7 +217,7 @@ pub struct ClaimStartOut {
 }
 
 /// `POST /claim/finish`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimFinishIn {
     pub claim_id: String,
@@ -225,7 +225,7 @@ pub struct ClaimFinishIn {
 }
 
 /// The resident's token, as `POST /tokens` answers it, and whose it is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClaimFinishOut {
     pub expires_at: String,
     pub id: String,
@@ -527,7 +527,7 @@ pub async fn resident_token(
 }
 
 /// `POST /claim/proxy`: a guardian names a dependant.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyIn {
     pub id_number: String,
@@ -538,7 +538,7 @@ pub struct ProxyIn {
 }
 
 /// A dependant whose code a guardian holds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DependantOut {
     /// The grant (`E…`): what an admin revokes.
     pub grant: String,

@@ -114,7 +114,7 @@ pub fn check_store(store: &dyn Store, drill: bool) -> Result<(), String> {
 }
 
 /// `POST /api/v1/drill/clock`: one of `advance_secs` (1 … a year) or `to` (later than now).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockIn {
     #[serde(default)]
@@ -124,7 +124,7 @@ pub struct ClockIn {
 }
 
 /// The drill clock as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClockOut {
     pub now: String,
     pub drill: bool,

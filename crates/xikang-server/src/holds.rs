@@ -44,7 +44,7 @@ pub const MAX_HOLD_DAYS: i64 = 14;
 static APPROVING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The body of `POST /holds`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldIn {
     pub person: String,
@@ -55,7 +55,7 @@ pub struct HoldIn {
 }
 
 /// A hold on the wire (fields in alphabetical order).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HoldOut {
     pub approved_at: Option<String>,
     pub approver: Option<String>,
@@ -123,7 +123,7 @@ impl HoldOut {
 }
 
 /// `GET /holds`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HoldsOut {
     pub holds: Vec<HoldOut>,
 }
@@ -312,7 +312,7 @@ pub async fn clear_hold(
 }
 
 /// The query of `GET /holds`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct HoldsQuery {
     #[serde(default)]
     pub person: Option<String>,

@@ -97,7 +97,7 @@ impl Ledger {
 }
 
 /// One row of the ledger (fields in alphabetical order, as every wire type).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LedgerRow {
     /// `rule`, `one_official` or `two_officials`.
     pub actor: String,
@@ -112,7 +112,7 @@ pub struct LedgerRow {
 }
 
 /// `GET /api/v1/ledger/colours`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LedgerOut {
     /// Whether `unlinked` is above `alarm_threshold`.
     pub alarm: bool,
@@ -162,7 +162,7 @@ pub fn iso_date(day: CivilDay) -> String {
 }
 
 /// The query of `GET /ledger/colours`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct LedgerQuery {
     /// `YYYY-MM-DD` (Shanghai); today when absent.
     #[serde(default)]

@@ -61,7 +61,7 @@ pub async fn index() -> Response {
     page(FORM)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LookupForm {
     token: String,
     person: String,

@@ -165,9 +165,9 @@ struct Batch<'a> {
 }
 
 /// One ping on the wire: a person id, an RFC 3339 time, WGS-84 degrees.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PingIn {
+pub(crate) struct PingIn {
     person: String,
     at: String,
     lat: f64,

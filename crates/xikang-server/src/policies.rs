@@ -34,7 +34,7 @@ pub const MAX_POLICY_BYTES: usize = 256 * 1024;
 static CHANGING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The body of `POST /policies`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadIn {
     /// The policy file (TOML).
@@ -42,14 +42,14 @@ pub struct UploadIn {
 }
 
 /// The body of `POST /policies/{version}/activate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateIn {
     pub effective_from: String,
 }
 
 /// A version on the wire, without its text (fields in alphabetical order).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionOut {
     pub active: bool,
     pub active_since: Option<String>,
@@ -86,13 +86,13 @@ impl VersionOut {
 }
 
 /// `GET /policies`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VersionsOut {
     pub versions: Vec<VersionOut>,
 }
 
 /// `GET /policies/{version}`: the version and its whole text.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TextOut {
     #[serde(flatten)]
     pub version: VersionOut,

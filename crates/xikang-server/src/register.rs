@@ -35,7 +35,7 @@ pub struct RegisterState {
 }
 
 /// A refused line of an import.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RefusedLineOut {
     /// The line in the file (for XLSX, the worksheet's row number); none for a JSON item.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,7 +60,7 @@ impl RefusedLineOut {
 
 /// The answer of an import: what became of the lines. Good lines are counted, refused ones
 /// listed by line number.
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, utoipa::ToSchema)]
 pub struct ImportOut {
     /// New residents.
     pub added: usize,
@@ -76,7 +76,7 @@ pub struct ImportOut {
 
 /// The JSON form of an import: `{"people": [{"id_number": …, "name": …, …}]}`, each item
 /// with the columns of a register file as its keys.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeopleIn {
     pub people: Vec<serde_json::Map<String, Value>>,

@@ -182,7 +182,7 @@ fn indexer_loop(index: &Mutex<Live>, rx: &Receiver<Vec<CheckIn>>) {
 }
 
 /// One scan as a device sends it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanItem {
     pub place_code: String,
@@ -206,7 +206,7 @@ struct Probe<'a> {
 }
 
 /// Whether the person may enter. Serialised `allow` / `deny`, as the API always answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allow,
@@ -214,7 +214,7 @@ pub enum Decision {
 }
 
 /// The answer for one accepted scan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScanAnswer {
     pub decision: Decision,
     pub colour: xikang_domain::Colour,

@@ -24,7 +24,7 @@ pub fn rfc(t: Option<Timestamp>) -> Option<String> {
 }
 
 /// A person, masked by default.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PersonOut {
     pub area: String,
     pub home_cell: u32,
@@ -69,7 +69,7 @@ impl PersonOut {
 }
 
 /// A venue.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VenueOut<'a> {
     pub area: &'a str,
     pub category: &'a str,
@@ -99,7 +99,7 @@ impl<'a> From<&'a Venue> for VenueOut<'a> {
 }
 
 /// A rule that fired, with the event that triggered it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReasonOut<'a> {
     pub rule: &'a str,
     pub colour: Colour,
@@ -130,14 +130,14 @@ impl<'a> From<&'a FiredRule> for ReasonOut<'a> {
 }
 
 /// Explanation in both languages.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Explanation<'a> {
     pub zh: &'a str,
     pub en: &'a str,
 }
 
 /// `GET /api/v1/people/{id}/code`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CodeOut<'a> {
     pub person: String,
     pub colour: Colour,
@@ -200,7 +200,7 @@ impl<'a> CodeOut<'a> {
 }
 
 /// A person's vaccination status on the wire: the highest dose recorded and what it amounts to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VaccinationOut {
     pub booster: bool,
     pub doses: u8,
@@ -220,7 +220,7 @@ impl From<VaccinationStatus> for VaccinationOut {
 }
 
 /// A case.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseOut {
     pub course: CourseOut,
     pub discharged_at: Option<String>,
@@ -250,7 +250,7 @@ impl From<&CaseRecord> for CaseOut {
 }
 
 /// Where a case's course stands, with who took each step and when.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CourseOut {
     pub closed_at: Option<String>,
     pub died_at: Option<String>,
@@ -264,7 +264,7 @@ pub struct CourseOut {
 }
 
 /// One step of a course: its verdict or place, the official (`role:name`), the time.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StepOut {
     pub at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -301,7 +301,7 @@ impl From<&xikang_domain::case::Course> for CourseOut {
 
 /// A step of a case's course taken: the case as it stands now, and the monitoring order a
 /// discharge issued (under the policy's `after_discharge` regime).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseStepOut {
     pub case: CaseOut,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -312,27 +312,27 @@ pub struct CaseStepOut {
 // The resource answers of `/api/v1` (`crate::api`).
 
 /// `GET /api/v1/people`: one page of people, masked, and the id to continue after.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PeoplePageOut {
     pub items: Vec<PersonOut>,
     pub next_after: Option<String>,
 }
 
 /// `POST /api/v1/people/lookup`: the person an ID number belongs to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PersonRefOut {
     pub id: String,
 }
 
 /// `GET /api/v1/venues`: one page of venues and the id to continue after.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VenuesPageOut<'a> {
     pub items: Vec<VenueOut<'a>>,
     pub next_after: Option<String>,
 }
 
 /// One check-in.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CheckInOut {
     pub at: String,
     pub direction: ScanDirection,
@@ -352,13 +352,13 @@ impl From<&CheckIn> for CheckInOut {
 }
 
 /// A list answer: `{"items": [...]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemsOut<T> {
     pub items: Vec<T>,
 }
 
 /// `POST /api/v1/test-results`: how many events were recorded, and the first one's number.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecordedOut {
     pub first_event: Option<String>,
     pub recorded: usize,
@@ -375,7 +375,7 @@ impl RecordedOut {
 }
 
 /// `POST /api/v1/cases`: the case registered and the contacts the data shows for it at once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegisteredCaseOut {
     /// `None` while the tracing index loads.
     pub contacts: Option<ContactCounts>,
@@ -409,7 +409,7 @@ impl From<RegisteredCase> for RegisteredCaseOut {
 }
 
 /// One event of the authority log, with its place in the hash chain.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventOut<'a> {
     pub actor: &'a str,
     pub at: String,
@@ -437,7 +437,7 @@ impl<'a> From<&'a StoredEvent> for EventOut<'a> {
 }
 
 /// `GET /api/v1/policy`: the policy in force.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PolicyOut<'a> {
     pub code_ttl_secs: u32,
     pub effective_from: String,
@@ -458,7 +458,7 @@ impl<'a> From<&'a Policy> for PolicyOut<'a> {
 
 /// `POST /api/v1/tokens`: the token, shown once, its id (to list and revoke it by), its
 /// role and its expiry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenOut {
     pub expires_at: String,
     pub id: String,
@@ -467,7 +467,7 @@ pub struct TokenOut {
 }
 
 /// `GET /api/v1/audit`: the hash chain's verification.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditOut {
     pub first_error: Option<String>,
     pub head: String,
@@ -488,7 +488,7 @@ impl From<ChainReport> for AuditOut {
 
 /// `GET /api/v1/audit/consistency`: the RFC 6962 consistency proof between two sizes, each
 /// hash in base64.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ConsistencyOut {
     pub from: u64,
     pub proof: Vec<String>,
@@ -510,14 +510,14 @@ impl ConsistencyOut {
 // Batches (`crate::scan`, `crate::ping`).
 
 /// Why one item of a batch was refused.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemErrorOut {
     pub code: &'static str,
     pub message: String,
 }
 
 /// One refused item of a batch, by its place in the batch: `{"error", "index"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemRefusedOut {
     pub error: ItemErrorOut,
     pub index: usize,
@@ -534,14 +534,14 @@ impl ItemRefusedOut {
 }
 
 /// `POST /api/v1/pings`: how many pings were stored, and the refused ones.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PingsOut {
     pub accepted: usize,
     pub rejected: Vec<ItemRefusedOut>,
 }
 
 /// One answer of a batch of scans: the scan's decision, or why it was refused.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ScanItemOut {
     Answered(ScanResultOut),
@@ -549,7 +549,7 @@ pub enum ScanItemOut {
 }
 
 /// An accepted scan in a batch: the single scan's answer and its place in the batch.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScanResultOut {
     pub colour: Colour,
     pub decision: crate::scan::Decision,
@@ -577,7 +577,7 @@ impl ScanItemOut {
 }
 
 /// `POST /api/v1/scans` with a batch: how many were accepted and recorded, and each answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScansOut {
     pub accepted: usize,
     pub recorded: usize,
@@ -588,14 +588,14 @@ pub struct ScansOut {
 // Appeals (`crate::appeal`).
 
 /// `POST /api/v1/people/{id}/appeals`: the appeal filed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AppealFiledOut {
     pub appeal: String,
     pub person: String,
 }
 
 /// `POST /api/v1/appeals/{id}/answer`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AppealAnsweredOut {
     pub answered: bool,
     pub appeal: String,
@@ -603,7 +603,7 @@ pub struct AppealAnsweredOut {
 
 /// An official's answer to an appeal. Times as the log's numbers, as the list always
 /// printed them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AnswerOut<'a> {
     pub at: Timestamp,
     pub by: &'a str,
@@ -611,7 +611,7 @@ pub struct AnswerOut<'a> {
 }
 
 /// An appeal as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AppealOut<'a> {
     pub answer: Option<AnswerOut<'a>>,
     pub filed_at: Timestamp,
@@ -639,7 +639,7 @@ impl<'a> From<&'a Appeal> for AppealOut<'a> {
 }
 
 /// `GET /api/v1/appeals`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AppealsOut<'a> {
     pub appeals: Vec<AppealOut<'a>>,
 }

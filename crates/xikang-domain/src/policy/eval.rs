@@ -52,6 +52,7 @@ pub struct FiredRule {
 
 /// One step on the way back to green.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GreenStep {
     /// The rule this step leaves.
     pub rule: String,

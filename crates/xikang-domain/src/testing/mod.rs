@@ -18,6 +18,7 @@ macro_rules! lab_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(pub u32);
 
@@ -62,6 +63,7 @@ lab_id!(
 /// (an unknown barcode is refused per line, never guessed).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TubeBarcode(String);
 
 impl TubeBarcode {
@@ -105,6 +107,7 @@ impl From<TubeBarcode> for String {
 
 /// The one state a tube is in. A tube only moves forward through these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TubeState {
     /// At the site, taking swabs.
@@ -157,6 +160,7 @@ impl TubeState {
 
 /// What a lab reports for a tube.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LabOutcome {
     Negative,
@@ -206,6 +210,7 @@ pub struct SamplingSite {
 /// Pool sizes for each zone level (PROTOCOL.md §5): sealed single tube, controlled 10-in-1,
 /// elsewhere 20-in-1 by default; the policy's parameters set them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PoolSizes {
     pub sealed: u8,
     pub controlled: u8,
@@ -329,6 +334,7 @@ pub struct Batch {
 
 /// What a grid worker or sampler must do for one person after a tube's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     /// A member of a positive pool: swab again, single tube.
@@ -504,6 +510,7 @@ impl Dose {
 /// The age bands of vaccination coverage (3–11, 12–17, 18–59, 60–79, 80+); under-3s are
 /// not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AgeBand {
     #[serde(rename = "0-2")]
     Under3,
@@ -619,6 +626,7 @@ impl VaccinationStatus {
 /// A vaccination level a venue category may require at the door (policy key
 /// `require_vaccination`): at least a first dose, a full course or a booster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VaccinationLevel {
     FirstDose,

@@ -4,7 +4,7 @@
 use super::*;
 use xikang_store::AccessFilter;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AccessQuery {
     /// An actor as authority events name them (`tracer:wang`).
@@ -20,7 +20,7 @@ pub struct AccessQuery {
 }
 
 /// One recorded read of one person's data.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessOut {
     pub actor: String,
     pub at: String,
@@ -32,7 +32,7 @@ pub struct AccessOut {
 }
 
 /// A page of the access log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessPageOut {
     pub items: Vec<AccessOut>,
     /// Pass as `after` for the next page; absent at the end.

@@ -11,7 +11,7 @@ use xikang_domain::bulletin::{Bulletin, Language};
 const READERS: &[Role] = &[Role::Admin, Role::Tracer, Role::Lab, Role::GridWorker];
 
 /// The query of `GET /api/v1/bulletin`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct BulletinQuery {
     #[serde(default)]
@@ -21,9 +21,11 @@ pub struct BulletinQuery {
 }
 
 /// `GET /api/v1/bulletin`: the day, its figures and its published text.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BulletinOut {
     pub date: String,
+    /// The figures as the log held them that day.
+    #[schema(value_type = Object)]
     pub figures: Bulletin,
     pub lang: Language,
     pub text: String,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// A case report: the person (`P…`), the kind, and RFC 3339 times.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseIn {
     pub person: String,
@@ -17,7 +17,7 @@ pub struct CaseIn {
 }
 
 /// How many contacts the data shows for a new case (None while the index loads).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct ContactCounts {
     pub close: usize,
     pub companions: Option<usize>,

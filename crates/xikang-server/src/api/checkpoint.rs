@@ -55,7 +55,7 @@ pub async fn get_log_key(State(state): State<Arc<AppState>>) -> Response {
     text(format!("{}\n", state.log_signer.vkey()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ConsistencyQuery {
     #[serde(default)]
     from: Option<String>,

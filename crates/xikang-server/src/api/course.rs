@@ -14,7 +14,7 @@ use xikang_domain::{OrderId, SiteId};
 use xikang_store::{DutyOp, NewTask, OrderFilter, OrderStatus};
 
 /// The body of a screen or a re-check: the verdict, and when it was made (default now).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerdictIn {
     pub verdict: Verdict,
@@ -23,7 +23,7 @@ pub struct VerdictIn {
 }
 
 /// The body of a transfer: the designated hospital (`S…`) and when the case arrived there.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferIn {
     pub hospital: String,
@@ -32,7 +32,7 @@ pub struct TransferIn {
 }
 
 /// The body of a reclassification: the new kind and why.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReclassifyIn {
     pub kind: CaseKind,
@@ -42,7 +42,7 @@ pub struct ReclassifyIn {
 }
 
 /// The body of a discharge or a death: when it happened (default now).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhenIn {
     #[serde(default)]

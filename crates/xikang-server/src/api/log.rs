@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct EventsQuery {
     #[serde(default)]
     after: Option<u64>,

@@ -4,16 +4,16 @@
 //! `venues`, `results`, `cases`, `log`, `checkpoint`, `tokens`, `access`; this file holds
 //! what they share.
 
-mod access;
-mod bulletin;
-mod cases;
-mod checkpoint;
-mod course;
-mod log;
-mod people;
-mod results;
-mod tokens;
-mod venues;
+pub(crate) mod access;
+pub(crate) mod bulletin;
+pub(crate) mod cases;
+pub(crate) mod checkpoint;
+pub(crate) mod course;
+pub(crate) mod log;
+pub(crate) mod people;
+pub(crate) mod results;
+pub(crate) mod tokens;
+pub(crate) mod venues;
 
 pub use access::*;
 pub use bulletin::*;

@@ -73,7 +73,7 @@ pub async fn get_code_image(
     Ok(resp)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct PersonQuery {
     #[serde(default)]
     unmask: bool,
@@ -142,7 +142,7 @@ pub async fn read_person(
     Ok(PersonOut::new(&p, unmask.is_some()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     #[serde(default)]
     pub(crate) area: Option<String>,
@@ -211,7 +211,7 @@ pub async fn people_page(
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupBody {
     id_number: String,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// One result as a lab posts it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultIn {
     person: String,
@@ -19,7 +19,7 @@ pub(super) fn one() -> u8 {
     1
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultsIn {
     results: Vec<ResultIn>,
@@ -173,7 +173,7 @@ pub(super) fn result_event(
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct PersonOnly {
     person: String,
 }
@@ -190,7 +190,7 @@ pub async fn list_results(
 }
 
 /// What a test result line says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResultOutcome {
     Negative,
@@ -209,7 +209,7 @@ impl From<TestOutcome> for ResultOutcome {
 }
 
 /// One of a person's test results. Fields in the order the API has always written them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TestResultOut {
     /// The event's `E…` number.
     pub event: String,
@@ -217,8 +217,10 @@ pub struct TestResultOut {
     /// Swabs in the tube (None for a pool-positive notice).
     pub pool_size: Option<u8>,
     #[serde(serialize_with = "rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resulted_at: Option<Timestamp>,
     #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub sampled_at: Timestamp,
     pub tube: String,
 }

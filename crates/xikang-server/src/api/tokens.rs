@@ -9,7 +9,7 @@ use crate::wire::TokenOut;
 use xikang_domain::TokenId;
 use xikang_store::{ApiToken, StoredToken};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenIn {
     name: String,
@@ -31,7 +31,7 @@ pub struct TokenIn {
 
 /// A token as listed: what it allows and its lifetime, never its secret (which is not
 /// stored) nor its digest.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenInfoOut {
     pub area: String,
     pub created_at: String,

@@ -65,7 +65,7 @@ pub async fn get_venue(
     Ok(Json(VenueOut::from(venue)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ScanQuery {
     #[serde(default)]
     person: Option<String>,

@@ -36,7 +36,7 @@ pub const REPORTERS: &[Role] = &[Role::Admin, Role::SiteManager];
 pub const MAX_NAME_CHARS: usize = 100;
 
 /// `?area=` (and `format=csv|xlsx` for the export).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct CapacityQuery {
     #[serde(default)]
     pub area: Option<String>,
@@ -45,7 +45,7 @@ pub struct CapacityQuery {
 }
 
 /// One site's beds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BedsOut {
     pub site: String,
     pub name: String,
@@ -98,7 +98,7 @@ pub struct ReportedOut {
 }
 
 /// The capacity of an area.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CapacityOut {
     pub area: String,
     pub trend_days: i64,

@@ -54,14 +54,14 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// One worker of a filing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerIn {
     pub id_number: String,
 }
 
 /// `POST /api/v1/enterprises/filings`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilingIn {
     pub enterprise: String,
@@ -76,7 +76,7 @@ pub struct FilingIn {
 }
 
 /// A filing as staff see it: the responsible person's name masked, workers counted.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FilingOut {
     pub id: String,
     pub filed_at: String,
@@ -215,7 +215,7 @@ pub async fn file(state: &AppState, caller: &Actor, b: FilingIn) -> Result<Filin
 
 /// `GET /api/v1/enterprises/filings?status=&page=`: the caller's area's filings, newest
 /// first.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct FilingsQuery {
     #[serde(default)]
     pub status: Option<String>,
@@ -275,7 +275,7 @@ pub async fn get_filings(
 }
 
 /// `POST /api/v1/enterprises/filings/{id}/decision {"approve", "reason"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionIn {
     pub approve: bool,
@@ -336,7 +336,7 @@ pub async fn post_decision(
 
 /// The green share of a filing's workers now: counts, and each worker's colour when the
 /// policy allows it ([`WORKER_COLOURS`]).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GreenOut {
     pub filing: String,
     pub workers: usize,
@@ -411,7 +411,7 @@ pub fn green(state: &AppState, caller: &Actor, id: EventSeq) -> Result<GreenOut,
 }
 
 /// One row of 复工率.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResumptionRow {
     pub key: String,
     pub enterprises: u64,
@@ -432,7 +432,7 @@ fn row(key: String, r: &Resumption) -> ResumptionRow {
 }
 
 /// 复工率 of an area: overall, by district, by industry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResumptionOut {
     pub area: String,
     pub total: ResumptionRow,
@@ -441,7 +441,7 @@ pub struct ResumptionOut {
 }
 
 /// `?area=` (the caller's own area when absent).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct AreaQuery {
     #[serde(default)]
     pub area: Option<String>,

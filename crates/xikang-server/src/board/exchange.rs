@@ -45,7 +45,7 @@ pub struct Post {
 }
 
 /// `POST /api/v1/enterprises/exchange`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostIn {
     pub credit_code: String,
@@ -56,7 +56,7 @@ pub struct PostIn {
 }
 
 /// A post as listed, with the matching offers of a need.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PostOut {
     pub id: String,
     pub at: String,
@@ -164,7 +164,7 @@ pub async fn post(state: &AppState, caller: &Actor, b: PostIn) -> Result<PostOut
 }
 
 /// `?kind=need|offer&area=`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ExchangeQuery {
     #[serde(default)]
     pub kind: Option<String>,

@@ -40,7 +40,7 @@ pub const ANSWERERS: &[Role] = &[Role::Admin];
 pub struct PostLimit(Mutex<HashMap<IpAddr, (u32, Timestamp)>>);
 
 /// `POST /api/v1/messages`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageIn {
     pub category: String,
@@ -53,7 +53,7 @@ pub struct MessageIn {
 }
 
 /// The answer to a post: where the rules sent it and by when it is answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PostedOut {
     pub id: String,
     pub department: &'static str,
@@ -62,7 +62,7 @@ pub struct PostedOut {
 }
 
 /// A message as staff see it (no poster: the board keeps none).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MessageOut {
     pub id: String,
     pub posted_at: String,
@@ -102,7 +102,7 @@ impl MessageOut {
 }
 
 /// An answered message as the public sees it: text and reply masked, no staff name.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PublicMessageOut {
     pub id: String,
     pub posted_at: String,
@@ -117,7 +117,7 @@ pub struct PublicMessageOut {
 }
 
 /// One page of a list, with the total.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageOut<T> {
     pub total: usize,
     pub page: usize,
@@ -213,7 +213,7 @@ pub async fn post(
 }
 
 /// Filters of the staff list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     #[serde(default)]
     pub status: Option<String>,
@@ -296,7 +296,7 @@ pub async fn get_message(
 }
 
 /// What staff send with an action: the reply, or the reason; a transfer's target.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActIn {
     #[serde(default)]
@@ -308,7 +308,7 @@ pub struct ActIn {
 }
 
 /// The answer to an action.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActedOut {
     pub id: String,
     pub action: &'static str,
@@ -433,7 +433,7 @@ pub fn action_of(s: &str) -> Result<MessageAction, AppError> {
 }
 
 /// Query of the public list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct PublicQuery {
     #[serde(default)]
     pub district: Option<String>,
@@ -501,7 +501,7 @@ pub async fn get_public(
 }
 
 /// The period and area of the statistics.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct StatsQuery {
     /// First day (Asia/Shanghai, `YYYY-MM-DD`), inclusive.
     #[serde(default)]
@@ -514,7 +514,7 @@ pub struct StatsQuery {
 }
 
 /// Received and closed counts of one group.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct Tally {
     pub key: String,
     pub received: u64,
@@ -536,7 +536,7 @@ impl Tally {
 }
 
 /// The statistics in the published form.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatsOut {
     pub from: Option<String>,
     pub to: Option<String>,
@@ -624,7 +624,7 @@ pub async fn get_stats(
 }
 
 /// Export query: `format=csv|xlsx`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     #[serde(default)]
     pub format: Option<String>,

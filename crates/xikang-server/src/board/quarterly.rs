@@ -19,7 +19,7 @@ use xikang_domain::{AreaCode, CivilDay, Timestamp};
 pub const READERS: &[Role] = &[Role::Admin, Role::Tracer];
 
 /// `?quarter=2026Q4` (the current quarter when absent; `format=csv|xlsx` for the export).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct QuarterQuery {
     #[serde(default)]
     pub quarter: Option<String>,
@@ -28,7 +28,7 @@ pub struct QuarterQuery {
 }
 
 /// One district's evaluation.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct QuarterRow {
     pub district: String,
     pub messages: u64,
@@ -53,7 +53,7 @@ impl QuarterRow {
 }
 
 /// The evaluation of a quarter.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QuarterOut {
     pub quarter: String,
     pub from: String,

@@ -24,7 +24,7 @@ use xikang_domain::{EventSeq, Timestamp};
 pub const SUPERVISORS: &[Role] = &[Role::Admin];
 
 /// `POST /api/v1/supervision/items`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemIn {
     pub department: String,
@@ -39,7 +39,7 @@ pub struct ItemIn {
 }
 
 /// An item as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemOut {
     pub id: String,
     pub department: &'static str,
@@ -113,7 +113,7 @@ pub async fn post_item(
 }
 
 /// `POST /api/v1/supervision/items/{id}/done {"note"}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DoneIn {
     pub note: String,
@@ -162,7 +162,7 @@ pub async fn post_done(
 }
 
 /// `?overdue=true&escalated=true` (and `format=csv|xlsx` for the export).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ItemsQuery {
     #[serde(default)]
     pub overdue: Option<bool>,

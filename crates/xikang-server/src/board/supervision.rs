@@ -99,14 +99,14 @@ pub fn breaches_of_cases(
 }
 
 /// `?case=C1`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct TimersQuery {
     #[serde(default)]
     pub case: Option<String>,
 }
 
 /// A case's timers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TimersOut {
     pub case: String,
     pub breaches: usize,

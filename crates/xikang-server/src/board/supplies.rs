@@ -30,7 +30,7 @@ pub const MAX_ITEMS_CHARS: usize = 500;
 pub const VIEWERS: &[Role] = &[Role::Admin, Role::GridWorker];
 
 /// `POST /api/v1/supply-requests`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupplyIn {
     /// The person (`P…`); a resident may leave it out (themselves).
@@ -42,7 +42,7 @@ pub struct SupplyIn {
 }
 
 /// The request and the task it made.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SupplyOut {
     pub request: String,
     pub person: String,

@@ -46,7 +46,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// One flagged venue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SilentVenue {
     pub venue: String,
     pub name: String,
@@ -130,14 +130,14 @@ fn assess_all(
 }
 
 /// `GET /api/v1/venues/silent?kind=`: the last sweep's flags in the caller's area.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct SilentQuery {
     #[serde(default)]
     pub kind: Option<String>,
 }
 
 /// The answer: when the sweep looked, and what it found.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SilentOut {
     pub swept_at: Option<String>,
     pub items: Vec<SilentVenue>,
@@ -186,7 +186,7 @@ pub async fn get_silent(
 }
 
 /// `POST /api/v1/inspections`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectionIn {
     pub venue: String,
@@ -206,7 +206,7 @@ pub struct InspectionIn {
 }
 
 /// An inspection as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InspectionOut {
     pub id: String,
     pub at: String,
@@ -379,7 +379,7 @@ pub async fn post_inspection(
 
 /// `GET /api/v1/inspections?overdue=true`: the inspections of venues in the caller's area,
 /// newest first (at most 500).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct InspectionsQuery {
     #[serde(default)]
     pub overdue: Option<bool>,

@@ -164,7 +164,7 @@ impl Assists {
 }
 
 /// What travels between the cities, signed by the sender's root key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "message", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Message {
     Request {
@@ -188,7 +188,7 @@ pub enum Message {
 }
 
 /// The signed message as posted: the COSE_Sign1 bytes in hex.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signed {
     pub signed: String,
@@ -294,7 +294,7 @@ pub async fn retry_loop(state: Arc<AppState>, secs: u64) {
 }
 
 /// `POST /api/v1/assist-requests`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssistIn {
     /// The peer city's name here.
@@ -305,8 +305,9 @@ pub struct AssistIn {
 }
 
 /// `POST /api/v1/assist-requests/{id}/answer`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AssistAnswerIn)]
 pub struct AnswerIn {
     /// What was done: traced, notified, ordered (no names: counts and actions).
     pub outcome: String,
@@ -316,7 +317,7 @@ pub struct AnswerIn {
 }
 
 /// A request as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssistOut {
     pub id: String,
     pub direction: &'static str,
@@ -459,7 +460,7 @@ pub async fn post_request(
 }
 
 /// `GET /api/v1/assist-requests?direction=in|out`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DirectionQuery {
     pub direction: String,

@@ -32,7 +32,7 @@ use xikang_domain::{Colour, Timestamp, VenueCategory, VenueId};
 pub const CHECKERS: &[Role] = &[Role::VenueDevice, Role::Admin];
 
 /// `POST /api/v1/entry-checks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryIn {
     /// The health code shown (`XK1:…`), of this city or a peer.
@@ -49,7 +49,7 @@ pub struct EntryIn {
 }
 
 /// The decision.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EntryOut {
     pub allow: bool,
     /// `ok`, a door rule's reason (`colour_yellow`, `test_too_old`, …), or why the code
@@ -231,7 +231,7 @@ fn own_shown(state: &AppState, claims: &CodeClaims, now: Timestamp) -> Option<Sh
 }
 
 /// What a code's city says of it now.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CurrentOut {
     pub issuer: String,
     pub colour: Colour,
@@ -310,7 +310,7 @@ fn pass_code(e: &VerifyError) -> &'static str {
 }
 
 /// `POST /api/v1/codes/current`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CurrentIn {
     pub token: String,

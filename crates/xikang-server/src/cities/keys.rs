@@ -125,7 +125,7 @@ pub fn store_key(store: &dyn Store, k: &SigningKey) -> Result<(), StoreError> {
 }
 
 /// What `xikang key rotate` made.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Rotated {
     pub kid: String,
     pub not_before: String,

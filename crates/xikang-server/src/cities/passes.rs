@@ -29,7 +29,7 @@ pub const APPLICANTS: &[Role] = &[Role::Admin, Role::GridWorker, Role::Enterpris
 pub const MAX_PASS_DAYS: i64 = 90;
 
 /// `POST /api/v1/passes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PassIn {
     /// The holder (`P…`), a resident here.
@@ -45,7 +45,7 @@ pub struct PassIn {
 }
 
 /// A pass as answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PassOut {
     pub pass: String,
     pub person: String,
@@ -214,7 +214,7 @@ pub async fn get_pass(
 }
 
 /// `GET /api/v1/passes?employer=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PassQuery {
     #[serde(default)]

@@ -181,17 +181,18 @@ pub async fn refresh_loop(state: Arc<AppState>, secs: u64) {
 }
 
 /// `POST /api/v1/peers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeerIn {
     pub name: String,
     pub url: String,
     /// The peer's root key, as its `GET /api/v1/trust/anchor` or `xikang key anchor` gives it.
+    #[schema(value_type = Object)]
     pub anchor: TrustAnchor,
 }
 
 /// A peer and its list's state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PeerOut {
     pub name: String,
     pub url: String,

@@ -37,7 +37,7 @@ pub struct Pass {
 }
 
 /// Where a pass stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PassStatus {
     /// Waiting for approvals.

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The body of `POST /arrivals/origins`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OriginIn {
     pub code: String,
     pub name: String,
@@ -74,7 +74,7 @@ pub(super) async fn list_origins(
 }
 
 /// The body of `POST /arrivals`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ArrivalIn {
     pub person: String,
     pub origin: String,
@@ -162,7 +162,7 @@ pub(super) async fn post_arrival(
 }
 
 /// The optional body of `POST /arrivals/{id}/arrived`: the site, if the caller names one.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct ArrivedIn {
     #[serde(default)]
     pub site: Option<String>,

@@ -8,7 +8,7 @@ use xikang_domain::authority::{Act, ApprovedBasis, Authority, Evidence, authorit
 
 /// A zone drawn by hand, as its proposal keeps it until a second official approves it (the
 /// `conditions` of a [`ProposalAction::Draw`] proposal).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ZoneDraft {
     pub cells: Vec<GridCell>,
     pub name: String,
@@ -110,7 +110,7 @@ pub async fn propose_draw(
 
 /// The answer to `POST /zones`: the proposal a second official must approve (fields in
 /// alphabetical order).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DrawProposedOut {
     pub cells: usize,
     pub level: String,

@@ -4,7 +4,7 @@
 use super::*;
 
 /// One grid cell of `POST /grid/cells`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CellIn {
     pub cell: u32,
     pub community: String,
@@ -16,7 +16,7 @@ pub struct CellIn {
 }
 
 /// The body of `POST /grid/cells`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CellsIn {
     pub cells: Vec<CellIn>,
 }
@@ -141,7 +141,7 @@ pub(super) async fn list_cells(
 }
 
 /// The query of `GET /grid/tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct TaskQuery {
     pub cell: Option<u32>,
     pub limit: Option<u32>,
@@ -218,7 +218,7 @@ pub(super) async fn list_tasks(
 }
 
 /// The body of `POST /grid/tasks/{id}/complete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompleteIn {
     pub note: String,
 }
@@ -350,7 +350,7 @@ pub(super) async fn overdue(
 }
 
 /// The body of `POST /grid/unsampled`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UnsampledIn {
     /// When the screening round began.
     pub since: String,

@@ -44,14 +44,14 @@ use xikang_store::{
     SiteRecord, StoreError, ZoneRecord,
 };
 
-mod arrivals;
-mod draw;
-mod grid;
-mod quarantine;
-mod reports;
-mod sentinels;
-mod wire;
-mod zones;
+pub(crate) mod arrivals;
+pub(crate) mod draw;
+pub(crate) mod grid;
+pub(crate) mod quarantine;
+pub(crate) mod reports;
+pub(crate) mod sentinels;
+pub(crate) mod wire;
+pub(crate) mod zones;
 
 use arrivals::*;
 pub use draw::*;

@@ -7,7 +7,7 @@ use xikang_domain::event::ContactKind;
 use xikang_domain::facts::{EndKind, FactKind};
 
 /// The body of `POST /quarantine/sites`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SiteIn {
     pub name: String,
     pub kind: String,
@@ -150,7 +150,7 @@ pub(super) async fn site_full_error(state: &AppState, site: SiteId) -> AppError 
 }
 
 /// The body of `POST /quarantine/orders`: a regime by name, or a reason.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OrderIn {
     pub person: String,
     #[serde(default)]
@@ -421,7 +421,7 @@ pub(super) async fn post_order(
 }
 
 /// The query of `GET /quarantine/orders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct OrderQuery {
     pub person: Option<String>,
     pub site: Option<String>,
@@ -524,7 +524,8 @@ pub(super) async fn get_order(
 }
 
 /// The body of `POST /quarantine/orders/{id}/transfer`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = OrderTransferIn)]
 pub struct TransferIn {
     pub site: String,
 }

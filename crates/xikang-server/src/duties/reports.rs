@@ -15,7 +15,7 @@ pub const SYMPTOMS: [&str; 7] = [
 ];
 
 /// The body of `POST /quarantine/reports`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReportIn {
     pub person: String,
     pub temperature_c: f64,

@@ -20,7 +20,7 @@ pub(super) fn venue_of(state: &AppState, s: &str) -> Result<VenueId, AppError> {
 }
 
 /// The body of `POST /sentinels`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SentinelIn {
     pub venue: String,
     pub kind: String,
@@ -64,7 +64,7 @@ pub(super) async fn post_sentinel(
 }
 
 /// The body of `POST /sentinels/reports`: the scanned code (an admin may name the person).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SentinelReportIn {
     #[serde(default)]
     pub venue: Option<String>,

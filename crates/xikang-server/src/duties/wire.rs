@@ -15,13 +15,13 @@ use xikang_store::{OrderRecord, ProposalRecord, SiteRecord, TaskRecord, ZoneReco
 // Grid and tasks.
 
 /// `POST /grid/cells`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportedOut {
     pub imported: usize,
 }
 
 /// One grid cell.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CellOut {
     pub cell: u32,
     pub community: AreaCode,
@@ -45,13 +45,13 @@ impl From<&xikang_store::GridCellRecord> for CellOut {
 }
 
 /// `GET /grid/cells`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CellsOut {
     pub cells: Vec<CellOut>,
 }
 
 /// One grid task.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskOut {
     pub cell: u32,
     pub created_at: String,
@@ -83,20 +83,20 @@ impl From<&TaskRecord> for TaskOut {
 }
 
 /// `GET /grid/tasks`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TasksOut {
     pub tasks: Vec<TaskOut>,
 }
 
 /// `POST /grid/tasks/{id}/complete`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskDoneOut {
     pub done: bool,
     pub task: String,
 }
 
 /// Overdue tasks of one cell.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CellOverdueOut {
     pub cell: u32,
     pub community: String,
@@ -104,21 +104,21 @@ pub struct CellOverdueOut {
 }
 
 /// Overdue tasks of one district (6 digits).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DistrictOverdueOut {
     pub district: String,
     pub overdue: u64,
 }
 
 /// Overdue tasks of one street (9 digits).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StreetOverdueOut {
     pub overdue: u64,
     pub street: String,
 }
 
 /// `GET /grid/overdue`: per cell, rolled up per street and district.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OverdueOut {
     pub cells: Vec<CellOverdueOut>,
     pub districts: Vec<DistrictOverdueOut>,
@@ -127,7 +127,7 @@ pub struct OverdueOut {
 }
 
 /// `POST /grid/unsampled`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UnsampledOut {
     pub unsampled: usize,
 }
@@ -136,7 +136,7 @@ pub struct UnsampledOut {
 // Quarantine sites and orders.
 
 /// One quarantine site, with its free places.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SiteOut {
     pub area: AreaCode,
     pub capacity: u32,
@@ -168,19 +168,19 @@ impl From<&SiteRecord> for SiteOut {
 }
 
 /// `GET /quarantine/sites`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SitesOut {
     pub sites: Vec<SiteOut>,
 }
 
 /// The `details` of a `site_full` refusal.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SiteFullDetails {
     pub nearest: Option<SiteOut>,
 }
 
 /// One test day of a plan: its number and its Shanghai date (`20220315`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TestDayOut {
     pub date: String,
     pub day: u32,
@@ -199,7 +199,7 @@ pub fn schedule(days: &[u32], start: Timestamp) -> Vec<TestDayOut> {
 
 /// One quarantine order, with the test days of its phase (none when its regime is no
 /// longer in the policy).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderOut {
     pub ended_at: Option<String>,
     pub follows: Option<String>,
@@ -243,13 +243,13 @@ impl OrderOut {
 }
 
 /// `GET /quarantine/orders`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrdersOut {
     pub orders: Vec<OrderOut>,
 }
 
 /// `POST /quarantine/orders/{id}/transfer`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TransferOut {
     pub order: String,
     pub site: String,
@@ -257,7 +257,7 @@ pub struct TransferOut {
 
 /// `POST /quarantine/orders/{id}/release`: released (with the follow-on phase's order, if
 /// the regime has one) or extended (with the test days that lack a negative).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ReleaseOut {
     Released {
@@ -281,7 +281,7 @@ pub enum ReleaseOut {
 // Reports and the sweep.
 
 /// `POST /quarantine/reports`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportOut {
     pub fever: bool,
     pub flagged: bool,
@@ -289,7 +289,7 @@ pub struct ReportOut {
 }
 
 /// One flagged health report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FollowUpOut {
     pub at: String,
     pub person: String,
@@ -297,13 +297,13 @@ pub struct FollowUpOut {
 }
 
 /// `GET /quarantine/follow-ups`, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FollowUpsOut {
     pub follow_ups: Vec<FollowUpOut>,
 }
 
 /// What one pass of the duty sweep did (`POST /duties/sweep`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SweepOut {
     /// Responsibility items raised to the supervisor past their deadline.
     pub items_escalated: usize,
@@ -321,7 +321,7 @@ pub struct SweepOut {
 // Zones and proposals.
 
 /// One zone, with how many residents live in it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ZoneOut {
     pub cells: Vec<u32>,
     pub id: String,
@@ -348,13 +348,13 @@ impl ZoneOut {
 }
 
 /// `GET /zones`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ZonesOut {
     pub zones: Vec<ZoneOut>,
 }
 
 /// One lifting (or sealing) condition with its evidence.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConditionOut {
     pub detail: String,
     pub holds: bool,
@@ -377,7 +377,7 @@ pub fn conditions_out(c: &[LiftCondition]) -> Vec<ConditionOut> {
 }
 
 /// `GET /zones/{id}/conditions` (`conditions` is null when the level has no lifting rule).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConditionsOut {
     pub all_hold: bool,
     pub conditions: Option<Vec<ConditionOut>>,
@@ -387,13 +387,13 @@ pub struct ConditionsOut {
 }
 
 /// The `details` of a `conditions_not_met` refusal.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConditionsDetails {
     pub conditions: Option<Vec<ConditionOut>>,
 }
 
 /// One zone proposal, with the conditions that held when it was made.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProposalOut {
     pub action: String,
     /// Null if the stored conditions cannot be read back.
@@ -428,19 +428,19 @@ impl From<&ProposalRecord> for ProposalOut {
 }
 
 /// `GET /zones/proposals`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProposalsOut {
     pub proposals: Vec<ProposalOut>,
 }
 
 /// `POST /zones/proposals/run`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProposedOut {
     pub proposed: u64,
 }
 
 /// What approving a proposal did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApprovedOut {
     pub approved: bool,
     pub proposal: String,
@@ -450,7 +450,7 @@ pub struct ApprovedOut {
 }
 
 /// `POST /zones/proposals/{id}/reject`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RejectedOut {
     pub proposal: String,
     pub rejected: bool,
@@ -460,7 +460,7 @@ pub struct RejectedOut {
 // Arrivals and sentinels.
 
 /// `POST /arrivals/origins`: the origin as recorded, its risk as the caller spelled it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OriginSetOut {
     pub code: String,
     pub name: String,
@@ -468,7 +468,7 @@ pub struct OriginSetOut {
 }
 
 /// One origin of the risk list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OriginOut {
     pub code: String,
     pub name: String,
@@ -488,13 +488,13 @@ impl From<&xikang_store::OriginRecord> for OriginOut {
 }
 
 /// `GET /arrivals/origins`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OriginsOut {
     pub origins: Vec<OriginOut>,
 }
 
 /// `POST /arrivals`: the registration with the regime it will come under.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ArrivalOut {
     pub days: u32,
     pub id: String,
@@ -507,7 +507,7 @@ pub struct ArrivalOut {
 }
 
 /// `POST /arrivals/{id}/arrived`: the regime applied, with its order if it has one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ArrivedOut {
     pub arrival: String,
     pub order: Option<OrderOut>,
@@ -516,14 +516,14 @@ pub struct ArrivedOut {
 }
 
 /// `POST /sentinels`: the sentinel, its kind as the caller spelled it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SentinelOut {
     pub kind: String,
     pub venue: String,
 }
 
 /// `POST /sentinels/reports`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SentinelReportOut {
     pub person: String,
     pub test_due_within_hours: u32,

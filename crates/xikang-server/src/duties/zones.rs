@@ -7,7 +7,7 @@ use super::*;
 use xikang_domain::authority::{ApprovalRefused, second_official};
 
 /// The body of `POST /zones`: cells or a GeoJSON polygon.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ZoneIn {
     pub name: String,
     pub level: String,
@@ -19,7 +19,7 @@ pub struct ZoneIn {
 
 /// What sealing (or drawing) a zone did; the answer to `POST /zones` (fields in
 /// alphabetical order, as the wire types in `duties/wire.rs`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ZoneOutcome {
     pub cells: usize,
     pub households: usize,
@@ -537,7 +537,7 @@ pub(super) fn conflict_with(
 
 /// The basis of an approval's event: the proposal, who proposed and who approved it, and
 /// the conditions that held (kept in the log as JSON, keys in alphabetical order).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 struct ApprovalBasis<'a> {
     /// `rule`: the policy's conditions proposed it (see `authority::ApprovedBasis`).
     act: &'static str,

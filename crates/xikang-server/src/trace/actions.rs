@@ -4,7 +4,7 @@
 use super::*;
 
 /// A tracer's decision about one contact.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionIn {
     pub action: Action,

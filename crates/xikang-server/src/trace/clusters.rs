@@ -167,7 +167,7 @@ pub async fn list_clusters(
     Ok(Json(ItemsOut { items }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ClusterQuery {
     #[serde(default)]
     format: Option<String>,

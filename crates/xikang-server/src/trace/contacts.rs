@@ -85,7 +85,7 @@ pub(super) fn rfc(t: Timestamp) -> String {
 
 /// One row of a contact list, as listed and exported. Fields in alphabetical order, as
 /// the list printed them when it was built with `json!`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dismissed_reason: Option<String>,
@@ -235,7 +235,7 @@ pub fn contact_rows(state: &AppState, case: &CaseRecord, t: &Traced) -> Vec<Cont
     rows
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ContactQuery {
     #[serde(default)]
     status: Option<Status>,

@@ -11,9 +11,9 @@
 //! This file holds the index and the workflow; the requests are in `contacts`,
 //! `actions` and `clusters`.
 
-mod actions;
-mod clusters;
-mod contacts;
+pub(crate) mod actions;
+pub(crate) mod clusters;
+pub(crate) mod contacts;
 pub mod wire;
 
 pub use actions::*;

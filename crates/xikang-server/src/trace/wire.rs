@@ -21,7 +21,7 @@ fn rfc(t: Timestamp) -> String {
 }
 
 /// A time span.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IntervalOut {
     pub end: String,
     pub start: String,
@@ -43,7 +43,7 @@ pub fn intervals(v: &[Interval]) -> Vec<IntervalOut> {
 
 /// Why a person is on a case's contact list: one piece of evidence, by the rule that
 /// found it. Untagged: each kind carries its own `rule`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum EvidenceOut {
     Close(CloseEvidenceOut),
@@ -81,7 +81,7 @@ impl EvidenceOut {
 }
 
 /// A close contact's evidence: the case's and the contact's presence where they overlapped.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CloseEvidenceOut {
     pub case_presence: Vec<IntervalOut>,
     pub contact_presence: Vec<IntervalOut>,
@@ -110,7 +110,7 @@ impl CloseEvidenceOut {
 }
 
 /// A secondary contact's evidence: the close contacts (`via`) they shared a place with.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SecondaryEvidenceOut {
     pub first: String,
     pub last: String,
@@ -139,7 +139,7 @@ impl SecondaryEvidenceOut {
 }
 
 /// A companion's evidence: time in the same cell of the ping grid as the case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CompanionEvidenceOut {
     pub case_hours_in_cell: i64,
     pub case_presence: Vec<IntervalOut>,
@@ -173,7 +173,7 @@ impl CompanionEvidenceOut {
 }
 
 /// Where the case was in the tracing window.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PresenceOut {
     pub presence: Vec<IntervalOut>,
     pub venue: String,
@@ -181,7 +181,7 @@ pub struct PresenceOut {
 }
 
 /// Whether companions are on the list yet (the ping index loads after start).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CompanionsOut {
     pub cell_metres: Option<u32>,
     pub ready: bool,
@@ -189,7 +189,7 @@ pub struct CompanionsOut {
 
 /// `GET /cases/{id}/contacts`: one page of the filtered contact list, with the case's
 /// window and presence; `count` is the whole filtered list's length.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactsPageOut {
     pub case: String,
     pub case_presence: Vec<PresenceOut>,
@@ -202,7 +202,7 @@ pub struct ContactsPageOut {
 }
 
 /// `POST /cases/{id}/contacts/{person}`: where the contact stands after the step.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactStepOut {
     pub case: String,
     pub order: Option<String>,
@@ -222,7 +222,7 @@ impl From<&ContactStep> for ContactStepOut {
 }
 
 /// One venue a possible source shared with the case.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SourceVenueOut {
     pub overlap_minutes: i64,
     pub venue: String,
@@ -230,7 +230,7 @@ pub struct SourceVenueOut {
 }
 
 /// One person who was with the case before onset.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SourceOut {
     /// Their case, when they are one.
     pub case: Option<String>,
@@ -242,14 +242,14 @@ pub struct SourceOut {
 }
 
 /// `GET /cases/{id}/sources`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SourcesOut {
     pub case: String,
     pub items: Vec<SourceOut>,
 }
 
 /// A cluster in the list: its name and sizes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClusterSummaryOut {
     pub cases: usize,
     pub edges: usize,
@@ -258,14 +258,14 @@ pub struct ClusterSummaryOut {
 }
 
 /// A venue in a cluster.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClusterVenueOut {
     pub name: Option<String>,
     pub venue: String,
 }
 
 /// A link between two cases of a cluster: a contact (by a rule) or a shared venue.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EdgeOut {
     pub first: String,
     pub from: String,
@@ -325,7 +325,7 @@ impl From<&ClusterEdge> for EdgeOut {
 }
 
 /// `GET /clusters/{id}`: the cases, their venues and the links between them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClusterOut {
     pub cases: Vec<String>,
     pub edges: Vec<EdgeOut>,

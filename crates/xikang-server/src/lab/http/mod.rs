@@ -6,10 +6,10 @@
 //! are in `rounds`, `tubes`, `results` and `vaccination`, the answers' wire types
 //! in [`wire`].
 
-mod results;
-mod rounds;
-mod tubes;
-mod vaccination;
+pub(crate) mod results;
+pub(crate) mod rounds;
+pub(crate) mod tubes;
+pub(crate) mod vaccination;
 pub mod wire;
 
 pub use results::*;

@@ -4,7 +4,7 @@
 
 use super::*;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ResultIn {
     pub(super) barcode: String,
@@ -15,8 +15,9 @@ pub(super) struct ResultIn {
     pub(super) resulted_at: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LabResultsIn)]
 pub struct ResultsIn {
     pub(super) results: Vec<Value>,
 }
@@ -181,7 +182,7 @@ pub async fn record_lab_results(
 }
 
 /// The query of `GET /lab-tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct TasksQuery {
     pub kind: Option<String>,
 }

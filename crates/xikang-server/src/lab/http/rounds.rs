@@ -5,8 +5,9 @@
 use super::*;
 
 /// The body of `POST /sampling-sites`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SamplingSiteIn)]
 pub struct SiteIn {
     pub name: String,
     pub area: String,
@@ -72,7 +73,7 @@ pub(super) async fn get_sites(
 }
 
 /// The body of `POST /rounds`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoundIn {
     pub name: String,
@@ -156,7 +157,7 @@ pub(super) async fn get_round(
 }
 
 /// The query of `GET /rounds/{id}/unsampled`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct UnsampledQuery {
     pub cell: Option<u32>,
     pub limit: Option<usize>,
@@ -240,7 +241,7 @@ fn round_in_reach(state: &AppState, caller: &Actor, id: RoundId) -> Result<Round
 }
 
 /// The body of `POST /rounds/{id}/deadline`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeadlineIn {
     pub deadline: String,

@@ -5,7 +5,7 @@
 
 use super::*;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TubeIn {
     pub(super) barcode: String,
@@ -15,7 +15,7 @@ pub(super) struct TubeIn {
     pub(super) capacity: u8,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TubesIn {
     pub tubes: Vec<Value>,
@@ -100,7 +100,7 @@ pub(super) async fn post_tubes(
     Ok(Json(open_new_tubes(&state, &caller, input).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SampleIn {
     /// The tube's barcode.
@@ -113,7 +113,7 @@ pub struct SampleIn {
     pub id_number: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SamplesIn {
     pub samples: Vec<Value>,
@@ -230,7 +230,7 @@ pub async fn bind_samples(
 }
 
 /// A list of tube barcodes (`POST /tubes/seal`, `POST /batches/{id}/receive`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BarcodesIn {
     #[serde(default)]
@@ -267,7 +267,7 @@ pub async fn seal_tubes(
 }
 
 /// The body of `POST /batches`: the tubes handed to a courier for a lab.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchIn {
     pub courier: String,
@@ -393,7 +393,7 @@ pub(super) async fn get_tube_states(
 }
 
 /// The query of `GET /tubes/stuck`; the policy's hours when absent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct StuckQuery {
     pub transport_hours: Option<u32>,
     pub lab_hours: Option<u32>,

@@ -4,7 +4,7 @@
 
 use super::*;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DoseIn {
     #[serde(default)]
@@ -17,7 +17,7 @@ pub(super) struct DoseIn {
     pub(super) site: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DosesIn {
     pub(super) doses: Vec<Value>,
@@ -165,13 +165,13 @@ pub async fn record_vaccinations(
 }
 
 /// An area in the query (the caller's own when absent).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AreaQuery {
     pub area: Option<String>,
 }
 
 /// The optional body of `POST /vaccinations/outreach`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutreachIn {
     #[serde(default)]
@@ -283,7 +283,7 @@ pub(super) async fn get_person_vaccination(
 }
 
 /// The body of `POST /test-requirements/check`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MandatedIn {
     #[serde(default)]

@@ -24,7 +24,8 @@ use xikang_domain::{AreaCode, GridCell, PersonId};
 // Batches: every item answered on its own, by its index.
 
 /// A refused item's reason.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LabItemErrorOut)]
 pub struct ItemErrorOut {
     pub code: &'static str,
     pub message: String,
@@ -40,7 +41,7 @@ impl From<ItemError> for ItemErrorOut {
 }
 
 /// A refused item: its index (and CSV line) with the reason.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RefusedOut {
     pub error: ItemErrorOut,
     pub index: usize,
@@ -49,7 +50,7 @@ pub struct RefusedOut {
 }
 
 /// One item of a batch answer: what was done with it, or why it was refused.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ItemOut<T> {
     Refused(RefusedOut),
@@ -88,7 +89,7 @@ pub fn batch_items<X, T>(
 
 /// A batch answer: how many items were accepted and refused, and each item's outcome
 /// (`batch` names the courier's batch when one was made).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchOut<T> {
     pub accepted: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,20 +112,20 @@ impl<T> BatchOut<T> {
 }
 
 /// The `details` of a `no_valid_items` refusal: every item's reason.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RefusedDetails<T> {
     pub results: Vec<ItemOut<T>>,
 }
 
 /// An opened tube.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TubeOpenedOut {
     pub index: usize,
     pub tube: String,
 }
 
 /// A tube that moved on: `sealed`, `in_transport` or `received`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TubeMovedOut {
     pub index: usize,
     pub state: &'static str,
@@ -142,7 +143,7 @@ impl TubeMovedOut {
 }
 
 /// A swab bound to a tube.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SampleBoundOut {
     pub filled: u8,
     pub index: usize,
@@ -162,7 +163,7 @@ impl SampleBoundOut {
 }
 
 /// A result line recorded, and what it set going.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResultedOut {
     pub holds: usize,
     pub index: usize,
@@ -189,7 +190,7 @@ impl ResultedOut {
 }
 
 /// A dose recorded.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DoseRecordedOut {
     pub index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,7 +202,8 @@ pub struct DoseRecordedOut {
 // Sampling sites and rounds.
 
 /// A sampling site.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SamplingSiteOut)]
 pub struct SiteOut {
     pub area: AreaCode,
     pub cell: GridCell,
@@ -221,13 +223,14 @@ impl From<&SamplingSite> for SiteOut {
 }
 
 /// `GET /sampling-sites`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SamplingSitesOut)]
 pub struct SitesOut {
     pub items: Vec<SiteOut>,
 }
 
 /// Pool sizes per zone level.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PoolSizesOut {
     pub controlled: u8,
     pub other: u8,
@@ -245,7 +248,7 @@ impl From<PoolSizes> for PoolSizesOut {
 }
 
 /// A round's progress over all its cells.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProgressOut {
     pub abnormal: u32,
     pub expected: u32,
@@ -265,7 +268,7 @@ impl From<CellProgress> for ProgressOut {
 }
 
 /// A round's progress in one grid cell.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoundCellOut {
     pub abnormal: u32,
     pub cell: GridCell,
@@ -287,7 +290,7 @@ impl From<(GridCell, CellProgress)> for RoundCellOut {
 }
 
 /// A screening round and its progress (`computed_in_ms` only when it was read).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoundOut {
     pub area: AreaCode,
     pub cells: Vec<RoundCellOut>,
@@ -325,7 +328,8 @@ impl From<crate::lab::RoundStatus> for RoundOut {
 }
 
 /// `GET /rounds/{id}/unsampled`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RoundUnsampledOut)]
 pub struct UnsampledOut {
     pub cell: GridCell,
     pub count: usize,
@@ -334,7 +338,7 @@ pub struct UnsampledOut {
 }
 
 /// `POST /rounds/{id}/close`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoundClosedOut {
     pub missed_tests_recorded: usize,
     pub round: String,
@@ -344,14 +348,14 @@ pub struct RoundClosedOut {
 // Tubes and tasks.
 
 /// Seconds a tube spent on the way to the lab and in it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TurnaroundOut {
     pub received_to_resulted: Option<i64>,
     pub sampled_to_received: Option<i64>,
 }
 
 /// A tube, with how many swabs it holds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TubeOut {
     pub barcode: TubeBarcode,
     pub batch: Option<String>,
@@ -403,13 +407,13 @@ impl TubeOut {
 }
 
 /// `GET /tubes`: how many tubes are in each state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TubeStatesOut {
     pub states: BTreeMap<&'static str, u64>,
 }
 
 /// `GET /tubes/stuck`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StuckOut {
     pub count: usize,
     pub items: Vec<TubeOut>,
@@ -418,7 +422,7 @@ pub struct StuckOut {
 }
 
 /// An open lab task, with the person's home cell.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LabTaskOut {
     pub cell: Option<GridCell>,
     pub created_at: String,
@@ -442,7 +446,7 @@ impl LabTaskOut {
 }
 
 /// `GET /lab-tasks`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LabTasksOut {
     pub count: usize,
     pub items: Vec<LabTaskOut>,
@@ -452,7 +456,7 @@ pub struct LabTasksOut {
 // Vaccination.
 
 /// Coverage of one age band in one district.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CoverageRowOut {
     pub age_band: AgeBand,
     pub booster: u64,
@@ -476,7 +480,7 @@ impl From<(AreaCode, AgeBand, Coverage)> for CoverageRowOut {
 }
 
 /// `GET /vaccinations/coverage`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CoverageOut {
     pub area: AreaCode,
     pub computed_in_ms: f64,
@@ -484,7 +488,7 @@ pub struct CoverageOut {
 }
 
 /// The unvaccinated elderly of one grid cell (the first thousand named).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutreachCellOut {
     pub cell: GridCell,
     pub count: usize,
@@ -502,7 +506,7 @@ impl From<&(GridCell, Vec<PersonId>)> for OutreachCellOut {
 }
 
 /// `GET` and `POST /vaccinations/outreach`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutreachOut {
     pub area: AreaCode,
     pub cells: Vec<OutreachCellOut>,
@@ -510,7 +514,7 @@ pub struct OutreachOut {
 }
 
 /// `GET /people/{id}/vaccination`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PersonVaccinationOut {
     pub booster: bool,
     pub doses: u8,
@@ -532,7 +536,7 @@ impl PersonVaccinationOut {
 }
 
 /// `POST /test-requirements/check`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MandatedOut {
     pub area: AreaCode,
     pub every_hours: u32,
