@@ -628,7 +628,7 @@ try {
     // As the city admin: every page the command centre uses.
     const staff = ['/web/dashboard', '/web/cases', new URL(caseUrl).pathname, `/web/people/${contact}`,
       '/web/bulletin', '/web/ranking', '/web/appeals', '/web/messages', '/web/enterprises', '/web/sampling', '/web/site',
-      '/web/admin/users', '/web/admin/policy'];
+      '/web/admin/users', '/web/admin/policy', '/web/peers', '/web/passes', '/web/assist'];
     const visit = async (paths) => {
       for (const lang of ['zh', 'en']) {
         for (const path of paths) {
