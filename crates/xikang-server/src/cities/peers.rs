@@ -308,6 +308,16 @@ fn peer_out(state: &AppState, p: &PeerRecord) -> PeerOut {
     }
 }
 
+/// Peers are the city's: only a city-level admin reads or changes them.
+pub fn peer_admin(state: &AppState, caller: &Actor, what: &'static str) -> Result<(), AppError> {
+    caller.require(&[Role::Admin], what)?;
+    authorise::whole_city(
+        state,
+        caller,
+        "peers are the city's, kept to a city-level admin",
+    )
+}
+
 /// A peer's name: 1 to 40 of `a-z0-9-`.
 fn valid_name(name: &str) -> bool {
     (1..=40).contains(&name.len())
@@ -357,12 +367,7 @@ pub async fn post_peer(
     caller: Actor,
     input: JsonIn<PeerIn>,
 ) -> Result<(StatusCode, Json<PeerOut>), AppError> {
-    caller.require(&[Role::Admin], "adding peers")?;
-    authorise::whole_city(
-        &state,
-        &caller,
-        "peers are the city's, kept to a city-level admin",
-    )?;
+    peer_admin(&state, &caller, "adding peers")?;
     let input = input.get()?;
     let body = peer_event(&input, &state.config.jurisdiction)?;
     if let EventBody::PeerAdded { jurisdiction, .. } = &body {
@@ -398,12 +403,7 @@ pub async fn list_peers(
     State(state): State<Arc<AppState>>,
     caller: Actor,
 ) -> Result<Json<Vec<PeerOut>>, AppError> {
-    caller.require(&[Role::Admin], "reading peers")?;
-    authorise::whole_city(
-        &state,
-        &caller,
-        "peers are the city's, kept to a city-level admin",
-    )?;
+    peer_admin(&state, &caller, "reading peers")?;
     Ok(Json(peers_out(&state)))
 }
 
@@ -415,12 +415,7 @@ pub async fn post_refresh(
     caller: Actor,
     Path(name): Path<String>,
 ) -> Result<Json<PeerOut>, AppError> {
-    caller.require(&[Role::Admin], "refreshing peers")?;
-    authorise::whole_city(
-        &state,
-        &caller,
-        "peers are the city's, kept to a city-level admin",
-    )?;
+    peer_admin(&state, &caller, "refreshing peers")?;
     let peer = read(&state.projection.cities)
         .peers
         .get(&name)
@@ -475,11 +470,6 @@ pub async fn get_peer(
     caller: Actor,
     Path(name): Path<String>,
 ) -> Result<Json<PeerDetailOut>, AppError> {
-    caller.require(&[Role::Admin], "reading peers")?;
-    authorise::whole_city(
-        &state,
-        &caller,
-        "peers are the city's, kept to a city-level admin",
-    )?;
+    peer_admin(&state, &caller, "reading peers")?;
     Ok(Json(peer_detail(&state, &name)?))
 }

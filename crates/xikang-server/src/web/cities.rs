@@ -6,7 +6,6 @@
 
 use super::session::WebUser;
 use super::{Lang, error_page, esc, html, layout, thead};
-use crate::app::Role;
 use crate::cities::assist::{self, AnswerIn, AssistOut, DirectionQuery};
 use crate::cities::passes::{self, PassOut, PassQuery};
 use crate::cities::peers::{self, PeerIn, PeerOut};
@@ -31,6 +30,16 @@ fn done(r: Result<(), AppError>, lang: Lang, user: &WebUser, to: &str) -> Respon
     }
 }
 
+/// Opens a scrollable table with its caption and head (the caller closes it with
+/// `</tbody></table></div>`).
+fn open_table(s: &mut String, id: &str, caption: &str, heads: &[&str]) {
+    let _ = write!(
+        s,
+        "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"{id}-cap\"><table id=\"{id}\"><caption id=\"{id}-cap\">{caption}</caption>{}<tbody>",
+        thead(heads)
+    );
+}
+
 // ---------------------------------------------------------------- peers
 
 fn peers_page(state: &AppState, user: &WebUser, list: &[PeerOut]) -> String {
@@ -42,11 +51,11 @@ fn peers_page(state: &AppState, user: &WebUser, list: &[PeerOut]) -> String {
             "Peer cities' trust lists, risk areas and entry rules are fetched on a schedule and taken only whole and once their signature verifies; when a fetch fails the last good copy stays in use."
         )
     );
-    let _ = write!(
-        s,
-        "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"peers-cap\"><table id=\"peers\"><caption id=\"peers-cap\">{}</caption>{}<tbody>",
+    open_table(
+        &mut s,
+        "peers",
         lang.t("互认城市", "Peer cities"),
-        thead(&[
+        &[
             lang.t("名称", "Name"),
             lang.t("行政区划", "Jurisdiction"),
             lang.t("信任列表签发", "List signed"),
@@ -55,7 +64,7 @@ fn peers_page(state: &AppState, user: &WebUser, list: &[PeerOut]) -> String {
             lang.t("风险地区", "Risk areas"),
             lang.t("最近错误", "Last error"),
             lang.t("操作", "Action"),
-        ])
+        ],
     );
     for p in list {
         let _ = write!(
@@ -109,22 +118,19 @@ fn peer_page(user: &WebUser, d: &peers::PeerDetailOut) -> String {
         l_k = lang.t("根密钥", "Root key"),
         k = esc(&d.peer.anchor_kid),
     );
-    let _ = write!(
-        s,
-        "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"keys-cap\"><table id=\"peer-keys\"><caption id=\"keys-cap\">{}</caption>{}<tbody>",
+    open_table(
+        &mut s,
+        "peer-keys",
         lang.t("签名密钥", "Signing keys"),
-        thead(&[
+        &[
             lang.t("密钥", "Key"),
             lang.t("状态", "Status"),
             lang.t("生效", "From"),
             lang.t("失效", "Until"),
-        ])
+        ],
     );
     for k in &d.keys_listed {
-        let status = serde_json::to_value(k.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let status = xikang_domain::duties::variant_name(&k.status);
         let _ = write!(
             s,
             "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -203,18 +209,9 @@ fn peer_page(user: &WebUser, d: &peers::PeerDetailOut) -> String {
     layout(lang, &d.peer.name, Some(user), "/web/peers", &s)
 }
 
-fn city_admin(state: &AppState, user: &WebUser) -> Result<(), AppError> {
-    user.caller.require(&[Role::Admin], "peers")?;
-    crate::app::authorise::whole_city(
-        state,
-        &user.caller,
-        "peers are the city's, kept to a city-level admin",
-    )
-}
-
 /// `GET /web/peers`.
 pub async fn peers_list(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
-    if let Err(e) = city_admin(&state, &user) {
+    if let Err(e) = peers::peer_admin(&state, &user.caller, "peers") {
         return error_page(user.lang, Some(&user), &e);
     }
     html(
@@ -229,7 +226,8 @@ pub async fn peer(
     user: WebUser,
     Path(name): Path<String>,
 ) -> Response {
-    let d = city_admin(&state, &user).and_then(|()| peers::peer_detail(&state, &name));
+    let d = peers::peer_admin(&state, &user.caller, "peers")
+        .and_then(|()| peers::peer_detail(&state, &name));
     match d {
         Ok(d) => html(StatusCode::OK, peer_page(&user, &d)),
         Err(e) => error_page(user.lang, Some(&user), &e),
@@ -314,11 +312,11 @@ fn passes_page(user: &WebUser, list: &[PassOut]) -> String {
             "A commuter pass is approved by the holder's home district (as many distinct officials as the policy says, never the applicant); once approved it is signed (XP1) and both cities' checkpoints verify it. A revoked pass is refused here at once and by the peer city from its next fetch of the trust list."
         )
     );
-    let _ = write!(
-        s,
-        "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"passes-cap\"><table id=\"passes\"><caption id=\"passes-cap\">{}</caption>{}<tbody>",
+    open_table(
+        &mut s,
+        "passes",
         lang.t("出入证", "Commuter passes"),
-        thead(&[
+        &[
             lang.t("编号", "Number"),
             lang.t("持证人", "Holder"),
             lang.t("企业", "Employer"),
@@ -327,13 +325,10 @@ fn passes_page(user: &WebUser, list: &[PassOut]) -> String {
             lang.t("状态", "Status"),
             lang.t("审批", "Approvals"),
             lang.t("操作", "Action"),
-        ])
+        ],
     );
     for p in list {
-        let status = serde_json::to_value(p.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let status = xikang_domain::duties::variant_name(&p.status);
         let mut action = String::new();
         if status == "pending" {
             let _ = write!(
