@@ -658,7 +658,7 @@ try {
     const staff = ['/web/dashboard', '/web/cases', new URL(caseUrl).pathname, `/web/people/${contact}`,
       '/web/bulletin', '/web/ranking', '/web/appeals', '/web/messages', '/web/enterprises', '/web/sampling', '/web/site',
       '/web/inspections', '/web/supplies', '/web/responsibility', '/web/capacity', '/web/quarterly',
-      '/web/admin/users', '/web/admin/policy'];
+      '/web/admin/users', '/web/admin/policy', '/web/peers', '/web/passes', '/web/assist'];
     const visit = async (paths) => {
       for (const lang of ['zh', 'en']) {
         for (const path of paths) {

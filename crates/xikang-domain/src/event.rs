@@ -117,6 +117,33 @@ pub struct AssistPlace {
     pub to: Timestamp,
 }
 
+/// A person named in a 协查 request of the "people" kind (docs/cities.md): a close contact
+/// of the requester's case who is registered in the other city. The log keeps only
+/// `reference`, a keyed hash of what identifies them (never the ID number itself); the
+/// city that resolved them in its register adds its own `person`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistPerson {
+    /// 32 hex digits: HMAC-SHA256 of the identifier under the requester's key, truncated.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// How they were exposed (同住, 同车厢, 同事…), at most 100 characters.
+    pub relation: String,
+    pub last_exposure: Timestamp,
+    /// The resident it resolved to, in the receiving city's log only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<PersonId>,
+}
+
+/// What the receiving city did about one person of a 协查 request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistOutcome {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// `not_registered`, `found`, `notified`, `tested`, `designated`, `quarantined`,
+    /// `not_reachable`.
+    pub outcome: String,
+}
+
 /// What a sealed or isolated household asks for, which sets how soon it is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -449,6 +476,9 @@ pub enum EventBody {
         peer: String,
         case: CaseId,
         places: Vec<AssistPlace>,
+        /// The "people" kind: close contacts registered in the peer city, by keyed hash.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<AssistPerson>,
     },
     /// A peer city's request arrived, signed by its root key: a task for our tracers.
     /// `remote` is the request's number at the peer.
@@ -458,12 +488,18 @@ pub enum EventBody {
         case: String,
         places: Vec<AssistPlace>,
         sent_at: Timestamp,
+        /// The people named, by the requester's keyed hash, with whom they resolved to here.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<AssistPerson>,
     },
     /// A tracer answered an incoming request (`request`: its `assist_received` event).
     AssistAnswered {
         request: EventSeq,
         outcome: String,
         traced: u32,
+        /// For a "people" request: what was done about each person, by reference.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<AssistOutcome>,
     },
     /// The peer's answer to our request (`request`: its `assist_sent` event) arrived.
     AssistAnswerReceived {
@@ -471,6 +507,8 @@ pub enum EventBody {
         outcome: String,
         traced: u32,
         answered_at: Timestamp,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<AssistOutcome>,
     },
     /// A request or an answer (`message`: its event) reached the peer.
     AssistDelivered { message: EventSeq },

@@ -48,8 +48,9 @@ pub struct CardOut {
 impl AppState {
     /// The card's signed text: deterministic, so a reprint is the same card.
     pub fn card_token(&self, card: &Card) -> String {
-        self.signer.issue_card(&CardClaims {
-            issuer: self.signer.jurisdiction().to_owned(),
+        let ring = self.keys(crate::now());
+        ring.signer.issue_card(&CardClaims {
+            issuer: ring.signer.jurisdiction().to_owned(),
             subject: self.pseudonyms.pseudonym(card.person),
             card: card.id.0,
             issued_at: card.issued_at,
@@ -63,6 +64,7 @@ impl AppState {
     pub fn identify_card(&self, token: &str, now: Timestamp) -> Result<PersonId, ItemError> {
         let issuer = Some(self.config.jurisdiction.as_str());
         let claims = self
+            .keys(now)
             .verifier
             .verify_card(token, issuer, now)
             .map_err(|e| item_err(e.code(), e.to_string()))?;
@@ -117,7 +119,9 @@ pub async fn issue(
     caller.require(ISSUERS, "issuing identity cards")?;
     let person = authorise::person(state, caller, person)?.into_inner();
     let now = crate::now();
-    let expires_at = now.plus(CARD_LIFETIME_SECS).min(state.signer.not_after());
+    let expires_at = now
+        .plus(CARD_LIFETIME_SECS)
+        .min(state.keys(now).signer.not_after());
     let stored = state
         .record(vec![NewEvent {
             at: now,

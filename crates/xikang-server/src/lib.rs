@@ -72,6 +72,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/trust", get(api::get_trust))
         .route("/trust/signed", get(cities::keys::get_signed))
         .route("/trust/anchor", get(cities::keys::get_anchor))
+        .route("/trust/rules", get(cities::rules::get_signed))
+        .route("/keys", get(cities::keys::list_keys))
+        .route("/keys/rotate", post(cities::keys::post_rotate))
+        .route("/keys/{kid}/revoke", post(cities::keys::post_revoke))
+        .route("/peer-rules", get(cities::rules::list_peer_rules))
+        .route("/peers/{name}", get(cities::peers::get_peer))
         .route(
             "/peers",
             post(cities::peers::post_peer).get(cities::peers::list_peers),
@@ -215,6 +221,10 @@ pub async fn serve(
     tokio::spawn(cities::peers::refresh_loop(
         state.clone(),
         state.config.peer_refresh_secs,
+    ));
+    tokio::spawn(cities::keys::reload_loop(
+        state.clone(),
+        state.config.key_reload_secs,
     ));
     tokio::spawn(cities::assist::retry_loop(
         state.clone(),

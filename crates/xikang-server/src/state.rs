@@ -5,13 +5,14 @@
 use crate::app::Projection;
 use crate::app::projection::{PersonSlot, Venues};
 use crate::cache::BoundedCache;
+use crate::cities::keys::KeyRing;
 use crate::error::{ItemError, item_err};
 use crate::scan::ScanWriter;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use xikang_code::note::{NoteSigner, NoteVerifier, SignatureType};
-use xikang_code::{CodeClaims, Presented, PseudonymKey, SigningKey, TrustList, Verifier};
+use xikang_code::{CodeClaims, Presented, PseudonymKey};
 use xikang_domain::event::{EventBody, NewEvent};
 use xikang_domain::facts::PersonFacts;
 use xikang_domain::policy::{Evaluation, Policy};
@@ -98,44 +99,6 @@ pub fn stored_log_verifier(
         .map_err(|e| StoreError::Corrupt(format!("log origin: {e}")))
 }
 
-/// The signing keys in the store, creating a first one (valid one year) if there is none.
-/// The newest valid key signs; every stored key is in the trust list until it expires.
-pub fn load_or_create_keys(
-    store: &dyn Store,
-    jurisdiction: &str,
-    now: Timestamp,
-) -> Result<(SigningKey, TrustList), StoreError> {
-    let mut keys: Vec<SigningKey> = store
-        .signing_keys()?
-        .into_iter()
-        .map(|(_, k)| SigningKey::from_secret(k.secret, &k.jurisdiction, k.not_before, k.not_after))
-        .collect();
-    // A revoked key neither signs nor vouches (docs/cities.md).
-    let revoked = crate::cities::revoked_keys(store)?;
-    keys.retain(|k| !revoked.contains(&k.kid()));
-    let usable = |k: &SigningKey| {
-        k.jurisdiction() == jurisdiction && k.not_before() <= now && now < k.not_after()
-    };
-    if !keys.iter().any(usable) {
-        let k = SigningKey::generate(jurisdiction, now.plus(-DAY), now.plus(366 * DAY));
-        crate::cities::keys::store_key(store, &k)?;
-        keys.push(k);
-    }
-    let trust = TrustList {
-        entries: keys
-            .iter()
-            .filter(|k| now < k.not_after())
-            .map(SigningKey::trust_entry)
-            .collect(),
-    };
-    keys.retain(usable);
-    keys.sort_by_key(|k| k.not_before());
-    let signer = keys
-        .pop()
-        .ok_or_else(|| StoreError::Corrupt("no usable signing key".into()))?;
-    Ok((signer, trust))
-}
-
 /// A signed code, cached so that an unchanged code is not re-signed (nor its answer
 /// re-serialized) on every display: it is re-used while the evaluation is unchanged and more
 /// than half of its lifetime remains.
@@ -150,6 +113,8 @@ pub struct IssuedCode {
     pub vaccination: VaccinationStatus,
     /// The JSON answer of `GET /people/{id}/code`, serialized once.
     pub json: axum::body::Bytes,
+    /// The key ring that signed it: reused only while that ring is in force.
+    pub generation: u64,
 }
 
 /// The default of [`ServerConfig::scan_upload_grace_secs`]: 15 minutes, so a scan queued
@@ -189,6 +154,9 @@ pub struct ServerConfig {
     pub peer_refresh_secs: u64,
     /// Seconds between delivery attempts of queued 协查 messages (0: only when sent).
     pub assist_retry_secs: u64,
+    /// Seconds between two reads of the store's signing keys (a rotation or revocation
+    /// made by `xikang key` or another node; 0: never by itself).
+    pub key_reload_secs: u64,
     /// Who may read `GET /metrics` (docs/metrics.md).
     pub metrics_access: crate::metrics::MetricsAccess,
     /// Where one-time claim codes go (docs/claim.md): `xikang serve` appends them to
@@ -228,6 +196,7 @@ impl Default for ServerConfig {
             log_origin: None,
             peer_refresh_secs: crate::cities::peers::DEFAULT_REFRESH_SECS,
             assist_retry_secs: crate::cities::assist::DEFAULT_RETRY_SECS,
+            key_reload_secs: crate::cities::keys::DEFAULT_RELOAD_SECS,
             metrics_access: crate::metrics::MetricsAccess::Loopback,
             messages: None,
             claim_code_ttl_secs: crate::claim::CODE_TTL_SECS,
@@ -245,6 +214,9 @@ pub struct Verified {
     pub person: PersonId,
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The key ring it was verified with: trusted only while that ring is in force (a key
+    /// revoked since must refuse it).
+    pub generation: u64,
 }
 
 /// Everything a request handler can reach.
@@ -261,13 +233,15 @@ pub struct AppState {
     pub policy_versions: RwLock<Vec<xikang_store::StoredPolicy>>,
     /// Stored versions parsed for the orders issued under them, by version.
     pub(crate) policy_cache: RwLock<HashMap<String, Arc<Policy>>>,
-    pub signer: SigningKey,
+    /// The code-signing keys in force ([`AppState::keys`]): swapped whole when the next key's
+    /// time comes or the store's keys change.
+    key_ring: RwLock<Arc<KeyRing>>,
+    /// The ring's `due` in seconds: checked (one atomic load) before signing.
+    keys_due: std::sync::atomic::AtomicI64,
+    /// The ring's generation: a cached code or verified token of another is not reused.
+    key_generation: std::sync::atomic::AtomicU64,
     /// Signs the authority log's checkpoints ([`crate::api::get_checkpoint`]).
     pub log_signer: NoteSigner,
-    pub trust: TrustList,
-    /// The trust list parsed once for verifying scanned tokens.
-    pub verifier: Verifier,
-    pub trust_json: String,
     /// The root key, the key history and the peers' lists (docs/cities.md).
     pub cities: crate::cities::Cities,
     /// Subject pseudonyms, keyed once.
@@ -340,14 +314,8 @@ impl AppState {
             config.policy_text = None;
         }
         let secrets = load_or_create_secrets(store.as_ref())?;
-        let (signer, trust) = load_or_create_keys(store.as_ref(), &config.jurisdiction, now)?;
+        let ring = KeyRing::load(store.as_ref(), &config.jurisdiction, now, 1)?;
         let log_signer = load_or_create_log_signer(store.as_ref(), &config.log_origin())?;
-        let trust_json = serde_json::to_string(&trust).unwrap_or_default();
-        // Codes this server signed are checked with its secret (`Verifier::with_own_key`).
-        let verifier = trust
-            .verifier()
-            .map_err(|e| StoreError::Corrupt(format!("trust list: {e}")))?
-            .with_own_key(&signer);
         let pseudonyms = PseudonymKey::new(&secrets.pseudonym_key);
 
         let mut slots: Vec<PersonSlot> = Vec::new();
@@ -433,11 +401,10 @@ impl AppState {
             policy_due: std::sync::atomic::AtomicI64::new(i64::MAX),
             policy_versions: RwLock::new(Vec::new()),
             policy_cache: RwLock::new(HashMap::new()),
-            signer,
+            keys_due: std::sync::atomic::AtomicI64::new(ring.due.0),
+            key_generation: std::sync::atomic::AtomicU64::new(ring.generation),
+            key_ring: RwLock::new(Arc::new(ring)),
             log_signer,
-            trust,
-            verifier,
-            trust_json,
             cities: crate::cities::Cities::load(store.as_ref(), &config.jurisdiction)?,
             pseudonyms,
             auth_cache: crate::auth::TokenCache::new(100_000),
@@ -514,6 +481,77 @@ impl AppState {
             }
         }
         read(&self.policy).clone()
+    }
+
+    /// The code-signing keys in force at `now`. Read it once per request and take the
+    /// signer, verifier or lists from that one ring. When the ring is due (the next key's
+    /// `not_before` reached, or the signer expired) it is built again from the keys it
+    /// holds: no store read on this path.
+    pub fn keys(&self, now: Timestamp) -> Arc<KeyRing> {
+        use std::sync::atomic::Ordering;
+        if now.0 >= self.keys_due.load(Ordering::Acquire) {
+            let mut ring = write(&self.key_ring);
+            if now >= ring.due {
+                let generation = ring.generation + 1;
+                match KeyRing::build(
+                    &ring.all,
+                    &ring.revoked,
+                    &self.config.jurisdiction,
+                    now,
+                    generation,
+                ) {
+                    Some(next) => {
+                        tracing::info!(kid = %hex::encode(next.signer.kid()), "signing key switched");
+                        self.put_ring(&mut ring, next);
+                    }
+                    // No key is valid: keep signing with the last one until the store's
+                    // keys are read again (which makes a new key), and stop checking.
+                    None => {
+                        tracing::warn!("no valid signing key: the store's keys are read again");
+                        self.keys_due.store(i64::MAX, Ordering::Release);
+                    }
+                }
+            }
+            return ring.clone();
+        }
+        read(&self.key_ring).clone()
+    }
+
+    /// The generation of the ring in force.
+    pub fn key_generation(&self) -> u64 {
+        self.key_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn put_ring(&self, slot: &mut Arc<KeyRing>, ring: KeyRing) {
+        use std::sync::atomic::Ordering;
+        self.keys_due.store(ring.due.0, Ordering::Release);
+        self.key_generation
+            .store(ring.generation, Ordering::Release);
+        *slot = Arc::new(ring);
+    }
+
+    /// Reads the store's keys and revocations again (a rotation or revocation made by
+    /// the API, by `xikang key` while this server runs, or by another node) and puts the
+    /// ring in force when it differs. Says whether it changed. Blocking.
+    pub fn reload_keys(&self, now: Timestamp) -> Result<bool, StoreError> {
+        // Read outside the lock: requests keep the ring in force meanwhile.
+        let mut next = KeyRing::load(self.store.as_ref(), &self.config.jurisdiction, now, 0)?;
+        let mut ring = write(&self.key_ring);
+        next.generation = ring.generation + 1;
+        let same = next.signer.kid() == ring.signer.kid()
+            && next.revoked == ring.revoked
+            && next
+                .all
+                .iter()
+                .map(|k| k.kid())
+                .eq(ring.all.iter().map(|k| k.kid()));
+        if same {
+            return Ok(false);
+        }
+        tracing::info!(kid = %hex::encode(next.signer.kid()), "signing keys read again");
+        self.put_ring(&mut ring, next);
+        Ok(true)
     }
 
     /// Puts a policy in force now (and forgets a waiting switch to the same version).
@@ -676,7 +714,9 @@ impl AppState {
             }
             let key = self.token_hasher.hash_one(t);
             match self.verified.get(&key) {
-                Some(v) if v.expires_at > now => out.push(Ok(v.person)),
+                Some(v) if v.expires_at > now && v.generation == self.key_generation() => {
+                    out.push(Ok(v.person));
+                }
                 _ => {
                     out.push(Err(item_err("token_tampered", "not verified")));
                     misses.push((i, key));
@@ -688,11 +728,12 @@ impl AppState {
         }
         let unverified: Vec<&str> = misses.iter().map(|&(i, _)| tokens[i]).collect();
         let issuer = Some(self.config.jurisdiction.as_str());
-        let verdicts = self.verifier.verify_batch(&unverified, issuer, now);
+        let ring = self.keys(now);
+        let verdicts = ring.verifier.verify_batch(&unverified, issuer, now);
         for ((i, key), verdict) in misses.into_iter().zip(verdicts) {
             out[i] = verdict
                 .map_err(|e| item_err(e.code(), e.to_string()))
-                .and_then(|claims| self.remember(key, &claims));
+                .and_then(|claims| self.remember(key, &claims, ring.generation));
         }
         out
     }
@@ -711,22 +752,32 @@ impl AppState {
             return self.identify_card(token, crate::now());
         }
         let key = self.token_hasher.hash_one(token);
-        if let Some(v) = self.verified.get(&key) {
+        if let Some(v) = self
+            .verified
+            .get(&key)
+            .filter(|v| v.generation == self.key_generation())
+        {
             presented
                 .check(v.issued_at, v.expires_at)
                 .map_err(|e| item_err(e.code(), e.to_string()))?;
             return Ok(v.person);
         }
         let issuer = Some(self.config.jurisdiction.as_str());
-        let claims = self
+        let ring = self.keys(crate::now());
+        let claims = ring
             .verifier
             .verify_presented(token, issuer, presented)
             .map_err(|e| item_err(e.code(), e.to_string()))?;
-        self.remember(key, &claims)
+        self.remember(key, &claims, ring.generation)
     }
 
     /// The resident a verified token names, remembered under `key` for its next use.
-    fn remember(&self, key: u64, claims: &CodeClaims) -> Result<PersonId, ItemError> {
+    fn remember(
+        &self,
+        key: u64,
+        claims: &CodeClaims,
+        generation: u64,
+    ) -> Result<PersonId, ItemError> {
         let person = self
             .pseudonyms
             .person_of(&claims.subject)
@@ -743,6 +794,7 @@ impl AppState {
                 person,
                 issued_at: claims.issued_at,
                 expires_at: claims.expires_at,
+                generation,
             },
         );
         Ok(person)
@@ -765,20 +817,25 @@ impl AppState {
         if let Some(c) = self.codes.get(&person) {
             let half = (c.claims.expires_at.0 - c.claims.issued_at.0) / 2;
             let fresh = c.claims.expires_at.0 - now.0 > half && c.claims.issued_at <= now;
-            if fresh && c.eval == *eval && c.vaccination == vaccination {
+            // One atomic load (and, once a ring is due, the switch): a code of a ring no
+            // longer in force is signed again.
+            let in_force = now.0 < self.keys_due.load(std::sync::atomic::Ordering::Acquire)
+                && c.generation == self.key_generation();
+            if fresh && in_force && c.eval == *eval && c.vaccination == vaccination {
                 return c;
             }
         }
         let ttl = i64::from(self.policy().code_ttl_secs());
+        let ring = self.keys(now);
         let claims = CodeClaims {
-            issuer: self.signer.jurisdiction().to_owned(),
+            issuer: ring.signer.jurisdiction().to_owned(),
             subject: self.pseudonyms.pseudonym(person),
             colour: eval.colour,
             last_negative: eval.last_negative,
             issued_at: now,
             expires_at: now.plus(ttl),
         };
-        let token: Arc<str> = self.signer.issue(&claims).into();
+        let token: Arc<str> = ring.signer.issue(&claims).into();
         let bases: Vec<(EventSeq, String)> = eval
             .fired
             .iter()
@@ -800,6 +857,7 @@ impl AppState {
             eval: eval.clone(),
             vaccination,
             json,
+            generation: ring.generation,
         });
         self.codes.put(person, issued.clone());
         issued

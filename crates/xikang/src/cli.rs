@@ -125,6 +125,12 @@ struct ServeArgs {
     #[arg(long, env = "XIKANG_ASSIST_RETRY_SECS",
           default_value_t = xikang_server::cities::assist::DEFAULT_RETRY_SECS)]
     assist_retry_secs: u64,
+    /// Seconds between two reads of the store's signing keys, so that a running server
+    /// takes a rotation or revocation made by `xikang key` (0: only at start and through
+    /// the API). docs/cities.md.
+    #[arg(long, env = "XIKANG_KEY_RELOAD_SECS",
+          default_value_t = xikang_server::cities::keys::DEFAULT_RELOAD_SECS)]
+    key_reload_secs: u64,
     /// This node's name among several serving one PostgreSQL database (docs/nodes.md):
     /// unique per process. Without it the process is the only node.
     #[arg(long, env = "XIKANG_NODE_ID", value_parser = parse_node_id)]

@@ -226,8 +226,9 @@ fn issue_codes(
                             let subject = state
                                 .pseudonyms
                                 .pseudonym(xikang_domain::PersonId(p as u32));
-                            state.signer.issue(&xikang_code::CodeClaims {
-                                issuer: state.signer.jurisdiction().to_owned(),
+                            let ring = state.keys(now);
+                            ring.signer.issue(&xikang_code::CodeClaims {
+                                issuer: ring.signer.jurisdiction().to_owned(),
                                 subject,
                                 colour: xikang_domain::Colour::Green,
                                 last_negative: None,

@@ -149,6 +149,13 @@ fn table() -> Vec<Row> {
         row!("get", "/api/v1/trust", "", Public, true, |_, _| get("/api/v1/trust".into())),
         row!("get", "/api/v1/trust/signed", "", Public, true, |_, _| get("/api/v1/trust/signed".into())),
         row!("get", "/api/v1/trust/anchor", "", Public, true, |_, _| get("/api/v1/trust/anchor".into())),
+        row!("get", "/api/v1/trust/rules", "", Public, true, |_, _| get("/api/v1/trust/rules".into())),
+        // Risk areas and entry rules are public notices, the peers' too.
+        row!("get", "/api/v1/peer-rules", "", Public, true, |_, _| get("/api/v1/peer-rules".into())),
+        row!("get", "/api/v1/keys", "a", WholeCity, true, |_, _| get("/api/v1/keys".into())),
+        row!("post", "/api/v1/keys/rotate", "a", WholeCity, true, |_, _| post("/api/v1/keys/rotate", json!({"ahead_secs": 86_400}))),
+        row!("post", "/api/v1/keys/{kid}/revoke", "a", WholeCity, false, |_, _| post("/api/v1/keys/0000000000000000/revoke", json!({"reason": "compromised"}))),
+        row!("get", "/api/v1/peers/{name}", "a", WholeCity, false, |_, _| get("/api/v1/peers/suzhou".into())),
         // Possession of a valid code is the credential: it tells no more than the code shows.
         row!("post", "/api/v1/codes/current", "", Public, true, |w, _| post("/api/v1/codes/current", json!({"token": w.code}))),
         row!("post", "/api/v1/peers", "a", WholeCity, true, |w, _| post("/api/v1/peers", json!({"name": "suzhou", "url": w.peer_url, "anchor": peer_anchor()}))),

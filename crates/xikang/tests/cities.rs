@@ -54,12 +54,13 @@ fn serve(dir: &Path, jurisdiction: &str, policy: Option<&Path>) -> City {
     serve_at(dir, jurisdiction, policy, "127.0.0.1:0")
 }
 
-/// `xikang serve` on `listen`; queued 协查 messages are retried every second.
+/// `xikang serve` on `listen`; queued 协查 messages are retried every second, and the
+/// store's signing keys read again every second.
 fn serve_at(dir: &Path, jurisdiction: &str, policy: Option<&Path>, listen: &str) -> City {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xikang"));
     cmd.args(["serve", "--listen", listen, "--admin-token", ADMIN])
         .args(["--jurisdiction", jurisdiction, "--peer-refresh-secs", "0"])
-        .args(["--assist-retry-secs", "1"])
+        .args(["--assist-retry-secs", "1", "--key-reload-secs", "1"])
         .arg("--data")
         .arg(dir)
         .env("XIKANG_LOG", "warn")
@@ -218,7 +219,8 @@ impl Relay {
             return;
         }
         let target = self.target.lock().unwrap().clone();
-        let signed = request.starts_with(b"GET /api/v1/trust/signed ");
+        let signed = request.starts_with(b"GET /api/v1/trust/signed ")
+            || request.starts_with(b"GET /api/v1/trust/rules ");
         if mode == Mode::Unsigned && signed {
             request = b"GET /api/v1/trust HTTP/1.1\r\nconnection: close\r\n\r\n".to_vec();
         }
@@ -344,13 +346,22 @@ fn code_of(v: &(u16, Value)) -> (u16, &str) {
 
 #[test]
 fn two_cities_recognise_codes_and_passes_by_signed_lists_and_refuse_what_does_not_verify() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
+    // On a thread with a large stack, boxed: the whole scenario's future, polled in a debug
+    // build, is too deep for a test thread's stack.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(16 << 20)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(Box::pin(two_cities()));
+        })
+        .unwrap()
+        .join()
         .unwrap();
-    // Boxed: the whole scenario's future is too large for a test thread's stack.
-    rt.block_on(Box::pin(two_cities()));
 }
 
 async fn two_cities() {
@@ -358,7 +369,7 @@ async fn two_cities() {
     let suzhou_dir = common::city_dir();
     negative_tests(wuxi_dir.path(), &[1, 2]);
     let policy = suzhou_policy(suzhou_dir.path());
-    let mut wuxi = serve(wuxi_dir.path(), WUXI, None);
+    let wuxi = serve(wuxi_dir.path(), WUXI, None);
     let suzhou = serve(suzhou_dir.path(), SUZHOU, Some(&policy));
     let (w, s) = (wuxi.addr.clone(), suzhou.addr.clone());
     let relay = Relay::start(&w).await;
@@ -409,6 +420,9 @@ async fn two_cities() {
     let peers = get(&s, "/api/v1/peers").await;
     assert_eq!(peers[0]["keys"], 0, "{peers}");
     assert_eq!(peers[0]["last_error"], "trust_list_tampered");
+    // Wuxi's rules (risk areas, entry rules) travel signed the same way: refused too.
+    assert_eq!(peers[0]["rules_error"], "trust_list_tampered", "{peers}");
+    assert_eq!(get(&s, "/api/v1/peers/wuxi").await["rules"], Value::Null);
     let v = check(&s, json!({"code": c1, "category": "supermarket"})).await;
     assert_eq!(
         (v["allow"].clone(), v["reason"].clone()),
@@ -424,6 +438,26 @@ async fn two_cities() {
         (peer["keys"].clone(), peer["last_error"].clone()),
         (json!(1), Value::Null)
     );
+    // Wuxi's entry rules, as Suzhou's officials and (publicly) its residents see them:
+    // Wuxi's supermarkets ask for no test.
+    let detail = get(&s, "/api/v1/peers/wuxi").await;
+    assert_eq!(detail["rules_error"], Value::Null, "{detail}");
+    let supermarket = |rules: &Value| {
+        rules["entry_rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["category"] == "supermarket")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        supermarket(&detail["rules"])["max_test_age_hours"],
+        Value::Null
+    );
+    let (status, public) = call(&s, "GET", "/api/v1/peer-rules", None, Value::Null).await;
+    assert_eq!((status, public[0]["peer"].clone()), (200, json!("wuxi")));
+    assert_eq!(public[0]["jurisdiction"], WUXI);
     let c3 = code(&w, 3).await; // green, no test
     let v = check(&s, json!({"code": c1, "category": "supermarket"})).await;
     assert_eq!(v["allow"], true, "{v}");
@@ -482,16 +516,34 @@ async fn two_cities() {
 
     Box::pin(passes(&w, &s, &relay, wuxi_dir.path(), &c1, &anchor)).await;
 
-    // Rotation: Wuxi stops; a key starting now and one starting tomorrow are made; Wuxi
-    // restarts signing with the first, publishing the second as next.
-    drop(wuxi);
+    // Rotation on the running server: `xikang key rotate` makes a key valid from now, and
+    // Wuxi, reading its store's keys again (every second here), signs with it without a
+    // restart. Then the API publishes a next key, valid from tomorrow.
+    let kid = |t: &str| xikang_code::decode_unverified(t).unwrap().0;
     let (ok, out) = cli(&["key", "rotate", "--data", data, "--ahead", "0"]);
     assert!(ok, "{out}");
-    let (ok, out) = cli(&["key", "rotate", "--data", data, "--ahead", "86400"]);
-    assert!(ok, "{out}");
-    wuxi = serve(wuxi_dir.path(), WUXI, None);
-    let w = wuxi.addr.clone();
-    *relay.target.lock().unwrap() = w.clone();
+    let mut c1_new = String::new();
+    for _ in 0..120 {
+        c1_new = code(&w, 1).await;
+        if kid(&c1_new) != kid(&c1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_ne!(
+        kid(&c1),
+        kid(&c1_new),
+        "the running server signs with the rotated key"
+    );
+    let (status, next) = call(
+        &w,
+        "POST",
+        "/api/v1/keys/rotate",
+        Some(ADMIN),
+        json!({"ahead_secs": 86_400}),
+    )
+    .await;
+    assert_eq!(status, 201, "{next}");
     let doc = TrustDocument::open(&raw(&w, "/api/v1/trust/signed").await, &anchor_typed).unwrap();
     let mut statuses: Vec<KeyStatus> = doc.keys.iter().map(|k| k.status).collect();
     statuses.sort_by_key(|s| format!("{s:?}"));
@@ -499,14 +551,18 @@ async fn two_cities() {
         statuses,
         [KeyStatus::Current, KeyStatus::Next, KeyStatus::Retiring]
     );
-    assert_eq!(refresh(&s, "wuxi").await.0, 200);
-    let c1_new = code(&w, 1).await;
-    let kid = |t: &str| xikang_code::decode_unverified(t).unwrap().0;
-    assert_ne!(
-        kid(&c1),
+    let next_listed = doc
+        .keys
+        .iter()
+        .find(|k| k.status == KeyStatus::Next)
+        .unwrap();
+    assert_eq!(next_listed.entry.kid, next["kid"].as_str().unwrap());
+    assert_eq!(
+        kid(&code(&w, 1).await),
         kid(&c1_new),
-        "the new code is signed by the new key"
+        "the next key does not sign before its time"
     );
+    assert_eq!(refresh(&s, "wuxi").await.0, 200);
     for c in [&c1, &c1_new] {
         let v = check(&s, json!({"code": c, "category": "supermarket"})).await;
         assert_eq!(
@@ -516,32 +572,57 @@ async fn two_cities() {
         let v = check(&w, json!({"code": c, "category": "supermarket"})).await;
         assert_eq!(v["allow"], true, "{v}");
     }
-    // The retiring key revoked (compromise): its codes are refused on both sides at once,
-    // the current key's still pass.
-    drop(wuxi);
+    // The retiring key revoked (compromise) on the running server: Wuxi refuses its codes
+    // at once, Suzhou from its next fetch; the current key's still pass.
     let old_kid = hex::encode(kid(&c1));
-    let (ok, out) = cli(&[
-        "key",
-        "revoke",
-        "--data",
-        data,
-        &old_kid,
-        "--reason",
-        "compromised",
-    ]);
-    assert!(ok, "{out}");
-    wuxi = serve(wuxi_dir.path(), WUXI, None);
-    let w = wuxi.addr.clone();
-    *relay.target.lock().unwrap() = w.clone();
+    let (status, r) = call(
+        &w,
+        "POST",
+        &format!("/api/v1/keys/{old_kid}/revoke"),
+        Some(ADMIN),
+        json!({"reason": "compromised"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let v = check(&w, json!({"code": c1, "category": "supermarket"})).await;
+    assert_eq!(
+        (v["allow"].clone(), v["reason"].clone()),
+        (json!(false), json!("token_key_revoked")),
+        "{v}"
+    );
+    // The server's own verifier dropped the key too (a peer asking for the colour now).
+    let r = call(
+        &w,
+        "POST",
+        "/api/v1/codes/current",
+        None,
+        json!({"token": c1}),
+    )
+    .await;
+    assert_eq!(r.0, 422, "{}", r.1);
+    // The key that signs cannot be revoked while no other would sign.
+    let current_kid = hex::encode(kid(&c1_new));
+    let r = call(
+        &w,
+        "POST",
+        &format!("/api/v1/keys/{current_kid}/revoke"),
+        Some(ADMIN),
+        json!({"reason": "oops"}),
+    )
+    .await;
+    assert_eq!(code_of(&r), (409, "key_last_valid"), "{}", r.1);
+    assert_eq!(
+        check(&s, json!({"code": c1, "category": "supermarket"})).await["allow"],
+        true,
+        "Suzhou has not fetched yet"
+    );
     assert_eq!(refresh(&s, "wuxi").await.0, 200);
-    for city in [&s, &w] {
-        let v = check(city, json!({"code": c1, "category": "supermarket"})).await;
-        assert_eq!(
-            (v["allow"].clone(), v["reason"].clone()),
-            (json!(false), json!("token_key_revoked")),
-            "{v}"
-        );
-    }
+    let v = check(&s, json!({"code": c1, "category": "supermarket"})).await;
+    assert_eq!(
+        (v["allow"].clone(), v["reason"].clone()),
+        (json!(false), json!("token_key_revoked")),
+        "{v}"
+    );
     assert_eq!(
         check(&s, json!({"code": c1_new, "category": "supermarket"})).await["allow"],
         true
@@ -556,6 +637,7 @@ async fn two_cities() {
         .collect();
     for k in [
         "key_rotated",
+        "key_revoked",
         "pass_applied",
         "pass_approved",
         "pass_revoked",
@@ -721,6 +803,9 @@ async fn assist(
             "{k} missing from Suzhou's log"
         );
     }
+    Box::pin(risk_areas(w, &s)).await;
+    Box::pin(people(w, &s, &case, wuxi_dir, suzhou_dir)).await;
+
     // Suzhou's rules now ask Wuxi: the code still says green, Wuxi says red; and when Wuxi
     // cannot be asked, the door refuses rather than guess.
     let v = check(&s, json!({"code": c5, "category": "supermarket"})).await;
@@ -742,6 +827,283 @@ async fn assist(
     );
     relay.set(Mode::Forward);
     drop(suzhou);
+}
+
+/// Suzhou publishes a high-risk area; Wuxi fetches it with Suzhou's list, shows it (and
+/// Suzhou's entry rules) to anyone, and an arrival from inside it comes under Wuxi's
+/// high-risk regime, while an area nobody lists is refused.
+async fn risk_areas(w: &str, s: &str) {
+    let (status, o) = call(
+        s,
+        "POST",
+        "/api/v1/arrivals/origins",
+        Some(ADMIN),
+        json!({"code": "320505", "name": "苏州高新区", "risk": "high"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{o}");
+    let (status, peer) = refresh(w, "suzhou").await;
+    assert_eq!(status, 200, "{peer}");
+    assert_eq!(
+        (peer["risk_areas"].clone(), peer["rules_error"].clone()),
+        (json!(1), Value::Null),
+        "{peer}"
+    );
+    // What a Wuxi resident sees before travelling: Suzhou's risk areas and its rules.
+    let (status, public) = call(w, "GET", "/api/v1/peer-rules", None, Value::Null).await;
+    assert_eq!(status, 200);
+    let suzhou = &public[0];
+    assert_eq!(
+        (suzhou["peer"].clone(), suzhou["risk_areas"].clone()),
+        (
+            json!("suzhou"),
+            json!([{"code": "320505", "name": "苏州高新区", "risk": "high"}])
+        ),
+        "{public}"
+    );
+    let supermarket = suzhou["entry_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["category"] == "supermarket")
+        .cloned()
+        .unwrap();
+    assert_eq!(supermarket["max_test_age_hours"], 72, "{supermarket}");
+    // An arrival from a street inside Suzhou's high-risk area: Wuxi's own list does not
+    // name it, Suzhou's does; Wuxi's regime for a high-risk origin applies.
+    let planned = xikang_server::now().plus(86_400).to_rfc3339();
+    let (status, a) = call(
+        w,
+        "POST",
+        "/api/v1/arrivals",
+        Some(ADMIN),
+        json!({"person": "P7", "origin": "320505001", "planned_at": planned}),
+    )
+    .await;
+    assert_eq!(status, 201, "{a}");
+    assert_eq!(
+        (a["risk"].clone(), a["risk_source"].clone()),
+        (json!("high"), json!("peer:suzhou")),
+        "{a}"
+    );
+    let r = call(
+        w,
+        "POST",
+        "/api/v1/arrivals",
+        Some(ADMIN),
+        json!({"person": "P7", "origin": "320506", "planned_at": planned}),
+    )
+    .await;
+    assert_eq!(code_of(&r), (422, "unknown_origin"), "{}", r.1);
+}
+
+/// 协查 of the "people" kind: Wuxi names two close contacts registered in Suzhou (by ID
+/// number and by Suzhou's pseudonym) and one who is not; Suzhou resolves them, puts the two
+/// on its tracers' follow-up list in the same commit, and answers by reference. Neither
+/// log holds an ID number. Refused whole: a request with a bad ID number at Wuxi, one
+/// signed by a stranger, and one signed by Wuxi with a malformed person.
+async fn people(w: &str, s: &str, case: &str, wuxi_dir: &Path, suzhou_dir: &Path) {
+    let suzhou_store = xikang_store::open(&Target::Sqlite(suzhou_dir.to_path_buf())).unwrap();
+    let id9 = suzhou_store
+        .person(PersonId(9))
+        .unwrap()
+        .unwrap()
+        .id_number
+        .expose()
+        .to_owned();
+    let stranger_id = xikang_domain::idnumber::IdNumber::compose(110_105, 1949, 12, 31, 2)
+        .unwrap()
+        .expose()
+        .to_owned();
+    // Suzhou's pseudonym of its resident P10, as the `sub` of a Suzhou code would carry it.
+    let pseudonym_key = suzhou_store.setting("pseudonym_key").unwrap().unwrap();
+    let sub10 = xikang_code::PseudonymKey::new(&pseudonym_key).pseudonym(PersonId(10));
+    let at = xikang_server::now().plus(-86_400).0;
+    let sent_before = get(w, "/api/v1/assist-requests?direction=out").await;
+    let r = call(
+        w,
+        "POST",
+        "/api/v1/assist-requests",
+        Some(ADMIN),
+        json!({"peer": "suzhou", "case": case, "people": [{"id_number": "320505199013011234", "relation": "同车厢", "last_exposure": at}]}),
+    )
+    .await;
+    assert_eq!(r.0, 400, "a bad ID number: {}", r.1);
+    assert_eq!(
+        get(w, "/api/v1/assist-requests?direction=out").await,
+        sent_before,
+        "nothing recorded"
+    );
+    // The follow-up tasks Suzhou's log holds (its generated residents live in areas its
+    // admin token does not cover, so they are read from the log).
+    let follow_ups = || {
+        suzhou_store
+            .events_after(xikang_domain::EventSeq(0), 1_000_000)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e.body {
+                EventBody::FollowUpFlagged { person, .. } => Some(person),
+                _ => None,
+            })
+            .collect::<Vec<PersonId>>()
+    };
+    let before = follow_ups().len();
+    let (status, sent) = call(
+        w,
+        "POST",
+        "/api/v1/assist-requests",
+        Some(ADMIN),
+        json!({"peer": "suzhou", "case": case, "people": [
+            {"id_number": id9, "relation": "同车厢", "last_exposure": at},
+            {"id_number": stranger_id, "relation": "同车厢", "last_exposure": at},
+            {"subject": sub10, "relation": "同事", "last_exposure": at},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (status, sent["kind"].clone()),
+        (201, json!("people")),
+        "{sent}"
+    );
+    let text = sent.to_string();
+    assert!(
+        !text.contains(&id9) && !text.contains(&stranger_id),
+        "{text}"
+    );
+    let refs: Vec<String> = sent["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ref"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(refs.len(), 3);
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let mut task = Value::Null;
+    for _ in 0..120 {
+        let inbox = get(s, "/api/v1/assist-requests?direction=in").await;
+        if let Some(t) = inbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kind"] == "people")
+        {
+            task = t.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let resolved: Vec<Value> = task["people"]
+        .as_array()
+        .unwrap_or_else(|| panic!("never delivered: {task}"))
+        .iter()
+        .map(|p| p["person"].clone())
+        .collect();
+    assert_eq!(resolved, [json!("P9"), Value::Null, json!("P10")], "{task}");
+    assert_eq!(
+        follow_ups()[before..],
+        [PersonId(9), PersonId(10)],
+        "tasks for the two found"
+    );
+    // Refused whole at Suzhou: signed by a stranger; signed by Wuxi's own root but with a
+    // person whose ID number is malformed beside a good one. Nothing recorded, no task.
+    let inbox_before = get(s, "/api/v1/assist-requests?direction=in").await;
+    let person = |id: &str| json!({"ref": "ab".repeat(16), "id_number": id, "relation": "同住", "last_exposure": at});
+    let message = |n: u64| json!({"message": "request", "from": WUXI, "to": SUZHOU, "id": n, "case": "C1", "places": [], "sent_at": at, "people": [person(&id9), person("320505199013011234")]});
+    let stranger = SigningKey::generate(WUXI, Timestamp(0), Timestamp(4_000_000_000));
+    let forged = xikang_code::sign_json(&stranger, &message(900_001));
+    let r = call(
+        s,
+        "POST",
+        "/api/v1/assist-requests/inbox",
+        None,
+        json!({"signed": hex::encode(forged)}),
+    )
+    .await;
+    assert_eq!(code_of(&r), (422, "assist_unknown_peer"), "{}", r.1);
+    let wuxi_store = xikang_store::open(&Target::Sqlite(wuxi_dir.to_path_buf())).unwrap();
+    let root: [u8; 32] = wuxi_store
+        .setting("root_key")
+        .unwrap()
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let root = SigningKey::from_secret(root, WUXI, Timestamp(0), Timestamp(4_102_444_800));
+    let mut malformed = message(900_002);
+    malformed["people"][1]["ref"] = json!("cd".repeat(16));
+    let signed = xikang_code::sign_json(&root, &malformed);
+    let r = call(
+        s,
+        "POST",
+        "/api/v1/assist-requests/inbox",
+        None,
+        json!({"signed": hex::encode(signed)}),
+    )
+    .await;
+    assert_eq!(code_of(&r), (422, "assist_malformed"), "{}", r.1);
+    assert_eq!(
+        get(s, "/api/v1/assist-requests?direction=in").await,
+        inbox_before
+    );
+    assert_eq!(follow_ups().len(), before + 2);
+    // Suzhou answers by reference: an action on someone not registered there is refused;
+    // the answer travels back with each person's outcome.
+    let task_id = task["id"].as_str().unwrap();
+    let answer = |people: Value| {
+        let path = format!("/api/v1/assist-requests/{task_id}/answer");
+        async move {
+            call(
+                s,
+                "POST",
+                &path,
+                Some(ADMIN),
+                json!({"outcome": "2 人已判密接并通知", "traced": 2, "people": people}),
+            )
+            .await
+        }
+    };
+    let r = answer(json!([{"ref": refs[1], "outcome": "designated"}])).await;
+    assert_eq!(code_of(&r), (400, "invalid_person_outcome"), "{}", r.1);
+    let r = answer(json!([{"ref": refs[0], "outcome": "designated"}])).await;
+    assert_eq!(r.0, 200, "{}", r.1);
+    let mut done = Value::Null;
+    for _ in 0..120 {
+        let out = get(w, "/api/v1/assist-requests?direction=out").await;
+        done = out
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == id.as_str())
+            .cloned()
+            .unwrap();
+        if done["status"] == "answered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let outcomes: Vec<Value> = done["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["outcome"].clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [json!("designated"), json!("not_registered"), json!("found")],
+        "{done}"
+    );
+    // Neither log holds the ID numbers: only their keyed hashes.
+    for store in [&wuxi_store, &suzhou_store] {
+        let events = store
+            .events_after(xikang_domain::EventSeq(0), 1_000_000)
+            .unwrap();
+        let log =
+            serde_json::to_string(&events.iter().map(|e| &e.body).collect::<Vec<_>>()).unwrap();
+        assert!(log.contains(&refs[0]), "the reference is logged");
+        assert!(
+            !log.contains(&id9) && !log.contains(&stranger_id),
+            "an ID number in a log"
+        );
+    }
 }
 
 fn log_kinds(store: &dyn xikang_store::Store) -> Vec<String> {

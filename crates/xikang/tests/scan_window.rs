@@ -22,14 +22,17 @@ use xikang_server::state::DEFAULT_SCAN_UPLOAD_GRACE_SECS;
 /// A code for `person` signed by the server's key with the given validity, as the server
 /// would have issued it then.
 fn code_issued(app: &TestApp, person: u32, issued_at: Timestamp, expires_at: Timestamp) -> String {
-    app.state.signer.issue(&CodeClaims {
-        issuer: "320200".into(),
-        subject: app.state.pseudonyms.pseudonym(PersonId(person)),
-        colour: Colour::Green,
-        last_negative: None,
-        issued_at,
-        expires_at,
-    })
+    app.state
+        .keys(xikang_server::now())
+        .signer
+        .issue(&CodeClaims {
+            issuer: "320200".into(),
+            subject: app.state.pseudonyms.pseudonym(PersonId(person)),
+            colour: Colour::Green,
+            last_negative: None,
+            issued_at,
+            expires_at,
+        })
 }
 
 /// A resident whose colour is green now (so every plain venue lets them in).

@@ -1667,3 +1667,48 @@ async fn the_ranking_puts_the_district_with_most_overdue_tasks_first_and_counts_
     let mut g = Browser::signed_in(&app, "gw", "grid_worker", "320200").await;
     assert_eq!(g.get("/web/ranking").await.status, 403);
 }
+
+#[tokio::test]
+async fn the_two_city_pages_show_peers_passes_and_assistance_and_the_dashboard_their_sla() {
+    let app = spawn_app().await;
+    let mut b = Browser::signed_in(&app, "boss", "admin", "320200").await;
+    let (status, p) = app
+        .post(
+            &app.admin,
+            "/api/v1/passes",
+            serde_json::json!({"person": "P1", "employer": "苏州某电子有限公司", "work_jurisdiction": "320500", "days": 30, "max_test_age_hours": 48}),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    let id = p["pass"].as_str().unwrap().to_owned();
+    for path in ["/web/peers", "/web/passes", "/web/assist"] {
+        for lang in ["zh", "en"] {
+            let page = b.get(&format!("{path}?lang={lang}")).await;
+            assert_eq!(page.status, 200, "{path} ({lang})");
+        }
+    }
+    let pending = format!("id=\"pass-{id}\" data-status=\"pending\"");
+    assert!(b.get("/web/passes").await.text().contains(&pending));
+    // Revoked through the page's form, by the API's own handler (logged).
+    let csrf = b.csrf("/web/passes").await;
+    let r = b
+        .post(
+            &format!("/web/passes/{id}/revoke"),
+            &[("csrf", &csrf), ("reason", "left the employer")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let revoked = format!("id=\"pass-{id}\" data-status=\"revoked\"");
+    assert!(b.get("/web/passes").await.text().contains(&revoked));
+    // The peers page shows this city's root key; the dashboard the 协查 SLA tile.
+    let peers = b.get("/web/peers").await.text();
+    assert!(peers.contains(&app.state.cities.anchor.kid), "{peers}");
+    let dashboard = b.get("/web/dashboard").await.text();
+    assert!(
+        dashboard.contains("<table id=\"assist-sla\"") && dashboard.contains("data-sla=\"24\""),
+        "{dashboard}"
+    );
+    // A district admin is not shown the city's peers.
+    let mut district = Browser::signed_in(&app, "district", "admin", "320213").await;
+    assert_eq!(district.get("/web/peers").await.status, 403);
+}

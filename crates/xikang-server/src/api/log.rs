@@ -61,7 +61,7 @@ pub async fn get_policy(
 pub async fn get_trust(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.trust_json.clone(),
+        state.keys(crate::now()).trust_json.clone(),
     )
         .into_response()
 }

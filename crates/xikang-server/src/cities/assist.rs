@@ -12,6 +12,15 @@
 //! logs record each step (`assist_sent`, `assist_received`, `assist_answered`,
 //! `assist_answer_received`, `assist_delivered`); both lists show the SLA: hours to the
 //! first answer against the policy's `assist_sla_hours` (24 when it does not say).
+//!
+//! A request of the "people" kind names close contacts of the case who are registered in
+//! the peer city: each by what the peer's register can resolve (an ID number, or the
+//! peer's own pseudonym read from a code of theirs), which travels only inside the signed
+//! message. Neither log holds it: each person is logged by a keyed hash of it
+//! ([`person_ref`]), and the identifiers wait for delivery in the store's settings, erased
+//! once the peer took them. The peer resolves each person in its register and, in the
+//! same commit as the request, puts every one found on its tracers' follow-up list; its
+//! answer says, by reference, what was done about each.
 
 use crate::app::{Actor, Role, authorise};
 use crate::cities::{PeerRecord, http};
@@ -25,7 +34,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use xikang_code::{SignedListError, open_json, sign_json, signer_kid};
-use xikang_domain::event::{AssistPlace, EventBody, NewEvent, StoredEvent};
+use xikang_domain::event::{
+    AssistOutcome, AssistPerson, AssistPlace, EventBody, NewEvent, StoredEvent,
+};
 use xikang_domain::time::HOUR;
 use xikang_domain::{CaseId, EventSeq, Timestamp};
 
@@ -35,6 +46,18 @@ pub const TRACERS: &[Role] = &[Role::Tracer, Role::Admin];
 pub const DEFAULT_RETRY_SECS: u64 = 60;
 /// At most this many places in one request.
 pub const MAX_PLACES: usize = 50;
+/// At most this many people in one request.
+pub const MAX_PEOPLE: usize = 200;
+/// What may be said of one person in an answer.
+pub const PERSON_OUTCOMES: &[&str] = &[
+    "not_registered",
+    "found",
+    "notified",
+    "tested",
+    "designated",
+    "quarantined",
+    "not_reachable",
+];
 
 /// An answer, on either side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +65,7 @@ pub struct Answer {
     pub outcome: String,
     pub traced: u32,
     pub answered_at: Timestamp,
+    pub people: Vec<AssistOutcome>,
 }
 
 /// A request this city sent.
@@ -51,6 +75,7 @@ pub struct Outgoing {
     pub peer: String,
     pub case: CaseId,
     pub places: Vec<AssistPlace>,
+    pub people: Vec<AssistPerson>,
     pub sent_at: Timestamp,
     pub delivered_at: Option<Timestamp>,
     pub answer: Option<Answer>,
@@ -64,6 +89,7 @@ pub struct Incoming {
     pub remote: u64,
     pub case: String,
     pub places: Vec<AssistPlace>,
+    pub people: Vec<AssistPerson>,
     pub received_at: Timestamp,
     pub answer: Option<Answer>,
     /// The `assist_answered` event, and when it reached the peer.
@@ -82,7 +108,12 @@ impl Assists {
     /// Folds one 协查 event; says whether it was one.
     pub fn apply(&mut self, e: &StoredEvent) -> bool {
         match &e.body {
-            EventBody::AssistSent { peer, case, places } => {
+            EventBody::AssistSent {
+                peer,
+                case,
+                places,
+                people,
+            } => {
                 self.out.insert(
                     e.seq,
                     Outgoing {
@@ -90,6 +121,7 @@ impl Assists {
                         peer: peer.clone(),
                         case: *case,
                         places: places.clone(),
+                        people: people.clone(),
                         sent_at: e.at,
                         delivered_at: None,
                         answer: None,
@@ -101,6 +133,7 @@ impl Assists {
                 remote,
                 case,
                 places,
+                people,
                 ..
             } => {
                 self.inbox.insert(
@@ -111,6 +144,7 @@ impl Assists {
                         remote: *remote,
                         case: case.clone(),
                         places: places.clone(),
+                        people: people.clone(),
                         received_at: e.at,
                         answer: None,
                         answer_event: None,
@@ -122,12 +156,14 @@ impl Assists {
                 request,
                 outcome,
                 traced,
+                people,
             } => {
                 if let Some(i) = self.inbox.get_mut(request) {
                     i.answer.get_or_insert(Answer {
                         outcome: outcome.clone(),
                         traced: *traced,
                         answered_at: e.at,
+                        people: people.clone(),
                     });
                     i.answer_event.get_or_insert(e.seq);
                 }
@@ -137,12 +173,14 @@ impl Assists {
                 outcome,
                 traced,
                 answered_at,
+                people,
             } => {
                 if let Some(o) = self.out.get_mut(request) {
                     o.answer.get_or_insert(Answer {
                         outcome: outcome.clone(),
                         traced: *traced,
                         answered_at: *answered_at,
+                        people: people.clone(),
                     });
                 }
             }
@@ -175,6 +213,9 @@ pub enum Message {
         case: String,
         places: Vec<AssistPlace>,
         sent_at: Timestamp,
+        /// The "people" kind: who, by what the receiver's register resolves.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<NamedPerson>,
     },
     Answer {
         from: String,
@@ -184,7 +225,47 @@ pub enum Message {
         outcome: String,
         traced: u32,
         answered_at: Timestamp,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<AssistOutcome>,
     },
+}
+
+/// One person of a "people" request as it travels (inside the signed message only): the
+/// requester's reference, and exactly one identifier the receiver can resolve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedPerson {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The resident ID number (居民身份证号), as the receiver's register is keyed by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    /// Or the receiver's own pseudonym of the person (the `sub` of a code it signed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub relation: String,
+    pub last_exposure: Timestamp,
+}
+
+/// The identifiers of a request's people, by reference, as kept until delivery.
+type Identifiers = Vec<NamedPerson>;
+
+/// The keyed hash a log keeps of a person's identifier: HMAC-SHA256 under this city's
+/// ID-hash key with its own domain (it is not the register's index hash), 32 hex digits.
+pub fn person_ref(key: &[u8], kind: &str, identifier: &str) -> String {
+    let data = format!("xikang assist person\0{kind}\0{identifier}");
+    hex::encode(xikang_domain::idnumber::keyed_hash(key, data.as_bytes()))
+}
+
+/// Settings key under which a request's identifiers wait for delivery: named by a digest
+/// of its references, so that it is written before the request's event exists.
+fn identifiers_key(people: &[AssistPerson]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in people {
+        h.update(p.reference.as_bytes());
+    }
+    format!("assist_people:{}", hex::encode(&h.finalize()[..16]))
 }
 
 /// The signed message as posted: the COSE_Sign1 bytes in hex.
@@ -198,8 +279,9 @@ fn peer_named(state: &AppState, name: &str) -> Option<PeerRecord> {
     read(&state.projection.cities).peers.get(name).cloned()
 }
 
-/// What is queued: requests not yet taken by their peer, answers not yet taken back.
-fn pending(state: &AppState) -> Vec<(EventSeq, String, Message)> {
+/// What is queued: requests not yet taken by their peer (with the settings key of their
+/// people's identifiers, if any), answers not yet taken back.
+fn pending(state: &AppState) -> Vec<(EventSeq, String, Message, Option<String>)> {
     let own = state.config.jurisdiction.clone();
     let records = read(&state.projection.cities);
     let to = |peer: &str| {
@@ -223,8 +305,10 @@ fn pending(state: &AppState) -> Vec<(EventSeq, String, Message)> {
                 case: o.case.to_string(),
                 places: o.places.clone(),
                 sent_at: o.sent_at,
+                people: Vec::new(),
             };
-            out.push((o.id, o.peer.clone(), message));
+            let identifiers = (!o.people.is_empty()).then(|| identifiers_key(&o.people));
+            out.push((o.id, o.peer.clone(), message, identifiers));
         }
     }
     for i in records.assists.inbox.values() {
@@ -240,8 +324,9 @@ fn pending(state: &AppState) -> Vec<(EventSeq, String, Message)> {
                 outcome: a.outcome.clone(),
                 traced: a.traced,
                 answered_at: a.answered_at,
+                people: a.people.clone(),
             };
-            out.push((event, i.peer.clone(), message));
+            out.push((event, i.peer.clone(), message, None));
         }
     }
     out
@@ -251,10 +336,24 @@ fn pending(state: &AppState) -> Vec<(EventSeq, String, Message)> {
 /// as delivered. One delivery round at a time.
 pub async fn deliver_pending(state: &AppState) {
     let _one = state.cities.delivery.lock().await;
-    for (event, peer, message) in pending(state) {
+    for (event, peer, mut message, identifiers) in pending(state) {
         let Some(peer) = peer_named(state, &peer) else {
             continue;
         };
+        if let (Some(key), Message::Request { people, .. }) = (&identifiers, &mut message) {
+            let store = state.store.clone();
+            let k = key.clone();
+            let kept = tokio::task::spawn_blocking(move || store.setting(&k)).await;
+            let found: Option<Identifiers> = match kept {
+                Ok(Ok(Some(bytes))) if !bytes.is_empty() => serde_json::from_slice(&bytes).ok(),
+                _ => None,
+            };
+            let Some(found) = found else {
+                tracing::warn!(message = %event, "协查 request's people are not kept: not sent");
+                continue;
+            };
+            *people = found;
+        }
         let signed = Signed {
             signed: hex::encode(sign_json(&state.cities.root, &message)),
         };
@@ -277,6 +376,15 @@ pub async fn deliver_pending(state: &AppState) {
             .await;
         if let Err(e) = logged {
             tracing::warn!(error = %e, "a delivery was not logged; it will be sent again");
+            continue;
+        }
+        // Delivered: the identifiers are no longer needed here (the log keeps their hash).
+        if let Some(key) = identifiers {
+            let store = state.store.clone();
+            let erased = tokio::task::spawn_blocking(move || store.put_setting(&key, b"")).await;
+            if !matches!(erased, Ok(Ok(()))) {
+                tracing::warn!(message = %event, "delivered 协查 identifiers were not erased");
+            }
         }
     }
 }
@@ -301,7 +409,27 @@ pub struct AssistIn {
     pub peer: String,
     /// The case (`C…`) whose places these are.
     pub case: String,
+    /// "Case C stayed at these places in your city at these times".
+    #[serde(default)]
     pub places: Vec<AssistPlace>,
+    /// "These people registered in your city are close contacts of our case".
+    #[serde(default)]
+    pub people: Vec<PersonIn>,
+}
+
+/// One close contact registered in the peer city, by exactly one identifier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonIn {
+    /// Their resident ID number.
+    #[serde(default)]
+    pub id_number: Option<String>,
+    /// Or the peer's pseudonym of them (the `sub` of a code the peer signed).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// How they were exposed (同住, 同车厢…): at most 100 characters.
+    pub relation: String,
+    pub last_exposure: Timestamp,
 }
 
 /// `POST /api/v1/assist-requests/{id}/answer`.
@@ -314,6 +442,11 @@ pub struct AnswerIn {
     /// How many people were traced.
     #[serde(default)]
     pub traced: u32,
+    /// For a "people" request: what was done about each person, by reference (one of
+    /// [`PERSON_OUTCOMES`]); a person not named here is `found` if resolved here, else
+    /// `not_registered`.
+    #[serde(default)]
+    pub people: Vec<AssistOutcome>,
 }
 
 /// A request as listed.
@@ -323,7 +456,12 @@ pub struct AssistOut {
     pub direction: &'static str,
     pub peer: String,
     pub case: String,
+    /// `places` or `people` (a request may carry both: then `people`).
+    pub kind: &'static str,
     pub places: Vec<AssistPlace>,
+    /// The people named, by reference, with what was done about each once answered (and,
+    /// for an incoming request, whom they resolved to here).
+    pub people: Vec<PersonRowOut>,
     /// `queued` (not yet taken by the peer), `delivered`, `answered` (an answer exists;
     /// for an incoming request, its delivery back is `answer_delivered_at`).
     pub status: &'static str,
@@ -337,6 +475,44 @@ pub struct AssistOut {
     pub hours_to_answer: i64,
     pub sla_hours: u32,
     pub overdue: bool,
+}
+
+/// One person of a request as listed: never an identifier, only its keyed hash.
+#[derive(Debug, Serialize)]
+pub struct PersonRowOut {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub relation: String,
+    pub last_exposure: String,
+    /// The resident here it resolved to (incoming requests only).
+    pub person: Option<String>,
+    pub outcome: Option<String>,
+}
+
+fn people_rows(people: &[AssistPerson], answer: Option<&Answer>) -> Vec<PersonRowOut> {
+    people
+        .iter()
+        .map(|p| PersonRowOut {
+            reference: p.reference.clone(),
+            relation: p.relation.clone(),
+            last_exposure: p.last_exposure.to_rfc3339(),
+            person: p.person.map(|x| x.to_string()),
+            outcome: answer.and_then(|a| {
+                a.people
+                    .iter()
+                    .find(|o| o.reference == p.reference)
+                    .map(|o| o.outcome.clone())
+            }),
+        })
+        .collect()
+}
+
+fn kind(people: &[AssistPerson]) -> &'static str {
+    if people.is_empty() {
+        "places"
+    } else {
+        "people"
+    }
 }
 
 fn sla(state: &AppState) -> u32 {
@@ -360,7 +536,9 @@ fn out_row(o: &Outgoing, sla: u32, now: Timestamp) -> AssistOut {
         direction: "out",
         peer: o.peer.clone(),
         case: o.case.to_string(),
+        kind: kind(&o.people),
         places: o.places.clone(),
+        people: people_rows(&o.people, o.answer.as_ref()),
         status: match (&o.answer, o.delivered_at) {
             (Some(_), _) => "answered",
             (None, Some(_)) => "delivered",
@@ -385,7 +563,9 @@ fn in_row(i: &Incoming, sla: u32, now: Timestamp) -> AssistOut {
         direction: "in",
         peer: i.peer.clone(),
         case: i.case.clone(),
+        kind: kind(&i.people),
         places: i.places.clone(),
+        people: people_rows(&i.people, i.answer.as_ref()),
         status: if i.answer.is_some() {
             "answered"
         } else {
@@ -420,7 +600,8 @@ pub async fn post_request(
     if peer_named(&state, &input.peer).is_none() {
         return Err(AppError::not_found("unknown_peer", "no peer of this name"));
     }
-    let places_ok = (1..=MAX_PLACES).contains(&input.places.len())
+    let places_ok = input.places.len() <= MAX_PLACES
+        && (!input.places.is_empty() || !input.people.is_empty())
         && input
             .places
             .iter()
@@ -428,10 +609,19 @@ pub async fn post_request(
     if !places_ok {
         return Err(AppError::bad(
             "invalid_places",
-            "1 to 50 places, each named in at most 200 characters, from before to",
+            "1 to 50 places (or people), each named in at most 200 characters, from before to",
         ));
     }
-    let stored = state
+    let (people, identifiers) = named_people(&state, &input.people)?;
+    // The identifiers wait for delivery outside the log, written before the request's
+    // event: a request is never logged without what it must carry.
+    let key = identifiers_key(&people);
+    if !identifiers.is_empty() {
+        let bytes = serde_json::to_vec(&identifiers).unwrap_or_default();
+        let (store, k) = (state.store.clone(), key.clone());
+        tokio::task::spawn_blocking(move || store.put_setting(&k, &bytes)).await??;
+    }
+    let logged = state
         .record(vec![NewEvent {
             at: crate::now(),
             actor: caller.actor(),
@@ -440,9 +630,20 @@ pub async fn post_request(
                 peer: input.peer.clone(),
                 case: case.id,
                 places: input.places,
+                people,
             },
         }])
-        .await?;
+        .await;
+    let stored = match logged {
+        Ok(s) => s,
+        Err(e) => {
+            if !identifiers.is_empty() {
+                let store = state.store.clone();
+                let _ = tokio::task::spawn_blocking(move || store.put_setting(&key, b"")).await;
+            }
+            return Err(e.into());
+        }
+    };
     let id = stored
         .first()
         .map(|e| e.seq)
@@ -457,6 +658,71 @@ pub async fn post_request(
         .map(|o| out_row(o, sla(&state), crate::now()))
         .ok_or_else(|| AppError::Internal("a request's event was not applied".into()))?;
     Ok((StatusCode::CREATED, Json(row)))
+}
+
+/// Checks the people of a request: the logged form (keyed hashes) and what travels.
+fn named_people(
+    state: &AppState,
+    people: &[PersonIn],
+) -> Result<(Vec<AssistPerson>, Identifiers), AppError> {
+    if people.len() > MAX_PEOPLE {
+        return Err(AppError::bad(
+            "invalid_people",
+            "at most 200 people in one request",
+        ));
+    }
+    let key = &state.secrets.id_hash_key;
+    let mut logged: Vec<AssistPerson> = Vec::with_capacity(people.len());
+    let mut travelling = Vec::with_capacity(people.len());
+    for p in people {
+        if !text_ok(&p.relation, 100) {
+            return Err(AppError::bad(
+                "invalid_relation",
+                "a relation is 1 to 100 characters",
+            ));
+        }
+        let (id_number, subject, reference) = match (&p.id_number, &p.subject) {
+            (Some(id), None) => {
+                let id = xikang_domain::idnumber::IdNumber::parse(id.trim())
+                    .map_err(|e| AppError::bad(e.code(), e.to_string()))?;
+                let r = person_ref(key, "id_number", id.expose());
+                (Some(id.expose().to_owned()), None, r)
+            }
+            (None, Some(s)) => {
+                let ok = (1..=100).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+                if !ok {
+                    return Err(AppError::bad(
+                        "invalid_subject",
+                        "a subject is a code's `sub`",
+                    ));
+                }
+                (None, Some(s.clone()), person_ref(key, "subject", s))
+            }
+            _ => {
+                return Err(AppError::bad(
+                    "invalid_person",
+                    "name each person by exactly one of id_number and subject",
+                ));
+            }
+        };
+        if logged.iter().any(|l| l.reference == reference) {
+            return Err(AppError::bad("duplicate_person", "a person is named twice"));
+        }
+        logged.push(AssistPerson {
+            reference: reference.clone(),
+            relation: p.relation.trim().to_owned(),
+            last_exposure: p.last_exposure,
+            person: None,
+        });
+        travelling.push(NamedPerson {
+            reference,
+            id_number,
+            subject,
+            relation: p.relation.trim().to_owned(),
+            last_exposure: p.last_exposure,
+        });
+    }
+    Ok((logged, travelling))
 }
 
 /// `GET /api/v1/assist-requests?direction=in|out`.
@@ -531,6 +797,7 @@ pub async fn post_answer(
             "an outcome is 1 to 1,000 characters",
         ));
     }
+    let people = person_outcomes(&incoming.people, &input.people)?;
     state
         .record(vec![NewEvent {
             at: crate::now(),
@@ -540,6 +807,7 @@ pub async fn post_answer(
                 request: id,
                 outcome: input.outcome.trim().to_owned(),
                 traced: input.traced,
+                people,
             },
         }])
         .await?;
@@ -552,6 +820,87 @@ pub async fn post_answer(
         .map(|i| in_row(i, sla(&state), crate::now()))
         .ok_or_else(|| AppError::Internal("an answer was not applied".into()))?;
     Ok(Json(row))
+}
+
+/// Every person's outcome, by reference: as the tracer said, or `found` / `not_registered`.
+/// A reference the request did not name, an outcome not in [`PERSON_OUTCOMES`], or an
+/// action on someone not resolved here is refused.
+fn person_outcomes(
+    people: &[AssistPerson],
+    said: &[AssistOutcome],
+) -> Result<Vec<AssistOutcome>, AppError> {
+    for o in said {
+        let Some(p) = people.iter().find(|p| p.reference == o.reference) else {
+            return Err(AppError::bad(
+                "unknown_ref",
+                "the request names no such person",
+            ));
+        };
+        if !PERSON_OUTCOMES.contains(&o.outcome.as_str()) {
+            return Err(AppError::bad(
+                "invalid_person_outcome",
+                format!("an outcome is one of {}", PERSON_OUTCOMES.join(", ")),
+            ));
+        }
+        if p.person.is_none() && o.outcome != "not_registered" {
+            return Err(AppError::bad(
+                "invalid_person_outcome",
+                "this person is not registered here",
+            ));
+        }
+    }
+    Ok(people
+        .iter()
+        .map(|p| AssistOutcome {
+            reference: p.reference.clone(),
+            outcome: said
+                .iter()
+                .find(|o| o.reference == p.reference)
+                .map(|o| o.outcome.clone())
+                .unwrap_or_else(|| {
+                    if p.person.is_some() {
+                        "found"
+                    } else {
+                        "not_registered"
+                    }
+                    .to_owned()
+                }),
+        })
+        .collect())
+}
+
+/// Resolves the people of an incoming request in this city's register (blocking: the
+/// ID-number index). A message whose people are malformed is refused whole.
+fn resolve_people(state: &AppState, people: &[NamedPerson]) -> Result<Vec<AssistPerson>, AppError> {
+    let malformed = || refuse("assist_malformed", "a person of the request is malformed");
+    if people.len() > MAX_PEOPLE {
+        return Err(malformed());
+    }
+    let mut out: Vec<AssistPerson> = Vec::with_capacity(people.len());
+    for p in people {
+        let ref_ok = p.reference.len() == 32 && p.reference.bytes().all(|b| b.is_ascii_hexdigit());
+        if !ref_ok || !text_ok(&p.relation, 100) || out.iter().any(|o| o.reference == p.reference) {
+            return Err(malformed());
+        }
+        let person = match (&p.id_number, &p.subject) {
+            (Some(id), None) => {
+                let id = xikang_domain::idnumber::IdNumber::parse(id).map_err(|_| malformed())?;
+                state
+                    .store
+                    .person_by_id_hash(&id.keyed_hash(&state.secrets.id_hash_key))?
+            }
+            (None, Some(s)) => state.pseudonyms.person_of(s),
+            _ => return Err(malformed()),
+        }
+        .filter(|x| state.projection.person_exists(*x));
+        out.push(AssistPerson {
+            reference: p.reference.clone(),
+            relation: p.relation.clone(),
+            last_exposure: p.last_exposure,
+            person,
+        });
+    }
+    Ok(out)
 }
 
 fn refuse(code: &'static str, message: &str) -> AppError {
@@ -589,6 +938,7 @@ pub async fn post_inbox(
     let own = state.config.jurisdiction.as_str();
     let addressed = |from: &str, to: &str| from == peer.anchor.jurisdiction && to == own;
     let now = crate::now();
+    let mut follow_ups: Vec<NewEvent> = Vec::new();
     let body = match message {
         Message::Request {
             from,
@@ -597,6 +947,7 @@ pub async fn post_inbox(
             case,
             places,
             sent_at,
+            people,
         } => {
             if !addressed(&from, &to) {
                 return Err(refuse(
@@ -612,12 +963,38 @@ pub async fn post_inbox(
             if seen || places.len() > MAX_PLACES {
                 return Ok(Json(serde_json::json!({"taken": true, "new": false})));
             }
+            let s = state.clone();
+            let people = tokio::task::spawn_blocking(move || resolve_people(&s, &people))
+                .await
+                .map_err(|e| AppError::Internal(format!("resolving people: {e}")))??;
+            // Everyone found is a task for the tracers of their district, committed with
+            // the request: both or neither.
+            follow_ups = people
+                .iter()
+                .filter_map(|p| {
+                    Some(NewEvent {
+                        at: now,
+                        actor: format!("peer:{}", peer.name),
+                        basis: format!("协查 request {id} from peer {}", peer.name),
+                        body: EventBody::FollowUpFlagged {
+                            person: p.person?,
+                            reason: format!(
+                                "协查 ({}): close contact of a case there — {}; last exposure {}",
+                                peer.name,
+                                p.relation,
+                                p.last_exposure.to_rfc3339()
+                            ),
+                        },
+                    })
+                })
+                .collect();
             EventBody::AssistReceived {
                 peer: peer.name.clone(),
                 remote: id,
                 case,
                 places,
                 sent_at,
+                people,
             }
         }
         Message::Answer {
@@ -627,6 +1004,7 @@ pub async fn post_inbox(
             outcome,
             traced,
             answered_at,
+            people,
         } => {
             if !addressed(&from, &to) {
                 return Err(refuse(
@@ -651,17 +1029,92 @@ pub async fn post_inbox(
                 outcome,
                 traced,
                 answered_at,
+                people,
             }
         }
     };
-    state
-        .record(vec![NewEvent {
-            at: now,
-            actor: format!("peer:{}", peer.name),
-            basis: "协查 message signed by the peer's root key".into(),
-            body,
-        }])
-        .await?;
+    let mut events = vec![NewEvent {
+        at: now,
+        actor: format!("peer:{}", peer.name),
+        basis: "协查 message signed by the peer's root key".into(),
+        body,
+    }];
+    events.append(&mut follow_ups);
+    state.record(events).await?;
     tracing::info!(peer = %peer.name, "协查 message received");
     Ok(Json(serde_json::json!({"taken": true, "new": true})))
+}
+
+/// One direction's 协查 figures for the dashboard.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SlaDirection {
+    /// Not answered yet.
+    pub open: usize,
+    /// Open or answered after the SLA's hours.
+    pub overdue: usize,
+    pub answered: usize,
+    /// Mean hours from sending (or receiving) to the first answer, of the answered ones.
+    pub mean_hours_to_answer: Option<f64>,
+}
+
+/// Both directions against the SLA (the command dashboard's tile).
+#[derive(Debug, Clone, Serialize)]
+pub struct SlaSummary {
+    pub sla_hours: u32,
+    pub incoming: SlaDirection,
+    pub outgoing: SlaDirection,
+}
+
+fn direction<'a>(
+    rows: impl Iterator<Item = (Timestamp, Option<&'a Answer>)>,
+    sla: u32,
+    now: Timestamp,
+) -> SlaDirection {
+    let mut d = SlaDirection::default();
+    let mut seconds: i64 = 0;
+    for (from, answer) in rows {
+        let until = answer.map_or(now, |a| a.answered_at);
+        let took = (until.0 - from.0).max(0);
+        if took >= i64::from(sla) * HOUR {
+            d.overdue += 1;
+        }
+        match answer {
+            Some(_) => {
+                d.answered += 1;
+                seconds += took;
+            }
+            None => d.open += 1,
+        }
+    }
+    if d.answered > 0 {
+        d.mean_hours_to_answer = Some(seconds as f64 / d.answered as f64 / HOUR as f64);
+    }
+    d
+}
+
+/// The SLA figures now, from the projection (no store read).
+pub fn sla_summary(state: &AppState, now: Timestamp) -> SlaSummary {
+    let sla = sla(state);
+    let records = read(&state.projection.cities);
+    SlaSummary {
+        sla_hours: sla,
+        incoming: direction(
+            records
+                .assists
+                .inbox
+                .values()
+                .map(|i| (i.received_at, i.answer.as_ref())),
+            sla,
+            now,
+        ),
+        outgoing: direction(
+            records
+                .assists
+                .out
+                .values()
+                .map(|o| (o.sent_at, o.answer.as_ref())),
+            sla,
+            now,
+        ),
+    }
 }

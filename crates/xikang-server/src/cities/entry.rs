@@ -159,10 +159,11 @@ pub async fn check(
 async fn check_code(state: &AppState, code: &str, now: Timestamp) -> Result<Checked, &'static str> {
     let (kid, unverified) = decode_unverified(code).map_err(|e| e.code())?;
     if unverified.issuer == state.config.jurisdiction {
-        if state.cities.key_revoked(&hex::encode(kid)) {
+        let ring = state.keys(now);
+        if ring.key_revoked(&hex::encode(kid)) {
             return Err("token_key_revoked");
         }
-        let claims = state
+        let claims = ring
             .verifier
             .verify(code, Some(&state.config.jurisdiction), now)
             .map_err(|e| e.code())?;
@@ -256,9 +257,13 @@ fn check_pass(
     code: &Checked,
     now: Timestamp,
 ) -> Result<PassClaims, &'static str> {
+    let own;
     let verifier: &Verifier = match &code.list {
         Some(l) => &l.verifier,
-        None => &state.verifier,
+        None => {
+            own = state.keys(now);
+            &own.verifier
+        }
     };
     let pass = verifier
         .verify_pass(token, Some(&code.claims.issuer), now)
@@ -332,6 +337,7 @@ pub async fn post_current(
         details: None,
     };
     let claims = state
+        .keys(now)
         .verifier
         .verify(&input.token, Some(&issuer), now)
         .map_err(|e| refuse(e.code()))?;

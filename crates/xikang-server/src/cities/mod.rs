@@ -1,7 +1,8 @@
 //! Two cities (长三角联防联控, docs/cities.md): this city's keys over time and the signed
 //! trust list it publishes ([`keys`]), the peers whose lists it fetches and keeps
 //! ([`peers`]), 协查 requests between the cities' tracers ([`assist`]), the entry check that verifies another city's code offline and applies this
-//! city's rules ([`entry`]), and commuter passes (出入证, [`passes`]).
+//! city's rules ([`entry`]), commuter passes (出入证, [`passes`]), and the risk areas and
+//! entry rules each city publishes for the other ([`rules`]).
 //!
 //! What is decided is logged: a key made or revoked, a peer added, a pass applied for,
 //! approved or revoked ([`Records`] folds those events for the projection). What is only
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod passes;
 pub mod peers;
 mod records;
+pub mod rules;
 
 pub use keys::{Cities, revoked_keys};
 pub use records::{Pass, PassStatus, PeerRecord, Records};
@@ -34,6 +36,48 @@ pub const OPERATIONS: &[crate::openapi::Operation] = &[
         "The city's root key, as peers pin it (compare with the copy given out of band)",
         "cities",
         false,
+    ),
+    (
+        "get",
+        "/api/v1/trust/rules",
+        "This city's risk areas (its zones' communities, its own areas on the origin risk list) and its venues' entry rules, signed by the root key: a COSE_Sign1 (application/cose) over JSON; peers fetch it with the trust list; docs/cities.md",
+        "cities",
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/keys",
+        "The code-signing keys with their status now: current, next, retiring, revoked (city-level admins)",
+        "cities",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/keys/rotate",
+        "Make the next code-signing key {ahead_secs, valid_days?} (city-level admins; logged): published as next at once, signing from its not_before without a restart",
+        "cities",
+        true,
+    ),
+    (
+        "post",
+        "/api/v1/keys/{kid}/revoke",
+        "Revoke a code-signing key {reason} (city-level admins; logged): its tokens are refused here at once, by peers from their next fetch; 404 unknown_key, 409 key_last_valid",
+        "cities",
+        true,
+    ),
+    (
+        "get",
+        "/api/v1/peer-rules",
+        "The peer cities' risk areas and entry rules as last fetched and verified (public notices: for residents travelling there)",
+        "cities",
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/peers/{name}",
+        "One peer: its list's state and keys, and its risk areas and entry rules in use (city-level admins)",
+        "cities",
+        true,
     ),
     (
         "post",
@@ -108,7 +152,7 @@ pub const OPERATIONS: &[crate::openapi::Operation] = &[
     (
         "post",
         "/api/v1/assist-requests",
-        "Send a 协查 request to a peer city {peer, case, places: [{place, from, to}]} (tracers and admins of the case's district): minimised, signed by the root key, logged, queued and retried until the peer takes it",
+        "Send a 协查 request to a peer city {peer, case, places: [{place, from, to}], people: [{id_number | subject, relation, last_exposure}]} (tracers and admins of the case's district): minimised (the logs keep a keyed hash of each person's identifier), signed by the root key, logged, queued and retried until the peer takes it",
         "cities",
         true,
     ),
@@ -122,7 +166,7 @@ pub const OPERATIONS: &[crate::openapi::Operation] = &[
     (
         "post",
         "/api/v1/assist-requests/{id}/answer",
-        "Answer an incoming 协查 request {outcome, traced} (tracers and admins): logged and sent back, queued while the requester is unreachable; 409 assist_answered",
+        "Answer an incoming 协查 request {outcome, traced, people?: [{ref, outcome}]} (tracers and admins): logged and sent back, queued while the requester is unreachable; 409 assist_answered",
         "cities",
         true,
     ),

@@ -65,14 +65,15 @@ impl AppState {
     /// The pass's signed text: deterministic, so a reprint is the same pass.
     pub fn pass_token(&self, p: &Pass) -> Option<String> {
         let issued_at = p.approved_at()?;
-        Some(self.signer.issue_pass(&PassClaims {
+        let ring = self.keys(crate::now());
+        Some(ring.signer.issue_pass(&PassClaims {
             issuer: self.config.jurisdiction.clone(),
             subject: self.pseudonyms.pseudonym(p.person),
             pass: p.id.0,
             route: format!("{}>{}", self.config.jurisdiction, p.work_jurisdiction),
             max_test_age_hours: p.max_test_age_hours,
             issued_at,
-            expires_at: p.valid_until.min(self.signer.not_after()),
+            expires_at: p.valid_until.min(ring.signer.not_after()),
         }))
     }
 }

@@ -11,6 +11,7 @@
 use crate::app::{Actor, Role, authorise};
 use crate::cities::PeerRecord;
 use crate::cities::http;
+use crate::cities::rules::RulesDocument;
 use crate::error::AppError;
 use crate::extract::JsonIn;
 use crate::state::{AppState, read, write};
@@ -43,6 +44,11 @@ pub struct PeerState {
     pub fetched_at: Option<Timestamp>,
     /// The last attempt that failed, and why (a stable code).
     pub last_error: Option<(Timestamp, &'static str)>,
+    /// The peer's risk areas and entry rules as last accepted ([`crate::cities::rules`]),
+    /// when they were fetched, and the last failure to fetch them.
+    pub rules: Option<Arc<RulesDocument>>,
+    pub rules_fetched_at: Option<Timestamp>,
+    pub rules_error: Option<(Timestamp, &'static str)>,
 }
 
 /// The peers' lists, by peer name.
@@ -64,6 +70,24 @@ impl PeerLists {
 
 fn settings_key(name: &str) -> String {
     format!("peer_list:{name}")
+}
+
+fn rules_key(name: &str) -> String {
+    format!("peer_rules:{name}")
+}
+
+/// Checks a rules document like a list: the anchor's signature, then not older than the
+/// copy held.
+fn accept_rules(
+    bytes: &[u8],
+    peer: &PeerRecord,
+    held: Option<&RulesDocument>,
+) -> Result<RulesDocument, &'static str> {
+    let doc = RulesDocument::open(bytes, &peer.anchor).map_err(|e| e.code())?;
+    if held.is_some_and(|h| doc.issued() < h.issued()) {
+        return Err("trust_list_stale");
+    }
+    Ok(doc)
 }
 
 /// Checks bytes against the peer's anchor, and against the copy held: an older list than
@@ -95,21 +119,70 @@ impl AppState {
             .cloned()
             .collect();
         for peer in peers {
-            let Some(bytes) = self.store.setting(&settings_key(&peer.name))? else {
-                continue;
-            };
-            if let Ok(list) = accept(&bytes, &peer, None) {
+            if let Some(bytes) = self.store.setting(&settings_key(&peer.name))?
+                && let Ok(list) = accept(&bytes, &peer, None)
+            {
                 self.cities.lists.update(&peer.name, |s| {
                     s.list = Some(Arc::new(list));
+                });
+            }
+            if let Some(bytes) = self.store.setting(&rules_key(&peer.name))?
+                && let Ok(rules) = accept_rules(&bytes, &peer, None)
+            {
+                self.cities.lists.update(&peer.name, |s| {
+                    s.rules = Some(Arc::new(rules));
                 });
             }
         }
         Ok(())
     }
 
-    /// Fetches one peer's signed list and, if it verifies, puts it in use and in the
-    /// store. On any failure the list in use is unchanged and the failure's code kept.
+    /// Fetches one peer's signed list, then its signed rules; each, if it verifies, is put
+    /// in use and in the store. On any failure the copy in use is unchanged and the
+    /// failure's code kept; the list's failure is the answer.
     pub async fn refresh_peer(&self, peer: &PeerRecord) -> Result<PeerState, AppError> {
+        let list = self.refresh_list(peer).await;
+        self.refresh_rules(peer).await;
+        list
+    }
+
+    /// Fetches one peer's rules (risk areas, entry rules): taken whole and verified, or
+    /// the last good copy stays and the failure's code is kept.
+    async fn refresh_rules(&self, peer: &PeerRecord) {
+        let now = crate::now();
+        let fetched = http::request(&peer.url, "GET", "/api/v1/trust/rules", None).await;
+        let outcome = match fetched {
+            Ok(a) if a.status == 200 => {
+                let held = self.cities.lists.get(&peer.name).rules;
+                accept_rules(&a.body, peer, held.as_deref()).map(|doc| (doc, a.body))
+            }
+            _ => Err("peer_unreachable"),
+        };
+        match outcome {
+            Ok((doc, bytes)) => {
+                let store = self.store.clone();
+                let key = rules_key(&peer.name);
+                let kept =
+                    tokio::task::spawn_blocking(move || store.put_setting(&key, &bytes)).await;
+                if !matches!(kept, Ok(Ok(()))) {
+                    tracing::warn!(peer = %peer.name, "a peer's rules were not kept in the store");
+                }
+                self.cities.lists.update(&peer.name, |s| {
+                    s.rules = Some(Arc::new(doc));
+                    s.rules_fetched_at = Some(now);
+                    s.rules_error = None;
+                });
+            }
+            Err(code) => {
+                tracing::warn!(peer = %peer.name, code, "peer rules refused or unreachable");
+                self.cities
+                    .lists
+                    .update(&peer.name, |s| s.rules_error = Some((now, code)));
+            }
+        }
+    }
+
+    async fn refresh_list(&self, peer: &PeerRecord) -> Result<PeerState, AppError> {
         let now = crate::now();
         let fetched = http::request(&peer.url, "GET", "/api/v1/trust/signed", None).await;
         let outcome = match fetched {
@@ -207,6 +280,12 @@ pub struct PeerOut {
     /// The last failed fetch: its code and when.
     pub last_error: Option<String>,
     pub last_error_at: Option<String>,
+    /// The peer's rules in use: when signed and fetched, how many risk areas, and the last
+    /// failure to fetch them.
+    pub rules_issued_at: Option<String>,
+    pub rules_fetched_at: Option<String>,
+    pub risk_areas: usize,
+    pub rules_error: Option<String>,
 }
 
 fn peer_out(state: &AppState, p: &PeerRecord) -> PeerOut {
@@ -223,7 +302,21 @@ fn peer_out(state: &AppState, p: &PeerRecord) -> PeerOut {
         revocations: s.list.as_ref().map_or(0, |l| l.doc.revoked.len()),
         last_error: s.last_error.map(|e| e.1.to_owned()),
         last_error_at: s.last_error.map(|e| e.0.to_rfc3339()),
+        rules_issued_at: s.rules.as_ref().map(|r| r.issued_at.clone()),
+        rules_fetched_at: s.rules_fetched_at.map(Timestamp::to_rfc3339),
+        risk_areas: s.rules.as_ref().map_or(0, |r| r.risk_areas.len()),
+        rules_error: s.rules_error.map(|e| e.1.to_owned()),
     }
+}
+
+/// Peers are the city's: only a city-level admin reads or changes them.
+pub fn peer_admin(state: &AppState, caller: &Actor, what: &'static str) -> Result<(), AppError> {
+    caller.require(&[Role::Admin], what)?;
+    authorise::whole_city(
+        state,
+        caller,
+        "peers are the city's, kept to a city-level admin",
+    )
 }
 
 /// A peer's name: 1 to 40 of `a-z0-9-`.
@@ -275,12 +368,7 @@ pub async fn post_peer(
     caller: Actor,
     input: JsonIn<PeerIn>,
 ) -> Result<(StatusCode, Json<PeerOut>), AppError> {
-    caller.require(&[Role::Admin], "adding peers")?;
-    authorise::whole_city(
-        &state,
-        &caller,
-        "peers are the city's, kept to a city-level admin",
-    )?;
+    peer_admin(&state, &caller, "adding peers")?;
     let input = input.get()?;
     let body = peer_event(&input, &state.config.jurisdiction)?;
     if let EventBody::PeerAdded { jurisdiction, .. } = &body {
@@ -316,18 +404,8 @@ pub async fn list_peers(
     State(state): State<Arc<AppState>>,
     caller: Actor,
 ) -> Result<Json<Vec<PeerOut>>, AppError> {
-    caller.require(&[Role::Admin], "reading peers")?;
-    authorise::whole_city(
-        &state,
-        &caller,
-        "peers are the city's, kept to a city-level admin",
-    )?;
-    let peers: Vec<PeerRecord> = read(&state.projection.cities)
-        .peers
-        .values()
-        .cloned()
-        .collect();
-    Ok(Json(peers.iter().map(|p| peer_out(&state, p)).collect()))
+    peer_admin(&state, &caller, "reading peers")?;
+    Ok(Json(peers_out(&state)))
 }
 
 /// `POST /api/v1/peers/{name}/refresh`: fetch a peer's list now (city-level admins). 422
@@ -338,12 +416,7 @@ pub async fn post_refresh(
     caller: Actor,
     Path(name): Path<String>,
 ) -> Result<Json<PeerOut>, AppError> {
-    caller.require(&[Role::Admin], "refreshing peers")?;
-    authorise::whole_city(
-        &state,
-        &caller,
-        "peers are the city's, kept to a city-level admin",
-    )?;
+    peer_admin(&state, &caller, "refreshing peers")?;
     let peer = read(&state.projection.cities)
         .peers
         .get(&name)
@@ -351,4 +424,53 @@ pub async fn post_refresh(
         .ok_or_else(|| AppError::not_found("unknown_peer", "no peer of this name"))?;
     state.refresh_peer(&peer).await?;
     Ok(Json(peer_out(&state, &peer)))
+}
+
+/// One peer in full: its state, the keys of its list, and its rules in use.
+#[derive(Debug, Serialize)]
+pub struct PeerDetailOut {
+    #[serde(flatten)]
+    pub peer: PeerOut,
+    pub keys_listed: Vec<xikang_code::ListedKey>,
+    pub rules: Option<RulesDocument>,
+}
+
+/// One peer (the admin page's), or `unknown_peer`.
+pub fn peer_detail(state: &AppState, name: &str) -> Result<PeerDetailOut, AppError> {
+    let peer = read(&state.projection.cities)
+        .peers
+        .get(name)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("unknown_peer", "no peer of this name"))?;
+    let s = state.cities.lists.get(name);
+    Ok(PeerDetailOut {
+        peer: peer_out(state, &peer),
+        keys_listed: s
+            .list
+            .as_ref()
+            .map(|l| l.doc.keys.clone())
+            .unwrap_or_default(),
+        rules: s.rules.as_deref().cloned(),
+    })
+}
+
+/// Every peer, as the admin page lists them.
+pub fn peers_out(state: &AppState) -> Vec<PeerOut> {
+    let peers: Vec<PeerRecord> = read(&state.projection.cities)
+        .peers
+        .values()
+        .cloned()
+        .collect();
+    peers.iter().map(|p| peer_out(state, p)).collect()
+}
+
+/// `GET /api/v1/peers/{name}`: one peer, its list's keys and its rules in use (city-level
+/// admins).
+pub async fn get_peer(
+    State(state): State<Arc<AppState>>,
+    caller: Actor,
+    Path(name): Path<String>,
+) -> Result<Json<PeerDetailOut>, AppError> {
+    peer_admin(&state, &caller, "reading peers")?;
+    Ok(Json(peer_detail(&state, &name)?))
 }

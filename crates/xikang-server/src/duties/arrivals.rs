@@ -101,18 +101,42 @@ pub async fn register_arrival(
     }
     let code = b.origin.clone();
     let store = state.store.clone();
-    let origin = blocking(move || store.origin(&code))
-        .await?
-        .ok_or_else(|| {
-            unprocessable(
+    let own = blocking(move || store.origin(&code)).await?;
+    // A peer city's published risk areas count too (docs/cities.md): the stricter of ours
+    // and theirs, under our regime for that risk.
+    let peer = crate::cities::rules::peer_risk(state, &b.origin);
+    let (origin, risk_source) = match (own, peer) {
+        (Some(mut o), Some((risk, name))) => {
+            let source = if crate::cities::rules::stricter(o.risk, risk) != o.risk {
+                o.risk = risk;
+                format!("peer:{name}")
+            } else {
+                "own".to_owned()
+            };
+            (o, source)
+        }
+        (Some(o), None) => (o, "own".to_owned()),
+        (None, Some((risk, name))) => (
+            OriginRecord {
+                code: b.origin.clone(),
+                name: String::new(),
+                risk,
+                updated_at: now,
+                updated_by: format!("peer:{name}"),
+            },
+            format!("peer:{name}"),
+        ),
+        (None, None) => {
+            return Err(unprocessable(
                 "unknown_origin",
                 format!(
                     "origin `{}` is not on the risk list",
                     b.origin.chars().take(20).collect::<String>()
                 ),
                 None,
-            )
-        })?;
+            ));
+        }
+    };
     let policy = state.policy();
     let regime = policy.duties().arrival_regime(origin.risk).ok_or_else(|| {
         unprocessable(
@@ -145,6 +169,7 @@ pub async fn register_arrival(
         person: person.to_string(),
         regime: regime.name.clone(),
         risk: xikang_domain::duties::variant_name(&origin.risk),
+        risk_source,
         tests: schedule(&regime.test_days, planned),
     };
     Ok(out)

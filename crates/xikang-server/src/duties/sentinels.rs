@@ -102,6 +102,7 @@ pub async fn report_sentinel(
     let person = match (&b.token, &b.person) {
         (Some(token), _) => {
             let claims = state
+                .keys(now)
                 .verifier
                 .verify(token.trim(), Some(&state.config.jurisdiction), now)
                 .map_err(|e| {

@@ -503,6 +503,9 @@ pub struct ArrivalOut {
     pub person: String,
     pub regime: String,
     pub risk: String,
+    /// Whose risk list gave the risk: `own`, or `peer:NAME` when a peer city's published
+    /// risk areas (docs/cities.md) made it stricter or named an origin ours does not.
+    pub risk_source: String,
     pub tests: Vec<TestDayOut>,
 }
 
@@ -786,6 +789,7 @@ mod tests {
                 person: "P1".into(),
                 regime: "r".into(),
                 risk: "high".into(),
+                risk_source: "own".into(),
                 tests: Vec::new(),
             },
         );

@@ -516,6 +516,10 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
         lang.t("红黑榜", "District ranking"),
         super::ranking::table(lang, viewer, &f.ranking, f.round.as_ref()),
     );
+    h.push_str(&assist_tile(
+        lang,
+        &crate::cities::assist::sla_summary(state, crate::now()),
+    ));
     // Not cached with the figures: the ledger is a few counters, and an alarm must not
     // wait for the next computation.
     h.push_str(&super::ledger::section(
@@ -532,6 +536,48 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
         "<p><small>{} {}</small></p>",
         lang.t("居民", "Residents"),
         f.residents,
+    );
+    h
+}
+
+/// The 协查 SLA tile: per direction, the requests open and overdue and the hours to the
+/// first answer (mean of the answered ones), against the policy's SLA. Live, not cached:
+/// a few counters.
+fn assist_tile(lang: Lang, s: &crate::cities::assist::SlaSummary) -> String {
+    let mut h = format!(
+        r#"<h2 id="assist-sla-h">{}</h2><table id="assist-sla" aria-labelledby="assist-sla-h" data-sla="{}">{}<tbody>"#,
+        lang.t("协查时效", "协查 (assistance) SLA"),
+        s.sla_hours,
+        super::thead(&[
+            lang.t("方向", "Direction"),
+            lang.t("待答复", "Open"),
+            lang.t("超时", "Overdue"),
+            lang.t("已答复", "Answered"),
+            lang.t("首次答复平均用时（小时）", "Mean hours to first answer"),
+        ]),
+    );
+    for (d, zh, en) in [
+        (&s.incoming, "收到", "Received"),
+        (&s.outgoing, "发出", "Sent"),
+    ] {
+        let _ = write!(
+            h,
+            r#"<tr data-direction="{en}" data-open="{o}" data-overdue="{late}"><th scope="row">{l}</th><td>{o}</td><td>{late}</td><td>{a}</td><td>{m}</td></tr>"#,
+            l = lang.t(zh, en),
+            o = d.open,
+            late = d.overdue,
+            a = d.answered,
+            m = d
+                .mean_hours_to_answer
+                .map_or_else(|| "—".to_owned(), |m| format!("{m:.1}")),
+        );
+    }
+    let _ = write!(
+        h,
+        r#"</tbody></table><p><small>{} {} h · <a href="/web/assist">{}</a></small></p>"#,
+        lang.t("时限", "SLA"),
+        s.sla_hours,
+        lang.t("协查列表", "All requests"),
     );
     h
 }

@@ -18,6 +18,7 @@ pub mod anomalies;
 pub mod appeals;
 pub mod board;
 pub mod bulletin;
+pub mod cities;
 pub mod claim;
 pub mod dashboard;
 pub mod diff;
@@ -116,6 +117,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/web/cases/{id}/contacts", post(tracer::bulk))
         .route("/web/cases/{id}/contacts/{person}", post(tracer::act))
         .route("/web/cases/{id}/export", get(tracer::export))
+        .route("/web/peers", get(cities::peers_list).post(cities::add_peer))
+        .route("/web/peers/{name}", get(cities::peer))
+        .route("/web/peers/{name}/refresh", post(cities::refresh_peer))
+        .route("/web/passes", get(cities::passes_list))
+        .route("/web/passes/{id}/{action}", post(cities::pass_action))
+        .route("/web/assist", get(cities::assist_list))
+        .route("/web/assist/{id}/answer", post(cities::answer))
         .route("/web/dashboard", get(dashboard::page))
         .route("/web/dashboard/live", get(dashboard::live))
         .route("/web/dashboard/data.json", get(dashboard::data))
@@ -218,7 +226,10 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
             v.push(("/web/ranking", "红黑榜", "Ranking"));
             v.push(("/web/cases", "流调", "Tracing"));
             v.push(("/web/appeals", "申诉", "Appeals"));
+            v.push(("/web/assist", "协查", "Assistance"));
             if role == Role::Admin {
+                v.push(("/web/peers", "互认城市", "Peer cities"));
+                v.push(("/web/passes", "出入证", "Passes"));
                 v.push(("/web/messages", "留言办理", "Messages"));
                 v.push(("/web/enterprises", "复工备案", "Resumption"));
                 v.push(("/web/responsibility", "责任清单", "Responsibilities"));

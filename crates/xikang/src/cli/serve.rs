@@ -82,6 +82,7 @@ pub(super) fn effective(args: &ServeArgs) -> Vec<(&'static str, String)> {
         ("metrics_token_file", path(&args.metrics_token_file)),
         ("peer_refresh_secs", args.peer_refresh_secs.to_string()),
         ("assist_retry_secs", args.assist_retry_secs.to_string()),
+        ("key_reload_secs", args.key_reload_secs.to_string()),
         (
             "node_id",
             args.node_id
@@ -253,6 +254,7 @@ pub(super) fn serve(
         log_origin: args.log_origin.clone(),
         peer_refresh_secs: args.peer_refresh_secs,
         assist_retry_secs: args.assist_retry_secs,
+        key_reload_secs: args.key_reload_secs,
         metrics_access: metrics_access(args)?,
         // Claim codes (docs/claim.md) go to a file beside the data: the demo's SMS gateway.
         messages: Some(std::sync::Arc::new(
