@@ -136,6 +136,7 @@ pub struct AssistPerson {
 
 /// What the receiving city did about one person of a 协查 request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssistOutcome {
     #[serde(rename = "ref")]
     pub reference: String,

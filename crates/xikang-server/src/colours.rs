@@ -13,7 +13,7 @@ use std::sync::Arc;
 use xikang_domain::Colour;
 
 /// `GET /api/v1/colours`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ColourCountsOut {
     pub green: u64,
     pub red: u64,

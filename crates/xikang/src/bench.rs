@@ -411,7 +411,12 @@ pub(crate) struct ScanLoad {
 pub(crate) fn code_requests(people: u32) -> Arc<Vec<Req>> {
     Arc::new(
         (0..4096u32)
-            .map(|k| Req::get(format!("/api/v1/people/P{}/code", (k * 7919) % people.max(1))))
+            .map(|k| {
+                Req::get(format!(
+                    "/api/v1/people/P{}/code",
+                    (k * 7919) % people.max(1)
+                ))
+            })
             .collect(),
     )
 }
@@ -578,7 +583,17 @@ async fn phases(
     eprintln!("phase: code display, residents' own");
     out.push(load(plan, admin, "code display, own", None, 1, codes.own).await?);
     eprintln!("phase: code display, an official's reads");
-    out.push(load(plan, admin, "code display, official", None, 1, codes.official).await?);
+    out.push(
+        load(
+            plan,
+            admin,
+            "code display, official",
+            None,
+            1,
+            codes.official,
+        )
+        .await?,
+    );
     eprintln!("phase: scans in batches of 100");
     out.push(load(plan, device, "scans, batches of 100", None, 100, batches).await?);
     eprintln!("phase: single scans");

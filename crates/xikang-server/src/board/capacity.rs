@@ -61,7 +61,7 @@ pub struct BedsOut {
 }
 
 /// The lab's tubes against the screening rounds' demand.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TubesOut {
     /// Tubes resulted per day over the trend's days, city-wide (one decimal).
     pub resulted_per_day: f64,
@@ -81,7 +81,7 @@ pub struct TubesOut {
 }
 
 /// A reported resource.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportedOut {
     pub resource: &'static str,
     pub name: String,
@@ -290,7 +290,8 @@ pub async fn capacity(
 }
 
 /// `POST /api/v1/capacity/reports`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = CapacityReportIn)]
 #[serde(deny_unknown_fields)]
 pub struct ReportIn {
     /// `fever_clinic`, `vehicle` or `stock`.

@@ -350,7 +350,7 @@ pub struct GreenOut {
 }
 
 /// One worker's colour, by their line in the filing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkerColour {
     pub line: usize,
     pub colour: Colour,

@@ -120,7 +120,7 @@ pub fn exists(state: &AppState, sha: &str) -> Result<bool, AppError> {
 }
 
 /// An uploaded photo.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PhotoOut {
     /// Its SHA-256 (hex): the name an inspection gives it.
     pub photo: String,

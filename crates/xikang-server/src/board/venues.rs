@@ -418,7 +418,7 @@ pub fn inspections(
 }
 
 /// `GET /api/v1/inspections/export?format=csv|xlsx&overdue=`: the list as a table.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct InspectionsExport {
     #[serde(default)]
     pub overdue: Option<bool>,

@@ -232,7 +232,7 @@ pub enum Message {
 
 /// One person of a "people" request as it travels (inside the signed message only): the
 /// requester's reference, and exactly one identifier the receiver can resolve.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NamedPerson {
     #[serde(rename = "ref")]
@@ -418,7 +418,7 @@ pub struct AssistIn {
 }
 
 /// One close contact registered in the peer city, by exactly one identifier.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonIn {
     /// Their resident ID number.
@@ -478,7 +478,7 @@ pub struct AssistOut {
 }
 
 /// One person of a request as listed: never an identifier, only its keyed hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PersonRowOut {
     #[serde(rename = "ref")]
     pub reference: String,

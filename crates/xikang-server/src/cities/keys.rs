@@ -459,7 +459,7 @@ pub async fn list_keys(
 }
 
 /// `POST /api/v1/keys/rotate`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateIn {
     /// Seconds from now until the new key signs (it is published as `next` until then).
@@ -502,7 +502,7 @@ pub async fn post_rotate(
 }
 
 /// `POST /api/v1/keys/{kid}/revoke`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeKeyIn {
     pub reason: String,

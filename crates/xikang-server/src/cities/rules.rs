@@ -26,7 +26,7 @@ use xikang_domain::policy::Policy;
 use xikang_domain::{AreaCode, Colour, GridCell, Timestamp};
 
 /// A risk area a city publishes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RiskArea {
     /// GB/T 2260 code of the area (6, 9 or 12 digits), inside the publishing city.
@@ -36,7 +36,7 @@ pub struct RiskArea {
 }
 
 /// The rule at a venue category's door.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryRule {
     /// The category (`supermarket`, …), or `*` for every category not listed.
@@ -241,7 +241,7 @@ pub async fn get_signed(
 }
 
 /// A peer's published rules, as shown here.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PeerRulesOut {
     pub peer: String,
     pub jurisdiction: String,

@@ -9,10 +9,10 @@ use crate::api::{
     access, bulletin, cases, checkpoint, course, log, people, results, tokens, venues,
 };
 use crate::board::{
-    capacity, enterprise, exchange, messages, quarterly, responsibility, supervision, supplies,
-    venues as board_venues,
+    capacity, enterprise, exchange, messages, photos, quarterly, responsibility, supervision,
+    supplies, venues as board_venues,
 };
-use crate::cities::{assist, entry, passes, peers};
+use crate::cities::{assist, entry, keys, passes, peers, rules};
 use crate::duties::{arrivals, draw, grid, quarantine, sentinels, zones};
 use crate::lab::http::{results as lab_results, rounds, tubes, vaccination};
 use crate::trace::wire as tw;
@@ -474,6 +474,27 @@ fn city_ops(d: &mut Doc) {
     d.op("get", "/api/v1/peers").ok::<Vec<peers::PeerOut>>(200);
     d.op("post", "/api/v1/peers/{name}/refresh")
         .ok::<peers::PeerOut>(200);
+    d.op("get", "/api/v1/peers/{name}").ok_free(
+        200,
+        "A peer: its state, the keys its signed list names, and its last good rules document",
+    );
+    d.op("get", "/api/v1/peer-rules")
+        .ok::<Vec<rules::PeerRulesOut>>(200);
+    d.op("get", "/api/v1/trust/rules").ok_media(
+        200,
+        "application/cose",
+        "This city's risk areas and entry rules as a COSE_Sign1 message signed by its anchor key",
+    );
+    d.op("get", "/api/v1/keys").ok_free(
+        200,
+        "Every signing key this city holds: kid, validity, state",
+    );
+    d.op("post", "/api/v1/keys/rotate")
+        .json::<keys::RotateIn>(json!({"ahead_secs": 86400, "valid_days": 366}))
+        .ok::<keys::Rotated>(201);
+    d.op("post", "/api/v1/keys/{kid}/revoke")
+        .json::<keys::RevokeKeyIn>(json!({"reason": "私钥疑似泄露"}))
+        .ok_free(200, "The revoked key's kid and the time of revocation");
     d.op("post", "/api/v1/entry-checks")
         .json::<entry::EntryIn>(json!({"code": "XK1:…", "venue": "320213V0000123"}))
         .ok::<entry::EntryOut>(200);
@@ -627,4 +648,39 @@ fn board_ops(d: &mut Doc) {
     d.op("get", "/api/v1/capacity")
         .query::<capacity::CapacityQuery>()
         .ok::<capacity::CapacityOut>(200);
+    d.op("get", "/api/v1/capacity/export")
+        .query::<capacity::CapacityQuery>()
+        .ok_media(200, CSV, "Capacity by resource")
+        .ok_media(200, XLSX, "Capacity by resource");
+    d.op("post", "/api/v1/capacity/reports")
+        .json::<capacity::ReportIn>(json!({
+            "resource": "fever_clinic", "name": "滨湖区人民医院发热门诊", "area": "320211",
+            "total": 40, "in_use": 31
+        }))
+        .ok::<capacity::ReportedOut>(201);
+    d.op("post", "/api/v1/enterprises/exchange/{id}/close")
+        .ok::<exchange::PostOut>(200);
+    d.op("post", "/api/v1/inspections/photos")
+        .body_media(
+            &["image/jpeg", "image/png"],
+            "A whole JPEG or PNG, at most 1 MiB",
+        )
+        .ok::<photos::PhotoOut>(201);
+    d.op("get", "/api/v1/inspections/{id}/photos/{photo}")
+        .ok_media(200, "image/jpeg", "The photo")
+        .ok_media(200, "image/png", "The photo");
+    d.op("get", "/api/v1/inspections/export")
+        .query::<board_venues::InspectionsExport>()
+        .ok_media(200, CSV, "Inspections")
+        .ok_media(200, XLSX, "Inspections");
+    d.op("get", "/api/v1/supervision/items/export")
+        .query::<responsibility::ItemsQuery>()
+        .ok_media(200, CSV, "Responsibility items")
+        .ok_media(200, XLSX, "Responsibility items");
+    d.op("get", "/api/v1/supervision/quarterly/export")
+        .query::<quarterly::QuarterQuery>()
+        .ok_media(200, CSV, "The quarter's evaluation by district")
+        .ok_media(200, XLSX, "The quarter's evaluation by district");
+    d.op("get", "/api/v1/colours")
+        .ok::<crate::colours::ColourCountsOut>(200);
 }

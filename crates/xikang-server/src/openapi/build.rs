@@ -110,6 +110,21 @@ impl Op<'_> {
         self
     }
 
+    /// A request body that is not JSON (an image upload): the bytes themselves, in each of
+    /// `media`.
+    pub fn body_media(mut self, media: &[&str], description: &str) -> Self {
+        let content: serde_json::Map<String, Value> = media
+            .iter()
+            .map(|m| {
+                let schema =
+                    json!({"type": "string", "format": "binary", "description": description});
+                ((*m).to_owned(), json!({ "schema": schema }))
+            })
+            .collect();
+        self.typed.request = Some(json!({"required": true, "content": content}));
+        self
+    }
+
     /// Another accepted media type for the body (CSV, XLSX uploads), beside the JSON one.
     pub fn also_accepts(mut self, media: &str, description: &str) -> Self {
         if let Some(req) = self.typed.request.as_mut() {
