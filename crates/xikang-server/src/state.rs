@@ -364,27 +364,9 @@ impl AppState {
                 }
                 workplace_venues[i] = w.venue;
             }
-            let mut dwell = Vec::new();
-            let mut close = Vec::new();
-            let default_close = policy.default_close_contact_secs();
-            for v in &list {
-                let i = v.id.0 as usize;
-                if dwell.len() <= i {
-                    dwell.resize(i + 1, policy.default_dwell_secs());
-                    close.resize(i + 1, default_close);
-                }
-                dwell[i] = policy.dwell_secs(&v.category);
-                close[i] = policy.close_contact_secs(&v.category);
-            }
-            Population::new(
-                &households,
-                &workplaces,
-                &workplace_venues,
-                dwell,
-                policy.default_dwell_secs(),
-            )
-            .map_err(|e| StoreError::Corrupt(format!("population: {e}")))?
-            .with_close_contact_rule(&close, default_close)
+            Population::new(&households, &workplaces, &workplace_venues, Vec::new(), 0)
+                .map_err(|e| StoreError::Corrupt(format!("population: {e}")))?
+                .with_venue_rules(&policy, list.iter().map(|v| (v.id, &v.category)))
         };
         let tracing = crate::trace::Tracing::new(population);
         let metrics = Arc::new(crate::metrics::Metrics::new());
@@ -475,6 +457,7 @@ impl AppState {
             let now = crate::now();
             let mut next = write(&self.policy_next);
             if let Some((at, p)) = next.take_if(|(at, _)| *at <= now) {
+                self.apply_venue_rules(&p);
                 *write(&self.policy) = p;
                 self.policy_due.store(i64::MAX, Ordering::Release);
                 tracing::info!(effective_from = %at.to_rfc3339(), "policy switched");
@@ -565,7 +548,20 @@ impl AppState {
             self.policy_due
                 .store(i64::MAX, std::sync::atomic::Ordering::Release);
         }
+        self.apply_venue_rules(&p);
         *write(&self.policy) = p;
+    }
+
+    /// Gives tracing the venue rules (dwell times, close-contact rules by category) of a
+    /// policy coming into force; the same policy again changes nothing.
+    fn apply_venue_rules(&self, p: &Policy) {
+        if read(&self.policy).version() == p.version() {
+            return;
+        }
+        let venues = self.projection.venues.list.iter();
+        self.projection
+            .tracing
+            .set_venue_rules(p, venues.map(|v| (v.id, &v.category)));
     }
 
     /// Makes `p` the policy from `at` on.

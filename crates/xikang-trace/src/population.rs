@@ -3,7 +3,7 @@
 //! at each venue when they do not scan out.
 
 use xikang_domain::policy::Policy;
-use xikang_domain::{HouseholdId, Person, PersonId, Venue, VenueId, WorkplaceId};
+use xikang_domain::{HouseholdId, Person, PersonId, Venue, VenueCategory, VenueId, WorkplaceId};
 
 const NONE: u32 = u32::MAX;
 /// In the close-contact table: the venue rule takes the tracing policy's
@@ -155,20 +155,35 @@ impl Population {
         }
         let households: Vec<HouseholdId> = people.iter().map(|p| p.household).collect();
         let workplaces: Vec<Option<WorkplaceId>> = people.iter().map(|p| p.workplace).collect();
-        let default = policy.default_dwell_secs();
-        let mut dwell = vec![default; venues.len()];
-        let default_close = policy.default_close_contact_secs();
-        let mut close = vec![default_close; venues.len()];
-        for v in venues {
-            if let Some(slot) = dwell.get_mut(v.id.0 as usize) {
-                *slot = policy.dwell_secs(&v.category);
-                close[v.id.0 as usize] = policy.close_contact_secs(&v.category);
-            }
-        }
         Ok(
-            Population::new(&households, &workplaces, workplace_venues, dwell, default)?
-                .with_close_contact_rule(&close, default_close),
+            Population::new(&households, &workplaces, workplace_venues, Vec::new(), 0)?
+                .with_venue_rules(policy, venues.iter().map(|v| (v.id, &v.category))),
         )
+    }
+
+    /// The same population with each venue's dwell time and close-contact rule taken from
+    /// `policy` by the venue's category: at start, and again when another policy comes
+    /// into force, so that a new edition's venue rules apply without a restart.
+    pub fn with_venue_rules<'a>(
+        mut self,
+        policy: &Policy,
+        venues: impl IntoIterator<Item = (VenueId, &'a VenueCategory)>,
+    ) -> Population {
+        let default_dwell = policy.default_dwell_secs();
+        let default_close = policy.default_close_contact_secs();
+        let (mut dwell, mut close) = (Vec::new(), Vec::new());
+        for (id, category) in venues {
+            let i = id.0 as usize;
+            if dwell.len() <= i {
+                dwell.resize(i + 1, default_dwell);
+                close.resize(i + 1, default_close);
+            }
+            dwell[i] = policy.dwell_secs(category);
+            close[i] = policy.close_contact_secs(category);
+        }
+        self.venue_dwell = dwell;
+        self.default_dwell = default_dwell;
+        self.with_close_contact_rule(&close, default_close)
     }
 
     /// The same population after the resident register placed people in households: each

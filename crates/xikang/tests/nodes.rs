@@ -789,3 +789,31 @@ fn a_policy_approved_on_node_a_is_in_force_on_node_b_within_a_second() {
         },
     );
 }
+
+/// A signing key rotated through node A signs on node B within a second: B reads the keys
+/// again when it follows the rotation in the log, not at its periodic re-read (a minute).
+#[test]
+fn a_key_rotated_on_node_a_signs_on_node_b_within_a_second() {
+    on_two_nodes(
+        "nodes_keys",
+        [NodeRole::All, NodeRole::Front],
+        |a, b, _| async move {
+            let kid = |n: &Node| n.state.keys(xikang_server::now()).signer.kid();
+            let before = kid(&b);
+            assert_eq!(kid(&a), before, "one city, one key");
+            let body = json!({"ahead_secs": 0});
+            let r = call(&a, "POST", "/api/v1/keys/rotate", Some(body), None).await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            let new = kid(&a);
+            assert_ne!(new, before, "node A signs with the new key at once");
+            let switched = within(Instant::now() + Duration::from_secs(1), || async {
+                kid(&b) == new
+            })
+            .await;
+            assert!(
+                switched,
+                "node B still signs with the key rotated away on node A"
+            );
+        },
+    );
+}

@@ -198,6 +198,62 @@ async fn switch_to_ershitiao(app: &TestApp, in_secs: i64) -> Value {
     v
 }
 
+/// A venue category's close-contact rule and dwell time are the policy's: a version that
+/// changes them is in force for tracing from its approval, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_policy_changes_venue_rules_without_a_restart() {
+    let app = spawn_app().await;
+    let shop = app
+        .state
+        .projection
+        .venues
+        .list
+        .iter()
+        .find(|v| v.category.as_str() == "supermarket")
+        .map(|v| v.id.0)
+        .expect("the synthetic city has a supermarket");
+    let rules = |app: &TestApp| {
+        let p = app.state.projection.tracing.population();
+        (p.close_contact_secs(shop, 900), p.dwell_secs(shop))
+    };
+    // 第九版's default: nobody at a supermarket is a close contact; a visit lasts 30 minutes.
+    assert_eq!(rules(&app), (None, 1_800));
+    let version = "xikang-test-shops-count";
+    let text = DEFAULT_POLICY_TOML
+        .replace(DEFAULT, version)
+        .replace(
+            "close_contacts = false     # shoppers in aisles",
+            "close_contact_minutes = 20 # shoppers in aisles",
+        )
+        .replace(
+            "[venue.supermarket]\ndwell_minutes = 30",
+            "[venue.supermarket]\ndwell_minutes = 45",
+        );
+    assert_ne!(text, DEFAULT_POLICY_TOML.replace(DEFAULT, version));
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/policies", json!({"text": text}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let path = format!("/api/v1/policies/{version}");
+    let now = xikang_server::now().to_rfc3339();
+    let (s, _) = app
+        .post(
+            &app.admin,
+            &format!("{path}/activate"),
+            json!({"effective_from": now}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    // Proposed only: tracing keeps the rules in force.
+    assert_eq!(rules(&app), (None, 1_800));
+    let (s, v) = app
+        .post(&app.admin2, &format!("{path}/approve"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(app.state.policy().version(), version);
+    assert_eq!(rules(&app), (Some(1_200), 2_700));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_future_activation_waits_for_its_instant() {
     let app = spawn_app().await;

@@ -14,7 +14,7 @@
 
 use crate::state::AppState;
 use xikang_domain::EventSeq;
-use xikang_domain::event::{NewEvent, StoredEvent};
+use xikang_domain::event::{EventBody, NewEvent, StoredEvent};
 use xikang_store::{DutyOp, LabWrite, RegisterWrite, Store, StoreError};
 
 impl AppState {
@@ -135,6 +135,14 @@ impl AppState {
                 .map_err(|e| StoreError::Corrupt(format!("log read task failed: {e}")))??;
             let before = applied;
             for e in page.iter().take_while(|e| e.seq < end) {
+                if matches!(
+                    e.body,
+                    EventBody::KeyRotated { .. } | EventBody::KeyRevoked { .. }
+                ) {
+                    // Another process rotated or revoked a signing key: the follower
+                    // reads the keys again (a blocking store read, not under this lock).
+                    self.node.keys_changed();
+                }
                 self.projection.apply(e);
                 applied += 1;
             }

@@ -120,9 +120,17 @@ pub struct NodeState {
     wake: tokio::sync::Notify,
     /// The projection reached a new sequence number (readers waiting on a token).
     advanced: tokio::sync::Notify,
+    /// The log carried a key rotation or revocation (another node's, or `xikang key`'s):
+    /// the follower reads the store's keys again ([`AppState::reload_keys`]).
+    keys_stale: AtomicBool,
 }
 
 impl NodeState {
+    /// Marks the signing keys to be read again by the follower.
+    pub fn keys_changed(&self) {
+        self.keys_stale.store(true, Ordering::Release);
+    }
+
     /// Whether this node held the sweep lease at its last renewal.
     pub fn holds_sweeps(&self) -> bool {
         self.sweeps.load(Ordering::Acquire)
@@ -266,6 +274,17 @@ pub async fn catch_up(state: &Arc<AppState>) {
         Ok(n) if n > 0 => state.node.advanced.notify_waiters(),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "following the log failed; will retry"),
+    }
+    if state.node.keys_stale.swap(false, Ordering::AcqRel) {
+        let s = state.clone();
+        let now = crate::now();
+        match blocking(move || s.reload_keys(now)).await {
+            Ok(_) => {}
+            Err(e) => {
+                state.node.keys_changed();
+                tracing::warn!(error = %e, "reading the signing keys again failed; will retry");
+            }
+        }
     }
     if state.config.node.role.holds_index()
         && let Err(e) = follow_feed(state).await

@@ -485,8 +485,20 @@ fn city_ops(d: &mut Doc) {
         "application/cose",
         "This city's risk areas and entry rules as a COSE_Sign1 message signed by its anchor key",
     );
-    d.op("get", "/api/v1/keys").ok_free(
+    // `xikang_code::ListedKey` lives in a crate without the schema derive: written here.
+    let text = json!({"type": "string"});
+    let listed_key = json!({
+        "type": "object",
+        "required": ["kid", "alg", "public_key", "jurisdiction", "not_before", "not_after", "status"],
+        "properties": {
+            "kid": text, "alg": text, "public_key": text, "jurisdiction": text,
+            "not_before": text, "not_after": text,
+            "status": {"type": "string", "enum": ["current", "next", "retiring", "revoked"]}
+        }
+    });
+    d.op("get", "/api/v1/keys").ok_json(
         200,
+        json!({"type": "array", "items": listed_key}),
         "Every signing key this city holds: kid, validity, state",
     );
     d.op("post", "/api/v1/keys/rotate")
@@ -494,7 +506,14 @@ fn city_ops(d: &mut Doc) {
         .ok::<keys::Rotated>(201);
     d.op("post", "/api/v1/keys/{kid}/revoke")
         .json::<keys::RevokeKeyIn>(json!({"reason": "私钥疑似泄露"}))
-        .ok_free(200, "The revoked key's kid and the time of revocation");
+        .ok_json(
+            200,
+            json!({"type": "object", "required": ["revoked", "new"], "properties": {
+                "revoked": {"type": "boolean"},
+                "new": {"type": "boolean", "description": "Whether the keys in force changed"}
+            }}),
+            "The key is revoked",
+        );
     d.op("post", "/api/v1/entry-checks")
         .json::<entry::EntryIn>(json!({"code": "XK1:…", "venue": "320213V0000123"}))
         .ok::<entry::EntryOut>(200);

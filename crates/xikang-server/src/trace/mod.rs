@@ -227,6 +227,17 @@ impl Tracing {
         read(&self.population).clone()
     }
 
+    /// Takes each venue's dwell time and close-contact rule from `policy` (a policy came
+    /// into force): tracing from now on uses them.
+    pub fn set_venue_rules<'a>(
+        &self,
+        policy: &xikang_domain::policy::Policy,
+        venues: impl IntoIterator<Item = (xikang_domain::VenueId, &'a xikang_domain::VenueCategory)>,
+    ) {
+        let mut population = write(&self.population);
+        *population = Arc::new((**population).clone().with_venue_rules(policy, venues));
+    }
+
     /// Places people in households (the resident register: newcomers and people who moved
     /// household), so that household contacts include them from now on.
     pub fn place_in_households(&self, placed: &[(PersonId, xikang_domain::HouseholdId)]) {
