@@ -132,6 +132,9 @@ pub struct Phase {
     pub secs: f64,
     pub p50_us: u64,
     pub p99_us: u64,
+    /// The p99 of each whole second of the phase, by when the requests were due or sent
+    /// (built-in client only): where a tail comes from, a stall or a steady queue.
+    pub p99_by_second_us: Vec<u64>,
 }
 
 impl Phase {
@@ -212,7 +215,8 @@ pub(crate) async fn load(
             per_sec.map(|r| Duration::from_secs_f64(connections as f64 / f64::from(r.max(1))));
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::connect(&addr).await?;
-            let mut lat = Vec::with_capacity(1 << 16);
+            // (second of the phase the request was sent in, latency µs)
+            let mut lat: Vec<(u32, u64)> = Vec::with_capacity(1 << 16);
             let (mut n, mut errors) = (0u64, 0u64);
             let mut i = c * 7919;
             let mut due = Instant::now()
@@ -249,7 +253,8 @@ pub(crate) async fn load(
                 };
                 // Latency is that of admitted requests; refusals are counted, and must be quick.
                 if r.status == 200 {
-                    lat.push(sent.elapsed().as_micros() as u64);
+                    let second = sent.saturating_duration_since(start).as_secs() as u32;
+                    lat.push((second, sent.elapsed().as_micros() as u64));
                     n += 1
                 } else {
                     errors += 1;
@@ -277,21 +282,33 @@ pub(crate) async fn load(
         lat.extend(l);
     }
     let secs = start.elapsed().as_secs_f64();
-    lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0)
-    };
+    let mut by_second = vec![Vec::new(); duration.as_secs().max(1) as usize];
+    let last = by_second.len() - 1;
+    for &(s, l) in &lat {
+        by_second[(s as usize).min(last)].push(l);
+    }
+    let mut lat: Vec<u64> = lat.into_iter().map(|(_, l)| l).collect();
     Ok(Phase {
         name,
         requests,
         items: requests * items_per_req,
         errors,
         secs,
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
+        p50_us: percentile(&mut lat, 0.50),
+        p99_us: percentile(&mut lat, 0.99),
+        p99_by_second_us: by_second
+            .iter_mut()
+            .map(|l| percentile(l, 0.99))
+            .collect(),
     })
+}
+
+/// The `p` quantile of `lat` (sorted in place), 0 when empty.
+fn percentile(lat: &mut [u64], p: f64) -> u64 {
+    lat.sort_unstable();
+    lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Runs the benchmark.
@@ -349,7 +366,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             json!({"phase": p.name, "requests_per_s": p.requests as f64 / p.secs,
                    "items_per_s": p.items_per_sec(), "p50_ms": p.p50_us as f64 / 1000.0,
                    "p99_ms": p.p99_us as f64 / 1000.0, "errors": p.errors,
-                   "vs_trivial": p.items_per_sec() / ceiling}),
+                   "vs_trivial": p.items_per_sec() / ceiling,
+                   "p99_by_second_ms": p.p99_by_second_us.iter()
+                       .map(|&us| us as f64 / 1000.0).collect::<Vec<_>>()}),
         );
     }
     let people = f64::from(args.people.max(1));
@@ -698,6 +717,7 @@ fn drive_wrk(args: &BenchArgs, addr: &str, phases: [ExternalPhase<'_>; 6]) -> Re
             secs: field("secs")?,
             p50_us: field("p50_us")? as u64,
             p99_us: field("p99_us")? as u64,
+            p99_by_second_us: Vec::new(),
         });
     }
     Ok(out)
@@ -744,4 +764,13 @@ fn print_report(args: &BenchArgs, phases: &[Phase], server: &Server) {
     println!(
         "(items/s: scans for scan phases; every scan acknowledged only after its group commit)"
     );
+    println!("p99 ms by second of the phase:");
+    for p in phases.iter().filter(|p| !p.p99_by_second_us.is_empty()) {
+        let secs: Vec<String> = p
+            .p99_by_second_us
+            .iter()
+            .map(|&us| format!("{:.1}", us as f64 / 1000.0))
+            .collect();
+        println!("  {:<26} {}", p.name, secs.join(" "));
+    }
 }
