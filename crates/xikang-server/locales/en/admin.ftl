@@ -13,7 +13,6 @@ admin-venue-venue-users = Venue (venue users)
 admin-person-resident-users = Person (resident users)
 admin-enterprise-credit-code-enterprise = Enterprise credit code (enterprise users)
 admin-create = Create
-admin-users = Users
 admin-active-policy = Active policy
 admin-effective-from = effective from
 admin-compare-two-policy-versions = Compare two policy versions

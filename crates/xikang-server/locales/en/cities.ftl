@@ -1,7 +1,6 @@
 # The cities texts (English); ids shared with ../zh-CN/cities.ftl.
 
 cities-peer-cities-trust-lists-risk-areas = Peer cities' trust lists, risk areas and entry rules are fetched on a schedule and taken only whole and once their signature verifies; when a fetch fails the last good copy stays in use.
-cities-peer-cities = Peer cities
 cities-jurisdiction = Jurisdiction
 cities-list-signed = List signed
 cities-fetched = Fetched

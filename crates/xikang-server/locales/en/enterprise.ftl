@@ -19,4 +19,3 @@ enterprise-item = Item
 enterprise-quantity = Quantity
 enterprise-post = Post
 enterprise-valid-until = Valid until
-enterprise-my-enterprise = My enterprise

@@ -18,5 +18,4 @@ grid-due = due
 grid-cell = cell
 grid-what-was-done = What was done
 grid-mark-done = Mark done
-grid-grid-tasks = Grid tasks
 grid-task-count = { $open } open tasks: { $today } due today, { $overdue } overdue.

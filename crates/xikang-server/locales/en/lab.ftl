@@ -26,7 +26,6 @@ lab-in-transport = in transport
 lab-received-2 = received
 lab-resulted = resulted
 lab-invalid = invalid
-lab-lab = Lab
 lab-stuck-count = Sealed more than { $transport } h ago and not received, or received more than { $in_lab } h ago without a result: { $n }.
 lab-holds-count = { $n } people await a single-tube retest.
 lab-suspected-case = ; positive single tube, suspected case { $case }

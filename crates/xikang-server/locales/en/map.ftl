@@ -3,7 +3,6 @@
 map-grid-cells-by-zone-level = Grid cells by zone level
 map-grid-cells-by-cases-in-the-last-14 = Grid cells by cases in the last 14 days
 map-red-codes-per-10-000-residents-by = Red codes per 10,000 residents by district
-map-red-codes = Red codes
 map-red-per-10-000 = Red per 10,000
 map-open-cases = Open cases
 map-sealed-high-risk = sealed / high risk

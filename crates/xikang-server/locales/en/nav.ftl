@@ -10,7 +10,5 @@ nav-messages = Messages
 nav-resumption = Resumption
 nav-responsibilities = Responsibilities
 nav-supplies = Supplies
-nav-inspections = Inspections
-nav-capacity = Capacity
 nav-quarterly = Quarterly
 nav-bulletin = Bulletin

@@ -5,7 +5,6 @@ sampling-health-codes-scanner-gun-or-paste = Health codes (scanner gun or paste,
 sampling-a-scanner-gun-starts-a-new-line = A scanner gun starts a new line after each code; an ID number may be typed where a code cannot be scanned (if you are allowed). A full tube seals itself.
 sampling-bind-to-the-tube = Bind to the tube
 sampling-seal-the-tube = Seal the tube
-sampling-sampling-site = Sampling site
 sampling-sealed = Sealed:
 sampling-scan-at-least-one-code = Scan at least one code
 sampling-code = Code

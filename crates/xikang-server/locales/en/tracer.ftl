@@ -27,7 +27,6 @@ tracer-register-a-case = Register a case
 tracer-case = Case
 tracer-registered = Registered
 tracer-no-cases-yet = No cases yet
-tracer-tracing = Tracing
 tracer-dismiss = Dismiss
 tracer-reason-for-dismissing = Reason for dismissing
 tracer-reason = reason

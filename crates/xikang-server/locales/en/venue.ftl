@@ -5,7 +5,6 @@ venue-health-code-scanner-gun-or-paste = Health code (scanner gun or paste)
 venue-a-scanner-gun-submits-by-itself = A scanner gun submits by itself.
 venue-check = Check
 venue-print-the-venue-poster = Print the venue poster
-venue-venue-scan = Venue scan
 venue-cannot-check = Cannot check
 venue-allow = ✔ ALLOW
 venue-deny = ✘ DENY

@@ -13,7 +13,6 @@ admin-venue-venue-users = 场所（场所用户）
 admin-person-resident-users = 人员（居民用户）
 admin-enterprise-credit-code-enterprise = 企业统一社会信用代码（企业用户）
 admin-create = 创建
-admin-users = 用户
 admin-active-policy = 当前政策版本
 admin-effective-from = 生效日期
 admin-compare-two-policy-versions = 比较两个政策版本

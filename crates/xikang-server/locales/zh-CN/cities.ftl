@@ -1,7 +1,6 @@
 # The cities texts (Chinese); ids shared with ../en/cities.ftl.
 
 cities-peer-cities-trust-lists-risk-areas = 互认城市的信任列表与风险地区、入场规则按计划抓取，仅在签名核验通过后整体采用；抓取失败时沿用上次有效副本。
-cities-peer-cities = 互认城市
 cities-jurisdiction = 行政区划
 cities-list-signed = 信任列表签发
 cities-fetched = 抓取时间

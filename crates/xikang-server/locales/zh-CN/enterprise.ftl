@@ -19,4 +19,3 @@ enterprise-item = 物品
 enterprise-quantity = 数量
 enterprise-post = 发布
 enterprise-valid-until = 有效至
-enterprise-my-enterprise = 本企业

@@ -18,5 +18,4 @@ grid-due = 到期
 grid-cell = 网格
 grid-what-was-done = 处理情况
 grid-mark-done = 标记完成
-grid-grid-tasks = 网格任务
 grid-task-count = 待办 { $open } 项，其中今日到期 { $today } 项，已逾期 { $overdue } 项。

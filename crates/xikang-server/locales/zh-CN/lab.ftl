@@ -26,7 +26,6 @@ lab-in-transport = 转运中
 lab-received-2 = 已送达待检测
 lab-resulted = 已出结果
 lab-invalid = 无效
-lab-lab = 检测实验室
 lab-stuck-count = 封管后超过 { $transport } 小时未送达，或送达后超过 { $in_lab } 小时未出结果：{ $n } 管。
 lab-holds-count = 共 { $n } 人待单管复核。
 lab-suspected-case = ；单管阳性，已登记疑似病例 { $case }

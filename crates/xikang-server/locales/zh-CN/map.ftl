@@ -3,7 +3,6 @@
 map-grid-cells-by-zone-level = 网格风险区划图
 map-grid-cells-by-cases-in-the-last-14 = 近14天病例分布图
 map-red-codes-per-10-000-residents-by = 各区红码人数（每万居民）
-map-red-codes = 红码
 map-red-per-10-000 = 每万居民红码
 map-open-cases = 在治病例
 map-sealed-high-risk = 封控区 / 高风险区

@@ -10,7 +10,5 @@ nav-messages = 留言办理
 nav-resumption = 复工备案
 nav-responsibilities = 责任清单
 nav-supplies = 保供
-nav-inspections = 明察暗访
-nav-capacity = 资源保障
 nav-quarterly = 季季评
 nav-bulletin = 疫情通报

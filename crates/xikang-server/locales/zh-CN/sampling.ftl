@@ -5,7 +5,6 @@ sampling-health-codes-scanner-gun-or-paste = 健康码（扫码枪逐个扫描�
 sampling-a-scanner-gun-starts-a-new-line = 扫码枪每扫一人自动换行；无法扫码时可输入身份证号（需授权）。试管装满后自动封管。
 sampling-bind-to-the-tube = 绑定到试管
 sampling-seal-the-tube = 封管
-sampling-sampling-site = 采样点
 sampling-sealed = 已封管：
 sampling-scan-at-least-one-code = 请扫描至少一个健康码
 sampling-code = 第

@@ -27,7 +27,6 @@ tracer-register-a-case = 登记病例
 tracer-case = 编号
 tracer-registered = 登记时间
 tracer-no-cases-yet = 暂无病例
-tracer-tracing = 流调
 tracer-dismiss = 排除
 tracer-reason-for-dismissing = 排除原因
 tracer-reason = 原因

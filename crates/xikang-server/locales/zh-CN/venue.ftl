@@ -5,7 +5,6 @@ venue-health-code-scanner-gun-or-paste = 健康码（扫码枪扫描或粘贴）
 venue-a-scanner-gun-submits-by-itself = 扫码枪扫描后会自动提交。
 venue-check = 查验
 venue-print-the-venue-poster = 打印场所海报
-venue-venue-scan = 场所查验
 venue-cannot-check = 无法查验
 venue-allow = ✔ 允许进入
 venue-deny = ✘ 禁止进入

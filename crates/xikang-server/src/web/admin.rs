@@ -263,7 +263,7 @@ fn users_page(
         status,
         layout(
             lang,
-            lang.m("admin-users"),
+            lang.m("common-users"),
             Some(user),
             "/web/admin/users",
             &h,

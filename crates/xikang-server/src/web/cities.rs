@@ -51,7 +51,7 @@ fn peers_page(state: &AppState, user: &WebUser, list: &[PeerOut]) -> String {
     open_table(
         &mut s,
         "peers",
-        lang.m("cities-peer-cities"),
+        lang.m("common-peer-cities"),
         &[
             lang.m("common-name"),
             lang.m("cities-jurisdiction"),
@@ -94,7 +94,7 @@ fn peers_page(state: &AppState, user: &WebUser, list: &[PeerOut]) -> String {
     );
     layout(
         lang,
-        lang.m("cities-peer-cities"),
+        lang.m("common-peer-cities"),
         Some(user),
         "/web/peers",
         &s,

@@ -437,7 +437,7 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
             msg("dashboard-under-observation"),
             t.close_contacts_under_observation
         ),
-        card("fig-red", msg("map-red-codes"), f.red),
+        card("fig-red", msg("common-red-codes"), f.red),
         card("fig-yellow", msg("dashboard-yellow-codes"), f.yellow),
         card("fig-green", msg("dashboard-green-codes"), f.green),
     );

@@ -171,7 +171,7 @@ pub async fn page(State(state): State<Arc<AppState>>, user: WebUser) -> Response
             StatusCode::OK,
             layout(
                 user.lang,
-                user.lang.m("enterprise-my-enterprise"),
+                user.lang.m("common-my-enterprise"),
                 Some(&user),
                 "/web/enterprise",
                 &b,

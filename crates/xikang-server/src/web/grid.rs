@@ -152,7 +152,13 @@ fn page(
         );
     }
     s.push_str("</ol>");
-    layout(lang, lang.m("grid-grid-tasks"), Some(user), "/web/grid", &s)
+    layout(
+        lang,
+        lang.m("common-grid-tasks"),
+        Some(user),
+        "/web/grid",
+        &s,
+    )
 }
 
 /// `GET /web/grid`.

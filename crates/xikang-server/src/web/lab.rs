@@ -262,7 +262,7 @@ fn page_with(
         status,
         layout(
             user.lang,
-            user.lang.m("lab-lab"),
+            user.lang.m("common-lab"),
             Some(user),
             "/web/lab",
             &body,

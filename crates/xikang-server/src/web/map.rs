@@ -542,7 +542,7 @@ pub fn districts_table(lang: Lang, areas: &[DistrictArea]) -> String {
         super::thead(&[
             lang.m("common-district"),
             lang.m("common-residents"),
-            lang.m("map-red-codes"),
+            lang.m("common-red-codes"),
             lang.m("map-red-per-10-000"),
             lang.m("map-open-cases"),
         ])

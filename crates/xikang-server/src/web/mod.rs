@@ -220,36 +220,36 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut v = Vec::new();
     match role {
         Role::Resident => v.push(("/web/me", msg("nav-my-code"))),
-        Role::VenueDevice => v.push(("/web/venue", msg("venue-venue-scan"))),
+        Role::VenueDevice => v.push(("/web/venue", msg("common-venue-scan"))),
         Role::Tracer | Role::Admin => {
             v.push(("/web/dashboard", msg("nav-dashboard")));
             v.push(("/web/ranking", msg("nav-ranking")));
-            v.push(("/web/cases", msg("tracer-tracing")));
+            v.push(("/web/cases", msg("common-tracing")));
             v.push(("/web/appeals", msg("nav-appeals")));
             v.push(("/web/assist", msg("nav-assistance")));
             if role == Role::Admin {
-                v.push(("/web/peers", msg("cities-peer-cities")));
+                v.push(("/web/peers", msg("common-peer-cities")));
                 v.push(("/web/passes", msg("nav-passes")));
                 v.push(("/web/messages", msg("nav-messages")));
                 v.push(("/web/enterprises", msg("nav-resumption")));
                 v.push(("/web/responsibility", msg("nav-responsibilities")));
                 v.push(("/web/supplies", msg("nav-supplies")));
             }
-            v.push(("/web/inspections", msg("nav-inspections")));
-            v.push(("/web/capacity", msg("nav-capacity")));
+            v.push(("/web/inspections", msg("common-inspections")));
+            v.push(("/web/capacity", msg("common-capacity")));
             v.push(("/web/quarterly", msg("nav-quarterly")));
             v.push(("/web/bulletin", msg("nav-bulletin")));
-            v.push(("/web/venue", msg("venue-venue-scan")));
+            v.push(("/web/venue", msg("common-venue-scan")));
             v.push(("/web/site", msg("common-quarantine-site")));
         }
         Role::Lab => {
-            v.push(("/web/lab", msg("lab-lab")));
-            v.push(("/web/sampling", msg("sampling-sampling-site")));
+            v.push(("/web/lab", msg("common-lab")));
+            v.push(("/web/sampling", msg("common-sampling-site")));
             v.push(("/web/bulletin", msg("nav-bulletin")));
         }
         Role::GridWorker => {
-            v.push(("/web/grid", msg("grid-grid-tasks")));
-            v.push(("/web/inspections", msg("nav-inspections")));
+            v.push(("/web/grid", msg("common-grid-tasks")));
+            v.push(("/web/inspections", msg("common-inspections")));
             v.push(("/web/supplies", msg("nav-supplies")));
             v.push(("/web/bulletin", msg("nav-bulletin")));
         }
@@ -260,13 +260,13 @@ fn nav(role: Role) -> Vec<(&'static str, &'static str)> {
         Role::Carrier => {
             v.push(("/web/bulletin", msg("nav-bulletin")));
         }
-        Role::Enterprise => v.push(("/web/enterprise", msg("enterprise-my-enterprise"))),
+        Role::Enterprise => v.push(("/web/enterprise", msg("common-my-enterprise"))),
     }
     if role == Role::Admin {
-        v.push(("/web/admin/users", msg("admin-users")));
+        v.push(("/web/admin/users", msg("common-users")));
         v.push(("/web/admin/policy", msg("common-policy")));
-        v.push(("/web/lab", msg("lab-lab")));
-        v.push(("/web/sampling", msg("sampling-sampling-site")));
+        v.push(("/web/lab", msg("common-lab")));
+        v.push(("/web/sampling", msg("common-sampling-site")));
     }
     v
 }

@@ -204,7 +204,7 @@ pub async fn inspections(State(state): State<Arc<AppState>>, user: WebUser) -> R
         s.push_str(&exports(lang, "inspections", ""));
         Ok(s)
     })();
-    page(&user, msg("nav-inspections"), "/web/inspections", body)
+    page(&user, msg("common-inspections"), "/web/inspections", body)
 }
 
 /// `GET /web/inspections/{id}/photos/{photo}`: a photo, for staff who may see the venue.
@@ -454,7 +454,7 @@ pub async fn capacity(State(state): State<Arc<AppState>>, user: WebUser) -> Resp
         Ok::<_, AppError>(s)
     }
     .await;
-    page(&user, msg("nav-capacity"), "/web/capacity", body)
+    page(&user, msg("common-capacity"), "/web/capacity", body)
 }
 
 /// `?quarter=2026Q4`.

@@ -126,7 +126,7 @@ fn page(
         status,
         layout(
             user.lang,
-            user.lang.m("sampling-sampling-site"),
+            user.lang.m("common-sampling-site"),
             Some(user),
             "/web/sampling",
             &body,

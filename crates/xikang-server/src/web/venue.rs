@@ -73,7 +73,7 @@ pub async fn scan_page(State(state): State<Arc<AppState>>, user: WebUser) -> Res
         StatusCode::OK,
         layout(
             user.lang,
-            user.lang.m("venue-venue-scan"),
+            user.lang.m("common-venue-scan"),
             Some(&user),
             "/web/venue",
             &body,
@@ -149,7 +149,7 @@ pub async fn scan(
         status,
         layout(
             lang,
-            lang.m("venue-venue-scan"),
+            lang.m("common-venue-scan"),
             Some(&user),
             "/web/venue",
             &body,

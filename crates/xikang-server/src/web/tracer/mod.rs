@@ -194,7 +194,7 @@ fn cases_page(
     }
     html(
         status,
-        layout(lang, lang.m("tracer-tracing"), Some(user), "/web/cases", &h),
+        layout(lang, lang.m("common-tracing"), Some(user), "/web/cases", &h),
     )
 }
 
