@@ -9,7 +9,7 @@
 use super::diff::{self, Line};
 use super::password::{self, Cost};
 use super::session::WebUser;
-use super::{Lang, error_page, esc, html, layout, shanghai};
+use super::{Lang, error_page, esc, html, layout, msg, shanghai};
 use crate::app::Role;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -151,14 +151,14 @@ pub fn user_of(
     })
 }
 
-const ROLES: &[(&str, &str, &str)] = &[
-    ("admin", "管理员", "admin"),
-    ("tracer", "流调队员", "tracer"),
-    ("lab", "实验室", "lab"),
-    ("venue_device", "场所", "venue"),
-    ("grid_worker", "网格员", "grid worker"),
-    ("resident", "居民", "resident"),
-    ("enterprise", "企业", "enterprise"),
+const ROLES: &[(&str, &str)] = &[
+    ("admin", msg("admin-admin")),
+    ("tracer", msg("admin-tracer")),
+    ("lab", msg("admin-lab")),
+    ("venue_device", msg("admin-venue")),
+    ("grid_worker", msg("admin-grid-worker")),
+    ("resident", msg("admin-resident")),
+    ("enterprise", msg("admin-enterprise")),
 ];
 
 fn users_page(
@@ -175,11 +175,11 @@ fn users_page(
         h,
         "<table id=\"users\">{}<tbody>",
         super::thead(&[
-            lang.t("用户名", "Name"),
-            lang.t("角色", "Role"),
-            lang.t("辖区", "Jurisdiction"),
-            lang.t("绑定", "Bound to"),
-            lang.t("状态", "State"),
+            lang.m("admin-name"),
+            lang.m("admin-role"),
+            lang.m("admin-jurisdiction"),
+            lang.m("admin-bound-to"),
+            lang.m("common-state"),
         ]),
     );
     for u in users {
@@ -197,9 +197,9 @@ fn users_page(
             esc(u.area.as_str()),
             esc(&bound),
             if u.disabled {
-                lang.t("已停用", "disabled")
+                lang.m("admin-disabled")
             } else {
-                lang.t("有效", "active")
+                lang.m("admin-active")
             }
         );
     }
@@ -212,12 +212,12 @@ fn users_page(
         _ => String::new(),
     };
     let mut roles = String::new();
-    for (v, zh, en) in ROLES {
+    for (v, text) in ROLES {
         let sel = if f.role == *v { " selected" } else { "" };
         let _ = write!(
             roles,
             "<option value=\"{v}\"{sel}>{}</option>",
-            lang.t(zh, en)
+            lang.m(text)
         );
     }
     let _ = write!(
@@ -231,45 +231,39 @@ fn users_page(
 <label for="person">{l_person}</label>{e_person}<input id="person" name="person" value="{person}" placeholder="P12">
 <label for="enterprise">{l_ent}</label>{e_ent}<input id="enterprise" name="enterprise" value="{ent}" placeholder="91320200MA1ABCDE1X" autocomplete="off">
 <button type="submit">{l_go}</button></form>"#,
-        title = lang.t("新建用户", "New user"),
+        title = lang.m("admin-new-user"),
         csrf = user.csrf_field(),
-        l_name = lang.t("用户名", "User name"),
+        l_name = lang.m("common-user-name"),
         e_name = err_for("name"),
         name = esc(&f.name),
-        l_pw = lang.t(
-            "初始密码（至少 10 个字符）",
-            "Initial password (at least 10 characters)"
-        ),
+        l_pw = lang.m("admin-initial-password-at-least-10"),
         e_pw = err_for("password"),
         min = password::MIN_LENGTH,
-        l_role = lang.t("角色", "Role"),
+        l_role = lang.m("admin-role"),
         e_role = err_for("role"),
-        l_area = lang.t("辖区代码", "Jurisdiction code"),
+        l_area = lang.m("admin-jurisdiction-code"),
         e_area = err_for("area"),
         area = esc(if f.area.is_empty() {
             state.config.jurisdiction.as_str()
         } else {
             f.area.as_str()
         }),
-        l_venue = lang.t("场所（场所用户）", "Venue (venue users)"),
+        l_venue = lang.m("admin-venue-venue-users"),
         e_venue = err_for("venue"),
         venue = esc(&f.venue),
-        l_person = lang.t("人员（居民用户）", "Person (resident users)"),
+        l_person = lang.m("admin-person-resident-users"),
         e_person = err_for("person"),
         person = esc(&f.person),
-        l_ent = lang.t(
-            "企业统一社会信用代码（企业用户）",
-            "Enterprise credit code (enterprise users)"
-        ),
+        l_ent = lang.m("admin-enterprise-credit-code-enterprise"),
         e_ent = err_for("enterprise"),
         ent = esc(&f.enterprise),
-        l_go = lang.t("创建", "Create"),
+        l_go = lang.m("admin-create"),
     );
     html(
         status,
         layout(
             lang,
-            lang.t("用户", "Users"),
+            lang.m("common-users"),
             Some(user),
             "/web/admin/users",
             &h,
@@ -409,21 +403,21 @@ pub async fn policy(State(state): State<Arc<AppState>>, user: WebUser) -> Respon
     let p = state.policy();
     let mut h = format!(
         "<p>{}: <strong id=\"active-policy\">{}</strong> ({} {})</p>",
-        lang.t("当前政策版本", "Active policy"),
+        lang.m("admin-active-policy"),
         esc(p.version()),
-        lang.t("生效日期", "effective from"),
+        lang.m("admin-effective-from"),
         esc(&p.effective_from().to_string())
     );
     let known = known_policies(&state);
     let _ = write!(
         h,
         "<p><a id=\"compare\" href=\"/web/admin/policy/diff\">{}</a></p><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">SHA-256</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        lang.t("比较两个政策版本", "Compare two policy versions"),
-        lang.t("事件", "Event"),
-        lang.t("版本", "Version"),
-        lang.t("启用时间", "Activated"),
-        lang.t("操作人", "By"),
-        lang.t("文本", "Text"),
+        lang.m("admin-compare-two-policy-versions"),
+        lang.m("admin-event"),
+        lang.m("admin-version"),
+        lang.m("admin-activated"),
+        lang.m("admin-by"),
+        lang.m("admin-text"),
     );
     // Each activation against the one before it, when this server has both texts.
     let activations: Vec<(&xikang_domain::event::StoredEvent, &str, &str)> = events
@@ -441,10 +435,10 @@ pub async fn policy(State(state): State<Arc<AppState>>, user: WebUser) -> Respon
         let text = match previous {
             Some(prev) if have && known.iter().any(|p| p.sha256 == prev) => format!(
                 "<a href=\"/web/admin/policy/diff?from={prev}&amp;to={sha256}\">{}</a>",
-                lang.t("与上一版本比较", "compare with the previous")
+                lang.m("admin-compare-with-the-previous")
             ),
-            _ if have => lang.t("有", "available").to_owned(),
-            _ => lang.t("本服务器无此文本", "not on this server").to_owned(),
+            _ if have => lang.m("admin-available").to_owned(),
+            _ => lang.m("admin-not-on-this-server").to_owned(),
         };
         let _ = write!(
             h,
@@ -461,7 +455,7 @@ pub async fn policy(State(state): State<Arc<AppState>>, user: WebUser) -> Respon
         StatusCode::OK,
         layout(
             lang,
-            lang.t("政策版本", "Policy versions"),
+            lang.m("admin-policy-versions"),
             Some(&user),
             "/web/admin/policy",
             &h,
@@ -548,10 +542,7 @@ pub async fn policy_diff(
             .unwrap_or(&default_to)
             .to_owned();
     let find = |sha: &str| known.iter().find(|p| p.sha256 == sha);
-    let unknown = lang.t(
-        "本服务器没有这个版本的文本（日志只记录其 SHA-256）",
-        "this server does not have that version's text (the log keeps only its SHA-256)",
-    );
+    let unknown = lang.m("admin-this-server-does-not-have-that");
     let errors: Vec<(&str, &str)> = [("from", &from), ("to", &to)]
         .into_iter()
         .filter(|(_, sha)| find(sha).is_none())
@@ -580,7 +571,7 @@ pub async fn policy_diff(
                 if p.sha256 == chosen { " selected" } else { "" },
                 esc(&p.version),
                 if p.active {
-                    lang.t("（当前）", " (active)")
+                    lang.m("admin-active-2")
                 } else {
                     ""
                 },
@@ -592,9 +583,9 @@ pub async fn policy_diff(
     };
     let mut h = format!(
         "<form method=\"get\" action=\"/web/admin/policy/diff\" class=\"narrow\">{}{}<button type=\"submit\">{}</button></form>",
-        select("from", lang.t("旧版本", "Old version"), &from),
-        select("to", lang.t("新版本", "New version"), &to),
-        lang.t("比较", "Compare"),
+        select("from", lang.m("admin-old-version"), &from),
+        select("to", lang.m("admin-new-version"), &to),
+        lang.m("admin-compare"),
     );
     let status = match (find(&from), find(&to)) {
         (Some(a), Some(b)) => {
@@ -607,7 +598,7 @@ pub async fn policy_diff(
         status,
         layout(
             lang,
-            lang.t("政策版本比较", "Policy diff"),
+            lang.m("admin-policy-diff"),
             Some(&user),
             "/web/admin/policy",
             &h,
@@ -628,26 +619,23 @@ fn diff_table(lang: Lang, a: &KnownPolicy, b: &KnownPolicy, lines: Vec<Line<'_>>
         .count();
     let mut s = format!(
         "<p id=\"diff-summary\" data-added=\"{added}\" data-removed=\"{removed}\">{}</p>",
-        match lang {
-            Lang::Zh => format!(
-                "{} → {}：新增 {added} 行，删除 {removed} 行。",
-                esc(&a.version),
-                esc(&b.version)
-            ),
-            Lang::En => format!(
-                "{} → {}: {added} lines added, {removed} removed.",
-                esc(&a.version),
-                esc(&b.version)
-            ),
-        }
+        lang.f(
+            "admin-diff-summary",
+            &[
+                ("from", &esc(&a.version)),
+                ("to", &esc(&b.version)),
+                ("added", &added),
+                ("removed", &removed),
+            ],
+        )
     );
     let _ = write!(
         s,
         "<div class=\"scroll\"><table class=\"diff\" id=\"diff\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"><span class=\"sr\">{}</span></th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        lang.t("旧", "Old"),
-        lang.t("新", "New"),
-        lang.t("变化", "Change"),
-        lang.t("内容", "Line"),
+        lang.m("admin-old"),
+        lang.m("admin-new"),
+        lang.m("admin-change"),
+        lang.m("admin-line"),
     );
     for l in lines {
         let _ = match l {
@@ -659,22 +647,19 @@ fn diff_table(lang: Lang, a: &KnownPolicy, b: &KnownPolicy, lines: Vec<Line<'_>>
             Line::Removed(i, t) => write!(
                 s,
                 "<tr class=\"del\"><td>{i}</td><td></td><td aria-label=\"{}\">−</td><td><code>{}</code></td></tr>",
-                lang.t("删除", "removed"),
+                lang.m("admin-removed"),
                 esc(t)
             ),
             Line::Added(j, t) => write!(
                 s,
                 "<tr class=\"add\"><td></td><td>{j}</td><td aria-label=\"{}\">+</td><td><code>{}</code></td></tr>",
-                lang.t("新增", "added"),
+                lang.m("admin-added"),
                 esc(t)
             ),
             Line::Skipped(n) => write!(
                 s,
                 "<tr class=\"skip\"><td colspan=\"4\">{}</td></tr>",
-                match lang {
-                    Lang::Zh => format!("…… 省略 {n} 行未变内容"),
-                    Lang::En => format!("… {n} unchanged lines"),
-                }
+                lang.f("admin-unchanged-lines", &[("n", &n)])
             ),
         };
     }

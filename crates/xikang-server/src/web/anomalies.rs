@@ -16,16 +16,13 @@ const SHOWN: usize = 10;
 pub fn panel(lang: Lang, viewer: &AreaCode, moves: Option<&[(AreaCode, AnomalyOut)]>) -> String {
     let mut h = format!(
         "<h2 id=\"anomalies\">{}</h2>",
-        lang.t("今日异常行程", "Impossible movement today")
+        lang.m("anomalies-impossible-movement-today")
     );
     let Some(moves) = moves else {
         let _ = write!(
             h,
             "<p>{}</p>",
-            lang.t(
-                "流调索引正在加载，稍后显示",
-                "The tracing index is loading; shown shortly"
-            )
+            lang.m("anomalies-the-tracing-index-is-loading-shown")
         );
         return h;
     };
@@ -37,12 +34,9 @@ pub fn panel(lang: Lang, viewer: &AreaCode, moves: Option<&[(AreaCode, AnomalyOu
     let _ = write!(
         h,
         "<p>{} <strong id=\"fig-anomalies\">{}</strong> {}</p>",
-        lang.t(
-            "同一人在两处场所扫码、距离无法在间隔时间内到达（上限 120 km/h）：",
-            "One person scanned at two venues too far apart for the time between (bound 120 km/h):"
-        ),
+        lang.m("anomalies-one-person-scanned-at-two-venues-too"),
         mine.len(),
-        lang.t("次", "moves"),
+        lang.m("anomalies-moves"),
     );
     if mine.is_empty() {
         return h;
@@ -51,11 +45,11 @@ pub fn panel(lang: Lang, viewer: &AreaCode, moves: Option<&[(AreaCode, AnomalyOu
         h,
         "<table class=\"anomalies\">{}<tbody>",
         thead(&[
-            lang.t("人员", "Person"),
-            lang.t("从", "From"),
-            lang.t("到", "To"),
-            lang.t("间隔（秒）", "Seconds"),
-            lang.t("距离（公里）", "km"),
+            lang.m("common-person"),
+            lang.m("anomalies-from"),
+            lang.m("anomalies-to"),
+            lang.m("anomalies-seconds"),
+            lang.m("anomalies-km"),
         ]),
     );
     let when = |at: &str| {
@@ -86,7 +80,7 @@ pub fn panel(lang: Lang, viewer: &AreaCode, moves: Option<&[(AreaCode, AnomalyOu
         let _ = write!(
             h,
             "<p><small>{} <code>GET /api/v1/scans/anomalies</code></small></p>",
-            lang.t("全部列表：", "The full list:")
+            lang.m("anomalies-the-full-list")
         );
     }
     h

@@ -4,7 +4,7 @@
 //! corrected where it lives, e.g. on the case page, and the colour follows).
 
 use super::session::WebUser;
-use super::{Lang, error_page, esc, html, layout, shanghai};
+use super::{error_page, esc, html, layout, shanghai};
 use crate::appeal::{self, Appeal};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -26,14 +26,8 @@ fn page(user: &WebUser, appeals: &[Appeal], failed: Option<Failed<'_>>) -> Strin
     let open: Vec<&Appeal> = appeals.iter().filter(|a| a.answer.is_none()).collect();
     let mut s = format!(
         "<p id=\"appeal-count\" data-open=\"{n}\">{}</p><p>{}</p>",
-        match lang {
-            Lang::Zh => format!("待答复申诉 {} 件。", open.len()),
-            Lang::En => format!("{} open appeals.", open.len()),
-        },
-        lang.t(
-            "答复将记入审计日志。答复不改变码色：如核实有误，请更正相应事实（如在流调页面解除密接判定），码色随之改变。",
-            "Answers are recorded in the audit log. An answer does not change the colour: if a fact is wrong, correct that fact (e.g. release the contact designation on the case page) and the colour follows."
-        ),
+        lang.f("appeals-open-count", &[("n", &open.len())]),
+        lang.m("appeals-answers-are-recorded-in-the-audit"),
         n = open.len(),
     );
     s.push_str("<ol class=\"tasks\">");
@@ -57,13 +51,13 @@ fn page(user: &WebUser, appeals: &[Appeal], failed: Option<Failed<'_>>) -> Strin
             p = a.person,
             at = esc(&shanghai(a.filed_at)),
             by = esc(&a.filed_by),
-            l_reason = lang.t("申诉理由", "Reason"),
+            l_reason = lang.m("common-reason"),
             reason = esc(&a.reason),
             csrf = user.csrf_field(),
-            l_answer = lang.t("答复", "Answer"),
+            l_answer = lang.m("common-answer"),
             max = appeal::MAX_TEXT_CHARS,
             kept = esc(kept),
-            l_go = lang.t("提交答复", "Send the answer"),
+            l_go = lang.m("appeals-send-the-answer"),
         );
     }
     s.push_str("</ol>");
@@ -76,7 +70,7 @@ fn page(user: &WebUser, appeals: &[Appeal], failed: Option<Failed<'_>>) -> Strin
         let _ = write!(
             s,
             "<h2>{}</h2><ul id=\"answered\">",
-            lang.t("已答复", "Answered")
+            lang.m("common-answered")
         );
         for a in answered {
             if let Some(x) = &a.answer {
@@ -86,7 +80,7 @@ fn page(user: &WebUser, appeals: &[Appeal], failed: Option<Failed<'_>>) -> Strin
                     id = a.id,
                     p = a.person,
                     reason = esc(&a.reason),
-                    l = lang.t("答复：", "Answer:"),
+                    l = lang.m("common-answer-2"),
                     text = esc(&x.text),
                     by = esc(&x.by),
                     at = esc(&shanghai(x.at)),
@@ -97,7 +91,7 @@ fn page(user: &WebUser, appeals: &[Appeal], failed: Option<Failed<'_>>) -> Strin
     }
     layout(
         lang,
-        lang.t("申诉处理", "Appeals"),
+        lang.m("appeals-appeals"),
         Some(user),
         "/web/appeals",
         &s,

@@ -74,11 +74,11 @@ pub struct PostForm {
 }
 
 fn category_name(lang: Lang, c: Category) -> &'static str {
-    lang.t(c.zh(), c.en())
+    lang.supplied(c.zh(), c.en())
 }
 
 fn department_name(lang: Lang, d: Department) -> &'static str {
-    lang.t(d.zh(), d.en())
+    lang.supplied(d.zh(), d.en())
 }
 
 fn form(
@@ -104,7 +104,7 @@ fn form(
     }
     let mut ds = format!(
         "<option value=\"\">{}</option>",
-        lang.t("不确定（由市级受理）", "Not sure (the city routes it)")
+        lang.m("board-not-sure-the-city-routes-it")
     );
     for (d, name) in districts {
         let _ = write!(
@@ -126,21 +126,18 @@ fn form(
 <label for="title">{l_title}</label><input id="title" name="title" required maxlength="{max_title}" value="{title}">
 <label for="text">{l_text}</label><textarea id="text" name="text" rows="5" required maxlength="{max_text}">{text}</textarea>
 <button type="submit">{l_go}</button></form></section>"#,
-        h = lang.t("我要留言", "Post a message"),
-        intro = lang.t(
-            "无需登录。请勿填写姓名、电话、身份证号码等个人信息：答复公开展示，号码会被遮盖。",
-            "No login needed. Do not write your name, phone or ID number: answers are public, and numbers are masked."
-        ),
+        h = lang.m("board-post-a-message"),
+        intro = lang.m("board-no-login-needed-do-not-write-your"),
         csrf = esc(csrf),
-        l_cat = lang.t("留言类别", "Category"),
-        l_district = lang.t("所在区", "District"),
-        l_title = lang.t("标题", "Title"),
+        l_cat = lang.m("board-category"),
+        l_district = lang.m("board-district"),
+        l_title = lang.m("board-title"),
         max_title = MAX_TITLE_CHARS,
         title = esc(&kept.title),
-        l_text = lang.t("留言内容", "Message"),
+        l_text = lang.m("board-message"),
         max_text = MAX_TEXT_CHARS,
         text = esc(&kept.text),
-        l_go = lang.t("提交留言", "Post the message"),
+        l_go = lang.m("board-post-the-message"),
     )
 }
 
@@ -159,7 +156,7 @@ fn answered(
     )?;
     let mut s = format!(
         "<section aria-labelledby=\"answered-h\"><h2 id=\"answered-h\">{}</h2><ol id=\"answered\" class=\"board\">",
-        lang.t("已答复留言", "Answered messages")
+        lang.m("board-answered-messages")
     );
     for m in &list.items {
         let cat = Category::parse(m.category).map_or("", |c| category_name(lang, c));
@@ -177,13 +174,9 @@ fn answered(
             area = esc(&district_name(districts, &m.area)),
             posted = esc(&at(&m.posted_at)),
             text = esc(&m.text),
-            l_reply = lang.t("答复", "replied"),
+            l_reply = lang.m("board-replied"),
             replied = esc(&at(&m.replied_at)),
-            closed = if m.closed {
-                lang.t(" · 已办结", " · closed")
-            } else {
-                ""
-            },
+            closed = if m.closed { lang.m("board-closed") } else { "" },
             reply = esc(&m.reply),
         );
     }
@@ -191,14 +184,14 @@ fn answered(
     let pages = list.total.div_ceil(list.page_size).max(1);
     if pages > 1 {
         s.push_str("<nav class=\"pages\" aria-label=\"");
-        s.push_str(lang.t("分页", "Pages"));
+        s.push_str(lang.m("board-pages"));
         s.push_str("\">");
         if list.page > 1 {
             let _ = write!(
                 s,
                 "<a href=\"/board?page={}\">{}</a> ",
                 list.page - 1,
-                lang.t("上一页", "Previous")
+                lang.m("common-previous")
             );
         }
         let _ = write!(s, "<span>{} / {pages}</span>", list.page);
@@ -207,7 +200,7 @@ fn answered(
                 s,
                 " <a href=\"/board?page={}\">{}</a>",
                 list.page + 1,
-                lang.t("下一页", "Next")
+                lang.m("common-next")
             );
         }
         s.push_str("</nav>");
@@ -249,7 +242,7 @@ async fn render(
             status,
             layout(
                 lang,
-                lang.t("民声留言板", "Citizens' message board"),
+                lang.m("board-citizens-message-board"),
                 None,
                 "/board",
                 &body,
@@ -331,13 +324,10 @@ pub async fn post(
             let dep = Department::parse(out.department).map_or("", |d| department_name(lang, d));
             let note = format!(
                 "<p class=\"ok\" role=\"status\" id=\"board-posted\" data-id=\"{id}\">{}</p>",
-                esc(&match lang {
-                    Lang::Zh => format!(
-                        "留言已提交，编号 {}，已转 {dep} 办理，答复时限 {due}。",
-                        out.id
-                    ),
-                    Lang::En => format!("Message {} posted; {dep} answers it by {due}.", out.id),
-                }),
+                esc(&lang.f(
+                    "board-posted",
+                    &[("id", &out.id), ("department", &dep), ("due", &due)],
+                )),
                 id = esc(&out.id),
             );
             render(

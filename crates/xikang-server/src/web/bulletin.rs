@@ -4,7 +4,7 @@
 //! ([`crate::api::bulletin_of`]).
 
 use super::session::WebUser;
-use super::{Lang, error_page, esc, html, layout};
+use super::{Lang, error_page, esc, html, layout, msg};
 use crate::app::Role;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -82,10 +82,10 @@ pub async fn page(
         "html" => {
             let d = iso(&b.day);
             let other = lang.other();
-            let row = |zh: &str, en: &str, v: u64, id: &str| {
+            let row = |text: &'static str, v: u64, id: &str| {
                 format!(
                     "<tr><th scope=\"row\">{}</th><td id=\"{id}\">{v}</td></tr>",
-                    lang.t(zh, en)
+                    lang.m(text)
                 )
             };
             let body = format!(
@@ -93,100 +93,87 @@ pub async fn page(
 <article class="bulletin"><h2>{title}</h2><p class="pre">{main}</p><p class="pre" lang="{other_html}">{second}</p>
 <table><tbody>{r1}{r2}{r3}{r4}{r4b}{r5}{r5b}{r6}{r7}{r8}{r8b}{r9}{r10}{r11}{r12}</tbody></table></article>
 <p class="noprint"><a href="/web/bulletin?day={d}&amp;format=txt">{l_txt}</a> · <a href="/web/bulletin?day={d}&amp;format=json">JSON</a></p>"#,
-                l_day = lang.t("日期", "Day"),
+                l_day = lang.m("common-day"),
                 max = iso(&today.compact()),
-                l_show = lang.t("查看", "Show"),
-                title = esc(&format!("{} {d}", lang.t("疫情通报", "Daily bulletin"))),
+                l_show = lang.m("common-show"),
+                title = esc(&format!("{} {d}", lang.m("bulletin-daily-bulletin"))),
                 main = esc(&text(lang, &b)),
                 other_html = other.html(),
                 second = esc(&text(other, &b)),
                 r1 = row(
-                    "新增本土确诊",
-                    "New local confirmed",
+                    msg("bulletin-new-local-confirmed"),
                     b.new_confirmed.local,
                     "new-local-confirmed"
                 ),
                 r2 = row(
-                    "新增本土无症状",
-                    "New local asymptomatic",
+                    msg("bulletin-new-local-asymptomatic"),
                     b.new_asymptomatic.local,
                     "new-local-asymptomatic"
                 ),
                 r3 = row(
-                    "新增输入确诊",
-                    "New imported confirmed",
+                    msg("bulletin-new-imported-confirmed"),
                     b.new_confirmed.imported,
                     "new-imported-confirmed"
                 ),
                 r4 = row(
-                    "新增输入无症状",
-                    "New imported asymptomatic",
+                    msg("bulletin-new-imported-asymptomatic"),
                     b.new_asymptomatic.imported,
                     "new-imported-asymptomatic"
                 ),
                 r4b = row(
-                    "无症状转确诊",
-                    "Asymptomatic reclassified as confirmed",
+                    msg("bulletin-asymptomatic-reclassified-as"),
                     b.asymptomatic_to_confirmed,
                     "asymptomatic-to-confirmed"
                 ),
-                r5 = row("治愈出院", "Discharged", b.discharged, "discharged"),
-                r5b = row("死亡", "Deaths", b.deaths, "deaths"),
+                r5 = row(msg("bulletin-discharged"), b.discharged, "discharged"),
+                r5b = row(msg("bulletin-deaths"), b.deaths, "deaths"),
                 r6 = row(
-                    "累计确诊",
-                    "Cumulative confirmed",
+                    msg("bulletin-cumulative-confirmed"),
                     b.cumulative_confirmed,
                     "cumulative-confirmed"
                 ),
                 r7 = row(
-                    "累计无症状",
-                    "Cumulative asymptomatic",
+                    msg("bulletin-cumulative-asymptomatic"),
                     b.cumulative_asymptomatic,
                     "cumulative-asymptomatic"
                 ),
                 r8 = row(
-                    "现有确诊",
-                    "Existing confirmed",
+                    msg("bulletin-existing-confirmed"),
                     b.existing_confirmed,
                     "existing-confirmed"
                 ),
                 r8b = row(
-                    "现有无症状",
-                    "Existing asymptomatic",
+                    msg("bulletin-existing-asymptomatic"),
                     b.existing_asymptomatic,
                     "existing-asymptomatic"
                 ),
                 r9 = row(
-                    "新增密接",
-                    "New close contacts",
+                    msg("bulletin-new-close-contacts"),
                     b.new_close_contacts,
                     "new-close-contacts"
                 ),
                 r10 = row(
-                    "累计追踪密接",
-                    "Close contacts traced",
+                    msg("bulletin-close-contacts-traced"),
                     b.close_contacts_traced,
                     "close-contacts-traced"
                 ),
                 r11 = row(
-                    "已解除医学观察",
-                    "Released from observation",
+                    msg("bulletin-released-from-observation"),
                     b.close_contacts_released,
                     "close-contacts-released"
                 ),
                 r12 = row(
-                    "尚在医学观察",
-                    "Still under observation",
+                    msg("bulletin-still-under-observation"),
                     b.close_contacts_under_observation,
                     "close-contacts-under-observation"
                 ),
-                l_txt = lang.t("纯文本", "Plain text"),
+                l_txt = lang.m("bulletin-plain-text"),
             );
             html(
                 StatusCode::OK,
                 layout(
                     lang,
-                    lang.t("疫情通报", "Daily bulletin"),
+                    lang.m("bulletin-daily-bulletin"),
                     Some(&user),
                     "/web/bulletin",
                     &body,

@@ -46,24 +46,21 @@ fn peers_page(state: &AppState, user: &WebUser, list: &[PeerOut]) -> String {
     let lang = user.lang;
     let mut s = format!(
         "<p>{}</p>",
-        lang.t(
-            "互认城市的信任列表与风险地区、入场规则按计划抓取，仅在签名核验通过后整体采用；抓取失败时沿用上次有效副本。",
-            "Peer cities' trust lists, risk areas and entry rules are fetched on a schedule and taken only whole and once their signature verifies; when a fetch fails the last good copy stays in use."
-        )
+        lang.m("cities-peer-cities-trust-lists-risk-areas")
     );
     open_table(
         &mut s,
         "peers",
-        lang.t("互认城市", "Peer cities"),
+        lang.m("common-peer-cities"),
         &[
-            lang.t("名称", "Name"),
-            lang.t("行政区划", "Jurisdiction"),
-            lang.t("信任列表签发", "List signed"),
-            lang.t("抓取时间", "Fetched"),
-            lang.t("密钥 / 撤销", "Keys / revocations"),
-            lang.t("风险地区", "Risk areas"),
-            lang.t("最近错误", "Last error"),
-            lang.t("操作", "Action"),
+            lang.m("common-name"),
+            lang.m("cities-jurisdiction"),
+            lang.m("cities-list-signed"),
+            lang.m("cities-fetched"),
+            lang.m("cities-keys-revocations"),
+            lang.m("cities-risk-areas"),
+            lang.m("cities-last-error"),
+            lang.m("common-action"),
         ],
     );
     for p in list {
@@ -79,28 +76,25 @@ fn peers_page(state: &AppState, user: &WebUser, list: &[PeerOut]) -> String {
             a = p.risk_areas,
             e = or_dash(p.last_error.as_deref().or(p.rules_error.as_deref())),
             csrf = user.csrf_field(),
-            l_go = lang.t("立即抓取", "Fetch now"),
+            l_go = lang.m("cities-fetch-now"),
         );
     }
     s.push_str("</tbody></table></div>");
     let _ = write!(
         s,
         r#"<h2>{h}</h2><form method="post" action="/web/peers" id="add-peer">{csrf}<p><label for="peer-name">{l_name}</label><input id="peer-name" name="name" required maxlength="40" pattern="[a-z0-9-]+"></p><p><label for="peer-url">{l_url}</label><input id="peer-url" name="url" required maxlength="200" placeholder="https://suzhou.example.cn"></p><p><label for="peer-anchor">{l_anchor}</label><textarea id="peer-anchor" name="anchor" rows="4" required></textarea></p><button type="submit">{l_add}</button></form><p>{own}: <code>{kid}</code></p>"#,
-        h = lang.t("添加互认城市", "Add a peer city"),
+        h = lang.m("cities-add-a-peer-city"),
         csrf = user.csrf_field(),
-        l_name = lang.t("名称（小写字母、数字、-）", "Name (a-z, 0-9, -)"),
-        l_url = lang.t("地址", "URL"),
-        l_anchor = lang.t(
-            "信任锚（对方 xikang key anchor 的 JSON，须线下核对）",
-            "Trust anchor (the JSON of their xikang key anchor, checked out of band)"
-        ),
-        l_add = lang.t("添加", "Add"),
-        own = lang.t("本市根密钥", "This city's root key"),
+        l_name = lang.m("cities-name-a-z-0-9"),
+        l_url = lang.m("cities-url"),
+        l_anchor = lang.m("cities-trust-anchor-the-json-of-their"),
+        l_add = lang.m("cities-add"),
+        own = lang.m("cities-this-citys-root-key"),
         kid = esc(&state.cities.anchor.kid),
     );
     layout(
         lang,
-        lang.t("互认城市", "Peer cities"),
+        lang.m("common-peer-cities"),
         Some(user),
         "/web/peers",
         &s,
@@ -111,22 +105,22 @@ fn peer_page(user: &WebUser, d: &peers::PeerDetailOut) -> String {
     let lang = user.lang;
     let mut s = format!(
         "<p>{l_j} {j} · {l_u} <code>{u}</code> · {l_k} <code>{k}</code></p>",
-        l_j = lang.t("行政区划", "Jurisdiction"),
+        l_j = lang.m("cities-jurisdiction"),
         j = esc(&d.peer.jurisdiction),
-        l_u = lang.t("地址", "URL"),
+        l_u = lang.m("cities-url"),
         u = esc(&d.peer.url),
-        l_k = lang.t("根密钥", "Root key"),
+        l_k = lang.m("cities-root-key"),
         k = esc(&d.peer.anchor_kid),
     );
     open_table(
         &mut s,
         "peer-keys",
-        lang.t("签名密钥", "Signing keys"),
+        lang.m("cities-signing-keys"),
         &[
-            lang.t("密钥", "Key"),
-            lang.t("状态", "Status"),
-            lang.t("生效", "From"),
-            lang.t("失效", "Until"),
+            lang.m("cities-key"),
+            lang.m("common-status"),
+            lang.m("cities-from"),
+            lang.m("cities-until"),
         ],
     );
     for k in &d.keys_listed {
@@ -145,25 +139,22 @@ fn peer_page(user: &WebUser, d: &peers::PeerDetailOut) -> String {
         let _ = write!(
             s,
             "<p id=\"no-rules\">{}</p>",
-            lang.t(
-                "尚未取得对方的风险地区与入场规则。",
-                "No risk areas or entry rules fetched from this peer yet."
-            )
+            lang.m("cities-no-risk-areas-or-entry-rules-fetched")
         );
         return layout(lang, &d.peer.name, Some(user), "/web/peers", &s);
     };
     let _ = write!(
         s,
         "<p>{l} {i} · {lp} {p}</p><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"areas-cap\"><table id=\"peer-areas\"><caption id=\"areas-cap\">{c}</caption>{h}<tbody>",
-        l = lang.t("签发于", "Signed at"),
+        l = lang.m("cities-signed-at"),
         i = esc(&rules.issued_at),
-        lp = lang.t("政策版本", "Policy"),
+        lp = lang.m("common-policy"),
         p = esc(&rules.policy),
-        c = lang.t("风险地区", "Risk areas"),
+        c = lang.m("cities-risk-areas"),
         h = thead(&[
-            lang.t("区划代码", "Area code"),
-            lang.t("名称", "Name"),
-            lang.t("风险等级", "Risk"),
+            lang.m("cities-area-code"),
+            lang.m("common-name"),
+            lang.m("cities-risk"),
         ]),
     );
     for a in &rules.risk_areas {
@@ -179,15 +170,12 @@ fn peer_page(user: &WebUser, d: &peers::PeerDetailOut) -> String {
     let _ = write!(
         s,
         "</tbody></table></div><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"rules-cap\"><table id=\"peer-rules\"><caption id=\"rules-cap\">{c}</caption>{h}<tbody>",
-        c = lang.t(
-            "对方场所入场规则（仅供参考：本市场所按本市规则查验）",
-            "Their venues' entry rules (for information: this city's doors apply this city's rules)"
-        ),
+        c = lang.m("cities-their-venues-entry-rules-for"),
         h = thead(&[
-            lang.t("场所类别", "Category"),
-            lang.t("最差准入码色", "Worst colour admitted"),
-            lang.t("核酸时限（小时）", "Test within (hours)"),
-            lang.t("需接种", "Vaccination"),
+            lang.m("cities-category"),
+            lang.m("cities-worst-colour-admitted"),
+            lang.m("cities-test-within-hours"),
+            lang.m("cities-vaccination"),
         ]),
     );
     for r in &rules.entry_rules {
@@ -199,9 +187,9 @@ fn peer_page(user: &WebUser, d: &peers::PeerDetailOut) -> String {
             r.max_test_age_hours
                 .map_or_else(|| "—".to_owned(), |h| h.to_string()),
             if r.vaccination_required {
-                lang.t("是", "yes")
+                lang.m("common-yes")
             } else {
-                lang.t("否", "no")
+                lang.m("cities-no")
             },
         );
     }
@@ -307,24 +295,21 @@ fn passes_page(user: &WebUser, list: &[PassOut]) -> String {
     let lang = user.lang;
     let mut s = format!(
         "<p>{}</p>",
-        lang.t(
-            "出入证由户籍所在区审批（政策规定人数的不同官员，申请人本人不得审批），通过后签发 XP1 电子证，两市查验点均可核验；撤销后本市立即拒绝，对方城市在下次抓取信任列表后拒绝。",
-            "A commuter pass is approved by the holder's home district (as many distinct officials as the policy says, never the applicant); once approved it is signed (XP1) and both cities' checkpoints verify it. A revoked pass is refused here at once and by the peer city from its next fetch of the trust list."
-        )
+        lang.m("cities-a-commuter-pass-is-approved-by-the")
     );
     open_table(
         &mut s,
         "passes",
-        lang.t("出入证", "Commuter passes"),
+        lang.m("common-commuter-passes"),
         &[
-            lang.t("编号", "Number"),
-            lang.t("持证人", "Holder"),
-            lang.t("企业", "Employer"),
-            lang.t("线路", "Route"),
-            lang.t("有效期至", "Valid until"),
-            lang.t("状态", "Status"),
-            lang.t("审批", "Approvals"),
-            lang.t("操作", "Action"),
+            lang.m("cities-number"),
+            lang.m("common-holder"),
+            lang.m("cities-employer"),
+            lang.m("cities-route"),
+            lang.m("common-valid-until"),
+            lang.m("common-status"),
+            lang.m("cities-approvals"),
+            lang.m("common-action"),
         ],
     );
     for p in list {
@@ -336,7 +321,7 @@ fn passes_page(user: &WebUser, list: &[PassOut]) -> String {
                 r#"<form method="post" action="/web/passes/{id}/approve">{csrf}<button type="submit">{l}</button></form>"#,
                 id = esc(&p.pass),
                 csrf = user.csrf_field(),
-                l = lang.t("批准", "Approve"),
+                l = lang.m("cities-approve"),
             );
         }
         if status == "pending" || status == "approved" {
@@ -345,8 +330,8 @@ fn passes_page(user: &WebUser, list: &[PassOut]) -> String {
                 r#"<form method="post" action="/web/passes/{id}/revoke">{csrf}<label for="reason-{id}">{l_r}</label><input id="reason-{id}" name="reason" required maxlength="500"><button type="submit">{l}</button></form>"#,
                 id = esc(&p.pass),
                 csrf = user.csrf_field(),
-                l_r = lang.t("撤销理由", "Reason"),
-                l = lang.t("撤销", "Revoke"),
+                l_r = lang.m("cities-reason"),
+                l = lang.m("cities-revoke"),
             );
         }
         let _ = write!(
@@ -365,7 +350,7 @@ fn passes_page(user: &WebUser, list: &[PassOut]) -> String {
     s.push_str("</tbody></table></div>");
     layout(
         lang,
-        lang.t("出入证", "Commuter passes"),
+        lang.m("common-commuter-passes"),
         Some(user),
         "/web/passes",
         &s,
@@ -426,10 +411,7 @@ fn assist_rows(s: &mut String, user: &WebUser, rows: &[AssistOut], incoming: boo
     let lang = user.lang;
     for a in rows {
         let what = if a.kind == "people" {
-            match lang {
-                Lang::Zh => format!("{} 名密接", a.people.len()),
-                Lang::En => format!("{} close contacts", a.people.len()),
-            }
+            lang.f("cities-close-contacts", &[("n", &a.people.len())])
         } else {
             a.places
                 .iter()
@@ -445,14 +427,14 @@ fn assist_rows(s: &mut String, user: &WebUser, rows: &[AssistOut], incoming: boo
             st = a.status,
             o = a.overdue,
             peer = esc(&a.peer),
-            l_case = lang.t("病例", "case"),
+            l_case = lang.m("cities-case"),
             case = esc(&a.case),
             what = esc(&what),
-            l_h = lang.t("首次答复用时", "hours to answer"),
+            l_h = lang.m("cities-hours-to-answer"),
             h = a.hours_to_answer,
             sla = a.sla_hours,
             late = if a.overdue {
-                lang.t("（超时）", " (overdue)")
+                lang.m("cities-overdue")
             } else {
                 ""
             },
@@ -482,7 +464,7 @@ fn assist_rows(s: &mut String, user: &WebUser, rows: &[AssistOut], incoming: boo
             let _ = write!(
                 s,
                 "<p>{}：{}（{}）</p>",
-                lang.t("答复", "Answer"),
+                lang.m("common-answer"),
                 esc(o),
                 a.traced.unwrap_or(0)
             );
@@ -492,9 +474,9 @@ fn assist_rows(s: &mut String, user: &WebUser, rows: &[AssistOut], incoming: boo
                 r#"<form method="post" action="/web/assist/{id}/answer">{csrf}<label for="outcome-{id}">{l_o}</label><textarea id="outcome-{id}" name="outcome" rows="2" required maxlength="1000"></textarea><label for="traced-{id}">{l_t}</label><input id="traced-{id}" name="traced" type="number" min="0" value="0"><button type="submit">{l_go}</button></form>"#,
                 id = esc(&a.id),
                 csrf = user.csrf_field(),
-                l_o = lang.t("处置结果（不含姓名）", "Outcome (no names)"),
-                l_t = lang.t("追踪人数", "People traced"),
-                l_go = lang.t("答复", "Answer"),
+                l_o = lang.m("cities-outcome-no-names"),
+                l_t = lang.m("cities-people-traced"),
+                l_go = lang.m("common-answer"),
             );
         }
         s.push_str("</li>");
@@ -521,17 +503,14 @@ pub async fn assist_list(State(state): State<Arc<AppState>>, user: WebUser) -> R
     };
     let mut s = format!(
         "<p>{}</p><h2>{}</h2><ol class=\"tasks\" id=\"assist-in\">",
-        lang.t(
-            "协查请求只含对方所需的信息：地点与时段，或密接人员的标识（日志只保存其带密钥哈希）。答复后自动回传请求方。",
-            "A 协查 request carries only what the other city needs: places and times, or the close contacts' identifiers (the logs keep only a keyed hash of them). An answer travels back to the requester."
-        ),
-        lang.t("收到的协查", "Received"),
+        lang.m("cities-a-request-carries-only-what-the"),
+        lang.m("cities-received"),
     );
     assist_rows(&mut s, &user, &inbox, true);
     let _ = write!(
         s,
         "</ol><h2>{}</h2><ol class=\"tasks\" id=\"assist-out\">",
-        lang.t("发出的协查", "Sent")
+        lang.m("cities-sent")
     );
     assist_rows(&mut s, &user, &out, false);
     s.push_str("</ol>");
@@ -539,7 +518,7 @@ pub async fn assist_list(State(state): State<Arc<AppState>>, user: WebUser) -> R
         StatusCode::OK,
         layout(
             lang,
-            lang.t("协查", "Assistance requests"),
+            lang.m("cities-assistance-requests"),
             Some(&user),
             "/web/assist",
             &s,

@@ -40,15 +40,12 @@ fn details_form(lang: Lang, csrf: &str, note: &str) -> String {
 <label for="name">{l_name}</label><input id="name" name="name" autocomplete="name" required maxlength="64">
 <label for="phone">{l_phone}</label><input id="phone" name="phone" type="tel" inputmode="numeric" autocomplete="tel" required maxlength="11">
 <button type="submit">{l_go}</button></form>"#,
-        intro = lang.t(
-            "填写登记的身份证号码、姓名和手机号码，验证码将发送到登记的手机。",
-            "Enter the ID number, name and phone number the register holds; a code goes to the registered phone."
-        ),
+        intro = lang.m("claim-enter-the-id-number-name-and-phone"),
         csrf = esc(csrf),
-        l_id = lang.t("身份证号码", "ID number"),
-        l_name = lang.t("姓名", "Name"),
-        l_phone = lang.t("手机号码", "Phone"),
-        l_go = lang.t("获取验证码", "Send me a code"),
+        l_id = lang.m("claim-id-number"),
+        l_name = lang.m("common-name-2"),
+        l_phone = lang.m("claim-phone"),
+        l_go = lang.m("claim-send-me-a-code"),
     )
 }
 
@@ -58,20 +55,17 @@ fn code_form(lang: Lang, csrf: &str, claim_id: &str, note: &str) -> String {
 <input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="claim_id" value="{claim_id}">
 <label for="code">{l_code}</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="6" pattern="[0-9]{{6}}">
 <button type="submit">{l_go}</button></form><p><a href="/web/claim">{again}</a></p>"#,
-        sent = lang.t(
-            "如信息与登记一致，验证码已发送到登记的手机，几分钟内有效。",
-            "If the details match the register, a code was sent to the registered phone; it is valid for a few minutes."
-        ),
+        sent = lang.m("claim-if-the-details-match-the-register-a"),
         csrf = esc(csrf),
         claim_id = esc(claim_id),
-        l_code = lang.t("验证码（6 位数字）", "Code (6 digits)"),
-        l_go = lang.t("领取我的锡康码", "Get my code"),
-        again = lang.t("重新申领", "Start again"),
+        l_code = lang.m("claim-code-6-digits"),
+        l_go = lang.m("claim-get-my-code"),
+        again = lang.m("claim-start-again"),
     )
 }
 
 fn page(lang: Lang, status: StatusCode, body: &str, csrf: &str, state: &AppState) -> Response {
-    let title = lang.t("申领锡康码", "Claim your code");
+    let title = lang.m("claim-claim-your-code");
     with_cookie(
         html(status, layout(lang, title, None, "/web/claim", body)),
         claim_cookie(csrf, secure(state)),
@@ -302,10 +296,10 @@ pub async fn dependants_section(state: &AppState, user: &WebUser) -> String {
     let _ = write!(
         h,
         "<section aria-labelledby=\"dependants\"><h2 id=\"dependants\">{}</h2>",
-        lang.t("代领的锡康码", "Codes I hold for dependants")
+        lang.m("claim-codes-i-hold-for-dependants")
     );
     if list.items.is_empty() {
-        let _ = write!(h, "<p>{}</p>", lang.t("暂无", "None"));
+        let _ = write!(h, "<p>{}</p>", lang.m("claim-none"));
     } else {
         h.push_str("<ul class=\"dependants\">");
         for d in &list.items {
@@ -327,19 +321,16 @@ pub async fn dependants_section(state: &AppState, user: &WebUser) -> String {
 <label for="dep-name">{l_name}</label><input id="dep-name" name="name" required maxlength="64">
 <label for="dep-rel">{l_rel}</label><select id="dep-rel" name="relation">{opts}</select>
 <button type="submit">{l_go}</button></form></details></section>"#,
-        sum = lang.t(
-            "为没有手机的家人代领（至多 5 人）",
-            "Claim for a family member without a phone (at most 5)"
-        ),
+        sum = lang.m("claim-claim-for-a-family-member-without-a"),
         csrf = user.csrf_field(),
-        l_id = lang.t("身份证号码", "ID number"),
-        l_name = lang.t("姓名", "Name"),
-        l_rel = lang.t("关系", "Relation"),
+        l_id = lang.m("claim-id-number"),
+        l_name = lang.m("common-name-2"),
+        l_rel = lang.m("claim-relation"),
         opts = claim::RELATIONS
             .iter()
             .map(|r| format!("<option value=\"{r}\">{r}</option>"))
             .collect::<String>(),
-        l_go = lang.t("代领", "Claim"),
+        l_go = lang.m("claim-claim"),
     );
     h
 }
@@ -385,7 +376,7 @@ pub async fn card_page(
     let state_line = match card.revoked_at {
         Some(t) => format!(
             "<p class=\"err\" role=\"alert\">{}: {}</p>",
-            lang.t("已作废", "Revoked"),
+            lang.m("claim-revoked"),
             esc(&super::shanghai(t))
         ),
         None => String::new(),
@@ -394,27 +385,18 @@ pub async fn card_page(
         r#"{state_line}<section class="poster card-print"><div class="qr" role="img" aria-label="{qr_label}">{qr}</div>
 <dl><dt>{l_name}</dt><dd>{name}</dd><dt>{l_card}</dt><dd>{card_no}</dd><dt>{l_valid}</dt><dd>{until}</dd></dl>
 <p>{note}</p></section><p class="noprint"><a href="/api/v1/cards/{card_no}/qr.png">PNG</a> · <a href="/api/v1/cards/{card_no}/qr.svg">SVG</a></p>"#,
-        qr_label = lang.t("身份卡二维码", "Identity card QR"),
+        qr_label = lang.m("claim-identity-card-qr"),
         qr = super::resident::inline_svg(&svg),
-        l_name = lang.t("持卡人", "Holder"),
+        l_name = lang.m("claim-holder"),
         name = esc(&name),
-        l_card = lang.t("卡号", "Card"),
+        l_card = lang.m("claim-card"),
         card_no = esc(&card.id.to_string()),
-        l_valid = lang.t("有效期至", "Valid until"),
+        l_valid = lang.m("common-valid-until"),
         until = esc(&super::shanghai(card.expires_at)),
-        note = lang.t(
-            "锡康身份卡：不显示颜色。场所扫码后联网查询当日健康码颜色。遗失请告知社区作废。",
-            "xikang identity card: it shows no colour. A venue's scanner looks up today's colour online. Report a lost card to your community to revoke it."
-        ),
+        note = lang.m("claim-xikang-identity-card-it-shows-no"),
     );
     html(
         StatusCode::OK,
-        layout(
-            lang,
-            lang.t("锡康身份卡", "Identity card"),
-            Some(&user),
-            "",
-            &body,
-        ),
+        layout(lang, lang.m("claim-identity-card"), Some(&user), "", &body),
     )
 }

@@ -15,7 +15,7 @@ use super::map::{DistrictArea, MapCell, MapKind};
 use super::ranking::DistrictRow;
 use super::session::WebUser;
 use super::svg::{bar_chart, data_table};
-use super::{Lang, error_page, esc, html, layout};
+use super::{Lang, error_page, esc, html, layout, msg};
 use crate::app::Role;
 use crate::error::AppError;
 use crate::state::{AppState, read};
@@ -406,10 +406,10 @@ fn short(day: &str) -> String {
 /// The part of the page the script refreshes.
 fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> String {
     let labels: Vec<String> = f.days.iter().map(|d| short(d)).collect();
-    let card = |id: &str, zh: &str, en: &str, v: u64| {
+    let card = |id: &str, text: &'static str, v: u64| {
         format!(
             "<div class=\"card\"><span class=\"label\">{}</span><span class=\"num\" id=\"{id}\">{v}</span></div>",
-            lang.t(zh, en)
+            lang.m(text)
         )
     };
     let t = &f.today;
@@ -419,40 +419,36 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
         "<div class=\"cards\">{}{}{}{}{}{}{}</div>",
         card(
             "fig-new-cases",
-            "今日新增感染者",
-            "New infections today",
+            msg("dashboard-new-infections-today"),
             t.new_confirmed.total() + t.new_asymptomatic.total()
         ),
         card(
             "fig-under-treatment",
-            "现有在治",
-            "Under treatment",
+            msg("dashboard-under-treatment"),
             t.under_treatment
         ),
         card(
             "fig-new-contacts",
-            "今日新增密接",
-            "New close contacts today",
+            msg("dashboard-new-close-contacts-today"),
             t.new_close_contacts
         ),
         card(
             "fig-observation",
-            "尚在医学观察",
-            "Under observation",
+            msg("dashboard-under-observation"),
             t.close_contacts_under_observation
         ),
-        card("fig-red", "红码", "Red codes", f.red),
-        card("fig-yellow", "黄码", "Yellow codes", f.yellow),
-        card("fig-green", "绿码", "Green codes", f.green),
+        card("fig-red", msg("common-red-codes"), f.red),
+        card("fig-yellow", msg("dashboard-yellow-codes"), f.yellow),
+        card("fig-green", msg("dashboard-green-codes"), f.green),
     );
-    let day_head = lang.t("日期", "Day");
+    let day_head = lang.m("common-day");
     let chart = |title: &str, caption: &str, values: &[u64], fill: &str| {
         format!(
             "<figure>{}<figcaption>{}</figcaption>{}</figure>",
             bar_chart(title, &labels, values, fill),
             esc(caption),
             data_table(
-                lang.t("数据表", "Data table"),
+                lang.m("common-data-table"),
                 [day_head, title],
                 &labels,
                 values
@@ -463,26 +459,20 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
         h,
         "<div class=\"charts\">{}{}{}</div>",
         chart(
-            lang.t("每日新增感染者", "New infections per day"),
-            lang.t(
-                "每日新增感染者（确诊与无症状）",
-                "New infections per day (confirmed and asymptomatic)"
-            ),
+            lang.m("dashboard-new-infections-per-day"),
+            lang.m("dashboard-new-infections-per-day-confirmed-and"),
             &f.new_cases,
             "#b3261e"
         ),
         chart(
-            lang.t("尚在医学观察的密接", "Close contacts under observation"),
-            lang.t(
-                "每日24时尚在医学观察的密接",
-                "Close contacts under observation at 24:00"
-            ),
+            lang.m("dashboard-close-contacts-under-observation"),
+            lang.m("dashboard-close-contacts-under-observation-at"),
             &f.under_observation,
             "#8a6d00"
         ),
         chart(
-            lang.t("每日扫码次数", "Scans per day"),
-            lang.t("每日场所扫码次数", "Venue scans per day"),
+            lang.m("dashboard-scans-per-day"),
+            lang.m("dashboard-venue-scans-per-day"),
             &f.scans,
             "#1d5fa8"
         ),
@@ -490,14 +480,14 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
     let _ = write!(
         h,
         "<h2>{}</h2><table>{}<tbody>",
-        lang.t("各区在治病例", "Open cases by district"),
-        super::thead(&[lang.t("区县", "District"), lang.t("病例", "Cases"),]),
+        lang.m("dashboard-open-cases-by-district"),
+        super::thead(&[lang.m("common-district"), lang.m("common-cases"),]),
     );
     for (d, n) in &f.open_cases_by_district {
         let _ = write!(
             h,
             "<tr><td{}>{}</td><td>{n}</td></tr>",
-            lang.t("", " lang=\"zh-CN\""),
+            lang.zh_attr(),
             esc(f.district_names.get(d).unwrap_or(d))
         );
     }
@@ -508,12 +498,12 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
     let _ = write!(
         h,
         "</tbody></table><h2>{}</h2>{}<h2>{}</h2><div class=\"maps\">{}{}</div><h2>{}</h2>{}",
-        lang.t("各区地图", "Map of districts"),
+        lang.m("dashboard-map-of-districts"),
         f.district_map[l],
-        lang.t("网格地图", "Map of grid cells"),
+        lang.m("dashboard-map-of-grid-cells"),
         f.maps[l][0],
         f.maps[l][1],
-        lang.t("红黑榜", "District ranking"),
+        lang.m("common-district-ranking"),
         super::ranking::table(lang, viewer, &f.ranking, f.round.as_ref()),
     );
     h.push_str(&assist_tile(
@@ -534,7 +524,7 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
     let _ = write!(
         h,
         "<p><small>{} {}</small></p>",
-        lang.t("居民", "Residents"),
+        lang.m("common-residents"),
         f.residents,
     );
     h
@@ -546,24 +536,24 @@ fn live_html(lang: Lang, viewer: &AreaCode, f: &Figures, state: &AppState) -> St
 fn assist_tile(lang: Lang, s: &crate::cities::assist::SlaSummary) -> String {
     let mut h = format!(
         r#"<h2 id="assist-sla-h">{}</h2><table id="assist-sla" aria-labelledby="assist-sla-h" data-sla="{}">{}<tbody>"#,
-        lang.t("协查时效", "协查 (assistance) SLA"),
+        lang.m("dashboard-assistance-sla"),
         s.sla_hours,
         super::thead(&[
-            lang.t("方向", "Direction"),
-            lang.t("待答复", "Open"),
-            lang.t("超时", "Overdue"),
-            lang.t("已答复", "Answered"),
-            lang.t("首次答复平均用时（小时）", "Mean hours to first answer"),
+            lang.m("dashboard-direction"),
+            lang.m("dashboard-open"),
+            lang.m("dashboard-overdue"),
+            lang.m("common-answered"),
+            lang.m("dashboard-mean-hours-to-first-answer"),
         ]),
     );
-    for (d, zh, en) in [
-        (&s.incoming, "收到", "Received"),
-        (&s.outgoing, "发出", "Sent"),
+    for (d, direction, text) in [
+        (&s.incoming, "Received", msg("dashboard-received")),
+        (&s.outgoing, "Sent", msg("dashboard-sent")),
     ] {
         let _ = write!(
             h,
-            r#"<tr data-direction="{en}" data-open="{o}" data-overdue="{late}"><th scope="row">{l}</th><td>{o}</td><td>{late}</td><td>{a}</td><td>{m}</td></tr>"#,
-            l = lang.t(zh, en),
+            r#"<tr data-direction="{direction}" data-open="{o}" data-overdue="{late}"><th scope="row">{l}</th><td>{o}</td><td>{late}</td><td>{a}</td><td>{m}</td></tr>"#,
+            l = lang.m(text),
             o = d.open,
             late = d.overdue,
             a = d.answered,
@@ -575,9 +565,9 @@ fn assist_tile(lang: Lang, s: &crate::cities::assist::SlaSummary) -> String {
     let _ = write!(
         h,
         r#"</tbody></table><p><small>{} {} h · <a href="/web/assist">{}</a></small></p>"#,
-        lang.t("时限", "SLA"),
+        lang.m("dashboard-sla"),
         s.sla_hours,
-        lang.t("协查列表", "All requests"),
+        lang.m("dashboard-all-requests"),
     );
     h
 }
@@ -603,14 +593,14 @@ fn computed_at(f: &Figures) -> String {
 /// button is hidden until `live.js` runs (without the script nothing refreshes).
 fn live_controls(lang: Lang, f: &Figures) -> String {
     let (pause, resume) = (
-        lang.t("暂停自动刷新", "Pause auto-refresh"),
-        lang.t("继续自动刷新", "Resume auto-refresh"),
+        lang.m("dashboard-pause-auto-refresh"),
+        lang.m("dashboard-resume-auto-refresh"),
     );
     format!(
         "<div class=\"live-controls\"><button type=\"button\" id=\"live-toggle\" data-paused=\"false\" data-pause=\"{pause}\" data-resume=\"{resume}\" hidden>{pause}</button> <small>{} <span id=\"computed-at\">{}</span></small> <span id=\"live-status\" role=\"status\" data-updated=\"{}\"></span></div>",
-        lang.t("数据时间", "Computed at"),
+        lang.m("dashboard-computed-at"),
         esc(&computed_at(f)),
-        lang.t("数据已更新", "Figures updated"),
+        lang.m("dashboard-figures-updated"),
     )
 }
 
@@ -638,7 +628,7 @@ pub async fn page(
                 StatusCode::OK,
                 layout(
                     lang,
-                    lang.t("指挥部", "Command dashboard"),
+                    lang.m("dashboard-command-dashboard"),
                     Some(&user),
                     "/web/dashboard",
                     &body,

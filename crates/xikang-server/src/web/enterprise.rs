@@ -22,9 +22,9 @@ use std::sync::Arc;
 
 fn colour_name(lang: Lang, c: xikang_domain::Colour) -> &'static str {
     match c {
-        xikang_domain::Colour::Green => lang.t("绿码", "green"),
-        xikang_domain::Colour::Yellow => lang.t("黄码", "yellow"),
-        xikang_domain::Colour::Red => lang.t("红码", "red"),
+        xikang_domain::Colour::Green => lang.m("enterprise-green"),
+        xikang_domain::Colour::Yellow => lang.m("enterprise-yellow"),
+        xikang_domain::Colour::Red => lang.m("enterprise-red"),
     }
 }
 
@@ -36,20 +36,20 @@ async fn body(state: &AppState, user: &WebUser) -> Result<String, AppError> {
     let filings = enterprise::filings(state, &user.caller, &FilingsQuery::default())?;
     let mut s = format!(
         "<p id=\"credit-code\">{} {}</p>",
-        lang.t("统一社会信用代码：", "Unified social credit code:"),
+        lang.m("enterprise-unified-social-credit-code"),
         esc(&code)
     );
     let _ = write!(
         s,
         "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"filings-cap\"><table id=\"filings\"><caption id=\"filings-cap\">{}</caption>{}<tbody>",
-        lang.t("复工备案", "Filings to resume work"),
+        lang.m("enterprise-filings-to-resume-work"),
         thead(&[
-            lang.t("编号", "No."),
-            lang.t("时间", "Filed"),
-            lang.t("状态", "State"),
-            lang.t("审核意见", "Reasons"),
-            lang.t("职工", "Workers"),
-            lang.t("今日绿码", "Green today"),
+            lang.m("common-no"),
+            lang.m("enterprise-filed"),
+            lang.m("common-state"),
+            lang.m("common-reasons"),
+            lang.m("enterprise-workers"),
+            lang.m("enterprise-green-today"),
         ])
     );
     for f in &filings.items {
@@ -64,9 +64,9 @@ async fn body(state: &AppState, user: &WebUser) -> Result<String, AppError> {
             let _ = write!(green, " ({})", each.join(", "));
         }
         let status = match f.status {
-            "approved" => lang.t("已通过", "Approved"),
-            "returned" => lang.t("已退回", "Returned"),
-            _ => lang.t("待审核", "Pending"),
+            "approved" => lang.m("enterprise-approved"),
+            "returned" => lang.m("enterprise-returned"),
+            _ => lang.m("enterprise-pending"),
         };
         let _ = write!(
             s,
@@ -87,7 +87,7 @@ async fn body(state: &AppState, user: &WebUser) -> Result<String, AppError> {
     let _ = write!(
         s,
         "<h2 id=\"exchange-h\">{}</h2><ul id=\"posts\">",
-        lang.t("企业供需对接", "Supply–demand board")
+        lang.m("enterprise-supply-demand-board")
     );
     for p in board
         .exchange
@@ -99,15 +99,15 @@ async fn body(state: &AppState, user: &WebUser) -> Result<String, AppError> {
             s,
             r#"<li>{kind} · {item} × {q} <form method="post" action="/web/enterprise/exchange/{id}/close" class="inline">{csrf}<button type="submit" aria-label="{close} {item}">{close}</button></form></li>"#,
             kind = if p.offer {
-                lang.t("供应", "Offer")
+                lang.m("enterprise-offer")
             } else {
-                lang.t("需求", "Need")
+                lang.m("enterprise-need")
             },
             item = esc(&p.item),
             q = p.quantity,
             id = p.id,
             csrf = user.csrf_field(),
-            close = lang.t("关闭", "Close"),
+            close = lang.m("enterprise-close"),
         );
     }
     drop(board);
@@ -119,12 +119,12 @@ async fn body(state: &AppState, user: &WebUser) -> Result<String, AppError> {
 <label for="quantity">{l_q}</label><input id="quantity" name="quantity" required inputmode="numeric" pattern="[0-9]+">
 <button type="submit">{go}</button></form>"#,
         csrf = user.csrf_field(),
-        l_kind = lang.t("类别", "Kind"),
-        need = lang.t("需求", "Need"),
-        offer = lang.t("供应", "Offer"),
-        l_item = lang.t("物品", "Item"),
-        l_q = lang.t("数量", "Quantity"),
-        go = lang.t("发布", "Post"),
+        l_kind = lang.m("common-kind"),
+        need = lang.m("enterprise-need"),
+        offer = lang.m("enterprise-offer"),
+        l_item = lang.m("enterprise-item"),
+        l_q = lang.m("enterprise-quantity"),
+        go = lang.m("enterprise-post"),
     );
 
     // The passes it is the employer of.
@@ -138,12 +138,12 @@ async fn body(state: &AppState, user: &WebUser) -> Result<String, AppError> {
     let _ = write!(
         s,
         "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"passes-cap\"><table id=\"passes\"><caption id=\"passes-cap\">{}</caption>{}<tbody>",
-        lang.t("出入证", "Commuter passes"),
+        lang.m("common-commuter-passes"),
         thead(&[
-            lang.t("编号", "No."),
-            lang.t("持证人", "Holder"),
-            lang.t("状态", "State"),
-            lang.t("有效至", "Valid until"),
+            lang.m("common-no"),
+            lang.m("common-holder"),
+            lang.m("common-state"),
+            lang.m("enterprise-valid-until"),
         ])
     );
     for p in &passes {
@@ -171,7 +171,7 @@ pub async fn page(State(state): State<Arc<AppState>>, user: WebUser) -> Response
             StatusCode::OK,
             layout(
                 user.lang,
-                user.lang.t("本企业", "My enterprise"),
+                user.lang.m("common-my-enterprise"),
                 Some(&user),
                 "/web/enterprise",
                 &b,

@@ -5,7 +5,7 @@
 
 use super::board::{district_name, districts};
 use super::session::WebUser;
-use super::{Lang, error_page, esc, html, layout, thead};
+use super::{error_page, esc, html, layout, thead};
 use crate::board::enterprise::{self, DecisionIn, FilingsQuery, ResumptionRow};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -43,49 +43,43 @@ async fn page(state: &AppState, user: &WebUser) -> Result<String, AppError> {
     let list = enterprise::filings(state, &user.caller, &FilingsQuery::default())?;
     let ds = districts(state).await;
     let head = thead(&[
-        lang.t("分组", "Group"),
-        lang.t("备案企业", "Filed"),
-        lang.t("已复工", "Resumed"),
-        lang.t("复工率", "Rate"),
-        lang.t("返岗人数", "Workers back"),
+        lang.m("enterprises-group"),
+        lang.m("enterprises-filed"),
+        lang.m("enterprises-resumed"),
+        lang.m("enterprises-rate"),
+        lang.m("enterprises-workers-back"),
     ]);
     let mut s = format!(
         "<p id=\"resumption\" data-rate=\"{p}\">{t}</p><p><a href=\"/web/export/resumption?format=csv\">{csv}</a> · <a href=\"/web/export/resumption?format=xlsx\">XLSX</a></p>",
         p = r.total.rate_permille,
-        t = esc(&match lang {
-            Lang::Zh => format!(
-                "复工率 {}（已复工 {} 家 / 备案 {} 家）",
-                rate(&r.total),
-                r.total.resumed,
-                r.total.enterprises
-            ),
-            Lang::En => format!(
-                "Resumption rate {} ({} of {} enterprises that filed)",
-                rate(&r.total),
-                r.total.resumed,
-                r.total.enterprises
-            ),
-        }),
-        csv = lang.t("导出 CSV", "Export CSV"),
+        t = esc(&lang.f(
+            "enterprises-resumption-rate",
+            &[
+                ("rate", &rate(&r.total)),
+                ("resumed", &r.total.resumed),
+                ("filed", &r.total.enterprises),
+            ],
+        )),
+        csv = lang.m("common-export-csv"),
     );
     let _ = write!(
         s,
         "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"by-district\"><table><caption id=\"by-district\">{}</caption>{head}<tbody>",
-        lang.t("按区县", "By district")
+        lang.m("enterprises-by-district")
     );
     rows(&mut s, &r.by_district, |k| district_name(&ds, k));
     let _ = write!(
         s,
         "</tbody></table></div><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"by-industry\"><table><caption id=\"by-industry\">{}</caption>{head}<tbody>",
-        lang.t("按行业", "By industry")
+        lang.m("enterprises-by-industry")
     );
     rows(&mut s, &r.by_industry, |k| {
-        Industry::parse(k).map_or(k.to_owned(), |i| lang.t(i.zh(), k).to_owned())
+        Industry::parse(k).map_or(k.to_owned(), |i| lang.supplied(i.zh(), k).to_owned())
     });
     let _ = write!(
         s,
         "</tbody></table></div><h2>{}</h2><ol class=\"tasks\" id=\"filings\">",
-        lang.t("备案", "Filings")
+        lang.m("enterprises-filings")
     );
     for f in &list.items {
         let _ = write!(
@@ -97,8 +91,8 @@ async fn page(state: &AppState, user: &WebUser) -> Result<String, AppError> {
             c = esc(&f.credit_code),
             a = esc(&district_name(&ds, &f.area[..6.min(f.area.len())])),
             w = f.workers,
-            l_w = lang.t("人", "workers"),
-            l_m = lang.t("防控措施", "Measures"),
+            l_w = lang.m("enterprises-workers"),
+            l_m = lang.m("enterprises-measures"),
             m = esc(&f.measures),
         );
         if f.status == "pending" {
@@ -107,9 +101,9 @@ async fn page(state: &AppState, user: &WebUser) -> Result<String, AppError> {
                 r#"<form method="post" action="/web/enterprises/{id}">{csrf}<label for="reason-{id}">{l_r}</label><input id="reason-{id}" name="reason" required maxlength="500"><button type="submit" name="approve" value="1">{l_ok}</button> <button type="submit" name="approve" value="0">{l_back}</button></form>"#,
                 id = esc(&f.id),
                 csrf = user.csrf_field(),
-                l_r = lang.t("审核意见", "Reasons"),
-                l_ok = lang.t("通过", "Approve"),
-                l_back = lang.t("退回", "Return"),
+                l_r = lang.m("common-reasons"),
+                l_ok = lang.m("enterprises-approve"),
+                l_back = lang.m("enterprises-return"),
             );
         }
         s.push_str("</li>");
@@ -117,7 +111,7 @@ async fn page(state: &AppState, user: &WebUser) -> Result<String, AppError> {
     s.push_str("</ol>");
     Ok(layout(
         lang,
-        lang.t("复工备案", "Resumption filings"),
+        lang.m("enterprises-resumption-filings"),
         Some(user),
         "/web/enterprises",
         &s,

@@ -26,21 +26,16 @@ const MAX_TASKS: u32 = 200;
 
 fn kind_text(lang: Lang, k: TaskKind) -> &'static str {
     match k {
-        TaskKind::DoorToDoorScreening => lang.t("上门排查", "door-to-door screening"),
-        TaskKind::Delivery => lang.t("生活物资配送", "delivery"),
-        TaskKind::HomeIsolationCheck => lang.t("居家隔离查看", "home isolation check"),
-        TaskKind::HealthReportMissed => lang.t("健康日报未报", "missed health report"),
-        TaskKind::ArrangeTest => lang.t("安排核酸检测", "arrange a test"),
-        TaskKind::Retest => lang.t("安排复检", "arrange a retest"),
-        TaskKind::UnsampledResident => lang.t("未采样居民", "resident not sampled"),
-        TaskKind::ArrangeRetest => lang.t("混检阳性单管复核", "single-tube retest (positive pool)"),
-        TaskKind::CaseTransfer => {
-            lang.t("病例闭环转运至定点医院", "closed-loop transfer of a case")
-        }
-        TaskKind::VaccinationOutreach => lang.t(
-            "60岁以上未全程接种：上门动员",
-            "vaccination outreach (60+, no full course)",
-        ),
+        TaskKind::DoorToDoorScreening => lang.m("grid-door-to-door-screening"),
+        TaskKind::Delivery => lang.m("grid-delivery"),
+        TaskKind::HomeIsolationCheck => lang.m("grid-home-isolation-check"),
+        TaskKind::HealthReportMissed => lang.m("grid-missed-health-report"),
+        TaskKind::ArrangeTest => lang.m("grid-arrange-a-test"),
+        TaskKind::Retest => lang.m("grid-arrange-a-retest"),
+        TaskKind::UnsampledResident => lang.m("grid-resident-not-sampled"),
+        TaskKind::ArrangeRetest => lang.m("grid-single-tube-retest-positive-pool"),
+        TaskKind::CaseTransfer => lang.m("grid-closed-loop-transfer-of-a-case"),
+        TaskKind::VaccinationOutreach => lang.m("grid-vaccination-outreach-60-no-full"),
     }
 }
 
@@ -91,7 +86,7 @@ fn page(
         let _ = write!(
             s,
             "<p class=\"ok\" role=\"status\" id=\"done\">{} {}</p>",
-            lang.t("已完成任务", "Task done:"),
+            lang.m("grid-task-done"),
             esc(d)
         );
     }
@@ -101,33 +96,27 @@ fn page(
         s,
         "<p id=\"task-count\" data-open=\"{}\" data-today=\"{today}\" data-overdue=\"{overdue}\">{}</p>",
         tasks.len(),
-        match lang {
-            Lang::Zh => format!(
-                "待办 {} 项，其中今日到期 {today} 项，已逾期 {overdue} 项。",
-                tasks.len()
-            ),
-            Lang::En => format!(
-                "{} open tasks: {today} due today, {overdue} overdue.",
-                tasks.len()
-            ),
-        }
+        lang.f(
+            "grid-task-count",
+            &[
+                ("open", &tasks.len()),
+                ("today", &today),
+                ("overdue", &overdue)
+            ],
+        )
     );
     if tasks.is_empty() {
-        let _ = write!(
-            s,
-            "<p>{}</p>",
-            lang.t("您的网格今天没有待办任务。", "No open tasks in your cells.")
-        );
+        let _ = write!(s, "<p>{}</p>", lang.m("grid-no-open-tasks-in-your-cells"));
     }
     s.push_str("<ol class=\"tasks\">");
     for t in tasks {
         let id = t.id.to_string();
         let (class, when) = if t.due_at < now {
-            ("overdue", lang.t("已逾期", "overdue"))
+            ("overdue", lang.m("grid-overdue"))
         } else if t.due_at < tomorrow {
-            ("today", lang.t("今日到期", "due today"))
+            ("today", lang.m("grid-due-today"))
         } else {
-            ("later", lang.t("到期", "due"))
+            ("later", lang.m("grid-due"))
         };
         let (note, err) = match failed {
             Some((fid, msg, note)) if fid == id => (
@@ -152,20 +141,20 @@ fn page(
             r#"<li class="task {class}" id="task-{id}"><p><strong>{kind}</strong> · {id} · {cell_l} {cell}{person}</p><p>{detail}</p><p class="due">{when} {due}</p>
 <form method="post" action="/web/grid/tasks/{id}">{csrf}<label for="note-{id}">{l_note}</label><textarea id="note-{id}" name="note" rows="2" required maxlength="1000"{aria}>{note}</textarea>{err}<button type="submit">{l_done}</button></form></li>"#,
             kind = kind_text(lang, t.kind),
-            cell_l = lang.t("网格", "cell"),
+            cell_l = lang.m("grid-cell"),
             cell = t.cell.0,
             detail = super::i18n::lang_runs(lang, &t.detail),
             due = shanghai(t.due_at),
             csrf = user.csrf_field(),
-            l_note = lang.t("处理情况", "What was done"),
+            l_note = lang.m("grid-what-was-done"),
             note = esc(note),
-            l_done = lang.t("标记完成", "Mark done"),
+            l_done = lang.m("grid-mark-done"),
         );
     }
     s.push_str("</ol>");
     layout(
         lang,
-        lang.t("网格任务", "Grid tasks"),
+        lang.m("common-grid-tasks"),
         Some(user),
         "/web/grid",
         &s,

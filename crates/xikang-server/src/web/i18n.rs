@@ -1,9 +1,136 @@
-//! Languages: zh-CN by default, English on request (`?lang=en` for one page, or the
-//! `xk_lang` cookie set by `/web/lang/{zh|en}`), and the texts of error codes.
+//! Languages: zh-CN by default, English on request (`?lang=` for one page, the `xk_lang`
+//! cookie set by `/web/lang/{zh|en}`, or the browser's `Accept-Language`), and the pages'
+//! texts: Fluent message catalogues (`locales/zh-CN/*.ftl`, `locales/en/*.ftl`, compiled in),
+//! read with [`Lang::m`] (a text) and [`Lang::f`] (a text with values).
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+
+/// The catalogue files, one per page area: (area, zh-CN source, en source).
+macro_rules! catalogues {
+    ($($area:literal),* $(,)?) => {
+        &[$((
+            $area,
+            include_str!(concat!("../../locales/zh-CN/", $area, ".ftl")),
+            include_str!(concat!("../../locales/en/", $area, ".ftl")),
+        )),*]
+    };
+}
+
+pub(crate) const SOURCES: &[(&str, &str, &str)] = catalogues!(
+    "admin",
+    "anomalies",
+    "appeals",
+    "board",
+    "bulletin",
+    "cities",
+    "claim",
+    "common",
+    "dashboard",
+    "enterprise",
+    "enterprises",
+    "error",
+    "grid",
+    "lab",
+    "layout",
+    "ledger",
+    "map",
+    "messages",
+    "nav",
+    "oversight",
+    "ranking",
+    "resident",
+    "sampling",
+    "session",
+    "site",
+    "supervision",
+    "tracer",
+    "venue",
+);
+
+/// One language's messages: the Fluent bundle for texts with values, and every text without
+/// values formatted once, so a page pays a hash lookup for it.
+struct Catalogue {
+    bundle: FluentBundle<FluentResource>,
+    plain: HashMap<String, String>,
+}
+
+impl Catalogue {
+    fn load(lang: Lang) -> Catalogue {
+        let locale = lang.html().parse().unwrap_or_default();
+        let mut bundle = FluentBundle::new_concurrent(vec![locale]);
+        // Fluent wraps values in Unicode isolation marks by default; the pages mark
+        // directions with `lang` attributes and the tests read the texts as they are.
+        bundle.set_use_isolating(false);
+        let mut ids = Vec::new();
+        for (area, zh, en) in SOURCES {
+            let source = match lang {
+                Lang::Zh => zh,
+                Lang::En => en,
+            };
+            let resource =
+                FluentResource::try_new((*source).to_owned()).unwrap_or_else(|(r, errors)| {
+                    tracing::warn!(
+                        area,
+                        lang = lang.code(),
+                        errors = errors.len(),
+                        "catalogue has syntax errors"
+                    );
+                    r
+                });
+            ids.extend(resource.entries().filter_map(|e| match e {
+                fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
+                _ => None,
+            }));
+            if let Err(errors) = bundle.add_resource(resource) {
+                tracing::warn!(
+                    area,
+                    lang = lang.code(),
+                    errors = errors.len(),
+                    "catalogue repeats message ids"
+                );
+            }
+        }
+        let mut plain = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let Some(pattern) = bundle.get_message(&id).and_then(|m| m.value()) else {
+                continue;
+            };
+            let mut errors = Vec::new();
+            let text = bundle
+                .format_pattern(pattern, None, &mut errors)
+                .into_owned();
+            // A message with variables fails without its arguments: it is for `f`.
+            if errors.is_empty() {
+                plain.insert(id, text);
+            }
+        }
+        Catalogue { bundle, plain }
+    }
+
+    fn of(lang: Lang) -> &'static Catalogue {
+        static CATALOGUES: OnceLock<[Catalogue; 2]> = OnceLock::new();
+        let [zh, en] =
+            CATALOGUES.get_or_init(|| [Catalogue::load(Lang::Zh), Catalogue::load(Lang::En)]);
+        match lang {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+}
+
+/// Marks a message id kept in a table for a later [`Lang::m`], so that the catalogue tests
+/// see it as used and check that it exists.
+pub const fn msg(id: &'static str) -> &'static str {
+    id
+}
 
 /// A page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,8 +150,49 @@ impl Lang {
         }
     }
 
-    /// Picks the text in this language.
-    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+    /// The text `id` (a message without values) in this language. A missing id (the tests
+    /// rule it out) gives the id itself and a warning, not a panic.
+    pub fn m(self, id: &'static str) -> &'static str {
+        match Catalogue::of(self).plain.get(id) {
+            Some(text) => text,
+            None => {
+                tracing::warn!(id, lang = self.code(), "no such message without values");
+                id
+            }
+        }
+    }
+
+    /// The text `id` with its values (`{ $name }` in the catalogue), each written with
+    /// `Display`. The values go in as they are: escape them first where the text is HTML.
+    pub fn f(self, id: &str, args: &[(&'static str, &dyn Display)]) -> String {
+        let catalogue = Catalogue::of(self);
+        let Some(pattern) = catalogue.bundle.get_message(id).and_then(|m| m.value()) else {
+            tracing::warn!(id, lang = self.code(), "no such message");
+            return id.to_owned();
+        };
+        let mut values = FluentArgs::with_capacity(args.len());
+        for (name, value) in args {
+            values.set(*name, FluentValue::from(value.to_string()));
+        }
+        let mut errors = Vec::new();
+        let text = catalogue
+            .bundle
+            .format_pattern(pattern, Some(&values), &mut errors);
+        if !errors.is_empty() {
+            tracing::warn!(
+                id,
+                lang = self.code(),
+                errors = errors.len(),
+                "message values missing"
+            );
+        }
+        text.into_owned()
+    }
+
+    /// One of two texts that arrive in both languages with the data (a policy's
+    /// explanation, a category's names from the domain). Never for a page's own texts:
+    /// those live in the catalogues (a test rejects literals here).
+    pub fn supplied<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Zh => zh,
             Lang::En => en,
@@ -32,28 +200,42 @@ impl Lang {
     }
 
     pub fn code(self) -> &'static str {
-        self.t("zh", "en")
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
     }
 
     /// The HTML `lang` attribute.
     pub fn html(self) -> &'static str {
-        self.t("zh-CN", "en")
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The ` lang="zh-CN"` attribute for a Chinese name (a district's) on a page in this
+    /// language: none on a Chinese page.
+    pub fn zh_attr(self) -> &'static str {
+        match self {
+            Lang::Zh => "",
+            Lang::En => " lang=\"zh-CN\"",
+        }
     }
 
     pub fn other(self) -> Lang {
-        self.t_lang(Lang::En, Lang::Zh)
-    }
-
-    fn t_lang(self, zh: Lang, en: Lang) -> Lang {
         match self {
-            Lang::Zh => zh,
-            Lang::En => en,
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
         }
     }
 
     /// The language's own name.
     pub fn name(self) -> &'static str {
-        self.t("中文", "English")
+        match self {
+            Lang::Zh => "中文",
+            Lang::En => "English",
+        }
     }
 
     /// The language of a request: `?lang=` wins, then the cookie, then the browser's
@@ -155,129 +337,14 @@ pub async fn switch(
     r
 }
 
-/// The text of an error code in `lang`; English falls back to the API's message.
+/// The text of an error code in `lang`: the message `error-{code}` (`_` as `-`), whose
+/// English is the API's own message; a code without a message gives the API's message.
 pub fn error_text(lang: Lang, code: &str, message: &str) -> String {
-    let zh = match code {
-        "forbidden" => "无权操作：您的角色或辖区不允许",
-        "unauthorized" => "请先登录",
-        "unknown_person" => "查无此人",
-        "invalid_person_id" => "人员编号格式错误（例如 P12）",
-        "unknown_case" => "查无此病例",
-        "invalid_case_id" => "病例编号格式错误（例如 C1）",
-        "onset_or_sampling_required" => "请填写发病时间；无症状感染者请填写采样时间",
-        "time_in_future" => "时间不能晚于现在",
-        "invalid_time" => "时间格式错误",
-        "isolation_before_onset" => "隔离时间不能早于发病（或采样）时间",
-        "case_exists" => "此人已有未结案的病例",
-        "contact_status" => "当前状态下不能进行此操作",
-        "not_a_contact" => "数据显示此人不是该病例的接触者",
-        "reason_required" => "请填写原因",
-        "site_required" => "集中隔离须填写隔离点（例如 S1）",
-        "invalid_site_id" => "隔离点编号格式错误（例如 S1）",
-        "site_full" => "该隔离点已满",
-        "unknown_site" => "查无此隔离点",
-        "order_exists" => "此人已有有效的隔离令",
-        "companion_not_quarantined" => "时空伴随者按规定检测，不作隔离",
-        "purpose_required" => "请填写查看用途",
-        "index_loading" => "流调索引正在加载，请稍后重试",
-        "tracing_elsewhere" => "本节点不提供流调查询，请使用流调节点",
-        "stale_node" => "本节点尚未同步到您刚才的操作，请稍后重试",
-        "invalid_seq_token" => "同步序号格式错误",
-        "invalid_place_code" => "场所码格式错误",
-        "unknown_place_code" => "没有此场所码的场所",
-        "venue_not_allowed" => "本设备不能为此场所查验",
-        "token_malformed" => "无法识别的健康码",
-        "token_tampered" => "健康码签名无效",
-        "token_expired" => "健康码已过期，请刷新",
-        "token_unknown_key" | "token_key_not_valid" => "健康码签发密钥无效",
-        "token_wrong_issuer" => "非本市签发的健康码",
-        "token_not_yet_valid" => "健康码尚未生效",
-        "token_not_valid_at" => "扫码时间不在健康码有效期内",
-        "token_upload_too_late" => "离线扫码记录上传过晚，健康码已失效",
-        "invalid_scan" => "请扫描或粘贴健康码",
-        "csrf" => "页面已过期，请刷新后重试",
-        "bad_login" => "用户名或密码错误",
-        "too_many_logins" => "此用户名登录失败次数过多，请 15 分钟后再试",
-        "invalid_reason" => "请填写申诉理由（1 至 1000 字）",
-        "appeal_open" => "已有一件申诉待答复，请等待答复后再提出",
-        "invalid_answer" => "请填写答复（1 至 1000 字）",
-        "appeal_answered" => "此申诉已答复",
-        "unknown_appeal" => "没有这件申诉",
-        "too_many_logins_here" => "此地址登录失败次数过多，请 15 分钟后再试",
-        "weak_password" => "密码至少 10 个字符",
-        "invalid_user" => "用户信息不完整或格式错误",
-        "user_exists" => "用户名已存在",
-        "invalid_day" => "日期格式应为 YYYY-MM-DD",
-        "unknown_tube" => "查无此试管条码",
-        "invalid_barcode" => "试管条码格式错误",
-        "invalid_outcome" => "结果应为 阴性、阳性 或 无效",
-        "invalid_ct" => "Ct 值应在 0 到 50 之间",
-        "invalid_line" => "此行字段数不对（条码,结果[,Ct[,时间]]）",
-        "already_resulted" => "此试管已有结果，不能重复上传",
-        "tube_not_received" => "实验室尚未接收此试管",
-        "duplicate_item" => "同一试管在本次上传中出现多次",
-        "empty_batch" => "没有可处理的行",
-        "invalid_csv" => "文件不是 UTF-8 编码的 CSV",
-        "no_valid_items" => "所有行都被拒收，未记录任何内容",
-        "tube_not_open" => "此试管未开启或已封管",
-        "tube_full" => "此试管已满",
-        "already_sampled" => "此人今天已在本轮采样",
-        "already_in_tube" => "此人已在这支试管中",
-        "site_not_allowed" => "该采样点不在您的辖区内",
-        "invalid_sample" => "请扫描健康码或填写证件号码",
-        "retest_needs_single_tube" => "待复核人员须单管采样",
-        "invalid_note" => "请填写处理说明（1 到 1000 字）",
-        "unknown_task" => "查无此任务",
-        "invalid_task_id" => "任务编号格式错误（例如 T1）",
-        "order_not_active" => "此隔离令已结束",
-        "unknown_order" => "查无此隔离令",
-        "overloaded" => "系统繁忙，请稍后重试",
-        "claim_code_wrong" => "验证码错误",
-        "claim_expired" => "验证码已过期，请重新申领",
-        "claim_attempts_exhausted" => "验证码错误次数过多，本次申领已失效，请重新申领",
-        "claim_used" => "本次申领已完成",
-        "claim_rate_limited" => "申领次数过多，请一小时后再试",
-        "unknown_claim" | "invalid_claim_id" => "申领已失效，请重新申领",
-        "invalid_code" => "验证码为 6 位数字",
-        "invalid_id_number" | "invalid_id_check_digit" | "invalid_id_birth_date" => {
-            "身份证号码格式错误"
-        }
-        "invalid_phone" => "手机号码为 11 位数字",
-        "invalid_name" => "请填写姓名",
-        "token_is_card" => "这是身份卡，须联网查验",
-        "card_revoked" => "此身份卡已作废",
-        "card_unknown" => "此身份卡不是本市签发",
-        "proxy_no_match" => "查无此人：身份证号码与姓名不符",
-        "proxy_limit" => "代领人数已达上限",
-        "proxy_exists" => "您已代领此人的锡康码",
-        "proxy_self" => "不能为自己代领",
-        "invalid_relation" => "请选择与被代领人的关系",
-        "invalid_category" => "请选择留言类别",
-        "invalid_title" => "请填写标题（1 至 60 字）",
-        "invalid_text" => "请填写留言内容（1 至 2000 字）",
-        "invalid_area" => "区域代码格式错误",
-        "message_rate_limited" => "留言次数过多，请一小时后再试",
-        "invalid_reply" => "请填写答复（1 至 2000 字）",
-        "invalid_message_reason" => "请填写办理说明（1 至 2000 字）",
-        "message_state" => "留言当前状态下不能进行此操作",
-        "invalid_transfer" => "转办须选择其他部门或其他区",
-        "invalid_department" => "没有这个部门",
-        "unknown_message" => "没有这条留言",
-        "enterprise_required" => "企业用户须填写统一社会信用代码",
-        "invalid_enterprise" => "只有企业用户绑定企业",
-        "invalid_credit_code" => "统一社会信用代码为 18 位数字或大写字母",
-        "unknown_enterprise" => "该企业尚未备案",
-        "post_closed" => "该供需信息已关闭",
-        "filing_not_approved" => "复工备案通过后方可申请出入证",
-        "unsupported_photo" => "照片须为完整的 JPEG 或 PNG 图片",
-        "unknown_photo" => "没有这张照片",
-        "unknown_export" => "没有这项导出",
-        "internal" => "内部错误，已记录",
-        _ => return message.to_owned(),
-    };
-    match lang {
-        Lang::Zh => zh.to_owned(),
-        Lang::En => message.to_owned(),
+    let id = format!("error-{}", code.replace('_', "-"));
+    if Catalogue::of(lang).bundle.has_message(&id) {
+        lang.f(&id, &[("message", &message)])
+    } else {
+        message.to_owned()
     }
 }
 
@@ -376,5 +443,287 @@ mod lang_run_tests {
             "送药 &lt;b&gt;3 号楼&lt;/b&gt; P12"
         );
         assert_eq!(lang_runs(Lang::En, "12 people"), "12 people");
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+    use fluent_syntax::ast;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Every message of one language: id → the variables it uses.
+    fn messages(lang: Lang) -> BTreeMap<String, BTreeSet<String>> {
+        let mut all = BTreeMap::new();
+        for (area, zh, en) in SOURCES {
+            let source = match lang {
+                Lang::Zh => zh,
+                Lang::En => en,
+            };
+            let resource = match FluentResource::try_new((*source).to_owned()) {
+                Ok(r) => r,
+                Err((_, errors)) => panic!("{area}.ftl ({}): {errors:?}", lang.html()),
+            };
+            for entry in resource.entries() {
+                match entry {
+                    ast::Entry::Message(m) => {
+                        let mut vars = BTreeSet::new();
+                        if let Some(p) = &m.value {
+                            pattern_vars(p, &mut vars);
+                        }
+                        assert!(
+                            m.attributes.is_empty(),
+                            "{}: attributes are not read",
+                            m.id.name
+                        );
+                        let earlier = all.insert(m.id.name.to_owned(), vars);
+                        assert!(earlier.is_none(), "{} twice in {}", m.id.name, lang.html());
+                    }
+                    ast::Entry::Junk { content } => panic!("{area}.ftl: junk {content}"),
+                    _ => {}
+                }
+            }
+        }
+        all
+    }
+
+    fn pattern_vars(p: &ast::Pattern<&str>, out: &mut BTreeSet<String>) {
+        for e in &p.elements {
+            if let ast::PatternElement::Placeable { expression } = e {
+                expression_vars(expression, out);
+            }
+        }
+    }
+
+    fn expression_vars(e: &ast::Expression<&str>, out: &mut BTreeSet<String>) {
+        match e {
+            ast::Expression::Select { selector, variants } => {
+                inline_vars(selector, out);
+                for v in variants {
+                    pattern_vars(&v.value, out);
+                }
+            }
+            ast::Expression::Inline(i) => inline_vars(i, out),
+        }
+    }
+
+    fn inline_vars(i: &ast::InlineExpression<&str>, out: &mut BTreeSet<String>) {
+        match i {
+            ast::InlineExpression::VariableReference { id } => {
+                out.insert(id.name.to_owned());
+            }
+            ast::InlineExpression::FunctionReference { arguments, .. } => {
+                for a in &arguments.positional {
+                    inline_vars(a, out);
+                }
+                for a in &arguments.named {
+                    inline_vars(&a.value, out);
+                }
+            }
+            ast::InlineExpression::Placeable { expression } => expression_vars(expression, out),
+            _ => {}
+        }
+    }
+
+    /// The ids the web pages' sources use: `.m("…")`, `.f("…"` and `msg("…")`, with
+    /// whether each use passes values.
+    fn used_ids() -> BTreeMap<String, BTreeSet<bool>> {
+        fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir)
+                .expect("src/web is readable")
+                .flatten()
+            {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, files);
+                } else if p.extension().is_some_and(|x| x == "rs")
+                    // This file's own tests ask for missing ids on purpose.
+                    && !p.ends_with("web/i18n.rs")
+                {
+                    files.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web"),
+            &mut files,
+        );
+        assert!(files.len() > 20, "the pages' sources are found");
+        let mut used: BTreeMap<String, BTreeSet<bool>> = BTreeMap::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("a source is readable");
+            for (call, values) in [(".m(", false), ("msg(", false), (".f(", true)] {
+                for (at, _) in text.match_indices(call) {
+                    let rest = text[at + call.len()..].trim_start();
+                    let Some(rest) = rest.strip_prefix('"') else {
+                        continue;
+                    };
+                    let id = &rest[..rest.find('"').unwrap_or(0)];
+                    if !id.is_empty() && !id.contains(' ') {
+                        used.entry(id.to_owned()).or_default().insert(values);
+                    }
+                }
+            }
+        }
+        used
+    }
+
+    #[test]
+    fn both_catalogues_parse_and_load_without_errors() {
+        for lang in [Lang::Zh, Lang::En] {
+            let ids = messages(lang);
+            assert!(ids.len() > 600, "{}: {} messages", lang.html(), ids.len());
+            let mut bundle = FluentBundle::new_concurrent(vec![]);
+            for (area, zh, en) in SOURCES {
+                let source = if lang == Lang::Zh { zh } else { en };
+                let r = FluentResource::try_new((*source).to_owned()).expect("parses");
+                assert!(bundle.add_resource(r).is_ok(), "{area}.ftl repeats an id");
+            }
+            // Every message without values formats without errors.
+            let c = Catalogue::of(lang);
+            for (id, vars) in &ids {
+                assert_eq!(c.plain.contains_key(id), vars.is_empty(), "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_catalogue_file_is_compiled_in() {
+        for lang in ["zh-CN", "en"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("locales")
+                .join(lang);
+            let mut files: Vec<String> = std::fs::read_dir(dir)
+                .expect("locales/ is readable")
+                .flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(".ftl")
+                        .map(str::to_owned)
+                })
+                .collect();
+            files.sort();
+            let mut areas: Vec<String> = SOURCES.iter().map(|(a, ..)| (*a).to_owned()).collect();
+            areas.sort();
+            assert_eq!(files, areas, "the files of {lang} and `catalogues!`");
+        }
+    }
+
+    #[test]
+    fn both_catalogues_have_the_same_ids_with_the_same_variables() {
+        let zh = messages(Lang::Zh);
+        let en = messages(Lang::En);
+        let only_zh: Vec<_> = zh.keys().filter(|k| !en.contains_key(*k)).collect();
+        let only_en: Vec<_> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
+        assert!(only_zh.is_empty(), "only in zh-CN: {only_zh:?}");
+        assert!(only_en.is_empty(), "only in en: {only_en:?}");
+        let message = BTreeSet::from(["message".to_owned()]);
+        for (id, vars) in &zh {
+            // An error's English is the API's own message.
+            if id.starts_with("error-") && vars.is_empty() && en[id] == message {
+                continue;
+            }
+            assert_eq!(vars, &en[id], "the variables of {id}");
+        }
+    }
+
+    #[test]
+    fn every_id_the_pages_use_exists_and_takes_values_as_used() {
+        let zh = messages(Lang::Zh);
+        let used = used_ids();
+        assert!(used.len() > 500, "{} ids found in the sources", used.len());
+        for (id, values) in &used {
+            let Some(vars) = zh.get(id) else {
+                panic!("{id} is used but in no catalogue");
+            };
+            for v in values {
+                assert_eq!(
+                    *v,
+                    !vars.is_empty(),
+                    "{id}: `f` for texts with values, `m` without"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_catalogue_id_is_unused() {
+        let used = used_ids();
+        let unused: Vec<_> = messages(Lang::Zh)
+            .into_keys()
+            // Error texts are read by code in `error_text`.
+            .filter(|id| !id.starts_with("error-") && !used.contains_key(id))
+            .collect();
+        assert!(unused.is_empty(), "unused: {unused:?}");
+    }
+
+    #[test]
+    fn pages_pick_no_inline_text_pairs() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("readable").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                if p.ends_with("web/i18n.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                for (at, _) in text.match_indices(".supplied(") {
+                    let arg = text[at + 10..].trim_start();
+                    assert!(
+                        !arg.starts_with('"'),
+                        "{}: a literal pair; use the catalogues",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn texts_come_in_the_asked_language_with_values_and_no_isolation_marks() {
+        assert_eq!(Lang::Zh.m("tracer-confirm"), "确认");
+        assert_eq!(Lang::En.m("tracer-confirm"), "Confirm");
+        assert_eq!(
+            Lang::En.f("appeals-open-count", &[("n", &3)]),
+            "3 open appeals."
+        );
+        assert_eq!(
+            Lang::Zh.f("appeals-open-count", &[("n", &3)]),
+            "待答复申诉 3 件。"
+        );
+        // Leading spaces survive as `{" "}`.
+        assert_eq!(Lang::En.m("cities-overdue"), " (overdue)");
+    }
+
+    #[test]
+    fn a_missing_id_gives_the_id_not_a_panic() {
+        assert_eq!(Lang::Zh.m("no-such-text"), "no-such-text");
+        assert_eq!(Lang::En.f("no-such-text", &[("n", &1)]), "no-such-text");
+        // A text with values asked for without them is not in the plain map.
+        assert_eq!(Lang::En.m("appeals-open-count"), "appeals-open-count");
+    }
+
+    #[test]
+    fn error_codes_read_in_chinese_and_keep_the_api_message_in_english() {
+        assert_eq!(
+            error_text(Lang::Zh, "site_full", "site is full"),
+            "该隔离点已满"
+        );
+        assert_eq!(
+            error_text(Lang::En, "site_full", "site is full"),
+            "site is full"
+        );
+        assert_eq!(
+            error_text(Lang::Zh, "token_key_not_valid", "x"),
+            "健康码签发密钥无效"
+        );
+        assert_eq!(error_text(Lang::Zh, "no_such_code", "as sent"), "as sent");
     }
 }

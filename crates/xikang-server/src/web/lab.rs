@@ -53,14 +53,11 @@ fn upload_form(user: &WebUser, csv: &str, error: Option<&str>) -> String {
 <small id="csv-help">{help}</small>{err}
 <button type="submit">{l_go}</button></form><script src="/web/static/lab.js"></script>"#,
         csrf = user.csrf_field(),
-        l_file = lang.t("选择结果文件（CSV）", "Choose a results file (CSV)"),
-        l_csv = lang.t("结果内容（可直接粘贴）", "Results (or paste them here)"),
+        l_file = lang.m("lab-choose-a-results-file-csv"),
+        l_csv = lang.m("lab-results-or-paste-them-here"),
         csv = esc(csv),
-        help = lang.t(
-            "每行：条码,结果(阴性/阳性/无效),Ct 值(可选),出结果时间(可选)；首行可为表头。",
-            "One line each: barcode,outcome (negative/positive/invalid),ct (optional),resulted_at (optional); a header line is allowed."
-        ),
-        l_go = lang.t("上传结果", "Upload results"),
+        help = lang.m("lab-one-line-each-barcode-outcome"),
+        l_go = lang.m("lab-upload-results"),
     )
 }
 
@@ -75,18 +72,18 @@ fn report(lang: Lang, items: &[LabLine], csv: &str) -> String {
     let accepted = items.iter().filter(|i| i.outcome.is_ok()).count();
     let mut s = format!(
         "<section aria-labelledby=\"report-h\"><h2 id=\"report-h\">{}</h2><p class=\"{}\" role=\"status\" data-accepted=\"{accepted}\" data-refused=\"{refused}\">{}</p><div class=\"scroll\"><table id=\"report\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        lang.t("逐行结果", "Line by line"),
+        lang.m("lab-line-by-line"),
         if accepted == 0 { "err" } else { "ok" },
-        match lang {
-            Lang::Zh => format!("已接收 {accepted} 行，拒收 {} 行。", items.len() - accepted),
-            Lang::En => format!(
-                "{accepted} lines accepted, {} refused.",
-                items.len() - accepted
-            ),
-        },
-        lang.t("行号", "Line"),
-        lang.t("试管", "Tube"),
-        lang.t("结果", "Outcome"),
+        lang.f(
+            "lab-lines-accepted",
+            &[
+                ("accepted", &accepted),
+                ("refused", &(items.len() - accepted))
+            ],
+        ),
+        lang.m("lab-line"),
+        lang.m("lab-tube"),
+        lang.m("lab-outcome"),
         refused = items.len() - accepted,
     );
     for item in items.iter().take(MAX_ROWS) {
@@ -103,26 +100,14 @@ fn report(lang: Lang, items: &[LabLine], csv: &str) -> String {
             }
             Ok(d) => {
                 let (holds, tasks) = (d.holds, d.tasks);
-                let mut what = match lang {
-                    Lang::Zh => format!("✔ 已记录（{} 人）", d.members),
-                    Lang::En => format!("✔ recorded ({} people)", d.members),
-                };
+                let mut what = lang.f("lab-recorded", &[("n", &d.members)]);
                 if holds > 0 {
-                    let _ = match lang {
-                        Lang::Zh => write!(what, "；阳性混管，{holds} 人待单管复核"),
-                        Lang::En => write!(what, "; positive pool, {holds} held for a retest"),
-                    };
+                    what.push_str(&lang.f("lab-positive-pool", &[("n", &holds)]));
                 } else if tasks > 0 {
-                    let _ = match lang {
-                        Lang::Zh => write!(what, "；{tasks} 人需重新采样"),
-                        Lang::En => write!(what, "; {tasks} to be swabbed again"),
-                    };
+                    what.push_str(&lang.f("lab-to-swab-again", &[("n", &tasks)]));
                 }
                 if let Some(c) = d.suspected {
-                    let _ = match lang {
-                        Lang::Zh => write!(what, "；单管阳性，已登记疑似病例 {c}"),
-                        Lang::En => write!(what, "; positive single tube, suspected case {c}"),
-                    };
+                    what.push_str(&lang.f("lab-suspected-case", &[("case", &c)]));
                 }
                 let _ = write!(
                     s,
@@ -146,21 +131,18 @@ fn holds(state: &AppState, user: &WebUser) -> String {
     });
     let mut s = format!(
         "<section aria-labelledby=\"holds-h\"><h2 id=\"holds-h\">{}</h2><p data-count=\"{}\" id=\"holds-count\">{}</p>",
-        lang.t("阳性混管待复核人员", "Held: members of positive pools"),
+        lang.m("lab-held-members-of-positive-pools"),
         tasks.len(),
-        match lang {
-            Lang::Zh => format!("共 {} 人待单管复核。", tasks.len()),
-            Lang::En => format!("{} people await a single-tube retest.", tasks.len()),
-        }
+        lang.f("lab-holds-count", &[("n", &tasks.len())])
     );
     if !tasks.is_empty() {
         let _ = write!(
             s,
             "<div class=\"scroll\"><table id=\"holds\">{}<tbody>",
             super::thead(&[
-                lang.t("人员编号", "Person"),
-                lang.t("混管", "Pool tube"),
-                lang.t("判定时间", "Since"),
+                lang.m("lab-person"),
+                lang.m("lab-pool-tube"),
+                lang.m("lab-since"),
             ]),
         );
         for t in tasks.iter().take(MAX_ROWS) {
@@ -200,29 +182,27 @@ fn stuck(state: &AppState, lang: Lang, q: &StuckQuery) -> String {
     let tubes = lab::stuck(state, crate::now(), transport, in_lab);
     let mut s = format!(
         "<section aria-labelledby=\"stuck-h\"><h2 id=\"stuck-h\">{}</h2><p id=\"stuck-count\" data-count=\"{}\">{}</p>",
-        lang.t("滞留试管", "Stuck tubes"),
+        lang.m("lab-stuck-tubes"),
         tubes.len(),
-        match lang {
-            Lang::Zh => format!(
-                "封管后超过 {transport} 小时未送达，或送达后超过 {in_lab} 小时未出结果：{} 管。",
-                tubes.len()
-            ),
-            Lang::En => format!(
-                "Sealed more than {transport} h ago and not received, or received more than {in_lab} h ago without a result: {}.",
-                tubes.len()
-            ),
-        }
+        lang.f(
+            "lab-stuck-count",
+            &[
+                ("transport", &transport),
+                ("in_lab", &in_lab),
+                ("n", &tubes.len())
+            ],
+        )
     );
     if !tubes.is_empty() {
         let _ = write!(
             s,
             "<div class=\"scroll\"><table id=\"stuck\">{}<tbody>",
             super::thead(&[
-                lang.t("条码", "Barcode"),
-                lang.t("采样点", "Site"),
-                lang.t("状态", "State"),
-                lang.t("封管", "Sealed"),
-                lang.t("送达", "Received"),
+                lang.m("lab-barcode"),
+                lang.m("lab-site"),
+                lang.m("common-state"),
+                lang.m("lab-sealed"),
+                lang.m("lab-received"),
             ]),
         );
         for t in tubes.iter().take(MAX_ROWS) {
@@ -241,9 +221,9 @@ fn stuck(state: &AppState, lang: Lang, q: &StuckQuery) -> String {
     let _ = write!(
         s,
         r#"<form method="get" action="/web/lab" class="inline noprint"><label for="transport_hours">{}</label><input type="number" min="0" max="720" id="transport_hours" name="transport_hours" value="{transport}"><label for="lab_hours">{}</label><input type="number" min="0" max="720" id="lab_hours" name="lab_hours" value="{in_lab}"><button type="submit">{}</button></form>"#,
-        lang.t("转运超过（小时）", "In transport over (hours)"),
-        lang.t("实验室超过（小时）", "In the lab over (hours)"),
-        lang.t("刷新", "Refresh"),
+        lang.m("lab-in-transport-over-hours"),
+        lang.m("lab-in-the-lab-over-hours"),
+        lang.m("lab-refresh"),
     );
     s.push_str("</section>");
     s
@@ -252,12 +232,12 @@ fn stuck(state: &AppState, lang: Lang, q: &StuckQuery) -> String {
 fn state_text(lang: Lang, s: xikang_domain::testing::TubeState) -> &'static str {
     use xikang_domain::testing::TubeState as T;
     match s {
-        T::Open => lang.t("采样中", "open"),
-        T::Sealed => lang.t("已封管待转运", "sealed"),
-        T::InTransport => lang.t("转运中", "in transport"),
-        T::Received => lang.t("已送达待检测", "received"),
-        T::Resulted => lang.t("已出结果", "resulted"),
-        T::Invalid => lang.t("无效", "invalid"),
+        T::Open => lang.m("lab-open"),
+        T::Sealed => lang.m("lab-sealed-2"),
+        T::InTransport => lang.m("lab-in-transport"),
+        T::Received => lang.m("lab-received-2"),
+        T::Resulted => lang.m("lab-resulted"),
+        T::Invalid => lang.m("lab-invalid"),
     }
 }
 
@@ -282,7 +262,7 @@ fn page_with(
         status,
         layout(
             user.lang,
-            user.lang.t("检测实验室", "Lab"),
+            user.lang.m("common-lab"),
             Some(user),
             "/web/lab",
             &body,

@@ -13,17 +13,14 @@ pub fn section(lang: Lang, l: &LedgerOut) -> String {
     let _ = write!(
         h,
         "<section id=\"colour-ledger\"><h2>{} {}</h2>",
-        lang.t("今日转红转黄台账", "Colour ledger today"),
+        lang.m("ledger-colour-ledger-today"),
         esc(&l.date)
     );
     if l.alarm {
         let _ = write!(
             h,
             "<p class=\"err\" role=\"alert\" id=\"ledger-alarm\">{} {} &gt; {}</p>",
-            lang.t(
-                "警报：无病例关联的赋码人数超过政策阈值",
-                "Alarm: colour changes without a case link above the policy threshold"
-            ),
+            lang.m("ledger-alarm-colour-changes-without-a-case"),
             l.unlinked,
             l.alarm_threshold
         );
@@ -31,31 +28,27 @@ pub fn section(lang: Lang, l: &LedgerOut) -> String {
     let _ = write!(
         h,
         "<p>{} <strong id=\"ledger-red\">{}</strong> · {} <strong id=\"ledger-yellow\">{}</strong> · {} <strong id=\"ledger-unlinked\">{}</strong> ({} {})</p>",
-        lang.t("转红", "Turned red"),
+        lang.m("ledger-turned-red"),
         l.turned_red,
-        lang.t("转黄", "Turned yellow"),
+        lang.m("ledger-turned-yellow"),
         l.turned_yellow,
-        lang.t("无病例关联", "Without a case link"),
+        lang.m("ledger-without-a-case-link"),
         l.unlinked,
-        lang.t("阈值", "threshold"),
+        lang.m("ledger-threshold"),
         l.alarm_threshold
     );
     if l.rows.is_empty() {
-        let _ = write!(
-            h,
-            "<p>{}</p>",
-            lang.t("今日无赋码", "No colour changes today")
-        );
+        let _ = write!(h, "<p>{}</p>", lang.m("ledger-no-colour-changes-today"));
     } else {
         let _ = write!(
             h,
             "<table>{}<tbody>",
             super::thead(&[
-                lang.t("区县", "District"),
-                lang.t("依据", "Basis"),
-                lang.t("决定者", "Decided by"),
-                lang.t("颜色", "Colour"),
-                lang.t("人数", "People"),
+                lang.m("common-district"),
+                lang.m("ledger-basis"),
+                lang.m("ledger-decided-by"),
+                lang.m("ledger-colour"),
+                lang.m("ledger-people"),
             ])
         );
         for r in &l.rows {

@@ -14,7 +14,7 @@
 //! neighbouring distinct latitudes (and longitudes): exact for the synthetic city's regular
 //! grid, and a readable approximation for an imported irregular one.
 
-use super::{Lang, esc};
+use super::{Lang, esc, msg};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use xikang_domain::event::ZoneLevel;
@@ -44,35 +44,20 @@ pub fn strictness(level: ZoneLevel) -> u8 {
     }
 }
 
-/// The colour classes of the zone map: (key, fill, zh, en), strictest first.
-const ZONE_CLASSES: [(&str, &str, &str, &str); 4] = [
-    (
-        "sealed",
-        "#b3261e",
-        "封控区 / 高风险区",
-        "sealed / high risk",
-    ),
-    (
-        "controlled",
-        "#d9730d",
-        "管控区 / 中风险区",
-        "controlled / medium risk",
-    ),
-    (
-        "precaution",
-        "#e9c46a",
-        "防范区 / 低风险区",
-        "precaution / low risk",
-    ),
-    ("none", "#dfe7e2", "未划定", "no zone"),
+/// The colour classes of the zone map: (key, fill, text), strictest first.
+const ZONE_CLASSES: [(&str, &str, &str); 4] = [
+    ("sealed", "#b3261e", msg("map-sealed-high-risk")),
+    ("controlled", "#d9730d", msg("map-controlled-medium-risk")),
+    ("precaution", "#e9c46a", msg("map-precaution-low-risk")),
+    ("none", "#dfe7e2", msg("map-no-zone")),
 ];
 
-/// The colour classes of the case map: (key, fill, zh, en), most cases first.
-const CASE_CLASSES: [(&str, &str, &str, &str); 4] = [
-    ("cases-5", "#7f1d17", "5 例及以上", "5 or more cases"),
-    ("cases-2", "#d4493d", "2–4 例", "2–4 cases"),
-    ("cases-1", "#f2a39b", "1 例", "1 case"),
-    ("cases-0", "#e4e8ec", "无病例", "no case"),
+/// The colour classes of the case map: (key, fill, text), most cases first.
+const CASE_CLASSES: [(&str, &str, &str); 4] = [
+    ("cases-5", "#7f1d17", msg("map-5-or-more-cases")),
+    ("cases-2", "#d4493d", msg("map-2-4-cases")),
+    ("cases-1", "#f2a39b", msg("map-1-case")),
+    ("cases-0", "#e4e8ec", msg("map-no-case")),
 ];
 
 fn zone_class(z: Option<ZoneLevel>) -> usize {
@@ -127,15 +112,12 @@ pub fn draw(
     let (id, title, classes) = match kind {
         MapKind::Zones => (
             "map-zones",
-            lang.t("网格风险区划图", "Grid cells by zone level"),
+            lang.m("map-grid-cells-by-zone-level"),
             &ZONE_CLASSES,
         ),
         MapKind::Cases => (
             "map-cases",
-            lang.t(
-                "近14天病例分布图",
-                "Grid cells by cases in the last 14 days",
-            ),
+            lang.m("map-grid-cells-by-cases-in-the-last-14"),
             &CASE_CLASSES,
         ),
     };
@@ -150,10 +132,7 @@ pub fn draw(
     let legend: Vec<String> = classes
         .iter()
         .zip(counts)
-        .map(|((_, _, zh, en), n)| match lang {
-            Lang::Zh => format!("{zh} {n} 个网格"),
-            Lang::En => format!("{en}: {n} cells"),
-        })
+        .map(|((_, _, text), n)| lang.f("map-legend-cells", &[("class", &lang.m(text)), ("n", &n)]))
         .collect();
     let mut s = String::new();
     let dims = extent(cells);
@@ -162,7 +141,7 @@ pub fn draw(
         s,
         r#"<figure class="map"><svg class="map" id="{id}" viewBox="0 0 {w:.0} {h:.0}" role="img" aria-labelledby="{id}-t {id}-d" xmlns="http://www.w3.org/2000/svg"><title id="{id}-t">{t}</title><desc id="{id}-d">{d}</desc>"#,
         t = esc(title),
-        d = esc(&legend.join(lang.t("；", "; "))),
+        d = esc(&legend.join(lang.m("common-list-separator"))),
     );
     if let Some(d) = dims {
         let mut paths: [String; 4] = Default::default();
@@ -443,10 +422,7 @@ fn choropleth_class(rate: f64, bounds: &[u64]) -> usize {
 pub fn draw_districts(lang: Lang, areas: &[DistrictArea]) -> String {
     let bounds = choropleth_bounds(areas);
     let mut s = String::new();
-    let title = lang.t(
-        "各区红码人数（每万居民）",
-        "Red codes per 10,000 residents by district",
-    );
+    let title = lang.m("map-red-codes-per-10-000-residents-by");
     // Projection of the outlines' extent into WIDTH × at most MAX_HEIGHT.
     let pts = areas.iter().flat_map(|a| a.ring.iter().copied());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
@@ -496,16 +472,16 @@ pub fn draw_districts(lang: Lang, areas: &[DistrictArea]) -> String {
             let _ = write!(d, "{}{x:.1} {y:.1}", if k == 0 { "M" } else { "L" });
         }
         d.push('z');
-        let hover = match lang {
-            Lang::Zh => format!(
-                "{}：红码 {} 人，每万居民 {rate:.1}；在治病例 {}；居民 {}",
-                a.name, a.red, a.open_cases, a.residents
-            ),
-            Lang::En => format!(
-                "{}: {} red codes, {rate:.1} per 10,000 residents; {} open cases; {} residents",
-                a.name, a.red, a.open_cases, a.residents
-            ),
-        };
+        let hover = lang.f(
+            "map-district-hover",
+            &[
+                ("name", &a.name),
+                ("red", &a.red),
+                ("rate", &format!("{rate:.1}")),
+                ("cases", &a.open_cases),
+                ("residents", &a.residents),
+            ],
+        );
         let _ = write!(
             s,
             r##"<path class="district" data-district="{code}" data-name="{name}" data-rate="{rate:.1}" data-class="{class}" fill="{fill}" stroke="#333" stroke-width="1" d="{d}"><title>{hover}</title></path>"##,
@@ -536,19 +512,12 @@ pub fn draw_districts(lang: Lang, areas: &[DistrictArea]) -> String {
     s.push_str(esc(title).as_str());
     s.push_str("</p><ul class=\"legend\" id=\"map-districts-legend\">");
     let mut lo = 0u64;
-    let classes = std::iter::once((
-        0usize,
-        CHORO_ZERO,
-        match lang {
-            Lang::Zh => "无红码".to_owned(),
-            Lang::En => "no red code".to_owned(),
-        },
-    ))
-    .chain(bounds.iter().enumerate().map(|(k, b)| {
-        let text = format!("{lo}–{b}");
-        lo = *b;
-        (k + 1, CHORO_FILLS[k], text)
-    }));
+    let classes = std::iter::once((0usize, CHORO_ZERO, lang.m("map-no-red-code").to_owned()))
+        .chain(bounds.iter().enumerate().map(|(k, b)| {
+            let text = format!("{lo}–{b}");
+            lo = *b;
+            (k + 1, CHORO_FILLS[k], text)
+        }));
     for (k, fill, text) in classes {
         let _ = write!(
             s,
@@ -562,20 +531,20 @@ pub fn draw_districts(lang: Lang, areas: &[DistrictArea]) -> String {
 
 /// A `lang` attribute for a district name (Chinese) on a page in `lang`.
 fn zh_name(lang: Lang) -> &'static str {
-    lang.t("", " lang=\"zh-CN\"")
+    lang.zh_attr()
 }
 
 /// The district map's figures as a table (the map's alternative for assistive technology).
 pub fn districts_table(lang: Lang, areas: &[DistrictArea]) -> String {
     let mut s = format!(
         "<details class=\"data\"><summary>{}</summary><table id=\"districts-table\">{}<tbody>",
-        lang.t("数据表", "Data table"),
+        lang.m("common-data-table"),
         super::thead(&[
-            lang.t("区县", "District"),
-            lang.t("居民", "Residents"),
-            lang.t("红码", "Red codes"),
-            lang.t("每万居民红码", "Red per 10,000"),
-            lang.t("在治病例", "Open cases"),
+            lang.m("common-district"),
+            lang.m("common-residents"),
+            lang.m("common-red-codes"),
+            lang.m("map-red-per-10-000"),
+            lang.m("map-open-cases"),
         ])
     );
     for a in areas {

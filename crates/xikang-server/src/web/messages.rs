@@ -20,10 +20,10 @@ use xikang_domain::board::{Category, Department, MessageAction, MessageStatus};
 
 fn status_name(lang: Lang, s: &str) -> &'static str {
     match MessageStatus::parse(s) {
-        Some(MessageStatus::New) => lang.t("待受理", "New"),
-        Some(MessageStatus::Accepted) => lang.t("办理中", "Accepted"),
-        Some(MessageStatus::Replied) => lang.t("已答复", "Replied"),
-        Some(MessageStatus::Closed) => lang.t("已办结", "Closed"),
+        Some(MessageStatus::New) => lang.m("messages-new"),
+        Some(MessageStatus::Accepted) => lang.m("messages-accepted"),
+        Some(MessageStatus::Replied) => lang.m("messages-replied"),
+        Some(MessageStatus::Closed) => lang.m("messages-closed"),
         None => "",
     }
 }
@@ -31,8 +31,8 @@ fn status_name(lang: Lang, s: &str) -> &'static str {
 fn filters(lang: Lang, status: &str) -> String {
     let mut s = format!(
         "<form method=\"get\" action=\"/web/messages\" class=\"filters\"><label for=\"f-status\">{}</label><select id=\"f-status\" name=\"status\"><option value=\"\">{}</option>",
-        lang.t("状态", "Status"),
-        lang.t("全部", "All")
+        lang.m("common-status"),
+        lang.m("common-all")
     );
     for st in ["new", "accepted", "replied", "closed"] {
         let _ = write!(
@@ -45,8 +45,8 @@ fn filters(lang: Lang, status: &str) -> String {
     let _ = write!(
         s,
         "</select> <button type=\"submit\">{}</button> <a href=\"/web/export/messages?format=csv\">{}</a> <a href=\"/web/export/messages?format=xlsx\">XLSX</a></form>",
-        lang.t("筛选", "Filter"),
-        lang.t("导出 CSV", "Export CSV"),
+        lang.m("common-filter"),
+        lang.m("common-export-csv"),
     );
     s
 }
@@ -63,19 +63,16 @@ fn actions(user: &WebUser, m: &MessageOut, ds: &[(AreaCode, String)]) -> String 
         let _ = write!(
             s,
             "<form method=\"post\" action=\"/web/messages/{id}/accept\">{csrf}<button type=\"submit\">{}</button></form>",
-            lang.t("受理", "Accept")
+            lang.m("messages-accept")
         );
     }
     if status.allows(MessageAction::Reply) {
         let _ = write!(
             s,
             r#"<form method="post" action="/web/messages/{id}/reply">{csrf}<label for="reply-{id}">{l}</label><textarea id="reply-{id}" name="text" rows="3" required maxlength="2000"></textarea><label class="check"><input type="checkbox" name="close" value="1" checked> {l_close}</label><button type="submit">{l_go}</button></form>"#,
-            l = lang.t(
-                "答复（公开，号码自动遮盖）",
-                "Reply (public; numbers are masked)"
-            ),
-            l_close = lang.t("同时办结", "Close it too"),
-            l_go = lang.t("提交答复", "Send the reply"),
+            l = lang.m("messages-reply-public-numbers-are-masked"),
+            l_close = lang.m("messages-close-it-too"),
+            l_go = lang.m("messages-send-the-reply"),
         );
     }
     if status.allows(MessageAction::Transfer) {
@@ -90,10 +87,10 @@ fn actions(user: &WebUser, m: &MessageOut, ds: &[(AreaCode, String)]) -> String 
                 } else {
                     ""
                 },
-                lang.t(d.zh(), d.en())
+                lang.supplied(d.zh(), d.en())
             );
         }
-        let mut areas = format!("<option value=\"\">{}</option>", lang.t("不变", "Same"));
+        let mut areas = format!("<option value=\"\">{}</option>", lang.m("messages-same"));
         for (d, n) in ds {
             let _ = write!(areas, "<option value=\"{d}\">{}</option>", esc(n));
         }
@@ -101,13 +98,13 @@ fn actions(user: &WebUser, m: &MessageOut, ds: &[(AreaCode, String)]) -> String 
             s,
             r#"<details><summary>{l_more}</summary><form method="post" action="/web/messages/{id}/transfer">{csrf}<label for="dep-{id}">{l_dep}</label><select id="dep-{id}" name="department">{deps}</select><label for="dis-{id}">{l_dis}</label><select id="dis-{id}" name="district">{areas}</select><label for="why-{id}">{l_why}</label><input id="why-{id}" name="text" required maxlength="2000"><button type="submit">{l_go}</button></form>
 <form method="post" action="/web/messages/{id}/close">{csrf}<label for="close-{id}">{l_close}</label><input id="close-{id}" name="text" required maxlength="2000"><button type="submit">{l_close_go}</button></form></details>"#,
-            l_more = lang.t("转办或办结", "Transfer or close"),
-            l_dep = lang.t("承办部门", "Department"),
-            l_dis = lang.t("转至区", "To district"),
-            l_why = lang.t("转办理由", "Reason for the transfer"),
-            l_go = lang.t("转办", "Transfer"),
-            l_close = lang.t("办结说明", "Why it is closed"),
-            l_close_go = lang.t("办结", "Close"),
+            l_more = lang.m("messages-transfer-or-close"),
+            l_dep = lang.m("messages-department"),
+            l_dis = lang.m("messages-to-district"),
+            l_why = lang.m("messages-reason-for-the-transfer"),
+            l_go = lang.m("messages-transfer"),
+            l_close = lang.m("messages-why-it-is-closed"),
+            l_close_go = lang.m("messages-close"),
         );
     }
     s
@@ -122,29 +119,20 @@ fn page(
     let lang = user.lang;
     let mut s = format!(
         "<p id=\"message-count\" data-total=\"{n}\">{}</p>{}",
-        match lang {
-            Lang::Zh => format!(
-                "共 {} 件。超过时限未答复的留言由系统督办至市级。",
-                list.total
-            ),
-            Lang::En => format!(
-                "{} messages. Messages unanswered past their deadline are escalated to the city.",
-                list.total
-            ),
-        },
+        lang.f("messages-count", &[("n", &list.total)]),
         filters(lang, status),
         n = list.total,
     );
     s.push_str("<ol class=\"tasks\" id=\"messages\">");
     for m in &list.items {
-        let cat = Category::parse(m.category).map_or("", |c| lang.t(c.zh(), c.en()));
-        let dep = Department::parse(m.department).map_or("", |d| lang.t(d.zh(), d.en()));
+        let cat = Category::parse(m.category).map_or("", |c| lang.supplied(c.zh(), c.en()));
+        let dep = Department::parse(m.department).map_or("", |d| lang.supplied(d.zh(), d.en()));
         let due = xikang_domain::Timestamp::parse_rfc3339(&m.due_at)
             .map(shanghai)
             .unwrap_or_default();
         let flags = match (m.overdue, m.escalated) {
-            (_, true) => lang.t(" · 已督办", " · escalated"),
-            (true, false) => lang.t(" · 已超期", " · overdue"),
+            (_, true) => lang.m("messages-escalated"),
+            (true, false) => lang.m("messages-overdue"),
             _ => "",
         };
         let _ = write!(
@@ -155,11 +143,11 @@ fn page(
             title = esc(&m.title),
             area = esc(&district_name(ds, &m.area)),
             status = status_name(lang, m.status),
-            l_due = lang.t("时限", "due"),
+            l_due = lang.m("messages-due"),
             text = esc(&m.text),
             reply = m.reply.as_ref().map_or(String::new(), |r| format!(
                 "<p class=\"reply\">{} {}</p>",
-                lang.t("答复：", "Reply:"),
+                lang.m("messages-reply"),
                 esc(r)
             )),
             actions = actions(user, m, ds),
@@ -172,12 +160,12 @@ fn page(
             s,
             "<p><a href=\"/web/messages?status={status}&amp;page={}\">{}</a></p>",
             list.page + 1,
-            lang.t("下一页", "Next page")
+            lang.m("messages-next-page")
         );
     }
     layout(
         lang,
-        lang.t("留言办理", "Message board"),
+        lang.m("messages-message-board"),
         Some(user),
         "/web/messages",
         &s,

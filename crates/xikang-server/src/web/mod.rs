@@ -49,7 +49,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-pub use i18n::Lang;
+pub use i18n::{Lang, msg};
 use session::WebUser;
 use std::sync::Arc;
 
@@ -216,57 +216,57 @@ async fn lab_js() -> Response {
 }
 
 /// The links of the navigation bar a role sees: (path, zh, en).
-fn nav(role: Role) -> Vec<(&'static str, &'static str, &'static str)> {
+fn nav(role: Role) -> Vec<(&'static str, &'static str)> {
     let mut v = Vec::new();
     match role {
-        Role::Resident => v.push(("/web/me", "我的锡康码", "My code")),
-        Role::VenueDevice => v.push(("/web/venue", "场所查验", "Venue scan")),
+        Role::Resident => v.push(("/web/me", msg("nav-my-code"))),
+        Role::VenueDevice => v.push(("/web/venue", msg("common-venue-scan"))),
         Role::Tracer | Role::Admin => {
-            v.push(("/web/dashboard", "指挥部", "Dashboard"));
-            v.push(("/web/ranking", "红黑榜", "Ranking"));
-            v.push(("/web/cases", "流调", "Tracing"));
-            v.push(("/web/appeals", "申诉", "Appeals"));
-            v.push(("/web/assist", "协查", "Assistance"));
+            v.push(("/web/dashboard", msg("nav-dashboard")));
+            v.push(("/web/ranking", msg("nav-ranking")));
+            v.push(("/web/cases", msg("common-tracing")));
+            v.push(("/web/appeals", msg("nav-appeals")));
+            v.push(("/web/assist", msg("nav-assistance")));
             if role == Role::Admin {
-                v.push(("/web/peers", "互认城市", "Peer cities"));
-                v.push(("/web/passes", "出入证", "Passes"));
-                v.push(("/web/messages", "留言办理", "Messages"));
-                v.push(("/web/enterprises", "复工备案", "Resumption"));
-                v.push(("/web/responsibility", "责任清单", "Responsibilities"));
-                v.push(("/web/supplies", "保供", "Supplies"));
+                v.push(("/web/peers", msg("common-peer-cities")));
+                v.push(("/web/passes", msg("nav-passes")));
+                v.push(("/web/messages", msg("nav-messages")));
+                v.push(("/web/enterprises", msg("nav-resumption")));
+                v.push(("/web/responsibility", msg("nav-responsibilities")));
+                v.push(("/web/supplies", msg("nav-supplies")));
             }
-            v.push(("/web/inspections", "明察暗访", "Inspections"));
-            v.push(("/web/capacity", "资源保障", "Capacity"));
-            v.push(("/web/quarterly", "季季评", "Quarterly"));
-            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
-            v.push(("/web/venue", "场所查验", "Venue scan"));
-            v.push(("/web/site", "隔离点", "Quarantine site"));
+            v.push(("/web/inspections", msg("common-inspections")));
+            v.push(("/web/capacity", msg("common-capacity")));
+            v.push(("/web/quarterly", msg("nav-quarterly")));
+            v.push(("/web/bulletin", msg("nav-bulletin")));
+            v.push(("/web/venue", msg("common-venue-scan")));
+            v.push(("/web/site", msg("common-quarantine-site")));
         }
         Role::Lab => {
-            v.push(("/web/lab", "检测实验室", "Lab"));
-            v.push(("/web/sampling", "采样点", "Sampling site"));
-            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+            v.push(("/web/lab", msg("common-lab")));
+            v.push(("/web/sampling", msg("common-sampling-site")));
+            v.push(("/web/bulletin", msg("nav-bulletin")));
         }
         Role::GridWorker => {
-            v.push(("/web/grid", "网格任务", "Grid tasks"));
-            v.push(("/web/inspections", "明察暗访", "Inspections"));
-            v.push(("/web/supplies", "保供", "Supplies"));
-            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+            v.push(("/web/grid", msg("common-grid-tasks")));
+            v.push(("/web/inspections", msg("common-inspections")));
+            v.push(("/web/supplies", msg("nav-supplies")));
+            v.push(("/web/bulletin", msg("nav-bulletin")));
         }
         Role::SiteManager => {
-            v.push(("/web/site", "隔离点", "Quarantine site"));
-            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+            v.push(("/web/site", msg("common-quarantine-site")));
+            v.push(("/web/bulletin", msg("nav-bulletin")));
         }
         Role::Carrier => {
-            v.push(("/web/bulletin", "疫情通报", "Bulletin"));
+            v.push(("/web/bulletin", msg("nav-bulletin")));
         }
-        Role::Enterprise => v.push(("/web/enterprise", "本企业", "My enterprise")),
+        Role::Enterprise => v.push(("/web/enterprise", msg("common-my-enterprise"))),
     }
     if role == Role::Admin {
-        v.push(("/web/admin/users", "用户", "Users"));
-        v.push(("/web/admin/policy", "政策版本", "Policy"));
-        v.push(("/web/lab", "检测实验室", "Lab"));
-        v.push(("/web/sampling", "采样点", "Sampling site"));
+        v.push(("/web/admin/users", msg("common-users")));
+        v.push(("/web/admin/policy", msg("common-policy")));
+        v.push(("/web/lab", msg("common-lab")));
+        v.push(("/web/sampling", msg("common-sampling-site")));
     }
     v
 }
@@ -276,9 +276,9 @@ pub fn layout(lang: Lang, title: &str, user: Option<&WebUser>, here: &str, body:
     let mut navs = String::new();
     if let Some(u) = user {
         navs.push_str("<nav aria-label=\"");
-        navs.push_str(lang.t("主菜单", "Main menu"));
+        navs.push_str(lang.m("layout-main-menu"));
         navs.push_str("\"><ul>");
-        for (path, zh, en) in nav(u.caller.role) {
+        for (path, text) in nav(u.caller.role) {
             let current = if path == here {
                 " aria-current=\"page\""
             } else {
@@ -286,14 +286,14 @@ pub fn layout(lang: Lang, title: &str, user: Option<&WebUser>, here: &str, body:
             };
             navs.push_str(&format!(
                 "<li><a href=\"{path}\"{current}>{}</a></li>",
-                lang.t(zh, en)
+                lang.m(text)
             ));
         }
         navs.push_str(&format!(
             "</ul><form method=\"post\" action=\"/web/logout\" class=\"logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><span>{}</span> <button type=\"submit\">{}</button></form></nav>",
             esc(&u.csrf),
             esc(&u.name),
-            lang.t("退出", "Log out")
+            lang.m("layout-log-out")
         ));
     }
     let other = lang.other();
@@ -306,8 +306,8 @@ pub fn layout(lang: Lang, title: &str, user: Option<&WebUser>, here: &str, body:
 <main id="main"><h1>{title}</h1>{body}</main></body></html>"##,
         code = lang.html(),
         title = esc(title),
-        app = lang.t("锡康", "xikang"),
-        skip = lang.t("跳到正文", "Skip to content"),
+        app = lang.m("layout-xikang"),
+        skip = lang.m("layout-skip-to-content"),
         other_code = other.code(),
         other_html = other.html(),
         other_name = other.name(),
@@ -341,11 +341,11 @@ pub fn error_page(lang: Lang, user: Option<&WebUser>, e: &AppError) -> Response 
     let body = format!(
         "<p class=\"err\" role=\"alert\">{}</p><p><a href=\"/web\">{}</a></p>",
         esc(&i18n::error_text(lang, code, &message)),
-        lang.t("返回首页", "Back to the start page")
+        lang.m("layout-back-to-the-start-page")
     );
     html(
         status,
-        layout(lang, lang.t("出错了", "Error"), user, "", &body),
+        layout(lang, lang.m("layout-error"), user, "", &body),
     )
 }
 

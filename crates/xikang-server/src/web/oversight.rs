@@ -7,7 +7,7 @@
 //! are served through `/web/inspections/{id}/photos/{photo}` with the API's checks.
 
 use super::session::WebUser;
-use super::{Lang, error_page, esc, html, layout, shanghai, thead};
+use super::{Lang, error_page, esc, html, layout, msg, shanghai, thead};
 use crate::board::capacity::{self, ReportedOut};
 use crate::board::responsibility::{self, ItemsQuery};
 use crate::board::{photos, quarterly, venues};
@@ -62,14 +62,14 @@ fn exports(lang: Lang, what: &str, query: &str) -> String {
     let sep = if query.is_empty() { "" } else { "&amp;" };
     format!(
         "<p class=\"exports\"><a href=\"/web/export/{what}?format=csv{sep}{query}\">{}</a> · <a href=\"/web/export/{what}?format=xlsx{sep}{query}\">{}</a></p>",
-        lang.t("导出 CSV", "Export CSV"),
-        lang.t("导出 XLSX", "Export XLSX"),
+        lang.m("common-export-csv"),
+        lang.m("oversight-export-xlsx"),
     )
 }
 
 fn yes(lang: Lang, b: bool) -> String {
     if b {
-        lang.t("是", "yes").to_owned()
+        lang.m("common-yes").to_owned()
     } else {
         String::new()
     }
@@ -81,20 +81,14 @@ fn time_of(rfc: &str) -> String {
 
 fn page(
     user: &WebUser,
-    title: (&str, &str),
+    title: &'static str,
     here: &str,
     body: Result<String, AppError>,
 ) -> Response {
     match body {
         Ok(b) => html(
             StatusCode::OK,
-            layout(
-                user.lang,
-                user.lang.t(title.0, title.1),
-                Some(user),
-                here,
-                &b,
-            ),
+            layout(user.lang, user.lang.m(title), Some(user), here, &b),
         ),
         Err(e) => error_page(user.lang, Some(user), &e),
     }
@@ -109,9 +103,9 @@ pub async fn inspections(State(state): State<Arc<AppState>>, user: WebUser) -> R
         let list = venues::inspections(&state, &user.caller, None)?;
         let kind = |k: &str| {
             match k {
-                "no_scans" => lang.t("营业时段无扫码", "No scans in opening hours"),
-                "scans_stopped" => lang.t("扫码中断", "Scans stopped"),
-                "one_device" => lang.t("疑似代扫", "One device scanning for all"),
+                "no_scans" => lang.m("oversight-no-scans-in-opening-hours"),
+                "scans_stopped" => lang.m("oversight-scans-stopped"),
+                "one_device" => lang.m("oversight-one-device-scanning-for-all"),
                 _ => "",
             }
             .to_owned()
@@ -132,7 +126,7 @@ pub async fn inspections(State(state): State<Arc<AppState>>, user: WebUser) -> R
             .collect();
         let mut s = format!(
             "<p id=\"swept\">{} {}</p>",
-            lang.t("最近一次巡查：", "Last sweep:"),
+            lang.m("oversight-last-sweep"),
             esc(&silent
                 .swept_at
                 .as_deref()
@@ -141,14 +135,14 @@ pub async fn inspections(State(state): State<Arc<AppState>>, user: WebUser) -> R
         );
         s.push_str(&table(
             "silent",
-            lang.t("疑似沉默场所", "Silent venues"),
+            lang.m("oversight-silent-venues"),
             &[
-                lang.t("场所", "Venue"),
-                lang.t("名称", "Name"),
-                lang.t("类型", "Kind"),
-                lang.t("往日每小时扫码", "Scans an hour on past days"),
-                lang.t("今日扫码", "Scans today"),
-                lang.t("最后扫码", "Last scan"),
+                lang.m("oversight-venue"),
+                lang.m("common-name"),
+                lang.m("common-kind-2"),
+                lang.m("oversight-scans-an-hour-on-past-days"),
+                lang.m("oversight-scans-today"),
+                lang.m("oversight-last-scan"),
             ],
             &rows,
         ));
@@ -164,7 +158,7 @@ pub async fn inspections(State(state): State<Arc<AppState>>, user: WebUser) -> R
                             "<a href=\"/web/inspections/{}/photos/{}\">{} {}</a>",
                             esc(&i.id),
                             esc(p),
-                            lang.t("照片", "Photo"),
+                            lang.m("oversight-photo"),
                             n + 1
                         )
                     })
@@ -174,14 +168,14 @@ pub async fn inspections(State(state): State<Arc<AppState>>, user: WebUser) -> R
                     time_of(&i.at),
                     i.venue.clone(),
                     match i.kind {
-                        "unannounced" => lang.t("暗访", "Unannounced"),
-                        _ => lang.t("明察", "Announced"),
+                        "unannounced" => lang.m("oversight-unannounced"),
+                        _ => lang.m("oversight-announced"),
                     }
                     .to_owned(),
                     if i.passed {
-                        lang.t("合格", "Passed")
+                        lang.m("oversight-passed")
                     } else {
-                        lang.t("需整改", "To rectify")
+                        lang.m("oversight-to-rectify")
                     }
                     .to_owned(),
                     i.findings.clone(),
@@ -193,24 +187,24 @@ pub async fn inspections(State(state): State<Arc<AppState>>, user: WebUser) -> R
             .collect();
         s.push_str(&table(
             "inspections",
-            lang.t("检查记录", "Inspections"),
+            lang.m("oversight-inspections"),
             &[
-                lang.t("编号", "No."),
-                lang.t("时间", "When"),
-                lang.t("场所", "Venue"),
-                lang.t("方式", "Kind"),
-                lang.t("结论", "Result"),
-                lang.t("发现问题", "Findings"),
-                lang.t("整改期限", "Rectify by"),
-                lang.t("整改超期", "Overdue"),
-                lang.t("照片", "Photos"),
+                lang.m("common-no"),
+                lang.m("oversight-when"),
+                lang.m("oversight-venue"),
+                lang.m("oversight-kind"),
+                lang.m("oversight-result"),
+                lang.m("oversight-findings"),
+                lang.m("oversight-rectify-by"),
+                lang.m("oversight-overdue"),
+                lang.m("oversight-photos"),
             ],
             &rows,
         ));
         s.push_str(&exports(lang, "inspections", ""));
         Ok(s)
     })();
-    page(&user, ("明察暗访", "Inspections"), "/web/inspections", body)
+    page(&user, msg("common-inspections"), "/web/inspections", body)
 }
 
 /// `GET /web/inspections/{id}/photos/{photo}`: a photo, for staff who may see the venue.
@@ -229,7 +223,7 @@ pub async fn photo(
 /// first, with whether their delivery task is still open and overdue.
 pub async fn supplies(State(state): State<Arc<AppState>>, user: WebUser) -> Response {
     let body = supplies_page(&state, &user).await;
-    page(&user, ("保供服务", "Supplies"), "/web/supplies", body)
+    page(&user, msg("oversight-supplies"), "/web/supplies", body)
 }
 
 /// How many supply requests the page shows.
@@ -274,9 +268,9 @@ async fn supplies_page(state: &AppState, user: &WebUser) -> Result<String, AppEr
                 r.items.clone(),
                 shanghai(r.due_at),
                 if pending {
-                    lang.t("待配送", "Open")
+                    lang.m("oversight-open")
                 } else {
-                    lang.t("已完成", "Done")
+                    lang.m("oversight-done")
                 }
                 .to_owned(),
                 yes(lang, pending && now > r.due_at),
@@ -285,16 +279,16 @@ async fn supplies_page(state: &AppState, user: &WebUser) -> Result<String, AppEr
         .collect();
     Ok(table(
         "supplies",
-        lang.t("保供需求", "Supply requests"),
+        lang.m("oversight-supply-requests"),
         &[
-            lang.t("编号", "No."),
-            lang.t("时间", "When"),
-            lang.t("人员", "Person"),
-            lang.t("类别", "Need"),
-            lang.t("物品", "Items"),
-            lang.t("期限", "Due"),
-            lang.t("状态", "State"),
-            lang.t("超期", "Overdue"),
+            lang.m("common-no"),
+            lang.m("oversight-when"),
+            lang.m("common-person"),
+            lang.m("oversight-need"),
+            lang.m("oversight-items"),
+            lang.m("oversight-due"),
+            lang.m("common-state"),
+            lang.m("oversight-overdue-2"),
         ],
         &rows,
     ))
@@ -313,7 +307,7 @@ pub async fn responsibility(State(state): State<Arc<AppState>>, user: WebUser) -
                     i.id.clone(),
                     xikang_domain::board::Department::parse(i.department)
                         .map_or(i.department.to_owned(), |d| {
-                            lang.t(d.zh(), d.en()).to_owned()
+                            lang.supplied(d.zh(), d.en()).to_owned()
                         }),
                     i.owner.clone(),
                     i.what.clone(),
@@ -327,17 +321,17 @@ pub async fn responsibility(State(state): State<Arc<AppState>>, user: WebUser) -
             .collect();
         let mut s = table(
             "items",
-            lang.t("责任清单", "Responsibility list"),
+            lang.m("oversight-responsibility-list"),
             &[
-                lang.t("编号", "No."),
-                lang.t("部门", "Department"),
-                lang.t("责任人", "Owner"),
-                lang.t("事项", "What"),
-                lang.t("区域", "Area"),
-                lang.t("期限", "Deadline"),
-                lang.t("完成", "Done"),
-                lang.t("超期", "Overdue"),
-                lang.t("已督办", "Escalated"),
+                lang.m("common-no"),
+                lang.m("oversight-department"),
+                lang.m("oversight-owner"),
+                lang.m("oversight-what"),
+                lang.m("oversight-area"),
+                lang.m("oversight-deadline"),
+                lang.m("oversight-done-2"),
+                lang.m("oversight-overdue-2"),
+                lang.m("oversight-escalated"),
             ],
             &rows,
         );
@@ -346,7 +340,7 @@ pub async fn responsibility(State(state): State<Arc<AppState>>, user: WebUser) -
     })();
     page(
         &user,
-        ("责任清单", "Responsibility lists"),
+        msg("oversight-responsibility-lists"),
         "/web/responsibility",
         body,
     )
@@ -365,7 +359,7 @@ fn reported_rows(lang: Lang, list: &[ReportedOut]) -> Vec<Vec<String>> {
                 time_of(&r.reported_at),
                 r.runs_out_on
                     .clone()
-                    .unwrap_or_else(|| lang.t("不会用尽", "Not running out").to_owned()),
+                    .unwrap_or_else(|| lang.m("oversight-not-running-out").to_owned()),
             ]
         })
         .collect()
@@ -377,7 +371,7 @@ pub async fn capacity(State(state): State<Arc<AppState>>, user: WebUser) -> Resp
     let lang = user.lang;
     let body = async {
         let c = capacity::capacity(&state, &user.caller, None).await?;
-        let never = || lang.t("不会用尽", "Not running out").to_owned();
+        let never = || lang.m("oversight-not-running-out").to_owned();
         let beds: Vec<Vec<String>> = c
             .beds
             .iter()
@@ -394,35 +388,32 @@ pub async fn capacity(State(state): State<Arc<AppState>>, user: WebUser) -> Resp
             .collect();
         let mut s = format!(
             "<p>{}</p>",
-            esc(&match lang {
-                Lang::Zh => format!("按最近 {} 天的趋势推算。", c.trend_days),
-                Lang::En => format!("At the trend of the last {} days.", c.trend_days),
-            })
+            esc(&lang.f("oversight-trend-days", &[("n", &c.trend_days)]))
         );
         s.push_str(&table(
             "beds",
-            lang.t("集中隔离床位", "Quarantine beds"),
+            lang.m("oversight-quarantine-beds"),
             &[
-                lang.t("隔离点", "Site"),
-                lang.t("床位", "Beds"),
-                lang.t("已用", "Occupied"),
-                lang.t("空余", "Free"),
-                lang.t("日均入住/解除", "In / out a day"),
-                lang.t("住满日期", "Full on"),
+                lang.m("common-site"),
+                lang.m("oversight-beds"),
+                lang.m("oversight-occupied"),
+                lang.m("oversight-free"),
+                lang.m("oversight-in-out-a-day"),
+                lang.m("oversight-full-on"),
             ],
             &beds,
         ));
         let t = &c.tubes;
         s.push_str(&table(
             "tubes",
-            lang.t("核酸检测能力", "Lab tubes"),
+            lang.m("oversight-lab-tubes"),
             &[
-                lang.t("日均出结果管数", "Tubes resulted a day"),
-                lang.t("待出结果", "Awaiting a result"),
-                lang.t("本轮仍需", "Rounds still need"),
-                lang.t("每日需求", "Demand a day"),
-                lang.t("完成日期", "Cleared on"),
-                lang.t("能力不足", "Short"),
+                lang.m("oversight-tubes-resulted-a-day"),
+                lang.m("oversight-awaiting-a-result"),
+                lang.m("oversight-rounds-still-need"),
+                lang.m("oversight-demand-a-day"),
+                lang.m("oversight-cleared-on"),
+                lang.m("oversight-short"),
             ],
             &[vec![
                 format!("{:.1}", t.resulted_per_day),
@@ -434,28 +425,28 @@ pub async fn capacity(State(state): State<Arc<AppState>>, user: WebUser) -> Resp
             ]],
         ));
         let head = [
-            lang.t("名称", "Name"),
-            lang.t("区域", "Area"),
-            lang.t("总量", "Total"),
-            lang.t("使用", "In use"),
-            lang.t("上报时间", "Reported"),
-            lang.t("用尽日期", "Runs out on"),
+            lang.m("common-name"),
+            lang.m("oversight-area"),
+            lang.m("oversight-total"),
+            lang.m("oversight-in-use"),
+            lang.m("oversight-reported"),
+            lang.m("oversight-runs-out-on"),
         ];
         s.push_str(&table(
             "clinics",
-            lang.t("发热门诊", "Fever clinics"),
+            lang.m("oversight-fever-clinics"),
             &head,
             &reported_rows(lang, &c.fever_clinics),
         ));
         s.push_str(&table(
             "vehicles",
-            lang.t("转运车辆", "Transfer vehicles"),
+            lang.m("oversight-transfer-vehicles"),
             &head,
             &reported_rows(lang, &c.vehicles),
         ));
         s.push_str(&table(
             "stock",
-            lang.t("隔离点物资", "Quarantine sites' stock"),
+            lang.m("oversight-quarantine-sites-stock"),
             &head,
             &reported_rows(lang, &c.stock),
         ));
@@ -463,7 +454,7 @@ pub async fn capacity(State(state): State<Arc<AppState>>, user: WebUser) -> Resp
         Ok::<_, AppError>(s)
     }
     .await;
-    page(&user, ("资源保障", "Capacity"), "/web/capacity", body)
+    page(&user, msg("common-capacity"), "/web/capacity", body)
 }
 
 /// `?quarter=2026Q4`.
@@ -502,22 +493,22 @@ pub async fn quarterly(
             .collect();
         let mut s = format!(
             "<form method=\"get\" action=\"/web/quarterly\" class=\"inline\"><label for=\"quarter\">{}</label> <input id=\"quarter\" name=\"quarter\" value=\"{}\" placeholder=\"2026Q4\" size=\"8\"> <button type=\"submit\">{}</button></form>",
-            lang.t("季度", "Quarter"),
+            lang.m("oversight-quarter"),
             esc(&e.quarter),
-            lang.t("查看", "Show"),
+            lang.m("common-show"),
         );
         s.push_str(&table(
             "quarterly",
-            &format!("{} {}", lang.t("季季评", "Quarterly evaluation"), e.quarter),
+            &format!("{} {}", lang.m("oversight-quarterly-evaluation"), e.quarter),
             &[
-                lang.t("区县", "District"),
-                lang.t("留言", "Messages"),
-                lang.t("按期办结", "Answered in time"),
-                lang.t("病例", "Cases"),
-                lang.t("四早超时", "四早 breaches"),
-                lang.t("检查", "Inspections"),
-                lang.t("整改超期", "Overdue rectifications"),
-                lang.t("得分", "Points"),
+                lang.m("common-district"),
+                lang.m("oversight-messages"),
+                lang.m("oversight-answered-in-time"),
+                lang.m("common-cases"),
+                lang.m("common-breaches"),
+                lang.m("oversight-inspections-2"),
+                lang.m("oversight-overdue-rectifications"),
+                lang.m("common-points"),
             ],
             &rows,
         ));
@@ -527,7 +518,7 @@ pub async fn quarterly(
     .await;
     page(
         &user,
-        ("季季评", "Quarterly evaluation"),
+        msg("oversight-quarterly-evaluation"),
         "/web/quarterly",
         body,
     )

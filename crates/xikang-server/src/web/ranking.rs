@@ -204,13 +204,13 @@ pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<
     let mut s = match round {
         Some(r) => format!(
             "<p id=\"round\">{} {} {}</p>",
-            lang.t("筛查覆盖率按最近一轮：", "Coverage is of the latest round:"),
+            lang.m("ranking-coverage-is-of-the-latest-round"),
             r.id,
             esc(&r.name)
         ),
         None => format!(
             "<p id=\"round\">{}</p>",
-            lang.t("尚无筛查轮次。", "No screening round yet.")
+            lang.m("ranking-no-screening-round-yet")
         ),
     };
     let _ = write!(
@@ -218,21 +218,18 @@ pub fn table(lang: Lang, viewer: &AreaCode, rows: &[DistrictRow], round: Option<
         // Focusable and named: on a phone the table scrolls sideways, and a keyboard must be
         // able to scroll it (axe: scrollable-region-focusable).
         "<p>{}</p><div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"ranking-caption\"><table id=\"ranking\"><caption id=\"ranking-caption\">{}</caption>{}<tbody>",
-        lang.t(
-            "排名按四项指标：病例登记到密接隔离的中位用时（近14天病例，未隔离者按已等待时间计）、筛查覆盖率、逾期网格任务、四早超时环节数；每项每落后于一个区县得 1 分，得分最高者排最前（黑榜），最低者排最后（红榜）。",
-            "Ranked on four measures: median time from a case's registration to its contacts' quarantine (cases of the last 14 days; contacts still waiting count their wait so far), screening coverage, overdue grid tasks, breached 四早 timers. A district gets a point per district better on each measure; most points first (worst), fewest last (best)."
-        ),
-        lang.t("红黑榜（最差在前）", "Ranking (worst first)"),
+        lang.m("ranking-ranked-on-four-measures-median-time"),
+        lang.m("ranking-ranking-worst-first"),
         super::thead(&[
-            lang.t("名次", "Rank"),
-            lang.t("区县", "District"),
-            lang.t("密接隔离用时（中位）", "Case to quarantine (median)"),
-            lang.t("已隔离 / 已确认密接", "Quarantined / designated"),
-            lang.t("逾期任务", "Overdue tasks"),
-            lang.t("已采样 / 应采样", "Sampled / expected"),
-            lang.t("覆盖率", "Coverage"),
-            lang.t("四早超时", "四早 breaches"),
-            lang.t("得分", "Points"),
+            lang.m("ranking-rank"),
+            lang.m("common-district"),
+            lang.m("ranking-case-to-quarantine-median"),
+            lang.m("ranking-quarantined-designated"),
+            lang.m("ranking-overdue-tasks"),
+            lang.m("ranking-sampled-expected"),
+            lang.m("ranking-coverage"),
+            lang.m("common-breaches"),
+            lang.m("common-points"),
         ]),
     );
     let visible = rows.iter().filter(|r| {
@@ -283,7 +280,7 @@ pub async fn page(
             StatusCode::OK,
             layout(
                 lang,
-                lang.t("红黑榜", "District ranking"),
+                lang.m("common-district-ranking"),
                 Some(&user),
                 "/web/ranking",
                 &table(lang, &user.caller.area, &f.ranking, f.round.as_ref()),

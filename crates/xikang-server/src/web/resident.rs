@@ -23,26 +23,11 @@ use xikang_domain::{Colour, PersonId};
 /// The CSS class and plain-words meaning of a colour.
 pub fn colour_words(lang: Lang, c: Colour) -> (&'static str, &'static str) {
     match c {
-        Colour::Green => (
-            "green",
-            lang.t(
-                "绿码：可以正常通行。",
-                "Green: you may enter venues and travel as usual.",
-            ),
-        ),
-        Colour::Yellow => (
-            "yellow",
-            lang.t(
-                "黄码：需要居家或完成指定核酸检测，公共场所可能不允许进入。",
-                "Yellow: stay home or take the required test; venues may refuse entry.",
-            ),
-        ),
+        Colour::Green => ("green", lang.m("resident-green-you-may-enter-venues-and")),
+        Colour::Yellow => ("yellow", lang.m("resident-yellow-stay-home-or-take-the")),
         Colour::Red => (
             "red",
-            lang.t(
-                "红码：需要隔离或治疗，不能进入公共场所。",
-                "Red: you must be isolated or treated and may not enter venues.",
-            ),
+            lang.m("resident-red-you-must-be-isolated-or-treated"),
         ),
     }
 }
@@ -196,20 +181,17 @@ async fn render_page(
         colour = eval.colour.as_str(),
         zh = eval.colour.zh(),
         en = esc(eval.colour.as_str()),
-        qr_label = lang.t("健康码二维码", "Health code QR"),
+        qr_label = lang.m("resident-health-code-qr"),
         qr = inline_svg(&xikang_code::qr_svg(&code.token)),
-        why = lang.t("原因", "Why"),
-        explanation = esc(lang.t(&eval.explanation_zh, &eval.explanation_en)),
-        valid = lang.t("有效期至", "Valid until"),
+        why = lang.m("resident-why"),
+        explanation = esc(lang.supplied(&eval.explanation_zh, &eval.explanation_en)),
+        valid = lang.m("common-valid-until"),
         until = esc(&shanghai(code.claims.expires_at)),
     );
     let _ = write!(
         h,
         "<details><summary>{}</summary><p class=\"token\" id=\"token\">{}</p></details>",
-        lang.t(
-            "健康码文本（无法扫码时粘贴）",
-            "Code text (paste it where a scanner fails)"
-        ),
+        lang.m("resident-code-text-paste-it-where-a-scanner"),
         esc(&code.token)
     );
     match eval.test_age_days {
@@ -217,29 +199,26 @@ async fn render_page(
             let _ = write!(
                 h,
                 "<p>{}: <strong>{d}</strong></p>",
-                lang.t(
-                    "核酸天数（距最近一次阴性采样）",
-                    "Days since the last negative test"
-                )
+                lang.m("resident-days-since-the-last-negative-test")
             );
         }
         None => {
             let _ = write!(
                 h,
                 "<p>{}</p>",
-                lang.t("无核酸阴性记录", "No negative test on record")
+                lang.m("resident-no-negative-test-on-record")
             );
         }
     }
     if !eval.fired.is_empty() {
-        let _ = write!(h, "<h2>{}</h2><ul>", lang.t("依据", "Rules applied"));
+        let _ = write!(h, "<h2>{}</h2><ul>", lang.m("resident-rules-applied"));
         for r in &eval.fired {
             let _ = write!(
                 h,
                 "<li>{} <small>({}, {} {})</small>",
-                esc(lang.t(&r.zh, &r.en)),
+                esc(lang.supplied(&r.zh, &r.en)),
                 esc(&r.rule),
-                lang.t("事件", "event"),
+                lang.m("resident-event"),
                 r.event
             );
             // A hold has no machine evidence: show the basis its two officials stated.
@@ -247,10 +226,7 @@ async fn render_page(
                 let _ = write!(
                     h,
                     "<br><span class=\"hold-basis\">{}: {}</span>",
-                    lang.t(
-                        "弹窗依据（两名工作人员确认）",
-                        "Hold basis (confirmed by two officials)"
-                    ),
+                    lang.m("resident-hold-basis-confirmed-by-two"),
                     esc(&basis)
                 );
             }
@@ -261,38 +237,38 @@ async fn render_page(
     let _ = write!(
         h,
         "<h2>{}</h2>",
-        lang.t("如何转绿", "How to get back to green")
+        lang.m("resident-how-to-get-back-to-green")
     );
     if eval.to_green.is_empty() {
-        let _ = write!(h, "<p>{}</p>", lang.t("已是绿码。", "The code is green."));
+        let _ = write!(h, "<p>{}</p>", lang.m("resident-the-code-is-green"));
     } else {
         h.push_str("<ol>");
         for s in &eval.to_green {
-            let _ = write!(h, "<li>{}</li>", esc(lang.t(&s.zh, &s.en)));
+            let _ = write!(h, "<li>{}</li>", esc(lang.supplied(&s.zh, &s.en)));
         }
         h.push_str("</ol>");
         if let Some(t) = eval.earliest_green {
             let _ = write!(
                 h,
                 "<p>{}: {}</p>",
-                lang.t("最早转绿时间", "Earliest green"),
+                lang.m("resident-earliest-green"),
                 esc(&shanghai(t))
             );
         }
     }
-    let _ = write!(h, "<h2>{}</h2>", lang.t("核酸检测结果", "Test results"));
+    let _ = write!(h, "<h2>{}</h2>", lang.m("resident-test-results"));
     match results {
         Ok(items) => {
             if items.is_empty() {
-                let _ = write!(h, "<p>{}</p>", lang.t("暂无记录", "None on record"));
+                let _ = write!(h, "<p>{}</p>", lang.m("resident-none-on-record"));
             } else {
                 let _ = write!(
                     h,
                     "<table>{}<tbody>",
                     super::thead(&[
-                        lang.t("采样时间", "Sampled"),
-                        lang.t("结果", "Result"),
-                        lang.t("混检", "Pool"),
+                        lang.m("resident-sampled"),
+                        lang.m("resident-result"),
+                        lang.m("resident-pool"),
                     ]),
                 );
                 for i in items.iter().rev().take(20) {
@@ -325,14 +301,14 @@ async fn render_page(
     let _ = write!(
         h,
         "<h2>{}</h2><dl class=\"pd\"><dt>{}</dt><dd id=\"pd-name\">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
-        lang.t("个人信息", "Personal data"),
-        lang.t("姓名", "Name"),
+        lang.m("resident-personal-data"),
+        lang.m("common-name-2"),
         esc(&data.name),
-        lang.t("身份证号", "ID number"),
+        lang.m("resident-id-number"),
         esc(&data.id_number),
-        lang.t("手机", "Phone"),
+        lang.m("resident-phone"),
         esc(data.phone.as_deref().unwrap_or("—")),
-        lang.t("社区", "Community"),
+        lang.m("resident-community"),
         esc(&data.area),
     );
     if masked && matches!(user.caller.role, Role::Admin | Role::Tracer) {
@@ -342,30 +318,24 @@ async fn render_page(
 <label for="purpose">{l_purpose}</label><!--purpose-error--><input id="purpose" name="purpose" required aria-describedby="purpose-help">
 <small id="purpose-help">{help}</small><button type="submit">{l_go}</button></form>"#,
             csrf = user.csrf_field(),
-            l_purpose = lang.t("查看完整信息的用途", "Purpose of viewing the full data"),
-            help = lang.t(
-                "此操作将记入审计日志。",
-                "This is recorded in the audit log."
-            ),
-            l_go = lang.t("显示完整信息", "Show full data"),
+            l_purpose = lang.m("resident-purpose-of-viewing-the-full-data"),
+            help = lang.m("resident-this-is-recorded-in-the-audit-log"),
+            l_go = lang.m("resident-show-full-data"),
         );
     } else if !masked {
         let _ = write!(
             h,
             "<p class=\"note\">{}</p>",
-            lang.t(
-                "已显示完整信息，此次查看已记入审计日志。",
-                "Full data shown; this read was recorded in the audit log."
-            )
+            lang.m("resident-full-data-shown-this-read-was")
         );
     }
     let _ = write!(
         h,
         "<p><small>{} {}</small></p>",
-        lang.t("政策版本", "Policy"),
+        lang.m("common-policy"),
         esc(&eval.policy_version)
     );
-    let title = format!("{} {}", lang.t("锡康码", "Health code"), person);
+    let title = format!("{} {}", lang.m("resident-health-code"), person);
     let status = appeal_error.map_or(StatusCode::OK, |e| e.status);
     html(status, layout(lang, &title, Some(user), here, &h))
 }
@@ -386,30 +356,27 @@ fn appeal_section(
         h,
         "<section aria-labelledby=\"appeal-h\" id=\"appeals\" data-count=\"{}\"><h2 id=\"appeal-h\">{}</h2><p>{}</p>",
         appeals.len(),
-        lang.t("申诉", "Appeal"),
-        lang.t(
-            "如认为赋码有误，可提出申诉并说明理由。工作人员核实后答复；码色只随核实后的事实改变，不会被人工直接修改。",
-            "If you think the colour is wrong, appeal and say why. An official checks and answers; the colour changes only when the facts do, never by hand."
-        ),
+        lang.m("resident-appeal"),
+        lang.m("resident-if-you-think-the-colour-is-wrong"),
     );
     for a in &appeals {
         let answer = match &a.answer {
             Some(x) => format!(
                 "<p class=\"answer\"><strong>{}</strong> {}（{}）</p>",
-                lang.t("答复：", "Answer:"),
+                lang.m("common-answer-2"),
                 esc(&x.text),
                 esc(&shanghai(x.at))
             ),
             None => format!(
                 "<p class=\"pending\">{}</p>",
-                lang.t("待答复", "Awaiting an answer")
+                lang.m("resident-awaiting-an-answer")
             ),
         };
         let _ = write!(
             h,
             "<article class=\"appeal\" id=\"appeal-{id}\" data-open=\"{open}\"><p>{} {}：{}</p>{answer}</article>",
             esc(&shanghai(a.filed_at)),
-            lang.t("申诉理由", "Reason"),
+            lang.m("common-reason"),
             esc(&a.reason),
             id = a.id,
             open = a.answer.is_none(),
@@ -431,10 +398,10 @@ fn appeal_section(
             h,
             r#"<form method="post" action="/web/people/{person}/appeal">{csrf}<label for="reason">{l}</label>{msg}<textarea id="reason" name="reason" rows="3" required maxlength="{max}"{aria}>{kept}</textarea><button type="submit">{go}</button></form>"#,
             csrf = user.csrf_field(),
-            l = lang.t("申诉理由", "Reason for the appeal"),
+            l = lang.m("resident-reason-for-the-appeal"),
             max = appeal::MAX_TEXT_CHARS,
             kept = esc(err.map_or("", |e| e.kept)),
-            go = lang.t("提交申诉", "Submit the appeal"),
+            go = lang.m("resident-submit-the-appeal"),
         );
     }
     h.push_str("</section>");
@@ -499,9 +466,9 @@ pub async fn file_appeal(
 /// A test result's outcome in words.
 fn outcome_words(lang: Lang, o: ResultOutcome) -> &'static str {
     match o {
-        ResultOutcome::Negative => lang.t("阴性", "negative"),
-        ResultOutcome::Positive => lang.t("阳性", "positive"),
-        ResultOutcome::PoolPositive => lang.t("混管阳性，待复核", "pool positive, retest pending"),
+        ResultOutcome::Negative => lang.m("resident-negative"),
+        ResultOutcome::Positive => lang.m("resident-positive"),
+        ResultOutcome::PoolPositive => lang.m("resident-pool-positive-retest-pending"),
     }
 }
 

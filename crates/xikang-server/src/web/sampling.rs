@@ -80,19 +80,13 @@ fn form(user: &WebUser, tube: &str, codes: &str, errors: &[(&str, String)]) -> S
 <small id="codes-help">{help}</small>
 <div><button type="submit" name="action" value="bind">{l_bind}</button> <button type="submit" name="action" value="seal">{l_seal}</button></div></form>"#,
         csrf = user.csrf_field(),
-        l_tube = lang.t("试管条码", "Tube barcode"),
+        l_tube = lang.m("sampling-tube-barcode"),
         tube = esc(tube),
-        l_codes = lang.t(
-            "健康码（扫码枪逐个扫描或粘贴，每行一个）",
-            "Health codes (scanner gun or paste, one a line)"
-        ),
+        l_codes = lang.m("sampling-health-codes-scanner-gun-or-paste"),
         codes = esc(codes),
-        help = lang.t(
-            "扫码枪每扫一人自动换行；无法扫码时可输入身份证号（需授权）。试管装满后自动封管。",
-            "A scanner gun starts a new line after each code; an ID number may be typed where a code cannot be scanned (if you are allowed). A full tube seals itself."
-        ),
-        l_bind = lang.t("绑定到试管", "Bind to the tube"),
-        l_seal = lang.t("封管", "Seal the tube"),
+        help = lang.m("sampling-a-scanner-gun-starts-a-new-line"),
+        l_bind = lang.m("sampling-bind-to-the-tube"),
+        l_seal = lang.m("sampling-seal-the-tube"),
     )
 }
 
@@ -107,10 +101,15 @@ fn tube_status(state: &AppState, lang: Lang, tube: &str) -> String {
     let (cap, st) = (t.capacity, t.state.as_str());
     format!(
         "<p id=\"tube-status\" data-members=\"{members}\" data-capacity=\"{cap}\" data-state=\"{st}\">{}</p>",
-        match lang {
-            Lang::Zh => format!("试管 {} 已采 {members} / {cap} 人，状态：{st}。", esc(tube)),
-            Lang::En => format!("Tube {}: {members} of {cap} swabs, {st}.", esc(tube)),
-        },
+        lang.f(
+            "sampling-tube-status",
+            &[
+                ("tube", &esc(tube)),
+                ("members", &members),
+                ("capacity", &cap),
+                ("state", &st),
+            ],
+        ),
     )
 }
 
@@ -127,7 +126,7 @@ fn page(
         status,
         layout(
             user.lang,
-            user.lang.t("采样点", "Sampling site"),
+            user.lang.m("common-sampling-site"),
             Some(user),
             "/web/sampling",
             &body,
@@ -216,7 +215,7 @@ pub async fn bind(
                 StatusCode::OK,
                 &format!(
                     "<p class=\"ok\" role=\"status\" id=\"sealed\">{} {}</p>",
-                    lang.t("已封管：", "Sealed:"),
+                    lang.m("sampling-sealed"),
                     esc(&tube)
                 ),
                 &form(&user, "", "", &[]),
@@ -231,18 +230,14 @@ pub async fn bind(
         return refuse(
             StatusCode::BAD_REQUEST,
             "codes",
-            lang.t("请扫描至少一个健康码", "Scan at least one code")
-                .to_owned(),
+            lang.m("sampling-scan-at-least-one-code").to_owned(),
         );
     }
     if codes.len() > MAX_CODES {
         return refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             "codes",
-            match lang {
-                Lang::Zh => format!("一次最多 {MAX_CODES} 个"),
-                Lang::En => format!("at most {MAX_CODES} at once"),
-            },
+            lang.f("sampling-at-most", &[("n", &MAX_CODES)]),
         );
     }
     let samples = codes.iter().map(|c| Ok(sample_of(&tube, c))).collect();
@@ -270,7 +265,7 @@ pub async fn bind(
                     report,
                     "<li class=\"refused\" data-code=\"{}\">{} {}: ✘ {}</li>",
                     esc(e.code),
-                    lang.t("第", "Code"),
+                    lang.m("sampling-code"),
                     i + 1,
                     esc(&super::i18n::error_text(lang, e.code, &e.message))
                 );
@@ -283,13 +278,13 @@ pub async fn bind(
     }
     let top = format!(
         "<section aria-labelledby=\"bound-h\"><h2 id=\"bound-h\">{}</h2><p class=\"{}\" role=\"status\" data-bound=\"{bound}\" data-refused=\"{}\">{}</p><ul id=\"refused\">{report}</ul></section>",
-        lang.t("绑定结果", "Bound"),
+        lang.m("sampling-bound"),
         if bound == 0 { "err" } else { "ok" },
         refused_lines.len(),
-        match lang {
-            Lang::Zh => format!("已绑定 {bound} 人，拒绝 {} 个。", refused_lines.len()),
-            Lang::En => format!("{bound} bound, {} refused.", refused_lines.len()),
-        }
+        lang.f(
+            "sampling-bound-count",
+            &[("bound", &bound), ("refused", &refused_lines.len())],
+        )
     );
     // The tube stays for the next people; refused codes stay to be checked and rescanned.
     let kept = refused_lines.join("\n");

@@ -307,9 +307,9 @@ fn login_form(lang: Lang, pre: &str, next: &str, name: &str, error: Option<&str>
         pre = esc(pre),
         next = esc(next),
         name = esc(name),
-        l_name = lang.t("用户名", "User name"),
-        l_pw = lang.t("密码", "Password"),
-        l_go = lang.t("登录", "Log in"),
+        l_name = lang.m("common-user-name"),
+        l_pw = lang.m("session-password"),
+        l_go = lang.m("session-log-in"),
     )
 }
 
@@ -337,7 +337,7 @@ pub async fn login_page(
     let next = super::i18n::safe_next(q.next.as_deref());
     let page = layout(
         lang,
-        lang.t("登录", "Log in"),
+        lang.m("session-log-in"),
         None,
         "/web/login",
         &login_form(lang, &pre, next, "", None),
@@ -390,7 +390,7 @@ pub async fn login(
         );
         let page = layout(
             lang,
-            lang.t("登录", "Log in"),
+            lang.m("session-log-in"),
             None,
             "/web/login",
             &login_form(lang, &pre, &next, &f.name, Some(&msg)),

@@ -96,9 +96,9 @@ fn test_days(o: &OrderRecord, regime: Option<&Regime>) -> Vec<(u32, xikang_domai
 
 fn status_text(lang: Lang, s: OrderStatus) -> &'static str {
     match s {
-        OrderStatus::Active => lang.t("隔离中", "active"),
-        OrderStatus::Released => lang.t("已解除", "released"),
-        OrderStatus::Ended => lang.t("已终止", "ended"),
+        OrderStatus::Active => lang.m("site-active"),
+        OrderStatus::Released => lang.m("site-released"),
+        OrderStatus::Ended => lang.m("site-ended"),
     }
 }
 
@@ -120,7 +120,7 @@ fn page(
         let _ = write!(
             s,
             "<label for=\"site\">{}</label><select id=\"site\" name=\"site\">",
-            lang.t("隔离点", "Site")
+            lang.m("common-site")
         );
         for x in sites {
             let _ = write!(
@@ -134,7 +134,7 @@ fn page(
         let _ = write!(
             s,
             "</select><button type=\"submit\">{}</button></form>",
-            lang.t("打开", "Open")
+            lang.m("site-open")
         );
     }
     if let (Some(o), Some(outcome)) = (&q.released, &q.outcome) {
@@ -142,17 +142,10 @@ fn page(
         // forged or mangled address can never announce a release that did not happen.
         match parse_outcome(outcome) {
             Some(outcome) => {
-                let text = match (outcome, lang) {
-                    (ReleaseOutcome::Released, Lang::Zh) => format!("{} 已解除隔离。", esc(o)),
-                    (ReleaseOutcome::Released, Lang::En) => format!("{} released.", esc(o)),
-                    (ReleaseOutcome::Extended, Lang::Zh) => format!(
-                        "{} 有检测缺失或阳性，已按政策延长隔离并派发复检任务。",
-                        esc(o)
-                    ),
-                    (ReleaseOutcome::Extended, Lang::En) => format!(
-                        "{} has a missing or positive test: extended by the policy, a retest task is out.",
-                        esc(o)
-                    ),
+                let order = esc(o);
+                let text = match outcome {
+                    ReleaseOutcome::Released => lang.f("site-released-note", &[("order", &order)]),
+                    ReleaseOutcome::Extended => lang.f("site-extended-note", &[("order", &order)]),
                 };
                 let _ = write!(
                     s,
@@ -173,9 +166,9 @@ fn page(
     let _ = write!(
         s,
         "<div class=\"cards\"><div class=\"card\"><span class=\"label\">{}</span><span class=\"num\">{}</span></div><div class=\"card\"><span class=\"label\">{}</span><span class=\"num\" id=\"occupancy\">{}</span> / {}</div></div>",
-        lang.t("隔离点", "Site"),
+        lang.m("common-site"),
         esc(&site.name),
-        lang.t("在住 / 容量", "Occupied / capacity"),
+        lang.m("site-occupied-capacity"),
         site.occupancy,
         site.capacity,
     );
@@ -196,12 +189,9 @@ fn page(
     let _ = write!(
         s,
         "<section aria-labelledby=\"due-h\"><h2 id=\"due-h\">{}</h2><p id=\"due-count\" data-count=\"{}\">{}</p>",
-        lang.t("今日应检", "Tests due today"),
+        lang.m("site-tests-due-today"),
         due.len(),
-        match lang {
-            Lang::Zh => format!("今日需采样 {} 人。", due.len()),
-            Lang::En => format!("{} people to swab today.", due.len()),
-        }
+        lang.f("site-swab-today", &[("n", &due.len())])
     );
     if !due.is_empty() {
         let _ = write!(
@@ -210,7 +200,7 @@ fn page(
             due.iter()
                 .map(|(o, n)| format!(
                     "<li><a href=\"/web/people/{p}\">{p}</a> · {} {n} · {}</li>",
-                    lang.t("隔离第", "day"),
+                    lang.m("site-day"),
                     o.id,
                     p = o.person
                 ))
@@ -223,25 +213,22 @@ fn page(
     let _ = write!(
         s,
         "<section aria-labelledby=\"adm-h\"><h2 id=\"adm-h\">{}</h2><p id=\"active-count\" data-count=\"{}\">{}</p>",
-        lang.t("在住人员（隔离令）", "Admitted (orders)"),
+        lang.m("site-admitted-orders"),
         active.len(),
-        match lang {
-            Lang::Zh => format!("有效隔离令 {} 份。", active.len()),
-            Lang::En => format!("{} active orders.", active.len()),
-        }
+        lang.f("site-active-orders", &[("n", &active.len())])
     );
     if !active.is_empty() {
         let _ = write!(
             s,
             "<div class=\"scroll\"><table id=\"orders\">{}<tbody>",
             super::thead(&[
-                lang.t("隔离令", "Order"),
-                lang.t("人员", "Person"),
-                lang.t("方案", "Regime"),
-                lang.t("入住", "Admitted"),
-                lang.t("计划解除", "Planned end"),
-                lang.t("检测日", "Test days"),
-                lang.t("解除", "Release"),
+                lang.m("site-order"),
+                lang.m("common-person"),
+                lang.m("site-regime"),
+                lang.m("site-admitted"),
+                lang.m("site-planned-end"),
+                lang.m("site-test-days"),
+                lang.m("site-release"),
             ]),
         );
         for o in &active {
@@ -275,7 +262,7 @@ fn page(
                 start = shanghai(o.start),
                 end = shanghai(o.planned_end),
                 csrf = user.csrf_field(),
-                l_rel = lang.t("解除隔离", "Release"),
+                l_rel = lang.m("site-release-2"),
             );
         }
         s.push_str("</tbody></table></div>");
@@ -290,7 +277,7 @@ fn page(
     let _ = write!(
         s,
         "<section aria-labelledby=\"rel-h\"><h2 id=\"rel-h\">{}</h2><p id=\"ended-count\" data-count=\"{}\"></p>",
-        lang.t("已解除", "Released"),
+        lang.m("site-released-2"),
         ended.len()
     );
     if !ended.is_empty() {
@@ -298,11 +285,11 @@ fn page(
             s,
             "<div class=\"scroll\"><table id=\"ended\">{}<tbody>",
             super::thead(&[
-                lang.t("隔离令", "Order"),
-                lang.t("人员", "Person"),
-                lang.t("原因", "Reason"),
-                lang.t("结束", "Ended"),
-                lang.t("状态", "Status"),
+                lang.m("site-order"),
+                lang.m("common-person"),
+                lang.m("site-reason"),
+                lang.m("site-ended-2"),
+                lang.m("common-status"),
             ]),
         );
         for o in ended.iter().take(500) {
@@ -321,7 +308,7 @@ fn page(
     s.push_str("</section>");
     layout(
         lang,
-        lang.t("隔离点", "Quarantine site"),
+        lang.m("common-quarantine-site"),
         Some(user),
         "/web/site",
         &s,
@@ -357,16 +344,13 @@ async fn render(
             None => {
                 let body = format!(
                     "<p id=\"no-site\">{}</p>",
-                    lang.t(
-                        "您名下没有隔离点。",
-                        "No quarantine site is assigned to you."
-                    )
+                    lang.m("site-no-quarantine-site-is-assigned-to")
                 );
                 return html(
                     StatusCode::OK,
                     layout(
                         lang,
-                        lang.t("隔离点", "Quarantine site"),
+                        lang.m("common-quarantine-site"),
                         Some(user),
                         "/web/site",
                         &body,

@@ -13,29 +13,26 @@ fn hours(secs: i64) -> String {
 pub fn timers_section(lang: Lang, steps: &[Step]) -> String {
     let mut s = format!(
         "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"timers-caption\"><table id=\"four-early\"><caption id=\"timers-caption\">{}</caption>{}<tbody>",
-        lang.t(
-            "四早时限（超时计入红黑榜）",
-            "四早 timers (breaches count in the ranking)"
-        ),
+        lang.m("supervision-timers-breaches-count-in-the-ranking"),
         super::thead(&[
-            lang.t("环节", "Step"),
-            lang.t("时限（时:分）", "Target (h:mm)"),
-            lang.t("用时（时:分）", "Taken (h:mm)"),
-            lang.t("状态", "Status"),
+            lang.m("supervision-step"),
+            lang.m("supervision-target-h-mm"),
+            lang.m("supervision-taken-h-mm"),
+            lang.m("common-status"),
         ])
     );
     for st in steps {
         let name = match st.step {
-            "detection" => lang.t("发病→发现", "Onset → detection"),
-            "report" => lang.t("发现→报告", "Detection → report"),
-            "contacts_listed" => lang.t("报告→密接排查", "Report → contacts listed"),
-            _ => lang.t("排查→密接隔离", "Listed → contacts quarantined"),
+            "detection" => lang.m("supervision-onset-detection"),
+            "report" => lang.m("supervision-detection-report"),
+            "contacts_listed" => lang.m("supervision-report-contacts-listed"),
+            _ => lang.m("supervision-listed-contacts-quarantined"),
         };
         let status = match (st.elapsed_secs, st.done, st.breached) {
-            (None, _, _) => lang.t("未开始", "not started"),
-            (_, _, true) => lang.t("超时", "breached"),
-            (_, true, false) => lang.t("按时完成", "on time"),
-            (_, false, false) => lang.t("计时中", "running"),
+            (None, _, _) => lang.m("supervision-not-started"),
+            (_, _, true) => lang.m("supervision-breached"),
+            (_, true, false) => lang.m("supervision-on-time"),
+            (_, false, false) => lang.m("supervision-running"),
         };
         let _ = write!(
             s,

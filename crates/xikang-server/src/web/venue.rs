@@ -26,13 +26,13 @@ fn form(user: &WebUser, place: &str, fixed: bool) -> String {
         format!(
             "<input type=\"hidden\" name=\"place_code\" value=\"{}\"><p>{}: <strong>{}</strong></p>",
             esc(place),
-            lang.t("场所码", "Place code"),
+            lang.m("venue-place-code"),
             esc(place)
         )
     } else {
         format!(
             "<label for=\"place_code\">{}</label><input id=\"place_code\" name=\"place_code\" required value=\"{}\" autocomplete=\"off\">",
-            lang.t("场所码", "Place code"),
+            lang.m("venue-place-code"),
             esc(place)
         )
     };
@@ -41,15 +41,9 @@ fn form(user: &WebUser, place: &str, fixed: bool) -> String {
 <label for="code">{l_code}</label><input id="code" name="code" required autofocus autocomplete="off" aria-describedby="code-help">
 <small id="code-help">{help}</small><button type="submit">{l_go}</button></form>"#,
         csrf = user.csrf_field(),
-        l_code = lang.t(
-            "健康码（扫码枪扫描或粘贴）",
-            "Health code (scanner gun or paste)"
-        ),
-        help = lang.t(
-            "扫码枪扫描后会自动提交。",
-            "A scanner gun submits by itself."
-        ),
-        l_go = lang.t("查验", "Check"),
+        l_code = lang.m("venue-health-code-scanner-gun-or-paste"),
+        help = lang.m("venue-a-scanner-gun-submits-by-itself"),
+        l_go = lang.m("venue-check"),
     )
 }
 
@@ -72,14 +66,14 @@ pub async fn scan_page(State(state): State<Arc<AppState>>, user: WebUser) -> Res
         let _ = write!(
             body,
             "<p><a href=\"/web/venues/{v}/poster\">{}</a></p>",
-            user.lang.t("打印场所海报", "Print the venue poster")
+            user.lang.m("venue-print-the-venue-poster")
         );
     }
     html(
         StatusCode::OK,
         layout(
             user.lang,
-            user.lang.t("场所查验", "Venue scan"),
+            user.lang.m("common-venue-scan"),
             Some(&user),
             "/web/venue",
             &body,
@@ -144,7 +138,7 @@ pub async fn scan(
             let _ = write!(
                 body,
                 "<div class=\"verdict unknown\" role=\"alert\" data-decision=\"error\"><p class=\"big\">{}</p><p>{}</p></div>",
-                lang.t("无法查验", "Cannot check"),
+                lang.m("venue-cannot-check"),
                 esc(&super::i18n::error_text(lang, code, &msg))
             );
             status
@@ -155,7 +149,7 @@ pub async fn scan(
         status,
         layout(
             lang,
-            lang.t("场所查验", "Venue scan"),
+            lang.m("common-venue-scan"),
             Some(&user),
             "/web/venue",
             &body,
@@ -167,16 +161,13 @@ pub async fn scan(
 fn verdict(lang: Lang, a: &ScanAnswer) -> String {
     let (class, words) = colour_words(lang, a.colour);
     let (d, verdict) = match a.decision {
-        Decision::Allow => ("allow", lang.t("✔ 允许进入", "✔ ALLOW")),
-        Decision::Deny => ("deny", lang.t("✘ 禁止进入", "✘ DENY")),
+        Decision::Allow => ("allow", lang.m("venue-allow")),
+        Decision::Deny => ("deny", lang.m("venue-deny")),
     };
     let hours = a.hours_since_negative.map_or(String::new(), |h| {
         format!(
             "<p>{}: {h}</p>",
-            lang.t(
-                "距最近阴性采样（小时）",
-                "Hours since the last negative sample"
-            )
+            lang.m("venue-hours-since-the-last-negative-sample")
         )
     });
     format!(
@@ -228,22 +219,16 @@ pub async fn poster(
 <script src="/web/static/live.js"></script>"#,
         name = esc(&venue.name),
         qr = inline_svg(&xikang_code::qr_svg(venue.place_code.as_str())),
-        l_place = lang.t("场所码", "Place code"),
+        l_place = lang.m("venue-place-code"),
         code = esc(venue.place_code.as_str()),
         l1 = "进入请出示锡康码，配合查验。",
         other = Lang::En.html(),
         l2 = "Show your health code at the door.",
-        l_print = lang.t("打印", "Print"),
+        l_print = lang.m("venue-print"),
     );
     html(
         StatusCode::OK,
-        layout(
-            lang,
-            lang.t("场所海报", "Venue poster"),
-            Some(&user),
-            "",
-            &body,
-        ),
+        layout(lang, lang.m("venue-venue-poster"), Some(&user), "", &body),
     )
 }
 

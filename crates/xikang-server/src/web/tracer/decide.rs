@@ -113,16 +113,13 @@ pub async fn bulk(
         .collect();
     persons.dedup();
     let refusal = if persons.is_empty() {
-        Some(lang.t("未勾选任何接触者", "No contact was selected"))
+        Some(lang.m("tracer-no-contact-was-selected"))
     } else if persons.len() > MAX_BULK {
-        Some(lang.t("一次最多处理 500 人", "At most 500 people at once"))
+        Some(lang.m("tracer-at-most-500-people-at-once"))
     } else if action != "confirm" && action != "dismiss" {
-        Some(lang.t(
-            "批量操作只能是确认或排除",
-            "A bulk action is confirm or dismiss",
-        ))
+        Some(lang.m("tracer-a-bulk-action-is-confirm-or-dismiss"))
     } else if action == "dismiss" && reason.is_empty() {
-        Some(lang.t("排除需要填写原因", "Dismissing needs a reason"))
+        Some(lang.m("tracer-dismissing-needs-a-reason"))
     } else {
         None
     };
@@ -170,8 +167,8 @@ pub async fn bulk(
         (Lang::En, _) => format!("{done} dismissed"),
     };
     if !failed.is_empty() {
-        msg.push_str(lang.t("；未处理：", "; not done: "));
-        msg.push_str(&failed.join(lang.t("；", "; ")));
+        msg.push_str(lang.m("tracer-not-done"));
+        msg.push_str(&failed.join(lang.m("common-list-separator")));
     }
     render_case(
         &state,

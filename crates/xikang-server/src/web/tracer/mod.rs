@@ -37,28 +37,28 @@ const MAX_BULK: usize = 500;
 
 fn kind_text(lang: Lang, k: CaseKind) -> &'static str {
     match k {
-        CaseKind::Confirmed => lang.t("确诊", "confirmed"),
-        CaseKind::Asymptomatic => lang.t("无症状感染者", "asymptomatic"),
-        CaseKind::Suspected => lang.t("疑似", "suspected"),
+        CaseKind::Confirmed => lang.m("tracer-confirmed"),
+        CaseKind::Asymptomatic => lang.m("tracer-asymptomatic"),
+        CaseKind::Suspected => lang.m("tracer-suspected"),
     }
 }
 
 fn status_text(lang: Lang, s: Status) -> &'static str {
     match s {
-        Status::Candidate => lang.t("待确认", "candidate"),
-        Status::Confirmed => lang.t("已确认", "confirmed"),
-        Status::Notified => lang.t("已通知", "notified"),
-        Status::Quarantined => lang.t("已隔离", "quarantined"),
-        Status::Dismissed => lang.t("已排除", "dismissed"),
+        Status::Candidate => lang.m("tracer-candidate"),
+        Status::Confirmed => lang.m("tracer-confirmed-2"),
+        Status::Notified => lang.m("tracer-notified"),
+        Status::Quarantined => lang.m("tracer-quarantined"),
+        Status::Dismissed => lang.m("tracer-dismissed"),
     }
 }
 
 fn contact_kind_text(lang: Lang, k: ContactKind) -> &'static str {
     match k {
-        ContactKind::Close => lang.t("密接", "close"),
-        ContactKind::Secondary => lang.t("次密接", "secondary"),
-        ContactKind::Companion => lang.t("时空伴随", "companion"),
-        ContactKind::General => lang.t("一般接触", "general"),
+        ContactKind::Close => lang.m("tracer-close"),
+        ContactKind::Secondary => lang.m("tracer-secondary"),
+        ContactKind::Companion => lang.m("tracer-companion"),
+        ContactKind::General => lang.m("tracer-general"),
     }
 }
 
@@ -117,31 +117,28 @@ fn case_form(user: &WebUser, f: &CaseForm, error: Option<(&str, String)>) -> Str
 <label for="isolated_at">{l_isolated}</label>{e_iso}<input id="isolated_at" name="isolated_at" type="datetime-local" value="{isolated}"{i_iso}>
 <small>{l_tz}</small><button type="submit">{l_go}</button></form>"#,
         csrf = user.csrf_field(),
-        l_person = lang.t("人员编号", "Person id"),
+        l_person = lang.m("tracer-person-id"),
         e_person = err_for("person"),
         i_person = invalid("person"),
         person = esc(&f.person),
-        l_kind = lang.t("类型", "Kind"),
+        l_kind = lang.m("common-kind-2"),
         e_kind = err_for("kind"),
         i_kind = invalid("kind"),
         o1 = option("confirmed", kind_text(lang, CaseKind::Confirmed)),
         o2 = option("asymptomatic", kind_text(lang, CaseKind::Asymptomatic)),
         o3 = option("suspected", kind_text(lang, CaseKind::Suspected)),
-        l_onset = lang.t("发病时间", "Symptom onset"),
+        l_onset = lang.m("tracer-symptom-onset"),
         e_onset = err_for("onset"),
         i_onset = invalid("onset"),
         onset = esc(&f.onset),
-        l_sampled = lang.t(
-            "采样时间（无症状者必填）",
-            "Sampled (required if asymptomatic)"
-        ),
+        l_sampled = lang.m("tracer-sampled-required-if-asymptomatic"),
         sampled = esc(&f.sampled_at),
-        l_isolated = lang.t("隔离时间", "Isolated"),
+        l_isolated = lang.m("tracer-isolated"),
         e_iso = err_for("isolated_at"),
         i_iso = invalid("isolated_at"),
         isolated = esc(&f.isolated_at),
-        l_tz = lang.t("时间均为北京时间。", "Times are Beijing time."),
-        l_go = lang.t("登记病例", "Register the case"),
+        l_tz = lang.m("tracer-times-are-beijing-time"),
+        l_go = lang.m("tracer-register-the-case"),
     )
 }
 
@@ -154,7 +151,7 @@ fn cases_page(
 ) -> Response {
     let lang = user.lang;
     let mut h = String::new();
-    let _ = write!(h, "<h2>{}</h2>", lang.t("登记病例", "Register a case"));
+    let _ = write!(h, "<h2>{}</h2>", lang.m("tracer-register-a-case"));
     h.push_str(&case_form(user, f, error));
     let cases: Vec<CaseRecord> = read(&state.projection.cases)
         .values()
@@ -171,13 +168,13 @@ fn cases_page(
     let _ = write!(
         h,
         "<h2>{}</h2><table>{}<tbody>",
-        lang.t("病例", "Cases"),
+        lang.m("common-cases"),
         super::thead(&[
-            lang.t("编号", "Case"),
-            lang.t("人员", "Person"),
-            lang.t("类型", "Kind"),
-            lang.t("登记时间", "Registered"),
-            lang.t("状态", "State"),
+            lang.m("tracer-case"),
+            lang.m("common-person"),
+            lang.m("common-kind-2"),
+            lang.m("tracer-registered"),
+            lang.m("common-state"),
         ]),
     );
     for c in &cases {
@@ -193,17 +190,11 @@ fn cases_page(
     }
     h.push_str("</tbody></table>");
     if cases.is_empty() {
-        let _ = write!(h, "<p>{}</p>", lang.t("暂无病例", "No cases yet"));
+        let _ = write!(h, "<p>{}</p>", lang.m("tracer-no-cases-yet"));
     }
     html(
         status,
-        layout(
-            lang,
-            lang.t("流调", "Tracing"),
-            Some(user),
-            "/web/cases",
-            &h,
-        ),
+        layout(lang, lang.m("common-tracing"), Some(user), "/web/cases", &h),
     )
 }
 
@@ -305,12 +296,12 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
         let id = format!("reason-{}", esc(&row.person));
         button(
             "dismiss",
-            lang.t("排除", "Dismiss"),
+            lang.m("tracer-dismiss"),
             &format!(
                 "<label for=\"{id}\" class=\"sr\">{} {}</label><input id=\"{id}\" name=\"reason\" required placeholder=\"{}\">",
-                lang.t("排除原因", "Reason for dismissing"),
+                lang.m("tracer-reason-for-dismissing"),
                 esc(&row.person),
-                lang.t("原因", "reason")
+                lang.m("tracer-reason")
             ),
         )
     };
@@ -320,24 +311,24 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
         let id = format!("site-{}", esc(&row.person));
         button(
             "quarantine",
-            lang.t("隔离", "Quarantine"),
+            lang.m("tracer-quarantine"),
             &format!(
                 "<label for=\"{id}\" class=\"sr\">{} {}</label><input id=\"{id}\" name=\"site\" size=\"4\" placeholder=\"{}\">",
-                lang.t("隔离点", "Quarantine site"),
+                lang.m("common-quarantine-site"),
                 esc(&row.person),
-                lang.t("隔离点 S1", "site S1")
+                lang.m("tracer-site-s1")
             ),
         )
     };
     match row.status {
         Status::Candidate => format!(
             "{}{}",
-            button("confirm", lang.t("确认", "Confirm"), ""),
+            button("confirm", lang.m("tracer-confirm"), ""),
             dismiss()
         ),
         Status::Confirmed => format!(
             "{}{}{}",
-            button("notify", lang.t("已通知", "Notified"), ""),
+            button("notify", lang.m("tracer-notified-2"), ""),
             quarantine(),
             dismiss()
         ),
@@ -349,11 +340,11 @@ fn actions(user: &WebUser, case: &CaseRecord, row: &ContactRow) -> String {
 /// A tracing rule's name in the page's language (the API's names are English words).
 fn rule_text(lang: Lang, rule: &str) -> Option<&'static str> {
     Some(match rule {
-        "venue" => lang.t("同场所", "venue"),
-        "household" => lang.t("同住", "household"),
-        "workplace" => lang.t("同单位", "workplace"),
-        "secondary" => lang.t("次密接", "secondary"),
-        "companion" => lang.t("时空伴随", "companion"),
+        "venue" => lang.m("tracer-venue"),
+        "household" => lang.m("tracer-household"),
+        "workplace" => lang.m("tracer-workplace"),
+        "secondary" => lang.m("tracer-secondary"),
+        "companion" => lang.m("tracer-companion"),
         _ => return None,
     })
 }
@@ -618,9 +609,9 @@ async fn render_case(
     let _ = write!(
         h,
         "<p>{} <a href=\"/web/people/{p}\">{p}</a> · {} · {}: {} – {}</p>",
-        lang.t("病例人员", "Case person"),
+        lang.m("tracer-case-person"),
         kind_text(lang, case.kind),
-        lang.t("暴露窗口", "Exposure window"),
+        lang.m("tracer-exposure-window"),
         esc(&shanghai(window.start)),
         esc(&shanghai(window.end)),
         p = case.person,
@@ -629,8 +620,8 @@ async fn render_case(
     let course = &case.course;
     let mut steps = vec![stage_text(lang, course.stage).to_owned()];
     for (label, step) in [
-        (lang.t("区疾控初筛", "district screen"), &course.screened),
-        (lang.t("市疾控复核", "city re-check"), &course.rechecked),
+        (lang.m("tracer-district-screen"), &course.screened),
+        (lang.m("tracer-city-re-check"), &course.rechecked),
     ] {
         if let Some((_, by, at)) = step {
             steps.push(format!("{label}: {by}, {}", shanghai(*at)));
@@ -639,7 +630,7 @@ async fn render_case(
     if let Some((site, at)) = course.hospital {
         steps.push(format!(
             "{} {site}, {}",
-            lang.t("定点医院", "designated hospital"),
+            lang.m("tracer-designated-hospital"),
             shanghai(at)
         ));
     }
@@ -657,22 +648,18 @@ async fn render_case(
     let _ = write!(
         h,
         "<p id=\"contact-count\" data-count=\"{total}\">{}: <strong>{total}</strong> · {} {} · {} {} · {} {}</p>",
-        lang.t("接触者", "Contacts"),
-        lang.t("待确认", "candidates"),
+        lang.m("tracer-contacts"),
+        lang.m("tracer-candidates"),
         count(Status::Candidate),
-        lang.t("已确认", "confirmed"),
+        lang.m("tracer-confirmed-2"),
         count(Status::Confirmed) + count(Status::Notified),
-        lang.t("已隔离", "quarantined"),
+        lang.m("tracer-quarantined"),
         count(Status::Quarantined),
     );
     let _ = write!(
         h,
-        "<p>{}: <a href=\"/web/cases/{id}/export?format=csv\">CSV</a> · <a href=\"/web/cases/{id}/export?format=xlsx\">XLSX</a> <small>{}</small></p>",
-        lang.t(
-            "导出（个人信息已脱敏，导出记入审计日志）",
-            "Export (personal data masked; every export is logged)"
-        ),
-        lang.t("", ""),
+        "<p>{}: <a href=\"/web/cases/{id}/export?format=csv\">CSV</a> · <a href=\"/web/cases/{id}/export?format=xlsx\">XLSX</a> <small></small></p>",
+        lang.m("tracer-export-personal-data-masked-every"),
         id = case.id,
     );
     h.push_str(&filter_form(lang, case.id, filter));
@@ -681,22 +668,22 @@ async fn render_case(
         "<form id=\"bulk\" method=\"post\" action=\"/web/cases/{}/contacts\" class=\"bulk\">{}<fieldset><legend>{}</legend><label for=\"bulk-action\">{}</label><select id=\"bulk-action\" name=\"action\"><option value=\"confirm\">{}</option><option value=\"dismiss\">{}</option></select><label for=\"bulk-reason\">{}</label><input id=\"bulk-reason\" name=\"reason\"><button type=\"submit\">{}</button></fieldset></form>",
         case.id,
         user.csrf_field(),
-        lang.t("批量处理勾选的接触者", "Decide the selected contacts"),
-        lang.t("操作", "Action"),
-        lang.t("确认", "Confirm"),
-        lang.t("排除", "Dismiss"),
-        lang.t("排除原因（排除时必填）", "Reason (required to dismiss)"),
-        lang.t("处理勾选", "Apply to selected"),
+        lang.m("tracer-decide-the-selected-contacts"),
+        lang.m("common-action"),
+        lang.m("tracer-confirm"),
+        lang.m("tracer-dismiss"),
+        lang.m("tracer-reason-required-to-dismiss"),
+        lang.m("tracer-apply-to-selected"),
     );
     let heads = [
-        lang.t("选择", "Select"),
-        lang.t("人员", "Person"),
-        lang.t("类别", "Kind"),
-        lang.t("状态", "Status"),
-        lang.t("最后暴露", "Last exposure"),
-        lang.t("重叠（分钟）", "Overlap (min)"),
-        lang.t("证据", "Evidence"),
-        lang.t("操作", "Action"),
+        lang.m("tracer-select"),
+        lang.m("common-person"),
+        lang.m("common-kind"),
+        lang.m("common-status"),
+        lang.m("tracer-last-exposure"),
+        lang.m("tracer-overlap-min"),
+        lang.m("tracer-evidence"),
+        lang.m("common-action"),
     ];
     let _ = write!(
         h,
@@ -712,7 +699,7 @@ async fn render_case(
         let pick = match r.status {
             Status::Candidate | Status::Confirmed | Status::Notified => format!(
                 "<input type=\"checkbox\" id=\"pick-{p}\" name=\"person\" value=\"{p}\" form=\"bulk\"><label for=\"pick-{p}\" class=\"sr\">{} {p}</label>",
-                lang.t("选择", "Select"),
+                lang.m("tracer-select"),
                 p = esc(&r.person),
             ),
             Status::Quarantined | Status::Dismissed => String::new(),
@@ -742,9 +729,9 @@ async fn render_case(
     let _ = write!(
         h,
         "<nav class=\"pager\" aria-label=\"{}\"><p id=\"contact-page\" data-start=\"{start}\" data-shown=\"{}\" data-matching=\"{matching}\">{} {}–{} / {matching}",
-        lang.t("接触者分页", "Contact list pages"),
+        lang.m("tracer-contact-list-pages"),
         rows.len(),
-        lang.t("显示", "Showing"),
+        lang.m("tracer-showing"),
         (start + 1).min(matching),
         (start + rows.len()).min(matching),
     );
@@ -755,7 +742,7 @@ async fn render_case(
             " · <a rel=\"prev\" href=\"/web/cases/{}?start={}{fq}#contacts\">{}</a>",
             case.id,
             start.saturating_sub(MAX_ROWS),
-            lang.t("上一页", "Previous")
+            lang.m("common-previous")
         );
     }
     if start + MAX_ROWS < matching {
@@ -764,11 +751,11 @@ async fn render_case(
             " · <a rel=\"next\" href=\"/web/cases/{}?start={}{fq}#contacts\">{}</a>",
             case.id,
             start + MAX_ROWS,
-            lang.t("下一页", "Next")
+            lang.m("common-next")
         );
     }
     h.push_str("</p></nav>");
-    let title = format!("{} {}", lang.t("病例", "Case"), case.id);
+    let title = format!("{} {}", lang.m("tracer-case-2"), case.id);
     html(
         StatusCode::OK,
         layout(lang, &title, Some(user), "/web/cases", &h),
@@ -783,26 +770,26 @@ fn filter_form(lang: Lang, case: impl std::fmt::Display, filter: Filter) -> Stri
             if on { " selected" } else { "" }
         )
     };
-    let mut kinds = opt("all", lang.t("全部", "All"), filter.close.is_none());
+    let mut kinds = opt("all", lang.m("common-all"), filter.close.is_none());
     kinds.push_str(&opt(
         "close",
-        lang.t("密接", "close"),
+        lang.m("tracer-close"),
         filter.close == Some(true),
     ));
     kinds.push_str(&opt(
         "secondary",
-        lang.t("次密接", "secondary"),
+        lang.m("tracer-secondary"),
         filter.close == Some(false),
     ));
-    let mut statuses = opt("all", lang.t("全部", "All"), filter.status.is_none());
+    let mut statuses = opt("all", lang.m("common-all"), filter.status.is_none());
     for (st, key) in STATUSES {
         statuses.push_str(&opt(key, status_text(lang, st), filter.status == Some(st)));
     }
     format!(
         "<form id=\"filter\" method=\"get\" action=\"/web/cases/{case}\" class=\"filters\"><div><label for=\"filter-kind\">{}</label><select id=\"filter-kind\" name=\"kind\">{kinds}</select></div><div><label for=\"filter-status\">{}</label><select id=\"filter-status\" name=\"status\">{statuses}</select></div><button type=\"submit\">{}</button></form>",
-        lang.t("类别", "Kind"),
-        lang.t("状态", "Status"),
-        lang.t("筛选", "Filter"),
+        lang.m("common-kind"),
+        lang.m("common-status"),
+        lang.m("common-filter"),
     )
 }
 
@@ -836,18 +823,12 @@ pub async fn export(
 pub fn stage_text(lang: Lang, stage: xikang_domain::case::Stage) -> &'static str {
     use xikang_domain::case::Stage;
     match stage {
-        Stage::Suspected => lang.t(
-            "疑似，待区疾控初筛",
-            "suspected, awaiting the district screen",
-        ),
-        Stage::Screened => lang.t(
-            "已初筛，待市疾控复核",
-            "screened, awaiting the city re-check",
-        ),
-        Stage::Confirmed => lang.t("在治", "under treatment"),
-        Stage::Discharged => lang.t("已出院，健康监测中", "discharged, in health monitoring"),
-        Stage::Closed => lang.t("已结案", "closed"),
-        Stage::Excluded => lang.t("已排除", "excluded"),
-        Stage::Died => lang.t("死亡", "died"),
+        Stage::Suspected => lang.m("tracer-suspected-awaiting-the-district"),
+        Stage::Screened => lang.m("tracer-screened-awaiting-the-city-re-check"),
+        Stage::Confirmed => lang.m("tracer-under-treatment"),
+        Stage::Discharged => lang.m("tracer-discharged-in-health-monitoring"),
+        Stage::Closed => lang.m("tracer-closed"),
+        Stage::Excluded => lang.m("tracer-excluded"),
+        Stage::Died => lang.m("tracer-died"),
     }
 }

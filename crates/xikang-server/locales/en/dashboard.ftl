@@ -1,0 +1,31 @@
+# The dashboard texts (English); ids shared with ../zh-CN/dashboard.ftl.
+
+dashboard-new-infections-per-day = New infections per day
+dashboard-new-infections-per-day-confirmed-and = New infections per day (confirmed and asymptomatic)
+dashboard-close-contacts-under-observation = Close contacts under observation
+dashboard-close-contacts-under-observation-at = Close contacts under observation at 24:00
+dashboard-scans-per-day = Scans per day
+dashboard-venue-scans-per-day = Venue scans per day
+dashboard-open-cases-by-district = Open cases by district
+dashboard-map-of-districts = Map of districts
+dashboard-map-of-grid-cells = Map of grid cells
+dashboard-assistance-sla = 协查 (assistance) SLA
+dashboard-direction = Direction
+dashboard-open = Open
+dashboard-overdue = Overdue
+dashboard-mean-hours-to-first-answer = Mean hours to first answer
+dashboard-sla = SLA
+dashboard-all-requests = All requests
+dashboard-pause-auto-refresh = Pause auto-refresh
+dashboard-resume-auto-refresh = Resume auto-refresh
+dashboard-computed-at = Computed at
+dashboard-figures-updated = Figures updated
+dashboard-command-dashboard = Command dashboard
+dashboard-new-infections-today = New infections today
+dashboard-under-treatment = Under treatment
+dashboard-new-close-contacts-today = New close contacts today
+dashboard-under-observation = Under observation
+dashboard-yellow-codes = Yellow codes
+dashboard-green-codes = Green codes
+dashboard-received = Received
+dashboard-sent = Sent

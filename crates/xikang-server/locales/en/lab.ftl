@@ -1,0 +1,35 @@
+# The lab texts (English); ids shared with ../zh-CN/lab.ftl.
+
+lab-choose-a-results-file-csv = Choose a results file (CSV)
+lab-results-or-paste-them-here = Results (or paste them here)
+lab-one-line-each-barcode-outcome = One line each: barcode,outcome (negative/positive/invalid),ct (optional),resulted_at (optional); a header line is allowed.
+lab-upload-results = Upload results
+lab-line-by-line = Line by line
+lab-line = Line
+lab-tube = Tube
+lab-outcome = Outcome
+lab-held-members-of-positive-pools = Held: members of positive pools
+lab-person = Person
+lab-pool-tube = Pool tube
+lab-since = Since
+lab-stuck-tubes = Stuck tubes
+lab-barcode = Barcode
+lab-site = Site
+lab-sealed = Sealed
+lab-received = Received
+lab-in-transport-over-hours = In transport over (hours)
+lab-in-the-lab-over-hours = In the lab over (hours)
+lab-refresh = Refresh
+lab-open = open
+lab-sealed-2 = sealed
+lab-in-transport = in transport
+lab-received-2 = received
+lab-resulted = resulted
+lab-invalid = invalid
+lab-stuck-count = Sealed more than { $transport } h ago and not received, or received more than { $in_lab } h ago without a result: { $n }.
+lab-holds-count = { $n } people await a single-tube retest.
+lab-suspected-case = ; positive single tube, suspected case { $case }
+lab-to-swab-again = ; { $n } to be swabbed again
+lab-positive-pool = ; positive pool, { $n } held for a retest
+lab-recorded = ✔ recorded ({ $n } people)
+lab-lines-accepted = { $accepted } lines accepted, { $refused } refused.

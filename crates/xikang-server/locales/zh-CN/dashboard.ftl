@@ -1,0 +1,31 @@
+# The dashboard texts (Chinese); ids shared with ../en/dashboard.ftl.
+
+dashboard-new-infections-per-day = 每日新增感染者
+dashboard-new-infections-per-day-confirmed-and = 每日新增感染者（确诊与无症状）
+dashboard-close-contacts-under-observation = 尚在医学观察的密接
+dashboard-close-contacts-under-observation-at = 每日24时尚在医学观察的密接
+dashboard-scans-per-day = 每日扫码次数
+dashboard-venue-scans-per-day = 每日场所扫码次数
+dashboard-open-cases-by-district = 各区在治病例
+dashboard-map-of-districts = 各区地图
+dashboard-map-of-grid-cells = 网格地图
+dashboard-assistance-sla = 协查时效
+dashboard-direction = 方向
+dashboard-open = 待答复
+dashboard-overdue = 超时
+dashboard-mean-hours-to-first-answer = 首次答复平均用时（小时）
+dashboard-sla = 时限
+dashboard-all-requests = 协查列表
+dashboard-pause-auto-refresh = 暂停自动刷新
+dashboard-resume-auto-refresh = 继续自动刷新
+dashboard-computed-at = 数据时间
+dashboard-figures-updated = 数据已更新
+dashboard-command-dashboard = 指挥部
+dashboard-new-infections-today = 今日新增感染者
+dashboard-under-treatment = 现有在治
+dashboard-new-close-contacts-today = 今日新增密接
+dashboard-under-observation = 尚在医学观察
+dashboard-yellow-codes = 黄码
+dashboard-green-codes = 绿码
+dashboard-received = 收到
+dashboard-sent = 发出

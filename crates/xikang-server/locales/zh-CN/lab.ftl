@@ -1,0 +1,35 @@
+# The lab texts (Chinese); ids shared with ../en/lab.ftl.
+
+lab-choose-a-results-file-csv = 选择结果文件（CSV）
+lab-results-or-paste-them-here = 结果内容（可直接粘贴）
+lab-one-line-each-barcode-outcome = 每行：条码,结果(阴性/阳性/无效),Ct 值(可选),出结果时间(可选)；首行可为表头。
+lab-upload-results = 上传结果
+lab-line-by-line = 逐行结果
+lab-line = 行号
+lab-tube = 试管
+lab-outcome = 结果
+lab-held-members-of-positive-pools = 阳性混管待复核人员
+lab-person = 人员编号
+lab-pool-tube = 混管
+lab-since = 判定时间
+lab-stuck-tubes = 滞留试管
+lab-barcode = 条码
+lab-site = 采样点
+lab-sealed = 封管
+lab-received = 送达
+lab-in-transport-over-hours = 转运超过（小时）
+lab-in-the-lab-over-hours = 实验室超过（小时）
+lab-refresh = 刷新
+lab-open = 采样中
+lab-sealed-2 = 已封管待转运
+lab-in-transport = 转运中
+lab-received-2 = 已送达待检测
+lab-resulted = 已出结果
+lab-invalid = 无效
+lab-stuck-count = 封管后超过 { $transport } 小时未送达，或送达后超过 { $in_lab } 小时未出结果：{ $n } 管。
+lab-holds-count = 共 { $n } 人待单管复核。
+lab-suspected-case = ；单管阳性，已登记疑似病例 { $case }
+lab-to-swab-again = ；{ $n } 人需重新采样
+lab-positive-pool = ；阳性混管，{ $n } 人待单管复核
+lab-recorded = ✔ 已记录（{ $n } 人）
+lab-lines-accepted = 已接收 { $accepted } 行，拒收 { $refused } 行。
