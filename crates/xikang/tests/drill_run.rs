@@ -362,16 +362,39 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
     assert!(missed * 10 < single, "{missed} missed of {single}");
 
     // Zones: drawn by one official and approved by the second (the review approves the
-    // server's lifting proposals the same way); never by the operator. No zone lifts within
-    // 18 days here: a sealed cell's own cases test positive for weeks, and the lifting rule
-    // wants every resident's negative (docs/drills.md).
-    let mut zone_events = 0;
+    // server's lifting proposals the same way); never by the operator.
+    let (mut zone_events, mut stepped_down, mut lifted) = (0, 0, 0);
     for e in &all {
-        if let EventBody::ZoneSet { .. } | EventBody::ZoneLifted { .. } = &e.body {
-            assert_ne!(e.actor, "admin:drill-operator");
-            zone_events += 1;
+        match &e.body {
+            EventBody::ZoneSet { level, .. } => {
+                assert_ne!(e.actor, "admin:drill-operator");
+                zone_events += 1;
+                if *level == xikang_domain::event::ZoneLevel::Medium {
+                    assert_eq!(e.actor, "admin:drill-approver");
+                    stepped_down += 1;
+                }
+            }
+            EventBody::ZoneLifted { .. } => {
+                assert_eq!(e.actor, "admin:drill-approver");
+                zone_events += 1;
+                lifted += 1;
+            }
+            _ => {}
         }
     }
     assert!(n(&x, "zones_sealed") > 0, "{}", x["summary"]);
     assert!(zone_events >= n(&x, "zones_sealed"), "{zone_events}");
+    // Zones step down (high → medium) and lift within the 18 days: the negative round does
+    // not wait for the zone's own cases, who are in treatment, not in the zone
+    // (docs/duties.md). The engine lets the residents out again: fewer stay at home after
+    // the peak.
+    assert!(stepped_down > 0, "no zone stepped down: {}", x["summary"]);
+    assert_eq!(n(&x, "zones_stepped_down"), stepped_down);
+    assert_eq!(n(&x, "zones_lifted"), lifted);
+    let home = col(&x, "residents_at_home");
+    let home: Vec<u64> = home.iter().map(|h| h.as_u64().unwrap()).collect();
+    assert!(
+        (1..home.len()).any(|j| home[j] < home[..j].iter().copied().max().unwrap_or(0)),
+        "residents at home never went down: {home:?}"
+    );
 }

@@ -99,6 +99,7 @@ pub struct Driver<'a> {
     /// Negative results posted today, and zones lifted so far.
     negatives_today: u64,
     lifted: u32,
+    stepped_down: u32,
 }
 
 impl<'a> Driver<'a> {
@@ -147,6 +148,7 @@ impl<'a> Driver<'a> {
             zone_swabs: Vec::new(),
             negatives_today: 0,
             lifted: 0,
+            stepped_down: 0,
         }
     }
 
@@ -250,6 +252,8 @@ impl<'a> Driver<'a> {
             tube_backlog,
             zones_sealed: self.sealed.len() as u32,
             zones_lifted: self.lifted,
+            zones_stepped_down: self.stepped_down,
+            residents_at_home: self.epi.staying_home(),
             negatives_posted: self.negatives_today,
             rounds: self.rounds,
             red,

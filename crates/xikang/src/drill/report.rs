@@ -33,6 +33,11 @@ pub struct DayRow {
     /// lifted), and zones lifted so far.
     pub zones_sealed: u32,
     pub zones_lifted: u32,
+    /// Zones stepped down so far to a level whose residents go out (high → medium).
+    pub zones_stepped_down: u32,
+    /// Residents the engine keeps at home at the end of the day (sealed or high-risk
+    /// zones): down again when a zone is stepped down or lifted.
+    pub residents_at_home: u32,
     /// Negative results the lab posted today (test days of orders, sealed zones' residents,
     /// round members; a pooled tube's result counts once per member).
     pub negatives_posted: u64,
@@ -82,6 +87,7 @@ pub struct Summary {
     pub city_person_days_yellow: u64,
     pub zones_sealed: u32,
     pub zones_lifted: u32,
+    pub zones_stepped_down: u32,
     pub negatives_posted: u64,
     pub rounds: u32,
     /// The last day a case was reported (none if none was).
@@ -139,6 +145,7 @@ pub fn summarise(days: &[DayRow], cases: &[CaseTimer], quarantined: u64) -> Summ
         city_person_days_yellow: days.iter().map(|d| d.city_yellow).sum(),
         zones_sealed: last.map_or(0, |d| d.zones_sealed),
         zones_lifted: last.map_or(0, |d| d.zones_lifted),
+        zones_stepped_down: last.map_or(0, |d| d.zones_stepped_down),
         negatives_posted: days.iter().map(|d| d.negatives_posted).sum(),
         rounds: last.map_or(0, |d| d.rounds),
         last_case_day: days.iter().filter(|d| d.reported > 0).map(|d| d.day).max(),
@@ -252,6 +259,16 @@ pub fn html(r: &Report) -> String {
         "Cells under a zone",
         series(&|d| u64::from(d.zones_sealed)),
         "#555",
+    );
+    chart(
+        "Zones stepped down or lifted (so far)",
+        series(&|d| u64::from(d.zones_stepped_down + d.zones_lifted)),
+        "#777",
+    );
+    chart(
+        "Residents kept at home (sealed or high-risk zones)",
+        series(&|d| u64::from(d.residents_at_home)),
+        "#444",
     );
     chart(
         "Negative results posted",
