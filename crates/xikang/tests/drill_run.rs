@@ -331,11 +331,13 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
     }
     assert!(n(&x, "city_person_days_red") > n(&x, "person_days_red") / 2);
 
-    // Negatives through the API: single tubes (test days, zone swabs) and a round's pools;
+    // Negatives through the API: single tubes (test days, zone swabs) by person, a round's
+    // tubes by barcode after the sampling sites swabbed, shipped and the lab received them;
     // the test days of orders are kept, not logged as missed.
     let st = store(&a.join("out"));
     let all = events(st.as_ref());
     let (mut single, mut pooled, mut missed) = (0, 0, 0);
+    let mut round_missed: std::collections::BTreeMap<String, u64> = Default::default();
     for e in &all {
         match &e.body {
             EventBody::TestResulted {
@@ -344,15 +346,20 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
                 ..
             } => {
                 assert_eq!(e.actor, "lab:drill-lab");
-                if *pool_size == 1 {
-                    single += 1;
-                } else {
-                    pooled += 1;
-                }
+                assert_eq!(*pool_size, 1, "a round's results come by tube");
+                single += 1;
             }
-            // The sweep's misses of order test days (a round's unsampled residents are
-            // logged too: the drill posts a round's results, not its sampling lists).
+            EventBody::TubeNegative { members, .. } => {
+                assert_eq!(e.actor, "lab:drill-lab");
+                pooled += members.len() as u64;
+            }
+            // The sweep's misses of order test days.
             EventBody::TestMissed { .. } if e.basis.contains("test day") => missed += 1,
+            // A round's residents without a sample at its deadline.
+            EventBody::TestMissed { .. } if e.basis.starts_with("screening round ") => {
+                let id = e.basis.split_whitespace().nth(2).unwrap().to_owned();
+                *round_missed.entry(id).or_default() += 1;
+            }
             _ => {}
         }
     }
@@ -360,6 +367,22 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
     assert!(pooled > 1_000, "{pooled}");
     assert_eq!(n(&x, "negatives_posted"), single + pooled);
     assert!(missed * 10 < single, "{missed} missed of {single}");
+    // Whoever the sampling sites swabbed is sampled in the round, whenever the lab gets to
+    // the tube: the round's deadline logs only the residents not swabbed (those it did not
+    // reach, the isolated, and whoever the engine's own screening found positive).
+    let rounds = x["rounds"].as_array().unwrap();
+    assert!(!rounds.is_empty(), "{}", x["summary"]);
+    for r in rounds {
+        let sampled = r["sampled"].as_u64().unwrap();
+        let id = r["round"].as_str().unwrap();
+        assert!(sampled > 1_000, "{r}");
+        assert_eq!(
+            round_missed.get(id).copied().unwrap_or(0),
+            3_000 - sampled,
+            "round {id}: {r}"
+        );
+    }
+    assert_eq!(round_missed.len(), rounds.len(), "{round_missed:?}");
 
     // Zones: drawn by one official and approved by the second (the review approves the
     // server's lifting proposals the same way); never by the operator.

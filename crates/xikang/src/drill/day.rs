@@ -7,7 +7,7 @@
 
 use super::api::Api;
 use super::config::Responders;
-use super::report::{CaseTimer, DayRow};
+use super::report::{CaseTimer, DayRow, RoundRow};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -23,6 +23,8 @@ pub struct Tokens {
     pub approver: String,
     pub tracer: String,
     pub lab: String,
+    /// The sampling sites' staff (a lab token allowed to identify people by ID number).
+    pub sampler: String,
     pub display: String,
 }
 
@@ -53,13 +55,10 @@ enum Tube {
     /// A single tube of someone the engine says cannot test positive: a person under an
     /// order on a test day, a sealed zone's resident.
     Negative { person: u32, sampled: Timestamp },
-    /// A round's pooled tube (`labs.round_pool` people, none of whom can test positive).
-    Pooled {
-        round: u32,
-        tube: u32,
-        members: Vec<u32>,
-        sampled: Timestamp,
-    },
+    /// A round's tube (up to `labs.round_pool` people, none of whom can test positive),
+    /// swabbed at a sampling site, shipped and received by the lab: its result goes to
+    /// `POST /lab-results` by barcode.
+    Pooled { barcode: String, members: Vec<u32> },
 }
 
 /// The drill's state between days.
@@ -82,6 +81,14 @@ pub struct Driver<'a> {
     grid_tokens: BTreeMap<u32, String>,
     last_round: Option<u32>,
     round_on: Option<u32>,
+    /// The server's id of the round ordered for `round_on`, and its pool sizes (sealed,
+    /// controlled, other) from `POST /rounds`.
+    round_id: String,
+    round_pools: (u8, u8, u8),
+    /// Sampling sites by grid cell, registered as a round first needs them.
+    sampling_sites: BTreeMap<u32, String>,
+    /// The rounds held: what the sampling sites did.
+    pub round_rows: Vec<RoundRow>,
     rounds: u32,
     pub quarantined: BTreeSet<u32>,
     pub days: Vec<DayRow>,
@@ -129,6 +136,10 @@ impl<'a> Driver<'a> {
             grid_tokens: BTreeMap::new(),
             last_round: None,
             round_on: None,
+            round_id: String::new(),
+            round_pools: (1, 1, 1),
+            sampling_sites: BTreeMap::new(),
+            round_rows: Vec::new(),
             rounds: 0,
             quarantined: BTreeSet::new(),
             days: Vec::new(),
@@ -198,7 +209,7 @@ impl<'a> Driver<'a> {
         let delay = self.epi.variant().detection.result_delay_days;
         let mut tubes_demand = 0u64;
         if self.round_on == Some(d) {
-            let tubes = self.round_tubes(d);
+            let tubes = self.sample_round(d).await?;
             tubes_demand += tubes.len() as u64;
             self.lab.extend(tubes);
         }

@@ -56,6 +56,20 @@ pub struct DayRow {
     pub requests: u64,
 }
 
+/// One screening round as its sampling sites held it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRow {
+    /// The server's round id.
+    pub round: String,
+    pub day: u32,
+    /// Residents swabbed and bound to the round's tubes (`POST /samples`): sampled in the
+    /// round, so not logged as missed at its deadline.
+    pub sampled: u64,
+    pub tubes: u64,
+    /// Sampling sites (one per grid cell with residents to swab).
+    pub sites: u32,
+}
+
 /// One case's 四早 timers (times in RFC 3339, the drill's clock).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseTimer {
@@ -126,6 +140,8 @@ pub struct Report {
     /// on to infect (null where nobody was infected; the last days are truncated).
     pub rt: Vec<Option<f64>>,
     pub cases: Vec<CaseTimer>,
+    /// The screening rounds held.
+    pub rounds: Vec<RoundRow>,
 }
 
 /// The summary of `days` and `cases`.
@@ -301,6 +317,21 @@ pub fn html(r: &Report) -> String {
         series(&|d| d.code_displays),
         "#286",
     );
+    if !r.rounds.is_empty() {
+        s.push_str("<h2>Screening rounds (sampling sites)</h2><table><tr><th>round</th><th>day</th><th>residents sampled</th><th>tubes</th><th>sites</th></tr>");
+        for x in &r.rounds {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&x.round),
+                x.day,
+                x.sampled,
+                x.tubes,
+                x.sites
+            );
+        }
+        s.push_str("</table>");
+    }
     s.push_str("<h2>四早: hours from sampling, per case (target 24 h)</h2><table><tr><th>case</th><th>onset day</th><th>sampled</th><th>reported</th><th>contacts listed</th><th>contacts quarantined</th><th>hours</th><th>within 24 h</th></tr>");
     for c in &r.cases {
         let h = c.hours_to_quarantine;
