@@ -88,6 +88,19 @@ fn the_same_seed_gives_the_same_report_and_responders_act_only_through_tokens() 
     assert!(s["cases_reported"].as_u64().unwrap() > 0, "{s}");
     assert!(s["people_quarantined"].as_u64().unwrap() > 0, "{s}");
     assert_eq!(r["days"].as_array().unwrap().len(), 12);
+    // Each reported case is one of the engine's infections (one a person: the engine infects
+    // nobody twice, and the lab's positives are of infected people), and the 20 seeds are day
+    // 0's infections: they were left out of the days' counts, so a drill could report more
+    // cases than infections (docs/drills.md).
+    assert!(
+        r["days"][0]["infections"].as_u64().unwrap() >= 20,
+        "{}",
+        r["days"][0]
+    );
+    assert!(
+        s["cases_reported"].as_u64().unwrap() <= s["infections"].as_u64().unwrap(),
+        "{s}"
+    );
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("四早"), "{html}");
 
@@ -291,6 +304,13 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
     );
     let (x, y) = (report(&a.join("out")), report(&b.join("out")));
 
+    for r in [&x, &y] {
+        let s = &r["summary"];
+        assert!(
+            s["cases_reported"].as_u64().unwrap() <= s["infections"].as_u64().unwrap(),
+            "{s}"
+        );
+    }
     // Paging: the same contacts confirmed and ordered, through more requests.
     assert_eq!(x["cases"], y["cases"]);
     let col = |r: &Value, k: &str| -> Vec<Value> {

@@ -107,6 +107,8 @@ pub struct Driver<'a> {
     negatives_today: u64,
     lifted: u32,
     stepped_down: u32,
+    /// Infections counted in the rows so far (the seeds of day 0 included).
+    infections_counted: u32,
 }
 
 impl<'a> Driver<'a> {
@@ -160,6 +162,7 @@ impl<'a> Driver<'a> {
             negatives_today: 0,
             lifted: 0,
             stepped_down: 0,
+            infections_counted: 0,
         }
     }
 
@@ -205,6 +208,11 @@ impl<'a> Driver<'a> {
             self.t.display = self.t.command.clone();
         }
         let out = self.epi.step();
+        // The engine's day counts the infections its transmission made; the seeds, infected
+        // before the first step, are day 0's infections too (else a drill reports more cases
+        // than infections).
+        let infections = out.cumulative_infections - self.infections_counted;
+        self.infections_counted = out.cumulative_infections;
         self.negatives_today = 0;
         let delay = self.epi.variant().detection.result_delay_days;
         let mut tubes_demand = 0u64;
@@ -248,7 +256,7 @@ impl<'a> Driver<'a> {
         Ok(DayRow {
             day: d,
             date: self.at(d, 0).to_shanghai_rfc3339()[..10].to_owned(),
-            infections: out.infections,
+            infections,
             infectious: out.infectious,
             detections: out.detections,
             reported,
@@ -322,7 +330,7 @@ impl<'a> Driver<'a> {
             }
         }
         let mut n = 0;
-        let known: std::collections::HashSet<String> =
+        let mut known: std::collections::HashSet<String> =
             self.timers.iter().map(|t| t.case.clone()).collect();
         for (person, sampled_day, onset) in people {
             self.epi.isolate(PersonId(person), d + 1);
@@ -330,8 +338,10 @@ impl<'a> Driver<'a> {
             let Some(case) = open.get(&format!("P{person}")) else {
                 continue;
             };
-            if known.contains(case) {
-                continue; // an open case already (found again by another test)
+            if !known.insert(case.clone()) {
+                // An open case already: found again by another test (a zone swab's tube and
+                // the engine's detection can reach the lab on the same day).
+                continue;
             }
             self.timers.push(CaseTimer {
                 case: case.clone(),
