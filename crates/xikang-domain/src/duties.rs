@@ -556,6 +556,11 @@ pub struct ZoneEvidence {
     /// nothing sampled after it.
     pub residents: u32,
     pub residents_negative: u32,
+    /// Residents with an open case (suspected, screened, or confirmed and under treatment):
+    /// transferred to a designated hospital (第九版: within 2 hours), they are not in the
+    /// zone, so the negative round does not wait for them. Counted in `residents`, never in
+    /// `residents_negative`. A discharged case is a resident again.
+    pub residents_in_treatment: u32,
 }
 
 /// One lifting condition and whether it holds.
@@ -597,13 +602,21 @@ pub fn lift_conditions(rule: &LiftRule, ev: &ZoneEvidence, now: Timestamp) -> Ve
         });
     }
     if let Some(n) = rule.negative_round_days {
+        let required = ev.residents.saturating_sub(ev.residents_in_treatment);
+        let mut detail = format!(
+            "{} of {required} residents tested negative within {n} day(s)",
+            ev.residents_negative
+        );
+        if ev.residents_in_treatment > 0 {
+            detail.push_str(&format!(
+                "; {} in treatment not counted",
+                ev.residents_in_treatment
+            ));
+        }
         out.push(LiftCondition {
             name: "negative_round".into(),
-            holds: ev.residents_negative >= ev.residents,
-            detail: format!(
-                "{} of {} residents tested negative within {n} day(s)",
-                ev.residents_negative, ev.residents
-            ),
+            holds: ev.residents_negative >= required,
+            detail,
         });
     }
     out

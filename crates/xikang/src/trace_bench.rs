@@ -48,13 +48,17 @@ pub struct TraceBenchArgs {
     /// Where the CSV copies of the rows (for PostgreSQL and DuckDB) and the DuckDB file go.
     #[arg(long, default_value = "xikang-bench-trace")]
     work: PathBuf,
-    /// PostgreSQL for the comparison (a schema `xk_trace_bench` is created there).
+    /// PostgreSQL for the comparison (the schema of `--pg-schema` is created there).
     #[arg(
         long,
         default_value = "postgres://postgres@127.0.0.1:5432/test",
         env = "XIKANG_BENCH_DATABASE_URL"
     )]
     pg: String,
+    /// The PostgreSQL schema the rows are loaded into (created if missing; its tables are
+    /// replaced when the rows differ). Lower-case letters, digits and underscores.
+    #[arg(long, default_value = "xk_trace_bench")]
+    pg_schema: String,
     /// Skip PostgreSQL.
     #[arg(long)]
     no_pg: bool,
@@ -195,8 +199,6 @@ fn write_venues_csv(state: &AppState, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-const SCHEMA: &str = "xk_trace_bench";
-
 /// (Re)loads PostgreSQL's `venues` table from `venues.csv`.
 fn load_pg_venues(client: &mut postgres::Client, dir: &Path) -> Result<()> {
     client.batch_execute(
@@ -212,15 +214,21 @@ fn load_pg_venues(client: &mut postgres::Client, dir: &Path) -> Result<()> {
 
 /// Loads the CSVs into PostgreSQL (unless it already holds `rows` check-ins) and indexes
 /// them. Returns the load time, or 0 when reused.
-fn load_pg(client: &mut postgres::Client, dir: &Path, rows: u64, reload: bool) -> Result<f64> {
+fn load_pg(
+    client: &mut postgres::Client,
+    schema: &str,
+    dir: &Path,
+    rows: u64,
+    reload: bool,
+) -> Result<f64> {
     client.batch_execute(&format!(
-        "create schema if not exists {SCHEMA}; set search_path = {SCHEMA}"
+        "create schema if not exists {schema}; set search_path = {schema}"
     ))?;
     let have: Option<i64> = client
         .query_opt(
             "select reltuples::bigint from pg_class c join pg_namespace n on n.oid = c.relnamespace
              where n.nspname = $1 and c.relname = 'checkins'",
-            &[&SCHEMA],
+            &[&schema],
         )?
         .map(|r| r.get(0));
     let exact: Option<i64> = if have.is_some() && !reload {
@@ -272,12 +280,16 @@ fn load_pg(client: &mut postgres::Client, dir: &Path, rows: u64, reload: bool) -
 /// `span int8range` under a GiST index on `(venue, span)` (`btree_gist` for the integer
 /// column) and a btree on `(person, s)`. Returns the two build times (0 when reused) and the
 /// longest stay in seconds.
-fn load_pg_stays(client: &mut postgres::Client, rows: u64) -> Result<(f64, f64, i64)> {
+fn load_pg_stays(
+    client: &mut postgres::Client,
+    schema: &str,
+    rows: u64,
+) -> Result<(f64, f64, i64)> {
     let built: Option<i64> = client
         .query_opt(
             "select 1::bigint from pg_class c join pg_namespace n on n.oid = c.relnamespace
              where n.nspname = $1 and c.relname = 'stays_built'",
-            &[&SCHEMA],
+            &[&schema],
         )?
         .map(|r| r.get(0));
     let from: Option<i64> = match built {
@@ -490,6 +502,19 @@ fn times_of(v: &Value) -> Vec<f64> {
 }
 
 pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
+    let schema_ok = !args.pg_schema.is_empty()
+        && args.pg_schema.len() <= 63
+        && args
+            .pg_schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !args.pg_schema.starts_with(|c: char| c.is_ascii_digit());
+    if !schema_ok {
+        bail!(
+            "--pg-schema {:?}: lower-case letters, digits and underscores, not starting with a digit",
+            args.pg_schema
+        );
+    }
     let store = args.store.open()?;
     let policy = xikang_domain::policy::Policy::default_policy();
     let sha = xikang_server::state::policy_sha256(xikang_domain::policy::DEFAULT_POLICY_TOML);
@@ -703,9 +728,10 @@ pub fn run(args: &TraceBenchArgs) -> Result<ExitCode> {
     if !args.no_pg {
         let mut client = postgres::Client::connect(&args.pg, postgres::NoTls)
             .with_context(|| "connecting to PostgreSQL")?;
-        let load = load_pg(&mut client, &args.work, rows, args.reload)?;
-        client.batch_execute(&format!("set search_path = {SCHEMA}"))?;
-        let (stays_secs, gist_secs, longest) = load_pg_stays(&mut client, rows)?;
+        let schema = args.pg_schema.as_str();
+        let load = load_pg(&mut client, schema, &args.work, rows, args.reload)?;
+        client.batch_execute(&format!("set search_path = {schema}"))?;
+        let (stays_secs, gist_secs, longest) = load_pg_stays(&mut client, schema, rows)?;
         println!(
             "PostgreSQL: rows {load:.1} s, stays derived and indexed {stays_secs:.1} s, GiST copy {gist_secs:.1} s (0 = reused); longest stay {longest} s"
         );

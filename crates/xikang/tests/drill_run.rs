@@ -88,6 +88,19 @@ fn the_same_seed_gives_the_same_report_and_responders_act_only_through_tokens() 
     assert!(s["cases_reported"].as_u64().unwrap() > 0, "{s}");
     assert!(s["people_quarantined"].as_u64().unwrap() > 0, "{s}");
     assert_eq!(r["days"].as_array().unwrap().len(), 12);
+    // Each reported case is one of the engine's infections (one a person: the engine infects
+    // nobody twice, and the lab's positives are of infected people), and the 20 seeds are day
+    // 0's infections: they were left out of the days' counts, so a drill could report more
+    // cases than infections (docs/drills.md).
+    assert!(
+        r["days"][0]["infections"].as_u64().unwrap() >= 20,
+        "{}",
+        r["days"][0]
+    );
+    assert!(
+        s["cases_reported"].as_u64().unwrap() <= s["infections"].as_u64().unwrap(),
+        "{s}"
+    );
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("四早"), "{html}");
 
@@ -291,6 +304,13 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
     );
     let (x, y) = (report(&a.join("out")), report(&b.join("out")));
 
+    for r in [&x, &y] {
+        let s = &r["summary"];
+        assert!(
+            s["cases_reported"].as_u64().unwrap() <= s["infections"].as_u64().unwrap(),
+            "{s}"
+        );
+    }
     // Paging: the same contacts confirmed and ordered, through more requests.
     assert_eq!(x["cases"], y["cases"]);
     let col = |r: &Value, k: &str| -> Vec<Value> {
@@ -331,11 +351,13 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
     }
     assert!(n(&x, "city_person_days_red") > n(&x, "person_days_red") / 2);
 
-    // Negatives through the API: single tubes (test days, zone swabs) and a round's pools;
+    // Negatives through the API: single tubes (test days, zone swabs) by person, a round's
+    // tubes by barcode after the sampling sites swabbed, shipped and the lab received them;
     // the test days of orders are kept, not logged as missed.
     let st = store(&a.join("out"));
     let all = events(st.as_ref());
     let (mut single, mut pooled, mut missed) = (0, 0, 0);
+    let mut round_missed: std::collections::BTreeMap<String, u64> = Default::default();
     for e in &all {
         match &e.body {
             EventBody::TestResulted {
@@ -344,15 +366,20 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
                 ..
             } => {
                 assert_eq!(e.actor, "lab:drill-lab");
-                if *pool_size == 1 {
-                    single += 1;
-                } else {
-                    pooled += 1;
-                }
+                assert_eq!(*pool_size, 1, "a round's results come by tube");
+                single += 1;
             }
-            // The sweep's misses of order test days (a round's unsampled residents are
-            // logged too: the drill posts a round's results, not its sampling lists).
+            EventBody::TubeNegative { members, .. } => {
+                assert_eq!(e.actor, "lab:drill-lab");
+                pooled += members.len() as u64;
+            }
+            // The sweep's misses of order test days.
             EventBody::TestMissed { .. } if e.basis.contains("test day") => missed += 1,
+            // A round's residents without a sample at its deadline.
+            EventBody::TestMissed { .. } if e.basis.starts_with("screening round ") => {
+                let id = e.basis.split_whitespace().nth(2).unwrap().to_owned();
+                *round_missed.entry(id).or_default() += 1;
+            }
             _ => {}
         }
     }
@@ -360,18 +387,57 @@ fn negatives_are_posted_contact_lists_paged_and_the_city_colours_counted() {
     assert!(pooled > 1_000, "{pooled}");
     assert_eq!(n(&x, "negatives_posted"), single + pooled);
     assert!(missed * 10 < single, "{missed} missed of {single}");
+    // Whoever the sampling sites swabbed is sampled in the round, whenever the lab gets to
+    // the tube: the round's deadline logs only the residents not swabbed (those it did not
+    // reach, the isolated, and whoever the engine's own screening found positive).
+    let rounds = x["rounds"].as_array().unwrap();
+    assert!(!rounds.is_empty(), "{}", x["summary"]);
+    for r in rounds {
+        let sampled = r["sampled"].as_u64().unwrap();
+        let id = r["round"].as_str().unwrap();
+        assert!(sampled > 1_000, "{r}");
+        assert_eq!(
+            round_missed.get(id).copied().unwrap_or(0),
+            3_000 - sampled,
+            "round {id}: {r}"
+        );
+    }
+    assert_eq!(round_missed.len(), rounds.len(), "{round_missed:?}");
 
     // Zones: drawn by one official and approved by the second (the review approves the
-    // server's lifting proposals the same way); never by the operator. No zone lifts within
-    // 18 days here: a sealed cell's own cases test positive for weeks, and the lifting rule
-    // wants every resident's negative (docs/drills.md).
-    let mut zone_events = 0;
+    // server's lifting proposals the same way); never by the operator.
+    let (mut zone_events, mut stepped_down, mut lifted) = (0, 0, 0);
     for e in &all {
-        if let EventBody::ZoneSet { .. } | EventBody::ZoneLifted { .. } = &e.body {
-            assert_ne!(e.actor, "admin:drill-operator");
-            zone_events += 1;
+        match &e.body {
+            EventBody::ZoneSet { level, .. } => {
+                assert_ne!(e.actor, "admin:drill-operator");
+                zone_events += 1;
+                if *level == xikang_domain::event::ZoneLevel::Medium {
+                    assert_eq!(e.actor, "admin:drill-approver");
+                    stepped_down += 1;
+                }
+            }
+            EventBody::ZoneLifted { .. } => {
+                assert_eq!(e.actor, "admin:drill-approver");
+                zone_events += 1;
+                lifted += 1;
+            }
+            _ => {}
         }
     }
     assert!(n(&x, "zones_sealed") > 0, "{}", x["summary"]);
     assert!(zone_events >= n(&x, "zones_sealed"), "{zone_events}");
+    // Zones step down (high → medium) and lift within the 18 days: the negative round does
+    // not wait for the zone's own cases, who are in treatment, not in the zone
+    // (docs/duties.md). The engine lets the residents out again: fewer stay at home after
+    // the peak.
+    assert!(stepped_down > 0, "no zone stepped down: {}", x["summary"]);
+    assert_eq!(n(&x, "zones_stepped_down"), stepped_down);
+    assert_eq!(n(&x, "zones_lifted"), lifted);
+    let home = col(&x, "residents_at_home");
+    let home: Vec<u64> = home.iter().map(|h| h.as_u64().unwrap()).collect();
+    assert!(
+        (1..home.len()).any(|j| home[j] < home[..j].iter().copied().max().unwrap_or(0)),
+        "residents at home never went down: {home:?}"
+    );
 }

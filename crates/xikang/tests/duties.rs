@@ -654,6 +654,145 @@ async fn zones_colour_their_residents_and_change_only_with_a_second_officials_ap
     assert_eq!(c["all_hold"], false, "{c}");
 }
 
+/// The open proposals of `zone` (action, conditions).
+async fn open_proposals_of(app: &TestApp, zone: &str) -> Vec<Value> {
+    let (s, v) = app.get(&app.admin, "/api/v1/zones/proposals").await;
+    assert_eq!(s, 200, "{v}");
+    v["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "open" && p["zone"] == zone)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_zones_negative_round_does_not_wait_for_a_case_in_treatment_but_does_once_discharged()
+ {
+    let app = spawn_app().await;
+    // Sealed zones lift on their negative round alone, so that the test need not wait 14
+    // days; every other number is the shipped default.
+    let default = xikang_domain::policy::DEFAULT_POLICY_TOML;
+    let version = xikang_domain::policy::Policy::default_policy()
+        .version()
+        .to_owned();
+    let text = default.replacen(&version, "xikang-lift-test", 1).replace(
+        "[duties.lift.sealed]\ndays_without_case = 14\nlast_contact_days = 14\nnegative_round_days = 2",
+        "[duties.lift.sealed]\ndays_without_case = 0\nnegative_round_days = 2",
+    );
+    assert!(
+        !text.contains("[duties.lift.sealed]\ndays_without_case = 14"),
+        "fixture must change the lifting rule"
+    );
+    app.switch_policy(&text).await;
+
+    let cell = cell_of(&app, 8);
+    let residents: Vec<u32> = {
+        let people = read(&app.state.projection.people);
+        (0..people.len() as u32)
+            .filter(|&q| {
+                people[q as usize].home_cell.0 == cell && people[q as usize].community != u32::MAX
+            })
+            .collect()
+    };
+    assert!(
+        residents.contains(&8) && residents.len() >= 3,
+        "{residents:?}"
+    );
+    let (s, v) = app
+        .draw_zone(json!({"name": "封控区", "level": "sealed", "cells": [cell]}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let zone = v["zone"].as_str().unwrap().to_owned();
+
+    // P8 is a case under treatment (in a designated hospital); everyone else tests negative.
+    let now = xikang_server::now();
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/cases",
+            json!({"person": "P8", "kind": "confirmed", "onset": now.plus(-DAY).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let case = v["id"].as_str().unwrap().to_owned();
+    let lab = app.role_token("lab-lift", "lab", "320200").await;
+    let results: Vec<Value> = residents
+        .iter()
+        .filter(|&&q| q != 8)
+        .map(|q| {
+            json!({"person": format!("P{q}"), "sampled_at": now.plus(-2 * HOUR).to_rfc3339(),
+                "resulted_at": now.plus(-HOUR).to_rfc3339(), "outcome": "negative",
+                "pool_size": 1, "tube": format!("LIFT-{q}")})
+        })
+        .collect();
+    let (s, v) = app
+        .post(&lab, "/api/v1/test-results", json!({"results": results}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/zones/proposals/run", json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let open = open_proposals_of(&app, &zone).await;
+    assert_eq!(open.len(), 1, "the lift is proposed: {open:?}");
+    assert_eq!(open[0]["action"], "lift", "{open:?}");
+    let round = |c: &Value| -> String {
+        c.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "negative_round")
+            .map(|c| format!("{} {}", c["holds"], c["detail"].as_str().unwrap()))
+            .unwrap()
+    };
+    let others = residents.len() - 1;
+    assert_eq!(
+        round(&open[0]["conditions"]),
+        format!(
+            "true {others} of {others} residents tested negative within 2 day(s); 1 in treatment not counted"
+        )
+    );
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!(
+                "/api/v1/zones/proposals/{}/reject",
+                open[0]["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // Discharged, P8 lives in the zone again and has no negative since: no lift.
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/cases/{case}/discharge"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/zones/proposals/run", json!({}))
+        .await;
+    assert_eq!((s, v["proposed"].as_u64()), (200, Some(0)), "{v}");
+    assert!(open_proposals_of(&app, &zone).await.is_empty());
+    let (_, c) = app
+        .get(&app.admin, &format!("/api/v1/zones/{zone}/conditions"))
+        .await;
+    assert_eq!(c["all_hold"], false, "{c}");
+    assert_eq!(
+        round(&c["conditions"]),
+        format!(
+            "false {others} of {} residents tested negative within 2 day(s)",
+            others + 1
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arrivals_follow_their_origins_risk_and_an_unknown_origin_is_refused() {
     let app = spawn_app().await;

@@ -641,3 +641,77 @@ async fn bad_case_registrations_are_refused_and_change_nothing() {
         (404, json!("unknown_case"))
     );
 }
+
+/// `xikang bench-trace` asks PostgreSQL the questions xikang's tracer answers, in each SQL
+/// form (raw scans with window functions, the stays table with btrees, with GiST), with the
+/// policy's close-contact rule per venue category loaded as `venues.close`; it exits with
+/// status 3 when any system's contact set differs from xikang's for any case. On a small city
+/// this is the automated form of the check that was made by hand (docs/tracing.md).
+#[test]
+fn postgresql_finds_the_same_close_contacts_as_xikang_under_the_per_category_venue_rule() {
+    let Some(url) = common::pg::postgres_url() else {
+        return;
+    };
+    let fresh = common::pg::FreshSchema::new(url.clone(), "trace_bench");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let store = xikang_store::open(&xikang_store::Target::Sqlite(data.clone())).unwrap();
+        let cfg = xikang_sim::CityConfig {
+            people: 2_000,
+            days: 3,
+            seed: 11,
+            first_day: xikang_domain::CivilDay(xikang_server::now().shanghai_day().0 - 2),
+        };
+        xikang::load::generate_into(store.as_ref(), &cfg).unwrap();
+    }
+    let work = dir.path().join("work");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xikang"))
+        .args([
+            "bench-trace",
+            "--cases",
+            "300",
+            "--single",
+            "3",
+            "--no-duckdb",
+        ])
+        .args(["--pg", &url, "--pg-schema", &fresh.schema, "--work"])
+        .arg(&work)
+        .env("XIKANG_DATA", &data)
+        .env_remove("XIKANG_DATABASE_URL")
+        .env("XIKANG_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            [
+                "PostgreSQL window",
+                "PostgreSQL stays btree",
+                "PostgreSQL stays GiST",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    for r in &rows {
+        assert!(r.trim_end().ends_with("yes"), "{r}\n{stdout}");
+    }
+    // The rule per category is in play in this city: venues where co-presence makes no
+    // close contact (markets, shops…: no overlap given), and restaurants at 90 minutes.
+    let venues = std::fs::read_to_string(work.join("venues.csv")).unwrap();
+    let close: Vec<&str> = venues
+        .lines()
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert!(close.iter().any(|c| c.is_empty()), "{venues}");
+    assert!(close.contains(&"5400"), "{venues}");
+    assert!(close.contains(&"900"), "{venues}");
+}

@@ -162,6 +162,7 @@ fn a_sealed_zone_lifts_only_when_all_three_conditions_hold() {
         last_contact_exposure: Some(since.plus(DAY)),
         residents: 10,
         residents_negative: 10,
+        residents_in_treatment: 0,
     };
     let early = lift_conditions(&rule, &ev, since.plus(10 * DAY));
     assert!(!all_hold(&early), "{early:?}");
@@ -179,6 +180,64 @@ fn a_sealed_zone_lifts_only_when_all_three_conditions_hold() {
             .map(|c| c.name.as_str())
             .collect::<Vec<_>>(),
         vec!["negative_round"]
+    );
+}
+
+#[test]
+fn residents_in_treatment_are_not_waited_for_by_the_negative_round() {
+    let p = Policy::default_policy();
+    let rule = p
+        .duties()
+        .lift_rule(ZoneLevel::Sealed)
+        .unwrap_or_else(|| panic!("no lift rule"));
+    let since = ts("2022-07-01T00:00:00+08:00");
+    let now = since.plus(16 * DAY);
+    let round = |ev: &ZoneEvidence| {
+        lift_conditions(&rule, ev, now)
+            .into_iter()
+            .find(|c| c.name == "negative_round")
+            .unwrap_or_else(|| panic!("no negative round"))
+    };
+    // Ten residents, two of them cases in hospital, the other eight negative.
+    let ev = ZoneEvidence {
+        since,
+        last_case: Some(since.plus(DAY)),
+        last_contact_exposure: Some(since.plus(DAY)),
+        residents: 10,
+        residents_negative: 8,
+        residents_in_treatment: 2,
+    };
+    let c = round(&ev);
+    assert!(c.holds, "{c:?}");
+    assert_eq!(
+        c.detail,
+        "8 of 8 residents tested negative within 2 day(s); 2 in treatment not counted"
+    );
+    assert!(all_hold(&lift_conditions(&rule, &ev, now)));
+    // One of the eight not sampled: the round fails.
+    let c = round(&ZoneEvidence {
+        residents_negative: 7,
+        ..ev
+    });
+    assert!(!c.holds, "{c:?}");
+    // Discharged, a case counts again and must test negative like everyone else.
+    let c = round(&ZoneEvidence {
+        residents_in_treatment: 1,
+        ..ev
+    });
+    assert!(!c.holds, "{c:?}");
+    assert_eq!(
+        c.detail,
+        "8 of 9 residents tested negative within 2 day(s); 1 in treatment not counted"
+    );
+    let c = round(&ZoneEvidence {
+        residents_in_treatment: 0,
+        residents_negative: 10,
+        ..ev
+    });
+    assert_eq!(
+        (c.holds, c.detail.as_str()),
+        (true, "10 of 10 residents tested negative within 2 day(s)")
     );
 }
 

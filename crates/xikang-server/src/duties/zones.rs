@@ -214,10 +214,20 @@ pub fn zone_evidence(
     now: Timestamp,
 ) -> ZoneEvidence {
     let cells: HashSet<GridCell> = z.cells.iter().copied().collect();
+    // People with an open case are in a designated hospital (第九版: transferred within two
+    // hours), not in the zone: the negative round does not wait for them, and their own
+    // negatives (a patient is tested before discharge) are not counted either, so that both
+    // sides of the round count the same people. A discharged case is a resident again.
+    let in_treatment: HashSet<PersonId> = read(&state.projection.cases)
+        .values()
+        .filter(|c| c.is_open())
+        .map(|c| c.person)
+        .collect();
     let people = read(&state.projection.people);
     let exposures = lock(&state.projection.exposures);
     let round_from = round_days.map(|d| now.plus(-i64::from(d) * DAY));
     let mut residents = 0u32;
+    let mut treated = 0u32;
     let mut negative = 0u32;
     let mut last_contact: Option<Timestamp> = None;
     let mut members = HashSet::new();
@@ -228,7 +238,9 @@ pub fn zone_evidence(
         let p = PersonId(i as u32);
         members.insert(p);
         residents += 1;
-        if let Some(from) = round_from {
+        if in_treatment.contains(&p) {
+            treated += 1;
+        } else if let Some(from) = round_from {
             let neg = s.facts.last_negative();
             if neg.is_some_and(|n| n >= from) && s.facts.last_sample() == neg {
                 negative += 1;
@@ -253,8 +265,9 @@ pub fn zone_evidence(
         residents_negative: if round_from.is_some() {
             negative
         } else {
-            residents
+            residents - treated
         },
+        residents_in_treatment: treated,
     }
 }
 

@@ -334,6 +334,11 @@ impl<'a> Epidemic<'a> {
         }
     }
 
+    /// How many residents stay at home now ([`Epidemic::stay_home`] and not gone out since).
+    pub fn staying_home(&self) -> u32 {
+        self.at_home.iter().filter(|h| **h).count() as u32
+    }
+
     /// Community contacts at `venue` again from the next step on.
     pub fn open_venue(&mut self, venue: VenueId) {
         if let Some(c) = self.closed.get_mut(venue.0 as usize) {

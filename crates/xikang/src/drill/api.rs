@@ -61,7 +61,40 @@ impl Api {
     pub async fn must(&mut self, token: &str, path: &str, body: Value, want: u16) -> Result<Value> {
         let (s, v) = self.post(token, path, body).await?;
         if s != want {
-            bail!("POST {path}: {s} {v}");
+            // A refused list answers every item: the first few say enough.
+            let text = v.to_string();
+            let cut = text
+                .char_indices()
+                .nth(2_000)
+                .map_or(text.len(), |(i, _)| i);
+            bail!("POST {path}: {s} {}", &text[..cut]);
+        }
+        Ok(v)
+    }
+
+    /// A POST of a list (tubes, samples, batches, lab results) whose every item must be
+    /// accepted: its answer.
+    pub async fn must_accept(
+        &mut self,
+        token: &str,
+        path: &str,
+        body: Value,
+        want: u16,
+        items: usize,
+    ) -> Result<Value> {
+        let v = self.must(token, path, body, want).await?;
+        if v["accepted"].as_u64() != Some(items as u64) {
+            let refused = v["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| !r["error"].is_null())
+                .cloned()
+                .unwrap_or_default();
+            bail!(
+                "POST {path}: {} of {items} accepted; first refused: {refused}",
+                v["accepted"]
+            );
         }
         Ok(v)
     }
@@ -90,7 +123,22 @@ impl Api {
         area: &str,
         expires_at: Option<Timestamp>,
     ) -> Result<String> {
-        let mut body = json!({"name": name, "role": role, "area": area});
+        self.mint_with(admin, name, role, area, expires_at, false)
+            .await
+    }
+
+    /// A token minted by `admin`, allowed to identify people by ID number when `id_lookup`
+    /// (a sampling site's ID-card reader).
+    pub async fn mint_with(
+        &mut self,
+        admin: &str,
+        name: &str,
+        role: &str,
+        area: &str,
+        expires_at: Option<Timestamp>,
+        id_lookup: bool,
+    ) -> Result<String> {
+        let mut body = json!({"name": name, "role": role, "area": area, "id_lookup": id_lookup});
         if let Some(e) = expires_at {
             body["expires_at"] = json!(e.to_rfc3339());
         }

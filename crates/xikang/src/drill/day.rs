@@ -7,7 +7,7 @@
 
 use super::api::Api;
 use super::config::Responders;
-use super::report::{CaseTimer, DayRow};
+use super::report::{CaseTimer, DayRow, RoundRow};
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -23,6 +23,8 @@ pub struct Tokens {
     pub approver: String,
     pub tracer: String,
     pub lab: String,
+    /// The sampling sites' staff (a lab token allowed to identify people by ID number).
+    pub sampler: String,
     pub display: String,
 }
 
@@ -53,13 +55,10 @@ enum Tube {
     /// A single tube of someone the engine says cannot test positive: a person under an
     /// order on a test day, a sealed zone's resident.
     Negative { person: u32, sampled: Timestamp },
-    /// A round's pooled tube (`labs.round_pool` people, none of whom can test positive).
-    Pooled {
-        round: u32,
-        tube: u32,
-        members: Vec<u32>,
-        sampled: Timestamp,
-    },
+    /// A round's tube (up to `labs.round_pool` people, none of whom can test positive),
+    /// swabbed at a sampling site, shipped and received by the lab: its result goes to
+    /// `POST /lab-results` by barcode.
+    Pooled { barcode: String, members: Vec<u32> },
 }
 
 /// The drill's state between days.
@@ -82,6 +81,14 @@ pub struct Driver<'a> {
     grid_tokens: BTreeMap<u32, String>,
     last_round: Option<u32>,
     round_on: Option<u32>,
+    /// The server's id of the round ordered for `round_on`, and its pool sizes (sealed,
+    /// controlled, other) from `POST /rounds`.
+    round_id: String,
+    round_pools: (u8, u8, u8),
+    /// Sampling sites by grid cell, registered as a round first needs them.
+    sampling_sites: BTreeMap<u32, String>,
+    /// The rounds held: what the sampling sites did.
+    pub round_rows: Vec<RoundRow>,
     rounds: u32,
     pub quarantined: BTreeSet<u32>,
     pub days: Vec<DayRow>,
@@ -99,6 +106,9 @@ pub struct Driver<'a> {
     /// Negative results posted today, and zones lifted so far.
     negatives_today: u64,
     lifted: u32,
+    stepped_down: u32,
+    /// Infections counted in the rows so far (the seeds of day 0 included).
+    infections_counted: u32,
 }
 
 impl<'a> Driver<'a> {
@@ -128,6 +138,10 @@ impl<'a> Driver<'a> {
             grid_tokens: BTreeMap::new(),
             last_round: None,
             round_on: None,
+            round_id: String::new(),
+            round_pools: (1, 1, 1),
+            sampling_sites: BTreeMap::new(),
+            round_rows: Vec::new(),
             rounds: 0,
             quarantined: BTreeSet::new(),
             days: Vec::new(),
@@ -147,6 +161,8 @@ impl<'a> Driver<'a> {
             zone_swabs: Vec::new(),
             negatives_today: 0,
             lifted: 0,
+            stepped_down: 0,
+            infections_counted: 0,
         }
     }
 
@@ -192,11 +208,16 @@ impl<'a> Driver<'a> {
             self.t.display = self.t.command.clone();
         }
         let out = self.epi.step();
+        // The engine's day counts the infections its transmission made; the seeds, infected
+        // before the first step, are day 0's infections too (else a drill reports more cases
+        // than infections).
+        let infections = out.cumulative_infections - self.infections_counted;
+        self.infections_counted = out.cumulative_infections;
         self.negatives_today = 0;
         let delay = self.epi.variant().detection.result_delay_days;
         let mut tubes_demand = 0u64;
         if self.round_on == Some(d) {
-            let tubes = self.round_tubes(d);
+            let tubes = self.sample_round(d).await?;
             tubes_demand += tubes.len() as u64;
             self.lab.extend(tubes);
         }
@@ -235,7 +256,7 @@ impl<'a> Driver<'a> {
         Ok(DayRow {
             day: d,
             date: self.at(d, 0).to_shanghai_rfc3339()[..10].to_owned(),
-            infections: out.infections,
+            infections,
             infectious: out.infectious,
             detections: out.detections,
             reported,
@@ -250,6 +271,8 @@ impl<'a> Driver<'a> {
             tube_backlog,
             zones_sealed: self.sealed.len() as u32,
             zones_lifted: self.lifted,
+            zones_stepped_down: self.stepped_down,
+            residents_at_home: self.epi.staying_home(),
             negatives_posted: self.negatives_today,
             rounds: self.rounds,
             red,
@@ -307,7 +330,7 @@ impl<'a> Driver<'a> {
             }
         }
         let mut n = 0;
-        let known: std::collections::HashSet<String> =
+        let mut known: std::collections::HashSet<String> =
             self.timers.iter().map(|t| t.case.clone()).collect();
         for (person, sampled_day, onset) in people {
             self.epi.isolate(PersonId(person), d + 1);
@@ -315,8 +338,10 @@ impl<'a> Driver<'a> {
             let Some(case) = open.get(&format!("P{person}")) else {
                 continue;
             };
-            if known.contains(case) {
-                continue; // an open case already (found again by another test)
+            if !known.insert(case.clone()) {
+                // An open case already: found again by another test (a zone swab's tube and
+                // the engine's detection can reach the lab on the same day).
+                continue;
             }
             self.timers.push(CaseTimer {
                 case: case.clone(),

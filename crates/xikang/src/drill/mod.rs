@@ -275,6 +275,11 @@ async fn drive(
     let lab = api
         .mint(&operator, "drill-lab", "lab", "320200", None)
         .await?;
+    // The sampling sites' staff: they open tubes, swab residents (identified by their ID
+    // cards) and hand the tubes to the courier.
+    let sampler = api
+        .mint_with(&operator, "drill-sampler", "lab", "320200", None, true)
+        .await?;
     let mut sites = Vec::new();
     for i in 0..responders.quarantine.sites {
         let v = api
@@ -302,6 +307,7 @@ async fn drive(
         approver: operator.clone(),
         tracer,
         lab,
+        sampler,
         display: operator,
     };
     let mut driver = day::Driver::new(api, responders, city, epi, start, tokens, sites);
@@ -344,6 +350,7 @@ async fn drive(
         rt: report::rt(outbreak.days, &infected),
         days: std::mem::take(&mut driver.days),
         cases: std::mem::take(&mut driver.timers),
+        rounds: std::mem::take(&mut driver.round_rows),
     })
 }
 

@@ -33,6 +33,11 @@ pub struct DayRow {
     /// lifted), and zones lifted so far.
     pub zones_sealed: u32,
     pub zones_lifted: u32,
+    /// Zones stepped down so far to a level whose residents go out (high → medium).
+    pub zones_stepped_down: u32,
+    /// Residents the engine keeps at home at the end of the day (sealed or high-risk
+    /// zones): down again when a zone is stepped down or lifted.
+    pub residents_at_home: u32,
     /// Negative results the lab posted today (test days of orders, sealed zones' residents,
     /// round members; a pooled tube's result counts once per member).
     pub negatives_posted: u64,
@@ -49,6 +54,20 @@ pub struct DayRow {
     pub checkins: u64,
     pub code_displays: u64,
     pub requests: u64,
+}
+
+/// One screening round as its sampling sites held it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRow {
+    /// The server's round id.
+    pub round: String,
+    pub day: u32,
+    /// Residents swabbed and bound to the round's tubes (`POST /samples`): sampled in the
+    /// round, so not logged as missed at its deadline.
+    pub sampled: u64,
+    pub tubes: u64,
+    /// Sampling sites (one per grid cell with residents to swab).
+    pub sites: u32,
 }
 
 /// One case's 四早 timers (times in RFC 3339, the drill's clock).
@@ -82,6 +101,7 @@ pub struct Summary {
     pub city_person_days_yellow: u64,
     pub zones_sealed: u32,
     pub zones_lifted: u32,
+    pub zones_stepped_down: u32,
     pub negatives_posted: u64,
     pub rounds: u32,
     /// The last day a case was reported (none if none was).
@@ -120,6 +140,8 @@ pub struct Report {
     /// on to infect (null where nobody was infected; the last days are truncated).
     pub rt: Vec<Option<f64>>,
     pub cases: Vec<CaseTimer>,
+    /// The screening rounds held.
+    pub rounds: Vec<RoundRow>,
 }
 
 /// The summary of `days` and `cases`.
@@ -139,6 +161,7 @@ pub fn summarise(days: &[DayRow], cases: &[CaseTimer], quarantined: u64) -> Summ
         city_person_days_yellow: days.iter().map(|d| d.city_yellow).sum(),
         zones_sealed: last.map_or(0, |d| d.zones_sealed),
         zones_lifted: last.map_or(0, |d| d.zones_lifted),
+        zones_stepped_down: last.map_or(0, |d| d.zones_stepped_down),
         negatives_posted: days.iter().map(|d| d.negatives_posted).sum(),
         rounds: last.map_or(0, |d| d.rounds),
         last_case_day: days.iter().filter(|d| d.reported > 0).map(|d| d.day).max(),
@@ -254,6 +277,16 @@ pub fn html(r: &Report) -> String {
         "#555",
     );
     chart(
+        "Zones stepped down or lifted (so far)",
+        series(&|d| u64::from(d.zones_stepped_down + d.zones_lifted)),
+        "#777",
+    );
+    chart(
+        "Residents kept at home (sealed or high-risk zones)",
+        series(&|d| u64::from(d.residents_at_home)),
+        "#444",
+    );
+    chart(
         "Negative results posted",
         series(&|d| d.negatives_posted),
         "#393",
@@ -284,6 +317,21 @@ pub fn html(r: &Report) -> String {
         series(&|d| d.code_displays),
         "#286",
     );
+    if !r.rounds.is_empty() {
+        s.push_str("<h2>Screening rounds (sampling sites)</h2><table><tr><th>round</th><th>day</th><th>residents sampled</th><th>tubes</th><th>sites</th></tr>");
+        for x in &r.rounds {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&x.round),
+                x.day,
+                x.sampled,
+                x.tubes,
+                x.sites
+            );
+        }
+        s.push_str("</table>");
+    }
     s.push_str("<h2>四早: hours from sampling, per case (target 24 h)</h2><table><tr><th>case</th><th>onset day</th><th>sampled</th><th>reported</th><th>contacts listed</th><th>contacts quarantined</th><th>hours</th><th>within 24 h</th></tr>");
     for c in &r.cases {
         let h = c.hours_to_quarantine;

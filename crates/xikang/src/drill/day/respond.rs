@@ -239,7 +239,8 @@ impl Driver<'_> {
             self.last_round = Some(d + 1);
             self.round_on = Some(d + 1);
             self.epi.screen(d + 1, c.round_coverage);
-            self.api
+            let v = self
+                .api
                 .must(
                     &command,
                     "/api/v1/rounds",
@@ -249,6 +250,9 @@ impl Driver<'_> {
                     201,
                 )
                 .await?;
+            let pool = |k: &str| v["pool_sizes"][k].as_u64().unwrap_or(1).clamp(1, 20) as u8;
+            self.round_id = v["id"].as_str().unwrap_or_default().to_owned();
+            self.round_pools = (pool("sealed"), pool("controlled"), pool("other"));
         }
         Ok(())
     }

@@ -68,12 +68,13 @@ impl Driver<'_> {
             active.insert(id.to_owned(), (cells, level.to_owned()));
         }
         // Lifted: out again, venues open, the cell may be sealed again.
-        for (id, (cells, _)) in std::mem::take(&mut self.zones) {
-            if active.contains_key(&id) {
+        let before = std::mem::take(&mut self.zones);
+        for (id, (cells, _)) in &before {
+            if active.contains_key(id) {
                 continue;
             }
             self.lifted += 1;
-            for cell in cells {
+            for &cell in cells {
                 self.sealed.remove(&cell);
                 self.grid_tokens.remove(&cell);
                 for venue in venues_in(self.city, cell) {
@@ -88,6 +89,9 @@ impl Driver<'_> {
         // Stepped down (or up): residents at home only at a level that keeps them there.
         for (id, (cells, level)) in &active {
             let home = keeps_home(level);
+            if !home && before.get(id).is_some_and(|(_, was)| keeps_home(was)) {
+                self.stepped_down += 1;
+            }
             for &cell in cells {
                 let residents: Vec<u32> = self.residents_of(cell).collect();
                 for p in residents {
