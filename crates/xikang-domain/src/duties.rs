@@ -559,7 +559,8 @@ pub struct ZoneEvidence {
     /// Residents with an open case (suspected, screened, or confirmed and under treatment):
     /// transferred to a designated hospital (第九版: within 2 hours), they are not in the
     /// zone, so the negative round does not wait for them. Counted in `residents`, never in
-    /// `residents_negative`. A discharged case is a resident again.
+    /// `residents_negative`. A discharged case is a resident again. Residents who died are
+    /// counted here too: the round cannot wait for them.
     pub residents_in_treatment: u32,
 }
 
@@ -609,7 +610,7 @@ pub fn lift_conditions(rule: &LiftRule, ev: &ZoneEvidence, now: Timestamp) -> Ve
         );
         if ev.residents_in_treatment > 0 {
             detail.push_str(&format!(
-                "; {} in treatment not counted",
+                "; {} in treatment or deceased not counted",
                 ev.residents_in_treatment
             ));
         }

@@ -296,10 +296,7 @@ pub(crate) async fn load(
         secs,
         p50_us: percentile(&mut lat, 0.50),
         p99_us: percentile(&mut lat, 0.99),
-        p99_by_second_us: by_second
-            .iter_mut()
-            .map(|l| percentile(l, 0.99))
-            .collect(),
+        p99_by_second_us: by_second.iter_mut().map(|l| percentile(l, 0.99)).collect(),
     })
 }
 

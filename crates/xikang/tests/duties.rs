@@ -668,7 +668,7 @@ async fn open_proposals_of(app: &TestApp, zone: &str) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sealed_zones_negative_round_does_not_wait_for_a_case_in_treatment_but_does_once_discharged()
+async fn a_sealed_zones_negative_round_waits_neither_for_a_case_in_treatment_nor_the_dead_but_for_the_discharged()
  {
     let app = spawn_app().await;
     // Sealed zones lift on their negative round alone, so that the test need not wait 14
@@ -751,7 +751,7 @@ async fn a_sealed_zones_negative_round_does_not_wait_for_a_case_in_treatment_but
     assert_eq!(
         round(&open[0]["conditions"]),
         format!(
-            "true {others} of {others} residents tested negative within 2 day(s); 1 in treatment not counted"
+            "true {others} of {others} residents tested negative within 2 day(s); 1 in treatment or deceased not counted"
         )
     );
     let (s, v) = app
@@ -789,6 +789,53 @@ async fn a_sealed_zones_negative_round_does_not_wait_for_a_case_in_treatment_but
         format!(
             "false {others} of {} residents tested negative within 2 day(s)",
             others + 1
+        )
+    );
+
+    // Another resident falls ill, tests positive and dies: the round cannot wait for them.
+    // P8 tests negative, so everyone the round awaits is negative again: the lift is proposed.
+    let q = *residents.iter().find(|&&q| q != 8).unwrap();
+    let (s, v) = app
+        .post(
+            &app.admin,
+            "/api/v1/cases",
+            json!({"person": format!("P{q}"), "kind": "confirmed",
+                   "onset": now.plus(-DAY).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let died = v["id"].as_str().unwrap().to_owned();
+    let later = |q: u32, outcome: &str, minutes: i64| {
+        json!({"person": format!("P{q}"), "sampled_at": now.plus(-minutes * 60).to_rfc3339(),
+               "resulted_at": now.plus(-minutes * 60 + 300).to_rfc3339(), "outcome": outcome,
+               "pool_size": 1, "tube": format!("LIFT-{q}-{minutes}")})
+    };
+    let (s, v) = app
+        .post(
+            &lab,
+            "/api/v1/test-results",
+            json!({"results": [later(q, "positive", 40), later(8, "negative", 30)]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app
+        .post(
+            &app.admin,
+            &format!("/api/v1/cases/{died}/death"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app
+        .post(&app.admin, "/api/v1/zones/proposals/run", json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let open = open_proposals_of(&app, &zone).await;
+    assert_eq!(open.len(), 1, "the lift is proposed again: {open:?}");
+    assert_eq!(
+        round(&open[0]["conditions"]),
+        format!(
+            "true {others} of {others} residents tested negative within 2 day(s); 1 in treatment or deceased not counted"
         )
     );
 }

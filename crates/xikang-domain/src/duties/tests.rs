@@ -211,7 +211,7 @@ fn residents_in_treatment_are_not_waited_for_by_the_negative_round() {
     assert!(c.holds, "{c:?}");
     assert_eq!(
         c.detail,
-        "8 of 8 residents tested negative within 2 day(s); 2 in treatment not counted"
+        "8 of 8 residents tested negative within 2 day(s); 2 in treatment or deceased not counted"
     );
     assert!(all_hold(&lift_conditions(&rule, &ev, now)));
     // One of the eight not sampled: the round fails.
@@ -228,7 +228,7 @@ fn residents_in_treatment_are_not_waited_for_by_the_negative_round() {
     assert!(!c.holds, "{c:?}");
     assert_eq!(
         c.detail,
-        "8 of 9 residents tested negative within 2 day(s); 1 in treatment not counted"
+        "8 of 9 residents tested negative within 2 day(s); 1 in treatment or deceased not counted"
     );
     let c = round(&ZoneEvidence {
         residents_in_treatment: 0,

@@ -217,10 +217,13 @@ pub fn zone_evidence(
     // People with an open case are in a designated hospital (第九版: transferred within two
     // hours), not in the zone: the negative round does not wait for them, and their own
     // negatives (a patient is tested before discharge) are not counted either, so that both
-    // sides of the round count the same people. A discharged case is a resident again.
+    // sides of the round count the same people. A discharged case is a resident again. A
+    // resident who died is no longer awaited either (counted with those in treatment, so the
+    // detail shows the round did not simply forget them); their case still dates the zone's
+    // last case.
     let in_treatment: HashSet<PersonId> = read(&state.projection.cases)
         .values()
-        .filter(|c| c.is_open())
+        .filter(|c| c.is_open() || c.course.stage == xikang_domain::case::Stage::Died)
         .map(|c| c.person)
         .collect();
     let people = read(&state.projection.people);
