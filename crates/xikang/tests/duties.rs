@@ -727,15 +727,11 @@ async fn a_sealed_zones_negative_round_waits_neither_for_a_case_in_treatment_nor
                 "pool_size": 1, "tube": format!("LIFT-{q}")})
         })
         .collect();
-    let (s, v) = app
-        .post(&lab, "/api/v1/test-results", json!({"results": results}))
+    app.post_ok(&lab, "/api/v1/test-results", json!({"results": results}))
         .await;
-    assert_eq!(s, 200, "{v}");
 
-    let (s, v) = app
-        .post(&app.admin, "/api/v1/zones/proposals/run", json!({}))
+    app.post_ok(&app.admin, "/api/v1/zones/proposals/run", json!({}))
         .await;
-    assert_eq!(s, 200, "{v}");
     let open = open_proposals_of(&app, &zone).await;
     assert_eq!(open.len(), 1, "the lift is proposed: {open:?}");
     assert_eq!(open[0]["action"], "lift", "{open:?}");
@@ -754,27 +750,23 @@ async fn a_sealed_zones_negative_round_waits_neither_for_a_case_in_treatment_nor
             "true {others} of {others} residents tested negative within 2 day(s); 1 in treatment or deceased not counted"
         )
     );
-    let (s, v) = app
-        .post(
-            &app.admin,
-            &format!(
-                "/api/v1/zones/proposals/{}/reject",
-                open[0]["id"].as_str().unwrap()
-            ),
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    app.post_ok(
+        &app.admin,
+        &format!(
+            "/api/v1/zones/proposals/{}/reject",
+            open[0]["id"].as_str().unwrap()
+        ),
+        json!({}),
+    )
+    .await;
 
     // Discharged, P8 lives in the zone again and has no negative since: no lift.
-    let (s, v) = app
-        .post(
-            &app.admin,
-            &format!("/api/v1/cases/{case}/discharge"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    app.post_ok(
+        &app.admin,
+        &format!("/api/v1/cases/{case}/discharge"),
+        json!({}),
+    )
+    .await;
     let (s, v) = app
         .post(&app.admin, "/api/v1/zones/proposals/run", json!({}))
         .await;
@@ -810,26 +802,20 @@ async fn a_sealed_zones_negative_round_waits_neither_for_a_case_in_treatment_nor
                "resulted_at": now.plus(-minutes * 60 + 300).to_rfc3339(), "outcome": outcome,
                "pool_size": 1, "tube": format!("LIFT-{q}-{minutes}")})
     };
-    let (s, v) = app
-        .post(
-            &lab,
-            "/api/v1/test-results",
-            json!({"results": [later(q, "positive", 40), later(8, "negative", 30)]}),
-        )
+    app.post_ok(
+        &lab,
+        "/api/v1/test-results",
+        json!({"results": [later(q, "positive", 40), later(8, "negative", 30)]}),
+    )
+    .await;
+    app.post_ok(
+        &app.admin,
+        &format!("/api/v1/cases/{died}/death"),
+        json!({}),
+    )
+    .await;
+    app.post_ok(&app.admin, "/api/v1/zones/proposals/run", json!({}))
         .await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = app
-        .post(
-            &app.admin,
-            &format!("/api/v1/cases/{died}/death"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = app
-        .post(&app.admin, "/api/v1/zones/proposals/run", json!({}))
-        .await;
-    assert_eq!(s, 200, "{v}");
     let open = open_proposals_of(&app, &zone).await;
     assert_eq!(open.len(), 1, "the lift is proposed again: {open:?}");
     assert_eq!(

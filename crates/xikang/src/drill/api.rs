@@ -99,6 +99,25 @@ impl Api {
         Ok(v)
     }
 
+    /// Posts `items` to `path` as `{key: [...]}`, `per_post` at a time, each post answered 200
+    /// with every item accepted.
+    pub async fn post_all<T: serde::Serialize>(
+        &mut self,
+        token: &str,
+        path: &str,
+        key: &str,
+        items: &[T],
+        per_post: usize,
+    ) -> Result<()> {
+        for chunk in items.chunks(per_post) {
+            let mut body = serde_json::Map::new();
+            body.insert(key.to_owned(), json!(chunk));
+            self.must_accept(token, path, Value::Object(body), 200, chunk.len())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Moves the drill's clock to `to` (forward only; nothing when it is there already).
     pub async fn clock_to(&mut self, admin: &str, to: Timestamp) -> Result<()> {
         if xikang_server::now() >= to {

@@ -276,6 +276,18 @@ impl TestApp {
         self.call("POST", path, Some(token), Some(&body)).await
     }
 
+    /// A POST that must answer 200: its body.
+    pub async fn post_ok(
+        &self,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let (s, v) = self.post(token, path, body).await;
+        assert_eq!(s, 200, "POST {path}: {v}");
+        v
+    }
+
     /// Puts a policy file in force now: uploaded and proposed by the city admin, approved by
     /// the second one (docs/policies.md).
     pub async fn switch_policy(&self, text: &str) {

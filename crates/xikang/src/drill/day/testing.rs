@@ -103,17 +103,9 @@ impl Driver<'_> {
                 json!({"barcode": b, "site": site, "round": round, "capacity": size})
             })
             .collect();
-        for chunk in opened.chunks(ITEMS_PER_POST) {
-            self.api
-                .must_accept(
-                    &sampler,
-                    "/api/v1/tubes",
-                    json!({"tubes": chunk}),
-                    200,
-                    chunk.len(),
-                )
-                .await?;
-        }
+        self.api
+            .post_all(&sampler, "/api/v1/tubes", "tubes", &opened, ITEMS_PER_POST)
+            .await?;
         let city = self.city;
         let samples: Vec<Value> = tubes
             .iter()
@@ -124,34 +116,30 @@ impl Driver<'_> {
                 })
             })
             .collect();
-        for chunk in samples.chunks(ITEMS_PER_POST) {
-            self.api
-                .must_accept(
-                    &sampler,
-                    "/api/v1/samples",
-                    json!({"samples": chunk}),
-                    200,
-                    chunk.len(),
-                )
-                .await?;
-        }
+        self.api
+            .post_all(
+                &sampler,
+                "/api/v1/samples",
+                "samples",
+                &samples,
+                ITEMS_PER_POST,
+            )
+            .await?;
         // A tube seals itself when full; the last one of each site is sealed by hand.
         let partial: Vec<&str> = tubes
             .iter()
             .filter(|(_, _, size, m)| m.len() < *size as usize)
             .map(|(b, ..)| b.as_str())
             .collect();
-        for chunk in partial.chunks(ITEMS_PER_POST) {
-            self.api
-                .must_accept(
-                    &sampler,
-                    "/api/v1/tubes/seal",
-                    json!({"tubes": chunk}),
-                    200,
-                    chunk.len(),
-                )
-                .await?;
-        }
+        self.api
+            .post_all(
+                &sampler,
+                "/api/v1/tubes/seal",
+                "tubes",
+                &partial,
+                ITEMS_PER_POST,
+            )
+            .await?;
         let barcodes: Vec<&str> = tubes.iter().map(|(b, ..)| b.as_str()).collect();
         let lab = self.t.lab.clone();
         for chunk in barcodes.chunks(ITEMS_PER_POST) {
@@ -225,17 +213,15 @@ impl Driver<'_> {
                 .must(&lab, "/api/v1/test-results", json!({"results": chunk}), 200)
                 .await?;
         }
-        for chunk in tubes.chunks(RESULTS_PER_POST) {
-            self.api
-                .must_accept(
-                    &lab,
-                    "/api/v1/lab-results",
-                    json!({"results": chunk}),
-                    200,
-                    chunk.len(),
-                )
-                .await?;
-        }
+        self.api
+            .post_all(
+                &lab,
+                "/api/v1/lab-results",
+                "results",
+                &tubes,
+                RESULTS_PER_POST,
+            )
+            .await?;
         Ok(())
     }
 
