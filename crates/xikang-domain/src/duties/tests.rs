@@ -148,10 +148,10 @@ fn temperatures_outside_a_living_range_are_refused() {
     assert!(d.is_fever(373) && !d.is_fever(372));
 }
 
-#[test]
-fn a_sealed_zone_lifts_only_when_all_three_conditions_hold() {
-    let p = Policy::default_policy();
-    let rule = p
+/// The shipped rule for a sealed zone, and a zone sealed on 2022-07-01 whose last case and
+/// last contact came a day later: ten residents, all negative, none in treatment.
+fn sealed_zone() -> (LiftRule, ZoneEvidence) {
+    let rule = Policy::default_policy()
         .duties()
         .lift_rule(ZoneLevel::Sealed)
         .unwrap_or_else(|| panic!("no lift rule"));
@@ -164,6 +164,13 @@ fn a_sealed_zone_lifts_only_when_all_three_conditions_hold() {
         residents_negative: 10,
         residents_in_treatment: 0,
     };
+    (rule, ev)
+}
+
+#[test]
+fn a_sealed_zone_lifts_only_when_all_three_conditions_hold() {
+    let (rule, ev) = sealed_zone();
+    let since = ev.since;
     let early = lift_conditions(&rule, &ev, since.plus(10 * DAY));
     assert!(!all_hold(&early), "{early:?}");
     let later = lift_conditions(&rule, &ev, since.plus(16 * DAY));
@@ -185,13 +192,8 @@ fn a_sealed_zone_lifts_only_when_all_three_conditions_hold() {
 
 #[test]
 fn residents_in_treatment_are_not_waited_for_by_the_negative_round() {
-    let p = Policy::default_policy();
-    let rule = p
-        .duties()
-        .lift_rule(ZoneLevel::Sealed)
-        .unwrap_or_else(|| panic!("no lift rule"));
-    let since = ts("2022-07-01T00:00:00+08:00");
-    let now = since.plus(16 * DAY);
+    let (rule, sealed) = sealed_zone();
+    let now = sealed.since.plus(16 * DAY);
     let round = |ev: &ZoneEvidence| {
         lift_conditions(&rule, ev, now)
             .into_iter()
@@ -200,12 +202,9 @@ fn residents_in_treatment_are_not_waited_for_by_the_negative_round() {
     };
     // Ten residents, two of them cases in hospital, the other eight negative.
     let ev = ZoneEvidence {
-        since,
-        last_case: Some(since.plus(DAY)),
-        last_contact_exposure: Some(since.plus(DAY)),
-        residents: 10,
         residents_negative: 8,
         residents_in_treatment: 2,
+        ..sealed
     };
     let c = round(&ev);
     assert!(c.holds, "{c:?}");
