@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 
 def generate(document: str, into: str) -> str:
@@ -88,9 +89,23 @@ def main() -> None:
         answer = call(pkg, "scans", "post_scans", client, body=scan)
         assert hasattr(answer, "decision"), f"a single scan answered {answer!r}"
 
-        # The check-in is there when read back.
-        checkins = call(pkg, "scans", "get_scans", client, person=person.id)
-        assert any(c.venue == venue.id for c in checkins.items), "the scan was not recorded"
+        # The check-in is there when read back. Check-ins are read from the tracing index,
+        # which answers 503 `index_loading` until loaded and which the scan writer feeds
+        # right after answering the device (docs/tracing.md, "Loading"): the read may come
+        # a moment early, so it is repeated for up to ten seconds.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                checkins = call(pkg, "scans", "get_scans", client, person=person.id)
+                recorded = any(c.venue == venue.id for c in checkins.items)
+            except AssertionError as e:
+                if "index_loading" not in str(e) or time.monotonic() > deadline:
+                    raise
+                recorded = False
+            if recorded or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert recorded, "the scan was not recorded"
 
         problems = []
         for model in (venues, people, code, answer, checkins):

@@ -193,7 +193,8 @@ pub struct BenchLabArgs {
     /// Items per request (tubes opened, swabs bound, results posted).
     #[arg(long, default_value_t = 10_000)]
     pub batch: usize,
-    /// Uploads of scanned swabs in flight at once (sampling sites posting concurrently).
+    /// Requests in flight at once in every phase: sampling sites, couriers and labs post
+    /// concurrently.
     #[arg(long, default_value_t = 4)]
     pub uploads: usize,
     /// Data directory for the SQLite store (default: a temporary directory, deleted after).
@@ -276,6 +277,45 @@ fn bench_person(i: u32) -> xikang_domain::Person {
             .unwrap_or_else(|_| unreachable!("12 digits")),
         home_cell: xikang_domain::GridCell(i / 500),
     }
+}
+
+/// A tube's barcode in the benchmark.
+fn barcode(i: usize) -> String {
+    format!("WXB-{i:08}")
+}
+
+/// Runs `job` on every item of `jobs` with `in_flight` at once, each in flight taking the
+/// next (sampling sites, couriers and labs post at the same time); returns the sum of what
+/// the jobs return (the items refused).
+async fn concurrently<J, F, Fut>(jobs: Vec<J>, in_flight: usize, job: F) -> Result<usize>
+where
+    J: Send + 'static,
+    F: Fn(J) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<usize>> + Send + 'static,
+{
+    let queue = Arc::new(std::sync::Mutex::new(
+        jobs.into_iter().rev().collect::<Vec<_>>(),
+    ));
+    let job = Arc::new(job);
+    let workers: Vec<_> = (0..in_flight.max(1))
+        .map(|_| {
+            let (queue, job) = (queue.clone(), job.clone());
+            tokio::spawn(async move {
+                let mut sum = 0;
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                    let Some(j) = next else { break };
+                    sum += job(j).await?;
+                }
+                anyhow::Ok(sum)
+            })
+        })
+        .collect();
+    let mut sum = 0;
+    for w in workers {
+        sum += w.await??;
+    }
+    Ok(sum)
 }
 
 fn bench(args: &BenchLabArgs) -> Result<ExitCode> {
@@ -426,28 +466,40 @@ fn bench_on(
             lap.elapsed().as_secs_f64(),
         ));
         lap = Instant::now();
-        let barcode = |i: usize| format!("WXB-{i:08}");
-        for chunk in (0..tubes).collect::<Vec<_>>().chunks(args.batch) {
-            let items = chunk
-                .iter()
-                .map(|&i| NewTube {
-                    barcode: barcode(i),
-                    site: site.id,
-                    round: Some(round.id),
-                    capacity: args.pool,
-                })
-                .collect();
-            let r = lab::open_tubes(&state, items, xikang_server::now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            errors += r.iter().filter(|x| x.is_err()).count();
-        }
+        let flight = args.uploads.max(1);
+        let chunks = || -> Vec<Vec<usize>> {
+            (0..tubes)
+                .collect::<Vec<_>>()
+                .chunks(args.batch)
+                .map(<[usize]>::to_vec)
+                .collect()
+        };
+        let (site, round, capacity) = (site.id, round.id, args.pool);
+        let st = state.clone();
+        errors += concurrently(chunks(), flight, move |chunk| {
+            let state = st.clone();
+            async move {
+                let items = chunk
+                    .iter()
+                    .map(|&i| NewTube {
+                        barcode: barcode(i),
+                        site,
+                        round: Some(round),
+                        capacity,
+                    })
+                    .collect();
+                let r = lab::open_tubes(&state, items, xikang_server::now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                Ok(r.iter().filter(|x| x.is_err()).count())
+            }
+        })
+        .await?;
         phases.push(("tubes opened", lap.elapsed().as_secs_f64()));
         lap = Instant::now();
-        // As `POST /samples` does: resolve the scanned codes, then bind. Sampling sites
-        // upload at the same time, so one upload's codes are verified while another's swabs
-        // are written: `--uploads` requests in flight, each taking the next batch.
-        let batches: Vec<(usize, Vec<String>)> = {
+        // As `POST /samples` does: resolve the scanned codes, then bind; one upload's codes
+        // are verified while another's swabs are written.
+        let uploads: Vec<(usize, Vec<String>)> = {
             let mut all = Vec::with_capacity(n.div_ceil(args.batch));
             let mut scanned = std::mem::take(&mut tokens).into_iter();
             let mut first = 0usize;
@@ -457,39 +509,35 @@ fn bench_on(
                 all.push((first, chunk));
                 first += len;
             }
-            all.reverse();
             all
         };
-        let queue = Arc::new(std::sync::Mutex::new(batches));
-        let uploads: Vec<_> = (0..args.uploads.max(1))
-            .map(|_| {
-                let (state, queue) = (state.clone(), queue.clone());
-                tokio::spawn(async move {
-                    let (mut refused, mut resolving) = (0usize, 0f64);
-                    loop {
-                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                        let Some((first, chunk)) = next else { break };
-                        let t = Instant::now();
-                        let who = chunk.into_iter().map(lab::Swabbed::Token).collect();
-                        let people = lab::resolve(&state, who, false, xikang_server::now()).await?;
-                        resolving += t.elapsed().as_secs_f64();
-                        let items = people
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, p)| (barcode((first + i) / pool), p))
-                            .collect();
-                        let r = lab::bind(&state, items, xikang_server::now()).await?;
-                        refused += r.iter().filter(|x| x.is_err()).count();
-                    }
-                    Ok::<_, xikang_server::error::AppError>((refused, resolving))
-                })
-            })
-            .collect();
-        for u in uploads {
-            let (refused, secs) = u.await?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            errors += refused;
-            resolving += secs;
-        }
+        let verifying = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (st, verified) = (state.clone(), verifying.clone());
+        errors += concurrently(uploads, flight, move |(first, chunk)| {
+            let (state, verified) = (st.clone(), verified.clone());
+            async move {
+                let t = Instant::now();
+                let who = chunk.into_iter().map(lab::Swabbed::Token).collect();
+                let people = lab::resolve(&state, who, false, xikang_server::now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                verified.fetch_add(
+                    t.elapsed().as_nanos() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                let items = people
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (barcode((first + i) / pool), p))
+                    .collect();
+                let r = lab::bind(&state, items, xikang_server::now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                Ok(r.iter().filter(|x| x.is_err()).count())
+            }
+        })
+        .await?;
+        resolving = verifying.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
         phases.push((
             "codes scanned and swabs bound (tubes seal when full)",
             lap.elapsed().as_secs_f64(),
@@ -502,51 +550,63 @@ fn bench_on(
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             errors += r.iter().filter(|x| x.is_err()).count();
         }
-        for chunk in (0..tubes).collect::<Vec<_>>().chunks(args.batch) {
-            let list: Vec<String> = chunk.iter().map(|&i| barcode(i)).collect();
-            let (batch, r) = lab::ship(
-                &state,
-                "bench courier".into(),
-                "bench lab".into(),
-                list,
-                xikang_server::now(),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            errors += r.iter().filter(|x| x.is_err()).count();
-            let batch = batch.context("a batch")?;
-            let r = lab::receive(&state, batch, Vec::new(), xikang_server::now())
+        // Each courier hands over a batch and the lab receives it.
+        let st = state.clone();
+        errors += concurrently(chunks(), flight, move |chunk| {
+            let state = st.clone();
+            async move {
+                let list: Vec<String> = chunk.iter().map(|&i| barcode(i)).collect();
+                let (batch, r) = lab::ship(
+                    &state,
+                    "bench courier".into(),
+                    "bench lab".into(),
+                    list,
+                    xikang_server::now(),
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            errors += r.iter().filter(|x| x.is_err()).count();
-        }
+                let mut refused = r.iter().filter(|x| x.is_err()).count();
+                let batch = batch.context("a batch")?;
+                let r = lab::receive(&state, batch, Vec::new(), xikang_server::now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                refused += r.iter().filter(|x| x.is_err()).count();
+                Ok(refused)
+            }
+        })
+        .await?;
         phases.push((
             "shipped and received in batches",
             lap.elapsed().as_secs_f64(),
         ));
         lap = Instant::now();
-        for chunk in (0..tubes).collect::<Vec<_>>().chunks(args.batch) {
-            let lines = chunk
-                .iter()
-                .map(|&i| {
-                    Ok(ResultLine {
-                        barcode: TubeBarcode::parse(&barcode(i))
-                            .map_err(|e| lab::item_err(e.code(), e.to_string()))?,
-                        outcome: if i % positive_every == positive_every / 2 {
-                            LabOutcome::Positive
-                        } else {
-                            LabOutcome::Negative
-                        },
-                        ct: None,
-                        resulted_at: None,
+        let st = state.clone();
+        errors += concurrently(chunks(), flight, move |chunk| {
+            let state = st.clone();
+            async move {
+                let lines = chunk
+                    .iter()
+                    .map(|&i| {
+                        Ok(ResultLine {
+                            barcode: TubeBarcode::parse(&barcode(i))
+                                .map_err(|e| lab::item_err(e.code(), e.to_string()))?,
+                            outcome: if i % positive_every == positive_every / 2 {
+                                LabOutcome::Positive
+                            } else {
+                                LabOutcome::Negative
+                            },
+                            ct: None,
+                            resulted_at: None,
+                        })
                     })
-                })
-                .collect();
-            let r = lab::post_results(&state, "lab:bench", lines, xikang_server::now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            errors += r.iter().filter(|x| x.is_err()).count();
-        }
+                    .collect();
+                let r = lab::post_results(&state, "lab:bench", lines, xikang_server::now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                Ok(r.iter().filter(|x| x.is_err()).count())
+            }
+        })
+        .await?;
         phases.push((
             "results posted (holds, retest tasks, releases)",
             lap.elapsed().as_secs_f64(),

@@ -1113,3 +1113,228 @@ async fn outreach_tasks_reach_the_grid_workers_own_list_and_lab_tasks_are_the_wo
         city["count"].as_u64().unwrap() - 1
     );
 }
+
+/// Every tube of the lab as the live index holds it, by barcode, with its members count.
+fn lab_tubes(
+    state: &xikang_server::state::AppState,
+    barcodes: &[String],
+) -> Vec<Option<(xikang_domain::testing::Tube, usize)>> {
+    barcodes
+        .iter()
+        .map(|b| {
+            let b = xikang_domain::testing::TubeBarcode::parse(b).unwrap();
+            xikang_server::lab::tube(state, &b)
+        })
+        .collect()
+}
+
+/// A site and a round through the lab's own functions (what the HTTP handlers call).
+async fn site_and_round(
+    state: &xikang_server::state::AppState,
+) -> (
+    xikang_domain::testing::SiteId,
+    xikang_domain::testing::RoundId,
+) {
+    use xikang_server::lab;
+    let now = xikang_server::now();
+    let site = lab::put_site(
+        state,
+        xikang_domain::testing::SamplingSite {
+            id: xikang_domain::testing::SiteId(1),
+            name: "pipeline".into(),
+            area: xikang_domain::AreaCode::parse("320200").unwrap(),
+            cell: xikang_domain::GridCell(0),
+        },
+    )
+    .await
+    .unwrap();
+    let round = lab::create_round(
+        state,
+        lab::NewRound {
+            name: "pipeline round".into(),
+            area: xikang_domain::AreaCode::parse("320200").unwrap(),
+            cells: Vec::new(),
+            starts_at: now.plus(-3600),
+            deadline: now.plus(86_400),
+            pools: None,
+        },
+    )
+    .await
+    .unwrap();
+    (site.id, round.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labs_posting_at_once_have_their_pipelined_writes_stored_in_order_as_a_restart_shows() {
+    use xikang_server::lab;
+    let app = spawn_app().await;
+    let state = app.state.clone();
+    let (site, round) = site_and_round(&state).await;
+    // Four labs at once, each with ten tubes of ten residents: open, bind, ship, receive,
+    // result. Each command's write is queued behind the others' (docs/testing.md,
+    // "Pipelined lab writes"); a write stored out of the planned order would move a tube
+    // the store has not opened (refused) or lose a move.
+    let labs: Vec<_> = (0..4u32)
+        .map(|l| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let barcodes: Vec<String> = (0..10).map(|t| format!("WXP-{l}{t:03}")).collect();
+                let now = xikang_server::now;
+                let items = barcodes
+                    .iter()
+                    .map(|b| lab::NewTube {
+                        barcode: b.clone(),
+                        site,
+                        round: Some(round),
+                        capacity: 10,
+                    })
+                    .collect();
+                let opened = lab::open_tubes(&state, items, now()).await.unwrap();
+                assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+                for (t, b) in barcodes.iter().enumerate() {
+                    let people = (0..10u32).map(|i| {
+                        let p = xikang_domain::PersonId(l * 100 + t as u32 * 10 + i);
+                        (b.clone(), Ok(p))
+                    });
+                    let bound = lab::bind(&state, people.collect(), now()).await.unwrap();
+                    assert!(bound.iter().all(Result::is_ok), "{bound:?}");
+                }
+                let (batch, shipped) = lab::ship(
+                    &state,
+                    format!("courier {l}"),
+                    "kingmed".into(),
+                    barcodes.clone(),
+                    now(),
+                )
+                .await
+                .unwrap();
+                assert!(shipped.iter().all(Result::is_ok), "{shipped:?}");
+                let received = lab::receive(&state, batch.unwrap(), Vec::new(), now())
+                    .await
+                    .unwrap();
+                assert_eq!(received.iter().filter(|r| r.is_ok()).count(), 10);
+                let lines = barcodes
+                    .iter()
+                    .map(|b| {
+                        Ok(xikang_domain::testing::ResultLine {
+                            barcode: xikang_domain::testing::TubeBarcode::parse(b).unwrap(),
+                            outcome: xikang_domain::testing::LabOutcome::Negative,
+                            ct: None,
+                            resulted_at: None,
+                        })
+                    })
+                    .collect();
+                let resulted = lab::post_results(&state, "lab:pipeline", lines, now())
+                    .await
+                    .unwrap();
+                assert!(resulted.iter().all(Result::is_ok), "{resulted:?}");
+                barcodes
+            })
+        })
+        .collect();
+    let mut barcodes = Vec::new();
+    for l in labs {
+        barcodes.extend(l.await.unwrap());
+    }
+    let live = lab_tubes(&state, &barcodes);
+    assert!(
+        live.iter().all(|t| t.as_ref().is_some_and(
+            |(t, n)| *n == 10 && t.state == xikang_domain::testing::TubeState::Resulted
+        )),
+        "{live:?}"
+    );
+    // Four batches, each numbered once (a batch id is taken under the lab's lock).
+    let batches: std::collections::BTreeSet<_> = live
+        .iter()
+        .filter_map(|t| t.as_ref().and_then(|(t, _)| t.batch))
+        .collect();
+    assert_eq!(batches.len(), 4, "{batches:?}");
+    let restarted = reload(&app);
+    assert_eq!(lab_tubes(&restarted, &barcodes), live);
+    let status = |s: &xikang_server::state::AppState| {
+        serde_json::to_value(lab::round_status(s, round).unwrap().total).unwrap()
+    };
+    assert_eq!(status(&restarted), status(&state));
+    assert_eq!(status(&state)["sampled"], 400, "{}", status(&state));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_pipelined_write_rebuilds_the_lab_index_from_the_store_and_nothing_planned_on_it_lands()
+ {
+    use xikang_server::lab;
+    let app = spawn_app().await;
+    let state = app.state.clone();
+    let (site, round) = site_and_round(&state).await;
+    // Another process opens tube 1 in the same store; this server's index does not know
+    // it, so it hands id 1 to the next tube it opens, and the store refuses that write.
+    let now = xikang_server::now();
+    let other = xikang_domain::testing::Tube {
+        id: xikang_domain::testing::TubeId(1),
+        barcode: xikang_domain::testing::TubeBarcode::parse("WXP-OTHER").unwrap(),
+        site,
+        round: Some(round),
+        capacity: 5,
+        state: xikang_domain::testing::TubeState::Open,
+        opened_at: now,
+        sealed_at: None,
+        batch: None,
+        shipped_at: None,
+        received_at: None,
+        resulted_at: None,
+        outcome: None,
+        ct: None,
+        lab: None,
+    };
+    app.store
+        .write_lab(&xikang_store::LabWrite {
+            tubes: vec![other],
+            ..Default::default()
+        })
+        .unwrap();
+    let open = |barcode: &str| {
+        let state = state.clone();
+        let items = vec![lab::NewTube {
+            barcode: barcode.into(),
+            site,
+            round: Some(round),
+            capacity: 10,
+        }];
+        tokio::spawn(async move { lab::open_tubes(&state, items, xikang_server::now()).await })
+    };
+    // The failing write, and a second planned at the same time (on top of the first when
+    // the first's plan is in the index, or after the rebuild).
+    let (first, second) = (open("WXP-A"), open("WXP-B"));
+    let first = first.await.unwrap();
+    let second = second.await.unwrap();
+    let refused = |r: &Result<_, xikang_server::error::AppError>| {
+        r.as_ref().err().map(|e| {
+            let (status, code, _) = e.summary();
+            (status.as_u16(), code)
+        })
+    };
+    assert_eq!(refused(&first), Some((409, "conflict")));
+    // The second either planned on top of the failed write, and is refused unwritten, or
+    // after the rebuild, and is stored.
+    let second_stored = match refused(&second) {
+        None => true,
+        Some(r) => {
+            assert_eq!(r, (409, "lab_changed"));
+            false
+        }
+    };
+    // The index is the store's again: the other process's tube is there, the failed one
+    // is not, and the next tube takes the next id.
+    let barcodes: Vec<String> = ["WXP-OTHER", "WXP-A", "WXP-B"].map(String::from).into();
+    let tubes = lab_tubes(&state, &barcodes);
+    assert_eq!(tubes[0].as_ref().map(|(t, _)| t.capacity), Some(5));
+    assert!(tubes[1].is_none(), "{:?}", tubes[1]);
+    assert_eq!(tubes[2].is_some(), second_stored);
+    assert_eq!(lab_tubes(&reload(&app), &barcodes), tubes);
+    let next = open("WXP-C").await.unwrap().unwrap();
+    let expected = if second_stored { 3 } else { 2 };
+    assert_eq!(
+        next[0].as_ref().unwrap().0,
+        expected,
+        "the next tube takes the next id"
+    );
+}

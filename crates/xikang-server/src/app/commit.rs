@@ -1,8 +1,12 @@
 //! The one committer: every change to authority state goes through one private
-//! `AppState::commit` (entered by [`AppState::record`], [`AppState::commit_duties`],
-//! [`AppState::commit_lab`] and [`AppState::commit_register`]), which writes it durably in one store transaction (authority events
-//! with the duty rows or the lab change they belong to) and then applies the committed
-//! events to the projection, all under one lock so the projection sees the log in order.
+//! `AppState::commit` (entered by [`AppState::record`], [`AppState::commit_duties`] and
+//! [`AppState::commit_register`]), which writes it durably in one store transaction (authority
+//! events with the duty rows they belong to) and then applies the committed events to the
+//! projection, all under one lock so the projection sees the log in order. Lab changes
+//! ([`AppState::commit_lab`], [`AppState::commit_lab_pipelined`]) are written by the lab's
+//! own writer, in the order the lab planned them (`lab/pipeline.rs`), outside that lock;
+//! their events are then applied under it in the same way, after any the log holds before
+//! them.
 //! Authorising and planning happen before, in the feature's command; nothing here decides.
 //! What the committed events set off in other features runs after, unlocked
 //! (`app/reactions.rs`).
@@ -44,7 +48,9 @@ impl AppState {
     }
 
     /// Writes a lab change (tubes, rounds, tasks, doses) with its events, folds it into the
-    /// lab index and applies the events; hands the change back to its command.
+    /// lab index and applies the events; hands the change back to its command. The caller
+    /// holds the lab's operation lock until this returns; the write goes through the lab's
+    /// writer queue (`lab/pipeline.rs`) behind any pipelined write planned before it.
     pub async fn commit_lab(
         &self,
         mut lab: LabWrite,
@@ -54,12 +60,58 @@ impl AppState {
         if self.config.node.id.is_some() {
             lab.planned_after_note = Some(self.node.lab_after());
         }
-        self.commit(
-            lab,
-            |store, lab| store.write_lab(lab),
-            |state, lab| state.projection.lab.absorb(state, lab),
-        )
-        .await
+        let (lab, written) = self.write_lab(lab, false).await?;
+        let events = written?;
+        let log = self.commit_lock.lock().await;
+        self.apply_committed(log, &events, || self.projection.lab.absorb(self, &lab))
+            .await?;
+        Ok((lab, events))
+    }
+
+    /// [`Self::commit_lab`] pipelined: the caller validated `lab` under the lab's operation
+    /// lock `op`; the change is folded into the lab index now, queued for the store, and
+    /// the lock released, so that the next lab command is validated while this one is
+    /// written. Returns once the write is durable and its events applied. A failed write
+    /// leaves the index ahead of the store: the next command rebuilds it
+    /// ([`crate::lab::LabIndex::begin`]), here at once. Among several nodes, whose lab
+    /// writes are checked against each other's (docs/nodes.md), it is not pipelined.
+    pub async fn commit_lab_pipelined(
+        &self,
+        op: tokio::sync::MutexGuard<'_, ()>,
+        lab: LabWrite,
+    ) -> Result<(LabWrite, Vec<StoredEvent>), StoreError> {
+        if self.config.node.id.is_some() {
+            return self.commit_lab(lab).await;
+        }
+        self.projection.lab.absorb(self, &lab);
+        let queued = self.write_lab(lab, true);
+        drop(op);
+        let (lab, written) = queued.await?;
+        let events = match written {
+            Ok(events) => events,
+            Err(e) => {
+                drop(self.projection.lab.begin(self).await);
+                return Err(e);
+            }
+        };
+        let log = self.commit_lock.lock().await;
+        self.apply_committed(log, &events, || {}).await?;
+        Ok((lab, events))
+    }
+
+    /// Queues a lab write (the caller holds the lab's operation lock while it is queued);
+    /// `ahead`: the index absorbed it already.
+    fn write_lab(
+        &self,
+        lab: LabWrite,
+        ahead: bool,
+    ) -> impl std::future::Future<Output = Result<crate::lab::Written, StoreError>> + use<> {
+        let answer = self.projection.lab.queue(&self.store, lab, ahead);
+        async move {
+            answer
+                .await
+                .map_err(|_| StoreError::Corrupt("the lab writer stopped".into()))
+        }
     }
 
     /// Writes a resident-register import (households, new and changed residents) with its
@@ -95,20 +147,35 @@ impl AppState {
             .await
             .map_err(|e| StoreError::Corrupt(format!("commit task failed: {e}")))?;
         let events = written?;
-        // Another process writing to the same store may have appended before us: apply
-        // its events first, so the projection sees the log in sequence order. If that read
-        // fails the write is still durable; the error is reported and the next commit or
-        // `follow_log` applies the gap and ours, in order (ours are not applied past a gap).
+        self.apply_committed(log, &events, || absorb(self, &w))
+            .await?;
+        Ok((w, events))
+    }
+
+    /// After a durable write, under the commit lock `log`: the events another process
+    /// appended first, then `absorb`, then the written events; then, unlocked, what they
+    /// set off.
+    async fn apply_committed(
+        &self,
+        log: tokio::sync::MutexGuard<'_, ()>,
+        events: &[StoredEvent],
+        absorb: impl FnOnce(),
+    ) -> Result<(), StoreError> {
+        // Another process writing to the same store (or the lab's writer, which writes
+        // outside this lock) may have appended before us: apply those events first, so the
+        // projection sees the log in sequence order. If that read fails the write is still
+        // durable; the error is reported and the next commit or `follow_log` applies the
+        // gap and ours, in order (ours are not applied past a gap).
         if let Some(first) = events.first() {
             self.follow_log_until(first.seq).await?;
         }
-        absorb(self, &w);
-        for e in &events {
+        absorb();
+        for e in events {
             self.projection.apply(e);
         }
         drop(log);
-        super::reactions::to(self, &events).await;
-        Ok((w, events))
+        super::reactions::to(self, events).await;
+        Ok(())
     }
 
     /// Applies the events other processes appended to the store's log since this

@@ -55,6 +55,10 @@ pub struct LabIndex {
     /// the lab's mutex: the code display and every venue scan read it, and must not wait
     /// behind a round's bulk binding or results (lock order: lab mutex, then this).
     pub(super) doses: RwLock<Vec<u8>>,
+    /// Every lab write goes to the store through this queue ([`super::pipeline`]).
+    writer: super::pipeline::LabWriter,
+    /// Rebuilds after a failed pipelined write: commands plan in epoch `rebuilds + 1`.
+    rebuilds: std::sync::atomic::AtomicU64,
 }
 
 /// A resident the register placed: `(person, community index, community, born)`.
@@ -315,14 +319,48 @@ impl LabIndex {
     /// which it absorbs what other nodes wrote to the lab first (docs/nodes.md), so the
     /// command checks against what the store holds. If that read fails the command goes
     /// on: the store refuses its write if another node's came between.
+    ///
+    /// If a pipelined write failed since the last command, the index is ahead of the store:
+    /// it is rebuilt from the store first ([`super::pipeline`]). If that fails too, the
+    /// command plans on the stale index and the writer refuses its write.
     pub(crate) async fn begin(&self, state: &AppState) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::sync::atomic::Ordering;
         let op = self.op.lock().await;
+        let failed = self.writer.failed_epoch();
+        if failed > self.rebuilds.load(Ordering::Acquire) {
+            tracing::warn!("a lab write failed: rebuilding the lab index from the store");
+            let reload = || {
+                *self.lock() = Lab::default();
+                write(&self.doses).clear();
+                self.load(state)
+            };
+            let reloaded = match tokio::runtime::Handle::current().runtime_flavor() {
+                tokio::runtime::RuntimeFlavor::CurrentThread => reload(),
+                _ => tokio::task::block_in_place(reload),
+            };
+            match reloaded {
+                Ok(()) => self.rebuilds.store(failed, Ordering::Release),
+                Err(e) => tracing::error!(error = %e, "rebuilding the lab index failed"),
+            }
+        }
         if state.config.node.id.is_some()
             && let Err(e) = crate::app::node::follow_lab(state).await
         {
             tracing::warn!(error = %e, "following other nodes' lab writes failed");
         }
         op
+    }
+
+    /// Queues a lab write for the store (the caller holds the operation lock); `ahead`:
+    /// the index absorbed it already.
+    pub(crate) fn queue(
+        &self,
+        store: &std::sync::Arc<dyn xikang_store::Store>,
+        w: LabWrite,
+        ahead: bool,
+    ) -> tokio::sync::oneshot::Receiver<super::Written> {
+        let epoch = self.rebuilds.load(std::sync::atomic::Ordering::Acquire) + 1;
+        self.writer.queue(store, w, epoch, ahead)
     }
 
     /// The operation lock if no command holds it (the follower absorbs other nodes' lab

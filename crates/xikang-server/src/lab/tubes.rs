@@ -21,7 +21,7 @@ pub async fn open_tubes(
     items: Vec<NewTube>,
     now: Timestamp,
 ) -> Result<Vec<Result<TubeId, ItemError>>, AppError> {
-    let _op = state.projection.lab.begin(state).await;
+    let op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
@@ -95,7 +95,7 @@ pub async fn open_tubes(
         }
     }
     if !w.tubes.is_empty() {
-        commit(state, w).await?;
+        commit_pipelined(state, op, w).await?;
     }
     Ok(out)
 }
@@ -180,7 +180,7 @@ pub async fn bind(
     items: Vec<(String, Result<PersonId, ItemError>)>,
     now: Timestamp,
 ) -> Result<Vec<Result<Bound, ItemError>>, AppError> {
-    let _op = state.projection.lab.begin(state).await;
+    let op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
@@ -284,7 +284,7 @@ pub async fn bind(
         w.tubes.sort_by_key(|t| t.id);
     }
     if !w.samples.is_empty() {
-        commit(state, w).await?;
+        commit_pipelined(state, op, w).await?;
     }
     Ok(out)
 }
@@ -298,7 +298,7 @@ pub async fn seal(
     transition(
         state,
         barcodes,
-        |lab, tube| {
+        |lab, tube, _| {
             if tube.state != TubeState::Open {
                 return Err(item_err(
                     "tube_not_open",
@@ -322,18 +322,24 @@ pub async fn seal(
 }
 
 /// Applies a per-tube state change to each barcode, then writes the changed tubes (and the
-/// batch, if any) in one transaction.
+/// batch, if any) in one transaction. A batch with id 0 is a new one: it takes the next id
+/// under the lab's lock. `step` is given the batch's id.
 pub(super) async fn transition(
     state: &AppState,
     barcodes: Vec<String>,
-    mut step: impl FnMut(&Lab, &mut Tube) -> Result<(), ItemError> + Send,
+    mut step: impl FnMut(&Lab, &mut Tube, Option<BatchId>) -> Result<(), ItemError> + Send,
     batch: Option<Batch>,
 ) -> Result<(Vec<Result<TubeId, ItemError>>, LabWrite), AppError> {
-    let _op = state.projection.lab.begin(state).await;
+    let op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(barcodes.len());
     let mut w = LabWrite::default();
+    let mut batch = batch;
     {
         let lab = state.projection.lab.lock();
+        if let Some(b) = batch.as_mut().filter(|b| b.id.0 == 0) {
+            b.id = BatchId(lab.batches.keys().next_back().map_or(1, |b| b.0 + 1));
+        }
+        let batch_id = batch.as_ref().map(|b| b.id);
         let mut done: HashMap<TubeId, ()> = HashMap::new();
         for b in barcodes {
             let r = (|| {
@@ -349,7 +355,7 @@ pub(super) async fn transition(
                     ));
                 }
                 let mut tube = mem.tube.clone();
-                step(&lab, &mut tube)?;
+                step(&lab, &mut tube, batch_id)?;
                 done.insert(tube.id, ());
                 let id = tube.id;
                 w.tubes.push(tube);
@@ -365,7 +371,7 @@ pub(super) async fn transition(
         }
     }
     if !w.tubes.is_empty() {
-        let (w2, _) = commit(state, w).await?;
+        let (w2, _) = commit_pipelined(state, op, w).await?;
         w = w2;
     }
     Ok((out, w))
@@ -379,18 +385,8 @@ pub async fn ship(
     barcodes: Vec<String>,
     now: Timestamp,
 ) -> Result<(Option<BatchId>, Vec<Result<TubeId, ItemError>>), AppError> {
-    let id = BatchId(
-        state
-            .projection
-            .lab
-            .lock()
-            .batches
-            .keys()
-            .next_back()
-            .map_or(1, |b| b.0 + 1),
-    );
     let batch = Batch {
-        id,
+        id: BatchId(0),
         courier,
         lab: lab_name,
         handed_at: now,
@@ -400,7 +396,7 @@ pub async fn ship(
     let (results, w) = transition(
         state,
         barcodes,
-        |_, tube| {
+        |_, tube, batch| {
             if tube.state != TubeState::Sealed {
                 return Err(item_err(
                     "tube_not_sealed",
@@ -408,7 +404,7 @@ pub async fn ship(
                 ));
             }
             tube.state = TubeState::InTransport;
-            tube.batch = Some(id);
+            tube.batch = batch;
             tube.shipped_at = Some(now);
             Ok(())
         },
@@ -452,7 +448,7 @@ pub async fn receive(
     let (results, _) = transition(
         state,
         list,
-        |_, tube| {
+        |_, tube, _| {
             if tube.batch != Some(batch) {
                 return Err(item_err(
                     "not_in_batch",
@@ -501,9 +497,10 @@ pub async fn post_results(
     lines: Vec<Result<ResultLine, ItemError>>,
     now: Timestamp,
 ) -> Result<Vec<Result<Resulted, ItemError>>, AppError> {
-    let _op = state.projection.lab.begin(state).await;
+    let op = state.projection.lab.begin(state).await;
     // Suspected cases take case ids: after the lab's lock, as every lab command does.
-    let _cases = state.projection.case_op.lock().await;
+    let cases_op = state.projection.case_op.lock().await;
+    let mut opens_case = false;
     let mut out = Vec::with_capacity(lines.len());
     let mut w = LabWrite::default();
     {
@@ -605,6 +602,7 @@ pub async fn post_results(
                     }
                 }
                 retests_in.extend(c.retests_answered.into_iter().map(retest_task_key));
+                opens_case |= c.suspected.is_some();
                 w.tubes.push(resulted);
                 Ok(Resulted {
                     tube: tube.id,
@@ -628,9 +626,17 @@ pub async fn post_results(
             });
         }
     }
-    // A positive's case proposes sealing its zone through the committer's reactions.
+    // A positive's case proposes sealing its zone through the committer's reactions. A
+    // write that opens a case keeps both locks until its case is applied (the next
+    // command's case ids and open-case checks read the applied cases); any other is
+    // pipelined.
     if !w.tubes.is_empty() {
-        commit(state, w).await?;
+        if opens_case {
+            commit(state, w).await?;
+        } else {
+            drop(cases_op);
+            commit_pipelined(state, op, w).await?;
+        }
     }
     Ok(out)
 }

@@ -73,11 +73,12 @@ fn put_rounds(tx: &mut Transaction<'_>, rounds: &[Round]) -> Result<()> {
 
 fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     // A city-wide round opens a million tubes and moves each through four more states:
-    // new tubes go in by binary `COPY`, the others are one `update` from arrays.
+    // new tubes and moves both go in by binary `COPY`, moves appended to `lab_tube_moves`
+    // (migration 0017), never updated in place.
+    use postgres::types::Type;
     let (opened, moved): (Vec<&Tube>, Vec<&Tube>) =
         tubes.iter().partition(|t| t.state == TubeState::Open);
     if !opened.is_empty() {
-        use postgres::types::Type;
         let sink = tx.copy_in(&format!(
             "copy lab_tubes ({TUBE_COLUMNS}) from stdin with (format binary)"
         ))?;
@@ -125,51 +126,62 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     if moved.is_empty() {
         return Ok(());
     }
-    // An `update … from` may change a row once per statement: keep the last version of a
-    // tube listed twice. Only what moves after opening is set, so the indexed columns stay
-    // as they are and PostgreSQL updates the row in place (migration 0008).
+    // A tube moving on must have been opened. Tube ids are dense from 1 (the lab's index
+    // hands them out in order and no tube is deleted), so the highest stored id bounds
+    // them: one index lookup instead of one per tube.
+    let highest: Option<i64> = tx
+        .query_one("select max(id) from lab_tubes", &[])?
+        .try_get(0)?;
+    if moved
+        .iter()
+        .any(|t| t.id.0 == 0 || i64::from(t.id.0) > highest.unwrap_or(0))
+    {
+        return Err(StoreError::Conflict(ConflictKind::TubeNeverOpened));
+    }
+    // A tube listed twice in one write keeps its last version (the latest move is told by
+    // its state alone).
     let mut last: HashMap<u32, usize> = HashMap::new();
     for (i, t) in moved.iter().enumerate() {
         last.insert(t.id.0, i);
     }
-    let rows: Vec<&Tube> = moved
+    let sink = tx.copy_in(
+        "copy lab_tube_moves (tube, state, sealed_at, batch, shipped_at, received_at,
+           resulted_at, outcome, ct, lab) from stdin with (format binary)",
+    )?;
+    let mut w = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT8,
+            Type::INT4,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT4,
+            Type::FLOAT4,
+            Type::TEXT,
+        ],
+    );
+    for (_, t) in moved
         .iter()
         .enumerate()
         .filter(|(i, t)| last.get(&t.id.0) == Some(i))
-        .map(|(_, t)| *t)
-        .collect();
-    let ids: Vec<i64> = rows.iter().map(|t| i64::from(t.id.0)).collect();
-    let states: Vec<i32> = rows.iter().map(|t| i32::from(t.state.code())).collect();
-    let sealed: Vec<Option<i64>> = rows.iter().map(|t| t.sealed_at.map(|x| x.0)).collect();
-    let batches: Vec<Option<i64>> = rows
-        .iter()
-        .map(|t| t.batch.map(|b| i64::from(b.0)))
-        .collect();
-    let shipped: Vec<Option<i64>> = rows.iter().map(|t| t.shipped_at.map(|x| x.0)).collect();
-    let received: Vec<Option<i64>> = rows.iter().map(|t| t.received_at.map(|x| x.0)).collect();
-    let resulted: Vec<Option<i64>> = rows.iter().map(|t| t.resulted_at.map(|x| x.0)).collect();
-    let outcomes: Vec<Option<i32>> = rows
-        .iter()
-        .map(|t| t.outcome.map(|o| i32::from(o.code())))
-        .collect();
-    let cts: Vec<Option<f32>> = rows.iter().map(|t| t.ct).collect();
-    let labs: Vec<Option<&str>> = rows.iter().map(|t| t.lab.as_deref()).collect();
-    let updated = tx.execute(
-        "update lab_tubes t set state = u.state, sealed_at = u.sealed_at, batch = u.batch,
-           shipped_at = u.shipped_at, received_at = u.received_at, resulted_at = u.resulted_at,
-           outcome = u.outcome, ct = u.ct, lab = u.lab
-         from unnest($1::bigint[], $2::integer[], $3::bigint[], $4::bigint[], $5::bigint[],
-                     $6::bigint[], $7::bigint[], $8::integer[], $9::real[], $10::text[])
-           as u(id, state, sealed_at, batch, shipped_at, received_at, resulted_at, outcome, ct, lab)
-         where t.id = u.id",
-        &[
-            &ids, &states, &sealed, &batches, &shipped, &received, &resulted, &outcomes, &cts,
-            &labs,
-        ],
-    )?;
-    if updated != rows.len() as u64 {
-        return Err(StoreError::Conflict(ConflictKind::TubeNeverOpened));
+    {
+        w.write(&[
+            &i64::from(t.id.0),
+            &i32::from(t.state.code()),
+            &t.sealed_at.map(|x| x.0),
+            &t.batch.map(|b| i64::from(b.0)),
+            &t.shipped_at.map(|x| x.0),
+            &t.received_at.map(|x| x.0),
+            &t.resulted_at.map(|x| x.0),
+            &t.outcome.map(|o| i32::from(o.code())),
+            &t.ct,
+            &t.lab.as_deref(),
+        ])?;
     }
+    w.finish()?;
     Ok(())
 }
 
@@ -376,8 +388,24 @@ impl LabStore for PgStore {
     fn for_each_tube(&self, f: &mut dyn FnMut(Tube)) -> Result<()> {
         let mut c = self.read()?;
         let mut tx = c.transaction()?;
+        // Each tube's opening row overlaid by its latest move (migration 0017): states only
+        // move forward, so the latest is the highest.
         let portal = tx.bind(
-            &format!("select {TUBE_COLUMNS} from lab_tubes order by id"),
+            "select t.id, t.barcode, t.site, t.round, t.capacity,
+               coalesce(m.state, t.state),
+               t.opened_at,
+               case when m.tube is null then t.sealed_at else m.sealed_at end,
+               case when m.tube is null then t.batch else m.batch end,
+               case when m.tube is null then t.shipped_at else m.shipped_at end,
+               case when m.tube is null then t.received_at else m.received_at end,
+               case when m.tube is null then t.resulted_at else m.resulted_at end,
+               case when m.tube is null then t.outcome else m.outcome end,
+               case when m.tube is null then t.ct else m.ct end,
+               case when m.tube is null then t.lab else m.lab end
+             from lab_tubes t
+             left join (select distinct on (tube) * from lab_tube_moves
+                        order by tube, state desc) m on m.tube = t.id
+             order by t.id",
             &[],
         )?;
         loop {

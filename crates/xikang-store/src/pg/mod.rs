@@ -111,6 +111,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../migrations/postgres/0016_node_feed.sql"),
     ),
     (
+        17,
+        "tube_moves",
+        include_str!("../../migrations/postgres/0017_tube_moves.sql"),
+    ),
+    (
         18,
         "enterprise",
         include_str!("../../migrations/postgres/0018_enterprise.sql"),
