@@ -357,7 +357,7 @@ fn resolve_tokens(
     let mut outcomes: Vec<(usize, Result<PersonId, ItemError>)> = live
         .iter()
         .copied()
-        .zip(state.identify(&refs, now))
+        .zip(state.identify(&refs, now, true))
         .collect();
     let grace = state.config.scan_upload_grace_secs;
     for (i, p) in pending.iter().enumerate() {

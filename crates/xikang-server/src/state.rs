@@ -653,14 +653,22 @@ impl AppState {
     }
 
     /// The people whose scanned codes these are, as venue doors and sampling sites read
-    /// them: a token verified before comes from the cache; the others are verified now, and
-    /// a sampling site's upload of thousands is spread over every core, off the async
-    /// workers, because verification is CPU work. The result at position `i` is for
-    /// `tokens[i]`: the person, or the refusal (`token_…` codes, `unknown_person`).
-    pub fn identify(&self, tokens: &[&str], now: Timestamp) -> Vec<Result<PersonId, ItemError>> {
+    /// them: with `cached`, a token verified before comes from the cache and the others are
+    /// remembered there (a venue's door sees the same codes again); without, each is
+    /// verified and none remembered (a sampling site's swab is scanned once: a round of ten
+    /// million would only churn the cache). A sampling site's upload of thousands is spread
+    /// over every core, off the async workers, because verification is CPU work. The result
+    /// at position `i` is for `tokens[i]`: the person, or the refusal (`token_…` codes,
+    /// `unknown_person`).
+    pub fn identify(
+        &self,
+        tokens: &[&str],
+        now: Timestamp,
+        cached: bool,
+    ) -> Vec<Result<PersonId, ItemError>> {
         let parts = cores().min(tokens.len() / 512).max(1);
         if parts == 1 {
-            return self.identify_here(tokens, now);
+            return self.identify_here(tokens, now, cached);
         }
         let size = tokens.len().div_ceil(parts);
         let spread = || {
@@ -670,7 +678,7 @@ impl AppState {
                     .map(|chunk| {
                         (
                             chunk.len(),
-                            scope.spawn(move || self.identify_here(chunk, now)),
+                            scope.spawn(move || self.identify_here(chunk, now, cached)),
                         )
                     })
                     .collect();
@@ -698,14 +706,24 @@ impl AppState {
         }
     }
 
-    fn identify_here(&self, tokens: &[&str], now: Timestamp) -> Vec<Result<PersonId, ItemError>> {
+    fn identify_here(
+        &self,
+        tokens: &[&str],
+        now: Timestamp,
+        cached: bool,
+    ) -> Vec<Result<PersonId, ItemError>> {
         let mut out = Vec::with_capacity(tokens.len());
-        // (position, cache key) of the tokens not verified before.
+        // (position, cache key) of the tokens not verified before (key 0: not cached).
         let mut misses: Vec<(usize, u64)> = Vec::new();
         for (i, t) in tokens.iter().enumerate() {
             // An identity card is checked online every time (revocation), never cached.
             if t.trim_start().starts_with(xikang_code::CARD_PREFIX) {
                 out.push(self.identify_card(t, now));
+                continue;
+            }
+            if !cached {
+                out.push(Err(item_err("token_tampered", "not verified")));
+                misses.push((i, 0));
                 continue;
             }
             let key = self.token_hasher.hash_one(t);
@@ -729,7 +747,13 @@ impl AppState {
         for ((i, key), verdict) in misses.into_iter().zip(verdicts) {
             out[i] = verdict
                 .map_err(|e| item_err(e.code(), e.to_string()))
-                .and_then(|claims| self.remember(key, &claims, ring.generation));
+                .and_then(|claims| {
+                    if cached {
+                        self.remember(key, &claims, ring.generation)
+                    } else {
+                        self.resident(&claims)
+                    }
+                });
         }
         out
     }
@@ -767,15 +791,9 @@ impl AppState {
         self.remember(key, &claims, ring.generation)
     }
 
-    /// The resident a verified token names, remembered under `key` for its next use.
-    fn remember(
-        &self,
-        key: u64,
-        claims: &CodeClaims,
-        generation: u64,
-    ) -> Result<PersonId, ItemError> {
-        let person = self
-            .pseudonyms
+    /// The resident a verified token names.
+    fn resident(&self, claims: &CodeClaims) -> Result<PersonId, ItemError> {
+        self.pseudonyms
             .person_of(&claims.subject)
             .filter(|p| self.projection.person_exists(*p))
             .ok_or_else(|| {
@@ -783,7 +801,17 @@ impl AppState {
                     "unknown_person",
                     "the code's subject is not a resident here",
                 )
-            })?;
+            })
+    }
+
+    /// The resident a verified token names, remembered under `key` for its next use.
+    fn remember(
+        &self,
+        key: u64,
+        claims: &CodeClaims,
+        generation: u64,
+    ) -> Result<PersonId, ItemError> {
+        let person = self.resident(claims)?;
         self.verified.put(
             key,
             Verified {

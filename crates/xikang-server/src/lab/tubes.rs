@@ -111,8 +111,9 @@ pub enum Swabbed {
     Person(PersonId),
 }
 
-/// Resolves scanned codes to people ([`AppState::identify`], the same cache and verifier
-/// as venue scans) and ID numbers through the store.
+/// Resolves scanned codes to people ([`AppState::identify`], the same verifier as venue
+/// scans, without their cache: a swab's code is scanned once) and ID numbers through the
+/// store.
 pub async fn resolve(
     state: &AppState,
     who: Vec<Swabbed>,
@@ -126,7 +127,7 @@ pub async fn resolve(
             _ => None,
         })
         .collect();
-    let mut identified = state.identify(&tokens, now).into_iter();
+    let mut identified = state.identify(&tokens, now, false).into_iter();
     let mut out = Vec::with_capacity(who.len());
     for w in &who {
         out.push(match w {

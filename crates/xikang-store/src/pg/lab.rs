@@ -3,13 +3,13 @@
 //! exclusive lock of the log as `Store::append_events`).
 
 use super::PgStore;
+use super::copy::CopyRows;
 use crate::error::{ConflictKind, Result, StoreError};
 use crate::lab::{
     LabStore, LabWrite, PersonBirth, ROUND_COLUMNS, RoundRow, TUBE_COLUMNS, TubeRow, batch_of,
     birth_of, cells_text, dose_of, sample_of, site_of, task_of,
 };
 use postgres::Transaction;
-use postgres::binary_copy::BinaryCopyInWriter;
 use std::collections::HashMap;
 use xikang_domain::PersonId;
 use xikang_domain::event::StoredEvent;
@@ -75,35 +75,12 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     // A city-wide round opens a million tubes and moves each through four more states:
     // new tubes and moves both go in by binary `COPY`, moves appended to `lab_tube_moves`
     // (migration 0017), never updated in place.
-    use postgres::types::Type;
     let (opened, moved): (Vec<&Tube>, Vec<&Tube>) =
         tubes.iter().partition(|t| t.state == TubeState::Open);
     if !opened.is_empty() {
-        let sink = tx.copy_in(&format!(
-            "copy lab_tubes ({TUBE_COLUMNS}) from stdin with (format binary)"
-        ))?;
-        let mut w = BinaryCopyInWriter::new(
-            sink,
-            &[
-                Type::INT8,
-                Type::TEXT,
-                Type::INT8,
-                Type::INT8,
-                Type::INT4,
-                Type::INT4,
-                Type::INT8,
-                Type::INT8,
-                Type::INT8,
-                Type::INT8,
-                Type::INT8,
-                Type::INT8,
-                Type::INT4,
-                Type::FLOAT4,
-                Type::TEXT,
-            ],
-        );
+        let mut rows = CopyRows::new(opened.len(), 200);
         for t in opened {
-            w.write(&[
+            rows.row(&[
                 &i64::from(t.id.0),
                 &t.barcode.as_str(),
                 &i64::from(t.site.0),
@@ -119,9 +96,12 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
                 &t.outcome.map(|o| i32::from(o.code())),
                 &t.ct,
                 &t.lab.as_deref(),
-            ])?;
+            ]);
         }
-        w.finish()?;
+        rows.send(
+            tx,
+            &format!("copy lab_tubes ({TUBE_COLUMNS}) from stdin with (format binary)"),
+        )?;
     }
     if moved.is_empty() {
         return Ok(());
@@ -144,31 +124,13 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     for (i, t) in moved.iter().enumerate() {
         last.insert(t.id.0, i);
     }
-    let sink = tx.copy_in(
-        "copy lab_tube_moves (tube, state, sealed_at, batch, shipped_at, received_at,
-           resulted_at, outcome, ct, lab) from stdin with (format binary)",
-    )?;
-    let mut w = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::INT8,
-            Type::INT4,
-            Type::INT8,
-            Type::INT8,
-            Type::INT8,
-            Type::INT8,
-            Type::INT8,
-            Type::INT4,
-            Type::FLOAT4,
-            Type::TEXT,
-        ],
-    );
+    let mut rows = CopyRows::new(last.len(), 120);
     for (_, t) in moved
         .iter()
         .enumerate()
         .filter(|(i, t)| last.get(&t.id.0) == Some(i))
     {
-        w.write(&[
+        rows.row(&[
             &i64::from(t.id.0),
             &i32::from(t.state.code()),
             &t.sealed_at.map(|x| x.0),
@@ -179,10 +141,13 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
             &t.outcome.map(|o| i32::from(o.code())),
             &t.ct,
             &t.lab.as_deref(),
-        ])?;
+        ]);
     }
-    w.finish()?;
-    Ok(())
+    rows.send(
+        tx,
+        "copy lab_tube_moves (tube, state, sealed_at, batch, shipped_at, received_at,
+           resulted_at, outcome, ct, lab) from stdin with (format binary)",
+    )
 }
 
 /// Samples go in by binary `COPY`: ten million a round, and `COPY` writes its rows a page
@@ -191,21 +156,19 @@ fn insert_samples(tx: &mut Transaction<'_>, samples: &[Sample]) -> Result<()> {
     if samples.is_empty() {
         return Ok(());
     }
-    use postgres::types::Type;
-    let sink = tx.copy_in(
-        "copy lab_samples (tube, person, round, sampled_at) from stdin with (format binary)",
-    )?;
-    let mut w = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::INT8, Type::INT8]);
+    let mut rows = CopyRows::new(samples.len(), 50);
     for s in samples {
-        w.write(&[
+        rows.row(&[
             &i64::from(s.tube.0),
             &i64::from(s.person.0),
             &s.round.map(|r| i64::from(r.0)),
             &s.sampled_at.0,
-        ])?;
+        ]);
     }
-    w.finish()?;
-    Ok(())
+    rows.send(
+        tx,
+        "copy lab_samples (tube, person, round, sampled_at) from stdin with (format binary)",
+    )
 }
 
 fn put_rest(tx: &mut Transaction<'_>, w: &LabWrite) -> Result<()> {

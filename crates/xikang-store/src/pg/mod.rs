@@ -14,6 +14,7 @@
 
 mod claim;
 mod cluster;
+mod copy;
 mod core;
 mod credential;
 mod duties;
@@ -405,26 +406,9 @@ pub(crate) fn append_events_in(
     }
     // Binary `COPY`: a results upload appends tens of thousands of events at once, and
     // `COPY` writes them a page at a time where an `insert` logs each row.
-    use postgres::types::Type;
-    let sink = tx.copy_in(&format!(
-        "copy events ({EVENT_COLUMNS}) from stdin with (format binary)"
-    ))?;
-    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::INT8,
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT8,
-            Type::TEXT,
-            Type::BYTEA,
-            Type::BYTEA,
-        ],
-    );
+    let mut rows = copy::CopyRows::new(stored.len(), 400);
     for (e, body) in stored.iter().zip(&bodies) {
-        w.write(&[
+        rows.row(&[
             &i64::try_from(e.seq.0).unwrap_or(i64::MAX),
             &e.at.0,
             &e.actor.as_str(),
@@ -434,9 +418,12 @@ pub(crate) fn append_events_in(
             &body.as_str(),
             &&e.prev_hash[..],
             &&e.hash[..],
-        ])?;
+        ]);
     }
-    w.finish()?;
+    rows.send(
+        tx,
+        &format!("copy events ({EVENT_COLUMNS}) from stdin with (format binary)"),
+    )?;
     // Delivered at commit, to the other nodes' followers (docs/nodes.md).
     tx.execute("select pg_notify($1, 'log')", &[&cluster::LOG_CHANNEL])?;
     Ok(stored)

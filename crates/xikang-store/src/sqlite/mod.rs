@@ -117,6 +117,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0016_node_feed.sql"),
     ),
     (
+        17,
+        "tube_moves",
+        include_str!("../../migrations/sqlite/0017_tube_moves.sql"),
+    ),
+    (
         18,
         "enterprise",
         include_str!("../../migrations/sqlite/0018_enterprise.sql"),

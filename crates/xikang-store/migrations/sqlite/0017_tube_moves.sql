@@ -1,0 +1,4 @@
+-- xikang schema v17 (sqlite): nothing to change. never edit once released.
+-- postgresql's v17 appends a tube's moves to a table of their own instead of updating the
+-- tube's row; sqlite updates its rows in place cheaply and keeps doing so. the version is
+-- kept so that both backends count their migrations alike.
