@@ -86,8 +86,11 @@ pub enum ConflictKind {
     /// the caller's view of the lab disagrees with what is stored (e.g. another process
     /// wrote to the same database).
     TubeNeverOpened,
-    /// Another node changed the lab after this node planned its write (docs/nodes.md):
-    /// nothing was written; the node catches up and the caller retries.
+    /// The lab changed under the plan of this write: another node wrote to the lab after
+    /// this node planned it (docs/nodes.md), or a lab write queued before it failed, so
+    /// the index it was planned on held a change the store refused (docs/testing.md,
+    /// "Pipelined lab writes"). Nothing was written; the index catches up and the caller
+    /// retries.
     LabChanged,
     /// A unique key is already taken. `constraint` names the constraint (PostgreSQL) or the
     /// table and columns (SQLite, `people.id_hash`), never the values.
@@ -124,7 +127,7 @@ impl ConflictKind {
             ConflictKind::ProposalDecided => "the proposal was already decided",
             ConflictKind::AlreadyArrived => "the arrival was already recorded",
             ConflictKind::LabChanged => {
-                "another node changed the lab meanwhile; nothing was recorded: retry"
+                "the lab changed meanwhile (another node's write, or an earlier write that failed); nothing was recorded: retry"
             }
             ConflictKind::TubeNeverOpened => {
                 "the store refused the write (a tube moved on was never opened); nothing was recorded"

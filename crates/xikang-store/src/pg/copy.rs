@@ -79,9 +79,14 @@ impl CopyRows {
 
     /// Adds a row; `fields` in the order of the copy's column list.
     pub(super) fn row(&mut self, fields: &[&dyn Field]) {
-        let count = i16::try_from(fields.len()).unwrap_or(i16::MAX);
+        self.row_of(fields, &[]);
+    }
+
+    /// Adds a row of `head` then `tail`.
+    pub(super) fn row_of(&mut self, head: &[&dyn Field], tail: &[&dyn Field]) {
+        let count = i16::try_from(head.len() + tail.len()).unwrap_or(i16::MAX);
         self.buf.extend_from_slice(&count.to_be_bytes());
-        for f in fields {
+        for f in head.iter().chain(tail) {
             f.put(&mut self.buf);
         }
     }

@@ -3,7 +3,7 @@
 //! exclusive lock of the log as `Store::append_events`).
 
 use super::PgStore;
-use super::copy::CopyRows;
+use super::copy::{CopyRows, Field};
 use crate::error::{ConflictKind, Result, StoreError};
 use crate::lab::{
     LabStore, LabWrite, PersonBirth, ROUND_COLUMNS, RoundRow, TUBE_COLUMNS, TubeRow, batch_of,
@@ -71,6 +71,59 @@ fn put_rounds(tx: &mut Transaction<'_>, rounds: &[Round]) -> Result<()> {
     Ok(())
 }
 
+/// The columns of a tube that change after it is opened: the last of [`TUBE_COLUMNS`],
+/// and what a row of `lab_tube_moves` holds after the tube and its state.
+const MOVING: [&str; 8] = [
+    "sealed_at",
+    "batch",
+    "shipped_at",
+    "received_at",
+    "resulted_at",
+    "outcome",
+    "ct",
+    "lab",
+];
+
+/// A tube's [`MOVING`] columns, as stored.
+struct Moving<'a> {
+    sealed_at: Option<i64>,
+    batch: Option<i64>,
+    shipped_at: Option<i64>,
+    received_at: Option<i64>,
+    resulted_at: Option<i64>,
+    outcome: Option<i32>,
+    ct: Option<f32>,
+    lab: Option<&'a str>,
+}
+
+impl<'a> Moving<'a> {
+    fn of(t: &'a Tube) -> Moving<'a> {
+        Moving {
+            sealed_at: t.sealed_at.map(|x| x.0),
+            batch: t.batch.map(|b| i64::from(b.0)),
+            shipped_at: t.shipped_at.map(|x| x.0),
+            received_at: t.received_at.map(|x| x.0),
+            resulted_at: t.resulted_at.map(|x| x.0),
+            outcome: t.outcome.map(|o| i32::from(o.code())),
+            ct: t.ct,
+            lab: t.lab.as_deref(),
+        }
+    }
+
+    fn fields(&self) -> [&dyn Field; 8] {
+        [
+            &self.sealed_at,
+            &self.batch,
+            &self.shipped_at,
+            &self.received_at,
+            &self.resulted_at,
+            &self.outcome,
+            &self.ct,
+            &self.lab,
+        ]
+    }
+}
+
 fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     // A city-wide round opens a million tubes and moves each through four more states:
     // new tubes and moves both go in by binary `COPY`, moves appended to `lab_tube_moves`
@@ -80,23 +133,18 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     if !opened.is_empty() {
         let mut rows = CopyRows::new(opened.len(), 200);
         for t in opened {
-            rows.row(&[
-                &i64::from(t.id.0),
-                &t.barcode.as_str(),
-                &i64::from(t.site.0),
-                &t.round.map(|r| i64::from(r.0)),
-                &i32::from(t.capacity),
-                &i32::from(t.state.code()),
-                &t.opened_at.0,
-                &t.sealed_at.map(|x| x.0),
-                &t.batch.map(|b| i64::from(b.0)),
-                &t.shipped_at.map(|x| x.0),
-                &t.received_at.map(|x| x.0),
-                &t.resulted_at.map(|x| x.0),
-                &t.outcome.map(|o| i32::from(o.code())),
-                &t.ct,
-                &t.lab.as_deref(),
-            ]);
+            rows.row_of(
+                &[
+                    &i64::from(t.id.0),
+                    &t.barcode.as_str(),
+                    &i64::from(t.site.0),
+                    &t.round.map(|r| i64::from(r.0)),
+                    &i32::from(t.capacity),
+                    &i32::from(t.state.code()),
+                    &t.opened_at.0,
+                ],
+                &Moving::of(t).fields(),
+            );
         }
         rows.send(
             tx,
@@ -130,23 +178,17 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
         .enumerate()
         .filter(|(i, t)| last.get(&t.id.0) == Some(i))
     {
-        rows.row(&[
-            &i64::from(t.id.0),
-            &i32::from(t.state.code()),
-            &t.sealed_at.map(|x| x.0),
-            &t.batch.map(|b| i64::from(b.0)),
-            &t.shipped_at.map(|x| x.0),
-            &t.received_at.map(|x| x.0),
-            &t.resulted_at.map(|x| x.0),
-            &t.outcome.map(|o| i32::from(o.code())),
-            &t.ct,
-            &t.lab.as_deref(),
-        ]);
+        rows.row_of(
+            &[&i64::from(t.id.0), &i32::from(t.state.code())],
+            &Moving::of(t).fields(),
+        );
     }
     rows.send(
         tx,
-        "copy lab_tube_moves (tube, state, sealed_at, batch, shipped_at, received_at,
-           resulted_at, outcome, ct, lab) from stdin with (format binary)",
+        &format!(
+            "copy lab_tube_moves (tube, state, {}) from stdin with (format binary)",
+            MOVING.join(", ")
+        ),
     )
 }
 
@@ -353,22 +395,20 @@ impl LabStore for PgStore {
         let mut tx = c.transaction()?;
         // Each tube's opening row overlaid by its latest move (migration 0017): states only
         // move forward, so the latest is the highest.
+        let moving: Vec<String> = MOVING
+            .iter()
+            .map(|c| format!("case when m.tube is null then t.{c} else m.{c} end"))
+            .collect();
         let portal = tx.bind(
-            "select t.id, t.barcode, t.site, t.round, t.capacity,
-               coalesce(m.state, t.state),
-               t.opened_at,
-               case when m.tube is null then t.sealed_at else m.sealed_at end,
-               case when m.tube is null then t.batch else m.batch end,
-               case when m.tube is null then t.shipped_at else m.shipped_at end,
-               case when m.tube is null then t.received_at else m.received_at end,
-               case when m.tube is null then t.resulted_at else m.resulted_at end,
-               case when m.tube is null then t.outcome else m.outcome end,
-               case when m.tube is null then t.ct else m.ct end,
-               case when m.tube is null then t.lab else m.lab end
-             from lab_tubes t
-             left join (select distinct on (tube) * from lab_tube_moves
-                        order by tube, state desc) m on m.tube = t.id
-             order by t.id",
+            &format!(
+                "select t.id, t.barcode, t.site, t.round, t.capacity, coalesce(m.state, t.state),
+                   t.opened_at, {}
+                 from lab_tubes t
+                 left join (select distinct on (tube) * from lab_tube_moves
+                            order by tube, state desc) m on m.tube = t.id
+                 order by t.id",
+                moving.join(", ")
+            ),
             &[],
         )?;
         loop {
