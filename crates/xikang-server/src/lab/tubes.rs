@@ -329,12 +329,11 @@ pub(super) async fn transition(
     state: &AppState,
     barcodes: Vec<String>,
     mut step: impl FnMut(&Lab, &mut Tube, Option<BatchId>) -> Result<(), ItemError> + Send,
-    batch: Option<Batch>,
+    mut batch: Option<Batch>,
 ) -> Result<(Vec<Result<TubeId, ItemError>>, LabWrite), AppError> {
     let op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(barcodes.len());
     let mut w = LabWrite::default();
-    let mut batch = batch;
     {
         let lab = state.projection.lab.lock();
         if let Some(b) = batch.as_mut().filter(|b| b.id.0 == 0) {
