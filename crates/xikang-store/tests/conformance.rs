@@ -1436,23 +1436,14 @@ mod lab {
     use xikang_store::LabWrite;
 
     fn tube(id: u32, barcode: &str) -> Tube {
-        Tube {
-            id: TubeId(id),
-            barcode: TubeBarcode::parse(barcode).unwrap(),
-            site: SiteId(1),
-            round: Some(RoundId(1)),
-            capacity: 10,
-            state: TubeState::Open,
-            opened_at: ts("2022-07-01T01:00:00Z"),
-            sealed_at: None,
-            batch: None,
-            shipped_at: None,
-            received_at: None,
-            resulted_at: None,
-            outcome: None,
-            ct: None,
-            lab: None,
-        }
+        Tube::opened(
+            TubeId(id),
+            TubeBarcode::parse(barcode).unwrap(),
+            SiteId(1),
+            Some(RoundId(1)),
+            10,
+            ts("2022-07-01T01:00:00Z"),
+        )
     }
 
     fn sample(tube: u32, person: u32) -> Sample {

@@ -279,6 +279,14 @@ fn bench_person(i: u32) -> xikang_domain::Person {
     }
 }
 
+/// How many items a lab command refused, or its error.
+fn refused<T>(
+    answer: Result<Vec<Result<T, xikang_server::lab::ItemError>>, xikang_server::error::AppError>,
+) -> Result<usize> {
+    let items = answer.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(items.iter().filter(|x| x.is_err()).count())
+}
+
 /// A tube's barcode in the benchmark.
 fn barcode(i: usize) -> String {
     format!("WXB-{i:08}")
@@ -519,10 +527,7 @@ fn bench_on(
                         capacity,
                     })
                     .collect();
-                let r = lab::open_tubes(&state, items, xikang_server::now())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                Ok(r.iter().filter(|x| x.is_err()).count())
+                refused(lab::open_tubes(&state, items, xikang_server::now()).await)
             }
         })
         .await?;
@@ -569,10 +574,7 @@ fn bench_on(
                         (tube.1.clone(), p)
                     })
                     .collect();
-                let r = lab::bind(&state, items, xikang_server::now())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                Ok(r.iter().filter(|x| x.is_err()).count())
+                refused(lab::bind(&state, items, xikang_server::now()).await)
             }
         })
         .await?;
@@ -584,10 +586,8 @@ fn bench_on(
         lap = Instant::now();
         // The last tube may not be full: the sampler closes it.
         if !n.is_multiple_of(pool) {
-            let r = lab::seal(&state, vec![barcode(tubes - 1)], xikang_server::now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            errors += r.iter().filter(|x| x.is_err()).count();
+            errors +=
+                refused(lab::seal(&state, vec![barcode(tubes - 1)], xikang_server::now()).await)?;
         }
         // Each courier hands over a batch and the lab receives it.
         let st = state.clone();
@@ -604,13 +604,10 @@ fn bench_on(
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                let mut refused = r.iter().filter(|x| x.is_err()).count();
+                let not_shipped = r.iter().filter(|x| x.is_err()).count();
                 let batch = batch.context("a batch")?;
-                let r = lab::receive(&state, batch, Vec::new(), xikang_server::now())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                refused += r.iter().filter(|x| x.is_err()).count();
-                Ok(refused)
+                Ok(not_shipped
+                    + refused(lab::receive(&state, batch, Vec::new(), xikang_server::now()).await)?)
             }
         })
         .await?;
@@ -639,10 +636,7 @@ fn bench_on(
                         })
                     })
                     .collect();
-                let r = lab::post_results(&state, "lab:bench", lines, xikang_server::now())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                Ok(r.iter().filter(|x| x.is_err()).count())
+                refused(lab::post_results(&state, "lab:bench", lines, xikang_server::now()).await)
             }
         })
         .await?;

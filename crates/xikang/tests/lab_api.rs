@@ -1268,23 +1268,14 @@ async fn a_failed_pipelined_write_rebuilds_the_lab_index_from_the_store_and_noth
     // Another process opens tube 1 in the same store; this server's index does not know
     // it, so it hands id 1 to the next tube it opens, and the store refuses that write.
     let now = xikang_server::now();
-    let other = xikang_domain::testing::Tube {
-        id: xikang_domain::testing::TubeId(1),
-        barcode: xikang_domain::testing::TubeBarcode::parse("WXP-OTHER").unwrap(),
+    let other = xikang_domain::testing::Tube::opened(
+        xikang_domain::testing::TubeId(1),
+        xikang_domain::testing::TubeBarcode::parse("WXP-OTHER").unwrap(),
         site,
-        round: Some(round),
-        capacity: 5,
-        state: xikang_domain::testing::TubeState::Open,
-        opened_at: now,
-        sealed_at: None,
-        batch: None,
-        shipped_at: None,
-        received_at: None,
-        resulted_at: None,
-        outcome: None,
-        ct: None,
-        lab: None,
-    };
+        Some(round),
+        5,
+        now,
+    );
     app.store
         .write_lab(&xikang_store::LabWrite {
             tubes: vec![other],

@@ -172,21 +172,16 @@ mod tests {
 
     fn tube(id: u32, capacity: u8) -> Tube {
         Tube {
-            id: TubeId(id),
-            barcode: TubeBarcode::parse(&format!("WX-{id:04}")).unwrap(),
-            site: SiteId(1),
-            round: None,
-            capacity,
             state: TubeState::Received,
-            opened_at: Timestamp(AT.0 - 7200),
-            sealed_at: None,
-            batch: None,
-            shipped_at: None,
             received_at: Some(Timestamp(AT.0 - 3600)),
-            resulted_at: None,
-            outcome: None,
-            ct: None,
-            lab: None,
+            ..Tube::opened(
+                TubeId(id),
+                TubeBarcode::parse(&format!("WX-{id:04}")).unwrap(),
+                SiteId(1),
+                None,
+                capacity,
+                Timestamp(AT.0 - 7200),
+            )
         }
     }
 

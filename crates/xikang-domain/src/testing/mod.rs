@@ -301,6 +301,34 @@ pub struct Tube {
 }
 
 impl Tube {
+    /// A tube just opened: nothing sealed, shipped, received or resulted yet.
+    pub fn opened(
+        id: TubeId,
+        barcode: TubeBarcode,
+        site: SiteId,
+        round: Option<RoundId>,
+        capacity: u8,
+        at: Timestamp,
+    ) -> Tube {
+        Tube {
+            id,
+            barcode,
+            site,
+            round,
+            capacity,
+            state: TubeState::Open,
+            opened_at: at,
+            sealed_at: None,
+            batch: None,
+            shipped_at: None,
+            received_at: None,
+            resulted_at: None,
+            outcome: None,
+            ct: None,
+            lab: None,
+        }
+    }
+
     /// Turnaround in seconds: sampled (opened) → received, received → resulted.
     pub fn turnaround(&self) -> (Option<i64>, Option<i64>) {
         let to_lab = self.received_at.map(|r| r.0 - self.opened_at.0);

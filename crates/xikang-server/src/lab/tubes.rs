@@ -72,23 +72,14 @@ pub async fn open_tubes(
                 seen.insert(barcode.clone(), ());
                 let id = TubeId(next);
                 next += 1;
-                w.tubes.push(Tube {
+                w.tubes.push(Tube::opened(
                     id,
                     barcode,
-                    site: it.site,
-                    round: it.round,
-                    capacity: it.capacity,
-                    state: TubeState::Open,
-                    opened_at: now,
-                    sealed_at: None,
-                    batch: None,
-                    shipped_at: None,
-                    received_at: None,
-                    resulted_at: None,
-                    outcome: None,
-                    ct: None,
-                    lab: None,
-                });
+                    it.site,
+                    it.round,
+                    it.capacity,
+                    now,
+                ));
                 Ok(id)
             })();
             out.push(r);
