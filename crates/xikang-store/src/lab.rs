@@ -9,7 +9,7 @@
 
 use crate::error::Result;
 use xikang_domain::event::{NewEvent, StoredEvent};
-use xikang_domain::testing::{Batch, Dose, LabTask, Round, Sample, SamplingSite, Tube};
+use xikang_domain::testing::{Batch, Dose, LabTask, Round, Sample, SamplingSite, Tube, TubeId};
 use xikang_domain::{AreaCode, GridCell, PersonId};
 
 /// Everything one lab operation writes, applied atomically by [`LabStore::write_lab`].
@@ -87,8 +87,10 @@ pub trait LabStore {
     /// Streams every sample in chunks, in no promised order (SQLite: by tube then person;
     /// PostgreSQL: as stored, which is the order of binding).
     fn for_each_sample(&self, f: &mut dyn FnMut(&[Sample])) -> Result<()>;
-    /// A person's samples, oldest first.
-    fn samples_of_person(&self, person: PersonId) -> Result<Vec<Sample>>;
+    /// A person's samples in these tubes (those the lab's index places the person in),
+    /// oldest first. PostgreSQL keeps the swabs bound into a tube at once as one row and
+    /// finds them by tube, not by person (migration 0019).
+    fn samples_in_tubes(&self, person: PersonId, tubes: &[TubeId]) -> Result<Vec<Sample>>;
     /// Tasks, by id; only the open ones unless `include_done`.
     fn tasks(&self, include_done: bool) -> Result<Vec<LabTask>>;
     /// Streams every recorded dose, ordered by person then dose number.

@@ -1510,19 +1510,26 @@ mod lab {
             all_samples(store),
             vec![sample(1, 1), sample(1, 2), sample(2, 3)]
         );
+        // A person's samples are looked up in the tubes the lab's index names.
+        let both = [TubeId(1), TubeId(2)];
         assert_eq!(
-            store.samples_of_person(PersonId(2)).unwrap(),
+            store.samples_in_tubes(PersonId(2), &both).unwrap(),
             vec![sample(1, 2)]
         );
+        assert_eq!(store.samples_in_tubes(PersonId(2), &both[1..]).unwrap(), []);
+        assert_eq!(store.samples_in_tubes(PersonId(7), &both).unwrap(), []);
 
-        // A person bound twice in one round fails the whole write: the tube update in the
-        // same write is not applied either.
+        // A write the store refuses applies none of its rows: not the tube's move, not the
+        // samples. (That a person is sampled once per round is the lab's check before it
+        // writes; PostgreSQL keeps no per-person key since migration 0019.)
         let mut sealed = tube(1, "WX-0001");
         sealed.state = TubeState::Sealed;
         sealed.sealed_at = Some(ts("2022-07-01T01:30:00Z"));
+        let mut never_opened = tube(9, "WX-0009");
+        never_opened.state = TubeState::Sealed;
         first = LabWrite {
-            tubes: vec![sealed.clone()],
-            samples: vec![sample(2, 1)],
+            tubes: vec![sealed.clone(), never_opened],
+            samples: vec![sample(2, 4)],
             ..LabWrite::default()
         };
         assert!(matches!(
@@ -1684,9 +1691,46 @@ mod lab {
             })
             .unwrap();
         assert_eq!(all_samples(store), samples);
+        // Person 149's swab is in tube 15; it is found there and nowhere else.
         assert_eq!(
-            store.samples_of_person(PersonId(149)).unwrap(),
+            store
+                .samples_in_tubes(PersonId(149), &[TubeId(14), TubeId(15)])
+                .unwrap(),
             vec![samples[149]]
+        );
+        assert_eq!(
+            store
+                .samples_in_tubes(PersonId(149), &[TubeId(14)])
+                .unwrap(),
+            []
+        );
+        // Two tubes filled in turns, one swab outside the round, in a later write: each
+        // swab is kept with its own tube, round and time.
+        let later = ts("2022-07-01T02:00:00Z");
+        let more: Vec<Sample> = (0..6)
+            .map(|i| Sample {
+                tube: TubeId(16 + i % 2),
+                person: PersonId(200 + i),
+                round: (i != 3).then_some(RoundId(1)),
+                sampled_at: later,
+            })
+            .collect();
+        store
+            .write_lab(&LabWrite {
+                tubes: vec![tube(16, "WX-M-016"), tube(17, "WX-M-017")],
+                samples: more.clone(),
+                ..LabWrite::default()
+            })
+            .unwrap();
+        let mut expected = samples;
+        expected.extend(more.iter().copied());
+        expected.sort_by_key(|s| (s.tube, s.person));
+        assert_eq!(all_samples(store), expected);
+        assert_eq!(
+            store
+                .samples_in_tubes(PersonId(203), &[TubeId(16), TubeId(17)])
+                .unwrap(),
+            vec![more[3]]
         );
     }
 
@@ -1718,6 +1762,68 @@ fn lab_writes_are_atomic_with_their_events_and_refuse_duplicates() {
 #[test]
 fn a_large_lab_write_stores_every_sample_once() {
     on_both(lab::scenario_many_samples);
+}
+
+/// PostgreSQL kept one row per swab before migration 0019: the upgrade keeps every swab with
+/// its tube, round and time, a tube's people in binding order, and finds them by tube.
+#[test]
+fn samples_stored_one_row_per_swab_survive_the_upgrade_to_one_row_per_tube() {
+    use xikang_domain::testing::{RoundId, Sample, TubeId};
+    let url = match postgres_url() {
+        Ok(url) => url,
+        Err(reason) => {
+            assert_ne!(
+                std::env::var("XIKANG_REQUIRE_POSTGRES").as_deref(),
+                Ok("1"),
+                "PostgreSQL is required but unreachable: {reason}"
+            );
+            return;
+        }
+    };
+    let schema = FreshSchema::new(url);
+    let target = schema.target();
+    drop(open(&target).unwrap());
+    // Back to the samples as version 18 left them, with rows in it.
+    connect(url)
+        .unwrap()
+        .batch_execute(&format!(
+            "set search_path = {};
+             drop table lab_sample_groups;
+             create table lab_samples (tube bigint not null, person bigint not null,
+                 round bigint, sampled_at bigint not null);
+             create unique index lab_samples_person_round on lab_samples (person, round);
+             insert into lab_samples values
+                 (1, 5, 1, 100), (2, 9, 1, 100), (1, 3, 1, 100), (1, 7, null, 200);
+             delete from schema_migrations where version = 19;",
+            schema.schema
+        ))
+        .unwrap();
+    let store = open(&target).unwrap();
+    let s = |tube, person, round: Option<u32>, at| Sample {
+        tube: TubeId(tube),
+        person: PersonId(person),
+        round: round.map(RoundId),
+        sampled_at: Timestamp(at),
+    };
+    let mut all = Vec::new();
+    store
+        .for_each_sample(&mut |c| all.extend_from_slice(c))
+        .unwrap();
+    assert_eq!(
+        all,
+        [
+            s(1, 5, Some(1), 100),
+            s(1, 3, Some(1), 100),
+            s(2, 9, Some(1), 100),
+            s(1, 7, None, 200)
+        ]
+    );
+    assert_eq!(
+        store
+            .samples_in_tubes(PersonId(7), &[TubeId(1), TubeId(2)])
+            .unwrap(),
+        [s(1, 7, None, 200)]
+    );
 }
 
 #[test]

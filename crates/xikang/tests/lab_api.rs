@@ -1334,3 +1334,62 @@ async fn a_failed_pipelined_write_rebuilds_the_lab_index_from_the_store_and_noth
         "the next tube takes the next id"
     );
 }
+
+/// A resident registered after a round was made is sampled once in it like everyone else:
+/// the lab's index grows its record of who the round sampled (on PostgreSQL it is the only
+/// check, the store keeping no per-person key since migration 0019), and the quarantine
+/// desk's view of the person's tests finds the swab by its tube.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_registered_after_the_round_was_made_is_sampled_once_in_it() {
+    use xikang_domain::idnumber::IdNumber;
+    let mut t = Lab::new().await;
+    let site = t.site().await;
+    let round = t.round(3600).await;
+    t.open("WX-LATE-1", &site, Some(&round), 10).await;
+    t.open("WX-LATE-2", &site, Some(&round), 10).await;
+
+    let cell = t.app.store.grid_cells().unwrap()[0].clone();
+    let number = String::from(IdNumber::compose(110101, 1961, 3, 4, 7).unwrap());
+    let csv = format!(
+        "id_number,name,phone,household,address,community,cell,kind,registered_on\n\
+         {number},新居民,,H-LATE,新路 1 号,{},{},,\n",
+        cell.community.as_str(),
+        cell.cell.0
+    );
+    let r =
+        t.c.request(
+            "POST",
+            "/api/v1/people/import",
+            Some(&t.app.admin),
+            Some("text/csv"),
+            csv.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.json());
+    let key = xikang_server::load_or_create_secrets(t.app.store.as_ref())
+        .unwrap()
+        .id_hash_key;
+    let hash = IdNumber::parse(&number).unwrap().keyed_hash(&key);
+    let person = t.app.store.person_by_id_hash(&hash).unwrap().unwrap();
+
+    let v = t.bind("WX-LATE-1", &[person.0]).await;
+    assert_eq!(v["accepted"], 1, "{v}");
+    let v = t.bind("WX-LATE-2", &[person.0]).await;
+    assert_eq!(v["error"]["code"], "no_valid_items", "{v}");
+    assert_eq!(errors(&v), [(0, "already_sampled".to_owned())]);
+
+    // The swab is found in its tube, and only there.
+    let state = reload(&t.app);
+    let tubes = xikang_server::lab::tubes_of_person(&state, person);
+    let found = t.app.store.samples_in_tubes(person, &tubes).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].round, Some(RoundId::parse(&round).unwrap()));
+    let tube = xikang_server::lab::tube(
+        &state,
+        &xikang_domain::testing::TubeBarcode::parse("WX-LATE-1").unwrap(),
+    )
+    .unwrap()
+    .0;
+    assert_eq!(found[0].tube, tube.id);
+}

@@ -585,7 +585,8 @@ pub(super) async fn transfer(
 
 /// A person's tests: (sampling time, outcome as a test of this person, `None` while there is
 /// none). Results posted one by one are `test_resulted` events in the log; the lab's
-/// samples are in its own table, and their tubes' outcomes in the lab's index (a negative
+/// samples are in its own table, found by the tubes the lab's index places the person in,
+/// and their tubes' outcomes in the lab's index (a negative
 /// tube is one event for all its members, not indexed per person). A positive pool is no
 /// result of the member until the single-tube retest; an invalid tube is none either.
 pub(super) async fn test_history(
@@ -593,8 +594,14 @@ pub(super) async fn test_history(
     p: PersonId,
 ) -> Result<Vec<(Timestamp, Option<TestOutcome>)>, AppError> {
     let store = state.store.clone();
-    let (events, samples) =
-        blocking(move || Ok((store.events_of_person(p)?, store.samples_of_person(p)?))).await?;
+    let tubes = crate::lab::tubes_of_person(state, p);
+    let (events, samples) = blocking(move || {
+        Ok((
+            store.events_of_person(p)?,
+            store.samples_in_tubes(p, &tubes)?,
+        ))
+    })
+    .await?;
     let mut out: Vec<(Timestamp, Option<TestOutcome>)> = events
         .into_iter()
         .filter_map(|e| match e.body {

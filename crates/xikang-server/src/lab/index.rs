@@ -35,6 +35,10 @@ pub(super) struct Lab {
     /// every tube of the city.
     pub(super) batch_tubes: HashMap<BatchId, Vec<TubeId>>,
     pub(super) open_tasks: HashMap<PersonId, Vec<LabTask>>,
+    /// The tubes holding each person's swabs taken outside any round (retests, resamples,
+    /// tubes of no round); a round's are in its `tube_of`. Together they find a person's
+    /// samples in the store, which keeps no per-person key (PostgreSQL, migration 0019).
+    pub(super) off_round: HashMap<PersonId, Vec<TubeId>>,
     pub(super) next_task: u64,
     /// Birth date packed as `year << 9 | month << 5 | day` per person (0 = unknown).
     pub(super) births: Vec<u32>,
@@ -167,13 +171,19 @@ impl Lab {
                 }
                 t.members.push(s.person);
             }
-            if let Some(round) = s.round {
-                if let Some(r) = self.rounds.get_mut(&round)
-                    && let Some(slot) = r.tube_of.get_mut(s.person.0 as usize)
-                {
-                    *slot = s.tube.0;
+            match s.round {
+                Some(round) => {
+                    if let Some(r) = self.rounds.get_mut(&round) {
+                        // A resident registered after the round was made is past its end.
+                        let ix = s.person.0 as usize;
+                        if r.tube_of.len() <= ix {
+                            r.tube_of.resize(ix + 1, 0);
+                        }
+                        r.tube_of[ix] = s.tube.0;
+                    }
+                    self.progress(&people, round, s.person, |c| c.sampled += 1);
                 }
-                self.progress(&people, round, s.person, |c| c.sampled += 1);
+                None => self.off_round.entry(s.person).or_default().push(s.tube),
             }
         }
         for t in &w.tubes {

@@ -172,15 +172,18 @@ pub async fn bind(
     items: Vec<(String, Result<PersonId, ItemError>)>,
     now: Timestamp,
 ) -> Result<Vec<Result<Bound, ItemError>>, AppError> {
+    /// A tube that earlier items of this request bound swabs to.
+    struct Filling {
+        tube: Tube,
+        added: Vec<PersonId>,
+    }
     let op = state.projection.lab.begin(state).await;
     let mut out = Vec::with_capacity(items.len());
     let mut w = LabWrite::default();
     {
         let lab = state.projection.lab.lock();
-        // Changes made by earlier items of this request.
-        let mut fill: HashMap<TubeId, (Tube, usize)> = HashMap::new();
-        let mut taken: HashMap<(RoundId, PersonId), ()> = HashMap::new();
-        let mut added: std::collections::HashSet<(TubeId, PersonId)> =
+        let mut fill: HashMap<TubeId, Filling> = HashMap::new();
+        let mut taken: std::collections::HashSet<(RoundId, PersonId)> =
             std::collections::HashSet::new();
         for (barcode, who) in items {
             let r = (|| {
@@ -190,10 +193,11 @@ pub async fn bind(
                 let mem = lab.tube_by_barcode(&barcode).ok_or_else(|| {
                     item_err("unknown_tube", format!("no tube {barcode} was opened"))
                 })?;
-                let (tube, count) = fill
+                // The tube as earlier items left it.
+                let (tube, added) = fill
                     .get(&mem.tube.id)
-                    .cloned()
-                    .unwrap_or_else(|| (mem.tube.clone(), mem.members.len()));
+                    .map_or((&mem.tube, &[][..]), |f| (&f.tube, &f.added[..]));
+                let count = mem.members.len() + added.len();
                 if tube.state != TubeState::Open {
                     return Err(item_err(
                         "tube_not_open",
@@ -206,22 +210,18 @@ pub async fn bind(
                         format!("tube {barcode} already holds {count} swabs"),
                     ));
                 }
-                let retest = lab.open_tasks.get(&person).is_some_and(|ts| {
-                    ts.iter()
-                        .any(|t| matches!(t.kind, TaskKind::SingleTubeRetest | TaskKind::Resample))
-                });
-                let single_needed = lab
-                    .open_tasks
-                    .get(&person)
-                    .is_some_and(|ts| ts.iter().any(|t| t.kind == TaskKind::SingleTubeRetest));
+                let tasks = lab.open_tasks.get(&person).map_or(&[][..], Vec::as_slice);
+                let retest = tasks
+                    .iter()
+                    .any(|t| matches!(t.kind, TaskKind::SingleTubeRetest | TaskKind::Resample));
+                let single_needed = tasks.iter().any(|t| t.kind == TaskKind::SingleTubeRetest);
                 if single_needed && tube.capacity > 1 {
                     return Err(item_err(
                         "retest_needs_single_tube",
                         "this person's retest must go into a single tube",
                     ));
                 }
-                let in_tube = mem.members.contains(&person) || added.contains(&(tube.id, person));
-                if in_tube {
+                if mem.members.contains(&person) || added.contains(&person) {
                     return Err(item_err(
                         "already_in_tube",
                         "this person's swab is already in this tube",
@@ -236,42 +236,43 @@ pub async fn bind(
                         .get(&rid)
                         .and_then(|m| m.tube_of.get(person.0 as usize))
                         .is_some_and(|t| *t != 0);
-                    if before || taken.contains_key(&(rid, person)) {
+                    if before || !taken.insert((rid, person)) {
                         return Err(item_err(
                             "already_sampled",
                             format!("this person was already sampled in round {rid}"),
                         ));
                     }
-                    taken.insert((rid, person), ());
                 }
-                let mut tube = tube;
                 let count = count + 1;
-                let sealed = count >= usize::from(tube.capacity);
+                let f = fill.entry(mem.tube.id).or_insert_with(|| Filling {
+                    tube: mem.tube.clone(),
+                    added: Vec::new(),
+                });
+                f.added.push(person);
+                let sealed = count >= usize::from(f.tube.capacity);
                 if sealed {
-                    tube.state = TubeState::Sealed;
-                    tube.sealed_at = Some(now);
+                    f.tube.state = TubeState::Sealed;
+                    f.tube.sealed_at = Some(now);
                 }
-                let id = tube.id;
-                fill.insert(id, (tube, count));
-                added.insert((id, person));
                 w.samples.push(Sample {
-                    tube: id,
+                    tube: f.tube.id,
                     person,
                     round,
                     sampled_at: now,
                 });
                 Ok(Bound {
-                    tube: id,
+                    tube: f.tube.id,
                     filled: count as u8,
                     sealed,
                 })
             })();
             out.push(r);
         }
+        // Only the tubes this request filled change state (a tube is open when bound to).
         w.tubes = fill
             .into_values()
-            .filter(|(t, _)| t.state == TubeState::Sealed)
-            .map(|(t, _)| t)
+            .filter(|f| f.tube.state == TubeState::Sealed)
+            .map(|f| f.tube)
             .collect();
         w.tubes.sort_by_key(|t| t.id);
     }
@@ -640,6 +641,43 @@ pub(super) fn retest_task_key(lab_task: u64) -> String {
 
 // ---------------------------------------------------------------------------------------
 // Reading tubes
+
+/// Whether each tube (by barcode) was opened at a site outside the area `covers` accepts;
+/// `false` for a barcode that is malformed or names no tube (binding refuses those with
+/// their own codes). One look at the index for a whole upload.
+pub fn tubes_outside(
+    state: &AppState,
+    barcodes: &[String],
+    covers: impl Fn(&AreaCode) -> bool,
+) -> Vec<bool> {
+    let lab = state.projection.lab.lock();
+    barcodes
+        .iter()
+        .map(|t| {
+            TubeBarcode::parse(t)
+                .ok()
+                .and_then(|b| lab.tube_by_barcode(&b))
+                .and_then(|m| lab.sites.get(&m.tube.site))
+                .is_some_and(|s| !covers(&s.area))
+        })
+        .collect()
+}
+
+/// The tubes holding a person's swabs: the person's tube in each round, and those of
+/// swabs taken outside a round. What the store needs to find the person's samples
+/// ([`xikang_store::LabStore::samples_in_tubes`]).
+pub fn tubes_of_person(state: &AppState, person: PersonId) -> Vec<TubeId> {
+    let lab = state.projection.lab.lock();
+    let mut tubes: Vec<TubeId> = lab
+        .rounds
+        .values()
+        .filter_map(|r| r.tube_of.get(person.0 as usize))
+        .filter(|t| **t != 0)
+        .map(|t| TubeId(*t))
+        .collect();
+    tubes.extend(lab.off_round.get(&person).into_iter().flatten());
+    tubes
+}
 
 /// A tube with its members count, for the API.
 pub fn tube(state: &AppState, barcode: &TubeBarcode) -> Option<(Tube, usize)> {

@@ -53,6 +53,25 @@ impl Field for &[u8] {
     }
 }
 
+/// An `integer[]` of one dimension without nulls, as the binary format writes arrays: the
+/// dimension count, a no-nulls flag, the element type (`int4`, oid 23), the length and
+/// lower bound 1, then each element as a 4-byte field.
+pub(super) struct Int4Array<'a>(pub(super) &'a [i32]);
+
+impl Field for Int4Array<'_> {
+    fn put(&self, buf: &mut Vec<u8>) {
+        const INT4_OID: i32 = 23;
+        let n = i32::try_from(self.0.len()).unwrap_or(i32::MAX);
+        let len = 20 + 8 * n;
+        for word in [len, 1, 0, INT4_OID, n, 1] {
+            buf.extend_from_slice(&word.to_be_bytes());
+        }
+        for v in self.0 {
+            v.put(buf);
+        }
+    }
+}
+
 impl<T: Field> Field for Option<T> {
     fn put(&self, buf: &mut Vec<u8>) {
         match self {

@@ -3,7 +3,7 @@
 //! exclusive lock of the log as `Store::append_events`).
 
 use super::PgStore;
-use super::copy::{CopyRows, Field};
+use super::copy::{CopyRows, Field, Int4Array};
 use crate::error::{ConflictKind, Result, StoreError};
 use crate::lab::{
     LabStore, LabWrite, PersonBirth, ROUND_COLUMNS, RoundRow, TUBE_COLUMNS, TubeRow, batch_of,
@@ -13,7 +13,7 @@ use postgres::Transaction;
 use std::collections::HashMap;
 use xikang_domain::PersonId;
 use xikang_domain::event::StoredEvent;
-use xikang_domain::testing::{Dose, LabTask, Round, Sample, SamplingSite, Tube, TubeState};
+use xikang_domain::testing::{Dose, LabTask, Round, Sample, SamplingSite, Tube, TubeId, TubeState};
 
 /// Samples handed to a `for_each_sample` callback at a time.
 const CHUNK: usize = 65_536;
@@ -192,25 +192,60 @@ fn put_tubes(tx: &mut Transaction<'_>, tubes: &[Tube]) -> Result<()> {
     )
 }
 
-/// Samples go in by binary `COPY`: ten million a round, and `COPY` writes its rows a page
-/// at a time where an `insert` logs each.
+/// An id as the samples' 4-byte columns take it (migration 0019). Ids are dense from 1 and
+/// never come near 2^31; one that did is refused, never wrapped.
+fn narrow(id: u32, what: &str) -> Result<i32> {
+    i32::try_from(id)
+        .map_err(|_| StoreError::Corrupt(format!("{what} {id} is beyond the samples' 4-byte ids")))
+}
+
+/// Samples go in by binary `COPY`, the swabs bound into one tube at one time as one row of
+/// `lab_sample_groups` with their people in binding order (migration 0019): a round's ten
+/// million swabs are a million rows.
 fn insert_samples(tx: &mut Transaction<'_>, samples: &[Sample]) -> Result<()> {
     if samples.is_empty() {
         return Ok(());
     }
-    let mut rows = CopyRows::new(samples.len(), 50);
+    // Groups in the order their first swab comes. A tube's swabs usually come one after
+    // another (the previous group is checked first), but need not.
+    let mut groups: Vec<(&Sample, Vec<i32>)> = Vec::new();
+    let mut index: HashMap<(u32, Option<u32>, i64), usize> = HashMap::new();
+    let key = |s: &Sample| (s.tube.0, s.round.map(|r| r.0), s.sampled_at.0);
     for s in samples {
+        let i = match groups.last() {
+            Some((g, _)) if key(g) == key(s) => groups.len() - 1,
+            _ => *index.entry(key(s)).or_insert_with(|| {
+                groups.push((s, Vec::new()));
+                groups.len() - 1
+            }),
+        };
+        groups[i].1.push(narrow(s.person.0, "person id")?);
+    }
+    let mut rows = CopyRows::new(groups.len(), 40 + 8 * samples.len() / groups.len());
+    for (s, persons) in &groups {
         rows.row(&[
-            &i64::from(s.tube.0),
-            &i64::from(s.person.0),
-            &s.round.map(|r| i64::from(r.0)),
+            &narrow(s.tube.0, "tube id")?,
+            &s.round.map(|r| narrow(r.0, "round id")).transpose()?,
             &s.sampled_at.0,
+            &Int4Array(persons),
         ]);
     }
     rows.send(
         tx,
-        "copy lab_samples (tube, person, round, sampled_at) from stdin with (format binary)",
+        "copy lab_sample_groups (tube, round, sampled_at, persons) from stdin with (format binary)",
     )
+}
+
+/// The samples of a row of `select tube, round, sampled_at, persons from lab_sample_groups`,
+/// in binding order.
+fn group_samples(r: &postgres::Row) -> Result<impl Iterator<Item = Result<Sample>>> {
+    let tube = i64::from(r.try_get::<_, i32>(0)?);
+    let round = r.try_get::<_, Option<i32>>(1)?.map(i64::from);
+    let at: i64 = r.try_get(2)?;
+    let persons: Vec<i32> = r.try_get(3)?;
+    Ok(persons
+        .into_iter()
+        .map(move |p| sample_of(tube, i64::from(p), round, at)))
 }
 
 fn put_rest(tx: &mut Transaction<'_>, w: &LabWrite) -> Result<()> {
@@ -428,23 +463,21 @@ impl LabStore for PgStore {
         let mut c = self.read()?;
         let mut tx = c.transaction()?;
         let portal = tx.bind(
-            "select tube, person, round, sampled_at from lab_samples",
+            "select tube, round, sampled_at, persons from lab_sample_groups",
             &[],
         )?;
         let mut chunk = Vec::with_capacity(CHUNK);
         loop {
-            let rows = tx.query_portal(&portal, CHUNK as i32)?;
+            // Rows of up to a tube's capacity each: a tenth of a chunk of them at a time.
+            let rows = tx.query_portal(&portal, (CHUNK / 10) as i32)?;
             if rows.is_empty() {
                 break;
             }
             chunk.clear();
             for r in &rows {
-                chunk.push(sample_of(
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                )?);
+                for s in group_samples(r)? {
+                    chunk.push(s?);
+                }
             }
             f(&chunk);
         }
@@ -452,16 +485,27 @@ impl LabStore for PgStore {
         Ok(())
     }
 
-    fn samples_of_person(&self, person: PersonId) -> Result<Vec<Sample>> {
+    fn samples_in_tubes(&self, person: PersonId, tubes: &[TubeId]) -> Result<Vec<Sample>> {
+        let ids = tubes
+            .iter()
+            .map(|t| narrow(t.0, "tube id"))
+            .collect::<Result<Vec<i32>>>()?;
         let mut c = self.read()?;
-        c.query(
-            "select tube, person, round, sampled_at from lab_samples where person = $1
-             order by sampled_at, tube",
-            &[&i64::from(person.0)],
-        )?
-        .iter()
-        .map(|r| sample_of(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
-        .collect()
+        let mut out = Vec::new();
+        for r in c.query(
+            "select tube, round, sampled_at, persons from lab_sample_groups
+             where tube = any($1)",
+            &[&ids],
+        )? {
+            for s in group_samples(&r)? {
+                let s = s?;
+                if s.person == person {
+                    out.push(s);
+                }
+            }
+        }
+        out.sort_by_key(|s| (s.sampled_at, s.tube));
+        Ok(out)
     }
 
     fn tasks(&self, include_done: bool) -> Result<Vec<LabTask>> {

@@ -122,6 +122,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../migrations/postgres/0018_enterprise.sql"),
     ),
     (
+        19,
+        "sample_groups",
+        include_str!("../../migrations/postgres/0019_sample_groups.sql"),
+    ),
+    (
         25,
         "cluster",
         include_str!("../../migrations/postgres/0025_cluster.sql"),

@@ -10,7 +10,9 @@ use crate::lab::{
 use rusqlite::{Transaction, TransactionBehavior, params};
 use xikang_domain::PersonId;
 use xikang_domain::event::StoredEvent;
-use xikang_domain::testing::{Batch, Dose, LabTask, Round, Sample, SamplingSite, Tube, TubeState};
+use xikang_domain::testing::{
+    Batch, Dose, LabTask, Round, Sample, SamplingSite, Tube, TubeId, TubeState,
+};
 
 /// Samples handed to a `for_each_sample` callback at a time.
 const CHUNK: usize = 65_536;
@@ -308,7 +310,7 @@ impl LabStore for SqliteStore {
         Ok(())
     }
 
-    fn samples_of_person(&self, person: PersonId) -> Result<Vec<Sample>> {
+    fn samples_in_tubes(&self, person: PersonId, tubes: &[TubeId]) -> Result<Vec<Sample>> {
         let conn = self.read()?;
         let mut stmt = conn.prepare_cached(
             "select tube, person, round, sampled_at from lab_samples where person = ?1
@@ -317,11 +319,15 @@ impl LabStore for SqliteStore {
         let rows = stmt.query_map([person.0], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
-        rows.map(|r| {
+        let mut out = Vec::new();
+        for r in rows {
             let (t, p, rd, at) = r?;
-            sample_of(t, p, rd, at)
-        })
-        .collect()
+            let s = sample_of(t, p, rd, at)?;
+            if tubes.contains(&s.tube) {
+                out.push(s);
+            }
+        }
+        Ok(out)
     }
 
     fn tasks(&self, include_done: bool) -> Result<Vec<LabTask>> {

@@ -127,6 +127,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0018_enterprise.sql"),
     ),
     (
+        19,
+        "sample_groups",
+        include_str!("../../migrations/sqlite/0019_sample_groups.sql"),
+    ),
+    (
         25,
         "cluster",
         include_str!("../../migrations/sqlite/0025_cluster.sql"),

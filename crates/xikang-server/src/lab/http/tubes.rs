@@ -197,13 +197,8 @@ pub async fn bind_samples(
         }
     }
     // Swabs go only into tubes opened at sites inside the caller's jurisdiction.
-    let sites = crate::lab::sites(state);
-    for (t, p) in tubes.iter().zip(pre.iter_mut()) {
-        let outside = TubeBarcode::parse(t)
-            .ok()
-            .and_then(|b| crate::lab::tube(state, &b))
-            .and_then(|(tube, _)| sites.iter().find(|s| s.id == tube.site).cloned())
-            .is_some_and(|s| !caller.covers(&s.area));
+    let outside = crate::lab::tubes_outside(state, &tubes, |area| caller.covers(area));
+    for ((t, p), outside) in tubes.iter().zip(pre.iter_mut()).zip(outside) {
         if p.is_none() && outside {
             *p = Some(item_err(
                 "site_not_allowed",

@@ -1,0 +1,4 @@
+-- xikang schema v19 (sqlite): nothing to change. never edit once released.
+-- postgresql's v19 keeps the swabs one write binds into one tube as one row and fills the
+-- tubes' pages; sqlite keeps one row per swab with its (person, round) key. the version is
+-- kept so that both backends count their migrations alike.
