@@ -651,15 +651,18 @@ fn bench_on(
         println!("  {name:<52} {secs:>7.2} s");
         results.push_row("phases", serde_json::json!({"phase": name, "secs": secs}));
     }
+    // The round's bar: 60 s (the testing issue), 45 s on PostgreSQL (issue 21).
+    let target = if pg.is_some() { 45.0 } else { 60.0 };
     results.set("end_to_end_s", total);
+    results.set("target_s", target);
     results.set("codes_verified_s", resolving);
     println!(
         "    scanned codes verified: {resolving:.2} s summed over {} concurrent uploads",
         args.uploads.max(1)
     );
     println!(
-        "end to end: {n} swabs in {tubes} tubes bound, shipped, received and resulted in {total:.1} s (target ≤ 60 s) {}",
-        if total <= 60.0 { "✓" } else { "✗" }
+        "end to end: {n} swabs in {tubes} tubes bound, shipped, received and resulted in {total:.1} s (target ≤ {target} s) {}",
+        if total <= target { "✓" } else { "✗" }
     );
     if errors > 0 {
         bail!("{errors} item(s) were refused during the benchmark");
