@@ -74,15 +74,7 @@ pub struct PersonBirth {
 /// implement it, and the conformance suite runs it on both.
 pub trait LabStore {
     /// Applies a [`LabWrite`] atomically; returns the events as stored (in order).
-    fn write_lab(&self, w: &LabWrite) -> Result<Vec<StoredEvent>> {
-        let mut stored = self.write_labs(&[w])?;
-        Ok(stored.pop().unwrap_or_default())
-    }
-
-    /// Applies several [`LabWrite`]s in order in one transaction: all of them, or none if
-    /// the store refuses one. Returns each one's events as stored. The lab's writer commits
-    /// the writes queued behind a write being stored this way, one commit for all of them.
-    fn write_labs(&self, ws: &[&LabWrite]) -> Result<Vec<Vec<StoredEvent>>>;
+    fn write_lab(&self, w: &LabWrite) -> Result<Vec<StoredEvent>>;
 
     /// Every sampling site, by id.
     fn sampling_sites(&self) -> Result<Vec<SamplingSite>>;

@@ -343,32 +343,25 @@ fn tube_row(r: &postgres::Row) -> Result<TubeRow> {
 }
 
 impl LabStore for PgStore {
-    fn write_labs(&self, ws: &[&LabWrite]) -> Result<Vec<Vec<StoredEvent>>> {
-        if ws.iter().all(|w| w.is_empty()) {
-            return Ok(vec![Vec::new(); ws.len()]);
+    fn write_lab(&self, w: &LabWrite) -> Result<Vec<StoredEvent>> {
+        if w.is_empty() {
+            return Ok(Vec::new());
         }
         let mut writer = self.write()?;
         let node = writer.node.clone();
         let mut tx = writer.client.transaction()?;
-        let mut all = Vec::with_capacity(ws.len());
-        for w in ws {
-            if w.is_empty() {
-                all.push(Vec::new());
-                continue;
-            }
-            // First: the check against other nodes' lab writes, under the lock that keeps
-            // them out until this commits (docs/nodes.md).
-            super::cluster::check_and_note_lab(&mut tx, node.as_deref(), w)?;
-            put_sites(&mut tx, &w.sites)?;
-            put_rounds(&mut tx, &w.rounds)?;
-            put_tubes(&mut tx, &w.tubes)?;
-            insert_samples(&mut tx, &w.samples)?;
-            put_rest(&mut tx, w)?;
-            super::duties::apply_in(&mut tx, &w.duties)?;
-            all.push(super::append_events_in(&mut tx, &w.events)?);
-        }
+        // First: the check against other nodes' lab writes, under the lock that keeps
+        // them out until this commits (docs/nodes.md).
+        super::cluster::check_and_note_lab(&mut tx, node.as_deref(), w)?;
+        put_sites(&mut tx, &w.sites)?;
+        put_rounds(&mut tx, &w.rounds)?;
+        put_tubes(&mut tx, &w.tubes)?;
+        insert_samples(&mut tx, &w.samples)?;
+        put_rest(&mut tx, w)?;
+        super::duties::apply_in(&mut tx, &w.duties)?;
+        let stored = super::append_events_in(&mut tx, &w.events)?;
         tx.commit()?;
-        Ok(all)
+        Ok(stored)
     }
 
     fn sampling_sites(&self) -> Result<Vec<SamplingSite>> {

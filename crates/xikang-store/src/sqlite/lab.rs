@@ -196,32 +196,25 @@ fn tube_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TubeRow> {
 }
 
 impl LabStore for SqliteStore {
-    fn write_labs(&self, ws: &[&LabWrite]) -> Result<Vec<Vec<StoredEvent>>> {
-        if ws.iter().all(|w| w.is_empty()) {
-            return Ok(vec![Vec::new(); ws.len()]);
+    fn write_lab(&self, w: &LabWrite) -> Result<Vec<StoredEvent>> {
+        if w.is_empty() {
+            return Ok(Vec::new());
         }
         let mut writer = self.write();
         let tx = writer
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut all = Vec::with_capacity(ws.len());
-        for w in ws {
-            if w.is_empty() {
-                all.push(Vec::new());
-                continue;
-            }
-            put_sites(&tx, &w.sites)?;
-            put_rounds(&tx, &w.rounds)?;
-            put_tubes(&tx, &w.tubes)?;
-            insert_samples(&tx, &w.samples)?;
-            put_batches(&tx, &w.batches)?;
-            put_tasks(&tx, &w.tasks)?;
-            insert_doses(&tx, &w.doses)?;
-            super::duties::apply_in(&tx, &w.duties)?;
-            all.push(super::append_events_in(&tx, &w.events)?);
-        }
+        put_sites(&tx, &w.sites)?;
+        put_rounds(&tx, &w.rounds)?;
+        put_tubes(&tx, &w.tubes)?;
+        insert_samples(&tx, &w.samples)?;
+        put_batches(&tx, &w.batches)?;
+        put_tasks(&tx, &w.tasks)?;
+        insert_doses(&tx, &w.doses)?;
+        super::duties::apply_in(&tx, &w.duties)?;
+        let stored = super::append_events_in(&tx, &w.events)?;
         tx.commit()?;
-        Ok(all)
+        Ok(stored)
     }
 
     fn sampling_sites(&self) -> Result<Vec<SamplingSite>> {
