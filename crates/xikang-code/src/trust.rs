@@ -498,8 +498,8 @@ impl Verifier {
         }
         // Until its signature is known to be good, a pending token's verdict is Tampered.
         let mut results = Vec::with_capacity(tokens.len());
-        let mut pending = Vec::new();
-        let mut arena = Vec::new();
+        let mut pending = Vec::with_capacity(tokens.len());
+        let mut arena = Vec::with_capacity(tokens.len() * 160);
         let mut raw = [0u8; MAX_TOKEN_BYTES];
         for (slot, token) in tokens.iter().enumerate() {
             let opened = open(token, &mut raw, |kid| self.key_index(kid)).and_then(|(key, s)| {
@@ -510,16 +510,6 @@ impl Verifier {
                 }
             });
             match opened {
-                // Our own key's tokens are checked at once (`OwnKey`): nothing to batch, and
-                // no copy of the message kept for later.
-                Ok((key, sign1)) if self.keys[key].own.is_some() => {
-                    let key = &self.keys[key];
-                    results.push(key.check_signature(&sign1).and_then(|()| {
-                        let claims =
-                            CodeClaims::decode(sign1.payload).map_err(VerifyError::Malformed)?;
-                        key.check_claims(claims, expected_issuer, When::Now(now))
-                    }));
-                }
                 Ok((key, sign1)) => {
                     let start = arena.len();
                     arena.resize(start + sign1.sig_structure_len(), 0);
@@ -536,20 +526,24 @@ impl Verifier {
                 Err(e) => results.push(Err(e)),
             }
         }
-        // The other keys' tokens in one batch.
-        let batch_ok = pending.len() > 1 && {
-            let messages: Vec<&[u8]> = pending.iter().map(|p| &arena[p.message.clone()]).collect();
-            let signatures: Vec<Signature> = pending
+        // Our own key's tokens are checked at once (`OwnKey`), the others in one batch.
+        let batched: Vec<&Pending> = pending
+            .iter()
+            .filter(|p| self.keys[p.key].own.is_none())
+            .collect();
+        let batch_ok = batched.len() > 1 && {
+            let messages: Vec<&[u8]> = batched.iter().map(|p| &arena[p.message.clone()]).collect();
+            let signatures: Vec<Signature> = batched
                 .iter()
                 .map(|p| Signature::from_bytes(&p.signature))
                 .collect();
-            let keys: Vec<VerifyingKey> = pending.iter().map(|p| self.keys[p.key].key).collect();
+            let keys: Vec<VerifyingKey> = batched.iter().map(|p| self.keys[p.key].key).collect();
             ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
         };
         for p in &pending {
             let message = &arena[p.message.clone()];
             let key = &self.keys[p.key];
-            if batch_ok || key.signed(message, &p.signature) {
+            if (batch_ok && key.own.is_none()) || key.signed(message, &p.signature) {
                 let payload = &message[message.len() - p.payload_len..];
                 results[p.slot] = CodeClaims::decode(payload)
                     .map_err(VerifyError::Malformed)

@@ -671,12 +671,9 @@ impl AppState {
             return self.identify_here(tokens, now, cached);
         }
         let size = tokens.len().div_ceil(parts);
-        // The first part on this thread (its allocator's pages are warm), the others on
-        // threads of their own.
-        let (first, rest) = tokens.split_at(size);
         let spread = || {
             std::thread::scope(|scope| {
-                let handles: Vec<_> = rest
+                let handles: Vec<_> = tokens
                     .chunks(size)
                     .map(|chunk| {
                         (
@@ -685,8 +682,7 @@ impl AppState {
                         )
                     })
                     .collect();
-                let mut all = self.identify_here(first, now, cached);
-                all.reserve(rest.len());
+                let mut all = Vec::with_capacity(tokens.len());
                 for (len, h) in handles {
                     all.extend(h.join().unwrap_or_else(|_| {
                         tracing::error!("a code verification thread panicked");
@@ -716,54 +712,50 @@ impl AppState {
         now: Timestamp,
         cached: bool,
     ) -> Vec<Result<PersonId, ItemError>> {
-        // A verdict per token; `None` until a token not verified before is (no placeholder
-        // error allocated for each of a site's ten thousand codes).
-        let mut out: Vec<Option<Result<PersonId, ItemError>>> = Vec::with_capacity(tokens.len());
+        let mut out = Vec::with_capacity(tokens.len());
         // (position, cache key) of the tokens not verified before (key 0: not cached).
         let mut misses: Vec<(usize, u64)> = Vec::new();
         for (i, t) in tokens.iter().enumerate() {
             // An identity card is checked online every time (revocation), never cached.
             if t.trim_start().starts_with(xikang_code::CARD_PREFIX) {
-                out.push(Some(self.identify_card(t, now)));
+                out.push(self.identify_card(t, now));
                 continue;
             }
-            let key = if cached {
-                let key = self.token_hasher.hash_one(t);
-                match self.verified.get(&key) {
-                    Some(v) if v.expires_at > now && v.generation == self.key_generation() => {
-                        out.push(Some(Ok(v.person)));
-                        continue;
-                    }
-                    _ => key,
+            if !cached {
+                out.push(Err(item_err("token_tampered", "not verified")));
+                misses.push((i, 0));
+                continue;
+            }
+            let key = self.token_hasher.hash_one(t);
+            match self.verified.get(&key) {
+                Some(v) if v.expires_at > now && v.generation == self.key_generation() => {
+                    out.push(Ok(v.person));
                 }
-            } else {
-                0
-            };
-            out.push(None);
-            misses.push((i, key));
-        }
-        if !misses.is_empty() {
-            let unverified: Vec<&str> = misses.iter().map(|&(i, _)| tokens[i]).collect();
-            let issuer = Some(self.config.jurisdiction.as_str());
-            let ring = self.keys(now);
-            let verdicts = ring.verifier.verify_batch(&unverified, issuer, now);
-            for ((i, key), verdict) in misses.into_iter().zip(verdicts) {
-                out[i] = Some(
-                    verdict
-                        .map_err(|e| item_err(e.code(), e.to_string()))
-                        .and_then(|claims| {
-                            if cached {
-                                self.remember(key, &claims, ring.generation)
-                            } else {
-                                self.resident(&claims)
-                            }
-                        }),
-                );
+                _ => {
+                    out.push(Err(item_err("token_tampered", "not verified")));
+                    misses.push((i, key));
+                }
             }
         }
-        out.into_iter()
-            .map(|v| v.unwrap_or_else(|| Err(item_err("token_tampered", "not verified"))))
-            .collect()
+        if misses.is_empty() {
+            return out;
+        }
+        let unverified: Vec<&str> = misses.iter().map(|&(i, _)| tokens[i]).collect();
+        let issuer = Some(self.config.jurisdiction.as_str());
+        let ring = self.keys(now);
+        let verdicts = ring.verifier.verify_batch(&unverified, issuer, now);
+        for ((i, key), verdict) in misses.into_iter().zip(verdicts) {
+            out[i] = verdict
+                .map_err(|e| item_err(e.code(), e.to_string()))
+                .and_then(|claims| {
+                    if cached {
+                        self.remember(key, &claims, ring.generation)
+                    } else {
+                        self.resident(&claims)
+                    }
+                });
+        }
+        out
     }
 
     /// The person whose code was scanned at `presented.at` by a device that was offline and
